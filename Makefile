@@ -1,0 +1,115 @@
+# nst — neural style transfer for edge boards.
+#
+#   make                  build/nst and build/libnst.a for this machine
+#   make test             install what is missing, build, run the whole test suite
+#   make demo             install what is missing, get the weights, stylize the demo picture
+#   make weights          build/vgg19.nstw from ../shared or the public Keras file
+#   make bench            the benchmark (nst bench)
+#   make install PREFIX=/usr/local
+#   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
+
+TARGET ?= native
+include toolchains/$(TARGET).mk
+
+ifeq ($(TARGET),native)
+BUILD ?= build
+else
+BUILD ?= build/$(TARGET)
+endif
+
+PREFIX ?= /usr/local
+SHARED ?= ../shared
+PYTHON ?= /usr/bin/python3
+
+# Debug / sanitizer builds: make SAN=1 (ASan + UBSan) in build/san/.
+ifeq ($(SAN),1)
+BUILD := $(BUILD)/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+OPT ?= -O2
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(SYSROOT_CPPFLAGS)
+CFLAGS += -std=c11 $(OPT) -g $(WARN) -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
+LDFLAGS += -pthread $(SYSROOT_LDFLAGS) $(SAN_FLAGS)
+LDLIBS += -lpthreadpool -lm
+
+LIB_SRC := $(wildcard src/*.c) $(wildcard arch/generic/*.c) $(foreach d,$(ARCH_DIRS),$(wildcard arch/$(d)/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d) $(TEST_BIN:%=%.d)
+
+# Per-ISA kernel files get their instruction-set flags; nothing else does, so the rest of the
+# library runs on any CPU of the target and x86 picks the kernels from cpuid at run time.
+$(BUILD)/obj/arch/x86/%-avx2.o: ISA_CFLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/obj/arch/x86/%-avx512.o: ISA_CFLAGS := -mavx512f -mavx2 -mfma
+
+.PHONY: all lib cli tests test demo weights bench install clean deps deps-test check-build dist
+all: lib cli
+lib: $(BUILD)/libnst.a
+cli: $(BUILD)/nst
+tests: $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libnst.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/nst: $(CLI_OBJ) $(BUILD)/libnst.a
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnst.a $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libnst.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Isrc -Iarch -Itests $(CFLAGS) -MMD -MP $< $(TEST_SUPPORT_OBJ) $(BUILD)/libnst.a $(LDFLAGS) $(LDLIBS) -o $@
+
+deps:
+	@toolchains/deps.sh build $(TARGET)
+
+deps-test:
+	@toolchains/deps.sh test $(TARGET)
+
+# The suite: unit tests per operator and kernel, gradients against finite differences, every
+# error path, parity with ../shared/reference, run under qemu for ARM targets.
+test: deps-test
+	$(MAKE) --no-print-directory all tests
+	$(MAKE) --no-print-directory weights
+	BUILD=$(BUILD) SHARED=$(SHARED) PYTHON=$(PYTHON) EMU="$(EMU)" tests/run.sh
+
+weights: $(BUILD)/vgg19.nstw
+
+$(BUILD)/vgg19.nstw: weights/convert.py weights/fetch.sh
+	@mkdir -p $(BUILD)
+	SHARED=$(SHARED) PYTHON=$(PYTHON) weights/fetch.sh $@
+
+DEMO_SIZE ?= 256
+DEMO_ITERATIONS ?= 100
+demo: deps
+	$(MAKE) --no-print-directory all weights
+	$(EMU) $(BUILD)/nst -c $(SHARED)/images/astronaut.png -s $(SHARED)/images/starry_night.jpg \
+	    --size $(DEMO_SIZE) -n $(DEMO_ITERATIONS) -o $(BUILD)/demo.png --sheet $(BUILD)/demo-sheet.png
+	@echo "demo: wrote $(BUILD)/demo.png (and the side-by-side $(BUILD)/demo-sheet.png)"
+
+bench: all weights
+	$(EMU) $(BUILD)/nst bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/nst
+	install -m 755 $(BUILD)/nst $(DESTDIR)$(PREFIX)/bin/nst
+	install -m 644 $(BUILD)/libnst.a $(DESTDIR)$(PREFIX)/lib/libnst.a
+	install -m 644 include/nst.h $(DESTDIR)$(PREFIX)/include/nst.h
+	if [ -f $(BUILD)/vgg19.nstw ]; then install -m 644 $(BUILD)/vgg19.nstw $(DESTDIR)$(PREFIX)/share/nst/vgg19.nstw; fi
+
+clean:
+	rm -rf build
+
+-include $(DEPS)

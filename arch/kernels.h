@@ -1,0 +1,88 @@
+/*
+ * Microkernels: the hot loops, one family per operation, one member per ISA.
+ *
+ * Naming follows XNNPACK: nst_<type>_<op>_<MR>x<NR>__<isa>.  Every SIMD kernel has a scalar twin
+ * of the same shape (same MR, NR and packing) in arch/generic, and tests/test_kernels.c checks each
+ * one against its twin on ragged shapes.  Only files under arch/<isa>/ include intrinsics headers.
+ *
+ * GEMM contract (all strides in elements):
+ *
+ *   c[i][j] = clamp(bias[j] + sum_k a[i][k] * w[k][j], min, max)   for i < mr, j < nc
+ *
+ *   a:  [mr][a_stride]   rows of the left operand (e.g. an im2col tile), kc used per row
+ *   w:  packed: for each panel of NR columns, NR biases then [kc][NR] weights, the last panel
+ *       zero-padded to NR columns (see nst_gemm_pack below)
+ *   c:  [mr][c_stride]   output rows, nc columns written
+ *   mr: 1..MR, nc: >= 1 (the kernel walks nc in panels of NR, the last one ragged), kc >= 1
+ *
+ * The kernel only reads the first mr rows of a and never writes past column nc of c.
+ */
+#ifndef NST_ARCH_KERNELS_H
+#define NST_ARCH_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nst_f32_minmax_params {
+	float min; /* 0 for a fused ReLU, -INFINITY otherwise */
+	float max; /* +INFINITY */
+};
+
+typedef void (*nst_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                        const float *w, float *c, size_t c_stride,
+                                        const struct nst_f32_minmax_params *params);
+
+/* Scalar twins (arch/generic): portable C, no intrinsics. */
+void nst_f32_gemm_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                              const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+void nst_f32_gemm_6x16__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+void nst_f32_gemm_8x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                              const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+
+#if defined(__x86_64__) || defined(__i386__)
+/* arch/x86: AVX2 + FMA, selected at run time from cpuid. */
+void nst_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                             const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+#endif
+
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+/* arch/arm: NEON, selected at compile time (aarch64, and ARMv7 with VFPv4). */
+void nst_f32_gemm_4x8__neon(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                            const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+#if defined(__aarch64__)
+void nst_f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                            const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+#endif
+#endif
+
+/* One GEMM microkernel and its tile shape. */
+struct nst_gemm_kernel {
+	const char *name;           /* "nst_f32_gemm_6x16__avx2" */
+	nst_f32_gemm_ukernel_fn fn;
+	uint32_t mr, nr;
+};
+
+/* CPU features that select kernels on x86 at run time. */
+struct nst_cpu_features {
+	bool avx2, fma, avx512f, f16c;
+	bool neon, neon_fp16; /* compile-time on ARM */
+};
+
+void nst_cpu_detect(struct nst_cpu_features *out);
+
+/* The scalar kernel that the portable backend uses. */
+const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void);
+/* The fastest kernel this CPU runs (falls back to scalar). */
+const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu);
+/* Every kernel this build and CPU can run, each with its scalar twin; returns the count. */
+size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                             const struct nst_gemm_kernel **twin, size_t capacity);
+
+/* Floats that nst_gemm_pack writes for a k x n weight matrix at panel width nr. */
+size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr);
+/* Packs w ([k][w_stride], n columns used) and bias ([n], or NULL for zeros) into panels of nr. */
+void nst_gemm_pack(size_t k, size_t n, size_t nr, const float *w, size_t w_stride, const float *bias, float *packed);
+
+#endif /* NST_ARCH_KERNELS_H */

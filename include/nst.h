@@ -1,0 +1,256 @@
+/*
+ * nst — neural style transfer for edge boards.
+ *
+ * Public API.  The library never prints and never exits: every function that can fail returns an
+ * `enum nst_status`, and the functions that can say more fill an optional `struct nst_diag` with
+ * one human-readable line (which file, which layer, which limit).
+ *
+ * Memory follows the size-query-then-arena pattern:
+ *
+ *     nst_plan(weights, &options, &problem, &plan, &diag);        // exact byte count, nothing allocated
+ *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     nst_session_init(arena, plan.total_bytes, weights, &options, &problem, &session, &diag);
+ *     ... nst_session_set_content / nst_session_set_style / nst_session_run ...
+ *     nst_session_release(session); free(arena);
+ *
+ * After nst_session_init nothing is allocated: every buffer of the run (packed weights,
+ * activations, ReLU bit masks, loss targets, optimizer state, per-thread scratch) lives in the
+ * caller's arena.  Only the thread pool's threads themselves are outside it.
+ *
+ * Pixels cross the API as 8-bit RGB, row-major, `// [H][W][3]`.
+ */
+#ifndef NST_H
+#define NST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NST_VERSION_MAJOR 0
+#define NST_VERSION_MINOR 1
+#define NST_VERSION_PATCH 0
+#define NST_VERSION_STRING "0.1.0"
+
+/* Alignment of the arena the caller passes to nst_session_init. */
+#define NST_ARENA_ALIGNMENT 64
+/* Most style images one run can blend. */
+#define NST_MAX_STYLES 8
+/* Most layers one loss (content or style) can use. */
+#define NST_MAX_LOSS_LAYERS 16
+/* Longest layer name, including the terminating NUL ("relu5_4" needs 8). */
+#define NST_LAYER_NAME_BYTES 24
+/* Images whose header claims more pixels than this are refused before anything is allocated. */
+#define NST_MAX_IMAGE_PIXELS ((int64_t)1 << 28)
+#define NST_MAX_IMAGE_SIDE 32768
+
+enum nst_status {
+	NST_OK = 0,
+	NST_ERR_INVALID_ARGUMENT,   /* an option or parameter is out of range (NaN, negative, zero size) */
+	NST_ERR_IO,                 /* a file cannot be opened, read or written */
+	NST_ERR_NOT_AN_IMAGE,       /* the file is empty, truncated or not a supported picture */
+	NST_ERR_IMAGE_TOO_LARGE,    /* the picture's header claims more than NST_MAX_IMAGE_PIXELS */
+	NST_ERR_WEIGHTS_FORMAT,     /* not a weights file, or truncated, or inconsistent */
+	NST_ERR_WEIGHTS_VERSION,    /* a weights file of a version this build cannot read */
+	NST_ERR_WEIGHTS_CHECKSUM,   /* the weights file's contents do not match its checksum */
+	NST_ERR_UNKNOWN_LAYER,      /* a layer name that no supported network has */
+	NST_ERR_LAYER_NOT_IN_WEIGHTS, /* a valid layer name that the weights file does not hold */
+	NST_ERR_OUT_OF_MEMORY,      /* the arena is smaller than the plan, or the system refused memory */
+	NST_ERR_OVER_MEMORY_LIMIT,  /* the plan exceeds the caller's memory limit */
+	NST_ERR_NUMERIC,            /* the loss became NaN or infinite */
+	NST_ERR_INTERRUPTED,        /* the progress callback asked the run to stop */
+	NST_ERR_UNSUPPORTED,        /* the backend or precision is not available in this build or CPU */
+	NST_STATUS_COUNT
+};
+
+/* A stable, human-readable name for a status ("invalid argument", ...). Never NULL. */
+const char *nst_status_string(enum nst_status status);
+
+/* One line of detail about the last failure of the call it was passed to. */
+struct nst_diag {
+	char message[512];
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Weights
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_dtype { NST_DTYPE_F32 = 0, NST_DTYPE_F16 = 1 };
+
+/* What a network is: a VGG stack (pooling after every block) or a feed-forward transformer net. */
+enum nst_arch { NST_ARCH_VGG = 1, NST_ARCH_TRANSFORMER = 2 };
+
+struct nst_layer_info {
+	char name[NST_LAYER_NAME_BYTES]; /* "conv1_1" */
+	int kernel_h, kernel_w;
+	int in_channels, out_channels;
+	int stride;
+	bool has_norm;                   /* instance-norm scale and shift follow the bias */
+};
+
+struct nst_weights;
+
+/* Opens a weights file (the project's .nstw format), checks its header, its layer table and its
+ * checksum, and maps it read-only. */
+enum nst_status nst_weights_open(const char *path, struct nst_weights **out, struct nst_diag *diag);
+void nst_weights_close(struct nst_weights *weights);
+
+enum nst_arch nst_weights_arch(const struct nst_weights *weights);
+const char *nst_weights_model(const struct nst_weights *weights);   /* "vgg19", "candy", ... */
+enum nst_dtype nst_weights_dtype(const struct nst_weights *weights);
+uint32_t nst_weights_version(const struct nst_weights *weights);
+uint32_t nst_weights_checksum(const struct nst_weights *weights);
+uint64_t nst_weights_file_bytes(const struct nst_weights *weights);
+int nst_weights_layer_count(const struct nst_weights *weights);
+enum nst_status nst_weights_layer(const struct nst_weights *weights, int index, struct nst_layer_info *out);
+/* Index of the layer with that name, or -1. */
+int nst_weights_find(const struct nst_weights *weights, const char *name);
+
+/* ---------------------------------------------------------------------------------------------
+ * Images (8-bit RGB, [H][W][3]); these allocate with malloc and run before planning.
+ * ------------------------------------------------------------------------------------------- */
+
+struct nst_image {
+	int width, height;
+	uint8_t *rgb; /* [height][width][3] */
+};
+
+/* Reads only the header: the picture's size, refusing absurd sizes before any allocation. */
+enum nst_status nst_image_info(const char *path, int *width, int *height, struct nst_diag *diag);
+/* Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM; grey, alpha, 16-bit and palette
+ * pictures are converted to 8-bit RGB.  "-" reads standard input. */
+enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag);
+/* Decodes a picture held in memory. */
+enum nst_status nst_image_decode(const uint8_t *bytes, size_t size, struct nst_image *out, struct nst_diag *diag);
+/* Resamples src to width x height (Mitchell filter, sRGB-agnostic) into a new image. */
+enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out);
+/* The size whose longer side is long_side, keeping the aspect ratio (each side rounded, >= 1). */
+void nst_image_fit(int width, int height, int long_side, int *out_width, int *out_height);
+/* Writes by the path's extension: .png, .jpg/.jpeg (quality 1..100), .bmp, .tga.  The file is
+ * written to a temporary name beside it and renamed, so an existing file is replaced only by a
+ * complete picture.  "-" writes PNG to standard output. */
+enum nst_status nst_image_save(const char *path, const struct nst_image *image, int jpeg_quality,
+                               struct nst_diag *diag);
+void nst_image_free(struct nst_image *image);
+
+/* ---------------------------------------------------------------------------------------------
+ * Optimization-based style transfer (Gatys et al.)
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_pooling { NST_POOLING_MAX = 0, NST_POOLING_AVG = 1 };
+enum nst_optimizer { NST_OPTIMIZER_LBFGS = 0, NST_OPTIMIZER_ADAM = 1 };
+enum nst_init { NST_INIT_CONTENT = 0, NST_INIT_RANDOM = 1, NST_INIT_IMAGE = 2 };
+enum nst_backend {
+	NST_BACKEND_AUTO = 0,    /* the fastest available */
+	NST_BACKEND_SCALAR = 1,  /* portable C: the reference every faster backend is checked against */
+	NST_BACKEND_SIMD = 2,    /* our AVX2 / NEON microkernels */
+	NST_BACKEND_XNNPACK = 3
+};
+
+struct nst_options {
+	/* Layer names ("relu3_2"); counts may be 0. */
+	char content_layers[NST_MAX_LOSS_LAYERS][NST_LAYER_NAME_BYTES];
+	int n_content_layers;
+	char style_layers[NST_MAX_LOSS_LAYERS][NST_LAYER_NAME_BYTES];
+	int n_style_layers;
+	float content_weight;    /* default 5 */
+	float style_weight;      /* default 100 */
+	float tv_weight;         /* default 1e-3 */
+	enum nst_pooling pooling;
+	enum nst_optimizer optimizer;
+	float learning_rate;     /* Adam default 10, L-BFGS default 1; <= 0 means the default */
+	int history;             /* L-BFGS history m, default 10 */
+	enum nst_init init;
+	uint64_t seed;           /* for NST_INIT_RANDOM */
+	bool original_colors;    /* keep the content's colours: luminance-only transfer */
+	enum nst_backend backend;
+	int threads;             /* 0: one per online core */
+};
+
+/* Fills the defaults of CONVENTIONS.md: content relu3_2; style relu1_1,relu2_1,relu3_1; weights
+ * 5 / 100 / 1e-3; max pooling; L-BFGS, history 10; init from the content. */
+void nst_options_default(struct nst_options *options);
+/* Parses a comma-separated layer list ("relu1_1,relu2_1") into options' content or style list. */
+enum nst_status nst_options_set_layers(struct nst_options *options, bool style, const char *list,
+                                       struct nst_diag *diag);
+
+/* The sizes of one run: the output (= content) picture and every style picture, already at the
+ * sizes the engine will use. */
+struct nst_problem {
+	int width, height;
+	int n_styles;
+	int style_width[NST_MAX_STYLES], style_height[NST_MAX_STYLES];
+};
+
+/* What a run needs, in bytes, before anything runs. */
+struct nst_plan {
+	size_t total_bytes;       /* pass an arena of this size to nst_session_init */
+	size_t weights_bytes;     /* packed forward and backward convolution weights */
+	size_t activations_bytes; /* ping-pong feature buffers (also the backward's gradients) */
+	size_t features_bytes;    /* loss-layer gradients kept from the forward pass */
+	size_t targets_bytes;     /* content features and style Gram targets */
+	size_t masks_bytes;       /* ReLU bit masks and max-pool argmax codes */
+	size_t optimizer_bytes;   /* image, gradient and Adam / L-BFGS state */
+	size_t scratch_bytes;     /* per-thread im2col tiles and the rest */
+	double forward_flops;     /* one forward pass of the image */
+	double backward_flops;    /* one backward pass to the image */
+	int threads;
+	enum nst_backend backend; /* the backend auto resolved to */
+	const char *kernel;       /* the GEMM microkernel's name */
+};
+
+enum nst_status nst_plan(const struct nst_weights *weights, const struct nst_options *options,
+                         const struct nst_problem *problem, struct nst_plan *plan, struct nst_diag *diag);
+
+struct nst_session;
+
+/* Builds the session inside arena (at least plan.total_bytes, NST_ARENA_ALIGNMENT-aligned): packs
+ * the weights, lays out every buffer, starts the thread pool. */
+enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct nst_weights *weights,
+                                 const struct nst_options *options, const struct nst_problem *problem,
+                                 struct nst_session **out, struct nst_diag *diag);
+/* Stops the thread pool. The arena is the caller's to free afterwards. */
+void nst_session_release(struct nst_session *session);
+
+/* Inputs, each exactly at the problem's size: rgb is [H][W][3]. */
+enum nst_status nst_session_set_content(struct nst_session *session, const uint8_t *rgb);
+enum nst_status nst_session_set_style(struct nst_session *session, int index, const uint8_t *rgb, float blend);
+enum nst_status nst_session_set_init_image(struct nst_session *session, const uint8_t *rgb);
+/* Computes the content and style targets and the starting picture. */
+enum nst_status nst_session_prepare(struct nst_session *session);
+
+struct nst_losses {
+	double total, content, style, tv;
+};
+
+struct nst_progress {
+	int iteration;           /* the loss log's row: evaluations (L-BFGS) or steps (Adam) so far */
+	int iterations;          /* the run's planned count */
+	struct nst_losses losses;
+	double seconds;          /* since the optimization started */
+};
+
+/* Called after every evaluation of the loss; return false to stop the run (it then returns
+ * NST_ERR_INTERRUPTED and the current picture stays available). */
+typedef bool (*nst_progress_fn)(void *user, const struct nst_progress *progress);
+
+/* Runs the optimizer for `iterations` steps, reporting every loss-log row through progress. */
+enum nst_status nst_session_run(struct nst_session *session, int iterations, nst_progress_fn progress,
+                                void *user);
+/* The losses and the gradient of the current picture: grad is [H][W][3], BGR, preprocessed space. */
+enum nst_status nst_session_evaluate(struct nst_session *session, struct nst_losses *losses, float *grad);
+/* The current picture as 8-bit RGB [H][W][3] (with the content's colours if asked). */
+enum nst_status nst_session_image(struct nst_session *session, uint8_t *rgb);
+
+const char *nst_backend_name(enum nst_backend backend);
+/* Whether this build and CPU can run the backend. */
+bool nst_backend_available(enum nst_backend backend);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NST_H */

@@ -1,0 +1,25 @@
+#include "internal.h"
+
+void nst_arena_init(struct nst_arena *arena, void *base, size_t size) {
+	arena->base = base;
+	arena->size = base ? size : 0;
+	arena->used = 0;
+	arena->overflow = false;
+}
+
+void *nst_arena_alloc(struct nst_arena *arena, size_t bytes) {
+	const size_t rounded = (bytes + NST_ARENA_ALIGNMENT - 1) & ~(size_t)(NST_ARENA_ALIGNMENT - 1);
+	const size_t offset = arena->used;
+	if (rounded < bytes || offset + rounded < offset) { /* size_t overflow */
+		arena->overflow = true;
+		return NULL;
+	}
+	arena->used = offset + rounded;
+	if (!arena->base)
+		return NULL;
+	if (arena->used > arena->size) {
+		arena->overflow = true;
+		return NULL;
+	}
+	return arena->base + offset;
+}

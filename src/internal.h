@@ -1,0 +1,164 @@
+/* Declarations shared by the library's sources; not part of the public API. */
+#ifndef NST_INTERNAL_H
+#define NST_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pthreadpool.h>
+
+#include "nst.h"
+#include "../arch/kernels.h"
+#include "weights_format.h"
+
+/* Fills diag (if any) with a printf-style message; returns status, so that callers can write
+ * `return nst_fail(diag, NST_ERR_IO, "cannot open %s", path);`. */
+enum nst_status nst_fail(struct nst_diag *diag, enum nst_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------------------------------------
+ * Arena: a bump allocator over the caller's buffer.  With base == NULL it only measures, which is
+ * how nst_plan computes the exact size: planning and initialisation run the same layout code.
+ * ------------------------------------------------------------------------------------------- */
+struct nst_arena {
+	uint8_t *base;  /* NULL while measuring */
+	size_t size;    /* capacity in bytes (ignored while measuring) */
+	size_t used;    /* bytes handed out so far, each allocation rounded up to NST_ARENA_ALIGNMENT */
+	bool overflow;  /* an allocation did not fit */
+};
+
+void nst_arena_init(struct nst_arena *arena, void *base, size_t size);
+/* Returns NST_ARENA_ALIGNMENT-aligned memory, or NULL while measuring or when out of space
+ * (then arena->overflow is set). */
+void *nst_arena_alloc(struct nst_arena *arena, size_t bytes);
+#define NST_ARENA_NEW(arena, type, count) ((type *)nst_arena_alloc((arena), sizeof(type) * (size_t)(count)))
+
+/* ---------------------------------------------------------------------------------------------
+ * Weights (src/weights.c)
+ * ------------------------------------------------------------------------------------------- */
+struct nst_weights {
+	const uint8_t *map;          /* the whole file, mapped read-only */
+	size_t map_bytes;
+	struct nstw_header header;   /* copied out of the map */
+	const struct nstw_layer *layers; /* [n_layers], inside the map */
+	const uint8_t *payload;      /* map + header_bytes */
+};
+
+/* Copies layer's kernel as float32 ([kh][kw][cin][cout]) into dst, converting float16. */
+void nst_weights_read_kernel(const struct nst_weights *weights, int layer, float *dst);
+enum nst_weights_vector { NST_VECTOR_BIAS = 0, NST_VECTOR_GAMMA = 1, NST_VECTOR_BETA = 2 };
+/* Copies the bias (or instance-norm gamma / beta) of a layer: [cout] floats. */
+void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum nst_weights_vector which, float *dst);
+
+/* IEEE binary16 -> binary32, exact, for storage conversion. */
+float nst_f16_to_f32(uint16_t h);
+uint16_t nst_f32_to_f16(float f);
+
+/* CRC-32 (zlib polynomial); crc starts at 0 and chains. */
+uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
+
+/* ---------------------------------------------------------------------------------------------
+ * Engine: what every operator needs to run (src/conv.c, src/ops.c)
+ * ------------------------------------------------------------------------------------------- */
+
+/* im2col tile budget per thread: the tile of patch rows is sized to stay in L2. */
+#define NST_IM2COL_TILE_BYTES (192u * 1024u)
+
+struct nst_engine {
+	const struct nst_gemm_kernel *gemm;
+	pthreadpool_t pool;           /* NULL: run on the calling thread */
+	int threads;
+	float *scratch;               /* [threads][scratch_floats]: im2col tiles */
+	size_t scratch_floats;        /* per thread */
+};
+
+struct nst_conv_shape {
+	int kernel_h, kernel_w;
+	int stride;
+	int pad;                      /* on every side */
+	bool reflect;                 /* reflection padding instead of zeros */
+	int in_channels, out_channels;
+};
+
+static inline int nst_conv_out_size(int in, int kernel, int stride, int pad) {
+	return (in + 2 * pad - kernel) / stride + 1;
+}
+
+/* What happens to each output value after the GEMM, while the tile is still in cache. */
+struct nst_conv_epilogue {
+	float min, max;               /* clamp: min 0 is a fused ReLU */
+	uint8_t *mask_out;            /* if set: bit (pixel * cout + channel) = output > 0     [H][W][C] bits */
+	const float *addend;          /* if set: output += addend (same layout as the output) */
+	const uint8_t *mask_in;       /* if set: output = bit ? output : 0, after the addend  [H][W][C] bits */
+};
+
+/* Floats of per-thread im2col scratch a convolution of this shape needs (see NST_IM2COL_TILE_BYTES). */
+size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+/* Floats of packed weights for a forward convolution / its input-gradient convolution. */
+size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+/* Packs HWIO weights [kh][kw][cin][cout] and bias [cout] for the forward convolution. */
+void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                           const float *hwio, const float *bias, float *packed);
+/* Packs the flipped, transposed weights of the input gradient of a stride-1 convolution: the
+ * gradient is itself a convolution from cout to cin channels, with no bias. */
+void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                            const float *hwio, float *packed);
+/* The shape of the input-gradient convolution of a stride-1, zero-padded convolution. */
+struct nst_conv_shape nst_conv_backward_shape(const struct nst_conv_shape *shape);
+
+/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])), tiled im2col + GEMM on the engine's threads. */
+void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
+                const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue);
+
+/* ---------------------------------------------------------------------------------------------
+ * Operators (src/ops.c); all feature maps are [H][W][C] float32.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Bytes of a bit mask over n values. */
+static inline size_t nst_mask_bytes(size_t n) { return (n + 7) / 8; }
+static inline bool nst_mask_get(const uint8_t *mask, size_t i) { return (mask[i >> 3] >> (i & 7)) & 1; }
+
+/* 2x2 stride-2 pooling, floor: out [h/2][w/2][c].  Max pooling records the argmax of each window
+ * (0..3, row-major, first maximum wins as in PyTorch) as 2-bit codes: argmax [h/2][w/2][c] 2 bits. */
+size_t nst_pool_argmax_bytes(int h, int w, int c);
+void nst_maxpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out, uint8_t *argmax);
+void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out);
+/* Backward: grad_in [h][w][c] (every element written: zero outside the windows' winners). */
+void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
+                             const uint8_t *argmax, float *grad_in);
+void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out, float *grad_in);
+
+/* out[i] = mask bit i ? in[i] : 0 (in place allowed), optionally after adding addend. */
+void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout);
+
+/* gram [c][c] = F^T F / (n * c) with F [n][c] (n = H*W): both halves written. */
+void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram);
+/* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
+ * such that dL/dF = F M (m may be NULL when only the value is wanted). */
+double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m);
+/* grad [n][c] (+)= F [n][c] x M [c][c]; accumulate adds to grad instead of overwriting it. */
+void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
+                    float *grad, bool accumulate, float *packed_scratch);
+size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c);
+/* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad. */
+double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
+                        float weight, float *grad, bool accumulate);
+/* total variation of x [h][w][3] times weight; grad (+)= its gradient. */
+double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate);
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------------------------- */
+double nst_seconds(void); /* monotonic clock */
+int nst_online_cores(void);
+
+/* Deterministic generator (splitmix64 seeding xoshiro256**) for NST_INIT_RANDOM and the tests. */
+struct nst_rng { uint64_t s[4]; };
+void nst_rng_seed(struct nst_rng *rng, uint64_t seed);
+uint64_t nst_rng_next(struct nst_rng *rng);
+double nst_rng_uniform(struct nst_rng *rng);   /* [0, 1) */
+double nst_rng_normal(struct nst_rng *rng);    /* N(0, 1), Box-Muller */
+
+#endif /* NST_INTERNAL_H */
