@@ -29,7 +29,7 @@ endif
 
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(SYSROOT_CPPFLAGS)
+CPPFLAGS += -Iinclude -Iarch -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(SYSROOT_CPPFLAGS)
 CFLAGS += -std=c11 $(OPT) -g $(WARN) -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
 LDFLAGS += -pthread $(SYSROOT_LDFLAGS) $(SAN_FLAGS)
 LDLIBS += -lpthreadpool -lm
@@ -49,6 +49,8 @@ DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d) $(TEST_BIN:%
 # library runs on any CPU of the target and x86 picks the kernels from cpuid at run time.
 $(BUILD)/obj/arch/x86/%-avx2.o: ISA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/obj/arch/x86/%-avx512.o: ISA_CFLAGS := -mavx512f -mavx2 -mfma
+# The CLI looks for the default weights in the install prefix too.
+$(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"'
 
 .PHONY: all lib cli tests test demo weights bench install clean deps deps-test check-build dist
 all: lib cli

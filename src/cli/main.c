@@ -1,0 +1,807 @@
+/*
+ * nst — the command line.
+ *
+ *   nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]    optimization-based style transfer
+ *   nst info FILE.nstw                                      what a weights file holds
+ *
+ * The library returns status codes; this file turns them into one-line messages and exit codes
+ * (see usage()).  Every output is written atomically by the library's image writer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "nst.h"
+
+#ifndef NST_DATADIR
+#define NST_DATADIR "/usr/local/share/nst"
+#endif
+
+#define DEFAULT_WEIGHTS_FILE "vgg19.nstw"
+#define DEFAULT_SIZE 256
+#define DEFAULT_ITERATIONS 300
+#define DEFAULT_PRINT_EVERY 10
+#define MAX_SIZE 16384
+#define MAX_ITERATIONS 1000000
+#define PATH_BYTES 4096
+
+/* Exit codes (README: "Errors and exit codes"). */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RUN = 1,   /* a file could not be read or written, bad picture or weights */
+	EXIT_USAGE = 2,         /* the command line is wrong */
+	EXIT_MEMORY = 3,        /* the run does not fit --max-memory, or memory could not be had */
+	EXIT_NUMERIC = 4,       /* the loss became NaN or infinite (lower --lr) */
+	EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM: the current picture was written */
+};
+
+/* The one piece of process-wide state: set by the signal handler, read by the progress callback. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_signal(int sig) { g_stop_signal = sig; }
+
+struct cli {
+	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
+	char *styles[NST_MAX_STYLES];
+	int n_styles;
+	float blend[NST_MAX_STYLES];
+	bool blend_given;
+	int size;
+	double style_scale;
+	int iterations;
+	int save_every, print_every;
+	bool quiet;
+	int jpeg_quality;
+	size_t max_memory;
+	struct nst_options options;
+};
+
+static void usage(FILE *f) {
+	fprintf(f,
+	        "usage: nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]\n"
+	        "       nst info WEIGHTS.nstw\n"
+	        "\n"
+	        "Paints CONTENT in the style of STYLE (Gatys et al.) by optimizing the picture's pixels.\n"
+	        "\n"
+	        "pictures\n"
+	        "  -c, --content FILE       the photo (PNG, JPEG, BMP, TGA, ...)\n"
+	        "  -s, --style FILE[,FILE]  one or more style pictures\n"
+	        "  -o, --output FILE        .png, .jpg, .bmp or .tga (written atomically)\n"
+	        "      --size N             long side of the output in pixels (default %d)\n"
+	        "      --style-scale X      style pictures' long side = ceil(X * size) (default 1)\n"
+	        "      --style-blend W[,W]  weights of several styles (normalized; default equal)\n"
+	        "      --original-colors    keep the content's colours (luminance-only transfer)\n"
+	        "      --jpeg-quality Q     1..100 (default 92)\n"
+	        "      --sheet FILE         also write content | styles | result side by side\n"
+	        "network and loss\n"
+	        "      --weights FILE       VGG weights (.nstw); default: $NST_WEIGHTS, then %s beside\n"
+	        "                           the nst binary, then " NST_DATADIR "/%s\n"
+	        "      --content-layers L   comma-separated (default relu3_2)\n"
+	        "      --style-layers L     comma-separated (default relu1_1,relu2_1,relu3_1)\n"
+	        "      --content-weight X   (default 5)\n"
+	        "      --style-weight X     (default 100)\n"
+	        "      --tv-weight X        total variation (default 1e-3)\n"
+	        "      --pooling max|avg    (default max)\n"
+	        "optimization\n"
+	        "      --optimizer lbfgs|adam  (default lbfgs)\n"
+	        "  -n, --iterations N       (default %d)\n"
+	        "      --lr X               learning rate (adam default 10, lbfgs 1)\n"
+	        "      --history M          L-BFGS history (default 10)\n"
+	        "      --init content|random|FILE  starting picture (default content)\n"
+	        "      --seed N             for --init random (default 0)\n"
+	        "engine\n"
+	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
+	        "      --threads N          (default: one per online core)\n"
+	        "      --max-memory SIZE    refuse a run whose plan exceeds SIZE (e.g. 512M, 2G)\n"
+	        "progress\n"
+	        "      --print-every N      a progress line every N iterations when not on a terminal (default %d)\n"
+	        "      --save-every N       write OUT-<iteration>.<ext> every N iterations\n"
+	        "      --log FILE.csv       iteration,total,content,style,tv,seconds\n"
+	        "      --dump-grad FILE     the gradient at the start, raw float32 [H][W][3] (BGR)\n"
+	        "  -q, --quiet              only errors\n"
+	        "  -h, --help               this text\n"
+	        "      --version            the version\n"
+	        "\n"
+	        "exit codes: 0 done, 1 a file or run failed, 2 usage, 3 memory, 4 loss not finite,\n"
+	        "            130 interrupted (the current picture is written first)\n",
+	        DEFAULT_SIZE, DEFAULT_WEIGHTS_FILE, DEFAULT_WEIGHTS_FILE, DEFAULT_ITERATIONS, DEFAULT_PRINT_EVERY);
+}
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("nst: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return code;
+}
+
+static int exit_code_for(enum nst_status st) {
+	switch (st) {
+	case NST_OK: return EXIT_OK;
+	case NST_ERR_INVALID_ARGUMENT:
+	case NST_ERR_UNKNOWN_LAYER:
+	case NST_ERR_LAYER_NOT_IN_WEIGHTS:
+	case NST_ERR_UNSUPPORTED: return EXIT_USAGE;
+	case NST_ERR_OUT_OF_MEMORY:
+	case NST_ERR_OVER_MEMORY_LIMIT: return EXIT_MEMORY;
+	case NST_ERR_NUMERIC: return EXIT_NUMERIC;
+	case NST_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
+	default: return EXIT_FAILURE_RUN;
+	}
+}
+
+static int fail_status(enum nst_status st, const struct nst_diag *diag, const char *what) {
+	if (diag && diag->message[0])
+		return fail(exit_code_for(st), "%s", diag->message);
+	return fail(exit_code_for(st), "%s: %s", what, nst_status_string(st));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Parsing numbers strictly: the whole argument, finite, in range.
+ * ------------------------------------------------------------------------------------------- */
+
+static bool parse_int(const char *s, long lo, long hi, int *out) {
+	char *end;
+	errno = 0;
+	const long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool parse_float(const char *s, double lo, double hi, double *out) {
+	char *end;
+	errno = 0;
+	const double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* "512M", "2G", "300MiB", "1000000" -> bytes. */
+static bool parse_bytes(const char *s, size_t *out) {
+	char *end;
+	errno = 0;
+	const double v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v <= 0)
+		return false;
+	double mult = 1;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': mult = 1024.0; break;
+		case 'm': case 'M': mult = 1024.0 * 1024.0; break;
+		case 'g': case 'G': mult = 1024.0 * 1024.0 * 1024.0; break;
+		default: return false;
+		}
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return false;
+	}
+	const double bytes = v * mult;
+	if (bytes >= (double)SIZE_MAX)
+		return false;
+	*out = (size_t)bytes;
+	return true;
+}
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Weights discovery: --weights, $NST_WEIGHTS, beside the binary, the install prefix.
+ * ------------------------------------------------------------------------------------------- */
+
+static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+static const char *find_weights(const char *given, char *buf, size_t size) {
+	if (given)
+		return given;
+	const char *env = getenv("NST_WEIGHTS");
+	if (env && *env)
+		return env;
+	char exe[PATH_BYTES];
+	const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			const int len = snprintf(buf, size, "%s/%s", exe, DEFAULT_WEIGHTS_FILE);
+			if (len > 0 && (size_t)len < size && readable(buf))
+				return buf;
+		}
+	}
+	const int len = snprintf(buf, size, "%s/%s", NST_DATADIR, DEFAULT_WEIGHTS_FILE);
+	if (len > 0 && (size_t)len < size && readable(buf))
+		return buf;
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * nst info
+ * ------------------------------------------------------------------------------------------- */
+
+static int cmd_info(int argc, char **argv) {
+	if (argc != 2) {
+		fprintf(stderr, "usage: nst info WEIGHTS.nstw\n");
+		return EXIT_USAGE;
+	}
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w;
+	const enum nst_status st = nst_weights_open(argv[1], &w, &diag);
+	if (st != NST_OK)
+		return fail_status(st, &diag, argv[1]);
+	printf("file:     %s (%llu bytes)\n", argv[1], (unsigned long long)nst_weights_file_bytes(w));
+	printf("format:   nstw version %u, checksum %08x (verified)\n", nst_weights_version(w), nst_weights_checksum(w));
+	printf("model:    %s (%s), kernels stored as %s\n", nst_weights_model(w),
+	       nst_weights_arch(w) == NST_ARCH_VGG ? "VGG" : "feed-forward", nst_weights_dtype(w) == NST_DTYPE_F16 ? "float16" : "float32");
+	printf("layers:   %d\n", nst_weights_layer_count(w));
+	double params = 0;
+	for (int i = 0; i < nst_weights_layer_count(w); i++) {
+		struct nst_layer_info L;
+		nst_weights_layer(w, i, &L);
+		const double p = (double)L.kernel_h * L.kernel_w * L.in_channels * L.out_channels + L.out_channels;
+		params += p;
+		printf("  %-10s %dx%d  %4d -> %-4d  stride %d%s\n", L.name, L.kernel_h, L.kernel_w, L.in_channels,
+		       L.out_channels, L.stride, L.has_norm ? "  instance-norm" : "");
+	}
+	printf("parameters: %.0f\n", params);
+	nst_weights_close(w);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Progress
+ * ------------------------------------------------------------------------------------------- */
+
+struct run_state {
+	const struct cli *cli;
+	struct nst_session *session;
+	FILE *log;
+	bool tty;
+	int width, height;
+	uint8_t *rgb;           /* [H][W][3] for intermediate saves */
+	int save_failed;
+	double last_print;
+};
+
+static void save_path(const char *output, int iteration, char *buf, size_t size) {
+	const char *dot = strrchr(output, '.');
+	const char *slash = strrchr(output, '/');
+	if (!dot || (slash && dot < slash))
+		dot = output + strlen(output);
+	snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, iteration, dot);
+}
+
+static bool on_progress(void *user, const struct nst_progress *p) {
+	struct run_state *r = user;
+	const struct cli *c = r->cli;
+	const struct nst_losses *l = &p->losses;
+	if (r->log)
+		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", p->iteration, l->total, l->content, l->style, l->tv, p->seconds);
+	const double rate = p->iteration > 0 && p->seconds > 0 ? p->iteration / p->seconds : 0.0;
+	if (!c->quiet) {
+		const int eta = rate > 0 ? (int)((p->iterations - p->iteration) / rate) : 0;
+		if (r->tty) {
+			fprintf(stderr, "\r\033[Kiteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", p->iteration, p->iterations,
+			        l->total, rate, eta / 60, eta % 60);
+			if (p->iteration >= p->iterations)
+				fputc('\n', stderr);
+		} else if (p->iteration % c->print_every == 0 || p->iteration >= p->iterations) {
+			fprintf(stderr, "iteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", p->iteration,
+			        p->iterations, l->total, l->content, l->style, l->tv, rate);
+		}
+	}
+	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
+		char path[PATH_BYTES];
+		save_path(c->output, p->iteration, path, sizeof path);
+		struct nst_image img = {r->width, r->height, r->rgb};
+		struct nst_diag diag = {{0}};
+		nst_session_image(r->session, r->rgb);
+		if (nst_image_save(path, &img, c->jpeg_quality, &diag) != NST_OK) {
+			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
+			r->save_failed = 1;
+			return false;
+		}
+	}
+	return g_stop_signal == 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The side-by-side sheet: content | styles | result, all at the result's height.
+ * ------------------------------------------------------------------------------------------- */
+
+static enum nst_status write_sheet(const char *path, const struct nst_image *content, const struct nst_image *styles,
+                                   int n_styles, const struct nst_image *result, int quality, struct nst_diag *diag) {
+	const int h = result->height;
+	struct nst_image parts[NST_MAX_STYLES + 2];
+	int n = 0, total_w = 0;
+	enum nst_status st = NST_OK;
+	const struct nst_image *src[NST_MAX_STYLES + 2];
+	src[n++] = content;
+	for (int k = 0; k < n_styles; k++)
+		src[n++] = &styles[k];
+	src[n++] = result;
+	for (int i = 0; i < n; i++) {
+		const int w = (int)lround((double)src[i]->width * h / src[i]->height);
+		parts[i] = (struct nst_image){0};
+		st = nst_image_resize(src[i], w < 1 ? 1 : w, h, &parts[i]);
+		if (st != NST_OK)
+			break;
+		total_w += parts[i].width;
+	}
+	struct nst_image sheet = {total_w, h, NULL};
+	if (st == NST_OK) {
+		sheet.rgb = malloc((size_t)total_w * (size_t)h * 3);
+		if (!sheet.rgb)
+			st = NST_ERR_OUT_OF_MEMORY;
+	}
+	if (st == NST_OK) {
+		int x0 = 0;
+		for (int i = 0; i < n; i++) {
+			for (int y = 0; y < h; y++)
+				memcpy(sheet.rgb + ((size_t)y * (size_t)total_w + (size_t)x0) * 3,
+				       parts[i].rgb + (size_t)y * (size_t)parts[i].width * 3, (size_t)parts[i].width * 3);
+			x0 += parts[i].width;
+		}
+		st = nst_image_save(path, &sheet, quality, diag);
+	}
+	for (int i = 0; i < n; i++)
+		nst_image_free(&parts[i]);
+	free(sheet.rgb);
+	return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+enum long_only {
+	OPT_STYLE_BLEND = 256, OPT_SIZE, OPT_STYLE_SCALE, OPT_WEIGHTS, OPT_CONTENT_LAYERS, OPT_STYLE_LAYERS,
+	OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_POOLING, OPT_INIT, OPT_OPTIMIZER, OPT_LR, OPT_HISTORY,
+	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
+	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY,
+};
+
+static int split_styles(struct cli *c, char *list) {
+	c->n_styles = 0;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+		if (c->n_styles == NST_MAX_STYLES)
+			return fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
+		c->styles[c->n_styles++] = tok;
+	}
+	if (c->n_styles == 0)
+		return fail(EXIT_USAGE, "--style needs at least one picture");
+	return EXIT_OK;
+}
+
+static int parse_blend(struct cli *c, const char *arg) {
+	char buf[PATH_BYTES];
+	snprintf(buf, sizeof buf, "%s", arg);
+	int n = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		double v;
+		if (n == NST_MAX_STYLES || !parse_float(tok, 0.0, 1e30, &v))
+			return fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
+		c->blend[n++] = (float)v;
+	}
+	c->blend_given = true;
+	return n; /* checked against the number of styles later */
+}
+
+static int parse_args(struct cli *c, int argc, char **argv) {
+	static const struct option longopts[] = {
+		{"content", required_argument, NULL, 'c'},
+		{"style", required_argument, NULL, 's'},
+		{"output", required_argument, NULL, 'o'},
+		{"iterations", required_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"style-blend", required_argument, NULL, OPT_STYLE_BLEND},
+		{"size", required_argument, NULL, OPT_SIZE},
+		{"style-scale", required_argument, NULL, OPT_STYLE_SCALE},
+		{"weights", required_argument, NULL, OPT_WEIGHTS},
+		{"content-layers", required_argument, NULL, OPT_CONTENT_LAYERS},
+		{"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
+		{"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
+		{"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
+		{"tv-weight", required_argument, NULL, OPT_TV_WEIGHT},
+		{"pooling", required_argument, NULL, OPT_POOLING},
+		{"init", required_argument, NULL, OPT_INIT},
+		{"optimizer", required_argument, NULL, OPT_OPTIMIZER},
+		{"lr", required_argument, NULL, OPT_LR},
+		{"history", required_argument, NULL, OPT_HISTORY},
+		{"original-colors", no_argument, NULL, OPT_ORIGINAL_COLORS},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"backend", required_argument, NULL, OPT_BACKEND},
+		{"save-every", required_argument, NULL, OPT_SAVE_EVERY},
+		{"print-every", required_argument, NULL, OPT_PRINT_EVERY},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"sheet", required_argument, NULL, OPT_SHEET},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+		{"dump-grad", required_argument, NULL, OPT_DUMP_GRAD},
+		{"jpeg-quality", required_argument, NULL, OPT_JPEG_QUALITY},
+		{NULL, 0, NULL, 0},
+	};
+	struct nst_diag diag = {{0}};
+	double v;
+	int n_blend = 0, rc;
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, ":c:s:o:n:qh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': c->content = optarg; break;
+		case 's':
+			if ((rc = split_styles(c, optarg)) != EXIT_OK)
+				return rc;
+			break;
+		case 'o': c->output = optarg; break;
+		case 'n':
+			if (!parse_int(optarg, 0, MAX_ITERATIONS, &c->iterations))
+				return fail(EXIT_USAGE, "--iterations: '%s' is not a whole number 0..%d", optarg, MAX_ITERATIONS);
+			break;
+		case 'q': c->quiet = true; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case OPT_VERSION: printf("nst %s\n", NST_VERSION_STRING); exit(EXIT_OK);
+		case OPT_STYLE_BLEND:
+			if ((n_blend = parse_blend(c, optarg)) <= 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SIZE:
+			if (!parse_int(optarg, 1, MAX_SIZE, &c->size))
+				return fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			break;
+		case OPT_STYLE_SCALE:
+			if (!parse_float(optarg, 1e-3, 16.0, &c->style_scale))
+				return fail(EXIT_USAGE, "--style-scale: '%s' is not a number in 0.001..16", optarg);
+			break;
+		case OPT_WEIGHTS: c->weights = optarg; break;
+		case OPT_CONTENT_LAYERS:
+		case OPT_STYLE_LAYERS: {
+			const enum nst_status st = nst_options_set_layers(&c->options, opt == OPT_STYLE_LAYERS, optarg, &diag);
+			if (st != NST_OK)
+				return fail(EXIT_USAGE, "%s", diag.message);
+			break;
+		}
+		case OPT_CONTENT_WEIGHT:
+		case OPT_STYLE_WEIGHT:
+		case OPT_TV_WEIGHT:
+			if (!parse_float(optarg, 0.0, 1e30, &v))
+				return fail(EXIT_USAGE, "--%s: '%s' is not a finite number >= 0",
+				            opt == OPT_CONTENT_WEIGHT ? "content-weight" : opt == OPT_STYLE_WEIGHT ? "style-weight" : "tv-weight",
+				            optarg);
+			if (opt == OPT_CONTENT_WEIGHT)
+				c->options.content_weight = (float)v;
+			else if (opt == OPT_STYLE_WEIGHT)
+				c->options.style_weight = (float)v;
+			else
+				c->options.tv_weight = (float)v;
+			break;
+		case OPT_POOLING:
+			if (!strcmp(optarg, "max"))
+				c->options.pooling = NST_POOLING_MAX;
+			else if (!strcmp(optarg, "avg"))
+				c->options.pooling = NST_POOLING_AVG;
+			else
+				return fail(EXIT_USAGE, "--pooling: '%s' is not max or avg", optarg);
+			break;
+		case OPT_INIT:
+			if (!strcmp(optarg, "content"))
+				c->options.init = NST_INIT_CONTENT;
+			else if (!strcmp(optarg, "random"))
+				c->options.init = NST_INIT_RANDOM;
+			else {
+				c->options.init = NST_INIT_IMAGE;
+				c->init_path = !strncmp(optarg, "image:", 6) ? optarg + 6 : optarg;
+			}
+			break;
+		case OPT_OPTIMIZER:
+			if (!strcmp(optarg, "lbfgs"))
+				c->options.optimizer = NST_OPTIMIZER_LBFGS;
+			else if (!strcmp(optarg, "adam"))
+				c->options.optimizer = NST_OPTIMIZER_ADAM;
+			else
+				return fail(EXIT_USAGE, "--optimizer: '%s' is not lbfgs or adam", optarg);
+			break;
+		case OPT_LR:
+			if (!parse_float(optarg, 0.0, 1e30, &v) || v <= 0)
+				return fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0", optarg);
+			c->options.learning_rate = (float)v;
+			break;
+		case OPT_HISTORY:
+			if (!parse_int(optarg, 1, 1000, &c->options.history))
+				return fail(EXIT_USAGE, "--history: '%s' is not a whole number 1..1000", optarg);
+			break;
+		case OPT_ORIGINAL_COLORS: c->options.original_colors = true; break;
+		case OPT_SEED: {
+			char *end;
+			errno = 0;
+			c->options.seed = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				return fail(EXIT_USAGE, "--seed: '%s' is not a whole number >= 0", optarg);
+			break;
+		}
+		case OPT_THREADS:
+			if (!parse_int(optarg, 1, 1024, &c->options.threads))
+				return fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..1024", optarg);
+			break;
+		case OPT_BACKEND:
+			if (!strcmp(optarg, "auto"))
+				c->options.backend = NST_BACKEND_AUTO;
+			else if (!strcmp(optarg, "scalar"))
+				c->options.backend = NST_BACKEND_SCALAR;
+			else if (!strcmp(optarg, "simd"))
+				c->options.backend = NST_BACKEND_SIMD;
+			else if (!strcmp(optarg, "xnnpack"))
+				c->options.backend = NST_BACKEND_XNNPACK;
+			else
+				return fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
+			break;
+		case OPT_SAVE_EVERY:
+			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->save_every))
+				return fail(EXIT_USAGE, "--save-every: '%s' is not a whole number >= 1", optarg);
+			break;
+		case OPT_PRINT_EVERY:
+			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->print_every))
+				return fail(EXIT_USAGE, "--print-every: '%s' is not a whole number >= 1", optarg);
+			break;
+		case OPT_LOG: c->log_path = optarg; break;
+		case OPT_SHEET: c->sheet = optarg; break;
+		case OPT_MAX_MEMORY:
+			if (!parse_bytes(optarg, &c->max_memory))
+				return fail(EXIT_USAGE, "--max-memory: '%s' is not a size such as 512M or 2G", optarg);
+			break;
+		case OPT_DUMP_GRAD: c->dump_grad = optarg; break;
+		case OPT_JPEG_QUALITY:
+			if (!parse_int(optarg, 1, 100, &c->jpeg_quality))
+				return fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
+			break;
+		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
+		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument '%s' (see nst --help)", argv[optind]);
+	if (!c->content)
+		return fail(EXIT_USAGE, "no content picture: give -c CONTENT (see nst --help)");
+	if (!c->output)
+		return fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
+	if (c->n_styles == 0 && c->options.n_style_layers > 0)
+		return fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+	if (c->blend_given && n_blend != c->n_styles)
+		return fail(EXIT_USAGE, "--style-blend has %d weights for %d style pictures", n_blend, c->n_styles);
+	if (c->blend_given) {
+		double sum = 0;
+		for (int k = 0; k < n_blend; k++)
+			sum += c->blend[k];
+		if (!(sum > 0))
+			return fail(EXIT_USAGE, "--style-blend weights must not all be 0");
+	}
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The run
+ * ------------------------------------------------------------------------------------------- */
+
+/* Loads path and brings its long side to long_side (not resampled if it already is). */
+static enum nst_status load_fitted(const char *path, int long_side, int fixed_w, int fixed_h, struct nst_image *out,
+                                   struct nst_diag *diag) {
+	struct nst_image img = {0};
+	enum nst_status st = nst_image_load(path, &img, diag);
+	if (st != NST_OK)
+		return st;
+	int w = fixed_w, h = fixed_h;
+	if (!fixed_w)
+		nst_image_fit(img.width, img.height, long_side, &w, &h);
+	if (w == img.width && h == img.height) {
+		*out = img;
+		return NST_OK;
+	}
+	st = nst_image_resize(&img, w, h, out);
+	nst_image_free(&img);
+	return st;
+}
+
+static int write_grad(const char *path, const float *grad, size_t n) {
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+	const bool ok = fwrite(grad, sizeof(float), n, f) == n;
+	if (fclose(f) != 0 || !ok)
+		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+	return EXIT_OK;
+}
+
+static int run(struct cli *c) {
+	struct nst_diag diag = {{0}};
+	char weights_buf[PATH_BYTES];
+	const char *weights_path = find_weights(c->weights, weights_buf, sizeof weights_buf);
+	if (!weights_path)
+		return fail(EXIT_FAILURE_RUN,
+		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
+		            "(looked beside the nst binary and in " NST_DATADIR ")");
+
+	/* Pictures first (they allocate, before the plan), then the plan, then the arena. */
+	struct nst_image content = {0}, styles[NST_MAX_STYLES] = {{0}}, init = {0};
+	struct nst_weights *weights = NULL;
+	void *arena = NULL;
+	struct nst_session *session = NULL;
+	uint8_t *result = NULL;
+	FILE *log = NULL;
+	int rc = EXIT_OK;
+	enum nst_status st;
+
+	if ((st = load_fitted(c->content, c->size, 0, 0, &content, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, c->content);
+		goto done;
+	}
+	const int style_side = (int)ceil(c->style_scale * c->size);
+	for (int k = 0; k < c->n_styles; k++)
+		if ((st = load_fitted(c->styles[k], style_side, 0, 0, &styles[k], &diag)) != NST_OK) {
+			rc = fail_status(st, &diag, c->styles[k]);
+			goto done;
+		}
+	if (c->options.init == NST_INIT_IMAGE &&
+	    (st = load_fitted(c->init_path, 0, content.width, content.height, &init, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, c->init_path);
+		goto done;
+	}
+	if ((st = nst_weights_open(weights_path, &weights, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, weights_path);
+		goto done;
+	}
+
+	struct nst_problem problem = {content.width, content.height, c->n_styles, {0}, {0}};
+	for (int k = 0; k < c->n_styles; k++) {
+		problem.style_width[k] = styles[k].width;
+		problem.style_height[k] = styles[k].height;
+	}
+	struct nst_plan plan;
+	if ((st = nst_plan(weights, &c->options, &problem, &plan, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, "plan");
+		goto done;
+	}
+	if (!c->quiet)
+		fprintf(stderr,
+		        "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s\n"
+		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
+		        "masks %.1f, optimizer %.1f, scratch %.1f\n",
+		        content.width, content.height, c->n_styles, c->n_styles == 1 ? "" : "s",
+		        c->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", nst_backend_name(plan.backend),
+		        plan.kernel, plan.threads, plan.threads == 1 ? "" : "s", mib(plan.total_bytes), mib(plan.weights_bytes),
+		        mib(plan.activations_bytes), mib(plan.features_bytes), mib(plan.targets_bytes), mib(plan.masks_bytes),
+		        mib(plan.optimizer_bytes), mib(plan.scratch_bytes));
+	if (c->max_memory && plan.total_bytes > c->max_memory) {
+		rc = fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
+		          mib(plan.total_bytes), mib(c->max_memory));
+		goto done;
+	}
+	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
+	result = malloc((size_t)content.width * (size_t)content.height * 3);
+	if (!arena || !result) {
+		rc = fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(plan.total_bytes));
+		goto done;
+	}
+	if ((st = nst_session_init(arena, arena_bytes, weights, &c->options, &problem, &session, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, "init");
+		goto done;
+	}
+	nst_weights_close(weights); /* packed into the arena: the mapping is no longer needed */
+	weights = NULL;
+
+	nst_session_set_content(session, content.rgb);
+	for (int k = 0; k < c->n_styles; k++)
+		nst_session_set_style(session, k, styles[k].rgb, c->blend_given ? c->blend[k] : 1.0f);
+	if (c->options.init == NST_INIT_IMAGE)
+		nst_session_set_init_image(session, init.rgb);
+	if ((st = nst_session_prepare(session)) != NST_OK) {
+		rc = fail_status(st, &diag, "prepare");
+		goto done;
+	}
+
+	if (c->dump_grad) {
+		struct nst_losses losses;
+		const size_t n = (size_t)content.width * (size_t)content.height * 3;
+		float *grad = malloc(n * sizeof(float));
+		if (!grad) {
+			rc = fail(EXIT_MEMORY, "cannot allocate the gradient dump");
+			goto done;
+		}
+		nst_session_evaluate(session, &losses, grad);
+		rc = write_grad(c->dump_grad, grad, n);
+		free(grad);
+		if (rc != EXIT_OK)
+			goto done;
+	}
+	if (c->log_path) {
+		log = fopen(c->log_path, "w");
+		if (!log) {
+			rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
+			goto done;
+		}
+		fprintf(log, "iteration,total,content,style,tv,seconds\n");
+	}
+
+	struct run_state state = {c, session, log, isatty(STDERR_FILENO) != 0, content.width, content.height, result, 0, 0};
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	st = nst_session_run(session, c->iterations, on_progress, &state);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (state.save_failed) {
+		rc = EXIT_FAILURE_RUN;
+		goto done;
+	}
+	if (st != NST_OK && st != NST_ERR_INTERRUPTED) {
+		rc = st == NST_ERR_NUMERIC
+		         ? fail(EXIT_NUMERIC, "the loss is no longer finite (try a smaller --lr); no picture written")
+		         : fail_status(st, &diag, "run");
+		goto done;
+	}
+	nst_session_image(session, result);
+	const struct nst_image out = {content.width, content.height, result};
+	enum nst_status wst = nst_image_save(c->output, &out, c->jpeg_quality, &diag);
+	if (wst != NST_OK) {
+		rc = fail_status(wst, &diag, c->output);
+		goto done;
+	}
+	if (c->sheet && (wst = write_sheet(c->sheet, &content, styles, c->n_styles, &out, c->jpeg_quality, &diag)) != NST_OK) {
+		rc = fail_status(wst, &diag, c->sheet);
+		goto done;
+	}
+	if (st == NST_ERR_INTERRUPTED) {
+		rc = fail(EXIT_INTERRUPTED, "interrupted by signal %d: wrote the current picture to %s", (int)g_stop_signal,
+		          c->output);
+		goto done;
+	}
+	if (!c->quiet)
+		fprintf(stderr, "nst: wrote %s\n", c->output);
+
+done:
+	if (log && fclose(log) != 0 && rc == EXIT_OK)
+		rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
+	nst_session_release(session);
+	free(arena);
+	free(result);
+	nst_weights_close(weights);
+	nst_image_free(&content);
+	nst_image_free(&init);
+	for (int k = 0; k < c->n_styles; k++)
+		nst_image_free(&styles[k]);
+	return rc;
+}
+
+int main(int argc, char **argv) {
+	if (argc > 1 && !strcmp(argv[1], "info"))
+		return cmd_info(argc - 1, argv + 1);
+	struct cli c = {0};
+	nst_options_default(&c.options);
+	c.size = DEFAULT_SIZE;
+	c.style_scale = 1.0;
+	c.iterations = DEFAULT_ITERATIONS;
+	c.print_every = DEFAULT_PRINT_EVERY;
+	const int rc = parse_args(&c, argc, argv);
+	if (rc != EXIT_OK)
+		return rc;
+	return run(&c);
+}

@@ -1,0 +1,233 @@
+/*
+ * Convolution as tiled im2col + GEMM.
+ *
+ * The patch matrix of a convolution is (output pixels) x (kernel_h * kernel_w * in_channels).
+ * It is never built whole: each thread builds TP rows of it at a time (a tile sized to stay in
+ * L2, see NST_IM2COL_TILE_BYTES) in its own scratch, multiplies the tile by the packed weights
+ * with the GEMM microkernel, one NR-column panel at a time over all the tile's rows, and then
+ * applies the epilogue (addend, incoming ReLU mask, outgoing ReLU mask) while the tile's output
+ * is still in cache.
+ *
+ * The input gradient of a stride-1 convolution is a convolution of the output gradient with the
+ * kernel flipped in both spatial directions and its channel axes swapped; its weights are packed
+ * once, beside the forward ones, and run through the same machinery.
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Tile rows are a multiple of this, so that a tile's outgoing mask bits start on a byte. */
+#define MASK_BYTE_BITS 8
+
+static size_t lcm_size(size_t a, size_t b) {
+	size_t x = a, y = b;
+	while (y) {
+		const size_t t = x % y;
+		x = y;
+		y = t;
+	}
+	return a / x * b;
+}
+
+/* Output pixels per im2col tile for a patch row of k floats. */
+static size_t tile_pixels(const struct nst_gemm_kernel *gemm, size_t k) {
+	const size_t unit = lcm_size(gemm->mr, MASK_BYTE_BITS);
+	size_t rows = NST_IM2COL_TILE_BYTES / (k * sizeof(float));
+	rows -= rows % unit;
+	return rows < unit ? unit : rows;
+}
+
+static size_t patch_floats(const struct nst_conv_shape *shape) {
+	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
+}
+
+size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	const size_t k = patch_floats(shape);
+	return tile_pixels(gemm, k) * k;
+}
+
+size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_gemm_packed_floats(patch_floats(shape), (size_t)shape->out_channels, gemm->nr);
+}
+
+void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                           const float *hwio, const float *bias, float *packed) {
+	/* HWIO is already the [kh*kw*cin][cout] weight matrix of the patch GEMM. */
+	nst_gemm_pack(patch_floats(shape), (size_t)shape->out_channels, gemm->nr, hwio, (size_t)shape->out_channels,
+	              bias, packed);
+}
+
+struct nst_conv_shape nst_conv_backward_shape(const struct nst_conv_shape *shape) {
+	struct nst_conv_shape b = *shape;
+	b.in_channels = shape->out_channels;
+	b.out_channels = shape->in_channels;
+	b.pad = shape->kernel_h - 1 - shape->pad;
+	b.stride = 1;
+	b.reflect = false;
+	return b;
+}
+
+void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                            const float *hwio, float *packed) {
+	/* The gradient convolution's weight matrix is [kh][kw][cout][cin] with
+	 * W'[ky][kx][co][ci] = W[kh-1-ky][kw-1-kx][ci][co]; packed in panels of NR of its cin columns. */
+	const size_t kh = (size_t)shape->kernel_h, kw = (size_t)shape->kernel_w;
+	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
+	const size_t nr = gemm->nr, k = kh * kw * cout;
+	float *p = packed;
+	for (size_t n0 = 0; n0 < cin; n0 += nr) {
+		for (size_t j = 0; j < nr; j++)
+			*p++ = 0.0f; /* no bias */
+		for (size_t ky = 0; ky < kh; ky++)
+			for (size_t kx = 0; kx < kw; kx++)
+				for (size_t co = 0; co < cout; co++)
+					for (size_t j = 0; j < nr; j++) {
+						const size_t ci = n0 + j;
+						*p++ = ci < cin ? hwio[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + ci) * cout + co] : 0.0f;
+					}
+	}
+	assert((size_t)(p - packed) == nst_gemm_packed_floats(k, cin, nr));
+}
+
+static inline int reflect_index(int i, int n) {
+	/* Reflection without repeating the edge (PyTorch's 'reflect'): -1 -> 1, n -> n-2. */
+	if (n == 1)
+		return 0;
+	while (i < 0 || i >= n)
+		i = i < 0 ? -i : 2 * (n - 1) - i;
+	return i;
+}
+
+struct conv_task {
+	const struct nst_engine *engine;
+	const struct nst_conv_shape *shape;
+	int h, w, oh, ow;
+	const float *in;     /* [h][w][cin] */
+	const float *packed;
+	float *out;          /* [oh][ow][cout] */
+	const struct nst_conv_epilogue *epilogue;
+	size_t k, tile, n_tiles;
+	struct nst_f32_minmax_params params;
+};
+
+/* Rows [p0, p0 + np) of the patch matrix into a ([np][k]). */
+static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *a) {
+	const struct nst_conv_shape *s = t->shape;
+	const size_t cin = (size_t)s->in_channels, row_run = (size_t)s->kernel_w * cin;
+	for (size_t i = 0; i < np; i++) {
+		const size_t p = p0 + i;
+		const int oy = (int)(p / (size_t)t->ow), ox = (int)(p % (size_t)t->ow);
+		float *row = a + i * t->k;
+		for (int ky = 0; ky < s->kernel_h; ky++) {
+			float *dst = row + (size_t)ky * row_run;
+			int iy = oy * s->stride - s->pad + ky;
+			const int ix0 = ox * s->stride - s->pad;
+			if (s->reflect) {
+				iy = reflect_index(iy, t->h);
+				for (int kx = 0; kx < s->kernel_w; kx++) {
+					const int ix = reflect_index(ix0 + kx, t->w);
+					memcpy(dst + (size_t)kx * cin, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin,
+					       cin * sizeof(float));
+				}
+				continue;
+			}
+			if (iy < 0 || iy >= t->h) {
+				memset(dst, 0, row_run * sizeof(float));
+				continue;
+			}
+			const float *src_row = t->in + (size_t)iy * (size_t)t->w * cin;
+			if (ix0 >= 0 && ix0 + s->kernel_w <= t->w) { /* the common case: one contiguous run */
+				memcpy(dst, src_row + (size_t)ix0 * cin, row_run * sizeof(float));
+				continue;
+			}
+			for (int kx = 0; kx < s->kernel_w; kx++) {
+				const int ix = ix0 + kx;
+				if (ix < 0 || ix >= t->w)
+					memset(dst + (size_t)kx * cin, 0, cin * sizeof(float));
+				else
+					memcpy(dst + (size_t)kx * cin, src_row + (size_t)ix * cin, cin * sizeof(float));
+			}
+		}
+	}
+}
+
+/* out[e0 .. e0+n): += addend, then *= incoming mask, then outgoing mask bits = (value > 0). */
+static void epilogue_run(const struct nst_conv_epilogue *ep, size_t e0, size_t n, float *out) {
+	if (!ep->addend && !ep->mask_in && !ep->mask_out)
+		return;
+	for (size_t i = 0; i < n; i += MASK_BYTE_BITS) {
+		const size_t m = n - i < MASK_BYTE_BITS ? n - i : MASK_BYTE_BITS;
+		const size_t e = e0 + i; /* a multiple of 8 (tiles start on mask bytes) */
+		float *o = out + i;
+		if (ep->addend)
+			for (size_t b = 0; b < m; b++)
+				o[b] += ep->addend[e + b];
+		if (ep->mask_in) {
+			const unsigned bits = ep->mask_in[e >> 3];
+			for (size_t b = 0; b < m; b++)
+				o[b] = ((bits >> b) & 1u) ? o[b] : 0.0f;
+		}
+		if (ep->mask_out) {
+			unsigned bits = 0;
+			for (size_t b = 0; b < m; b++)
+				bits |= (unsigned)(o[b] > 0.0f) << b;
+			ep->mask_out[e >> 3] = (uint8_t)bits;
+		}
+	}
+}
+
+static void conv_worker(void *context, size_t slot) {
+	const struct conv_task *t = context;
+	const struct nst_engine *e = t->engine;
+	const struct nst_gemm_kernel *g = e->gemm;
+	const size_t cout = (size_t)t->shape->out_channels, pixels = (size_t)t->oh * (size_t)t->ow;
+	const size_t panel_floats = g->nr * (t->k + 1);
+	float *a = e->scratch + slot * e->scratch_floats; /* [tile][k] */
+	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
+		const size_t p0 = tile * t->tile;
+		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
+		im2col_tile(t, p0, np, a);
+		float *out = t->out + p0 * cout; /* [np][cout] */
+		for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
+			const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
+			const float *w = t->packed + panel * panel_floats;
+			for (size_t i = 0; i < np; i += g->mr) {
+				const size_t mr = np - i < g->mr ? np - i : g->mr;
+				g->fn(mr, nc, t->k, a + i * t->k, t->k, w, out + i * cout + n0, cout, &t->params);
+			}
+		}
+		epilogue_run(t->epilogue, p0 * cout, np * cout, out);
+	}
+}
+
+void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
+                const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue) {
+	static const struct nst_conv_epilogue none = {-INFINITY, INFINITY, NULL, NULL, NULL};
+	const struct nst_conv_epilogue *ep = epilogue ? epilogue : &none;
+	struct conv_task t = {
+		.engine = engine,
+		.shape = shape,
+		.h = h,
+		.w = w,
+		.oh = nst_conv_out_size(h, shape->kernel_h, shape->stride, shape->pad),
+		.ow = nst_conv_out_size(w, shape->kernel_w, shape->stride, shape->pad),
+		.in = in,
+		.packed = packed,
+		.out = out,
+		.epilogue = ep,
+		.k = patch_floats(shape),
+		.params = {ep->min, ep->max},
+	};
+	t.tile = tile_pixels(engine->gemm, t.k);
+	assert(t.tile * t.k <= engine->scratch_floats);
+	const size_t pixels = (size_t)t.oh * (size_t)t.ow;
+	t.n_tiles = (pixels + t.tile - 1) / t.tile;
+	const size_t slots = (size_t)engine->threads < t.n_tiles ? (size_t)engine->threads : t.n_tiles;
+	if (engine->pool && slots > 1)
+		pthreadpool_parallelize_1d(engine->pool, conv_worker, &t, slots, 0);
+	else
+		for (size_t s = 0; s < slots; s++)
+			conv_worker(&t, s);
+}

@@ -1,0 +1,332 @@
+/*
+ * The operators around the convolutions: pooling (forward and backward), ReLU masks, Gram
+ * matrices, the content / style / total-variation losses and their gradients.  Feature maps are
+ * [H][W][C] float32; losses are summed in double.
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Codes per argmax byte: 2 bits select one of the 4 positions of a 2x2 window. */
+#define ARGMAX_CODES_PER_BYTE 4
+#define ARGMAX_BITS 2
+#define POOL 2
+
+size_t nst_pool_argmax_bytes(int h, int w, int c) {
+	const size_t n = (size_t)(h / POOL) * (size_t)(w / POOL) * (size_t)c;
+	return (n + ARGMAX_CODES_PER_BYTE - 1) / ARGMAX_CODES_PER_BYTE;
+}
+
+struct pool_task {
+	int h, w, c, oh, ow;
+	const float *in;       /* [h][w][c] forward input, or [oh][ow][c] gradient */
+	float *out;            /* [oh][ow][c], or [h][w][c] gradient */
+	uint8_t *argmax;       /* [oh][ow][c] 2-bit codes */
+	const uint8_t *argmax_in;
+	int rows_per_slot;
+	int slots;
+};
+
+/* Output rows are split between slots; a row's argmax codes start on a byte when c % 4 == 0,
+ * and otherwise everything runs in one slot (see pool_slots). */
+static int pool_slots(const struct nst_engine *engine, int oh, int c) {
+	if (!engine->pool || engine->threads < 2 || c % ARGMAX_CODES_PER_BYTE != 0)
+		return 1;
+	return engine->threads < oh ? engine->threads : (oh > 0 ? oh : 1);
+}
+
+static void maxpool_worker(void *context, size_t slot) {
+	const struct pool_task *t = context;
+	const size_t c = (size_t)t->c;
+	const int y0 = (int)slot * t->rows_per_slot;
+	const int y1 = y0 + t->rows_per_slot < t->oh ? y0 + t->rows_per_slot : t->oh;
+	for (int oy = y0; oy < y1; oy++)
+		for (int ox = 0; ox < t->ow; ox++) {
+			const float *r0 = t->in + ((size_t)(POOL * oy) * (size_t)t->w + (size_t)(POOL * ox)) * c;
+			const float *r1 = r0 + (size_t)t->w * c;
+			float *o = t->out + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
+			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
+			for (size_t ch = 0; ch < c; ch++) {
+				/* Row-major window order; strictly greater wins, so the first maximum is kept. */
+				float m = r0[ch];
+				unsigned code = 0;
+				if (r0[c + ch] > m) { m = r0[c + ch]; code = 1; }
+				if (r1[ch] > m) { m = r1[ch]; code = 2; }
+				if (r1[c + ch] > m) { m = r1[c + ch]; code = 3; }
+				o[ch] = m;
+				if (!t->argmax)
+					continue; /* targets need no backward */
+				const size_t q = q0 + ch;
+				uint8_t *byte = &t->argmax[q / ARGMAX_CODES_PER_BYTE];
+				const unsigned shift = (unsigned)(q % ARGMAX_CODES_PER_BYTE) * ARGMAX_BITS;
+				*byte = (uint8_t)((*byte & ~(3u << shift)) | (code << shift));
+			}
+		}
+}
+
+static void run_slots(const struct nst_engine *engine, void (*fn)(void *, size_t), void *task, int slots) {
+	if (slots > 1)
+		pthreadpool_parallelize_1d(engine->pool, fn, task, (size_t)slots, 0);
+	else
+		fn(task, 0);
+}
+
+void nst_maxpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out, uint8_t *argmax) {
+	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = in, .out = out, .argmax = argmax};
+	t.slots = pool_slots(engine, t.oh, c);
+	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
+	run_slots(engine, maxpool_worker, &t, t.slots);
+}
+
+static void maxpool_backward_worker(void *context, size_t slot) {
+	const struct pool_task *t = context;
+	const size_t c = (size_t)t->c;
+	const int y0 = (int)slot * t->rows_per_slot;
+	const int y1 = y0 + t->rows_per_slot < t->oh ? y0 + t->rows_per_slot : t->oh;
+	for (int oy = y0; oy < y1; oy++)
+		for (int ox = 0; ox < t->ow; ox++) {
+			const float *g = t->in + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
+			float *d[4];
+			d[0] = t->out + ((size_t)(POOL * oy) * (size_t)t->w + (size_t)(POOL * ox)) * c;
+			d[1] = d[0] + c;
+			d[2] = d[0] + (size_t)t->w * c;
+			d[3] = d[2] + c;
+			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
+			for (size_t ch = 0; ch < c; ch++) {
+				const size_t q = q0 + ch;
+				const unsigned code = (t->argmax_in[q / ARGMAX_CODES_PER_BYTE] >>
+				                       ((unsigned)(q % ARGMAX_CODES_PER_BYTE) * ARGMAX_BITS)) & 3u;
+				d[0][ch] = d[1][ch] = d[2][ch] = d[3][ch] = 0.0f;
+				d[code][ch] = g[ch];
+			}
+		}
+}
+
+/* Rows and columns that the floor of the pooling dropped get no gradient. */
+static void zero_pool_remainder(int h, int w, int c, float *grad_in) {
+	const size_t cc = (size_t)c;
+	if (w % POOL)
+		for (int y = 0; y < h - h % POOL; y++)
+			memset(grad_in + ((size_t)y * (size_t)w + (size_t)(w - 1)) * cc, 0, cc * sizeof(float));
+	if (h % POOL)
+		memset(grad_in + (size_t)(h - 1) * (size_t)w * cc, 0, (size_t)w * cc * sizeof(float));
+}
+
+void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
+                             const uint8_t *argmax, float *grad_in) {
+	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
+	                      .argmax_in = argmax};
+	t.slots = pool_slots(engine, t.oh, c);
+	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
+	run_slots(engine, maxpool_backward_worker, &t, t.slots);
+	zero_pool_remainder(h, w, c, grad_in);
+}
+
+void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out) {
+	(void)engine;
+	const size_t cc = (size_t)c;
+	const int oh = h / POOL, ow = w / POOL;
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++) {
+			const float *r0 = in + ((size_t)(POOL * oy) * (size_t)w + (size_t)(POOL * ox)) * cc;
+			const float *r1 = r0 + (size_t)w * cc;
+			float *o = out + ((size_t)oy * (size_t)ow + (size_t)ox) * cc;
+			for (size_t ch = 0; ch < cc; ch++)
+				o[ch] = (r0[ch] + r0[cc + ch] + r1[ch] + r1[cc + ch]) * 0.25f;
+		}
+}
+
+void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out, float *grad_in) {
+	(void)engine;
+	const size_t cc = (size_t)c;
+	const int oh = h / POOL, ow = w / POOL;
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++) {
+			const float *g = grad_out + ((size_t)oy * (size_t)ow + (size_t)ox) * cc;
+			float *d0 = grad_in + ((size_t)(POOL * oy) * (size_t)w + (size_t)(POOL * ox)) * cc;
+			float *d2 = d0 + (size_t)w * cc;
+			for (size_t ch = 0; ch < cc; ch++) {
+				const float v = g[ch] * 0.25f;
+				d0[ch] = d0[cc + ch] = d2[ch] = d2[cc + ch] = v;
+			}
+		}
+	zero_pool_remainder(h, w, c, grad_in);
+}
+
+void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout) {
+	(void)engine;
+	for (size_t i = 0; i < n; i++) {
+		const float v = addend ? inout[i] + addend[i] : inout[i];
+		inout[i] = nst_mask_get(mask, i) ? v : 0.0f;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Gram matrix: a symmetric rank-k update over blocks of pixels, upper triangle, then mirrored.
+ * ------------------------------------------------------------------------------------------- */
+
+#define GRAM_ROWS 8 /* pixels folded into each pass over the triangle */
+
+struct gram_task {
+	size_t n;
+	int c, slots;
+	const float *f;   /* [n][c] */
+	float *gram;      /* [c][c] */
+};
+
+static void gram_worker(void *context, size_t slot) {
+	const struct gram_task *t = context;
+	const size_t c = (size_t)t->c;
+	/* Rows of the triangle are dealt out 0,1,..,s-1,s-1,..,1,0 so that each slot gets a fair share. */
+	for (size_t i = 0; i < c; i++) {
+		const size_t round = i / (size_t)t->slots, pos = i % (size_t)t->slots;
+		const size_t owner = (round % 2 == 0) ? pos : (size_t)t->slots - 1 - pos;
+		if (owner != slot)
+			continue;
+		float *g = t->gram + i * c;
+		for (size_t j = i; j < c; j++)
+			g[j] = 0.0f;
+		size_t p = 0;
+		for (; p + GRAM_ROWS <= t->n; p += GRAM_ROWS) {
+			const float *f = t->f + p * c;
+			float a[GRAM_ROWS];
+			for (size_t q = 0; q < GRAM_ROWS; q++)
+				a[q] = f[q * c + i];
+			for (size_t j = i; j < c; j++) {
+				float s = 0.0f;
+				for (size_t q = 0; q < GRAM_ROWS; q++)
+					s += a[q] * f[q * c + j];
+				g[j] += s;
+			}
+		}
+		for (; p < t->n; p++) {
+			const float *f = t->f + p * c;
+			const float a = f[i];
+			for (size_t j = i; j < c; j++)
+				g[j] += a * f[j];
+		}
+	}
+}
+
+void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram) {
+	struct gram_task t = {.n = n, .c = c, .f = f, .gram = gram};
+	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
+	run_slots(engine, gram_worker, &t, t.slots);
+	const size_t cc = (size_t)c;
+	const float scale = (float)(1.0 / ((double)n * (double)c));
+	for (size_t i = 0; i < cc; i++) {
+		gram[i * cc + i] *= scale;
+		for (size_t j = i + 1; j < cc; j++) {
+			gram[i * cc + j] *= scale;
+			gram[j * cc + i] = gram[i * cc + j];
+		}
+	}
+}
+
+double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m) {
+	const size_t cc = (size_t)c * (size_t)c;
+	double sum = 0.0;
+	/* L = weight / c^2 * sum (G - A)^2 with G = F^T F / N, N = n * c:
+	 * dL/dF = F (dL/dG + dL/dG^T) / N = F * 4 * weight / (c^2 N) * (G - A). */
+	const float scale = (float)(4.0 * (double)weight / ((double)cc * (double)n * (double)c));
+	for (size_t i = 0; i < cc; i++) {
+		const float d = gram[i] - target[i];
+		sum += (double)d * (double)d;
+		if (m)
+			m[i] = scale * d;
+	}
+	return (double)weight * sum / (double)cc;
+}
+
+size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c) {
+	return nst_gemm_packed_floats((size_t)c, (size_t)c, engine->gemm->nr);
+}
+
+struct style_grad_task {
+	const struct nst_engine *engine;
+	size_t n;
+	int c;
+	const float *f;       /* [n][c] */
+	const float *packed;  /* M packed for the GEMM */
+	float *grad;          /* [n][c] */
+	bool accumulate;
+	size_t rows_per_slot;
+};
+
+static void style_grad_worker(void *context, size_t slot) {
+	const struct style_grad_task *t = context;
+	const struct nst_gemm_kernel *g = t->engine->gemm;
+	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+	const size_t c = (size_t)t->c, panel_floats = g->nr * (c + 1);
+	float *tmp = t->engine->scratch + slot * t->engine->scratch_floats; /* [MR][c] when accumulating */
+	const size_t p0 = slot * t->rows_per_slot;
+	const size_t p1 = p0 + t->rows_per_slot < t->n ? p0 + t->rows_per_slot : t->n;
+	for (size_t p = p0; p < p1; p += g->mr) {
+		const size_t mr = p1 - p < g->mr ? p1 - p : g->mr;
+		float *dst = t->accumulate ? tmp : t->grad + p * c;
+		for (size_t n0 = 0, panel = 0; n0 < c; n0 += g->nr, panel++) {
+			const size_t nc = c - n0 < g->nr ? c - n0 : g->nr;
+			g->fn(mr, nc, c, t->f + p * c, c, t->packed + panel * panel_floats, dst + n0, c, &params);
+		}
+		if (t->accumulate)
+			for (size_t i = 0; i < mr * c; i++)
+				t->grad[p * c + i] += tmp[i];
+	}
+}
+
+void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
+                    float *grad, bool accumulate, float *packed_scratch) {
+	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
+	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
+	                            .accumulate = accumulate};
+	const int slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
+	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
+	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
+	run_slots(engine, style_grad_worker, &t, slots);
+}
+
+double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
+                        float weight, float *grad, bool accumulate) {
+	(void)engine;
+	double sum = 0.0;
+	const float scale = (float)(2.0 * (double)weight / (double)count);
+	for (size_t i = 0; i < count; i++) {
+		const float d = f[i] - p[i];
+		sum += (double)d * (double)d;
+		if (grad)
+			grad[i] = (accumulate ? grad[i] : 0.0f) + scale * d;
+	}
+	return (double)weight * sum / (double)count;
+}
+
+double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate) {
+	const size_t cc = (size_t)c, row = (size_t)w * cc, n = (size_t)h * row;
+	if (grad && !accumulate)
+		memset(grad, 0, n * sizeof(float));
+	double sum = 0.0;
+	const float two_w = 2.0f * weight;
+	for (int y = 0; y < h; y++)
+		for (int xx = 0; xx < w; xx++)
+			for (size_t ch = 0; ch < cc; ch++) {
+				const size_t i = (size_t)y * row + (size_t)xx * cc + ch;
+				if (y + 1 < h) {
+					const float d = x[i + row] - x[i];
+					sum += (double)d * (double)d;
+					if (grad) {
+						grad[i + row] += two_w * d;
+						grad[i] -= two_w * d;
+					}
+				}
+				if (xx + 1 < w) {
+					const float d = x[i + cc] - x[i];
+					sum += (double)d * (double)d;
+					if (grad) {
+						grad[i + cc] += two_w * d;
+						grad[i] -= two_w * d;
+					}
+				}
+			}
+	return (double)weight * sum;
+}

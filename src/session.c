@@ -1,0 +1,1066 @@
+/*
+ * Optimization-based style transfer on a VGG network: configuration, the memory plan, the
+ * forward and backward passes, the targets and the optimizers (CONVENTIONS.md, exactly).
+ *
+ * Memory.  One layout function assigns every buffer from an arena; nst_plan runs it on a
+ * measuring arena and nst_session_init on the caller's, so the plan is the allocation.  What
+ * the run keeps, and why:
+ *   - two ping-pong feature buffers (the largest activation each): the forward pass alternates
+ *     between them, the backward pass reuses them for the gradients;
+ *   - per convolution a ReLU bit mask (1 bit per value), per max-pool a 2-bit argmax per output;
+ *   - per loss layer its target (content features or the blended style Gram) and, for layers
+ *     that are neither the deepest (whose gradient starts the backward pass in a ping-pong
+ *     buffer) nor the first (whose features one cheap convolution of the image recomputes during
+ *     the backward pass), the loss gradient computed in the forward pass;
+ *   - the packed forward and backward weights, per-thread im2col tiles, the optimizer state.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "nst reads little-endian weights in place: a big-endian host is not supported"
+#endif
+
+#define MAX_VGG_LAYERS 16
+#define MAX_LOSSES (2 * NST_MAX_LOSS_LAYERS)
+#define VGG_MAX_BLOCK 5
+#define RGB 3
+#define NO_LOSS (-1)
+
+/* CONVENTIONS.md's preprocessing: BGR minus the ImageNet mean, 0-255. */
+static const float MEAN_BGR[RGB] = {103.939f, 116.779f, 123.68f};
+static const int VGG19_CONVS_PER_BLOCK[VGG_MAX_BLOCK + 1] = {0, 2, 2, 4, 4, 4};
+
+#define DEFAULT_CONTENT_WEIGHT 5.0f
+#define DEFAULT_STYLE_WEIGHT 100.0f
+#define DEFAULT_TV_WEIGHT 1e-3f
+#define DEFAULT_ADAM_LR 10.0f
+#define DEFAULT_LBFGS_LR 1.0f
+#define DEFAULT_HISTORY 10
+#define MAX_HISTORY 1000
+#define RANDOM_INIT_SCALE 1e-3
+#define ADAM_BETA1 0.9
+#define ADAM_BETA2 0.999
+#define ADAM_EPS 1e-8
+#define LBFGS_MIN_CURVATURE 1e-10
+#define LBFGS_MAX_EVAL_FACTOR 1.25
+/* PyTorch's L-BFGS stops when the directional derivative exceeds -tolerance_change; the
+ * reference turns tolerances off with -1. */
+#define LBFGS_TOLERANCE_CHANGE (-1.0)
+
+struct vgg_layer {
+	char name[NST_LAYER_NAME_BYTES]; /* "conv1_1" */
+	int weights_index;
+	int block;
+	struct nst_conv_shape shape;     /* 3x3, stride 1, zero pad 1 */
+	struct nst_conv_shape backward;  /* its input gradient */
+	int h, w;                        /* input (= output) size for the optimized image */
+	bool pool_after;                 /* a 2x2 pooling follows it in the evaluated stack */
+	int loss;                        /* index into losses, or NO_LOSS */
+	float *packed_forward;
+	float *packed_backward;
+	uint8_t *mask;                   /* [h][w][cout] bits: ReLU output > 0 */
+	uint8_t *argmax;                 /* [h/2][w/2][cout] 2-bit codes when pool_after and max pooling */
+};
+
+struct loss_layer {
+	int layer;                       /* conv index */
+	bool content, style;
+	bool recompute;                  /* features recomputed in the backward pass (layer 0) */
+	bool stored;                     /* gradient kept from the forward pass */
+	float *content_target;           /* [h][w][c] */
+	float *style_target;             /* [c][c] */
+	float *gram;                     /* [c][c] of the current picture */
+	float *style_m;                  /* [c][c]: dL/dF = F * style_m */
+	float *grad;                     /* [h][w][c] when stored */
+	double content_value, style_value;
+};
+
+struct nst_session {
+	struct nst_options options;
+	struct nst_problem problem;
+	struct nst_engine engine;
+	struct nst_plan plan;
+	const struct nst_weights *weights; /* only during init */
+
+	int n_layers;                    /* convolutions evaluated: up to the deepest loss layer */
+	struct vgg_layer layers[MAX_VGG_LAYERS];
+	int n_losses;
+	struct loss_layer losses[MAX_LOSSES];
+	float blend_sum;
+	bool content_set, style_set[NST_MAX_STYLES], init_set, prepared, targets_normalized;
+
+	size_t n;                        /* H * W * 3 */
+	float *x;                        /* [H][W][3] the optimized picture, preprocessed BGR */
+	float *grad;                     /* [H][W][3] */
+	float *buf_a, *buf_b;            /* [max activation] ping-pong */
+	size_t buf_floats;
+	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
+	float *style_pack;               /* packed M of the style gradient GEMM */
+	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
+	uint8_t *init_rgb;               /* [H][W][3] NST_INIT_IMAGE */
+
+	/* Adam */
+	float *adam_m, *adam_v;          /* [n] */
+	int adam_step;
+	/* L-BFGS (PyTorch's, no line search) */
+	float *lbfgs_d, *lbfgs_prev_grad; /* [n] */
+	float *lbfgs_dirs, *lbfgs_steps;  /* [history][n] ring buffers: y and s */
+	double *lbfgs_ro, *lbfgs_al;      /* [history] */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+static void set_names(char names[][NST_LAYER_NAME_BYTES], int *count, const char *const *list, int n) {
+	for (int i = 0; i < n; i++)
+		snprintf(names[i], NST_LAYER_NAME_BYTES, "%s", list[i]);
+	*count = n;
+}
+
+void nst_options_default(struct nst_options *o) {
+	static const char *const content[] = {"relu3_2"};
+	static const char *const style[] = {"relu1_1", "relu2_1", "relu3_1"};
+	memset(o, 0, sizeof *o);
+	set_names(o->content_layers, &o->n_content_layers, content, 1);
+	set_names(o->style_layers, &o->n_style_layers, style, 3);
+	o->content_weight = DEFAULT_CONTENT_WEIGHT;
+	o->style_weight = DEFAULT_STYLE_WEIGHT;
+	o->tv_weight = DEFAULT_TV_WEIGHT;
+	o->pooling = NST_POOLING_MAX;
+	o->optimizer = NST_OPTIMIZER_LBFGS;
+	o->learning_rate = 0.0f;
+	o->history = DEFAULT_HISTORY;
+	o->init = NST_INIT_CONTENT;
+	o->backend = NST_BACKEND_AUTO;
+}
+
+enum nst_status nst_options_set_layers(struct nst_options *o, bool style, const char *list, struct nst_diag *diag) {
+	char (*names)[NST_LAYER_NAME_BYTES] = style ? o->style_layers : o->content_layers;
+	int *count = style ? &o->n_style_layers : &o->n_content_layers;
+	int n = 0;
+	const char *p = list ? list : "";
+	while (*p) {
+		const char *end = strchr(p, ',');
+		const size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == 0)
+			return nst_fail(diag, NST_ERR_UNKNOWN_LAYER, "empty layer name in '%s'", list);
+		if (len >= NST_LAYER_NAME_BYTES)
+			return nst_fail(diag, NST_ERR_UNKNOWN_LAYER, "layer name '%.*s' is too long", (int)len, p);
+		if (n == NST_MAX_LOSS_LAYERS)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "more than %d %s layers", NST_MAX_LOSS_LAYERS,
+			                style ? "style" : "content");
+		memcpy(names[n], p, len);
+		names[n][len] = '\0';
+		n++;
+		p = end ? end + 1 : p + len;
+	}
+	*count = n;
+	return NST_OK;
+}
+
+/* "relu3_2" -> block 3, conv 2, if it names a VGG19 layer. */
+static bool parse_relu(const char *name, int *block, int *index) {
+	int b = 0, i = 0, used = 0;
+	if (sscanf(name, "relu%d_%d%n", &b, &i, &used) != 2 || name[used] != '\0')
+		return false;
+	if (b < 1 || b > VGG_MAX_BLOCK || i < 1 || i > VGG19_CONVS_PER_BLOCK[b])
+		return false;
+	*block = b;
+	*index = i;
+	return true;
+}
+
+const char *nst_backend_name(enum nst_backend backend) {
+	switch (backend) {
+	case NST_BACKEND_AUTO: return "auto";
+	case NST_BACKEND_SCALAR: return "scalar";
+	case NST_BACKEND_SIMD: return "simd";
+	case NST_BACKEND_XNNPACK: return "xnnpack";
+	}
+	return "unknown";
+}
+
+bool nst_backend_available(enum nst_backend backend) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	switch (backend) {
+	case NST_BACKEND_AUTO:
+	case NST_BACKEND_SCALAR: return true;
+	case NST_BACKEND_SIMD: return nst_gemm_kernel_best(&cpu) != nst_gemm_kernel_scalar();
+	case NST_BACKEND_XNNPACK: return false;
+	}
+	return false;
+}
+
+static bool finite_nonnegative(float v) { return isfinite(v) && v >= 0.0f; }
+
+static enum nst_status check_options(const struct nst_options *o, const struct nst_problem *p, struct nst_diag *diag) {
+	if (!finite_nonnegative(o->content_weight))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "content weight must be a finite number >= 0 (got %g)",
+		                (double)o->content_weight);
+	if (!finite_nonnegative(o->style_weight))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style weight must be a finite number >= 0 (got %g)",
+		                (double)o->style_weight);
+	if (!finite_nonnegative(o->tv_weight))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "tv weight must be a finite number >= 0 (got %g)",
+		                (double)o->tv_weight);
+	if (!isfinite(o->learning_rate) || o->learning_rate < 0.0f)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "learning rate must be a finite number > 0 (got %g)",
+		                (double)o->learning_rate);
+	if (o->history < 1 || o->history > MAX_HISTORY)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "L-BFGS history must be 1..%d (got %d)", MAX_HISTORY, o->history);
+	if (o->threads < 0)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "threads must be >= 1 (got %d)", o->threads);
+	if ((unsigned)o->pooling > NST_POOLING_AVG || (unsigned)o->optimizer > NST_OPTIMIZER_ADAM ||
+	    (unsigned)o->init > NST_INIT_IMAGE || (unsigned)o->backend > NST_BACKEND_XNNPACK)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "an option's value is out of range");
+	if (p->width < 1 || p->height < 1 || p->width > NST_MAX_IMAGE_SIDE || p->height > NST_MAX_IMAGE_SIDE)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "picture size %dx%d is out of range (1..%d)", p->width,
+		                p->height, NST_MAX_IMAGE_SIDE);
+	if (p->n_styles < 0 || p->n_styles > NST_MAX_STYLES)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "1..%d style pictures are needed (got %d)", NST_MAX_STYLES,
+		                p->n_styles);
+	if (p->n_styles == 0 && o->n_style_layers > 0)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layers are set but no style picture is given");
+	for (int k = 0; k < p->n_styles; k++)
+		if (p->style_width[k] < 1 || p->style_height[k] < 1 || p->style_width[k] > NST_MAX_IMAGE_SIDE ||
+		    p->style_height[k] > NST_MAX_IMAGE_SIDE)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style picture %d size %dx%d is out of range", k + 1,
+			                p->style_width[k], p->style_height[k]);
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration: the network up to the deepest loss layer, and the losses
+ * ------------------------------------------------------------------------------------------- */
+
+static int find_or_add_loss(struct nst_session *s, int layer) {
+	if (s->layers[layer].loss != NO_LOSS)
+		return s->layers[layer].loss;
+	const int i = s->n_losses++;
+	memset(&s->losses[i], 0, sizeof s->losses[i]);
+	s->losses[i].layer = layer;
+	s->layers[layer].loss = i;
+	return i;
+}
+
+static enum nst_status configure(struct nst_session *s, const struct nst_weights *w, const struct nst_options *o,
+                                 const struct nst_problem *p, struct nst_diag *diag) {
+	memset(s, 0, sizeof *s);
+	enum nst_status st = check_options(o, p, diag);
+	if (st != NST_OK)
+		return st;
+	if (nst_weights_arch(w) != NST_ARCH_VGG)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' are a feed-forward network, not VGG (use --model)",
+		                nst_weights_model(w));
+	s->options = *o;
+	s->problem = *p;
+	s->weights = w;
+	if (s->options.learning_rate == 0.0f)
+		s->options.learning_rate = o->optimizer == NST_OPTIMIZER_ADAM ? DEFAULT_ADAM_LR : DEFAULT_LBFGS_LR;
+
+	/* The deepest conv any loss uses, validating every name. */
+	int deepest = -1;
+	int loss_conv[2][NST_MAX_LOSS_LAYERS];
+	const int counts[2] = {o->n_content_layers, o->n_style_layers};
+	for (int kind = 0; kind < 2; kind++)
+		for (int i = 0; i < counts[kind]; i++) {
+			const char *name = kind ? o->style_layers[i] : o->content_layers[i];
+			int block, index;
+			if (!parse_relu(name, &block, &index))
+				return nst_fail(diag, NST_ERR_UNKNOWN_LAYER,
+				                "unknown layer '%s' (VGG layers are relu1_1..relu1_2, relu2_1..relu2_2, "
+				                "relu3_1..relu3_4, relu4_1..relu4_4, relu5_1..relu5_4)", name);
+			char conv[NST_LAYER_NAME_BYTES];
+			snprintf(conv, sizeof conv, "conv%d_%d", block, index);
+			const int wi = nst_weights_find(w, conv);
+			if (wi < 0) {
+				struct nst_layer_info last;
+				nst_weights_layer(w, nst_weights_layer_count(w) - 1, &last);
+				return nst_fail(diag, NST_ERR_LAYER_NOT_IN_WEIGHTS,
+				                "layer '%s' is not in the weights (%s ends at %s)", name, nst_weights_model(w), last.name);
+			}
+			loss_conv[kind][i] = wi;
+			if (wi > deepest)
+				deepest = wi;
+		}
+
+	/* The stack: weights layers 0..deepest in file order (the loader checked names and channels). */
+	if (deepest >= MAX_VGG_LAYERS)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "more than %d VGG convolutions", MAX_VGG_LAYERS);
+	s->n_layers = deepest + 1;
+	struct nst_layer_info info[MAX_VGG_LAYERS];
+	for (int i = 0; i < s->n_layers; i++)
+		nst_weights_layer(w, i, &info[i]);
+	int h = p->height, wd = p->width;
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		memcpy(L->name, info[i].name, sizeof L->name);
+		L->weights_index = i;
+		L->block = atoi(info[i].name + strlen("conv"));
+		L->shape = (struct nst_conv_shape){info[i].kernel_h, info[i].kernel_w, 1, info[i].kernel_h / 2, false,
+		                                   info[i].in_channels, info[i].out_channels};
+		L->backward = nst_conv_backward_shape(&L->shape);
+		L->loss = NO_LOSS;
+		if (h < 1 || wd < 1)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			                "a %dx%d picture is too small for layer %s (every pooling halves it)", p->width, p->height,
+			                L->name);
+		L->h = h;
+		L->w = wd;
+		L->pool_after = i + 1 < s->n_layers && atoi(info[i + 1].name + strlen("conv")) != L->block;
+		if (L->pool_after) {
+			h /= 2;
+			wd /= 2;
+		}
+	}
+
+	for (int kind = 0; kind < 2; kind++)
+		for (int i = 0; i < counts[kind]; i++) {
+			struct loss_layer *l = &s->losses[find_or_add_loss(s, loss_conv[kind][i])];
+			if (kind)
+				l->style = true;
+			else
+				l->content = true;
+		}
+	for (int i = 0; i < s->n_losses; i++) {
+		struct loss_layer *l = &s->losses[i];
+		const bool deepest_layer = l->layer == s->n_layers - 1;
+		l->recompute = !deepest_layer && l->layer == 0;
+		l->stored = !deepest_layer && !l->recompute;
+	}
+	s->n = (size_t)p->width * (size_t)p->height * RGB;
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Layout: every buffer from the arena, in a fixed order; measuring and real runs are identical.
+ * ------------------------------------------------------------------------------------------- */
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Largest feature map of the stack for a picture of h x w. */
+static size_t max_activation(const struct nst_session *s, int h, int w) {
+	size_t m = 0;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		m = max_size(m, (size_t)h * (size_t)w * (size_t)L->shape.out_channels);
+		if (L->pool_after) {
+			h /= 2;
+			w /= 2;
+		}
+	}
+	return m;
+}
+
+static void layout(struct nst_session *s, struct nst_arena *a) {
+	const struct nst_options *o = &s->options;
+	const struct nst_problem *p = &s->problem;
+	const struct nst_gemm_kernel *g = s->engine.gemm;
+	size_t mark = a->used;
+#define CATEGORY(field)                 \
+	do {                                \
+		s->plan.field += a->used - mark; \
+		mark = a->used;                 \
+	} while (0)
+
+	/* Packed weights: forward and input-gradient. */
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		L->packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
+		L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
+	}
+	CATEGORY(weights_bytes);
+
+	/* Ping-pong buffers: the largest activation for the picture and every style picture; also the
+	 * staging area for converting float16 weights while packing. */
+	size_t buf = max_activation(s, p->height, p->width);
+	for (int k = 0; k < p->n_styles; k++)
+		buf = max_size(buf, max_activation(s, p->style_height[k], p->style_width[k]));
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct nst_conv_shape *sh = &s->layers[i].shape;
+		buf = max_size(buf, (size_t)sh->kernel_h * (size_t)sh->kernel_w * (size_t)sh->in_channels *
+		                        (size_t)sh->out_channels);
+	}
+	s->buf_floats = buf;
+	s->buf_a = NST_ARENA_NEW(a, float, buf);
+	s->buf_b = NST_ARENA_NEW(a, float, buf);
+	CATEGORY(activations_bytes);
+
+	for (int i = 0; i < s->n_losses; i++) {
+		struct loss_layer *l = &s->losses[i];
+		const struct vgg_layer *L = &s->layers[l->layer];
+		const size_t c = (size_t)L->shape.out_channels, hw = (size_t)L->h * (size_t)L->w;
+		if (l->stored)
+			l->grad = NST_ARENA_NEW(a, float, hw * c);
+	}
+	CATEGORY(features_bytes);
+
+	for (int i = 0; i < s->n_losses; i++) {
+		struct loss_layer *l = &s->losses[i];
+		const struct vgg_layer *L = &s->layers[l->layer];
+		const size_t c = (size_t)L->shape.out_channels, hw = (size_t)L->h * (size_t)L->w;
+		if (l->content)
+			l->content_target = NST_ARENA_NEW(a, float, hw * c);
+		if (l->style) {
+			l->style_target = NST_ARENA_NEW(a, float, c * c);
+			l->gram = NST_ARENA_NEW(a, float, c * c);
+			l->style_m = NST_ARENA_NEW(a, float, c * c);
+		}
+	}
+	CATEGORY(targets_bytes);
+
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		const size_t c = (size_t)L->shape.out_channels;
+		L->mask = NST_ARENA_NEW(a, uint8_t, nst_mask_bytes((size_t)L->h * (size_t)L->w * c));
+		if (L->pool_after && o->pooling == NST_POOLING_MAX)
+			L->argmax = NST_ARENA_NEW(a, uint8_t, nst_pool_argmax_bytes(L->h, L->w, (int)c));
+	}
+	CATEGORY(masks_bytes);
+
+	s->x = NST_ARENA_NEW(a, float, s->n);
+	s->grad = NST_ARENA_NEW(a, float, s->n);
+	if (o->optimizer == NST_OPTIMIZER_ADAM) {
+		s->adam_m = NST_ARENA_NEW(a, float, s->n);
+		s->adam_v = NST_ARENA_NEW(a, float, s->n);
+	} else {
+		const size_t m = (size_t)o->history;
+		s->lbfgs_d = NST_ARENA_NEW(a, float, s->n);
+		s->lbfgs_prev_grad = NST_ARENA_NEW(a, float, s->n);
+		s->lbfgs_dirs = NST_ARENA_NEW(a, float, m * s->n);
+		s->lbfgs_steps = NST_ARENA_NEW(a, float, m * s->n);
+		s->lbfgs_ro = NST_ARENA_NEW(a, double, m);
+		s->lbfgs_al = NST_ARENA_NEW(a, double, m);
+	}
+	CATEGORY(optimizer_bytes);
+
+	/* Scratch: per-thread im2col tiles (and style-gradient rows), the packed style matrix, the
+	 * pictures as given. */
+	size_t scratch = 0, style_pack = 0;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape));
+		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
+		if (L->loss != NO_LOSS && s->losses[L->loss].style) {
+			scratch = max_size(scratch, (size_t)g->mr * (size_t)L->shape.out_channels);
+			style_pack = max_size(style_pack, nst_style_grad_scratch_floats(&s->engine, L->shape.out_channels));
+		}
+	}
+	s->engine.scratch_floats = scratch;
+	s->engine.scratch = NST_ARENA_NEW(a, float, scratch * (size_t)s->engine.threads);
+	s->style_pack = NST_ARENA_NEW(a, float, style_pack);
+	size_t staging = 0;
+	for (int k = 0; k < p->n_styles; k++)
+		staging = max_size(staging, (size_t)p->style_width[k] * (size_t)p->style_height[k] * RGB);
+	s->staging = NST_ARENA_NEW(a, float, staging);
+	s->content_rgb = NST_ARENA_NEW(a, uint8_t, s->n);
+	if (o->init == NST_INIT_IMAGE)
+		s->init_rgb = NST_ARENA_NEW(a, uint8_t, s->n);
+	CATEGORY(scratch_bytes);
+#undef CATEGORY
+}
+
+static double conv_flops(const struct nst_conv_shape *sh, int h, int w) {
+	return 2.0 * (double)h * (double)w * (double)sh->kernel_h * (double)sh->kernel_w * (double)sh->in_channels *
+	       (double)sh->out_channels;
+}
+
+/* Resolves backend and threads, then measures (arena base NULL) or lays out for real. */
+static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct nst_diag *diag) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
+	switch (s->options.backend) {
+	case NST_BACKEND_SCALAR:
+		s->engine.gemm = nst_gemm_kernel_scalar();
+		s->plan.backend = NST_BACKEND_SCALAR;
+		break;
+	case NST_BACKEND_SIMD:
+		if (best == nst_gemm_kernel_scalar())
+			return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
+		s->engine.gemm = best;
+		s->plan.backend = NST_BACKEND_SIMD;
+		break;
+	case NST_BACKEND_AUTO:
+		s->engine.gemm = best;
+		s->plan.backend = best == nst_gemm_kernel_scalar() ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD;
+		break;
+	case NST_BACKEND_XNNPACK:
+		return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend xnnpack is not in this build yet (use simd or scalar)");
+	}
+	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
+	s->plan.threads = s->engine.threads;
+	s->plan.kernel = s->engine.gemm->name;
+
+	/* The session struct itself comes first. */
+	nst_arena_alloc(a, sizeof(struct nst_session));
+	s->plan.scratch_bytes = a->used;
+	layout(s, a);
+	s->plan.total_bytes = a->used;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		s->plan.forward_flops += conv_flops(&L->shape, L->h, L->w);
+		s->plan.backward_flops += conv_flops(&L->backward, L->h, L->w);
+	}
+	return NST_OK;
+}
+
+enum nst_status nst_plan(const struct nst_weights *w, const struct nst_options *o, const struct nst_problem *p,
+                         struct nst_plan *plan, struct nst_diag *diag) {
+	if (!w || !o || !p || !plan)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_plan: a required argument is NULL");
+	struct nst_session s;
+	enum nst_status st = configure(&s, w, o, p, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, NULL, 0);
+	st = build(&s, &a, diag);
+	if (st != NST_OK)
+		return st;
+	*plan = s.plan;
+	return NST_OK;
+}
+
+static void pack_weights(struct nst_session *s) {
+	const struct nst_weights *w = s->weights;
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		const struct nstw_layer *e = &w->layers[L->weights_index];
+		const float *hwio;
+		if (nst_weights_dtype(w) == NST_DTYPE_F32) {
+			hwio = (const float *)(const void *)(w->payload + e->offset); /* 64-byte aligned in the map */
+		} else {
+			nst_weights_read_kernel(w, L->weights_index, s->buf_a); /* float16 -> float32 staging */
+			hwio = s->buf_a;
+		}
+		float *bias = s->buf_b; /* [cout] staging */
+		nst_weights_read_vector(w, L->weights_index, NST_VECTOR_BIAS, bias);
+		nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed_forward);
+		nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
+	}
+}
+
+enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct nst_weights *w,
+                                 const struct nst_options *o, const struct nst_problem *p, struct nst_session **out,
+                                 struct nst_diag *diag) {
+	if (!arena || !w || !o || !p || !out)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_session_init: a required argument is NULL");
+	if ((uintptr_t)arena % NST_ARENA_ALIGNMENT)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the arena must be %d-byte aligned", NST_ARENA_ALIGNMENT);
+	struct nst_session tmp;
+	enum nst_status st = configure(&tmp, w, o, p, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, arena, arena_bytes);
+	struct nst_session *s = arena; /* build() allocates it first, at offset 0 */
+	st = build(&tmp, &a, diag);
+	if (st != NST_OK)
+		return st;
+	if (a.overflow)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
+		                tmp.plan.total_bytes);
+	*s = tmp;
+	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
+	if (s->engine.threads > 1 && !s->engine.pool)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
+	pack_weights(s);
+	for (int i = 0; i < s->n_losses; i++)
+		if (s->losses[i].style) {
+			const size_t c = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+			memset(s->losses[i].style_target, 0, c * c * sizeof(float));
+		}
+	s->weights = NULL; /* everything needed is packed: the caller may close the weights now */
+	*out = s;
+	return NST_OK;
+}
+
+void nst_session_release(struct nst_session *s) {
+	if (s && s->engine.pool) {
+		pthreadpool_destroy(s->engine.pool);
+		s->engine.pool = NULL;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Forward and backward
+ * ------------------------------------------------------------------------------------------- */
+
+static void preprocess(const uint8_t *rgb, size_t pixels, float *x) {
+	for (size_t i = 0; i < pixels; i++)
+		for (int c = 0; c < RGB; c++) /* x[c] is BGR: channel c comes from RGB channel 2 - c */
+			x[i * RGB + (size_t)c] = (float)rgb[i * RGB + (size_t)(RGB - 1 - c)] - MEAN_BGR[c];
+}
+
+static uint8_t to_byte(float v) {
+	const float r = rintf(v);
+	return (uint8_t)(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
+}
+
+static void deprocess(const float *x, size_t pixels, uint8_t *rgb) {
+	for (size_t i = 0; i < pixels; i++)
+		for (int c = 0; c < RGB; c++)
+			rgb[i * RGB + (size_t)(RGB - 1 - c)] = to_byte(x[i * RGB + (size_t)c] + MEAN_BGR[c]);
+}
+
+enum pass_mode {
+	PASS_TARGET_CONTENT, /* record the content features */
+	PASS_TARGET_STYLE,   /* add blend * Gram into the style targets */
+	PASS_LOSS,           /* losses of the picture (and what the backward pass needs) */
+};
+
+struct pass {
+	enum pass_mode mode;
+	float blend;
+	bool need_grad;
+	float *start_grad;   /* out: the deepest layer's gradient buffer */
+};
+
+static void pool_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, const float *in, float *out,
+                         bool record) {
+	if (s->options.pooling == NST_POOLING_MAX)
+		nst_maxpool2x2(&s->engine, h, w, L->shape.out_channels, in, out, record ? L->argmax : NULL);
+	else
+		nst_avgpool2x2(&s->engine, h, w, L->shape.out_channels, in, out);
+}
+
+/* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL. */
+static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate) {
+	const struct vgg_layer *L = &s->layers[l->layer];
+	const int c = L->shape.out_channels;
+	const size_t hw = (size_t)L->h * (size_t)L->w;
+	if (l->style) {
+		if (grad) {
+			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, s->style_pack);
+			accumulate = true;
+		} else {
+			nst_gram(&s->engine, hw, c, f, l->gram);
+			l->style_value = nst_style_loss(c, hw, l->gram, l->style_target, s->options.style_weight, l->style_m);
+		}
+	}
+	if (l->content) {
+		const double v = nst_content_loss(&s->engine, hw * (size_t)c, f, l->content_target, s->options.content_weight,
+		                                  grad, accumulate);
+		if (!grad)
+			l->content_value = v;
+	}
+}
+
+/* Runs the stack on x ([h][w][3]). */
+static void forward(struct nst_session *s, const float *x, int h, int w, struct pass *pass) {
+	const float *cur = x;
+	const bool record = pass->mode == PASS_LOSS;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		float *out = cur == s->buf_a ? s->buf_b : s->buf_a;
+		float *other = out == s->buf_a ? s->buf_b : s->buf_a;
+		const struct nst_conv_epilogue ep = {0.0f, INFINITY, record ? L->mask : NULL, NULL, NULL};
+		nst_conv2d(&s->engine, &L->shape, h, w, cur, L->packed_forward, out, &ep);
+		const int c = L->shape.out_channels;
+		if (L->loss != NO_LOSS) {
+			struct loss_layer *l = &s->losses[L->loss];
+			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
+				memcpy(l->content_target, out, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
+			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
+				nst_gram(&s->engine, (size_t)h * (size_t)w, c, out, l->gram);
+				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
+					l->style_target[j] += pass->blend * l->gram[j];
+			} else if (pass->mode == PASS_LOSS) {
+				layer_loss(s, l, out, NULL, false);
+				if (pass->need_grad) {
+					if (i == s->n_layers - 1) {
+						layer_loss(s, l, out, other, false);
+						pass->start_grad = other;
+					} else if (l->stored) {
+						layer_loss(s, l, out, l->grad, false);
+					}
+				}
+			}
+		}
+		if (L->pool_after) {
+			pool_forward(s, L, h, w, out, other, record);
+			h /= 2;
+			w /= 2;
+			cur = other;
+		} else {
+			cur = out;
+		}
+	}
+}
+
+/* From the deepest layer's loss gradient (in pass->start_grad) to the picture's gradient. */
+static void backward(struct nst_session *s, float *g) {
+	float *other = g == s->buf_a ? s->buf_b : s->buf_a;
+	const struct vgg_layer *top = &s->layers[s->n_layers - 1];
+	nst_mask_apply(&s->engine, (size_t)top->h * (size_t)top->w * (size_t)top->shape.out_channels, top->mask, NULL, g);
+	for (int i = s->n_layers - 1; i >= 0; i--) {
+		const struct vgg_layer *L = &s->layers[i];
+		if (i == 0) {
+			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, s->grad, NULL);
+			return;
+		}
+		const struct vgg_layer *below = &s->layers[i - 1];
+		const size_t below_n = (size_t)below->h * (size_t)below->w * (size_t)below->shape.out_channels;
+		struct loss_layer *l = below->loss != NO_LOSS ? &s->losses[below->loss] : NULL;
+		if (below->pool_after) {
+			/* conv input gradient at the pooled size, then through the pooling, then losses + ReLU. */
+			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, NULL);
+			if (s->options.pooling == NST_POOLING_MAX)
+				nst_maxpool2x2_backward(&s->engine, below->h, below->w, below->shape.out_channels, other, below->argmax, g);
+			else
+				nst_avgpool2x2_backward(&s->engine, below->h, below->w, below->shape.out_channels, other, g);
+			if (l && l->recompute) {
+				/* relu of layer 0 again, from the picture, into the free buffer. */
+				const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
+				nst_conv2d(&s->engine, &below->shape, below->h, below->w, s->x, below->packed_forward, other, &ep);
+				layer_loss(s, l, other, g, true);
+			}
+			nst_mask_apply(&s->engine, below_n, below->mask, l && l->stored ? l->grad : NULL, g);
+			continue; /* the gradient stays in g */
+		}
+		if (l && l->recompute) {
+			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, NULL);
+			const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
+			nst_conv2d(&s->engine, &below->shape, below->h, below->w, s->x, below->packed_forward, g, &ep);
+			layer_loss(s, l, g, other, true);
+			nst_mask_apply(&s->engine, below_n, below->mask, NULL, other);
+		} else {
+			const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, l && l->stored ? l->grad : NULL,
+			                                     below->mask};
+			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, &ep);
+		}
+		float *t = g;
+		g = other;
+		other = t;
+	}
+}
+
+/* Losses at x, and the gradient into s->grad when need_grad. */
+static void evaluate(struct nst_session *s, bool need_grad, struct nst_losses *out) {
+	struct pass pass = {.mode = PASS_LOSS, .need_grad = need_grad};
+	const int h = s->problem.height, w = s->problem.width;
+	if (s->n_layers > 0)
+		forward(s, s->x, h, w, &pass);
+	if (need_grad) {
+		if (s->n_layers > 0)
+			backward(s, pass.start_grad);
+		else
+			memset(s->grad, 0, s->n * sizeof(float));
+	}
+	struct nst_losses v = {0};
+	for (int i = 0; i < s->n_losses; i++) {
+		v.content += s->losses[i].content ? s->losses[i].content_value : 0.0;
+		v.style += s->losses[i].style ? s->losses[i].style_value : 0.0;
+	}
+	v.tv = nst_tv_loss(h, w, RGB, s->x, s->options.tv_weight, need_grad ? s->grad : NULL, true);
+	/* The reference sums in float32 in this order: content + style + tv. */
+	v.total = (double)((float)v.content + (float)v.style + (float)v.tv);
+	*out = v;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Inputs and targets
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_status nst_session_set_content(struct nst_session *s, const uint8_t *rgb) {
+	if (!s || !rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	memcpy(s->content_rgb, rgb, s->n);
+	s->content_set = true;
+	s->prepared = false;
+	return NST_OK;
+}
+
+enum nst_status nst_session_set_style(struct nst_session *s, int index, const uint8_t *rgb, float blend) {
+	if (!s || !rgb || index < 0 || index >= s->problem.n_styles || !isfinite(blend) || blend < 0.0f)
+		return NST_ERR_INVALID_ARGUMENT;
+	if (s->style_set[index])
+		return NST_ERR_INVALID_ARGUMENT; /* each style once: its Gram is added into the targets now */
+	const int h = s->problem.style_height[index], w = s->problem.style_width[index];
+	preprocess(rgb, (size_t)h * (size_t)w, s->staging);
+	struct pass pass = {.mode = PASS_TARGET_STYLE, .blend = blend};
+	if (s->n_layers > 0)
+		forward(s, s->staging, h, w, &pass);
+	s->blend_sum += blend;
+	s->style_set[index] = true;
+	s->prepared = false;
+	return NST_OK;
+}
+
+enum nst_status nst_session_set_init_image(struct nst_session *s, const uint8_t *rgb) {
+	if (!s || !rgb || !s->init_rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	memcpy(s->init_rgb, rgb, s->n);
+	s->init_set = true;
+	return NST_OK;
+}
+
+enum nst_status nst_session_prepare(struct nst_session *s) {
+	if (!s || !s->content_set)
+		return NST_ERR_INVALID_ARGUMENT;
+	for (int k = 0; k < s->problem.n_styles; k++)
+		if (!s->style_set[k])
+			return NST_ERR_INVALID_ARGUMENT;
+	if (s->problem.n_styles > 0 && !(s->blend_sum > 0.0f))
+		return NST_ERR_INVALID_ARGUMENT;
+	/* Blend weights are normalised to sum 1 (once: the targets hold sum_k b_k Gram_k until then). */
+	if (!s->targets_normalized) {
+		for (int i = 0; i < s->n_losses; i++)
+			if (s->losses[i].style) {
+				const size_t c = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+				for (size_t j = 0; j < c * c; j++)
+					s->losses[i].style_target[j] /= s->blend_sum;
+			}
+		s->targets_normalized = true;
+	}
+	const size_t pixels = s->n / RGB;
+	preprocess(s->content_rgb, pixels, s->x);
+	struct pass pass = {.mode = PASS_TARGET_CONTENT};
+	if (s->n_layers > 0)
+		forward(s, s->x, s->problem.height, s->problem.width, &pass);
+	if (s->options.init == NST_INIT_RANDOM) {
+		struct nst_rng rng;
+		nst_rng_seed(&rng, s->options.seed);
+		for (size_t i = 0; i < s->n; i++)
+			s->x[i] = (float)(nst_rng_normal(&rng) * RANDOM_INIT_SCALE);
+	} else if (s->options.init == NST_INIT_IMAGE) {
+		if (!s->init_set)
+			return NST_ERR_INVALID_ARGUMENT;
+		preprocess(s->init_rgb, pixels, s->x);
+	}
+	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
+		memset(s->adam_m, 0, s->n * sizeof(float));
+		memset(s->adam_v, 0, s->n * sizeof(float));
+		s->adam_step = 0;
+	}
+	s->prepared = true;
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Optimizers
+ * ------------------------------------------------------------------------------------------- */
+
+static bool report(struct nst_session *s, int row, int iterations, const struct nst_losses *v, double t0,
+                   nst_progress_fn progress, void *user) {
+	if (!progress)
+		return true;
+	const struct nst_progress p = {row, iterations, *v, nst_seconds() - t0};
+	return progress(user, &p);
+}
+
+static bool finite_losses(const struct nst_losses *v) { return isfinite(v->total); }
+
+/* torch.optim.Adam, one step on x with the gradient in s->grad. */
+static void adam_step(struct nst_session *s) {
+	s->adam_step++;
+	const double bc1 = 1.0 - pow(ADAM_BETA1, s->adam_step);
+	const double bc2_sqrt = sqrt(1.0 - pow(ADAM_BETA2, s->adam_step));
+	const float step_size = (float)((double)s->options.learning_rate / bc1);
+	const float b1 = (float)ADAM_BETA1, one_minus_b1 = (float)(1.0 - ADAM_BETA1);
+	const float b2 = (float)ADAM_BETA2, one_minus_b2 = (float)(1.0 - ADAM_BETA2);
+	const float bc2s = (float)bc2_sqrt, eps = (float)ADAM_EPS;
+	for (size_t i = 0; i < s->n; i++) {
+		const float g = s->grad[i];
+		const float m = s->adam_m[i] * b1 + one_minus_b1 * g;
+		const float v = s->adam_v[i] * b2 + one_minus_b2 * g * g;
+		s->adam_m[i] = m;
+		s->adam_v[i] = v;
+		const float denom = sqrtf(v) / bc2s + eps;
+		s->x[i] -= step_size * (m / denom);
+	}
+}
+
+static double dot(size_t n, const float *a, const float *b) {
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++)
+		s += (double)a[i] * (double)b[i];
+	return s;
+}
+
+static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
+	const double t0 = nst_seconds();
+	for (int it = 0; it <= iterations; it++) {
+		struct nst_losses v;
+		evaluate(s, it < iterations, &v);
+		if (!report(s, it, iterations, &v, t0, progress, user))
+			return NST_ERR_INTERRUPTED;
+		if (!finite_losses(&v))
+			return NST_ERR_NUMERIC;
+		if (it == iterations)
+			break;
+		adam_step(s);
+	}
+	return NST_OK;
+}
+
+/* torch.optim.LBFGS(lr, max_iter=iterations, max_eval=int(1.25 * iterations), history_size=m,
+ * tolerance_grad=-1, tolerance_change=-1, line_search_fn=None), one call of step(). */
+static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
+	const double t0 = nst_seconds();
+	const size_t n = s->n;
+	const int m = s->options.history;
+	const float lr = s->options.learning_rate;
+	const int max_iter = iterations > 1 ? iterations : 1;
+	const int max_eval = (int)(iterations * LBFGS_MAX_EVAL_FACTOR) > 1 ? (int)(iterations * LBFGS_MAX_EVAL_FACTOR) : 1;
+	int row = 0, evals = 0, n_iter = 0, n_old = 0, oldest = 0;
+	double h_diag = 1.0, t = 0.0;
+	struct nst_losses v;
+	float *d = s->lbfgs_d, *g = s->grad, *prev = s->lbfgs_prev_grad;
+
+	if (iterations > 0) {
+		evaluate(s, true, &v);
+		if (!report(s, row++, iterations, &v, t0, progress, user))
+			return NST_ERR_INTERRUPTED;
+		if (!finite_losses(&v))
+			return NST_ERR_NUMERIC;
+		evals = 1;
+		while (n_iter < max_iter) {
+			n_iter++;
+			if (n_iter == 1) {
+				for (size_t i = 0; i < n; i++)
+					d[i] = -g[i];
+				n_old = 0;
+				h_diag = 1.0;
+			} else {
+				/* y = g - prev, s = d * t: stored in the ring's next slot if the curvature is positive. */
+				const int slot = (oldest + n_old) % m; /* == oldest when the ring is full */
+				float *y = s->lbfgs_dirs + (size_t)slot * n;
+				float *st = s->lbfgs_steps + (size_t)slot * n;
+				double ys = 0.0, yy = 0.0;
+				for (size_t i = 0; i < n; i++) {
+					const float yi = g[i] - prev[i], si = d[i] * (float)t;
+					ys += (double)yi * (double)si;
+					yy += (double)yi * (double)yi;
+				}
+				if (ys > LBFGS_MIN_CURVATURE) {
+					for (size_t i = 0; i < n; i++) {
+						y[i] = g[i] - prev[i];
+						st[i] = d[i] * (float)t;
+					}
+					s->lbfgs_ro[slot] = 1.0 / ys;
+					if (n_old == m)
+						oldest = (oldest + 1) % m; /* the oldest pair was overwritten */
+					else
+						n_old++;
+					h_diag = ys / yy;
+				}
+				/* Two-loop recursion: d = -H g. */
+				for (size_t i = 0; i < n; i++)
+					d[i] = -g[i];
+				for (int k = n_old - 1; k >= 0; k--) {
+					const int j = (oldest + k) % m;
+					const double al = dot(n, s->lbfgs_steps + (size_t)j * n, d) * s->lbfgs_ro[j];
+					s->lbfgs_al[j] = al;
+					const float a = (float)al;
+					const float *yj = s->lbfgs_dirs + (size_t)j * n;
+					for (size_t i = 0; i < n; i++)
+						d[i] -= a * yj[i];
+				}
+				for (size_t i = 0; i < n; i++)
+					d[i] *= (float)h_diag;
+				for (int k = 0; k < n_old; k++) {
+					const int j = (oldest + k) % m;
+					const double be = dot(n, s->lbfgs_dirs + (size_t)j * n, d) * s->lbfgs_ro[j];
+					const float a = (float)(s->lbfgs_al[j] - be);
+					const float *sj = s->lbfgs_steps + (size_t)j * n;
+					for (size_t i = 0; i < n; i++)
+						d[i] += a * sj[i];
+				}
+			}
+			memcpy(prev, g, n * sizeof(float));
+			if (n_iter == 1) {
+				double l1 = 0.0;
+				for (size_t i = 0; i < n; i++)
+					l1 += fabs((double)g[i]);
+				t = (l1 > 0.0 && 1.0 / l1 < 1.0 ? 1.0 / l1 : 1.0) * (double)lr;
+			} else {
+				t = (double)lr;
+			}
+			const double gtd = dot(n, g, d);
+			if (gtd > -LBFGS_TOLERANCE_CHANGE)
+				break;
+			const float tf = (float)t;
+			for (size_t i = 0; i < n; i++)
+				s->x[i] += tf * d[i];
+			if (n_iter != max_iter) {
+				evaluate(s, true, &v);
+				if (!report(s, row++, iterations, &v, t0, progress, user))
+					return NST_ERR_INTERRUPTED;
+				if (!finite_losses(&v))
+					return NST_ERR_NUMERIC;
+				evals++;
+			}
+			if (n_iter == max_iter || evals >= max_eval)
+				break;
+		}
+	}
+	/* The reference records the losses of the final picture once more. */
+	evaluate(s, false, &v);
+	if (!report(s, row, iterations, &v, t0, progress, user))
+		return NST_ERR_INTERRUPTED;
+	return finite_losses(&v) ? NST_OK : NST_ERR_NUMERIC;
+}
+
+enum nst_status nst_session_run(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
+	if (!s || iterations < 0)
+		return NST_ERR_INVALID_ARGUMENT;
+	if (!s->prepared) {
+		const enum nst_status st = nst_session_prepare(s);
+		if (st != NST_OK)
+			return st;
+	}
+	return s->options.optimizer == NST_OPTIMIZER_ADAM ? run_adam(s, iterations, progress, user)
+	                                                   : run_lbfgs(s, iterations, progress, user);
+}
+
+enum nst_status nst_session_evaluate(struct nst_session *s, struct nst_losses *losses, float *grad) {
+	if (!s || !losses)
+		return NST_ERR_INVALID_ARGUMENT;
+	if (!s->prepared) {
+		const enum nst_status st = nst_session_prepare(s);
+		if (st != NST_OK)
+			return st;
+	}
+	evaluate(s, grad != NULL, losses);
+	if (grad)
+		memcpy(grad, s->grad, s->n * sizeof(float));
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Output
+ * ------------------------------------------------------------------------------------------- */
+
+/* Luminance-only transfer: the result's luma (BT.601) with the content's chroma. */
+static void keep_colors(const uint8_t *content, size_t pixels, uint8_t *rgb) {
+	for (size_t i = 0; i < pixels; i++) {
+		const uint8_t *c = content + i * RGB;
+		uint8_t *r = rgb + i * RGB;
+		const float y = 0.299f * r[0] + 0.587f * r[1] + 0.114f * r[2];
+		const float u = -0.14713f * c[0] - 0.28886f * c[1] + 0.436f * c[2];
+		const float v = 0.615f * c[0] - 0.51499f * c[1] - 0.10001f * c[2];
+		r[0] = to_byte(y + 1.13983f * v);
+		r[1] = to_byte(y - 0.39465f * u - 0.58060f * v);
+		r[2] = to_byte(y + 2.03211f * u);
+	}
+}
+
+enum nst_status nst_session_image(struct nst_session *s, uint8_t *rgb) {
+	if (!s || !rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	const size_t pixels = s->n / RGB;
+	deprocess(s->x, pixels, rgb);
+	if (s->options.original_colors)
+		keep_colors(s->content_rgb, pixels, rgb);
+	return NST_OK;
+}
