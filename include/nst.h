@@ -242,6 +242,10 @@ enum nst_status nst_session_run(struct nst_session *session, int iterations, nst
                                 void *user);
 /* The losses and the gradient of the current picture: grad is [H][W][3], BGR, preprocessed space. */
 enum nst_status nst_session_evaluate(struct nst_session *session, struct nst_losses *losses, float *grad);
+/* The optimized variable itself, [H][W][3] float32 in preprocessed space (BGR minus the mean):
+ * read it, or replace it (a checkpoint, a test's perturbation). Call after nst_session_prepare. */
+enum nst_status nst_session_get_x(struct nst_session *session, float *x);
+enum nst_status nst_session_set_x(struct nst_session *session, const float *x);
 /* The current picture as 8-bit RGB [H][W][3] (with the content's colours if asked). */
 enum nst_status nst_session_image(struct nst_session *session, uint8_t *rgb);
 

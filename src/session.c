@@ -1064,3 +1064,20 @@ enum nst_status nst_session_image(struct nst_session *s, uint8_t *rgb) {
 		keep_colors(s->content_rgb, pixels, rgb);
 	return NST_OK;
 }
+
+enum nst_status nst_session_get_x(struct nst_session *s, float *x) {
+	if (!s || !x || !s->prepared)
+		return NST_ERR_INVALID_ARGUMENT;
+	memcpy(x, s->x, s->n * sizeof(float));
+	return NST_OK;
+}
+
+enum nst_status nst_session_set_x(struct nst_session *s, const float *x) {
+	if (!s || !x || !s->prepared)
+		return NST_ERR_INVALID_ARGUMENT;
+	for (size_t i = 0; i < s->n; i++)
+		if (!isfinite(x[i]))
+			return NST_ERR_INVALID_ARGUMENT;
+	memcpy(s->x, x, s->n * sizeof(float));
+	return NST_OK;
+}

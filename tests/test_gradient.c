@@ -1,0 +1,175 @@
+/*
+ * The whole loss's gradient against finite differences, through the public API, on small random
+ * VGG networks: every path of the backward pass (the deepest layer, stored loss gradients, the
+ * recomputed first layer, max and average pooling with odd sizes, content and style on one layer,
+ * several blended styles, TV alone), both backends, one and two threads.  Also: the arena of
+ * exactly the planned size is enough, one byte less is refused.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "support.h"
+
+#define H 11 /* odd: the floor of the pooling drops a row and a column */
+#define W 9
+#define N_DIRECTIONS 3
+#define FD_STEP 0.02        /* pixels; the picture spans about +-128 */
+#define FD_TOLERANCE 2e-3   /* relative, on directional derivatives */
+
+struct config {
+	const char *name;
+	const char *content_layers, *style_layers;
+	enum nst_pooling pooling;
+	int n_styles;
+	enum nst_backend backend;
+	int threads;
+	float content_weight, style_weight, tv_weight;
+};
+
+static void random_rgb(struct nst_rng *rng, uint8_t *rgb, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		rgb[i] = (uint8_t)(nst_rng_next(rng) >> 56);
+}
+
+static double loss_at(struct nst_session *s, const float *x) {
+	struct nst_losses l;
+	nst_session_set_x(s, x);
+	nst_session_evaluate(s, &l, NULL);
+	return l.total;
+}
+
+static void check_config(const char *weights_path, const struct config *cfg, uint64_t seed) {
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	enum nst_status st = nst_weights_open(weights_path, &w, &diag);
+	CHECK(st == NST_OK, "%s: open weights: %s", cfg->name, diag.message);
+	if (st != NST_OK)
+		return;
+	struct nst_options o;
+	nst_options_default(&o);
+	CHECK(nst_options_set_layers(&o, false, cfg->content_layers, &diag) == NST_OK, "%s", diag.message);
+	CHECK(nst_options_set_layers(&o, true, cfg->style_layers, &diag) == NST_OK, "%s", diag.message);
+	o.pooling = cfg->pooling;
+	o.backend = cfg->backend;
+	o.threads = cfg->threads;
+	o.content_weight = cfg->content_weight;
+	o.style_weight = cfg->style_weight;
+	o.tv_weight = cfg->tv_weight;
+	const int style_sizes[2][2] = {{13, 10}, {8, 8}};
+	struct nst_problem p = {W, H, cfg->n_styles, {0}, {0}};
+	for (int k = 0; k < cfg->n_styles; k++) {
+		p.style_width[k] = style_sizes[k][0];
+		p.style_height[k] = style_sizes[k][1];
+	}
+	struct nst_plan plan;
+	st = nst_plan(w, &o, &p, &plan, &diag);
+	CHECK(st == NST_OK, "%s: plan: %s", cfg->name, diag.message);
+	if (st != NST_OK) {
+		nst_weights_close(w);
+		return;
+	}
+	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	struct nst_session *s = NULL;
+	/* One byte short of the plan is refused; exactly the plan is enough. */
+	st = nst_session_init(arena, plan.total_bytes - 1, w, &o, &p, &s, &diag);
+	CHECK(st == NST_ERR_OUT_OF_MEMORY, "%s: an arena one byte short gave %s", cfg->name, nst_status_string(st));
+	st = nst_session_init(arena, plan.total_bytes, w, &o, &p, &s, &diag);
+	CHECK(st == NST_OK, "%s: init with the planned size: %s", cfg->name, diag.message);
+	nst_weights_close(w);
+	if (st != NST_OK) {
+		free(arena);
+		return;
+	}
+	struct nst_rng rng;
+	nst_rng_seed(&rng, seed);
+	uint8_t content[H * W * 3], style[13 * 10 * 3];
+	random_rgb(&rng, content, sizeof content);
+	nst_session_set_content(s, content);
+	for (int k = 0; k < cfg->n_styles; k++) {
+		random_rgb(&rng, style, (size_t)(style_sizes[k][0] * style_sizes[k][1] * 3));
+		nst_session_set_style(s, k, style, k == 0 ? 1.0f : 3.0f);
+	}
+	CHECK(nst_session_prepare(s) == NST_OK, "%s: prepare", cfg->name);
+
+	/* Start away from the content so that every term has a gradient. */
+	const size_t n = (size_t)H * W * 3;
+	float *x0 = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+	float *v = malloc(n * sizeof(float));
+	nst_session_get_x(s, x0);
+	for (size_t i = 0; i < n; i++)
+		x0[i] += (float)(nst_rng_normal(&rng) * 8.0);
+	struct nst_losses l0;
+	nst_session_set_x(s, x0);
+	nst_session_evaluate(s, &l0, g);
+	CHECK(isfinite(l0.total) && l0.total > 0, "%s: loss %g", cfg->name, l0.total);
+	double worst = 0.0;
+	for (int d = 0; d < N_DIRECTIONS; d++) {
+		double gv = 0.0, vv = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			v[i] = (float)nst_rng_normal(&rng);
+			gv += (double)g[i] * v[i];
+			vv += (double)v[i] * v[i];
+		}
+		for (size_t i = 0; i < n; i++)
+			x[i] = x0[i] + (float)FD_STEP * v[i];
+		const double lp = loss_at(s, x);
+		for (size_t i = 0; i < n; i++)
+			x[i] = x0[i] - (float)FD_STEP * v[i];
+		const double lm = loss_at(s, x);
+		const double fd = (lp - lm) / (2.0 * FD_STEP);
+		double gnorm = 0.0;
+		for (size_t i = 0; i < n; i++)
+			gnorm += (double)g[i] * g[i];
+		/* Relative to |g| |v|, the scale of a directional derivative. */
+		const double err = fabs(fd - gv) / (sqrt(gnorm) * sqrt(vv));
+		if (err > worst)
+			worst = err;
+		CHECK(err < FD_TOLERANCE, "%s: direction %d: finite difference %.8g, gradient %.8g (relative error %.2e)",
+		      cfg->name, d, fd, gv, err);
+	}
+	printf("  %-34s loss %.6e  worst relative error %.2e\n", cfg->name, l0.total, worst);
+	free(x0);
+	free(x);
+	free(g);
+	free(v);
+	nst_session_release(s);
+	free(arena);
+}
+
+int main(void) {
+	const uint64_t seed = support_seed();
+	printf("test_gradient: seed %llu\n", (unsigned long long)seed);
+	char *dir = support_tmpdir("gradient");
+	CHECK(dir != NULL, "mkdtemp");
+	if (!dir)
+		return check_finish("test_gradient");
+	char path[512];
+	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
+	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
+	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+
+	const struct config configs[] = {
+		{"defaults (recompute/stored/deepest)", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
+		 NST_BACKEND_SCALAR, 1, 5.0f, 100.0f, 1e-3f},
+		{"defaults, simd, 2 threads", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 2,
+		 5.0f, 100.0f, 1e-3f},
+		{"avg pooling, 2 blended styles", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_AVG, 2,
+		 NST_BACKEND_AUTO, 2, 5.0f, 100.0f, 1e-3f},
+		{"content+style on one layer, pre-pool", "relu1_2,relu2_1", "relu1_2,relu2_1,relu2_2", NST_POOLING_MAX, 1,
+		 NST_BACKEND_SCALAR, 2, 5.0f, 100.0f, 1e-3f},
+		{"first layer only (deepest = 0)", "relu1_1", "relu1_1", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 1, 5.0f,
+		 100.0f, 1e-3f},
+		{"content only", "relu2_2", "", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 2, 5.0f, 0.0f, 0.0f},
+		{"total variation only", "", "", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 1, 0.0f, 0.0f, 1.0f},
+	};
+	for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
+		check_config(path, &configs[i], seed + i);
+	support_rmdir(dir);
+	free(dir);
+	return check_finish("test_gradient");
+}
