@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Parity with ../shared/reference/torch_nst.py on the real VGG19 weights, pictures already at the
+# target size (so neither side resamples):
+#   - the gradient at the start (--dump-grad) within 1e-4 relative (L2);
+#   - Adam: loss-log row 0 within 1e-4 relative, row 10 within 1e-3 (every column);
+#   - L-BFGS: the loss after N iterations within 2%;
+#   - --backend simd against --backend scalar: row 0 within 1e-5, Adam row 10 within 1e-4.
+# Under emulation (NST_EMU set: ARM builds under qemu) the sizes are smaller.
+set -euo pipefail
+BUILD=${NST_BUILD:-build}
+SHARED=${NST_SHARED:-../shared}
+PYTHON=${PYTHON:-/usr/bin/python3}
+EMU=${NST_EMU:-}
+NST="$EMU $BUILD/nst"
+REF="$SHARED/reference/torch_nst.py"
+WEIGHTS_DIR="$SHARED/weights/vgg19-imagenet-blocks1-3"
+
+for f in "$REF" "$WEIGHTS_DIR/model.json" "$BUILD/vgg19.nstw"; do
+	[ -e "$f" ] || { echo "t_parity: missing $f"; exit 1; }
+done
+if [ -n "$EMU" ]; then SIZE=32 LBFGS_N=20; else SIZE=64 LBFGS_N=50; fi
+ADAM_N=10
+tmp=$(mktemp -d /tmp/nst-parity-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# Pictures at exactly the target size (long side = SIZE), made once with PIL.
+"$PYTHON" - "$SHARED/images" "$tmp" "$SIZE" <<'EOF'
+import sys
+from PIL import Image
+src, dst, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for name, out in (("chelsea.png", "content.png"), ("starry_night.jpg", "style.png")):
+    im = Image.open(f"{src}/{name}").convert("RGB")
+    s = size / max(im.size)
+    im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(f"{dst}/{out}")
+EOF
+
+common=(--size "$SIZE" --threads 2)
+ref() { "$PYTHON" "$REF" --weights "$WEIGHTS_DIR" --content "$tmp/content.png" --style "$tmp/style.png" "${common[@]}" "$@" >/dev/null; }
+ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$BUILD/vgg19.nstw" -q "${common[@]}" "$@"; }
+
+ref --optimizer adam --iterations $ADAM_N --log "$tmp/ref_adam.csv" --dump-grad "$tmp/ref_grad.f32"
+ref --optimizer lbfgs --iterations $LBFGS_N --log "$tmp/ref_lbfgs.csv"
+ours --backend scalar --optimizer adam -n $ADAM_N --log "$tmp/scalar_adam.csv" --dump-grad "$tmp/scalar_grad.f32"
+ours --backend scalar --optimizer lbfgs -n $LBFGS_N --log "$tmp/scalar_lbfgs.csv"
+backends=(scalar)
+if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" -q -n 0 2>/dev/null; then
+	ours --backend simd --optimizer adam -n $ADAM_N --log "$tmp/simd_adam.csv" --dump-grad "$tmp/simd_grad.f32"
+	ours --backend simd --optimizer lbfgs -n $LBFGS_N --log "$tmp/simd_lbfgs.csv"
+	backends+=(simd)
+else
+	echo "t_parity: no SIMD backend on this CPU; comparing the scalar backend only"
+fi
+
+"$PYTHON" - "$tmp" "$ADAM_N" "${backends[@]}" <<'EOF'
+import csv, sys
+import numpy as np
+tmp, adam_n, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+fails = 0
+def rows(path):
+    with open(path) as f:
+        return {int(r["iteration"]): r for r in csv.DictReader(f)}
+def check(what, got, want, tol):
+    global fails
+    err = abs(got - want) / max(abs(want), 1e-30)
+    ok = err <= tol
+    fails += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {what}: {got:.9g} vs {want:.9g} (relative {err:.2e}, bound {tol:g})")
+def columns(name, a, b, row, tol):
+    for col in ("total", "content", "style", "tv"):
+        want = float(b[row][col])
+        if abs(want) < 1e-3 and abs(float(a[row][col])) < 1e-3:
+            continue  # content is 0 at row 0 when starting from the content picture
+        check(f"{name} row {row} {col}", float(a[row][col]), want, tol)
+ref_adam, ref_lbfgs = rows(f"{tmp}/ref_adam.csv"), rows(f"{tmp}/ref_lbfgs.csv")
+g_ref = np.fromfile(f"{tmp}/ref_grad.f32", "<f4")
+for be in backends:
+    adam = rows(f"{tmp}/{be}_adam.csv")
+    columns(f"{be} adam vs torch", adam, ref_adam, 0, 1e-4)
+    columns(f"{be} adam vs torch", adam, ref_adam, adam_n, 1e-3)
+    lb = rows(f"{tmp}/{be}_lbfgs.csv")
+    last = max(ref_lbfgs)
+    if max(lb) != last:
+        fails += 1
+        print(f"FAIL {be} lbfgs: {max(lb)} log rows, the reference has {last}")
+    check(f"{be} lbfgs vs torch, loss after {last} evaluations", float(lb[max(lb)]["total"]), float(ref_lbfgs[last]["total"]), 0.02)
+    g = np.fromfile(f"{tmp}/{be}_grad.f32", "<f4")
+    if g.shape != g_ref.shape:
+        fails += 1
+        print(f"FAIL {be} gradient: {g.shape} values, the reference has {g_ref.shape}")
+    else:
+        check(f"{be} gradient at the start vs torch (L2 of the difference / L2)",
+              1.0 + float(np.linalg.norm(g - g_ref) / np.linalg.norm(g_ref)), 1.0, 1e-4)
+if "simd" in backends:
+    s, v = rows(f"{tmp}/simd_adam.csv"), rows(f"{tmp}/scalar_adam.csv")
+    columns("simd vs scalar adam", s, v, 0, 1e-5)
+    columns("simd vs scalar adam", s, v, adam_n, 1e-4)
+print(f"t_parity: {'FAILED' if fails else 'all within bounds'}")
+sys.exit(1 if fails else 0)
+EOF
