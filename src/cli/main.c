@@ -397,12 +397,14 @@ static int parse_blend(struct cli *c, const char *arg) {
 	int n = 0;
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
 		double v;
-		if (n == NST_MAX_STYLES || !parse_float(tok, 0.0, 1e30, &v))
-			return fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
+		if (n == NST_MAX_STYLES || !parse_float(tok, 0.0, 1e30, &v)) {
+			fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
+			return -1;
+		}
 		c->blend[n++] = (float)v;
 	}
 	c->blend_given = true;
-	return n; /* checked against the number of styles later */
+	return n; /* the count is checked against the number of styles later; -1: error */
 }
 
 static int parse_args(struct cli *c, int argc, char **argv) {
