@@ -133,7 +133,9 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 /* out[i] = mask bit i ? in[i] : 0 (in place allowed), optionally after adding addend. */
 void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout);
 
-/* gram [c][c] = F^T F / (n * c) with F [n][c] (n = H*W): both halves written. */
+/* gram [c][c] = F^T F / (n * c) with F [n][c] (n = H*W): both halves written.  Needs
+ * nst_gram_scratch_floats of the engine's per-thread scratch. */
+size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c);
 void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram);
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
  * such that dL/dF = F M (m may be NULL when only the value is wanted). */

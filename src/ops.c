@@ -164,13 +164,30 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Gram matrix: a symmetric rank-k update over blocks of pixels, upper triangle, then mirrored.
+ * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  Each slot takes chunks of
+ * pixels, transposes the chunk (the left operand, F^T), packs it (the right operand, F), and
+ * multiplies only the panels on or right of the diagonal; its partial sums go to its own
+ * [c][c] accumulator, which are added up at the end and mirrored.
  * ------------------------------------------------------------------------------------------- */
 
-#define GRAM_ROWS 8 /* pixels folded into each pass over the triangle */
+#define GRAM_CHUNK_BYTES (96u * 1024u) /* F^T chunk and its packed copy each stay in L2 */
+
+static size_t gram_chunk(int c) {
+	size_t k = GRAM_CHUNK_BYTES / ((size_t)c * sizeof(float));
+	return k < 1 ? 1 : k;
+}
+
+size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
+	const size_t cc = (size_t)c, k = gram_chunk(c);
+	return cc * cc                                   /* this slot's partial Gram [c][c] */
+	       + cc * k                                  /* F^T chunk [c][k] */
+	       + nst_gemm_packed_floats(k, cc, gemm->nr) /* F chunk packed */
+	       + (size_t)gemm->mr * cc;                  /* one row block of products [mr][c] */
+}
 
 struct gram_task {
-	size_t n;
+	const struct nst_engine *engine;
+	size_t n, chunk, n_chunks;
 	int c, slots;
 	const float *f;   /* [n][c] */
 	float *gram;      /* [c][c] */
@@ -178,51 +195,55 @@ struct gram_task {
 
 static void gram_worker(void *context, size_t slot) {
 	const struct gram_task *t = context;
-	const size_t c = (size_t)t->c;
-	/* Rows of the triangle are dealt out 0,1,..,s-1,s-1,..,1,0 so that each slot gets a fair share. */
-	for (size_t i = 0; i < c; i++) {
-		const size_t round = i / (size_t)t->slots, pos = i % (size_t)t->slots;
-		const size_t owner = (round % 2 == 0) ? pos : (size_t)t->slots - 1 - pos;
-		if (owner != slot)
-			continue;
-		float *g = t->gram + i * c;
-		for (size_t j = i; j < c; j++)
-			g[j] = 0.0f;
-		size_t p = 0;
-		for (; p + GRAM_ROWS <= t->n; p += GRAM_ROWS) {
-			const float *f = t->f + p * c;
-			float a[GRAM_ROWS];
-			for (size_t q = 0; q < GRAM_ROWS; q++)
-				a[q] = f[q * c + i];
-			for (size_t j = i; j < c; j++) {
-				float s = 0.0f;
-				for (size_t q = 0; q < GRAM_ROWS; q++)
-					s += a[q] * f[q * c + j];
-				g[j] += s;
+	const struct nst_gemm_kernel *g = t->engine->gemm;
+	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+	const size_t c = (size_t)t->c, nr = g->nr;
+	float *scratch = t->engine->scratch + slot * t->engine->scratch_floats;
+	float *acc = scratch;                                       /* [c][c], upper triangle used */
+	float *at = acc + c * c;                                    /* [c][chunk] */
+	float *packed = at + c * t->chunk;                          /* chunk x c, panels of nr */
+	float *rows = packed + nst_gemm_packed_floats(t->chunk, c, nr); /* [mr][c] */
+	memset(acc, 0, c * c * sizeof(float));
+	for (size_t ch = slot; ch < t->n_chunks; ch += (size_t)t->slots) {
+		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
+		const float *f = t->f + p0 * c; /* [k][c] */
+		for (size_t p = 0; p < k; p++)
+			for (size_t i = 0; i < c; i++)
+				at[i * k + p] = f[p * c + i];
+		nst_gemm_pack(k, c, nr, f, c, NULL, packed);
+		const size_t panel_floats = nr * (k + 1);
+		for (size_t i0 = 0; i0 < c; i0 += g->mr) {
+			const size_t mr = c - i0 < g->mr ? c - i0 : g->mr;
+			const size_t first = i0 / nr; /* panels left of the diagonal are not needed */
+			for (size_t n0 = first * nr, panel = first; n0 < c; n0 += nr, panel++) {
+				const size_t nc = c - n0 < nr ? c - n0 : nr;
+				g->fn(mr, nc, k, at + i0 * k, k, packed + panel * panel_floats, rows + n0, c, &params);
 			}
-		}
-		for (; p < t->n; p++) {
-			const float *f = t->f + p * c;
-			const float a = f[i];
-			for (size_t j = i; j < c; j++)
-				g[j] += a * f[j];
+			for (size_t r = 0; r < mr; r++)
+				for (size_t j = first * nr; j < c; j++)
+					acc[(i0 + r) * c + j] += rows[r * c + j];
 		}
 	}
 }
 
 void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram) {
-	struct gram_task t = {.n = n, .c = c, .f = f, .gram = gram};
+	struct gram_task t = {.engine = engine, .n = n, .c = c, .f = f, .gram = gram};
+	t.chunk = gram_chunk(c);
+	t.n_chunks = (n + t.chunk - 1) / t.chunk;
 	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
+	if ((size_t)t.slots > t.n_chunks)
+		t.slots = (int)t.n_chunks;
+	assert(nst_gram_scratch_floats(engine->gemm, c) <= engine->scratch_floats);
 	run_slots(engine, gram_worker, &t, t.slots);
 	const size_t cc = (size_t)c;
 	const float scale = (float)(1.0 / ((double)n * (double)c));
-	for (size_t i = 0; i < cc; i++) {
-		gram[i * cc + i] *= scale;
-		for (size_t j = i + 1; j < cc; j++) {
-			gram[i * cc + j] *= scale;
-			gram[j * cc + i] = gram[i * cc + j];
+	for (size_t i = 0; i < cc; i++)
+		for (size_t j = i; j < cc; j++) {
+			float v = 0.0f;
+			for (int sl = 0; sl < t.slots; sl++)
+				v += engine->scratch[(size_t)sl * engine->scratch_floats + i * cc + j];
+			gram[i * cc + j] = gram[j * cc + i] = v * scale;
 		}
-	}
 }
 
 double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m) {

@@ -451,6 +451,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
 		if (L->loss != NO_LOSS && s->losses[L->loss].style) {
 			scratch = max_size(scratch, (size_t)g->mr * (size_t)L->shape.out_channels);
+			scratch = max_size(scratch, nst_gram_scratch_floats(g, L->shape.out_channels));
 			style_pack = max_size(style_pack, nst_style_grad_scratch_floats(&s->engine, L->shape.out_channels));
 		}
 	}
