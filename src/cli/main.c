@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "nst.h"
@@ -202,6 +203,23 @@ static bool parse_bytes(const char *s, size_t *out) {
 }
 
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+/* Resident set size now (from /proc; 0 where there is none) and at its peak (getrusage). */
+static size_t rss_now(void) {
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages_total = 0, pages_resident = 0;
+	if (!f)
+		return 0;
+	const int n = fscanf(f, "%lu %lu", &pages_total, &pages_resident);
+	fclose(f);
+	return n == 2 ? (size_t)pages_resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static size_t rss_peak(void) {
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (size_t)ru.ru_maxrss * 1024u; /* kilobytes on Linux */
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Weights discovery: --weights, $NST_WEIGHTS, beside the binary, the install prefix.
@@ -697,6 +715,7 @@ static int run(struct cli *c) {
 		          mib(plan.total_bytes), mib(c->max_memory));
 		goto done;
 	}
+	const size_t baseline = rss_now(); /* the process before the arena: code, libraries, pictures, weights map */
 	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
 	result = malloc((size_t)content.width * (size_t)content.height * 3);
@@ -777,7 +796,8 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	if (!c->quiet)
-		fprintf(stderr, "nst: wrote %s\n", c->output);
+		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
+		        c->output, mib(rss_peak()), mib(plan.total_bytes), mib(baseline));
 
 done:
 	if (log && fclose(log) != 0 && rc == EXIT_OK)
