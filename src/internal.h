@@ -49,7 +49,8 @@ struct nst_weights {
 /* Copies layer's kernel as float32 ([kh][kw][cin][cout]) into dst, converting float16. */
 void nst_weights_read_kernel(const struct nst_weights *weights, int layer, float *dst);
 enum nst_weights_vector { NST_VECTOR_BIAS = 0, NST_VECTOR_GAMMA = 1, NST_VECTOR_BETA = 2 };
-/* Copies the bias (or instance-norm gamma / beta) of a layer: [cout] floats. */
+/* Copies the bias (or instance-norm gamma / beta) of a layer: [cout] floats.  For a layer
+ * without instance norm, gamma reads as 1 and beta as 0. */
 void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum nst_weights_vector which, float *dst);
 
 /* IEEE binary16 -> binary32, exact, for storage conversion. */

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# weights/convert.py and weights/fetch.sh end to end: synthetic Keras .h5 files (VGG16 layout,
+# random values, real shapes), the shared TensorFlow.js VGG19 folder, a fast-style network, random
+# networks, and the one-line errors of broken inputs.  Every value is compared exactly.
+#   NST_SHARED=../shared PYTHON=/usr/bin/python3 bash tests/t_convert.sh
+# shellcheck disable=SC2015  # `A && B || die` is meant: die unless both hold
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=${PYTHON:-/usr/bin/python3}
+SHARED=${NST_SHARED:-../shared}
+CONVERT=weights/convert.py
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nst-t-convert-XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+export PYTHONPATH=$ROOT/weights${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONDONTWRITEBYTECODE=1
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_error WHAT NEEDLE CMD...: CMD fails with exactly one line on stderr, "convert.py: ...NEEDLE..."
+expect_error() {
+	local what=$1 needle=$2 rc=0
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	[ "$rc" -ne 0 ] || die "$what: exit status 0"
+	[ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err" >&2; die "$what: stderr is not one line"; }
+	grep -q '^convert.py: ' "$TMP/err" || die "$what: stderr does not start with convert.py: ($(cat "$TMP/err"))"
+	grep -qF -- "$needle" "$TMP/err" || die "$what: stderr lacks '$needle': $(cat "$TMP/err")"
+	ok "$what: $(cat "$TMP/err")"
+}
+
+# --- synthetic Keras files -----------------------------------------------------------------------
+# full.h5: VGG16 blocks 1-3 (block 3 has 3 convs, so VGG16 is told by structure; the file name
+# does not say); vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5: blocks 1-2 only (a partial
+# network, told by its name).  Block 1 uses the old Keras dataset names (block1_conv1_W_1:0 in the
+# layer's group), the others the newer nested ones (block2_conv1/kernel:0).
+"$PY" - "$TMP" <<'EOF'
+import sys, h5py, numpy as np
+tmp = sys.argv[1]
+rng = np.random.default_rng(1)
+def make(path, blocks):
+    widths, convs, cin = [64, 128, 256], [2, 2, 3], 3
+    names = ["input_1"]
+    with h5py.File(path, "w") as f:
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.1.4"
+        f.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S1")
+        for b in range(blocks):
+            for c in range(convs[b]):
+                ln = "block%d_conv%d" % (b + 1, c + 1)
+                g = f.create_group(ln)
+                k = rng.standard_normal((3, 3, cin, widths[b])).astype("<f4")
+                bias = rng.standard_normal(widths[b]).astype("<f4")
+                if b == 0:
+                    wn = [ln + "_W_1:0", ln + "_b_1:0"]
+                else:
+                    wn = [ln + "/kernel:0", ln + "/bias:0"]
+                g.create_dataset(wn[0], data=k)
+                g.create_dataset(wn[1], data=bias)
+                g.attrs["weight_names"] = np.array([w.encode() for w in wn])
+                names.append(ln)
+                cin = widths[b]
+            pool = "block%d_pool" % (b + 1)
+            f.create_group(pool).attrs["weight_names"] = np.array([], dtype="S1")
+            names.append(pool)
+        f.attrs["layer_names"] = np.array([n.encode() for n in names])
+make(tmp + "/full.h5", 3)
+make(tmp + "/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", 2)
+EOF
+"$PY" $CONVERT keras "$TMP/full.h5" "$TMP/full.nstw" >/dev/null
+"$PY" $CONVERT keras "$TMP/full.h5" "$TMP/full16.nstw" --fp16 >/dev/null
+"$PY" $CONVERT keras "$TMP/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/part.nstw" >/dev/null
+"$PY" - "$TMP" <<'EOF'
+import sys, h5py, numpy as np, convert
+tmp = sys.argv[1]
+def h5_layers(path):
+    out = []
+    with h5py.File(path, "r") as f:
+        for ln in [n.decode() for n in f.attrs["layer_names"]]:
+            wn = [w.decode() for w in f[ln].attrs["weight_names"]]
+            if wn:
+                b, c = ln.replace("block", "").split("_conv")
+                out.append(("conv%s_%s" % (b, c), f[ln][wn[0]][()], f[ln][wn[1]][()]))
+    return out
+for nstw, h5, fp16, n in (("full.nstw", "full.h5", False, 7), ("full16.nstw", "full.h5", True, 7),
+                          ("part.nstw", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", False, 4)):
+    header, layers = convert.read_nstw(tmp + "/" + nstw)
+    ref = h5_layers(tmp + "/" + h5)[:n]
+    assert header["model"] == "vgg16", header
+    assert header["arch"] == convert.ARCH_VGG and header["dtype"] == (convert.DTYPE_F16 if fp16 else convert.DTYPE_F32)
+    assert header["source"] == "keras:" + h5, header["source"]
+    assert [l["name"] for l in layers] == [r[0] for r in ref] == convert.vgg_names("vgg16")[:n], [l["name"] for l in layers]
+    for l, (name, k, b) in zip(layers, ref):
+        assert (l["kernel_h"], l["kernel_w"], l["in_channels"], l["out_channels"], l["stride"], l["flags"]) == \
+            (3, 3, k.shape[2], k.shape[3], 1, 0), (name, l)
+        want = k.astype("<f2") if fp16 else k
+        assert l["kernel_raw"].dtype == want.dtype and l["kernel_raw"].shape == want.shape
+        assert np.array_equal(l["kernel_raw"].view(np.uint8), np.ascontiguousarray(want).view(np.uint8)), name
+        assert np.array_equal(l["bias"].view(np.uint32), b.view(np.uint32)), name
+        if fp16:   # float16 rounding: within half an ulp, and not all values exact
+            assert np.all(np.abs(l["kernel"] - k) <= np.abs(k) * 2.0 ** -11 + 2.0 ** -25), name
+            assert not np.array_equal(l["kernel"], k), name
+    print("ok: %s: %d layers, every value exact%s" % (nstw, len(layers), " (float16 rounding)" if fp16 else ""))
+EOF
+ok "keras: synthetic VGG16 files round-trip"
+"$PY" $CONVERT info "$TMP/full.nstw" >"$TMP/info"
+grep -q 'model vgg16, arch 1 (vgg), dtype 0 (float32)' "$TMP/info" || die "info: header line: $(head -1 "$TMP/info")"
+grep -q 'checksum 0x[0-9a-f]\{8\} (verified)' "$TMP/info" || die "info: no verified checksum"
+[ "$(grep -c '^[0-9]' "$TMP/info")" -eq 7 ] || die "info: not 7 layer rows"
+grep -q '^6   conv3_3    3x3        256    256      1    no' "$TMP/info" || die "info: conv3_3 row: $(cat "$TMP/info")"
+ok "info prints the header and 7 layers"
+"$PY" $CONVERT keras "$TMP/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/part19.nstw" --model vgg19 >/dev/null
+"$PY" -c "import convert,sys; h,_=convert.read_nstw(sys.argv[1]); assert h['model']=='vgg19', h" "$TMP/part19.nstw"
+ok "keras: --model overrides the detection"
+
+# --- the shared TensorFlow.js folder --------------------------------------------------------------
+TFJS=$SHARED/weights/vgg19-imagenet-blocks1-3
+if [ -d "$TFJS" ]; then
+	"$PY" $CONVERT tfjs "$TFJS" "$TMP/vgg19.nstw" >/dev/null 2>"$TMP/err"
+	grep -q 'the network ends at conv3_4' "$TMP/err" || die "tfjs: no note about the missing shards"
+	"$PY" - "$TMP/vgg19.nstw" "$TFJS" <<'EOF'
+import sys, numpy as np, convert
+header, layers = convert.read_nstw(sys.argv[1])
+assert header["model"] == "vgg19" and header["source"] == "tfjs:vgg19-imagenet-blocks1-3", header
+assert [l["name"] for l in layers] == convert.vgg_names("vgg19")[:8]
+shapes = convert.vgg_shapes("vgg19")
+for g, l in enumerate(layers, 1):
+    raw = np.fromfile("%s/group%d-shard1of1" % (sys.argv[2], g), "<u4")
+    cin, cout = shapes[l["name"]]
+    assert (l["in_channels"], l["out_channels"]) == (cin, cout)
+    n = 9 * cin * cout
+    assert raw.size == n + cout
+    assert np.array_equal(l["kernel_raw"].reshape(-1).view("<u4"), raw[:n]), l["name"]   # HWIO, bit for bit
+    assert np.array_equal(l["bias"].view("<u4"), raw[n:]), l["name"]
+k = layers[0]["kernel"]
+raw = np.fromfile(sys.argv[2] + "/group1-shard1of1", "<f4")
+assert k[1, 2, 0, 5] == raw[((1 * 3 + 2) * 3 + 0) * 64 + 5]
+assert np.allclose(layers[0]["bias"][:3], [0.7301776, 0.06493629, 0.03428847], rtol=0, atol=1e-7)
+print("ok: tfjs: 8 layers, every value equals the shards' bytes")
+EOF
+	ok "tfjs: shared VGG19 blocks 1-3"
+else
+	echo "note: $TFJS absent: tfjs check of the shared folder skipped"
+fi
+
+# A VGG16 TensorFlow.js folder made here: block 3 listed with 3 convs in the topology, shards
+# only for block 1 (the network ends at conv1_2).
+"$PY" - "$TMP" <<'EOF'
+import sys, os, json, numpy as np
+tmp = sys.argv[1]; d = tmp + "/tfjs16"; os.makedirs(d)
+rng = np.random.default_rng(2)
+layers = [("block%d_conv%d" % (b, c), cin, cout) for b, c, cin, cout in
+          [(1, 1, 3, 64), (1, 2, 64, 64), (2, 1, 64, 128), (2, 2, 128, 128), (3, 1, 128, 256), (3, 2, 256, 256), (3, 3, 256, 256)]]
+manifest = []
+for g, (name, cin, cout) in enumerate(layers, 1):
+    manifest.append({"paths": ["group%d-shard1of1" % g], "weights": [
+        {"name": name + "/kernel", "shape": [3, 3, cin, cout], "dtype": "float32"},
+        {"name": name + "/bias", "shape": [cout], "dtype": "float32"}]})
+    if g <= 2:
+        np.concatenate([rng.standard_normal(9 * cin * cout), rng.standard_normal(cout)]).astype("<f4").tofile(
+            "%s/group%d-shard1of1" % (d, g))
+topology = {"model_config": {"class_name": "Model", "config": {"name": "vgg16", "layers":
+            [{"name": n, "class_name": "Conv2D"} for n, _, _ in layers]}}}
+json.dump({"modelTopology": topology, "weightsManifest": manifest}, open(d + "/model.json", "w"))
+EOF
+"$PY" $CONVERT tfjs "$TMP/tfjs16" "$TMP/tfjs16.nstw" --fp16 >/dev/null 2>&1
+"$PY" - "$TMP" <<'EOF'
+import sys, numpy as np, convert
+tmp = sys.argv[1]
+h, layers = convert.read_nstw(tmp + "/tfjs16.nstw")
+assert h["model"] == "vgg16" and h["dtype"] == convert.DTYPE_F16 and [l["name"] for l in layers] == ["conv1_1", "conv1_2"], h
+raw = np.fromfile(tmp + "/tfjs16/group2-shard1of1", "<f4")
+assert np.array_equal(layers[1]["kernel_raw"].reshape(-1), raw[:9 * 64 * 64].astype("<f2"))
+assert np.array_equal(layers[1]["bias"], raw[9 * 64 * 64:])
+EOF
+ok "tfjs: VGG16 told by its topology, stops at the missing shards, --fp16 rounds as numpy does"
+
+# --- a fast-style network ---------------------------------------------------------------------------
+BIN=$SHARED/fast-styles/candy.bin
+if [ -f "$BIN" ]; then
+	"$PY" $CONVERT fast "$BIN" "$TMP/candy.nstw" --name candy >/dev/null
+	"$PY" - "$BIN" "$TMP/candy.nstw" <<'EOF'
+import sys, numpy as np, convert
+data = open(sys.argv[1], "rb").read()
+header, layers = convert.read_nstw(sys.argv[2])
+assert header["model"] == "candy" and header["arch"] == convert.ARCH_TRANSFORMER and header["dtype"] == convert.DTYPE_F16
+assert [l["name"] for l in layers] == ["conv%d" % i for i in range(1, 17)]
+# Direct decode, independent of convert.py's: (out, in, k) per ARCHITECTURE.md's table
+convs = [(32, 3, 9), (64, 32, 3), (128, 64, 3)] + [(128, 128, 3)] * 10 + [(64, 128, 3), (32, 64, 3), (3, 32, 9)]
+off = 0
+for i, ((o, c, k), l) in enumerate(zip(convs, layers)):
+    assert int.from_bytes(data[off:off + 4], "little") == 0x01306B47, i
+    off += 4
+    w = np.frombuffer(data, "<u2", o * c * k * k, off).reshape(o, c, k, k); off += 2 * o * c * k * k
+    assert (l["kernel_h"], l["kernel_w"], l["in_channels"], l["out_channels"]) == (k, k, c, o), l
+    assert l["stride"] == (2 if i in (1, 2) else 1), l
+    assert l["flags"] == (0 if i == 15 else convert.FLAG_NORM), l
+    hwio = l["kernel_raw"].view("<u2")                      # [kh][kw][in][out], float16 bits
+    assert np.array_equal(hwio, w.transpose(2, 3, 1, 0)), i
+    assert hwio[k // 2, k - 1, c - 1, o - 1] == w[o - 1, c - 1, k // 2, k - 1]
+    for name in ("bias", "gamma", "beta") if i < 15 else ("bias",):
+        v = np.frombuffer(data, "<u4", o, off); off += 4 * o
+        assert np.array_equal(l[name].view("<u4"), v), (i, name)
+    assert ("gamma" in l) == (i < 15)
+assert off == len(data)
+print("ok: fast: 16 convs, float16 bits, biases and norms exact")
+EOF
+	ok "fast: candy.bin"
+else
+	echo "note: $BIN absent: fast-style check skipped"
+fi
+
+# --- random networks --------------------------------------------------------------------------------
+"$PY" $CONVERT random --arch vgg16 "$TMP/r16.nstw" >/dev/null
+"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$TMP/r16a.nstw" >/dev/null
+"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$TMP/r16b.nstw" >/dev/null
+"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 1 "$TMP/r16c.nstw" >/dev/null
+"$PY" $CONVERT random --arch vgg19 --blocks 2 --fp16 "$TMP/r19.nstw" >/dev/null
+cmp -s "$TMP/r16a.nstw" "$TMP/r16b.nstw" || die "random: the same seed gave different files"
+! cmp -s "$TMP/r16a.nstw" "$TMP/r16c.nstw" || die "random: different seeds gave the same file"
+"$PY" - "$TMP" <<'EOF'
+import sys, numpy as np, convert
+tmp = sys.argv[1]
+h, layers = convert.read_nstw(tmp + "/r16.nstw")
+names = [l["name"] for l in layers]
+assert h["model"] == "vgg16" and len(layers) == 13, (h, names)
+assert names == ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+                 "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"], names
+assert [(l["in_channels"], l["out_channels"]) for l in layers] == \
+    [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
+     (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]
+for l in layers:   # He initialisation: std sqrt(2 / fan_in)
+    std = float(np.std(l["kernel"]))
+    want = (2.0 / (9 * l["in_channels"])) ** 0.5
+    assert abs(std / want - 1) < 0.1, (l["name"], std, want)
+    assert np.any(l["bias"] != 0)
+h, layers = convert.read_nstw(tmp + "/r19.nstw")
+assert h["model"] == "vgg19" and h["dtype"] == convert.DTYPE_F16 and [l["name"] for l in layers] == \
+    ["conv1_1", "conv1_2", "conv2_1", "conv2_2"]
+EOF
+ok "random: vgg16 has conv1_1..conv5_3 (13 layers), seeds are deterministic, --blocks and --fp16 work"
+
+# --- the Python reader refuses what the C reader refuses; the writer pads the bias to 4 bytes -------
+"$PY" - "$TMP" <<'EOF'
+import sys, struct, zlib, numpy as np, convert
+tmp = sys.argv[1]
+# 9 float16 values = 18 bytes: the bias starts at 20
+k = np.arange(9, dtype="<f4").reshape(1, 1, 3, 3) / 8
+data = convert.nstw_bytes("odd", "test", convert.ARCH_TRANSFORMER, convert.DTYPE_F16,
+                          [convert.Layer("c1", k, np.array([1, 2, 3], "<f4"), 2, np.ones(3, "<f4"), np.zeros(3, "<f4"))])
+open(tmp + "/odd.nstw", "wb").write(data)
+h, (l,) = convert.read_nstw(tmp + "/odd.nstw")
+assert l["bytes"] == 20 + 3 * 4 * 3 and l["stride"] == 2 and l["flags"] == 1, l
+assert np.array_equal(l["kernel"], k) and list(l["bias"]) == [1, 2, 3] and list(l["gamma"]) == [1, 1, 1]
+base = open(tmp + "/full.nstw", "rb").read()
+L1 = convert.HEADER_BYTES + convert.LAYER_BYTES      # layer 1's entry
+cases = [("version", 4, "<I", 2, "version 2"), ("n_layers", 12, "<I", 0, "0 layers"),
+         ("dtype", 16, "<I", 5, "unknown dtype 5"), ("flags", L1 + 48, "<I", 4, "unknown flags 0x4"),
+         ("out_channels", L1 + 40, "<I", 0x7fffffff, "out_channels 2147483647"),
+         ("offset", L1 + 56, "<Q", 1 << 40, "outside"), ("name", L1, "8s", b"conv1_3\0", "not the next VGG layer"),
+         ("in_channels", convert.HEADER_BYTES + 36, "<I", 4, "data bytes")]
+for what, at, fmt, value, needle in cases:
+    b = bytearray(base)
+    struct.pack_into(fmt, b, at, value)
+    struct.pack_into("<I", b, convert.CHECKSUM_OFFSET, 0)
+    struct.pack_into("<I", b, convert.CHECKSUM_OFFSET, zlib.crc32(b))
+    open(tmp + "/bad.nstw", "wb").write(b)
+    try:
+        convert.read_nstw(tmp + "/bad.nstw")
+        raise SystemExit("read_nstw accepted a file with a bad " + what)
+    except convert.NstwError as e:
+        assert needle in str(e), (what, str(e))
+b = bytearray(base); b[-1] ^= 1
+open(tmp + "/bad.nstw", "wb").write(b)
+try:
+    convert.read_nstw(tmp + "/bad.nstw"); raise SystemExit("read_nstw accepted a flipped byte")
+except convert.NstwError as e:
+    assert "checksum mismatch" in str(e), str(e)
+print("ok: python reader: %d corruptions refused" % (len(cases) + 1))
+EOF
+ok "python reader and writer"
+
+# --- errors: one line, non-zero ---------------------------------------------------------------------
+expect_error "missing folder" "no such folder" "$PY" $CONVERT tfjs "$TMP/nowhere" "$TMP/x.nstw"
+mkdir "$TMP/empty"
+expect_error "folder without model.json" "model.json" "$PY" $CONVERT tfjs "$TMP/empty" "$TMP/x.nstw"
+cp -r "$TMP/tfjs16" "$TMP/tfjs16-noshard" && rm "$TMP/tfjs16-noshard/group1-shard1of1"
+expect_error "tfjs without its first shard" "group1-shard1of1" "$PY" $CONVERT tfjs "$TMP/tfjs16-noshard" "$TMP/x.nstw"
+cp -r "$TMP/tfjs16" "$TMP/tfjs16-short" && truncate -s 1000 "$TMP/tfjs16-short/group2-shard1of1"
+expect_error "tfjs with a short shard" "group 2" "$PY" $CONVERT tfjs "$TMP/tfjs16-short" "$TMP/x.nstw"
+echo '{"weightsManifest": [' >"$TMP/empty/model.json"
+expect_error "tfjs with broken JSON" "not valid JSON" "$PY" $CONVERT tfjs "$TMP/empty" "$TMP/x.nstw"
+expect_error "missing .h5" "no such file" "$PY" $CONVERT keras "$TMP/none.h5" "$TMP/x.nstw"
+head -c 3000 "$TMP/full.h5" >"$TMP/truncated.h5"
+expect_error "truncated .h5" "not a readable HDF5 file" "$PY" $CONVERT keras "$TMP/truncated.h5" "$TMP/x.nstw"
+head -c 5000 /dev/urandom >"$TMP/garbage.h5"
+expect_error "garbage .h5" "not a readable HDF5 file" "$PY" $CONVERT keras "$TMP/garbage.h5" "$TMP/x.nstw"
+"$PY" -c "import h5py,sys; h5py.File(sys.argv[1],'w').create_group('block1_conv1')" "$TMP/nolayers.h5"
+expect_error ".h5 without layer_names" "layer_names" "$PY" $CONVERT keras "$TMP/nolayers.h5" "$TMP/x.nstw"
+"$PY" - "$TMP" <<'EOF'
+import sys, shutil, h5py, numpy as np
+tmp = sys.argv[1]
+shutil.copy(tmp + "/full.h5", tmp + "/badshape.h5")
+with h5py.File(tmp + "/badshape.h5", "a") as f:
+    g = f["block2_conv1"]
+    del g["block2_conv1/kernel:0"]
+    g.create_dataset("block2_conv1/kernel:0", data=np.zeros((3, 3, 64, 100), "<f4"))
+shutil.copy(tmp + "/full.h5", tmp + "/badname.h5")
+with h5py.File(tmp + "/badname.h5", "a") as f:
+    f["block2_conv1"].attrs["weight_names"] = np.array([b"block2_conv1/nothing:0", b"block2_conv1/bias:0"])
+EOF
+expect_error ".h5 with a wrong shape" "(3, 3, 64, 100)" "$PY" $CONVERT keras "$TMP/badshape.h5" "$TMP/x.nstw"
+expect_error ".h5 naming a missing dataset" "block2_conv1/nothing:0" "$PY" $CONVERT keras "$TMP/badname.h5" "$TMP/x.nstw"
+[ ! -e "$TMP/x.nstw" ] || die "a failed conversion left its output behind"
+[ -z "$(find "$TMP" -maxdepth 1 -name '.*.tmp*')" ] || die "a temporary file was left behind"
+if [ -f "$BIN" ]; then
+	head -c 1000000 "$BIN" >"$TMP/short.bin"
+	expect_error "short fast-style .bin" "3368140" "$PY" $CONVERT fast "$TMP/short.bin" "$TMP/x.nstw"
+	"$PY" -c "
+import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[0] ^= 1; open(sys.argv[2], 'wb').write(b)" "$BIN" "$TMP/badtag.bin"
+	expect_error "fast-style .bin with a bad tag" "conv 1: tag" "$PY" $CONVERT fast "$TMP/badtag.bin" "$TMP/x.nstw"
+fi
+expect_error "missing .bin" "no such file" "$PY" $CONVERT fast "$TMP/none.bin" "$TMP/x.nstw"
+cp "$TMP/full.nstw" "$TMP/flipped.nstw"
+printf '\x55' | dd of="$TMP/flipped.nstw" bs=1 seek=5000 conv=notrunc status=none
+expect_error "info on a corrupt file" "checksum mismatch" "$PY" $CONVERT info "$TMP/flipped.nstw"
+head -c 4000 "$TMP/full.nstw" >"$TMP/short.nstw"
+expect_error "info on a truncated file" "truncated" "$PY" $CONVERT info "$TMP/short.nstw"
+expect_error "random --blocks 6" "--blocks" "$PY" $CONVERT random --arch vgg16 --blocks 6 "$TMP/x.nstw"
+
+# --- fetch.sh -----------------------------------------------------------------------------------------
+rc=0
+SHARED="$TMP/no-shared" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f1/vgg19.nstw" \
+	2>"$TMP/err" || rc=$?
+[ "$rc" -eq 1 ] || die "fetch.sh without any weights: exit status $rc"
+grep -q '253f8cb515780f3b799900260a226db6' "$TMP/err" && grep -q "$TMP/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/err" ||
+	die "fetch.sh without weights does not say what to download where: $(cat "$TMP/err")"
+ok "fetch.sh offline without weights: exit 1 with download instructions"
+mkdir -p "$TMP/cache" && head -c 100 /dev/urandom >"$TMP/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+rc=0
+SHARED="$TMP/no-shared" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f1/vgg19.nstw" \
+	2>"$TMP/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'has md5' "$TMP/err" || die "fetch.sh accepted a damaged Keras file: $(cat "$TMP/err")"
+ok "fetch.sh refuses a cached Keras file with the wrong md5"
+if [ -d "$TFJS" ] && [ -d "$SHARED/fast-styles" ]; then
+	SHARED=$SHARED NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f2/vgg19.nstw" >/dev/null 2>&1
+	"$PY" - "$TMP/f2/styles" <<'EOF'
+import sys, convert
+for s in ("candy", "mosaic", "pointilism", "rain_princess", "udnie"):
+    h, layers = convert.read_nstw("%s/%s.nstw" % (sys.argv[1], s), with_values=False)
+    assert h["model"] == s and h["arch"] == convert.ARCH_TRANSFORMER and len(layers) == 16, (s, h)
+EOF
+	cmp -s "$TMP/f2/vgg19.nstw" "$TMP/vgg19.nstw" || die "fetch.sh's vgg19.nstw differs from convert.py tfjs's"
+	# inode too: convert.py replaces a file by a new one, so a rewrite changes it even within a second
+	before=$(stat -c %i.%Y.%s "$TMP/f2/vgg19.nstw" "$TMP/f2/styles/"*.nstw)
+	SHARED=$SHARED NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f2/vgg19.nstw" 2>"$TMP/err"
+	[ "$before" = "$(stat -c %i.%Y.%s "$TMP/f2/vgg19.nstw" "$TMP/f2/styles/"*.nstw)" ] || die "fetch.sh rewrote up-to-date files"
+	grep -q 'up to date' "$TMP/err" || die "fetch.sh second run: $(cat "$TMP/err")"
+	ok "fetch.sh converts the shared VGG19 and five styles, and a second run changes nothing"
+	mkdir -p "$TMP/damaged/weights" && cp -r "$TFJS" "$TMP/damaged/weights/" && chmod -R u+w "$TMP/damaged"
+	printf 'x' | dd of="$TMP/damaged/weights/vgg19-imagenet-blocks1-3/group3-shard1of1" bs=1 seek=100 conv=notrunc status=none
+	rc=0
+	SHARED="$TMP/damaged" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f3/vgg19.nstw" 2>"$TMP/err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q 'group3-shard1of1: missing or sha256 mismatch' "$TMP/err" && [ ! -e "$TMP/f3/vgg19.nstw" ] ||
+		die "fetch.sh converted a damaged shared folder: $(cat "$TMP/err")"
+	ok "fetch.sh refuses a shared folder that does not match its SHA256SUMS"
+fi
+
+echo "t_convert: $checks checks passed"

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Gets the networks the engine runs and writes them as .nstw files (weights/FORMAT.md):
+#
+#   SHARED=../shared PYTHON=/usr/bin/python3 weights/fetch.sh build/vgg19.nstw
+#
+# VGG19 -> OUT:
+#   1. $SHARED/weights/vgg19-imagenet-blocks1-3 (TensorFlow.js, conv1_1..conv3_4), checked against
+#      its SHA256SUMS; else
+#   2. Keras's full vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (conv1_1..conv5_4) from
+#      ${NST_CACHE:-$HOME/.cache/nst}, downloaded there first if missing; md5 checked.
+# Fast styles -> DIR_OF_OUT/styles/NAME.nstw (optional, skipped with a notice when unavailable):
+#   the five networks of $SHARED/fast-styles, or downloaded into $NST_CACHE/fast-styles; sha256 checked.
+#
+# NST_OFFLINE=1: never download (only $SHARED and the cache are used).
+# Idempotent: an output newer than its inputs and than weights/convert.py is left as it is.
+# Exits 1 (after saying what to download and where to put it) only if VGG19 cannot be had.
+set -euo pipefail
+
+OUT=${1:?usage: weights/fetch.sh OUT.nstw}
+SHARED=${SHARED:-../shared}
+PYTHON=${PYTHON:-/usr/bin/python3}
+CACHE=${NST_CACHE:-${HOME:-/tmp}/.cache/nst}
+HERE=$(cd "$(dirname "$0")" && pwd)
+CONVERT=$HERE/convert.py
+
+TFJS_DIR=$SHARED/weights/vgg19-imagenet-blocks1-3
+KERAS_FILE=vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5
+KERAS_MD5=253f8cb515780f3b799900260a226db6
+KERAS_URLS=(
+	"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/$KERAS_FILE"
+	"https://github.com/fchollet/deep-learning-models/releases/download/v0.1/$KERAS_FILE"
+)
+STYLES_URL=https://raw.githubusercontent.com/nihui/ncnn-android-styletransfer/294843d35c9d73dae0f8b5a18674921e75579e22/app/src/main/assets
+# From ../shared/fast-styles/ARCHITECTURE.md.
+style_sha256() {
+	case $1 in
+	candy) echo 33cee36c21be4074eb580fdddebe19e02ffe572a2e302106d739796ea601161c ;;
+	mosaic) echo b743d9de15069e384dcc95fd2efde910086933a476442efa745cac4b6c529b33 ;;
+	pointilism) echo 631e78787b008e268b8f3758d00d79928c4e72134c9062b9a78382e1e407ecae ;;
+	rain_princess) echo 63665e8116d4bab2dfc5a9f1d5d6a71c43055ff41349bbff1a4e865652c188df ;;
+	udnie) echo 010006b6d1b7ec281cbe57024d22caad9b1dcf27eb6eef080d93495be306e66f ;;
+	esac
+}
+STYLES=(candy mosaic pointilism rain_princess udnie)
+
+say() { echo "fetch.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# up_to_date OUT INPUT...: OUT exists and is newer than every input and than convert.py.
+up_to_date() {
+	local out=$1 f
+	shift
+	[ -s "$out" ] || return 1
+	for f in "$CONVERT" "$@"; do
+		[ "$out" -nt "$f" ] || return 1
+	done
+}
+
+# download URL DEST: to DEST.part then renamed; false (and nothing left behind) on failure.
+download() {
+	local url=$1 dest=$2
+	[ "${NST_OFFLINE:-0}" = 1 ] && return 1
+	say "downloading $url"
+	if command -v curl >/dev/null; then
+		curl -fL --connect-timeout 10 --retry 1 -sS -o "$dest.part" "$url" 2>/dev/null || { rm -f "$dest.part"; return 1; }
+	elif command -v wget >/dev/null; then
+		wget -q --timeout=10 --tries=2 -O "$dest.part" "$url" || { rm -f "$dest.part"; return 1; }
+	else
+		return 1
+	fi
+	mv -f "$dest.part" "$dest"
+}
+
+sum_of() { # sha256|md5 FILE (GNU coreutils, or the BSD / macOS tools)
+	if command -v "$1sum" >/dev/null; then
+		"$1sum" "$2" | cut -d' ' -f1
+	elif [ "$1" = sha256 ]; then
+		shasum -a 256 "$2" | cut -d' ' -f1
+	else
+		md5 -q "$2"
+	fi
+}
+
+# check_sums FOLDER: every "HASH  FILE" line of FOLDER/SHA256SUMS matches.
+check_sums() {
+	local hash file
+	[ -f "$1/SHA256SUMS" ] || return 1
+	while read -r hash file; do
+		[ -n "$hash" ] || continue
+		if [ ! -f "$1/$file" ] || [ "$(sum_of sha256 "$1/$file")" != "$hash" ]; then
+			say "$1/$file: missing or sha256 mismatch"
+			return 1
+		fi
+	done <"$1/SHA256SUMS"
+}
+
+mkdir -p "$(dirname "$OUT")"
+
+# --- VGG19 ---------------------------------------------------------------------------------------
+if [ -d "$TFJS_DIR" ]; then
+	inputs=("$TFJS_DIR"/model.json "$TFJS_DIR"/group*-shard*)
+	if up_to_date "$OUT" "${inputs[@]}"; then
+		say "$OUT is up to date"
+	else
+		check_sums "$TFJS_DIR" ||
+			die "$TFJS_DIR does not match its SHA256SUMS: the shared weights are damaged"
+		"$PYTHON" "$CONVERT" tfjs "$TFJS_DIR" "$OUT"
+	fi
+else
+	keras=$CACHE/$KERAS_FILE
+	if [ -f "$keras" ] && up_to_date "$OUT" "$keras"; then
+		say "$OUT is up to date"
+	else
+		if [ ! -f "$keras" ]; then
+			mkdir -p "$CACHE"
+			for url in "${KERAS_URLS[@]}"; do
+				if download "$url" "$keras.new"; then
+					if [ "$(sum_of md5 "$keras.new")" = "$KERAS_MD5" ]; then
+						mv -f "$keras.new" "$keras"
+						break
+					fi
+					say "$url gave a file whose md5 is not $KERAS_MD5; discarded"
+					rm -f "$keras.new"
+				fi
+			done
+		fi
+		if [ ! -f "$keras" ]; then
+			say "no VGG19 weights: $TFJS_DIR is absent and $KERAS_FILE cannot be downloaded."
+			say "Download $KERAS_FILE (80 MB) from"
+			for url in "${KERAS_URLS[@]}"; do say "    $url"; done
+			say "put it at $keras (or set NST_CACHE to the folder holding it),"
+			say "check that its md5 is $KERAS_MD5 (md5sum), and run this again."
+			exit 1
+		fi
+		got=$(sum_of md5 "$keras")
+		[ "$got" = "$KERAS_MD5" ] ||
+			die "$keras has md5 $got, not $KERAS_MD5: it is damaged or another file; delete it and run this again"
+		"$PYTHON" "$CONVERT" keras "$keras" "$OUT"
+	fi
+fi
+
+# --- fast styles (optional) ------------------------------------------------------------------------
+STYLES_DIR=$(dirname "$OUT")/styles
+mkdir -p "$STYLES_DIR"
+for name in "${STYLES[@]}"; do
+	want=$(style_sha256 "$name")
+	out=$STYLES_DIR/$name.nstw
+	bin=$SHARED/fast-styles/$name.bin
+	if [ ! -f "$bin" ]; then
+		bin=$CACHE/fast-styles/$name.bin
+		if [ ! -f "$bin" ]; then
+			mkdir -p "$CACHE/fast-styles"
+			if ! download "$STYLES_URL/$name.bin" "$bin.new"; then
+				say "note: fast style $name is neither in $SHARED/fast-styles nor downloadable; skipped (optional)"
+				continue
+			fi
+			if [ "$(sum_of sha256 "$bin.new")" != "$want" ]; then
+				rm -f "$bin.new"
+				say "note: the downloaded $name.bin does not have sha256 $want; skipped"
+				continue
+			fi
+			mv -f "$bin.new" "$bin"
+		fi
+	fi
+	if up_to_date "$out" "$bin"; then
+		continue
+	fi
+	got=$(sum_of sha256 "$bin")
+	[ "$got" = "$want" ] || die "$bin has sha256 $got, not $want: damaged"
+	"$PYTHON" "$CONVERT" fast "$bin" "$out" --name "$name"
+done
