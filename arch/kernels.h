@@ -40,11 +40,15 @@ void nst_f32_gemm_6x16__scalar(size_t mr, size_t nc, size_t kc, const float *a, 
                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 void nst_f32_gemm_8x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+void nst_f32_gemm_8x32__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 
-#if defined(__x86_64__) || defined(__i386__)
-/* arch/x86: AVX2 + FMA, selected at run time from cpuid. */
+#if defined(__x86_64__)
+/* arch/x86: AVX2 + FMA and AVX-512F, selected at run time from cpuid (x86-64 only; 32-bit x86 runs scalar). */
 void nst_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                              const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+void nst_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 #endif
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
@@ -74,9 +78,10 @@ void nst_cpu_detect(struct nst_cpu_features *out);
 
 /* The scalar kernel that the portable backend uses. */
 const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void);
-/* The fastest kernel this CPU runs (falls back to scalar). */
+/* The fastest kernel this CPU runs (falls back to scalar); cpu NULL detects on the spot. */
 const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu);
-/* Every kernel this build and CPU can run, each with its scalar twin; returns the count. */
+/* Every SIMD kernel this build and CPU can run, each with its scalar twin; returns the number
+ * stored (at most capacity); simd / twin may be NULL to count only; cpu NULL detects on the spot. */
 size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
                              const struct nst_gemm_kernel **twin, size_t capacity);
 

@@ -1,0 +1,77 @@
+/*
+ * Which GEMM microkernel runs: the table of kernels this build has, each with its scalar twin.
+ * x86-64 chooses at run time from the features nst_cpu_detect found; ARM at compile time (the NEON
+ * kernels exist only when the compiler targets NEON); every other CPU runs the scalar kernels.
+ */
+#include "kernels.h"
+
+#define KERNEL(name, mr, nr) { #name, name, mr, nr }
+
+static const struct nst_gemm_kernel scalar_4x8 = KERNEL(nst_f32_gemm_4x8__scalar, 4, 8);
+#if defined(__x86_64__)
+static const struct nst_gemm_kernel scalar_6x16 = KERNEL(nst_f32_gemm_6x16__scalar, 6, 16);
+static const struct nst_gemm_kernel avx2_6x16 = KERNEL(nst_f32_gemm_6x16__avx2, 6, 16);
+static const struct nst_gemm_kernel scalar_8x32 = KERNEL(nst_f32_gemm_8x32__scalar, 8, 32);
+static const struct nst_gemm_kernel avx512_8x32 = KERNEL(nst_f32_gemm_8x32__avx512, 8, 32);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+static const struct nst_gemm_kernel neon_4x8 = KERNEL(nst_f32_gemm_4x8__neon, 4, 8);
+#if defined(__aarch64__)
+static const struct nst_gemm_kernel scalar_8x8 = KERNEL(nst_f32_gemm_8x8__scalar, 8, 8);
+static const struct nst_gemm_kernel neon_8x8 = KERNEL(nst_f32_gemm_8x8__neon, 8, 8);
+#endif
+#endif
+
+const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void) {
+	return &scalar_4x8;
+}
+
+/* The SIMD kernels cpu can run, fastest first, with their twins; returns how many (<= capacity). */
+static size_t list_kernels(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                           const struct nst_gemm_kernel **twin, size_t capacity) {
+	size_t n = 0;
+#define ADD(s, t)                                                                                  \
+	do {                                                                                           \
+		if (n < capacity) {                                                                        \
+			if (simd)                                                                              \
+				simd[n] = (s);                                                                     \
+			if (twin)                                                                              \
+				twin[n] = (t);                                                                     \
+			n++;                                                                                   \
+		}                                                                                          \
+	} while (0)
+#if defined(__x86_64__)
+	if (cpu->avx512f && cpu->avx2 && cpu->fma)
+		ADD(&avx512_8x32, &scalar_8x32);
+	if (cpu->avx2 && cpu->fma)
+		ADD(&avx2_6x16, &scalar_6x16);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+	if (cpu->neon) {
+#if defined(__aarch64__)
+		ADD(&neon_8x8, &scalar_8x8);
+#endif
+		ADD(&neon_4x8, &scalar_4x8);
+	}
+#endif
+#undef ADD
+	return n;
+}
+
+const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	const struct nst_gemm_kernel *best;
+	return list_kernels(cpu, &best, NULL, 1) == 1 ? best : &scalar_4x8;
+}
+
+size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                             const struct nst_gemm_kernel **twin, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	return list_kernels(cpu, simd, twin, capacity);
+}

@@ -1,0 +1,576 @@
+/*
+ * GEMM microkernels: every scalar twin against a naive triple loop in double, every SIMD kernel this
+ * CPU runs against the reference and against its twin; ragged shapes, padded strides, unaligned
+ * pointers, every clamp.  Guards: c outside [mr][nc] keeps its bit pattern, a holds NaN in the rows
+ * >= mr and past kc, and page-guarded buffers turn any read or write past the end into a crash.
+ * Also the packing, the kernel tables and the CPU detection.
+ *
+ * Links against libnst.a, or standalone with only the sources of arch/generic and arch/<isa> (the
+ * *-avx2.c and *-avx512.c files with their -m flags, as in the Makefile) and -lm.
+ * NST_TEST_SEED=N reproduces a run; the seed is printed first.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "kernels.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Random numbers (xoshiro256**, seeded by splitmix64): local, so the test needs no library code.
+ * ------------------------------------------------------------------------------------------- */
+struct rng {
+	uint64_t s[4];
+};
+
+static uint64_t splitmix(uint64_t *x) {
+	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(struct rng *r) {
+	uint64_t *s = r->s;
+	const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+/* Uniform integer in [lo, hi]. */
+static size_t rng_range(struct rng *r, size_t lo, size_t hi) { return lo + (size_t)(rng_next(r) % (hi - lo + 1)); }
+/* Uniform in [-1, 1). */
+static float rng_float(struct rng *r) { return (float)((double)(rng_next(r) >> 11) * 0x1.0p-52 - 1.0); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Buffers
+ * ------------------------------------------------------------------------------------------- */
+#define GUARD_BITS UINT32_C(0x7fc5a5a5) /* a quiet NaN no kernel produces */
+
+static uint32_t float_bits(float f) {
+	uint32_t u;
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+static float bits_float(uint32_t u) {
+	float f;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+static void *xmalloc(size_t bytes) {
+	void *p = malloc(bytes ? bytes : 1);
+	if (!p) {
+		fprintf(stderr, "test_kernels: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+/* floats that end exactly where an inaccessible page begins: any access past the end faults. */
+struct guarded {
+	void *map;
+	size_t map_bytes;
+	float *p;
+};
+
+static float *guarded_alloc(struct guarded *g, size_t floats) {
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t data_pages = (floats * sizeof(float) + page - 1) / page;
+	g->map_bytes = (data_pages + 1) * page;
+	g->map = mmap(NULL, g->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g->map == MAP_FAILED || mprotect((char *)g->map + data_pages * page, page, PROT_NONE) != 0) {
+		fprintf(stderr, "test_kernels: mmap / mprotect failed\n");
+		exit(1);
+	}
+	g->p = (float *)((char *)g->map + data_pages * page) - floats;
+	return g->p;
+}
+
+static void guarded_free(struct guarded *g) { munmap(g->map, g->map_bytes); }
+
+/* ---------------------------------------------------------------------------------------------
+ * One GEMM case
+ * ------------------------------------------------------------------------------------------- */
+struct gemm_case {
+	size_t mr, nc, kc;
+	size_t a_stride, c_stride, w_stride;
+	size_t a_offset, c_offset; /* floats before a / c in their buffers: misaligns them */
+	struct nst_f32_minmax_params params;
+	const float *a;    /* [mr][a_stride], finite where valid */
+	const float *w;    /* [kc][w_stride], unpacked */
+	const float *bias; /* [nc] or NULL */
+};
+
+static void describe(char *buf, size_t size, const char *kernel, const struct gemm_case *t) {
+	snprintf(buf, size, "%s mr=%zu nc=%zu kc=%zu a_stride=%zu c_stride=%zu a_off=%zu c_off=%zu min=%g max=%g%s",
+	         kernel, t->mr, t->nc, t->kc, t->a_stride, t->c_stride, t->a_offset, t->c_offset,
+	         (double)t->params.min, (double)t->params.max, t->bias ? "" : " bias=NULL");
+}
+
+/* Runs kernel k on the case: c [mr rows + 2 spare][c_stride] filled with the guard, returns it
+ * (c_offset floats before row 0, one spare row after the last valid row and one further). */
+static float *run_kernel(const struct nst_gemm_kernel *k, const struct gemm_case *t, size_t *c_floats) {
+	const size_t packed_floats = nst_gemm_packed_floats(t->kc, t->nc, k->nr);
+	float *packed = xmalloc((packed_floats + 64) * sizeof(float));
+	for (size_t i = 0; i < packed_floats + 64; i++)
+		packed[i] = NAN; /* a kernel that reads past the packed panels sees NaN */
+	nst_gemm_pack(t->kc, t->nc, k->nr, t->w, t->w_stride, t->bias, packed);
+
+	/* a: a copy of the case's rows, with NaN in the rows >= mr and in the columns >= kc. */
+	const size_t a_floats = t->a_offset + (k->mr + 1) * t->a_stride;
+	float *a = xmalloc(a_floats * sizeof(float));
+	for (size_t i = 0; i < a_floats; i++)
+		a[i] = NAN;
+	for (size_t i = 0; i < t->mr; i++)
+		memcpy(a + t->a_offset + i * t->a_stride, t->a + i * t->a_stride, t->kc * sizeof(float));
+
+	*c_floats = t->c_offset + (k->mr + 2) * t->c_stride;
+	float *c = xmalloc(*c_floats * sizeof(float));
+	for (size_t i = 0; i < *c_floats; i++)
+		c[i] = bits_float(GUARD_BITS);
+	k->fn(t->mr, t->nc, t->kc, a + t->a_offset, t->a_stride, packed, c + t->c_offset, t->c_stride, &t->params);
+	free(a);
+	free(packed);
+	return c;
+}
+
+static double clampd(double x, float lo, float hi) {
+	if (x < (double)lo)
+		x = (double)lo;
+	if (x > (double)hi)
+		x = (double)hi;
+	return x;
+}
+
+/* Reference in double: ref [mr][nc] clamped, mag [mr][nc] = |bias| + sum |a w| for the tolerance. */
+static void reference(const struct gemm_case *t, double *ref, double *mag) {
+	for (size_t i = 0; i < t->mr; i++) {
+		for (size_t j = 0; j < t->nc; j++) {
+			double s = t->bias ? (double)t->bias[j] : 0.0, m = fabs(s);
+			for (size_t k = 0; k < t->kc; k++) {
+				const double p = (double)t->a[i * t->a_stride + k] * (double)t->w[k * t->w_stride + j];
+				s += p;
+				m += fabs(p);
+			}
+			ref[i * t->nc + j] = clampd(s, t->params.min, t->params.max);
+			mag[i * t->nc + j] = m;
+		}
+	}
+}
+
+static double tolerance(double mag) { return 1e-5 * mag + 1e-6; }
+
+/* Checks that c (from run_kernel) matches want [mr][nc] within the tolerance and that nothing
+ * else in c changed.  want_name says what it was compared with. */
+static void check_result(const char *what, const struct gemm_case *t, const float *c, size_t c_floats,
+                         const double *want, const double *mag, const char *want_name) {
+	size_t bad = 0, bad_i = 0, bad_j = 0, touched = 0, touched_at = 0;
+	double got_first = 0, want_first = 0;
+	for (size_t x = 0; x < c_floats; x++) {
+		const size_t rel = x - t->c_offset; /* wraps for x < c_offset: then outside */
+		const size_t i = x >= t->c_offset ? rel / t->c_stride : SIZE_MAX, j = x >= t->c_offset ? rel % t->c_stride : 0;
+		if (x >= t->c_offset && i < t->mr && j < t->nc) {
+			const double g = (double)c[x], e = want[i * t->nc + j];
+			if (!(fabs(g - e) <= tolerance(mag[i * t->nc + j]))) {
+				if (bad++ == 0) {
+					bad_i = i;
+					bad_j = j;
+					got_first = g;
+					want_first = e;
+				}
+			}
+		} else if (float_bits(c[x]) != GUARD_BITS) {
+			if (touched++ == 0)
+				touched_at = x;
+		}
+	}
+	CHECK(bad == 0, "%s: %zu of %zu outputs differ from %s, first c[%zu][%zu] = %.9g, want %.9g (tolerance %.3g)", what,
+	      bad, t->mr * t->nc, want_name, bad_i, bad_j, got_first, want_first,
+	      bad ? tolerance(mag[bad_i * t->nc + bad_j]) : 0.0);
+	CHECK(touched == 0, "%s: %zu floats outside [mr][nc] written, first at c row %zd col %zu", what, touched,
+	      touched_at >= t->c_offset ? (ssize_t)((touched_at - t->c_offset) / t->c_stride) : -1,
+	      touched_at >= t->c_offset ? (touched_at - t->c_offset) % t->c_stride : 0);
+}
+
+/* Runs one case on kernel k (and its twin, if any) and checks both against the reference. */
+static void check_case(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, const struct gemm_case *t) {
+	char what[256];
+	describe(what, sizeof(what), k->name, t);
+	double *ref = xmalloc(t->mr * t->nc * sizeof(double));
+	double *mag = xmalloc(t->mr * t->nc * sizeof(double));
+	reference(t, ref, mag);
+
+	size_t c_floats;
+	float *c = run_kernel(k, t, &c_floats);
+	check_result(what, t, c, c_floats, ref, mag, "the double reference");
+	if (twin) {
+		size_t twin_floats;
+		float *ct = run_kernel(twin, t, &twin_floats);
+		double *tw = xmalloc(t->mr * t->nc * sizeof(double));
+		for (size_t i = 0; i < t->mr; i++)
+			for (size_t j = 0; j < t->nc; j++)
+				tw[i * t->nc + j] = (double)ct[t->c_offset + i * t->c_stride + j];
+		check_result(what, t, c, c_floats, tw, mag, twin->name);
+		free(tw);
+		free(ct);
+	}
+	free(c);
+	free(mag);
+	free(ref);
+}
+
+/* Fills a case of the given shape with random data, strides, offsets and clamp; returns the
+ * buffers to free (a, w, bias). */
+static void make_case(struct rng *r, struct gemm_case *t, size_t mr, size_t nc, size_t kc, float **a, float **w,
+                      float **bias) {
+	memset(t, 0, sizeof(*t));
+	t->mr = mr;
+	t->nc = nc;
+	t->kc = kc;
+	t->a_stride = kc + (rng_range(r, 0, 2) ? rng_range(r, 0, 17) : 0);
+	t->c_stride = nc + (rng_range(r, 0, 2) ? rng_range(r, 0, 17) : 0);
+	t->w_stride = nc + rng_range(r, 0, 5);
+	t->a_offset = rng_range(r, 0, 7);
+	t->c_offset = rng_range(r, 0, 7);
+	*a = xmalloc(mr * t->a_stride * sizeof(float));
+	for (size_t i = 0; i < mr * t->a_stride; i++)
+		(*a)[i] = rng_float(r);
+	*w = xmalloc(kc * t->w_stride * sizeof(float));
+	for (size_t i = 0; i < kc * t->w_stride; i++)
+		(*w)[i] = rng_float(r);
+	*bias = NULL;
+	if (rng_range(r, 0, 4)) {
+		*bias = xmalloc(nc * sizeof(float));
+		for (size_t j = 0; j < nc; j++)
+			(*bias)[j] = rng_float(r);
+	}
+	/* Outputs spread about sqrt(kc) / 3: finite clamps inside that range clamp some of them. */
+	const float spread = (float)sqrt((double)kc) / 3.0f + 0.3f;
+	switch (rng_range(r, 0, 4)) {
+	case 0:
+		t->params.min = -INFINITY;
+		t->params.max = INFINITY;
+		break;
+	case 1:
+		t->params.min = 0.0f; /* fused ReLU */
+		t->params.max = INFINITY;
+		break;
+	case 2:
+		t->params.min = -INFINITY;
+		t->params.max = spread * rng_float(r);
+		break;
+	case 3:
+		t->params.min = spread * rng_float(r);
+		t->params.max = INFINITY;
+		break;
+	default: {
+		const float x = spread * rng_float(r), y = spread * rng_float(r);
+		t->params.min = x < y ? x : y;
+		t->params.max = x < y ? y : x;
+		break;
+	}
+	}
+	t->a = *a;
+	t->w = *w;
+	t->bias = *bias;
+}
+
+static void free_case(float *a, float *w, float *bias) {
+	free(a);
+	free(w);
+	free(bias);
+}
+
+/* Every mr and every nc up to 2 NR + 1 with small kc (all k remainders), then random shapes. */
+static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, struct rng *r,
+                         int random_cases) {
+	const int failed_before = check_failed_count;
+	float *a, *w, *bias;
+	struct gemm_case t;
+	for (size_t mr = 1; mr <= k->mr; mr++) {
+		for (size_t nc = 1; nc <= 2 * k->nr + 1; nc++) {
+			make_case(r, &t, mr, nc, 1 + (mr + nc) % 9, &a, &w, &bias);
+			check_case(k, twin, &t);
+			free_case(a, w, bias);
+		}
+	}
+	for (int n = 0; n < random_cases && check_failed_count - failed_before < 20; n++) {
+		const size_t mr = rng_range(r, 1, k->mr);
+		const size_t nc = rng_range(r, 1, 3 * k->nr + 5);
+		const size_t kc = rng_range(r, 0, 3) ? rng_range(r, 1, 600) : rng_range(r, 1, 12);
+		make_case(r, &t, mr, nc, kc, &a, &w, &bias);
+		check_case(k, twin, &t);
+		free_case(a, w, bias);
+	}
+	printf("  %-28s %s\n", k->name, check_failed_count == failed_before ? "ok" : "FAILED");
+}
+
+/* a, packed w and c each end at an inaccessible page: reading a row >= mr, a column >= kc of the
+ * last row, past the packed panels, or writing past c[mr - 1][nc - 1] crashes the test. */
+static void check_page_guards(const struct nst_gemm_kernel *k, struct rng *r, int cases) {
+	for (int n = 0; n < cases; n++) {
+		const size_t mr = rng_range(r, 1, k->mr), nc = rng_range(r, 1, 3 * k->nr + 5), kc = rng_range(r, 1, 70);
+		const size_t a_stride = kc + rng_range(r, 0, 3), c_stride = nc + rng_range(r, 0, 3);
+		struct guarded ga, gw, gc;
+		float *a = guarded_alloc(&ga, (mr - 1) * a_stride + kc);
+		for (size_t i = 0; i < (mr - 1) * a_stride + kc; i++)
+			a[i] = rng_float(r);
+		const size_t packed_floats = nst_gemm_packed_floats(kc, nc, k->nr);
+		float *packed = guarded_alloc(&gw, packed_floats);
+		float *wu = xmalloc(kc * nc * sizeof(float)), *bias = xmalloc(nc * sizeof(float));
+		for (size_t i = 0; i < kc * nc; i++)
+			wu[i] = rng_float(r);
+		for (size_t j = 0; j < nc; j++)
+			bias[j] = rng_float(r);
+		nst_gemm_pack(kc, nc, k->nr, wu, nc, bias, packed);
+		float *c = guarded_alloc(&gc, (mr - 1) * c_stride + nc);
+		const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+		k->fn(mr, nc, kc, a, a_stride, packed, c, c_stride, &params);
+		/* Spot check the last output (the rest is covered above). */
+		double s = bias[nc - 1], m = fabs(s);
+		for (size_t kk = 0; kk < kc; kk++) {
+			const double p = (double)a[(mr - 1) * a_stride + kk] * (double)wu[kk * nc + nc - 1];
+			s += p;
+			m += fabs(p);
+		}
+		const double got = c[(mr - 1) * c_stride + nc - 1];
+		CHECK(fabs(got - s) <= tolerance(m), "%s page-guarded mr=%zu nc=%zu kc=%zu: last output %.9g, want %.9g",
+		      k->name, mr, nc, kc, got, s);
+		free(wu);
+		free(bias);
+		guarded_free(&ga);
+		guarded_free(&gw);
+		guarded_free(&gc);
+	}
+}
+
+/* A NaN in a valid row of a makes that whole row NaN, even through a ReLU clamp (min 0): the loss
+ * must see it (NST_ERR_NUMERIC).  Other rows stay finite.  Every row, every column vector. */
+static void check_nan_propagation(const struct nst_gemm_kernel *k, struct rng *r) {
+	for (size_t nan_row = 0; nan_row < k->mr; nan_row++) {
+		float *a, *w, *bias;
+		struct gemm_case t;
+		const size_t mr = k->mr, nc = 2 * k->nr + 3, kc = 13;
+		make_case(r, &t, mr, nc, kc, &a, &w, &bias);
+		t.params.min = 0.0f;
+		t.params.max = INFINITY;
+		a[nan_row * t.a_stride + rng_range(r, 0, kc - 1)] = NAN;
+		size_t c_floats;
+		float *c = run_kernel(k, &t, &c_floats);
+		size_t nan_ok = 0, finite_ok = 0;
+		for (size_t i = 0; i < mr; i++)
+			for (size_t j = 0; j < nc; j++) {
+				const float v = c[t.c_offset + i * t.c_stride + j];
+				if (i == nan_row)
+					nan_ok += isnan(v) != 0;
+				else
+					finite_ok += isfinite(v) != 0;
+			}
+		CHECK(nan_ok == nc, "%s: %zu of %zu outputs of row %zu, which has a NaN input, are NaN (clamp min 0)", k->name,
+		      nan_ok, nc, nan_row);
+		CHECK(finite_ok == (mr - 1) * nc, "%s: %zu of %zu outputs of the other rows are finite", k->name, finite_ok,
+		      (mr - 1) * nc);
+		free(c);
+		free_case(a, w, bias);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Packing
+ * ------------------------------------------------------------------------------------------- */
+static void check_pack_example(void) {
+	/* k = 2, n = 3, nr = 2, w_stride 4: panels {b0 b1 | w00 w01 | w10 w11}, {b2 0 | w02 0 | w12 0}. */
+	const float w[2 * 4] = {1, 2, 3, 99, 4, 5, 6, 99};
+	const float bias[3] = {10, 20, 30};
+	const float want[12] = {10, 20, 1, 2, 4, 5, 30, 0, 3, 0, 6, 0};
+	const float want_nobias[12] = {0, 0, 1, 2, 4, 5, 0, 0, 3, 0, 6, 0};
+	float packed[13];
+	CHECK(nst_gemm_packed_floats(2, 3, 2) == 12, "packed_floats(2, 3, 2) = %zu, want 12", nst_gemm_packed_floats(2, 3, 2));
+	packed[12] = 777.0f;
+	nst_gemm_pack(2, 3, 2, w, 4, bias, packed);
+	CHECK(memcmp(packed, want, sizeof(want)) == 0 && packed[12] == 777.0f, "pack example with bias");
+	nst_gemm_pack(2, 3, 2, w, 4, NULL, packed);
+	CHECK(memcmp(packed, want_nobias, sizeof(want_nobias)) == 0 && packed[12] == 777.0f, "pack example, bias NULL");
+}
+
+static void check_pack_random(struct rng *r, int cases) {
+	static const size_t nrs[] = {1, 4, 8, 16, 32};
+	for (int n = 0; n < cases; n++) {
+		const size_t nr = nrs[rng_range(r, 0, 4)], k = rng_range(r, 1, 40), cols = rng_range(r, 1, 3 * nr + 5);
+		const size_t w_stride = cols + rng_range(r, 0, 4);
+		const size_t panels = (cols + nr - 1) / nr, floats = panels * nr * (k + 1);
+		const size_t got_floats = nst_gemm_packed_floats(k, cols, nr);
+		CHECK(got_floats == floats, "packed_floats(%zu, %zu, %zu) = %zu, want %zu", k, cols, nr, got_floats, floats);
+		float *w = xmalloc(k * w_stride * sizeof(float)), *bias = NULL;
+		for (size_t i = 0; i < k * w_stride; i++)
+			w[i] = rng_float(r);
+		if (rng_range(r, 0, 1)) {
+			bias = xmalloc(cols * sizeof(float));
+			for (size_t j = 0; j < cols; j++)
+				bias[j] = rng_float(r);
+		}
+		float *packed = xmalloc((floats + 16) * sizeof(float));
+		for (size_t i = 0; i < floats + 16; i++)
+			packed[i] = bits_float(GUARD_BITS);
+		nst_gemm_pack(k, cols, nr, w, w_stride, bias, packed);
+		size_t bad = 0, first = 0;
+		for (size_t p = 0; p < panels; p++) {
+			for (size_t row = 0; row <= k; row++) { /* row 0: bias, row 1 + kk: weights */
+				for (size_t j = 0; j < nr; j++) {
+					const size_t col = p * nr + j, at = p * nr * (k + 1) + row * nr + j;
+					float want = 0.0f;
+					if (col < cols)
+						want = row == 0 ? (bias ? bias[col] : 0.0f) : w[(row - 1) * w_stride + col];
+					if (float_bits(packed[at]) != float_bits(want) && bad++ == 0)
+						first = at;
+				}
+			}
+		}
+		for (size_t i = floats; i < floats + 16; i++)
+			if (float_bits(packed[i]) != GUARD_BITS && bad++ == 0)
+				first = i;
+		CHECK(bad == 0, "pack k=%zu n=%zu nr=%zu w_stride=%zu bias=%s: %zu floats wrong, first at %zu", k, cols, nr,
+		      w_stride, bias ? "yes" : "NULL", bad, first);
+		free(packed);
+		free(bias);
+		free(w);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tables and detection
+ * ------------------------------------------------------------------------------------------- */
+static int name_matches(const struct nst_gemm_kernel *k, const char *isa) {
+	char want[96];
+	snprintf(want, sizeof(want), "nst_f32_gemm_%" PRIu32 "x%" PRIu32 "__%s", k->mr, k->nr, isa);
+	return strcmp(k->name, want) == 0;
+}
+
+static void check_tables(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                         const struct nst_gemm_kernel **twin, size_t pairs) {
+	const struct nst_gemm_kernel *s = nst_gemm_kernel_scalar();
+	CHECK(s && s->fn == nst_f32_gemm_4x8__scalar && s->mr == 4 && s->nr == 8 && name_matches(s, "scalar"),
+	      "nst_gemm_kernel_scalar is the 4x8 scalar kernel");
+	for (size_t i = 0; i < pairs; i++) {
+		CHECK(simd[i]->mr == twin[i]->mr && simd[i]->nr == twin[i]->nr, "%s and its twin %s have the same tile",
+		      simd[i]->name, twin[i]->name);
+		CHECK(name_matches(twin[i], "scalar"), "twin %s is named nst_f32_gemm_<mr>x<nr>__scalar", twin[i]->name);
+		CHECK(!name_matches(simd[i], "scalar") && strncmp(simd[i]->name, "nst_f32_gemm_", 13) == 0 &&
+		          strstr(simd[i]->name, "__") && simd[i]->fn != twin[i]->fn,
+		      "%s is a SIMD kernel named after its tile", simd[i]->name);
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "nst_f32_gemm_%" PRIu32 "x%" PRIu32 "__", simd[i]->mr, simd[i]->nr);
+		CHECK(strncmp(simd[i]->name, prefix, strlen(prefix)) == 0, "%s's name matches its tile %ux%u", simd[i]->name,
+		      (unsigned)simd[i]->mr, (unsigned)simd[i]->nr);
+	}
+	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(cpu);
+	CHECK(best == (pairs ? simd[0] : s), "best kernel %s is the first pair (or scalar)", best->name);
+	CHECK(nst_gemm_kernel_best(NULL) == best, "nst_gemm_kernel_best(NULL) detects the same CPU");
+	CHECK(nst_gemm_kernel_pairs(cpu, NULL, NULL, 0) == 0, "pairs with capacity 0 stores nothing");
+	const struct nst_cpu_features none = {0};
+	const struct nst_gemm_kernel *none_simd[8], *none_twin[8];
+	CHECK(nst_gemm_kernel_best(&none) == s, "a CPU without features runs the scalar kernel");
+	CHECK(nst_gemm_kernel_pairs(&none, none_simd, none_twin, 8) == 0, "a CPU without features has no SIMD pairs");
+
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	const bool avx2 = __builtin_cpu_supports("avx2"), fma = __builtin_cpu_supports("fma");
+	const bool avx512f = __builtin_cpu_supports("avx512f");
+	CHECK(cpu->avx2 == avx2 && cpu->fma == fma && cpu->avx512f == avx512f,
+	      "nst_cpu_detect avx2 %d fma %d avx512f %d, compiler runtime says %d %d %d", cpu->avx2, cpu->fma, cpu->avx512f,
+	      avx2, fma, avx512f);
+	CHECK(!cpu->neon && !cpu->neon_fp16, "no NEON on x86");
+	CHECK(pairs == (size_t)(avx2 && fma) + (size_t)(avx512f && avx2 && fma), "x86: %zu SIMD kernels for this CPU", pairs);
+	if (avx512f && avx2 && fma)
+		CHECK(strcmp(best->name, "nst_f32_gemm_8x32__avx512") == 0, "x86 with AVX-512F: best kernel %s", best->name);
+	else if (avx2 && fma)
+		CHECK(strcmp(best->name, "nst_f32_gemm_6x16__avx2") == 0, "x86 with AVX2 + FMA: best kernel %s", best->name);
+	/* Whatever this CPU has, a CPU with only AVX2 + FMA gets the AVX2 kernel. */
+	const struct nst_cpu_features only_avx2 = {.avx2 = true, .fma = true, .f16c = true};
+	CHECK(strcmp(nst_gemm_kernel_best(&only_avx2)->name, "nst_f32_gemm_6x16__avx2") == 0, "AVX2 + FMA only: best %s",
+	      nst_gemm_kernel_best(&only_avx2)->name);
+	const struct nst_cpu_features avx2_no_fma = {.avx2 = true};
+	CHECK(nst_gemm_kernel_best(&avx2_no_fma) == s, "AVX2 without FMA runs the scalar kernel");
+#elif defined(__aarch64__)
+	CHECK(cpu->neon && cpu->neon_fp16 && !cpu->avx2 && !cpu->fma && !cpu->avx512f && !cpu->f16c, "aarch64 features");
+	CHECK(pairs == 2 && best->fn == nst_f32_gemm_8x8__neon, "aarch64: best %s, %zu pairs", best->name, pairs);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+	CHECK(cpu->neon && !cpu->avx2, "ARMv7 NEON features");
+	CHECK(pairs == 1 && best->fn == nst_f32_gemm_4x8__neon, "ARMv7 NEON: best %s, %zu pairs", best->name, pairs);
+#else
+	CHECK(pairs == 0 && best == s, "no SIMD kernels on this target");
+#endif
+}
+
+int main(void) {
+	const char *env = getenv("NST_TEST_SEED");
+	uint64_t seed;
+	if (env && *env) {
+		seed = strtoull(env, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+	}
+	printf("test_kernels: seed %" PRIu64 "\n", seed);
+	fflush(stdout);
+	struct rng r;
+	uint64_t x = seed;
+	for (int i = 0; i < 4; i++)
+		r.s[i] = splitmix(&x);
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	printf("cpu: avx2 %d fma %d avx512f %d f16c %d neon %d neon_fp16 %d\n", cpu.avx2, cpu.fma, cpu.avx512f, cpu.f16c,
+	       cpu.neon, cpu.neon_fp16);
+	const struct nst_gemm_kernel *simd[8], *twin[8];
+	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 8);
+	printf("best kernel: %s; %zu SIMD kernels\n", nst_gemm_kernel_best(&cpu)->name, pairs);
+
+	check_tables(&cpu, simd, twin, pairs);
+	check_pack_example();
+	check_pack_random(&r, 200);
+
+	static const struct nst_gemm_kernel scalars[] = {
+		{"nst_f32_gemm_4x8__scalar", nst_f32_gemm_4x8__scalar, 4, 8},
+		{"nst_f32_gemm_6x16__scalar", nst_f32_gemm_6x16__scalar, 6, 16},
+		{"nst_f32_gemm_8x8__scalar", nst_f32_gemm_8x8__scalar, 8, 8},
+		{"nst_f32_gemm_8x32__scalar", nst_f32_gemm_8x32__scalar, 8, 32},
+	};
+	printf("scalar twins against the double reference:\n");
+	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+		check_kernel(&scalars[i], NULL, &r, 150);
+		check_nan_propagation(&scalars[i], &r);
+		check_page_guards(&scalars[i], &r, 20);
+	}
+	printf("SIMD kernels against the double reference and their twins:\n");
+	for (size_t i = 0; i < pairs; i++) {
+		check_kernel(simd[i], twin[i], &r, 300);
+		check_nan_propagation(simd[i], &r);
+		check_page_guards(simd[i], &r, 40);
+	}
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	if (check_failed_count)
+		printf("test_kernels: FAILED; rerun with NST_TEST_SEED=%" PRIu64 "\n", seed);
+	return check_finish("test_kernels");
+}
