@@ -118,14 +118,16 @@ struct nst_image {
 	uint8_t *rgb; /* [height][width][3] */
 };
 
-/* Reads only the header: the picture's size, refusing absurd sizes before any allocation. */
+/* Reads only the header: the picture's size, refusing absurd sizes before any allocation.
+ * "-" is refused with NST_ERR_INVALID_ARGUMENT (standard input can be read only once). */
 enum nst_status nst_image_info(const char *path, int *width, int *height, struct nst_diag *diag);
 /* Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM; grey, alpha, 16-bit and palette
  * pictures are converted to 8-bit RGB.  "-" reads standard input. */
 enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag);
 /* Decodes a picture held in memory. */
 enum nst_status nst_image_decode(const uint8_t *bytes, size_t size, struct nst_image *out, struct nst_diag *diag);
-/* Resamples src to width x height (Mitchell filter, sRGB-agnostic) into a new image. */
+/* Resamples src to width x height into a new image (stb_image_resize's defaults: Mitchell when
+ * shrinking, Catmull-Rom when enlarging; edges clamped; no sRGB conversion). */
 enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out);
 /* The size whose longer side is long_side, keeping the aspect ratio (each side rounded, >= 1). */
 void nst_image_fit(int width, int height, int long_side, int *out_width, int *out_height);
