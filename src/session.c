@@ -282,10 +282,12 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 			snprintf(conv, sizeof conv, "conv%d_%d", block, index);
 			const int wi = nst_weights_find(w, conv);
 			if (wi < 0) {
-				struct nst_layer_info last;
+				struct nst_layer_info first, last;
+				nst_weights_layer(w, 0, &first);
 				nst_weights_layer(w, nst_weights_layer_count(w) - 1, &last);
 				return nst_fail(diag, NST_ERR_LAYER_NOT_IN_WEIGHTS,
-				                "layer '%s' is not in the weights (%s ends at %s)", name, nst_weights_model(w), last.name);
+				                "layer '%s' is not in the weights: %s holds %s..%s, without %s", name,
+				                nst_weights_model(w), first.name, last.name, conv);
 			}
 			loss_conv[kind][i] = wi;
 			if (wi > deepest)
