@@ -84,7 +84,7 @@ static void usage(FILE *f) {
 	        "      --sheet FILE         also write content | styles | result side by side\n"
 	        "network and loss\n"
 	        "      --weights FILE       VGG weights (.nstw); default: $NST_WEIGHTS, then %s beside\n"
-	        "                           the nst binary, then " NST_DATADIR "/%s\n"
+	        "                           the nst binary or in ../share/nst from it, then " NST_DATADIR "/%s\n"
 	        "      --content-layers L   comma-separated (default relu3_2)\n"
 	        "      --style-layers L     comma-separated (default relu1_1,relu2_1,relu3_1)\n"
 	        "      --content-weight X   (default 5)\n"
@@ -240,7 +240,11 @@ static const char *find_weights(const char *given, char *buf, size_t size) {
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
-			const int len = snprintf(buf, size, "%s/%s", exe, DEFAULT_WEIGHTS_FILE);
+			int len = snprintf(buf, size, "%s/%s", exe, DEFAULT_WEIGHTS_FILE);
+			if (len > 0 && (size_t)len < size && readable(buf))
+				return buf;
+			/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/vgg19.nstw, whatever PREFIX was. */
+			len = snprintf(buf, size, "%s/../share/nst/%s", exe, DEFAULT_WEIGHTS_FILE);
 			if (len > 0 && (size_t)len < size && readable(buf))
 				return buf;
 		}
