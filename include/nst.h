@@ -251,9 +251,98 @@ enum nst_status nst_session_set_x(struct nst_session *session, const float *x);
 /* The current picture as 8-bit RGB [H][W][3] (with the content's colours if asked). */
 enum nst_status nst_session_image(struct nst_session *session, uint8_t *rgb);
 
+/* Where the time of a session goes (for the benchmark): per convolution layer, summed over the
+ * evaluations since the last reset. */
+#define NST_PROFILE_MAX_LAYERS 16
+struct nst_layer_profile {
+	char name[NST_LAYER_NAME_BYTES];
+	int height, width, in_channels, out_channels;
+	double forward_seconds;   /* the convolution, its ReLU mask and the pooling after it */
+	double backward_seconds;  /* the input-gradient convolution and the pooling's backward */
+	double forward_flops;     /* one evaluation */
+	double backward_flops;
+};
+struct nst_profile {
+	int n_layers;
+	struct nst_layer_profile layers[NST_PROFILE_MAX_LAYERS];
+	double loss_seconds;      /* Gram matrices, losses and their gradients, TV */
+	double optimizer_seconds; /* the Adam / L-BFGS vector updates */
+	int forward_passes, backward_passes;
+};
+/* Copies the profile; reset starts a new one. */
+void nst_session_profile(struct nst_session *session, struct nst_profile *out, bool reset);
+
+/* Benchmark helpers for `nst bench`: they allocate with malloc and are not part of a planned run. */
+const char *nst_bench_kernel_name(enum nst_backend backend);
+/* The CPU features that select kernels ("avx2 fma avx512f", "neon"), written into buf. */
+void nst_bench_cpu_features(char *buf, size_t size);
+/* The GEMM microkernel's throughput on data that stays in L1: the practical peak. */
+double nst_bench_peak_gflops(enum nst_backend backend, int threads);
+/* One 3x3 convolution layer of that shape (picture h x w), forward and input gradient, in isolation. */
+enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int in_channels, int out_channels,
+                               double *forward_gflops, double *backward_gflops);
+
 const char *nst_backend_name(enum nst_backend backend);
 /* Whether this build and CPU can run the backend. */
 bool nst_backend_available(enum nst_backend backend);
+
+/* ---------------------------------------------------------------------------------------------
+ * Feed-forward style transfer (Johnson et al.): one trained network per style, one pass per
+ * picture.  The same size-query-then-arena pattern:
+ *
+ *     nst_fast_plan(weights, 512, 512, threads, NST_BACKEND_AUTO, &plan, &diag);
+ *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     nst_fast_init(arena, plan.total_bytes, weights, 512, 512, threads, NST_BACKEND_AUTO, &session, &diag);
+ *     nst_weights_close(weights);               // unpacked from float16 and packed into the arena
+ *     for each picture: nst_fast_run(session, width, height, rgb_in, rgb_out, strength);
+ *     nst_fast_release(session); free(arena);
+ *
+ * Nothing is allocated after nst_fast_init.  A session planned for W x H runs any picture up to
+ * that size, and more generally any picture whose padded area (each side rounded up to a multiple
+ * of 4) is at most the planned picture's: one plan serves portrait and landscape pictures alike.
+ * A picture whose sides are not multiples of 4 is padded at the right and the bottom by
+ * replicating its last column / row, and the result is cropped back: the output always has the
+ * input's size.  Input and output are 8-bit RGB [H][W][3], 0..255, no mean subtraction.
+ * ------------------------------------------------------------------------------------------- */
+
+struct nst_fast_plan {
+	size_t total_bytes;       /* pass an arena of this size to nst_fast_init */
+	size_t weights_bytes;     /* packed kernels and biases, instance-norm scales and shifts */
+	size_t activations_bytes; /* one region: each layer reads one end of it and writes the other */
+	size_t scratch_bytes;     /* the session itself, per-thread im2col tiles, instance-norm sums */
+	int width, height;        /* as planned */
+	int padded_width, padded_height; /* rounded up to multiples of 4 */
+	double flops;             /* one picture of the planned size */
+	int threads;
+	enum nst_backend backend; /* the backend auto resolved to */
+	const char *kernel;       /* the GEMM microkernel's name */
+};
+
+struct nst_fast_session;
+
+/* The exact bytes of a session for pictures up to width x height (threads 0: one per online
+ * core).  Refuses weights that are not a feed-forward network (arch 2, conv1..conv16 shaped as
+ * in fast-styles/ARCHITECTURE.md; channel widths may differ). */
+enum nst_status nst_fast_plan(const struct nst_weights *weights, int width, int height, int threads,
+                              enum nst_backend backend, struct nst_fast_plan *plan, struct nst_diag *diag);
+/* Builds the session inside arena (at least plan.total_bytes, NST_ARENA_ALIGNMENT-aligned):
+ * unpacks and packs the weights once, lays out every buffer, starts the thread pool. */
+enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
+                              int height, int threads, enum nst_backend backend, struct nst_fast_session **out,
+                              struct nst_diag *diag);
+/* Stops the thread pool. The arena is the caller's to free afterwards. */
+void nst_fast_release(struct nst_fast_session *session);
+const struct nst_fast_plan *nst_fast_session_plan(const struct nst_fast_session *session);
+
+/* Stylizes rgb_in [height][width][3] into rgb_out [height][width][3] (which may be rgb_in):
+ * out = round(strength * clamp(stylized, 0, 255) + (1 - strength) * in), strength in 0..1, so
+ * strength 1 is the network's output rounded and clamped and strength 0 the input exactly.
+ * NST_ERR_INVALID_ARGUMENT for a picture beyond the plan or a strength outside 0..1. */
+enum nst_status nst_fast_run(struct nst_fast_session *session, int width, int height, const uint8_t *rgb_in,
+                             uint8_t *rgb_out, float strength);
+/* The network's output before rounding and clamping: float32 RGB [height][width][3]. */
+enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, int height, const uint8_t *rgb_in,
+                                 float *out);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,7 @@
 #error "nst reads little-endian weights in place: a big-endian host is not supported"
 #endif
 
-#define MAX_VGG_LAYERS 16
+#define MAX_VGG_LAYERS NST_PROFILE_MAX_LAYERS
 #define MAX_LOSSES (2 * NST_MAX_LOSS_LAYERS)
 #define VGG_MAX_BLOCK 5
 #define RGB 3
@@ -112,6 +112,8 @@ struct nst_session {
 	float *lbfgs_d, *lbfgs_prev_grad; /* [n] */
 	float *lbfgs_dirs, *lbfgs_steps;  /* [history][n] ring buffers: y and s */
 	double *lbfgs_ro, *lbfgs_al;      /* [history] */
+
+	struct nst_profile profile;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -667,7 +669,11 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 		float *out = cur == s->buf_a ? s->buf_b : s->buf_a;
 		float *other = out == s->buf_a ? s->buf_b : s->buf_a;
 		const struct nst_conv_epilogue ep = {0.0f, INFINITY, record ? L->mask : NULL, NULL, NULL};
+		double t0 = nst_seconds();
 		nst_conv2d(&s->engine, &L->shape, h, w, cur, L->packed_forward, out, &ep);
+		double t1 = nst_seconds();
+		if (record)
+			s->profile.layers[i].forward_seconds += t1 - t0;
 		const int c = L->shape.out_channels;
 		if (L->loss != NO_LOSS) {
 			struct loss_layer *l = &s->losses[L->loss];
@@ -689,6 +695,9 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 				}
 			}
 		}
+		t0 = nst_seconds();
+		if (record)
+			s->profile.loss_seconds += t0 - t1;
 		if (L->pool_after) {
 			pool_forward(s, L, h, w, out, other, record);
 			h /= 2;
@@ -697,7 +706,11 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 		} else {
 			cur = out;
 		}
+		if (record)
+			s->profile.layers[i].forward_seconds += nst_seconds() - t0;
 	}
+	if (record)
+		s->profile.forward_passes++;
 }
 
 /* From the deepest layer's loss gradient (in pass->start_grad) to the picture's gradient. */
@@ -705,10 +718,13 @@ static void backward(struct nst_session *s, float *g) {
 	float *other = g == s->buf_a ? s->buf_b : s->buf_a;
 	const struct vgg_layer *top = &s->layers[s->n_layers - 1];
 	nst_mask_apply(&s->engine, (size_t)top->h * (size_t)top->w * (size_t)top->shape.out_channels, top->mask, NULL, g);
+	s->profile.backward_passes++;
 	for (int i = s->n_layers - 1; i >= 0; i--) {
 		const struct vgg_layer *L = &s->layers[i];
+		const double t0 = nst_seconds();
 		if (i == 0) {
 			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, s->grad, NULL);
+			s->profile.layers[i].backward_seconds += nst_seconds() - t0;
 			return;
 		}
 		const struct vgg_layer *below = &s->layers[i - 1];
@@ -728,6 +744,7 @@ static void backward(struct nst_session *s, float *g) {
 				layer_loss(s, l, other, g, true);
 			}
 			nst_mask_apply(&s->engine, below_n, below->mask, l && l->stored ? l->grad : NULL, g);
+			s->profile.layers[i].backward_seconds += nst_seconds() - t0;
 			continue; /* the gradient stays in g */
 		}
 		if (l && l->recompute) {
@@ -741,6 +758,7 @@ static void backward(struct nst_session *s, float *g) {
 			                                     below->mask};
 			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, &ep);
 		}
+		s->profile.layers[i].backward_seconds += nst_seconds() - t0;
 		float *t = g;
 		g = other;
 		other = t;
@@ -764,7 +782,9 @@ static void evaluate(struct nst_session *s, bool need_grad, struct nst_losses *o
 		v.content += s->losses[i].content ? s->losses[i].content_value : 0.0;
 		v.style += s->losses[i].style ? s->losses[i].style_value : 0.0;
 	}
+	const double t0 = nst_seconds();
 	v.tv = nst_tv_loss(h, w, RGB, s->x, s->options.tv_weight, need_grad ? s->grad : NULL, true);
+	s->profile.loss_seconds += nst_seconds() - t0;
 	/* The reference sums in float32 in this order: content + style + tv. */
 	v.total = (double)((float)v.content + (float)v.style + (float)v.tv);
 	*out = v;
@@ -901,7 +921,9 @@ static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progr
 			return NST_ERR_NUMERIC;
 		if (it == iterations)
 			break;
+		const double step_start = nst_seconds();
 		adam_step(s);
+		s->profile.optimizer_seconds += nst_seconds() - step_start;
 	}
 	return NST_OK;
 }
@@ -1083,4 +1105,34 @@ enum nst_status nst_session_set_x(struct nst_session *s, const float *x) {
 			return NST_ERR_INVALID_ARGUMENT;
 	memcpy(s->x, x, s->n * sizeof(float));
 	return NST_OK;
+}
+
+void nst_session_profile(struct nst_session *s, struct nst_profile *out, bool reset) {
+	if (!s)
+		return;
+	s->profile.n_layers = s->n_layers;
+	for (int i = 0; i < s->n_layers && i < NST_PROFILE_MAX_LAYERS; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		struct nst_layer_profile *p = &s->profile.layers[i];
+		memcpy(p->name, L->name, sizeof p->name);
+		p->height = L->h;
+		p->width = L->w;
+		p->in_channels = L->shape.in_channels;
+		p->out_channels = L->shape.out_channels;
+		p->forward_flops = conv_flops(&L->shape, L->h, L->w);
+		p->backward_flops = conv_flops(&L->backward, L->h, L->w);
+	}
+	if (out)
+		*out = s->profile;
+	if (reset) {
+		const int n = s->profile.n_layers;
+		struct nst_layer_profile keep[NST_PROFILE_MAX_LAYERS];
+		memcpy(keep, s->profile.layers, sizeof keep);
+		memset(&s->profile, 0, sizeof s->profile);
+		s->profile.n_layers = n;
+		for (int i = 0; i < n; i++) {
+			s->profile.layers[i] = keep[i];
+			s->profile.layers[i].forward_seconds = s->profile.layers[i].backward_seconds = 0.0;
+		}
+	}
 }

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "nst.h"
 
 #ifndef NST_DATADIR
@@ -69,6 +70,7 @@ static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]\n"
 	        "       nst info WEIGHTS.nstw\n"
+	        "       nst bench [--sizes 128,256,512] [--threads 1,2] [--json FILE] ...   (nst bench --help)\n"
 	        "\n"
 	        "Paints CONTENT in the style of STYLE (Gatys et al.) by optimizing the picture's pixels.\n"
 	        "\n"
@@ -227,9 +229,7 @@ static size_t rss_peak(void) {
 
 static bool readable(const char *path) { return access(path, R_OK) == 0; }
 
-static const char *find_weights(const char *given, char *buf, size_t size) {
-	if (given)
-		return given;
+const char *nst_cli_default_weights(char *buf, size_t size) {
 	const char *env = getenv("NST_WEIGHTS");
 	if (env && *env)
 		return env;
@@ -658,7 +658,7 @@ static int write_grad(const char *path, const float *grad, size_t n) {
 static int run(struct cli *c) {
 	struct nst_diag diag = {{0}};
 	char weights_buf[PATH_BYTES];
-	const char *weights_path = find_weights(c->weights, weights_buf, sizeof weights_buf);
+	const char *weights_path = c->weights ? c->weights : nst_cli_default_weights(weights_buf, sizeof weights_buf);
 	if (!weights_path)
 		return fail(EXIT_FAILURE_RUN,
 		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
@@ -820,6 +820,8 @@ done:
 int main(int argc, char **argv) {
 	if (argc > 1 && !strcmp(argv[1], "info"))
 		return cmd_info(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return nst_cli_bench(argc - 1, argv + 1);
 	struct cli c = {0};
 	nst_options_default(&c.options);
 	c.size = DEFAULT_SIZE;

@@ -1,0 +1,174 @@
+/*
+ * Measurements for `nst bench`: the GEMM microkernel's peak on data that stays in L1, and one
+ * convolution layer (forward and input gradient) timed in isolation.  These allocate with malloc:
+ * they are benchmarks, not planned runs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PEAK_KC 128            /* a and the packed panel stay in L1 */
+#define PEAK_SECONDS 0.25
+#define PEAK_BATCH 256         /* kernel calls between clock reads */
+#define CONV_MIN_SECONDS 0.3   /* each direction runs at least this long after a warm-up */
+#define CONV_MIN_REPEATS 3
+
+static const struct nst_gemm_kernel *kernel_for(enum nst_backend backend) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	return backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
+}
+
+const char *nst_bench_kernel_name(enum nst_backend backend) { return kernel_for(backend)->name; }
+
+void nst_bench_cpu_features(char *buf, size_t size) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	snprintf(buf, size, "%s%s%s%s%s%s", cpu.avx2 ? "avx2 " : "", cpu.fma ? "fma " : "", cpu.avx512f ? "avx512f " : "",
+	         cpu.f16c ? "f16c " : "", cpu.neon ? "neon " : "", cpu.neon_fp16 ? "neon-fp16-conversion " : "");
+	const size_t n = strlen(buf);
+	if (n > 0 && buf[n - 1] == ' ')
+		buf[n - 1] = '\0';
+	else if (n == 0)
+		snprintf(buf, size, "none (scalar kernels)");
+}
+
+struct peak_task {
+	const struct nst_gemm_kernel *g;
+	double flops[NST_PROFILE_MAX_LAYERS];
+	double seconds[NST_PROFILE_MAX_LAYERS];
+};
+
+static void peak_worker(void *context, size_t slot) {
+	struct peak_task *t = context;
+	const struct nst_gemm_kernel *g = t->g;
+	const size_t mr = g->mr, nr = g->nr;
+	float a[PEAK_KC * 16];                   /* [mr][kc], mr <= 16 */
+	float c[16 * 64];                        /* [mr][nr], nr <= 64 */
+	float *w = malloc(nst_gemm_packed_floats(PEAK_KC, nr, nr) * sizeof(float));
+	if (!w || mr > 16 || nr > 64) {
+		free(w);
+		return;
+	}
+	for (size_t i = 0; i < mr * PEAK_KC; i++)
+		a[i] = 1e-3f * (float)(i % 7);
+	float *src = malloc(PEAK_KC * nr * sizeof(float)); /* [kc][nr] */
+	if (!src) {
+		free(w);
+		return;
+	}
+	for (size_t i = 0; i < PEAK_KC * nr; i++)
+		src[i] = 1e-3f * (float)(i % 5);
+	nst_gemm_pack(PEAK_KC, nr, nr, src, nr, NULL, w);
+	free(src);
+	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+	size_t calls = 0;
+	const double t0 = nst_seconds();
+	double t1 = t0;
+	while (t1 - t0 < PEAK_SECONDS) {
+		for (int i = 0; i < PEAK_BATCH; i++)
+			g->fn(mr, nr, PEAK_KC, a, PEAK_KC, w, c, nr, &params);
+		calls += PEAK_BATCH;
+		t1 = nst_seconds();
+	}
+	t->flops[slot] = 2.0 * (double)calls * (double)(mr * nr * PEAK_KC);
+	t->seconds[slot] = t1 - t0;
+	free(w);
+}
+
+double nst_bench_peak_gflops(enum nst_backend backend, int threads) {
+	struct peak_task t;
+	memset(&t, 0, sizeof t);
+	t.g = kernel_for(backend);
+	if (threads < 1)
+		threads = 1;
+	if (threads > NST_PROFILE_MAX_LAYERS)
+		threads = NST_PROFILE_MAX_LAYERS;
+	pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
+	if (pool)
+		pthreadpool_parallelize_1d(pool, peak_worker, &t, (size_t)threads, 0);
+	else
+		for (int s = 0; s < threads; s++)
+			peak_worker(&t, (size_t)s);
+	if (pool)
+		pthreadpool_destroy(pool);
+	double gflops = 0.0;
+	for (int s = 0; s < threads; s++)
+		if (t.seconds[s] > 0)
+			gflops += t.flops[s] / t.seconds[s] * 1e-9;
+	return gflops;
+}
+
+enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int cin, int cout,
+                               double *forward_gflops, double *backward_gflops) {
+	if (h < 1 || w < 1 || cin < 1 || cout < 1 || threads < 1)
+		return NST_ERR_INVALID_ARGUMENT;
+	const struct nst_gemm_kernel *g = kernel_for(backend);
+	const struct nst_conv_shape shape = {3, 3, 1, 1, false, cin, cout};
+	const struct nst_conv_shape bshape = nst_conv_backward_shape(&shape);
+	const size_t in_n = (size_t)h * (size_t)w * (size_t)cin, out_n = (size_t)h * (size_t)w * (size_t)cout;
+	const size_t wn = 9u * (size_t)cin * (size_t)cout;
+	size_t scratch = nst_conv_scratch_floats(g, &shape);
+	if (nst_conv_scratch_floats(g, &bshape) > scratch)
+		scratch = nst_conv_scratch_floats(g, &bshape);
+	float *in = malloc(in_n * sizeof(float)), *out = malloc(out_n * sizeof(float));
+	float *hwio = malloc(wn * sizeof(float)), *bias = calloc((size_t)cout, sizeof(float));
+	float *pf = malloc(nst_conv_packed_floats(g, &shape) * sizeof(float));
+	float *pb = malloc(nst_conv_packed_floats(g, &bshape) * sizeof(float));
+	float *sc = malloc(scratch * (size_t)threads * sizeof(float));
+	uint8_t *mask = malloc(nst_mask_bytes(out_n) + nst_mask_bytes(in_n));
+	enum nst_status st = NST_OK;
+	if (!in || !out || !hwio || !bias || !pf || !pb || !sc || !mask) {
+		st = NST_ERR_OUT_OF_MEMORY;
+		goto done;
+	}
+	for (size_t i = 0; i < in_n; i++)
+		in[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.3f;
+	for (size_t i = 0; i < wn; i++)
+		hwio[i] = (float)((i * 40503u) % 1000) * 1e-4f - 0.05f;
+	nst_conv_pack_forward(g, &shape, hwio, bias, pf);
+	nst_conv_pack_backward(g, &shape, hwio, pb);
+	struct nst_engine e = {g, threads > 1 ? pthreadpool_create((size_t)threads) : NULL, threads, sc, scratch};
+	/* Forward as the engine runs it (ReLU + mask); backward with the incoming mask. */
+	const struct nst_conv_epilogue fwd = {0.0f, INFINITY, mask, NULL, NULL};
+	const struct nst_conv_epilogue bwd = {-INFINITY, INFINITY, NULL, NULL, mask + nst_mask_bytes(out_n)};
+	memset(mask, 0xff, nst_mask_bytes(out_n) + nst_mask_bytes(in_n));
+	for (int dir = 0; dir < 2; dir++) {
+		const double flops = 2.0 * (double)h * (double)w * 9.0 * (double)cin * (double)cout;
+		if (dir == 0)
+			nst_conv2d(&e, &shape, h, w, in, pf, out, &fwd); /* warm-up */
+		else
+			nst_conv2d(&e, &bshape, h, w, out, pb, in, &bwd);
+		int repeats = 0;
+		const double t0 = nst_seconds();
+		double t1 = t0;
+		while (repeats < CONV_MIN_REPEATS || t1 - t0 < CONV_MIN_SECONDS) {
+			if (dir == 0)
+				nst_conv2d(&e, &shape, h, w, in, pf, out, &fwd);
+			else
+				nst_conv2d(&e, &bshape, h, w, out, pb, in, &bwd);
+			repeats++;
+			t1 = nst_seconds();
+		}
+		const double gf = flops * repeats / (t1 - t0) * 1e-9;
+		if (dir == 0)
+			*forward_gflops = gf;
+		else
+			*backward_gflops = gf;
+	}
+	if (e.pool)
+		pthreadpool_destroy(e.pool);
+done:
+	free(in);
+	free(out);
+	free(hwio);
+	free(bias);
+	free(pf);
+	free(pb);
+	free(sc);
+	free(mask);
+	return st;
+}
