@@ -59,6 +59,8 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 $(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"'
 
 .PHONY: all lib cli tests test demo weights bench install clean deps deps-test check-build dist
+# Objects that only the pattern rule of the tests names are not intermediates to delete.
+.SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
 lib: $(BUILD)/libnst.a
 cli: $(BUILD)/nst
