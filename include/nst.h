@@ -242,6 +242,20 @@ typedef bool (*nst_progress_fn)(void *user, const struct nst_progress *progress)
 /* Runs the optimizer for `iterations` steps, reporting every loss-log row through progress. */
 enum nst_status nst_session_run(struct nst_session *session, int iterations, nst_progress_fn progress,
                                 void *user);
+/* A run stopped by the callback (or by a non-finite loss) keeps its state: calling
+ * nst_session_run again continues it.  nst_session_rows is the loss-log rows reported so far;
+ * nst_session_good_row the row of the last picture whose loss was finite, which is what the
+ * session holds after NST_ERR_NUMERIC. */
+int nst_session_rows(const struct nst_session *session);
+/* Starts a new run from the current picture (optimizer state cleared); a finished run stays
+ * finished otherwise. */
+enum nst_status nst_session_restart(struct nst_session *session);
+int nst_session_good_row(const struct nst_session *session);
+/* Checkpoints: the run's state and the optimizer's buffers, written atomically; loading one into
+ * a session made with the same pictures and options continues the run exactly (Adam bit for bit,
+ * L-BFGS with its history). */
+enum nst_status nst_session_save_checkpoint(const struct nst_session *session, const char *path, struct nst_diag *diag);
+enum nst_status nst_session_load_checkpoint(struct nst_session *session, const char *path, struct nst_diag *diag);
 /* The losses and the gradient of the current picture: grad is [H][W][3], BGR, preprocessed space. */
 enum nst_status nst_session_evaluate(struct nst_session *session, struct nst_losses *losses, float *grad);
 /* The optimized variable itself, [H][W][3] float32 in preprocessed space (BGR minus the mean):

@@ -15,10 +15,12 @@
  *   - the packed forward and backward weights, per-thread im2col tiles, the optimizer state.
  */
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -81,6 +83,20 @@ struct loss_layer {
 	double content_value, style_value;
 };
 
+/* Where a run is: every field a checkpoint needs to continue it exactly. */
+struct nst_run_state {
+	int row;                         /* loss-log rows reported so far */
+	bool pending;                    /* the last row's picture is evaluated, its step not taken yet */
+	bool loop_done, done, failed;
+	int good_row;                    /* the row of x_good */
+	double seconds;                  /* optimization time before this call of nst_session_run */
+	double t0;
+	struct nst_losses last;
+	/* L-BFGS */
+	int n_iter, evals, n_old, oldest;
+	double h_diag, t;
+};
+
 struct nst_session {
 	struct nst_options options;
 	struct nst_problem problem;
@@ -113,6 +129,8 @@ struct nst_session {
 	float *lbfgs_dirs, *lbfgs_steps;  /* [history][n] ring buffers: y and s */
 	double *lbfgs_ro, *lbfgs_al;      /* [history] */
 
+	float *x_good;                    /* [n] the last picture whose loss was finite */
+	struct nst_run_state run;
 	struct nst_profile profile;
 };
 
@@ -432,6 +450,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 
 	s->x = NST_ARENA_NEW(a, float, s->n);
 	s->grad = NST_ARENA_NEW(a, float, s->n);
+	s->x_good = NST_ARENA_NEW(a, float, s->n);
 	if (o->optimizer == NST_OPTIMIZER_ADAM) {
 		s->adam_m = NST_ARENA_NEW(a, float, s->n);
 		s->adam_v = NST_ARENA_NEW(a, float, s->n);
@@ -827,6 +846,17 @@ enum nst_status nst_session_set_init_image(struct nst_session *s, const uint8_t 
 	return NST_OK;
 }
 
+static void reset_run(struct nst_session *s) {
+	memset(&s->run, 0, sizeof s->run);
+	s->run.good_row = -1;
+	memcpy(s->x_good, s->x, s->n * sizeof(float));
+	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
+		memset(s->adam_m, 0, s->n * sizeof(float));
+		memset(s->adam_v, 0, s->n * sizeof(float));
+		s->adam_step = 0;
+	}
+}
+
 enum nst_status nst_session_prepare(struct nst_session *s) {
 	if (!s || !s->content_set)
 		return NST_ERR_INVALID_ARGUMENT;
@@ -860,11 +890,7 @@ enum nst_status nst_session_prepare(struct nst_session *s) {
 			return NST_ERR_INVALID_ARGUMENT;
 		preprocess(s->init_rgb, pixels, s->x);
 	}
-	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
-		memset(s->adam_m, 0, s->n * sizeof(float));
-		memset(s->adam_v, 0, s->n * sizeof(float));
-		s->adam_step = 0;
-	}
+	reset_run(s);
 	s->prepared = true;
 	return NST_OK;
 }
@@ -873,12 +899,29 @@ enum nst_status nst_session_prepare(struct nst_session *s) {
  * Optimizers
  * ------------------------------------------------------------------------------------------- */
 
-static bool report(struct nst_session *s, int row, int iterations, const struct nst_losses *v, double t0,
-                   nst_progress_fn progress, void *user) {
+/* After every reported row the run can stop (the callback said so) and later resume from the
+ * session's state, or from a checkpoint of it: all of the optimizers' state lives here. */
+static bool report(struct nst_session *s, int iterations, const struct nst_losses *v, nst_progress_fn progress,
+                   void *user) {
+	struct nst_run_state *r = &s->run;
+	r->last = *v;
+	const int row = r->row++;
+	r->pending = true;
+	if (isfinite(v->total)) {
+		memcpy(s->x_good, s->x, s->n * sizeof(float));
+		r->good_row = row;
+	}
 	if (!progress)
 		return true;
-	const struct nst_progress p = {row, iterations, *v, nst_seconds() - t0};
+	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0)};
 	return progress(user, &p);
+}
+
+/* A loss that is no longer finite: back to the last picture whose loss was. */
+static enum nst_status numeric_failure(struct nst_session *s) {
+	memcpy(s->x, s->x_good, s->n * sizeof(float));
+	s->run.failed = true;
+	return NST_ERR_NUMERIC;
 }
 
 static bool finite_losses(const struct nst_losses *v) { return isfinite(v->total); }
@@ -910,80 +953,92 @@ static double dot(size_t n, const float *a, const float *b) {
 	return s;
 }
 
+/* Row k is the picture after k steps; the last row is evaluated without a gradient. */
 static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
-	const double t0 = nst_seconds();
-	for (int it = 0; it <= iterations; it++) {
-		struct nst_losses v;
-		evaluate(s, it < iterations, &v);
-		if (!report(s, it, iterations, &v, t0, progress, user))
-			return NST_ERR_INTERRUPTED;
-		if (!finite_losses(&v))
-			return NST_ERR_NUMERIC;
-		if (it == iterations)
-			break;
-		const double step_start = nst_seconds();
+	struct nst_run_state *r = &s->run;
+	for (;;) {
+		if (!r->pending) {
+			struct nst_losses v;
+			evaluate(s, r->row < iterations, &v);
+			if (!report(s, iterations, &v, progress, user))
+				return finite_losses(&v) ? NST_ERR_INTERRUPTED : numeric_failure(s);
+			if (!finite_losses(&v))
+				return numeric_failure(s);
+		}
+		if (r->row > iterations) {
+			r->done = true;
+			return NST_OK;
+		}
+		const double t0 = nst_seconds();
 		adam_step(s);
-		s->profile.optimizer_seconds += nst_seconds() - step_start;
+		s->profile.optimizer_seconds += nst_seconds() - t0;
+		r->pending = false;
 	}
-	return NST_OK;
 }
 
 /* torch.optim.LBFGS(lr, max_iter=iterations, max_eval=int(1.25 * iterations), history_size=m,
- * tolerance_grad=-1, tolerance_change=-1, line_search_fn=None), one call of step(). */
+ * tolerance_grad=-1, tolerance_change=-1, line_search_fn=None), one call of step(), then the
+ * reference's last evaluation of the final picture.  The check that ends PyTorch's loop body runs
+ * here at the top of the next pass, so that every stop falls right after an evaluation. */
 static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
-	const double t0 = nst_seconds();
+	struct nst_run_state *r = &s->run;
 	const size_t n = s->n;
 	const int m = s->options.history;
 	const float lr = s->options.learning_rate;
 	const int max_iter = iterations > 1 ? iterations : 1;
 	const int max_eval = (int)(iterations * LBFGS_MAX_EVAL_FACTOR) > 1 ? (int)(iterations * LBFGS_MAX_EVAL_FACTOR) : 1;
-	int row = 0, evals = 0, n_iter = 0, n_old = 0, oldest = 0;
-	double h_diag = 1.0, t = 0.0;
-	struct nst_losses v;
 	float *d = s->lbfgs_d, *g = s->grad, *prev = s->lbfgs_prev_grad;
+	struct nst_losses v;
 
-	if (iterations > 0) {
-		evaluate(s, true, &v);
-		if (!report(s, row++, iterations, &v, t0, progress, user))
-			return NST_ERR_INTERRUPTED;
-		if (!finite_losses(&v))
-			return NST_ERR_NUMERIC;
-		evals = 1;
-		while (n_iter < max_iter) {
-			n_iter++;
-			if (n_iter == 1) {
+	if (iterations > 0 && !r->loop_done) {
+		if (r->evals == 0) {
+			evaluate(s, true, &v);
+			r->evals = 1;
+			if (!report(s, iterations, &v, progress, user))
+				return finite_losses(&v) ? NST_ERR_INTERRUPTED : numeric_failure(s);
+			if (!finite_losses(&v))
+				return numeric_failure(s);
+		}
+		for (;;) {
+			if (r->n_iter > 0 && (r->n_iter == max_iter || r->evals >= max_eval))
+				break;
+			if (r->n_iter >= max_iter)
+				break;
+			const double t0 = nst_seconds();
+			r->n_iter++;
+			if (r->n_iter == 1) {
 				for (size_t i = 0; i < n; i++)
 					d[i] = -g[i];
-				n_old = 0;
-				h_diag = 1.0;
+				r->n_old = 0;
+				r->h_diag = 1.0;
 			} else {
 				/* y = g - prev, s = d * t: stored in the ring's next slot if the curvature is positive. */
-				const int slot = (oldest + n_old) % m; /* == oldest when the ring is full */
+				const int slot = (r->oldest + r->n_old) % m; /* == oldest when the ring is full */
 				float *y = s->lbfgs_dirs + (size_t)slot * n;
 				float *st = s->lbfgs_steps + (size_t)slot * n;
 				double ys = 0.0, yy = 0.0;
 				for (size_t i = 0; i < n; i++) {
-					const float yi = g[i] - prev[i], si = d[i] * (float)t;
+					const float yi = g[i] - prev[i], si = d[i] * (float)r->t;
 					ys += (double)yi * (double)si;
 					yy += (double)yi * (double)yi;
 				}
 				if (ys > LBFGS_MIN_CURVATURE) {
 					for (size_t i = 0; i < n; i++) {
 						y[i] = g[i] - prev[i];
-						st[i] = d[i] * (float)t;
+						st[i] = d[i] * (float)r->t;
 					}
 					s->lbfgs_ro[slot] = 1.0 / ys;
-					if (n_old == m)
-						oldest = (oldest + 1) % m; /* the oldest pair was overwritten */
+					if (r->n_old == m)
+						r->oldest = (r->oldest + 1) % m; /* the oldest pair was overwritten */
 					else
-						n_old++;
-					h_diag = ys / yy;
+						r->n_old++;
+					r->h_diag = ys / yy;
 				}
 				/* Two-loop recursion: d = -H g. */
 				for (size_t i = 0; i < n; i++)
 					d[i] = -g[i];
-				for (int k = n_old - 1; k >= 0; k--) {
-					const int j = (oldest + k) % m;
+				for (int k = r->n_old - 1; k >= 0; k--) {
+					const int j = (r->oldest + k) % m;
 					const double al = dot(n, s->lbfgs_steps + (size_t)j * n, d) * s->lbfgs_ro[j];
 					s->lbfgs_al[j] = al;
 					const float a = (float)al;
@@ -992,9 +1047,9 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 						d[i] -= a * yj[i];
 				}
 				for (size_t i = 0; i < n; i++)
-					d[i] *= (float)h_diag;
-				for (int k = 0; k < n_old; k++) {
-					const int j = (oldest + k) % m;
+					d[i] *= (float)r->h_diag;
+				for (int k = 0; k < r->n_old; k++) {
+					const int j = (r->oldest + k) % m;
 					const double be = dot(n, s->lbfgs_dirs + (size_t)j * n, d) * s->lbfgs_ro[j];
 					const float a = (float)(s->lbfgs_al[j] - be);
 					const float *sj = s->lbfgs_steps + (size_t)j * n;
@@ -1003,37 +1058,39 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 				}
 			}
 			memcpy(prev, g, n * sizeof(float));
-			if (n_iter == 1) {
+			if (r->n_iter == 1) {
 				double l1 = 0.0;
 				for (size_t i = 0; i < n; i++)
 					l1 += fabs((double)g[i]);
-				t = (l1 > 0.0 && 1.0 / l1 < 1.0 ? 1.0 / l1 : 1.0) * (double)lr;
+				r->t = (l1 > 0.0 && 1.0 / l1 < 1.0 ? 1.0 / l1 : 1.0) * (double)lr;
 			} else {
-				t = (double)lr;
+				r->t = (double)lr;
 			}
 			const double gtd = dot(n, g, d);
 			if (gtd > -LBFGS_TOLERANCE_CHANGE)
 				break;
-			const float tf = (float)t;
+			const float tf = (float)r->t;
 			for (size_t i = 0; i < n; i++)
 				s->x[i] += tf * d[i];
-			if (n_iter != max_iter) {
+			s->profile.optimizer_seconds += nst_seconds() - t0;
+			if (r->n_iter != max_iter) {
 				evaluate(s, true, &v);
-				if (!report(s, row++, iterations, &v, t0, progress, user))
-					return NST_ERR_INTERRUPTED;
+				r->evals++;
+				if (!report(s, iterations, &v, progress, user))
+					return finite_losses(&v) ? NST_ERR_INTERRUPTED : numeric_failure(s);
 				if (!finite_losses(&v))
-					return NST_ERR_NUMERIC;
-				evals++;
+					return numeric_failure(s);
 			}
-			if (n_iter == max_iter || evals >= max_eval)
-				break;
 		}
 	}
+	r->loop_done = true;
 	/* The reference records the losses of the final picture once more. */
 	evaluate(s, false, &v);
-	if (!report(s, row, iterations, &v, t0, progress, user))
-		return NST_ERR_INTERRUPTED;
-	return finite_losses(&v) ? NST_OK : NST_ERR_NUMERIC;
+	const bool go_on = report(s, iterations, &v, progress, user);
+	r->done = true;
+	if (!finite_losses(&v))
+		return numeric_failure(s);
+	return go_on ? NST_OK : NST_ERR_INTERRUPTED;
 }
 
 enum nst_status nst_session_run(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
@@ -1044,9 +1101,27 @@ enum nst_status nst_session_run(struct nst_session *s, int iterations, nst_progr
 		if (st != NST_OK)
 			return st;
 	}
-	return s->options.optimizer == NST_OPTIMIZER_ADAM ? run_adam(s, iterations, progress, user)
-	                                                   : run_lbfgs(s, iterations, progress, user);
+	struct nst_run_state *r = &s->run;
+	if (r->failed)
+		return NST_ERR_NUMERIC;
+	if (r->done) /* finished (nst_session_restart starts a new run) */
+		return NST_OK;
+	r->t0 = nst_seconds();
+	const enum nst_status st = s->options.optimizer == NST_OPTIMIZER_ADAM ? run_adam(s, iterations, progress, user)
+	                                                                       : run_lbfgs(s, iterations, progress, user);
+	r->seconds += nst_seconds() - r->t0;
+	return st;
 }
+
+enum nst_status nst_session_restart(struct nst_session *s) {
+	if (!s || !s->prepared)
+		return NST_ERR_INVALID_ARGUMENT;
+	reset_run(s);
+	return NST_OK;
+}
+
+int nst_session_rows(const struct nst_session *s) { return s ? s->run.row : 0; }
+int nst_session_good_row(const struct nst_session *s) { return s ? s->run.good_row : -1; }
 
 enum nst_status nst_session_evaluate(struct nst_session *s, struct nst_losses *losses, float *grad) {
 	if (!s || !losses)
@@ -1135,4 +1210,203 @@ void nst_session_profile(struct nst_session *s, struct nst_profile *out, bool re
 			s->profile.layers[i].forward_seconds = s->profile.layers[i].backward_seconds = 0.0;
 		}
 	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Checkpoints: the run state and every optimizer buffer, so that a resumed run continues
+ * exactly (Adam bit for bit; L-BFGS with its history).  The targets are recomputed from the same
+ * pictures and options, which a fingerprint in the header checks.
+ * ------------------------------------------------------------------------------------------- */
+
+#define CHECKPOINT_MAGIC "NSTC"
+#define CHECKPOINT_VERSION 1u
+
+struct checkpoint_header {
+	char magic[4];
+	uint32_t version;
+	uint32_t width, height, optimizer, history;
+	uint32_t row, pending, loop_done, done;
+	int32_t good_row, adam_step;
+	int32_t n_iter, evals, n_old, oldest;
+	uint32_t config_crc;       /* options, picture sizes, content picture, style targets */
+	uint32_t payload_crc;      /* every array after the header */
+	double h_diag, t, seconds;
+	double last[4];            /* total, content, style, tv of the last row */
+};
+
+struct checkpoint_array {
+	void *data;
+	size_t bytes;
+};
+
+/* The arrays of a checkpoint, in file order. */
+static int checkpoint_arrays(const struct nst_session *s, struct checkpoint_array *out) {
+	const size_t nb = s->n * sizeof(float);
+	int k = 0;
+	out[k++] = (struct checkpoint_array){s->x, nb};
+	out[k++] = (struct checkpoint_array){s->grad, nb};
+	out[k++] = (struct checkpoint_array){s->x_good, nb};
+	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
+		out[k++] = (struct checkpoint_array){s->adam_m, nb};
+		out[k++] = (struct checkpoint_array){s->adam_v, nb};
+	} else {
+		const size_t m = (size_t)s->options.history;
+		out[k++] = (struct checkpoint_array){s->lbfgs_d, nb};
+		out[k++] = (struct checkpoint_array){s->lbfgs_prev_grad, nb};
+		out[k++] = (struct checkpoint_array){s->lbfgs_dirs, m * nb};
+		out[k++] = (struct checkpoint_array){s->lbfgs_steps, m * nb};
+		out[k++] = (struct checkpoint_array){s->lbfgs_ro, m * sizeof(double)};
+		out[k++] = (struct checkpoint_array){s->lbfgs_al, m * sizeof(double)};
+	}
+	return k;
+}
+#define CHECKPOINT_MAX_ARRAYS 9
+
+static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
+
+static uint32_t config_fingerprint(const struct nst_session *s) {
+	const struct nst_options *o = &s->options;
+	uint32_t c = 0;
+	for (int i = 0; i < o->n_content_layers; i++)
+		c = crc_value(c, o->content_layers[i], strlen(o->content_layers[i]) + 1);
+	c = crc_value(c, "|", 1);
+	for (int i = 0; i < o->n_style_layers; i++)
+		c = crc_value(c, o->style_layers[i], strlen(o->style_layers[i]) + 1);
+	const float weights[4] = {o->content_weight, o->style_weight, o->tv_weight, o->learning_rate};
+	const int32_t ints[6] = {(int32_t)o->pooling, (int32_t)o->optimizer, o->history, (int32_t)o->init,
+	                         s->problem.width, s->problem.height};
+	c = crc_value(c, weights, sizeof weights);
+	c = crc_value(c, ints, sizeof ints);
+	c = crc_value(c, s->content_rgb, s->n);
+	for (int i = 0; i < s->n_losses; i++)
+		if (s->losses[i].style) {
+			const size_t ch = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+			c = crc_value(c, s->losses[i].style_target, ch * ch * sizeof(float));
+		}
+	return c;
+}
+
+enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const char *path, struct nst_diag *diag) {
+	if (!s || !path || !s->prepared)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no prepared session to checkpoint");
+	const struct nst_run_state *r = &s->run;
+	struct checkpoint_header h;
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, CHECKPOINT_MAGIC, 4);
+	h.version = CHECKPOINT_VERSION;
+	h.width = (uint32_t)s->problem.width;
+	h.height = (uint32_t)s->problem.height;
+	h.optimizer = (uint32_t)s->options.optimizer;
+	h.history = (uint32_t)s->options.history;
+	h.row = (uint32_t)r->row;
+	h.pending = r->pending;
+	h.loop_done = r->loop_done;
+	h.done = r->done;
+	h.good_row = r->good_row;
+	h.adam_step = s->adam_step;
+	h.n_iter = r->n_iter;
+	h.evals = r->evals;
+	h.n_old = r->n_old;
+	h.oldest = r->oldest;
+	h.h_diag = r->h_diag;
+	h.t = r->t;
+	h.seconds = r->seconds;
+	h.last[0] = r->last.total;
+	h.last[1] = r->last.content;
+	h.last[2] = r->last.style;
+	h.last[3] = r->last.tv;
+	h.config_crc = config_fingerprint(s);
+	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
+	const int n_arrays = checkpoint_arrays(s, arrays);
+	for (int i = 0; i < n_arrays; i++)
+		h.payload_crc = crc_value(h.payload_crc, arrays[i].data, arrays[i].bytes);
+
+	/* Atomically: a temporary file beside the target, then a rename. */
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoint path too long");
+	const int fd = mkstemp(tmp);
+	if (fd < 0)
+		return nst_fail(diag, NST_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(errno));
+	FILE *f = fdopen(fd, "wb");
+	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
+	for (int i = 0; ok && i < n_arrays; i++)
+		ok = fwrite(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+	if (f)
+		ok = (fclose(f) == 0) && ok;
+	else
+		close(fd);
+	if (!ok || rename(tmp, path) != 0) {
+		const int e = errno;
+		unlink(tmp);
+		return nst_fail(diag, NST_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(e));
+	}
+	return NST_OK;
+}
+
+enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
+	if (!s || !path)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
+	if (!s->prepared) {
+		const enum nst_status st = nst_session_prepare(s);
+		if (st != NST_OK)
+			return nst_fail(diag, st, "cannot prepare the session to resume");
+	}
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
+	struct checkpoint_header h;
+	enum nst_status st = NST_OK;
+	if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s is not an nst checkpoint (or is truncated)", path);
+	} else if (h.version != CHECKPOINT_VERSION) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION, "checkpoint %s has version %u; this build reads version %u", path,
+		              h.version, CHECKPOINT_VERSION);
+	} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+	           h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
+	           h.config_crc != config_fingerprint(s)) {
+		st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
+		              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+	} else if (h.n_old < 0 || h.n_old > s->options.history || h.oldest < 0 || h.oldest >= s->options.history ||
+	           h.adam_step < 0 || h.evals < 0 || h.n_iter < 0) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is inconsistent", path);
+	}
+	if (st == NST_OK) {
+		struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
+		const int n_arrays = checkpoint_arrays(s, arrays);
+		uint32_t crc = 0;
+		for (int i = 0; i < n_arrays && st == NST_OK; i++) {
+			if (fread(arrays[i].data, 1, arrays[i].bytes, f) != arrays[i].bytes)
+				st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is truncated", path);
+			else
+				crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+		}
+		if (st == NST_OK && (crc != h.payload_crc || fgetc(f) != EOF))
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted (checksum or size)", path);
+	}
+	fclose(f);
+	if (st != NST_OK) {
+		if (st == NST_ERR_WEIGHTS_FORMAT || st == NST_ERR_WEIGHTS_CHECKSUM)
+			s->prepared = false; /* the buffers may hold part of the file: start over */
+		return st;
+	}
+	struct nst_run_state *r = &s->run;
+	memset(r, 0, sizeof *r);
+	r->row = (int)h.row;
+	r->pending = h.pending;
+	r->loop_done = h.loop_done;
+	r->done = h.done;
+	r->good_row = h.good_row;
+	r->n_iter = h.n_iter;
+	r->evals = h.evals;
+	r->n_old = h.n_old;
+	r->oldest = h.oldest;
+	r->h_diag = h.h_diag;
+	r->t = h.t;
+	r->seconds = h.seconds;
+	r->last = (struct nst_losses){h.last[0], h.last[1], h.last[2], h.last[3]};
+	s->adam_step = h.adam_step;
+	return NST_OK;
 }

@@ -150,6 +150,7 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 	if ((st = nst_session_run(s, o->warmup, NULL, NULL)) != NST_OK)
 		goto fail;
 	nst_session_profile(s, NULL, true);
+	nst_session_restart(s);
 	const double wall0 = nst_cli_seconds();
 	if ((st = nst_session_run(s, o->iterations, on_row, &t)) != NST_OK)
 		goto fail;

@@ -48,10 +48,16 @@ enum exit_code {
 /* The one piece of process-wide state: set by the signal handler, read by the progress callback. */
 static volatile sig_atomic_t g_stop_signal;
 
-static void on_signal(int sig) { g_stop_signal = sig; }
+static void on_signal(int sig) {
+	g_stop_signal = sig;
+	signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
 
 struct cli {
 	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
+	const char *checkpoint, *resume;
+	char checkpoint_buf[4096];
+	int checkpoint_every;
 	char *styles[NST_MAX_STYLES];
 	int n_styles;
 	float blend[NST_MAX_STYLES];
@@ -109,6 +115,11 @@ static void usage(FILE *f) {
 	        "      --save-every N       write OUT-<iteration>.<ext> every N iterations\n"
 	        "      --log FILE.csv       iteration,total,content,style,tv,seconds\n"
 	        "      --dump-grad FILE     the gradient at the start, raw float32 [H][W][3] (BGR)\n"
+	        "interruption\n"
+	        "      --checkpoint FILE    where checkpoints go (default OUT.ckpt); SIGINT / SIGTERM write the\n"
+	        "                           current picture and a checkpoint, then exit with 130\n"
+	        "      --checkpoint-every N also write a checkpoint every N iterations (power cuts)\n"
+	        "      --resume FILE        continue from a checkpoint (same pictures, options and -n)\n"
 	        "  -q, --quiet              only errors\n"
 	        "  -h, --help               this text\n"
 	        "      --version            the version\n"
@@ -315,8 +326,10 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	struct run_state *r = user;
 	const struct cli *c = r->cli;
 	const struct nst_losses *l = &p->losses;
-	if (r->log)
+	if (r->log) {
 		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", p->iteration, l->total, l->content, l->style, l->tv, p->seconds);
+		fflush(r->log); /* readable while the run goes on, and complete up to an interruption */
+	}
 	const double rate = p->iteration > 0 && p->seconds > 0 ? p->iteration / p->seconds : 0.0;
 	if (!c->quiet) {
 		const int eta = rate > 0 ? (int)((p->iterations - p->iteration) / rate) : 0;
@@ -337,6 +350,15 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		struct nst_diag diag = {{0}};
 		nst_session_image(r->session, r->rgb);
 		if (nst_image_save(path, &img, c->jpeg_quality, &diag) != NST_OK) {
+			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
+			r->save_failed = 1;
+			return false;
+		}
+	}
+	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
+	    p->iteration < p->iterations) {
+		struct nst_diag diag = {{0}};
+		if (nst_session_save_checkpoint(r->session, c->checkpoint, &diag) != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
 			r->save_failed = 1;
 			return false;
@@ -398,7 +420,7 @@ enum long_only {
 	OPT_STYLE_BLEND = 256, OPT_SIZE, OPT_STYLE_SCALE, OPT_WEIGHTS, OPT_CONTENT_LAYERS, OPT_STYLE_LAYERS,
 	OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_POOLING, OPT_INIT, OPT_OPTIMIZER, OPT_LR, OPT_HISTORY,
 	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
-	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY,
+	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME,
 };
 
 static int split_styles(struct cli *c, char *list) {
@@ -463,6 +485,9 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
 		{"dump-grad", required_argument, NULL, OPT_DUMP_GRAD},
 		{"jpeg-quality", required_argument, NULL, OPT_JPEG_QUALITY},
+		{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+		{"resume", required_argument, NULL, OPT_RESUME},
 		{NULL, 0, NULL, 0},
 	};
 	struct nst_diag diag = {{0}};
@@ -598,6 +623,12 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			if (!parse_int(optarg, 1, 100, &c->jpeg_quality))
 				return fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
 			break;
+		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
+		case OPT_CHECKPOINT_EVERY:
+			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->checkpoint_every))
+				return fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
+			break;
+		case OPT_RESUME: c->resume = optarg; break;
 		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
 		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
 		}
@@ -610,6 +641,11 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		return fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
 	if (c->n_styles == 0 && c->options.n_style_layers > 0)
 		return fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+	if (!c->checkpoint) {
+		if ((size_t)snprintf(c->checkpoint_buf, sizeof c->checkpoint_buf, "%s.ckpt", c->output) >= sizeof c->checkpoint_buf)
+			return fail(EXIT_USAGE, "the output path is too long");
+		c->checkpoint = c->checkpoint_buf;
+	}
 	if (c->blend_given && n_blend != c->n_styles)
 		return fail(EXIT_USAGE, "--style-blend has %d weights for %d style pictures", n_blend, c->n_styles);
 	if (c->blend_given) {
@@ -758,13 +794,19 @@ static int run(struct cli *c) {
 		if (rc != EXIT_OK)
 			goto done;
 	}
+	if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
+		rc = fail_status(st, &diag, c->resume);
+		goto done;
+	}
 	if (c->log_path) {
-		log = fopen(c->log_path, "w");
+		/* A resumed run continues its log; a new run starts one. */
+		log = fopen(c->log_path, c->resume ? "a" : "w");
 		if (!log) {
 			rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 			goto done;
 		}
-		fprintf(log, "iteration,total,content,style,tv,seconds\n");
+		if (!c->resume)
+			fprintf(log, "iteration,total,content,style,tv,seconds\n");
 	}
 
 	struct run_state state = {c, session, log, isatty(STDERR_FILENO) != 0, content.width, content.height, result, 0, 0};
@@ -777,10 +819,8 @@ static int run(struct cli *c) {
 		rc = EXIT_FAILURE_RUN;
 		goto done;
 	}
-	if (st != NST_OK && st != NST_ERR_INTERRUPTED) {
-		rc = st == NST_ERR_NUMERIC
-		         ? fail(EXIT_NUMERIC, "the loss is no longer finite (try a smaller --lr); no picture written")
-		         : fail_status(st, &diag, "run");
+	if (st != NST_OK && st != NST_ERR_INTERRUPTED && st != NST_ERR_NUMERIC) {
+		rc = fail_status(st, &diag, "run");
 		goto done;
 	}
 	nst_session_image(session, result);
@@ -794,9 +834,20 @@ static int run(struct cli *c) {
 		rc = fail_status(wst, &diag, c->sheet);
 		goto done;
 	}
+	if (st == NST_ERR_NUMERIC) {
+		rc = fail(EXIT_NUMERIC,
+		          "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good picture "
+		          "(iteration %d) to %s",
+		          nst_session_rows(session) - 1, nst_session_good_row(session), c->output);
+		goto done;
+	}
 	if (st == NST_ERR_INTERRUPTED) {
-		rc = fail(EXIT_INTERRUPTED, "interrupted by signal %d: wrote the current picture to %s", (int)g_stop_signal,
-		          c->output);
+		if ((wst = nst_session_save_checkpoint(session, c->checkpoint, &diag)) != NST_OK) {
+			rc = fail_status(wst, &diag, c->checkpoint);
+			goto done;
+		}
+		rc = fail(EXIT_INTERRUPTED, "interrupted (signal %d) at iteration %d: wrote %s and the checkpoint %s (continue with --resume %s)",
+		          (int)g_stop_signal, nst_session_rows(session) - 1, c->output, c->checkpoint, c->checkpoint);
 		goto done;
 	}
 	if (!c->quiet)

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Interruption and numerical faults (README "Errors and exit codes"):
+#  - SIGINT / SIGTERM write the current picture and a checkpoint and exit 130; --resume continues
+#    to exactly the uninterrupted run's picture and loss log (Adam and L-BFGS, bit for bit);
+#  - --checkpoint-every survives a power cut (kill -9);
+#  - a loss that stops being finite writes the last good picture and exits 4;
+#  - a corrupted checkpoint or one from other options is refused.
+set -uo pipefail
+BUILD=${NST_BUILD:-build}
+SHARED=${NST_SHARED:-../shared}
+EMU=${NST_EMU:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+NST="$EMU $BUILD/nst"
+tmp=$(mktemp -d /tmp/nst-resume-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+if [ -n "$EMU" ]; then SIZE=32 N=16; else SIZE=64 N=30; fi
+"$PYTHON" - "$SHARED/images" "$tmp" <<'PY'
+import sys
+from PIL import Image
+src, dst = sys.argv[1], sys.argv[2]
+Image.open(f"{src}/chelsea.png").convert("RGB").resize((64, 43)).save(f"{dst}/c.png")
+Image.open(f"{src}/starry_night.jpg").convert("RGB").resize((64, 40)).save(f"{dst}/s.png")
+PY
+args=(-c "$tmp/c.png" -s "$tmp/s.png" --weights "$BUILD/vgg19.nstw" --size $SIZE -n $N --threads 2 -q)
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+
+# Starts a run in the background and sends it a signal once its log has $3 rows.
+interrupt() { # out, log, rows, signal, extra args...
+	local out=$1 log=$2 rows=$3 sig=$4; shift 4
+	$NST "${args[@]}" -o "$out" --log "$log" "$@" 2>"$tmp/err" &
+	local pid=$! waited=0
+	while [ "$(cat "$log" 2>/dev/null | wc -l)" -lt "$rows" ] && kill -0 $pid 2>/dev/null && [ $waited -lt 6000 ]; do
+		sleep 0.01; waited=$((waited + 1))
+	done
+	kill -"$sig" $pid 2>/dev/null
+	wait $pid
+}
+
+for opt in adam lbfgs; do
+	$NST "${args[@]}" --optimizer $opt -o "$tmp/full-$opt.png" --log "$tmp/full-$opt.csv" || bad "$opt uninterrupted run"
+	for sig in INT TERM; do
+		rm -f "$tmp/part.png" "$tmp/part.png.ckpt" "$tmp/part.csv"
+		interrupt "$tmp/part.png" "$tmp/part.csv" 6 $sig --optimizer $opt
+		rc=$?
+		if [ $rc -ne 130 ]; then bad "$opt SIG$sig: exit $rc, expected 130: $(cat "$tmp/err")"; continue; fi
+		[ -s "$tmp/part.png" ] && [ -s "$tmp/part.png.ckpt" ] && grep -q "resume" "$tmp/err" \
+			&& ok "$opt SIG$sig: picture and checkpoint written: $(cat "$tmp/err")" || bad "$opt SIG$sig: outputs missing"
+		$NST "${args[@]}" --optimizer $opt -o "$tmp/part.png" --log "$tmp/part.csv" --resume "$tmp/part.png.ckpt" \
+			|| bad "$opt resume after SIG$sig failed"
+		cmp -s "$tmp/full-$opt.png" "$tmp/part.png" && ok "$opt SIG$sig + resume: the same picture, byte for byte" \
+			|| bad "$opt SIG$sig + resume: the picture differs from the uninterrupted run's"
+		if diff <(cut -d, -f1-5 "$tmp/full-$opt.csv") <(cut -d, -f1-5 "$tmp/part.csv") >/dev/null; then
+			ok "$opt SIG$sig + resume: the same loss log ($(wc -l <"$tmp/part.csv") lines)"
+		else
+			bad "$opt SIG$sig + resume: the loss logs differ"
+		fi
+	done
+	# A power cut: kill -9 after a periodic checkpoint, resume from it.
+	rm -f "$tmp/cut.png" "$tmp/cut.ckpt" "$tmp/cut.csv"
+	interrupt "$tmp/cut.png" "$tmp/cut.csv" 13 KILL --optimizer $opt --checkpoint-every 5 --checkpoint "$tmp/cut.ckpt"
+	if [ ! -s "$tmp/cut.ckpt" ]; then bad "$opt --checkpoint-every 5 wrote no checkpoint"; else
+		$NST "${args[@]}" --optimizer $opt -o "$tmp/cut.png" --resume "$tmp/cut.ckpt" || bad "$opt resume after kill -9"
+		cmp -s "$tmp/full-$opt.png" "$tmp/cut.png" && ok "$opt kill -9 + resume from --checkpoint-every: the same picture" \
+			|| bad "$opt kill -9 + resume: the picture differs"
+	fi
+done
+
+# Checkpoints that do not fit.
+interrupt "$tmp/p.png" "$tmp/p.csv" 4 INT --optimizer adam
+cp "$tmp/p.png.ckpt" "$tmp/flipped.ckpt"
+printf '\x55' | dd of="$tmp/flipped.ckpt" bs=1 seek=400 conv=notrunc status=none
+$NST "${args[@]}" --optimizer adam -o "$tmp/x.png" --resume "$tmp/flipped.ckpt" 2>"$tmp/err"
+rc=$?; [ $rc -eq 1 ] && grep -q "corrupted" "$tmp/err" && ok "a corrupted checkpoint is refused: $(cat "$tmp/err")" \
+	|| bad "corrupted checkpoint: exit $rc: $(cat "$tmp/err")"
+$NST "${args[@]}" --optimizer adam --style-weight 50 -o "$tmp/x.png" --resume "$tmp/p.png.ckpt" 2>"$tmp/err"
+rc=$?; [ $rc -eq 2 ] && grep -q "other pictures or options" "$tmp/err" && ok "a checkpoint of other options is refused" \
+	|| bad "other-options checkpoint: exit $rc: $(cat "$tmp/err")"
+head -c 100 "$tmp/p.png.ckpt" >"$tmp/short.ckpt"
+$NST "${args[@]}" --optimizer adam -o "$tmp/x.png" --resume "$tmp/short.ckpt" 2>"$tmp/err"
+rc=$?; [ $rc -eq 1 ] && ok "a truncated checkpoint is refused: $(cat "$tmp/err")" || bad "truncated checkpoint: exit $rc"
+
+# A loss that stops being finite: the last good picture, exit 4.
+rm -f "$tmp/nan.png"
+$NST "${args[@]}" --optimizer adam --lr 1e25 -o "$tmp/nan.png" 2>"$tmp/err"
+rc=$?; [ $rc -eq 4 ] && [ -s "$tmp/nan.png" ] && grep -q "last good picture" "$tmp/err" \
+	&& ok "non-finite loss: exit 4 and the last good picture: $(cat "$tmp/err")" || bad "non-finite loss: exit $rc: $(cat "$tmp/err")"
+[ "$fails" -eq 0 ]
