@@ -34,6 +34,22 @@ CFLAGS += -std=c11 $(OPT) -g $(WARN) -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
 LDFLAGS += -pthread $(SYSROOT_LDFLAGS) $(SAN_FLAGS)
 LDLIBS += -lpthreadpool -lm
 
+# XNNPACK (Debian's libxnnpack-dev): the create/setup/run API generation of 2022 that Debian 12
+# ships.  Found through the compiler, so a cross sysroot's copy counts; XNNPACK=0 leaves it out.
+XNNPACK ?= auto
+ifneq ($(XNNPACK),0)
+XNNPACK_PROBE := $(shell printf '\043include <xnnpack.h>\n' | $(CC) $(CPPFLAGS) -E -x c - 2>/dev/null | grep -o -m1 -e 'xnn_reshape_convolution2d_nhwc_f32' -e 'xnn_setup_convolution2d_nhwc_f32' | head -n 1)
+ifeq ($(XNNPACK_PROBE),xnn_reshape_convolution2d_nhwc_f32)
+$(error nst needs XNNPACK's create/setup/run API (Debian 12's libxnnpack-dev 0.0~git20220216); the xnnpack.h found has the newer create/reshape/setup API. Build with XNNPACK=0 to leave the XNNPACK backend out)
+endif
+ifeq ($(XNNPACK_PROBE),xnn_setup_convolution2d_nhwc_f32)
+CPPFLAGS += -DNST_HAVE_XNNPACK
+LDLIBS := -lXNNPACK $(LDLIBS)
+else ifeq ($(XNNPACK),1)
+$(error XNNPACK=1 but <xnnpack.h> was not found: apt-get install libxnnpack-dev)
+endif
+endif
+
 LIB_SRC := $(wildcard src/*.c) $(wildcard arch/generic/*.c) $(foreach d,$(ARCH_DIRS),$(wildcard arch/$(d)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)

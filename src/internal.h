@@ -152,6 +152,37 @@ double nst_content_loss(const struct nst_engine *engine, size_t count, const flo
 double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate);
 
 /* ---------------------------------------------------------------------------------------------
+ * XNNPACK backend (src/xnnpack.c): convolution operators whose memory comes from a heap in the
+ * arena; without XNNPACK in the build every call returns NST_ERR_UNSUPPORTED.
+ * ------------------------------------------------------------------------------------------- */
+struct nst_xnn_heap {
+	uint8_t *base;        /* the arena region (NULL while measuring) */
+	size_t size;          /* its bytes */
+	size_t used;          /* bytes handed out (or, while measuring, that would have been) */
+	bool measuring;       /* blocks come from malloc and are freed by nst_xnn_end */
+	void *chain;          /* measuring: the malloc'ed blocks */
+	size_t allocations;   /* requests served */
+	size_t escaped;       /* requests refused: did not fit the region (must stay 0) */
+};
+bool nst_xnn_available(void);
+enum nst_status nst_xnn_begin_measure(struct nst_xnn_heap *heap);
+enum nst_status nst_xnn_begin(struct nst_xnn_heap *heap, void *region, size_t bytes);
+void nst_xnn_end(struct nst_xnn_heap *heap);
+/* A convolution operator from HWIO weights (backward: the input gradient's operator, no bias);
+ * staging holds kh*kw*cin*cout floats for the relayout. */
+enum nst_status nst_xnn_conv_create(const struct nst_conv_shape *shape, const float *hwio, const float *bias,
+                                    bool relu, bool backward, float *staging, void **op);
+enum nst_status nst_xnn_conv_run(void *op, int h, int w, const float *in, float *out, pthreadpool_t pool);
+/* Setup only (what the planner measures: XNNPACK allocates its indirection buffer here). */
+enum nst_status nst_xnn_conv_setup(void *op, int h, int w, const float *in, float *out, pthreadpool_t pool);
+void nst_xnn_delete(void *op);
+/* The XNNPACK heap of a session (NULL unless its backend is xnnpack): for tests. */
+struct nst_session;
+const struct nst_xnn_heap *nst_session_xnn_heap(const struct nst_session *session);
+/* mask bit i = (values[i] > 0): the ReLU mask of an output computed elsewhere. */
+void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask);
+
+/* ---------------------------------------------------------------------------------------------
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
 double nst_seconds(void); /* monotonic clock */

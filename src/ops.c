@@ -163,6 +163,17 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
 	}
 }
 
+void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask) {
+	(void)engine;
+	for (size_t i = 0; i < n; i += 8) {
+		unsigned bits = 0;
+		const size_t m = n - i < 8 ? n - i : 8;
+		for (size_t b = 0; b < m; b++)
+			bits |= (unsigned)(values[i + b] > 0.0f) << b;
+		mask[i >> 3] = (uint8_t)bits;
+	}
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  Each slot takes chunks of
  * pixels, transposes the chunk (the left operand, F^T), packs it (the right operand, F), and

@@ -68,6 +68,7 @@ struct vgg_layer {
 	float *packed_backward;
 	uint8_t *mask;                   /* [h][w][cout] bits: ReLU output > 0 */
 	uint8_t *argmax;                 /* [h/2][w/2][cout] 2-bit codes when pool_after and max pooling */
+	void *xnn_forward, *xnn_backward; /* XNNPACK operators (backend xnnpack) */
 };
 
 struct loss_layer {
@@ -129,6 +130,10 @@ struct nst_session {
 	float *lbfgs_dirs, *lbfgs_steps;  /* [history][n] ring buffers: y and s */
 	double *lbfgs_ro, *lbfgs_al;      /* [history] */
 
+	bool xnn;                         /* the picture's convolutions run on XNNPACK */
+	struct nst_xnn_heap xnn_heap;     /* XNNPACK's allocations, in xnn_region */
+	uint8_t *xnn_region;              /* [xnn_bytes] */
+	size_t xnn_bytes;
 	float *x_good;                    /* [n] the last picture whose loss was finite */
 	struct nst_run_state run;
 	struct nst_profile profile;
@@ -214,7 +219,7 @@ bool nst_backend_available(enum nst_backend backend) {
 	case NST_BACKEND_AUTO:
 	case NST_BACKEND_SCALAR: return true;
 	case NST_BACKEND_SIMD: return nst_gemm_kernel_best(&cpu) != nst_gemm_kernel_scalar();
-	case NST_BACKEND_XNNPACK: return false;
+	case NST_BACKEND_XNNPACK: return nst_xnn_available();
 	}
 	return false;
 }
@@ -397,8 +402,11 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
 		L->packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
-		L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
+		if (!s->xnn)
+			L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
 	}
+	if (s->xnn)
+		s->xnn_region = NST_ARENA_NEW(a, uint8_t, s->xnn_bytes);
 	CATEGORY(weights_bytes);
 
 	/* Ping-pong buffers: the largest activation for the picture and every style picture; also the
@@ -408,8 +416,9 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		buf = max_size(buf, max_activation(s, p->style_height[k], p->style_width[k]));
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct nst_conv_shape *sh = &s->layers[i].shape;
+		/* kernel staging, then the bias after it */
 		buf = max_size(buf, (size_t)sh->kernel_h * (size_t)sh->kernel_w * (size_t)sh->in_channels *
-		                        (size_t)sh->out_channels);
+		                        (size_t)sh->out_channels + (size_t)sh->out_channels);
 	}
 	s->buf_floats = buf;
 	s->buf_a = NST_ARENA_NEW(a, float, buf);
@@ -497,6 +506,73 @@ static double conv_flops(const struct nst_conv_shape *sh, int h, int w) {
 	       (double)sh->out_channels;
 }
 
+/* Layer i's HWIO kernel as float32 (in place in the map, or converted into staging) and its bias. */
+static const float *layer_weights(const struct nst_weights *w, int i, float *staging, float **bias) {
+	const struct nstw_layer *e = &w->layers[i];
+	const size_t k = (size_t)e->kernel_h * e->kernel_w * e->in_channels * e->out_channels;
+	const float *hwio;
+	if (nst_weights_dtype(w) == NST_DTYPE_F32) {
+		hwio = (const float *)(const void *)(w->payload + e->offset); /* 64-byte aligned in the map */
+	} else {
+		nst_weights_read_kernel(w, i, staging); /* float16 -> float32 */
+		hwio = staging;
+	}
+	*bias = staging + k;
+	nst_weights_read_vector(w, i, NST_VECTOR_BIAS, *bias);
+	return hwio;
+}
+
+/* Creates (and sets up at the picture's size) every XNNPACK operator of the stack on the heap. */
+static enum nst_status xnn_create_all(struct nst_session *s, float *staging, float *relayout, bool setup,
+                                      struct nst_diag *diag) {
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		float *bias;
+		const float *hwio = layer_weights(s->weights, L->weights_index, staging, &bias);
+		enum nst_status st = nst_xnn_conv_create(&L->shape, hwio, bias, true, false, relayout, &L->xnn_forward);
+		if (st == NST_OK)
+			st = nst_xnn_conv_create(&L->shape, hwio, NULL, false, true, relayout, &L->xnn_backward);
+		if (st == NST_OK && setup) /* pointers are not dereferenced by a setup */
+			st = nst_xnn_conv_setup(L->xnn_forward, L->h, L->w, staging, relayout, NULL);
+		if (st == NST_OK && setup)
+			st = nst_xnn_conv_setup(L->xnn_backward, L->h, L->w, staging, relayout, NULL);
+		if (st != NST_OK)
+			return nst_fail(diag, st, "XNNPACK could not create the operators of layer %s (%s)", L->name,
+			                nst_status_string(st));
+	}
+	return NST_OK;
+}
+
+static void xnn_delete_all(struct nst_session *s) {
+	for (int i = 0; i < s->n_layers; i++) {
+		nst_xnn_delete(s->layers[i].xnn_forward);
+		nst_xnn_delete(s->layers[i].xnn_backward);
+		s->layers[i].xnn_forward = s->layers[i].xnn_backward = NULL;
+	}
+}
+
+/* The bytes XNNPACK will ask for: the same operators, created and set up on a counting heap. */
+static enum nst_status xnn_measure(struct nst_session *s, size_t *bytes, struct nst_diag *diag) {
+	size_t k = 0;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct nst_conv_shape *sh = &s->layers[i].shape;
+		k = max_size(k, (size_t)sh->kernel_h * sh->kernel_w * sh->in_channels * sh->out_channels + sh->out_channels);
+	}
+	float *staging = malloc(k * sizeof(float)), *relayout = malloc(k * sizeof(float));
+	struct nst_xnn_heap heap;
+	enum nst_status st = staging && relayout ? nst_xnn_begin_measure(&heap) : NST_ERR_OUT_OF_MEMORY;
+	if (st == NST_OK)
+		st = xnn_create_all(s, staging, relayout, true, diag);
+	else
+		nst_fail(diag, st, "XNNPACK cannot start here (%s)", nst_status_string(st));
+	xnn_delete_all(s);
+	nst_xnn_end(&heap);
+	*bytes = heap.used;
+	free(staging);
+	free(relayout);
+	return st;
+}
+
 /* Resolves backend and threads, then measures (arena base NULL) or lays out for real. */
 static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct nst_diag *diag) {
 	struct nst_cpu_features cpu;
@@ -517,12 +593,22 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 		s->engine.gemm = best;
 		s->plan.backend = best == nst_gemm_kernel_scalar() ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD;
 		break;
-	case NST_BACKEND_XNNPACK:
-		return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend xnnpack is not in this build yet (use simd or scalar)");
+	case NST_BACKEND_XNNPACK: {
+		if (!nst_xnn_available())
+			return nst_fail(diag, NST_ERR_UNSUPPORTED,
+			                "backend xnnpack: this build has no XNNPACK (install libxnnpack-dev and rebuild)");
+		s->engine.gemm = best; /* targets, Gram matrices and style gradients */
+		s->plan.backend = NST_BACKEND_XNNPACK;
+		s->xnn = true;
+		const enum nst_status st = xnn_measure(s, &s->xnn_bytes, diag);
+		if (st != NST_OK)
+			return st;
+		break;
+	}
 	}
 	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
 	s->plan.threads = s->engine.threads;
-	s->plan.kernel = s->engine.gemm->name;
+	s->plan.kernel = s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
 
 	/* The session struct itself comes first. */
 	nst_arena_alloc(a, sizeof(struct nst_session));
@@ -554,23 +640,23 @@ enum nst_status nst_plan(const struct nst_weights *w, const struct nst_options *
 	return NST_OK;
 }
 
-static void pack_weights(struct nst_session *s) {
-	const struct nst_weights *w = s->weights;
+static enum nst_status pack_weights(struct nst_session *s, struct nst_diag *diag) {
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
-		const struct nstw_layer *e = &w->layers[L->weights_index];
-		const float *hwio;
-		if (nst_weights_dtype(w) == NST_DTYPE_F32) {
-			hwio = (const float *)(const void *)(w->payload + e->offset); /* 64-byte aligned in the map */
-		} else {
-			nst_weights_read_kernel(w, L->weights_index, s->buf_a); /* float16 -> float32 staging */
-			hwio = s->buf_a;
-		}
-		float *bias = s->buf_b; /* [cout] staging */
-		nst_weights_read_vector(w, L->weights_index, NST_VECTOR_BIAS, bias);
+		float *bias;
+		const float *hwio = layer_weights(s->weights, L->weights_index, s->buf_a, &bias);
 		nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed_forward);
-		nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
+		if (!s->xnn)
+			nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
 	}
+	if (!s->xnn)
+		return NST_OK;
+	enum nst_status st = nst_xnn_begin(&s->xnn_heap, s->xnn_region, s->xnn_bytes);
+	if (st == NST_OK)
+		st = xnn_create_all(s, s->buf_a, s->buf_b, false, diag);
+	else
+		nst_fail(diag, st, "XNNPACK cannot start here (%s)", nst_status_string(st));
+	return st;
 }
 
 enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct nst_weights *w,
@@ -597,7 +683,11 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
 	if (s->engine.threads > 1 && !s->engine.pool)
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
-	pack_weights(s);
+	st = pack_weights(s, diag);
+	if (st != NST_OK) {
+		nst_session_release(s);
+		return st;
+	}
 	for (int i = 0; i < s->n_losses; i++)
 		if (s->losses[i].style) {
 			const size_t c = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
@@ -609,6 +699,11 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 }
 
 void nst_session_release(struct nst_session *s) {
+	if (s && s->xnn) {
+		xnn_delete_all(s);
+		nst_xnn_end(&s->xnn_heap);
+		s->xnn = false;
+	}
 	if (s && s->engine.pool) {
 		pthreadpool_destroy(s->engine.pool);
 		s->engine.pool = NULL;
@@ -679,6 +774,33 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 	}
 }
 
+/* Layer L's convolution for the optimized picture: on XNNPACK (then the ReLU mask from its
+ * output) or on the engine with everything fused. */
+static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, const float *in, float *out,
+                         uint8_t *mask) {
+	if (s->xnn && h == L->h && w == L->w) {
+		nst_xnn_conv_run(L->xnn_forward, h, w, in, out, s->engine.pool);
+		if (mask)
+			nst_mask_from_positive(&s->engine, (size_t)h * (size_t)w * (size_t)L->shape.out_channels, out, mask);
+		return;
+	}
+	const struct nst_conv_epilogue ep = {0.0f, INFINITY, mask, NULL, NULL};
+	nst_conv2d(&s->engine, &L->shape, h, w, in, L->packed_forward, out, &ep);
+}
+
+/* Layer L's input gradient: out = mask_in ? (conv^T(g) + addend) : 0 (either may be NULL). */
+static void conv_backward(struct nst_session *s, const struct vgg_layer *L, const float *g, float *out,
+                          const float *addend, const uint8_t *mask_in) {
+	if (s->xnn) {
+		nst_xnn_conv_run(L->xnn_backward, L->h, L->w, g, out, s->engine.pool);
+		if (mask_in)
+			nst_mask_apply(&s->engine, (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels, mask_in, addend, out);
+		return;
+	}
+	const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, addend, mask_in};
+	nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, out, &ep);
+}
+
 /* Runs the stack on x ([h][w][3]). */
 static void forward(struct nst_session *s, const float *x, int h, int w, struct pass *pass) {
 	const float *cur = x;
@@ -687,9 +809,13 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 		const struct vgg_layer *L = &s->layers[i];
 		float *out = cur == s->buf_a ? s->buf_b : s->buf_a;
 		float *other = out == s->buf_a ? s->buf_b : s->buf_a;
-		const struct nst_conv_epilogue ep = {0.0f, INFINITY, record ? L->mask : NULL, NULL, NULL};
 		double t0 = nst_seconds();
-		nst_conv2d(&s->engine, &L->shape, h, w, cur, L->packed_forward, out, &ep);
+		if (pass->mode == PASS_TARGET_STYLE) { /* other sizes: always the engine's kernels */
+			const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
+			nst_conv2d(&s->engine, &L->shape, h, w, cur, L->packed_forward, out, &ep);
+		} else {
+			conv_forward(s, L, h, w, cur, out, record ? L->mask : NULL);
+		}
 		double t1 = nst_seconds();
 		if (record)
 			s->profile.layers[i].forward_seconds += t1 - t0;
@@ -742,7 +868,7 @@ static void backward(struct nst_session *s, float *g) {
 		const struct vgg_layer *L = &s->layers[i];
 		const double t0 = nst_seconds();
 		if (i == 0) {
-			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, s->grad, NULL);
+			conv_backward(s, L, g, s->grad, NULL, NULL);
 			s->profile.layers[i].backward_seconds += nst_seconds() - t0;
 			return;
 		}
@@ -751,15 +877,14 @@ static void backward(struct nst_session *s, float *g) {
 		struct loss_layer *l = below->loss != NO_LOSS ? &s->losses[below->loss] : NULL;
 		if (below->pool_after) {
 			/* conv input gradient at the pooled size, then through the pooling, then losses + ReLU. */
-			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, NULL);
+			conv_backward(s, L, g, other, NULL, NULL);
 			if (s->options.pooling == NST_POOLING_MAX)
 				nst_maxpool2x2_backward(&s->engine, below->h, below->w, below->shape.out_channels, other, below->argmax, g);
 			else
 				nst_avgpool2x2_backward(&s->engine, below->h, below->w, below->shape.out_channels, other, g);
 			if (l && l->recompute) {
 				/* relu of layer 0 again, from the picture, into the free buffer. */
-				const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
-				nst_conv2d(&s->engine, &below->shape, below->h, below->w, s->x, below->packed_forward, other, &ep);
+				conv_forward(s, below, below->h, below->w, s->x, other, NULL);
 				layer_loss(s, l, other, g, true);
 			}
 			nst_mask_apply(&s->engine, below_n, below->mask, l && l->stored ? l->grad : NULL, g);
@@ -767,15 +892,12 @@ static void backward(struct nst_session *s, float *g) {
 			continue; /* the gradient stays in g */
 		}
 		if (l && l->recompute) {
-			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, NULL);
-			const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
-			nst_conv2d(&s->engine, &below->shape, below->h, below->w, s->x, below->packed_forward, g, &ep);
+			conv_backward(s, L, g, other, NULL, NULL);
+			conv_forward(s, below, below->h, below->w, s->x, g, NULL);
 			layer_loss(s, l, g, other, true);
 			nst_mask_apply(&s->engine, below_n, below->mask, NULL, other);
 		} else {
-			const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, l && l->stored ? l->grad : NULL,
-			                                     below->mask};
-			nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, other, &ep);
+			conv_backward(s, L, g, other, l && l->stored ? l->grad : NULL, below->mask);
 		}
 		s->profile.layers[i].backward_seconds += nst_seconds() - t0;
 		float *t = g;
@@ -1409,4 +1531,8 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	r->last = (struct nst_losses){h.last[0], h.last[1], h.last[2], h.last[3]};
 	s->adam_step = h.adam_step;
 	return NST_OK;
+}
+
+const struct nst_xnn_heap *nst_session_xnn_heap(const struct nst_session *s) {
+	return s && s->xnn ? &s->xnn_heap : NULL;
 }

@@ -4,7 +4,8 @@
 #   - the gradient at the start (--dump-grad) within 1e-4 relative (L2);
 #   - Adam: loss-log row 0 within 1e-4 relative, row 10 within 1e-3 (every column);
 #   - L-BFGS: the loss after N iterations within 2%;
-#   - --backend simd against --backend scalar: row 0 within 1e-5, Adam row 10 within 1e-4.
+#   - --backend simd and --backend xnnpack against --backend scalar: row 0 within 1e-5, Adam row 10
+#     within 1e-4.
 # Under emulation (NST_EMU set: ARM builds under qemu) the sizes are smaller.
 set -euo pipefail
 BUILD=${NST_BUILD:-build}
@@ -48,7 +49,14 @@ if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.
 	ours --backend simd --optimizer lbfgs -n $LBFGS_N --log "$tmp/simd_lbfgs.csv"
 	backends+=(simd)
 else
-	echo "t_parity: no SIMD backend on this CPU; comparing the scalar backend only"
+	echo "t_parity: no SIMD backend on this CPU"
+fi
+if $NST --backend xnnpack -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" -q -n 0 2>/dev/null; then
+	ours --backend xnnpack --optimizer adam -n $ADAM_N --log "$tmp/xnnpack_adam.csv" --dump-grad "$tmp/xnnpack_grad.f32"
+	ours --backend xnnpack --optimizer lbfgs -n $LBFGS_N --log "$tmp/xnnpack_lbfgs.csv"
+	backends+=(xnnpack)
+else
+	echo "t_parity: no XNNPACK backend in this build"
 fi
 
 "$PYTHON" - "$tmp" "$ADAM_N" "${backends[@]}" <<'EOF'
@@ -90,10 +98,11 @@ for be in backends:
     else:
         check(f"{be} gradient at the start vs torch (L2 of the difference / L2)",
               1.0 + float(np.linalg.norm(g - g_ref) / np.linalg.norm(g_ref)), 1.0, 1e-4)
-if "simd" in backends:
-    s, v = rows(f"{tmp}/simd_adam.csv"), rows(f"{tmp}/scalar_adam.csv")
-    columns("simd vs scalar adam", s, v, 0, 1e-5)
-    columns("simd vs scalar adam", s, v, adam_n, 1e-4)
+for be in ("simd", "xnnpack"):
+    if be in backends:
+        s, v = rows(f"{tmp}/{be}_adam.csv"), rows(f"{tmp}/scalar_adam.csv")
+        columns(f"{be} vs scalar adam", s, v, 0, 1e-5)
+        columns(f"{be} vs scalar adam", s, v, adam_n, 1e-4)
 print(f"t_parity: {'FAILED' if fails else 'all within bounds'}")
 sys.exit(1 if fails else 0)
 EOF

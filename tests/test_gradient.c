@@ -169,6 +169,18 @@ static void check_config(const char *weights_path, const struct config *cfg, uin
 	      median, N_DIRECTIONS, FD_ATTEMPTS);
 	CHECK(along_g < FD_TOLERANCE, "%s: relative error %.2e along the gradient, at %d starting points", cfg->name, along_g,
 	      FD_ATTEMPTS);
+	if (cfg->backend == NST_BACKEND_XNNPACK) {
+		/* Every byte XNNPACK asked for came from the planned region of the arena. */
+		const struct nst_xnn_heap *heap = nst_session_xnn_heap(s);
+		CHECK(heap != NULL, "%s: no XNNPACK heap", cfg->name);
+		if (heap) {
+			CHECK(heap->escaped == 0, "%s: %zu XNNPACK allocations did not fit the plan", cfg->name, heap->escaped);
+			CHECK(heap->allocations > 0 && heap->used <= heap->size, "%s: XNNPACK used %zu of %zu bytes in %zu allocations",
+			      cfg->name, heap->used, heap->size, heap->allocations);
+			CHECK(heap->used == heap->size, "%s: XNNPACK used %zu bytes, the plan measured %zu", cfg->name, heap->used,
+			      heap->size);
+		}
+	}
 	free(content_x);
 	free(x0);
 	free(x);
@@ -207,6 +219,18 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
 		check_config(path, &configs[i], seed + i);
+	if (nst_backend_available(NST_BACKEND_XNNPACK)) {
+		const struct config xnn[] = {
+			{"xnnpack: defaults, 2 threads", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
+			 NST_BACKEND_XNNPACK, 2, 5.0f, 100.0f, 1e-3f},
+			{"xnnpack: content+style one layer, avg", "relu1_2,relu2_1", "relu1_2,relu2_1,relu2_2", NST_POOLING_AVG,
+			 2, NST_BACKEND_XNNPACK, 1, 5.0f, 100.0f, 1e-3f},
+		};
+		for (size_t i = 0; i < sizeof xnn / sizeof xnn[0]; i++)
+			check_config(path, &xnn[i], seed + 100 + i);
+	} else {
+		printf("  (this build has no XNNPACK backend)\n");
+	}
 	support_rmdir(dir);
 	free(dir);
 	return check_finish("test_gradient");

@@ -2,21 +2,45 @@
 # Installs the Debian packages that `make`, `make demo` and `make test` need, when missing.
 #   toolchains/deps.sh build|test [TARGET]
 # Works on Debian 12, Raspberry Pi OS (bookworm) and Ubuntu; uses sudo when not root.
+# For a cross target (toolchains/<TARGET>.mk sets CROSS_ARCH) it also installs the cross compiler,
+# the cross glibc and qemu-user, and builds the target's sysroot (toolchains/sysroot.sh: Debian's
+# XNNPACK / pthreadpool / cpuinfo / stb packages for that architecture, unpacked under build/, never
+# installed on the host).
 set -euo pipefail
 what=${1:-build}
 target=${2:-native}
+root=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=(make gcc libc6-dev libpthreadpool-dev libstb-dev python3 python3-numpy)
+cross_arch=
+if [ "$target" != native ]; then
+	mk=$root/toolchains/$target.mk
+	[ -f "$mk" ] || { echo "nst: unknown TARGET '$target' (no toolchains/$target.mk)" >&2; exit 1; }
+	cross_arch=$(sed -n 's/^CROSS_ARCH *:\?= *\([a-z0-9]*\).*/\1/p' "$mk")
+fi
+
+pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev python3 python3-numpy)
 if [ "$what" = test ]; then
 	# The references in ../shared/reference and the converter's HDF5 reader.
 	pkgs+=(python3-torch python3-pil python3-h5py)
 fi
 
+case "$cross_arch" in
+arm64) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
+armhf) pkgs+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user) ;;
+esac
+
+sysroot() { # after the packages: the cross target's sysroot (quick when already built)
+	[ -z "$cross_arch" ] || "$root/toolchains/sysroot.sh" "$cross_arch" "$root/build/sysroot/$cross_arch"
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+	sysroot
+	exit 0
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "nst: missing packages: ${missing[*]}; install them with your package manager" >&2
@@ -33,3 +57,4 @@ echo "nst: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+sysroot
