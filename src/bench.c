@@ -22,7 +22,9 @@ static const struct nst_gemm_kernel *kernel_for(enum nst_backend backend) {
 	return backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
 }
 
-const char *nst_bench_kernel_name(enum nst_backend backend) { return kernel_for(backend)->name; }
+const char *nst_bench_kernel_name(enum nst_backend backend) {
+	return backend == NST_BACKEND_XNNPACK ? "XNNPACK (peak: our SIMD kernel's)" : kernel_for(backend)->name;
+}
 
 void nst_bench_cpu_features(char *buf, size_t size) {
 	struct nst_cpu_features cpu;
@@ -132,25 +134,43 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 	nst_conv_pack_forward(g, &shape, hwio, bias, pf);
 	nst_conv_pack_backward(g, &shape, hwio, pb);
 	struct nst_engine e = {g, threads > 1 ? pthreadpool_create((size_t)threads) : NULL, threads, sc, scratch};
+	/* XNNPACK: its own operators (on a malloc-backed counting heap), the same shapes and data. */
+	struct nst_xnn_heap heap;
+	void *xf = NULL, *xb = NULL;
+	if (backend == NST_BACKEND_XNNPACK) {
+		float *staging = malloc(wn * sizeof(float));
+		st = staging ? nst_xnn_begin_measure(&heap) : NST_ERR_OUT_OF_MEMORY;
+		if (st == NST_OK)
+			st = nst_xnn_conv_create(&shape, hwio, bias, true, false, staging, &xf);
+		if (st == NST_OK)
+			st = nst_xnn_conv_create(&shape, hwio, NULL, false, true, staging, &xb);
+		free(staging);
+		if (st != NST_OK) {
+			nst_xnn_delete(xf);
+			nst_xnn_delete(xb);
+			nst_xnn_end(&heap);
+			if (e.pool)
+				pthreadpool_destroy(e.pool);
+			goto done;
+		}
+	}
 	/* Forward as the engine runs it (ReLU + mask); backward with the incoming mask. */
 	const struct nst_conv_epilogue fwd = {0.0f, INFINITY, mask, NULL, NULL};
 	const struct nst_conv_epilogue bwd = {-INFINITY, INFINITY, NULL, NULL, mask + nst_mask_bytes(out_n)};
 	memset(mask, 0xff, nst_mask_bytes(out_n) + nst_mask_bytes(in_n));
 	for (int dir = 0; dir < 2; dir++) {
 		const double flops = 2.0 * (double)h * (double)w * 9.0 * (double)cin * (double)cout;
-		if (dir == 0)
-			nst_conv2d(&e, &shape, h, w, in, pf, out, &fwd); /* warm-up */
-		else
-			nst_conv2d(&e, &bshape, h, w, out, pb, in, &bwd);
-		int repeats = 0;
-		const double t0 = nst_seconds();
-		double t1 = t0;
+		int repeats = -1; /* the first run is a warm-up */
+		double t0 = 0.0, t1 = 0.0;
 		while (repeats < CONV_MIN_REPEATS || t1 - t0 < CONV_MIN_SECONDS) {
-			if (dir == 0)
+			if (xf)
+				nst_xnn_conv_run(dir == 0 ? xf : xb, h, w, dir == 0 ? in : out, dir == 0 ? out : in, e.pool);
+			else if (dir == 0)
 				nst_conv2d(&e, &shape, h, w, in, pf, out, &fwd);
 			else
 				nst_conv2d(&e, &bshape, h, w, out, pb, in, &bwd);
-			repeats++;
+			if (++repeats == 0)
+				t0 = nst_seconds();
 			t1 = nst_seconds();
 		}
 		const double gf = flops * repeats / (t1 - t0) * 1e-9;
@@ -158,6 +178,11 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 			*forward_gflops = gf;
 		else
 			*backward_gflops = gf;
+	}
+	if (xf) {
+		nst_xnn_delete(xf);
+		nst_xnn_delete(xb);
+		nst_xnn_end(&heap);
 	}
 	if (e.pool)
 		pthreadpool_destroy(e.pool);

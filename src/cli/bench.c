@@ -72,6 +72,8 @@ static int parse_backends(const char *arg, struct bench_options *o) {
 			b = NST_BACKEND_SCALAR;
 		else if (!strcmp(t, "simd"))
 			b = NST_BACKEND_SIMD;
+		else if (!strcmp(t, "xnnpack"))
+			b = NST_BACKEND_XNNPACK;
 		else
 			return -1;
 		if (o->n_backends == MAX_LIST)
@@ -258,6 +260,8 @@ int nst_cli_bench(int argc, char **argv) {
 		o.threads[o.n_threads++] = cores;
 	if (nst_backend_available(NST_BACKEND_SIMD))
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
+	if (nst_backend_available(NST_BACKEND_XNNPACK))
+		o.backends[o.n_backends++] = NST_BACKEND_XNNPACK;
 	o.backends[o.n_backends++] = NST_BACKEND_SCALAR;
 	char weights_buf[LINE_BYTES];
 	for (int i = 1; i < argc; i++) {
@@ -287,7 +291,7 @@ int nst_cli_bench(int argc, char **argv) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,scalar]\n"
+			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,xnnpack,scalar]\n"
 			       "                 [--iterations N] [--warmup N] [--conv-size N (0: skip)] [--json FILE]\n"
 			       "                 [--weights FILE] [--optimizer adam|lbfgs]\n");
 			return 0;
