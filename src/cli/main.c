@@ -34,6 +34,8 @@
 #define MAX_SIZE 16384
 #define MAX_ITERATIONS 1000000
 #define PATH_BYTES 4096
+#define MAX_SCALES 8
+#define MULTISCALE_START 256     /* the default schedule halves a larger --size down to this */
 
 /* Exit codes (README: "Errors and exit codes"). */
 enum exit_code {
@@ -56,6 +58,8 @@ static void on_signal(int sig) {
 struct cli {
 	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
 	const char *checkpoint, *resume;
+	int scales[MAX_SCALES], n_scales;
+	int scale_iterations[MAX_SCALES], n_scale_iterations;
 	char checkpoint_buf[4096];
 	int checkpoint_every;
 	char *styles[NST_MAX_STYLES];
@@ -84,7 +88,11 @@ static void usage(FILE *f) {
 	        "  -c, --content FILE       the photo (PNG, JPEG, BMP, TGA, ...)\n"
 	        "  -s, --style FILE[,FILE]  one or more style pictures\n"
 	        "  -o, --output FILE        .png, .jpg, .bmp or .tga (written atomically)\n"
-	        "      --size N             long side of the output in pixels (default %d)\n"
+	        "      --size N             long side of the output in pixels (default %d); above 256 the run\n"
+	        "                           starts coarse: 256, 512, ... up to N (see --scales)\n"
+	        "      --scales A,B,...     coarse to fine: optimize at A, upsample, continue at B, ...; the last\n"
+	        "                           is the output's size. -n is the first scale's iterations, each next\n"
+	        "                           scale gets half (rounded up), or --scale-iterations a,b,...\n"
 	        "      --style-scale X      style pictures' long side = ceil(X * size) (default 1)\n"
 	        "      --style-blend W[,W]  weights of several styles (normalized; default equal)\n"
 	        "      --original-colors    keep the content's colours (luminance-only transfer)\n"
@@ -308,10 +316,12 @@ struct run_state {
 	struct nst_session *session;
 	FILE *log;
 	bool tty;
-	int width, height;
+	int width, height;      /* the current scale's picture */
 	uint8_t *rgb;           /* [H][W][3] for intermediate saves */
 	int save_failed;
-	double last_print;
+	int row_offset;         /* loss-log rows of the scales before this one */
+	double seconds_offset, last_seconds;
+	int scale, n_scales;
 };
 
 static void save_path(const char *output, int iteration, char *buf, size_t size) {
@@ -326,21 +336,27 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	struct run_state *r = user;
 	const struct cli *c = r->cli;
 	const struct nst_losses *l = &p->losses;
+	r->last_seconds = r->seconds_offset + p->seconds;
+	char scale[64] = "";
+	if (r->n_scales > 1)
+		snprintf(scale, sizeof scale, "scale %d/%d (%dx%d) ", r->scale + 1, r->n_scales, r->width, r->height);
 	if (r->log) {
-		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", p->iteration, l->total, l->content, l->style, l->tv, p->seconds);
+		/* One log for the whole run: rows and seconds continue across scales. */
+		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content, l->style,
+		        l->tv, r->last_seconds);
 		fflush(r->log); /* readable while the run goes on, and complete up to an interruption */
 	}
 	const double rate = p->iteration > 0 && p->seconds > 0 ? p->iteration / p->seconds : 0.0;
 	if (!c->quiet) {
 		const int eta = rate > 0 ? (int)((p->iterations - p->iteration) / rate) : 0;
 		if (r->tty) {
-			fprintf(stderr, "\r\033[Kiteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", p->iteration, p->iterations,
-			        l->total, rate, eta / 60, eta % 60);
+			fprintf(stderr, "\r\033[K%siteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", scale, p->iteration,
+			        p->iterations, l->total, rate, eta / 60, eta % 60);
 			if (p->iteration >= p->iterations)
 				fputc('\n', stderr);
 		} else if (p->iteration % c->print_every == 0 || p->iteration >= p->iterations) {
-			fprintf(stderr, "iteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", p->iteration,
-			        p->iterations, l->total, l->content, l->style, l->tv, rate);
+			fprintf(stderr, "%siteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", scale,
+			        p->iteration, p->iterations, l->total, l->content, l->style, l->tv, rate);
 		}
 	}
 	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
@@ -421,7 +437,21 @@ enum long_only {
 	OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_POOLING, OPT_INIT, OPT_OPTIMIZER, OPT_LR, OPT_HISTORY,
 	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
 	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME,
+	OPT_SCALES, OPT_SCALE_ITERATIONS,
 };
+
+/* "128,256,512" -> ints in lo..hi; returns the count, or -1. */
+static int parse_int_list(const char *arg, int *out, int max, long lo, long hi) {
+	char buf[PATH_BYTES];
+	snprintf(buf, sizeof buf, "%s", arg);
+	int n = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (n == max || !parse_int(tok, lo, hi, &out[n]))
+			return -1;
+		n++;
+	}
+	return n > 0 ? n : -1;
+}
 
 static int split_styles(struct cli *c, char *list) {
 	c->n_styles = 0;
@@ -488,6 +518,8 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
 		{"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
 		{"resume", required_argument, NULL, OPT_RESUME},
+		{"scales", required_argument, NULL, OPT_SCALES},
+		{"scale-iterations", required_argument, NULL, OPT_SCALE_ITERATIONS},
 		{NULL, 0, NULL, 0},
 	};
 	struct nst_diag diag = {{0}};
@@ -629,6 +661,20 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
 			break;
 		case OPT_RESUME: c->resume = optarg; break;
+		case OPT_SCALES:
+			c->n_scales = parse_int_list(optarg, c->scales, MAX_SCALES, 1, MAX_SIZE);
+			if (c->n_scales < 0)
+				return fail(EXIT_USAGE, "--scales: '%s' is not a list of up to %d sizes 1..%d", optarg, MAX_SCALES, MAX_SIZE);
+			for (int i = 1; i < c->n_scales; i++)
+				if (c->scales[i] <= c->scales[i - 1])
+					return fail(EXIT_USAGE, "--scales: sizes must grow (got '%s')", optarg);
+			c->size = c->scales[c->n_scales - 1];
+			break;
+		case OPT_SCALE_ITERATIONS:
+			c->n_scale_iterations = parse_int_list(optarg, c->scale_iterations, MAX_SCALES, 0, MAX_ITERATIONS);
+			if (c->n_scale_iterations < 0)
+				return fail(EXIT_USAGE, "--scale-iterations: '%s' is not a list of whole numbers >= 0", optarg);
+			break;
 		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
 		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
 		}
@@ -641,6 +687,9 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		return fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
 	if (c->n_styles == 0 && c->options.n_style_layers > 0)
 		return fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+	if (c->n_scale_iterations > 0 && c->n_scale_iterations != (c->n_scales > 0 ? c->n_scales : 1))
+		return fail(EXIT_USAGE, "--scale-iterations has %d counts for %d scales", c->n_scale_iterations,
+		            c->n_scales > 0 ? c->n_scales : 1);
 	if (!c->checkpoint) {
 		if ((size_t)snprintf(c->checkpoint_buf, sizeof c->checkpoint_buf, "%s.ckpt", c->output) >= sizeof c->checkpoint_buf)
 			return fail(EXIT_USAGE, "the output path is too long");
@@ -662,23 +711,14 @@ static int parse_args(struct cli *c, int argc, char **argv) {
  * The run
  * ------------------------------------------------------------------------------------------- */
 
-/* Loads path and brings its long side to long_side (not resampled if it already is). */
-static enum nst_status load_fitted(const char *path, int long_side, int fixed_w, int fixed_h, struct nst_image *out,
-                                   struct nst_diag *diag) {
-	struct nst_image img = {0};
-	enum nst_status st = nst_image_load(path, &img, diag);
-	if (st != NST_OK)
-		return st;
+/* A copy of src whose long side is long_side (or exactly fixed_w x fixed_h); not resampled when it
+ * already has that size. */
+static enum nst_status fit_copy(const struct nst_image *src, int long_side, int fixed_w, int fixed_h,
+                                struct nst_image *out) {
 	int w = fixed_w, h = fixed_h;
 	if (!fixed_w)
-		nst_image_fit(img.width, img.height, long_side, &w, &h);
-	if (w == img.width && h == img.height) {
-		*out = img;
-		return NST_OK;
-	}
-	st = nst_image_resize(&img, w, h, out);
-	nst_image_free(&img);
-	return st;
+		nst_image_fit(src->width, src->height, long_side, &w, &h);
+	return nst_image_resize(src, w, h, out); /* a plain copy at the same size */
 }
 
 static int write_grad(const char *path, const float *grad, size_t n) {
@@ -691,6 +731,45 @@ static int write_grad(const char *path, const float *grad, size_t n) {
 	return EXIT_OK;
 }
 
+/* The sizes of a run: one, or a coarse-to-fine schedule that starts each scale from the previous
+ * scale's picture, upsampled, and spends fewer iterations as the size grows. */
+struct schedule {
+	int n;
+	int size[MAX_SCALES];       /* long side, ascending; the last is the output's */
+	int iterations[MAX_SCALES];
+};
+
+static int make_schedule(const struct cli *c, struct schedule *s) {
+	memset(s, 0, sizeof *s);
+	if (c->n_scales > 0) {
+		for (int i = 0; i < c->n_scales; i++)
+			s->size[i] = c->scales[i];
+		s->n = c->n_scales;
+	} else {
+		/* Default: halve down to MULTISCALE_START, so a large picture starts coarse. */
+		int sizes[MAX_SCALES], n = 0;
+		for (int sz = c->size; n < MAX_SCALES; sz /= 2) {
+			sizes[n++] = sz;
+			if (sz / 2 < MULTISCALE_START || sz <= MULTISCALE_START)
+				break;
+		}
+		for (int i = 0; i < n; i++)
+			s->size[i] = sizes[n - 1 - i];
+		s->n = n;
+	}
+	for (int i = 0; i < s->n; i++) {
+		if (c->n_scale_iterations > 0)
+			s->iterations[i] = c->scale_iterations[i];
+		else if (i == 0)
+			s->iterations[i] = c->iterations;
+		else /* half of the scale before, rounded up: never more than it */
+			s->iterations[i] = (s->iterations[i - 1] + 1) / 2;
+		if (c->iterations == 0)
+			s->iterations[i] = 0;
+	}
+	return EXIT_OK;
+}
+
 static int run(struct cli *c) {
 	struct nst_diag diag = {{0}};
 	char weights_buf[PATH_BYTES];
@@ -699,30 +778,55 @@ static int run(struct cli *c) {
 		return fail(EXIT_FAILURE_RUN,
 		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
 		            "(looked beside the nst binary and in " NST_DATADIR ")");
+	struct schedule sched;
+	make_schedule(c, &sched);
+	const int last = sched.n - 1;
+	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
+		return fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
+		            sched.size[last]);
 
-	/* Pictures first (they allocate, before the plan), then the plan, then the arena. */
-	struct nst_image content = {0}, styles[NST_MAX_STYLES] = {{0}}, init = {0};
+	/* Pictures first (they allocate, before the plan): every scale's, from the originals. */
+	struct nst_image original = {0}, styles_original[NST_MAX_STYLES] = {{0}}, init_original = {0};
+	struct nst_image content[MAX_SCALES] = {{0}}, styles[MAX_SCALES][NST_MAX_STYLES] = {{{0}}};
+	struct nst_image init = {0}, upsampled = {0};
 	struct nst_weights *weights = NULL;
 	void *arena = NULL;
 	struct nst_session *session = NULL;
 	uint8_t *result = NULL;
 	FILE *log = NULL;
 	int rc = EXIT_OK;
-	enum nst_status st;
+	enum nst_status st = NST_OK, wst;
+	struct nst_plan plans[MAX_SCALES];
+	struct nst_options options[MAX_SCALES];
+	struct nst_problem problems[MAX_SCALES];
 
-	if ((st = load_fitted(c->content, c->size, 0, 0, &content, &diag)) != NST_OK) {
+	if ((st = nst_image_load(c->content, &original, &diag)) != NST_OK) {
 		rc = fail_status(st, &diag, c->content);
 		goto done;
 	}
-	const int style_side = (int)ceil(c->style_scale * c->size);
 	for (int k = 0; k < c->n_styles; k++)
-		if ((st = load_fitted(c->styles[k], style_side, 0, 0, &styles[k], &diag)) != NST_OK) {
+		if ((st = nst_image_load(c->styles[k], &styles_original[k], &diag)) != NST_OK) {
 			rc = fail_status(st, &diag, c->styles[k]);
 			goto done;
 		}
-	if (c->options.init == NST_INIT_IMAGE &&
-	    (st = load_fitted(c->init_path, 0, content.width, content.height, &init, &diag)) != NST_OK) {
+	if (c->options.init == NST_INIT_IMAGE && (st = nst_image_load(c->init_path, &init_original, &diag)) != NST_OK) {
 		rc = fail_status(st, &diag, c->init_path);
+		goto done;
+	}
+	for (int i = 0; i < sched.n && st == NST_OK; i++) {
+		st = fit_copy(&original, sched.size[i], 0, 0, &content[i]);
+		const int style_side = (int)ceil(c->style_scale * sched.size[i]);
+		for (int k = 0; k < c->n_styles && st == NST_OK; k++)
+			st = fit_copy(&styles_original[k], style_side, 0, 0, &styles[i][k]);
+	}
+	if (st == NST_OK && c->options.init == NST_INIT_IMAGE)
+		st = fit_copy(&init_original, 0, content[0].width, content[0].height, &init);
+	nst_image_free(&original);
+	nst_image_free(&init_original);
+	for (int k = 0; k < c->n_styles; k++)
+		nst_image_free(&styles_original[k]);
+	if (st != NST_OK) {
+		rc = fail(exit_code_for(st), "cannot resample the pictures: %s", nst_status_string(st));
 		goto done;
 	}
 	if ((st = nst_weights_open(weights_path, &weights, &diag)) != NST_OK) {
@@ -730,72 +834,53 @@ static int run(struct cli *c) {
 		goto done;
 	}
 
-	struct nst_problem problem = {content.width, content.height, c->n_styles, {0}, {0}};
-	for (int k = 0; k < c->n_styles; k++) {
-		problem.style_width[k] = styles[k].width;
-		problem.style_height[k] = styles[k].height;
+	/* Every scale's plan; one arena, of the largest, serves them all. */
+	size_t arena_need = 0;
+	int largest = 0;
+	for (int i = 0; i < sched.n; i++) {
+		options[i] = c->options;
+		if (i > 0)
+			options[i].init = NST_INIT_IMAGE; /* the previous scale's picture, upsampled */
+		problems[i] = (struct nst_problem){content[i].width, content[i].height, c->n_styles, {0}, {0}};
+		for (int k = 0; k < c->n_styles; k++) {
+			problems[i].style_width[k] = styles[i][k].width;
+			problems[i].style_height[k] = styles[i][k].height;
+		}
+		if ((st = nst_plan(weights, &options[i], &problems[i], &plans[i], &diag)) != NST_OK) {
+			rc = fail_status(st, &diag, "plan");
+			goto done;
+		}
+		if (plans[i].total_bytes > arena_need) {
+			arena_need = plans[i].total_bytes;
+			largest = i;
+		}
 	}
-	struct nst_plan plan;
-	if ((st = nst_plan(weights, &c->options, &problem, &plan, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, "plan");
-		goto done;
-	}
-	if (!c->quiet)
+	const struct nst_plan *plan = &plans[largest];
+	if (!c->quiet) {
+		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
+		        content[last].height, c->n_styles, c->n_styles == 1 ? "" : "s",
+		        c->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", nst_backend_name(plan->backend),
+		        plan->kernel, plan->threads, plan->threads == 1 ? "" : "s");
+		for (int i = 0; i < sched.n && sched.n > 1; i++)
+			fprintf(stderr, "%s%d px x %d", i ? ", " : "; scales ", sched.size[i], sched.iterations[i]);
 		fprintf(stderr,
-		        "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s\n"
-		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
+		        "\nnst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
 		        "masks %.1f, optimizer %.1f, scratch %.1f\n",
-		        content.width, content.height, c->n_styles, c->n_styles == 1 ? "" : "s",
-		        c->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", nst_backend_name(plan.backend),
-		        plan.kernel, plan.threads, plan.threads == 1 ? "" : "s", mib(plan.total_bytes), mib(plan.weights_bytes),
-		        mib(plan.activations_bytes), mib(plan.features_bytes), mib(plan.targets_bytes), mib(plan.masks_bytes),
-		        mib(plan.optimizer_bytes), mib(plan.scratch_bytes));
-	if (c->max_memory && plan.total_bytes > c->max_memory) {
+		        mib(plan->total_bytes), mib(plan->weights_bytes), mib(plan->activations_bytes),
+		        mib(plan->features_bytes), mib(plan->targets_bytes), mib(plan->masks_bytes), mib(plan->optimizer_bytes),
+		        mib(plan->scratch_bytes));
+	}
+	if (c->max_memory && plan->total_bytes > c->max_memory) {
 		rc = fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
-		          mib(plan.total_bytes), mib(c->max_memory));
+		          mib(plan->total_bytes), mib(c->max_memory));
 		goto done;
 	}
 	const size_t baseline = rss_now(); /* the process before the arena: code, libraries, pictures, weights map */
-	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+	const size_t arena_bytes = (arena_need + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
-	result = malloc((size_t)content.width * (size_t)content.height * 3);
+	result = malloc((size_t)content[last].width * (size_t)content[last].height * 3);
 	if (!arena || !result) {
-		rc = fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(plan.total_bytes));
-		goto done;
-	}
-	if ((st = nst_session_init(arena, arena_bytes, weights, &c->options, &problem, &session, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, "init");
-		goto done;
-	}
-	nst_weights_close(weights); /* packed into the arena: the mapping is no longer needed */
-	weights = NULL;
-
-	nst_session_set_content(session, content.rgb);
-	for (int k = 0; k < c->n_styles; k++)
-		nst_session_set_style(session, k, styles[k].rgb, c->blend_given ? c->blend[k] : 1.0f);
-	if (c->options.init == NST_INIT_IMAGE)
-		nst_session_set_init_image(session, init.rgb);
-	if ((st = nst_session_prepare(session)) != NST_OK) {
-		rc = fail_status(st, &diag, "prepare");
-		goto done;
-	}
-
-	if (c->dump_grad) {
-		struct nst_losses losses;
-		const size_t n = (size_t)content.width * (size_t)content.height * 3;
-		float *grad = malloc(n * sizeof(float));
-		if (!grad) {
-			rc = fail(EXIT_MEMORY, "cannot allocate the gradient dump");
-			goto done;
-		}
-		nst_session_evaluate(session, &losses, grad);
-		rc = write_grad(c->dump_grad, grad, n);
-		free(grad);
-		if (rc != EXIT_OK)
-			goto done;
-	}
-	if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, c->resume);
+		rc = fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(arena_need));
 		goto done;
 	}
 	if (c->log_path) {
@@ -809,10 +894,67 @@ static int run(struct cli *c) {
 			fprintf(log, "iteration,total,content,style,tv,seconds\n");
 	}
 
-	struct run_state state = {c, session, log, isatty(STDERR_FILENO) != 0, content.width, content.height, result, 0, 0};
+	struct run_state state = {.cli = c, .log = log, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .n_scales = sched.n};
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	st = nst_session_run(session, c->iterations, on_progress, &state);
+	for (int i = 0; i < sched.n; i++) {
+		nst_session_release(session);
+		session = NULL;
+		if ((st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag)) != NST_OK) {
+			rc = fail_status(st, &diag, "init");
+			goto done;
+		}
+		if (i == last) {
+			nst_weights_close(weights); /* packed into the arena: the mapping is no longer needed */
+			weights = NULL;
+		}
+		nst_session_set_content(session, content[i].rgb);
+		for (int k = 0; k < c->n_styles; k++)
+			nst_session_set_style(session, k, styles[i][k].rgb, c->blend_given ? c->blend[k] : 1.0f);
+		if (i == 0 && c->options.init == NST_INIT_IMAGE)
+			nst_session_set_init_image(session, init.rgb);
+		if (i > 0)
+			nst_session_set_init_image(session, upsampled.rgb);
+		if ((st = nst_session_prepare(session)) != NST_OK) {
+			rc = fail_status(st, &diag, "prepare");
+			goto done;
+		}
+		if (c->dump_grad) {
+			const size_t n = (size_t)content[i].width * (size_t)content[i].height * 3;
+			float *grad = malloc(n * sizeof(float));
+			struct nst_losses losses;
+			if (!grad) {
+				rc = fail(EXIT_MEMORY, "cannot allocate the gradient dump");
+				goto done;
+			}
+			nst_session_evaluate(session, &losses, grad);
+			rc = write_grad(c->dump_grad, grad, n);
+			free(grad);
+			if (rc != EXIT_OK)
+				goto done;
+		}
+		if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
+			rc = fail_status(st, &diag, c->resume);
+			goto done;
+		}
+		state.session = session;
+		state.width = content[i].width;
+		state.height = content[i].height;
+		state.scale = i;
+		st = nst_session_run(session, sched.iterations[i], on_progress, &state);
+		state.row_offset += nst_session_rows(session);
+		state.seconds_offset = state.last_seconds;
+		if (st != NST_OK || i == last)
+			break;
+		/* The next scale starts from this one's picture, upsampled. */
+		nst_session_image(session, result);
+		const struct nst_image here = {content[i].width, content[i].height, result};
+		nst_image_free(&upsampled);
+		if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
+			rc = fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+			goto done;
+		}
+	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (state.save_failed) {
@@ -823,15 +965,22 @@ static int run(struct cli *c) {
 		rc = fail_status(st, &diag, "run");
 		goto done;
 	}
+	/* The picture, at the output's size even when a multi-scale run stopped early. */
 	nst_session_image(session, result);
-	const struct nst_image out = {content.width, content.height, result};
-	enum nst_status wst = nst_image_save(c->output, &out, c->jpeg_quality, &diag);
-	if (wst != NST_OK) {
-		rc = fail_status(wst, &diag, c->output);
-		goto done;
+	struct nst_image out = {state.width, state.height, result}, out_full = {0};
+	if (state.width != content[last].width || state.height != content[last].height) {
+		if ((wst = nst_image_resize(&out, content[last].width, content[last].height, &out_full)) != NST_OK) {
+			rc = fail(EXIT_MEMORY, "cannot upsample the picture");
+			goto done;
+		}
+		out = out_full;
 	}
-	if (c->sheet && (wst = write_sheet(c->sheet, &content, styles, c->n_styles, &out, c->jpeg_quality, &diag)) != NST_OK) {
-		rc = fail_status(wst, &diag, c->sheet);
+	wst = nst_image_save(c->output, &out, c->jpeg_quality, &diag);
+	if (wst == NST_OK && c->sheet)
+		wst = write_sheet(c->sheet, &content[last], styles[last], c->n_styles, &out, c->jpeg_quality, &diag);
+	nst_image_free(&out_full);
+	if (wst != NST_OK) {
+		rc = fail_status(wst, &diag, c->sheet && wst != NST_OK ? "output" : c->output);
 		goto done;
 	}
 	if (st == NST_ERR_NUMERIC) {
@@ -842,6 +991,11 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	if (st == NST_ERR_INTERRUPTED) {
+		if (sched.n > 1) {
+			rc = fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
+			          (int)g_stop_signal, state.scale + 1, sched.n, c->output);
+			goto done;
+		}
 		if ((wst = nst_session_save_checkpoint(session, c->checkpoint, &diag)) != NST_OK) {
 			rc = fail_status(wst, &diag, c->checkpoint);
 			goto done;
@@ -852,19 +1006,28 @@ static int run(struct cli *c) {
 	}
 	if (!c->quiet)
 		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
-		        c->output, mib(rss_peak()), mib(plan.total_bytes), mib(baseline));
+		        c->output, mib(rss_peak()), mib(arena_need), mib(baseline));
 
 done:
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (log && fclose(log) != 0 && rc == EXIT_OK)
 		rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 	nst_session_release(session);
 	free(arena);
 	free(result);
 	nst_weights_close(weights);
-	nst_image_free(&content);
+	nst_image_free(&original);
+	nst_image_free(&init_original);
 	nst_image_free(&init);
+	nst_image_free(&upsampled);
 	for (int k = 0; k < c->n_styles; k++)
-		nst_image_free(&styles[k]);
+		nst_image_free(&styles_original[k]);
+	for (int i = 0; i < MAX_SCALES; i++) {
+		nst_image_free(&content[i]);
+		for (int k = 0; k < c->n_styles; k++)
+			nst_image_free(&styles[i][k]);
+	}
 	return rc;
 }
 
