@@ -74,7 +74,7 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 # The CLI looks for the default weights in the install prefix too.
 $(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"'
 
-.PHONY: all lib cli tests test demo weights bench install clean deps deps-test check-build dist
+.PHONY: all lib cli tests test demo weights bench compare install clean deps deps-test check-build dist
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -126,6 +126,11 @@ demo: deps
 
 bench: all weights
 	$(EMU) $(BUILD)/nst bench
+
+# nst beside torch_nst.py: time per iteration, peak RSS and loss at equal iterations, as ratios.
+COMPARE_ARGS ?= --sizes 256,512 --threads 2 --iterations 20
+compare: all weights deps-test
+	$(PYTHON) tests/bench/compare_torch.py --build $(BUILD) --shared $(SHARED) $(COMPARE_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/nst

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""nst beside the PyTorch references, same settings and threads, in one run.
+
+For each size: the seconds per iteration (median over the timed iterations, after the first),
+the peak RSS of each process, and the loss both reach after the same number of iterations
+(speed compared at equal quality); then the ratios.  The pictures are resized once with PIL to
+the exact size, so neither side resamples.  Each run is its own child process, so its peak RSS
+is its own (os.wait4).
+
+  /usr/bin/python3 tests/bench/compare_torch.py [--sizes 256,512] [--threads 2] [--iterations 20]
+      [--optimizer lbfgs|adam] [--backends simd,xnnpack] [--markdown FILE]
+"""
+import argparse, csv, json, os, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(cmd, env=None):
+    """Runs cmd; returns (seconds, peak RSS in MiB, stdout+stderr)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    out = p.stdout.read().decode(errors="replace")
+    _, status, ru = os.wait4(p.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("compare_torch: %s failed:\n%s" % (" ".join(cmd), out[-2000:]))
+    return time.perf_counter() - t0, ru.ru_maxrss / 1024.0, out
+
+
+def log_stats(path, warmup=1):
+    rows = list(csv.DictReader(open(path)))
+    t = [float(r["seconds"]) for r in rows]
+    # Row k's time stamp is taken after evaluation k; iteration k spans rows k-1 .. k.  The last
+    # row is a forward pass only (both sides), so it is left out.
+    steps = [t[i + 1] - t[i] for i in range(warmup, len(t) - 2)]
+    return statistics.median(steps), min(steps), max(steps), float(rows[-1]["total"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="256,512")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
+    ap.add_argument("--backends", default="simd,xnnpack")
+    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--markdown", default=None, help="also write the tables as Markdown")
+    a = ap.parse_args()
+    from PIL import Image
+
+    nst = os.path.join(a.build, "nst")
+    weights = os.path.join(a.build, "vgg19.nstw")
+    ref = os.path.join(a.shared, "reference", "torch_nst.py")
+    tfjs = os.path.join(a.shared, "weights", "vgg19-imagenet-blocks1-3")
+    for f in (nst, weights, ref, tfjs):
+        if not os.path.exists(f):
+            sys.exit("compare_torch: missing %s (run make and make weights)" % f)
+    tmp = tempfile.mkdtemp(prefix="nst-compare-")
+    lines = ["machine: %s, %d threads" % (cpu_name(), a.threads), ""]
+    table = [("size", "engine", "s/iteration [min, max]", "ratio", "peak RSS MiB", "ratio", "loss after %d" % a.iterations,
+              "vs torch")]
+    for size in [int(s) for s in a.sizes.split(",")]:
+        content, style = os.path.join(tmp, "c%d.png" % size), os.path.join(tmp, "s%d.png" % size)
+        for src, dst in (("astronaut.png", content), ("starry_night.jpg", style)):
+            im = Image.open(os.path.join(a.shared, "images", src)).convert("RGB")
+            s = size / max(im.size)
+            im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(dst)
+        common_ref = ["--content", content, "--style", style, "--size", str(size), "--optimizer", a.optimizer,
+                      "--iterations", str(a.iterations), "--threads", str(a.threads)]
+        tlog = os.path.join(tmp, "torch%d.csv" % size)
+        _, trss, _ = run(["/usr/bin/python3", ref, "--weights", tfjs, "--log", tlog] + common_ref)
+        tmed, tmin, tmax, tloss = log_stats(tlog)
+        table.append((size, "torch_nst.py", "%.3f [%.3f, %.3f]" % (tmed, tmin, tmax), "1", "%.0f" % trss, "1",
+                      "%.6g" % tloss, ""))
+        for be in a.backends.split(","):
+            nlog = os.path.join(tmp, "nst%d-%s.csv" % (size, be))
+            _, nrss, out = run([nst, "-c", content, "-s", style, "-o", os.path.join(tmp, "o.png"), "--weights", weights,
+                                "--size", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations), "--threads",
+                                str(a.threads), "--backend", be, "--log", nlog, "-q"])
+            nmed, nmin, nmax, nloss = log_stats(nlog)
+            table.append((size, "nst " + be, "%.3f [%.3f, %.3f]" % (nmed, nmin, nmax), "%.2f" % (nmed / tmed),
+                          "%.0f" % nrss, "%.2f" % (nrss / trss), "%.6g" % nloss, "%+.2f%%" % (100 * (nloss / tloss - 1))))
+    lines += fmt(table)
+    text = "\n".join(lines)
+    print(text)
+    if a.markdown:
+        open(a.markdown, "w").write(text + "\n")
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def fmt(table):
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    out = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in table]
+    out.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return out
+
+
+if __name__ == "__main__":
+    main()
