@@ -161,6 +161,12 @@ static void epilogue_run(const struct nst_conv_epilogue *ep, size_t e0, size_t n
 		const size_t m = n - i < MASK_BYTE_BITS ? n - i : MASK_BYTE_BITS;
 		const size_t e = e0 + i; /* a multiple of 8 (tiles start on mask bytes) */
 		float *o = out + i;
+		if (ep->mask_in && ep->mask_in[e >> 3] == 0) { /* below a ReLU most bytes are all off */
+			memset(o, 0, m * sizeof(float));
+			if (ep->mask_out)
+				ep->mask_out[e >> 3] = 0;
+			continue;
+		}
 		if (ep->addend)
 			for (size_t b = 0; b < m; b++)
 				o[b] += ep->addend[e + b];

@@ -155,12 +155,46 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
-void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout) {
-	(void)engine;
-	for (size_t i = 0; i < n; i++) {
-		const float v = addend ? inout[i] + addend[i] : inout[i];
-		inout[i] = nst_mask_get(mask, i) ? v : 0.0f;
+#define MASK_BITS 8
+#define MASK_BYTES_PER_SLOT_MIN 4096 /* below this a single slot is cheaper than waking the pool */
+
+struct mask_task {
+	size_t n, bytes_per_slot;
+	const uint8_t *mask;   /* [n] bits */
+	const float *addend;   /* [n] or NULL */
+	float *inout;          /* [n] */
+};
+
+static void mask_worker(void *context, size_t slot) {
+	const struct mask_task *t = context;
+	const size_t b0 = slot * t->bytes_per_slot, nbytes = (t->n + MASK_BITS - 1) / MASK_BITS;
+	const size_t b1 = b0 + t->bytes_per_slot < nbytes ? b0 + t->bytes_per_slot : nbytes;
+	for (size_t b = b0; b < b1; b++) {
+		const unsigned bits = t->mask[b];
+		const size_t i0 = b * MASK_BITS, m = t->n - i0 < MASK_BITS ? t->n - i0 : MASK_BITS;
+		float *v = t->inout + i0;
+		if (bits == 0) { /* the common case below a ReLU: all eight are off */
+			memset(v, 0, m * sizeof(float));
+			continue;
+		}
+		if (t->addend) {
+			const float *a = t->addend + i0;
+			for (size_t k = 0; k < m; k++)
+				v[k] = ((bits >> k) & 1u) ? v[k] + a[k] : 0.0f;
+		} else if (bits != 0xffu) {
+			for (size_t k = 0; k < m; k++)
+				v[k] = ((bits >> k) & 1u) ? v[k] : 0.0f;
+		}
 	}
+}
+
+void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout) {
+	const size_t nbytes = (n + MASK_BITS - 1) / MASK_BITS;
+	size_t slots = (engine->pool && engine->threads > 1) ? (size_t)engine->threads : 1;
+	if (nbytes < MASK_BYTES_PER_SLOT_MIN * slots)
+		slots = 1;
+	struct mask_task t = {n, (nbytes + slots - 1) / slots, mask, addend, inout};
+	run_slots(engine, mask_worker, &t, (int)slots);
 }
 
 void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask) {
