@@ -115,7 +115,7 @@ static void usage(FILE *f) {
 	        "      --init content|random|FILE  starting picture (default content)\n"
 	        "      --seed N             for --init random (default 0)\n"
 	        "engine\n"
-	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
+	        "      --backend auto|simd|xnnpack|scalar  (default auto: our SIMD kernels where the CPU has them)\n"
 	        "      --threads N          (default: one per online core)\n"
 	        "      --max-memory SIZE    refuse a run whose plan exceeds SIZE (e.g. 512M, 2G)\n"
 	        "progress\n"
