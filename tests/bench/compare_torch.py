@@ -3,7 +3,8 @@
 
 For each size: the seconds per iteration (median over the timed iterations, after the first),
 the peak RSS of each process, and the loss both reach after the same number of iterations
-(speed compared at equal quality); then the ratios.  The pictures are resized once with PIL to
+(speed compared at equal quality); then the ratios.  nst runs one scale (--scales SIZE), as the
+reference does.  The pictures are resized once with PIL to
 the exact size, so neither side resamples.  Each run is its own child process, so its peak RSS
 is its own (os.wait4).
 
@@ -75,7 +76,7 @@ def main():
         for be in a.backends.split(","):
             nlog = os.path.join(tmp, "nst%d-%s.csv" % (size, be))
             _, nrss, out = run([nst, "-c", content, "-s", style, "-o", os.path.join(tmp, "o.png"), "--weights", weights,
-                                "--size", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations), "--threads",
+                                "--scales", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations), "--threads",
                                 str(a.threads), "--backend", be, "--log", nlog, "-q"])
             nmed, nmin, nmax, nloss = log_stats(nlog)
             table.append((size, "nst " + be, "%.3f [%.3f, %.3f]" % (nmed, nmin, nmax), "%.2f" % (nmed / tmed),
