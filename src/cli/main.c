@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "nst.h"
 
 #ifndef NST_DATADIR
@@ -79,6 +80,7 @@ struct cli {
 static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]\n"
+	        "       nst --model candy|mosaic|pointilism|rain_princess|udnie|FILE -c PHOTO -o OUT   (feed-forward)\n"
 	        "       nst info WEIGHTS.nstw\n"
 	        "       nst bench [--sizes 128,256,512] [--threads 1,2] [--json FILE] ...   (nst bench --help)\n"
 	        "\n"
@@ -1036,6 +1038,9 @@ int main(int argc, char **argv) {
 		return cmd_info(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "bench"))
 		return nst_cli_bench(argc - 1, argv + 1);
+	for (int i = 1; i < argc; i++) /* the feed-forward mode: nst --model NAME -c PHOTO -o OUT */
+		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
+			return nst_cli_fast(argc, argv);
 	struct cli c = {0};
 	nst_options_default(&c.options);
 	c.size = DEFAULT_SIZE;

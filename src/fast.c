@@ -1,0 +1,535 @@
+/*
+ * Feed-forward style transfer: the trained transformer networks of Johnson et al. (the five of
+ * ../shared/fast-styles, ARCHITECTURE.md), run on the engine's convolutions.
+ *
+ *   conv1  9x9 s1   3 -> C1   instance norm, ReLU
+ *   conv2  3x3 s2  C1 -> C2   instance norm, ReLU
+ *   conv3  3x3 s2  C2 -> C3   instance norm, ReLU
+ *   conv4..conv13: 5 residual blocks x + IN(conv(ReLU(IN(conv(x))))), 3x3 s1, C3 -> C3
+ *   conv14 nearest 2x upsample, 3x3 s1 C3 -> C2'  instance norm, ReLU
+ *   conv15 nearest 2x upsample, 3x3 s1 C2' -> C1' instance norm, ReLU
+ *   conv16 9x9 s1  C1' -> 3
+ * (32 / 64 / 128 channels in the trained networks.)  Every convolution pads by reflection, k/2.
+ *
+ * Memory.  One layout function assigns every buffer from an arena; nst_fast_plan runs it on a
+ * measuring arena and nst_fast_init on the caller's, so the plan is the allocation.  The
+ * activations live in ONE region of S floats: a layer reads its input at one end of the region
+ * and writes its output at the other end, so S only has to hold the largest input + output pair
+ * (conv2's and conv15's: 32 + 16 channels of full / half resolution, i.e. 48 floats per padded
+ * pixel); a residual block keeps x at its end, writes its first convolution's output at the
+ * other end and its second's beside x.  Instance norm runs in place with its ReLU or residual add
+ * fused; the 2x upsamples are fused into the next convolution's im2col, so an upsampled picture
+ * never exists.  The weights are packed once at init; the float16 -> float32 unpacking stages
+ * through the (still unused) activation region.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fast_ops.h"
+
+#define FAST_LAYERS 16
+#define RGB 3
+#define MAX_THREADS 1024
+
+enum fast_role {
+	ROLE_PLAIN,    /* conv, instance norm, ReLU */
+	ROLE_RES_IN,   /* a residual block's first conv: conv, instance norm, ReLU; x is kept */
+	ROLE_RES_OUT,  /* its second: conv, instance norm, added into x */
+	ROLE_OUTPUT,   /* the last conv: no norm */
+};
+
+struct fast_spec {
+	int kernel, stride;
+	bool upsample;      /* nearest 2x before the convolution */
+	enum fast_role role;
+};
+
+/* ARCHITECTURE.md's table; channel widths come from the weights file. */
+static const struct fast_spec NET[FAST_LAYERS] = {
+	{9, 1, false, ROLE_PLAIN},   /* conv1 */
+	{3, 2, false, ROLE_PLAIN},   /* conv2 */
+	{3, 2, false, ROLE_PLAIN},   /* conv3 */
+	{3, 1, false, ROLE_RES_IN},  /* conv4, residual block 1 */
+	{3, 1, false, ROLE_RES_OUT}, /* conv5 */
+	{3, 1, false, ROLE_RES_IN},  /* conv6, residual block 2 */
+	{3, 1, false, ROLE_RES_OUT}, /* conv7 */
+	{3, 1, false, ROLE_RES_IN},  /* conv8, residual block 3 */
+	{3, 1, false, ROLE_RES_OUT}, /* conv9 */
+	{3, 1, false, ROLE_RES_IN},  /* conv10, residual block 4 */
+	{3, 1, false, ROLE_RES_OUT}, /* conv11 */
+	{3, 1, false, ROLE_RES_IN},  /* conv12, residual block 5 */
+	{3, 1, false, ROLE_RES_OUT}, /* conv13 */
+	{3, 1, true, ROLE_PLAIN},    /* conv14 */
+	{3, 1, true, ROLE_PLAIN},    /* conv15 */
+	{9, 1, false, ROLE_OUTPUT},  /* conv16 */
+};
+
+/* Which convolution code runs a layer. */
+enum fast_driver {
+	DRIVER_ENGINE,  /* nst_conv2d (src/conv.c) */
+	DRIVER_UP,      /* nst_conv2d_up: the upsample fused into the im2col, or a 3-channel input */
+	DRIVER_GROUPED, /* nst_conv2d_grouped: 3 output channels, G pixels per GEMM row */
+	DRIVER_WINOGRAD, /* nst_conv2d_winograd: the residual blocks' 3x3 convolutions */
+	DRIVER_PHASES,  /* nst_conv2d_phases: upsample + 3x3 convolution as four 2x2 ones */
+};
+
+struct fast_layer {
+	struct nst_conv_shape shape;   /* reflection padding k/2 */
+	bool upsample;
+	enum fast_role role;
+	enum fast_driver driver;
+	float *packed;                 /* nst_conv_packed_floats (DRIVER_GROUPED: nst_conv_grouped_packed_floats):
+	                                  biases and weights in NR-column panels */
+	float *gamma, *beta;           /* [cout] instance norm (not for ROLE_OUTPUT) */
+};
+
+struct nst_fast_session {
+	struct nst_engine engine;
+	struct nst_fast_plan plan;
+	const struct nst_weights *weights; /* only during init */
+	struct fast_layer layers[FAST_LAYERS];
+	uint64_t max_area;               /* padded_width * padded_height as planned */
+	float *region;                   /* [region_floats]: every activation, see the top of the file */
+	size_t region_floats;
+	double *norm_scratch;            /* nst_instance_norm_scratch_doubles(threads, widest layer) */
+};
+
+/* Where one layer reads and writes, in floats from the start of the region. */
+struct fast_step {
+	int h, w;                        /* input size (before any upsampling) */
+	int oh, ow;                      /* output size */
+	uint64_t in_off, out_off;
+	uint64_t residual_off;           /* ROLE_RES_OUT: x, which the normalized output is added into */
+};
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Configuration: the weights must be this network
+ * ------------------------------------------------------------------------------------------- */
+
+static enum nst_status configure(struct nst_fast_session *s, const struct nst_weights *w, int width, int height,
+                                 int threads, enum nst_backend backend, struct nst_diag *diag) {
+	memset(s, 0, sizeof *s);
+	if (width < 1 || height < 1 || width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "picture size %dx%d is out of range (1..%d)", width, height,
+		                NST_MAX_IMAGE_SIDE);
+	if (threads < 0 || threads > MAX_THREADS)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "threads must be 0 (one per core) or 1..%d (got %d)",
+		                MAX_THREADS, threads);
+	if ((unsigned)backend > NST_BACKEND_XNNPACK)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "backend %d is out of range", (int)backend);
+	const char *model = nst_weights_model(w);
+	if (nst_weights_arch(w) != NST_ARCH_TRANSFORMER)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "weights '%s' are a VGG network, not a feed-forward style network (use -s STYLE for those)",
+		                model);
+	if (nst_weights_layer_count(w) != FAST_LAYERS)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' have %d layers; a feed-forward style network has %d",
+		                model, nst_weights_layer_count(w), FAST_LAYERS);
+	int cin = RGB, res_channels = 0;
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		const struct fast_spec *spec = &NET[i];
+		struct nst_layer_info info;
+		nst_weights_layer(w, i, &info);
+		char name[NST_LAYER_NAME_BYTES];
+		snprintf(name, sizeof name, "conv%d", i + 1);
+		const bool norm = spec->role != ROLE_OUTPUT;
+		if (strcmp(info.name, name) != 0)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s': layer %d is \"%s\", expected \"%s\"", model, i,
+			                info.name, name);
+		if (info.kernel_h != spec->kernel || info.kernel_w != spec->kernel || info.stride != spec->stride)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "weights '%s': %s is %dx%d stride %d; the network has %dx%d stride %d there", model, name,
+			                info.kernel_h, info.kernel_w, info.stride, spec->kernel, spec->kernel, spec->stride);
+		if (info.has_norm != norm)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s': %s %s instance-norm parameters", model, name,
+			                norm ? "lacks" : "has unexpected");
+		if (info.in_channels != cin)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s': %s has %d input channels; %s gives %d", model,
+			                name, info.in_channels, i == 0 ? "the RGB picture" : "the previous layer", cin);
+		if (spec->role == ROLE_RES_IN)
+			res_channels = info.in_channels;
+		if (spec->role == ROLE_RES_OUT && info.out_channels != res_channels)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "weights '%s': %s has %d output channels; its residual block's input has %d", model, name,
+			                info.out_channels, res_channels);
+		if (spec->role == ROLE_OUTPUT && info.out_channels != RGB)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s': %s has %d output channels, not RGB's 3", model,
+			                name, info.out_channels);
+		struct fast_layer *L = &s->layers[i];
+		L->shape = (struct nst_conv_shape){spec->kernel, spec->kernel, spec->stride, spec->kernel / 2, true,
+		                                   info.in_channels, info.out_channels};
+		L->upsample = spec->upsample;
+		L->role = spec->role;
+		if (spec->role == ROLE_OUTPUT)
+			L->driver = DRIVER_GROUPED;
+		else if (spec->upsample && nst_conv_phases_apply(&L->shape))
+			L->driver = DRIVER_PHASES;
+		else if (spec->upsample || i == 0)
+			L->driver = DRIVER_UP;
+		else if ((spec->role == ROLE_RES_IN || spec->role == ROLE_RES_OUT) && nst_conv_winograd_applies(&L->shape))
+			L->driver = DRIVER_WINOGRAD;
+		else
+			L->driver = DRIVER_ENGINE;
+		cin = info.out_channels;
+	}
+	s->weights = w;
+	s->plan.width = width;
+	s->plan.height = height;
+	s->plan.padded_width = nst_fast_padded(width);
+	s->plan.padded_height = nst_fast_padded(height);
+	s->plan.threads = threads > 0 ? threads : nst_online_cores();
+	s->plan.backend = backend;
+	s->max_area = (uint64_t)s->plan.padded_width * (uint64_t)s->plan.padded_height;
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The walk through the region for a padded picture hp x wp: where each layer reads and writes
+ * (given the region's size S), and the floats the region needs (returned).  Planning and running
+ * use this one function.
+ * ------------------------------------------------------------------------------------------- */
+
+static uint64_t walk(const struct nst_fast_session *s, int hp, int wp, uint64_t S, struct fast_step *steps,
+                     uint64_t *input_off) {
+	/* Unsigned offsets: while planning (S = 0) the high-end offsets wrap and are not used. */
+	int h = hp, w = wp;
+	uint64_t cur_n = (uint64_t)hp * (uint64_t)wp * RGB; /* the input picture [hp][wp][3] */
+	bool cur_lo = false;
+	uint64_t cur_off = S - cur_n;
+	uint64_t x_off = 0, x_n = 0, need = 0;
+	bool x_lo = false;
+	*input_off = cur_off;
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		const struct fast_layer *L = &s->layers[i];
+		struct fast_step *st = &steps[i];
+		const int uh = L->upsample ? 2 * h : h, uw = L->upsample ? 2 * w : w;
+		st->h = h;
+		st->w = w;
+		st->oh = nst_conv_out_size(uh, L->shape.kernel_h, L->shape.stride, L->shape.pad);
+		st->ow = nst_conv_out_size(uw, L->shape.kernel_w, L->shape.stride, L->shape.pad);
+		const uint64_t out_n = (uint64_t)st->oh * (uint64_t)st->ow * (uint64_t)L->shape.out_channels;
+		st->in_off = cur_off;
+		st->residual_off = 0;
+		switch (L->role) {
+		case ROLE_RES_IN:
+			x_off = cur_off;
+			x_n = cur_n;
+			x_lo = cur_lo;
+			st->out_off = x_lo ? S - out_n : 0;
+			need = max_u64(need, x_n + out_n);
+			cur_off = st->out_off;
+			cur_n = out_n;
+			cur_lo = !x_lo;
+			break;
+		case ROLE_RES_OUT:
+			st->out_off = x_lo ? x_off + x_n : x_off - out_n; /* beside x */
+			st->residual_off = x_off;
+			need = max_u64(need, x_n + cur_n + out_n);
+			cur_off = x_off;
+			cur_n = x_n;
+			cur_lo = x_lo;
+			break;
+		case ROLE_PLAIN:
+		case ROLE_OUTPUT:
+			st->out_off = cur_lo ? S - out_n : 0;
+			need = max_u64(need, cur_n + out_n);
+			cur_off = st->out_off;
+			cur_n = out_n;
+			cur_lo = !cur_lo;
+			break;
+		}
+		h = st->oh;
+		w = st->ow;
+	}
+	return need;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Layout: every buffer from the arena, in a fixed order; measuring and real runs are identical.
+ * ------------------------------------------------------------------------------------------- */
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+static size_t kernel_floats(const struct nst_conv_shape *sh) {
+	return (size_t)sh->kernel_h * (size_t)sh->kernel_w * (size_t)sh->in_channels * (size_t)sh->out_channels;
+}
+
+static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, struct nst_diag *diag) {
+	const struct nst_gemm_kernel *g = s->engine.gemm;
+	size_t mark = a->used;
+#define CATEGORY(field)                 \
+	do {                                \
+		s->plan.field += a->used - mark; \
+		mark = a->used;                 \
+	} while (0)
+
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		struct fast_layer *L = &s->layers[i];
+		size_t packed;
+		switch (L->driver) {
+		case DRIVER_GROUPED: packed = nst_conv_grouped_packed_floats(g, &L->shape); break;
+		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape); break;
+		case DRIVER_PHASES: packed = nst_conv_phases_packed_floats(g, &L->shape); break;
+		default: packed = nst_conv_packed_floats(g, &L->shape); break;
+		}
+		L->packed = NST_ARENA_NEW(a, float, packed);
+		if (L->role != ROLE_OUTPUT) {
+			L->gamma = NST_ARENA_NEW(a, float, L->shape.out_channels);
+			L->beta = NST_ARENA_NEW(a, float, L->shape.out_channels);
+		}
+	}
+	CATEGORY(weights_bytes);
+
+	/* The region: the largest input + output pair of the planned size, and at least the staging
+	 * of the largest kernel and its bias while packing. */
+	struct fast_step steps[FAST_LAYERS];
+	uint64_t input_off;
+	uint64_t need = walk(s, s->plan.padded_height, s->plan.padded_width, 0, steps, &input_off);
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		const struct fast_layer *L = &s->layers[i];
+		uint64_t staging = (uint64_t)kernel_floats(&L->shape) + (uint64_t)L->shape.out_channels;
+		if (L->driver == DRIVER_GROUPED)
+			staging += nst_conv_grouped_staging_floats(g, &L->shape);
+		if (L->driver == DRIVER_WINOGRAD)
+			staging += nst_conv_winograd_staging_floats(&L->shape);
+		if (L->driver == DRIVER_PHASES)
+			staging += nst_conv_phases_staging_floats(&L->shape);
+		need = max_u64(need, staging);
+	}
+	if (need > (uint64_t)(SIZE_MAX / 2) / sizeof(float))
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY,
+		                "a %dx%d picture needs %.1f GiB of activations, beyond this system's address space",
+		                s->plan.width, s->plan.height, (double)need * sizeof(float) / (1024.0 * 1024.0 * 1024.0));
+	s->region_floats = (size_t)need;
+	s->region = NST_ARENA_NEW(a, float, s->region_floats);
+	CATEGORY(activations_bytes);
+
+	size_t scratch = 0;
+	int widest = 0;
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		const struct fast_layer *L = &s->layers[i];
+		switch (L->driver) {
+		case DRIVER_ENGINE: scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape)); break;
+		case DRIVER_UP: scratch = max_size(scratch, nst_conv_up_scratch_floats(g, &L->shape)); break;
+		case DRIVER_GROUPED: scratch = max_size(scratch, nst_conv_grouped_scratch_floats(g, &L->shape)); break;
+		case DRIVER_WINOGRAD: scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape)); break;
+		case DRIVER_PHASES: scratch = max_size(scratch, nst_conv_phases_scratch_floats(g, &L->shape)); break;
+		}
+		if (L->shape.out_channels > widest)
+			widest = L->shape.out_channels;
+	}
+	s->engine.scratch_floats = scratch;
+	s->engine.scratch = NST_ARENA_NEW(a, float, scratch * (size_t)s->engine.threads);
+	s->norm_scratch = NST_ARENA_NEW(a, double, nst_instance_norm_scratch_doubles(s->engine.threads, widest));
+	CATEGORY(scratch_bytes);
+#undef CATEGORY
+	return NST_OK;
+}
+
+static double conv_flops(const struct nst_conv_shape *sh, int oh, int ow) {
+	return 2.0 * (double)oh * (double)ow * (double)kernel_floats(sh);
+}
+
+/* Resolves the backend, then measures (arena base NULL) or lays out for real. */
+static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, struct nst_diag *diag) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
+	switch (s->plan.backend) {
+	case NST_BACKEND_SCALAR:
+		s->engine.gemm = nst_gemm_kernel_scalar();
+		break;
+	case NST_BACKEND_SIMD:
+		if (best == nst_gemm_kernel_scalar())
+			return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
+		s->engine.gemm = best;
+		break;
+	case NST_BACKEND_AUTO:
+		s->engine.gemm = best;
+		s->plan.backend = best == nst_gemm_kernel_scalar() ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD;
+		break;
+	case NST_BACKEND_XNNPACK:
+		return nst_fail(diag, NST_ERR_UNSUPPORTED,
+		                "backend xnnpack does not run the feed-forward networks (use simd or scalar)");
+	}
+	s->engine.threads = s->plan.threads;
+	s->plan.kernel = s->engine.gemm->name;
+
+	/* The session struct itself comes first. */
+	nst_arena_alloc(a, sizeof(struct nst_fast_session));
+	s->plan.scratch_bytes = a->used;
+	const enum nst_status st = layout(s, a, diag);
+	if (st != NST_OK)
+		return st;
+	s->plan.total_bytes = a->used;
+	struct fast_step steps[FAST_LAYERS];
+	uint64_t input_off;
+	walk(s, s->plan.padded_height, s->plan.padded_width, 0, steps, &input_off);
+	s->plan.flops = 0.0;
+	for (int i = 0; i < FAST_LAYERS; i++)
+		s->plan.flops += conv_flops(&s->layers[i].shape, steps[i].oh, steps[i].ow);
+	return NST_OK;
+}
+
+enum nst_status nst_fast_plan(const struct nst_weights *weights, int width, int height, int threads,
+                              enum nst_backend backend, struct nst_fast_plan *plan, struct nst_diag *diag) {
+	if (!weights || !plan)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_fast_plan: a required argument is NULL");
+	struct nst_fast_session s;
+	enum nst_status st = configure(&s, weights, width, height, threads, backend, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, NULL, 0);
+	st = build(&s, &a, diag);
+	if (st != NST_OK)
+		return st;
+	if (a.overflow)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "a %dx%d picture needs more memory than this system can address",
+		                width, height);
+	*plan = s.plan;
+	return NST_OK;
+}
+
+static void pack_weights(struct nst_fast_session *s) {
+	const struct nst_weights *w = s->weights;
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		struct fast_layer *L = &s->layers[i];
+		float *hwio = s->region;                            // [kh][kw][cin][cout] float32 staging
+		float *bias = s->region + kernel_floats(&L->shape); // [cout] staging
+		nst_weights_read_kernel(w, i, hwio);
+		nst_weights_read_vector(w, i, NST_VECTOR_BIAS, bias);
+		if (L->driver == DRIVER_GROUPED)
+			nst_conv_grouped_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else if (L->driver == DRIVER_WINOGRAD)
+			nst_conv_winograd_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else if (L->driver == DRIVER_PHASES)
+			nst_conv_phases_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else
+			nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed);
+		if (L->role != ROLE_OUTPUT) {
+			nst_weights_read_vector(w, i, NST_VECTOR_GAMMA, L->gamma);
+			nst_weights_read_vector(w, i, NST_VECTOR_BETA, L->beta);
+		}
+	}
+}
+
+enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
+                              int height, int threads, enum nst_backend backend, struct nst_fast_session **out,
+                              struct nst_diag *diag) {
+	if (!arena || !weights || !out)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_fast_init: a required argument is NULL");
+	if ((uintptr_t)arena % NST_ARENA_ALIGNMENT)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the arena must be %d-byte aligned", NST_ARENA_ALIGNMENT);
+	struct nst_fast_session tmp;
+	enum nst_status st = configure(&tmp, weights, width, height, threads, backend, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, arena, arena_bytes);
+	struct nst_fast_session *s = arena; /* build() allocates it first, at offset 0 */
+	st = build(&tmp, &a, diag);
+	if (st != NST_OK)
+		return st;
+	if (a.overflow)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
+		                tmp.plan.total_bytes);
+	*s = tmp;
+	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
+	if (s->engine.threads > 1 && !s->engine.pool)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
+	pack_weights(s);
+	s->weights = NULL; /* everything needed is packed: the caller may close the weights now */
+	*out = s;
+	return NST_OK;
+}
+
+void nst_fast_release(struct nst_fast_session *s) {
+	if (s && s->engine.pool) {
+		pthreadpool_destroy(s->engine.pool);
+		s->engine.pool = NULL;
+	}
+}
+
+const struct nst_fast_plan *nst_fast_session_plan(const struct nst_fast_session *s) { return s ? &s->plan : NULL; }
+
+/* ---------------------------------------------------------------------------------------------
+ * The forward pass
+ * ------------------------------------------------------------------------------------------- */
+
+static enum nst_status check_picture(const struct nst_fast_session *s, int width, int height, const void *in,
+                                     const void *out) {
+	if (!s || !in || !out || width < 1 || height < 1 || width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE)
+		return NST_ERR_INVALID_ARGUMENT;
+	if ((uint64_t)nst_fast_padded(width) * (uint64_t)nst_fast_padded(height) > s->max_area)
+		return NST_ERR_INVALID_ARGUMENT; /* beyond the plan */
+	return NST_OK;
+}
+
+/* Runs the network on rgb [height][width][3]; returns its output [hp][wp][3] inside the region. */
+static const float *forward(struct nst_fast_session *s, int width, int height, const uint8_t *rgb) {
+	const int hp = nst_fast_padded(height), wp = nst_fast_padded(width);
+	struct fast_step steps[FAST_LAYERS];
+	uint64_t input_off;
+	const uint64_t need = walk(s, hp, wp, s->region_floats, steps, &input_off);
+	assert(need <= s->region_floats);
+	(void)need;
+	float *r = s->region;
+	nst_fast_input(width, height, rgb, wp, hp, r + input_off);
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		const struct fast_layer *L = &s->layers[i];
+		const struct fast_step *st = &steps[i];
+		const float *in = r + st->in_off; // [h][w][cin]
+		float *out = r + st->out_off;      // [oh][ow][cout]
+		switch (L->driver) {
+		case DRIVER_ENGINE: nst_conv2d(&s->engine, &L->shape, st->h, st->w, in, L->packed, out, NULL); break;
+		case DRIVER_UP:
+			nst_conv2d_up(&s->engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
+			break;
+		case DRIVER_GROUPED: nst_conv2d_grouped(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		case DRIVER_WINOGRAD: nst_conv2d_winograd(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		case DRIVER_PHASES: nst_conv2d_phases(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		}
+		const size_t n = (size_t)st->oh * (size_t)st->ow;
+		switch (L->role) {
+		case ROLE_PLAIN:
+		case ROLE_RES_IN:
+			nst_instance_norm(&s->engine, n, L->shape.out_channels, out, L->gamma, L->beta, NST_NORM_RELU, NULL,
+			                  s->norm_scratch);
+			break;
+		case ROLE_RES_OUT:
+			nst_instance_norm(&s->engine, n, L->shape.out_channels, out, L->gamma, L->beta, NST_NORM_ADD,
+			                  r + st->residual_off, s->norm_scratch);
+			break;
+		case ROLE_OUTPUT:
+			break;
+		}
+	}
+	return r + steps[FAST_LAYERS - 1].out_off;
+}
+
+enum nst_status nst_fast_run(struct nst_fast_session *s, int width, int height, const uint8_t *rgb_in,
+                             uint8_t *rgb_out, float strength) {
+	const enum nst_status st = check_picture(s, width, height, rgb_in, rgb_out);
+	if (st != NST_OK)
+		return st;
+	if (!(strength >= 0.0f && strength <= 1.0f))
+		return NST_ERR_INVALID_ARGUMENT;
+	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
+	nst_fast_output(width, height, y, nst_fast_padded(width), rgb_in, strength, rgb_out);
+	return NST_OK;
+}
+
+enum nst_status nst_fast_run_raw(struct nst_fast_session *s, int width, int height, const uint8_t *rgb_in,
+                                 float *out) {
+	const enum nst_status st = check_picture(s, width, height, rgb_in, out);
+	if (st != NST_OK)
+		return st;
+	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
+	nst_fast_output_raw(width, height, y, nst_fast_padded(width), out);
+	return NST_OK;
+}

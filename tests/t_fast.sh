@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Feed-forward mode from the command line (nst --model) against ../shared/reference/torch_fast.py:
+#   - parity: --raw output against torch_fast.py --raw within 1e-3 relative (L2), fp32, for all
+#     five models, on pictures whose sides are multiples of 4 (64x48, and 256x172 unless under
+#     emulation); the PNG is exactly round(clamp(raw)) and within 1 of the reference's PNG;
+#   - a picture whose sides are not multiples of 4 (61x45): the output has its size, and equals
+#     the reference run on the picture padded by repeating its last row / column, cropped back;
+#   - --strength 0 gives the input exactly, --strength 0.5 round(0.5 * clamp(raw) + 0.5 * input);
+#   - several pictures and a directory (different sizes, one plan): each result, named after its
+#     picture, equals the one-picture run; --format jpg; files that are not pictures are skipped;
+#   - standard input to standard output: `nst -c - -o -` gives the same PNG as the file run;
+#   - named models are found beside the binary (styles/) and in $NST_STYLES;
+#   - errors: one line on stderr, the exit code, no output: unknown model name (2), missing model
+#     file (1), VGG weights as a model (1), several pictures into a file or to stdout (2), no -c
+#     or -o (2), --strength outside 0..1 (2), a missing picture (1), two pictures with one name (2).
+# NST_FAST_BENCH=1 also measures milliseconds per picture at 256 and 512 px (2 threads, median
+# of 5 after a warm-up) beside torch_fast.py's forward pass with 2 threads in the same run, and
+# prints the ratio (a measurement, not a pass / fail condition: the machine may be busy).
+set -uo pipefail
+BUILD=${NST_BUILD:-build}
+SHARED=${NST_SHARED:-../shared}
+PYTHON=${PYTHON:-/usr/bin/python3}
+EMU=${NST_EMU:-}
+NST="$EMU $BUILD/nst"
+REF="$SHARED/reference/torch_fast.py"
+MODELS=(candy mosaic pointilism rain_princess udnie)
+tmp=$(mktemp -d /tmp/nst-fast-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+for f in "$REF" "$BUILD/nst"; do
+	[ -e "$f" ] || { echo "t_fast: missing $f"; exit 1; }
+done
+for m in "${MODELS[@]}"; do
+	[ -f "$BUILD/styles/$m.nstw" ] || { echo "t_fast: missing $BUILD/styles/$m.nstw (run make weights)"; exit 1; }
+	[ -f "$SHARED/fast-styles/$m.bin" ] || { echo "t_fast: missing $SHARED/fast-styles/$m.bin"; exit 1; }
+done
+if [ -n "$EMU" ]; then SMALL=32x24 LARGE=; else SMALL=64x48 LARGE=256x172; fi
+
+# Pictures, made once with PIL: sides multiples of 4, an odd-sized one and its edge-padded twin,
+# and a directory of pictures of several sizes.
+"$PYTHON" - "$SHARED/images" "$tmp" "$SMALL" "$LARGE" <<'EOF'
+import os, sys
+import numpy as np
+from PIL import Image
+src, dst, small, large = sys.argv[1:5]
+def size(s): return tuple(int(v) for v in s.split("x"))
+chelsea = Image.open(f"{src}/chelsea.png").convert("RGB")
+astronaut = Image.open(f"{src}/astronaut.png").convert("RGB")
+chelsea.resize(size(small), Image.BICUBIC).save(f"{dst}/small.png")
+if large:
+    astronaut.resize(size(large), Image.BICUBIC).save(f"{dst}/large.png")
+odd = np.asarray(chelsea.resize((61, 45), Image.BICUBIC))
+Image.fromarray(odd).save(f"{dst}/odd.png")
+Image.fromarray(np.pad(odd, ((0, 3), (0, 3), (0, 0)), mode="edge")).save(f"{dst}/odd_padded.png")
+os.makedirs(f"{dst}/in/sub")
+astronaut.resize((40, 28), Image.BICUBIC).save(f"{dst}/in/a.png")
+chelsea.resize((33, 21), Image.BICUBIC).save(f"{dst}/in/b.jpg", quality=95)
+chelsea.resize((20, 52), Image.BICUBIC).save(f"{dst}/in/c.png")
+open(f"{dst}/in/notes.txt", "w").write("not a picture\n")
+chelsea.resize((8, 8)).save(f"{dst}/in/sub/ignored.png")
+EOF
+pictures=(small)
+[ -n "$LARGE" ] && pictures+=(large)
+
+# --- parity with the reference, every model ---------------------------------------------------
+# The reference: torch_fast.py itself once (its command line, --raw), and its load / forward in one
+# Python process for the rest (the same code, without importing torch fifteen times).
+for m in "${MODELS[@]}"; do
+	for p in "${pictures[@]}" odd; do
+		if $NST --model "$m" -c "$tmp/$p.png" -o "$tmp/$m-$p.png" --raw "$tmp/$m-$p.f32" --threads 2 -q; then ok; else
+			bad "nst --model $m -c $p.png failed"; fi
+	done
+done
+"$PYTHON" "$REF" "$SHARED/fast-styles/candy.bin" "$tmp/small.png" "$tmp/ref-cli.png" --raw "$tmp/ref-cli.f32" \
+	--threads 2 >/dev/null || bad "torch_fast.py failed"
+"$PYTHON" - "$SHARED" "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || bad "the reference failed"
+import sys
+shared, tmp, pictures, models = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
+sys.path.insert(0, f"{shared}/reference")
+import numpy as np, torch
+from PIL import Image
+import torch_fast
+torch.set_num_threads(2)
+for m in models:
+    layers = torch_fast.load(f"{shared}/fast-styles/{m}.bin")
+    for p, src in [(p, p) for p in pictures] + [("odd", "odd_padded")]:
+        img = np.asarray(Image.open(f"{tmp}/{src}.png").convert("RGB"), dtype=np.float32)
+        x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
+        with torch.no_grad():
+            y = torch_fast.forward(x, layers)[0].permute(1, 2, 0).contiguous().numpy()
+        y.astype("<f4").tofile(f"{tmp}/ref-{m}-{p}.f32")
+        Image.fromarray(np.clip(np.rint(y), 0, 255).astype(np.uint8)).save(f"{tmp}/ref-{m}-{p}.png")
+EOF
+cmp -s "$tmp/ref-cli.f32" "$tmp/ref-candy-small.f32" && ok || bad "torch_fast.py's command line and its functions differ"
+"$PYTHON" - "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || failed=$((failed + 1))
+import sys
+import numpy as np
+from PIL import Image
+tmp, pictures, models = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+fails = 0
+def check(ok, what):
+    global fails
+    fails += not ok
+    print(("ok   " if ok else "FAIL ") + what)
+def load(p): return np.asarray(Image.open(p).convert("RGB")).astype(np.int32)
+for m in models:
+    for p in pictures + ["odd"]:
+        img = load(f"{tmp}/{p}.png")
+        h, w = img.shape[:2]
+        ours = np.fromfile(f"{tmp}/{m}-{p}.f32", "<f4")
+        ref = np.fromfile(f"{tmp}/ref-{m}-{p}.f32", "<f4")
+        png, ref_png = load(f"{tmp}/{m}-{p}.png"), load(f"{tmp}/ref-{m}-{p}.png")
+        if p == "odd":  # the reference ran on the padded picture: crop it back
+            ref = ref.reshape(h + 3, w + 3, 3)[:h, :w].reshape(-1)
+            ref_png = ref_png[:h, :w]
+        check(ours.size == h * w * 3 and png.shape == img.shape,
+              f"{m} {p}: output {png.shape[1]}x{png.shape[0]}, raw {ours.size} values, picture {w}x{h}")
+        if ours.size != ref.size:
+            check(False, f"{m} {p}: {ours.size} raw values, the reference has {ref.size}")
+            continue
+        rel = float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
+        check(rel <= 1e-3, f"{m} {p} {w}x{h}: raw vs torch_fast.py --raw: relative L2 {rel:.2e} (bound 1e-3)")
+        rounded = np.clip(np.rint(ours.reshape(h, w, 3)), 0, 255).astype(np.int32)
+        check(np.array_equal(png, rounded), f"{m} {p}: the PNG is round(clamp(raw))")
+        d = np.abs(png - ref_png)
+        check(d.max() <= 1 and (d > 0).mean() < 0.01,
+              f"{m} {p}: PNG vs the reference's: max difference {d.max()}, {100 * (d > 0).mean():.3f}% differ")
+sys.exit(1 if fails else 0)
+EOF
+
+# --- strength -----------------------------------------------------------------------------------
+$NST --model candy -c "$tmp/odd.png" -o "$tmp/s0.png" --strength 0 -q || bad "--strength 0 failed"
+$NST --model candy -c "$tmp/odd.png" -o "$tmp/s5.png" --strength 0.5 -q || bad "--strength 0.5 failed"
+"$PYTHON" - "$tmp" <<'EOF' && ok || bad "strength"
+import sys
+import numpy as np
+from PIL import Image
+t = sys.argv[1]
+def load(p): return np.asarray(Image.open(p).convert("RGB")).astype(np.float64)
+x, s0, s5 = load(f"{t}/odd.png"), load(f"{t}/s0.png"), load(f"{t}/s5.png")
+raw = np.fromfile(f"{t}/candy-odd.f32", "<f4").astype(np.float64).reshape(x.shape)
+want = np.rint(0.5 * np.clip(raw, 0, 255) + 0.5 * x)
+d = np.abs(s5 - want)
+print(f"strength 0: {int((s0 != x).sum())} values differ from the input; strength 0.5: max difference {d.max()} "
+      f"from round(0.5 * clamp(raw) + 0.5 * input), {int((d > 0).sum())} of {d.size} off (float ties)")
+sys.exit(0 if np.array_equal(s0, x) and d.max() <= 1 and (d > 0).mean() < 0.01 else 1)
+EOF
+
+# --- several pictures, a directory, stdin / stdout ----------------------------------------------
+for f in a.png b.jpg c.png; do
+	$NST --model mosaic -c "$tmp/in/$f" -o "$tmp/one-${f%.*}.png" -q || bad "mosaic $f"
+done
+$NST --model mosaic -c "$tmp/in" -o "$tmp/outdir" -q || bad "directory mode failed"
+$NST --model mosaic -c "$tmp/in/a.png" -c "$tmp/in/c.png" -o "$tmp/outjpg" --format jpg -q || bad "two pictures, --format jpg"
+$NST --model mosaic -c - -o - -q <"$tmp/in/a.png" >"$tmp/piped.png" || bad "stdin to stdout failed"
+"$PYTHON" - "$tmp" <<'EOF' && ok || bad "several pictures / directory / pipe"
+import os, sys
+import numpy as np
+from PIL import Image
+t = sys.argv[1]
+def load(p): return np.asarray(Image.open(p).convert("RGB"))
+fails = 0
+names = sorted(os.listdir(f"{t}/outdir"))
+if names != ["a.png", "b.png", "c.png"]:
+    print("FAIL directory mode wrote", names); fails += 1
+for n in ("a", "b", "c"):
+    one, many = load(f"{t}/one-{n}.png"), load(f"{t}/outdir/{n}.png")
+    if not np.array_equal(one, many):
+        print(f"FAIL {n}: the directory run (one plan for all sizes) differs from the single run"); fails += 1
+if sorted(os.listdir(f"{t}/outjpg")) != ["a.jpg", "c.jpg"]:
+    print("FAIL --format jpg wrote", sorted(os.listdir(f"{t}/outjpg"))); fails += 1
+else:
+    d = np.abs(load(f"{t}/outjpg/c.jpg").astype(int) - load(f"{t}/one-c.png").astype(int))
+    if load(f"{t}/outjpg/c.jpg").shape != (52, 20, 3) or d.mean() > 8:
+        print(f"FAIL c.jpg: shape {load(f'{t}/outjpg/c.jpg').shape}, mean difference {d.mean():.1f} from the PNG"); fails += 1
+if not np.array_equal(load(f"{t}/piped.png"), load(f"{t}/one-a.png")):
+    print("FAIL stdin -> stdout differs from the file run"); fails += 1
+print("several pictures, directory, pipe:", "FAIL" if fails else "ok")
+sys.exit(1 if fails else 0)
+EOF
+
+# --- model lookup ---------------------------------------------------------------------------------
+mkdir -p "$tmp/mystyles"
+cp "$BUILD/styles/udnie.nstw" "$tmp/mystyles/myown.nstw"
+if NST_STYLES="$tmp/mystyles" $NST --model myown -c "$tmp/in/a.png" -o "$tmp/myown.png" -q &&
+	$NST --model "$BUILD/styles/udnie.nstw" -c "$tmp/in/a.png" -o "$tmp/udnie-file.png" -q &&
+	cmp -s "$tmp/myown.png" "$tmp/udnie-file.png"; then ok; else bad "NST_STYLES lookup / a FILE.nstw model"; fi
+
+# --- errors: one line, the exit code, no output ----------------------------------------------------
+expect_error() { # CODE PATTERN ARGS...
+	local code=$1 pattern=$2; shift 2
+	rm -rf "$tmp/err.png" "$tmp/errdir"
+	$NST "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+	local rc=$? lines
+	lines=$(grep -c . "$tmp/stderr")
+	if [ "$rc" -ne "$code" ]; then bad "nst $*: exit $rc, expected $code: $(cat "$tmp/stderr")"; return; fi
+	if [ "$lines" -ne 1 ]; then bad "nst $*: $lines lines on stderr, expected 1: $(cat "$tmp/stderr")"; return; fi
+	if ! grep -qiE "$pattern" "$tmp/stderr"; then bad "nst $*: '$(cat "$tmp/stderr")' does not match /$pattern/"; return; fi
+	if [ -e "$tmp/err.png" ] || [ -s "$tmp/stdout" ]; then bad "nst $*: an output was written"; return; fi
+	ok
+}
+A="$tmp/in/a.png"
+expect_error 2 "unknown model 'picasso'" --model picasso -c "$A" -o "$tmp/err.png"
+expect_error 1 "nothere.nstw.*(no such file|cannot open)" --model "$tmp/nothere.nstw" -c "$A" -o "$tmp/err.png"
+if [ -f "$BUILD/vgg19.nstw" ]; then
+	expect_error 1 "VGG" --model "$BUILD/vgg19.nstw" -c "$A" -o "$tmp/err.png"
+fi
+: >"$tmp/empty.nstw"
+expect_error 1 "empty.nstw" --model "$tmp/empty.nstw" -c "$A" -o "$tmp/err.png"
+NST_STYLES="$tmp/nowhere" expect_error 2 "unknown model" --model nonesuch -c "$A" -o "$tmp/err.png"
+expect_error 2 "no picture" --model candy -o "$tmp/err.png"
+expect_error 2 "no output" --model candy -c "$A"
+expect_error 2 "no model" -c "$A" -o "$tmp/err.png" --model ""
+expect_error 2 "strength" --model candy -c "$A" -o "$tmp/err.png" --strength 1.5
+expect_error 2 "strength" --model candy -c "$A" -o "$tmp/err.png" --strength nan
+expect_error 2 "must be a directory" --model candy -c "$A" -c "$tmp/in/c.png" -o "$tmp/odd.png"
+expect_error 2 "standard output" --model candy -c "$tmp/in" -o -
+expect_error 2 "standard input" --model candy -c - -c "$A" -o "$tmp/errdir"
+expect_error 2 "both be written" --model candy -c "$A" -c "$tmp/in/a.png" -o "$tmp/errdir"
+expect_error 2 "unknown option" --model candy -c "$A" -o "$tmp/err.png" --bogus
+expect_error 1 "missing.png" --model candy -c "$tmp/missing.png" -o "$tmp/err.png"
+expect_error 1 "notes.txt" --model candy -c "$tmp/in/notes.txt" -o "$tmp/err.png"
+expect_error 1 "standard input" --model candy -c - -o "$tmp/err.png" </dev/null
+
+# --- benchmark (optional) ---------------------------------------------------------------------------
+if [ "${NST_FAST_BENCH:-0}" = 1 ] && [ -z "$EMU" ]; then
+	"$PYTHON" - "$SHARED/images" "$tmp" <<'EOF'
+import sys
+from PIL import Image
+im = Image.open(f"{sys.argv[1]}/astronaut.png").convert("RGB")
+for s in (256, 512):
+    im.resize((s, s), Image.BICUBIC).save(f"{sys.argv[2]}/bench{s}.png")
+EOF
+	echo "benchmark: candy, 2 threads, median of 5 after a warm-up (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+	for s in 256 512; do
+		ours=$($NST --model candy -c "$tmp/bench$s.png" -o "$tmp/bench-out.png" --threads 2 --bench 5 2>&1 |
+			sed -n 's/.*median \([0-9.]*\) ms.*/\1/p')
+		torch=$("$PYTHON" - "$SHARED/reference" "$SHARED/fast-styles/candy.bin" "$tmp/bench$s.png" <<'EOF'
+import statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+from PIL import Image
+import torch_fast
+torch.set_num_threads(2)
+layers = torch_fast.load(sys.argv[2])
+x = torch.from_numpy(np.asarray(Image.open(sys.argv[3]).convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+times = []
+with torch.no_grad():
+    torch_fast.forward(x, layers)
+    for _ in range(5):
+        t0 = time.perf_counter(); torch_fast.forward(x, layers); times.append(1000 * (time.perf_counter() - t0))
+print(f"{statistics.median(times):.1f}")
+EOF
+)
+		echo "  ${s}x${s}: nst ${ours:-?} ms, torch_fast.py ${torch:-?} ms, speed-up $("$PYTHON" -c "print(f'{float(\"${torch:-0}\") / float(\"${ours:-1}\"):.2f}x')" 2>/dev/null)"
+	done
+	$NST --model candy -c "$tmp/bench512.png" -o "$tmp/bench-out.png" --threads 2 2>&1 | grep "memory plan"
+fi
+
+echo "t_fast: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
