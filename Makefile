@@ -60,6 +60,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d) $(TEST_BIN:%=%.d)
+# Cross targets: the sysroot (toolchains/cross.mk) before anything is compiled; empty for native.
+$(LIB_OBJ) $(CLI_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_BIN): | $(TOOLCHAIN_PREREQS)
 
 # Per-ISA kernel files get their instruction-set flags; nothing else does, so the rest of the
 # library runs on any CPU of the target and x86 picks the kernels from cpuid at run time.
@@ -105,11 +107,12 @@ deps-test:
 	@toolchains/deps.sh test $(TARGET)
 
 # The suite: unit tests per operator and kernel, gradients against finite differences, every
-# error path, parity with ../shared/reference, run under qemu for ARM targets.
+# error path, parity with ../shared/reference, run under qemu for ARM targets.  TESTS='regex'
+# runs only the tests whose names match (e.g. TESTS='^test_|t_parity').
 test: deps-test
 	$(MAKE) --no-print-directory all tests
 	$(MAKE) --no-print-directory weights
-	BUILD=$(BUILD) SHARED=$(SHARED) PYTHON=$(PYTHON) EMU="$(EMU)" tests/run.sh
+	BUILD=$(BUILD) SHARED=$(SHARED) PYTHON=$(PYTHON) EMU="$(EMU)" TESTS="$(TESTS)" tests/run.sh
 
 # fetch.sh is idempotent and quick when everything is up to date (VGG and the fast styles).
 weights:
@@ -141,5 +144,7 @@ install: all
 
 clean:
 	rm -rf build
+
+include toolchains/dist.mk
 
 -include $(DEPS)

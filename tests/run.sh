@@ -7,6 +7,7 @@ BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
 EMU=${EMU:-}
 FILTER=${1:-}
+TESTS=${TESTS:-}   # an extended regular expression: only the tests whose names match
 export NST_BUILD=$BUILD NST_SHARED=$SHARED NST_EMU=$EMU PYTHON=${PYTHON:-/usr/bin/python3}
 logs=$BUILD/test-logs
 mkdir -p "$logs"
@@ -30,12 +31,14 @@ for t in "$BUILD"/tests/test_*; do
 	case "$t" in *.d) continue ;; esac
 	name=$(basename "$t")
 	[ -n "$FILTER" ] && [[ "$name" != *$FILTER* ]] && continue
+	[ -n "$TESTS" ] && ! [[ "$name" =~ $TESTS ]] && continue
 	run_one "$name" $EMU "$t"
 done
 for s in tests/t_*.sh; do
 	[ -f "$s" ] || continue
 	name=$(basename "$s" .sh)
 	[ -n "$FILTER" ] && [[ "$name" != *$FILTER* ]] && continue
+	[ -n "$TESTS" ] && ! [[ "$name" =~ $TESTS ]] && continue
 	run_one "$name" bash "$s"
 done
 
