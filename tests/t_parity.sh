@@ -40,20 +40,25 @@ ref() { "$PYTHON" "$REF" --weights "$WEIGHTS_DIR" --content "$tmp/content.png" -
 ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$BUILD/vgg19.nstw" -q "${common[@]}" "$@"; }
 
 ref --optimizer adam --iterations $ADAM_N --log "$tmp/ref_adam.csv" --dump-grad "$tmp/ref_grad.f32"
-ref --optimizer lbfgs --iterations $LBFGS_N --log "$tmp/ref_lbfgs.csv"
+# L-BFGS: compared natively only (see the note printed under emulation); here runs cost minutes.
+lbfgs() { # backend
+	if [ -n "$EMU" ]; then cp "$tmp/ref_lbfgs.csv" "$tmp/$1_lbfgs.csv"; else ours --backend "$1" --optimizer lbfgs -n $LBFGS_N --log "$tmp/$1_lbfgs.csv"; fi
+}
+if [ -n "$EMU" ]; then printf 'iteration,total,content,style,tv,seconds\n0,1,0,1,0,0\n' >"$tmp/ref_lbfgs.csv"; else
+	ref --optimizer lbfgs --iterations $LBFGS_N --log "$tmp/ref_lbfgs.csv"; fi
 ours --backend scalar --optimizer adam -n $ADAM_N --log "$tmp/scalar_adam.csv" --dump-grad "$tmp/scalar_grad.f32"
-ours --backend scalar --optimizer lbfgs -n $LBFGS_N --log "$tmp/scalar_lbfgs.csv"
+lbfgs scalar
 backends=(scalar)
 if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend simd --optimizer adam -n $ADAM_N --log "$tmp/simd_adam.csv" --dump-grad "$tmp/simd_grad.f32"
-	ours --backend simd --optimizer lbfgs -n $LBFGS_N --log "$tmp/simd_lbfgs.csv"
+	lbfgs simd
 	backends+=(simd)
 else
 	echo "t_parity: no SIMD backend on this CPU"
 fi
 if $NST --backend xnnpack -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend xnnpack --optimizer adam -n $ADAM_N --log "$tmp/xnnpack_adam.csv" --dump-grad "$tmp/xnnpack_grad.f32"
-	ours --backend xnnpack --optimizer lbfgs -n $LBFGS_N --log "$tmp/xnnpack_lbfgs.csv"
+	lbfgs xnnpack
 	backends+=(xnnpack)
 else
 	echo "t_parity: no XNNPACK backend in this build"
@@ -89,14 +94,14 @@ for be in backends:
     adam = rows(f"{tmp}/{be}_adam.csv")
     columns(f"{be} adam vs torch", adam, ref_adam, 0, 1e-4)
     columns(f"{be} adam vs torch", adam, ref_adam, adam_n, 1e-3)
-    lb = rows(f"{tmp}/{be}_lbfgs.csv")
-    last = max(ref_lbfgs)
-    if emulated:
-        lb = {last: ref_lbfgs[last]}  # not compared (see the note above)
-    if max(lb) != last:
-        fails += 1
-        print(f"FAIL {be} lbfgs: {max(lb)} log rows, the reference has {last}")
-    check(f"{be} lbfgs vs torch, loss after {last} evaluations", float(lb[max(lb)]["total"]), float(ref_lbfgs[last]["total"]), 0.02)
+    if not emulated:  # see the note above
+        lb = rows(f"{tmp}/{be}_lbfgs.csv")
+        last = max(ref_lbfgs)
+        if max(lb) != last:
+            fails += 1
+            print(f"FAIL {be} lbfgs: {max(lb)} log rows, the reference has {last}")
+        check(f"{be} lbfgs vs torch, loss after {last} evaluations", float(lb[max(lb)]["total"]),
+              float(ref_lbfgs[last]["total"]), 0.02)
     g = np.fromfile(f"{tmp}/{be}_grad.f32", "<f4")
     if g.shape != g_ref.shape:
         fails += 1
