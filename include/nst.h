@@ -326,7 +326,7 @@ struct nst_fast_plan {
 	size_t scratch_bytes;     /* the session itself, per-thread im2col tiles, instance-norm sums */
 	int width, height;        /* as planned */
 	int padded_width, padded_height; /* rounded up to multiples of 4 */
-	double flops;             /* one picture of the planned size */
+	double flops;             /* one picture of the planned size, counted as direct convolutions */
 	int threads;
 	enum nst_backend backend; /* the backend auto resolved to */
 	const char *kernel;       /* the GEMM microkernel's name */

@@ -18,9 +18,19 @@
  * (conv2's and conv15's: 32 + 16 channels of full / half resolution, i.e. 48 floats per padded
  * pixel); a residual block keeps x at its end, writes its first convolution's output at the
  * other end and its second's beside x.  Instance norm runs in place with its ReLU or residual add
- * fused; the 2x upsamples are fused into the next convolution's im2col, so an upsampled picture
- * never exists.  The weights are packed once at init; the float16 -> float32 unpacking stages
- * through the (still unused) activation region.
+ * fused; no upsampled picture ever exists.  The weights are packed once at init; the float16 ->
+ * float32 unpacking stages through the (still unused) activation region.
+ *
+ * Convolutions (each checked against a naive one in tests/test_fast.c), all on the engine's GEMM
+ * microkernels:
+ *   conv1          nst_conv2d_up (up 1): one contiguous im2col run per kernel row inside the picture;
+ *   conv2, conv3   nst_conv2d (src/conv.c);
+ *   conv4..conv13  nst_conv2d_winograd: F(2x2, 3x3), 2.25x fewer multiplies;
+ *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
+ *                  2.25x fewer multiplies than convolving the upsampled picture;
+ *   conv16         nst_conv2d_grouped: G = NR / 3 output pixels per GEMM row, so that 3 output
+ *                  channels do not leave most of the microkernel's NR columns idle.
+ * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  */
 #include <assert.h>
 #include <math.h>
@@ -32,6 +42,8 @@
 #define FAST_LAYERS 16
 #define RGB 3
 #define MAX_THREADS 1024
+#define MODEL_NAME_BYTES sizeof(((struct nstw_header *)0)->model)
+#define DEL_CHAR 0x7f
 
 enum fast_role {
 	ROLE_PLAIN,    /* conv, instance norm, ReLU */
@@ -110,6 +122,15 @@ static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
  * Configuration: the weights must be this network
  * ------------------------------------------------------------------------------------------- */
 
+/* The weights' model name with control characters as '?', for messages (a file's bytes must not
+ * reach a terminal as escape sequences or break a message into several lines). */
+static void printable_name(const char *name, char out[MODEL_NAME_BYTES]) {
+	size_t i = 0;
+	for (; name[i] && i + 1 < MODEL_NAME_BYTES; i++)
+		out[i] = (unsigned char)name[i] < ' ' || (unsigned char)name[i] == DEL_CHAR ? '?' : name[i];
+	out[i] = '\0';
+}
+
 static enum nst_status configure(struct nst_fast_session *s, const struct nst_weights *w, int width, int height,
                                  int threads, enum nst_backend backend, struct nst_diag *diag) {
 	memset(s, 0, sizeof *s);
@@ -121,7 +142,8 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 		                MAX_THREADS, threads);
 	if ((unsigned)backend > NST_BACKEND_XNNPACK)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "backend %d is out of range", (int)backend);
-	const char *model = nst_weights_model(w);
+	char model[MODEL_NAME_BYTES];
+	printable_name(nst_weights_model(w), model);
 	if (nst_weights_arch(w) != NST_ARCH_TRANSFORMER)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "weights '%s' are a VGG network, not a feed-forward style network (use -s STYLE for those)",

@@ -1,7 +1,11 @@
 /*
  * The operators that the feed-forward style networks add to the engine: instance norm (with its
- * ReLU or residual add fused), the 2x nearest upsample fused into the next convolution's im2col,
- * and the picture's way in (padding to a multiple of 4) and out (crop, strength, rounding).
+ * ReLU or residual add fused), the picture's way in (padding to a multiple of 4) and out (crop,
+ * strength, rounding), and four convolution drivers on the engine's GEMM microkernels: the 2x
+ * nearest upsample fused into the im2col (nst_conv2d_up), the upsample + 3x3 convolution as four
+ * 2x2 convolutions (nst_conv2d_phases), Winograd F(2x2, 3x3) (nst_conv2d_winograd), and several
+ * output pixels per GEMM row for 3-channel outputs (nst_conv2d_grouped).  Work is handed out to
+ * the threads from an atomic counter, so a thread that is slowed down does not hold up the rest.
  */
 #include <assert.h>
 #include <math.h>
@@ -13,6 +17,7 @@
 #define RGB 3
 #define BYTE_MAX 255.0f
 #define UP 2 /* the upsampling factor */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 /* Pixels below which a pass over a feature map stays on the calling thread. */
 #define PARALLEL_MIN_VALUES 4096
 
@@ -531,7 +536,7 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
 #define WINO_OUT 2                     /* output tile side */
 #define WINO_XI (WINO_IN * WINO_IN)    /* 16 transform positions */
 #define WINO_KERNEL 3
-#define WINO_TILE_BYTES (256u * 1024u) /* a block's transformed input, per thread */
+#define WINO_TILE_BYTES (128u * 1024u) /* a block's transformed input, per thread */
 #define HALF 0.5
 
 static size_t wino_tiles(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
@@ -578,7 +583,8 @@ void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst
 			u[i] = 0.0f;
 		for (size_t a = 0; a < k; a++)
 			for (size_t b = 0; b < k; b++)
-				wino_axpy((float)(G[xi / WINO_IN][a] * G[xi % WINO_IN][b]), hwio + (a * k + b) * cin * cout, u, cin * cout);
+				wino_axpy((float)(G[xi / WINO_IN][a] * G[xi % WINO_IN][b]), hwio + (a * k + b) * cin * cout, u,
+				          cin * cout);
 		nst_gemm_pack(cin, cout, gemm->nr, u, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
@@ -600,7 +606,8 @@ struct wino_task {
 /* Channels c0 .. c0 + n (n = LANES in the common case, a constant the compiler vectorizes) of one
  * tile: V = B^T d B from the 16 input pixels d (rows r0 - r2, r1 + r2, r2 - r1, r1 - r3, then the
  * same on the columns), each written to its plane of v. */
-static inline __attribute__((always_inline)) void wino_input_lanes(const float *const d[WINO_IN][WINO_IN], size_t c0, size_t n, float *v, size_t plane) {
+static ALWAYS_INLINE void wino_input_lanes(const float *const d[WINO_IN][WINO_IN], size_t c0, size_t n, float *v,
+                                           size_t plane) {
 	float tq[WINO_IN][WINO_IN][LANES];
 	for (int x = 0; x < WINO_IN; x++)
 		for (size_t j = 0; j < n; j++) {
@@ -655,8 +662,8 @@ static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v
 /* Channels c0 .. c0 + n of one tile: Y = A^T M A + bias (rows m0 + m1 + m2, m1 - m2 - m3, then the
  * same on the columns), written to the outputs inside the picture (ny x nx of the 2x2; out is
  * the tile's first output pixel, rows row_stride floats apart, pixels cout apart). */
-static inline __attribute__((always_inline)) void wino_output_lanes(const float *m, size_t plane, const float *bias, size_t c0, size_t n, float *out,
-                                     size_t row_stride, size_t cout, int ny, int nx) {
+static ALWAYS_INLINE void wino_output_lanes(const float *m, size_t plane, const float *bias, size_t c0, size_t n,
+                                            float *out, size_t row_stride, size_t cout, int ny, int nx) {
 	float p[WINO_OUT][WINO_IN][LANES];
 	for (int x = 0; x < WINO_IN; x++)
 		for (size_t j = 0; j < n; j++) {

@@ -189,6 +189,19 @@ if NST_STYLES="$tmp/mystyles" $NST --model myown -c "$tmp/in/a.png" -o "$tmp/myo
 	$NST --model "$BUILD/styles/udnie.nstw" -c "$tmp/in/a.png" -o "$tmp/udnie-file.png" -q &&
 	cmp -s "$tmp/myown.png" "$tmp/udnie-file.png"; then ok; else bad "NST_STYLES lookup / a FILE.nstw model"; fi
 
+# A model name with control characters (a newline, an escape sequence) is printed with '?' for them.
+"$PYTHON" - "$BUILD/styles/candy.nstw" "$tmp/evil.nstw" <<'EOF'
+import struct, sys, zlib
+data = bytearray(open(sys.argv[1], "rb").read())
+data[24:56] = b"evil\n\x1b[2J".ljust(32, b"\0")   # the header's model field
+data[64:68] = b"\0\0\0\0"                          # the checksum, computed with itself as 0
+data[64:68] = struct.pack("<I", zlib.crc32(bytes(data)) & 0xffffffff)
+open(sys.argv[2], "wb").write(bytes(data))
+EOF
+if $NST --model "$tmp/evil.nstw" -c "$tmp/in/a.png" -o "$tmp/evil.png" 2>"$tmp/evil.err" && [ -s "$tmp/evil.png" ] &&
+	! grep -q $'\x1b' "$tmp/evil.err" && grep -q "model evil??\[2J " "$tmp/evil.err"; then ok; else
+	bad "a model name with control characters: $(cat -v "$tmp/evil.err")"; fi
+
 # --- errors: one line, the exit code, no output ----------------------------------------------------
 expect_error() { # CODE PATTERN ARGS...
 	local code=$1 pattern=$2; shift 2
@@ -255,7 +268,9 @@ with torch.no_grad():
 print(f"{statistics.median(times):.1f}")
 EOF
 )
-		echo "  ${s}x${s}: nst ${ours:-?} ms, torch_fast.py ${torch:-?} ms, speed-up $("$PYTHON" -c "print(f'{float(\"${torch:-0}\") / float(\"${ours:-1}\"):.2f}x')" 2>/dev/null)"
+		ratio=$("$PYTHON" -c "import sys; print('%.2fx' % (float(sys.argv[1]) / float(sys.argv[2])))" \
+			"${torch:-0}" "${ours:-1}" 2>/dev/null)
+		echo "  ${s}x${s}: nst ${ours:-?} ms, torch_fast.py ${torch:-?} ms, speed-up ${ratio:-?}"
 	done
 	$NST --model candy -c "$tmp/bench512.png" -o "$tmp/bench-out.png" --threads 2 2>&1 | grep "memory plan"
 fi

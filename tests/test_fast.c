@@ -891,8 +891,9 @@ static void test_reuse(const char *dir, struct nst_rng *r) {
 			float *b = raw_of(&exact, w, h, rgb);
 			CHECK(memcmp(a, b, m * sizeof(float)) == 0,
 			      "reuse %dx%d: the 24x16 plan's result differs from the exact plan's", w, h);
-			CHECK(exact.plan.total_bytes <= big.plan.total_bytes, "reuse %dx%d: the exact plan (%zu) is larger than 24x16's (%zu)",
-			      w, h, exact.plan.total_bytes, big.plan.total_bytes);
+			CHECK(exact.plan.total_bytes <= big.plan.total_bytes,
+			      "reuse %dx%d: the exact plan (%zu) is larger than 24x16's (%zu)", w, h, exact.plan.total_bytes,
+			      big.plan.total_bytes);
 			free(b);
 			session_close(&exact);
 		}

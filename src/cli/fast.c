@@ -44,6 +44,8 @@
 /* Standard input holds at most one picture file of this many bytes. */
 #define STDIN_MAX_BYTES ((size_t)1 << 30)
 #define STDIN_CHUNK ((size_t)1 << 16)
+#define DEL_CHAR 0x7f
+#define NAME_BYTES 64
 
 /* Exit codes, as src/cli/main.c (README: "Errors and exit codes"). */
 enum exit_code {
@@ -180,6 +182,15 @@ static bool is_directory(const char *path) {
 }
 
 static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* A name from a file (the weights' model) with control characters as '?', for messages. */
+static const char *printable(const char *name, char *buf, size_t size) {
+	size_t i = 0;
+	for (; name[i] && i + 1 < size; i++)
+		buf[i] = (unsigned char)name[i] < ' ' || (unsigned char)name[i] == DEL_CHAR ? '?' : name[i];
+	buf[i] = '\0';
+	return buf;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Options
@@ -675,11 +686,13 @@ static int run(struct fast_cli *c) {
 		rc = fail_status(st, &diag, "plan");
 		goto done;
 	}
+	char model_name[NAME_BYTES];
 	if (!c->quiet)
 		fprintf(stderr,
 		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s), %d thread%s\n"
 		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f\n",
-		        nst_weights_model(weights), nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
+		        printable(nst_weights_model(weights), model_name, sizeof model_name),
+		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
 		        list.n, list.n == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel,
 		        plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB,
 		        (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
