@@ -8,6 +8,8 @@
 #   make install PREFIX=/usr/local
 #   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
 
+# `make` alone builds `all`, whatever rule the included files or the order-only prerequisites put first.
+.DEFAULT_GOAL := all
 TARGET ?= native
 include toolchains/$(TARGET).mk
 

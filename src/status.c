@@ -30,6 +30,12 @@ enum nst_status nst_fail(struct nst_diag *diag, enum nst_status status, const ch
 		va_start(ap, fmt);
 		vsnprintf(diag->message, sizeof diag->message, fmt, ap);
 		va_end(ap);
+		// The message is one printable line even when it quotes a file's bytes (a layer or model
+		// name, stb's reason naming a PNG chunk): control characters, a newline or a terminal
+		// escape among them, become '?'.
+		for (char *c = diag->message; *c; c++) {
+			if ((unsigned char)*c < ' ' || *c == '\x7f') *c = '?';
+		}
 	}
 	return status;
 }

@@ -286,6 +286,18 @@ static size_t kernel_elements(const struct nstw_layer *l) {
 
 static bool nul_terminated(const char *s, size_t n) { return memchr(s, '\0', n) != NULL; }
 
+/* Names are printed (nst info, messages): NUL-terminated printable ASCII, nothing that could move a
+ * terminal's cursor or forge a line. */
+static bool printable_name(const char *s, size_t n) {
+	if (!nul_terminated(s, n))
+		return false;
+	for (; *s; s++) {
+		if (*s < ' ' || *s > '~')
+			return false;
+	}
+	return true;
+}
+
 static enum nst_status check_header(const char *path, const struct nstw_header *h, uint64_t file_bytes,
                                     struct nst_diag *diag) {
 	if (memcmp(h->magic, NSTW_MAGIC, sizeof h->magic) != 0) {
@@ -315,9 +327,9 @@ static enum nst_status check_header(const char *path, const struct nstw_header *
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s: unknown arch %" PRIu32 " (%d VGG, %d transformer)", path, h->arch, NST_ARCH_VGG,
 		                NST_ARCH_TRANSFORMER);
-	if (!nul_terminated(h->model, sizeof h->model) || !nul_terminated(h->source, sizeof h->source))
-		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: the header's model or source name is not NUL-terminated",
-		                path);
+	if (!printable_name(h->model, sizeof h->model) || !printable_name(h->source, sizeof h->source))
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s: the header's model or source name is not NUL-terminated printable ASCII", path);
 	uint64_t want_file;
 	if (!add_u64(h->header_bytes, h->payload_bytes, &want_file))
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: payload_bytes %" PRIu64 " is absurd", path,
@@ -380,9 +392,9 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 	for (int i = 0; i < (int)h->n_layers; i++) {
 		struct nstw_layer l;
 		decode_layer(w, i, &l);
-		if (!nul_terminated(l.name, sizeof l.name) || l.name[0] == '\0')
-			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d: the name is empty or not NUL-terminated",
-			                path, i);
+		if (!printable_name(l.name, sizeof l.name) || l.name[0] == '\0')
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "%s: layer %d: the name is empty or not NUL-terminated printable ASCII", path, i);
 		for (int j = 0; j < i; j++) {
 			struct nstw_layer other;
 			decode_layer(w, j, &other);
