@@ -42,7 +42,11 @@
 #define STBI_ONLY_GIF
 #define STBI_ONLY_PSD
 #define STBI_ONLY_PNM
-#define STBI_MALLOC(bytes) malloc(bytes)
+/* Zeroed: stb_image 2.27 reads some of its buffers before writing them when a file is corrupt (a
+ * progressive JPEG's scan naming a Huffman table that no segment defined, a truncated TGA's
+ * pixels); zeroed, a corrupt file decodes to the same wrong pixels every time, never to
+ * whatever the heap held. */
+#define STBI_MALLOC(bytes) calloc(1, (bytes))
 #define STBI_REALLOC(pointer, bytes) realloc((pointer), (bytes))
 #define STBI_FREE(pointer) free(pointer)
 #define STB_IMAGE_IMPLEMENTATION
@@ -151,6 +155,184 @@ static bool sniff_size(const uint8_t *bytes, size_t size, int64_t *width, int64_
 	return false;
 }
 
+/* ---- PNM, read here ------------------------------------------------------------------------
+ * stb_image 2.27 reads a binary PNM's pixels without checking that the file holds them, and
+ * converts a 16-bit one to RGB by reading past its buffer; the format is simple enough to read
+ * here instead: P5 (grey) and P6 (RGB), maxval 1..65535 (two bytes per sample, big-endian, above
+ * 255), samples scaled to 0..255. */
+
+enum { PNM_MAX_MAXVAL = 65535, PNM_MAX_BYTE_VALUE = 255 };
+
+struct pnm_header {
+	int64_t width, height;
+	int channels;   // 1 (P5) or 3 (P6)
+	uint32_t maxval; // 1..65535
+	size_t offset;  // first byte of the pixels
+};
+
+static bool is_pnm(const uint8_t *bytes, size_t size) {
+	return size >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '7';
+}
+
+static bool pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* One decimal header field after whitespace and '#' comments; false if there is none or it
+ * exceeds limit. */
+static bool pnm_field(const uint8_t *bytes, size_t size, size_t *p, int64_t limit, int64_t *value) {
+	for (;;) {
+		while (*p < size && pnm_space(bytes[*p])) (*p)++;
+		if (*p < size && bytes[*p] == '#') {
+			while (*p < size && bytes[*p] != '\n' && bytes[*p] != '\r') (*p)++;
+			continue;
+		}
+		break;
+	}
+	if (*p >= size || bytes[*p] < '0' || bytes[*p] > '9') return false;
+	int64_t v = 0;
+	while (*p < size && bytes[*p] >= '0' && bytes[*p] <= '9') {
+		v = v * 10 + (bytes[*p] - '0');
+		if (v > limit) return false;
+		(*p)++;
+	}
+	*value = v;
+	return true;
+}
+
+static enum nst_status pnm_parse(const char *name, const uint8_t *bytes, size_t size, struct pnm_header *h,
+                                 struct nst_diag *diag) {
+	if (bytes[1] != '5' && bytes[1] != '6')
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
+		                "%s: PNM type P%c is not supported (binary P5 grey and P6 RGB are)", name, bytes[1]);
+	size_t p = 2;
+	int64_t maxval;
+	/* A side over the limit still parses (up to INT32_MAX), so that check_size can say so. */
+	if (!pnm_field(bytes, size, &p, INT32_MAX, &h->width) || !pnm_field(bytes, size, &p, INT32_MAX, &h->height) ||
+	    !pnm_field(bytes, size, &p, PNM_MAX_MAXVAL, &maxval) || p >= size || !pnm_space(bytes[p]))
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated or corrupt PNM header", name);
+	if (maxval == 0)
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: PNM maxval 0", name);
+	h->channels = bytes[1] == '5' ? 1 : 3;
+	h->maxval = (uint32_t)maxval;
+	h->offset = p + 1; /* exactly one whitespace byte ends the header */
+	return NST_OK;
+}
+
+/* After check_size: the pixels must all be in the file. */
+static enum nst_status pnm_decode(const char *name, const uint8_t *bytes, size_t size, const struct pnm_header *h,
+                                  uint8_t **out, struct nst_diag *diag) {
+	const size_t sample_bytes = h->maxval > PNM_MAX_BYTE_VALUE ? 2 : 1;
+	const size_t samples = (size_t)h->width * (size_t)h->height * (size_t)h->channels;
+	if (size - h->offset < samples * sample_bytes)
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
+		                "%s: truncated PNM: %lldx%lld pixels need %zu bytes, the file has %zu after its header", name,
+		                (long long)h->width, (long long)h->height, samples * sample_bytes, size - h->offset);
+	uint8_t *rgb = malloc((size_t)h->width * (size_t)h->height * 3); // [h][w][3]
+	if (!rgb)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: out of memory decoding %lldx%lld pixels", name,
+		                (long long)h->width, (long long)h->height);
+	const uint8_t *src = bytes + h->offset; // [h][w][channels] samples of sample_bytes
+	const size_t pixels = (size_t)h->width * (size_t)h->height;
+	for (size_t i = 0; i < pixels; i++) {
+		for (int c = 0; c < 3; c++) {
+			const size_t k = i * (size_t)h->channels + (h->channels == 1 ? 0 : (size_t)c);
+			uint32_t v = sample_bytes == 2 ? be16(src + 2 * k) : src[k];
+			if (v > h->maxval) v = h->maxval; /* out of range in a corrupt file: clamp */
+			rgb[3 * i + (size_t)c] = (uint8_t)((v * PNM_MAX_BYTE_VALUE + h->maxval / 2) / h->maxval);
+		}
+	}
+	*out = rgb;
+	return NST_OK;
+}
+
+/* stb_image 2.27 reads an uncompressed TGA's pixels without checking that the file holds them:
+ * refuse the file if it is shorter than its header says (colour-mapped, true-colour and grey
+ * types 1..3; the run-length types read byte by byte, and stb stops at the end). */
+enum { TGA_HEADER_BYTES = 18, TGA_TYPE_MAX_UNCOMPRESSED = 3, BITS_PER_BYTE = 8 };
+
+static enum nst_status tga_check_length(const char *name, const uint8_t *bytes, size_t size, int width, int height,
+                                        struct nst_diag *diag) {
+	if (size < TGA_HEADER_BYTES || bytes[2] < 1 || bytes[2] > TGA_TYPE_MAX_UNCOMPRESSED) return NST_OK;
+	const size_t id_bytes = bytes[0];
+	const size_t map_entries = le16(bytes + 5);
+	const size_t map_entry_bytes = ((size_t)bytes[7] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
+	const size_t pixel_bytes = ((size_t)bytes[16] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
+	const size_t need = TGA_HEADER_BYTES + id_bytes + (bytes[1] ? map_entries * map_entry_bytes : 0) +
+	                    (size_t)width * (size_t)height * pixel_bytes;
+	if (size < need)
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated TGA: %dx%d pixels need %zu bytes, the file has %zu",
+		                name, width, height, need, size);
+	return NST_OK;
+}
+
+/* ---- JPEG Huffman tables ---------------------------------------------------------------------
+ * stb_image 2.27 builds a Huffman table (DHT segment) without checking that its 16 code counts
+ * add up to at most 256 symbols, and writes past the table when they do not.  Before stb sees a
+ * JPEG, its segments are walked the way stb walks them (a marker is 0xff, fill bytes 0xff, the
+ * marker's byte; segments skipped by their length; inside the entropy-coded data every marker but
+ * a restart ends the scan) and every DHT's tables are checked the way stb reads them. */
+
+enum {
+	JPEG_MARKER = 0xff,
+	JPEG_SOI = 0xd8,
+	JPEG_EOI = 0xd9,
+	JPEG_DHT = 0xc4,
+	JPEG_RST0 = 0xd0,
+	JPEG_RST7 = 0xd7,
+	JPEG_TEM = 0x01,
+	JPEG_STUFFED = 0x00,
+	JPEG_HUFFMAN_LENGTHS = 16,   // code counts per table, for lengths 1..16
+	JPEG_HUFFMAN_MAX_SYMBOLS = 256,
+	JPEG_DHT_MAX_CLASS = 1,     // DC, AC
+	JPEG_DHT_MAX_ID = 3,
+};
+
+static bool is_jpeg(const uint8_t *bytes, size_t size) {
+	size_t p = 0;
+	if (size < 2 || bytes[p++] != JPEG_MARKER) return false;
+	while (p < size && bytes[p] == JPEG_MARKER) p++;
+	return p < size && bytes[p] == JPEG_SOI;
+}
+
+/* bytes[p] as stb's reader gives it: 0 past the end. */
+static uint32_t byte_at(const uint8_t *bytes, size_t size, size_t p) { return p < size ? bytes[p] : 0; }
+
+static enum nst_status jpeg_check_tables(const char *name, const uint8_t *bytes, size_t size,
+                                         struct nst_diag *diag) {
+	size_t p = 0;
+	while (p < size && bytes[p] == JPEG_MARKER) p++;
+	p++; /* SOI */
+	while (p < size) {
+		if (bytes[p++] != JPEG_MARKER) continue; /* padding, or entropy-coded data */
+		while (p < size && bytes[p] == JPEG_MARKER) p++;
+		if (p >= size) break;
+		const uint32_t marker = bytes[p++];
+		if (marker == JPEG_EOI) break;
+		if (marker == JPEG_STUFFED || marker == JPEG_TEM || (marker >= JPEG_RST0 && marker <= JPEG_RST7) ||
+		    marker == JPEG_SOI)
+			continue; /* no length: a stuffed 0xff in a scan, or a marker alone */
+		const size_t length = (size_t)(byte_at(bytes, size, p) << 8 | byte_at(bytes, size, p + 1));
+		if (marker == JPEG_DHT) {
+			size_t q = p + 2;
+			long left = (long)length - 2;
+			while (left > 0) {
+				const uint32_t class_id = byte_at(bytes, size, q++);
+				if (class_id >> 4 > JPEG_DHT_MAX_CLASS || (class_id & 15) > JPEG_DHT_MAX_ID)
+					break; /* stb refuses the file itself */
+				uint32_t symbols = 0;
+				for (int i = 0; i < JPEG_HUFFMAN_LENGTHS; i++) symbols += byte_at(bytes, size, q++);
+				if (symbols > JPEG_HUFFMAN_MAX_SYMBOLS)
+					return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
+					                "%s: corrupt JPEG: a Huffman table of %u codes (at most %d)", name, symbols,
+					                JPEG_HUFFMAN_MAX_SYMBOLS);
+				q += symbols;
+				left -= (long)(1 + JPEG_HUFFMAN_LENGTHS + symbols);
+			}
+		}
+		p += length; /* a scan's header: its data follows, walked byte by byte */
+	}
+	return NST_OK;
+}
+
 /* The size checks shared by every reader; name is the file (or "standard input"). */
 static enum nst_status check_size(const char *name, int64_t width, int64_t height, struct nst_diag *diag) {
 	if (width <= 0 || height <= 0)
@@ -174,6 +356,20 @@ static enum nst_status check_header(const char *name, const uint8_t *bytes, size
 	if (size > (size_t)INT_MAX)
 		return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: %zu bytes is over the limit of %d bytes for a picture",
 		                name, size, INT_MAX);
+	if (is_pnm(bytes, size)) {
+		struct pnm_header pnm;
+		enum nst_status status = pnm_parse(name, bytes, size, &pnm, diag);
+		if (status != NST_OK) return status;
+		status = check_size(name, pnm.width, pnm.height, diag);
+		if (status != NST_OK) return status;
+		*width = (int)pnm.width;
+		*height = (int)pnm.height;
+		return NST_OK;
+	}
+	if (is_jpeg(bytes, size)) {
+		enum nst_status status = jpeg_check_tables(name, bytes, size, diag);
+		if (status != NST_OK) return status;
+	}
 	int64_t w64, h64;
 	if (sniff_size(bytes, size, &w64, &h64)) {
 		enum nst_status status = check_size(name, w64, h64, diag);
@@ -269,6 +465,17 @@ static enum nst_status decode_named(const char *name, const uint8_t *bytes, size
 	enum nst_status status = check_header(name, bytes, size, &width, &height, diag);
 	if (status != NST_OK) return status;
 
+	if (is_pnm(bytes, size)) {
+		struct pnm_header pnm;
+		status = pnm_parse(name, bytes, size, &pnm, diag);
+		uint8_t *rgb = NULL;
+		if (status == NST_OK) status = pnm_decode(name, bytes, size, &pnm, &rgb, diag);
+		if (status != NST_OK) return status;
+		*out = (struct nst_image){.width = width, .height = height, .rgb = rgb};
+		return NST_OK;
+	}
+	status = tga_check_length(name, bytes, size, width, height, diag);
+	if (status != NST_OK) return status;
 	int w = 0, h = 0, components = 0;
 	uint8_t *rgb = stbi_load_from_memory(bytes, (int)size, &w, &h, &components, 3); // [h][w][3]
 	if (!rgb) {
