@@ -148,5 +148,6 @@ clean:
 	rm -rf build
 
 include toolchains/dist.mk
+include tests/fuzz/fuzz.mk
 
 -include $(DEPS)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `make`, `make demo` and `make test` need, when missing.
-#   toolchains/deps.sh build|test [TARGET]
+#   toolchains/deps.sh build|test|fuzz [TARGET]
 # Works on Debian 12, Raspberry Pi OS (bookworm) and Ubuntu; uses sudo when not root.
 # For a cross target (toolchains/<TARGET>.mk sets CROSS_ARCH) it also installs the cross compiler,
 # the cross glibc and qemu-user, and builds the target's sysroot (toolchains/sysroot.sh: Debian's
@@ -21,7 +21,12 @@ fi
 pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev python3 python3-numpy)
 if [ "$what" = test ]; then
 	# The references in ../shared/reference and the converter's HDF5 reader.
-	pkgs+=(python3-torch python3-pil python3-h5py)
+	# valgrind for tests/t_valgrind.sh (skipped, with a message, where it is missing).
+	pkgs+=(python3-torch python3-pil python3-h5py valgrind)
+fi
+if [ "$what" = fuzz ]; then
+	# clang with libFuzzer's and the sanitizers' runtimes; PIL makes the seed pictures.
+	pkgs+=(clang libclang-rt-dev python3-pil)
 fi
 
 case "$cross_arch" in
