@@ -13,9 +13,7 @@
 #   - errors: one line on stderr, the exit code, no output: unknown model name (2), missing model
 #     file (1), VGG weights as a model (1), several pictures into a file or to stdout (2), no -c
 #     or -o (2), --strength outside 0..1 (2), a missing picture (1), two pictures with one name (2).
-# NST_FAST_BENCH=1 also measures milliseconds per picture at 256 and 512 px (2 threads, median
-# of 5 after a warm-up) beside torch_fast.py's forward pass with 2 threads in the same run, and
-# prints the ratio (a measurement, not a pass / fail condition: the machine may be busy).
+# Speed beside torch_fast.py is measured by the benchmark, not here: make compare (--fast).
 set -uo pipefail
 BUILD=${NST_BUILD:-build}
 SHARED=${NST_SHARED:-../shared}
@@ -242,41 +240,5 @@ expect_error 1 "notes.txt" --model candy -c "$tmp/in/notes.txt" -o "$tmp/err.png
 expect_error 1 "standard input" --model candy -c - -o "$tmp/err.png" </dev/null
 
 # --- benchmark (optional) ---------------------------------------------------------------------------
-if [ "${NST_FAST_BENCH:-0}" = 1 ] && [ -z "$EMU" ]; then
-	"$PYTHON" - "$SHARED/images" "$tmp" <<'EOF'
-import sys
-from PIL import Image
-im = Image.open(f"{sys.argv[1]}/astronaut.png").convert("RGB")
-for s in (256, 512):
-    im.resize((s, s), Image.BICUBIC).save(f"{sys.argv[2]}/bench{s}.png")
-EOF
-	echo "benchmark: candy, 2 threads, median of 5 after a warm-up (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-	for s in 256 512; do
-		ours=$($NST --model candy -c "$tmp/bench$s.png" -o "$tmp/bench-out.png" --threads 2 --bench 5 2>&1 |
-			sed -n 's/.*median \([0-9.]*\) ms.*/\1/p')
-		torch=$("$PYTHON" - "$SHARED/reference" "$SHARED/fast-styles/candy.bin" "$tmp/bench$s.png" <<'EOF'
-import statistics, sys, time
-sys.path.insert(0, sys.argv[1])
-import numpy as np, torch
-from PIL import Image
-import torch_fast
-torch.set_num_threads(2)
-layers = torch_fast.load(sys.argv[2])
-x = torch.from_numpy(np.asarray(Image.open(sys.argv[3]).convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
-times = []
-with torch.no_grad():
-    torch_fast.forward(x, layers)
-    for _ in range(5):
-        t0 = time.perf_counter(); torch_fast.forward(x, layers); times.append(1000 * (time.perf_counter() - t0))
-print(f"{statistics.median(times):.1f}")
-EOF
-)
-		ratio=$("$PYTHON" -c "import sys; print('%.2fx' % (float(sys.argv[1]) / float(sys.argv[2])))" \
-			"${torch:-0}" "${ours:-1}" 2>/dev/null)
-		echo "  ${s}x${s}: nst ${ours:-?} ms, torch_fast.py ${torch:-?} ms, speed-up ${ratio:-?}"
-	done
-	$NST --model candy -c "$tmp/bench512.png" -o "$tmp/bench-out.png" --threads 2 2>&1 | grep "memory plan"
-fi
-
 echo "t_fast: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,11 @@ is its own (os.wait4).
 
   /usr/bin/python3 tests/bench/compare_torch.py [--sizes 256,512] [--threads 2] [--iterations 20]
       [--optimizer lbfgs|adam] [--backends simd,xnnpack] [--markdown FILE]
+      [--fast candy] [--fast-sizes 256,512] [--fast-runs 5]
+
+The feed-forward mode beside torch_fast.py: milliseconds per picture (median of --fast-runs after
+a warm-up, in one process each: nst --model --bench and torch_fast.forward in a loop), each
+process's peak RSS and the speed-up.  --fast none skips it; --sizes none skips the optimization.
 """
 import argparse, csv, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -46,6 +51,9 @@ def main():
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--markdown", default=None, help="also write the tables as Markdown")
+    ap.add_argument("--fast", default="candy", help="feed-forward models to time, comma-separated, or none")
+    ap.add_argument("--fast-sizes", default="256,512")
+    ap.add_argument("--fast-runs", type=int, default=5)
     a = ap.parse_args()
     from PIL import Image
 
@@ -60,7 +68,7 @@ def main():
     lines = ["machine: %s, %d threads" % (cpu_name(), a.threads), ""]
     table = [("size", "engine", "s/iteration [min, max]", "ratio", "peak RSS MiB", "ratio", "loss after %d" % a.iterations,
               "vs torch")]
-    for size in [int(s) for s in a.sizes.split(",")]:
+    for size in ([] if a.sizes == "none" else [int(s) for s in a.sizes.split(",")]):
         content, style = os.path.join(tmp, "c%d.png" % size), os.path.join(tmp, "s%d.png" % size)
         for src, dst in (("astronaut.png", content), ("starry_night.jpg", style)):
             im = Image.open(os.path.join(a.shared, "images", src)).convert("RGB")
@@ -81,11 +89,64 @@ def main():
             nmed, nmin, nmax, nloss = log_stats(nlog)
             table.append((size, "nst " + be, "%.3f [%.3f, %.3f]" % (nmed, nmin, nmax), "%.2f" % (nmed / tmed),
                           "%.0f" % nrss, "%.2f" % (nrss / trss), "%.6g" % nloss, "%+.2f%%" % (100 * (nloss / tloss - 1))))
-    lines += fmt(table)
+    if len(table) > 1:
+        lines += fmt(table)
+    if a.fast != "none":
+        lines += ["", "feed-forward, %d threads, median of %d after a warm-up:" % (a.threads, a.fast_runs), ""]
+        lines += fmt(compare_fast(a, nst, tmp))
     text = "\n".join(lines)
     print(text)
     if a.markdown:
         open(a.markdown, "w").write(text + "\n")
+
+
+# torch_fast.forward timed in a loop, in its own process (so that its peak RSS is its own).
+TORCH_FAST_TIMER = """
+import statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+from PIL import Image
+import torch_fast
+torch.set_num_threads(int(sys.argv[4]))
+layers = torch_fast.load(sys.argv[2])
+x = torch.from_numpy(np.asarray(Image.open(sys.argv[3]).convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None]
+times = []
+with torch.no_grad():
+    torch_fast.forward(x.contiguous(), layers)
+    for _ in range(int(sys.argv[5])):
+        t0 = time.perf_counter(); torch_fast.forward(x.contiguous(), layers); times.append(time.perf_counter() - t0)
+print("median_ms %.3f" % (1000 * statistics.median(times)))
+"""
+
+
+def compare_fast(a, nst, tmp):
+    from PIL import Image
+    import re
+    ref = os.path.join(a.shared, "reference")
+    table = [("size", "model", "engine", "ms/picture", "speed-up", "peak RSS MiB", "ratio")]
+    for size in [int(s) for s in a.fast_sizes.split(",")]:
+        photo = os.path.join(tmp, "fast%d.png" % size)
+        Image.open(os.path.join(a.shared, "images", "astronaut.png")).convert("RGB").resize(
+            (size, size), Image.BICUBIC).save(photo)
+        for model in a.fast.split(","):
+            binary = os.path.join(a.shared, "fast-styles", model + ".bin")
+            nstw = os.path.join(a.build, "styles", model + ".nstw")
+            for f in (binary, nstw):
+                if not os.path.exists(f):
+                    sys.exit("compare_torch: missing %s (run make weights)" % f)
+            _, trss, tout = run(["/usr/bin/python3", "-c", TORCH_FAST_TIMER, ref, binary, photo, str(a.threads),
+                                 str(a.fast_runs)])
+            tms = float(re.search(r"median_ms ([0-9.]+)", tout).group(1))
+            _, nrss, nout = run([nst, "--model", nstw, "-c", photo, "-o", os.path.join(tmp, "fast-out.png"),
+                                 "--threads", str(a.threads), "--bench", str(a.fast_runs)])
+            m = re.search(r"median ([0-9.]+) ms", nout)
+            if not m:
+                sys.exit("compare_torch: nst --bench printed no median:\n" + nout[-2000:])
+            nms = float(m.group(1))
+            table.append((size, model, "torch_fast.py", "%.1f" % tms, "1", "%.0f" % trss, "1"))
+            table.append((size, model, "nst", "%.1f" % nms, "%.2fx" % (tms / nms), "%.0f" % nrss,
+                          "%.2f" % (nrss / trss)))
+    return table
 
 
 def cpu_name():
