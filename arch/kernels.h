@@ -61,6 +61,61 @@ void nst_f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc, const float *a, siz
 #endif
 #endif
 
+/*
+ * Small-N ("dot") contract, for outputs with few columns (a convolution with 1..4 output channels,
+ * where a GEMM kernel would pad N to NR and waste most of its FMAs).  Vectorized along k: each
+ * output is a dot product, MR rows of a at a time (loads per FMA below 1 for nc >= 2), the lanes
+ * summed at the end.  Strides in elements:
+ *
+ *   c[i][j] = clamp(w[j] + sum_{s < segs} sum_{k < kc} a[i * a_stride + s * seg_stride + k] *
+ *                                                      w[nc + j * segs * kc + s * kc + k], min, max)
+ *
+ *   a:  mr rows, each `segs` segments of kc floats seg_stride apart (segs 1: plain row-major rows;
+ *       a stride-1 convolution passes its kernel rows as segments of an input band, rows overlap)
+ *   w:  packed by nst_dot_pack: nc biases, then [nc][segs * kc] weights (no padding)
+ *   c:  [mr][c_stride], nc columns written
+ *   mr: 1..MR, nc: 1..NR (NR <= NST_DOT_MAX_N), kc >= 1, segs >= 1
+ *
+ * The kernel reads only the mr rows' segments of a and writes only [mr][nc] of c.
+ */
+#define NST_DOT_MAX_N 4
+
+typedef void (*nst_f32_dot_ukernel_fn)(size_t mr, size_t nc, size_t kc, size_t segs, const float *a,
+                                       size_t a_stride, size_t seg_stride, const float *w, float *c,
+                                       size_t c_stride, const struct nst_f32_minmax_params *params);
+
+void nst_f32_dot_4x4__scalar(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                             size_t seg_stride, const float *w, float *c, size_t c_stride,
+                             const struct nst_f32_minmax_params *params);
+void nst_f32_dot_8x4__scalar(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                             size_t seg_stride, const float *w, float *c, size_t c_stride,
+                             const struct nst_f32_minmax_params *params);
+#if defined(__x86_64__)
+void nst_f32_dot_4x4__avx2(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                           size_t seg_stride, const float *w, float *c, size_t c_stride,
+                           const struct nst_f32_minmax_params *params);
+void nst_f32_dot_8x4__avx512(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                             size_t seg_stride, const float *w, float *c, size_t c_stride,
+                             const struct nst_f32_minmax_params *params);
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+void nst_f32_dot_4x4__neon(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                           size_t seg_stride, const float *w, float *c, size_t c_stride,
+                           const struct nst_f32_minmax_params *params);
+#if defined(__aarch64__)
+void nst_f32_dot_8x4__neon(size_t mr, size_t nc, size_t kc, size_t segs, const float *a, size_t a_stride,
+                           size_t seg_stride, const float *w, float *c, size_t c_stride,
+                           const struct nst_f32_minmax_params *params);
+#endif
+#endif
+
+/* One small-N microkernel: at most mr rows and nr columns per call. */
+struct nst_dot_kernel {
+	const char *name;           /* "nst_f32_dot_4x4__avx2" */
+	nst_f32_dot_ukernel_fn fn;
+	uint32_t mr, nr;
+};
+
 /* One GEMM microkernel and its tile shape. */
 struct nst_gemm_kernel {
 	const char *name;           /* "nst_f32_gemm_6x16__avx2" */
@@ -84,6 +139,17 @@ const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features
  * stored (at most capacity); simd / twin may be NULL to count only; cpu NULL detects on the spot. */
 size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
                              const struct nst_gemm_kernel **twin, size_t capacity);
+
+/* The small-N kernel that runs beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
+const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm);
+/* Every small-N SIMD kernel this build and CPU can run, with its scalar twin (as
+ * nst_gemm_kernel_pairs). */
+size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_dot_kernel **simd,
+                            const struct nst_dot_kernel **twin, size_t capacity);
+/* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
+size_t nst_dot_packed_floats(size_t k, size_t n);
+/* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */
+void nst_dot_pack(size_t k, size_t n, const float *w, size_t w_stride, const float *bias, float *packed);
 
 /* Floats that nst_gemm_pack writes for a k x n weight matrix at panel width nr. */
 size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr);

@@ -11,6 +11,14 @@
  * The input gradient of a stride-1 convolution is a convolution of the output gradient with the
  * kernel flipped in both spatial directions and its channel axes swapped; its weights are packed
  * once, beside the forward ones, and run through the same machinery.
+ *
+ * Few output channels (at most NST_DOT_MAX_N, stride 1: VGG's conv1_1 input gradient, 64 -> 3,
+ * and the feed-forward networks' last layer, 32 -> 3) run on the small-N ("dot") kernels instead,
+ * whose weights are packed [cout][kh*kw*cin] (no padding of N to NR).  They need no im2col: a
+ * tile of output pixels of one row reads a band of the input, kh rows of (pixels + kw - 1)
+ * pixels (padding and reflection resolved while copying), and pixel i's patch is the band's kh
+ * segments of kw * cin floats starting at pixel i.  The band is kw * kh times smaller than the
+ * patch rows it stands for.
  */
 #include <assert.h>
 #include <math.h>
@@ -43,20 +51,48 @@ static size_t patch_floats(const struct nst_conv_shape *shape) {
 	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
 }
 
+/* Whether a convolution runs on the small-N kernels (the band path). */
+static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return shape->stride == 1 && (size_t)shape->out_channels <= nst_dot_kernel_for(gemm)->nr;
+}
+
+/* Output pixels per band tile: the band, kh rows of (pixels + kw - 1) pixels of cin floats, fits
+ * NST_IM2COL_TILE_BYTES; a multiple of the kernel's rows and of a mask byte's bits. */
+static size_t band_pixels(const struct nst_dot_kernel *dot, const struct nst_conv_shape *shape) {
+	const size_t unit = lcm_size(dot->mr, MASK_BYTE_BITS);
+	const size_t column = (size_t)shape->kernel_h * (size_t)shape->in_channels; /* floats per band pixel */
+	const size_t columns = NST_IM2COL_TILE_BYTES / (column * sizeof(float)), edge = (size_t)shape->kernel_w - 1;
+	size_t pixels = columns > edge ? columns - edge : 0;
+	pixels -= pixels % unit;
+	return pixels < unit ? unit : pixels;
+}
+
+static size_t band_floats(const struct nst_dot_kernel *dot, const struct nst_conv_shape *shape) {
+	return (size_t)shape->kernel_h * (band_pixels(dot, shape) + (size_t)shape->kernel_w - 1) *
+	       (size_t)shape->in_channels;
+}
+
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	if (small_n(gemm, shape))
+		return band_floats(nst_dot_kernel_for(gemm), shape);
 	const size_t k = patch_floats(shape);
 	return tile_pixels(gemm, k) * k;
 }
 
 size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	if (small_n(gemm, shape))
+		return nst_dot_packed_floats(patch_floats(shape), (size_t)shape->out_channels);
 	return nst_gemm_packed_floats(patch_floats(shape), (size_t)shape->out_channels, gemm->nr);
 }
 
 void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                            const float *hwio, const float *bias, float *packed) {
 	/* HWIO is already the [kh*kw*cin][cout] weight matrix of the patch GEMM. */
-	nst_gemm_pack(patch_floats(shape), (size_t)shape->out_channels, gemm->nr, hwio, (size_t)shape->out_channels,
-	              bias, packed);
+	const size_t k = patch_floats(shape), cout = (size_t)shape->out_channels;
+	if (small_n(gemm, shape))
+		nst_dot_pack(k, cout, hwio, cout, bias, packed);
+	else
+		nst_gemm_pack(k, cout, gemm->nr, hwio, cout, bias, packed);
 }
 
 struct nst_conv_shape nst_conv_backward_shape(const struct nst_conv_shape *shape) {
@@ -76,6 +112,20 @@ void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst
 	const size_t kh = (size_t)shape->kernel_h, kw = (size_t)shape->kernel_w;
 	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
 	const size_t nr = gemm->nr, k = kh * kw * cout;
+	const struct nst_conv_shape backward = nst_conv_backward_shape(shape);
+	if (small_n(gemm, &backward)) {
+		/* [cin] zero biases, then [cin][kh][kw][cout]: row ci of the transposed matrix. */
+		float *p = packed;
+		for (size_t ci = 0; ci < cin; ci++)
+			*p++ = 0.0f;
+		for (size_t ci = 0; ci < cin; ci++)
+			for (size_t ky = 0; ky < kh; ky++)
+				for (size_t kx = 0; kx < kw; kx++)
+					for (size_t co = 0; co < cout; co++)
+						*p++ = hwio[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + ci) * cout + co];
+		assert((size_t)(p - packed) == nst_dot_packed_floats(k, cin));
+		return;
+	}
 	float *p = packed;
 	for (size_t n0 = 0; n0 < cin; n0 += nr) {
 		for (size_t j = 0; j < nr; j++)
@@ -109,12 +159,74 @@ struct conv_task {
 	float *out;          /* [oh][ow][cout] */
 	const struct nst_conv_epilogue *epilogue;
 	size_t k, tile, n_tiles;
+	const struct nst_dot_kernel *dot; /* the small-N kernel, NULL for the GEMM path */
 	struct nst_f32_minmax_params params;
 };
+
+/* An RGB picture's pixel: its 3 floats are copied inline (a memcpy call per 12 bytes costs more
+ * than the copy). */
+#define RGB_CHANNELS 3
+
+static inline void copy_rgb(float *restrict dst, const float *restrict src) {
+	dst[0] = src[0];
+	dst[1] = src[1];
+	dst[2] = src[2];
+}
+
+static inline void zero_rgb(float *dst) {
+	dst[0] = 0.0f;
+	dst[1] = 0.0f;
+	dst[2] = 0.0f;
+}
+
+/* im2col_tile for 3 input channels: every pixel's 3 floats copied inline. */
+static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, float *a) {
+	const struct nst_conv_shape *s = t->shape;
+	const int kh = s->kernel_h, kw = s->kernel_w;
+	const size_t row_run = (size_t)kw * RGB_CHANNELS;
+	for (size_t i = 0; i < np; i++) {
+		const size_t p = p0 + i;
+		const int oy = (int)(p / (size_t)t->ow), ox = (int)(p % (size_t)t->ow);
+		const int ix0 = ox * s->stride - s->pad;
+		float *row = a + i * t->k; // [kh][kw][3]
+		for (int ky = 0; ky < kh; ky++) {
+			float *dst = row + (size_t)ky * row_run; // [kw][3]
+			int iy = oy * s->stride - s->pad + ky;
+			if (s->reflect) {
+				iy = reflect_index(iy, t->h);
+			} else if (iy < 0 || iy >= t->h) {
+				for (int kx = 0; kx < kw; kx++)
+					zero_rgb(dst + (size_t)kx * RGB_CHANNELS);
+				continue;
+			}
+			const float *src_row = t->in + (size_t)iy * (size_t)t->w * RGB_CHANNELS; // [w][3]
+			if (ix0 >= 0 && ix0 + kw <= t->w) { /* the common case: one contiguous run */
+				const float *src = src_row + (size_t)ix0 * RGB_CHANNELS;
+				for (int kx = 0; kx < kw; kx++)
+					copy_rgb(dst + (size_t)kx * RGB_CHANNELS, src + (size_t)kx * RGB_CHANNELS);
+				continue;
+			}
+			for (int kx = 0; kx < kw; kx++) {
+				int ix = ix0 + kx;
+				if (s->reflect) {
+					ix = reflect_index(ix, t->w);
+				} else if (ix < 0 || ix >= t->w) {
+					zero_rgb(dst + (size_t)kx * RGB_CHANNELS);
+					continue;
+				}
+				copy_rgb(dst + (size_t)kx * RGB_CHANNELS, src_row + (size_t)ix * RGB_CHANNELS);
+			}
+		}
+	}
+}
 
 /* Rows [p0, p0 + np) of the patch matrix into a ([np][k]). */
 static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *a) {
 	const struct nst_conv_shape *s = t->shape;
+	if (s->in_channels == RGB_CHANNELS) {
+		im2col_tile_rgb(t, p0, np, a);
+		return;
+	}
 	const size_t cin = (size_t)s->in_channels, row_run = (size_t)s->kernel_w * cin;
 	for (size_t i = 0; i < np; i++) {
 		const size_t p = p0 + i;
@@ -208,6 +320,68 @@ static void conv_worker(void *context, size_t slot) {
 	}
 }
 
+/* band [kh][span][cin] = the input pixels (oy - pad + ky, ix0 + dx) for dx < span, reflected or
+ * zero outside the picture. */
+static void band_build(const struct conv_task *t, int oy, int ix0, size_t span, float *band) {
+	const struct nst_conv_shape *s = t->shape;
+	const size_t cin = (size_t)s->in_channels, run = span * cin;
+	const bool inside = ix0 >= 0 && (size_t)ix0 + span <= (size_t)t->w;
+	for (int ky = 0; ky < s->kernel_h; ky++) {
+		float *dst = band + (size_t)ky * run; // [span][cin]
+		int iy = oy - s->pad + ky;
+		if (s->reflect) {
+			iy = reflect_index(iy, t->h);
+		} else if (iy < 0 || iy >= t->h) {
+			memset(dst, 0, run * sizeof(float));
+			continue;
+		}
+		const float *src_row = t->in + (size_t)iy * (size_t)t->w * cin; // [w][cin]
+		if (inside) {
+			memcpy(dst, src_row + (size_t)ix0 * cin, run * sizeof(float));
+			continue;
+		}
+		for (size_t dx = 0; dx < span; dx++) {
+			int ix = ix0 + (int)dx;
+			if (s->reflect) {
+				ix = reflect_index(ix, t->w);
+			} else if (ix < 0 || ix >= t->w) {
+				memset(dst + dx * cin, 0, cin * sizeof(float));
+				continue;
+			}
+			memcpy(dst + dx * cin, src_row + (size_t)ix * cin, cin * sizeof(float));
+		}
+	}
+}
+
+/* The small-N path (stride 1): each tile's pixels, one output row's run at a time, from a band. */
+static void conv_worker_small(void *context, size_t slot) {
+	const struct conv_task *t = context;
+	const struct nst_engine *e = t->engine;
+	const struct nst_dot_kernel *d = t->dot;
+	const struct nst_conv_shape *s = t->shape;
+	const size_t cin = (size_t)s->in_channels, cout = (size_t)s->out_channels;
+	const size_t kw = (size_t)s->kernel_w, kc = kw * cin, ow = (size_t)t->ow, pixels = (size_t)t->oh * ow;
+	float *band = e->scratch + slot * e->scratch_floats; /* [kh][tile + kw - 1][cin] */
+	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
+		const size_t p0 = tile * t->tile;
+		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
+		for (size_t p = p0; p < p0 + np;) {
+			const size_t oy = p / ow, ox = p % ow;
+			const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
+			const size_t span = n + kw - 1;
+			band_build(t, (int)oy, (int)ox - s->pad, span, band);
+			float *out = t->out + p * cout; // [n][cout]
+			for (size_t i = 0; i < n; i += d->mr) {
+				const size_t mr = n - i < d->mr ? n - i : d->mr;
+				d->fn(mr, cout, kc, (size_t)s->kernel_h, band + i * cin, cin, span * cin, t->packed, out + i * cout,
+				      cout, &t->params);
+			}
+			p += n;
+		}
+		epilogue_run(t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+	}
+}
+
 void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
                 const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue) {
 	static const struct nst_conv_epilogue none = {-INFINITY, INFINITY, NULL, NULL, NULL};
@@ -226,14 +400,22 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
 		.k = patch_floats(shape),
 		.params = {ep->min, ep->max},
 	};
-	t.tile = tile_pixels(engine->gemm, t.k);
-	assert(t.tile * t.k <= engine->scratch_floats);
+	void (*worker)(void *, size_t) = conv_worker;
+	if (small_n(engine->gemm, shape)) {
+		t.dot = nst_dot_kernel_for(engine->gemm);
+		t.tile = band_pixels(t.dot, shape);
+		assert(band_floats(t.dot, shape) <= engine->scratch_floats);
+		worker = conv_worker_small;
+	} else {
+		t.tile = tile_pixels(engine->gemm, t.k);
+		assert(t.tile * t.k <= engine->scratch_floats);
+	}
 	const size_t pixels = (size_t)t.oh * (size_t)t.ow;
 	t.n_tiles = (pixels + t.tile - 1) / t.tile;
 	const size_t slots = (size_t)engine->threads < t.n_tiles ? (size_t)engine->threads : t.n_tiles;
 	if (engine->pool && slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, conv_worker, &t, slots, 0);
+		pthreadpool_parallelize_1d(engine->pool, worker, &t, slots, 0);
 	else
 		for (size_t s = 0; s < slots; s++)
-			conv_worker(&t, s);
+			worker(&t, s);
 }

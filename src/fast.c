@@ -28,8 +28,11 @@
  *   conv4..conv13  nst_conv2d_winograd: F(2x2, 3x3), 2.25x fewer multiplies;
  *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
  *                  2.25x fewer multiplies than convolving the upsampled picture;
- *   conv16         nst_conv2d_grouped: G = NR / 3 output pixels per GEMM row, so that 3 output
- *                  channels do not leave most of the microkernel's NR columns idle.
+ *   conv16         nst_conv2d on the small-N ("dot") kernels: 3 output channels as dot products
+ *                  along the patch, from a band of the input (no im2col; src/conv.c), so that they
+ *                  do not leave most of a GEMM microkernel's NR columns idle.  (nst_conv2d_grouped,
+ *                  G = NR / 3 output pixels per GEMM row, did that by padding; it is kept, tested,
+ *                  and no longer used here.)
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  */
 #include <assert.h>
@@ -92,7 +95,8 @@ struct fast_layer {
 	bool upsample;
 	enum fast_role role;
 	enum fast_driver driver;
-	float *packed;                 /* nst_conv_packed_floats (DRIVER_GROUPED: nst_conv_grouped_packed_floats):
+	float *packed;                 /* nst_conv_packed_floats (DRIVER_UP: nst_conv_up_packed_floats,
+	                                  DRIVER_GROUPED: nst_conv_grouped_packed_floats):
 	                                  biases and weights in NR-column panels */
 	float *gamma, *beta;           /* [cout] instance norm (not for ROLE_OUTPUT) */
 };
@@ -186,8 +190,8 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 		                                   info.in_channels, info.out_channels};
 		L->upsample = spec->upsample;
 		L->role = spec->role;
-		if (spec->role == ROLE_OUTPUT)
-			L->driver = DRIVER_GROUPED;
+		if (spec->role == ROLE_OUTPUT) /* 3 output channels: the small-N path of nst_conv2d */
+			L->driver = DRIVER_ENGINE;
 		else if (spec->upsample && nst_conv_phases_apply(&L->shape))
 			L->driver = DRIVER_PHASES;
 		else if (spec->upsample || i == 0)
@@ -296,6 +300,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		case DRIVER_GROUPED: packed = nst_conv_grouped_packed_floats(g, &L->shape); break;
 		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape); break;
 		case DRIVER_PHASES: packed = nst_conv_phases_packed_floats(g, &L->shape); break;
+		case DRIVER_UP: packed = nst_conv_up_packed_floats(g, &L->shape); break;
 		default: packed = nst_conv_packed_floats(g, &L->shape); break;
 		}
 		L->packed = NST_ARENA_NEW(a, float, packed);
@@ -431,6 +436,8 @@ static void pack_weights(struct nst_fast_session *s) {
 			nst_conv_winograd_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (L->driver == DRIVER_PHASES)
 			nst_conv_phases_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else if (L->driver == DRIVER_UP)
+			nst_conv_up_pack(s->engine.gemm, &L->shape, hwio, bias, L->packed);
 		else
 			nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed);
 		if (L->role != ROLE_OUTPUT) {

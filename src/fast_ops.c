@@ -229,6 +229,16 @@ static size_t tile_pixels(const struct nst_gemm_kernel *gemm, size_t k) {
 	return rows < gemm->mr ? gemm->mr : rows;
 }
 
+size_t nst_conv_up_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_gemm_packed_floats(patch_floats(shape), (size_t)shape->out_channels, gemm->nr);
+}
+
+void nst_conv_up_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                      const float *bias, float *packed) {
+	const size_t cout = (size_t)shape->out_channels;
+	nst_gemm_pack(patch_floats(shape), cout, gemm->nr, hwio, cout, bias, packed); /* HWIO: [kh*kw*cin][cout] */
+}
+
 size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	const size_t k = patch_floats(shape);
 	return tile_pixels(gemm, k) * k;

@@ -40,6 +40,11 @@ size_t nst_instance_norm_scratch_doubles(int threads, int c);
 void nst_instance_norm(const struct nst_engine *engine, size_t n, int c, float *x, const float *gamma,
                        const float *beta, enum nst_norm_then then, float *residual, double *scratch);
 
+/* Floats of packed weights nst_conv2d_up reads, and their packing: always the GEMM kernel's NR
+ * panels (nst_conv_pack_forward packs few output channels for nst_conv2d's small-N kernels). */
+size_t nst_conv_up_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+void nst_conv_up_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                      const float *bias, float *packed);
 /* Floats of per-thread scratch nst_conv2d_up needs (its im2col tile). */
 size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
 /* out [oh][ow][cout] = conv(nearest_up(in [h][w][cin])), packed as for nst_conv2d; up is 1 (a plain

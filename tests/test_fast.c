@@ -382,9 +382,9 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 	float *packed;
 	size_t packed_n;
 	if (kind == CONV_UP) {
-		packed_n = nst_conv_packed_floats(g, &shape);
+		packed_n = nst_conv_up_packed_floats(g, &shape);
 		packed = galloc(packed_n);
-		nst_conv_pack_forward(g, &shape, hwio, bias, packed);
+		nst_conv_up_pack(g, &shape, hwio, bias, packed);
 		engine_scratch(te, nst_conv_up_scratch_floats(g, &shape));
 		nst_conv2d_up(&te->e, &shape, c->up, c->h, c->w, in, packed, out);
 	} else if (kind == CONV_GROUPED) {
@@ -835,18 +835,12 @@ static void test_network(const char *dir, const int widths[5], bool f16, const i
 			         ss.plan.kernel, ss.plan.threads, ss.plan.threads > 1 ? "s" : "");
 			check_picture(&ss, &net, w, h, what, r, worst);
 			/* The region is what the layers need, or the staging of the weights while packing if
-			 * that is more: a kernel and its bias, and the last layer's dense grouped matrix or a
-			 * residual layer's Winograd matrix. */
-			const struct nst_gemm_kernel *g =
-				ss.plan.backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(NULL);
+			 * that is more: a kernel and its bias, and a residual layer's Winograd matrix (the
+			 * last layer, 3 channels on the small-N kernels, packs straight from the kernel). */
 			size_t staging = 0;
 			for (int j = 0; j < FAST_LAYERS; j++) {
 				const struct ref_layer *L = &net.L[j];
 				size_t f = (size_t)L->k * (size_t)L->k * (size_t)L->cin * (size_t)L->cout + (size_t)L->cout;
-				if (L->role == ROLE_OUTPUT) { /* grouped: the dense matrix and its bias */
-					const size_t G = g->nr / (size_t)L->cout;
-					f += ((size_t)L->k * ((size_t)L->k + G - 1) * (size_t)L->cin + 1) * G * (size_t)L->cout;
-				}
 				if (L->role == ROLE_RES_IN || L->role == ROLE_RES_OUT) /* Winograd: one transformed matrix */
 					f += (size_t)L->cin * (size_t)L->cout;
 				if (L->up) /* phases: one phase's 2x2 kernel */

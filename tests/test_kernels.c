@@ -453,6 +453,274 @@ static void check_pack_random(struct rng *r, int cases) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Small-N ("dot") kernels: c [mr][nc] = bias + rows of segments of a x packed [nc][segs * kc]
+ * ------------------------------------------------------------------------------------------- */
+struct dot_case {
+	size_t mr, nc, kc, segs;
+	size_t a_stride, seg_stride, c_stride, a_offset, c_offset;
+	struct nst_f32_minmax_params params;
+	float *a;    /* [a_floats]: the rows' segments random, every float no row reads NaN */
+	size_t a_floats;
+	float *w;    /* [segs * kc][nc] unpacked */
+	float *bias; /* [nc] or NULL */
+};
+
+static size_t dot_a_floats(const struct dot_case *t) {
+	return t->a_offset + (t->mr - 1) * t->a_stride + (t->segs - 1) * t->seg_stride + t->kc;
+}
+
+/* A random case of the shape: rows overlap (a_stride < kc, as a convolution's band) or not,
+ * segments spaced as a band's kernel rows or further. */
+static void make_dot_case(struct rng *r, struct dot_case *t, size_t mr, size_t nc, size_t kc, size_t segs) {
+	memset(t, 0, sizeof(*t));
+	t->mr = mr;
+	t->nc = nc;
+	t->kc = kc;
+	t->segs = segs;
+	t->a_stride = rng_range(r, 0, 1) ? rng_range(r, 1, kc) : kc + rng_range(r, 0, 9);
+	t->seg_stride = kc + (mr - 1) * t->a_stride + rng_range(r, 0, 11);
+	t->c_stride = nc + (rng_range(r, 0, 2) ? rng_range(r, 0, 5) : 0);
+	t->a_offset = rng_range(r, 0, 7);
+	t->c_offset = rng_range(r, 0, 7);
+	t->a_floats = dot_a_floats(t);
+	t->a = xmalloc(t->a_floats * sizeof(float));
+	for (size_t i = 0; i < t->a_floats; i++)
+		t->a[i] = NAN;
+	for (size_t i = 0; i < mr; i++)
+		for (size_t s = 0; s < segs; s++)
+			for (size_t k = 0; k < kc; k++)
+				t->a[t->a_offset + i * t->a_stride + s * t->seg_stride + k] = rng_float(r);
+	t->w = xmalloc(segs * kc * nc * sizeof(float));
+	for (size_t i = 0; i < segs * kc * nc; i++)
+		t->w[i] = rng_float(r);
+	t->bias = NULL;
+	if (rng_range(r, 0, 4)) {
+		t->bias = xmalloc(nc * sizeof(float));
+		for (size_t j = 0; j < nc; j++)
+			t->bias[j] = rng_float(r);
+	}
+	const float spread = (float)sqrt((double)(segs * kc)) / 3.0f + 0.3f;
+	const float x = spread * rng_float(r), y = spread * rng_float(r);
+	switch (rng_range(r, 0, 3)) {
+	case 0: t->params = (struct nst_f32_minmax_params){-INFINITY, INFINITY}; break;
+	case 1: t->params = (struct nst_f32_minmax_params){0.0f, INFINITY}; break;
+	case 2: t->params = (struct nst_f32_minmax_params){-INFINITY, x}; break;
+	default: t->params = (struct nst_f32_minmax_params){x < y ? x : y, x < y ? y : x}; break;
+	}
+}
+
+static void free_dot_case(struct dot_case *t) {
+	free(t->a);
+	free(t->w);
+	free(t->bias);
+}
+
+/* Runs k on the case: returns c [c_offset + (MR + 2) * c_stride] filled with the guard around
+ * the outputs. */
+static float *run_dot(const struct nst_dot_kernel *k, const struct dot_case *t, size_t *c_floats) {
+	const size_t kk = t->segs * t->kc, packed_floats = nst_dot_packed_floats(kk, t->nc);
+	float *packed = xmalloc((packed_floats + 64) * sizeof(float));
+	for (size_t i = 0; i < packed_floats + 64; i++)
+		packed[i] = NAN; /* a kernel that reads past the packed rows sees NaN */
+	nst_dot_pack(kk, t->nc, t->w, t->nc, t->bias, packed);
+	*c_floats = t->c_offset + (k->mr + 2) * t->c_stride;
+	float *c = xmalloc(*c_floats * sizeof(float));
+	for (size_t i = 0; i < *c_floats; i++)
+		c[i] = bits_float(GUARD_BITS);
+	k->fn(t->mr, t->nc, t->kc, t->segs, t->a + t->a_offset, t->a_stride, t->seg_stride, packed, c + t->c_offset,
+	      t->c_stride, &t->params);
+	free(packed);
+	return c;
+}
+
+static void dot_reference(const struct dot_case *t, double *ref, double *mag) {
+	for (size_t i = 0; i < t->mr; i++)
+		for (size_t j = 0; j < t->nc; j++) {
+			double s = t->bias ? (double)t->bias[j] : 0.0, m = fabs(s);
+			for (size_t sg = 0; sg < t->segs; sg++)
+				for (size_t k = 0; k < t->kc; k++) {
+					const double p = (double)t->a[t->a_offset + i * t->a_stride + sg * t->seg_stride + k] *
+					                 (double)t->w[(sg * t->kc + k) * t->nc + j];
+					s += p;
+					m += fabs(p);
+				}
+			ref[i * t->nc + j] = clampd(s, t->params.min, t->params.max);
+			mag[i * t->nc + j] = m;
+		}
+}
+
+/* Compares c with want [mr][nc]; nothing else in c may change. */
+static void check_dot_result(const char *what, const struct dot_case *t, const float *c, size_t c_floats,
+                             const double *want, const double *mag, const char *want_name) {
+	size_t bad = 0, touched = 0, bad_at = 0;
+	for (size_t x = 0; x < c_floats; x++) {
+		const bool inside = x >= t->c_offset && (x - t->c_offset) / t->c_stride < t->mr &&
+		                    (x - t->c_offset) % t->c_stride < t->nc;
+		if (inside) {
+			const size_t i = (x - t->c_offset) / t->c_stride, j = (x - t->c_offset) % t->c_stride;
+			if (!(fabs((double)c[x] - want[i * t->nc + j]) <= tolerance(mag[i * t->nc + j])) && bad++ == 0)
+				bad_at = i * t->nc + j;
+		} else if (float_bits(c[x]) != GUARD_BITS) {
+			touched++;
+		}
+	}
+	CHECK(bad == 0, "%s: %zu of %zu outputs differ from %s, first [%zu][%zu] = %.9g, want %.9g", what, bad,
+	      t->mr * t->nc, want_name, bad_at / t->nc, bad_at % t->nc,
+	      (double)c[t->c_offset + bad_at / t->nc * t->c_stride + bad_at % t->nc], want[bad_at]);
+	CHECK(touched == 0, "%s: %zu floats outside [mr][nc] written", what, touched);
+}
+
+static void check_dot_case(const struct nst_dot_kernel *k, const struct nst_dot_kernel *twin, const struct dot_case *t) {
+	char what[256];
+	snprintf(what, sizeof what, "%s mr=%zu nc=%zu kc=%zu segs=%zu a_stride=%zu seg_stride=%zu c_stride=%zu min=%g max=%g%s",
+	         k->name, t->mr, t->nc, t->kc, t->segs, t->a_stride, t->seg_stride, t->c_stride, (double)t->params.min,
+	         (double)t->params.max, t->bias ? "" : " bias=NULL");
+	double *ref = xmalloc(t->mr * t->nc * sizeof(double)), *mag = xmalloc(t->mr * t->nc * sizeof(double));
+	dot_reference(t, ref, mag);
+	size_t c_floats;
+	float *c = run_dot(k, t, &c_floats);
+	check_dot_result(what, t, c, c_floats, ref, mag, "the double reference");
+	if (twin) {
+		size_t twin_floats;
+		float *ct = run_dot(twin, t, &twin_floats);
+		double *tw = xmalloc(t->mr * t->nc * sizeof(double));
+		for (size_t i = 0; i < t->mr; i++)
+			for (size_t j = 0; j < t->nc; j++)
+				tw[i * t->nc + j] = (double)ct[t->c_offset + i * t->c_stride + j];
+		check_dot_result(what, t, c, c_floats, tw, mag, twin->name);
+		free(tw);
+		free(ct);
+	}
+	free(c);
+	free(mag);
+	free(ref);
+}
+
+/* Every mr and nc with small kc (every remainder of the vector width), then random ragged shapes
+ * (kc not a multiple of the unroll, 1..3 segments, overlapping rows). */
+static void check_dot_kernel(const struct nst_dot_kernel *k, const struct nst_dot_kernel *twin, struct rng *r,
+                             int random_cases) {
+	const int failed_before = check_failed_count;
+	struct dot_case t;
+	for (size_t mr = 1; mr <= k->mr; mr++)
+		for (size_t nc = 1; nc <= k->nr; nc++)
+			for (size_t kc = 1; kc <= 35; kc += 1 + (mr + nc) % 4) {
+				make_dot_case(r, &t, mr, nc, kc, 1 + kc % 3);
+				check_dot_case(k, twin, &t);
+				free_dot_case(&t);
+			}
+	for (int n = 0; n < random_cases && check_failed_count - failed_before < 20; n++) {
+		const size_t kc = rng_range(r, 0, 3) ? rng_range(r, 1, 700) : rng_range(r, 1, 40);
+		make_dot_case(r, &t, rng_range(r, 1, k->mr), rng_range(r, 1, k->nr), kc, rng_range(r, 1, 3));
+		check_dot_case(k, twin, &t);
+		free_dot_case(&t);
+	}
+	/* NaN in one valid row reaches that row's outputs through a ReLU clamp, and no other's. */
+	for (size_t nan_row = 0; nan_row < k->mr; nan_row++) {
+		make_dot_case(r, &t, k->mr, k->nr, 21, 2);
+		t.params = (struct nst_f32_minmax_params){0.0f, INFINITY};
+		t.a_stride = t.kc + 3; /* rows apart, so that the NaN is in one row only */
+		t.seg_stride = t.kc + (t.mr - 1) * t.a_stride + 1;
+		free(t.a);
+		t.a_floats = dot_a_floats(&t);
+		t.a = xmalloc(t.a_floats * sizeof(float));
+		for (size_t i = 0; i < t.a_floats; i++)
+			t.a[i] = rng_float(r);
+		t.a[t.a_offset + nan_row * t.a_stride + t.seg_stride + rng_range(r, 0, t.kc - 1)] = NAN;
+		size_t c_floats, nan_ok = 0, finite_ok = 0;
+		float *c = run_dot(k, &t, &c_floats);
+		for (size_t i = 0; i < t.mr; i++)
+			for (size_t j = 0; j < t.nc; j++) {
+				const float v = c[t.c_offset + i * t.c_stride + j];
+				if (i == nan_row)
+					nan_ok += isnan(v) != 0;
+				else
+					finite_ok += isfinite(v) != 0;
+			}
+		CHECK(nan_ok == t.nc && finite_ok == (t.mr - 1) * t.nc, "%s: NaN in row %zu: %zu NaN outputs there, %zu finite elsewhere",
+		      k->name, nan_row, nan_ok, finite_ok);
+		free(c);
+		free_dot_case(&t);
+	}
+	/* Page guards: the last row's last segment ends where an inaccessible page begins, the packed
+	 * weights and c too: any read or write past them crashes. */
+	for (int n = 0; n < 30; n++) {
+		const size_t mr = rng_range(r, 1, k->mr), nc = rng_range(r, 1, k->nr), kc = rng_range(r, 1, 70);
+		const size_t segs = rng_range(r, 1, 3), a_stride = rng_range(r, 1, kc + 2);
+		const size_t seg_stride = kc + (mr - 1) * a_stride + rng_range(r, 0, 3), c_stride = nc + rng_range(r, 0, 2);
+		const size_t a_floats = (mr - 1) * a_stride + (segs - 1) * seg_stride + kc, kk = segs * kc;
+		struct guarded ga, gw, gc;
+		float *a = guarded_alloc(&ga, a_floats);
+		for (size_t i = 0; i < a_floats; i++)
+			a[i] = rng_float(r);
+		float *wu = xmalloc(kk * nc * sizeof(float)), *bias = xmalloc(nc * sizeof(float));
+		for (size_t i = 0; i < kk * nc; i++)
+			wu[i] = rng_float(r);
+		for (size_t j = 0; j < nc; j++)
+			bias[j] = rng_float(r);
+		float *packed = guarded_alloc(&gw, nst_dot_packed_floats(kk, nc));
+		nst_dot_pack(kk, nc, wu, nc, bias, packed);
+		float *c = guarded_alloc(&gc, (mr - 1) * c_stride + nc);
+		const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+		k->fn(mr, nc, kc, segs, a, a_stride, seg_stride, packed, c, c_stride, &params);
+		double s = bias[nc - 1], m = fabs(s);
+		for (size_t sg = 0; sg < segs; sg++)
+			for (size_t kx = 0; kx < kc; kx++) {
+				const double p = (double)a[(mr - 1) * a_stride + sg * seg_stride + kx] * (double)wu[(sg * kc + kx) * nc + nc - 1];
+				s += p;
+				m += fabs(p);
+			}
+		const double got = c[(mr - 1) * c_stride + nc - 1];
+		CHECK(fabs(got - s) <= tolerance(m), "%s page-guarded mr=%zu nc=%zu kc=%zu segs=%zu: last output %.9g, want %.9g",
+		      k->name, mr, nc, kc, segs, got, s);
+		free(wu);
+		free(bias);
+		guarded_free(&ga);
+		guarded_free(&gw);
+		guarded_free(&gc);
+	}
+	printf("  %-28s %s\n", k->name, check_failed_count == failed_before ? "ok" : "FAILED");
+}
+
+static void check_dot_pack_example(void) {
+	/* k = 2, n = 3, w_stride 4: {b0 b1 b2 | w00 w10 | w01 w11 | w02 w12}. */
+	const float w[2 * 4] = {1, 2, 3, 99, 4, 5, 6, 99};
+	const float bias[3] = {10, 20, 30};
+	const float want[9] = {10, 20, 30, 1, 4, 2, 5, 3, 6};
+	float packed[10];
+	CHECK(nst_dot_packed_floats(2, 3) == 9, "dot packed_floats(2, 3) = %zu, want 9", nst_dot_packed_floats(2, 3));
+	packed[9] = 777.0f;
+	nst_dot_pack(2, 3, w, 4, bias, packed);
+	CHECK(memcmp(packed, want, sizeof(want)) == 0 && packed[9] == 777.0f, "dot pack example with bias");
+	nst_dot_pack(2, 3, w, 4, NULL, packed);
+	CHECK(packed[0] == 0.0f && packed[1] == 0.0f && packed[2] == 0.0f && memcmp(packed + 3, want + 3, 6 * sizeof(float)) == 0,
+	      "dot pack example, bias NULL");
+}
+
+static void check_dot_tables(const struct nst_cpu_features *cpu, const struct nst_dot_kernel **simd,
+                             const struct nst_dot_kernel **twin, size_t pairs, size_t gemm_pairs,
+                             const struct nst_gemm_kernel **gemm_simd) {
+	CHECK(pairs == gemm_pairs, "one small-N kernel per SIMD GEMM kernel: %zu and %zu", pairs, gemm_pairs);
+	CHECK(nst_dot_kernel_for(nst_gemm_kernel_scalar())->fn == nst_f32_dot_4x4__scalar,
+	      "the scalar GEMM kernel's small-N kernel is nst_f32_dot_4x4__scalar");
+	for (size_t i = 0; i < pairs; i++) {
+		char want[96];
+		CHECK(simd[i] == nst_dot_kernel_for(gemm_simd[i]), "%s runs beside %s", simd[i]->name, gemm_simd[i]->name);
+		CHECK(simd[i]->mr == twin[i]->mr && simd[i]->nr == twin[i]->nr && simd[i]->fn != twin[i]->fn &&
+		          simd[i]->nr <= NST_DOT_MAX_N,
+		      "%s and its twin %s have the same tile", simd[i]->name, twin[i]->name);
+		snprintf(want, sizeof want, "nst_f32_dot_%" PRIu32 "x%" PRIu32 "__scalar", twin[i]->mr, twin[i]->nr);
+		CHECK(strcmp(twin[i]->name, want) == 0, "twin %s is named %s", twin[i]->name, want);
+		snprintf(want, sizeof want, "nst_f32_dot_%" PRIu32 "x%" PRIu32 "__", simd[i]->mr, simd[i]->nr);
+		CHECK(strncmp(simd[i]->name, want, strlen(want)) == 0 && !strstr(simd[i]->name, "scalar"),
+		      "%s is a SIMD kernel named after its tile", simd[i]->name);
+	}
+	const struct nst_cpu_features none = {0};
+	CHECK(nst_dot_kernel_pairs(&none, NULL, NULL, 8) == 0, "a CPU without features has no small-N SIMD kernels");
+	CHECK(nst_dot_kernel_pairs(cpu, NULL, NULL, 0) == 0, "small-N pairs with capacity 0 stores nothing");
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Tables and detection
  * ------------------------------------------------------------------------------------------- */
 static int name_matches(const struct nst_gemm_kernel *k, const char *isa) {
@@ -567,6 +835,21 @@ int main(void) {
 		check_nan_propagation(simd[i], &r);
 		check_page_guards(simd[i], &r, 40);
 	}
+
+	const struct nst_dot_kernel *dot_simd[8], *dot_twin[8];
+	const size_t dot_pairs = nst_dot_kernel_pairs(&cpu, dot_simd, dot_twin, 8);
+	check_dot_tables(&cpu, dot_simd, dot_twin, dot_pairs, pairs, simd);
+	check_dot_pack_example();
+	static const struct nst_dot_kernel dot_scalars[] = {
+		{"nst_f32_dot_4x4__scalar", nst_f32_dot_4x4__scalar, 4, 4},
+		{"nst_f32_dot_8x4__scalar", nst_f32_dot_8x4__scalar, 8, 4},
+	};
+	printf("small-N scalar twins against the double reference:\n");
+	for (size_t i = 0; i < sizeof(dot_scalars) / sizeof(dot_scalars[0]); i++)
+		check_dot_kernel(&dot_scalars[i], NULL, &r, 150);
+	printf("small-N SIMD kernels against the double reference and their twins:\n");
+	for (size_t i = 0; i < dot_pairs; i++)
+		check_dot_kernel(dot_simd[i], dot_twin[i], &r, 300);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

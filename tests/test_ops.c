@@ -5,6 +5,7 @@
  *   1. nst_conv2d forward: 3x3 s1 zero pad 1, 3x3 s2 reflect pad 1, 9x9 s1 reflect pad 4, 3x3 s1
  *      pad 0, 1x1; with and without bias; every epilogue (NULL, none, ReLU, ReLU + mask_out,
  *      clamp, addend, mask_in, addend + mask_in + mask_out).
+ *      (cout <= 4 at stride 1 takes the small-N path: dot kernels over an input band)
  *   2. The input gradient (nst_conv_pack_backward + nst_conv_backward_shape): against a naive
  *      transposed convolution and by the adjoint identity <conv(x), y> == <x, conv_backward(y)>.
  *   3. 2x2 max / average pooling forward, argmax codes (first maximum wins, ties tested
@@ -191,6 +192,15 @@ static const struct conv_case *conv_forward_cases(size_t *count) {
 		{1, 1, 0, false, 5, 17, 1, 1, true},    /* [1][1][5] -> [1][1][17] */
 		{1, 1, 0, false, 17, 13, 2, 3, false},  /* [2][3][17] -> [2][3][13] */
 		{1, 1, 0, false, 3, 3, 11, 13, true},   /* [11][13][3] -> [11][13][3] */
+		/* Small-N path (cout <= 4, stride 1: dot kernels on an input band): every cout, both
+		 * paddings, rows that end inside a tile, bands wider than the picture. */
+		{3, 1, 1, false, 64, 3, 13, 37, true},  /* [13][37][64] -> [13][37][3]: conv1_1's gradient shape, k = 576 */
+		{9, 1, 4, true, 32, 3, 21, 23, true},   /* [21][23][32] -> [21][23][3]: the fast networks' last layer */
+		{3, 1, 1, false, 5, 1, 7, 9, true},     /* [7][9][5] -> [7][9][1] */
+		{3, 1, 1, true, 7, 2, 9, 5, false},     /* [9][5][7] -> [9][5][2] */
+		{3, 1, 1, false, 6, 4, 5, 19, true},    /* [5][19][6] -> [5][19][4] */
+		{5, 1, 2, false, 3, 3, 4, 3, true},     /* [4][3][3] -> [4][3][3]: band past both edges */
+		{3, 1, 1, true, 4, 3, 1, 6, true},      /* [1][6][4] -> [1][6][3]: reflection of a single row */
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
@@ -210,6 +220,11 @@ static const struct conv_case *conv_backward_cases(size_t *count) {
 		{3, 1, 1, false, 8, 64, 9, 11, false}, /* x [9][11][8], y [9][11][64]: gradient k = 576, several tiles */
 		{3, 1, 0, false, 5, 8, 7, 6, false},   /* pad 0: x [7][6][5], y [5][4][8]; gradient pad 2 */
 		{1, 1, 0, false, 17, 13, 3, 7, false}, /* 1x1: x [3][7][17], y [3][7][13] */
+		/* Gradients with cin <= 4 run on the small-N path. */
+		{3, 1, 1, false, 3, 64, 13, 37, false}, /* conv1_1: x [13][37][3], y [13][37][64]; gradient k = 576 */
+		{3, 1, 1, false, 1, 8, 6, 9, false},    /* x [6][9][1], y [6][9][8] */
+		{3, 1, 1, false, 4, 5, 7, 7, false},    /* x [7][7][4], y [7][7][5] */
+		{3, 1, 0, false, 2, 6, 7, 6, false},    /* pad 0: x [7][6][2], y [5][4][6]; gradient pad 2 */
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;

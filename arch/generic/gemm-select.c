@@ -6,6 +6,8 @@
 #include "kernels.h"
 
 #define KERNEL(name, mr, nr) { #name, name, mr, nr }
+/* SIMD GEMM kernels a build has, at most (x86-64: AVX-512 and AVX2; aarch64: two NEON). */
+#define MAX_SIMD_KERNELS 4
 
 static const struct nst_gemm_kernel scalar_4x8 = KERNEL(nst_f32_gemm_4x8__scalar, 4, 8);
 #if defined(__x86_64__)
@@ -19,6 +21,27 @@ static const struct nst_gemm_kernel neon_4x8 = KERNEL(nst_f32_gemm_4x8__neon, 4,
 static const struct nst_gemm_kernel scalar_8x8 = KERNEL(nst_f32_gemm_8x8__scalar, 8, 8);
 static const struct nst_gemm_kernel neon_8x8 = KERNEL(nst_f32_gemm_8x8__neon, 8, 8);
 #endif
+#endif
+
+/* The small-N kernels, one per GEMM kernel's ISA and register file. */
+#define DOT(name, mr, nr) { #name, name, mr, nr }
+static const struct nst_dot_kernel dot_scalar_4x4 = DOT(nst_f32_dot_4x4__scalar, 4, 4);
+#if defined(__x86_64__)
+static const struct nst_dot_kernel dot_avx2_4x4 = DOT(nst_f32_dot_4x4__avx2, 4, 4);
+static const struct nst_dot_kernel dot_scalar_8x4 = DOT(nst_f32_dot_8x4__scalar, 8, 4);
+static const struct nst_dot_kernel dot_avx512_8x4 = DOT(nst_f32_dot_8x4__avx512, 8, 4);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+static const struct nst_dot_kernel dot_neon_4x4 = DOT(nst_f32_dot_4x4__neon, 4, 4);
+#if defined(__aarch64__)
+static const struct nst_dot_kernel dot_scalar_8x4 = DOT(nst_f32_dot_8x4__scalar, 8, 4);
+static const struct nst_dot_kernel dot_neon_8x4 = DOT(nst_f32_dot_8x4__neon, 8, 4);
+#endif
+#endif
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define SCALAR_8X4 (&dot_scalar_8x4)
+#else
+#define SCALAR_8X4 (&dot_scalar_4x4) /* no 8-row small-N kernel on this target */
 #endif
 
 const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void) {
@@ -74,4 +97,43 @@ size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 		cpu = &detected;
 	}
 	return list_kernels(cpu, simd, twin, capacity);
+}
+
+const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(__x86_64__)
+	if (gemm == &avx512_8x32)
+		return &dot_avx512_8x4;
+	if (gemm == &avx2_6x16)
+		return &dot_avx2_4x4;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return &dot_neon_8x4;
+#endif
+	if (gemm == &neon_4x8)
+		return &dot_neon_4x4;
+#endif
+	(void)gemm;
+	return &dot_scalar_4x4;
+}
+
+size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_dot_kernel **simd,
+                            const struct nst_dot_kernel **twin, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	/* The same order as the GEMM kernels: the best one's companion first. */
+	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
+	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
+	size_t stored = 0;
+	for (size_t i = 0; i < n && stored < capacity; i++, stored++) {
+		const struct nst_dot_kernel *d = nst_dot_kernel_for(gemm[i]);
+		if (simd)
+			simd[stored] = d;
+		if (twin)
+			twin[stored] = d->mr == dot_scalar_4x4.mr ? &dot_scalar_4x4 : SCALAR_8X4;
+	}
+	return stored;
 }
