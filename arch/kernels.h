@@ -109,6 +109,38 @@ void nst_f32_dot_8x4__neon(size_t mr, size_t nc, size_t kc, size_t segs, const f
 #endif
 #endif
 
+/*
+ * ReLU bit masks ("mask" kernels), the epilogue of every convolution that a ReLU follows or
+ * precedes.  A mask holds one bit per float, bit b of byte i for element 8i + b:
+ *
+ *   pack:  mask[i] bit b = (x[8i + b] > 0)                  (NaN gives 0)
+ *   apply: x[8i + b] = (mask[i] bit b) ? x[8i + b] : 0       (in place)
+ *
+ *   x: [8 * n_bytes] floats, mask: [n_bytes]; n_bytes >= 0.
+ */
+#define NST_MASK_BITS 8
+
+typedef void (*nst_u8_mask_pack_fn)(size_t n_bytes, const float *x, uint8_t *mask);
+typedef void (*nst_f32_mask_apply_fn)(size_t n_bytes, const uint8_t *mask, float *x);
+
+void nst_u8_mask_pack__scalar(size_t n_bytes, const float *x, uint8_t *mask);
+void nst_f32_mask_apply__scalar(size_t n_bytes, const uint8_t *mask, float *x);
+#if defined(__x86_64__)
+void nst_u8_mask_pack__avx2(size_t n_bytes, const float *x, uint8_t *mask);
+void nst_f32_mask_apply__avx2(size_t n_bytes, const uint8_t *mask, float *x);
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+void nst_u8_mask_pack__neon(size_t n_bytes, const float *x, uint8_t *mask);
+void nst_f32_mask_apply__neon(size_t n_bytes, const uint8_t *mask, float *x);
+#endif
+
+/* One pair of mask kernels of one ISA. */
+struct nst_mask_kernel {
+	const char *name; /* "nst_mask__avx2" */
+	nst_u8_mask_pack_fn pack;
+	nst_f32_mask_apply_fn apply;
+};
+
 /* One small-N microkernel: at most mr rows and nr columns per call. */
 struct nst_dot_kernel {
 	const char *name;           /* "nst_f32_dot_4x4__avx2" */
@@ -146,6 +178,11 @@ const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *ge
  * nst_gemm_kernel_pairs). */
 size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_dot_kernel **simd,
                             const struct nst_dot_kernel **twin, size_t capacity);
+/* The mask kernels that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
+const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm);
+/* Every SIMD mask kernel this build and CPU can run, with its scalar twin (as nst_gemm_kernel_pairs). */
+size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_mask_kernel **simd,
+                             const struct nst_mask_kernel **twin, size_t capacity);
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);
 /* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */

@@ -265,34 +265,39 @@ static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *
 	}
 }
 
-/* out[e0 .. e0+n): += addend, then *= incoming mask, then outgoing mask bits = (value > 0). */
-static void epilogue_run(const struct nst_conv_epilogue *ep, size_t e0, size_t n, float *out) {
+/* out[e0 .. e0+n): += addend, then *= incoming mask, then outgoing mask bits = (value > 0); e0 is
+ * a multiple of 8 (tiles start on mask bytes).  Whole mask bytes go through the mask kernels; the
+ * last partial byte (a layer's last tile) element by element. */
+static void epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
+                         float *out) {
 	if (!ep->addend && !ep->mask_in && !ep->mask_out)
 		return;
-	for (size_t i = 0; i < n; i += MASK_BYTE_BITS) {
-		const size_t m = n - i < MASK_BYTE_BITS ? n - i : MASK_BYTE_BITS;
-		const size_t e = e0 + i; /* a multiple of 8 (tiles start on mask bytes) */
-		float *o = out + i;
-		if (ep->mask_in && ep->mask_in[e >> 3] == 0) { /* below a ReLU most bytes are all off */
-			memset(o, 0, m * sizeof(float));
-			if (ep->mask_out)
-				ep->mask_out[e >> 3] = 0;
-			continue;
-		}
-		if (ep->addend)
-			for (size_t b = 0; b < m; b++)
-				o[b] += ep->addend[e + b];
-		if (ep->mask_in) {
-			const unsigned bits = ep->mask_in[e >> 3];
-			for (size_t b = 0; b < m; b++)
-				o[b] = ((bits >> b) & 1u) ? o[b] : 0.0f;
-		}
-		if (ep->mask_out) {
-			unsigned bits = 0;
-			for (size_t b = 0; b < m; b++)
-				bits |= (unsigned)(o[b] > 0.0f) << b;
-			ep->mask_out[e >> 3] = (uint8_t)bits;
-		}
+	const size_t whole = n / MASK_BYTE_BITS, b0 = e0 / MASK_BYTE_BITS;
+	if (ep->addend)
+		for (size_t i = 0; i < whole * MASK_BYTE_BITS; i++)
+			out[i] += ep->addend[e0 + i];
+	if (ep->mask_in)
+		mk->apply(whole, ep->mask_in + b0, out);
+	if (ep->mask_out)
+		mk->pack(whole, out, ep->mask_out + b0);
+	const size_t t = whole * MASK_BYTE_BITS, m = n - t; /* the tail: m < 8 elements */
+	if (m == 0)
+		return;
+	float *o = out + t;
+	const size_t e = e0 + t;
+	if (ep->addend)
+		for (size_t b = 0; b < m; b++)
+			o[b] += ep->addend[e + b];
+	if (ep->mask_in) {
+		const unsigned bits = ep->mask_in[e >> 3];
+		for (size_t b = 0; b < m; b++)
+			o[b] = ((bits >> b) & 1u) ? o[b] : 0.0f;
+	}
+	if (ep->mask_out) {
+		unsigned bits = 0;
+		for (size_t b = 0; b < m; b++)
+			bits |= (unsigned)(o[b] > 0.0f) << b;
+		ep->mask_out[e >> 3] = (uint8_t)bits;
 	}
 }
 
@@ -316,7 +321,7 @@ static void conv_worker(void *context, size_t slot) {
 				g->fn(mr, nc, t->k, a + i * t->k, t->k, w, out + i * cout + n0, cout, &t->params);
 			}
 		}
-		epilogue_run(t->epilogue, p0 * cout, np * cout, out);
+		epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 	}
 }
 
@@ -378,7 +383,7 @@ static void conv_worker_small(void *context, size_t slot) {
 			}
 			p += n;
 		}
-		epilogue_run(t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+		epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
 	}
 }
 

@@ -163,28 +163,33 @@ struct mask_task {
 	const uint8_t *mask;   /* [n] bits */
 	const float *addend;   /* [n] or NULL */
 	float *inout;          /* [n] */
+	const struct nst_mask_kernel *kernel;
 };
 
 static void mask_worker(void *context, size_t slot) {
 	const struct mask_task *t = context;
-	const size_t b0 = slot * t->bytes_per_slot, nbytes = (t->n + MASK_BITS - 1) / MASK_BITS;
+	const size_t nbytes = (t->n + MASK_BITS - 1) / MASK_BITS, whole = t->n / MASK_BITS;
+	const size_t b0 = slot * t->bytes_per_slot;
 	const size_t b1 = b0 + t->bytes_per_slot < nbytes ? b0 + t->bytes_per_slot : nbytes;
-	for (size_t b = b0; b < b1; b++) {
-		const unsigned bits = t->mask[b];
-		const size_t i0 = b * MASK_BITS, m = t->n - i0 < MASK_BITS ? t->n - i0 : MASK_BITS;
-		float *v = t->inout + i0;
-		if (bits == 0) { /* the common case below a ReLU: all eight are off */
-			memset(v, 0, m * sizeof(float));
-			continue;
-		}
+	if (b0 >= b1)
+		return;
+	/* Whole mask bytes through the mask kernel (after the addend, if any: v = bit ? v + a : 0). */
+	const size_t w1 = b1 < whole ? b1 : whole;
+	if (w1 > b0) {
+		float *v = t->inout + b0 * MASK_BITS; // [(w1 - b0) * 8]
 		if (t->addend) {
-			const float *a = t->addend + i0;
-			for (size_t k = 0; k < m; k++)
-				v[k] = ((bits >> k) & 1u) ? v[k] + a[k] : 0.0f;
-		} else if (bits != 0xffu) {
-			for (size_t k = 0; k < m; k++)
-				v[k] = ((bits >> k) & 1u) ? v[k] : 0.0f;
+			const float *a = t->addend + b0 * MASK_BITS;
+			for (size_t k = 0; k < (w1 - b0) * MASK_BITS; k++)
+				v[k] += a[k];
 		}
+		t->kernel->apply(w1 - b0, t->mask + b0, v);
+	}
+	for (size_t b = w1 > b0 ? w1 : b0; b < b1; b++) { /* the last, partial byte */
+		const unsigned bits = t->mask[b];
+		const size_t i0 = b * MASK_BITS, m = t->n - i0;
+		float *v = t->inout + i0;
+		for (size_t k = 0; k < m; k++)
+			v[k] = ((bits >> k) & 1u) ? v[k] + (t->addend ? t->addend[i0 + k] : 0.0f) : 0.0f;
 	}
 }
 
@@ -193,18 +198,18 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
 	size_t slots = (engine->pool && engine->threads > 1) ? (size_t)engine->threads : 1;
 	if (nbytes < MASK_BYTES_PER_SLOT_MIN * slots)
 		slots = 1;
-	struct mask_task t = {n, (nbytes + slots - 1) / slots, mask, addend, inout};
+	struct mask_task t = {n, (nbytes + slots - 1) / slots, mask, addend, inout, nst_mask_kernel_for(engine->gemm)};
 	run_slots(engine, mask_worker, &t, (int)slots);
 }
 
 void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask) {
-	(void)engine;
-	for (size_t i = 0; i < n; i += 8) {
+	const size_t whole = n / MASK_BITS;
+	nst_mask_kernel_for(engine->gemm)->pack(whole, values, mask);
+	if (whole * MASK_BITS < n) { /* the last, partial byte */
 		unsigned bits = 0;
-		const size_t m = n - i < 8 ? n - i : 8;
-		for (size_t b = 0; b < m; b++)
-			bits |= (unsigned)(values[i + b] > 0.0f) << b;
-		mask[i >> 3] = (uint8_t)bits;
+		for (size_t b = 0; whole * MASK_BITS + b < n; b++)
+			bits |= (unsigned)(values[whole * MASK_BITS + b] > 0.0f) << b;
+		mask[whole] = (uint8_t)bits;
 	}
 }
 

@@ -785,6 +785,69 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ge
 #endif
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * ReLU mask kernels: the scalar kernels against a reference written here, every SIMD pair
+ * against its twin, bit for bit, on ragged lengths and on values that trip compares (zeros of
+ * both signs, NaN, infinities, denormals).
+ */
+static float mask_value(struct rng *r) {
+	static const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN, -NAN};
+	if (rng_range(r, 0, 3) == 0)
+		return specials[rng_range(r, 0, sizeof specials / sizeof specials[0] - 1)];
+	return rng_float(r);
+}
+
+static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_mask_kernel *twin, struct rng *r,
+                              int cases) {
+	int bad = 0;
+	for (int c = 0; c < cases && bad < 5; c++) {
+		const size_t n_bytes = rng_range(r, 0, 70), n = n_bytes * NST_MASK_BITS;
+		float *x = malloc((n + 1) * sizeof(float));         // [n] and a guard
+		float *y = malloc((n + 1) * sizeof(float));         // [n] and a guard
+		uint8_t *m = malloc(n_bytes + 1), *want = malloc(n_bytes + 1);
+		for (size_t i = 0; i < n; i++)
+			x[i] = mask_value(r);
+		x[n] = y[n] = 42.0f;
+		m[n_bytes] = want[n_bytes] = 0x5a;
+		for (size_t i = 0; i < n_bytes; i++) {
+			unsigned bits = 0;
+			for (unsigned b = 0; b < NST_MASK_BITS; b++)
+				bits |= (unsigned)(x[i * NST_MASK_BITS + b] > 0.0f) << b;
+			want[i] = (uint8_t)bits;
+		}
+		if (twin)
+			twin->pack(n_bytes, x, want);
+		k->pack(n_bytes, x, m);
+		if (memcmp(m, want, n_bytes + 1) != 0) {
+			bad++;
+			CHECK(false, "%s pack, %zu bytes: differs from %s", k->name, n_bytes, twin ? twin->name : "the reference");
+		}
+		/* apply: a random mask (all-on and all-off bytes included) */
+		for (size_t i = 0; i < n_bytes; i++)
+			m[i] = (uint8_t)(rng_range(r, 0, 3) == 0 ? (rng_range(r, 0, 1) ? 0xff : 0) : rng_next(r));
+		memcpy(y, x, (n + 1) * sizeof(float));
+		if (twin) {
+			twin->apply(n_bytes, m, y);
+		} else {
+			for (size_t i = 0; i < n; i++)
+				y[i] = ((m[i / NST_MASK_BITS] >> (i % NST_MASK_BITS)) & 1u) ? y[i] : 0.0f;
+		}
+		k->apply(n_bytes, m, x);
+		if (memcmp(x, y, (n + 1) * sizeof(float)) != 0) {
+			bad++;
+			CHECK(false, "%s apply, %zu bytes: differs from %s", k->name, n_bytes, twin ? twin->name : "the reference");
+		}
+		CHECK(x[n] == 42.0f && m[n_bytes] == 0x5a, "%s wrote past its %zu bytes", k->name, n_bytes);
+		free(x);
+		free(y);
+		free(m);
+		free(want);
+	}
+	if (bad == 0)
+		CHECK(true, "%s", k->name);
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs its twin," : "vs the reference,", cases);
+}
+
 int main(void) {
 	const char *env = getenv("NST_TEST_SEED");
 	uint64_t seed;
@@ -850,6 +913,19 @@ int main(void) {
 	printf("small-N SIMD kernels against the double reference and their twins:\n");
 	for (size_t i = 0; i < dot_pairs; i++)
 		check_dot_kernel(dot_simd[i], dot_twin[i], &r, 300);
+
+	const struct nst_mask_kernel *mask_simd[4], *mask_twin[4];
+	const size_t mask_pairs = nst_mask_kernel_pairs(&cpu, mask_simd, mask_twin, 4);
+	const struct nst_mask_kernel *scalar_mask = nst_mask_kernel_for(nst_gemm_kernel_scalar());
+	printf("ReLU mask kernels:\n");
+	check_mask_kernel(scalar_mask, NULL, &r, 200);
+	for (size_t i = 0; i < mask_pairs; i++) {
+		CHECK(mask_twin[i] == scalar_mask, "%s's twin is the scalar mask kernel", mask_simd[i]->name);
+		check_mask_kernel(mask_simd[i], mask_twin[i], &r, 400);
+	}
+	for (size_t i = 0; i < pairs; i++)
+		CHECK(nst_mask_kernel_for(simd[i]) != scalar_mask || mask_pairs == 0,
+		      "%s runs beside a SIMD mask kernel", simd[i]->name);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

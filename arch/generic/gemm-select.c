@@ -137,3 +137,58 @@ size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst
 	}
 	return stored;
 }
+
+/* ---- ReLU mask kernels ------------------------------------------------------------------------ */
+
+static const struct nst_mask_kernel mask_scalar = {"nst_mask__scalar", nst_u8_mask_pack__scalar, nst_f32_mask_apply__scalar};
+#if defined(__x86_64__)
+static const struct nst_mask_kernel mask_avx2 = {"nst_mask__avx2", nst_u8_mask_pack__avx2, nst_f32_mask_apply__avx2};
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+static const struct nst_mask_kernel mask_neon = {"nst_mask__neon", nst_u8_mask_pack__neon, nst_f32_mask_apply__neon};
+#endif
+
+const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(__x86_64__)
+	/* AVX-512 CPUs have AVX2; one mask byte is 8 floats, an AVX2 vector. */
+	if (gemm == &avx512_8x32 || gemm == &avx2_6x16)
+		return &mask_avx2;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return &mask_neon;
+#endif
+	if (gemm == &neon_4x8)
+		return &mask_neon;
+#endif
+	(void)gemm;
+	return &mask_scalar;
+}
+
+size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_mask_kernel **simd,
+                             const struct nst_mask_kernel **twin, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	size_t n = 0;
+#if defined(__x86_64__)
+	if (cpu->avx2 && n < capacity) {
+		if (simd)
+			simd[n] = &mask_avx2;
+		if (twin)
+			twin[n] = &mask_scalar;
+		n++;
+	}
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+	if (cpu->neon && n < capacity) {
+		if (simd)
+			simd[n] = &mask_neon;
+		if (twin)
+			twin[n] = &mask_scalar;
+		n++;
+	}
+#endif
+	(void)cpu;
+	return n;
+}
