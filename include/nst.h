@@ -151,6 +151,16 @@ enum nst_backend {
 	NST_BACKEND_SIMD = 2,    /* our AVX2 / NEON microkernels */
 	NST_BACKEND_XNNPACK = 3
 };
+/* What the convolutions of the optimized picture compute in.  fp16 runs them as XNNPACK's
+ * float16 operators (weights converted to IEEE half once, at init; every value scaled by a power
+ * of two into float16's range on the way in and back on the way out); the Gram matrices, losses,
+ * gradients' sums and the optimizer stay float32.  It needs --backend xnnpack (or auto resolving
+ * to it) and a CPU with FP16 arithmetic (ARMv8.2-A such as the Cortex-A76 of a Raspberry Pi 5);
+ * elsewhere the plan falls back to fp32 and says why in plan.notice. */
+enum nst_precision {
+	NST_PRECISION_FP32 = 0,
+	NST_PRECISION_FP16 = 1
+};
 
 struct nst_options {
 	/* Layer names ("relu3_2"); counts may be 0. */
@@ -168,8 +178,13 @@ struct nst_options {
 	enum nst_init init;
 	uint64_t seed;           /* for NST_INIT_RANDOM */
 	bool original_colors;    /* keep the content's colours: luminance-only transfer */
-	enum nst_backend backend;
+	/* NST_BACKEND_AUTO measures: nst_plan times one forward + backward of the stack's most
+	 * expensive layer on each available backend and plans for the fastest (plan.backend).  Pass the
+	 * plan's backend to nst_session_init (options.backend = plan.backend) to get exactly the planned
+	 * session; given AUTO, nst_session_init measures again and may resolve otherwise. */
+	enum nst_backend backend; /* default: simd where the CPU has it, else scalar (deterministic) */
 	int threads;             /* 0: one per online core */
+	enum nst_precision precision; /* default fp32; fp16: see enum nst_precision */
 };
 
 /* Fills the defaults of CONVENTIONS.md: content relu3_2; style relu1_1,relu2_1,relu3_1; weights
@@ -202,7 +217,15 @@ struct nst_plan {
 	int threads;
 	enum nst_backend backend; /* the backend auto resolved to */
 	const char *kernel;       /* the GEMM microkernel's name */
+	enum nst_precision precision; /* the precision the convolutions run in (fp32 when fp16 is not possible) */
+	const char *notice;       /* NULL, or one line: why the precision asked for is not the one used */
+	/* Backend auto: the measured median seconds of one forward + backward of auto_layer's
+	 * convolution (on a strip of at most NST_AUTO_MAX_PIXELS pixels), per backend; 0 when not measured. */
+	double auto_seconds[NST_BACKEND_XNNPACK + 1];
+	char auto_layer[NST_LAYER_NAME_BYTES];
 };
+/* The area of the strip backend auto times (64 x 64 pixels). */
+#define NST_AUTO_MAX_PIXELS 4096
 
 enum nst_status nst_plan(const struct nst_weights *weights, const struct nst_options *options,
                          const struct nst_problem *problem, struct nst_plan *plan, struct nst_diag *diag);
@@ -299,6 +322,10 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 const char *nst_backend_name(enum nst_backend backend);
 /* Whether this build and CPU can run the backend. */
 bool nst_backend_available(enum nst_backend backend);
+const char *nst_precision_name(enum nst_precision precision); /* "fp32", "fp16" */
+/* Whether this build and CPU can run the backend in that precision (fp16: XNNPACK's float16
+ * operators on a CPU with FP16 arithmetic).  Probes XNNPACK: call it outside a running session. */
+bool nst_precision_available(enum nst_backend backend, enum nst_precision precision);
 
 /* ---------------------------------------------------------------------------------------------
  * Feed-forward style transfer (Johnson et al.): one trained network per style, one pass per
@@ -357,6 +384,123 @@ enum nst_status nst_fast_run(struct nst_fast_session *session, int width, int he
 /* The network's output before rounding and clamping: float32 RGB [height][width][3]. */
 enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, int height, const uint8_t *rgb_in,
                                  float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tiled high resolution: a picture larger than memory allows is optimized in overlapping tiles,
+ * all of one size, by ONE session planned for that size.  The style targets (Gram matrices) are
+ * computed once, from the whole style picture (sized as for the whole picture), region by region
+ * with a margin wide enough that they equal the whole picture's exactly; every tile then gets its
+ * own content target (the content features of its region) and starts from the picture as the
+ * previous tiles left it.  Tiles overlap for context; a tile's result goes back into the picture
+ * with weights that sum to 1 over the tiles of a sweep, each pixel taken from one tile but for a
+ * raised-cosine crossfade in the middle of each overlap (away from the cut edges, where a tile's
+ * zero padding shows); odd sweeps use a grid of one more tile per cut axis, so their crossfades
+ * fall elsewhere.
+ *
+ *     nst_tile_plan(weights, &options, &whole_problem, &tile_options, &plan, &diag);
+ *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     nst_tiled_init(arena, plan.total_bytes, weights, &plan, &tiled, &diag);
+ *     nst_tiled_set_content(tiled, content_rgb);          // [H][W][3], kept by pointer
+ *     nst_tiled_set_style(tiled, 0, style_rgb, 1.0f);     // the whole style picture
+ *     nst_tiled_run(tiled, iterations_per_tile, progress, user);
+ *     nst_tiled_image(tiled, rgb);                        // [H][W][3]
+ *     nst_tiled_release(tiled); free(arena);
+ *
+ * The arena holds the tile session, one tile's pixels and the picture itself ([H][W][3] float32,
+ * the only whole-picture buffer); nothing is allocated after nst_tiled_init.  Losses per tile
+ * compare with the whole picture's: content and style are means (Gram = F^T F / N), and the tile
+ * session's tv weight is scaled by the whole picture's pixels over the tile's, so a tile's loss
+ * has the whole loss's balance.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Most tiles along one side of a picture. */
+#define NST_TILE_MAX_GRID 256
+/* Smallest tile side the planner considers, and the step of its search. */
+#define NST_TILE_MIN 64
+#define NST_TILE_STEP 16
+
+struct nst_rect {
+	int x, y, width, height;
+};
+
+struct nst_tile_options {
+	int tile;              /* tile side in pixels; 0: the largest that fits budget_bytes */
+	int overlap;           /* pixels shared by neighbouring tiles at least; 0: tile / 4 */
+	int sweeps;            /* passes over the picture; 0: 2 */
+	size_t budget_bytes;   /* the most total_bytes may be; 0: no limit (then tile must be given) */
+};
+
+struct nst_tile_plan {
+	int width, height;             /* the whole picture */
+	int tile_width, tile_height;   /* every tile: the tile side, or the picture's side if smaller */
+	int overlap;                   /* the least overlap of two neighbouring tiles, pixels */
+	int feather;                   /* the widest crossfade between neighbours: half the overlap, pixels */
+	int crossfade_x[2], crossfade_y[2]; /* the crossfades of even and odd sweeps, narrowed to fit */
+	int cols[2], rows[2];          /* the grid of even and odd sweeps */
+	int sweeps;
+	int style_alignment;           /* style regions' corners are multiples of this (the pooling factor) */
+	int style_halo;                /* margin around a style region's own pixels, pixels */
+	int style_regions;             /* regions over all style pictures */
+	struct nst_options whole_options;   /* as given */
+	struct nst_problem whole;           /* as given */
+	struct nst_options session_options; /* the tile session's: tv weight scaled, init from the picture */
+	struct nst_problem session_problem; /* tile size; style crops of at most the tile size */
+	struct nst_plan session;       /* the tile session's plan */
+	size_t picture_bytes;          /* the picture, [H][W][3] float32 */
+	size_t tile_bytes;             /* one tile's pixels: float32 and 8-bit */
+	size_t total_bytes;            /* the arena of nst_tiled_init: session + tile + picture */
+};
+
+/* The tile size (given, or the largest multiple of NST_TILE_STEP from NST_TILE_MIN up that fits
+ * budget_bytes), overlap, grids, sweeps and bytes of a tiled run of the whole problem.
+ * NST_ERR_OVER_MEMORY_LIMIT when not even the smallest tile fits the budget. */
+enum nst_status nst_tile_plan(const struct nst_weights *weights, const struct nst_options *options,
+                              const struct nst_problem *whole, const struct nst_tile_options *tile_options,
+                              struct nst_tile_plan *plan, struct nst_diag *diag);
+/* Tiles of one sweep (cols * rows of its parity), and where tile index (row-major) of it lies. */
+int nst_tile_count(const struct nst_tile_plan *plan, int sweep);
+struct nst_rect nst_tile_rect(const struct nst_tile_plan *plan, int sweep, int index);
+/* The blend weight of that tile at picture pixel (x, y), 0..1: every pixel belongs to one tile
+ * of the sweep, but for raised-cosine crossfades centred in the middle of each overlap; 0 within
+ * half the overlap of a tile's cut edges; over a sweep's tiles the weights of a pixel sum to 1. */
+float nst_tile_weight(const struct nst_tile_plan *plan, int sweep, int index, int x, int y);
+
+/* For the tiles' session: one region of a style picture too large for it, given as a crop
+ * rgb [crop->height][crop->width][3] of the whole style picture (whole_width x whole_height; crop
+ * and own in its pixels, own inside crop, crop at most the problem's style size).  The Gram terms
+ * of own's features are added into the targets with blend times their share of the whole
+ * picture's features, so that regions partitioning the picture give its Gram matrices exactly
+ * when every crop reaches plan.style_halo beyond own (or the picture's edge) and every corner is a
+ * multiple of plan.style_alignment (or on the picture's edge; refused otherwise). */
+enum nst_status nst_session_add_style_region(struct nst_session *session, int index, const uint8_t *rgb,
+                                             const struct nst_rect *crop, const struct nst_rect *own,
+                                             int whole_width, int whole_height, float blend);
+
+struct nst_tiled;
+
+enum nst_status nst_tiled_init(void *arena, size_t arena_bytes, const struct nst_weights *weights,
+                               const struct nst_tile_plan *plan, struct nst_tiled **out, struct nst_diag *diag);
+void nst_tiled_release(struct nst_tiled *tiled);
+/* The whole content picture [H][W][3]: kept by pointer, it must live until the run ends. */
+enum nst_status nst_tiled_set_content(struct nst_tiled *tiled, const uint8_t *rgb);
+/* A whole style picture [Hs][Ws][3] at the problem's style size, its Gram matrices computed
+ * region by region into the targets now. */
+enum nst_status nst_tiled_set_style(struct nst_tiled *tiled, int index, const uint8_t *rgb, float blend);
+/* The starting picture [H][W][3] (NST_INIT_IMAGE, or a coarser scale's result upsampled);
+ * otherwise the options' init (content, or random from the seed). */
+enum nst_status nst_tiled_set_init_image(struct nst_tiled *tiled, const uint8_t *rgb);
+/* Runs every sweep: each tile gets `iterations` optimizer steps from a fresh optimizer state.
+ * progress sees every loss-log row of every tile, numbered across the whole run (iterations:
+ * the run's rows - 1); its losses are the tile's.  Stopped by the callback (NST_ERR_INTERRUPTED)
+ * or by a non-finite loss (NST_ERR_NUMERIC, the tile's last finite picture is kept), the current
+ * tile is still blended in: the picture is always whole. */
+enum nst_status nst_tiled_run(struct nst_tiled *tiled, int iterations, nst_progress_fn progress, void *user);
+/* Where the run is: the sweep and tile being optimized (or last optimized). */
+void nst_tiled_position(const struct nst_tiled *tiled, int *sweep, int *tile);
+/* The picture as 8-bit RGB [H][W][3] (with the content's colours if asked). */
+enum nst_status nst_tiled_image(struct nst_tiled *tiled, uint8_t *rgb);
+/* The picture itself, [H][W][3] float32, preprocessed BGR (as nst_session_get_x). */
+const float *nst_tiled_picture(const struct nst_tiled *tiled);
 
 #ifdef __cplusplus
 }

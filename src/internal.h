@@ -163,6 +163,7 @@ struct nst_xnn_heap {
 	void *chain;          /* measuring: the malloc'ed blocks */
 	size_t allocations;   /* requests served */
 	size_t escaped;       /* requests refused: did not fit the region (must stay 0) */
+	struct nst_xnn_heap *previous; /* the heap in use before this one started (restored at its end) */
 };
 bool nst_xnn_available(void);
 enum nst_status nst_xnn_begin_measure(struct nst_xnn_heap *heap);
@@ -176,6 +177,31 @@ enum nst_status nst_xnn_conv_run(void *op, int h, int w, const float *in, float 
 /* Setup only (what the planner measures: XNNPACK allocates its indirection buffer here). */
 enum nst_status nst_xnn_conv_setup(void *op, int h, int w, const float *in, float *out, pthreadpool_t pool);
 void nst_xnn_delete(void *op);
+/* float16 (precision fp16): whether XNNPACK has f16 convolutions on this CPU (a probe on a
+ * counting heap; false where it answers xnn_status_unsupported_hardware). */
+bool nst_xnn_f16_supported(void);
+/* An f16 convolution operator (no bias, no clamp) from HWIO float32 weights, converted to IEEE
+ * half; staging holds kh*kw*cin*cout floats; *l1 is the kernel's largest per-output-channel L1
+ * norm (what bounds the output from the input's largest magnitude). */
+enum nst_status nst_xnn_conv_create_f16(const struct nst_conv_shape *shape, const float *hwio, bool backward,
+                                        float *staging, float *l1, void **op);
+/* What the f16 convolutions share: float32 <-> float16 conversion operators and the float16
+ * copies of one convolution's input and output. */
+struct nst_xnn_f16 {
+	void *to_f16, *to_f32;        /* XNNPACK convert operators, created once */
+	uint16_t *in, *out;           /* [halves] each: the largest activation as float16 */
+	size_t halves;
+};
+enum nst_status nst_xnn_f16_begin(struct nst_xnn_f16 *c, uint16_t *in, uint16_t *out, size_t halves);
+void nst_xnn_f16_end(struct nst_xnn_f16 *c);
+/* out [h][w][cout] = conv(in [h][w][cin]) through float16, times *unscale: the caller multiplies
+ * out by *unscale (with its bias, ReLU or mask).  When writable, in is first multiplied in place by
+ * the power of two that fits it into float16 (its values are not needed afterwards); otherwise it
+ * must already fit (|in| * l1 < 65504: a picture's pixels do). */
+enum nst_status nst_xnn_conv_run_f16(const struct nst_xnn_f16 *c, void *op, float l1, int h, int w, int cin, int cout,
+                                     float *in, bool writable, float *out, float *unscale, pthreadpool_t pool);
+/* Setup only, at the size it will run (the planner's measurement). */
+enum nst_status nst_xnn_conv_setup_f16(void *op, int h, int w, const uint16_t *in, uint16_t *out);
 /* The XNNPACK heap of a session (NULL unless its backend is xnnpack): for tests. */
 struct nst_session;
 const struct nst_xnn_heap *nst_session_xnn_heap(const struct nst_session *session);
@@ -194,5 +220,18 @@ void nst_rng_seed(struct nst_rng *rng, uint64_t seed);
 uint64_t nst_rng_next(struct nst_rng *rng);
 double nst_rng_uniform(struct nst_rng *rng);   /* [0, 1) */
 double nst_rng_normal(struct nst_rng *rng);    /* N(0, 1), Box-Muller */
+
+/* ---------------------------------------------------------------------------------------------
+ * Tiles (src/tile.c) and what they use of the session (src/session.c)
+ * ------------------------------------------------------------------------------------------- */
+/* For the style layers of options: the pooling factor at the deepest one (style regions' corners
+ * must be multiples of it) and the margin, in input pixels, a crop needs around its own region for
+ * those features to be exactly the whole picture's (the receptive radius rounded up to it). */
+enum nst_status nst_style_geometry(const struct nst_weights *weights, const struct nst_options *options,
+                                   int *alignment, int *halo, struct nst_diag *diag);
+/* CONVENTIONS.md's preprocessing: x [pixels][3] = BGR(rgb [pixels][3]) - mean, and back (rounded,
+ * clamped; with the content's colours, content [pixels][3], when original_colors). */
+void nst_rgb_to_x(const uint8_t *rgb, size_t pixels, float *x);
+void nst_x_to_rgb(const float *x, const uint8_t *content, size_t pixels, bool original_colors, uint8_t *rgb);
 
 #endif /* NST_INTERNAL_H */

@@ -69,6 +69,8 @@ struct vgg_layer {
 	uint8_t *mask;                   /* [h][w][cout] bits: ReLU output > 0 */
 	uint8_t *argmax;                 /* [h/2][w/2][cout] 2-bit codes when pool_after and max pooling */
 	void *xnn_forward, *xnn_backward; /* XNNPACK operators (backend xnnpack) */
+	float *bias;                     /* [cout] precision fp16: added in float32 after the convolution */
+	float l1_forward, l1_backward;   /* precision fp16: the kernels' largest per-channel L1 norms */
 };
 
 struct loss_layer {
@@ -111,6 +113,7 @@ struct nst_session {
 	struct loss_layer losses[MAX_LOSSES];
 	float blend_sum;
 	bool content_set, style_set[NST_MAX_STYLES], init_set, prepared, targets_normalized;
+	bool style_by_region[NST_MAX_STYLES]; /* targets added region by region (nst_session_add_style_region) */
 
 	size_t n;                        /* H * W * 3 */
 	float *x;                        /* [H][W][3] the optimized picture, preprocessed BGR */
@@ -131,6 +134,10 @@ struct nst_session {
 	double *lbfgs_ro, *lbfgs_al;      /* [history] */
 
 	bool xnn;                         /* the picture's convolutions run on XNNPACK */
+	bool f16;                         /* ... as float16 operators (precision fp16) */
+	struct nst_xnn_f16 xnn_f16;       /* the float16 conversions and buffers */
+	uint16_t *f16_in, *f16_out;       /* [f16_halves] each: a convolution's input and output as float16 */
+	size_t f16_halves;
 	struct nst_xnn_heap xnn_heap;     /* XNNPACK's allocations, in xnn_region */
 	uint8_t *xnn_region;              /* [xnn_bytes] */
 	size_t xnn_bytes;
@@ -163,7 +170,10 @@ void nst_options_default(struct nst_options *o) {
 	o->learning_rate = 0.0f;
 	o->history = DEFAULT_HISTORY;
 	o->init = NST_INIT_CONTENT;
-	o->backend = NST_BACKEND_AUTO;
+	/* Not auto: a measured choice may differ between two runs, and a resumed run must continue
+	 * exactly the run it resumes. */
+	o->backend = nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR;
+	o->precision = NST_PRECISION_FP32;
 }
 
 enum nst_status nst_options_set_layers(struct nst_options *o, bool style, const char *list, struct nst_diag *diag) {
@@ -212,6 +222,21 @@ const char *nst_backend_name(enum nst_backend backend) {
 	return "unknown";
 }
 
+const char *nst_precision_name(enum nst_precision precision) {
+	switch (precision) {
+	case NST_PRECISION_FP32: return "fp32";
+	case NST_PRECISION_FP16: return "fp16";
+	}
+	return "unknown";
+}
+
+bool nst_precision_available(enum nst_backend backend, enum nst_precision precision) {
+	if (precision == NST_PRECISION_FP32)
+		return nst_backend_available(backend);
+	return precision == NST_PRECISION_FP16 && backend == NST_BACKEND_XNNPACK && nst_xnn_available() &&
+	       nst_xnn_f16_supported();
+}
+
 bool nst_backend_available(enum nst_backend backend) {
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
@@ -244,7 +269,8 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 	if (o->threads < 0)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "threads must be >= 1 (got %d)", o->threads);
 	if ((unsigned)o->pooling > NST_POOLING_AVG || (unsigned)o->optimizer > NST_OPTIMIZER_ADAM ||
-	    (unsigned)o->init > NST_INIT_IMAGE || (unsigned)o->backend > NST_BACKEND_XNNPACK)
+	    (unsigned)o->init > NST_INIT_IMAGE || (unsigned)o->backend > NST_BACKEND_XNNPACK ||
+	    (unsigned)o->precision > NST_PRECISION_FP16)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "an option's value is out of range");
 	if (p->width < 1 || p->height < 1 || p->width > NST_MAX_IMAGE_SIDE || p->height > NST_MAX_IMAGE_SIDE)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "picture size %dx%d is out of range (1..%d)", p->width,
@@ -404,6 +430,8 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		L->packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
 		if (!s->xnn)
 			L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
+		if (s->f16)
+			L->bias = NST_ARENA_NEW(a, float, L->shape.out_channels); /* [cout] */
 	}
 	if (s->xnn)
 		s->xnn_region = NST_ARENA_NEW(a, uint8_t, s->xnn_bytes);
@@ -423,6 +451,13 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	s->buf_floats = buf;
 	s->buf_a = NST_ARENA_NEW(a, float, buf);
 	s->buf_b = NST_ARENA_NEW(a, float, buf);
+	if (s->f16) {
+		/* A convolution's input and output at the picture's size, as float16: the largest feature
+		 * map, or the picture itself. */
+		s->f16_halves = max_size(max_activation(s, p->height, p->width), s->n);
+		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
+		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
+	}
 	CATEGORY(activations_bytes);
 
 	for (int i = 0; i < s->n_losses; i++) {
@@ -529,13 +564,29 @@ static enum nst_status xnn_create_all(struct nst_session *s, float *staging, flo
 		struct vgg_layer *L = &s->layers[i];
 		float *bias;
 		const float *hwio = layer_weights(s->weights, L->weights_index, staging, &bias);
-		enum nst_status st = nst_xnn_conv_create(&L->shape, hwio, bias, true, false, relayout, &L->xnn_forward);
-		if (st == NST_OK)
-			st = nst_xnn_conv_create(&L->shape, hwio, NULL, false, true, relayout, &L->xnn_backward);
-		if (st == NST_OK && setup) /* pointers are not dereferenced by a setup */
-			st = nst_xnn_conv_setup(L->xnn_forward, L->h, L->w, staging, relayout, NULL);
-		if (st == NST_OK && setup)
-			st = nst_xnn_conv_setup(L->xnn_backward, L->h, L->w, staging, relayout, NULL);
+		enum nst_status st;
+		if (s->f16) {
+			if (L->bias) /* NULL while measuring */
+				memcpy(L->bias, bias, (size_t)L->shape.out_channels * sizeof(float));
+			st = nst_xnn_conv_create_f16(&L->shape, hwio, false, relayout, &L->l1_forward, &L->xnn_forward);
+			if (st == NST_OK)
+				st = nst_xnn_conv_create_f16(&L->shape, hwio, true, relayout, &L->l1_backward, &L->xnn_backward);
+			/* pointers are not dereferenced by a setup */
+			const uint16_t *any_in = (const uint16_t *)(const void *)staging;
+			uint16_t *any_out = (uint16_t *)(void *)relayout;
+			if (st == NST_OK && setup)
+				st = nst_xnn_conv_setup_f16(L->xnn_forward, L->h, L->w, any_in, any_out);
+			if (st == NST_OK && setup)
+				st = nst_xnn_conv_setup_f16(L->xnn_backward, L->h, L->w, any_in, any_out);
+		} else {
+			st = nst_xnn_conv_create(&L->shape, hwio, bias, true, false, relayout, &L->xnn_forward);
+			if (st == NST_OK)
+				st = nst_xnn_conv_create(&L->shape, hwio, NULL, false, true, relayout, &L->xnn_backward);
+			if (st == NST_OK && setup) /* pointers are not dereferenced by a setup */
+				st = nst_xnn_conv_setup(L->xnn_forward, L->h, L->w, staging, relayout, NULL);
+			if (st == NST_OK && setup)
+				st = nst_xnn_conv_setup(L->xnn_backward, L->h, L->w, staging, relayout, NULL);
+		}
 		if (st != NST_OK)
 			return nst_fail(diag, st, "XNNPACK could not create the operators of layer %s (%s)", L->name,
 			                nst_status_string(st));
@@ -565,6 +616,9 @@ static enum nst_status xnn_measure(struct nst_session *s, size_t *bytes, struct 
 		st = xnn_create_all(s, staging, relayout, true, diag);
 	else
 		nst_fail(diag, st, "XNNPACK cannot start here (%s)", nst_status_string(st));
+	if (st == NST_OK && s->f16 && (st = nst_xnn_f16_begin(&s->xnn_f16, NULL, NULL, 0)) != NST_OK)
+		nst_fail(diag, st, "XNNPACK cannot convert to float16 here (%s)", nst_status_string(st));
+	nst_xnn_f16_end(&s->xnn_f16);
 	xnn_delete_all(s);
 	nst_xnn_end(&heap);
 	*bytes = heap.used;
@@ -573,12 +627,210 @@ static enum nst_status xnn_measure(struct nst_session *s, size_t *bytes, struct 
 	return st;
 }
 
-/* Resolves backend and threads, then measures (arena base NULL) or lays out for real. */
+/* ---------------------------------------------------------------------------------------------
+ * Backend auto: the fastest backend by measurement.  For the planned shapes, the stack's most
+ * expensive convolution (by FLOPs) runs forward and backward, exactly as a run does (the same
+ * functions, the real weights, the same threads), on a strip of at most NST_AUTO_MAX_PIXELS pixels
+ * of its picture (a convolution's time per pixel hardly depends on the picture's size beyond a
+ * few rows, and the strip keeps the measurement cheap: about 0.6 GFLOP for conv1_2).  One warm-up,
+ * AUTO_REPEATS timed runs, the median.  Memory: the measurement happens inside nst_plan (and
+ * nst_session_init given AUTO), before the arena's layout, on scratch from malloc (the strip's
+ * feature maps, that layer's packed weights, XNNPACK's operators on a counting heap) that is freed
+ * before the function returns: the plan then lays out the chosen backend exactly, and the caller
+ * allocates the arena only after nst_plan.
+ * ------------------------------------------------------------------------------------------- */
+
+#define AUTO_REPEATS 5            /* timed forward + backward runs per backend, after one warm-up */
+#define AUTO_SIMD_MARGIN 0.05     /* within 5%, the engine's own kernels win (no XNNPACK heap) */
+#define AUTO_PATTERN_PERIOD 1021  /* a prime: the measured input is a deterministic sawtooth */
+#define AUTO_PATTERN_SCALE (1.0f / 64.0f)
+
+static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, float *in, float *out,
+                         uint8_t *mask);
+static void conv_backward(struct nst_session *s, const struct vgg_layer *L, float *g, float *out, const float *addend,
+                          const uint8_t *mask_in);
+
+static int compare_seconds(const void *a, const void *b) {
+	const double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* One backend's median seconds for forward + backward of layer L on a rows x cols strip. */
+static enum nst_status auto_time(const struct nst_session *s, const struct vgg_layer *L, int rows, int cols,
+                                 enum nst_backend backend, bool f16, double *seconds) {
+	const struct nst_conv_shape *sh = &L->shape;
+	const size_t pixels = (size_t)rows * (size_t)cols;
+	const size_t n_in = pixels * (size_t)sh->in_channels, n_out = pixels * (size_t)sh->out_channels;
+	const size_t k = (size_t)sh->kernel_h * sh->kernel_w * sh->in_channels * sh->out_channels + sh->out_channels;
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	/* A copy of the session that runs this one layer at the strip's size. */
+	struct nst_session *m = malloc(sizeof *m);
+	if (!m)
+		return NST_ERR_OUT_OF_MEMORY;
+	*m = *s;
+	m->x = NULL;
+	m->xnn = backend == NST_BACKEND_XNNPACK;
+	m->f16 = m->xnn && f16;
+	m->engine.gemm = backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
+	m->engine.pool = m->engine.threads > 1 ? pthreadpool_create((size_t)m->engine.threads) : NULL;
+	struct vgg_layer Lm = *L;
+	Lm.h = rows;
+	Lm.w = cols;
+	Lm.packed_forward = Lm.packed_backward = Lm.bias = NULL;
+	Lm.xnn_forward = Lm.xnn_backward = NULL;
+	m->engine.scratch_floats = max_size(nst_conv_scratch_floats(m->engine.gemm, &Lm.shape),
+	                                    nst_conv_scratch_floats(m->engine.gemm, &Lm.backward));
+	float *src = malloc(n_in * sizeof(float)), *in = malloc(n_in * sizeof(float));
+	float *out = malloc(n_out * sizeof(float)), *back = malloc(n_in * sizeof(float));
+	float *staging = malloc(k * sizeof(float)), *relayout = malloc(k * sizeof(float));
+	uint8_t *mask_out = malloc(nst_mask_bytes(n_out)), *mask_in = malloc(nst_mask_bytes(n_in));
+	float *scratch = NULL, *bias_copy = NULL;
+	uint16_t *h_in = NULL, *h_out = NULL;
+	struct nst_xnn_heap heap;
+	bool heap_started = false, f16_started = false;
+	enum nst_status st = NST_OK;
+	if (!src || !in || !out || !back || !staging || !relayout || !mask_out || !mask_in ||
+	    (m->engine.threads > 1 && !m->engine.pool)) {
+		st = NST_ERR_OUT_OF_MEMORY;
+		goto done;
+	}
+	for (size_t i = 0; i < n_in; i++)
+		src[i] = (float)((int)(i % AUTO_PATTERN_PERIOD) - AUTO_PATTERN_PERIOD / 2) * AUTO_PATTERN_SCALE;
+	memset(mask_in, 0x55, nst_mask_bytes(n_in)); /* half of the ReLUs below pass */
+	float *bias;
+	const float *hwio = layer_weights(s->weights, L->weights_index, staging, &bias);
+	if (m->xnn) {
+		heap_started = true;
+		st = nst_xnn_begin_measure(&heap);
+		if (st == NST_OK && m->f16) {
+			bias_copy = malloc((size_t)sh->out_channels * sizeof(float));
+			h_in = malloc(max_size(n_in, n_out) * sizeof(uint16_t));
+			h_out = malloc(max_size(n_in, n_out) * sizeof(uint16_t));
+			st = bias_copy && h_in && h_out ? NST_OK : NST_ERR_OUT_OF_MEMORY;
+			if (st == NST_OK) {
+				memcpy(bias_copy, bias, (size_t)sh->out_channels * sizeof(float));
+				Lm.bias = bias_copy;
+				st = nst_xnn_conv_create_f16(&Lm.shape, hwio, false, relayout, &Lm.l1_forward, &Lm.xnn_forward);
+			}
+			if (st == NST_OK)
+				st = nst_xnn_conv_create_f16(&Lm.shape, hwio, true, relayout, &Lm.l1_backward, &Lm.xnn_backward);
+			if (st == NST_OK) {
+				f16_started = true;
+				st = nst_xnn_f16_begin(&m->xnn_f16, h_in, h_out, max_size(n_in, n_out));
+			}
+		} else if (st == NST_OK) {
+			st = nst_xnn_conv_create(&Lm.shape, hwio, bias, true, false, relayout, &Lm.xnn_forward);
+			if (st == NST_OK)
+				st = nst_xnn_conv_create(&Lm.shape, hwio, NULL, false, true, relayout, &Lm.xnn_backward);
+		}
+	} else {
+		Lm.packed_forward = malloc(nst_conv_packed_floats(m->engine.gemm, &Lm.shape) * sizeof(float));
+		Lm.packed_backward = malloc(nst_conv_packed_floats(m->engine.gemm, &Lm.backward) * sizeof(float));
+		scratch = malloc(m->engine.scratch_floats * (size_t)m->engine.threads * sizeof(float));
+		st = Lm.packed_forward && Lm.packed_backward && scratch ? NST_OK : NST_ERR_OUT_OF_MEMORY;
+		if (st == NST_OK) {
+			nst_conv_pack_forward(m->engine.gemm, &Lm.shape, hwio, bias, Lm.packed_forward);
+			nst_conv_pack_backward(m->engine.gemm, &Lm.shape, hwio, Lm.packed_backward);
+		}
+	}
+	m->engine.scratch = scratch;
+	double t[AUTO_REPEATS];
+	for (int r = -1; st == NST_OK && r < AUTO_REPEATS; r++) { /* r = -1: the warm-up */
+		memcpy(in, src, n_in * sizeof(float));
+		const double t0 = nst_seconds();
+		conv_forward(m, &Lm, rows, cols, in, out, mask_out);
+		conv_backward(m, &Lm, out, back, NULL, mask_in);
+		if (r >= 0)
+			t[r] = nst_seconds() - t0;
+	}
+	if (st == NST_OK) {
+		qsort(t, AUTO_REPEATS, sizeof t[0], compare_seconds);
+		*seconds = t[AUTO_REPEATS / 2];
+	}
+done:
+	if (f16_started)
+		nst_xnn_f16_end(&m->xnn_f16);
+	nst_xnn_delete(Lm.xnn_forward);
+	nst_xnn_delete(Lm.xnn_backward);
+	if (heap_started)
+		nst_xnn_end(&heap);
+	if (m->engine.pool)
+		pthreadpool_destroy(m->engine.pool);
+	free(Lm.packed_forward);
+	free(Lm.packed_backward);
+	free(scratch);
+	free(bias_copy);
+	free(h_in);
+	free(h_out);
+	free(src);
+	free(in);
+	free(out);
+	free(back);
+	free(staging);
+	free(relayout);
+	free(mask_out);
+	free(mask_in);
+	free(m);
+	return st;
+}
+
+/* Backend auto: simd (or scalar, without SIMD kernels) against xnnpack, when both can run. */
+static enum nst_status auto_choose(struct nst_session *s, bool f16, enum nst_backend *out, struct nst_diag *diag) {
+	const enum nst_backend own = nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR;
+	*out = own;
+	if (!nst_xnn_available() || s->n_layers == 0)
+		return NST_OK;
+	const struct vgg_layer *L = &s->layers[0];
+	for (int i = 1; i < s->n_layers; i++)
+		if (conv_flops(&s->layers[i].shape, s->layers[i].h, s->layers[i].w) > conv_flops(&L->shape, L->h, L->w))
+			L = &s->layers[i];
+	const int cols = L->w < NST_AUTO_MAX_PIXELS ? L->w : NST_AUTO_MAX_PIXELS;
+	const int rows = L->h < NST_AUTO_MAX_PIXELS / cols ? L->h : (NST_AUTO_MAX_PIXELS / cols > 0 ? NST_AUTO_MAX_PIXELS / cols : 1);
+	memcpy(s->plan.auto_layer, L->name, sizeof s->plan.auto_layer);
+	double t_own = 0.0, t_xnn = 0.0;
+	enum nst_status st = auto_time(s, L, rows, cols, own, false, &t_own);
+	if (st != NST_OK)
+		return nst_fail(diag, st, "backend auto: cannot time %s on backend %s (%s)", L->name, nst_backend_name(own),
+		                nst_status_string(st));
+	s->plan.auto_seconds[own] = t_own;
+	if (auto_time(s, L, rows, cols, NST_BACKEND_XNNPACK, f16, &t_xnn) != NST_OK)
+		return NST_OK; /* XNNPACK cannot run here (someone else's allocator): the engine's kernels */
+	s->plan.auto_seconds[NST_BACKEND_XNNPACK] = t_xnn;
+	if (t_xnn * (1.0 + AUTO_SIMD_MARGIN) < t_own)
+		*out = NST_BACKEND_XNNPACK;
+	return NST_OK;
+}
+
+/* Why fp16 is not used with this backend (static text: the plan keeps the pointer). */
+static const char *fp16_backend_notice(enum nst_backend asked, enum nst_backend used) {
+	if (asked == NST_BACKEND_AUTO)
+		return used == NST_BACKEND_SIMD ? "fp16 runs only on backend xnnpack, and backend auto measured simd faster; running in fp32"
+		                                : "fp16 runs only on backend xnnpack, and backend auto measured scalar faster; running in fp32";
+	return used == NST_BACKEND_SIMD ? "fp16 runs only with --backend xnnpack, not simd; running in fp32"
+	                                : "fp16 runs only with --backend xnnpack, not scalar; running in fp32";
+}
+
+/* Resolves backend, precision and threads, then measures (arena base NULL) or lays out for real. */
 static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct nst_diag *diag) {
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
 	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
-	switch (s->options.backend) {
+	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
+	s->plan.threads = s->engine.threads;
+	const bool want_f16 = s->options.precision == NST_PRECISION_FP16;
+	/* Probed once: XNNPACK answers xnn_status_unsupported_hardware without FP16 arithmetic. */
+	const bool f16_possible = want_f16 && nst_xnn_available() && nst_xnn_f16_supported();
+	enum nst_backend backend = s->options.backend;
+	if (backend == NST_BACKEND_AUTO) {
+		const enum nst_status st = auto_choose(s, f16_possible, &backend, diag);
+		if (st != NST_OK)
+			return st;
+	}
+	s->plan.precision = NST_PRECISION_FP32;
+	s->plan.notice = NULL;
+	switch (backend) {
+	case NST_BACKEND_AUTO: /* resolved above */
 	case NST_BACKEND_SCALAR:
 		s->engine.gemm = nst_gemm_kernel_scalar();
 		s->plan.backend = NST_BACKEND_SCALAR;
@@ -589,10 +841,6 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 		s->engine.gemm = best;
 		s->plan.backend = NST_BACKEND_SIMD;
 		break;
-	case NST_BACKEND_AUTO:
-		s->engine.gemm = best;
-		s->plan.backend = best == nst_gemm_kernel_scalar() ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD;
-		break;
 	case NST_BACKEND_XNNPACK: {
 		if (!nst_xnn_available())
 			return nst_fail(diag, NST_ERR_UNSUPPORTED,
@@ -600,15 +848,20 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 		s->engine.gemm = best; /* targets, Gram matrices and style gradients */
 		s->plan.backend = NST_BACKEND_XNNPACK;
 		s->xnn = true;
+		s->f16 = f16_possible;
 		const enum nst_status st = xnn_measure(s, &s->xnn_bytes, diag);
 		if (st != NST_OK)
 			return st;
 		break;
 	}
 	}
-	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
-	s->plan.threads = s->engine.threads;
-	s->plan.kernel = s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
+	if (want_f16 && !s->f16)
+		s->plan.notice = s->plan.backend != NST_BACKEND_XNNPACK ? fp16_backend_notice(s->options.backend, s->plan.backend)
+		                 : nst_xnn_available()                 ? "fp16 is not available on this CPU; running in fp32"
+		                                                       : "fp16 needs XNNPACK, which this build lacks; running in fp32";
+	if (s->f16)
+		s->plan.precision = NST_PRECISION_FP16;
+	s->plan.kernel = s->f16 ? "XNNPACK float16 convolutions" : s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
 
 	/* The session struct itself comes first. */
 	nst_arena_alloc(a, sizeof(struct nst_session));
@@ -656,6 +909,9 @@ static enum nst_status pack_weights(struct nst_session *s, struct nst_diag *diag
 		st = xnn_create_all(s, s->buf_a, s->buf_b, false, diag);
 	else
 		nst_fail(diag, st, "XNNPACK cannot start here (%s)", nst_status_string(st));
+	if (st == NST_OK && s->f16 &&
+	    (st = nst_xnn_f16_begin(&s->xnn_f16, s->f16_in, s->f16_out, s->f16_halves)) != NST_OK)
+		nst_fail(diag, st, "XNNPACK cannot convert to float16 here (%s)", nst_status_string(st));
 	return st;
 }
 
@@ -676,6 +932,23 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 	st = build(&tmp, &a, diag);
 	if (st != NST_OK)
 		return st;
+	if (a.overflow && o->backend == NST_BACKEND_AUTO) {
+		/* Measured again here, auto may have chosen otherwise than nst_plan did: the arena is the
+		 * plan of some backend, so the other candidate is tried before giving up. */
+		const enum nst_backend measured = tmp.plan.backend;
+		struct nst_options other = *o;
+		other.backend = measured == NST_BACKEND_XNNPACK
+		                    ? (nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR)
+		                    : NST_BACKEND_XNNPACK;
+		struct nst_session alt;
+		struct nst_arena b;
+		nst_arena_init(&b, arena, arena_bytes);
+		if (nst_backend_available(other.backend) && configure(&alt, w, &other, p, diag) == NST_OK &&
+		    build(&alt, &b, diag) == NST_OK && !b.overflow) {
+			tmp = alt;
+			a = b;
+		}
+	}
 	if (a.overflow)
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
@@ -700,6 +973,7 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 
 void nst_session_release(struct nst_session *s) {
 	if (s && s->xnn) {
+		nst_xnn_f16_end(&s->xnn_f16);
 		xnn_delete_all(s);
 		nst_xnn_end(&s->xnn_heap);
 		s->xnn = false;
@@ -742,6 +1016,11 @@ struct pass {
 	float blend;
 	bool need_grad;
 	float *start_grad;   /* out: the deepest layer's gradient buffer */
+	/* PASS_TARGET_STYLE of one region of a larger style picture (nst_session_add_style_region):
+	 * the input is the crop, only the features of own enter the Gram, weighted by their share of
+	 * the whole picture's features. */
+	const struct nst_rect *crop, *own;  /* whole-picture pixels */
+	int whole_w, whole_h;
 };
 
 static void pool_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, const float *in, float *out,
@@ -776,8 +1055,26 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 
 /* Layer L's convolution for the optimized picture: on XNNPACK (then the ReLU mask from its
  * output) or on the engine with everything fused. */
-static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, const float *in, float *out,
+static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, float *in, float *out,
                          uint8_t *mask) {
+	if (s->f16 && h == L->h && w == L->w) {
+		/* The input is scaled in place, except the picture itself (|x| <= 255 fits float16). */
+		const int cin = L->shape.in_channels, c = L->shape.out_channels;
+		float unscale;
+		nst_xnn_conv_run_f16(&s->xnn_f16, L->xnn_forward, L->l1_forward, h, w, cin, c, in, in != s->x, out, &unscale,
+		                     s->engine.pool);
+		const size_t pixels = (size_t)h * (size_t)w;
+		for (size_t i = 0; i < pixels; i++) {
+			float *o = out + i * (size_t)c;
+			for (int k = 0; k < c; k++) {
+				const float v = o[k] * unscale + L->bias[k];
+				o[k] = v > 0.0f ? v : 0.0f; /* the ReLU */
+			}
+		}
+		if (mask)
+			nst_mask_from_positive(&s->engine, pixels * (size_t)c, out, mask);
+		return;
+	}
 	if (s->xnn && h == L->h && w == L->w) {
 		nst_xnn_conv_run(L->xnn_forward, h, w, in, out, s->engine.pool);
 		if (mask)
@@ -789,8 +1086,21 @@ static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h
 }
 
 /* Layer L's input gradient: out = mask_in ? (conv^T(g) + addend) : 0 (either may be NULL). */
-static void conv_backward(struct nst_session *s, const struct vgg_layer *L, const float *g, float *out,
+static void conv_backward(struct nst_session *s, const struct vgg_layer *L, float *g, float *out,
                           const float *addend, const uint8_t *mask_in) {
+	if (s->f16) {
+		/* g is not needed afterwards: scaled in place into float16's range. */
+		const size_t n = (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels;
+		float unscale;
+		nst_xnn_conv_run_f16(&s->xnn_f16, L->xnn_backward, L->l1_backward, L->h, L->w, L->shape.out_channels,
+		                     L->shape.in_channels, g, true, out, &unscale, s->engine.pool);
+		if (unscale != 1.0f)
+			for (size_t i = 0; i < n; i++)
+				out[i] *= unscale;
+		if (mask_in)
+			nst_mask_apply(&s->engine, n, mask_in, addend, out);
+		return;
+	}
 	if (s->xnn) {
 		nst_xnn_conv_run(L->xnn_backward, L->h, L->w, g, out, s->engine.pool);
 		if (mask_in)
@@ -802,9 +1112,38 @@ static void conv_backward(struct nst_session *s, const struct vgg_layer *L, cons
 }
 
 /* Runs the stack on x ([h][w][3]). */
-static void forward(struct nst_session *s, const float *x, int h, int w, struct pass *pass) {
-	const float *cur = x;
+/* Region passes: blend * (n_own / n_whole) * Gram(own features) into l's style target, so that
+ * the regions of a partition of the whole picture add up to blend * Gram(whole picture).  At this
+ * layer the picture is `factor` times smaller than the input (h x w: the crop's features, in out;
+ * whole_h x whole_w: the whole picture's); the own features are gathered into spare. */
+static void style_region_gram(struct nst_session *s, struct loss_layer *l, const struct pass *pass, int factor,
+                              int whole_h, int whole_w, int h, int w, const float *out, float *spare) {
+	const int c = s->layers[l->layer].shape.out_channels;
+	const struct nst_rect *crop = pass->crop, *own = pass->own;
+	/* Own rows / columns at this layer, relative to the crop; an own edge on the picture's edge
+	 * takes everything the floor of the pooling left there. */
+	const int x0 = (own->x - crop->x) / factor, y0 = (own->y - crop->y) / factor;
+	int x1 = own->x + own->width == pass->whole_w ? w : (own->x + own->width - crop->x) / factor;
+	int y1 = own->y + own->height == pass->whole_h ? h : (own->y + own->height - crop->y) / factor;
+	x1 = x1 < w ? x1 : w;
+	y1 = y1 < h ? y1 : h;
+	if (x1 <= x0 || y1 <= y0)
+		return;
+	const size_t row = (size_t)(x1 - x0) * (size_t)c; /* floats of one own row */
+	for (int y = y0; y < y1; y++)                     // spare: [y1 - y0][x1 - x0][c]
+		memcpy(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
+		       row * sizeof(float));
+	const size_t n_own = (size_t)(y1 - y0) * (size_t)(x1 - x0);
+	nst_gram(&s->engine, n_own, c, spare, l->gram);
+	const float share = (float)((double)pass->blend * (double)n_own / ((double)whole_h * (double)whole_w));
+	for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
+		l->style_target[j] += share * l->gram[j];
+}
+
+static void forward(struct nst_session *s, float *x, int h, int w, struct pass *pass) {
+	float *cur = x;
 	const bool record = pass->mode == PASS_LOSS;
+	int factor = 1, whole_h = pass->whole_h, whole_w = pass->whole_w; /* region passes */
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
 		float *out = cur == s->buf_a ? s->buf_b : s->buf_a;
@@ -824,6 +1163,8 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 			struct loss_layer *l = &s->losses[L->loss];
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
 				memcpy(l->content_target, out, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
+			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
+				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, out, other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
 				nst_gram(&s->engine, (size_t)h * (size_t)w, c, out, l->gram);
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
@@ -847,6 +1188,9 @@ static void forward(struct nst_session *s, const float *x, int h, int w, struct 
 			pool_forward(s, L, h, w, out, other, record);
 			h /= 2;
 			w /= 2;
+			factor *= 2;
+			whole_h /= 2;
+			whole_w /= 2;
 			cur = other;
 		} else {
 			cur = out;
@@ -956,6 +1300,75 @@ enum nst_status nst_session_set_style(struct nst_session *s, int index, const ui
 		forward(s, s->staging, h, w, &pass);
 	s->blend_sum += blend;
 	s->style_set[index] = true;
+	s->prepared = false;
+	return NST_OK;
+}
+
+/* The pooling factor at the deepest style layer and the receptive radius of its features, in
+ * input pixels (each 3x3 convolution reaches pad * factor further, each 2x2 pooling factor more). */
+static void style_reach(const struct nst_session *s, int *alignment, int *radius) {
+	int deepest = -1;
+	for (int i = 0; i < s->n_losses; i++)
+		if (s->losses[i].style && s->losses[i].layer > deepest)
+			deepest = s->losses[i].layer;
+	int factor = 1, reach = 0;
+	for (int i = 0; i <= deepest; i++) {
+		reach += s->layers[i].shape.pad * factor;
+		if (s->layers[i].pool_after && i < deepest) {
+			reach += factor;
+			factor *= 2;
+		}
+	}
+	*alignment = factor;
+	*radius = reach;
+}
+
+enum nst_status nst_style_geometry(const struct nst_weights *w, const struct nst_options *o, int *alignment,
+                                   int *halo, struct nst_diag *diag) {
+	/* Any size the network accepts: the geometry depends on the layers only. */
+	const int side = 1 << VGG_MAX_BLOCK;
+	const struct nst_problem p = {side, side, o->n_style_layers > 0 ? 1 : 0, {side}, {side}};
+	struct nst_session s;
+	const enum nst_status st = configure(&s, w, o, &p, diag);
+	if (st != NST_OK)
+		return st;
+	int radius;
+	style_reach(&s, alignment, &radius);
+	*halo = (radius + *alignment - 1) / *alignment * *alignment;
+	return NST_OK;
+}
+
+static bool rect_inside(const struct nst_rect *r, int x, int y, int w, int h) {
+	return r->width > 0 && r->height > 0 && r->x >= x && r->y >= y && r->x + r->width <= x + w &&
+	       r->y + r->height <= y + h;
+}
+
+enum nst_status nst_session_add_style_region(struct nst_session *s, int index, const uint8_t *rgb,
+                                             const struct nst_rect *crop, const struct nst_rect *own, int whole_width,
+                                             int whole_height, float blend) {
+	if (!s || !rgb || !crop || !own || index < 0 || index >= s->problem.n_styles || !isfinite(blend) || blend < 0.0f)
+		return NST_ERR_INVALID_ARGUMENT;
+	if (s->style_set[index] && !s->style_by_region[index])
+		return NST_ERR_INVALID_ARGUMENT; /* its whole Gram is in the targets already */
+	if (!rect_inside(crop, 0, 0, whole_width, whole_height) || !rect_inside(own, crop->x, crop->y, crop->width, crop->height) ||
+	    crop->width > s->problem.style_width[index] || crop->height > s->problem.style_height[index])
+		return NST_ERR_INVALID_ARGUMENT;
+	int alignment, radius;
+	style_reach(s, &alignment, &radius);
+	const bool aligned = crop->x % alignment == 0 && crop->y % alignment == 0 && own->x % alignment == 0 &&
+	                     own->y % alignment == 0 &&
+	                     ((own->x + own->width) % alignment == 0 || own->x + own->width == whole_width) &&
+	                     ((own->y + own->height) % alignment == 0 || own->y + own->height == whole_height);
+	if (!aligned)
+		return NST_ERR_INVALID_ARGUMENT;
+	preprocess(rgb, (size_t)crop->width * (size_t)crop->height, s->staging);
+	struct pass pass = {.mode = PASS_TARGET_STYLE, .blend = blend, .crop = crop, .own = own,
+	                    .whole_w = whole_width, .whole_h = whole_height};
+	if (s->n_layers > 0)
+		forward(s, s->staging, crop->height, crop->width, &pass);
+	if (!s->style_by_region[index])
+		s->blend_sum += blend; /* once per style, however many regions it comes in */
+	s->style_set[index] = s->style_by_region[index] = true;
 	s->prepared = false;
 	return NST_OK;
 }
@@ -1287,6 +1700,14 @@ enum nst_status nst_session_image(struct nst_session *s, uint8_t *rgb) {
 	return NST_OK;
 }
 
+void nst_rgb_to_x(const uint8_t *rgb, size_t pixels, float *x) { preprocess(rgb, pixels, x); }
+
+void nst_x_to_rgb(const float *x, const uint8_t *content, size_t pixels, bool original_colors, uint8_t *rgb) {
+	deprocess(x, pixels, rgb);
+	if (original_colors)
+		keep_colors(content, pixels, rgb);
+}
+
 enum nst_status nst_session_get_x(struct nst_session *s, float *x) {
 	if (!s || !x || !s->prepared)
 		return NST_ERR_INVALID_ARGUMENT;
@@ -1399,6 +1820,9 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	                         s->problem.width, s->problem.height};
 	c = crc_value(c, weights, sizeof weights);
 	c = crc_value(c, ints, sizeof ints);
+	/* The precision the run computes in (fp32 checkpoints keep the fingerprint they always had). */
+	if (s->plan.precision == NST_PRECISION_FP16)
+		c = crc_value(c, "fp16", 4);
 	c = crc_value(c, s->content_rgb, s->n);
 	for (int i = 0; i < s->n_losses; i++)
 		if (s->losses[i].style) {

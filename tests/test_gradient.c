@@ -80,6 +80,7 @@ static void check_config(const char *weights_path, const struct config *cfg, uin
 		nst_weights_close(w);
 		return;
 	}
+	o.backend = plan.backend; /* auto's measured choice: the session is the one planned */
 	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
 	struct nst_session *s = NULL;
 	/* One byte short of the plan is refused; exactly the plan is enough. */
@@ -190,6 +191,115 @@ static void check_config(const char *weights_path, const struct config *cfg, uin
 	free(arena);
 }
 
+/* precision fp16 on XNNPACK: the same heap accounting (every byte from the planned region, none
+ * escaping), and the gradient close to fp32's (float16 is too coarse for finite differences);
+ * where the CPU has no FP16 arithmetic, the plan falls back to fp32 and says so. */
+#define FP16_GRAD_TOLERANCE 5e-2 /* relative L2 distance of the fp16 gradient from fp32's */
+#define FP16_LOSS_TOLERANCE 1e-2
+
+static bool fp16_session(const char *path, enum nst_precision precision, struct nst_plan *plan, void **arena,
+                         struct nst_session **s) {
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	if (nst_weights_open(path, &w, &diag) != NST_OK)
+		return false;
+	struct nst_options o;
+	nst_options_default(&o);
+	o.backend = NST_BACKEND_XNNPACK;
+	o.precision = precision;
+	o.threads = 2;
+	struct nst_problem p = {W, H, 1, {13}, {10}};
+	enum nst_status st = nst_plan(w, &o, &p, plan, &diag);
+	CHECK(st == NST_OK, "fp16: plan: %s", diag.message);
+	*arena = st == NST_OK ? aligned_alloc(NST_ARENA_ALIGNMENT, (plan->total_bytes + 63) / 64 * 64) : NULL;
+	if (*arena) {
+		st = nst_session_init(*arena, plan->total_bytes - 1, w, &o, &p, s, &diag);
+		CHECK(st == NST_ERR_OUT_OF_MEMORY, "fp16: an arena one byte short gave %s", nst_status_string(st));
+		st = nst_session_init(*arena, plan->total_bytes, w, &o, &p, s, &diag);
+		CHECK(st == NST_OK, "fp16: init with the planned size: %s", diag.message);
+	}
+	nst_weights_close(w);
+	if (st != NST_OK || !*arena) {
+		free(*arena);
+		return false;
+	}
+	struct nst_rng rng;
+	nst_rng_seed(&rng, 7);
+	uint8_t content[H * W * 3], style[13 * 10 * 3];
+	random_rgb(&rng, content, sizeof content);
+	random_rgb(&rng, style, sizeof style);
+	nst_session_set_content(*s, content);
+	nst_session_set_style(*s, 0, style, 1.0f);
+	CHECK(nst_session_prepare(*s) == NST_OK, "fp16: prepare");
+	return true;
+}
+
+static void check_fp16(const char *path) {
+	struct nst_plan p32, p16;
+	void *a32 = NULL, *a16 = NULL;
+	struct nst_session *s32 = NULL, *s16 = NULL;
+	/* One XNNPACK session at a time (XNNPACK's allocator is process-wide): fp32's first. */
+	const size_t n = (size_t)H * W * 3;
+	float *x = malloc(n * sizeof(float)), *g32 = malloc(n * sizeof(float)), *g16 = malloc(n * sizeof(float));
+	struct nst_losses l32, l16;
+	if (!x || !g32 || !g16 || !fp16_session(path, NST_PRECISION_FP32, &p32, &a32, &s32)) {
+		free(x);
+		free(g32);
+		free(g16);
+		return;
+	}
+	struct nst_rng rng;
+	nst_rng_seed(&rng, 11);
+	nst_session_get_x(s32, x);
+	for (size_t i = 0; i < n; i++)
+		x[i] += (float)(nst_rng_normal(&rng) * 8.0);
+	nst_session_set_x(s32, x);
+	nst_session_evaluate(s32, &l32, g32);
+	nst_session_release(s32);
+	free(a32);
+	if (!fp16_session(path, NST_PRECISION_FP16, &p16, &a16, &s16)) {
+		free(x);
+		free(g32);
+		free(g16);
+		return;
+	}
+	const bool have = nst_precision_available(NST_BACKEND_XNNPACK, NST_PRECISION_FP16);
+	CHECK(p32.precision == NST_PRECISION_FP32 && p32.notice == NULL, "fp32 plan: precision %s, notice %s",
+	      nst_precision_name(p32.precision), p32.notice ? p32.notice : "none");
+	if (have)
+		CHECK(p16.precision == NST_PRECISION_FP16 && p16.notice == NULL, "fp16 plan: precision %s, notice %s",
+		      nst_precision_name(p16.precision), p16.notice ? p16.notice : "none");
+	else
+		CHECK(p16.precision == NST_PRECISION_FP32 && p16.notice != NULL, "fp16 without FP16 arithmetic: precision %s, no notice",
+		      nst_precision_name(p16.precision));
+	for (int rep = 0; rep < 2; rep++) { /* twice: a second evaluation must not allocate either */
+		nst_session_set_x(s16, x);
+		nst_session_evaluate(s16, &l16, g16);
+	}
+	double d = 0.0, r = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		d += ((double)g16[i] - g32[i]) * ((double)g16[i] - g32[i]);
+		r += (double)g32[i] * g32[i];
+	}
+	const double grad_err = sqrt(d / r), loss_err = fabs(l16.total - l32.total) / l32.total;
+	printf("  %-38s loss %.6e vs fp32 %.6e (relative %.2e), gradient relative L2 %.2e\n",
+	       have ? "xnnpack fp16 vs fp32" : "xnnpack fp16 (fallback: fp32)", l16.total, l32.total, loss_err, grad_err);
+	CHECK(loss_err < FP16_LOSS_TOLERANCE, "fp16 loss %g vs fp32 %g", l16.total, l32.total);
+	CHECK(grad_err < FP16_GRAD_TOLERANCE, "fp16 gradient: relative L2 distance %.3e from fp32's", grad_err);
+	const struct nst_xnn_heap *heap = nst_session_xnn_heap(s16);
+	CHECK(heap != NULL, "fp16: no XNNPACK heap");
+	if (heap) {
+		CHECK(heap->escaped == 0, "fp16: %zu XNNPACK allocations did not fit the plan", heap->escaped);
+		CHECK(heap->used == heap->size, "fp16: XNNPACK used %zu bytes in %zu allocations, the plan measured %zu", heap->used,
+		      heap->allocations, heap->size);
+	}
+	free(x);
+	free(g32);
+	free(g16);
+	nst_session_release(s16);
+	free(a16);
+}
+
 int main(void) {
 	const uint64_t seed = support_seed();
 	printf("test_gradient: seed %llu\n", (unsigned long long)seed);
@@ -228,6 +338,7 @@ int main(void) {
 		};
 		for (size_t i = 0; i < sizeof xnn / sizeof xnn[0]; i++)
 			check_config(path, &xnn[i], seed + 100 + i);
+		check_fp16(path);
 	} else {
 		printf("  (this build has no XNNPACK backend)\n");
 	}

@@ -29,6 +29,7 @@ struct bench_options {
 	int sizes[MAX_LIST], n_sizes;
 	int threads[MAX_LIST], n_threads;
 	enum nst_backend backends[MAX_LIST];
+	enum nst_precision precisions[MAX_LIST]; /* per backend entry: fp16 only with xnnpack */
 	int n_backends;
 	int iterations, warmup, conv_size;
 	enum nst_optimizer optimizer;
@@ -68,7 +69,11 @@ static int parse_backends(const char *arg, struct bench_options *o) {
 	o->n_backends = 0;
 	for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
 		enum nst_backend b;
-		if (!strcmp(t, "scalar"))
+		enum nst_precision prec = NST_PRECISION_FP32;
+		if (!strcmp(t, "xnnpack-fp16")) {
+			b = NST_BACKEND_XNNPACK;
+			prec = NST_PRECISION_FP16;
+		} else if (!strcmp(t, "scalar"))
 			b = NST_BACKEND_SCALAR;
 		else if (!strcmp(t, "simd"))
 			b = NST_BACKEND_SIMD;
@@ -78,6 +83,7 @@ static int parse_backends(const char *arg, struct bench_options *o) {
 			return -1;
 		if (o->n_backends == MAX_LIST)
 			return -1;
+		o->precisions[o->n_backends] = prec;
 		o->backends[o->n_backends++] = b;
 	}
 	return o->n_backends;
@@ -112,8 +118,8 @@ static bool on_row(void *user, const struct nst_progress *p) {
 }
 
 /* The child: one configuration, synthetic pictures (speed does not depend on their content). */
-static void run_config(const struct bench_options *o, int size, enum nst_backend backend, int threads,
-                       struct bench_result *r) {
+static void run_config(const struct bench_options *o, int size, enum nst_backend backend,
+                       enum nst_precision precision, int threads, struct bench_result *r) {
 	struct nst_diag diag = {{0}};
 	struct nst_weights *w = NULL;
 	memset(r, 0, sizeof *r);
@@ -123,12 +129,18 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 	struct nst_options opt;
 	nst_options_default(&opt);
 	opt.backend = backend;
+	opt.precision = precision;
 	opt.threads = threads;
 	opt.optimizer = o->optimizer;
 	struct nst_problem p = {size, size, 1, {size}, {size}};
 	struct nst_plan plan;
 	if ((st = nst_plan(w, &opt, &p, &plan, &diag)) != NST_OK)
 		goto fail;
+	if (plan.precision != precision) {
+		st = NST_ERR_UNSUPPORTED;
+		snprintf(diag.message, sizeof diag.message, "%s", plan.notice ? plan.notice : "precision not available");
+		goto fail;
+	}
 	r->plan_bytes = plan.total_bytes;
 	r->flops = plan.forward_flops + plan.backward_flops;
 	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
@@ -176,8 +188,8 @@ fail:
 }
 
 /* Runs one configuration in a child; returns its peak RSS in bytes (0 on failure). */
-static size_t run_child(const struct bench_options *o, int size, enum nst_backend backend, int threads,
-                        struct bench_result *r) {
+static size_t run_child(const struct bench_options *o, int size, enum nst_backend backend,
+                        enum nst_precision precision, int threads, struct bench_result *r) {
 	int fd[2];
 	if (pipe(fd) != 0)
 		return 0;
@@ -188,7 +200,7 @@ static size_t run_child(const struct bench_options *o, int size, enum nst_backen
 		close(fd[0]);
 		struct bench_result *res = calloc(1, sizeof *res);
 		if (res) {
-			run_config(o, size, backend, threads, res);
+			run_config(o, size, backend, precision, threads, res);
 			const char *p = (const char *)res;
 			size_t left = sizeof *res;
 			while (left > 0) {
@@ -251,7 +263,7 @@ static void machine(char *cpu, size_t size) {
 static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
 int nst_cli_bench(int argc, char **argv) {
-	struct bench_options o = {{128, 256, 512}, 3, {0}, 0, {0}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
+	struct bench_options o = {{128, 256, 512}, 3, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
 	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL};
 	const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	for (int t = 1; t <= cores && o.n_threads < MAX_LIST; t *= 2)
@@ -262,6 +274,10 @@ int nst_cli_bench(int argc, char **argv) {
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
 	if (nst_backend_available(NST_BACKEND_XNNPACK))
 		o.backends[o.n_backends++] = NST_BACKEND_XNNPACK;
+	if (nst_precision_available(NST_BACKEND_XNNPACK, NST_PRECISION_FP16)) {
+		o.precisions[o.n_backends] = NST_PRECISION_FP16; /* whole iterations only */
+		o.backends[o.n_backends++] = NST_BACKEND_XNNPACK;
+	}
 	o.backends[o.n_backends++] = NST_BACKEND_SCALAR;
 	char weights_buf[LINE_BYTES];
 	for (int i = 1; i < argc; i++) {
@@ -291,7 +307,7 @@ int nst_cli_bench(int argc, char **argv) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,xnnpack,scalar]\n"
+			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,xnnpack,xnnpack-fp16,scalar]\n"
 			       "                 [--iterations N] [--warmup N] [--conv-size N (0: skip)] [--json FILE]\n"
 			       "                 [--weights FILE] [--optimizer adam|lbfgs]\n");
 			return 0;
@@ -330,6 +346,10 @@ int nst_cli_bench(int argc, char **argv) {
 	double peak[MAX_LIST][MAX_LIST];
 	for (int b = 0; b < o.n_backends; b++)
 		for (int t = 0; t < o.n_threads; t++) {
+			if (b > 0 && o.backends[b] == o.backends[b - 1]) { /* xnnpack-fp16 after xnnpack: the same peak */
+				peak[b][t] = peak[b - 1][t];
+				continue;
+			}
 			peak[b][t] = nst_bench_peak_gflops(o.backends[b], o.threads[t]);
 			printf("  %-6s %-28s %2d thread%s %8.1f GFLOP/s\n", nst_backend_name(o.backends[b]),
 			       nst_bench_kernel_name(o.backends[b]), o.threads[t], o.threads[t] == 1 ? " " : "s", peak[b][t]);
@@ -352,7 +372,7 @@ int nst_cli_bench(int argc, char **argv) {
 			printf("\nsingle convolution layers at %d px, GFLOP/s forward / input gradient:\n", o.conv_size);
 			printf("  %-8s %-18s", "layer", "shape");
 			for (int b = 0; b < o.n_backends; b++)
-				for (int t = 0; t < o.n_threads; t++)
+				for (int t = 0; t < o.n_threads && o.precisions[b] == NST_PRECISION_FP32; t++)
 					printf(" %7s %dt       ", nst_backend_name(o.backends[b]), o.threads[t]);
 			printf("\n");
 			int h = o.conv_size, block = 1;
@@ -370,7 +390,7 @@ int nst_cli_bench(int argc, char **argv) {
 				snprintf(shape, sizeof shape, "%dx%dx%d->%d", h, h, L.in_channels, L.out_channels);
 				printf("  %-8s %-18s", L.name, shape);
 				for (int b = 0; b < o.n_backends; b++)
-					for (int t = 0; t < o.n_threads; t++) {
+					for (int t = 0; t < o.n_threads && o.precisions[b] == NST_PRECISION_FP32; t++) {
 						double f = 0, g = 0;
 						nst_bench_conv(o.backends[b], o.threads[t], h, h, L.in_channels, L.out_channels, &f, &g);
 						printf(" %7.1f / %-7.1f", f, g);
@@ -391,8 +411,8 @@ int nst_cli_bench(int argc, char **argv) {
 	/* Whole iterations, one child process per configuration. */
 	printf("\nwhole iterations (%s, default layers, %d warm-up + %d timed; seconds median [min, max]):\n",
 	       o.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", o.warmup, o.iterations);
-	printf("  %5s %-7s %3s %26s %9s %9s %8s %10s %10s\n", "size", "backend", "thr", "s/iteration", "GFLOP/s",
-	       "of peak", "plan MiB", "peak MiB", "conv share");
+	printf("  %5s %-7s %-4s %3s %26s %9s %9s %8s %10s %10s\n", "size", "backend", "prec", "thr", "s/iteration",
+	       "GFLOP/s", "of peak", "plan MiB", "peak MiB", "conv share");
 	int rows = 0, failures = 0;
 	for (int si = 0; si < o.n_sizes; si++)
 		for (int b = 0; b < o.n_backends; b++)
@@ -400,10 +420,11 @@ int nst_cli_bench(int argc, char **argv) {
 				struct bench_result *r = calloc(1, sizeof *r);
 				if (!r)
 					return 3;
-				const size_t rss = run_child(&o, o.sizes[si], o.backends[b], o.threads[t], r);
+				const char *prec = nst_precision_name(o.precisions[b]);
+				const size_t rss = run_child(&o, o.sizes[si], o.backends[b], o.precisions[b], o.threads[t], r);
 				if (r->status != NST_OK || r->timed == 0) {
-					printf("  %5d %-7s %3d  failed: %s\n", o.sizes[si], nst_backend_name(o.backends[b]), o.threads[t],
-					       r->message);
+					printf("  %5d %-7s %-4s %3d  failed: %s\n", o.sizes[si], nst_backend_name(o.backends[b]), prec,
+					       o.threads[t], r->message);
 					failures++;
 					free(r);
 					continue;
@@ -421,15 +442,15 @@ int nst_cli_bench(int argc, char **argv) {
 				for (int l = 0; l < r->profile.n_layers; l++)
 					conv += r->profile.layers[l].forward_seconds + r->profile.layers[l].backward_seconds;
 				const double conv_share = r->wall > 0 ? conv / r->wall : 0.0;
-				printf("  %5d %-7s %3d %9.3f [%6.3f, %6.3f] %9.1f %8.0f%% %8.1f %10.1f %9.0f%%\n", o.sizes[si],
-				       nst_backend_name(o.backends[b]), o.threads[t], med, lo, hi, gflops,
+				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %8.0f%% %8.1f %10.1f %9.0f%%\n", o.sizes[si],
+				       nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi, gflops,
 				       100.0 * gflops / peak[b][t], mib(r->plan_bytes), mib(rss), 100.0 * conv_share);
 				if (json) {
 					fprintf(json,
-					        "%s\n    {\"size\": %d, \"backend\": \"%s\", \"threads\": %d, \"seconds_median\": %.5f, "
+					        "%s\n    {\"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"seconds_median\": %.5f, "
 					        "\"seconds_min\": %.5f, \"seconds_max\": %.5f, \"gflops\": %.2f, \"fraction_of_peak\": %.3f, "
 					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu, \"layers\": [",
-					        rows++ ? "," : "", o.sizes[si], nst_backend_name(o.backends[b]), o.threads[t], med, lo, hi,
+					        rows++ ? "," : "", o.sizes[si], nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi,
 					        gflops, gflops / peak[b][t], r->plan_bytes, rss);
 					for (int l = 0; l < r->profile.n_layers; l++) {
 						const struct nst_layer_profile *L = &r->profile.layers[l];

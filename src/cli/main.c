@@ -37,6 +37,10 @@
 #define PATH_BYTES 4096
 #define MAX_SCALES 8
 #define MULTISCALE_START 256     /* the default schedule halves a larger --size down to this */
+#define MAX_TILE_SWEEPS 64
+/* Whole pictures the CLI holds beside a tiled scale's arena (the result and the next scale's
+ * start): the tile budget leaves room for them. */
+#define TILED_PICTURE_COPIES 2
 
 /* Exit codes (README: "Errors and exit codes"). */
 enum exit_code {
@@ -74,6 +78,7 @@ struct cli {
 	bool quiet;
 	int jpeg_quality;
 	size_t max_memory;
+	int tile, tile_overlap, tile_sweeps; /* --tile, --tile-overlap, --tile-sweeps (0: default) */
 	struct nst_options options;
 };
 
@@ -117,9 +122,16 @@ static void usage(FILE *f) {
 	        "      --init content|random|FILE  starting picture (default content)\n"
 	        "      --seed N             for --init random (default 0)\n"
 	        "engine\n"
-	        "      --backend auto|simd|xnnpack|scalar  (default auto: our SIMD kernels where the CPU has them)\n"
+	        "      --backend auto|simd|xnnpack|scalar  (default simd where the CPU has it, else scalar;\n"
+	        "                           auto: the fastest here, measured on the run's largest layer)\n"
+	        "      --precision fp32|fp16  convolutions in float16 (default fp32): needs --backend xnnpack (or\n"
+	        "                           auto choosing it) and FP16 arithmetic (e.g. Raspberry Pi 5); else fp32\n"
 	        "      --threads N          (default: one per online core)\n"
-	        "      --max-memory SIZE    refuse a run whose plan exceeds SIZE (e.g. 512M, 2G)\n"
+	        "      --max-memory SIZE    keep the run within SIZE (e.g. 512M, 2G): a scale whose plan exceeds it\n"
+	        "                           is optimized in tiles, the largest that fit; refused if none does\n"
+	        "      --tile N             optimize scales larger than N px in overlapping tiles of N px\n"
+	        "      --tile-overlap N     pixels neighbouring tiles share (default: a quarter of the tile)\n"
+	        "      --tile-sweeps N      passes over the tiles (default 2; odd passes shift the grid)\n"
 	        "progress\n"
 	        "      --print-every N      a progress line every N iterations when not on a terminal (default %d)\n"
 	        "      --save-every N       write OUT-<iteration>.<ext> every N iterations\n"
@@ -324,6 +336,8 @@ struct run_state {
 	int row_offset;         /* loss-log rows of the scales before this one */
 	double seconds_offset, last_seconds;
 	int scale, n_scales;
+	struct nst_tiled *tiles; /* the current scale runs in tiles (then session is NULL) */
+	int scale_rows;          /* loss-log rows of the current scale so far */
 };
 
 static void save_path(const char *output, int iteration, char *buf, size_t size) {
@@ -342,6 +356,13 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	char scale[64] = "";
 	if (r->n_scales > 1)
 		snprintf(scale, sizeof scale, "scale %d/%d (%dx%d) ", r->scale + 1, r->n_scales, r->width, r->height);
+	r->scale_rows = p->iteration + 1;
+	if (r->tiles) {
+		int sweep, tile;
+		nst_tiled_position(r->tiles, &sweep, &tile);
+		const size_t used = strlen(scale);
+		snprintf(scale + used, sizeof scale - used, "sweep %d tile %d ", sweep + 1, tile + 1);
+	}
 	if (r->log) {
 		/* One log for the whole run: rows and seconds continue across scales. */
 		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content, l->style,
@@ -366,7 +387,10 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		save_path(c->output, p->iteration, path, sizeof path);
 		struct nst_image img = {r->width, r->height, r->rgb};
 		struct nst_diag diag = {{0}};
-		nst_session_image(r->session, r->rgb);
+		if (r->tiles)
+			nst_tiled_image(r->tiles, r->rgb);
+		else
+			nst_session_image(r->session, r->rgb);
 		if (nst_image_save(path, &img, c->jpeg_quality, &diag) != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
 			r->save_failed = 1;
@@ -439,7 +463,8 @@ enum long_only {
 	OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_POOLING, OPT_INIT, OPT_OPTIMIZER, OPT_LR, OPT_HISTORY,
 	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
 	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME,
-	OPT_SCALES, OPT_SCALE_ITERATIONS,
+	OPT_SCALES, OPT_SCALE_ITERATIONS, OPT_PRECISION,
+	OPT_TILE, OPT_TILE_OVERLAP, OPT_TILE_SWEEPS,
 };
 
 /* "128,256,512" -> ints in lo..hi; returns the count, or -1. */
@@ -509,6 +534,7 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"backend", required_argument, NULL, OPT_BACKEND},
+		{"precision", required_argument, NULL, OPT_PRECISION},
 		{"save-every", required_argument, NULL, OPT_SAVE_EVERY},
 		{"print-every", required_argument, NULL, OPT_PRINT_EVERY},
 		{"log", required_argument, NULL, OPT_LOG},
@@ -522,6 +548,9 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"resume", required_argument, NULL, OPT_RESUME},
 		{"scales", required_argument, NULL, OPT_SCALES},
 		{"scale-iterations", required_argument, NULL, OPT_SCALE_ITERATIONS},
+		{"tile", required_argument, NULL, OPT_TILE},
+		{"tile-overlap", required_argument, NULL, OPT_TILE_OVERLAP},
+		{"tile-sweeps", required_argument, NULL, OPT_TILE_SWEEPS},
 		{NULL, 0, NULL, 0},
 	};
 	struct nst_diag diag = {{0}};
@@ -638,6 +667,14 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else
 				return fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
 			break;
+		case OPT_PRECISION:
+			if (!strcmp(optarg, "fp32"))
+				c->options.precision = NST_PRECISION_FP32;
+			else if (!strcmp(optarg, "fp16"))
+				c->options.precision = NST_PRECISION_FP16;
+			else
+				return fail(EXIT_USAGE, "--precision: '%s' is not fp32 or fp16", optarg);
+			break;
 		case OPT_SAVE_EVERY:
 			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->save_every))
 				return fail(EXIT_USAGE, "--save-every: '%s' is not a whole number >= 1", optarg);
@@ -676,6 +713,18 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			c->n_scale_iterations = parse_int_list(optarg, c->scale_iterations, MAX_SCALES, 0, MAX_ITERATIONS);
 			if (c->n_scale_iterations < 0)
 				return fail(EXIT_USAGE, "--scale-iterations: '%s' is not a list of whole numbers >= 0", optarg);
+			break;
+		case OPT_TILE:
+			if (!parse_int(optarg, NST_TILE_MIN / 2, MAX_SIZE, &c->tile))
+				return fail(EXIT_USAGE, "--tile: '%s' is not a whole number %d..%d", optarg, NST_TILE_MIN / 2, MAX_SIZE);
+			break;
+		case OPT_TILE_OVERLAP:
+			if (!parse_int(optarg, 1, MAX_SIZE, &c->tile_overlap))
+				return fail(EXIT_USAGE, "--tile-overlap: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			break;
+		case OPT_TILE_SWEEPS:
+			if (!parse_int(optarg, 1, MAX_TILE_SWEEPS, &c->tile_sweeps))
+				return fail(EXIT_USAGE, "--tile-sweeps: '%s' is not a whole number 1..%d", optarg, MAX_TILE_SWEEPS);
 			break;
 		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
 		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
@@ -772,6 +821,85 @@ static int make_schedule(const struct cli *c, struct schedule *s) {
 	return EXIT_OK;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Tiles: which scales run in tiles, their plans, and starting one
+ * ------------------------------------------------------------------------------------------- */
+
+/* A scale runs in tiles when --tile is smaller than it, or when its whole-picture plan exceeds
+ * --max-memory; its tile plan must then fit --max-memory less what the process holds already
+ * (code, libraries, every scale's pictures) and the whole pictures it will hold beside the arena.
+ * Returns the exit code; *arena_need becomes the largest arena of any scale. */
+static int plan_tiles(const struct cli *c, const struct nst_weights *weights, const struct schedule *sched,
+                      const struct nst_options *options, const struct nst_problem *problems,
+                      const struct nst_plan *plans, struct nst_tile_plan *tplans, bool *tiled, size_t *arena_need,
+                      bool *any_tiled) {
+	const struct nst_problem *top = &problems[sched->n - 1];
+	const size_t held = rss_now() + (size_t)TILED_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
+	*arena_need = 0;
+	*any_tiled = false;
+	for (int i = 0; i < sched->n; i++) {
+		const struct nst_problem *p = &problems[i];
+		const int side = p->width > p->height ? p->width : p->height;
+		tiled[i] = (c->tile > 0 && side > c->tile) || (c->max_memory && plans[i].total_bytes > c->max_memory);
+		if (!tiled[i]) {
+			*arena_need = plans[i].total_bytes > *arena_need ? plans[i].total_bytes : *arena_need;
+			continue;
+		}
+		if (c->max_memory && c->max_memory <= held)
+			return fail(EXIT_MEMORY, "--max-memory %.1f MiB leaves nothing for the run: the process and its pictures "
+			            "hold %.1f MiB already", mib(c->max_memory), mib(held));
+		const struct nst_tile_options to = {c->tile, c->tile_overlap, c->tile_sweeps,
+		                                    c->max_memory ? c->max_memory - held : 0};
+		struct nst_diag diag = {{0}};
+		const enum nst_status st = nst_tile_plan(weights, &options[i], p, &to, &tplans[i], &diag);
+		if (st != NST_OK)
+			return fail_status(st, &diag, "tile plan");
+		*arena_need = tplans[i].total_bytes > *arena_need ? tplans[i].total_bytes : *arena_need;
+		*any_tiled = true;
+	}
+	return EXIT_OK;
+}
+
+/* The plan the memory line shows: the largest whole-picture scale's, else the top tile session's. */
+static const struct nst_plan *shown_plan(const struct nst_plan *plans, const struct nst_tile_plan *tplans,
+                                         const bool *tiled, int n) {
+	const struct nst_plan *shown = NULL;
+	for (int i = 0; i < n; i++)
+		if (!tiled[i] && (!shown || plans[i].total_bytes > shown->total_bytes))
+			shown = &plans[i];
+	return shown ? shown : &tplans[n - 1].session;
+}
+
+static void print_tiles(const struct nst_tile_plan *t, int iterations) {
+	char odd[64] = "";
+	if (t->sweeps > 1 && (t->cols[1] != t->cols[0] || t->rows[1] != t->rows[0]))
+		snprintf(odd, sizeof odd, " (odd sweeps %dx%d)", t->cols[1], t->rows[1]);
+	fprintf(stderr,
+	        "nst: %dx%d in tiles of %dx%d px, overlap %d px: %dx%d tiles%s, %d sweep%s x %d iterations per tile; "
+	        "style Gram matrices from %d region%s (margin %d px)\n",
+	        t->width, t->height, t->tile_width, t->tile_height, t->overlap, t->cols[0], t->rows[0], odd, t->sweeps,
+	        t->sweeps == 1 ? "" : "s", iterations, t->style_regions, t->style_regions == 1 ? "" : "s", t->style_halo);
+	fprintf(stderr, "nst: tiled memory plan %.1f MiB: tile session %.1f, picture %.1f, tile %.1f\n",
+	        mib(t->total_bytes), mib(t->session.total_bytes), mib(t->picture_bytes), mib(t->tile_bytes));
+}
+
+/* The tiled run of one scale, in the arena: content, the style targets (once) and the start. */
+static int start_tiles(void *arena, size_t arena_bytes, const struct nst_weights *weights,
+                       const struct nst_tile_plan *plan, const struct cli *c, const struct nst_image *content,
+                       const struct nst_image *styles, const struct nst_image *start, struct nst_tiled **out) {
+	struct nst_diag diag = {{0}};
+	enum nst_status st = nst_tiled_init(arena, arena_bytes, weights, plan, out, &diag);
+	if (st != NST_OK)
+		return fail_status(st, &diag, "init");
+	nst_tiled_set_content(*out, content->rgb);
+	for (int k = 0; k < c->n_styles; k++)
+		if ((st = nst_tiled_set_style(*out, k, styles[k].rgb, c->blend_given ? c->blend[k] : 1.0f)) != NST_OK)
+			return fail_status(st, NULL, "style targets");
+	if (start)
+		nst_tiled_set_init_image(*out, start->rgb);
+	return EXIT_OK;
+}
+
 static int run(struct cli *c) {
 	struct nst_diag diag = {{0}};
 	char weights_buf[PATH_BYTES];
@@ -801,6 +929,9 @@ static int run(struct cli *c) {
 	struct nst_plan plans[MAX_SCALES];
 	struct nst_options options[MAX_SCALES];
 	struct nst_problem problems[MAX_SCALES];
+	struct nst_tile_plan tplans[MAX_SCALES];
+	bool tiled[MAX_SCALES] = {false}, any_tiled = false;
+	struct nst_tiled *tiles = NULL;
 
 	if ((st = nst_image_load(c->content, &original, &diag)) != NST_OK) {
 		rc = fail_status(st, &diag, c->content);
@@ -852,12 +983,20 @@ static int run(struct cli *c) {
 			rc = fail_status(st, &diag, "plan");
 			goto done;
 		}
+		options[i].backend = plans[i].backend; /* auto's measured choice: the session is the one planned */
 		if (plans[i].total_bytes > arena_need) {
 			arena_need = plans[i].total_bytes;
 			largest = i;
 		}
 	}
-	const struct nst_plan *plan = &plans[largest];
+	if ((rc = plan_tiles(c, weights, &sched, options, problems, plans, tplans, tiled, &arena_need, &any_tiled)) != EXIT_OK)
+		goto done;
+	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
+		rc = fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
+		goto done;
+	}
+	(void)largest; /* the plan shown and the arena now come from plan_tiles / shown_plan */
+	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
 	if (!c->quiet) {
 		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
 		        content[last].height, c->n_styles, c->n_styles == 1 ? "" : "s",
@@ -871,10 +1010,23 @@ static int run(struct cli *c) {
 		        mib(plan->total_bytes), mib(plan->weights_bytes), mib(plan->activations_bytes),
 		        mib(plan->features_bytes), mib(plan->targets_bytes), mib(plan->masks_bytes), mib(plan->optimizer_bytes),
 		        mib(plan->scratch_bytes));
+		if (c->options.backend == NST_BACKEND_AUTO && plan->auto_layer[0])
+			fprintf(stderr, "nst: backend auto resolved to %s (%s forward + backward: %s %.2f ms, xnnpack %.2f ms)\n",
+			        nst_backend_name(plan->backend), plan->auto_layer,
+			        nst_backend_name(plan->auto_seconds[NST_BACKEND_SIMD] > 0 ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR),
+			        1e3 * (plan->auto_seconds[NST_BACKEND_SIMD] + plan->auto_seconds[NST_BACKEND_SCALAR]),
+			        1e3 * plan->auto_seconds[NST_BACKEND_XNNPACK]);
+		else if (c->options.backend == NST_BACKEND_AUTO)
+			fprintf(stderr, "nst: backend auto resolved to %s (the only one available)\n", nst_backend_name(plan->backend));
+		if (plan->notice)
+			fprintf(stderr, "nst: %s\n", plan->notice);
 	}
-	if (c->max_memory && plan->total_bytes > c->max_memory) {
+	for (int i = 0; i < sched.n && !c->quiet; i++)
+		if (tiled[i])
+			print_tiles(&tplans[i], sched.iterations[i]);
+	if (c->max_memory && arena_need > c->max_memory) {
 		rc = fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
-		          mib(plan->total_bytes), mib(c->max_memory));
+		          mib(arena_need), mib(c->max_memory));
 		goto done;
 	}
 	const size_t baseline = rss_now(); /* the process before the arena: code, libraries, pictures, weights map */
@@ -902,6 +1054,36 @@ static int run(struct cli *c) {
 	for (int i = 0; i < sched.n; i++) {
 		nst_session_release(session);
 		session = NULL;
+		nst_tiled_release(tiles);
+		tiles = state.tiles = NULL;
+		if (tiled[i]) { /* the whole picture in tiles: one session of the tile size serves every tile */
+			const struct nst_image *start = i > 0 ? &upsampled : (c->options.init == NST_INIT_IMAGE ? &init : NULL);
+			if ((rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, &tiles)) !=
+			    EXIT_OK)
+				goto done;
+			if (i == last) {
+				nst_weights_close(weights);
+				weights = NULL;
+			}
+			state.tiles = tiles;
+			state.width = content[i].width;
+			state.height = content[i].height;
+			state.scale = i;
+			state.scale_rows = 0;
+			st = nst_tiled_run(tiles, sched.iterations[i], on_progress, &state);
+			state.row_offset += state.scale_rows;
+			state.seconds_offset = state.last_seconds;
+			if (st != NST_OK || i == last)
+				break;
+			nst_tiled_image(tiles, result);
+			const struct nst_image here = {content[i].width, content[i].height, result};
+			nst_image_free(&upsampled);
+			if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
+				rc = fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+				goto done;
+			}
+			continue;
+		}
 		if ((st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag)) != NST_OK) {
 			rc = fail_status(st, &diag, "init");
 			goto done;
@@ -968,7 +1150,17 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	/* The picture, at the output's size even when a multi-scale run stopped early. */
-	nst_session_image(session, result);
+	int tile_sweep = 0, tile_index = 0;
+	if (tiles) {
+		nst_tiled_image(tiles, result);
+		nst_tiled_position(tiles, &tile_sweep, &tile_index);
+		nst_tiled_release(tiles); /* writing the picture needs no arena: give it back first */
+		tiles = state.tiles = NULL;
+		free(arena);
+		arena = NULL;
+	} else {
+		nst_session_image(session, result);
+	}
 	struct nst_image out = {state.width, state.height, result}, out_full = {0};
 	if (state.width != content[last].width || state.height != content[last].height) {
 		if ((wst = nst_image_resize(&out, content[last].width, content[last].height, &out_full)) != NST_OK) {
@@ -985,6 +1177,12 @@ static int run(struct cli *c) {
 		rc = fail_status(wst, &diag, c->sheet && wst != NST_OK ? "output" : c->output);
 		goto done;
 	}
+	if (st == NST_ERR_NUMERIC && tiled[state.scale]) {
+		rc = fail(EXIT_NUMERIC,
+		          "the loss stopped being finite in tile %d of sweep %d (try a smaller --lr); wrote the picture with "
+		          "that tile's last finite state to %s", tile_index + 1, tile_sweep + 1, c->output);
+		goto done;
+	}
 	if (st == NST_ERR_NUMERIC) {
 		rc = fail(EXIT_NUMERIC,
 		          "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good picture "
@@ -993,7 +1191,7 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	if (st == NST_ERR_INTERRUPTED) {
-		if (sched.n > 1) {
+		if (sched.n > 1 || tiled[state.scale]) {
 			rc = fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
 			          (int)g_stop_signal, state.scale + 1, sched.n, c->output);
 			goto done;
@@ -1016,6 +1214,7 @@ done:
 	if (log && fclose(log) != 0 && rc == EXIT_OK)
 		rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 	nst_session_release(session);
+	nst_tiled_release(tiles);
 	free(arena);
 	free(result);
 	nst_weights_close(weights);
