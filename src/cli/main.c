@@ -969,7 +969,6 @@ static int run(struct cli *c) {
 
 	/* Every scale's plan; one arena, of the largest, serves them all. */
 	size_t arena_need = 0;
-	int largest = 0;
 	for (int i = 0; i < sched.n; i++) {
 		options[i] = c->options;
 		if (i > 0)
@@ -984,10 +983,8 @@ static int run(struct cli *c) {
 			goto done;
 		}
 		options[i].backend = plans[i].backend; /* auto's measured choice: the session is the one planned */
-		if (plans[i].total_bytes > arena_need) {
+		if (plans[i].total_bytes > arena_need)
 			arena_need = plans[i].total_bytes;
-			largest = i;
-		}
 	}
 	if ((rc = plan_tiles(c, weights, &sched, options, problems, plans, tplans, tiled, &arena_need, &any_tiled)) != EXIT_OK)
 		goto done;
@@ -995,7 +992,6 @@ static int run(struct cli *c) {
 		rc = fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
 		goto done;
 	}
-	(void)largest; /* the plan shown and the arena now come from plan_tiles / shown_plan */
 	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
 	if (!c->quiet) {
 		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
