@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "nst.h"
 
 #define MAX_LIST 8
@@ -99,12 +100,6 @@ static double median(double *v, int n) {
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double nst_cli_seconds(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 struct timing {
 	double stamps[MAX_TIMED + 4];
 	int rows;
@@ -165,10 +160,10 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 		goto fail;
 	nst_session_profile(s, NULL, true);
 	nst_session_restart(s);
-	const double wall0 = nst_cli_seconds();
+	const double wall0 = cli_now_seconds();
 	if ((st = nst_session_run(s, o->iterations, on_row, &t)) != NST_OK)
 		goto fail;
-	r->wall = nst_cli_seconds() - wall0;
+	r->wall = cli_now_seconds() - wall0;
 	nst_session_profile(s, &r->profile, false);
 	for (int i = 0; i + 1 < t.rows && r->timed < MAX_TIMED && i < o->iterations; i++)
 		r->seconds[r->timed++] = t.stamps[i + 1] - t.stamps[i];

@@ -47,14 +47,6 @@
 #define DEL_CHAR 0x7f
 #define NAME_BYTES 64
 
-/* Exit codes, as src/cli/main.c (README: "Errors and exit codes"). */
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAILURE_RUN = 1, /* a file could not be read or written, bad picture or weights */
-	EXIT_USAGE = 2,       /* the command line is wrong */
-	EXIT_MEMORY = 3,      /* memory could not be had */
-};
-
 static const char *const KNOWN_MODELS[] = {"candy", "mosaic", "pointilism", "rain_princess", "udnie"};
 #define N_KNOWN_MODELS (sizeof KNOWN_MODELS / sizeof KNOWN_MODELS[0])
 static const char *const PICTURE_EXTENSIONS[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",
@@ -112,60 +104,6 @@ static void usage(FILE *f) {
 	        "and cropped back: every result has its picture's size.\n"
 	        "exit codes: 0 done, 1 a file or run failed, 2 usage, 3 memory\n",
 	        DEFAULT_JPEG_QUALITY);
-}
-
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("nst: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return code;
-}
-
-static int exit_code_for(enum nst_status st) {
-	switch (st) {
-	case NST_OK: return EXIT_OK;
-	case NST_ERR_INVALID_ARGUMENT:
-	case NST_ERR_UNSUPPORTED: return EXIT_USAGE;
-	case NST_ERR_OUT_OF_MEMORY:
-	case NST_ERR_OVER_MEMORY_LIMIT: return EXIT_MEMORY;
-	default: return EXIT_FAILURE_RUN;
-	}
-}
-
-static int fail_status(enum nst_status st, const struct nst_diag *diag, const char *what) {
-	if (diag && diag->message[0])
-		return fail(exit_code_for(st), "%s", diag->message);
-	return fail(exit_code_for(st), "%s: %s", what, nst_status_string(st));
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out) {
-	char *end;
-	errno = 0;
-	const long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = (int)v;
-	return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, double *out) {
-	char *end;
-	errno = 0;
-	const double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
-static double now_seconds(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static char *dup_string(const char *s) {
@@ -232,21 +170,21 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		case OPT_FORMAT:
 			if (strcasecmp(optarg, "png") && strcasecmp(optarg, "jpg") && strcasecmp(optarg, "jpeg") &&
 			    strcasecmp(optarg, "bmp") && strcasecmp(optarg, "tga"))
-				return fail(EXIT_USAGE, "--format: '%s' is not png, jpg, bmp or tga", optarg);
+				return cli_fail(EXIT_USAGE, "--format: '%s' is not png, jpg, bmp or tga", optarg);
 			c->format = optarg;
 			break;
 		case OPT_SIZE:
-			if (!parse_int(optarg, 1, MAX_SIZE, &c->size))
-				return fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->size))
+				return cli_fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
 			break;
 		case OPT_STRENGTH:
-			if (!parse_float(optarg, 0.0, 1.0, &v))
-				return fail(EXIT_USAGE, "--strength: '%s' is not a number in 0..1", optarg);
+			if (!cli_parse_float(optarg, 0.0, 1.0, &v))
+				return cli_fail(EXIT_USAGE, "--strength: '%s' is not a number in 0..1", optarg);
 			c->strength = (float)v;
 			break;
 		case OPT_THREADS:
-			if (!parse_int(optarg, 1, MAX_THREADS, &c->threads))
-				return fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..%d", optarg, MAX_THREADS);
+			if (!cli_parse_int(optarg, 1, MAX_THREADS, &c->threads))
+				return cli_fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..%d", optarg, MAX_THREADS);
 			break;
 		case OPT_BACKEND:
 			if (!strcmp(optarg, "auto"))
@@ -258,29 +196,29 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 			else if (!strcmp(optarg, "xnnpack"))
 				c->backend = NST_BACKEND_XNNPACK;
 			else
-				return fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
+				return cli_fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
 			break;
 		case OPT_JPEG_QUALITY:
-			if (!parse_int(optarg, 1, 100, &c->jpeg_quality))
-				return fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
+			if (!cli_parse_int(optarg, 1, 100, &c->jpeg_quality))
+				return cli_fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
 			break;
 		case OPT_RAW: c->raw = optarg; break;
 		case OPT_BENCH:
-			if (!parse_int(optarg, 1, MAX_BENCH_RUNS, &c->bench))
-				return fail(EXIT_USAGE, "--bench: '%s' is not a whole number 1..%d", optarg, MAX_BENCH_RUNS);
+			if (!cli_parse_int(optarg, 1, MAX_BENCH_RUNS, &c->bench))
+				return cli_fail(EXIT_USAGE, "--bench: '%s' is not a whole number 1..%d", optarg, MAX_BENCH_RUNS);
 			break;
-		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --model --help)", argv[optind - 1]);
-		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --model --help)", argv[optind - 1]);
+		case ':': return cli_fail(EXIT_USAGE, "%s needs a value (see nst --model --help)", argv[optind - 1]);
+		default: return cli_fail(EXIT_USAGE, "unknown option '%s' (see nst --model --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument '%s' (see nst --model --help)", argv[optind]);
+		return cli_fail(EXIT_USAGE, "unexpected argument '%s' (see nst --model --help)", argv[optind]);
 	if (!c->model || !*c->model)
-		return fail(EXIT_USAGE, "no model: give --model candy|mosaic|pointilism|rain_princess|udnie|FILE.nstw");
+		return cli_fail(EXIT_USAGE, "no model: give --model candy|mosaic|pointilism|rain_princess|udnie|FILE.nstw");
 	if (c->n_contents == 0)
-		return fail(EXIT_USAGE, "no picture: give -c PHOTO (see nst --model --help)");
+		return cli_fail(EXIT_USAGE, "no picture: give -c PHOTO (see nst --model --help)");
 	if (!c->output)
-		return fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --model --help)");
+		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --model --help)");
 	return EXIT_OK;
 }
 
@@ -338,21 +276,21 @@ static int open_model(const char *model, struct nst_weights **weights) {
 			known = known || !strcmp(model, KNOWN_MODELS[i]);
 		path = find_model(model, buf, sizeof buf, looked, sizeof looked);
 		if (!path && !known)
-			return fail(EXIT_USAGE,
+			return cli_fail(EXIT_USAGE,
 			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie or a FILE.nstw "
 			            "(looked for %s" MODEL_EXTENSION " in %s)", model, model, looked);
 		if (!path)
-			return fail(EXIT_FAILURE_RUN,
+			return cli_fail(EXIT_FAILURE_RUN,
 			            "model '%s' not found: run 'make weights' or set NST_STYLES (looked for %s" MODEL_EXTENSION
 			            " in %s)", model, model, looked);
 	}
 	const enum nst_status st = nst_weights_open(path, weights, &diag);
 	if (st != NST_OK)
-		return fail_status(st, &diag, path);
+		return cli_fail_status(st, &diag, path);
 	if (nst_weights_arch(*weights) != NST_ARCH_TRANSFORMER) {
 		nst_weights_close(*weights);
 		*weights = NULL;
-		return fail(EXIT_FAILURE_RUN, "%s is a VGG network, not a feed-forward style network (use it with -s STYLE)",
+		return cli_fail(EXIT_FAILURE_RUN, "%s is a VGG network, not a feed-forward style network (use it with -s STYLE)",
 		            path);
 	}
 	return EXIT_OK;
@@ -372,7 +310,7 @@ static int add_input(struct input_list *list, const char *path) {
 		const int cap = list->capacity ? 2 * list->capacity : 16;
 		struct input *p = realloc(list->items, (size_t)cap * sizeof *p);
 		if (!p)
-			return fail(EXIT_MEMORY, "out of memory listing the pictures");
+			return cli_fail(EXIT_MEMORY, "out of memory listing the pictures");
 		list->items = p;
 		list->capacity = cap;
 	}
@@ -380,7 +318,7 @@ static int add_input(struct input_list *list, const char *path) {
 	memset(in, 0, sizeof *in);
 	in->path = dup_string(path);
 	if (!in->path)
-		return fail(EXIT_MEMORY, "out of memory listing the pictures");
+		return cli_fail(EXIT_MEMORY, "out of memory listing the pictures");
 	list->n++;
 	return EXIT_OK;
 }
@@ -411,7 +349,7 @@ static int compare_strings(const void *a, const void *b) {
 static int add_directory(struct input_list *list, const char *dir) {
 	DIR *d = opendir(dir);
 	if (!d)
-		return fail(EXIT_FAILURE_RUN, "%s: cannot read the directory: %s", dir, strerror(errno));
+		return cli_fail(EXIT_FAILURE_RUN, "%s: cannot read the directory: %s", dir, strerror(errno));
 	char **names = NULL;
 	int n = 0, cap = 0, rc = EXIT_OK;
 	const struct dirent *e;
@@ -426,20 +364,20 @@ static int add_directory(struct input_list *list, const char *dir) {
 			cap = cap ? 2 * cap : 16;
 			char **p = realloc(names, (size_t)cap * sizeof *p);
 			if (!p) {
-				rc = fail(EXIT_MEMORY, "out of memory listing %s", dir);
+				rc = cli_fail(EXIT_MEMORY, "out of memory listing %s", dir);
 				break;
 			}
 			names = p;
 		}
 		if (!(names[n] = dup_string(path))) {
-			rc = fail(EXIT_MEMORY, "out of memory listing %s", dir);
+			rc = cli_fail(EXIT_MEMORY, "out of memory listing %s", dir);
 			break;
 		}
 		n++;
 	}
 	closedir(d);
 	if (rc == EXIT_OK && n == 0)
-		rc = fail(EXIT_FAILURE_RUN, "%s: no pictures in the directory (.png, .jpg, .bmp, .tga, ...)", dir);
+		rc = cli_fail(EXIT_FAILURE_RUN, "%s: no pictures in the directory (.png, .jpg, .bmp, .tga, ...)", dir);
 	if (rc == EXIT_OK)
 		qsort(names, (size_t)n, sizeof *names, compare_strings);
 	for (int i = 0; i < n; i++) {
@@ -462,20 +400,20 @@ static int name_outputs(struct input_list *list, const char *dir, const char *fo
 		char buf[PATH_BYTES];
 		const int len = snprintf(buf, sizeof buf, "%s/%.*s.%s", dir, stem, base, format);
 		if (len < 0 || (size_t)len >= sizeof buf)
-			return fail(EXIT_USAGE, "the output path for %s is too long", path);
+			return cli_fail(EXIT_USAGE, "the output path for %s is too long", path);
 		if (!(list->items[i].output = dup_string(buf)))
-			return fail(EXIT_MEMORY, "out of memory naming the results");
+			return cli_fail(EXIT_MEMORY, "out of memory naming the results");
 	}
 	char **names = malloc((size_t)list->n * sizeof *names);
 	if (!names)
-		return fail(EXIT_MEMORY, "out of memory naming the results");
+		return cli_fail(EXIT_MEMORY, "out of memory naming the results");
 	for (int i = 0; i < list->n; i++)
 		names[i] = list->items[i].output;
 	qsort(names, (size_t)list->n, sizeof *names, compare_strings);
 	int rc = EXIT_OK;
 	for (int i = 1; i < list->n && rc == EXIT_OK; i++)
 		if (!strcmp(names[i - 1], names[i]))
-			rc = fail(EXIT_USAGE, "two pictures would both be written to %s (rename one, or run them separately)",
+			rc = cli_fail(EXIT_USAGE, "two pictures would both be written to %s (rename one, or run them separately)",
 			          names[i]);
 	free(names);
 	return rc;
@@ -489,14 +427,14 @@ static int read_stdin_picture(struct nst_image *img) {
 		if (size == cap) {
 			if (cap >= STDIN_MAX_BYTES) {
 				free(bytes);
-				return fail(EXIT_FAILURE_RUN, "standard input: more than %zu bytes, too large for a picture",
+				return cli_fail(EXIT_FAILURE_RUN, "standard input: more than %zu bytes, too large for a picture",
 				            STDIN_MAX_BYTES);
 			}
 			cap = cap ? 2 * cap : STDIN_CHUNK;
 			uint8_t *p = realloc(bytes, cap);
 			if (!p) {
 				free(bytes);
-				return fail(EXIT_MEMORY, "out of memory reading standard input");
+				return cli_fail(EXIT_MEMORY, "out of memory reading standard input");
 			}
 			bytes = p;
 		}
@@ -505,7 +443,7 @@ static int read_stdin_picture(struct nst_image *img) {
 		if (got == 0) {
 			if (ferror(stdin)) {
 				free(bytes);
-				return fail(EXIT_FAILURE_RUN, "standard input: cannot read: %s", strerror(errno));
+				return cli_fail(EXIT_FAILURE_RUN, "standard input: cannot read: %s", strerror(errno));
 			}
 			break;
 		}
@@ -514,8 +452,8 @@ static int read_stdin_picture(struct nst_image *img) {
 	const enum nst_status st = size ? nst_image_decode(bytes, size, img, &diag) : NST_ERR_NOT_AN_IMAGE;
 	free(bytes);
 	if (st != NST_OK && !diag.message[0])
-		return fail(exit_code_for(st), "standard input: empty, not a picture");
-	return st == NST_OK ? EXIT_OK : fail_status(st, &diag, "standard input");
+		return cli_fail(cli_exit_code(st), "standard input: empty, not a picture");
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "standard input");
 }
 
 /* The size a picture runs at: as it is, or with its long side at --size. */
@@ -539,13 +477,13 @@ static int load_input(const struct fast_cli *c, const struct input *in, struct n
 	} else {
 		const enum nst_status st = nst_image_load(in->path, &img, &diag);
 		if (st != NST_OK)
-			return fail_status(st, &diag, in->path);
+			return cli_fail_status(st, &diag, in->path);
 	}
 	int w, h;
 	run_size(c, img.width, img.height, &w, &h);
 	if (w != in->width || h != in->height) { /* the file changed since its header was read */
 		nst_image_free(&img);
-		return fail(EXIT_FAILURE_RUN, "%s: changed while running (now %dx%d)", in->path, w, h);
+		return cli_fail(EXIT_FAILURE_RUN, "%s: changed while running (now %dx%d)", in->path, w, h);
 	}
 	if (w == img.width && h == img.height) {
 		*out = img;
@@ -553,16 +491,16 @@ static int load_input(const struct fast_cli *c, const struct input *in, struct n
 	}
 	const enum nst_status st = nst_image_resize(&img, w, h, out);
 	nst_image_free(&img);
-	return st == NST_OK ? EXIT_OK : fail_status(st, NULL, in->path);
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, NULL, in->path);
 }
 
 static int write_raw(const char *path, const float *data, size_t n) {
 	FILE *f = fopen(path, "wb");
 	if (!f)
-		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
 	const bool ok = fwrite(data, sizeof(float), n, f) == n;
 	if (fclose(f) != 0 || !ok)
-		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
 	return EXIT_OK;
 }
 
@@ -576,11 +514,11 @@ static int bench(const struct fast_cli *c, struct nst_fast_session *session, con
                  const struct nst_image *img, uint8_t *result) {
 	double *ms = malloc((size_t)c->bench * sizeof *ms);
 	if (!ms)
-		return fail(EXIT_MEMORY, "out of memory for --bench");
+		return cli_fail(EXIT_MEMORY, "out of memory for --bench");
 	for (int i = 0; i < c->bench; i++) {
-		const double t0 = now_seconds();
+		const double t0 = cli_now_seconds();
 		nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
-		ms[i] = (now_seconds() - t0) * MS_PER_S;
+		ms[i] = (cli_now_seconds() - t0) * MS_PER_S;
 	}
 	qsort(ms, (size_t)c->bench, sizeof *ms, compare_doubles);
 	const double median = c->bench % 2 ? ms[c->bench / 2] : 0.5 * (ms[c->bench / 2 - 1] + ms[c->bench / 2]);
@@ -623,34 +561,34 @@ static int run(struct fast_cli *c) {
 	if (rc != EXIT_OK)
 		goto done;
 	if (uses_stdin && many) {
-		rc = fail(EXIT_USAGE, "-c - (standard input) cannot be combined with other pictures");
+		rc = cli_fail(EXIT_USAGE, "-c - (standard input) cannot be combined with other pictures");
 		goto done;
 	}
 	if (many) {
 		if (!strcmp(c->output, "-")) {
-			rc = fail(EXIT_USAGE, "-o - (standard output) takes one picture, not several");
+			rc = cli_fail(EXIT_USAGE, "-o - (standard output) takes one picture, not several");
 			goto done;
 		}
 		if (c->raw) {
-			rc = fail(EXIT_USAGE, "--raw takes one picture, not several");
+			rc = cli_fail(EXIT_USAGE, "--raw takes one picture, not several");
 			goto done;
 		}
 		struct stat sb;
 		if (stat(c->output, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-			rc = fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
+			rc = cli_fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
 			goto done;
 		}
 		if ((rc = name_outputs(&list, c->output, c->format)) != EXIT_OK)
 			goto done;
 		if (mkdir(c->output, 0777) != 0 && errno != EEXIST) {
-			rc = fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
+			rc = cli_fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
 			goto done;
 		}
 	} else if (strcmp(c->output, "-") && is_directory(c->output)) {
 		if ((rc = name_outputs(&list, c->output, c->format)) != EXIT_OK) /* one picture into a directory */
 			goto done;
 	} else if (!(list.items[0].output = dup_string(c->output))) {
-		rc = fail(EXIT_MEMORY, "out of memory");
+		rc = cli_fail(EXIT_MEMORY, "out of memory");
 		goto done;
 	}
 
@@ -667,7 +605,7 @@ static int run(struct fast_cli *c) {
 			w = stdin_img.width;
 			h = stdin_img.height;
 		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, in->path);
+			rc = cli_fail_status(st, &diag, in->path);
 			goto done;
 		}
 		run_size(c, w, h, &in->width, &in->height);
@@ -683,7 +621,7 @@ static int run(struct fast_cli *c) {
 		goto done;
 	struct nst_fast_plan plan;
 	if ((st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, &plan, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, "plan");
+		rc = cli_fail_status(st, &diag, "plan");
 		goto done;
 	}
 	char model_name[NAME_BYTES];
@@ -703,12 +641,12 @@ static int run(struct fast_cli *c) {
 	if (c->raw)
 		raw = malloc((size_t)plan_area * RGB * sizeof(float));
 	if (!arena || !result || (c->raw && !raw)) {
-		rc = fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)plan.total_bytes / MIB);
+		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)plan.total_bytes / MIB);
 		goto done;
 	}
 	if ((st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, &session, &diag)) !=
 	    NST_OK) {
-		rc = fail_status(st, &diag, "init");
+		rc = cli_fail_status(st, &diag, "init");
 		goto done;
 	}
 	nst_weights_close(weights); /* packed into the arena */
@@ -718,11 +656,11 @@ static int run(struct fast_cli *c) {
 		const struct input *in = &list.items[i];
 		if ((rc = load_input(c, in, &stdin_img, &img)) != EXIT_OK)
 			goto done;
-		const double t0 = now_seconds();
+		const double t0 = cli_now_seconds();
 		st = nst_fast_run(session, img.width, img.height, img.rgb, result, c->strength);
-		const double ms = (now_seconds() - t0) * MS_PER_S;
+		const double ms = (cli_now_seconds() - t0) * MS_PER_S;
 		if (st != NST_OK) {
-			rc = fail_status(st, NULL, in->path);
+			rc = cli_fail_status(st, NULL, in->path);
 			goto done;
 		}
 		if (c->raw) {
@@ -732,7 +670,7 @@ static int run(struct fast_cli *c) {
 		}
 		const struct nst_image out = {img.width, img.height, result};
 		if ((st = nst_image_save(in->output, &out, c->jpeg_quality, &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, in->output);
+			rc = cli_fail_status(st, &diag, in->output);
 			goto done;
 		}
 		if (!c->quiet)
@@ -763,7 +701,7 @@ int nst_cli_fast(int argc, char **argv) {
 	c.backend = NST_BACKEND_AUTO;
 	c.contents = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *c.contents); /* at most one per argument */
 	if (!c.contents)
-		return fail(EXIT_MEMORY, "out of memory");
+		return cli_fail(EXIT_MEMORY, "out of memory");
 	int rc = parse_args(&c, argc, argv);
 	if (rc == EXIT_OK)
 		rc = run(&c);

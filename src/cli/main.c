@@ -42,16 +42,6 @@
  * start): the tile budget leaves room for them. */
 #define TILED_PICTURE_COPIES 2
 
-/* Exit codes (README: "Errors and exit codes"). */
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAILURE_RUN = 1,   /* a file could not be read or written, bad picture or weights */
-	EXIT_USAGE = 2,         /* the command line is wrong */
-	EXIT_MEMORY = 3,        /* the run does not fit --max-memory, or memory could not be had */
-	EXIT_NUMERIC = 4,       /* the loss became NaN or infinite (lower --lr) */
-	EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM: the current picture was written */
-};
-
 /* The one piece of process-wide state: set by the signal handler, read by the progress callback. */
 static volatile sig_atomic_t g_stop_signal;
 
@@ -151,61 +141,9 @@ static void usage(FILE *f) {
 	        DEFAULT_SIZE, DEFAULT_WEIGHTS_FILE, DEFAULT_WEIGHTS_FILE, DEFAULT_ITERATIONS, DEFAULT_PRINT_EVERY);
 }
 
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("nst: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return code;
-}
-
-static int exit_code_for(enum nst_status st) {
-	switch (st) {
-	case NST_OK: return EXIT_OK;
-	case NST_ERR_INVALID_ARGUMENT:
-	case NST_ERR_UNKNOWN_LAYER:
-	case NST_ERR_LAYER_NOT_IN_WEIGHTS:
-	case NST_ERR_UNSUPPORTED: return EXIT_USAGE;
-	case NST_ERR_OUT_OF_MEMORY:
-	case NST_ERR_OVER_MEMORY_LIMIT: return EXIT_MEMORY;
-	case NST_ERR_NUMERIC: return EXIT_NUMERIC;
-	case NST_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
-	default: return EXIT_FAILURE_RUN;
-	}
-}
-
-static int fail_status(enum nst_status st, const struct nst_diag *diag, const char *what) {
-	if (diag && diag->message[0])
-		return fail(exit_code_for(st), "%s", diag->message);
-	return fail(exit_code_for(st), "%s: %s", what, nst_status_string(st));
-}
-
 /* ---------------------------------------------------------------------------------------------
- * Parsing numbers strictly: the whole argument, finite, in range.
+ * Parsing sizes strictly (numbers: cli_parse_int / cli_parse_float in args.c).
  * ------------------------------------------------------------------------------------------- */
-
-static bool parse_int(const char *s, long lo, long hi, int *out) {
-	char *end;
-	errno = 0;
-	const long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return false;
-	*out = (int)v;
-	return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, double *out) {
-	char *end;
-	errno = 0;
-	const double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
 
 /* "512M", "2G", "300MiB", "1000000" -> bytes. */
 static bool parse_bytes(const char *s, size_t *out) {
@@ -301,7 +239,7 @@ static int cmd_info(int argc, char **argv) {
 	struct nst_weights *w;
 	const enum nst_status st = nst_weights_open(argv[1], &w, &diag);
 	if (st != NST_OK)
-		return fail_status(st, &diag, argv[1]);
+		return cli_fail_status(st, &diag, argv[1]);
 	printf("file:     %s (%llu bytes)\n", argv[1], (unsigned long long)nst_weights_file_bytes(w));
 	printf("format:   nstw version %u, checksum %08x (verified)\n", nst_weights_version(w), nst_weights_checksum(w));
 	printf("model:    %s (%s), kernels stored as %s\n", nst_weights_model(w),
@@ -473,7 +411,7 @@ static int parse_int_list(const char *arg, int *out, int max, long lo, long hi) 
 	snprintf(buf, sizeof buf, "%s", arg);
 	int n = 0;
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-		if (n == max || !parse_int(tok, lo, hi, &out[n]))
+		if (n == max || !cli_parse_int(tok, lo, hi, &out[n]))
 			return -1;
 		n++;
 	}
@@ -484,11 +422,11 @@ static int split_styles(struct cli *c, char *list) {
 	c->n_styles = 0;
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
 		if (c->n_styles == NST_MAX_STYLES)
-			return fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
+			return cli_fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
 		c->styles[c->n_styles++] = tok;
 	}
 	if (c->n_styles == 0)
-		return fail(EXIT_USAGE, "--style needs at least one picture");
+		return cli_fail(EXIT_USAGE, "--style needs at least one picture");
 	return EXIT_OK;
 }
 
@@ -498,8 +436,8 @@ static int parse_blend(struct cli *c, const char *arg) {
 	int n = 0;
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
 		double v;
-		if (n == NST_MAX_STYLES || !parse_float(tok, 0.0, 1e30, &v)) {
-			fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
+		if (n == NST_MAX_STYLES || !cli_parse_float(tok, 0.0, 1e30, &v)) {
+			cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
 			return -1;
 		}
 		c->blend[n++] = (float)v;
@@ -567,8 +505,8 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			break;
 		case 'o': c->output = optarg; break;
 		case 'n':
-			if (!parse_int(optarg, 0, MAX_ITERATIONS, &c->iterations))
-				return fail(EXIT_USAGE, "--iterations: '%s' is not a whole number 0..%d", optarg, MAX_ITERATIONS);
+			if (!cli_parse_int(optarg, 0, MAX_ITERATIONS, &c->iterations))
+				return cli_fail(EXIT_USAGE, "--iterations: '%s' is not a whole number 0..%d", optarg, MAX_ITERATIONS);
 			break;
 		case 'q': c->quiet = true; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
@@ -578,26 +516,26 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return EXIT_USAGE;
 			break;
 		case OPT_SIZE:
-			if (!parse_int(optarg, 1, MAX_SIZE, &c->size))
-				return fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->size))
+				return cli_fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
 			break;
 		case OPT_STYLE_SCALE:
-			if (!parse_float(optarg, 1e-3, 16.0, &c->style_scale))
-				return fail(EXIT_USAGE, "--style-scale: '%s' is not a number in 0.001..16", optarg);
+			if (!cli_parse_float(optarg, 1e-3, 16.0, &c->style_scale))
+				return cli_fail(EXIT_USAGE, "--style-scale: '%s' is not a number in 0.001..16", optarg);
 			break;
 		case OPT_WEIGHTS: c->weights = optarg; break;
 		case OPT_CONTENT_LAYERS:
 		case OPT_STYLE_LAYERS: {
 			const enum nst_status st = nst_options_set_layers(&c->options, opt == OPT_STYLE_LAYERS, optarg, &diag);
 			if (st != NST_OK)
-				return fail(EXIT_USAGE, "%s", diag.message);
+				return cli_fail(EXIT_USAGE, "%s", diag.message);
 			break;
 		}
 		case OPT_CONTENT_WEIGHT:
 		case OPT_STYLE_WEIGHT:
 		case OPT_TV_WEIGHT:
-			if (!parse_float(optarg, 0.0, 1e30, &v))
-				return fail(EXIT_USAGE, "--%s: '%s' is not a finite number >= 0",
+			if (!cli_parse_float(optarg, 0.0, 1e30, &v))
+				return cli_fail(EXIT_USAGE, "--%s: '%s' is not a finite number >= 0",
 				            opt == OPT_CONTENT_WEIGHT ? "content-weight" : opt == OPT_STYLE_WEIGHT ? "style-weight" : "tv-weight",
 				            optarg);
 			if (opt == OPT_CONTENT_WEIGHT)
@@ -613,7 +551,7 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else if (!strcmp(optarg, "avg"))
 				c->options.pooling = NST_POOLING_AVG;
 			else
-				return fail(EXIT_USAGE, "--pooling: '%s' is not max or avg", optarg);
+				return cli_fail(EXIT_USAGE, "--pooling: '%s' is not max or avg", optarg);
 			break;
 		case OPT_INIT:
 			if (!strcmp(optarg, "content"))
@@ -631,16 +569,16 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else if (!strcmp(optarg, "adam"))
 				c->options.optimizer = NST_OPTIMIZER_ADAM;
 			else
-				return fail(EXIT_USAGE, "--optimizer: '%s' is not lbfgs or adam", optarg);
+				return cli_fail(EXIT_USAGE, "--optimizer: '%s' is not lbfgs or adam", optarg);
 			break;
 		case OPT_LR:
-			if (!parse_float(optarg, 0.0, 1e30, &v) || v <= 0)
-				return fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0", optarg);
+			if (!cli_parse_float(optarg, 0.0, 1e30, &v) || v <= 0)
+				return cli_fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0", optarg);
 			c->options.learning_rate = (float)v;
 			break;
 		case OPT_HISTORY:
-			if (!parse_int(optarg, 1, 1000, &c->options.history))
-				return fail(EXIT_USAGE, "--history: '%s' is not a whole number 1..1000", optarg);
+			if (!cli_parse_int(optarg, 1, 1000, &c->options.history))
+				return cli_fail(EXIT_USAGE, "--history: '%s' is not a whole number 1..1000", optarg);
 			break;
 		case OPT_ORIGINAL_COLORS: c->options.original_colors = true; break;
 		case OPT_SEED: {
@@ -648,12 +586,12 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			errno = 0;
 			c->options.seed = strtoull(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-')
-				return fail(EXIT_USAGE, "--seed: '%s' is not a whole number >= 0", optarg);
+				return cli_fail(EXIT_USAGE, "--seed: '%s' is not a whole number >= 0", optarg);
 			break;
 		}
 		case OPT_THREADS:
-			if (!parse_int(optarg, 1, 1024, &c->options.threads))
-				return fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..1024", optarg);
+			if (!cli_parse_int(optarg, 1, 1024, &c->options.threads))
+				return cli_fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..1024", optarg);
 			break;
 		case OPT_BACKEND:
 			if (!strcmp(optarg, "auto"))
@@ -665,7 +603,7 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else if (!strcmp(optarg, "xnnpack"))
 				c->options.backend = NST_BACKEND_XNNPACK;
 			else
-				return fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
+				return cli_fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
 			break;
 		case OPT_PRECISION:
 			if (!strcmp(optarg, "fp32"))
@@ -673,87 +611,87 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else if (!strcmp(optarg, "fp16"))
 				c->options.precision = NST_PRECISION_FP16;
 			else
-				return fail(EXIT_USAGE, "--precision: '%s' is not fp32 or fp16", optarg);
+				return cli_fail(EXIT_USAGE, "--precision: '%s' is not fp32 or fp16", optarg);
 			break;
 		case OPT_SAVE_EVERY:
-			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->save_every))
-				return fail(EXIT_USAGE, "--save-every: '%s' is not a whole number >= 1", optarg);
+			if (!cli_parse_int(optarg, 1, MAX_ITERATIONS, &c->save_every))
+				return cli_fail(EXIT_USAGE, "--save-every: '%s' is not a whole number >= 1", optarg);
 			break;
 		case OPT_PRINT_EVERY:
-			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->print_every))
-				return fail(EXIT_USAGE, "--print-every: '%s' is not a whole number >= 1", optarg);
+			if (!cli_parse_int(optarg, 1, MAX_ITERATIONS, &c->print_every))
+				return cli_fail(EXIT_USAGE, "--print-every: '%s' is not a whole number >= 1", optarg);
 			break;
 		case OPT_LOG: c->log_path = optarg; break;
 		case OPT_SHEET: c->sheet = optarg; break;
 		case OPT_MAX_MEMORY:
 			if (!parse_bytes(optarg, &c->max_memory))
-				return fail(EXIT_USAGE, "--max-memory: '%s' is not a size such as 512M or 2G", optarg);
+				return cli_fail(EXIT_USAGE, "--max-memory: '%s' is not a size such as 512M or 2G", optarg);
 			break;
 		case OPT_DUMP_GRAD: c->dump_grad = optarg; break;
 		case OPT_JPEG_QUALITY:
-			if (!parse_int(optarg, 1, 100, &c->jpeg_quality))
-				return fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
+			if (!cli_parse_int(optarg, 1, 100, &c->jpeg_quality))
+				return cli_fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
 			break;
 		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
 		case OPT_CHECKPOINT_EVERY:
-			if (!parse_int(optarg, 1, MAX_ITERATIONS, &c->checkpoint_every))
-				return fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
+			if (!cli_parse_int(optarg, 1, MAX_ITERATIONS, &c->checkpoint_every))
+				return cli_fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
 			break;
 		case OPT_RESUME: c->resume = optarg; break;
 		case OPT_SCALES:
 			c->n_scales = parse_int_list(optarg, c->scales, MAX_SCALES, 1, MAX_SIZE);
 			if (c->n_scales < 0)
-				return fail(EXIT_USAGE, "--scales: '%s' is not a list of up to %d sizes 1..%d", optarg, MAX_SCALES, MAX_SIZE);
+				return cli_fail(EXIT_USAGE, "--scales: '%s' is not a list of up to %d sizes 1..%d", optarg, MAX_SCALES, MAX_SIZE);
 			for (int i = 1; i < c->n_scales; i++)
 				if (c->scales[i] <= c->scales[i - 1])
-					return fail(EXIT_USAGE, "--scales: sizes must grow (got '%s')", optarg);
+					return cli_fail(EXIT_USAGE, "--scales: sizes must grow (got '%s')", optarg);
 			c->size = c->scales[c->n_scales - 1];
 			break;
 		case OPT_SCALE_ITERATIONS:
 			c->n_scale_iterations = parse_int_list(optarg, c->scale_iterations, MAX_SCALES, 0, MAX_ITERATIONS);
 			if (c->n_scale_iterations < 0)
-				return fail(EXIT_USAGE, "--scale-iterations: '%s' is not a list of whole numbers >= 0", optarg);
+				return cli_fail(EXIT_USAGE, "--scale-iterations: '%s' is not a list of whole numbers >= 0", optarg);
 			break;
 		case OPT_TILE:
-			if (!parse_int(optarg, NST_TILE_MIN / 2, MAX_SIZE, &c->tile))
-				return fail(EXIT_USAGE, "--tile: '%s' is not a whole number %d..%d", optarg, NST_TILE_MIN / 2, MAX_SIZE);
+			if (!cli_parse_int(optarg, NST_TILE_MIN / 2, MAX_SIZE, &c->tile))
+				return cli_fail(EXIT_USAGE, "--tile: '%s' is not a whole number %d..%d", optarg, NST_TILE_MIN / 2, MAX_SIZE);
 			break;
 		case OPT_TILE_OVERLAP:
-			if (!parse_int(optarg, 1, MAX_SIZE, &c->tile_overlap))
-				return fail(EXIT_USAGE, "--tile-overlap: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->tile_overlap))
+				return cli_fail(EXIT_USAGE, "--tile-overlap: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
 			break;
 		case OPT_TILE_SWEEPS:
-			if (!parse_int(optarg, 1, MAX_TILE_SWEEPS, &c->tile_sweeps))
-				return fail(EXIT_USAGE, "--tile-sweeps: '%s' is not a whole number 1..%d", optarg, MAX_TILE_SWEEPS);
+			if (!cli_parse_int(optarg, 1, MAX_TILE_SWEEPS, &c->tile_sweeps))
+				return cli_fail(EXIT_USAGE, "--tile-sweeps: '%s' is not a whole number 1..%d", optarg, MAX_TILE_SWEEPS);
 			break;
-		case ':': return fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
-		default: return fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
+		case ':': return cli_fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
+		default: return cli_fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument '%s' (see nst --help)", argv[optind]);
+		return cli_fail(EXIT_USAGE, "unexpected argument '%s' (see nst --help)", argv[optind]);
 	if (!c->content)
-		return fail(EXIT_USAGE, "no content picture: give -c CONTENT (see nst --help)");
+		return cli_fail(EXIT_USAGE, "no content picture: give -c CONTENT (see nst --help)");
 	if (!c->output)
-		return fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
+		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
 	if (c->n_styles == 0 && c->options.n_style_layers > 0)
-		return fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+		return cli_fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
 	if (c->n_scale_iterations > 0 && c->n_scale_iterations != (c->n_scales > 0 ? c->n_scales : 1))
-		return fail(EXIT_USAGE, "--scale-iterations has %d counts for %d scales", c->n_scale_iterations,
+		return cli_fail(EXIT_USAGE, "--scale-iterations has %d counts for %d scales", c->n_scale_iterations,
 		            c->n_scales > 0 ? c->n_scales : 1);
 	if (!c->checkpoint) {
 		if ((size_t)snprintf(c->checkpoint_buf, sizeof c->checkpoint_buf, "%s.ckpt", c->output) >= sizeof c->checkpoint_buf)
-			return fail(EXIT_USAGE, "the output path is too long");
+			return cli_fail(EXIT_USAGE, "the output path is too long");
 		c->checkpoint = c->checkpoint_buf;
 	}
 	if (c->blend_given && n_blend != c->n_styles)
-		return fail(EXIT_USAGE, "--style-blend has %d weights for %d style pictures", n_blend, c->n_styles);
+		return cli_fail(EXIT_USAGE, "--style-blend has %d weights for %d style pictures", n_blend, c->n_styles);
 	if (c->blend_given) {
 		double sum = 0;
 		for (int k = 0; k < n_blend; k++)
 			sum += c->blend[k];
 		if (!(sum > 0))
-			return fail(EXIT_USAGE, "--style-blend weights must not all be 0");
+			return cli_fail(EXIT_USAGE, "--style-blend weights must not all be 0");
 	}
 	return EXIT_OK;
 }
@@ -775,10 +713,10 @@ static enum nst_status fit_copy(const struct nst_image *src, int long_side, int 
 static int write_grad(const char *path, const float *grad, size_t n) {
 	FILE *f = fopen(path, "wb");
 	if (!f)
-		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
 	const bool ok = fwrite(grad, sizeof(float), n, f) == n;
 	if (fclose(f) != 0 || !ok)
-		return fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
 	return EXIT_OK;
 }
 
@@ -846,14 +784,14 @@ static int plan_tiles(const struct cli *c, const struct nst_weights *weights, co
 			continue;
 		}
 		if (c->max_memory && c->max_memory <= held)
-			return fail(EXIT_MEMORY, "--max-memory %.1f MiB leaves nothing for the run: the process and its pictures "
+			return cli_fail(EXIT_MEMORY, "--max-memory %.1f MiB leaves nothing for the run: the process and its pictures "
 			            "hold %.1f MiB already", mib(c->max_memory), mib(held));
 		const struct nst_tile_options to = {c->tile, c->tile_overlap, c->tile_sweeps,
 		                                    c->max_memory ? c->max_memory - held : 0};
 		struct nst_diag diag = {{0}};
 		const enum nst_status st = nst_tile_plan(weights, &options[i], p, &to, &tplans[i], &diag);
 		if (st != NST_OK)
-			return fail_status(st, &diag, "tile plan");
+			return cli_fail_status(st, &diag, "tile plan");
 		*arena_need = tplans[i].total_bytes > *arena_need ? tplans[i].total_bytes : *arena_need;
 		*any_tiled = true;
 	}
@@ -890,11 +828,11 @@ static int start_tiles(void *arena, size_t arena_bytes, const struct nst_weights
 	struct nst_diag diag = {{0}};
 	enum nst_status st = nst_tiled_init(arena, arena_bytes, weights, plan, out, &diag);
 	if (st != NST_OK)
-		return fail_status(st, &diag, "init");
+		return cli_fail_status(st, &diag, "init");
 	nst_tiled_set_content(*out, content->rgb);
 	for (int k = 0; k < c->n_styles; k++)
 		if ((st = nst_tiled_set_style(*out, k, styles[k].rgb, c->blend_given ? c->blend[k] : 1.0f)) != NST_OK)
-			return fail_status(st, NULL, "style targets");
+			return cli_fail_status(st, NULL, "style targets");
 	if (start)
 		nst_tiled_set_init_image(*out, start->rgb);
 	return EXIT_OK;
@@ -905,14 +843,14 @@ static int run(struct cli *c) {
 	char weights_buf[PATH_BYTES];
 	const char *weights_path = c->weights ? c->weights : nst_cli_default_weights(weights_buf, sizeof weights_buf);
 	if (!weights_path)
-		return fail(EXIT_FAILURE_RUN,
+		return cli_fail(EXIT_FAILURE_RUN,
 		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
 		            "(looked beside the nst binary and in " NST_DATADIR ")");
 	struct schedule sched;
 	make_schedule(c, &sched);
 	const int last = sched.n - 1;
 	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
-		return fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
+		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
 		            sched.size[last]);
 
 	/* Pictures first (they allocate, before the plan): every scale's, from the originals. */
@@ -934,16 +872,16 @@ static int run(struct cli *c) {
 	struct nst_tiled *tiles = NULL;
 
 	if ((st = nst_image_load(c->content, &original, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, c->content);
+		rc = cli_fail_status(st, &diag, c->content);
 		goto done;
 	}
 	for (int k = 0; k < c->n_styles; k++)
 		if ((st = nst_image_load(c->styles[k], &styles_original[k], &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, c->styles[k]);
+			rc = cli_fail_status(st, &diag, c->styles[k]);
 			goto done;
 		}
 	if (c->options.init == NST_INIT_IMAGE && (st = nst_image_load(c->init_path, &init_original, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, c->init_path);
+		rc = cli_fail_status(st, &diag, c->init_path);
 		goto done;
 	}
 	for (int i = 0; i < sched.n && st == NST_OK; i++) {
@@ -959,11 +897,11 @@ static int run(struct cli *c) {
 	for (int k = 0; k < c->n_styles; k++)
 		nst_image_free(&styles_original[k]);
 	if (st != NST_OK) {
-		rc = fail(exit_code_for(st), "cannot resample the pictures: %s", nst_status_string(st));
+		rc = cli_fail(cli_exit_code(st), "cannot resample the pictures: %s", nst_status_string(st));
 		goto done;
 	}
 	if ((st = nst_weights_open(weights_path, &weights, &diag)) != NST_OK) {
-		rc = fail_status(st, &diag, weights_path);
+		rc = cli_fail_status(st, &diag, weights_path);
 		goto done;
 	}
 
@@ -979,7 +917,7 @@ static int run(struct cli *c) {
 			problems[i].style_height[k] = styles[i][k].height;
 		}
 		if ((st = nst_plan(weights, &options[i], &problems[i], &plans[i], &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, "plan");
+			rc = cli_fail_status(st, &diag, "plan");
 			goto done;
 		}
 		options[i].backend = plans[i].backend; /* auto's measured choice: the session is the one planned */
@@ -989,7 +927,7 @@ static int run(struct cli *c) {
 	if ((rc = plan_tiles(c, weights, &sched, options, problems, plans, tplans, tiled, &arena_need, &any_tiled)) != EXIT_OK)
 		goto done;
 	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
-		rc = fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
+		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
 		goto done;
 	}
 	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
@@ -1021,7 +959,7 @@ static int run(struct cli *c) {
 		if (tiled[i])
 			print_tiles(&tplans[i], sched.iterations[i]);
 	if (c->max_memory && arena_need > c->max_memory) {
-		rc = fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
+		rc = cli_fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
 		          mib(arena_need), mib(c->max_memory));
 		goto done;
 	}
@@ -1030,14 +968,14 @@ static int run(struct cli *c) {
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
 	result = malloc((size_t)content[last].width * (size_t)content[last].height * 3);
 	if (!arena || !result) {
-		rc = fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(arena_need));
+		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(arena_need));
 		goto done;
 	}
 	if (c->log_path) {
 		/* A resumed run continues its log; a new run starts one. */
 		log = fopen(c->log_path, c->resume ? "a" : "w");
 		if (!log) {
-			rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
+			rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 			goto done;
 		}
 		if (!c->resume)
@@ -1075,13 +1013,13 @@ static int run(struct cli *c) {
 			const struct nst_image here = {content[i].width, content[i].height, result};
 			nst_image_free(&upsampled);
 			if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
-				rc = fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+				rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
 				goto done;
 			}
 			continue;
 		}
 		if ((st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, "init");
+			rc = cli_fail_status(st, &diag, "init");
 			goto done;
 		}
 		if (i == last) {
@@ -1096,7 +1034,7 @@ static int run(struct cli *c) {
 		if (i > 0)
 			nst_session_set_init_image(session, upsampled.rgb);
 		if ((st = nst_session_prepare(session)) != NST_OK) {
-			rc = fail_status(st, &diag, "prepare");
+			rc = cli_fail_status(st, &diag, "prepare");
 			goto done;
 		}
 		if (c->dump_grad) {
@@ -1104,7 +1042,7 @@ static int run(struct cli *c) {
 			float *grad = malloc(n * sizeof(float));
 			struct nst_losses losses;
 			if (!grad) {
-				rc = fail(EXIT_MEMORY, "cannot allocate the gradient dump");
+				rc = cli_fail(EXIT_MEMORY, "cannot allocate the gradient dump");
 				goto done;
 			}
 			nst_session_evaluate(session, &losses, grad);
@@ -1114,7 +1052,7 @@ static int run(struct cli *c) {
 				goto done;
 		}
 		if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
-			rc = fail_status(st, &diag, c->resume);
+			rc = cli_fail_status(st, &diag, c->resume);
 			goto done;
 		}
 		state.session = session;
@@ -1131,7 +1069,7 @@ static int run(struct cli *c) {
 		const struct nst_image here = {content[i].width, content[i].height, result};
 		nst_image_free(&upsampled);
 		if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
-			rc = fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+			rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
 			goto done;
 		}
 	}
@@ -1142,7 +1080,7 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	if (st != NST_OK && st != NST_ERR_INTERRUPTED && st != NST_ERR_NUMERIC) {
-		rc = fail_status(st, &diag, "run");
+		rc = cli_fail_status(st, &diag, "run");
 		goto done;
 	}
 	/* The picture, at the output's size even when a multi-scale run stopped early. */
@@ -1160,7 +1098,7 @@ static int run(struct cli *c) {
 	struct nst_image out = {state.width, state.height, result}, out_full = {0};
 	if (state.width != content[last].width || state.height != content[last].height) {
 		if ((wst = nst_image_resize(&out, content[last].width, content[last].height, &out_full)) != NST_OK) {
-			rc = fail(EXIT_MEMORY, "cannot upsample the picture");
+			rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture");
 			goto done;
 		}
 		out = out_full;
@@ -1170,17 +1108,17 @@ static int run(struct cli *c) {
 		wst = write_sheet(c->sheet, &content[last], styles[last], c->n_styles, &out, c->jpeg_quality, &diag);
 	nst_image_free(&out_full);
 	if (wst != NST_OK) {
-		rc = fail_status(wst, &diag, c->sheet && wst != NST_OK ? "output" : c->output);
+		rc = cli_fail_status(wst, &diag, c->sheet && wst != NST_OK ? "output" : c->output);
 		goto done;
 	}
 	if (st == NST_ERR_NUMERIC && tiled[state.scale]) {
-		rc = fail(EXIT_NUMERIC,
+		rc = cli_fail(EXIT_NUMERIC,
 		          "the loss stopped being finite in tile %d of sweep %d (try a smaller --lr); wrote the picture with "
 		          "that tile's last finite state to %s", tile_index + 1, tile_sweep + 1, c->output);
 		goto done;
 	}
 	if (st == NST_ERR_NUMERIC) {
-		rc = fail(EXIT_NUMERIC,
+		rc = cli_fail(EXIT_NUMERIC,
 		          "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good picture "
 		          "(iteration %d) to %s",
 		          nst_session_rows(session) - 1, nst_session_good_row(session), c->output);
@@ -1188,15 +1126,15 @@ static int run(struct cli *c) {
 	}
 	if (st == NST_ERR_INTERRUPTED) {
 		if (sched.n > 1 || tiled[state.scale]) {
-			rc = fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
+			rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
 			          (int)g_stop_signal, state.scale + 1, sched.n, c->output);
 			goto done;
 		}
 		if ((wst = nst_session_save_checkpoint(session, c->checkpoint, &diag)) != NST_OK) {
-			rc = fail_status(wst, &diag, c->checkpoint);
+			rc = cli_fail_status(wst, &diag, c->checkpoint);
 			goto done;
 		}
-		rc = fail(EXIT_INTERRUPTED, "interrupted (signal %d) at iteration %d: wrote %s and the checkpoint %s (continue with --resume %s)",
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at iteration %d: wrote %s and the checkpoint %s (continue with --resume %s)",
 		          (int)g_stop_signal, nst_session_rows(session) - 1, c->output, c->checkpoint, c->checkpoint);
 		goto done;
 	}
@@ -1208,7 +1146,7 @@ done:
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (log && fclose(log) != 0 && rc == EXIT_OK)
-		rc = fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
+		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 	nst_session_release(session);
 	nst_tiled_release(tiles);
 	free(arena);
