@@ -30,9 +30,7 @@
  *                  2.25x fewer multiplies than convolving the upsampled picture;
  *   conv16         nst_conv2d on the small-N ("dot") kernels: 3 output channels as dot products
  *                  along the patch, from a band of the input (no im2col; src/conv.c), so that they
- *                  do not leave most of a GEMM microkernel's NR columns idle.  (nst_conv2d_grouped,
- *                  G = NR / 3 output pixels per GEMM row, did that by padding; it is kept, tested,
- *                  and no longer used here.)
+ *                  do not leave most of a GEMM microkernel's NR columns idle.
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  */
 #include <assert.h>
@@ -85,7 +83,6 @@ static const struct fast_spec NET[FAST_LAYERS] = {
 enum fast_driver {
 	DRIVER_ENGINE,  /* nst_conv2d (src/conv.c) */
 	DRIVER_UP,      /* nst_conv2d_up: the upsample fused into the im2col, or a 3-channel input */
-	DRIVER_GROUPED, /* nst_conv2d_grouped: 3 output channels, G pixels per GEMM row */
 	DRIVER_WINOGRAD, /* nst_conv2d_winograd: the residual blocks' 3x3 convolutions */
 	DRIVER_PHASES,  /* nst_conv2d_phases: upsample + 3x3 convolution as four 2x2 ones */
 };
@@ -95,8 +92,7 @@ struct fast_layer {
 	bool upsample;
 	enum fast_role role;
 	enum fast_driver driver;
-	float *packed;                 /* nst_conv_packed_floats (DRIVER_UP: nst_conv_up_packed_floats,
-	                                  DRIVER_GROUPED: nst_conv_grouped_packed_floats):
+	float *packed;                 /* nst_conv_packed_floats (DRIVER_UP: nst_conv_up_packed_floats):
 	                                  biases and weights in NR-column panels */
 	float *gamma, *beta;           /* [cout] instance norm (not for ROLE_OUTPUT) */
 };
@@ -297,7 +293,6 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		struct fast_layer *L = &s->layers[i];
 		size_t packed;
 		switch (L->driver) {
-		case DRIVER_GROUPED: packed = nst_conv_grouped_packed_floats(g, &L->shape); break;
 		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape); break;
 		case DRIVER_PHASES: packed = nst_conv_phases_packed_floats(g, &L->shape); break;
 		case DRIVER_UP: packed = nst_conv_up_packed_floats(g, &L->shape); break;
@@ -319,8 +314,6 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 	for (int i = 0; i < FAST_LAYERS; i++) {
 		const struct fast_layer *L = &s->layers[i];
 		uint64_t staging = (uint64_t)kernel_floats(&L->shape) + (uint64_t)L->shape.out_channels;
-		if (L->driver == DRIVER_GROUPED)
-			staging += nst_conv_grouped_staging_floats(g, &L->shape);
 		if (L->driver == DRIVER_WINOGRAD)
 			staging += nst_conv_winograd_staging_floats(&L->shape);
 		if (L->driver == DRIVER_PHASES)
@@ -342,7 +335,6 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		switch (L->driver) {
 		case DRIVER_ENGINE: scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape)); break;
 		case DRIVER_UP: scratch = max_size(scratch, nst_conv_up_scratch_floats(g, &L->shape)); break;
-		case DRIVER_GROUPED: scratch = max_size(scratch, nst_conv_grouped_scratch_floats(g, &L->shape)); break;
 		case DRIVER_WINOGRAD: scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape)); break;
 		case DRIVER_PHASES: scratch = max_size(scratch, nst_conv_phases_scratch_floats(g, &L->shape)); break;
 		}
@@ -430,9 +422,7 @@ static void pack_weights(struct nst_fast_session *s) {
 		float *bias = s->region + kernel_floats(&L->shape); // [cout] staging
 		nst_weights_read_kernel(w, i, hwio);
 		nst_weights_read_vector(w, i, NST_VECTOR_BIAS, bias);
-		if (L->driver == DRIVER_GROUPED)
-			nst_conv_grouped_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
-		else if (L->driver == DRIVER_WINOGRAD)
+		if (L->driver == DRIVER_WINOGRAD)
 			nst_conv_winograd_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (L->driver == DRIVER_PHASES)
 			nst_conv_phases_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
@@ -519,7 +509,6 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 		case DRIVER_UP:
 			nst_conv2d_up(&s->engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
 			break;
-		case DRIVER_GROUPED: nst_conv2d_grouped(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		case DRIVER_WINOGRAD: nst_conv2d_winograd(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		case DRIVER_PHASES: nst_conv2d_phases(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		}

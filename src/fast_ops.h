@@ -54,21 +54,6 @@ size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const stru
 void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape *shape, int up, int h, int w,
                    const float *in, const float *packed, float *out);
 
-/* A stride-1 convolution with few output channels (the network's last, 32 -> 3), grouped: one
- * GEMM row computes G = NR / cout horizontally adjacent output pixels from the union of their
- * windows (kh rows of kw + G - 1 pixels, each a contiguous run of the input), its G * cout
- * columns holding each pixel's kernel at its offset and zeros elsewhere; so the microkernel's NR
- * columns are not mostly padding.  Packing needs staging floats (the dense matrix). */
-size_t nst_conv_grouped_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
-size_t nst_conv_grouped_staging_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
-size_t nst_conv_grouped_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
-/* Packs HWIO weights [kh][kw][cin][cout] and bias [cout] (NULL: zeros). */
-void nst_conv_grouped_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
-                           const float *bias, float *staging, float *packed);
-/* out [oh][ow][cout] = conv(in [h][w][cin]), as nst_conv2d would compute it. */
-void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
-                        const float *in, const float *packed, float *out);
-
 /* A 3x3, stride-1, pad-1 convolution by Winograd's F(2x2, 3x3): 4x4 input tiles transformed
  * (B^T d B), sixteen GEMMs over the channels with the transformed kernels (G g G^T, packed once:
  * 16 / 9 of the plain packing), and 2x2 output tiles transformed back (A^T M A): 2.25 times fewer

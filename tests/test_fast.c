@@ -11,7 +11,8 @@
  *   3. nst_conv2d_up (the 2x nearest upsample fused into the im2col, and plain convolutions with
  *      the interior fast path) and nst_conv2d_phases (upsample + 3x3 as four 2x2 convolutions):
  *      against a naive upsample followed by a naive convolution;
- *   4. nst_conv2d_grouped (G output pixels per GEMM row) and nst_conv2d_winograd (F(2x2, 3x3)):
+ *   4. nst_conv2d with few output channels (the last layer, on the small-N kernels) and
+ *      nst_conv2d_winograd (F(2x2, 3x3)):
  *      against a naive convolution;
  *   5. the whole network with random weights (narrow odd channel widths, and the real 32 / 64 /
  *      128; float32 and float16 files) against a naive forward pass, on pictures whose sides are
@@ -363,8 +364,8 @@ static void naive_conv(const struct conv_case *c, const float *in, const float *
 	*abs_sum = a;
 }
 
-enum conv_kind { CONV_UP, CONV_GROUPED, CONV_WINOGRAD, CONV_PHASES };
-static const char *const CONV_KIND_NAMES[] = {"conv_up", "grouped", "winograd", "phases"};
+enum conv_kind { CONV_UP, CONV_NARROW, CONV_WINOGRAD, CONV_PHASES };
+static const char *const CONV_KIND_NAMES[] = {"conv_up", "narrow", "winograd", "phases"};
 
 static void test_conv_case(struct test_engine *te, const struct conv_case *c, enum conv_kind kind, struct nst_rng *r,
                            double *worst) {
@@ -387,16 +388,12 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 		nst_conv_up_pack(g, &shape, hwio, bias, packed);
 		engine_scratch(te, nst_conv_up_scratch_floats(g, &shape));
 		nst_conv2d_up(&te->e, &shape, c->up, c->h, c->w, in, packed, out);
-	} else if (kind == CONV_GROUPED) {
-		packed_n = nst_conv_grouped_packed_floats(g, &shape);
+	} else if (kind == CONV_NARROW) { /* nst_conv2d: few output channels take the small-N kernels */
+		packed_n = nst_conv_packed_floats(g, &shape);
 		packed = galloc(packed_n);
-		const size_t staging_n = nst_conv_grouped_staging_floats(g, &shape);
-		float *staging = galloc(staging_n);
-		nst_conv_grouped_pack(g, &shape, hwio, bias, staging, packed);
-		CHECK(guard_ok(staging, staging_n), "grouped pack: staging overrun");
-		free(staging);
-		engine_scratch(te, nst_conv_grouped_scratch_floats(g, &shape));
-		nst_conv2d_grouped(&te->e, &shape, c->h, c->w, in, packed, out);
+		nst_conv_pack_forward(g, &shape, hwio, bias, packed);
+		engine_scratch(te, nst_conv_scratch_floats(g, &shape));
+		nst_conv2d(&te->e, &shape, c->h, c->w, in, packed, out, NULL);
 	} else if (kind == CONV_PHASES) {
 		CHECK(nst_conv_phases_apply(&shape) && c->up == 2, "phases case k%d s%d up%d", c->k, c->stride, c->up);
 		packed_n = nst_conv_phases_packed_floats(g, &shape);
@@ -1152,7 +1149,7 @@ int main(void) {
 	printf("instance norm: %.2f s\n", seconds_since(&t0));
 
 	/* 3. conv_up: the upsampling cases, then plain ones (stride 1 and 2; the interior fast path) */
-	double worst_up = 0, worst_grouped = 0;
+	double worst_up = 0, worst_narrow = 0;
 	static const struct conv_case ups[] = {
 		/* k  s up reflect cin cout  h   w */
 		{3, 1, 2, true, 8, 5, 5, 7},     /* [5][7][8] -> upsampled [10][14] -> [10][14][5] */
@@ -1190,7 +1187,8 @@ int main(void) {
 			test_conv_case(&engines[k], &phases[i], CONV_PHASES, &r, &worst_phases);
 	printf("phases conv: %.2f s\n", seconds_since(&t0));
 
-	/* 4. grouped: widths not multiples of the group, cout 1..5 (group NR / cout), cin 1..32 */
+	/* 4. narrow (nst_conv2d, as the network's last layer runs): cout 1..5 (1..4 on the small-N
+	 * kernels, 9 on the GEMM), reflect and zero padding, widths not multiples of the kernels' rows */
 	static const struct conv_case groups[] = {
 		/* k  s up reflect cin cout  h   w */
 		{9, 1, 1, true, 32, 3, 12, 23},  /* the network's last layer */
@@ -1205,8 +1203,8 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &groups[i], CONV_GROUPED, &r, &worst_grouped);
-	printf("grouped conv: %.2f s\n", seconds_since(&t0));
+			test_conv_case(&engines[k], &groups[i], CONV_NARROW, &r, &worst_narrow);
+	printf("narrow conv: %.2f s\n", seconds_since(&t0));
 
 	/* 4b. Winograd F(2x2, 3x3): odd sizes (partial tiles), 1 x 1, channels around the 8-wide
 	 * blocks, zero padding too */
@@ -1254,7 +1252,7 @@ int main(void) {
 	printf("worst errors:\n");
 	printf("  instance norm vs naive (relative to its terms) %.3g (limit %.3g)\n", worst_norm, NORM_TOL);
 	printf("  conv_up vs naive (relative to |terms|)         %.3g (limit %.3g)\n", worst_up, CONV_TOL);
-	printf("  grouped conv vs naive (relative to |terms|)    %.3g (limit %.3g)\n", worst_grouped, CONV_TOL);
+	printf("  narrow conv vs naive (relative to |terms|)     %.3g (limit %.3g)\n", worst_narrow, CONV_TOL);
 	printf("  winograd conv vs naive (relative to |terms|)   %.3g (limit %.3g)\n", worst_winograd, CONV_TOL);
 	printf("  phases conv vs naive (relative to |terms|)     %.3g (limit %.3g)\n", worst_phases, CONV_TOL);
 	printf("  network vs naive (relative L2)                 %.3g (limit %.3g)\n", worst_net, NET_TOL);
