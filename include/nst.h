@@ -207,7 +207,8 @@ struct nst_plan {
 	size_t total_bytes;       /* pass an arena of this size to nst_session_init */
 	size_t weights_bytes;     /* packed forward and backward convolution weights */
 	size_t activations_bytes; /* ping-pong feature buffers (also the backward's gradients) */
-	size_t features_bytes;    /* loss-layer gradients kept from the forward pass */
+	size_t features_bytes;    /* loss-layer gradients kept from the forward pass (beyond those the
+	                             ping-pong buffers' unused tails hold) */
 	size_t targets_bytes;     /* content features and style Gram targets */
 	size_t masks_bytes;       /* ReLU bit masks and max-pool argmax codes */
 	size_t optimizer_bytes;   /* image, gradient and Adam / L-BFGS state */

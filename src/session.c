@@ -11,7 +11,9 @@
  *   - per loss layer its target (content features or the blended style Gram) and, for layers
  *     that are neither the deepest (whose gradient starts the backward pass in a ping-pong
  *     buffer) nor the first (whose features one cheap convolution of the image recomputes during
- *     the backward pass), the loss gradient computed in the forward pass;
+ *     the backward pass), the loss gradient computed in the forward pass, placed in a
+ *     ping-pong buffer's tail that the passes do not reach before it is used (buffer_reach),
+ *     else in its own area;
  *   - the packed forward and backward weights, per-thread im2col tiles, the optimizer state.
  */
 #include <assert.h>
@@ -413,6 +415,23 @@ static size_t max_activation(const struct nst_session *s, int h, int w) {
 	return m;
 }
 
+/*
+ * How far into a ping-pong buffer the passes write between layer j's forward convolution and
+ * the backward step that consumes layer j's stored loss gradient: the largest input or output
+ * of layers j.. (the backward pass writes gradients of the same sizes; pooling only shrinks).
+ * A stored gradient placed beyond it survives until it is used, so the gradients of deeper
+ * layers, whose feature maps are smaller than the first block's, cost no memory of their own.
+ */
+static size_t buffer_reach(const struct nst_session *s, int j) {
+	size_t reach = 0;
+	for (int k = j; k < s->n_layers; k++) {
+		const struct vgg_layer *L = &s->layers[k];
+		const int c = L->shape.in_channels > L->shape.out_channels ? L->shape.in_channels : L->shape.out_channels;
+		reach = max_size(reach, (size_t)L->h * (size_t)L->w * (size_t)c);
+	}
+	return reach;
+}
+
 static void layout(struct nst_session *s, struct nst_arena *a) {
 	const struct nst_options *o = &s->options;
 	const struct nst_problem *p = &s->problem;
@@ -460,12 +479,22 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	}
 	CATEGORY(activations_bytes);
 
-	for (int i = 0; i < s->n_losses; i++) {
-		struct loss_layer *l = &s->losses[i];
-		const struct vgg_layer *L = &s->layers[l->layer];
-		const size_t c = (size_t)L->shape.out_channels, hw = (size_t)L->h * (size_t)L->w;
-		if (l->stored)
-			l->grad = NST_ARENA_NEW(a, float, hw * c);
+	/* Stored loss gradients: in the ping-pong buffers' tails where they fit, else their own. */
+	size_t top[2] = {buf, buf}; /* floats of buf_a / buf_b still free at their ends */
+	for (int j = 0; j < s->n_layers; j++) { /* shallow ones (the largest reach) first */
+		const struct vgg_layer *L = &s->layers[j];
+		struct loss_layer *l = L->loss != NO_LOSS ? &s->losses[L->loss] : NULL;
+		if (!l || !l->stored)
+			continue;
+		const size_t size = (size_t)L->h * (size_t)L->w * (size_t)L->shape.out_channels;
+		const size_t reach = buffer_reach(s, j);
+		const int k = top[0] >= top[1] ? 0 : 1;
+		if (top[k] >= reach + size) {
+			top[k] -= size;
+			l->grad = (k == 0 ? s->buf_a : s->buf_b) + top[k];
+		} else {
+			l->grad = NST_ARENA_NEW(a, float, size);
+		}
 	}
 	CATEGORY(features_bytes);
 
