@@ -4,6 +4,10 @@
  *
  *   nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,scalar] [--iterations 3]
  *             [--conv-size 256] [--json FILE] [--weights FILE] [--optimizer adam|lbfgs]
+ *             [--model candy|FILE|none] [--pictures 5]
+ *
+ * Sections: the GEMM microkernel's L1-resident peak; every VGG layer's convolution alone; whole
+ * optimization iterations; the feed-forward mode's time per picture (--model).
  */
 #include <errno.h>
 #include <math.h>
@@ -24,6 +28,9 @@
 #define DEFAULT_ITERATIONS 3
 #define DEFAULT_WARMUP 1
 #define DEFAULT_CONV_SIZE 256
+#define DEFAULT_MODEL "candy"
+#define DEFAULT_PICTURES 5
+#define MS_PER_S 1000.0
 #define LINE_BYTES 512
 
 struct bench_options {
@@ -35,17 +42,22 @@ struct bench_options {
 	int iterations, warmup, conv_size;
 	enum nst_optimizer optimizer;
 	const char *json, *weights;
+	const char *model;          /* feed-forward model: a name, a file, or NULL (skip) */
+	bool model_given;           /* --model on the command line: a missing model is an error */
+	int pictures;               /* timed feed-forward pictures */
 };
+
+enum bench_kind { BENCH_ITERATION, BENCH_PICTURE };
 
 /* What a child reports through its pipe. */
 struct bench_result {
 	int status;                 /* enum nst_status */
 	char message[256];
 	size_t plan_bytes;
-	double seconds[MAX_TIMED];  /* per timed iteration */
+	double seconds[MAX_TIMED];  /* per timed iteration (or feed-forward picture) */
 	int timed;
 	struct nst_profile profile;
-	double flops;               /* forward + backward per iteration */
+	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
 	double wall;                /* the whole profiled run (the timed iterations and a last forward pass) */
 };
 
@@ -112,6 +124,15 @@ static bool on_row(void *user, const struct nst_progress *p) {
 	return true;
 }
 
+/* A failed child's status and its reason, for the parent's row. */
+static void set_failure(struct bench_result *r, enum nst_status st, const struct nst_diag *diag) {
+	r->status = st;
+	const char *why = diag->message[0] ? diag->message : nst_status_string(st);
+	const size_t len = strnlen(why, sizeof r->message - 1);
+	memcpy(r->message, why, len);
+	r->message[len] = '\0';
+}
+
 /* The child: one configuration, synthetic pictures (speed does not depend on their content). */
 static void run_config(const struct bench_options *o, int size, enum nst_backend backend,
                        enum nst_precision precision, int threads, struct bench_result *r) {
@@ -174,16 +195,62 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 	r->status = NST_OK;
 	return;
 fail:
-	r->status = st;
-	const char *why = diag.message[0] ? diag.message : nst_status_string(st);
-	const size_t len = strnlen(why, sizeof r->message - 1);
-	memcpy(r->message, why, len);
-	r->message[len] = '\0';
+	set_failure(r, st, &diag);
 	nst_weights_close(w);
 }
 
+/* The child of the feed-forward section: one model, size, backend and thread count; warm-up
+ * pictures, then each timed picture alone (a synthetic picture: the time does not depend on it). */
+static void run_fast_config(const struct bench_options *o, int size, enum nst_backend backend, int threads,
+                            struct bench_result *r) {
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	void *arena = NULL;
+	uint8_t *rgb = NULL;
+	memset(r, 0, sizeof *r);
+	enum nst_status st = nst_weights_open(o->model, &w, &diag);
+	if (st != NST_OK)
+		goto fail;
+	struct nst_fast_plan plan;
+	if ((st = nst_fast_plan(w, size, size, threads, backend, &plan, &diag)) != NST_OK)
+		goto fail;
+	r->plan_bytes = plan.total_bytes;
+	r->flops = plan.flops;
+	arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	rgb = malloc((size_t)size * (size_t)size * 3); /* [size][size][3] */
+	if (!arena || !rgb) {
+		st = NST_ERR_OUT_OF_MEMORY;
+		goto fail;
+	}
+	struct nst_fast_session *s;
+	if ((st = nst_fast_init(arena, plan.total_bytes, w, size, size, threads, backend, &s, &diag)) != NST_OK)
+		goto fail;
+	nst_weights_close(w);
+	w = NULL;
+	for (size_t i = 0; i < (size_t)size * (size_t)size * 3; i++)
+		rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+	for (int i = 0; i < o->warmup + o->pictures && st == NST_OK; i++) {
+		const double t0 = cli_now_seconds();
+		st = nst_fast_run(s, size, size, rgb, rgb, 1.0f);
+		if (i >= o->warmup && r->timed < MAX_TIMED)
+			r->seconds[r->timed++] = cli_now_seconds() - t0;
+	}
+	nst_fast_release(s);
+	if (st != NST_OK)
+		goto fail;
+	free(arena);
+	free(rgb);
+	r->status = NST_OK;
+	return;
+fail:
+	set_failure(r, st, &diag);
+	nst_weights_close(w);
+	free(arena);
+	free(rgb);
+}
+
 /* Runs one configuration in a child; returns its peak RSS in bytes (0 on failure). */
-static size_t run_child(const struct bench_options *o, int size, enum nst_backend backend,
+static size_t run_child(const struct bench_options *o, enum bench_kind kind, int size, enum nst_backend backend,
                         enum nst_precision precision, int threads, struct bench_result *r) {
 	int fd[2];
 	if (pipe(fd) != 0)
@@ -195,7 +262,10 @@ static size_t run_child(const struct bench_options *o, int size, enum nst_backen
 		close(fd[0]);
 		struct bench_result *res = calloc(1, sizeof *res);
 		if (res) {
-			run_config(o, size, backend, precision, threads, res);
+			if (kind == BENCH_PICTURE)
+				run_fast_config(o, size, backend, threads, res);
+			else
+				run_config(o, size, backend, precision, threads, res);
 			const char *p = (const char *)res;
 			size_t left = sizeof *res;
 			while (left > 0) {
@@ -257,9 +327,61 @@ static void machine(char *cpu, size_t size) {
 
 static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
+/* The feed-forward section: milliseconds per picture for every size, engine backend (XNNPACK does
+ * not run this mode) and thread count, each in its own child.  Returns the failed rows. */
+static int bench_fast(const struct bench_options *o, const char *model_name, FILE *json) {
+	if (!o->model) {
+		printf("\nfeed-forward mode: %s\n", model_name ? "no model found (make weights), skipped" : "skipped (--model none)");
+		return 0;
+	}
+	printf("\nfeed-forward mode (model %s, %d warm-up + %d timed pictures; ms per picture median [min, max]):\n",
+	       model_name, o->warmup, o->pictures);
+	printf("  %5s %-7s %3s %26s %14s %8s %10s\n", "size", "backend", "thr", "ms/picture", "direct GFLOP/s",
+	       "plan MiB", "peak MiB");
+	int rows = 0, failures = 0;
+	for (int si = 0; si < o->n_sizes; si++)
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads; t++) {
+				if (o->backends[b] == NST_BACKEND_XNNPACK)
+					continue;
+				struct bench_result *r = calloc(1, sizeof *r);
+				if (!r)
+					return failures + 1;
+				const size_t rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], NST_PRECISION_FP32,
+				                             o->threads[t], r);
+				if (r->status != NST_OK || r->timed == 0) {
+					printf("  %5d %-7s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
+					       r->message);
+					failures++;
+					free(r);
+					continue;
+				}
+				double lo = r->seconds[0], hi = r->seconds[0], tmp[MAX_TIMED];
+				for (int k = 0; k < r->timed; k++) {
+					lo = fmin(lo, r->seconds[k]);
+					hi = fmax(hi, r->seconds[k]);
+				}
+				memcpy(tmp, r->seconds, sizeof tmp);
+				const double med = median(tmp, r->timed);
+				const double gflops = r->flops / med * 1e-9;
+				printf("  %5d %-7s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
+				       nst_backend_name(o->backends[b]), o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
+				       gflops, mib(r->plan_bytes), mib(rss));
+				if (json)
+					fprintf(json,
+					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"threads\": %d, "
+					        "\"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"direct_gflops\": %.2f, "
+					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
+					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
+					        med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, gflops, r->plan_bytes, rss);
+				free(r);
+			}
+	return failures;
+}
+
 int nst_cli_bench(int argc, char **argv) {
 	struct bench_options o = {{128, 256, 512}, 3, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
-	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL};
+	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES};
 	const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	for (int t = 1; t <= cores && o.n_threads < MAX_LIST; t *= 2)
 		o.threads[o.n_threads++] = t;
@@ -298,13 +420,19 @@ int nst_cli_bench(int argc, char **argv) {
 		} else if (!strcmp(a, "--weights") && v) {
 			o.weights = v;
 			i++;
+		} else if (!strcmp(a, "--model") && v) {
+			o.model = strcmp(v, "none") ? v : NULL;
+			o.model_given = true;
+			i++;
+		} else if (!strcmp(a, "--pictures") && v && parse_list(v, &o.pictures, 1, 1, MAX_TIMED) == 1) {
+			i++;
 		} else if (!strcmp(a, "--optimizer") && v && (!strcmp(v, "adam") || !strcmp(v, "lbfgs"))) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,xnnpack,xnnpack-fp16,scalar]\n"
 			       "                 [--iterations N] [--warmup N] [--conv-size N (0: skip)] [--json FILE]\n"
-			       "                 [--weights FILE] [--optimizer adam|lbfgs]\n");
+			       "                 [--weights FILE] [--optimizer adam|lbfgs] [--model candy|FILE|none] [--pictures N]\n");
 			return 0;
 		} else {
 			fprintf(stderr, "nst bench: bad option '%s'%s (see nst bench --help)\n", a, v ? " or its value" : "");
@@ -315,6 +443,15 @@ int nst_cli_bench(int argc, char **argv) {
 		o.weights = nst_cli_default_weights(weights_buf, sizeof weights_buf);
 		if (!o.weights) {
 			fprintf(stderr, "nst bench: no weights found: run 'make weights' or pass --weights FILE\n");
+			return 1;
+		}
+	}
+	char model_buf[LINE_BYTES], looked[LINE_BYTES];
+	const char *model_name = o.model;
+	if (o.model && !strchr(o.model, '/') && !strstr(o.model, ".nstw")) {
+		o.model = nst_cli_find_model(model_name, model_buf, sizeof model_buf, looked, sizeof looked);
+		if (!o.model && o.model_given) {
+			fprintf(stderr, "nst bench: no model '%s' in %s (run 'make weights')\n", model_name, looked);
 			return 1;
 		}
 	}
@@ -416,7 +553,7 @@ int nst_cli_bench(int argc, char **argv) {
 				if (!r)
 					return 3;
 				const char *prec = nst_precision_name(o.precisions[b]);
-				const size_t rss = run_child(&o, o.sizes[si], o.backends[b], o.precisions[b], o.threads[t], r);
+				const size_t rss = run_child(&o, BENCH_ITERATION, o.sizes[si], o.backends[b], o.precisions[b], o.threads[t], r);
 				if (r->status != NST_OK || r->timed == 0) {
 					printf("  %5d %-7s %-4s %3d  failed: %s\n", o.sizes[si], nst_backend_name(o.backends[b]), prec,
 					       o.threads[t], r->message);
@@ -461,6 +598,9 @@ int nst_cli_bench(int argc, char **argv) {
 				}
 				free(r);
 			}
+	if (json)
+		fprintf(json, "\n  ],\n  \"feed_forward\": [");
+	failures += bench_fast(&o, model_name, json);
 	if (json) {
 		fprintf(json, "\n  ]\n}\n");
 		if (fclose(json) != 0) {
@@ -469,6 +609,8 @@ int nst_cli_bench(int argc, char **argv) {
 		}
 	}
 	printf("\nGFLOP/s counts the convolutions only (forward + input gradient); 'of peak' is against the\n"
-	       "microkernel's L1-resident peak at the same thread count; peak MiB is each run's own peak RSS.\n");
+	       "microkernel's L1-resident peak at the same thread count; peak MiB is each run's own peak RSS.\n"
+	       "The feed-forward mode's direct GFLOP/s counts its convolutions as direct ones, though it runs\n"
+	       "the residual blocks (Winograd) and the upsampling ones (phases) with fewer multiplies.\n");
 	return failures ? 1 : 0;
 }

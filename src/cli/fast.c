@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "nst.h"
 
@@ -232,7 +233,7 @@ static bool is_model_file(const char *model) {
 }
 
 /* The path of a named model, or NULL; `looked` lists where it looked. */
-static const char *find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
+const char *nst_cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
 	enum { MAX_DIRS = 4 };
 	char dirs[MAX_DIRS][PATH_BYTES];
 	int n = 0, len;
@@ -274,7 +275,7 @@ static int open_model(const char *model, struct nst_weights **weights) {
 		bool known = false;
 		for (size_t i = 0; i < N_KNOWN_MODELS; i++)
 			known = known || !strcmp(model, KNOWN_MODELS[i]);
-		path = find_model(model, buf, sizeof buf, looked, sizeof looked);
+		path = nst_cli_find_model(model, buf, sizeof buf, looked, sizeof looked);
 		if (!path && !known)
 			return cli_fail(EXIT_USAGE,
 			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie or a FILE.nstw "

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# nst bench end to end on a tiny configuration: every section is printed and lands in --json with
+# plausible figures (the feed-forward section included), --model none skips that section, and the
+# error paths (unknown option, missing model, unwritable --json, unreadable weights) fail with
+# their exit codes and one clear line.  Timing figures are not judged here (make bench is the
+# benchmark); only that they are measured.
+#   NST_BUILD=build NST_EMU="" PYTHON=/usr/bin/python3 bash tests/t_bench.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${NST_BUILD:-build}
+EMU=${NST_EMU:-}
+PY=${PYTHON:-/usr/bin/python3}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nst-t-bench-XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+checks=0
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+die() { echo "FAIL: $*" >&2; exit 1; }
+nst() { $EMU "$BUILD/nst" "$@"; }
+[ -f "$BUILD/vgg19.nstw" ] && [ -f "$BUILD/styles/candy.nstw" ] || die "run make weights first"
+TINY=(--sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 16 --pictures 2)
+
+# --- every section, on the terminal and in the JSON ----------------------------------------------
+nst bench "${TINY[@]}" --json "$TMP/b.json" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/out" "$TMP/err"; die "bench failed"; }
+for section in "microkernel peak" "single convolution layers at 16 px" "whole iterations" "feed-forward mode (model candy"; do
+	grep -qF "$section" "$TMP/out" || die "no '$section' section: $(cat "$TMP/out")"
+done
+ok "terminal: peak, single convolutions, whole iterations, feed-forward"
+"$PY" - "$TMP/b.json" <<'PYEOF' || die "the JSON is incomplete"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["machine"]["cores"] >= 1 and b["machine"]["cpu"], b["machine"]
+assert b["peak"] and all(p["gflops"] > 0 for p in b["peak"]), b["peak"]
+assert len(b["conv"]) >= 8 and all(c["forward_gflops"] > 0 and c["backward_gflops"] > 0 for c in b["conv"]), b["conv"]
+it = b["iterations"]
+assert len(it) == 1 and it[0]["size"] == 32 and it[0]["threads"] == 1, it
+assert 0 < it[0]["seconds_min"] <= it[0]["seconds_median"] <= it[0]["seconds_max"], it
+assert it[0]["plan_bytes"] > 0 and it[0]["peak_rss_bytes"] > 0 and it[0]["layers"], it
+ff = b["feed_forward"]
+assert len(ff) == 1 and ff[0]["model"] == "candy" and ff[0]["size"] == 32 and ff[0]["backend"] == "simd", ff
+assert 0 < ff[0]["ms_min"] <= ff[0]["ms_median"] <= ff[0]["ms_max"], ff
+assert ff[0]["plan_bytes"] > 0 and ff[0]["peak_rss_bytes"] > 0 and ff[0]["direct_gflops"] > 0, ff
+print("json: %d conv rows, iteration %.4f s, feed-forward %.2f ms" % (len(b["conv"]), it[0]["seconds_median"], ff[0]["ms_median"]))
+PYEOF
+ok "json: machine, peak, convolutions, iterations, feed-forward figures"
+
+nst bench "${TINY[@]}" --conv-size 0 --model none --json "$TMP/none.json" >"$TMP/out" 2>&1 || die "--model none failed"
+grep -qF "feed-forward mode: skipped (--model none)" "$TMP/out" || die "--model none: $(cat "$TMP/out")"
+"$PY" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == []' \
+	"$TMP/none.json" || die "--model none / --conv-size 0: the JSON still has those rows"
+ok "--model none and --conv-size 0 skip their sections"
+
+# --- error paths ---------------------------------------------------------------------------------
+# expect CODE NEEDLE ARGS...: nst bench ARGS exits with CODE and one stderr line containing NEEDLE
+expect() {
+	local code=$1 needle=$2 rc=0
+	shift 2
+	nst bench "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	[ "$rc" -eq "$code" ] || die "bench $*: exit $rc, expected $code ($(cat "$TMP/err"))"
+	[ "$(wc -l <"$TMP/err")" -eq 1 ] || die "bench $*: stderr is not one line: $(cat "$TMP/err")"
+	grep -qF -- "$needle" "$TMP/err" || die "bench $*: stderr lacks '$needle': $(cat "$TMP/err")"
+	ok "bench $*: $(cat "$TMP/err")"
+}
+expect 2 "bad option '--sizes'" --sizes 0
+expect 2 "bad option '--frobnicate'" --frobnicate
+expect 1 "no model 'no-such-model'" "${TINY[@]}" --model no-such-model
+expect 1 "cannot write $TMP/missing/b.json" "${TINY[@]}" --json "$TMP/missing/b.json"
+rc=0
+nst bench "${TINY[@]}" --conv-size 0 --weights "$TMP/missing.nstw" >"$TMP/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "failed: .*missing.nstw" "$TMP/out" || die "unreadable weights: exit $rc: $(cat "$TMP/out")"
+ok "unreadable weights: every iteration row says why, exit 1"
+rc=0
+nst bench "${TINY[@]}" --conv-size 0 --model "$TMP/missing.nstw" >"$TMP/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "feed-forward.*" "$TMP/out" && grep -q "failed: .*missing.nstw" "$TMP/out" ||
+	die "unreadable model file: exit $rc: $(cat "$TMP/out")"
+ok "unreadable model file: the feed-forward row says why, exit 1"
+echo "t_bench: $checks checks passed"
