@@ -179,15 +179,34 @@ static inline void zero_rgb(float *dst) {
 	dst[2] = 0.0f;
 }
 
-/* im2col_tile for 3 input channels: every pixel's 3 floats copied inline. */
+/* A 3x3 kernel's row of RGB pixels: 9 floats, copied by a fixed-size memcpy, which the compiler
+ * turns into a few vector moves (a variable-size one is a library call per 36 bytes). */
+#define KERNEL3 3
+#define RUN3_FLOATS (KERNEL3 * RGB_CHANNELS)
+
+static inline void copy_run(float *restrict dst, const float *restrict src, int kw) {
+	if (kw == KERNEL3) {
+		memcpy(dst, src, RUN3_FLOATS * sizeof(float));
+		return;
+	}
+	for (int kx = 0; kx < kw; kx++)
+		copy_rgb(dst + (size_t)kx * RGB_CHANNELS, src + (size_t)kx * RGB_CHANNELS);
+}
+
+/* im2col_tile for 3 input channels (a picture: VGG's first layer), pixel by pixel along the
+ * output rows; a run inside the picture is one copy_run. */
 static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, float *a) {
 	const struct nst_conv_shape *s = t->shape;
 	const int kh = s->kernel_h, kw = s->kernel_w;
 	const size_t row_run = (size_t)kw * RGB_CHANNELS;
-	for (size_t i = 0; i < np; i++) {
-		const size_t p = p0 + i;
-		const int oy = (int)(p / (size_t)t->ow), ox = (int)(p % (size_t)t->ow);
+	int oy = (int)(p0 / (size_t)t->ow), ox = (int)(p0 % (size_t)t->ow);
+	for (size_t i = 0; i < np; i++, ox++) {
+		if (ox == t->ow) {
+			ox = 0;
+			oy++;
+		}
 		const int ix0 = ox * s->stride - s->pad;
+		const bool inside = ix0 >= 0 && ix0 + kw <= t->w;
 		float *row = a + i * t->k; // [kh][kw][3]
 		for (int ky = 0; ky < kh; ky++) {
 			float *dst = row + (size_t)ky * row_run; // [kw][3]
@@ -200,10 +219,8 @@ static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, flo
 				continue;
 			}
 			const float *src_row = t->in + (size_t)iy * (size_t)t->w * RGB_CHANNELS; // [w][3]
-			if (ix0 >= 0 && ix0 + kw <= t->w) { /* the common case: one contiguous run */
-				const float *src = src_row + (size_t)ix0 * RGB_CHANNELS;
-				for (int kx = 0; kx < kw; kx++)
-					copy_rgb(dst + (size_t)kx * RGB_CHANNELS, src + (size_t)kx * RGB_CHANNELS);
+			if (inside) { /* the common case: one contiguous run */
+				copy_run(dst, src_row + (size_t)ix0 * RGB_CHANNELS, kw);
 				continue;
 			}
 			for (int kx = 0; kx < kw; kx++) {

@@ -174,6 +174,7 @@ static const struct conv_case *conv_forward_cases(size_t *count) {
 	static const struct conv_case cases[] = {
 		/* k  s  pad reflect cin cout  h   w  bias */
 		{3, 1, 1, false, 3, 8, 7, 11, true},    /* 3x3 s1 zero pad 1: [7][11][3] -> [7][11][8] */
+		{3, 1, 1, false, 3, 9, 50, 45, true},   /* [50][45][3] -> [50][45][9]: two tiles, the second starts mid-row */
 		{3, 1, 1, false, 5, 13, 11, 7, false},  /* [11][7][5] -> [11][7][13] */
 		{3, 1, 1, false, 17, 16, 2, 7, true},   /* [2][7][17] -> [2][7][16] */
 		{3, 1, 1, false, 8, 5, 1, 1, true},     /* [1][1][8] -> [1][1][5] */
