@@ -134,6 +134,81 @@ void nst_u8_mask_pack__neon(size_t n_bytes, const float *x, uint8_t *mask);
 void nst_f32_mask_apply__neon(size_t n_bytes, const uint8_t *mask, float *x);
 #endif
 
+/*
+ * Winograd transforms of F(2x2, 3x3) ("wino23", tile side T = 4, outputs m = 2) and F(4x4, 3x3)
+ * ("wino43", T = 6, m = 4), vectorized along the channels (the arithmetic: arch/wino-body.h).
+ * Strides in floats; c >= 1:
+ *
+ *   input:  v[(y * T + x) * plane + ch] = (B^T d B)[y][x],  d[y][x] = tile[y * T + x][ch],  ch < c
+ *           tile: T * T pointers, each to one input pixel's c channels (padding may repeat them)
+ *   output: out[a * row_stride + b * pixel_stride + ch] = bias[ch] + (A^T M A)[a][b]
+ *           for a < ny, b < nx (1 <= ny, nx <= m), ch < c, with M[y][x] = m[(y * T + x) * plane + ch]
+ *
+ * B and A are Lavin and Gray's (interpolation points 0, 1, -1 for wino23, also 2, -2 for wino43).
+ * The kernels read and write nothing else.
+ */
+typedef void (*nst_f32_wino_input_fn)(size_t c, const float *const *tile, float *v, size_t plane);
+typedef void (*nst_f32_wino_output_fn)(size_t c, const float *m, size_t plane, const float *bias, float *out,
+                                       size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);
+
+#define NST_WINO_DECLARE(ISA)                                                                      \
+	void nst_f32_wino23_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
+	void nst_f32_wino43_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
+	void nst_f32_wino23_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
+	                                  float *out, size_t row_stride, size_t pixel_stride, size_t ny, \
+	                                  size_t nx);                                                   \
+	void nst_f32_wino43_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
+	                                  float *out, size_t row_stride, size_t pixel_stride, size_t ny, \
+	                                  size_t nx);
+NST_WINO_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_WINO_DECLARE(avx2)
+NST_WINO_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_WINO_DECLARE(neon)
+#endif
+
+/* The transform kernels of one ISA. */
+struct nst_wino_kernel {
+	const char *name; /* "nst_wino__avx2" */
+	nst_f32_wino_input_fn input23, input43;
+	nst_f32_wino_output_fn output23, output43;
+};
+
+/*
+ * Instance-norm kernels over a feature map x [n][c] (n pixels of c channels), strides c:
+ *
+ *   sums:   sum[ch] += sum_{p < n} x[p][ch],  sq[ch] += sum_{p < n} x[p][ch]^2      in double
+ *   affine: y[p][ch] = v, or max(v, 0) when relu (NaN gives 0), where
+ *           v = x[p][ch] * scale[ch] + shift[ch]  (+ addend[p][ch], added last, when addend is not NULL)
+ *
+ * ch < c, p < n; y may be x or addend.  The sums are each channel's in the order of p, and the
+ * squares of floats are exact in double: every ISA gives the same sums.
+ */
+typedef void (*nst_f64_norm_sums_fn)(size_t n, size_t c, const float *x, double *sum, double *sq);
+typedef void (*nst_f32_norm_affine_fn)(size_t n, size_t c, const float *x, const float *scale, const float *shift,
+                                       const float *addend, bool relu, float *y);
+#define NST_NORM_DECLARE(ISA)                                                                      \
+	void nst_f64_norm_sums__##ISA(size_t n, size_t c, const float *x, double *sum, double *sq);    \
+	void nst_f32_norm_affine__##ISA(size_t n, size_t c, const float *x, const float *scale,        \
+	                                const float *shift, const float *addend, bool relu, float *y);
+NST_NORM_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_NORM_DECLARE(avx2)
+NST_NORM_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_NORM_DECLARE(neon)
+#endif
+
+/* The instance-norm kernels of one ISA. */
+struct nst_norm_kernel {
+	const char *name; /* "nst_norm__avx2" */
+	nst_f64_norm_sums_fn sums;
+	nst_f32_norm_affine_fn affine;
+};
+
 /* One pair of mask kernels of one ISA. */
 struct nst_mask_kernel {
 	const char *name; /* "nst_mask__avx2" */
@@ -183,6 +258,18 @@ const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *
 /* Every SIMD mask kernel this build and CPU can run, with its scalar twin (as nst_gemm_kernel_pairs). */
 size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_mask_kernel **simd,
                              const struct nst_mask_kernel **twin, size_t capacity);
+/* The Winograd transforms that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
+const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst_gemm_kernel *gemm);
+/* Every SIMD transform kernel set this build and CPU can run, with its scalar twin (as
+ * nst_gemm_kernel_pairs). */
+size_t nst_wino_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_wino_kernel **simd,
+                             const struct nst_wino_kernel **twin, size_t capacity);
+/* The instance-norm kernels that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
+const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm);
+/* Every SIMD instance-norm kernel set this build and CPU can run, with its scalar twin (as
+ * nst_gemm_kernel_pairs). */
+size_t nst_norm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_norm_kernel **simd,
+                             const struct nst_norm_kernel **twin, size_t capacity);
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);
 /* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */

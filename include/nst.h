@@ -347,6 +347,10 @@ bool nst_precision_available(enum nst_backend backend, enum nst_precision precis
  * input's size.  Input and output are 8-bit RGB [H][W][3], 0..255, no mean subtraction.
  * ------------------------------------------------------------------------------------------- */
 
+/* The feed-forward mode's memory target: the residual blocks run Winograd F(4x4, 3x3) when the
+ * plan stays within it that way, else F(2x2, 3x3), whose packed weights are 2.25x smaller. */
+#define NST_FAST_MEMORY_TARGET ((size_t)64 << 20)
+
 struct nst_fast_plan {
 	size_t total_bytes;       /* pass an arena of this size to nst_fast_init */
 	size_t weights_bytes;     /* packed kernels and biases, instance-norm scales and shifts */
@@ -355,6 +359,7 @@ struct nst_fast_plan {
 	int width, height;        /* as planned */
 	int padded_width, padded_height; /* rounded up to multiples of 4 */
 	double flops;             /* one picture of the planned size, counted as direct convolutions */
+	int winograd_tile;        /* the residual blocks' Winograd F(m x m, 3x3): m = 4, or 2 (see above) */
 	int threads;
 	enum nst_backend backend; /* the backend auto resolved to */
 	const char *kernel;       /* the GEMM microkernel's name */

@@ -25,7 +25,8 @@
  * microkernels:
  *   conv1          nst_conv2d_up (up 1): one contiguous im2col run per kernel row inside the picture;
  *   conv2, conv3   nst_conv2d (src/conv.c);
- *   conv4..conv13  nst_conv2d_winograd: F(2x2, 3x3), 2.25x fewer multiplies;
+ *   conv4..conv13  nst_conv2d_winograd: F(4x4, 3x3), 4x fewer multiplies (its packed weights are
+ *                  36 / 9 of the kernels': 22.5 MiB for the ten layers);
  *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
  *                  2.25x fewer multiplies than convolving the upsampled picture;
  *   conv16         nst_conv2d on the small-N ("dot") kernels: 3 output channels as dot products
@@ -45,6 +46,10 @@
 #define MAX_THREADS 1024
 #define MODEL_NAME_BYTES sizeof(((struct nstw_header *)0)->model)
 #define DEL_CHAR 0x7f
+/* The residual blocks' Winograd transform is F(4x4, 3x3) (4x fewer multiplies than the direct
+ * convolution) unless its packed weights, 36 / 9 of the kernels' size (22.5 MiB for the trained
+ * networks), would take the plan beyond NST_FAST_MEMORY_TARGET: then F(2x2, 3x3) (16 / 9, 2.25x
+ * fewer multiplies, about 10% slower per picture on the x86 development machine). */
 
 enum fast_role {
 	ROLE_PLAIN,    /* conv, instance norm, ReLU */
@@ -102,6 +107,7 @@ struct nst_fast_session {
 	struct nst_fast_plan plan;
 	const struct nst_weights *weights; /* only during init */
 	struct fast_layer layers[FAST_LAYERS];
+	enum nst_wino wino;              /* the residual blocks' Winograd transform */
 	uint64_t max_area;               /* padded_width * padded_height as planned */
 	float *region;                   /* [region_floats]: every activation, see the top of the file */
 	size_t region_floats;
@@ -293,7 +299,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		struct fast_layer *L = &s->layers[i];
 		size_t packed;
 		switch (L->driver) {
-		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape); break;
+		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape, s->wino); break;
 		case DRIVER_PHASES: packed = nst_conv_phases_packed_floats(g, &L->shape); break;
 		case DRIVER_UP: packed = nst_conv_up_packed_floats(g, &L->shape); break;
 		default: packed = nst_conv_packed_floats(g, &L->shape); break;
@@ -335,7 +341,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		switch (L->driver) {
 		case DRIVER_ENGINE: scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape)); break;
 		case DRIVER_UP: scratch = max_size(scratch, nst_conv_up_scratch_floats(g, &L->shape)); break;
-		case DRIVER_WINOGRAD: scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape)); break;
+		case DRIVER_WINOGRAD: scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape, s->wino)); break;
 		case DRIVER_PHASES: scratch = max_size(scratch, nst_conv_phases_scratch_floats(g, &L->shape)); break;
 		}
 		if (L->shape.out_channels > widest)
@@ -378,10 +384,22 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 	s->engine.threads = s->plan.threads;
 	s->plan.kernel = s->engine.gemm->name;
 
+	/* F(4x4) if the whole plan stays within the target with it (measured on a copy). */
+	struct nst_fast_session probe = *s;
+	struct nst_arena measure;
+	nst_arena_init(&measure, NULL, 0);
+	probe.wino = NST_WINO_F4;
+	nst_arena_alloc(&measure, sizeof(struct nst_fast_session));
+	enum nst_status st = layout(&probe, &measure, diag);
+	if (st != NST_OK)
+		return st;
+	s->wino = measure.used <= NST_FAST_MEMORY_TARGET ? NST_WINO_F4 : NST_WINO_F2;
+	s->plan.winograd_tile = (int)s->wino;
+
 	/* The session struct itself comes first. */
 	nst_arena_alloc(a, sizeof(struct nst_fast_session));
 	s->plan.scratch_bytes = a->used;
-	const enum nst_status st = layout(s, a, diag);
+	st = layout(s, a, diag);
 	if (st != NST_OK)
 		return st;
 	s->plan.total_bytes = a->used;
@@ -423,7 +441,8 @@ static void pack_weights(struct nst_fast_session *s) {
 		nst_weights_read_kernel(w, i, hwio);
 		nst_weights_read_vector(w, i, NST_VECTOR_BIAS, bias);
 		if (L->driver == DRIVER_WINOGRAD)
-			nst_conv_winograd_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+			nst_conv_winograd_pack(s->engine.gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels,
+			                       L->packed);
 		else if (L->driver == DRIVER_PHASES)
 			nst_conv_phases_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (L->driver == DRIVER_UP)
@@ -509,7 +528,9 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 		case DRIVER_UP:
 			nst_conv2d_up(&s->engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
 			break;
-		case DRIVER_WINOGRAD: nst_conv2d_winograd(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		case DRIVER_WINOGRAD:
+			nst_conv2d_winograd(&s->engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out);
+			break;
 		case DRIVER_PHASES: nst_conv2d_phases(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		}
 		const size_t n = (size_t)st->oh * (size_t)st->ow;

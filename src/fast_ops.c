@@ -3,7 +3,9 @@
  * ReLU or residual add fused), the picture's way in (padding to a multiple of 4) and out (crop,
  * strength, rounding), and three convolution drivers on the engine's GEMM microkernels: the 2x
  * nearest upsample fused into the im2col (nst_conv2d_up), the upsample + 3x3 convolution as four
- * 2x2 convolutions (nst_conv2d_phases) and Winograd F(2x2, 3x3) (nst_conv2d_winograd); the
+ * 2x2 convolutions (nst_conv2d_phases) and Winograd F(2x2, 3x3) or F(4x4, 3x3)
+ * (nst_conv2d_winograd, its transforms arch/ kernels); instance norm's sums and affine pass are
+ * arch/ kernels too (nst_norm_kernel_for); the
  * 3-channel last layer runs on src/conv.c's small-N kernels.  Work is handed out to
  * the threads from an atomic counter, so a thread that is slowed down does not hold up the rest.
  */
@@ -88,87 +90,40 @@ struct norm_task {
 	enum nst_norm_then then;
 	double *partial;       /* [slots][2][c] */
 	const float *scale, *shift; /* [c] each */
+	const struct nst_norm_kernel *kernel;
 };
 
-/* Channels are processed in blocks of LANES with restrict pointers, which compilers vectorize at
- * -O2 (a block's trip count is a constant), then the remaining c % LANES one by one. */
-#define LANES 8
-
-static void sums_row(const float *restrict row, double *restrict sum, double *restrict sq, size_t c) {
-	size_t ch = 0;
-	for (; ch + LANES <= c; ch += LANES)
-		for (size_t j = 0; j < LANES; j++) {
-			const double v = (double)row[ch + j];
-			sum[ch + j] += v;
-			sq[ch + j] += v * v;
-		}
-	for (; ch < c; ch++) {
-		const double v = (double)row[ch];
-		sum[ch] += v;
-		sq[ch] += v * v;
-	}
-}
+/* The sums run over this many floats of a feature map at a time (an L1-sized run of pixels that
+ * the SIMD kernels walk once per block of channels). */
+#define NORM_RUN_FLOATS 4096
 
 static void norm_sums_worker(void *context, size_t slot) {
 	const struct norm_task *t = context;
 	const size_t c = (size_t)t->c, p0 = slot * t->chunk;
 	const size_t p1 = p0 + t->chunk < t->n ? p0 + t->chunk : t->n;
+	const size_t run = NORM_RUN_FLOATS / c > 0 ? NORM_RUN_FLOATS / c : 1; /* pixels */
 	double *sum = t->partial + slot * 2 * c, *sq = sum + c; // [c] each
 	for (size_t ch = 0; ch < c; ch++)
 		sum[ch] = sq[ch] = 0.0;
-	for (size_t p = p0; p < p1; p++)
-		sums_row(t->x + p * c, sum, sq, c);
-}
-
-static void relu_row(float *restrict row, const float *restrict scale, const float *restrict shift, size_t c) {
-	size_t ch = 0;
-	for (; ch + LANES <= c; ch += LANES)
-		for (size_t j = 0; j < LANES; j++) {
-			const float v = row[ch + j] * scale[ch + j] + shift[ch + j];
-			row[ch + j] = v > 0.0f ? v : 0.0f;
-		}
-	for (; ch < c; ch++) {
-		const float v = row[ch] * scale[ch] + shift[ch];
-		row[ch] = v > 0.0f ? v : 0.0f;
-	}
-}
-
-static void plain_row(float *restrict row, const float *restrict scale, const float *restrict shift, size_t c) {
-	size_t ch = 0;
-	for (; ch + LANES <= c; ch += LANES)
-		for (size_t j = 0; j < LANES; j++)
-			row[ch + j] = row[ch + j] * scale[ch + j] + shift[ch + j];
-	for (; ch < c; ch++)
-		row[ch] = row[ch] * scale[ch] + shift[ch];
-}
-
-static void add_row(const float *restrict row, const float *restrict scale, const float *restrict shift,
-                    float *restrict res, size_t c) {
-	size_t ch = 0;
-	for (; ch + LANES <= c; ch += LANES)
-		for (size_t j = 0; j < LANES; j++)
-			res[ch + j] += row[ch + j] * scale[ch + j] + shift[ch + j];
-	for (; ch < c; ch++)
-		res[ch] += row[ch] * scale[ch] + shift[ch];
+	for (size_t p = p0; p < p1; p += run)
+		t->kernel->sums(p1 - p < run ? p1 - p : run, c, t->x + p * c, sum, sq);
 }
 
 static void norm_apply_worker(void *context, size_t slot) {
 	const struct norm_task *t = context;
 	const size_t c = (size_t)t->c, p0 = slot * t->chunk;
 	const size_t p1 = p0 + t->chunk < t->n ? p0 + t->chunk : t->n;
+	if (p1 <= p0)
+		return;
+	float *x = t->x + p0 * c; // [p1 - p0][c]
 	switch (t->then) {
-	case NST_NORM_RELU:
-		for (size_t p = p0; p < p1; p++)
-			relu_row(t->x + p * c, t->scale, t->shift, c);
+	case NST_NORM_RELU: t->kernel->affine(p1 - p0, c, x, t->scale, t->shift, NULL, true, x); break;
+	case NST_NORM_PLAIN: t->kernel->affine(p1 - p0, c, x, t->scale, t->shift, NULL, false, x); break;
+	case NST_NORM_ADD: {
+		float *res = t->residual + p0 * c; // [p1 - p0][c]
+		t->kernel->affine(p1 - p0, c, x, t->scale, t->shift, res, false, res);
 		break;
-	case NST_NORM_PLAIN:
-		for (size_t p = p0; p < p1; p++)
-			plain_row(t->x + p * c, t->scale, t->shift, c);
-		break;
-	case NST_NORM_ADD:
-		for (size_t p = p0; p < p1; p++)
-			add_row(t->x + p * c, t->scale, t->shift, t->residual + p * c, c);
-		break;
+	}
 	}
 }
 
@@ -191,6 +146,7 @@ void nst_instance_norm(const struct nst_engine *engine, size_t n, int c, float *
 		.residual = residual,
 		.then = then,
 		.partial = scratch,
+		.kernel = nst_norm_kernel_for(engine->gemm),
 	};
 	run_slots(engine, norm_sums_worker, &t, slots);
 	/* The affine per channel, after the partials: [c] scale then [c] shift, as floats. */
@@ -369,22 +325,24 @@ void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape 
 }
 
 /* ---------------------------------------------------------------------------------------------
- * 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (Lavin and Gray 2016): each 2x2 block of
- * outputs comes from a 4x4 block of the (padded) input, V = B^T d B, sixteen GEMMs M[xi] =
- * V[xi] U[xi] over the channels with U = G g G^T packed once, and Y = A^T M A: 16 multiplies per
- * 4 outputs instead of 36.  Blocks of WINO_TILES tiles are handed out from an atomic counter; each
- * thread transforms its block into scratch, runs the sixteen GEMMs and transforms back.
+ * 3x3 stride-1 convolution by Winograd's F(m x m, 3x3), m = 2 or 4 (Lavin and Gray 2016): each
+ * m x m block of outputs comes from a T x T block of the (padded) input, T = m + 2: V = B^T d B,
+ * T^2 GEMMs M[xi] = V[xi] U[xi] over the channels with U = G g G^T packed once, and Y = A^T M A:
+ * T^2 multiplies per m^2 outputs instead of 9 m^2 (2.25x fewer for m = 2, 4x for m = 4).  The
+ * transforms are the arch/ kernels that run beside the GEMM kernel (nst_wino_kernel_for).  Blocks
+ * of tiles are handed out from an atomic counter; each thread transforms its block into scratch,
+ * runs the T^2 GEMMs and transforms back.
  * ------------------------------------------------------------------------------------------- */
 
-#define WINO_IN 4                      /* input tile side: 2 outputs + 3 - 1 */
-#define WINO_OUT 2                     /* output tile side */
-#define WINO_XI (WINO_IN * WINO_IN)    /* 16 transform positions */
 #define WINO_KERNEL 3
-#define WINO_TILE_BYTES (128u * 1024u) /* a block's transformed input, per thread */
-#define HALF 0.5
+#define WINO_MAX_IN (NST_WINO_F4 + WINO_KERNEL - 1) /* the largest input tile side, 6 */
+#define WINO_TILE_BYTES (128u * 1024u)              /* a block's transformed input, per thread */
 
-static size_t wino_tiles(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	size_t t = WINO_TILE_BYTES / (WINO_XI * (size_t)shape->in_channels * sizeof(float));
+static size_t wino_in(enum nst_wino f) { return (size_t)f + WINO_KERNEL - 1; }
+static size_t wino_xi(enum nst_wino f) { return wino_in(f) * wino_in(f); }
+
+static size_t wino_tiles(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f) {
+	size_t t = WINO_TILE_BYTES / (wino_xi(f) * (size_t)shape->in_channels * sizeof(float));
 	t -= t % gemm->mr;
 	return t < gemm->mr ? gemm->mr : t;
 }
@@ -393,8 +351,9 @@ bool nst_conv_winograd_applies(const struct nst_conv_shape *shape) {
 	return shape->kernel_h == WINO_KERNEL && shape->kernel_w == WINO_KERNEL && shape->stride == 1 && shape->pad == 1;
 }
 
-size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	return WINO_XI * nst_gemm_packed_floats((size_t)shape->in_channels, (size_t)shape->out_channels, gemm->nr) +
+size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                       enum nst_wino f) {
+	return wino_xi(f) * nst_gemm_packed_floats((size_t)shape->in_channels, (size_t)shape->out_channels, gemm->nr) +
 	       (size_t)shape->out_channels; /* then the bias */
 }
 
@@ -402,150 +361,108 @@ size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape) {
 	return (size_t)shape->in_channels * (size_t)shape->out_channels; /* one transform position at a time */
 }
 
-size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	const size_t t = wino_tiles(gemm, shape);
+size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                        enum nst_wino f) {
+	const size_t t = wino_tiles(gemm, shape, f);
 	/* V, then M, then a pixel of zeros */
-	return WINO_XI * t * ((size_t)shape->in_channels + (size_t)shape->out_channels) + (size_t)shape->in_channels;
+	return wino_xi(f) * t * ((size_t)shape->in_channels + (size_t)shape->out_channels) + (size_t)shape->in_channels;
 }
 
-/* y += alpha * x (the coefficients are 0, 1, 1/2 or 1/4: exact products in float). */
-static void wino_axpy(float alpha, const float *restrict x, float *restrict y, size_t n) {
-	if (alpha != 0.0f)
-		for (size_t i = 0; i < n; i++)
-			y[i] += alpha * x[i];
-}
+/* G, T x 3, of F(2x2, 3x3) and F(4x4, 3x3) (Lavin and Gray's). */
+#define HALF 0.5
+static const double G2[NST_WINO_F2 + WINO_KERNEL - 1][WINO_KERNEL] = {
+	{1, 0, 0}, {HALF, HALF, HALF}, {HALF, -HALF, HALF}, {0, 0, 1},
+};
+#define QUARTER (1.0 / 4)
+#define SIXTH (1.0 / 6)
+#define TWELFTH (1.0 / 12)
+#define TWENTYFOURTH (1.0 / 24)
+static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
+	{QUARTER, 0, 0},
+	{-SIXTH, -SIXTH, -SIXTH},
+	{-SIXTH, SIXTH, -SIXTH},
+	{TWENTYFOURTH, TWELFTH, SIXTH},
+	{TWENTYFOURTH, -TWELFTH, SIXTH},
+	{0, 0, 1},
+};
 
-void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
-                            const float *bias, float *staging, float *packed) {
-	/* U = G g G^T, one transform position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b]. */
-	static const double G[WINO_IN][WINO_KERNEL] = {{1, 0, 0}, {HALF, HALF, HALF}, {HALF, -HALF, HALF}, {0, 0, 1}};
+void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
+                            const float *hwio, const float *bias, float *staging, float *packed) {
+	/* U = G g G^T, one transform position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b],
+	 * summed in double and rounded once. */
 	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels, k = WINO_KERNEL;
-	const size_t per_xi = nst_gemm_packed_floats(cin, cout, gemm->nr);
+	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_packed_floats(cin, cout, gemm->nr);
 	float *u = staging; // [cin][cout]: U[xi]
-	for (size_t xi = 0; xi < WINO_XI; xi++) {
-		for (size_t i = 0; i < cin * cout; i++)
-			u[i] = 0.0f;
+	for (size_t xi = 0; xi < xis; xi++) {
+		const size_t y = xi / side, x = xi % side;
+		double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
 		for (size_t a = 0; a < k; a++)
 			for (size_t b = 0; b < k; b++)
-				wino_axpy((float)(G[xi / WINO_IN][a] * G[xi % WINO_IN][b]), hwio + (a * k + b) * cin * cout, u,
-				          cin * cout);
+				coef[a * k + b] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
+		for (size_t i = 0; i < cin * cout; i++) {
+			double s = 0.0;
+			for (size_t ab = 0; ab < k * k; ab++)
+				s += coef[ab] * (double)hwio[ab * cin * cout + i];
+			u[i] = (float)s;
+		}
 		nst_gemm_pack(cin, cout, gemm->nr, u, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
-		packed[WINO_XI * per_xi + co] = bias ? bias[co] : 0.0f;
+		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
 }
 
 struct wino_task {
 	const struct nst_engine *engine;
 	const struct nst_conv_shape *shape;
 	int h, w;              /* input = output size */
+	int out_side, in_side; /* m, T */
+	size_t xis;            /* T * T */
 	size_t tiles_x, n_tiles, block, n_blocks, per_xi;
+	nst_f32_wino_input_fn input;
+	nst_f32_wino_output_fn output;
 	const float *in;       /* [h][w][cin] */
-	const float *packed;   /* [16] packed U, then bias [cout] */
+	const float *packed;   /* [T * T] packed U, then bias [cout] */
 	float *out;            /* [h][w][cout] */
 	atomic_size_t next_block;
 	struct nst_f32_minmax_params params;
 };
 
-/* Channels c0 .. c0 + n (n = LANES in the common case, a constant the compiler vectorizes) of one
- * tile: V = B^T d B from the 16 input pixels d (rows r0 - r2, r1 + r2, r2 - r1, r1 - r3, then the
- * same on the columns), each written to its plane of v. */
-static ALWAYS_INLINE void wino_input_lanes(const float *const d[WINO_IN][WINO_IN], size_t c0, size_t n, float *v,
-                                           size_t plane) {
-	float tq[WINO_IN][WINO_IN][LANES];
-	for (int x = 0; x < WINO_IN; x++)
-		for (size_t j = 0; j < n; j++) {
-			tq[0][x][j] = d[0][x][c0 + j] - d[2][x][c0 + j];
-			tq[1][x][j] = d[1][x][c0 + j] + d[2][x][c0 + j];
-			tq[2][x][j] = d[2][x][c0 + j] - d[1][x][c0 + j];
-			tq[3][x][j] = d[1][x][c0 + j] - d[3][x][c0 + j];
-		}
-	float o[WINO_XI][LANES]; /* (a local array: the stores below are then independent and vectorize) */
-	for (int y = 0; y < WINO_IN; y++)
-		for (size_t j = 0; j < n; j++) {
-			o[y * WINO_IN][j] = tq[y][0][j] - tq[y][2][j];
-			o[y * WINO_IN + 1][j] = tq[y][1][j] + tq[y][2][j];
-			o[y * WINO_IN + 2][j] = tq[y][2][j] - tq[y][1][j];
-			o[y * WINO_IN + 3][j] = tq[y][1][j] - tq[y][3][j];
-		}
-	for (int xi = 0; xi < WINO_XI; xi++) {
-		float *dst = v + (size_t)xi * plane + c0;
-		for (size_t j = 0; j < n; j++)
-			dst[j] = o[xi][j];
-	}
-}
-
-/* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's 4x4 input pixels.  With zero
+/* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's T x T input pixels.  With zero
  * padding, pixels outside the picture read from `zeros` ([cin] zeros). */
 static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v, const float *zeros) {
 	const size_t cin = (size_t)t->shape->in_channels, plane = nt * cin;
+	const int side = t->in_side;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
-		const int y0 = (int)(tile / t->tiles_x) * WINO_OUT - 1, x0 = (int)(tile % t->tiles_x) * WINO_OUT - 1;
-		const float *d[WINO_IN][WINO_IN]; // each: the input pixel's [cin]
-		for (int y = 0; y < WINO_IN; y++)
-			for (int x = 0; x < WINO_IN; x++) {
+		const int y0 = (int)(tile / t->tiles_x) * t->out_side - 1, x0 = (int)(tile % t->tiles_x) * t->out_side - 1;
+		const float *d[WINO_MAX_IN * WINO_MAX_IN]; // [T][T], each: the input pixel's [cin]
+		for (int y = 0; y < side; y++)
+			for (int x = 0; x < side; x++) {
 				int iy = y0 + y, ix = x0 + x;
 				if (t->shape->reflect) {
 					iy = reflect_index(iy, t->h);
 					ix = reflect_index(ix, t->w);
 				} else if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w) {
-					d[y][x] = zeros;
+					d[y * side + x] = zeros;
 					continue;
 				}
-				d[y][x] = t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin;
+				d[y * side + x] = t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin;
 			}
-		size_t c0 = 0;
-		for (; c0 + LANES <= cin; c0 += LANES)
-			wino_input_lanes(d, c0, LANES, v + i * cin, plane);
-		if (c0 < cin)
-			wino_input_lanes(d, c0, cin - c0, v + i * cin, plane);
+		t->input(cin, d, v + i * cin, plane);
 	}
-}
-
-/* Channels c0 .. c0 + n of one tile: Y = A^T M A + bias (rows m0 + m1 + m2, m1 - m2 - m3, then the
- * same on the columns), written to the outputs inside the picture (ny x nx of the 2x2; out is
- * the tile's first output pixel, rows row_stride floats apart, pixels cout apart). */
-static ALWAYS_INLINE void wino_output_lanes(const float *m, size_t plane, const float *bias, size_t c0, size_t n,
-                                            float *out, size_t row_stride, size_t cout, int ny, int nx) {
-	float p[WINO_OUT][WINO_IN][LANES];
-	for (int x = 0; x < WINO_IN; x++)
-		for (size_t j = 0; j < n; j++) {
-			const float m0 = m[(size_t)x * plane + c0 + j], m1 = m[(size_t)(WINO_IN + x) * plane + c0 + j];
-			const float m2 = m[(size_t)(2 * WINO_IN + x) * plane + c0 + j];
-			const float m3 = m[(size_t)(3 * WINO_IN + x) * plane + c0 + j];
-			p[0][x][j] = m0 + m1 + m2;
-			p[1][x][j] = m1 - m2 - m3;
-		}
-	float y[WINO_OUT][WINO_OUT][LANES];
-	for (int a = 0; a < WINO_OUT; a++)
-		for (size_t j = 0; j < n; j++) {
-			y[a][0][j] = bias[c0 + j] + p[a][0][j] + p[a][1][j] + p[a][2][j];
-			y[a][1][j] = bias[c0 + j] + p[a][1][j] - p[a][2][j] - p[a][3][j];
-		}
-	for (int a = 0; a < ny; a++)
-		for (int x = 0; x < nx; x++) {
-			float *o = out + (size_t)a * row_stride + (size_t)x * cout + c0;
-			for (size_t j = 0; j < n; j++)
-				o[j] = y[a][x][j];
-		}
 }
 
 /* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only. */
 static void wino_output(const struct wino_task *t, size_t t0, size_t nt, const float *m) {
 	const size_t cout = (size_t)t->shape->out_channels, plane = nt * cout, row = (size_t)t->w * cout;
-	const float *bias = t->packed + WINO_XI * t->per_xi;
+	const float *bias = t->packed + t->xis * t->per_xi;
+	const int side = t->out_side;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
-		const int y0 = (int)(tile / t->tiles_x) * WINO_OUT, x0 = (int)(tile % t->tiles_x) * WINO_OUT;
-		const int ny = t->h - y0 < WINO_OUT ? t->h - y0 : WINO_OUT, nx = t->w - x0 < WINO_OUT ? t->w - x0 : WINO_OUT;
+		const int y0 = (int)(tile / t->tiles_x) * side, x0 = (int)(tile % t->tiles_x) * side;
+		const int ny = t->h - y0 < side ? t->h - y0 : side, nx = t->w - x0 < side ? t->w - x0 : side;
 		float *out = t->out + ((size_t)y0 * (size_t)t->w + (size_t)x0) * cout; // the tile's [ny][nx][cout]
-		const float *src = m + i * cout;                                       // + xi * plane: [16][nt][cout]
-		size_t c0 = 0;
-		for (; c0 + LANES <= cout; c0 += LANES)
-			wino_output_lanes(src, plane, bias, c0, LANES, out, row, cout, ny, nx);
-		if (c0 < cout)
-			wino_output_lanes(src, plane, bias, c0, cout - c0, out, row, cout, ny, nx);
+		t->output(cout, m + i * cout, plane, bias, out, row, cout, (size_t)ny, (size_t)nx);
 	}
 }
 
@@ -554,9 +471,9 @@ static void wino_worker(void *context, size_t slot) {
 	const struct nst_engine *e = t->engine;
 	const struct nst_gemm_kernel *g = e->gemm;
 	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels;
-	float *v = e->scratch + slot * e->scratch_floats; // [16][block][cin]
-	float *m = v + WINO_XI * t->block * cin;           // [16][block][cout]
-	float *zeros = m + WINO_XI * t->block * cout;      // [cin]: the zero padding's pixel
+	float *v = e->scratch + slot * e->scratch_floats; // [T * T][block][cin]
+	float *m = v + t->xis * t->block * cin;            // [T * T][block][cout]
+	float *zeros = m + t->xis * t->block * cout;       // [cin]: the zero padding's pixel
 	memset(zeros, 0, cin * sizeof(float));
 	for (;;) {
 		const size_t b = atomic_fetch_add_explicit(&t->next_block, 1, memory_order_relaxed);
@@ -564,7 +481,7 @@ static void wino_worker(void *context, size_t slot) {
 			break;
 		const size_t t0 = b * t->block, nt = t->n_tiles - t0 < t->block ? t->n_tiles - t0 : t->block;
 		wino_input(t, t0, nt, v, zeros);
-		for (size_t xi = 0; xi < WINO_XI; xi++) {
+		for (size_t xi = 0; xi < t->xis; xi++) {
 			const float *a = v + xi * nt * cin, *w = t->packed + xi * t->per_xi;
 			float *c = m + xi * nt * cout;
 			for (size_t i = 0; i < nt; i += g->mr) {
@@ -576,26 +493,32 @@ static void wino_worker(void *context, size_t slot) {
 	}
 }
 
-void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
-                         const float *in, const float *packed, float *out) {
-	assert(nst_conv_winograd_applies(shape));
+void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
+                         int w, const float *in, const float *packed, float *out) {
+	assert(nst_conv_winograd_applies(shape) && (f == NST_WINO_F2 || f == NST_WINO_F4));
 	const struct nst_gemm_kernel *g = engine->gemm;
+	const struct nst_wino_kernel *k = nst_wino_kernel_for(g);
 	struct wino_task t = {
 		.engine = engine,
 		.shape = shape,
 		.h = h,
 		.w = w,
-		.tiles_x = ((size_t)w + WINO_OUT - 1) / WINO_OUT,
-		.block = wino_tiles(g, shape),
+		.out_side = (int)f,
+		.in_side = (int)wino_in(f),
+		.xis = wino_xi(f),
+		.tiles_x = ((size_t)w + (size_t)f - 1) / (size_t)f,
+		.block = wino_tiles(g, shape, f),
 		.per_xi = nst_gemm_packed_floats((size_t)shape->in_channels, (size_t)shape->out_channels, g->nr),
+		.input = f == NST_WINO_F2 ? k->input23 : k->input43,
+		.output = f == NST_WINO_F2 ? k->output23 : k->output43,
 		.in = in,
 		.packed = packed,
 		.out = out,
 		.params = {-INFINITY, INFINITY},
 	};
-	t.n_tiles = t.tiles_x * (((size_t)h + WINO_OUT - 1) / WINO_OUT);
+	t.n_tiles = t.tiles_x * (((size_t)h + (size_t)f - 1) / (size_t)f);
 	t.n_blocks = (t.n_tiles + t.block - 1) / t.block;
-	assert(nst_conv_winograd_scratch_floats(g, shape) <= engine->scratch_floats);
+	assert(nst_conv_winograd_scratch_floats(g, shape, f) <= engine->scratch_floats);
 	atomic_init(&t.next_block, 0);
 	run_shared(engine, wino_worker, &t, t.n_blocks);
 }

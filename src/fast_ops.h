@@ -54,20 +54,27 @@ size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const stru
 void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape *shape, int up, int h, int w,
                    const float *in, const float *packed, float *out);
 
-/* A 3x3, stride-1, pad-1 convolution by Winograd's F(2x2, 3x3): 4x4 input tiles transformed
- * (B^T d B), sixteen GEMMs over the channels with the transformed kernels (G g G^T, packed once:
- * 16 / 9 of the plain packing), and 2x2 output tiles transformed back (A^T M A): 2.25 times fewer
- * multiplies.  Packing needs staging floats. */
+/* A 3x3, stride-1, pad-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
+ * tiles transformed (B^T d B, the arch/ transform kernels), (m + 2)^2 GEMMs over the channels with
+ * the transformed kernels (G g G^T, packed once: (m + 2)^2 / 9 of the plain packing), and m x m
+ * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Packing
+ * needs staging floats. */
+enum nst_wino {
+	NST_WINO_F2 = 2, /* F(2x2, 3x3) */
+	NST_WINO_F4 = 4, /* F(4x4, 3x3) */
+};
 bool nst_conv_winograd_applies(const struct nst_conv_shape *shape);
-size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                       enum nst_wino f);
 size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape);
-size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                        enum nst_wino f);
 /* Packs HWIO weights [3][3][cin][cout] and bias [cout] (NULL: zeros). */
-void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
-                            const float *bias, float *staging, float *packed);
+void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
+                            const float *hwio, const float *bias, float *staging, float *packed);
 /* out [h][w][cout] = conv(in [h][w][cin]), as nst_conv2d computes it (up to rounding). */
-void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
-                         const float *in, const float *packed, float *out);
+void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
+                         int w, const float *in, const float *packed, float *out);
 
 /* Nearest 2x upsample + 3x3 pad-1 stride-1 convolution by phases: each output pixel
  * (2y + py, 2x + px) sees 2x2 distinct input pixels, so each phase is a 2x2 convolution of the

@@ -12,7 +12,7 @@
  *      the interior fast path) and nst_conv2d_phases (upsample + 3x3 as four 2x2 convolutions):
  *      against a naive upsample followed by a naive convolution;
  *   4. nst_conv2d with few output channels (the last layer, on the small-N kernels) and
- *      nst_conv2d_winograd (F(2x2, 3x3)):
+ *      nst_conv2d_winograd (F(2x2, 3x3) and F(4x4, 3x3)):
  *      against a naive convolution;
  *   5. the whole network with random weights (narrow odd channel widths, and the real 32 / 64 /
  *      128; float32 and float16 files) against a naive forward pass, on pictures whose sides are
@@ -21,7 +21,8 @@
  *      larger area; the weights closed after init;
  *   6. plan exactness: an arena of exactly plan.total_bytes, pre-filled with NaN and followed by
  *      guard bytes, works and nothing is written past it; one byte less is refused; the real
- *      network's plan at 512 x 512 is printed and must be at most 64 MiB;
+ *      network's plan at 512 x 512 is printed and must be at most 64 MiB (F(2x2) there; F(4x4)
+ *      where it fits, as at 256 x 256);
  *   7. every refusal: not a feed-forward network, sizes, threads, backend, alignment, strength.
  *
  * Operators run on several engines: the scalar GEMM kernel and every SIMD kernel of this CPU, on
@@ -367,8 +368,9 @@ static void naive_conv(const struct conv_case *c, const float *in, const float *
 enum conv_kind { CONV_UP, CONV_NARROW, CONV_WINOGRAD, CONV_PHASES };
 static const char *const CONV_KIND_NAMES[] = {"conv_up", "narrow", "winograd", "phases"};
 
-static void test_conv_case(struct test_engine *te, const struct conv_case *c, enum conv_kind kind, struct nst_rng *r,
-                           double *worst) {
+/* wino: CONV_WINOGRAD's transform (ignored by the other kinds). */
+static void test_conv_case(struct test_engine *te, const struct conv_case *c, enum conv_kind kind, enum nst_wino wino,
+                           struct nst_rng *r, double *worst) {
 	const struct nst_gemm_kernel *g = te->e.gemm;
 	const struct nst_conv_shape shape = {c->k, c->k, c->stride, c->k / 2, c->reflect, c->cin, c->cout};
 	const int oh = nst_conv_out_size(c->up * c->h, c->k, c->stride, c->k / 2);
@@ -407,15 +409,15 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 		nst_conv2d_phases(&te->e, &shape, c->h, c->w, in, packed, out);
 	} else {
 		CHECK(nst_conv_winograd_applies(&shape), "winograd case k%d s%d is not 3x3 stride 1 pad 1", c->k, c->stride);
-		packed_n = nst_conv_winograd_packed_floats(g, &shape);
+		packed_n = nst_conv_winograd_packed_floats(g, &shape, wino);
 		packed = galloc(packed_n);
 		const size_t staging_n = nst_conv_winograd_staging_floats(&shape);
 		float *staging = galloc(staging_n);
-		nst_conv_winograd_pack(g, &shape, hwio, bias, staging, packed);
+		nst_conv_winograd_pack(g, &shape, wino, hwio, bias, staging, packed);
 		CHECK(guard_ok(staging, staging_n), "winograd pack: staging overrun");
 		free(staging);
-		engine_scratch(te, nst_conv_winograd_scratch_floats(g, &shape));
-		nst_conv2d_winograd(&te->e, &shape, c->h, c->w, in, packed, out);
+		engine_scratch(te, nst_conv_winograd_scratch_floats(g, &shape, wino));
+		nst_conv2d_winograd(&te->e, &shape, wino, c->h, c->w, in, packed, out);
 	}
 	CHECK(engine_scratch_done(te), "%s %dx%d k%d: scratch overrun (%s)", CONV_KIND_NAMES[kind], c->h, c->w, c->k,
 	      te->label);
@@ -429,9 +431,9 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 				const double got = out[((size_t)oy * (size_t)ow + (size_t)ox) * (size_t)c->cout + (size_t)co];
 				note(&err, fabs(got - want) / (abs_sum + DBL_MIN));
 			}
-	CHECK(err <= CONV_TOL, "%s k%d s%d up%d %s cin %d cout %d [%d][%d] (%s): error %.3g > %.3g",
+	CHECK(err <= CONV_TOL, "%s k%d s%d up%d %s cin %d cout %d [%d][%d] F%d (%s): error %.3g > %.3g",
 	      CONV_KIND_NAMES[kind], c->k, c->stride, c->up, c->reflect ? "reflect" : "zero", c->cin,
-	      c->cout, c->h, c->w, te->label, err, CONV_TOL);
+	      c->cout, c->h, c->w, (int)wino, te->label, err, CONV_TOL);
 	CHECK(guard_ok(out, n_out), "%s (%s): wrote past the end", CONV_KIND_NAMES[kind], te->label);
 	note(worst, err);
 	free(in);
@@ -946,12 +948,20 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	       "%.2f GFLOP\n",
 	       plan.kernel, plan.total_bytes, (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB,
 	       (double)plan.activations_bytes / MIB, (double)plan.scratch_bytes / MIB, plan.flops * 1e-9);
-	CHECK(plan.total_bytes <= PLAN_512_LIMIT_BYTES, "plan 512x512: %zu bytes > 64 MiB", plan.total_bytes);
+	CHECK(plan.total_bytes <= PLAN_512_LIMIT_BYTES, "plan 512x512: %zu bytes > %zu MiB", plan.total_bytes,
+	      PLAN_512_LIMIT_BYTES >> 20);
 	CHECK(plan.activations_bytes == align_up((size_t)48 * 512 * 512 * sizeof(float), NST_ARENA_ALIGNMENT),
 	      "plan 512x512: activations %zu bytes, expected 48 floats per pixel", plan.activations_bytes);
 	CHECK(plan.total_bytes == plan.weights_bytes + plan.activations_bytes + plan.scratch_bytes,
 	      "plan: the categories do not add up to the total");
 	CHECK(plan.padded_width == 512 && plan.padded_height == 512 && plan.threads == 2, "plan fields");
+	/* F(4x4)'s weights would take 512 x 512 beyond the target: F(2x2) there, F(4x4) at 256 x 256. */
+	CHECK(plan.winograd_tile == 2, "plan 512x512: Winograd F(%d), expected F(2) within the memory target",
+	      plan.winograd_tile);
+	struct nst_fast_plan small;
+	st = nst_fast_plan(w, 256, 256, 2, NST_BACKEND_AUTO, &small, &diag);
+	CHECK(st == NST_OK && small.winograd_tile == 4 && small.total_bytes <= NST_FAST_MEMORY_TARGET,
+	      "plan 256x256: %s, Winograd F(%d), %zu bytes", nst_status_string(st), small.winograd_tile, small.total_bytes);
 
 	/* The largest picture: planned without overflow where size_t has 64 bits (about 192 GiB, never
 	 * allocated here), refused as out of memory where it has 32. */
@@ -1168,7 +1178,7 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &ups[i], CONV_UP, &r, &worst_up);
+			test_conv_case(&engines[k], &ups[i], CONV_UP, NST_WINO_F2, &r, &worst_up);
 	printf("conv_up: %.2f s\n", seconds_since(&t0));
 	/* 3b. the same upsampling 3x3 cases by phases (and more: long rows, several tiles) */
 	double worst_phases = 0;
@@ -1184,7 +1194,7 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &phases[i], CONV_PHASES, &r, &worst_phases);
+			test_conv_case(&engines[k], &phases[i], CONV_PHASES, NST_WINO_F2, &r, &worst_phases);
 	printf("phases conv: %.2f s\n", seconds_since(&t0));
 
 	/* 4. narrow (nst_conv2d, as the network's last layer runs): cout 1..5 (1..4 on the small-N
@@ -1203,12 +1213,12 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &groups[i], CONV_NARROW, &r, &worst_narrow);
+			test_conv_case(&engines[k], &groups[i], CONV_NARROW, NST_WINO_F2, &r, &worst_narrow);
 	printf("narrow conv: %.2f s\n", seconds_since(&t0));
 
-	/* 4b. Winograd F(2x2, 3x3): odd sizes (partial tiles), 1 x 1, channels around the 8-wide
-	 * blocks, zero padding too */
-	double worst_winograd = 0;
+	/* 4b. Winograd F(2x2, 3x3) and F(4x4, 3x3): odd sizes (partial tiles), 1 x 1, channels around
+	 * the vector widths, zero padding too */
+	double worst_winograd[2] = {0, 0}; /* F2, F4 */
 	static const struct conv_case winos[] = {
 		/* k  s up reflect cin cout  h   w */
 		{3, 1, 1, true, 16, 16, 8, 8},   /* [8][8][16] -> [8][8][16] */
@@ -1220,9 +1230,11 @@ int main(void) {
 		{3, 1, 1, false, 9, 3, 1, 4},
 		{3, 1, 1, true, 64, 64, 3, 50},  /* more tiles than a block holds */
 	};
-	for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
-		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &winos[i], CONV_WINOGRAD, &r, &worst_winograd);
+	static const enum nst_wino wino_sizes[] = {NST_WINO_F2, NST_WINO_F4};
+	for (size_t f = 0; f < sizeof wino_sizes / sizeof wino_sizes[0]; f++)
+		for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
+			for (int k = 0; k < n_engines; k++)
+				test_conv_case(&engines[k], &winos[i], CONV_WINOGRAD, wino_sizes[f], &r, &worst_winograd[f]);
 	printf("winograd conv: %.2f s\n", seconds_since(&t0));
 
 	/* 5. whole networks (smaller under emulation: NST_EMU set by tests/run.sh for qemu) */
@@ -1253,7 +1265,8 @@ int main(void) {
 	printf("  instance norm vs naive (relative to its terms) %.3g (limit %.3g)\n", worst_norm, NORM_TOL);
 	printf("  conv_up vs naive (relative to |terms|)         %.3g (limit %.3g)\n", worst_up, CONV_TOL);
 	printf("  narrow conv vs naive (relative to |terms|)     %.3g (limit %.3g)\n", worst_narrow, CONV_TOL);
-	printf("  winograd conv vs naive (relative to |terms|)   %.3g (limit %.3g)\n", worst_winograd, CONV_TOL);
+	printf("  winograd F2 conv vs naive (relative to |terms|) %.3g (limit %.3g)\n", worst_winograd[0], CONV_TOL);
+	printf("  winograd F4 conv vs naive (relative to |terms|) %.3g (limit %.3g)\n", worst_winograd[1], CONV_TOL);
 	printf("  phases conv vs naive (relative to |terms|)     %.3g (limit %.3g)\n", worst_phases, CONV_TOL);
 	printf("  network vs naive (relative L2)                 %.3g (limit %.3g)\n", worst_net, NET_TOL);
 	if (pool)

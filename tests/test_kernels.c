@@ -848,6 +848,232 @@ static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_
 	printf("  %-28s %s %d cases\n", k->name, twin ? "vs its twin," : "vs the reference,", cases);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Winograd transforms: the scalar kernels against B^T d B and A^T M A computed here in double from
+ * the matrices written out, every SIMD set against its twin; ragged channel counts (around every
+ * vector width), padded planes and strides, partial output tiles, repeated tile pointers.
+ * ------------------------------------------------------------------------------------------- */
+#define WINO_MAX_T 6
+#define WINO_MAX_M 4
+#define WINO_TOL 1e-5
+
+static const double BT23[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double AT23[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+static const double BT43[6][6] = {
+	{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+	{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
+};
+static const double AT43[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* out [r][r] = L [r][t] X [t][t] L^T, and its magnitude |L| |X| |L|^T (for the tolerance). */
+static void sandwich(size_t r, size_t t, const double *l, const double *x, double *out, double *mag) {
+	for (size_t i = 0; i < r; i++)
+		for (size_t j = 0; j < r; j++) {
+			double s = 0, m = 0;
+			for (size_t a = 0; a < t; a++)
+				for (size_t b = 0; b < t; b++) {
+					const double p = l[i * t + a] * x[a * t + b] * l[j * t + b];
+					s += p;
+					m += fabs(p);
+				}
+			out[i * r + j] = s;
+			mag[i * r + j] = m;
+		}
+}
+
+static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct rng *r,
+                              int cases) {
+	const int failed_before = check_failed_count;
+	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
+		const bool f4 = rng_range(r, 0, 1) != 0;
+		const size_t t = f4 ? 6 : 4, m = t - 2, xis = t * t;
+		const double *bt = f4 ? &BT43[0][0] : &BT23[0][0], *at = f4 ? &AT43[0][0] : &AT23[0][0];
+		const size_t c = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 140);
+		const size_t plane = c + rng_range(r, 0, 9);
+		/* input: t * t pixels of c channels, some pointers repeated (as padding repeats pixels) */
+		const size_t pixels = xis;
+		float *img = xmalloc(pixels * c * sizeof(float));
+		for (size_t i = 0; i < pixels * c; i++)
+			img[i] = rng_float(r);
+		const float *tile[WINO_MAX_T * WINO_MAX_T];
+		for (size_t i = 0; i < xis; i++)
+			tile[i] = img + (rng_range(r, 0, 4) ? i : rng_range(r, 0, pixels - 1)) * c;
+		const size_t v_floats = (xis - 1) * plane + c;
+		struct guarded gv, gt;
+		float *v = guarded_alloc(&gv, v_floats), *vt = guarded_alloc(&gt, v_floats);
+		for (size_t i = 0; i < v_floats; i++)
+			v[i] = vt[i] = bits_float(GUARD_BITS);
+		(f4 ? k->input43 : k->input23)(c, tile, v, plane);
+		if (twin)
+			(f4 ? twin->input43 : twin->input23)(c, tile, vt, plane);
+		size_t bad = 0, touched = 0;
+		for (size_t ch = 0; ch < c; ch++) {
+			double d[WINO_MAX_T * WINO_MAX_T], want[WINO_MAX_T * WINO_MAX_T], mag[WINO_MAX_T * WINO_MAX_T];
+			for (size_t i = 0; i < xis; i++)
+				d[i] = (double)tile[i][ch];
+			sandwich(t, t, bt, d, want, mag);
+			for (size_t i = 0; i < xis; i++) {
+				const double got = (double)v[i * plane + ch];
+				bad += !(fabs(got - want[i]) <= WINO_TOL * mag[i]);
+				if (twin)
+					bad += !(fabs(got - (double)vt[i * plane + ch]) <= WINO_TOL * mag[i]);
+			}
+		}
+		for (size_t i = 0; i < v_floats; i++)
+			touched += i % plane >= c && float_bits(v[i]) != GUARD_BITS;
+		CHECK(bad == 0 && touched == 0, "%s input F(%zux%zu) c=%zu plane=%zu: %zu values wrong, %zu gaps written",
+		      k->name, m, m, c, plane, bad, touched);
+		guarded_free(&gv);
+		guarded_free(&gt);
+		free(img);
+
+		/* output: M [t * t][plane] -> out [ny][nx] of a picture row_stride wide, pixel_stride apart */
+		const size_t ny = rng_range(r, 1, m), nx = rng_range(r, 1, m);
+		const size_t pixel_stride = c + rng_range(r, 0, 3), row_stride = pixel_stride * (nx + rng_range(r, 0, 3));
+		float *mm = xmalloc(((xis - 1) * plane + c) * sizeof(float)), *bias = xmalloc(c * sizeof(float));
+		for (size_t i = 0; i < (xis - 1) * plane + c; i++)
+			mm[i] = rng_float(r);
+		for (size_t ch = 0; ch < c; ch++)
+			bias[ch] = rng_float(r);
+		const size_t out_floats = (ny - 1) * row_stride + (nx - 1) * pixel_stride + c;
+		float *out = guarded_alloc(&gv, out_floats), *outt = guarded_alloc(&gt, out_floats);
+		for (size_t i = 0; i < out_floats; i++)
+			out[i] = outt[i] = bits_float(GUARD_BITS);
+		(f4 ? k->output43 : k->output23)(c, mm, plane, bias, out, row_stride, pixel_stride, ny, nx);
+		if (twin)
+			(f4 ? twin->output43 : twin->output23)(c, mm, plane, bias, outt, row_stride, pixel_stride, ny, nx);
+		bad = touched = 0;
+		for (size_t ch = 0; ch < c; ch++) {
+			double x[WINO_MAX_T * WINO_MAX_T], want[WINO_MAX_M * WINO_MAX_M], mag[WINO_MAX_M * WINO_MAX_M];
+			for (size_t i = 0; i < xis; i++)
+				x[i] = (double)mm[i * plane + ch];
+			/* sandwich with the r x t matrix A^T */
+			for (size_t i = 0; i < m; i++)
+				for (size_t j = 0; j < m; j++) {
+					double sum = bias[ch], mg = fabs((double)bias[ch]);
+					for (size_t a = 0; a < t; a++)
+						for (size_t b = 0; b < t; b++) {
+							const double p = at[i * t + a] * x[a * t + b] * at[j * t + b];
+							sum += p;
+							mg += fabs(p);
+						}
+					want[i * m + j] = sum;
+					mag[i * m + j] = mg;
+				}
+			for (size_t a = 0; a < ny; a++)
+				for (size_t b = 0; b < nx; b++) {
+					const size_t at_ = a * row_stride + b * pixel_stride + ch;
+					const double got = (double)out[at_];
+					bad += !(fabs(got - want[a * m + b]) <= WINO_TOL * mag[a * m + b]);
+					if (twin)
+						bad += !(fabs(got - (double)outt[at_]) <= WINO_TOL * mag[a * m + b]);
+				}
+		}
+		for (size_t i = 0; i < out_floats; i++) {
+			const size_t a = i / row_stride, rest = i % row_stride, b = rest / pixel_stride, ch = rest % pixel_stride;
+			const bool inside = a < ny && b < nx && ch < c;
+			touched += !inside && float_bits(out[i]) != GUARD_BITS;
+		}
+		CHECK(bad == 0 && touched == 0,
+		      "%s output F(%zux%zu) c=%zu plane=%zu ny=%zu nx=%zu: %zu values wrong, %zu floats outside written", k->name,
+		      m, m, c, plane, ny, nx, bad, touched);
+		guarded_free(&gv);
+		guarded_free(&gt);
+		free(mm);
+		free(bias);
+	}
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Instance-norm kernels: sums against double sums here (every ISA's bit for bit: the same order,
+ * exact squares), affine against a double reference and the twin; ragged channels, NaN under ReLU.
+ * ------------------------------------------------------------------------------------------- */
+#define NORM_AFFINE_TOL 1e-6
+
+static void check_norm_kernel(const struct nst_norm_kernel *k, const struct nst_norm_kernel *twin, struct rng *r,
+                              int cases) {
+	const int failed_before = check_failed_count;
+	for (int t = 0; t < cases && check_failed_count - failed_before < 10; t++) {
+		const size_t c = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 140), n = rng_range(r, 1, 50);
+		const float offset = 100.0f * rng_float(r);
+		struct guarded gx, gy;
+		float *x = guarded_alloc(&gx, n * c);
+		for (size_t i = 0; i < n * c; i++)
+			x[i] = offset + rng_float(r);
+		/* sums: start from random values, as a run continues its slot's sums */
+		double *sum = xmalloc(c * sizeof(double)), *sq = xmalloc(c * sizeof(double));
+		double *want_sum = xmalloc(c * sizeof(double)), *want_sq = xmalloc(c * sizeof(double));
+		for (size_t ch = 0; ch < c; ch++) {
+			sum[ch] = want_sum[ch] = (double)rng_float(r);
+			sq[ch] = want_sq[ch] = 1.0 + (double)rng_float(r);
+		}
+		k->sums(n, c, x, sum, sq);
+		for (size_t p = 0; p < n; p++)
+			for (size_t ch = 0; ch < c; ch++) {
+				const double v = (double)x[p * c + ch];
+				want_sum[ch] += v;
+				want_sq[ch] += v * v;
+			}
+		CHECK(memcmp(sum, want_sum, c * sizeof(double)) == 0 && memcmp(sq, want_sq, c * sizeof(double)) == 0,
+		      "%s sums n=%zu c=%zu: differ from the double sums in order", k->name, n, c);
+		/* affine: every combination of addend and relu, in place or not */
+		const bool relu = rng_range(r, 0, 1) != 0, add = rng_range(r, 0, 1) != 0, in_place = rng_range(r, 0, 1) != 0;
+		float *scale = xmalloc(c * sizeof(float)), *shift = xmalloc(c * sizeof(float));
+		float *addend = xmalloc(n * c * sizeof(float)), *y = guarded_alloc(&gy, n * c);
+		float *y_twin = xmalloc(n * c * sizeof(float));
+		for (size_t ch = 0; ch < c; ch++) {
+			scale[ch] = rng_float(r);
+			shift[ch] = 2.0f * rng_float(r);
+		}
+		for (size_t i = 0; i < n * c; i++)
+			addend[i] = rng_float(r);
+		if (relu)
+			x[rng_range(r, 0, n * c - 1)] = NAN;
+		float *x0 = xmalloc(n * c * sizeof(float));
+		memcpy(x0, x, n * c * sizeof(float));
+		if (in_place)
+			memcpy(y, x, n * c * sizeof(float));
+		k->affine(n, c, in_place ? y : x, scale, shift, add ? addend : NULL, relu, y);
+		if (twin) {
+			memcpy(y_twin, x0, n * c * sizeof(float));
+			twin->affine(n, c, y_twin, scale, shift, add ? addend : NULL, relu, y_twin);
+		}
+		size_t bad = 0;
+		for (size_t p = 0; p < n; p++)
+			for (size_t ch = 0; ch < c; ch++) {
+				const size_t i = p * c + ch;
+				double want = (double)x0[i] * scale[ch] + shift[ch] + (add ? (double)addend[i] : 0.0);
+				if (relu)
+					want = want > 0 ? want : 0; /* NaN gives 0 */
+				const double mag =
+				    fabs((double)x0[i] * scale[ch]) + fabs((double)shift[ch]) + (add ? fabs((double)addend[i]) : 0) + 1;
+				const double got = (double)y[i];
+				if (isnan(x0[i])) { /* NaN: 0 under ReLU (relu is set whenever x holds a NaN) */
+					bad += got != 0.0 || (twin && y_twin[i] != 0.0f);
+					continue;
+				}
+				bad += !(fabs(got - want) <= NORM_AFFINE_TOL * mag);
+				if (twin)
+					bad += !(fabs(got - (double)y_twin[i]) <= NORM_AFFINE_TOL * mag);
+			}
+		CHECK(bad == 0, "%s affine n=%zu c=%zu relu=%d addend=%d in place=%d: %zu values wrong", k->name, n, c, relu, add,
+		      in_place, bad);
+		free(x0);
+		free(y_twin);
+		free(addend);
+		free(scale);
+		free(shift);
+		free(sum);
+		free(sq);
+		free(want_sum);
+		free(want_sq);
+		guarded_free(&gx);
+		guarded_free(&gy);
+	}
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+}
+
 int main(void) {
 	const char *env = getenv("NST_TEST_SEED");
 	uint64_t seed;
@@ -926,6 +1152,35 @@ int main(void) {
 	for (size_t i = 0; i < pairs; i++)
 		CHECK(nst_mask_kernel_for(simd[i]) != scalar_mask || mask_pairs == 0,
 		      "%s runs beside a SIMD mask kernel", simd[i]->name);
+
+	const struct nst_wino_kernel *wino_simd[4], *wino_twin[4];
+	const size_t wino_pairs = nst_wino_kernel_pairs(&cpu, wino_simd, wino_twin, 4);
+	const struct nst_wino_kernel *scalar_wino = nst_wino_kernel_for(nst_gemm_kernel_scalar());
+	printf("Winograd transforms:\n");
+	CHECK(scalar_wino->input23 == nst_f32_wino23_input__scalar && scalar_wino->output43 == nst_f32_wino43_output__scalar,
+	      "the scalar GEMM kernel's transforms are the scalar ones");
+	CHECK(wino_pairs >= (pairs > 0 ? 1u : 0u), "%zu SIMD transform sets for %zu SIMD GEMM kernels", wino_pairs, pairs);
+	check_wino_kernel(scalar_wino, NULL, &r, 300);
+	for (size_t i = 0; i < wino_pairs; i++) {
+		CHECK(wino_twin[i] == scalar_wino && wino_simd[i] != scalar_wino, "%s's twin is the scalar set",
+		      wino_simd[i]->name);
+		check_wino_kernel(wino_simd[i], wino_twin[i], &r, 500);
+	}
+	for (size_t i = 0; i < pairs; i++)
+		CHECK(nst_wino_kernel_for(simd[i]) != scalar_wino, "%s runs beside SIMD transforms", simd[i]->name);
+
+	const struct nst_norm_kernel *norm_simd[4], *norm_twin[4];
+	const size_t norm_pairs = nst_norm_kernel_pairs(&cpu, norm_simd, norm_twin, 4);
+	const struct nst_norm_kernel *scalar_norm = nst_norm_kernel_for(nst_gemm_kernel_scalar());
+	printf("instance-norm kernels:\n");
+	check_norm_kernel(scalar_norm, NULL, &r, 300);
+	for (size_t i = 0; i < norm_pairs; i++) {
+		CHECK(norm_twin[i] == scalar_norm && norm_simd[i] != scalar_norm, "%s's twin is the scalar set",
+		      norm_simd[i]->name);
+		check_norm_kernel(norm_simd[i], norm_twin[i], &r, 500);
+	}
+	for (size_t i = 0; i < pairs; i++)
+		CHECK(nst_norm_kernel_for(simd[i]) != scalar_norm, "%s runs beside SIMD norm kernels", simd[i]->name);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

@@ -192,3 +192,123 @@ size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 	(void)cpu;
 	return n;
 }
+
+/* ---- Winograd transforms ---------------------------------------------------------------------- */
+
+#define WINO(isa)                                                                                  \
+	{                                                                                              \
+		"nst_wino__" #isa, nst_f32_wino23_input__##isa, nst_f32_wino43_input__##isa,               \
+		    nst_f32_wino23_output__##isa, nst_f32_wino43_output__##isa                             \
+	}
+static const struct nst_wino_kernel wino_scalar = WINO(scalar);
+#if defined(__x86_64__)
+static const struct nst_wino_kernel wino_avx2 = WINO(avx2);
+static const struct nst_wino_kernel wino_avx512 = WINO(avx512);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+static const struct nst_wino_kernel wino_neon = WINO(neon);
+#endif
+
+const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(__x86_64__)
+	if (gemm == &avx512_8x32)
+		return &wino_avx512;
+	if (gemm == &avx2_6x16)
+		return &wino_avx2;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return &wino_neon;
+#endif
+	if (gemm == &neon_4x8)
+		return &wino_neon;
+#endif
+	(void)gemm;
+	return &wino_scalar;
+}
+
+size_t nst_wino_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_wino_kernel **simd,
+                             const struct nst_wino_kernel **twin, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	/* One set per distinct ISA of the GEMM kernels, in their order (both aarch64 kernels: NEON). */
+	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
+	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
+	size_t stored = 0;
+	const struct nst_wino_kernel *seen[MAX_SIMD_KERNELS];
+	for (size_t i = 0; i < n; i++) {
+		const struct nst_wino_kernel *w = nst_wino_kernel_for(gemm[i]);
+		bool dup = false;
+		for (size_t j = 0; j < stored; j++)
+			dup = dup || seen[j] == w;
+		if (dup || stored >= capacity)
+			continue;
+		seen[stored] = w;
+		if (simd)
+			simd[stored] = w;
+		if (twin)
+			twin[stored] = &wino_scalar;
+		stored++;
+	}
+	return stored;
+}
+
+/* ---- Instance-norm kernels -------------------------------------------------------------------- */
+
+#define NORM(isa) { "nst_norm__" #isa, nst_f64_norm_sums__##isa, nst_f32_norm_affine__##isa }
+static const struct nst_norm_kernel norm_scalar = NORM(scalar);
+#if defined(__x86_64__)
+static const struct nst_norm_kernel norm_avx2 = NORM(avx2);
+static const struct nst_norm_kernel norm_avx512 = NORM(avx512);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+static const struct nst_norm_kernel norm_neon = NORM(neon);
+#endif
+
+const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(__x86_64__)
+	if (gemm == &avx512_8x32)
+		return &norm_avx512;
+	if (gemm == &avx2_6x16)
+		return &norm_avx2;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return &norm_neon;
+#endif
+	if (gemm == &neon_4x8)
+		return &norm_neon;
+#endif
+	(void)gemm;
+	return &norm_scalar;
+}
+
+size_t nst_norm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_norm_kernel **simd,
+                             const struct nst_norm_kernel **twin, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	/* One set per distinct ISA of the GEMM kernels, in their order (both aarch64 kernels: NEON). */
+	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
+	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
+	size_t stored = 0;
+	const struct nst_norm_kernel *seen[MAX_SIMD_KERNELS];
+	for (size_t i = 0; i < n; i++) {
+		const struct nst_norm_kernel *w = nst_norm_kernel_for(gemm[i]);
+		bool dup = false;
+		for (size_t j = 0; j < stored; j++)
+			dup = dup || seen[j] == w;
+		if (dup || stored >= capacity)
+			continue;
+		seen[stored] = w;
+		if (simd)
+			simd[stored] = w;
+		if (twin)
+			twin[stored] = &norm_scalar;
+		stored++;
+	}
+	return stored;
+}

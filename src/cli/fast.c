@@ -629,13 +629,13 @@ static int run(struct fast_cli *c) {
 	if (!c->quiet)
 		fprintf(stderr,
 		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s), %d thread%s\n"
-		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f\n",
+		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
 		        printable(nst_weights_model(weights), model_name, sizeof model_name),
 		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
 		        list.n, list.n == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel,
 		        plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB,
 		        (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
-		        (double)plan.scratch_bytes / MIB);
+		        (double)plan.scratch_bytes / MIB, plan.winograd_tile, plan.winograd_tile);
 	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
 	result = malloc((size_t)plan_area * RGB);

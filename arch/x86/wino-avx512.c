@@ -1,0 +1,46 @@
+/*
+ * AVX-512F Winograd transforms (see arch/kernels.h): 16 channels per zmm, the arithmetic of
+ * arch/wino-body.h; the last c % 16 channels one at a time.  Built with -mavx512f -mavx2 -mfma
+ * (Makefile), called only when nst_cpu_detect reports AVX-512F (and AVX2 + FMA).  Twins: the
+ * __scalar transforms.
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define LANES 16
+
+#define WT_VEC __m512
+#define WT_LOAD(p) _mm512_loadu_ps(p)
+#define WT_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define WT_SPLAT(x) _mm512_set1_ps(x)
+#define WT_ADD(a, b) _mm512_add_ps((a), (b))
+#define WT_SUB(a, b) _mm512_sub_ps((a), (b))
+#define WT_MADD(a, b, k) _mm512_fmadd_ps((b), (k), (a))
+#define WT_FN(name) vec_##name
+#include "wino-body.h"
+#undef WT_VEC
+#undef WT_LOAD
+#undef WT_STORE
+#undef WT_SPLAT
+#undef WT_ADD
+#undef WT_SUB
+#undef WT_MADD
+#undef WT_FN
+
+#define WT_VEC float
+#define WT_LOAD(p) (*(p))
+#define WT_STORE(p, v) (*(p) = (v))
+#define WT_SPLAT(x) (x)
+#define WT_ADD(a, b) ((a) + (b))
+#define WT_SUB(a, b) ((a) - (b))
+#define WT_MADD(a, b, k) ((a) + (b) * (k))
+#define WT_FN(name) one_##name
+#include "wino-body.h"
+
+NST_WINO_KERNELS(avx512, LANES, vec_, one_)
+
+#else
+typedef int nst_wino_avx512_unused;
+#endif
