@@ -193,122 +193,105 @@ size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 	return n;
 }
 
-/* ---- Winograd transforms ---------------------------------------------------------------------- */
+/* ---- Companion kernels: one set per ISA ------------------------------------------------------- */
+
+/* The Winograd transforms and the instance-norm kernels come one set per ISA (both aarch64 GEMM
+ * kernels use the NEON set; AVX-512 has its own). */
+enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
+
+static enum isa isa_of(const struct nst_gemm_kernel *gemm) {
+#if defined(__x86_64__)
+	if (gemm == &avx512_8x32)
+		return ISA_AVX512;
+	if (gemm == &avx2_6x16)
+		return ISA_AVX2;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return ISA_NEON;
+#endif
+	if (gemm == &neon_4x8)
+		return ISA_NEON;
+#endif
+	(void)gemm;
+	return ISA_SCALAR;
+}
+
+/* The distinct ISAs of the SIMD GEMM kernels cpu can run, in their order (NULL: this CPU's). */
+static size_t simd_isas(const struct nst_cpu_features *cpu, enum isa *out, size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
+	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
+	size_t stored = 0;
+	for (size_t i = 0; i < n && stored < capacity; i++) {
+		const enum isa isa = isa_of(gemm[i]);
+		bool seen = false;
+		for (size_t j = 0; j < stored; j++)
+			seen = seen || out[j] == isa;
+		if (!seen)
+			out[stored++] = isa;
+	}
+	return stored;
+}
+
+/* nst_*_kernel_pairs of a companion family: each SIMD set of cpu with the scalar one as its twin. */
+#define COMPANION_PAIRS(table, simd, twin, capacity, cpu)                                         \
+	do {                                                                                       \
+		enum isa isas[MAX_SIMD_KERNELS];                                                       \
+		const size_t n = simd_isas((cpu), isas, (capacity) < MAX_SIMD_KERNELS ? (capacity) : MAX_SIMD_KERNELS); \
+		for (size_t i = 0; i < n; i++) {                                                       \
+			if (simd)                                                                          \
+				(simd)[i] = &(table)[isas[i]];                                                 \
+			if (twin)                                                                          \
+				(twin)[i] = &(table)[ISA_SCALAR];                                              \
+		}                                                                                      \
+		return n;                                                                              \
+	} while (0)
 
 #define WINO(isa)                                                                                  \
 	{                                                                                              \
 		"nst_wino__" #isa, nst_f32_wino23_input__##isa, nst_f32_wino43_input__##isa,               \
 		    nst_f32_wino23_output__##isa, nst_f32_wino43_output__##isa                             \
 	}
-static const struct nst_wino_kernel wino_scalar = WINO(scalar);
+static const struct nst_wino_kernel wino_kernels[ISA_COUNT] = {
+	[ISA_SCALAR] = WINO(scalar),
 #if defined(__x86_64__)
-static const struct nst_wino_kernel wino_avx2 = WINO(avx2);
-static const struct nst_wino_kernel wino_avx512 = WINO(avx512);
+	[ISA_AVX2] = WINO(avx2),
+	[ISA_AVX512] = WINO(avx512),
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-static const struct nst_wino_kernel wino_neon = WINO(neon);
+	[ISA_NEON] = WINO(neon),
 #endif
+};
 
 const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst_gemm_kernel *gemm) {
-#if defined(__x86_64__)
-	if (gemm == &avx512_8x32)
-		return &wino_avx512;
-	if (gemm == &avx2_6x16)
-		return &wino_avx2;
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-#if defined(__aarch64__)
-	if (gemm == &neon_8x8)
-		return &wino_neon;
-#endif
-	if (gemm == &neon_4x8)
-		return &wino_neon;
-#endif
-	(void)gemm;
-	return &wino_scalar;
+	return &wino_kernels[isa_of(gemm)];
 }
 
 size_t nst_wino_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_wino_kernel **simd,
                              const struct nst_wino_kernel **twin, size_t capacity) {
-	struct nst_cpu_features detected;
-	if (!cpu) {
-		nst_cpu_detect(&detected);
-		cpu = &detected;
-	}
-	/* One set per distinct ISA of the GEMM kernels, in their order (both aarch64 kernels: NEON). */
-	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
-	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
-	size_t stored = 0;
-	const struct nst_wino_kernel *seen[MAX_SIMD_KERNELS];
-	for (size_t i = 0; i < n; i++) {
-		const struct nst_wino_kernel *w = nst_wino_kernel_for(gemm[i]);
-		bool dup = false;
-		for (size_t j = 0; j < stored; j++)
-			dup = dup || seen[j] == w;
-		if (dup || stored >= capacity)
-			continue;
-		seen[stored] = w;
-		if (simd)
-			simd[stored] = w;
-		if (twin)
-			twin[stored] = &wino_scalar;
-		stored++;
-	}
-	return stored;
+	COMPANION_PAIRS(wino_kernels, simd, twin, capacity, cpu);
 }
 
-/* ---- Instance-norm kernels -------------------------------------------------------------------- */
-
 #define NORM(isa) { "nst_norm__" #isa, nst_f64_norm_sums__##isa, nst_f32_norm_affine__##isa }
-static const struct nst_norm_kernel norm_scalar = NORM(scalar);
+static const struct nst_norm_kernel norm_kernels[ISA_COUNT] = {
+	[ISA_SCALAR] = NORM(scalar),
 #if defined(__x86_64__)
-static const struct nst_norm_kernel norm_avx2 = NORM(avx2);
-static const struct nst_norm_kernel norm_avx512 = NORM(avx512);
+	[ISA_AVX2] = NORM(avx2),
+	[ISA_AVX512] = NORM(avx512),
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-static const struct nst_norm_kernel norm_neon = NORM(neon);
+	[ISA_NEON] = NORM(neon),
 #endif
+};
 
 const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm) {
-#if defined(__x86_64__)
-	if (gemm == &avx512_8x32)
-		return &norm_avx512;
-	if (gemm == &avx2_6x16)
-		return &norm_avx2;
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-#if defined(__aarch64__)
-	if (gemm == &neon_8x8)
-		return &norm_neon;
-#endif
-	if (gemm == &neon_4x8)
-		return &norm_neon;
-#endif
-	(void)gemm;
-	return &norm_scalar;
+	return &norm_kernels[isa_of(gemm)];
 }
 
 size_t nst_norm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_norm_kernel **simd,
                              const struct nst_norm_kernel **twin, size_t capacity) {
-	struct nst_cpu_features detected;
-	if (!cpu) {
-		nst_cpu_detect(&detected);
-		cpu = &detected;
-	}
-	/* One set per distinct ISA of the GEMM kernels, in their order (both aarch64 kernels: NEON). */
-	const struct nst_gemm_kernel *gemm[MAX_SIMD_KERNELS];
-	const size_t n = list_kernels(cpu, gemm, NULL, MAX_SIMD_KERNELS);
-	size_t stored = 0;
-	const struct nst_norm_kernel *seen[MAX_SIMD_KERNELS];
-	for (size_t i = 0; i < n; i++) {
-		const struct nst_norm_kernel *w = nst_norm_kernel_for(gemm[i]);
-		bool dup = false;
-		for (size_t j = 0; j < stored; j++)
-			dup = dup || seen[j] == w;
-		if (dup || stored >= capacity)
-			continue;
-		seen[stored] = w;
-		if (simd)
-			simd[stored] = w;
-		if (twin)
-			twin[stored] = &norm_scalar;
-		stored++;
-	}
-	return stored;
+	COMPANION_PAIRS(norm_kernels, simd, twin, capacity, cpu);
 }
