@@ -137,6 +137,22 @@ void nst_image_fit(int width, int height, int long_side, int *out_width, int *ou
 enum nst_status nst_image_save(const char *path, const struct nst_image *image, int jpeg_quality,
                                struct nst_diag *diag);
 void nst_image_free(struct nst_image *image);
+/* Resamples a float picture src [src_height][src_width][3] into the caller's dst [height][width][3]
+ * with nst_image_resize's filters (Catmull-Rom enlarging), neither rounded nor clamped: how an
+ * optimized picture (nst_session_get_x, nst_tiled_picture: preprocessed BGR) becomes the next,
+ * larger scale's start (nst_session_set_x then nst_session_restart, or nst_tiled_set_init_x)
+ * without an 8-bit round trip; see also nst_x_upsample.  The same size copies src exactly.
+ * Allocates stb_image_resize's scratch with malloc. */
+enum nst_status nst_x_resize(const float *src, int src_width, int src_height, float *dst, int width, int height);
+/* The coarse-to-fine hand-over with the detail a coarser scale cannot hold:
+ * dst [fine->height][fine->width][3] = resize(x) + (fine - resize(coarse)), where x
+ * [coarse->height][coarse->width][3] is a scale's optimized picture (preprocessed BGR, as
+ * nst_session_get_x gives it), coarse and fine the same picture (the content) at the two scales'
+ * sizes, and resize nst_x_resize's.  The next scale so starts from the coarse result for what the
+ * coarse scale could represent and from the content's own detail above that, as a single-scale run
+ * starts.  x is overwritten (it serves as the scratch: x - coarse); nothing else is allocated but
+ * stb_image_resize's scratch. */
+enum nst_status nst_x_upsample(float *x, const struct nst_image *coarse, float *dst, const struct nst_image *fine);
 
 /* ---------------------------------------------------------------------------------------------
  * Optimization-based style transfer (Gatys et al.)
@@ -495,6 +511,9 @@ enum nst_status nst_tiled_set_style(struct nst_tiled *tiled, int index, const ui
 /* The starting picture [H][W][3] (NST_INIT_IMAGE, or a coarser scale's result upsampled);
  * otherwise the options' init (content, or random from the seed). */
 enum nst_status nst_tiled_set_init_image(struct nst_tiled *tiled, const uint8_t *rgb);
+/* The same, as the float picture [H][W][3] in preprocessed BGR (a coarser scale's result through
+ * nst_x_resize or nst_x_upsample), copied exactly; NST_ERR_INVALID_ARGUMENT if a value is not finite. */
+enum nst_status nst_tiled_set_init_x(struct nst_tiled *tiled, const float *x);
 /* Runs every sweep: each tile gets `iterations` optimizer steps from a fresh optimizer state.
  * progress sees every loss-log row of every tile, numbered across the whole run (iterations:
  * the run's rows - 1); its losses are the tile's.  Stopped by the callback (NST_ERR_INTERRUPTED)

@@ -659,6 +659,41 @@ enum nst_status nst_image_resize(const struct nst_image *src, int width, int hei
 	return NST_OK;
 }
 
+enum nst_status nst_x_resize(const float *src, int src_width, int src_height, float *dst, int width, int height) {
+	if (!src || !dst || src_width <= 0 || src_height <= 0 || width <= 0 || height <= 0 ||
+	    (int64_t)src_width * src_height > NST_MAX_IMAGE_PIXELS || (int64_t)width * height > NST_MAX_IMAGE_PIXELS)
+		return NST_ERR_INVALID_ARGUMENT;
+	const size_t row = (size_t)width * 3 * sizeof(float); // dst row: [width][3]
+	if (width == src_width && height == src_height) {
+		memcpy(dst, src, row * (size_t)height);
+		return NST_OK;
+	}
+	/* The 8-bit path's filters (Catmull-Rom enlarging, Mitchell shrinking), in float: no rounding,
+	 * no clamping to 0..255 (the optimized picture goes beyond it), nothing lost between scales. */
+	if (!stbir_resize_float_generic(src, src_width, src_height, src_width * 3 * (int)sizeof(float), dst, width, height,
+	                                (int)row, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT,
+	                                STBIR_COLORSPACE_LINEAR, NULL))
+		return NST_ERR_OUT_OF_MEMORY; /* stb_image_resize fails only when its scratch allocation fails */
+	return NST_OK;
+}
+
+enum nst_status nst_x_upsample(float *x, const struct nst_image *coarse, float *dst, const struct nst_image *fine) {
+	if (!x || !dst || !image_valid(coarse) || !image_valid(fine))
+		return NST_ERR_INVALID_ARGUMENT;
+	const size_t coarse_values = (size_t)coarse->width * (size_t)coarse->height * 3;
+	const size_t fine_values = (size_t)fine->width * (size_t)fine->height * 3;
+	/* resize(x) + fine - resize(coarse) = resize(x - coarse) + fine: the resize is linear, so no
+	 * third picture is needed.  x is BGR, the pictures RGB; the mean cancels in the differences. */
+	for (size_t i = 0; i < coarse_values; i += 3)
+		for (size_t c = 0; c < 3; c++) x[i + c] -= (float)coarse->rgb[i + 2 - c];
+	const enum nst_status st = nst_x_resize(x, coarse->width, coarse->height, dst, fine->width, fine->height);
+	if (st != NST_OK)
+		return st;
+	for (size_t i = 0; i < fine_values; i += 3)
+		for (size_t c = 0; c < 3; c++) dst[i + c] += (float)fine->rgb[i + 2 - c];
+	return NST_OK;
+}
+
 void nst_image_free(struct nst_image *image) {
 	if (!image) return;
 	free(image->rgb);

@@ -407,6 +407,18 @@ enum nst_status nst_tiled_set_init_image(struct nst_tiled *t, const uint8_t *rgb
 	return NST_OK;
 }
 
+enum nst_status nst_tiled_set_init_x(struct nst_tiled *t, const float *x) {
+	if (!t || !x)
+		return NST_ERR_INVALID_ARGUMENT;
+	const size_t n = (size_t)t->plan.width * (size_t)t->plan.height * RGB;
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return NST_ERR_INVALID_ARGUMENT;
+	memcpy(t->picture, x, n * sizeof(float)); /* [H][W][3] */
+	t->picture_set = true;
+	return NST_OK;
+}
+
 static enum nst_status init_picture(struct nst_tiled *t) {
 	const size_t pixels = (size_t)t->plan.width * (size_t)t->plan.height;
 	switch (t->plan.whole_options.init) {

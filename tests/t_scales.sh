@@ -13,6 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+HANDOVER_ROUNDING_MAX=0.02 # relative loss change of rounding the start picture to 8 bits (measured 0.003)
+DETAIL_TOLERANCE=1e-4       # relative: the content rebuilt from a coarse copy and its detail, in float
 common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/great_wave.jpg" --weights "$BUILD/vgg19.nstw" --threads 2)
 
 # The default schedule of --size 600: 150, 300, 600 is not it: halving stops at 256 -> 300, 600.
@@ -35,6 +37,33 @@ else
 fi
 size=$("$PYTHON" -c "from PIL import Image; print('%dx%d' % Image.open('$tmp/m.png').size)")
 [ "$size" = "96x64" ] && ok "the output has the last scale's size ($size)" || bad "output size $size, expected 96x64"
+
+# The hand-over is float: a top scale of 0 iterations writes its start picture, rounded to 8 bits;
+# started from that file, one scale evaluates the same picture but for the rounding.  Had the
+# hand-over gone through 8 bits, the two losses would be the same bits (deterministic, same threads).
+$NST "${common[@]}" -o "$tmp/f.png" --scales 48,96 --scale-iterations 20,0 --log "$tmp/f.csv" -q || bad "hand-over run"
+$NST "${common[@]}" -o "$tmp/g.png" --scales 96 -n 0 --init "$tmp/f.png" --log "$tmp/g.csv" -q || bad "8-bit start run"
+float_loss=$(tail -n 1 "$tmp/f.csv" | cut -d, -f2)
+byte_loss=$(tail -n 1 "$tmp/g.csv" | cut -d, -f2)
+if awk -v a="$float_loss" -v b="$byte_loss" -v tol="$HANDOVER_ROUNDING_MAX" \
+	'BEGIN { d = (a > b ? a - b : b - a) / b; exit !(a != b && d <= tol) }'; then
+	ok "the top scale starts from the float picture: loss $float_loss, its 8-bit rounding $byte_loss"
+else
+	bad "hand-over: the top scale's start loss $float_loss, its 8-bit rounding's $byte_loss (must differ, by <= $HANDOVER_ROUNDING_MAX)"
+fi
+
+# With 0 coarse iterations the top scale starts from the content itself: the coarse picture,
+# upsampled, plus the content's detail above the coarse resolution (float sums: not bit for bit).
+$NST "${common[@]}" -o "$tmp/z.png" --scales 48,96 --scale-iterations 0,0 --log "$tmp/z.csv" -q || bad "0-iteration hand-over run"
+$NST "${common[@]}" -o "$tmp/y.png" --scales 96 -n 0 --log "$tmp/y.csv" -q || bad "content start run"
+zero_loss=$(tail -n 1 "$tmp/z.csv" | cut -d, -f2)
+content_loss=$(tail -n 1 "$tmp/y.csv" | cut -d, -f2)
+if awk -v a="$zero_loss" -v b="$content_loss" -v tol="$DETAIL_TOLERANCE" \
+	'BEGIN { d = (a > b ? a - b : b - a) / b; exit !(d <= tol) }'; then
+	ok "0 coarse iterations: the top scale starts from the content (loss $zero_loss, from the content $content_loss)"
+else
+	bad "0 coarse iterations: the top scale's start loss $zero_loss, the content's $content_loss"
+fi
 
 # Usage errors.
 for args in "--scales 64,32" "--scales 32,64 --scale-iterations 1,2,3" "--scales 32,64 --resume x.ckpt" \

@@ -1105,6 +1105,86 @@ static void test_resize(void) {
 	nst_image_free(&src);
 }
 
+/* nst_x_resize: nst_image_resize's filters on float pictures, without rounding or clamping;
+ * nst_x_upsample: the same plus the detail of the finer picture. */
+static void test_x_resize(void) {
+	printf("nst_x_resize\n");
+	enum { W = 40, H = 30, UP_W = 80, UP_H = 60, FLAT_W = 7, FLAT_H = 5 };
+	const double FLAT_TOLERANCE = 1e-4;  /* float sums of filter weights that add up to 1 */
+	const double ROUNDING_MAX = 1.0;     /* stb's 8-bit path rounds each value once */
+	const float OUT_OF_RANGE = -312.625f, FRACTION = 0.375f; /* beyond 0..255, not an integer */
+	struct nst_image src, up8 = {0};
+	fill_noise(&src, W, H, 11);
+	static float x[H][W][3], same[H][W][3], up[UP_H][UP_W][3];
+	for (int y = 0; y < H; y++)
+		for (int i = 0; i < W; i++)
+			for (int c = 0; c < 3; c++) x[y][i][c] = src.rgb[(y * W + i) * 3 + c];
+
+	/* the same size: an exact copy */
+	CHECK(nst_x_resize(&x[0][0][0], W, H, &same[0][0][0], W, H) == NST_OK, "same-size resize");
+	CHECK(memcmp(x, same, sizeof x) == 0, "the same size is not an exact copy");
+
+	/* integer pictures in 0..255: the 8-bit resize is this one rounded */
+	CHECK(nst_x_resize(&x[0][0][0], W, H, &up[0][0][0], UP_W, UP_H) == NST_OK, "upsample");
+	CHECK(nst_image_resize(&src, UP_W, UP_H, &up8) == NST_OK, "8-bit upsample");
+	double worst = 0, fraction = 0;
+	for (int i = 0; up8.rgb && i < UP_W * UP_H * 3; i++) {
+		const double v = (&up[0][0][0])[i];
+		const double clamped = v < 0 ? 0 : v > 255 ? 255 : v;
+		const double d = fabs(clamped - up8.rgb[i]), f = fabs(v - rint(v));
+		if (d > worst) /* not fmax: GCC 12's aarch64 vectorizer crashes on these reductions */
+			worst = d;
+		if (f > fraction)
+			fraction = f;
+	}
+	CHECK(worst <= ROUNDING_MAX, "float and 8-bit upsampling differ by %.3f", worst);
+	CHECK(fraction > 0.1, "the float upsample looks rounded (largest fraction %.3f)", fraction);
+	nst_image_free(&up8);
+
+	/* values beyond 0..255 and fractions survive: a constant picture stays that constant */
+	static float flat[FLAT_H][FLAT_W][3], flat_up[2 * FLAT_H + 1][3 * FLAT_W][3];
+	for (int i = 0; i < FLAT_W * FLAT_H * 3; i++) (&flat[0][0][0])[i] = OUT_OF_RANGE + FRACTION * (float)(i % 3);
+	CHECK(nst_x_resize(&flat[0][0][0], FLAT_W, FLAT_H, &flat_up[0][0][0], 3 * FLAT_W, 2 * FLAT_H + 1) == NST_OK,
+	      "upsample flat");
+	int bad = 0;
+	for (int i = 0; i < (2 * FLAT_H + 1) * 3 * FLAT_W * 3; i++)
+		if (fabs((&flat_up[0][0][0])[i] - (OUT_OF_RANGE + FRACTION * (float)(i % 3))) > FLAT_TOLERANCE)
+			bad++;
+	CHECK(bad == 0, "a constant float picture changed at %d values", bad);
+
+	/* nst_x_upsample: a coarse picture, upsampled, plus the detail of the same picture is that
+	 * picture at the fine size (BGR minus the mean as nst_session_get_x's; the mean cancels) */
+	const float MEAN[3] = {103.939f, 116.779f, 123.68f};
+	const double DETAIL_TOLERANCE = 1e-3; /* float sums of a few hundred */
+	const float OFFSET = 7.25f;            /* a coarse result: the picture moved, off the 8-bit grid */
+	struct nst_image fine, coarse;
+	fill_noise(&fine, UP_W, UP_H, 12);
+	CHECK(nst_image_resize(&fine, W, H, &coarse) == NST_OK, "coarse picture");
+	for (int i = 0; coarse.rgb && i < W * H * 3; i++)
+		(&x[0][0][0])[i] = (float)coarse.rgb[i - i % 3 + 2 - i % 3] - MEAN[i % 3] + OFFSET;
+	CHECK(nst_x_upsample(&x[0][0][0], &coarse, &up[0][0][0], &fine) == NST_OK, "upsample with the detail");
+	worst = 0;
+	for (int i = 0; i < UP_W * UP_H * 3; i++)
+	{
+		const double d = fabs((&up[0][0][0])[i] - ((float)fine.rgb[i - i % 3 + 2 - i % 3] - MEAN[i % 3] + OFFSET));
+		if (d > worst)
+			worst = d;
+	}
+	CHECK(worst <= DETAIL_TOLERANCE, "upsampled + detail differs from the fine picture by %g", worst);
+	CHECK(nst_x_upsample(NULL, &coarse, &up[0][0][0], &fine) == NST_ERR_INVALID_ARGUMENT, "upsample of NULL");
+	CHECK(nst_x_upsample(&x[0][0][0], &coarse, NULL, &fine) == NST_ERR_INVALID_ARGUMENT, "upsample into NULL");
+	CHECK(nst_x_upsample(&x[0][0][0], NULL, &up[0][0][0], &fine) == NST_ERR_INVALID_ARGUMENT, "no coarse picture");
+	nst_image_free(&fine);
+	nst_image_free(&coarse);
+
+	/* bad arguments */
+	CHECK(nst_x_resize(NULL, W, H, &up[0][0][0], UP_W, UP_H) == NST_ERR_INVALID_ARGUMENT, "resize of NULL");
+	CHECK(nst_x_resize(&x[0][0][0], W, H, NULL, UP_W, UP_H) == NST_ERR_INVALID_ARGUMENT, "resize into NULL");
+	CHECK(nst_x_resize(&x[0][0][0], 0, H, &up[0][0][0], UP_W, UP_H) == NST_ERR_INVALID_ARGUMENT, "from width 0");
+	CHECK(nst_x_resize(&x[0][0][0], W, H, &up[0][0][0], UP_W, -1) == NST_ERR_INVALID_ARGUMENT, "to height -1");
+	nst_image_free(&src);
+}
+
 static void test_free(void) {
 	printf("nst_image_free\n");
 	struct nst_image im;
@@ -1284,6 +1364,7 @@ int main(void) {
 	test_atomic_save();
 	test_fit();
 	test_resize();
+	test_x_resize();
 	test_free();
 	if (have_images) test_shared(images);
 

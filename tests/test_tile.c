@@ -362,6 +362,102 @@ static void check_run(const struct nst_weights *w, uint64_t seed) {
 	free(arena);
 }
 
+/* The coarse-to-fine hand-over as the CLI does it: a scale's optimized picture (nst_session_get_x)
+ * resampled in float (nst_x_upsample) starts the next scale exactly, whole (nst_session_set_x after
+ * prepare, then restart) or tiled (nst_tiled_set_init_x): no 8-bit rounding on the way. */
+static void check_handover(const struct nst_weights *w, uint64_t seed) {
+	enum { CW = 24, CH = 17, FW = 45, FH = 33, SW = 30, SH = 30, TILE = 40, ITERATIONS = 3 };
+	const double ROUNDING_MIN = 0.01; /* an optimized picture is not on the 8-bit grid */
+	struct nst_options o;
+	options_for(&o, NST_POOLING_MAX);
+	o.optimizer = NST_OPTIMIZER_ADAM;
+	struct nst_rng rng;
+	nst_rng_seed(&rng, seed);
+	static uint8_t content_c[CH * CW * 3], content_f[FH * FW * 3], style[SH * SW * 3];
+	random_rgb(&rng, content_c, sizeof content_c);
+	random_rgb(&rng, content_f, sizeof content_f);
+	random_rgb(&rng, style, sizeof style);
+	static float coarse[CH][CW][3], start[FH][FW][3], got[FH][FW][3];
+	const struct nst_problem problems[2] = {{CW, CH, 1, {SW}, {SH}}, {FW, FH, 1, {SW}, {SH}}};
+	struct nst_plan plans[2];
+	struct nst_diag diag = {{0}};
+	for (int i = 0; i < 2; i++)
+		CHECK(nst_plan(w, &o, &problems[i], &plans[i], &diag) == NST_OK, "plan %d: %s", i, diag.message);
+	const size_t bytes = (plans[1].total_bytes > plans[0].total_bytes ? plans[1].total_bytes : plans[0].total_bytes);
+	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
+	struct nst_session *s = NULL;
+
+	/* 0 iterations: the coarse picture is the content, preprocessed; at the same size the hand-over copies it */
+	CHECK(nst_session_init(arena, bytes, w, &o, &problems[0], &s, &diag) == NST_OK, "coarse init: %s", diag.message);
+	nst_session_set_content(s, content_c);
+	nst_session_set_style(s, 0, style, 1.0f);
+	CHECK(nst_session_prepare(s) == NST_OK, "coarse prepare");
+	CHECK(nst_session_run(s, 0, NULL, NULL) == NST_OK, "0 iterations");
+	CHECK(nst_session_get_x(s, &coarse[0][0][0]) == NST_OK, "coarse x");
+	static float content_x[CH][CW][3], copy[CH][CW][3];
+	nst_rgb_to_x(content_c, (size_t)CW * CH, &content_x[0][0][0]);
+	CHECK(memcmp(coarse, content_x, sizeof coarse) == 0, "0 iterations changed the picture");
+	CHECK(nst_x_resize(&coarse[0][0][0], CW, CH, &copy[0][0][0], CW, CH) == NST_OK &&
+	          memcmp(copy, coarse, sizeof copy) == 0, "the same-size hand-over is not exact");
+
+	/* a few iterations: off the 8-bit grid */
+	nst_session_restart(s);
+	CHECK(nst_session_run(s, ITERATIONS, NULL, NULL) == NST_OK, "coarse run");
+	nst_session_get_x(s, &coarse[0][0][0]);
+	nst_session_release(s);
+	static uint8_t rgb[CH * CW * 3];
+	nst_x_to_rgb(&coarse[0][0][0], NULL, (size_t)CW * CH, false, rgb); /* the 8-bit round trip the hand-over avoids */
+	nst_rgb_to_x(rgb, (size_t)CW * CH, &copy[0][0][0]);
+	double lost = 0;
+	for (int i = 0; i < CW * CH * 3; i++)
+	{
+		const double d = fabs((double)(&coarse[0][0][0])[i] - (&copy[0][0][0])[i]);
+		if (d > lost) /* not fmax: GCC 12's aarch64 vectorizer crashes on this reduction */
+			lost = d;
+	}
+	CHECK(lost > ROUNDING_MIN, "the coarse result is on the 8-bit grid (8 bits lose at most %.4f)", lost);
+	/* the CLI's hand-over from a content start: upsampled with the content's detail (x is its scratch) */
+	const struct nst_image coarse_content = {CW, CH, content_c}, fine_content = {FW, FH, content_f};
+	memcpy(copy, coarse, sizeof copy);
+	CHECK(nst_x_upsample(&copy[0][0][0], &coarse_content, &start[0][0][0], &fine_content) == NST_OK, "upsample");
+
+	/* whole: the next scale starts from exactly the upsampled floats */
+	CHECK(nst_session_init(arena, bytes, w, &o, &problems[1], &s, &diag) == NST_OK, "fine init: %s", diag.message);
+	nst_session_set_content(s, content_f);
+	nst_session_set_style(s, 0, style, 1.0f);
+	CHECK(nst_session_prepare(s) == NST_OK, "fine prepare");
+	CHECK(nst_session_set_x(s, &start[0][0][0]) == NST_OK && nst_session_restart(s) == NST_OK, "fine start");
+	CHECK(nst_session_get_x(s, &got[0][0][0]) == NST_OK && memcmp(got, start, sizeof got) == 0,
+	      "the whole session does not start from the upsampled floats");
+	struct nst_losses losses;
+	CHECK(nst_session_evaluate(s, &losses, NULL) == NST_OK && isfinite(losses.total), "fine loss");
+	nst_session_release(s);
+	free(arena);
+
+	/* tiled: the same */
+	const struct nst_tile_options to = {TILE, 0, 1, 0};
+	struct nst_tile_plan p;
+	const enum nst_status st = nst_tile_plan(w, &o, &problems[1], &to, &p, &diag);
+	CHECK(st == NST_OK, "tile plan: %s", diag.message);
+	if (st != NST_OK)
+		return;
+	arena = aligned_alloc(NST_ARENA_ALIGNMENT, (p.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
+	struct nst_tiled *t = NULL;
+	CHECK(nst_tiled_init(arena, p.total_bytes, w, &p, &t, &diag) == NST_OK, "tiled init: %s", diag.message);
+	if (t) {
+		nst_tiled_set_content(t, content_f);
+		nst_tiled_set_style(t, 0, style, 1.0f);
+		CHECK(nst_tiled_set_init_x(t, &start[0][0][0]) == NST_OK, "tiled start");
+		CHECK(memcmp(nst_tiled_picture(t), start, sizeof start) == 0, "the tiles do not start from the upsampled floats");
+		got[0][0][0] = NAN;
+		CHECK(nst_tiled_set_init_x(t, &got[0][0][0]) == NST_ERR_INVALID_ARGUMENT, "a NaN start accepted");
+		CHECK(nst_tiled_set_init_x(t, &start[0][0][0]) == NST_OK, "tiled start again");
+		CHECK(nst_tiled_run(t, 1, NULL, NULL) == NST_OK, "tiled run from the hand-over");
+	}
+	nst_tiled_release(t);
+	free(arena);
+}
+
 int main(void) {
 	const uint64_t seed = support_seed();
 	printf("test_tile: seed %llu\n", (unsigned long long)seed);
@@ -388,6 +484,7 @@ int main(void) {
 		check_style_regions(w, NST_POOLING_MAX, seed);
 		check_style_regions(w, NST_POOLING_AVG, seed + 1);
 		check_run(w, seed + 2);
+		check_handover(w, seed + 3);
 		nst_weights_close(w);
 	}
 	support_rmdir(dir);

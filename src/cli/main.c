@@ -38,8 +38,8 @@
 #define MAX_SCALES 8
 #define MULTISCALE_START 256     /* the default schedule halves a larger --size down to this */
 #define MAX_TILE_SWEEPS 64
-/* Whole pictures the CLI holds beside a tiled scale's arena (the result and the next scale's
- * start): the tile budget leaves room for them. */
+/* Whole 8-bit pictures the CLI holds beside a tiled scale's arena (the result and --init's
+ * picture): the tile budget leaves room for them (and for the float hand-over between scales). */
 #define TILED_PICTURE_COPIES 2
 
 /* The one piece of process-wide state: set by the signal handler, read by the progress callback. */
@@ -87,9 +87,10 @@ static void usage(FILE *f) {
 	        "  -o, --output FILE        .png, .jpg, .bmp or .tga (written atomically)\n"
 	        "      --size N             long side of the output in pixels (default %d); above 256 the run\n"
 	        "                           starts coarse: 256, 512, ... up to N (see --scales)\n"
-	        "      --scales A,B,...     coarse to fine: optimize at A, upsample, continue at B, ...; the last\n"
-	        "                           is the output's size. -n is the first scale's iterations, each next\n"
-	        "                           scale gets half (rounded up), or --scale-iterations a,b,...\n"
+	        "      --scales A,B,...     coarse to fine: optimize at A, upsample (in float, plus the content's\n"
+	        "                           detail), continue at B, ...; the last is the output's size. -n is the\n"
+	        "                           first scale's iterations, each next scale gets half (rounded up), or\n"
+	        "                           --scale-iterations a,b,...\n"
 	        "      --style-scale X      style pictures' long side = ceil(X * size) (default 1)\n"
 	        "      --style-blend W[,W]  weights of several styles (normalized; default equal)\n"
 	        "      --original-colors    keep the content's colours (luminance-only transfer)\n"
@@ -763,6 +764,10 @@ static int make_schedule(const struct cli *c, struct schedule *s) {
  * Tiles: which scales run in tiles, their plans, and starting one
  * ------------------------------------------------------------------------------------------- */
 
+/* A picture as floats, [height][width][3] preprocessed BGR: the hand-over between two scales holds
+ * two beside the arena (the finished scale's and the next one's start). */
+static size_t float_picture_bytes(int width, int height) { return (size_t)width * (size_t)height * 3 * sizeof(float); }
+
 /* A scale runs in tiles when --tile is smaller than it, or when its whole-picture plan exceeds
  * --max-memory; its tile plan must then fit --max-memory less what the process holds already
  * (code, libraries, every scale's pictures) and the whole pictures it will hold beside the arena.
@@ -772,7 +777,13 @@ static int plan_tiles(const struct cli *c, const struct nst_weights *weights, co
                       const struct nst_plan *plans, struct nst_tile_plan *tplans, bool *tiled, size_t *arena_need,
                       bool *any_tiled) {
 	const struct nst_problem *top = &problems[sched->n - 1];
-	const size_t held = rss_now() + (size_t)TILED_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
+	size_t handover = 0; /* between two scales: the finished scale's picture and the next one's start */
+	for (int i = 0; i + 1 < sched->n; i++) {
+		const size_t bytes = float_picture_bytes(problems[i].width, problems[i].height) +
+		                     float_picture_bytes(problems[i + 1].width, problems[i + 1].height);
+		handover = bytes > handover ? bytes : handover;
+	}
+	const size_t held = rss_now() + (size_t)TILED_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3 + handover;
 	*arena_need = 0;
 	*any_tiled = false;
 	for (int i = 0; i < sched->n; i++) {
@@ -821,10 +832,12 @@ static void print_tiles(const struct nst_tile_plan *t, int iterations) {
 	        mib(t->total_bytes), mib(t->session.total_bytes), mib(t->picture_bytes), mib(t->tile_bytes));
 }
 
-/* The tiled run of one scale, in the arena: content, the style targets (once) and the start. */
+/* The tiled run of one scale, in the arena: content, the style targets (once) and the start: --init's
+ * picture or a coarser scale's (start_x, [H][W][3] preprocessed BGR), else the options' init. */
 static int start_tiles(void *arena, size_t arena_bytes, const struct nst_weights *weights,
                        const struct nst_tile_plan *plan, const struct cli *c, const struct nst_image *content,
-                       const struct nst_image *styles, const struct nst_image *start, struct nst_tiled **out) {
+                       const struct nst_image *styles, const struct nst_image *start, const float *start_x,
+                       struct nst_tiled **out) {
 	struct nst_diag diag = {{0}};
 	enum nst_status st = nst_tiled_init(arena, arena_bytes, weights, plan, out, &diag);
 	if (st != NST_OK)
@@ -835,6 +848,20 @@ static int start_tiles(void *arena, size_t arena_bytes, const struct nst_weights
 			return cli_fail_status(st, NULL, "style targets");
 	if (start)
 		nst_tiled_set_init_image(*out, start->rgb);
+	if (start_x && (st = nst_tiled_set_init_x(*out, start_x)) != NST_OK)
+		return cli_fail_status(st, NULL, "the previous scale's picture");
+	return EXIT_OK;
+}
+
+/* The next scale's start: this scale's picture x [from->height][from->width][3] (preprocessed BGR;
+ * overwritten) resampled in float, not through 8 bits, to the next scale's size and, with detail,
+ * with the content's detail above this scale's resolution (from, to: the content at both sizes):
+ * *next becomes a malloc'ed [to->height][to->width][3] (the caller frees it). */
+static int hand_over(float *x, const struct nst_image *from, const struct nst_image *to, bool detail, float **next) {
+	*next = malloc((size_t)to->width * (size_t)to->height * 3 * sizeof(float));
+	if (!*next || (detail ? nst_x_upsample(x, from, *next, to)
+	                      : nst_x_resize(x, from->width, from->height, *next, to->width, to->height)) != NST_OK)
+		return cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
 	return EXIT_OK;
 }
 
@@ -848,6 +875,9 @@ static int run(struct cli *c) {
 		            "(looked beside the nst binary and in " NST_DATADIR ")");
 	struct schedule sched;
 	make_schedule(c, &sched);
+	/* Each next scale gets the content's detail above the coarser scale's resolution, as a run from
+	 * the content starts with it; a random or given start has no such detail to give. */
+	const bool detail = c->options.init == NST_INIT_CONTENT;
 	const int last = sched.n - 1;
 	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
 		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
@@ -856,7 +886,8 @@ static int run(struct cli *c) {
 	/* Pictures first (they allocate, before the plan): every scale's, from the originals. */
 	struct nst_image original = {0}, styles_original[NST_MAX_STYLES] = {{0}}, init_original = {0};
 	struct nst_image content[MAX_SCALES] = {{0}}, styles[MAX_SCALES][NST_MAX_STYLES] = {{{0}}};
-	struct nst_image init = {0}, upsampled = {0};
+	struct nst_image init = {0};
+	float *handover = NULL, *finished = NULL; /* [H][W][3] preprocessed BGR: the next scale's start, a scale's end */
 	struct nst_weights *weights = NULL;
 	void *arena = NULL;
 	struct nst_session *session = NULL;
@@ -909,8 +940,8 @@ static int run(struct cli *c) {
 	size_t arena_need = 0;
 	for (int i = 0; i < sched.n; i++) {
 		options[i] = c->options;
-		if (i > 0)
-			options[i].init = NST_INIT_IMAGE; /* the previous scale's picture, upsampled */
+		if (i > 0) /* replaced by the previous scale's picture, upsampled in float (hand_over) */
+			options[i].init = NST_INIT_CONTENT;
 		problems[i] = (struct nst_problem){content[i].width, content[i].height, c->n_styles, {0}, {0}};
 		for (int k = 0; k < c->n_styles; k++) {
 			problems[i].style_width[k] = styles[i][k].width;
@@ -991,10 +1022,12 @@ static int run(struct cli *c) {
 		nst_tiled_release(tiles);
 		tiles = state.tiles = NULL;
 		if (tiled[i]) { /* the whole picture in tiles: one session of the tile size serves every tile */
-			const struct nst_image *start = i > 0 ? &upsampled : (c->options.init == NST_INIT_IMAGE ? &init : NULL);
-			if ((rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, &tiles)) !=
-			    EXIT_OK)
+			const struct nst_image *start = i == 0 && c->options.init == NST_INIT_IMAGE ? &init : NULL;
+			if ((rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, handover,
+			                      &tiles)) != EXIT_OK)
 				goto done;
+			free(handover);
+			handover = NULL;
 			if (i == last) {
 				nst_weights_close(weights);
 				weights = NULL;
@@ -1009,13 +1042,16 @@ static int run(struct cli *c) {
 			state.seconds_offset = state.last_seconds;
 			if (st != NST_OK || i == last)
 				break;
-			nst_tiled_image(tiles, result);
-			const struct nst_image here = {content[i].width, content[i].height, result};
-			nst_image_free(&upsampled);
-			if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
-				rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+			if (!(finished = malloc(float_picture_bytes(content[i].width, content[i].height)))) {
+				rc = cli_fail(EXIT_MEMORY, "cannot hold the picture for the next scale");
 				goto done;
 			}
+			memcpy(finished, nst_tiled_picture(tiles), float_picture_bytes(content[i].width, content[i].height));
+			rc = hand_over(finished, &content[i], &content[i + 1], detail, &handover);
+			free(finished);
+			finished = NULL;
+			if (rc != EXIT_OK)
+				goto done;
 			continue;
 		}
 		if ((st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag)) != NST_OK) {
@@ -1031,11 +1067,17 @@ static int run(struct cli *c) {
 			nst_session_set_style(session, k, styles[i][k].rgb, c->blend_given ? c->blend[k] : 1.0f);
 		if (i == 0 && c->options.init == NST_INIT_IMAGE)
 			nst_session_set_init_image(session, init.rgb);
-		if (i > 0)
-			nst_session_set_init_image(session, upsampled.rgb);
 		if ((st = nst_session_prepare(session)) != NST_OK) {
 			rc = cli_fail_status(st, &diag, "prepare");
 			goto done;
+		}
+		if (i > 0) { /* the previous scale's picture, exactly as hand_over made it */
+			if ((st = nst_session_set_x(session, handover)) != NST_OK || (st = nst_session_restart(session)) != NST_OK) {
+				rc = cli_fail_status(st, NULL, "the previous scale's picture");
+				goto done;
+			}
+			free(handover);
+			handover = NULL;
 		}
 		if (c->dump_grad) {
 			const size_t n = (size_t)content[i].width * (size_t)content[i].height * 3;
@@ -1064,14 +1106,17 @@ static int run(struct cli *c) {
 		state.seconds_offset = state.last_seconds;
 		if (st != NST_OK || i == last)
 			break;
-		/* The next scale starts from this one's picture, upsampled. */
-		nst_session_image(session, result);
-		const struct nst_image here = {content[i].width, content[i].height, result};
-		nst_image_free(&upsampled);
-		if ((st = nst_image_resize(&here, content[i + 1].width, content[i + 1].height, &upsampled)) != NST_OK) {
-			rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
+		/* The next scale starts from this one's picture, upsampled in float (with the content's detail). */
+		if (!(finished = malloc(float_picture_bytes(content[i].width, content[i].height)))) {
+			rc = cli_fail(EXIT_MEMORY, "cannot hold the picture for the next scale");
 			goto done;
 		}
+		nst_session_get_x(session, finished);
+		rc = hand_over(finished, &content[i], &content[i + 1], detail, &handover);
+		free(finished);
+		finished = NULL;
+		if (rc != EXIT_OK)
+			goto done;
 	}
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -1155,7 +1200,8 @@ done:
 	nst_image_free(&original);
 	nst_image_free(&init_original);
 	nst_image_free(&init);
-	nst_image_free(&upsampled);
+	free(handover);
+	free(finished);
 	for (int k = 0; k < c->n_styles; k++)
 		nst_image_free(&styles_original[k]);
 	for (int i = 0; i < MAX_SCALES; i++) {
