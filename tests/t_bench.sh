@@ -18,11 +18,11 @@ ok() { checks=$((checks + 1)); echo "ok: $*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 nst() { $EMU "$BUILD/nst" "$@"; }
 [ -f "$BUILD/vgg19.nstw" ] && [ -f "$BUILD/styles/candy.nstw" ] || die "run make weights first"
-TINY=(--sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 16 --pictures 2)
+TINY=(--sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2)
 
 # --- every section, on the terminal and in the JSON ----------------------------------------------
 nst bench "${TINY[@]}" --json "$TMP/b.json" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/out" "$TMP/err"; die "bench failed"; }
-for section in "microkernel peak" "single convolution layers at 16 px" "whole iterations" "feed-forward mode (model candy"; do
+for section in "microkernel peak" "single convolution layers at 32 px" "whole iterations" "feed-forward mode (model candy"; do
 	grep -qF "$section" "$TMP/out" || die "no '$section' section: $(cat "$TMP/out")"
 done
 ok "terminal: peak, single convolutions, whole iterations, feed-forward"
@@ -36,6 +36,7 @@ it = b["iterations"]
 assert len(it) == 1 and it[0]["size"] == 32 and it[0]["threads"] == 1, it
 assert 0 < it[0]["seconds_min"] <= it[0]["seconds_median"] <= it[0]["seconds_max"], it
 assert it[0]["plan_bytes"] > 0 and it[0]["peak_rss_bytes"] > 0 and it[0]["layers"], it
+assert it[0]["fraction_of_single_convs"] > 0, it  # --conv-size is the size: compared with the single convolutions
 ff = b["feed_forward"]
 assert len(ff) == 1 and ff[0]["model"] == "candy" and ff[0]["size"] == 32 and ff[0]["backend"] == "simd", ff
 assert 0 < ff[0]["ms_min"] <= ff[0]["ms_median"] <= ff[0]["ms_max"], ff

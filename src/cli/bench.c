@@ -49,6 +49,7 @@ struct bench_options {
 
 enum bench_kind { BENCH_ITERATION, BENCH_PICTURE };
 
+
 /* What a child reports through its pipe. */
 struct bench_result {
 	int status;                 /* enum nst_status */
@@ -59,6 +60,24 @@ struct bench_result {
 	struct nst_profile profile;
 	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
 	double wall;                /* the whole profiled run (the timed iterations and a last forward pass) */
+};
+
+/* One configuration's child: what it reported and its peak RSS in bytes (0 on failure). */
+struct child_run {
+	struct bench_result result;
+	size_t rss;
+};
+
+/* Index of (size, backend entry, threads) in a grid of child runs. */
+static size_t grid_index(const struct bench_options *o, int si, int b, int t) {
+	return ((size_t)si * (size_t)o->n_backends + (size_t)b) * (size_t)o->n_threads + (size_t)t;
+}
+
+/* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s. */
+struct conv_table {
+	int n_layers;
+	double forward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
+	double backward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
 };
 
 static int parse_list(const char *arg, int *out, int max, int lo, int hi) {
@@ -182,7 +201,8 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 	nst_session_profile(s, NULL, true);
 	nst_session_restart(s);
 	const double wall0 = cli_now_seconds();
-	if ((st = nst_session_run(s, o->iterations, on_row, &t)) != NST_OK)
+	/* One iteration more than timed: the run's last interval ends in a forward pass only. */
+	if ((st = nst_session_run(s, o->iterations + 1, on_row, &t)) != NST_OK)
 		goto fail;
 	r->wall = cli_now_seconds() - wall0;
 	nst_session_profile(s, &r->profile, false);
@@ -329,7 +349,8 @@ static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
 /* The feed-forward section: milliseconds per picture for every size, engine backend (XNNPACK does
  * not run this mode) and thread count, each in its own child.  Returns the failed rows. */
-static int bench_fast(const struct bench_options *o, const char *model_name, FILE *json) {
+static int bench_fast(const struct bench_options *o, const char *model_name, const struct child_run *runs,
+                      FILE *json) {
 	if (!o->model) {
 		printf("\nfeed-forward mode: %s\n", model_name ? "no model found (make weights), skipped" : "skipped (--model none)");
 		return 0;
@@ -344,16 +365,12 @@ static int bench_fast(const struct bench_options *o, const char *model_name, FIL
 			for (int t = 0; t < o->n_threads; t++) {
 				if (o->backends[b] == NST_BACKEND_XNNPACK)
 					continue;
-				struct bench_result *r = calloc(1, sizeof *r);
-				if (!r)
-					return failures + 1;
-				const size_t rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], NST_PRECISION_FP32,
-				                             o->threads[t], r);
+				const struct bench_result *r = &runs[grid_index(o, si, b, t)].result;
+				const size_t rss = runs[grid_index(o, si, b, t)].rss;
 				if (r->status != NST_OK || r->timed == 0) {
 					printf("  %5d %-7s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
 					       r->message);
 					failures++;
-					free(r);
 					continue;
 				}
 				double lo = r->seconds[0], hi = r->seconds[0], tmp[MAX_TIMED];
@@ -374,9 +391,48 @@ static int bench_fast(const struct bench_options *o, const char *model_name, FIL
 					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
 					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
 					        med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, gflops, r->plan_bytes, rss);
-				free(r);
 			}
 	return failures;
+}
+
+/* Every child configuration, before the parent process grows: a forked child's peak RSS counts
+ * the pages it shares with its parent, so the children run while the parent is still small (as
+ * small as a plain nst run) and their RSS is what such a run would reach.  Returns the two grids
+ * (feed-forward: NULL when no model), or false when out of memory. */
+static bool run_children(const struct bench_options *o, struct child_run **iterations, struct child_run **pictures) {
+	const size_t n = grid_index(o, o->n_sizes, 0, 0);
+	*iterations = calloc(n, sizeof **iterations);
+	*pictures = o->model ? calloc(n, sizeof **pictures) : NULL;
+	if (!*iterations || (o->model && !*pictures))
+		return false;
+	for (int si = 0; si < o->n_sizes; si++)
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads; t++) {
+				struct child_run *it = &(*iterations)[grid_index(o, si, b, t)];
+				it->rss = run_child(o, BENCH_ITERATION, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t],
+				                    &it->result);
+				if (!o->model || o->backends[b] == NST_BACKEND_XNNPACK)
+					continue;
+				struct child_run *pic = &(*pictures)[grid_index(o, si, b, t)];
+				pic->rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], NST_PRECISION_FP32, o->threads[t],
+				                     &pic->result);
+			}
+	return true;
+}
+
+/* A whole iteration's GFLOP/s over what its convolutions would reach at their single-convolution
+ * speeds (the same backend and threads, at conv_size == size): the time each layer's forward and
+ * backward FLOPs take at its measured GFLOP/s.  0 when there is nothing to compare with. */
+static double vs_single_convs(const struct bench_result *r, const struct conv_table *conv, int b, int t) {
+	double seconds = 0.0, flops = 0.0;
+	for (int l = 0; l < r->profile.n_layers; l++) {
+		const struct nst_layer_profile *L = &r->profile.layers[l];
+		if (l >= conv->n_layers || conv->forward[l][b][t] <= 0.0 || conv->backward[l][b][t] <= 0.0)
+			return 0.0;
+		seconds += L->forward_flops / (conv->forward[l][b][t] * 1e9) + L->backward_flops / (conv->backward[l][b][t] * 1e9);
+		flops += L->forward_flops + L->backward_flops;
+	}
+	return seconds > 0.0 ? flops / seconds * 1e-9 : 0.0;
 }
 
 int nst_cli_bench(int argc, char **argv) {
@@ -461,6 +517,15 @@ int nst_cli_bench(int argc, char **argv) {
 		return 1;
 	}
 
+	struct child_run *iteration_runs = NULL, *picture_runs = NULL;
+	printf("nst bench: measuring whole iterations%s first, each configuration in its own process ...\n",
+	       o.model ? " and feed-forward pictures" : "");
+	fflush(stdout);
+	if (!run_children(&o, &iteration_runs, &picture_runs)) {
+		fprintf(stderr, "nst bench: out of memory\n");
+		return 3;
+	}
+
 	char cpu[LINE_BYTES], features[LINE_BYTES];
 	machine(cpu, sizeof cpu);
 	nst_bench_cpu_features(features, sizeof features);
@@ -497,6 +562,7 @@ int nst_cli_bench(int argc, char **argv) {
 	if (json)
 		fprintf(json, "  \"conv\": [");
 	int conv_rows = 0;
+	static struct conv_table single_convs; /* zero: no single-convolution figures */
 	if (o.conv_size > 0) {
 		struct nst_diag diag = {{0}};
 		struct nst_weights *w;
@@ -525,6 +591,11 @@ int nst_cli_bench(int argc, char **argv) {
 					for (int t = 0; t < o.n_threads && o.precisions[b] == NST_PRECISION_FP32; t++) {
 						double f = 0, g = 0;
 						nst_bench_conv(o.backends[b], o.threads[t], h, h, L.in_channels, L.out_channels, &f, &g);
+						if (i < NST_PROFILE_MAX_LAYERS) {
+							single_convs.forward[i][b][t] = f;
+							single_convs.backward[i][b][t] = g;
+							single_convs.n_layers = i + 1;
+						}
 						printf(" %7.1f / %-7.1f", f, g);
 						if (json)
 							fprintf(json, "%s\n    {\"layer\": \"%s\", \"size\": %d, \"in\": %d, \"out\": %d, \"backend\": \"%s\", "
@@ -543,22 +614,19 @@ int nst_cli_bench(int argc, char **argv) {
 	/* Whole iterations, one child process per configuration. */
 	printf("\nwhole iterations (%s, default layers, %d warm-up + %d timed; seconds median [min, max]):\n",
 	       o.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", o.warmup, o.iterations);
-	printf("  %5s %-7s %-4s %3s %26s %9s %9s %8s %10s %10s\n", "size", "backend", "prec", "thr", "s/iteration",
-	       "GFLOP/s", "of peak", "plan MiB", "peak MiB", "conv share");
+	printf("  %5s %-7s %-4s %3s %26s %9s %9s %9s %8s %10s %10s\n", "size", "backend", "prec", "thr", "s/iteration",
+	       "GFLOP/s", "of peak", "vs convs", "plan MiB", "peak MiB", "conv share");
 	int rows = 0, failures = 0;
 	for (int si = 0; si < o.n_sizes; si++)
 		for (int b = 0; b < o.n_backends; b++)
 			for (int t = 0; t < o.n_threads; t++) {
-				struct bench_result *r = calloc(1, sizeof *r);
-				if (!r)
-					return 3;
+				const struct bench_result *r = &iteration_runs[grid_index(&o, si, b, t)].result;
+				const size_t rss = iteration_runs[grid_index(&o, si, b, t)].rss;
 				const char *prec = nst_precision_name(o.precisions[b]);
-				const size_t rss = run_child(&o, BENCH_ITERATION, o.sizes[si], o.backends[b], o.precisions[b], o.threads[t], r);
 				if (r->status != NST_OK || r->timed == 0) {
 					printf("  %5d %-7s %-4s %3d  failed: %s\n", o.sizes[si], nst_backend_name(o.backends[b]), prec,
 					       o.threads[t], r->message);
 					failures++;
-					free(r);
 					continue;
 				}
 				double lo = r->seconds[0], hi = r->seconds[0];
@@ -574,16 +642,23 @@ int nst_cli_bench(int argc, char **argv) {
 				for (int l = 0; l < r->profile.n_layers; l++)
 					conv += r->profile.layers[l].forward_seconds + r->profile.layers[l].backward_seconds;
 				const double conv_share = r->wall > 0 ? conv / r->wall : 0.0;
-				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %8.0f%% %8.1f %10.1f %9.0f%%\n", o.sizes[si],
+				/* Against the single convolutions of the same shapes, backend and threads. */
+				const double single = o.sizes[si] == o.conv_size && o.precisions[b] == NST_PRECISION_FP32
+				                          ? vs_single_convs(r, &single_convs, b, t)
+				                          : 0.0;
+				char vs[16] = "-";
+				if (single > 0.0)
+					snprintf(vs, sizeof vs, "%.0f%%", 100.0 * gflops / single);
+				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %8.0f%% %9s %8.1f %10.1f %9.0f%%\n", o.sizes[si],
 				       nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi, gflops,
-				       100.0 * gflops / peak[b][t], mib(r->plan_bytes), mib(rss), 100.0 * conv_share);
+				       100.0 * gflops / peak[b][t], vs, mib(r->plan_bytes), mib(rss), 100.0 * conv_share);
 				if (json) {
 					fprintf(json,
 					        "%s\n    {\"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"seconds_median\": %.5f, "
 					        "\"seconds_min\": %.5f, \"seconds_max\": %.5f, \"gflops\": %.2f, \"fraction_of_peak\": %.3f, "
-					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu, \"layers\": [",
+					        "\"fraction_of_single_convs\": %.3f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %zu, \"layers\": [",
 					        rows++ ? "," : "", o.sizes[si], nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi,
-					        gflops, gflops / peak[b][t], r->plan_bytes, rss);
+					        gflops, gflops / peak[b][t], single > 0.0 ? gflops / single : 0.0, r->plan_bytes, rss);
 					for (int l = 0; l < r->profile.n_layers; l++) {
 						const struct nst_layer_profile *L = &r->profile.layers[l];
 						const double fs = L->forward_seconds / (r->profile.forward_passes ? r->profile.forward_passes : 1);
@@ -596,11 +671,12 @@ int nst_cli_bench(int argc, char **argv) {
 					}
 					fprintf(json, "]}");
 				}
-				free(r);
 			}
 	if (json)
 		fprintf(json, "\n  ],\n  \"feed_forward\": [");
-	failures += bench_fast(&o, model_name, json);
+	failures += bench_fast(&o, model_name, picture_runs, json);
+	free(iteration_runs);
+	free(picture_runs);
 	if (json) {
 		fprintf(json, "\n  ]\n}\n");
 		if (fclose(json) != 0) {
@@ -609,7 +685,9 @@ int nst_cli_bench(int argc, char **argv) {
 		}
 	}
 	printf("\nGFLOP/s counts the convolutions only (forward + input gradient); 'of peak' is against the\n"
-	       "microkernel's L1-resident peak at the same thread count; peak MiB is each run's own peak RSS.\n"
+	       "microkernel's L1-resident peak at the same thread count; 'vs convs' against the speed its\n"
+	       "convolutions reach alone in the single-layer test (same backend and threads, when --conv-size\n"
+	       "is the size); peak MiB is each run's own peak RSS (its process, as a plain nst run's).\n"
 	       "The feed-forward mode's direct GFLOP/s counts its convolutions as direct ones, though it runs\n"
 	       "the residual blocks (Winograd) and the upsampling ones (phases) with fewer multiplies.\n");
 	return failures ? 1 : 0;
