@@ -81,7 +81,10 @@ $(BUILD)/obj/src/image.o: ISA_CFLAGS += -fno-sanitize=shift,signed-integer-overf
 endif
 $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 # The CLI looks for the default weights in the install prefix too.
-$(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"'
+# nst bench reports the XNNPACK it was built against: Debian's package version (the cross sysroots
+# take the same release's packages).
+XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)
+$(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
 
 .PHONY: all lib cli tests test demo weights bench compare install clean deps deps-test check-build dist
 # Objects that only the pattern rule of the tests names are not intermediates to delete.

@@ -29,7 +29,7 @@ ok "terminal: peak, single convolutions, whole iterations, feed-forward"
 "$PY" - "$TMP/b.json" <<'PYEOF' || die "the JSON is incomplete"
 import json, sys
 b = json.load(open(sys.argv[1]))
-assert b["machine"]["cores"] >= 1 and b["machine"]["cpu"], b["machine"]
+assert b["machine"]["cores"] >= 1 and b["machine"]["cpu"] and b["machine"]["xnnpack"], b["machine"]
 assert b["peak"] and all(p["gflops"] > 0 for p in b["peak"]), b["peak"]
 assert len(b["conv"]) >= 8 and all(c["forward_gflops"] > 0 and c["backward_gflops"] > 0 for c in b["conv"]), b["conv"]
 it = b["iterations"]

@@ -31,6 +31,14 @@
 #define DEFAULT_MODEL "candy"
 #define DEFAULT_PICTURES 5
 #define MS_PER_S 1000.0
+/* The XNNPACK this was built against (the Makefile: Debian's package version), "" if unknown. */
+#if !defined(NST_HAVE_XNNPACK)
+#define XNNPACK_VERSION "not built in"
+#elif defined(NST_XNNPACK_VERSION)
+#define XNNPACK_VERSION (NST_XNNPACK_VERSION[0] ? NST_XNNPACK_VERSION : "unknown")
+#else
+#define XNNPACK_VERSION "unknown"
+#endif
 #define LINE_BYTES 512
 
 struct bench_options {
@@ -529,12 +537,12 @@ int nst_cli_bench(int argc, char **argv) {
 	char cpu[LINE_BYTES], features[LINE_BYTES];
 	machine(cpu, sizeof cpu);
 	nst_bench_cpu_features(features, sizeof features);
-	printf("nst %s bench on %s, %d cores (%s); %s; weights %s\n", NST_VERSION_STRING, cpu, cores, features,
-	       "compiler " __VERSION__, o.weights);
+	printf("nst %s bench on %s, %d cores (%s); compiler %s; XNNPACK %s; weights %s\n", NST_VERSION_STRING, cpu, cores,
+	       features, __VERSION__, XNNPACK_VERSION, o.weights);
 	if (json)
 		fprintf(json, "{\n  \"nst\": \"%s\",\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d, \"features\": \"%s\", "
-		              "\"compiler\": \"%s\", \"xnnpack\": null},\n",
-		        NST_VERSION_STRING, cpu, cores, features, __VERSION__);
+		              "\"compiler\": \"%s\", \"xnnpack\": \"%s\"},\n",
+		        NST_VERSION_STRING, cpu, cores, features, __VERSION__, XNNPACK_VERSION);
 
 	/* The kernel's peak. */
 	printf("\nmicrokernel peak (L1-resident GEMM):\n");
