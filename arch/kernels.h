@@ -43,6 +43,20 @@ void nst_f32_gemm_8x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, s
 void nst_f32_gemm_8x32__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 
+/* Float16 GEMM (the same contract, tile and panel order; 16-bit multiply-adds, twice the lanes of
+ * float32 on ARMv8.2-A): w is packed float16 (IEEE binary16 bits, the pointer keeps the family's
+ * type; see nst_gemm_kernel.f16), each a[i][k] is rounded to float16 as it is read, the sums are
+ * float16 from the biases on, and c is clamped and written as float32. */
+void nst_f16_gemm_8x16__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+#if defined(__aarch64__) && defined(__ARM_FEATURE_FP16_VECTOR_ARITHMETIC)
+#define NST_HAVE_F16_GEMM_NEON 1
+/* arch/arm: ARMv8.2-A half-precision vector arithmetic (Pi 5, Jetson Orin), compile-time. */
+void nst_f16_gemm_8x16__neonfp16arith(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                      const float *w, float *c, size_t c_stride,
+                                      const struct nst_f32_minmax_params *params);
+#endif
+
 #if defined(__x86_64__)
 /* arch/x86: AVX2 + FMA and AVX-512F, selected at run time from cpuid (x86-64 only; 32-bit x86 runs scalar). */
 void nst_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
@@ -228,6 +242,7 @@ struct nst_gemm_kernel {
 	const char *name;           /* "nst_f32_gemm_6x16__avx2" */
 	nst_f32_gemm_ukernel_fn fn;
 	uint32_t mr, nr;
+	bool f16;                   /* packed weights are float16 (nst_gemm_kernel_pack), sums float16 */
 };
 
 /* CPU features that select kernels on x86 at run time. */
@@ -246,6 +261,13 @@ const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features
  * stored (at most capacity); simd / twin may be NULL to count only; cpu NULL detects on the spot. */
 size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
                              const struct nst_gemm_kernel **twin, size_t capacity);
+
+/* The float16 GEMM kernel: the SIMD one this build and CPU run (NULL when none: x86, ARMv8.0,
+ * ARMv7), or with scalar set its scalar twin, which runs on every CPU. */
+const struct nst_gemm_kernel *nst_gemm_kernel_f16(const struct nst_cpu_features *cpu, bool scalar);
+/* Every float16 SIMD kernel this build and CPU can run, with its scalar twin (as nst_gemm_kernel_pairs). */
+size_t nst_gemm_kernel_f16_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                                 const struct nst_gemm_kernel **twin, size_t capacity);
 
 /* The small-N kernel that runs beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
 const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm);
@@ -274,6 +296,20 @@ size_t nst_norm_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 size_t nst_dot_packed_floats(size_t k, size_t n);
 /* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */
 void nst_dot_pack(size_t k, size_t n, const float *w, size_t w_stride, const float *bias, float *packed);
+
+/* IEEE binary16 bits <-> float (arch/generic/f16-convert.c): widening is exact, narrowing rounds to
+ * nearest, ties to even, overflowing to infinity and keeping NaNs quiet NaNs. */
+float nst_f16_to_f32(uint16_t h);
+uint16_t nst_f32_to_f16(float f);
+
+/* Floats (float32 slots) of gemm's packed k x n weights: nst_gemm_packed_floats for float32
+ * kernels, half of it for float16 ones (NR is even). */
+size_t nst_gemm_kernel_packed_floats(const struct nst_gemm_kernel *gemm, size_t k, size_t n);
+/* Floats (float32 slots) of one panel of NR columns of k weights, its biases included. */
+size_t nst_gemm_kernel_panel_floats(const struct nst_gemm_kernel *gemm, size_t k);
+/* nst_gemm_pack in gemm's format: float32, or float16 (rounded to nearest) for f16 kernels. */
+void nst_gemm_kernel_pack(const struct nst_gemm_kernel *gemm, size_t k, size_t n, const float *w, size_t w_stride,
+                          const float *bias, float *packed);
 
 /* Floats that nst_gemm_pack writes for a k x n weight matrix at panel width nr. */
 size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr);

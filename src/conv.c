@@ -72,8 +72,9 @@ static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_sh
 
 /* Whether a convolution takes the stacked path (see the top of the file). */
 static bool stacked(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	return shape->stride == 1 && shape->in_channels == RGB_CHANNELS && shape->kernel_h <= STACK_MAX_ROWS &&
-	       !small_n(gemm, shape);
+	/* Float32 kernels only: the float16 packing has no [kx][ky][cin] row order. */
+	return !gemm->f16 && shape->stride == 1 && shape->in_channels == RGB_CHANNELS &&
+	       shape->kernel_h <= STACK_MAX_ROWS && !small_n(gemm, shape);
 }
 
 /* Output pixels per band tile: the band, kh rows of (pixels + kw - 1) pixels of cin floats, fits
@@ -102,7 +103,7 @@ size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct 
 size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	if (small_n(gemm, shape))
 		return nst_dot_packed_floats(patch_floats(shape), (size_t)shape->out_channels);
-	return nst_gemm_packed_floats(patch_floats(shape), (size_t)shape->out_channels, gemm->nr);
+	return nst_gemm_kernel_packed_floats(gemm, patch_floats(shape), (size_t)shape->out_channels);
 }
 
 void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
@@ -114,7 +115,7 @@ void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_
 		return;
 	}
 	if (!stacked(gemm, shape)) {
-		nst_gemm_pack(k, cout, gemm->nr, hwio, cout, bias, packed);
+		nst_gemm_kernel_pack(gemm, k, cout, hwio, cout, bias, packed);
 		return;
 	}
 	/* nst_gemm_pack's layout (per NR-column panel: NR biases, then k rows of NR weights, zero
@@ -360,7 +361,7 @@ static void conv_worker(void *context, size_t slot) {
 	const struct nst_engine *e = t->engine;
 	const struct nst_gemm_kernel *g = e->gemm;
 	const size_t cout = (size_t)t->shape->out_channels, pixels = (size_t)t->oh * (size_t)t->ow;
-	const size_t panel_floats = g->nr * (t->k + 1);
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
 	float *a = e->scratch + slot * e->scratch_floats; /* [tile][k] */
 	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
 		const size_t p0 = tile * t->tile;
@@ -415,7 +416,7 @@ static void conv_worker_stacked(void *context, size_t slot) {
 	const struct nst_conv_shape *s = t->shape;
 	const size_t cout = (size_t)s->out_channels, kw = (size_t)s->kernel_w, ow = (size_t)t->ow;
 	const size_t pixels = (size_t)t->oh * ow, lda = (size_t)s->kernel_h * RGB_CHANNELS;
-	const size_t panel_floats = g->nr * (t->k + 1);
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
 	float *stack = e->scratch + slot * e->scratch_floats; /* [tile + kw - 1][kh][3] */
 	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
 		const size_t p0 = tile * t->tile;

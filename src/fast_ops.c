@@ -186,13 +186,13 @@ static size_t tile_pixels(const struct nst_gemm_kernel *gemm, size_t k) {
 }
 
 size_t nst_conv_up_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	return nst_gemm_packed_floats(patch_floats(shape), (size_t)shape->out_channels, gemm->nr);
+	return nst_gemm_kernel_packed_floats(gemm, patch_floats(shape), (size_t)shape->out_channels);
 }
 
 void nst_conv_up_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
                       const float *bias, float *packed) {
 	const size_t cout = (size_t)shape->out_channels;
-	nst_gemm_pack(patch_floats(shape), cout, gemm->nr, hwio, cout, bias, packed); /* HWIO: [kh*kw*cin][cout] */
+	nst_gemm_kernel_pack(gemm, patch_floats(shape), cout, hwio, cout, bias, packed); /* HWIO: [kh*kw*cin][cout] */
 }
 
 size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
@@ -268,7 +268,7 @@ static void up_worker(void *context, size_t slot) {
 	const struct nst_engine *e = t->engine;
 	const struct nst_gemm_kernel *g = e->gemm;
 	const size_t cout = (size_t)t->shape->out_channels, pixels = (size_t)t->oh * (size_t)t->ow;
-	const size_t panel_floats = g->nr * (t->k + 1);
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
 	float *a = e->scratch + slot * e->scratch_floats; // [tile][k]
 	for (;;) {
 		const size_t tile = atomic_fetch_add_explicit(&t->next_tile, 1, memory_order_relaxed);
@@ -353,7 +353,7 @@ bool nst_conv_winograd_applies(const struct nst_conv_shape *shape) {
 
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                                        enum nst_wino f) {
-	return wino_xi(f) * nst_gemm_packed_floats((size_t)shape->in_channels, (size_t)shape->out_channels, gemm->nr) +
+	return wino_xi(f) * nst_gemm_kernel_packed_floats(gemm, (size_t)shape->in_channels, (size_t)shape->out_channels) +
 	       (size_t)shape->out_channels; /* then the bias */
 }
 
@@ -391,7 +391,7 @@ void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst
 	/* U = G g G^T, one transform position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b],
 	 * summed in double and rounded once. */
 	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels, k = WINO_KERNEL;
-	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_packed_floats(cin, cout, gemm->nr);
+	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
 	float *u = staging; // [cin][cout]: U[xi]
 	for (size_t xi = 0; xi < xis; xi++) {
 		const size_t y = xi / side, x = xi % side;
@@ -405,7 +405,7 @@ void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst
 				s += coef[ab] * (double)hwio[ab * cin * cout + i];
 			u[i] = (float)s;
 		}
-		nst_gemm_pack(cin, cout, gemm->nr, u, cout, NULL, packed + xi * per_xi);
+		nst_gemm_kernel_pack(gemm, cin, cout, u, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
 		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
@@ -508,7 +508,7 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 		.xis = wino_xi(f),
 		.tiles_x = ((size_t)w + (size_t)f - 1) / (size_t)f,
 		.block = wino_tiles(g, shape, f),
-		.per_xi = nst_gemm_packed_floats((size_t)shape->in_channels, (size_t)shape->out_channels, g->nr),
+		.per_xi = nst_gemm_kernel_packed_floats(g, (size_t)shape->in_channels, (size_t)shape->out_channels),
 		.input = f == NST_WINO_F2 ? k->input23 : k->input43,
 		.output = f == NST_WINO_F2 ? k->output23 : k->output43,
 		.in = in,
@@ -544,7 +544,7 @@ static size_t phase_k(const struct nst_conv_shape *shape) {
 }
 
 size_t nst_conv_phases_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	return PHASES * nst_gemm_packed_floats(phase_k(shape), (size_t)shape->out_channels, gemm->nr);
+	return PHASES * nst_gemm_kernel_packed_floats(gemm, phase_k(shape), (size_t)shape->out_channels);
 }
 
 size_t nst_conv_phases_staging_floats(const struct nst_conv_shape *shape) {
@@ -566,7 +566,7 @@ static bool phase_tap(int p, int a, int t) {
 void nst_conv_phases_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
                           const float *bias, float *staging, float *packed) {
 	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels, k = phase_k(shape);
-	const size_t per_phase = nst_gemm_packed_floats(k, cout, gemm->nr);
+	const size_t per_phase = nst_gemm_kernel_packed_floats(gemm, k, cout);
 	for (int phase = 0; phase < PHASES; phase++) {
 		const int py = phase / 2, px = phase % 2;
 		float *w = staging; // [2][2][cin][cout]
@@ -582,7 +582,7 @@ void nst_conv_phases_pack(const struct nst_gemm_kernel *gemm, const struct nst_c
 						for (size_t i = 0; i < cin * cout; i++)
 							dst[i] += src[i];
 					}
-		nst_gemm_pack(k, cout, gemm->nr, w, cout, bias, packed + (size_t)phase * per_phase);
+		nst_gemm_kernel_pack(gemm, k, cout, w, cout, bias, packed + (size_t)phase * per_phase);
 	}
 }
 
@@ -684,7 +684,7 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 		.packed = packed,
 		.out = out,
 		.k = phase_k(shape),
-		.per_phase = nst_gemm_packed_floats(phase_k(shape), (size_t)shape->out_channels, g->nr),
+		.per_phase = nst_gemm_kernel_packed_floats(g, phase_k(shape), (size_t)shape->out_channels),
 		.params = {-INFINITY, INFINITY},
 	};
 	t.tile = tile_pixels(g, t.k);

@@ -53,10 +53,6 @@ enum nst_weights_vector { NST_VECTOR_BIAS = 0, NST_VECTOR_GAMMA = 1, NST_VECTOR_
  * without instance norm, gamma reads as 1 and beta as 0. */
 void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum nst_weights_vector which, float *dst);
 
-/* IEEE binary16 -> binary32, exact, for storage conversion. */
-float nst_f16_to_f32(uint16_t h);
-uint16_t nst_f32_to_f16(float f);
-
 /* CRC-32 (zlib polynomial); crc starts at 0 and chains. */
 uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
 

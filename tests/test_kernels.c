@@ -5,6 +5,11 @@
  * >= mr and past kc, and page-guarded buffers turn any read or write past the end into a crash.
  * Also the packing, the kernel tables and the CPU detection.
  *
+ * The float16 GEMM kernels (nst_f16_*: float16 weights and sums, float32 a and c) are checked the
+ * same way, the scalar twin against the double reference on the float16-rounded inputs within a
+ * running float16 error bound, the SIMD kernel against it and against the twin within a few
+ * float16 ulps (see F16_TWIN_ULPS); and their packing, half for half.
+ *
  * Links against libnst.a, or standalone with only the sources of arch/generic and arch/<isa> (the
  * *-avx2.c and *-avx512.c files with their -m flags, as in the Makefile) and -lm.
  * NST_TEST_SEED=N reproduces a run; the seed is printed first.
@@ -106,6 +111,67 @@ static void guarded_free(struct guarded *g) { munmap(g->map, g->map_bytes); }
 /* ---------------------------------------------------------------------------------------------
  * One GEMM case
  * ------------------------------------------------------------------------------------------- */
+/* Filled in after the packed panels: a kernel that reads past them sees NaN, whether it reads
+ * floats or float16 (each half, 0x7fc0, is a float16 NaN too). */
+#define PACK_PAD_BITS UINT32_C(0x7fc07fc0)
+
+/*
+ * Float16 kernels (nst_f16_*) round a to float16 as they read it (the packer rounds w and the
+ * biases) and round every multiply-add to float16.  The test computes the exact sums of the
+ * rounded inputs (products of float16 are exact in double, their sums nearly so) and bounds how
+ * far a kernel's float16 sum may be from them:
+ *
+ *   Each step s^_k = fl(s^_{k-1} + a_k w_k) makes an error e_k with |e_k| <= U |s^_k| + H: half
+ *   an ulp of the result, 2^-11 relative for a normal float16, at most 2^-25 absolute in
+ *   float16's subnormal range.  The scalar twin rounds twice (fmaf to float, then to float16),
+ *   which adds float's half ulp: U = 2^-11 + 2^-23 and H = 2^-24 (twice 2^-25) cover both
+ *   kernels.  With s_k the exact partial sum, |s^_k - s_k| <= E_k = E_{k-1} + U (|s_k| + E_k) + H:
+ *
+ *       E_0 = 0 (the bias is a float16),  E_k = (E_{k-1} + U |s_k| + H) / (1 - U)
+ *
+ *   E_kc bounds the output's error (the clamp only shrinks it).  This running bound is about
+ *   U sum_k |s_k|: for random data, partial sums ~ sqrt(k) / 3, it is far tighter than the
+ *   a priori gamma_kc (|bias| + sum |a w|), and it never fails for a correct kernel.
+ *
+ * The SIMD kernel against its twin: both hold float16 sums no larger than
+ * M = max_k (|s_k| + E_k), one ulp of which is at most 2^-10 M.  They compute the same products
+ * in the same order and round each sum once (FMLA) or twice (fmaf, then to float16): the results
+ * differ only where fmaf's float lands exactly halfway between two float16 values, about one
+ * step in 2^13, and then by one ulp; later steps carry that difference along (adding the same
+ * products to two values on the same grid keeps their distance) or re-round it by at most an ulp
+ * when the sum moves up a binade, where the two often merge again.  Measured on the Pi 5 model:
+ * about 1 output in 1500 differs, the largest difference over 40 seeds 1.84 ulps of M.
+ * F16_TWIN_ULPS = 4 ulps of M, twice that, leaves room for a few such events in one output (a
+ * wrong product is tens of ulps); F16_MIN_IDENTICAL checks that nearly all outputs
+ * agree bit for bit, which a kernel summing in another order or precision would not.
+ */
+#define F16_ROUNDOFF (0x1.0p-11 + 0x1.0p-23) /* U above */
+#define F16_SUBNORMAL_ERROR 0x1.0p-24        /* H above */
+#define F16_ULP_RATIO 0x1.0p-10              /* ulp(x) <= 2^-10 |x|: float16 has 10 fraction bits */
+#define F16_MIN_STEP 0x1.0p-24               /* float16's smallest subnormal */
+#define F16_TWIN_ULPS 4.0
+#define F16_MIN_IDENTICAL 0.99               /* measured: 0.9992 .. 0.9996 */
+#define DOUBLE_SUM_SLACK 0x1.0p-40           /* times sum |a w|: the double sums' own rounding */
+#define F16_TINY_SCALE 0x1.0p-16             /* times [-1, 1): below float16's normal range 2^-14 */
+
+static float f16_round(float x) { return nst_f16_to_f32(nst_f32_to_f16(x)); }
+
+/* A value in [-1, 1] for a float16 case: mostly random floats, some exactly halfway between two
+ * float16 values (the rounding must go to even) and some in float16's subnormal range. */
+static float f16_case_value(struct rng *r) {
+	const float x = rng_float(r);
+	switch (rng_range(r, 0, 15)) {
+	case 0: {
+		const uint16_t h = nst_f32_to_f16(x); /* |x| < 1: h + 1 is the next float16 away from zero */
+		return (float)(((double)nst_f16_to_f32(h) + (double)nst_f16_to_f32((uint16_t)(h + 1))) / 2);
+	}
+	case 1:
+		return x * (float)F16_TINY_SCALE;
+	default:
+		return x;
+	}
+}
+
 struct gemm_case {
 	size_t mr, nc, kc;
 	size_t a_stride, c_stride, w_stride;
@@ -116,6 +182,12 @@ struct gemm_case {
 	const float *bias; /* [nc] or NULL */
 };
 
+/* How the SIMD kernels of a family agree with their twins, bit for bit and at most. */
+struct twin_stats {
+	size_t outputs, identical;
+	double worst_ulps; /* largest difference in ulps (2^-10 M) of the accumulator bound */
+};
+
 static void describe(char *buf, size_t size, const char *kernel, const struct gemm_case *t) {
 	snprintf(buf, size, "%s mr=%zu nc=%zu kc=%zu a_stride=%zu c_stride=%zu a_off=%zu c_off=%zu min=%g max=%g%s",
 	         kernel, t->mr, t->nc, t->kc, t->a_stride, t->c_stride, t->a_offset, t->c_offset,
@@ -123,13 +195,14 @@ static void describe(char *buf, size_t size, const char *kernel, const struct ge
 }
 
 /* Runs kernel k on the case: c [mr rows + 2 spare][c_stride] filled with the guard, returns it
- * (c_offset floats before row 0, one spare row after the last valid row and one further). */
+ * (c_offset floats before row 0, one spare row after the last valid row and one further).  The
+ * weights are packed in k's format (float16 for float16 kernels). */
 static float *run_kernel(const struct nst_gemm_kernel *k, const struct gemm_case *t, size_t *c_floats) {
-	const size_t packed_floats = nst_gemm_packed_floats(t->kc, t->nc, k->nr);
+	const size_t packed_floats = nst_gemm_kernel_packed_floats(k, t->kc, t->nc);
 	float *packed = xmalloc((packed_floats + 64) * sizeof(float));
 	for (size_t i = 0; i < packed_floats + 64; i++)
-		packed[i] = NAN; /* a kernel that reads past the packed panels sees NaN */
-	nst_gemm_pack(t->kc, t->nc, k->nr, t->w, t->w_stride, t->bias, packed);
+		packed[i] = bits_float(PACK_PAD_BITS);
+	nst_gemm_kernel_pack(k, t->kc, t->nc, t->w, t->w_stride, t->bias, packed);
 
 	/* a: a copy of the case's rows, with NaN in the rows >= mr and in the columns >= kc. */
 	const size_t a_floats = t->a_offset + (k->mr + 1) * t->a_stride;
@@ -157,28 +230,43 @@ static double clampd(double x, float lo, float hi) {
 	return x;
 }
 
-/* Reference in double: ref [mr][nc] clamped, mag [mr][nc] = |bias| + sum |a w| for the tolerance. */
-static void reference(const struct gemm_case *t, double *ref, double *mag) {
+static double tolerance(double mag) { return 1e-5 * mag + 1e-6; }
+
+/* Reference in double, each [mr][nc]: ref clamped; tol, how far a correct kernel may be from it;
+ * acc, a bound on every partial sum's magnitude (|bias| + sum |a w| for float32 kernels).  f16:
+ * the inputs rounded to float16 as the kernel and its packer round them, and the running error
+ * bound E_kc explained above. */
+static void reference(const struct gemm_case *t, bool f16, double *ref, double *tol, double *acc) {
 	for (size_t i = 0; i < t->mr; i++) {
 		for (size_t j = 0; j < t->nc; j++) {
-			double s = t->bias ? (double)t->bias[j] : 0.0, m = fabs(s);
+			const float b = t->bias ? t->bias[j] : 0.0f;
+			double s = f16 ? (double)f16_round(b) : (double)b, m = fabs(s);
+			double err = 0.0, most = fabs(s); /* E_k and max_k |s_k| + E_k */
 			for (size_t k = 0; k < t->kc; k++) {
-				const double p = (double)t->a[i * t->a_stride + k] * (double)t->w[k * t->w_stride + j];
+				const float x = t->a[i * t->a_stride + k], y = t->w[k * t->w_stride + j];
+				const double p = f16 ? (double)f16_round(x) * (double)f16_round(y) : (double)x * (double)y;
 				s += p;
 				m += fabs(p);
+				if (f16) {
+					err = (err + F16_ROUNDOFF * fabs(s) + F16_SUBNORMAL_ERROR) / (1.0 - F16_ROUNDOFF);
+					if (fabs(s) + err > most)
+						most = fabs(s) + err;
+				}
 			}
 			ref[i * t->nc + j] = clampd(s, t->params.min, t->params.max);
-			mag[i * t->nc + j] = m;
+			tol[i * t->nc + j] = f16 ? err + DOUBLE_SUM_SLACK * m : tolerance(m);
+			acc[i * t->nc + j] = f16 ? most : m;
 		}
 	}
 }
 
-static double tolerance(double mag) { return 1e-5 * mag + 1e-6; }
+/* How far a float16 SIMD kernel may be from its twin, given the accumulator bound M. */
+static double f16_twin_tolerance(double most) { return F16_TWIN_ULPS * (F16_ULP_RATIO * most + F16_MIN_STEP); }
 
-/* Checks that c (from run_kernel) matches want [mr][nc] within the tolerance and that nothing
+/* Checks that c (from run_kernel) matches want [mr][nc] within tol [mr][nc] and that nothing
  * else in c changed.  want_name says what it was compared with. */
 static void check_result(const char *what, const struct gemm_case *t, const float *c, size_t c_floats,
-                         const double *want, const double *mag, const char *want_name) {
+                         const double *want, const double *tol, const char *want_name) {
 	size_t bad = 0, bad_i = 0, bad_j = 0, touched = 0, touched_at = 0;
 	double got_first = 0, want_first = 0;
 	for (size_t x = 0; x < c_floats; x++) {
@@ -186,7 +274,7 @@ static void check_result(const char *what, const struct gemm_case *t, const floa
 		const size_t i = x >= t->c_offset ? rel / t->c_stride : SIZE_MAX, j = x >= t->c_offset ? rel % t->c_stride : 0;
 		if (x >= t->c_offset && i < t->mr && j < t->nc) {
 			const double g = (double)c[x], e = want[i * t->nc + j];
-			if (!(fabs(g - e) <= tolerance(mag[i * t->nc + j]))) {
+			if (!(fabs(g - e) <= tol[i * t->nc + j])) {
 				if (bad++ == 0) {
 					bad_i = i;
 					bad_j = j;
@@ -200,64 +288,81 @@ static void check_result(const char *what, const struct gemm_case *t, const floa
 		}
 	}
 	CHECK(bad == 0, "%s: %zu of %zu outputs differ from %s, first c[%zu][%zu] = %.9g, want %.9g (tolerance %.3g)", what,
-	      bad, t->mr * t->nc, want_name, bad_i, bad_j, got_first, want_first,
-	      bad ? tolerance(mag[bad_i * t->nc + bad_j]) : 0.0);
+	      bad, t->mr * t->nc, want_name, bad_i, bad_j, got_first, want_first, bad ? tol[bad_i * t->nc + bad_j] : 0.0);
 	CHECK(touched == 0, "%s: %zu floats outside [mr][nc] written, first at c row %zd col %zu", what, touched,
 	      touched_at >= t->c_offset ? (ssize_t)((touched_at - t->c_offset) / t->c_stride) : -1,
 	      touched_at >= t->c_offset ? (touched_at - t->c_offset) % t->c_stride : 0);
 }
 
-/* Runs one case on kernel k (and its twin, if any) and checks both against the reference. */
-static void check_case(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, const struct gemm_case *t) {
+/* Runs one case on kernel k (and its twin, if any) and checks both against the reference; stats
+ * (if not NULL) counts how the outputs agree with the twin's. */
+static void check_case(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, const struct gemm_case *t,
+                       struct twin_stats *stats) {
 	char what[256];
 	describe(what, sizeof(what), k->name, t);
-	double *ref = xmalloc(t->mr * t->nc * sizeof(double));
-	double *mag = xmalloc(t->mr * t->nc * sizeof(double));
-	reference(t, ref, mag);
+	const size_t outputs = t->mr * t->nc;
+	double *ref = xmalloc(outputs * sizeof(double));
+	double *tol = xmalloc(outputs * sizeof(double));
+	double *acc = xmalloc(outputs * sizeof(double));
+	reference(t, k->f16, ref, tol, acc);
 
 	size_t c_floats;
 	float *c = run_kernel(k, t, &c_floats);
-	check_result(what, t, c, c_floats, ref, mag, "the double reference");
+	check_result(what, t, c, c_floats, ref, tol, "the double reference");
 	if (twin) {
 		size_t twin_floats;
 		float *ct = run_kernel(twin, t, &twin_floats);
-		double *tw = xmalloc(t->mr * t->nc * sizeof(double));
+		double *tw = xmalloc(outputs * sizeof(double));
 		for (size_t i = 0; i < t->mr; i++)
-			for (size_t j = 0; j < t->nc; j++)
-				tw[i * t->nc + j] = (double)ct[t->c_offset + i * t->c_stride + j];
-		check_result(what, t, c, c_floats, tw, mag, twin->name);
+			for (size_t j = 0; j < t->nc; j++) {
+				const float g = c[t->c_offset + i * t->c_stride + j], e = ct[t->c_offset + i * t->c_stride + j];
+				tw[i * t->nc + j] = (double)e;
+				if (k->f16) {
+					tol[i * t->nc + j] = f16_twin_tolerance(acc[i * t->nc + j]);
+					const double ulps = fabs((double)g - (double)e) / (F16_ULP_RATIO * acc[i * t->nc + j] + F16_MIN_STEP);
+					if (stats && ulps > stats->worst_ulps)
+						stats->worst_ulps = ulps;
+				}
+				if (stats) {
+					stats->outputs++;
+					stats->identical += float_bits(g) == float_bits(e);
+				}
+			}
+		check_result(what, t, c, c_floats, tw, tol, twin->name);
 		free(tw);
 		free(ct);
 	}
 	free(c);
-	free(mag);
+	free(acc);
+	free(tol);
 	free(ref);
 }
 
 /* Fills a case of the given shape with random data, strides, offsets and clamp; returns the
- * buffers to free (a, w, bias). */
-static void make_case(struct rng *r, struct gemm_case *t, size_t mr, size_t nc, size_t kc, float **a, float **w,
-                      float **bias) {
+ * buffers to free (a, w, bias).  f16: a_stride > kc (so that a read past kc meets NaN), and some
+ * values are float16 ties or subnormals. */
+static void make_case(struct rng *r, struct gemm_case *t, size_t mr, size_t nc, size_t kc, bool f16, float **a,
+                      float **w, float **bias) {
 	memset(t, 0, sizeof(*t));
 	t->mr = mr;
 	t->nc = nc;
 	t->kc = kc;
-	t->a_stride = kc + (rng_range(r, 0, 2) ? rng_range(r, 0, 17) : 0);
+	t->a_stride = kc + (f16 ? 1 : 0) + (rng_range(r, 0, 2) ? rng_range(r, 0, 17) : 0);
 	t->c_stride = nc + (rng_range(r, 0, 2) ? rng_range(r, 0, 17) : 0);
 	t->w_stride = nc + rng_range(r, 0, 5);
 	t->a_offset = rng_range(r, 0, 7);
 	t->c_offset = rng_range(r, 0, 7);
 	*a = xmalloc(mr * t->a_stride * sizeof(float));
 	for (size_t i = 0; i < mr * t->a_stride; i++)
-		(*a)[i] = rng_float(r);
+		(*a)[i] = f16 ? f16_case_value(r) : rng_float(r);
 	*w = xmalloc(kc * t->w_stride * sizeof(float));
 	for (size_t i = 0; i < kc * t->w_stride; i++)
-		(*w)[i] = rng_float(r);
+		(*w)[i] = f16 ? f16_case_value(r) : rng_float(r);
 	*bias = NULL;
 	if (rng_range(r, 0, 4)) {
 		*bias = xmalloc(nc * sizeof(float));
 		for (size_t j = 0; j < nc; j++)
-			(*bias)[j] = rng_float(r);
+			(*bias)[j] = f16 ? f16_case_value(r) : rng_float(r);
 	}
 	/* Outputs spread about sqrt(kc) / 3: finite clamps inside that range clamp some of them. */
 	const float spread = (float)sqrt((double)kc) / 3.0f + 0.3f;
@@ -296,25 +401,27 @@ static void free_case(float *a, float *w, float *bias) {
 	free(bias);
 }
 
-/* Every mr and every nc up to 2 NR + 1 with small kc (all k remainders), then random shapes. */
+/* Every mr and every nc up to 2 NR + 1 with small kc (all k remainders), then random shapes
+ * (kc up to 600, or 300 for float16 kernels, whose error bound grows with kc). */
 static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, struct rng *r,
-                         int random_cases) {
+                         int random_cases, struct twin_stats *stats) {
 	const int failed_before = check_failed_count;
+	const size_t max_kc = k->f16 ? 300 : 600;
 	float *a, *w, *bias;
 	struct gemm_case t;
 	for (size_t mr = 1; mr <= k->mr; mr++) {
 		for (size_t nc = 1; nc <= 2 * k->nr + 1; nc++) {
-			make_case(r, &t, mr, nc, 1 + (mr + nc) % 9, &a, &w, &bias);
-			check_case(k, twin, &t);
+			make_case(r, &t, mr, nc, 1 + (mr + nc) % 9, k->f16, &a, &w, &bias);
+			check_case(k, twin, &t, stats);
 			free_case(a, w, bias);
 		}
 	}
 	for (int n = 0; n < random_cases && check_failed_count - failed_before < 20; n++) {
 		const size_t mr = rng_range(r, 1, k->mr);
 		const size_t nc = rng_range(r, 1, 3 * k->nr + 5);
-		const size_t kc = rng_range(r, 0, 3) ? rng_range(r, 1, 600) : rng_range(r, 1, 12);
-		make_case(r, &t, mr, nc, kc, &a, &w, &bias);
-		check_case(k, twin, &t);
+		const size_t kc = rng_range(r, 0, 3) ? rng_range(r, 1, max_kc) : rng_range(r, 1, 12);
+		make_case(r, &t, mr, nc, kc, k->f16, &a, &w, &bias);
+		check_case(k, twin, &t, stats);
 		free_case(a, w, bias);
 	}
 	printf("  %-28s %s\n", k->name, check_failed_count == failed_before ? "ok" : "FAILED");
@@ -324,33 +431,47 @@ static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_
  * last row, past the packed panels, or writing past c[mr - 1][nc - 1] crashes the test. */
 static void check_page_guards(const struct nst_gemm_kernel *k, struct rng *r, int cases) {
 	for (int n = 0; n < cases; n++) {
-		const size_t mr = rng_range(r, 1, k->mr), nc = rng_range(r, 1, 3 * k->nr + 5), kc = rng_range(r, 1, 70);
-		const size_t a_stride = kc + rng_range(r, 0, 3), c_stride = nc + rng_range(r, 0, 3);
+		struct gemm_case t;
+		memset(&t, 0, sizeof t);
+		t.mr = rng_range(r, 1, k->mr);
+		t.nc = rng_range(r, 1, 3 * k->nr + 5);
+		t.kc = rng_range(r, 1, 70);
+		t.a_stride = t.kc + rng_range(r, 0, 3);
+		t.c_stride = t.nc + rng_range(r, 0, 3);
+		t.w_stride = t.nc;
+		t.params = (struct nst_f32_minmax_params){-INFINITY, INFINITY};
+		const size_t a_floats = (t.mr - 1) * t.a_stride + t.kc, c_floats = (t.mr - 1) * t.c_stride + t.nc;
 		struct guarded ga, gw, gc;
-		float *a = guarded_alloc(&ga, (mr - 1) * a_stride + kc);
-		for (size_t i = 0; i < (mr - 1) * a_stride + kc; i++)
+		float *a = guarded_alloc(&ga, a_floats);
+		for (size_t i = 0; i < a_floats; i++)
 			a[i] = rng_float(r);
-		const size_t packed_floats = nst_gemm_packed_floats(kc, nc, k->nr);
+		const size_t packed_floats = nst_gemm_kernel_packed_floats(k, t.kc, t.nc);
 		float *packed = guarded_alloc(&gw, packed_floats);
-		float *wu = xmalloc(kc * nc * sizeof(float)), *bias = xmalloc(nc * sizeof(float));
-		for (size_t i = 0; i < kc * nc; i++)
+		float *wu = xmalloc(t.kc * t.nc * sizeof(float)), *bias = xmalloc(t.nc * sizeof(float));
+		for (size_t i = 0; i < t.kc * t.nc; i++)
 			wu[i] = rng_float(r);
-		for (size_t j = 0; j < nc; j++)
+		for (size_t j = 0; j < t.nc; j++)
 			bias[j] = rng_float(r);
-		nst_gemm_pack(kc, nc, k->nr, wu, nc, bias, packed);
-		float *c = guarded_alloc(&gc, (mr - 1) * c_stride + nc);
-		const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
-		k->fn(mr, nc, kc, a, a_stride, packed, c, c_stride, &params);
-		/* Spot check the last output (the rest is covered above). */
-		double s = bias[nc - 1], m = fabs(s);
-		for (size_t kk = 0; kk < kc; kk++) {
-			const double p = (double)a[(mr - 1) * a_stride + kk] * (double)wu[kk * nc + nc - 1];
-			s += p;
-			m += fabs(p);
-		}
-		const double got = c[(mr - 1) * c_stride + nc - 1];
-		CHECK(fabs(got - s) <= tolerance(m), "%s page-guarded mr=%zu nc=%zu kc=%zu: last output %.9g, want %.9g",
-		      k->name, mr, nc, kc, got, s);
+		nst_gemm_kernel_pack(k, t.kc, t.nc, wu, t.nc, bias, packed);
+		float *c = guarded_alloc(&gc, c_floats);
+		k->fn(t.mr, t.nc, t.kc, a, t.a_stride, packed, c, t.c_stride, &t.params);
+		t.a = a;
+		t.w = wu;
+		t.bias = bias;
+		double *ref = xmalloc(t.mr * t.nc * sizeof(double)), *tol = xmalloc(t.mr * t.nc * sizeof(double));
+		double *acc = xmalloc(t.mr * t.nc * sizeof(double));
+		reference(&t, k->f16, ref, tol, acc);
+		size_t bad = 0, bad_at = 0;
+		for (size_t i = 0; i < t.mr; i++)
+			for (size_t j = 0; j < t.nc; j++)
+				if (!(fabs((double)c[i * t.c_stride + j] - ref[i * t.nc + j]) <= tol[i * t.nc + j]) && bad++ == 0)
+					bad_at = i * t.nc + j;
+		CHECK(bad == 0, "%s page-guarded mr=%zu nc=%zu kc=%zu: %zu outputs wrong, first c[%zu][%zu] = %.9g, want %.9g",
+		      k->name, t.mr, t.nc, t.kc, bad, bad_at / t.nc, bad_at % t.nc,
+		      (double)c[bad_at / t.nc * t.c_stride + bad_at % t.nc], ref[bad_at]);
+		free(ref);
+		free(tol);
+		free(acc);
 		free(wu);
 		free(bias);
 		guarded_free(&ga);
@@ -366,7 +487,7 @@ static void check_nan_propagation(const struct nst_gemm_kernel *k, struct rng *r
 		float *a, *w, *bias;
 		struct gemm_case t;
 		const size_t mr = k->mr, nc = 2 * k->nr + 3, kc = 13;
-		make_case(r, &t, mr, nc, kc, &a, &w, &bias);
+		make_case(r, &t, mr, nc, kc, k->f16, &a, &w, &bias);
 		t.params.min = 0.0f;
 		t.params.max = INFINITY;
 		a[nan_row * t.a_stride + rng_range(r, 0, kc - 1)] = NAN;
@@ -450,6 +571,83 @@ static void check_pack_random(struct rng *r, int cases) {
 		free(bias);
 		free(w);
 	}
+}
+
+/* A weight for the float16 packer: every kind of float16 rounding (ties, subnormals, overflow to
+ * infinity, signed zeros, infinities, NaN) and random values. */
+static float f16_pack_value(struct rng *r) {
+	static const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -1e6f, INFINITY, -INFINITY, NAN,
+	                                 0x1.0p-24f, 0x1.0p-25f, 0x1.8p-25f, -0x1.0p-26f, 0x1.ffcp-15f, 0x1.002p0f};
+	if (rng_range(r, 0, 5) == 0)
+		return specials[rng_range(r, 0, sizeof specials / sizeof specials[0] - 1)];
+	return rng_range(r, 0, 1) ? f16_case_value(r) : 100.0f * rng_float(r);
+}
+
+/* nst_gemm_kernel_pack for a float16 kernel: per panel of NR columns, NR biases then [k][NR]
+ * weights, each half nst_f32_to_f16 of its float (zero in the padding), two halves per float
+ * slot, half of nst_gemm_packed_floats in all; nothing written past them.  A float32 kernel's
+ * format is nst_gemm_pack's. */
+static void check_f16_pack(const struct nst_gemm_kernel *k, struct rng *r, int cases) {
+	const struct nst_gemm_kernel *f32 = nst_gemm_kernel_scalar();
+	const size_t nr = k->nr;
+	size_t bad_total = 0;
+	for (int n = 0; n < cases; n++) {
+		const size_t kk = rng_range(r, 1, 40), cols = rng_range(r, 1, 3 * nr + 5), w_stride = cols + rng_range(r, 0, 4);
+		const size_t elements = nst_gemm_packed_floats(kk, cols, nr), floats = nst_gemm_kernel_packed_floats(k, kk, cols);
+		CHECK(elements % 2 == 0 && floats == elements / 2, "%s packed_floats(%zu, %zu) = %zu, want %zu / 2", k->name, kk,
+		      cols, floats, elements);
+		CHECK(nst_gemm_kernel_panel_floats(k, kk) == nr * (kk + 1) / 2, "%s panel_floats(%zu) = %zu, want %zu", k->name,
+		      kk, nst_gemm_kernel_panel_floats(k, kk), nr * (kk + 1) / 2);
+		CHECK(nst_gemm_kernel_packed_floats(f32, kk, cols) == nst_gemm_packed_floats(kk, cols, f32->nr),
+		      "%s packed_floats(%zu, %zu) is nst_gemm_packed_floats", f32->name, kk, cols);
+		float *w = xmalloc(kk * w_stride * sizeof(float)), *bias = NULL;
+		for (size_t i = 0; i < kk * w_stride; i++)
+			w[i] = f16_pack_value(r);
+		if (rng_range(r, 0, 1)) {
+			bias = xmalloc(cols * sizeof(float));
+			for (size_t j = 0; j < cols; j++)
+				bias[j] = f16_pack_value(r);
+		}
+		float *packed = xmalloc((floats + 16) * sizeof(float));
+		for (size_t i = 0; i < floats + 16; i++)
+			packed[i] = bits_float(GUARD_BITS);
+		nst_gemm_kernel_pack(k, kk, cols, w, w_stride, bias, packed);
+		uint16_t *halves = xmalloc(floats * sizeof(float)); /* [panels][1 + kk][nr] */
+		memcpy(halves, packed, floats * sizeof(float));
+		size_t bad = 0, first = 0;
+		for (size_t p = 0; p * nr < cols; p++) {
+			for (size_t row = 0; row <= kk; row++) { /* row 0: bias, row 1 + kx: weights */
+				for (size_t j = 0; j < nr; j++) {
+					const size_t col = p * nr + j, at = p * nr * (kk + 1) + row * nr + j;
+					float want = 0.0f;
+					if (col < cols)
+						want = row == 0 ? (bias ? bias[col] : 0.0f) : w[(row - 1) * w_stride + col];
+					if (halves[at] != nst_f32_to_f16(want) && bad++ == 0)
+						first = at;
+				}
+			}
+		}
+		for (size_t i = floats; i < floats + 16; i++)
+			if (float_bits(packed[i]) != GUARD_BITS && bad++ == 0)
+				first = 2 * i;
+		CHECK(bad == 0, "%s pack k=%zu n=%zu w_stride=%zu bias=%s: %zu halves wrong, first at half %zu", k->name, kk, cols,
+		      w_stride, bias ? "yes" : "NULL", bad, first);
+		bad_total += bad;
+		/* A float32 kernel packs as nst_gemm_pack does. */
+		const size_t f32_floats = nst_gemm_packed_floats(kk, cols, f32->nr);
+		float *want32 = xmalloc(f32_floats * sizeof(float)), *got32 = xmalloc(f32_floats * sizeof(float));
+		nst_gemm_pack(kk, cols, f32->nr, w, w_stride, bias, want32);
+		nst_gemm_kernel_pack(f32, kk, cols, w, w_stride, bias, got32);
+		CHECK(memcmp(want32, got32, f32_floats * sizeof(float)) == 0, "%s: nst_gemm_kernel_pack is nst_gemm_pack",
+		      f32->name);
+		free(want32);
+		free(got32);
+		free(halves);
+		free(packed);
+		free(bias);
+		free(w);
+	}
+	printf("  %-28s %s %d cases\n", "float16 packing", bad_total ? "FAILED," : "ok,", cases);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -785,6 +983,48 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ge
 #endif
 }
 
+/* The float16 kernels: the scalar twin on every target; a SIMD kernel exactly when this build has
+ * FP16 vector arithmetic (NST_HAVE_F16_GEMM_NEON: aarch64 with +fp16, such as -mcpu=cortex-a76),
+ * paired with the twin, with the same tile and SIMD companion kernels. */
+static void check_f16_tables(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                             const struct nst_gemm_kernel **twin, size_t pairs) {
+	const struct nst_gemm_kernel *s = nst_gemm_kernel_f16(NULL, true);
+	CHECK(s && s->fn == nst_f16_gemm_8x16__scalar && s->f16 && s->mr == 8 && s->nr == 16 &&
+	          strcmp(s->name, "nst_f16_gemm_8x16__scalar") == 0,
+	      "nst_gemm_kernel_f16(NULL, true) is the float16 8x16 scalar kernel");
+	CHECK(nst_gemm_kernel_f16(cpu, true) == s, "the float16 scalar kernel does not depend on the CPU");
+	CHECK(!nst_gemm_kernel_scalar()->f16, "nst_gemm_kernel_scalar is a float32 kernel");
+	const struct nst_gemm_kernel *f32_simd[8];
+	const size_t f32_pairs = nst_gemm_kernel_pairs(cpu, f32_simd, NULL, 8);
+	for (size_t i = 0; i < f32_pairs; i++)
+		CHECK(!f32_simd[i]->f16, "%s is a float32 kernel", f32_simd[i]->name);
+	CHECK(nst_gemm_kernel_f16_pairs(cpu, NULL, NULL, 0) == 0, "float16 pairs with capacity 0 stores nothing");
+	CHECK(nst_gemm_kernel_f16_pairs(cpu, NULL, NULL, 8) == pairs, "float16 pairs: counting gives %zu", pairs);
+	const struct nst_gemm_kernel *best = nst_gemm_kernel_f16(cpu, false);
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	CHECK(pairs == 1 && best && best->fn == nst_f16_gemm_8x16__neonfp16arith &&
+	          strcmp(best->name, "nst_f16_gemm_8x16__neonfp16arith") == 0,
+	      "FP16 vector arithmetic: the float16 kernel is the NEON one (%zu pairs)", pairs);
+#else
+	CHECK(pairs == 0 && best == NULL, "no FP16 vector arithmetic: no float16 SIMD kernel (%zu pairs)", pairs);
+#endif
+	for (size_t i = 0; i < pairs; i++) {
+		CHECK(simd[i] == best && twin[i] == s, "float16 pair %zu is (%s, %s)", i, simd[i]->name, twin[i]->name);
+		CHECK(simd[i]->f16 && simd[i]->mr == s->mr && simd[i]->nr == s->nr && simd[i]->fn != s->fn,
+		      "%s has its twin's tile and format", simd[i]->name);
+		const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();
+		CHECK(nst_dot_kernel_for(simd[i]) != nst_dot_kernel_for(scalar) &&
+		          nst_mask_kernel_for(simd[i]) != nst_mask_kernel_for(scalar) &&
+		          nst_wino_kernel_for(simd[i]) != nst_wino_kernel_for(scalar) &&
+		          nst_norm_kernel_for(simd[i]) != nst_norm_kernel_for(scalar),
+		      "%s runs beside SIMD companion kernels", simd[i]->name);
+	}
+	const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();
+	CHECK(nst_dot_kernel_for(s) == nst_dot_kernel_for(scalar) && nst_mask_kernel_for(s) == nst_mask_kernel_for(scalar) &&
+	          nst_wino_kernel_for(s) == nst_wino_kernel_for(scalar) && nst_norm_kernel_for(s) == nst_norm_kernel_for(scalar),
+	      "%s runs beside the scalar companion kernels", s->name);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * ReLU mask kernels: the scalar kernels against a reference written here, every SIMD pair
  * against its twin, bit for bit, on ragged lengths and on values that trip compares (zeros of
@@ -1107,22 +1347,46 @@ int main(void) {
 	check_pack_random(&r, 200);
 
 	static const struct nst_gemm_kernel scalars[] = {
-		{"nst_f32_gemm_4x8__scalar", nst_f32_gemm_4x8__scalar, 4, 8},
-		{"nst_f32_gemm_6x16__scalar", nst_f32_gemm_6x16__scalar, 6, 16},
-		{"nst_f32_gemm_8x8__scalar", nst_f32_gemm_8x8__scalar, 8, 8},
-		{"nst_f32_gemm_8x32__scalar", nst_f32_gemm_8x32__scalar, 8, 32},
+		{"nst_f32_gemm_4x8__scalar", nst_f32_gemm_4x8__scalar, 4, 8, false},
+		{"nst_f32_gemm_6x16__scalar", nst_f32_gemm_6x16__scalar, 6, 16, false},
+		{"nst_f32_gemm_8x8__scalar", nst_f32_gemm_8x8__scalar, 8, 8, false},
+		{"nst_f32_gemm_8x32__scalar", nst_f32_gemm_8x32__scalar, 8, 32, false},
 	};
 	printf("scalar twins against the double reference:\n");
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
-		check_kernel(&scalars[i], NULL, &r, 150);
+		check_kernel(&scalars[i], NULL, &r, 150, NULL);
 		check_nan_propagation(&scalars[i], &r);
 		check_page_guards(&scalars[i], &r, 20);
 	}
 	printf("SIMD kernels against the double reference and their twins:\n");
 	for (size_t i = 0; i < pairs; i++) {
-		check_kernel(simd[i], twin[i], &r, 300);
+		check_kernel(simd[i], twin[i], &r, 300, NULL);
 		check_nan_propagation(simd[i], &r);
 		check_page_guards(simd[i], &r, 40);
+	}
+
+	const struct nst_gemm_kernel *f16_simd[4], *f16_twin[4];
+	const size_t f16_pairs = nst_gemm_kernel_f16_pairs(&cpu, f16_simd, f16_twin, 4);
+	const struct nst_gemm_kernel *f16_scalar = nst_gemm_kernel_f16(NULL, true);
+	check_f16_tables(&cpu, f16_simd, f16_twin, f16_pairs);
+	printf("float16 scalar twin against the double reference on float16-rounded inputs:\n");
+	if (f16_scalar) {
+		check_f16_pack(f16_scalar, &r, 200);
+		check_kernel(f16_scalar, NULL, &r, 150, NULL);
+		check_nan_propagation(f16_scalar, &r);
+		check_page_guards(f16_scalar, &r, 20);
+	}
+	printf("float16 SIMD kernels against the double reference and their twins (%zu pairs):\n", f16_pairs);
+	for (size_t i = 0; i < f16_pairs; i++) {
+		struct twin_stats stats = {0, 0, 0.0};
+		check_kernel(f16_simd[i], f16_twin[i], &r, 300, &stats);
+		const double identical = stats.outputs ? (double)stats.identical / (double)stats.outputs : 0.0;
+		CHECK(identical >= F16_MIN_IDENTICAL, "%s: %zu of %zu outputs bit for bit its twin's (%.4f, want >= %.2f)",
+		      f16_simd[i]->name, stats.identical, stats.outputs, identical, F16_MIN_IDENTICAL);
+		printf("    %zu of %zu outputs bit for bit the twin's (%.2f%%), largest difference %.2f ulps (tolerance %.0f)\n",
+		       stats.identical, stats.outputs, 100.0 * identical, stats.worst_ulps, F16_TWIN_ULPS);
+		check_nan_propagation(f16_simd[i], &r);
+		check_page_guards(f16_simd[i], &r, 40);
 	}
 
 	const struct nst_dot_kernel *dot_simd[8], *dot_twin[8];

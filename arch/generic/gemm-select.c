@@ -5,7 +5,8 @@
  */
 #include "kernels.h"
 
-#define KERNEL(name, mr, nr) { #name, name, mr, nr }
+#define KERNEL(name, mr, nr) { #name, name, mr, nr, false }
+#define F16_KERNEL(name, mr, nr) { #name, name, mr, nr, true }
 /* SIMD GEMM kernels a build has, at most (x86-64: AVX-512 and AVX2; aarch64: two NEON). */
 #define MAX_SIMD_KERNELS 4
 
@@ -21,6 +22,10 @@ static const struct nst_gemm_kernel neon_4x8 = KERNEL(nst_f32_gemm_4x8__neon, 4,
 static const struct nst_gemm_kernel scalar_8x8 = KERNEL(nst_f32_gemm_8x8__scalar, 8, 8);
 static const struct nst_gemm_kernel neon_8x8 = KERNEL(nst_f32_gemm_8x8__neon, 8, 8);
 #endif
+#endif
+static const struct nst_gemm_kernel f16_scalar_8x16 = F16_KERNEL(nst_f16_gemm_8x16__scalar, 8, 16);
+#if defined(NST_HAVE_F16_GEMM_NEON)
+static const struct nst_gemm_kernel f16_neon_8x16 = F16_KERNEL(nst_f16_gemm_8x16__neonfp16arith, 8, 16);
 #endif
 
 /* The small-N kernels, one per GEMM kernel's ISA and register file. */
@@ -99,7 +104,34 @@ size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 	return list_kernels(cpu, simd, twin, capacity);
 }
 
+const struct nst_gemm_kernel *nst_gemm_kernel_f16(const struct nst_cpu_features *cpu, bool scalar) {
+	(void)cpu; /* the float16 kernels are chosen at compile time (ARM only) */
+	if (scalar)
+		return &f16_scalar_8x16;
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	return &f16_neon_8x16;
+#else
+	return NULL;
+#endif
+}
+
+size_t nst_gemm_kernel_f16_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
+                                 const struct nst_gemm_kernel **twin, size_t capacity) {
+	const struct nst_gemm_kernel *k = nst_gemm_kernel_f16(cpu, false);
+	if (!k || capacity == 0)
+		return 0;
+	if (simd)
+		simd[0] = k;
+	if (twin)
+		twin[0] = &f16_scalar_8x16;
+	return 1;
+}
+
 const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	if (gemm == &f16_neon_8x16)
+		return &dot_neon_8x4;
+#endif
 #if defined(__x86_64__)
 	if (gemm == &avx512_8x32)
 		return &dot_avx512_8x4;
@@ -148,6 +180,10 @@ static const struct nst_mask_kernel mask_neon = {"nst_mask__neon", nst_u8_mask_p
 #endif
 
 const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm) {
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	if (gemm == &f16_neon_8x16)
+		return &mask_neon;
+#endif
 #if defined(__x86_64__)
 	/* AVX-512 CPUs have AVX2; one mask byte is 8 floats, an AVX2 vector. */
 	if (gemm == &avx512_8x32 || gemm == &avx2_6x16)
@@ -200,6 +236,10 @@ size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
 
 static enum isa isa_of(const struct nst_gemm_kernel *gemm) {
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	if (gemm == &f16_neon_8x16)
+		return ISA_NEON;
+#endif
 #if defined(__x86_64__)
 	if (gemm == &avx512_8x32)
 		return ISA_AVX512;
