@@ -348,9 +348,10 @@ bool nst_precision_available(enum nst_backend backend, enum nst_precision precis
  * Feed-forward style transfer (Johnson et al.): one trained network per style, one pass per
  * picture.  The same size-query-then-arena pattern:
  *
- *     nst_fast_plan(weights, 512, 512, threads, NST_BACKEND_AUTO, &plan, &diag);
+ *     nst_fast_plan(weights, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
  *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
- *     nst_fast_init(arena, plan.total_bytes, weights, 512, 512, threads, NST_BACKEND_AUTO, &session, &diag);
+ *     nst_fast_init(arena, plan.total_bytes, weights, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
+ *                   &session, &diag);
  *     nst_weights_close(weights);               // unpacked from float16 and packed into the arena
  *     for each picture: nst_fast_run(session, width, height, rgb_in, rgb_out, strength);
  *     nst_fast_release(session); free(arena);
@@ -361,6 +362,14 @@ bool nst_precision_available(enum nst_backend backend, enum nst_precision precis
  * A picture whose sides are not multiples of 4 is padded at the right and the bottom by
  * replicating its last column / row, and the result is cropped back: the output always has the
  * input's size.  Input and output are 8-bit RGB [H][W][3], 0..255, no mean subtraction.
+ *
+ * Precision fp16 multiplies the GEMMs in float16 (nst_f16_gemm_*: weights packed as float16, the
+ * activations rounded to float16 as the kernel reads them, float16 sums) on CPUs with FP16 vector
+ * arithmetic (ARMv8.2-A: Pi 5, Jetson Orin); the residual blocks then use Winograd F(2x2, 3x3),
+ * whose transforms lose less than F(4x4)'s in float16, and the instance norms, the last layer's
+ * 3-channel dot products, the residual adds and the transforms stay float32.  With backend
+ * scalar it runs the float16 kernels' portable twin (slow, the reference); elsewhere the plan
+ * falls back to fp32 and says why in plan.notice.
  * ------------------------------------------------------------------------------------------- */
 
 /* The feed-forward mode's memory target: the residual blocks run Winograd F(4x4, 3x3) when the
@@ -378,6 +387,8 @@ struct nst_fast_plan {
 	int winograd_tile;        /* the residual blocks' Winograd F(m x m, 3x3): m = 4, or 2 (see above) */
 	int threads;
 	enum nst_backend backend; /* the backend auto resolved to */
+	enum nst_precision precision; /* what the GEMMs multiply in (fp32 when fp16 is not possible) */
+	const char *notice;       /* NULL, or one line: why the precision asked for is not the one used */
 	const char *kernel;       /* the GEMM microkernel's name */
 };
 
@@ -387,12 +398,16 @@ struct nst_fast_session;
  * core).  Refuses weights that are not a feed-forward network (arch 2, conv1..conv16 shaped as
  * in fast-styles/ARCHITECTURE.md; channel widths may differ). */
 enum nst_status nst_fast_plan(const struct nst_weights *weights, int width, int height, int threads,
-                              enum nst_backend backend, struct nst_fast_plan *plan, struct nst_diag *diag);
+                              enum nst_backend backend, enum nst_precision precision, struct nst_fast_plan *plan,
+                              struct nst_diag *diag);
 /* Builds the session inside arena (at least plan.total_bytes, NST_ARENA_ALIGNMENT-aligned):
  * unpacks and packs the weights once, lays out every buffer, starts the thread pool. */
 enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
-                              int height, int threads, enum nst_backend backend, struct nst_fast_session **out,
-                              struct nst_diag *diag);
+                              int height, int threads, enum nst_backend backend, enum nst_precision precision,
+                              struct nst_fast_session **out, struct nst_diag *diag);
+/* Whether nst_fast_plan runs the backend (simd, scalar, auto) in that precision here rather than
+ * falling back (fp16: the float16 GEMM kernels this build and CPU have; scalar: always). */
+bool nst_fast_precision_available(enum nst_backend backend, enum nst_precision precision);
 /* Stops the thread pool. The arena is the caller's to free afterwards. */
 void nst_fast_release(struct nst_fast_session *session);
 const struct nst_fast_plan *nst_fast_session_plan(const struct nst_fast_session *session);

@@ -33,6 +33,11 @@
  *                  along the patch, from a band of the input (no im2col; src/conv.c), so that they
  *                  do not leave most of a GEMM microkernel's NR columns idle.
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
+ *
+ * Precision fp16 swaps the GEMM kernel for a float16 one (engine.gemm->f16: the drivers are the
+ * same, the packers write float16 panels, the kernel rounds its float32 operand rows as it reads
+ * them) and keeps the residual blocks on F(2x2): with F(4x4)'s transforms the float16 sums reach
+ * 1.1e-2 relative L2 from torch_fast.py on candy at 256x172, with F(2x2) 3.7e-3.
  */
 #include <assert.h>
 #include <math.h>
@@ -138,7 +143,8 @@ static void printable_name(const char *name, char out[MODEL_NAME_BYTES]) {
 }
 
 static enum nst_status configure(struct nst_fast_session *s, const struct nst_weights *w, int width, int height,
-                                 int threads, enum nst_backend backend, struct nst_diag *diag) {
+                                 int threads, enum nst_backend backend, enum nst_precision precision,
+                                 struct nst_diag *diag) {
 	memset(s, 0, sizeof *s);
 	if (width < 1 || height < 1 || width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "picture size %dx%d is out of range (1..%d)", width, height,
@@ -148,6 +154,8 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 		                MAX_THREADS, threads);
 	if ((unsigned)backend > NST_BACKEND_XNNPACK)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "backend %d is out of range", (int)backend);
+	if ((unsigned)precision > NST_PRECISION_FP16)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "precision %d is out of range", (int)precision);
 	char model[MODEL_NAME_BYTES];
 	printable_name(nst_weights_model(w), model);
 	if (nst_weights_arch(w) != NST_ARCH_TRANSFORMER)
@@ -211,6 +219,7 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 	s->plan.padded_height = nst_fast_padded(height);
 	s->plan.threads = threads > 0 ? threads : nst_online_cores();
 	s->plan.backend = backend;
+	s->plan.precision = precision;
 	s->max_area = (uint64_t)s->plan.padded_width * (uint64_t)s->plan.padded_height;
 	return NST_OK;
 }
@@ -381,10 +390,21 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 		return nst_fail(diag, NST_ERR_UNSUPPORTED,
 		                "backend xnnpack does not run the feed-forward networks (use simd or scalar)");
 	}
+	if (s->plan.precision == NST_PRECISION_FP16) {
+		const struct nst_gemm_kernel *f16 = nst_gemm_kernel_f16(&cpu, s->plan.backend == NST_BACKEND_SCALAR);
+		if (f16) {
+			s->engine.gemm = f16;
+		} else {
+			s->plan.precision = NST_PRECISION_FP32;
+			s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
+			                 "which this CPU or build lacks; running in fp32";
+		}
+	}
 	s->engine.threads = s->plan.threads;
 	s->plan.kernel = s->engine.gemm->name;
 
-	/* F(4x4) if the whole plan stays within the target with it (measured on a copy). */
+	/* F(4x4) if the whole plan stays within the target with it (measured on a copy); float16 GEMMs
+	 * take F(2x2), whose transforms amplify rounding errors less. */
 	struct nst_fast_session probe = *s;
 	struct nst_arena measure;
 	nst_arena_init(&measure, NULL, 0);
@@ -393,7 +413,7 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 	enum nst_status st = layout(&probe, &measure, diag);
 	if (st != NST_OK)
 		return st;
-	s->wino = measure.used <= NST_FAST_MEMORY_TARGET ? NST_WINO_F4 : NST_WINO_F2;
+	s->wino = measure.used <= NST_FAST_MEMORY_TARGET && !s->engine.gemm->f16 ? NST_WINO_F4 : NST_WINO_F2;
 	s->plan.winograd_tile = (int)s->wino;
 
 	/* The session struct itself comes first. */
@@ -413,11 +433,12 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 }
 
 enum nst_status nst_fast_plan(const struct nst_weights *weights, int width, int height, int threads,
-                              enum nst_backend backend, struct nst_fast_plan *plan, struct nst_diag *diag) {
+                              enum nst_backend backend, enum nst_precision precision, struct nst_fast_plan *plan,
+                              struct nst_diag *diag) {
 	if (!weights || !plan)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_fast_plan: a required argument is NULL");
 	struct nst_fast_session s;
-	enum nst_status st = configure(&s, weights, width, height, threads, backend, diag);
+	enum nst_status st = configure(&s, weights, width, height, threads, backend, precision, diag);
 	if (st != NST_OK)
 		return st;
 	struct nst_arena a;
@@ -457,14 +478,14 @@ static void pack_weights(struct nst_fast_session *s) {
 }
 
 enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
-                              int height, int threads, enum nst_backend backend, struct nst_fast_session **out,
-                              struct nst_diag *diag) {
+                              int height, int threads, enum nst_backend backend, enum nst_precision precision,
+                              struct nst_fast_session **out, struct nst_diag *diag) {
 	if (!arena || !weights || !out)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_fast_init: a required argument is NULL");
 	if ((uintptr_t)arena % NST_ARENA_ALIGNMENT)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the arena must be %d-byte aligned", NST_ARENA_ALIGNMENT);
 	struct nst_fast_session tmp;
-	enum nst_status st = configure(&tmp, weights, width, height, threads, backend, diag);
+	enum nst_status st = configure(&tmp, weights, width, height, threads, backend, precision, diag);
 	if (st != NST_OK)
 		return st;
 	struct nst_arena a;
@@ -484,6 +505,16 @@ enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_
 	s->weights = NULL; /* everything needed is packed: the caller may close the weights now */
 	*out = s;
 	return NST_OK;
+}
+
+bool nst_fast_precision_available(enum nst_backend backend, enum nst_precision precision) {
+	if (backend == NST_BACKEND_XNNPACK || (unsigned)backend > NST_BACKEND_XNNPACK || (unsigned)precision > NST_PRECISION_FP16)
+		return false;
+	if (precision == NST_PRECISION_FP32)
+		return true;
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	return nst_gemm_kernel_f16(&cpu, backend == NST_BACKEND_SCALAR) != NULL;
 }
 
 void nst_fast_release(struct nst_fast_session *s) {

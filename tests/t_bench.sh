@@ -51,6 +51,18 @@ grep -qF "feed-forward mode: skipped (--model none)" "$TMP/out" || die "--model 
 	"$TMP/none.json" || die "--model none / --conv-size 0: the JSON still has those rows"
 ok "--model none and --conv-size 0 skip their sections"
 
+# --- float16 feed-forward entries: pictures only ------------------------------------------------
+nst bench --sizes 16 --threads 1 --backends scalar-fp16 --pictures 1 --warmup 1 --conv-size 0 --json "$TMP/f16.json" \
+	>"$TMP/out" 2>&1 || die "--backends scalar-fp16 failed: $(cat "$TMP/out")"
+"$PY" - "$TMP/f16.json" <<'PYEOF' || die "scalar-fp16: $(cat "$TMP/out")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["iterations"] == [], b["iterations"]  # the engine's float16 runs the networks only
+ff = b["feed_forward"]
+assert len(ff) == 1 and ff[0]["backend"] == "scalar" and ff[0]["precision"] == "fp16" and ff[0]["ms_median"] > 0, ff
+PYEOF
+ok "--backends scalar-fp16: a feed-forward fp16 row, no iteration rows"
+
 # --- error paths ---------------------------------------------------------------------------------
 # expect CODE NEEDLE ARGS...: nst bench ARGS exits with CODE and one stderr line containing NEEDLE
 expect() {

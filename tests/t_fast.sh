@@ -65,7 +65,8 @@ pictures=(small)
 
 # --- parity with the reference, every model ---------------------------------------------------
 # The reference: torch_fast.py itself once (its command line, --raw), and its load / forward in one
-# Python process for the rest (the same code, without importing torch fifteen times).
+# Python process for the rest (tests/fast_reference.py: the same code, without importing torch
+# fifteen times).
 for m in "${MODELS[@]}"; do
 	for p in "${pictures[@]}" odd; do
 		if $NST --model "$m" -c "$tmp/$p.png" -o "$tmp/$m-$p.png" --raw "$tmp/$m-$p.f32" --threads 2 -q; then ok; else
@@ -74,24 +75,12 @@ for m in "${MODELS[@]}"; do
 done
 "$PYTHON" "$REF" "$SHARED/fast-styles/candy.bin" "$tmp/small.png" "$tmp/ref-cli.png" --raw "$tmp/ref-cli.f32" \
 	--threads 2 >/dev/null || bad "torch_fast.py failed"
-"$PYTHON" - "$SHARED" "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || bad "the reference failed"
-import sys
-shared, tmp, pictures, models = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
-sys.path.insert(0, f"{shared}/reference")
-import numpy as np, torch
-from PIL import Image
-import torch_fast
-torch.set_num_threads(2)
-for m in models:
-    layers = torch_fast.load(f"{shared}/fast-styles/{m}.bin")
-    for p, src in [(p, p) for p in pictures] + [("odd", "odd_padded")]:
-        img = np.asarray(Image.open(f"{tmp}/{src}.png").convert("RGB"), dtype=np.float32)
-        x = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0).contiguous()
-        with torch.no_grad():
-            y = torch_fast.forward(x, layers)[0].permute(1, 2, 0).contiguous().numpy()
-        y.astype("<f4").tofile(f"{tmp}/ref-{m}-{p}.f32")
-        Image.fromarray(np.clip(np.rint(y), 0, 255).astype(np.uint8)).save(f"{tmp}/ref-{m}-{p}.png")
-EOF
+jobs=()
+for m in "${MODELS[@]}"; do
+	for p in "${pictures[@]}"; do jobs+=("$m:$p"); done
+	jobs+=("$m:odd:odd_padded")
+done
+"$PYTHON" "$(dirname "$0")/fast_reference.py" "$SHARED" "$tmp" "${jobs[@]}" || bad "the reference failed"
 cmp -s "$tmp/ref-cli.f32" "$tmp/ref-candy-small.f32" && ok || bad "torch_fast.py's command line and its functions differ"
 "$PYTHON" - "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || failed=$((failed + 1))
 import sys

@@ -57,7 +57,7 @@
 #define NAN_BYTE 0xff                    /* 0xffffffff is a NaN: an arena pre-filled with it */
 #define RGB 3
 #define FAST_LAYERS 16
-#define MAX_ENGINES 12
+#define MAX_ENGINES 16
 #define MIB (1024.0 * 1024.0)
 #define PLAN_512_LIMIT_BYTES ((size_t)64 << 20)
 #define EPS 1e-5
@@ -67,6 +67,10 @@
  * instance norms over the few pixels of small pictures, reaches 2e-5; a wrong tap, pad, eps or
  * layer gives errors of order 1e-2 and more). */
 #define CONV_TOL 1e-5
+/* Float16 GEMMs (inputs and weights rounded to float16, float16 sums): each product is within
+ * 2^-10 of |term| and each of the k <= 9 * 64 sums adds at most 2^-11 of the running |sum|, which
+ * random signs keep near sqrt(k) of that; a misplaced weight or column costs O(1). */
+#define CONV_TOL_F16 1e-2
 #define NORM_TOL 2e-6
 #define NET_TOL 1e-4
 #define NET_TOL_DEGENERATE 3e-2
@@ -431,9 +435,10 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 				const double got = out[((size_t)oy * (size_t)ow + (size_t)ox) * (size_t)c->cout + (size_t)co];
 				note(&err, fabs(got - want) / (abs_sum + DBL_MIN));
 			}
-	CHECK(err <= CONV_TOL, "%s k%d s%d up%d %s cin %d cout %d [%d][%d] F%d (%s): error %.3g > %.3g",
+	const double tol = te->e.gemm->f16 ? CONV_TOL_F16 : CONV_TOL;
+	CHECK(err <= tol, "%s k%d s%d up%d %s cin %d cout %d [%d][%d] F%d (%s): error %.3g > %.3g",
 	      CONV_KIND_NAMES[kind], c->k, c->stride, c->up, c->reflect ? "reflect" : "zero", c->cin,
-	      c->cout, c->h, c->w, (int)wino, te->label, err, CONV_TOL);
+	      c->cout, c->h, c->w, (int)wino, te->label, err, tol);
 	CHECK(guard_ok(out, n_out), "%s (%s): wrote past the end", CONV_KIND_NAMES[kind], te->label);
 	note(worst, err);
 	free(in);
@@ -718,11 +723,11 @@ static bool session_open(struct session *out, const char *path, int width, int h
 	CHECK(st == NST_OK, "open %s: %s", path, diag.message);
 	if (st != NST_OK)
 		return false;
-	st = nst_fast_plan(w, width, height, threads, backend, &out->plan, &diag);
+	st = nst_fast_plan(w, width, height, threads, backend, NST_PRECISION_FP32, &out->plan, &diag);
 	CHECK(st == NST_OK, "plan %dx%d: %s", width, height, diag.message);
 	if (st == NST_OK) {
 		out->arena = arena_new(out->plan.total_bytes);
-		st = nst_fast_init(out->arena, out->plan.total_bytes, w, width, height, threads, backend, &out->s, &diag);
+		st = nst_fast_init(out->arena, out->plan.total_bytes, w, width, height, threads, backend, NST_PRECISION_FP32, &out->s, &diag);
 		CHECK(st == NST_OK, "init %dx%d with exactly the plan's %zu bytes: %s", width, height, out->plan.total_bytes,
 		      diag.message);
 		if (st != NST_OK)
@@ -942,7 +947,7 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	/* The real network at 512 x 512 on 2 threads: at most 64 MiB, activations exactly 48 floats
 	 * per pixel (conv2's input + output). */
 	struct nst_fast_plan plan;
-	enum nst_status st = nst_fast_plan(w, 512, 512, 2, NST_BACKEND_AUTO, &plan, &diag);
+	enum nst_status st = nst_fast_plan(w, 512, 512, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 	CHECK(st == NST_OK, "plan 512x512: %s", diag.message);
 	printf("plan 512x512, 2 threads, %s: %zu bytes (%.2f MiB): weights %.2f, activations %.2f, scratch %.2f MiB; "
 	       "%.2f GFLOP\n",
@@ -959,13 +964,13 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	CHECK(plan.winograd_tile == 2, "plan 512x512: Winograd F(%d), expected F(2) within the memory target",
 	      plan.winograd_tile);
 	struct nst_fast_plan small;
-	st = nst_fast_plan(w, 256, 256, 2, NST_BACKEND_AUTO, &small, &diag);
+	st = nst_fast_plan(w, 256, 256, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &small, &diag);
 	CHECK(st == NST_OK && small.winograd_tile == 4 && small.total_bytes <= NST_FAST_MEMORY_TARGET,
 	      "plan 256x256: %s, Winograd F(%d), %zu bytes", nst_status_string(st), small.winograd_tile, small.total_bytes);
 
 	/* The largest picture: planned without overflow where size_t has 64 bits (about 192 GiB, never
 	 * allocated here), refused as out of memory where it has 32. */
-	st = nst_fast_plan(w, NST_MAX_IMAGE_SIDE, NST_MAX_IMAGE_SIDE, 2, NST_BACKEND_AUTO, &plan, &diag);
+	st = nst_fast_plan(w, NST_MAX_IMAGE_SIDE, NST_MAX_IMAGE_SIDE, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 	const double huge = 48.0 * NST_MAX_IMAGE_SIDE * (double)NST_MAX_IMAGE_SIDE * sizeof(float);
 	if (sizeof(size_t) >= sizeof(uint64_t))
 		CHECK(st == NST_OK && (double)plan.total_bytes >= huge, "plan %dx%d: %s, %zu bytes", NST_MAX_IMAGE_SIDE,
@@ -979,14 +984,14 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	static const int sizes[][2] = {{64, 48}, {13, 7}, {1, 1}};
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
 		const int width = sizes[i][0], height = sizes[i][1];
-		st = nst_fast_plan(w, width, height, 2, NST_BACKEND_AUTO, &plan, &diag);
+		st = nst_fast_plan(w, width, height, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 		CHECK(st == NST_OK, "plan %dx%d: %s", width, height, diag.message);
 		uint8_t *arena = arena_new(plan.total_bytes);
 		struct nst_fast_session *s = NULL;
-		st = nst_fast_init(arena, plan.total_bytes - 1, w, width, height, 2, NST_BACKEND_AUTO, &s, &diag);
+		st = nst_fast_init(arena, plan.total_bytes - 1, w, width, height, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
 		CHECK(st == NST_ERR_OUT_OF_MEMORY, "init %dx%d with one byte less than the plan: %s", width, height,
 		      nst_status_string(st));
-		st = nst_fast_init(arena, plan.total_bytes, w, width, height, 2, NST_BACKEND_AUTO, &s, &diag);
+		st = nst_fast_init(arena, plan.total_bytes, w, width, height, 2, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
 		CHECK(st == NST_OK, "init %dx%d with the plan's bytes: %s", width, height, diag.message);
 		if (st == NST_OK) {
 			const size_t m = (size_t)width * (size_t)height * RGB;
@@ -1002,6 +1007,29 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 		free(arena);
 	}
 
+	/* Precision: fp16 on the scalar backend is the float16 twin, F(2x2); elsewhere the float16
+	 * SIMD kernel where this CPU has one, else fp32 with a notice. */
+	st = nst_fast_plan(w, 256, 256, 1, NST_BACKEND_SCALAR, NST_PRECISION_FP16, &plan, &diag);
+	CHECK(st == NST_OK && plan.precision == NST_PRECISION_FP16 && !plan.notice && plan.winograd_tile == 2 &&
+	          strstr(plan.kernel, "f16_gemm") && strstr(plan.kernel, "__scalar"),
+	      "scalar fp16 plan: %s, precision %d, kernel %s, F(%d), notice %s", nst_status_string(st), (int)plan.precision,
+	      plan.kernel, plan.winograd_tile, plan.notice ? plan.notice : "none");
+	CHECK(nst_fast_precision_available(NST_BACKEND_SCALAR, NST_PRECISION_FP16) &&
+	          nst_fast_precision_available(NST_BACKEND_SIMD, NST_PRECISION_FP32) &&
+	          !nst_fast_precision_available(NST_BACKEND_XNNPACK, NST_PRECISION_FP32) &&
+	          !nst_fast_precision_available(NST_BACKEND_SIMD, (enum nst_precision)7),
+	      "nst_fast_precision_available");
+	const bool simd_f16 = nst_fast_precision_available(NST_BACKEND_SIMD, NST_PRECISION_FP16);
+	st = nst_fast_plan(w, 256, 256, 1, NST_BACKEND_AUTO, NST_PRECISION_FP16, &plan, &diag);
+	CHECK(st == NST_OK && (simd_f16 ? plan.precision == NST_PRECISION_FP16 && !plan.notice && strstr(plan.kernel, "f16_gemm")
+	                                : plan.precision == NST_PRECISION_FP32 && plan.notice && !strstr(plan.kernel, "f16")),
+	      "auto fp16 plan (float16 SIMD kernel here: %s): precision %d, kernel %s, notice %s", simd_f16 ? "yes" : "no",
+	      (int)plan.precision, plan.kernel, plan.notice ? plan.notice : "none");
+	printf("fp16 here: %s (%s)\n", nst_precision_name(plan.precision), plan.notice ? plan.notice : plan.kernel);
+	diag.message[0] = '\0';
+	st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, (enum nst_precision)7, &plan, &diag);
+	CHECK(st == NST_ERR_INVALID_ARGUMENT && diag.message[0], "plan with precision 7: %s", nst_status_string(st));
+
 	/* Refusals. */
 	const struct { int width, height, threads; enum nst_backend backend; enum nst_status want; const char *what; } bad[] = {
 		{0, 10, 1, NST_BACKEND_AUTO, NST_ERR_INVALID_ARGUMENT, "width 0"},
@@ -1013,17 +1041,17 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		diag.message[0] = '\0';
-		st = nst_fast_plan(w, bad[i].width, bad[i].height, bad[i].threads, bad[i].backend, &plan, &diag);
+		st = nst_fast_plan(w, bad[i].width, bad[i].height, bad[i].threads, bad[i].backend, NST_PRECISION_FP32, &plan, &diag);
 		CHECK(st == bad[i].want && diag.message[0], "plan with %s: %s (%s)", bad[i].what, nst_status_string(st),
 		      diag.message);
 	}
-	CHECK(nst_fast_plan(NULL, 8, 8, 1, NST_BACKEND_AUTO, &plan, &diag) == NST_ERR_INVALID_ARGUMENT, "plan NULL weights");
-	st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, &plan, &diag);
+	CHECK(nst_fast_plan(NULL, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag) == NST_ERR_INVALID_ARGUMENT, "plan NULL weights");
+	st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 	uint8_t *arena = arena_new(plan.total_bytes + NST_ARENA_ALIGNMENT);
 	struct nst_fast_session *s = NULL;
-	st = nst_fast_init(arena + 4, plan.total_bytes, w, 8, 8, 1, NST_BACKEND_AUTO, &s, &diag);
+	st = nst_fast_init(arena + 4, plan.total_bytes, w, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
 	CHECK(st == NST_ERR_INVALID_ARGUMENT, "init with a misaligned arena: %s", nst_status_string(st));
-	st = nst_fast_init(arena, plan.total_bytes, w, 8, 8, 1, NST_BACKEND_AUTO, &s, &diag);
+	st = nst_fast_init(arena, plan.total_bytes, w, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
 	CHECK(st == NST_OK, "init 8x8: %s", diag.message);
 	if (st == NST_OK) {
 		uint8_t rgb[8 * 8 * RGB] = {0}, out[8 * 8 * RGB];
@@ -1050,7 +1078,7 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 		if (!w)
 			continue;
 		diag.message[0] = '\0';
-		st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, &plan, &diag);
+		st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 		CHECK(st == NST_ERR_WEIGHTS_FORMAT && diag.message[0], "plan with %s: %s, expected a weights-format refusal",
 		      files[i], nst_status_string(st));
 		printf("refused %s: %s\n", files[i], diag.message);
@@ -1070,7 +1098,7 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	snprintf(bad_path, sizeof bad_path, "%s/bad-residual.nstw", dir);
 	CHECK(write_net(bad_path, &bad_net, false, NST_ARCH_TRANSFORMER, FAST_LAYERS) == 0, "cannot write %s", bad_path);
 	if (nst_weights_open(bad_path, &w, &diag) == NST_OK) {
-		st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, &plan, &diag);
+		st = nst_fast_plan(w, 8, 8, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 		CHECK(st == NST_ERR_WEIGHTS_FORMAT, "a residual block 8 -> 7 channels: %s", nst_status_string(st));
 		printf("refused %s: %s\n", bad_path, diag.message);
 		nst_weights_close(w);
@@ -1106,9 +1134,13 @@ int main(void) {
 	 * thread and on a 2-thread pool. */
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
-	const struct nst_gemm_kernel *kernels[2 + 2 * 4];
+	const struct nst_gemm_kernel *kernels[2 + 2 * 4 + 2];
 	size_t n_kernels = 0;
 	kernels[n_kernels++] = nst_gemm_kernel_scalar();
+	/* The float16 GEMMs (the feed-forward networks' fp16): the twin everywhere, NEON's on ARMv8.2. */
+	kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, true);
+	if (nst_gemm_kernel_f16(&cpu, false))
+		kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, false);
 	const struct nst_gemm_kernel *simd[4], *twin[4];
 	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 4);
 	for (size_t i = 0; i < 2 * pairs; i++) {
@@ -1160,6 +1192,7 @@ int main(void) {
 
 	/* 3. conv_up: the upsampling cases, then plain ones (stride 1 and 2; the interior fast path) */
 	double worst_up = 0, worst_narrow = 0;
+	double worst_f16 = 0; /* every convolution on a float16 GEMM kernel */
 	static const struct conv_case ups[] = {
 		/* k  s up reflect cin cout  h   w */
 		{3, 1, 2, true, 8, 5, 5, 7},     /* [5][7][8] -> upsampled [10][14] -> [10][14][5] */
@@ -1178,7 +1211,7 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &ups[i], CONV_UP, NST_WINO_F2, &r, &worst_up);
+			test_conv_case(&engines[k], &ups[i], CONV_UP, NST_WINO_F2, &r, engines[k].e.gemm->f16 ? &worst_f16 : &worst_up);
 	printf("conv_up: %.2f s\n", seconds_since(&t0));
 	/* 3b. the same upsampling 3x3 cases by phases (and more: long rows, several tiles) */
 	double worst_phases = 0;
@@ -1194,7 +1227,7 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof phases / sizeof phases[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &phases[i], CONV_PHASES, NST_WINO_F2, &r, &worst_phases);
+			test_conv_case(&engines[k], &phases[i], CONV_PHASES, NST_WINO_F2, &r, engines[k].e.gemm->f16 ? &worst_f16 : &worst_phases);
 	printf("phases conv: %.2f s\n", seconds_since(&t0));
 
 	/* 4. narrow (nst_conv2d, as the network's last layer runs): cout 1..5 (1..4 on the small-N
@@ -1213,7 +1246,7 @@ int main(void) {
 	};
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
 		for (int k = 0; k < n_engines; k++)
-			test_conv_case(&engines[k], &groups[i], CONV_NARROW, NST_WINO_F2, &r, &worst_narrow);
+			test_conv_case(&engines[k], &groups[i], CONV_NARROW, NST_WINO_F2, &r, engines[k].e.gemm->f16 ? &worst_f16 : &worst_narrow);
 	printf("narrow conv: %.2f s\n", seconds_since(&t0));
 
 	/* 4b. Winograd F(2x2, 3x3) and F(4x4, 3x3): odd sizes (partial tiles), 1 x 1, channels around
@@ -1233,8 +1266,9 @@ int main(void) {
 	static const enum nst_wino wino_sizes[] = {NST_WINO_F2, NST_WINO_F4};
 	for (size_t f = 0; f < sizeof wino_sizes / sizeof wino_sizes[0]; f++)
 		for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++)
-			for (int k = 0; k < n_engines; k++)
-				test_conv_case(&engines[k], &winos[i], CONV_WINOGRAD, wino_sizes[f], &r, &worst_winograd[f]);
+			for (int k = 0; k < n_engines; k++) /* float16 sessions use F(2x2) only */
+				if (!(engines[k].e.gemm->f16 && wino_sizes[f] == NST_WINO_F4))
+					test_conv_case(&engines[k], &winos[i], CONV_WINOGRAD, wino_sizes[f], &r, engines[k].e.gemm->f16 ? &worst_f16 : &worst_winograd[f]);
 	printf("winograd conv: %.2f s\n", seconds_since(&t0));
 
 	/* 5. whole networks (smaller under emulation: NST_EMU set by tests/run.sh for qemu) */
@@ -1268,6 +1302,7 @@ int main(void) {
 	printf("  winograd F2 conv vs naive (relative to |terms|) %.3g (limit %.3g)\n", worst_winograd[0], CONV_TOL);
 	printf("  winograd F4 conv vs naive (relative to |terms|) %.3g (limit %.3g)\n", worst_winograd[1], CONV_TOL);
 	printf("  phases conv vs naive (relative to |terms|)     %.3g (limit %.3g)\n", worst_phases, CONV_TOL);
+	printf("  float16 GEMM convs vs naive (rel. to |terms|)  %.3g (limit %.3g)\n", worst_f16, CONV_TOL_F16);
 	printf("  network vs naive (relative L2)                 %.3g (limit %.3g)\n", worst_net, NET_TOL);
 	if (pool)
 		pthreadpool_destroy(pool);

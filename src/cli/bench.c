@@ -113,6 +113,12 @@ static int parse_backends(const char *arg, struct bench_options *o) {
 		if (!strcmp(t, "xnnpack-fp16")) {
 			b = NST_BACKEND_XNNPACK;
 			prec = NST_PRECISION_FP16;
+		} else if (!strcmp(t, "simd-fp16")) { /* feed-forward pictures only */
+			b = NST_BACKEND_SIMD;
+			prec = NST_PRECISION_FP16;
+		} else if (!strcmp(t, "scalar-fp16")) {
+			b = NST_BACKEND_SCALAR;
+			prec = NST_PRECISION_FP16;
 		} else if (!strcmp(t, "scalar"))
 			b = NST_BACKEND_SCALAR;
 		else if (!strcmp(t, "simd"))
@@ -127,6 +133,12 @@ static int parse_backends(const char *arg, struct bench_options *o) {
 		o->backends[o->n_backends++] = b;
 	}
 	return o->n_backends;
+}
+
+/* The engine's float16 GEMMs run the feed-forward networks only (the optimization's fp16 is
+ * XNNPACK's): such an entry has no whole-iteration or single-convolution figures. */
+static bool pictures_only(const struct bench_options *o, int b) {
+	return o->precisions[b] == NST_PRECISION_FP16 && o->backends[b] != NST_BACKEND_XNNPACK;
 }
 
 static double median(double *v, int n) {
@@ -229,8 +241,8 @@ fail:
 
 /* The child of the feed-forward section: one model, size, backend and thread count; warm-up
  * pictures, then each timed picture alone (a synthetic picture: the time does not depend on it). */
-static void run_fast_config(const struct bench_options *o, int size, enum nst_backend backend, int threads,
-                            struct bench_result *r) {
+static void run_fast_config(const struct bench_options *o, int size, enum nst_backend backend,
+                            enum nst_precision precision, int threads, struct bench_result *r) {
 	struct nst_diag diag = {{0}};
 	struct nst_weights *w = NULL;
 	void *arena = NULL;
@@ -240,8 +252,13 @@ static void run_fast_config(const struct bench_options *o, int size, enum nst_ba
 	if (st != NST_OK)
 		goto fail;
 	struct nst_fast_plan plan;
-	if ((st = nst_fast_plan(w, size, size, threads, backend, &plan, &diag)) != NST_OK)
+	if ((st = nst_fast_plan(w, size, size, threads, backend, precision, &plan, &diag)) != NST_OK)
 		goto fail;
+	if (plan.precision != precision) {
+		st = NST_ERR_UNSUPPORTED;
+		snprintf(diag.message, sizeof diag.message, "%s", plan.notice ? plan.notice : "precision not available");
+		goto fail;
+	}
 	r->plan_bytes = plan.total_bytes;
 	r->flops = plan.flops;
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
@@ -251,7 +268,7 @@ static void run_fast_config(const struct bench_options *o, int size, enum nst_ba
 		goto fail;
 	}
 	struct nst_fast_session *s;
-	if ((st = nst_fast_init(arena, plan.total_bytes, w, size, size, threads, backend, &s, &diag)) != NST_OK)
+	if ((st = nst_fast_init(arena, plan.total_bytes, w, size, size, threads, backend, precision, &s, &diag)) != NST_OK)
 		goto fail;
 	nst_weights_close(w);
 	w = NULL;
@@ -291,7 +308,7 @@ static size_t run_child(const struct bench_options *o, enum bench_kind kind, int
 		struct bench_result *res = calloc(1, sizeof *res);
 		if (res) {
 			if (kind == BENCH_PICTURE)
-				run_fast_config(o, size, backend, threads, res);
+				run_fast_config(o, size, backend, precision, threads, res);
 			else
 				run_config(o, size, backend, precision, threads, res);
 			const char *p = (const char *)res;
@@ -365,8 +382,8 @@ static int bench_fast(const struct bench_options *o, const char *model_name, con
 	}
 	printf("\nfeed-forward mode (model %s, %d warm-up + %d timed pictures; ms per picture median [min, max]):\n",
 	       model_name, o->warmup, o->pictures);
-	printf("  %5s %-7s %3s %26s %14s %8s %10s\n", "size", "backend", "thr", "ms/picture", "direct GFLOP/s",
-	       "plan MiB", "peak MiB");
+	printf("  %5s %-7s %-4s %3s %26s %14s %8s %10s\n", "size", "backend", "prec", "thr", "ms/picture",
+	       "direct GFLOP/s", "plan MiB", "peak MiB");
 	int rows = 0, failures = 0;
 	for (int si = 0; si < o->n_sizes; si++)
 		for (int b = 0; b < o->n_backends; b++)
@@ -375,9 +392,10 @@ static int bench_fast(const struct bench_options *o, const char *model_name, con
 					continue;
 				const struct bench_result *r = &runs[grid_index(o, si, b, t)].result;
 				const size_t rss = runs[grid_index(o, si, b, t)].rss;
+				const char *prec = nst_precision_name(o->precisions[b]);
 				if (r->status != NST_OK || r->timed == 0) {
-					printf("  %5d %-7s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
-					       r->message);
+					printf("  %5d %-7s %-4s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]), prec,
+					       o->threads[t], r->message);
 					failures++;
 					continue;
 				}
@@ -389,15 +407,15 @@ static int bench_fast(const struct bench_options *o, const char *model_name, con
 				memcpy(tmp, r->seconds, sizeof tmp);
 				const double med = median(tmp, r->timed);
 				const double gflops = r->flops / med * 1e-9;
-				printf("  %5d %-7s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
-				       nst_backend_name(o->backends[b]), o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
+				printf("  %5d %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
+				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
 				       gflops, mib(r->plan_bytes), mib(rss));
 				if (json)
 					fprintf(json,
-					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"threads\": %d, "
+					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
 					        "\"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"direct_gflops\": %.2f, "
 					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
-					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), o->threads[t],
+					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), prec, o->threads[t],
 					        med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, gflops, r->plan_bytes, rss);
 			}
 	return failures;
@@ -417,12 +435,13 @@ static bool run_children(const struct bench_options *o, struct child_run **itera
 		for (int b = 0; b < o->n_backends; b++)
 			for (int t = 0; t < o->n_threads; t++) {
 				struct child_run *it = &(*iterations)[grid_index(o, si, b, t)];
-				it->rss = run_child(o, BENCH_ITERATION, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t],
-				                    &it->result);
+				if (!pictures_only(o, b))
+					it->rss = run_child(o, BENCH_ITERATION, o->sizes[si], o->backends[b], o->precisions[b],
+					                    o->threads[t], &it->result);
 				if (!o->model || o->backends[b] == NST_BACKEND_XNNPACK)
 					continue;
 				struct child_run *pic = &(*pictures)[grid_index(o, si, b, t)];
-				pic->rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], NST_PRECISION_FP32, o->threads[t],
+				pic->rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t],
 				                     &pic->result);
 			}
 	return true;
@@ -459,6 +478,10 @@ int nst_cli_bench(int argc, char **argv) {
 		o.precisions[o.n_backends] = NST_PRECISION_FP16; /* whole iterations only */
 		o.backends[o.n_backends++] = NST_BACKEND_XNNPACK;
 	}
+	if (nst_fast_precision_available(NST_BACKEND_SIMD, NST_PRECISION_FP16)) {
+		o.precisions[o.n_backends] = NST_PRECISION_FP16; /* feed-forward pictures only */
+		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
+	}
 	o.backends[o.n_backends++] = NST_BACKEND_SCALAR;
 	char weights_buf[LINE_BYTES];
 	for (int i = 1; i < argc; i++) {
@@ -494,7 +517,7 @@ int nst_cli_bench(int argc, char **argv) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,xnnpack,xnnpack-fp16,scalar]\n"
+			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,simd-fp16,xnnpack,xnnpack-fp16,scalar]\n"
 			       "                 [--iterations N] [--warmup N] [--conv-size N (0: skip)] [--json FILE]\n"
 			       "                 [--weights FILE] [--optimizer adam|lbfgs] [--model candy|FILE|none] [--pictures N]\n");
 			return 0;
@@ -551,7 +574,11 @@ int nst_cli_bench(int argc, char **argv) {
 	double peak[MAX_LIST][MAX_LIST];
 	for (int b = 0; b < o.n_backends; b++)
 		for (int t = 0; t < o.n_threads; t++) {
-			if (b > 0 && o.backends[b] == o.backends[b - 1]) { /* xnnpack-fp16 after xnnpack: the same peak */
+			if (pictures_only(&o, b)) { /* no iterations to compare with a peak */
+				peak[b][t] = 0.0;
+				continue;
+			}
+			if (b > 0 && o.backends[b] == o.backends[b - 1] && !pictures_only(&o, b - 1)) { /* xnnpack-fp16 after xnnpack: the same peak */
 				peak[b][t] = peak[b - 1][t];
 				continue;
 			}
@@ -627,7 +654,7 @@ int nst_cli_bench(int argc, char **argv) {
 	int rows = 0, failures = 0;
 	for (int si = 0; si < o.n_sizes; si++)
 		for (int b = 0; b < o.n_backends; b++)
-			for (int t = 0; t < o.n_threads; t++) {
+			for (int t = 0; t < o.n_threads && !pictures_only(&o, b); t++) {
 				const struct bench_result *r = &iteration_runs[grid_index(&o, si, b, t)].result;
 				const size_t rss = iteration_runs[grid_index(&o, si, b, t)].rss;
 				const char *prec = nst_precision_name(o.precisions[b]);

@@ -68,6 +68,7 @@ struct fast_cli {
 	float strength;
 	int threads;
 	enum nst_backend backend;
+	enum nst_precision precision;
 	int jpeg_quality;
 	int bench;       /* timed runs per picture after the first */
 	bool quiet;
@@ -95,6 +96,9 @@ static void usage(FILE *f) {
 	        "      --jpeg-quality Q  1..100 (default %d)\n"
 	        "      --threads N       (default: one per online core)\n"
 	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
+	        "      --precision fp32|fp16  GEMMs in float16 (default fp32): on CPUs with FP16 arithmetic\n"
+	        "                        (Pi 5, Jetson Orin); with --backend scalar its portable reference;\n"
+	        "                        elsewhere fp32, with a notice\n"
 	        "      --raw FILE        also write the network's output before rounding, float32 RGB [H][W][3]\n"
 	        "                        (one picture only)\n"
 	        "      --bench N         after each picture, run it N more times and print the median time\n"
@@ -137,7 +141,7 @@ static const char *printable(const char *name, char *buf, size_t size) {
 
 enum long_only {
 	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
-	OPT_BENCH,
+	OPT_BENCH, OPT_PRECISION,
 };
 
 static int parse_args(struct fast_cli *c, int argc, char **argv) {
@@ -155,6 +159,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		{"jpeg-quality", required_argument, NULL, OPT_JPEG_QUALITY},
 		{"raw", required_argument, NULL, OPT_RAW},
 		{"bench", required_argument, NULL, OPT_BENCH},
+		{"precision", required_argument, NULL, OPT_PRECISION},
 		{NULL, 0, NULL, 0},
 	};
 	double v;
@@ -198,6 +203,14 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 				c->backend = NST_BACKEND_XNNPACK;
 			else
 				return cli_fail(EXIT_USAGE, "--backend: '%s' is not auto, simd, scalar or xnnpack", optarg);
+			break;
+		case OPT_PRECISION:
+			if (!strcmp(optarg, "fp32"))
+				c->precision = NST_PRECISION_FP32;
+			else if (!strcmp(optarg, "fp16"))
+				c->precision = NST_PRECISION_FP16;
+			else
+				return cli_fail(EXIT_USAGE, "--precision: '%s' is not fp32 or fp16", optarg);
 			break;
 		case OPT_JPEG_QUALITY:
 			if (!cli_parse_int(optarg, 1, 100, &c->jpeg_quality))
@@ -621,21 +634,23 @@ static int run(struct fast_cli *c) {
 	if ((rc = open_model(c->model, &weights)) != EXIT_OK)
 		goto done;
 	struct nst_fast_plan plan;
-	if ((st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, &plan, &diag)) != NST_OK) {
+	if ((st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag)) != NST_OK) {
 		rc = cli_fail_status(st, &diag, "plan");
 		goto done;
 	}
 	char model_name[NAME_BYTES];
 	if (!c->quiet)
 		fprintf(stderr,
-		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s), %d thread%s\n"
+		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
 		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
 		        printable(nst_weights_model(weights), model_name, sizeof model_name),
 		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
 		        list.n, list.n == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel,
-		        plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB,
+		        nst_precision_name(plan.precision), plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB,
 		        (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
 		        (double)plan.scratch_bytes / MIB, plan.winograd_tile, plan.winograd_tile);
+	if (plan.notice && !c->quiet)
+		fprintf(stderr, "nst: %s\n", plan.notice);
 	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
 	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
 	result = malloc((size_t)plan_area * RGB);
@@ -645,8 +660,8 @@ static int run(struct fast_cli *c) {
 		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)plan.total_bytes / MIB);
 		goto done;
 	}
-	if ((st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, &session, &diag)) !=
-	    NST_OK) {
+	if ((st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, c->precision,
+	                        &session, &diag)) != NST_OK) {
 		rc = cli_fail_status(st, &diag, "init");
 		goto done;
 	}

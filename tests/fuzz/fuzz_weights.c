@@ -144,7 +144,7 @@ static void run_fast(const struct nst_weights *w, const uint8_t *data, size_t si
 	struct nst_fast_plan plan;
 	struct nst_diag diag = {{0}};
 	const enum nst_backend backend = (nst_weights_checksum(w) & 1) ? NST_BACKEND_SCALAR : NST_BACKEND_AUTO;
-	enum nst_status st = nst_fast_plan(w, FUZZ_CONTENT_W, FUZZ_CONTENT_H, 1, backend, &plan, &diag);
+	enum nst_status st = nst_fast_plan(w, FUZZ_CONTENT_W, FUZZ_CONTENT_H, 1, backend, NST_PRECISION_FP32, &plan, &diag);
 	if (st != NST_OK) {
 		if (st != NST_ERR_WEIGHTS_FORMAT && st != NST_ERR_INVALID_ARGUMENT && st != NST_ERR_OUT_OF_MEMORY &&
 		    st != NST_ERR_UNSUPPORTED)
@@ -156,7 +156,7 @@ static void run_fast(const struct nst_weights *w, const uint8_t *data, size_t si
 	if (plan.total_bytes > FUZZ_MAX_ARENA_BYTES || plan.flops > FUZZ_MAX_FLOPS) return;
 	void *arena = arena_alloc(plan.total_bytes);
 	struct nst_fast_session *s = NULL;
-	st = nst_fast_init(arena, plan.total_bytes, w, FUZZ_CONTENT_W, FUZZ_CONTENT_H, 1, backend, &s, &diag);
+	st = nst_fast_init(arena, plan.total_bytes, w, FUZZ_CONTENT_W, FUZZ_CONTENT_H, 1, backend, NST_PRECISION_FP32, &s, &diag);
 	if (st != NST_OK) fuzz_die("nst_fast_init after a plan of %zu bytes: %s: %s", plan.total_bytes,
 	                           nst_status_string(st), diag.message);
 	uint8_t *in = make_pixels(FUZZ_CONTENT_W, FUZZ_CONTENT_H, data, size, 3);
