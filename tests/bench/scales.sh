@@ -4,6 +4,7 @@
 #
 #   tests/bench/scales.sh [--size 256] [-n 100] [--scales 128,256] [--scale-iterations 100,100]
 #                         [--optimizer lbfgs] [--threads 2] [--content FILE] [--style FILE] [--keep DIR]
+#                         [--init content|random]
 #
 # 1. single scale: `nst --scales SIZE -n N`, its loss log; records the final loss L and the time T
 #    (the log's seconds column: optimization time, loading and planning excluded);
@@ -18,7 +19,7 @@ BUILD=${NST_BUILD:-build}
 SHARED=${NST_SHARED:-../shared}
 EMU=${NST_EMU:-}
 size=256 n=100 scales="" scale_iterations="" optimizer=lbfgs threads=2
-content="$SHARED/images/astronaut.png" style="$SHARED/images/starry_night.jpg" keep=""
+content="$SHARED/images/astronaut.png" style="$SHARED/images/starry_night.jpg" keep="" init=content
 TARGET_RATIO=0.3333
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,7 +32,8 @@ while [ $# -gt 0 ]; do
 	--content) content=$2; shift 2 ;;
 	--style) style=$2; shift 2 ;;
 	--keep) keep=$2; shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	--init) init=$2; shift 2 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	*) echo "scales.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -41,7 +43,7 @@ n_scales=$(echo "$scales" | tr ',' '\n' | wc -l)
 top_iterations=${scale_iterations##*,}
 tmp=$(mktemp -d /tmp/nst-bench-scales-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-common=(-c "$content" -s "$style" --weights "$BUILD/vgg19.nstw" --threads "$threads" --optimizer "$optimizer" -q)
+common=(-c "$content" -s "$style" --weights "$BUILD/vgg19.nstw" --threads "$threads" --optimizer "$optimizer" --init "$init" -q)
 
 wall() { # label, command...: runs it, prints its wall seconds on stdout
 	local label=$1; shift
@@ -52,7 +54,7 @@ wall() { # label, command...: runs it, prints its wall seconds on stdout
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
 }
 
-echo "single scale: $size px x $n iterations ($optimizer, $threads threads)"
+echo "single scale: $size px x $n iterations ($optimizer, $threads threads, --init $init)"
 single_wall=$(wall single $EMU "$BUILD/nst" "${common[@]}" --scales "$size" -n "$n" -o "$tmp/single.png" --log "$tmp/single.csv")
 read -r single_loss single_time < <(tail -n 1 "$tmp/single.csv" | awk -F, '{ print $2, $6 }')
 echo "  final loss $single_loss after $single_time s of optimization ($single_wall s wall)"
