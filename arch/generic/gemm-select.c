@@ -170,6 +170,34 @@ size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst
 	return stored;
 }
 
+/* ---- Companion kernels: one set per ISA ------------------------------------------------------- */
+
+/* The mask, Winograd and instance-norm kernels come one set per ISA (both aarch64 GEMM
+ * kernels and the float16 one use the NEON set; AVX-512 has its own but for the masks). */
+enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
+
+static enum isa isa_of(const struct nst_gemm_kernel *gemm) {
+#if defined(NST_HAVE_F16_GEMM_NEON)
+	if (gemm == &f16_neon_8x16)
+		return ISA_NEON;
+#endif
+#if defined(__x86_64__)
+	if (gemm == &avx512_8x32)
+		return ISA_AVX512;
+	if (gemm == &avx2_6x16)
+		return ISA_AVX2;
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+	if (gemm == &neon_8x8)
+		return ISA_NEON;
+#endif
+	if (gemm == &neon_4x8)
+		return ISA_NEON;
+#endif
+	(void)gemm;
+	return ISA_SCALAR;
+}
+
 /* ---- ReLU mask kernels ------------------------------------------------------------------------ */
 
 static const struct nst_mask_kernel mask_scalar = {"nst_mask__scalar", nst_u8_mask_pack__scalar, nst_f32_mask_apply__scalar};
@@ -179,25 +207,19 @@ static const struct nst_mask_kernel mask_avx2 = {"nst_mask__avx2", nst_u8_mask_p
 static const struct nst_mask_kernel mask_neon = {"nst_mask__neon", nst_u8_mask_pack__neon, nst_f32_mask_apply__neon};
 #endif
 
-const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm) {
-#if defined(NST_HAVE_F16_GEMM_NEON)
-	if (gemm == &f16_neon_8x16)
-		return &mask_neon;
-#endif
+/* One mask byte is 8 floats, an AVX2 vector: AVX-512 CPUs (which have AVX2) use the AVX2 set. */
+static const struct nst_mask_kernel *const mask_kernels[ISA_COUNT] = {
+	[ISA_SCALAR] = &mask_scalar,
 #if defined(__x86_64__)
-	/* AVX-512 CPUs have AVX2; one mask byte is 8 floats, an AVX2 vector. */
-	if (gemm == &avx512_8x32 || gemm == &avx2_6x16)
-		return &mask_avx2;
+	[ISA_AVX2] = &mask_avx2,
+	[ISA_AVX512] = &mask_avx2,
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-#if defined(__aarch64__)
-	if (gemm == &neon_8x8)
-		return &mask_neon;
+	[ISA_NEON] = &mask_neon,
 #endif
-	if (gemm == &neon_4x8)
-		return &mask_neon;
-#endif
-	(void)gemm;
-	return &mask_scalar;
+};
+
+const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return mask_kernels[isa_of(gemm)];
 }
 
 size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_mask_kernel **simd,
@@ -227,34 +249,6 @@ size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct ns
 #endif
 	(void)cpu;
 	return n;
-}
-
-/* ---- Companion kernels: one set per ISA ------------------------------------------------------- */
-
-/* The Winograd transforms and the instance-norm kernels come one set per ISA (both aarch64 GEMM
- * kernels use the NEON set; AVX-512 has its own). */
-enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_NEON, ISA_COUNT };
-
-static enum isa isa_of(const struct nst_gemm_kernel *gemm) {
-#if defined(NST_HAVE_F16_GEMM_NEON)
-	if (gemm == &f16_neon_8x16)
-		return ISA_NEON;
-#endif
-#if defined(__x86_64__)
-	if (gemm == &avx512_8x32)
-		return ISA_AVX512;
-	if (gemm == &avx2_6x16)
-		return ISA_AVX2;
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-#if defined(__aarch64__)
-	if (gemm == &neon_8x8)
-		return ISA_NEON;
-#endif
-	if (gemm == &neon_4x8)
-		return ISA_NEON;
-#endif
-	(void)gemm;
-	return ISA_SCALAR;
 }
 
 /* The distinct ISAs of the SIMD GEMM kernels cpu can run, in their order (NULL: this CPU's). */
