@@ -160,6 +160,11 @@ enum nst_status nst_x_upsample(float *x, const struct nst_image *coarse, float *
 
 enum nst_pooling { NST_POOLING_MAX = 0, NST_POOLING_AVG = 1 };
 enum nst_optimizer { NST_OPTIMIZER_LBFGS = 0, NST_OPTIMIZER_ADAM = 1 };
+/* L-BFGS's step length: none takes the step PyTorch's LBFGS takes without a line search (lr, the
+ * first one scaled by 1/|g|_1), which can overshoot by orders of magnitude in its first steps;
+ * strong_wolfe is PyTorch's line_search_fn="strong_wolfe": every step lowers the loss enough and
+ * flattens the slope, at the price of an extra evaluation where the first trial fails. */
+enum nst_line_search { NST_LINE_SEARCH_NONE = 0, NST_LINE_SEARCH_STRONG_WOLFE = 1 };
 enum nst_init { NST_INIT_CONTENT = 0, NST_INIT_RANDOM = 1, NST_INIT_IMAGE = 2 };
 enum nst_backend {
 	NST_BACKEND_AUTO = 0,    /* the fastest available */
@@ -191,6 +196,11 @@ struct nst_options {
 	enum nst_optimizer optimizer;
 	float learning_rate;     /* Adam default 10, L-BFGS default 1; <= 0 means the default */
 	int history;             /* L-BFGS history m, default 10 */
+	enum nst_line_search line_search; /* L-BFGS only; default none (CONVENTIONS.md) */
+	/* Early stop: every NST_TOLERANCE_WINDOW iterations the loss is compared with the loss a
+	 * window earlier, and the run ends when it fell by less than this fraction of it (0: never;
+	 * nst_session_converged then says so). */
+	float tolerance;
 	enum nst_init init;
 	uint64_t seed;           /* for NST_INIT_RANDOM */
 	bool original_colors;    /* keep the content's colours: luminance-only transfer */
@@ -273,11 +283,16 @@ struct nst_progress {
 	int iterations;          /* the run's planned count */
 	struct nst_losses losses;
 	double seconds;          /* since the optimization started */
+	bool resumable;          /* a checkpoint saved now resumes exactly (false inside a line search) */
 };
 
 /* Called after every evaluation of the loss; return false to stop the run (it then returns
- * NST_ERR_INTERRUPTED and the current picture stays available). */
+ * NST_ERR_INTERRUPTED and the current picture stays available).  Inside an L-BFGS line search the
+ * stop takes effect when the search ends (at most NST_WOLFE_MAX_EVALUATIONS rows later), so that
+ * the run stops where it can resume. */
 typedef bool (*nst_progress_fn)(void *user, const struct nst_progress *progress);
+
+#define NST_TOLERANCE_WINDOW 10
 
 /* Runs the optimizer for `iterations` steps, reporting every loss-log row through progress. */
 enum nst_status nst_session_run(struct nst_session *session, int iterations, nst_progress_fn progress,
@@ -291,6 +306,8 @@ int nst_session_rows(const struct nst_session *session);
  * finished otherwise. */
 enum nst_status nst_session_restart(struct nst_session *session);
 int nst_session_good_row(const struct nst_session *session);
+/* The run ended early: options.tolerance found the loss no longer moving. */
+bool nst_session_converged(const struct nst_session *session);
 /* Checkpoints: the run's state and the optimizer's buffers, written atomically; loading one into
  * a session made with the same pictures and options continues the run exactly (Adam bit for bit,
  * L-BFGS with its history). */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "line_search.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "nst reads little-endian weights in place: a big-endian host is not supported"
@@ -100,6 +101,13 @@ struct nst_run_state {
 	/* L-BFGS */
 	int n_iter, evals, n_old, oldest;
 	double h_diag, t;
+	double f;                        /* the loss at x (the line search starts from it) */
+	bool searching;                  /* inside a line search: rows are trial points */
+	bool stop_requested;             /* the callback asked to stop during the line search */
+	/* --tolerance: the loss at iteration tol_iteration, the start of the current window */
+	int tol_iteration;
+	double tol_f;
+	bool converged;
 };
 
 struct nst_session {
@@ -130,10 +138,12 @@ struct nst_session {
 	/* Adam */
 	float *adam_m, *adam_v;          /* [n] */
 	int adam_step;
-	/* L-BFGS (PyTorch's, no line search) */
+	/* L-BFGS (PyTorch's) */
 	float *lbfgs_d, *lbfgs_prev_grad; /* [n] */
 	float *lbfgs_dirs, *lbfgs_steps;  /* [history][n] ring buffers: y and s */
 	double *lbfgs_ro, *lbfgs_al;      /* [history] */
+	float *lbfgs_x0;                  /* [n] the line search's start (strong_wolfe only) */
+	float *lbfgs_search;              /* [3][n] its trial gradients (strong_wolfe only) */
 
 	bool xnn;                         /* the picture's convolutions run on XNNPACK */
 	bool f16;                         /* ... as float16 operators (precision fp16) */
@@ -266,6 +276,10 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 	if (!isfinite(o->learning_rate) || o->learning_rate < 0.0f)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "learning rate must be a finite number > 0 (got %g)",
 		                (double)o->learning_rate);
+	if (o->line_search != NST_LINE_SEARCH_NONE && o->line_search != NST_LINE_SEARCH_STRONG_WOLFE)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "unknown line search %d", (int)o->line_search);
+	if (!isfinite(o->tolerance) || o->tolerance < 0.0f || o->tolerance >= 1.0f)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the tolerance must be in [0, 1) (got %g)", (double)o->tolerance);
 	if (o->history < 1 || o->history > MAX_HISTORY)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "L-BFGS history must be 1..%d (got %d)", MAX_HISTORY, o->history);
 	if (o->threads < 0)
@@ -535,6 +549,10 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->lbfgs_steps = NST_ARENA_NEW(a, float, m * s->n);
 		s->lbfgs_ro = NST_ARENA_NEW(a, double, m);
 		s->lbfgs_al = NST_ARENA_NEW(a, double, m);
+		if (o->line_search == NST_LINE_SEARCH_STRONG_WOLFE) {
+			s->lbfgs_x0 = NST_ARENA_NEW(a, float, s->n);
+			s->lbfgs_search = NST_ARENA_NEW(a, float, 3 * s->n);
+		}
 	}
 	CATEGORY(optimizer_bytes);
 
@@ -1470,6 +1488,8 @@ static bool report(struct nst_session *s, int iterations, const struct nst_losse
 	struct nst_run_state *r = &s->run;
 	r->last = *v;
 	const int row = r->row++;
+	if (row == 0)
+		r->tol_f = v->total;
 	r->pending = true;
 	if (isfinite(v->total)) {
 		memcpy(s->x_good, s->x, s->n * sizeof(float));
@@ -1477,8 +1497,13 @@ static bool report(struct nst_session *s, int iterations, const struct nst_losse
 	}
 	if (!progress)
 		return true;
-	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0)};
-	return progress(user, &p);
+	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0), !r->searching};
+	const bool go_on = progress(user, &p);
+	if (!go_on && r->searching) { /* stop where the run can resume: after the search */
+		r->stop_requested = true;
+		return true;
+	}
+	return go_on;
 }
 
 /* A loss that is no longer finite: back to the last picture whose loss was. */
@@ -1517,6 +1542,19 @@ static double dot(size_t n, const float *a, const float *b) {
 	return s;
 }
 
+/* options.tolerance: at the end of every NST_TOLERANCE_WINDOW-th iteration, whether the loss
+ * fell by less than that fraction since the window began. */
+static bool converged(struct nst_session *s, int iteration, double f) {
+	struct nst_run_state *r = &s->run;
+	const double tolerance = s->options.tolerance;
+	if (!(tolerance > 0.0) || iteration < r->tol_iteration + NST_TOLERANCE_WINDOW)
+		return false;
+	r->converged = !(r->tol_f - f > tolerance * fabs(r->tol_f));
+	r->tol_f = f;
+	r->tol_iteration = iteration;
+	return r->converged;
+}
+
 /* Row k is the picture after k steps; the last row is evaluated without a gradient. */
 static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progress_fn progress, void *user) {
 	struct nst_run_state *r = &s->run;
@@ -1529,7 +1567,7 @@ static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progr
 			if (!finite_losses(&v))
 				return numeric_failure(s);
 		}
-		if (r->row > iterations) {
+		if (r->row > iterations || converged(s, r->row - 1, r->last.total)) {
 			r->done = true;
 			return NST_OK;
 		}
@@ -1538,6 +1576,51 @@ static enum nst_status run_adam(struct nst_session *s, int iterations, nst_progr
 		s->profile.optimizer_seconds += nst_seconds() - t0;
 		r->pending = false;
 	}
+}
+
+/* One trial point of the line search: x = x0 + t d, its loss and gradient, reported as a row. */
+struct line_trial {
+	struct nst_session *s;
+	int iterations;
+	nst_progress_fn progress;
+	void *user;
+};
+
+static double line_trial_evaluate(void *context, double t, float *grad) {
+	struct line_trial *c = context;
+	struct nst_session *s = c->s;
+	const float tf = (float)t, *x0 = s->lbfgs_x0, *d = s->lbfgs_d;
+	for (size_t i = 0; i < s->n; i++)
+		s->x[i] = x0[i] + tf * d[i];
+	struct nst_losses v;
+	evaluate(s, true, &v);
+	s->run.evals++;
+	report(s, c->iterations, &v, c->progress, c->user);
+	memcpy(grad, s->grad, s->n * sizeof(float));
+	return v.total;
+}
+
+/* The step along d by PyTorch's strong-Wolfe search: x, grad and the loss end at the point it
+ * accepts.  Returns false when even that loss is not finite. */
+static bool lbfgs_line_search(struct nst_session *s, double gtd, int iterations, nst_progress_fn progress,
+                              void *user) {
+	struct nst_run_state *r = &s->run;
+	const size_t n = s->n;
+	memcpy(s->lbfgs_x0, s->x, n * sizeof(float));
+	const struct nst_wolfe_scratch ls = {n, {s->lbfgs_search, s->lbfgs_search + n, s->lbfgs_search + 2 * n}};
+	struct line_trial trial = {s, iterations, progress, user};
+	struct nst_line_result res;
+	r->searching = true;
+	/* lbfgs_prev_grad holds the gradient at x0 (copied before the step). */
+	nst_strong_wolfe(&ls, s->lbfgs_d, r->t, r->f, s->lbfgs_prev_grad, gtd, line_trial_evaluate, &trial, &res);
+	r->searching = false;
+	const float tf = (float)res.t;
+	for (size_t i = 0; i < n; i++)
+		s->x[i] = s->lbfgs_x0[i] + tf * s->lbfgs_d[i];
+	memcpy(s->grad, res.grad, n * sizeof(float));
+	r->t = res.t;
+	r->f = res.f;
+	return isfinite(res.f);
 }
 
 /* torch.optim.LBFGS(lr, max_iter=iterations, max_eval=int(1.25 * iterations), history_size=m,
@@ -1558,6 +1641,7 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 		if (r->evals == 0) {
 			evaluate(s, true, &v);
 			r->evals = 1;
+			r->f = v.total;
 			if (!report(s, iterations, &v, progress, user))
 				return finite_losses(&v) ? NST_ERR_INTERRUPTED : numeric_failure(s);
 			if (!finite_losses(&v))
@@ -1567,6 +1651,8 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 			if (r->n_iter > 0 && (r->n_iter == max_iter || r->evals >= max_eval))
 				break;
 			if (r->n_iter >= max_iter)
+				break;
+			if (r->n_iter > 0 && converged(s, r->n_iter, r->f))
 				break;
 			const double t0 = nst_seconds();
 			r->n_iter++;
@@ -1633,6 +1719,16 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 			const double gtd = dot(n, g, d);
 			if (gtd > -LBFGS_TOLERANCE_CHANGE)
 				break;
+			if (s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE) {
+				const bool finite = lbfgs_line_search(s, gtd, iterations, progress, user);
+				if (!finite)
+					return numeric_failure(s);
+				if (r->stop_requested) {
+					r->stop_requested = false;
+					return NST_ERR_INTERRUPTED;
+				}
+				continue;
+			}
 			const float tf = (float)r->t;
 			for (size_t i = 0; i < n; i++)
 				s->x[i] += tf * d[i];
@@ -1640,6 +1736,7 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 			if (r->n_iter != max_iter) {
 				evaluate(s, true, &v);
 				r->evals++;
+				r->f = v.total;
 				if (!report(s, iterations, &v, progress, user))
 					return finite_losses(&v) ? NST_ERR_INTERRUPTED : numeric_failure(s);
 				if (!finite_losses(&v))
@@ -1686,6 +1783,7 @@ enum nst_status nst_session_restart(struct nst_session *s) {
 
 int nst_session_rows(const struct nst_session *s) { return s ? s->run.row : 0; }
 int nst_session_good_row(const struct nst_session *s) { return s ? s->run.good_row : -1; }
+bool nst_session_converged(const struct nst_session *s) { return s && s->run.converged; }
 
 enum nst_status nst_session_evaluate(struct nst_session *s, struct nst_losses *losses, float *grad) {
 	if (!s || !losses)

@@ -110,6 +110,10 @@ static void usage(FILE *f) {
 	        "  -n, --iterations N       (default %d)\n"
 	        "      --lr X               learning rate (adam default 10, lbfgs 1)\n"
 	        "      --history M          L-BFGS history (default 10)\n"
+	        "      --tolerance X        stop early once the loss falls by less than the fraction X over\n"
+	        "                           10 iterations (default 0: run every iteration)\n"
+	        "      --line-search none|strong_wolfe  L-BFGS step length: fixed (PyTorch's default) or\n"
+	        "                           PyTorch's strong-Wolfe search (no overshooting first steps)\n"
 	        "      --init content|random|FILE  starting picture (default content)\n"
 	        "      --seed N             for --init random (default 0)\n"
 	        "engine\n"
@@ -277,6 +281,7 @@ struct run_state {
 	int scale, n_scales;
 	struct nst_tiled *tiles; /* the current scale runs in tiles (then session is NULL) */
 	int scale_rows;          /* loss-log rows of the current scale so far */
+	int checkpoint_row;      /* the row of the last periodic checkpoint */
 };
 
 static void save_path(const char *output, int iteration, char *buf, size_t size) {
@@ -336,8 +341,11 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 			return false;
 		}
 	}
-	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
+	/* Periodic checkpoints at the first row where the state resumes exactly (not inside a line
+	 * search) once checkpoint_every rows have passed. */
+	if (c->checkpoint_every > 0 && p->resumable && p->iteration - r->checkpoint_row >= c->checkpoint_every &&
 	    p->iteration < p->iterations) {
+		r->checkpoint_row = p->iteration;
 		struct nst_diag diag = {{0}};
 		if (nst_session_save_checkpoint(r->session, c->checkpoint, &diag) != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
@@ -402,7 +410,7 @@ enum long_only {
 	OPT_CONTENT_WEIGHT, OPT_STYLE_WEIGHT, OPT_TV_WEIGHT, OPT_POOLING, OPT_INIT, OPT_OPTIMIZER, OPT_LR, OPT_HISTORY,
 	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
 	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME,
-	OPT_SCALES, OPT_SCALE_ITERATIONS, OPT_PRECISION,
+	OPT_SCALES, OPT_SCALE_ITERATIONS, OPT_PRECISION, OPT_LINE_SEARCH, OPT_TOLERANCE,
 	OPT_TILE, OPT_TILE_OVERLAP, OPT_TILE_SWEEPS,
 };
 
@@ -469,6 +477,8 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"optimizer", required_argument, NULL, OPT_OPTIMIZER},
 		{"lr", required_argument, NULL, OPT_LR},
 		{"history", required_argument, NULL, OPT_HISTORY},
+		{"line-search", required_argument, NULL, OPT_LINE_SEARCH},
+		{"tolerance", required_argument, NULL, OPT_TOLERANCE},
 		{"original-colors", no_argument, NULL, OPT_ORIGINAL_COLORS},
 		{"seed", required_argument, NULL, OPT_SEED},
 		{"threads", required_argument, NULL, OPT_THREADS},
@@ -576,6 +586,19 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			if (!cli_parse_float(optarg, 0.0, 1e30, &v) || v <= 0)
 				return cli_fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0", optarg);
 			c->options.learning_rate = (float)v;
+			break;
+		case OPT_TOLERANCE:
+			if (!cli_parse_float(optarg, 0.0, 0.999, &v))
+				return cli_fail(EXIT_USAGE, "--tolerance: '%s' is not a fraction 0 .. 0.999", optarg);
+			c->options.tolerance = (float)v;
+			break;
+		case OPT_LINE_SEARCH:
+			if (strcmp(optarg, "none") == 0)
+				c->options.line_search = NST_LINE_SEARCH_NONE;
+			else if (strcmp(optarg, "strong_wolfe") == 0 || strcmp(optarg, "strong-wolfe") == 0)
+				c->options.line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+			else
+				return cli_fail(EXIT_USAGE, "--line-search: '%s' is not none or strong_wolfe", optarg);
 			break;
 		case OPT_HISTORY:
 			if (!cli_parse_int(optarg, 1, 1000, &c->options.history))
@@ -1102,6 +1125,10 @@ static int run(struct cli *c) {
 		state.height = content[i].height;
 		state.scale = i;
 		st = nst_session_run(session, sched.iterations[i], on_progress, &state);
+		if (st == NST_OK && nst_session_converged(session) && !c->quiet)
+			fprintf(stderr, "%snst: converged at row %d: the loss fell by less than %g over %d iterations\n",
+			        state.tty ? "\n" : "", nst_session_rows(session) - 1, (double)c->options.tolerance,
+			        NST_TOLERANCE_WINDOW);
 		state.row_offset += nst_session_rows(session);
 		state.seconds_offset = state.last_seconds;
 		if (st != NST_OK || i == last)
