@@ -89,6 +89,9 @@ struct nst_layer_info {
 	int in_channels, out_channels;
 	int stride;
 	bool has_norm;                   /* instance-norm scale and shift follow the bias */
+	bool reflect;                    /* reflection padding (kernel / 2 each side) instead of zeros */
+	bool tap;                        /* a tap: 1x1 conv + ReLU of tap_of's output, what reluB_I of that conv means */
+	char tap_of[NST_LAYER_NAME_BYTES]; /* the trunk conv a tap reads ("conv1_1"); "" for other layers */
 };
 
 struct nst_weights;
@@ -189,6 +192,10 @@ struct nst_options {
 	int n_content_layers;
 	char style_layers[NST_MAX_LOSS_LAYERS][NST_LAYER_NAME_BYTES];
 	int n_style_layers;
+	/* Per style layer, multiplying its term (CONVENTIONS.md, "Per-layer style weights"); default
+	 * all 1.  n_style_layer_weights: 0, or how many were given (then it must equal n_style_layers). */
+	float style_layer_weights[NST_MAX_LOSS_LAYERS];
+	int n_style_layer_weights;
 	float content_weight;    /* default 5 */
 	float style_weight;      /* default 100 */
 	float tv_weight;         /* default 1e-3 */
@@ -219,6 +226,24 @@ void nst_options_default(struct nst_options *options);
 /* Parses a comma-separated layer list ("relu1_1,relu2_1") into options' content or style list. */
 enum nst_status nst_options_set_layers(struct nst_options *options, bool style, const char *list,
                                        struct nst_diag *diag);
+/* Parses "w1,w2,..." (finite, >= 0) into options' per-style-layer weights. */
+enum nst_status nst_options_set_style_layer_weights(struct nst_options *options, const char *list,
+                                                    struct nst_diag *diag);
+
+/* What the caller set itself, which nst_options_network_defaults leaves as it is. */
+enum nst_given {
+	NST_GIVEN_CONTENT_LAYERS = 1u << 0,
+	NST_GIVEN_STYLE_LAYERS = 1u << 1,
+	NST_GIVEN_STYLE_LAYER_WEIGHTS = 1u << 2, /* without NST_GIVEN_STYLE_LAYERS: for the network's style layers */
+	NST_GIVEN_CONTENT_WEIGHT = 1u << 3,
+	NST_GIVEN_STYLE_WEIGHT = 1u << 4,
+	NST_GIVEN_TV_WEIGHT = 1u << 5,
+};
+/* Each network carries its defaults (a version 2 .nstw file's defaults block; for a file without
+ * one, CONVENTIONS.md's of nst_options_default): the content and style layers, the per-layer style
+ * weights (only with the network's style layers) and the content, style and tv weights, except
+ * what `given` (enum nst_given bits) says the caller chose. */
+void nst_options_network_defaults(struct nst_options *options, const struct nst_weights *weights, unsigned given);
 
 /* The sizes of one run: the output (= content) picture and every style picture, already at the
  * sizes the engine will use. */

@@ -44,7 +44,11 @@ struct nst_weights {
 	struct nstw_header header;   /* copied out of the map */
 	const struct nstw_layer *layers; /* [n_layers], inside the map */
 	const uint8_t *payload;      /* map + header_bytes */
+	struct nstw_defaults defaults; /* host order; all zero without a defaults block (version 1) */
 };
+
+/* The network's own defaults (version 2 files that carry them), else NULL. */
+const struct nstw_defaults *nst_weights_defaults(const struct nst_weights *weights);
 
 /* Copies layer's kernel as float32 ([kh][kw][cin][cout]) into dst, converting float16. */
 void nst_weights_read_kernel(const struct nst_weights *weights, int layer, float *dst);
@@ -126,6 +130,11 @@ void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const 
 void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
                              const uint8_t *argmax, float *grad_in);
 void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out, float *grad_in);
+
+/* The backward pass of reflection padding by pad (< h, w), in place: g [h + 2 pad][w + 2 pad][c], the
+ * gradient of the padded picture, becomes g [h][w][c], each padded pixel's gradient added onto the
+ * pixel it mirrors (PyTorch's 'reflect': the edge is not repeated). */
+void nst_reflect_pad_backward(int h, int w, int c, int pad, float *g);
 
 /* out[i] = mask bit i ? in[i] : 0 (in place allowed), optionally after adding addend. */
 void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout);

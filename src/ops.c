@@ -401,3 +401,38 @@ double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *gra
 			}
 	return (double)weight * sum;
 }
+
+void nst_reflect_pad_backward(int h, int w, int c, int pad, float *g) {
+	const size_t pw = (size_t)w + 2 * (size_t)pad, cs = (size_t)c;
+	const int ph = h + 2 * pad;
+#define AT(y, x) (g + ((size_t)(y) * pw + (size_t)(x)) * cs)
+	/* Padded row r < pad mirrors picture row pad - r, padded row 2 pad - r; row r >= h + pad mirrors
+	 * picture row 2 (h - 1) - (r - pad), padded row 2 h + 2 pad - 2 - r.  Rows first (whole padded rows,
+	 * corners included), then columns within the picture's rows: a corner reaches its pixel in two steps. */
+	for (int r = 0; r < pad; r++) {
+		float *src = AT(r, 0), *dst = AT(2 * pad - r, 0);
+		for (size_t i = 0; i < pw * cs; i++)
+			dst[i] += src[i];
+	}
+	for (int r = h + pad; r < ph; r++) {
+		float *src = AT(r, 0), *dst = AT(2 * h + 2 * pad - 2 - r, 0);
+		for (size_t i = 0; i < pw * cs; i++)
+			dst[i] += src[i];
+	}
+	for (int y = pad; y < h + pad; y++) {
+		for (int x = 0; x < pad; x++) {
+			float *src = AT(y, x), *dst = AT(y, 2 * pad - x);
+			for (size_t k = 0; k < cs; k++)
+				dst[k] += src[k];
+		}
+		for (int x = w + pad; x < w + 2 * pad; x++) {
+			float *src = AT(y, x), *dst = AT(y, 2 * w + 2 * pad - 2 - x);
+			for (size_t k = 0; k < cs; k++)
+				dst[k] += src[k];
+		}
+	}
+	/* Compacted to [h][w][c] at the start: each row moves down (towards the start) only. */
+	for (int y = 0; y < h; y++)
+		memmove(g + (size_t)y * (size_t)w * cs, AT(y + pad, pad), (size_t)w * cs * sizeof(float));
+#undef AT
+}

@@ -18,6 +18,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,11 @@ struct vgg_layer {
 	char name[NST_LAYER_NAME_BYTES]; /* "conv1_1" */
 	int weights_index;
 	int block;
-	struct nst_conv_shape shape;     /* 3x3, stride 1, zero pad 1 */
-	struct nst_conv_shape backward;  /* its input gradient */
+	struct nst_conv_shape shape;     /* 3x3, stride 1, pad 1: zeros, or reflection (shape.reflect) */
+	struct nst_conv_shape backward;  /* its input gradient (reflection: over the padded picture, pad 2) */
+	int tap_index;                   /* weights index of its tap (what reluB_I means then), or -1 */
+	struct nst_conv_shape tap_shape, tap_backward; /* the tap's 1x1 conv and its input gradient */
+	float *tap_packed_forward, *tap_packed_backward;
 	int h, w;                        /* input (= output) size for the optimized image */
 	bool pool_after;                 /* a 2x2 pooling follows it in the evaluated stack */
 	int loss;                        /* index into losses, or NO_LOSS */
@@ -78,6 +82,9 @@ struct vgg_layer {
 
 struct loss_layer {
 	int layer;                       /* conv index */
+	bool tapped;                     /* the features are the layer's tap: ReLU(1x1 conv of its ReLU output) */
+	int c;                           /* the features' channels (the tap's when tapped) */
+	float layer_weight;              /* the style term's per-layer weight (--style-layer-weights) */
 	bool content, style;
 	bool recompute;                  /* features recomputed in the backward pass (layer 0) */
 	bool stored;                     /* gradient kept from the forward pass */
@@ -130,6 +137,7 @@ struct nst_session {
 	float *grad;                     /* [H][W][3] */
 	float *buf_a, *buf_b;            /* [max activation] ping-pong */
 	size_t buf_floats;
+	float *tap_f, *tap_g;            /* [max tap features] a tapped loss layer's features and their gradient */
 	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
 	float *style_pack;               /* packed M of the style gradient GEMM */
 	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
@@ -174,6 +182,8 @@ void nst_options_default(struct nst_options *o) {
 	memset(o, 0, sizeof *o);
 	set_names(o->content_layers, &o->n_content_layers, content, 1);
 	set_names(o->style_layers, &o->n_style_layers, style, 3);
+	for (int i = 0; i < NST_MAX_LOSS_LAYERS; i++)
+		o->style_layer_weights[i] = 1.0f;
 	o->content_weight = DEFAULT_CONTENT_WEIGHT;
 	o->style_weight = DEFAULT_STYLE_WEIGHT;
 	o->tv_weight = DEFAULT_TV_WEIGHT;
@@ -209,6 +219,66 @@ enum nst_status nst_options_set_layers(struct nst_options *o, bool style, const 
 		p = end ? end + 1 : p + len;
 	}
 	*count = n;
+	return NST_OK;
+}
+
+void nst_options_network_defaults(struct nst_options *o, const struct nst_weights *w, unsigned given) {
+	const struct nstw_defaults *d = w ? nst_weights_defaults(w) : NULL;
+	struct nst_options def;
+	nst_options_default(&def); /* a file without defaults: CONVENTIONS.md's */
+	if (d) {
+		def.n_content_layers = (int)d->n_content;
+		for (uint32_t i = 0; i < d->n_content; i++)
+			snprintf(def.content_layers[i], NST_LAYER_NAME_BYTES, "%s", d->content[i]);
+		def.n_style_layers = (int)d->n_style;
+		for (uint32_t i = 0; i < d->n_style; i++) {
+			snprintf(def.style_layers[i], NST_LAYER_NAME_BYTES, "%s", d->style[i]);
+			def.style_layer_weights[i] = d->style_layer_weights[i];
+		}
+		def.content_weight = d->content_weight;
+		def.style_weight = d->style_weight;
+		def.tv_weight = d->tv_weight;
+	}
+	if (!(given & NST_GIVEN_CONTENT_LAYERS)) {
+		memcpy(o->content_layers, def.content_layers, sizeof o->content_layers);
+		o->n_content_layers = def.n_content_layers;
+	}
+	if (!(given & NST_GIVEN_STYLE_LAYERS)) {
+		memcpy(o->style_layers, def.style_layers, sizeof o->style_layers);
+		o->n_style_layers = def.n_style_layers;
+		if (!(given & NST_GIVEN_STYLE_LAYER_WEIGHTS))
+			memcpy(o->style_layer_weights, def.style_layer_weights, sizeof o->style_layer_weights);
+	}
+	if (!(given & NST_GIVEN_CONTENT_WEIGHT))
+		o->content_weight = def.content_weight;
+	if (!(given & NST_GIVEN_STYLE_WEIGHT))
+		o->style_weight = def.style_weight;
+	if (!(given & NST_GIVEN_TV_WEIGHT))
+		o->tv_weight = def.tv_weight;
+}
+
+enum nst_status nst_options_set_style_layer_weights(struct nst_options *o, const char *list, struct nst_diag *diag) {
+	int n = 0;
+	const char *p = list ? list : "";
+	while (*p) {
+		char *end;
+		errno = 0;
+		const double v = strtod(p, &end);
+		if (end == p || errno || !isfinite(v) || v < 0.0 || v > FLT_MAX || (*end != ',' && *end != '\0'))
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			                "style layer weights '%s': not a comma-separated list of finite numbers >= 0", list);
+		if (n == NST_MAX_LOSS_LAYERS)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "more than %d style layer weights", NST_MAX_LOSS_LAYERS);
+		o->style_layer_weights[n++] = (float)v;
+		p = *end ? end + 1 : end;
+		if (*end && !*p)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layer weights '%s': a trailing comma", list);
+	}
+	if (n == 0)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layer weights: an empty list");
+	for (int i = n; i < NST_MAX_LOSS_LAYERS; i++)
+		o->style_layer_weights[i] = 1.0f;
+	o->n_style_layer_weights = n;
 	return NST_OK;
 }
 
@@ -280,6 +350,13 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "unknown line search %d", (int)o->line_search);
 	if (!isfinite(o->tolerance) || o->tolerance < 0.0f || o->tolerance >= 1.0f)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the tolerance must be in [0, 1) (got %g)", (double)o->tolerance);
+	for (int i = 0; i < o->n_style_layers && i < NST_MAX_LOSS_LAYERS; i++)
+		if (!finite_nonnegative(o->style_layer_weights[i]))
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layer %d's weight must be a finite number >= 0 (got %g)",
+			                i + 1, (double)o->style_layer_weights[i]);
+	if (o->n_style_layer_weights != 0 && o->n_style_layer_weights != o->n_style_layers)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "%d style layer weights for %d style layers",
+		                o->n_style_layer_weights, o->n_style_layers);
 	if (o->history < 1 || o->history > MAX_HISTORY)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "L-BFGS history must be 1..%d (got %d)", MAX_HISTORY, o->history);
 	if (o->threads < 0)
@@ -333,6 +410,32 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 	if (s->options.learning_rate == 0.0f)
 		s->options.learning_rate = o->optimizer == NST_OPTIMIZER_ADAM ? DEFAULT_ADAM_LR : DEFAULT_LBFGS_LR;
 
+	/* The trunk: the weights' convolutions in file order (the loader checked names and channels),
+	 * each with its tap if the file has one (a tap's entry follows the conv it reads). */
+	const int n_weights = nst_weights_layer_count(w);
+	int n_trunk = 0;
+	struct nst_layer_info info[MAX_VGG_LAYERS];
+	int weights_index[MAX_VGG_LAYERS], tap_index[MAX_VGG_LAYERS];
+	struct nst_layer_info tap_info[MAX_VGG_LAYERS];
+	for (int i = 0; i < n_weights; i++) {
+		struct nst_layer_info L;
+		nst_weights_layer(w, i, &L);
+		if (L.tap) {
+			for (int t = 0; t < n_trunk; t++)
+				if (strcmp(info[t].name, L.tap_of) == 0) {
+					tap_index[t] = i;
+					tap_info[t] = L;
+				}
+			continue;
+		}
+		if (n_trunk == MAX_VGG_LAYERS)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "more than %d VGG convolutions", MAX_VGG_LAYERS);
+		info[n_trunk] = L;
+		weights_index[n_trunk] = i;
+		tap_index[n_trunk] = -1;
+		n_trunk++;
+	}
+
 	/* The deepest conv any loss uses, validating every name. */
 	int deepest = -1;
 	int loss_conv[2][NST_MAX_LOSS_LAYERS];
@@ -347,41 +450,44 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 				                "relu3_1..relu3_4, relu4_1..relu4_4, relu5_1..relu5_4)", name);
 			char conv[NST_LAYER_NAME_BYTES];
 			snprintf(conv, sizeof conv, "conv%d_%d", block, index);
-			const int wi = nst_weights_find(w, conv);
-			if (wi < 0) {
-				struct nst_layer_info first, last;
-				nst_weights_layer(w, 0, &first);
-				nst_weights_layer(w, nst_weights_layer_count(w) - 1, &last);
+			int t = -1;
+			for (int j = 0; j < n_trunk; j++)
+				if (strcmp(info[j].name, conv) == 0)
+					t = j;
+			if (t < 0)
 				return nst_fail(diag, NST_ERR_LAYER_NOT_IN_WEIGHTS,
 				                "layer '%s' is not in the weights: %s holds %s..%s, without %s", name,
-				                nst_weights_model(w), first.name, last.name, conv);
-			}
-			loss_conv[kind][i] = wi;
-			if (wi > deepest)
-				deepest = wi;
+				                nst_weights_model(w), info[0].name, info[n_trunk - 1].name, conv);
+			loss_conv[kind][i] = t;
+			if (t > deepest)
+				deepest = t;
 		}
 
-	/* The stack: weights layers 0..deepest in file order (the loader checked names and channels). */
-	if (deepest >= MAX_VGG_LAYERS)
-		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "more than %d VGG convolutions", MAX_VGG_LAYERS);
+	/* The stack: trunk layers 0..deepest. */
 	s->n_layers = deepest + 1;
-	struct nst_layer_info info[MAX_VGG_LAYERS];
-	for (int i = 0; i < s->n_layers; i++)
-		nst_weights_layer(w, i, &info[i]);
 	int h = p->height, wd = p->width;
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
 		memcpy(L->name, info[i].name, sizeof L->name);
-		L->weights_index = i;
+		L->weights_index = weights_index[i];
 		L->block = atoi(info[i].name + strlen("conv"));
-		L->shape = (struct nst_conv_shape){info[i].kernel_h, info[i].kernel_w, 1, info[i].kernel_h / 2, false,
-		                                   info[i].in_channels, info[i].out_channels};
+		L->shape = (struct nst_conv_shape){info[i].kernel_h, info[i].kernel_w, 1, info[i].kernel_h / 2,
+		                                   info[i].reflect, info[i].in_channels, info[i].out_channels};
 		L->backward = nst_conv_backward_shape(&L->shape);
+		if (L->shape.reflect) /* the gradient over the padded picture, folded back afterwards */
+			L->backward.pad = L->shape.kernel_h - 1;
+		L->tap_index = tap_index[i];
+		if (L->tap_index >= 0) {
+			L->tap_shape = (struct nst_conv_shape){1, 1, 1, 0, false, tap_info[i].in_channels, tap_info[i].out_channels};
+			L->tap_backward = nst_conv_backward_shape(&L->tap_shape);
+		}
 		L->loss = NO_LOSS;
-		if (h < 1 || wd < 1)
+		/* Reflection padding needs 2 rows and columns (PyTorch refuses padding >= the size). */
+		const int least = L->shape.reflect ? L->shape.pad + 1 : 1;
+		if (h < least || wd < least)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-			                "a %dx%d picture is too small for layer %s (every pooling halves it)", p->width, p->height,
-			                L->name);
+			                "a %dx%d picture is too small for layer %s (every pooling halves it%s)", p->width,
+			                p->height, L->name, L->shape.reflect ? "; its reflection padding needs 2 pixels" : "");
 		L->h = h;
 		L->w = wd;
 		L->pool_after = i + 1 < s->n_layers && atoi(info[i + 1].name + strlen("conv")) != L->block;
@@ -394,16 +500,36 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 	for (int kind = 0; kind < 2; kind++)
 		for (int i = 0; i < counts[kind]; i++) {
 			struct loss_layer *l = &s->losses[find_or_add_loss(s, loss_conv[kind][i])];
-			if (kind)
+			if (kind) {
 				l->style = true;
-			else
+				l->layer_weight += o->style_layer_weights[i];
+			} else {
 				l->content = true;
+			}
 		}
 	for (int i = 0; i < s->n_losses; i++) {
 		struct loss_layer *l = &s->losses[i];
+		const struct vgg_layer *L = &s->layers[l->layer];
+		l->tapped = L->tap_index >= 0;
+		l->c = l->tapped ? L->tap_shape.out_channels : L->shape.out_channels;
 		const bool deepest_layer = l->layer == s->n_layers - 1;
-		l->recompute = !deepest_layer && l->layer == 0;
+		l->recompute = !deepest_layer && l->layer == 0 && !l->tapped;
 		l->stored = !deepest_layer && !l->recompute;
+	}
+	/* Style pictures, forward only, need 2 pixels at each reflection-padded layer too. */
+	for (int k = 0; k < p->n_styles; k++) {
+		int sh = p->style_height[k], sw = p->style_width[k];
+		for (int i = 0; i < s->n_layers; i++) {
+			const struct vgg_layer *L = &s->layers[i];
+			const int least = L->shape.reflect ? L->shape.pad + 1 : 1;
+			if (sh < least || sw < least)
+				return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style picture %d (%dx%d) is too small for layer %s",
+				                k + 1, p->style_width[k], p->style_height[k], L->name);
+			if (L->pool_after) {
+				sh /= 2;
+				sw /= 2;
+			}
+		}
 	}
 	s->n = (size_t)p->width * (size_t)p->height * RGB;
 	return NST_OK;
@@ -415,12 +541,20 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Largest feature map of the stack for a picture of h x w. */
+/* Floats of layer L's input gradient as its backward convolution writes it: over the padded
+ * picture for reflection padding (then folded back in place), else the input's size. */
+static size_t backward_floats(const struct vgg_layer *L, int h, int w) {
+	const int pad = L->shape.reflect ? L->shape.pad : 0;
+	return (size_t)(h + 2 * pad) * (size_t)(w + 2 * pad) * (size_t)L->shape.in_channels;
+}
+
+/* Largest feature map of the stack for a picture of h x w (and the gradients' padded pictures). */
 static size_t max_activation(const struct nst_session *s, int h, int w) {
 	size_t m = 0;
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
 		m = max_size(m, (size_t)h * (size_t)w * (size_t)L->shape.out_channels);
+		m = max_size(m, backward_floats(L, h, w));
 		if (L->pool_after) {
 			h /= 2;
 			w /= 2;
@@ -442,9 +576,33 @@ static size_t buffer_reach(const struct nst_session *s, int j) {
 		const struct vgg_layer *L = &s->layers[k];
 		const int c = L->shape.in_channels > L->shape.out_channels ? L->shape.in_channels : L->shape.out_channels;
 		reach = max_size(reach, (size_t)L->h * (size_t)L->w * (size_t)c);
+		reach = max_size(reach, backward_floats(L, L->h, L->w));
 	}
 	return reach;
 }
+
+/* Largest tapped loss feature map for a picture of h x w (0 without tapped losses). */
+static size_t max_tap_features(const struct nst_session *s, int h, int w) {
+	size_t m = 0;
+	for (int i = 0; i < s->n_layers; i++) {
+		const struct vgg_layer *L = &s->layers[i];
+		if (L->loss != NO_LOSS && s->losses[L->loss].tapped)
+			m = max_size(m, (size_t)h * (size_t)w * (size_t)L->tap_shape.out_channels);
+		if (L->pool_after) {
+			h /= 2;
+			w /= 2;
+		}
+	}
+	return m;
+}
+
+/* A tapped loss layer: its tap is run (and its weights packed). */
+static bool tap_used(const struct nst_session *s, const struct vgg_layer *L) {
+	return L->loss != NO_LOSS && s->losses[L->loss].tapped;
+}
+
+/* Layers the engine's kernels run even in an XNNPACK session: XNNPACK has no reflection padding. */
+static bool engine_only(const struct vgg_layer *L) { return L->shape.reflect; }
 
 static void layout(struct nst_session *s, struct nst_arena *a) {
 	const struct nst_options *o = &s->options;
@@ -461,10 +619,14 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
 		L->packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
-		if (!s->xnn)
+		if (!s->xnn || engine_only(L))
 			L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
 		if (s->f16)
 			L->bias = NST_ARENA_NEW(a, float, L->shape.out_channels); /* [cout] */
+		if (tap_used(s, L)) {
+			L->tap_packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->tap_shape));
+			L->tap_packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->tap_backward));
+		}
 	}
 	if (s->xnn)
 		s->xnn_region = NST_ARENA_NEW(a, uint8_t, s->xnn_bytes);
@@ -477,9 +639,12 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		buf = max_size(buf, max_activation(s, p->style_height[k], p->style_width[k]));
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct nst_conv_shape *sh = &s->layers[i].shape;
-		/* kernel staging, then the bias after it */
+		/* kernel staging, then the bias after it (a tap's is smaller than its 3x3 conv's) */
 		buf = max_size(buf, (size_t)sh->kernel_h * (size_t)sh->kernel_w * (size_t)sh->in_channels *
 		                        (size_t)sh->out_channels + (size_t)sh->out_channels);
+		const struct nst_conv_shape *t = &s->layers[i].tap_shape;
+		if (tap_used(s, &s->layers[i]))
+			buf = max_size(buf, (size_t)t->in_channels * (size_t)t->out_channels + (size_t)t->out_channels);
 	}
 	s->buf_floats = buf;
 	s->buf_a = NST_ARENA_NEW(a, float, buf);
@@ -490,6 +655,14 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->f16_halves = max_size(max_activation(s, p->height, p->width), s->n);
 		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
 		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
+	}
+	/* Tapped loss layers: the tap's features and their gradient, for the picture and the styles. */
+	size_t taps = max_tap_features(s, p->height, p->width);
+	for (int k = 0; k < p->n_styles; k++)
+		taps = max_size(taps, max_tap_features(s, p->style_height[k], p->style_width[k]));
+	if (taps) {
+		s->tap_f = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
+		s->tap_g = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
 	}
 	CATEGORY(activations_bytes);
 
@@ -515,7 +688,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	for (int i = 0; i < s->n_losses; i++) {
 		struct loss_layer *l = &s->losses[i];
 		const struct vgg_layer *L = &s->layers[l->layer];
-		const size_t c = (size_t)L->shape.out_channels, hw = (size_t)L->h * (size_t)L->w;
+		const size_t c = (size_t)l->c, hw = (size_t)L->h * (size_t)L->w;
 		if (l->content)
 			l->content_target = NST_ARENA_NEW(a, float, hw * c);
 		if (l->style) {
@@ -536,7 +709,9 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	CATEGORY(masks_bytes);
 
 	s->x = NST_ARENA_NEW(a, float, s->n);
-	s->grad = NST_ARENA_NEW(a, float, s->n);
+	/* [H][W][3]; a reflection-padded first layer writes its padded picture's gradient here first */
+	s->grad = NST_ARENA_NEW(a, float, s->n_layers > 0 ? max_size(s->n, backward_floats(&s->layers[0], p->height, p->width))
+	                                                  : s->n);
 	s->x_good = NST_ARENA_NEW(a, float, s->n);
 	if (o->optimizer == NST_OPTIMIZER_ADAM) {
 		s->adam_m = NST_ARENA_NEW(a, float, s->n);
@@ -563,10 +738,15 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		const struct vgg_layer *L = &s->layers[i];
 		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape));
 		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
+		if (tap_used(s, L)) {
+			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_shape));
+			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_backward));
+		}
 		if (L->loss != NO_LOSS && s->losses[L->loss].style) {
-			scratch = max_size(scratch, (size_t)g->mr * (size_t)L->shape.out_channels);
-			scratch = max_size(scratch, nst_gram_scratch_floats(g, L->shape.out_channels));
-			style_pack = max_size(style_pack, nst_style_grad_scratch_floats(&s->engine, L->shape.out_channels));
+			const int c = s->losses[L->loss].c;
+			scratch = max_size(scratch, (size_t)g->mr * (size_t)c);
+			scratch = max_size(scratch, nst_gram_scratch_floats(g, c));
+			style_pack = max_size(style_pack, nst_style_grad_scratch_floats(&s->engine, c));
 		}
 	}
 	s->engine.scratch_floats = scratch;
@@ -609,6 +789,8 @@ static enum nst_status xnn_create_all(struct nst_session *s, float *staging, flo
                                       struct nst_diag *diag) {
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
+		if (engine_only(L))
+			continue;
 		float *bias;
 		const float *hwio = layer_weights(s->weights, L->weights_index, staging, &bias);
 		enum nst_status st;
@@ -828,6 +1010,9 @@ static enum nst_status auto_choose(struct nst_session *s, bool f16, enum nst_bac
 	*out = own;
 	if (!nst_xnn_available() || s->n_layers == 0)
 		return NST_OK;
+	for (int i = 0; i < s->n_layers; i++)
+		if (engine_only(&s->layers[i]))
+			return NST_OK; /* XNNPACK would run those layers on the engine's kernels anyway */
 	const struct vgg_layer *L = &s->layers[0];
 	for (int i = 1; i < s->n_layers; i++)
 		if (conv_flops(&s->layers[i].shape, s->layers[i].h, s->layers[i].w) > conv_flops(&L->shape, L->h, L->w))
@@ -918,7 +1103,11 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
 		s->plan.forward_flops += conv_flops(&L->shape, L->h, L->w);
-		s->plan.backward_flops += conv_flops(&L->backward, L->h, L->w);
+		s->plan.backward_flops += conv_flops(&L->shape, L->h, L->w); /* as many as the forward (padded: a bit more) */
+		if (tap_used(s, L)) {
+			s->plan.forward_flops += conv_flops(&L->tap_shape, L->h, L->w);
+			s->plan.backward_flops += conv_flops(&L->tap_backward, L->h, L->w);
+		}
 	}
 	return NST_OK;
 }
@@ -946,8 +1135,13 @@ static enum nst_status pack_weights(struct nst_session *s, struct nst_diag *diag
 		float *bias;
 		const float *hwio = layer_weights(s->weights, L->weights_index, s->buf_a, &bias);
 		nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed_forward);
-		if (!s->xnn)
+		if (L->packed_backward)
 			nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
+		if (L->tap_packed_forward) {
+			hwio = layer_weights(s->weights, L->tap_index, s->buf_a, &bias);
+			nst_conv_pack_forward(s->engine.gemm, &L->tap_shape, hwio, bias, L->tap_packed_forward);
+			nst_conv_pack_backward(s->engine.gemm, &L->tap_shape, hwio, L->tap_packed_backward);
+		}
 	}
 	if (!s->xnn)
 		return NST_OK;
@@ -1010,7 +1204,7 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 	}
 	for (int i = 0; i < s->n_losses; i++)
 		if (s->losses[i].style) {
-			const size_t c = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+			const size_t c = (size_t)s->losses[i].c;
 			memset(s->losses[i].style_target, 0, c * c * sizeof(float));
 		}
 	s->weights = NULL; /* everything needed is packed: the caller may close the weights now */
@@ -1081,15 +1275,17 @@ static void pool_forward(struct nst_session *s, const struct vgg_layer *L, int h
 /* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL. */
 static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate) {
 	const struct vgg_layer *L = &s->layers[l->layer];
-	const int c = L->shape.out_channels;
+	const int c = l->c;
 	const size_t hw = (size_t)L->h * (size_t)L->w;
 	if (l->style) {
 		if (grad) {
 			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, s->style_pack);
 			accumulate = true;
 		} else {
+			/* The reference multiplies the two weights first (in double, as Python does). */
+			const float weight = (float)((double)s->options.style_weight * (double)l->layer_weight);
 			nst_gram(&s->engine, hw, c, f, l->gram);
-			l->style_value = nst_style_loss(c, hw, l->gram, l->style_target, s->options.style_weight, l->style_m);
+			l->style_value = nst_style_loss(c, hw, l->gram, l->style_target, weight, l->style_m);
 		}
 	}
 	if (l->content) {
@@ -1104,7 +1300,7 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
  * output) or on the engine with everything fused. */
 static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h, int w, float *in, float *out,
                          uint8_t *mask) {
-	if (s->f16 && h == L->h && w == L->w) {
+	if (s->f16 && h == L->h && w == L->w && !engine_only(L)) {
 		/* The input is scaled in place, except the picture itself (|x| <= 255 fits float16). */
 		const int cin = L->shape.in_channels, c = L->shape.out_channels;
 		float unscale;
@@ -1122,7 +1318,7 @@ static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h
 			nst_mask_from_positive(&s->engine, pixels * (size_t)c, out, mask);
 		return;
 	}
-	if (s->xnn && h == L->h && w == L->w) {
+	if (s->xnn && h == L->h && w == L->w && !engine_only(L)) {
 		nst_xnn_conv_run(L->xnn_forward, h, w, in, out, s->engine.pool);
 		if (mask)
 			nst_mask_from_positive(&s->engine, (size_t)h * (size_t)w * (size_t)L->shape.out_channels, out, mask);
@@ -1132,9 +1328,22 @@ static void conv_forward(struct nst_session *s, const struct vgg_layer *L, int h
 	nst_conv2d(&s->engine, &L->shape, h, w, in, L->packed_forward, out, &ep);
 }
 
-/* Layer L's input gradient: out = mask_in ? (conv^T(g) + addend) : 0 (either may be NULL). */
+/* Layer L's input gradient: out = mask_in ? (conv^T(g) + addend) : 0 (either may be NULL).  With
+ * reflection padding, out first holds the gradient of the padded picture (backward_floats), which
+ * is folded back onto the pixels the padding mirrors. */
 static void conv_backward(struct nst_session *s, const struct vgg_layer *L, float *g, float *out,
                           const float *addend, const uint8_t *mask_in) {
+	if (engine_only(L)) {
+		nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, out, NULL);
+		nst_reflect_pad_backward(L->h, L->w, L->shape.in_channels, L->shape.pad, out);
+		const size_t n = (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels;
+		if (mask_in)
+			nst_mask_apply(&s->engine, n, mask_in, addend, out);
+		else if (addend)
+			for (size_t i = 0; i < n; i++)
+				out[i] += addend[i];
+		return;
+	}
 	if (s->f16) {
 		/* g is not needed afterwards: scaled in place into float16's range. */
 		const size_t n = (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels;
@@ -1158,6 +1367,32 @@ static void conv_backward(struct nst_session *s, const struct vgg_layer *L, floa
 	nst_conv2d(&s->engine, &L->backward, L->h, L->w, g, L->packed_backward, out, &ep);
 }
 
+/* A loss layer's features from its layer's output out [h][w][c]: out itself, or its tap's
+ * ReLU(1x1 conv(out)) in s->tap_f [h][w][c_tap]. */
+static const float *loss_features(struct nst_session *s, const struct loss_layer *l, int h, int w, const float *out) {
+	if (!l->tapped)
+		return out;
+	const struct vgg_layer *L = &s->layers[l->layer];
+	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
+	nst_conv2d(&s->engine, &L->tap_shape, h, w, out, L->tap_packed_forward, s->tap_f, &relu);
+	return s->tap_f;
+}
+
+/* The loss gradient with respect to the layer's output (before its own ReLU's mask) into grad
+ * [h][w][c]: through the tap (its ReLU, then its 1x1 conv transposed) when the loss is tapped. */
+static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *f, float *grad) {
+	if (!l->tapped) {
+		layer_loss(s, l, f, grad, false);
+		return;
+	}
+	const struct vgg_layer *L = &s->layers[l->layer];
+	layer_loss(s, l, f, s->tap_g, false);
+	const size_t n = (size_t)L->h * (size_t)L->w * (size_t)l->c;
+	for (size_t i = 0; i < n; i++) /* the tap's ReLU: f = max(0, .) */
+		s->tap_g[i] = f[i] > 0.0f ? s->tap_g[i] : 0.0f;
+	nst_conv2d(&s->engine, &L->tap_backward, L->h, L->w, s->tap_g, L->tap_packed_backward, grad, NULL);
+}
+
 /* Runs the stack on x ([h][w][3]). */
 /* Region passes: blend * (n_own / n_whole) * Gram(own features) into l's style target, so that
  * the regions of a partition of the whole picture add up to blend * Gram(whole picture).  At this
@@ -1165,7 +1400,7 @@ static void conv_backward(struct nst_session *s, const struct vgg_layer *L, floa
  * whole_h x whole_w: the whole picture's); the own features are gathered into spare. */
 static void style_region_gram(struct nst_session *s, struct loss_layer *l, const struct pass *pass, int factor,
                               int whole_h, int whole_w, int h, int w, const float *out, float *spare) {
-	const int c = s->layers[l->layer].shape.out_channels;
+	const int c = l->c;
 	const struct nst_rect *crop = pass->crop, *own = pass->own;
 	/* Own rows / columns at this layer, relative to the crop; an own edge on the picture's edge
 	 * takes everything the floor of the pooling left there. */
@@ -1205,25 +1440,28 @@ static void forward(struct nst_session *s, float *x, int h, int w, struct pass *
 		double t1 = nst_seconds();
 		if (record)
 			s->profile.layers[i].forward_seconds += t1 - t0;
-		const int c = L->shape.out_channels;
 		if (L->loss != NO_LOSS) {
 			struct loss_layer *l = &s->losses[L->loss];
+			const int c = l->c;
+			const bool used = (pass->mode == PASS_TARGET_CONTENT && l->content) ||
+			                  (pass->mode == PASS_TARGET_STYLE && l->style) || pass->mode == PASS_LOSS;
+			const float *f = used ? loss_features(s, l, h, w, out) : out; /* [h][w][c] */
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
-				memcpy(l->content_target, out, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
+				memcpy(l->content_target, f, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
-				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, out, other);
+				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_g : other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
-				nst_gram(&s->engine, (size_t)h * (size_t)w, c, out, l->gram);
+				nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
 					l->style_target[j] += pass->blend * l->gram[j];
 			} else if (pass->mode == PASS_LOSS) {
-				layer_loss(s, l, out, NULL, false);
+				layer_loss(s, l, f, NULL, false);
 				if (pass->need_grad) {
 					if (i == s->n_layers - 1) {
-						layer_loss(s, l, out, other, false);
+						loss_grad(s, l, f, other);
 						pass->start_grad = other;
 					} else if (l->stored) {
-						layer_loss(s, l, out, l->grad, false);
+						loss_grad(s, l, f, l->grad);
 					}
 				}
 			}
@@ -1451,7 +1689,7 @@ enum nst_status nst_session_prepare(struct nst_session *s) {
 	if (!s->targets_normalized) {
 		for (int i = 0; i < s->n_losses; i++)
 			if (s->losses[i].style) {
-				const size_t c = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+				const size_t c = (size_t)s->losses[i].c;
 				for (size_t j = 0; j < c * c; j++)
 					s->losses[i].style_target[j] /= s->blend_sum;
 			}
@@ -1953,8 +2191,10 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	c = crc_value(c, s->content_rgb, s->n);
 	for (int i = 0; i < s->n_losses; i++)
 		if (s->losses[i].style) {
-			const size_t ch = (size_t)s->layers[s->losses[i].layer].shape.out_channels;
+			const size_t ch = (size_t)s->losses[i].c;
 			c = crc_value(c, s->losses[i].style_target, ch * ch * sizeof(float));
+			if (s->losses[i].layer_weight != 1.0f) /* per-layer weights (runs without them keep their fingerprint) */
+				c = crc_value(c, &s->losses[i].layer_weight, sizeof(float));
 		}
 	return c;
 }

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static void decode_header(const uint8_t *p, struct nstw_header *h) {
 	memcpy(h->model, p + offsetof(struct nstw_header, model), sizeof h->model);
 	h->payload_bytes = HEADER_U64(p, payload_bytes);
 	h->checksum = HEADER_U32(p, checksum);
-	h->reserved = HEADER_U32(p, reserved);
+	h->input = HEADER_U32(p, input);
 	memcpy(h->source, p + offsetof(struct nstw_header, source), sizeof h->source);
 }
 
@@ -78,6 +79,23 @@ static void decode_layer(const struct nst_weights *w, int index, struct nstw_lay
 	l->reserved0 = LAYER_U32(p, reserved0);
 	l->offset = LAYER_U64(p, offset);
 	l->bytes = LAYER_U64(p, bytes);
+	memcpy(l->tap_of, p + offsetof(struct nstw_layer, tap_of), sizeof l->tap_of);
+}
+
+/* The defaults block of a version 2 file (weights/FORMAT.md), decoded into host order. */
+static void decode_defaults(const uint8_t *p, struct nstw_defaults *d) {
+	memset(d, 0, sizeof *d);
+	d->n_content = le32(p + offsetof(struct nstw_defaults, n_content));
+	d->n_style = le32(p + offsetof(struct nstw_defaults, n_style));
+	d->content_weight = le_f32(p + offsetof(struct nstw_defaults, content_weight));
+	d->style_weight = le_f32(p + offsetof(struct nstw_defaults, style_weight));
+	d->tv_weight = le_f32(p + offsetof(struct nstw_defaults, tv_weight));
+	d->present = le32(p + offsetof(struct nstw_defaults, present));
+	memcpy(d->content, p + offsetof(struct nstw_defaults, content), sizeof d->content);
+	memcpy(d->style, p + offsetof(struct nstw_defaults, style), sizeof d->style);
+	for (unsigned i = 0; i < NSTW_DEFAULT_STYLE; i++)
+		d->style_layer_weights[i] = le_f32(p + offsetof(struct nstw_defaults, style_layer_weights) + i * sizeof(float));
+	memcpy(d->reserved, p + offsetof(struct nstw_defaults, reserved), sizeof d->reserved);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -230,14 +248,16 @@ static enum nst_status check_header(const char *path, const struct nstw_header *
 		                "%s: not a weights file: starts with bytes %02x %02x %02x %02x, not \"%s\"", path,
 		                m[0], m[1], m[2], m[3], NSTW_MAGIC);
 	}
-	if (h->version != NSTW_VERSION)
+	if (h->version != NSTW_VERSION && h->version != NSTW_VERSION_1)
 		return nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
-		                "%s: weights file version %" PRIu32 "; this build reads version %u only", path,
-		                h->version, NSTW_VERSION);
+		                "%s: weights file version %" PRIu32 "; this build reads versions %u and %u", path,
+		                h->version, NSTW_VERSION_1, NSTW_VERSION);
 	if (h->n_layers < 1 || h->n_layers > NSTW_MAX_LAYERS)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: header says %" PRIu32 " layers; 1..%u allowed", path,
 		                h->n_layers, NSTW_MAX_LAYERS);
-	const uint32_t table_end = NSTW_HEADER_BYTES + NSTW_LAYER_BYTES * h->n_layers; /* <= 32896 */
+	/* <= 33152 */
+	const uint32_t table_end = NSTW_HEADER_BYTES + NSTW_LAYER_BYTES * h->n_layers +
+	                           (h->version >= NSTW_VERSION ? NSTW_DEFAULTS_BYTES : 0);
 	const uint32_t want_header = (table_end + NSTW_ALIGNMENT - 1) / NSTW_ALIGNMENT * NSTW_ALIGNMENT;
 	if (h->header_bytes != want_header)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
@@ -251,6 +271,9 @@ static enum nst_status check_header(const char *path, const struct nstw_header *
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s: unknown arch %" PRIu32 " (%d VGG, %d transformer)", path, h->arch, NST_ARCH_VGG,
 		                NST_ARCH_TRANSFORMER);
+	if (h->input != NSTW_INPUT_CAFFE)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: unknown input convention %" PRIu32 " (%u: BGR minus the mean)",
+		                path, h->input, NSTW_INPUT_CAFFE);
 	if (!printable_name(h->model, sizeof h->model) || !printable_name(h->source, sizeof h->source))
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s: the header's model or source name is not NUL-terminated printable ASCII", path);
@@ -309,6 +332,63 @@ static enum nst_status check_vgg_layer(const char *path, int index, const struct
 	return NST_OK;
 }
 
+/* A tap: a VGG network's 1x1, stride-1 conv (no flags) of an earlier conv's output, one per conv. */
+static enum nst_status check_tap(const char *path, int index, const struct nst_weights *w, const struct nstw_layer *l,
+                                 struct nst_diag *diag) {
+	if (w->header.arch != NST_ARCH_VGG || l->kernel_h != 1 || l->kernel_w != 1 || l->stride != 1 || l->flags != 0)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s: layer %d (%s): a tap is a VGG network's 1x1 stride-1 convolution without flags", path, index,
+		                l->name);
+	if (!printable_name(l->tap_of, sizeof l->tap_of))
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): its tap_of is not NUL-terminated printable ASCII",
+		                path, index, l->name);
+	int source = -1;
+	for (int j = 0; j < index; j++) {
+		struct nstw_layer other;
+		decode_layer(w, j, &other);
+		if (other.op == NSTW_OP_TAP && strcmp(other.tap_of, l->tap_of) == 0)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layers %d and %d both tap %s", path, j, index, l->tap_of);
+		if (other.op == NSTW_OP_CONV2D && strcmp(other.name, l->tap_of) == 0 && other.out_channels == l->in_channels)
+			source = j;
+	}
+	if (source < 0)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s: layer %d (%s) taps \"%s\", which is not an earlier convolution with %" PRIu32 " outputs", path,
+		                index, l->name, l->tap_of, l->in_channels);
+	return NST_OK;
+}
+
+/* The defaults block: either all zero (none) or present with sane counts, names and weights. */
+static enum nst_status check_defaults(const char *path, const struct nst_weights *w, struct nst_diag *diag) {
+	const struct nstw_defaults *d = &w->defaults;
+	if (!d->present) {
+		const uint8_t *raw = w->map + NSTW_HEADER_BYTES + (size_t)NSTW_LAYER_BYTES * w->header.n_layers;
+		for (size_t i = 0; i < NSTW_DEFAULTS_BYTES; i++)
+			if (raw[i])
+				return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: the defaults block says none but is not all zero",
+				                path);
+		return NST_OK;
+	}
+	if (d->present != 1 || d->n_content > NSTW_DEFAULT_CONTENT || d->n_style < 1 || d->n_style > NSTW_DEFAULT_STYLE)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s: defaults block: flag %" PRIu32 ", %" PRIu32 " content and %" PRIu32
+		                " style layers (at most %u and 1..%u)",
+		                path, d->present, d->n_content, d->n_style, NSTW_DEFAULT_CONTENT, NSTW_DEFAULT_STYLE);
+	for (uint32_t i = 0; i < d->n_content + d->n_style; i++) {
+		const char *name = i < d->n_content ? d->content[i] : d->style[i - d->n_content];
+		if (!printable_name(name, NSTW_DEFAULT_NAME_BYTES) || !name[0])
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: defaults block: a layer name is empty or not printable",
+			                path);
+	}
+	bool ok = isfinite(d->content_weight) && d->content_weight >= 0.0f && isfinite(d->style_weight) &&
+	          d->style_weight >= 0.0f && isfinite(d->tv_weight) && d->tv_weight >= 0.0f;
+	for (uint32_t i = 0; i < d->n_style; i++)
+		ok = ok && isfinite(d->style_layer_weights[i]) && d->style_layer_weights[i] >= 0.0f;
+	if (!ok)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: defaults block: a weight is negative or not finite", path);
+	return NST_OK;
+}
+
 static enum nst_status check_layers(const char *path, const struct nst_weights *w, struct nst_diag *diag) {
 	const struct nstw_header *h = &w->header;
 	struct vgg_position vgg = {0, 0, VGG_INPUT_CHANNELS};
@@ -326,7 +406,8 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 				return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layers %d and %d are both named \"%s\"", path,
 				                j, i, l.name);
 		}
-		if (l.op != NSTW_OP_CONV2D)
+		const bool v2 = h->version >= NSTW_VERSION;
+		if (l.op != NSTW_OP_CONV2D && !(v2 && l.op == NSTW_OP_TAP))
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): unknown op %" PRIu32, path, i,
 			                l.name, l.op);
 		const struct { const char *what; uint32_t value; } dims[] = {
@@ -338,7 +419,7 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 				return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 				                "%s: layer %d (%s): %s is %" PRIu32 ", outside 1..%u", path, i, l.name,
 				                dims[d].what, dims[d].value, NSTW_MAX_DIM);
-		if (l.flags & ~(uint32_t)NSTW_FLAG_NORM)
+		if (l.flags & ~(uint32_t)(NSTW_FLAG_NORM | (v2 ? NSTW_FLAG_REFLECT : 0)))
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): unknown flags 0x%" PRIx32, path, i,
 			                l.name, l.flags);
 		uint64_t kernel_bytes, need;
@@ -363,7 +444,11 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 			                "%s: layer %d (%s): data offset %" PRIu64 " overlaps the previous layer's (ending at %" PRIu64 ")",
 			                path, i, l.name, l.offset, previous_end);
 		previous_end = l.offset + l.bytes;
-		if (h->arch == NST_ARCH_VGG) {
+		if (l.op == NSTW_OP_TAP) {
+			const enum nst_status s = check_tap(path, i, w, &l, diag);
+			if (s != NST_OK)
+				return s;
+		} else if (h->arch == NST_ARCH_VGG) {
 			const enum nst_status s = check_vgg_layer(path, i, &l, &vgg, diag);
 			if (s != NST_OK)
 				return s;
@@ -443,6 +528,10 @@ static enum nst_status open_fd(const char *path, int fd, struct nst_weights **ou
 	w->payload = w->map + header.header_bytes;
 
 	s = check_layers(path, w, diag);
+	if (s == NST_OK && header.version >= NSTW_VERSION) {
+		decode_defaults(w->map + NSTW_HEADER_BYTES + (size_t)NSTW_LAYER_BYTES * header.n_layers, &w->defaults);
+		s = check_defaults(path, w, diag);
+	}
 	if (s == NST_OK) {
 		const uint32_t crc = file_crc(w->map, w->map_bytes);
 		if (crc != header.checksum)
@@ -506,7 +595,15 @@ enum nst_status nst_weights_layer(const struct nst_weights *weights, int index, 
 	out->out_channels = (int)l.out_channels;
 	out->stride = (int)l.stride;
 	out->has_norm = (l.flags & NSTW_FLAG_NORM) != 0;
+	out->reflect = (l.flags & NSTW_FLAG_REFLECT) != 0;
+	out->tap = l.op == NSTW_OP_TAP;
+	if (out->tap)
+		memcpy(out->tap_of, l.tap_of, sizeof out->tap_of); /* NUL-terminated: checked by open */
 	return NST_OK;
+}
+
+const struct nstw_defaults *nst_weights_defaults(const struct nst_weights *weights) {
+	return weights->defaults.present ? &weights->defaults : NULL;
 }
 
 int nst_weights_find(const struct nst_weights *weights, const char *name) {

@@ -43,7 +43,7 @@ int support_write_vgg(const char *path, const struct support_vgg_layer *layers, 
 	struct nstw_header h;
 	memset(&h, 0, sizeof h);
 	memcpy(h.magic, NSTW_MAGIC, 4);
-	h.version = NSTW_VERSION;
+	h.version = NSTW_VERSION_1;
 	h.header_bytes = (uint32_t)header_bytes;
 	h.n_layers = (uint32_t)n_layers;
 	h.dtype = (uint32_t)dtype;

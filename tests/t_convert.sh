@@ -255,7 +255,7 @@ assert l["bytes"] == 20 + 3 * 4 * 3 and l["stride"] == 2 and l["flags"] == 1, l
 assert np.array_equal(l["kernel"], k) and list(l["bias"]) == [1, 2, 3] and list(l["gamma"]) == [1, 1, 1]
 base = open(tmp + "/full.nstw", "rb").read()
 L1 = convert.HEADER_BYTES + convert.LAYER_BYTES      # layer 1's entry
-cases = [("version", 4, "<I", 2, "version 2"), ("n_layers", 12, "<I", 0, "0 layers"),
+cases = [("version", 4, "<I", 3, "version 3"), ("n_layers", 12, "<I", 0, "0 layers"),
          ("dtype", 16, "<I", 5, "unknown dtype 5"), ("flags", L1 + 48, "<I", 4, "unknown flags 0x4"),
          ("out_channels", L1 + 40, "<I", 0x7fffffff, "out_channels 2147483647"),
          ("offset", L1 + 56, "<Q", 1 << 40, "outside"), ("name", L1, "8s", b"conv1_3\0", "not the next VGG layer"),
@@ -366,5 +366,77 @@ EOF
 		die "fetch.sh converted a damaged shared folder: $(cat "$TMP/err")"
 	ok "fetch.sh refuses a shared folder that does not match its SHA256SUMS"
 fi
+
+# --- the distilled VGG19: torch's own load is the oracle (torch only here, in the test) -------------
+PTH=$SHARED/weights/vgg19-distilled-16x/encoder5_16x.pth
+if [ -f "$PTH" ]; then
+	"$PY" $CONVERT distilled "$PTH" "$TMP/distilled.nstw" >/dev/null
+	"$PY" - "$PTH" "$TMP/distilled.nstw" <<'EOF'
+import sys, numpy as np, torch, convert
+sd = torch.load(sys.argv[1], map_location="cpu")["model"]
+h, layers = convert.read_nstw(sys.argv[2])
+by = {l["name"]: l for l in layers}
+assert h["version"] == 2 and h["model"] == "vgg19-distilled" and len(layers) == 18, h
+bits = lambda a: np.ascontiguousarray(a, "<f4").view("<u4")
+blocks = [["11", "12"], ["21", "22"], ["31", "32", "33", "34"], ["41", "42", "43", "44"], ["51"]]
+for b, block in enumerate(blocks):
+    for c, key in enumerate(block):
+        l = by["conv%d_%d" % (b + 1, c + 1)]
+        assert l["flags"] == convert.FLAG_REFLECT and l["tap_of"] is None, l
+        if key != "11":   # HWIO of torch's OIHW, to the bit
+            assert np.array_equal(bits(l["kernel"]), bits(sd["conv%s.weight" % key].numpy().transpose(2, 3, 1, 0)))
+            assert np.array_equal(bits(l["bias"]), bits(sd["conv%s.bias" % key].numpy()))
+    t = by["tap%d_1" % (b + 1)]
+    assert t["op"] == convert.OP_TAP and t["tap_of"] == "conv%d_1" % (b + 1) and t["kernel_h"] == 1, t
+    assert np.array_equal(bits(t["kernel"]), bits(sd["conv%s_aux.weight" % block[0]].numpy().transpose(2, 3, 1, 0)))
+    assert np.array_equal(bits(t["bias"]), bits(sd["conv%s_aux.bias" % block[0]].numpy()))
+# conv1_1 with the input transform and conv0 folded in: torch's own pipeline, in float64, on a random
+# picture (reflection padding commutes with the per-pixel affine maps), within float32 rounding.
+import torch.nn.functional as F
+d = lambda k: sd[k].double()
+x = torch.randn(1, 3, 9, 7, dtype=torch.float64) * 60          # BGR - mean
+mean = torch.tensor([103.939, 116.779, 123.68], dtype=torch.float64).view(1, 3, 1, 1)
+y = F.conv2d(((x + mean) / 255.0).flip(1), d("conv0.weight"), d("conv0.bias"))
+want = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="reflect"), d("conv11.weight"), d("conv11.bias"))
+l = by["conv1_1"]
+w = torch.from_numpy(l["kernel"].astype(np.float64)).permute(3, 2, 0, 1)
+got = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w, torch.from_numpy(l["bias"].astype(np.float64)))
+err = float((got - want).abs().max() / want.abs().max())
+assert err < 1e-6, err
+assert h["defaults"] and h["defaults"].style == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], h["defaults"]
+print("distilled: every trunk and tap tensor equals torch.load's to the bit; folded conv1_1 within %.1e" % err)
+EOF
+	ok "distilled: converted without torch, equal to torch's own load"
+else
+	echo "note: $PTH absent: distilled check skipped"
+fi
+
+# --- the restricted unpickler refuses any other global without running it -------------------------
+# evil.pth: the legacy layout (magic, protocol version, system information), then an object that is a
+# call of the global with an argument that would create the marker file.
+for global in "posix system" "os system" "builtins eval" "subprocess call" "collections Counter"; do
+	"$PY" - "$TMP" "$global" <<'EOF'
+import sys, pickle
+tmp, (module, name) = sys.argv[1], sys.argv[2].split()
+marker = tmp + "/pwned"
+arg = {"system": "touch " + marker, "call": ["touch", marker]}.get(name, "open(%r, 'w')" % marker)
+head = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950a86a20f9469cfc6c, 1001, {"little_endian": True}))
+call = b"\x80\x02c" + module.encode() + b"\n" + name.encode() + b"\n" + pickle.dumps((arg,), protocol=2)[2:-1] + b"R."
+open(tmp + "/evil.pth", "wb").write(head + call + pickle.dumps([], protocol=2))
+EOF
+	expect_error "a .pth naming $global" "refused: the pickle names ${global/ /.}" "$PY" $CONVERT distilled "$TMP/evil.pth" "$TMP/evil.nstw"
+	[ ! -e "$TMP/pwned" ] || die "the pickle naming $global ran"
+	[ ! -e "$TMP/evil.nstw" ] || die "a refused .pth left an output"
+done
+# The last file through plain pickle.load (a test that can fail): posix.system would have run.
+"$PY" - "$TMP" <<'EOF'
+import sys, pickle
+tmp = sys.argv[1]
+marker = tmp + "/pwned"
+data = b"\x80\x02cposix\nsystem\nX" + len("touch " + marker).to_bytes(4, "little") + ("touch " + marker).encode() + b"\x85R."
+pickle.loads(data)
+EOF
+[ -e "$TMP/pwned" ] || die "plain pickle.loads did not run posix.system: the refusal test above proves nothing"
+ok "the restricted unpickler refuses posix/os.system, builtins.eval, subprocess.call and other names; plain pickle runs them"
 
 echo "t_convert: $checks checks passed"

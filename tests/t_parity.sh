@@ -7,6 +7,10 @@
 #   - --backend simd and --backend xnnpack against --backend scalar: row 0 within 1e-5, Adam row 10
 #     within 1e-4.
 # Under emulation (NST_EMU set: ARM builds under qemu) the sizes are smaller.
+# NST_PARITY_NETWORK=distilled (tests/t_parity_distilled.sh): the same on the distilled VGG19
+# (encoder5_16x.pth against build/vgg19-distilled.nstw: reflection padding, conv0 folded into
+# conv1_1, the 1x1 taps), with explicit layers on taps (relu1_1..relu5_1, relu4_1) and on the trunk
+# (relu3_2) and per-layer style weights.
 set -euo pipefail
 BUILD=${NST_BUILD:-build}
 SHARED=${NST_SHARED:-../shared}
@@ -14,10 +18,21 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 EMU=${NST_EMU:-}
 NST="$EMU $BUILD/nst"
 REF="$SHARED/reference/torch_nst.py"
-WEIGHTS_DIR="$SHARED/weights/vgg19-imagenet-blocks1-3"
+if [ "${NST_PARITY_NETWORK:-}" = distilled ]; then
+	NAME=t_parity_distilled
+	REF_WEIGHTS="$SHARED/weights/vgg19-distilled-16x/encoder5_16x.pth"
+	NSTW="$BUILD/vgg19-distilled.nstw"
+	LOSS=(--content-layers relu3_2,relu4_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1
+		--style-layer-weights 4096,16384,65536,262144,262144 --content-weight 3e4 --style-weight 1e5 --tv-weight 1e-3)
+else
+	NAME=t_parity
+	REF_WEIGHTS="$SHARED/weights/vgg19-imagenet-blocks1-3"
+	NSTW="$BUILD/vgg19.nstw"
+	LOSS=()
+fi
 
-for f in "$REF" "$WEIGHTS_DIR/model.json" "$BUILD/vgg19.nstw"; do
-	[ -e "$f" ] || { echo "t_parity: missing $f"; exit 1; }
+for f in "$REF" "$REF_WEIGHTS" "$NSTW"; do
+	[ -e "$f" ] || { echo "$NAME: missing $f"; exit 1; }
 done
 if [ -n "$EMU" ]; then SIZE=32 LBFGS_N=20; else SIZE=64 LBFGS_N=50; fi
 ADAM_N=10
@@ -35,9 +50,9 @@ for name, out in (("chelsea.png", "content.png"), ("starry_night.jpg", "style.pn
     im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(f"{dst}/{out}")
 EOF
 
-common=(--size "$SIZE" --threads 2)
-ref() { "$PYTHON" "$REF" --weights "$WEIGHTS_DIR" --content "$tmp/content.png" --style "$tmp/style.png" "${common[@]}" "$@" >/dev/null; }
-ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$BUILD/vgg19.nstw" -q "${common[@]}" "$@"; }
+common=(--size "$SIZE" --threads 2 "${LOSS[@]}")
+ref() { "$PYTHON" "$REF" --weights "$REF_WEIGHTS" --content "$tmp/content.png" --style "$tmp/style.png" "${common[@]}" "$@" >/dev/null; }
+ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$NSTW" -q "${common[@]}" "$@"; }
 
 ref --optimizer adam --iterations $ADAM_N --log "$tmp/ref_adam.csv" --dump-grad "$tmp/ref_grad.f32"
 # L-BFGS: compared natively only (see the note printed under emulation); here runs cost minutes.
@@ -49,25 +64,25 @@ if [ -n "$EMU" ]; then printf 'iteration,total,content,style,tv,seconds\n0,1,0,1
 ours --backend scalar --optimizer adam -n $ADAM_N --log "$tmp/scalar_adam.csv" --dump-grad "$tmp/scalar_grad.f32"
 lbfgs scalar
 backends=(scalar)
-if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" --size "$SIZE" -q -n 0 2>/dev/null; then
+if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend simd --optimizer adam -n $ADAM_N --log "$tmp/simd_adam.csv" --dump-grad "$tmp/simd_grad.f32"
 	lbfgs simd
 	backends+=(simd)
 else
-	echo "t_parity: no SIMD backend on this CPU"
+	echo "$NAME: no SIMD backend on this CPU"
 fi
-if $NST --backend xnnpack -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$BUILD/vgg19.nstw" --size "$SIZE" -q -n 0 2>/dev/null; then
+if $NST --backend xnnpack -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend xnnpack --optimizer adam -n $ADAM_N --log "$tmp/xnnpack_adam.csv" --dump-grad "$tmp/xnnpack_grad.f32"
 	lbfgs xnnpack
 	backends+=(xnnpack)
 else
-	echo "t_parity: no XNNPACK backend in this build"
+	echo "$NAME: no XNNPACK backend in this build"
 fi
 
-"$PYTHON" - "$tmp" "$ADAM_N" "${EMU:+emulated}" "${backends[@]}" <<'EOF'
+"$PYTHON" - "$tmp" "$ADAM_N" "${EMU:+emulated}" "$NAME" "${backends[@]}" <<'EOF'
 import csv, sys
 import numpy as np
-tmp, adam_n, emulated, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "emulated", sys.argv[4:]
+tmp, adam_n, emulated, name, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "emulated", sys.argv[4], sys.argv[5:]
 if emulated:
     print("note: under emulation the L-BFGS comparison is skipped: at the sizes emulation allows (32 px, 20\n"
           "iterations) the trajectory is still steep and one rounding-level difference moves the loss by tens of\n"
@@ -114,6 +129,6 @@ for be in ("simd", "xnnpack"):
         s, v = rows(f"{tmp}/{be}_adam.csv"), rows(f"{tmp}/scalar_adam.csv")
         columns(f"{be} vs scalar adam", s, v, 0, 1e-5)
         columns(f"{be} vs scalar adam", s, v, adam_n, 1e-4)
-print(f"t_parity: {'FAILED' if fails else 'all within bounds'}")
+print(f"{name}: {'FAILED' if fails else 'all within bounds'}")
 sys.exit(1 if fails else 0)
 EOF

@@ -544,7 +544,7 @@ static int write_net(const char *path, const struct ref_net *net, bool f16, uint
 	struct nstw_header h;
 	memset(&h, 0, sizeof h);
 	memcpy(h.magic, NSTW_MAGIC, 4);
-	h.version = NSTW_VERSION;
+	h.version = NSTW_VERSION_1;
 	h.header_bytes = (uint32_t)header_bytes;
 	h.n_layers = (uint32_t)n_layers;
 	h.dtype = f16 ? NST_DTYPE_F16 : NST_DTYPE_F32;

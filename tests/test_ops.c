@@ -7,7 +7,9 @@
  *      clamp, addend, mask_in, addend + mask_in + mask_out).
  *      (cout <= 4 at stride 1 takes the small-N path: dot kernels over an input band)
  *   2. The input gradient (nst_conv_pack_backward + nst_conv_backward_shape): against a naive
- *      transposed convolution and by the adjoint identity <conv(x), y> == <x, conv_backward(y)>.
+ *      transposed convolution and by the adjoint identity <conv(x), y> == <x, conv_backward(y)>;
+ *      with reflection padding (the padded picture's gradient, nst_reflect_pad_backward) also
+ *      against finite differences at corners, edges and the centre.
  *   3. 2x2 max / average pooling forward, argmax codes (first maximum wins, ties tested
  *      explicitly), backward (zeros in dropped rows / columns), adjoint identities.
  *   4. nst_mask_apply with and without addend.
@@ -569,6 +571,126 @@ static void test_conv_backward_case(const struct test_engine *te, const struct c
 	free(y);
 	free(ref);
 	free(mag);
+}
+
+/* 2b. The input gradient of a stride-1, reflection-padded convolution, as src/session.c computes it:
+ * the gradient convolution over the padded picture (backward shape, pad k - 1), then
+ * nst_reflect_pad_backward folding every padded pixel onto the pixel it mirrors.  Against (a) a
+ * naive scatter through the kernel with the naive reflection, (b) the adjoint identity with the
+ * engine's reflect forward, (c) central finite differences of the double loss <conv(x), dy> at a
+ * few pixels, edges and corners included. */
+static double naive_reflect_conv_loss(const struct conv_case *c, const double *x, const float *hwio, const float *dy) {
+	double l = 0.0;
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				double v = 0.0;
+				for (int ky = 0; ky < c->k; ky++)
+					for (int kx = 0; kx < c->k; kx++) {
+						const int iy = naive_reflect(oy - c->pad + ky, c->h), ix = naive_reflect(ox - c->pad + kx, c->w);
+						for (int ci = 0; ci < c->cin; ci++)
+							v += x[((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci] *
+							     (double)hwio[(((size_t)ky * (size_t)c->k + (size_t)kx) * (size_t)c->cin + (size_t)ci) * (size_t)c->cout + (size_t)co];
+					}
+				l += v * (double)dy[((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co];
+			}
+	return l;
+}
+
+static void test_reflect_backward_case(const struct test_engine *te, const struct conv_case *c, struct nst_rng *r,
+                                       struct worst *worst) {
+	const struct nst_engine *e = &te->e;
+	const struct nst_conv_shape shape = conv_shape(c);
+	struct nst_conv_shape b = nst_conv_backward_shape(&shape);
+	b.pad = c->k - 1; /* the full gradient: [h + 2 pad][w + 2 pad][cin] */
+	const int ph = c->h + 2 * c->pad, pw = c->w + 2 * c->pad;
+	CHECK(nst_conv_out_size(c->h, b.kernel_h, 1, b.pad) == ph && nst_conv_out_size(c->w, b.kernel_w, 1, b.pad) == pw,
+	      "reflect backward of %dx%d pad %d does not give the padded picture", c->k, c->k, c->pad);
+	const size_t n_x = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_y = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	const size_t n_p = (size_t)ph * (size_t)pw * (size_t)c->cin;
+	const size_t n_w = (size_t)c->k * (size_t)c->k * (size_t)c->cin * (size_t)c->cout;
+	float *x = xmalloc(n_x * sizeof(float)), *dy = xmalloc(n_y * sizeof(float)), *hwio = xmalloc(n_w * sizeof(float));
+	fill_uniform(r, x, n_x, -1.0, 1.0);
+	fill_uniform(r, dy, n_y, -1.0, 1.0);
+	fill_uniform(r, hwio, n_w, -1.0, 1.0);
+	float *packed_f = galloc(nst_conv_packed_floats(e->gemm, &shape)), *packed_b = galloc(nst_conv_packed_floats(e->gemm, &b));
+	nst_conv_pack_forward(e->gemm, &shape, hwio, NULL, packed_f);
+	nst_conv_pack_backward(e->gemm, &shape, hwio, packed_b);
+	float *dx = galloc(n_p), *y = galloc(n_y);
+	nst_conv2d(e, &b, c->h, c->w, dy, packed_b, dx, NULL);
+	nst_reflect_pad_backward(c->h, c->w, c->cin, c->pad, dx);
+	nst_conv2d(e, &shape, c->h, c->w, x, packed_f, y, NULL);
+	CHECK(guard_ok(dx, n_p) && guard_ok(y, n_y), "%s: reflect conv: write past the output", te->label);
+
+	/* (a) naive: every dy scattered through the kernel onto the reflected input pixel. */
+	double *ref = calloc(n_x, sizeof(double)), *mag = calloc(n_x, sizeof(double)), *xd = calloc(n_x, sizeof(double));
+	if (!ref || !mag || !xd) {
+		fprintf(stderr, "test_ops: out of memory\n");
+		exit(1);
+	}
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int ky = 0; ky < c->k; ky++)
+				for (int kx = 0; kx < c->k; kx++) {
+					const int iy = naive_reflect(oy - c->pad + ky, c->h), ix = naive_reflect(ox - c->pad + kx, c->w);
+					for (int ci = 0; ci < c->cin; ci++)
+						for (int co = 0; co < c->cout; co++) {
+							const double p =
+								(double)hwio[(((size_t)ky * (size_t)c->k + (size_t)kx) * (size_t)c->cin + (size_t)ci) * (size_t)c->cout + (size_t)co] *
+								(double)dy[((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co];
+							const size_t i = ((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci;
+							ref[i] += p;
+							mag[i] += fabs(p);
+						}
+				}
+	double err = 0.0;
+	for (size_t i = 0; i < n_x; i++) {
+		const double ei = fabs((double)dx[i] - ref[i]) / (mag[i] + 1e-30);
+		err = ei > err || ei != ei ? ei : err;
+	}
+	note(&worst->conv_bwd, err);
+	CHECK(err <= CONV_TOL, "%s: reflect conv backward %dx%d cin %d cout %d %dx%d vs naive: worst rel err %.3g", te->label,
+	      c->k, c->k, c->cin, c->cout, c->h, c->w, err);
+	/* (b) adjoint identity with the engine's reflect forward. */
+	double lhs = 0.0, rhs = 0.0, scale = 0.0;
+	for (size_t i = 0; i < n_y; i++) {
+		lhs += (double)y[i] * (double)dy[i];
+		scale += fabs((double)y[i] * (double)dy[i]);
+	}
+	for (size_t i = 0; i < n_x; i++) {
+		rhs += (double)x[i] * (double)dx[i];
+		scale += fabs((double)x[i] * (double)dx[i]);
+	}
+	note(&worst->conv_adjoint, fabs(lhs - rhs) / (scale + 1e-30));
+	CHECK(fabs(lhs - rhs) <= 1e-5 * scale, "%s: reflect conv: <conv x, y> = %.12g, <x, backward y> = %.12g", te->label,
+	      lhs, rhs);
+	/* (c) finite differences of the double loss at the corners, an edge pixel and the centre. */
+	for (size_t i = 0; i < n_x; i++)
+		xd[i] = x[i];
+	const int probes[][2] = {{0, 0}, {c->h - 1, c->w - 1}, {0, c->w / 2}, {c->h / 2, 0}, {c->h / 2, c->w / 2}};
+	for (size_t q = 0; q < sizeof probes / sizeof probes[0]; q++) {
+		const size_t i = ((size_t)probes[q][0] * (size_t)c->w + (size_t)probes[q][1]) * (size_t)c->cin + (size_t)(q % (size_t)c->cin);
+		const double step = 1e-3, keep = xd[i];
+		xd[i] = keep + step;
+		const double up = naive_reflect_conv_loss(c, xd, hwio, dy);
+		xd[i] = keep - step;
+		const double down = naive_reflect_conv_loss(c, xd, hwio, dy);
+		xd[i] = keep;
+		const double fd = (up - down) / (2 * step);
+		CHECK(fabs(fd - (double)dx[i]) <= 1e-4 * (mag[i] + 1e-12),
+		      "%s: reflect conv backward at (%d, %d): finite difference %.9g, gradient %.9g", te->label, probes[q][0],
+		      probes[q][1], fd, (double)dx[i]);
+	}
+	free(x);
+	free(dy);
+	free(hwio);
+	free(packed_f);
+	free(packed_b);
+	free(dx);
+	free(y);
+	free(ref);
+	free(mag);
+	free(xd);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1253,6 +1375,19 @@ int main(void) {
 		for (int k = 0; k < n_engines; k++)
 			test_conv_backward_case(&engines[k], &bc[i], &r, &worst);
 
+	/* 2b. reflection-padded (the distilled VGG19's 3x3 layers; 9x9 pad 4 as the feed-forward nets' ends;
+	 * 2 rows: each border row mirrors the other; the small-N path with cin 3 and cout 4) */
+	static const struct conv_case reflect_cases[] = {
+		/* k  s  pad reflect cin cout  h   w  bias */
+		{3, 1, 1, true, 3, 16, 7, 9, false},
+		{3, 1, 1, true, 16, 4, 5, 6, false},
+		{3, 1, 1, true, 8, 12, 2, 5, false},
+		{3, 1, 1, true, 5, 40, 11, 3, false},
+		{9, 1, 4, true, 3, 8, 9, 6, false},
+	};
+	for (size_t i = 0; i < sizeof reflect_cases / sizeof reflect_cases[0]; i++)
+		for (int k = 0; k < n_engines; k++)
+			test_reflect_backward_case(&engines[k], &reflect_cases[i], &r, &worst);
 	printf("conv backward: %.2f s\n", seconds_since(&t0));
 	/* 3. pooling: {h, w, c}; channel counts multiple of 4 (split over threads) and not (one slot) */
 	static const int pools[][3] = {

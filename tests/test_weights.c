@@ -244,7 +244,7 @@ static bool tiny_build(struct tiny_file *t, uint32_t arch, uint32_t dtype, const
 		return false;
 	uint8_t *b = t->bytes;
 	memcpy(b + HDR(magic), NSTW_MAGIC, 4);
-	put_u32(b + HDR(version), NSTW_VERSION);
+	put_u32(b + HDR(version), NSTW_VERSION_1);
 	put_u32(b + HDR(header_bytes), (uint32_t)header_bytes);
 	put_u32(b + HDR(n_layers), (uint32_t)n);
 	put_u32(b + HDR(dtype), dtype);
@@ -362,7 +362,7 @@ static void check_tiny_reads(const char *path, const struct tiny_file *t, uint32
 	CHECK(nst_weights_arch(w) == (enum nst_arch)arch, "arch %d", (int)nst_weights_arch(w));
 	CHECK(strcmp(nst_weights_model(w), "tiny") == 0, "model \"%s\"", nst_weights_model(w));
 	CHECK(nst_weights_dtype(w) == (enum nst_dtype)t->dtype, "dtype %d", (int)nst_weights_dtype(w));
-	CHECK(nst_weights_version(w) == NSTW_VERSION, "version %u", nst_weights_version(w));
+	CHECK(nst_weights_version(w) == NSTW_VERSION_1, "version %u", nst_weights_version(w));
 	uint32_t stored = 0;
 	for (int i = 3; i >= 0; i--)
 		stored = stored << 8 | t->bytes[HDR(checksum) + (size_t)i];
@@ -501,9 +501,9 @@ static void test_files(const char *dir) {
 	const uint64_t offset1 = get_u64(t.bytes + LAYER_AT(1, offset));
 	const uint64_t bytes1 = get_u64(t.bytes + LAYER_AT(1, bytes));
 	/*                          name                offset                      value    u64?   reseal  status                   needle */
-	expect_mutation(dir, &t, "version2", HDR(version), 2, false, true, NST_ERR_WEIGHTS_VERSION, "version 2; this build reads version 1");
+	expect_mutation(dir, &t, "version3", HDR(version), 3, false, true, NST_ERR_WEIGHTS_VERSION, "version 3; this build reads versions 1 and 2");
 	expect_mutation(dir, &t, "version0", HDR(version), 0, false, true, NST_ERR_WEIGHTS_VERSION, "version 0");
-	expect_mutation(dir, &t, "version2-unsealed", HDR(version), 2, false, false, NST_ERR_WEIGHTS_VERSION, "version 2");
+	expect_mutation(dir, &t, "version3-unsealed", HDR(version), 3, false, false, NST_ERR_WEIGHTS_VERSION, "version 3");
 	expect_mutation(dir, &t, "layers0", HDR(n_layers), 0, false, true, NST_ERR_WEIGHTS_FORMAT, "0 layers");
 	expect_mutation(dir, &t, "layers100000", HDR(n_layers), 100000, false, true, NST_ERR_WEIGHTS_FORMAT, "100000 layers");
 	expect_mutation(dir, &t, "layers3", HDR(n_layers), 3, false, true, NST_ERR_WEIGHTS_FORMAT, "header_bytes");

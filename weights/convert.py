@@ -14,6 +14,11 @@ Usage:
   convert.py fast FILE.bin OUT.nstw [--name candy]
       a feed-forward style network laid out as ../shared/fast-styles/ARCHITECTURE.md says; stored
       as arch 2 (transformer), float16 kernels with their bits unchanged, layers conv1..conv16.
+  convert.py distilled FILE.pth OUT.nstw
+      the distilled VGG19 of ../shared/weights/vgg19-distilled-16x (encoder5_16x.pth, a legacy
+      torch.save pickle read by torch_legacy.py without torch and without running the pickle):
+      conv1_1..conv5_1 with reflection padding, the input transform and conv0 folded into
+      conv1_1 (in float64, then rounded), and the five 1x1 taps tap1_1..tap5_1.
   convert.py random --arch vgg16|vgg19 [--blocks N] [--seed S] [--fp16] OUT.nstw
       He-initialised random weights with the real VGG shapes (for tests), biases uniform in
       [-0.05, 0.05] so that tests see them.
@@ -41,25 +46,35 @@ import numpy as np
 
 # --- the format (mirrors src/weights_format.h) -------------------------------------------------
 MAGIC = b"NSTW"
-VERSION = 1
+VERSION = 2                 # written; version 1 files (no defaults block, no taps) are read too
+VERSIONS = (1, 2)
 HEADER_BYTES = 128
 LAYER_BYTES = 128
+DEFAULTS_BYTES = 256        # version 2: the network's default layers and weights, after the table
 ALIGNMENT = 64
 MAX_LAYERS = 256
 MAX_DIM = 65535
 OP_CONV2D = 1
+OP_TAP = 2                  # version 2: 1x1 conv + ReLU on a trunk conv's ReLU output (its `tap_of`)
 FLAG_NORM = 1
+FLAG_REFLECT = 2            # version 2: reflection padding (kernel // 2 on every side) instead of zeros
+INPUT_CAFFE = 0             # the header's input convention: x = BGR - ImageNet mean, 0..255
 CHECKSUM_OFFSET = 64
 DTYPE_F32, DTYPE_F16 = 0, 1
 ARCH_VGG, ARCH_TRANSFORMER = 1, 2
 MODEL_BYTES, SOURCE_BYTES, NAME_BYTES = 32, 56, 24
 # magic, version, header_bytes, n_layers, dtype, arch, model, payload_bytes, checksum, reserved, source
 HEADER = struct.Struct("<4sIIIII32sQII56s")
-# name, op, kernel_h, kernel_w, in_channels, out_channels, stride, flags, reserved0, offset, bytes, reserved1
-LAYER = struct.Struct("<24sIIIIIIIIQQ56s")
-assert HEADER.size == HEADER_BYTES and LAYER.size == LAYER_BYTES
+# name, op, kernel_h, kernel_w, in_channels, out_channels, stride, flags, reserved0, offset, bytes, tap_of, reserved1
+LAYER = struct.Struct("<24sIIIIIIIIQQ24s32s")
+# n_content, n_style, content_weight, style_weight, tv_weight, present, content[4][16], style[8][16],
+# style_layer_weights[8], reserved
+MAX_DEFAULT_CONTENT, MAX_DEFAULT_STYLE, DEFAULT_NAME_BYTES = 4, 8, 16
+DEFAULTS = struct.Struct("<IIfffI64s128s8f8s")
+assert HEADER.size == HEADER_BYTES and LAYER.size == LAYER_BYTES and DEFAULTS.size == DEFAULTS_BYTES
 DTYPE_NAMES = {DTYPE_F32: "float32", DTYPE_F16: "float16"}
 ARCH_NAMES = {ARCH_VGG: "vgg", ARCH_TRANSFORMER: "transformer"}
+RELU_NAME = re.compile(r"^relu[1-5]_[1-4]$")
 NP_DTYPE = {DTYPE_F32: np.dtype("<f4"), DTYPE_F16: np.dtype("<f2")}
 
 # --- the networks ------------------------------------------------------------------------------
@@ -89,11 +104,73 @@ class NstwError(Exception):
 
 
 class Layer:
-    """One convolution: kernel HWIO [kh][kw][cin][cout], bias [cout], optional gamma/beta [cout]."""
+    """One convolution: kernel HWIO [kh][kw][cin][cout], bias [cout], optional gamma/beta [cout];
+    reflect: reflection padding; tap_of: a tap (1x1 conv + ReLU) of that trunk conv's output."""
 
-    def __init__(self, name, kernel, bias, stride=1, gamma=None, beta=None):
+    def __init__(self, name, kernel, bias, stride=1, gamma=None, beta=None, reflect=False, tap_of=None):
         self.name, self.kernel, self.bias, self.stride = name, kernel, bias, stride
         self.gamma, self.beta = gamma, beta
+        self.reflect, self.tap_of = reflect, tap_of
+
+
+class Defaults:
+    """A network's default loss layers and weights (version 2's defaults block)."""
+
+    def __init__(self, content, content_weight, style, style_layer_weights, style_weight, tv_weight):
+        self.content, self.style = list(content), list(style)
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.style_layer_weights = list(style_layer_weights)
+
+
+# CONVENTIONS.md's defaults (the genuine VGG19 to block 3, and any VGG file that says nothing).
+CONVENTIONS_DEFAULTS = Defaults(["relu3_2"], 5.0, ["relu1_1", "relu2_1", "relu3_1"], [1.0, 1.0, 1.0], 100.0, 1e-3)
+# The genuine VGG19 with blocks 4-5: neural-style's layers (weights: the coordinator's to choose by looking).
+VGG19_FULL_DEFAULTS = Defaults(["relu4_2"], 5.0, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+                               [1.0] * 5, 100.0, 1e-3)
+# The distilled network: SOURCE.md's measured setting (per-layer weights C_l^2 on the taps, style weight
+# 1e5, content relu4_1); placeholders until chosen by looking at pictures.
+DISTILLED_DEFAULTS = Defaults(["relu4_1"], 3e4, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+                              [64.0 ** 2, 128.0 ** 2, 256.0 ** 2, 512.0 ** 2, 512.0 ** 2], 1e5, 1e-5)
+
+
+def defaults_bytes(d):
+    if d is None:
+        return b"\0" * DEFAULTS_BYTES
+    if len(d.content) > MAX_DEFAULT_CONTENT or not 0 < len(d.style) <= MAX_DEFAULT_STYLE or \
+            len(d.style_layer_weights) != len(d.style):
+        fail("defaults: %d content and %d style layers (at most %d and %d), %d per-layer weights"
+             % (len(d.content), len(d.style), MAX_DEFAULT_CONTENT, MAX_DEFAULT_STYLE, len(d.style_layer_weights)))
+    for n in d.content + d.style:
+        if not RELU_NAME.match(n):
+            fail("defaults: %r is not a layer name reluB_I" % n)
+    names = lambda l, k: b"".join(n.encode().ljust(DEFAULT_NAME_BYTES, b"\0") for n in l).ljust(k * DEFAULT_NAME_BYTES, b"\0")
+    w = list(d.style_layer_weights) + [0.0] * (MAX_DEFAULT_STYLE - len(d.style))
+    return DEFAULTS.pack(len(d.content), len(d.style), d.content_weight, d.style_weight, d.tv_weight, 1,
+                         names(d.content, MAX_DEFAULT_CONTENT), names(d.style, MAX_DEFAULT_STYLE), *w, b"")
+
+
+def parse_defaults(raw, path):
+    (nc, ns, cw, sw, tw, present, content, style, *rest) = DEFAULTS.unpack(raw)
+    weights = rest[:MAX_DEFAULT_STYLE]
+    if not present:
+        if raw.strip(b"\0"):
+            raise NstwError("%s: the defaults block is marked absent but is not all zero" % path)
+        return None
+    if present != 1 or nc > MAX_DEFAULT_CONTENT or not 0 < ns <= MAX_DEFAULT_STYLE:
+        raise NstwError("%s: defaults block: flag %d, %d content and %d style layers" % (path, present, nc, ns))
+    def names(blob, n):
+        out = []
+        for i in range(n):
+            field = blob[i * DEFAULT_NAME_BYTES:(i + 1) * DEFAULT_NAME_BYTES]
+            name = _cstr(field, "a default layer name", path)
+            if not RELU_NAME.match(name):
+                raise NstwError("%s: default layer %r is not reluB_I" % (path, name))
+            out.append(name)
+        return out
+    values = [cw, sw, tw] + list(weights[:ns])
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise NstwError("%s: a default weight is negative or not finite" % path)
+    return Defaults(names(content, nc), cw, names(style, ns), weights[:ns], sw, tw)
 
 
 def vgg_names(model):
@@ -122,12 +199,17 @@ def _pad_to(buf, multiple):
     buf.extend(b"\0" * (-len(buf) % multiple))
 
 
-def nstw_bytes(model, source, arch, dtype, layers):
-    """The complete file, checksum included."""
+def header_size(version, n_layers):
+    table = HEADER_BYTES + LAYER_BYTES * n_layers + (DEFAULTS_BYTES if version >= 2 else 0)
+    return -(-table // ALIGNMENT) * ALIGNMENT
+
+
+def nstw_bytes(model, source, arch, dtype, layers, defaults=None):
+    """The complete file (version 2), checksum included."""
     if not 1 <= len(layers) <= MAX_LAYERS:
         fail("%d layers; a .nstw file holds 1..%d" % (len(layers), MAX_LAYERS))
     src = source.encode("utf-8")[:SOURCE_BYTES - 1].decode("utf-8", "ignore").encode("utf-8")
-    header_bytes = -(-(HEADER_BYTES + LAYER_BYTES * len(layers)) // ALIGNMENT) * ALIGNMENT
+    header_bytes = header_size(VERSION, len(layers))
     payload, table = bytearray(), bytearray()
     for layer in layers:
         kh, kw, cin, cout = layer.kernel.shape
@@ -146,11 +228,14 @@ def nstw_bytes(model, source, arch, dtype, layers):
         _pad_to(payload, 4)
         for v in vectors:                                                               # [cout] float32 each
             payload += np.ascontiguousarray(v, dtype="<f4").tobytes()
-        table += LAYER.pack(_fixed(layer.name, NAME_BYTES, "layer name"), OP_CONV2D, kh, kw, cin, cout,
-                            layer.stride, FLAG_NORM if norm else 0, 0, offset, len(payload) - offset, b"")
+        flags = (FLAG_NORM if norm else 0) | (FLAG_REFLECT if layer.reflect else 0)
+        op = OP_TAP if layer.tap_of else OP_CONV2D
+        tap_of = _fixed(layer.tap_of, NAME_BYTES, "tap source") if layer.tap_of else b""
+        table += LAYER.pack(_fixed(layer.name, NAME_BYTES, "layer name"), op, kh, kw, cin, cout,
+                            layer.stride, flags, 0, offset, len(payload) - offset, tap_of, b"")
     head = HEADER.pack(MAGIC, VERSION, header_bytes, len(layers), dtype, arch,
-                       _fixed(model, MODEL_BYTES, "model name"), len(payload), 0, 0, src)
-    data = bytearray(head + table)
+                       _fixed(model, MODEL_BYTES, "model name"), len(payload), 0, INPUT_CAFFE, src)
+    data = bytearray(head + table + defaults_bytes(defaults))
     _pad_to(data, ALIGNMENT)
     assert len(data) == header_bytes
     data += payload
@@ -158,9 +243,9 @@ def nstw_bytes(model, source, arch, dtype, layers):
     return bytes(data)
 
 
-def write_nstw(path, model, source, arch, dtype, layers):
+def write_nstw(path, model, source, arch, dtype, layers, defaults=None):
     """Writes atomically: a temporary file beside path, then os.replace."""
-    data = nstw_bytes(model, source, arch, dtype, layers)
+    data = nstw_bytes(model, source, arch, dtype, layers, defaults)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         fail("%s: the folder %s does not exist" % (path, directory))
@@ -196,15 +281,18 @@ def read_nstw(path, with_values=True):
         raise NstwError("%s: cannot open: %s" % (path, e.strerror or e))
     if len(data) < HEADER_BYTES:
         raise NstwError("%s: %d bytes, shorter than the %d-byte header" % (path, len(data), HEADER_BYTES))
-    (magic, version, header_bytes, n_layers, dtype, arch, model, payload_bytes, checksum, _reserved,
+    (magic, version, header_bytes, n_layers, dtype, arch, model, payload_bytes, checksum, input_convention,
      source) = HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise NstwError("%s: not a weights file (magic %r)" % (path, magic))
-    if version != VERSION:
-        raise NstwError("%s: weights file version %d; this reader reads version %d" % (path, version, VERSION))
+    if version not in VERSIONS:
+        raise NstwError("%s: weights file version %d; this reader reads versions %s" % (
+            path, version, " and ".join(map(str, VERSIONS))))
     if not 1 <= n_layers <= MAX_LAYERS:
         raise NstwError("%s: %d layers; 1..%d allowed" % (path, n_layers, MAX_LAYERS))
-    want_header = -(-(HEADER_BYTES + LAYER_BYTES * n_layers) // ALIGNMENT) * ALIGNMENT
+    if input_convention != INPUT_CAFFE:
+        raise NstwError("%s: unknown input convention %d" % (path, input_convention))
+    want_header = header_size(version, n_layers)
     if header_bytes != want_header:
         raise NstwError("%s: header_bytes %d; %d layers need %d" % (path, header_bytes, n_layers, want_header))
     if dtype not in DTYPE_NAMES:
@@ -216,25 +304,30 @@ def read_nstw(path, with_values=True):
         raise NstwError("%s: %s%d bytes expected, %d found" % (path, what, header_bytes + payload_bytes, len(data)))
     header = dict(version=version, header_bytes=header_bytes, n_layers=n_layers, dtype=dtype, arch=arch,
                   model=_cstr(model, "the model name", path), payload_bytes=payload_bytes, checksum=checksum,
-                  source=_cstr(source, "the source note", path), file_bytes=len(data))
+                  source=_cstr(source, "the source note", path), file_bytes=len(data), defaults=None)
+    if version >= 2:
+        at = HEADER_BYTES + LAYER_BYTES * n_layers
+        header["defaults"] = parse_defaults(data[at:at + DEFAULTS_BYTES], path)
     layers, end, names = [], 0, set()
     block, conv, channels = 0, 0, VGG_INPUT_CHANNELS
+    trunk, tapped = {}, set()             # conv name -> out_channels; convs with a tap
     payload = memoryview(data)[header_bytes:]
     for i in range(n_layers):
-        (name, op, kh, kw, cin, cout, stride, flags, _r0, offset, nbytes,
+        (name, op, kh, kw, cin, cout, stride, flags, _r0, offset, nbytes, tap_of,
          _r1) = LAYER.unpack_from(data, HEADER_BYTES + i * LAYER_BYTES)
         name = _cstr(name, "layer %d's name" % i, path)
         where = "%s: layer %d (%s)" % (path, i, name)
         if not name or name in names:
             raise NstwError("%s: empty or repeated name" % where)
         names.add(name)
-        if op != OP_CONV2D:
+        if op != OP_CONV2D and not (version >= 2 and op == OP_TAP):
             raise NstwError("%s: unknown op %d" % (where, op))
+        tap_of = _cstr(tap_of, "the tap source", path) if op == OP_TAP else None
         for what, v in (("kernel_h", kh), ("kernel_w", kw), ("in_channels", cin), ("out_channels", cout),
                         ("stride", stride)):
             if not 1 <= v <= MAX_DIM:
                 raise NstwError("%s: %s %d outside 1..%d" % (where, what, v, MAX_DIM))
-        if flags & ~FLAG_NORM:
+        if flags & ~(FLAG_NORM | (FLAG_REFLECT if version >= 2 else 0)):
             raise NstwError("%s: unknown flags 0x%x" % (where, flags))
         kernel_bytes = kh * kw * cin * cout * NP_DTYPE[dtype].itemsize
         bias_at = -(-kernel_bytes // 4) * 4
@@ -246,7 +339,13 @@ def read_nstw(path, with_values=True):
             raise NstwError("%s: data at %d..%d is misaligned, overlapping or outside the %d-byte payload"
                             % (where, offset, offset + nbytes, payload_bytes))
         end = offset + nbytes
-        if arch == ARCH_VGG:
+        if op == OP_TAP:
+            if arch != ARCH_VGG or (kh, kw, stride, flags) != (1, 1, 1, 0):
+                raise NstwError("%s: a tap is a 1x1, stride 1 convolution of a VGG network, without flags" % where)
+            if tap_of not in trunk or tap_of in tapped or trunk[tap_of] != cin:
+                raise NstwError("%s: taps %r, which is not an earlier untapped conv with %d outputs" % (where, tap_of, cin))
+            tapped.add(tap_of)
+        elif arch == ARCH_VGG:
             if block and name == "conv%d_%d" % (block, conv + 1):
                 conv += 1
             elif block < len(VGG_WIDTHS) and name == "conv%d_1" % (block + 1):
@@ -256,8 +355,9 @@ def read_nstw(path, with_values=True):
             if cin != channels:
                 raise NstwError("%s: in_channels %d, the previous output has %d" % (where, cin, channels))
             channels = cout
+            trunk[name] = cout
         layer = dict(name=name, op=op, kernel_h=kh, kernel_w=kw, in_channels=cin, out_channels=cout,
-                     stride=stride, flags=flags, offset=offset, bytes=nbytes)
+                     stride=stride, flags=flags, offset=offset, bytes=nbytes, tap_of=tap_of)
         if with_values:
             k = np.frombuffer(payload, NP_DTYPE[dtype], kh * kw * cin * cout, offset)
             layer["kernel_raw"] = k.reshape(kh, kw, cin, cout)                    # [kh][kw][cin][cout]
@@ -305,6 +405,15 @@ def vgg_layers(entries, model, origin, dtype):
             fail("%s: layer %s's kernel exceeds the float16 range; drop --fp16" % (origin, name))
         layers.append(Layer(name, np.asarray(kernel, "<f4"), np.asarray(bias, "<f4")))
     return layers
+
+
+def vgg_defaults(model, layers):
+    """The defaults a genuine VGG file carries: neural-style's with blocks 4-5 (VGG19 to conv5_1 at
+    least), else CONVENTIONS.md's when it reaches conv3_2; none (the engine's) otherwise."""
+    names = {l.name for l in layers}
+    if model == "vgg19" and "conv5_1" in names:
+        return VGG19_FULL_DEFAULTS
+    return CONVENTIONS_DEFAULTS if "conv3_2" in names else None
 
 
 def detect_vgg(conv_ids, hint, origin, model):
@@ -391,7 +500,7 @@ def convert_tfjs(folder, out, dtype, model):
                  len(blob), off))
     layers = vgg_layers([(k, v[0], v[1]) for k, v in entries.items()], model, folder, dtype)
     source = "tfjs:" + os.path.basename(os.path.normpath(folder))
-    write_nstw(out, model, source, ARCH_VGG, dtype, layers)
+    write_nstw(out, model, source, ARCH_VGG, dtype, layers, vgg_defaults(model, layers))
     return model, layers
 
 
@@ -454,7 +563,7 @@ def convert_keras(path, out, dtype, model):
                          % (path, ln, wn, arr.shape))
             entries.append(("conv%s_%s" % (m.group(1), m.group(2)), kernel, bias))
     layers = vgg_layers(entries, model, path, dtype)
-    write_nstw(out, model, "keras:" + os.path.basename(path), ARCH_VGG, dtype, layers)
+    write_nstw(out, model, "keras:" + os.path.basename(path), ARCH_VGG, dtype, layers, vgg_defaults(model, layers))
     return model, layers
 
 
@@ -504,6 +613,71 @@ def convert_fast(path, out, name):
     return layers
 
 
+# --- the distilled VGG19 (../shared/weights/vgg19-distilled-16x) ----------------------------------
+# CONVENTIONS.md, "The distilled network": x = BGR - mean (0..255) -> rgb = (RGB(x) + mean) / 255 ->
+# conv0 (1x1, 3 -> 3) -> trunk conv11 .. conv51 (3x3, reflection padding) with 1x1 taps conv*1_aux.
+MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float64)
+PIXEL_SCALE = 255.0
+DISTILLED_BLOCKS = [["11", "12"], ["21", "22"], ["31", "32", "33", "34"], ["41", "42", "43", "44"], ["51"]]
+DISTILLED_TAPS = ["11", "21", "31", "41", "51"]
+
+
+def fold_input(w0, b0, w1, b1):
+    """conv1_1 with the input transform and conv0 folded in, in float64: with x BGR (0..255, minus
+    the mean), y = W0 (RGB(x) + mean_rgb) / 255 + b0 = A x + d, A[c][k] = W0[c][2-k] / 255 (k a BGR
+    channel), d = b0 + W0 mean_rgb / 255; conv1_1(y) = sum W1 (A x + d) + b1.  Both maps are affine per
+    pixel, so they commute with the reflection padding (zero padding would not).
+    w0 [3][3] (out, in RGB), w1 OIHW [o][c][kh][kw] -> (HWIO kernel [kh][kw][3 BGR][o], bias [o])."""
+    w0, b0, w1, b1 = (np.asarray(a, np.float64) for a in (w0, b0, w1, b1))
+    a = w0[:, ::-1] / PIXEL_SCALE                          # [c][k]: k BGR
+    d = b0 + w0 @ MEAN_BGR[::-1] / PIXEL_SCALE             # [c]
+    kernel = np.einsum("ochw,ck->hwko", w1, a)             # [kh][kw][k][o]
+    bias = b1 + np.einsum("ochw,c->o", w1, d)
+    return kernel.astype("<f4"), bias.astype("<f4")
+
+
+def convert_distilled(path, out):
+    import torch_legacy
+    try:
+        state, _info = torch_legacy.load(path)
+    except torch_legacy.PthError as e:
+        fail(e)
+    def get(name, shape):
+        if name not in state:
+            fail("%s: no %s in the state dict" % (path, name))
+        a = state[name]
+        if shape is not None and a.shape != shape:
+            fail("%s: %s has shape %s, expected %s" % (path, name, a.shape, shape))
+        if not np.all(np.isfinite(a)):
+            fail("%s: %s holds NaN or infinite values" % (path, name))
+        return a
+    w0, b0 = get("conv0.weight", (3, 3, 1, 1)).reshape(3, 3), get("conv0.bias", (3,))
+    layers, cin = [], 3
+    for b, block in enumerate(DISTILLED_BLOCKS):
+        for c, key in enumerate(block):
+            w = get("conv%s.weight" % key, None)
+            if w.ndim != 4 or w.shape[1:] != (3 if cin == 3 else cin, 3, 3):
+                fail("%s: conv%s.weight has shape %s, expected (out, %d, 3, 3)" % (path, key, w.shape, cin))
+            bias = get("conv%s.bias" % key, (w.shape[0],))
+            name = "conv%d_%d" % (b + 1, c + 1)
+            if cin == 3:
+                kernel, bias = fold_input(w0, b0, w, bias)
+            else:
+                kernel = np.ascontiguousarray(w.transpose(2, 3, 1, 0), "<f4")   # OIHW -> HWIO
+            layers.append(Layer(name, kernel, np.asarray(bias, "<f4"), reflect=True))
+            cin = w.shape[0]
+            if key in DISTILLED_TAPS:
+                tw = get("conv%s_aux.weight" % key, None)
+                if tw.ndim != 4 or tw.shape[1:] != (cin, 1, 1):
+                    fail("%s: conv%s_aux.weight has shape %s, expected (out, %d, 1, 1)" % (path, key, tw.shape, cin))
+                tb = get("conv%s_aux.bias" % key, (tw.shape[0],))
+                layers.append(Layer("tap%d_%d" % (b + 1, c + 1), np.ascontiguousarray(tw.transpose(2, 3, 1, 0), "<f4"),
+                                    np.asarray(tb, "<f4"), tap_of=name))
+    write_nstw(out, "vgg19-distilled", "pth:" + os.path.basename(path), ARCH_VGG, DTYPE_F32, layers,
+               DISTILLED_DEFAULTS)
+    return layers
+
+
 # --- random -------------------------------------------------------------------------------------
 BIAS_RANGE = 0.05
 
@@ -535,12 +709,21 @@ def info(path):
     print("source: %s" % h["source"])
     print("header_bytes %d, payload_bytes %d, %d layers, checksum 0x%08x (verified)" % (
         h["header_bytes"], h["payload_bytes"], h["n_layers"], h["checksum"]))
-    print("%-3s %-10s %-7s %6s %6s %6s %5s %12s %12s" % ("#", "name", "kernel", "in", "out", "stride", "norm",
-                                                          "offset", "bytes"))
+    print("%-3s %-10s %-7s %6s %6s %6s %5s %12s %12s  %s" % ("#", "name", "kernel", "in", "out", "stride", "norm",
+                                                              "offset", "bytes", "padding / tap"))
     for i, l in enumerate(layers):
-        print("%-3d %-10s %-7s %6d %6d %6d %5s %12d %12d" % (
+        extra = ("tap of %s" % l["tap_of"]) if l["tap_of"] else \
+            ("reflect" if l["flags"] & FLAG_REFLECT else "zero") if l["kernel_h"] > 1 else ""
+        print("%-3d %-10s %-7s %6d %6d %6d %5s %12d %12d  %s" % (
             i, l["name"], "%dx%d" % (l["kernel_h"], l["kernel_w"]), l["in_channels"], l["out_channels"],
-            l["stride"], "yes" if l["flags"] & FLAG_NORM else "no", l["offset"], l["bytes"]))
+            l["stride"], "yes" if l["flags"] & FLAG_NORM else "no", l["offset"], l["bytes"], extra))
+    d = h["defaults"]
+    if d:
+        print("defaults: content %s weight %g; style %s weight %g, per layer %s; tv %g" % (
+            ",".join(d.content) or "(none)", d.content_weight, ",".join(d.style), d.style_weight,
+            ",".join("%g" % w for w in d.style_layer_weights), d.tv_weight))
+    else:
+        print("defaults: none in the file (the engine's)")
 
 
 def main():
@@ -554,6 +737,8 @@ def main():
     p.add_argument("--fp16", action="store_true"); p.add_argument("--model", choices=sorted(VGG_CONVS))
     p = sub.add_parser("fast", help="fast-style network .bin -> .nstw")
     p.add_argument("file"); p.add_argument("out"); p.add_argument("--name")
+    p = sub.add_parser("distilled", help="the distilled VGG19's legacy .pth -> .nstw (without torch)")
+    p.add_argument("file"); p.add_argument("out")
     p = sub.add_parser("random", help="random VGG weights with the real shapes")
     p.add_argument("out"); p.add_argument("--arch", required=True, choices=sorted(VGG_CONVS))
     p.add_argument("--blocks", type=int, default=len(VGG_WIDTHS)); p.add_argument("--seed", type=int, default=0)
@@ -567,6 +752,8 @@ def main():
         model, layers = convert_tfjs(a.folder, a.out, dtype, a.model)
     elif a.command == "keras":
         model, layers = convert_keras(a.file, a.out, dtype, a.model)
+    elif a.command == "distilled":
+        layers, model = convert_distilled(a.file, a.out), "vgg19-distilled"
     elif a.command == "fast":
         layers = convert_fast(a.file, a.out, a.name)
         model = a.name or os.path.splitext(os.path.basename(a.file))[0]

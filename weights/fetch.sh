@@ -8,6 +8,9 @@
 #      its SHA256SUMS; else
 #   2. Keras's full vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (conv1_1..conv5_4) from
 #      ${NST_CACHE:-$HOME/.cache/nst}, downloaded there first if missing; md5 checked.
+# The distilled VGG19 (relu1_1..relu5_1, 16x fewer weights) -> DIR_OF_OUT/vgg19-distilled.nstw
+#   (optional, skipped with a notice when unavailable): $SHARED/weights/vgg19-distilled-16x/
+#   encoder5_16x.pth, else downloaded into $NST_CACHE; sha256 checked; read without torch.
 # Fast styles -> DIR_OF_OUT/styles/NAME.nstw (optional, skipped with a notice when unavailable):
 #   the five networks of $SHARED/fast-styles, or downloaded into $NST_CACHE/fast-styles; sha256 checked.
 #
@@ -30,6 +33,10 @@ KERAS_URLS=(
 	"https://storage.googleapis.com/tensorflow/keras-applications/vgg19/$KERAS_FILE"
 	"https://github.com/fchollet/deep-learning-models/releases/download/v0.1/$KERAS_FILE"
 )
+DISTILLED_FILE=encoder5_16x.pth
+DISTILLED_SHA256=9417c34d0d8d621bc6af78be745f1b8d30f5f210efa01e50655c60eb3770816b
+# From $SHARED/weights/vgg19-distilled-16x/SOURCE.md (the target of the repository's 5SE.pth symlink).
+DISTILLED_URL=https://raw.githubusercontent.com/MingSun-Tse/Collaborative-Distillation/4a269dc90020721ef9b279b2926c62f5bcd6d209/trained_models/wct_se_16x_new/20191109-211322_E20.pth
 STYLES_URL=https://raw.githubusercontent.com/nihui/ncnn-android-styletransfer/294843d35c9d73dae0f8b5a18674921e75579e22/app/src/main/assets
 # From ../shared/fast-styles/ARCHITECTURE.md.
 style_sha256() {
@@ -139,6 +146,34 @@ else
 	fi
 fi
 
+networks=("$OUT")
+
+# --- the distilled VGG19 (optional) ----------------------------------------------------------------
+DISTILLED_OUT=$(dirname "$OUT")/vgg19-distilled.nstw
+pth=$SHARED/weights/vgg19-distilled-16x/$DISTILLED_FILE
+[ -f "$pth" ] || pth=$CACHE/$DISTILLED_FILE
+if [ ! -f "$pth" ]; then
+	mkdir -p "$CACHE"
+	if download "$DISTILLED_URL" "$pth.new"; then
+		if [ "$(sum_of sha256 "$pth.new")" = "$DISTILLED_SHA256" ]; then
+			mv -f "$pth.new" "$pth"
+		else
+			rm -f "$pth.new"
+			say "note: the downloaded $DISTILLED_FILE does not have sha256 $DISTILLED_SHA256; discarded"
+		fi
+	fi
+fi
+if [ ! -f "$pth" ]; then
+	say "note: the distilled VGG19 ($DISTILLED_FILE) is neither in $SHARED/weights/vgg19-distilled-16x nor downloadable; skipped (optional)"
+elif up_to_date "$DISTILLED_OUT" "$pth" "$HERE/torch_legacy.py"; then
+	networks+=("$DISTILLED_OUT")
+else
+	sum=$(sum_of sha256 "$pth")
+	[ "$sum" = "$DISTILLED_SHA256" ] || die "$pth has sha256 $sum, not $DISTILLED_SHA256: damaged or another file"
+	"$PYTHON" "$CONVERT" distilled "$pth" "$DISTILLED_OUT"
+	networks+=("$DISTILLED_OUT")
+fi
+
 # --- fast styles (optional) ------------------------------------------------------------------------
 STYLES_DIR=$(dirname "$OUT")/styles
 mkdir -p "$STYLES_DIR"
@@ -169,3 +204,7 @@ for name in "${STYLES[@]}"; do
 	[ "$got" = "$want" ] || die "$bin has sha256 $got, not $want: damaged"
 	"$PYTHON" "$CONVERT" fast "$bin" "$out" --name "$name"
 done
+for name in "${STYLES[@]}"; do
+	if [ -s "$STYLES_DIR/$name.nstw" ]; then networks+=("$STYLES_DIR/$name.nstw"); fi
+done
+say "networks: ${networks[*]}"

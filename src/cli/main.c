@@ -61,6 +61,7 @@ struct cli {
 	int n_styles;
 	float blend[NST_MAX_STYLES];
 	bool blend_given;
+	unsigned given; /* enum nst_given: the loss options the command line set (else the network's) */
 	int size;
 	double style_scale;
 	int iterations;
@@ -99,11 +100,13 @@ static void usage(FILE *f) {
 	        "network and loss\n"
 	        "      --weights FILE       VGG weights (.nstw); default: $NST_WEIGHTS, then %s beside\n"
 	        "                           the nst binary or in ../share/nst from it, then " NST_DATADIR "/%s\n"
-	        "      --content-layers L   comma-separated (default relu3_2)\n"
-	        "      --style-layers L     comma-separated (default relu1_1,relu2_1,relu3_1)\n"
-	        "      --content-weight X   (default 5)\n"
-	        "      --style-weight X     (default 100)\n"
-	        "      --tv-weight X        total variation (default 1e-3)\n"
+	        "      --content-layers L   comma-separated (default: the network's; nst info shows them)\n"
+	        "      --style-layers L     comma-separated (default: the network's)\n"
+	        "      --style-layer-weights W  one weight per style layer, comma-separated (default 1 each,\n"
+	        "                           or the network's with its style layers)\n"
+	        "      --content-weight X   (default: the network's)\n"
+	        "      --style-weight X     (default: the network's)\n"
+	        "      --tv-weight X        total variation (default: the network's)\n"
 	        "      --pooling max|avg    (default max)\n"
 	        "optimization\n"
 	        "      --optimizer lbfgs|adam  (default lbfgs)\n"
@@ -235,6 +238,23 @@ const char *nst_cli_default_weights(char *buf, size_t size) {
  * nst info
  * ------------------------------------------------------------------------------------------- */
 
+/* "PREFIXnetwork NAME; content L (weight X); style L,... (weight X[, per layer w,...]); tv X" */
+static void print_network(FILE *f, const char *prefix, const struct nst_weights *w, const struct nst_options *o) {
+	fprintf(f, "%snetwork %s; content ", prefix, nst_weights_model(w));
+	for (int i = 0; i < o->n_content_layers; i++)
+		fprintf(f, "%s%s", i ? "," : "", o->content_layers[i]);
+	fprintf(f, "%s (weight %g); style ", o->n_content_layers ? "" : "none", (double)o->content_weight);
+	bool weighted = false;
+	for (int i = 0; i < o->n_style_layers; i++) {
+		fprintf(f, "%s%s", i ? "," : "", o->style_layers[i]);
+		weighted = weighted || o->style_layer_weights[i] != 1.0f;
+	}
+	fprintf(f, "%s (weight %g", o->n_style_layers ? "" : "none", (double)o->style_weight);
+	for (int i = 0; weighted && i < o->n_style_layers; i++)
+		fprintf(f, "%s%g", i ? "," : ", per layer ", (double)o->style_layer_weights[i]);
+	fprintf(f, "); tv %g", (double)o->tv_weight);
+}
+
 static int cmd_info(int argc, char **argv) {
 	if (argc != 2) {
 		fprintf(stderr, "usage: nst info WEIGHTS.nstw\n");
@@ -256,10 +276,19 @@ static int cmd_info(int argc, char **argv) {
 		nst_weights_layer(w, i, &L);
 		const double p = (double)L.kernel_h * L.kernel_w * L.in_channels * L.out_channels + L.out_channels;
 		params += p;
-		printf("  %-10s %dx%d  %4d -> %-4d  stride %d%s\n", L.name, L.kernel_h, L.kernel_w, L.in_channels,
-		       L.out_channels, L.stride, L.has_norm ? "  instance-norm" : "");
+		printf("  %-10s %dx%d  %4d -> %-4d  stride %d%s%s%s%s\n", L.name, L.kernel_h, L.kernel_w, L.in_channels,
+		       L.out_channels, L.stride, L.has_norm ? "  instance-norm" : "",
+		       L.tap ? "  tap of " : L.kernel_h > 1 ? (L.reflect ? "  reflection padding" : "  zero padding") : "",
+		       L.tap_of, L.tap ? " (what its reluB_I means)" : "");
 	}
 	printf("parameters: %.0f\n", params);
+	if (nst_weights_arch(w) == NST_ARCH_VGG) {
+		struct nst_options o;
+		nst_options_default(&o);
+		nst_options_network_defaults(&o, w, 0);
+		print_network(stdout, "defaults: ", w, &o);
+		printf("\n");
+	}
 	nst_weights_close(w);
 	return EXIT_OK;
 }
@@ -411,7 +440,7 @@ enum long_only {
 	OPT_ORIGINAL_COLORS, OPT_SEED, OPT_THREADS, OPT_BACKEND, OPT_SAVE_EVERY, OPT_PRINT_EVERY, OPT_LOG, OPT_SHEET,
 	OPT_VERSION, OPT_MAX_MEMORY, OPT_DUMP_GRAD, OPT_JPEG_QUALITY, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME,
 	OPT_SCALES, OPT_SCALE_ITERATIONS, OPT_PRECISION, OPT_LINE_SEARCH, OPT_TOLERANCE,
-	OPT_TILE, OPT_TILE_OVERLAP, OPT_TILE_SWEEPS,
+	OPT_TILE, OPT_TILE_OVERLAP, OPT_TILE_SWEEPS, OPT_STYLE_LAYER_WEIGHTS,
 };
 
 /* "128,256,512" -> ints in lo..hi; returns the count, or -1. */
@@ -469,6 +498,7 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		{"weights", required_argument, NULL, OPT_WEIGHTS},
 		{"content-layers", required_argument, NULL, OPT_CONTENT_LAYERS},
 		{"style-layers", required_argument, NULL, OPT_STYLE_LAYERS},
+		{"style-layer-weights", required_argument, NULL, OPT_STYLE_LAYER_WEIGHTS},
 		{"content-weight", required_argument, NULL, OPT_CONTENT_WEIGHT},
 		{"style-weight", required_argument, NULL, OPT_STYLE_WEIGHT},
 		{"tv-weight", required_argument, NULL, OPT_TV_WEIGHT},
@@ -540,8 +570,14 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			const enum nst_status st = nst_options_set_layers(&c->options, opt == OPT_STYLE_LAYERS, optarg, &diag);
 			if (st != NST_OK)
 				return cli_fail(EXIT_USAGE, "%s", diag.message);
+			c->given |= opt == OPT_STYLE_LAYERS ? NST_GIVEN_STYLE_LAYERS : NST_GIVEN_CONTENT_LAYERS;
 			break;
 		}
+		case OPT_STYLE_LAYER_WEIGHTS:
+			if (nst_options_set_style_layer_weights(&c->options, optarg, &diag) != NST_OK)
+				return cli_fail(EXIT_USAGE, "--style-layer-weights: %s", diag.message);
+			c->given |= NST_GIVEN_STYLE_LAYER_WEIGHTS;
+			break;
 		case OPT_CONTENT_WEIGHT:
 		case OPT_STYLE_WEIGHT:
 		case OPT_TV_WEIGHT:
@@ -549,6 +585,9 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--%s: '%s' is not a finite number >= 0",
 				            opt == OPT_CONTENT_WEIGHT ? "content-weight" : opt == OPT_STYLE_WEIGHT ? "style-weight" : "tv-weight",
 				            optarg);
+			c->given |= opt == OPT_CONTENT_WEIGHT ? NST_GIVEN_CONTENT_WEIGHT
+			            : opt == OPT_STYLE_WEIGHT  ? NST_GIVEN_STYLE_WEIGHT
+			                                       : NST_GIVEN_TV_WEIGHT;
 			if (opt == OPT_CONTENT_WEIGHT)
 				c->options.content_weight = (float)v;
 			else if (opt == OPT_STYLE_WEIGHT)
@@ -958,6 +997,7 @@ static int run(struct cli *c) {
 		rc = cli_fail_status(st, &diag, weights_path);
 		goto done;
 	}
+	nst_options_network_defaults(&c->options, weights, c->given); /* what the command line left to the network */
 
 	/* Every scale's plan; one arena, of the largest, serves them all. */
 	size_t arena_need = 0;
@@ -992,6 +1032,7 @@ static int run(struct cli *c) {
 		        plan->kernel, plan->threads, plan->threads == 1 ? "" : "s");
 		for (int i = 0; i < sched.n && sched.n > 1; i++)
 			fprintf(stderr, "%s%d px x %d", i ? ", " : "; scales ", sched.size[i], sched.iterations[i]);
+		print_network(stderr, "\nnst: ", weights, &c->options);
 		fprintf(stderr,
 		        "\nnst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
 		        "masks %.1f, optimizer %.1f, scratch %.1f\n",
