@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -1788,10 +1789,21 @@ void nst_session_profile(struct nst_session *s, struct nst_profile *out, bool re
  * Checkpoints: the run state and every optimizer buffer, so that a resumed run continues
  * exactly (Adam bit for bit; L-BFGS with its history).  The targets are recomputed from the same
  * pictures and options, which a fingerprint in the header checks.
+ *
+ * File (version 2): the header below, the arrays of checkpoint_arrays in order, then the CRC-32
+ * (nst_crc32, little-endian) of every byte before it.  A load checks, in this order: the magic,
+ * the version, the size this session's checkpoints have, the CRC over the whole file (so one
+ * flipped bit anywhere is "corrupted", never a different run), then the options and pictures
+ * (the fingerprint: "other pictures or options"), then every field against its bounds and the
+ * others (a file with a right CRC and wrong fields was crafted or written by a broken build).
  * ------------------------------------------------------------------------------------------- */
 
 #define CHECKPOINT_MAGIC "NSTC"
-#define CHECKPOINT_VERSION 1u
+#define CHECKPOINT_VERSION 2u
+#define CHECKPOINT_CRC_BYTES sizeof(uint32_t)
+/* Rows a checkpoint may have reached: far beyond any run, far below where int arithmetic on the
+ * counters (row + 1, evaluations, Adam's step) could overflow. */
+#define CHECKPOINT_MAX_ROWS (1 << 30)
 
 struct checkpoint_header {
 	char magic[4];
@@ -1801,10 +1813,11 @@ struct checkpoint_header {
 	int32_t good_row, adam_step;
 	int32_t n_iter, evals, n_old, oldest;
 	uint32_t config_crc;       /* options, picture sizes, content picture, style targets */
-	uint32_t payload_crc;      /* every array after the header */
+	uint32_t reserved;         /* 0 */
 	double h_diag, t, seconds;
 	double last[4];            /* total, content, style, tv of the last row */
 };
+_Static_assert(sizeof(struct checkpoint_header) == 128, "the checkpoint header has no padding");
 
 struct checkpoint_array {
 	void *data;
@@ -1833,6 +1846,16 @@ static int checkpoint_arrays(const struct nst_session *s, struct checkpoint_arra
 	return k;
 }
 #define CHECKPOINT_MAX_ARRAYS 9
+
+/* Bytes of this session's checkpoint file: header, arrays, CRC. */
+static size_t checkpoint_bytes(const struct nst_session *s) {
+	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
+	const int n_arrays = checkpoint_arrays(s, arrays);
+	size_t bytes = sizeof(struct checkpoint_header) + CHECKPOINT_CRC_BYTES;
+	for (int i = 0; i < n_arrays; i++)
+		bytes += arrays[i].bytes;
+	return bytes;
+}
 
 static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
 
@@ -1893,8 +1916,11 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	h.config_crc = config_fingerprint(s);
 	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
 	const int n_arrays = checkpoint_arrays(s, arrays);
+	uint32_t crc = crc_value(0, &h, sizeof h);
 	for (int i = 0; i < n_arrays; i++)
-		h.payload_crc = crc_value(h.payload_crc, arrays[i].data, arrays[i].bytes);
+		crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+	const uint8_t trailer[CHECKPOINT_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
+	                                               (uint8_t)(crc >> 24)};
 
 	/* Atomically: a temporary file beside the target, then a rename. */
 	char tmp[4096];
@@ -1907,6 +1933,7 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
 	for (int i = 0; ok && i < n_arrays; i++)
 		ok = fwrite(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+	ok = ok && fwrite(trailer, sizeof trailer, 1, f) == 1;
 	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
 	if (f)
 		ok = (fclose(f) == 0) && ok;
@@ -1920,6 +1947,58 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	return NST_OK;
 }
 
+static bool all_finite(const float *v, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/* Whether a checkpoint's run state is one the optimizers can be in (see report, run_adam and
+ * run_lbfgs): each counter within bounds and consistent with the others.  NULL if so, else the
+ * name of the first field that is not. */
+static const char *checkpoint_state_error(const struct nst_session *s, const struct checkpoint_header *h) {
+	const int m = s->options.history;
+	if (h->reserved != 0)
+		return "reserved";
+	if (h->pending > 1 || h->loop_done > 1 || h->done > 1)
+		return "pending / loop_done / done";
+	if (h->row > CHECKPOINT_MAX_ROWS)
+		return "row";
+	const int row = (int)h->row;
+	if (h->good_row < -1 || h->good_row >= row)
+		return "good_row";
+	if (!isfinite(h->seconds) || h->seconds < 0.0)
+		return "seconds";
+	if (!all_finite(s->x, s->n) || !all_finite(s->x_good, s->n))
+		return "the picture";
+	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
+		/* Row k is evaluated after k steps; its step is taken once it is no longer pending. */
+		if (h->adam_step != row - (int)h->pending || (h->done && !h->pending))
+			return "adam_step";
+		if (h->n_iter || h->evals || h->n_old || h->oldest || h->loop_done || h->h_diag != 0.0 || h->t != 0.0)
+			return "the L-BFGS fields of an Adam run";
+		return NULL;
+	}
+	if (h->adam_step != 0)
+		return "adam_step";
+	/* Every evaluation is a row, and so is the final one after the loop. */
+	if (h->n_iter < 0 || h->n_iter > CHECKPOINT_MAX_ROWS)
+		return "n_iter";
+	if (h->evals < h->n_iter || h->evals > h->n_iter + 1 || row != h->evals + (int)h->loop_done)
+		return "evals";
+	if (h->done && !h->loop_done)
+		return "done";
+	if (h->n_old < 0 || h->n_old > m || h->n_old > h->n_iter)
+		return "n_old";
+	if (h->oldest < 0 || h->oldest >= m || (h->n_old < m && h->oldest != 0))
+		return "oldest";
+	if (h->n_iter == 0 ? (h->h_diag != 0.0 || h->t != 0.0)
+	                   : !(isfinite(h->h_diag) && h->h_diag > 0.0 && isfinite(h->t) && h->t > 0.0))
+		return "h_diag / t";
+	return NULL;
+}
+
 enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
 	if (!s || !path)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
@@ -1931,40 +2010,75 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
+	struct stat file;
+	const size_t expected = checkpoint_bytes(s);
 	struct checkpoint_header h;
+	bool touched = false; /* the session's buffers hold part of the file */
 	enum nst_status st = NST_OK;
-	if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s is not an nst checkpoint (or is truncated)", path);
+	if (fstat(fileno(f), &file) != 0 || !S_ISREG(file.st_mode)) {
+		st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
+	} else if (fread(&h, sizeof h, 1, f) != 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path,
+		              (long long)file.st_size);
+	} else if (memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		              "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)", path);
+	} else if (h.version == 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
+		              "checkpoint %s has version 1 (an older nst); this build reads version %u: start the run again", path,
+		              CHECKPOINT_VERSION);
 	} else if (h.version != CHECKPOINT_VERSION) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION, "checkpoint %s has version %u; this build reads version %u", path,
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads version %u", path,
 		              h.version, CHECKPOINT_VERSION);
-	} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
-	           h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
-	           h.config_crc != config_fingerprint(s)) {
-		st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
-		              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
-	} else if (h.n_old < 0 || h.n_old > s->options.history || h.oldest < 0 || h.oldest >= s->options.history ||
-	           h.adam_step < 0 || h.evals < 0 || h.n_iter < 0) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is inconsistent", path);
-	}
-	if (st == NST_OK) {
+	} else if ((uint64_t)file.st_size != (uint64_t)expected) {
+		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
+		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                      "checkpoint %s was made with other pictures or options (%ux%u, %s, history %u); "
+		                      "resume with the same command",
+		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
+		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
+		                      (long long)file.st_size, expected);
+	} else {
+		/* The whole file through the CRC, the arrays straight into the session's buffers. */
 		struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
 		const int n_arrays = checkpoint_arrays(s, arrays);
-		uint32_t crc = 0;
-		for (int i = 0; i < n_arrays && st == NST_OK; i++) {
-			if (fread(arrays[i].data, 1, arrays[i].bytes, f) != arrays[i].bytes)
-				st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is truncated", path);
-			else
-				crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+		uint32_t crc = crc_value(0, &h, sizeof h);
+		uint8_t trailer[CHECKPOINT_CRC_BYTES];
+		touched = true;
+		bool complete = true;
+		for (int i = 0; i < n_arrays && complete; i++) {
+			complete = fread(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
-		if (st == NST_OK && (crc != h.payload_crc || fgetc(f) != EOF))
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted (checksum or size)", path);
+		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+		const uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
+		                        (uint32_t)trailer[3] << 24;
+		const char *bad_field = NULL;
+		if (!complete)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
+			              path);
+		else if (crc != stored)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path, stored, crc);
+		else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
+		         h.config_crc != config_fingerprint(s))
+			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
+			              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+		else if ((bad_field = checkpoint_state_error(s, &h)) != NULL)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
+			              path, bad_field);
 	}
 	fclose(f);
 	if (st != NST_OK) {
-		if (st == NST_ERR_WEIGHTS_FORMAT || st == NST_ERR_WEIGHTS_CHECKSUM)
-			s->prepared = false; /* the buffers may hold part of the file: start over */
+		if (touched)
+			s->prepared = false; /* the buffers hold part of the file: start over */
 		return st;
 	}
 	struct nst_run_state *r = &s->run;
