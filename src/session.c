@@ -254,6 +254,50 @@ bool nst_backend_available(enum nst_backend backend) {
 
 static bool finite_nonnegative(float v) { return isfinite(v) && v >= 0.0f; }
 
+/* The deepest of some loss layers and the smallest picture side it works with: every 2x2
+ * pooling before a layer halves the picture, rounding down, and the layer needs at least 1x1, so
+ * a layer of block b needs 2^(b-1) pixels a side (relu1_x 1, relu2_x 2, relu3_x 4, relu4_x 8,
+ * relu5_x 16).  Names that are no VGG layer are left to configure, which reports them. */
+struct layer_need {
+	const char *layer;   /* NULL: no layer */
+	int poolings;        /* before it */
+	int side;            /* 1 << poolings */
+};
+
+static struct layer_need deepest_need(const char (*names)[NST_LAYER_NAME_BYTES], int count) {
+	struct layer_need need = {NULL, 0, 0};
+	for (int i = 0; i < count; i++) {
+		int block, index;
+		if (parse_relu(names[i], &block, &index) && (1 << (block - 1)) > need.side)
+			need = (struct layer_need){names[i], block - 1, 1 << (block - 1)};
+	}
+	return need;
+}
+
+/* Pictures too small for their layers would give empty feature maps (a NaN Gram matrix, a loss
+ * of nothing): refused before anything is planned, saying the smallest size that works. */
+static enum nst_status check_picture_sizes(const struct nst_options *o, const struct nst_problem *p,
+                                           struct nst_diag *diag) {
+	const struct layer_need style = deepest_need(o->style_layers, o->n_style_layers);
+	struct layer_need any = deepest_need(o->content_layers, o->n_content_layers);
+	if (style.side > any.side)
+		any = style; /* the optimized picture runs through every loss layer */
+	if (any.layer && (p->width < any.side || p->height < any.side))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "the picture is %dx%d: too small for layer %s, which needs at least %dx%d pixels (it comes "
+		                "after %d pooling%s, each halving the picture)",
+		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s");
+	for (int k = 0; k < p->n_styles && style.layer; k++)
+		if (p->style_width[k] < style.side || p->style_height[k] < style.side)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			                "style picture %d is %dx%d: too small for style layer %s, which needs at least %dx%d "
+			                "pixels (it comes after %d pooling%s, each halving the picture): use a larger style picture "
+			                "or --style-scale",
+			                k + 1, p->style_width[k], p->style_height[k], style.layer, style.side, style.side,
+			                style.poolings, style.poolings == 1 ? "" : "s");
+	return NST_OK;
+}
+
 static enum nst_status check_options(const struct nst_options *o, const struct nst_problem *p, struct nst_diag *diag) {
 	if (!finite_nonnegative(o->content_weight))
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "content weight must be a finite number >= 0 (got %g)",
@@ -281,6 +325,10 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 	if (p->n_styles < 0 || p->n_styles > NST_MAX_STYLES)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "1..%d style pictures are needed (got %d)", NST_MAX_STYLES,
 		                p->n_styles);
+	if (o->n_content_layers < 0 || o->n_content_layers > NST_MAX_LOSS_LAYERS || o->n_style_layers < 0 ||
+	    o->n_style_layers > NST_MAX_LOSS_LAYERS)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "0..%d content and style layers are possible (got %d and %d)",
+		                NST_MAX_LOSS_LAYERS, o->n_content_layers, o->n_style_layers);
 	if (p->n_styles == 0 && o->n_style_layers > 0)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layers are set but no style picture is given");
 	for (int k = 0; k < p->n_styles; k++)
@@ -288,7 +336,7 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 		    p->style_height[k] > NST_MAX_IMAGE_SIDE)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style picture %d size %dx%d is out of range", k + 1,
 			                p->style_width[k], p->style_height[k]);
-	return NST_OK;
+	return check_picture_sizes(o, p, diag);
 }
 
 /* ---------------------------------------------------------------------------------------------
