@@ -751,7 +751,7 @@ static enum nst_status auto_time(const struct nst_session *s, const struct vgg_l
 	m->xnn = backend == NST_BACKEND_XNNPACK;
 	m->f16 = m->xnn && f16;
 	m->engine.gemm = backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
-	m->engine.pool = m->engine.threads > 1 ? pthreadpool_create((size_t)m->engine.threads) : NULL;
+	m->engine.pool = nst_pool_create(m->engine.threads);
 	struct vgg_layer Lm = *L;
 	Lm.h = rows;
 	Lm.w = cols;
@@ -894,7 +894,7 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
 	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
-	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
+	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_cpu_count();
 	s->plan.threads = s->engine.threads;
 	const bool want_f16 = s->options.precision == NST_PRECISION_FP16;
 	/* Probed once: XNNPACK answers xnn_status_unsupported_hardware without FP16 arithmetic. */
@@ -1031,7 +1031,7 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
 	*s = tmp;
-	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
+	s->engine.pool = nst_pool_create(s->engine.threads);
 	if (s->engine.threads > 1 && !s->engine.pool)
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
 	st = pack_weights(s, diag);
