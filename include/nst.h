@@ -93,8 +93,10 @@ struct nst_layer_info {
 
 struct nst_weights;
 
-/* Opens a weights file (the project's .nstw format), checks its header, its layer table and its
- * checksum, and maps it read-only. */
+/* Opens a weights file (the project's .nstw format): reads it into memory (malloc, the file's
+ * size; freed by nst_weights_close), checks its header, its layer table and its checksum.  A file
+ * truncated while it is read is refused (NST_ERR_WEIGHTS_FORMAT), and changes to the file after
+ * the open do not reach the weights. */
 enum nst_status nst_weights_open(const char *path, struct nst_weights **out, struct nst_diag *diag);
 void nst_weights_close(struct nst_weights *weights);
 

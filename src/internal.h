@@ -39,7 +39,7 @@ void *nst_arena_alloc(struct nst_arena *arena, size_t bytes);
  * Weights (src/weights.c)
  * ------------------------------------------------------------------------------------------- */
 struct nst_weights {
-	const uint8_t *map;          /* the whole file, mapped read-only */
+	const uint8_t *map;          /* the whole file, read into memory (not mapped: see open_fd) */
 	size_t map_bytes;
 	struct nstw_header header;   /* copied out of the map */
 	const struct nstw_layer *layers; /* [n_layers], inside the map */
