@@ -8,9 +8,15 @@
 #   make install PREFIX=/usr/local
 #   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
 
-# `make` alone builds `all`, whatever rule the included files or the order-only prerequisites put first.
+# `make` alone builds `all`, whatever rule the included files or the order-only prerequisites put
+# first (the included files must not reset it: tests/t_build.sh checks `make TARGET=<board>`).
 .DEFAULT_GOAL := all
 TARGET ?= native
+# STATIC=1: not possible with Debian's packages -- toolchains/BOARDS.md, "Static builds".  Refused
+# before a cross target's makefile builds its sysroot.
+ifeq ($(STATIC),1)
+$(error STATIC=1: Debian ships pthreadpool, cpuinfo and XNNPACK only as shared libraries (no .a), and a static program cannot load a shared one, so a static nst cannot be linked from them; `make dist TARGET=$(TARGET)` ships those libraries beside the program instead -- see toolchains/BOARDS.md, "Static builds")
+endif
 include toolchains/$(TARGET).mk
 
 ifeq ($(TARGET),native)

@@ -96,8 +96,10 @@ struct nst_layer_info {
 
 struct nst_weights;
 
-/* Opens a weights file (the project's .nstw format), checks its header, its layer table and its
- * checksum, and maps it read-only. */
+/* Opens a weights file (the project's .nstw format): reads it into memory (malloc, the file's
+ * size; freed by nst_weights_close), checks its header, its layer table and its checksum.  A file
+ * truncated while it is read is refused (NST_ERR_WEIGHTS_FORMAT), and changes to the file after
+ * the open do not reach the weights. */
 enum nst_status nst_weights_open(const char *path, struct nst_weights **out, struct nst_diag *diag);
 void nst_weights_close(struct nst_weights *weights);
 
@@ -216,7 +218,8 @@ struct nst_options {
 	 * plan's backend to nst_session_init (options.backend = plan.backend) to get exactly the planned
 	 * session; given AUTO, nst_session_init measures again and may resolve otherwise. */
 	enum nst_backend backend; /* default: simd where the CPU has it, else scalar (deterministic) */
-	int threads;             /* 0: one per online core */
+	int threads;             /* 0: nst_cpu_count(); more than that splits the work as asked but runs
+	                            it on nst_cpu_count() threads */
 	enum nst_precision precision; /* default fp32; fp16: see enum nst_precision */
 };
 
@@ -378,6 +381,12 @@ double nst_bench_peak_gflops(enum nst_backend backend, int threads);
 enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int in_channels, int out_channels,
                                double *forward_gflops, double *backward_gflops);
 
+/* The CPUs this process may use: those of its CPU affinity (taskset, cpusets), limited by the
+ * CPU quota of its cgroups (cgroup v2 cpu.max, v1 cpu.cfs_quota_us: ceil(quota / period), as a
+ * container's --cpus sets it); at least 1.  The default thread count, and the most threads a
+ * session's thread pool starts. */
+int nst_cpu_count(void);
+
 const char *nst_backend_name(enum nst_backend backend);
 /* Whether this build and CPU can run the backend. */
 bool nst_backend_available(enum nst_backend backend);
@@ -436,8 +445,7 @@ struct nst_fast_plan {
 
 struct nst_fast_session;
 
-/* The exact bytes of a session for pictures up to width x height (threads 0: one per online
- * core).  Refuses weights that are not a feed-forward network (arch 2, conv1..conv16 shaped as
+/* The exact bytes of a session for pictures up to width x height (threads 0: nst_cpu_count()).  Refuses weights that are not a feed-forward network (arch 2, conv1..conv16 shaped as
  * in fast-styles/ARCHITECTURE.md; channel widths may differ). */
 enum nst_status nst_fast_plan(const struct nst_weights *weights, int width, int height, int threads,
                               enum nst_backend backend, enum nst_precision precision, struct nst_fast_plan *plan,

@@ -89,7 +89,11 @@ double nst_bench_peak_gflops(enum nst_backend backend, int threads) {
 		threads = 1;
 	if (threads > NST_PROFILE_MAX_LAYERS)
 		threads = NST_PROFILE_MAX_LAYERS;
-	pthreadpool_t pool = threads > 1 ? pthreadpool_create((size_t)threads) : NULL;
+	/* Each slot times itself: more slots than CPUs would run in turn and add up to a peak that
+	 * no run reaches. */
+	if (threads > nst_cpu_count())
+		threads = nst_cpu_count();
+	pthreadpool_t pool = nst_pool_create(threads);
 	if (pool)
 		pthreadpool_parallelize_1d(pool, peak_worker, &t, (size_t)threads, 0);
 	else
@@ -133,7 +137,7 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 		hwio[i] = (float)((i * 40503u) % 1000) * 1e-4f - 0.05f;
 	nst_conv_pack_forward(g, &shape, hwio, bias, pf);
 	nst_conv_pack_backward(g, &shape, hwio, pb);
-	struct nst_engine e = {g, threads > 1 ? pthreadpool_create((size_t)threads) : NULL, threads, sc, scratch};
+	struct nst_engine e = {g, nst_pool_create(threads), threads, sc, scratch};
 	/* XNNPACK: its own operators (on a malloc-backed counting heap), the same shapes and data. */
 	struct nst_xnn_heap heap;
 	void *xf = NULL, *xb = NULL;

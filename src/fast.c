@@ -217,7 +217,7 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 	s->plan.height = height;
 	s->plan.padded_width = nst_fast_padded(width);
 	s->plan.padded_height = nst_fast_padded(height);
-	s->plan.threads = threads > 0 ? threads : nst_online_cores();
+	s->plan.threads = threads > 0 ? threads : nst_cpu_count();
 	s->plan.backend = backend;
 	s->plan.precision = precision;
 	s->max_area = (uint64_t)s->plan.padded_width * (uint64_t)s->plan.padded_height;
@@ -498,7 +498,7 @@ enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
 	*s = tmp;
-	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
+	s->engine.pool = nst_pool_create(s->engine.threads);
 	if (s->engine.threads > 1 && !s->engine.pool)
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
 	pack_weights(s);

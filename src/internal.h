@@ -39,7 +39,7 @@ void *nst_arena_alloc(struct nst_arena *arena, size_t bytes);
  * Weights (src/weights.c)
  * ------------------------------------------------------------------------------------------- */
 struct nst_weights {
-	const uint8_t *map;          /* the whole file, mapped read-only */
+	const uint8_t *map;          /* the whole file, read into memory (not mapped: see open_fd) */
 	size_t map_bytes;
 	struct nstw_header header;   /* copied out of the map */
 	const struct nstw_layer *layers; /* [n_layers], inside the map */
@@ -217,7 +217,15 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
 double nst_seconds(void); /* monotonic clock */
-int nst_online_cores(void);
+/* The CPU limit of the cgroups listed in cgroup_file (/proc/self/cgroup's format) under the
+ * cgroup mount root (/sys/fs/cgroup): the tightest ceil(quota / period) of cgroup v2's cpu.max
+ * and v1's cpu.cfs_quota_us / cpu.cfs_period_us over the cgroup and those above it; 0 for none.
+ * (nst_cpu_count's; the paths are parameters for the tests.) */
+int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root);
+/* A thread pool for `threads` work slots (NULL below 2): at most nst_cpu_count() threads run
+ * them, so that more slots than CPUs do not fight over the CPUs; the work is still split into
+ * `threads` slots, each with its own scratch, so the result is the same. */
+pthreadpool_t nst_pool_create(int threads);
 
 /* Deterministic generator (splitmix64 seeding xoshiro256**) for NST_INIT_RANDOM and the tests. */
 struct nst_rng { uint64_t s[4]; };

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -333,6 +334,50 @@ bool nst_backend_available(enum nst_backend backend) {
 
 static bool finite_nonnegative(float v) { return isfinite(v) && v >= 0.0f; }
 
+/* The deepest of some loss layers and the smallest picture side it works with: every 2x2
+ * pooling before a layer halves the picture, rounding down, and the layer needs at least 1x1, so
+ * a layer of block b needs 2^(b-1) pixels a side (relu1_x 1, relu2_x 2, relu3_x 4, relu4_x 8,
+ * relu5_x 16).  Names that are no VGG layer are left to configure, which reports them. */
+struct layer_need {
+	const char *layer;   /* NULL: no layer */
+	int poolings;        /* before it */
+	int side;            /* 1 << poolings */
+};
+
+static struct layer_need deepest_need(const char (*names)[NST_LAYER_NAME_BYTES], int count) {
+	struct layer_need need = {NULL, 0, 0};
+	for (int i = 0; i < count; i++) {
+		int block, index;
+		if (parse_relu(names[i], &block, &index) && (1 << (block - 1)) > need.side)
+			need = (struct layer_need){names[i], block - 1, 1 << (block - 1)};
+	}
+	return need;
+}
+
+/* Pictures too small for their layers would give empty feature maps (a NaN Gram matrix, a loss
+ * of nothing): refused before anything is planned, saying the smallest size that works. */
+static enum nst_status check_picture_sizes(const struct nst_options *o, const struct nst_problem *p,
+                                           struct nst_diag *diag) {
+	const struct layer_need style = deepest_need(o->style_layers, o->n_style_layers);
+	struct layer_need any = deepest_need(o->content_layers, o->n_content_layers);
+	if (style.side > any.side)
+		any = style; /* the optimized picture runs through every loss layer */
+	if (any.layer && (p->width < any.side || p->height < any.side))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "the picture is %dx%d: too small for layer %s, which needs at least %dx%d pixels (it comes "
+		                "after %d pooling%s, each halving the picture)",
+		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s");
+	for (int k = 0; k < p->n_styles && style.layer; k++)
+		if (p->style_width[k] < style.side || p->style_height[k] < style.side)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			                "style picture %d is %dx%d: too small for style layer %s, which needs at least %dx%d "
+			                "pixels (it comes after %d pooling%s, each halving the picture): use a larger style picture "
+			                "or --style-scale",
+			                k + 1, p->style_width[k], p->style_height[k], style.layer, style.side, style.side,
+			                style.poolings, style.poolings == 1 ? "" : "s");
+	return NST_OK;
+}
+
 static enum nst_status check_options(const struct nst_options *o, const struct nst_problem *p, struct nst_diag *diag) {
 	if (!finite_nonnegative(o->content_weight))
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "content weight must be a finite number >= 0 (got %g)",
@@ -371,6 +416,10 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 	if (p->n_styles < 0 || p->n_styles > NST_MAX_STYLES)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "1..%d style pictures are needed (got %d)", NST_MAX_STYLES,
 		                p->n_styles);
+	if (o->n_content_layers < 0 || o->n_content_layers > NST_MAX_LOSS_LAYERS || o->n_style_layers < 0 ||
+	    o->n_style_layers > NST_MAX_LOSS_LAYERS)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "0..%d content and style layers are possible (got %d and %d)",
+		                NST_MAX_LOSS_LAYERS, o->n_content_layers, o->n_style_layers);
 	if (p->n_styles == 0 && o->n_style_layers > 0)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style layers are set but no style picture is given");
 	for (int k = 0; k < p->n_styles; k++)
@@ -378,7 +427,7 @@ static enum nst_status check_options(const struct nst_options *o, const struct n
 		    p->style_height[k] > NST_MAX_IMAGE_SIDE)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style picture %d size %dx%d is out of range", k + 1,
 			                p->style_width[k], p->style_height[k]);
-	return NST_OK;
+	return check_picture_sizes(o, p, diag);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -902,7 +951,7 @@ static enum nst_status auto_time(const struct nst_session *s, const struct vgg_l
 	m->xnn = backend == NST_BACKEND_XNNPACK;
 	m->f16 = m->xnn && f16;
 	m->engine.gemm = backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
-	m->engine.pool = m->engine.threads > 1 ? pthreadpool_create((size_t)m->engine.threads) : NULL;
+	m->engine.pool = nst_pool_create(m->engine.threads);
 	struct vgg_layer Lm = *L;
 	Lm.h = rows;
 	Lm.w = cols;
@@ -1048,7 +1097,7 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
 	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
-	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_online_cores();
+	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_cpu_count();
 	s->plan.threads = s->engine.threads;
 	const bool want_f16 = s->options.precision == NST_PRECISION_FP16;
 	/* Probed once: XNNPACK answers xnn_status_unsupported_hardware without FP16 arithmetic. */
@@ -1194,7 +1243,7 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
 	*s = tmp;
-	s->engine.pool = s->engine.threads > 1 ? pthreadpool_create((size_t)s->engine.threads) : NULL;
+	s->engine.pool = nst_pool_create(s->engine.threads);
 	if (s->engine.threads > 1 && !s->engine.pool)
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
 	st = pack_weights(s, diag);
@@ -2124,10 +2173,21 @@ void nst_session_profile(struct nst_session *s, struct nst_profile *out, bool re
  * Checkpoints: the run state and every optimizer buffer, so that a resumed run continues
  * exactly (Adam bit for bit; L-BFGS with its history).  The targets are recomputed from the same
  * pictures and options, which a fingerprint in the header checks.
+ *
+ * File (version 2): the header below, the arrays of checkpoint_arrays in order, then the CRC-32
+ * (nst_crc32, little-endian) of every byte before it.  A load checks, in this order: the magic,
+ * the version, the size this session's checkpoints have, the CRC over the whole file (so one
+ * flipped bit anywhere is "corrupted", never a different run), then the options and pictures
+ * (the fingerprint: "other pictures or options"), then every field against its bounds and the
+ * others (a file with a right CRC and wrong fields was crafted or written by a broken build).
  * ------------------------------------------------------------------------------------------- */
 
 #define CHECKPOINT_MAGIC "NSTC"
-#define CHECKPOINT_VERSION 1u
+#define CHECKPOINT_VERSION 2u
+#define CHECKPOINT_CRC_BYTES sizeof(uint32_t)
+/* Rows a checkpoint may have reached: far beyond any run, far below where int arithmetic on the
+ * counters (row + 1, evaluations, Adam's step) could overflow. */
+#define CHECKPOINT_MAX_ROWS (1 << 30)
 
 struct checkpoint_header {
 	char magic[4];
@@ -2137,10 +2197,11 @@ struct checkpoint_header {
 	int32_t good_row, adam_step;
 	int32_t n_iter, evals, n_old, oldest;
 	uint32_t config_crc;       /* options, picture sizes, content picture, style targets */
-	uint32_t payload_crc;      /* every array after the header */
+	uint32_t reserved;         /* 0 */
 	double h_diag, t, seconds;
 	double last[4];            /* total, content, style, tv of the last row */
 };
+_Static_assert(sizeof(struct checkpoint_header) == 128, "the checkpoint header has no padding");
 
 struct checkpoint_array {
 	void *data;
@@ -2169,6 +2230,16 @@ static int checkpoint_arrays(const struct nst_session *s, struct checkpoint_arra
 	return k;
 }
 #define CHECKPOINT_MAX_ARRAYS 9
+
+/* Bytes of this session's checkpoint file: header, arrays, CRC. */
+static size_t checkpoint_bytes(const struct nst_session *s) {
+	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
+	const int n_arrays = checkpoint_arrays(s, arrays);
+	size_t bytes = sizeof(struct checkpoint_header) + CHECKPOINT_CRC_BYTES;
+	for (int i = 0; i < n_arrays; i++)
+		bytes += arrays[i].bytes;
+	return bytes;
+}
 
 static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
 
@@ -2231,8 +2302,11 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	h.config_crc = config_fingerprint(s);
 	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
 	const int n_arrays = checkpoint_arrays(s, arrays);
+	uint32_t crc = crc_value(0, &h, sizeof h);
 	for (int i = 0; i < n_arrays; i++)
-		h.payload_crc = crc_value(h.payload_crc, arrays[i].data, arrays[i].bytes);
+		crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+	const uint8_t trailer[CHECKPOINT_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
+	                                               (uint8_t)(crc >> 24)};
 
 	/* Atomically: a temporary file beside the target, then a rename. */
 	char tmp[4096];
@@ -2245,6 +2319,7 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
 	for (int i = 0; ok && i < n_arrays; i++)
 		ok = fwrite(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+	ok = ok && fwrite(trailer, sizeof trailer, 1, f) == 1;
 	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
 	if (f)
 		ok = (fclose(f) == 0) && ok;
@@ -2258,6 +2333,58 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	return NST_OK;
 }
 
+static bool all_finite(const float *v, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/* Whether a checkpoint's run state is one the optimizers can be in (see report, run_adam and
+ * run_lbfgs): each counter within bounds and consistent with the others.  NULL if so, else the
+ * name of the first field that is not. */
+static const char *checkpoint_state_error(const struct nst_session *s, const struct checkpoint_header *h) {
+	const int m = s->options.history;
+	if (h->reserved != 0)
+		return "reserved";
+	if (h->pending > 1 || h->loop_done > 1 || h->done > 1)
+		return "pending / loop_done / done";
+	if (h->row > CHECKPOINT_MAX_ROWS)
+		return "row";
+	const int row = (int)h->row;
+	if (h->good_row < -1 || h->good_row >= row)
+		return "good_row";
+	if (!isfinite(h->seconds) || h->seconds < 0.0)
+		return "seconds";
+	if (!all_finite(s->x, s->n) || !all_finite(s->x_good, s->n))
+		return "the picture";
+	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
+		/* Row k is evaluated after k steps; its step is taken once it is no longer pending. */
+		if (h->adam_step != row - (int)h->pending || (h->done && !h->pending))
+			return "adam_step";
+		if (h->n_iter || h->evals || h->n_old || h->oldest || h->loop_done || h->h_diag != 0.0 || h->t != 0.0)
+			return "the L-BFGS fields of an Adam run";
+		return NULL;
+	}
+	if (h->adam_step != 0)
+		return "adam_step";
+	/* Every evaluation is a row, and so is the final one after the loop. */
+	if (h->n_iter < 0 || h->n_iter > CHECKPOINT_MAX_ROWS)
+		return "n_iter";
+	if (h->evals < h->n_iter || h->evals > h->n_iter + 1 || row != h->evals + (int)h->loop_done)
+		return "evals";
+	if (h->done && !h->loop_done)
+		return "done";
+	if (h->n_old < 0 || h->n_old > m || h->n_old > h->n_iter)
+		return "n_old";
+	if (h->oldest < 0 || h->oldest >= m || (h->n_old < m && h->oldest != 0))
+		return "oldest";
+	if (h->n_iter == 0 ? (h->h_diag != 0.0 || h->t != 0.0)
+	                   : !(isfinite(h->h_diag) && h->h_diag > 0.0 && isfinite(h->t) && h->t > 0.0))
+		return "h_diag / t";
+	return NULL;
+}
+
 enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
 	if (!s || !path)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
@@ -2269,40 +2396,75 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
+	struct stat file;
+	const size_t expected = checkpoint_bytes(s);
 	struct checkpoint_header h;
+	bool touched = false; /* the session's buffers hold part of the file */
 	enum nst_status st = NST_OK;
-	if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s is not an nst checkpoint (or is truncated)", path);
+	if (fstat(fileno(f), &file) != 0 || !S_ISREG(file.st_mode)) {
+		st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
+	} else if (fread(&h, sizeof h, 1, f) != 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path,
+		              (long long)file.st_size);
+	} else if (memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		              "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)", path);
+	} else if (h.version == 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
+		              "checkpoint %s has version 1 (an older nst); this build reads version %u: start the run again", path,
+		              CHECKPOINT_VERSION);
 	} else if (h.version != CHECKPOINT_VERSION) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION, "checkpoint %s has version %u; this build reads version %u", path,
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads version %u", path,
 		              h.version, CHECKPOINT_VERSION);
-	} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
-	           h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
-	           h.config_crc != config_fingerprint(s)) {
-		st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
-		              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
-	} else if (h.n_old < 0 || h.n_old > s->options.history || h.oldest < 0 || h.oldest >= s->options.history ||
-	           h.adam_step < 0 || h.evals < 0 || h.n_iter < 0) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is inconsistent", path);
-	}
-	if (st == NST_OK) {
+	} else if ((uint64_t)file.st_size != (uint64_t)expected) {
+		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
+		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                      "checkpoint %s was made with other pictures or options (%ux%u, %s, history %u); "
+		                      "resume with the same command",
+		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
+		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
+		                      (long long)file.st_size, expected);
+	} else {
+		/* The whole file through the CRC, the arrays straight into the session's buffers. */
 		struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
 		const int n_arrays = checkpoint_arrays(s, arrays);
-		uint32_t crc = 0;
-		for (int i = 0; i < n_arrays && st == NST_OK; i++) {
-			if (fread(arrays[i].data, 1, arrays[i].bytes, f) != arrays[i].bytes)
-				st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "checkpoint %s is truncated", path);
-			else
-				crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+		uint32_t crc = crc_value(0, &h, sizeof h);
+		uint8_t trailer[CHECKPOINT_CRC_BYTES];
+		touched = true;
+		bool complete = true;
+		for (int i = 0; i < n_arrays && complete; i++) {
+			complete = fread(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
-		if (st == NST_OK && (crc != h.payload_crc || fgetc(f) != EOF))
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted (checksum or size)", path);
+		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+		const uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
+		                        (uint32_t)trailer[3] << 24;
+		const char *bad_field = NULL;
+		if (!complete)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
+			              path);
+		else if (crc != stored)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path, stored, crc);
+		else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
+		         h.config_crc != config_fingerprint(s))
+			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
+			              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+		else if ((bad_field = checkpoint_state_error(s, &h)) != NULL)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
+			              path, bad_field);
 	}
 	fclose(f);
 	if (st != NST_OK) {
-		if (st == NST_ERR_WEIGHTS_FORMAT || st == NST_ERR_WEIGHTS_CHECKSUM)
-			s->prepared = false; /* the buffers may hold part of the file: start over */
+		if (touched)
+			s->prepared = false; /* the buffers hold part of the file: start over */
 		return st;
 	}
 	struct nst_run_state *r = &s->run;

@@ -1,6 +1,6 @@
 /*
- * The .nstw weights file (weights/FORMAT.md): open, validate, map read-only, and read layers out
- * as float32.  Every field is decoded from little-endian bytes, so the reader works on any host;
+ * The .nstw weights file (weights/FORMAT.md): open, read into memory, validate, and read layers
+ * out as float32.  Every field is decoded from little-endian bytes, so the reader works on any host;
  * the layer table is never read through struct fields directly.
  *
  * Validation order (a file is refused on the first problem, with one line naming the file):
@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -470,6 +469,8 @@ static uint32_t file_crc(const uint8_t *map, size_t bytes) {
  * Open / close
  * ------------------------------------------------------------------------------------------- */
 
+/* The first n bytes of the file into buf; a file that ends before them was truncated while it
+ * was read (its size was checked first). */
 static enum nst_status read_exactly(int fd, uint8_t *buf, size_t n, const char *path, struct nst_diag *diag) {
 	size_t done = 0;
 	while (done < n) {
@@ -479,7 +480,10 @@ static enum nst_status read_exactly(int fd, uint8_t *buf, size_t n, const char *
 		if (r < 0)
 			return nst_fail(diag, NST_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
 		if (r == 0)
-			return nst_fail(diag, NST_ERR_IO, "%s: cannot read: the file shrank while being read", path);
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "%s: truncated while being read: it ends after %zu of its %zu bytes (replaced or cut "
+			                "while nst loaded it?)",
+			                path, done, n);
 		done += (size_t)r;
 	}
 	return NST_OK;
@@ -511,18 +515,28 @@ static enum nst_status open_fd(const char *path, int fd, struct nst_weights **ou
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: %" PRIu64 " bytes do not fit this system's address space",
 		                path, file_bytes);
 
+	/* Read, not mapped: a mapped file that is truncated or replaced in place while it is read
+	 * (an update, a full disk, a second copy) raises SIGBUS at the first page beyond its new end,
+	 * which a library cannot catch without a signal handler of its own.  A read file ends short
+	 * instead (an error here), and once read it is what the checks below saw. */
 	struct nst_weights *w = calloc(1, sizeof *w);
-	if (!w)
-		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-	void *map = mmap(NULL, (size_t)file_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (map == MAP_FAILED) {
-		const int e = errno;
+	const size_t rounded = ((size_t)file_bytes + NSTW_ALIGNMENT - 1) / NSTW_ALIGNMENT * NSTW_ALIGNMENT;
+	uint8_t *bytes = w && rounded >= file_bytes ? aligned_alloc(NSTW_ALIGNMENT, rounded) : NULL; // [file_bytes]
+	if (!w || !bytes) {
 		free(w);
-		return nst_fail(diag, e == ENOMEM ? NST_ERR_OUT_OF_MEMORY : NST_ERR_IO, "%s: cannot map %" PRIu64 " bytes: %s",
-		                path, file_bytes, strerror(e));
+		free(bytes);
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: no memory for its %" PRIu64 " bytes", path, file_bytes);
 	}
-	w->map = map;
+	w->map = bytes;
 	w->map_bytes = (size_t)file_bytes;
+	s = read_exactly(fd, bytes, w->map_bytes, path, diag);
+	if (s == NST_OK && memcmp(bytes, raw, sizeof raw) != 0)
+		s = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: its header changed while being read (replaced while nst loaded it?)",
+		             path);
+	if (s != NST_OK) {
+		nst_weights_close(w);
+		return s;
+	}
 	w->header = header;
 	w->layers = (const struct nstw_layer *)(w->map + NSTW_HEADER_BYTES);
 	w->payload = w->map + header.header_bytes;
@@ -558,15 +572,14 @@ enum nst_status nst_weights_open(const char *path, struct nst_weights **out, str
 	if (fd < 0)
 		return nst_fail(diag, NST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 	const enum nst_status s = open_fd(path, fd, out, diag);
-	close(fd); /* the mapping, if any, stays valid */
+	close(fd); /* everything needed was read */
 	return s;
 }
 
 void nst_weights_close(struct nst_weights *weights) {
 	if (!weights)
 		return;
-	if (weights->map)
-		munmap((void *)weights->map, weights->map_bytes);
+	free((void *)weights->map);
 	free(weights);
 }
 

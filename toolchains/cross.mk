@@ -47,11 +47,6 @@ SYSROOT_LDFLAGS := -L$(SYSROOT_LIBDIR) -Wl,-rpath-link,$(SYSROOT_LIBDIR) -Wl,--d
 # (NST_EMU for the test scripts).  Absolute paths, so it works from any directory.
 EMU := $(QEMU) -cpu $(QEMU_CPU) -L $(CROSS_GLIBC) -E LD_LIBRARY_PATH=$(SYSROOT_LIBDIR)
 
-# STATIC=1: not possible with Debian's packages -- see toolchains/BOARDS.md, "Static builds".
-ifeq ($(STATIC),1)
-$(error STATIC=1: Debian ships pthreadpool, cpuinfo and XNNPACK only as shared libraries (no .a), so a static nst cannot be linked from them; `make dist TARGET=$(TARGET)` ships those libraries beside the binary instead -- see toolchains/BOARDS.md)
-endif
-
 # The sysroot is built when missing, while the makefiles are read: the Makefile probes
 # <xnnpack.h> through $(CC) $(CPPFLAGS) as it parses, so the sysroot must exist by then (else the
 # probe would miss XNNPACK, or find the host's /usr/include/xnnpack.h, which Debian's cross gcc
@@ -78,5 +73,5 @@ $(SYSROOT_STAMP):
 .PHONY: sysroot
 sysroot: $(SYSROOT_STAMP)
 
-# The rules above must not become the default goal (this file is included before `all:`).
-.DEFAULT_GOAL :=
+# The rule above does not become the default goal: the Makefile sets .DEFAULT_GOAL := all before
+# including this file (resetting it here made `make TARGET=rpi4` build one object file and stop).

@@ -465,7 +465,7 @@ static double vs_single_convs(const struct bench_result *r, const struct conv_ta
 int nst_cli_bench(int argc, char **argv) {
 	struct bench_options o = {{128, 256, 512}, 3, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
 	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES};
-	const int cores = (int)sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
+	const int cores = nst_cpu_count(); /* usable: affinity and cgroup quota */
 	for (int t = 1; t <= cores && o.n_threads < MAX_LIST; t *= 2)
 		o.threads[o.n_threads++] = t;
 	if (o.threads[o.n_threads - 1] != cores && o.n_threads < MAX_LIST)

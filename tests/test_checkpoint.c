@@ -1,0 +1,338 @@
+/*
+ * Checkpoints (src/session.c, nst_session_save_checkpoint / nst_session_load_checkpoint):
+ *   - a checkpoint of a stopped run, loaded into a fresh session, continues it bit for bit
+ *     (Adam and L-BFGS);
+ *   - every single-bit flip of the header and of the CRC trailer, and flips spread over the
+ *     payload, are refused as corrupted (the CRC-32 covers the whole file);
+ *   - a file whose CRC is right but whose fields are out of bounds or inconsistent (what a
+ *     crafted file or a fuzzer gives) is refused too, and the session still runs afterwards
+ *     (under `make SAN=1`: no signed overflow, no float-to-int overflow);
+ *   - a truncated or extended file is refused; a checkpoint of other options is told apart.
+ * The network is a tiny random VGG written by this test (tests/support.c); the pictures are random.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "support.h"
+
+#define PATH_BYTES 1024
+#define DIR_BYTES 512 /* the mkdtemp directory; PATH_BYTES leaves room for the names in it */
+#define W 12
+#define H 10
+#define STYLE_W 9
+#define STYLE_H 11
+#define ITERATIONS 5
+#define STOP_AT 3          /* the first run stops after this many loss-log rows */
+#define HISTORY 3
+#define PAYLOAD_STRIDE 97  /* payload bytes between two flipped ones */
+
+/* The checkpoint header's layout (version 2), as src/session.c writes it: little-endian. */
+enum {
+	OFF_MAGIC = 0, OFF_VERSION = 4, OFF_WIDTH = 8, OFF_HEIGHT = 12, OFF_OPTIMIZER = 16, OFF_HISTORY = 20,
+	OFF_ROW = 24, OFF_PENDING = 28, OFF_LOOP_DONE = 32, OFF_DONE = 36, OFF_GOOD_ROW = 40, OFF_ADAM_STEP = 44,
+	OFF_N_ITER = 48, OFF_EVALS = 52, OFF_N_OLD = 56, OFF_OLDEST = 60, OFF_CONFIG_CRC = 64, OFF_RESERVED = 68,
+	OFF_H_DIAG = 72, OFF_T = 80, OFF_SECONDS = 88, OFF_LAST = 96, HEADER_BYTES = 128, TRAILER_BYTES = 4
+};
+
+struct fixture {
+	struct nst_weights *weights;
+	uint8_t content[H * W * 3], style[STYLE_H * STYLE_W * 3]; /* [H][W][3] each */
+	char dir[DIR_BYTES];
+};
+
+struct run {
+	void *arena;
+	struct nst_session *s;
+};
+
+static void options_for(enum nst_optimizer optimizer, struct nst_options *o) {
+	nst_options_default(o);
+	nst_options_set_layers(o, false, "relu2_1", NULL);
+	nst_options_set_layers(o, true, "relu1_1,relu2_1", NULL);
+	o->optimizer = optimizer;
+	o->history = HISTORY;
+	o->backend = NST_BACKEND_SCALAR; /* the same result on every machine */
+	o->threads = 1;
+}
+
+static bool open_run(const struct fixture *f, const struct nst_options *o, struct run *r) {
+	const struct nst_problem p = {W, H, 1, {STYLE_W}, {STYLE_H}};
+	struct nst_plan plan;
+	struct nst_diag diag = {{0}};
+	memset(r, 0, sizeof *r);
+	if (nst_plan(f->weights, o, &p, &plan, &diag) != NST_OK) {
+		fprintf(stderr, "plan: %s\n", diag.message);
+		return false;
+	}
+	r->arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	if (!r->arena || nst_session_init(r->arena, plan.total_bytes, f->weights, o, &p, &r->s, &diag) != NST_OK) {
+		fprintf(stderr, "init: %s\n", diag.message);
+		free(r->arena);
+		return false;
+	}
+	return nst_session_set_content(r->s, f->content) == NST_OK && nst_session_set_style(r->s, 0, f->style, 1.0f) == NST_OK &&
+	       nst_session_prepare(r->s) == NST_OK;
+}
+
+static void close_run(struct run *r) {
+	if (r->s)
+		nst_session_release(r->s);
+	free(r->arena);
+	memset(r, 0, sizeof *r);
+}
+
+static bool stop_early(void *user, const struct nst_progress *p) {
+	(void)user;
+	return p->iteration + 1 < STOP_AT;
+}
+
+static uint8_t *read_all(const char *path, size_t *size) {
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	const long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*size = b ? (size_t)n : 0;
+	return b;
+}
+
+static bool write_all(const char *path, const uint8_t *b, size_t size) {
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return false;
+	const bool ok = fwrite(b, 1, size, f) == size;
+	return (fclose(f) == 0) && ok;
+}
+
+/* The CRC-32 trailer recomputed, as a crafted file would have it. */
+static void fix_crc(uint8_t *b, size_t size) {
+	const uint32_t crc = nst_crc32(0, b, size - TRAILER_BYTES);
+	for (int i = 0; i < 4; i++)
+		b[size - TRAILER_BYTES + (size_t)i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* Loads bytes as a checkpoint into r; returns the status, diag filled. */
+static enum nst_status load_bytes(const struct fixture *f, struct run *r, const uint8_t *b, size_t size,
+                                  struct nst_diag *diag) {
+	char path[PATH_BYTES];
+	snprintf(path, sizeof path, "%s/mutated.ckpt", f->dir);
+	if (!write_all(path, b, size))
+		return NST_ERR_IO;
+	memset(diag, 0, sizeof *diag);
+	return nst_session_load_checkpoint(r->s, path, diag);
+}
+
+static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer) {
+	const char *name = optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs";
+	struct nst_options o;
+	options_for(optimizer, &o);
+	const size_t n = (size_t)W * H * 3;
+	float *reference = malloc(n * sizeof(float)), *resumed = malloc(n * sizeof(float)); /* [H][W][3] each */
+	char ckpt[PATH_BYTES];
+	snprintf(ckpt, sizeof ckpt, "%s/%s.ckpt", f->dir, name);
+
+	/* The stopped run, its checkpoint, then the rest of it: the reference. */
+	struct run a, b;
+	if (!open_run(f, &o, &a) || !reference || !resumed) {
+		CHECK(false, "%s: cannot set up the session", name);
+		close_run(&a);
+		free(reference);
+		free(resumed);
+		return;
+	}
+	CHECK(nst_session_run(a.s, ITERATIONS, stop_early, NULL) == NST_ERR_INTERRUPTED, "%s: the run stops early", name);
+	struct nst_diag diag = {{0}};
+	CHECK(nst_session_save_checkpoint(a.s, ckpt, &diag) == NST_OK, "%s: save: %s", name, diag.message);
+	CHECK(nst_session_run(a.s, ITERATIONS, NULL, NULL) == NST_OK, "%s: the run finishes", name);
+	nst_session_get_x(a.s, reference);
+	close_run(&a);
+
+	/* A fresh session resumes it exactly. */
+	CHECK(open_run(f, &o, &b), "%s: second session", name);
+	if (!b.s) {
+		free(reference);
+		free(resumed);
+		return;
+	}
+	CHECK(nst_session_load_checkpoint(b.s, ckpt, &diag) == NST_OK, "%s: load: %s", name, diag.message);
+	CHECK(nst_session_rows(b.s) == STOP_AT, "%s: resumed at row %d, expected %d", name, nst_session_rows(b.s), STOP_AT);
+	CHECK(nst_session_run(b.s, ITERATIONS, NULL, NULL) == NST_OK, "%s: the resumed run finishes", name);
+	nst_session_get_x(b.s, resumed);
+	CHECK(memcmp(reference, resumed, n * sizeof(float)) == 0, "%s: the resumed run differs from the uninterrupted one",
+	      name);
+
+	size_t size = 0;
+	uint8_t *good = read_all(ckpt, &size);
+	uint8_t *bad = good ? malloc(size + 1) : NULL;
+	CHECK(bad && size > HEADER_BYTES + TRAILER_BYTES, "%s: read the checkpoint back (%zu bytes)", name, size);
+	if (!bad) {
+		close_run(&b);
+		free(good);
+		free(reference);
+		free(resumed);
+		return;
+	}
+
+	/* Every bit of the header and the trailer, and bits spread over the payload, flipped one at
+	 * a time: each refused as corrupted. */
+	int flips = 0, accepted = 0, unworded = 0;
+	for (size_t off = 0; off < size; off++) {
+		const bool dense = off < HEADER_BYTES || off >= size - TRAILER_BYTES;
+		if (!dense && (off - HEADER_BYTES) % PAYLOAD_STRIDE != 0)
+			continue;
+		for (int bit = 0; bit < 8; bit++) {
+			if (!dense && bit != (int)(off % 8))
+				continue;
+			memcpy(bad, good, size);
+			bad[off] ^= (uint8_t)(1u << bit);
+			const enum nst_status st = load_bytes(f, &b, bad, size, &diag);
+			flips++;
+			if (st == NST_OK) {
+				if (accepted++ < 5)
+					fprintf(stderr, "%s: a flip of bit %d at offset %zu was accepted\n", name, bit, off);
+			} else if (!strstr(diag.message, "corrupted")) {
+				if (unworded++ < 5)
+					fprintf(stderr, "%s: offset %zu bit %d: status %s, message '%s' does not say corrupted\n", name,
+					        off, bit, nst_status_string(st), diag.message);
+			}
+		}
+	}
+	CHECK(accepted == 0, "%s: %d of %d single-bit flips were accepted", name, accepted, flips);
+	CHECK(unworded == 0, "%s: %d of %d refusals do not say 'corrupted'", name, unworded, flips);
+
+	/* Truncated by one byte, extended by one byte, cut to the header. */
+	CHECK(load_bytes(f, &b, good, size - 1, &diag) != NST_OK && strstr(diag.message, "corrupted"),
+	      "%s: one byte short: %s", name, diag.message);
+	memcpy(bad, good, size);
+	bad[size] = 0;
+	CHECK(load_bytes(f, &b, bad, size + 1, &diag) != NST_OK && strstr(diag.message, "corrupted"),
+	      "%s: one byte too many: %s", name, diag.message);
+	CHECK(load_bytes(f, &b, good, HEADER_BYTES, &diag) != NST_OK, "%s: the header alone was accepted", name);
+
+	/* A right CRC over wrong fields: what a crafted file or a fuzzer gives. */
+	struct field {
+		int offset;
+		int32_t value;
+	};
+	const struct field ints[] = {
+		{OFF_ROW, INT32_MAX}, {OFF_ROW, (1 << 30) + 1}, {OFF_ROW, STOP_AT + 1}, {OFF_ROW, -1},
+		{OFF_ADAM_STEP, -1}, {OFF_ADAM_STEP, INT32_MAX}, {OFF_ADAM_STEP, STOP_AT + 7},
+		{OFF_N_ITER, INT32_MAX}, {OFF_N_ITER, -5}, {OFF_EVALS, -1}, {OFF_EVALS, INT32_MAX},
+		{OFF_N_OLD, HISTORY + 1}, {OFF_N_OLD, -1}, {OFF_OLDEST, HISTORY}, {OFF_OLDEST, -1},
+		{OFF_PENDING, 2}, {OFF_LOOP_DONE, 7}, {OFF_DONE, 2}, {OFF_GOOD_ROW, STOP_AT}, {OFF_GOOD_ROW, -2},
+		{OFF_RESERVED, 1},
+	};
+	const struct field *seen = ints + sizeof ints / sizeof ints[0];
+	int crafted_accepted = 0;
+	for (const struct field *fl = ints; fl < seen; fl++) {
+		memcpy(bad, good, size);
+		memcpy(bad + fl->offset, &fl->value, sizeof fl->value);
+		fix_crc(bad, size);
+		if (memcmp(bad, good, size) == 0)
+			continue; /* the field already had that value */
+		const enum nst_status st = load_bytes(f, &b, bad, size, &diag);
+		if (st == NST_OK || !strstr(diag.message, "impossible")) {
+			crafted_accepted++;
+			fprintf(stderr, "%s: field at %d = %d with a right CRC: %s\n", name, fl->offset, fl->value,
+			        st == NST_OK ? "accepted" : diag.message);
+		}
+		/* Whatever the load said, the session runs on (re-prepared): no overflow, no crash. */
+		const enum nst_status run = nst_session_run(b.s, ITERATIONS, NULL, NULL);
+		CHECK(run == NST_OK || run == NST_ERR_NUMERIC, "%s: a run after the crafted field at %d: %s", name, fl->offset,
+		      nst_status_string(run));
+	}
+	const struct {
+		int offset;
+		double value;
+	} doubles[] = {{OFF_H_DIAG, NAN}, {OFF_H_DIAG, -1.0}, {OFF_H_DIAG, INFINITY}, {OFF_T, NAN}, {OFF_T, -2.0},
+	               {OFF_SECONDS, -1.0}, {OFF_SECONDS, NAN}};
+	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
+		if (optimizer == NST_OPTIMIZER_ADAM && doubles[i].offset != OFF_SECONDS && isnan(doubles[i].value))
+			continue; /* Adam's L-BFGS fields are 0: -1 and inf are enough there */
+		memcpy(bad, good, size);
+		memcpy(bad + doubles[i].offset, &doubles[i].value, sizeof(double));
+		fix_crc(bad, size);
+		if (load_bytes(f, &b, bad, size, &diag) == NST_OK || !strstr(diag.message, "impossible")) {
+			crafted_accepted++;
+			fprintf(stderr, "%s: double at %d = %g with a right CRC: %s\n", name, doubles[i].offset,
+			        doubles[i].value, diag.message);
+		}
+	}
+	/* A picture value that is not finite (the first float of x). */
+	memcpy(bad, good, size);
+	const float nan_value = NAN;
+	memcpy(bad + HEADER_BYTES, &nan_value, sizeof nan_value);
+	fix_crc(bad, size);
+	if (load_bytes(f, &b, bad, size, &diag) == NST_OK || !strstr(diag.message, "impossible")) {
+		crafted_accepted++;
+		fprintf(stderr, "%s: a NaN pixel with a right CRC: %s\n", name, diag.message);
+	}
+	CHECK(crafted_accepted == 0, "%s: %d crafted files with a right CRC were not refused for their fields", name,
+	      crafted_accepted);
+
+	/* The control: the genuine file through the same path still loads. */
+	CHECK(load_bytes(f, &b, good, size, &diag) == NST_OK, "%s: the genuine checkpoint: %s", name, diag.message);
+	close_run(&b);
+
+	/* Other options: told apart from corruption (exit 2 on the command line, not 1). */
+	struct nst_options other = o;
+	other.style_weight *= 2.0f;
+	struct run c;
+	CHECK(open_run(f, &other, &c), "%s: a session of other options", name);
+	if (c.s) {
+		const enum nst_status st = nst_session_load_checkpoint(c.s, ckpt, &diag);
+		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "other pictures or options"),
+		      "%s: other options: %s: %s", name, nst_status_string(st), diag.message);
+	}
+	close_run(&c);
+	free(bad);
+	free(good);
+	free(reference);
+	free(resumed);
+}
+
+int main(void) {
+	struct fixture f;
+	memset(&f, 0, sizeof f);
+	char *dir = support_tmpdir("checkpoint");
+	if (!dir) {
+		fprintf(stderr, "cannot make a temporary directory\n");
+		return 1;
+	}
+	snprintf(f.dir, sizeof f.dir, "%s", dir);
+	const uint64_t seed = support_seed();
+	printf("test_checkpoint: seed %llu (NST_TEST_SEED)\n", (unsigned long long)seed);
+	struct nst_rng rng;
+	nst_rng_seed(&rng, seed);
+	for (size_t i = 0; i < sizeof f.content; i++)
+		f.content[i] = (uint8_t)(nst_rng_next(&rng) >> 56);
+	for (size_t i = 0; i < sizeof f.style; i++)
+		f.style[i] = (uint8_t)(nst_rng_next(&rng) >> 56);
+	const struct support_vgg_layer layers[] = {{1, 4}, {1, 4}, {2, 6}};
+	char path[PATH_BYTES];
+	snprintf(path, sizeof path, "%s/tiny.nstw", f.dir);
+	struct nst_diag diag = {{0}};
+	CHECK(support_write_vgg(path, layers, 3, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	CHECK(nst_weights_open(path, &f.weights, &diag) == NST_OK, "open %s: %s", path, diag.message);
+	if (f.weights) {
+		test_optimizer(&f, NST_OPTIMIZER_ADAM);
+		test_optimizer(&f, NST_OPTIMIZER_LBFGS);
+		nst_weights_close(f.weights);
+	}
+	support_rmdir(dir);
+	free(dir);
+	return check_finish("test_checkpoint");
+}
