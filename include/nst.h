@@ -205,10 +205,10 @@ struct nst_options {
 	enum nst_optimizer optimizer;
 	float learning_rate;     /* Adam default 10, L-BFGS default 1; <= 0 means the default */
 	int history;             /* L-BFGS history m, default 10 */
-	enum nst_line_search line_search; /* L-BFGS only; default none (CONVENTIONS.md) */
+	enum nst_line_search line_search; /* L-BFGS only; default strong_wolfe (the reference's: none) */
 	/* Early stop: every NST_TOLERANCE_WINDOW iterations the loss is compared with the loss a
-	 * window earlier, and the run ends when it fell by less than this fraction of it (0: never;
-	 * nst_session_converged then says so). */
+	 * window earlier, and the run ends when it fell by less than this fraction of it (default
+	 * 0.02; 0: never; nst_session_converged then says so). */
 	float tolerance;
 	enum nst_init init;
 	uint64_t seed;           /* for NST_INIT_RANDOM */
@@ -223,8 +223,10 @@ struct nst_options {
 	enum nst_precision precision; /* default fp32; fp16: see enum nst_precision */
 };
 
-/* Fills the defaults of CONVENTIONS.md: content relu3_2; style relu1_1,relu2_1,relu3_1; weights
- * 5 / 100 / 1e-3; max pooling; L-BFGS, history 10; init from the content. */
+/* Fills the defaults: CONVENTIONS.md's loss (content relu3_2; style relu1_1,relu2_1,relu3_1;
+ * weights 5 / 100 / 1e-3; max pooling; init from the content), L-BFGS with history 10 and, unlike
+ * the reference, PyTorch's strong-Wolfe line search (no overshooting first steps) and an early stop
+ * at tolerance 0.02.  nst_options_network_defaults then puts in a network's own layers and weights. */
 void nst_options_default(struct nst_options *options);
 /* Parses a comma-separated layer list ("relu1_1,relu2_1") into options' content or style list. */
 enum nst_status nst_options_set_layers(struct nst_options *options, bool style, const char *list,
@@ -311,13 +313,13 @@ struct nst_progress {
 	int iterations;          /* the run's planned count */
 	struct nst_losses losses;
 	double seconds;          /* since the optimization started */
-	bool resumable;          /* a checkpoint saved now resumes exactly (false inside a line search) */
 };
 
 /* Called after every evaluation of the loss; return false to stop the run (it then returns
  * NST_ERR_INTERRUPTED and the current picture stays available).  Inside an L-BFGS line search the
- * stop takes effect when the search ends (at most NST_WOLFE_MAX_EVALUATIONS rows later), so that
- * the run stops where it can resume. */
+ * stop takes effect when the search ends (at most 25 rows later), so that the picture is one the
+ * search accepted.  A checkpoint saved from the callback inside a search records the search's
+ * start, and a run resumed from it searches again from there (the same rows, computed again). */
 typedef bool (*nst_progress_fn)(void *user, const struct nst_progress *progress);
 
 #define NST_TOLERANCE_WINDOW 10

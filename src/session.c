@@ -49,6 +49,9 @@ static const int VGG19_CONVS_PER_BLOCK[VGG_MAX_BLOCK + 1] = {0, 2, 2, 4, 4, 4};
 #define DEFAULT_ADAM_LR 10.0f
 #define DEFAULT_LBFGS_LR 1.0f
 #define DEFAULT_HISTORY 10
+/* Stop once 10 iterations lower the loss by less than 2%: on the panel of `make gallery` the
+ * picture no longer changes visibly by then (about 100-150 rows at 256 px). */
+#define DEFAULT_TOLERANCE 0.02f
 #define MAX_HISTORY 1000
 #define RANDOM_INIT_SCALE 1e-3
 #define ADAM_BETA1 0.9
@@ -112,6 +115,11 @@ struct nst_run_state {
 	double f;                        /* the loss at x (the line search starts from it) */
 	bool searching;                  /* inside a line search: rows are trial points */
 	bool stop_requested;             /* the callback asked to stop during the line search */
+	/* Where the current line search started (x0 = lbfgs_x0, g0 = lbfgs_prev_grad, f0 = f), what a
+	 * checkpoint taken inside it records, and resume_search to start it again from there. */
+	int search_row, search_evals;
+	double search_t, search_gtd;
+	bool resume_search;
 	/* --tolerance: the loss at iteration tol_iteration, the start of the current window */
 	int tol_iteration;
 	double tol_f;
@@ -192,6 +200,8 @@ void nst_options_default(struct nst_options *o) {
 	o->optimizer = NST_OPTIMIZER_LBFGS;
 	o->learning_rate = 0.0f;
 	o->history = DEFAULT_HISTORY;
+	o->line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+	o->tolerance = DEFAULT_TOLERANCE;
 	o->init = NST_INIT_CONTENT;
 	/* Not auto: a measured choice may differ between two runs, and a resumed run must continue
 	 * exactly the run it resumes. */
@@ -1784,9 +1794,9 @@ static bool report(struct nst_session *s, int iterations, const struct nst_losse
 	}
 	if (!progress)
 		return true;
-	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0), !r->searching};
+	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0)};
 	const bool go_on = progress(user, &p);
-	if (!go_on && r->searching) { /* stop where the run can resume: after the search */
+	if (!go_on && r->searching) { /* stop after the search, at the point it accepts */
 		r->stop_requested = true;
 		return true;
 	}
@@ -1887,13 +1897,18 @@ static double line_trial_evaluate(void *context, double t, float *grad) {
 	return v.total;
 }
 
-/* The step along d by PyTorch's strong-Wolfe search: x, grad and the loss end at the point it
- * accepts.  Returns false when even that loss is not finite. */
-static bool lbfgs_line_search(struct nst_session *s, double gtd, int iterations, nst_progress_fn progress,
-                              void *user) {
+/* The step along d by PyTorch's strong-Wolfe search from x, starting at the step r->t: x, grad
+ * and the loss end at the point it accepts.  A stop asked for inside the search takes effect when
+ * it ends (NST_ERR_INTERRUPTED), so that the picture is an accepted one. */
+static enum nst_status lbfgs_line_search(struct nst_session *s, double gtd, int iterations, nst_progress_fn progress,
+                                         void *user) {
 	struct nst_run_state *r = &s->run;
 	const size_t n = s->n;
 	memcpy(s->lbfgs_x0, s->x, n * sizeof(float));
+	r->search_row = r->row;
+	r->search_evals = r->evals;
+	r->search_t = r->t;
+	r->search_gtd = gtd;
 	const struct nst_wolfe_scratch ls = {n, {s->lbfgs_search, s->lbfgs_search + n, s->lbfgs_search + 2 * n}};
 	struct line_trial trial = {s, iterations, progress, user};
 	struct nst_line_result res;
@@ -1907,7 +1922,13 @@ static bool lbfgs_line_search(struct nst_session *s, double gtd, int iterations,
 	memcpy(s->grad, res.grad, n * sizeof(float));
 	r->t = res.t;
 	r->f = res.f;
-	return isfinite(res.f);
+	if (!isfinite(res.f))
+		return numeric_failure(s);
+	if (r->stop_requested) {
+		r->stop_requested = false;
+		return NST_ERR_INTERRUPTED;
+	}
+	return NST_OK;
 }
 
 /* torch.optim.LBFGS(lr, max_iter=iterations, max_eval=int(1.25 * iterations), history_size=m,
@@ -1935,6 +1956,13 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 				return numeric_failure(s);
 		}
 		for (;;) {
+			if (r->resume_search) { /* a checkpoint taken inside this iteration's line search */
+				r->resume_search = false;
+				const enum nst_status st = lbfgs_line_search(s, r->search_gtd, iterations, progress, user);
+				if (st != NST_OK)
+					return st;
+				continue;
+			}
 			if (r->n_iter > 0 && (r->n_iter == max_iter || r->evals >= max_eval))
 				break;
 			if (r->n_iter >= max_iter)
@@ -2007,13 +2035,9 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 			if (gtd > -LBFGS_TOLERANCE_CHANGE)
 				break;
 			if (s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE) {
-				const bool finite = lbfgs_line_search(s, gtd, iterations, progress, user);
-				if (!finite)
-					return numeric_failure(s);
-				if (r->stop_requested) {
-					r->stop_requested = false;
-					return NST_ERR_INTERRUPTED;
-				}
+				const enum nst_status st = lbfgs_line_search(s, gtd, iterations, progress, user);
+				if (st != NST_OK)
+					return st;
 				continue;
 			}
 			const float tf = (float)r->t;
@@ -2200,21 +2224,30 @@ struct checkpoint_header {
 	uint32_t reserved;         /* 0 */
 	double h_diag, t, seconds;
 	double last[4];            /* total, content, style, tv of the last row */
+	double f;                  /* L-BFGS: the loss at x, where a line search starts */
+	double tol_f;              /* --tolerance: the loss at the start of the current window */
+	int32_t tol_iteration;     /* ... and that window's first iteration */
+	uint32_t converged;        /* the run ended early on the tolerance */
+	double search_gtd;         /* searching: the slope along d at the search's start */
+	uint32_t searching;        /* taken inside a line search: resume starts it again (row, evals, t,
+	                            * x and grad are the search's start) */
+	uint32_t reserved2;        /* 0 */
 };
-_Static_assert(sizeof(struct checkpoint_header) == 128, "the checkpoint header has no padding");
+_Static_assert(sizeof(struct checkpoint_header) == 168, "the checkpoint header has no padding");
 
 struct checkpoint_array {
 	void *data;
 	size_t bytes;
 };
 
-/* The arrays of a checkpoint, in file order. */
-static int checkpoint_arrays(const struct nst_session *s, struct checkpoint_array *out) {
+/* The arrays of a checkpoint, in file order.  Inside a line search (search_start) the picture,
+ * its gradient and the last good picture are the search's start, x0 and g0. */
+static int checkpoint_arrays(const struct nst_session *s, bool search_start, struct checkpoint_array *out) {
 	const size_t nb = s->n * sizeof(float);
 	int k = 0;
-	out[k++] = (struct checkpoint_array){s->x, nb};
-	out[k++] = (struct checkpoint_array){s->grad, nb};
-	out[k++] = (struct checkpoint_array){s->x_good, nb};
+	out[k++] = (struct checkpoint_array){search_start ? s->lbfgs_x0 : s->x, nb};
+	out[k++] = (struct checkpoint_array){search_start ? s->lbfgs_prev_grad : s->grad, nb};
+	out[k++] = (struct checkpoint_array){search_start ? s->lbfgs_x0 : s->x_good, nb};
 	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
 		out[k++] = (struct checkpoint_array){s->adam_m, nb};
 		out[k++] = (struct checkpoint_array){s->adam_v, nb};
@@ -2234,7 +2267,7 @@ static int checkpoint_arrays(const struct nst_session *s, struct checkpoint_arra
 /* Bytes of this session's checkpoint file: header, arrays, CRC. */
 static size_t checkpoint_bytes(const struct nst_session *s) {
 	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
-	const int n_arrays = checkpoint_arrays(s, arrays);
+	const int n_arrays = checkpoint_arrays(s, false, arrays);
 	size_t bytes = sizeof(struct checkpoint_header) + CHECKPOINT_CRC_BYTES;
 	for (int i = 0; i < n_arrays; i++)
 		bytes += arrays[i].bytes;
@@ -2254,8 +2287,11 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	const float weights[4] = {o->content_weight, o->style_weight, o->tv_weight, o->learning_rate};
 	const int32_t ints[6] = {(int32_t)o->pooling, (int32_t)o->optimizer, o->history, (int32_t)o->init,
 	                         s->problem.width, s->problem.height};
+	const int32_t line_search = (int32_t)o->line_search;
 	c = crc_value(c, weights, sizeof weights);
 	c = crc_value(c, ints, sizeof ints);
+	c = crc_value(c, &line_search, sizeof line_search);
+	c = crc_value(c, &o->tolerance, sizeof o->tolerance);
 	/* The precision the run computes in (fp32 checkpoints keep the fingerprint they always had). */
 	if (s->plan.precision == NST_PRECISION_FP16)
 		c = crc_value(c, "fp16", 4);
@@ -2299,9 +2335,21 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	h.last[1] = r->last.content;
 	h.last[2] = r->last.style;
 	h.last[3] = r->last.tv;
+	h.f = r->f;
+	h.tol_f = r->tol_f;
+	h.tol_iteration = r->tol_iteration;
+	h.converged = r->converged;
+	if (r->searching) { /* the state where the search began: resume searches again from there */
+		h.row = (uint32_t)r->search_row;
+		h.evals = r->search_evals;
+		h.good_row = r->search_row - 1;
+		h.t = r->search_t;
+		h.search_gtd = r->search_gtd;
+		h.searching = 1;
+	}
 	h.config_crc = config_fingerprint(s);
 	struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
-	const int n_arrays = checkpoint_arrays(s, arrays);
+	const int n_arrays = checkpoint_arrays(s, r->searching, arrays);
 	uint32_t crc = crc_value(0, &h, sizeof h);
 	for (int i = 0; i < n_arrays; i++)
 		crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
@@ -2345,8 +2393,14 @@ static bool all_finite(const float *v, size_t n) {
  * name of the first field that is not. */
 static const char *checkpoint_state_error(const struct nst_session *s, const struct checkpoint_header *h) {
 	const int m = s->options.history;
-	if (h->reserved != 0)
+	if (h->reserved != 0 || h->reserved2 != 0)
 		return "reserved";
+	if (h->searching > 1 ||
+	    (h->searching ? s->options.optimizer != NST_OPTIMIZER_LBFGS ||
+	                        s->options.line_search != NST_LINE_SEARCH_STRONG_WOLFE || h->n_iter < 1 || h->loop_done ||
+	                        !(isfinite(h->search_gtd) && h->search_gtd < 0.0)
+	                  : h->search_gtd != 0.0))
+		return "searching";
 	if (h->pending > 1 || h->loop_done > 1 || h->done > 1)
 		return "pending / loop_done / done";
 	if (h->row > CHECKPOINT_MAX_ROWS)
@@ -2356,13 +2410,17 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 		return "good_row";
 	if (!isfinite(h->seconds) || h->seconds < 0.0)
 		return "seconds";
+	if (h->converged > 1 || (h->converged && !h->done) || h->tol_iteration < 0 ||
+	    (row > 0 && !isfinite(h->tol_f)) || (row == 0 && h->tol_f != 0.0))
+		return "the tolerance's window";
 	if (!all_finite(s->x, s->n) || !all_finite(s->x_good, s->n))
 		return "the picture";
 	if (s->options.optimizer == NST_OPTIMIZER_ADAM) {
 		/* Row k is evaluated after k steps; its step is taken once it is no longer pending. */
 		if (h->adam_step != row - (int)h->pending || (h->done && !h->pending))
 			return "adam_step";
-		if (h->n_iter || h->evals || h->n_old || h->oldest || h->loop_done || h->h_diag != 0.0 || h->t != 0.0)
+		if (h->n_iter || h->evals || h->n_old || h->oldest || h->loop_done || h->h_diag != 0.0 || h->t != 0.0 ||
+		    h->f != 0.0 || h->tol_iteration > h->adam_step)
 			return "the L-BFGS fields of an Adam run";
 		return NULL;
 	}
@@ -2371,8 +2429,16 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 	/* Every evaluation is a row, and so is the final one after the loop. */
 	if (h->n_iter < 0 || h->n_iter > CHECKPOINT_MAX_ROWS)
 		return "n_iter";
-	if (h->evals < h->n_iter || h->evals > h->n_iter + 1 || row != h->evals + (int)h->loop_done)
+	/* A line search evaluates up to NST_WOLFE_MAX_EVALUATIONS times an iteration. */
+	const int64_t evals_per_iteration = s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE ? NST_WOLFE_MAX_EVALUATIONS : 1;
+	if (h->evals < h->n_iter || (int64_t)h->evals > (int64_t)h->n_iter * evals_per_iteration + 1 ||
+	    row != h->evals + (int)h->loop_done)
 		return "evals";
+	if (h->evals > 0 ? !isfinite(h->f) : h->f != 0.0)
+		return "f";
+	if (h->tol_iteration > h->n_iter)
+		return "the tolerance's window";
+
 	if (h->done && !h->loop_done)
 		return "done";
 	if (h->n_old < 0 || h->n_old > m || h->n_old > h->n_iter)
@@ -2431,7 +2497,7 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	} else {
 		/* The whole file through the CRC, the arrays straight into the session's buffers. */
 		struct checkpoint_array arrays[CHECKPOINT_MAX_ARRAYS];
-		const int n_arrays = checkpoint_arrays(s, arrays);
+		const int n_arrays = checkpoint_arrays(s, false, arrays);
 		uint32_t crc = crc_value(0, &h, sizeof h);
 		uint8_t trailer[CHECKPOINT_CRC_BYTES];
 		touched = true;
@@ -2482,6 +2548,12 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	r->t = h.t;
 	r->seconds = h.seconds;
 	r->last = (struct nst_losses){h.last[0], h.last[1], h.last[2], h.last[3]};
+	r->f = h.f;
+	r->tol_f = h.tol_f;
+	r->tol_iteration = h.tol_iteration;
+	r->converged = h.converged;
+	r->resume_search = h.searching;
+	r->search_gtd = h.search_gtd;
 	s->adam_step = h.adam_step;
 	return NST_OK;
 }

@@ -450,8 +450,7 @@ struct row_relay {
 static bool relay_row(void *user, const struct nst_progress *p) {
 	struct row_relay *r = user;
 	struct nst_tiled *t = r->t;
-	const struct nst_progress q = {t->row++, t->total_rows - 1, p->losses, t->seconds + (nst_seconds() - r->t0),
-	                                 false};
+	const struct nst_progress q = {t->row++, t->total_rows - 1, p->losses, t->seconds + (nst_seconds() - r->t0)};
 	return r->progress ? r->progress(r->user, &q) : true;
 }
 

@@ -28,7 +28,9 @@ else
 	NAME=t_parity
 	REF_WEIGHTS="$SHARED/weights/vgg19-imagenet-blocks1-3"
 	NSTW="$BUILD/vgg19.nstw"
-	LOSS=()
+	# CONVENTIONS.md's defaults, the reference's own, spelled out: the network's may differ.
+	LOSS=(--content-layers relu3_2 --style-layers relu1_1,relu2_1,relu3_1 --content-weight 5 --style-weight 100
+		--tv-weight 1e-3)
 fi
 
 for f in "$REF" "$REF_WEIGHTS" "$NSTW"; do
@@ -52,7 +54,9 @@ EOF
 
 common=(--size "$SIZE" --threads 2 "${LOSS[@]}")
 ref() { "$PYTHON" "$REF" --weights "$REF_WEIGHTS" --content "$tmp/content.png" --style "$tmp/style.png" "${common[@]}" "$@" >/dev/null; }
-ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$NSTW" -q "${common[@]}" "$@"; }
+# The reference's optimizer: no line search, every iteration (nst's defaults search and stop early).
+ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$NSTW" -q "${common[@]}" \
+	--line-search none --tolerance 0 "$@"; }
 
 ref --optimizer adam --iterations $ADAM_N --log "$tmp/ref_adam.csv" --dump-grad "$tmp/ref_grad.f32"
 # L-BFGS: compared natively only (see the note printed under emulation); here runs cost minutes.

@@ -37,7 +37,9 @@ enum {
 	OFF_MAGIC = 0, OFF_VERSION = 4, OFF_WIDTH = 8, OFF_HEIGHT = 12, OFF_OPTIMIZER = 16, OFF_HISTORY = 20,
 	OFF_ROW = 24, OFF_PENDING = 28, OFF_LOOP_DONE = 32, OFF_DONE = 36, OFF_GOOD_ROW = 40, OFF_ADAM_STEP = 44,
 	OFF_N_ITER = 48, OFF_EVALS = 52, OFF_N_OLD = 56, OFF_OLDEST = 60, OFF_CONFIG_CRC = 64, OFF_RESERVED = 68,
-	OFF_H_DIAG = 72, OFF_T = 80, OFF_SECONDS = 88, OFF_LAST = 96, HEADER_BYTES = 128, TRAILER_BYTES = 4
+	OFF_H_DIAG = 72, OFF_T = 80, OFF_SECONDS = 88, OFF_LAST = 96, OFF_F = 128, OFF_TOL_F = 136,
+	OFF_TOL_ITERATION = 144, OFF_CONVERGED = 148, OFF_SEARCH_GTD = 152, OFF_SEARCHING = 160, OFF_RESERVED2 = 164,
+	HEADER_BYTES = 168, TRAILER_BYTES = 4
 };
 
 struct fixture {
@@ -58,6 +60,9 @@ static void options_for(enum nst_optimizer optimizer, struct nst_options *o) {
 	o->optimizer = optimizer;
 	o->history = HISTORY;
 	o->backend = NST_BACKEND_SCALAR; /* the same result on every machine */
+	/* One evaluation an iteration, so that the crafted fields below have one right value each; the
+	 * line search's checkpoints are test_search_resume's. */
+	o->line_search = NST_LINE_SEARCH_NONE;
 	o->threads = 1;
 }
 
@@ -133,6 +138,89 @@ static enum nst_status load_bytes(const struct fixture *f, struct run *r, const 
 		return NST_ERR_IO;
 	memset(diag, 0, sizeof *diag);
 	return nst_session_load_checkpoint(r->s, path, diag);
+}
+
+/* Saves a checkpoint from inside the progress callback at row SEARCH_SAVE_AT, which falls inside
+ * an L-BFGS line search (the first search extrapolates from a tiny step for several rows). */
+#define SEARCH_SAVE_AT 3
+struct search_save {
+	const char *path;
+	bool saved;
+	enum nst_status status;
+	struct nst_session *session_for_save;
+};
+
+static bool save_inside(void *user, const struct nst_progress *p) {
+	struct search_save *c = user;
+	if (p->iteration == SEARCH_SAVE_AT && !c->saved) {
+		struct nst_diag diag = {{0}};
+		c->saved = true;
+		c->status = nst_session_save_checkpoint(c->session_for_save, c->path, &diag);
+	}
+	return true;
+}
+
+/* The strong-Wolfe line search: a checkpoint taken inside a search resumes to exactly the
+ * uninterrupted run (the search starts again from where it began); a stop asked for inside a
+ * search ends the run at the point the search accepts, and resumes exactly too. */
+static void test_search_resume(const struct fixture *f) {
+	struct nst_options o;
+	options_for(NST_OPTIMIZER_LBFGS, &o);
+	o.line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+	const size_t n = (size_t)W * H * 3;
+	float *reference = malloc(n * sizeof(float)), *resumed = malloc(n * sizeof(float)); /* [H][W][3] each */
+	char ckpt[PATH_BYTES], stopped[PATH_BYTES];
+	snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", f->dir);
+	snprintf(stopped, sizeof stopped, "%s/stopped.ckpt", f->dir);
+	struct run a, b, c;
+	if (!reference || !resumed || !open_run(f, &o, &a)) {
+		CHECK(false, "line search: cannot set up the session");
+		free(reference);
+		free(resumed);
+		return;
+	}
+	struct search_save save = {ckpt, false, NST_ERR_INVALID_ARGUMENT, a.s};
+	CHECK(nst_session_run(a.s, ITERATIONS * 2, save_inside, &save) == NST_OK, "line search: the reference run");
+	CHECK(save.saved && save.status == NST_OK, "line search: no checkpoint inside the search (%s)",
+	      nst_status_string(save.status));
+	nst_session_get_x(a.s, reference);
+	const int rows = nst_session_rows(a.s);
+	close_run(&a);
+
+	CHECK(open_run(f, &o, &b), "line search: second session");
+	if (b.s) {
+		struct nst_diag diag = {{0}};
+		CHECK(nst_session_load_checkpoint(b.s, ckpt, &diag) == NST_OK, "line search: load: %s", diag.message);
+		CHECK(nst_session_rows(b.s) < SEARCH_SAVE_AT, "line search: resumed at row %d, not at the search's start",
+		      nst_session_rows(b.s));
+		CHECK(nst_session_run(b.s, ITERATIONS * 2, NULL, NULL) == NST_OK, "line search: the resumed run");
+		nst_session_get_x(b.s, resumed);
+		CHECK(memcmp(reference, resumed, n * sizeof(float)) == 0 && nst_session_rows(b.s) == rows,
+		      "line search: the run resumed from inside a search differs (%d rows, %d uninterrupted)",
+		      nst_session_rows(b.s), rows);
+		close_run(&b);
+	}
+
+	/* A stop asked for at row SEARCH_SAVE_AT: the run ends after the search, then resumes exactly. */
+	CHECK(open_run(f, &o, &c), "line search: third session");
+	if (c.s) {
+		struct nst_diag diag = {{0}};
+		CHECK(nst_session_run(c.s, ITERATIONS * 2, stop_early, NULL) == NST_ERR_INTERRUPTED, "line search: the stop");
+		CHECK(nst_session_rows(c.s) >= STOP_AT, "line search: stopped after %d rows", nst_session_rows(c.s));
+		CHECK(nst_session_save_checkpoint(c.s, stopped, &diag) == NST_OK, "line search: save: %s", diag.message);
+		close_run(&c);
+		CHECK(open_run(f, &o, &c), "line search: fourth session");
+		if (c.s) {
+			CHECK(nst_session_load_checkpoint(c.s, stopped, &diag) == NST_OK, "line search: load: %s", diag.message);
+			CHECK(nst_session_run(c.s, ITERATIONS * 2, NULL, NULL) == NST_OK, "line search: the resumed run");
+			nst_session_get_x(c.s, resumed);
+			CHECK(memcmp(reference, resumed, n * sizeof(float)) == 0,
+			      "line search: the run resumed after a stop differs from the uninterrupted one");
+		}
+		close_run(&c);
+	}
+	free(reference);
+	free(resumed);
 }
 
 static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer) {
@@ -233,7 +321,8 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 		{OFF_N_ITER, INT32_MAX}, {OFF_N_ITER, -5}, {OFF_EVALS, -1}, {OFF_EVALS, INT32_MAX},
 		{OFF_N_OLD, HISTORY + 1}, {OFF_N_OLD, -1}, {OFF_OLDEST, HISTORY}, {OFF_OLDEST, -1},
 		{OFF_PENDING, 2}, {OFF_LOOP_DONE, 7}, {OFF_DONE, 2}, {OFF_GOOD_ROW, STOP_AT}, {OFF_GOOD_ROW, -2},
-		{OFF_RESERVED, 1},
+		{OFF_RESERVED, 1}, {OFF_TOL_ITERATION, -1}, {OFF_TOL_ITERATION, INT32_MAX}, {OFF_CONVERGED, 2},
+		{OFF_CONVERGED, 1}, {OFF_SEARCHING, 1}, {OFF_SEARCHING, 2}, {OFF_RESERVED2, 1},
 	};
 	const struct field *seen = ints + sizeof ints / sizeof ints[0];
 	int crafted_accepted = 0;
@@ -258,9 +347,10 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 		int offset;
 		double value;
 	} doubles[] = {{OFF_H_DIAG, NAN}, {OFF_H_DIAG, -1.0}, {OFF_H_DIAG, INFINITY}, {OFF_T, NAN}, {OFF_T, -2.0},
-	               {OFF_SECONDS, -1.0}, {OFF_SECONDS, NAN}};
+	               {OFF_SECONDS, -1.0}, {OFF_SECONDS, NAN}, {OFF_F, NAN}, {OFF_TOL_F, NAN}, {OFF_TOL_F, INFINITY}};
 	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
-		if (optimizer == NST_OPTIMIZER_ADAM && doubles[i].offset != OFF_SECONDS && isnan(doubles[i].value))
+		if (optimizer == NST_OPTIMIZER_ADAM && doubles[i].offset != OFF_SECONDS && doubles[i].offset != OFF_TOL_F &&
+		    isnan(doubles[i].value))
 			continue; /* Adam's L-BFGS fields are 0: -1 and inf are enough there */
 		memcpy(bad, good, size);
 		memcpy(bad + doubles[i].offset, &doubles[i].value, sizeof(double));
@@ -330,6 +420,7 @@ int main(void) {
 	if (f.weights) {
 		test_optimizer(&f, NST_OPTIMIZER_ADAM);
 		test_optimizer(&f, NST_OPTIMIZER_LBFGS);
+		test_search_resume(&f);
 		nst_weights_close(f.weights);
 	}
 	support_rmdir(dir);

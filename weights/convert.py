@@ -122,14 +122,20 @@ class Defaults:
         self.style_layer_weights = list(style_layer_weights)
 
 
-# CONVENTIONS.md's defaults (the genuine VGG19 to block 3, and any VGG file that says nothing).
+# CONVENTIONS.md's defaults (any VGG file that says nothing).
 CONVENTIONS_DEFAULTS = Defaults(["relu3_2"], 5.0, ["relu1_1", "relu2_1", "relu3_1"], [1.0, 1.0, 1.0], 100.0, 1e-3)
-# The genuine VGG19 with blocks 4-5: neural-style's layers (weights: the coordinator's to choose by looking).
+# The genuine VGG19 to block 3 (the offline file): CONVENTIONS.md's layers, but a style weight of 3000:
+# at 100 these layers give the photo with a faint cast; 3000 paints it in the painting's palette and
+# small strokes with faces intact (astronaut x Starry Night, 256 px, looked at beside 100 and 1000).
+BLOCKS13_DEFAULTS = Defaults(["relu3_2"], 5.0, ["relu1_1", "relu2_1", "relu3_1"], [1.0, 1.0, 1.0], 3000.0, 1e-3)
+# The genuine VGG19 with blocks 4-5: neural-style's layers and weights (its normalisation is ours).
 VGG19_FULL_DEFAULTS = Defaults(["relu4_2"], 5.0, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
                                [1.0] * 5, 100.0, 1e-3)
-# The distilled network: SOURCE.md's measured setting (per-layer weights C_l^2 on the taps, style weight
-# 1e5, content relu4_1); placeholders until chosen by looking at pictures.
-DISTILLED_DEFAULTS = Defaults(["relu4_1"], 3e4, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+# The distilled network, chosen by looking at the panel of `make gallery` (4 photos x the paintings):
+# style relu1_1..relu5_1 on the taps with Gatys' per-layer weights C_l^2 and style weight 1e5 give
+# the painting's large strokes; content relu3_1 at 1e4 keeps faces recognizable (relu4_1 at 3e4 or
+# 1e5 blurred the astronaut's face into blotches); tv 1e-5 (1e-3 dominates the total here).
+DISTILLED_DEFAULTS = Defaults(["relu3_1"], 1e4, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
                               [64.0 ** 2, 128.0 ** 2, 256.0 ** 2, 512.0 ** 2, 512.0 ** 2], 1e5, 1e-5)
 
 
@@ -413,6 +419,8 @@ def vgg_defaults(model, layers):
     names = {l.name for l in layers}
     if model == "vgg19" and "conv5_1" in names:
         return VGG19_FULL_DEFAULTS
+    if model == "vgg19" and "conv3_2" in names:
+        return BLOCKS13_DEFAULTS
     return CONVENTIONS_DEFAULTS if "conv3_2" in names else None
 
 

@@ -28,9 +28,14 @@
 #define NST_DATADIR "/usr/local/share/nst"
 #endif
 
-#define DEFAULT_WEIGHTS_FILE "vgg19.nstw"
 #define DEFAULT_SIZE 256
 #define DEFAULT_ITERATIONS 300
+
+/* The networks a run uses by default, in order of preference: the distilled VGG19 (offline, deep
+ * style layers relu4_1 and relu5_1 at about a tenth of the full VGG19's work), then whichever
+ * genuine VGG19 `make weights` got (the full Keras file, or blocks 1-3). */
+static const char *const default_weights_files[] = {"vgg19-distilled.nstw", "vgg19.nstw"};
+
 #define DEFAULT_PRINT_EVERY 10
 #define MAX_SIZE 16384
 #define MAX_ITERATIONS 1000000
@@ -98,8 +103,9 @@ static void usage(FILE *f) {
 	        "      --jpeg-quality Q     1..100 (default 92)\n"
 	        "      --sheet FILE         also write content | styles | result side by side\n"
 	        "network and loss\n"
-	        "      --weights FILE       VGG weights (.nstw); default: $NST_WEIGHTS, then %s beside\n"
-	        "                           the nst binary or in ../share/nst from it, then " NST_DATADIR "/%s\n"
+	        "      --weights FILE       VGG weights (.nstw); default: $NST_WEIGHTS, then %s (the\n"
+	        "                           distilled VGG19, deep style layers offline), then %s,\n"
+	        "                           each beside the nst binary, in ../share/nst from it, in " NST_DATADIR "\n"
 	        "      --content-layers L   comma-separated (default: the network's; nst info shows them)\n"
 	        "      --style-layers L     comma-separated (default: the network's)\n"
 	        "      --style-layer-weights W  one weight per style layer, comma-separated (default 1 each,\n"
@@ -146,7 +152,7 @@ static void usage(FILE *f) {
 	        "\n"
 	        "exit codes: 0 done, 1 a file or run failed, 2 usage, 3 memory, 4 loss not finite,\n"
 	        "            130 interrupted (the current picture is written first)\n",
-	        DEFAULT_SIZE, DEFAULT_WEIGHTS_FILE, DEFAULT_WEIGHTS_FILE, DEFAULT_ITERATIONS, DEFAULT_PRINT_EVERY);
+	        DEFAULT_SIZE, default_weights_files[0], default_weights_files[1], DEFAULT_ITERATIONS, DEFAULT_PRINT_EVERY);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -208,29 +214,31 @@ static size_t rss_peak(void) {
 
 static bool readable(const char *path) { return access(path, R_OK) == 0; }
 
+/* buf = dir/file when that is readable. */
+static bool found_in(char *buf, size_t size, const char *dir, const char *file) {
+	const int len = snprintf(buf, size, "%s/%s", dir, file);
+	return len > 0 && (size_t)len < size && readable(buf);
+}
+
 const char *nst_cli_default_weights(char *buf, size_t size) {
 	const char *env = getenv("NST_WEIGHTS");
 	if (env && *env)
 		return env;
-	char exe[PATH_BYTES];
+	char exe[PATH_BYTES], installed[PATH_BYTES + 16];
 	const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			int len = snprintf(buf, size, "%s/%s", exe, DEFAULT_WEIGHTS_FILE);
-			if (len > 0 && (size_t)len < size && readable(buf))
-				return buf;
-			/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/vgg19.nstw, whatever PREFIX was. */
-			len = snprintf(buf, size, "%s/../share/nst/%s", exe, DEFAULT_WEIGHTS_FILE);
-			if (len > 0 && (size_t)len < size && readable(buf))
-				return buf;
-		}
+	char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+	if (slash) {
+		*slash = '\0';
+		/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/..., whatever PREFIX was. */
+		snprintf(installed, sizeof installed, "%s/../share/nst", exe);
 	}
-	const int len = snprintf(buf, size, "%s/%s", NST_DATADIR, DEFAULT_WEIGHTS_FILE);
-	if (len > 0 && (size_t)len < size && readable(buf))
-		return buf;
+	for (size_t i = 0; i < sizeof default_weights_files / sizeof default_weights_files[0]; i++) {
+		const char *file = default_weights_files[i];
+		if (slash && (found_in(buf, size, exe, file) || found_in(buf, size, installed, file)))
+			return buf;
+		if (found_in(buf, size, NST_DATADIR, file))
+			return buf;
+	}
 	return NULL;
 }
 
@@ -310,7 +318,6 @@ struct run_state {
 	int scale, n_scales;
 	struct nst_tiled *tiles; /* the current scale runs in tiles (then session is NULL) */
 	int scale_rows;          /* loss-log rows of the current scale so far */
-	int checkpoint_row;      /* the row of the last periodic checkpoint */
 };
 
 static void save_path(const char *output, int iteration, char *buf, size_t size) {
@@ -370,11 +377,8 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 			return false;
 		}
 	}
-	/* Periodic checkpoints at the first row where the state resumes exactly (not inside a line
-	 * search) once checkpoint_every rows have passed. */
-	if (c->checkpoint_every > 0 && p->resumable && p->iteration - r->checkpoint_row >= c->checkpoint_every &&
+	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
 	    p->iteration < p->iterations) {
-		r->checkpoint_row = p->iteration;
 		struct nst_diag diag = {{0}};
 		if (nst_session_save_checkpoint(r->session, c->checkpoint, &diag) != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
