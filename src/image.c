@@ -41,6 +41,7 @@
 /* How long a named FIFO may stay silent before its first byte (nobody may ever open it to write). */
 #define NST_FIFO_WAIT_MS 10000
 #define NST_JPEG_DEFAULT_QUALITY 92
+#define KIB 1024.0
 #define MIB (1024.0 * 1024.0)
 
 static const char stdin_name[] = "standard input";
@@ -95,14 +96,22 @@ void image_budget_free(struct image_budget *budget, void *pointer) {
 	free(pointer);
 }
 
+/* "12.3 MiB", "4.9 KiB" or "17 bytes" into text [32]. */
+static const char *byte_size(size_t bytes, char *text) {
+	if (bytes >= (size_t)1 << 20) snprintf(text, 32, "%.1f MiB", (double)bytes / MIB);
+	else if (bytes >= (size_t)1 << 10) snprintf(text, 32, "%.1f KiB", (double)bytes / KIB);
+	else snprintf(text, 32, "%zu bytes", bytes);
+	return text;
+}
+
 enum nst_status image_over_budget(const char *name, const char *what, size_t need, const struct image_budget *budget,
                                   struct nst_diag *diag) {
+	char needed[32], limit[32];
 	if (need)
-		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
-		                "%s: decoding this %s needs %.1f MiB, more than the decoding budget of %.1f MiB", name, what,
-		                (double)need / MIB, (double)budget->limit / MIB);
-	return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs more than the decoding budget of %.1f MiB",
-	                name, what, (double)budget->limit / MIB);
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs %s, more than the decoding budget of %s",
+		                name, what, byte_size(need, needed), byte_size(budget->limit, limit));
+	return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs more than the decoding budget of %s", name,
+	                what, byte_size(budget->limit, limit));
 }
 
 static size_t default_budget(void) {
@@ -338,8 +347,7 @@ static enum nst_status source_fill(struct source *s, size_t want, size_t max, st
 			size_t grown = s->capacity ? s->capacity * 2 : s->size_hint ? s->size_hint + 1 : NST_IMAGE_READ_CHUNK;
 			if (grown > max || grown < s->capacity) grown = max;
 			if (!image_budget_take(budget, grown - s->capacity))
-				return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: more than the decoding budget of %.1f MiB",
-				                s->name, (double)budget->limit / MIB);
+				return image_over_budget(s->name, "stream", 0, budget, diag);
 			uint8_t *bigger = realloc(s->bytes, grown);
 			if (!bigger) {
 				image_budget_give(budget, grown - s->capacity);
@@ -456,15 +464,14 @@ static enum nst_status source_read_prefix(struct source *s, size_t want, struct 
 static enum nst_status source_read_all(struct source *s, struct image_budget *budget, struct nst_diag *diag) {
 	bool by_budget;
 	const size_t limit = source_limit(s, budget, &by_budget);
+	char limit_text[32];
 	if (!s->stream && s->size_hint > limit && by_budget)
-		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: a file of %zu bytes is more than the decoding budget of %.1f MiB",
-		                s->name, s->size_hint, (double)budget->limit / MIB);
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: a file of %zu bytes does not fit the decoding budget of %s",
+		                s->name, s->size_hint, byte_size(budget->limit, limit_text));
 	enum nst_status status = source_fill(s, limit + 1, limit + 1, budget, diag);
 	if (status != NST_OK) return status;
 	if (s->size > limit) { /* a stream, or a file that grew while it was read */
-		if (by_budget)
-			return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: more than the decoding budget of %.1f MiB", s->name,
-			                (double)budget->limit / MIB);
+		if (by_budget) return image_over_budget(s->name, s->stream ? "stream" : "file", 0, budget, diag);
 		return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: over the limit of %zu bytes for a picture file", s->name,
 		                NST_IMAGE_MAX_FILE_BYTES);
 	}
