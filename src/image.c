@@ -64,29 +64,27 @@ void image_budget_give(struct image_budget *budget, size_t bytes) {
 
 size_t image_budget_left(const struct image_budget *budget) { return budget->limit - budget->used; }
 
+/* What was allocated is charged by its usable size, which malloc may round up past the request:
+ * the request is what must fit, the rounding (a few bytes, a page at most) is charged after. */
+static void charge_usable(struct image_budget *budget, size_t requested, void *p) {
+	image_budget_give(budget, requested);
+	if (budget && p) budget->used += malloc_usable_size(p);
+}
+
 void *image_budget_malloc(struct image_budget *budget, size_t bytes, bool zero) {
 	if (!image_budget_take(budget, bytes)) return NULL;
 	void *p = zero ? calloc(1, bytes) : malloc(bytes);
-	image_budget_give(budget, bytes);
-	if (p && !image_budget_take(budget, malloc_usable_size(p))) {
-		free(p);
-		return NULL;
-	}
+	charge_usable(budget, bytes, p);
 	return p;
 }
 
 void *image_budget_realloc(struct image_budget *budget, void *pointer, size_t bytes) {
 	if (!pointer) return image_budget_malloc(budget, bytes, false);
+	if (!image_budget_take(budget, bytes)) return NULL;
 	const size_t old = malloc_usable_size(pointer);
-	if (bytes > old && !image_budget_take(budget, bytes - old)) return NULL;
 	void *p = realloc(pointer, bytes);
-	if (bytes > old) image_budget_give(budget, bytes - old);
-	if (!p) return NULL;
-	image_budget_give(budget, old);
-	if (!image_budget_take(budget, malloc_usable_size(p))) { /* cannot happen: it fitted above */
-		image_budget_take(budget, old);
-		return NULL;
-	}
+	if (p) image_budget_give(budget, old); /* else the old block stays, charged */
+	charge_usable(budget, bytes, p);
 	return p;
 }
 
@@ -243,7 +241,8 @@ enum nst_status image_orient(const char *name, struct image_pixels *px, int orie
 			case EXIF_TURNED_CCW: sx = w - 1 - y, sy = x; break;
 			default: break;
 			}
-			memcpy(rgb + ((size_t)y * (size_t)ow + (size_t)x) * 3, px->rgb + ((size_t)sy * (size_t)w + (size_t)sx) * 3, 3);
+			memcpy(rgb + ((size_t)y * (size_t)ow + (size_t)x) * 3,
+			       px->rgb + ((size_t)sy * (size_t)w + (size_t)sx) * 3, 3);
 		}
 	image_budget_free(budget, px->rgb);
 	*px = (struct image_pixels){rgb, ow, oh};
@@ -344,8 +343,13 @@ static enum nst_status source_fill(struct source *s, size_t want, size_t max, st
                                    struct nst_diag *diag) {
 	while (!s->ended && s->size < want) {
 		if (s->size == s->capacity) {
+			/* doubling (a regular file: its size and one byte, to see it end), but never much past
+			 * want: a prefix is read as a prefix */
+			const size_t enough = want > NST_IMAGE_READ_CHUNK ? want : NST_IMAGE_READ_CHUNK;
 			size_t grown = s->capacity ? s->capacity * 2 : s->size_hint ? s->size_hint + 1 : NST_IMAGE_READ_CHUNK;
-			if (grown > max || grown < s->capacity) grown = max;
+			if (grown < s->capacity) grown = max; /* overflow */
+			if (grown > enough) grown = enough > s->capacity ? enough : grown;
+			if (grown > max) grown = max;
 			if (!image_budget_take(budget, grown - s->capacity))
 				return image_over_budget(s->name, "stream", 0, budget, diag);
 			uint8_t *bigger = realloc(s->bytes, grown);
@@ -421,7 +425,8 @@ static enum nst_status source_open(const char *path, struct source *s, struct ns
 			ready = poll(&p, 1, NST_FIFO_WAIT_MS);
 		} while (ready < 0 && errno == EINTR);
 		if (ready == 0)
-			status = nst_fail(diag, NST_ERR_IO, "cannot read %s: nothing came through this FIFO in %d s (does a program write to it?)",
+			status = nst_fail(diag, NST_ERR_IO,
+			                  "cannot read %s: nothing came through this FIFO in %d s (does a program write to it?)",
 			                  s->name, NST_FIFO_WAIT_MS / 1000);
 	}
 	if (status == NST_OK && s->fd != STDIN_FILENO) {
@@ -599,15 +604,15 @@ enum nst_status nst_image_info(const char *path, int *width, int *height, struct
 	struct source s;
 	enum nst_status status = source_open(path, &s, diag);
 	if (status != NST_OK) return status;
-	/* The header is at the start of the file: read a prefix, and the whole file only if the header
-	 * is not in the prefix (a JPEG whose frame header follows megabytes of EXIF). */
+	/* The header is at the start of the file: read a prefix, and the whole file only if a JPEG's
+	 * frame header is not in the prefix (it may follow megabytes of EXIF). */
 	status = source_sniff(&s, &budget, diag);
 	if (status == NST_OK) status = source_read_prefix(&s, NST_IMAGE_INFO_PREFIX_BYTES, &budget, diag);
 	int w = 0, h = 0;
 	if (status == NST_OK) {
 		struct nst_diag header_diag = {{0}};
 		enum nst_status header = check_header(s.name, s.bytes, s.size, &w, &h, &header_diag);
-		if (header == NST_ERR_NOT_AN_IMAGE && !s.ended && strcmp(image_format_name(s.bytes, s.size), "picture") != 0) {
+		if (header == NST_ERR_NOT_AN_IMAGE && !s.ended && image_is_jpeg(s.bytes, s.size)) {
 			status = source_read_all(&s, &budget, diag);
 			if (status == NST_OK) header = check_header(s.name, s.bytes, s.size, &w, &h, &header_diag);
 		}

@@ -320,9 +320,8 @@ static enum nst_status tga_check(const char *name, const uint8_t *bytes, size_t 
 	*need = (size_t)width * (size_t)height * (4 + 3); /* stb's pixels (up to 4 bytes), then RGB */
 	if (size < TGA_HEADER_BYTES) return NST_OK;
 	const bool indexed = bytes[1] != 0, rle = (bytes[2] & TGA_RLE) != 0;
-	const uint64_t map_bytes = indexed ? (uint64_t)le16(bytes + 3) + (uint64_t)le16(bytes + 5) *
-	                                                                     ((bytes[7] + BITS_PER_BYTE - 1) / BITS_PER_BYTE)
-	                                   : 0;
+	const uint64_t entry_bytes = ((uint64_t)bytes[7] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
+	const uint64_t map_bytes = indexed ? le16(bytes + 3) + (uint64_t)le16(bytes + 5) * entry_bytes : 0;
 	const uint64_t pixel_bytes = ((uint64_t)bytes[16] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
 	const uint64_t pixels = (uint64_t)width * (uint64_t)height;
 	uint64_t p = TGA_HEADER_BYTES + (uint64_t)bytes[0] + map_bytes;

@@ -454,7 +454,7 @@ static int load_input(const struct fast_cli *c, const struct input *in, struct n
 	struct nst_diag diag = {{0}};
 	struct nst_image img = {0};
 	int w = in->width, h = in->height;
-	if (is_stream(in->path)) {
+	if (stdin_img->rgb) { /* the one input, a stream */
 		img = *stdin_img;
 		*stdin_img = (struct nst_image){0};
 	} else {
@@ -582,7 +582,7 @@ static int run(struct fast_cli *c) {
 	for (int i = 0; i < list.n; i++) {
 		struct input *in = &list.items[i];
 		int w, h;
-		if (is_stream(in->path)) {
+		if (list.n == 1 && is_stream(in->path)) {
 			struct nst_image_request request = {c->size, 0, 0, 0};
 			if ((st = nst_image_load_for(in->path, &request, &stdin_img, &diag)) != NST_OK) {
 				rc = cli_fail_status(st, &diag, in->path);
