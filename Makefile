@@ -40,7 +40,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 CPPFLAGS += -Iinclude -Iarch -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(SYSROOT_CPPFLAGS)
 CFLAGS += -std=c11 $(OPT) -g $(WARN) -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
 LDFLAGS += -pthread $(SYSROOT_LDFLAGS) $(SAN_FLAGS)
-LDLIBS += -lpthreadpool -lm
+# Pictures: libjpeg-turbo (libjpeg62-turbo-dev) and libpng (libpng-dev, which brings zlib).
+LDLIBS += -ljpeg -lpng -lpthreadpool -lm
 
 # XNNPACK (Debian's libxnnpack-dev): the create/setup/run API generation of 2022 that Debian 12
 # ships.  Found through the compiler, so a cross sysroot's copy counts; XNNPACK=0 leaves it out.
@@ -75,15 +76,15 @@ $(LIB_OBJ) $(CLI_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_BIN): | $(TOOLCHAIN_PREREQS)
 # library runs on any CPU of the target and x86 picks the kernels from cpuid at run time.
 $(BUILD)/obj/arch/x86/%-avx2.o: ISA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/obj/arch/x86/%-avx512.o: ISA_CFLAGS := -mavx512f -mavx2 -mfma
-# src/image.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
-# writer shifts a negative int, its JPEG bit reader shifts by 32 or more once a corrupt scan has
-# used more bits than it had, its IDCT overflows int on crafted coefficients (-fwrapv makes that
-# wrapping, defined) and its PSD reader converts out-of-range floats to bytes.  Each gives wrong
-# pixels of a corrupt picture, nothing worse; in sanitizer builds those checks are off there
-# (as in tests/fuzz/fuzz.mk), the ones that matter (bounds, addresses) stay on.
-$(BUILD)/obj/src/image.o: ISA_CFLAGS += -fwrapv
+# src/image_stb.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
+# writer shifts a negative int, its PSD reader converts out-of-range floats to bytes when it removes
+# a white matte, and its decoders compute with ints that crafted headers can overflow (-fwrapv makes
+# that wrapping, defined).  Each gives wrong pixels of a corrupt picture, nothing worse; in
+# sanitizer builds those checks are off in that file only (as in tests/fuzz/fuzz.mk), the ones
+# that matter (bounds, addresses) stay on.  The project's own readers (src/image*.c) get no exemption.
+$(BUILD)/obj/src/image_stb.o: ISA_CFLAGS += -fwrapv
 ifeq ($(SAN),1)
-$(BUILD)/obj/src/image.o: ISA_CFLAGS += -fno-sanitize=shift,signed-integer-overflow,float-cast-overflow
+$(BUILD)/obj/src/image_stb.o: ISA_CFLAGS += -fno-sanitize=shift,signed-integer-overflow,float-cast-overflow
 endif
 $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 # The CLI looks for the default weights in the install prefix too.

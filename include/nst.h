@@ -123,14 +123,40 @@ struct nst_image {
 	uint8_t *rgb; /* [height][width][3] */
 };
 
-/* Reads only the header: the picture's size, refusing absurd sizes before any allocation.
- * "-" is refused with NST_ERR_INVALID_ARGUMENT (standard input can be read only once). */
+/* Reads only the header: the picture's size (upright, after a JPEG's EXIF orientation), refusing
+ * absurd sizes before any allocation.  "-" is refused with NST_ERR_INVALID_ARGUMENT (standard
+ * input can be read only once); a pipe given by name is read (and used up) like a file. */
 enum nst_status nst_image_info(const char *path, int *width, int *height, struct nst_diag *diag);
-/* Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM; grey, alpha, 16-bit and palette
- * pictures are converted to 8-bit RGB.  "-" reads standard input. */
+/* Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM; grey, alpha, 16-bit, palette and CMYK
+ * pictures are converted to 8-bit RGB, a JPEG is turned upright by its EXIF orientation.  "-"
+ * reads standard input; a pipe or FIFO given by name is read like it (a named FIFO must deliver
+ * its first byte within 10 s).  Truncated files, and files holding less than their header
+ * promises, are NST_ERR_NOT_AN_IMAGE.  The same as nst_image_load_for with no request. */
 enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag);
-/* Decodes a picture held in memory. */
+/* Decodes a picture held in memory (nst_image_decode_for with no request). */
 enum nst_status nst_image_decode(const uint8_t *bytes, size_t size, struct nst_image *out, struct nst_diag *diag);
+
+/* What a picture is decoded for. */
+struct nst_image_request {
+	/* In: the long side the caller will resize the picture to (nst_image_fit, nst_image_resize), or
+	 * 0 for its own size.  A picture at least 4 times larger is decoded reduced by an integer factor
+	 * (JPEG: DCT scaling to 1/2, 1/4 or 1/8; the other formats: the mean of each block of pixels,
+	 * row by row for PNG and PNM), leaving a factor of 2 or more to that resize; its long side never
+	 * goes below long_side.  A smaller picture decodes exactly as with nst_image_load. */
+	int long_side;
+	/* In: the most memory the decode may hold at once, in bytes: the file, the decoder's buffers and
+	 * the pixels.  A tighter budget reduces more (never below long_side); what does not fit even
+	 * then is refused, before the memory is taken, with NST_ERR_OVER_MEMORY_LIMIT.  0: half the
+	 * physical memory, at most 1 GiB (the limit of nst_image_load and nst_image_decode). */
+	size_t max_bytes;
+	/* Out: the picture's own size, upright (as nst_image_info gives it), whatever it was decoded at. */
+	int width, height;
+};
+/* nst_image_load / nst_image_decode for a request (NULL: full size, the default budget). */
+enum nst_status nst_image_load_for(const char *path, struct nst_image_request *request, struct nst_image *out,
+                                   struct nst_diag *diag);
+enum nst_status nst_image_decode_for(const uint8_t *bytes, size_t size, struct nst_image_request *request,
+                                     struct nst_image *out, struct nst_diag *diag);
 /* Resamples src to width x height into a new image (stb_image_resize's defaults: Mitchell when
  * shrinking, Catmull-Rom when enlarging; edges clamped; no sRGB conversion). */
 enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out);

@@ -1,22 +1,22 @@
 /*
- * Pictures in and out: decoding (stb_image), resampling (stb_image_resize), encoding
- * (stb_image_write) and the size rule of CONVENTIONS.md ('Images').
+ * Pictures in and out: files and streams, the decode budget, the choice of decoder, EXIF
+ * orientation, resampling and saving; the size rule of CONVENTIONS.md ('Images').
  *
  * Every picture crosses the API as 8-bit RGB, row-major: rgb [H][W][3], malloc'ed.
  *
- * The stb headers come from Debian's libstb-dev.  They are compiled here only, with static
- * linkage (so they never clash with another copy of stb in the application), without SIMD (so
- * that x86 and ARM decode a JPEG to the same bytes), and without their stdio layer: every byte
- * goes through memory buffers and write callbacks that this file checks.
- *
- * The header of a picture is checked before anything the size of its pixels is allocated, and
- * for PNG, JPEG and GIF the size is read here, before stb_image sees the file, so that an absurd
- * size is refused with our message rather than stb's ("too large").
+ * Decoders: libjpeg-turbo for JPEG (src/image_jpeg.c), libpng for PNG (src/image_png.c), the
+ * project's own reader for PNM (src/image_formats.c), stb_image for BMP, TGA, GIF and PSD after
+ * their structure was checked here (src/image_formats.c, src/image_stb.c).  The header of a
+ * picture is checked before anything the size of its pixels is allocated, and every decode holds
+ * at most its budget (nst_image_request.max_bytes): the file's bytes, the decoder's buffers and the
+ * pixels are charged to it before they are taken, and what does not fit is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,313 +25,231 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-/* ---- third-party: stb ------------------------------------------------------------------- */
-
-#define STBI_MAX_DIMENSIONS NST_MAX_IMAGE_SIDE
-#define STB_IMAGE_STATIC
-#define STBI_NO_STDIO
-#define STBI_NO_SIMD
-#define STBI_NO_HDR
-#define STBI_NO_LINEAR
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_BMP
-#define STBI_ONLY_TGA
-#define STBI_ONLY_GIF
-#define STBI_ONLY_PSD
-#define STBI_ONLY_PNM
-/* Zeroed: stb_image 2.27 reads some of its buffers before writing them when a file is corrupt (a
- * progressive JPEG's scan naming a Huffman table that no segment defined, a truncated TGA's
- * pixels); zeroed, a corrupt file decodes to the same wrong pixels every time, never to
- * whatever the heap held. */
-#define STBI_MALLOC(bytes) calloc(1, (bytes))
-#define STBI_REALLOC(pointer, bytes) realloc((pointer), (bytes))
-#define STBI_FREE(pointer) free(pointer)
-#define STB_IMAGE_IMPLEMENTATION
-
-#define STB_IMAGE_WRITE_STATIC
-#define STBI_WRITE_NO_STDIO
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-
-#define STB_IMAGE_RESIZE_STATIC
-#define STB_IMAGE_RESIZE_IMPLEMENTATION
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#pragma GCC diagnostic ignored "-Wshadow"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
-#pragma GCC diagnostic ignored "-Wcast-qual"
-#ifndef __clang__
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-#include <stb/stb_image.h>
-#include <stb/stb_image_write.h>
-#include <stb/stb_image_resize.h>
-#pragma GCC diagnostic pop
+#include "image_decode.h"
 
 /* ---- limits ----------------------------------------------------------------------------- */
 
 /* Largest file read as a picture: an uncompressed picture at the pixel limit (4 bytes a pixel,
- * 1 GiB) and 1 MiB of headers.  stb_image takes an int length, which this stays well under. */
+ * 1 GiB) and 1 MiB of headers.  The decoders take an int length, which this stays well under. */
 #define NST_IMAGE_MAX_FILE_BYTES ((size_t)(4 * NST_MAX_IMAGE_PIXELS) + ((size_t)1 << 20))
 /* How much of a file nst_image_info reads first; the whole file only if the header is not in it. */
 #define NST_IMAGE_INFO_PREFIX_BYTES ((size_t)1 << 20)
+/* The budget when the caller gives none: half the physical memory, at most this. */
+#define NST_IMAGE_DEFAULT_BUDGET_MAX ((size_t)1 << 30)
+/* A stream is read in pieces of this size at first. */
+#define NST_IMAGE_READ_CHUNK ((size_t)64 << 10)
+/* How long a named FIFO may stay silent before its first byte (nobody may ever open it to write). */
+#define NST_FIFO_WAIT_MS 10000
 #define NST_JPEG_DEFAULT_QUALITY 92
+#define KIB 1024.0
+#define MIB (1024.0 * 1024.0)
 
 static const char stdin_name[] = "standard input";
 
-/* ---- small helpers ---------------------------------------------------------------------- */
+/* ---- the decode budget ----------------------------------------------------------------------- */
 
-static uint32_t be32(const uint8_t *p) {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | (uint32_t)p[1]; }
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | (uint32_t)p[0]; }
-
-static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-
-/* What the first bytes say the file is, for messages. */
-static const char *format_name(const uint8_t *bytes, size_t size) {
-	if (size >= 8 && memcmp(bytes, png_signature, 8) == 0) return "PNG";
-	if (size >= 2 && bytes[0] == 0xff && bytes[1] == 0xd8) return "JPEG";
-	if (size >= 4 && memcmp(bytes, "GIF8", 4) == 0) return "GIF";
-	if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M') return "BMP";
-	if (size >= 4 && memcmp(bytes, "8BPS", 4) == 0) return "PSD";
-	if (size >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '7') return "PNM";
-	return "picture";
-}
-
-/* Width and height from the header of a PNG, JPEG or GIF, read without stb_image (which would
- * refuse a size over STBI_MAX_DIMENSIONS with its own terse message).  Returns false if the
- * bytes are none of these or the header is not (all) there; then stb_image decides. */
-static bool sniff_size(const uint8_t *bytes, size_t size, int64_t *width, int64_t *height) {
-	if (size >= 24 && memcmp(bytes, png_signature, 8) == 0) {
-		if (memcmp(bytes + 12, "IHDR", 4) != 0) return false; /* CgBI and other oddities */
-		*width = be32(bytes + 16);
-		*height = be32(bytes + 20);
-		return true;
+bool image_budget_take(struct image_budget *budget, size_t bytes) {
+	if (!budget) return true;
+	if (bytes > budget->limit - budget->used) {
+		budget->refused = true;
+		return false;
 	}
-	if (size >= 10 && (memcmp(bytes, "GIF87a", 6) == 0 || memcmp(bytes, "GIF89a", 6) == 0)) {
-		*width = le16(bytes + 6);
-		*height = le16(bytes + 8);
-		return true;
-	}
-	if (size >= 4 && bytes[0] == 0xff && bytes[1] == 0xd8) {
-		/* Walk the marker segments to the first start-of-frame. */
-		size_t p = 2;
-		for (;;) {
-			while (p < size && bytes[p] != 0xff) p++; /* stb tolerates junk between segments */
-			while (p < size && bytes[p] == 0xff) p++; /* fill bytes */
-			if (p >= size) return false;
-			uint8_t marker = bytes[p++];
-			if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue; /* no length */
-			if (marker == 0xd9 || marker == 0xda) return false; /* EOI / SOS before any frame */
-			if (p + 2 > size) return false;
-			size_t length = be16(bytes + p);
-			if (length < 2) return false;
-			bool frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-			             marker != 0xcc;
-			if (frame) {
-				if (p + 7 > size) return false;
-				*height = be16(bytes + p + 3);
-				*width = be16(bytes + p + 5);
-				return true;
-			}
-			p += length;
-		}
-	}
-	return false;
-}
-
-/* ---- PNM, read here ------------------------------------------------------------------------
- * stb_image 2.27 reads a binary PNM's pixels without checking that the file holds them, and
- * converts a 16-bit one to RGB by reading past its buffer; the format is simple enough to read
- * here instead: P5 (grey) and P6 (RGB), maxval 1..65535 (two bytes per sample, big-endian, above
- * 255), samples scaled to 0..255. */
-
-enum { PNM_MAX_MAXVAL = 65535, PNM_MAX_BYTE_VALUE = 255 };
-
-struct pnm_header {
-	int64_t width, height;
-	int channels;   // 1 (P5) or 3 (P6)
-	uint32_t maxval; // 1..65535
-	size_t offset;  // first byte of the pixels
-};
-
-static bool is_pnm(const uint8_t *bytes, size_t size) {
-	return size >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '7';
-}
-
-static bool pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
-/* One decimal header field after whitespace and '#' comments; false if there is none or it
- * exceeds limit. */
-static bool pnm_field(const uint8_t *bytes, size_t size, size_t *p, int64_t limit, int64_t *value) {
-	for (;;) {
-		while (*p < size && pnm_space(bytes[*p])) (*p)++;
-		if (*p < size && bytes[*p] == '#') {
-			while (*p < size && bytes[*p] != '\n' && bytes[*p] != '\r') (*p)++;
-			continue;
-		}
-		break;
-	}
-	if (*p >= size || bytes[*p] < '0' || bytes[*p] > '9') return false;
-	int64_t v = 0;
-	while (*p < size && bytes[*p] >= '0' && bytes[*p] <= '9') {
-		v = v * 10 + (bytes[*p] - '0');
-		if (v > limit) return false;
-		(*p)++;
-	}
-	*value = v;
+	budget->used += bytes;
 	return true;
 }
 
-static enum nst_status pnm_parse(const char *name, const uint8_t *bytes, size_t size, struct pnm_header *h,
-                                 struct nst_diag *diag) {
-	if (bytes[1] != '5' && bytes[1] != '6')
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
-		                "%s: PNM type P%c is not supported (binary P5 grey and P6 RGB are)", name, bytes[1]);
-	size_t p = 2;
-	int64_t maxval;
-	/* A side over the limit still parses (up to INT32_MAX), so that check_size can say so. */
-	if (!pnm_field(bytes, size, &p, INT32_MAX, &h->width) || !pnm_field(bytes, size, &p, INT32_MAX, &h->height) ||
-	    !pnm_field(bytes, size, &p, PNM_MAX_MAXVAL, &maxval) || p >= size || !pnm_space(bytes[p]))
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated or corrupt PNM header", name);
-	if (maxval == 0)
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: PNM maxval 0", name);
-	h->channels = bytes[1] == '5' ? 1 : 3;
-	h->maxval = (uint32_t)maxval;
-	h->offset = p + 1; /* exactly one whitespace byte ends the header */
-	return NST_OK;
+void image_budget_give(struct image_budget *budget, size_t bytes) {
+	if (budget) budget->used = bytes < budget->used ? budget->used - bytes : 0;
 }
 
-/* After check_size: the pixels must all be in the file. */
-static enum nst_status pnm_decode(const char *name, const uint8_t *bytes, size_t size, const struct pnm_header *h,
-                                  uint8_t **out, struct nst_diag *diag) {
-	const size_t sample_bytes = h->maxval > PNM_MAX_BYTE_VALUE ? 2 : 1;
-	const size_t samples = (size_t)h->width * (size_t)h->height * (size_t)h->channels;
-	if (size - h->offset < samples * sample_bytes)
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
-		                "%s: truncated PNM: %lldx%lld pixels need %zu bytes, the file has %zu after its header", name,
-		                (long long)h->width, (long long)h->height, samples * sample_bytes, size - h->offset);
-	uint8_t *rgb = malloc((size_t)h->width * (size_t)h->height * 3); // [h][w][3]
-	if (!rgb)
-		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: out of memory decoding %lldx%lld pixels", name,
-		                (long long)h->width, (long long)h->height);
-	const uint8_t *src = bytes + h->offset; // [h][w][channels] samples of sample_bytes
-	const size_t pixels = (size_t)h->width * (size_t)h->height;
-	for (size_t i = 0; i < pixels; i++) {
-		for (int c = 0; c < 3; c++) {
-			const size_t k = i * (size_t)h->channels + (h->channels == 1 ? 0 : (size_t)c);
-			uint32_t v = sample_bytes == 2 ? be16(src + 2 * k) : src[k];
-			if (v > h->maxval) v = h->maxval; /* out of range in a corrupt file: clamp */
-			rgb[3 * i + (size_t)c] = (uint8_t)((v * PNM_MAX_BYTE_VALUE + h->maxval / 2) / h->maxval);
-		}
+size_t image_budget_left(const struct image_budget *budget) { return budget->limit - budget->used; }
+
+/* What was allocated is charged by its usable size, which malloc may round up past the request:
+ * the request is what must fit, the rounding (a few bytes, a page at most) is charged after. */
+static void charge_usable(struct image_budget *budget, size_t requested, void *p) {
+	image_budget_give(budget, requested);
+	if (budget && p) budget->used += malloc_usable_size(p);
+}
+
+void *image_budget_malloc(struct image_budget *budget, size_t bytes, bool zero) {
+	if (!image_budget_take(budget, bytes)) return NULL;
+	void *p = zero ? calloc(1, bytes) : malloc(bytes);
+	charge_usable(budget, bytes, p);
+	return p;
+}
+
+void *image_budget_realloc(struct image_budget *budget, void *pointer, size_t bytes) {
+	if (!pointer) return image_budget_malloc(budget, bytes, false);
+	if (!image_budget_take(budget, bytes)) return NULL;
+	const size_t old = malloc_usable_size(pointer);
+	void *p = realloc(pointer, bytes);
+	if (p) image_budget_give(budget, old); /* else the old block stays, charged */
+	charge_usable(budget, bytes, p);
+	return p;
+}
+
+void image_budget_free(struct image_budget *budget, void *pointer) {
+	if (!pointer) return;
+	image_budget_give(budget, malloc_usable_size(pointer));
+	free(pointer);
+}
+
+/* "12.3 MiB", "4.9 KiB" or "17 bytes" into text [32]. */
+static const char *byte_size(size_t bytes, char *text) {
+	if (bytes >= (size_t)1 << 20) snprintf(text, 32, "%.1f MiB", (double)bytes / MIB);
+	else if (bytes >= (size_t)1 << 10) snprintf(text, 32, "%.1f KiB", (double)bytes / KIB);
+	else snprintf(text, 32, "%zu bytes", bytes);
+	return text;
+}
+
+enum nst_status image_over_budget(const char *name, const char *what, size_t need, const struct image_budget *budget,
+                                  struct nst_diag *diag) {
+	char needed[32], limit[32];
+	if (need)
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs %s, more than the decoding budget of %s",
+		                name, what, byte_size(need, needed), byte_size(budget->limit, limit));
+	return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs more than the decoding budget of %s", name,
+	                what, byte_size(budget->limit, limit));
+}
+
+static size_t default_budget(void) {
+	const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	size_t limit = NST_IMAGE_DEFAULT_BUDGET_MAX;
+	if (pages > 0 && page > 0 && (uint64_t)pages * (uint64_t)page / 2 < limit)
+		limit = (size_t)((uint64_t)pages * (uint64_t)page / 2);
+	return limit;
+}
+
+/* ---- reduction while decoding ------------------------------------------------------------------ */
+
+int image_reduced_side(int side, int factor) { return (side + factor - 1) / factor; }
+
+void image_reduction_range(int width, int height, int long_side, int *first, int *last) {
+	const int longer = width > height ? width : height;
+	*first = *last = 1;
+	if (long_side <= 0 || longer <= long_side) return;
+	*last = longer / long_side; /* ceil(longer / last) >= long_side */
+	*first = longer / (2 * long_side);
+	if (*first < 1) *first = 1;
+}
+
+size_t image_reducer_bytes(int width, int height, int factor) {
+	const size_t out_width = (size_t)image_reduced_side(width, factor);
+	return out_width * (size_t)image_reduced_side(height, factor) * 3 +
+	       (factor > 1 ? 2 * out_width * 3 * sizeof(uint64_t) : 0);
+}
+
+enum nst_status image_reducer_init(struct image_reducer *r, int width, int height, int factor,
+                                   struct image_budget *budget, const char *name, struct nst_diag *diag) {
+	*r = (struct image_reducer){.width = width, .height = height, .factor = factor};
+	r->out.width = image_reduced_side(width, factor);
+	r->out.height = image_reduced_side(height, factor);
+	r->out.rgb = image_budget_malloc(budget, (size_t)r->out.width * (size_t)r->out.height * 3, false);
+	if (factor > 1) r->sums = image_budget_malloc(budget, 2 * (size_t)r->out.width * 3 * sizeof *r->sums, true);
+	if (!r->out.rgb || (factor > 1 && !r->sums)) {
+		image_reducer_free(r, budget);
+		return image_over_budget(name, "picture", image_reducer_bytes(width, height, factor), budget, diag);
 	}
-	*out = rgb;
 	return NST_OK;
 }
 
-/* stb_image 2.27 reads an uncompressed TGA's pixels without checking that the file holds them:
- * refuse the file if it is shorter than its header says (colour-mapped, true-colour and grey
- * types 1..3; the run-length types read byte by byte, and stb stops at the end). */
-enum { TGA_HEADER_BYTES = 18, TGA_TYPE_MAX_UNCOMPRESSED = 3, BITS_PER_BYTE = 8 };
-
-static enum nst_status tga_check_length(const char *name, const uint8_t *bytes, size_t size, int width, int height,
-                                        struct nst_diag *diag) {
-	if (size < TGA_HEADER_BYTES || bytes[2] < 1 || bytes[2] > TGA_TYPE_MAX_UNCOMPRESSED) return NST_OK;
-	const size_t id_bytes = bytes[0];
-	const size_t map_entries = le16(bytes + 5);
-	const size_t map_entry_bytes = ((size_t)bytes[7] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
-	const size_t pixel_bytes = ((size_t)bytes[16] + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
-	const size_t need = TGA_HEADER_BYTES + id_bytes + (bytes[1] ? map_entries * map_entry_bytes : 0) +
-	                    (size_t)width * (size_t)height * pixel_bytes;
-	if (size < need)
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated TGA: %dx%d pixels need %zu bytes, the file has %zu",
-		                name, width, height, need, size);
-	return NST_OK;
-}
-
-/* ---- JPEG Huffman tables ---------------------------------------------------------------------
- * stb_image 2.27 builds a Huffman table (DHT segment) without checking that its 16 code counts
- * add up to at most 256 symbols, and writes past the table when they do not.  Before stb sees a
- * JPEG, its segments are walked the way stb walks them (a marker is 0xff, fill bytes 0xff, the
- * marker's byte; segments skipped by their length; inside the entropy-coded data every marker but
- * a restart ends the scan) and every DHT's tables are checked the way stb reads them. */
-
-enum {
-	JPEG_MARKER = 0xff,
-	JPEG_SOI = 0xd8,
-	JPEG_EOI = 0xd9,
-	JPEG_DHT = 0xc4,
-	JPEG_RST0 = 0xd0,
-	JPEG_RST7 = 0xd7,
-	JPEG_TEM = 0x01,
-	JPEG_STUFFED = 0x00,
-	JPEG_HUFFMAN_LENGTHS = 16,   // code counts per table, for lengths 1..16
-	JPEG_HUFFMAN_MAX_SYMBOLS = 256,
-	JPEG_DHT_MAX_CLASS = 1,     // DC, AC
-	JPEG_DHT_MAX_ID = 3,
-};
-
-static bool is_jpeg(const uint8_t *bytes, size_t size) {
-	size_t p = 0;
-	if (size < 2 || bytes[p++] != JPEG_MARKER) return false;
-	while (p < size && bytes[p] == JPEG_MARKER) p++;
-	return p < size && bytes[p] == JPEG_SOI;
-}
-
-/* bytes[p] as stb's reader gives it: 0 past the end. */
-static uint32_t byte_at(const uint8_t *bytes, size_t size, size_t p) { return p < size ? bytes[p] : 0; }
-
-static enum nst_status jpeg_check_tables(const char *name, const uint8_t *bytes, size_t size,
-                                         struct nst_diag *diag) {
-	size_t p = 0;
-	while (p < size && bytes[p] == JPEG_MARKER) p++;
-	p++; /* SOI */
-	while (p < size) {
-		if (bytes[p++] != JPEG_MARKER) continue; /* padding, or entropy-coded data */
-		while (p < size && bytes[p] == JPEG_MARKER) p++;
-		if (p >= size) break;
-		const uint32_t marker = bytes[p++];
-		if (marker == JPEG_EOI) break;
-		if (marker == JPEG_STUFFED || marker == JPEG_TEM || (marker >= JPEG_RST0 && marker <= JPEG_RST7) ||
-		    marker == JPEG_SOI)
-			continue; /* no length: a stuffed 0xff in a scan, or a marker alone */
-		const size_t length = (size_t)(byte_at(bytes, size, p) << 8 | byte_at(bytes, size, p + 1));
-		if (marker == JPEG_DHT) {
-			size_t q = p + 2;
-			long left = (long)length - 2;
-			while (left > 0) {
-				const uint32_t class_id = byte_at(bytes, size, q++);
-				if (class_id >> 4 > JPEG_DHT_MAX_CLASS || (class_id & 15) > JPEG_DHT_MAX_ID)
-					break; /* stb refuses the file itself */
-				uint32_t symbols = 0;
-				for (int i = 0; i < JPEG_HUFFMAN_LENGTHS; i++) symbols += byte_at(bytes, size, q++);
-				if (symbols > JPEG_HUFFMAN_MAX_SYMBOLS)
-					return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
-					                "%s: corrupt JPEG: a Huffman table of %u codes (at most %d)", name, symbols,
-					                JPEG_HUFFMAN_MAX_SYMBOLS);
-				q += symbols;
-				left -= (long)(1 + JPEG_HUFFMAN_LENGTHS + symbols);
+/* Exact area averaging in integers: lengths are measured in units of 1/(W * OW) of the picture's
+ * width (input pixel x spans [x * OW, (x + 1) * OW), output pixel j spans [j * W, (j + 1) * W)),
+ * likewise vertically, so an output pixel is the sum of value x overlap_x x overlap_y over the
+ * input pixels it covers, divided by W * H.  OW <= W: an input pixel meets at most two output
+ * pixels, an input row at most two output rows (sums[0], the row being completed, and sums[1]). */
+void image_reducer_row(struct image_reducer *r, const uint8_t *row) {
+	if (r->row >= r->height) return;
+	const int y = r->row++;
+	if (r->factor == 1) {
+		memcpy(r->out.rgb + (size_t)y * (size_t)r->width * 3, row, (size_t)r->width * 3);
+		return;
+	}
+	const uint64_t w = (uint64_t)r->width, h = (uint64_t)r->height;
+	const uint64_t ow = (uint64_t)r->out.width, oh = (uint64_t)r->out.height;
+	const size_t out_row_values = (size_t)ow * 3;
+	uint64_t *now = r->sums + (size_t)(r->out_row & 1) * out_row_values;      // [ow][3]: output row out_row
+	uint64_t *next = r->sums + (size_t)((r->out_row + 1) & 1) * out_row_values; // [ow][3]: the row after
+	const uint64_t top = (uint64_t)y * oh, bottom = top + oh, split = (uint64_t)(r->out_row + 1) * h;
+	const uint64_t a = bottom <= split ? oh : split - top, b = oh - a; /* into out_row, and the next */
+	uint64_t edge = w; /* the right end of output column j */
+	size_t j = 0;
+	for (uint64_t x = 0; x < w; x++) {
+		const uint64_t left = x * ow, right = left + ow;
+		if (left >= edge) {
+			j++;
+			edge += w;
+		}
+		const uint64_t wa = right <= edge ? ow : edge - left, wb = ow - wa; /* into column j, and j + 1 */
+		for (size_t c = 0; c < 3; c++) {
+			const uint64_t v = row[(size_t)x * 3 + c];
+			now[3 * j + c] += v * wa * a;
+			if (wb) now[3 * (j + 1) + c] += v * wb * a;
+			if (b) {
+				next[3 * j + c] += v * wa * b;
+				if (wb) next[3 * (j + 1) + c] += v * wb * b;
 			}
 		}
-		p += length; /* a scan's header: its data follows, walked byte by byte */
 	}
+	if (bottom < split) return;
+	/* output row out_row is complete */
+	const uint64_t area = w * h;
+	uint8_t *out = r->out.rgb + (size_t)r->out_row * out_row_values; // [ow][3]
+	for (size_t i = 0; i < out_row_values; i++) {
+		out[i] = (uint8_t)((now[i] + area / 2) / area);
+		now[i] = 0;
+	}
+	r->out_row++;
+}
+
+struct image_pixels image_reducer_finish(struct image_reducer *r, struct image_budget *budget) {
+	struct image_pixels out = r->out;
+	r->out.rgb = NULL;
+	image_reducer_free(r, budget);
+	return out;
+}
+
+void image_reducer_free(struct image_reducer *r, struct image_budget *budget) {
+	image_budget_free(budget, r->out.rgb);
+	image_budget_free(budget, r->sums);
+	r->out.rgb = NULL;
+	r->sums = NULL;
+}
+
+/* ---- EXIF orientation ----------------------------------------------------------------------- */
+
+enum { EXIF_MIRRORED = 2, EXIF_TURNED_180 = 3, EXIF_FLIPPED = 4, EXIF_TRANSPOSED = 5, EXIF_TURNED_CW = 6,
+       EXIF_TRANSVERSED = 7, EXIF_TURNED_CCW = 8 };
+
+enum nst_status image_orient(const char *name, struct image_pixels *px, int orientation, struct image_budget *budget,
+                             struct nst_diag *diag) {
+	const int w = px->width, h = px->height;
+	const bool swap = orientation >= EXIF_TRANSPOSED;
+	const int ow = swap ? h : w, oh = swap ? w : h;
+	uint8_t *rgb = image_budget_malloc(budget, (size_t)w * (size_t)h * 3, false); // [oh][ow][3]
+	if (!rgb) return image_over_budget(name, "picture", (size_t)w * (size_t)h * 3, budget, diag);
+	for (int y = 0; y < oh; y++)
+		for (int x = 0; x < ow; x++) {
+			int sx = x, sy = y; /* where (x, y) of the upright picture is stored */
+			switch (orientation) {
+			case EXIF_MIRRORED: sx = w - 1 - x; break;
+			case EXIF_TURNED_180: sx = w - 1 - x, sy = h - 1 - y; break;
+			case EXIF_FLIPPED: sy = h - 1 - y; break;
+			case EXIF_TRANSPOSED: sx = y, sy = x; break;
+			case EXIF_TURNED_CW: sx = y, sy = h - 1 - x; break;
+			case EXIF_TRANSVERSED: sx = w - 1 - y, sy = h - 1 - x; break;
+			case EXIF_TURNED_CCW: sx = w - 1 - y, sy = x; break;
+			default: break;
+			}
+			memcpy(rgb + ((size_t)y * (size_t)ow + (size_t)x) * 3,
+			       px->rgb + ((size_t)sy * (size_t)w + (size_t)sx) * 3, 3);
+		}
+	image_budget_free(budget, px->rgb);
+	*px = (struct image_pixels){rgb, ow, oh};
 	return NST_OK;
 }
+
+/* ---- headers ------------------------------------------------------------------------------ */
 
 /* The size checks shared by every reader; name is the file (or "standard input"). */
 static enum nst_status check_size(const char *name, int64_t width, int64_t height, struct nst_diag *diag) {
@@ -349,37 +267,42 @@ static enum nst_status check_size(const char *name, int64_t width, int64_t heigh
 }
 
 /* Checks the header of the picture in bytes [size] (possibly only a prefix of the file) and gives
- * its size; nothing of the size of the pixels is allocated. */
+ * its size as stored (before any EXIF orientation); nothing of the size of the pixels is
+ * allocated. */
 static enum nst_status check_header(const char *name, const uint8_t *bytes, size_t size, int *width,
                                     int *height, struct nst_diag *diag) {
 	if (size == 0) return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: empty file", name);
 	if (size > (size_t)INT_MAX)
 		return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: %zu bytes is over the limit of %d bytes for a picture",
 		                name, size, INT_MAX);
-	if (is_pnm(bytes, size)) {
+	const char *format = image_format_name(bytes, size);
+	if (image_is_pnm(bytes, size)) {
 		struct pnm_header pnm;
 		enum nst_status status = pnm_parse(name, bytes, size, &pnm, diag);
-		if (status != NST_OK) return status;
-		status = check_size(name, pnm.width, pnm.height, diag);
+		if (status == NST_OK) status = check_size(name, pnm.width, pnm.height, diag);
 		if (status != NST_OK) return status;
 		*width = (int)pnm.width;
 		*height = (int)pnm.height;
 		return NST_OK;
 	}
-	if (is_jpeg(bytes, size)) {
-		enum nst_status status = jpeg_check_tables(name, bytes, size, diag);
-		if (status != NST_OK) return status;
-	}
 	int64_t w64, h64;
-	if (sniff_size(bytes, size, &w64, &h64)) {
+	const bool sniffed = image_sniff_size(bytes, size, &w64, &h64);
+	if (sniffed) {
 		enum nst_status status = check_size(name, w64, h64, diag);
 		if (status != NST_OK) return status;
 	}
-	int w = 0, h = 0, components = 0;
-	if (!stbi_info_from_memory(bytes, (int)size, &w, &h, &components)) {
+	if (image_is_png(bytes, size) || image_is_jpeg(bytes, size)) { /* not stb_image's any more */
+		if (!sniffed)
+			return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated or corrupt %s header", name,
+			                image_is_png(bytes, size) ? "PNG" : "JPEG");
+		*width = (int)w64;
+		*height = (int)h64;
+		return NST_OK;
+	}
+	int w = 0, h = 0;
+	if (!stb_info(bytes, size, &w, &h)) {
 		/* stb_image tries every format in turn, so its reason is always "unknown image type";
 		 * the first bytes say more. */
-		const char *format = format_name(bytes, size);
 		if (strcmp(format, "picture") == 0)
 			return nst_fail(diag, NST_ERR_NOT_AN_IMAGE,
 			                "%s: not a picture (PNG, JPEG, BMP, TGA, GIF, PSD or PNM expected)", name);
@@ -392,163 +315,284 @@ static enum nst_status check_header(const char *name, const uint8_t *bytes, size
 	return NST_OK;
 }
 
-/* Reads from fd until EOF or until max_bytes have been read; *truncated tells whether there was
- * more.  size_hint (the file's size, or 0) sizes the first buffer.  The buffer is malloc'ed. */
-static enum nst_status read_fd(int fd, const char *name, size_t max_bytes, size_t size_hint, uint8_t **out,
-                               size_t *out_size, bool *truncated, struct nst_diag *diag) {
-	size_t capacity = size_hint > 0 ? size_hint + 1 : (size_t)64 << 10;
-	if (capacity > max_bytes + 1) capacity = max_bytes + 1;
-	uint8_t *buffer = malloc(capacity);
-	if (!buffer)
-		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to read it", name, capacity);
-	size_t used = 0;
-	for (;;) {
-		if (used == capacity) {
-			if (capacity > max_bytes) break; /* read max_bytes + 1: there is more */
-			size_t grown = capacity * 2 > max_bytes + 1 ? max_bytes + 1 : capacity * 2;
-			uint8_t *bigger = realloc(buffer, grown);
+/* The EXIF orientation of the picture in bytes (1 for everything but a JPEG that has one). */
+static int orientation_of(const uint8_t *bytes, size_t size) {
+	return image_is_jpeg(bytes, size) ? image_exif_orientation(bytes, size) : 1;
+}
+
+/* EXIF orientations 5..8 turn the picture by a quarter: its sides swap. */
+static bool sides_swap(int orientation) { return orientation >= EXIF_TRANSPOSED; }
+
+/* ---- reading files and streams ---------------------------------------------------------------- */
+
+/* A picture file being read: a regular file, or a stream (pipe, FIFO, device, standard input)
+ * that can be read once and whose size is not known.  bytes is charged to the budget. */
+struct source {
+	int fd;
+	const char *name;
+	bool stream;
+	size_t size_hint;  /* a regular file's size, for the first buffer */
+	uint8_t *bytes;    /* [capacity] */
+	size_t size, capacity;
+	bool ended;        /* read returned 0 */
+};
+
+/* Reads until the source holds want bytes or has ended, in a buffer of at most max bytes (>= want,
+ * within what the budget leaves). */
+static enum nst_status source_fill(struct source *s, size_t want, size_t max, struct image_budget *budget,
+                                   struct nst_diag *diag) {
+	while (!s->ended && s->size < want) {
+		if (s->size == s->capacity) {
+			/* doubling (a regular file: its size and one byte, to see it end), but never much past
+			 * want: a prefix is read as a prefix */
+			const size_t enough = want > NST_IMAGE_READ_CHUNK ? want : NST_IMAGE_READ_CHUNK;
+			size_t grown = s->capacity ? s->capacity * 2 : s->size_hint ? s->size_hint + 1 : NST_IMAGE_READ_CHUNK;
+			if (grown < s->capacity) grown = max; /* overflow */
+			if (grown > enough) grown = enough > s->capacity ? enough : grown;
+			if (grown > max) grown = max;
+			if (!image_budget_take(budget, grown - s->capacity))
+				return image_over_budget(s->name, "stream", 0, budget, diag);
+			uint8_t *bigger = realloc(s->bytes, grown);
 			if (!bigger) {
-				free(buffer);
-				return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to read it", name,
+				image_budget_give(budget, grown - s->capacity);
+				return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to read it", s->name,
 				                grown);
 			}
-			buffer = bigger;
-			capacity = grown;
+			s->bytes = bigger;
+			s->capacity = grown;
 		}
-		ssize_t got = read(fd, buffer + used, capacity - used);
+		const ssize_t got = read(s->fd, s->bytes + s->size, s->capacity - s->size);
 		if (got < 0) {
 			if (errno == EINTR) continue;
-			int error = errno;
-			free(buffer);
-			return nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", name, strerror(error));
+			return nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", s->name, strerror(errno));
 		}
-		if (got == 0) break;
-		used += (size_t)got;
+		if (got == 0) s->ended = true;
+		s->size += (size_t)got;
 	}
-	*truncated = used > max_bytes;
-	if (*truncated) used = max_bytes;
-	*out = buffer;
-	*out_size = used;
 	return NST_OK;
 }
 
-/* Opens path for reading, refusing directories and other things that are not files. */
-static enum nst_status open_picture(const char *path, int *fd_out, struct stat *st, struct nst_diag *diag) {
-	int fd;
-	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0) return nst_fail(diag, NST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, st) != 0) {
-		int error = errno;
-		close(fd);
-		return nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", path, strerror(error));
+/* The most bytes of the source that may be held: the file limit, or what the budget leaves
+ * (*by_budget). */
+static size_t source_limit(const struct source *s, const struct image_budget *budget, bool *by_budget) {
+	const size_t left = image_budget_left(budget) + s->capacity; /* the buffer is charged already */
+	*by_budget = left <= NST_IMAGE_MAX_FILE_BYTES;
+	return *by_budget ? (left > 0 ? left - 1 : 0) : NST_IMAGE_MAX_FILE_BYTES;
+}
+
+static void source_close(struct source *s, struct image_budget *budget) {
+	if (s->fd >= 0 && s->fd != STDIN_FILENO) close(s->fd);
+	image_budget_give(budget, s->capacity);
+	free(s->bytes);
+	*s = (struct source){.fd = -1};
+}
+
+/* A FIFO opened through a name in the file system (not an inherited pipe such as /dev/stdin or
+ * bash's <(...), which /proc shows as "pipe:[...]"): nobody may ever open it to write. */
+static bool named_fifo(int fd) {
+	char link[64], target[16] = "";
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	const ssize_t n = readlink(link, target, sizeof target - 1);
+	return n < 0 || strncmp(target, "pipe:", 5) != 0;
+}
+
+/* Opens path ("-": standard input) for reading; a directory is refused, a named FIFO must give
+ * its first byte within NST_FIFO_WAIT_MS (open itself never waits: O_NONBLOCK). */
+static enum nst_status source_open(const char *path, struct source *s, struct nst_diag *diag) {
+	*s = (struct source){.fd = -1, .name = path};
+	if (strcmp(path, "-") == 0) {
+		s->fd = STDIN_FILENO;
+		s->name = stdin_name;
+	} else {
+		do {
+			s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		} while (s->fd < 0 && errno == EINTR);
+		if (s->fd < 0) return nst_fail(diag, NST_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 	}
-	if (S_ISDIR(st->st_mode)) {
-		close(fd);
-		return nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", path, strerror(EISDIR));
+	struct stat st;
+	enum nst_status status = NST_OK;
+	if (fstat(s->fd, &st) != 0)
+		status = nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", s->name, strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		status = nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", s->name, strerror(EISDIR));
+	else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > NST_IMAGE_MAX_FILE_BYTES)
+		status = nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: %llu bytes is over the limit of %zu bytes for a picture file",
+		                  s->name, (unsigned long long)st.st_size, NST_IMAGE_MAX_FILE_BYTES);
+	if (status == NST_OK && s->fd != STDIN_FILENO && S_ISFIFO(st.st_mode) && named_fifo(s->fd)) {
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		int ready;
+		do {
+			ready = poll(&p, 1, NST_FIFO_WAIT_MS);
+		} while (ready < 0 && errno == EINTR);
+		if (ready == 0)
+			status = nst_fail(diag, NST_ERR_IO,
+			                  "cannot read %s: nothing came through this FIFO in %d s (does a program write to it?)",
+			                  s->name, NST_FIFO_WAIT_MS / 1000);
 	}
-	*fd_out = fd;
+	if (status == NST_OK && s->fd != STDIN_FILENO) {
+		const int flags = fcntl(s->fd, F_GETFL);
+		if (flags < 0 || fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+			status = nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", s->name, strerror(errno));
+	}
+	if (status != NST_OK) {
+		source_close(s, NULL);
+		return status;
+	}
+	s->stream = !S_ISREG(st.st_mode);
+	s->size_hint = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
 	return NST_OK;
 }
 
-static enum nst_status too_big_file(const char *name, unsigned long long bytes, struct nst_diag *diag) {
-	return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: %llu bytes is over the limit of %zu bytes for a picture file",
-	                name, bytes, NST_IMAGE_MAX_FILE_BYTES);
+/* The first bytes of a stream must be able to start a picture: /dev/zero or a text is refused
+ * before more of it is read. */
+static enum nst_status source_sniff(struct source *s, struct image_budget *budget, struct nst_diag *diag) {
+	if (!s->stream) return NST_OK;
+	bool by_budget;
+	const size_t limit = source_limit(s, budget, &by_budget);
+	enum nst_status status = source_fill(s, IMAGE_SNIFF_BYTES < limit ? IMAGE_SNIFF_BYTES : limit, limit + 1, budget, diag);
+	if (status != NST_OK) return status;
+	if (s->size > 0 && !image_plausible_start(s->bytes, s->size))
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: not a picture (PNG, JPEG, BMP, TGA, GIF, PSD or PNM expected)",
+		                s->name);
+	return NST_OK;
+}
+
+/* Reads the first bytes of the source (want of them, or all there are). */
+static enum nst_status source_read_prefix(struct source *s, size_t want, struct image_budget *budget,
+                                          struct nst_diag *diag) {
+	bool by_budget;
+	const size_t limit = source_limit(s, budget, &by_budget);
+	return source_fill(s, want < limit ? want : limit, limit + 1, budget, diag);
+}
+
+/* Reads the whole source, within the file limit and the budget. */
+static enum nst_status source_read_all(struct source *s, struct image_budget *budget, struct nst_diag *diag) {
+	bool by_budget;
+	const size_t limit = source_limit(s, budget, &by_budget);
+	char limit_text[32];
+	if (!s->stream && s->size_hint > limit && by_budget)
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: a file of %zu bytes does not fit the decoding budget of %s",
+		                s->name, s->size_hint, byte_size(budget->limit, limit_text));
+	enum nst_status status = source_fill(s, limit + 1, limit + 1, budget, diag);
+	if (status != NST_OK) return status;
+	if (s->size > limit) { /* a stream, or a file that grew while it was read */
+		if (by_budget) return image_over_budget(s->name, s->stream ? "stream" : "file", 0, budget, diag);
+		return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: over the limit of %zu bytes for a picture file", s->name,
+		                NST_IMAGE_MAX_FILE_BYTES);
+	}
+	return NST_OK;
 }
 
 /* ---- decoding --------------------------------------------------------------------------- */
 
-static enum nst_status decode_named(const char *name, const uint8_t *bytes, size_t size, struct nst_image *out,
-                                    struct nst_diag *diag) {
+/* stb_image's formats: the structure checked, the whole picture decoded (within the budget), then
+ * reduced if the request allows. */
+static enum nst_status decode_with_stb(const char *name, const uint8_t *bytes, size_t size, int width, int height,
+                                       int long_side, struct image_budget *budget, struct image_pixels *out,
+                                       struct nst_diag *diag) {
+	const char *format = image_format_name(bytes, size);
+	if (strcmp(format, "picture") == 0) format = "TGA";
+	size_t need;
+	enum nst_status status = stb_check_structure(name, stb_format(bytes, size), bytes, size, width, height, &need, diag);
+	if (status != NST_OK) return status;
+	int first, last, factor = 0;
+	image_reduction_range(width, height, long_side, &first, &last);
+	for (int f = first; f <= last && !factor; f++)
+		if (need + (f > 1 ? image_reducer_bytes(width, height, f) : 0) <= image_budget_left(budget)) factor = f;
+	if (!factor) return image_over_budget(name, format, need, budget, diag);
+	struct image_pixels full;
+	status = stb_decode(name, format, bytes, size, budget, &full, diag);
+	if (status != NST_OK) return status;
+	if (full.width != width || full.height != height) { /* cannot happen: info and load parse the same header */
+		image_budget_free(budget, full.rgb);
+		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: the header says %dx%d pixels but %dx%d were decoded", name,
+		                width, height, full.width, full.height);
+	}
+	if (factor == 1) {
+		*out = full;
+		return NST_OK;
+	}
+	struct image_reducer reducer;
+	status = image_reducer_init(&reducer, width, height, factor, budget, name, diag);
+	if (status == NST_OK) {
+		for (int y = 0; y < height; y++) image_reducer_row(&reducer, full.rgb + (size_t)y * (size_t)width * 3);
+		*out = image_reducer_finish(&reducer, budget);
+	}
+	image_budget_free(budget, full.rgb);
+	return status;
+}
+
+static enum nst_status decode_named(const char *name, const uint8_t *bytes, size_t size,
+                                    struct nst_image_request *request, struct image_budget *budget,
+                                    struct nst_image *out, struct nst_diag *diag) {
 	int width, height;
 	enum nst_status status = check_header(name, bytes, size, &width, &height, diag);
 	if (status != NST_OK) return status;
-
-	if (is_pnm(bytes, size)) {
+	const int orientation = orientation_of(bytes, size);
+	request->width = sides_swap(orientation) ? height : width;
+	request->height = sides_swap(orientation) ? width : height;
+	const int long_side = request->long_side;
+	struct image_pixels px = {0};
+	if (image_is_pnm(bytes, size)) {
 		struct pnm_header pnm;
 		status = pnm_parse(name, bytes, size, &pnm, diag);
-		uint8_t *rgb = NULL;
-		if (status == NST_OK) status = pnm_decode(name, bytes, size, &pnm, &rgb, diag);
-		if (status != NST_OK) return status;
-		*out = (struct nst_image){.width = width, .height = height, .rgb = rgb};
-		return NST_OK;
+		if (status == NST_OK) status = pnm_decode(name, bytes, size, &pnm, long_side, budget, &px, diag);
+	} else if (image_is_jpeg(bytes, size)) {
+		status = jpeg_decode(name, bytes, size, long_side, orientation, budget, &px, diag);
+	} else if (image_is_png(bytes, size)) {
+		status = png_decode(name, bytes, size, long_side, budget, &px, diag);
+	} else {
+		status = decode_with_stb(name, bytes, size, width, height, long_side, budget, &px, diag);
 	}
-	status = tga_check_length(name, bytes, size, width, height, diag);
 	if (status != NST_OK) return status;
-	int w = 0, h = 0, components = 0;
-	uint8_t *rgb = stbi_load_from_memory(bytes, (int)size, &w, &h, &components, 3); // [h][w][3]
-	if (!rgb) {
-		const char *reason = stbi_failure_reason();
-		if (!reason || !*reason) reason = "no reason given";
-		if (strcmp(reason, "outofmem") == 0)
-			return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "%s: out of memory decoding %dx%d pixels", name, width,
-			                height);
-		if (strcmp(reason, "too large") == 0)
-			return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: %dx%d pixels is too large to decode (stb: %s)",
-			                name, width, height, reason);
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: truncated or corrupt %s (stb: %s)", name,
-		                format_name(bytes, size), reason);
-	}
-	if (w != width || h != height) { /* cannot happen: info and load parse the same header */
-		free(rgb);
-		return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "%s: the header says %dx%d pixels but %dx%d were decoded",
-		                name, width, height, w, h);
-	}
-	out->width = w;
-	out->height = h;
-	out->rgb = rgb;
+	*out = (struct nst_image){.width = px.width, .height = px.height, .rgb = px.rgb};
 	return NST_OK;
 }
 
-enum nst_status nst_image_decode(const uint8_t *bytes, size_t size, struct nst_image *out, struct nst_diag *diag) {
+/* The request with its defaults (no request: full size, the default budget). */
+static struct image_budget budget_for(struct nst_image_request *request) {
+	return (struct image_budget){.limit = request->max_bytes ? request->max_bytes : default_budget()};
+}
+
+enum nst_status nst_image_decode_for(const uint8_t *bytes, size_t size, struct nst_image_request *request,
+                                     struct nst_image *out, struct nst_diag *diag) {
 	if (!out) return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_decode: no output image");
 	*out = (struct nst_image){0};
 	if (!bytes && size > 0) return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_decode: no bytes");
-	return decode_named("picture in memory", bytes, size, out, diag);
+	struct nst_image_request defaults = {0};
+	if (!request) request = &defaults;
+	if (request->long_side < 0)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_decode: long side %d", request->long_side);
+	struct image_budget budget = budget_for(request);
+	return decode_named("picture in memory", bytes, size, request, &budget, out, diag);
 }
 
-enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag) {
+enum nst_status nst_image_decode(const uint8_t *bytes, size_t size, struct nst_image *out, struct nst_diag *diag) {
+	return nst_image_decode_for(bytes, size, NULL, out, diag);
+}
+
+enum nst_status nst_image_load_for(const char *path, struct nst_image_request *request, struct nst_image *out,
+                                   struct nst_diag *diag) {
 	if (!out) return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_load: no output image");
 	*out = (struct nst_image){0};
 	if (!path || !*path) return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_load: no path");
-
-	uint8_t *bytes = NULL;
-	size_t size = 0;
-	bool truncated = false;
-	enum nst_status status;
-	const char *name = path;
-	if (strcmp(path, "-") == 0) {
-		name = stdin_name;
-		status = read_fd(STDIN_FILENO, name, NST_IMAGE_MAX_FILE_BYTES, 0, &bytes, &size, &truncated, diag);
-		if (status != NST_OK) return status;
-		if (truncated) {
-			free(bytes);
-			return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: over the limit of %zu bytes for a picture file",
-			                name, NST_IMAGE_MAX_FILE_BYTES);
-		}
-	} else {
-		int fd;
-		struct stat st;
-		status = open_picture(path, &fd, &st, diag);
-		if (status != NST_OK) return status;
-		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > NST_IMAGE_MAX_FILE_BYTES) {
-			close(fd);
-			return too_big_file(path, (unsigned long long)st.st_size, diag);
-		}
-		size_t hint = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
-		status = read_fd(fd, path, NST_IMAGE_MAX_FILE_BYTES, hint, &bytes, &size, &truncated, diag);
-		close(fd);
-		if (status != NST_OK) return status;
-		if (truncated) { /* it grew while we read it, or it is not a regular file */
-			free(bytes);
-			return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: over the limit of %zu bytes for a picture file",
-			                name, NST_IMAGE_MAX_FILE_BYTES);
-		}
-	}
-	status = decode_named(name, bytes, size, out, diag);
-	free(bytes);
+	struct nst_image_request defaults = {0};
+	if (!request) request = &defaults;
+	if (request->long_side < 0)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_image_load: long side %d", request->long_side);
+	struct image_budget budget = budget_for(request);
+	struct source s;
+	enum nst_status status = source_open(path, &s, diag);
+	if (status != NST_OK) return status;
+	status = source_sniff(&s, &budget, diag);
+	if (status == NST_OK) status = source_read_all(&s, &budget, diag);
+	if (status == NST_OK) status = decode_named(s.name, s.bytes, s.size, request, &budget, out, diag);
+	source_close(&s, &budget);
 	return status;
+}
+
+enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag) {
+	return nst_image_load_for(path, NULL, out, diag);
 }
 
 enum nst_status nst_image_info(const char *path, int *width, int *height, struct nst_diag *diag) {
@@ -556,58 +600,32 @@ enum nst_status nst_image_info(const char *path, int *width, int *height, struct
 	if (strcmp(path, "-") == 0)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "nst_image_info: standard input cannot be read twice; use nst_image_load(\"-\")");
-	int fd;
-	struct stat st;
-	enum nst_status status = open_picture(path, &fd, &st, diag);
+	struct image_budget budget = {.limit = default_budget()};
+	struct source s;
+	enum nst_status status = source_open(path, &s, diag);
 	if (status != NST_OK) return status;
-
-	/* The header is at the start of the file: read a prefix, and the whole file only if stb_image
-	 * cannot find the header in the prefix (a JPEG whose frame header follows megabytes of EXIF). */
-	uint8_t *bytes = NULL;
-	size_t size = 0;
-	bool truncated = false;
-	status = read_fd(fd, path, NST_IMAGE_INFO_PREFIX_BYTES, 0, &bytes, &size, &truncated, diag);
-	if (status != NST_OK) {
-		close(fd);
-		return status;
-	}
+	/* The header is at the start of the file: read a prefix, and the whole file only if a JPEG's
+	 * frame header is not in the prefix (it may follow megabytes of EXIF). */
+	status = source_sniff(&s, &budget, diag);
+	if (status == NST_OK) status = source_read_prefix(&s, NST_IMAGE_INFO_PREFIX_BYTES, &budget, diag);
 	int w = 0, h = 0;
-	struct nst_diag prefix_diag;
-	status = check_header(path, bytes, size, &w, &h, &prefix_diag);
-	if (status == NST_ERR_NOT_AN_IMAGE && truncated && strcmp(format_name(bytes, size), "picture") != 0) {
-		free(bytes);
-		bytes = NULL;
-		if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > NST_IMAGE_MAX_FILE_BYTES) {
-			close(fd);
-			return too_big_file(path, (unsigned long long)st.st_size, diag);
+	if (status == NST_OK) {
+		struct nst_diag header_diag = {{0}};
+		enum nst_status header = check_header(s.name, s.bytes, s.size, &w, &h, &header_diag);
+		if (header == NST_ERR_NOT_AN_IMAGE && !s.ended && image_is_jpeg(s.bytes, s.size)) {
+			status = source_read_all(&s, &budget, diag);
+			if (status == NST_OK) header = check_header(s.name, s.bytes, s.size, &w, &h, &header_diag);
 		}
-		if (lseek(fd, 0, SEEK_SET) != 0) {
-			int error = errno;
-			close(fd);
-			return nst_fail(diag, NST_ERR_IO, "cannot read %s: %s", path, strerror(error));
+		if (status == NST_OK && header != NST_OK) {
+			status = header;
+			if (diag) *diag = header_diag;
 		}
-		size_t hint = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
-		status = read_fd(fd, path, NST_IMAGE_MAX_FILE_BYTES, hint, &bytes, &size, &truncated, diag);
-		if (status != NST_OK) {
-			close(fd);
-			return status;
-		}
-		if (truncated) {
-			free(bytes);
-			close(fd);
-			return nst_fail(diag, NST_ERR_IMAGE_TOO_LARGE, "%s: over the limit of %zu bytes for a picture file",
-			                path, NST_IMAGE_MAX_FILE_BYTES);
-		}
-		status = check_header(path, bytes, size, &w, &h, &prefix_diag);
 	}
-	close(fd);
-	free(bytes);
-	if (status != NST_OK) {
-		if (diag) *diag = prefix_diag;
-		return status;
-	}
-	if (width) *width = w;
-	if (height) *height = h;
+	const int orientation = status == NST_OK ? orientation_of(s.bytes, s.size) : 1;
+	source_close(&s, &budget);
+	if (status != NST_OK) return status;
+	if (width) *width = sides_swap(orientation) ? h : w;
+	if (height) *height = sides_swap(orientation) ? w : h;
 	return NST_OK;
 }
 
@@ -647,9 +665,7 @@ enum nst_status nst_image_resize(const struct nst_image *src, int width, int hei
 	if (!rgb) return NST_ERR_OUT_OF_MEMORY;
 	if (width == src->width && height == src->height) {
 		memcpy(rgb, src->rgb, bytes);
-	} else if (!stbir_resize_uint8_generic(src->rgb, src->width, src->height, src->width * 3, rgb, width, height,
-	                                       width * 3, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP,
-	                                       STBIR_FILTER_DEFAULT, STBIR_COLORSPACE_LINEAR, NULL)) {
+	} else if (!stb_resize_rgb8(src->rgb, src->width, src->height, rgb, width, height)) {
 		free(rgb); /* stb_image_resize fails only when its scratch allocation fails */
 		return NST_ERR_OUT_OF_MEMORY;
 	}
@@ -670,9 +686,7 @@ enum nst_status nst_x_resize(const float *src, int src_width, int src_height, fl
 	}
 	/* The 8-bit path's filters (Catmull-Rom enlarging, Mitchell shrinking), in float: no rounding,
 	 * no clamping to 0..255 (the optimized picture goes beyond it), nothing lost between scales. */
-	if (!stbir_resize_float_generic(src, src_width, src_height, src_width * 3 * (int)sizeof(float), dst, width, height,
-	                                (int)row, 3, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT,
-	                                STBIR_COLORSPACE_LINEAR, NULL))
+	if (!stb_resize_rgb_float(src, src_width, src_height, dst, width, height))
 		return NST_ERR_OUT_OF_MEMORY; /* stb_image_resize fails only when its scratch allocation fails */
 	return NST_OK;
 }
@@ -702,8 +716,6 @@ void nst_image_free(struct nst_image *image) {
 
 /* ---- encoding --------------------------------------------------------------------------- */
 
-enum picture_format { FORMAT_PNG, FORMAT_JPEG, FORMAT_BMP, FORMAT_TGA };
-
 /* Where stb_image_write's output goes; the first failing write is remembered. */
 struct write_sink {
 	FILE *file;
@@ -719,18 +731,7 @@ static void sink_write(void *context, void *data, int size) {
 
 /* Encodes image into sink: 0 if stb_image_write failed (it only does when out of memory). */
 static int encode(enum picture_format format, const struct nst_image *image, int quality, struct write_sink *sink) {
-	switch (format) {
-	case FORMAT_PNG:
-		return stbi_write_png_to_func(sink_write, sink, image->width, image->height, 3, image->rgb,
-		                              image->width * 3);
-	case FORMAT_JPEG:
-		return stbi_write_jpg_to_func(sink_write, sink, image->width, image->height, 3, image->rgb, quality);
-	case FORMAT_BMP:
-		return stbi_write_bmp_to_func(sink_write, sink, image->width, image->height, 3, image->rgb);
-	case FORMAT_TGA:
-		return stbi_write_tga_to_func(sink_write, sink, image->width, image->height, 3, image->rgb);
-	}
-	return 0;
+	return stb_encode(format, image, quality, sink_write, sink);
 }
 
 /* The process's umask, read without changing it (umask(2) can only be read by setting it, which
@@ -863,10 +864,3 @@ fail:
 	free(tmp);
 	return nst_fail(diag, NST_ERR_IO, "%s %s: %s", what, path, strerror(error));
 }
-
-/* stb_image 2.27 declares stbi_set_unpremultiply_on_load_thread and, with STBI_WRITE_NO_STDIO,
- * stb_image_write declares stbi_write_hdr_to_func without defining them.  With static linkage GCC
- * reports "declared 'static' but never defined" at the end of the file, where the state of the
- * diagnostic pragmas around the #includes no longer applies; this silences only that report
- * (unused functions that are defined are judged where they are defined). */
-#pragma GCC diagnostic ignored "-Wunused-function"

@@ -568,7 +568,8 @@ enum nst_status nst_weights_open(const char *path, struct nst_weights **out, str
 	*out = NULL;
 	if (!path || !*path)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_weights_open: no weights file named");
-	const int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO nobody writes to would block open forever; open_fd refuses it at once. */
+	const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return nst_fail(diag, NST_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 	const enum nst_status s = open_fd(path, fd, out, diag);

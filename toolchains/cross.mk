@@ -7,8 +7,8 @@
 #
 # One C library throughout: the cross toolchain's glibc in /usr/<triplet> (libc6-dev-<arch>-cross)
 # is what the compiler links against and what qemu loads (-L /usr/<triplet>).  The sysroot,
-# build/sysroot/<arch> (toolchains/sysroot.sh), contributes only XNNPACK, pthreadpool, cpuinfo and
-# stb; at run time qemu finds them through LD_LIBRARY_PATH (-E).  A multiarch glibc
+# build/sysroot/<arch> (toolchains/sysroot.sh), contributes only XNNPACK, pthreadpool, cpuinfo,
+# stb, libjpeg-turbo, libpng and zlib; at run time qemu finds them through LD_LIBRARY_PATH (-E).  A multiarch glibc
 # (/lib/<triplet>, from libc6:<arch>) must not be mixed in: it hangs at the first pthread_create.
 
 ifeq ($(CROSS_ARCH),arm64)
@@ -35,12 +35,12 @@ SYSROOT_STAMP := $(SYSROOT)/.stamp
 
 # -isystem: the libraries' headers are system headers, as /usr/include is for a native build
 # (no -Werror surprises from them), searched before the host's /usr/include, which Debian's cross
-# gcc also searches last.  -rpath-link: libXNNPACK.so.0 needs libcpuinfo.so.0 and
+# gcc also searches last; usr/include/<triplet> holds libjpeg-turbo's jconfig.h.  -rpath-link: libXNNPACK.so.0 needs libcpuinfo.so.0 and
 # libpthreadpool.so.0 from the same directory.  RPATH $ORIGIN/lib: a binary unpacked from
 # `make dist` finds the libraries shipped beside it, and the board's own ones otherwise.  An RPATH
 # (--disable-new-dtags), not a RUNPATH: a RUNPATH would not be searched for libXNNPACK.so.0's own
 # dependencies (libcpuinfo.so.0), an RPATH is.
-SYSROOT_CPPFLAGS := -isystem $(SYSROOT)/usr/include
+SYSROOT_CPPFLAGS := -isystem $(SYSROOT)/usr/include -isystem $(SYSROOT)/usr/include/$(CROSS_TRIPLET)
 SYSROOT_LDFLAGS := -L$(SYSROOT_LIBDIR) -Wl,-rpath-link,$(SYSROOT_LIBDIR) -Wl,--disable-new-dtags,-rpath,'$$ORIGIN/lib'
 
 # The emulator every ARM program is run with: make test / demo / bench, and tests/run.sh
@@ -66,9 +66,12 @@ endif
 # prerequisite:   $(LIB_OBJ) $(CLI_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_BIN): | $(TOOLCHAIN_PREREQS)
 TOOLCHAIN_PREREQS := $(SYSROOT_STAMP)
 
-$(SYSROOT_STAMP):
+# Also when sysroot.sh changed (a library added to its list): the script rebuilds only when its
+# list differs from the stamp's, and the touch keeps make from asking again.
+$(SYSROOT_STAMP): toolchains/sysroot.sh
 	@command -v $(CC) >/dev/null 2>&1 || { echo "nst: $(CC) not found: run 'make deps TARGET=$(TARGET)' (installs the cross compiler, qemu-user and the sysroot)" >&2; exit 1; }
 	toolchains/sysroot.sh $(CROSS_ARCH) $(SYSROOT)
+	@touch $@
 
 .PHONY: sysroot
 sysroot: $(SYSROOT_STAMP)

@@ -4,8 +4,8 @@
 # Works on Debian 12, Raspberry Pi OS (bookworm) and Ubuntu; uses sudo when not root.
 # For a cross target (toolchains/<TARGET>.mk sets CROSS_ARCH) it also installs the cross compiler,
 # the cross glibc and qemu-user, and builds the target's sysroot (toolchains/sysroot.sh: Debian's
-# XNNPACK / pthreadpool / cpuinfo / stb packages for that architecture, unpacked under build/, never
-# installed on the host).
+# XNNPACK / pthreadpool / cpuinfo / stb / libjpeg-turbo / libpng / zlib packages for that
+# architecture, unpacked under build/, never installed on the host).
 set -euo pipefail
 what=${1:-build}
 target=${2:-native}
@@ -18,11 +18,12 @@ if [ "$target" != native ]; then
 	cross_arch=$(sed -n 's/^CROSS_ARCH *:\?= *\([a-z0-9]*\).*/\1/p' "$mk")
 fi
 
-pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev python3 python3-numpy)
+pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev libjpeg62-turbo-dev libpng-dev python3 python3-numpy)
 if [ "$what" = test ]; then
 	# The references in ../shared/reference and the converter's HDF5 reader.
-	# valgrind for tests/t_valgrind.sh (skipped, with a message, where it is missing).
-	pkgs+=(python3-torch python3-pil python3-h5py valgrind)
+	# valgrind for tests/t_valgrind.sh (skipped, with a message, where it is missing); GNU time for
+	# the peak RSS tests/t_decode.sh measures.
+	pkgs+=(python3-torch python3-pil python3-h5py valgrind time)
 fi
 if [ "$what" = fuzz ]; then
 	# clang with libFuzzer's and the sanitizers' runtimes; PIL makes the seed pictures.

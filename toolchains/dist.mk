@@ -3,8 +3,9 @@
 #   nst-<version>-<target>/nst          the program (stripped)
 #   nst-<version>-<target>/vgg19.nstw   the weights, when built (found beside the binary at run time)
 #   nst-<version>-<target>/lib/         cross targets: the shared libraries nst needs besides glibc
-#                                       (Debian's libpthreadpool0, and libxnnpack0 + libcpuinfo0 when
-#                                       linked), found through the binary's RPATH $ORIGIN/lib
+#                                       (Debian's libpthreadpool0, libjpeg62-turbo, libpng16-16 and
+#                                       zlib1g, and libxnnpack0 + libcpuinfo0 when linked), found
+#                                       through the binary's RPATH $ORIGIN/lib
 #   nst-<version>-<target>/README       what to run, what the board needs
 #
 # The weights are target-independent: $(BUILD)/vgg19.nstw is used, else build/vgg19.nstw (the native
@@ -71,7 +72,8 @@ dist: $(BUILD)/nst
 	glibc=$$(for f in $(DIST_DIR)/nst $(DIST_DIR)/lib/*; do [ -f $$f ] && readelf -V $$f; done 2>/dev/null \
 	  | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1); \
 	pkgs=$$(for l in $$need $$bundled; do case $$l in libpthreadpool.so*) echo libpthreadpool0;; \
-	  libXNNPACK.so*) echo libxnnpack0;; libcpuinfo.so*) echo libcpuinfo0;; libstb.so*) echo libstb0;; esac; done | sort -u | paste -sd' '); \
+	  libXNNPACK.so*) echo libxnnpack0;; libcpuinfo.so*) echo libcpuinfo0;; libstb.so*) echo libstb0;; \
+	  libjpeg.so*) echo libjpeg62-turbo;; libpng16.so*) echo libpng16-16;; libz.so*) echo zlib1g;; esac; done | sort -u | paste -sd' '); \
 	if [ -n "$$bundled" ]; then libs="bundled in lib/:$$bundled"; \
 	  libsnote="(or delete lib/ and use the system's: sudo apt install $$pkgs)"; \
 	else libs="$$(echo $$need | tr ' ' '\n' | grep -v '^\(libc\|libm\|ld-linux\)' | paste -sd' ')"; \

@@ -3,7 +3,8 @@
 #   toolchains/sysroot.sh <debian-arch> <dir>        e.g. toolchains/sysroot.sh arm64 build/sysroot/arm64
 #
 # The sysroot holds only the libraries nst links besides the C library -- XNNPACK, pthreadpool,
-# cpuinfo and stb, headers and shared objects -- as <dir>/usr/include and <dir>/usr/lib/<triplet>.
+# cpuinfo, stb, libjpeg-turbo, libpng and the zlib libpng needs, headers and shared objects -- as
+# <dir>/usr/include (and <dir>/usr/include/<triplet>) and <dir>/usr/lib/<triplet>.
 # The C library is the cross toolchain's own (/usr/<triplet>, from libc6-dev-<arch>-cross): nst is
 # linked against it and qemu runs with -L /usr/<triplet>, so one glibc is used throughout.
 #
@@ -30,7 +31,8 @@ armhf) triplet=arm-linux-gnueabihf ;;
 esac
 
 # Each -dev package and the package holding its shared library.
-pkgs=(libxnnpack-dev libxnnpack0 libpthreadpool-dev libpthreadpool0 libcpuinfo-dev libcpuinfo0 libstb-dev libstb0)
+pkgs=(libxnnpack-dev libxnnpack0 libpthreadpool-dev libpthreadpool0 libcpuinfo-dev libcpuinfo0 libstb-dev libstb0
+	libjpeg62-turbo-dev libjpeg62-turbo libpng-dev libpng16-16 zlib1g)
 want="nst-sysroot 1 $arch ${pkgs[*]}"
 stamp=$dir/.stamp
 
@@ -82,10 +84,17 @@ mkdir -p "$tmp"
 		echo
 	done
 } >"$tmp/.stamp.new"
-for h in xnnpack.h pthreadpool.h cpuinfo.h; do
+# zlib1g ships libz.so.1 in /lib/<triplet> (not merged into /usr here): beside the others, where
+# the linker's -rpath-link, qemu's LD_LIBRARY_PATH and `make dist` look.
+if [ -d "$tmp/lib/$triplet" ]; then
+	mkdir -p "$tmp/usr/lib/$triplet"
+	cp -a "$tmp/lib/$triplet/." "$tmp/usr/lib/$triplet/"
+	rm -rf "$tmp/lib/$triplet"
+fi
+for h in xnnpack.h pthreadpool.h cpuinfo.h jpeglib.h png.h "$triplet/jconfig.h"; do
 	[ -f "$tmp/usr/include/$h" ] || { echo "nst: sysroot.sh: $h missing from the unpacked packages" >&2; exit 1; }
 done
-for l in libXNNPACK.so libpthreadpool.so libcpuinfo.so; do
+for l in libXNNPACK.so libpthreadpool.so libcpuinfo.so libjpeg.so libpng.so libz.so.1; do
 	[ -e "$tmp/usr/lib/$triplet/$l" ] || { echo "nst: sysroot.sh: $l missing from the unpacked packages" >&2; exit 1; }
 done
 rm -rf "$tmp/usr/share/doc" "$tmp/usr/share/lintian"

@@ -42,9 +42,6 @@
 #define RGB 3
 #define MS_PER_S 1000.0
 #define MIB (1024.0 * 1024.0)
-/* Standard input holds at most one picture file of this many bytes. */
-#define STDIN_MAX_BYTES ((size_t)1 << 30)
-#define STDIN_CHUNK ((size_t)1 << 16)
 #define DEL_CHAR 0x7f
 #define NAME_BYTES 64
 
@@ -125,6 +122,13 @@ static bool is_directory(const char *path) {
 }
 
 static bool readable(const char *path) { return access(path, R_OK) == 0; }
+
+/* Standard input, or a pipe, FIFO or device given by name (/dev/stdin, <(cmd)): read once, so it
+ * is decoded while the sizes are read. */
+static bool is_stream(const char *path) {
+	struct stat st;
+	return !strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
+}
 
 /* A name from a file (the weights' model) with control characters as '?', for messages. */
 static const char *printable(const char *name, char *buf, size_t size) {
@@ -433,43 +437,6 @@ static int name_outputs(struct input_list *list, const char *dir, const char *fo
 	return rc;
 }
 
-/* Standard input, whole, decoded. */
-static int read_stdin_picture(struct nst_image *img) {
-	size_t size = 0, cap = 0;
-	uint8_t *bytes = NULL;
-	for (;;) {
-		if (size == cap) {
-			if (cap >= STDIN_MAX_BYTES) {
-				free(bytes);
-				return cli_fail(EXIT_FAILURE_RUN, "standard input: more than %zu bytes, too large for a picture",
-				            STDIN_MAX_BYTES);
-			}
-			cap = cap ? 2 * cap : STDIN_CHUNK;
-			uint8_t *p = realloc(bytes, cap);
-			if (!p) {
-				free(bytes);
-				return cli_fail(EXIT_MEMORY, "out of memory reading standard input");
-			}
-			bytes = p;
-		}
-		const size_t got = fread(bytes + size, 1, cap - size, stdin);
-		size += got;
-		if (got == 0) {
-			if (ferror(stdin)) {
-				free(bytes);
-				return cli_fail(EXIT_FAILURE_RUN, "standard input: cannot read: %s", strerror(errno));
-			}
-			break;
-		}
-	}
-	struct nst_diag diag = {{0}};
-	const enum nst_status st = size ? nst_image_decode(bytes, size, img, &diag) : NST_ERR_NOT_AN_IMAGE;
-	free(bytes);
-	if (st != NST_OK && !diag.message[0])
-		return cli_fail(cli_exit_code(st), "standard input: empty, not a picture");
-	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "standard input");
-}
-
 /* The size a picture runs at: as it is, or with its long side at --size. */
 static void run_size(const struct fast_cli *c, int width, int height, int *w, int *h) {
 	if (c->size)
@@ -480,21 +447,23 @@ static void run_size(const struct fast_cli *c, int width, int height, int *w, in
 	}
 }
 
-/* Loads (or takes the stdin picture) and brings it to its run size. */
+/* Loads (or takes the stream's picture, decoded while sizing) and brings it to its run size; a
+ * picture much larger than --size comes reduced (nst_image_load_for). */
 static int load_input(const struct fast_cli *c, const struct input *in, struct nst_image *stdin_img,
                       struct nst_image *out) {
 	struct nst_diag diag = {{0}};
 	struct nst_image img = {0};
-	if (!strcmp(in->path, "-")) {
+	int w = in->width, h = in->height;
+	if (stdin_img->rgb) { /* the one input, a stream */
 		img = *stdin_img;
 		*stdin_img = (struct nst_image){0};
 	} else {
-		const enum nst_status st = nst_image_load(in->path, &img, &diag);
+		struct nst_image_request request = {c->size, 0, 0, 0};
+		const enum nst_status st = nst_image_load_for(in->path, &request, &img, &diag);
 		if (st != NST_OK)
 			return cli_fail_status(st, &diag, in->path);
+		run_size(c, request.width, request.height, &w, &h);
 	}
-	int w, h;
-	run_size(c, img.width, img.height, &w, &h);
 	if (w != in->width || h != in->height) { /* the file changed since its header was read */
 		nst_image_free(&img);
 		return cli_fail(EXIT_FAILURE_RUN, "%s: changed while running (now %dx%d)", in->path, w, h);
@@ -562,7 +531,7 @@ static int run(struct fast_cli *c) {
 	bool many = c->n_contents > 1, uses_stdin = false;
 	for (int i = 0; i < c->n_contents && rc == EXIT_OK; i++) {
 		const char *p = c->contents[i];
-		if (!strcmp(p, "-")) {
+		if (is_stream(p)) {
 			uses_stdin = true;
 			rc = add_input(&list, p);
 		} else if (is_directory(p)) {
@@ -575,7 +544,7 @@ static int run(struct fast_cli *c) {
 	if (rc != EXIT_OK)
 		goto done;
 	if (uses_stdin && many) {
-		rc = cli_fail(EXIT_USAGE, "-c - (standard input) cannot be combined with other pictures");
+		rc = cli_fail(EXIT_USAGE, "-c - (standard input, or a pipe) cannot be combined with other pictures");
 		goto done;
 	}
 	if (many) {
@@ -613,11 +582,14 @@ static int run(struct fast_cli *c) {
 	for (int i = 0; i < list.n; i++) {
 		struct input *in = &list.items[i];
 		int w, h;
-		if (!strcmp(in->path, "-")) {
-			if ((rc = read_stdin_picture(&stdin_img)) != EXIT_OK)
+		if (list.n == 1 && is_stream(in->path)) {
+			struct nst_image_request request = {c->size, 0, 0, 0};
+			if ((st = nst_image_load_for(in->path, &request, &stdin_img, &diag)) != NST_OK) {
+				rc = cli_fail_status(st, &diag, in->path);
 				goto done;
-			w = stdin_img.width;
-			h = stdin_img.height;
+			}
+			w = request.width;
+			h = request.height;
 		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
 			rc = cli_fail_status(st, &diag, in->path);
 			goto done;

@@ -968,24 +968,35 @@ static int run(struct cli *c) {
 	bool tiled[MAX_SCALES] = {false}, any_tiled = false;
 	struct nst_tiled *tiles = NULL;
 
-	if ((st = nst_image_load(c->content, &original, &diag)) != NST_OK) {
+	/* Decoded for the largest scale (a much larger picture comes reduced) within --max-memory; the
+	 * sizes come from the pictures' own (the requests' width and height). */
+	struct nst_image_request content_request = {sched.size[last], c->max_memory, 0, 0};
+	struct nst_image_request style_requests[NST_MAX_STYLES], init_request = {0, c->max_memory, 0, 0};
+	if ((st = nst_image_load_for(c->content, &content_request, &original, &diag)) != NST_OK) {
 		rc = cli_fail_status(st, &diag, c->content);
 		goto done;
 	}
-	for (int k = 0; k < c->n_styles; k++)
-		if ((st = nst_image_load(c->styles[k], &styles_original[k], &diag)) != NST_OK) {
+	for (int k = 0; k < c->n_styles; k++) {
+		style_requests[k] = (struct nst_image_request){(int)ceil(c->style_scale * sched.size[last]), c->max_memory, 0, 0};
+		if ((st = nst_image_load_for(c->styles[k], &style_requests[k], &styles_original[k], &diag)) != NST_OK) {
 			rc = cli_fail_status(st, &diag, c->styles[k]);
 			goto done;
 		}
-	if (c->options.init == NST_INIT_IMAGE && (st = nst_image_load(c->init_path, &init_original, &diag)) != NST_OK) {
+	}
+	if (c->options.init == NST_INIT_IMAGE &&
+	    (st = nst_image_load_for(c->init_path, &init_request, &init_original, &diag)) != NST_OK) {
 		rc = cli_fail_status(st, &diag, c->init_path);
 		goto done;
 	}
 	for (int i = 0; i < sched.n && st == NST_OK; i++) {
-		st = fit_copy(&original, sched.size[i], 0, 0, &content[i]);
+		int w, h;
+		nst_image_fit(content_request.width, content_request.height, sched.size[i], &w, &h);
+		st = fit_copy(&original, 0, w, h, &content[i]);
 		const int style_side = (int)ceil(c->style_scale * sched.size[i]);
-		for (int k = 0; k < c->n_styles && st == NST_OK; k++)
-			st = fit_copy(&styles_original[k], style_side, 0, 0, &styles[i][k]);
+		for (int k = 0; k < c->n_styles && st == NST_OK; k++) {
+			nst_image_fit(style_requests[k].width, style_requests[k].height, style_side, &w, &h);
+			st = fit_copy(&styles_original[k], 0, w, h, &styles[i][k]);
+		}
 	}
 	if (st == NST_OK && c->options.init == NST_INIT_IMAGE)
 		st = fit_copy(&init_original, 0, content[0].width, content[0].height, &init);

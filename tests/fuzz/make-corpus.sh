@@ -101,6 +101,12 @@ for i, name in enumerate(names):
         (base + ".psd", psd(small)),
         (base + "-rle.psd", psd(small, rle=True)),
     ]
+    if i < 2:  # EXIF orientations (PIL writes little-endian TIFF), CMYK
+        for o in (3, 6, 8):
+            exif = Image.Exif()
+            exif[0x0112] = o
+            seeds.append((base + "-exif%d.jpg" % o, pil(small, "JPEG", quality=80, exif=exif.tobytes())))
+        seeds.append((base + "-cmyk.jpg", pil(small.convert("CMYK"), "JPEG", quality=80)))
     if i == 0:
         frames = [small, small.transpose(Image.FLIP_LEFT_RIGHT)]
         seeds.append((base + "-animated.gif", pil(frames[0], "GIF", save_all=True, append_images=frames[1:])))
@@ -123,6 +129,10 @@ seeds += [
     ("huge.tga", struct.pack("<BBBHHBHHHHBB", 0, 0, 2, 0, 0, 0, 0, 0, 65535, 65535, 24, 0)),
     ("huge.ppm", b"P6\n100000 100000\n255\n" + bytes(3)),
     ("huge.psd", b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 30000, 30000, 8, 3) + bytes(14)),
+    ("extra-rows.png", png(1, 1, 8, 2, rgb_row(1) * 64)),  # more data than the header's rows
+    ("big-flat.png", png(3000, 2000, 8, 0, (b"\0" + bytes(3000)) * 2000)),  # 6 MP in a few KiB
+    ("canvas.gif", b"GIF89a" + struct.pack("<HHBBB", 4000, 3000, 0x80, 0, 0) + bytes(3) + b"\xff" * 3 +
+     b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00\x3b"),
     ("empty", b""),
     ("text", b"this is not a picture\n"),
 ]
