@@ -38,8 +38,8 @@ for board in "${boards[@]}"; do
 		bad "make TARGET=$board does not build the program: $(grep -c . "$tmp/out.txt") commands, the last: $(tail -n 1 "$tmp/out.txt" | cut -c1-160)"
 	fi
 done
-# Without BUILD= the product is build/<board>/nst, as the README says.
-make -n TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -qE -- "-o build/rpi4/nst( |\$)" &&
+# Without BUILD= the product is build/<board>/nst, as the README says (-B: even when it is built).
+make -n -B TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -qE -- "-o build/rpi4/nst( |\$)" &&
 	ok "make TARGET=rpi4 names build/rpi4/nst" || bad "make TARGET=rpi4 does not name build/rpi4/nst"
 
 # Natively: the program too.
