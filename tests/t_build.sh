@@ -16,6 +16,9 @@ passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 mkdir -p "$tmp/sysroot" && touch "$tmp/sysroot/.stamp"
+# As a user types it: not what `make test` passes down (BUILD=build in the environment would make
+# every target's product build/nst; MAKEFLAGS carries the parent's options and variables).
+unset BUILD MAKEFLAGS MFLAGS MAKELEVEL
 # Fresh output folders, so that make -n lists every command (nothing is up to date there).
 fresh=(BUILD="$tmp/out")
 
