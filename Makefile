@@ -2,7 +2,8 @@
 #
 #   make                  build/nst and build/libnst.a for this machine
 #   make test             install what is missing, build, run the whole test suite
-#   make demo             install what is missing, get the weights, stylize the demo picture
+#   make demo             install what is missing, get the weights and pictures, stylize the demo picture
+#   make images           build/images/: the example pictures, from ../shared or their public URLs
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
 #   make install PREFIX=/usr/local
@@ -93,7 +94,7 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)
 $(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
 
-.PHONY: all lib cli tests test demo weights bench compare install clean deps deps-test check-build dist
+.PHONY: all lib cli tests test demo images weights bench compare install clean deps deps-test check-build dist
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -136,11 +137,20 @@ weights:
 	@mkdir -p $(BUILD)
 	SHARED=$(SHARED) PYTHON=$(PYTHON) weights/fetch.sh $(BUILD)/vgg19.nstw
 
+# The example pictures of ../shared/images/SOURCES.md in $(BUILD)/images: from ../shared when
+# present, else the cache, Debian's python3-skimage or their public URLs, sha256 checked
+# (weights/fetch-images.sh says exactly what is missing when offline).
+images:
+	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images
+
 DEMO_SIZE ?= 256
 DEMO_ITERATIONS ?= 100
+DEMO_CONTENT ?= astronaut.png
+DEMO_STYLE ?= starry_night.jpg
 demo: deps
 	$(MAKE) --no-print-directory all weights
-	$(EMU) $(BUILD)/nst -c $(SHARED)/images/astronaut.png -s $(SHARED)/images/starry_night.jpg \
+	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images $(DEMO_CONTENT) $(DEMO_STYLE)
+	$(EMU) $(BUILD)/nst -c $(BUILD)/images/$(DEMO_CONTENT) -s $(BUILD)/images/$(DEMO_STYLE) \
 	    --size $(DEMO_SIZE) -n $(DEMO_ITERATIONS) -o $(BUILD)/demo.png --sheet $(BUILD)/demo-sheet.png
 	@echo "demo: wrote $(BUILD)/demo.png (and the side-by-side $(BUILD)/demo-sheet.png)"
 

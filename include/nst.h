@@ -403,7 +403,14 @@ void nst_session_profile(struct nst_session *session, struct nst_profile *out, b
 const char *nst_bench_kernel_name(enum nst_backend backend);
 /* The CPU features that select kernels ("avx2 fma avx512f", "neon"), written into buf. */
 void nst_bench_cpu_features(char *buf, size_t size);
-/* The GEMM microkernel's throughput on data that stays in L1: the practical peak. */
+/* How long the measurements take (what `nst bench` estimates its duration from): the peak runs
+ * NST_BENCH_PEAK_SECONDS; each direction of nst_bench_conv one warm-up run, then at least
+ * NST_BENCH_CONV_MIN_REPEATS runs and NST_BENCH_CONV_MIN_SECONDS. */
+#define NST_BENCH_PEAK_SECONDS 0.25
+#define NST_BENCH_CONV_MIN_SECONDS 0.3
+#define NST_BENCH_CONV_MIN_REPEATS 3
+/* The GEMM microkernel's throughput on data that stays in L1: the practical peak (threads above
+ * nst_cpu_count() count as that many). */
 double nst_bench_peak_gflops(enum nst_backend backend, int threads);
 /* One 3x3 convolution layer of that shape (picture h x w), forward and input gradient, in isolation. */
 enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int in_channels, int out_channels,

@@ -11,10 +11,7 @@
 #include "internal.h"
 
 #define PEAK_KC 128            /* a and the packed panel stay in L1 */
-#define PEAK_SECONDS 0.25
 #define PEAK_BATCH 256         /* kernel calls between clock reads */
-#define CONV_MIN_SECONDS 0.3   /* each direction runs at least this long after a warm-up */
-#define CONV_MIN_REPEATS 3
 
 static const struct nst_gemm_kernel *kernel_for(enum nst_backend backend) {
 	struct nst_cpu_features cpu;
@@ -70,7 +67,7 @@ static void peak_worker(void *context, size_t slot) {
 	size_t calls = 0;
 	const double t0 = nst_seconds();
 	double t1 = t0;
-	while (t1 - t0 < PEAK_SECONDS) {
+	while (t1 - t0 < NST_BENCH_PEAK_SECONDS) {
 		for (int i = 0; i < PEAK_BATCH; i++)
 			g->fn(mr, nr, PEAK_KC, a, PEAK_KC, w, c, nr, &params);
 		calls += PEAK_BATCH;
@@ -166,7 +163,7 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 		const double flops = 2.0 * (double)h * (double)w * 9.0 * (double)cin * (double)cout;
 		int repeats = -1; /* the first run is a warm-up */
 		double t0 = 0.0, t1 = 0.0;
-		while (repeats < CONV_MIN_REPEATS || t1 - t0 < CONV_MIN_SECONDS) {
+		while (repeats < NST_BENCH_CONV_MIN_REPEATS || t1 - t0 < NST_BENCH_CONV_MIN_SECONDS) {
 			if (xf)
 				nst_xnn_conv_run(dir == 0 ? xf : xb, h, w, dir == 0 ? in : out, dir == 0 ? out : in, e.pool);
 			else if (dir == 0)

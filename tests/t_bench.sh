@@ -31,7 +31,10 @@ import json, sys
 b = json.load(open(sys.argv[1]))
 assert b["machine"]["cores"] >= 1 and b["machine"]["cpu"] and b["machine"]["xnnpack"], b["machine"]
 assert b["peak"] and all(p["gflops"] > 0 for p in b["peak"]), b["peak"]
-assert len(b["conv"]) >= 8 and all(c["forward_gflops"] > 0 and c["backward_gflops"] > 0 for c in b["conv"]), b["conv"]
+# the layers of the default run (conv1_1 .. conv3_2; --full: every layer), each measured
+assert [c["layer"] for c in b["conv"]] == ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2"], b["conv"]
+assert all(c["forward_gflops"] > 0 and c["backward_gflops"] > 0 for c in b["conv"]), b["conv"]
+assert b["interrupted"] is False, b
 it = b["iterations"]
 assert len(it) == 1 and it[0]["size"] == 32 and it[0]["threads"] == 1, it
 assert 0 < it[0]["seconds_min"] <= it[0]["seconds_median"] <= it[0]["seconds_max"], it
@@ -62,6 +65,39 @@ ff = b["feed_forward"]
 assert len(ff) == 1 and ff[0]["backend"] == "scalar" and ff[0]["precision"] == "fp16" and ff[0]["ms_median"] > 0, ff
 PYEOF
 ok "--backends scalar-fp16: a feed-forward fp16 row, no iteration rows"
+
+# --- unmeasured figures are null in the JSON, not 0.000 --------------------------------------------
+"$PY" -c 'import json, sys; it = json.load(open(sys.argv[1]))["iterations"]; assert it and it[0]["fraction_of_single_convs"] is None, it' \
+	"$TMP/none.json" || die "--conv-size 0: fraction_of_single_convs is not null: $(grep -o '"fraction_of_single_convs": [^,]*' "$TMP/none.json")"
+ok "json: what was not measured is null"
+
+# --- --help: the defaults and how long they take ----------------------------------------------------
+nst bench --help >"$TMP/help" 2>&1 || die "--help failed: $(cat "$TMP/help")"
+for needle in "default 128,256" "about a minute" "Raspberry Pi 4" "--full" "scalar" "estimate"; do
+	grep -qF -- "$needle" "$TMP/help" || die "--help lacks '$needle': $(cat "$TMP/help")"
+done
+ok "--help states the defaults and the expected duration"
+
+# --- the defaults: no scalar backend, no 512 px, an estimate before anything long ------------------
+nst bench --dry-run >"$TMP/out" 2>&1 || die "--dry-run failed: $(cat "$TMP/out")"
+grep -qE "estimated .*[0-9]+ s" "$TMP/out" || die "--dry-run: no estimate: $(cat "$TMP/out")"
+grep -E "^nst bench: sizes " "$TMP/out" | grep -qvE "512|scalar" || die "the defaults include 512 px or scalar: $(cat "$TMP/out")"
+nst bench --dry-run --full >"$TMP/out" 2>&1 || die "--dry-run --full failed: $(cat "$TMP/out")"
+grep -E "^nst bench: sizes " "$TMP/out" | grep "512" | grep -q "scalar" || die "--full lacks 512 px or scalar: $(cat "$TMP/out")"
+ok "defaults without scalar and 512 px (--full has them), the estimate up front: $(grep -m1 estimated "$TMP/out")"
+
+# --- rows are printed as they are measured: a run stopped by a timeout keeps them --------------------
+# Long enough not to finish in the time given (scalar at 256 px), quick to give its first rows.
+LONG=(--sizes 32,48,64,96,128,192,256 --threads 1 --backends simd,scalar --iterations 3 --warmup 1 --conv-size 0 --model none)
+for sig in INT TERM; do
+	rc=0
+	timeout --preserve-status -s $sig 10 "$BUILD/nst" bench "${LONG[@]}" --json "$TMP/stopped.json" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	[ "$rc" -ne 0 ] || die "SIG$sig: the long run finished within the timeout: $(cat "$TMP/out")"
+	grep -qE "^ +32 simd " "$TMP/out" || die "SIG$sig (exit $rc): the rows measured before the signal are lost: $(cat "$TMP/out" "$TMP/err")"
+	"$PY" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["interrupted"] and b["iterations"] and b["iterations"][0]["size"] == 32, b' \
+		"$TMP/stopped.json" || die "SIG$sig: the JSON of a stopped run is not valid with its rows: $(cat "$TMP/stopped.json")"
+	ok "SIG$sig after 10 s (exit $rc): $(grep -cE '^ +[0-9]+ (simd|scalar) ' "$TMP/out") rows kept on the terminal and in the JSON"
+done
 
 # --- error paths ---------------------------------------------------------------------------------
 # expect CODE NEEDLE ARGS...: nst bench ARGS exits with CODE and one stderr line containing NEEDLE

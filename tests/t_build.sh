@@ -16,6 +16,9 @@ passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok   $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL $*"; }
 mkdir -p "$tmp/sysroot" && touch "$tmp/sysroot/.stamp"
+# As a user types it: not what `make test` passes down (BUILD=build in the environment would make
+# every target's product build/nst; MAKEFLAGS carries the parent's options and variables).
+unset BUILD MAKEFLAGS MFLAGS MAKELEVEL
 # Fresh output folders, so that make -n lists every command (nothing is up to date there).
 fresh=(BUILD="$tmp/out")
 
@@ -38,8 +41,8 @@ for board in "${boards[@]}"; do
 		bad "make TARGET=$board does not build the program: $(grep -c . "$tmp/out.txt") commands, the last: $(tail -n 1 "$tmp/out.txt" | cut -c1-160)"
 	fi
 done
-# Without BUILD= the product is build/<board>/nst, as the README says.
-make -n TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -qE -- "-o build/rpi4/nst( |\$)" &&
+# Without BUILD= the product is build/<board>/nst, as the README says (-B: even when it is built).
+make -n -B TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -qE -- "-o build/rpi4/nst( |\$)" &&
 	ok "make TARGET=rpi4 names build/rpi4/nst" || bad "make TARGET=rpi4 does not name build/rpi4/nst"
 
 # Natively: the program too.

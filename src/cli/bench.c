@@ -1,16 +1,24 @@
 /*
  * nst bench: how fast and how much memory, on this machine, for each picture size, backend and
- * thread count.  Every configuration runs in a child process so that its peak RSS is its own.
+ * thread count.  Every configuration runs in a child process so that its peak RSS is its own, and
+ * every row is printed (and written to --json) as soon as it is measured, so that a run stopped by
+ * Ctrl-C, SIGTERM, SIGHUP or a timeout keeps what it measured (the JSON is closed with
+ * "interrupted": true, and the exit code is 130).
  *
- *   nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,scalar] [--iterations 3]
- *             [--conv-size 256] [--json FILE] [--weights FILE] [--optimizer adam|lbfgs]
- *             [--model candy|FILE|none] [--pictures 5]
+ *   nst bench [--sizes 128,256] [--threads N] [--backends simd,xnnpack] [--iterations 3] [--warmup 1]
+ *             [--conv-size 128] [--json FILE] [--weights FILE] [--optimizer adam|lbfgs]
+ *             [--model candy|FILE|none] [--pictures 5] [--full] [--dry-run]
  *
- * Sections: the GEMM microkernel's L1-resident peak; every VGG layer's convolution alone; whole
- * optimization iterations; the feed-forward mode's time per picture (--model).
+ * Sections: the GEMM microkernel's L1-resident peak; the plan and its estimated duration (from that
+ * peak); every VGG layer's convolution alone; whole optimization iterations; the feed-forward
+ * mode's time per picture (--model).  The defaults are sized to take about a minute on a
+ * Raspberry Pi 4: the usable CPUs' thread count only, 128 and 256 px, the backends but scalar, the
+ * layers of the default run; --full measures every backend (scalar too), thread counts 1, 2, 4, ..
+ * and 512 px.
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +35,23 @@
 #define MAX_TIMED 64
 #define DEFAULT_ITERATIONS 3
 #define DEFAULT_WARMUP 1
-#define DEFAULT_CONV_SIZE 256
+#define DEFAULT_CONV_SIZE 128
+#define FULL_CONV_SIZE 256
 #define DEFAULT_MODEL "candy"
 #define DEFAULT_PICTURES 5
+#define DEFAULT_SIZES {128, 256}
+#define FULL_SIZES {128, 256, 512}
+/* The defaults' duration target: sizes are left out, largest first, until the estimate is within it. */
+#define DEFAULT_BUDGET_SECONDS 60.0
+/* The estimate: the fraction of the microkernel's peak each part reaches (whole iterations 0.6 to
+ * 0.75 on the development machine, less on the boards' memory; single convolutions more; the
+ * feed-forward mode's direct FLOPs count more multiplies than its Winograd kernels do), and a
+ * child's start (the weights read and checked, the session planned and packed). */
+#define ESTIMATE_ITERATION_SHARE 0.5
+#define ESTIMATE_CONV_SHARE 0.7
+#define ESTIMATE_PICTURE_SHARE 0.8
+#define ESTIMATE_CHILD_SECONDS 0.2
+#define ESTIMATE_READ_BYTES_PER_SECOND 2e8
 #define MS_PER_S 1000.0
 /* The XNNPACK this was built against (the Makefile: Debian's package version), "" if unknown. */
 #if !defined(NST_HAVE_XNNPACK)
@@ -40,6 +62,11 @@
 #define XNNPACK_VERSION "unknown"
 #endif
 #define LINE_BYTES 512
+#define NUMBER_BYTES 32
+#define EXIT_STOPPED 130
+
+/* The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), 0 while it runs. */
+static volatile sig_atomic_t g_bench_stop;
 
 struct bench_options {
 	int sizes[MAX_LIST], n_sizes;
@@ -53,10 +80,12 @@ struct bench_options {
 	const char *model;          /* feed-forward model: a name, a file, or NULL (skip) */
 	bool model_given;           /* --model on the command line: a missing model is an error */
 	int pictures;               /* timed feed-forward pictures */
+	bool full;                  /* --full: every backend, thread count and size, every layer */
+	bool dry_run;               /* --dry-run: the plan and its estimate only */
+	bool sizes_given, threads_given, backends_given, conv_size_given;
 };
 
-enum bench_kind { BENCH_ITERATION, BENCH_PICTURE };
-
+enum bench_kind { BENCH_ITERATION, BENCH_PICTURE, BENCH_CONV };
 
 /* What a child reports through its pipe. */
 struct bench_result {
@@ -68,24 +97,37 @@ struct bench_result {
 	struct nst_profile profile;
 	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
 	double wall;                /* the whole profiled run (the timed iterations and a last forward pass) */
+	double forward_gflops, backward_gflops; /* BENCH_CONV: one layer alone */
 };
 
-/* One configuration's child: what it reported and its peak RSS in bytes (0 on failure). */
-struct child_run {
-	struct bench_result result;
-	size_t rss;
+/* One configuration for a child. */
+struct child_job {
+	enum bench_kind kind;
+	int size;                   /* the picture's side (BENCH_CONV: the layer's input side) */
+	enum nst_backend backend;
+	enum nst_precision precision;
+	int threads;
+	int in_channels, out_channels; /* BENCH_CONV */
 };
 
-/* Index of (size, backend entry, threads) in a grid of child runs. */
-static size_t grid_index(const struct bench_options *o, int si, int b, int t) {
-	return ((size_t)si * (size_t)o->n_backends + (size_t)b) * (size_t)o->n_threads + (size_t)t;
-}
-
-/* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s. */
+/* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s (0: not measured). */
 struct conv_table {
 	int n_layers;
 	double forward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
 	double backward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
+};
+
+/* What the parent learns from the weights before any child runs: the layers of the
+ * single-convolution section and the FLOPs of each size (for the estimate). */
+struct bench_work {
+	bool known;                 /* the weights opened */
+	char why[LINE_BYTES];       /* else why not */
+	double weights_bytes;
+	int n_conv;
+	struct nst_layer_info conv[NST_PROFILE_MAX_LAYERS];
+	int conv_side[NST_PROFILE_MAX_LAYERS]; /* each layer's picture side at conv_size */
+	double iteration_flops[MAX_LIST];      /* per size: one forward + backward pass */
+	double picture_flops[MAX_LIST];        /* per size: one feed-forward picture (0: no model) */
 };
 
 static int parse_list(const char *arg, int *out, int max, int lo, int hi) {
@@ -294,60 +336,6 @@ fail:
 	free(rgb);
 }
 
-/* Runs one configuration in a child; returns its peak RSS in bytes (0 on failure). */
-static size_t run_child(const struct bench_options *o, enum bench_kind kind, int size, enum nst_backend backend,
-                        enum nst_precision precision, int threads, struct bench_result *r) {
-	int fd[2];
-	if (pipe(fd) != 0)
-		return 0;
-	fflush(stdout);
-	fflush(stderr);
-	const pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		struct bench_result *res = calloc(1, sizeof *res);
-		if (res) {
-			if (kind == BENCH_PICTURE)
-				run_fast_config(o, size, backend, precision, threads, res);
-			else
-				run_config(o, size, backend, precision, threads, res);
-			const char *p = (const char *)res;
-			size_t left = sizeof *res;
-			while (left > 0) {
-				const ssize_t n = write(fd[1], p, left);
-				if (n <= 0)
-					break;
-				p += n;
-				left -= (size_t)n;
-			}
-		}
-		_exit(0);
-	}
-	close(fd[1]);
-	memset(r, 0, sizeof *r);
-	r->status = NST_ERR_IO;
-	snprintf(r->message, sizeof r->message, "the benchmark child failed");
-	char *p = (char *)r;
-	size_t got = 0;
-	while (pid > 0 && got < sizeof *r) {
-		const ssize_t n = read(fd[0], p + got, sizeof *r - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd[0]);
-	struct rusage ru;
-	int wstatus = 0;
-	if (pid <= 0 || wait4(pid, &wstatus, 0, &ru) < 0)
-		return 0;
-	if (got != sizeof *r) {
-		r->status = NST_ERR_IO;
-		snprintf(r->message, sizeof r->message, "the benchmark child died (status %d)", wstatus);
-		return 0;
-	}
-	return (size_t)ru.ru_maxrss * 1024u;
-}
-
 static void machine(char *cpu, size_t size) {
 	snprintf(cpu, size, "unknown CPU");
 	FILE *f = fopen("/proc/cpuinfo", "r");
@@ -372,79 +360,213 @@ static void machine(char *cpu, size_t size) {
 
 static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
-/* The feed-forward section: milliseconds per picture for every size, engine backend (XNNPACK does
- * not run this mode) and thread count, each in its own child.  Returns the failed rows. */
-static int bench_fast(const struct bench_options *o, const char *model_name, const struct child_run *runs,
-                      FILE *json) {
-	if (!o->model) {
-		printf("\nfeed-forward mode: %s\n", model_name ? "no model found (make weights), skipped" : "skipped (--model none)");
-		return 0;
+static void on_stop(int sig) { g_bench_stop = sig; }
+
+static bool stopped(void) { return g_bench_stop != 0; }
+
+/* The child's measurement: one iteration configuration, one feed-forward one, or one layer alone. */
+static void run_job(const struct bench_options *o, const struct child_job *job, struct bench_result *r) {
+	memset(r, 0, sizeof *r);
+	if (job->kind == BENCH_PICTURE) {
+		run_fast_config(o, job->size, job->backend, job->precision, job->threads, r);
+	} else if (job->kind == BENCH_ITERATION) {
+		run_config(o, job->size, job->backend, job->precision, job->threads, r);
+	} else {
+		const enum nst_status st = nst_bench_conv(job->backend, job->threads, job->size, job->size, job->in_channels,
+		                                          job->out_channels, &r->forward_gflops, &r->backward_gflops);
+		const struct nst_diag none = {{0}};
+		if (st != NST_OK)
+			set_failure(r, st, &none);
 	}
-	printf("\nfeed-forward mode (model %s, %d warm-up + %d timed pictures; ms per picture median [min, max]):\n",
-	       model_name, o->warmup, o->pictures);
-	printf("  %5s %-7s %-4s %3s %26s %14s %8s %10s\n", "size", "backend", "prec", "thr", "ms/picture",
-	       "direct GFLOP/s", "plan MiB", "peak MiB");
-	int rows = 0, failures = 0;
-	for (int si = 0; si < o->n_sizes; si++)
-		for (int b = 0; b < o->n_backends; b++)
-			for (int t = 0; t < o->n_threads; t++) {
-				if (o->backends[b] == NST_BACKEND_XNNPACK)
-					continue;
-				const struct bench_result *r = &runs[grid_index(o, si, b, t)].result;
-				const size_t rss = runs[grid_index(o, si, b, t)].rss;
-				const char *prec = nst_precision_name(o->precisions[b]);
-				if (r->status != NST_OK || r->timed == 0) {
-					printf("  %5d %-7s %-4s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]), prec,
-					       o->threads[t], r->message);
-					failures++;
-					continue;
-				}
-				double lo = r->seconds[0], hi = r->seconds[0], tmp[MAX_TIMED];
-				for (int k = 0; k < r->timed; k++) {
-					lo = fmin(lo, r->seconds[k]);
-					hi = fmax(hi, r->seconds[k]);
-				}
-				memcpy(tmp, r->seconds, sizeof tmp);
-				const double med = median(tmp, r->timed);
-				const double gflops = r->flops / med * 1e-9;
-				printf("  %5d %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
-				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
-				       gflops, mib(r->plan_bytes), mib(rss));
-				if (json)
-					fprintf(json,
-					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
-					        "\"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"direct_gflops\": %.2f, "
-					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
-					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), prec, o->threads[t],
-					        med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, gflops, r->plan_bytes, rss);
-			}
-	return failures;
 }
 
-/* Every child configuration, before the parent process grows: a forked child's peak RSS counts
- * the pages it shares with its parent, so the children run while the parent is still small (as
- * small as a plain nst run) and their RSS is what such a run would reach.  Returns the two grids
- * (feed-forward: NULL when no model), or false when out of memory. */
-static bool run_children(const struct bench_options *o, struct child_run **iterations, struct child_run **pictures) {
-	const size_t n = grid_index(o, o->n_sizes, 0, 0);
-	*iterations = calloc(n, sizeof **iterations);
-	*pictures = o->model ? calloc(n, sizeof **pictures) : NULL;
-	if (!*iterations || (o->model && !*pictures))
-		return false;
-	for (int si = 0; si < o->n_sizes; si++)
-		for (int b = 0; b < o->n_backends; b++)
-			for (int t = 0; t < o->n_threads; t++) {
-				struct child_run *it = &(*iterations)[grid_index(o, si, b, t)];
-				if (!pictures_only(o, b))
-					it->rss = run_child(o, BENCH_ITERATION, o->sizes[si], o->backends[b], o->precisions[b],
-					                    o->threads[t], &it->result);
-				if (!o->model || o->backends[b] == NST_BACKEND_XNNPACK)
-					continue;
-				struct child_run *pic = &(*pictures)[grid_index(o, si, b, t)];
-				pic->rss = run_child(o, BENCH_PICTURE, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t],
-				                     &pic->result);
+/* Runs one job in a child process; returns its peak RSS in bytes (0 on failure, r then says why).
+ * A stop signal while it runs ends the child too. */
+static size_t run_child(const struct bench_options *o, const struct child_job *job, struct bench_result *r) {
+	memset(r, 0, sizeof *r);
+	r->status = NST_ERR_IO;
+	int fd[2];
+	if (pipe(fd) != 0) {
+		snprintf(r->message, sizeof r->message, "cannot start a benchmark process: %s", strerror(errno));
+		return 0;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	const pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		close(fd[0]);
+		struct bench_result *res = calloc(1, sizeof *res);
+		if (res) {
+			run_job(o, job, res);
+			const char *p = (const char *)res;
+			size_t left = sizeof *res;
+			while (left > 0) {
+				const ssize_t n = write(fd[1], p, left);
+				if (n <= 0)
+					break;
+				p += n;
+				left -= (size_t)n;
 			}
-	return true;
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	char *p = (char *)r;
+	size_t got = 0;
+	while (pid > 0 && got < sizeof *r) {
+		const ssize_t n = read(fd[0], p + got, sizeof *r - got);
+		if (n < 0 && errno == EINTR && !stopped())
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd[0]);
+	if (pid > 0 && stopped())
+		kill(pid, SIGKILL);
+	struct rusage ru;
+	int wstatus = 0;
+	while (pid > 0 && wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {
+	}
+	if (pid <= 0 || got != sizeof *r) {
+		memset(r, 0, sizeof *r);
+		r->status = stopped() ? NST_ERR_INTERRUPTED : NST_ERR_IO;
+		snprintf(r->message, sizeof r->message, "%s",
+		         stopped() ? "interrupted" : pid <= 0 ? "cannot start a benchmark process" : "the benchmark process died");
+		return 0;
+	}
+	return (size_t)ru.ru_maxrss * 1024u;
+}
+
+/* A JSON number, or null for what was not measured (v <= 0 or not finite). */
+static const char *json_number(char *buf, double v, const char *fmt) {
+	if (!(v > 0.0) || !isfinite(v))
+		return "null";
+	snprintf(buf, NUMBER_BYTES, fmt, v);
+	return buf;
+}
+
+static void print_list(const char *what, const int *v, int n) {
+	printf("%s", what);
+	for (int i = 0; i < n; i++)
+		printf("%s%d", i ? "," : "", v[i]);
+}
+
+static void print_backends(const struct bench_options *o) {
+	for (int b = 0; b < o->n_backends; b++)
+		printf("%s%s%s", b ? "," : "", nst_backend_name(o->backends[b]),
+		       o->precisions[b] == NST_PRECISION_FP16 ? "-fp16" : "");
+}
+
+/* The layers the default run evaluates: up to its deepest loss layer (convB_I for reluB_I). */
+static int default_stack_layers(const struct nst_weights *w) {
+	struct nst_options d;
+	nst_options_default(&d);
+	int deepest = -1;
+	for (int kind = 0; kind < 2; kind++)
+		for (int i = 0; i < (kind ? d.n_style_layers : d.n_content_layers); i++) {
+			const char *name = kind ? d.style_layers[i] : d.content_layers[i];
+			char conv[NST_LAYER_NAME_BYTES];
+			snprintf(conv, sizeof conv, "conv%s", name + strlen("relu"));
+			const int k = nst_weights_find(w, conv);
+			if (k > deepest)
+				deepest = k;
+		}
+	return deepest + 1;
+}
+
+/* The layers and FLOPs of what will run, read in this process (the weights are freed before any
+ * child starts, so that the children's RSS stays their own). */
+static void describe_work(const struct bench_options *o, struct bench_work *wk) {
+	memset(wk, 0, sizeof *wk);
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	if (nst_weights_open(o->weights, &w, &diag) != NST_OK) {
+		snprintf(wk->why, sizeof wk->why, "%s", diag.message);
+		return;
+	}
+	wk->known = true;
+	wk->weights_bytes = (double)nst_weights_file_bytes(w);
+	const int stack = o->full ? nst_weights_layer_count(w) : default_stack_layers(w);
+	int side = o->conv_size, block = 1;
+	for (int i = 0; i < stack && i < NST_PROFILE_MAX_LAYERS && o->conv_size > 0; i++) {
+		struct nst_layer_info L;
+		nst_weights_layer(w, i, &L);
+		const int lb = atoi(L.name + strlen("conv"));
+		if (lb != block) {
+			side /= 2;
+			block = lb;
+		}
+		if (side < 1)
+			break;
+		wk->conv[wk->n_conv] = L;
+		wk->conv_side[wk->n_conv++] = side;
+	}
+	struct nst_options opt;
+	nst_options_default(&opt);
+	opt.backend = NST_BACKEND_SCALAR; /* the FLOPs do not depend on it; nothing is measured */
+	opt.threads = 1;
+	opt.optimizer = o->optimizer;
+	for (int si = 0; si < o->n_sizes; si++) {
+		const int s = o->sizes[si];
+		const struct nst_problem p = {s, s, 1, {s}, {s}};
+		struct nst_plan plan;
+		if (nst_plan(w, &opt, &p, &plan, &diag) == NST_OK)
+			wk->iteration_flops[si] = plan.forward_flops + plan.backward_flops;
+	}
+	nst_weights_close(w);
+	if (o->model && nst_weights_open(o->model, &w, &diag) == NST_OK) {
+		for (int si = 0; si < o->n_sizes; si++) {
+			struct nst_fast_plan plan;
+			if (nst_fast_plan(w, o->sizes[si], o->sizes[si], 1, NST_BACKEND_SCALAR, NST_PRECISION_FP32, &plan, &diag) ==
+			    NST_OK)
+				wk->picture_flops[si] = plan.flops;
+		}
+		nst_weights_close(w);
+	}
+}
+
+/* The seconds one computation of `flops` takes at share of a peak (the fastest measured one at
+ * that thread count when the backend's own was not measured). */
+static double at_peak(double flops, double peak, double fallback, double share) {
+	const double rate = (peak > 0.0 ? peak : fallback) * 1e9 * share;
+	return rate > 0.0 ? flops / rate : 0.0;
+}
+
+/* The estimated seconds of everything after the peak, from the peak measured per backend entry
+ * and thread count. */
+static double estimate_seconds(const struct bench_options *o, const struct bench_work *wk,
+                               double peak[MAX_LIST][MAX_LIST]) {
+	double total = 0.0;
+	for (int t = 0; t < o->n_threads; t++) {
+		double best = 0.0;
+		for (int b = 0; b < o->n_backends; b++)
+			best = fmax(best, peak[b][t]);
+		for (int b = 0; b < o->n_backends; b++) {
+			const double child = ESTIMATE_CHILD_SECONDS + wk->weights_bytes / ESTIMATE_READ_BYTES_PER_SECOND;
+			for (int l = 0; l < wk->n_conv && o->precisions[b] == NST_PRECISION_FP32; l++) {
+				const double flops = 2.0 * wk->conv_side[l] * wk->conv_side[l] * 9.0 * wk->conv[l].in_channels *
+				                     wk->conv[l].out_channels;
+				const double one = at_peak(flops, peak[b][t], best, ESTIMATE_CONV_SHARE);
+				/* two directions: a warm-up, then NST_BENCH_CONV_MIN_REPEATS and NST_BENCH_CONV_MIN_SECONDS at least */
+				total += ESTIMATE_CHILD_SECONDS +
+				         2.0 * (one + fmax(NST_BENCH_CONV_MIN_REPEATS * one, NST_BENCH_CONV_MIN_SECONDS));
+			}
+			for (int si = 0; si < o->n_sizes; si++) {
+				if (!pictures_only(o, b))
+					total += child + (o->warmup + o->iterations + 1) *
+					                     at_peak(wk->iteration_flops[si], peak[b][t], best, ESTIMATE_ITERATION_SHARE);
+				if (o->model && o->backends[b] != NST_BACKEND_XNNPACK)
+					total += ESTIMATE_CHILD_SECONDS +
+					         (o->warmup + o->pictures) *
+					             at_peak(wk->picture_flops[si], peak[b][t], best, ESTIMATE_PICTURE_SHARE);
+			}
+		}
+	}
+	return total;
 }
 
 /* A whole iteration's GFLOP/s over what its convolutions would reach at their single-convolution
@@ -462,14 +584,259 @@ static double vs_single_convs(const struct bench_result *r, const struct conv_ta
 	return seconds > 0.0 ? flops / seconds * 1e-9 : 0.0;
 }
 
+/* The single-convolution section: every layer of wk at its side, for each fp32 backend entry and
+ * thread count, each cell printed when measured. */
+static void bench_convs(const struct bench_options *o, const struct bench_work *wk, struct conv_table *table, FILE *json) {
+	int rows = 0;
+	if (json)
+		fprintf(json, "  \"conv\": [");
+	if (wk->n_conv > 0) {
+		printf("\nsingle convolution layers at %d px, GFLOP/s forward / input gradient:\n", o->conv_size);
+		printf("  %-8s %-18s", "layer", "shape");
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32; t++)
+				printf(" %7s %dt       ", nst_backend_name(o->backends[b]), o->threads[t]);
+		printf("\n");
+	}
+	for (int i = 0; i < wk->n_conv && !stopped(); i++) {
+		const struct nst_layer_info *L = &wk->conv[i];
+		const int h = wk->conv_side[i];
+		char shape[64];
+		snprintf(shape, sizeof shape, "%dx%dx%d->%d", h, h, L->in_channels, L->out_channels);
+		printf("  %-8s %-18s", L->name, shape);
+		for (int b = 0; b < o->n_backends && !stopped(); b++)
+			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32 && !stopped(); t++) {
+				const struct child_job job = {BENCH_CONV, h, o->backends[b], NST_PRECISION_FP32, o->threads[t],
+				                              L->in_channels, L->out_channels};
+				struct bench_result r;
+				run_child(o, &job, &r);
+				const double f = r.status == NST_OK ? r.forward_gflops : 0.0;
+				const double g = r.status == NST_OK ? r.backward_gflops : 0.0;
+				table->forward[i][b][t] = f;
+				table->backward[i][b][t] = g;
+				table->n_layers = i + 1;
+				printf(" %7.1f / %-7.1f", f, g);
+				fflush(stdout);
+				char fb[NUMBER_BYTES], gb[NUMBER_BYTES];
+				if (json && r.status == NST_OK)
+					fprintf(json, "%s\n    {\"layer\": \"%s\", \"size\": %d, \"in\": %d, \"out\": %d, \"backend\": \"%s\", "
+					              "\"threads\": %d, \"forward_gflops\": %s, \"backward_gflops\": %s}",
+					        rows++ ? "," : "", L->name, h, L->in_channels, L->out_channels, nst_backend_name(o->backends[b]),
+					        o->threads[t], json_number(fb, f, "%.2f"), json_number(gb, g, "%.2f"));
+			}
+		printf("\n");
+		if (json)
+			fflush(json);
+	}
+	if (json)
+		fprintf(json, "\n  ],\n");
+}
+
+/* One configuration of a section's grid (size si, backend entry b, threads t) in its child.  False
+ * when it failed (its row says why) or the run was stopped; else its peak RSS and the median, least
+ * and most of its timed seconds. */
+static bool measure(const struct bench_options *o, enum bench_kind kind, int si, int b, int t, struct bench_result *r,
+                    size_t *rss, double *med, double *lo, double *hi) {
+	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0};
+	*rss = run_child(o, &job, r);
+	if (stopped())
+		return false;
+	if (r->status != NST_OK || r->timed == 0) {
+		printf("  %5d %-7s %-4s %3d  failed: %s\n", o->sizes[si], nst_backend_name(o->backends[b]),
+		       nst_precision_name(o->precisions[b]), o->threads[t], r->message);
+		return false;
+	}
+	*lo = *hi = r->seconds[0];
+	for (int k = 0; k < r->timed; k++) {
+		*lo = fmin(*lo, r->seconds[k]);
+		*hi = fmax(*hi, r->seconds[k]);
+	}
+	double tmp[MAX_TIMED];
+	memcpy(tmp, r->seconds, sizeof tmp);
+	*med = median(tmp, r->timed);
+	return true;
+}
+
+/* The whole-iteration section: one child per size, backend entry and thread count, each row printed
+ * when measured.  Returns the failed rows. */
+static int bench_iterations(const struct bench_options *o, const struct conv_table *convs, double peak[MAX_LIST][MAX_LIST],
+                            FILE *json) {
+	printf("\nwhole iterations (%s, default layers, %d warm-up + %d timed; seconds median [min, max]):\n",
+	       o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", o->warmup, o->iterations);
+	printf("  %5s %-7s %-4s %3s %26s %9s %9s %9s %8s %10s %10s\n", "size", "backend", "prec", "thr", "s/iteration",
+	       "GFLOP/s", "of peak", "vs convs", "plan MiB", "peak MiB", "conv share");
+	if (json)
+		fprintf(json, "  \"iterations\": [");
+	int rows = 0, failures = 0;
+	for (int si = 0; si < o->n_sizes; si++)
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads && !pictures_only(o, b) && !stopped(); t++) {
+				struct bench_result r;
+				size_t rss;
+				double med, lo, hi;
+				if (!measure(o, BENCH_ITERATION, si, b, t, &r, &rss, &med, &lo, &hi)) {
+					failures += !stopped();
+					continue;
+				}
+				const char *prec = nst_precision_name(o->precisions[b]);
+				const double gflops = r.flops / med * 1e-9;
+				double conv = 0;
+				for (int l = 0; l < r.profile.n_layers; l++)
+					conv += r.profile.layers[l].forward_seconds + r.profile.layers[l].backward_seconds;
+				const double conv_share = r.wall > 0 ? conv / r.wall : 0.0;
+				/* Against the single convolutions of the same shapes, backend and threads. */
+				const double single = o->sizes[si] == o->conv_size && o->precisions[b] == NST_PRECISION_FP32
+				                          ? vs_single_convs(&r, convs, b, t)
+				                          : 0.0;
+				const double of_peak = peak[b][t] > 0.0 ? gflops / peak[b][t] : 0.0;
+				char vs[16] = "-", ofp[16] = "-";
+				if (single > 0.0)
+					snprintf(vs, sizeof vs, "%.0f%%", 100.0 * gflops / single);
+				if (of_peak > 0.0)
+					snprintf(ofp, sizeof ofp, "%.0f%%", 100.0 * of_peak);
+				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %9s %9s %8.1f %10.1f %9.0f%%\n", o->sizes[si],
+				       nst_backend_name(o->backends[b]), prec, o->threads[t], med, lo, hi, gflops, ofp, vs,
+				       mib(r.plan_bytes), mib(rss), 100.0 * conv_share);
+				if (!json)
+					continue;
+				char pb[NUMBER_BYTES], sb[NUMBER_BYTES];
+				fprintf(json,
+				        "%s\n    {\"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"seconds_median\": %.5f, "
+				        "\"seconds_min\": %.5f, \"seconds_max\": %.5f, \"gflops\": %.2f, \"fraction_of_peak\": %s, "
+				        "\"fraction_of_single_convs\": %s, \"plan_bytes\": %zu, \"peak_rss_bytes\": %zu, \"layers\": [",
+				        rows++ ? "," : "", o->sizes[si], nst_backend_name(o->backends[b]), prec, o->threads[t], med, lo, hi,
+				        gflops, json_number(pb, of_peak, "%.3f"), json_number(sb, single > 0.0 ? gflops / single : 0.0, "%.3f"),
+				        r.plan_bytes, rss);
+				for (int l = 0; l < r.profile.n_layers; l++) {
+					const struct nst_layer_profile *L = &r.profile.layers[l];
+					const double fs = L->forward_seconds / (r.profile.forward_passes ? r.profile.forward_passes : 1);
+					const double bs = L->backward_seconds / (r.profile.backward_passes ? r.profile.backward_passes : 1);
+					char fb[NUMBER_BYTES], bb[NUMBER_BYTES];
+					fprintf(json,
+					        "%s{\"layer\": \"%s\", \"forward_seconds\": %.6f, \"backward_seconds\": %.6f, "
+					        "\"forward_gflops\": %s, \"backward_gflops\": %s}",
+					        l ? ", " : "", L->name, fs, bs, json_number(fb, fs > 0 ? L->forward_flops / fs * 1e-9 : 0.0, "%.2f"),
+					        json_number(bb, bs > 0 ? L->backward_flops / bs * 1e-9 : 0.0, "%.2f"));
+				}
+				fprintf(json, "]}");
+				fflush(json);
+			}
+	if (json)
+		fprintf(json, "\n  ],\n");
+	return failures;
+}
+
+/* The feed-forward section: milliseconds per picture for every size, engine backend (XNNPACK does
+ * not run this mode) and thread count, each in its own child, each row printed when measured.
+ * Returns the failed rows. */
+static int bench_fast(const struct bench_options *o, const char *model_name, FILE *json) {
+	if (json)
+		fprintf(json, "  \"feed_forward\": [");
+	if (!o->model) {
+		printf("\nfeed-forward mode: %s\n", model_name ? "no model found (make weights), skipped" : "skipped (--model none)");
+		if (json)
+			fprintf(json, "\n  ],\n");
+		return 0;
+	}
+	printf("\nfeed-forward mode (model %s, %d warm-up + %d timed pictures; ms per picture median [min, max]):\n",
+	       model_name, o->warmup, o->pictures);
+	printf("  %5s %-7s %-4s %3s %26s %14s %8s %10s\n", "size", "backend", "prec", "thr", "ms/picture",
+	       "direct GFLOP/s", "plan MiB", "peak MiB");
+	int rows = 0, failures = 0;
+	for (int si = 0; si < o->n_sizes; si++)
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads && o->backends[b] != NST_BACKEND_XNNPACK && !stopped(); t++) {
+				struct bench_result r;
+				size_t rss;
+				double med, lo, hi;
+				if (!measure(o, BENCH_PICTURE, si, b, t, &r, &rss, &med, &lo, &hi)) {
+					failures += !stopped();
+					continue;
+				}
+				const char *prec = nst_precision_name(o->precisions[b]);
+				const double gflops = r.flops / med * 1e-9;
+				printf("  %5d %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
+				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
+				       gflops, mib(r.plan_bytes), mib(rss));
+				if (json) {
+					fprintf(json,
+					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
+					        "\"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"direct_gflops\": %.2f, "
+					        "\"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
+					        rows++ ? "," : "", model_name, o->sizes[si], nst_backend_name(o->backends[b]), prec, o->threads[t],
+					        med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, gflops, r.plan_bytes, rss);
+					fflush(json);
+				}
+			}
+	if (json)
+		fprintf(json, "\n  ],\n");
+	return failures;
+}
+
+static void usage(const struct bench_options *o, int cores) {
+	printf("usage: nst bench [options]\n"
+	       "Measures, on this machine: the GEMM microkernel's peak, each VGG layer's convolution alone, whole\n"
+	       "optimization iterations per picture size, and the feed-forward mode's time per picture; each\n"
+	       "configuration in its own process, each row printed as soon as it is measured (Ctrl-C, SIGTERM or a\n"
+	       "timeout keep the rows measured so far, and --json closes with \"interrupted\": true; exit 130).\n"
+	       "\n"
+	       "  --sizes LIST        picture sizes (default 128,256; --full 128,256,512)\n"
+	       "  --threads LIST      thread counts (default %d: the CPUs this process may use; --full 1,2,4,..,%d)\n"
+	       "  --backends LIST     simd, simd-fp16, xnnpack, xnnpack-fp16, scalar (default here: ",
+	       cores, cores);
+	print_backends(o);
+	printf(";\n"
+	       "                      scalar only with --full or when named: it is many times slower)\n"
+	       "  --iterations N      timed iterations (and pictures' warm-up) per configuration (default %d)\n"
+	       "  --warmup N          warm-up iterations or pictures first (default %d)\n"
+	       "  --conv-size N       side of the single-convolution pictures (default %d: the layers of the default\n"
+	       "                      run; --full %d and every layer; 0 skips the section)\n"
+	       "  --model NAME|FILE   feed-forward model timed (default %s; none skips the section)\n"
+	       "  --pictures N        timed feed-forward pictures (default %d)\n"
+	       "  --optimizer adam|lbfgs   the whole iterations' optimizer (default adam)\n"
+	       "  --weights FILE      VGG weights (default: as nst finds them)\n"
+	       "  --json FILE         the same figures and the machine's description, as JSON (null: not measured)\n"
+	       "  --full              every backend (scalar too), thread counts 1,2,4,.. and 512 px: many minutes on a\n"
+	       "                      board (a scalar 512 px iteration alone takes minutes on a Raspberry Pi)\n"
+	       "  --dry-run           measure the peak only, print the configurations and the estimate, and stop\n"
+	       "\n"
+	       "Duration: the defaults take about a minute on a Raspberry Pi 4, less on faster machines; before it\n"
+	       "measures anything long, nst bench prints its estimate for this machine (from the measured peak)\n"
+	       "and leaves out the largest default size if the estimate is over %.0f s.\n",
+	       DEFAULT_ITERATIONS, DEFAULT_WARMUP, DEFAULT_CONV_SIZE, FULL_CONV_SIZE, DEFAULT_MODEL, DEFAULT_PICTURES,
+	       DEFAULT_BUDGET_SECONDS);
+}
+
+/* The defaults of what --full and the command line did not set. */
+static void apply_defaults(struct bench_options *o, int cores) {
+	if (!o->sizes_given) {
+		const int d[] = DEFAULT_SIZES, f[] = FULL_SIZES;
+		const int *v = o->full ? f : d;
+		o->n_sizes = o->full ? (int)(sizeof f / sizeof f[0]) : (int)(sizeof d / sizeof d[0]);
+		memcpy(o->sizes, v, sizeof(int) * (size_t)o->n_sizes);
+	}
+	if (!o->threads_given) {
+		o->n_threads = 0;
+		for (int t = o->full ? 1 : cores; t <= cores && o->n_threads < MAX_LIST; t *= 2)
+			o->threads[o->n_threads++] = t;
+		if (o->threads[o->n_threads - 1] != cores && o->n_threads < MAX_LIST)
+			o->threads[o->n_threads++] = cores;
+	}
+	if (!o->conv_size_given)
+		o->conv_size = o->full ? FULL_CONV_SIZE : DEFAULT_CONV_SIZE;
+	if (!o->backends_given && o->full && o->n_backends < MAX_LIST) {
+		o->precisions[o->n_backends] = NST_PRECISION_FP32;
+		o->backends[o->n_backends++] = NST_BACKEND_SCALAR;
+	}
+}
+
 int nst_cli_bench(int argc, char **argv) {
-	struct bench_options o = {{128, 256, 512}, 3, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
-	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES};
+	/* Every row reaches the terminal, a pipe or a file as soon as it is printed. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct bench_options o = {{0}, 0, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
+	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES,
+	                          false, false, false, false, false, false};
 	const int cores = nst_cpu_count(); /* usable: affinity and cgroup quota */
-	for (int t = 1; t <= cores && o.n_threads < MAX_LIST; t *= 2)
-		o.threads[o.n_threads++] = t;
-	if (o.threads[o.n_threads - 1] != cores && o.n_threads < MAX_LIST)
-		o.threads[o.n_threads++] = cores;
 	if (nst_backend_available(NST_BACKEND_SIMD))
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
 	if (nst_backend_available(NST_BACKEND_XNNPACK))
@@ -482,24 +849,29 @@ int nst_cli_bench(int argc, char **argv) {
 		o.precisions[o.n_backends] = NST_PRECISION_FP16; /* feed-forward pictures only */
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
 	}
-	o.backends[o.n_backends++] = NST_BACKEND_SCALAR;
+	if (o.n_backends == 0) /* no SIMD kernels and no XNNPACK: the portable C is what there is */
+		o.backends[o.n_backends++] = NST_BACKEND_SCALAR;
 	char weights_buf[LINE_BYTES];
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int n;
 		if (!strcmp(a, "--sizes") && v && (n = parse_list(v, o.sizes, MAX_LIST, 16, 8192)) > 0) {
 			o.n_sizes = n;
+			o.sizes_given = true;
 			i++;
 		} else if (!strcmp(a, "--threads") && v && (n = parse_list(v, o.threads, MAX_LIST, 1, 256)) > 0) {
 			o.n_threads = n;
+			o.threads_given = true;
 			i++;
 		} else if (!strcmp(a, "--backends") && v && parse_backends(v, &o) > 0) {
+			o.backends_given = true;
 			i++;
 		} else if (!strcmp(a, "--iterations") && v && parse_list(v, &o.iterations, 1, 1, MAX_TIMED) == 1) {
 			i++;
 		} else if (!strcmp(a, "--warmup") && v && parse_list(v, &o.warmup, 1, 0, 100) == 1) {
 			i++;
 		} else if (!strcmp(a, "--conv-size") && v && parse_list(v, &o.conv_size, 1, 0, 8192) == 1) {
+			o.conv_size_given = true;
 			i++;
 		} else if (!strcmp(a, "--json") && v) {
 			o.json = v;
@@ -516,16 +888,19 @@ int nst_cli_bench(int argc, char **argv) {
 		} else if (!strcmp(a, "--optimizer") && v && (!strcmp(v, "adam") || !strcmp(v, "lbfgs"))) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
+		} else if (!strcmp(a, "--full")) {
+			o.full = true;
+		} else if (!strcmp(a, "--dry-run")) {
+			o.dry_run = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: nst bench [--sizes 128,256,512] [--threads 1,2] [--backends simd,simd-fp16,xnnpack,xnnpack-fp16,scalar]\n"
-			       "                 [--iterations N] [--warmup N] [--conv-size N (0: skip)] [--json FILE]\n"
-			       "                 [--weights FILE] [--optimizer adam|lbfgs] [--model candy|FILE|none] [--pictures N]\n");
-			return 0;
+			usage(&o, cores);
+			return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 		} else {
 			fprintf(stderr, "nst bench: bad option '%s'%s (see nst bench --help)\n", a, v ? " or its value" : "");
 			return 2;
 		}
 	}
+	apply_defaults(&o, cores);
 	if (!o.weights) {
 		o.weights = nst_cli_default_weights(weights_buf, sizeof weights_buf);
 		if (!o.weights) {
@@ -547,15 +922,14 @@ int nst_cli_bench(int argc, char **argv) {
 		fprintf(stderr, "nst bench: cannot write %s: %s\n", o.json, strerror(errno));
 		return 1;
 	}
-
-	struct child_run *iteration_runs = NULL, *picture_runs = NULL;
-	printf("nst bench: measuring whole iterations%s first, each configuration in its own process ...\n",
-	       o.model ? " and feed-forward pictures" : "");
-	fflush(stdout);
-	if (!run_children(&o, &iteration_runs, &picture_runs)) {
-		fprintf(stderr, "nst bench: out of memory\n");
-		return 3;
-	}
+	/* Stop signals end the run after the row being measured, keeping what was measured. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	char cpu[LINE_BYTES], features[LINE_BYTES];
 	machine(cpu, sizeof cpu);
@@ -567,17 +941,16 @@ int nst_cli_bench(int argc, char **argv) {
 		              "\"compiler\": \"%s\", \"xnnpack\": \"%s\"},\n",
 		        NST_VERSION_STRING, cpu, cores, features, __VERSION__, XNNPACK_VERSION);
 
-	/* The kernel's peak. */
+	/* The kernel's peak: measured here first, the estimate is made from it. */
 	printf("\nmicrokernel peak (L1-resident GEMM):\n");
 	if (json)
 		fprintf(json, "  \"peak\": [");
-	double peak[MAX_LIST][MAX_LIST];
-	for (int b = 0; b < o.n_backends; b++)
-		for (int t = 0; t < o.n_threads; t++) {
-			if (pictures_only(&o, b)) { /* no iterations to compare with a peak */
-				peak[b][t] = 0.0;
+	double peak[MAX_LIST][MAX_LIST] = {{0}};
+	int peak_rows = 0;
+	for (int b = 0; b < o.n_backends && !stopped(); b++)
+		for (int t = 0; t < o.n_threads && !stopped(); t++) {
+			if (pictures_only(&o, b)) /* no iterations to compare with a peak */
 				continue;
-			}
 			if (b > 0 && o.backends[b] == o.backends[b - 1] && !pictures_only(&o, b - 1)) { /* xnnpack-fp16 after xnnpack: the same peak */
 				peak[b][t] = peak[b - 1][t];
 				continue;
@@ -587,137 +960,62 @@ int nst_cli_bench(int argc, char **argv) {
 			       nst_bench_kernel_name(o.backends[b]), o.threads[t], o.threads[t] == 1 ? " " : "s", peak[b][t]);
 			if (json)
 				fprintf(json, "%s\n    {\"backend\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"gflops\": %.2f}",
-				        b || t ? "," : "", nst_backend_name(o.backends[b]), nst_bench_kernel_name(o.backends[b]),
+				        peak_rows++ ? "," : "", nst_backend_name(o.backends[b]), nst_bench_kernel_name(o.backends[b]),
 				        o.threads[t], peak[b][t]);
 		}
 	if (json)
 		fprintf(json, "\n  ],\n");
 
-	/* Single convolutions: every layer shape of the network at conv_size. */
-	if (json)
-		fprintf(json, "  \"conv\": [");
-	int conv_rows = 0;
-	static struct conv_table single_convs; /* zero: no single-convolution figures */
-	if (o.conv_size > 0) {
-		struct nst_diag diag = {{0}};
-		struct nst_weights *w;
-		if (nst_weights_open(o.weights, &w, &diag) == NST_OK) {
-			printf("\nsingle convolution layers at %d px, GFLOP/s forward / input gradient:\n", o.conv_size);
-			printf("  %-8s %-18s", "layer", "shape");
-			for (int b = 0; b < o.n_backends; b++)
-				for (int t = 0; t < o.n_threads && o.precisions[b] == NST_PRECISION_FP32; t++)
-					printf(" %7s %dt       ", nst_backend_name(o.backends[b]), o.threads[t]);
-			printf("\n");
-			int h = o.conv_size, block = 1;
-			for (int i = 0; i < nst_weights_layer_count(w); i++) {
-				struct nst_layer_info L;
-				nst_weights_layer(w, i, &L);
-				const int lb = atoi(L.name + 4);
-				if (lb != block) {
-					h /= 2;
-					block = lb;
-				}
-				if (h < 1)
-					break;
-				char shape[64];
-				snprintf(shape, sizeof shape, "%dx%dx%d->%d", h, h, L.in_channels, L.out_channels);
-				printf("  %-8s %-18s", L.name, shape);
-				for (int b = 0; b < o.n_backends; b++)
-					for (int t = 0; t < o.n_threads && o.precisions[b] == NST_PRECISION_FP32; t++) {
-						double f = 0, g = 0;
-						nst_bench_conv(o.backends[b], o.threads[t], h, h, L.in_channels, L.out_channels, &f, &g);
-						if (i < NST_PROFILE_MAX_LAYERS) {
-							single_convs.forward[i][b][t] = f;
-							single_convs.backward[i][b][t] = g;
-							single_convs.n_layers = i + 1;
-						}
-						printf(" %7.1f / %-7.1f", f, g);
-						if (json)
-							fprintf(json, "%s\n    {\"layer\": \"%s\", \"size\": %d, \"in\": %d, \"out\": %d, \"backend\": \"%s\", "
-							              "\"threads\": %d, \"forward_gflops\": %.2f, \"backward_gflops\": %.2f}",
-							        conv_rows++ ? "," : "", L.name, h, L.in_channels, L.out_channels,
-							        nst_backend_name(o.backends[b]), o.threads[t], f, g);
-					}
-				printf("\n");
-			}
-			nst_weights_close(w);
-		}
+	/* The plan and its estimate, before anything long. */
+	struct bench_work work;
+	describe_work(&o, &work);
+	double estimate = work.known ? estimate_seconds(&o, &work, peak) : 0.0;
+	int dropped = 0;
+	while (work.known && !o.sizes_given && !o.full && o.n_sizes > 1 && estimate > DEFAULT_BUDGET_SECONDS) {
+		o.n_sizes--; /* the largest default size, which costs the most */
+		dropped++;
+		estimate = estimate_seconds(&o, &work, peak);
 	}
-	if (json)
-		fprintf(json, "\n  ],\n  \"iterations\": [");
+	printf("\nnst bench: ");
+	print_list("sizes ", o.sizes, o.n_sizes);
+	print_list(" px, threads ", o.threads, o.n_threads);
+	printf(", backends ");
+	print_backends(&o);
+	printf(", %d timed iterations, single convolutions %s, feed-forward %s\n", o.iterations,
+	       o.conv_size > 0 ? (o.full ? "of every layer" : "of the default run's layers") : "skipped",
+	       o.model ? model_name : "skipped");
+	if (work.known)
+		printf("nst bench: estimated %.0f s here (from the peak above; the defaults take about a minute on a Raspberry Pi 4)%s; "
+		       "each row is printed as it is measured, and Ctrl-C keeps them\n",
+		       estimate, dropped ? "; the largest default size is left out to stay near a minute (--sizes to choose)" : "");
+	else
+		printf("nst bench: no estimate: %s\n", work.why);
+	if (o.dry_run || stopped()) {
+		if (json)
+			fprintf(json, "  \"conv\": [],\n  \"iterations\": [],\n  \"feed_forward\": [],\n  \"interrupted\": %s\n}\n",
+			        stopped() ? "true" : "false");
+		if (json && fclose(json) != 0) {
+			fprintf(stderr, "nst bench: cannot write %s\n", o.json);
+			return 1;
+		}
+		return stopped() ? EXIT_STOPPED : 0;
+	}
 
-	/* Whole iterations, one child process per configuration. */
-	printf("\nwhole iterations (%s, default layers, %d warm-up + %d timed; seconds median [min, max]):\n",
-	       o.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", o.warmup, o.iterations);
-	printf("  %5s %-7s %-4s %3s %26s %9s %9s %9s %8s %10s %10s\n", "size", "backend", "prec", "thr", "s/iteration",
-	       "GFLOP/s", "of peak", "vs convs", "plan MiB", "peak MiB", "conv share");
-	int rows = 0, failures = 0;
-	for (int si = 0; si < o.n_sizes; si++)
-		for (int b = 0; b < o.n_backends; b++)
-			for (int t = 0; t < o.n_threads && !pictures_only(&o, b); t++) {
-				const struct bench_result *r = &iteration_runs[grid_index(&o, si, b, t)].result;
-				const size_t rss = iteration_runs[grid_index(&o, si, b, t)].rss;
-				const char *prec = nst_precision_name(o.precisions[b]);
-				if (r->status != NST_OK || r->timed == 0) {
-					printf("  %5d %-7s %-4s %3d  failed: %s\n", o.sizes[si], nst_backend_name(o.backends[b]), prec,
-					       o.threads[t], r->message);
-					failures++;
-					continue;
-				}
-				double lo = r->seconds[0], hi = r->seconds[0];
-				for (int k = 0; k < r->timed; k++) {
-					lo = fmin(lo, r->seconds[k]);
-					hi = fmax(hi, r->seconds[k]);
-				}
-				double tmp[MAX_TIMED];
-				memcpy(tmp, r->seconds, sizeof tmp);
-				const double med = median(tmp, r->timed);
-				const double gflops = r->flops / med * 1e-9;
-				double conv = 0;
-				for (int l = 0; l < r->profile.n_layers; l++)
-					conv += r->profile.layers[l].forward_seconds + r->profile.layers[l].backward_seconds;
-				const double conv_share = r->wall > 0 ? conv / r->wall : 0.0;
-				/* Against the single convolutions of the same shapes, backend and threads. */
-				const double single = o.sizes[si] == o.conv_size && o.precisions[b] == NST_PRECISION_FP32
-				                          ? vs_single_convs(r, &single_convs, b, t)
-				                          : 0.0;
-				char vs[16] = "-";
-				if (single > 0.0)
-					snprintf(vs, sizeof vs, "%.0f%%", 100.0 * gflops / single);
-				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %8.0f%% %9s %8.1f %10.1f %9.0f%%\n", o.sizes[si],
-				       nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi, gflops,
-				       100.0 * gflops / peak[b][t], vs, mib(r->plan_bytes), mib(rss), 100.0 * conv_share);
-				if (json) {
-					fprintf(json,
-					        "%s\n    {\"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"seconds_median\": %.5f, "
-					        "\"seconds_min\": %.5f, \"seconds_max\": %.5f, \"gflops\": %.2f, \"fraction_of_peak\": %.3f, "
-					        "\"fraction_of_single_convs\": %.3f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %zu, \"layers\": [",
-					        rows++ ? "," : "", o.sizes[si], nst_backend_name(o.backends[b]), prec, o.threads[t], med, lo, hi,
-					        gflops, gflops / peak[b][t], single > 0.0 ? gflops / single : 0.0, r->plan_bytes, rss);
-					for (int l = 0; l < r->profile.n_layers; l++) {
-						const struct nst_layer_profile *L = &r->profile.layers[l];
-						const double fs = L->forward_seconds / (r->profile.forward_passes ? r->profile.forward_passes : 1);
-						const double bs = L->backward_seconds / (r->profile.backward_passes ? r->profile.backward_passes : 1);
-						fprintf(json,
-						        "%s{\"layer\": \"%s\", \"forward_seconds\": %.6f, \"backward_seconds\": %.6f, "
-						        "\"forward_gflops\": %.2f, \"backward_gflops\": %.2f}",
-						        l ? ", " : "", L->name, fs, bs, fs > 0 ? L->forward_flops / fs * 1e-9 : 0.0,
-						        bs > 0 ? L->backward_flops / bs * 1e-9 : 0.0);
-					}
-					fprintf(json, "]}");
-				}
-			}
-	if (json)
-		fprintf(json, "\n  ],\n  \"feed_forward\": [");
-	failures += bench_fast(&o, model_name, picture_runs, json);
-	free(iteration_runs);
-	free(picture_runs);
+	static struct conv_table single_convs; /* zero: no single-convolution figures */
+	bench_convs(&o, &work, &single_convs, json);
+	int failures = bench_iterations(&o, &single_convs, peak, json);
+	failures += bench_fast(&o, model_name, json);
 	if (json) {
-		fprintf(json, "\n  ]\n}\n");
+		fprintf(json, "  \"interrupted\": %s\n}\n", stopped() ? "true" : "false");
 		if (fclose(json) != 0) {
 			fprintf(stderr, "nst bench: cannot write %s\n", o.json);
 			return 1;
 		}
+	}
+	if (stopped()) {
+		printf("\nnst bench: stopped by signal %d: the rows above are what was measured%s\n", (int)g_bench_stop,
+		       o.json ? " (and the JSON holds them)" : "");
+		return EXIT_STOPPED;
 	}
 	printf("\nGFLOP/s counts the convolutions only (forward + input gradient); 'of peak' is against the\n"
 	       "microkernel's L1-resident peak at the same thread count; 'vs convs' against the speed its\n"

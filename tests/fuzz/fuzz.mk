@@ -13,7 +13,7 @@
 FUZZ_CC ?= clang
 FUZZ_BUILD ?= build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= image weights
+FUZZ_TARGETS ?= image weights checkpoint
 FUZZ_ARGS ?=
 SHARED ?= ../shared
 PYTHON ?= /usr/bin/python3
@@ -58,9 +58,11 @@ $(FUZZ_BUILD)/libnst-fuzz.a: $(FUZZ_LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_BUILD)/libnst-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CPPFLAGS) -Isrc -Itests/fuzz $(FUZZ_CFLAGS) $(if $(filter fuzz_weights,$(notdir $@)),$(FUZZ_WEIGHTS_MEMORY)) \
-	    -Werror -fsanitize=fuzzer $< \
+# fuzz_checkpoint writes its tiny network with the tests' own writer (tests/support.c).
+FUZZ_SUPPORT = $(if $(filter fuzz_checkpoint,$(notdir $@)),tests/support.c)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/support.c $(FUZZ_BUILD)/libnst-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) -Isrc -Itests -Itests/fuzz $(FUZZ_CFLAGS) $(if $(filter fuzz_weights,$(notdir $@)),$(FUZZ_WEIGHTS_MEMORY)) \
+	    -Werror -fsanitize=fuzzer $< $(FUZZ_SUPPORT) \
 	    $(FUZZ_BUILD)/libnst-fuzz.a -ljpeg -lpng -lpthreadpool -lm -o $@
 
 $(FUZZ_BUILD)/corpus.stamp: tests/fuzz/make-corpus.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer harnesses that tests/fuzz/fuzz.mk built (`make fuzz` calls this):
-#   tests/fuzz/fuzz.sh NAME...      (NAME: image, weights)
+#   tests/fuzz/fuzz.sh NAME...      (NAME: image, weights, checkpoint)
 # For each NAME: first every kept reproducer in tests/fuzz/regressions/NAME/ once, then
 # FUZZ_SECONDS of fuzzing on the seed corpus (FUZZ_BUILD/corpus-NAME, read only) plus the
 # inputs this machine found earlier (FUZZ_BUILD/work-NAME, where new ones are written).
@@ -17,6 +17,7 @@ max_len() {
 	case $1 in
 	image) echo 16384 ;;      # the seeds are 20 B .. 4 KiB pictures
 	weights) echo 163840 ;;   # room for convert.py's VGG19 block 1 (155 KiB)
+	checkpoint) echo 4096 ;;  # patches of the harness's genuine checkpoints, or whole files (4 KiB)
 	*) echo 4096 ;;
 	esac
 }

@@ -223,7 +223,33 @@ for f in "$weights.tmp"/vgg*.nstw; do
 	head -c 4096 "$f" >"$f.trunc-4k"
 done
 
-rm -rf "$images" "$weights"
+# Checkpoints (tests/fuzz/fuzz_checkpoint.c): the harness makes the genuine files itself; a seed is
+# a flag byte (1: L-BFGS, 2: CRC recomputed, 4: a whole file follows) and 5-byte patch records
+# (offset little-endian, a byte XORed there; 0 cuts the file there).
+checkpoints=$OUT/corpus-checkpoint
+rm -rf "$checkpoints.tmp"
+mkdir -p "$checkpoints.tmp"
+"$PYTHON" - "$checkpoints.tmp" <<'EOF'
+import os, struct, sys
+out = sys.argv[1]
+def patch(flags, *records):
+    return bytes([flags]) + b"".join(struct.pack("<IB", at, x) for at, x in records)
+seeds = {
+    "adam": patch(0), "lbfgs": patch(1),
+    "adam-row": patch(0, (24, 1)), "lbfgs-h-diag": patch(1, (79, 0x40)),
+    "adam-row-fixed": patch(2, (27, 0x40)), "lbfgs-n-iter-fixed": patch(3, (48, 7)),
+    "lbfgs-evals-fixed": patch(3, (52, 0x80)), "adam-step-fixed": patch(2, (44, 3)),
+    "payload-fixed": patch(3, (300, 0xff), (301, 0xff), (302, 0xff), (303, 0xff)),
+    "cut": patch(1, (100, 0)), "whole-empty": bytes([4]), "whole-magic": bytes([4]) + b"NSTC" + bytes(124),
+}
+for name, data in seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(data)
+EOF
+
+rm -rf "$images" "$weights" "$checkpoints"
 mv "$images.tmp" "$images"
 mv "$weights.tmp" "$weights"
-echo "make-corpus: $(ls "$images" | wc -l) pictures in $images, $(ls "$weights" | wc -l) weights files in $weights"
+mv "$checkpoints.tmp" "$checkpoints"
+echo "make-corpus: $(ls "$images" | wc -l) pictures in $images, $(ls "$weights" | wc -l) weights files in $weights," \
+	"$(ls "$checkpoints" | wc -l) checkpoint patches in $checkpoints"
