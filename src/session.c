@@ -575,10 +575,15 @@ static enum nst_status configure(struct nst_session *s, const struct nst_weights
 		l->recompute = !deepest_layer && l->layer == 0 && !l->tapped;
 		l->stored = !deepest_layer && !l->recompute;
 	}
-	/* Style pictures, forward only, need 2 pixels at each reflection-padded layer too. */
+	/* Style pictures, forward only up to the deepest style layer, need 2 pixels at each
+	 * reflection-padded layer too. */
+	int style_layers_end = 0;
+	for (int i = 0; i < s->n_losses; i++)
+		if (s->losses[i].style && s->losses[i].layer + 1 > style_layers_end)
+			style_layers_end = s->losses[i].layer + 1;
 	for (int k = 0; k < p->n_styles; k++) {
 		int sh = p->style_height[k], sw = p->style_width[k];
-		for (int i = 0; i < s->n_layers; i++) {
+		for (int i = 0; i < style_layers_end; i++) {
 			const struct vgg_layer *L = &s->layers[i];
 			const int least = L->shape.reflect ? L->shape.pad + 1 : 1;
 			if (sh < least || sw < least)
