@@ -4,6 +4,7 @@
 #   make test             install what is missing, build, run the whole test suite
 #   make demo             install what is missing, get the weights and pictures, stylize the demo picture
 #   make images           build/images/: the example pictures, from ../shared or their public URLs
+#   make gallery          build/gallery/gallery.png: the panel of photos x paintings at the defaults
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
 #   make install PREFIX=/usr/local
@@ -13,6 +14,7 @@
 # first (the included files must not reset it: tests/t_build.sh checks `make TARGET=<board>`).
 .DEFAULT_GOAL := all
 TARGET ?= native
+comma := ,
 # STATIC=1: not possible with Debian's packages -- toolchains/BOARDS.md, "Static builds".  Refused
 # before a cross target's makefile builds its sysroot.
 ifeq ($(STATIC),1)
@@ -94,7 +96,7 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)
 $(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
 
-.PHONY: all lib cli tests test demo images weights bench compare install clean deps deps-test check-build dist
+.PHONY: all lib cli tests test demo gallery images weights bench compare install clean deps deps-test check-build dist
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -143,16 +145,31 @@ weights:
 images:
 	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images
 
-DEMO_SIZE ?= 256
-DEMO_ITERATIONS ?= 100
+# The main job on the defaults (network, layers, weights, 256 px, L-BFGS until the picture stops
+# changing); DEMO_ARGS adds options (DEMO_ARGS='--size 512').
 DEMO_CONTENT ?= astronaut.png
 DEMO_STYLE ?= starry_night.jpg
+DEMO_ARGS ?=
 demo: deps
 	$(MAKE) --no-print-directory all weights
 	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images $(DEMO_CONTENT) $(DEMO_STYLE)
 	$(EMU) $(BUILD)/nst -c $(BUILD)/images/$(DEMO_CONTENT) -s $(BUILD)/images/$(DEMO_STYLE) \
-	    --size $(DEMO_SIZE) -n $(DEMO_ITERATIONS) -o $(BUILD)/demo.png --sheet $(BUILD)/demo-sheet.png
+	    -o $(BUILD)/demo.png --sheet $(BUILD)/demo-sheet.png $(DEMO_ARGS)
 	@echo "demo: wrote $(BUILD)/demo.png (and the side-by-side $(BUILD)/demo-sheet.png)"
+
+# The panel at the defaults as one labelled contact sheet, $(BUILD)/gallery/gallery.png (photos as
+# rows, paintings as columns; about 10-20 minutes on this machine, 2 threads).  GALLERY_ARGS adds
+# nst options to every run; the README's copy: GALLERY_SMALL=tests/gallery/gallery.jpg.
+GALLERY_PHOTOS ?= astronaut.png,chelsea.png,coffee.png,rocket.jpg
+GALLERY_PAINTINGS ?= starry_night.jpg,great_wave.jpg,shipwreck.jpg
+GALLERY_ARGS ?=
+GALLERY_SMALL ?=
+gallery: deps-test
+	$(MAKE) --no-print-directory all weights
+	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images $(subst $(comma), ,$(GALLERY_PHOTOS) $(GALLERY_PAINTINGS))
+	$(PYTHON) tests/gallery/gallery.py --nst "$(EMU) $(BUILD)/nst" --out $(BUILD)/gallery --images $(BUILD)/images \
+	    --photos $(GALLERY_PHOTOS) --paintings $(GALLERY_PAINTINGS) $(if $(GALLERY_SMALL),--small $(GALLERY_SMALL)) \
+	    -- $(GALLERY_ARGS)
 
 bench: all weights
 	$(EMU) $(BUILD)/nst bench

@@ -4,12 +4,14 @@
 #
 #   SHARED=../shared weights/fetch-images.sh OUT_DIR [NAME...]      (default: all five)
 #
-# For each NAME (astronaut.png, chelsea.png, great_wave.jpg, shipwreck.jpg, starry_night.jpg), the
+# For each NAME (astronaut.png, chelsea.png, great_wave.jpg, shipwreck.jpg, starry_night.jpg; also
+# coffee.png (CC0, Rachel Michetti) and rocket.jpg (public domain, SpaceX) for `make gallery`,
+# which python3-skimage ships and ../shared does not), the
 # first of these whose file has the sha256 below is copied to OUT_DIR/NAME:
 #   1. $SHARED/images/NAME;
 #   2. ${NST_CACHE:-$HOME/.cache/nst}/images/NAME (what an earlier download left);
 #   3. Debian's python3-skimage (${NST_SKIMAGE_DATA:-/usr/lib/python3/dist-packages/skimage/data}),
-#      which ships astronaut.png and chelsea.png;
+#      which ships astronaut.png, chelsea.png, coffee.png and rocket.jpg;
 #   4. its public URL (or $NST_IMAGES_MIRROR/NAME), downloaded into the cache first.
 # NST_OFFLINE=1: never download.  Idempotent: a right OUT_DIR/NAME is left as it is.
 # Exits 1 after naming every picture it could not get, with its URL, its sha256 and where to put
@@ -32,6 +34,8 @@ url_of() {
 	great_wave.jpg) echo https://raw.githubusercontent.com/lengstrom/fast-style-transfer/0d3d981f7ab948253d355585bdbdfa914247b4d0/examples/style/wave.jpg ;;
 	astronaut.png) echo https://raw.githubusercontent.com/scikit-image/scikit-image/v0.19.3/skimage/data/astronaut.png ;;
 	chelsea.png) echo https://raw.githubusercontent.com/scikit-image/scikit-image/v0.19.3/skimage/data/chelsea.png ;;
+	coffee.png) echo https://raw.githubusercontent.com/scikit-image/scikit-image/v0.19.3/skimage/data/coffee.png ;;
+	rocket.jpg) echo https://raw.githubusercontent.com/scikit-image/scikit-image/v0.19.3/skimage/data/rocket.jpg ;;
 	esac
 }
 sha256_of() {
@@ -41,6 +45,8 @@ sha256_of() {
 	great_wave.jpg) echo 54f19686bea5117c0bb68ce4425dbed4efafa3e8d7cafe35f0fae80b8223f4be ;;
 	astronaut.png) echo 88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5 ;;
 	chelsea.png) echo 596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb ;;
+	coffee.png) echo cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7 ;;
+	rocket.jpg) echo c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c ;;
 	esac
 }
 
@@ -64,7 +70,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
 for name in "${names[@]}"; do
 	if [ -z "$(sha256_of "$name")" ]; then
-		say "unknown picture '$name' (known: ${ALL[*]})"
+		say "unknown picture '$name' (known: ${ALL[*]} coffee.png rocket.jpg)"
 		exit 2
 	fi
 done
