@@ -18,7 +18,7 @@ ok() { checks=$((checks + 1)); echo "ok: $*"; }
 die() { echo "FAIL: $*" >&2; exit 1; }
 nst() { $EMU "$BUILD/nst" "$@"; }
 [ -f "$BUILD/vgg19.nstw" ] && [ -f "$BUILD/styles/candy.nstw" ] || die "run make weights first"
-TINY=(--sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2)
+TINY=(--weights "$BUILD/vgg19.nstw" --sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2)
 
 # --- every section, on the terminal and in the JSON ----------------------------------------------
 nst bench "${TINY[@]}" --json "$TMP/b.json" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/out" "$TMP/err"; die "bench failed"; }

@@ -23,7 +23,8 @@ bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 if [ -n "$EMU" ]; then SIZE=32; else SIZE=64; fi
 N=10
 TOL=1e-2
-common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/starry_night.jpg" --weights "$BUILD/vgg19.nstw"
+# The reference optimizer (no line search, every iteration): rows are then steps, comparable one by one.
+common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/starry_night.jpg" --weights "$BUILD/vgg19.nstw" --line-search none --tolerance 0
 	--size "$SIZE" --threads 2 --print-every 1000)
 [ -f "$BUILD/vgg19.nstw" ] || { echo "t_fp16: missing $BUILD/vgg19.nstw (make weights)"; exit 1; }
 

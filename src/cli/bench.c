@@ -225,6 +225,8 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 		goto fail;
 	struct nst_options opt;
 	nst_options_default(&opt);
+	nst_options_network_defaults(&opt, w, 0); /* the run `nst -c -s -o` makes with this network */
+	opt.tolerance = 0.0f;                     /* every timed iteration runs */
 	opt.backend = backend;
 	opt.precision = precision;
 	opt.threads = threads;
@@ -465,6 +467,7 @@ static void print_backends(const struct bench_options *o) {
 static int default_stack_layers(const struct nst_weights *w) {
 	struct nst_options d;
 	nst_options_default(&d);
+	nst_options_network_defaults(&d, w, 0);
 	int deepest = -1;
 	for (int kind = 0; kind < 2; kind++)
 		for (int i = 0; i < (kind ? d.n_style_layers : d.n_content_layers); i++) {
@@ -492,9 +495,11 @@ static void describe_work(const struct bench_options *o, struct bench_work *wk) 
 	wk->weights_bytes = (double)nst_weights_file_bytes(w);
 	const int stack = o->full ? nst_weights_layer_count(w) : default_stack_layers(w);
 	int side = o->conv_size, block = 1;
-	for (int i = 0; i < stack && i < NST_PROFILE_MAX_LAYERS && o->conv_size > 0; i++) {
+	for (int i = 0; i < stack && wk->n_conv < NST_PROFILE_MAX_LAYERS && o->conv_size > 0; i++) {
 		struct nst_layer_info L;
 		nst_weights_layer(w, i, &L);
+		if (L.tap) /* a 1x1 head beside the trunk: the trunk's sides go on without it */
+			continue;
 		const int lb = atoi(L.name + strlen("conv"));
 		if (lb != block) {
 			side /= 2;
@@ -507,6 +512,7 @@ static void describe_work(const struct bench_options *o, struct bench_work *wk) 
 	}
 	struct nst_options opt;
 	nst_options_default(&opt);
+	nst_options_network_defaults(&opt, w, 0);
 	opt.backend = NST_BACKEND_SCALAR; /* the FLOPs do not depend on it; nothing is measured */
 	opt.threads = 1;
 	opt.optimizer = o->optimizer;
@@ -548,7 +554,8 @@ static double estimate_seconds(const struct bench_options *o, const struct bench
 		for (int b = 0; b < o->n_backends; b++) {
 			const double child = ESTIMATE_CHILD_SECONDS + wk->weights_bytes / ESTIMATE_READ_BYTES_PER_SECOND;
 			for (int l = 0; l < wk->n_conv && o->precisions[b] == NST_PRECISION_FP32; l++) {
-				const double flops = 2.0 * wk->conv_side[l] * wk->conv_side[l] * 9.0 * wk->conv[l].in_channels *
+				const double flops = 2.0 * wk->conv_side[l] * wk->conv_side[l] *
+				                     (double)(wk->conv[l].kernel_h * wk->conv[l].kernel_w) * wk->conv[l].in_channels *
 				                     wk->conv[l].out_channels;
 				const double one = at_peak(flops, peak[b][t], best, ESTIMATE_CONV_SHARE);
 				/* two directions: a warm-up, then NST_BENCH_CONV_MIN_REPEATS and NST_BENCH_CONV_MIN_SECONDS at least */
