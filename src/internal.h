@@ -146,13 +146,15 @@ void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, 
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
  * such that dL/dF = F M (m may be NULL when only the value is wanted). */
 double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m);
-/* grad [n][c] (+)= F [n][c] x M [c][c]; accumulate adds to grad instead of overwriting it. */
+/* grad [n][c] (+)= F [n][c] x M [c][c]; accumulate adds to grad instead of overwriting it.  relu: F
+ * is a ReLU's output and the gradient wanted is its input's: the added term is 0 where F <= 0. */
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
-                    float *grad, bool accumulate, float *packed_scratch);
+                    float *grad, bool accumulate, bool relu, float *packed_scratch);
 size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c);
-/* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad. */
+/* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad
+ * (relu: 0 where F <= 0, as nst_style_grad's). */
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
-                        float weight, float *grad, bool accumulate);
+                        float weight, float *grad, bool accumulate, bool relu);
 /* total variation of x [h][w][3] times weight; grad (+)= its gradient. */
 double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate);
 

@@ -322,9 +322,25 @@ struct style_grad_task {
 	const float *f;       /* [n][c] */
 	const float *packed;  /* M packed for the GEMM */
 	float *grad;          /* [n][c] */
-	bool accumulate;
+	bool accumulate, relu;
 	size_t rows_per_slot;
 };
+
+/* Floats one relu_mask_block step packs into its stack mask (a multiple of MASK_BITS). */
+#define RELU_MASK_STEP 2048
+
+/* g[i] = f[i] > 0 ? g[i] : 0 for i < n: the gradient through a ReLU whose output is f, by the mask
+ * kernels (f's signs packed into bits, then applied), the last partial byte element by element. */
+static void relu_mask_block(const struct nst_mask_kernel *mk, size_t n, const float *f, float *g) {
+	uint8_t bits[RELU_MASK_STEP / MASK_BITS];
+	for (size_t i0 = 0; i0 < n; i0 += RELU_MASK_STEP) {
+		const size_t m = n - i0 < RELU_MASK_STEP ? n - i0 : RELU_MASK_STEP, whole = m / MASK_BITS;
+		mk->pack(whole, f + i0, bits);
+		mk->apply(whole, bits, g + i0);
+		for (size_t i = i0 + whole * MASK_BITS; i < i0 + m; i++)
+			g[i] = f[i] > 0.0f ? g[i] : 0.0f;
+	}
+}
 
 static void style_grad_worker(void *context, size_t slot) {
 	const struct style_grad_task *t = context;
@@ -341,6 +357,8 @@ static void style_grad_worker(void *context, size_t slot) {
 			const size_t nc = c - n0 < g->nr ? c - n0 : g->nr;
 			g->fn(mr, nc, c, t->f + p * c, c, t->packed + panel * panel_floats, dst + n0, c, &params);
 		}
+		if (t->relu) /* while the block is in L1 */
+			relu_mask_block(nst_mask_kernel_for(g), mr * c, t->f + p * c, dst);
 		if (t->accumulate)
 			for (size_t i = 0; i < mr * c; i++)
 				t->grad[p * c + i] += tmp[i];
@@ -348,10 +366,10 @@ static void style_grad_worker(void *context, size_t slot) {
 }
 
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
-                    float *grad, bool accumulate, float *packed_scratch) {
+                    float *grad, bool accumulate, bool relu, float *packed_scratch) {
 	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
 	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
-	                            .accumulate = accumulate};
+	                            .accumulate = accumulate, .relu = relu};
 	const int slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
 	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
 	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
@@ -359,7 +377,7 @@ void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const floa
 }
 
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
-                        float weight, float *grad, bool accumulate) {
+                        float weight, float *grad, bool accumulate, bool relu) {
 	(void)engine;
 	double sum = 0.0;
 	const float scale = (float)(2.0 * (double)weight / (double)count);
@@ -367,7 +385,7 @@ double nst_content_loss(const struct nst_engine *engine, size_t count, const flo
 		const float d = f[i] - p[i];
 		sum += (double)d * (double)d;
 		if (grad)
-			grad[i] = (accumulate ? grad[i] : 0.0f) + scale * d;
+			grad[i] = (accumulate ? grad[i] : 0.0f) + (!relu || f[i] > 0.0f ? scale * d : 0.0f);
 	}
 	return (double)weight * sum / (double)count;
 }

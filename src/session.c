@@ -1272,14 +1272,16 @@ static void pool_forward(struct nst_session *s, const struct vgg_layer *L, int h
 		nst_avgpool2x2(&s->engine, h, w, L->shape.out_channels, in, out);
 }
 
-/* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL. */
-static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate) {
+/* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL (relu:
+ * through the ReLU whose output f is, i.e. 0 where f <= 0). */
+static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate,
+                       bool relu) {
 	const struct vgg_layer *L = &s->layers[l->layer];
 	const int c = l->c;
 	const size_t hw = (size_t)L->h * (size_t)L->w;
 	if (l->style) {
 		if (grad) {
-			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, s->style_pack);
+			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, relu, s->style_pack);
 			accumulate = true;
 		} else {
 			/* The reference multiplies the two weights first (in double, as Python does). */
@@ -1290,7 +1292,7 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 	}
 	if (l->content) {
 		const double v = nst_content_loss(&s->engine, hw * (size_t)c, f, l->content_target, s->options.content_weight,
-		                                  grad, accumulate);
+		                                  grad, accumulate, relu);
 		if (!grad)
 			l->content_value = v;
 	}
@@ -1382,14 +1384,11 @@ static const float *loss_features(struct nst_session *s, const struct loss_layer
  * [h][w][c]: through the tap (its ReLU, then its 1x1 conv transposed) when the loss is tapped. */
 static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *f, float *grad) {
 	if (!l->tapped) {
-		layer_loss(s, l, f, grad, false);
+		layer_loss(s, l, f, grad, false, false);
 		return;
 	}
 	const struct vgg_layer *L = &s->layers[l->layer];
-	layer_loss(s, l, f, s->tap_g, false);
-	const size_t n = (size_t)L->h * (size_t)L->w * (size_t)l->c;
-	for (size_t i = 0; i < n; i++) /* the tap's ReLU: f = max(0, .) */
-		s->tap_g[i] = f[i] > 0.0f ? s->tap_g[i] : 0.0f;
+	layer_loss(s, l, f, s->tap_g, false, true); /* through the tap's ReLU: f = max(0, .) */
 	nst_conv2d(&s->engine, &L->tap_backward, L->h, L->w, s->tap_g, L->tap_packed_backward, grad, NULL);
 }
 
@@ -1455,7 +1454,7 @@ static void forward(struct nst_session *s, float *x, int h, int w, struct pass *
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
 					l->style_target[j] += pass->blend * l->gram[j];
 			} else if (pass->mode == PASS_LOSS) {
-				layer_loss(s, l, f, NULL, false);
+				layer_loss(s, l, f, NULL, false, false);
 				if (pass->need_grad) {
 					if (i == s->n_layers - 1) {
 						loss_grad(s, l, f, other);
@@ -1514,7 +1513,7 @@ static void backward(struct nst_session *s, float *g) {
 			if (l && l->recompute) {
 				/* relu of layer 0 again, from the picture, into the free buffer. */
 				conv_forward(s, below, below->h, below->w, s->x, other, NULL);
-				layer_loss(s, l, other, g, true);
+				layer_loss(s, l, other, g, true, false);
 			}
 			nst_mask_apply(&s->engine, below_n, below->mask, l && l->stored ? l->grad : NULL, g);
 			s->profile.layers[i].backward_seconds += nst_seconds() - t0;
@@ -1523,7 +1522,7 @@ static void backward(struct nst_session *s, float *g) {
 		if (l && l->recompute) {
 			conv_backward(s, L, g, other, NULL, NULL);
 			conv_forward(s, below, below->h, below->w, s->x, g, NULL);
-			layer_loss(s, l, g, other, true);
+			layer_loss(s, l, g, other, true, false);
 			nst_mask_apply(&s->engine, below_n, below->mask, NULL, other);
 		} else {
 			conv_backward(s, L, g, other, l && l->stored ? l->grad : NULL, below->mask);

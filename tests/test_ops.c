@@ -1070,8 +1070,8 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 		g0[i] = (float)(g0[i] * g0_scale);
 	copy_floats(grad_acc, g0, nf);
 	float *packed = galloc(nst_style_grad_scratch_floats(e, sc->c));
-	nst_style_grad(e, n, sc->c, f, m, grad, false, packed);
-	nst_style_grad(e, n, sc->c, f, m, grad_acc, true, packed);
+	nst_style_grad(e, n, sc->c, f, m, grad, false, false, packed);
+	nst_style_grad(e, n, sc->c, f, m, grad_acc, true, false, packed);
 	CHECK(guard_ok(grad, nf) && guard_ok(grad_acc, nf) && guard_ok(packed, nst_style_grad_scratch_floats(e, sc->c)),
 	      "%s: style grad n %zu c %d: write past grad or the packing scratch", te->label, n, sc->c);
 	double *fm = xmalloc(nf * sizeof(double)), *fm_mag = xmalloc(nf * sizeof(double));
@@ -1093,6 +1093,41 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 	note(&worst->style_grad, fmax(err_over, err_acc));
 	CHECK(err_over <= 1e-5, "%s: style grad n %zu c %d overwrite: worst rel err %.3g", te->label, n, sc->c, err_over);
 	CHECK(err_acc <= 1e-5, "%s: style grad n %zu c %d accumulate: worst rel err %.3g", te->label, n, sc->c, err_acc);
+
+	/* relu: through the ReLU whose output F is (a third of F zeroed, as a ReLU leaves it): the product
+	 * where F > 0, exactly 0 (overwrite) or the old value (accumulate) elsewhere. */
+	{
+		float *fr = xmalloc(nf * sizeof(float)), *gr = galloc(nf), *gr_acc = galloc(nf);
+		for (size_t i = 0; i < nf; i++)
+			fr[i] = nst_rng_next(r) % 3 == 0 ? 0.0f : f[i];
+		copy_floats(gr_acc, g0, nf);
+		nst_style_grad(e, n, sc->c, fr, m, gr, false, true, packed);
+		nst_style_grad(e, n, sc->c, fr, m, gr_acc, true, true, packed);
+		CHECK(guard_ok(gr, nf) && guard_ok(gr_acc, nf), "%s: style grad relu n %zu c %d: write past grad", te->label, n,
+		      sc->c);
+		double err_relu = 0.0;
+		bool zeros = true;
+		for (size_t p = 0; p < n; p++)
+			for (size_t j = 0; j < cc; j++) {
+				const size_t i = p * cc + j;
+				double t = 0.0, a = 0.0;
+				for (size_t k = 0; k < cc; k++) {
+					t += (double)fr[p * cc + k] * (double)m[k * cc + j];
+					a += fabs((double)fr[p * cc + k] * (double)m[k * cc + j]);
+				}
+				if (fr[i] > 0.0f) {
+					note(&err_relu, fabs((double)gr[i] - t) / (a + 1e-300));
+					note(&err_relu, fabs((double)gr_acc[i] - ((double)g0[i] + t)) / (a + fabs((double)g0[i]) + 1e-300));
+				} else {
+					zeros = zeros && gr[i] == 0.0f && gr_acc[i] == g0[i];
+				}
+			}
+		CHECK(err_relu <= 1e-5, "%s: style grad relu n %zu c %d: worst rel err %.3g", te->label, n, sc->c, err_relu);
+		CHECK(zeros, "%s: style grad relu n %zu c %d: a gradient where F <= 0", te->label, n, sc->c);
+		free(fr);
+		free(gr);
+		free(gr_acc);
+	}
 
 	/* The chain gram -> M -> F M against central differences of the double loss in F. */
 	double *gtmp = xmalloc(c2 * sizeof(double));
@@ -1180,9 +1215,23 @@ static void test_content_case(const struct test_engine *te, size_t count, float 
 
 	float *grad = galloc(count), *grad_acc = galloc(count);
 	copy_floats(grad_acc, g0, count);
-	const double v_none = nst_content_loss(e, count, f, p, weight, NULL, false);
-	const double v_over = nst_content_loss(e, count, f, p, weight, grad, false);
-	const double v_acc = nst_content_loss(e, count, f, p, weight, grad_acc, true);
+	const double v_none = nst_content_loss(e, count, f, p, weight, NULL, false, false);
+	const double v_over = nst_content_loss(e, count, f, p, weight, grad, false, false);
+	const double v_acc = nst_content_loss(e, count, f, p, weight, grad_acc, true, false);
+	/* relu: the same gradient where f > 0, nothing added elsewhere (f <= 0 for about a third) */
+	{
+		float *gr = galloc(count), *gr_acc = galloc(count);
+		copy_floats(gr_acc, g0, count);
+		const double v_relu = nst_content_loss(e, count, f, p, weight, gr, false, true);
+		nst_content_loss(e, count, f, p, weight, gr_acc, true, true);
+		CHECK(v_relu == v_over, "%s: content loss count %zu: value depends on relu", te->label, count);
+		bool ok = true;
+		for (size_t i = 0; i < count; i++)
+			ok = ok && (f[i] > 0.0f ? gr[i] == grad[i] && gr_acc[i] == grad_acc[i] : gr[i] == 0.0f && gr_acc[i] == g0[i]);
+		CHECK(ok, "%s: content loss count %zu relu: gradient not masked by f > 0", te->label, count);
+		free(gr);
+		free(gr_acc);
+	}
 	const double want = naive_content_loss(count, fd, p, weight);
 	const double verr = fabs(v_over - want) / (fabs(want) + 1e-300);
 	note(&worst->content_value, verr);
