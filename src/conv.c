@@ -293,6 +293,10 @@ static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *
 			const int ix0 = ox * s->stride - s->pad;
 			if (s->reflect) {
 				iy = reflect_index(iy, t->h);
+				if (ix0 >= 0 && ix0 + s->kernel_w <= t->w) { /* inside: one contiguous run */
+					memcpy(dst, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix0) * cin, row_run * sizeof(float));
+					continue;
+				}
 				for (int kx = 0; kx < s->kernel_w; kx++) {
 					const int ix = reflect_index(ix0 + kx, t->w);
 					memcpy(dst + (size_t)kx * cin, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin,

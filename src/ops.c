@@ -48,7 +48,29 @@ static void maxpool_worker(void *context, size_t slot) {
 			const float *r1 = r0 + (size_t)t->w * c;
 			float *o = t->out + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
 			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
-			for (size_t ch = 0; ch < c; ch++) {
+			size_t ch = 0;
+			if (t->argmax && c % ARGMAX_CODES_PER_BYTE == 0) /* whole argmax bytes: q0 starts one */
+				for (; ch < c; ch += ARGMAX_CODES_PER_BYTE) {
+					unsigned byte = 0;
+					for (unsigned j = 0; j < ARGMAX_CODES_PER_BYTE; j++) { /* as below, without branches */
+						const size_t k = ch + j;
+						float m = r0[k];
+						unsigned code = 0;
+						const bool b1 = r0[c + k] > m;
+						m = b1 ? r0[c + k] : m;
+						code = b1 ? 1u : code;
+						const bool b2 = r1[k] > m;
+						m = b2 ? r1[k] : m;
+						code = b2 ? 2u : code;
+						const bool b3 = r1[c + k] > m;
+						m = b3 ? r1[c + k] : m;
+						code = b3 ? 3u : code;
+						o[k] = m;
+						byte |= code << (j * ARGMAX_BITS);
+					}
+					t->argmax[(q0 + ch) / ARGMAX_CODES_PER_BYTE] = (uint8_t)byte;
+				}
+			for (; ch < c; ch++) {
 				/* Row-major window order; strictly greater wins, so the first maximum is kept. */
 				float m = r0[ch];
 				unsigned code = 0;
