@@ -59,9 +59,12 @@ static size_t patch_floats(const struct nst_conv_shape *shape) {
 	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
 }
 
-/* Whether a convolution runs on the small-N kernels (the band path). */
-static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+bool nst_conv_small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	return shape->stride == 1 && (size_t)shape->out_channels <= nst_dot_kernel_for(gemm)->nr;
+}
+
+static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_conv_small_n(gemm, shape);
 }
 
 /* An RGB picture's pixel: 3 floats. */

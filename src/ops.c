@@ -344,7 +344,7 @@ struct style_grad_task {
 	const float *f;       /* [n][c] */
 	const float *packed;  /* M packed for the GEMM */
 	float *grad;          /* [n][c] */
-	bool accumulate, relu;
+	bool accumulate;
 	size_t rows_per_slot;
 };
 
@@ -379,8 +379,6 @@ static void style_grad_worker(void *context, size_t slot) {
 			const size_t nc = c - n0 < g->nr ? c - n0 : g->nr;
 			g->fn(mr, nc, c, t->f + p * c, c, t->packed + panel * panel_floats, dst + n0, c, &params);
 		}
-		if (t->relu) /* while the block is in L1 */
-			relu_mask_block(nst_mask_kernel_for(g), mr * c, t->f + p * c, dst);
 		if (t->accumulate)
 			for (size_t i = 0; i < mr * c; i++)
 				t->grad[p * c + i] += tmp[i];
@@ -388,18 +386,111 @@ static void style_grad_worker(void *context, size_t slot) {
 }
 
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
-                    float *grad, bool accumulate, bool relu, float *packed_scratch) {
+                    float *grad, bool accumulate, float *packed_scratch) {
 	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
 	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
-	                            .accumulate = accumulate, .relu = relu};
+	                            .accumulate = accumulate};
 	const int slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
 	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
 	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
 	run_slots(engine, style_grad_worker, &t, slots);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * A tap's loss gradient (see nst_tap_grad) in row blocks: per block of pixels, the gradient at the
+ * tap's features lives only in the slot's scratch, between the GEMM that makes it and the one that
+ * takes it back through the tap's 1x1 convolution.
+ * ------------------------------------------------------------------------------------------- */
+
+#define TAP_BLOCK_BYTES (32u * 1024u) /* one block's gradient [rows][ct] stays in L1 / L2 */
+
+static size_t tap_block_rows(const struct nst_gemm_kernel *gemm, int ct) {
+	size_t rows = TAP_BLOCK_BYTES / ((size_t)ct * sizeof(float));
+	rows -= rows % gemm->mr;
+	return rows < gemm->mr ? gemm->mr : rows;
+}
+
+size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct) {
+	return tap_block_rows(gemm, ct) * (size_t)ct;
+}
+
+struct tap_grad_task {
+	const struct nst_engine *engine;
+	size_t n, rows, n_blocks;
+	int ct, cs, slots;
+	const float *f;        /* [n][ct] the tap's features (after its ReLU) */
+	const float *m_packed; /* style M packed, or NULL */
+	const float *p;        /* [n][ct] content target, or NULL */
+	float content_scale;
+	const float *w_packed; /* the tap's 1x1 backward convolution, packed (ct -> cs) */
+	const struct nst_dot_kernel *dot; /* its kernel when it runs on the small-N one, else NULL */
+	float *out;            /* [n][cs] */
+};
+
+static void tap_grad_worker(void *context, size_t slot) {
+	const struct tap_grad_task *t = context;
+	const struct nst_gemm_kernel *g = t->engine->gemm;
+	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+	const size_t ct = (size_t)t->ct, cs = (size_t)t->cs;
+	const size_t m_panel = g->nr * (ct + 1), w_panel = nst_gemm_kernel_panel_floats(g, ct);
+	float *gt = t->engine->scratch + slot * t->engine->scratch_floats; /* [rows][ct] */
+	for (size_t b = slot; b < t->n_blocks; b += (size_t)t->slots) {
+		const size_t p0 = b * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
+		const float *f = t->f + p0 * ct; /* [np][ct] */
+		if (t->m_packed) {
+			for (size_t i = 0; i < np; i += g->mr) {
+				const size_t mr = np - i < g->mr ? np - i : g->mr;
+				for (size_t n0 = 0, panel = 0; n0 < ct; n0 += g->nr, panel++) {
+					const size_t nc = ct - n0 < g->nr ? ct - n0 : g->nr;
+					g->fn(mr, nc, ct, f + i * ct, ct, t->m_packed + panel * m_panel, gt + i * ct + n0, ct, &params);
+				}
+			}
+		} else {
+			memset(gt, 0, np * ct * sizeof(float));
+		}
+		if (t->p) /* as nst_content_loss: += 2 w / count (F - P) */
+			for (size_t i = 0; i < np * ct; i++)
+				gt[i] += t->content_scale * (f[i] - t->p[p0 * ct + i]);
+		relu_mask_block(nst_mask_kernel_for(g), np * ct, f, gt);
+		float *out = t->out + p0 * cs; /* [np][cs] */
+		if (t->dot) { /* few tap inputs: the small-N kernel, weights [cs] biases + [cs][ct] */
+			for (size_t i = 0; i < np; i += t->dot->mr) {
+				const size_t mr = np - i < t->dot->mr ? np - i : t->dot->mr;
+				t->dot->fn(mr, cs, ct, 1, gt + i * ct, ct, ct, t->w_packed, out + i * cs, cs, &params);
+			}
+			continue;
+		}
+		for (size_t n0 = 0, panel = 0; n0 < cs; n0 += g->nr, panel++) {
+			const size_t nc = cs - n0 < g->nr ? cs - n0 : g->nr;
+			for (size_t i = 0; i < np; i += g->mr) {
+				const size_t mr = np - i < g->mr ? np - i : g->mr;
+				g->fn(mr, nc, ct, gt + i * ct, ct, t->w_packed + panel * w_panel, out + i * cs + n0, cs, &params);
+			}
+		}
+	}
+}
+
+void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float *f, const float *m,
+                  float *m_packed_scratch, const float *p, float content_weight, int cs, const float *w_packed,
+                  float *out) {
+	if (m)
+		nst_gemm_pack((size_t)ct, (size_t)ct, engine->gemm->nr, m, (size_t)ct, NULL, m_packed_scratch);
+	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .m_packed = m ? m_packed_scratch : NULL,
+	                          .p = p, .w_packed = w_packed, .out = out};
+	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
+	t.dot = nst_conv_small_n(engine->gemm, &back) ? nst_dot_kernel_for(engine->gemm) : NULL;
+	t.content_scale = (float)(2.0 * (double)content_weight / (double)(n * (size_t)ct));
+	t.rows = tap_block_rows(engine->gemm, ct);
+	t.n_blocks = (n + t.rows - 1) / t.rows;
+	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
+	if ((size_t)t.slots > t.n_blocks)
+		t.slots = (int)(t.n_blocks > 0 ? t.n_blocks : 1);
+	assert(nst_tap_grad_scratch_floats(engine->gemm, ct) <= engine->scratch_floats);
+	run_slots(engine, tap_grad_worker, &t, t.slots);
+}
+
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
-                        float weight, float *grad, bool accumulate, bool relu) {
+                        float weight, float *grad, bool accumulate) {
 	(void)engine;
 	double sum = 0.0;
 	const float scale = (float)(2.0 * (double)weight / (double)count);
@@ -407,7 +498,7 @@ double nst_content_loss(const struct nst_engine *engine, size_t count, const flo
 		const float d = f[i] - p[i];
 		sum += (double)d * (double)d;
 		if (grad)
-			grad[i] = (accumulate ? grad[i] : 0.0f) + (!relu || f[i] > 0.0f ? scale * d : 0.0f);
+			grad[i] = (accumulate ? grad[i] : 0.0f) + scale * d;
 	}
 	return (double)weight * sum / (double)count;
 }

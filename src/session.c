@@ -137,7 +137,7 @@ struct nst_session {
 	float *grad;                     /* [H][W][3] */
 	float *buf_a, *buf_b;            /* [max activation] ping-pong */
 	size_t buf_floats;
-	float *tap_f, *tap_g;            /* [max tap features] a tapped loss layer's features and their gradient */
+	float *tap_f;                    /* [max tap features] a tapped loss layer's features */
 	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
 	float *style_pack;               /* packed M of the style gradient GEMM */
 	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
@@ -656,14 +656,13 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
 		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
 	}
-	/* Tapped loss layers: the tap's features and their gradient, for the picture and the styles. */
+	/* Tapped loss layers: the tap's features, for the picture and the styles (their gradient
+	 * exists only in row blocks: nst_tap_grad). */
 	size_t taps = max_tap_features(s, p->height, p->width);
 	for (int k = 0; k < p->n_styles; k++)
 		taps = max_size(taps, max_tap_features(s, p->style_height[k], p->style_width[k]));
-	if (taps) {
+	if (taps)
 		s->tap_f = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
-		s->tap_g = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
-	}
 	CATEGORY(activations_bytes);
 
 	/* Stored loss gradients: in the ping-pong buffers' tails where they fit, else their own. */
@@ -740,7 +739,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
 		if (tap_used(s, L)) {
 			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_shape));
-			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_backward));
+			scratch = max_size(scratch, nst_tap_grad_scratch_floats(g, L->tap_shape.out_channels));
 		}
 		if (L->loss != NO_LOSS && s->losses[L->loss].style) {
 			const int c = s->losses[L->loss].c;
@@ -1272,16 +1271,14 @@ static void pool_forward(struct nst_session *s, const struct vgg_layer *L, int h
 		nst_avgpool2x2(&s->engine, h, w, L->shape.out_channels, in, out);
 }
 
-/* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL (relu:
- * through the ReLU whose output f is, i.e. 0 where f <= 0). */
-static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate,
-                       bool relu) {
+/* Loss terms at layer L's features f ([h][w][c]); the gradient goes to grad if not NULL. */
+static void layer_loss(struct nst_session *s, struct loss_layer *l, const float *f, float *grad, bool accumulate) {
 	const struct vgg_layer *L = &s->layers[l->layer];
 	const int c = l->c;
 	const size_t hw = (size_t)L->h * (size_t)L->w;
 	if (l->style) {
 		if (grad) {
-			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, relu, s->style_pack);
+			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, s->style_pack);
 			accumulate = true;
 		} else {
 			/* The reference multiplies the two weights first (in double, as Python does). */
@@ -1292,7 +1289,7 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 	}
 	if (l->content) {
 		const double v = nst_content_loss(&s->engine, hw * (size_t)c, f, l->content_target, s->options.content_weight,
-		                                  grad, accumulate, relu);
+		                                  grad, accumulate);
 		if (!grad)
 			l->content_value = v;
 	}
@@ -1384,12 +1381,14 @@ static const float *loss_features(struct nst_session *s, const struct loss_layer
  * [h][w][c]: through the tap (its ReLU, then its 1x1 conv transposed) when the loss is tapped. */
 static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *f, float *grad) {
 	if (!l->tapped) {
-		layer_loss(s, l, f, grad, false, false);
+		layer_loss(s, l, f, grad, false);
 		return;
 	}
+	/* Through the tap's ReLU (f = max(0, .)) and its 1x1 convolution, block by block. */
 	const struct vgg_layer *L = &s->layers[l->layer];
-	layer_loss(s, l, f, s->tap_g, false, true); /* through the tap's ReLU: f = max(0, .) */
-	nst_conv2d(&s->engine, &L->tap_backward, L->h, L->w, s->tap_g, L->tap_packed_backward, grad, NULL);
+	nst_tap_grad(&s->engine, (size_t)L->h * (size_t)L->w, l->c, f, l->style ? l->style_m : NULL, s->style_pack,
+	             l->content ? l->content_target : NULL, s->options.content_weight, L->tap_shape.in_channels,
+	             L->tap_packed_backward, grad);
 }
 
 /* Runs the stack on x ([h][w][3]). */
@@ -1411,8 +1410,8 @@ static void style_region_gram(struct nst_session *s, struct loss_layer *l, const
 	if (x1 <= x0 || y1 <= y0)
 		return;
 	const size_t row = (size_t)(x1 - x0) * (size_t)c; /* floats of one own row */
-	for (int y = y0; y < y1; y++)                     // spare: [y1 - y0][x1 - x0][c]
-		memcpy(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
+	for (int y = y0; y < y1; y++)                     // spare: [y1 - y0][x1 - x0][c]; may be out (moves down only)
+		memmove(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
 		       row * sizeof(float));
 	const size_t n_own = (size_t)(y1 - y0) * (size_t)(x1 - x0);
 	nst_gram(&s->engine, n_own, c, spare, l->gram);
@@ -1448,13 +1447,14 @@ static void forward(struct nst_session *s, float *x, int h, int w, struct pass *
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
 				memcpy(l->content_target, f, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
-				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_g : other);
+				/* a tap's features are not needed after: gathered in place */
+				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_f : other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
 				nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
 					l->style_target[j] += pass->blend * l->gram[j];
 			} else if (pass->mode == PASS_LOSS) {
-				layer_loss(s, l, f, NULL, false, false);
+				layer_loss(s, l, f, NULL, false);
 				if (pass->need_grad) {
 					if (i == s->n_layers - 1) {
 						loss_grad(s, l, f, other);
@@ -1513,7 +1513,7 @@ static void backward(struct nst_session *s, float *g) {
 			if (l && l->recompute) {
 				/* relu of layer 0 again, from the picture, into the free buffer. */
 				conv_forward(s, below, below->h, below->w, s->x, other, NULL);
-				layer_loss(s, l, other, g, true, false);
+				layer_loss(s, l, other, g, true);
 			}
 			nst_mask_apply(&s->engine, below_n, below->mask, l && l->stored ? l->grad : NULL, g);
 			s->profile.layers[i].backward_seconds += nst_seconds() - t0;
@@ -1522,7 +1522,7 @@ static void backward(struct nst_session *s, float *g) {
 		if (l && l->recompute) {
 			conv_backward(s, L, g, other, NULL, NULL);
 			conv_forward(s, below, below->h, below->w, s->x, g, NULL);
-			layer_loss(s, l, g, other, true, false);
+			layer_loss(s, l, g, other, true);
 			nst_mask_apply(&s->engine, below_n, below->mask, NULL, other);
 		} else {
 			conv_backward(s, L, g, other, l && l->stored ? l->grad : NULL, below->mask);

@@ -273,6 +273,20 @@ static const struct style_case *style_cases(size_t *count) {
 	return cases;
 }
 
+/* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR). */
+struct tap_case {
+	size_t n;
+	int cs, ct;
+};
+
+static const struct tap_case *tap_cases(size_t *count) {
+	static const struct tap_case cases[] = {
+		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {1000, 32, 128}, {129, 17, 9},
+	};
+	*count = sizeof(cases) / sizeof(cases[0]);
+	return cases;
+}
+
 /* Per-thread scratch for gemm: the largest conv tile of every shape used, nst_gram's need, and
  * mr * c for nst_style_grad's accumulate mode. */
 static size_t scratch_floats_for(const struct nst_gemm_kernel *gemm) {
@@ -282,6 +296,11 @@ static size_t scratch_floats_for(const struct nst_gemm_kernel *gemm) {
 		const size_t g = nst_gram_scratch_floats(gemm, sc[i].c), acc = (size_t)gemm->mr * (size_t)sc[i].c;
 		need = g > need ? g : need;
 		need = acc > need ? acc : need;
+	}
+	const struct tap_case *tc = tap_cases(&n);
+	for (size_t i = 0; i < n; i++) {
+		const size_t t = nst_tap_grad_scratch_floats(gemm, tc[i].ct);
+		need = t > need ? t : need;
 	}
 	const struct conv_case *fc = conv_forward_cases(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -1070,8 +1089,8 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 		g0[i] = (float)(g0[i] * g0_scale);
 	copy_floats(grad_acc, g0, nf);
 	float *packed = galloc(nst_style_grad_scratch_floats(e, sc->c));
-	nst_style_grad(e, n, sc->c, f, m, grad, false, false, packed);
-	nst_style_grad(e, n, sc->c, f, m, grad_acc, true, false, packed);
+	nst_style_grad(e, n, sc->c, f, m, grad, false, packed);
+	nst_style_grad(e, n, sc->c, f, m, grad_acc, true, packed);
 	CHECK(guard_ok(grad, nf) && guard_ok(grad_acc, nf) && guard_ok(packed, nst_style_grad_scratch_floats(e, sc->c)),
 	      "%s: style grad n %zu c %d: write past grad or the packing scratch", te->label, n, sc->c);
 	double *fm = xmalloc(nf * sizeof(double)), *fm_mag = xmalloc(nf * sizeof(double));
@@ -1093,41 +1112,6 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 	note(&worst->style_grad, fmax(err_over, err_acc));
 	CHECK(err_over <= 1e-5, "%s: style grad n %zu c %d overwrite: worst rel err %.3g", te->label, n, sc->c, err_over);
 	CHECK(err_acc <= 1e-5, "%s: style grad n %zu c %d accumulate: worst rel err %.3g", te->label, n, sc->c, err_acc);
-
-	/* relu: through the ReLU whose output F is (a third of F zeroed, as a ReLU leaves it): the product
-	 * where F > 0, exactly 0 (overwrite) or the old value (accumulate) elsewhere. */
-	{
-		float *fr = xmalloc(nf * sizeof(float)), *gr = galloc(nf), *gr_acc = galloc(nf);
-		for (size_t i = 0; i < nf; i++)
-			fr[i] = nst_rng_next(r) % 3 == 0 ? 0.0f : f[i];
-		copy_floats(gr_acc, g0, nf);
-		nst_style_grad(e, n, sc->c, fr, m, gr, false, true, packed);
-		nst_style_grad(e, n, sc->c, fr, m, gr_acc, true, true, packed);
-		CHECK(guard_ok(gr, nf) && guard_ok(gr_acc, nf), "%s: style grad relu n %zu c %d: write past grad", te->label, n,
-		      sc->c);
-		double err_relu = 0.0;
-		bool zeros = true;
-		for (size_t p = 0; p < n; p++)
-			for (size_t j = 0; j < cc; j++) {
-				const size_t i = p * cc + j;
-				double t = 0.0, a = 0.0;
-				for (size_t k = 0; k < cc; k++) {
-					t += (double)fr[p * cc + k] * (double)m[k * cc + j];
-					a += fabs((double)fr[p * cc + k] * (double)m[k * cc + j]);
-				}
-				if (fr[i] > 0.0f) {
-					note(&err_relu, fabs((double)gr[i] - t) / (a + 1e-300));
-					note(&err_relu, fabs((double)gr_acc[i] - ((double)g0[i] + t)) / (a + fabs((double)g0[i]) + 1e-300));
-				} else {
-					zeros = zeros && gr[i] == 0.0f && gr_acc[i] == g0[i];
-				}
-			}
-		CHECK(err_relu <= 1e-5, "%s: style grad relu n %zu c %d: worst rel err %.3g", te->label, n, sc->c, err_relu);
-		CHECK(zeros, "%s: style grad relu n %zu c %d: a gradient where F <= 0", te->label, n, sc->c);
-		free(fr);
-		free(gr);
-		free(gr_acc);
-	}
 
 	/* The chain gram -> M -> F M against central differences of the double loss in F. */
 	double *gtmp = xmalloc(c2 * sizeof(double));
@@ -1200,6 +1184,67 @@ static double naive_content_loss(size_t count, const double *f, const float *p, 
 	return weight * s / (double)count;
 }
 
+/* nst_tap_grad against the naive chain: G = F M (style) + 2 w / (n ct) (F - P) (content), 0 where
+ * F <= 0 (a third of F is 0, as a ReLU leaves it), out = G W^T; with style, content, or both. */
+static void test_tap_grad_case(const struct test_engine *te, const struct tap_case *tc, bool style, bool content,
+                               struct nst_rng *r) {
+	const struct nst_engine *e = &te->e;
+	const size_t n = tc->n, cs = (size_t)tc->cs, ct = (size_t)tc->ct;
+	const float weight = 3.0f;
+	float *f = xmalloc(n * ct * sizeof(float)), *p = xmalloc(n * ct * sizeof(float));
+	float *m = xmalloc(ct * ct * sizeof(float)), *w = xmalloc(cs * ct * sizeof(float));
+	fill_uniform(r, f, n * ct, 0.0, 1.0);
+	for (size_t i = 0; i < n * ct; i++)
+		f[i] = nst_rng_next(r) % 3 == 0 ? 0.0f : f[i];
+	fill_uniform(r, p, n * ct, 0.0, 1.0);
+	fill_uniform(r, m, ct * ct, -1.0, 1.0);
+	fill_uniform(r, w, cs * ct, -1.0, 1.0); /* HWIO of the 1x1 tap: [cs][ct] */
+	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
+	const struct nst_conv_shape back = nst_conv_backward_shape(&shape);
+	float *wp = galloc(nst_conv_packed_floats(e->gemm, &back));
+	nst_conv_pack_backward(e->gemm, &shape, w, wp);
+	float *mp = galloc(nst_style_grad_scratch_floats(e, (int)ct)), *out = galloc(n * cs);
+	nst_tap_grad(e, n, (int)ct, f, style ? m : NULL, mp, content ? p : NULL, weight, (int)cs, wp, out);
+	CHECK(guard_ok(out, n * cs) && guard_ok(mp, nst_style_grad_scratch_floats(e, (int)ct)),
+	      "%s: tap grad n %zu %zu -> %zu: write past out or the packing scratch", te->label, n, cs, ct);
+	const double scale = 2.0 * (double)weight / ((double)n * (double)ct);
+	double *g = xmalloc(ct * sizeof(double)), *gmag = xmalloc(ct * sizeof(double)), err = 0.0;
+	for (size_t q = 0; q < n; q++) {
+		for (size_t j = 0; j < ct; j++) {
+			double v = 0.0, a = 0.0;
+			for (size_t k = 0; style && k < ct; k++) {
+				v += (double)f[q * ct + k] * (double)m[k * ct + j];
+				a += fabs((double)f[q * ct + k] * (double)m[k * ct + j]);
+			}
+			if (content) {
+				v += scale * ((double)f[q * ct + j] - (double)p[q * ct + j]);
+				a += fabs(scale * ((double)f[q * ct + j] - (double)p[q * ct + j]));
+			}
+			g[j] = f[q * ct + j] > 0.0f ? v : 0.0;
+			gmag[j] = f[q * ct + j] > 0.0f ? a : 0.0;
+		}
+		for (size_t i = 0; i < cs; i++) {
+			double v = 0.0, a = 0.0;
+			for (size_t j = 0; j < ct; j++) {
+				v += g[j] * (double)w[i * ct + j];
+				a += gmag[j] * fabs((double)w[i * ct + j]);
+			}
+			note(&err, fabs((double)out[q * cs + i] - v) / (a + 1e-30));
+		}
+	}
+	CHECK(err <= 1e-5, "%s: tap grad n %zu %zu -> %zu style %d content %d: worst rel err %.3g", te->label, n, cs, ct,
+	      style, content, err);
+	free(f);
+	free(p);
+	free(m);
+	free(w);
+	free(wp);
+	free(mp);
+	free(out);
+	free(g);
+	free(gmag);
+}
+
 static void test_content_case(const struct test_engine *te, size_t count, float weight, struct nst_rng *r,
                               struct worst *worst) {
 	const struct nst_engine *e = &te->e;
@@ -1215,23 +1260,9 @@ static void test_content_case(const struct test_engine *te, size_t count, float 
 
 	float *grad = galloc(count), *grad_acc = galloc(count);
 	copy_floats(grad_acc, g0, count);
-	const double v_none = nst_content_loss(e, count, f, p, weight, NULL, false, false);
-	const double v_over = nst_content_loss(e, count, f, p, weight, grad, false, false);
-	const double v_acc = nst_content_loss(e, count, f, p, weight, grad_acc, true, false);
-	/* relu: the same gradient where f > 0, nothing added elsewhere (f <= 0 for about a third) */
-	{
-		float *gr = galloc(count), *gr_acc = galloc(count);
-		copy_floats(gr_acc, g0, count);
-		const double v_relu = nst_content_loss(e, count, f, p, weight, gr, false, true);
-		nst_content_loss(e, count, f, p, weight, gr_acc, true, true);
-		CHECK(v_relu == v_over, "%s: content loss count %zu: value depends on relu", te->label, count);
-		bool ok = true;
-		for (size_t i = 0; i < count; i++)
-			ok = ok && (f[i] > 0.0f ? gr[i] == grad[i] && gr_acc[i] == grad_acc[i] : gr[i] == 0.0f && gr_acc[i] == g0[i]);
-		CHECK(ok, "%s: content loss count %zu relu: gradient not masked by f > 0", te->label, count);
-		free(gr);
-		free(gr_acc);
-	}
+	const double v_none = nst_content_loss(e, count, f, p, weight, NULL, false);
+	const double v_over = nst_content_loss(e, count, f, p, weight, grad, false);
+	const double v_acc = nst_content_loss(e, count, f, p, weight, grad_acc, true);
 	const double want = naive_content_loss(count, fd, p, weight);
 	const double verr = fabs(v_over - want) / (fabs(want) + 1e-300);
 	note(&worst->content_value, verr);
@@ -1482,6 +1513,13 @@ int main(void) {
 		for (int k = 0; k < n_engines; k++)
 			test_style_case(&engines[k], &styles[i], k == 0, &r, &worst);
 
+	const struct tap_case *taps = tap_cases(&n);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < n_engines; k++) {
+			test_tap_grad_case(&engines[k], &taps[i], true, false, &r);
+			test_tap_grad_case(&engines[k], &taps[i], false, true, &r);
+			test_tap_grad_case(&engines[k], &taps[i], true, true, &r);
+		}
 	printf("gram and style: %.2f s\n", seconds_since(&t0));
 	/* 6. content loss (count values) and total variation ([h][w][c]) */
 	static const size_t contents[] = {1, 7, 231, 1000}; /* values: [count] */
