@@ -59,9 +59,12 @@ static size_t patch_floats(const struct nst_conv_shape *shape) {
 	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
 }
 
-/* Whether a convolution runs on the small-N kernels (the band path). */
-static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+bool nst_conv_small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	return shape->stride == 1 && (size_t)shape->out_channels <= nst_dot_kernel_for(gemm)->nr;
+}
+
+static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_conv_small_n(gemm, shape);
 }
 
 /* An RGB picture's pixel: 3 floats. */
@@ -293,6 +296,10 @@ static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *
 			const int ix0 = ox * s->stride - s->pad;
 			if (s->reflect) {
 				iy = reflect_index(iy, t->h);
+				if (ix0 >= 0 && ix0 + s->kernel_w <= t->w) { /* inside: one contiguous run */
+					memcpy(dst, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix0) * cin, row_run * sizeof(float));
+					continue;
+				}
 				for (int kx = 0; kx < s->kernel_w; kx++) {
 					const int ix = reflect_index(ix0 + kx, t->w);
 					memcpy(dst + (size_t)kx * cin, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin,
@@ -356,17 +363,25 @@ static void epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv
 	}
 }
 
+/* A 1x1 stride-1 convolution without padding: its input [h][w][cin] is the patch matrix itself. */
+static bool pointwise(const struct nst_conv_shape *shape) {
+	return shape->kernel_h == 1 && shape->kernel_w == 1 && shape->stride == 1 && shape->pad == 0;
+}
+
 static void conv_worker(void *context, size_t slot) {
 	const struct conv_task *t = context;
 	const struct nst_engine *e = t->engine;
 	const struct nst_gemm_kernel *g = e->gemm;
 	const size_t cout = (size_t)t->shape->out_channels, pixels = (size_t)t->oh * (size_t)t->ow;
 	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
-	float *a = e->scratch + slot * e->scratch_floats; /* [tile][k] */
+	const bool direct = pointwise(t->shape);
+	float *scratch = e->scratch + slot * e->scratch_floats; /* [tile][k] */
 	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
 		const size_t p0 = tile * t->tile;
 		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
-		im2col_tile(t, p0, np, a);
+		const float *a = direct ? t->in + p0 * t->k : scratch; /* [np][k] */
+		if (!direct)
+			im2col_tile(t, p0, np, scratch);
 		float *out = t->out + p0 * cout; /* [np][cout] */
 		for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
 			const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;

@@ -83,6 +83,10 @@ struct nst_conv_shape {
 	int in_channels, out_channels;
 };
 
+/* Whether a convolution runs on the small-N kernels (the band path; its weights packed by
+ * nst_dot_pack's layout) instead of the GEMM kernel. */
+bool nst_conv_small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+
 static inline int nst_conv_out_size(int in, int kernel, int stride, int pad) {
 	return (in + 2 * pad - kernel) / stride + 1;
 }
@@ -150,6 +154,15 @@ double nst_style_loss(int c, size_t n, const float *gram, const float *target, f
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
                     float *grad, bool accumulate, float *packed_scratch);
 size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c);
+/* The loss gradient at a tapped layer's output: the tap is ReLU(1x1 conv (cs -> ct)) with features
+ * f [n][ct]; G = F M (style, when m [ct][ct] is not NULL) + 2 content_weight / (n ct) (F - P)
+ * (content, when p [n][ct] is not NULL), zero where F <= 0, then out [n][cs] = the tap's
+ * convolution transposed applied to G (w_packed: its packed backward weights).  G is never stored
+ * whole: it lives in per-thread row blocks (nst_tap_grad_scratch_floats of the engine's scratch). */
+size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct);
+void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float *f, const float *m,
+                  float *m_packed_scratch, const float *p, float content_weight, int cs, const float *w_packed,
+                  float *out);
 /* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad. */
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate);

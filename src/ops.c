@@ -48,7 +48,29 @@ static void maxpool_worker(void *context, size_t slot) {
 			const float *r1 = r0 + (size_t)t->w * c;
 			float *o = t->out + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
 			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
-			for (size_t ch = 0; ch < c; ch++) {
+			size_t ch = 0;
+			if (t->argmax && c % ARGMAX_CODES_PER_BYTE == 0) /* whole argmax bytes: q0 starts one */
+				for (; ch < c; ch += ARGMAX_CODES_PER_BYTE) {
+					unsigned byte = 0;
+					for (unsigned j = 0; j < ARGMAX_CODES_PER_BYTE; j++) { /* as below, without branches */
+						const size_t k = ch + j;
+						float m = r0[k];
+						unsigned code = 0;
+						const bool b1 = r0[c + k] > m;
+						m = b1 ? r0[c + k] : m;
+						code = b1 ? 1u : code;
+						const bool b2 = r1[k] > m;
+						m = b2 ? r1[k] : m;
+						code = b2 ? 2u : code;
+						const bool b3 = r1[c + k] > m;
+						m = b3 ? r1[c + k] : m;
+						code = b3 ? 3u : code;
+						o[k] = m;
+						byte |= code << (j * ARGMAX_BITS);
+					}
+					t->argmax[(q0 + ch) / ARGMAX_CODES_PER_BYTE] = (uint8_t)byte;
+				}
+			for (; ch < c; ch++) {
 				/* Row-major window order; strictly greater wins, so the first maximum is kept. */
 				float m = r0[ch];
 				unsigned code = 0;
@@ -326,6 +348,22 @@ struct style_grad_task {
 	size_t rows_per_slot;
 };
 
+/* Floats one relu_mask_block step packs into its stack mask (a multiple of MASK_BITS). */
+#define RELU_MASK_STEP 2048
+
+/* g[i] = f[i] > 0 ? g[i] : 0 for i < n: the gradient through a ReLU whose output is f, by the mask
+ * kernels (f's signs packed into bits, then applied), the last partial byte element by element. */
+static void relu_mask_block(const struct nst_mask_kernel *mk, size_t n, const float *f, float *g) {
+	uint8_t bits[RELU_MASK_STEP / MASK_BITS];
+	for (size_t i0 = 0; i0 < n; i0 += RELU_MASK_STEP) {
+		const size_t m = n - i0 < RELU_MASK_STEP ? n - i0 : RELU_MASK_STEP, whole = m / MASK_BITS;
+		mk->pack(whole, f + i0, bits);
+		mk->apply(whole, bits, g + i0);
+		for (size_t i = i0 + whole * MASK_BITS; i < i0 + m; i++)
+			g[i] = f[i] > 0.0f ? g[i] : 0.0f;
+	}
+}
+
 static void style_grad_worker(void *context, size_t slot) {
 	const struct style_grad_task *t = context;
 	const struct nst_gemm_kernel *g = t->engine->gemm;
@@ -356,6 +394,99 @@ void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const floa
 	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
 	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
 	run_slots(engine, style_grad_worker, &t, slots);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * A tap's loss gradient (see nst_tap_grad) in row blocks: per block of pixels, the gradient at the
+ * tap's features lives only in the slot's scratch, between the GEMM that makes it and the one that
+ * takes it back through the tap's 1x1 convolution.
+ * ------------------------------------------------------------------------------------------- */
+
+#define TAP_BLOCK_BYTES (32u * 1024u) /* one block's gradient [rows][ct] stays in L1 / L2 */
+
+static size_t tap_block_rows(const struct nst_gemm_kernel *gemm, int ct) {
+	size_t rows = TAP_BLOCK_BYTES / ((size_t)ct * sizeof(float));
+	rows -= rows % gemm->mr;
+	return rows < gemm->mr ? gemm->mr : rows;
+}
+
+size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct) {
+	return tap_block_rows(gemm, ct) * (size_t)ct;
+}
+
+struct tap_grad_task {
+	const struct nst_engine *engine;
+	size_t n, rows, n_blocks;
+	int ct, cs, slots;
+	const float *f;        /* [n][ct] the tap's features (after its ReLU) */
+	const float *m_packed; /* style M packed, or NULL */
+	const float *p;        /* [n][ct] content target, or NULL */
+	float content_scale;
+	const float *w_packed; /* the tap's 1x1 backward convolution, packed (ct -> cs) */
+	const struct nst_dot_kernel *dot; /* its kernel when it runs on the small-N one, else NULL */
+	float *out;            /* [n][cs] */
+};
+
+static void tap_grad_worker(void *context, size_t slot) {
+	const struct tap_grad_task *t = context;
+	const struct nst_gemm_kernel *g = t->engine->gemm;
+	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
+	const size_t ct = (size_t)t->ct, cs = (size_t)t->cs;
+	const size_t m_panel = g->nr * (ct + 1), w_panel = nst_gemm_kernel_panel_floats(g, ct);
+	float *gt = t->engine->scratch + slot * t->engine->scratch_floats; /* [rows][ct] */
+	for (size_t b = slot; b < t->n_blocks; b += (size_t)t->slots) {
+		const size_t p0 = b * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
+		const float *f = t->f + p0 * ct; /* [np][ct] */
+		if (t->m_packed) {
+			for (size_t i = 0; i < np; i += g->mr) {
+				const size_t mr = np - i < g->mr ? np - i : g->mr;
+				for (size_t n0 = 0, panel = 0; n0 < ct; n0 += g->nr, panel++) {
+					const size_t nc = ct - n0 < g->nr ? ct - n0 : g->nr;
+					g->fn(mr, nc, ct, f + i * ct, ct, t->m_packed + panel * m_panel, gt + i * ct + n0, ct, &params);
+				}
+			}
+		} else {
+			memset(gt, 0, np * ct * sizeof(float));
+		}
+		if (t->p) /* as nst_content_loss: += 2 w / count (F - P) */
+			for (size_t i = 0; i < np * ct; i++)
+				gt[i] += t->content_scale * (f[i] - t->p[p0 * ct + i]);
+		relu_mask_block(nst_mask_kernel_for(g), np * ct, f, gt);
+		float *out = t->out + p0 * cs; /* [np][cs] */
+		if (t->dot) { /* few tap inputs: the small-N kernel, weights [cs] biases + [cs][ct] */
+			for (size_t i = 0; i < np; i += t->dot->mr) {
+				const size_t mr = np - i < t->dot->mr ? np - i : t->dot->mr;
+				t->dot->fn(mr, cs, ct, 1, gt + i * ct, ct, ct, t->w_packed, out + i * cs, cs, &params);
+			}
+			continue;
+		}
+		for (size_t n0 = 0, panel = 0; n0 < cs; n0 += g->nr, panel++) {
+			const size_t nc = cs - n0 < g->nr ? cs - n0 : g->nr;
+			for (size_t i = 0; i < np; i += g->mr) {
+				const size_t mr = np - i < g->mr ? np - i : g->mr;
+				g->fn(mr, nc, ct, gt + i * ct, ct, t->w_packed + panel * w_panel, out + i * cs + n0, cs, &params);
+			}
+		}
+	}
+}
+
+void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float *f, const float *m,
+                  float *m_packed_scratch, const float *p, float content_weight, int cs, const float *w_packed,
+                  float *out) {
+	if (m)
+		nst_gemm_pack((size_t)ct, (size_t)ct, engine->gemm->nr, m, (size_t)ct, NULL, m_packed_scratch);
+	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .m_packed = m ? m_packed_scratch : NULL,
+	                          .p = p, .w_packed = w_packed, .out = out};
+	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
+	t.dot = nst_conv_small_n(engine->gemm, &back) ? nst_dot_kernel_for(engine->gemm) : NULL;
+	t.content_scale = (float)(2.0 * (double)content_weight / (double)(n * (size_t)ct));
+	t.rows = tap_block_rows(engine->gemm, ct);
+	t.n_blocks = (n + t.rows - 1) / t.rows;
+	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
+	if ((size_t)t.slots > t.n_blocks)
+		t.slots = (int)(t.n_blocks > 0 ? t.n_blocks : 1);
+	assert(nst_tap_grad_scratch_floats(engine->gemm, ct) <= engine->scratch_floats);
+	run_slots(engine, tap_grad_worker, &t, t.slots);
 }
 
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,

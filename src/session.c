@@ -146,7 +146,7 @@ struct nst_session {
 	float *grad;                     /* [H][W][3] */
 	float *buf_a, *buf_b;            /* [max activation] ping-pong */
 	size_t buf_floats;
-	float *tap_f, *tap_g;            /* [max tap features] a tapped loss layer's features and their gradient */
+	float *tap_f;                    /* [max tap features] a tapped loss layer's features */
 	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
 	float *style_pack;               /* packed M of the style gradient GEMM */
 	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
@@ -720,14 +720,13 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
 		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
 	}
-	/* Tapped loss layers: the tap's features and their gradient, for the picture and the styles. */
+	/* Tapped loss layers: the tap's features, for the picture and the styles (their gradient
+	 * exists only in row blocks: nst_tap_grad). */
 	size_t taps = max_tap_features(s, p->height, p->width);
 	for (int k = 0; k < p->n_styles; k++)
 		taps = max_size(taps, max_tap_features(s, p->style_height[k], p->style_width[k]));
-	if (taps) {
+	if (taps)
 		s->tap_f = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
-		s->tap_g = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
-	}
 	CATEGORY(activations_bytes);
 
 	/* Stored loss gradients: in the ping-pong buffers' tails where they fit, else their own. */
@@ -804,7 +803,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
 		if (tap_used(s, L)) {
 			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_shape));
-			scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->tap_backward));
+			scratch = max_size(scratch, nst_tap_grad_scratch_floats(g, L->tap_shape.out_channels));
 		}
 		if (L->loss != NO_LOSS && s->losses[L->loss].style) {
 			const int c = s->losses[L->loss].c;
@@ -1449,12 +1448,11 @@ static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *
 		layer_loss(s, l, f, grad, false);
 		return;
 	}
+	/* Through the tap's ReLU (f = max(0, .)) and its 1x1 convolution, block by block. */
 	const struct vgg_layer *L = &s->layers[l->layer];
-	layer_loss(s, l, f, s->tap_g, false);
-	const size_t n = (size_t)L->h * (size_t)L->w * (size_t)l->c;
-	for (size_t i = 0; i < n; i++) /* the tap's ReLU: f = max(0, .) */
-		s->tap_g[i] = f[i] > 0.0f ? s->tap_g[i] : 0.0f;
-	nst_conv2d(&s->engine, &L->tap_backward, L->h, L->w, s->tap_g, L->tap_packed_backward, grad, NULL);
+	nst_tap_grad(&s->engine, (size_t)L->h * (size_t)L->w, l->c, f, l->style ? l->style_m : NULL, s->style_pack,
+	             l->content ? l->content_target : NULL, s->options.content_weight, L->tap_shape.in_channels,
+	             L->tap_packed_backward, grad);
 }
 
 /* Runs the stack on x ([h][w][3]). */
@@ -1476,8 +1474,8 @@ static void style_region_gram(struct nst_session *s, struct loss_layer *l, const
 	if (x1 <= x0 || y1 <= y0)
 		return;
 	const size_t row = (size_t)(x1 - x0) * (size_t)c; /* floats of one own row */
-	for (int y = y0; y < y1; y++)                     // spare: [y1 - y0][x1 - x0][c]
-		memcpy(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
+	for (int y = y0; y < y1; y++)                     // spare: [y1 - y0][x1 - x0][c]; may be out (moves down only)
+		memmove(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
 		       row * sizeof(float));
 	const size_t n_own = (size_t)(y1 - y0) * (size_t)(x1 - x0);
 	nst_gram(&s->engine, n_own, c, spare, l->gram);
@@ -1513,7 +1511,8 @@ static void forward(struct nst_session *s, float *x, int h, int w, struct pass *
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
 				memcpy(l->content_target, f, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
-				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_g : other);
+				/* a tap's features are not needed after: gathered in place */
+				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_f : other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
 				nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
@@ -1837,11 +1836,18 @@ static void adam_step(struct nst_session *s) {
 	}
 }
 
+/* In double, over DOT_LANES partial sums: one chain of dependent additions was the bound (the
+ * L-BFGS two-loop recursion takes 2 history dots per iteration over the whole picture). */
+#define DOT_LANES 4
 static double dot(size_t n, const float *a, const float *b) {
-	double s = 0.0;
-	for (size_t i = 0; i < n; i++)
-		s += (double)a[i] * (double)b[i];
-	return s;
+	double lane[DOT_LANES] = {0.0};
+	size_t i = 0;
+	for (; i + DOT_LANES <= n; i += DOT_LANES)
+		for (size_t k = 0; k < DOT_LANES; k++)
+			lane[k] += (double)a[i + k] * (double)b[i + k];
+	for (; i < n; i++)
+		lane[0] += (double)a[i] * (double)b[i];
+	return (lane[0] + lane[1]) + (lane[2] + lane[3]);
 }
 
 /* options.tolerance: at the end of every NST_TOLERANCE_WINDOW-th iteration, whether the loss

@@ -273,6 +273,20 @@ static const struct style_case *style_cases(size_t *count) {
 	return cases;
 }
 
+/* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR). */
+struct tap_case {
+	size_t n;
+	int cs, ct;
+};
+
+static const struct tap_case *tap_cases(size_t *count) {
+	static const struct tap_case cases[] = {
+		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {1000, 32, 128}, {129, 17, 9},
+	};
+	*count = sizeof(cases) / sizeof(cases[0]);
+	return cases;
+}
+
 /* Per-thread scratch for gemm: the largest conv tile of every shape used, nst_gram's need, and
  * mr * c for nst_style_grad's accumulate mode. */
 static size_t scratch_floats_for(const struct nst_gemm_kernel *gemm) {
@@ -282,6 +296,11 @@ static size_t scratch_floats_for(const struct nst_gemm_kernel *gemm) {
 		const size_t g = nst_gram_scratch_floats(gemm, sc[i].c), acc = (size_t)gemm->mr * (size_t)sc[i].c;
 		need = g > need ? g : need;
 		need = acc > need ? acc : need;
+	}
+	const struct tap_case *tc = tap_cases(&n);
+	for (size_t i = 0; i < n; i++) {
+		const size_t t = nst_tap_grad_scratch_floats(gemm, tc[i].ct);
+		need = t > need ? t : need;
 	}
 	const struct conv_case *fc = conv_forward_cases(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -1165,6 +1184,67 @@ static double naive_content_loss(size_t count, const double *f, const float *p, 
 	return weight * s / (double)count;
 }
 
+/* nst_tap_grad against the naive chain: G = F M (style) + 2 w / (n ct) (F - P) (content), 0 where
+ * F <= 0 (a third of F is 0, as a ReLU leaves it), out = G W^T; with style, content, or both. */
+static void test_tap_grad_case(const struct test_engine *te, const struct tap_case *tc, bool style, bool content,
+                               struct nst_rng *r) {
+	const struct nst_engine *e = &te->e;
+	const size_t n = tc->n, cs = (size_t)tc->cs, ct = (size_t)tc->ct;
+	const float weight = 3.0f;
+	float *f = xmalloc(n * ct * sizeof(float)), *p = xmalloc(n * ct * sizeof(float));
+	float *m = xmalloc(ct * ct * sizeof(float)), *w = xmalloc(cs * ct * sizeof(float));
+	fill_uniform(r, f, n * ct, 0.0, 1.0);
+	for (size_t i = 0; i < n * ct; i++)
+		f[i] = nst_rng_next(r) % 3 == 0 ? 0.0f : f[i];
+	fill_uniform(r, p, n * ct, 0.0, 1.0);
+	fill_uniform(r, m, ct * ct, -1.0, 1.0);
+	fill_uniform(r, w, cs * ct, -1.0, 1.0); /* HWIO of the 1x1 tap: [cs][ct] */
+	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
+	const struct nst_conv_shape back = nst_conv_backward_shape(&shape);
+	float *wp = galloc(nst_conv_packed_floats(e->gemm, &back));
+	nst_conv_pack_backward(e->gemm, &shape, w, wp);
+	float *mp = galloc(nst_style_grad_scratch_floats(e, (int)ct)), *out = galloc(n * cs);
+	nst_tap_grad(e, n, (int)ct, f, style ? m : NULL, mp, content ? p : NULL, weight, (int)cs, wp, out);
+	CHECK(guard_ok(out, n * cs) && guard_ok(mp, nst_style_grad_scratch_floats(e, (int)ct)),
+	      "%s: tap grad n %zu %zu -> %zu: write past out or the packing scratch", te->label, n, cs, ct);
+	const double scale = 2.0 * (double)weight / ((double)n * (double)ct);
+	double *g = xmalloc(ct * sizeof(double)), *gmag = xmalloc(ct * sizeof(double)), err = 0.0;
+	for (size_t q = 0; q < n; q++) {
+		for (size_t j = 0; j < ct; j++) {
+			double v = 0.0, a = 0.0;
+			for (size_t k = 0; style && k < ct; k++) {
+				v += (double)f[q * ct + k] * (double)m[k * ct + j];
+				a += fabs((double)f[q * ct + k] * (double)m[k * ct + j]);
+			}
+			if (content) {
+				v += scale * ((double)f[q * ct + j] - (double)p[q * ct + j]);
+				a += fabs(scale * ((double)f[q * ct + j] - (double)p[q * ct + j]));
+			}
+			g[j] = f[q * ct + j] > 0.0f ? v : 0.0;
+			gmag[j] = f[q * ct + j] > 0.0f ? a : 0.0;
+		}
+		for (size_t i = 0; i < cs; i++) {
+			double v = 0.0, a = 0.0;
+			for (size_t j = 0; j < ct; j++) {
+				v += g[j] * (double)w[i * ct + j];
+				a += gmag[j] * fabs((double)w[i * ct + j]);
+			}
+			note(&err, fabs((double)out[q * cs + i] - v) / (a + 1e-30));
+		}
+	}
+	CHECK(err <= 1e-5, "%s: tap grad n %zu %zu -> %zu style %d content %d: worst rel err %.3g", te->label, n, cs, ct,
+	      style, content, err);
+	free(f);
+	free(p);
+	free(m);
+	free(w);
+	free(wp);
+	free(mp);
+	free(out);
+	free(g);
+	free(gmag);
+}
+
 static void test_content_case(const struct test_engine *te, size_t count, float weight, struct nst_rng *r,
                               struct worst *worst) {
 	const struct nst_engine *e = &te->e;
@@ -1433,6 +1513,13 @@ int main(void) {
 		for (int k = 0; k < n_engines; k++)
 			test_style_case(&engines[k], &styles[i], k == 0, &r, &worst);
 
+	const struct tap_case *taps = tap_cases(&n);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < n_engines; k++) {
+			test_tap_grad_case(&engines[k], &taps[i], true, false, &r);
+			test_tap_grad_case(&engines[k], &taps[i], false, true, &r);
+			test_tap_grad_case(&engines[k], &taps[i], true, true, &r);
+		}
 	printf("gram and style: %.2f s\n", seconds_since(&t0));
 	/* 6. content loss (count values) and total variation ([h][w][c]) */
 	static const size_t contents[] = {1, 7, 231, 1000}; /* values: [count] */

@@ -9,8 +9,13 @@ the exact size, so neither side resamples.  Each run is its own child process, s
 is its own (os.wait4).
 
   /usr/bin/python3 tests/bench/compare_torch.py [--sizes 256,512] [--threads 2] [--iterations 20]
-      [--optimizer lbfgs|adam] [--backends simd,xnnpack] [--markdown FILE]
+      [--optimizer lbfgs|adam] [--backends simd,xnnpack] [--networks blocks,distilled] [--markdown FILE]
       [--fast candy] [--fast-sizes 256,512] [--fast-runs 5]
+
+--networks: blocks is VGG19 blocks 1-3 (build/vgg19.nstw; torch_nst.py on the TensorFlow.js
+folder) with its defaults; distilled is the distilled VGG19 (build/vgg19-distilled.nstw; torch_nst.py
+--weights .../encoder5_16x.pth) with its defaults given explicitly to both sides (DISTILLED_OPTIONS).
+With both, each distilled nst row also gets its ratio to the same backend's blocks 1-3 row.
 
 The feed-forward mode beside torch_fast.py: milliseconds per picture (median of --fast-runs after
 a warm-up, in one process each: nst --model --bench and torch_fast.forward in a loop), each
@@ -41,6 +46,12 @@ def log_stats(path, warmup=1):
     return statistics.median(steps), min(steps), max(steps), float(rows[-1]["total"])
 
 
+# The distilled network's defaults (nst info build/vgg19-distilled.nstw), given to both sides.
+DISTILLED_OPTIONS = ["--content-layers", "relu4_1", "--style-layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
+                     "--style-layer-weights", "4096,16384,65536,262144,262144", "--content-weight", "30000",
+                     "--style-weight", "100000", "--tv-weight", "1e-05"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="256,512")
@@ -48,6 +59,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--optimizer", default="lbfgs", choices=["lbfgs", "adam"])
     ap.add_argument("--backends", default="simd,xnnpack")
+    ap.add_argument("--networks", default="blocks,distilled", help="blocks, distilled or both, comma-separated")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--markdown", default=None, help="also write the tables as Markdown")
@@ -58,16 +70,24 @@ def main():
     from PIL import Image
 
     nst = os.path.join(a.build, "nst")
-    weights = os.path.join(a.build, "vgg19.nstw")
     ref = os.path.join(a.shared, "reference", "torch_nst.py")
-    tfjs = os.path.join(a.shared, "weights", "vgg19-imagenet-blocks1-3")
-    for f in (nst, weights, ref, tfjs):
+    # network: (nst weights, torch_nst.py weights, options for both)
+    networks = {
+        "blocks": (os.path.join(a.build, "vgg19.nstw"), os.path.join(a.shared, "weights", "vgg19-imagenet-blocks1-3"), []),
+        "distilled": (os.path.join(a.build, "vgg19-distilled.nstw"),
+                      os.path.join(a.shared, "weights", "vgg19-distilled-16x", "encoder5_16x.pth"), DISTILLED_OPTIONS),
+    }
+    chosen = [] if a.sizes == "none" else a.networks.split(",")
+    for name in chosen:
+        if name not in networks:
+            sys.exit("compare_torch: unknown network %s (blocks, distilled)" % name)
+    for f in [nst, ref] + [f for name in chosen for f in networks[name][:2]]:
         if not os.path.exists(f):
             sys.exit("compare_torch: missing %s (run make and make weights)" % f)
     tmp = tempfile.mkdtemp(prefix="nst-compare-")
-    lines = ["machine: %s, %d threads" % (cpu_name(), a.threads), ""]
-    table = [("size", "engine", "s/iteration [min, max]", "ratio", "peak RSS MiB", "ratio", "loss after %d" % a.iterations,
-              "vs torch")]
+    lines = ["machine: %s, %d threads, load average %s" % (cpu_name(), a.threads, load_average()), ""]
+    table = [("size", "network", "engine", "s/iteration [min, max]", "ratio", "peak RSS MiB", "ratio",
+              "loss after %d" % a.iterations, "vs torch", "vs blocks 1-3")]
     for size in ([] if a.sizes == "none" else [int(s) for s in a.sizes.split(",")]):
         content, style = os.path.join(tmp, "c%d.png" % size), os.path.join(tmp, "s%d.png" % size)
         for src, dst in (("astronaut.png", content), ("starry_night.jpg", style)):
@@ -76,19 +96,26 @@ def main():
             im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(dst)
         common_ref = ["--content", content, "--style", style, "--size", str(size), "--optimizer", a.optimizer,
                       "--iterations", str(a.iterations), "--threads", str(a.threads)]
-        tlog = os.path.join(tmp, "torch%d.csv" % size)
-        _, trss, _ = run(["/usr/bin/python3", ref, "--weights", tfjs, "--log", tlog] + common_ref)
-        tmed, tmin, tmax, tloss = log_stats(tlog)
-        table.append((size, "torch_nst.py", "%.3f [%.3f, %.3f]" % (tmed, tmin, tmax), "1", "%.0f" % trss, "1",
-                      "%.6g" % tloss, ""))
-        for be in a.backends.split(","):
-            nlog = os.path.join(tmp, "nst%d-%s.csv" % (size, be))
-            _, nrss, out = run([nst, "-c", content, "-s", style, "-o", os.path.join(tmp, "o.png"), "--weights", weights,
-                                "--scales", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations), "--threads",
-                                str(a.threads), "--backend", be, "--log", nlog, "-q"])
-            nmed, nmin, nmax, nloss = log_stats(nlog)
-            table.append((size, "nst " + be, "%.3f [%.3f, %.3f]" % (nmed, nmin, nmax), "%.2f" % (nmed / tmed),
-                          "%.0f" % nrss, "%.2f" % (nrss / trss), "%.6g" % nloss, "%+.2f%%" % (100 * (nloss / tloss - 1))))
+        blocks_med = {}  # backend -> nst's s/iteration on blocks 1-3 at this size
+        for name in chosen:
+            weights, tweights, options = networks[name]
+            tlog = os.path.join(tmp, "torch%d-%s.csv" % (size, name))
+            _, trss, _ = run(["/usr/bin/python3", ref, "--weights", tweights, "--log", tlog] + common_ref + options)
+            tmed, tmin, tmax, tloss = log_stats(tlog)
+            table.append((size, name, "torch_nst.py", "%.3f [%.3f, %.3f]" % (tmed, tmin, tmax), "1", "%.0f" % trss, "1",
+                          "%.6g" % tloss, "", ""))
+            for be in a.backends.split(","):
+                nlog = os.path.join(tmp, "nst%d-%s-%s.csv" % (size, name, be))
+                _, nrss, out = run([nst, "-c", content, "-s", style, "-o", os.path.join(tmp, "o.png"), "--weights",
+                                    weights, "--scales", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations),
+                                    "--threads", str(a.threads), "--backend", be, "--log", nlog, "-q"] + options)
+                nmed, nmin, nmax, nloss = log_stats(nlog)
+                if name == "blocks":
+                    blocks_med[be] = nmed
+                table.append((size, name, "nst " + be, "%.3f [%.3f, %.3f]" % (nmed, nmin, nmax), "%.2f" % (nmed / tmed),
+                              "%.0f" % nrss, "%.2f" % (nrss / trss), "%.6g" % nloss,
+                              "%+.2f%%" % (100 * (nloss / tloss - 1)),
+                              "%.2f" % (nmed / blocks_med[be]) if name != "blocks" and be in blocks_med else ""))
     if len(table) > 1:
         lines += fmt(table)
     if a.fast != "none":
@@ -147,6 +174,13 @@ def compare_fast(a, nst, tmp):
             table.append((size, model, "nst", "%.1f" % nms, "%.2fx" % (tms / nms), "%.0f" % nrss,
                           "%.2f" % (nrss / trss)))
     return table
+
+
+def load_average():
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def cpu_name():
