@@ -47,9 +47,14 @@ def log_stats(path, warmup=1):
 
 
 # The distilled network's defaults (nst info build/vgg19-distilled.nstw), given to both sides.
-DISTILLED_OPTIONS = ["--content-layers", "relu4_1", "--style-layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
-                     "--style-layer-weights", "4096,16384,65536,262144,262144", "--content-weight", "30000",
+DISTILLED_OPTIONS = ["--content-layers", "relu3_1", "--style-layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
+                     "--style-layer-weights", "4096,16384,65536,262144,262144", "--content-weight", "10000",
                      "--style-weight", "100000", "--tv-weight", "1e-05"]
+# CONVENTIONS.md's loss on blocks 1-3 (the reference's defaults; the .nstw's own differ), both sides.
+BLOCKS_OPTIONS = ["--content-layers", "relu3_2", "--style-layers", "relu1_1,relu2_1,relu3_1", "--content-weight", "5",
+                  "--style-weight", "100", "--tv-weight", "1e-3"]
+# The reference's optimizer on nst's side: no line search, every iteration (equal work per row).
+NST_REFERENCE_OPTIMIZER = ["--line-search", "none", "--tolerance", "0"]
 
 
 def main():
@@ -108,7 +113,8 @@ def main():
                 nlog = os.path.join(tmp, "nst%d-%s-%s.csv" % (size, name, be))
                 _, nrss, out = run([nst, "-c", content, "-s", style, "-o", os.path.join(tmp, "o.png"), "--weights",
                                     weights, "--scales", str(size), "--optimizer", a.optimizer, "-n", str(a.iterations),
-                                    "--threads", str(a.threads), "--backend", be, "--log", nlog, "-q"] + options)
+                                    "--threads", str(a.threads), "--backend", be, "--log", nlog, "-q"] + options +
+                                   NST_REFERENCE_OPTIMIZER)
                 nmed, nmin, nmax, nloss = log_stats(nlog)
                 if name == "blocks":
                     blocks_med[be] = nmed
