@@ -113,6 +113,18 @@ enum nst_status cli_save_picture(const struct cli_file *f, const struct nst_imag
 /* Writes bytes likewise (a temporary file renamed: never a partial file); EXIT_OK or 1 with the
  * message printed. */
 int cli_write_data(const struct cli_file *f, const void *data, size_t bytes);
+/* The same without a message: 0 or the errno. */
+int cli_write_bytes(const struct cli_file *f, const void *data, size_t bytes);
+
+/* What a checkpoint was made with (src/cli/resume.c): "key value" lines in CHECKPOINT.options. */
+bool cli_run_options_path(const char *checkpoint, char *buf, size_t size);
+/* Writes text beside the checkpoint (atomically); 0 or the errno. */
+int cli_write_run_options(const char *checkpoint, const char *text);
+/* Compares the checkpoint's description with this run's (text): EXIT_OK when they agree or the
+ * checkpoint has none, else EXIT_USAGE with a message naming each option that differs.  The
+ * thread count only changes the sums' rounding: when it differs, *checkpoint_threads is the
+ * checkpoint's (else 0), not a refusal. */
+int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads);
 
 /* content | styles | result side by side at the result's height (src/cli/sheet.c). */
 enum nst_status cli_write_sheet(const struct cli_file *f, const struct nst_image *content,

@@ -42,6 +42,7 @@
 /* Whole 8-bit pictures the CLI holds beside a tiled scale's arena (the result and --init's
  * picture): the tile budget leaves room for them (and for the float hand-over between scales). */
 #define TILED_PICTURE_COPIES 2
+#define DESCRIPTION_BYTES (NST_MAX_STYLES + 4) * CLI_PATH_BYTES
 /* parse_args: --help or --version is printed, nothing more to do. */
 #define PARSED_DONE (-1)
 
@@ -54,6 +55,9 @@ struct cli {
 	bool checkpoint_given;   /* --checkpoint, not the default OUT.ckpt */
 	/* The outputs, checked before any work (check_files): where each is written. */
 	struct cli_file out, log_file, sheet_file, grad_file, checkpoint_file;
+	/* What decides the result, as "option value" lines: written beside checkpoints, compared on
+	 * --resume (describe_run; empty for runs that cannot be resumed). */
+	char description[DESCRIPTION_BYTES];
 	int checkpoint_every;
 	char *styles[NST_MAX_STYLES];
 	int n_styles;
@@ -257,10 +261,14 @@ static bool save_path(const char *output, int iteration, char *buf, size_t size)
 	return len > 0 && (size_t)len < size;
 }
 
-/* The checkpoint, whole or not at all (the stop signals wait meanwhile). */
+/* The checkpoint and what it was made with, each whole or not at all (the stop signals wait
+ * meanwhile).  The description is a help for --resume's messages: without it the checkpoint
+ * still resumes. */
 static enum nst_status save_checkpoint(const struct cli *c, const struct nst_session *session, struct nst_diag *diag) {
 	sigset_t mask;
 	cli_signals_block(&mask);
+	if (c->description[0])
+		cli_write_run_options(c->checkpoint_file.path, c->description);
 	const enum nst_status st = nst_session_save_checkpoint(session, c->checkpoint_file.path, diag);
 	cli_signals_restore(&mask);
 	return st;
@@ -793,6 +801,75 @@ static int check_files(struct cli *c, const struct schedule *sched, const char *
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * What a run was made with, for --resume
+ * ------------------------------------------------------------------------------------------- */
+
+/* Appends to a description; what does not fit is left out. */
+static void __attribute__((format(printf, 4, 5))) add(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	const int n = *used < size ? vsnprintf(buf + *used, size - *used, fmt, ap) : 0;
+	va_end(ap);
+	*used = n > 0 && *used + (size_t)n < size ? *used + (size_t)n : *used;
+}
+
+/* A picture by its real path (the same file named from another folder is the same picture). */
+static const char *real_name(const char *path, char *buf) {
+	return strcmp(path, "-") && realpath(path, buf) ? buf : path;
+}
+
+/* The options that decide a one-scale run's result, one "option value" line each. */
+static void describe_run(struct cli *c, const struct nst_plan *plan, const struct nst_weights *weights,
+                         const struct nst_problem *problem) {
+	char *d = c->description, path[CLI_PATH_BYTES];
+	const size_t size = sizeof c->description;
+	const struct nst_options *o = &c->options;
+	size_t used = 0;
+	add(d, size, &used, "-c %s\n-s ", real_name(c->content, path));
+	for (int k = 0; k < c->n_styles; k++)
+		add(d, size, &used, "%s%s", k ? "," : "", real_name(c->styles[k], path));
+	add(d, size, &used, "\n--style-blend ");
+	for (int k = 0; k < c->n_styles; k++)
+		add(d, size, &used, "%s%.9g", k ? "," : "", c->blend_given ? (double)c->blend[k] : 1.0);
+	add(d, size, &used, "\n--size %dx%d\n--style-scale %.9g\n--weights checksum %08x\n--content-layers ", problem->width,
+	    problem->height, c->style_scale, nst_weights_checksum(weights));
+	for (int i = 0; i < o->n_content_layers; i++)
+		add(d, size, &used, "%s%s", i ? "," : "", o->content_layers[i]);
+	add(d, size, &used, "\n--style-layers ");
+	for (int i = 0; i < o->n_style_layers; i++)
+		add(d, size, &used, "%s%s", i ? "," : "", o->style_layers[i]);
+	add(d, size, &used, "\n--content-weight %.9g\n--style-weight %.9g\n--tv-weight %.9g\n--pooling %s\n--optimizer %s\n"
+	    "--lr %.9g\n--history %d\n--init %s\n--seed %llu\n--original-colors %s\n--backend %s\n--precision %s\n"
+	    "--threads %d\n-n %d\n", (double)o->content_weight, (double)o->style_weight, (double)o->tv_weight,
+	    o->pooling == NST_POOLING_AVG ? "avg" : "max", o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs",
+	    (double)o->learning_rate, o->history,
+	    o->init == NST_INIT_RANDOM ? "random" : o->init == NST_INIT_IMAGE ? real_name(c->init_path, path) : "content",
+	    (unsigned long long)o->seed, o->original_colors ? "yes" : "no", nst_backend_name(plan->backend),
+	    nst_precision_name(plan->precision), plan->threads, c->iterations);
+}
+
+/* --resume, before any work: the options compared with the checkpoint's (a refusal names what
+ * differs).  Another thread count is allowed, with a notice: *then_threads is the checkpoint's. */
+static int check_resume(const struct cli *c, const struct nst_plan *plan, int *then_threads) {
+	const int rc = cli_check_run_options(c->resume, c->description, then_threads);
+	if (rc == EXIT_OK && *then_threads && !c->quiet)
+		fprintf(stderr, "nst: resuming with --threads %d where the checkpoint ran with %d: the result will not be "
+		        "bit for bit the uninterrupted run's\n", plan->threads, *then_threads);
+	return rc;
+}
+
+/* --resume: the checkpoint loaded into the prepared session. */
+static int resume(const struct cli *c, struct nst_session *session, int then_threads) {
+	struct nst_diag diag = {{0}};
+	const enum nst_status st = nst_session_load_checkpoint(session, c->resume, &diag);
+	if (st == NST_ERR_INVALID_ARGUMENT && then_threads) /* the library checks the style targets bit for bit */
+		return cli_fail(EXIT_USAGE, "checkpoint %s: its style targets were summed by %d thread%s and this library "
+		                "compares them bit for bit: resume with --threads %d", c->resume, then_threads,
+		                then_threads == 1 ? "" : "s", then_threads);
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, c->resume);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Tiles: which scales run in tiles, their plans, and starting one
  * ------------------------------------------------------------------------------------------- */
 
@@ -998,6 +1075,11 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
+	if (sched.n == 1 && !tiled[0]) /* a run that can be resumed */
+		describe_run(c, &plans[0], weights, &problems[0]);
+	int then_threads = 0;
+	if (c->resume && (rc = check_resume(c, &plans[0], &then_threads)) != EXIT_OK)
+		goto done;
 	if (!c->quiet) {
 		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
 		        content[last].height, c->n_styles, c->n_styles == 1 ? "" : "s",
@@ -1135,10 +1217,8 @@ static int run(struct cli *c) {
 			if (rc != EXIT_OK)
 				goto done;
 		}
-		if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, c->resume);
+		if (c->resume && (rc = resume(c, session, then_threads)) != EXIT_OK)
 			goto done;
-		}
 		state.session = session;
 		state.width = content[i].width;
 		state.height = content[i].height;

@@ -284,54 +284,49 @@ enum nst_status cli_save_picture(const struct cli_file *f, const struct nst_imag
 	return st;
 }
 
+/* 0 or the errno. */
 static int write_data(const struct cli_file *f, const void *data, size_t bytes) {
-	if (f->stdio) {
-		if (fwrite(data, 1, bytes, stdout) != bytes || fflush(stdout) != 0)
-			return cli_fail(EXIT_FAILURE_RUN, "cannot write to standard output: %s", strerror(errno));
-		return EXIT_OK;
-	}
+	if (f->stdio)
+		return fwrite(data, 1, bytes, stdout) == bytes && fflush(stdout) == 0 ? 0 : errno ? errno : EIO;
 	if (f->stream) {
 		const int fd = open(f->path, O_WRONLY | O_CLOEXEC);
-		bool ok = fd >= 0 && write_all(fd, data, bytes);
-		const int e = errno;
-		if (fd >= 0 && close(fd) != 0 && ok)
-			ok = false;
-		else if (!ok)
-			errno = e;
-		return ok ? EXIT_OK : cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", f->name, strerror(errno));
+		if (fd < 0)
+			return errno;
+		const int e = write_all(fd, data, bytes) ? 0 : errno;
+		return close(fd) != 0 && !e ? errno : e;
 	}
 	/* "<folder>/.<name>.tmp-XXXXXX" beside the target, renamed over it once whole. */
 	char folder[CLI_PATH_BYTES], tmp[CLI_PATH_BYTES];
 	folder_of(f->path, folder, sizeof folder);
 	const char *base = base_name(f->path);
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%.*s.tmp-XXXXXX", folder, TMP_BASE_BYTES, base) >= sizeof tmp)
-		return cli_fail(EXIT_USAGE, "%s %s: the path is too long", f->what, f->name);
+		return ENAMETOOLONG;
 	const int fd = mkstemp(tmp);
 	if (fd < 0)
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", f->name, strerror(errno));
+		return errno;
 	const mode_t mask = umask(0);
 	umask(mask);
-	bool ok = fchmod(fd, 0666 & ~mask) == 0 && write_all(fd, data, bytes) && fsync(fd) == 0;
-	int e = errno;
-	if (close(fd) != 0 && ok) {
-		ok = false;
+	int e = fchmod(fd, 0666 & ~mask) == 0 && write_all(fd, data, bytes) && fsync(fd) == 0 ? 0 : errno;
+	if (close(fd) != 0 && !e)
 		e = errno;
-	}
-	if (ok && rename(tmp, f->path) != 0) {
-		ok = false;
+	if (!e && rename(tmp, f->path) != 0)
 		e = errno;
-	}
-	if (!ok) {
+	if (e)
 		unlink(tmp);
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", f->name, strerror(e));
-	}
-	return EXIT_OK;
+	return e;
+}
+
+int cli_write_bytes(const struct cli_file *f, const void *data, size_t bytes) {
+	sigset_t mask;
+	cli_signals_block(&mask); /* a stop signal waits for the file to be whole */
+	const int e = write_data(f, data, bytes);
+	cli_signals_restore(&mask);
+	return e;
 }
 
 int cli_write_data(const struct cli_file *f, const void *data, size_t bytes) {
-	sigset_t mask;
-	cli_signals_block(&mask); /* a stop signal waits for the file to be whole */
-	const int rc = write_data(f, data, bytes);
-	cli_signals_restore(&mask);
-	return rc;
+	const int e = cli_write_bytes(f, data, bytes);
+	if (e)
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", f->stdio ? "standard output" : f->name, strerror(e));
+	return EXIT_OK;
 }
