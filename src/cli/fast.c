@@ -94,7 +94,7 @@ static void usage(FILE *f) {
 	        "      --size N          scale each picture's long side to N first (default: as it is)\n"
 	        "      --strength S      0..1: S * stylized + (1 - S) * original (default 1)\n"
 	        "      --jpeg-quality Q  1..100 (default %d)\n"
-	        "      --threads N       (default: one per online core)\n"
+	        "      --threads N       (default: the CPUs this process may use; more are reduced to them)\n"
 	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
 	        "      --precision fp32|fp16  GEMMs in float16 (default fp32): on CPUs with FP16 arithmetic\n"
 	        "                        (Pi 5, Jetson Orin); with --backend scalar its portable reference;\n"
