@@ -150,4 +150,15 @@ rc=$?
 [ $rc -eq 1 ] && [ -s "$tmp/elsewhere.ckpt" ] && grep -q "elsewhere.ckpt" "$tmp/err" && no_temporaries "$tmp" && ok \
 	|| bad "SIGINT with the output's folder gone: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
+# A FIFO as -o that nobody reads: the run waits for a reader after SIGINT; a second SIGINT gives
+# up on the picture, and the checkpoint is still written.
+mkfifo "$tmp/unread.png"
+$NST "${run[@]}" -n 200 -o "$tmp/unread.png" --log "$tmp/unread.csv" 2>"$tmp/err" &
+pid=$!
+wait_rows 3 "$tmp/unread.csv" $pid && kill -INT $pid && sleep 1 && kill -INT $pid
+wait $pid
+rc=$?
+[ $rc -eq 1 ] && [ -p "$tmp/unread.png" ] && [ -s "$tmp/unread.png.ckpt" ] && grep -q "nothing read it" "$tmp/err" && ok \
+	|| bad "an unread FIFO as -o, two SIGINTs: exit $rc, $(ls -l "$tmp/unread.png"*): $(tail -n 1 "$tmp/err")"
+
 finish

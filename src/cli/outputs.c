@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -24,6 +25,7 @@ static const char *const SAVED_EXTENSIONS[] = {".png", ".jpg", ".jpeg", ".bmp", 
 #define MAX_LINKS 40            /* symbolic links followed, as the kernel does (ELOOP) */
 #define TMP_BASE_BYTES 200      /* a temporary's name keeps this much of the target's (NAME_MAX) */
 #define COPY_CHUNK 65536
+#define STREAM_WAIT_NS 50000000L /* between two looks for a FIFO's reader */
 
 static const char *base_name(const char *path) {
 	const char *slash = strrchr(path, '/');
@@ -227,12 +229,36 @@ static bool write_all(int fd, const void *data, size_t bytes) {
 	return true;
 }
 
+/* Opens a stream (a FIFO or a device) for writing.  Called with the stop signals blocked: a FIFO
+ * with no reader yet is waited for until one comes or a stop signal is pending (then EINTR). */
+static int open_stream(const char *path) {
+	for (;;) {
+		const int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			const int flags = fcntl(fd, F_GETFL);
+			if (flags != -1)
+				fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+			return fd;
+		}
+		if (errno != ENXIO) /* ENXIO: a FIFO nobody reads yet */
+			return -1;
+		sigset_t pending;
+		if (sigpending(&pending) == 0 &&
+		    (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM) || sigismember(&pending, SIGHUP))) {
+			errno = EINTR;
+			return -1;
+		}
+		const struct timespec wait = {0, STREAM_WAIT_NS};
+		nanosleep(&wait, NULL);
+	}
+}
+
 /* Copies a file's bytes to a stream (a FIFO or a device), in place. */
 static bool copy_to_stream(const char *from, const char *to) {
 	const int in = open(from, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return false;
-	const int out = open(to, O_WRONLY | O_CLOEXEC);
+	const int out = open_stream(to);
 	bool ok = out >= 0;
 	char buf[COPY_CHUNK];
 	ssize_t n;
@@ -267,7 +293,8 @@ static enum nst_status save_picture(const struct cli_file *f, const struct nst_i
 		return NST_ERR_IO; /* cannot happen: dir is short */
 	enum nst_status st = nst_image_save(file, img, quality, diag);
 	if (st == NST_OK && !copy_to_stream(file, f->path)) {
-		snprintf(diag->message, sizeof diag->message, "cannot write %s: %s", f->name, strerror(errno));
+		snprintf(diag->message, sizeof diag->message, "cannot write %s: %s", f->name,
+		         errno == EINTR ? "nothing read it before the next stop signal" : strerror(errno));
 		st = NST_ERR_IO;
 	}
 	unlink(file);
@@ -289,7 +316,7 @@ static int write_data(const struct cli_file *f, const void *data, size_t bytes) 
 	if (f->stdio)
 		return fwrite(data, 1, bytes, stdout) == bytes && fflush(stdout) == 0 ? 0 : errno ? errno : EIO;
 	if (f->stream) {
-		const int fd = open(f->path, O_WRONLY | O_CLOEXEC);
+		const int fd = open_stream(f->path);
 		if (fd < 0)
 			return errno;
 		const int e = write_all(fd, data, bytes) ? 0 : errno;

@@ -76,6 +76,6 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 	fclose(f);
 	if (n_differ == 0)
 		return EXIT_OK;
-	return cli_fail(EXIT_USAGE, "checkpoint %s was made with %s%s: resume with the options it was made with", checkpoint,
-	                differs, n_differ > 4 ? " and more" : "");
+	return cli_fail(EXIT_USAGE, "checkpoint %s was made with other pictures or options: %s%s; resume with those",
+	                checkpoint, differs, n_differ > 4 ? " and more" : "");
 }
