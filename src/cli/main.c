@@ -42,7 +42,7 @@
 /* Whole 8-bit pictures the CLI holds beside a tiled scale's arena (the result and --init's
  * picture): the tile budget leaves room for them (and for the float hand-over between scales). */
 #define TILED_PICTURE_COPIES 2
-#define DESCRIPTION_BYTES (NST_MAX_STYLES + 4) * CLI_PATH_BYTES
+#define DESCRIPTION_BYTES ((NST_MAX_STYLES + 4) * CLI_PATH_BYTES)
 /* parse_args: --help or --version is printed, nothing more to do. */
 #define PARSED_DONE (-1)
 
