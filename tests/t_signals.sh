@@ -77,7 +77,7 @@ EOF
 	rm -f "$tmp/marker" "$tmp/final.png"
 	"${slow[@]}" $NST "${run[@]}" -n 2 -q -o "$tmp/final.png" 2>"$tmp/err" &
 	pid=$!
-	wait_line 'final\.png\.tmp-' "$tmp/marker" $pid && kill -INT $pid
+	wait_line 'final\.png\.tmp-' "$tmp/marker" $pid && kill -INT $pid || bad "the picture's write was not seen"
 	wait $pid
 	rc=$?
 	[ $rc -eq 0 ] && is_png "$tmp/final.png" && no_temporaries "$tmp" && ok \
@@ -87,8 +87,8 @@ EOF
 	rm -f "$tmp/marker" "$tmp/twice."*
 	"${slow[@]}" $NST "${run[@]}" -n 60 -o "$tmp/twice.png" --log "$tmp/twice.csv" 2>"$tmp/err" &
 	pid=$!
-	wait_rows 3 "$tmp/twice.csv" $pid && kill -INT $pid
-	wait_line 'twice\.png\.ckpt\.tmp-' "$tmp/marker" $pid && kill -INT $pid
+	wait_rows 3 "$tmp/twice.csv" $pid && kill -INT $pid || bad "the run's log was not seen"
+	wait_line 'twice\.png\.ckpt\.tmp-' "$tmp/marker" $pid && kill -INT $pid || bad "the checkpoint's write was not seen"
 	wait $pid
 	rc=$?
 	[ $rc -eq 130 ] && is_png "$tmp/twice.png" && [ -s "$tmp/twice.png.ckpt" ] && no_temporaries "$tmp" && ok \
@@ -108,7 +108,7 @@ for i in range(8): im.rotate(i).save('$tmp/batch/p%d.png' % i)"
 		rm -rf "$tmp/marker" "$tmp/styled"
 		"${slow[@]}" $NST --model "$M" -c "$tmp/batch" -o "$tmp/styled" 2>"$tmp/err" &
 		pid=$!
-		wait_line 'styled/.*\.tmp-' "$tmp/marker" $pid && kill -$sig $pid
+		wait_line 'styled/.*\.tmp-' "$tmp/marker" $pid && kill -$sig $pid || bad "one pass: no write seen"
 		wait $pid
 		rc=$?
 		n=$(ls "$tmp/styled" 2>/dev/null | grep -c '^p[0-9]\.png$')
