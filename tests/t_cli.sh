@@ -4,48 +4,18 @@
 # --sheet, --save-every, --log, --init, --original-colors, several styles, --max-memory,
 # --iterations 0, weights discovery, nst info.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-W="$BUILD/vgg19.nstw"
-tmp=$(mktemp -d /tmp/nst-cli-XXXXXX)
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-passed=0 failed=0
+name=t_cli
+. "$(dirname "$0")/cli_common.sh"
 
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-# expect_error CODE PATTERN ARGS...: exit code CODE, exactly one stderr line matching PATTERN,
-# no crash, and no output file.
-expect_error() {
-	local code=$1 pattern=$2; shift 2
-	rm -f "$tmp/out.png"
-	$NST "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-	local rc=$?
-	local lines
-	lines=$(grep -c . "$tmp/stderr")
-	if [ "$rc" -ne "$code" ]; then bad "nst $*: exit $rc, expected $code: $(cat "$tmp/stderr")"; return; fi
-	if [ "$lines" -ne 1 ]; then bad "nst $*: $lines lines on stderr, expected 1: $(cat "$tmp/stderr")"; return; fi
-	if ! grep -qiE "$pattern" "$tmp/stderr"; then bad "nst $*: message '$(cat "$tmp/stderr")' does not match /$pattern/"; return; fi
-	if [ -e "$tmp/out.png" ]; then bad "nst $*: an output file was written"; return; fi
-	ok
-}
-
-# Small inputs: a 40x30 content picture and a 48x32 style.
 "$PYTHON" - "$SHARED/images" "$tmp" <<'EOF'
 import sys
 from PIL import Image
 src, dst = sys.argv[1], sys.argv[2]
-Image.open(f"{src}/chelsea.png").convert("RGB").resize((40, 30)).save(f"{dst}/c.png")
-Image.open(f"{src}/starry_night.jpg").convert("RGB").resize((48, 32)).save(f"{dst}/s.png")
 Image.open(f"{src}/chelsea.png").convert("L").resize((40, 30)).save(f"{dst}/grey.png")
 Image.open(f"{src}/chelsea.png").convert("RGBA").resize((40, 30)).save(f"{dst}/alpha.png")
 Image.open(f"{src}/chelsea.png").convert("P").resize((40, 30)).save(f"{dst}/palette.png")
 Image.new("RGB", (1, 1), (200, 10, 10)).save(f"{dst}/one.png")
 EOF
-C="$tmp/c.png" S="$tmp/s.png"
 base=(-c "$C" -s "$S" -o "$tmp/out.png" --weights "$W" --size 32 -n 2 -q)
 
 # --- pictures
@@ -124,14 +94,14 @@ expect_error 1 "weights|magic|not a" -c "$C" -s "$S" -o "$tmp/out.png" --weights
 expect_error 1 "checksum" info "$tmp/flipped.nstw"
 
 # --- outputs
-expect_error 1 "no such file|cannot" -c "$C" -s "$S" -o "$tmp/missing-dir/out.png" --weights "$W" --size 32 -n 1 -q
+expect_error 1 "no such file|cannot|does not exist" -c "$C" -s "$S" -o "$tmp/missing-dir/out.png" --weights "$W" --size 32 -n 1 -q
 mkdir -p "$tmp/ro" && chmod a-w "$tmp/ro"
 if [ "$(id -u)" != 0 ]; then
 	expect_error 1 "permission|cannot" -c "$C" -s "$S" -o "$tmp/ro/out.png" --weights "$W" --size 32 -n 1 -q
 fi
 expect_error 2 "format|extension" -c "$C" -s "$S" -o "$tmp/out.xyz" --weights "$W" --size 32 -n 1 -q
 [ ! -e "$tmp/out.xyz" ] && ok || bad "an .xyz output was written"
-expect_error 1 "no such file|cannot" "${base[@]}" --log "$tmp/missing-dir/log.csv"
+expect_error 1 "no such file|cannot|does not exist" "${base[@]}" --log "$tmp/missing-dir/log.csv"
 # A failed run never replaces an existing file.
 echo "keep me" >"$tmp/keep.png"
 $NST -c "$tmp/missing.png" -s "$S" -o "$tmp/keep.png" --weights "$W" -q 2>/dev/null
@@ -186,5 +156,4 @@ run_ok "help" --help
 grep -q -- "--style-blend" "$tmp/stdout" && ok || bad "--help lacks --style-blend"
 run_ok "version" --version
 
-echo "t_cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,9 +2,16 @@
 #ifndef NST_CLI_H
 #define NST_CLI_H
 
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "nst.h"
+
+/* Bytes of a path, with its terminating zero. */
+#define CLI_PATH_BYTES PATH_MAX
 
 /* Exit codes (README: "Errors and exit codes"). */
 enum exit_code {
@@ -13,7 +20,7 @@ enum exit_code {
 	EXIT_USAGE = 2,         /* the command line is wrong */
 	EXIT_MEMORY = 3,        /* the run does not fit --max-memory, or memory could not be had */
 	EXIT_NUMERIC = 4,       /* the loss became NaN or infinite (lower --lr) */
-	EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM: the current picture was written */
+	EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM / SIGHUP: the current picture was written */
 };
 
 /* Shared by the modes (src/cli/args.c). */
@@ -26,8 +33,100 @@ int cli_fail_status(enum nst_status st, const struct nst_diag *diag, const char 
 /* Strict number parsing: the whole argument, finite, within [lo, hi]. */
 bool cli_parse_int(const char *s, long lo, long hi, int *out);
 bool cli_parse_float(const char *s, double lo, double hi, double *out);
+/* A seed: decimal digits only (no sign, no spaces), within uint64_t. */
+bool cli_parse_seed(const char *s, uint64_t *out);
+/* "512M", "2G", "300MiB", "1000000" -> bytes; false for anything else and below 1 MiB (no run fits
+ * in less, and 0.5 would otherwise mean 0 bytes). */
+bool cli_parse_bytes(const char *s, size_t *out);
 /* CLOCK_MONOTONIC in seconds. */
 double cli_now_seconds(void);
+/* Refuses neural-style's single-dash long options (-content_image, -num_iterations, ...) and any
+ * other single-dash word that getopt would read as a cluster of short options (-content = -c
+ * ontent), naming the nst option instead; shortopts / longopts as for getopt_long. Returns
+ * EXIT_OK or EXIT_USAGE (with the message printed). */
+struct option;
+int cli_check_spelling(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *help);
+/* The message for an option getopt does not know: neural-style's names get the nst option. */
+int cli_unknown_option(const char *arg, const char *help);
+/* The threads to use: requested (0: every usable CPU) at most the usable CPUs, with a one-line
+ * notice when it is clamped (unless quiet). */
+int cli_threads(int requested, bool quiet);
+/* After a mode: standard output flushed and closed without error, else a one-line error (exit 1). */
+int cli_finish_stdout(int rc);
+
+/* Signals (src/cli/signals.c).  SIGINT, SIGTERM and SIGHUP ask the run to stop: the first is
+ * recorded (cli_stop_signal), the second ends the process at once, except inside a section where
+ * they are blocked (writing a file), which ends first. */
+void cli_signals_install(void);
+int cli_stop_signal(void); /* the first stop signal received, or 0 */
+/* Blocks the stop signals in this thread (and in the threads it creates meanwhile: create thread
+ * pools inside such a section, so that the signals always reach the main thread); *old: the mask
+ * to restore. */
+void cli_signals_block(sigset_t *old);
+void cli_signals_restore(const sigset_t *old);
+/* Standard input, output and error open (on /dev/null when closed), so that no file the run opens
+ * becomes one of them (progress lines in the --log CSV with 2>&-). */
+void cli_standard_fds(void);
+
+/* Outputs and inputs as files (src/cli/outputs.c): every output is checked before any work. */
+enum cli_output_type {
+	CLI_OUTPUT_PICTURE,    /* by its extension; written atomically, or in place to a FIFO / device */
+	CLI_OUTPUT_DATA,       /* bytes (--log, --dump-grad, --raw): likewise */
+	CLI_OUTPUT_CHECKPOINT, /* the library writes <name>.tmp-XXXXXX beside it: a regular file */
+};
+/* Which file a path names, when it exists. */
+struct cli_id {
+	bool exists;
+	bool device; /* a character device (a terminal, /dev/null): several inputs and outputs may share it */
+	dev_t dev;
+	ino_t ino;
+};
+struct cli_file {
+	const char *what;           /* the option, for messages ("-o", "--log", "the content picture") */
+	const char *name;           /* as given */
+	bool stdio;                 /* "-": standard input or output */
+	bool stream;                /* an existing FIFO or character device, written in place */
+	struct cli_id id;
+	char path[CLI_PATH_BYTES];  /* where it is written: the name, or a symbolic link's final target */
+	char real[CLI_PATH_BYTES];  /* its folder's real path and its name ("" if unknown): equal for one file */
+};
+/* Checks an output: name within PATH_MAX, a known picture extension, not a folder, its folder
+ * existing and writable, its name within NAME_MAX with `reserve` more bytes (what the writer
+ * appends).  Fills *f; returns EXIT_OK, EXIT_USAGE or EXIT_FAILURE_RUN with the message printed. */
+int cli_output_check(struct cli_file *f, const char *what, const char *name, enum cli_output_type type,
+                     size_t reserve);
+/* An input's identity (no checks: reading it reports its errors). */
+void cli_input_identify(struct cli_file *f, const char *what, const char *name);
+/* Whether two files are one (device and inode, or the same real path for new files); devices
+ * shared by inputs and outputs, such as a terminal, are not. */
+bool cli_same_file(const struct cli_file *a, const struct cli_file *b);
+bool cli_same_id(const struct cli_id *a, const struct cli_id *b);
+/* EXIT_USAGE with a message when two outputs are one file or an output is an input. */
+int cli_refuse_same(const struct cli_file *const *outputs, int n_outputs, const struct cli_file *const *inputs,
+                    int n_inputs);
+/* Writes a picture where f says: standard output, in place to a stream, else atomically. */
+enum nst_status cli_save_picture(const struct cli_file *f, const struct nst_image *img, int quality,
+                                 struct nst_diag *diag);
+/* Writes bytes likewise (a temporary file renamed: never a partial file); EXIT_OK or 1 with the
+ * message printed. */
+int cli_write_data(const struct cli_file *f, const void *data, size_t bytes);
+/* The same without a message: 0 or the errno. */
+int cli_write_bytes(const struct cli_file *f, const void *data, size_t bytes);
+
+/* What a checkpoint was made with (src/cli/resume.c): "key value" lines in CHECKPOINT.options. */
+bool cli_run_options_path(const char *checkpoint, char *buf, size_t size);
+/* Writes text beside the checkpoint (atomically); 0 or the errno. */
+int cli_write_run_options(const char *checkpoint, const char *text);
+/* Compares the checkpoint's description with this run's (text): EXIT_OK when they agree or the
+ * checkpoint has none, else EXIT_USAGE with a message naming each option that differs.  The
+ * thread count only changes the sums' rounding: when it differs, *checkpoint_threads is the
+ * checkpoint's (else 0), not a refusal. */
+int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads);
+
+/* content | styles | result side by side at the result's height (src/cli/sheet.c). */
+enum nst_status cli_write_sheet(const struct cli_file *f, const struct nst_image *content,
+                                const struct nst_image *styles, int n_styles, const struct nst_image *result,
+                                int quality, struct nst_diag *diag);
 
 /* Feed-forward mode (src/cli/fast.c): `nst --model NAME|FILE.nstw -c PHOTO ... -o OUT [options]`.
  * Takes the whole command line (argv[0] is the program) and returns the process's exit code:

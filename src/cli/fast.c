@@ -31,7 +31,6 @@
 #define NST_DATADIR "/usr/local/share/nst"
 #endif
 
-#define PATH_BYTES 4096
 #define MAX_SIZE 16384
 #define MAX_THREADS 1024
 #define MAX_BENCH_RUNS 1000
@@ -53,12 +52,16 @@ static const char *const PICTURE_EXTENSIONS[] = {".png", ".jpg", ".jpeg", ".bmp"
 
 struct input {
 	char *path;        /* malloc'ed; "-" for standard input */
-	char *output;      /* malloc'ed: where its result goes */
+	char *output;      /* malloc'ed: where its result goes, as named */
+	char *written;     /* malloc'ed: the file written (output, or a symbolic link's target) */
+	bool stream;       /* written in place: a FIFO or a device */
+	struct cli_id id;  /* the picture's file */
 	int width, height; /* as it will run (after --size) */
+	bool failed;       /* reported: skipped from then on */
 };
 
 struct fast_cli {
-	const char *model, *output, *format, *raw;
+	const char *model, *output, *format, *raw, *sheet;
 	char **contents; /* the -c arguments, in order */
 	int n_contents;
 	int size;        /* 0: as is */
@@ -91,20 +94,24 @@ static void usage(FILE *f) {
 	        "      --size N          scale each picture's long side to N first (default: as it is)\n"
 	        "      --strength S      0..1: S * stylized + (1 - S) * original (default 1)\n"
 	        "      --jpeg-quality Q  1..100 (default %d)\n"
-	        "      --threads N       (default: one per online core)\n"
+	        "      --threads N       (default: the CPUs this process may use; more are reduced to them)\n"
 	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
 	        "      --precision fp32|fp16  GEMMs in float16 (default fp32): on CPUs with FP16 arithmetic\n"
 	        "                        (Pi 5, Jetson Orin); with --backend scalar its portable reference;\n"
 	        "                        elsewhere fp32, with a notice\n"
 	        "      --raw FILE        also write the network's output before rounding, float32 RGB [H][W][3]\n"
 	        "                        (one picture only)\n"
+	        "      --sheet FILE      also write photo | result side by side (one picture only)\n"
 	        "      --bench N         after each picture, run it N more times and print the median time\n"
 	        "  -q, --quiet           only errors\n"
 	        "  -h, --help            this text\n"
 	        "\n"
 	        "Pictures whose sides are not multiples of 4 are padded by repeating their last row / column\n"
-	        "and cropped back: every result has its picture's size.\n"
-	        "exit codes: 0 done, 1 a file or run failed, 2 usage, 3 memory\n",
+	        "and cropped back: every result has its picture's size.  A picture that cannot be read is\n"
+	        "reported in one line and the others are done; SIGINT / SIGTERM / SIGHUP stop after the\n"
+	        "picture being done is written.\n"
+	        "exit codes: 0 done, 1 a file or run failed (the first failure's code when several pictures\n"
+	        "            fail), 2 usage, 3 memory, 130 interrupted (the finished pictures are written)\n",
 	        DEFAULT_JPEG_QUALITY);
 }
 
@@ -145,7 +152,7 @@ static const char *printable(const char *name, char *buf, size_t size) {
 
 enum long_only {
 	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
-	OPT_BENCH, OPT_PRECISION,
+	OPT_BENCH, OPT_PRECISION, OPT_SHEET,
 };
 
 static int parse_args(struct fast_cli *c, int argc, char **argv) {
@@ -164,13 +171,18 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		{"raw", required_argument, NULL, OPT_RAW},
 		{"bench", required_argument, NULL, OPT_BENCH},
 		{"precision", required_argument, NULL, OPT_PRECISION},
+		{"sheet", required_argument, NULL, OPT_SHEET},
 		{NULL, 0, NULL, 0},
 	};
+	static const char shortopts[] = ":c:o:qh";
 	double v;
+	int rc = cli_check_spelling(argc, argv, shortopts + 1, longopts, "nst --model --help");
+	if (rc != EXIT_OK)
+		return rc;
 	opterr = 0;
 	optind = 1;
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":c:o:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_MODEL: c->model = optarg; break;
 		case 'c': c->contents[c->n_contents++] = optarg; break;
@@ -183,6 +195,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--format: '%s' is not png, jpg, bmp or tga", optarg);
 			c->format = optarg;
 			break;
+		case OPT_SHEET: c->sheet = optarg; break;
 		case OPT_SIZE:
 			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->size))
 				return cli_fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
@@ -226,7 +239,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--bench: '%s' is not a whole number 1..%d", optarg, MAX_BENCH_RUNS);
 			break;
 		case ':': return cli_fail(EXIT_USAGE, "%s needs a value (see nst --model --help)", argv[optind - 1]);
-		default: return cli_fail(EXIT_USAGE, "unknown option '%s' (see nst --model --help)", argv[optind - 1]);
+		default: return cli_unknown_option(argv[optind - 1], "nst --model --help");
 		}
 	}
 	if (optind < argc)
@@ -252,9 +265,9 @@ static bool is_model_file(const char *model) {
 /* The path of a named model, or NULL; `looked` lists where it looked. */
 const char *nst_cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
 	enum { MAX_DIRS = 4 };
-	char dirs[MAX_DIRS][PATH_BYTES];
+	char dirs[MAX_DIRS][CLI_PATH_BYTES];
 	int n = 0, len;
-	char exe[PATH_BYTES];
+	char exe[CLI_PATH_BYTES];
 	const ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	char *slash = NULL;
 	if (got > 0) {
@@ -263,14 +276,14 @@ const char *nst_cli_find_model(const char *name, char *buf, size_t size, char *l
 		if (slash)
 			*slash = '\0';
 	}
-	if (slash && (len = snprintf(dirs[n], PATH_BYTES, "%s/" STYLES_DIR, exe)) > 0 && len < PATH_BYTES)
+	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
 		n++;
 	const char *env = getenv("NST_STYLES");
-	if (env && *env && (len = snprintf(dirs[n], PATH_BYTES, "%s", env)) > 0 && len < PATH_BYTES)
+	if (env && *env && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s", env)) > 0 && len < CLI_PATH_BYTES)
 		n++;
-	if (slash && (len = snprintf(dirs[n], PATH_BYTES, "%s/../share/nst/" STYLES_DIR, exe)) > 0 && len < PATH_BYTES)
+	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/../share/nst/" STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
 		n++;
-	if ((len = snprintf(dirs[n], PATH_BYTES, "%s/" STYLES_DIR, NST_DATADIR)) > 0 && len < PATH_BYTES)
+	if ((len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" STYLES_DIR, NST_DATADIR)) > 0 && len < CLI_PATH_BYTES)
 		n++;
 	looked[0] = '\0';
 	for (int i = 0; i < n; i++) {
@@ -284,24 +297,29 @@ const char *nst_cli_find_model(const char *name, char *buf, size_t size, char *l
 	return NULL;
 }
 
-static int open_model(const char *model, struct nst_weights **weights) {
-	struct nst_diag diag = {{0}};
-	char buf[PATH_BYTES], looked[4 * PATH_BYTES];
-	const char *path = model;
+/* *path: the model's file (a name looked up, into buf), or EXIT_USAGE / EXIT_FAILURE_RUN. */
+static int find_model(const char *model, char *buf, size_t size, const char **path) {
+	char looked[4 * CLI_PATH_BYTES];
+	*path = model;
 	if (!is_model_file(model)) {
 		bool known = false;
 		for (size_t i = 0; i < N_KNOWN_MODELS; i++)
 			known = known || !strcmp(model, KNOWN_MODELS[i]);
-		path = nst_cli_find_model(model, buf, sizeof buf, looked, sizeof looked);
-		if (!path && !known)
+		*path = nst_cli_find_model(model, buf, size, looked, sizeof looked);
+		if (!*path && !known)
 			return cli_fail(EXIT_USAGE,
 			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie or a FILE.nstw "
 			            "(looked for %s" MODEL_EXTENSION " in %s)", model, model, looked);
-		if (!path)
+		if (!*path)
 			return cli_fail(EXIT_FAILURE_RUN,
 			            "model '%s' not found: run 'make weights' or set NST_STYLES (looked for %s" MODEL_EXTENSION
 			            " in %s)", model, model, looked);
 	}
+	return EXIT_OK;
+}
+
+static int open_model(const char *path, struct nst_weights **weights) {
+	struct nst_diag diag = {{0}};
 	const enum nst_status st = nst_weights_open(path, weights, &diag);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, path);
@@ -337,6 +355,9 @@ static int add_input(struct input_list *list, const char *path) {
 	in->path = dup_string(path);
 	if (!in->path)
 		return cli_fail(EXIT_MEMORY, "out of memory listing the pictures");
+	struct cli_file f;
+	cli_input_identify(&f, "the picture", path);
+	in->id = f.id;
 	list->n++;
 	return EXIT_OK;
 }
@@ -345,6 +366,7 @@ static void free_inputs(struct input_list *list) {
 	for (int i = 0; i < list->n; i++) {
 		free(list->items[i].path);
 		free(list->items[i].output);
+		free(list->items[i].written);
 	}
 	free(list->items);
 }
@@ -363,8 +385,14 @@ static int compare_strings(const void *a, const void *b) {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The pictures of dir (by extension, not hidden, not recursive), sorted by name. */
-static int add_directory(struct input_list *list, const char *dir) {
+static const char *file_kind(mode_t mode) {
+	return S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device"
+	                                                                                              : "not a file";
+}
+
+/* The pictures of dir (by extension, not hidden, not recursive), sorted by name; FIFOs, sockets
+ * and devices are skipped with a line (never opened: a FIFO would wait for a writer). */
+static int add_directory(struct input_list *list, const char *dir, bool quiet) {
 	DIR *d = opendir(dir);
 	if (!d)
 		return cli_fail(EXIT_FAILURE_RUN, "%s: cannot read the directory: %s", dir, strerror(errno));
@@ -374,10 +402,16 @@ static int add_directory(struct input_list *list, const char *dir) {
 	while (rc == EXIT_OK && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || !has_picture_extension(e->d_name))
 			continue;
-		char path[PATH_BYTES];
-		const int len = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (len < 0 || (size_t)len >= sizeof path || is_directory(path))
+		char path[CLI_PATH_BYTES];
+		const int len = snprintf(path, sizeof path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+		struct stat st;
+		if (len < 0 || (size_t)len >= sizeof path || stat(path, &st) != 0 || S_ISDIR(st.st_mode))
 			continue;
+		if (!S_ISREG(st.st_mode)) {
+			if (!quiet)
+				fprintf(stderr, "nst: skipped %s: %s, not a picture file\n", path, file_kind(st.st_mode));
+			continue;
+		}
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			char **p = realloc(names, (size_t)cap * sizeof *p);
@@ -409,14 +443,19 @@ static int add_directory(struct input_list *list, const char *dir) {
 
 /* OUT/<name without its extension>.<format> for each picture; refuses two results with one name. */
 static int name_outputs(struct input_list *list, const char *dir, const char *format) {
+	int dir_len = (int)strlen(dir);
+	while (dir_len > 1 && dir[dir_len - 1] == '/') /* "out/styled/" names "out/styled/a.png" */
+		dir_len--;
+	if (dir_len == 1 && dir[0] == '/')
+		dir_len = 0; /* the root: "/a.png" */
 	for (int i = 0; i < list->n; i++) {
 		const char *path = list->items[i].path;
 		const char *slash = strrchr(path, '/');
 		const char *base = slash ? slash + 1 : path;
 		const char *dot = strrchr(base, '.');
 		const int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
-		char buf[PATH_BYTES];
-		const int len = snprintf(buf, sizeof buf, "%s/%.*s.%s", dir, stem, base, format);
+		char buf[CLI_PATH_BYTES];
+		const int len = snprintf(buf, sizeof buf, "%.*s/%.*s.%s", dir_len, dir, stem, base, format);
 		if (len < 0 || (size_t)len >= sizeof buf)
 			return cli_fail(EXIT_USAGE, "the output path for %s is too long", path);
 		if (!(list->items[i].output = dup_string(buf)))
@@ -435,6 +474,56 @@ static int name_outputs(struct input_list *list, const char *dir, const char *fo
 			          names[i]);
 	free(names);
 	return rc;
+}
+
+/* EXIT_USAGE when f is one of the pictures or the model. */
+static int refuse_inputs(const struct cli_file *f, const struct input_list *list, const struct cli_id *model,
+                         const char *model_path) {
+	for (int j = 0; j < list->n; j++)
+		if (cli_same_id(&f->id, &list->items[j].id))
+			return cli_fail(EXIT_USAGE, "%s %s is the same file as the picture %s: an input is never overwritten",
+			                f->what, f->name, list->items[j].path);
+	if (cli_same_id(&f->id, model))
+		return cli_fail(EXIT_USAGE, "%s %s is the same file as the model %s: an input is never overwritten", f->what,
+		                f->name, model_path);
+	return EXIT_OK;
+}
+
+/* Every result, --raw and --sheet checked before any work (see cli_output_check): none an input,
+ * no two the same; *out is the one result's file (several go into a folder, each named apart). */
+static int check_outputs(const struct fast_cli *c, struct input_list *list, const char *model_path,
+                         struct cli_file *out, struct cli_file *raw, struct cli_file *sheet) {
+	struct cli_file model;
+	cli_input_identify(&model, "the model", model_path);
+	int rc;
+	for (int i = 0; i < list->n; i++) {
+		struct input *in = &list->items[i];
+		if (!strcmp(in->output, "-")) {
+			*out = (struct cli_file){.what = "-o", .name = "-", .stdio = true};
+			continue;
+		}
+		if ((rc = cli_output_check(out, "-o", in->output, CLI_OUTPUT_PICTURE, 0)) != EXIT_OK ||
+		    (rc = refuse_inputs(out, list, &model.id, model_path)) != EXIT_OK)
+			return rc;
+		in->stream = out->stream;
+		if (!(in->written = dup_string(out->path)))
+			return cli_fail(EXIT_MEMORY, "out of memory naming the results");
+	}
+	const struct cli_file *outputs[3] = {out};
+	int n_out = 1;
+	if (c->raw) {
+		if ((rc = cli_output_check(raw, "--raw", c->raw, CLI_OUTPUT_DATA, 0)) != EXIT_OK ||
+		    (rc = refuse_inputs(raw, list, &model.id, model_path)) != EXIT_OK)
+			return rc;
+		outputs[n_out++] = raw;
+	}
+	if (c->sheet) {
+		if ((rc = cli_output_check(sheet, "--sheet", c->sheet, CLI_OUTPUT_PICTURE, 0)) != EXIT_OK ||
+		    (rc = refuse_inputs(sheet, list, &model.id, model_path)) != EXIT_OK)
+			return rc;
+		outputs[n_out++] = sheet;
+	}
+	return list->n == 1 ? cli_refuse_same(outputs, n_out, NULL, 0) : EXIT_OK;
 }
 
 /* The size a picture runs at: as it is, or with its long side at --size. */
@@ -477,14 +566,12 @@ static int load_input(const struct fast_cli *c, const struct input *in, struct n
 	return st == NST_OK ? EXIT_OK : cli_fail_status(st, NULL, in->path);
 }
 
-static int write_raw(const char *path, const float *data, size_t n) {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
-	const bool ok = fwrite(data, sizeof(float), n, f) == n;
-	if (fclose(f) != 0 || !ok)
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
-	return EXIT_OK;
+/* A picture's result, where check_outputs found it is written. */
+static enum nst_status save_result(const struct input *in, const struct nst_image *img, int quality,
+                                   struct nst_diag *diag) {
+	struct cli_file f = {.what = "-o", .name = in->output, .stdio = !strcmp(in->output, "-"), .stream = in->stream};
+	snprintf(f.path, sizeof f.path, "%s", in->written ? in->written : in->output);
+	return cli_save_picture(&f, img, quality, diag);
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -515,6 +602,63 @@ static int bench(const struct fast_cli *c, struct nst_fast_session *session, con
  * The run
  * ------------------------------------------------------------------------------------------- */
 
+/* A picture that failed (its line is printed): the run goes on with the others. */
+static void failed(struct input *in, int rc, int *failures, int *first_code) {
+	in->failed = true;
+	if ((*failures)++ == 0)
+		*first_code = rc;
+}
+
+/* The pictures (-c files, folders, standard input) and where each result goes. */
+static int list_pictures(const struct fast_cli *c, struct input_list *list) {
+	bool many = c->n_contents > 1, uses_stdin = false;
+	int rc = EXIT_OK;
+	for (int i = 0; i < c->n_contents && rc == EXIT_OK; i++) {
+		const char *p = c->contents[i];
+		if (is_stream(p)) {
+			uses_stdin = true;
+			rc = add_input(list, p);
+		} else if (is_directory(p)) {
+			many = true;
+			rc = add_directory(list, p, c->quiet);
+		} else {
+			rc = add_input(list, p);
+		}
+	}
+	if (rc != EXIT_OK)
+		return rc;
+	if (uses_stdin && many)
+		return cli_fail(EXIT_USAGE, "-c - (standard input, or a pipe) cannot be combined with other pictures");
+	if (!many) {
+		if (strcmp(c->output, "-") && is_directory(c->output))
+			return name_outputs(list, c->output, c->format); /* one picture into a directory */
+		if (!(list->items[0].output = dup_string(c->output)))
+			return cli_fail(EXIT_MEMORY, "out of memory");
+		return EXIT_OK;
+	}
+	if (!strcmp(c->output, "-"))
+		return cli_fail(EXIT_USAGE, "-o - (standard output) takes one picture, not several");
+	if (c->raw || c->sheet)
+		return cli_fail(EXIT_USAGE, "%s takes one picture, not several", c->raw ? "--raw" : "--sheet");
+	struct stat sb;
+	if (stat(c->output, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		return cli_fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
+	/* The results never go into a folder of pictures: they would replace or mix with the originals. */
+	struct cli_file out_dir, in_dir;
+	cli_input_identify(&out_dir, "-o", c->output);
+	for (int i = 0; i < c->n_contents; i++) {
+		cli_input_identify(&in_dir, "-c", c->contents[i]);
+		if (cli_same_id(&out_dir.id, &in_dir.id))
+			return cli_fail(EXIT_USAGE, "-o %s is the folder of the pictures (-c %s): give the results another folder",
+			                c->output, c->contents[i]);
+	}
+	if ((rc = name_outputs(list, c->output, c->format)) != EXIT_OK)
+		return rc;
+	if (mkdir(c->output, 0777) != 0 && errno != EEXIST)
+		return cli_fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
+	return EXIT_OK;
+}
+
 static int run(struct fast_cli *c) {
 	struct input_list list = {0};
 	struct nst_image stdin_img = {0}, img = {0};
@@ -525,58 +669,20 @@ static int run(struct fast_cli *c) {
 	float *raw = NULL;
 	struct nst_diag diag = {{0}};
 	enum nst_status st;
-	int rc = EXIT_OK;
+	struct cli_file out_file, raw_file, sheet_file;
+	char model_buf[CLI_PATH_BYTES];
+	const char *model_path;
+	int failures = 0, first_code = EXIT_OK, written = 0;
+	sigset_t mask;
 
-	/* The pictures, and whether the output is one file or a directory. */
-	bool many = c->n_contents > 1, uses_stdin = false;
-	for (int i = 0; i < c->n_contents && rc == EXIT_OK; i++) {
-		const char *p = c->contents[i];
-		if (is_stream(p)) {
-			uses_stdin = true;
-			rc = add_input(&list, p);
-		} else if (is_directory(p)) {
-			many = true;
-			rc = add_directory(&list, p);
-		} else {
-			rc = add_input(&list, p);
-		}
-	}
-	if (rc != EXIT_OK)
+	int rc = list_pictures(c, &list);
+	if (rc != EXIT_OK || (rc = find_model(c->model, model_buf, sizeof model_buf, &model_path)) != EXIT_OK ||
+	    (rc = check_outputs(c, &list, model_path, &out_file, &raw_file, &sheet_file)) != EXIT_OK)
 		goto done;
-	if (uses_stdin && many) {
-		rc = cli_fail(EXIT_USAGE, "-c - (standard input, or a pipe) cannot be combined with other pictures");
-		goto done;
-	}
-	if (many) {
-		if (!strcmp(c->output, "-")) {
-			rc = cli_fail(EXIT_USAGE, "-o - (standard output) takes one picture, not several");
-			goto done;
-		}
-		if (c->raw) {
-			rc = cli_fail(EXIT_USAGE, "--raw takes one picture, not several");
-			goto done;
-		}
-		struct stat sb;
-		if (stat(c->output, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
-			rc = cli_fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
-			goto done;
-		}
-		if ((rc = name_outputs(&list, c->output, c->format)) != EXIT_OK)
-			goto done;
-		if (mkdir(c->output, 0777) != 0 && errno != EEXIST) {
-			rc = cli_fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
-			goto done;
-		}
-	} else if (strcmp(c->output, "-") && is_directory(c->output)) {
-		if ((rc = name_outputs(&list, c->output, c->format)) != EXIT_OK) /* one picture into a directory */
-			goto done;
-	} else if (!(list.items[0].output = dup_string(c->output))) {
-		rc = cli_fail(EXIT_MEMORY, "out of memory");
-		goto done;
-	}
+	cli_signals_install();
 
 	/* Sizes from the headers (standard input: decoded now, it can be read only once); the plan is
-	 * for the largest padded area. */
+	 * for the largest padded area.  A picture that cannot be read is reported and left out. */
 	int plan_w = 0, plan_h = 0;
 	long long plan_area = 0;
 	for (int i = 0; i < list.n; i++) {
@@ -585,14 +691,15 @@ static int run(struct fast_cli *c) {
 		if (list.n == 1 && is_stream(in->path)) {
 			struct nst_image_request request = {c->size, 0, 0, 0};
 			if ((st = nst_image_load_for(in->path, &request, &stdin_img, &diag)) != NST_OK) {
-				rc = cli_fail_status(st, &diag, in->path);
-				goto done;
+				failed(in, cli_fail_status(st, &diag, strcmp(in->path, "-") ? in->path : "standard input"), &failures,
+				       &first_code);
+				continue;
 			}
 			w = request.width;
 			h = request.height;
 		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, in->path);
-			goto done;
+			failed(in, cli_fail_status(st, &diag, in->path), &failures, &first_code);
+			continue;
 		}
 		run_size(c, w, h, &in->width, &in->height);
 		const long long area = (long long)((in->width + 3) / 4 * 4) * (long long)((in->height + 3) / 4 * 4);
@@ -602,8 +709,10 @@ static int run(struct fast_cli *c) {
 			plan_h = in->height;
 		}
 	}
+	if (failures == list.n)
+		goto done;
 
-	if ((rc = open_model(c->model, &weights)) != EXIT_OK)
+	if ((rc = open_model(model_path, &weights)) != EXIT_OK)
 		goto done;
 	struct nst_fast_plan plan;
 	if ((st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag)) != NST_OK) {
@@ -617,9 +726,9 @@ static int run(struct fast_cli *c) {
 		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
 		        printable(nst_weights_model(weights), model_name, sizeof model_name),
 		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
-		        list.n, list.n == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel,
-		        nst_precision_name(plan.precision), plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB,
-		        (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
+		        list.n - failures, list.n - failures == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend),
+		        plan.kernel, nst_precision_name(plan.precision), plan.threads, plan.threads == 1 ? "" : "s",
+		        (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
 		        (double)plan.scratch_bytes / MIB, plan.winograd_tile, plan.winograd_tile);
 	if (plan.notice && !c->quiet)
 		fprintf(stderr, "nst: %s\n", plan.notice);
@@ -632,35 +741,47 @@ static int run(struct fast_cli *c) {
 		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)plan.total_bytes / MIB);
 		goto done;
 	}
-	if ((st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, c->precision,
-	                        &session, &diag)) != NST_OK) {
+	cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+	st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, c->precision, &session,
+	                   &diag);
+	cli_signals_restore(&mask);
+	if (st != NST_OK) {
 		rc = cli_fail_status(st, &diag, "init");
 		goto done;
 	}
 	nst_weights_close(weights); /* packed into the arena */
 	weights = NULL;
 
-	for (int i = 0; i < list.n; i++) {
-		const struct input *in = &list.items[i];
-		if ((rc = load_input(c, in, &stdin_img, &img)) != EXIT_OK)
-			goto done;
+	/* Each picture in turn; a stop signal ends the run after the picture being done is written. */
+	for (int i = 0; i < list.n && !cli_stop_signal(); i++) {
+		struct input *in = &list.items[i];
+		if (in->failed)
+			continue;
+		if ((rc = load_input(c, in, &stdin_img, &img)) != EXIT_OK) {
+			failed(in, rc, &failures, &first_code);
+			continue;
+		}
 		const double t0 = cli_now_seconds();
 		st = nst_fast_run(session, img.width, img.height, img.rgb, result, c->strength);
 		const double ms = (cli_now_seconds() - t0) * MS_PER_S;
-		if (st != NST_OK) {
-			rc = cli_fail_status(st, NULL, in->path);
-			goto done;
-		}
-		if (c->raw) {
+		if (st == NST_OK && c->raw)
 			nst_fast_run_raw(session, img.width, img.height, img.rgb, raw);
-			if ((rc = write_raw(c->raw, raw, (size_t)img.width * (size_t)img.height * RGB)) != EXIT_OK)
-				goto done;
-		}
 		const struct nst_image out = {img.width, img.height, result};
-		if ((st = nst_image_save(in->output, &out, c->jpeg_quality, &diag)) != NST_OK) {
+		if (st != NST_OK)
+			rc = cli_fail_status(st, NULL, in->path);
+		else if (c->raw)
+			rc = cli_write_data(&raw_file, raw, (size_t)img.width * (size_t)img.height * RGB * sizeof(float));
+		if (rc == EXIT_OK && (st = save_result(in, &out, c->jpeg_quality, &diag)) != NST_OK)
 			rc = cli_fail_status(st, &diag, in->output);
-			goto done;
+		if (rc == EXIT_OK && c->sheet &&
+		    (st = cli_write_sheet(&sheet_file, &img, NULL, 0, &out, c->jpeg_quality, &diag)) != NST_OK)
+			rc = cli_fail_status(st, &diag, c->sheet);
+		if (rc != EXIT_OK) {
+			failed(in, rc, &failures, &first_code);
+			nst_image_free(&img);
+			continue;
 		}
+		written++;
 		if (!c->quiet)
 			fprintf(stderr, "nst: wrote %s (%dx%d, %.1f ms)\n", !strcmp(in->output, "-") ? "standard output" : in->output,
 			        img.width, img.height, ms);
@@ -668,8 +789,17 @@ static int run(struct fast_cli *c) {
 			goto done;
 		nst_image_free(&img);
 	}
+	rc = EXIT_OK;
 
 done:
+	if (rc == EXIT_OK && cli_stop_signal() && written + failures < list.n)
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d): wrote %d of %d pictures", cli_stop_signal(), written,
+		              list.n);
+	else if (rc == EXIT_OK && failures > 0) {
+		rc = first_code;
+		if (list.n > 1)
+			cli_fail(rc, "%d of %d pictures failed (each named above); wrote the other %d", failures, list.n, written);
+	}
 	nst_fast_release(session);
 	free(arena);
 	free(result);
@@ -691,8 +821,10 @@ int nst_cli_fast(int argc, char **argv) {
 	if (!c.contents)
 		return cli_fail(EXIT_MEMORY, "out of memory");
 	int rc = parse_args(&c, argc, argv);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		c.threads = cli_threads(c.threads, c.quiet);
 		rc = run(&c);
+	}
 	else if (rc < 0)
 		rc = EXIT_OK; /* --help */
 	free(c.contents);

@@ -39,28 +39,30 @@ static const char *const default_weights_files[] = {"vgg19-distilled.nstw", "vgg
 #define DEFAULT_PRINT_EVERY 10
 #define MAX_SIZE 16384
 #define MAX_ITERATIONS 1000000
-#define PATH_BYTES 4096
 #define MAX_SCALES 8
 #define MULTISCALE_START 256     /* the default schedule halves a larger --size down to this */
 #define MAX_TILE_SWEEPS 64
+/* What nst_session_save_checkpoint appends to the checkpoint's name for its temporary file. */
+#define CHECKPOINT_SUFFIX_BYTES (sizeof ".tmp-XXXXXX" - 1)
 /* Whole 8-bit pictures the CLI holds beside a tiled scale's arena (the result and --init's
  * picture): the tile budget leaves room for them (and for the float hand-over between scales). */
 #define TILED_PICTURE_COPIES 2
-
-/* The one piece of process-wide state: set by the signal handler, read by the progress callback. */
-static volatile sig_atomic_t g_stop_signal;
-
-static void on_signal(int sig) {
-	g_stop_signal = sig;
-	signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
-}
+#define DESCRIPTION_BYTES ((NST_MAX_STYLES + 4) * CLI_PATH_BYTES)
+/* parse_args: --help or --version is printed, nothing more to do. */
+#define PARSED_DONE (-1)
 
 struct cli {
 	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
 	const char *checkpoint, *resume;
 	int scales[MAX_SCALES], n_scales;
 	int scale_iterations[MAX_SCALES], n_scale_iterations;
-	char checkpoint_buf[4096];
+	char checkpoint_buf[CLI_PATH_BYTES];
+	bool checkpoint_given;   /* --checkpoint, not the default OUT.ckpt */
+	/* The outputs, checked before any work (check_files): where each is written. */
+	struct cli_file out, log_file, sheet_file, grad_file, checkpoint_file;
+	/* What decides the result, as "option value" lines: written beside checkpoints, compared on
+	 * --resume (describe_run; empty for runs that cannot be resumed). */
+	char description[DESCRIPTION_BYTES];
 	int checkpoint_every;
 	char *styles[NST_MAX_STYLES];
 	int n_styles;
@@ -90,7 +92,8 @@ static void usage(FILE *f) {
 	        "pictures\n"
 	        "  -c, --content FILE       the photo (PNG, JPEG, BMP, TGA, ...)\n"
 	        "  -s, --style FILE[,FILE]  one or more style pictures\n"
-	        "  -o, --output FILE        .png, .jpg, .bmp or .tga (written atomically)\n"
+	        "  -o, --output FILE        .png, .jpg, .bmp or .tga, written atomically (a symbolic link: its\n"
+	        "                           target; a FIFO or device: as a stream); - is standard output (PNG)\n"
 	        "      --size N             long side of the output in pixels (default %d); above 256 the run\n"
 	        "                           starts coarse: 256, 512, ... up to N (see --scales)\n"
 	        "      --scales A,B,...     coarse to fine: optimize at A, upsample (in float, plus the content's\n"
@@ -130,8 +133,9 @@ static void usage(FILE *f) {
 	        "                           auto: the fastest here, measured on the run's largest layer)\n"
 	        "      --precision fp32|fp16  convolutions in float16 (default fp32): needs --backend xnnpack (or\n"
 	        "                           auto choosing it) and FP16 arithmetic (e.g. Raspberry Pi 5); else fp32\n"
-	        "      --threads N          (default: one per online core)\n"
-	        "      --max-memory SIZE    keep the run within SIZE (e.g. 512M, 2G): a scale whose plan exceeds it\n"
+	        "      --threads N          (default: the CPUs this process may use, as taskset and cgroups allow;\n"
+	        "                           more are reduced to them)\n"
+	        "      --max-memory SIZE    keep the run within SIZE (>= 1M: 512M, 2G): a scale whose plan exceeds it\n"
 	        "                           is optimized in tiles, the largest that fit; refused if none does\n"
 	        "      --tile N             optimize scales larger than N px in overlapping tiles of N px\n"
 	        "      --tile-overlap N     pixels neighbouring tiles share (default: a quarter of the tile)\n"
@@ -142,52 +146,25 @@ static void usage(FILE *f) {
 	        "      --log FILE.csv       iteration,total,content,style,tv,seconds\n"
 	        "      --dump-grad FILE     the gradient at the start, raw float32 [H][W][3] (BGR)\n"
 	        "interruption\n"
-	        "      --checkpoint FILE    where checkpoints go (default OUT.ckpt); SIGINT / SIGTERM write the\n"
-	        "                           current picture and a checkpoint, then exit with 130\n"
+	        "      --checkpoint FILE    where checkpoints go (default OUT.ckpt; FILE.options: what it was made\n"
+	        "                           with); SIGINT / SIGTERM / SIGHUP write the current picture and a\n"
+	        "                           checkpoint, then exit with 130; a second one ends at once\n"
 	        "      --checkpoint-every N also write a checkpoint every N iterations (power cuts)\n"
-	        "      --resume FILE        continue from a checkpoint (same pictures, options and -n)\n"
+	        "      --resume FILE        continue from a checkpoint (same pictures, options and -n; another\n"
+	        "                           --threads only loses bit-exactness)\n"
 	        "  -q, --quiet              only errors\n"
 	        "  -h, --help               this text\n"
 	        "      --version            the version\n"
 	        "\n"
+	        "Every output is checked before the run starts; no input is ever overwritten.\n"
 	        "exit codes: 0 done, 1 a file or run failed, 2 usage, 3 memory, 4 loss not finite,\n"
 	        "            130 interrupted (the current picture is written first)\n",
 	        DEFAULT_SIZE, default_weights_files[0], default_weights_files[1], DEFAULT_ITERATIONS, DEFAULT_PRINT_EVERY);
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Parsing sizes strictly (numbers: cli_parse_int / cli_parse_float in args.c).
+ * Memory
  * ------------------------------------------------------------------------------------------- */
-
-/* "512M", "2G", "300MiB", "1000000" -> bytes. */
-static bool parse_bytes(const char *s, size_t *out) {
-	char *end;
-	errno = 0;
-	const double v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v <= 0)
-		return false;
-	double mult = 1;
-	if (*end) {
-		switch (*end) {
-		case 'k': case 'K': mult = 1024.0; break;
-		case 'm': case 'M': mult = 1024.0 * 1024.0; break;
-		case 'g': case 'G': mult = 1024.0 * 1024.0 * 1024.0; break;
-		default: return false;
-		}
-		end++;
-		if (*end == 'i')
-			end++;
-		if (*end == 'B' || *end == 'b')
-			end++;
-		if (*end)
-			return false;
-	}
-	const double bytes = v * mult;
-	if (bytes >= (double)SIZE_MAX)
-		return false;
-	*out = (size_t)bytes;
-	return true;
-}
 
 static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
@@ -224,7 +201,7 @@ const char *nst_cli_default_weights(char *buf, size_t size) {
 	const char *env = getenv("NST_WEIGHTS");
 	if (env && *env)
 		return env;
-	char exe[PATH_BYTES], installed[PATH_BYTES + 16];
+	char exe[CLI_PATH_BYTES], installed[CLI_PATH_BYTES + 16];
 	const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
 	if (slash) {
@@ -320,12 +297,27 @@ struct run_state {
 	int scale_rows;          /* loss-log rows of the current scale so far */
 };
 
-static void save_path(const char *output, int iteration, char *buf, size_t size) {
+/* OUT-<iteration>.<ext>: false if it does not fit in buf. */
+static bool save_path(const char *output, int iteration, char *buf, size_t size) {
 	const char *dot = strrchr(output, '.');
 	const char *slash = strrchr(output, '/');
 	if (!dot || (slash && dot < slash))
 		dot = output + strlen(output);
-	snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, iteration, dot);
+	const int len = snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, iteration, dot);
+	return len > 0 && (size_t)len < size;
+}
+
+/* The checkpoint and what it was made with, each whole or not at all (the stop signals wait
+ * meanwhile).  The description is a help for --resume's messages: without it the checkpoint
+ * still resumes. */
+static enum nst_status save_checkpoint(const struct cli *c, const struct nst_session *session, struct nst_diag *diag) {
+	sigset_t mask;
+	cli_signals_block(&mask);
+	if (c->description[0])
+		cli_write_run_options(c->checkpoint_file.path, c->description);
+	const enum nst_status st = nst_session_save_checkpoint(session, c->checkpoint_file.path, diag);
+	cli_signals_restore(&mask);
+	return st;
 }
 
 static bool on_progress(void *user, const struct nst_progress *p) {
@@ -344,10 +336,14 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		snprintf(scale + used, sizeof scale - used, "sweep %d tile %d ", sweep + 1, tile + 1);
 	}
 	if (r->log) {
-		/* One log for the whole run: rows and seconds continue across scales. */
-		fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content, l->style,
-		        l->tv, r->last_seconds);
-		fflush(r->log); /* readable while the run goes on, and complete up to an interruption */
+		/* One log for the whole run: rows and seconds continue across scales; flushed, so that it
+		 * is readable while the run goes on and complete up to an interruption. */
+		if (fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content,
+		            l->style, l->tv, r->last_seconds) < 0 || fflush(r->log) != 0) {
+			fprintf(stderr, "%snst: cannot write %s: %s\n", r->tty ? "\n" : "", c->log_path, strerror(errno));
+			r->save_failed = 1;
+			return false;
+		}
 	}
 	const double rate = p->iteration > 0 && p->seconds > 0 ? p->iteration / p->seconds : 0.0;
 	if (!c->quiet) {
@@ -363,7 +359,7 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		}
 	}
 	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
-		char path[PATH_BYTES];
+		char path[CLI_PATH_BYTES];
 		save_path(c->output, p->iteration, path, sizeof path);
 		struct nst_image img = {r->width, r->height, r->rgb};
 		struct nst_diag diag = {{0}};
@@ -371,7 +367,11 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 			nst_tiled_image(r->tiles, r->rgb);
 		else
 			nst_session_image(r->session, r->rgb);
-		if (nst_image_save(path, &img, c->jpeg_quality, &diag) != NST_OK) {
+		sigset_t mask;
+		cli_signals_block(&mask); /* never half a file */
+		const enum nst_status st = nst_image_save(path, &img, c->jpeg_quality, &diag);
+		cli_signals_restore(&mask);
+		if (st != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
 			r->save_failed = 1;
 			return false;
@@ -380,58 +380,13 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
 	    p->iteration < p->iterations) {
 		struct nst_diag diag = {{0}};
-		if (nst_session_save_checkpoint(r->session, c->checkpoint, &diag) != NST_OK) {
+		if (save_checkpoint(c, r->session, &diag) != NST_OK) {
 			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
 			r->save_failed = 1;
 			return false;
 		}
 	}
-	return g_stop_signal == 0;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * The side-by-side sheet: content | styles | result, all at the result's height.
- * ------------------------------------------------------------------------------------------- */
-
-static enum nst_status write_sheet(const char *path, const struct nst_image *content, const struct nst_image *styles,
-                                   int n_styles, const struct nst_image *result, int quality, struct nst_diag *diag) {
-	const int h = result->height;
-	struct nst_image parts[NST_MAX_STYLES + 2];
-	int n = 0, total_w = 0;
-	enum nst_status st = NST_OK;
-	const struct nst_image *src[NST_MAX_STYLES + 2];
-	src[n++] = content;
-	for (int k = 0; k < n_styles; k++)
-		src[n++] = &styles[k];
-	src[n++] = result;
-	for (int i = 0; i < n; i++) {
-		const int w = (int)lround((double)src[i]->width * h / src[i]->height);
-		parts[i] = (struct nst_image){0};
-		st = nst_image_resize(src[i], w < 1 ? 1 : w, h, &parts[i]);
-		if (st != NST_OK)
-			break;
-		total_w += parts[i].width;
-	}
-	struct nst_image sheet = {total_w, h, NULL};
-	if (st == NST_OK) {
-		sheet.rgb = malloc((size_t)total_w * (size_t)h * 3);
-		if (!sheet.rgb)
-			st = NST_ERR_OUT_OF_MEMORY;
-	}
-	if (st == NST_OK) {
-		int x0 = 0;
-		for (int i = 0; i < n; i++) {
-			for (int y = 0; y < h; y++)
-				memcpy(sheet.rgb + ((size_t)y * (size_t)total_w + (size_t)x0) * 3,
-				       parts[i].rgb + (size_t)y * (size_t)parts[i].width * 3, (size_t)parts[i].width * 3);
-			x0 += parts[i].width;
-		}
-		st = nst_image_save(path, &sheet, quality, diag);
-	}
-	for (int i = 0; i < n; i++)
-		nst_image_free(&parts[i]);
-	free(sheet.rgb);
-	return st;
+	return cli_stop_signal() == 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -449,7 +404,7 @@ enum long_only {
 
 /* "128,256,512" -> ints in lo..hi; returns the count, or -1. */
 static int parse_int_list(const char *arg, int *out, int max, long lo, long hi) {
-	char buf[PATH_BYTES];
+	char buf[CLI_PATH_BYTES];
 	snprintf(buf, sizeof buf, "%s", arg);
 	int n = 0;
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -473,7 +428,7 @@ static int split_styles(struct cli *c, char *list) {
 }
 
 static int parse_blend(struct cli *c, const char *arg) {
-	char buf[PATH_BYTES];
+	char buf[CLI_PATH_BYTES];
 	snprintf(buf, sizeof buf, "%s", arg);
 	int n = 0;
 	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
@@ -483,6 +438,10 @@ static int parse_blend(struct cli *c, const char *arg) {
 			return -1;
 		}
 		c->blend[n++] = (float)v;
+	}
+	if (n == 0) {
+		cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
+		return -1;
 	}
 	c->blend_given = true;
 	return n; /* the count is checked against the number of styles later; -1: error */
@@ -539,9 +498,12 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 	struct nst_diag diag = {{0}};
 	double v;
 	int n_blend = 0, rc;
+	static const char shortopts[] = ":c:s:o:n:qh";
+	if ((rc = cli_check_spelling(argc, argv, shortopts + 1, longopts, "nst --help")) != EXIT_OK)
+		return rc;
 	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, ":c:s:o:n:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': c->content = optarg; break;
 		case 's':
@@ -554,10 +516,10 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--iterations: '%s' is not a whole number 0..%d", optarg, MAX_ITERATIONS);
 			break;
 		case 'q': c->quiet = true; break;
-		case 'h': usage(stdout); exit(EXIT_OK);
-		case OPT_VERSION: printf("nst %s\n", NST_VERSION_STRING); exit(EXIT_OK);
+		case 'h': usage(stdout); return PARSED_DONE;
+		case OPT_VERSION: printf("nst %s\n", NST_VERSION_STRING); return PARSED_DONE;
 		case OPT_STYLE_BLEND:
-			if ((n_blend = parse_blend(c, optarg)) <= 0)
+			if ((n_blend = parse_blend(c, optarg)) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_SIZE:
@@ -615,6 +577,8 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			else {
 				c->options.init = NST_INIT_IMAGE;
 				c->init_path = !strncmp(optarg, "image:", 6) ? optarg + 6 : optarg;
+				if (!*c->init_path)
+					return cli_fail(EXIT_USAGE, "--init %s: no picture named (--init content|random|FILE)", optarg);
 			}
 			break;
 		case OPT_OPTIMIZER:
@@ -626,8 +590,8 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--optimizer: '%s' is not lbfgs or adam", optarg);
 			break;
 		case OPT_LR:
-			if (!cli_parse_float(optarg, 0.0, 1e30, &v) || v <= 0)
-				return cli_fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0", optarg);
+			if (!cli_parse_float(optarg, 0.0, 1e30, &v) || !((float)v > 0)) /* 1e-50 is 0 as a float */
+				return cli_fail(EXIT_USAGE, "--lr: '%s' is not a finite number > 0 (and at least 1e-38)", optarg);
 			c->options.learning_rate = (float)v;
 			break;
 		case OPT_TOLERANCE:
@@ -648,14 +612,10 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--history: '%s' is not a whole number 1..1000", optarg);
 			break;
 		case OPT_ORIGINAL_COLORS: c->options.original_colors = true; break;
-		case OPT_SEED: {
-			char *end;
-			errno = 0;
-			c->options.seed = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-')
-				return cli_fail(EXIT_USAGE, "--seed: '%s' is not a whole number >= 0", optarg);
+		case OPT_SEED:
+			if (!cli_parse_seed(optarg, &c->options.seed))
+				return cli_fail(EXIT_USAGE, "--seed: '%s' is not a whole number 0..18446744073709551615", optarg);
 			break;
-		}
 		case OPT_THREADS:
 			if (!cli_parse_int(optarg, 1, 1024, &c->options.threads))
 				return cli_fail(EXIT_USAGE, "--threads: '%s' is not a whole number 1..1024", optarg);
@@ -691,15 +651,18 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		case OPT_LOG: c->log_path = optarg; break;
 		case OPT_SHEET: c->sheet = optarg; break;
 		case OPT_MAX_MEMORY:
-			if (!parse_bytes(optarg, &c->max_memory))
-				return cli_fail(EXIT_USAGE, "--max-memory: '%s' is not a size such as 512M or 2G", optarg);
+			if (!cli_parse_bytes(optarg, &c->max_memory))
+				return cli_fail(EXIT_USAGE, "--max-memory: '%s' is not a size of 1M or more, such as 512M or 2G", optarg);
 			break;
 		case OPT_DUMP_GRAD: c->dump_grad = optarg; break;
 		case OPT_JPEG_QUALITY:
 			if (!cli_parse_int(optarg, 1, 100, &c->jpeg_quality))
 				return cli_fail(EXIT_USAGE, "--jpeg-quality: '%s' is not a whole number 1..100", optarg);
 			break;
-		case OPT_CHECKPOINT: c->checkpoint = optarg; break;
+		case OPT_CHECKPOINT:
+			c->checkpoint = optarg;
+			c->checkpoint_given = true;
+			break;
 		case OPT_CHECKPOINT_EVERY:
 			if (!cli_parse_int(optarg, 1, MAX_ITERATIONS, &c->checkpoint_every))
 				return cli_fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
@@ -732,7 +695,7 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 				return cli_fail(EXIT_USAGE, "--tile-sweeps: '%s' is not a whole number 1..%d", optarg, MAX_TILE_SWEEPS);
 			break;
 		case ':': return cli_fail(EXIT_USAGE, "%s needs a value (see nst --help)", argv[optind - 1]);
-		default: return cli_fail(EXIT_USAGE, "unknown option '%s' (see nst --help)", argv[optind - 1]);
+		default: return cli_unknown_option(argv[optind - 1], "nst --help");
 		}
 	}
 	if (optind < argc)
@@ -743,6 +706,9 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
 	if (c->n_styles == 0 && c->options.n_style_layers > 0)
 		return cli_fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+	if (!strcmp(c->output, "-") && c->save_every)
+		return cli_fail(EXIT_USAGE, "--save-every writes OUT-<iteration>.<ext> files: give -o a file name, not - "
+		                "(standard output)");
 	if (c->n_scale_iterations > 0 && c->n_scale_iterations != (c->n_scales > 0 ? c->n_scales : 1))
 		return cli_fail(EXIT_USAGE, "--scale-iterations has %d counts for %d scales", c->n_scale_iterations,
 		            c->n_scales > 0 ? c->n_scales : 1);
@@ -775,16 +741,6 @@ static enum nst_status fit_copy(const struct nst_image *src, int long_side, int 
 	if (!fixed_w)
 		nst_image_fit(src->width, src->height, long_side, &w, &h);
 	return nst_image_resize(src, w, h, out); /* a plain copy at the same size */
-}
-
-static int write_grad(const char *path, const float *grad, size_t n) {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
-	const bool ok = fwrite(grad, sizeof(float), n, f) == n;
-	if (fclose(f) != 0 || !ok)
-		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
-	return EXIT_OK;
 }
 
 /* The sizes of a run: one, or a coarse-to-fine schedule that starts each scale from the previous
@@ -824,6 +780,164 @@ static int make_schedule(const struct cli *c, struct schedule *s) {
 			s->iterations[i] = 0;
 	}
 	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Everything the run writes, checked before any work
+ * ------------------------------------------------------------------------------------------- */
+
+/* The longest --save-every name ("OUT-<iteration>.<ext>") must be a picture its folder takes, and
+ * no name an input (each existing one is compared: a hard link counts). */
+static int check_save_names(const struct cli *c, const struct schedule *sched, const struct cli_file *const *inputs,
+                            int n_inputs) {
+	int most = 0;
+	for (int i = 0; i < sched->n; i++)
+		most = sched->iterations[i] > most ? sched->iterations[i] : most;
+	if (!c->save_every || most <= c->save_every)
+		return EXIT_OK;
+	char path[CLI_PATH_BYTES];
+	struct cli_file f;
+	const int last = (most - 1) / c->save_every * c->save_every; /* written below the last iteration */
+	if (!save_path(c->output, last, path, sizeof path))
+		return cli_fail(EXIT_USAGE, "--save-every: the name of %s's intermediate pictures is too long", c->output);
+	int rc = cli_output_check(&f, "--save-every", path, CLI_OUTPUT_PICTURE, 0);
+	for (int it = c->save_every; it < most && rc == EXIT_OK; it += c->save_every) {
+		save_path(c->output, it, path, sizeof path);
+		cli_input_identify(&f, "--save-every", path);
+		const struct cli_file *one = &f;
+		if (f.id.exists)
+			rc = cli_refuse_same(&one, 1, inputs, n_inputs);
+	}
+	return rc;
+}
+
+/* Fills c's output files: each checked (see cli_output_check), none an input, no two the same. */
+static int check_files(struct cli *c, const struct schedule *sched, const char *weights_path) {
+	struct cli_file in[NST_MAX_STYLES + 4];
+	const struct cli_file *inputs[NST_MAX_STYLES + 4], *outputs[5];
+	int n_in = 0, n_out = 0, rc;
+	if (!strcmp(c->output, "-"))
+		c->out = (struct cli_file){.what = "-o", .name = c->output, .stdio = true};
+	else if ((rc = cli_output_check(&c->out, "-o", c->output, CLI_OUTPUT_PICTURE, 0)) != EXIT_OK)
+		return rc;
+	outputs[n_out++] = &c->out;
+	const struct {
+		struct cli_file *file;
+		const char *what, *name;
+		enum cli_output_type type;
+	} side[] = {
+		{&c->log_file, "--log", c->log_path, CLI_OUTPUT_DATA},
+		{&c->sheet_file, "--sheet", c->sheet, CLI_OUTPUT_PICTURE},
+		{&c->grad_file, "--dump-grad", c->dump_grad, CLI_OUTPUT_DATA},
+	};
+	for (size_t i = 0; i < sizeof side / sizeof side[0]; i++) {
+		if (!side[i].name)
+			continue;
+		if ((rc = cli_output_check(side[i].file, side[i].what, side[i].name, side[i].type, 0)) != EXIT_OK)
+			return rc;
+		outputs[n_out++] = side[i].file;
+	}
+	/* The default checkpoint, OUT.ckpt, is checked where OUT is a file; beside standard output or a
+	 * pipe it is written if it can be. */
+	if (c->checkpoint_given || !(c->out.stdio || c->out.stream)) {
+		if ((rc = cli_output_check(&c->checkpoint_file, "--checkpoint", c->checkpoint, CLI_OUTPUT_CHECKPOINT,
+		                           CHECKPOINT_SUFFIX_BYTES)) != EXIT_OK)
+			return rc;
+		outputs[n_out++] = &c->checkpoint_file;
+	} else {
+		c->checkpoint_file = (struct cli_file){.what = "--checkpoint", .name = c->checkpoint};
+		snprintf(c->checkpoint_file.path, sizeof c->checkpoint_file.path, "%s", c->checkpoint);
+	}
+	cli_input_identify(&in[n_in++], "the content picture", c->content);
+	for (int k = 0; k < c->n_styles; k++)
+		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
+	if (c->options.init == NST_INIT_IMAGE)
+		cli_input_identify(&in[n_in++], "--init", c->init_path);
+	cli_input_identify(&in[n_in++], "the weights", weights_path);
+	for (int i = 0; i < n_in; i++)
+		inputs[i] = &in[i];
+	if ((rc = cli_refuse_same(outputs, n_out, inputs, n_in)) != EXIT_OK)
+		return rc;
+	if ((rc = check_save_names(c, sched, inputs, n_in)) != EXIT_OK)
+		return rc;
+	if (c->resume) { /* continuing in place (--resume OUT.ckpt, the default checkpoint) is the usual way */
+		struct cli_file resume;
+		cli_input_identify(&resume, "--resume", c->resume);
+		const struct cli_file *r = &resume;
+		for (int i = 0; i < n_out && rc == EXIT_OK; i++)
+			if (outputs[i] != &c->checkpoint_file)
+				rc = cli_refuse_same(&outputs[i], 1, &r, 1);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * What a run was made with, for --resume
+ * ------------------------------------------------------------------------------------------- */
+
+/* Appends to a description; what does not fit is left out. */
+static void __attribute__((format(printf, 4, 5))) add(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	const int n = *used < size ? vsnprintf(buf + *used, size - *used, fmt, ap) : 0;
+	va_end(ap);
+	*used = n > 0 && *used + (size_t)n < size ? *used + (size_t)n : *used;
+}
+
+/* A picture by its real path (the same file named from another folder is the same picture). */
+static const char *real_name(const char *path, char *buf) {
+	return strcmp(path, "-") && realpath(path, buf) ? buf : path;
+}
+
+/* The options that decide a one-scale run's result, one "option value" line each. */
+static void describe_run(struct cli *c, const struct nst_plan *plan, const struct nst_weights *weights,
+                         const struct nst_problem *problem) {
+	char *d = c->description, path[CLI_PATH_BYTES];
+	const size_t size = sizeof c->description;
+	const struct nst_options *o = &c->options;
+	size_t used = 0;
+	add(d, size, &used, "-c %s\n-s ", real_name(c->content, path));
+	for (int k = 0; k < c->n_styles; k++)
+		add(d, size, &used, "%s%s", k ? "," : "", real_name(c->styles[k], path));
+	add(d, size, &used, "\n--style-blend ");
+	for (int k = 0; k < c->n_styles; k++)
+		add(d, size, &used, "%s%.9g", k ? "," : "", c->blend_given ? (double)c->blend[k] : 1.0);
+	add(d, size, &used, "\n--size %dx%d\n--style-scale %.9g\n--weights checksum %08x\n--content-layers ", problem->width,
+	    problem->height, c->style_scale, nst_weights_checksum(weights));
+	for (int i = 0; i < o->n_content_layers; i++)
+		add(d, size, &used, "%s%s", i ? "," : "", o->content_layers[i]);
+	add(d, size, &used, "\n--style-layers ");
+	for (int i = 0; i < o->n_style_layers; i++)
+		add(d, size, &used, "%s%s", i ? "," : "", o->style_layers[i]);
+	add(d, size, &used, "\n--content-weight %.9g\n--style-weight %.9g\n--tv-weight %.9g\n--pooling %s\n--optimizer %s\n"
+	    "--lr %.9g\n--history %d\n--init %s\n--seed %llu\n--original-colors %s\n--backend %s\n--precision %s\n"
+	    "--threads %d\n-n %d\n", (double)o->content_weight, (double)o->style_weight, (double)o->tv_weight,
+	    o->pooling == NST_POOLING_AVG ? "avg" : "max", o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs",
+	    (double)o->learning_rate, o->history,
+	    o->init == NST_INIT_RANDOM ? "random" : o->init == NST_INIT_IMAGE ? real_name(c->init_path, path) : "content",
+	    (unsigned long long)o->seed, o->original_colors ? "yes" : "no", nst_backend_name(plan->backend),
+	    nst_precision_name(plan->precision), plan->threads, c->iterations);
+}
+
+/* --resume, before any work: the options compared with the checkpoint's (a refusal names what
+ * differs).  Another thread count is allowed, with a notice: *then_threads is the checkpoint's. */
+static int check_resume(const struct cli *c, const struct nst_plan *plan, int *then_threads) {
+	const int rc = cli_check_run_options(c->resume, c->description, then_threads);
+	if (rc == EXIT_OK && *then_threads && !c->quiet)
+		fprintf(stderr, "nst: resuming with --threads %d where the checkpoint ran with %d: the result will not be "
+		        "bit for bit the uninterrupted run's\n", plan->threads, *then_threads);
+	return rc;
+}
+
+/* --resume: the checkpoint loaded into the prepared session. */
+static int resume(const struct cli *c, struct nst_session *session, int then_threads) {
+	struct nst_diag diag = {{0}};
+	const enum nst_status st = nst_session_load_checkpoint(session, c->resume, &diag);
+	if (st == NST_ERR_INVALID_ARGUMENT && then_threads) /* the library checks the style targets bit for bit */
+		return cli_fail(EXIT_USAGE, "checkpoint %s: its style targets were summed by %d thread%s and this library "
+		                "compares them bit for bit: resume with --threads %d", c->resume, then_threads,
+		                then_threads == 1 ? "" : "s", then_threads);
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, c->resume);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -933,7 +1047,7 @@ static int hand_over(float *x, const struct nst_image *from, const struct nst_im
 
 static int run(struct cli *c) {
 	struct nst_diag diag = {{0}};
-	char weights_buf[PATH_BYTES];
+	char weights_buf[CLI_PATH_BYTES];
 	const char *weights_path = c->weights ? c->weights : nst_cli_default_weights(weights_buf, sizeof weights_buf);
 	if (!weights_path)
 		return cli_fail(EXIT_FAILURE_RUN,
@@ -948,6 +1062,10 @@ static int run(struct cli *c) {
 	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
 		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
 		            sched.size[last]);
+	int rc = check_files(c, &sched, weights_path);
+	if (rc != EXIT_OK)
+		return rc;
+	cli_signals_install();
 
 	/* Pictures first (they allocate, before the plan): every scale's, from the originals. */
 	struct nst_image original = {0}, styles_original[NST_MAX_STYLES] = {{0}}, init_original = {0};
@@ -959,8 +1077,8 @@ static int run(struct cli *c) {
 	struct nst_session *session = NULL;
 	uint8_t *result = NULL;
 	FILE *log = NULL;
-	int rc = EXIT_OK;
 	enum nst_status st = NST_OK, wst;
+	sigset_t mask;
 	struct nst_plan plans[MAX_SCALES];
 	struct nst_options options[MAX_SCALES];
 	struct nst_problem problems[MAX_SCALES];
@@ -1040,6 +1158,11 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
+	if (sched.n == 1 && !tiled[0]) /* a run that can be resumed */
+		describe_run(c, &plans[0], weights, &problems[0]);
+	int then_threads = 0;
+	if (c->resume && (rc = check_resume(c, &plans[0], &then_threads)) != EXIT_OK)
+		goto done;
 	if (!c->quiet) {
 		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
 		        content[last].height, c->n_styles, c->n_styles == 1 ? "" : "s",
@@ -1084,17 +1207,18 @@ static int run(struct cli *c) {
 	if (c->log_path) {
 		/* A resumed run continues its log; a new run starts one. */
 		log = fopen(c->log_path, c->resume ? "a" : "w");
-		if (!log) {
+		if (!log || (!c->resume && fprintf(log, "iteration,total,content,style,tv,seconds\n") < 0)) {
 			rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 			goto done;
 		}
-		if (!c->resume)
-			fprintf(log, "iteration,total,content,style,tv,seconds\n");
+	}
+	if (cli_stop_signal()) {
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) before the first iteration: nothing written",
+		              cli_stop_signal());
+		goto done;
 	}
 
 	struct run_state state = {.cli = c, .log = log, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .n_scales = sched.n};
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	for (int i = 0; i < sched.n; i++) {
 		nst_session_release(session);
 		session = NULL;
@@ -1102,8 +1226,10 @@ static int run(struct cli *c) {
 		tiles = state.tiles = NULL;
 		if (tiled[i]) { /* the whole picture in tiles: one session of the tile size serves every tile */
 			const struct nst_image *start = i == 0 && c->options.init == NST_INIT_IMAGE ? &init : NULL;
-			if ((rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, handover,
-			                      &tiles)) != EXIT_OK)
+			cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+			rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, handover, &tiles);
+			cli_signals_restore(&mask);
+			if (rc != EXIT_OK)
 				goto done;
 			free(handover);
 			handover = NULL;
@@ -1133,7 +1259,10 @@ static int run(struct cli *c) {
 				goto done;
 			continue;
 		}
-		if ((st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag)) != NST_OK) {
+		cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+		st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag);
+		cli_signals_restore(&mask);
+		if (st != NST_OK) {
 			rc = cli_fail_status(st, &diag, "init");
 			goto done;
 		}
@@ -1167,15 +1296,13 @@ static int run(struct cli *c) {
 				goto done;
 			}
 			nst_session_evaluate(session, &losses, grad);
-			rc = write_grad(c->dump_grad, grad, n);
+			rc = cli_write_data(&c->grad_file, grad, n * sizeof(float));
 			free(grad);
 			if (rc != EXIT_OK)
 				goto done;
 		}
-		if (c->resume && (st = nst_session_load_checkpoint(session, c->resume, &diag)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, c->resume);
+		if (c->resume && (rc = resume(c, session, then_threads)) != EXIT_OK)
 			goto done;
-		}
 		state.session = session;
 		state.width = content[i].width;
 		state.height = content[i].height;
@@ -1201,8 +1328,7 @@ static int run(struct cli *c) {
 		if (rc != EXIT_OK)
 			goto done;
 	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	cli_signals_block(&mask); /* from here on the stop signals wait: nothing is left half written */
 	if (state.save_failed) {
 		rc = EXIT_FAILURE_RUN;
 		goto done;
@@ -1231,12 +1357,35 @@ static int run(struct cli *c) {
 		}
 		out = out_full;
 	}
-	wst = nst_image_save(c->output, &out, c->jpeg_quality, &diag);
+	wst = cli_save_picture(&c->out, &out, c->jpeg_quality, &diag);
+	struct nst_diag sheet_diag = {{0}}, checkpoint_diag = {{0}};
+	enum nst_status sheet_st = NST_OK, checkpoint_st = NST_OK;
 	if (wst == NST_OK && c->sheet)
-		wst = write_sheet(c->sheet, &content[last], styles[last], c->n_styles, &out, c->jpeg_quality, &diag);
+		sheet_st = cli_write_sheet(&c->sheet_file, &content[last], styles[last], c->n_styles, &out, c->jpeg_quality,
+		                           &sheet_diag);
 	nst_image_free(&out_full);
+	/* What can be written is: a checkpoint to continue from when the run was stopped or its picture
+	 * could not be written (one scale, whole pictures). */
+	const bool resumable = sched.n == 1 && !tiled[0];
+	const bool checkpoint = resumable && (st == NST_ERR_INTERRUPTED || wst != NST_OK);
+	if (checkpoint)
+		checkpoint_st = save_checkpoint(c, session, &checkpoint_diag);
+	char stopped[96] = "";
+	if (st == NST_ERR_INTERRUPTED && resumable)
+		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d: ", cli_stop_signal(),
+		         nst_session_rows(session) - 1);
+	if (wst != NST_OK && checkpoint && checkpoint_st == NST_OK) {
+		rc = cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
+		              stopped, diag.message, c->checkpoint, c->checkpoint, c->output);
+		goto done;
+	}
 	if (wst != NST_OK) {
-		rc = cli_fail_status(wst, &diag, c->sheet && wst != NST_OK ? "output" : c->output);
+		rc = cli_fail(cli_exit_code(wst), "%s%s%s%s", stopped, diag.message, checkpoint ? "; nor the checkpoint: " : "",
+		              checkpoint ? checkpoint_diag.message : "");
+		goto done;
+	}
+	if (sheet_st != NST_OK) {
+		rc = cli_fail(cli_exit_code(sheet_st), "wrote %s, but not the sheet: %s", c->output, sheet_diag.message);
 		goto done;
 	}
 	if (st == NST_ERR_NUMERIC && tiled[state.scale]) {
@@ -1252,18 +1401,18 @@ static int run(struct cli *c) {
 		          nst_session_rows(session) - 1, nst_session_good_row(session), c->output);
 		goto done;
 	}
+	if (st == NST_ERR_INTERRUPTED && !resumable) {
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
+		              cli_stop_signal(), state.scale + 1, sched.n, c->output);
+		goto done;
+	}
+	if (st == NST_ERR_INTERRUPTED && checkpoint_st != NST_OK) {
+		rc = cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, checkpoint_diag.message);
+		goto done;
+	}
 	if (st == NST_ERR_INTERRUPTED) {
-		if (sched.n > 1 || tiled[state.scale]) {
-			rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
-			          (int)g_stop_signal, state.scale + 1, sched.n, c->output);
-			goto done;
-		}
-		if ((wst = nst_session_save_checkpoint(session, c->checkpoint, &diag)) != NST_OK) {
-			rc = cli_fail_status(wst, &diag, c->checkpoint);
-			goto done;
-		}
-		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at iteration %d: wrote %s and the checkpoint %s (continue with --resume %s)",
-		          (int)g_stop_signal, nst_session_rows(session) - 1, c->output, c->checkpoint, c->checkpoint);
+		rc = cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s)", stopped,
+		              c->output, c->checkpoint, c->checkpoint);
 		goto done;
 	}
 	if (!c->quiet)
@@ -1271,8 +1420,6 @@ static int run(struct cli *c) {
 		        c->output, mib(rss_peak()), mib(arena_need), mib(baseline));
 
 done:
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	if (log && fclose(log) != 0 && rc == EXIT_OK)
 		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 	nst_session_release(session);
@@ -1295,14 +1442,7 @@ done:
 	return rc;
 }
 
-int main(int argc, char **argv) {
-	if (argc > 1 && !strcmp(argv[1], "info"))
-		return cmd_info(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "bench"))
-		return nst_cli_bench(argc - 1, argv + 1);
-	for (int i = 1; i < argc; i++) /* the feed-forward mode: nst --model NAME -c PHOTO -o OUT */
-		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
-			return nst_cli_fast(argc, argv);
+static int optimize(int argc, char **argv) {
 	struct cli c = {0};
 	nst_options_default(&c.options);
 	c.size = DEFAULT_SIZE;
@@ -1311,6 +1451,19 @@ int main(int argc, char **argv) {
 	c.print_every = DEFAULT_PRINT_EVERY;
 	const int rc = parse_args(&c, argc, argv);
 	if (rc != EXIT_OK)
-		return rc;
+		return rc == PARSED_DONE ? EXIT_OK : rc;
+	c.options.threads = cli_threads(c.options.threads, c.quiet);
 	return run(&c);
+}
+
+int main(int argc, char **argv) {
+	cli_standard_fds();
+	if (argc > 1 && !strcmp(argv[1], "info"))
+		return cli_finish_stdout(cmd_info(argc - 1, argv + 1));
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return cli_finish_stdout(nst_cli_bench(argc - 1, argv + 1));
+	for (int i = 1; i < argc; i++) /* the feed-forward mode: nst --model NAME -c PHOTO -o OUT */
+		if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8))
+			return cli_finish_stdout(nst_cli_fast(argc, argv));
+	return cli_finish_stdout(optimize(argc, argv));
 }

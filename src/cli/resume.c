@@ -1,0 +1,81 @@
+/*
+ * What a checkpoint was made with (src/cli/cli.h): beside CHECKPOINT, a small text file
+ * CHECKPOINT.options holds the options that decide the result, one per line ("--style-weight
+ * 100").  --resume compares them one by one, so that a refusal names the option that differs;
+ * the library's fingerprint in the checkpoint stays the final word.  A checkpoint without the
+ * file (copied alone, or older) is checked by the fingerprint only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define OPTIONS_SUFFIX ".options"
+#define LINE_BYTES (CLI_PATH_BYTES + 64) /* "key value": a path at the most */
+#define THREADS_KEY "--threads"
+
+bool cli_run_options_path(const char *checkpoint, char *buf, size_t size) {
+	const int len = snprintf(buf, size, "%s" OPTIONS_SUFFIX, checkpoint);
+	return len > 0 && (size_t)len < size;
+}
+
+int cli_write_run_options(const char *checkpoint, const char *text) {
+	struct cli_file f = {.what = "--checkpoint"};
+	if (!cli_run_options_path(checkpoint, f.path, sizeof f.path))
+		return ENAMETOOLONG;
+	f.name = f.path;
+	return cli_write_bytes(&f, text, strlen(text));
+}
+
+/* The value of `key` in a description ("key value" lines), into buf; false if absent. */
+static bool find_value(const char *text, const char *key, char *buf, size_t size) {
+	const size_t klen = strlen(key);
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		const size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (len > klen && !strncmp(line, key, klen) && line[klen] == ' ') {
+			snprintf(buf, size, "%.*s", (int)(len - klen - 1), line + klen + 1);
+			return true;
+		}
+		line += len + (end ? 1 : 0);
+	}
+	return false;
+}
+
+int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads) {
+	*checkpoint_threads = 0;
+	char path[CLI_PATH_BYTES];
+	if (!cli_run_options_path(checkpoint, path, sizeof path))
+		return EXIT_OK;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return EXIT_OK; /* no description: the library's fingerprint decides */
+	char differs[2 * LINE_BYTES] = "", line[LINE_BYTES], now[LINE_BYTES];
+	int n_differ = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *space = strchr(line, ' ');
+		if (!space)
+			continue;
+		*space = '\0';
+		const char *then = space + 1;
+		if (!find_value(text, line, now, sizeof now))
+			snprintf(now, sizeof now, "(not given)");
+		if (!strcmp(then, now))
+			continue;
+		if (!strcmp(line, THREADS_KEY)) {
+			*checkpoint_threads = atoi(then);
+			continue;
+		}
+		const size_t used = strlen(differs);
+		if (n_differ++ < 4)
+			snprintf(differs + used, sizeof differs - used, "%s%s %s (now %s)", used ? ", " : "", line, then, now);
+	}
+	fclose(f);
+	if (n_differ == 0)
+		return EXIT_OK;
+	return cli_fail(EXIT_USAGE, "checkpoint %s was made with other pictures or options: %s%s; resume with those",
+	                checkpoint, differs, n_differ > 4 ? " and more" : "");
+}
