@@ -909,11 +909,15 @@ static void describe_run(struct cli *c, const struct nst_plan *plan, const struc
 	add(d, size, &used, "\n--style-layers ");
 	for (int i = 0; i < o->n_style_layers; i++)
 		add(d, size, &used, "%s%s", i ? "," : "", o->style_layers[i]);
+	add(d, size, &used, "\n--style-layer-weights ");
+	for (int i = 0; i < o->n_style_layers; i++)
+		add(d, size, &used, "%s%.9g", i ? "," : "", (double)o->style_layer_weights[i]);
 	add(d, size, &used, "\n--content-weight %.9g\n--style-weight %.9g\n--tv-weight %.9g\n--pooling %s\n--optimizer %s\n"
-	    "--lr %.9g\n--history %d\n--init %s\n--seed %llu\n--original-colors %s\n--backend %s\n--precision %s\n"
-	    "--threads %d\n-n %d\n", (double)o->content_weight, (double)o->style_weight, (double)o->tv_weight,
-	    o->pooling == NST_POOLING_AVG ? "avg" : "max", o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs",
-	    (double)o->learning_rate, o->history,
+	    "--lr %.9g\n--history %d\n--line-search %s\n--tolerance %.9g\n--init %s\n--seed %llu\n--original-colors %s\n"
+	    "--backend %s\n--precision %s\n--threads %d\n-n %d\n", (double)o->content_weight, (double)o->style_weight,
+	    (double)o->tv_weight, o->pooling == NST_POOLING_AVG ? "avg" : "max",
+	    o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", (double)o->learning_rate, o->history,
+	    o->line_search == NST_LINE_SEARCH_STRONG_WOLFE ? "strong_wolfe" : "none", (double)o->tolerance,
 	    o->init == NST_INIT_RANDOM ? "random" : o->init == NST_INIT_IMAGE ? real_name(c->init_path, path) : "content",
 	    (unsigned long long)o->seed, o->original_colors ? "yes" : "no", nst_backend_name(plan->backend),
 	    nst_precision_name(plan->precision), plan->threads, c->iterations);
