@@ -15,7 +15,9 @@ ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 HANDOVER_ROUNDING_MAX=0.02 # relative loss change of rounding the start picture to 8 bits (measured 0.003)
 DETAIL_TOLERANCE=1e-4       # relative: the content rebuilt from a coarse copy and its detail, in float
-common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/great_wave.jpg" --weights "$BUILD/vgg19.nstw" --threads 2)
+# One evaluation per iteration (no line search), so that rows count iterations.
+common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/great_wave.jpg" --weights "$BUILD/vgg19.nstw" --threads 2
+	--line-search none --tolerance 0)
 
 # The default schedule of --size 600: 150, 300, 600 is not it: halving stops at 256 -> 300, 600.
 $NST "${common[@]}" -o "$tmp/d.png" --size 600 -n 0 2>"$tmp/err" || bad "default schedule run: $(cat "$tmp/err")"
