@@ -339,6 +339,8 @@ struct nst_progress {
 	int iterations;          /* the run's planned count */
 	struct nst_losses losses;
 	double seconds;          /* since the optimization started */
+	int step;                /* optimizer steps taken: Adam's steps (= iteration), L-BFGS's iterations
+	                          * (each evaluates one row, or several inside a line search) */
 };
 
 /* Called after every evaluation of the loss; return false to stop the run (it then returns

@@ -138,6 +138,7 @@ struct nst_session {
 	int n_losses;
 	struct loss_layer losses[MAX_LOSSES];
 	float blend_sum;
+	uint32_t style_crc;              /* CRC-32 of every style picture given, its index and blend */
 	bool content_set, style_set[NST_MAX_STYLES], init_set, prepared, targets_normalized;
 	bool style_by_region[NST_MAX_STYLES]; /* targets added region by region (nst_session_add_style_region) */
 
@@ -1643,6 +1644,10 @@ enum nst_status nst_session_set_style(struct nst_session *s, int index, const ui
 		return NST_ERR_INVALID_ARGUMENT; /* each style once: its Gram is added into the targets now */
 	const int h = s->problem.style_height[index], w = s->problem.style_width[index];
 	preprocess(rgb, (size_t)h * (size_t)w, s->staging);
+	const int32_t key[3] = {index, w, h};
+	s->style_crc = nst_crc32(s->style_crc, key, sizeof key);
+	s->style_crc = nst_crc32(s->style_crc, &blend, sizeof blend);
+	s->style_crc = nst_crc32(s->style_crc, rgb, (size_t)h * (size_t)w * RGB);
 	struct pass pass = {.mode = PASS_TARGET_STYLE, .blend = blend};
 	if (s->n_layers > 0)
 		forward(s, s->staging, h, w, &pass);
@@ -1798,7 +1803,8 @@ static bool report(struct nst_session *s, int iterations, const struct nst_losse
 	}
 	if (!progress)
 		return true;
-	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0)};
+	const int step = s->options.optimizer == NST_OPTIMIZER_ADAM ? row : r->n_iter;
+	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0), step};
 	const bool go_on = progress(user, &p);
 	if (!go_on && r->searching) { /* stop after the search, at the point it accepts */
 		r->stop_requested = true;
@@ -2307,12 +2313,14 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	if (s->plan.precision == NST_PRECISION_FP16)
 		c = crc_value(c, "fp16", 4);
 	c = crc_value(c, s->content_rgb, s->n);
+	/* The style pictures themselves, not their Gram targets, whose float sums depend on how the
+	 * work was split between threads: a run may resume with another --threads. */
+	c = crc_value(c, &s->style_crc, sizeof s->style_crc);
 	for (int i = 0; i < s->n_losses; i++)
 		if (s->losses[i].style) {
 			const size_t ch = (size_t)s->losses[i].c;
-			c = crc_value(c, s->losses[i].style_target, ch * ch * sizeof(float));
-			if (s->losses[i].layer_weight != 1.0f) /* per-layer weights (runs without them keep their fingerprint) */
-				c = crc_value(c, &s->losses[i].layer_weight, sizeof(float));
+			c = crc_value(c, &ch, sizeof ch);
+			c = crc_value(c, &s->losses[i].layer_weight, sizeof(float));
 		}
 	return c;
 }

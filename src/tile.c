@@ -450,7 +450,8 @@ struct row_relay {
 static bool relay_row(void *user, const struct nst_progress *p) {
 	struct row_relay *r = user;
 	struct nst_tiled *t = r->t;
-	const struct nst_progress q = {t->row++, t->total_rows - 1, p->losses, t->seconds + (nst_seconds() - r->t0)};
+	const int row = t->row++;
+	const struct nst_progress q = {row, t->total_rows - 1, p->losses, t->seconds + (nst_seconds() - r->t0), row};
 	return r->progress ? r->progress(r->user, &q) : true;
 }
 

@@ -134,7 +134,7 @@ rc=$?
 
 # Standard error closed: the progress lines go nowhere, not into the log.
 rm -f "$tmp/closed.csv"
-$NST "${run[@]}" -n 3 --print-every 1 -o "$tmp/closed.png" --log "$tmp/closed.csv" 2>&-
+$NST "${run[@]}" -n 3 --line-search none --print-every 1 -o "$tmp/closed.png" --log "$tmp/closed.csv" 2>&-
 rc=$?
 [ $rc -eq 0 ] && [ "$(grep -cvE '^(iteration,total|[0-9]+,[-0-9.e+]+,)' "$tmp/closed.csv")" -eq 0 ] \
 	&& [ "$(wc -l <"$tmp/closed.csv")" -eq 5 ] && ok || bad "2>&-: exit $rc, the log holds: $(head -c 300 "$tmp/closed.csv")"

@@ -295,6 +295,7 @@ struct run_state {
 	int scale, n_scales;
 	struct nst_tiled *tiles; /* the current scale runs in tiles (then session is NULL) */
 	int scale_rows;          /* loss-log rows of the current scale so far */
+	bool line_open;          /* a terminal progress line waits for its newline */
 };
 
 /* OUT-<iteration>.<ext>: false if it does not fit in buf. */
@@ -345,17 +346,17 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 			return false;
 		}
 	}
-	const double rate = p->iteration > 0 && p->seconds > 0 ? p->iteration / p->seconds : 0.0;
+	/* Iterations are the optimizer's steps (an L-BFGS line search may evaluate several rows in one). */
+	const double rate = p->step > 0 && p->seconds > 0 ? p->step / p->seconds : 0.0;
 	if (!c->quiet) {
-		const int eta = rate > 0 ? (int)((p->iterations - p->iteration) / rate) : 0;
+		const int eta = rate > 0 && p->iterations > p->step ? (int)((p->iterations - p->step) / rate) : 0;
 		if (r->tty) {
-			fprintf(stderr, "\r\033[K%siteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", scale, p->iteration,
+			fprintf(stderr, "\r\033[K%siteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", scale, p->step,
 			        p->iterations, l->total, rate, eta / 60, eta % 60);
-			if (p->iteration >= p->iterations)
-				fputc('\n', stderr);
-		} else if (p->iteration % c->print_every == 0 || p->iteration >= p->iterations) {
+			r->line_open = true;
+		} else if (p->iteration % c->print_every == 0 || p->step >= p->iterations) {
 			fprintf(stderr, "%siteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", scale,
-			        p->iteration, p->iterations, l->total, l->content, l->style, l->tv, rate);
+			        p->step, p->iterations, l->total, l->content, l->style, l->tv, rate);
 		}
 	}
 	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
@@ -1312,10 +1313,13 @@ static int run(struct cli *c) {
 		state.height = content[i].height;
 		state.scale = i;
 		st = nst_session_run(session, sched.iterations[i], on_progress, &state);
+		if (state.line_open) { /* the terminal's progress line ends with the scale */
+			fputc('\n', stderr);
+			state.line_open = false;
+		}
 		if (st == NST_OK && nst_session_converged(session) && !c->quiet)
-			fprintf(stderr, "%snst: converged at row %d: the loss fell by less than %g over %d iterations\n",
-			        state.tty ? "\n" : "", nst_session_rows(session) - 1, (double)c->options.tolerance,
-			        NST_TOLERANCE_WINDOW);
+			fprintf(stderr, "nst: converged at row %d: the loss fell by less than %g over %d iterations\n",
+			        nst_session_rows(session) - 1, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
 		state.row_offset += nst_session_rows(session);
 		state.seconds_offset = state.last_seconds;
 		if (st != NST_OK || i == last)
