@@ -2072,10 +2072,17 @@ static enum nst_status run_lbfgs(struct nst_session *s, int iterations, nst_prog
 			}
 		}
 	}
+	/* The reference records the losses of the final picture once more; a run resumed from its
+	 * final row (loop_done: that row is reported, as the checkpoint's row count says) has it. */
+	const bool final_reported = r->loop_done;
 	r->loop_done = true;
-	/* The reference records the losses of the final picture once more. */
-	evaluate(s, false, &v);
-	const bool go_on = report(s, iterations, &v, progress, user);
+	bool go_on = true;
+	if (final_reported) {
+		v = r->last;
+	} else {
+		evaluate(s, false, &v);
+		go_on = report(s, iterations, &v, progress, user);
+	}
 	r->done = true;
 	if (!finite_losses(&v))
 		return numeric_failure(s);
@@ -2429,7 +2436,7 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 		return "good_row";
 	if (!isfinite(h->seconds) || h->seconds < 0.0)
 		return "seconds";
-	if (h->converged > 1 || (h->converged && !h->done) || h->tol_iteration < 0 ||
+	if (h->converged > 1 || (h->converged && !h->done && !h->loop_done) || h->tol_iteration < 0 ||
 	    (row > 0 && !isfinite(h->tol_f)) || (row == 0 && h->tol_f != 0.0))
 		return "the tolerance's window";
 	if (!all_finite(s->x, s->n) || !all_finite(s->x_good, s->n))
@@ -2448,8 +2455,9 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 	/* Every evaluation is a row, and so is the final one after the loop. */
 	if (h->n_iter < 0 || h->n_iter > CHECKPOINT_MAX_ROWS)
 		return "n_iter";
-	/* A line search evaluates up to NST_WOLFE_MAX_EVALUATIONS times an iteration. */
-	const int64_t evals_per_iteration = s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE ? NST_WOLFE_MAX_EVALUATIONS : 1;
+	/* A line search evaluates once, then up to NST_WOLFE_MAX_EVALUATIONS times more. */
+	const int64_t evals_per_iteration =
+	    s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE ? NST_WOLFE_MAX_EVALUATIONS + 1 : 1;
 	if (h->evals < h->n_iter || (int64_t)h->evals > (int64_t)h->n_iter * evals_per_iteration + 1 ||
 	    row != h->evals + (int)h->loop_done)
 		return "evals";
@@ -2464,8 +2472,10 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 		return "n_old";
 	if (h->oldest < 0 || h->oldest >= m || (h->n_old < m && h->oldest != 0))
 		return "oldest";
+	/* A line search that finds no better point returns the step 0 (as PyTorch's does). */
+	const bool searched = s->options.line_search == NST_LINE_SEARCH_STRONG_WOLFE;
 	if (h->n_iter == 0 ? (h->h_diag != 0.0 || h->t != 0.0)
-	                   : !(isfinite(h->h_diag) && h->h_diag > 0.0 && isfinite(h->t) && h->t > 0.0))
+	                   : !(isfinite(h->h_diag) && h->h_diag > 0.0 && isfinite(h->t) && (h->t > 0.0 || (searched && h->t == 0.0))))
 		return "h_diag / t";
 	return NULL;
 }

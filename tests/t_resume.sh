@@ -61,9 +61,14 @@ for opt in adam lbfgs; do
 	rm -f "$tmp/cut.png" "$tmp/cut.ckpt" "$tmp/cut.csv"
 	interrupt "$tmp/cut.png" "$tmp/cut.csv" 13 KILL --optimizer $opt --checkpoint-every 5 --checkpoint "$tmp/cut.ckpt"
 	if [ ! -s "$tmp/cut.ckpt" ]; then bad "$opt --checkpoint-every 5 wrote no checkpoint"; else
-		$NST "${args[@]}" --optimizer $opt -o "$tmp/cut.png" --resume "$tmp/cut.ckpt" || bad "$opt resume after kill -9"
+		$NST "${args[@]}" --optimizer $opt -o "$tmp/cut.png" --log "$tmp/cut.csv" --resume "$tmp/cut.ckpt" ||
+			bad "$opt resume after kill -9"
 		cmp -s "$tmp/full-$opt.png" "$tmp/cut.png" && ok "$opt kill -9 + resume from --checkpoint-every: the same picture" \
 			|| bad "$opt kill -9 + resume: the picture differs"
+		# The rows written after the checkpoint (or inside the line search it restarts) are not
+		# there twice: the resumed log is the uninterrupted one.
+		diff <(cut -d, -f1-5 "$tmp/full-$opt.csv") <(cut -d, -f1-5 "$tmp/cut.csv") >/dev/null \
+			&& ok "$opt kill -9 + resume: the same loss log" || bad "$opt kill -9 + resume: the loss logs differ"
 	fi
 done
 

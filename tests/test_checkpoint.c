@@ -223,6 +223,57 @@ static void test_search_resume(const struct fixture *f) {
 	free(resumed);
 }
 
+/* The last checkpoint written by a callback that saves at every row, i.e. at the final row of a
+ * run the tolerance ended early: accepted, and resuming it adds no row and changes nothing. */
+static bool save_every_row(void *user, const struct nst_progress *p) {
+	struct search_save *c = user;
+	struct nst_diag diag = {{0}};
+	(void)p;
+	c->saved = true;
+	c->status = nst_session_save_checkpoint(c->session_for_save, c->path, &diag);
+	return c->status == NST_OK;
+}
+
+static void test_converged_resume(const struct fixture *f, enum nst_optimizer optimizer) {
+	const char *name = optimizer == NST_OPTIMIZER_ADAM ? "adam converged" : "lbfgs converged";
+	struct nst_options o;
+	options_for(optimizer, &o);
+	o.line_search = NST_LINE_SEARCH_STRONG_WOLFE;
+	o.tolerance = 0.9f; /* ends at the first window */
+	const size_t n = (size_t)W * H * 3;
+	float *reference = malloc(n * sizeof(float)), *resumed = malloc(n * sizeof(float)); /* [H][W][3] each */
+	char ckpt[PATH_BYTES];
+	snprintf(ckpt, sizeof ckpt, "%s/converged.ckpt", f->dir);
+	struct run a, b;
+	if (!reference || !resumed || !open_run(f, &o, &a)) {
+		CHECK(false, "%s: cannot set up the session", name);
+		free(reference);
+		free(resumed);
+		return;
+	}
+	struct search_save save = {ckpt, false, NST_ERR_INVALID_ARGUMENT, a.s};
+	CHECK(nst_session_run(a.s, 4 * NST_TOLERANCE_WINDOW, save_every_row, &save) == NST_OK, "%s: the run", name);
+	CHECK(nst_session_converged(a.s) && save.status == NST_OK, "%s: converged %d, last save %s", name,
+	      nst_session_converged(a.s), nst_status_string(save.status));
+	const int rows = nst_session_rows(a.s);
+	nst_session_get_x(a.s, reference);
+	close_run(&a);
+	CHECK(open_run(f, &o, &b), "%s: second session", name);
+	if (b.s) {
+		struct nst_diag diag = {{0}};
+		CHECK(nst_session_load_checkpoint(b.s, ckpt, &diag) == NST_OK, "%s: the final row's checkpoint: %s", name,
+		      diag.message);
+		CHECK(nst_session_run(b.s, 4 * NST_TOLERANCE_WINDOW, NULL, NULL) == NST_OK, "%s: the resumed run", name);
+		nst_session_get_x(b.s, resumed);
+		CHECK(nst_session_rows(b.s) == rows && memcmp(reference, resumed, n * sizeof(float)) == 0,
+		      "%s: resumed at the final row: %d rows (%d before), picture %s", name, nst_session_rows(b.s), rows,
+		      memcmp(reference, resumed, n * sizeof(float)) ? "differs" : "the same");
+		close_run(&b);
+	}
+	free(reference);
+	free(resumed);
+}
+
 static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer) {
 	const char *name = optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs";
 	struct nst_options o;
@@ -421,6 +472,8 @@ int main(void) {
 		test_optimizer(&f, NST_OPTIMIZER_ADAM);
 		test_optimizer(&f, NST_OPTIMIZER_LBFGS);
 		test_search_resume(&f);
+		test_converged_resume(&f, NST_OPTIMIZER_LBFGS);
+		test_converged_resume(&f, NST_OPTIMIZER_ADAM);
 		nst_weights_close(f.weights);
 	}
 	support_rmdir(dir);

@@ -43,8 +43,9 @@ static void check_wolfe(const char *what, double f0, double gtd0, const struct n
 	const double gtd = dotf(r->grad, d);
 	CHECK(r->f <= f0 + NST_WOLFE_C1 * r->t * gtd0, "%s: sufficient decrease: f %g, f0 %g, t %g", what, r->f, f0, r->t);
 	CHECK(fabs(gtd) <= -NST_WOLFE_C2 * gtd0, "%s: curvature: |g.d| %g > %g", what, fabs(gtd), -NST_WOLFE_C2 * gtd0);
-	CHECK(r->t > 0.0 && r->evaluations >= 1 && r->evaluations <= NST_WOLFE_MAX_EVALUATIONS, "%s: t %g after %d calls",
-	      what, r->t, r->evaluations);
+	/* One evaluation, then at most NST_WOLFE_MAX_EVALUATIONS more (as PyTorch's ls_func_evals). */
+	CHECK(r->t > 0.0 && r->evaluations >= 1 && r->evaluations <= NST_WOLFE_MAX_EVALUATIONS + 1,
+	      "%s: t %g after %d calls", what, r->t, r->evaluations);
 }
 
 static void quadratic_cases(void) {
@@ -88,6 +89,27 @@ static void quadratic_cases(void) {
 	nst_strong_wolfe(&ls, d, 100.0 * t_star, f0, g0, gtd0, quadratic_at, &q, &r);
 	CHECK(isfinite(r.f) && r.t <= 2.0 * t_star, "NaN region: t %g (t* %g), f %g", r.t, t_star, r.f);
 	check_wolfe("NaN region", f0, gtd0, &r, d);
+}
+
+/* f(t) = 1 + t along d with a slope claimed negative (a wrong gradient, as float16 can give):
+ * nothing beats f0, so the search returns t = 0 with f0 and g0, after at most 26 evaluations. */
+static double rising_at(void *user, double t, float *grad) {
+	(void)user;
+	for (int i = 0; i < N; i++)
+		grad[i] = 1.0f;
+	return 1.0 + t;
+}
+
+static void no_better_point_case(void) {
+	float d[N], g0[N], scratch[3][N];
+	for (int i = 0; i < N; i++)
+		d[i] = 1.0f, g0[i] = -1.0f;
+	const struct nst_wolfe_scratch ls = {N, {scratch[0], scratch[1], scratch[2]}};
+	struct nst_line_result r;
+	nst_strong_wolfe(&ls, d, 1.0, 0.0, g0, -(double)N, rising_at, NULL, &r);
+	CHECK(r.t == 0.0 && r.f == 0.0 && r.grad == g0, "no better point: t %g, f %g", r.t, r.f);
+	CHECK(r.evaluations >= 1 && r.evaluations <= NST_WOLFE_MAX_EVALUATIONS + 1, "no better point: %d evaluations",
+	      r.evaluations);
 }
 
 static void cubic_cases(void) {
@@ -140,5 +162,6 @@ int main(void) {
 	cubic_cases();
 	quadratic_cases();
 	rosenbrock_case();
+	no_better_point_case();
 	return check_finish("test_line_search");
 }

@@ -341,7 +341,8 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		 * is readable while the run goes on and complete up to an interruption. */
 		if (fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content,
 		            l->style, l->tv, r->last_seconds) < 0 || fflush(r->log) != 0) {
-			fprintf(stderr, "%snst: cannot write %s: %s\n", r->tty ? "\n" : "", c->log_path, strerror(errno));
+			fprintf(stderr, "%snst: cannot write %s: %s\n", r->line_open ? "\n" : "", c->log_path, strerror(errno));
+			r->line_open = false;
 			r->save_failed = 1;
 			return false;
 		}
@@ -373,7 +374,8 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 		const enum nst_status st = nst_image_save(path, &img, c->jpeg_quality, &diag);
 		cli_signals_restore(&mask);
 		if (st != NST_OK) {
-			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
+			fprintf(stderr, "%snst: %s\n", r->line_open ? "\n" : "", diag.message);
+			r->line_open = false;
 			r->save_failed = 1;
 			return false;
 		}
@@ -382,7 +384,8 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	    p->iteration < p->iterations) {
 		struct nst_diag diag = {{0}};
 		if (save_checkpoint(c, r->session, &diag) != NST_OK) {
-			fprintf(stderr, "%snst: %s\n", r->tty ? "\n" : "", diag.message);
+			fprintf(stderr, "%snst: %s\n", r->line_open ? "\n" : "", diag.message);
+			r->line_open = false;
 			r->save_failed = 1;
 			return false;
 		}
@@ -934,14 +937,30 @@ static int check_resume(const struct cli *c, const struct nst_plan *plan, int *t
 	return rc;
 }
 
+/* --resume: the log opened for appending keeps its header and the checkpoint's first `rows` rows
+ * only, so that rows written after the checkpoint (a power cut), or inside a line search that the
+ * resumed run starts again, are not there twice. */
+static int truncate_log(FILE *log, const char *path, int rows) {
+	FILE *in = fopen(path, "r");
+	if (!in)
+		return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", path, strerror(errno));
+	long keep = 0;
+	int lines = 0, ch;
+	while (lines <= rows && (ch = fgetc(in)) != EOF) { /* the header, then `rows` rows */
+		keep++;
+		if (ch == '\n')
+			lines++;
+	}
+	fclose(in);
+	if (fflush(log) != 0 || ftruncate(fileno(log), (off_t)keep) != 0)
+		return cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", path, strerror(errno));
+	return EXIT_OK;
+}
+
 /* --resume: the checkpoint loaded into the prepared session. */
-static int resume(const struct cli *c, struct nst_session *session, int then_threads) {
+static int resume(const struct cli *c, struct nst_session *session) {
 	struct nst_diag diag = {{0}};
 	const enum nst_status st = nst_session_load_checkpoint(session, c->resume, &diag);
-	if (st == NST_ERR_INVALID_ARGUMENT && then_threads) /* the library checks the style targets bit for bit */
-		return cli_fail(EXIT_USAGE, "checkpoint %s: its style targets were summed by %d thread%s and this library "
-		                "compares them bit for bit: resume with --threads %d", c->resume, then_threads,
-		                then_threads == 1 ? "" : "s", then_threads);
 	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, c->resume);
 }
 
@@ -1248,6 +1267,10 @@ static int run(struct cli *c) {
 			state.scale = i;
 			state.scale_rows = 0;
 			st = nst_tiled_run(tiles, sched.iterations[i], on_progress, &state);
+			if (state.line_open) { /* the terminal's progress line ends with the scale */
+				fputc('\n', stderr);
+				state.line_open = false;
+			}
 			state.row_offset += state.scale_rows;
 			state.seconds_offset = state.last_seconds;
 			if (st != NST_OK || i == last)
@@ -1306,7 +1329,8 @@ static int run(struct cli *c) {
 			if (rc != EXIT_OK)
 				goto done;
 		}
-		if (c->resume && (rc = resume(c, session, then_threads)) != EXIT_OK)
+		if (c->resume && ((rc = resume(c, session)) != EXIT_OK ||
+		                  (log && (rc = truncate_log(log, c->log_path, nst_session_rows(session))) != EXIT_OK)))
 			goto done;
 		state.session = session;
 		state.width = content[i].width;
