@@ -37,6 +37,9 @@ for f in "$REF" "$REF_WEIGHTS" "$NSTW"; do
 	[ -e "$f" ] || { echo "$NAME: missing $f"; exit 1; }
 done
 if [ -n "$EMU" ]; then SIZE=32 LBFGS_N=20; else SIZE=64 LBFGS_N=50; fi
+# The distilled network pads by reflection down to relu5_1 (1/16 of the picture), which needs 2
+# pixels on each side there: 32 px would leave the 32x20 style picture 1 pixel high.
+[ "${NST_PARITY_NETWORK:-}" = distilled ] && SIZE=64
 ADAM_N=10
 tmp=$(mktemp -d /tmp/nst-parity-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
