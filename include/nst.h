@@ -81,13 +81,16 @@ struct nst_diag {
 enum nst_dtype { NST_DTYPE_F32 = 0, NST_DTYPE_F16 = 1 };
 
 /* What a network is: a VGG stack (pooling after every block) or a feed-forward transformer net. */
-enum nst_arch { NST_ARCH_VGG = 1, NST_ARCH_TRANSFORMER = 2 };
+/* VGG: the optimization's loss network; transformer: a trained one-pass network (one painting);
+ * arbitrary: the arbitrary-style one-pass network (MicroAST: any painting). */
+enum nst_arch { NST_ARCH_VGG = 1, NST_ARCH_TRANSFORMER = 2, NST_ARCH_ARBITRARY = 3 };
 
 struct nst_layer_info {
 	char name[NST_LAYER_NAME_BYTES]; /* "conv1_1" */
 	int kernel_h, kernel_w;
 	int in_channels, out_channels;
 	int stride;
+	int groups;                      /* output channel o reads input group o / (out_channels / groups); 1: all */
 	bool has_norm;                   /* instance-norm scale and shift follow the bias */
 	bool reflect;                    /* reflection padding (kernel / 2 each side) instead of zeros */
 	bool tap;                        /* a tap: 1x1 conv + ReLU of tap_of's output, what reluB_I of that conv means */

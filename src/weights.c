@@ -7,8 +7,8 @@
  *   1. the file opens and is a regular file of at least NSTW_HEADER_BYTES;
  *   2. header: magic, version, n_layers, header_bytes, dtype, arch, model name;
  *   3. size: exactly header_bytes + payload_bytes;
- *   4. each layer entry: name, op, shape in 1..NSTW_MAX_DIM, flags, alignment, bytes == what the
- *      shape needs, data inside the payload and in table order; VGG names and channel chain;
+ *   4. each layer entry: name, op, shape in 1..NSTW_MAX_DIM, groups, flags, alignment, bytes == what
+ *      the shape needs, data inside the payload and in table order; VGG names and channel chain;
  *   5. the CRC-32 of the whole file with the checksum field read as 0.
  * All size arithmetic is in uint64_t with explicit overflow checks, so no field, however absurd,
  * can cause a huge allocation or a read outside the map.
@@ -75,7 +75,7 @@ static void decode_layer(const struct nst_weights *w, int index, struct nstw_lay
 	l->out_channels = LAYER_U32(p, out_channels);
 	l->stride = LAYER_U32(p, stride);
 	l->flags = LAYER_U32(p, flags);
-	l->reserved0 = LAYER_U32(p, reserved0);
+	l->groups = LAYER_U32(p, groups);
 	l->offset = LAYER_U64(p, offset);
 	l->bytes = LAYER_U64(p, bytes);
 	memcpy(l->tap_of, p + offsetof(struct nstw_layer, tap_of), sizeof l->tap_of);
@@ -203,10 +203,17 @@ static bool add_u64(uint64_t a, uint64_t b, uint64_t *out) {
 
 static uint64_t dtype_bytes(uint32_t dtype) { return dtype == NST_DTYPE_F16 ? sizeof(uint16_t) : sizeof(float); }
 
-/* Bytes of the kernel and of the whole layer's data, from its shape; false on overflow. */
+/* The input channels each output channel reads: all of them, or its group's (version 3; the field
+ * is 0 before, and checked to divide in_channels before any size is computed from it). */
+static uint32_t group_in_channels(const struct nstw_layer *l) {
+	return l->groups > 1 ? l->in_channels / l->groups : l->in_channels;
+}
+
+/* Bytes of the kernel ([kh][kw][cin / groups][cout]) and of the whole layer's data, from its shape;
+ * false on overflow. */
 static bool layer_sizes(const struct nstw_layer *l, uint32_t dtype, uint64_t *kernel_bytes, uint64_t *total_bytes) {
 	uint64_t n, k, vec;
-	if (!mul_u64(l->kernel_h, l->kernel_w, &n) || !mul_u64(n, l->in_channels, &n) ||
+	if (!mul_u64(l->kernel_h, l->kernel_w, &n) || !mul_u64(n, group_in_channels(l), &n) ||
 	    !mul_u64(n, l->out_channels, &n) || !mul_u64(n, dtype_bytes(dtype), &k))
 		return false;
 	const uint64_t vectors = (l->flags & NSTW_FLAG_NORM) ? 3 : 1; /* bias (+ gamma, beta) */
@@ -218,7 +225,7 @@ static bool layer_sizes(const struct nstw_layer *l, uint32_t dtype, uint64_t *ke
 }
 
 static size_t kernel_elements(const struct nstw_layer *l) {
-	return (size_t)l->kernel_h * l->kernel_w * l->in_channels * l->out_channels;
+	return (size_t)l->kernel_h * l->kernel_w * group_in_channels(l) * l->out_channels;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -247,10 +254,10 @@ static enum nst_status check_header(const char *path, const struct nstw_header *
 		                "%s: not a weights file: starts with bytes %02x %02x %02x %02x, not \"%s\"", path,
 		                m[0], m[1], m[2], m[3], NSTW_MAGIC);
 	}
-	if (h->version != NSTW_VERSION && h->version != NSTW_VERSION_1)
+	if (h->version < NSTW_VERSION_1 || h->version > NSTW_VERSION_GROUPS)
 		return nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
-		                "%s: weights file version %" PRIu32 "; this build reads versions %u and %u", path,
-		                h->version, NSTW_VERSION_1, NSTW_VERSION);
+		                "%s: weights file version %" PRIu32 "; this build reads versions %u to %u", path,
+		                h->version, NSTW_VERSION_1, NSTW_VERSION_GROUPS);
 	if (h->n_layers < 1 || h->n_layers > NSTW_MAX_LAYERS)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: header says %" PRIu32 " layers; 1..%u allowed", path,
 		                h->n_layers, NSTW_MAX_LAYERS);
@@ -266,13 +273,17 @@ static enum nst_status check_header(const char *path, const struct nstw_header *
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s: unknown kernel dtype %" PRIu32 " (%d float32, %d float16)", path, h->dtype,
 		                NST_DTYPE_F32, NST_DTYPE_F16);
-	if (h->arch != NST_ARCH_VGG && h->arch != NST_ARCH_TRANSFORMER)
+	const bool arbitrary = h->arch == NST_ARCH_ARBITRARY && h->version >= NSTW_VERSION_GROUPS;
+	if (h->arch != NST_ARCH_VGG && h->arch != NST_ARCH_TRANSFORMER && !arbitrary)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-		                "%s: unknown arch %" PRIu32 " (%d VGG, %d transformer)", path, h->arch, NST_ARCH_VGG,
-		                NST_ARCH_TRANSFORMER);
-	if (h->input != NSTW_INPUT_CAFFE)
-		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: unknown input convention %" PRIu32 " (%u: BGR minus the mean)",
-		                path, h->input, NSTW_INPUT_CAFFE);
+		                "%s: unknown arch %" PRIu32 " in a version %" PRIu32 " file (%d VGG, %d transformer, %d arbitrary-style from version %u)",
+		                path, h->arch, h->version, NST_ARCH_VGG, NST_ARCH_TRANSFORMER, NST_ARCH_ARBITRARY,
+		                NSTW_VERSION_GROUPS);
+	const uint32_t input = arbitrary ? NSTW_INPUT_RGB01 : NSTW_INPUT_CAFFE;
+	if (h->input != input)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s: input convention %" PRIu32 "; arch %" PRIu32 " networks take %" PRIu32 " (%s)", path,
+		                h->input, h->arch, input, arbitrary ? "RGB / 255" : "BGR minus the mean");
 	if (!printable_name(h->model, sizeof h->model) || !printable_name(h->source, sizeof h->source))
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s: the header's model or source name is not NUL-terminated printable ASCII", path);
@@ -421,6 +432,17 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 		if (l.flags & ~(uint32_t)(NSTW_FLAG_NORM | (v2 ? NSTW_FLAG_REFLECT : 0)))
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): unknown flags 0x%" PRIx32, path, i,
 			                l.name, l.flags);
+		if (h->version < NSTW_VERSION_GROUPS && l.groups != 0)
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "%s: layer %d (%s): a reserved field (groups, from version %u) is %" PRIu32 ", not 0", path, i,
+			                l.name, NSTW_VERSION_GROUPS, l.groups);
+		if (h->version >= NSTW_VERSION_GROUPS && (l.groups < 1 || l.in_channels % l.groups || l.out_channels % l.groups))
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "%s: layer %d (%s): %" PRIu32 " groups do not divide %" PRIu32 " inputs and %" PRIu32 " outputs",
+			                path, i, l.name, l.groups, l.in_channels, l.out_channels);
+		if (l.groups > 1 && (h->arch == NST_ARCH_VGG || l.op != NSTW_OP_CONV2D))
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): VGG layers and taps are not grouped (groups %" PRIu32 ")",
+			                path, i, l.name, l.groups);
 		uint64_t kernel_bytes, need;
 		if (!layer_sizes(&l, h->dtype, &kernel_bytes, &need))
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): its shape's size overflows", path, i,
@@ -608,6 +630,7 @@ enum nst_status nst_weights_layer(const struct nst_weights *weights, int index, 
 	out->in_channels = (int)l.in_channels;
 	out->out_channels = (int)l.out_channels;
 	out->stride = (int)l.stride;
+	out->groups = l.groups > 1 ? (int)l.groups : 1;
 	out->has_norm = (l.flags & NSTW_FLAG_NORM) != 0;
 	out->reflect = (l.flags & NSTW_FLAG_REFLECT) != 0;
 	out->tap = l.op == NSTW_OP_TAP;
@@ -635,7 +658,7 @@ int nst_weights_find(const struct nst_weights *weights, const char *name) {
 void nst_weights_read_kernel(const struct nst_weights *weights, int layer, float *dst) {
 	struct nstw_layer l;
 	decode_layer(weights, layer, &l);
-	const uint8_t *src = weights->payload + l.offset;  // [kh][kw][cin][cout] in the file's dtype
+	const uint8_t *src = weights->payload + l.offset;  // [kh][kw][cin / groups][cout] in the file's dtype
 	const size_t n = kernel_elements(&l);
 	if (weights->header.dtype == NST_DTYPE_F16) {
 		for (size_t i = 0; i < n; i++)

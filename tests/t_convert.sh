@@ -10,6 +10,7 @@ cd "$ROOT"
 PY=${PYTHON:-/usr/bin/python3}
 SHARED=${NST_SHARED:-../shared}
 CONVERT=weights/convert.py
+NST="${NST_EMU:-} ${NST_BUILD:-build}/nst"   # the C reader (under an emulator when cross-built)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nst-t-convert-XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 export PYTHONPATH=$ROOT/weights${PYTHONPATH:+:$PYTHONPATH}
@@ -108,7 +109,7 @@ ok "keras: synthetic VGG16 files round-trip"
 grep -q 'model vgg16, arch 1 (vgg), dtype 0 (float32)' "$TMP/info" || die "info: header line: $(head -1 "$TMP/info")"
 grep -q 'checksum 0x[0-9a-f]\{8\} (verified)' "$TMP/info" || die "info: no verified checksum"
 [ "$(grep -c '^[0-9]' "$TMP/info")" -eq 7 ] || die "info: not 7 layer rows"
-grep -q '^6   conv3_3    3x3        256    256      1    no' "$TMP/info" || die "info: conv3_3 row: $(cat "$TMP/info")"
+grep -q '^6   conv3_3    3x3        256    256      1      1    no' "$TMP/info" || die "info: conv3_3 row (groups 1, stride 1): $(cat "$TMP/info")"
 ok "info prints the header and 7 layers"
 "$PY" $CONVERT keras "$TMP/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/part19.nstw" --model vgg19 >/dev/null
 "$PY" -c "import convert,sys; h,_=convert.read_nstw(sys.argv[1]); assert h['model']=='vgg19', h" "$TMP/part19.nstw"
@@ -255,7 +256,7 @@ assert l["bytes"] == 20 + 3 * 4 * 3 and l["stride"] == 2 and l["flags"] == 1, l
 assert np.array_equal(l["kernel"], k) and list(l["bias"]) == [1, 2, 3] and list(l["gamma"]) == [1, 1, 1]
 base = open(tmp + "/full.nstw", "rb").read()
 L1 = convert.HEADER_BYTES + convert.LAYER_BYTES      # layer 1's entry
-cases = [("version", 4, "<I", 3, "version 3"), ("n_layers", 12, "<I", 0, "0 layers"),
+cases = [("version", 4, "<I", 4, "version 4"), ("n_layers", 12, "<I", 0, "0 layers"),
          ("dtype", 16, "<I", 5, "unknown dtype 5"), ("flags", L1 + 48, "<I", 4, "unknown flags 0x4"),
          ("out_channels", L1 + 40, "<I", 0x7fffffff, "out_channels 2147483647"),
          ("offset", L1 + 56, "<Q", 1 << 40, "outside"), ("name", L1, "8s", b"conv1_3\0", "not the next VGG layer"),
@@ -409,6 +410,93 @@ EOF
 	ok "distilled: converted without torch, equal to torch's own load"
 else
 	echo "note: $PTH absent: distilled check skipped"
+fi
+
+# --- the arbitrary-style network (MicroAST): torch's own load is the oracle; format version 3 --------
+ARB=$SHARED/fast-styles/arbitrary
+if [ -d "$ARB" ] && [ -f "$TMP/distilled.nstw" ]; then
+	"$PY" $CONVERT arbitrary "$ARB" "$TMP/arbitrary.nstw" >/dev/null
+	"$PY" - "$ARB" "$TMP/arbitrary.nstw" <<'EOF'
+import sys, numpy as np, torch, convert
+h, layers = convert.read_nstw(sys.argv[2])
+assert h["version"] == 3 and h["arch"] == convert.ARCH_ARBITRARY and h["model"] == "arbitrary", h
+assert len(layers) == 31 and h["defaults"] is None, (len(layers), h["defaults"])
+bits = lambda a: np.ascontiguousarray(a, "<f4").view("<u4")
+i = 0
+for part, filename in convert.ARBITRARY_PARTS:
+    sd = torch.load("%s/%s" % (sys.argv[1], filename), map_location="cpu")
+    names = [k[:-len(".conv_layer.weight")] for k in sd if k.endswith(".weight")]
+    for name in names:                                      # the file's order is the state dict's
+        l, w = layers[i], sd[name + ".conv_layer.weight"].numpy()
+        i += 1
+        groups = l["in_channels"] // w.shape[1]             # torch: in / groups inputs per output
+        assert l["name"] == part + "." + name and l["groups"] == groups, (l["name"], l["groups"], w.shape)
+        assert l["flags"] == (convert.FLAG_REFLECT if w.shape[2] > 1 else 0), l
+        assert np.array_equal(bits(l["kernel"]), bits(w.transpose(2, 3, 1, 0))), name
+        assert np.array_equal(bits(l["bias"]), bits(sd[name + ".conv_layer.bias"].numpy())), name
+assert i == 31
+assert [l["groups"] for l in layers if l["groups"] > 1] == [16, 32, 16, 32, 64, 64, 64, 64, 32, 16]
+print("arbitrary: 31 convolutions equal torch.load's to the bit, groups and padding as ARCHITECTURE.md says")
+EOF
+	ok "arbitrary: converted without torch, equal to torch's own load"
+	# Damaged version-3 fields, each with a right checksum: both readers refuse them.
+	"$PY" - "$TMP" "$SHARED/fast-styles/candy.bin" <<'EOF'
+import struct, sys, zlib, convert
+tmp = sys.argv[1]
+GROUPS, VERSION, INPUT = 52, 4, 68                        # byte offsets (FORMAT.md)
+def save(name, d):
+    struct.pack_into("<I", d, convert.CHECKSUM_OFFSET, 0)
+    struct.pack_into("<I", d, convert.CHECKSUM_OFFSET, zlib.crc32(d) & 0xFFFFFFFF)
+    open("%s/%s.nstw" % (tmp, name), "wb").write(d)
+def changed(path, offset, value):
+    d = bytearray(open(path, "rb").read())
+    struct.pack_into("<I", d, offset, value)
+    return d
+arb, layer1 = tmp + "/arbitrary.nstw", convert.HEADER_BYTES + convert.LAYER_BYTES
+save("groups3", changed(arb, layer1 + GROUPS, 3))          # 3 groups do not divide 16 inputs
+save("groups0", changed(arb, layer1 + GROUPS, 0))          # version 3: at least 1
+save("arch3v2", changed(arb, VERSION, 2))                  # the arbitrary arch needs version 3
+save("input0", changed(arb, INPUT, convert.INPUT_CAFFE))   # arch 3 takes RGB / 255
+convert.write_nstw(tmp + "/candy.nstw", "candy", "test", convert.ARCH_TRANSFORMER, convert.DTYPE_F16,
+                   convert.decode_fast(sys.argv[2]))
+save("reserved", changed(tmp + "/candy.nstw", convert.HEADER_BYTES + GROUPS, 1))  # version 2: reserved, 0
+vgg = bytearray(open(tmp + "/distilled.nstw", "rb").read())    # as version 3, layer 1 (a tap) in 2 groups
+struct.pack_into("<I", vgg, VERSION, 3)
+for i in range(struct.unpack_from("<I", vgg, 12)[0]):
+    struct.pack_into("<I", vgg, convert.HEADER_BYTES + i * convert.LAYER_BYTES + GROUPS, 2 if i == 1 else 1)
+save("vgggroups", vgg)
+EOF
+	for case in "groups3:3 groups do not divide 16 inputs" "groups0:0 groups do not divide" "arch3v2:unknown arch 3" \
+		"input0:input convention 0; arch 3" "reserved:a reserved field (groups, from version 3) is 1" \
+		"vgggroups:VGG layers and taps are not grouped"; do
+		bad=${case%%:*} needle=${case#*:}
+		rc=0
+		"$PY" $CONVERT info "$TMP/$bad.nstw" >/dev/null 2>"$TMP/err" || rc=$?
+		[ "$rc" -ne 0 ] || die "convert.py info accepted $bad.nstw"
+		rc=0
+		$NST info "$TMP/$bad.nstw" >/dev/null 2>"$TMP/err" || rc=$?
+		[ "$rc" -ne 0 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -qF "$needle" "$TMP/err" ||
+			die "nst info on $bad.nstw: exit $rc, $(cat "$TMP/err") (expected '$needle')"
+		ok "$bad.nstw refused by both readers: $(cat "$TMP/err")"
+	done
+	$NST info "$TMP/arbitrary.nstw" >"$TMP/out" || die "nst info cannot read the arbitrary-style network"
+	grep -q "content.enc1.2" "$TMP/out" || die "nst info does not list content.enc1.2: $(cat "$TMP/out")"
+	ok "nst info reads the version-3 file"
+	# The restricted unpickler guards this converter too: a part naming posix.system is refused unrun.
+	mkdir -p "$TMP/evil-arb" && cp "$ARB"/*.pth.tar "$TMP/evil-arb/" && chmod u+w "$TMP/evil-arb"/*
+	"$PY" - "$TMP" <<'EOF'
+import sys, pickle
+tmp = sys.argv[1]
+command = ("touch " + tmp + "/pwned").encode()
+head = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950a86a20f9469cfc6c, 1001, {"little_endian": True}))
+call = b"\x80\x02cposix\nsystem\nX" + len(command).to_bytes(4, "little") + command + b"\x85R."
+open(tmp + "/evil-arb/modulator_iter_160000.pth.tar", "wb").write(head + call + pickle.dumps([], protocol=2))
+EOF
+	expect_error "an arbitrary-style part naming posix.system" "refused: the pickle names posix.system" \
+		"$PY" $CONVERT arbitrary "$TMP/evil-arb" "$TMP/evil-arb.nstw"
+	[ ! -e "$TMP/pwned" ] && [ ! -e "$TMP/evil-arb.nstw" ] || die "the evil modulator ran or left an output"
+else
+	echo "note: $ARB or the distilled VGG19 absent: arbitrary-style checks skipped"
 fi
 
 # --- the restricted unpickler refuses any other global without running it -------------------------

@@ -501,9 +501,9 @@ static void test_files(const char *dir) {
 	const uint64_t offset1 = get_u64(t.bytes + LAYER_AT(1, offset));
 	const uint64_t bytes1 = get_u64(t.bytes + LAYER_AT(1, bytes));
 	/*                          name                offset                      value    u64?   reseal  status                   needle */
-	expect_mutation(dir, &t, "version3", HDR(version), 3, false, true, NST_ERR_WEIGHTS_VERSION, "version 3; this build reads versions 1 and 2");
+	expect_mutation(dir, &t, "version4", HDR(version), 4, false, true, NST_ERR_WEIGHTS_VERSION, "version 4; this build reads versions 1 to 3");
 	expect_mutation(dir, &t, "version0", HDR(version), 0, false, true, NST_ERR_WEIGHTS_VERSION, "version 0");
-	expect_mutation(dir, &t, "version3-unsealed", HDR(version), 3, false, false, NST_ERR_WEIGHTS_VERSION, "version 3");
+	expect_mutation(dir, &t, "version4-unsealed", HDR(version), 4, false, false, NST_ERR_WEIGHTS_VERSION, "version 4");
 	expect_mutation(dir, &t, "layers0", HDR(n_layers), 0, false, true, NST_ERR_WEIGHTS_FORMAT, "0 layers");
 	expect_mutation(dir, &t, "layers100000", HDR(n_layers), 100000, false, true, NST_ERR_WEIGHTS_FORMAT, "100000 layers");
 	expect_mutation(dir, &t, "layers3", HDR(n_layers), 3, false, true, NST_ERR_WEIGHTS_FORMAT, "header_bytes");

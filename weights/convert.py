@@ -46,8 +46,9 @@ import numpy as np
 
 # --- the format (mirrors src/weights_format.h) -------------------------------------------------
 MAGIC = b"NSTW"
-VERSION = 2                 # written; version 1 files (no defaults block, no taps) are read too
-VERSIONS = (1, 2)
+VERSION = 2                 # written for VGG and transformer networks: the lowest version that holds them
+VERSION_GROUPS = 3          # written for networks with grouped convolutions or the arbitrary-style arch
+VERSIONS = (1, 2, 3)
 HEADER_BYTES = 128
 LAYER_BYTES = 128
 DEFAULTS_BYTES = 256        # version 2: the network's default layers and weights, after the table
@@ -59,13 +60,15 @@ OP_TAP = 2                  # version 2: 1x1 conv + ReLU on a trunk conv's ReLU 
 FLAG_NORM = 1
 FLAG_REFLECT = 2            # version 2: reflection padding (kernel // 2 on every side) instead of zeros
 INPUT_CAFFE = 0             # the header's input convention: x = BGR - ImageNet mean, 0..255
+INPUT_RGB01 = 1             # version 3, the arbitrary-style arch: x = RGB / 255, 0..1
 CHECKSUM_OFFSET = 64
 DTYPE_F32, DTYPE_F16 = 0, 1
-ARCH_VGG, ARCH_TRANSFORMER = 1, 2
+ARCH_VGG, ARCH_TRANSFORMER, ARCH_ARBITRARY = 1, 2, 3
 MODEL_BYTES, SOURCE_BYTES, NAME_BYTES = 32, 56, 24
 # magic, version, header_bytes, n_layers, dtype, arch, model, payload_bytes, checksum, reserved, source
 HEADER = struct.Struct("<4sIIIII32sQII56s")
-# name, op, kernel_h, kernel_w, in_channels, out_channels, stride, flags, reserved0, offset, bytes, tap_of, reserved1
+# name, op, kernel_h, kernel_w, in_channels, out_channels, stride, flags, groups (version 3; before: reserved, 0),
+# offset, bytes, tap_of, reserved1
 LAYER = struct.Struct("<24sIIIIIIIIQQ24s32s")
 # n_content, n_style, content_weight, style_weight, tv_weight, present, content[4][16], style[8][16],
 # style_layer_weights[8], reserved
@@ -73,7 +76,8 @@ MAX_DEFAULT_CONTENT, MAX_DEFAULT_STYLE, DEFAULT_NAME_BYTES = 4, 8, 16
 DEFAULTS = struct.Struct("<IIfffI64s128s8f8s")
 assert HEADER.size == HEADER_BYTES and LAYER.size == LAYER_BYTES and DEFAULTS.size == DEFAULTS_BYTES
 DTYPE_NAMES = {DTYPE_F32: "float32", DTYPE_F16: "float16"}
-ARCH_NAMES = {ARCH_VGG: "vgg", ARCH_TRANSFORMER: "transformer"}
+ARCH_NAMES = {ARCH_VGG: "vgg", ARCH_TRANSFORMER: "transformer", ARCH_ARBITRARY: "arbitrary"}
+ARCH_INPUT = {ARCH_VGG: INPUT_CAFFE, ARCH_TRANSFORMER: INPUT_CAFFE, ARCH_ARBITRARY: INPUT_RGB01}
 RELU_NAME = re.compile(r"^relu[1-5]_[1-4]$")
 NP_DTYPE = {DTYPE_F32: np.dtype("<f4"), DTYPE_F16: np.dtype("<f2")}
 
@@ -104,13 +108,14 @@ class NstwError(Exception):
 
 
 class Layer:
-    """One convolution: kernel HWIO [kh][kw][cin][cout], bias [cout], optional gamma/beta [cout];
-    reflect: reflection padding; tap_of: a tap (1x1 conv + ReLU) of that trunk conv's output."""
+    """One convolution: kernel HWIO [kh][kw][cin / groups][cout], bias [cout], optional gamma/beta
+    [cout]; reflect: reflection padding; tap_of: a tap (1x1 conv + ReLU) of that trunk conv's output;
+    groups: output channel o reads the input channels of group o // (cout / groups)."""
 
-    def __init__(self, name, kernel, bias, stride=1, gamma=None, beta=None, reflect=False, tap_of=None):
+    def __init__(self, name, kernel, bias, stride=1, gamma=None, beta=None, reflect=False, tap_of=None, groups=1):
         self.name, self.kernel, self.bias, self.stride = name, kernel, bias, stride
         self.gamma, self.beta = gamma, beta
-        self.reflect, self.tap_of = reflect, tap_of
+        self.reflect, self.tap_of, self.groups = reflect, tap_of, groups
 
 
 class Defaults:
@@ -211,14 +216,19 @@ def header_size(version, n_layers):
 
 
 def nstw_bytes(model, source, arch, dtype, layers, defaults=None):
-    """The complete file (version 2), checksum included."""
+    """The complete file (version 2, or 3 when it needs groups or is the arbitrary-style arch), checksum
+    included."""
     if not 1 <= len(layers) <= MAX_LAYERS:
         fail("%d layers; a .nstw file holds 1..%d" % (len(layers), MAX_LAYERS))
     src = source.encode("utf-8")[:SOURCE_BYTES - 1].decode("utf-8", "ignore").encode("utf-8")
-    header_bytes = header_size(VERSION, len(layers))
+    version = VERSION_GROUPS if arch == ARCH_ARBITRARY or any(l.groups != 1 for l in layers) else VERSION
+    header_bytes = header_size(version, len(layers))
     payload, table = bytearray(), bytearray()
     for layer in layers:
-        kh, kw, cin, cout = layer.kernel.shape
+        kh, kw, group_in, cout = layer.kernel.shape
+        cin = group_in * layer.groups
+        if layer.groups < 1 or cout % layer.groups:
+            fail("layer %s: %d groups do not divide %d outputs" % (layer.name, layer.groups, cout))
         for what, v in (("kernel_h", kh), ("kernel_w", kw), ("in_channels", cin), ("out_channels", cout),
                         ("stride", layer.stride)):
             if not 1 <= v <= MAX_DIM:
@@ -230,7 +240,7 @@ def nstw_bytes(model, source, arch, dtype, layers, defaults=None):
                 fail("layer %s: a vector of shape %s, the kernel has %d outputs" % (layer.name, v.shape, cout))
         _pad_to(payload, ALIGNMENT)
         offset = len(payload)
-        payload += np.ascontiguousarray(layer.kernel, dtype=NP_DTYPE[dtype]).tobytes()   # [kh][kw][cin][cout]
+        payload += np.ascontiguousarray(layer.kernel, dtype=NP_DTYPE[dtype]).tobytes()   # [kh][kw][cin/groups][cout]
         _pad_to(payload, 4)
         for v in vectors:                                                               # [cout] float32 each
             payload += np.ascontiguousarray(v, dtype="<f4").tobytes()
@@ -238,9 +248,10 @@ def nstw_bytes(model, source, arch, dtype, layers, defaults=None):
         op = OP_TAP if layer.tap_of else OP_CONV2D
         tap_of = _fixed(layer.tap_of, NAME_BYTES, "tap source") if layer.tap_of else b""
         table += LAYER.pack(_fixed(layer.name, NAME_BYTES, "layer name"), op, kh, kw, cin, cout,
-                            layer.stride, flags, 0, offset, len(payload) - offset, tap_of, b"")
-    head = HEADER.pack(MAGIC, VERSION, header_bytes, len(layers), dtype, arch,
-                       _fixed(model, MODEL_BYTES, "model name"), len(payload), 0, INPUT_CAFFE, src)
+                            layer.stride, flags, layer.groups if version >= VERSION_GROUPS else 0, offset,
+                            len(payload) - offset, tap_of, b"")
+    head = HEADER.pack(MAGIC, version, header_bytes, len(layers), dtype, arch,
+                       _fixed(model, MODEL_BYTES, "model name"), len(payload), 0, ARCH_INPUT[arch], src)
     data = bytearray(head + table + defaults_bytes(defaults))
     _pad_to(data, ALIGNMENT)
     assert len(data) == header_bytes
@@ -296,15 +307,15 @@ def read_nstw(path, with_values=True):
             path, version, " and ".join(map(str, VERSIONS))))
     if not 1 <= n_layers <= MAX_LAYERS:
         raise NstwError("%s: %d layers; 1..%d allowed" % (path, n_layers, MAX_LAYERS))
-    if input_convention != INPUT_CAFFE:
-        raise NstwError("%s: unknown input convention %d" % (path, input_convention))
+    if arch in ARCH_INPUT and input_convention != ARCH_INPUT[arch]:
+        raise NstwError("%s: input convention %d; arch %d has %d" % (path, input_convention, arch, ARCH_INPUT[arch]))
     want_header = header_size(version, n_layers)
     if header_bytes != want_header:
         raise NstwError("%s: header_bytes %d; %d layers need %d" % (path, header_bytes, n_layers, want_header))
     if dtype not in DTYPE_NAMES:
         raise NstwError("%s: unknown dtype %d" % (path, dtype))
-    if arch not in ARCH_NAMES:
-        raise NstwError("%s: unknown arch %d" % (path, arch))
+    if arch not in ARCH_NAMES or (arch == ARCH_ARBITRARY and version < VERSION_GROUPS):
+        raise NstwError("%s: unknown arch %d (in version %d)" % (path, arch, version))
     if len(data) != header_bytes + payload_bytes:
         what = "truncated: " if len(data) < header_bytes + payload_bytes else ""
         raise NstwError("%s: %s%d bytes expected, %d found" % (path, what, header_bytes + payload_bytes, len(data)))
@@ -319,7 +330,7 @@ def read_nstw(path, with_values=True):
     trunk, tapped = {}, set()             # conv name -> out_channels; convs with a tap
     payload = memoryview(data)[header_bytes:]
     for i in range(n_layers):
-        (name, op, kh, kw, cin, cout, stride, flags, _r0, offset, nbytes, tap_of,
+        (name, op, kh, kw, cin, cout, stride, flags, groups, offset, nbytes, tap_of,
          _r1) = LAYER.unpack_from(data, HEADER_BYTES + i * LAYER_BYTES)
         name = _cstr(name, "layer %d's name" % i, path)
         where = "%s: layer %d (%s)" % (path, i, name)
@@ -335,7 +346,15 @@ def read_nstw(path, with_values=True):
                 raise NstwError("%s: %s %d outside 1..%d" % (where, what, v, MAX_DIM))
         if flags & ~(FLAG_NORM | (FLAG_REFLECT if version >= 2 else 0)):
             raise NstwError("%s: unknown flags 0x%x" % (where, flags))
-        kernel_bytes = kh * kw * cin * cout * NP_DTYPE[dtype].itemsize
+        if version < VERSION_GROUPS:
+            if groups:
+                raise NstwError("%s: reserved field %d is not 0" % (where, groups))
+            groups = 1
+        elif groups < 1 or cin % groups or cout % groups or (groups > 1 and arch == ARCH_VGG):
+            raise NstwError("%s: %d groups do not divide %d inputs and %d outputs (or a VGG layer)"
+                            % (where, groups, cin, cout))
+        group_in = cin // groups
+        kernel_bytes = kh * kw * group_in * cout * NP_DTYPE[dtype].itemsize
         bias_at = -(-kernel_bytes // 4) * 4
         vectors = 3 if flags & FLAG_NORM else 1
         need = bias_at + 4 * cout * vectors
@@ -363,10 +382,10 @@ def read_nstw(path, with_values=True):
             channels = cout
             trunk[name] = cout
         layer = dict(name=name, op=op, kernel_h=kh, kernel_w=kw, in_channels=cin, out_channels=cout,
-                     stride=stride, flags=flags, offset=offset, bytes=nbytes, tap_of=tap_of)
+                     stride=stride, flags=flags, groups=groups, offset=offset, bytes=nbytes, tap_of=tap_of)
         if with_values:
-            k = np.frombuffer(payload, NP_DTYPE[dtype], kh * kw * cin * cout, offset)
-            layer["kernel_raw"] = k.reshape(kh, kw, cin, cout)                    # [kh][kw][cin][cout]
+            k = np.frombuffer(payload, NP_DTYPE[dtype], kh * kw * group_in * cout, offset)
+            layer["kernel_raw"] = k.reshape(kh, kw, group_in, cout)               # [kh][kw][cin/groups][cout]
             layer["kernel"] = layer["kernel_raw"].astype(np.float32)
             vec = np.frombuffer(payload, "<f4", cout * vectors, offset + bias_at).reshape(vectors, cout)
             layer["bias"] = vec[0]
@@ -686,6 +705,67 @@ def convert_distilled(path, out):
     return layers
 
 
+# --- the arbitrary-style network: MicroAST (../shared/fast-styles/arbitrary/ARCHITECTURE.md) -------
+# Its four parts, each a legacy .pth(.tar) state dict, in the order the .nstw file holds them: the
+# layer names are the part's prefix + the state dict's name without ".conv_layer".
+ARBITRARY_PARTS = [("content", "content_encoder_iter_160000.pth.tar"), ("style", "style_encoder_iter_160000.pth.tar"),
+                   ("modulator", "modulator_iter_160000.pth.tar"), ("decoder", "decoder_iter_160000.pth.tar")]
+ARBITRARY_WIDTH = 64        # the channels of the residual and modulated blocks
+
+
+def _residual(prefix):
+    """A residual (or modulated) block's two 3x3 convolutions."""
+    return [(prefix + n, ARBITRARY_WIDTH, ARBITRARY_WIDTH, 3, 1, 1) for n in ("conv1", "conv2")]
+
+
+# (name, out, in, kernel, stride, groups) of each part's convolutions, in the order they run.
+ARBITRARY_ENCODER = ([("enc1.0", 16, 3, 9, 1, 1), ("enc1.2", 32, 16, 3, 2, 16), ("enc1.4", 32, 32, 1, 1, 1),
+                      ("enc1.6", 64, 32, 3, 2, 32), ("enc1.8", 64, 64, 1, 1, 1)] +
+                     _residual("enc1.10.") + _residual("enc2.0."))
+ARBITRARY_CONVS = {
+    "content": ARBITRARY_ENCODER,
+    "style": ARBITRARY_ENCODER,
+    "modulator": [(n, ARBITRARY_WIDTH, ARBITRARY_WIDTH, 3, 1, ARBITRARY_WIDTH)
+                  for n in ("weight1.0", "bias1.0", "weight2.0", "bias2.0")],
+    "decoder": (_residual("dec1.") + _residual("dec2.") +
+                [("dec3.1", 32, 64, 3, 1, 32), ("dec3.3", 32, 32, 1, 1, 1), ("dec3.6", 16, 32, 3, 1, 16),
+                 ("dec3.8", 16, 16, 1, 1, 1), ("dec3.10", 3, 16, 9, 1, 1)]),
+}
+ARBITRARY_MODEL = "arbitrary"
+
+
+def convert_arbitrary(folder, out):
+    """The four parts in folder -> one version-3 .nstw (arch arbitrary): every convolution reflection
+    padded by kernel // 2 (none for 1x1), kernels OIHW [out][in/groups][k][k] -> [k][k][in/groups][out]."""
+    import torch_legacy
+    layers = []
+    for part, filename in ARBITRARY_PARTS:
+        path = os.path.join(folder, filename)
+        try:
+            state, _info = torch_legacy.load(path)
+        except torch_legacy.PthError as e:
+            fail(e)
+        want = set()
+        for name, cout, cin, k, stride, groups in ARBITRARY_CONVS[part]:
+            wname, bname = name + ".conv_layer.weight", name + ".conv_layer.bias"
+            want |= {wname, bname}
+            if wname not in state or bname not in state:
+                fail("%s: no %s / %s in the state dict" % (path, wname, bname))
+            w, b = state[wname], state[bname]
+            if w.shape != (cout, cin // groups, k, k) or b.shape != (cout,):
+                fail("%s: %s has shape %s and its bias %s; ARCHITECTURE.md says (%d, %d, %d, %d) and (%d,)"
+                     % (path, name, w.shape, b.shape, cout, cin // groups, k, k, cout))
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                fail("%s: %s holds NaN or infinite values" % (path, name))
+            layers.append(Layer("%s.%s" % (part, name), np.ascontiguousarray(w.transpose(2, 3, 1, 0), "<f4"),
+                                np.asarray(b, "<f4"), stride=stride, reflect=k > 1, groups=groups))
+        extra = sorted(set(state) - want)
+        if extra:
+            fail("%s: tensors ARCHITECTURE.md does not have: %s" % (path, ", ".join(extra)))
+    write_nstw(out, ARBITRARY_MODEL, "pth:MicroAST iter 160000", ARCH_ARBITRARY, DTYPE_F32, layers)
+    return layers
+
+
 # --- random -------------------------------------------------------------------------------------
 BIAS_RANGE = 0.05
 
@@ -717,14 +797,15 @@ def info(path):
     print("source: %s" % h["source"])
     print("header_bytes %d, payload_bytes %d, %d layers, checksum 0x%08x (verified)" % (
         h["header_bytes"], h["payload_bytes"], h["n_layers"], h["checksum"]))
-    print("%-3s %-10s %-7s %6s %6s %6s %5s %12s %12s  %s" % ("#", "name", "kernel", "in", "out", "stride", "norm",
-                                                              "offset", "bytes", "padding / tap"))
+    width = max(10, max(len(l["name"]) for l in layers))
+    print("%-3s %-*s %-7s %6s %6s %6s %6s %5s %12s %12s  %s" % ("#", width, "name", "kernel", "in", "out", "groups",
+                                                                "stride", "norm", "offset", "bytes", "padding / tap"))
     for i, l in enumerate(layers):
         extra = ("tap of %s" % l["tap_of"]) if l["tap_of"] else \
             ("reflect" if l["flags"] & FLAG_REFLECT else "zero") if l["kernel_h"] > 1 else ""
-        print("%-3d %-10s %-7s %6d %6d %6d %5s %12d %12d  %s" % (
-            i, l["name"], "%dx%d" % (l["kernel_h"], l["kernel_w"]), l["in_channels"], l["out_channels"],
-            l["stride"], "yes" if l["flags"] & FLAG_NORM else "no", l["offset"], l["bytes"], extra))
+        print("%-3d %-*s %-7s %6d %6d %6d %6d %5s %12d %12d  %s" % (
+            i, width, l["name"], "%dx%d" % (l["kernel_h"], l["kernel_w"]), l["in_channels"], l["out_channels"],
+            l["groups"], l["stride"], "yes" if l["flags"] & FLAG_NORM else "no", l["offset"], l["bytes"], extra))
     d = h["defaults"]
     if d:
         print("defaults: content %s weight %g; style %s weight %g, per layer %s; tv %g" % (
@@ -747,6 +828,8 @@ def main():
     p.add_argument("file"); p.add_argument("out"); p.add_argument("--name")
     p = sub.add_parser("distilled", help="the distilled VGG19's legacy .pth -> .nstw (without torch)")
     p.add_argument("file"); p.add_argument("out")
+    p = sub.add_parser("arbitrary", help="the arbitrary-style network's four legacy .pth.tar files (a folder) -> .nstw")
+    p.add_argument("folder"); p.add_argument("out")
     p = sub.add_parser("random", help="random VGG weights with the real shapes")
     p.add_argument("out"); p.add_argument("--arch", required=True, choices=sorted(VGG_CONVS))
     p.add_argument("--blocks", type=int, default=len(VGG_WIDTHS)); p.add_argument("--seed", type=int, default=0)
@@ -762,6 +845,8 @@ def main():
         model, layers = convert_keras(a.file, a.out, dtype, a.model)
     elif a.command == "distilled":
         layers, model = convert_distilled(a.file, a.out), "vgg19-distilled"
+    elif a.command == "arbitrary":
+        layers, model = convert_arbitrary(a.folder, a.out), ARBITRARY_MODEL
     elif a.command == "fast":
         layers = convert_fast(a.file, a.out, a.name)
         model = a.name or os.path.splitext(os.path.basename(a.file))[0]

@@ -13,6 +13,9 @@
 #   encoder5_16x.pth, else downloaded into $NST_CACHE; sha256 checked; read without torch.
 # Fast styles -> DIR_OF_OUT/styles/NAME.nstw (optional, skipped with a notice when unavailable):
 #   the five networks of $SHARED/fast-styles, or downloaded into $NST_CACHE/fast-styles; sha256 checked.
+# The arbitrary-style network (MicroAST, any painting) -> DIR_OF_OUT/styles/arbitrary.nstw (optional):
+#   its four parts from $SHARED/fast-styles/arbitrary, or downloaded into $NST_CACHE/arbitrary;
+#   sha256 checked; read without torch.
 #
 # NST_OFFLINE=1: never download (only $SHARED and the cache are used).
 # Idempotent: an output newer than its inputs and than weights/convert.py is left as it is.
@@ -49,6 +52,18 @@ style_sha256() {
 	esac
 }
 STYLES=(candy mosaic pointilism rain_princess udnie)
+# From ../shared/fast-styles/arbitrary/SOURCE.md and SHA256SUMS.
+ARBITRARY_URL=https://raw.githubusercontent.com/EndyWon/MicroAST/5a6c9050d8c408191cb9db12c697f3e4c7ebe137/models
+ARBITRARY_PARTS=(content_encoder_iter_160000.pth.tar style_encoder_iter_160000.pth.tar
+	modulator_iter_160000.pth.tar decoder_iter_160000.pth.tar)
+arbitrary_sha256() {
+	case $1 in
+	content_encoder_*) echo c8d895c0eec52507c157e102fab217c37f0c399ef3e168ef8b0b2677714660a4 ;;
+	style_encoder_*) echo 94f6b3fa386828692c20809a0af8bd0eba9c04e90a7d8842086976e4d223c5af ;;
+	modulator_*) echo 8588055baf7d5ad8398d595d5518c6f030e3ff8dbb6007a7c1779776e11da28b ;;
+	decoder_*) echo 32e04a46b953fd9f94ec9e20f351511305a5260e000c18f9aef6570d5f1e23d9 ;;
+	esac
+}
 
 # say, sum_of, download
 . "$HERE/fetch-lib.sh"
@@ -183,4 +198,42 @@ done
 for name in "${STYLES[@]}"; do
 	if [ -s "$STYLES_DIR/$name.nstw" ]; then networks+=("$STYLES_DIR/$name.nstw"); fi
 done
+
+# --- the arbitrary-style network (optional) --------------------------------------------------------
+# arbitrary_parts: the folder holding all four parts with their sha256 ($SHARED's, else the cache,
+# downloading what is missing); fails (after a notice) when one cannot be had.
+arbitrary_parts() {
+	local dir=$SHARED/fast-styles/arbitrary part
+	if [ ! -d "$dir" ]; then
+		dir=$CACHE/arbitrary
+		mkdir -p "$dir"
+		for part in "${ARBITRARY_PARTS[@]}"; do
+			[ -f "$dir/$part" ] && continue
+			download "$ARBITRARY_URL/$part" "$dir/$part.new" || return 1
+			if [ "$(sum_of sha256 "$dir/$part.new")" != "$(arbitrary_sha256 "$part")" ]; then
+				rm -f "$dir/$part.new"
+				say "note: the downloaded $part does not have sha256 $(arbitrary_sha256 "$part"); discarded"
+				return 1
+			fi
+			mv -f "$dir/$part.new" "$dir/$part"
+		done
+	fi
+	for part in "${ARBITRARY_PARTS[@]}"; do
+		[ -f "$dir/$part" ] || return 1
+		[ "$(sum_of sha256 "$dir/$part")" = "$(arbitrary_sha256 "$part")" ] ||
+			die "$dir/$part has sha256 $(sum_of sha256 "$dir/$part"), not $(arbitrary_sha256 "$part"): damaged"
+	done
+	echo "$dir"
+}
+ARBITRARY_OUT=$STYLES_DIR/arbitrary.nstw
+if ! parts=$(arbitrary_parts); then
+	say "note: the arbitrary-style network (MicroAST) is neither in $SHARED/fast-styles/arbitrary nor downloadable; skipped (optional)"
+else
+	inputs=()
+	for part in "${ARBITRARY_PARTS[@]}"; do inputs+=("$parts/$part"); done
+	if ! up_to_date "$ARBITRARY_OUT" "${inputs[@]}" "$HERE/torch_legacy.py"; then
+		"$PYTHON" "$CONVERT" arbitrary "$parts" "$ARBITRARY_OUT"
+	fi
+	networks+=("$ARBITRARY_OUT")
+fi
 say "networks: ${networks[*]}"
