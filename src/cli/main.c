@@ -39,14 +39,10 @@ static const char *const default_weights_files[] = {"vgg19-distilled.nstw", "vgg
 #define DEFAULT_PRINT_EVERY 10
 #define MAX_SIZE 16384
 #define MAX_ITERATIONS 1000000
-#define MAX_SCALES 8
-#define MULTISCALE_START 256     /* the default schedule halves a larger --size down to this */
+#define NST_MAX_SCALES 8
 #define MAX_TILE_SWEEPS 64
 /* What nst_session_save_checkpoint appends to the checkpoint's name for its temporary file. */
 #define CHECKPOINT_SUFFIX_BYTES (sizeof ".tmp-XXXXXX" - 1)
-/* Whole 8-bit pictures the CLI holds beside a tiled scale's arena (the result and --init's
- * picture): the tile budget leaves room for them (and for the float hand-over between scales). */
-#define TILED_PICTURE_COPIES 2
 #define DESCRIPTION_BYTES ((NST_MAX_STYLES + 4) * CLI_PATH_BYTES)
 /* parse_args: --help or --version is printed, nothing more to do. */
 #define PARSED_DONE (-1)
@@ -54,8 +50,8 @@ static const char *const default_weights_files[] = {"vgg19-distilled.nstw", "vgg
 struct cli {
 	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
 	const char *checkpoint, *resume;
-	int scales[MAX_SCALES], n_scales;
-	int scale_iterations[MAX_SCALES], n_scale_iterations;
+	int scales[NST_MAX_SCALES], n_scales;
+	int scale_iterations[NST_MAX_SCALES], n_scale_iterations;
 	char checkpoint_buf[CLI_PATH_BYTES];
 	bool checkpoint_given;   /* --checkpoint, not the default OUT.ckpt */
 	/* The outputs, checked before any work (check_files): where each is written. */
@@ -284,18 +280,12 @@ static int cmd_info(int argc, char **argv) {
 
 struct run_state {
 	const struct cli *cli;
-	struct nst_session *session;
+	struct nst_scales *scales;
 	FILE *log;
 	bool tty;
-	int width, height;      /* the current scale's picture */
 	uint8_t *rgb;           /* [H][W][3] for intermediate saves */
 	int save_failed;
-	int row_offset;         /* loss-log rows of the scales before this one */
-	double seconds_offset, last_seconds;
-	int scale, n_scales;
-	struct nst_tiled *tiles; /* the current scale runs in tiles (then session is NULL) */
-	int scale_rows;          /* loss-log rows of the current scale so far */
-	bool line_open;          /* a terminal progress line waits for its newline */
+	bool line_open;         /* a terminal progress line waits for its newline */
 };
 
 /* OUT-<iteration>.<ext>: false if it does not fit in buf. */
@@ -311,40 +301,44 @@ static bool save_path(const char *output, int iteration, char *buf, size_t size)
 /* The checkpoint and what it was made with, each whole or not at all (the stop signals wait
  * meanwhile).  The description is a help for --resume's messages: without it the checkpoint
  * still resumes. */
-static enum nst_status save_checkpoint(const struct cli *c, const struct nst_session *session, struct nst_diag *diag) {
+static enum nst_status save_checkpoint(const struct cli *c, const struct nst_scales *scales, struct nst_diag *diag) {
 	sigset_t mask;
 	cli_signals_block(&mask);
 	if (c->description[0])
 		cli_write_run_options(c->checkpoint_file.path, c->description);
-	const enum nst_status st = nst_session_save_checkpoint(session, c->checkpoint_file.path, diag);
+	const enum nst_status st = nst_scales_save_checkpoint(scales, c->checkpoint_file.path, diag);
 	cli_signals_restore(&mask);
 	return st;
 }
 
-static bool on_progress(void *user, const struct nst_progress *p) {
+/* A failure inside the progress: its line (after the open progress line), and the run stops. */
+static bool progress_failed(struct run_state *r, const char *message) {
+	fprintf(stderr, "%snst: %s\n", r->line_open ? "\n" : "", message);
+	r->line_open = false;
+	r->save_failed = 1;
+	return false;
+}
+
+static bool on_progress(void *user, const struct nst_scales_progress *q) {
 	struct run_state *r = user;
 	const struct cli *c = r->cli;
+	const struct nst_progress *p = &q->row;
 	const struct nst_losses *l = &p->losses;
-	r->last_seconds = r->seconds_offset + p->seconds;
 	char scale[64] = "";
-	if (r->n_scales > 1)
-		snprintf(scale, sizeof scale, "scale %d/%d (%dx%d) ", r->scale + 1, r->n_scales, r->width, r->height);
-	r->scale_rows = p->iteration + 1;
-	if (r->tiles) {
-		int sweep, tile;
-		nst_tiled_position(r->tiles, &sweep, &tile);
+	if (q->n_scales > 1)
+		snprintf(scale, sizeof scale, "scale %d/%d (%dx%d) ", q->scale + 1, q->n_scales, q->width, q->height);
+	if (q->tiled) {
 		const size_t used = strlen(scale);
-		snprintf(scale + used, sizeof scale - used, "sweep %d tile %d ", sweep + 1, tile + 1);
+		snprintf(scale + used, sizeof scale - used, "sweep %d tile %d ", q->sweep + 1, q->tile + 1);
 	}
 	if (r->log) {
 		/* One log for the whole run: rows and seconds continue across scales; flushed, so that it
 		 * is readable while the run goes on and complete up to an interruption. */
-		if (fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", r->row_offset + p->iteration, l->total, l->content,
-		            l->style, l->tv, r->last_seconds) < 0 || fflush(r->log) != 0) {
-			fprintf(stderr, "%snst: cannot write %s: %s\n", r->line_open ? "\n" : "", c->log_path, strerror(errno));
-			r->line_open = false;
-			r->save_failed = 1;
-			return false;
+		if (fprintf(r->log, "%d,%.9g,%.9g,%.9g,%.9g,%.4f\n", q->run_row, l->total, l->content, l->style, l->tv,
+		            q->run_seconds) < 0 || fflush(r->log) != 0) {
+			char message[CLI_PATH_BYTES + 64];
+			snprintf(message, sizeof message, "cannot write %s: %s", c->log_path, strerror(errno));
+			return progress_failed(r, message);
 		}
 	}
 	/* Iterations are the optimizer's steps (an L-BFGS line search may evaluate several rows in one). */
@@ -363,32 +357,21 @@ static bool on_progress(void *user, const struct nst_progress *p) {
 	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
 		char path[CLI_PATH_BYTES];
 		save_path(c->output, p->iteration, path, sizeof path);
-		struct nst_image img = {r->width, r->height, r->rgb};
+		struct nst_image img = {q->width, q->height, r->rgb};
 		struct nst_diag diag = {{0}};
-		if (r->tiles)
-			nst_tiled_image(r->tiles, r->rgb);
-		else
-			nst_session_image(r->session, r->rgb);
+		nst_scales_image(r->scales, r->rgb);
 		sigset_t mask;
 		cli_signals_block(&mask); /* never half a file */
 		const enum nst_status st = nst_image_save(path, &img, c->jpeg_quality, &diag);
 		cli_signals_restore(&mask);
-		if (st != NST_OK) {
-			fprintf(stderr, "%snst: %s\n", r->line_open ? "\n" : "", diag.message);
-			r->line_open = false;
-			r->save_failed = 1;
-			return false;
-		}
+		if (st != NST_OK)
+			return progress_failed(r, diag.message);
 	}
 	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
 	    p->iteration < p->iterations) {
 		struct nst_diag diag = {{0}};
-		if (save_checkpoint(c, r->session, &diag) != NST_OK) {
-			fprintf(stderr, "%snst: %s\n", r->line_open ? "\n" : "", diag.message);
-			r->line_open = false;
-			r->save_failed = 1;
-			return false;
-		}
+		if (save_checkpoint(c, r->scales, &diag) != NST_OK)
+			return progress_failed(r, diag.message);
 	}
 	return cli_stop_signal() == 0;
 }
@@ -673,16 +656,16 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 			break;
 		case OPT_RESUME: c->resume = optarg; break;
 		case OPT_SCALES:
-			c->n_scales = parse_int_list(optarg, c->scales, MAX_SCALES, 1, MAX_SIZE);
+			c->n_scales = parse_int_list(optarg, c->scales, NST_MAX_SCALES, 1, MAX_SIZE);
 			if (c->n_scales < 0)
-				return cli_fail(EXIT_USAGE, "--scales: '%s' is not a list of up to %d sizes 1..%d", optarg, MAX_SCALES, MAX_SIZE);
+				return cli_fail(EXIT_USAGE, "--scales: '%s' is not a list of up to %d sizes 1..%d", optarg, NST_MAX_SCALES, MAX_SIZE);
 			for (int i = 1; i < c->n_scales; i++)
 				if (c->scales[i] <= c->scales[i - 1])
 					return cli_fail(EXIT_USAGE, "--scales: sizes must grow (got '%s')", optarg);
 			c->size = c->scales[c->n_scales - 1];
 			break;
 		case OPT_SCALE_ITERATIONS:
-			c->n_scale_iterations = parse_int_list(optarg, c->scale_iterations, MAX_SCALES, 0, MAX_ITERATIONS);
+			c->n_scale_iterations = parse_int_list(optarg, c->scale_iterations, NST_MAX_SCALES, 0, MAX_ITERATIONS);
 			if (c->n_scale_iterations < 0)
 				return cli_fail(EXIT_USAGE, "--scale-iterations: '%s' is not a list of whole numbers >= 0", optarg);
 			break;
@@ -734,65 +717,12 @@ static int parse_args(struct cli *c, int argc, char **argv) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The run
- * ------------------------------------------------------------------------------------------- */
-
-/* A copy of src whose long side is long_side (or exactly fixed_w x fixed_h); not resampled when it
- * already has that size. */
-static enum nst_status fit_copy(const struct nst_image *src, int long_side, int fixed_w, int fixed_h,
-                                struct nst_image *out) {
-	int w = fixed_w, h = fixed_h;
-	if (!fixed_w)
-		nst_image_fit(src->width, src->height, long_side, &w, &h);
-	return nst_image_resize(src, w, h, out); /* a plain copy at the same size */
-}
-
-/* The sizes of a run: one, or a coarse-to-fine schedule that starts each scale from the previous
- * scale's picture, upsampled, and spends fewer iterations as the size grows. */
-struct schedule {
-	int n;
-	int size[MAX_SCALES];       /* long side, ascending; the last is the output's */
-	int iterations[MAX_SCALES];
-};
-
-static int make_schedule(const struct cli *c, struct schedule *s) {
-	memset(s, 0, sizeof *s);
-	if (c->n_scales > 0) {
-		for (int i = 0; i < c->n_scales; i++)
-			s->size[i] = c->scales[i];
-		s->n = c->n_scales;
-	} else {
-		/* Default: halve down to MULTISCALE_START, so a large picture starts coarse. */
-		int sizes[MAX_SCALES], n = 0;
-		for (int sz = c->size; n < MAX_SCALES; sz /= 2) {
-			sizes[n++] = sz;
-			if (sz / 2 < MULTISCALE_START || sz <= MULTISCALE_START)
-				break;
-		}
-		for (int i = 0; i < n; i++)
-			s->size[i] = sizes[n - 1 - i];
-		s->n = n;
-	}
-	for (int i = 0; i < s->n; i++) {
-		if (c->n_scale_iterations > 0)
-			s->iterations[i] = c->scale_iterations[i];
-		else if (i == 0)
-			s->iterations[i] = c->iterations;
-		else /* half of the scale before, rounded up: never more than it */
-			s->iterations[i] = (s->iterations[i - 1] + 1) / 2;
-		if (c->iterations == 0)
-			s->iterations[i] = 0;
-	}
-	return EXIT_OK;
-}
-
-/* ---------------------------------------------------------------------------------------------
  * Everything the run writes, checked before any work
  * ------------------------------------------------------------------------------------------- */
 
 /* The longest --save-every name ("OUT-<iteration>.<ext>") must be a picture its folder takes, and
  * no name an input (each existing one is compared: a hard link counts). */
-static int check_save_names(const struct cli *c, const struct schedule *sched, const struct cli_file *const *inputs,
+static int check_save_names(const struct cli *c, const struct nst_schedule *sched, const struct cli_file *const *inputs,
                             int n_inputs) {
 	int most = 0;
 	for (int i = 0; i < sched->n; i++)
@@ -816,7 +746,7 @@ static int check_save_names(const struct cli *c, const struct schedule *sched, c
 }
 
 /* Fills c's output files: each checked (see cli_output_check), none an input, no two the same. */
-static int check_files(struct cli *c, const struct schedule *sched, const char *weights_path) {
+static int check_files(struct cli *c, const struct nst_schedule *sched, const char *weights_path) {
 	struct cli_file in[NST_MAX_STYLES + 4];
 	const struct cli_file *inputs[NST_MAX_STYLES + 4], *outputs[5];
 	int n_in = 0, n_out = 0, rc;
@@ -958,69 +888,104 @@ static int truncate_log(FILE *log, const char *path, int rows) {
 }
 
 /* --resume: the checkpoint loaded into the prepared session. */
-static int resume(const struct cli *c, struct nst_session *session) {
+static int resume(const struct cli *c, struct nst_scales *scales) {
 	struct nst_diag diag = {{0}};
-	const enum nst_status st = nst_session_load_checkpoint(session, c->resume, &diag);
+	const enum nst_status st = nst_scales_load_checkpoint(scales, c->resume, &diag);
 	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, c->resume);
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Tiles: which scales run in tiles, their plans, and starting one
+ * The run: pictures, the plan of the scales (src/coarse_to_fine.c), the scales, the result
  * ------------------------------------------------------------------------------------------- */
 
-/* A picture as floats, [height][width][3] preprocessed BGR: the hand-over between two scales holds
- * two beside the arena (the finished scale's and the next one's start). */
-static size_t float_picture_bytes(int width, int height) { return (size_t)width * (size_t)height * 3 * sizeof(float); }
+/* Every scale's pictures, resampled from the originals before the plan (they allocate). */
+struct pictures {
+	struct nst_image content[NST_MAX_SCALES];                 /* [H][W][3] per scale */
+	struct nst_image styles[NST_MAX_SCALES][NST_MAX_STYLES];  /* [Hs][Ws][3] per scale and style */
+	struct nst_image init;                                    /* --init FILE at the first scale's size */
+};
 
-/* A scale runs in tiles when --tile is smaller than it, or when its whole-picture plan exceeds
- * --max-memory; its tile plan must then fit --max-memory less what the process holds already
- * (code, libraries, every scale's pictures) and the whole pictures it will hold beside the arena.
- * Returns the exit code; *arena_need becomes the largest arena of any scale. */
-static int plan_tiles(const struct cli *c, const struct nst_weights *weights, const struct schedule *sched,
-                      const struct nst_options *options, const struct nst_problem *problems,
-                      const struct nst_plan *plans, struct nst_tile_plan *tplans, bool *tiled, size_t *arena_need,
-                      bool *any_tiled) {
-	const struct nst_problem *top = &problems[sched->n - 1];
-	size_t handover = 0; /* between two scales: the finished scale's picture and the next one's start */
-	for (int i = 0; i + 1 < sched->n; i++) {
-		const size_t bytes = float_picture_bytes(problems[i].width, problems[i].height) +
-		                     float_picture_bytes(problems[i + 1].width, problems[i + 1].height);
-		handover = bytes > handover ? bytes : handover;
+static void free_pictures(struct pictures *pic) {
+	for (int i = 0; i < NST_MAX_SCALES; i++) {
+		nst_image_free(&pic->content[i]);
+		for (int k = 0; k < NST_MAX_STYLES; k++)
+			nst_image_free(&pic->styles[i][k]);
 	}
-	const size_t held = rss_now() + (size_t)TILED_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3 + handover;
-	*arena_need = 0;
-	*any_tiled = false;
-	for (int i = 0; i < sched->n; i++) {
-		const struct nst_problem *p = &problems[i];
-		const int side = p->width > p->height ? p->width : p->height;
-		tiled[i] = (c->tile > 0 && side > c->tile) || (c->max_memory && plans[i].total_bytes > c->max_memory);
-		if (!tiled[i]) {
-			*arena_need = plans[i].total_bytes > *arena_need ? plans[i].total_bytes : *arena_need;
-			continue;
+	nst_image_free(&pic->init);
+}
+
+/* Decoded for the largest scale (a much larger picture comes reduced) within --max-memory; each
+ * scale's sizes come from the pictures' own (the requests' width and height). */
+static int load_pictures(const struct cli *c, const struct nst_schedule *sched, struct pictures *pic) {
+	struct nst_diag diag = {{0}};
+	const int top = sched->size[sched->n - 1];
+	struct nst_image original = {0}, styles_original[NST_MAX_STYLES] = {{0}}, init_original = {0};
+	struct nst_image_request content_request = {top, c->max_memory, 0, 0};
+	struct nst_image_request style_requests[NST_MAX_STYLES], init_request = {0, c->max_memory, 0, 0};
+	int rc = EXIT_OK;
+	enum nst_status st = nst_image_load_for(c->content, &content_request, &original, &diag);
+	if (st != NST_OK)
+		rc = cli_fail_status(st, &diag, c->content);
+	for (int k = 0; k < c->n_styles && rc == EXIT_OK; k++) {
+		style_requests[k] = (struct nst_image_request){(int)ceil(c->style_scale * top), c->max_memory, 0, 0};
+		if ((st = nst_image_load_for(c->styles[k], &style_requests[k], &styles_original[k], &diag)) != NST_OK)
+			rc = cli_fail_status(st, &diag, c->styles[k]);
+	}
+	if (rc == EXIT_OK && c->options.init == NST_INIT_IMAGE &&
+	    (st = nst_image_load_for(c->init_path, &init_request, &init_original, &diag)) != NST_OK)
+		rc = cli_fail_status(st, &diag, c->init_path);
+	for (int i = 0; i < sched->n && rc == EXIT_OK && st == NST_OK; i++) {
+		int w, h;
+		nst_image_fit(content_request.width, content_request.height, sched->size[i], &w, &h);
+		st = nst_image_resize(&original, w, h, &pic->content[i]); /* a plain copy at the same size */
+		const int style_side = (int)ceil(c->style_scale * sched->size[i]);
+		for (int k = 0; k < c->n_styles && st == NST_OK; k++) {
+			nst_image_fit(style_requests[k].width, style_requests[k].height, style_side, &w, &h);
+			st = nst_image_resize(&styles_original[k], w, h, &pic->styles[i][k]);
 		}
-		if (c->max_memory && c->max_memory <= held)
-			return cli_fail(EXIT_MEMORY, "--max-memory %.1f MiB leaves nothing for the run: the process and its pictures "
-			            "hold %.1f MiB already", mib(c->max_memory), mib(held));
-		const struct nst_tile_options to = {c->tile, c->tile_overlap, c->tile_sweeps,
-		                                    c->max_memory ? c->max_memory - held : 0};
-		struct nst_diag diag = {{0}};
-		const enum nst_status st = nst_tile_plan(weights, &options[i], p, &to, &tplans[i], &diag);
-		if (st != NST_OK)
-			return cli_fail_status(st, &diag, "tile plan");
-		*arena_need = tplans[i].total_bytes > *arena_need ? tplans[i].total_bytes : *arena_need;
-		*any_tiled = true;
 	}
-	return EXIT_OK;
+	if (rc == EXIT_OK && st == NST_OK && c->options.init == NST_INIT_IMAGE)
+		st = nst_image_resize(&init_original, pic->content[0].width, pic->content[0].height, &pic->init);
+	nst_image_free(&original);
+	nst_image_free(&init_original);
+	for (int k = 0; k < c->n_styles; k++)
+		nst_image_free(&styles_original[k]);
+	if (rc == EXIT_OK && st != NST_OK)
+		rc = cli_fail(cli_exit_code(st), "cannot resample the pictures: %s", nst_status_string(st));
+	return rc;
+}
+
+/* Whole 8-bit pictures the CLI holds beside the arena (the result and --init's picture): a tiled
+ * scale's budget leaves room for them and for what the process holds already. */
+#define HELD_PICTURE_COPIES 2
+
+/* The plan of every scale: one session each, or tiles where a scale exceeds --tile or --max-memory. */
+static int plan_scales(const struct cli *c, const struct nst_weights *weights, const struct nst_schedule *sched,
+                       const struct pictures *pic, struct nst_scales_plan *plan) {
+	struct nst_scales_options so = {.n_scales = sched->n, .tiles = {c->tile, c->tile_overlap, c->tile_sweeps, 0},
+	                                .max_bytes = c->max_memory};
+	for (int i = 0; i < sched->n; i++) {
+		so.problems[i] = (struct nst_problem){pic->content[i].width, pic->content[i].height, c->n_styles, {0}, {0}};
+		for (int k = 0; k < c->n_styles; k++) {
+			so.problems[i].style_width[k] = pic->styles[i][k].width;
+			so.problems[i].style_height[k] = pic->styles[i][k].height;
+		}
+		so.iterations[i] = sched->iterations[i];
+	}
+	const struct nst_image *top = &pic->content[sched->n - 1];
+	so.held_bytes = rss_now() + (size_t)HELD_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
+	struct nst_diag diag = {{0}};
+	const enum nst_status st = nst_scales_plan(weights, &c->options, &so, plan, &diag);
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "plan");
 }
 
 /* The plan the memory line shows: the largest whole-picture scale's, else the top tile session's. */
-static const struct nst_plan *shown_plan(const struct nst_plan *plans, const struct nst_tile_plan *tplans,
-                                         const bool *tiled, int n) {
+static const struct nst_plan *shown_plan(const struct nst_scales_plan *p) {
 	const struct nst_plan *shown = NULL;
-	for (int i = 0; i < n; i++)
-		if (!tiled[i] && (!shown || plans[i].total_bytes > shown->total_bytes))
-			shown = &plans[i];
-	return shown ? shown : &tplans[n - 1].session;
+	for (int i = 0; i < p->n_scales; i++)
+		if (!p->tiled[i] && (!shown || p->plans[i].total_bytes > shown->total_bytes))
+			shown = &p->plans[i];
+	return shown ? shown : &p->tile_plans[p->n_scales - 1].session;
 }
 
 static void print_tiles(const struct nst_tile_plan *t, int iterations) {
@@ -1036,202 +1001,194 @@ static void print_tiles(const struct nst_tile_plan *t, int iterations) {
 	        mib(t->total_bytes), mib(t->session.total_bytes), mib(t->picture_bytes), mib(t->tile_bytes));
 }
 
-/* The tiled run of one scale, in the arena: content, the style targets (once) and the start: --init's
- * picture or a coarser scale's (start_x, [H][W][3] preprocessed BGR), else the options' init. */
-static int start_tiles(void *arena, size_t arena_bytes, const struct nst_weights *weights,
-                       const struct nst_tile_plan *plan, const struct cli *c, const struct nst_image *content,
-                       const struct nst_image *styles, const struct nst_image *start, const float *start_x,
-                       struct nst_tiled **out) {
-	struct nst_diag diag = {{0}};
-	enum nst_status st = nst_tiled_init(arena, arena_bytes, weights, plan, out, &diag);
-	if (st != NST_OK)
-		return cli_fail_status(st, &diag, "init");
-	nst_tiled_set_content(*out, content->rgb);
-	for (int k = 0; k < c->n_styles; k++)
-		if ((st = nst_tiled_set_style(*out, k, styles[k].rgb, c->blend_given ? c->blend[k] : 1.0f)) != NST_OK)
-			return cli_fail_status(st, NULL, "style targets");
-	if (start)
-		nst_tiled_set_init_image(*out, start->rgb);
-	if (start_x && (st = nst_tiled_set_init_x(*out, start_x)) != NST_OK)
-		return cli_fail_status(st, NULL, "the previous scale's picture");
-	return EXIT_OK;
+/* What the run will do: size, network, memory plan, backend, tiles. */
+static void print_header(const struct cli *c, const struct nst_weights *weights, const struct nst_scales_plan *p) {
+	const struct nst_plan *plan = shown_plan(p);
+	const struct nst_problem *top = &p->problems[p->n_scales - 1];
+	fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", top->width, top->height, c->n_styles,
+	        c->n_styles == 1 ? "" : "s", c->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs",
+	        nst_backend_name(plan->backend), plan->kernel, plan->threads, plan->threads == 1 ? "" : "s");
+	for (int i = 0; i < p->n_scales && p->n_scales > 1; i++)
+		fprintf(stderr, "%s%d px x %d", i ? ", " : "; scales ",
+		        p->problems[i].width > p->problems[i].height ? p->problems[i].width : p->problems[i].height,
+		        p->iterations[i]);
+	print_network(stderr, "\nnst: ", weights, &c->options);
+	fprintf(stderr,
+	        "\nnst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
+	        "masks %.1f, optimizer %.1f, scratch %.1f\n",
+	        mib(plan->total_bytes), mib(plan->weights_bytes), mib(plan->activations_bytes), mib(plan->features_bytes),
+	        mib(plan->targets_bytes), mib(plan->masks_bytes), mib(plan->optimizer_bytes), mib(plan->scratch_bytes));
+	if (c->options.backend == NST_BACKEND_AUTO && plan->auto_layer[0])
+		fprintf(stderr, "nst: backend auto resolved to %s (%s forward + backward: %s %.2f ms, xnnpack %.2f ms)\n",
+		        nst_backend_name(plan->backend), plan->auto_layer,
+		        nst_backend_name(plan->auto_seconds[NST_BACKEND_SIMD] > 0 ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR),
+		        1e3 * (plan->auto_seconds[NST_BACKEND_SIMD] + plan->auto_seconds[NST_BACKEND_SCALAR]),
+		        1e3 * plan->auto_seconds[NST_BACKEND_XNNPACK]);
+	else if (c->options.backend == NST_BACKEND_AUTO)
+		fprintf(stderr, "nst: backend auto resolved to %s (the only one available)\n", nst_backend_name(plan->backend));
+	if (plan->notice)
+		fprintf(stderr, "nst: %s\n", plan->notice);
+	for (int i = 0; i < p->n_scales; i++)
+		if (p->tiled[i])
+			print_tiles(&p->tile_plans[i], p->iterations[i]);
 }
 
-/* The next scale's start: this scale's picture x [from->height][from->width][3] (preprocessed BGR;
- * overwritten) resampled in float, not through 8 bits, to the next scale's size and, with detail,
- * with the content's detail above this scale's resolution (from, to: the content at both sizes):
- * *next becomes a malloc'ed [to->height][to->width][3] (the caller frees it). */
-static int hand_over(float *x, const struct nst_image *from, const struct nst_image *to, bool detail, float **next) {
-	*next = malloc((size_t)to->width * (size_t)to->height * 3 * sizeof(float));
-	if (!*next || (detail ? nst_x_upsample(x, from, *next, to)
-	                      : nst_x_resize(x, from->width, from->height, *next, to->width, to->height)) != NST_OK)
-		return cli_fail(EXIT_MEMORY, "cannot upsample the picture for the next scale");
-	return EXIT_OK;
-}
-
-static int run(struct cli *c) {
-	struct nst_diag diag = {{0}};
-	char weights_buf[CLI_PATH_BYTES];
-	const char *weights_path = c->weights ? c->weights : nst_cli_default_weights(weights_buf, sizeof weights_buf);
-	if (!weights_path)
-		return cli_fail(EXIT_FAILURE_RUN,
-		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
-		            "(looked beside the nst binary and in " NST_DATADIR ")");
-	struct schedule sched;
-	make_schedule(c, &sched);
-	/* Each next scale gets the content's detail above the coarser scale's resolution, as a run from
-	 * the content starts with it; a random or given start has no such detail to give. */
-	const bool detail = c->options.init == NST_INIT_CONTENT;
-	const int last = sched.n - 1;
-	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
-		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
-		            sched.size[last]);
-	int rc = check_files(c, &sched, weights_path);
-	if (rc != EXIT_OK)
+/* The first scale's extras before it runs: --dump-grad's gradient, --resume's checkpoint (and the
+ * log cut back to its rows). */
+static int before_first_scale(const struct cli *c, struct nst_scales *scales, const struct nst_problem *problem,
+                              FILE *log) {
+	struct nst_session *session = nst_scales_session(scales);
+	int rc = EXIT_OK;
+	if (c->dump_grad && session) {
+		const size_t n = (size_t)problem->width * (size_t)problem->height * 3;
+		float *grad = malloc(n * sizeof(float)); /* [H][W][3] */
+		struct nst_losses losses;
+		if (!grad)
+			return cli_fail(EXIT_MEMORY, "cannot allocate the gradient dump");
+		nst_session_evaluate(session, &losses, grad);
+		rc = cli_write_data(&c->grad_file, grad, n * sizeof(float));
+		free(grad);
+		if (rc != EXIT_OK)
+			return rc;
+	}
+	if (c->resume && ((rc = resume(c, scales)) != EXIT_OK ||
+	                  (log && (rc = truncate_log(log, c->log_path, nst_session_rows(session))) != EXIT_OK)))
 		return rc;
-	cli_signals_install();
+	return EXIT_OK;
+}
 
-	/* Pictures first (they allocate, before the plan): every scale's, from the originals. */
-	struct nst_image original = {0}, styles_original[NST_MAX_STYLES] = {{0}}, init_original = {0};
-	struct nst_image content[MAX_SCALES] = {{0}}, styles[MAX_SCALES][NST_MAX_STYLES] = {{{0}}};
-	struct nst_image init = {0};
-	float *handover = NULL, *finished = NULL; /* [H][W][3] preprocessed BGR: the next scale's start, a scale's end */
-	struct nst_weights *weights = NULL;
-	void *arena = NULL;
-	struct nst_session *session = NULL;
-	uint8_t *result = NULL;
-	FILE *log = NULL;
-	enum nst_status st = NST_OK, wst;
+/* Every scale in turn; *st: how the last scale's run ended. */
+static int run_scales(const struct cli *c, struct nst_scales *scales, const struct nst_scales_plan *plan,
+                      struct run_state *state, enum nst_status *st) {
+	struct nst_diag diag = {{0}};
 	sigset_t mask;
-	struct nst_plan plans[MAX_SCALES];
-	struct nst_options options[MAX_SCALES];
-	struct nst_problem problems[MAX_SCALES];
-	struct nst_tile_plan tplans[MAX_SCALES];
-	bool tiled[MAX_SCALES] = {false}, any_tiled = false;
-	struct nst_tiled *tiles = NULL;
+	int rc = EXIT_OK;
+	for (int i = 0; i < plan->n_scales; i++) {
+		cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+		*st = nst_scales_next(scales, &diag);
+		cli_signals_restore(&mask);
+		if (*st != NST_OK)
+			return cli_fail_status(*st, &diag, "init");
+		if (i == 0 && (rc = before_first_scale(c, scales, &plan->problems[0], state->log)) != EXIT_OK)
+			return rc;
+		*st = nst_scales_run_scale(scales, on_progress, state);
+		if (state->line_open) { /* the terminal's progress line ends with the scale */
+			fputc('\n', stderr);
+			state->line_open = false;
+		}
+		const struct nst_session *session = nst_scales_session(scales);
+		if (*st == NST_OK && session && nst_session_converged(session) && !c->quiet)
+			fprintf(stderr, "nst: converged at row %d: the loss fell by less than %g over %d iterations\n",
+			        nst_session_rows(session) - 1, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
+		if (*st != NST_OK)
+			break;
+	}
+	return EXIT_OK;
+}
 
-	/* Decoded for the largest scale (a much larger picture comes reduced) within --max-memory; the
-	 * sizes come from the pictures' own (the requests' width and height). */
-	struct nst_image_request content_request = {sched.size[last], c->max_memory, 0, 0};
-	struct nst_image_request style_requests[NST_MAX_STYLES], init_request = {0, c->max_memory, 0, 0};
-	if ((st = nst_image_load_for(c->content, &content_request, &original, &diag)) != NST_OK) {
-		rc = cli_fail_status(st, &diag, c->content);
-		goto done;
-	}
-	for (int k = 0; k < c->n_styles; k++) {
-		style_requests[k] = (struct nst_image_request){(int)ceil(c->style_scale * sched.size[last]), c->max_memory, 0, 0};
-		if ((st = nst_image_load_for(c->styles[k], &style_requests[k], &styles_original[k], &diag)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, c->styles[k]);
-			goto done;
-		}
-	}
-	if (c->options.init == NST_INIT_IMAGE &&
-	    (st = nst_image_load_for(c->init_path, &init_request, &init_original, &diag)) != NST_OK) {
-		rc = cli_fail_status(st, &diag, c->init_path);
-		goto done;
-	}
-	for (int i = 0; i < sched.n && st == NST_OK; i++) {
-		int w, h;
-		nst_image_fit(content_request.width, content_request.height, sched.size[i], &w, &h);
-		st = fit_copy(&original, 0, w, h, &content[i]);
-		const int style_side = (int)ceil(c->style_scale * sched.size[i]);
-		for (int k = 0; k < c->n_styles && st == NST_OK; k++) {
-			nst_image_fit(style_requests[k].width, style_requests[k].height, style_side, &w, &h);
-			st = fit_copy(&styles_original[k], 0, w, h, &styles[i][k]);
-		}
-	}
-	if (st == NST_OK && c->options.init == NST_INIT_IMAGE)
-		st = fit_copy(&init_original, 0, content[0].width, content[0].height, &init);
-	nst_image_free(&original);
-	nst_image_free(&init_original);
-	for (int k = 0; k < c->n_styles; k++)
-		nst_image_free(&styles_original[k]);
-	if (st != NST_OK) {
-		rc = cli_fail(cli_exit_code(st), "cannot resample the pictures: %s", nst_status_string(st));
-		goto done;
-	}
-	if ((st = nst_weights_open(weights_path, &weights, &diag)) != NST_OK) {
-		rc = cli_fail_status(st, &diag, weights_path);
-		goto done;
-	}
-	nst_options_network_defaults(&c->options, weights, c->given); /* what the command line left to the network */
+/* How the run ended, and what was written, as the exit code and its one line. */
+struct ending {
+	enum nst_status st;          /* the run's */
+	enum nst_status wst;         /* writing the picture */
+	struct nst_diag diag;        /* of writing the picture */
+	enum nst_status sheet_st, checkpoint_st;
+	struct nst_diag sheet_diag, checkpoint_diag;
+	bool resumable, checkpoint;
+	int scale, n_scales, sweep, tile;
+	int rows, good_row;          /* one session: its rows and last finite row */
+};
 
-	/* Every scale's plan; one arena, of the largest, serves them all. */
-	size_t arena_need = 0;
-	for (int i = 0; i < sched.n; i++) {
-		options[i] = c->options;
-		if (i > 0) /* replaced by the previous scale's picture, upsampled in float (hand_over) */
-			options[i].init = NST_INIT_CONTENT;
-		problems[i] = (struct nst_problem){content[i].width, content[i].height, c->n_styles, {0}, {0}};
-		for (int k = 0; k < c->n_styles; k++) {
-			problems[i].style_width[k] = styles[i][k].width;
-			problems[i].style_height[k] = styles[i][k].height;
-		}
-		if ((st = nst_plan(weights, &options[i], &problems[i], &plans[i], &diag)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, "plan");
-			goto done;
-		}
-		options[i].backend = plans[i].backend; /* auto's measured choice: the session is the one planned */
-		if (plans[i].total_bytes > arena_need)
-			arena_need = plans[i].total_bytes;
+static int report_end(const struct cli *c, const struct ending *e) {
+	char stopped[96] = "";
+	if (e->st == NST_ERR_INTERRUPTED && e->resumable)
+		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d: ", cli_stop_signal(), e->rows - 1);
+	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
+		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
+		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
+	if (e->wst != NST_OK)
+		return cli_fail(cli_exit_code(e->wst), "%s%s%s%s", stopped, e->diag.message,
+		                e->checkpoint ? "; nor the checkpoint: " : "", e->checkpoint ? e->checkpoint_diag.message : "");
+	if (e->sheet_st != NST_OK)
+		return cli_fail(cli_exit_code(e->sheet_st), "wrote %s, but not the sheet: %s", c->output, e->sheet_diag.message);
+	if (e->st == NST_ERR_NUMERIC && e->sweep >= 0)
+		return cli_fail(EXIT_NUMERIC,
+		                "the loss stopped being finite in tile %d of sweep %d (try a smaller --lr); wrote the picture "
+		                "with that tile's last finite state to %s", e->tile + 1, e->sweep + 1, c->output);
+	if (e->st == NST_ERR_NUMERIC)
+		return cli_fail(EXIT_NUMERIC,
+		                "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good "
+		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, c->output);
+	if (e->st == NST_ERR_INTERRUPTED && !e->resumable)
+		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
+		                cli_stop_signal(), e->scale + 1, e->n_scales, c->output);
+	if (e->st == NST_ERR_INTERRUPTED && e->checkpoint_st != NST_OK)
+		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
+	if (e->st == NST_ERR_INTERRUPTED)
+		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s)", stopped,
+		                c->output, c->checkpoint, c->checkpoint);
+	return EXIT_OK;
+}
+
+/* The picture (at the output's size even when a multi-scale run stopped early), the sheet, and the
+ * checkpoint to continue from when the run was stopped or its picture could not be written (one
+ * scale, whole pictures).  A tiled run's arena is given back before writing (*arena, *scales). */
+static int write_result(const struct cli *c, struct nst_scales **scales, void **arena, const struct nst_scales_plan *plan,
+                        const struct pictures *pic, uint8_t *result, enum nst_status st) {
+	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1};
+	nst_scales_image(*scales, result);
+	nst_scales_position(*scales, &e.scale, &e.sweep, &e.tile);
+	const struct nst_session *session = nst_scales_session(*scales);
+	if (session) {
+		e.sweep = -1;
+		e.rows = nst_session_rows(session);
+		e.good_row = nst_session_good_row(session);
+	} else { /* tiles: writing the picture needs no arena, give it back first */
+		nst_scales_release(*scales);
+		*scales = NULL;
+		free(*arena);
+		*arena = NULL;
 	}
-	if ((rc = plan_tiles(c, weights, &sched, options, problems, plans, tplans, tiled, &arena_need, &any_tiled)) != EXIT_OK)
-		goto done;
-	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
-		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
-		goto done;
+	const struct nst_image *top = &pic->content[plan->n_scales - 1];
+	struct nst_image out = {plan->problems[e.scale].width, plan->problems[e.scale].height, result}, out_full = {0};
+	if (out.width != top->width || out.height != top->height) {
+		if (nst_image_resize(&out, top->width, top->height, &out_full) != NST_OK)
+			return cli_fail(EXIT_MEMORY, "cannot upsample the picture");
+		out = out_full;
 	}
-	const struct nst_plan *plan = shown_plan(plans, tplans, tiled, sched.n);
-	if (sched.n == 1 && !tiled[0]) /* a run that can be resumed */
-		describe_run(c, &plans[0], weights, &problems[0]);
-	int then_threads = 0;
-	if (c->resume && (rc = check_resume(c, &plans[0], &then_threads)) != EXIT_OK)
-		goto done;
-	if (!c->quiet) {
-		fprintf(stderr, "nst: %dx%d, %d style%s, %s, backend %s (%s), %d thread%s", content[last].width,
-		        content[last].height, c->n_styles, c->n_styles == 1 ? "" : "s",
-		        c->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "l-bfgs", nst_backend_name(plan->backend),
-		        plan->kernel, plan->threads, plan->threads == 1 ? "" : "s");
-		for (int i = 0; i < sched.n && sched.n > 1; i++)
-			fprintf(stderr, "%s%d px x %d", i ? ", " : "; scales ", sched.size[i], sched.iterations[i]);
-		print_network(stderr, "\nnst: ", weights, &c->options);
-		fprintf(stderr,
-		        "\nnst: memory plan %.1f MiB: weights %.1f, activations %.1f, loss gradients %.1f, targets %.1f, "
-		        "masks %.1f, optimizer %.1f, scratch %.1f\n",
-		        mib(plan->total_bytes), mib(plan->weights_bytes), mib(plan->activations_bytes),
-		        mib(plan->features_bytes), mib(plan->targets_bytes), mib(plan->masks_bytes), mib(plan->optimizer_bytes),
-		        mib(plan->scratch_bytes));
-		if (c->options.backend == NST_BACKEND_AUTO && plan->auto_layer[0])
-			fprintf(stderr, "nst: backend auto resolved to %s (%s forward + backward: %s %.2f ms, xnnpack %.2f ms)\n",
-			        nst_backend_name(plan->backend), plan->auto_layer,
-			        nst_backend_name(plan->auto_seconds[NST_BACKEND_SIMD] > 0 ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR),
-			        1e3 * (plan->auto_seconds[NST_BACKEND_SIMD] + plan->auto_seconds[NST_BACKEND_SCALAR]),
-			        1e3 * plan->auto_seconds[NST_BACKEND_XNNPACK]);
-		else if (c->options.backend == NST_BACKEND_AUTO)
-			fprintf(stderr, "nst: backend auto resolved to %s (the only one available)\n", nst_backend_name(plan->backend));
-		if (plan->notice)
-			fprintf(stderr, "nst: %s\n", plan->notice);
-	}
-	for (int i = 0; i < sched.n && !c->quiet; i++)
-		if (tiled[i])
-			print_tiles(&tplans[i], sched.iterations[i]);
-	if (c->max_memory && arena_need > c->max_memory) {
-		rc = cli_fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
-		          mib(arena_need), mib(c->max_memory));
-		goto done;
-	}
-	const size_t baseline = rss_now(); /* the process before the arena: code, libraries, pictures, weights map */
-	const size_t arena_bytes = (arena_need + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
-	result = malloc((size_t)content[last].width * (size_t)content[last].height * 3);
+	e.wst = cli_save_picture(&c->out, &out, c->jpeg_quality, &e.diag);
+	if (e.wst == NST_OK && c->sheet)
+		e.sheet_st = cli_write_sheet(&c->sheet_file, top, pic->styles[plan->n_scales - 1], c->n_styles, &out,
+		                             c->jpeg_quality, &e.sheet_diag);
+	nst_image_free(&out_full);
+	e.resumable = plan->n_scales == 1 && !plan->tiled[0];
+	e.checkpoint = e.resumable && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK);
+	if (e.checkpoint)
+		e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
+	return report_end(c, &e);
+}
+
+/* The run's arena, its result picture and its log; then the scales and the result. */
+static int run_plan(const struct cli *c, struct nst_weights **weights, const struct nst_scales_plan *plan,
+                    const struct pictures *pic) {
+	const struct nst_problem *top = &plan->problems[plan->n_scales - 1];
+	const size_t baseline = rss_now(); /* the process before the arena: code, libraries, pictures, weights */
+	const size_t arena_bytes = (plan->total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
+	uint8_t *result = malloc((size_t)top->width * (size_t)top->height * 3); /* [H][W][3] */
+	struct nst_scales *scales = NULL;
+	struct nst_diag diag = {{0}};
+	enum nst_status st = NST_OK;
+	sigset_t mask;
+	int rc = EXIT_OK;
+	struct run_state state = {.cli = c, .tty = isatty(STDERR_FILENO) != 0, .rgb = result};
 	if (!arena || !result) {
-		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(arena_need));
+		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", mib(plan->total_bytes));
 		goto done;
 	}
 	if (c->log_path) {
 		/* A resumed run continues its log; a new run starts one. */
-		log = fopen(c->log_path, c->resume ? "a" : "w");
-		if (!log || (!c->resume && fprintf(log, "iteration,total,content,style,tv,seconds\n") < 0)) {
+		state.log = fopen(c->log_path, c->resume ? "a" : "w");
+		if (!state.log || (!c->resume && fprintf(state.log, "iteration,total,content,style,tv,seconds\n") < 0)) {
 			rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
 			goto done;
 		}
@@ -1241,125 +1198,22 @@ static int run(struct cli *c) {
 		              cli_stop_signal());
 		goto done;
 	}
-
-	struct run_state state = {.cli = c, .log = log, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .n_scales = sched.n};
-	for (int i = 0; i < sched.n; i++) {
-		nst_session_release(session);
-		session = NULL;
-		nst_tiled_release(tiles);
-		tiles = state.tiles = NULL;
-		if (tiled[i]) { /* the whole picture in tiles: one session of the tile size serves every tile */
-			const struct nst_image *start = i == 0 && c->options.init == NST_INIT_IMAGE ? &init : NULL;
-			cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
-			rc = start_tiles(arena, arena_bytes, weights, &tplans[i], c, &content[i], styles[i], start, handover, &tiles);
-			cli_signals_restore(&mask);
-			if (rc != EXIT_OK)
-				goto done;
-			free(handover);
-			handover = NULL;
-			if (i == last) {
-				nst_weights_close(weights);
-				weights = NULL;
-			}
-			state.tiles = tiles;
-			state.width = content[i].width;
-			state.height = content[i].height;
-			state.scale = i;
-			state.scale_rows = 0;
-			st = nst_tiled_run(tiles, sched.iterations[i], on_progress, &state);
-			if (state.line_open) { /* the terminal's progress line ends with the scale */
-				fputc('\n', stderr);
-				state.line_open = false;
-			}
-			state.row_offset += state.scale_rows;
-			state.seconds_offset = state.last_seconds;
-			if (st != NST_OK || i == last)
-				break;
-			if (!(finished = malloc(float_picture_bytes(content[i].width, content[i].height)))) {
-				rc = cli_fail(EXIT_MEMORY, "cannot hold the picture for the next scale");
-				goto done;
-			}
-			memcpy(finished, nst_tiled_picture(tiles), float_picture_bytes(content[i].width, content[i].height));
-			rc = hand_over(finished, &content[i], &content[i + 1], detail, &handover);
-			free(finished);
-			finished = NULL;
-			if (rc != EXIT_OK)
-				goto done;
-			continue;
-		}
-		cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
-		st = nst_session_init(arena, arena_bytes, weights, &options[i], &problems[i], &session, &diag);
-		cli_signals_restore(&mask);
-		if (st != NST_OK) {
-			rc = cli_fail_status(st, &diag, "init");
-			goto done;
-		}
-		if (i == last) {
-			nst_weights_close(weights); /* packed into the arena: the mapping is no longer needed */
-			weights = NULL;
-		}
-		nst_session_set_content(session, content[i].rgb);
-		for (int k = 0; k < c->n_styles; k++)
-			nst_session_set_style(session, k, styles[i][k].rgb, c->blend_given ? c->blend[k] : 1.0f);
-		if (i == 0 && c->options.init == NST_INIT_IMAGE)
-			nst_session_set_init_image(session, init.rgb);
-		if ((st = nst_session_prepare(session)) != NST_OK) {
-			rc = cli_fail_status(st, &diag, "prepare");
-			goto done;
-		}
-		if (i > 0) { /* the previous scale's picture, exactly as hand_over made it */
-			if ((st = nst_session_set_x(session, handover)) != NST_OK || (st = nst_session_restart(session)) != NST_OK) {
-				rc = cli_fail_status(st, NULL, "the previous scale's picture");
-				goto done;
-			}
-			free(handover);
-			handover = NULL;
-		}
-		if (c->dump_grad) {
-			const size_t n = (size_t)content[i].width * (size_t)content[i].height * 3;
-			float *grad = malloc(n * sizeof(float));
-			struct nst_losses losses;
-			if (!grad) {
-				rc = cli_fail(EXIT_MEMORY, "cannot allocate the gradient dump");
-				goto done;
-			}
-			nst_session_evaluate(session, &losses, grad);
-			rc = cli_write_data(&c->grad_file, grad, n * sizeof(float));
-			free(grad);
-			if (rc != EXIT_OK)
-				goto done;
-		}
-		if (c->resume && ((rc = resume(c, session)) != EXIT_OK ||
-		                  (log && (rc = truncate_log(log, c->log_path, nst_session_rows(session))) != EXIT_OK)))
-			goto done;
-		state.session = session;
-		state.width = content[i].width;
-		state.height = content[i].height;
-		state.scale = i;
-		st = nst_session_run(session, sched.iterations[i], on_progress, &state);
-		if (state.line_open) { /* the terminal's progress line ends with the scale */
-			fputc('\n', stderr);
-			state.line_open = false;
-		}
-		if (st == NST_OK && nst_session_converged(session) && !c->quiet)
-			fprintf(stderr, "nst: converged at row %d: the loss fell by less than %g over %d iterations\n",
-			        nst_session_rows(session) - 1, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
-		state.row_offset += nst_session_rows(session);
-		state.seconds_offset = state.last_seconds;
-		if (st != NST_OK || i == last)
-			break;
-		/* The next scale starts from this one's picture, upsampled in float (with the content's detail). */
-		if (!(finished = malloc(float_picture_bytes(content[i].width, content[i].height)))) {
-			rc = cli_fail(EXIT_MEMORY, "cannot hold the picture for the next scale");
-			goto done;
-		}
-		nst_session_get_x(session, finished);
-		rc = hand_over(finished, &content[i], &content[i + 1], detail, &handover);
-		free(finished);
-		finished = NULL;
-		if (rc != EXIT_OK)
-			goto done;
+	if ((st = nst_scales_init(arena, arena_bytes, *weights, plan, &scales, &diag)) != NST_OK) {
+		rc = cli_fail_status(st, &diag, "init");
+		goto done;
 	}
+	nst_scales_take_weights(scales, *weights); /* closed once packed: never beside the largest scale */
+	*weights = NULL;
+	for (int i = 0; i < plan->n_scales; i++) {
+		nst_scales_set_content(scales, i, pic->content[i].rgb);
+		for (int k = 0; k < c->n_styles; k++)
+			nst_scales_set_style(scales, i, k, pic->styles[i][k].rgb, c->blend_given ? c->blend[k] : 1.0f);
+	}
+	if (c->options.init == NST_INIT_IMAGE)
+		nst_scales_set_init_image(scales, pic->init.rgb);
+	state.scales = scales;
+	if ((rc = run_scales(c, scales, plan, &state, &st)) != EXIT_OK)
+		goto done;
 	cli_signals_block(&mask); /* from here on the stop signals wait: nothing is left half written */
 	if (state.save_failed) {
 		rc = EXIT_FAILURE_RUN;
@@ -1369,108 +1223,77 @@ static int run(struct cli *c) {
 		rc = cli_fail_status(st, &diag, "run");
 		goto done;
 	}
-	/* The picture, at the output's size even when a multi-scale run stopped early. */
-	int tile_sweep = 0, tile_index = 0;
-	if (tiles) {
-		nst_tiled_image(tiles, result);
-		nst_tiled_position(tiles, &tile_sweep, &tile_index);
-		nst_tiled_release(tiles); /* writing the picture needs no arena: give it back first */
-		tiles = state.tiles = NULL;
-		free(arena);
-		arena = NULL;
-	} else {
-		nst_session_image(session, result);
-	}
-	struct nst_image out = {state.width, state.height, result}, out_full = {0};
-	if (state.width != content[last].width || state.height != content[last].height) {
-		if ((wst = nst_image_resize(&out, content[last].width, content[last].height, &out_full)) != NST_OK) {
-			rc = cli_fail(EXIT_MEMORY, "cannot upsample the picture");
-			goto done;
-		}
-		out = out_full;
-	}
-	wst = cli_save_picture(&c->out, &out, c->jpeg_quality, &diag);
-	struct nst_diag sheet_diag = {{0}}, checkpoint_diag = {{0}};
-	enum nst_status sheet_st = NST_OK, checkpoint_st = NST_OK;
-	if (wst == NST_OK && c->sheet)
-		sheet_st = cli_write_sheet(&c->sheet_file, &content[last], styles[last], c->n_styles, &out, c->jpeg_quality,
-		                           &sheet_diag);
-	nst_image_free(&out_full);
-	/* What can be written is: a checkpoint to continue from when the run was stopped or its picture
-	 * could not be written (one scale, whole pictures). */
-	const bool resumable = sched.n == 1 && !tiled[0];
-	const bool checkpoint = resumable && (st == NST_ERR_INTERRUPTED || wst != NST_OK);
-	if (checkpoint)
-		checkpoint_st = save_checkpoint(c, session, &checkpoint_diag);
-	char stopped[96] = "";
-	if (st == NST_ERR_INTERRUPTED && resumable)
-		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d: ", cli_stop_signal(),
-		         nst_session_rows(session) - 1);
-	if (wst != NST_OK && checkpoint && checkpoint_st == NST_OK) {
-		rc = cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
-		              stopped, diag.message, c->checkpoint, c->checkpoint, c->output);
-		goto done;
-	}
-	if (wst != NST_OK) {
-		rc = cli_fail(cli_exit_code(wst), "%s%s%s%s", stopped, diag.message, checkpoint ? "; nor the checkpoint: " : "",
-		              checkpoint ? checkpoint_diag.message : "");
-		goto done;
-	}
-	if (sheet_st != NST_OK) {
-		rc = cli_fail(cli_exit_code(sheet_st), "wrote %s, but not the sheet: %s", c->output, sheet_diag.message);
-		goto done;
-	}
-	if (st == NST_ERR_NUMERIC && tiled[state.scale]) {
-		rc = cli_fail(EXIT_NUMERIC,
-		          "the loss stopped being finite in tile %d of sweep %d (try a smaller --lr); wrote the picture with "
-		          "that tile's last finite state to %s", tile_index + 1, tile_sweep + 1, c->output);
-		goto done;
-	}
-	if (st == NST_ERR_NUMERIC) {
-		rc = cli_fail(EXIT_NUMERIC,
-		          "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good picture "
-		          "(iteration %d) to %s",
-		          nst_session_rows(session) - 1, nst_session_good_row(session), c->output);
-		goto done;
-	}
-	if (st == NST_ERR_INTERRUPTED && !resumable) {
-		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
-		              cli_stop_signal(), state.scale + 1, sched.n, c->output);
-		goto done;
-	}
-	if (st == NST_ERR_INTERRUPTED && checkpoint_st != NST_OK) {
-		rc = cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, checkpoint_diag.message);
-		goto done;
-	}
-	if (st == NST_ERR_INTERRUPTED) {
-		rc = cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s)", stopped,
-		              c->output, c->checkpoint, c->checkpoint);
-		goto done;
-	}
-	if (!c->quiet)
+	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st)) == EXIT_OK && !c->quiet)
 		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
-		        c->output, mib(rss_peak()), mib(arena_need), mib(baseline));
-
+		        c->output, mib(rss_peak()), mib(plan->total_bytes), mib(baseline));
 done:
-	if (log && fclose(log) != 0 && rc == EXIT_OK)
+	if (state.log && fclose(state.log) != 0 && rc == EXIT_OK)
 		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
-	nst_session_release(session);
-	nst_tiled_release(tiles);
+	nst_scales_release(scales);
 	free(arena);
 	free(result);
-	nst_weights_close(weights);
-	nst_image_free(&original);
-	nst_image_free(&init_original);
-	nst_image_free(&init);
-	free(handover);
-	free(finished);
-	for (int k = 0; k < c->n_styles; k++)
-		nst_image_free(&styles_original[k]);
-	for (int i = 0; i < MAX_SCALES; i++) {
-		nst_image_free(&content[i]);
-		for (int k = 0; k < c->n_styles; k++)
-			nst_image_free(&styles[i][k]);
+	return rc;
+}
+
+/* Checks, pictures, plan, run. */
+static int run(struct cli *c) {
+	char weights_buf[CLI_PATH_BYTES];
+	const char *weights_path = c->weights ? c->weights : nst_cli_default_weights(weights_buf, sizeof weights_buf);
+	if (!weights_path)
+		return cli_fail(EXIT_FAILURE_RUN,
+		            "no weights found: run 'make weights', or pass --weights FILE.nstw, or set NST_WEIGHTS "
+		            "(looked beside the nst binary and in " NST_DATADIR ")");
+	struct nst_schedule sched;
+	if (nst_schedule_make(c->size, c->n_scales ? c->scales : NULL, c->n_scales, c->iterations,
+	                      c->n_scale_iterations ? c->scale_iterations : NULL, &sched) != NST_OK)
+		return cli_fail(EXIT_USAGE, "--scales / --scale-iterations: not a schedule");
+	const int last = sched.n - 1;
+	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
+		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
+		            sched.size[last]);
+	int rc = check_files(c, &sched, weights_path);
+	if (rc != EXIT_OK)
+		return rc;
+	cli_signals_install();
+
+	struct pictures pic;
+	memset(&pic, 0, sizeof pic);
+	struct nst_weights *weights = NULL;
+	struct nst_diag diag = {{0}};
+	struct nst_scales_plan plan;
+	enum nst_status st;
+	if ((rc = load_pictures(c, &sched, &pic)) != EXIT_OK)
+		goto done;
+	if ((st = nst_weights_open(weights_path, &weights, &diag)) != NST_OK) {
+		rc = cli_fail_status(st, &diag, weights_path);
+		goto done;
 	}
+	nst_options_network_defaults(&c->options, weights, c->given); /* what the command line left to the network */
+	if ((rc = plan_scales(c, weights, &sched, &pic, &plan)) != EXIT_OK)
+		goto done;
+	bool any_tiled = false;
+	for (int i = 0; i < plan.n_scales; i++)
+		any_tiled = any_tiled || plan.tiled[i];
+	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
+		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
+		goto done;
+	}
+	if (plan.n_scales == 1 && !plan.tiled[0]) /* a run that can be resumed */
+		describe_run(c, &plan.plans[0], weights, &plan.problems[0]);
+	int then_threads = 0;
+	if (c->resume && (rc = check_resume(c, &plan.plans[0], &then_threads)) != EXIT_OK)
+		goto done;
+	if (!c->quiet)
+		print_header(c, weights, &plan);
+	if (c->max_memory && plan.total_bytes > c->max_memory) {
+		rc = cli_fail(EXIT_MEMORY, "the run needs %.1f MiB, over --max-memory %.1f MiB (try a smaller --size, or --optimizer adam)",
+		          mib(plan.total_bytes), mib(c->max_memory));
+		goto done;
+	}
+	rc = run_plan(c, &weights, &plan, &pic);
+done:
+	nst_weights_close(weights);
+	free_pictures(&pic);
 	return rc;
 }
 
