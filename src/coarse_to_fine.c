@@ -123,8 +123,8 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 	const size_t held = so->held_bytes + p->state_bytes + p->handover_bytes;
 	if (so->max_bytes && so->max_bytes <= held)
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
-		                "a memory limit of %.1f MiB leaves nothing for the run: the process, its pictures and the "
-		                "hand-over between scales hold %.1f MiB already", mib(so->max_bytes), mib(held));
+		                "a limit of %.1f MiB leaves nothing for the run: what the caller holds (the process, its "
+		                "pictures) and the hand-over between scales take %.1f MiB already", mib(so->max_bytes), mib(held));
 	struct nst_tile_options to = so->tiles;
 	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
 	return nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);

@@ -379,6 +379,8 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	so.held_bytes = cli_rss_now() + (size_t)HELD_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
 	struct nst_diag diag = {{0}};
 	const enum nst_status st = nst_scales_plan(weights, &c->options, &so, plan, &diag);
+	if (st == NST_ERR_OVER_MEMORY_LIMIT && c->max_memory) /* the limit is the option's */
+		return cli_fail(EXIT_MEMORY, "--max-memory: %s", diag.message);
 	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "plan");
 }
 
