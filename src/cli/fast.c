@@ -610,6 +610,63 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 	return EXIT_OK;
 }
 
+/* Sizes from the headers (standard input: decoded now into *stdin_img, it can be read only once);
+ * the plan is for the largest padded area.  A picture that cannot be read is reported and left out. */
+static void plan_size(const struct fast_cli *c, struct input_list *list, struct nst_image *stdin_img, int *plan_w,
+                      int *plan_h, long long *plan_area, int *failures, int *first_code) {
+	struct nst_diag diag = {{0}};
+	enum nst_status st;
+	for (int i = 0; i < list->n; i++) {
+		struct input *in = &list->items[i];
+		int w, h;
+		if (list->n == 1 && is_stream(in->path)) {
+			struct nst_image_request request = {c->size, 0, 0, 0};
+			if ((st = nst_image_load_for(in->path, &request, stdin_img, &diag)) != NST_OK) {
+				failed(in, cli_fail_status(st, &diag, strcmp(in->path, "-") ? in->path : "standard input"), failures,
+				       first_code);
+				continue;
+			}
+			w = request.width;
+			h = request.height;
+		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
+			failed(in, cli_fail_status(st, &diag, in->path), failures, first_code);
+			continue;
+		}
+		run_size(c, w, h, &in->width, &in->height);
+		const long long area = (long long)((in->width + 3) / 4 * 4) * (long long)((in->height + 3) / 4 * 4);
+		if (area > *plan_area) {
+			*plan_area = area;
+			*plan_w = in->width;
+			*plan_h = in->height;
+		}
+	}
+}
+
+/* One picture img [H][W][3] through the network into result (and raw, [H][W][3] float, with
+ * --raw), then its outputs written; *ms: the network's time. */
+static int stylize(const struct fast_cli *c, struct nst_fast_session *session, const struct input *in,
+                   const struct nst_image *img, const struct cli_file *raw_file, const struct cli_file *sheet_file,
+                   uint8_t *result, float *raw, double *ms) {
+	struct nst_diag diag = {{0}};
+	int rc = EXIT_OK;
+	const double t0 = nst_seconds();
+	enum nst_status st = nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
+	*ms = (nst_seconds() - t0) * MS_PER_S;
+	if (st == NST_OK && c->raw)
+		nst_fast_run_raw(session, img->width, img->height, img->rgb, raw);
+	const struct nst_image out = {img->width, img->height, result};
+	if (st != NST_OK)
+		rc = cli_fail_status(st, NULL, in->path);
+	else if (c->raw)
+		rc = cli_write_data(raw_file, raw, (size_t)img->width * (size_t)img->height * RGB * sizeof(float));
+	if (rc == EXIT_OK && (st = save_result(in, &out, c->jpeg_quality, &diag)) != NST_OK)
+		rc = cli_fail_status(st, &diag, in->output);
+	if (rc == EXIT_OK && c->sheet &&
+	    (st = cli_write_sheet(sheet_file, img, NULL, 0, &out, c->jpeg_quality, &diag)) != NST_OK)
+		rc = cli_fail_status(st, &diag, c->sheet);
+	return rc;
+}
+
 static int run(struct fast_cli *c) {
 	struct input_list list = {0};
 	struct nst_image stdin_img = {0}, img = {0};
@@ -632,34 +689,9 @@ static int run(struct fast_cli *c) {
 		goto done;
 	cli_signals_install();
 
-	/* Sizes from the headers (standard input: decoded now, it can be read only once); the plan is
-	 * for the largest padded area.  A picture that cannot be read is reported and left out. */
 	int plan_w = 0, plan_h = 0;
 	long long plan_area = 0;
-	for (int i = 0; i < list.n; i++) {
-		struct input *in = &list.items[i];
-		int w, h;
-		if (list.n == 1 && is_stream(in->path)) {
-			struct nst_image_request request = {c->size, 0, 0, 0};
-			if ((st = nst_image_load_for(in->path, &request, &stdin_img, &diag)) != NST_OK) {
-				failed(in, cli_fail_status(st, &diag, strcmp(in->path, "-") ? in->path : "standard input"), &failures,
-				       &first_code);
-				continue;
-			}
-			w = request.width;
-			h = request.height;
-		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
-			failed(in, cli_fail_status(st, &diag, in->path), &failures, &first_code);
-			continue;
-		}
-		run_size(c, w, h, &in->width, &in->height);
-		const long long area = (long long)((in->width + 3) / 4 * 4) * (long long)((in->height + 3) / 4 * 4);
-		if (area > plan_area) {
-			plan_area = area;
-			plan_w = in->width;
-			plan_h = in->height;
-		}
-	}
+	plan_size(c, &list, &stdin_img, &plan_w, &plan_h, &plan_area, &failures, &first_code);
 	if (failures == list.n)
 		goto done;
 
@@ -712,22 +744,8 @@ static int run(struct fast_cli *c) {
 			failed(in, rc, &failures, &first_code);
 			continue;
 		}
-		const double t0 = nst_seconds();
-		st = nst_fast_run(session, img.width, img.height, img.rgb, result, c->strength);
-		const double ms = (nst_seconds() - t0) * MS_PER_S;
-		if (st == NST_OK && c->raw)
-			nst_fast_run_raw(session, img.width, img.height, img.rgb, raw);
-		const struct nst_image out = {img.width, img.height, result};
-		if (st != NST_OK)
-			rc = cli_fail_status(st, NULL, in->path);
-		else if (c->raw)
-			rc = cli_write_data(&raw_file, raw, (size_t)img.width * (size_t)img.height * RGB * sizeof(float));
-		if (rc == EXIT_OK && (st = save_result(in, &out, c->jpeg_quality, &diag)) != NST_OK)
-			rc = cli_fail_status(st, &diag, in->output);
-		if (rc == EXIT_OK && c->sheet &&
-		    (st = cli_write_sheet(&sheet_file, &img, NULL, 0, &out, c->jpeg_quality, &diag)) != NST_OK)
-			rc = cli_fail_status(st, &diag, c->sheet);
-		if (rc != EXIT_OK) {
+		double ms;
+		if ((rc = stylize(c, session, in, &img, &raw_file, &sheet_file, result, raw, &ms)) != EXIT_OK) {
 			failed(in, rc, &failures, &first_code);
 			nst_image_free(&img);
 			continue;
