@@ -632,6 +632,147 @@ enum nst_status nst_tiled_image(struct nst_tiled *tiled, uint8_t *rgb);
 /* The picture itself, [H][W][3] float32, preprocessed BGR (as nst_session_get_x). */
 const float *nst_tiled_picture(const struct nst_tiled *tiled);
 
+/* ---------------------------------------------------------------------------------------------
+ * Coarse to fine under a memory budget (src/coarse_to_fine.c): a run of several scales, each
+ * optimized from the previous one's picture upsampled in float (nst_x_upsample: plus the content's
+ * detail when the run starts from the content; nst_x_resize otherwise), each scale as one session
+ * or, when its plan exceeds the budget (or it is larger than a given tile), in tiles of the largest
+ * size that fits (nst_tile_plan).  ONE arena serves the whole run: the driver's state, the two
+ * float pictures of the hand-over between scales, and one region of the largest scale's need that
+ * every scale's session or tiles reuse in turn; nothing is allocated after nst_scales_init but
+ * stb_image_resize's scratch inside the hand-over (nst_x_resize).
+ *
+ *     nst_schedule_make(1024, NULL, 0, 300, NULL, &schedule);  // 256 x 300, 512 x 150, 1024 x 75
+ *     ... fill options.problems[i] from the pictures resized to schedule.size[i] ...
+ *     nst_scales_plan(weights, &options, &scales_options, &plan, &diag);
+ *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     nst_scales_init(arena, plan.total_bytes, weights, &plan, &scales, &diag);
+ *     for each scale i: nst_scales_set_content(scales, i, content_rgb[i]);   // kept by pointer
+ *                       nst_scales_set_style(scales, i, k, style_rgb[i][k], 1.0f);
+ *     nst_scales_run(scales, progress, user, &diag);     // or nst_scales_next + nst_scales_run_scale
+ *     nst_scales_image(scales, rgb);                     // the last scale's picture, [H][W][3]
+ *     nst_scales_release(scales); free(arena);
+ *
+ * Stepping scale by scale (nst_scales_next, then nst_scales_run_scale) lets the caller act between
+ * a scale's start and its run: evaluate the first gradient, or load a checkpoint (one scale without
+ * tiles).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Most scales of one run, and where the default schedule starts. */
+#define NST_MAX_SCALES 8
+#define NST_SCALES_START 256
+
+/* Long sides (ascending; the last is the output's) and each scale's optimizer steps. */
+struct nst_schedule {
+	int n;
+	int size[NST_MAX_SCALES];
+	int iterations[NST_MAX_SCALES];
+};
+/* The schedule of a run: the n_sizes given sizes, or by default `size` halved down to
+ * NST_SCALES_START (a larger picture starts coarse: 1024 -> 256, 512, 1024; at most 256: one
+ * scale); each scale's iterations given (per_scale, one per scale), or `iterations` for the first
+ * and half the previous scale's (rounded up) for each next one; iterations 0 makes every scale 0.
+ * NST_ERR_INVALID_ARGUMENT for sizes that do not grow, more than NST_MAX_SCALES, or negative counts. */
+enum nst_status nst_schedule_make(int size, const int *sizes, int n_sizes, int iterations, const int *per_scale,
+                                  struct nst_schedule *out);
+
+struct nst_scales_options {
+	int n_scales;                                /* 1..NST_MAX_SCALES */
+	struct nst_problem problems[NST_MAX_SCALES]; /* each scale's picture and style sizes, ascending */
+	int iterations[NST_MAX_SCALES];              /* optimizer steps of each scale (per tile when tiled) */
+	/* tile > 0: a scale whose long side is larger runs in tiles of that side; overlap and sweeps as
+	 * nst_tile_options'; budget_bytes is not read (the budget comes from max_bytes). */
+	struct nst_tile_options tiles;
+	/* The most the run may take (0: no limit): a scale whose arena (its plan, the driver's state and
+	 * the hand-over) exceeds it runs in tiles planned within max_bytes less held_bytes less the
+	 * driver's state and the hand-over.  held_bytes: what the caller holds beside the arena (the
+	 * process itself, its pictures). */
+	size_t max_bytes;
+	size_t held_bytes;
+};
+
+struct nst_scales_plan {
+	int n_scales;
+	struct nst_problem problems[NST_MAX_SCALES];
+	int iterations[NST_MAX_SCALES];
+	struct nst_options options[NST_MAX_SCALES]; /* each scale's: the backend resolved; scales after the
+	                                               first start from the hand-over */
+	bool tiled[NST_MAX_SCALES];                 /* the scale runs in tiles (tile_plans[i]) */
+	struct nst_plan plans[NST_MAX_SCALES];      /* each scale's whole-picture plan */
+	struct nst_tile_plan tile_plans[NST_MAX_SCALES]; /* the tiled scales' */
+	bool detail;                  /* the hand-over adds the content's detail (init from the content) */
+	size_t state_bytes;           /* the driver's state */
+	size_t handover_bytes;        /* the two float pictures between scales, [H][W][3] each */
+	size_t scale_bytes;           /* the largest scale's session or tiles, reused by every scale */
+	size_t total_bytes;           /* the arena of nst_scales_init: state + hand-over + scale */
+};
+
+/* Every scale's plan, which scales run in tiles, and the one arena: NST_ERR_OVER_MEMORY_LIMIT
+ * (with the diag's line) when a scale fits the budget not even in the smallest tiles. */
+enum nst_status nst_scales_plan(const struct nst_weights *weights, const struct nst_options *options,
+                                const struct nst_scales_options *scales_options, struct nst_scales_plan *plan,
+                                struct nst_diag *diag);
+
+struct nst_scales;
+
+/* The driver in arena (at least plan.total_bytes, NST_ARENA_ALIGNMENT-aligned); no scale started.
+ * The weights must stay open until the last scale has started (or see nst_scales_take_weights). */
+enum nst_status nst_scales_init(void *arena, size_t arena_bytes, const struct nst_weights *weights,
+                                const struct nst_scales_plan *plan, struct nst_scales **out, struct nst_diag *diag);
+/* Stops the current scale's thread pool (and closes taken weights not closed yet).  The arena is
+ * the caller's to free afterwards. */
+void nst_scales_release(struct nst_scales *scales);
+/* Hands the weights given to nst_scales_init over to the driver, which closes them as soon as the
+ * last scale has packed them into the arena, before that scale's targets are computed: the file's
+ * bytes and the largest scale's buffers are then never held at once.  The caller no longer closes
+ * them. */
+void nst_scales_take_weights(struct nst_scales *scales, struct nst_weights *weights);
+/* Each scale's pictures at its problem's sizes, [H][W][3], kept by pointer until the run ends; the
+ * style blend is the index's for every scale.  The starting picture (NST_INIT_IMAGE) is the first
+ * scale's size. */
+enum nst_status nst_scales_set_content(struct nst_scales *scales, int scale, const uint8_t *rgb);
+enum nst_status nst_scales_set_style(struct nst_scales *scales, int scale, int index, const uint8_t *rgb, float blend);
+enum nst_status nst_scales_set_init_image(struct nst_scales *scales, const uint8_t *rgb);
+
+/* What the progress of a run of scales reports after every loss-log row. */
+struct nst_scales_progress {
+	struct nst_progress row;  /* the scale's (a tiled scale's rows numbered across its tiles) */
+	int scale, n_scales;      /* 0-based */
+	int width, height;        /* the scale's picture */
+	bool tiled;
+	int sweep, tile;          /* tiled: the tile being optimized (0-based) */
+	int run_row;              /* the row across the whole run: the rows of the scales before + row.iteration */
+	double run_seconds;       /* since the first scale started running */
+};
+typedef bool (*nst_scales_progress_fn)(void *user, const struct nst_scales_progress *progress);
+
+/* Starts the next scale (the first on the first call): the previous one's picture handed over
+ * (upsampled in float), its session or tiles released, the next built in the arena with its
+ * content and style targets and its start (the options' init on the first scale, else the
+ * hand-over).  NST_ERR_INVALID_ARGUMENT when no scale is left or a picture was not set. */
+enum nst_status nst_scales_next(struct nst_scales *scales, struct nst_diag *diag);
+/* Runs the started scale's iterations (a stop by the callback: NST_ERR_INTERRUPTED; a non-finite
+ * loss: NST_ERR_NUMERIC, the last finite picture kept). */
+enum nst_status nst_scales_run_scale(struct nst_scales *scales, nst_scales_progress_fn progress, void *user);
+/* nst_scales_next and nst_scales_run_scale for every scale left; stops at the first failure. */
+enum nst_status nst_scales_run(struct nst_scales *scales, nst_scales_progress_fn progress, void *user,
+                               struct nst_diag *diag);
+/* Where the run is: the scale (-1 before the first), and in a tiled scale the sweep and tile. */
+void nst_scales_position(const struct nst_scales *scales, int *scale, int *sweep, int *tile);
+/* The current scale's picture as 8-bit RGB [H][W][3] at that scale's size (also from the progress
+ * callback). */
+enum nst_status nst_scales_image(struct nst_scales *scales, uint8_t *rgb);
+/* The current scale's session, NULL while none runs or the scale runs in tiles: its rows,
+ * convergence, first gradient (nst_session_evaluate). */
+struct nst_session *nst_scales_session(struct nst_scales *scales);
+/* Checkpoints of a run of one scale without tiles (NST_ERR_INVALID_ARGUMENT otherwise), as
+ * nst_session_save_checkpoint / nst_session_load_checkpoint; load after that scale's start. */
+enum nst_status nst_scales_save_checkpoint(const struct nst_scales *scales, const char *path, struct nst_diag *diag);
+enum nst_status nst_scales_load_checkpoint(struct nst_scales *scales, const char *path, struct nst_diag *diag);
+
+/* A monotonic clock, in seconds (CLOCK_MONOTONIC): what the progress's seconds are measured with. */
+double nst_seconds(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -229,7 +229,7 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 /* ---------------------------------------------------------------------------------------------
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
-double nst_seconds(void); /* monotonic clock */
+/* nst_seconds: include/nst.h */
 /* The CPU limit of the cgroups listed in cgroup_file (/proc/self/cgroup's format) under the
  * cgroup mount root (/sys/fs/cgroup): the tightest ceil(quota / period) of cgroup v2's cpu.max
  * and v1's cpu.cfs_quota_us / cpu.cfs_period_us over the cgroup and those above it; 0 for none.
@@ -248,7 +248,7 @@ double nst_rng_uniform(struct nst_rng *rng);   /* [0, 1) */
 double nst_rng_normal(struct nst_rng *rng);    /* N(0, 1), Box-Muller */
 
 /* ---------------------------------------------------------------------------------------------
- * Tiles (src/tile.c) and what they use of the session (src/session.c)
+ * Picture tiles (src/picture_tiles.c) and what they use of the session (src/session.c)
  * ------------------------------------------------------------------------------------------- */
 /* For the style layers of options: the pooling factor at the deepest one (style regions' corners
  * must be multiples of it) and the margin, in input pixels, a crop needs around its own region for

@@ -1,7 +1,6 @@
 /*
- * What the command line's modes share (src/cli/cli.h): one-line errors, the exit code of a
- * library status, strict number parsing, a monotonic clock, other tools' spellings refused with
- * the nst option, the thread count, standard output's write errors.
+ * The commands' argument parsing helpers (src/cli/cli.h): strict numbers, lists and sizes, other
+ * tools' spellings refused with the nst option, the thread count --threads resolves to.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -11,42 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 
 #define KIB 1024.0
-
-int cli_fail(int code, const char *fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("nst: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return code;
-}
-
-int cli_exit_code(enum nst_status st) {
-	switch (st) {
-	case NST_OK: return EXIT_OK;
-	case NST_ERR_INVALID_ARGUMENT:
-	case NST_ERR_UNKNOWN_LAYER:
-	case NST_ERR_LAYER_NOT_IN_WEIGHTS:
-	case NST_ERR_UNSUPPORTED: return EXIT_USAGE;
-	case NST_ERR_OUT_OF_MEMORY:
-	case NST_ERR_OVER_MEMORY_LIMIT: return EXIT_MEMORY;
-	case NST_ERR_NUMERIC: return EXIT_NUMERIC;
-	case NST_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
-	default: return EXIT_FAILURE_RUN;
-	}
-}
-
-int cli_fail_status(enum nst_status st, const struct nst_diag *diag, const char *what) {
-	if (diag && diag->message[0])
-		return cli_fail(cli_exit_code(st), "%s", diag->message);
-	return cli_fail(cli_exit_code(st), "%s: %s", what, nst_status_string(st));
-}
 
 bool cli_parse_int(const char *s, long lo, long hi, int *out) {
 	char *end;
@@ -68,10 +35,16 @@ bool cli_parse_float(const char *s, double lo, double hi, double *out) {
 	return true;
 }
 
-double cli_now_seconds(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+int cli_parse_int_list(const char *arg, int *out, int max, long lo, long hi) {
+	char buf[CLI_PATH_BYTES];
+	snprintf(buf, sizeof buf, "%s", arg);
+	int n = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (n == max || !cli_parse_int(tok, lo, hi, &out[n]))
+			return -1;
+		n++;
+	}
+	return n > 0 ? n : -1;
 }
 
 bool cli_parse_seed(const char *s, uint64_t *out) {
@@ -237,11 +210,4 @@ int cli_threads(int requested, bool quiet) {
 		return usable;
 	}
 	return requested;
-}
-
-int cli_finish_stdout(int rc) {
-	if (fflush(stdout) == 0 && !ferror(stdout))
-		return rc;
-	const int e = errno ? errno : EIO; /* the failed write's, when it was earlier */
-	return rc == EXIT_OK ? cli_fail(EXIT_FAILURE_RUN, "cannot write to standard output: %s", strerror(e)) : rc;
 }

@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
 #include "cli.h"
 #include "nst.h"
 
@@ -130,21 +129,6 @@ struct bench_work {
 	double picture_flops[MAX_LIST];        /* per size: one feed-forward picture (0: no model) */
 };
 
-static int parse_list(const char *arg, int *out, int max, int lo, int hi) {
-	int n = 0;
-	const char *p = arg;
-	while (*p) {
-		char *end;
-		errno = 0;
-		const long v = strtol(p, &end, 10);
-		if (errno || end == p || v < lo || v > hi || n == max || (*end && *end != ','))
-			return -1;
-		out[n++] = (int)v;
-		p = *end ? end + 1 : end;
-	}
-	return n;
-}
-
 static int parse_backends(const char *arg, struct bench_options *o) {
 	char buf[LINE_BYTES];
 	snprintf(buf, sizeof buf, "%s", arg);
@@ -181,16 +165,6 @@ static int parse_backends(const char *arg, struct bench_options *o) {
  * XNNPACK's): such an entry has no whole-iteration or single-convolution figures. */
 static bool pictures_only(const struct bench_options *o, int b) {
 	return o->precisions[b] == NST_PRECISION_FP16 && o->backends[b] != NST_BACKEND_XNNPACK;
-}
-
-static double median(double *v, int n) {
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			const double t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 struct timing {
@@ -264,11 +238,11 @@ static void run_config(const struct bench_options *o, int size, enum nst_backend
 		goto fail;
 	nst_session_profile(s, NULL, true);
 	nst_session_restart(s);
-	const double wall0 = cli_now_seconds();
+	const double wall0 = nst_seconds();
 	/* One iteration more than timed: the run's last interval ends in a forward pass only. */
 	if ((st = nst_session_run(s, o->iterations + 1, on_row, &t)) != NST_OK)
 		goto fail;
-	r->wall = cli_now_seconds() - wall0;
+	r->wall = nst_seconds() - wall0;
 	nst_session_profile(s, &r->profile, false);
 	for (int i = 0; i + 1 < t.rows && r->timed < MAX_TIMED && i < o->iterations; i++)
 		r->seconds[r->timed++] = t.stamps[i + 1] - t.stamps[i];
@@ -319,10 +293,10 @@ static void run_fast_config(const struct bench_options *o, int size, enum nst_ba
 	for (size_t i = 0; i < (size_t)size * (size_t)size * 3; i++)
 		rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
 	for (int i = 0; i < o->warmup + o->pictures && st == NST_OK; i++) {
-		const double t0 = cli_now_seconds();
+		const double t0 = nst_seconds();
 		st = nst_fast_run(s, size, size, rgb, rgb, 1.0f);
 		if (i >= o->warmup && r->timed < MAX_TIMED)
-			r->seconds[r->timed++] = cli_now_seconds() - t0;
+			r->seconds[r->timed++] = nst_seconds() - t0;
 	}
 	nst_fast_release(s);
 	if (st != NST_OK)
@@ -359,8 +333,6 @@ static void machine(char *cpu, size_t size) {
 	}
 	fclose(f);
 }
-
-static double mib(size_t b) { return (double)b / (1024.0 * 1024.0); }
 
 static void on_stop(int sig) { g_bench_stop = sig; }
 
@@ -660,7 +632,7 @@ static bool measure(const struct bench_options *o, enum bench_kind kind, int si,
 	}
 	double tmp[MAX_TIMED];
 	memcpy(tmp, r->seconds, sizeof tmp);
-	*med = median(tmp, r->timed);
+	*med = cli_median(tmp, r->timed);
 	return true;
 }
 
@@ -703,7 +675,7 @@ static int bench_iterations(const struct bench_options *o, const struct conv_tab
 					snprintf(ofp, sizeof ofp, "%.0f%%", 100.0 * of_peak);
 				printf("  %5d %-7s %-4s %3d %9.3f [%6.3f, %6.3f] %9.1f %9s %9s %8.1f %10.1f %9.0f%%\n", o->sizes[si],
 				       nst_backend_name(o->backends[b]), prec, o->threads[t], med, lo, hi, gflops, ofp, vs,
-				       mib(r.plan_bytes), mib(rss), 100.0 * conv_share);
+				       cli_mib(r.plan_bytes), cli_mib(rss), 100.0 * conv_share);
 				if (!json)
 					continue;
 				char pb[NUMBER_BYTES], sb[NUMBER_BYTES];
@@ -764,7 +736,7 @@ static int bench_fast(const struct bench_options *o, const char *model_name, FIL
 				const double gflops = r.flops / med * 1e-9;
 				printf("  %5d %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %14.1f %8.1f %10.1f\n", o->sizes[si],
 				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
-				       gflops, mib(r.plan_bytes), mib(rss));
+				       gflops, cli_mib(r.plan_bytes), cli_mib(rss));
 				if (json) {
 					fprintf(json,
 					        "%s\n    {\"model\": \"%s\", \"size\": %d, \"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
@@ -837,7 +809,7 @@ static void apply_defaults(struct bench_options *o, int cores) {
 	}
 }
 
-int nst_cli_bench(int argc, char **argv) {
+int cli_bench(int argc, char **argv) {
 	/* Every row reaches the terminal, a pipe or a file as soon as it is printed. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct bench_options o = {{0}, 0, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
@@ -862,22 +834,22 @@ int nst_cli_bench(int argc, char **argv) {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int n;
-		if (!strcmp(a, "--sizes") && v && (n = parse_list(v, o.sizes, MAX_LIST, 16, 8192)) > 0) {
+		if (!strcmp(a, "--sizes") && v && (n = cli_parse_int_list(v, o.sizes, MAX_LIST, 16, 8192)) > 0) {
 			o.n_sizes = n;
 			o.sizes_given = true;
 			i++;
-		} else if (!strcmp(a, "--threads") && v && (n = parse_list(v, o.threads, MAX_LIST, 1, 256)) > 0) {
+		} else if (!strcmp(a, "--threads") && v && (n = cli_parse_int_list(v, o.threads, MAX_LIST, 1, 256)) > 0) {
 			o.n_threads = n;
 			o.threads_given = true;
 			i++;
 		} else if (!strcmp(a, "--backends") && v && parse_backends(v, &o) > 0) {
 			o.backends_given = true;
 			i++;
-		} else if (!strcmp(a, "--iterations") && v && parse_list(v, &o.iterations, 1, 1, MAX_TIMED) == 1) {
+		} else if (!strcmp(a, "--iterations") && v && cli_parse_int_list(v, &o.iterations, 1, 1, MAX_TIMED) == 1) {
 			i++;
-		} else if (!strcmp(a, "--warmup") && v && parse_list(v, &o.warmup, 1, 0, 100) == 1) {
+		} else if (!strcmp(a, "--warmup") && v && cli_parse_int_list(v, &o.warmup, 1, 0, 100) == 1) {
 			i++;
-		} else if (!strcmp(a, "--conv-size") && v && parse_list(v, &o.conv_size, 1, 0, 8192) == 1) {
+		} else if (!strcmp(a, "--conv-size") && v && cli_parse_int_list(v, &o.conv_size, 1, 0, 8192) == 1) {
 			o.conv_size_given = true;
 			i++;
 		} else if (!strcmp(a, "--json") && v) {
@@ -890,7 +862,7 @@ int nst_cli_bench(int argc, char **argv) {
 			o.model = strcmp(v, "none") ? v : NULL;
 			o.model_given = true;
 			i++;
-		} else if (!strcmp(a, "--pictures") && v && parse_list(v, &o.pictures, 1, 1, MAX_TIMED) == 1) {
+		} else if (!strcmp(a, "--pictures") && v && cli_parse_int_list(v, &o.pictures, 1, 1, MAX_TIMED) == 1) {
 			i++;
 		} else if (!strcmp(a, "--optimizer") && v && (!strcmp(v, "adam") || !strcmp(v, "lbfgs"))) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
@@ -909,7 +881,7 @@ int nst_cli_bench(int argc, char **argv) {
 	}
 	apply_defaults(&o, cores);
 	if (!o.weights) {
-		o.weights = nst_cli_default_weights(weights_buf, sizeof weights_buf);
+		o.weights = cli_default_weights(weights_buf, sizeof weights_buf);
 		if (!o.weights) {
 			fprintf(stderr, "nst bench: no weights found: run 'make weights' or pass --weights FILE\n");
 			return 1;
@@ -918,7 +890,7 @@ int nst_cli_bench(int argc, char **argv) {
 	char model_buf[LINE_BYTES], looked[LINE_BYTES];
 	const char *model_name = o.model;
 	if (o.model && !strchr(o.model, '/') && !strstr(o.model, ".nstw")) {
-		o.model = nst_cli_find_model(model_name, model_buf, sizeof model_buf, looked, sizeof looked);
+		o.model = cli_find_model(model_name, model_buf, sizeof model_buf, looked, sizeof looked);
 		if (!o.model && o.model_given) {
 			fprintf(stderr, "nst bench: no model '%s' in %s (run 'make weights')\n", model_name, looked);
 			return 1;

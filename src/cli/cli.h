@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "nst.h"
@@ -23,13 +24,24 @@ enum exit_code {
 	EXIT_INTERRUPTED = 130, /* SIGINT / SIGTERM / SIGHUP: the current picture was written */
 };
 
-/* Shared by the modes (src/cli/args.c). */
+/* The commands (each in its file; main.c dispatches): each takes its command line (argv[0] the
+ * program, or the command's name) and returns the process's exit code. */
+int cli_optimize(int argc, char **argv); /* nst -c CONTENT -s STYLE -o OUT (src/cli/optimize.c) */
+int cli_fast(int argc, char **argv);     /* nst --model NAME|FILE.nstw -c PHOTO -o OUT (src/cli/fast.c) */
+int cli_info(int argc, char **argv);     /* nst info WEIGHTS.nstw (src/cli/info.c) */
+int cli_bench(int argc, char **argv);    /* nst bench ... (src/cli/bench.c) */
+
+/* How the commands end (src/cli/errors.c). */
 /* "nst: MESSAGE" on stderr, one line; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The exit code for a library status. */
 int cli_exit_code(enum nst_status st);
 /* The diag's message (or what: the status's name) through cli_fail, with the status's exit code. */
 int cli_fail_status(enum nst_status st, const struct nst_diag *diag, const char *what);
+/* After a command: standard output flushed and closed without error, else a one-line error (exit 1). */
+int cli_finish_stdout(int rc);
+
+/* Argument parsing (src/cli/args.c). */
 /* Strict number parsing: the whole argument, finite, within [lo, hi]. */
 bool cli_parse_int(const char *s, long lo, long hi, int *out);
 bool cli_parse_float(const char *s, double lo, double hi, double *out);
@@ -38,8 +50,8 @@ bool cli_parse_seed(const char *s, uint64_t *out);
 /* "512M", "2G", "300MiB", "1000000" -> bytes; false for anything else and below 1 MiB (no run fits
  * in less, and 0.5 would otherwise mean 0 bytes). */
 bool cli_parse_bytes(const char *s, size_t *out);
-/* CLOCK_MONOTONIC in seconds. */
-double cli_now_seconds(void);
+/* "128,256,512" -> at most max whole numbers in lo..hi; returns the count, or -1. */
+int cli_parse_int_list(const char *arg, int *out, int max, long lo, long hi);
 /* Refuses neural-style's single-dash long options (-content_image, -num_iterations, ...) and any
  * other single-dash word that getopt would read as a cluster of short options (-content = -c
  * ontent), naming the nst option instead; shortopts / longopts as for getopt_long. Returns
@@ -51,8 +63,28 @@ int cli_unknown_option(const char *arg, const char *help);
 /* The threads to use: requested (0: every usable CPU) at most the usable CPUs, with a one-line
  * notice when it is clamped (unless quiet). */
 int cli_threads(int requested, bool quiet);
-/* After a mode: standard output flushed and closed without error, else a one-line error (exit 1). */
-int cli_finish_stdout(int rc);
+
+/* What the command line measures of itself (src/cli/measure.c). */
+double cli_mib(size_t bytes);
+size_t cli_rss_now(void);  /* resident set size now (/proc; 0 where there is none) */
+size_t cli_rss_peak(void); /* and at its peak (getrusage) */
+/* The median of v [n] (n >= 1), sorting v ascending in place. */
+double cli_median(double *v, int n);
+
+/* Where the networks are found (src/cli/find.c). */
+#ifndef NST_DATADIR
+#define NST_DATADIR "/usr/local/share/nst"
+#endif
+#define CLI_STYLES_DIR "styles"
+#define CLI_MODEL_EXTENSION ".nstw"
+/* The default weights files, in order of preference. */
+#define CLI_WEIGHTS_FILES 2
+extern const char *const cli_weights_files[CLI_WEIGHTS_FILES];
+/* The default weights file: $NST_WEIGHTS, beside the binary, ../share/nst, the install prefix. */
+const char *cli_default_weights(char *buf, size_t size);
+/* A named feed-forward model's file (beside the binary, $NST_STYLES, ../share/nst, the install
+ * prefix), or NULL; `looked` lists the directories searched. */
+const char *cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size);
 
 /* Signals (src/cli/signals.c).  SIGINT, SIGTERM and SIGHUP ask the run to stop: the first is
  * recorded (cli_stop_signal), the second ends the process at once, except inside a section where
@@ -128,9 +160,8 @@ enum nst_status cli_write_sheet(const struct cli_file *f, const struct nst_image
                                 const struct nst_image *styles, int n_styles, const struct nst_image *result,
                                 int quality, struct nst_diag *diag);
 
-/* Feed-forward mode (src/cli/fast.c): `nst --model NAME|FILE.nstw -c PHOTO ... -o OUT [options]`.
- * Takes the whole command line (argv[0] is the program) and returns the process's exit code:
- * 0 done, 1 a file or run failed, 2 usage, 3 memory. */
-int nst_cli_fast(int argc, char **argv);
+/* The description of a network's loss: "PREFIXnetwork NAME; content L (weight X); style L,...
+ * (weight X[, per layer w,...]); tv X" (src/cli/info.c). */
+void cli_print_network(FILE *f, const char *prefix, const struct nst_weights *w, const struct nst_options *o);
 
 #endif /* NST_CLI_H */

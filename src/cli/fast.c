@@ -23,21 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
 #include "cli.h"
 #include "nst.h"
 
-#ifndef NST_DATADIR
-#define NST_DATADIR "/usr/local/share/nst"
-#endif
 
 #define MAX_SIZE 16384
 #define MAX_THREADS 1024
 #define MAX_BENCH_RUNS 1000
 #define DEFAULT_FORMAT "png"
 #define DEFAULT_JPEG_QUALITY 92
-#define STYLES_DIR "styles"
-#define MODEL_EXTENSION ".nstw"
 #define RGB 3
 #define MS_PER_S 1000.0
 #define MIB (1024.0 * 1024.0)
@@ -81,10 +75,10 @@ static void usage(FILE *f) {
 	        "Stylizes each PHOTO with a trained feed-forward network: one pass per picture.\n"
 	        "\n"
 	        "  --model NAME|FILE     candy, mosaic, pointilism, rain_princess, udnie, or a .nstw file;\n"
-	        "                        NAME is looked up as " STYLES_DIR "/NAME" MODEL_EXTENSION
+	        "                        NAME is looked up as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
 	        " beside the nst binary, then\n"
-	        "                        in $NST_STYLES, then in ../share/nst/" STYLES_DIR
-	        " from the binary, then " NST_DATADIR "/" STYLES_DIR "\n"
+	        "                        in $NST_STYLES, then in ../share/nst/" CLI_STYLES_DIR
+	        " from the binary, then " NST_DATADIR "/" CLI_STYLES_DIR "\n"
 	        "  -c, --content PHOTO   a picture (PNG, JPEG, BMP, TGA, ...), a directory of pictures, or - for\n"
 	        "                        a PNG / JPEG on standard input; repeat -c for several\n"
 	        "  -o, --output OUT      the result (.png, .jpg, .bmp, .tga; - writes PNG to standard output);\n"
@@ -127,8 +121,6 @@ static bool is_directory(const char *path) {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
-
-static bool readable(const char *path) { return access(path, R_OK) == 0; }
 
 /* Standard input, or a pipe, FIFO or device given by name (/dev/stdin, <(cmd)): read once, so it
  * is decoded while the sizes are read. */
@@ -258,43 +250,8 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
  * ------------------------------------------------------------------------------------------- */
 
 static bool is_model_file(const char *model) {
-	const size_t n = strlen(model), e = strlen(MODEL_EXTENSION);
-	return strchr(model, '/') || (n > e && !strcmp(model + n - e, MODEL_EXTENSION));
-}
-
-/* The path of a named model, or NULL; `looked` lists where it looked. */
-const char *nst_cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
-	enum { MAX_DIRS = 4 };
-	char dirs[MAX_DIRS][CLI_PATH_BYTES];
-	int n = 0, len;
-	char exe[CLI_PATH_BYTES];
-	const ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	char *slash = NULL;
-	if (got > 0) {
-		exe[got] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	const char *env = getenv("NST_STYLES");
-	if (env && *env && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s", env)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/../share/nst/" STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	if ((len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" STYLES_DIR, NST_DATADIR)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	looked[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		len = snprintf(buf, size, "%s/%s" MODEL_EXTENSION, dirs[i], name);
-		if (len > 0 && (size_t)len < size && readable(buf))
-			return buf;
-		const size_t used = strlen(looked);
-		if (snprintf(looked + used, looked_size - used, "%s%s", i ? ", " : "", dirs[i]) < 0)
-			break;
-	}
-	return NULL;
+	const size_t n = strlen(model), e = strlen(CLI_MODEL_EXTENSION);
+	return strchr(model, '/') || (n > e && !strcmp(model + n - e, CLI_MODEL_EXTENSION));
 }
 
 /* *path: the model's file (a name looked up, into buf), or EXIT_USAGE / EXIT_FAILURE_RUN. */
@@ -305,14 +262,14 @@ static int find_model(const char *model, char *buf, size_t size, const char **pa
 		bool known = false;
 		for (size_t i = 0; i < N_KNOWN_MODELS; i++)
 			known = known || !strcmp(model, KNOWN_MODELS[i]);
-		*path = nst_cli_find_model(model, buf, size, looked, sizeof looked);
+		*path = cli_find_model(model, buf, size, looked, sizeof looked);
 		if (!*path && !known)
 			return cli_fail(EXIT_USAGE,
 			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie or a FILE.nstw "
-			            "(looked for %s" MODEL_EXTENSION " in %s)", model, model, looked);
+			            "(looked for %s" CLI_MODEL_EXTENSION " in %s)", model, model, looked);
 		if (!*path)
 			return cli_fail(EXIT_FAILURE_RUN,
-			            "model '%s' not found: run 'make weights' or set NST_STYLES (looked for %s" MODEL_EXTENSION
+			            "model '%s' not found: run 'make weights' or set NST_STYLES (looked for %s" CLI_MODEL_EXTENSION
 			            " in %s)", model, model, looked);
 	}
 	return EXIT_OK;
@@ -574,11 +531,6 @@ static enum nst_status save_result(const struct input *in, const struct nst_imag
 	return cli_save_picture(&f, img, quality, diag);
 }
 
-static int compare_doubles(const void *a, const void *b) {
-	const double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* --bench: the picture again `runs` times; prints the median and the fastest. */
 static int bench(const struct fast_cli *c, struct nst_fast_session *session, const struct input *in,
                  const struct nst_image *img, uint8_t *result) {
@@ -586,12 +538,11 @@ static int bench(const struct fast_cli *c, struct nst_fast_session *session, con
 	if (!ms)
 		return cli_fail(EXIT_MEMORY, "out of memory for --bench");
 	for (int i = 0; i < c->bench; i++) {
-		const double t0 = cli_now_seconds();
+		const double t0 = nst_seconds();
 		nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
-		ms[i] = (cli_now_seconds() - t0) * MS_PER_S;
+		ms[i] = (nst_seconds() - t0) * MS_PER_S;
 	}
-	qsort(ms, (size_t)c->bench, sizeof *ms, compare_doubles);
-	const double median = c->bench % 2 ? ms[c->bench / 2] : 0.5 * (ms[c->bench / 2 - 1] + ms[c->bench / 2]);
+	const double median = cli_median(ms, c->bench); /* sorts ms: ms[0] is the fastest */
 	fprintf(stderr, "nst: bench %s %dx%d: median %.1f ms, fastest %.1f ms over %d runs\n", in->path, img->width,
 	        img->height, median, ms[0], c->bench);
 	free(ms);
@@ -659,6 +610,63 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 	return EXIT_OK;
 }
 
+/* Sizes from the headers (standard input: decoded now into *stdin_img, it can be read only once);
+ * the plan is for the largest padded area.  A picture that cannot be read is reported and left out. */
+static void plan_size(const struct fast_cli *c, struct input_list *list, struct nst_image *stdin_img, int *plan_w,
+                      int *plan_h, long long *plan_area, int *failures, int *first_code) {
+	struct nst_diag diag = {{0}};
+	enum nst_status st;
+	for (int i = 0; i < list->n; i++) {
+		struct input *in = &list->items[i];
+		int w, h;
+		if (list->n == 1 && is_stream(in->path)) {
+			struct nst_image_request request = {c->size, 0, 0, 0};
+			if ((st = nst_image_load_for(in->path, &request, stdin_img, &diag)) != NST_OK) {
+				failed(in, cli_fail_status(st, &diag, strcmp(in->path, "-") ? in->path : "standard input"), failures,
+				       first_code);
+				continue;
+			}
+			w = request.width;
+			h = request.height;
+		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
+			failed(in, cli_fail_status(st, &diag, in->path), failures, first_code);
+			continue;
+		}
+		run_size(c, w, h, &in->width, &in->height);
+		const long long area = (long long)((in->width + 3) / 4 * 4) * (long long)((in->height + 3) / 4 * 4);
+		if (area > *plan_area) {
+			*plan_area = area;
+			*plan_w = in->width;
+			*plan_h = in->height;
+		}
+	}
+}
+
+/* One picture img [H][W][3] through the network into result (and raw, [H][W][3] float, with
+ * --raw), then its outputs written; *ms: the network's time. */
+static int stylize(const struct fast_cli *c, struct nst_fast_session *session, const struct input *in,
+                   const struct nst_image *img, const struct cli_file *raw_file, const struct cli_file *sheet_file,
+                   uint8_t *result, float *raw, double *ms) {
+	struct nst_diag diag = {{0}};
+	int rc = EXIT_OK;
+	const double t0 = nst_seconds();
+	enum nst_status st = nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
+	*ms = (nst_seconds() - t0) * MS_PER_S;
+	if (st == NST_OK && c->raw)
+		nst_fast_run_raw(session, img->width, img->height, img->rgb, raw);
+	const struct nst_image out = {img->width, img->height, result};
+	if (st != NST_OK)
+		rc = cli_fail_status(st, NULL, in->path);
+	else if (c->raw)
+		rc = cli_write_data(raw_file, raw, (size_t)img->width * (size_t)img->height * RGB * sizeof(float));
+	if (rc == EXIT_OK && (st = save_result(in, &out, c->jpeg_quality, &diag)) != NST_OK)
+		rc = cli_fail_status(st, &diag, in->output);
+	if (rc == EXIT_OK && c->sheet &&
+	    (st = cli_write_sheet(sheet_file, img, NULL, 0, &out, c->jpeg_quality, &diag)) != NST_OK)
+		rc = cli_fail_status(st, &diag, c->sheet);
+	return rc;
+}
+
 static int run(struct fast_cli *c) {
 	struct input_list list = {0};
 	struct nst_image stdin_img = {0}, img = {0};
@@ -681,34 +689,9 @@ static int run(struct fast_cli *c) {
 		goto done;
 	cli_signals_install();
 
-	/* Sizes from the headers (standard input: decoded now, it can be read only once); the plan is
-	 * for the largest padded area.  A picture that cannot be read is reported and left out. */
 	int plan_w = 0, plan_h = 0;
 	long long plan_area = 0;
-	for (int i = 0; i < list.n; i++) {
-		struct input *in = &list.items[i];
-		int w, h;
-		if (list.n == 1 && is_stream(in->path)) {
-			struct nst_image_request request = {c->size, 0, 0, 0};
-			if ((st = nst_image_load_for(in->path, &request, &stdin_img, &diag)) != NST_OK) {
-				failed(in, cli_fail_status(st, &diag, strcmp(in->path, "-") ? in->path : "standard input"), &failures,
-				       &first_code);
-				continue;
-			}
-			w = request.width;
-			h = request.height;
-		} else if ((st = nst_image_info(in->path, &w, &h, &diag)) != NST_OK) {
-			failed(in, cli_fail_status(st, &diag, in->path), &failures, &first_code);
-			continue;
-		}
-		run_size(c, w, h, &in->width, &in->height);
-		const long long area = (long long)((in->width + 3) / 4 * 4) * (long long)((in->height + 3) / 4 * 4);
-		if (area > plan_area) {
-			plan_area = area;
-			plan_w = in->width;
-			plan_h = in->height;
-		}
-	}
+	plan_size(c, &list, &stdin_img, &plan_w, &plan_h, &plan_area, &failures, &first_code);
 	if (failures == list.n)
 		goto done;
 
@@ -761,22 +744,8 @@ static int run(struct fast_cli *c) {
 			failed(in, rc, &failures, &first_code);
 			continue;
 		}
-		const double t0 = cli_now_seconds();
-		st = nst_fast_run(session, img.width, img.height, img.rgb, result, c->strength);
-		const double ms = (cli_now_seconds() - t0) * MS_PER_S;
-		if (st == NST_OK && c->raw)
-			nst_fast_run_raw(session, img.width, img.height, img.rgb, raw);
-		const struct nst_image out = {img.width, img.height, result};
-		if (st != NST_OK)
-			rc = cli_fail_status(st, NULL, in->path);
-		else if (c->raw)
-			rc = cli_write_data(&raw_file, raw, (size_t)img.width * (size_t)img.height * RGB * sizeof(float));
-		if (rc == EXIT_OK && (st = save_result(in, &out, c->jpeg_quality, &diag)) != NST_OK)
-			rc = cli_fail_status(st, &diag, in->output);
-		if (rc == EXIT_OK && c->sheet &&
-		    (st = cli_write_sheet(&sheet_file, &img, NULL, 0, &out, c->jpeg_quality, &diag)) != NST_OK)
-			rc = cli_fail_status(st, &diag, c->sheet);
-		if (rc != EXIT_OK) {
+		double ms;
+		if ((rc = stylize(c, session, in, &img, &raw_file, &sheet_file, result, raw, &ms)) != EXIT_OK) {
 			failed(in, rc, &failures, &first_code);
 			nst_image_free(&img);
 			continue;
@@ -811,7 +780,7 @@ done:
 	return rc;
 }
 
-int nst_cli_fast(int argc, char **argv) {
+int cli_fast(int argc, char **argv) {
 	struct fast_cli c = {0};
 	c.format = DEFAULT_FORMAT;
 	c.strength = 1.0f;

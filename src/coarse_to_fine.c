@@ -1,0 +1,413 @@
+/*
+ * Coarse to fine under a memory budget (include/nst.h, "Coarse to fine under a memory budget"):
+ * the schedule of scales, each scale's plan (one session, or picture tiles when it does not fit the
+ * budget), and the driver that runs the scales in turn, handing each one's picture over to the next
+ * in float.
+ *
+ * Memory.  One arena, laid out by one function for planning and for the run: the driver's state,
+ * the hand-over's two float pictures (the finished scale's [H][W][3] and the next scale's start
+ * [H'][W'][3]), then one region of the largest scale's need, where each scale's session or tiles
+ * are built in turn (the previous one released first).
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define RGB 3
+
+struct nst_scales {
+	struct nst_scales_plan plan;
+	const struct nst_weights *weights;          /* until the last scale has started */
+	struct nst_weights *owned;                  /* nst_scales_take_weights: closed once the last scale packed them */
+	float *finished;                            /* [H][W][3] the finished scale's picture (any scale but the last) */
+	float *start;                               /* [H'][W'][3] the next scale's start (any scale but the first) */
+	uint8_t *scale_arena;                       /* [plan.scale_bytes] */
+	struct nst_image content[NST_MAX_SCALES];   /* the caller's pictures, by pointer (read only) */
+	const uint8_t *style[NST_MAX_SCALES][NST_MAX_STYLES];
+	float blend[NST_MAX_STYLES];
+	const uint8_t *init;                        /* the first scale's start, NST_INIT_IMAGE */
+	int scale;                                  /* the current scale, -1 before the first */
+	struct nst_session *session;                /* the current scale's, unless tiled */
+	struct nst_tiled *tiles;                    /* the current scale's when tiled */
+	int row_offset, scale_rows;                 /* rows of the scales before, and of this one so far */
+	double seconds_offset, last_seconds;        /* the run's seconds before this scale, and at the last row */
+};
+
+static size_t float_picture_bytes(const struct nst_problem *p) {
+	return (size_t)p->width * (size_t)p->height * RGB * sizeof(float);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The schedule
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_status nst_schedule_make(int size, const int *sizes, int n_sizes, int iterations, const int *per_scale,
+                                  struct nst_schedule *s) {
+	if (!s || n_sizes < 0 || n_sizes > NST_MAX_SCALES || (n_sizes > 0 && !sizes) || iterations < 0 ||
+	    (n_sizes == 0 && size < 1))
+		return NST_ERR_INVALID_ARGUMENT;
+	memset(s, 0, sizeof *s);
+	if (n_sizes > 0) {
+		for (int i = 0; i < n_sizes; i++) {
+			if (sizes[i] < 1 || (i > 0 && sizes[i] <= sizes[i - 1]))
+				return NST_ERR_INVALID_ARGUMENT;
+			s->size[i] = sizes[i];
+		}
+		s->n = n_sizes;
+	} else {
+		/* Halve down to NST_SCALES_START, so a large picture starts coarse. */
+		int halved[NST_MAX_SCALES], n = 0;
+		for (int side = size; n < NST_MAX_SCALES; side /= 2) {
+			halved[n++] = side;
+			if (side / 2 < NST_SCALES_START || side <= NST_SCALES_START)
+				break;
+		}
+		for (int i = 0; i < n; i++)
+			s->size[i] = halved[n - 1 - i];
+		s->n = n;
+	}
+	for (int i = 0; i < s->n; i++) {
+		if (per_scale && per_scale[i] < 0)
+			return NST_ERR_INVALID_ARGUMENT;
+		if (per_scale)
+			s->iterations[i] = per_scale[i];
+		else if (i == 0)
+			s->iterations[i] = iterations;
+		else /* half of the scale before, rounded up: never more than it */
+			s->iterations[i] = (s->iterations[i - 1] + 1) / 2;
+		if (iterations == 0)
+			s->iterations[i] = 0;
+	}
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Plan
+ * ------------------------------------------------------------------------------------------- */
+
+/* The arena of a run of scales, in order; measuring (base NULL) and real runs are identical. */
+static void scales_layout(struct nst_scales *s, const struct nst_scales_plan *p, struct nst_arena *a) {
+	nst_arena_alloc(a, sizeof(struct nst_scales)); /* the driver's state, at offset 0 */
+	const size_t state = a->used;
+	size_t finished = 0, start = 0;
+	for (int i = 0; i + 1 < p->n_scales; i++) {
+		const size_t from = float_picture_bytes(&p->problems[i]), to = float_picture_bytes(&p->problems[i + 1]);
+		finished = from > finished ? from : finished;
+		start = to > start ? to : start;
+	}
+	s->finished = finished ? NST_ARENA_NEW(a, float, finished / sizeof(float)) : NULL; /* [H][W][3] */
+	s->start = start ? NST_ARENA_NEW(a, float, start / sizeof(float)) : NULL;          /* [H'][W'][3] */
+	const size_t handover = a->used - state;
+	s->scale_arena = NST_ARENA_NEW(a, uint8_t, p->scale_bytes);
+	s->plan.state_bytes = state;
+	s->plan.handover_bytes = handover;
+	s->plan.total_bytes = a->used;
+}
+
+static void measure(struct nst_scales_plan *p) {
+	struct nst_scales m;
+	struct nst_arena a;
+	memset(&m, 0, sizeof m);
+	nst_arena_init(&a, NULL, 0);
+	scales_layout(&m, p, &a);
+	p->state_bytes = m.plan.state_bytes;
+	p->handover_bytes = m.plan.handover_bytes;
+	p->total_bytes = m.plan.total_bytes;
+}
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+/* A scale in tiles: their plan within what the budget leaves beside the caller's and the driver's. */
+static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_scales_options *so, int i,
+                                  struct nst_scales_plan *p, struct nst_diag *diag) {
+	const size_t held = so->held_bytes + p->state_bytes + p->handover_bytes;
+	if (so->max_bytes && so->max_bytes <= held)
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
+		                "a limit of %.1f MiB leaves nothing for the run: what the caller holds (the process, its "
+		                "pictures) and the hand-over between scales take %.1f MiB already", mib(so->max_bytes), mib(held));
+	struct nst_tile_options to = so->tiles;
+	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
+	return nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);
+}
+
+enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_options *o,
+                                const struct nst_scales_options *so, struct nst_scales_plan *p, struct nst_diag *diag) {
+	if (!w || !o || !so || !p)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_plan: a required argument is NULL");
+	if (so->n_scales < 1 || so->n_scales > NST_MAX_SCALES)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "%d scales (1..%d)", so->n_scales, NST_MAX_SCALES);
+	memset(p, 0, sizeof *p);
+	p->n_scales = so->n_scales;
+	p->detail = o->init == NST_INIT_CONTENT; /* a random or given start has no content detail to give */
+	for (int i = 0; i < so->n_scales; i++) {
+		if (so->iterations[i] < 0)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: %d iterations", i + 1, so->iterations[i]);
+		if (i > 0 && (so->problems[i].width < so->problems[i - 1].width ||
+		              so->problems[i].height < so->problems[i - 1].height))
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d (%dx%d) is smaller than the scale before", i + 1,
+			                so->problems[i].width, so->problems[i].height);
+		p->problems[i] = so->problems[i];
+		p->iterations[i] = so->iterations[i];
+		p->options[i] = *o;
+		if (i > 0) /* replaced by the previous scale's picture, handed over in float */
+			p->options[i].init = NST_INIT_CONTENT;
+		const enum nst_status st = nst_plan(w, &p->options[i], &p->problems[i], &p->plans[i], diag);
+		if (st != NST_OK)
+			return st;
+		p->options[i].backend = p->plans[i].backend; /* auto's measured choice: the session is the one planned */
+	}
+	measure(p); /* the state and the hand-over, before any scale's region */
+	const size_t beside = p->state_bytes + p->handover_bytes;
+	for (int i = 0; i < p->n_scales; i++) {
+		const struct nst_problem *q = &p->problems[i];
+		const int side = q->width > q->height ? q->width : q->height;
+		p->tiled[i] = (so->tiles.tile > 0 && side > so->tiles.tile) ||
+		              (so->max_bytes && p->plans[i].total_bytes + beside > so->max_bytes);
+		size_t need = p->plans[i].total_bytes;
+		if (p->tiled[i]) {
+			const enum nst_status st = plan_tiles(w, so, i, p, diag);
+			if (st != NST_OK)
+				return st;
+			need = p->tile_plans[i].total_bytes;
+		}
+		p->scale_bytes = need > p->scale_bytes ? need : p->scale_bytes;
+	}
+	measure(p);
+	return NST_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The driver
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_status nst_scales_init(void *arena, size_t arena_bytes, const struct nst_weights *w,
+                                const struct nst_scales_plan *plan, struct nst_scales **out, struct nst_diag *diag) {
+	if (!arena || !w || !plan || !out)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_init: a required argument is NULL");
+	if ((uintptr_t)arena % NST_ARENA_ALIGNMENT)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the arena must be %d-byte aligned", NST_ARENA_ALIGNMENT);
+	struct nst_scales tmp;
+	memset(&tmp, 0, sizeof tmp);
+	struct nst_arena a;
+	nst_arena_init(&a, arena, arena_bytes);
+	scales_layout(&tmp, plan, &a);
+	if (a.overflow || tmp.plan.total_bytes != plan->total_bytes)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan of the scales needs %zu",
+		                arena_bytes, plan->total_bytes);
+	struct nst_scales *s = arena; /* scales_layout allocated it first, at offset 0 */
+	const struct nst_scales_plan measured = tmp.plan;
+	*s = tmp;
+	s->plan = *plan;
+	s->plan.state_bytes = measured.state_bytes;
+	s->plan.handover_bytes = measured.handover_bytes;
+	s->weights = w;
+	s->scale = -1;
+	for (int k = 0; k < NST_MAX_STYLES; k++)
+		s->blend[k] = 1.0f;
+	*out = s;
+	return NST_OK;
+}
+
+/* The last scale has packed the weights into the arena: they are no longer needed. */
+static void packed(struct nst_scales *s, int i) {
+	if (i < s->plan.n_scales - 1)
+		return;
+	s->weights = NULL;
+	nst_weights_close(s->owned);
+	s->owned = NULL;
+}
+
+static void release_scale(struct nst_scales *s) {
+	nst_session_release(s->session);
+	s->session = NULL;
+	nst_tiled_release(s->tiles);
+	s->tiles = NULL;
+}
+
+void nst_scales_release(struct nst_scales *s) {
+	if (s) {
+		release_scale(s);
+		nst_weights_close(s->owned);
+		s->owned = NULL;
+	}
+}
+
+void nst_scales_take_weights(struct nst_scales *s, struct nst_weights *w) {
+	if (s && w == s->weights)
+		s->owned = w;
+}
+
+static bool valid_scale(const struct nst_scales *s, int scale) {
+	return s && scale >= 0 && scale < s->plan.n_scales;
+}
+
+enum nst_status nst_scales_set_content(struct nst_scales *s, int scale, const uint8_t *rgb) {
+	if (!valid_scale(s, scale) || !rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	/* nst_image's pixels are not const; the driver only reads them */
+	s->content[scale] = (struct nst_image){s->plan.problems[scale].width, s->plan.problems[scale].height, (uint8_t *)rgb};
+	return NST_OK;
+}
+
+enum nst_status nst_scales_set_style(struct nst_scales *s, int scale, int index, const uint8_t *rgb, float blend) {
+	if (!valid_scale(s, scale) || !rgb || index < 0 || index >= s->plan.problems[scale].n_styles)
+		return NST_ERR_INVALID_ARGUMENT;
+	s->style[scale][index] = rgb;
+	s->blend[index] = blend;
+	return NST_OK;
+}
+
+enum nst_status nst_scales_set_init_image(struct nst_scales *s, const uint8_t *rgb) {
+	if (!s || !rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	s->init = rgb;
+	return NST_OK;
+}
+
+/* The finished scale's picture (i - 1), upsampled in float into s->start for scale i. */
+static enum nst_status hand_over(struct nst_scales *s, int i, struct nst_diag *diag) {
+	const struct nst_image *from = &s->content[i - 1], *to = &s->content[i];
+	if (s->tiles)
+		memcpy(s->finished, nst_tiled_picture(s->tiles), float_picture_bytes(&s->plan.problems[i - 1]));
+	else
+		nst_session_get_x(s->session, s->finished);
+	const enum nst_status st = s->plan.detail ? nst_x_upsample(s->finished, from, s->start, to)
+	                                          : nst_x_resize(s->finished, from->width, from->height, s->start,
+	                                                         to->width, to->height);
+	return st == NST_OK ? NST_OK
+	                    : nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot upsample the picture for the next scale");
+}
+
+/* Scale i in tiles: one session of the tile size serves every tile. */
+static enum nst_status start_tiles(struct nst_scales *s, int i, struct nst_diag *diag) {
+	enum nst_status st = nst_tiled_init(s->scale_arena, s->plan.scale_bytes, s->weights, &s->plan.tile_plans[i],
+	                                    &s->tiles, diag);
+	if (st != NST_OK)
+		return st;
+	packed(s, i);
+	nst_tiled_set_content(s->tiles, s->content[i].rgb);
+	for (int k = 0; k < s->plan.problems[i].n_styles; k++)
+		if ((st = nst_tiled_set_style(s->tiles, k, s->style[i][k], s->blend[k])) != NST_OK)
+			return nst_fail(diag, st, "style targets: %s", nst_status_string(st));
+	if (i == 0 && s->plan.options[0].init == NST_INIT_IMAGE)
+		nst_tiled_set_init_image(s->tiles, s->init);
+	if (i > 0 && (st = nst_tiled_set_init_x(s->tiles, s->start)) != NST_OK)
+		return nst_fail(diag, st, "the previous scale's picture: %s", nst_status_string(st));
+	return NST_OK;
+}
+
+/* Scale i as one session. */
+static enum nst_status start_session(struct nst_scales *s, int i, struct nst_diag *diag) {
+	enum nst_status st = nst_session_init(s->scale_arena, s->plan.scale_bytes, s->weights, &s->plan.options[i],
+	                                      &s->plan.problems[i], &s->session, diag);
+	if (st != NST_OK)
+		return st;
+	packed(s, i);
+	nst_session_set_content(s->session, s->content[i].rgb);
+	for (int k = 0; k < s->plan.problems[i].n_styles; k++)
+		nst_session_set_style(s->session, k, s->style[i][k], s->blend[k]);
+	if (i == 0 && s->plan.options[0].init == NST_INIT_IMAGE)
+		nst_session_set_init_image(s->session, s->init);
+	if ((st = nst_session_prepare(s->session)) != NST_OK)
+		return nst_fail(diag, st, "prepare: %s", nst_status_string(st));
+	if (i > 0 && ((st = nst_session_set_x(s->session, s->start)) != NST_OK ||
+	              (st = nst_session_restart(s->session)) != NST_OK))
+		return nst_fail(diag, st, "the previous scale's picture: %s", nst_status_string(st));
+	return NST_OK;
+}
+
+enum nst_status nst_scales_next(struct nst_scales *s, struct nst_diag *diag) {
+	if (!s || s->scale + 1 >= s->plan.n_scales)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_next: no scale left");
+	const int i = s->scale + 1;
+	if (!s->content[i].rgb || !s->weights)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no content picture (or no weights)", i + 1);
+	for (int k = 0; k < s->plan.problems[i].n_styles; k++)
+		if (!s->style[i][k])
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no style picture %d", i + 1, k + 1);
+	if (i == 0 && s->plan.options[0].init == NST_INIT_IMAGE && !s->init)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no starting picture (nst_scales_set_init_image)");
+	if (i > 0) {
+		const enum nst_status st = hand_over(s, i, diag);
+		if (st != NST_OK)
+			return st;
+	}
+	release_scale(s);
+	s->scale = i;
+	s->scale_rows = 0;
+	return s->plan.tiled[i] ? start_tiles(s, i, diag) : start_session(s, i, diag);
+}
+
+struct row_relay {
+	struct nst_scales *s;
+	nst_scales_progress_fn progress;
+	void *user;
+};
+
+/* A scale's row, numbered and timed across the run. */
+static bool relay_row(void *user, const struct nst_progress *p) {
+	struct row_relay *r = user;
+	struct nst_scales *s = r->s;
+	s->last_seconds = s->seconds_offset + p->seconds;
+	s->scale_rows = p->iteration + 1;
+	struct nst_scales_progress q = {*p, s->scale, s->plan.n_scales, s->plan.problems[s->scale].width,
+	                                s->plan.problems[s->scale].height, s->tiles != NULL, 0, 0,
+	                                s->row_offset + p->iteration, s->last_seconds};
+	nst_tiled_position(s->tiles, &q.sweep, &q.tile);
+	return r->progress ? r->progress(r->user, &q) : true;
+}
+
+enum nst_status nst_scales_run_scale(struct nst_scales *s, nst_scales_progress_fn progress, void *user) {
+	if (!s || (!s->session && !s->tiles))
+		return NST_ERR_INVALID_ARGUMENT;
+	struct row_relay relay = {s, progress, user};
+	const int iterations = s->plan.iterations[s->scale];
+	const enum nst_status st = s->tiles ? nst_tiled_run(s->tiles, iterations, relay_row, &relay)
+	                                    : nst_session_run(s->session, iterations, relay_row, &relay);
+	s->row_offset += s->tiles ? s->scale_rows : nst_session_rows(s->session);
+	s->seconds_offset = s->last_seconds;
+	return st;
+}
+
+enum nst_status nst_scales_run(struct nst_scales *s, nst_scales_progress_fn progress, void *user,
+                               struct nst_diag *diag) {
+	if (!s)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_run: no driver");
+	enum nst_status st = NST_OK;
+	while (st == NST_OK && s->scale + 1 < s->plan.n_scales)
+		if ((st = nst_scales_next(s, diag)) == NST_OK)
+			st = nst_scales_run_scale(s, progress, user);
+	return st;
+}
+
+void nst_scales_position(const struct nst_scales *s, int *scale, int *sweep, int *tile) {
+	if (scale)
+		*scale = s ? s->scale : -1;
+	nst_tiled_position(s ? s->tiles : NULL, sweep, tile);
+}
+
+enum nst_status nst_scales_image(struct nst_scales *s, uint8_t *rgb) {
+	if (!s || !rgb)
+		return NST_ERR_INVALID_ARGUMENT;
+	if (s->tiles)
+		return nst_tiled_image(s->tiles, rgb);
+	return s->session ? nst_session_image(s->session, rgb) : NST_ERR_INVALID_ARGUMENT;
+}
+
+struct nst_session *nst_scales_session(struct nst_scales *s) { return s ? s->session : NULL; }
+
+static enum nst_status one_session(const struct nst_scales *s, struct nst_diag *diag) {
+	if (!s || !s->session || s->plan.n_scales != 1)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoints need a run of one scale without tiles, started");
+	return NST_OK;
+}
+
+enum nst_status nst_scales_save_checkpoint(const struct nst_scales *s, const char *path, struct nst_diag *diag) {
+	const enum nst_status st = one_session(s, diag);
+	return st != NST_OK ? st : nst_session_save_checkpoint(s->session, path, diag);
+}
+
+enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *path, struct nst_diag *diag) {
+	const enum nst_status st = one_session(s, diag);
+	return st != NST_OK ? st : nst_session_load_checkpoint(s->session, path, diag);
+}

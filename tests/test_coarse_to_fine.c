@@ -1,0 +1,257 @@
+/*
+ * Coarse to fine under a memory budget through the library alone (nst_schedule_make,
+ * nst_scales_*): the schedule (the default halving, given sizes and counts, refusals); a run of two
+ * scales on a random VGG, with no budget and with a budget that forces the larger scale into tiles,
+ * each giving exactly the picture of the same steps written out with the session and tile
+ * functions (what the command line did before the driver existed: the first scale's session, its
+ * picture handed over in float with the content's detail, the second scale as a session or in
+ * tiles); the one arena exact (a byte less is refused); every row reported once, numbered across the
+ * run, with the scale, and the sweep and tile where tiled; a budget too small refused; checkpoints
+ * refused for a run of two scales.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "support.h"
+
+#define SCALES 2
+#define ITERATIONS_FIRST 4
+#define ITERATIONS_SECOND 2
+
+/* ---------------------------------------------------------------------------------------------
+ * The schedule
+ * ------------------------------------------------------------------------------------------- */
+
+static void check_schedule(void) {
+	struct nst_schedule s;
+	CHECK(nst_schedule_make(1024, NULL, 0, 300, NULL, &s) == NST_OK, "default schedule of 1024");
+	CHECK(s.n == 3 && s.size[0] == 256 && s.size[1] == 512 && s.size[2] == 1024, "1024: %d scales, %d %d %d", s.n,
+	      s.size[0], s.size[1], s.size[2]);
+	CHECK(s.iterations[0] == 300 && s.iterations[1] == 150 && s.iterations[2] == 75, "1024: %d %d %d iterations",
+	      s.iterations[0], s.iterations[1], s.iterations[2]);
+	CHECK(nst_schedule_make(300, NULL, 0, 7, NULL, &s) == NST_OK && s.n == 1 && s.size[0] == 300 && s.iterations[0] == 7,
+	      "300: one scale (%d)", s.n);
+	CHECK(nst_schedule_make(600, NULL, 0, 7, NULL, &s) == NST_OK && s.n == 2 && s.size[0] == 300 && s.iterations[1] == 4,
+	      "600: 300 then 600, 7 then 4 iterations (%d scales)", s.n);
+	const int sizes[] = {64, 128, 200}, counts[] = {9, 0, 3};
+	CHECK(nst_schedule_make(0, sizes, 3, 10, counts, &s) == NST_OK && s.n == 3 && s.size[2] == 200 &&
+	          s.iterations[0] == 9 && s.iterations[1] == 0 && s.iterations[2] == 3,
+	      "given sizes and counts");
+	CHECK(nst_schedule_make(0, sizes, 3, 0, NULL, &s) == NST_OK && s.iterations[0] == 0 && s.iterations[2] == 0,
+	      "iterations 0: every scale 0");
+	const int shrinking[] = {128, 64};
+	CHECK(nst_schedule_make(0, shrinking, 2, 10, NULL, &s) == NST_ERR_INVALID_ARGUMENT, "sizes that do not grow refused");
+	CHECK(nst_schedule_make(0, sizes, NST_MAX_SCALES + 1, 10, NULL, &s) == NST_ERR_INVALID_ARGUMENT,
+	      "more than NST_MAX_SCALES refused");
+	CHECK(nst_schedule_make(256, NULL, 0, -1, NULL, &s) == NST_ERR_INVALID_ARGUMENT, "negative iterations refused");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Two scales on a random VGG
+ * ------------------------------------------------------------------------------------------- */
+
+struct pictures {
+	struct nst_image content[SCALES], style[SCALES];
+};
+
+static void make_pictures(uint64_t seed, struct pictures *pic) {
+	struct nst_rng rng;
+	nst_rng_seed(&rng, seed);
+	/* smooth content (so that the detail hand-over has something to add) and noisy style */
+	struct nst_image content = {96, 80, malloc(96 * 80 * 3)}, style = {64, 64, malloc(64 * 64 * 3)};
+	for (int y = 0; y < content.height; y++)
+		for (int x = 0; x < content.width; x++)
+			for (int c = 0; c < 3; c++)
+				content.rgb[((size_t)y * content.width + x) * 3 + c] =
+				    (uint8_t)(128 + 100 * sin(0.11 * x * (c + 1) + 0.07 * y) + (double)(nst_rng_next(&rng) >> 61));
+	for (size_t i = 0; i < (size_t)style.width * style.height * 3; i++)
+		style.rgb[i] = (uint8_t)(nst_rng_next(&rng) >> 56);
+	nst_image_resize(&content, 48, 40, &pic->content[0]);
+	pic->content[1] = content;
+	nst_image_resize(&style, 32, 32, &pic->style[0]);
+	pic->style[1] = style;
+}
+
+static void free_pictures(struct pictures *pic) {
+	for (int i = 0; i < SCALES; i++) {
+		nst_image_free(&pic->content[i]);
+		nst_image_free(&pic->style[i]);
+	}
+}
+
+static void scales_options(const struct pictures *pic, size_t max_bytes, struct nst_scales_options *so) {
+	memset(so, 0, sizeof *so);
+	so->n_scales = SCALES;
+	for (int i = 0; i < SCALES; i++) {
+		so->problems[i] = (struct nst_problem){pic->content[i].width, pic->content[i].height, 1,
+		                                       {pic->style[i].width}, {pic->style[i].height}};
+		so->iterations[i] = i == 0 ? ITERATIONS_FIRST : ITERATIONS_SECOND;
+	}
+	so->max_bytes = max_bytes;
+}
+
+static void *new_arena(size_t bytes) {
+	return aligned_alloc(NST_ARENA_ALIGNMENT, (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
+}
+
+/* The same run written out with the session and tile functions: the first scale's session, its
+ * picture upsampled with the content's detail, the second scale as a session or in tiles. */
+static void reference(const struct nst_weights *w, const struct nst_scales_plan *p, const struct pictures *pic,
+                      uint8_t *out) {
+	const size_t bytes = p->scale_bytes;
+	void *arena = new_arena(bytes);
+	float *finished = malloc((size_t)pic->content[0].width * pic->content[0].height * 3 * sizeof(float)); /* [H][W][3] */
+	float *start = malloc((size_t)pic->content[1].width * pic->content[1].height * 3 * sizeof(float));   /* [H'][W'][3] */
+	struct nst_session *s = NULL;
+	struct nst_diag diag = {{0}};
+	CHECK(nst_session_init(arena, bytes, w, &p->options[0], &p->problems[0], &s, &diag) == NST_OK, "reference init: %s",
+	      diag.message);
+	nst_session_set_content(s, pic->content[0].rgb);
+	nst_session_set_style(s, 0, pic->style[0].rgb, 1.0f);
+	nst_session_prepare(s);
+	nst_session_run(s, p->iterations[0], NULL, NULL);
+	nst_session_get_x(s, finished);
+	nst_session_release(s);
+	CHECK(nst_x_upsample(finished, &pic->content[0], start, &pic->content[1]) == NST_OK, "reference hand-over");
+	if (p->tiled[1]) {
+		struct nst_tiled *t = NULL;
+		CHECK(nst_tiled_init(arena, bytes, w, &p->tile_plans[1], &t, &diag) == NST_OK, "reference tiles: %s", diag.message);
+		nst_tiled_set_content(t, pic->content[1].rgb);
+		nst_tiled_set_style(t, 0, pic->style[1].rgb, 1.0f);
+		nst_tiled_set_init_x(t, start);
+		nst_tiled_run(t, p->iterations[1], NULL, NULL);
+		nst_tiled_image(t, out);
+		nst_tiled_release(t);
+	} else {
+		CHECK(nst_session_init(arena, bytes, w, &p->options[1], &p->problems[1], &s, &diag) == NST_OK,
+		      "reference init: %s", diag.message);
+		nst_session_set_content(s, pic->content[1].rgb);
+		nst_session_set_style(s, 0, pic->style[1].rgb, 1.0f);
+		nst_session_prepare(s);
+		nst_session_set_x(s, start);
+		nst_session_restart(s);
+		nst_session_run(s, p->iterations[1], NULL, NULL);
+		nst_session_image(s, out);
+		nst_session_release(s);
+	}
+	free(finished);
+	free(start);
+	free(arena);
+}
+
+struct rows {
+	int n, bad_numbering, bad_scale, tiled_rows, bad_tile;
+	int last_scale;
+};
+
+static bool count_row(void *user, const struct nst_scales_progress *q) {
+	struct rows *r = user;
+	r->bad_numbering += q->run_row != r->n;
+	r->bad_scale += q->scale < r->last_scale || q->n_scales != SCALES || q->width != (q->scale == 0 ? 48 : 96);
+	r->last_scale = q->scale;
+	r->tiled_rows += q->tiled;
+	r->bad_tile += q->tiled ? q->sweep < 0 || q->tile < 0 : q->sweep != 0 || q->tile != 0;
+	r->n++;
+	return true;
+}
+
+/* The driver's run of the plan equals the reference; its rows are the run's. */
+static void check_run(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic,
+                      size_t max_bytes, bool expect_tiles) {
+	struct nst_scales_options so;
+	scales_options(pic, max_bytes, &so);
+	struct nst_scales_plan p;
+	struct nst_diag diag = {{0}};
+	enum nst_status st = nst_scales_plan(w, o, &so, &p, &diag);
+	CHECK(st == NST_OK, "plan (budget %zu): %s", max_bytes, diag.message);
+	if (st != NST_OK)
+		return;
+	CHECK(!p.tiled[0] && p.tiled[1] == expect_tiles, "budget %zu: tiled %d %d", max_bytes, p.tiled[0], p.tiled[1]);
+	CHECK(!max_bytes || p.total_bytes <= max_bytes, "plan %zu bytes over the budget %zu", p.total_bytes, max_bytes);
+	CHECK(p.total_bytes == p.state_bytes + p.handover_bytes + p.scale_bytes, "arena = state + hand-over + scale");
+	CHECK(p.handover_bytes >= (size_t)(48 * 40 + 96 * 80) * 3 * sizeof(float), "hand-over %zu bytes", p.handover_bytes);
+	void *arena = new_arena(p.total_bytes);
+	struct nst_scales *s = NULL;
+	CHECK(nst_scales_init(arena, p.total_bytes - 1, w, &p, &s, &diag) == NST_ERR_OUT_OF_MEMORY, "a byte less refused");
+	CHECK(nst_scales_init(arena, p.total_bytes, w, &p, &s, &diag) == NST_OK, "init: %s", diag.message);
+	for (int i = 0; i < SCALES; i++) {
+		nst_scales_set_content(s, i, pic->content[i].rgb);
+		nst_scales_set_style(s, i, 0, pic->style[i].rgb, 1.0f);
+	}
+	struct rows rows = {0};
+	st = nst_scales_run(s, count_row, &rows, &diag);
+	CHECK(st == NST_OK, "run: %s (%s)", nst_status_string(st), diag.message);
+	int scale = -1, sweep = -1, tile = -1;
+	nst_scales_position(s, &scale, &sweep, &tile);
+	CHECK(scale == 1, "ends at the last scale (%d)", scale);
+	CHECK(nst_scales_next(s, &diag) == NST_ERR_INVALID_ARGUMENT, "no scale after the last");
+	CHECK(nst_scales_save_checkpoint(s, "/nonexistent/ckpt", &diag) == NST_ERR_INVALID_ARGUMENT,
+	      "checkpoints refused for two scales");
+	CHECK(rows.n > ITERATIONS_FIRST && rows.bad_numbering == 0 && rows.bad_scale == 0 && rows.bad_tile == 0,
+	      "rows: %d, numbering %d, scale %d, tile %d wrong", rows.n, rows.bad_numbering, rows.bad_scale, rows.bad_tile);
+	CHECK((rows.tiled_rows > 0) == expect_tiles, "%d rows reported tiled", rows.tiled_rows);
+	const size_t n = (size_t)96 * 80 * 3;
+	uint8_t *got = malloc(n), *want = malloc(n);
+	CHECK(nst_scales_image(s, got) == NST_OK, "image");
+	nst_scales_release(s);
+	free(arena);
+	reference(w, &p, pic, want);
+	CHECK(memcmp(got, want, n) == 0, "budget %zu (%s): the driver's picture differs from the steps written out",
+	      max_bytes, expect_tiles ? "tiles" : "sessions");
+	CHECK(memcmp(got, pic->content[1].rgb, n) != 0, "the picture changed");
+	free(got);
+	free(want);
+}
+
+/* The larger scale does not fit: tiles within the budget; a budget smaller than any tile: refused. */
+static void check_budget(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic) {
+	struct nst_scales_options so;
+	scales_options(pic, 0, &so);
+	struct nst_scales_plan whole;
+	struct nst_diag diag = {{0}};
+	CHECK(nst_scales_plan(w, o, &so, &whole, &diag) == NST_OK, "plan without a budget: %s", diag.message);
+	CHECK(!whole.tiled[0] && !whole.tiled[1], "no budget: no tiles");
+	check_run(w, o, pic, 0, false);
+	/* a byte less than the whole plan: the larger scale goes to tiles */
+	check_run(w, o, pic, whole.total_bytes - 1, true);
+	scales_options(pic, whole.state_bytes + whole.handover_bytes + 1024, &so);
+	struct nst_scales_plan none;
+	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");
+	CHECK(diag.message[0] != '\0', "with a message");
+}
+
+int main(void) {
+	const uint64_t seed = support_seed();
+	printf("test_coarse_to_fine: seed %llu\n", (unsigned long long)seed);
+	check_schedule();
+	char *dir = support_tmpdir("coarse");
+	CHECK(dir != NULL, "mkdtemp");
+	if (!dir)
+		return check_finish("test_coarse_to_fine");
+	char path[512];
+	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
+	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
+	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	struct nst_weights *w = NULL;
+	struct nst_diag diag = {{0}};
+	CHECK(nst_weights_open(path, &w, &diag) == NST_OK, "open %s: %s", path, diag.message);
+	if (w) {
+		struct nst_options o;
+		nst_options_default(&o);
+		o.threads = 2;
+		o.backend = NST_BACKEND_SCALAR; /* the same arithmetic everywhere, qemu included */
+		struct pictures pic;
+		make_pictures(seed, &pic);
+		check_budget(w, &o, &pic);
+		free_pictures(&pic);
+		nst_weights_close(w);
+	}
+	support_rmdir(dir);
+	free(dir);
+	return check_finish("test_coarse_to_fine");
+}
