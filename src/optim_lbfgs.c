@@ -317,7 +317,8 @@ static void lbfgs_save(const struct nst_optim *opt, struct nst_optim_record *h) 
 
 static const char *lbfgs_check(const struct nst_optim *opt, const struct nst_optim_record *h) {
 	const int m = opt->history;
-	if (h->searching ? !opt->line_search || h->n_iter < 1 || h->loop_done || !(isfinite(h->search_gtd) && h->search_gtd < 0.0)
+	if (h->searching ? !opt->line_search || h->n_iter < 1 || h->loop_done ||
+	                       !(isfinite(h->search_gtd) && h->search_gtd < 0.0)
 	                 : h->search_gtd != 0.0)
 		return "searching";
 	if (h->adam_step != 0)
