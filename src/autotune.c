@@ -10,7 +10,6 @@
  * before the function returns: the plan then lays out the chosen backend exactly, and the caller
  * allocates the arena only after nst_plan.
  */
-
 #include <stdlib.h>
 #include <string.h>
 

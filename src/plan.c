@@ -396,6 +396,11 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 #undef CATEGORY
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The weights as the layers take them, and XNNPACK's operators (created on a counting heap to
+ * measure, on the arena's region for real)
+ * ------------------------------------------------------------------------------------------- */
+
 double nst_conv_flops(const struct nst_conv_shape *sh, int h, int w) {
 	return 2.0 * (double)h * (double)w * (double)sh->kernel_h * (double)sh->kernel_w * (double)sh->in_channels *
 	       (double)sh->out_channels;
@@ -487,6 +492,10 @@ static enum nst_status xnn_measure(struct nst_session *s, size_t *bytes, struct 
 	free(relayout);
 	return st;
 }
+/* ---------------------------------------------------------------------------------------------
+ * Build (backend, precision, threads, then the layout), nst_plan, nst_session_init / release
+ * ------------------------------------------------------------------------------------------- */
+
 /* Why fp16 is not used with this backend (static text: the plan keeps the pointer). */
 static const char *fp16_backend_notice(enum nst_backend asked, enum nst_backend used) {
 	if (asked == NST_BACKEND_AUTO)

@@ -13,6 +13,7 @@
 #define RGB 3
 #define NO_LOSS (-1)
 
+/* A convolution of the VGG stack (with the ReLU after it), as the optimized picture runs it. */
 struct vgg_layer {
 	char name[NST_LAYER_NAME_BYTES]; /* "conv1_1" */
 	int weights_index;
@@ -21,12 +22,12 @@ struct vgg_layer {
 	struct nst_conv_shape backward;  /* its input gradient (reflection: over the padded picture, pad 2) */
 	int tap_index;                   /* weights index of its tap (what reluB_I means then), or -1 */
 	struct nst_conv_shape tap_shape, tap_backward; /* the tap's 1x1 conv and its input gradient */
-	float *tap_packed_forward, *tap_packed_backward;
+	float *tap_packed_forward, *tap_packed_backward; /* [nst_conv_packed_floats(tap_shape / tap_backward)] */
 	int h, w;                        /* input (= output) size for the optimized image */
 	bool pool_after;                 /* a 2x2 pooling follows it in the evaluated stack */
 	int loss;                        /* index into losses, or NO_LOSS */
-	float *packed_forward;
-	float *packed_backward;
+	float *packed_forward;           /* [nst_conv_packed_floats(shape)] the kernel and bias, packed for the GEMM */
+	float *packed_backward;          /* [nst_conv_packed_floats(backward)] (NULL on XNNPACK, except engine-only) */
 	uint8_t *mask;                   /* [h][w][cout] bits: ReLU output > 0 */
 	uint8_t *argmax;                 /* [h/2][w/2][cout] 2-bit codes when pool_after and max pooling */
 	void *xnn_forward, *xnn_backward; /* XNNPACK operators (backend xnnpack) */
@@ -34,6 +35,7 @@ struct vgg_layer {
 	float l1_forward, l1_backward;   /* precision fp16: the kernels' largest per-channel L1 norms */
 };
 
+/* A layer where content or style losses are taken, and what they keep. */
 struct loss_layer {
 	int layer;                       /* conv index */
 	bool tapped;                     /* the features are the layer's tap: ReLU(1x1 conv of its ReLU output) */
@@ -50,6 +52,7 @@ struct loss_layer {
 	double content_value, style_value;
 };
 
+/* An optimization session: the plan's arena begins with it (src/plan.c says what follows). */
 struct nst_session {
 	struct nst_options options;
 	struct nst_problem problem;
@@ -73,7 +76,7 @@ struct nst_session {
 	size_t buf_floats;
 	float *tap_f;                    /* [max tap features] a tapped loss layer's features */
 	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
-	float *style_pack;               /* packed M of the style gradient GEMM */
+	float *style_pack;               /* [nst_style_grad_scratch_floats] packed M of the style gradient GEMM */
 	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
 	uint8_t *init_rgb;               /* [H][W][3] NST_INIT_IMAGE */
 
