@@ -13,12 +13,12 @@
 
 #include "internal.h"
 
-/* Where a run is, kept by the run loop (src/session.c: report, the tolerance) and checkpointed:
- * every field a checkpoint needs to continue it exactly, besides the optimizer's own state. */
 /* Rows a checkpoint may have reached: far beyond any run, far below where int arithmetic on the
  * counters (row + 1, evaluations, Adam's step) could overflow. */
 #define NST_CHECKPOINT_MAX_ROWS (1 << 30)
 
+/* Where a run is, kept by the run loop (src/session.c: report, the tolerance) and checkpointed:
+ * every field a checkpoint needs to continue it exactly, besides the optimizer's own state. */
 struct nst_run_state {
 	int row;                         /* loss-log rows reported so far */
 	bool pending;                    /* the last row's picture is evaluated, its step not taken yet */

@@ -102,8 +102,15 @@ enum nst_status nst_session_run(struct nst_session *s, int iterations, nst_progr
 		return NST_OK;
 	r->t0 = nst_seconds();
 	struct run_call call = {.s = s, .iterations = iterations, .progress = progress, .user = user};
-	const struct nst_objective objective = {s->n,     s->x,          s->grad, objective_evaluate, objective_report,
-	                                        objective_converged, &call, r,       &s->profile.optimizer_seconds};
+	const struct nst_objective objective = {.n = s->n,
+	                                        .x = s->x,
+	                                        .grad = s->grad,
+	                                        .evaluate = objective_evaluate,
+	                                        .report = objective_report,
+	                                        .converged = objective_converged,
+	                                        .context = &call,
+	                                        .run = r,
+	                                        .seconds = &s->profile.optimizer_seconds};
 	enum nst_status st = s->optimizer.ops->run(&s->optimizer, &objective, iterations);
 	if (st == NST_ERR_NUMERIC)
 		st = numeric_failure(s);
