@@ -31,7 +31,7 @@ flip() {
 	printf "$(printf '\\%03o' $((byte ^ (1 << bit))))" | dd of="$file" bs=1 seek="$off" conv=notrunc status=none
 }
 
-# The header's fields (src/session.c, struct checkpoint_header, version 2): offset and a bit in it.
+# The header's fields (src/checkpoint.c, struct checkpoint_header, version 2): offset and a bit in it.
 fields=("magic 0 1" "version 4 0" "width 8 2" "height 12 0" "row 24 0" "row 27 7" "done 36 0" "good_row 40 1"
 	"adam_step 44 0" "adam_step 47 7" "n_iter 48 0" "n_iter 51 6" "config 64 3" "h_diag 79 6" "h_diag 75 0"
 	"seconds 95 7" "last 100 2")

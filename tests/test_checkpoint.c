@@ -1,5 +1,5 @@
 /*
- * Checkpoints (src/session.c, nst_session_save_checkpoint / nst_session_load_checkpoint):
+ * Checkpoints (src/checkpoint.c, nst_session_save_checkpoint / nst_session_load_checkpoint):
  *   - a checkpoint of a stopped run, loaded into a fresh session, continues it bit for bit
  *     (Adam and L-BFGS);
  *   - every single-bit flip of the header and of the CRC trailer, and flips spread over the
@@ -32,7 +32,7 @@
 #define HISTORY 3
 #define PAYLOAD_STRIDE 97  /* payload bytes between two flipped ones */
 
-/* The checkpoint header's layout (version 2), as src/session.c writes it: little-endian. */
+/* The checkpoint header's layout (version 2), as src/checkpoint.c writes it: little-endian. */
 enum {
 	OFF_MAGIC = 0, OFF_VERSION = 4, OFF_WIDTH = 8, OFF_HEIGHT = 12, OFF_OPTIMIZER = 16, OFF_HISTORY = 20,
 	OFF_ROW = 24, OFF_PENDING = 28, OFF_LOOP_DONE = 32, OFF_DONE = 36, OFF_GOOD_ROW = 40, OFF_ADAM_STEP = 44,

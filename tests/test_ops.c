@@ -592,7 +592,7 @@ static void test_conv_backward_case(const struct test_engine *te, const struct c
 	free(mag);
 }
 
-/* 2b. The input gradient of a stride-1, reflection-padded convolution, as src/session.c computes it:
+/* 2b. The input gradient of a stride-1, reflection-padded convolution, as src/net_vgg.c computes it:
  * the gradient convolution over the padded picture (backward shape, pad k - 1), then
  * nst_reflect_pad_backward folding every padded pixel onto the pixel it mirrors.  Against (a) a
  * naive scatter through the kernel with the naive reflection, (b) the adjoint identity with the

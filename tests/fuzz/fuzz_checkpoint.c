@@ -1,4 +1,4 @@
-/* libFuzzer harness for the checkpoint reader (src/session.c, nst_session_load_checkpoint).
+/* libFuzzer harness for the checkpoint reader (src/checkpoint.c, nst_session_load_checkpoint).
  *
  * Once per process: a tiny random VGG (tests/support.c), an Adam and an L-BFGS session on a 6x6
  * picture, each stopped after two rows and checkpointed: the genuine files.  An input is

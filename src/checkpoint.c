@@ -1,0 +1,333 @@
+/*
+ * Checkpoints: the run state and every optimizer buffer, so that a resumed run continues
+ * exactly (Adam bit for bit; L-BFGS with its history).  The targets are recomputed from the same
+ * pictures and options, which a fingerprint in the header checks.
+ *
+ * File (version 2): the header below, the arrays of checkpoint_arrays in order, then the CRC-32
+ * (nst_crc32, little-endian) of every byte before it.  A load checks, in this order: the magic,
+ * the version, the size this session's checkpoints have, the CRC over the whole file (so one
+ * flipped bit anywhere is "corrupted", never a different run), then the options and pictures
+ * (the fingerprint: "other pictures or options"), then every field against its bounds and the
+ * others (a file with a right CRC and wrong fields was crafted or written by a broken build).
+ * The optimizer's part goes through its interface (src/optimizer.h): the arrays it lists, the
+ * scalars of its record, its own checks.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "session.h"
+
+#define CHECKPOINT_MAGIC "NSTC"
+#define CHECKPOINT_VERSION 2u
+#define CHECKPOINT_CRC_BYTES sizeof(uint32_t)
+
+struct checkpoint_header {
+	char magic[4];
+	uint32_t version;
+	uint32_t width, height, optimizer, history;
+	uint32_t row, pending, loop_done, done;
+	int32_t good_row, adam_step;
+	int32_t n_iter, evals, n_old, oldest;
+	uint32_t config_crc;       /* options, picture sizes, content picture, style targets */
+	uint32_t reserved;         /* 0 */
+	double h_diag, t, seconds;
+	double last[4];            /* total, content, style, tv of the last row */
+	double f;                  /* L-BFGS: the loss at x, where a line search starts */
+	double tol_f;              /* --tolerance: the loss at the start of the current window */
+	int32_t tol_iteration;     /* ... and that window's first iteration */
+	uint32_t converged;        /* the run ended early on the tolerance */
+	double search_gtd;         /* searching: the slope along d at the search's start */
+	uint32_t searching;        /* taken inside a line search: resume starts it again (row, evals, t,
+	                            * x and grad are the search's start) */
+	uint32_t reserved2;        /* 0 */
+};
+_Static_assert(sizeof(struct checkpoint_header) == 168, "the checkpoint header has no padding");
+
+/* The arrays of a checkpoint, in file order: the run's picture, its gradient and the last good
+ * picture (an optimizer may save others in their place), then the optimizer's. */
+static int checkpoint_arrays(const struct nst_session *s, bool saving, struct nst_state_array *out) {
+	const size_t nb = s->n * sizeof(float);
+	out[0] = (struct nst_state_array){s->x, nb};
+	out[1] = (struct nst_state_array){s->grad, nb};
+	out[2] = (struct nst_state_array){s->x_good, nb};
+	return s->optimizer.ops->arrays(&s->optimizer, saving, out, 3);
+}
+
+/* Bytes of this session's checkpoint file: header, arrays, CRC. */
+static size_t checkpoint_bytes(const struct nst_session *s) {
+	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
+	const int n_arrays = checkpoint_arrays(s, false, arrays);
+	size_t bytes = sizeof(struct checkpoint_header) + CHECKPOINT_CRC_BYTES;
+	for (int i = 0; i < n_arrays; i++)
+		bytes += arrays[i].bytes;
+	return bytes;
+}
+
+static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
+
+static uint32_t config_fingerprint(const struct nst_session *s) {
+	const struct nst_options *o = &s->options;
+	uint32_t c = 0;
+	for (int i = 0; i < o->n_content_layers; i++)
+		c = crc_value(c, o->content_layers[i], strlen(o->content_layers[i]) + 1);
+	c = crc_value(c, "|", 1);
+	for (int i = 0; i < o->n_style_layers; i++)
+		c = crc_value(c, o->style_layers[i], strlen(o->style_layers[i]) + 1);
+	const float weights[4] = {o->content_weight, o->style_weight, o->tv_weight, o->learning_rate};
+	const int32_t ints[6] = {(int32_t)o->pooling, (int32_t)o->optimizer, o->history, (int32_t)o->init,
+	                         s->problem.width, s->problem.height};
+	const int32_t line_search = (int32_t)o->line_search;
+	c = crc_value(c, weights, sizeof weights);
+	c = crc_value(c, ints, sizeof ints);
+	c = crc_value(c, &line_search, sizeof line_search);
+	c = crc_value(c, &o->tolerance, sizeof o->tolerance);
+	/* The precision the run computes in (fp32 checkpoints keep the fingerprint they always had). */
+	if (s->plan.precision == NST_PRECISION_FP16)
+		c = crc_value(c, "fp16", 4);
+	c = crc_value(c, s->content_rgb, s->n);
+	/* The style pictures themselves, not their Gram targets, whose float sums depend on how the
+	 * work was split between threads: a run may resume with another --threads. */
+	c = crc_value(c, &s->style_crc, sizeof s->style_crc);
+	for (int i = 0; i < s->n_losses; i++)
+		if (s->losses[i].style) {
+			const size_t ch = (size_t)s->losses[i].c;
+			c = crc_value(c, &ch, sizeof ch);
+			c = crc_value(c, &s->losses[i].layer_weight, sizeof(float));
+		}
+	return c;
+}
+
+enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const char *path, struct nst_diag *diag) {
+	if (!s || !path || !s->prepared)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no prepared session to checkpoint");
+	const struct nst_run_state *r = &s->run;
+	struct checkpoint_header h;
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, CHECKPOINT_MAGIC, 4);
+	h.version = CHECKPOINT_VERSION;
+	h.width = (uint32_t)s->problem.width;
+	h.height = (uint32_t)s->problem.height;
+	h.optimizer = (uint32_t)s->options.optimizer;
+	h.history = (uint32_t)s->options.history;
+	h.row = (uint32_t)r->row;
+	h.pending = r->pending;
+	h.done = r->done;
+	h.good_row = r->good_row;
+	h.seconds = r->seconds;
+	h.last[0] = r->last.total;
+	h.last[1] = r->last.content;
+	h.last[2] = r->last.style;
+	h.last[3] = r->last.tv;
+	h.tol_f = r->tol_f;
+	h.tol_iteration = r->tol_iteration;
+	h.converged = r->converged;
+	struct nst_optim_record rec = {.row = (int32_t)r->row,
+	                               .good_row = r->good_row,
+	                               .tol_iteration = r->tol_iteration,
+	                               .pending = r->pending,
+	                               .done = r->done};
+	s->optimizer.ops->save(&s->optimizer, &rec);
+	h.row = (uint32_t)rec.row;
+	h.good_row = rec.good_row;
+	h.adam_step = rec.adam_step;
+	h.n_iter = rec.n_iter;
+	h.evals = rec.evals;
+	h.n_old = rec.n_old;
+	h.oldest = rec.oldest;
+	h.h_diag = rec.h_diag;
+	h.t = rec.t;
+	h.f = rec.f;
+	h.loop_done = rec.loop_done;
+	h.search_gtd = rec.search_gtd;
+	h.searching = rec.searching;
+	h.config_crc = config_fingerprint(s);
+	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
+	const int n_arrays = checkpoint_arrays(s, true, arrays);
+	uint32_t crc = crc_value(0, &h, sizeof h);
+	for (int i = 0; i < n_arrays; i++)
+		crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+	const uint8_t trailer[CHECKPOINT_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
+	                                               (uint8_t)(crc >> 24)};
+
+	/* Atomically: a temporary file beside the target, then a rename. */
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoint path too long");
+	const int fd = mkstemp(tmp);
+	if (fd < 0)
+		return nst_fail(diag, NST_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(errno));
+	FILE *f = fdopen(fd, "wb");
+	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
+	for (int i = 0; ok && i < n_arrays; i++)
+		ok = fwrite(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+	ok = ok && fwrite(trailer, sizeof trailer, 1, f) == 1;
+	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+	if (f)
+		ok = (fclose(f) == 0) && ok;
+	else
+		close(fd);
+	if (!ok || rename(tmp, path) != 0) {
+		const int e = errno;
+		unlink(tmp);
+		return nst_fail(diag, NST_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(e));
+	}
+	return NST_OK;
+}
+
+static bool all_finite(const float *v, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/* The optimizer's record as a header holds it. */
+static struct nst_optim_record header_record(const struct checkpoint_header *h) {
+	return (struct nst_optim_record){
+	    .row = (int32_t)h->row,
+	    .good_row = h->good_row,
+	    .tol_iteration = h->tol_iteration,
+	    .pending = h->pending != 0,
+	    .done = h->done != 0,
+	    .adam_step = h->adam_step,
+	    .n_iter = h->n_iter,
+	    .evals = h->evals,
+	    .n_old = h->n_old,
+	    .oldest = h->oldest,
+	    .h_diag = h->h_diag,
+	    .t = h->t,
+	    .f = h->f,
+	    .search_gtd = h->search_gtd,
+	    .loop_done = h->loop_done != 0,
+	    .searching = h->searching != 0,
+	};
+}
+
+/* Whether a checkpoint's run state is one the run and its optimizer can be in (see report and
+ * the optimizers' check): each counter within bounds and consistent with the others.  NULL if
+ * so, else the name of the first field that is not. */
+static const char *checkpoint_state_error(const struct nst_session *s, const struct checkpoint_header *h) {
+	if (h->reserved != 0 || h->reserved2 != 0)
+		return "reserved";
+	if (h->searching > 1)
+		return "searching";
+	if (h->pending > 1 || h->loop_done > 1 || h->done > 1)
+		return "pending / loop_done / done";
+	if (h->row > NST_CHECKPOINT_MAX_ROWS)
+		return "row";
+	const int row = (int)h->row;
+	if (h->good_row < -1 || h->good_row >= row)
+		return "good_row";
+	if (!isfinite(h->seconds) || h->seconds < 0.0)
+		return "seconds";
+	if (h->converged > 1 || (h->converged && !h->done && !h->loop_done) || h->tol_iteration < 0 ||
+	    (row > 0 && !isfinite(h->tol_f)) || (row == 0 && h->tol_f != 0.0))
+		return "the tolerance's window";
+	if (!all_finite(s->x, s->n) || !all_finite(s->x_good, s->n))
+		return "the picture";
+	const struct nst_optim_record rec = header_record(h);
+	return s->optimizer.ops->check(&s->optimizer, &rec);
+}
+
+enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
+	if (!s || !path)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
+	if (!s->prepared) {
+		const enum nst_status st = nst_session_prepare(s);
+		if (st != NST_OK)
+			return nst_fail(diag, st, "cannot prepare the session to resume");
+	}
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
+	struct stat file;
+	const size_t expected = checkpoint_bytes(s);
+	struct checkpoint_header h;
+	bool touched = false; /* the session's buffers hold part of the file */
+	enum nst_status st = NST_OK;
+	if (fstat(fileno(f), &file) != 0 || !S_ISREG(file.st_mode)) {
+		st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
+	} else if (fread(&h, sizeof h, 1, f) != 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path,
+		              (long long)file.st_size);
+	} else if (memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		              "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)", path);
+	} else if (h.version == 1) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
+		              "checkpoint %s has version 1 (an older nst); this build reads version %u: start the run again", path,
+		              CHECKPOINT_VERSION);
+	} else if (h.version != CHECKPOINT_VERSION) {
+		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		              "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads version %u", path,
+		              h.version, CHECKPOINT_VERSION);
+	} else if ((uint64_t)file.st_size != (uint64_t)expected) {
+		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
+		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                      "checkpoint %s was made with other pictures or options (%ux%u, %s, history %u); "
+		                      "resume with the same command",
+		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
+		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
+		                      (long long)file.st_size, expected);
+	} else {
+		/* The whole file through the CRC, the arrays straight into the session's buffers. */
+		struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
+		const int n_arrays = checkpoint_arrays(s, false, arrays);
+		uint32_t crc = crc_value(0, &h, sizeof h);
+		uint8_t trailer[CHECKPOINT_CRC_BYTES];
+		touched = true;
+		bool complete = true;
+		for (int i = 0; i < n_arrays && complete; i++) {
+			complete = fread(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
+		}
+		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+		const uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
+		                        (uint32_t)trailer[3] << 24;
+		const char *bad_field = NULL;
+		if (!complete)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
+			              path);
+		else if (crc != stored)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path, stored, crc);
+		else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
+		         h.config_crc != config_fingerprint(s))
+			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
+			              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+		else if ((bad_field = checkpoint_state_error(s, &h)) != NULL)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
+			              path, bad_field);
+	}
+	fclose(f);
+	if (st != NST_OK) {
+		if (touched)
+			s->prepared = false; /* the buffers hold part of the file: start over */
+		return st;
+	}
+	struct nst_run_state *r = &s->run;
+	memset(r, 0, sizeof *r);
+	r->row = (int)h.row;
+	r->pending = h.pending;
+	r->done = h.done;
+	r->good_row = h.good_row;
+	r->seconds = h.seconds;
+	r->last = (struct nst_losses){h.last[0], h.last[1], h.last[2], h.last[3]};
+	r->tol_f = h.tol_f;
+	r->tol_iteration = h.tol_iteration;
+	r->converged = h.converged;
+	const struct nst_optim_record rec = header_record(&h);
+	s->optimizer.ops->restore(&s->optimizer, &rec);
+	return NST_OK;
+}
