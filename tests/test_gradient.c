@@ -34,11 +34,6 @@ struct config {
 	bool own_gradient; /* a stored loss gradient does not fit in a ping-pong buffer's tail */
 };
 
-static void random_rgb(struct nst_rng *rng, uint8_t *rgb, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		rgb[i] = (uint8_t)(nst_rng_next(rng) >> 56);
-}
-
 static int compare_double(const void *a, const void *b) {
 	const double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
@@ -101,10 +96,10 @@ static void check_config(const char *weights_path, const struct config *cfg, uin
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	uint8_t content[H * W * 3], style[13 * 10 * 3];
-	random_rgb(&rng, content, sizeof content);
+	fill_bytes(&rng, content, sizeof content);
 	nst_session_set_content(s, content);
 	for (int k = 0; k < cfg->n_styles; k++) {
-		random_rgb(&rng, style, (size_t)(style_sizes[k][0] * style_sizes[k][1] * 3));
+		fill_bytes(&rng, style, (size_t)(style_sizes[k][0] * style_sizes[k][1] * 3));
 		nst_session_set_style(s, k, style, k == 0 ? 1.0f : 3.0f);
 	}
 	CHECK(nst_session_prepare(s) == NST_OK, "%s: prepare", cfg->name);
@@ -236,8 +231,8 @@ static bool fp16_session(const char *path, enum nst_precision precision, struct 
 	struct nst_rng rng;
 	nst_rng_seed(&rng, 7);
 	uint8_t content[H * W * 3], style[13 * 10 * 3];
-	random_rgb(&rng, content, sizeof content);
-	random_rgb(&rng, style, sizeof style);
+	fill_bytes(&rng, content, sizeof content);
+	fill_bytes(&rng, style, sizeof style);
 	nst_session_set_content(*s, content);
 	nst_session_set_style(*s, 0, style, 1.0f);
 	CHECK(nst_session_prepare(*s) == NST_OK, "fp16: prepare");
