@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,13 +108,24 @@ void support_rmdir(const char *dir) {
 	}
 }
 
-uint64_t support_seed(void) {
+uint64_t support_seed(const char *test) {
 	const char *s = getenv("NST_TEST_SEED");
-	if (s && *s)
-		return strtoull(s, NULL, 0);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+	uint64_t seed;
+	if (s && *s) {
+		seed = strtoull(s, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+	}
+	printf("%s: seed %" PRIu64 " (NST_TEST_SEED)\n", test, seed);
+	fflush(stdout);
+	return seed;
+}
+
+int support_write_small_vgg(const char *path, uint64_t seed) {
+	static const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	return support_write_vgg(path, layers, (int)(sizeof layers / sizeof layers[0]), seed, NST_DTYPE_F32);
 }
 
 uint8_t *support_read_file(const char *path, size_t *size) {

@@ -32,12 +32,17 @@ int support_nstw_write(const char *path, uint8_t *file, size_t size, const struc
 /* v rounded up to a multiple of a. */
 size_t align_up(size_t v, size_t a);
 
+/* The session tests' small VGG: conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2
+ * (8, 8, 16, 8, 16, 8 channels), float32, random from seed.  Returns 0 on success. */
+int support_write_small_vgg(const char *path, uint64_t seed);
+
 /* A fresh directory under /tmp (removed by support_rmdir). Returns a malloc'ed path. */
 char *support_tmpdir(const char *tag);
 void support_rmdir(const char *dir);
 
-/* The test's seed: $NST_TEST_SEED (decimal, or 0x... hex), else from the clock; printed by the caller. */
-uint64_t support_seed(void);
+/* The test's seed: $NST_TEST_SEED (decimal, or 0x... hex), else from the clock; printed (and
+ * flushed) as "<test>: seed N", so that a failing run can be repeated. */
+uint64_t support_seed(const char *test);
 
 /* The whole file, malloc'ed (one byte more than its size, for a terminating NUL), its size in
  * *size; NULL if it cannot be read. */

@@ -429,8 +429,7 @@ int main(void) {
 		return 1;
 	}
 	snprintf(f.dir, sizeof f.dir, "%s", dir);
-	const uint64_t seed = support_seed();
-	printf("test_checkpoint: seed %llu (NST_TEST_SEED)\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_checkpoint");
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	for (size_t i = 0; i < sizeof f.content; i++)

@@ -1008,9 +1008,7 @@ static void test_plans(const char *dir, struct nst_rng *r) {
  * ------------------------------------------------------------------------------------------- */
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_fast: seed %" PRIu64 "\n", seed);
-	fflush(stdout);
+	const uint64_t seed = support_seed("test_fast");
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
 	struct timespec t0;

@@ -306,17 +306,14 @@ static void check_fp16(const char *path) {
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_gradient: seed %llu\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_gradient");
 	char *dir = support_tmpdir("gradient");
 	CHECK(dir != NULL, "mkdtemp");
 	if (!dir)
 		return check_finish("test_gradient");
 	char path[512];
 	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
-	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
-	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
-	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	CHECK(support_write_small_vgg(path, seed) == 0, "write %s", path);
 
 	const struct config configs[] = {
 		{"defaults (recompute/stored/deepest)", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
@@ -345,7 +342,7 @@ int main(void) {
 			check_config(path, &xnn[i], seed + 100 + i);
 		char fp16_path[512];
 		snprintf(fp16_path, sizeof fp16_path, "%s/fp16.nstw", dir);
-		CHECK(support_write_vgg(fp16_path, layers, 6, FP16_NETWORK_SEED, NST_DTYPE_F32) == 0, "write %s", fp16_path);
+		CHECK(support_write_small_vgg(fp16_path, FP16_NETWORK_SEED) == 0, "write %s", fp16_path);
 		check_fp16(fp16_path);
 	} else {
 		printf("  (this build has no XNNPACK backend)\n");

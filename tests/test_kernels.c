@@ -1260,9 +1260,7 @@ static void check_norm_kernel(const struct nst_norm_kernel *k, const struct nst_
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_kernels: seed %" PRIu64 "\n", seed);
-	fflush(stdout);
+	const uint64_t seed = support_seed("test_kernels");
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
 

@@ -1290,9 +1290,7 @@ static void test_tv_case(int h, int w, int c, float weight, struct nst_rng *r, s
  * main
  * ------------------------------------------------------------------------------------------- */
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_ops: seed %" PRIu64 "\n", seed);
-	fflush(stdout);
+	const uint64_t seed = support_seed("test_ops");
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
 	struct timespec t0;

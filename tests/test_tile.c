@@ -454,17 +454,14 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_tile: seed %llu\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_tile");
 	char *dir = support_tmpdir("tile");
 	CHECK(dir != NULL, "mkdtemp");
 	if (!dir)
 		return check_finish("test_tile");
 	char path[512];
 	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
-	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
-	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
-	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	CHECK(support_write_small_vgg(path, seed) == 0, "write %s", path);
 	struct nst_weights *w = NULL;
 	struct nst_diag diag = {{0}};
 	CHECK(nst_weights_open(path, &w, &diag) == NST_OK, "open %s: %s", path, diag.message);
