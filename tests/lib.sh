@@ -6,7 +6,7 @@
 # scratch folder removed on exit) and the tally: ok [WHAT] / bad WHAT count, die WHAT stops the
 # script, finish prints "$name: N passed, N failed" and is the exit status (a failure, or nothing
 # checked, fails).  Helpers below: need, sanitizer_exit_codes, random_ppm, small_pictures,
-# fails_with, expect_error, no_temporaries.
+# pictures_at, fails_with, expect_error, no_temporaries.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 BUILD=${NST_BUILD:-build}
@@ -49,6 +49,20 @@ Image.open(f"{src}/chelsea.png").convert("RGB").resize((40, 30)).save(f"{dst}/c.
 Image.open(f"{src}/starry_night.jpg").convert("RGB").resize((48, 32)).save(f"{dst}/s.png")
 EOF
 	C="$tmp/c.png" S="$tmp/s.png"
+}
+
+# pictures_at SIZE CONTENT STYLE: $tmp/c.png and $tmp/s.png, ../shared/images/CONTENT and STYLE
+# resized (bicubic) to a long side of SIZE px, so that neither nst nor a reference resamples them.
+pictures_at() {
+	"$PYTHON" - "$SHARED/images" "$tmp" "$@" <<'EOF'
+import sys
+from PIL import Image
+src, dst, size, content, style = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+for name, out in ((content, "c.png"), (style, "s.png")):
+    im = Image.open(f"{src}/{name}").convert("RGB")
+    s = size / max(im.size)
+    im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(f"{dst}/{out}")
+EOF
 }
 
 # fails_with CODE PATTERN CMD...: CMD exits with CODE and exactly one line on stderr, matching the
