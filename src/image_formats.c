@@ -311,9 +311,48 @@ static enum nst_status bmp_check(const char *name, const uint8_t *bytes, size_t 
 	return NST_OK;
 }
 
+/* Run-length packets as stb_image 2.27 reads TGA's and PSD's (PackBits): a header byte, then one
+ * value repeated (a run) or `count` values (a literal), each value `unit` bytes. */
+struct rle_packet {
+	uint64_t count; /* values; 0: a no-op packet */
+	bool run;
+};
+
+enum rle_end {
+	RLE_COVERED,    /* the packets cover `total` values */
+	RLE_FILE_ENDS,  /* the file ends before a packet's header */
+	RLE_PACKET_CUT, /* the file ends inside a packet */
+	RLE_OVERRUN,    /* a packet holds more than the values left (with clamp false) */
+};
+
+/* Walks packets from bytes[*p] until `total` values are covered; *done: the values of the whole
+ * packets read.  A packet longer than what is left is cut to it (clamp) or ends the walk. */
+static enum rle_end rle_walk(const uint8_t *bytes, size_t size, uint64_t *p, uint64_t total, uint64_t unit,
+                             void (*packet)(uint8_t header, struct rle_packet *), bool clamp, uint64_t *done) {
+	*done = 0;
+	while (*done < total) {
+		if (*p >= size) return RLE_FILE_ENDS;
+		struct rle_packet k;
+		packet(bytes[(*p)++], &k);
+		if (k.count > total - *done) {
+			if (!clamp) return RLE_OVERRUN;
+			k.count = total - *done;
+		}
+		*p += k.run ? (k.count ? unit : 0) : k.count * unit;
+		if (*p > size) return RLE_PACKET_CUT;
+		*done += k.count;
+	}
+	return RLE_COVERED;
+}
+
 /* TGA: as stb_image 2.27 reads it: after the header and the ID, a colour-mapped file's palette
  * (from its first entry's offset), then the pixels, raw or in run-length packets. */
 enum { TGA_HEADER_BYTES = 18, TGA_RLE = 8, TGA_PACKET_RUN = 0x80, TGA_PACKET_COUNT = 0x7f, BITS_PER_BYTE = 8 };
+
+static void tga_packet(uint8_t header, struct rle_packet *k) {
+	k->count = (uint64_t)(header & TGA_PACKET_COUNT) + 1;
+	k->run = (header & TGA_PACKET_RUN) != 0;
+}
 
 static enum nst_status tga_check(const char *name, const uint8_t *bytes, size_t size, int width, int height,
                                  size_t *need, struct nst_diag *diag) {
@@ -332,17 +371,8 @@ static enum nst_status tga_check(const char *name, const uint8_t *bytes, size_t 
 		}
 		return NST_OK;
 	}
-	uint64_t done = 0;
-	while (done < pixels) {
-		if (p >= size) break;
-		const uint32_t packet = bytes[p++];
-		const uint64_t n = (packet & TGA_PACKET_COUNT) + 1;
-		const uint64_t take = n < pixels - done ? n : pixels - done;
-		p += packet & TGA_PACKET_RUN ? pixel_bytes : take * pixel_bytes;
-		if (p > size) break;
-		done += take;
-	}
-	if (done < pixels)
+	uint64_t done;
+	if (rle_walk(bytes, size, &p, pixels, pixel_bytes, tga_packet, true, &done) != RLE_COVERED)
 		return truncated(diag, name, "TGA", "its run-length packets hold %llu of %dx%d pixels",
 		                 (unsigned long long)done, width, height);
 	return NST_OK;
@@ -479,6 +509,11 @@ enum {
 	PSD_RUN_BASE = 257,
 };
 
+static void psd_packet(uint8_t header, struct rle_packet *k) {
+	k->run = header > PSD_LITERAL_MAX;
+	k->count = header == PSD_NOOP ? 0 : k->run ? PSD_RUN_BASE - (uint64_t)header : (uint64_t)header + 1;
+}
+
 static enum nst_status psd_check(const char *name, const uint8_t *bytes, size_t size, int width, int height,
                                  size_t *need, struct nst_diag *diag) {
 	*need = (size_t)width * (size_t)height * (4 + 3); /* stb's RGBA, then RGB */
@@ -504,18 +539,14 @@ static enum nst_status psd_check(const char *name, const uint8_t *bytes, size_t 
 	}
 	p += (uint64_t)height * channels * 2; /* the row lengths */
 	for (uint32_t c = 0; c < read; c++) {
-		uint64_t done = 0;
-		while (done < pixels) {
-			if (p >= size)
-				return truncated(diag, name, "PSD", "channel %u holds %llu of %dx%d samples", c,
-				                 (unsigned long long)done, width, height);
-			const uint32_t n = bytes[p++];
-			if (n == PSD_NOOP) continue;
-			const uint64_t count = n <= PSD_LITERAL_MAX ? n + 1 : PSD_RUN_BASE - n;
-			if (count > pixels - done) return NST_OK; /* stb_image refuses it */
-			p += n <= PSD_LITERAL_MAX ? count : 1;
-			if (p > size) return truncated(diag, name, "PSD", "channel %u ends inside a run", c);
-			done += count;
+		uint64_t done;
+		switch (rle_walk(bytes, size, &p, pixels, 1, psd_packet, false, &done)) {
+		case RLE_COVERED: break;
+		case RLE_FILE_ENDS:
+			return truncated(diag, name, "PSD", "channel %u holds %llu of %dx%d samples", c, (unsigned long long)done,
+			                 width, height);
+		case RLE_PACKET_CUT: return truncated(diag, name, "PSD", "channel %u ends inside a run", c);
+		case RLE_OVERRUN: return NST_OK; /* stb_image refuses it */
 		}
 	}
 	return NST_OK;

@@ -1,9 +1,11 @@
 #include "support.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,7 +13,7 @@
 
 #define SUPPORT_BIAS 0.05
 
-static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 int support_write_vgg(const char *path, const struct support_vgg_layer *layers, int n_layers, uint64_t seed,
                       enum nst_dtype dtype) {
@@ -41,16 +43,7 @@ int support_write_vgg(const char *path, const struct support_vgg_layer *layers, 
 	if (!file)
 		return -1;
 	struct nstw_header h;
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, NSTW_MAGIC, 4);
-	h.version = NSTW_VERSION_1;
-	h.header_bytes = (uint32_t)header_bytes;
-	h.n_layers = (uint32_t)n_layers;
-	h.dtype = (uint32_t)dtype;
-	h.arch = NST_ARCH_VGG;
-	snprintf(h.model, sizeof h.model, "test-vgg");
-	h.payload_bytes = payload;
-	snprintf(h.source, sizeof h.source, "tests/support.c random");
+	support_nstw_header(&h, header_bytes, n_layers, dtype, NST_ARCH_VGG, payload, "test-vgg", "tests/support.c random");
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	for (int i = 0; i < n_layers; i++) {
@@ -71,19 +64,32 @@ int support_write_vgg(const char *path, const struct support_vgg_layer *layers, 
 		for (uint32_t j = 0; j < e->out_channels; j++)
 			bias[j] = (float)(SUPPORT_BIAS * (1.0 + nst_rng_uniform(&rng)));
 	}
-	memcpy(file, &h, sizeof h);
-	memcpy(file + NSTW_HEADER_BYTES, table, NSTW_LAYER_BYTES * (size_t)n_layers);
-	const uint32_t crc = nst_crc32(0, file, header_bytes + payload);
-	memcpy(file + NSTW_CHECKSUM_OFFSET, &crc, sizeof crc);
-	FILE *f = fopen(path, "wb");
-	int rc = -1;
-	if (f) {
-		rc = fwrite(file, 1, header_bytes + payload, f) == header_bytes + payload ? 0 : -1;
-		if (fclose(f) != 0)
-			rc = -1;
-	}
+	const int rc = support_nstw_write(path, file, header_bytes + payload, &h, table, n_layers);
 	free(file);
 	return rc;
+}
+
+void support_nstw_header(struct nstw_header *h, size_t header_bytes, int n_layers, enum nst_dtype dtype, uint32_t arch,
+                         size_t payload, const char *model, const char *source) {
+	memset(h, 0, sizeof *h);
+	memcpy(h->magic, NSTW_MAGIC, 4);
+	h->version = NSTW_VERSION_1;
+	h->header_bytes = (uint32_t)header_bytes;
+	h->n_layers = (uint32_t)n_layers;
+	h->dtype = (uint32_t)dtype;
+	h->arch = arch;
+	snprintf(h->model, sizeof h->model, "%s", model);
+	h->payload_bytes = payload;
+	snprintf(h->source, sizeof h->source, "%s", source);
+}
+
+int support_nstw_write(const char *path, uint8_t *file, size_t size, const struct nstw_header *h,
+                       const struct nstw_layer *table, int n_layers) {
+	memcpy(file, h, sizeof *h);
+	memcpy(file + NSTW_HEADER_BYTES, table, NSTW_LAYER_BYTES * (size_t)n_layers);
+	const uint32_t crc = nst_crc32(0, file, size);
+	memcpy(file + NSTW_CHECKSUM_OFFSET, &crc, sizeof crc);
+	return support_write_file(path, file, size);
 }
 
 char *support_tmpdir(const char *tag) {
@@ -102,9 +108,156 @@ void support_rmdir(const char *dir) {
 	}
 }
 
-uint64_t support_seed(void) {
+uint64_t support_seed(const char *test) {
 	const char *s = getenv("NST_TEST_SEED");
-	if (s && *s)
-		return strtoull(s, NULL, 10);
-	return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+	uint64_t seed;
+	if (s && *s) {
+		seed = strtoull(s, NULL, 0);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+	}
+	printf("%s: seed %" PRIu64 " (NST_TEST_SEED)\n", test, seed);
+	fflush(stdout);
+	return seed;
+}
+
+int support_write_small_vgg(const char *path, uint64_t seed) {
+	static const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	return support_write_vgg(path, layers, (int)(sizeof layers / sizeof layers[0]), seed, NST_DTYPE_F32);
+}
+
+uint8_t *support_read_file(const char *path, size_t *size) {
+	*size = 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0, got;
+	uint8_t *buf = malloc(cap + 1);
+	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap) {
+			cap *= 2;
+			uint8_t *bigger = realloc(buf, cap + 1);
+			if (!bigger)
+				free(buf);
+			buf = bigger;
+		}
+	}
+	const bool failed = ferror(f) != 0;
+	fclose(f);
+	if (buf && failed) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf) {
+		buf[n] = 0;
+		*size = n;
+	}
+	return buf;
+}
+
+int support_write_file(const char *path, const void *bytes, size_t size) {
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	const bool ok = fwrite(bytes, 1, size, f) == size;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+void *xmalloc(size_t bytes) {
+	void *p = malloc(bytes ? bytes : 1);
+	if (!p) {
+		fprintf(stderr, "out of memory (%zu bytes)\n", bytes);
+		exit(1);
+	}
+	return p;
+}
+
+float poison(void) {
+	float f;
+	const uint32_t u = SUPPORT_POISON_BITS;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+float *galloc(size_t n) {
+	float *p = xmalloc((n + SUPPORT_GUARD_FLOATS) * sizeof(float));
+	const float nan_ = poison();
+	for (size_t i = 0; i < n + SUPPORT_GUARD_FLOATS; i++)
+		p[i] = nan_;
+	return p;
+}
+
+bool guard_ok(const float *p, size_t n) {
+	for (size_t i = 0; i < SUPPORT_GUARD_FLOATS; i++) {
+		uint32_t u;
+		memcpy(&u, &p[n + i], sizeof u);
+		if (u != SUPPORT_POISON_BITS)
+			return false;
+	}
+	return true;
+}
+
+uint8_t *gbytes(size_t n, uint8_t fill) {
+	uint8_t *p = xmalloc(n + SUPPORT_GUARD_BYTES);
+	memset(p, fill, n);
+	memset(p + n, SUPPORT_GUARD_BYTE, SUPPORT_GUARD_BYTES);
+	return p;
+}
+
+bool gbytes_ok(const uint8_t *p, size_t n) {
+	for (size_t i = 0; i < SUPPORT_GUARD_BYTES; i++)
+		if (p[n + i] != SUPPORT_GUARD_BYTE)
+			return false;
+	return true;
+}
+
+float *guarded_alloc(struct guarded *g, size_t floats) {
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t data_pages = (floats * sizeof(float) + page - 1) / page;
+	g->map_bytes = (data_pages + 1) * page;
+	g->map = mmap(NULL, g->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g->map == MAP_FAILED || mprotect((char *)g->map + data_pages * page, page, PROT_NONE) != 0) {
+		fprintf(stderr, "mmap / mprotect failed\n");
+		exit(1);
+	}
+	g->p = (float *)((char *)g->map + data_pages * page) - floats;
+	return g->p;
+}
+
+void guarded_free(struct guarded *g) { munmap(g->map, g->map_bytes); }
+
+double urand(struct nst_rng *r, double lo, double hi) { return lo + (hi - lo) * nst_rng_uniform(r); }
+
+void fill_uniform(struct nst_rng *r, float *p, size_t n, double lo, double hi) {
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)urand(r, lo, hi);
+}
+
+void fill_bytes(struct nst_rng *r, uint8_t *p, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(nst_rng_next(r) >> 56);
+}
+
+void note(double *worst, double err) {
+	if (!(err <= *worst)) /* NaN sticks */
+		*worst = err;
+}
+
+int naive_reflect(int i, int n) {
+	if (n == 1)
+		return 0;
+	const int period = 2 * (n - 1);
+	int m = i % period;
+	if (m < 0)
+		m += period;
+	return m < n ? m : period - m;
+}
+
+double seconds_since(const struct timespec *t0) {
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }

@@ -3,19 +3,12 @@
 # -q), and the run is exactly the run of that backend given explicitly (same picture, same loss
 # log); with --precision fp16 too.  Under emulation (NST_EMU set) the pictures are smaller.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-auto-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+name=t_auto
+. "$(dirname "$0")/lib.sh"
 if [ -n "$EMU" ]; then SIZE=32; else SIZE=64; fi
 common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/great_wave.jpg" --weights "$BUILD/vgg19.nstw"
 	--size "$SIZE" --threads 2 --optimizer adam -n 3 --print-every 1000)
-[ -f "$BUILD/vgg19.nstw" ] || { echo "t_auto: missing $BUILD/vgg19.nstw (make weights)"; exit 1; }
+need "$W"
 
 losses() { cut -d, -f1-5 "$1"; } # the log without its seconds column
 
@@ -41,6 +34,4 @@ done
 $NST "${common[@]}" --backend auto -o "$tmp/q.png" -q 2>"$tmp/err" && [ ! -s "$tmp/err" ] && ok "-q: auto prints nothing" ||
 	bad "-q printed: $(cat "$tmp/err")"
 
-echo
-[ $fails -eq 0 ] && echo "t_auto: all passed" || echo "t_auto: $fails failed"
-exit $((fails > 0))
+finish

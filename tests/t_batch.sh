@@ -10,7 +10,8 @@
 #  - --sheet works in the one-pass mode: photo | result.
 set -uo pipefail
 name=t_batch
-. "$(dirname "$0")/cli_common.sh"
+. "$(dirname "$0")/lib.sh"
+small_pictures
 M="$BUILD/styles/candy.nstw"
 
 "$PYTHON" - "$C" "$tmp" <<'EOF'

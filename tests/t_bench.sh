@@ -6,27 +6,19 @@
 # benchmark); only that they are measured.
 #   NST_BUILD=build NST_EMU="" PYTHON=/usr/bin/python3 bash tests/t_bench.sh
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-BUILD=${NST_BUILD:-build}
-EMU=${NST_EMU:-}
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/nst-t-bench-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-checks=0
-ok() { checks=$((checks + 1)); echo "ok: $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
-nst() { $EMU "$BUILD/nst" "$@"; }
-[ -f "$BUILD/vgg19.nstw" ] && [ -f "$BUILD/styles/candy.nstw" ] || die "run make weights first"
+name=t_bench
+. "$(dirname "$0")/lib.sh"
+nst() { $NST "$@"; }
+need "$W" "$BUILD/styles/candy.nstw"
 TINY=(--weights "$BUILD/vgg19.nstw" --sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2)
 
 # --- every section, on the terminal and in the JSON ----------------------------------------------
-nst bench "${TINY[@]}" --json "$TMP/b.json" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/out" "$TMP/err"; die "bench failed"; }
+nst bench "${TINY[@]}" --json "$tmp/b.json" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out" "$tmp/err"; die "bench failed"; }
 for section in "microkernel peak" "single convolution layers at 32 px" "whole iterations" "feed-forward mode (model candy"; do
-	grep -qF "$section" "$TMP/out" || die "no '$section' section: $(cat "$TMP/out")"
+	grep -qF "$section" "$tmp/out" || die "no '$section' section: $(cat "$tmp/out")"
 done
 ok "terminal: peak, single convolutions, whole iterations, feed-forward"
-"$PY" - "$TMP/b.json" <<'PYEOF' || die "the JSON is incomplete"
+"$PYTHON" - "$tmp/b.json" <<'PYEOF' || die "the JSON is incomplete"
 import json, sys
 b = json.load(open(sys.argv[1]))
 assert b["machine"]["cores"] >= 1 and b["machine"]["cpu"] and b["machine"]["xnnpack"], b["machine"]
@@ -48,16 +40,16 @@ print("json: %d conv rows, iteration %.4f s, feed-forward %.2f ms" % (len(b["con
 PYEOF
 ok "json: machine, peak, convolutions, iterations, feed-forward figures"
 
-nst bench "${TINY[@]}" --conv-size 0 --model none --json "$TMP/none.json" >"$TMP/out" 2>&1 || die "--model none failed"
-grep -qF "feed-forward mode: skipped (--model none)" "$TMP/out" || die "--model none: $(cat "$TMP/out")"
-"$PY" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == []' \
-	"$TMP/none.json" || die "--model none / --conv-size 0: the JSON still has those rows"
+nst bench "${TINY[@]}" --conv-size 0 --model none --json "$tmp/none.json" >"$tmp/out" 2>&1 || die "--model none failed"
+grep -qF "feed-forward mode: skipped (--model none)" "$tmp/out" || die "--model none: $(cat "$tmp/out")"
+"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == []' \
+	"$tmp/none.json" || die "--model none / --conv-size 0: the JSON still has those rows"
 ok "--model none and --conv-size 0 skip their sections"
 
 # --- float16 feed-forward entries: pictures only ------------------------------------------------
-nst bench --sizes 16 --threads 1 --backends scalar-fp16 --pictures 1 --warmup 1 --conv-size 0 --json "$TMP/f16.json" \
-	>"$TMP/out" 2>&1 || die "--backends scalar-fp16 failed: $(cat "$TMP/out")"
-"$PY" - "$TMP/f16.json" <<'PYEOF' || die "scalar-fp16: $(cat "$TMP/out")"
+nst bench --sizes 16 --threads 1 --backends scalar-fp16 --pictures 1 --warmup 1 --conv-size 0 --json "$tmp/f16.json" \
+	>"$tmp/out" 2>&1 || die "--backends scalar-fp16 failed: $(cat "$tmp/out")"
+"$PYTHON" - "$tmp/f16.json" <<'PYEOF' || die "scalar-fp16: $(cat "$tmp/out")"
 import json, sys
 b = json.load(open(sys.argv[1]))
 assert b["iterations"] == [], b["iterations"]  # the engine's float16 runs the networks only
@@ -67,36 +59,36 @@ PYEOF
 ok "--backends scalar-fp16: a feed-forward fp16 row, no iteration rows"
 
 # --- unmeasured figures are null in the JSON, not 0.000 --------------------------------------------
-"$PY" -c 'import json, sys; it = json.load(open(sys.argv[1]))["iterations"]; assert it and it[0]["fraction_of_single_convs"] is None, it' \
-	"$TMP/none.json" || die "--conv-size 0: fraction_of_single_convs is not null: $(grep -o '"fraction_of_single_convs": [^,]*' "$TMP/none.json")"
+"$PYTHON" -c 'import json, sys; it = json.load(open(sys.argv[1]))["iterations"]; assert it and it[0]["fraction_of_single_convs"] is None, it' \
+	"$tmp/none.json" || die "--conv-size 0: fraction_of_single_convs is not null: $(grep -o '"fraction_of_single_convs": [^,]*' "$tmp/none.json")"
 ok "json: what was not measured is null"
 
 # --- --help: the defaults and how long they take ----------------------------------------------------
-nst bench --help >"$TMP/help" 2>&1 || die "--help failed: $(cat "$TMP/help")"
+nst bench --help >"$tmp/help" 2>&1 || die "--help failed: $(cat "$tmp/help")"
 for needle in "default 128,256" "about a minute" "Raspberry Pi 4" "--full" "scalar" "estimate"; do
-	grep -qF -- "$needle" "$TMP/help" || die "--help lacks '$needle': $(cat "$TMP/help")"
+	grep -qF -- "$needle" "$tmp/help" || die "--help lacks '$needle': $(cat "$tmp/help")"
 done
 ok "--help states the defaults and the expected duration"
 
 # --- the defaults: no scalar backend, no 512 px, an estimate before anything long ------------------
-nst bench --dry-run >"$TMP/out" 2>&1 || die "--dry-run failed: $(cat "$TMP/out")"
-grep -qE "estimated .*[0-9]+ s" "$TMP/out" || die "--dry-run: no estimate: $(cat "$TMP/out")"
-grep -E "^nst bench: sizes " "$TMP/out" | grep -qvE "512|scalar" || die "the defaults include 512 px or scalar: $(cat "$TMP/out")"
-nst bench --dry-run --full >"$TMP/out" 2>&1 || die "--dry-run --full failed: $(cat "$TMP/out")"
-grep -E "^nst bench: sizes " "$TMP/out" | grep "512" | grep -q "scalar" || die "--full lacks 512 px or scalar: $(cat "$TMP/out")"
-ok "defaults without scalar and 512 px (--full has them), the estimate up front: $(grep -m1 estimated "$TMP/out")"
+nst bench --dry-run >"$tmp/out" 2>&1 || die "--dry-run failed: $(cat "$tmp/out")"
+grep -qE "estimated .*[0-9]+ s" "$tmp/out" || die "--dry-run: no estimate: $(cat "$tmp/out")"
+grep -E "^nst bench: sizes " "$tmp/out" | grep -qvE "512|scalar" || die "the defaults include 512 px or scalar: $(cat "$tmp/out")"
+nst bench --dry-run --full >"$tmp/out" 2>&1 || die "--dry-run --full failed: $(cat "$tmp/out")"
+grep -E "^nst bench: sizes " "$tmp/out" | grep "512" | grep -q "scalar" || die "--full lacks 512 px or scalar: $(cat "$tmp/out")"
+ok "defaults without scalar and 512 px (--full has them), the estimate up front: $(grep -m1 estimated "$tmp/out")"
 
 # --- rows are printed as they are measured: a run stopped by a timeout keeps them --------------------
 # Long enough not to finish in the time given (scalar at 256 px), quick to give its first rows.
 LONG=(--sizes 32,48,64,96,128,192,256 --threads 1 --backends simd,scalar --iterations 3 --warmup 1 --conv-size 0 --model none)
 for sig in INT TERM; do
 	rc=0
-	timeout --preserve-status -s $sig 10 "$BUILD/nst" bench "${LONG[@]}" --json "$TMP/stopped.json" >"$TMP/out" 2>"$TMP/err" || rc=$?
-	[ "$rc" -ne 0 ] || die "SIG$sig: the long run finished within the timeout: $(cat "$TMP/out")"
-	grep -qE "^ +32 simd " "$TMP/out" || die "SIG$sig (exit $rc): the rows measured before the signal are lost: $(cat "$TMP/out" "$TMP/err")"
-	"$PY" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["interrupted"] and b["iterations"] and b["iterations"][0]["size"] == 32, b' \
-		"$TMP/stopped.json" || die "SIG$sig: the JSON of a stopped run is not valid with its rows: $(cat "$TMP/stopped.json")"
-	ok "SIG$sig after 10 s (exit $rc): $(grep -cE '^ +[0-9]+ (simd|scalar) ' "$TMP/out") rows kept on the terminal and in the JSON"
+	timeout --preserve-status -s $sig 10 "$BUILD/nst" bench "${LONG[@]}" --json "$tmp/stopped.json" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	[ "$rc" -ne 0 ] || die "SIG$sig: the long run finished within the timeout: $(cat "$tmp/out")"
+	grep -qE "^ +32 simd " "$tmp/out" || die "SIG$sig (exit $rc): the rows measured before the signal are lost: $(cat "$tmp/out" "$tmp/err")"
+	"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["interrupted"] and b["iterations"] and b["iterations"][0]["size"] == 32, b' \
+		"$tmp/stopped.json" || die "SIG$sig: the JSON of a stopped run is not valid with its rows: $(cat "$tmp/stopped.json")"
+	ok "SIG$sig after 10 s (exit $rc): $(grep -cE '^ +[0-9]+ (simd|scalar) ' "$tmp/out") rows kept on the terminal and in the JSON"
 done
 
 # --- error paths ---------------------------------------------------------------------------------
@@ -104,23 +96,23 @@ done
 expect() {
 	local code=$1 needle=$2 rc=0
 	shift 2
-	nst bench "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-	[ "$rc" -eq "$code" ] || die "bench $*: exit $rc, expected $code ($(cat "$TMP/err"))"
-	[ "$(wc -l <"$TMP/err")" -eq 1 ] || die "bench $*: stderr is not one line: $(cat "$TMP/err")"
-	grep -qF -- "$needle" "$TMP/err" || die "bench $*: stderr lacks '$needle': $(cat "$TMP/err")"
-	ok "bench $*: $(cat "$TMP/err")"
+	nst bench "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	[ "$rc" -eq "$code" ] || die "bench $*: exit $rc, expected $code ($(cat "$tmp/err"))"
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] || die "bench $*: stderr is not one line: $(cat "$tmp/err")"
+	grep -qF -- "$needle" "$tmp/err" || die "bench $*: stderr lacks '$needle': $(cat "$tmp/err")"
+	ok "bench $*: $(cat "$tmp/err")"
 }
 expect 2 "bad option '--sizes'" --sizes 0
 expect 2 "bad option '--frobnicate'" --frobnicate
 expect 1 "no model 'no-such-model'" "${TINY[@]}" --model no-such-model
-expect 1 "cannot write $TMP/missing/b.json" "${TINY[@]}" --json "$TMP/missing/b.json"
+expect 1 "cannot write $tmp/missing/b.json" "${TINY[@]}" --json "$tmp/missing/b.json"
 rc=0
-nst bench "${TINY[@]}" --conv-size 0 --weights "$TMP/missing.nstw" >"$TMP/out" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] && grep -q "failed: .*missing.nstw" "$TMP/out" || die "unreadable weights: exit $rc: $(cat "$TMP/out")"
+nst bench "${TINY[@]}" --conv-size 0 --weights "$tmp/missing.nstw" >"$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "failed: .*missing.nstw" "$tmp/out" || die "unreadable weights: exit $rc: $(cat "$tmp/out")"
 ok "unreadable weights: every iteration row says why, exit 1"
 rc=0
-nst bench "${TINY[@]}" --conv-size 0 --model "$TMP/missing.nstw" >"$TMP/out" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] && grep -q "feed-forward.*" "$TMP/out" && grep -q "failed: .*missing.nstw" "$TMP/out" ||
-	die "unreadable model file: exit $rc: $(cat "$TMP/out")"
+nst bench "${TINY[@]}" --conv-size 0 --model "$tmp/missing.nstw" >"$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "feed-forward.*" "$tmp/out" && grep -q "failed: .*missing.nstw" "$tmp/out" ||
+	die "unreadable model file: exit $rc: $(cat "$tmp/out")"
 ok "unreadable model file: the feed-forward row says why, exit 1"
-echo "t_bench: $checks checks passed"
+finish

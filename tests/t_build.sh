@@ -8,13 +8,8 @@
 # A stand-in sysroot (an empty folder with its stamp) keeps the cross makefile from building the
 # real one; the cross compiler need not be installed for `make -n`.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-tmp=$(mktemp -d /tmp/nst-build-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+name=t_build
+. "$(dirname "$0")/lib.sh"
 mkdir -p "$tmp/sysroot" && touch "$tmp/sysroot/.stamp"
 # As a user types it: not what `make test` passes down (BUILD=build in the environment would make
 # every target's product build/nst; MAKEFLAGS carries the parent's options and variables).
@@ -24,9 +19,9 @@ fresh=(BUILD="$tmp/out")
 
 boards=()
 for mk in toolchains/*.mk; do
-	name=$(basename "$mk" .mk)
-	case $name in native | cross | dist) continue ;; esac
-	boards+=("$name")
+	board=$(basename "$mk" .mk)
+	case $board in native | cross | dist) continue ;; esac
+	boards+=("$board")
 done
 [ ${#boards[@]} -ge 5 ] || bad "only ${#boards[@]} boards in toolchains/: ${boards[*]}"
 
@@ -68,5 +63,4 @@ else
 	grep -q "^#.*Static builds" toolchains/BOARDS.md && ok "BOARDS.md has its Static builds section" ||
 		bad "BOARDS.md has no 'Static builds' section"
 fi
-echo "t_build: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

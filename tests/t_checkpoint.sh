@@ -6,20 +6,13 @@
 # output untouched.  The genuine checkpoint resumes (exit 0) as the control.  Adam and L-BFGS.
 # Under `make test SAN=1` the refusals run through ASan + UBSan (a report would fail the one-line check).
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-checkpoint-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87:print_stacktrace=1"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+name=t_checkpoint
+. "$(dirname "$0")/lib.sh"
+sanitizer_exit_codes
 
-# Two small pictures made here (binary PPM, random pixels): nothing but the build is needed.
-{ printf 'P6\n40 30\n255\n'; head -c 3600 /dev/urandom; } >"$tmp/c.ppm"
-{ printf 'P6\n36 28\n255\n'; head -c 3024 /dev/urandom; } >"$tmp/s.ppm"
+# Two small pictures made here: nothing but the build is needed.
+random_ppm "$tmp/c.ppm" 40 30
+random_ppm "$tmp/s.ppm" 36 28
 args=(-c "$tmp/c.ppm" -s "$tmp/s.ppm" --weights "$BUILD/vgg19.nstw" --size 32 -n 4 --threads 1 -q)
 
 # flip FILE OFFSET BIT: one bit of the byte at OFFSET (negative: from the end) inverted in place.
@@ -73,5 +66,4 @@ for opt in adam lbfgs; do
 			|| bad "$opt: a $f checkpoint: exit $rc: $(cat "$tmp/err")"
 	done
 done
-echo "t_checkpoint: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

@@ -5,7 +5,8 @@
 # --iterations 0, weights discovery, nst info.
 set -uo pipefail
 name=t_cli
-. "$(dirname "$0")/cli_common.sh"
+. "$(dirname "$0")/lib.sh"
+small_pictures
 
 "$PYTHON" - "$SHARED/images" "$tmp" <<'EOF'
 import sys

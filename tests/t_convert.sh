@@ -5,30 +5,22 @@
 #   NST_SHARED=../shared PYTHON=/usr/bin/python3 bash tests/t_convert.sh
 # shellcheck disable=SC2015  # `A && B || die` is meant: die unless both hold
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-PY=${PYTHON:-/usr/bin/python3}
-SHARED=${NST_SHARED:-../shared}
+name=t_convert
+. "$(dirname "$0")/lib.sh"
 CONVERT=weights/convert.py
-NST="${NST_EMU:-} ${NST_BUILD:-build}/nst"   # the C reader (under an emulator when cross-built)
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/nst-t-convert-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
 export PYTHONPATH=$ROOT/weights${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONDONTWRITEBYTECODE=1
-checks=0
-ok() { checks=$((checks + 1)); echo "ok: $*"; }
-die() { echo "FAIL: $*" >&2; exit 1; }
 
-# expect_error WHAT NEEDLE CMD...: CMD fails with exactly one line on stderr, "convert.py: ...NEEDLE..."
-expect_error() {
+# convert_error WHAT NEEDLE CMD...: CMD fails with exactly one line on stderr, "convert.py: ...NEEDLE..."
+convert_error() {
 	local what=$1 needle=$2 rc=0
 	shift 2
-	"$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	"$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
 	[ "$rc" -ne 0 ] || die "$what: exit status 0"
-	[ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err" >&2; die "$what: stderr is not one line"; }
-	grep -q '^convert.py: ' "$TMP/err" || die "$what: stderr does not start with convert.py: ($(cat "$TMP/err"))"
-	grep -qF -- "$needle" "$TMP/err" || die "$what: stderr lacks '$needle': $(cat "$TMP/err")"
-	ok "$what: $(cat "$TMP/err")"
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] || { cat "$tmp/err" >&2; die "$what: stderr is not one line"; }
+	grep -q '^convert.py: ' "$tmp/err" || die "$what: stderr does not start with convert.py: ($(cat "$tmp/err"))"
+	grep -qF -- "$needle" "$tmp/err" || die "$what: stderr lacks '$needle': $(cat "$tmp/err")"
+	ok "$what: $(cat "$tmp/err")"
 }
 
 # --- synthetic Keras files -----------------------------------------------------------------------
@@ -36,7 +28,7 @@ expect_error() {
 # does not say); vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5: blocks 1-2 only (a partial
 # network, told by its name).  Block 1 uses the old Keras dataset names (block1_conv1_W_1:0 in the
 # layer's group), the others the newer nested ones (block2_conv1/kernel:0).
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, h5py, numpy as np
 tmp = sys.argv[1]
 rng = np.random.default_rng(1)
@@ -69,10 +61,10 @@ def make(path, blocks):
 make(tmp + "/full.h5", 3)
 make(tmp + "/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", 2)
 EOF
-"$PY" $CONVERT keras "$TMP/full.h5" "$TMP/full.nstw" >/dev/null
-"$PY" $CONVERT keras "$TMP/full.h5" "$TMP/full16.nstw" --fp16 >/dev/null
-"$PY" $CONVERT keras "$TMP/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/part.nstw" >/dev/null
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" $CONVERT keras "$tmp/full.h5" "$tmp/full.nstw" >/dev/null
+"$PYTHON" $CONVERT keras "$tmp/full.h5" "$tmp/full16.nstw" --fp16 >/dev/null
+"$PYTHON" $CONVERT keras "$tmp/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$tmp/part.nstw" >/dev/null
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, h5py, numpy as np, convert
 tmp = sys.argv[1]
 def h5_layers(path):
@@ -105,22 +97,22 @@ for nstw, h5, fp16, n in (("full.nstw", "full.h5", False, 7), ("full16.nstw", "f
     print("ok: %s: %d layers, every value exact%s" % (nstw, len(layers), " (float16 rounding)" if fp16 else ""))
 EOF
 ok "keras: synthetic VGG16 files round-trip"
-"$PY" $CONVERT info "$TMP/full.nstw" >"$TMP/info"
-grep -q 'model vgg16, arch 1 (vgg), dtype 0 (float32)' "$TMP/info" || die "info: header line: $(head -1 "$TMP/info")"
-grep -q 'checksum 0x[0-9a-f]\{8\} (verified)' "$TMP/info" || die "info: no verified checksum"
-[ "$(grep -c '^[0-9]' "$TMP/info")" -eq 7 ] || die "info: not 7 layer rows"
-grep -q '^6   conv3_3    3x3        256    256      1      1    no' "$TMP/info" || die "info: conv3_3 row (groups 1, stride 1): $(cat "$TMP/info")"
+"$PYTHON" $CONVERT info "$tmp/full.nstw" >"$tmp/info"
+grep -q 'model vgg16, arch 1 (vgg), dtype 0 (float32)' "$tmp/info" || die "info: header line: $(head -1 "$tmp/info")"
+grep -q 'checksum 0x[0-9a-f]\{8\} (verified)' "$tmp/info" || die "info: no verified checksum"
+[ "$(grep -c '^[0-9]' "$tmp/info")" -eq 7 ] || die "info: not 7 layer rows"
+grep -q '^6   conv3_3    3x3        256    256      1      1    no' "$tmp/info" || die "info: conv3_3 row (groups 1, stride 1): $(cat "$tmp/info")"
 ok "info prints the header and 7 layers"
-"$PY" $CONVERT keras "$TMP/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/part19.nstw" --model vgg19 >/dev/null
-"$PY" -c "import convert,sys; h,_=convert.read_nstw(sys.argv[1]); assert h['model']=='vgg19', h" "$TMP/part19.nstw"
+"$PYTHON" $CONVERT keras "$tmp/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" "$tmp/part19.nstw" --model vgg19 >/dev/null
+"$PYTHON" -c "import convert,sys; h,_=convert.read_nstw(sys.argv[1]); assert h['model']=='vgg19', h" "$tmp/part19.nstw"
 ok "keras: --model overrides the detection"
 
 # --- the shared TensorFlow.js folder --------------------------------------------------------------
 TFJS=$SHARED/weights/vgg19-imagenet-blocks1-3
 if [ -d "$TFJS" ]; then
-	"$PY" $CONVERT tfjs "$TFJS" "$TMP/vgg19.nstw" >/dev/null 2>"$TMP/err"
-	grep -q 'the network ends at conv3_4' "$TMP/err" || die "tfjs: no note about the missing shards"
-	"$PY" - "$TMP/vgg19.nstw" "$TFJS" <<'EOF'
+	"$PYTHON" $CONVERT tfjs "$TFJS" "$tmp/vgg19.nstw" >/dev/null 2>"$tmp/err"
+	grep -q 'the network ends at conv3_4' "$tmp/err" || die "tfjs: no note about the missing shards"
+	"$PYTHON" - "$tmp/vgg19.nstw" "$TFJS" <<'EOF'
 import sys, numpy as np, convert
 header, layers = convert.read_nstw(sys.argv[1])
 assert header["model"] == "vgg19" and header["source"] == "tfjs:vgg19-imagenet-blocks1-3", header
@@ -147,7 +139,7 @@ fi
 
 # A VGG16 TensorFlow.js folder made here: block 3 listed with 3 convs in the topology, shards
 # only for block 1 (the network ends at conv1_2).
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, os, json, numpy as np
 tmp = sys.argv[1]; d = tmp + "/tfjs16"; os.makedirs(d)
 rng = np.random.default_rng(2)
@@ -165,8 +157,8 @@ topology = {"model_config": {"class_name": "Model", "config": {"name": "vgg16", 
             [{"name": n, "class_name": "Conv2D"} for n, _, _ in layers]}}}
 json.dump({"modelTopology": topology, "weightsManifest": manifest}, open(d + "/model.json", "w"))
 EOF
-"$PY" $CONVERT tfjs "$TMP/tfjs16" "$TMP/tfjs16.nstw" --fp16 >/dev/null 2>&1
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" $CONVERT tfjs "$tmp/tfjs16" "$tmp/tfjs16.nstw" --fp16 >/dev/null 2>&1
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, numpy as np, convert
 tmp = sys.argv[1]
 h, layers = convert.read_nstw(tmp + "/tfjs16.nstw")
@@ -180,8 +172,8 @@ ok "tfjs: VGG16 told by its topology, stops at the missing shards, --fp16 rounds
 # --- a fast-style network ---------------------------------------------------------------------------
 BIN=$SHARED/fast-styles/candy.bin
 if [ -f "$BIN" ]; then
-	"$PY" $CONVERT fast "$BIN" "$TMP/candy.nstw" --name candy >/dev/null
-	"$PY" - "$BIN" "$TMP/candy.nstw" <<'EOF'
+	"$PYTHON" $CONVERT fast "$BIN" "$tmp/candy.nstw" --name candy >/dev/null
+	"$PYTHON" - "$BIN" "$tmp/candy.nstw" <<'EOF'
 import sys, numpy as np, convert
 data = open(sys.argv[1], "rb").read()
 header, layers = convert.read_nstw(sys.argv[2])
@@ -213,14 +205,14 @@ else
 fi
 
 # --- random networks --------------------------------------------------------------------------------
-"$PY" $CONVERT random --arch vgg16 "$TMP/r16.nstw" >/dev/null
-"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$TMP/r16a.nstw" >/dev/null
-"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$TMP/r16b.nstw" >/dev/null
-"$PY" $CONVERT random --arch vgg16 --blocks 1 --seed 1 "$TMP/r16c.nstw" >/dev/null
-"$PY" $CONVERT random --arch vgg19 --blocks 2 --fp16 "$TMP/r19.nstw" >/dev/null
-cmp -s "$TMP/r16a.nstw" "$TMP/r16b.nstw" || die "random: the same seed gave different files"
-! cmp -s "$TMP/r16a.nstw" "$TMP/r16c.nstw" || die "random: different seeds gave the same file"
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" $CONVERT random --arch vgg16 "$tmp/r16.nstw" >/dev/null
+"$PYTHON" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$tmp/r16a.nstw" >/dev/null
+"$PYTHON" $CONVERT random --arch vgg16 --blocks 1 --seed 0 "$tmp/r16b.nstw" >/dev/null
+"$PYTHON" $CONVERT random --arch vgg16 --blocks 1 --seed 1 "$tmp/r16c.nstw" >/dev/null
+"$PYTHON" $CONVERT random --arch vgg19 --blocks 2 --fp16 "$tmp/r19.nstw" >/dev/null
+cmp -s "$tmp/r16a.nstw" "$tmp/r16b.nstw" || die "random: the same seed gave different files"
+! cmp -s "$tmp/r16a.nstw" "$tmp/r16c.nstw" || die "random: different seeds gave the same file"
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, numpy as np, convert
 tmp = sys.argv[1]
 h, layers = convert.read_nstw(tmp + "/r16.nstw")
@@ -243,7 +235,7 @@ EOF
 ok "random: vgg16 has conv1_1..conv5_3 (13 layers), seeds are deterministic, --blocks and --fp16 work"
 
 # --- the Python reader refuses what the C reader refuses; the writer pads the bias to 4 bytes -------
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, struct, zlib, numpy as np, convert
 tmp = sys.argv[1]
 # 9 float16 values = 18 bytes: the bias starts at 20
@@ -283,23 +275,23 @@ EOF
 ok "python reader and writer"
 
 # --- errors: one line, non-zero ---------------------------------------------------------------------
-expect_error "missing folder" "no such folder" "$PY" $CONVERT tfjs "$TMP/nowhere" "$TMP/x.nstw"
-mkdir "$TMP/empty"
-expect_error "folder without model.json" "model.json" "$PY" $CONVERT tfjs "$TMP/empty" "$TMP/x.nstw"
-cp -r "$TMP/tfjs16" "$TMP/tfjs16-noshard" && rm "$TMP/tfjs16-noshard/group1-shard1of1"
-expect_error "tfjs without its first shard" "group1-shard1of1" "$PY" $CONVERT tfjs "$TMP/tfjs16-noshard" "$TMP/x.nstw"
-cp -r "$TMP/tfjs16" "$TMP/tfjs16-short" && truncate -s 1000 "$TMP/tfjs16-short/group2-shard1of1"
-expect_error "tfjs with a short shard" "group 2" "$PY" $CONVERT tfjs "$TMP/tfjs16-short" "$TMP/x.nstw"
-echo '{"weightsManifest": [' >"$TMP/empty/model.json"
-expect_error "tfjs with broken JSON" "not valid JSON" "$PY" $CONVERT tfjs "$TMP/empty" "$TMP/x.nstw"
-expect_error "missing .h5" "no such file" "$PY" $CONVERT keras "$TMP/none.h5" "$TMP/x.nstw"
-head -c 3000 "$TMP/full.h5" >"$TMP/truncated.h5"
-expect_error "truncated .h5" "not a readable HDF5 file" "$PY" $CONVERT keras "$TMP/truncated.h5" "$TMP/x.nstw"
-head -c 5000 /dev/urandom >"$TMP/garbage.h5"
-expect_error "garbage .h5" "not a readable HDF5 file" "$PY" $CONVERT keras "$TMP/garbage.h5" "$TMP/x.nstw"
-"$PY" -c "import h5py,sys; h5py.File(sys.argv[1],'w').create_group('block1_conv1')" "$TMP/nolayers.h5"
-expect_error ".h5 without layer_names" "layer_names" "$PY" $CONVERT keras "$TMP/nolayers.h5" "$TMP/x.nstw"
-"$PY" - "$TMP" <<'EOF'
+convert_error "missing folder" "no such folder" "$PYTHON" $CONVERT tfjs "$tmp/nowhere" "$tmp/x.nstw"
+mkdir "$tmp/empty"
+convert_error "folder without model.json" "model.json" "$PYTHON" $CONVERT tfjs "$tmp/empty" "$tmp/x.nstw"
+cp -r "$tmp/tfjs16" "$tmp/tfjs16-noshard" && rm "$tmp/tfjs16-noshard/group1-shard1of1"
+convert_error "tfjs without its first shard" "group1-shard1of1" "$PYTHON" $CONVERT tfjs "$tmp/tfjs16-noshard" "$tmp/x.nstw"
+cp -r "$tmp/tfjs16" "$tmp/tfjs16-short" && truncate -s 1000 "$tmp/tfjs16-short/group2-shard1of1"
+convert_error "tfjs with a short shard" "group 2" "$PYTHON" $CONVERT tfjs "$tmp/tfjs16-short" "$tmp/x.nstw"
+echo '{"weightsManifest": [' >"$tmp/empty/model.json"
+convert_error "tfjs with broken JSON" "not valid JSON" "$PYTHON" $CONVERT tfjs "$tmp/empty" "$tmp/x.nstw"
+convert_error "missing .h5" "no such file" "$PYTHON" $CONVERT keras "$tmp/none.h5" "$tmp/x.nstw"
+head -c 3000 "$tmp/full.h5" >"$tmp/truncated.h5"
+convert_error "truncated .h5" "not a readable HDF5 file" "$PYTHON" $CONVERT keras "$tmp/truncated.h5" "$tmp/x.nstw"
+head -c 5000 /dev/urandom >"$tmp/garbage.h5"
+convert_error "garbage .h5" "not a readable HDF5 file" "$PYTHON" $CONVERT keras "$tmp/garbage.h5" "$tmp/x.nstw"
+"$PYTHON" -c "import h5py,sys; h5py.File(sys.argv[1],'w').create_group('block1_conv1')" "$tmp/nolayers.h5"
+convert_error ".h5 without layer_names" "layer_names" "$PYTHON" $CONVERT keras "$tmp/nolayers.h5" "$tmp/x.nstw"
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, shutil, h5py, numpy as np
 tmp = sys.argv[1]
 shutil.copy(tmp + "/full.h5", tmp + "/badshape.h5")
@@ -311,68 +303,68 @@ shutil.copy(tmp + "/full.h5", tmp + "/badname.h5")
 with h5py.File(tmp + "/badname.h5", "a") as f:
     f["block2_conv1"].attrs["weight_names"] = np.array([b"block2_conv1/nothing:0", b"block2_conv1/bias:0"])
 EOF
-expect_error ".h5 with a wrong shape" "(3, 3, 64, 100)" "$PY" $CONVERT keras "$TMP/badshape.h5" "$TMP/x.nstw"
-expect_error ".h5 naming a missing dataset" "block2_conv1/nothing:0" "$PY" $CONVERT keras "$TMP/badname.h5" "$TMP/x.nstw"
-[ ! -e "$TMP/x.nstw" ] || die "a failed conversion left its output behind"
-[ -z "$(find "$TMP" -maxdepth 1 -name '.*.tmp*')" ] || die "a temporary file was left behind"
+convert_error ".h5 with a wrong shape" "(3, 3, 64, 100)" "$PYTHON" $CONVERT keras "$tmp/badshape.h5" "$tmp/x.nstw"
+convert_error ".h5 naming a missing dataset" "block2_conv1/nothing:0" "$PYTHON" $CONVERT keras "$tmp/badname.h5" "$tmp/x.nstw"
+[ ! -e "$tmp/x.nstw" ] || die "a failed conversion left its output behind"
+[ -z "$(find "$tmp" -maxdepth 1 -name '.*.tmp*')" ] || die "a temporary file was left behind"
 if [ -f "$BIN" ]; then
-	head -c 1000000 "$BIN" >"$TMP/short.bin"
-	expect_error "short fast-style .bin" "3368140" "$PY" $CONVERT fast "$TMP/short.bin" "$TMP/x.nstw"
-	"$PY" -c "
-import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[0] ^= 1; open(sys.argv[2], 'wb').write(b)" "$BIN" "$TMP/badtag.bin"
-	expect_error "fast-style .bin with a bad tag" "conv 1: tag" "$PY" $CONVERT fast "$TMP/badtag.bin" "$TMP/x.nstw"
+	head -c 1000000 "$BIN" >"$tmp/short.bin"
+	convert_error "short fast-style .bin" "3368140" "$PYTHON" $CONVERT fast "$tmp/short.bin" "$tmp/x.nstw"
+	"$PYTHON" -c "
+import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[0] ^= 1; open(sys.argv[2], 'wb').write(b)" "$BIN" "$tmp/badtag.bin"
+	convert_error "fast-style .bin with a bad tag" "conv 1: tag" "$PYTHON" $CONVERT fast "$tmp/badtag.bin" "$tmp/x.nstw"
 fi
-expect_error "missing .bin" "no such file" "$PY" $CONVERT fast "$TMP/none.bin" "$TMP/x.nstw"
-cp "$TMP/full.nstw" "$TMP/flipped.nstw"
-printf '\x55' | dd of="$TMP/flipped.nstw" bs=1 seek=5000 conv=notrunc status=none
-expect_error "info on a corrupt file" "checksum mismatch" "$PY" $CONVERT info "$TMP/flipped.nstw"
-head -c 4000 "$TMP/full.nstw" >"$TMP/short.nstw"
-expect_error "info on a truncated file" "truncated" "$PY" $CONVERT info "$TMP/short.nstw"
-expect_error "random --blocks 6" "--blocks" "$PY" $CONVERT random --arch vgg16 --blocks 6 "$TMP/x.nstw"
+convert_error "missing .bin" "no such file" "$PYTHON" $CONVERT fast "$tmp/none.bin" "$tmp/x.nstw"
+cp "$tmp/full.nstw" "$tmp/flipped.nstw"
+printf '\x55' | dd of="$tmp/flipped.nstw" bs=1 seek=5000 conv=notrunc status=none
+convert_error "info on a corrupt file" "checksum mismatch" "$PYTHON" $CONVERT info "$tmp/flipped.nstw"
+head -c 4000 "$tmp/full.nstw" >"$tmp/short.nstw"
+convert_error "info on a truncated file" "truncated" "$PYTHON" $CONVERT info "$tmp/short.nstw"
+convert_error "random --blocks 6" "--blocks" "$PYTHON" $CONVERT random --arch vgg16 --blocks 6 "$tmp/x.nstw"
 
 # --- fetch.sh -----------------------------------------------------------------------------------------
 rc=0
-SHARED="$TMP/no-shared" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f1/vgg19.nstw" \
-	2>"$TMP/err" || rc=$?
+SHARED="$tmp/no-shared" NST_CACHE="$tmp/cache" NST_OFFLINE=1 PYTHON=$PYTHON weights/fetch.sh "$tmp/f1/vgg19.nstw" \
+	2>"$tmp/err" || rc=$?
 [ "$rc" -eq 1 ] || die "fetch.sh without any weights: exit status $rc"
-grep -q '253f8cb515780f3b799900260a226db6' "$TMP/err" && grep -q "$TMP/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" "$TMP/err" ||
-	die "fetch.sh without weights does not say what to download where: $(cat "$TMP/err")"
+grep -q '253f8cb515780f3b799900260a226db6' "$tmp/err" && grep -q "$tmp/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" "$tmp/err" ||
+	die "fetch.sh without weights does not say what to download where: $(cat "$tmp/err")"
 ok "fetch.sh offline without weights: exit 1 with download instructions"
-mkdir -p "$TMP/cache" && head -c 100 /dev/urandom >"$TMP/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+mkdir -p "$tmp/cache" && head -c 100 /dev/urandom >"$tmp/cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 rc=0
-SHARED="$TMP/no-shared" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f1/vgg19.nstw" \
-	2>"$TMP/err" || rc=$?
-[ "$rc" -eq 1 ] && grep -q 'has md5' "$TMP/err" || die "fetch.sh accepted a damaged Keras file: $(cat "$TMP/err")"
+SHARED="$tmp/no-shared" NST_CACHE="$tmp/cache" NST_OFFLINE=1 PYTHON=$PYTHON weights/fetch.sh "$tmp/f1/vgg19.nstw" \
+	2>"$tmp/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q 'has md5' "$tmp/err" || die "fetch.sh accepted a damaged Keras file: $(cat "$tmp/err")"
 ok "fetch.sh refuses a cached Keras file with the wrong md5"
 if [ -d "$TFJS" ] && [ -d "$SHARED/fast-styles" ]; then
-	SHARED=$SHARED NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f2/vgg19.nstw" >/dev/null 2>&1
-	"$PY" - "$TMP/f2/styles" <<'EOF'
+	SHARED=$SHARED NST_CACHE="$tmp/cache" NST_OFFLINE=1 PYTHON=$PYTHON weights/fetch.sh "$tmp/f2/vgg19.nstw" >/dev/null 2>&1
+	"$PYTHON" - "$tmp/f2/styles" <<'EOF'
 import sys, convert
 for s in ("candy", "mosaic", "pointilism", "rain_princess", "udnie"):
     h, layers = convert.read_nstw("%s/%s.nstw" % (sys.argv[1], s), with_values=False)
     assert h["model"] == s and h["arch"] == convert.ARCH_TRANSFORMER and len(layers) == 16, (s, h)
 EOF
-	cmp -s "$TMP/f2/vgg19.nstw" "$TMP/vgg19.nstw" || die "fetch.sh's vgg19.nstw differs from convert.py tfjs's"
+	cmp -s "$tmp/f2/vgg19.nstw" "$tmp/vgg19.nstw" || die "fetch.sh's vgg19.nstw differs from convert.py tfjs's"
 	# inode too: convert.py replaces a file by a new one, so a rewrite changes it even within a second
-	before=$(stat -c %i.%Y.%s "$TMP/f2/vgg19.nstw" "$TMP/f2/styles/"*.nstw)
-	SHARED=$SHARED NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f2/vgg19.nstw" 2>"$TMP/err"
-	[ "$before" = "$(stat -c %i.%Y.%s "$TMP/f2/vgg19.nstw" "$TMP/f2/styles/"*.nstw)" ] || die "fetch.sh rewrote up-to-date files"
-	grep -q 'up to date' "$TMP/err" || die "fetch.sh second run: $(cat "$TMP/err")"
+	before=$(stat -c %i.%Y.%s "$tmp/f2/vgg19.nstw" "$tmp/f2/styles/"*.nstw)
+	SHARED=$SHARED NST_CACHE="$tmp/cache" NST_OFFLINE=1 PYTHON=$PYTHON weights/fetch.sh "$tmp/f2/vgg19.nstw" 2>"$tmp/err"
+	[ "$before" = "$(stat -c %i.%Y.%s "$tmp/f2/vgg19.nstw" "$tmp/f2/styles/"*.nstw)" ] || die "fetch.sh rewrote up-to-date files"
+	grep -q 'up to date' "$tmp/err" || die "fetch.sh second run: $(cat "$tmp/err")"
 	ok "fetch.sh converts the shared VGG19 and five styles, and a second run changes nothing"
-	mkdir -p "$TMP/damaged/weights" && cp -r "$TFJS" "$TMP/damaged/weights/" && chmod -R u+w "$TMP/damaged"
-	printf 'x' | dd of="$TMP/damaged/weights/vgg19-imagenet-blocks1-3/group3-shard1of1" bs=1 seek=100 conv=notrunc status=none
+	mkdir -p "$tmp/damaged/weights" && cp -r "$TFJS" "$tmp/damaged/weights/" && chmod -R u+w "$tmp/damaged"
+	printf 'x' | dd of="$tmp/damaged/weights/vgg19-imagenet-blocks1-3/group3-shard1of1" bs=1 seek=100 conv=notrunc status=none
 	rc=0
-	SHARED="$TMP/damaged" NST_CACHE="$TMP/cache" NST_OFFLINE=1 PYTHON=$PY weights/fetch.sh "$TMP/f3/vgg19.nstw" 2>"$TMP/err" || rc=$?
-	[ "$rc" -eq 1 ] && grep -q 'group3-shard1of1: missing or sha256 mismatch' "$TMP/err" && [ ! -e "$TMP/f3/vgg19.nstw" ] ||
-		die "fetch.sh converted a damaged shared folder: $(cat "$TMP/err")"
+	SHARED="$tmp/damaged" NST_CACHE="$tmp/cache" NST_OFFLINE=1 PYTHON=$PYTHON weights/fetch.sh "$tmp/f3/vgg19.nstw" 2>"$tmp/err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q 'group3-shard1of1: missing or sha256 mismatch' "$tmp/err" && [ ! -e "$tmp/f3/vgg19.nstw" ] ||
+		die "fetch.sh converted a damaged shared folder: $(cat "$tmp/err")"
 	ok "fetch.sh refuses a shared folder that does not match its SHA256SUMS"
 fi
 
 # --- the distilled VGG19: torch's own load is the oracle (torch only here, in the test) -------------
 PTH=$SHARED/weights/vgg19-distilled-16x/encoder5_16x.pth
 if [ -f "$PTH" ]; then
-	"$PY" $CONVERT distilled "$PTH" "$TMP/distilled.nstw" >/dev/null
-	"$PY" - "$PTH" "$TMP/distilled.nstw" <<'EOF'
+	"$PYTHON" $CONVERT distilled "$PTH" "$tmp/distilled.nstw" >/dev/null
+	"$PYTHON" - "$PTH" "$tmp/distilled.nstw" <<'EOF'
 import sys, numpy as np, torch, convert
 sd = torch.load(sys.argv[1], map_location="cpu")["model"]
 h, layers = convert.read_nstw(sys.argv[2])
@@ -414,9 +406,9 @@ fi
 
 # --- the arbitrary-style network (MicroAST): torch's own load is the oracle; format version 3 --------
 ARB=$SHARED/fast-styles/arbitrary
-if [ -d "$ARB" ] && [ -f "$TMP/distilled.nstw" ]; then
-	"$PY" $CONVERT arbitrary "$ARB" "$TMP/arbitrary.nstw" >/dev/null
-	"$PY" - "$ARB" "$TMP/arbitrary.nstw" <<'EOF'
+if [ -d "$ARB" ] && [ -f "$tmp/distilled.nstw" ]; then
+	"$PYTHON" $CONVERT arbitrary "$ARB" "$tmp/arbitrary.nstw" >/dev/null
+	"$PYTHON" - "$ARB" "$tmp/arbitrary.nstw" <<'EOF'
 import sys, numpy as np, torch, convert
 h, layers = convert.read_nstw(sys.argv[2])
 assert h["version"] == 3 and h["arch"] == convert.ARCH_ARBITRARY and h["model"] == "arbitrary", h
@@ -440,7 +432,7 @@ print("arbitrary: 31 convolutions equal torch.load's to the bit, groups and padd
 EOF
 	ok "arbitrary: converted without torch, equal to torch's own load"
 	# Damaged version-3 fields, each with a right checksum: both readers refuse them.
-	"$PY" - "$TMP" "$SHARED/fast-styles/candy.bin" <<'EOF'
+	"$PYTHON" - "$tmp" "$SHARED/fast-styles/candy.bin" <<'EOF'
 import struct, sys, zlib, convert
 tmp = sys.argv[1]
 GROUPS, VERSION, INPUT = 52, 4, 68                        # byte offsets (FORMAT.md)
@@ -471,20 +463,20 @@ EOF
 		"vgggroups:VGG layers and taps are not grouped"; do
 		bad=${case%%:*} needle=${case#*:}
 		rc=0
-		"$PY" $CONVERT info "$TMP/$bad.nstw" >/dev/null 2>"$TMP/err" || rc=$?
+		"$PYTHON" $CONVERT info "$tmp/$bad.nstw" >/dev/null 2>"$tmp/err" || rc=$?
 		[ "$rc" -ne 0 ] || die "convert.py info accepted $bad.nstw"
 		rc=0
-		$NST info "$TMP/$bad.nstw" >/dev/null 2>"$TMP/err" || rc=$?
-		[ "$rc" -ne 0 ] && [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -qF "$needle" "$TMP/err" ||
-			die "nst info on $bad.nstw: exit $rc, $(cat "$TMP/err") (expected '$needle')"
-		ok "$bad.nstw refused by both readers: $(cat "$TMP/err")"
+		$NST info "$tmp/$bad.nstw" >/dev/null 2>"$tmp/err" || rc=$?
+		[ "$rc" -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$needle" "$tmp/err" ||
+			die "nst info on $bad.nstw: exit $rc, $(cat "$tmp/err") (expected '$needle')"
+		ok "$bad.nstw refused by both readers: $(cat "$tmp/err")"
 	done
-	$NST info "$TMP/arbitrary.nstw" >"$TMP/out" || die "nst info cannot read the arbitrary-style network"
-	grep -q "content.enc1.2" "$TMP/out" || die "nst info does not list content.enc1.2: $(cat "$TMP/out")"
+	$NST info "$tmp/arbitrary.nstw" >"$tmp/out" || die "nst info cannot read the arbitrary-style network"
+	grep -q "content.enc1.2" "$tmp/out" || die "nst info does not list content.enc1.2: $(cat "$tmp/out")"
 	ok "nst info reads the version-3 file"
 	# The restricted unpickler guards this converter too: a part naming posix.system is refused unrun.
-	mkdir -p "$TMP/evil-arb" && cp "$ARB"/*.pth.tar "$TMP/evil-arb/" && chmod u+w "$TMP/evil-arb"/*
-	"$PY" - "$TMP" <<'EOF'
+	mkdir -p "$tmp/evil-arb" && cp "$ARB"/*.pth.tar "$tmp/evil-arb/" && chmod u+w "$tmp/evil-arb"/*
+	"$PYTHON" - "$tmp" <<'EOF'
 import sys, pickle
 tmp = sys.argv[1]
 command = ("touch " + tmp + "/pwned").encode()
@@ -492,9 +484,9 @@ head = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950a86a20f9469cfc6c, 10
 call = b"\x80\x02cposix\nsystem\nX" + len(command).to_bytes(4, "little") + command + b"\x85R."
 open(tmp + "/evil-arb/modulator_iter_160000.pth.tar", "wb").write(head + call + pickle.dumps([], protocol=2))
 EOF
-	expect_error "an arbitrary-style part naming posix.system" "refused: the pickle names posix.system" \
-		"$PY" $CONVERT arbitrary "$TMP/evil-arb" "$TMP/evil-arb.nstw"
-	[ ! -e "$TMP/pwned" ] && [ ! -e "$TMP/evil-arb.nstw" ] || die "the evil modulator ran or left an output"
+	convert_error "an arbitrary-style part naming posix.system" "refused: the pickle names posix.system" \
+		"$PYTHON" $CONVERT arbitrary "$tmp/evil-arb" "$tmp/evil-arb.nstw"
+	[ ! -e "$tmp/pwned" ] && [ ! -e "$tmp/evil-arb.nstw" ] || die "the evil modulator ran or left an output"
 else
 	echo "note: $ARB or the distilled VGG19 absent: arbitrary-style checks skipped"
 fi
@@ -503,7 +495,7 @@ fi
 # evil.pth: the legacy layout (magic, protocol version, system information), then an object that is a
 # call of the global with an argument that would create the marker file.
 for global in "posix system" "os system" "builtins eval" "subprocess call" "collections Counter"; do
-	"$PY" - "$TMP" "$global" <<'EOF'
+	"$PYTHON" - "$tmp" "$global" <<'EOF'
 import sys, pickle
 tmp, (module, name) = sys.argv[1], sys.argv[2].split()
 marker = tmp + "/pwned"
@@ -512,19 +504,19 @@ head = b"".join(pickle.dumps(v, protocol=2) for v in (0x1950a86a20f9469cfc6c, 10
 call = b"\x80\x02c" + module.encode() + b"\n" + name.encode() + b"\n" + pickle.dumps((arg,), protocol=2)[2:-1] + b"R."
 open(tmp + "/evil.pth", "wb").write(head + call + pickle.dumps([], protocol=2))
 EOF
-	expect_error "a .pth naming $global" "refused: the pickle names ${global/ /.}" "$PY" $CONVERT distilled "$TMP/evil.pth" "$TMP/evil.nstw"
-	[ ! -e "$TMP/pwned" ] || die "the pickle naming $global ran"
-	[ ! -e "$TMP/evil.nstw" ] || die "a refused .pth left an output"
+	convert_error "a .pth naming $global" "refused: the pickle names ${global/ /.}" "$PYTHON" $CONVERT distilled "$tmp/evil.pth" "$tmp/evil.nstw"
+	[ ! -e "$tmp/pwned" ] || die "the pickle naming $global ran"
+	[ ! -e "$tmp/evil.nstw" ] || die "a refused .pth left an output"
 done
 # The last file through plain pickle.load (a test that can fail): posix.system would have run.
-"$PY" - "$TMP" <<'EOF'
+"$PYTHON" - "$tmp" <<'EOF'
 import sys, pickle
 tmp = sys.argv[1]
 marker = tmp + "/pwned"
 data = b"\x80\x02cposix\nsystem\nX" + len("touch " + marker).to_bytes(4, "little") + ("touch " + marker).encode() + b"\x85R."
 pickle.loads(data)
 EOF
-[ -e "$TMP/pwned" ] || die "plain pickle.loads did not run posix.system: the refusal test above proves nothing"
+[ -e "$tmp/pwned" ] || die "plain pickle.loads did not run posix.system: the refusal test above proves nothing"
 ok "the restricted unpickler refuses posix/os.system, builtins.eval, subprocess.call and other names; plain pickle runs them"
 
-echo "t_convert: $checks checks passed"
+finish

@@ -15,19 +15,10 @@
 #     a second later is read.
 # Peak RSS (GNU time) is checked natively only: sanitizers and qemu add their own memory.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-W="$BUILD/vgg19.nstw"
+name=t_decode
+. "$(dirname "$0")/lib.sh"
 CANDY="$BUILD/styles/candy.nstw"
-tmp=$(mktemp -d /tmp/nst-decode-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-[ -f "$W" ] || { echo "t_decode: missing $W (make weights)"; exit 1; }
+need "$W"
 measure_rss=1
 if [ -n "$EMU" ] || [[ "$BUILD" == */san ]] || ! [ -x /usr/bin/time ]; then
 	measure_rss=0
@@ -243,5 +234,4 @@ for what in info c; do
 	fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

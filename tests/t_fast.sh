@@ -15,18 +15,10 @@
 #     or -o (2), --strength outside 0..1 (2), a missing picture (1), two pictures with one name (2).
 # Speed beside torch_fast.py is measured by the benchmark, not here: make compare (--fast).
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-PYTHON=${PYTHON:-/usr/bin/python3}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
+name=t_fast
+. "$(dirname "$0")/lib.sh"
 REF="$SHARED/reference/torch_fast.py"
 MODELS=(candy mosaic pointilism rain_princess udnie)
-tmp=$(mktemp -d /tmp/nst-fast-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 for f in "$REF" "$BUILD/nst"; do
 	[ -e "$f" ] || { echo "t_fast: missing $f"; exit 1; }
@@ -80,9 +72,9 @@ for m in "${MODELS[@]}"; do
 	for p in "${pictures[@]}"; do jobs+=("$m:$p"); done
 	jobs+=("$m:odd:odd_padded")
 done
-"$PYTHON" "$(dirname "$0")/fast_reference.py" "$SHARED" "$tmp" "${jobs[@]}" || bad "the reference failed"
+"$PYTHON" tests/fast_reference.py "$SHARED" "$tmp" "${jobs[@]}" || bad "the reference failed"
 cmp -s "$tmp/ref-cli.f32" "$tmp/ref-candy-small.f32" && ok || bad "torch_fast.py's command line and its functions differ"
-"$PYTHON" - "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || failed=$((failed + 1))
+"$PYTHON" - "$tmp" "${pictures[*]}" "${MODELS[@]}" <<'EOF' || bad "parity with torch_fast.py (above)"
 import sys
 import numpy as np
 from PIL import Image
@@ -193,18 +185,7 @@ if [ "$rc" -eq 1 ] && [ ! -e "$tmp/evil.png" ] && ! grep -q $'\x1b' "$tmp/evil.e
 	bad "a model name with control characters: $(cat -v "$tmp/evil.err")"; fi
 
 # --- errors: one line, the exit code, no output ----------------------------------------------------
-expect_error() { # CODE PATTERN ARGS...
-	local code=$1 pattern=$2; shift 2
-	rm -rf "$tmp/err.png" "$tmp/errdir"
-	$NST "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-	local rc=$? lines
-	lines=$(grep -c . "$tmp/stderr")
-	if [ "$rc" -ne "$code" ]; then bad "nst $*: exit $rc, expected $code: $(cat "$tmp/stderr")"; return; fi
-	if [ "$lines" -ne 1 ]; then bad "nst $*: $lines lines on stderr, expected 1: $(cat "$tmp/stderr")"; return; fi
-	if ! grep -qiE "$pattern" "$tmp/stderr"; then bad "nst $*: '$(cat "$tmp/stderr")' does not match /$pattern/"; return; fi
-	if [ -e "$tmp/err.png" ] || [ -s "$tmp/stdout" ]; then bad "nst $*: an output was written"; return; fi
-	ok
-}
+no_output=("$tmp/err.png" "$tmp/errdir") # what expect_error checks is not written
 A="$tmp/in/a.png"
 expect_error 2 "unknown model 'picasso'" --model picasso -c "$A" -o "$tmp/err.png"
 expect_error 1 "nothere.nstw.*(no such file|cannot open)" --model "$tmp/nothere.nstw" -c "$A" -o "$tmp/err.png"
@@ -229,5 +210,4 @@ expect_error 1 "notes.txt" --model candy -c "$tmp/in/notes.txt" -o "$tmp/err.png
 expect_error 1 "standard input" --model candy -c - -o "$tmp/err.png" </dev/null
 
 # --- benchmark (optional) ---------------------------------------------------------------------------
-echo "t_fast: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

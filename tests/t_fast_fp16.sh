@@ -12,26 +12,14 @@
 #     picture as an fp32 run;
 #   - the usage error of an unknown precision.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-PYTHON=${PYTHON:-/usr/bin/python3}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
+name=t_fast_fp16
+. "$(dirname "$0")/lib.sh"
 REF="$SHARED/reference/torch_fast.py"
 MODELS=(candy mosaic pointilism rain_princess udnie)
 TOL=1e-2
-tmp=$(mktemp -d /tmp/nst-fast16-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-for f in "$REF" "$BUILD/nst"; do
-	[ -e "$f" ] || { echo "t_fast_fp16: missing $f"; exit 1; }
-done
-for m in "${MODELS[@]}"; do
-	[ -f "$BUILD/styles/$m.nstw" ] || { echo "t_fast_fp16: missing $BUILD/styles/$m.nstw (run make weights)"; exit 1; }
-done
+need "$REF" "$BUILD/nst"
+for m in "${MODELS[@]}"; do need "$BUILD/styles/$m.nstw"; done
 if [ -n "$EMU" ]; then SMALL=32x24 LARGE=; else SMALL=64x48 LARGE=256x172; fi
 expect=fallback
 case "$EMU" in
@@ -54,7 +42,7 @@ pictures=(small)
 jobs=()
 for m in "${MODELS[@]}"; do jobs+=("$m:small"); done
 [ -n "$LARGE" ] && jobs+=("candy:large")
-"$PYTHON" "$(dirname "$0")/fast_reference.py" "$SHARED" "$tmp" "${jobs[@]}" || bad "the reference failed"
+"$PYTHON" tests/fast_reference.py "$SHARED" "$tmp" "${jobs[@]}" || bad "the reference failed"
 
 # relative L2 distance of two raw files, printed; exit 1 beyond the bound
 rel() {
@@ -123,6 +111,4 @@ else
 	cmp -s "$tmp/f16.png" "$tmp/f32.png" && ok "the fallback's picture is fp32's" || bad "the fallback's picture differs from fp32's"
 fi
 
-echo
-[ $fails -eq 0 ] && echo "t_fast_fp16: all passed" || echo "t_fast_fp16: $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -10,16 +10,8 @@
 #   - the usage error of an unknown precision, and --help.
 # Under emulation (NST_EMU set) the pictures are smaller.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-fp16-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+name=t_fp16
+. "$(dirname "$0")/lib.sh"
 if [ -n "$EMU" ]; then SIZE=32; else SIZE=64; fi
 N=10
 TOL=1e-2
@@ -28,7 +20,7 @@ TOL=1e-2
 common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/starry_night.jpg" --weights "$BUILD/vgg19.nstw" --line-search none --tolerance 0
 	--style-weight 100
 	--size "$SIZE" --threads 2 --print-every 1000)
-[ -f "$BUILD/vgg19.nstw" ] || { echo "t_fp16: missing $BUILD/vgg19.nstw (make weights)"; exit 1; }
+need "$W"
 
 # What this CPU is expected to do: qemu's model names it; natively, XNNPACK decides.
 expect=either
@@ -60,8 +52,8 @@ cmp -s "$tmp/simd16.png" "$tmp/simd32.png" && ok "simd with fp16 asked = simd fp
 if ! $NST "${common[@]}" -o "$tmp/p.png" -n 0 --backend xnnpack -q 2>/dev/null; then
 	echo "t_fp16: no XNNPACK backend in this build: only the notices are checked"
 	[ "$expect" = fp16 ] && bad "expected XNNPACK (and fp16) on this target"
-	echo; [ $fails -eq 0 ] && echo "t_fp16: all passed" || echo "t_fp16: $fails failed"
-	exit $((fails > 0))
+	finish
+	exit
 fi
 
 # Does fp16 run here?  The header names the kernel; the notice says why not.
@@ -89,7 +81,7 @@ for opt in adam lbfgs; do
 			--log "$tmp/$opt-$p.csv" -q || bad "$opt $p run failed"
 	done
 done
-"$PYTHON" - "$tmp" "$N" "$TOL" "$have" <<'EOF' || fails=$((fails + 1))
+"$PYTHON" - "$tmp" "$N" "$TOL" "$have" <<'EOF' || bad "fp16 against fp32 (above)"
 import csv, sys
 tmp, n, tol, have = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 def rows(path):
@@ -123,6 +115,4 @@ for opt in ("adam", "lbfgs"):
 sys.exit(1 if fails else 0)
 EOF
 
-echo
-[ $fails -eq 0 ] && echo "t_fp16: all passed" || echo "t_fp16: $fails failed"
-exit $((fails > 0))
+finish

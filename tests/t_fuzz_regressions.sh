@@ -6,18 +6,10 @@
 # and as the command line promises: quiet on success, exactly one line on stderr on failure.
 # Controls first, so that the checks themselves are known to tell a pass from a failure.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
-REG=$(dirname "$0")/fuzz/regressions
-tmp=$(mktemp -d /tmp/nst-fuzzreg-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-# Sanitizer reports get their own exit codes (ASan's default is 1, which nst uses for a failed run).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87:print_stacktrace=1"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+name=t_fuzz_regressions
+. "$(dirname "$0")/lib.sh"
+REG=tests/fuzz/regressions
+sanitizer_exit_codes
 
 # check WHAT ALLOWED_CODES CMD...: runs CMD (60 s at most) and checks that its exit code is in
 # ALLOWED_CODES ("0 1"), that nothing on stderr comes from a sanitizer, and that stderr holds one
@@ -86,5 +78,5 @@ for f in "$REG"/weights/*; do
 		--max-memory 256M -q
 done
 echo "$n_images picture and $n_weights weights regression inputs; $passed checks passed, $failed failed"
-[ $((n_images + n_weights)) -gt 0 ] || { echo "FAIL: no regression inputs found in $REG"; failed=$((failed + 1)); }
-[ "$failed" -eq 0 ]
+[ $((n_images + n_weights)) -gt 0 ] || bad "no regression inputs found in $REG"
+finish

@@ -8,18 +8,13 @@
 # file:// mirror (NST_IMAGES_MIRROR) stands in for the download, NST_OFFLINE=1 forbids the network.
 # The prepared files come from $NST_SHARED/images (copied into a temporary folder, never the repo).
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SHARED=${NST_SHARED:-../shared}
+name=t_images
+. "$(dirname "$0")/lib.sh"
 SHARED=$(cd "$SHARED" 2>/dev/null && pwd) || SHARED=
 FETCH=$ROOT/weights/fetch-images.sh
-tmp=$(mktemp -d /tmp/nst-images-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-[ -x "$FETCH" ] || { echo "FAIL weights/fetch-images.sh does not exist or is not executable"; exit 1; }
+[ -x "$FETCH" ] || die "weights/fetch-images.sh does not exist or is not executable"
 [ -n "$SHARED" ] && [ -f "$SHARED/images/astronaut.png" ] && [ -f "$SHARED/images/starry_night.jpg" ] ||
-	{ echo "FAIL this test needs \$NST_SHARED/images (astronaut.png, starry_night.jpg) to stand in for the download"; exit 1; }
+	die "this test needs \$NST_SHARED/images (astronaut.png, starry_night.jpg) to stand in for the download"
 mkdir -p "$tmp/empty" "$tmp/no-skimage"
 DEMO=(astronaut.png starry_night.jpg)
 
@@ -114,5 +109,4 @@ if grep -q "fetch-images.sh" "$tmp/make.txt" && grep -q -- "-c $tmp/b/images/ast
 else
 	bad "make demo does not use the fetched pictures: $(grep -E 'nst |fetch' "$tmp/make.txt" | head -n 5)"
 fi
-echo "t_images: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

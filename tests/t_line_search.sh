@@ -9,28 +9,12 @@
 #   - --tolerance stops a long run early, says so, and keeps the log consistent;
 #   - option errors: an unknown line search, a tolerance out of [0, 1).
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
+name=t_line_search
+. "$(dirname "$0")/lib.sh"
 REF="$SHARED/reference/torch_nst.py"
 WEIGHTS_DIR="$SHARED/weights/vgg19-imagenet-blocks1-3"
-tmp=$(mktemp -d /tmp/nst-linesearch-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 if [ -n "$EMU" ]; then SIZE=32 N=20; else SIZE=64 N=50; fi
-"$PYTHON" - "$SHARED/images" "$tmp" "$SIZE" <<'PY'
-import sys
-from PIL import Image
-src, dst, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for name, out in (("astronaut.png", "c.png"), ("starry_night.jpg", "s.png")):
-    im = Image.open(f"{src}/{name}").convert("RGB")
-    s = size / max(im.size)
-    im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(f"{dst}/{out}")
-PY
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+pictures_at "$SIZE" astronaut.png starry_night.jpg
 # The reference's loss (CONVENTIONS.md's defaults), spelled out: the network's own defaults differ.
 LOSS=(--content-layers relu3_2 --style-layers relu1_1,relu2_1,relu3_1 --content-weight 5 --style-weight 100 --tv-weight 1e-3)
 ours() { $NST -c "$tmp/c.png" -s "$tmp/s.png" --weights "$BUILD/vgg19.nstw" --size $SIZE --threads 2 -q "${LOSS[@]}" "$@"; }
@@ -97,6 +81,4 @@ for bad_args in "--line-search wolfe" "--tolerance 1" "--tolerance -0.1" "--tole
 	[ "$rc" = 2 ] && [ -n "$out" ] && ok "$bad_args refused (exit 2)" || bad "$bad_args: exit $rc, '$out'"
 done
 
-echo
-[ "$fails" = 0 ] && echo "t_line_search: all passed" || echo "t_line_search: $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -11,7 +11,8 @@
 #    refused with the nst option to use; --num-iterations and such get the same hint.
 set -uo pipefail
 name=t_options
-. "$(dirname "$0")/cli_common.sh"
+. "$(dirname "$0")/lib.sh"
+small_pictures
 M="$BUILD/styles/candy.nstw"
 base=(-c "$C" -s "$S" -o "$tmp/out.png" --weights "$W" --size 32 -n 2)
 cpus=$(nproc)

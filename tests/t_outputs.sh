@@ -12,7 +12,8 @@
 #    picture as a stream and stays a FIFO.
 set -uo pipefail
 name=t_outputs
-. "$(dirname "$0")/cli_common.sh"
+. "$(dirname "$0")/lib.sh"
+small_pictures
 cp "$BUILD/styles/candy.nstw" "$tmp/candy.nstw"
 M="$tmp/candy.nstw"
 # Without -q: a run that starts prints its header and progress lines, so "one line" means "no work".

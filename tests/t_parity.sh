@@ -12,20 +12,15 @@
 # conv1_1, the 1x1 taps), with explicit layers on taps (relu1_1..relu5_1, relu4_1) and on the trunk
 # (relu3_2) and per-layer style weights.
 set -euo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-PYTHON=${PYTHON:-/usr/bin/python3}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
+name=t_parity${NST_PARITY_NETWORK:+_$NST_PARITY_NETWORK}
+. "$(dirname "$0")/lib.sh"
 REF="$SHARED/reference/torch_nst.py"
 if [ "${NST_PARITY_NETWORK:-}" = distilled ]; then
-	NAME=t_parity_distilled
 	REF_WEIGHTS="$SHARED/weights/vgg19-distilled-16x/encoder5_16x.pth"
 	NSTW="$BUILD/vgg19-distilled.nstw"
 	LOSS=(--content-layers relu3_2,relu4_1 --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1
 		--style-layer-weights 4096,16384,65536,262144,262144 --content-weight 3e4 --style-weight 1e5 --tv-weight 1e-3)
 else
-	NAME=t_parity
 	REF_WEIGHTS="$SHARED/weights/vgg19-imagenet-blocks1-3"
 	NSTW="$BUILD/vgg19.nstw"
 	# CONVENTIONS.md's defaults, the reference's own, spelled out: the network's may differ.
@@ -33,32 +28,20 @@ else
 		--tv-weight 1e-3)
 fi
 
-for f in "$REF" "$REF_WEIGHTS" "$NSTW"; do
-	[ -e "$f" ] || { echo "$NAME: missing $f"; exit 1; }
-done
+need "$REF" "$REF_WEIGHTS" "$NSTW"
 if [ -n "$EMU" ]; then SIZE=32 LBFGS_N=20; else SIZE=64 LBFGS_N=50; fi
 # The distilled network pads by reflection down to relu5_1 (1/16 of the picture), which needs 2
 # pixels on each side there: 32 px would leave the 32x20 style picture 1 pixel high.
 [ "${NST_PARITY_NETWORK:-}" = distilled ] && SIZE=64
 ADAM_N=10
-tmp=$(mktemp -d /tmp/nst-parity-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 
 # Pictures at exactly the target size (long side = SIZE), made once with PIL.
-"$PYTHON" - "$SHARED/images" "$tmp" "$SIZE" <<'EOF'
-import sys
-from PIL import Image
-src, dst, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
-for name, out in (("chelsea.png", "content.png"), ("starry_night.jpg", "style.png")):
-    im = Image.open(f"{src}/{name}").convert("RGB")
-    s = size / max(im.size)
-    im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BICUBIC).save(f"{dst}/{out}")
-EOF
+pictures_at "$SIZE" chelsea.png starry_night.jpg
 
 common=(--size "$SIZE" --threads 2 "${LOSS[@]}")
-ref() { "$PYTHON" "$REF" --weights "$REF_WEIGHTS" --content "$tmp/content.png" --style "$tmp/style.png" "${common[@]}" "$@" >/dev/null; }
+ref() { "$PYTHON" "$REF" --weights "$REF_WEIGHTS" --content "$tmp/c.png" --style "$tmp/s.png" "${common[@]}" "$@" >/dev/null; }
 # The reference's optimizer: no line search, every iteration (nst's defaults search and stop early).
-ours() { $NST -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/out.png" --weights "$NSTW" -q "${common[@]}" \
+ours() { $NST -c "$tmp/c.png" -s "$tmp/s.png" -o "$tmp/out.png" --weights "$NSTW" -q "${common[@]}" \
 	--line-search none --tolerance 0 "$@"; }
 
 ref --optimizer adam --iterations $ADAM_N --log "$tmp/ref_adam.csv" --dump-grad "$tmp/ref_grad.f32"
@@ -71,22 +54,22 @@ if [ -n "$EMU" ]; then printf 'iteration,total,content,style,tv,seconds\n0,1,0,1
 ours --backend scalar --optimizer adam -n $ADAM_N --log "$tmp/scalar_adam.csv" --dump-grad "$tmp/scalar_grad.f32"
 lbfgs scalar
 backends=(scalar)
-if $NST --backend simd -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
+if $NST --backend simd -c "$tmp/c.png" -s "$tmp/s.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend simd --optimizer adam -n $ADAM_N --log "$tmp/simd_adam.csv" --dump-grad "$tmp/simd_grad.f32"
 	lbfgs simd
 	backends+=(simd)
 else
-	echo "$NAME: no SIMD backend on this CPU"
+	echo "$name: no SIMD backend on this CPU"
 fi
-if $NST --backend xnnpack -c "$tmp/content.png" -s "$tmp/style.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
+if $NST --backend xnnpack -c "$tmp/c.png" -s "$tmp/s.png" -o "$tmp/probe.png" --weights "$NSTW" --size "$SIZE" -q -n 0 2>/dev/null; then
 	ours --backend xnnpack --optimizer adam -n $ADAM_N --log "$tmp/xnnpack_adam.csv" --dump-grad "$tmp/xnnpack_grad.f32"
 	lbfgs xnnpack
 	backends+=(xnnpack)
 else
-	echo "$NAME: no XNNPACK backend in this build"
+	echo "$name: no XNNPACK backend in this build"
 fi
 
-"$PYTHON" - "$tmp" "$ADAM_N" "${EMU:+emulated}" "$NAME" "${backends[@]}" <<'EOF'
+"$PYTHON" - "$tmp" "$ADAM_N" "${EMU:+emulated}" "$name" "${backends[@]}" <<'EOF'
 import csv, os, sys
 import numpy as np
 tmp, adam_n, emulated, name, backends = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "emulated", sys.argv[4], sys.argv[5:]

@@ -6,13 +6,8 @@
 #  - a loss that stops being finite writes the last good picture and exits 4;
 #  - a corrupted checkpoint or one from other options is refused.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-resume-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+name=t_resume
+. "$(dirname "$0")/lib.sh"
 if [ -n "$EMU" ]; then SIZE=32 N=16; else SIZE=64 N=30; fi
 "$PYTHON" - "$SHARED/images" "$tmp" <<'PY'
 import sys
@@ -22,9 +17,6 @@ Image.open(f"{src}/chelsea.png").convert("RGB").resize((64, 43)).save(f"{dst}/c.
 Image.open(f"{src}/starry_night.jpg").convert("RGB").resize((64, 40)).save(f"{dst}/s.png")
 PY
 args=(-c "$tmp/c.png" -s "$tmp/s.png" --weights "$BUILD/vgg19.nstw" --size $SIZE -n $N --threads 2 -q)
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
 # Starts a run in the background and sends it a signal once its log has $3 rows.
 interrupt() { # out, log, rows, signal, extra args...
@@ -91,4 +83,4 @@ rm -f "$tmp/nan.png"
 $NST "${args[@]}" --optimizer adam --lr 1e25 -o "$tmp/nan.png" 2>"$tmp/err"
 rc=$?; [ $rc -eq 4 ] && [ -s "$tmp/nan.png" ] && grep -q "last good picture" "$tmp/err" \
 	&& ok "non-finite loss: exit 4 and the last good picture: $(cat "$tmp/err")" || bad "non-finite loss: exit $rc: $(cat "$tmp/err")"
-[ "$fails" -eq 0 ]
+finish

@@ -3,16 +3,8 @@
 # --scale-iterations, one log whose rows continue across scales, the output at the last scale's
 # size, and the usage errors.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-scales-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+name=t_scales
+. "$(dirname "$0")/lib.sh"
 HANDOVER_ROUNDING_MAX=0.02 # relative loss change of rounding the start picture to 8 bits (measured 0.003)
 DETAIL_TOLERANCE=1e-4       # relative: the content rebuilt from a coarse copy and its detail, in float
 # One evaluation per iteration (no line search), so that rows count iterations.
@@ -75,4 +67,4 @@ for args in "--scales 64,32" "--scales 32,64 --scale-iterations 1,2,3" "--scales
 	rc=$?
 	[ $rc -eq 2 ] && [ ! -e "$tmp/u.png" ] && ok "'$args' refused: $(cat "$tmp/err")" || bad "'$args': exit $rc"
 done
-[ "$fails" -eq 0 ]
+finish

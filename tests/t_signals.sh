@@ -11,7 +11,8 @@
 # the file's name and take a second: the signal is sent while that file is being written.
 set -uo pipefail
 name=t_signals
-. "$(dirname "$0")/cli_common.sh"
+. "$(dirname "$0")/lib.sh"
+small_pictures
 M="$BUILD/styles/candy.nstw"
 run=(-c "$C" -s "$S" --weights "$W" --size 32)
 

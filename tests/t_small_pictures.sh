@@ -6,36 +6,24 @@
 # front: exit 2, one line naming the layer and the smallest size that works, the existing output
 # untouched; whole-picture and tiled runs alike.  At exactly the smallest size the run works.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-EMU=${NST_EMU:-}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-small-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+name=t_small_pictures
+. "$(dirname "$0")/lib.sh"
 
 # Pictures made here (binary PPM, random pixels): a 40x30 photo, a 1x500 painting, a 4x4 and a 3x3 one.
-ppm() { { printf 'P6\n%d %d\n255\n' "$2" "$3"; head -c $(($2 * $3 * 3)) /dev/urandom; } >"$tmp/$1"; }
-ppm c.ppm 40 30
-ppm strip.ppm 1 500
-ppm four.ppm 4 4
-ppm three.ppm 3 3
+random_ppm "$tmp/c.ppm" 40 30
+random_ppm "$tmp/strip.ppm" 1 500
+random_ppm "$tmp/four.ppm" 4 4
+random_ppm "$tmp/three.ppm" 3 3
 common=(--weights "$BUILD/vgg19.nstw" --threads 1 -q)
 
 # refused WHAT NEEDLE ARGS...: exit 2, one stderr line containing NEEDLE, the output untouched.
 refused() {
-	local what=$1 needle=$2 rc lines
+	local what=$1 needle=$2
 	shift 2
 	printf 'previous picture' >"$tmp/out.png"
-	timeout 120 $NST "${common[@]}" -o "$tmp/out.png" "$@" >"$tmp/stdout" 2>"$tmp/err"
-	rc=$?
-	lines=$(grep -c . "$tmp/err")
-	if [ $rc -ne 2 ]; then bad "$what: exit $rc, expected 2: $(head -n 3 "$tmp/err")"
-	elif [ "$lines" -ne 1 ]; then bad "$what: $lines lines on stderr: $(head -n 4 "$tmp/err")"
-	elif ! grep -qF -- "$needle" "$tmp/err"; then bad "$what: the message lacks '$needle': $(cat "$tmp/err")"
-	elif [ "$(cat "$tmp/out.png")" != "previous picture" ]; then bad "$what: the output was overwritten"
-	else ok "$what: $(cat "$tmp/err")"; fi
+	fails_with 2 "$needle" timeout 120 $NST "${common[@]}" -o "$tmp/out.png" "$@" || return
+	if [ "$(cat "$tmp/out.png")" != "previous picture" ]; then bad "$what: the output was overwritten"
+	else ok "$what: $(cat "$tmp/stderr")"; fi
 }
 
 # works WHAT ARGS...: exit 0 and a picture written.
@@ -70,5 +58,4 @@ works "a 4x4 style picture (relu3_1)" -c "$tmp/c.ppm" -s "$tmp/four.ppm" --size 
 works "a 4 px content picture" -c "$tmp/four.ppm" -s "$tmp/four.ppm" --size 4 -n 2
 works "a 1x3 style with style layer relu1_1 only" -c "$tmp/c.ppm" -s "$tmp/strip.ppm" --style-scale 0.01 \
 	--style-layers relu1_1 -n 2 --size 32
-echo "t_small_pictures: $passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish

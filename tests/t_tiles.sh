@@ -4,16 +4,8 @@
 # adjacent columns / rows across tile borders against the same inside tiles), the tiled result's
 # loss against an untiled run's at a size where both fit, and the usage errors.
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-PYTHON=${PYTHON:-/usr/bin/python3}
-NST="$EMU $BUILD/nst"
-tmp=$(mktemp -d /tmp/nst-tiles-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+name=t_tiles
+. "$(dirname "$0")/lib.sh"
 # The reference's loss and optimizer (CONVENTIONS.md; the .nstw's defaults differ), which the
 # loss bound below was measured with.
 common=(-c "$SHARED/images/chelsea.png" -s "$SHARED/images/great_wave.jpg" --weights "$BUILD/vgg19.nstw" --threads 2
@@ -139,4 +131,4 @@ for args in "--tile 8" "--tile abc" "--tile 64 --tile-overlap 40" "--tile-sweeps
 	rc=$?
 	[ $rc -eq 2 ] && [ ! -e "$tmp/x.png" ] && ok "'$args' refused: $(cat "$tmp/err")" || bad "'$args': exit $rc ($(cat "$tmp/err"))"
 done
-[ "$fails" -eq 0 ]
+finish

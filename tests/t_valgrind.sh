@@ -5,11 +5,9 @@
 # Skipped (exit 0, with a message) where it cannot mean anything: valgrind not installed, a
 # cross build run under qemu, or a sanitizer build (ASan and valgrind do not mix).
 set -uo pipefail
-BUILD=${NST_BUILD:-build}
-SHARED=${NST_SHARED:-../shared}
-EMU=${NST_EMU:-}
-NST=$BUILD/nst
-W=$BUILD/vgg19.nstw
+name=t_valgrind
+. "$(dirname "$0")/lib.sh"
+NST=$BUILD/nst # run by valgrind itself, never under $EMU
 
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "skip: valgrind is not installed (toolchains/deps.sh test installs it)"; exit 0
@@ -20,11 +18,8 @@ fi
 if grep -qa -m1 __asan_init "$NST"; then
 	echo "skip: $NST is built with AddressSanitizer (make test SAN=1), which valgrind cannot run"; exit 0
 fi
-[ -x "$NST" ] || { echo "FAIL: $NST is not built"; exit 1; }
-[ -f "$W" ] || { echo "FAIL: $W is missing (make weights)"; exit 1; }
+need "$NST" "$W"
 
-tmp=$(mktemp -d /tmp/nst-valgrind-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 # 99 for any memcheck error, leaks of every kind but "still reachable" included.
 leak_kinds=definite,indirect,possible
 VG=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full "--errors-for-leak-kinds=$leak_kinds"
@@ -34,18 +29,16 @@ passed=0 failed=0
 # vg NAME EXPECTED_EXIT ARGS...: nst under memcheck; the exit code must be EXPECTED_EXIT (99 means a
 # memcheck error); the report is kept in $tmp/NAME.log and shown on failure.
 vg() {
-	local name=$1 want=$2; shift 2
+	local run_name=$1 want=$2; shift 2
 	local t0=$SECONDS
-	"${VG[@]}" --log-file="$tmp/$name.log" "$NST" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	"${VG[@]}" --log-file="$tmp/$run_name.log" "$NST" "$@" >"$tmp/$run_name.out" 2>"$tmp/$run_name.err"
 	local rc=$?
-	if [ "$rc" -eq "$want" ] && ! grep -q "ERROR SUMMARY: [1-9]" "$tmp/$name.log"; then
-		passed=$((passed + 1))
-		echo "ok   $name ($((SECONDS - t0)) s)"
+	if [ "$rc" -eq "$want" ] && ! grep -q "ERROR SUMMARY: [1-9]" "$tmp/$run_name.log"; then
+		ok "$run_name ($((SECONDS - t0)) s)"
 	else
-		failed=$((failed + 1))
-		echo "FAIL $name: exit $rc (expected $want; 99 is a memcheck error)"
-		head -n 60 "$tmp/$name.log" | sed 's/^/    /'
-		tail -n 5 "$tmp/$name.err" | sed 's/^/    /'
+		bad "$run_name: exit $rc (expected $want; 99 is a memcheck error)"
+		head -n 60 "$tmp/$run_name.log" | sed 's/^/    /'
+		tail -n 5 "$tmp/$run_name.err" | sed 's/^/    /'
 	fi
 }
 
@@ -75,23 +68,22 @@ vg truncated-weights 1 "${run[@]}" -o "$tmp/never.png" --weights "$tmp/truncated
 # checking that the file holds them, so unless the library refuses them they "decode" into
 # uninitialised memory, which memcheck sees when the run uses it.
 for f in ppm-truncated.ppm tga-truncated.tga; do
-	vg "${f%%.*}" 1 -c "$(dirname "$0")/fuzz/regressions/image/$f" -s "$S" -o "$tmp/never.png" --weights "$W" \
+	vg "${f%%.*}" 1 -c "tests/fuzz/regressions/image/$f" -s "$S" -o "$tmp/never.png" --weights "$W" \
 		--size 32 -n 1 --threads 1 --backend scalar -q
 done
 # Decoded only (the run stops at the missing weights file): a 16-bit grey PGM, which stb_image
 # 2.27 converts by reading past its buffer, and a progressive JPEG whose scan names a Huffman
 # table no segment defined, which it reads uninitialised.
 for f in pgm-16bit-grey.pgm jpeg-undefined-huffman-table.jpg; do
-	vg "${f%%.*}" 1 -c "$(dirname "$0")/fuzz/regressions/image/$f" -s "$S" -o "$tmp/never.png" \
+	vg "${f%%.*}" 1 -c "tests/fuzz/regressions/image/$f" -s "$S" -o "$tmp/never.png" \
 		--weights "$tmp/missing.nstw" --size 32 -q
 done
 
 outputs=(lbfgs1.png lbfgs2.png adam2.jpg)
 [ -f "$fast" ] && outputs+=(fast.png)
 for f in "${outputs[@]}"; do
-	[ -s "$tmp/$f" ] || { echo "FAIL: $f was not written"; failed=$((failed + 1)); }
+	[ -s "$tmp/$f" ] || bad "$f was not written"
 done
-[ -e "$tmp/never.png" ] && { echo "FAIL: a failed run wrote never.png"; failed=$((failed + 1)); }
-grep -q "layers:" "$tmp/info.out" || { echo "FAIL: nst info printed no layer table"; failed=$((failed + 1)); }
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+[ -e "$tmp/never.png" ] && bad "a failed run wrote never.png"
+grep -q "layers:" "$tmp/info.out" || bad "nst info printed no layer table"
+finish

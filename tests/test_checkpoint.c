@@ -97,31 +97,6 @@ static bool stop_early(void *user, const struct nst_progress *p) {
 	return p->iteration + 1 < STOP_AT;
 }
 
-static uint8_t *read_all(const char *path, size_t *size) {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	const long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*size = b ? (size_t)n : 0;
-	return b;
-}
-
-static bool write_all(const char *path, const uint8_t *b, size_t size) {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return false;
-	const bool ok = fwrite(b, 1, size, f) == size;
-	return (fclose(f) == 0) && ok;
-}
-
 /* The CRC-32 trailer recomputed, as a crafted file would have it. */
 static void fix_crc(uint8_t *b, size_t size) {
 	const uint32_t crc = nst_crc32(0, b, size - TRAILER_BYTES);
@@ -134,7 +109,7 @@ static enum nst_status load_bytes(const struct fixture *f, struct run *r, const 
                                   struct nst_diag *diag) {
 	char path[PATH_BYTES];
 	snprintf(path, sizeof path, "%s/mutated.ckpt", f->dir);
-	if (!write_all(path, b, size))
+	if (support_write_file(path, b, size) != 0)
 		return NST_ERR_IO;
 	memset(diag, 0, sizeof *diag);
 	return nst_session_load_checkpoint(r->s, path, diag);
@@ -314,7 +289,7 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 	      name);
 
 	size_t size = 0;
-	uint8_t *good = read_all(ckpt, &size);
+	uint8_t *good = support_read_file(ckpt, &size);
 	uint8_t *bad = good ? malloc(size + 1) : NULL;
 	CHECK(bad && size > HEADER_BYTES + TRAILER_BYTES, "%s: read the checkpoint back (%zu bytes)", name, size);
 	if (!bad) {
@@ -454,8 +429,7 @@ int main(void) {
 		return 1;
 	}
 	snprintf(f.dir, sizeof f.dir, "%s", dir);
-	const uint64_t seed = support_seed();
-	printf("test_checkpoint: seed %llu (NST_TEST_SEED)\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_checkpoint");
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	for (size_t i = 0; i < sizeof f.content; i++)

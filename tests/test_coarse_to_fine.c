@@ -225,8 +225,7 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_coarse_to_fine: seed %llu\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_coarse_to_fine");
 	check_schedule();
 	char *dir = support_tmpdir("coarse");
 	CHECK(dir != NULL, "mkdtemp");

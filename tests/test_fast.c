@@ -50,10 +50,6 @@
 #include "internal.h"
 #include "support.h"
 
-#define GUARD_FLOATS 16
-#define GUARD_BYTES 64
-#define POISON_BITS UINT32_C(0x7fc0dead) /* a quiet NaN: "not written" */
-#define GUARD_BYTE 0x5a
 #define NAN_BYTE 0xff                    /* 0xffffffff is a NaN: an arena pre-filled with it */
 #define RGB 3
 #define FAST_LAYERS 16
@@ -75,87 +71,7 @@
 #define NET_TOL 1e-4
 #define NET_TOL_DEGENERATE 3e-2
 
-/* ---------------------------------------------------------------------------------------------
- * Buffers, random numbers
- * ------------------------------------------------------------------------------------------- */
-
-static void *xmalloc(size_t bytes) {
-	void *p = malloc(bytes ? bytes : 1);
-	if (!p) {
-		fprintf(stderr, "test_fast: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static float poison(void) {
-	float f;
-	const uint32_t u = POISON_BITS;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
-/* n floats, all NaN, followed by GUARD_FLOATS guard words (also NaN). */
-static float *galloc(size_t n) {
-	float *p = xmalloc((n + GUARD_FLOATS) * sizeof(float));
-	const float nan_ = poison();
-	for (size_t i = 0; i < n + GUARD_FLOATS; i++)
-		p[i] = nan_;
-	return p;
-}
-
-static bool guard_ok(const float *p, size_t n) {
-	for (size_t i = 0; i < GUARD_FLOATS; i++) {
-		uint32_t u;
-		memcpy(&u, &p[n + i], sizeof u);
-		if (u != POISON_BITS)
-			return false;
-	}
-	return true;
-}
-
-static uint8_t *gbytes(size_t n, uint8_t fill) {
-	uint8_t *p = xmalloc(n + GUARD_BYTES);
-	memset(p, fill, n);
-	memset(p + n, GUARD_BYTE, GUARD_BYTES);
-	return p;
-}
-
-static bool gbytes_ok(const uint8_t *p, size_t n) {
-	for (size_t i = 0; i < GUARD_BYTES; i++)
-		if (p[n + i] != GUARD_BYTE)
-			return false;
-	return true;
-}
-
-static double urand(struct nst_rng *r, double lo, double hi) { return lo + (hi - lo) * nst_rng_uniform(r); }
-
-static void fill_uniform(struct nst_rng *r, float *p, size_t n, double lo, double hi) {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)urand(r, lo, hi);
-}
-
-static void fill_bytes(struct nst_rng *r, uint8_t *p, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(nst_rng_next(r) >> 56);
-}
-
-static void note(double *worst, double err) {
-	if (!(err <= *worst)) /* NaN sticks */
-		*worst = err;
-}
-
-/* PyTorch's 'reflect' (edge not repeated), folded as often as needed for pads wider than the
- * picture (written independently of the library's). */
-static int ref_reflect(int i, int n) {
-	if (n == 1)
-		return 0;
-	const int period = 2 * (n - 1);
-	int m = i % period;
-	if (m < 0)
-		m += period;
-	return m < n ? m : period - m;
-}
+/* Buffers and random fills: tests/support.h. */
 
 /* ---------------------------------------------------------------------------------------------
  * Engines
@@ -351,8 +267,8 @@ static void naive_conv(const struct conv_case *c, const float *in, const float *
 		for (int kx = 0; kx < c->k; kx++) {
 			int uy = oy * c->stride - pad + ky, ux = ox * c->stride - pad + kx;
 			if (c->reflect) {
-				uy = ref_reflect(uy, uh);
-				ux = ref_reflect(ux, uw);
+				uy = naive_reflect(uy, uh);
+				ux = naive_reflect(ux, uw);
 			} else if (uy < 0 || uy >= uh || ux < 0 || ux >= uw) {
 				continue;
 			}
@@ -513,8 +429,6 @@ static void free_net(struct ref_net *net) {
 	}
 }
 
-static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
-
 /* Writes net as a .nstw feed-forward file (weights/FORMAT.md); arch and the layer count can be
  * overridden to make bad files. Returns 0 on success. */
 static int write_net(const char *path, const struct ref_net *net, bool f16, uint32_t arch, int n_layers) {
@@ -542,16 +456,8 @@ static int write_net(const char *path, const struct ref_net *net, bool f16, uint
 	if (!file)
 		return -1;
 	struct nstw_header h;
-	memset(&h, 0, sizeof h);
-	memcpy(h.magic, NSTW_MAGIC, 4);
-	h.version = NSTW_VERSION_1;
-	h.header_bytes = (uint32_t)header_bytes;
-	h.n_layers = (uint32_t)n_layers;
-	h.dtype = f16 ? NST_DTYPE_F16 : NST_DTYPE_F32;
-	h.arch = arch;
-	snprintf(h.model, sizeof h.model, "test-fast");
-	h.payload_bytes = payload;
-	snprintf(h.source, sizeof h.source, "tests/test_fast.c random");
+	support_nstw_header(&h, header_bytes, n_layers, f16 ? NST_DTYPE_F16 : NST_DTYPE_F32, arch, payload, "test-fast",
+	                    "tests/test_fast.c random");
 	for (int i = 0; i < n_layers; i++) {
 		const struct ref_layer *L = &net->L[i];
 		const struct nstw_layer *e = &table[i];
@@ -573,17 +479,7 @@ static int write_net(const char *path, const struct ref_net *net, bool f16, uint
 			memcpy(v + 2 * vb, L->beta, vb);
 		}
 	}
-	memcpy(file, &h, sizeof h);
-	memcpy(file + NSTW_HEADER_BYTES, table, NSTW_LAYER_BYTES * (size_t)n_layers);
-	const uint32_t crc = nst_crc32(0, file, header_bytes + payload);
-	memcpy(file + NSTW_CHECKSUM_OFFSET, &crc, sizeof crc);
-	FILE *f = fopen(path, "wb");
-	int rc = -1;
-	if (f) {
-		rc = fwrite(file, 1, header_bytes + payload, f) == header_bytes + payload ? 0 : -1;
-		if (fclose(f) != 0)
-			rc = -1;
-	}
+	const int rc = support_nstw_write(path, file, header_bytes + payload, &h, table, n_layers);
 	free(file);
 	return rc;
 }
@@ -620,8 +516,8 @@ static struct fmap ref_conv(const struct fmap *in, const struct ref_layer *L) {
 				dst[co] = L->bias[co];
 			for (int ky = 0; ky < L->k; ky++)
 				for (int kx = 0; kx < L->k; kx++) {
-					const int iy = ref_reflect(oy * L->stride - pad + ky, in->h);
-					const int ix = ref_reflect(ox * L->stride - pad + kx, in->w);
+					const int iy = naive_reflect(oy * L->stride - pad + ky, in->h);
+					const int ix = naive_reflect(ox * L->stride - pad + kx, in->w);
 					const double *src = in->v + ((size_t)iy * (size_t)in->w + (size_t)ix) * (size_t)in->c;
 					const float *wk = L->hwio + ((size_t)ky * (size_t)L->k + (size_t)kx) * (size_t)L->cin * (size_t)L->cout;
 					for (int ci = 0; ci < L->cin; ci++)
@@ -689,21 +585,21 @@ static void ref_forward(const struct ref_net *net, int w, int h, const uint8_t *
 
 /* An arena of exactly `bytes` (aligned), pre-filled with NaN bytes, followed by guard bytes. */
 static uint8_t *arena_new(size_t bytes) {
-	const size_t total = align_up(bytes + GUARD_BYTES, NST_ARENA_ALIGNMENT);
+	const size_t total = align_up(bytes + SUPPORT_GUARD_BYTES, NST_ARENA_ALIGNMENT);
 	uint8_t *a = aligned_alloc(NST_ARENA_ALIGNMENT, total);
 	if (!a) {
 		fprintf(stderr, "test_fast: out of memory\n");
 		exit(1);
 	}
 	memset(a, NAN_BYTE, bytes);
-	memset(a + bytes, GUARD_BYTE, total - bytes);
+	memset(a + bytes, SUPPORT_GUARD_BYTE, total - bytes);
 	return a;
 }
 
 static bool arena_guard_ok(const uint8_t *a, size_t bytes) {
-	const size_t total = align_up(bytes + GUARD_BYTES, NST_ARENA_ALIGNMENT);
+	const size_t total = align_up(bytes + SUPPORT_GUARD_BYTES, NST_ARENA_ALIGNMENT);
 	for (size_t i = bytes; i < total; i++)
-		if (a[i] != GUARD_BYTE)
+		if (a[i] != SUPPORT_GUARD_BYTE)
 			return false;
 	return true;
 }
@@ -1111,16 +1007,8 @@ static void test_plans(const char *dir, struct nst_rng *r) {
  * main
  * ------------------------------------------------------------------------------------------- */
 
-static double seconds_since(const struct timespec *t0) {
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
-}
-
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_fast: seed %" PRIu64 "\n", seed);
-	fflush(stdout);
+	const uint64_t seed = support_seed("test_fast");
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
 	struct timespec t0;

@@ -34,11 +34,6 @@ struct config {
 	bool own_gradient; /* a stored loss gradient does not fit in a ping-pong buffer's tail */
 };
 
-static void random_rgb(struct nst_rng *rng, uint8_t *rgb, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		rgb[i] = (uint8_t)(nst_rng_next(rng) >> 56);
-}
-
 static int compare_double(const void *a, const void *b) {
 	const double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
@@ -101,10 +96,10 @@ static void check_config(const char *weights_path, const struct config *cfg, uin
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	uint8_t content[H * W * 3], style[13 * 10 * 3];
-	random_rgb(&rng, content, sizeof content);
+	fill_bytes(&rng, content, sizeof content);
 	nst_session_set_content(s, content);
 	for (int k = 0; k < cfg->n_styles; k++) {
-		random_rgb(&rng, style, (size_t)(style_sizes[k][0] * style_sizes[k][1] * 3));
+		fill_bytes(&rng, style, (size_t)(style_sizes[k][0] * style_sizes[k][1] * 3));
 		nst_session_set_style(s, k, style, k == 0 ? 1.0f : 3.0f);
 	}
 	CHECK(nst_session_prepare(s) == NST_OK, "%s: prepare", cfg->name);
@@ -236,8 +231,8 @@ static bool fp16_session(const char *path, enum nst_precision precision, struct 
 	struct nst_rng rng;
 	nst_rng_seed(&rng, 7);
 	uint8_t content[H * W * 3], style[13 * 10 * 3];
-	random_rgb(&rng, content, sizeof content);
-	random_rgb(&rng, style, sizeof style);
+	fill_bytes(&rng, content, sizeof content);
+	fill_bytes(&rng, style, sizeof style);
 	nst_session_set_content(*s, content);
 	nst_session_set_style(*s, 0, style, 1.0f);
 	CHECK(nst_session_prepare(*s) == NST_OK, "fp16: prepare");
@@ -311,17 +306,14 @@ static void check_fp16(const char *path) {
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_gradient: seed %llu\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_gradient");
 	char *dir = support_tmpdir("gradient");
 	CHECK(dir != NULL, "mkdtemp");
 	if (!dir)
 		return check_finish("test_gradient");
 	char path[512];
 	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
-	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
-	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
-	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	CHECK(support_write_small_vgg(path, seed) == 0, "write %s", path);
 
 	const struct config configs[] = {
 		{"defaults (recompute/stored/deepest)", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
@@ -350,7 +342,7 @@ int main(void) {
 			check_config(path, &xnn[i], seed + 100 + i);
 		char fp16_path[512];
 		snprintf(fp16_path, sizeof fp16_path, "%s/fp16.nstw", dir);
-		CHECK(support_write_vgg(fp16_path, layers, 6, FP16_NETWORK_SEED, NST_DTYPE_F32) == 0, "write %s", fp16_path);
+		CHECK(support_write_small_vgg(fp16_path, FP16_NETWORK_SEED) == 0, "write %s", fp16_path);
 		check_fp16(fp16_path);
 	} else {
 		printf("  (this build has no XNNPACK backend)\n");

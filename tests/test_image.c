@@ -21,6 +21,7 @@
 
 #include "check.h"
 #include "nst.h"
+#include "support.h"
 
 static char tmpdir[64];
 
@@ -37,33 +38,7 @@ static char *path_in(const char *dir, const char *name) {
 static char *tmp_path(const char *name) { return path_in(tmpdir, name); }
 
 static void write_file(const char *path, const void *bytes, size_t size) {
-	FILE *f = fopen(path, "wb");
-	CHECK(f != NULL, "cannot create %s: %s", path, strerror(errno));
-	if (!f) return;
-	CHECK(fwrite(bytes, 1, size, f) == size, "short write to %s", path);
-	CHECK(fclose(f) == 0, "cannot close %s", path);
-}
-
-/* The whole file, malloc'ed (NULL if it cannot be read). */
-static uint8_t *read_file(const char *path, size_t *size) {
-	*size = 0;
-	FILE *f = fopen(path, "rb");
-	if (!f) return NULL;
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *buf = malloc(cap);
-	size_t got;
-	while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += got;
-		if (n == cap) {
-			cap *= 2;
-			uint8_t *bigger = realloc(buf, cap);
-			if (!bigger) free(buf);
-			buf = bigger;
-		}
-	}
-	fclose(f);
-	*size = n;
-	return buf;
+	CHECK(support_write_file(path, bytes, size) == 0, "cannot write %s: %s", path, strerror(errno));
 }
 
 static bool file_exists(const char *path) {
@@ -86,23 +61,6 @@ static int count_entries(const char *dir, const char *needle) {
 }
 
 static int count_temporaries(const char *dir) { return count_entries(dir, ".tmp-"); }
-
-/* Removes dir and what is in it (one level of subdirectories). */
-static void remove_tree(const char *dir) {
-	DIR *d = opendir(dir);
-	if (!d) return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-		char *p = path_in(dir, e->d_name);
-		struct stat st;
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-		else unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 /* ---- PNG bytes, built here ---------------------------------------------------------------- */
 
@@ -415,7 +373,7 @@ static void test_truncated(const char *images) {
 		struct nst_diag d = {{0}};
 		CHECK(nst_image_save(p, &noisy, 90, &d) == NST_OK, "save %s: %s", p, d.message);
 		size_t size;
-		uint8_t *bytes = read_file(p, &size);
+		uint8_t *bytes = support_read_file(p, &size);
 		CHECK(bytes && size > 100, "cannot read back %s", p);
 		if (bytes && size > 100) check_truncations(name, i == 0 ? "PNG" : "JPEG", bytes, size, 61, 47);
 		free(bytes);
@@ -430,7 +388,7 @@ static void test_truncated(const char *images) {
 	for (int i = 0; i < 2; i++) {
 		char *p = path_in(images, real[i]);
 		size_t size;
-		uint8_t *bytes = read_file(p, &size);
+		uint8_t *bytes = support_read_file(p, &size);
 		CHECK(bytes != NULL, "cannot read %s", p);
 		if (bytes) check_truncations(real[i], i == 0 ? "PNG" : "JPEG", bytes, size, sizes[i][0], sizes[i][1]);
 		free(bytes);
@@ -493,7 +451,7 @@ static void test_too_large(const char *images) {
 	if (images) {
 		char *jp = path_in(images, "shipwreck.jpg");
 		size_t size;
-		uint8_t *bytes = read_file(jp, &size);
+		uint8_t *bytes = support_read_file(jp, &size);
 		CHECK(bytes != NULL, "cannot read %s", jp);
 		size_t sof = 0;
 		for (size_t i = 2; bytes && i + 9 < size; i++)
@@ -699,7 +657,7 @@ static void test_info_far_header(void) {
 	char *p = tmp_path("far.jpg");
 	CHECK(nst_image_save(p, &im, 90, NULL) == NST_OK, "save %s", p);
 	size_t size;
-	uint8_t *jpg = read_file(p, &size);
+	uint8_t *jpg = support_read_file(p, &size);
 	CHECK(jpg && size > 2, "read %s", p);
 	if (jpg && size > 2) {
 		struct bytes b = {0};
@@ -933,7 +891,7 @@ static void test_exif(void) {
 	char *p = tmp_path("exif.jpg");
 	CHECK(nst_image_save(p, &src, 95, NULL) == NST_OK, "save %s", p);
 	size_t size;
-	uint8_t *jpg = read_file(p, &size);
+	uint8_t *jpg = support_read_file(p, &size);
 	struct nst_image stored = {0};
 	CHECK(jpg && nst_image_decode(jpg, size, &stored, NULL) == NST_OK, "decode %s", p);
 	for (int o = 1; o <= 8 && stored.rgb; o++)
@@ -1096,7 +1054,7 @@ static void test_truncated_stb_formats(void) {
 		char *p = tmp_path(names[i]);
 		CHECK(nst_image_save(p, &noisy, 0, NULL) == NST_OK, "save %s", p);
 		size_t size;
-		uint8_t *bytes = read_file(p, &size);
+		uint8_t *bytes = support_read_file(p, &size);
 		struct bytes whole = {bytes, size, size};
 		if (bytes) check_cuts(names[i], formats[i], whole, 60);
 		CHECK(bytes && (i == 0 || (bytes[2] & 8)), "stb.tga is not run-length coded");
@@ -1135,7 +1093,7 @@ static void test_streams(void) {
 	char *p = tmp_path("pipe.png");
 	CHECK(nst_image_save(p, &im, 0, NULL) == NST_OK, "save %s", p);
 	size_t size;
-	uint8_t *png = read_file(p, &size);
+	uint8_t *png = support_read_file(p, &size);
 	int fds[2];
 	CHECK(png && size < 60000 && pipe(fds) == 0, "pipe");
 	if (png && size < 60000) { /* fits the pipe's buffer: written before it is read */
@@ -1208,7 +1166,7 @@ static void test_round_trips(void) {
 	CHECK(nst_image_save(lo, &smooth, 5, NULL) == NST_OK && nst_image_save(hi, &smooth, 95, NULL) == NST_OK,
 	      "jpeg saves");
 	size_t nlo, nhi;
-	uint8_t *blo = read_file(lo, &nlo), *bhi = read_file(hi, &nhi);
+	uint8_t *blo = support_read_file(lo, &nlo), *bhi = support_read_file(hi, &nhi);
 	CHECK(blo && bhi && nlo < nhi, "JPEG quality 5 (%zu bytes) is not smaller than 95 (%zu bytes)", nlo, nhi);
 	free(blo);
 	free(bhi);
@@ -1347,7 +1305,7 @@ static void test_atomic_save(void) {
 	write_file(xyz, "keep me", 7);
 	EXPECT_FAIL(nst_image_save(xyz, &im, 0, diag), NST_ERR_INVALID_ARGUMENT);
 	size_t n;
-	uint8_t *kept = read_file(xyz, &n);
+	uint8_t *kept = support_read_file(xyz, &n);
 	CHECK(kept && n == 7 && memcmp(kept, "keep me", 7) == 0, "out.xyz was touched");
 	free(kept);
 	unlink(xyz);
@@ -1384,9 +1342,9 @@ static void test_atomic_save(void) {
 		char *t = tmp_path(targets[i]);
 		CHECK(nst_image_save(t, &small, 0, NULL) == NST_OK, "save %s", t);
 		size_t n0, n1;
-		uint8_t *b0 = read_file(t, &n0);
+		uint8_t *b0 = support_read_file(t, &n0);
 		EXPECT_FAIL_SAYING(save_limited(t, &im, 4096, diag), NST_ERR_IO, "File too large");
-		uint8_t *b1 = read_file(t, &n1);
+		uint8_t *b1 = support_read_file(t, &n1);
 		CHECK(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0, "%s changed after a failed save", targets[i]);
 		CHECK(count_temporaries(tmpdir) == 0, "a temporary was left after the failed save of %s", targets[i]);
 		struct nst_image back = {0};
@@ -1645,7 +1603,7 @@ static void test_shared(const char *images) {
 	};
 	char *sources_path = path_in(images, "SOURCES.md");
 	size_t sources_size;
-	uint8_t *sources = read_file(sources_path, &sources_size);
+	uint8_t *sources = support_read_file(sources_path, &sources_size);
 	CHECK(sources != NULL, "cannot read %s", sources_path);
 	char *text = sources ? realloc(sources, sources_size + 1) : NULL;
 	if (text) text[sources_size] = '\0';
@@ -1795,7 +1753,7 @@ int main(void) {
 	if (have_images) test_shared(images);
 
 	CHECK(count_temporaries(tmpdir) == 0, "temporary files left in %s", tmpdir);
-	remove_tree(tmpdir);
+	support_rmdir(tmpdir);
 	CHECK(!file_exists(tmpdir), "%s was not removed", tmpdir);
 	free(images);
 	return check_finish("test_image");

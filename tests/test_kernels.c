@@ -10,8 +10,7 @@
  * running float16 error bound, the SIMD kernel against it and against the twin within a few
  * float16 ulps (see F16_TWIN_ULPS); and their packing, half for half.
  *
- * Links against libnst.a, or standalone with only the sources of arch/generic and arch/<isa> (the
- * *-avx2.c and *-avx512.c files with their -m flags, as in the Makefile) and -lm.
+ * Links against libnst.a (its random numbers) and tests/support.c (page-guarded buffers).
  * NST_TEST_SEED=N reproduces a run; the seed is printed first.
  */
 #include <inttypes.h>
@@ -20,45 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "internal.h"
 #include "kernels.h"
+#include "support.h"
 
 /* ---------------------------------------------------------------------------------------------
- * Random numbers (xoshiro256**, seeded by splitmix64): local, so the test needs no library code.
+ * Random numbers: the library's (xoshiro256**, src/internal.h)
  * ------------------------------------------------------------------------------------------- */
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix(uint64_t *x) {
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(struct rng *r) {
-	uint64_t *s = r->s;
-	const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
-
 /* Uniform integer in [lo, hi]. */
-static size_t rng_range(struct rng *r, size_t lo, size_t hi) { return lo + (size_t)(rng_next(r) % (hi - lo + 1)); }
+static size_t rng_range(struct nst_rng *r, size_t lo, size_t hi) { return lo + (size_t)(nst_rng_next(r) % (hi - lo + 1)); }
 /* Uniform in [-1, 1). */
-static float rng_float(struct rng *r) { return (float)((double)(rng_next(r) >> 11) * 0x1.0p-52 - 1.0); }
+static float rng_float(struct nst_rng *r) { return (float)((double)(nst_rng_next(r) >> 11) * 0x1.0p-52 - 1.0); }
 
 /* ---------------------------------------------------------------------------------------------
  * Buffers
@@ -77,36 +51,7 @@ static float bits_float(uint32_t u) {
 	return f;
 }
 
-static void *xmalloc(size_t bytes) {
-	void *p = malloc(bytes ? bytes : 1);
-	if (!p) {
-		fprintf(stderr, "test_kernels: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-/* floats that end exactly where an inaccessible page begins: any access past the end faults. */
-struct guarded {
-	void *map;
-	size_t map_bytes;
-	float *p;
-};
-
-static float *guarded_alloc(struct guarded *g, size_t floats) {
-	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	const size_t data_pages = (floats * sizeof(float) + page - 1) / page;
-	g->map_bytes = (data_pages + 1) * page;
-	g->map = mmap(NULL, g->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (g->map == MAP_FAILED || mprotect((char *)g->map + data_pages * page, page, PROT_NONE) != 0) {
-		fprintf(stderr, "test_kernels: mmap / mprotect failed\n");
-		exit(1);
-	}
-	g->p = (float *)((char *)g->map + data_pages * page) - floats;
-	return g->p;
-}
-
-static void guarded_free(struct guarded *g) { munmap(g->map, g->map_bytes); }
+/* Page-guarded buffers (struct guarded): tests/support.h. */
 
 /* ---------------------------------------------------------------------------------------------
  * One GEMM case
@@ -158,7 +103,7 @@ static float f16_round(float x) { return nst_f16_to_f32(nst_f32_to_f16(x)); }
 
 /* A value in [-1, 1] for a float16 case: mostly random floats, some exactly halfway between two
  * float16 values (the rounding must go to even) and some in float16's subnormal range. */
-static float f16_case_value(struct rng *r) {
+static float f16_case_value(struct nst_rng *r) {
 	const float x = rng_float(r);
 	switch (rng_range(r, 0, 15)) {
 	case 0: {
@@ -341,7 +286,7 @@ static void check_case(const struct nst_gemm_kernel *k, const struct nst_gemm_ke
 /* Fills a case of the given shape with random data, strides, offsets and clamp; returns the
  * buffers to free (a, w, bias).  f16: a_stride > kc (so that a read past kc meets NaN), and some
  * values are float16 ties or subnormals. */
-static void make_case(struct rng *r, struct gemm_case *t, size_t mr, size_t nc, size_t kc, bool f16, float **a,
+static void make_case(struct nst_rng *r, struct gemm_case *t, size_t mr, size_t nc, size_t kc, bool f16, float **a,
                       float **w, float **bias) {
 	memset(t, 0, sizeof(*t));
 	t->mr = mr;
@@ -403,7 +348,7 @@ static void free_case(float *a, float *w, float *bias) {
 
 /* Every mr and every nc up to 2 NR + 1 with small kc (all k remainders), then random shapes
  * (kc up to 600, or 300 for float16 kernels, whose error bound grows with kc). */
-static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, struct rng *r,
+static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_kernel *twin, struct nst_rng *r,
                          int random_cases, struct twin_stats *stats) {
 	const int failed_before = check_failed_count;
 	const size_t max_kc = k->f16 ? 300 : 600;
@@ -429,7 +374,7 @@ static void check_kernel(const struct nst_gemm_kernel *k, const struct nst_gemm_
 
 /* a, packed w and c each end at an inaccessible page: reading a row >= mr, a column >= kc of the
  * last row, past the packed panels, or writing past c[mr - 1][nc - 1] crashes the test. */
-static void check_page_guards(const struct nst_gemm_kernel *k, struct rng *r, int cases) {
+static void check_page_guards(const struct nst_gemm_kernel *k, struct nst_rng *r, int cases) {
 	for (int n = 0; n < cases; n++) {
 		struct gemm_case t;
 		memset(&t, 0, sizeof t);
@@ -482,7 +427,7 @@ static void check_page_guards(const struct nst_gemm_kernel *k, struct rng *r, in
 
 /* A NaN in a valid row of a makes that whole row NaN, even through a ReLU clamp (min 0): the loss
  * must see it (NST_ERR_NUMERIC).  Other rows stay finite.  Every row, every column vector. */
-static void check_nan_propagation(const struct nst_gemm_kernel *k, struct rng *r) {
+static void check_nan_propagation(const struct nst_gemm_kernel *k, struct nst_rng *r) {
 	for (size_t nan_row = 0; nan_row < k->mr; nan_row++) {
 		float *a, *w, *bias;
 		struct gemm_case t;
@@ -529,7 +474,7 @@ static void check_pack_example(void) {
 	CHECK(memcmp(packed, want_nobias, sizeof(want_nobias)) == 0 && packed[12] == 777.0f, "pack example, bias NULL");
 }
 
-static void check_pack_random(struct rng *r, int cases) {
+static void check_pack_random(struct nst_rng *r, int cases) {
 	static const size_t nrs[] = {1, 4, 8, 16, 32};
 	for (int n = 0; n < cases; n++) {
 		const size_t nr = nrs[rng_range(r, 0, 4)], k = rng_range(r, 1, 40), cols = rng_range(r, 1, 3 * nr + 5);
@@ -575,7 +520,7 @@ static void check_pack_random(struct rng *r, int cases) {
 
 /* A weight for the float16 packer: every kind of float16 rounding (ties, subnormals, overflow to
  * infinity, signed zeros, infinities, NaN) and random values. */
-static float f16_pack_value(struct rng *r) {
+static float f16_pack_value(struct nst_rng *r) {
 	static const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -1e6f, INFINITY, -INFINITY, NAN,
 	                                 0x1.0p-24f, 0x1.0p-25f, 0x1.8p-25f, -0x1.0p-26f, 0x1.ffcp-15f, 0x1.002p0f};
 	if (rng_range(r, 0, 5) == 0)
@@ -587,7 +532,7 @@ static float f16_pack_value(struct rng *r) {
  * weights, each half nst_f32_to_f16 of its float (zero in the padding), two halves per float
  * slot, half of nst_gemm_packed_floats in all; nothing written past them.  A float32 kernel's
  * format is nst_gemm_pack's. */
-static void check_f16_pack(const struct nst_gemm_kernel *k, struct rng *r, int cases) {
+static void check_f16_pack(const struct nst_gemm_kernel *k, struct nst_rng *r, int cases) {
 	const struct nst_gemm_kernel *f32 = nst_gemm_kernel_scalar();
 	const size_t nr = k->nr;
 	size_t bad_total = 0;
@@ -669,7 +614,7 @@ static size_t dot_a_floats(const struct dot_case *t) {
 
 /* A random case of the shape: rows overlap (a_stride < kc, as a convolution's band) or not,
  * segments spaced as a band's kernel rows or further. */
-static void make_dot_case(struct rng *r, struct dot_case *t, size_t mr, size_t nc, size_t kc, size_t segs) {
+static void make_dot_case(struct nst_rng *r, struct dot_case *t, size_t mr, size_t nc, size_t kc, size_t segs) {
 	memset(t, 0, sizeof(*t));
 	t->mr = mr;
 	t->nc = nc;
@@ -796,7 +741,7 @@ static void check_dot_case(const struct nst_dot_kernel *k, const struct nst_dot_
 
 /* Every mr and nc with small kc (every remainder of the vector width), then random ragged shapes
  * (kc not a multiple of the unroll, 1..3 segments, overlapping rows). */
-static void check_dot_kernel(const struct nst_dot_kernel *k, const struct nst_dot_kernel *twin, struct rng *r,
+static void check_dot_kernel(const struct nst_dot_kernel *k, const struct nst_dot_kernel *twin, struct nst_rng *r,
                              int random_cases) {
 	const int failed_before = check_failed_count;
 	struct dot_case t;
@@ -1030,14 +975,14 @@ static void check_f16_tables(const struct nst_cpu_features *cpu, const struct ns
  * against its twin, bit for bit, on ragged lengths and on values that trip compares (zeros of
  * both signs, NaN, infinities, denormals).
  */
-static float mask_value(struct rng *r) {
+static float mask_value(struct nst_rng *r) {
 	static const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN, -NAN};
 	if (rng_range(r, 0, 3) == 0)
 		return specials[rng_range(r, 0, sizeof specials / sizeof specials[0] - 1)];
 	return rng_float(r);
 }
 
-static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_mask_kernel *twin, struct rng *r,
+static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_mask_kernel *twin, struct nst_rng *r,
                               int cases) {
 	int bad = 0;
 	for (int c = 0; c < cases && bad < 5; c++) {
@@ -1064,7 +1009,7 @@ static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_
 		}
 		/* apply: a random mask (all-on and all-off bytes included) */
 		for (size_t i = 0; i < n_bytes; i++)
-			m[i] = (uint8_t)(rng_range(r, 0, 3) == 0 ? (rng_range(r, 0, 1) ? 0xff : 0) : rng_next(r));
+			m[i] = (uint8_t)(rng_range(r, 0, 3) == 0 ? (rng_range(r, 0, 1) ? 0xff : 0) : nst_rng_next(r));
 		memcpy(y, x, (n + 1) * sizeof(float));
 		if (twin) {
 			twin->apply(n_bytes, m, y);
@@ -1121,7 +1066,7 @@ static void sandwich(size_t r, size_t t, const double *l, const double *x, doubl
 		}
 }
 
-static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct rng *r,
+static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct nst_rng *r,
                               int cases) {
 	const int failed_before = check_failed_count;
 	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
@@ -1231,7 +1176,7 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
  * ------------------------------------------------------------------------------------------- */
 #define NORM_AFFINE_TOL 1e-6
 
-static void check_norm_kernel(const struct nst_norm_kernel *k, const struct nst_norm_kernel *twin, struct rng *r,
+static void check_norm_kernel(const struct nst_norm_kernel *k, const struct nst_norm_kernel *twin, struct nst_rng *r,
                               int cases) {
 	const int failed_before = check_failed_count;
 	for (int t = 0; t < cases && check_failed_count - failed_before < 10; t++) {
@@ -1315,23 +1260,11 @@ static void check_norm_kernel(const struct nst_norm_kernel *k, const struct nst_
 }
 
 int main(void) {
-	const char *env = getenv("NST_TEST_SEED");
-	uint64_t seed;
-	if (env && *env) {
-		seed = strtoull(env, NULL, 0);
-	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
-	}
-	printf("test_kernels: seed %" PRIu64 "\n", seed);
-	fflush(stdout);
-	struct rng r;
-	uint64_t x = seed;
-	for (int i = 0; i < 4; i++)
-		r.s[i] = splitmix(&x);
+	const uint64_t seed = support_seed("test_kernels");
+	struct nst_rng r;
+	nst_rng_seed(&r, seed);
 
-	struct timespec t0, t1;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	struct nst_cpu_features cpu;
@@ -1446,8 +1379,7 @@ int main(void) {
 	for (size_t i = 0; i < pairs; i++)
 		CHECK(nst_norm_kernel_for(simd[i]) != scalar_norm, "%s runs beside SIMD norm kernels", simd[i]->name);
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+	printf("%.2f s\n", seconds_since(&t0));
 	if (check_failed_count)
 		printf("test_kernels: FAILED; rerun with NST_TEST_SEED=%" PRIu64 "\n", seed);
 	return check_finish("test_kernels");

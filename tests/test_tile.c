@@ -20,11 +20,6 @@
 #define STYLE_LOSS_TOLERANCE 2e-4  /* relative: regions vs the whole picture, float32 Gram sums */
 #define STYLE_LOSS_SENSITIVITY 1e-3 /* without the margin the loss must differ by more than this */
 
-static void random_rgb(struct nst_rng *rng, uint8_t *rgb, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		rgb[i] = (uint8_t)(nst_rng_next(rng) >> 56);
-}
-
 static void options_for(struct nst_options *o, enum nst_pooling pooling) {
 	nst_options_default(o);
 	o->pooling = pooling;
@@ -217,9 +212,9 @@ static void check_style_regions(const struct nst_weights *w, enum nst_pooling po
 	nst_rng_seed(&rng, seed);
 	static uint8_t style[2][STYLE_H * STYLE_W * 3], content[CONTENT_SIDE * CONTENT_SIDE * 3];
 	static uint8_t crop_rgb[STYLE_H * STYLE_W * 3];
-	random_rgb(&rng, style[0], sizeof style[0]);
-	random_rgb(&rng, style[1], sizeof style[1]);
-	random_rgb(&rng, content, sizeof content);
+	fill_bytes(&rng, style[0], sizeof style[0]);
+	fill_bytes(&rng, style[1], sizeof style[1]);
+	fill_bytes(&rng, content, sizeof content);
 	const float blend[2] = {1.0f, 3.0f};
 	float x[CONTENT_SIDE * CONTENT_SIDE * 3];
 	for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
@@ -332,8 +327,8 @@ static void check_run(const struct nst_weights *w, uint64_t seed) {
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	static uint8_t content[HEIGHT * WIDTH * 3], style[SHEIGHT * SWIDTH * 3], out[HEIGHT * WIDTH * 3];
-	random_rgb(&rng, content, sizeof content);
-	random_rgb(&rng, style, sizeof style);
+	fill_bytes(&rng, content, sizeof content);
+	fill_bytes(&rng, style, sizeof style);
 	CHECK(nst_tiled_set_content(t, content) == NST_OK, "set content");
 	CHECK(nst_tiled_set_style(t, 0, style, 1.0f) == NST_OK, "set style");
 	struct rows rows = {0, -1, -1, true};
@@ -374,9 +369,9 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	static uint8_t content_c[CH * CW * 3], content_f[FH * FW * 3], style[SH * SW * 3];
-	random_rgb(&rng, content_c, sizeof content_c);
-	random_rgb(&rng, content_f, sizeof content_f);
-	random_rgb(&rng, style, sizeof style);
+	fill_bytes(&rng, content_c, sizeof content_c);
+	fill_bytes(&rng, content_f, sizeof content_f);
+	fill_bytes(&rng, style, sizeof style);
 	static float coarse[CH][CW][3], start[FH][FW][3], got[FH][FW][3];
 	const struct nst_problem problems[2] = {{CW, CH, 1, {SW}, {SH}}, {FW, FH, 1, {SW}, {SH}}};
 	struct nst_plan plans[2];
@@ -459,17 +454,14 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_tile: seed %llu\n", (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_tile");
 	char *dir = support_tmpdir("tile");
 	CHECK(dir != NULL, "mkdtemp");
 	if (!dir)
 		return check_finish("test_tile");
 	char path[512];
 	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
-	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
-	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
-	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
+	CHECK(support_write_small_vgg(path, seed) == 0, "write %s", path);
 	struct nst_weights *w = NULL;
 	struct nst_diag diag = {{0}};
 	CHECK(nst_weights_open(path, &w, &diag) == NST_OK, "open %s: %s", path, diag.message);

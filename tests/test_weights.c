@@ -6,7 +6,6 @@
  * Env: NST_BUILD (default "build") for $NST_BUILD/vgg19.nstw, NST_SHARED (default "../shared") for
  * the raw TensorFlow.js shards the real file is cross-checked against.
  */
-#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,9 +17,9 @@
 
 #include "check.h"
 #include "internal.h"
+#include "support.h"
 
 #define PATH_BYTES 2048
-#define DIR_BYTES 1024 /* the mkdtemp directory; PATH_BYTES leaves room for the file names in it */
 
 /* ---------------------------------------------------------------------------------------------
  * float16 <-> float32
@@ -284,14 +283,6 @@ static bool tiny_build(struct tiny_file *t, uint32_t arch, uint32_t dtype, const
 	return true;
 }
 
-static bool write_file(const char *path, const uint8_t *bytes, size_t size) {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		return false;
-	const bool ok = fwrite(bytes, 1, size, f) == size;
-	return fclose(f) == 0 && ok;
-}
-
 /* Opens path expecting failure `want` with a one-line message naming the file and holding needle. */
 static void expect_open_fails(const char *path, const char *what, enum nst_status want, const char *needle) {
 	struct nst_weights *w = (struct nst_weights *)(uintptr_t)&check_passed_count; /* must be reset to NULL */
@@ -319,7 +310,7 @@ static void expect_bytes_fail(const char *dir, const char *what, const uint8_t *
                               enum nst_status want, const char *needle) {
 	char path[PATH_BYTES];
 	snprintf(path, sizeof path, "%s/%s.nstw", dir, what);
-	CHECK(write_file(path, bytes, size), "cannot write %s", path);
+	CHECK(support_write_file(path, bytes, size) == 0, "cannot write %s", path);
 	expect_open_fails(path, what, want, needle);
 }
 
@@ -433,7 +424,7 @@ static void test_files(const char *dir) {
 		return;
 	char path[PATH_BYTES];
 	snprintf(path, sizeof path, "%s/valid.nstw", dir);
-	CHECK(write_file(path, t.bytes, t.size), "cannot write %s", path);
+	CHECK(support_write_file(path, t.bytes, t.size) == 0, "cannot write %s", path);
 	check_tiny_reads(path, &t, NST_ARCH_VGG);
 
 	/* float16 storage, a transformer with instance norm, an odd kernel size (the bias is then padded
@@ -448,7 +439,7 @@ static void test_files(const char *dir) {
 	if (t16.bytes) {
 		char p16[PATH_BYTES];
 		snprintf(p16, sizeof p16, "%s/valid16.nstw", dir);
-		CHECK(write_file(p16, t16.bytes, t16.size), "cannot write %s", p16);
+		CHECK(support_write_file(p16, t16.bytes, t16.size) == 0, "cannot write %s", p16);
 		check_tiny_reads(p16, &t16, NST_ARCH_TRANSFORMER);
 		free(t16.bytes);
 	}
@@ -575,7 +566,7 @@ static void test_files(const char *dir) {
 	if (t5.bytes) {
 		char p5[PATH_BYTES];
 		snprintf(p5, sizeof p5, "%s/five-blocks.nstw", dir);
-		CHECK(write_file(p5, t5.bytes, t5.size), "write");
+		CHECK(support_write_file(p5, t5.bytes, t5.size) == 0, "write");
 		check_tiny_reads(p5, &t5, NST_ARCH_VGG);
 		free(t5.bytes);
 	}
@@ -597,29 +588,10 @@ static const struct { const char *name; int cin, cout; } vgg19_layers[] = {
 #define VGG19_BLOCKS1_3 8
 #define VGG19_ALL 16
 
-static uint8_t *read_whole(const char *path, size_t *size) {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	uint8_t *buf = NULL;
-	if (fseek(f, 0, SEEK_END) == 0) {
-		const long n = ftell(f);
-		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-			*size = fread(buf, 1, (size_t)n, f);
-			if (*size != (size_t)n) {
-				free(buf);
-				buf = NULL;
-			}
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 /* Layer `layer` of the file against the raw float32 shard (kernel HWIO then bias), value by value. */
 static void cross_check_shard(const struct nst_weights *w, int layer, const char *shard) {
 	size_t size = 0;
-	uint8_t *raw = read_whole(shard, &size);
+	uint8_t *raw = support_read_file(shard, &size);
 	if (!raw) {
 		printf("note: %s not readable: skipping the shard cross-check of layer %d\n", shard, layer);
 		return;
@@ -703,32 +675,17 @@ static void test_real_file(const char *build, const char *shared) {
  * main
  * ------------------------------------------------------------------------------------------- */
 
-static void remove_dir(const char *dir) {
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[PATH_BYTES];
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 int main(void) {
 	const char *build = check_env("NST_BUILD", "build");
 	const char *shared = check_env("NST_SHARED", "../shared");
 	test_f16();
 	test_crc();
-	char dir[DIR_BYTES];
-	snprintf(dir, sizeof dir, "%s/nst-test-weights-XXXXXX", check_env("TMPDIR", "/tmp"));
-	CHECK(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
-	test_files(dir);
-	remove_dir(dir);
+	char *dir = support_tmpdir("weights");
+	CHECK(dir != NULL, "mkdtemp");
+	if (dir)
+		test_files(dir);
+	support_rmdir(dir);
+	free(dir);
 	test_real_file(build, shared);
 	nst_weights_close(NULL);
 	return check_finish("test_weights");
