@@ -46,7 +46,7 @@
 #include <pthreadpool.h>
 
 #include "check.h"
-#include "fast_ops.h"
+#include "net_transformer.h"
 #include "internal.h"
 #include "support.h"
 
