@@ -4,22 +4,19 @@
  */
 #include "internal.h"
 
+/* The backend auto and xnnpack resolve to for the engine's own kernels. */
+static enum nst_backend own_backend(void) {
+	return nst_kernel_configs(NULL, false, NULL, 1) > 0 ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR;
+}
+
 const struct nst_gemm_kernel *nst_engine_kernels(enum nst_backend backend, enum nst_precision precision) {
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu), *scalar = nst_gemm_kernel_scalar();
-	const bool has_simd = best != scalar;
+	const bool f16 = precision == NST_PRECISION_FP16;
+	const struct nst_kernel_config *fastest;
 	switch (backend) {
-	case NST_BACKEND_SCALAR:
-		return precision == NST_PRECISION_FP16 ? nst_gemm_kernel_f16(&cpu, true) : scalar;
-	case NST_BACKEND_SIMD:
-		if (!has_simd)
-			return NULL;
-		return precision == NST_PRECISION_FP16 ? nst_gemm_kernel_f16(&cpu, false) : best;
-	case NST_BACKEND_AUTO:
-		return nst_engine_kernels(has_simd ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR, precision);
-	case NST_BACKEND_XNNPACK:
-		return precision == NST_PRECISION_FP16 ? NULL : best;
+	case NST_BACKEND_SCALAR: return &nst_kernel_config_scalar(f16)->gemm;
+	case NST_BACKEND_SIMD: return nst_kernel_configs(NULL, f16, &fastest, 1) == 1 ? &fastest->gemm : NULL;
+	case NST_BACKEND_AUTO: return nst_engine_kernels(own_backend(), precision);
+	case NST_BACKEND_XNNPACK: return f16 ? NULL : nst_engine_kernels(own_backend(), precision);
 	}
 	return NULL;
 }
@@ -27,12 +24,11 @@ const struct nst_gemm_kernel *nst_engine_kernels(enum nst_backend backend, enum 
 enum nst_status nst_engine_init(struct nst_engine *engine, enum nst_backend backend, enum nst_precision precision,
                                 int threads, struct nst_diag *diag) {
 	*engine = (struct nst_engine){.threads = threads > 0 ? threads : nst_cpu_count()};
+	if (backend == NST_BACKEND_AUTO)
+		backend = own_backend();
 	const struct nst_gemm_kernel *fp32 = nst_engine_kernels(backend, NST_PRECISION_FP32);
 	if (!fp32)
 		return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
-	if (backend == NST_BACKEND_AUTO)
-		backend = fp32 == nst_engine_kernels(NST_BACKEND_SCALAR, NST_PRECISION_FP32) ? NST_BACKEND_SCALAR
-		                                                                             : NST_BACKEND_SIMD;
 	const struct nst_gemm_kernel *f16 =
 		precision == NST_PRECISION_FP16 ? nst_engine_kernels(backend, NST_PRECISION_FP16) : NULL;
 	engine->gemm = f16 ? f16 : fp32;

@@ -1141,10 +1141,10 @@ int main(void) {
 	kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, true);
 	if (nst_gemm_kernel_f16(&cpu, false))
 		kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, false);
-	const struct nst_gemm_kernel *simd[4], *twin[4];
-	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 4);
+	const struct nst_kernel_config *configs[4];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
 	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? twin[i / 2] : simd[i / 2];
+		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
 		bool seen = false;
 		for (size_t j = 0; j < n_kernels; j++)
 			seen = seen || kernels[j]->fn == k->fn;

@@ -19,7 +19,7 @@
  *   6. nst_content_loss and nst_tv_loss: values, gradients (finite differences), accumulate flag.
  *
  * Engines: the scalar GEMM kernel and the best kernel of this CPU, each on the calling thread
- * (pool NULL) and on a 2-thread pthreadpool, plus every other kernel of nst_gemm_kernel_pairs
+ * (pool NULL) and on a 2-thread pthreadpool, plus every other kernel of nst_kernel_configs
  * (e.g. 6x16, where MR does not divide NR) on the 2-thread pool.  Every output buffer is
  * pre-filled with NaN (so an element left unwritten shows) and followed by guard words (so a
  * write past the end shows).  Max pooling also runs many tiny 2-thread pools to expose threads
@@ -1411,10 +1411,10 @@ int main(void) {
 	size_t n_kernels = 0;
 	kernels[n_kernels++] = nst_gemm_kernel_scalar();
 	kernels[n_kernels++] = nst_gemm_kernel_best(&cpu);
-	const struct nst_gemm_kernel *simd[4], *twin[4];
-	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 4);
+	const struct nst_kernel_config *configs[4];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
 	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? twin[i / 2] : simd[i / 2];
+		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
 		bool seen = false;
 		for (size_t j = 0; j < n_kernels; j++)
 			seen = seen || kernels[j]->fn == k->fn;
