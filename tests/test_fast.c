@@ -1,6 +1,6 @@
 /*
- * Feed-forward mode (src/fast.c, src/fast_ops.c) against naive references written here in double
- * precision:
+ * Feed-forward mode (src/net_transformer.c, its src/conv_*.c and src/instance_norm.c) against
+ * naive references written here in double precision:
  *
  *   1. the picture's way in and out: padding to a multiple of 4 by replicating the last row and
  *      column; cropping, the strength mix, rounding and clamping (NaN and infinities included);

@@ -1,5 +1,5 @@
 /*
- * Operators (src/conv.c, src/ops.c) against naive references written here in double precision,
+ * Operators (src/conv_im2col.c, src/ops.c) against naive references written here in double precision,
  * and every gradient against central finite differences of a double-precision naive loss.
  *
  *   1. nst_conv2d forward: 3x3 s1 zero pad 1, 3x3 s2 reflect pad 1, 9x9 s1 reflect pad 4, 3x3 s1
@@ -169,7 +169,7 @@ struct conv_case {
 
 /* Forward cases.  Reflection is PyTorch's 'reflect' (edge not repeated); the naive reference
  * reflects once, so every reflect case has pad < size, or size 1 (then every tap reads the single
- * pixel: conv.c's reflect_index special case).  The 9x9 cases have patch rows long enough
+ * pixel: nst_reflect_index.s special case).  The 9x9 cases have patch rows long enough
  * (k = 81 * cin) that the im2col tile holds only a few dozen pixels: several tiles, and both
  * threads of the 2-thread engines busy, with mask bytes at tile boundaries. */
 static const struct conv_case *conv_forward_cases(size_t *count) {
@@ -441,7 +441,7 @@ static void test_conv_forward_case(const struct test_engine *te, const struct co
 			ep.mask_in = mask_in;
 		nst_conv2d(e, &shape, c->h, c->w, in, packed, out, v == EP_NULL ? NULL : &ep);
 
-		/* Order (conv.c): clamp (in the GEMM), += addend, mask_in, then mask_out = value > 0. */
+		/* Order (conv_im2col.c): clamp (in the GEMM), += addend, mask_in, then mask_out = value > 0. */
 		double err = 0.0;
 		size_t bad = SIZE_MAX, bad_exact = SIZE_MAX, bad_bits = SIZE_MAX;
 		for (size_t i = 0; i < n_out; i++) {
