@@ -14,9 +14,6 @@
 #include "nst.h"
 #include "../arch/kernels.h"
 
-/* Per-thread scratch budget of an im2col block: a block of patch rows is sized to stay in L2. */
-#define NST_IM2COL_BLOCK_BYTES (192u * 1024u)
-
 struct nst_engine {
 	const struct nst_gemm_kernel *gemm; /* the kernel set's GEMM kernel; nst_kernels_of(gemm) is the set */
 	pthreadpool_t pool;           /* NULL: every slot runs on the calling thread */

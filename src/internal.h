@@ -65,6 +65,9 @@ uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
  * Convolution by im2col + GEMM (src/conv_im2col.c); the engine is src/engine.h
  * ------------------------------------------------------------------------------------------- */
 
+/* Per-thread scratch budget of an im2col block: a block of patch rows is sized to stay in L2. */
+#define NST_IM2COL_BLOCK_BYTES (192u * 1024u)
+
 struct nst_conv_shape {
 	int kernel_h, kernel_w;
 	int stride;
@@ -103,7 +106,7 @@ size_t nst_im2col_block_pixels(size_t k, size_t unit);
 void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const float *a, size_t lda,
                      const float *packed, float *out, size_t cout, const struct nst_f32_minmax_params *params);
 
-/* What happens to each output value after the GEMM, while the tile is still in cache. */
+/* What happens to each output value after the GEMM, while the im2col block is still in cache. */
 struct nst_conv_epilogue {
 	float min, max;               /* clamp: min 0 is a fused ReLU */
 	uint8_t *mask_out;            /* if set: bit (pixel * cout + channel) = output > 0     [H][W][C] bits */
@@ -157,11 +160,11 @@ void nst_instance_norm(const struct nst_engine *engine, size_t n, int c, float *
 size_t nst_conv_up_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
 void nst_conv_up_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
                       const float *bias, float *packed);
-/* Floats of per-thread scratch nst_conv2d_up needs (its im2col tile). */
+/* Floats of per-thread scratch nst_conv2d_up needs (its im2col block). */
 size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
 /* out [oh][ow][cout] = conv(nearest_up(in [h][w][cin])), packed as for nst_conv2d; up is 1 (a plain
  * convolution, any stride) or 2 (stride 1: the input upsampled 2x, nearest).  Padding (reflection
- * or zeros) applies to the upsampled picture, which is never built: the im2col tile reads its
+ * or zeros) applies to the upsampled picture, which is never built: the im2col block reads its
  * pixels from the input directly.  oh = nst_conv_out_size(up * h, ...), likewise ow. */
 void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape *shape, int up, int h, int w,
                    const float *in, const float *packed, float *out);
