@@ -253,45 +253,59 @@ struct nst_cpu_features {
 
 void nst_cpu_detect(struct nst_cpu_features *out);
 
-/* The scalar kernel that the portable backend uses. */
-const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void);
-/* The fastest kernel this CPU runs (falls back to scalar); cpu NULL detects on the spot. */
-const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu);
-/* Every SIMD kernel this build and CPU can run, each with its scalar twin; returns the number
- * stored (at most capacity); simd / twin may be NULL to count only; cpu NULL detects on the spot. */
-size_t nst_gemm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
-                             const struct nst_gemm_kernel **twin, size_t capacity);
+/*
+ * A kernel configuration (src/kernel_config.c): every kernel an engine runs, of one ISA and
+ * register-file configuration, travelling together as in XNNPACK's xnn_gemm_config: the GEMM
+ * kernel and its tile MR x NR (which the packers read from it), the small-N kernel beside it, the
+ * ReLU mask, Winograd transform and instance-norm kernels, and its twin: the configuration of
+ * scalar kernels with the same tiles, which tests/test_kernels.c compares it with (a scalar
+ * configuration is its own twin).  x86-64 chooses at run time from nst_cpu_detect's features, ARM
+ * at compile time; every other CPU runs the scalar configuration.
+ */
+struct nst_kernel_config {
+	struct nst_gemm_kernel gemm;    /* first: nst_kernels_of finds the configuration from it */
+	struct nst_dot_kernel dot;
+	struct nst_mask_kernel mask;
+	struct nst_wino_kernel wino;
+	struct nst_norm_kernel norm;
+	const struct nst_kernel_config *twin;
+};
 
+/* The configuration whose GEMM kernel gemm is (every GEMM kernel an engine runs comes from one). */
+static inline const struct nst_kernel_config *nst_kernels_of(const struct nst_gemm_kernel *gemm) {
+	return (const struct nst_kernel_config *)(const void *)gemm;
+}
+
+/* The scalar configuration: float32 (the portable backend's), or with f16 the float16 GEMM's,
+ * which runs on every CPU. */
+const struct nst_kernel_config *nst_kernel_config_scalar(bool f16);
+/* The SIMD configurations cpu runs (NULL: this CPU's), fastest first, float32 or float16 GEMMs
+ * (float16: ARMv8.2-A builds with FP16 vector arithmetic only); returns how many, storing at most
+ * capacity (out may be NULL to count). */
+size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const struct nst_kernel_config **out,
+                          size_t capacity);
+
+/* The scalar GEMM kernel that the portable backend uses. */
+static inline const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void) { return &nst_kernel_config_scalar(false)->gemm; }
+/* The fastest GEMM kernel this CPU runs (falls back to scalar); cpu NULL detects on the spot. */
+const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu);
 /* The float16 GEMM kernel: the SIMD one this build and CPU run (NULL when none: x86, ARMv8.0,
  * ARMv7), or with scalar set its scalar twin, which runs on every CPU. */
 const struct nst_gemm_kernel *nst_gemm_kernel_f16(const struct nst_cpu_features *cpu, bool scalar);
-/* Every float16 SIMD kernel this build and CPU can run, with its scalar twin (as nst_gemm_kernel_pairs). */
-size_t nst_gemm_kernel_f16_pairs(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
-                                 const struct nst_gemm_kernel **twin, size_t capacity);
 
-/* The small-N kernel that runs beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
-const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm);
-/* Every small-N SIMD kernel this build and CPU can run, with its scalar twin (as
- * nst_gemm_kernel_pairs). */
-size_t nst_dot_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_dot_kernel **simd,
-                            const struct nst_dot_kernel **twin, size_t capacity);
-/* The mask kernels that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
-const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm);
-/* Every SIMD mask kernel this build and CPU can run, with its scalar twin (as nst_gemm_kernel_pairs). */
-size_t nst_mask_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_mask_kernel **simd,
-                             const struct nst_mask_kernel **twin, size_t capacity);
-/* The Winograd transforms that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
-const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst_gemm_kernel *gemm);
-/* Every SIMD transform kernel set this build and CPU can run, with its scalar twin (as
- * nst_gemm_kernel_pairs). */
-size_t nst_wino_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_wino_kernel **simd,
-                             const struct nst_wino_kernel **twin, size_t capacity);
-/* The instance-norm kernels that run beside a GEMM kernel (the same ISA; scalar for scalar kernels). */
-const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm);
-/* Every SIMD instance-norm kernel set this build and CPU can run, with its scalar twin (as
- * nst_gemm_kernel_pairs). */
-size_t nst_norm_kernel_pairs(const struct nst_cpu_features *cpu, const struct nst_norm_kernel **simd,
-                             const struct nst_norm_kernel **twin, size_t capacity);
+/* The kernels that run beside a GEMM kernel, from its configuration. */
+static inline const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->dot;
+}
+static inline const struct nst_mask_kernel *nst_mask_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->mask;
+}
+static inline const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->wino;
+}
+static inline const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->norm;
+}
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);
 /* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */

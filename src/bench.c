@@ -13,10 +13,11 @@
 #define PEAK_KC 128            /* a and the packed panel stay in L1 */
 #define PEAK_BATCH 256         /* kernel calls between clock reads */
 
+/* The GEMM kernel the backend's engine runs (simd on a CPU without SIMD kernels: the scalar one,
+ * as XNNPACK's peak is ours). */
 static const struct nst_gemm_kernel *kernel_for(enum nst_backend backend) {
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-	return backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
+	return nst_engine_kernels(backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_AUTO,
+	                          NST_PRECISION_FP32);
 }
 
 const char *nst_bench_kernel_name(enum nst_backend backend) {
@@ -41,7 +42,7 @@ struct peak_task {
 	double seconds[NST_PROFILE_MAX_LAYERS];
 };
 
-static void peak_worker(void *context, size_t slot) {
+static void peak_worker(void *context, size_t slot, size_t item) {
 	struct peak_task *t = context;
 	const struct nst_gemm_kernel *g = t->g;
 	const size_t mr = g->mr, nr = g->nr;
@@ -73,8 +74,8 @@ static void peak_worker(void *context, size_t slot) {
 		calls += PEAK_BATCH;
 		t1 = nst_seconds();
 	}
-	t->flops[slot] = 2.0 * (double)calls * (double)(mr * nr * PEAK_KC);
-	t->seconds[slot] = t1 - t0;
+	t->flops[item] = 2.0 * (double)calls * (double)(mr * nr * PEAK_KC);
+	t->seconds[item] = t1 - t0;
 	free(w);
 }
 
@@ -90,14 +91,10 @@ double nst_bench_peak_gflops(enum nst_backend backend, int threads) {
 	 * no run reaches. */
 	if (threads > nst_cpu_count())
 		threads = nst_cpu_count();
-	pthreadpool_t pool = nst_pool_create(threads);
-	if (pool)
-		pthreadpool_parallelize_1d(pool, peak_worker, &t, (size_t)threads, 0);
-	else
-		for (int s = 0; s < threads; s++)
-			peak_worker(&t, (size_t)s);
-	if (pool)
-		pthreadpool_destroy(pool);
+	struct nst_engine e = {.gemm = t.g, .threads = threads};
+	(void)nst_engine_start(&e, NULL); /* without threads the slots time themselves in turn */
+	nst_parallel_for(&e, (size_t)threads, peak_worker, &t);
+	nst_engine_release(&e);
 	double gflops = 0.0;
 	for (int s = 0; s < threads; s++)
 		if (t.seconds[s] > 0)
@@ -134,7 +131,8 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 		hwio[i] = (float)((i * 40503u) % 1000) * 1e-4f - 0.05f;
 	nst_conv_pack_forward(g, &shape, hwio, bias, pf);
 	nst_conv_pack_backward(g, &shape, hwio, pb);
-	struct nst_engine e = {g, nst_pool_create(threads), threads, sc, scratch};
+	struct nst_engine e = {.gemm = g, .threads = threads, .scratch = sc, .scratch_floats = scratch};
+	(void)nst_engine_start(&e, NULL); /* without threads its slots run in turn, as before */
 	/* XNNPACK: its own operators (on a malloc-backed counting heap), the same shapes and data. */
 	struct nst_xnn_heap heap;
 	void *xf = NULL, *xb = NULL;
@@ -150,8 +148,7 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 			nst_xnn_delete(xf);
 			nst_xnn_delete(xb);
 			nst_xnn_end(&heap);
-			if (e.pool)
-				pthreadpool_destroy(e.pool);
+			nst_engine_release(&e);
 			goto done;
 		}
 	}
@@ -185,8 +182,7 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 		nst_xnn_delete(xb);
 		nst_xnn_end(&heap);
 	}
-	if (e.pool)
-		pthreadpool_destroy(e.pool);
+	nst_engine_release(&e);
 done:
 	free(in);
 	free(out);

@@ -11,6 +11,7 @@
 
 #include "nst.h"
 #include "../arch/kernels.h"
+#include "engine.h"
 #include "weights_format.h"
 
 /* Fills diag (if any) with a printf-style message; returns status, so that callers can write
@@ -61,19 +62,11 @@ void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum 
 uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------
- * Engine: what every operator needs to run (src/conv.c, src/ops.c)
+ * Convolution by im2col + GEMM (src/conv_im2col.c); the engine is src/engine.h
  * ------------------------------------------------------------------------------------------- */
 
-/* im2col tile budget per thread: the tile of patch rows is sized to stay in L2. */
-#define NST_IM2COL_TILE_BYTES (192u * 1024u)
-
-struct nst_engine {
-	const struct nst_gemm_kernel *gemm;
-	pthreadpool_t pool;           /* NULL: run on the calling thread */
-	int threads;
-	float *scratch;               /* [threads][scratch_floats]: im2col tiles */
-	size_t scratch_floats;        /* per thread */
-};
+/* Per-thread scratch budget of an im2col block: a block of patch rows is sized to stay in L2. */
+#define NST_IM2COL_BLOCK_BYTES (192u * 1024u)
 
 struct nst_conv_shape {
 	int kernel_h, kernel_w;
@@ -91,7 +84,29 @@ static inline int nst_conv_out_size(int in, int kernel, int stride, int pad) {
 	return (in + 2 * pad - kernel) / stride + 1;
 }
 
-/* What happens to each output value after the GEMM, while the tile is still in cache. */
+/* Floats of one patch row (one output pixel's inputs): kh * kw * cin. */
+static inline size_t nst_conv_patch_floats(const struct nst_conv_shape *shape) {
+	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
+}
+
+/* Reflection without repeating the edge (PyTorch's 'reflect'): -1 -> 1, n -> n - 2; n 1 gives 0. */
+static inline int nst_reflect_index(int i, int n) {
+	if (n == 1)
+		return 0;
+	while (i < 0 || i >= n)
+		i = i < 0 ? -i : 2 * (n - 1) - i;
+	return i;
+}
+
+/* Output pixels per im2col block of patch rows of k floats: as many as fit NST_IM2COL_BLOCK_BYTES,
+ * a multiple of unit (the GEMM kernel's MR, or a multiple of it), at least unit. */
+size_t nst_im2col_block_pixels(size_t k, size_t unit);
+/* out [np][cout] (row stride cout) = a [np][k] (row stride lda) x packed (g's NR-column panels of
+ * k weights and their biases), clamped by params: every panel over the block's rows. */
+void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const float *a, size_t lda,
+                     const float *packed, float *out, size_t cout, const struct nst_f32_minmax_params *params);
+
+/* What happens to each output value after the GEMM, while the im2col block is still in cache. */
 struct nst_conv_epilogue {
 	float min, max;               /* clamp: min 0 is a fused ReLU */
 	uint8_t *mask_out;            /* if set: bit (pixel * cout + channel) = output > 0     [H][W][C] bits */
@@ -99,7 +114,7 @@ struct nst_conv_epilogue {
 	const uint8_t *mask_in;       /* if set: output = bit ? output : 0, after the addend  [H][W][C] bits */
 };
 
-/* Floats of per-thread im2col scratch a convolution of this shape needs (see NST_IM2COL_TILE_BYTES). */
+/* Floats of per-thread im2col scratch a convolution of this shape needs (see NST_IM2COL_BLOCK_BYTES). */
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
 /* Floats of packed weights for a forward convolution / its input-gradient convolution. */
 size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
@@ -113,9 +128,89 @@ void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst
 /* The shape of the input-gradient convolution of a stride-1, zero-padded convolution. */
 struct nst_conv_shape nst_conv_backward_shape(const struct nst_conv_shape *shape);
 
-/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])), tiled im2col + GEMM on the engine's threads. */
+/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])), blocked im2col + GEMM on the engine's threads. */
 void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
                 const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue);
+
+/* ---------------------------------------------------------------------------------------------
+ * Instance norm (src/instance_norm.c)
+ * ------------------------------------------------------------------------------------------- */
+/* Instance norm's epsilon (PyTorch's default, which the trained networks used). */
+#define NST_INSTANCE_NORM_EPS 1e-5
+
+/* What follows an instance norm. */
+enum nst_norm_then {
+	NST_NORM_RELU = 0,   /* x = relu(norm(x)) */
+	NST_NORM_PLAIN = 1,  /* x = norm(x) */
+	NST_NORM_ADD = 2,    /* residual += norm(x) (x is left as it was) */
+};
+
+/* Doubles of scratch nst_instance_norm needs: per-slot partial sums and the per-channel affine. */
+size_t nst_instance_norm_scratch_doubles(int threads, int c);
+/* Instance norm of x [n][c] (n = H*W) per channel: (x - mean) / sqrt(var + eps) * gamma + beta,
+ * biased variance, sums in double; then `then`.  residual [n][c] for NST_NORM_ADD. */
+void nst_instance_norm(const struct nst_engine *engine, size_t n, int c, float *x, const float *gamma,
+                       const float *beta, enum nst_norm_then then, float *residual, double *scratch);
+
+/* ---------------------------------------------------------------------------------------------
+ * The upsample convolution (src/conv_upsample.c)
+ * ------------------------------------------------------------------------------------------- */
+/* Floats of packed weights nst_conv2d_up reads, and their packing: always the GEMM kernel's NR
+ * panels (nst_conv_pack_forward packs few output channels for nst_conv2d's small-N kernels). */
+size_t nst_conv_up_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+void nst_conv_up_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                      const float *bias, float *packed);
+/* Floats of per-thread scratch nst_conv2d_up needs (its im2col block). */
+size_t nst_conv_up_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+/* out [oh][ow][cout] = conv(nearest_up(in [h][w][cin])), packed as for nst_conv2d; up is 1 (a plain
+ * convolution, any stride) or 2 (stride 1: the input upsampled 2x, nearest).  Padding (reflection
+ * or zeros) applies to the upsampled picture, which is never built: the im2col block reads its
+ * pixels from the input directly.  oh = nst_conv_out_size(up * h, ...), likewise ow. */
+void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape *shape, int up, int h, int w,
+                   const float *in, const float *packed, float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Winograd's convolution (src/conv_winograd.c)
+ * ------------------------------------------------------------------------------------------- */
+/* A 3x3, stride-1, pad-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
+ * tiles transformed (B^T d B, the arch/ transform kernels), (m + 2)^2 GEMMs over the channels with
+ * the transformed kernels (G g G^T, packed once: (m + 2)^2 / 9 of the plain packing), and m x m
+ * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Packing
+ * needs staging floats. */
+enum nst_wino {
+	NST_WINO_F2 = 2, /* F(2x2, 3x3) */
+	NST_WINO_F4 = 4, /* F(4x4, 3x3) */
+};
+bool nst_conv_winograd_applies(const struct nst_conv_shape *shape);
+size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                       enum nst_wino f);
+size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape);
+size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                        enum nst_wino f);
+/* Packs HWIO weights [3][3][cin][cout] and bias [cout] (NULL: zeros). */
+void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
+                            const float *hwio, const float *bias, float *staging, float *packed);
+/* out [h][w][cout] = conv(in [h][w][cin]), as nst_conv2d computes it (up to rounding). */
+void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
+                         int w, const float *in, const float *packed, float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * The upsample + 3x3 convolution by phases (src/conv_phases.c)
+ * ------------------------------------------------------------------------------------------- */
+/* Nearest 2x upsample + 3x3 pad-1 stride-1 convolution by phases: each output pixel
+ * (2y + py, 2x + px) sees 2x2 distinct input pixels, so each phase is a 2x2 convolution of the
+ * input with the kernel's taps summed per input pixel (reflection of the upsampled picture is
+ * replication of the input's edge; zero padding stays zero): 16 multiplies per 4 outputs and
+ * input channel instead of 36.  Packing needs staging floats. */
+bool nst_conv_phases_apply(const struct nst_conv_shape *shape);
+size_t nst_conv_phases_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+size_t nst_conv_phases_staging_floats(const struct nst_conv_shape *shape);
+size_t nst_conv_phases_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+void nst_conv_phases_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                          const float *bias, float *staging, float *packed);
+/* out [2h][2w][cout] = conv(nearest2x(in [h][w][cin])), as nst_conv2d_up with up = 2 computes it. */
+void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
+                       const float *in, const float *packed, float *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Operators (src/ops.c); all feature maps are [H][W][C] float32.
@@ -227,7 +322,7 @@ const struct nst_xnn_heap *nst_session_xnn_heap(const struct nst_session *sessio
 void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask);
 
 /* ---------------------------------------------------------------------------------------------
- * Small helpers
+ * The clock (src/clock.c), the CPU count (src/cpu_count.c), the generator (src/rng.c)
  * ------------------------------------------------------------------------------------------- */
 /* nst_seconds: include/nst.h */
 /* The CPU limit of the cgroups listed in cgroup_file (/proc/self/cgroup's format) under the
@@ -235,10 +330,6 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
  * and v1's cpu.cfs_quota_us / cpu.cfs_period_us over the cgroup and those above it; 0 for none.
  * (nst_cpu_count's; the paths are parameters for the tests.) */
 int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root);
-/* A thread pool for `threads` work slots (NULL below 2): at most nst_cpu_count() threads run
- * them, so that more slots than CPUs do not fight over the CPUs; the work is still split into
- * `threads` slots, each with its own scratch, so the result is the same. */
-pthreadpool_t nst_pool_create(int threads);
 
 /* Deterministic generator (splitmix64 seeding xoshiro256**) for NST_INIT_RANDOM and the tests. */
 struct nst_rng { uint64_t s[4]; };

@@ -37,7 +37,7 @@ static int pool_slots(const struct nst_engine *engine, int oh, int c) {
 	return engine->threads < oh ? engine->threads : (oh > 0 ? oh : 1);
 }
 
-static void maxpool_worker(void *context, size_t slot) {
+static void maxpool_worker(void *context, size_t slot, size_t item) {
 	const struct pool_task *t = context;
 	const size_t c = (size_t)t->c;
 	const int y0 = (int)slot * t->rows_per_slot;
@@ -88,21 +88,14 @@ static void maxpool_worker(void *context, size_t slot) {
 		}
 }
 
-static void run_slots(const struct nst_engine *engine, void (*fn)(void *, size_t), void *task, int slots) {
-	if (slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, fn, task, (size_t)slots, 0);
-	else
-		fn(task, 0);
-}
-
 void nst_maxpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out, uint8_t *argmax) {
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = in, .out = out, .argmax = argmax};
 	t.slots = pool_slots(engine, t.oh, c);
 	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
-	run_slots(engine, maxpool_worker, &t, t.slots);
+	nst_parallel_for(engine, (size_t)t.slots, maxpool_worker, &t);
 }
 
-static void maxpool_backward_worker(void *context, size_t slot) {
+static void maxpool_backward_worker(void *context, size_t slot, size_t item) {
 	const struct pool_task *t = context;
 	const size_t c = (size_t)t->c;
 	const int y0 = (int)slot * t->rows_per_slot;
@@ -142,7 +135,7 @@ void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	                      .argmax_in = argmax};
 	t.slots = pool_slots(engine, t.oh, c);
 	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
-	run_slots(engine, maxpool_backward_worker, &t, t.slots);
+	nst_parallel_for(engine, (size_t)t.slots, maxpool_backward_worker, &t);
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
@@ -188,7 +181,7 @@ struct mask_task {
 	const struct nst_mask_kernel *kernel;
 };
 
-static void mask_worker(void *context, size_t slot) {
+static void mask_worker(void *context, size_t slot, size_t item) {
 	const struct mask_task *t = context;
 	const size_t nbytes = (t->n + MASK_BITS - 1) / MASK_BITS, whole = t->n / MASK_BITS;
 	const size_t b0 = slot * t->bytes_per_slot;
@@ -221,7 +214,7 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
 	if (nbytes < MASK_BYTES_PER_SLOT_MIN * slots)
 		slots = 1;
 	struct mask_task t = {n, (nbytes + slots - 1) / slots, mask, addend, inout, nst_mask_kernel_for(engine->gemm)};
-	run_slots(engine, mask_worker, &t, (int)slots);
+	nst_parallel_for(engine, (size_t)slots, mask_worker, &t);
 }
 
 void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask) {
@@ -265,7 +258,7 @@ struct gram_task {
 	float *gram;      /* [c][c] */
 };
 
-static void gram_worker(void *context, size_t slot) {
+static void gram_worker(void *context, size_t slot, size_t item) {
 	const struct gram_task *t = context;
 	const struct nst_gemm_kernel *g = t->engine->gemm;
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
@@ -306,7 +299,7 @@ void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, 
 	if ((size_t)t.slots > t.n_chunks)
 		t.slots = (int)t.n_chunks;
 	assert(nst_gram_scratch_floats(engine->gemm, c) <= engine->scratch_floats);
-	run_slots(engine, gram_worker, &t, t.slots);
+	nst_parallel_for(engine, (size_t)t.slots, gram_worker, &t);
 	const size_t cc = (size_t)c;
 	const float scale = (float)(1.0 / ((double)n * (double)c));
 	for (size_t i = 0; i < cc; i++)
@@ -364,7 +357,7 @@ static void relu_mask_block(const struct nst_mask_kernel *mk, size_t n, const fl
 	}
 }
 
-static void style_grad_worker(void *context, size_t slot) {
+static void style_grad_worker(void *context, size_t slot, size_t item) {
 	const struct style_grad_task *t = context;
 	const struct nst_gemm_kernel *g = t->engine->gemm;
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
@@ -393,7 +386,7 @@ void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const floa
 	const int slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
 	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
 	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
-	run_slots(engine, style_grad_worker, &t, slots);
+	nst_parallel_for(engine, (size_t)slots, style_grad_worker, &t);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -427,7 +420,7 @@ struct tap_grad_task {
 	float *out;            /* [n][cs] */
 };
 
-static void tap_grad_worker(void *context, size_t slot) {
+static void tap_grad_worker(void *context, size_t slot, size_t item) {
 	const struct tap_grad_task *t = context;
 	const struct nst_gemm_kernel *g = t->engine->gemm;
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
@@ -486,7 +479,7 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 	if ((size_t)t.slots > t.n_blocks)
 		t.slots = (int)(t.n_blocks > 0 ? t.n_blocks : 1);
 	assert(nst_tap_grad_scratch_floats(engine->gemm, ct) <= engine->scratch_floats);
-	run_slots(engine, tap_grad_worker, &t, t.slots);
+	nst_parallel_for(engine, (size_t)t.slots, tap_grad_worker, &t);
 }
 
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,

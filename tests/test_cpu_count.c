@@ -1,5 +1,5 @@
 /*
- * nst_cpu_count (src/util.c): the CPUs this process may use.
+ * nst_cpu_count (src/cpu_count.c): the CPUs this process may use.
  *   - its CPU affinity: pinned to one CPU (what `taskset -c 0` does), it is 1; pinned to two, 2;
  *   - cgroup quotas, read from a cgroup tree made here (nst_cgroup_cpu_limit with the paths as
  *     parameters): v2 cpu.max "150000 100000" is 2 CPUs, "max 100000" none, a tighter parent wins;

@@ -1,6 +1,6 @@
 /*
- * Feed-forward mode (src/fast.c, src/fast_ops.c) against naive references written here in double
- * precision:
+ * Feed-forward mode (src/net_transformer.c, its src/conv_*.c and src/instance_norm.c) against
+ * naive references written here in double precision:
  *
  *   1. the picture's way in and out: padding to a multiple of 4 by replicating the last row and
  *      column; cropping, the strength mix, rounding and clamping (NaN and infinities included);
@@ -46,7 +46,7 @@
 #include <pthreadpool.h>
 
 #include "check.h"
-#include "fast_ops.h"
+#include "net_transformer.h"
 #include "internal.h"
 #include "support.h"
 
@@ -1029,10 +1029,10 @@ int main(void) {
 	kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, true);
 	if (nst_gemm_kernel_f16(&cpu, false))
 		kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, false);
-	const struct nst_gemm_kernel *simd[4], *twin[4];
-	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 4);
+	const struct nst_kernel_config *configs[4];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
 	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? twin[i / 2] : simd[i / 2];
+		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
 		bool seen = false;
 		for (size_t j = 0; j < n_kernels; j++)
 			seen = seen || kernels[j]->fn == k->fn;

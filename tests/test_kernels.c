@@ -858,9 +858,7 @@ static void check_dot_tables(const struct nst_cpu_features *cpu, const struct ns
 		CHECK(strncmp(simd[i]->name, want, strlen(want)) == 0 && !strstr(simd[i]->name, "scalar"),
 		      "%s is a SIMD kernel named after its tile", simd[i]->name);
 	}
-	const struct nst_cpu_features none = {0};
-	CHECK(nst_dot_kernel_pairs(&none, NULL, NULL, 8) == 0, "a CPU without features has no small-N SIMD kernels");
-	CHECK(nst_dot_kernel_pairs(cpu, NULL, NULL, 0) == 0, "small-N pairs with capacity 0 stores nothing");
+	(void)cpu;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -870,6 +868,42 @@ static int name_matches(const struct nst_gemm_kernel *k, const char *isa) {
 	char want[96];
 	snprintf(want, sizeof(want), "nst_f32_gemm_%" PRIu32 "x%" PRIu32 "__%s", k->mr, k->nr, isa);
 	return strcmp(k->name, want) == 0;
+}
+
+/* Every configuration of the table: its twin is scalar, is its own twin, and has the same tiles
+ * (GEMM and small-N) and GEMM format; SIMD configurations have no scalar kernels. */
+static void check_config(const struct nst_kernel_config *c, bool simd_config) {
+	const struct nst_kernel_config *t = c->twin;
+	CHECK(t && t->twin == t, "%s's twin %s is its own twin", c->gemm.name, t ? t->gemm.name : "(none)");
+	if (!t)
+		return;
+	CHECK(c->gemm.mr == t->gemm.mr && c->gemm.nr == t->gemm.nr && c->gemm.f16 == t->gemm.f16 &&
+	          c->dot.mr == t->dot.mr && c->dot.nr == t->dot.nr,
+	      "%s / %s and their twins %s / %s have the same tiles", c->gemm.name, c->dot.name, t->gemm.name, t->dot.name);
+	CHECK(strstr(t->gemm.name, "__scalar") && strstr(t->dot.name, "__scalar") && strstr(t->mask.name, "__scalar") &&
+	          strstr(t->wino.name, "__scalar") && strstr(t->norm.name, "__scalar"),
+	      "%s's twin is all scalar kernels", c->gemm.name);
+	if (simd_config)
+		CHECK(!strstr(c->gemm.name, "scalar") && !strstr(c->dot.name, "scalar") && !strstr(c->mask.name, "scalar") &&
+		          !strstr(c->wino.name, "scalar") && !strstr(c->norm.name, "scalar") && c != t,
+		      "%s's configuration is all SIMD kernels", c->gemm.name);
+	CHECK(nst_kernels_of(&c->gemm) == c && nst_dot_kernel_for(&c->gemm) == &c->dot && nst_norm_kernel_for(&c->gemm) == &c->norm,
+	      "%s finds its configuration", c->gemm.name);
+}
+
+static void check_configs(const struct nst_cpu_features *cpu) {
+	check_config(nst_kernel_config_scalar(false), false);
+	check_config(nst_kernel_config_scalar(true), false);
+	CHECK(nst_kernel_config_scalar(true)->gemm.f16 && !nst_kernel_config_scalar(false)->gemm.f16,
+	      "the scalar configurations' GEMM formats");
+	for (int f16 = 0; f16 < 2; f16++) {
+		const struct nst_kernel_config *c[8];
+		const size_t n = nst_kernel_configs(cpu, f16, c, 8);
+		for (size_t i = 0; i < n; i++) {
+			check_config(c[i], true);
+			CHECK(c[i]->gemm.f16 == (f16 != 0), "%s in the %s list", c[i]->gemm.name, f16 ? "float16" : "float32");
+		}
+	}
 }
 
 static void check_tables(const struct nst_cpu_features *cpu, const struct nst_gemm_kernel **simd,
@@ -892,11 +926,12 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ge
 	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(cpu);
 	CHECK(best == (pairs ? simd[0] : s), "best kernel %s is the first pair (or scalar)", best->name);
 	CHECK(nst_gemm_kernel_best(NULL) == best, "nst_gemm_kernel_best(NULL) detects the same CPU");
-	CHECK(nst_gemm_kernel_pairs(cpu, NULL, NULL, 0) == 0, "pairs with capacity 0 stores nothing");
+	CHECK(nst_kernel_configs(cpu, false, NULL, 0) == 0, "configurations with capacity 0 stores nothing");
+	CHECK(nst_kernel_configs(NULL, false, NULL, 8) == pairs, "nst_kernel_configs(NULL) detects the same CPU");
 	const struct nst_cpu_features none = {0};
-	const struct nst_gemm_kernel *none_simd[8], *none_twin[8];
+	const struct nst_kernel_config *none_configs[8];
 	CHECK(nst_gemm_kernel_best(&none) == s, "a CPU without features runs the scalar kernel");
-	CHECK(nst_gemm_kernel_pairs(&none, none_simd, none_twin, 8) == 0, "a CPU without features has no SIMD pairs");
+	CHECK(nst_kernel_configs(&none, false, none_configs, 8) == 0, "a CPU without features has no SIMD configurations");
 
 #if defined(__x86_64__)
 	__builtin_cpu_init();
@@ -939,12 +974,13 @@ static void check_f16_tables(const struct nst_cpu_features *cpu, const struct ns
 	      "nst_gemm_kernel_f16(NULL, true) is the float16 8x16 scalar kernel");
 	CHECK(nst_gemm_kernel_f16(cpu, true) == s, "the float16 scalar kernel does not depend on the CPU");
 	CHECK(!nst_gemm_kernel_scalar()->f16, "nst_gemm_kernel_scalar is a float32 kernel");
-	const struct nst_gemm_kernel *f32_simd[8];
-	const size_t f32_pairs = nst_gemm_kernel_pairs(cpu, f32_simd, NULL, 8);
+	const struct nst_kernel_config *f32_configs[8];
+	const size_t f32_pairs = nst_kernel_configs(cpu, false, f32_configs, 8);
 	for (size_t i = 0; i < f32_pairs; i++)
-		CHECK(!f32_simd[i]->f16, "%s is a float32 kernel", f32_simd[i]->name);
-	CHECK(nst_gemm_kernel_f16_pairs(cpu, NULL, NULL, 0) == 0, "float16 pairs with capacity 0 stores nothing");
-	CHECK(nst_gemm_kernel_f16_pairs(cpu, NULL, NULL, 8) == pairs, "float16 pairs: counting gives %zu", pairs);
+		CHECK(!f32_configs[i]->gemm.f16 && !f32_configs[i]->twin->gemm.f16, "%s is a float32 kernel",
+		      f32_configs[i]->gemm.name);
+	CHECK(nst_kernel_configs(cpu, true, NULL, 0) == 0, "float16 configurations with capacity 0 stores nothing");
+	CHECK(nst_kernel_configs(cpu, true, NULL, 8) == pairs, "float16 configurations: counting gives %zu", pairs);
 	const struct nst_gemm_kernel *best = nst_gemm_kernel_f16(cpu, false);
 #if defined(NST_HAVE_F16_GEMM_NEON)
 	CHECK(pairs == 1 && best && best->fn == nst_f16_gemm_8x16__neonfp16arith &&
@@ -954,19 +990,20 @@ static void check_f16_tables(const struct nst_cpu_features *cpu, const struct ns
 	CHECK(pairs == 0 && best == NULL, "no FP16 vector arithmetic: no float16 SIMD kernel (%zu pairs)", pairs);
 #endif
 	for (size_t i = 0; i < pairs; i++) {
-		CHECK(simd[i] == best && twin[i] == s, "float16 pair %zu is (%s, %s)", i, simd[i]->name, twin[i]->name);
+		CHECK(simd[i] == best && twin[i]->fn == s->fn && !strcmp(twin[i]->name, s->name), "float16 pair %zu is (%s, %s)",
+		      i, simd[i]->name, twin[i]->name);
 		CHECK(simd[i]->f16 && simd[i]->mr == s->mr && simd[i]->nr == s->nr && simd[i]->fn != s->fn,
 		      "%s has its twin's tile and format", simd[i]->name);
-		const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();
-		CHECK(nst_dot_kernel_for(simd[i]) != nst_dot_kernel_for(scalar) &&
-		          nst_mask_kernel_for(simd[i]) != nst_mask_kernel_for(scalar) &&
-		          nst_wino_kernel_for(simd[i]) != nst_wino_kernel_for(scalar) &&
-		          nst_norm_kernel_for(simd[i]) != nst_norm_kernel_for(scalar),
+		CHECK(!strstr(nst_dot_kernel_for(simd[i])->name, "scalar") && !strstr(nst_mask_kernel_for(simd[i])->name, "scalar") &&
+		          !strstr(nst_wino_kernel_for(simd[i])->name, "scalar") &&
+		          !strstr(nst_norm_kernel_for(simd[i])->name, "scalar"),
 		      "%s runs beside SIMD companion kernels", simd[i]->name);
 	}
 	const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();
-	CHECK(nst_dot_kernel_for(s) == nst_dot_kernel_for(scalar) && nst_mask_kernel_for(s) == nst_mask_kernel_for(scalar) &&
-	          nst_wino_kernel_for(s) == nst_wino_kernel_for(scalar) && nst_norm_kernel_for(s) == nst_norm_kernel_for(scalar),
+	CHECK(!strcmp(nst_dot_kernel_for(s)->name, nst_dot_kernel_for(scalar)->name) &&
+	          !strcmp(nst_mask_kernel_for(s)->name, nst_mask_kernel_for(scalar)->name) &&
+	          !strcmp(nst_wino_kernel_for(s)->name, nst_wino_kernel_for(scalar)->name) &&
+	          !strcmp(nst_norm_kernel_for(s)->name, nst_norm_kernel_for(scalar)->name),
 	      "%s runs beside the scalar companion kernels", s->name);
 }
 
@@ -1271,9 +1308,16 @@ int main(void) {
 	nst_cpu_detect(&cpu);
 	printf("cpu: avx2 %d fma %d avx512f %d f16c %d neon %d neon_fp16 %d\n", cpu.avx2, cpu.fma, cpu.avx512f, cpu.f16c,
 	       cpu.neon, cpu.neon_fp16);
+	/* Every SIMD configuration this CPU runs, each family against its scalar twin. */
+	const struct nst_kernel_config *configs[8];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 8);
 	const struct nst_gemm_kernel *simd[8], *twin[8];
-	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 8);
-	printf("best kernel: %s; %zu SIMD kernels\n", nst_gemm_kernel_best(&cpu)->name, pairs);
+	for (size_t i = 0; i < pairs; i++) {
+		simd[i] = &configs[i]->gemm;
+		twin[i] = &configs[i]->twin->gemm;
+	}
+	printf("best kernel: %s; %zu SIMD kernel configurations\n", nst_gemm_kernel_best(&cpu)->name, pairs);
+	check_configs(&cpu);
 
 	check_tables(&cpu, simd, twin, pairs);
 	check_pack_example();
@@ -1298,8 +1342,13 @@ int main(void) {
 		check_page_guards(simd[i], &r, 40);
 	}
 
+	const struct nst_kernel_config *f16_configs[4];
+	const size_t f16_pairs = nst_kernel_configs(&cpu, true, f16_configs, 4);
 	const struct nst_gemm_kernel *f16_simd[4], *f16_twin[4];
-	const size_t f16_pairs = nst_gemm_kernel_f16_pairs(&cpu, f16_simd, f16_twin, 4);
+	for (size_t i = 0; i < f16_pairs; i++) {
+		f16_simd[i] = &f16_configs[i]->gemm;
+		f16_twin[i] = &f16_configs[i]->twin->gemm;
+	}
 	const struct nst_gemm_kernel *f16_scalar = nst_gemm_kernel_f16(NULL, true);
 	check_f16_tables(&cpu, f16_simd, f16_twin, f16_pairs);
 	printf("float16 scalar twin against the double reference on float16-rounded inputs:\n");
@@ -1323,7 +1372,11 @@ int main(void) {
 	}
 
 	const struct nst_dot_kernel *dot_simd[8], *dot_twin[8];
-	const size_t dot_pairs = nst_dot_kernel_pairs(&cpu, dot_simd, dot_twin, 8);
+	const size_t dot_pairs = pairs;
+	for (size_t i = 0; i < pairs; i++) {
+		dot_simd[i] = &configs[i]->dot;
+		dot_twin[i] = &configs[i]->twin->dot;
+	}
 	check_dot_tables(&cpu, dot_simd, dot_twin, dot_pairs, pairs, simd);
 	check_dot_pack_example();
 	static const struct nst_dot_kernel dot_scalars[] = {
@@ -1337,47 +1390,40 @@ int main(void) {
 	for (size_t i = 0; i < dot_pairs; i++)
 		check_dot_kernel(dot_simd[i], dot_twin[i], &r, 300);
 
-	const struct nst_mask_kernel *mask_simd[4], *mask_twin[4];
-	const size_t mask_pairs = nst_mask_kernel_pairs(&cpu, mask_simd, mask_twin, 4);
 	const struct nst_mask_kernel *scalar_mask = nst_mask_kernel_for(nst_gemm_kernel_scalar());
 	printf("ReLU mask kernels:\n");
 	check_mask_kernel(scalar_mask, NULL, &r, 200);
-	for (size_t i = 0; i < mask_pairs; i++) {
-		CHECK(mask_twin[i] == scalar_mask, "%s's twin is the scalar mask kernel", mask_simd[i]->name);
-		check_mask_kernel(mask_simd[i], mask_twin[i], &r, 400);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_mask_kernel *k = &configs[i]->mask, *t = &configs[i]->twin->mask;
+		CHECK(!strcmp(t->name, scalar_mask->name) && t->pack == scalar_mask->pack && t->apply == scalar_mask->apply,
+		      "%s's twin is the scalar mask kernel", k->name);
+		CHECK(!strstr(k->name, "scalar"), "%s runs beside a SIMD mask kernel (%s)", simd[i]->name, k->name);
+		check_mask_kernel(k, t, &r, 400);
 	}
-	for (size_t i = 0; i < pairs; i++)
-		CHECK(nst_mask_kernel_for(simd[i]) != scalar_mask || mask_pairs == 0,
-		      "%s runs beside a SIMD mask kernel", simd[i]->name);
 
-	const struct nst_wino_kernel *wino_simd[4], *wino_twin[4];
-	const size_t wino_pairs = nst_wino_kernel_pairs(&cpu, wino_simd, wino_twin, 4);
 	const struct nst_wino_kernel *scalar_wino = nst_wino_kernel_for(nst_gemm_kernel_scalar());
 	printf("Winograd transforms:\n");
 	CHECK(scalar_wino->input23 == nst_f32_wino23_input__scalar && scalar_wino->output43 == nst_f32_wino43_output__scalar,
 	      "the scalar GEMM kernel's transforms are the scalar ones");
-	CHECK(wino_pairs >= (pairs > 0 ? 1u : 0u), "%zu SIMD transform sets for %zu SIMD GEMM kernels", wino_pairs, pairs);
 	check_wino_kernel(scalar_wino, NULL, &r, 300);
-	for (size_t i = 0; i < wino_pairs; i++) {
-		CHECK(wino_twin[i] == scalar_wino && wino_simd[i] != scalar_wino, "%s's twin is the scalar set",
-		      wino_simd[i]->name);
-		check_wino_kernel(wino_simd[i], wino_twin[i], &r, 500);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_wino_kernel *k = &configs[i]->wino, *t = &configs[i]->twin->wino;
+		CHECK(!strcmp(t->name, scalar_wino->name) && t->input23 == scalar_wino->input23 &&
+		          t->output43 == scalar_wino->output43 && !strstr(k->name, "scalar"),
+		      "%s (beside %s) has the scalar set as its twin", k->name, simd[i]->name);
+		check_wino_kernel(k, t, &r, 500);
 	}
-	for (size_t i = 0; i < pairs; i++)
-		CHECK(nst_wino_kernel_for(simd[i]) != scalar_wino, "%s runs beside SIMD transforms", simd[i]->name);
 
-	const struct nst_norm_kernel *norm_simd[4], *norm_twin[4];
-	const size_t norm_pairs = nst_norm_kernel_pairs(&cpu, norm_simd, norm_twin, 4);
 	const struct nst_norm_kernel *scalar_norm = nst_norm_kernel_for(nst_gemm_kernel_scalar());
 	printf("instance-norm kernels:\n");
 	check_norm_kernel(scalar_norm, NULL, &r, 300);
-	for (size_t i = 0; i < norm_pairs; i++) {
-		CHECK(norm_twin[i] == scalar_norm && norm_simd[i] != scalar_norm, "%s's twin is the scalar set",
-		      norm_simd[i]->name);
-		check_norm_kernel(norm_simd[i], norm_twin[i], &r, 500);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_norm_kernel *k = &configs[i]->norm, *t = &configs[i]->twin->norm;
+		CHECK(!strcmp(t->name, scalar_norm->name) && t->sums == scalar_norm->sums && t->affine == scalar_norm->affine &&
+		          !strstr(k->name, "scalar"),
+		      "%s (beside %s) has the scalar set as its twin", k->name, simd[i]->name);
+		check_norm_kernel(k, t, &r, 500);
 	}
-	for (size_t i = 0; i < pairs; i++)
-		CHECK(nst_norm_kernel_for(simd[i]) != scalar_norm, "%s runs beside SIMD norm kernels", simd[i]->name);
 
 	printf("%.2f s\n", seconds_since(&t0));
 	if (check_failed_count)

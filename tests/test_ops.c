@@ -1,5 +1,5 @@
 /*
- * Operators (src/conv.c, src/ops.c) against naive references written here in double precision,
+ * Operators (src/conv_im2col.c, src/ops.c) against naive references written here in double precision,
  * and every gradient against central finite differences of a double-precision naive loss.
  *
  *   1. nst_conv2d forward: 3x3 s1 zero pad 1, 3x3 s2 reflect pad 1, 9x9 s1 reflect pad 4, 3x3 s1
@@ -19,7 +19,7 @@
  *   6. nst_content_loss and nst_tv_loss: values, gradients (finite differences), accumulate flag.
  *
  * Engines: the scalar GEMM kernel and the best kernel of this CPU, each on the calling thread
- * (pool NULL) and on a 2-thread pthreadpool, plus every other kernel of nst_gemm_kernel_pairs
+ * (pool NULL) and on a 2-thread pthreadpool, plus every other kernel of nst_kernel_configs
  * (e.g. 6x16, where MR does not divide NR) on the 2-thread pool.  Every output buffer is
  * pre-filled with NaN (so an element left unwritten shows) and followed by guard words (so a
  * write past the end shows).  Max pooling also runs many tiny 2-thread pools to expose threads
@@ -109,7 +109,7 @@ struct conv_case {
 
 /* Forward cases.  Reflection is PyTorch's 'reflect' (edge not repeated); the naive reference
  * reflects once, so every reflect case has pad < size, or size 1 (then every tap reads the single
- * pixel: conv.c's reflect_index special case).  The 9x9 cases have patch rows long enough
+ * pixel: nst_reflect_index.s special case).  The 9x9 cases have patch rows long enough
  * (k = 81 * cin) that the im2col tile holds only a few dozen pixels: several tiles, and both
  * threads of the 2-thread engines busy, with mask bytes at tile boundaries. */
 static const struct conv_case *conv_forward_cases(size_t *count) {
@@ -370,7 +370,7 @@ static void test_conv_forward_case(const struct test_engine *te, const struct co
 			ep.mask_in = mask_in;
 		nst_conv2d(e, &shape, c->h, c->w, in, packed, out, v == EP_NULL ? NULL : &ep);
 
-		/* Order (conv.c): clamp (in the GEMM), += addend, mask_in, then mask_out = value > 0. */
+		/* Order (conv_im2col.c): clamp (in the GEMM), += addend, mask_in, then mask_out = value > 0. */
 		double err = 0.0;
 		size_t bad = SIZE_MAX, bad_exact = SIZE_MAX, bad_bits = SIZE_MAX;
 		for (size_t i = 0; i < n_out; i++) {
@@ -1305,10 +1305,10 @@ int main(void) {
 	size_t n_kernels = 0;
 	kernels[n_kernels++] = nst_gemm_kernel_scalar();
 	kernels[n_kernels++] = nst_gemm_kernel_best(&cpu);
-	const struct nst_gemm_kernel *simd[4], *twin[4];
-	const size_t pairs = nst_gemm_kernel_pairs(&cpu, simd, twin, 4);
+	const struct nst_kernel_config *configs[4];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
 	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? twin[i / 2] : simd[i / 2];
+		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
 		bool seen = false;
 		for (size_t j = 0; j < n_kernels; j++)
 			seen = seen || kernels[j]->fn == k->fn;

@@ -1,12 +1,13 @@
 /*
- * Convolution as tiled im2col + GEMM.
+ * Convolution as blocked im2col + GEMM (the patch matrix built a block of rows at a time).
  *
  * The patch matrix of a convolution is (output pixels) x (kernel_h * kernel_w * in_channels).
- * It is never built whole: each thread builds TP rows of it at a time (a tile sized to stay in
- * L2, see NST_IM2COL_TILE_BYTES) in its own scratch, multiplies the tile by the packed weights
- * with the GEMM microkernel, one NR-column panel at a time over all the tile's rows, and then
- * applies the epilogue (addend, incoming ReLU mask, outgoing ReLU mask) while the tile's output
- * is still in cache.
+ * It is never built whole: each slot of the engine builds a block of its rows at a time (sized to
+ * stay in L2, see NST_IM2COL_BLOCK_BYTES) in its own scratch, multiplies the block by the packed
+ * weights with the GEMM microkernel, one NR-column panel at a time over all the block's rows, and
+ * then applies the epilogue (addend, incoming ReLU mask, outgoing ReLU mask) while the block's
+ * output is still in cache.  The upsample and phases convolutions (src/conv_upsample.c,
+ * src/conv_phases.c) use the same blocks (nst_im2col_block_pixels, nst_im2col_gemm).
  *
  * A picture's convolution (3 input channels, stride 1: VGG's conv1_1) has patch rows of only
  * kh * kw * 3 floats, and copying them costs a third of its GEMM.  It takes the "stacked" path
@@ -23,7 +24,7 @@
  * Few output channels (at most NST_DOT_MAX_N, stride 1: VGG's conv1_1 input gradient, 64 -> 3,
  * and the feed-forward networks' last layer, 32 -> 3) run on the small-N ("dot") kernels instead,
  * whose weights are packed [cout][kh*kw*cin] (no padding of N to NR).  They need no im2col: a
- * tile of output pixels of one row reads a band of the input, kh rows of (pixels + kw - 1)
+ * block of output pixels of one row reads a band of the input, kh rows of (pixels + kw - 1)
  * pixels (padding and reflection resolved while copying), and pixel i's patch is the band's kh
  * segments of kw * cin floats starting at pixel i.  The band is kw * kh times smaller than the
  * patch rows it stands for.
@@ -34,7 +35,7 @@
 
 #include "internal.h"
 
-/* Tile rows are a multiple of this, so that a tile's outgoing mask bits start on a byte. */
+/* Block rows are a multiple of this, so that a block's outgoing mask bits start on a byte. */
 #define MASK_BYTE_BITS 8
 
 static size_t lcm_size(size_t a, size_t b) {
@@ -47,16 +48,29 @@ static size_t lcm_size(size_t a, size_t b) {
 	return a / x * b;
 }
 
-/* Output pixels per im2col tile for a patch row of k floats. */
-static size_t tile_pixels(const struct nst_gemm_kernel *gemm, size_t k) {
-	const size_t unit = lcm_size(gemm->mr, MASK_BYTE_BITS);
-	size_t rows = NST_IM2COL_TILE_BYTES / (k * sizeof(float));
+size_t nst_im2col_block_pixels(size_t k, size_t unit) {
+	size_t rows = NST_IM2COL_BLOCK_BYTES / (k * sizeof(float));
 	rows -= rows % unit;
 	return rows < unit ? unit : rows;
 }
 
-static size_t patch_floats(const struct nst_conv_shape *shape) {
-	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
+/* Output pixels per im2col block of this file's convolutions: a multiple of the kernel's rows and
+ * of a mask byte's bits (the epilogue's masks start on a byte). */
+static size_t block_pixels(const struct nst_gemm_kernel *gemm, size_t k) {
+	return nst_im2col_block_pixels(k, lcm_size(gemm->mr, MASK_BYTE_BITS));
+}
+
+void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const float *a, size_t lda,
+                     const float *packed, float *out, size_t cout, const struct nst_f32_minmax_params *params) {
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, k);
+	for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
+		const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
+		const float *w = packed + panel * panel_floats;
+		for (size_t i = 0; i < np; i += g->mr) {
+			const size_t mr = np - i < g->mr ? np - i : g->mr;
+			g->fn(mr, nc, k, a + i * lda, lda, w, out + i * cout + n0, cout, params);
+		}
+	}
 }
 
 bool nst_conv_small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
@@ -80,12 +94,12 @@ static bool stacked(const struct nst_gemm_kernel *gemm, const struct nst_conv_sh
 	       shape->kernel_h <= STACK_MAX_ROWS && !small_n(gemm, shape);
 }
 
-/* Output pixels per band tile: the band, kh rows of (pixels + kw - 1) pixels of cin floats, fits
- * NST_IM2COL_TILE_BYTES; a multiple of the kernel's rows and of a mask byte's bits. */
+/* Output pixels per band block: the band, kh rows of (pixels + kw - 1) pixels of cin floats, fits
+ * NST_IM2COL_BLOCK_BYTES; a multiple of the kernel's rows and of a mask byte's bits. */
 static size_t band_pixels(const struct nst_dot_kernel *dot, const struct nst_conv_shape *shape) {
 	const size_t unit = lcm_size(dot->mr, MASK_BYTE_BITS);
 	const size_t column = (size_t)shape->kernel_h * (size_t)shape->in_channels; /* floats per band pixel */
-	const size_t columns = NST_IM2COL_TILE_BYTES / (column * sizeof(float)), edge = (size_t)shape->kernel_w - 1;
+	const size_t columns = NST_IM2COL_BLOCK_BYTES / (column * sizeof(float)), edge = (size_t)shape->kernel_w - 1;
 	size_t pixels = columns > edge ? columns - edge : 0;
 	pixels -= pixels % unit;
 	return pixels < unit ? unit : pixels;
@@ -99,20 +113,20 @@ static size_t band_floats(const struct nst_dot_kernel *dot, const struct nst_con
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	if (small_n(gemm, shape))
 		return band_floats(nst_dot_kernel_for(gemm), shape);
-	const size_t k = patch_floats(shape);
-	return tile_pixels(gemm, k) * k;
+	const size_t k = nst_conv_patch_floats(shape);
+	return block_pixels(gemm, k) * k;
 }
 
 size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	if (small_n(gemm, shape))
-		return nst_dot_packed_floats(patch_floats(shape), (size_t)shape->out_channels);
-	return nst_gemm_kernel_packed_floats(gemm, patch_floats(shape), (size_t)shape->out_channels);
+		return nst_dot_packed_floats(nst_conv_patch_floats(shape), (size_t)shape->out_channels);
+	return nst_gemm_kernel_packed_floats(gemm, nst_conv_patch_floats(shape), (size_t)shape->out_channels);
 }
 
 void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                            const float *hwio, const float *bias, float *packed) {
 	/* HWIO is already the [kh*kw*cin][cout] weight matrix of the patch GEMM. */
-	const size_t k = patch_floats(shape), cout = (size_t)shape->out_channels;
+	const size_t k = nst_conv_patch_floats(shape), cout = (size_t)shape->out_channels;
 	if (small_n(gemm, shape)) {
 		nst_dot_pack(k, cout, hwio, cout, bias, packed);
 		return;
@@ -184,15 +198,6 @@ void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst
 	assert((size_t)(p - packed) == nst_gemm_packed_floats(k, cin, nr));
 }
 
-static inline int reflect_index(int i, int n) {
-	/* Reflection without repeating the edge (PyTorch's 'reflect'): -1 -> 1, n -> n-2. */
-	if (n == 1)
-		return 0;
-	while (i < 0 || i >= n)
-		i = i < 0 ? -i : 2 * (n - 1) - i;
-	return i;
-}
-
 struct conv_task {
 	const struct nst_engine *engine;
 	const struct nst_conv_shape *shape;
@@ -201,7 +206,7 @@ struct conv_task {
 	const float *packed;
 	float *out;          /* [oh][ow][cout] */
 	const struct nst_conv_epilogue *epilogue;
-	size_t k, tile, n_tiles;
+	size_t k, block, n_blocks; /* patch floats; output pixels per block, blocks */
 	const struct nst_dot_kernel *dot; /* the small-N kernel, NULL for the GEMM path */
 	struct nst_f32_minmax_params params;
 };
@@ -234,9 +239,9 @@ static inline void copy_run(float *restrict dst, const float *restrict src, int 
 		copy_rgb(dst + (size_t)kx * RGB_CHANNELS, src + (size_t)kx * RGB_CHANNELS);
 }
 
-/* im2col_tile for 3 input channels (a picture: VGG's first layer), pixel by pixel along the
+/* im2col_block for 3 input channels (a picture: VGG's first layer), pixel by pixel along the
  * output rows; a run inside the picture is one copy_run. */
-static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, float *a) {
+static void im2col_block_rgb(const struct conv_task *t, size_t p0, size_t np, float *a) {
 	const struct nst_conv_shape *s = t->shape;
 	const int kh = s->kernel_h, kw = s->kernel_w;
 	const size_t row_run = (size_t)kw * RGB_CHANNELS;
@@ -253,7 +258,7 @@ static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, flo
 			float *dst = row + (size_t)ky * row_run; // [kw][3]
 			int iy = oy * s->stride - s->pad + ky;
 			if (s->reflect) {
-				iy = reflect_index(iy, t->h);
+				iy = nst_reflect_index(iy, t->h);
 			} else if (iy < 0 || iy >= t->h) {
 				for (int kx = 0; kx < kw; kx++)
 					zero_rgb(dst + (size_t)kx * RGB_CHANNELS);
@@ -267,7 +272,7 @@ static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, flo
 			for (int kx = 0; kx < kw; kx++) {
 				int ix = ix0 + kx;
 				if (s->reflect) {
-					ix = reflect_index(ix, t->w);
+					ix = nst_reflect_index(ix, t->w);
 				} else if (ix < 0 || ix >= t->w) {
 					zero_rgb(dst + (size_t)kx * RGB_CHANNELS);
 					continue;
@@ -279,10 +284,10 @@ static void im2col_tile_rgb(const struct conv_task *t, size_t p0, size_t np, flo
 }
 
 /* Rows [p0, p0 + np) of the patch matrix into a ([np][k]). */
-static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *a) {
+static void im2col_block(const struct conv_task *t, size_t p0, size_t np, float *a) {
 	const struct nst_conv_shape *s = t->shape;
 	if (s->in_channels == RGB_CHANNELS) {
-		im2col_tile_rgb(t, p0, np, a);
+		im2col_block_rgb(t, p0, np, a);
 		return;
 	}
 	const size_t cin = (size_t)s->in_channels, row_run = (size_t)s->kernel_w * cin;
@@ -295,13 +300,13 @@ static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *
 			int iy = oy * s->stride - s->pad + ky;
 			const int ix0 = ox * s->stride - s->pad;
 			if (s->reflect) {
-				iy = reflect_index(iy, t->h);
+				iy = nst_reflect_index(iy, t->h);
 				if (ix0 >= 0 && ix0 + s->kernel_w <= t->w) { /* inside: one contiguous run */
 					memcpy(dst, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix0) * cin, row_run * sizeof(float));
 					continue;
 				}
 				for (int kx = 0; kx < s->kernel_w; kx++) {
-					const int ix = reflect_index(ix0 + kx, t->w);
+					const int ix = nst_reflect_index(ix0 + kx, t->w);
 					memcpy(dst + (size_t)kx * cin, t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin,
 					       cin * sizeof(float));
 				}
@@ -328,8 +333,8 @@ static void im2col_tile(const struct conv_task *t, size_t p0, size_t np, float *
 }
 
 /* out[e0 .. e0+n): += addend, then *= incoming mask, then outgoing mask bits = (value > 0); e0 is
- * a multiple of 8 (tiles start on mask bytes).  Whole mask bytes go through the mask kernels; the
- * last partial byte (a layer's last tile) element by element. */
+ * a multiple of 8 (blocks start on mask bytes).  Whole mask bytes go through the mask kernels; the
+ * last partial byte (a layer's last block) element by element. */
 static void epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
                          float *out) {
 	if (!ep->addend && !ep->mask_in && !ep->mask_out)
@@ -368,31 +373,21 @@ static bool pointwise(const struct nst_conv_shape *shape) {
 	return shape->kernel_h == 1 && shape->kernel_w == 1 && shape->stride == 1 && shape->pad == 0;
 }
 
-static void conv_worker(void *context, size_t slot) {
+static void conv_worker(void *context, size_t slot, size_t block) {
 	const struct conv_task *t = context;
 	const struct nst_engine *e = t->engine;
-	const struct nst_gemm_kernel *g = e->gemm;
 	const size_t cout = (size_t)t->shape->out_channels, pixels = (size_t)t->oh * (size_t)t->ow;
-	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
-	const bool direct = pointwise(t->shape);
-	float *scratch = e->scratch + slot * e->scratch_floats; /* [tile][k] */
-	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
-		const size_t p0 = tile * t->tile;
-		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
-		const float *a = direct ? t->in + p0 * t->k : scratch; /* [np][k] */
-		if (!direct)
-			im2col_tile(t, p0, np, scratch);
-		float *out = t->out + p0 * cout; /* [np][cout] */
-		for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
-			const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
-			const float *w = t->packed + panel * panel_floats;
-			for (size_t i = 0; i < np; i += g->mr) {
-				const size_t mr = np - i < g->mr ? np - i : g->mr;
-				g->fn(mr, nc, t->k, a + i * t->k, t->k, w, out + i * cout + n0, cout, &t->params);
-			}
-		}
-		epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
-	}
+	float *scratch = nst_engine_scratch(e, slot); /* [block][k] */
+	const size_t p0 = block * t->block;
+	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
+	const float *a = scratch; /* [np][k] */
+	if (pointwise(t->shape))
+		a = t->in + p0 * t->k;
+	else
+		im2col_block(t, p0, np, scratch);
+	float *out = t->out + p0 * cout; /* [np][cout] */
+	nst_im2col_gemm(e->gemm, np, t->k, a, t->k, t->packed, out, cout, &t->params);
+	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 }
 
 /* stack [span][kh][3] = the input pixels (oy - pad + ky, ix0 + dx) for dx < span, reflected or
@@ -405,14 +400,14 @@ static void stack_build(const struct conv_task *t, int oy, int ix0, size_t span,
 	for (size_t ky = 0; ky < kh; ky++) {
 		int iy = oy - s->pad + (int)ky;
 		if (s->reflect)
-			iy = reflect_index(iy, t->h);
+			iy = nst_reflect_index(iy, t->h);
 		rows[ky] = iy >= 0 && iy < t->h ? t->in + (size_t)iy * (size_t)t->w * RGB_CHANNELS : NULL;
 	}
 	for (size_t dx = 0; dx < span; dx++) {
 		float *dst = stack + dx * column; // [kh][3]
 		int ix = ix0 + (int)dx;
 		if (s->reflect)
-			ix = reflect_index(ix, t->w);
+			ix = nst_reflect_index(ix, t->w);
 		const bool inside = ix >= 0 && ix < t->w;
 		for (size_t ky = 0; ky < kh; ky++) {
 			if (inside && rows[ky])
@@ -423,36 +418,24 @@ static void stack_build(const struct conv_task *t, int oy, int ix0, size_t span,
 	}
 }
 
-/* The stacked path: each tile's pixels, one output row's run at a time, from a stack. */
-static void conv_worker_stacked(void *context, size_t slot) {
+/* The stacked path: a block's pixels, one output row's run at a time, from a stack. */
+static void conv_worker_stacked(void *context, size_t slot, size_t block) {
 	const struct conv_task *t = context;
 	const struct nst_engine *e = t->engine;
-	const struct nst_gemm_kernel *g = e->gemm;
 	const struct nst_conv_shape *s = t->shape;
 	const size_t cout = (size_t)s->out_channels, kw = (size_t)s->kernel_w, ow = (size_t)t->ow;
 	const size_t pixels = (size_t)t->oh * ow, lda = (size_t)s->kernel_h * RGB_CHANNELS;
-	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, t->k);
-	float *stack = e->scratch + slot * e->scratch_floats; /* [tile + kw - 1][kh][3] */
-	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
-		const size_t p0 = tile * t->tile;
-		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
-		for (size_t p = p0; p < p0 + np;) {
-			const size_t oy = p / ow, ox = p % ow;
-			const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
-			stack_build(t, (int)oy, (int)ox - s->pad, n + kw - 1, stack);
-			float *out = t->out + p * cout; // [n][cout]
-			for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
-				const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
-				const float *w = t->packed + panel * panel_floats;
-				for (size_t i = 0; i < n; i += g->mr) {
-					const size_t mr = n - i < g->mr ? n - i : g->mr;
-					g->fn(mr, nc, t->k, stack + i * lda, lda, w, out + i * cout + n0, cout, &t->params);
-				}
-			}
-			p += n;
-		}
-		epilogue_run(nst_mask_kernel_for(g), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+	float *stack = nst_engine_scratch(e, slot); /* [block + kw - 1][kh][3] */
+	const size_t p0 = block * t->block;
+	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
+	for (size_t p = p0; p < p0 + np;) {
+		const size_t oy = p / ow, ox = p % ow;
+		const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
+		stack_build(t, (int)oy, (int)ox - s->pad, n + kw - 1, stack);
+		nst_im2col_gemm(e->gemm, n, t->k, stack, lda, t->packed, t->out + p * cout, cout, &t->params); /* [n][cout] */
+		p += n;
 	}
+	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
 }
 
 /* band [kh][span][cin] = the input pixels (oy - pad + ky, ix0 + dx) for dx < span, reflected or
@@ -465,7 +448,7 @@ static void band_build(const struct conv_task *t, int oy, int ix0, size_t span, 
 		float *dst = band + (size_t)ky * run; // [span][cin]
 		int iy = oy - s->pad + ky;
 		if (s->reflect) {
-			iy = reflect_index(iy, t->h);
+			iy = nst_reflect_index(iy, t->h);
 		} else if (iy < 0 || iy >= t->h) {
 			memset(dst, 0, run * sizeof(float));
 			continue;
@@ -478,7 +461,7 @@ static void band_build(const struct conv_task *t, int oy, int ix0, size_t span, 
 		for (size_t dx = 0; dx < span; dx++) {
 			int ix = ix0 + (int)dx;
 			if (s->reflect) {
-				ix = reflect_index(ix, t->w);
+				ix = nst_reflect_index(ix, t->w);
 			} else if (ix < 0 || ix >= t->w) {
 				memset(dst + dx * cin, 0, cin * sizeof(float));
 				continue;
@@ -488,33 +471,31 @@ static void band_build(const struct conv_task *t, int oy, int ix0, size_t span, 
 	}
 }
 
-/* The small-N path (stride 1): each tile's pixels, one output row's run at a time, from a band. */
-static void conv_worker_small(void *context, size_t slot) {
+/* The small-N path (stride 1): a block's pixels, one output row's run at a time, from a band. */
+static void conv_worker_small(void *context, size_t slot, size_t block) {
 	const struct conv_task *t = context;
 	const struct nst_engine *e = t->engine;
 	const struct nst_dot_kernel *d = t->dot;
 	const struct nst_conv_shape *s = t->shape;
 	const size_t cin = (size_t)s->in_channels, cout = (size_t)s->out_channels;
 	const size_t kw = (size_t)s->kernel_w, kc = kw * cin, ow = (size_t)t->ow, pixels = (size_t)t->oh * ow;
-	float *band = e->scratch + slot * e->scratch_floats; /* [kh][tile + kw - 1][cin] */
-	for (size_t tile = slot; tile < t->n_tiles; tile += (size_t)e->threads) {
-		const size_t p0 = tile * t->tile;
-		const size_t np = pixels - p0 < t->tile ? pixels - p0 : t->tile;
-		for (size_t p = p0; p < p0 + np;) {
-			const size_t oy = p / ow, ox = p % ow;
-			const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
-			const size_t span = n + kw - 1;
-			band_build(t, (int)oy, (int)ox - s->pad, span, band);
-			float *out = t->out + p * cout; // [n][cout]
-			for (size_t i = 0; i < n; i += d->mr) {
-				const size_t mr = n - i < d->mr ? n - i : d->mr;
-				d->fn(mr, cout, kc, (size_t)s->kernel_h, band + i * cin, cin, span * cin, t->packed, out + i * cout,
-				      cout, &t->params);
-			}
-			p += n;
+	float *band = nst_engine_scratch(e, slot); /* [kh][block + kw - 1][cin] */
+	const size_t p0 = block * t->block;
+	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
+	for (size_t p = p0; p < p0 + np;) {
+		const size_t oy = p / ow, ox = p % ow;
+		const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
+		const size_t span = n + kw - 1;
+		band_build(t, (int)oy, (int)ox - s->pad, span, band);
+		float *out = t->out + p * cout; // [n][cout]
+		for (size_t i = 0; i < n; i += d->mr) {
+			const size_t mr = n - i < d->mr ? n - i : d->mr;
+			d->fn(mr, cout, kc, (size_t)s->kernel_h, band + i * cin, cin, span * cin, t->packed, out + i * cout, cout,
+			      &t->params);
 		}
-		epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+		p += n;
 	}
+	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
 }
 
 void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
@@ -532,28 +513,23 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
 		.packed = packed,
 		.out = out,
 		.epilogue = ep,
-		.k = patch_floats(shape),
+		.k = nst_conv_patch_floats(shape),
 		.params = {ep->min, ep->max},
 	};
-	void (*worker)(void *, size_t) = conv_worker;
+	nst_task_fn worker = conv_worker;
 	if (small_n(engine->gemm, shape)) {
 		t.dot = nst_dot_kernel_for(engine->gemm);
-		t.tile = band_pixels(t.dot, shape);
+		t.block = band_pixels(t.dot, shape);
 		assert(band_floats(t.dot, shape) <= engine->scratch_floats);
 		worker = conv_worker_small;
 	} else {
-		t.tile = tile_pixels(engine->gemm, t.k);
-		/* The stacked path's [tile + kw - 1][kh][3] fits the im2col tile's [tile][kw * kh * 3]. */
-		assert(t.tile * t.k <= engine->scratch_floats);
+		t.block = block_pixels(engine->gemm, t.k);
+		/* The stacked path's [block + kw - 1][kh][3] fits the im2col block's [block][kw * kh * 3]. */
+		assert(t.block * t.k <= engine->scratch_floats);
 		if (stacked(engine->gemm, shape))
 			worker = conv_worker_stacked;
 	}
 	const size_t pixels = (size_t)t.oh * (size_t)t.ow;
-	t.n_tiles = (pixels + t.tile - 1) / t.tile;
-	const size_t slots = (size_t)engine->threads < t.n_tiles ? (size_t)engine->threads : t.n_tiles;
-	if (engine->pool && slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, worker, &t, slots, 0);
-	else
-		for (size_t s = 0; s < slots; s++)
-			worker(&t, s);
+	t.n_blocks = (pixels + t.block - 1) / t.block;
+	nst_parallel_for(engine, t.n_blocks, worker, &t);
 }

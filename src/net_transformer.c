@@ -24,13 +24,13 @@
  * Convolutions (each checked against a naive one in tests/test_fast.c), all on the engine's GEMM
  * microkernels:
  *   conv1          nst_conv2d_up (up 1): one contiguous im2col run per kernel row inside the picture;
- *   conv2, conv3   nst_conv2d (src/conv.c);
+ *   conv2, conv3   nst_conv2d (src/conv_im2col.c);
  *   conv4..conv13  nst_conv2d_winograd: F(4x4, 3x3), 4x fewer multiplies (its packed weights are
  *                  36 / 9 of the kernels': 22.5 MiB for the ten layers);
  *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
  *                  2.25x fewer multiplies than convolving the upsampled picture;
  *   conv16         nst_conv2d on the small-N ("dot") kernels: 3 output channels as dot products
- *                  along the patch, from a band of the input (no im2col; src/conv.c), so that they
+ *                  along the patch, from a band of the input (no im2col; src/conv_im2col.c), so that they
  *                  do not leave most of a GEMM microkernel's NR columns idle.
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  *
@@ -44,10 +44,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fast_ops.h"
+#include "net_transformer.h"
 
 #define FAST_LAYERS 16
 #define RGB 3
+#define BYTE_MAX 255.0f
 #define MAX_THREADS 1024
 #define MODEL_NAME_BYTES sizeof(((struct nstw_header *)0)->model)
 #define DEL_CHAR 0x7f
@@ -91,7 +92,7 @@ static const struct fast_spec NET[FAST_LAYERS] = {
 
 /* Which convolution code runs a layer. */
 enum fast_driver {
-	DRIVER_ENGINE,  /* nst_conv2d (src/conv.c) */
+	DRIVER_ENGINE,  /* nst_conv2d (src/conv_im2col.c) */
 	DRIVER_UP,      /* nst_conv2d_up: the upsample fused into the im2col, or a 3-channel input */
 	DRIVER_WINOGRAD, /* nst_conv2d_winograd: the residual blocks' 3x3 convolutions */
 	DRIVER_PHASES,  /* nst_conv2d_phases: upsample + 3x3 convolution as four 2x2 ones */
@@ -370,37 +371,19 @@ static double conv_flops(const struct nst_conv_shape *sh, int oh, int ow) {
 
 /* Resolves the backend, then measures (arena base NULL) or lays out for real. */
 static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, struct nst_diag *diag) {
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
-	switch (s->plan.backend) {
-	case NST_BACKEND_SCALAR:
-		s->engine.gemm = nst_gemm_kernel_scalar();
-		break;
-	case NST_BACKEND_SIMD:
-		if (best == nst_gemm_kernel_scalar())
-			return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
-		s->engine.gemm = best;
-		break;
-	case NST_BACKEND_AUTO:
-		s->engine.gemm = best;
-		s->plan.backend = best == nst_gemm_kernel_scalar() ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD;
-		break;
-	case NST_BACKEND_XNNPACK:
+	if (s->plan.backend == NST_BACKEND_XNNPACK)
 		return nst_fail(diag, NST_ERR_UNSUPPORTED,
 		                "backend xnnpack does not run the feed-forward networks (use simd or scalar)");
+	const enum nst_status engine_st =
+		nst_engine_init(&s->engine, s->plan.backend, s->plan.precision, s->plan.threads, diag);
+	if (engine_st != NST_OK)
+		return engine_st;
+	s->plan.backend = s->engine.backend;
+	if (s->plan.precision != s->engine.precision) {
+		s->plan.precision = s->engine.precision;
+		s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
+		                 "which this CPU or build lacks; running in fp32";
 	}
-	if (s->plan.precision == NST_PRECISION_FP16) {
-		const struct nst_gemm_kernel *f16 = nst_gemm_kernel_f16(&cpu, s->plan.backend == NST_BACKEND_SCALAR);
-		if (f16) {
-			s->engine.gemm = f16;
-		} else {
-			s->plan.precision = NST_PRECISION_FP32;
-			s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
-			                 "which this CPU or build lacks; running in fp32";
-		}
-	}
-	s->engine.threads = s->plan.threads;
 	s->plan.kernel = s->engine.gemm->name;
 
 	/* F(4x4) if the whole plan stays within the target with it (measured on a copy); float16 GEMMs
@@ -498,9 +481,9 @@ enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
 	*s = tmp;
-	s->engine.pool = nst_pool_create(s->engine.threads);
-	if (s->engine.threads > 1 && !s->engine.pool)
-		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
+	st = nst_engine_start(&s->engine, diag);
+	if (st != NST_OK)
+		return st;
 	pack_weights(s);
 	s->weights = NULL; /* everything needed is packed: the caller may close the weights now */
 	*out = s;
@@ -512,19 +495,59 @@ bool nst_fast_precision_available(enum nst_backend backend, enum nst_precision p
 		return false;
 	if (precision == NST_PRECISION_FP32)
 		return true;
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-	return nst_gemm_kernel_f16(&cpu, backend == NST_BACKEND_SCALAR) != NULL;
+	/* auto as simd: its float16 SIMD kernel (nst_fast_init's auto on a CPU without SIMD kernels
+	 * would run the float16 scalar one; this answers as before the engine module). */
+	return nst_engine_kernels(backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD,
+	                          NST_PRECISION_FP16) != NULL;
 }
 
 void nst_fast_release(struct nst_fast_session *s) {
-	if (s && s->engine.pool) {
-		pthreadpool_destroy(s->engine.pool);
-		s->engine.pool = NULL;
-	}
+	if (s)
+		nst_engine_release(&s->engine);
 }
 
 const struct nst_fast_plan *nst_fast_session_plan(const struct nst_fast_session *s) { return s ? &s->plan : NULL; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Picture in and out
+ * ------------------------------------------------------------------------------------------- */
+
+void nst_fast_input(int w, int h, const uint8_t *rgb, int wp, int hp, float *x) {
+	assert(wp >= w && hp >= h && w > 0 && h > 0);
+	for (int y = 0; y < hp; y++) {
+		const uint8_t *src = rgb + (size_t)(y < h ? y : h - 1) * (size_t)w * RGB; // [w][3]: row y, or the last
+		float *dst = x + (size_t)y * (size_t)wp * RGB;                              // [wp][3]
+		for (size_t i = 0; i < (size_t)w * RGB; i++)
+			dst[i] = (float)src[i];
+		for (int xx = w; xx < wp; xx++) /* replicate the last column */
+			for (int c = 0; c < RGB; c++)
+				dst[(size_t)xx * RGB + (size_t)c] = (float)src[(size_t)(w - 1) * RGB + (size_t)c];
+	}
+}
+
+static float clamp_byte(float v) {
+	/* NaN becomes 0: !(v > 0) holds for it. */
+	return !(v > 0.0f) ? 0.0f : (v > BYTE_MAX ? BYTE_MAX : v);
+}
+
+void nst_fast_output(int w, int h, const float *y, int wp, const uint8_t *rgb_in, float strength, uint8_t *rgb_out) {
+	const float keep = 1.0f - strength;
+	for (int r = 0; r < h; r++) {
+		const float *src = y + (size_t)r * (size_t)wp * RGB;        // [wp][3]
+		const uint8_t *orig = rgb_in + (size_t)r * (size_t)w * RGB; // [w][3]
+		uint8_t *dst = rgb_out + (size_t)r * (size_t)w * RGB;       // [w][3]
+		for (size_t i = 0; i < (size_t)w * RGB; i++) {
+			/* strength 1: exactly round(clamp(y)); strength 0: exactly the input. */
+			const float v = strength * clamp_byte(src[i]) + keep * (float)orig[i];
+			dst[i] = (uint8_t)clamp_byte(rintf(v));
+		}
+	}
+}
+
+void nst_fast_output_raw(int w, int h, const float *y, int wp, float *out) {
+	for (int r = 0; r < h; r++)
+		memcpy(out + (size_t)r * (size_t)w * RGB, y + (size_t)r * (size_t)wp * RGB, (size_t)w * RGB * sizeof(float));
+}
 
 /* ---------------------------------------------------------------------------------------------
  * The forward pass

@@ -1,0 +1,196 @@
+/*
+ * 3x3 stride-1 convolution by Winograd's F(m x m, 3x3), m = 2 or 4 (Lavin and Gray 2016): each
+ * m x m block of outputs comes from a T x T block of the (padded) input, T = m + 2: V = B^T d B,
+ * T^2 GEMMs M[xi] = V[xi] U[xi] over the channels with U = G g G^T packed once, and Y = A^T M A:
+ * T^2 multiplies per m^2 outputs instead of 9 m^2 (2.25x fewer for m = 2, 4x for m = 4).  The
+ * transforms are the arch/ kernels that run beside the GEMM kernel (nst_wino_kernel_for).  Blocks
+ * of tiles are the engine's work items; each slot transforms its block into its scratch, runs the
+ * T^2 GEMMs and transforms back.
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WINO_KERNEL 3
+#define WINO_MAX_IN (NST_WINO_F4 + WINO_KERNEL - 1) /* the largest input tile side, 6 */
+#define WINO_BLOCK_BYTES (128u * 1024u)              /* a block's transformed input, per thread */
+
+static size_t wino_in(enum nst_wino f) { return (size_t)f + WINO_KERNEL - 1; }
+static size_t wino_xi(enum nst_wino f) { return wino_in(f) * wino_in(f); }
+
+static size_t wino_block_tiles(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f) {
+	size_t t = WINO_BLOCK_BYTES / (wino_xi(f) * (size_t)shape->in_channels * sizeof(float));
+	t -= t % gemm->mr;
+	return t < gemm->mr ? gemm->mr : t;
+}
+
+bool nst_conv_winograd_applies(const struct nst_conv_shape *shape) {
+	return shape->kernel_h == WINO_KERNEL && shape->kernel_w == WINO_KERNEL && shape->stride == 1 && shape->pad == 1;
+}
+
+size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                       enum nst_wino f) {
+	return wino_xi(f) * nst_gemm_kernel_packed_floats(gemm, (size_t)shape->in_channels, (size_t)shape->out_channels) +
+	       (size_t)shape->out_channels; /* then the bias */
+}
+
+size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape) {
+	return (size_t)shape->in_channels * (size_t)shape->out_channels; /* one transform position at a time */
+}
+
+size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                        enum nst_wino f) {
+	const size_t t = wino_block_tiles(gemm, shape, f);
+	/* V, then M, then a pixel of zeros */
+	return wino_xi(f) * t * ((size_t)shape->in_channels + (size_t)shape->out_channels) + (size_t)shape->in_channels;
+}
+
+/* G, T x 3, of F(2x2, 3x3) and F(4x4, 3x3) (Lavin and Gray's). */
+#define HALF 0.5
+static const double G2[NST_WINO_F2 + WINO_KERNEL - 1][WINO_KERNEL] = {
+	{1, 0, 0}, {HALF, HALF, HALF}, {HALF, -HALF, HALF}, {0, 0, 1},
+};
+#define QUARTER (1.0 / 4)
+#define SIXTH (1.0 / 6)
+#define TWELFTH (1.0 / 12)
+#define TWENTYFOURTH (1.0 / 24)
+static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
+	{QUARTER, 0, 0},
+	{-SIXTH, -SIXTH, -SIXTH},
+	{-SIXTH, SIXTH, -SIXTH},
+	{TWENTYFOURTH, TWELFTH, SIXTH},
+	{TWENTYFOURTH, -TWELFTH, SIXTH},
+	{0, 0, 1},
+};
+
+void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
+                            const float *hwio, const float *bias, float *staging, float *packed) {
+	/* U = G g G^T, one transform position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b],
+	 * summed in double and rounded once. */
+	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels, k = WINO_KERNEL;
+	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
+	float *u = staging; // [cin][cout]: U[xi]
+	for (size_t xi = 0; xi < xis; xi++) {
+		const size_t y = xi / side, x = xi % side;
+		double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
+		for (size_t a = 0; a < k; a++)
+			for (size_t b = 0; b < k; b++)
+				coef[a * k + b] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
+		for (size_t i = 0; i < cin * cout; i++) {
+			double s = 0.0;
+			for (size_t ab = 0; ab < k * k; ab++)
+				s += coef[ab] * (double)hwio[ab * cin * cout + i];
+			u[i] = (float)s;
+		}
+		nst_gemm_kernel_pack(gemm, cin, cout, u, cout, NULL, packed + xi * per_xi);
+	}
+	for (size_t co = 0; co < cout; co++)
+		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
+}
+
+struct wino_task {
+	const struct nst_engine *engine;
+	const struct nst_conv_shape *shape;
+	int h, w;              /* input = output size */
+	int out_side, in_side; /* m, T */
+	size_t xis;            /* T * T */
+	size_t tiles_x, n_tiles, block, n_blocks, per_xi;
+	nst_f32_wino_input_fn input;
+	nst_f32_wino_output_fn output;
+	const float *in;       /* [h][w][cin] */
+	const float *packed;   /* [T * T] packed U, then bias [cout] */
+	float *out;            /* [h][w][cout] */
+	struct nst_f32_minmax_params params;
+};
+
+/* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's T x T input pixels.  With zero
+ * padding, pixels outside the picture read from `zeros` ([cin] zeros). */
+static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v, const float *zeros) {
+	const size_t cin = (size_t)t->shape->in_channels, plane = nt * cin;
+	const int side = t->in_side;
+	for (size_t i = 0; i < nt; i++) {
+		const size_t tile = t0 + i;
+		const int y0 = (int)(tile / t->tiles_x) * t->out_side - 1, x0 = (int)(tile % t->tiles_x) * t->out_side - 1;
+		const float *d[WINO_MAX_IN * WINO_MAX_IN]; // [T][T], each: the input pixel's [cin]
+		for (int y = 0; y < side; y++)
+			for (int x = 0; x < side; x++) {
+				int iy = y0 + y, ix = x0 + x;
+				if (t->shape->reflect) {
+					iy = nst_reflect_index(iy, t->h);
+					ix = nst_reflect_index(ix, t->w);
+				} else if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w) {
+					d[y * side + x] = zeros;
+					continue;
+				}
+				d[y * side + x] = t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin;
+			}
+		t->input(cin, d, v + i * cin, plane);
+	}
+}
+
+/* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only. */
+static void wino_output(const struct wino_task *t, size_t t0, size_t nt, const float *m) {
+	const size_t cout = (size_t)t->shape->out_channels, plane = nt * cout, row = (size_t)t->w * cout;
+	const float *bias = t->packed + t->xis * t->per_xi;
+	const int side = t->out_side;
+	for (size_t i = 0; i < nt; i++) {
+		const size_t tile = t0 + i;
+		const int y0 = (int)(tile / t->tiles_x) * side, x0 = (int)(tile % t->tiles_x) * side;
+		const int ny = t->h - y0 < side ? t->h - y0 : side, nx = t->w - x0 < side ? t->w - x0 : side;
+		float *out = t->out + ((size_t)y0 * (size_t)t->w + (size_t)x0) * cout; // the tile's [ny][nx][cout]
+		t->output(cout, m + i * cout, plane, bias, out, row, cout, (size_t)ny, (size_t)nx);
+	}
+}
+
+static void wino_worker(void *context, size_t slot, size_t b) {
+	const struct wino_task *t = context;
+	const struct nst_engine *e = t->engine;
+	const struct nst_gemm_kernel *g = e->gemm;
+	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels;
+	float *v = nst_engine_scratch(e, slot);            // [T * T][block][cin]
+	float *m = v + t->xis * t->block * cin;            // [T * T][block][cout]
+	float *zeros = m + t->xis * t->block * cout;       // [cin]: the zero padding's pixel
+	memset(zeros, 0, cin * sizeof(float));
+	const size_t t0 = b * t->block, nt = t->n_tiles - t0 < t->block ? t->n_tiles - t0 : t->block;
+	wino_input(t, t0, nt, v, zeros);
+	for (size_t xi = 0; xi < t->xis; xi++) {
+		const float *a = v + xi * nt * cin, *w = t->packed + xi * t->per_xi;
+		float *c = m + xi * nt * cout;
+		for (size_t i = 0; i < nt; i += g->mr) {
+			const size_t mr = nt - i < g->mr ? nt - i : g->mr;
+			g->fn(mr, cout, cin, a + i * cin, cin, w, c + i * cout, cout, &t->params);
+		}
+	}
+	wino_output(t, t0, nt, m);
+}
+
+void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
+                         int w, const float *in, const float *packed, float *out) {
+	assert(nst_conv_winograd_applies(shape) && (f == NST_WINO_F2 || f == NST_WINO_F4));
+	const struct nst_gemm_kernel *g = engine->gemm;
+	const struct nst_wino_kernel *k = nst_wino_kernel_for(g);
+	struct wino_task t = {
+		.engine = engine,
+		.shape = shape,
+		.h = h,
+		.w = w,
+		.out_side = (int)f,
+		.in_side = (int)wino_in(f),
+		.xis = wino_xi(f),
+		.tiles_x = ((size_t)w + (size_t)f - 1) / (size_t)f,
+		.block = wino_block_tiles(g, shape, f),
+		.per_xi = nst_gemm_kernel_packed_floats(g, (size_t)shape->in_channels, (size_t)shape->out_channels),
+		.input = f == NST_WINO_F2 ? k->input23 : k->input43,
+		.output = f == NST_WINO_F2 ? k->output23 : k->output43,
+		.in = in,
+		.packed = packed,
+		.out = out,
+		.params = {-INFINITY, INFINITY},
+	};
+	t.n_tiles = t.tiles_x * (((size_t)h + (size_t)f - 1) / (size_t)f);
+	t.n_blocks = (t.n_tiles + t.block - 1) / t.block;
+	assert(nst_conv_winograd_scratch_floats(g, shape, f) <= engine->scratch_floats);
+	nst_parallel_for(engine, t.n_blocks, wino_worker, &t);
+}

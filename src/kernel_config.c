@@ -1,0 +1,130 @@
+/*
+ * The kernel configurations this build has (arch/kernels.h's struct nst_kernel_config), each with
+ * its scalar twin, and which of them a CPU runs: x86-64 chooses at run time from the features
+ * nst_cpu_detect found; ARM at compile time (the NEON kernels exist only when the compiler targets
+ * NEON); every other CPU runs the scalar configuration.
+ */
+#include "internal.h"
+
+#define GEMM(name, mr, nr) { #name, name, mr, nr, false }
+#define GEMM_F16(name, mr, nr) { #name, name, mr, nr, true }
+#define DOT(name, mr, nr) { #name, name, mr, nr }
+#define MASK(isa) { "nst_mask__" #isa, nst_u8_mask_pack__##isa, nst_f32_mask_apply__##isa }
+#define WINO(isa)                                                                                  \
+	{                                                                                              \
+		"nst_wino__" #isa, nst_f32_wino23_input__##isa, nst_f32_wino43_input__##isa,               \
+		    nst_f32_wino23_output__##isa, nst_f32_wino43_output__##isa                             \
+	}
+#define NORM(isa) { "nst_norm__" #isa, nst_f64_norm_sums__##isa, nst_f32_norm_affine__##isa }
+
+/* The portable configurations: float32 and float16 GEMMs, each its own twin. */
+static const struct nst_kernel_config scalar = {
+	GEMM(nst_f32_gemm_4x8__scalar, 4, 8), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar), NORM(scalar),
+	&scalar,
+};
+static const struct nst_kernel_config f16_scalar = {
+	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), &f16_scalar,
+};
+
+#if defined(__x86_64__)
+/* AVX-512: its own GEMM, small-N, Winograd and norm kernels; the masks are AVX2's (a mask byte is
+ * 8 floats, an AVX2 vector).  Both need AVX2 and FMA. */
+static const struct nst_kernel_config avx512_twin = {
+	GEMM(nst_f32_gemm_8x32__scalar, 8, 32), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), &avx512_twin,
+};
+static const struct nst_kernel_config avx512 = {
+	GEMM(nst_f32_gemm_8x32__avx512, 8, 32), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
+	NORM(avx512), &avx512_twin,
+};
+static const struct nst_kernel_config avx2_twin = {
+	GEMM(nst_f32_gemm_6x16__scalar, 6, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), &avx2_twin,
+};
+static const struct nst_kernel_config avx2 = {
+	GEMM(nst_f32_gemm_6x16__avx2, 6, 16), DOT(nst_f32_dot_4x4__avx2, 4, 4), MASK(avx2), WINO(avx2), NORM(avx2),
+	&avx2_twin,
+};
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+#if defined(__aarch64__)
+static const struct nst_kernel_config neon_8x8_twin = {
+	GEMM(nst_f32_gemm_8x8__scalar, 8, 8), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), &neon_8x8_twin,
+};
+static const struct nst_kernel_config neon_8x8 = {
+	GEMM(nst_f32_gemm_8x8__neon, 8, 8), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon), NORM(neon),
+	&neon_8x8_twin,
+};
+#endif
+/* Its twin is the portable configuration (the same 4x8 and 4x4 tiles). */
+static const struct nst_kernel_config neon_4x8 = {
+	GEMM(nst_f32_gemm_4x8__neon, 4, 8), DOT(nst_f32_dot_4x4__neon, 4, 4), MASK(neon), WINO(neon), NORM(neon),
+	&scalar,
+};
+#endif
+
+#if defined(NST_HAVE_F16_GEMM_NEON)
+/* The float16 GEMM beside aarch64's NEON kernels; its twin has the 8-row small-N kernel too. */
+static const struct nst_kernel_config f16_neon_twin = {
+	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), &f16_neon_twin,
+};
+static const struct nst_kernel_config f16_neon = {
+	GEMM_F16(nst_f16_gemm_8x16__neonfp16arith, 8, 16), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
+	NORM(neon), &f16_neon_twin,
+};
+#endif
+
+const struct nst_kernel_config *nst_kernel_config_scalar(bool f16) { return f16 ? &f16_scalar : &scalar; }
+
+size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const struct nst_kernel_config **out,
+                          size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	size_t n = 0;
+#define ADD(config)                                                                                \
+	do {                                                                                           \
+		if (n < capacity && out)                                                               \
+			out[n] = (config);                                                                 \
+		if (n < capacity)                                                                      \
+			n++;                                                                               \
+	} while (0)
+	if (f16) {
+#if defined(NST_HAVE_F16_GEMM_NEON)
+		ADD(&f16_neon); /* chosen at compile time */
+#endif
+		(void)cpu;
+		return n;
+	}
+#if defined(__x86_64__)
+	if (cpu->avx512f && cpu->avx2 && cpu->fma)
+		ADD(&avx512);
+	if (cpu->avx2 && cpu->fma)
+		ADD(&avx2);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+	if (cpu->neon) {
+#if defined(__aarch64__)
+		ADD(&neon_8x8);
+#endif
+		ADD(&neon_4x8);
+	}
+#endif
+#undef ADD
+	return n;
+}
+
+const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features *cpu) {
+	const struct nst_kernel_config *best;
+	return nst_kernel_configs(cpu, false, &best, 1) == 1 ? &best->gemm : &scalar.gemm;
+}
+
+const struct nst_gemm_kernel *nst_gemm_kernel_f16(const struct nst_cpu_features *cpu, bool scalar_twin) {
+	const struct nst_kernel_config *simd;
+	if (scalar_twin)
+		return &f16_scalar.gemm;
+	return nst_kernel_configs(cpu, true, &simd, 1) == 1 ? &simd->gemm : NULL;
+}
