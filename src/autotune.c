@@ -33,13 +33,11 @@ static enum nst_status auto_time(const struct nst_weights *w, const struct vgg_l
 	const size_t pixels = (size_t)rows * (size_t)cols;
 	const size_t n_in = pixels * (size_t)sh->in_channels, n_out = pixels * (size_t)sh->out_channels;
 	const size_t k = (size_t)sh->kernel_h * sh->kernel_w * sh->in_channels * sh->out_channels + sh->out_channels;
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
 	/* The layer at the strip's size, and what running it needs: an engine, XNNPACK's state. */
-	struct nst_engine engine = {0};
-	engine.threads = threads;
-	engine.gemm = backend == NST_BACKEND_SCALAR ? nst_gemm_kernel_scalar() : nst_gemm_kernel_best(&cpu);
-	engine.pool = nst_pool_create(engine.threads);
+	struct nst_engine engine;
+	nst_engine_init(&engine, backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_AUTO, NST_PRECISION_FP32,
+	                threads, NULL);
+	const enum nst_status started = nst_engine_start(&engine, NULL);
 	struct nst_xnn_f16 xnn_f16 = {0};
 	const bool xnn = backend == NST_BACKEND_XNNPACK;
 	const struct vgg_conv_runner run = {&engine, xnn, xnn && f16, &xnn_f16};
@@ -59,8 +57,7 @@ static enum nst_status auto_time(const struct nst_weights *w, const struct vgg_l
 	struct nst_xnn_heap heap;
 	bool heap_started = false, f16_started = false;
 	enum nst_status st = NST_OK;
-	if (!src || !in || !out || !back || !staging || !relayout || !mask_out || !mask_in ||
-	    (engine.threads > 1 && !engine.pool)) {
+	if (!src || !in || !out || !back || !staging || !relayout || !mask_out || !mask_in || started != NST_OK) {
 		st = NST_ERR_OUT_OF_MEMORY;
 		goto done;
 	}
@@ -124,8 +121,7 @@ done:
 	nst_xnn_delete(Lm.xnn_backward);
 	if (heap_started)
 		nst_xnn_end(&heap);
-	if (engine.pool)
-		pthreadpool_destroy(engine.pool);
+	nst_engine_release(&engine);
 	free(Lm.packed_forward);
 	free(Lm.packed_backward);
 	free(scratch);

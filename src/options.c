@@ -175,12 +175,10 @@ bool nst_precision_available(enum nst_backend backend, enum nst_precision precis
 }
 
 bool nst_backend_available(enum nst_backend backend) {
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
 	switch (backend) {
 	case NST_BACKEND_AUTO:
 	case NST_BACKEND_SCALAR: return true;
-	case NST_BACKEND_SIMD: return nst_gemm_kernel_best(&cpu) != nst_gemm_kernel_scalar();
+	case NST_BACKEND_SIMD: return nst_engine_kernels(NST_BACKEND_SIMD, NST_PRECISION_FP32) != NULL;
 	case NST_BACKEND_XNNPACK: return nst_xnn_available();
 	}
 	return false;

@@ -507,9 +507,6 @@ static const char *fp16_backend_notice(enum nst_backend asked, enum nst_backend 
 
 /* Resolves backend, precision and threads, then measures (arena base NULL) or lays out for real. */
 static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct nst_diag *diag) {
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-	const struct nst_gemm_kernel *best = nst_gemm_kernel_best(&cpu);
 	s->engine.threads = s->options.threads > 0 ? s->options.threads : nst_cpu_count();
 	s->plan.threads = s->engine.threads;
 	const bool want_f16 = s->options.precision == NST_PRECISION_FP16;
@@ -523,27 +520,24 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	}
 	s->plan.precision = NST_PRECISION_FP32;
 	s->plan.notice = NULL;
+	if (backend == NST_BACKEND_XNNPACK && !nst_xnn_available())
+		return nst_fail(diag, NST_ERR_UNSUPPORTED,
+		                "backend xnnpack: this build has no XNNPACK (install libxnnpack-dev and rebuild)");
+	/* auto is resolved above; xnnpack's engine (targets, Gram matrices, style gradients, the
+	 * reflection-padded layers) runs the SIMD kernels, or the scalar ones without them */
+	enum nst_status st = nst_engine_init(&s->engine, backend, NST_PRECISION_FP32, s->engine.threads, diag);
+	if (st != NST_OK)
+		return st;
+	s->plan.backend = backend == NST_BACKEND_AUTO ? s->engine.backend : backend;
 	switch (backend) {
-	case NST_BACKEND_AUTO: /* resolved above */
+	case NST_BACKEND_AUTO:
 	case NST_BACKEND_SCALAR:
-		s->engine.gemm = nst_gemm_kernel_scalar();
-		s->plan.backend = NST_BACKEND_SCALAR;
-		break;
 	case NST_BACKEND_SIMD:
-		if (best == nst_gemm_kernel_scalar())
-			return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
-		s->engine.gemm = best;
-		s->plan.backend = NST_BACKEND_SIMD;
 		break;
 	case NST_BACKEND_XNNPACK: {
-		if (!nst_xnn_available())
-			return nst_fail(diag, NST_ERR_UNSUPPORTED,
-			                "backend xnnpack: this build has no XNNPACK (install libxnnpack-dev and rebuild)");
-		s->engine.gemm = best; /* targets, Gram matrices and style gradients */
-		s->plan.backend = NST_BACKEND_XNNPACK;
 		s->xnn = true;
 		s->f16 = f16_possible;
-		const enum nst_status st = xnn_measure(s, &s->xnn_bytes, diag);
+		st = xnn_measure(s, &s->xnn_bytes, diag);
 		if (st != NST_OK)
 			return st;
 		break;
@@ -656,9 +650,9 @@ enum nst_status nst_session_init(void *arena, size_t arena_bytes, const struct n
 		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
 		                tmp.plan.total_bytes);
 	*s = tmp;
-	s->engine.pool = nst_pool_create(s->engine.threads);
-	if (s->engine.threads > 1 && !s->engine.pool)
-		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot start %d threads", s->engine.threads);
+	st = nst_engine_start(&s->engine, diag);
+	if (st != NST_OK)
+		return st;
 	st = pack_weights(s, diag);
 	if (st != NST_OK) {
 		nst_session_release(s);
@@ -681,8 +675,6 @@ void nst_session_release(struct nst_session *s) {
 		nst_xnn_end(&s->xnn_heap);
 		s->xnn = false;
 	}
-	if (s && s->engine.pool) {
-		pthreadpool_destroy(s->engine.pool);
-		s->engine.pool = NULL;
-	}
+	if (s)
+		nst_engine_release(&s->engine);
 }
