@@ -228,6 +228,10 @@ void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const 
 /* Backward: grad_in [h][w][c] (every element written: zero outside the windows' winners). */
 void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
                              const uint8_t *argmax, float *grad_in);
+/* nst_maxpool2x2_backward, then grad_in = mask ? grad_in + addend : 0 (nst_mask_apply; addend may
+ * be NULL) in the same parallel region, each slot on its own rows. */
+void nst_maxpool2x2_backward_masked(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
+                                    const uint8_t *argmax, const uint8_t *mask, const float *addend, float *grad_in);
 void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out, float *grad_in);
 
 /* The backward pass of reflection padding by pad (< h, w), in place: g [h + 2 pad][w + 2 pad][c], the
@@ -242,6 +246,12 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
  * nst_gram_scratch_floats of the engine's per-thread scratch. */
 size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c);
 void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram);
+/* A tap's features and their Gram in one pass: f [n][ct] = ReLU(1x1 conv (cs -> ct) of in [n][cs])
+ * (packed: the tap's nst_conv_pack_forward weights), the same values nst_conv2d makes, and gram
+ * [ct][ct] as nst_gram(f) makes it, each chunk of f multiplied while it is still in cache.
+ * Needs the scratch of nst_gram (ct) and of nst_conv2d (the tap's shape). */
+void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float *in, const float *packed, int ct,
+                  float *f, float *gram);
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
  * such that dL/dF = F M (m may be NULL when only the value is wanted). */
 double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m);

@@ -50,7 +50,8 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 		} else {
 			/* The reference multiplies the two weights first (in double, as Python does). */
 			const float weight = (float)((double)s->options.style_weight * (double)l->layer_weight);
-			nst_gram(&s->engine, hw, c, f, l->gram);
+			if (!l->tapped) /* a tap's Gram was made with its features (loss_features) */
+				nst_gram(&s->engine, hw, c, f, l->gram);
 			l->style_value = nst_style_loss(c, hw, l->gram, l->style_target, weight, l->style_m);
 		}
 	}
@@ -151,13 +152,18 @@ static void conv_backward(struct nst_session *s, const struct vgg_layer *L, floa
 }
 
 /* A loss layer's features from its layer's output out [h][w][c]: out itself, or its tap's
- * ReLU(1x1 conv(out)) in s->tap_f [h][w][c_tap]. */
-static const float *loss_features(struct nst_session *s, const struct loss_layer *l, int h, int w, const float *out) {
+ * ReLU(1x1 conv(out)) in s->tap_f [h][w][c_tap], then with their Gram into gram if not NULL. */
+static const float *loss_features(struct nst_session *s, const struct loss_layer *l, int h, int w, const float *out,
+                                  float *gram) {
 	if (!l->tapped)
 		return out;
 	const struct vgg_layer *L = &s->layers[l->layer];
 	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
-	nst_conv2d(&s->engine, &L->tap_shape, h, w, out, L->tap_packed_forward, s->tap_f, &relu);
+	if (gram)
+		nst_tap_gram(&s->engine, (size_t)h * (size_t)w, L->tap_shape.in_channels, out, L->tap_packed_forward, l->c,
+		             s->tap_f, gram);
+	else
+		nst_conv2d(&s->engine, &L->tap_shape, h, w, out, L->tap_packed_forward, s->tap_f, &relu);
 	return s->tap_f;
 }
 
@@ -226,14 +232,17 @@ void nst_vgg_forward(struct nst_session *s, float *x, int h, int w, struct pass 
 			const int c = l->c;
 			const bool used = (pass->mode == PASS_TARGET_CONTENT && l->content) ||
 			                  (pass->mode == PASS_TARGET_STYLE && l->style) || pass->mode == PASS_LOSS;
-			const float *f = used ? loss_features(s, l, h, w, out) : out; /* [h][w][c] */
+			const bool whole_gram =
+			        l->style && (pass->mode == PASS_LOSS || (pass->mode == PASS_TARGET_STYLE && !pass->own));
+			const float *f = used ? loss_features(s, l, h, w, out, whole_gram ? l->gram : NULL) : out; /* [h][w][c] */
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
 				memcpy(l->content_target, f, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
 				/* a tap's features are not needed after: gathered in place */
 				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_f : other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
-				nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
+				if (!l->tapped)
+					nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
 				for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
 					l->style_target[j] += pass->blend * l->gram[j];
 			} else if (pass->mode == PASS_LOSS) {
@@ -289,6 +298,12 @@ static void backward(struct nst_session *s, float *g) {
 		if (below->pool_after) {
 			/* conv input gradient at the pooled size, then through the pooling, then losses + ReLU. */
 			conv_backward(s, L, g, other, NULL, NULL);
+			if (s->options.pooling == NST_POOLING_MAX && !(l && l->recompute)) { /* the mask in the same pass */
+				nst_maxpool2x2_backward_masked(&s->engine, below->h, below->w, below->shape.out_channels, other,
+				                               below->argmax, below->mask, l && l->stored ? l->grad : NULL, g);
+				s->profile.layers[i].backward_seconds += nst_seconds() - t0;
+				continue;
+			}
 			if (s->options.pooling == NST_POOLING_MAX)
 				nst_maxpool2x2_backward(&s->engine, below->h, below->w, below->shape.out_channels, other, below->argmax, g);
 			else

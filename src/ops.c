@@ -27,7 +27,32 @@ struct pool_task {
 	const uint8_t *argmax_in;
 	int rows_per_slot;
 	int slots;
+	/* nst_maxpool2x2_backward_masked: then out = mask ? out + addend : 0 (addend may be NULL) */
+	const uint8_t *mask;   /* [h][w][c] bits */
+	const float *addend;   /* [h][w][c] */
+	const struct nst_mask_kernel *mask_kernel;
 };
+
+#define MASK_BITS 8
+
+/* v[i] = mask bit i ? v[i] + addend[i] : 0 (no addend: v[i]) for i0 <= i < i1: element by element
+ * up to a mask byte boundary and after the last whole byte, whole bytes through the mask kernel. */
+static void mask_range(const struct nst_mask_kernel *kernel, size_t i0, size_t i1, const uint8_t *mask,
+                       const float *addend, float *v) {
+	size_t i = i0;
+	for (; i < i1 && (i % MASK_BITS != 0 || i1 - i < MASK_BITS); i++)
+		v[i] = ((mask[i / MASK_BITS] >> (i % MASK_BITS)) & 1u) ? v[i] + (addend ? addend[i] : 0.0f) : 0.0f;
+	const size_t whole = (i1 - i) / MASK_BITS;
+	if (whole > 0) {
+		if (addend)
+			for (size_t k = i; k < i + whole * MASK_BITS; k++)
+				v[k] += addend[k];
+		kernel->apply(whole, mask + i / MASK_BITS, v + i);
+		i += whole * MASK_BITS;
+	}
+	for (; i < i1; i++)
+		v[i] = ((mask[i / MASK_BITS] >> (i % MASK_BITS)) & 1u) ? v[i] + (addend ? addend[i] : 0.0f) : 0.0f;
+}
 
 /* Output rows are split between slots; a row's argmax codes start on a byte when c % 4 == 0,
  * and otherwise everything runs in one slot (see pool_slots). */
@@ -117,6 +142,19 @@ static void maxpool_backward_worker(void *context, size_t slot, size_t item) {
 				d[code][ch] = g[ch];
 			}
 		}
+	if (!t->mask || y0 >= y1)
+		return;
+	/* This slot's input rows 2 y0 .. 2 y1 (the last slot's up to h: a dropped odd row), with the
+	 * dropped odd column zeroed first (as zero_pool_remainder does), then masked. */
+	const size_t row = (size_t)t->w * c;
+	const int r1 = y1 == t->oh ? t->h : POOL * y1;
+	for (int y = POOL * y0; y < r1; y++) {
+		if (y >= POOL * t->oh)
+			memset(t->out + (size_t)y * row, 0, row * sizeof(float));
+		else if (t->w % POOL)
+			memset(t->out + (size_t)y * row + (size_t)(t->w - 1) * c, 0, c * sizeof(float));
+	}
+	mask_range(t->mask_kernel, (size_t)(POOL * y0) * row, (size_t)r1 * row, t->mask, t->addend, t->out);
 }
 
 /* Rows and columns that the floor of the pooling dropped get no gradient. */
@@ -137,6 +175,21 @@ void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
 	nst_parallel_for(engine, (size_t)t.slots, maxpool_backward_worker, &t);
 	zero_pool_remainder(h, w, c, grad_in);
+}
+
+void nst_maxpool2x2_backward_masked(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
+                                    const uint8_t *argmax, const uint8_t *mask, const float *addend, float *grad_in) {
+	if (h < POOL || w < POOL) { /* no window: nothing for the slots to split */
+		nst_maxpool2x2_backward(engine, h, w, c, grad_out, argmax, grad_in);
+		nst_mask_apply(engine, (size_t)h * (size_t)w * (size_t)c, mask, addend, grad_in);
+		return;
+	}
+	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
+	                      .argmax_in = argmax, .mask = mask, .addend = addend,
+	                      .mask_kernel = nst_mask_kernel_for(engine->gemm)};
+	t.slots = pool_slots(engine, t.oh, c);
+	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
+	nst_parallel_for(engine, (size_t)t.slots, maxpool_backward_worker, &t);
 }
 
 void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out) {
@@ -170,7 +223,6 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
-#define MASK_BITS 8
 #define MASK_BYTES_PER_SLOT_MIN 4096 /* below this a single slot is cheaper than waking the pool */
 
 struct mask_task {
@@ -183,29 +235,9 @@ struct mask_task {
 
 static void mask_worker(void *context, size_t slot, size_t item) {
 	const struct mask_task *t = context;
-	const size_t nbytes = (t->n + MASK_BITS - 1) / MASK_BITS, whole = t->n / MASK_BITS;
-	const size_t b0 = slot * t->bytes_per_slot;
-	const size_t b1 = b0 + t->bytes_per_slot < nbytes ? b0 + t->bytes_per_slot : nbytes;
-	if (b0 >= b1)
-		return;
-	/* Whole mask bytes through the mask kernel (after the addend, if any: v = bit ? v + a : 0). */
-	const size_t w1 = b1 < whole ? b1 : whole;
-	if (w1 > b0) {
-		float *v = t->inout + b0 * MASK_BITS; // [(w1 - b0) * 8]
-		if (t->addend) {
-			const float *a = t->addend + b0 * MASK_BITS;
-			for (size_t k = 0; k < (w1 - b0) * MASK_BITS; k++)
-				v[k] += a[k];
-		}
-		t->kernel->apply(w1 - b0, t->mask + b0, v);
-	}
-	for (size_t b = w1 > b0 ? w1 : b0; b < b1; b++) { /* the last, partial byte */
-		const unsigned bits = t->mask[b];
-		const size_t i0 = b * MASK_BITS, m = t->n - i0;
-		float *v = t->inout + i0;
-		for (size_t k = 0; k < m; k++)
-			v[k] = ((bits >> k) & 1u) ? v[k] + (t->addend ? t->addend[i0 + k] : 0.0f) : 0.0f;
-	}
+	const size_t i0 = slot * t->bytes_per_slot * MASK_BITS, i1 = i0 + t->bytes_per_slot * MASK_BITS;
+	if (i0 < t->n)
+		mask_range(t->kernel, i0, i1 < t->n ? i1 : t->n, t->mask, t->addend, t->inout);
 }
 
 void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout) {
@@ -250,13 +282,63 @@ size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 	       + (size_t)gemm->mr * cc;                  /* one row block of products [mr][c] */
 }
 
+/* Pixels transposed per step: each channel's row of F^T then gets whole cache lines. */
+#define TRANSPOSE_PIXELS 16
+
+/* at [c][k] = f [k][c] transposed, TRANSPOSE_PIXELS pixels (rows of f, all in L1) at a time. */
+static void transpose_chunk(size_t k, size_t c, const float *restrict f, float *restrict at) {
+	size_t p0 = 0;
+	for (; p0 + TRANSPOSE_PIXELS <= k; p0 += TRANSPOSE_PIXELS)
+		for (size_t i = 0; i < c; i++)
+			for (size_t q = 0; q < TRANSPOSE_PIXELS; q++)
+				at[i * k + p0 + q] = f[(p0 + q) * c + i];
+	for (; p0 < k; p0++)
+		for (size_t i = 0; i < c; i++)
+			at[i * k + p0] = f[p0 * c + i];
+}
+
+/* Floats add_floats adds per step: a fixed count that the compiler turns into vector adds. */
+#define ADD_STEP 16
+
+/* dst[i] += src[i] for i < n. */
+static void add_floats(size_t n, const float *restrict src, float *restrict dst) {
+	size_t i = 0;
+	for (; i + ADD_STEP <= n; i += ADD_STEP)
+		for (size_t q = 0; q < ADD_STEP; q++)
+			dst[i + q] += src[i + q];
+	for (; i < n; i++)
+		dst[i] += src[i];
+}
+
 struct gram_task {
 	const struct nst_engine *engine;
 	size_t n, chunk, n_chunks;
 	int c, slots;
 	const float *f;   /* [n][c] */
 	float *gram;      /* [c][c] */
+	/* nst_tap_gram: f is first made, chunk by chunk, as ReLU(in W + b) (in [n][cs], the tap's
+	 * packed forward weights tap_packed; tap_f = f, written). */
+	const float *tap_in, *tap_packed;
+	float *tap_f;
+	int cs;
 };
+
+/* The tap's features of pixels p0 .. p0 + k: tap_f [k][c] = ReLU(tap_in [k][cs] x W + b), as
+ * nst_conv2d's 1x1 path computes them (same kernel calls, so the same values). */
+static void tap_chunk(const struct gram_task *t, size_t p0, size_t k) {
+	const struct nst_gemm_kernel *g = t->engine->gemm;
+	const struct nst_f32_minmax_params relu = {0.0f, INFINITY};
+	const size_t c = (size_t)t->c, cs = (size_t)t->cs, panel_floats = nst_gemm_kernel_panel_floats(g, cs);
+	const float *in = t->tap_in + p0 * cs;
+	float *out = t->tap_f + p0 * c;
+	for (size_t n0 = 0, panel = 0; n0 < c; n0 += g->nr, panel++) {
+		const size_t nc = c - n0 < g->nr ? c - n0 : g->nr;
+		for (size_t i = 0; i < k; i += g->mr) {
+			const size_t mr = k - i < g->mr ? k - i : g->mr;
+			g->fn(mr, nc, cs, in + i * cs, cs, t->tap_packed + panel * panel_floats, out + i * c + n0, c, &relu);
+		}
+	}
+}
 
 static void gram_worker(void *context, size_t slot, size_t item) {
 	const struct gram_task *t = context;
@@ -272,9 +354,9 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 	for (size_t ch = slot; ch < t->n_chunks; ch += (size_t)t->slots) {
 		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
 		const float *f = t->f + p0 * c; /* [k][c] */
-		for (size_t p = 0; p < k; p++)
-			for (size_t i = 0; i < c; i++)
-				at[i * k + p] = f[p * c + i];
+		if (t->tap_in)
+			tap_chunk(t, p0, k); /* f, still in cache for what follows */
+		transpose_chunk(k, c, f, at);
 		nst_gemm_pack(k, c, nr, f, c, NULL, packed);
 		const size_t panel_floats = nr * (k + 1);
 		for (size_t i0 = 0; i0 < c; i0 += g->mr) {
@@ -285,14 +367,16 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 				g->fn(mr, nc, k, at + i0 * k, k, packed + panel * panel_floats, rows + n0, c, &params);
 			}
 			for (size_t r = 0; r < mr; r++)
-				for (size_t j = first * nr; j < c; j++)
-					acc[(i0 + r) * c + j] += rows[r * c + j];
+				add_floats(c - first * nr, rows + r * c + first * nr, acc + (i0 + r) * c + first * nr);
 		}
 	}
 }
 
-void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram) {
-	struct gram_task t = {.engine = engine, .n = n, .c = c, .f = f, .gram = gram};
+static void gram_run(struct gram_task t) {
+	const struct nst_engine *engine = t.engine;
+	const size_t n = t.n;
+	const int c = t.c;
+	float *gram = t.gram;
 	t.chunk = gram_chunk(c);
 	t.n_chunks = (n + t.chunk - 1) / t.chunk;
 	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
@@ -300,15 +384,39 @@ void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, 
 		t.slots = (int)t.n_chunks;
 	assert(nst_gram_scratch_floats(engine->gemm, c) <= engine->scratch_floats);
 	nst_parallel_for(engine, (size_t)t.slots, gram_worker, &t);
+	/* The slots' upper triangles added up (in slot order, as before) row by row, scaled, then
+	 * mirrored in blocks so that both the rows read and the columns written stay in cache. */
 	const size_t cc = (size_t)c;
 	const float scale = (float)(1.0 / ((double)n * (double)c));
-	for (size_t i = 0; i < cc; i++)
-		for (size_t j = i; j < cc; j++) {
-			float v = 0.0f;
-			for (int sl = 0; sl < t.slots; sl++)
-				v += engine->scratch[(size_t)sl * engine->scratch_floats + i * cc + j];
-			gram[i * cc + j] = gram[j * cc + i] = v * scale;
-		}
+	for (size_t i = 0; i < cc; i++) {
+		float *row = gram + i * cc;
+		memcpy(row + i, engine->scratch + i * cc + i, (cc - i) * sizeof(float));
+		for (int sl = 1; sl < t.slots; sl++)
+			add_floats(cc - i, engine->scratch + (size_t)sl * engine->scratch_floats + i * cc + i, row + i);
+		for (size_t j = i; j < cc; j++)
+			row[j] *= scale;
+	}
+	for (size_t i0 = 0; i0 < cc; i0 += TRANSPOSE_PIXELS)
+		for (size_t j = i0; j < cc; j++)
+			for (size_t i = i0; i < i0 + TRANSPOSE_PIXELS && i < j; i++)
+				gram[j * cc + i] = gram[i * cc + j];
+}
+
+void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram) {
+	gram_run((struct gram_task){.engine = engine, .n = n, .c = c, .f = f, .gram = gram});
+}
+
+void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float *in, const float *packed, int ct,
+                  float *f, float *gram) {
+	const struct nst_conv_shape shape = {1, 1, 1, 0, false, cs, ct};
+	if (nst_conv_small_n(engine->gemm, &shape)) { /* the small-N kernels' own path, then the Gram */
+		const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
+		nst_conv2d(engine, &shape, 1, (int)n, in, packed, f, &relu);
+		nst_gram(engine, n, ct, f, gram);
+		return;
+	}
+	gram_run((struct gram_task){.engine = engine, .n = n, .c = ct, .f = f, .gram = gram, .tap_in = in, .tap_packed = packed,
+	                            .tap_f = f, .cs = cs});
 }
 
 double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m) {

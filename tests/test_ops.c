@@ -221,7 +221,7 @@ struct tap_case {
 
 static const struct tap_case *tap_cases(size_t *count) {
 	static const struct tap_case cases[] = {
-		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {1000, 32, 128}, {129, 17, 9},
+		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {1000, 32, 128}, {129, 17, 9}, {50, 6, 3},
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
@@ -239,8 +239,12 @@ static size_t scratch_floats_for(const struct nst_gemm_kernel *gemm) {
 	}
 	const struct tap_case *tc = tap_cases(&n);
 	for (size_t i = 0; i < n; i++) {
-		const size_t t = nst_tap_grad_scratch_floats(gemm, tc[i].ct);
+		const struct nst_conv_shape tap = {1, 1, 1, 0, false, tc[i].cs, tc[i].ct};
+		const size_t t = nst_tap_grad_scratch_floats(gemm, tc[i].ct), g = nst_gram_scratch_floats(gemm, tc[i].ct);
+		const size_t f = nst_conv_scratch_floats(gemm, &tap);
 		need = t > need ? t : need;
+		need = g > need ? g : need;
+		need = f > need ? f : need;
 	}
 	const struct conv_case *fc = conv_forward_cases(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -714,6 +718,29 @@ static void test_pool_case(const struct test_engine *te, int h, int w, int c, en
 	      bad == SIZE_MAX ? 0.0 : (double)gin[bad], bad == SIZE_MAX ? 0.0 : ref[bad]);
 	CHECK(guard_ok(gin, n_in), "%s: maxpool backward %dx%dx%d: write past grad_in", te->label, h, w, c);
 
+	/* max backward then ReLU mask (+ addend) in one region: gin = bit ? ref + addend : 0, dropped
+	 * rows and columns included (their gradient is the addend's). */
+	uint8_t *mask = gbytes(nst_mask_bytes(n_in), 0);
+	float *addend = galloc(n_in), *gm = galloc(n_in);
+	fill_bytes(r, mask, nst_mask_bytes(n_in));
+	fill_uniform(r, addend, n_in, -1.0, 1.0);
+	for (int with_addend = 0; with_addend < 2; with_addend++) {
+		for (size_t i = 0; i < n_in; i++)
+			gm[i] = poison();
+		nst_maxpool2x2_backward_masked(e, h, w, c, g, argmax, mask, with_addend ? addend : NULL, gm);
+		bad = SIZE_MAX;
+		for (size_t i = 0; i < n_in && bad == SIZE_MAX; i++) {
+			const float want = ((mask[i / 8] >> (i % 8)) & 1u) ? (float)ref[i] + (with_addend ? addend[i] : 0.0f) : 0.0f;
+			if (!(gm[i] == want))
+				bad = i;
+		}
+		CHECK(bad == SIZE_MAX && guard_ok(gm, n_in), "%s: maxpool backward masked %dx%dx%d addend %d: grad_in [%zu] = %.9g",
+		      te->label, h, w, c, with_addend, bad, bad == SIZE_MAX ? 0.0 : (double)gm[bad]);
+	}
+	free(mask);
+	free(addend);
+	free(gm);
+
 	/* avg forward */
 	nst_avgpool2x2(e, h, w, c, in, out);
 	double err = 0.0;
@@ -1149,6 +1176,60 @@ static void test_tap_grad_case(const struct test_engine *te, const struct tap_ca
 	free(gmag);
 }
 
+/* nst_tap_gram: the tap's features F = ReLU(in W + b) and their Gram in one pass, against the
+ * naive ones in double, and bit for bit what nst_conv2d (1x1, ReLU) and nst_gram make separately;
+ * ct = 3 takes the small-N kernels' path. */
+static void test_tap_gram_case(const struct test_engine *te, const struct tap_case *tc, struct nst_rng *r) {
+	const struct nst_engine *e = &te->e;
+	const size_t n = tc->n, cs = (size_t)tc->cs, ct = (size_t)tc->ct;
+	float *in = xmalloc(n * cs * sizeof(float)), *w = xmalloc(cs * ct * sizeof(float)), *b = xmalloc(ct * sizeof(float));
+	fill_uniform(r, in, n * cs, 0.0, 1.0); /* a ReLU's output */
+	fill_uniform(r, w, cs * ct, -1.0, 1.0); /* HWIO of the 1x1 tap: [cs][ct] */
+	fill_uniform(r, b, ct, -0.5, 0.5);
+	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
+	float *wp = galloc(nst_conv_packed_floats(e->gemm, &shape));
+	nst_conv_pack_forward(e->gemm, &shape, w, b, wp);
+	float *f = galloc(n * ct), *gram = galloc(ct * ct), *f2 = galloc(n * ct), *gram2 = galloc(ct * ct);
+	nst_tap_gram(e, n, (int)cs, in, wp, (int)ct, f, gram);
+	CHECK(guard_ok(f, n * ct) && guard_ok(gram, ct * ct), "%s: tap gram n %zu %zu -> %zu: write past f or gram",
+	      te->label, n, cs, ct);
+	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
+	nst_conv2d(e, &shape, 1, (int)n, in, wp, f2, &relu);
+	nst_gram(e, n, (int)ct, f2, gram2);
+	CHECK(memcmp(f, f2, n * ct * sizeof(float)) == 0 && memcmp(gram, gram2, ct * ct * sizeof(float)) == 0,
+	      "%s: tap gram n %zu %zu -> %zu: not what nst_conv2d + nst_gram make", te->label, n, cs, ct);
+	double *fd = xmalloc(n * ct * sizeof(double)), *gref = xmalloc(ct * ct * sizeof(double));
+	double *gmag = xmalloc(ct * ct * sizeof(double)), ferr = 0.0, gerr = 0.0;
+	for (size_t q = 0; q < n; q++)
+		for (size_t j = 0; j < ct; j++) {
+			double v = (double)b[j], a = fabs((double)b[j]);
+			for (size_t i = 0; i < cs; i++) {
+				v += (double)in[q * cs + i] * (double)w[i * ct + j];
+				a += fabs((double)in[q * cs + i] * (double)w[i * ct + j]);
+			}
+			fd[q * ct + j] = v > 0.0 ? v : 0.0;
+			note(&ferr, fabs((double)f[q * ct + j] - fd[q * ct + j]) / (a + 1e-30));
+		}
+	for (size_t i = 0; i < n * ct; i++) /* the Gram of the features made (their own error is ferr) */
+		fd[i] = (double)f[i];
+	naive_gram(n, (int)ct, fd, gref, gmag);
+	for (size_t i = 0; i < ct * ct; i++)
+		note(&gerr, fabs((double)gram[i] - gref[i]) / (gmag[i] + 1e-30));
+	CHECK(ferr <= 1e-5 && gerr <= 1e-5, "%s: tap gram n %zu %zu -> %zu: worst rel err features %.3g, gram %.3g",
+	      te->label, n, cs, ct, ferr, gerr);
+	free(in);
+	free(w);
+	free(b);
+	free(wp);
+	free(f);
+	free(gram);
+	free(f2);
+	free(gram2);
+	free(fd);
+	free(gref);
+	free(gmag);
+}
+
 static void test_content_case(const struct test_engine *te, size_t count, float weight, struct nst_rng *r,
                               struct worst *worst) {
 	const struct nst_engine *e = &te->e;
@@ -1378,6 +1459,7 @@ int main(void) {
 		{10, 7, 16}, /* [10][7][16] -> [5][3][16] */
 		{6, 6, 6},   /* [6][6][6] -> [3][3][6]: c % 4 == 2, rows of codes do not start on a byte */
 		{9, 10, 10}, /* [9][10][10] -> [4][5][10] */
+		{17, 9, 4},  /* [17][9][4] -> [8][4][4]: several slots, rows of 36 floats (masks not on a byte) */
 	};
 	for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++)
 		for (int k = 0; k < n_engines; k++) {
@@ -1413,6 +1495,7 @@ int main(void) {
 			test_tap_grad_case(&engines[k], &taps[i], true, false, &r);
 			test_tap_grad_case(&engines[k], &taps[i], false, true, &r);
 			test_tap_grad_case(&engines[k], &taps[i], true, true, &r);
+			test_tap_gram_case(&engines[k], &taps[i], &r);
 		}
 	printf("gram and style: %.2f s\n", seconds_since(&t0));
 	/* 6. content loss (count values) and total variation ([h][w][c]) */
