@@ -78,7 +78,8 @@ def main():
     ref = os.path.join(a.shared, "reference", "torch_nst.py")
     # network: (nst weights, torch_nst.py weights, options for both)
     networks = {
-        "blocks": (os.path.join(a.build, "vgg19.nstw"), os.path.join(a.shared, "weights", "vgg19-imagenet-blocks1-3"), []),
+        "blocks": (os.path.join(a.build, "vgg19.nstw"), os.path.join(a.shared, "weights", "vgg19-imagenet-blocks1-3"),
+                   BLOCKS_OPTIONS),
         "distilled": (os.path.join(a.build, "vgg19-distilled.nstw"),
                       os.path.join(a.shared, "weights", "vgg19-distilled-16x", "encoder5_16x.pth"), DISTILLED_OPTIONS),
     }
