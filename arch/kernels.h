@@ -330,4 +330,32 @@ size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr);
 /* Packs w ([k][w_stride], n columns used) and bias ([n], or NULL for zeros) into panels of nr. */
 void nst_gemm_pack(size_t k, size_t n, size_t nr, const float *w, size_t w_stride, const float *bias, float *packed);
 
+/*
+ * Tap-list convolution (the grouped and depthwise convolutions, src/conv_grouped.c):
+ *
+ *   out[p][c] = clamp(bias[c] + sum_t weights[t][c] * inputs[t][p * input_step + c], min, max)
+ *
+ * for p < pixels, c < channels: every tap t is a pointer to the first pixel's inputs (the caller
+ * lays each output channel's input at that channel's position) and one weight per channel.
+ * out: [pixels][channels].  One member per ISA, the scalar one the twin of the others.
+ */
+typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t channels, size_t taps, const float *const *inputs,
+                                          size_t input_step, const float *const *weights, const float *bias,
+                                          float *out, const struct nst_f32_minmax_params *params);
+void nst_f32_dwconv__scalar(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                            const float *const *weights, const float *bias, float *out,
+                            const struct nst_f32_minmax_params *params);
+#if defined(__x86_64__)
+void nst_f32_dwconv__avx2(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                          const float *const *weights, const float *bias, float *out,
+                          const struct nst_f32_minmax_params *params);
+void nst_f32_dwconv__avx512(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                            const float *const *weights, const float *bias, float *out,
+                            const struct nst_f32_minmax_params *params);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+void nst_f32_dwconv__neon(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                          const float *const *weights, const float *bias, float *out,
+                          const struct nst_f32_minmax_params *params);
+#endif
+
 #endif /* NST_ARCH_KERNELS_H */

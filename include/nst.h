@@ -513,6 +513,75 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, in
                                  float *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Any painting in one pass: the arbitrary-style network (arch 3, MicroAST; weights/FORMAT.md).
+ * A style encoder reads the painting; the photo's features are renormalized to the painting's
+ * statistics (AdaIN) and filtered by modulations computed from it.  The painting's part is
+ * computed once per painting, so frames or many photos of one painting cost the photo's part only:
+ *
+ *     nst_arbitrary_plan(weights, 512, 512, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
+ *                        &plan, &diag);
+ *     arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     nst_arbitrary_init(arena, plan.total_bytes, weights, 512, 512, 512, 512, threads, ..., &session, &diag);
+ *     nst_arbitrary_set_style(session, 1, &painting, NULL, &diag);
+ *     for each photo: nst_arbitrary_run(session, width, height, rgb_in, 1.0f, rgb_out);
+ *     nst_arbitrary_release(session); free(arena);
+ *
+ * Nothing is allocated after nst_arbitrary_init.  Photos of any size up to the plan's (sides of
+ * at least 8) run; sides that are not multiples of 4 are padded (the last row and column
+ * repeated) and the result cropped back.  Paintings up to the plan's style size (sides of at
+ * least 16) are taken as they are: resample them first to the size wanted.
+ * ------------------------------------------------------------------------------------------- */
+
+struct nst_arbitrary_plan {
+	size_t total_bytes;       /* pass an arena of this size to nst_arbitrary_init */
+	size_t weights_bytes;     /* packed kernels and biases */
+	size_t activations_bytes; /* two regions of 16 floats per pixel of the largest picture */
+	size_t scratch_bytes;     /* the session itself, per-thread im2col blocks and grouped-convolution rows */
+	int width, height;        /* the largest photo, as planned */
+	int padded_width, padded_height; /* rounded up to multiples of 4 */
+	int style_width, style_height;   /* the largest painting */
+	double flops;             /* one photo of the planned size (content encoder and decoder) */
+	double style_flops;       /* one painting of the planned size (style encoder and modulator) */
+	int threads;
+	enum nst_backend backend; /* the backend auto resolved to */
+	enum nst_precision precision; /* what the dense convolutions multiply in (fp32 when fp16 is not possible) */
+	const char *notice;       /* NULL, or one line: why the precision asked for is not the one used */
+	const char *kernel;       /* the GEMM microkernel's name */
+};
+
+struct nst_arbitrary_session;
+
+/* The exact bytes of a session for photos up to width x height and paintings up to style_width x
+ * style_height (threads 0: nst_cpu_count()).  Refuses weights that are not the arbitrary-style
+ * network (arch 3, its 31 layers as in ARCHITECTURE.md). */
+enum nst_status nst_arbitrary_plan(const struct nst_weights *weights, int width, int height, int style_width,
+                                   int style_height, int threads, enum nst_backend backend, enum nst_precision precision,
+                                   struct nst_arbitrary_plan *plan, struct nst_diag *diag);
+/* Builds the session inside arena (at least plan.total_bytes, NST_ARENA_ALIGNMENT-aligned): packs
+ * the weights once (the weights may be closed afterwards), lays out every buffer, starts the threads. */
+enum nst_status nst_arbitrary_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
+                                   int height, int style_width, int style_height, int threads, enum nst_backend backend,
+                                   enum nst_precision precision, struct nst_arbitrary_session **out,
+                                   struct nst_diag *diag);
+void nst_arbitrary_release(struct nst_arbitrary_session *session);
+const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arbitrary_session *session);
+/* Encodes the painting (n = 1) or blends n paintings: their feature statistics and modulations are
+ * averaged with weights blend [n] (NULL: equal; any non-negative numbers, normalized to sum 1).
+ * Kept for every following run until the next call. */
+enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *session, int n, const struct nst_image *paintings,
+                                        const float *blend, struct nst_diag *diag);
+/* Stylizes rgb_in [height][width][3] into rgb_out [height][width][3] (which may be rgb_in);
+ * alpha 0..1 mixes the photo's features with their restyled version at both AdaIN steps (1: the
+ * network as trained; 0: the decoder on the photo's own statistics).  NST_ERR_INVALID_ARGUMENT
+ * before nst_arbitrary_set_style, for a photo beyond the plan or an alpha outside 0..1. */
+enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *session, int width, int height, const uint8_t *rgb_in,
+                                  float alpha, uint8_t *rgb_out);
+/* As nst_arbitrary_run, but out [height][width][3] is the network's output times 255, unclamped
+ * and unrounded (what torch_arbitrary.py --raw writes). */
+enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *session, int width, int height,
+                                      const uint8_t *rgb_in, float alpha, float *out);
+
+/* ---------------------------------------------------------------------------------------------
  * Tiled high resolution: a picture larger than memory allows is optimized in overlapping tiles,
  * all of one size, by ONE session planned for that size.  The style targets (Gram matrices) are
  * computed once, from the whole style picture (sized as for the whole picture), region by region

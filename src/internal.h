@@ -213,6 +213,27 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
                        const float *in, const float *packed, float *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Grouped convolution, direct (src/conv_grouped.c)
+ * ------------------------------------------------------------------------------------------- */
+/* Per-slot scratch floats of nst_conv2d_grouped on inputs w wide (before upsampling). */
+size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w);
+/* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): groups dividing cin and cout (output
+ * channel o reads the inputs of group o / (cout / groups)), hwio [kh][kw][cin / groups][cout], bias
+ * [cout]; up 1, or 2: PyTorch's bilinear x2 (align_corners=False) applied first, never stored. */
+void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
+                        int h, int w, const float *in, const float *hwio, const float *bias, bool relu, float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * AdaIN (src/adain.c): feature maps f [n][c]
+ * ------------------------------------------------------------------------------------------- */
+#define NST_ADAIN_MAX_CHANNELS 512
+/* mean [c], and (if std) std [c] = sqrt(unbiased variance + eps), per channel. */
+void nst_channel_stats(size_t n, int c, const float *f, float eps, float *mean, float *std);
+/* x = alpha ((x - x_mean) / x_std * s_std + s_mean) + (1 - alpha) x, per channel; c <= NST_ADAIN_MAX_CHANNELS. */
+void nst_adain(size_t n, int c, float *x, const float *x_mean, const float *x_std, const float *s_mean,
+               const float *s_std, float alpha);
+
+/* ---------------------------------------------------------------------------------------------
  * Operators (src/ops.c); all feature maps are [H][W][C] float32.
  * ------------------------------------------------------------------------------------------- */
 

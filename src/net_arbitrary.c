@@ -1,0 +1,624 @@
+/*
+ * The arbitrary-style network: MicroAST (Wang et al., AAAI 2023), any painting in one pass
+ * (../shared/fast-styles/arbitrary/ARCHITECTURE.md is the exact arithmetic; torch_arbitrary.py the
+ * reference).  Four parts, 31 convolutions, every one reflection padded by k/2:
+ *
+ *   encoder (content E_c and style E_s alike), RGB / 255 in:
+ *     enc1.0  9x9 s1   3 -> 16             ReLU
+ *     enc1.2  3x3 s2  16 -> 32, 16 groups  ReLU
+ *     enc1.4  1x1     32 -> 32             ReLU
+ *     enc1.6  3x3 s2  32 -> 64, 32 groups  ReLU
+ *     enc1.8  1x1     64 -> 64             ReLU
+ *     enc1.10 residual block x + conv2(relu(conv1(x))), 3x3 64 -> 64: f1
+ *     enc2.0  residual block: f2
+ *   modulator, from the painting's s1, s2: depthwise 3x3 convolutions, each globally averaged:
+ *     (m1, b1) from s1, (m2, b2) from s2, one number per channel
+ *   decoder, from the photo's c2:
+ *     x = a adain(c2, s2) + (1 - a) c2; modulated block dec1 with (m2, b2);
+ *     x = a adain(x, s1) + (1 - a) x;   modulated block dec2 with (m1, b1)
+ *       (modulated block: h = relu(m conv1(x) + b x); x + (m conv2(h) + b h))
+ *     dec3.1 bilinear x2, 3x3 64 -> 32 in 32 groups, ReLU; dec3.3 1x1 32 -> 32 ReLU;
+ *     dec3.6 bilinear x2, 3x3 32 -> 16 in 16 groups, ReLU; dec3.8 1x1 16 -> 16 ReLU;
+ *     dec3.10 9x9 16 -> 3: RGB / 255 out.
+ * The painting's part (E_s, the statistics of s1 and s2, the modulations) is computed once by
+ * nst_arbitrary_set_style and kept (a few hundred floats); each photo then costs E_c and D.
+ *
+ * Convolutions: the residual and modulated blocks' 3x3 64 -> 64 (two thirds of a photo's
+ * multiplies) by Winograd's F(4x4, 3x3) (F(2x2) with float16 GEMMs, as the trained networks);
+ * the other dense ones on the engine's im2col GEMM (nst_conv2d: 9x9 on three channels, 1x1
+ * without im2col, the last 9x9 on the small-N kernels); the grouped ones direct
+ * (nst_conv2d_grouped, src/conv_grouped.c), the bilinear upsampling inside them.
+ *
+ * Memory.  One layout function places everything in the arena (nst_arbitrary_plan measures with
+ * it, nst_arbitrary_init places with it).  The activations live in two regions A and B of 16
+ * floats per pixel of the largest picture (photo or painting) each:
+ *   encoder: picture (3 / px) in A -> enc1.0 B (16) -> enc1.2 A (8) -> enc1.4 B (8) -> enc1.6 Q0,
+ *            enc1.8 Q1 -> residual blocks through Q0, Q2, Q1 (64 channels at a quarter of the
+ *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
+ *   decoder: c2 in Q1 -> the modulated blocks through Q0, Q2, in place in Q1 -> dec3.1 B (8)
+ *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 A (16) -> dec3.10 B (3).
+ * 128 bytes per pixel: 32 MiB at 512x512.  No upsampled picture is ever stored.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define ARB_LAYERS 31
+#define RGB 3
+#define WIDTH 64                 /* channels of the residual and modulated blocks */
+#define UP 2                     /* the decoder's bilinear upsampling */
+#define ADAIN_EPS 1e-5f
+#define PIXEL_SCALE 255.0f
+#define MIN_PHOTO_SIDE 8         /* a quarter of it must be reflection padded by 1 */
+#define MIN_PAINTING_SIDE 16     /* the reference's smallest painting */
+#define REGION_FLOATS_PER_PIXEL 16
+#define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */
+
+/* Where the parts start in the file's layer order (weights/FORMAT.md). */
+enum { CONTENT = 0, STYLE = 9, MODULATOR = 18, DECODER = 22 };
+/* Within an encoder. */
+enum { ENC_9X9, ENC_DOWN1, ENC_MIX1, ENC_DOWN2, ENC_MIX2, ENC_RES1_A, ENC_RES1_B, ENC_RES2_A, ENC_RES2_B };
+/* Within the modulator: depthwise convolutions of s1 (weight1, bias1) and s2 (weight2, bias2). */
+enum { MOD_M1, MOD_B1, MOD_M2, MOD_B2, MOD_COUNT };
+/* Within the decoder. */
+enum { DEC1_A, DEC1_B, DEC2_A, DEC2_B, DEC_UP1, DEC_MIX1, DEC_UP2, DEC_MIX2, DEC_OUT };
+
+struct arb_spec {
+	const char *name;            /* the layer's name in the file, after the part's prefix */
+	int out, in, kernel, stride, groups, up;
+	bool relu;
+};
+
+static const struct arb_spec ENCODER[] = {
+	{"enc1.0", 16, 3, 9, 1, 1, 1, true},       {"enc1.2", 32, 16, 3, 2, 16, 1, true},
+	{"enc1.4", 32, 32, 1, 1, 1, 1, true},      {"enc1.6", 64, 32, 3, 2, 32, 1, true},
+	{"enc1.8", 64, 64, 1, 1, 1, 1, true},      {"enc1.10.conv1", 64, 64, 3, 1, 1, 1, true},
+	{"enc1.10.conv2", 64, 64, 3, 1, 1, 1, false}, {"enc2.0.conv1", 64, 64, 3, 1, 1, 1, true},
+	{"enc2.0.conv2", 64, 64, 3, 1, 1, 1, false},
+};
+static const struct arb_spec MODULATOR_SPEC[MOD_COUNT] = {
+	{"weight1.0", 64, 64, 3, 1, 64, 1, false}, {"bias1.0", 64, 64, 3, 1, 64, 1, false},
+	{"weight2.0", 64, 64, 3, 1, 64, 1, false}, {"bias2.0", 64, 64, 3, 1, 64, 1, false},
+};
+static const struct arb_spec DECODER_SPEC[] = {
+	{"dec1.conv1", 64, 64, 3, 1, 1, 1, false}, {"dec1.conv2", 64, 64, 3, 1, 1, 1, false},
+	{"dec2.conv1", 64, 64, 3, 1, 1, 1, false}, {"dec2.conv2", 64, 64, 3, 1, 1, 1, false},
+	{"dec3.1", 32, 64, 3, 1, 32, UP, true},    {"dec3.3", 32, 32, 1, 1, 1, 1, true},
+	{"dec3.6", 16, 32, 3, 1, 16, UP, true},    {"dec3.8", 16, 16, 1, 1, 1, 1, true},
+	{"dec3.10", 3, 16, 9, 1, 1, 1, false},
+};
+#define ENCODER_LAYERS ((int)(sizeof ENCODER / sizeof ENCODER[0]))
+#define DECODER_LAYERS ((int)(sizeof DECODER_SPEC / sizeof DECODER_SPEC[0]))
+
+struct arb_layer {
+	struct arb_spec spec;
+	struct nst_conv_shape shape;
+	bool winograd;               /* a 3x3 64 -> 64 block convolution: nst_conv2d_winograd */
+	float *packed;               /* dense (groups 1): nst_conv_packed_floats or the Winograd packing, bias included */
+	float *hwio, *bias;          /* grouped: [k][k][in / groups][out] and [out] */
+};
+
+/* What the painting gives the decoder, blended over the paintings. */
+struct style_state {
+	float s1_mean[WIDTH], s1_std[WIDTH], s2_mean[WIDTH], s2_std[WIDTH];
+	float mod[MOD_COUNT][WIDTH]; /* m1, b1, m2, b2 */
+};
+
+struct nst_arbitrary_session {
+	struct nst_engine engine;
+	struct nst_arbitrary_plan plan;
+	const struct nst_weights *weights; /* only during init */
+	struct arb_layer layers[ARB_LAYERS];
+	enum nst_wino wino;          /* the blocks' Winograd transform */
+	float *a, *b;                /* [region_floats] each: see the top of the file */
+	size_t region_floats;
+	struct style_state style;
+	bool style_set;
+};
+
+static const struct arb_spec *spec_of(int index) {
+	if (index < STYLE)
+		return &ENCODER[index - CONTENT];
+	if (index < MODULATOR)
+		return &ENCODER[index - STYLE];
+	if (index < DECODER)
+		return &MODULATOR_SPEC[index - MODULATOR];
+	return &DECODER_SPEC[index - DECODER];
+}
+
+static const char *part_of(int index) {
+	return index < STYLE ? "content" : index < MODULATOR ? "style" : index < DECODER ? "modulator" : "decoder";
+}
+
+static bool dense(const struct arb_layer *L) { return L->spec.groups == 1; }
+
+/* Checks the file against ARCHITECTURE.md, layer by layer. */
+static enum nst_status configure(struct nst_arbitrary_session *s, const struct nst_weights *w, struct nst_diag *diag) {
+	if (nst_weights_arch(w) != NST_ARCH_ARBITRARY)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' are not the arbitrary-style network (arch %d)",
+		                nst_weights_model(w), NST_ARCH_ARBITRARY);
+	if (nst_weights_layer_count(w) != ARB_LAYERS)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' have %d layers; the arbitrary-style network has %d",
+		                nst_weights_model(w), nst_weights_layer_count(w), ARB_LAYERS);
+	for (int i = 0; i < ARB_LAYERS; i++) {
+		const struct arb_spec *sp = spec_of(i);
+		struct nst_layer_info info;
+		nst_weights_layer(w, i, &info);
+		char want[NST_LAYER_NAME_BYTES];
+		snprintf(want, sizeof want, "%s.%s", part_of(i), sp->name);
+		if (strcmp(info.name, want) != 0 || info.out_channels != sp->out || info.in_channels != sp->in ||
+		    info.kernel_h != sp->kernel || info.kernel_w != sp->kernel || info.stride != sp->stride ||
+		    info.groups != sp->groups || info.has_norm || info.reflect != (sp->kernel > 1))
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "weights '%s': layer %d is %s %dx%d %d -> %d in %d groups, stride %d; the arbitrary-style "
+			                "network has %s %dx%d %d -> %d in %d groups, stride %d, reflection padded",
+			                nst_weights_model(w), i, info.name, info.kernel_h, info.kernel_w, info.in_channels,
+			                info.out_channels, info.groups, info.stride, want, sp->kernel, sp->kernel, sp->in, sp->out,
+			                sp->groups, sp->stride);
+		struct arb_layer *L = &s->layers[i];
+		L->spec = *sp;
+		L->shape = (struct nst_conv_shape){
+			.kernel_h = sp->kernel, .kernel_w = sp->kernel, .stride = sp->stride, .pad = sp->kernel / 2,
+			.reflect = sp->kernel > 1, .in_channels = sp->in, .out_channels = sp->out,
+		};
+	}
+	return NST_OK;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+static int half_up(int n) { return (n + 1) / 2; }
+
+/* Floats of one region for a picture of h x w (an encoder's steps, and the decoder's when it is a
+ * photo padded to multiples of 4). */
+static size_t region_need(int h, int w) {
+	const size_t full = (size_t)h * (size_t)w, quarter = (size_t)half_up(half_up(h)) * (size_t)half_up(half_up(w));
+	return max_size(REGION_FLOATS_PER_PIXEL * full, QUARTER_SLOTS * WIDTH * quarter);
+}
+
+static size_t kernel_floats(const struct arb_layer *L) {
+	return (size_t)L->shape.kernel_h * (size_t)L->shape.kernel_w * (size_t)(L->shape.in_channels / L->spec.groups) *
+	       (size_t)L->shape.out_channels;
+}
+
+/* The input width a layer sees in the widest picture, for the grouped convolutions' row scratch. */
+static int layer_input_width(const struct nst_arbitrary_session *s, int index) {
+	const int widest = s->plan.padded_width > s->plan.style_width ? s->plan.padded_width : s->plan.style_width;
+	const int quarter = half_up(half_up(widest));
+	if (index >= DECODER) {
+		const int d = index - DECODER;
+		return d == DEC_UP1 ? quarter : d == DEC_MIX1 || d == DEC_UP2 ? quarter * UP : widest;
+	}
+	if (index >= MODULATOR)
+		return quarter;
+	const int e = (index - CONTENT) % STYLE;
+	return e == ENC_9X9 || e == ENC_DOWN1 ? widest : e == ENC_MIX1 || e == ENC_DOWN2 ? half_up(widest) : quarter;
+}
+
+static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
+	const struct nst_gemm_kernel *g = s->engine.gemm;
+	size_t mark = a->used;
+	for (int i = 0; i < ARB_LAYERS; i++) {
+		struct arb_layer *L = &s->layers[i];
+		if (L->winograd) {
+			L->packed = NST_ARENA_NEW(a, float, nst_conv_winograd_packed_floats(g, &L->shape, s->wino));
+		} else if (dense(L)) {
+			L->packed = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
+		} else {
+			L->hwio = NST_ARENA_NEW(a, float, kernel_floats(L));
+			L->bias = NST_ARENA_NEW(a, float, L->shape.out_channels);
+		}
+	}
+	s->plan.weights_bytes = a->used - mark;
+	mark = a->used;
+	s->region_floats = max_size(region_need(s->plan.padded_height, s->plan.padded_width),
+	                            region_need(s->plan.style_height, s->plan.style_width));
+	for (int i = 0; i < ARB_LAYERS; i++) { /* the weights are staged in A while packing */
+		const struct arb_layer *L = &s->layers[i];
+		const size_t staging = L->winograd ? nst_conv_winograd_staging_floats(&L->shape) : 0;
+		s->region_floats = max_size(s->region_floats, kernel_floats(L) + (size_t)L->shape.out_channels + staging);
+	}
+	s->a = NST_ARENA_NEW(a, float, s->region_floats);
+	s->b = NST_ARENA_NEW(a, float, s->region_floats);
+	s->plan.activations_bytes = a->used - mark;
+	mark = a->used;
+	size_t scratch = 0;
+	for (int i = 0; i < ARB_LAYERS; i++) {
+		const struct arb_layer *L = &s->layers[i];
+		scratch = max_size(scratch, L->winograd ? nst_conv_winograd_scratch_floats(g, &L->shape, s->wino)
+		                            : dense(L)  ? nst_conv_scratch_floats(g, &L->shape)
+		                                        : nst_conv_grouped_scratch_floats(&L->shape, L->spec.groups, L->spec.up,
+		                                                                          layer_input_width(s, i)));
+	}
+	s->engine.scratch_floats = scratch;
+	s->engine.scratch = NST_ARENA_NEW(a, float, scratch * (size_t)s->engine.threads);
+	s->plan.scratch_bytes += a->used - mark;
+}
+
+static double layer_flops(const struct arb_layer *L, int oh, int ow) {
+	return 2.0 * (double)oh * (double)ow * (double)kernel_floats(L);
+}
+
+/* Multiply-adds of an encoder on an h x w picture, and of the decoder on one padded photo. */
+static double encoder_flops(const struct nst_arbitrary_session *s, int first, int h, int w) {
+	double f = 0.0;
+	for (int e = 0; e < ENCODER_LAYERS; e++) {
+		const struct arb_layer *L = &s->layers[first + e];
+		if (L->shape.stride == 2) {
+			h = half_up(h);
+			w = half_up(w);
+		}
+		f += layer_flops(L, h, w);
+	}
+	return f;
+}
+
+static double decoder_flops(const struct nst_arbitrary_session *s, int h, int w) {
+	int dh = h / 4, dw = w / 4;
+	double f = 0.0;
+	for (int d = 0; d < DECODER_LAYERS; d++) {
+		const struct arb_layer *L = &s->layers[DECODER + d];
+		dh *= L->spec.up;
+		dw *= L->spec.up;
+		f += layer_flops(L, dh, dw);
+	}
+	return f;
+}
+
+static enum nst_status build(struct nst_arbitrary_session *s, struct nst_arena *a, struct nst_diag *diag) {
+	if (s->plan.backend == NST_BACKEND_XNNPACK)
+		return nst_fail(diag, NST_ERR_UNSUPPORTED,
+		                "backend xnnpack does not run the arbitrary-style network (use simd or scalar)");
+	const enum nst_precision asked = s->plan.precision;
+	enum nst_status st = nst_engine_init(&s->engine, s->plan.backend, asked, s->plan.threads, diag);
+	if (st != NST_OK)
+		return st;
+	s->plan.backend = s->engine.backend;
+	s->plan.precision = s->engine.precision;
+	if (asked != s->plan.precision)
+		s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
+		                 "which this CPU or build lacks; running in fp32";
+	s->plan.threads = s->engine.threads;
+	s->plan.kernel = s->engine.gemm->name;
+	s->wino = s->engine.gemm->f16 ? NST_WINO_F2 : NST_WINO_F4;
+	for (int i = 0; i < ARB_LAYERS; i++) {
+		struct arb_layer *L = &s->layers[i];
+		L->winograd = dense(L) && L->shape.kernel_h == 3 && nst_conv_winograd_applies(&L->shape);
+	}
+	nst_arena_alloc(a, sizeof(struct nst_arbitrary_session)); /* the session comes first */
+	s->plan.scratch_bytes = a->used;
+	layout(s, a);
+	s->plan.total_bytes = a->used;
+	s->plan.style_flops = encoder_flops(s, STYLE, s->plan.style_height, s->plan.style_width);
+	for (int m = 0; m < MOD_COUNT; m++)
+		s->plan.style_flops += layer_flops(&s->layers[MODULATOR + m], half_up(half_up(s->plan.style_height)),
+		                                   half_up(half_up(s->plan.style_width)));
+	s->plan.flops = encoder_flops(s, CONTENT, s->plan.padded_height, s->plan.padded_width) +
+	                decoder_flops(s, s->plan.padded_height, s->plan.padded_width);
+	return NST_OK;
+}
+
+static int round_up4(int n) { return (n + 3) / 4 * 4; }
+
+static enum nst_status setup(struct nst_arbitrary_session *s, const struct nst_weights *w, int width, int height,
+                             int style_width, int style_height, int threads, enum nst_backend backend,
+                             enum nst_precision precision, struct nst_diag *diag) {
+	memset(s, 0, sizeof *s);
+	if (width < MIN_PHOTO_SIDE || height < MIN_PHOTO_SIDE || width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "a %dx%d photo: the arbitrary-style network takes sides of %d..%d",
+		                width, height, MIN_PHOTO_SIDE, NST_MAX_IMAGE_SIDE);
+	if (style_width < MIN_PAINTING_SIDE || style_height < MIN_PAINTING_SIDE || style_width > NST_MAX_IMAGE_SIDE ||
+	    style_height > NST_MAX_IMAGE_SIDE)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "a %dx%d painting: the arbitrary-style network takes sides of %d..%d", style_width, style_height,
+		                MIN_PAINTING_SIDE, NST_MAX_IMAGE_SIDE);
+	s->plan.width = width;
+	s->plan.height = height;
+	s->plan.padded_width = round_up4(width);
+	s->plan.padded_height = round_up4(height);
+	s->plan.style_width = style_width;
+	s->plan.style_height = style_height;
+	s->plan.threads = threads;
+	s->plan.backend = backend;
+	s->plan.precision = precision;
+	return configure(s, w, diag);
+}
+
+enum nst_status nst_arbitrary_plan(const struct nst_weights *weights, int width, int height, int style_width,
+                                   int style_height, int threads, enum nst_backend backend, enum nst_precision precision,
+                                   struct nst_arbitrary_plan *plan, struct nst_diag *diag) {
+	if (!weights || !plan)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_arbitrary_plan: a required argument is NULL");
+	struct nst_arbitrary_session s;
+	enum nst_status st = setup(&s, weights, width, height, style_width, style_height, threads, backend, precision, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, NULL, 0);
+	st = build(&s, &a, diag);
+	if (st != NST_OK)
+		return st;
+	*plan = s.plan;
+	return NST_OK;
+}
+
+static void pack_weights(struct nst_arbitrary_session *s) {
+	for (int i = 0; i < ARB_LAYERS; i++) {
+		struct arb_layer *L = &s->layers[i];
+		if (dense(L)) {
+			float *hwio = s->a;                      // [k][k][in][out] staging
+			float *bias = s->a + kernel_floats(L);   // [out] staging
+			nst_weights_read_kernel(s->weights, i, hwio);
+			nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, bias);
+			if (L->winograd)
+				nst_conv_winograd_pack(s->engine.gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels,
+				                       L->packed);
+			else
+				nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed);
+		} else {
+			nst_weights_read_kernel(s->weights, i, L->hwio);
+			nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, L->bias);
+		}
+	}
+}
+
+enum nst_status nst_arbitrary_init(void *arena, size_t arena_bytes, const struct nst_weights *weights, int width,
+                                   int height, int style_width, int style_height, int threads, enum nst_backend backend,
+                                   enum nst_precision precision, struct nst_arbitrary_session **out,
+                                   struct nst_diag *diag) {
+	if (!arena || !weights || !out)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_arbitrary_init: a required argument is NULL");
+	if ((uintptr_t)arena % NST_ARENA_ALIGNMENT)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the arena must be %d-byte aligned", NST_ARENA_ALIGNMENT);
+	struct nst_arbitrary_session tmp;
+	enum nst_status st = setup(&tmp, weights, width, height, style_width, style_height, threads, backend, precision, diag);
+	if (st != NST_OK)
+		return st;
+	struct nst_arena a;
+	nst_arena_init(&a, arena, arena_bytes);
+	st = build(&tmp, &a, diag);
+	if (st != NST_OK)
+		return st;
+	if (a.overflow)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "the arena has %zu bytes, the plan needs %zu", arena_bytes,
+		                tmp.plan.total_bytes);
+	struct nst_arbitrary_session *s = arena; /* build() placed it first */
+	*s = tmp;
+	st = nst_engine_start(&s->engine, diag);
+	if (st != NST_OK)
+		return st;
+	s->weights = weights;
+	pack_weights(s);
+	s->weights = NULL; /* everything is packed: the caller may close the weights */
+	*out = s;
+	return NST_OK;
+}
+
+void nst_arbitrary_release(struct nst_arbitrary_session *s) {
+	if (s)
+		nst_engine_release(&s->engine);
+}
+
+const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arbitrary_session *s) {
+	return s ? &s->plan : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The passes
+ * ------------------------------------------------------------------------------------------- */
+
+/* Runs layer index on in [h][w][cin] into out [oh][ow][cout]; addend (dense only) is added after
+ * the bias.  Updates h and w to the output's size. */
+static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, const float *in, float *out,
+                 const float *addend) {
+	const struct arb_layer *L = &s->layers[index];
+	if (L->winograd) {
+		nst_conv2d_winograd(&s->engine, &L->shape, s->wino, *h, *w, in, L->packed, out);
+		const size_t n = (size_t)*h * (size_t)*w * (size_t)L->shape.out_channels;
+		if (addend)
+			for (size_t i = 0; i < n; i++)
+				out[i] += addend[i];
+		if (L->spec.relu)
+			for (size_t i = 0; i < n; i++)
+				out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+	} else if (dense(L)) {
+		const struct nst_conv_epilogue ep = {L->spec.relu ? 0.0f : -INFINITY, INFINITY, NULL, addend, NULL};
+		nst_conv2d(&s->engine, &L->shape, *h, *w, in, L->packed, out, &ep);
+	} else {
+		assert(!addend);
+		nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->hwio, L->bias,
+		                   L->spec.relu, out);
+	}
+	const int vh = *h * L->spec.up, vw = *w * L->spec.up;
+	*h = nst_conv_out_size(vh, L->shape.kernel_h, L->shape.stride, L->shape.pad);
+	*w = nst_conv_out_size(vw, L->shape.kernel_w, L->shape.stride, L->shape.pad);
+}
+
+/* The quarter-size slots inside A. */
+static float *quarter(struct nst_arbitrary_session *s, int slot, size_t quarter_floats) {
+	return s->a + (size_t)slot * quarter_floats;
+}
+
+/* Encoder first on the picture in A [h][w][3]: f1 in Q2, f2 in Q1 ([h/4][w/4][64] each). */
+static void encode(struct nst_arbitrary_session *s, int first, int *h, int *w, size_t *quarter_floats) {
+	conv(s, first + ENC_9X9, h, w, s->a, s->b, NULL);
+	conv(s, first + ENC_DOWN1, h, w, s->b, s->a, NULL);
+	conv(s, first + ENC_MIX1, h, w, s->a, s->b, NULL);
+	const int hh = half_up(*h), hw = half_up(*w);
+	*quarter_floats = (size_t)hh * (size_t)hw * WIDTH;
+	float *q0 = quarter(s, 0, *quarter_floats), *q1 = quarter(s, 1, *quarter_floats), *q2 = quarter(s, 2, *quarter_floats);
+	conv(s, first + ENC_DOWN2, h, w, s->b, q0, NULL);
+	int qh, qw;
+	qh = *h, qw = *w;
+	conv(s, first + ENC_MIX2, &qh, &qw, q0, q1, NULL);
+	qh = *h, qw = *w;
+	conv(s, first + ENC_RES1_A, &qh, &qw, q1, q0, NULL);
+	qh = *h, qw = *w;
+	conv(s, first + ENC_RES1_B, &qh, &qw, q0, q2, q1); /* f1 = x + conv2(relu(conv1(x))) */
+	qh = *h, qw = *w;
+	conv(s, first + ENC_RES2_A, &qh, &qw, q2, q0, NULL);
+	qh = *h, qw = *w;
+	conv(s, first + ENC_RES2_B, &qh, &qw, q0, q1, q2); /* f2 */
+}
+
+/* RGB / 255 of the picture into A [ph][pw][3], the last row and column repeated out to ph x pw. */
+static void load_picture(float *x, int width, int height, const uint8_t *rgb, int pw, int ph) {
+	for (int y = 0; y < ph; y++) {
+		const uint8_t *row = rgb + (size_t)(y < height ? y : height - 1) * (size_t)width * RGB;
+		for (int xx = 0; xx < pw; xx++) {
+			const uint8_t *p = row + (size_t)(xx < width ? xx : width - 1) * RGB;
+			float *d = x + ((size_t)y * (size_t)pw + (size_t)xx) * RGB;
+			for (int c = 0; c < RGB; c++)
+				d[c] = (float)p[c] / PIXEL_SCALE;
+		}
+	}
+}
+
+enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, const struct nst_image *paintings,
+                                        const float *blend, struct nst_diag *diag) {
+	if (!s || n < 1 || !paintings)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_arbitrary_set_style: no painting");
+	double total = 0.0;
+	for (int i = 0; i < n; i++) {
+		const struct nst_image *p = &paintings[i];
+		const float b = blend ? blend[i] : 1.0f;
+		if (!p->rgb || p->width < MIN_PAINTING_SIDE || p->height < MIN_PAINTING_SIDE ||
+		    p->width > s->plan.style_width || p->height > s->plan.style_height)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "painting %d is %dx%d: the session takes %d..%d x %d..%d",
+			                i + 1, p->width, p->height, MIN_PAINTING_SIDE, s->plan.style_width, MIN_PAINTING_SIDE,
+			                s->plan.style_height);
+		if (!(b >= 0.0f) || !isfinite(b))
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "painting %d: blend weight %g is not a finite number >= 0",
+			                i + 1, (double)b);
+		total += b;
+	}
+	if (!(total > 0.0))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the paintings' blend weights add up to 0");
+	struct style_state sum;
+	memset(&sum, 0, sizeof sum);
+	for (int i = 0; i < n; i++) {
+		const struct nst_image *p = &paintings[i];
+		const float share = (float)((blend ? blend[i] : 1.0f) / total);
+		load_picture(s->a, p->width, p->height, p->rgb, p->width, p->height);
+		int h = p->height, w = p->width;
+		size_t qf;
+		encode(s, STYLE, &h, &w, &qf);
+		const size_t n_px = (size_t)h * (size_t)w;
+		struct style_state one;
+		nst_channel_stats(n_px, WIDTH, quarter(s, 2, qf), ADAIN_EPS, one.s1_mean, one.s1_std);
+		nst_channel_stats(n_px, WIDTH, quarter(s, 1, qf), ADAIN_EPS, one.s2_mean, one.s2_std);
+		for (int m = 0; m < MOD_COUNT; m++) {
+			int mh = h, mw = w;
+			const float *src = quarter(s, m == MOD_M1 || m == MOD_B1 ? 2 : 1, qf); /* s1 or s2 */
+			conv(s, MODULATOR + m, &mh, &mw, src, s->b, NULL);
+			nst_channel_stats(n_px, WIDTH, s->b, ADAIN_EPS, one.mod[m], NULL);
+		}
+		const float *from = (const float *)&one;
+		float *to = (float *)&sum;
+		for (size_t k = 0; k < sizeof sum / sizeof(float); k++)
+			to[k] += share * from[k];
+	}
+	s->style = sum;
+	s->style_set = true;
+	return NST_OK;
+}
+
+/* h = relu(m t1 + b x) in place of t1; then x += m t2 + b h: the modulated block's elementwise parts. */
+static void modulate_inner(size_t n, const float *m, const float *b, const float *x, float *t1) {
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < WIDTH; c++) {
+			const float v = m[c] * t1[i * WIDTH + c] + b[c] * x[i * WIDTH + c];
+			t1[i * WIDTH + c] = v > 0.0f ? v : 0.0f;
+		}
+}
+
+static void modulate_outer(size_t n, const float *m, const float *b, const float *t2, const float *h, float *x) {
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < WIDTH; c++)
+			x[i * WIDTH + c] += m[c] * t2[i * WIDTH + c] + b[c] * h[i * WIDTH + c];
+}
+
+/* The decoder's modulated block `first` (DEC1_A or DEC2_A) on x [qh][qw][64] in Q1. */
+static void modulated_block(struct nst_arbitrary_session *s, int first, const float *m, const float *b, int qh, int qw,
+                            size_t qf) {
+	float *q0 = quarter(s, 0, qf), *q1 = quarter(s, 1, qf), *q2 = quarter(s, 2, qf);
+	const size_t n = (size_t)qh * (size_t)qw;
+	int h = qh, w = qw;
+	conv(s, DECODER + first, &h, &w, q1, q0, NULL);
+	modulate_inner(n, m, b, q1, q0);
+	h = qh, w = qw;
+	conv(s, DECODER + first + 1, &h, &w, q0, q2, NULL);
+	modulate_outer(n, m, b, q2, q0, q1);
+}
+
+/* The photo through E_c and D: the output [ph][pw][3] (RGB / 255, unclamped) in B. */
+static enum nst_status forward(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb, float alpha) {
+	if (!s->style_set)
+		return NST_ERR_INVALID_ARGUMENT;
+	const int pw = round_up4(width), ph = round_up4(height);
+	load_picture(s->a, width, height, rgb, pw, ph);
+	int h = ph, w = pw;
+	size_t qf;
+	encode(s, CONTENT, &h, &w, &qf);
+	const size_t n = (size_t)h * (size_t)w;
+	float *c2 = quarter(s, 1, qf);
+	float x_mean[WIDTH], x_std[WIDTH];
+	const struct style_state *st = &s->style;
+	nst_channel_stats(n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
+	nst_adain(n, WIDTH, c2, x_mean, x_std, st->s2_mean, st->s2_std, alpha);
+	modulated_block(s, DEC1_A, st->mod[MOD_M2], st->mod[MOD_B2], h, w, qf);
+	nst_channel_stats(n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
+	nst_adain(n, WIDTH, c2, x_mean, x_std, st->s1_mean, st->s1_std, alpha);
+	modulated_block(s, DEC2_A, st->mod[MOD_M1], st->mod[MOD_B1], h, w, qf);
+	conv(s, DECODER + DEC_UP1, &h, &w, c2, s->b, NULL);
+	conv(s, DECODER + DEC_MIX1, &h, &w, s->b, s->a, NULL);
+	conv(s, DECODER + DEC_UP2, &h, &w, s->a, s->b, NULL);
+	conv(s, DECODER + DEC_MIX2, &h, &w, s->b, s->a, NULL);
+	conv(s, DECODER + DEC_OUT, &h, &w, s->a, s->b, NULL);
+	assert(h == ph && w == pw);
+	return NST_OK;
+}
+
+static enum nst_status check_run(const struct nst_arbitrary_session *s, int width, int height, const void *in,
+                                 const void *out, float alpha) {
+	if (!s || !in || !out || width < MIN_PHOTO_SIDE || height < MIN_PHOTO_SIDE || width > s->plan.width ||
+	    height > s->plan.height || !(alpha >= 0.0f && alpha <= 1.0f) || !s->style_set)
+		return NST_ERR_INVALID_ARGUMENT;
+	return NST_OK;
+}
+
+enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
+                                  float alpha, uint8_t *rgb_out) {
+	enum nst_status st = check_run(s, width, height, rgb_in, rgb_out, alpha);
+	if (st == NST_OK)
+		st = forward(s, width, height, rgb_in, alpha);
+	if (st != NST_OK)
+		return st;
+	const int pw = round_up4(width);
+	for (int y = 0; y < height; y++)
+		for (int x = 0; x < width; x++)
+			for (int c = 0; c < RGB; c++) {
+				const float v = rintf(s->b[((size_t)y * (size_t)pw + (size_t)x) * RGB + (size_t)c] * PIXEL_SCALE);
+				rgb_out[((size_t)y * (size_t)width + (size_t)x) * RGB + (size_t)c] =
+				        (uint8_t)(v < 0.0f ? 0.0f : v > PIXEL_SCALE ? PIXEL_SCALE : v);
+			}
+	return NST_OK;
+}
+
+enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
+                                      float alpha, float *out) {
+	enum nst_status st = check_run(s, width, height, rgb_in, out, alpha);
+	if (st == NST_OK)
+		st = forward(s, width, height, rgb_in, alpha);
+	if (st != NST_OK)
+		return st;
+	const int pw = round_up4(width);
+	for (int y = 0; y < height; y++)
+		for (int x = 0; x < width; x++)
+			for (int c = 0; c < RGB; c++)
+				out[((size_t)y * (size_t)width + (size_t)x) * RGB + (size_t)c] =
+				        s->b[((size_t)y * (size_t)pw + (size_t)x) * RGB + (size_t)c] * PIXEL_SCALE;
+	return NST_OK;
+}

@@ -1,0 +1,243 @@
+/*
+ * The arbitrary-style network's own operators against naive references in double:
+ *   - nst_conv2d_grouped (src/conv_grouped.c) on ragged random shapes: groups from 1 to depthwise,
+ *     1..3 inputs and outputs per group, kernels 1/3/5, strides 1 and 2, zero and reflection
+ *     padding, with and without the bilinear x2 upsampling, ReLU or not; on the calling thread and
+ *     on two threads (the same bits);
+ *   - bilinear x2 alone (a 1x1 identity kernel), against PyTorch's formula written out;
+ *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit.
+ * The seed is printed; NST_TEST_SEED=N repeats a run.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/internal.h"
+#include "check.h"
+#include "support.h"
+
+#define CASES 300
+#define MAX_SIDE 13
+#define TOLERANCE 1e-5
+
+static double uniform(struct nst_rng *r, double lo, double hi) { return lo + (hi - lo) * nst_rng_uniform(r); }
+static int pick(struct nst_rng *r, int lo, int hi) { return lo + (int)(nst_rng_next(r) % (uint64_t)(hi - lo + 1)); }
+
+/* PyTorch's bilinear x2 (align_corners=False) of in [h][w][c] at output pixel (y, x), channel k. */
+static double naive_up(const float *in, int h, int w, int c, int y, int x, int k) {
+	double sy = ((double)y + 0.5) / 2.0 - 0.5, sx = ((double)x + 0.5) / 2.0 - 0.5;
+	sy = sy < 0 ? 0 : sy;
+	sx = sx < 0 ? 0 : sx;
+	const int y0 = (int)sy, x0 = (int)sx, y1 = y0 + 1 < h ? y0 + 1 : h - 1, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+	const double ly = sy - y0, lx = sx - x0;
+	const double a = in[((size_t)y0 * w + x0) * c + k], b = in[((size_t)y0 * w + x1) * c + k];
+	const double d = in[((size_t)y1 * w + x0) * c + k], e = in[((size_t)y1 * w + x1) * c + k];
+	return (1 - ly) * ((1 - lx) * a + lx * b) + ly * ((1 - lx) * d + lx * e);
+}
+
+static int reflect(int i, int n) {
+	while (i < 0 || i >= n)
+		i = i < 0 ? -i : 2 * (n - 1) - i;
+	return i;
+}
+
+struct grouped_case {
+	struct nst_conv_shape shape;
+	int groups, up, h, w;
+	bool relu;
+};
+
+/* The naive convolution; returns the largest |reference| (for the tolerance). */
+static double naive_grouped(const struct grouped_case *g, const float *in, const float *hwio, const float *bias,
+                            double *out) {
+	const struct nst_conv_shape *s = &g->shape;
+	const int vh = g->h * g->up, vw = g->w * g->up, cin = s->in_channels, cout = s->out_channels;
+	const int cig = cin / g->groups, cog = cout / g->groups;
+	const int oh = nst_conv_out_size(vh, s->kernel_h, s->stride, s->pad), ow = nst_conv_out_size(vw, s->kernel_w, s->stride, s->pad);
+	double largest = 0.0;
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++)
+			for (int o = 0; o < cout; o++) {
+				double acc = bias[o];
+				for (int ky = 0; ky < s->kernel_h; ky++)
+					for (int kx = 0; kx < s->kernel_w; kx++) {
+						int y = oy * s->stride - s->pad + ky, x = ox * s->stride - s->pad + kx;
+						if (y < 0 || y >= vh || x < 0 || x >= vw) {
+							if (!s->reflect)
+								continue;
+							y = reflect(y, vh);
+							x = reflect(x, vw);
+						}
+						for (int j = 0; j < cig; j++) {
+							const int k = (o / cog) * cig + j;
+							const double v = g->up == 2 ? naive_up(in, g->h, g->w, cin, y, x, k)
+							                            : in[((size_t)y * g->w + x) * cin + k];
+							acc += v * hwio[((size_t)(ky * s->kernel_w + kx) * cig + j) * cout + o];
+						}
+					}
+				if (g->relu && acc < 0)
+					acc = 0;
+				out[((size_t)oy * ow + ox) * cout + o] = acc;
+				largest = fabs(acc) > largest ? fabs(acc) : largest;
+			}
+	return largest;
+}
+
+static void fill(struct nst_rng *r, float *v, size_t n) {
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)uniform(r, -1, 1);
+}
+
+/* Runs one case on engine (threads 1 or 2); returns the output for the bitwise comparison. */
+static float *run_grouped(const struct grouped_case *g, int threads, const float *in, const float *hwio,
+                          const float *bias, size_t out_n) {
+	struct nst_engine e;
+	nst_engine_init(&e, NST_BACKEND_SCALAR, NST_PRECISION_FP32, threads, NULL);
+	e.scratch_floats = nst_conv_grouped_scratch_floats(&g->shape, g->groups, g->up, g->w);
+	e.scratch = malloc(sizeof(float) * e.scratch_floats * (size_t)threads);
+	nst_engine_start(&e, NULL);
+	float *out = malloc(sizeof(float) * out_n);
+	for (size_t i = 0; i < out_n; i++)
+		out[i] = NAN; /* every output must be written */
+	nst_conv2d_grouped(&e, &g->shape, g->groups, g->up, g->h, g->w, in, hwio, bias, g->relu, out);
+	nst_engine_release(&e);
+	free(e.scratch);
+	return out;
+}
+
+static void random_case(struct nst_rng *r, struct grouped_case *g) {
+	static const int kernels[] = {1, 3, 5};
+	memset(g, 0, sizeof *g);
+	g->groups = pick(r, 1, 4);
+	const int cig = pick(r, 1, 3), cog = pick(r, 1, 3), k = kernels[pick(r, 0, 2)];
+	g->shape = (struct nst_conv_shape){.kernel_h = k, .kernel_w = k, .stride = pick(r, 1, 2), .pad = k / 2,
+	                                   .reflect = pick(r, 0, 1) == 1, .in_channels = g->groups * cig,
+	                                   .out_channels = g->groups * cog};
+	g->up = pick(r, 1, 2);
+	/* reflection needs sides above the padding */
+	g->h = pick(r, k / 2 + 1, MAX_SIDE);
+	g->w = pick(r, k / 2 + 1, MAX_SIDE);
+	g->relu = pick(r, 0, 1) == 1;
+}
+
+static void test_grouped(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed);
+	int failures = 0;
+	for (int c = 0; c < CASES; c++) {
+		struct grouped_case g;
+		random_case(&r, &g);
+		const struct nst_conv_shape *s = &g.shape;
+		const int oh = nst_conv_out_size(g.h * g.up, s->kernel_h, s->stride, s->pad);
+		const int ow = nst_conv_out_size(g.w * g.up, s->kernel_w, s->stride, s->pad);
+		const size_t in_n = (size_t)g.h * g.w * s->in_channels, out_n = (size_t)oh * ow * s->out_channels;
+		const size_t w_n = (size_t)s->kernel_h * s->kernel_w * (s->in_channels / g.groups) * s->out_channels;
+		float *in = malloc(sizeof(float) * in_n), *hwio = malloc(sizeof(float) * w_n);
+		float *bias = malloc(sizeof(float) * s->out_channels);
+		double *want = malloc(sizeof(double) * out_n);
+		fill(&r, in, in_n);
+		fill(&r, hwio, w_n);
+		fill(&r, bias, (size_t)s->out_channels);
+		const double largest = naive_grouped(&g, in, hwio, bias, want);
+		float *one = run_grouped(&g, 1, in, hwio, bias, out_n), *two = run_grouped(&g, 2, in, hwio, bias, out_n);
+		double worst = 0.0;
+		for (size_t i = 0; i < out_n; i++) {
+			const double d = fabs((double)one[i] - want[i]);
+			worst = isnan(one[i]) || d > worst ? (isnan(one[i]) ? INFINITY : d) : worst;
+		}
+		const bool ok = worst <= TOLERANCE * (largest > 1 ? largest : 1) && memcmp(one, two, sizeof(float) * out_n) == 0;
+		if (!ok && failures++ < 5)
+			CHECK(ok, "case %d: %dx%d k%d s%d pad %s up %d groups %d cin %d cout %d relu %d: error %.3g (largest %.3g), "
+			      "threads 1 and 2 %s",
+			      c, g.h, g.w, s->kernel_h, s->stride, s->reflect ? "reflect" : "zero", g.up, g.groups, s->in_channels,
+			      s->out_channels, g.relu, worst, largest, memcmp(one, two, sizeof(float) * out_n) ? "differ" : "agree");
+		free(in), free(hwio), free(bias), free(want), free(one), free(two);
+	}
+	CHECK(failures == 0, "%d of %d grouped convolutions differ from the naive one", failures, CASES);
+}
+
+/* Bilinear x2 through a 1x1 identity convolution, depthwise: every output pixel is PyTorch's. */
+static void test_bilinear(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed ^ 0xb111);
+	const int h = 5, w = 7, c = 4;
+	struct grouped_case g = {
+		.shape = {.kernel_h = 1, .kernel_w = 1, .stride = 1, .pad = 0, .in_channels = c, .out_channels = c},
+		.groups = c, .up = 2, .h = h, .w = w,
+	};
+	float in[5 * 7 * 4], hwio[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0};
+	fill(&r, in, sizeof in / sizeof in[0]);
+	float *out = run_grouped(&g, 1, in, hwio, bias, (size_t)4 * h * w * c);
+	double worst = 0.0;
+	for (int y = 0; y < 2 * h; y++)
+		for (int x = 0; x < 2 * w; x++)
+			for (int k = 0; k < c; k++) {
+				const double d = fabs(out[((size_t)y * 2 * w + x) * c + k] - naive_up(in, h, w, c, y, x, k));
+				worst = d > worst ? d : worst;
+			}
+	CHECK(worst < 1e-6, "bilinear x2 differs from PyTorch's formula by %.3g", worst);
+	/* corners: the first output pixel is the input's first (coordinate -0.25 clamps to 0) */
+	CHECK(out[0] == in[0], "output (0, 0) is %g, input (0, 0) is %g", (double)out[0], (double)in[0]);
+	free(out);
+}
+
+static void test_adain(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed ^ 0xada1);
+	enum { N = 37, C = 5 };
+	float f[N * C], mean[C], std[C], x[N * C], before[N * C];
+	for (int i = 0; i < N * C; i++)
+		f[i] = (float)uniform(&r, -3, 5) * (float)(1 + i % C);
+	nst_channel_stats(N, C, f, 1e-5f, mean, std);
+	for (int k = 0; k < C; k++) {
+		double m = 0, v = 0;
+		for (int i = 0; i < N; i++)
+			m += f[i * C + k];
+		m /= N;
+		for (int i = 0; i < N; i++)
+			v += (f[i * C + k] - m) * (f[i * C + k] - m);
+		v /= N - 1; /* unbiased, as torch.var */
+		CHECK(fabs(mean[k] - m) <= 1e-6 * (1 + fabs(m)), "channel %d mean %g, naive %g", k, (double)mean[k], m);
+		CHECK(fabs(std[k] - sqrt(v + 1e-5)) <= 1e-6 * sqrt(v), "channel %d std %g, naive %g", k, (double)std[k],
+		      sqrt(v + 1e-5));
+	}
+	const float s_mean[C] = {1, -2, 0.5f, 3, 0}, s_std[C] = {2, 0.5f, 1, 4, 0.1f};
+	memcpy(x, f, sizeof x);
+	memcpy(before, f, sizeof x);
+	nst_adain(N, C, x, mean, std, s_mean, s_std, 0.0f);
+	CHECK(memcmp(x, before, sizeof x) == 0, "alpha 0 changed x");
+	nst_adain(N, C, x, mean, std, s_mean, s_std, 1.0f);
+	float m2[C], sd2[C];
+	nst_channel_stats(N, C, x, 1e-5f, m2, sd2);
+	for (int k = 0; k < C; k++) {
+		/* x now has the painting's mean, and its std up to the eps in both */
+		CHECK(fabs(m2[k] - s_mean[k]) < 1e-4, "channel %d: mean %g after AdaIN, painting's %g", k, (double)m2[k],
+		      (double)s_mean[k]);
+		const double want = s_std[k] * sqrt((double)std[k] * std[k] - 1e-5) / std[k];
+		CHECK(fabs(sqrt((double)sd2[k] * sd2[k] - 1e-5) - want) < 1e-4 * (1 + want), "channel %d: std %g after AdaIN, want %g",
+		      k, (double)sd2[k], want);
+	}
+	const float half = 0.5f;
+	memcpy(x, before, sizeof x);
+	nst_adain(N, C, x, mean, std, s_mean, s_std, half);
+	for (int i = 0; i < N * C; i++) {
+		const int k = i % C;
+		const double full = (before[i] - mean[k]) / std[k] * s_std[k] + s_mean[k];
+		const double want = half * full + (1 - half) * before[i];
+		if (fabs(x[i] - want) > 1e-5 * (1 + fabs(want))) {
+			CHECK(false, "alpha 0.5, value %d: %g, want %g", i, (double)x[i], want);
+			break;
+		}
+	}
+}
+
+int main(void) {
+	const uint64_t seed = support_seed();
+	printf("test_conv_grouped: seed %llu (NST_TEST_SEED=%llu repeats it)\n", (unsigned long long)seed,
+	       (unsigned long long)seed);
+	test_grouped(seed);
+	test_bilinear(seed);
+	test_adain(seed);
+	return check_finish("test_conv_grouped");
+}
