@@ -262,12 +262,46 @@ void nst_cpu_detect(struct nst_cpu_features *out);
  * configuration is its own twin).  x86-64 chooses at run time from nst_cpu_detect's features, ARM
  * at compile time; every other CPU runs the scalar configuration.
  */
+/*
+ * Tap-list convolution (the grouped and depthwise convolutions, src/conv_grouped.c):
+ *
+ *   out[p][c] = clamp(bias[c] + sum_t weights[t][c] * inputs[t][p * input_step + c], min, max)
+ *
+ * for p < pixels, c < channels: every tap t is a pointer to the first pixel's inputs (the caller
+ * lays each output channel's input at that channel's position) and one weight per channel.
+ * out: [pixels][channels].  One member per ISA, the scalar one the twin of the others.
+ */
+typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t channels, size_t taps, const float *const *inputs,
+                                          size_t input_step, const float *const *weights, const float *bias,
+                                          float *out, const struct nst_f32_minmax_params *params);
+struct nst_dwconv_kernel {
+	const char *name;
+	nst_f32_dwconv_ukernel_fn fn;
+};
+void nst_f32_dwconv__scalar(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                            const float *const *weights, const float *bias, float *out,
+                            const struct nst_f32_minmax_params *params);
+#if defined(__x86_64__)
+void nst_f32_dwconv__avx2(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                          const float *const *weights, const float *bias, float *out,
+                          const struct nst_f32_minmax_params *params);
+void nst_f32_dwconv__avx512(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                            const float *const *weights, const float *bias, float *out,
+                            const struct nst_f32_minmax_params *params);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+void nst_f32_dwconv__neon(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
+                          const float *const *weights, const float *bias, float *out,
+                          const struct nst_f32_minmax_params *params);
+#endif
+
+
 struct nst_kernel_config {
 	struct nst_gemm_kernel gemm;    /* first: nst_kernels_of finds the configuration from it */
 	struct nst_dot_kernel dot;
 	struct nst_mask_kernel mask;
 	struct nst_wino_kernel wino;
 	struct nst_norm_kernel norm;
+	struct nst_dwconv_kernel dwconv;
 	const struct nst_kernel_config *twin;
 };
 
@@ -306,6 +340,9 @@ static inline const struct nst_wino_kernel *nst_wino_kernel_for(const struct nst
 static inline const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst_gemm_kernel *gemm) {
 	return &nst_kernels_of(gemm)->norm;
 }
+static inline const struct nst_dwconv_kernel *nst_dwconv_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->dwconv;
+}
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);
 /* Packs w ([k][w_stride], n columns used) transposed to [n][k], after bias ([n], or NULL for zeros). */
@@ -329,33 +366,5 @@ void nst_gemm_kernel_pack(const struct nst_gemm_kernel *gemm, size_t k, size_t n
 size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr);
 /* Packs w ([k][w_stride], n columns used) and bias ([n], or NULL for zeros) into panels of nr. */
 void nst_gemm_pack(size_t k, size_t n, size_t nr, const float *w, size_t w_stride, const float *bias, float *packed);
-
-/*
- * Tap-list convolution (the grouped and depthwise convolutions, src/conv_grouped.c):
- *
- *   out[p][c] = clamp(bias[c] + sum_t weights[t][c] * inputs[t][p * input_step + c], min, max)
- *
- * for p < pixels, c < channels: every tap t is a pointer to the first pixel's inputs (the caller
- * lays each output channel's input at that channel's position) and one weight per channel.
- * out: [pixels][channels].  One member per ISA, the scalar one the twin of the others.
- */
-typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t channels, size_t taps, const float *const *inputs,
-                                          size_t input_step, const float *const *weights, const float *bias,
-                                          float *out, const struct nst_f32_minmax_params *params);
-void nst_f32_dwconv__scalar(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                            const float *const *weights, const float *bias, float *out,
-                            const struct nst_f32_minmax_params *params);
-#if defined(__x86_64__)
-void nst_f32_dwconv__avx2(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params);
-void nst_f32_dwconv__avx512(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                            const float *const *weights, const float *bias, float *out,
-                            const struct nst_f32_minmax_params *params);
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-void nst_f32_dwconv__neon(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params);
-#endif
 
 #endif /* NST_ARCH_KERNELS_H */

@@ -171,24 +171,6 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 	}
 }
 
-/* STAND-IN until the kernel table carries it. */
-static nst_f32_dwconv_ukernel_fn dwconv_kernel(const struct nst_engine *engine) {
-	if (engine->backend == NST_BACKEND_SCALAR)
-		return nst_f32_dwconv__scalar;
-	struct nst_cpu_features cpu;
-	nst_cpu_detect(&cpu);
-#if defined(__x86_64__)
-	if (cpu.avx512f)
-		return nst_f32_dwconv__avx512;
-	if (cpu.avx2 && cpu.fma)
-		return nst_f32_dwconv__avx2;
-#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-	if (cpu.neon)
-		return nst_f32_dwconv__neon;
-#endif
-	return nst_f32_dwconv__scalar;
-}
-
 void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
                         int h, int w, const float *in, const float *hwio, const float *bias, bool relu, float *out) {
 	assert(groups >= 1 && shape->in_channels % groups == 0 && shape->out_channels % groups == 0);
@@ -204,7 +186,7 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
 	const size_t cog = cout / (size_t)groups;
 	assert(cig * cout <= MAX_ROW_FLOATS && shape->kernel_h <= MAX_KERNEL &&
 	       (size_t)shape->kernel_h * (size_t)shape->kernel_w * cig <= MAX_TAPS);
-	t.kernel = dwconv_kernel(engine);
+	t.kernel = nst_dwconv_kernel_for(engine->gemm)->fn;
 	t.params = (struct nst_f32_minmax_params){relu ? 0.0f : -INFINITY, INFINITY};
 	for (size_t j = 0; j < cig; j++)
 		for (size_t o = 0; o < cout; o++)

@@ -21,7 +21,6 @@
 #define MAX_SIDE 13
 #define TOLERANCE 1e-5
 
-static double uniform(struct nst_rng *r, double lo, double hi) { return lo + (hi - lo) * nst_rng_uniform(r); }
 static int pick(struct nst_rng *r, int lo, int hi) { return lo + (int)(nst_rng_next(r) % (uint64_t)(hi - lo + 1)); }
 
 /* PyTorch's bilinear x2 (align_corners=False) of in [h][w][c] at output pixel (y, x), channel k. */
@@ -34,12 +33,6 @@ static double naive_up(const float *in, int h, int w, int c, int y, int x, int k
 	const double a = in[((size_t)y0 * w + x0) * c + k], b = in[((size_t)y0 * w + x1) * c + k];
 	const double d = in[((size_t)y1 * w + x0) * c + k], e = in[((size_t)y1 * w + x1) * c + k];
 	return (1 - ly) * ((1 - lx) * a + lx * b) + ly * ((1 - lx) * d + lx * e);
-}
-
-static int reflect(int i, int n) {
-	while (i < 0 || i >= n)
-		i = i < 0 ? -i : 2 * (n - 1) - i;
-	return i;
 }
 
 struct grouped_case {
@@ -66,8 +59,8 @@ static double naive_grouped(const struct grouped_case *g, const float *in, const
 						if (y < 0 || y >= vh || x < 0 || x >= vw) {
 							if (!s->reflect)
 								continue;
-							y = reflect(y, vh);
-							x = reflect(x, vw);
+							y = naive_reflect(y, vh);
+							x = naive_reflect(x, vw);
 						}
 						for (int j = 0; j < cig; j++) {
 							const int k = (o / cog) * cig + j;
@@ -82,11 +75,6 @@ static double naive_grouped(const struct grouped_case *g, const float *in, const
 				largest = fabs(acc) > largest ? fabs(acc) : largest;
 			}
 	return largest;
-}
-
-static void fill(struct nst_rng *r, float *v, size_t n) {
-	for (size_t i = 0; i < n; i++)
-		v[i] = (float)uniform(r, -1, 1);
 }
 
 /* Runs one case on engine (threads 1 or 2); returns the output for the bitwise comparison. */
@@ -136,9 +124,9 @@ static void test_grouped(uint64_t seed) {
 		float *in = malloc(sizeof(float) * in_n), *hwio = malloc(sizeof(float) * w_n);
 		float *bias = malloc(sizeof(float) * s->out_channels);
 		double *want = malloc(sizeof(double) * out_n);
-		fill(&r, in, in_n);
-		fill(&r, hwio, w_n);
-		fill(&r, bias, (size_t)s->out_channels);
+		fill_uniform(&r, in, in_n, -1, 1);
+		fill_uniform(&r, hwio, w_n, -1, 1);
+		fill_uniform(&r, bias, (size_t)s->out_channels, -1, 1);
 		const double largest = naive_grouped(&g, in, hwio, bias, want);
 		float *one = run_grouped(&g, 1, in, hwio, bias, out_n), *two = run_grouped(&g, 2, in, hwio, bias, out_n);
 		double worst = 0.0;
@@ -167,7 +155,7 @@ static void test_bilinear(uint64_t seed) {
 		.groups = c, .up = 2, .h = h, .w = w,
 	};
 	float in[5 * 7 * 4], hwio[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0};
-	fill(&r, in, sizeof in / sizeof in[0]);
+	fill_uniform(&r, in, sizeof in / sizeof in[0], -1, 1);
 	float *out = run_grouped(&g, 1, in, hwio, bias, (size_t)4 * h * w * c);
 	double worst = 0.0;
 	for (int y = 0; y < 2 * h; y++)
@@ -188,7 +176,7 @@ static void test_adain(uint64_t seed) {
 	enum { N = 37, C = 5 };
 	float f[N * C], mean[C], std[C], x[N * C], before[N * C];
 	for (int i = 0; i < N * C; i++)
-		f[i] = (float)uniform(&r, -3, 5) * (float)(1 + i % C);
+		f[i] = (float)urand(&r, -3, 5) * (float)(1 + i % C);
 	nst_channel_stats(N, C, f, 1e-5f, mean, std);
 	for (int k = 0; k < C; k++) {
 		double m = 0, v = 0;
@@ -233,9 +221,7 @@ static void test_adain(uint64_t seed) {
 }
 
 int main(void) {
-	const uint64_t seed = support_seed();
-	printf("test_conv_grouped: seed %llu (NST_TEST_SEED=%llu repeats it)\n", (unsigned long long)seed,
-	       (unsigned long long)seed);
+	const uint64_t seed = support_seed("test_conv_grouped");
 	test_grouped(seed);
 	test_bilinear(seed);
 	test_adain(seed);

@@ -1208,6 +1208,67 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Tap-list (grouped / depthwise convolution) kernels against a double reference and the twin:
+ * ragged channel counts (the masked and scalar tails), 1..20 taps at ragged offsets, clamps.
+ * ------------------------------------------------------------------------------------------- */
+#define DWCONV_TOL 1e-5
+
+static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct nst_dwconv_kernel *twin, struct nst_rng *r,
+                                int cases) {
+	const int failed_before = check_failed_count;
+	for (int t = 0; t < cases && check_failed_count - failed_before < 10; t++) {
+		const size_t channels = rng_range(r, 0, 3) ? rng_range(r, 1, 70) : rng_range(r, 1, 140);
+		const size_t pixels = rng_range(r, 1, 9), taps = rng_range(r, 1, 20);
+		const size_t step = channels + rng_range(r, 0, 5), span = pixels * step + taps * 3 + channels;
+		struct guarded gin, gout;
+		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, pixels * channels);
+		float *w = xmalloc(taps * channels * sizeof(float)), *bias = xmalloc(channels * sizeof(float));
+		const float *inputs[20], *weights[20];
+		for (size_t i = 0; i < span; i++)
+			in[i] = rng_float(r);
+		for (size_t i = 0; i < taps * channels; i++)
+			w[i] = rng_float(r);
+		for (size_t c = 0; c < channels; c++)
+			bias[c] = rng_float(r);
+		for (size_t i = 0; i < taps; i++) {
+			inputs[i] = in + rng_range(r, 0, taps * 3); /* the last pixel's channels stay inside in */
+			weights[i] = w + i * channels;
+		}
+		const bool relu = rng_range(r, 0, 1) != 0;
+		const struct nst_f32_minmax_params params = {relu ? 0.0f : -INFINITY, INFINITY};
+		k->fn(pixels, channels, taps, inputs, step, weights, bias, out, &params);
+		double worst = 0.0;
+		for (size_t p = 0; p < pixels; p++)
+			for (size_t c = 0; c < channels; c++) {
+				double want = bias[c], mag = fabs(bias[c]);
+				for (size_t i = 0; i < taps; i++) {
+					want += (double)weights[i][c] * inputs[i][p * step + c];
+					mag += fabs((double)weights[i][c] * inputs[i][p * step + c]);
+				}
+				want = relu && want < 0 ? 0 : want;
+				const double d = fabs(out[p * channels + c] - want) / (mag + 1e-6);
+				worst = d > worst ? d : worst;
+			}
+		CHECK(worst <= DWCONV_TOL, "%s pixels %zu channels %zu taps %zu step %zu: relative error %.3g", k->name, pixels,
+		      channels, taps, step, worst);
+		if (twin) {
+			float *again = xmalloc(pixels * channels * sizeof(float));
+			twin->fn(pixels, channels, taps, inputs, step, weights, bias, again, &params);
+			double apart = 0.0;
+			for (size_t i = 0; i < pixels * channels; i++)
+				apart = fmax(apart, fabs((double)again[i] - out[i]) / (1.0 + fabs((double)again[i])));
+			CHECK(apart <= DWCONV_TOL, "%s vs %s: %.3g apart", k->name, twin->name, apart);
+			free(again);
+		}
+		guarded_free(&gin);
+		guarded_free(&gout);
+		free(w);
+		free(bias);
+	}
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Instance-norm kernels: sums against double sums here (every ISA's bit for bit: the same order,
  * exact squares), affine against a double reference and the twin; ragged channels, NaN under ReLU.
  * ------------------------------------------------------------------------------------------- */
@@ -1423,6 +1484,17 @@ int main(void) {
 		          !strstr(k->name, "scalar"),
 		      "%s (beside %s) has the scalar set as its twin", k->name, simd[i]->name);
 		check_norm_kernel(k, t, &r, 500);
+	}
+
+	const struct nst_dwconv_kernel *scalar_dwconv = nst_dwconv_kernel_for(nst_gemm_kernel_scalar());
+	printf("tap-list convolution kernels:\n");
+	CHECK(scalar_dwconv->fn == nst_f32_dwconv__scalar, "the scalar GEMM kernel's tap-list kernel is the scalar one");
+	check_dwconv_kernel(scalar_dwconv, NULL, &r, 300);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_dwconv_kernel *k = &configs[i]->dwconv, *t = &configs[i]->twin->dwconv;
+		CHECK(t->fn == scalar_dwconv->fn && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
+		      k->name, simd[i]->name);
+		check_dwconv_kernel(k, t, &r, 500);
 	}
 
 	printf("%.2f s\n", seconds_since(&t0));
