@@ -47,6 +47,27 @@ int cli_parse_int_list(const char *arg, int *out, int max, long lo, long hi) {
 	return n > 0 ? n : -1;
 }
 
+int cli_parse_float_list(const char *arg, float *out, int max, double lo, double hi) {
+	char buf[CLI_PATH_BYTES];
+	snprintf(buf, sizeof buf, "%s", arg);
+	int n = 0;
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		double v;
+		if (n == max || !cli_parse_float(tok, lo, hi, &v))
+			return -1;
+		out[n++] = (float)v;
+	}
+	return n > 0 ? n : -1;
+}
+
+int cli_split_list(char *list, char **out, int max) {
+	int n = 0;
+	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","), n++)
+		if (n < max)
+			out[n] = tok;
+	return n;
+}
+
 bool cli_parse_seed(const char *s, uint64_t *out) {
 	if (!isdigit((unsigned char)s[0])) /* strtoull would take " -1" as 2^64 - 1 */
 		return false;

@@ -13,6 +13,7 @@
 
 /* Bytes of a path, with its terminating zero. */
 #define CLI_PATH_BYTES PATH_MAX
+#define CLI_MAX_BLEND 1e30 /* a --style-blend weight */
 
 /* Exit codes (README: "Errors and exit codes"). */
 enum exit_code {
@@ -52,6 +53,11 @@ bool cli_parse_seed(const char *s, uint64_t *out);
 bool cli_parse_bytes(const char *s, size_t *out);
 /* "128,256,512" -> at most max whole numbers in lo..hi; returns the count, or -1. */
 int cli_parse_int_list(const char *arg, int *out, int max, long lo, long hi);
+/* "3,1,0.5" -> at most max numbers in lo..hi; returns the count, or -1. */
+int cli_parse_float_list(const char *arg, float *out, int max, double lo, double hi);
+/* Splits list in place at its commas into out [max] (empty items skipped): returns how many items
+ * there are (the first max stored). */
+int cli_split_list(char *list, char **out, int max);
 /* Refuses neural-style's single-dash long options (-content_image, -num_iterations, ...) and any
  * other single-dash word that getopt would read as a cluster of short options (-content = -c
  * ontent), naming the nst option instead; shortopts / longopts as for getopt_long. Returns

@@ -104,30 +104,18 @@ enum long_only {
 };
 
 static int split_styles(struct cli *c, char *list) {
-	c->n_styles = 0;
-	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-		if (c->n_styles == NST_MAX_STYLES)
-			return cli_fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
-		c->styles[c->n_styles++] = tok;
-	}
-	if (c->n_styles == 0)
+	const int n = cli_split_list(list, c->styles, NST_MAX_STYLES);
+	c->n_styles = n < NST_MAX_STYLES ? n : NST_MAX_STYLES;
+	if (n > NST_MAX_STYLES)
+		return cli_fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
+	if (n == 0)
 		return cli_fail(EXIT_USAGE, "--style needs at least one picture");
 	return EXIT_OK;
 }
 
 static int parse_blend(struct cli *c, const char *arg) {
-	char buf[CLI_PATH_BYTES];
-	snprintf(buf, sizeof buf, "%s", arg);
-	int n = 0;
-	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-		double v;
-		if (n == NST_MAX_STYLES || !cli_parse_float(tok, 0.0, 1e30, &v)) {
-			cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
-			return -1;
-		}
-		c->blend[n++] = (float)v;
-	}
-	if (n == 0) {
+	const int n = cli_parse_float_list(arg, c->blend, NST_MAX_STYLES, 0.0, CLI_MAX_BLEND);
+	if (n < 0) {
 		cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", arg);
 		return -1;
 	}
