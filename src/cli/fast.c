@@ -1,13 +1,15 @@
 /*
- * nst --model: feed-forward style transfer from the command line.
+ * nst --model: one-pass style transfer from the command line, with a trained network (one
+ * painting built in) or the arbitrary-style network (any painting, -s).
  *
  *   nst --model candy -c photo.jpg -o out.png
  *   nst --model mosaic -c a.jpg -c b.png -c frames/ -o outdir/ --format jpg
  *   camera | nst --model udnie -c - -o - | viewer
+ *   nst --model arbitrary -c photo.jpg -s painting.jpg -o out.png
  *
  * Every picture's size is read first (headers only), one plan and one arena are made for the
  * largest, and then each picture in turn is loaded, stylized and written: many pictures reuse
- * the plan, the arena, the packed weights and the thread pool.
+ * the plan, the arena, the packed weights and the thread pool (and the painting's encoding).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +40,9 @@
 #define DEL_CHAR 0x7f
 #define NAME_BYTES 64
 
-static const char *const KNOWN_MODELS[] = {"candy", "mosaic", "pointilism", "rain_princess", "udnie"};
+static const char *const KNOWN_MODELS[] = {"candy", "mosaic", "pointilism", "rain_princess", "udnie", "arbitrary"};
+#define ARBITRARY_MODEL "arbitrary"
+#define ARBITRARY_ALIAS "any"       /* nst --model any -s painting.jpg */
 #define N_KNOWN_MODELS (sizeof KNOWN_MODELS / sizeof KNOWN_MODELS[0])
 static const char *const PICTURE_EXTENSIONS[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",
                                                  ".psd", ".pnm", ".ppm", ".pgm"};
@@ -66,15 +70,30 @@ struct fast_cli {
 	int jpeg_quality;
 	int bench;       /* timed runs per picture after the first */
 	bool quiet;
+	/* the arbitrary-style network */
+	char *styles[NST_MAX_STYLES]; /* -s: the paintings */
+	int n_styles;
+	float blend[NST_MAX_STYLES];  /* --style-blend */
+	int n_blend;
+	int style_size;               /* --style-size: the paintings' long side; 0: the photos' (planned) */
+};
+
+/* The network a run uses: a trained one (nst_fast_*) or the arbitrary-style one (nst_arbitrary_*). */
+struct network {
+	struct nst_fast_session *fast;
+	struct nst_arbitrary_session *arbitrary;
 };
 
 static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst --model NAME|FILE.nstw -c PHOTO [-c PHOTO|DIR ...] -o OUT [options]\n"
+	        "       nst --model arbitrary -c PHOTO [...] -s PAINTING[,PAINTING...] -o OUT [options]\n"
 	        "\n"
-	        "Stylizes each PHOTO with a trained feed-forward network: one pass per picture.\n"
+	        "Stylizes each PHOTO in one pass: with a trained network (its painting built in), or with the\n"
+	        "arbitrary-style network (MicroAST), which takes any painting (-s).\n"
 	        "\n"
-	        "  --model NAME|FILE     candy, mosaic, pointilism, rain_princess, udnie, or a .nstw file;\n"
+	        "  --model NAME|FILE     candy, mosaic, pointilism, rain_princess, udnie, arbitrary (or any), or\n"
+	        "                        a .nstw file;\n"
 	        "                        NAME is looked up as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
 	        " beside the nst binary, then\n"
 	        "                        in $NST_STYLES, then in ../share/nst/" CLI_STYLES_DIR
@@ -86,7 +105,14 @@ static void usage(FILE *f) {
 	        "                        missing) and each result keeps its picture's name\n"
 	        "      --format EXT      png, jpg, bmp or tga: the extension of results in a directory (default png)\n"
 	        "      --size N          scale each picture's long side to N first (default: as it is)\n"
-	        "      --strength S      0..1: S * stylized + (1 - S) * original (default 1)\n"
+	        "      --strength S      0..1 (default 1): trained networks: S * stylized + (1 - S) * original;\n"
+	        "                        arbitrary: how much of the painting's statistics the photo's features\n"
+	        "                        take (AdaIN's alpha: 0 keeps the photo's, decoded)\n"
+	        "  -s, --style PAINTING  arbitrary: the painting (any picture; a list a.jpg,b.jpg or -s again blends\n"
+	        "                        them: their feature statistics and modulations are averaged)\n"
+	        "      --style-blend W[,W]  arbitrary: the paintings' weights in the blend (normalized; default equal)\n"
+	        "      --style-size N    arbitrary: the paintings' long side (default: the largest photo's, as\n"
+	        "                        planned; a painting already that size is not resampled)\n"
 	        "      --jpeg-quality Q  1..100 (default %d)\n"
 	        "      --threads N       (default: the CPUs this process may use; more are reduced to them)\n"
 	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
@@ -97,6 +123,7 @@ static void usage(FILE *f) {
 	        "                        (one picture only)\n"
 	        "      --sheet FILE      also write photo | result side by side (one picture only)\n"
 	        "      --bench N         after each picture, run it N more times and print the median time\n"
+	        "                        (arbitrary: painting and photo, then the photo alone, painting cached)\n"
 	        "  -q, --quiet           only errors\n"
 	        "  -h, --help            this text\n"
 	        "\n"
@@ -144,7 +171,7 @@ static const char *printable(const char *name, char *buf, size_t size) {
 
 enum long_only {
 	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
-	OPT_BENCH, OPT_PRECISION, OPT_SHEET,
+	OPT_BENCH, OPT_PRECISION, OPT_SHEET, OPT_STYLE_BLEND, OPT_STYLE_SIZE,
 };
 
 static int parse_args(struct fast_cli *c, int argc, char **argv) {
@@ -164,9 +191,12 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		{"bench", required_argument, NULL, OPT_BENCH},
 		{"precision", required_argument, NULL, OPT_PRECISION},
 		{"sheet", required_argument, NULL, OPT_SHEET},
+		{"style", required_argument, NULL, 's'},
+		{"style-blend", required_argument, NULL, OPT_STYLE_BLEND},
+		{"style-size", required_argument, NULL, OPT_STYLE_SIZE},
 		{NULL, 0, NULL, 0},
 	};
-	static const char shortopts[] = ":c:o:qh";
+	static const char shortopts[] = ":c:o:s:qh";
 	double v;
 	int rc = cli_check_spelling(argc, argv, shortopts + 1, longopts, "nst --model --help");
 	if (rc != EXIT_OK)
@@ -188,6 +218,22 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 			c->format = optarg;
 			break;
 		case OPT_SHEET: c->sheet = optarg; break;
+		case 's': {
+			const int n = cli_split_list(optarg, c->styles + c->n_styles, NST_MAX_STYLES - c->n_styles);
+			if (n == 0 || c->n_styles + n > NST_MAX_STYLES)
+				return cli_fail(EXIT_USAGE, "-s: %s (at most %d paintings)", n ? "too many paintings" : "no painting",
+				                NST_MAX_STYLES);
+			c->n_styles += n;
+			break;
+		}
+		case OPT_STYLE_BLEND:
+			if ((c->n_blend = cli_parse_float_list(optarg, c->blend, NST_MAX_STYLES, 0.0, CLI_MAX_BLEND)) < 0)
+				return cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", optarg);
+			break;
+		case OPT_STYLE_SIZE:
+			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->style_size))
+				return cli_fail(EXIT_USAGE, "--style-size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			break;
 		case OPT_SIZE:
 			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->size))
 				return cli_fail(EXIT_USAGE, "--size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
@@ -242,6 +288,17 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		return cli_fail(EXIT_USAGE, "no picture: give -c PHOTO (see nst --model --help)");
 	if (!c->output)
 		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --model --help)");
+	if (!strcmp(c->model, ARBITRARY_ALIAS))
+		c->model = ARBITRARY_MODEL;
+	if (c->n_blend > 0 && c->n_blend != c->n_styles)
+		return cli_fail(EXIT_USAGE, "--style-blend has %d weights for %d paintings", c->n_blend, c->n_styles);
+	if (c->n_blend > 0) {
+		float sum = 0.0f;
+		for (int i = 0; i < c->n_blend; i++)
+			sum += c->blend[i];
+		if (!(sum > 0.0f))
+			return cli_fail(EXIT_USAGE, "--style-blend weights must not all be 0");
+	}
 	return EXIT_OK;
 }
 
@@ -280,11 +337,12 @@ static int open_model(const char *path, struct nst_weights **weights) {
 	const enum nst_status st = nst_weights_open(path, weights, &diag);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, path);
-	if (nst_weights_arch(*weights) != NST_ARCH_TRANSFORMER) {
+	if (nst_weights_arch(*weights) == NST_ARCH_VGG) {
 		nst_weights_close(*weights);
 		*weights = NULL;
-		return cli_fail(EXIT_FAILURE_RUN, "%s is a VGG network, not a feed-forward style network (use it with -s STYLE)",
-		            path);
+		return cli_fail(EXIT_FAILURE_RUN,
+		                "%s is a VGG network, not a one-pass style network (use it with nst -c PHOTO -s STYLE --weights)",
+		                path);
 	}
 	return EXIT_OK;
 }
@@ -446,6 +504,18 @@ static int refuse_inputs(const struct cli_file *f, const struct input_list *list
 	return EXIT_OK;
 }
 
+/* The paintings (-s) are inputs too. */
+static int refuse_paintings(const struct cli_file *f, const struct fast_cli *c) {
+	for (int i = 0; i < c->n_styles; i++) {
+		struct cli_file painting;
+		cli_input_identify(&painting, "the painting", c->styles[i]);
+		if (cli_same_id(&f->id, &painting.id))
+			return cli_fail(EXIT_USAGE, "%s %s is the same file as the painting %s: an input is never overwritten",
+			                f->what, f->name, c->styles[i]);
+	}
+	return EXIT_OK;
+}
+
 /* Every result, --raw and --sheet checked before any work (see cli_output_check): none an input,
  * no two the same; *out is the one result's file (several go into a folder, each named apart). */
 static int check_outputs(const struct fast_cli *c, struct input_list *list, const char *model_path,
@@ -460,7 +530,7 @@ static int check_outputs(const struct fast_cli *c, struct input_list *list, cons
 			continue;
 		}
 		if ((rc = cli_output_check(out, "-o", in->output, CLI_OUTPUT_PICTURE, 0)) != EXIT_OK ||
-		    (rc = refuse_inputs(out, list, &model.id, model_path)) != EXIT_OK)
+		    (rc = refuse_inputs(out, list, &model.id, model_path)) != EXIT_OK || (rc = refuse_paintings(out, c)) != EXIT_OK)
 			return rc;
 		in->stream = out->stream;
 		if (!(in->written = dup_string(out->path)))
@@ -470,13 +540,14 @@ static int check_outputs(const struct fast_cli *c, struct input_list *list, cons
 	int n_out = 1;
 	if (c->raw) {
 		if ((rc = cli_output_check(raw, "--raw", c->raw, CLI_OUTPUT_DATA, 0)) != EXIT_OK ||
-		    (rc = refuse_inputs(raw, list, &model.id, model_path)) != EXIT_OK)
+		    (rc = refuse_inputs(raw, list, &model.id, model_path)) != EXIT_OK || (rc = refuse_paintings(raw, c)) != EXIT_OK)
 			return rc;
 		outputs[n_out++] = raw;
 	}
 	if (c->sheet) {
 		if ((rc = cli_output_check(sheet, "--sheet", c->sheet, CLI_OUTPUT_PICTURE, 0)) != EXIT_OK ||
-		    (rc = refuse_inputs(sheet, list, &model.id, model_path)) != EXIT_OK)
+		    (rc = refuse_inputs(sheet, list, &model.id, model_path)) != EXIT_OK ||
+		    (rc = refuse_paintings(sheet, c)) != EXIT_OK)
 			return rc;
 		outputs[n_out++] = sheet;
 	}
@@ -531,20 +602,46 @@ static enum nst_status save_result(const struct input *in, const struct nst_imag
 	return cli_save_picture(&f, img, quality, diag);
 }
 
-/* --bench: the picture again `runs` times; prints the median and the fastest. */
-static int bench(const struct fast_cli *c, struct nst_fast_session *session, const struct input *in,
-                 const struct nst_image *img, uint8_t *result) {
+static enum nst_status network_run(const struct network *net, const struct fast_cli *c, const struct nst_image *img,
+                                   uint8_t *result) {
+	return net->fast ? nst_fast_run(net->fast, img->width, img->height, img->rgb, result, c->strength)
+	                 : nst_arbitrary_run(net->arbitrary, img->width, img->height, img->rgb, c->strength, result);
+}
+
+static enum nst_status network_run_raw(const struct network *net, const struct fast_cli *c, const struct nst_image *img,
+                                       float *raw) {
+	return net->fast ? nst_fast_run_raw(net->fast, img->width, img->height, img->rgb, raw)
+	                 : nst_arbitrary_run_raw(net->arbitrary, img->width, img->height, img->rgb, c->strength, raw);
+}
+
+static void network_release(struct network *net) {
+	nst_fast_release(net->fast);
+	nst_arbitrary_release(net->arbitrary);
+	*net = (struct network){0};
+}
+
+/* --bench: the picture again `runs` times; prints the median and the fastest (arbitrary: first
+ * with the paintings encoded again each time, then the photo alone, the paintings' part cached). */
+static int bench(const struct fast_cli *c, const struct network *net, const struct nst_image *paintings,
+                 const struct input *in, const struct nst_image *img, uint8_t *result) {
 	double *ms = malloc((size_t)c->bench * sizeof *ms);
 	if (!ms)
 		return cli_fail(EXIT_MEMORY, "out of memory for --bench");
-	for (int i = 0; i < c->bench; i++) {
-		const double t0 = nst_seconds();
-		nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
-		ms[i] = (nst_seconds() - t0) * MS_PER_S;
+	const int passes = net->arbitrary ? 2 : 1;
+	for (int pass = 0; pass < passes; pass++) {
+		const bool with_painting = net->arbitrary && pass == 0;
+		for (int i = 0; i < c->bench; i++) {
+			const double t0 = nst_seconds();
+			if (with_painting)
+				nst_arbitrary_set_style(net->arbitrary, c->n_styles, paintings, c->n_blend ? c->blend : NULL, NULL);
+			network_run(net, c, img, result);
+			ms[i] = (nst_seconds() - t0) * MS_PER_S;
+		}
+		const double median = cli_median(ms, c->bench); /* sorts ms: ms[0] is the fastest */
+		fprintf(stderr, "nst: bench %s %dx%d%s: median %.1f ms, fastest %.1f ms over %d runs\n", in->path, img->width,
+		        img->height, !net->arbitrary ? "" : with_painting ? ", painting and photo" : ", photo alone (painting cached)",
+		        median, ms[0], c->bench);
 	}
-	const double median = cli_median(ms, c->bench); /* sorts ms: ms[0] is the fastest */
-	fprintf(stderr, "nst: bench %s %dx%d: median %.1f ms, fastest %.1f ms over %d runs\n", in->path, img->width,
-	        img->height, median, ms[0], c->bench);
 	free(ms);
 	return EXIT_OK;
 }
@@ -644,16 +741,16 @@ static void plan_size(const struct fast_cli *c, struct input_list *list, struct 
 
 /* One picture img [H][W][3] through the network into result (and raw, [H][W][3] float, with
  * --raw), then its outputs written; *ms: the network's time. */
-static int stylize(const struct fast_cli *c, struct nst_fast_session *session, const struct input *in,
+static int stylize(const struct fast_cli *c, const struct network *net, const struct input *in,
                    const struct nst_image *img, const struct cli_file *raw_file, const struct cli_file *sheet_file,
                    uint8_t *result, float *raw, double *ms) {
 	struct nst_diag diag = {{0}};
 	int rc = EXIT_OK;
 	const double t0 = nst_seconds();
-	enum nst_status st = nst_fast_run(session, img->width, img->height, img->rgb, result, c->strength);
+	enum nst_status st = network_run(net, c, img, result);
 	*ms = (nst_seconds() - t0) * MS_PER_S;
 	if (st == NST_OK && c->raw)
-		nst_fast_run_raw(session, img->width, img->height, img->rgb, raw);
+		network_run_raw(net, c, img, raw);
 	const struct nst_image out = {img->width, img->height, result};
 	if (st != NST_OK)
 		rc = cli_fail_status(st, NULL, in->path);
@@ -667,21 +764,144 @@ static int stylize(const struct fast_cli *c, struct nst_fast_session *session, c
 	return rc;
 }
 
+/* The arena for a plan of total_bytes, rounded up to its alignment; NULL (after the message) if
+ * it cannot be had. */
+static void *alloc_arena(size_t total_bytes, size_t *bytes) {
+	*bytes = (total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, *bytes);
+	if (!arena)
+		cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)total_bytes / MIB);
+	return arena;
+}
+
+/* A trained network for pictures up to plan_w x plan_h: planned, described, started in *arena. */
+static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
+                      struct network *net, void **arena) {
+	struct nst_diag diag = {{0}};
+	struct nst_fast_plan plan;
+	enum nst_status st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, "plan");
+	char model_name[NAME_BYTES];
+	if (!c->quiet)
+		fprintf(stderr,
+		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
+		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
+		        printable(nst_weights_model(weights), model_name, sizeof model_name),
+		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32", pictures, pictures == 1 ? "" : "s",
+		        plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel, nst_precision_name(plan.precision),
+		        plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB,
+		        (double)plan.activations_bytes / MIB, (double)plan.scratch_bytes / MIB, plan.winograd_tile,
+		        plan.winograd_tile);
+	if (plan.notice && !c->quiet)
+		fprintf(stderr, "nst: %s\n", plan.notice);
+	size_t bytes;
+	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
+		return EXIT_MEMORY;
+	sigset_t mask;
+	cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+	st = nst_fast_init(*arena, bytes, weights, plan_w, plan_h, c->threads, c->backend, c->precision, &net->fast, &diag);
+	cli_signals_restore(&mask);
+	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "init");
+}
+
+/* The paintings (-s) at the size they run: their long side long_side, unless one already has it
+ * (then it is not resampled); *sw x *sh: the largest width and height. */
+static int load_paintings(const struct fast_cli *c, int long_side, struct nst_image *paintings, int *sw, int *sh) {
+	*sw = *sh = 0;
+	for (int i = 0; i < c->n_styles; i++) {
+		struct nst_diag diag = {{0}};
+		struct nst_image_request request = {long_side, 0, 0, 0};
+		struct nst_image img = {0};
+		enum nst_status st = nst_image_load_for(c->styles[i], &request, &img, &diag);
+		if (st != NST_OK)
+			return cli_fail_status(st, &diag, c->styles[i]);
+		int w, h;
+		nst_image_fit(img.width, img.height, long_side, &w, &h);
+		if (w == img.width && h == img.height) {
+			paintings[i] = img;
+		} else {
+			st = nst_image_resize(&img, w, h, &paintings[i]);
+			nst_image_free(&img);
+			if (st != NST_OK)
+				return cli_fail_status(st, NULL, c->styles[i]);
+		}
+		*sw = w > *sw ? w : *sw;
+		*sh = h > *sh ? h : *sh;
+	}
+	return EXIT_OK;
+}
+
+/* The arbitrary-style network for photos up to plan_w x plan_h and the paintings: planned,
+ * described, started in *arena, the paintings encoded once. */
+static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
+                           const struct nst_image *paintings, int sw, int sh, struct network *net, void **arena) {
+	struct nst_diag diag = {{0}};
+	struct nst_arbitrary_plan plan;
+	enum nst_status st = nst_arbitrary_plan(weights, plan_w, plan_h, sw, sh, c->threads, c->backend, c->precision, &plan,
+	                                        &diag);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, "plan");
+	if (!c->quiet) {
+		fprintf(stderr, "nst: model arbitrary (any painting), %d picture%s up to %dx%d, painting%s", pictures,
+		        pictures == 1 ? "" : "s", plan_w, plan_h, c->n_styles == 1 ? "" : "s");
+		for (int i = 0; i < c->n_styles; i++) {
+			fprintf(stderr, "%s %s (%dx%d", i ? "," : "", c->styles[i], paintings[i].width, paintings[i].height);
+			if (c->n_blend)
+				fprintf(stderr, ", weight %g", (double)c->blend[i]);
+			fputc(')', stderr);
+		}
+		fprintf(stderr,
+		        "\nnst: backend %s (%s, %s), %d thread%s; memory plan %.1f MiB: weights %.1f, activations %.1f, "
+		        "scratch %.1f\n",
+		        nst_backend_name(plan.backend), plan.kernel, nst_precision_name(plan.precision), plan.threads,
+		        plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB,
+		        (double)plan.activations_bytes / MIB, (double)plan.scratch_bytes / MIB);
+	}
+	if (plan.notice && !c->quiet)
+		fprintf(stderr, "nst: %s\n", plan.notice);
+	size_t bytes;
+	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
+		return EXIT_MEMORY;
+	sigset_t mask;
+	cli_signals_block(&mask);
+	st = nst_arbitrary_init(*arena, bytes, weights, plan_w, plan_h, sw, sh, c->threads, c->backend, c->precision,
+	                        &net->arbitrary, &diag);
+	cli_signals_restore(&mask);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, "init");
+	const double t0 = nst_seconds();
+	st = nst_arbitrary_set_style(net->arbitrary, c->n_styles, paintings, c->n_blend ? c->blend : NULL, &diag);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, "the paintings");
+	if (!c->quiet)
+		fprintf(stderr, "nst: painting%s encoded (%.1f ms): every picture reuses %s\n", c->n_styles == 1 ? "" : "s",
+		        (nst_seconds() - t0) * MS_PER_S, c->n_styles == 1 ? "it" : "their blend");
+	return EXIT_OK;
+}
+
+/* -s and its options belong to the arbitrary-style network, which needs them. */
+static int check_paintings(const struct fast_cli *c, bool arbitrary, const char *model_path) {
+	if (arbitrary && c->n_styles == 0)
+		return cli_fail(EXIT_USAGE, "the arbitrary-style network needs a painting: give -s PAINTING");
+	if (!arbitrary && (c->n_styles || c->n_blend || c->style_size))
+		return cli_fail(EXIT_USAGE, "%s: %s is for --model arbitrary; a trained network has its painting built in",
+		                model_path, c->n_styles ? "-s" : c->n_blend ? "--style-blend" : "--style-size");
+	return EXIT_OK;
+}
+
 static int run(struct fast_cli *c) {
 	struct input_list list = {0};
-	struct nst_image stdin_img = {0}, img = {0};
+	struct nst_image stdin_img = {0}, img = {0}, paintings[NST_MAX_STYLES] = {{0}};
 	struct nst_weights *weights = NULL;
-	struct nst_fast_session *session = NULL;
+	struct network net = {0};
 	void *arena = NULL;
 	uint8_t *result = NULL;
 	float *raw = NULL;
-	struct nst_diag diag = {{0}};
-	enum nst_status st;
 	struct cli_file out_file, raw_file, sheet_file;
 	char model_buf[CLI_PATH_BYTES];
 	const char *model_path;
 	int failures = 0, first_code = EXIT_OK, written = 0;
-	sigset_t mask;
 
 	int rc = list_pictures(c, &list);
 	if (rc != EXIT_OK || (rc = find_model(c->model, model_buf, sizeof model_buf, &model_path)) != EXIT_OK ||
@@ -697,43 +917,28 @@ static int run(struct fast_cli *c) {
 
 	if ((rc = open_model(model_path, &weights)) != EXIT_OK)
 		goto done;
-	struct nst_fast_plan plan;
-	if ((st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag)) != NST_OK) {
-		rc = cli_fail_status(st, &diag, "plan");
+	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
+	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
 		goto done;
-	}
-	char model_name[NAME_BYTES];
-	if (!c->quiet)
-		fprintf(stderr,
-		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
-		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
-		        printable(nst_weights_model(weights), model_name, sizeof model_name),
-		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32",
-		        list.n - failures, list.n - failures == 1 ? "" : "s", plan_w, plan_h, nst_backend_name(plan.backend),
-		        plan.kernel, nst_precision_name(plan.precision), plan.threads, plan.threads == 1 ? "" : "s",
-		        (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB, (double)plan.activations_bytes / MIB,
-		        (double)plan.scratch_bytes / MIB, plan.winograd_tile, plan.winograd_tile);
-	if (plan.notice && !c->quiet)
-		fprintf(stderr, "nst: %s\n", plan.notice);
-	const size_t arena_bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
-	result = malloc((size_t)plan_area * RGB);
-	if (c->raw)
-		raw = malloc((size_t)plan_area * RGB * sizeof(float));
-	if (!arena || !result || (c->raw && !raw)) {
-		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)plan.total_bytes / MIB);
-		goto done;
-	}
-	cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
-	st = nst_fast_init(arena, arena_bytes, weights, plan_w, plan_h, c->threads, c->backend, c->precision, &session,
-	                   &diag);
-	cli_signals_restore(&mask);
-	if (st != NST_OK) {
-		rc = cli_fail_status(st, &diag, "init");
+	if (arbitrary) {
+		int sw, sh;
+		const int long_side = c->style_size ? c->style_size : (plan_w > plan_h ? plan_w : plan_h);
+		if ((rc = load_paintings(c, long_side, paintings, &sw, &sh)) != EXIT_OK ||
+		    (rc = start_arbitrary(c, weights, list.n - failures, plan_w, plan_h, paintings, sw, sh, &net, &arena)) !=
+		        EXIT_OK)
+			goto done;
+	} else if ((rc = start_fast(c, weights, list.n - failures, plan_w, plan_h, &net, &arena)) != EXIT_OK) {
 		goto done;
 	}
 	nst_weights_close(weights); /* packed into the arena */
 	weights = NULL;
+	result = malloc((size_t)plan_area * RGB);
+	if (c->raw)
+		raw = malloc((size_t)plan_area * RGB * sizeof(float));
+	if (!result || (c->raw && !raw)) {
+		rc = cli_fail(EXIT_MEMORY, "out of memory for the result of a %dx%d picture", plan_w, plan_h);
+		goto done;
+	}
 
 	/* Each picture in turn; a stop signal ends the run after the picture being done is written. */
 	for (int i = 0; i < list.n && !cli_stop_signal(); i++) {
@@ -745,7 +950,7 @@ static int run(struct fast_cli *c) {
 			continue;
 		}
 		double ms;
-		if ((rc = stylize(c, session, in, &img, &raw_file, &sheet_file, result, raw, &ms)) != EXIT_OK) {
+		if ((rc = stylize(c, &net, in, &img, &raw_file, &sheet_file, result, raw, &ms)) != EXIT_OK) {
 			failed(in, rc, &failures, &first_code);
 			nst_image_free(&img);
 			continue;
@@ -754,7 +959,7 @@ static int run(struct fast_cli *c) {
 		if (!c->quiet)
 			fprintf(stderr, "nst: wrote %s (%dx%d, %.1f ms)\n", !strcmp(in->output, "-") ? "standard output" : in->output,
 			        img.width, img.height, ms);
-		if (c->bench && (rc = bench(c, session, in, &img, result)) != EXIT_OK)
+		if (c->bench && (rc = bench(c, &net, paintings, in, &img, result)) != EXIT_OK)
 			goto done;
 		nst_image_free(&img);
 	}
@@ -769,13 +974,15 @@ done:
 		if (list.n > 1)
 			cli_fail(rc, "%d of %d pictures failed (each named above); wrote the other %d", failures, list.n, written);
 	}
-	nst_fast_release(session);
+	network_release(&net);
 	free(arena);
 	free(result);
 	free(raw);
 	nst_weights_close(weights);
 	nst_image_free(&img);
 	nst_image_free(&stdin_img);
+	for (int i = 0; i < c->n_styles; i++)
+		nst_image_free(&paintings[i]);
 	free_inputs(&list);
 	return rc;
 }
