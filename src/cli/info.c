@@ -4,6 +4,7 @@
  * prints too.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "nst.h"
@@ -36,17 +37,30 @@ int cli_info(int argc, char **argv) {
 		return cli_fail_status(st, &diag, argv[1]);
 	printf("file:     %s (%llu bytes)\n", argv[1], (unsigned long long)nst_weights_file_bytes(w));
 	printf("format:   nstw version %u, checksum %08x (verified)\n", nst_weights_version(w), nst_weights_checksum(w));
+	const enum nst_arch arch = nst_weights_arch(w);
 	printf("model:    %s (%s), kernels stored as %s\n", nst_weights_model(w),
-	       nst_weights_arch(w) == NST_ARCH_VGG ? "VGG" : "feed-forward", nst_weights_dtype(w) == NST_DTYPE_F16 ? "float16" : "float32");
+	       arch == NST_ARCH_VGG         ? "VGG: the optimization's loss network"
+	       : arch == NST_ARCH_ARBITRARY ? "arbitrary-style one-pass network: any painting, nst --model arbitrary -s"
+	                                    : "trained one-pass network: nst --model",
+	       nst_weights_dtype(w) == NST_DTYPE_F16 ? "float16" : "float32");
 	printf("layers:   %d\n", nst_weights_layer_count(w));
+	int width = 0; /* of the names column */
+	for (int i = 0; i < nst_weights_layer_count(w); i++) {
+		struct nst_layer_info L;
+		nst_weights_layer(w, i, &L);
+		width = (int)strlen(L.name) > width ? (int)strlen(L.name) : width;
+	}
 	double params = 0;
 	for (int i = 0; i < nst_weights_layer_count(w); i++) {
 		struct nst_layer_info L;
 		nst_weights_layer(w, i, &L);
-		const double p = (double)L.kernel_h * L.kernel_w * L.in_channels * L.out_channels + L.out_channels;
+		const double p = (double)L.kernel_h * L.kernel_w * (L.in_channels / L.groups) * L.out_channels + L.out_channels;
 		params += p;
-		printf("  %-10s %dx%d  %4d -> %-4d  stride %d%s%s%s%s\n", L.name, L.kernel_h, L.kernel_w, L.in_channels,
-		       L.out_channels, L.stride, L.has_norm ? "  instance-norm" : "",
+		char groups[32] = "";
+		if (L.groups > 1)
+			snprintf(groups, sizeof groups, "  %d groups", L.groups);
+		printf("  %-*s %dx%d  %4d -> %-4d  stride %d%s%s%s%s%s\n", width, L.name, L.kernel_h, L.kernel_w, L.in_channels,
+		       L.out_channels, L.stride, groups, L.has_norm ? "  instance-norm" : "",
 		       L.tap ? "  tap of " : L.kernel_h > 1 ? (L.reflect ? "  reflection padding" : "  zero padding") : "",
 		       L.tap_of, L.tap ? " (what its reluB_I means)" : "");
 	}
