@@ -776,7 +776,7 @@ static void *alloc_arena(size_t total_bytes, size_t *bytes) {
 
 /* A trained network for pictures up to plan_w x plan_h: planned, described, started in *arena. */
 static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
-                      struct network *net, void **arena) {
+                      struct network *net, void **arena, size_t *plan_bytes) {
 	struct nst_diag diag = {{0}};
 	struct nst_fast_plan plan;
 	enum nst_status st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag);
@@ -796,6 +796,7 @@ static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int
 	if (plan.notice && !c->quiet)
 		fprintf(stderr, "nst: %s\n", plan.notice);
 	size_t bytes;
+	*plan_bytes = plan.total_bytes;
 	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
 		return EXIT_MEMORY;
 	sigset_t mask;
@@ -835,7 +836,8 @@ static int load_paintings(const struct fast_cli *c, int long_side, struct nst_im
 /* The arbitrary-style network for photos up to plan_w x plan_h and the paintings: planned,
  * described, started in *arena, the paintings encoded once. */
 static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
-                           const struct nst_image *paintings, int sw, int sh, struct network *net, void **arena) {
+                           const struct nst_image *paintings, int sw, int sh, struct network *net, void **arena,
+                           size_t *plan_bytes) {
 	struct nst_diag diag = {{0}};
 	struct nst_arbitrary_plan plan;
 	enum nst_status st = nst_arbitrary_plan(weights, plan_w, plan_h, sw, sh, c->threads, c->backend, c->precision, &plan,
@@ -861,6 +863,7 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 	if (plan.notice && !c->quiet)
 		fprintf(stderr, "nst: %s\n", plan.notice);
 	size_t bytes;
+	*plan_bytes = plan.total_bytes;
 	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
 		return EXIT_MEMORY;
 	sigset_t mask;
@@ -920,16 +923,20 @@ static int run(struct fast_cli *c) {
 	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
 	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
 		goto done;
+	size_t plan_bytes = 0, baseline = 0; /* baseline: the process before the arena (code, libraries, weights) */
 	if (arbitrary) {
 		int sw, sh;
 		const int long_side = c->style_size ? c->style_size : (plan_w > plan_h ? plan_w : plan_h);
-		if ((rc = load_paintings(c, long_side, paintings, &sw, &sh)) != EXIT_OK ||
-		    (rc = start_arbitrary(c, weights, list.n - failures, plan_w, plan_h, paintings, sw, sh, &net, &arena)) !=
-		        EXIT_OK)
+		if ((rc = load_paintings(c, long_side, paintings, &sw, &sh)) != EXIT_OK)
 			goto done;
-	} else if ((rc = start_fast(c, weights, list.n - failures, plan_w, plan_h, &net, &arena)) != EXIT_OK) {
-		goto done;
+		baseline = cli_rss_now();
+		rc = start_arbitrary(c, weights, list.n - failures, plan_w, plan_h, paintings, sw, sh, &net, &arena, &plan_bytes);
+	} else {
+		baseline = cli_rss_now();
+		rc = start_fast(c, weights, list.n - failures, plan_w, plan_h, &net, &arena, &plan_bytes);
 	}
+	if (rc != EXIT_OK)
+		goto done;
 	nst_weights_close(weights); /* packed into the arena */
 	weights = NULL;
 	result = malloc((size_t)plan_area * RGB);
@@ -964,6 +971,9 @@ static int run(struct fast_cli *c) {
 		nst_image_free(&img);
 	}
 	rc = EXIT_OK;
+	if (written > 0 && !c->quiet)
+		fprintf(stderr, "nst: peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
+		        cli_mib(cli_rss_peak()), cli_mib(plan_bytes), cli_mib(baseline));
 
 done:
 	if (rc == EXIT_OK && cli_stop_signal() && written + failures < list.n)
