@@ -12,6 +12,8 @@
 #     equals the one-photo run, bit for bit;
 #   - memory at 512x512: the plan printed is at most 40 MiB, and the peak RSS stays within the
 #     plan, the process before the arena and the pictures' buffers;
+#   - --init model:arbitrary / model:candy: with no iteration the optimization's result is the
+#     one-pass picture, bit for bit;
 #   - the usage errors: no painting, a painting for a trained network, a blend of the wrong length,
 #     a painting below 16 px, an output that is the painting.
 set -uo pipefail
@@ -145,6 +147,24 @@ if [ -z "$EMU" ] && ! ldd "$BUILD/nst" 2>/dev/null | grep -q "libasan"; then
 		bad "512x512: plan ${plan:-?} MiB, peak ${peak:-?} MiB, baseline ${base:-?} MiB: $(cat "$tmp/err")"
 	fi
 fi
+
+# --- the optimization from a one-pass start: --init model:NAME ---------------------------------------------
+# With no iteration the result is the one-pass picture itself, bit for bit (same content size, the
+# style pictures at the same long side).
+$NST -c "$tmp/photo.png" -s "$tmp/paint.png" --size "${PHOTO%x*}" --style-scale 1 -o "$tmp/n0.png" \
+	--init model:arbitrary -n 0 -q || bad "--init model:arbitrary -n 0"
+$NST --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size "${PHOTO%x*}" -o "$tmp/one.png" -q
+if cmp -s "$tmp/n0.png" "$tmp/one.png"; then ok "--init model:arbitrary starts from the one-pass picture"; else
+	bad "--init model:arbitrary -n 0 differs from --model arbitrary"; fi
+if [ -e "$BUILD/styles/candy.nstw" ]; then
+	$NST -c "$tmp/photo.png" -s "$tmp/paint.png" --size "${PHOTO%x*}" -o "$tmp/n0c.png" --init model:candy -n 0 -q
+	$NST --model candy -c "$tmp/photo.png" -o "$tmp/onec.png" -q
+	cmp -s "$tmp/n0c.png" "$tmp/onec.png" && ok "--init model:candy starts from candy's picture" ||
+		bad "--init model:candy -n 0 differs from --model candy"
+fi
+no_output=("$tmp/out.png")
+expect_error 2 "no such network" -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png" --init model:nothere -n 1
+expect_error 2 "not a one-pass" -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png" --init "model:$W" -n 1
 
 # --- usage errors ----------------------------------------------------------------------------------------
 expect_error 2 "needs a painting" --model arbitrary -c "$tmp/photo.png" -o "$tmp/out.png"

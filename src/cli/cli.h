@@ -92,6 +92,12 @@ const char *cli_default_weights(char *buf, size_t size);
  * prefix), or NULL; `looked` lists the directories searched. */
 const char *cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size);
 
+/* --init model:NAME (src/cli/onepass_init.c): out [H][W][3] = the one-pass network NAME (a trained
+ * one, or arbitrary with the style pictures, blend NULL for equal) applied to content, in its own
+ * arena, freed before returning.  EXIT_OK, or the code of the one-line message printed. */
+int cli_onepass_init(const char *model, const struct nst_image *content, const struct nst_image *styles,
+                     int n_styles, const float *blend, int threads, bool quiet, struct nst_image *out);
+
 /* Signals (src/cli/signals.c).  SIGINT, SIGTERM and SIGHUP ask the run to stop: the first is
  * recorded (cli_stop_signal), the second ends the process at once, except inside a section where
  * they are blocked (writing a file), which ends first. */

@@ -188,7 +188,7 @@ static int check_files(struct cli *c, const struct nst_schedule *sched, const ch
 	cli_input_identify(&in[n_in++], "the content picture", c->content);
 	for (int k = 0; k < c->n_styles; k++)
 		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
-	if (c->options.init == NST_INIT_IMAGE)
+	if (c->options.init == NST_INIT_IMAGE && c->init_path)
 		cli_input_identify(&in[n_in++], "--init", c->init_path);
 	cli_input_identify(&in[n_in++], "the weights", weights_path);
 	for (int i = 0; i < n_in; i++)
@@ -255,7 +255,10 @@ static void describe_run(struct cli *c, const struct nst_plan *plan, const struc
 	    (double)o->tv_weight, o->pooling == NST_POOLING_AVG ? "avg" : "max",
 	    o->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", (double)o->learning_rate, o->history,
 	    o->line_search == NST_LINE_SEARCH_STRONG_WOLFE ? "strong_wolfe" : "none", (double)o->tolerance,
-	    o->init == NST_INIT_RANDOM ? "random" : o->init == NST_INIT_IMAGE ? real_name(c->init_path, path) : "content",
+	    o->init == NST_INIT_RANDOM  ? "random"
+	    : c->init_model             ? c->init_model
+	    : o->init == NST_INIT_IMAGE ? real_name(c->init_path, path)
+	                                : "content",
 	    (unsigned long long)o->seed, o->original_colors ? "yes" : "no", nst_backend_name(plan->backend),
 	    nst_precision_name(plan->precision), plan->threads, c->iterations);
 }
@@ -334,7 +337,7 @@ static int load_pictures(const struct cli *c, const struct nst_schedule *sched, 
 		if ((st = nst_image_load_for(c->styles[k], &style_requests[k], &styles_original[k], &diag)) != NST_OK)
 			rc = cli_fail_status(st, &diag, c->styles[k]);
 	}
-	if (rc == EXIT_OK && c->options.init == NST_INIT_IMAGE &&
+	if (rc == EXIT_OK && c->options.init == NST_INIT_IMAGE && c->init_path &&
 	    (st = nst_image_load_for(c->init_path, &init_request, &init_original, &diag)) != NST_OK)
 		rc = cli_fail_status(st, &diag, c->init_path);
 	for (int i = 0; i < sched->n && rc == EXIT_OK && st == NST_OK; i++) {
@@ -347,8 +350,11 @@ static int load_pictures(const struct cli *c, const struct nst_schedule *sched, 
 			st = nst_image_resize(&styles_original[k], w, h, &pic->styles[i][k]);
 		}
 	}
-	if (rc == EXIT_OK && st == NST_OK && c->options.init == NST_INIT_IMAGE)
+	if (rc == EXIT_OK && st == NST_OK && c->options.init == NST_INIT_IMAGE && c->init_path)
 		st = nst_image_resize(&init_original, pic->content[0].width, pic->content[0].height, &pic->init);
+	if (rc == EXIT_OK && st == NST_OK && c->init_model) /* the first scale's content and styles */
+		rc = cli_onepass_init(c->init_model, &pic->content[0], pic->styles[0], c->n_styles,
+		                      c->blend_given ? c->blend : NULL, c->options.threads, c->quiet, &pic->init);
 	nst_image_free(&original);
 	nst_image_free(&init_original);
 	for (int k = 0; k < c->n_styles; k++)

@@ -20,6 +20,7 @@
 
 struct cli {
 	const char *content, *output, *weights, *log_path, *sheet, *dump_grad, *init_path;
+	const char *init_model;  /* --init model:NAME (then init_path is NULL) */
 	const char *checkpoint, *resume;
 	int scales[NST_MAX_SCALES], n_scales;
 	int scale_iterations[NST_MAX_SCALES], n_scale_iterations;

@@ -54,7 +54,9 @@ static void usage(FILE *f) {
 	        "                           10 iterations (default 0: run every iteration)\n"
 	        "      --line-search none|strong_wolfe  L-BFGS step length: fixed (PyTorch's default) or\n"
 	        "                           PyTorch's strong-Wolfe search (no overshooting first steps)\n"
-	        "      --init content|random|FILE  starting picture (default content)\n"
+	        "      --init content|random|FILE|model:NAME  starting picture (default content); model:NAME starts\n"
+	        "                           from a one-pass network's picture of the content: a trained one (candy,\n"
+	        "                           ...) or arbitrary (the style pictures, blended as --style-blend says)\n"
 	        "      --seed N             for --init random (default 0)\n"
 	        "engine\n"
 	        "      --backend auto|simd|xnnpack|scalar  (default simd where the CPU has it, else scalar;\n"
@@ -255,11 +257,20 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 				c->options.init = NST_INIT_CONTENT;
 			else if (!strcmp(optarg, "random"))
 				c->options.init = NST_INIT_RANDOM;
-			else {
+			else if (!strncmp(optarg, "model:", 6)) {
+				c->options.init = NST_INIT_IMAGE;
+				c->init_model = optarg + 6;
+				c->init_path = NULL;
+				if (!*c->init_model)
+					return cli_fail(EXIT_USAGE, "--init %s: no network named (--init model:arbitrary, model:candy, ...)",
+					                optarg);
+			} else {
 				c->options.init = NST_INIT_IMAGE;
 				c->init_path = !strncmp(optarg, "image:", 6) ? optarg + 6 : optarg;
+				c->init_model = NULL;
 				if (!*c->init_path)
-					return cli_fail(EXIT_USAGE, "--init %s: no picture named (--init content|random|FILE)", optarg);
+					return cli_fail(EXIT_USAGE, "--init %s: no picture named (--init content|random|FILE|model:NAME)",
+					                optarg);
 			}
 			break;
 		case OPT_OPTIMIZER:
