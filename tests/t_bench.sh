@@ -10,11 +10,14 @@ name=t_bench
 . "$(dirname "$0")/lib.sh"
 nst() { $NST "$@"; }
 need "$W" "$BUILD/styles/candy.nstw"
-TINY=(--weights "$BUILD/vgg19.nstw" --sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2)
+TINY=(--weights "$BUILD/vgg19.nstw" --sizes 32 --threads 1 --backends simd --iterations 2 --warmup 1 --conv-size 32 --pictures 2
+	--frames 32x24)
 
 # --- every section, on the terminal and in the JSON ----------------------------------------------
 nst bench "${TINY[@]}" --json "$tmp/b.json" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out" "$tmp/err"; die "bench failed"; }
-for section in "microkernel peak" "single convolution layers at 32 px" "whole iterations" "feed-forward mode (model candy"; do
+sections=("microkernel peak" "single convolution layers at 32 px" "whole iterations" "feed-forward mode (model candy")
+[ -e "$BUILD/styles/arbitrary.nstw" ] && sections+=("arbitrary-style mode (a 256x256 painting")
+for section in "${sections[@]}"; do
 	grep -qF "$section" "$tmp/out" || die "no '$section' section: $(cat "$tmp/out")"
 done
 ok "terminal: peak, single convolutions, whole iterations, feed-forward"
@@ -36,15 +39,22 @@ ff = b["feed_forward"]
 assert len(ff) == 1 and ff[0]["model"] == "candy" and ff[0]["size"] == 32 and ff[0]["backend"] == "simd", ff
 assert 0 < ff[0]["ms_min"] <= ff[0]["ms_median"] <= ff[0]["ms_max"], ff
 assert ff[0]["plan_bytes"] > 0 and ff[0]["peak_rss_bytes"] > 0 and ff[0]["direct_gflops"] > 0, ff
+ar = b["arbitrary"]
+if ar:  # the arbitrary-style network converted (make weights): one 32x24 row
+    assert len(ar) == 1 and (ar[0]["width"], ar[0]["height"]) == (32, 24) and ar[0]["threads"] == 1, ar
+    assert 0 < ar[0]["ms_min"] <= ar[0]["ms_median"] <= ar[0]["ms_max"] and ar[0]["fps"] > 0, ar
+    assert ar[0]["ms_with_painting"] > ar[0]["ms_min"] and ar[0]["plan_bytes"] > 0, ar
 print("json: %d conv rows, iteration %.4f s, feed-forward %.2f ms" % (len(b["conv"]), it[0]["seconds_median"], ff[0]["ms_median"]))
 PYEOF
 ok "json: machine, peak, convolutions, iterations, feed-forward figures"
 
-nst bench "${TINY[@]}" --conv-size 0 --model none --json "$tmp/none.json" >"$tmp/out" 2>&1 || die "--model none failed"
-grep -qF "feed-forward mode: skipped (--model none)" "$tmp/out" || die "--model none: $(cat "$tmp/out")"
-"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == []' \
-	"$tmp/none.json" || die "--model none / --conv-size 0: the JSON still has those rows"
-ok "--model none and --conv-size 0 skip their sections"
+nst bench "${TINY[@]}" --conv-size 0 --model none --frames none --json "$tmp/none.json" >"$tmp/out" 2>&1 ||
+	die "--model none failed"
+grep -qF "feed-forward mode: skipped (--model none)" "$tmp/out" && grep -qF "arbitrary-style mode: skipped (--frames none)" "$tmp/out" ||
+	die "--model none / --frames none: $(cat "$tmp/out")"
+"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == [] and b["arbitrary"] == []' \
+	"$tmp/none.json" || die "--model none / --conv-size 0 / --frames none: the JSON still has those rows"
+ok "--model none, --frames none and --conv-size 0 skip their sections"
 
 # --- float16 feed-forward entries: pictures only ------------------------------------------------
 nst bench --sizes 16 --threads 1 --backends scalar-fp16 --pictures 1 --warmup 1 --conv-size 0 --json "$tmp/f16.json" \
@@ -104,6 +114,7 @@ expect() {
 }
 expect 2 "bad option '--sizes'" --sizes 0
 expect 2 "bad option '--frobnicate'" --frobnicate
+expect 2 "bad option '--frames'" --frames 320by240
 expect 1 "no model 'no-such-model'" "${TINY[@]}" --model no-such-model
 expect 1 "cannot write $tmp/missing/b.json" "${TINY[@]}" --json "$tmp/missing/b.json"
 rc=0

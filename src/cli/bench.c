@@ -7,11 +7,13 @@
  *
  *   nst bench [--sizes 128,256] [--threads N] [--backends simd,xnnpack] [--iterations 3] [--warmup 1]
  *             [--conv-size 128] [--json FILE] [--weights FILE] [--optimizer adam|lbfgs]
- *             [--model candy|FILE|none] [--pictures 5] [--full] [--dry-run]
+ *             [--model candy|FILE|none] [--pictures 5] [--frames 256x144,320x240,640x360|none]
+ *             [--full] [--dry-run]
  *
  * Sections: the GEMM microkernel's L1-resident peak; the plan and its estimated duration (from that
  * peak); every VGG layer's convolution alone; whole optimization iterations; the feed-forward
- * mode's time per picture (--model).  The defaults are sized to take about a minute on a
+ * mode's time per picture (--model); the arbitrary-style network's per video frame (--frames), its
+ * painting encoded once and again with every frame.  The defaults are sized to take about a minute on a
  * Raspberry Pi 4: the usable CPUs' thread count only, 128 and 256 px, the backends but scalar, the
  * layers of the default run; --full measures every backend (scalar too), thread counts 1, 2, 4, ..
  * and 512 px.
@@ -38,6 +40,10 @@
 #define FULL_CONV_SIZE 256
 #define DEFAULT_MODEL "candy"
 #define DEFAULT_PICTURES 5
+/* The arbitrary-style section's frames: 16:9 and 4:3 camera sizes a board can stylize live. */
+#define DEFAULT_FRAME_WIDTHS {256, 320, 640}
+#define DEFAULT_FRAME_HEIGHTS {144, 240, 360}
+#define DEFAULT_FRAMES 3
 #define DEFAULT_SIZES {128, 256}
 #define FULL_SIZES {128, 256, 512}
 /* The defaults' duration target: sizes are left out, largest first, until the estimate is within it. */
@@ -82,16 +88,19 @@ struct bench_options {
 	bool full;                  /* --full: every backend, thread count and size, every layer */
 	bool dry_run;               /* --dry-run: the plan and its estimate only */
 	bool sizes_given, threads_given, backends_given, conv_size_given;
+	const char *arbitrary;      /* the arbitrary-style network's file, or NULL (skip) */
+	int frame_w[MAX_LIST], frame_h[MAX_LIST], n_frames; /* its frame sizes */
 };
 
-enum bench_kind { BENCH_ITERATION, BENCH_PICTURE, BENCH_CONV };
+enum bench_kind { BENCH_ITERATION, BENCH_PICTURE, BENCH_CONV, BENCH_FRAME };
 
 /* What a child reports through its pipe. */
 struct bench_result {
 	int status;                 /* enum nst_status */
 	char message[256];
 	size_t plan_bytes;
-	double seconds[MAX_TIMED];  /* per timed iteration (or feed-forward picture) */
+	double seconds[MAX_TIMED];  /* per timed iteration (or feed-forward picture; BENCH_FRAME: the frame alone) */
+	double with_painting[MAX_TIMED]; /* BENCH_FRAME: the painting encoded again, then the frame */
 	int timed;
 	struct nst_profile profile;
 	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
@@ -107,6 +116,7 @@ struct child_job {
 	enum nst_precision precision;
 	int threads;
 	int in_channels, out_channels; /* BENCH_CONV */
+	int height;                 /* BENCH_FRAME: the frame is size x height */
 };
 
 /* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s (0: not measured). */
@@ -257,6 +267,72 @@ fail:
 	nst_weights_close(w);
 }
 
+/* The side of the synthetic painting of the arbitrary-style section. */
+#define BENCH_PAINTING_SIDE 256
+
+/* [n][3] bytes of a fixed pseudo-random picture (speed does not depend on its content). */
+static void synthetic(uint8_t *rgb, size_t n, unsigned salt) {
+	for (size_t i = 0; i < n * 3; i++)
+		rgb[i] = (uint8_t)(((i + salt) * 2654435761u) >> 24);
+}
+
+/* The child of the arbitrary-style section: one frame size, backend and thread count; the painting
+ * encoded once, warm-up frames, then each timed frame alone and each with the painting again. */
+static void run_frame_config(const struct bench_options *o, int width, int height, enum nst_backend backend,
+                             enum nst_precision precision, int threads, struct bench_result *r) {
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	void *arena = NULL;
+	uint8_t *rgb = malloc((size_t)width * (size_t)height * 3), *paint = malloc(BENCH_PAINTING_SIDE * BENCH_PAINTING_SIDE * 3);
+	struct nst_arbitrary_session *s = NULL;
+	memset(r, 0, sizeof *r);
+	enum nst_status st = rgb && paint ? nst_weights_open(o->arbitrary, &w, &diag) : NST_ERR_OUT_OF_MEMORY;
+	struct nst_arbitrary_plan plan;
+	if (st == NST_OK)
+		st = nst_arbitrary_plan(w, width, height, BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, threads, backend, precision,
+		                        &plan, &diag);
+	if (st == NST_OK && plan.precision != precision) {
+		st = NST_ERR_UNSUPPORTED;
+		snprintf(diag.message, sizeof diag.message, "%s", plan.notice ? plan.notice : "precision not available");
+	}
+	if (st == NST_OK) {
+		r->plan_bytes = plan.total_bytes;
+		r->flops = plan.flops;
+		arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+		st = arena ? nst_arbitrary_init(arena, plan.total_bytes, w, width, height, BENCH_PAINTING_SIDE,
+		                                BENCH_PAINTING_SIDE, threads, backend, precision, &s, &diag)
+		           : NST_ERR_OUT_OF_MEMORY;
+	}
+	nst_weights_close(w);
+	if (st == NST_OK) {
+		synthetic(rgb, (size_t)width * (size_t)height, 0);
+		synthetic(paint, BENCH_PAINTING_SIDE * BENCH_PAINTING_SIDE, 1);
+		const struct nst_image painting = {BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, paint};
+		st = nst_arbitrary_set_style(s, 1, &painting, NULL, &diag);
+		for (int i = 0; i < o->warmup + o->pictures && st == NST_OK; i++) {
+			const double t0 = nst_seconds();
+			st = nst_arbitrary_run(s, width, height, rgb, 1.0f, rgb);
+			const double t1 = nst_seconds();
+			if (st == NST_OK)
+				st = nst_arbitrary_set_style(s, 1, &painting, NULL, &diag);
+			if (st == NST_OK)
+				st = nst_arbitrary_run(s, width, height, rgb, 1.0f, rgb);
+			if (i >= o->warmup && r->timed < MAX_TIMED) {
+				r->seconds[r->timed] = t1 - t0;
+				r->with_painting[r->timed++] = nst_seconds() - t1;
+			}
+		}
+	}
+	nst_arbitrary_release(s);
+	free(arena);
+	free(rgb);
+	free(paint);
+	if (st != NST_OK)
+		set_failure(r, st, &diag);
+	else
+		r->status = NST_OK;
+}
+
 /* The child of the feed-forward section: one model, size, backend and thread count; warm-up
  * pictures, then each timed picture alone (a synthetic picture: the time does not depend on it). */
 static void run_fast_config(const struct bench_options *o, int size, enum nst_backend backend,
@@ -343,6 +419,8 @@ static void run_job(const struct bench_options *o, const struct child_job *job, 
 	memset(r, 0, sizeof *r);
 	if (job->kind == BENCH_PICTURE) {
 		run_fast_config(o, job->size, job->backend, job->precision, job->threads, r);
+	} else if (job->kind == BENCH_FRAME) {
+		run_frame_config(o, job->size, job->height, job->backend, job->precision, job->threads, r);
 	} else if (job->kind == BENCH_ITERATION) {
 		run_config(o, job->size, job->backend, job->precision, job->threads, r);
 	} else {
@@ -586,7 +664,7 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 		for (int b = 0; b < o->n_backends && !stopped(); b++)
 			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32 && !stopped(); t++) {
 				const struct child_job job = {BENCH_CONV, h, o->backends[b], NST_PRECISION_FP32, o->threads[t],
-				                              L->in_channels, L->out_channels};
+				                              L->in_channels, L->out_channels, 0};
 				struct bench_result r;
 				run_child(o, &job, &r);
 				const double f = r.status == NST_OK ? r.forward_gflops : 0.0;
@@ -616,7 +694,7 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
  * and most of its timed seconds. */
 static bool measure(const struct bench_options *o, enum bench_kind kind, int si, int b, int t, struct bench_result *r,
                     size_t *rss, double *med, double *lo, double *hi) {
-	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0};
+	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0, 0};
 	*rss = run_child(o, &job, r);
 	if (stopped())
 		return false;
@@ -752,6 +830,88 @@ static int bench_fast(const struct bench_options *o, const char *model_name, FIL
 	return failures;
 }
 
+/* The arbitrary-style section: milliseconds per video frame (the painting's part cached, and again
+ * with it), frames per second, for every frame size, engine backend and thread count, each in its
+ * own child, each row printed when measured.  Returns the failed rows. */
+static int bench_frames(const struct bench_options *o, FILE *json) {
+	if (json)
+		fprintf(json, "  \"arbitrary\": [");
+	if (!o->arbitrary || o->n_frames == 0) {
+		printf("\narbitrary-style mode: %s\n", o->n_frames ? "no network found (make weights), skipped" : "skipped (--frames none)");
+		if (json)
+			fprintf(json, "\n  ],\n");
+		return 0;
+	}
+	printf("\narbitrary-style mode (a %dx%d painting, %d warm-up + %d timed frames; ms per frame median [min, max]):\n",
+	       BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, o->warmup, o->pictures);
+	printf("  %9s %-7s %-4s %3s %26s %7s %18s %8s %10s\n", "frame", "backend", "prec", "thr", "ms/frame (painting cached)",
+	       "fps", "ms with painting", "plan MiB", "peak MiB");
+	int rows = 0, failures = 0;
+	for (int f = 0; f < o->n_frames; f++)
+		for (int b = 0; b < o->n_backends; b++)
+			for (int t = 0; t < o->n_threads && o->backends[b] != NST_BACKEND_XNNPACK && !stopped(); t++) {
+				const struct child_job job = {BENCH_FRAME, o->frame_w[f], o->backends[b], o->precisions[b], o->threads[t],
+				                              0, 0, o->frame_h[f]};
+				struct bench_result r;
+				const size_t rss = run_child(o, &job, &r);
+				if (stopped())
+					break;
+				char frame[NUMBER_BYTES];
+				snprintf(frame, sizeof frame, "%dx%d", o->frame_w[f], o->frame_h[f]);
+				const char *prec = nst_precision_name(o->precisions[b]);
+				if (r.status != NST_OK || r.timed == 0) {
+					printf("  %9s %-7s %-4s %3d  failed: %s\n", frame, nst_backend_name(o->backends[b]), prec, o->threads[t],
+					       r.message);
+					failures++;
+					continue;
+				}
+				double lo = r.seconds[0], hi = r.seconds[0], tmp[MAX_TIMED];
+				for (int k = 0; k < r.timed; k++) {
+					lo = fmin(lo, r.seconds[k]);
+					hi = fmax(hi, r.seconds[k]);
+				}
+				memcpy(tmp, r.seconds, sizeof tmp);
+				const double med = cli_median(tmp, r.timed);
+				memcpy(tmp, r.with_painting, sizeof tmp);
+				const double both = cli_median(tmp, r.timed);
+				printf("  %9s %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %7.1f %18.1f %8.1f %10.1f\n", frame,
+				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
+				       1.0 / med, both * MS_PER_S, cli_mib(r.plan_bytes), cli_mib(rss));
+				if (json) {
+					fprintf(json,
+					        "%s\n    {\"width\": %d, \"height\": %d, \"backend\": \"%s\", \"precision\": \"%s\", "
+					        "\"threads\": %d, \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, \"fps\": %.2f, "
+					        "\"ms_with_painting\": %.3f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
+					        rows++ ? "," : "", o->frame_w[f], o->frame_h[f], nst_backend_name(o->backends[b]), prec,
+					        o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, 1.0 / med, both * MS_PER_S,
+					        r.plan_bytes, rss);
+					fflush(json);
+				}
+			}
+	if (json)
+		fprintf(json, "\n  ],\n");
+	return failures;
+}
+
+/* "256x144,320x240": the frame sizes (at most MAX_LIST, sides 8..8192); the count, or -1. */
+static int parse_frames(const char *arg, struct bench_options *o) {
+	char buf[LINE_BYTES];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *items[MAX_LIST];
+	const int n = cli_split_list(buf, items, MAX_LIST);
+	if (n < 1 || n > MAX_LIST)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		char *x = strchr(items[i], 'x');
+		if (!x)
+			return -1;
+		*x = '\0';
+		if (!cli_parse_int(items[i], 8, 8192, &o->frame_w[i]) || !cli_parse_int(x + 1, 8, 8192, &o->frame_h[i]))
+			return -1;
+	}
+	return o->n_frames = n;
+}
+
 static void usage(const struct bench_options *o, int cores) {
 	printf("usage: nst bench [options]\n"
 	       "Measures, on this machine: the GEMM microkernel's peak, each VGG layer's convolution alone, whole\n"
@@ -771,7 +931,9 @@ static void usage(const struct bench_options *o, int cores) {
 	       "  --conv-size N       side of the single-convolution pictures (default %d: the layers of the default\n"
 	       "                      run; --full %d and every layer; 0 skips the section)\n"
 	       "  --model NAME|FILE   feed-forward model timed (default %s; none skips the section)\n"
-	       "  --pictures N        timed feed-forward pictures (default %d)\n"
+	       "  --pictures N        timed feed-forward pictures and arbitrary-style frames (default %d)\n"
+	       "  --frames WxH,...    the arbitrary-style network's frame sizes (default 256x144,320x240,640x360;\n"
+	       "                      none skips the section)\n"
 	       "  --optimizer adam|lbfgs   the whole iterations' optimizer (default adam)\n"
 	       "  --weights FILE      VGG weights (default: as nst finds them)\n"
 	       "  --json FILE         the same figures and the machine's description, as JSON (null: not measured)\n"
@@ -814,7 +976,8 @@ int cli_bench(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct bench_options o = {{0}, 0, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
 	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES,
-	                          false, false, false, false, false, false};
+	                          false, false, false, false, false, false, NULL, DEFAULT_FRAME_WIDTHS,
+	                          DEFAULT_FRAME_HEIGHTS, DEFAULT_FRAMES};
 	const int cores = nst_cpu_count(); /* usable: affinity and cgroup quota */
 	if (nst_backend_available(NST_BACKEND_SIMD))
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
@@ -864,6 +1027,10 @@ int cli_bench(int argc, char **argv) {
 			i++;
 		} else if (!strcmp(a, "--pictures") && v && cli_parse_int_list(v, &o.pictures, 1, 1, MAX_TIMED) == 1) {
 			i++;
+		} else if (!strcmp(a, "--frames") && v && (!strcmp(v, "none") || parse_frames(v, &o) > 0)) {
+			if (!strcmp(v, "none"))
+				o.n_frames = 0;
+			i++;
 		} else if (!strcmp(a, "--optimizer") && v && (!strcmp(v, "adam") || !strcmp(v, "lbfgs"))) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
 			i++;
@@ -896,6 +1063,9 @@ int cli_bench(int argc, char **argv) {
 			return 1;
 		}
 	}
+	char arbitrary_buf[LINE_BYTES];
+	o.arbitrary = o.n_frames ? cli_find_model(CLI_ARBITRARY_MODEL, arbitrary_buf, sizeof arbitrary_buf, looked, sizeof looked)
+	                         : NULL;
 	FILE *json = NULL;
 	if (o.json && !(json = fopen(o.json, "w"))) {
 		fprintf(stderr, "nst bench: cannot write %s: %s\n", o.json, strerror(errno));
@@ -971,7 +1141,8 @@ int cli_bench(int argc, char **argv) {
 		printf("nst bench: no estimate: %s\n", work.why);
 	if (o.dry_run || stopped()) {
 		if (json)
-			fprintf(json, "  \"conv\": [],\n  \"iterations\": [],\n  \"feed_forward\": [],\n  \"interrupted\": %s\n}\n",
+			fprintf(json, "  \"conv\": [],\n  \"iterations\": [],\n  \"feed_forward\": [],\n  \"arbitrary\": [],\n"
+			              "  \"interrupted\": %s\n}\n",
 			        stopped() ? "true" : "false");
 		if (json && fclose(json) != 0) {
 			fprintf(stderr, "nst bench: cannot write %s\n", o.json);
@@ -984,6 +1155,7 @@ int cli_bench(int argc, char **argv) {
 	bench_convs(&o, &work, &single_convs, json);
 	int failures = bench_iterations(&o, &single_convs, peak, json);
 	failures += bench_fast(&o, model_name, json);
+	failures += bench_frames(&o, json);
 	if (json) {
 		fprintf(json, "  \"interrupted\": %s\n}\n", stopped() ? "true" : "false");
 		if (fclose(json) != 0) {

@@ -14,6 +14,7 @@
 /* Bytes of a path, with its terminating zero. */
 #define CLI_PATH_BYTES PATH_MAX
 #define CLI_MAX_BLEND 1e30 /* a --style-blend weight */
+#define CLI_ARBITRARY_MODEL "arbitrary" /* the arbitrary-style network's name (styles/arbitrary.nstw) */
 
 /* Exit codes (README: "Errors and exit codes"). */
 enum exit_code {

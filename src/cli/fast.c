@@ -40,8 +40,7 @@
 #define DEL_CHAR 0x7f
 #define NAME_BYTES 64
 
-static const char *const KNOWN_MODELS[] = {"candy", "mosaic", "pointilism", "rain_princess", "udnie", "arbitrary"};
-#define ARBITRARY_MODEL "arbitrary"
+static const char *const KNOWN_MODELS[] = {"candy", "mosaic", "pointilism", "rain_princess", "udnie", CLI_ARBITRARY_MODEL};
 #define ARBITRARY_ALIAS "any"       /* nst --model any -s painting.jpg */
 #define N_KNOWN_MODELS (sizeof KNOWN_MODELS / sizeof KNOWN_MODELS[0])
 static const char *const PICTURE_EXTENSIONS[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif",
@@ -289,7 +288,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 	if (!c->output)
 		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --model --help)");
 	if (!strcmp(c->model, ARBITRARY_ALIAS))
-		c->model = ARBITRARY_MODEL;
+		c->model = CLI_ARBITRARY_MODEL;
 	if (c->n_blend > 0 && c->n_blend != c->n_styles)
 		return cli_fail(EXIT_USAGE, "--style-blend has %d weights for %d paintings", c->n_blend, c->n_styles);
 	if (c->n_blend > 0) {
