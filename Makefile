@@ -5,6 +5,7 @@
 #   make demo             install what is missing, get the weights and pictures, stylize the demo picture
 #   make images           build/images/: the example pictures, from ../shared or their public URLs
 #   make gallery          build/gallery/gallery.png: the panel of photos x paintings at the defaults
+#   make gallery-arbitrary  the same panel in one pass each, through the arbitrary-style network
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
 #   make install PREFIX=/usr/local
@@ -96,7 +97,7 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)
 $(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
 
-.PHONY: all lib cli tests test demo gallery images weights bench compare install clean deps deps-test check-build dist
+.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare install clean deps deps-test check-build dist
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -170,6 +171,15 @@ gallery: deps-test
 	$(PYTHON) tests/gallery/gallery.py --nst "$(EMU) $(BUILD)/nst" --out $(BUILD)/gallery --images $(BUILD)/images \
 	    --photos $(GALLERY_PHOTOS) --paintings $(GALLERY_PAINTINGS) $(if $(GALLERY_SMALL),--small $(GALLERY_SMALL)) \
 	    -- $(GALLERY_ARGS)
+
+# The same panel through the arbitrary-style network, one pass per picture at 256 px (seconds in
+# all): $(BUILD)/gallery-arbitrary/gallery.png; the README's copy: GALLERY_SMALL=tests/gallery/arbitrary.jpg.
+gallery-arbitrary: deps-test
+	$(MAKE) --no-print-directory all weights
+	SHARED=$(SHARED) weights/fetch-images.sh $(BUILD)/images $(subst $(comma), ,$(GALLERY_PHOTOS) $(GALLERY_PAINTINGS))
+	$(PYTHON) tests/gallery/gallery.py --nst "$(EMU) $(BUILD)/nst" --out $(BUILD)/gallery-arbitrary \
+	    --images $(BUILD)/images --photos $(GALLERY_PHOTOS) --paintings $(GALLERY_PAINTINGS) \
+	    $(if $(GALLERY_SMALL),--small $(GALLERY_SMALL)) -- --model arbitrary --size 256 $(GALLERY_ARGS)
 
 bench: all weights
 	$(EMU) $(BUILD)/nst bench
