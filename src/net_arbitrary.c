@@ -417,6 +417,55 @@ const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arb
  * The passes
  * ------------------------------------------------------------------------------------------- */
 
+/* The elementwise passes at a quarter of the picture's size, on the engine's threads (each slot
+ * an equal run of pixels):
+ *   EPILOGUE  out = relu?(out + addend?)          (after a Winograd convolution, [n][c])
+ *   INNER     t1 = relu(m t1 + b x)               (a modulated block's h, in place of its conv1)
+ *   OUTER     x += m t2 + b h                     (its output, in place of x)  [n][WIDTH] each */
+enum pointwise_op { POINTWISE_EPILOGUE, POINTWISE_INNER, POINTWISE_OUTER };
+
+struct pointwise_task {
+	enum pointwise_op op;
+	size_t n, c, items;              /* pixels, channels, runs */
+	const float *m, *b;              /* [WIDTH] modulations */
+	const float *a;                  /* EPILOGUE: addend (or NULL); INNER: x; OUTER: t2 */
+	const float *h;                  /* OUTER */
+	float *out;                      /* EPILOGUE: out; INNER: t1; OUTER: x */
+	bool relu;
+};
+
+static void pointwise_run(void *context, size_t slot, size_t item) {
+	const struct pointwise_task *t = context;
+	const size_t c = t->c, i0 = t->n * item / t->items * c, i1 = t->n * (item + 1) / t->items * c;
+	float *restrict o = t->out;
+	const float *restrict a = t->a;
+	switch (t->op) {
+	case POINTWISE_EPILOGUE:
+		for (size_t i = i0; i < i1; i++) {
+			const float v = a ? o[i] + a[i] : o[i];
+			o[i] = t->relu && v < 0.0f ? 0.0f : v;
+		}
+		break;
+	case POINTWISE_INNER:
+		for (size_t p = i0; p < i1; p += c)
+			for (size_t k = 0; k < c; k++) {
+				const float v = t->m[k] * o[p + k] + t->b[k] * a[p + k];
+				o[p + k] = v > 0.0f ? v : 0.0f;
+			}
+		break;
+	case POINTWISE_OUTER:
+		for (size_t p = i0; p < i1; p += c)
+			for (size_t k = 0; k < c; k++)
+				o[p + k] += t->m[k] * a[p + k] + t->b[k] * t->h[p + k];
+		break;
+	}
+}
+
+static void pointwise(const struct nst_arbitrary_session *s, struct pointwise_task t) {
+	t.items = nst_parallel_slots(&s->engine, t.n);
+	nst_parallel_for(&s->engine, t.items, pointwise_run, &t);
+}
+
 /* Runs layer index on in [h][w][cin] into out [oh][ow][cout]; addend (dense only) is added after
  * the bias.  Updates h and w to the output's size. */
 static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, const float *in, float *out,
@@ -426,13 +475,10 @@ static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, con
 	engine.gemm = L->gemm;
 	if (L->winograd) {
 		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out);
-		const size_t n = (size_t)*h * (size_t)*w * (size_t)L->shape.out_channels;
-		if (addend)
-			for (size_t i = 0; i < n; i++)
-				out[i] += addend[i];
-		if (L->spec.relu)
-			for (size_t i = 0; i < n; i++)
-				out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+		if (addend || L->spec.relu)
+			pointwise(s, (struct pointwise_task){.op = POINTWISE_EPILOGUE, .n = (size_t)*h * (size_t)*w,
+			                                     .c = (size_t)L->shape.out_channels, .a = addend, .out = out,
+			                                     .relu = L->spec.relu});
 	} else if (dense(L)) {
 		const struct nst_conv_epilogue ep = {L->spec.relu ? 0.0f : -INFINITY, INFINITY, NULL, addend, NULL};
 		nst_conv2d(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
@@ -535,21 +581,6 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 	return NST_OK;
 }
 
-/* h = relu(m t1 + b x) in place of t1; then x += m t2 + b h: the modulated block's elementwise parts. */
-static void modulate_inner(size_t n, const float *m, const float *b, const float *x, float *t1) {
-	for (size_t i = 0; i < n; i++)
-		for (size_t c = 0; c < WIDTH; c++) {
-			const float v = m[c] * t1[i * WIDTH + c] + b[c] * x[i * WIDTH + c];
-			t1[i * WIDTH + c] = v > 0.0f ? v : 0.0f;
-		}
-}
-
-static void modulate_outer(size_t n, const float *m, const float *b, const float *t2, const float *h, float *x) {
-	for (size_t i = 0; i < n; i++)
-		for (size_t c = 0; c < WIDTH; c++)
-			x[i * WIDTH + c] += m[c] * t2[i * WIDTH + c] + b[c] * h[i * WIDTH + c];
-}
-
 /* The decoder's modulated block `first` (DEC1_A or DEC2_A) on x [qh][qw][64] in Q1. */
 static void modulated_block(struct nst_arbitrary_session *s, int first, const float *m, const float *b, int qh, int qw,
                             size_t qf) {
@@ -557,10 +588,11 @@ static void modulated_block(struct nst_arbitrary_session *s, int first, const fl
 	const size_t n = (size_t)qh * (size_t)qw;
 	int h = qh, w = qw;
 	conv(s, DECODER + first, &h, &w, q1, q0, NULL);
-	modulate_inner(n, m, b, q1, q0);
+	pointwise(s, (struct pointwise_task){.op = POINTWISE_INNER, .n = n, .c = WIDTH, .m = m, .b = b, .a = q1, .out = q0});
 	h = qh, w = qw;
 	conv(s, DECODER + first + 1, &h, &w, q0, q2, NULL);
-	modulate_outer(n, m, b, q2, q0, q1);
+	pointwise(s, (struct pointwise_task){.op = POINTWISE_OUTER, .n = n, .c = WIDTH, .m = m, .b = b, .a = q2, .h = q0,
+	                                     .out = q1});
 }
 
 /* The photo through E_c and D: the output [ph][pw][3] (RGB / 255, unclamped) in B. */
