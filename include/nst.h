@@ -532,6 +532,9 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, in
  * least 16) are taken as they are: resample them first to the size wanted.
  * ------------------------------------------------------------------------------------------- */
 
+/* The smallest painting side the arbitrary-style network takes (its reference's). */
+#define NST_ARBITRARY_MIN_PAINTING_SIDE 16
+
 struct nst_arbitrary_plan {
 	size_t total_bytes;       /* pass an arena of this size to nst_arbitrary_init */
 	size_t weights_bytes;     /* packed kernels and biases */

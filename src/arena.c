@@ -7,6 +7,14 @@ void nst_arena_init(struct nst_arena *arena, void *base, size_t size) {
 	arena->overflow = false;
 }
 
+void *nst_arena_alloc_array(struct nst_arena *arena, size_t size, size_t count) {
+	if (size != 0 && count > SIZE_MAX / size) { /* the product would wrap (a 32-bit build, a huge picture) */
+		arena->overflow = true;
+		return NULL;
+	}
+	return nst_arena_alloc(arena, size * count);
+}
+
 void *nst_arena_alloc(struct nst_arena *arena, size_t bytes) {
 	const size_t rounded = (bytes + NST_ARENA_ALIGNMENT - 1) & ~(size_t)(NST_ARENA_ALIGNMENT - 1);
 	const size_t offset = arena->used;

@@ -34,7 +34,9 @@ void nst_arena_init(struct nst_arena *arena, void *base, size_t size);
 /* Returns NST_ARENA_ALIGNMENT-aligned memory, or NULL while measuring or when out of space
  * (then arena->overflow is set). */
 void *nst_arena_alloc(struct nst_arena *arena, size_t bytes);
-#define NST_ARENA_NEW(arena, type, count) ((type *)nst_arena_alloc((arena), sizeof(type) * (size_t)(count)))
+/* count elements of size bytes each; a product beyond size_t sets arena->overflow. */
+void *nst_arena_alloc_array(struct nst_arena *arena, size_t size, size_t count);
+#define NST_ARENA_NEW(arena, type, count) ((type *)nst_arena_alloc_array((arena), sizeof(type), (size_t)(count)))
 
 /* ---------------------------------------------------------------------------------------------
  * Weights (src/weights.c)

@@ -53,7 +53,7 @@
 #define ADAIN_EPS 1e-5f
 #define PIXEL_SCALE 255.0f
 #define MIN_PHOTO_SIDE 8         /* a quarter of it must be reflection padded by 1 */
-#define MIN_PAINTING_SIDE 16     /* the reference's smallest painting */
+#define MIN_PAINTING_SIDE NST_ARBITRARY_MIN_PAINTING_SIDE
 #define REGION_FLOATS_PER_PIXEL 16
 #define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */
 
@@ -139,8 +139,8 @@ static bool dense(const struct arb_layer *L) { return L->spec.groups == 1; }
 /* Checks the file against ARCHITECTURE.md, layer by layer. */
 static enum nst_status configure(struct nst_arbitrary_session *s, const struct nst_weights *w, struct nst_diag *diag) {
 	if (nst_weights_arch(w) != NST_ARCH_ARBITRARY)
-		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' are not the arbitrary-style network (arch %d)",
-		                nst_weights_model(w), NST_ARCH_ARBITRARY);
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' are arch %d, not the arbitrary-style network (arch %d)",
+		                nst_weights_model(w), (int)nst_weights_arch(w), NST_ARCH_ARBITRARY);
 	if (nst_weights_layer_count(w) != ARB_LAYERS)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "weights '%s' have %d layers; the arbitrary-style network has %d",
 		                nst_weights_model(w), nst_weights_layer_count(w), ARB_LAYERS);
@@ -154,11 +154,12 @@ static enum nst_status configure(struct nst_arbitrary_session *s, const struct n
 		    info.kernel_h != sp->kernel || info.kernel_w != sp->kernel || info.stride != sp->stride ||
 		    info.groups != sp->groups || info.has_norm || info.reflect != (sp->kernel > 1))
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-			                "weights '%s': layer %d is %s %dx%d %d -> %d in %d groups, stride %d; the arbitrary-style "
-			                "network has %s %dx%d %d -> %d in %d groups, stride %d, reflection padded",
+			                "weights '%s': layer %d is %s %dx%d %d -> %d in %d groups, stride %d, %s padding%s; the "
+			                "arbitrary-style network has %s %dx%d %d -> %d in %d groups, stride %d, %s padding",
 			                nst_weights_model(w), i, info.name, info.kernel_h, info.kernel_w, info.in_channels,
-			                info.out_channels, info.groups, info.stride, want, sp->kernel, sp->kernel, sp->in, sp->out,
-			                sp->groups, sp->stride);
+			                info.out_channels, info.groups, info.stride, info.reflect ? "reflection" : "zero",
+			                info.has_norm ? ", instance norm" : "", want, sp->kernel, sp->kernel, sp->in, sp->out, sp->groups,
+			                sp->stride, sp->kernel > 1 ? "reflection" : "no");
 		struct arb_layer *L = &s->layers[i];
 		L->spec = *sp;
 		L->shape = (struct nst_conv_shape){
@@ -173,10 +174,11 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 static int half_up(int n) { return (n + 1) / 2; }
 
 /* Floats of one region for a picture of h x w (an encoder's steps, and the decoder's when it is a
- * photo padded to multiples of 4). */
-static size_t region_need(int h, int w) {
-	const size_t full = (size_t)h * (size_t)w, quarter = (size_t)half_up(half_up(h)) * (size_t)half_up(half_up(w));
-	return max_size(REGION_FLOATS_PER_PIXEL * full, QUARTER_SLOTS * WIDTH * quarter);
+ * photo padded to multiples of 4), in 64 bits: a 32-bit build checks it against its address space. */
+static uint64_t region_need(int h, int w) {
+	const uint64_t full = (uint64_t)h * (uint64_t)w, quarter = (uint64_t)half_up(half_up(h)) * (uint64_t)half_up(half_up(w));
+	const uint64_t a = REGION_FLOATS_PER_PIXEL * full, b = QUARTER_SLOTS * WIDTH * quarter;
+	return a > b ? a : b;
 }
 
 static size_t kernel_floats(const struct arb_layer *L) {
@@ -213,8 +215,14 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 	}
 	s->plan.weights_bytes = a->used - mark;
 	mark = a->used;
-	s->region_floats = max_size(region_need(s->plan.padded_height, s->plan.padded_width),
-	                            region_need(s->plan.style_height, s->plan.style_width));
+	const uint64_t photo = region_need(s->plan.padded_height, s->plan.padded_width);
+	const uint64_t painting = region_need(s->plan.style_height, s->plan.style_width);
+	const uint64_t need = photo > painting ? photo : painting;
+	if (need > (uint64_t)(SIZE_MAX / 2) / sizeof(float)) { /* beyond the address space: the plan overflows */
+		a->overflow = true;
+		return;
+	}
+	s->region_floats = (size_t)need;
 	for (int i = 0; i < ARB_LAYERS; i++) { /* the weights are staged in A while packing */
 		const struct arb_layer *L = &s->layers[i];
 		const size_t staging = L->winograd ? nst_conv_winograd_staging_floats(&L->shape) : 0;
@@ -349,6 +357,10 @@ enum nst_status nst_arbitrary_plan(const struct nst_weights *weights, int width,
 	st = build(&s, &a, diag);
 	if (st != NST_OK)
 		return st;
+	if (a.overflow)
+		return nst_fail(diag, NST_ERR_OUT_OF_MEMORY,
+		                "a %dx%d photo with a %dx%d painting needs more memory than this system can address", width,
+		                height, style_width, style_height);
 	*plan = s.plan;
 	return NST_OK;
 }

@@ -440,8 +440,9 @@ static enum nst_status check_layers(const char *path, const struct nst_weights *
 			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 			                "%s: layer %d (%s): %" PRIu32 " groups do not divide %" PRIu32 " inputs and %" PRIu32 " outputs",
 			                path, i, l.name, l.groups, l.in_channels, l.out_channels);
-		if (l.groups > 1 && (h->arch == NST_ARCH_VGG || l.op != NSTW_OP_CONV2D))
-			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT, "%s: layer %d (%s): VGG layers and taps are not grouped (groups %" PRIu32 ")",
+		if (l.groups > 1 && (h->arch != NST_ARCH_ARBITRARY || l.op != NSTW_OP_CONV2D))
+			return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			                "%s: layer %d (%s): groups %" PRIu32 ": only the arbitrary-style network's convolutions are grouped",
 			                path, i, l.name, l.groups);
 		uint64_t kernel_bytes, need;
 		if (!layer_sizes(&l, h->dtype, &kernel_bytes, &need))

@@ -14,8 +14,9 @@
 #     plan, the process before the arena and the pictures' buffers;
 #   - --init model:arbitrary / model:candy: with no iteration the optimization's result is the
 #     one-pass picture, bit for bit;
+#   - paintings whose short side would fall below 16 px are enlarged (not refused);
 #   - the usage errors: no painting, a painting for a trained network, a blend of the wrong length,
-#     a painting below 16 px, an output that is the painting.
+#     --style-size below 16, an output that is the painting.
 set -uo pipefail
 name=t_arbitrary
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,6 @@ Image.open(f"{src}/astronaut.png").convert("RGB").resize(size(photo), Image.BICU
 Image.open(f"{src}/chelsea.png").convert("RGB").resize(size(odd), Image.BICUBIC).save(f"{dst}/odd.png")
 Image.open(f"{src}/starry_night.jpg").convert("RGB").resize(size(painting), Image.BICUBIC).save(f"{dst}/paint.png")
 Image.open(f"{src}/great_wave.jpg").convert("RGB").resize(size(painting), Image.BICUBIC).save(f"{dst}/wave.png")
-Image.open(f"{src}/shipwreck.jpg").convert("RGB").resize((12, 10), Image.BICUBIC).save(f"{dst}/tiny.png")
 # the odd photo padded as nst pads it (the last row and column repeated) to multiples of 4
 a = np.asarray(Image.open(f"{dst}/odd.png"))
 h, w = a.shape[:2]
@@ -166,12 +166,33 @@ no_output=("$tmp/out.png")
 expect_error 2 "no such network" -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png" --init model:nothere -n 1
 expect_error 2 "not a one-pass" -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png" --init "model:$W" -n 1
 
+# --- paintings that would fall below 16 px: enlarged to the network's least side ------------------------------
+"$PYTHON" - "$tmp" <<'PY'
+import sys
+from PIL import Image
+tmp = sys.argv[1]
+Image.open(f"{tmp}/photo.png").resize((12, 12)).save(f"{tmp}/p12.png")
+Image.open(f"{tmp}/paint.png").resize((64, 48)).save(f"{tmp}/s64.png")
+Image.open(f"{tmp}/paint.png").resize((400, 20)).save(f"{tmp}/thin.png")
+PY
+$NST --model arbitrary -c "$tmp/p12.png" -s "$tmp/s64.png" -o "$tmp/t1.png" 2>"$tmp/err" &&
+	grep -q "painting $tmp/s64.png (22x16)" "$tmp/err" && ok "a 12 px photo: the painting at 22x16, not 12x9" ||
+	bad "a 12 px photo with a 64x48 painting: $(cat "$tmp/err")"
+$NST --model arbitrary -c "$tmp/photo.png" -s "$tmp/thin.png" -o "$tmp/t2.png" 2>"$tmp/err" &&
+	grep -q "painting $tmp/thin.png (320x16)" "$tmp/err" && ok "a 20:1 painting beside a ${PHOTO%x*} px photo: 320x16" ||
+	bad "a thin painting: $(cat "$tmp/err")"
+# the optimization's first scale may give --init model:arbitrary style pictures below 16 px
+$NST -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/t3.png" --weights "$W" --style-layers relu1_1 \
+	--content-layers relu1_1 --size "${PHOTO%x*}" --style-scale 0.1 --init model:arbitrary -n 0 -q ||
+	bad "--init model:arbitrary with 13 px style pictures"
+[ -s "$tmp/t3.png" ] && ok "--init model:arbitrary enlarges style pictures below 16 px"
+expect_error 2 "style-size.*16" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size 8 -o "$tmp/out.png"
+
 # --- usage errors ----------------------------------------------------------------------------------------
 expect_error 2 "needs a painting" --model arbitrary -c "$tmp/photo.png" -o "$tmp/out.png"
 expect_error 2 "-s is for --model arbitrary" --model candy -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png"
 expect_error 2 "2 weights for 1 paintings" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" \
 	--style-blend 1,2 -o "$tmp/out.png"
-expect_error 2 "painting.*16" --model arbitrary -c "$tmp/photo.png" -s "$tmp/tiny.png" --style-size 12 -o "$tmp/out.png"
 cp "$tmp/paint.png" "$tmp/paint_copy.png"
 fails_with 2 "same file as the painting" $NST --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint_copy.png" \
 	-o "$tmp/paint_copy.png" && cmp -s "$tmp/paint.png" "$tmp/paint_copy.png" && ok "the painting is never overwritten" ||

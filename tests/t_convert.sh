@@ -460,7 +460,7 @@ save("vgggroups", vgg)
 EOF
 	for case in "groups3:3 groups do not divide 16 inputs" "groups0:0 groups do not divide" "arch3v2:unknown arch 3" \
 		"input0:input convention 0; arch 3" "reserved:a reserved field (groups, from version 3) is 1" \
-		"vgggroups:VGG layers and taps are not grouped"; do
+		"vgggroups:only the arbitrary-style network's convolutions are grouped"; do
 		bad=${case%%:*} needle=${case#*:}
 		rc=0
 		"$PYTHON" $CONVERT info "$tmp/$bad.nstw" >/dev/null 2>"$tmp/err" || rc=$?

@@ -350,8 +350,8 @@ def read_nstw(path, with_values=True):
             if groups:
                 raise NstwError("%s: reserved field %d is not 0" % (where, groups))
             groups = 1
-        elif groups < 1 or cin % groups or cout % groups or (groups > 1 and arch == ARCH_VGG):
-            raise NstwError("%s: %d groups do not divide %d inputs and %d outputs (or a VGG layer)"
+        elif groups < 1 or cin % groups or cout % groups or (groups > 1 and arch != ARCH_ARBITRARY):
+            raise NstwError("%s: %d groups do not divide %d inputs and %d outputs (or not the arbitrary-style network)"
                             % (where, groups, cin, cout))
         group_in = cin // groups
         kernel_bytes = kh * kw * group_in * cout * NP_DTYPE[dtype].itemsize

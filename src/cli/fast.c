@@ -227,11 +227,13 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		}
 		case OPT_STYLE_BLEND:
 			if ((c->n_blend = cli_parse_float_list(optarg, c->blend, NST_MAX_STYLES, 0.0, CLI_MAX_BLEND)) < 0)
-				return cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of numbers >= 0", optarg);
+				return cli_fail(EXIT_USAGE, "--style-blend: '%s' is not a list of at most %d numbers >= 0", optarg,
+				                NST_MAX_STYLES);
 			break;
 		case OPT_STYLE_SIZE:
-			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->style_size))
-				return cli_fail(EXIT_USAGE, "--style-size: '%s' is not a whole number 1..%d", optarg, MAX_SIZE);
+			if (!cli_parse_int(optarg, NST_ARBITRARY_MIN_PAINTING_SIDE, MAX_SIZE, &c->style_size))
+				return cli_fail(EXIT_USAGE, "--style-size: '%s' is not a whole number %d..%d", optarg,
+				                NST_ARBITRARY_MIN_PAINTING_SIDE, MAX_SIZE);
 			break;
 		case OPT_SIZE:
 			if (!cli_parse_int(optarg, 1, MAX_SIZE, &c->size))
@@ -806,18 +808,23 @@ static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int
 }
 
 /* The paintings (-s) at the size they run: their long side long_side, unless one already has it
- * (then it is not resampled); *sw x *sh: the largest width and height. */
+ * (then it is not resampled), or longer where the short side would fall below the network's least
+ * (a long, thin painting beside a small photo); *sw x *sh: the largest width and height. */
 static int load_paintings(const struct fast_cli *c, int long_side, struct nst_image *paintings, int *sw, int *sh) {
 	*sw = *sh = 0;
 	for (int i = 0; i < c->n_styles; i++) {
 		struct nst_diag diag = {{0}};
 		struct nst_image_request request = {long_side, 0, 0, 0};
 		struct nst_image img = {0};
-		enum nst_status st = nst_image_load_for(c->styles[i], &request, &img, &diag);
+		enum nst_status st = nst_image_load_for(c->styles[i], &request, &img, &diag); /* read once: pipes too */
 		if (st != NST_OK)
 			return cli_fail_status(st, &diag, c->styles[i]);
+		const int shorter = img.width < img.height ? img.width : img.height;
+		const int longer = img.width > img.height ? img.width : img.height;
+		const long least = ((long)NST_ARBITRARY_MIN_PAINTING_SIDE * longer + shorter - 1) / shorter;
+		const int side = long_side >= least ? long_side : least > MAX_SIZE ? MAX_SIZE : (int)least;
 		int w, h;
-		nst_image_fit(img.width, img.height, long_side, &w, &h);
+		nst_image_fit(img.width, img.height, side, &w, &h);
 		if (w == img.width && h == img.height) {
 			paintings[i] = img;
 		} else {

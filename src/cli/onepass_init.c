@@ -38,16 +38,29 @@ static enum nst_status trained(const struct nst_weights *w, const struct nst_ima
 }
 
 static enum nst_status arbitrary(const struct nst_weights *w, const struct nst_image *content,
-                                 const struct nst_image *styles, int n_styles, const float *blend, int threads,
+                                 const struct nst_image *given, int n_styles, const float *blend, int threads,
                                  uint8_t *out, struct nst_diag *diag) {
+	/* The style pictures of the first scale may be smaller than the network takes: enlarged to
+	 * its least side then (copies; the others are used as they are). */
+	struct nst_image styles[NST_MAX_STYLES], enlarged[NST_MAX_STYLES] = {{0}};
+	enum nst_status st = NST_OK;
 	int sw = 0, sh = 0;
 	for (int i = 0; i < n_styles; i++) {
+		styles[i] = given[i];
+		const int shorter = given[i].width < given[i].height ? given[i].width : given[i].height;
+		if (shorter < NST_ARBITRARY_MIN_PAINTING_SIDE && st == NST_OK) {
+			const int wide = (given[i].width * NST_ARBITRARY_MIN_PAINTING_SIDE + shorter - 1) / shorter;
+			const int high = (given[i].height * NST_ARBITRARY_MIN_PAINTING_SIDE + shorter - 1) / shorter;
+			st = nst_image_resize(&given[i], wide, high, &enlarged[i]);
+			styles[i] = enlarged[i];
+		}
 		sw = styles[i].width > sw ? styles[i].width : sw;
 		sh = styles[i].height > sh ? styles[i].height : sh;
 	}
 	struct nst_arbitrary_plan plan;
-	enum nst_status st = nst_arbitrary_plan(w, content->width, content->height, sw, sh, threads, NST_BACKEND_AUTO,
-	                                        NST_PRECISION_FP32, &plan, diag);
+	if (st == NST_OK)
+		st = nst_arbitrary_plan(w, content->width, content->height, sw, sh, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
+		                        &plan, diag);
 	size_t bytes;
 	void *arena = st == NST_OK ? arena_for(plan.total_bytes, &bytes) : NULL;
 	if (st == NST_OK && !arena)
@@ -62,6 +75,8 @@ static enum nst_status arbitrary(const struct nst_weights *w, const struct nst_i
 		st = nst_arbitrary_run(s, content->width, content->height, content->rgb, 1.0f, out);
 	nst_arbitrary_release(s);
 	free(arena);
+	for (int i = 0; i < n_styles; i++)
+		nst_image_free(&enlarged[i]);
 	return st;
 }
 
