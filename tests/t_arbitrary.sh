@@ -135,7 +135,7 @@ else
 fi
 
 # --- memory at 512x512 (natively, without the sanitizers' shadow memory) -------------------------------------
-if [ -z "$EMU" ] && ! ldd "$BUILD/nst" 2>/dev/null | grep -q "libasan"; then
+if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst"; then
 	$NST --model arbitrary -c "$SHARED/images/astronaut.png" -s "$SHARED/images/starry_night.jpg" --size 512 \
 		--style-size 512 -o "$tmp/m.png" 2>"$tmp/err" || bad "512 px run: $(cat "$tmp/err")"
 	plan=$(sed -nE 's/.*memory plan ([0-9.]+) MiB.*/\1/p' "$tmp/err")
