@@ -643,36 +643,37 @@ static enum nst_status check_run(const struct nst_arbitrary_session *s, int widt
 	return NST_OK;
 }
 
-enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
-                                  float alpha, uint8_t *rgb_out) {
-	enum nst_status st = check_run(s, width, height, rgb_in, rgb_out, alpha);
+/* The photo through the network, its output cropped into bytes (rounded, clamped) or floats
+ * (times 255, as they are): one of them given. */
+static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
+                                float alpha, uint8_t *bytes, float *floats) {
+	enum nst_status st = check_run(s, width, height, rgb_in, bytes ? (const void *)bytes : (const void *)floats, alpha);
 	if (st == NST_OK)
 		st = forward(s, width, height, rgb_in, alpha);
 	if (st != NST_OK)
 		return st;
-	const int pw = round_up4(width);
-	for (int y = 0; y < height; y++)
-		for (int x = 0; x < width; x++)
-			for (int c = 0; c < RGB; c++) {
-				const float v = rintf(s->b[((size_t)y * (size_t)pw + (size_t)x) * RGB + (size_t)c] * PIXEL_SCALE);
-				rgb_out[((size_t)y * (size_t)width + (size_t)x) * RGB + (size_t)c] =
-				        (uint8_t)(v < 0.0f ? 0.0f : v > PIXEL_SCALE ? PIXEL_SCALE : v);
+	const size_t pw = (size_t)round_up4(width), row = (size_t)width * RGB;
+	for (size_t y = 0; y < (size_t)height; y++) {
+		const float *src = s->b + y * pw * RGB; // [pw][3], the first width pixels kept
+		for (size_t i = 0; i < row; i++) {
+			const float v = src[i] * PIXEL_SCALE;
+			if (floats) {
+				floats[y * row + i] = v;
+			} else {
+				const float r = rintf(v);
+				bytes[y * row + i] = (uint8_t)(r < 0.0f ? 0.0f : r > PIXEL_SCALE ? PIXEL_SCALE : r);
 			}
+		}
+	}
 	return NST_OK;
+}
+
+enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
+                                  float alpha, uint8_t *rgb_out) {
+	return run_into(s, width, height, rgb_in, alpha, rgb_out, NULL);
 }
 
 enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
                                       float alpha, float *out) {
-	enum nst_status st = check_run(s, width, height, rgb_in, out, alpha);
-	if (st == NST_OK)
-		st = forward(s, width, height, rgb_in, alpha);
-	if (st != NST_OK)
-		return st;
-	const int pw = round_up4(width);
-	for (int y = 0; y < height; y++)
-		for (int x = 0; x < width; x++)
-			for (int c = 0; c < RGB; c++)
-				out[((size_t)y * (size_t)width + (size_t)x) * RGB + (size_t)c] =
-				        s->b[((size_t)y * (size_t)pw + (size_t)x) * RGB + (size_t)c] * PIXEL_SCALE;
-	return NST_OK;
+	return run_into(s, width, height, rgb_in, alpha, NULL, out);
 }
