@@ -263,35 +263,38 @@ void nst_cpu_detect(struct nst_cpu_features *out);
  * at compile time; every other CPU runs the scalar configuration.
  */
 /*
- * Tap-list convolution (the grouped and depthwise convolutions, src/conv_grouped.c):
+ * Tap-list grouped convolution (src/conv_grouped.c): the grouped convolutions with one or two
+ * channels per group on one side (cig = in / groups, cog = out / groups; cig == 1 or cog == 1),
+ * reading the picture's rows in place.  A "lane" is an input channel repeated cog times:
+ * lane l = i * cog + k reads input channel i = l / cog; there are lanes = outputs * cig of them.
  *
- *   out[p][c] = clamp(bias[c] + sum_t weights[t][c] * inputs[t][p * input_step + c], min, max)
+ *   acc[p][l] = sum_t weights[t][l] * inputs[t][p * input_step + l / cog]      (t < taps, in order)
+ *   out[p][o] = clamp(bias[o] + sum_{j < cig} acc[p][o * cig + j], min, max)     (o < outputs)
  *
- * for p < pixels, c < channels: every tap t is a pointer to the first pixel's inputs (the caller
- * lays each output channel's input at that channel's position) and one weight per channel.
- * out: [pixels][channels].  One member per ISA, the scalar one the twin of the others.
+ * so that depthwise (1, 1), two inputs into each output (2, 1: the pair summed at the end) and
+ * each input into two outputs (1, 2: the input duplicated in registers) all multiply-add whole
+ * vectors.  Each tap t points at the first pixel's input channel 0 (a kernel position in a row of
+ * [width][in]); weights[t] is [lanes], bias [outputs]; out [pixels][outputs].  A member takes
+ * outputs that are multiples of its outputs_multiple (the caller runs the twin otherwise); the
+ * scalar one, the twin of the others, takes any.
  */
-typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t channels, size_t taps, const float *const *inputs,
-                                          size_t input_step, const float *const *weights, const float *bias,
-                                          float *out, const struct nst_f32_minmax_params *params);
+typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t outputs, size_t cig, size_t cog, size_t taps,
+                                          const float *const *inputs, size_t input_step, const float *const *weights,
+                                          const float *bias, float *out, const struct nst_f32_minmax_params *params);
 struct nst_dwconv_kernel {
 	const char *name;
 	nst_f32_dwconv_ukernel_fn fn;
+	size_t outputs_multiple;
 };
-void nst_f32_dwconv__scalar(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                            const float *const *weights, const float *bias, float *out,
-                            const struct nst_f32_minmax_params *params);
+#define NST_DWCONV_ARGS                                                                                                \
+	size_t pixels, size_t outputs, size_t cig, size_t cog, size_t taps, const float *const *inputs, size_t input_step, \
+	    const float *const *weights, const float *bias, float *out, const struct nst_f32_minmax_params *params
+void nst_f32_dwconv__scalar(NST_DWCONV_ARGS);
 #if defined(__x86_64__)
-void nst_f32_dwconv__avx2(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params);
-void nst_f32_dwconv__avx512(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                            const float *const *weights, const float *bias, float *out,
-                            const struct nst_f32_minmax_params *params);
+void nst_f32_dwconv__avx2(NST_DWCONV_ARGS);
+void nst_f32_dwconv__avx512(NST_DWCONV_ARGS);
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
-void nst_f32_dwconv__neon(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params);
+void nst_f32_dwconv__neon(NST_DWCONV_ARGS);
 #endif
 
 

@@ -1,21 +1,21 @@
 /*
  * Grouped convolution, direct (no GEMM): the depthwise and few-channels-per-group layers of the
  * arbitrary-style network (MicroAST: 16 -> 32 in 16 groups, 64 -> 32 in 32 groups, 64 depthwise),
- * where an im2col GEMM would multiply mostly zeros.  Output channel o reads the cin / groups input
- * channels of group o / (cout / groups).
+ * where an im2col GEMM would multiply mostly zeros.  Output channel o reads the cig = cin / groups
+ * input channels of group o / cog (cog = cout / groups); cig or cog is 1 and neither above 2, the
+ * tap-list kernel's contract (arch/kernels.h): its lanes are the input channels, each repeated
+ * cog times, and an output sums cig lanes, so the kernel reads the picture's rows as they are.
  *
- * Each input row is first expanded so that every output channel finds its own inputs at its own
- * position:
- *     row [pw][cig][cout]:  row[x][j][o] = in[y][x - pad][group(o) * cig + j]
- * (pw = padded width, reflection or zeros at the sides; cig = cin / groups).  Then each kernel tap
- * is one contiguous multiply-add over cout floats per j.  A slot works on a block of consecutive
- * output rows and keeps the last kh expanded rows in a ring, so that each input row is expanded
- * once per block rather than once per kernel row.
+ * A slot works on a block of consecutive output rows and keeps the last kh padded picture rows in
+ * a ring [kh][pw][cin] (pw = padded width; reflection or zeros at the sides), so that each picture
+ * row is prepared once per block.  Tap (ky, kx) reads ring row ky from pixel kx on, one output
+ * pixel stride * cin floats further on per pixel.
  *
- * Upsampling (up 2): the input is read through PyTorch's bilinear x2 interpolation
+ * Upsampling (up 2): the picture convolved is PyTorch's bilinear x2 interpolation of the input
  * (align_corners=False: output i reads input coordinate max(0, (i + 0.5) / 2 - 0.5), the last row
- * and column repeated), computed inside the expansion, so that no upsampled picture is stored; the
- * padding applies to the upsampled picture, as in F.pad(F.interpolate(x)).
+ * and column repeated), computed row by row into the ring (the two input rows blended vertically,
+ * then each padded pixel horizontally), so that no upsampled picture is stored; the padding
+ * applies to the upsampled picture, as in F.pad(F.interpolate(x)).
  */
 #include <assert.h>
 #include <math.h>
@@ -24,20 +24,50 @@
 #include "internal.h"
 
 #define BILINEAR_UP 2
-#define MAX_KERNEL 16            /* rows in a slot's ring of expanded rows */
-#define MAX_ROW_FLOATS 4096      /* cig * cout: the expansion's index table */
+#define MAX_KERNEL 16            /* rows in a slot's ring */
+#define MAX_PER_GROUP 2          /* channels per group on the side that has several */
 #define BLOCKS_PER_SLOT 4        /* output row blocks per slot: the ring's reuse against the balance */
-#define MAX_TAPS 256             /* kh * kw * cig */
+#define MAX_TAPS (MAX_KERNEL * MAX_KERNEL)
 
-/* One expanded row: [padded width][cin / groups][cout] floats. */
-static size_t row_floats(const struct nst_conv_shape *shape, int groups, int up, int w) {
-	const size_t pw = (size_t)w * (size_t)up + 2 * (size_t)shape->pad;
-	return pw * (size_t)(shape->in_channels / groups) * (size_t)shape->out_channels;
+bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups) {
+	if (groups < 1 || shape->in_channels % groups || shape->out_channels % groups || shape->kernel_h > MAX_KERNEL ||
+	    shape->kernel_w > MAX_KERNEL)
+		return false;
+	const int cig = shape->in_channels / groups, cog = shape->out_channels / groups;
+	return (cig == 1 || cog == 1) && cig <= MAX_PER_GROUP && cog <= MAX_PER_GROUP;
 }
 
-/* Per slot: the ring of kh expanded rows, then one picture pixel [cin]. */
+/* One padded picture row: [pw][cin]. */
+static size_t row_floats(const struct nst_conv_shape *shape, int up, int w) {
+	return ((size_t)w * (size_t)up + 2 * (size_t)shape->pad) * (size_t)shape->in_channels;
+}
+
+/* Per slot: the ring of kh rows, then (up 2) the two input rows blended, [w][cin]. */
 size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w) {
-	return (size_t)shape->kernel_h * row_floats(shape, groups, up, w) + (size_t)shape->in_channels;
+	const size_t blend = up == BILINEAR_UP ? (size_t)w * (size_t)shape->in_channels : 0;
+	return (size_t)shape->kernel_h * row_floats(shape, up, w) + blend;
+}
+
+static size_t lanes_of(const struct nst_conv_shape *shape, int groups) {
+	return (size_t)shape->in_channels * (size_t)(shape->out_channels / groups);
+}
+
+size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups) {
+	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * lanes_of(shape, groups) + (size_t)shape->out_channels;
+}
+
+void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, const float *hwio, const float *bias,
+                           float *packed) {
+	assert(nst_conv_grouped_applies(shape, groups));
+	const size_t cig = (size_t)(shape->in_channels / groups), cog = (size_t)(shape->out_channels / groups);
+	const size_t cout = (size_t)shape->out_channels, lanes = lanes_of(shape, groups);
+	const size_t taps = (size_t)shape->kernel_h * (size_t)shape->kernel_w;
+	for (size_t t = 0; t < taps; t++)
+		for (size_t l = 0; l < lanes; l++) { /* lane l: input channel i = l / cog = g * cig + j, output g * cog + k */
+			const size_t i = l / cog, k = l % cog, g = i / cig, j = i % cig;
+			packed[t * lanes + l] = hwio[(t * cig + j) * cout + g * cog + k]; // [kh][kw][cig][cout]
+		}
+	memcpy(packed + taps * lanes, bias, cout * sizeof(float));
 }
 
 /* Where output coordinate i of an x2 bilinear upsampling of n samples reads: i0, i1 and the weight
@@ -62,86 +92,84 @@ static struct bilinear_tap bilinear_tap(int i, int n) {
 struct grouped_task {
 	const struct nst_engine *engine;
 	const struct nst_conv_shape *shape;
-	int groups, up;
+	int up;
 	int h, w;                /* the input's size (before upsampling) */
 	int vh, vw;              /* the picture convolved: h * up, w * up */
 	int oh, ow;
+	size_t cig, cog, lanes;
 	const float *in;         /* [h][w][cin] */
-	const float *hwio;       /* [kh][kw][cin / groups][cout] */
+	const float *weights;    /* [kh * kw][lanes] */
 	const float *bias;       /* [cout] */
-	bool relu;
 	float *out;              /* [oh][ow][cout] */
-	size_t row_floats;       /* of one expanded row */
+	size_t row_floats;       /* of one padded row */
 	nst_f32_dwconv_ukernel_fn kernel;
 	struct nst_f32_minmax_params params;
 	int block_rows;          /* output rows per item */
-	uint16_t source[MAX_ROW_FLOATS]; /* [cig][cout]: the input channel each expanded value reads */
 };
 
-/* The picture's pixel (y, x), of the upsampled one when up is 2: [cin] floats into px. */
-static void picture_pixel(const struct grouped_task *t, int y, int x, float *px) {
-	const int cin = t->shape->in_channels;
-	if (t->up == 1) {
-		memcpy(px, t->in + ((size_t)y * (size_t)t->w + (size_t)x) * (size_t)cin, (size_t)cin * sizeof(float));
-		return;
-	}
-	const struct bilinear_tap ty = bilinear_tap(y, t->h), tx = bilinear_tap(x, t->w);
-	const float *r0 = t->in + (size_t)ty.i0 * (size_t)t->w * (size_t)cin;
-	const float *r1 = t->in + (size_t)ty.i1 * (size_t)t->w * (size_t)cin;
-	const float y1 = ty.l1, y0 = 1.0f - y1, x1 = tx.l1, x0 = 1.0f - x1;
-	const size_t a = (size_t)tx.i0 * (size_t)cin, b = (size_t)tx.i1 * (size_t)cin;
-	for (int c = 0; c < cin; c++)
-		px[c] = y0 * (x0 * r0[a + (size_t)c] + x1 * r0[b + (size_t)c]) + y1 * (x0 * r1[a + (size_t)c] + x1 * r1[b + (size_t)c]);
-}
-
-/* Expands picture row y (already inside the picture) into row [pw][cig][cout]. */
-static void expand_row(const struct grouped_task *t, int y, float *row, float *px) {
+/* Picture row y (inside the picture) into row [pw][cin], padded at the sides; blend [w][cin] is
+ * the slot's room for the vertically blended input row when up is 2. */
+static void prepare_row(const struct grouped_task *t, int y, float *row, float *blend) {
 	const struct nst_conv_shape *s = t->shape;
-	const size_t n = (size_t)(s->in_channels / t->groups) * (size_t)s->out_channels;
+	const size_t cin = (size_t)s->in_channels;
+	const float *src = t->in + (size_t)y * (size_t)t->w * cin; // [w][cin]
+	if (t->up == BILINEAR_UP) {
+		const struct bilinear_tap ty = bilinear_tap(y, t->h);
+		const float *r0 = t->in + (size_t)ty.i0 * (size_t)t->w * cin, *r1 = t->in + (size_t)ty.i1 * (size_t)t->w * cin;
+		const float y1 = ty.l1, y0 = 1.0f - y1;
+		const size_t n = (size_t)t->w * cin;
+		for (size_t i = 0; i < n; i++)
+			blend[i] = y0 * r0[i] + y1 * r1[i];
+		src = blend;
+	}
 	const int pw = t->vw + 2 * s->pad;
 	for (int xp = 0; xp < pw; xp++) {
-		float *dst = row + (size_t)xp * n;
+		float *dst = row + (size_t)xp * cin;
 		int x = xp - s->pad;
 		if (x < 0 || x >= t->vw) {
 			if (!s->reflect) {
-				memset(dst, 0, n * sizeof(float));
+				memset(dst, 0, cin * sizeof(float));
 				continue;
 			}
 			x = nst_reflect_index(x, t->vw);
 		}
-		picture_pixel(t, y, x, px);
-		for (size_t i = 0; i < n; i++)
-			dst[i] = px[t->source[i]];
+		if (t->up != BILINEAR_UP) {
+			memcpy(dst, src + (size_t)x * cin, cin * sizeof(float));
+			continue;
+		}
+		const struct bilinear_tap tx = bilinear_tap(x, t->w);
+		const float *a = src + (size_t)tx.i0 * cin, *b = src + (size_t)tx.i1 * cin;
+		const float x1 = tx.l1, x0 = 1.0f - x1;
+		for (size_t c = 0; c < cin; c++)
+			dst[c] = x0 * a[c] + x1 * b[c];
 	}
 }
 
-/* One output row: out [ow][cout] from the kh expanded rows it reads (rows [ky], NULL where zero
- * padding), as one tap list: tap (ky, kx, j) reads rows[ky] + (kx * cig + j) * cout, one output
- * pixel stride * cig * cout further on per pixel. */
+/* One output row: out [ow][cout] from the kh ring rows it reads (rows [ky], NULL where zero
+ * padding), as one tap list. */
 static void output_row(const struct grouped_task *t, float *const *rows, float *out) {
 	const struct nst_conv_shape *s = t->shape;
-	const size_t cout = (size_t)s->out_channels, cig = (size_t)(s->in_channels / t->groups), n = cig * cout;
+	const size_t cin = (size_t)s->in_channels;
 	const float *inputs[MAX_TAPS], *weights[MAX_TAPS];
 	size_t taps = 0;
 	for (int ky = 0; ky < s->kernel_h; ky++) {
 		if (!rows[ky])
 			continue;
-		for (int kx = 0; kx < s->kernel_w; kx++)
-			for (size_t j = 0; j < cig; j++) {
-				const size_t at = (size_t)kx * n + j * cout;
-				inputs[taps] = rows[ky] + at;
-				weights[taps++] = t->hwio + ((size_t)ky * (size_t)s->kernel_w) * n + at; // [kh][kw][cig][cout]
-			}
+		for (int kx = 0; kx < s->kernel_w; kx++) {
+			inputs[taps] = rows[ky] + (size_t)kx * cin;
+			weights[taps++] = t->weights + ((size_t)ky * (size_t)s->kernel_w + (size_t)kx) * t->lanes;
+		}
 	}
-	t->kernel((size_t)t->ow, cout, taps, inputs, (size_t)s->stride * n, weights, t->bias, out, &t->params);
+	t->kernel((size_t)t->ow, (size_t)s->out_channels, t->cig, t->cog, taps, inputs, (size_t)s->stride * cin, weights,
+	          t->bias, out, &t->params);
 }
 
-/* A block of output rows (item); the slot's ring holds the expanded rows by picture row. */
+/* A block of output rows (item); the slot's ring holds the prepared rows by picture row. */
 static void grouped_block(void *context, size_t slot, size_t item) {
 	const struct grouped_task *t = context;
 	const struct nst_conv_shape *s = t->shape;
-	float *ring = nst_engine_scratch(t->engine, slot);                 // [kh][row_floats]
-	float *px = ring + (size_t)s->kernel_h * t->row_floats;            // [cin]
+	float *ring = nst_engine_scratch(t->engine, slot);                 // [kh][pw][cin]
+	float *blend = ring + (size_t)s->kernel_h * t->row_floats;         // [w][cin] (up 2)
 	int tag[MAX_KERNEL];                                               // the picture row each ring row holds
 	for (int k = 0; k < s->kernel_h; k++)
 		tag[k] = -1;
@@ -163,7 +191,7 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 			const int k = ((v % s->kernel_h) + s->kernel_h) % s->kernel_h;
 			rows[ky] = ring + (size_t)k * t->row_floats;
 			if (tag[k] != y) {
-				expand_row(t, y, rows[ky], px);
+				prepare_row(t, y, rows[ky], blend);
 				tag[k] = y;
 			}
 		}
@@ -172,26 +200,26 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 }
 
 void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
-                        int h, int w, const float *in, const float *hwio, const float *bias, bool relu, float *out) {
-	assert(groups >= 1 && shape->in_channels % groups == 0 && shape->out_channels % groups == 0);
+                        int h, int w, const float *in, const float *packed, bool relu, float *out) {
+	assert(nst_conv_grouped_applies(shape, groups));
 	assert(up == 1 || up == BILINEAR_UP);
 	assert(engine->scratch_floats >= nst_conv_grouped_scratch_floats(shape, groups, up, w));
+	const size_t lanes = lanes_of(shape, groups);
 	struct grouped_task t = {
-		.engine = engine, .shape = shape, .groups = groups, .up = up, .h = h, .w = w, .vh = h * up, .vw = w * up,
-		.in = in, .hwio = hwio, .bias = bias, .relu = relu, .out = out,
+		.engine = engine, .shape = shape, .up = up, .h = h, .w = w, .vh = h * up, .vw = w * up,
+		.cig = (size_t)(shape->in_channels / groups), .cog = (size_t)(shape->out_channels / groups), .lanes = lanes,
+		.in = in, .weights = packed,
+		.bias = packed + (size_t)shape->kernel_h * (size_t)shape->kernel_w * lanes, .out = out,
 	};
 	t.oh = nst_conv_out_size(t.vh, shape->kernel_h, shape->stride, shape->pad);
 	t.ow = nst_conv_out_size(t.vw, shape->kernel_w, shape->stride, shape->pad);
-	const size_t cig = (size_t)(shape->in_channels / groups), cout = (size_t)shape->out_channels;
-	const size_t cog = cout / (size_t)groups;
-	assert(cig * cout <= MAX_ROW_FLOATS && shape->kernel_h <= MAX_KERNEL &&
-	       (size_t)shape->kernel_h * (size_t)shape->kernel_w * cig <= MAX_TAPS);
-	t.kernel = nst_dwconv_kernel_for(engine->gemm)->fn;
+	/* the engine's member, or its twin for outputs it does not take */
+	const struct nst_dwconv_kernel *k = nst_dwconv_kernel_for(engine->gemm);
+	if ((size_t)shape->out_channels % k->outputs_multiple)
+		k = &nst_kernels_of(engine->gemm)->twin->dwconv;
+	t.kernel = k->fn;
 	t.params = (struct nst_f32_minmax_params){relu ? 0.0f : -INFINITY, INFINITY};
-	for (size_t j = 0; j < cig; j++)
-		for (size_t o = 0; o < cout; o++)
-			t.source[j * cout + o] = (uint16_t)((o / cog) * cig + j);
-	t.row_floats = row_floats(shape, groups, up, w);
+	t.row_floats = row_floats(shape, up, w);
 	const size_t slots = nst_parallel_slots(engine, (size_t)t.oh);
 	const size_t blocks = slots * BLOCKS_PER_SLOT < (size_t)t.oh ? slots * BLOCKS_PER_SLOT : (size_t)t.oh;
 	t.block_rows = (int)(((size_t)t.oh + blocks - 1) / blocks);

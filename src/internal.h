@@ -217,13 +217,21 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 /* ---------------------------------------------------------------------------------------------
  * Grouped convolution, direct (src/conv_grouped.c)
  * ------------------------------------------------------------------------------------------- */
+/* Whether nst_conv2d_grouped runs the shape: groups dividing cin and cout with one or two
+ * channels per group on one side (cin / groups == 1 or cout / groups == 1, each at most 2). */
+bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups);
 /* Per-slot scratch floats of nst_conv2d_grouped on inputs w wide (before upsampling). */
 size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w);
-/* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): groups dividing cin and cout (output
- * channel o reads the inputs of group o / (cout / groups)), hwio [kh][kw][cin / groups][cout], bias
- * [cout]; up 1, or 2: PyTorch's bilinear x2 (align_corners=False) applied first, never stored. */
+/* Packed weights: the kernel's lanes per tap, then the bias. */
+size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups);
+/* hwio [kh][kw][cin / groups][cout] and bias [cout] into packed [kh * kw][cin * cog] + [cout]. */
+void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, const float *hwio, const float *bias,
+                           float *packed);
+/* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): output channel o reads the inputs
+ * of group o / (cout / groups); packed from nst_conv_grouped_pack; up 1, or 2: PyTorch's bilinear
+ * x2 (align_corners=False) applied first, never stored. */
 void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
-                        int h, int w, const float *in, const float *hwio, const float *bias, bool relu, float *out);
+                        int h, int w, const float *in, const float *packed, bool relu, float *out);
 
 /* ---------------------------------------------------------------------------------------------
  * AdaIN (src/adain.c): feature maps f [n][c]

@@ -16,17 +16,18 @@
 		    nst_f32_wino23_output__##isa, nst_f32_wino43_output__##isa                             \
 	}
 #define NORM(isa) { "nst_norm__" #isa, nst_f64_norm_sums__##isa, nst_f32_norm_affine__##isa }
-#define DWCONV(isa) { "nst_f32_dwconv__" #isa, nst_f32_dwconv__##isa }
+/* multiple: the outputs a member takes are a multiple of its vector (arch/kernels.h) */
+#define DWCONV(isa, multiple) { "nst_f32_dwconv__" #isa, nst_f32_dwconv__##isa, multiple }
 
 /* The portable configurations: float32 and float16 GEMMs, each its own twin. */
 static const struct nst_kernel_config scalar = {
 	GEMM(nst_f32_gemm_4x8__scalar, 4, 8), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar), NORM(scalar),
-	DWCONV(scalar),
+	DWCONV(scalar, 1),
 	&scalar,
 };
 static const struct nst_kernel_config f16_scalar = {
 	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar), &f16_scalar,
+	NORM(scalar), DWCONV(scalar, 1), &f16_scalar,
 };
 
 #if defined(__x86_64__)
@@ -34,37 +35,37 @@ static const struct nst_kernel_config f16_scalar = {
  * 8 floats, an AVX2 vector).  Both need AVX2 and FMA. */
 static const struct nst_kernel_config avx512_twin = {
 	GEMM(nst_f32_gemm_8x32__scalar, 8, 32), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar), &avx512_twin,
+	NORM(scalar), DWCONV(scalar, 1), &avx512_twin,
 };
 static const struct nst_kernel_config avx512 = {
 	GEMM(nst_f32_gemm_8x32__avx512, 8, 32), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
-	NORM(avx512), DWCONV(avx512), &avx512_twin,
+	NORM(avx512), DWCONV(avx512, 16), &avx512_twin,
 };
 static const struct nst_kernel_config avx2_twin = {
 	GEMM(nst_f32_gemm_6x16__scalar, 6, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar), &avx2_twin,
+	NORM(scalar), DWCONV(scalar, 1), &avx2_twin,
 };
 static const struct nst_kernel_config avx2 = {
 	GEMM(nst_f32_gemm_6x16__avx2, 6, 16), DOT(nst_f32_dot_4x4__avx2, 4, 4), MASK(avx2), WINO(avx2), NORM(avx2),
-	DWCONV(avx2),
+	DWCONV(avx2, 8),
 	&avx2_twin,
 };
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
 #if defined(__aarch64__)
 static const struct nst_kernel_config neon_8x8_twin = {
 	GEMM(nst_f32_gemm_8x8__scalar, 8, 8), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar), &neon_8x8_twin,
+	NORM(scalar), DWCONV(scalar, 1), &neon_8x8_twin,
 };
 static const struct nst_kernel_config neon_8x8 = {
 	GEMM(nst_f32_gemm_8x8__neon, 8, 8), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon), NORM(neon),
-	DWCONV(neon),
+	DWCONV(neon, 4),
 	&neon_8x8_twin,
 };
 #endif
 /* Its twin is the portable configuration (the same 4x8 and 4x4 tiles). */
 static const struct nst_kernel_config neon_4x8 = {
 	GEMM(nst_f32_gemm_4x8__neon, 4, 8), DOT(nst_f32_dot_4x4__neon, 4, 4), MASK(neon), WINO(neon), NORM(neon),
-	DWCONV(neon),
+	DWCONV(neon, 4),
 	&scalar,
 };
 #endif
@@ -73,11 +74,11 @@ static const struct nst_kernel_config neon_4x8 = {
 /* The float16 GEMM beside aarch64's NEON kernels; its twin has the 8-row small-N kernel too. */
 static const struct nst_kernel_config f16_neon_twin = {
 	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar), &f16_neon_twin,
+	NORM(scalar), DWCONV(scalar, 1), &f16_neon_twin,
 };
 static const struct nst_kernel_config f16_neon = {
 	GEMM_F16(nst_f16_gemm_8x16__neonfp16arith, 8, 16), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
-	NORM(neon), DWCONV(neon), &f16_neon_twin,
+	NORM(neon), DWCONV(neon, 4), &f16_neon_twin,
 };
 #endif
 

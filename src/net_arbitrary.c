@@ -98,8 +98,7 @@ struct arb_layer {
 	struct nst_conv_shape shape;
 	bool winograd;               /* a 3x3 64 -> 64 block convolution: nst_conv2d_winograd */
 	const struct nst_gemm_kernel *gemm; /* dense: the engine's, or float32 for the 9x9 layers in fp16 */
-	float *packed;               /* dense (groups 1): nst_conv_packed_floats or the Winograd packing, bias included */
-	float *hwio, *bias;          /* grouped: [k][k][in / groups][out] and [out] */
+	float *packed;               /* nst_conv_packed_floats, the Winograd or the grouped packing; bias included */
 };
 
 /* What the painting gives the decoder, blended over the paintings. */
@@ -209,8 +208,7 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 		} else if (dense(L)) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_packed_floats(L->gemm, &L->shape));
 		} else {
-			L->hwio = NST_ARENA_NEW(a, float, kernel_floats(L));
-			L->bias = NST_ARENA_NEW(a, float, L->shape.out_channels);
+			L->packed = NST_ARENA_NEW(a, float, nst_conv_grouped_packed_floats(&L->shape, L->spec.groups));
 		}
 	}
 	s->plan.weights_bytes = a->used - mark;
@@ -368,19 +366,16 @@ enum nst_status nst_arbitrary_plan(const struct nst_weights *weights, int width,
 static void pack_weights(struct nst_arbitrary_session *s) {
 	for (int i = 0; i < ARB_LAYERS; i++) {
 		struct arb_layer *L = &s->layers[i];
-		if (dense(L)) {
-			float *hwio = s->a;                      // [k][k][in][out] staging
-			float *bias = s->a + kernel_floats(L);   // [out] staging
-			nst_weights_read_kernel(s->weights, i, hwio);
-			nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, bias);
-			if (L->winograd)
-				nst_conv_winograd_pack(L->gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels, L->packed);
-			else
-				nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
-		} else {
-			nst_weights_read_kernel(s->weights, i, L->hwio);
-			nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, L->bias);
-		}
+		float *hwio = s->a;                      // [k][k][in / groups][out] staging
+		float *bias = s->a + kernel_floats(L);   // [out] staging
+		nst_weights_read_kernel(s->weights, i, hwio);
+		nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, bias);
+		if (L->winograd)
+			nst_conv_winograd_pack(L->gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else if (dense(L))
+			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
+		else
+			nst_conv_grouped_pack(&L->shape, L->spec.groups, hwio, bias, L->packed);
 	}
 }
 
@@ -496,8 +491,7 @@ static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, con
 		nst_conv2d(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
 	} else {
 		assert(!addend);
-		nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->hwio, L->bias,
-		                   L->spec.relu, out);
+		nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->packed, L->spec.relu, out);
 	}
 	const int vh = *h * L->spec.up, vw = *w * L->spec.up;
 	*h = nst_conv_out_size(vh, L->shape.kernel_h, L->shape.stride, L->shape.pad);

@@ -1,9 +1,10 @@
 /*
  * The arbitrary-style network's own operators against naive references in double:
- *   - nst_conv2d_grouped (src/conv_grouped.c) on ragged random shapes: groups from 1 to depthwise,
- *     1..3 inputs and outputs per group, kernels 1/3/5, strides 1 and 2, zero and reflection
- *     padding, with and without the bilinear x2 upsampling, ReLU or not; on the calling thread and
- *     on two threads (the same bits);
+ *   - nst_conv2d_grouped (src/conv_grouped.c) on ragged random shapes: 1..4 groups or 8..32
+ *     (outputs the SIMD kernels take), depthwise, two inputs into each output and each input into
+ *     two outputs, kernels 1/3/5, strides 1 and 2, zero and reflection padding, with and without
+ *     the bilinear x2 upsampling, ReLU or not; scalar on the calling thread and on two threads (the
+ *     same bits), and on this CPU's SIMD kernels; the shapes it does not run refused;
  *   - bilinear x2 alone (a 1x1 identity kernel), against PyTorch's formula written out;
  *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit.
  * The seed is printed; NST_TEST_SEED=N repeats a run.
@@ -77,18 +78,18 @@ static double naive_grouped(const struct grouped_case *g, const float *in, const
 	return largest;
 }
 
-/* Runs one case on engine (threads 1 or 2); returns the output for the bitwise comparison. */
-static float *run_grouped(const struct grouped_case *g, int threads, const float *in, const float *hwio,
-                          const float *bias, size_t out_n) {
+/* Runs one case on an engine of the backend (threads 1 or 2); returns the output. */
+static float *run_grouped(const struct grouped_case *g, enum nst_backend backend, int threads, const float *packed,
+                          const float *in, size_t out_n) {
 	struct nst_engine e;
-	nst_engine_init(&e, NST_BACKEND_SCALAR, NST_PRECISION_FP32, threads, NULL);
+	nst_engine_init(&e, backend, NST_PRECISION_FP32, threads, NULL);
 	e.scratch_floats = nst_conv_grouped_scratch_floats(&g->shape, g->groups, g->up, g->w);
 	e.scratch = malloc(sizeof(float) * e.scratch_floats * (size_t)threads);
 	nst_engine_start(&e, NULL);
 	float *out = malloc(sizeof(float) * out_n);
 	for (size_t i = 0; i < out_n; i++)
 		out[i] = NAN; /* every output must be written */
-	nst_conv2d_grouped(&e, &g->shape, g->groups, g->up, g->h, g->w, in, hwio, bias, g->relu, out);
+	nst_conv2d_grouped(&e, &g->shape, g->groups, g->up, g->h, g->w, in, packed, g->relu, out);
 	nst_engine_release(&e);
 	free(e.scratch);
 	return out;
@@ -96,9 +97,11 @@ static float *run_grouped(const struct grouped_case *g, int threads, const float
 
 static void random_case(struct nst_rng *r, struct grouped_case *g) {
 	static const int kernels[] = {1, 3, 5};
+	static const int per_group[][2] = {{1, 1}, {2, 1}, {1, 2}}; /* cin / groups, cout / groups */
 	memset(g, 0, sizeof *g);
-	g->groups = pick(r, 1, 4);
-	const int cig = pick(r, 1, 3), cog = pick(r, 1, 3), k = kernels[pick(r, 0, 2)];
+	g->groups = pick(r, 0, 1) ? pick(r, 1, 4) : 8 << pick(r, 0, 2);
+	const int kind = pick(r, 0, 2), k = kernels[pick(r, 0, 2)];
+	const int cig = per_group[kind][0], cog = per_group[kind][1];
 	g->shape = (struct nst_conv_shape){.kernel_h = k, .kernel_w = k, .stride = pick(r, 1, 2), .pad = k / 2,
 	                                   .reflect = pick(r, 0, 1) == 1, .in_channels = g->groups * cig,
 	                                   .out_channels = g->groups * cog};
@@ -128,21 +131,33 @@ static void test_grouped(uint64_t seed) {
 		fill_uniform(&r, hwio, w_n, -1, 1);
 		fill_uniform(&r, bias, (size_t)s->out_channels, -1, 1);
 		const double largest = naive_grouped(&g, in, hwio, bias, want);
-		float *one = run_grouped(&g, 1, in, hwio, bias, out_n), *two = run_grouped(&g, 2, in, hwio, bias, out_n);
+		float *packed = malloc(sizeof(float) * nst_conv_grouped_packed_floats(s, g.groups));
+		nst_conv_grouped_pack(s, g.groups, hwio, bias, packed);
+		float *one = run_grouped(&g, NST_BACKEND_SCALAR, 1, packed, in, out_n);
+		float *two = run_grouped(&g, NST_BACKEND_SCALAR, 2, packed, in, out_n);
+		float *simd = run_grouped(&g, NST_BACKEND_SIMD, 2, packed, in, out_n);
 		double worst = 0.0;
-		for (size_t i = 0; i < out_n; i++) {
-			const double d = fabs((double)one[i] - want[i]);
-			worst = isnan(one[i]) || d > worst ? (isnan(one[i]) ? INFINITY : d) : worst;
-		}
+		for (size_t i = 0; i < out_n; i++)
+			for (const float *got = one; got; got = got == one ? simd : NULL) {
+				const double d = fabs((double)got[i] - want[i]);
+				worst = isnan(got[i]) ? INFINITY : d > worst ? d : worst;
+			}
 		const bool ok = worst <= TOLERANCE * (largest > 1 ? largest : 1) && memcmp(one, two, sizeof(float) * out_n) == 0;
 		if (!ok && failures++ < 5)
 			CHECK(ok, "case %d: %dx%d k%d s%d pad %s up %d groups %d cin %d cout %d relu %d: error %.3g (largest %.3g), "
-			      "threads 1 and 2 %s",
+			      "scalar on threads 1 and 2 %s",
 			      c, g.h, g.w, s->kernel_h, s->stride, s->reflect ? "reflect" : "zero", g.up, g.groups, s->in_channels,
 			      s->out_channels, g.relu, worst, largest, memcmp(one, two, sizeof(float) * out_n) ? "differ" : "agree");
-		free(in), free(hwio), free(bias), free(want), free(one), free(two);
+		free(in), free(hwio), free(bias), free(want), free(packed), free(one), free(two), free(simd);
 	}
 	CHECK(failures == 0, "%d of %d grouped convolutions differ from the naive one", failures, CASES);
+	/* more than one channel per group on both sides, or more than two on one: not this algorithm */
+	static const int refused[][2] = {{2, 2}, {3, 1}, {1, 3}};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		const struct nst_conv_shape s = {.kernel_h = 3, .kernel_w = 3, .stride = 1, .pad = 1,
+		                                 .in_channels = 4 * refused[i][0], .out_channels = 4 * refused[i][1]};
+		CHECK(!nst_conv_grouped_applies(&s, 4), "%d -> %d in 4 groups taken", s.in_channels, s.out_channels);
+	}
 }
 
 /* Bilinear x2 through a 1x1 identity convolution, depthwise: every output pixel is PyTorch's. */
@@ -154,9 +169,10 @@ static void test_bilinear(uint64_t seed) {
 		.shape = {.kernel_h = 1, .kernel_w = 1, .stride = 1, .pad = 0, .in_channels = c, .out_channels = c},
 		.groups = c, .up = 2, .h = h, .w = w,
 	};
-	float in[5 * 7 * 4], hwio[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0};
+	float in[5 * 7 * 4], hwio[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0}, packed[8];
 	fill_uniform(&r, in, sizeof in / sizeof in[0], -1, 1);
-	float *out = run_grouped(&g, 1, in, hwio, bias, (size_t)4 * h * w * c);
+	nst_conv_grouped_pack(&g.shape, g.groups, hwio, bias, packed);
+	float *out = run_grouped(&g, NST_BACKEND_SCALAR, 1, packed, in, (size_t)4 * h * w * c);
 	double worst = 0.0;
 	for (int y = 0; y < 2 * h; y++)
 		for (int x = 0; x < 2 * w; x++)

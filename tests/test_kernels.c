@@ -1208,54 +1208,65 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Tap-list (grouped / depthwise convolution) kernels against a double reference and the twin:
- * ragged channel counts (the masked and scalar tails), 1..20 taps at ragged offsets, clamps.
+ * Tap-list grouped convolution kernels against a double reference and the twin: depthwise, two
+ * lanes into each output and each input into two outputs; ragged pixel counts (the several-pixel
+ * passes and their tails), output counts of 1..8 vectors (runs of 8, 4, 2, 1), 1..20 taps at
+ * ragged offsets, clamps.  A SIMD member gets multiples of its outputs_multiple; the scalar one
+ * any count.
  * ------------------------------------------------------------------------------------------- */
 #define DWCONV_TOL 1e-5
+#define DWCONV_MAX_TAPS 20
 
 static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct nst_dwconv_kernel *twin, struct nst_rng *r,
                                 int cases) {
+	static const size_t per_group[][2] = {{1, 1}, {2, 1}, {1, 2}}; /* cig, cog */
 	const int failed_before = check_failed_count;
 	for (int t = 0; t < cases && check_failed_count - failed_before < 10; t++) {
-		const size_t channels = rng_range(r, 0, 3) ? rng_range(r, 1, 70) : rng_range(r, 1, 140);
-		const size_t pixels = rng_range(r, 1, 9), taps = rng_range(r, 1, 20);
-		const size_t step = channels + rng_range(r, 0, 5), span = pixels * step + taps * 3 + channels;
+		const size_t kind = rng_range(r, 0, 2), cig = per_group[kind][0], cog = per_group[kind][1];
+		const size_t outputs = k->outputs_multiple * rng_range(r, 1, k->outputs_multiple > 1 ? 8 : 70);
+		const size_t lanes = outputs * cig, cin = lanes / cog;
+		const size_t pixels = rng_range(r, 1, 19), taps = rng_range(r, 1, DWCONV_MAX_TAPS);
+		const size_t step = cin + rng_range(r, 0, 5), span = pixels * step + taps * 3 + cin;
 		struct guarded gin, gout;
-		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, pixels * channels);
-		float *w = xmalloc(taps * channels * sizeof(float)), *bias = xmalloc(channels * sizeof(float));
-		const float *inputs[20], *weights[20];
+		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, pixels * outputs);
+		float *w = xmalloc(taps * lanes * sizeof(float)), *bias = xmalloc(outputs * sizeof(float));
+		const float *inputs[DWCONV_MAX_TAPS], *weights[DWCONV_MAX_TAPS];
 		for (size_t i = 0; i < span; i++)
 			in[i] = rng_float(r);
-		for (size_t i = 0; i < taps * channels; i++)
+		for (size_t i = 0; i < taps * lanes; i++)
 			w[i] = rng_float(r);
-		for (size_t c = 0; c < channels; c++)
+		for (size_t c = 0; c < outputs; c++)
 			bias[c] = rng_float(r);
 		for (size_t i = 0; i < taps; i++) {
 			inputs[i] = in + rng_range(r, 0, taps * 3); /* the last pixel's channels stay inside in */
-			weights[i] = w + i * channels;
+			weights[i] = w + i * lanes;
 		}
 		const bool relu = rng_range(r, 0, 1) != 0;
 		const struct nst_f32_minmax_params params = {relu ? 0.0f : -INFINITY, INFINITY};
-		k->fn(pixels, channels, taps, inputs, step, weights, bias, out, &params);
+		k->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, out, &params);
 		double worst = 0.0;
 		for (size_t p = 0; p < pixels; p++)
-			for (size_t c = 0; c < channels; c++) {
-				double want = bias[c], mag = fabs(bias[c]);
-				for (size_t i = 0; i < taps; i++) {
-					want += (double)weights[i][c] * inputs[i][p * step + c];
-					mag += fabs((double)weights[i][c] * inputs[i][p * step + c]);
+			for (size_t o = 0; o < outputs; o++) {
+				double want = bias[o], mag = fabs(bias[o]);
+				for (size_t j = 0; j < cig; j++) {
+					const size_t l = o * cig + j;
+					for (size_t i = 0; i < taps; i++) {
+						const double v = (double)weights[i][l] * inputs[i][p * step + l / cog];
+						want += v;
+						mag += fabs(v);
+					}
 				}
 				want = relu && want < 0 ? 0 : want;
-				const double d = fabs(out[p * channels + c] - want) / (mag + 1e-6);
+				const double d = fabs(out[p * outputs + o] - want) / (mag + 1e-6);
 				worst = d > worst ? d : worst;
 			}
-		CHECK(worst <= DWCONV_TOL, "%s pixels %zu channels %zu taps %zu step %zu: relative error %.3g", k->name, pixels,
-		      channels, taps, step, worst);
+		CHECK(worst <= DWCONV_TOL, "%s pixels %zu outputs %zu cig %zu cog %zu taps %zu step %zu: relative error %.3g",
+		      k->name, pixels, outputs, cig, cog, taps, step, worst);
 		if (twin) {
-			float *again = xmalloc(pixels * channels * sizeof(float));
-			twin->fn(pixels, channels, taps, inputs, step, weights, bias, again, &params);
+			float *again = xmalloc(pixels * outputs * sizeof(float));
+			twin->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, again, &params);
 			double apart = 0.0;
-			for (size_t i = 0; i < pixels * channels; i++)
+			for (size_t i = 0; i < pixels * outputs; i++)
 				apart = fmax(apart, fabs((double)again[i] - out[i]) / (1.0 + fabs((double)again[i])));
 			CHECK(apart <= DWCONV_TOL, "%s vs %s: %.3g apart", k->name, twin->name, apart);
 			free(again);

@@ -1,15 +1,13 @@
 /*
- * NEON tap-list convolution (arch/kernels.h, "Tap-list convolution"): 4 channels per q register,
- * up to 16 channels (4 accumulators) per pass over the taps, the last channels (fewer than 4)
- * in scalar code.  Twin: nst_f32_dwconv__scalar.
+ * NEON tap-list grouped convolution (arch/kernels.h, "Tap-list grouped convolution"; the passes
+ * in arch/dwconv-body.h): 4 lanes per q register; cog 2 duplicates 2 input channels into 4
+ * lanes, cig 2 sums lane pairs with pairwise adds.  AArch64 and 32-bit NEON (vmla where there is
+ * no vfma); twin: nst_f32_dwconv__scalar.
  */
 #include "kernels.h"
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include <arm_neon.h>
-
-#define LANES 4
-#define BLOCKS 4
 
 static inline float32x4_t fma4(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #if defined(__aarch64__)
@@ -19,39 +17,27 @@ static inline float32x4_t fma4(float32x4_t acc, float32x4_t a, float32x4_t b) {
 #endif
 }
 
-void nst_f32_dwconv__neon(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params) {
-	const float32x4_t lo = vdupq_n_f32(params->min), hi = vdupq_n_f32(params->max);
-	const size_t vector = channels / LANES * LANES;
-	for (size_t p = 0; p < pixels; p++) {
-		float *o = out + p * channels;
-		const size_t at = p * input_step;
-		size_t c0 = 0;
-		for (; c0 + LANES * BLOCKS <= vector; c0 += LANES * BLOCKS) {
-			float32x4_t acc[BLOCKS];
-			for (int b = 0; b < BLOCKS; b++)
-				acc[b] = vld1q_f32(bias + c0 + b * LANES);
-			for (size_t t = 0; t < taps; t++) {
-				const float *x = inputs[t] + at + c0, *w = weights[t] + c0;
-				for (int b = 0; b < BLOCKS; b++)
-					acc[b] = fma4(acc[b], vld1q_f32(w + b * LANES), vld1q_f32(x + b * LANES));
-			}
-			for (int b = 0; b < BLOCKS; b++)
-				vst1q_f32(o + c0 + b * LANES, vminq_f32(vmaxq_f32(acc[b], lo), hi));
-		}
-		for (; c0 < vector; c0 += LANES) {
-			float32x4_t acc = vld1q_f32(bias + c0);
-			for (size_t t = 0; t < taps; t++)
-				acc = fma4(acc, vld1q_f32(weights[t] + c0), vld1q_f32(inputs[t] + at + c0));
-			vst1q_f32(o + c0, vminq_f32(vmaxq_f32(acc, lo), hi));
-		}
-		for (size_t c = vector; c < channels; c++) {
-			float acc = bias[c];
-			for (size_t t = 0; t < taps; t++)
-				acc += weights[t][c] * inputs[t][at + c];
-			o[c] = acc < params->min ? params->min : acc > params->max ? params->max : acc;
-		}
-	}
+static inline float32x4_t load_twice(const float *p) {
+	const float32x2_t two = vld1_f32(p);
+	return vcombine_f32(vdup_lane_f32(two, 0), vdup_lane_f32(two, 1));
 }
+
+static inline float32x4_t pair_sums(float32x4_t a, float32x4_t b) {
+	return vcombine_f32(vpadd_f32(vget_low_f32(a), vget_high_f32(a)), vpadd_f32(vget_low_f32(b), vget_high_f32(b)));
+}
+
+#define DW_VEC float32x4_t
+#define DW_LANES 4
+#define DW_ZERO() vdupq_n_f32(0.0f)
+#define DW_SPLAT(x) vdupq_n_f32(x)
+#define DW_LOAD(p) vld1q_f32(p)
+#define DW_STORE(p, v) vst1q_f32(p, v)
+#define DW_ADD(a, b) vaddq_f32(a, b)
+#define DW_MIN(a, b) vminq_f32(a, b)
+#define DW_MAX(a, b) vmaxq_f32(a, b)
+#define DW_FMA(acc, a, b) fma4(acc, a, b)
+#define DW_LOAD_TWICE(p) load_twice(p)
+#define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+#define DW_FN nst_f32_dwconv__neon
+#include "dwconv-body.h"
 #endif

@@ -1,45 +1,38 @@
 /*
- * AVX2 + FMA tap-list convolution (arch/kernels.h, "Tap-list convolution"): 8 channels per ymm,
- * up to 32 channels (4 accumulators) per pass over the taps, the ragged last channels through
- * masked loads and stores.  Built with -mavx2 -mfma; twin: nst_f32_dwconv__scalar.
+ * AVX2 + FMA tap-list grouped convolution (arch/kernels.h, "Tap-list grouped convolution"; the
+ * passes in arch/dwconv-body.h): 8 lanes per ymm; cog 2 duplicates 4 input channels into 8 lanes
+ * with one permute, cig 2 sums lane pairs with a horizontal add and a permute.  Built with -mavx2
+ * -mfma; twin: nst_f32_dwconv__scalar.
  */
 #include "kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define LANES 8
-#define BLOCKS 4
+#define PAIRS_IN_ORDER 0xd8 /* 64-bit elements 0, 2, 1, 3 */
 
-static inline __m256i lanes_mask(size_t k) {
-	const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(k < LANES ? k : LANES)), index);
+static inline __m256 load_twice(const float *p) {
+	const __m256i twice = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+	return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), twice);
 }
 
-void nst_f32_dwconv__avx2(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                          const float *const *weights, const float *bias, float *out,
-                          const struct nst_f32_minmax_params *params) {
-	const __m256 lo = _mm256_set1_ps(params->min), hi = _mm256_set1_ps(params->max);
-	for (size_t p = 0; p < pixels; p++) {
-		float *o = out + p * channels;
-		const size_t at = p * input_step;
-		for (size_t c0 = 0; c0 < channels; c0 += LANES * BLOCKS) {
-			__m256i m[BLOCKS];
-			__m256 acc[BLOCKS];
-			for (int b = 0; b < BLOCKS; b++) {
-				const size_t c = c0 + (size_t)b * LANES;
-				m[b] = lanes_mask(c < channels ? channels - c : 0);
-				acc[b] = _mm256_maskload_ps(bias + c, m[b]);
-			}
-			for (size_t t = 0; t < taps; t++) {
-				const float *x = inputs[t] + at + c0, *w = weights[t] + c0;
-				for (int b = 0; b < BLOCKS; b++)
-					acc[b] = _mm256_fmadd_ps(_mm256_maskload_ps(w + b * LANES, m[b]),
-					                         _mm256_maskload_ps(x + b * LANES, m[b]), acc[b]);
-			}
-			for (int b = 0; b < BLOCKS; b++)
-				_mm256_maskstore_ps(o + c0 + (size_t)b * LANES, m[b], _mm256_min_ps(_mm256_max_ps(acc[b], lo), hi));
-		}
-	}
+/* hadd: a0+a1 a2+a3 b0+b1 b2+b3 | a4+a5 a6+a7 b4+b5 b6+b7; then the middle pairs swapped */
+static inline __m256 pair_sums(__m256 a, __m256 b) {
+	return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_hadd_ps(a, b)), PAIRS_IN_ORDER));
 }
+
+#define DW_VEC __m256
+#define DW_LANES 8
+#define DW_ZERO() _mm256_setzero_ps()
+#define DW_SPLAT(x) _mm256_set1_ps(x)
+#define DW_LOAD(p) _mm256_loadu_ps(p)
+#define DW_STORE(p, v) _mm256_storeu_ps(p, v)
+#define DW_ADD(a, b) _mm256_add_ps(a, b)
+#define DW_MIN(a, b) _mm256_min_ps(a, b)
+#define DW_MAX(a, b) _mm256_max_ps(a, b)
+#define DW_FMA(acc, a, b) _mm256_fmadd_ps(a, b, acc)
+#define DW_LOAD_TWICE(p) load_twice(p)
+#define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+#define DW_FN nst_f32_dwconv__avx2
+#include "dwconv-body.h"
 #endif

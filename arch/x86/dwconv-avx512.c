@@ -1,42 +1,37 @@
 /*
- * AVX-512F tap-list convolution (arch/kernels.h, "Tap-list convolution"): 16 channels per zmm,
- * up to 64 channels (4 accumulators) per pass over the taps, the ragged last channels through
- * masked loads and stores.  Built with -mavx512f -mavx2 -mfma; twin: nst_f32_dwconv__scalar.
+ * AVX-512F tap-list grouped convolution (arch/kernels.h, "Tap-list grouped convolution"; the
+ * passes in arch/dwconv-body.h): 16 lanes per zmm; cog 2 duplicates 8 input channels into 16
+ * lanes with one permute, cig 2 sums lane pairs with two permutes.  Built with -mavx512f -mavx2
+ * -mfma; twin: nst_f32_dwconv__scalar.
  */
 #include "kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define LANES 16
-#define BLOCKS 4 /* accumulators: 64 channels per pass */
-
-static inline __mmask16 lanes_mask(size_t k) { return k >= LANES ? (__mmask16)0xffffu : (__mmask16)((1u << k) - 1u); }
-
-void nst_f32_dwconv__avx512(size_t pixels, size_t channels, size_t taps, const float *const *inputs, size_t input_step,
-                            const float *const *weights, const float *bias, float *out,
-                            const struct nst_f32_minmax_params *params) {
-	const __m512 lo = _mm512_set1_ps(params->min), hi = _mm512_set1_ps(params->max);
-	for (size_t p = 0; p < pixels; p++) {
-		float *o = out + p * channels;
-		const size_t at = p * input_step;
-		for (size_t c0 = 0; c0 < channels; c0 += LANES * BLOCKS) {
-			__mmask16 m[BLOCKS];
-			__m512 acc[BLOCKS];
-			for (int b = 0; b < BLOCKS; b++) {
-				const size_t c = c0 + (size_t)b * LANES;
-				m[b] = c < channels ? lanes_mask(channels - c) : 0;
-				acc[b] = _mm512_maskz_loadu_ps(m[b], bias + c);
-			}
-			for (size_t t = 0; t < taps; t++) {
-				const float *x = inputs[t] + at + c0, *w = weights[t] + c0;
-				for (int b = 0; b < BLOCKS; b++)
-					acc[b] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[b], w + b * LANES),
-					                         _mm512_maskz_loadu_ps(m[b], x + b * LANES), acc[b]);
-			}
-			for (int b = 0; b < BLOCKS; b++)
-				_mm512_mask_storeu_ps(o + c0 + (size_t)b * LANES, m[b], _mm512_min_ps(_mm512_max_ps(acc[b], lo), hi));
-		}
-	}
+static inline __m512 load_twice(const float *p) {
+	const __m512i twice = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+	return _mm512_permutexvar_ps(twice, _mm512_castps256_ps512(_mm256_loadu_ps(p)));
 }
+
+static inline __m512 pair_sums(__m512 a, __m512 b) {
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+	return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
+#define DW_VEC __m512
+#define DW_LANES 16
+#define DW_ZERO() _mm512_setzero_ps()
+#define DW_SPLAT(x) _mm512_set1_ps(x)
+#define DW_LOAD(p) _mm512_loadu_ps(p)
+#define DW_STORE(p, v) _mm512_storeu_ps(p, v)
+#define DW_ADD(a, b) _mm512_add_ps(a, b)
+#define DW_MIN(a, b) _mm512_min_ps(a, b)
+#define DW_MAX(a, b) _mm512_max_ps(a, b)
+#define DW_FMA(acc, a, b) _mm512_fmadd_ps(a, b, acc)
+#define DW_LOAD_TWICE(p) load_twice(p)
+#define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+#define DW_FN nst_f32_dwconv__avx512
+#include "dwconv-body.h"
 #endif
