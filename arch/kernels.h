@@ -42,6 +42,8 @@ void nst_f32_gemm_8x8__scalar(size_t mr, size_t nc, size_t kc, const float *a, s
                               const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 void nst_f32_gemm_8x32__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+void nst_f32_gemm_16x16__scalar(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 
 /* Float16 GEMM (the same contract, tile and panel order; 16-bit multiply-adds, twice the lanes of
  * float32 on ARMv8.2-A): w is packed float16 (IEEE binary16 bits, the pointer keeps the family's
@@ -63,6 +65,9 @@ void nst_f32_gemm_6x16__avx2(size_t mr, size_t nc, size_t kc, const float *a, si
                              const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 void nst_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
+/* For outputs of at most 16 columns (16 of 8x32's 32 would be padding): 16 rows x one zmm. */
+void nst_f32_gemm_16x16__avx512(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 #endif
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
@@ -306,6 +311,9 @@ struct nst_kernel_config {
 	struct nst_norm_kernel norm;
 	struct nst_dwconv_kernel dwconv;
 	const struct nst_kernel_config *twin;
+	/* The same kernels with a narrower GEMM tile, for outputs of at most its NR columns where
+	 * this one's NR would be mostly padding (nst_gemm_kernel_for_columns); NULL: none. */
+	const struct nst_kernel_config *narrow;
 };
 
 /* The configuration whose GEMM kernel gemm is (every GEMM kernel an engine runs comes from one). */
@@ -316,9 +324,9 @@ static inline const struct nst_kernel_config *nst_kernels_of(const struct nst_ge
 /* The scalar configuration: float32 (the portable backend's), or with f16 the float16 GEMM's,
  * which runs on every CPU. */
 const struct nst_kernel_config *nst_kernel_config_scalar(bool f16);
-/* The SIMD configurations cpu runs (NULL: this CPU's), fastest first, float32 or float16 GEMMs
- * (float16: ARMv8.2-A builds with FP16 vector arithmetic only); returns how many, storing at most
- * capacity (out may be NULL to count). */
+/* The SIMD configurations cpu runs (NULL: this CPU's), fastest first (a narrow one after its own),
+ * float32 or float16 GEMMs (float16: ARMv8.2-A builds with FP16 vector arithmetic only); returns
+ * how many, storing at most capacity (out may be NULL to count). */
 size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const struct nst_kernel_config **out,
                           size_t capacity);
 
@@ -329,6 +337,13 @@ const struct nst_gemm_kernel *nst_gemm_kernel_best(const struct nst_cpu_features
 /* The float16 GEMM kernel: the SIMD one this build and CPU run (NULL when none: x86, ARMv8.0,
  * ARMv7), or with scalar set its scalar twin, which runs on every CPU. */
 const struct nst_gemm_kernel *nst_gemm_kernel_f16(const struct nst_cpu_features *cpu, bool scalar);
+
+/* The GEMM kernel for outputs of n columns: gemm, or its configuration's narrow one when n fits
+ * that one's tile. */
+static inline const struct nst_gemm_kernel *nst_gemm_kernel_for_columns(const struct nst_gemm_kernel *gemm, size_t n) {
+	const struct nst_kernel_config *narrow = nst_kernels_of(gemm)->narrow;
+	return narrow && n <= narrow->gemm.nr ? &narrow->gemm : gemm;
+}
 
 /* The kernels that run beside a GEMM kernel, from its configuration. */
 static inline const struct nst_dot_kernel *nst_dot_kernel_for(const struct nst_gemm_kernel *gemm) {

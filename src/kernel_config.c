@@ -23,11 +23,11 @@
 static const struct nst_kernel_config scalar = {
 	GEMM(nst_f32_gemm_4x8__scalar, 4, 8), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar), NORM(scalar),
 	DWCONV(scalar, 1),
-	&scalar,
+	&scalar, NULL,
 };
 static const struct nst_kernel_config f16_scalar = {
 	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar, 1), &f16_scalar,
+	NORM(scalar), DWCONV(scalar, 1), &f16_scalar, NULL,
 };
 
 #if defined(__x86_64__)
@@ -35,38 +35,47 @@ static const struct nst_kernel_config f16_scalar = {
  * 8 floats, an AVX2 vector).  Both need AVX2 and FMA. */
 static const struct nst_kernel_config avx512_twin = {
 	GEMM(nst_f32_gemm_8x32__scalar, 8, 32), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar, 1), &avx512_twin,
+	NORM(scalar), DWCONV(scalar, 1), &avx512_twin, NULL,
+};
+/* The same with the 16x16 GEMM tile, for outputs of at most 16 columns. */
+static const struct nst_kernel_config avx512_narrow_twin = {
+	GEMM(nst_f32_gemm_16x16__scalar, 16, 16), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), DWCONV(scalar, 1), &avx512_narrow_twin, NULL,
+};
+static const struct nst_kernel_config avx512_narrow = {
+	GEMM(nst_f32_gemm_16x16__avx512, 16, 16), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
+	NORM(avx512), DWCONV(avx512, 16), &avx512_narrow_twin, NULL,
 };
 static const struct nst_kernel_config avx512 = {
 	GEMM(nst_f32_gemm_8x32__avx512, 8, 32), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
-	NORM(avx512), DWCONV(avx512, 16), &avx512_twin,
+	NORM(avx512), DWCONV(avx512, 16), &avx512_twin, &avx512_narrow,
 };
 static const struct nst_kernel_config avx2_twin = {
 	GEMM(nst_f32_gemm_6x16__scalar, 6, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar, 1), &avx2_twin,
+	NORM(scalar), DWCONV(scalar, 1), &avx2_twin, NULL,
 };
 static const struct nst_kernel_config avx2 = {
 	GEMM(nst_f32_gemm_6x16__avx2, 6, 16), DOT(nst_f32_dot_4x4__avx2, 4, 4), MASK(avx2), WINO(avx2), NORM(avx2),
 	DWCONV(avx2, 8),
-	&avx2_twin,
+	&avx2_twin, NULL,
 };
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)
 #if defined(__aarch64__)
 static const struct nst_kernel_config neon_8x8_twin = {
 	GEMM(nst_f32_gemm_8x8__scalar, 8, 8), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar, 1), &neon_8x8_twin,
+	NORM(scalar), DWCONV(scalar, 1), &neon_8x8_twin, NULL,
 };
 static const struct nst_kernel_config neon_8x8 = {
 	GEMM(nst_f32_gemm_8x8__neon, 8, 8), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon), NORM(neon),
 	DWCONV(neon, 4),
-	&neon_8x8_twin,
+	&neon_8x8_twin, NULL,
 };
 #endif
 /* Its twin is the portable configuration (the same 4x8 and 4x4 tiles). */
 static const struct nst_kernel_config neon_4x8 = {
 	GEMM(nst_f32_gemm_4x8__neon, 4, 8), DOT(nst_f32_dot_4x4__neon, 4, 4), MASK(neon), WINO(neon), NORM(neon),
 	DWCONV(neon, 4),
-	&scalar,
+	&scalar, NULL,
 };
 #endif
 
@@ -74,11 +83,11 @@ static const struct nst_kernel_config neon_4x8 = {
 /* The float16 GEMM beside aarch64's NEON kernels; its twin has the 8-row small-N kernel too. */
 static const struct nst_kernel_config f16_neon_twin = {
 	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
-	NORM(scalar), DWCONV(scalar, 1), &f16_neon_twin,
+	NORM(scalar), DWCONV(scalar, 1), &f16_neon_twin, NULL,
 };
 static const struct nst_kernel_config f16_neon = {
 	GEMM_F16(nst_f16_gemm_8x16__neonfp16arith, 8, 16), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
-	NORM(neon), DWCONV(neon, 4), &f16_neon_twin,
+	NORM(neon), DWCONV(neon, 4), &f16_neon_twin, NULL,
 };
 #endif
 
@@ -107,8 +116,10 @@ size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const st
 		return n;
 	}
 #if defined(__x86_64__)
-	if (cpu->avx512f && cpu->avx2 && cpu->fma)
+	if (cpu->avx512f && cpu->avx2 && cpu->fma) {
 		ADD(&avx512);
+		ADD(&avx512_narrow); /* never the first: nst_gemm_kernel_for_columns picks it per layer */
+	}
 	if (cpu->avx2 && cpu->fma)
 		ADD(&avx2);
 #elif defined(__ARM_NEON) || defined(__ARM_NEON__)

@@ -941,9 +941,15 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ge
 	      "nst_cpu_detect avx2 %d fma %d avx512f %d, compiler runtime says %d %d %d", cpu->avx2, cpu->fma, cpu->avx512f,
 	      avx2, fma, avx512f);
 	CHECK(!cpu->neon && !cpu->neon_fp16, "no NEON on x86");
-	CHECK(pairs == (size_t)(avx2 && fma) + (size_t)(avx512f && avx2 && fma), "x86: %zu SIMD kernels for this CPU", pairs);
-	if (avx512f && avx2 && fma)
+	/* AVX-512F: 8x32 and its narrow 16x16 */
+	CHECK(pairs == (size_t)(avx2 && fma) + 2 * (size_t)(avx512f && avx2 && fma), "x86: %zu SIMD kernels for this CPU",
+	      pairs);
+	if (avx512f && avx2 && fma) {
 		CHECK(strcmp(best->name, "nst_f32_gemm_8x32__avx512") == 0, "x86 with AVX-512F: best kernel %s", best->name);
+		CHECK(nst_gemm_kernel_for_columns(best, 16)->nr == 16 && nst_gemm_kernel_for_columns(best, 17) == best &&
+		          nst_kernels_of(nst_gemm_kernel_for_columns(best, 3))->narrow == NULL,
+		      "x86 with AVX-512F: outputs of at most 16 columns on the 16x16 kernel, of 17 on 8x32");
+	}
 	else if (avx2 && fma)
 		CHECK(strcmp(best->name, "nst_f32_gemm_6x16__avx2") == 0, "x86 with AVX2 + FMA: best kernel %s", best->name);
 	/* Whatever this CPU has, a CPU with only AVX2 + FMA gets the AVX2 kernel. */

@@ -60,6 +60,7 @@ NST_GEMM_SCALAR(4, 8)
 NST_GEMM_SCALAR(6, 16)
 NST_GEMM_SCALAR(8, 8)
 NST_GEMM_SCALAR(8, 32)
+NST_GEMM_SCALAR(16, 16)
 
 size_t nst_gemm_packed_floats(size_t k, size_t n, size_t nr) {
 	const size_t panels = (n + nr - 1) / nr;

@@ -1,8 +1,11 @@
 /*
- * AVX-512F GEMM microkernel, 8 rows x 32 columns: 16 zmm accumulators, two weight vectors per k and
- * one broadcast of a per row and k.  Built with -mavx512f -mavx2 -mfma (Makefile) and called only
- * when nst_cpu_detect reports AVX-512F with the opmask and zmm states enabled by the OS.
- * Twin: nst_f32_gemm_8x32__scalar.
+ * AVX-512F GEMM microkernels.  8 rows x 32 columns: 16 zmm accumulators, two weight vectors per k
+ * and one broadcast of a per row and k.  16 rows x 16 columns, for outputs of at most 16 columns
+ * (where half of 8x32's multiply-adds would be padding): 16 accumulators, one weight vector per k
+ * and sixteen broadcasts, each folded into its multiply-add as a memory operand.  Built with
+ * -mavx512f -mavx2 -mfma (Makefile) and called only when nst_cpu_detect reports AVX-512F with the
+ * opmask and zmm states enabled by the OS.  Twins: nst_f32_gemm_8x32__scalar and
+ * nst_f32_gemm_16x16__scalar.
  */
 #include "kernels.h"
 
@@ -111,6 +114,51 @@ void nst_f32_gemm_8x32__avx512(size_t mr, size_t nc, size_t kc, const float *a, 
 		c6 += 32;
 		c7 += 32;
 		nc -= 32;
+	} while (true);
+}
+
+#define TALL_ROWS 16
+#define TALL_LANES 16
+
+void nst_f32_gemm_16x16__avx512(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params) {
+	/* rows >= mr alias the last valid row: they read its a and store its values again */
+	const float *arow[TALL_ROWS];
+	float *crow[TALL_ROWS];
+	arow[0] = a;
+	crow[0] = c;
+#pragma GCC unroll 16
+	for (size_t i = 1; i < TALL_ROWS; i++) {
+		arow[i] = i < mr ? arow[i - 1] + a_stride : arow[i - 1];
+		crow[i] = i < mr ? crow[i - 1] + c_stride : crow[i - 1];
+	}
+	const __m512 vmin = _mm512_set1_ps(params->min);
+	const __m512 vmax = _mm512_set1_ps(params->max);
+	do {
+		__m512 acc[TALL_ROWS];
+		const __m512 bias = _mm512_loadu_ps(w);
+#pragma GCC unroll 16
+		for (size_t i = 0; i < TALL_ROWS; i++)
+			acc[i] = bias;
+		w += TALL_LANES;
+		for (size_t k = 0; k < kc; k++) {
+			const __m512 b = _mm512_loadu_ps(w);
+			w += TALL_LANES;
+#pragma GCC unroll 16
+			for (size_t i = 0; i < TALL_ROWS; i++)
+				acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(arow[i][k]), b, acc[i]);
+		}
+		const __mmask16 m = nc >= TALL_LANES ? (__mmask16)0xffffu : (__mmask16)((1u << nc) - 1u);
+		/* Last row first: aliased rows (mr < 16) store identical values to the same row.
+		 * max(vmin, acc) and min(vmax, acc) return acc when it is NaN: a NaN sum stays NaN. */
+#pragma GCC unroll 16
+		for (size_t i = TALL_ROWS; i-- > 0;) {
+			_mm512_mask_storeu_ps(crow[i], m, _mm512_min_ps(vmax, _mm512_max_ps(vmin, acc[i])));
+			crow[i] += TALL_LANES;
+		}
+		if (nc <= TALL_LANES)
+			break;
+		nc -= TALL_LANES;
 	} while (true);
 }
 
