@@ -73,6 +73,13 @@ void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const
 	}
 }
 
+/* The GEMM kernel a convolution with these outputs runs: the configuration's narrow one where
+ * they fit its tile (nst_gemm_kernel_for_columns).  Every function here that sizes, packs or runs
+ * asks this one question, so that they agree. */
+static const struct nst_gemm_kernel *kernel_for(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_gemm_kernel_for_columns(gemm, (size_t)shape->out_channels);
+}
+
 bool nst_conv_small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	return shape->stride == 1 && (size_t)shape->out_channels <= nst_dot_kernel_for(gemm)->nr;
 }
@@ -111,6 +118,7 @@ static size_t band_floats(const struct nst_dot_kernel *dot, const struct nst_con
 }
 
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	gemm = kernel_for(gemm, shape);
 	if (small_n(gemm, shape))
 		return band_floats(nst_dot_kernel_for(gemm), shape);
 	const size_t k = nst_conv_patch_floats(shape);
@@ -118,6 +126,7 @@ size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct 
 }
 
 size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	gemm = kernel_for(gemm, shape);
 	if (small_n(gemm, shape))
 		return nst_dot_packed_floats(nst_conv_patch_floats(shape), (size_t)shape->out_channels);
 	return nst_gemm_kernel_packed_floats(gemm, nst_conv_patch_floats(shape), (size_t)shape->out_channels);
@@ -126,6 +135,7 @@ size_t nst_conv_packed_floats(const struct nst_gemm_kernel *gemm, const struct n
 void nst_conv_pack_forward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                            const float *hwio, const float *bias, float *packed) {
 	/* HWIO is already the [kh*kw*cin][cout] weight matrix of the patch GEMM. */
+	gemm = kernel_for(gemm, shape);
 	const size_t k = nst_conv_patch_floats(shape), cout = (size_t)shape->out_channels;
 	if (small_n(gemm, shape)) {
 		nst_dot_pack(k, cout, hwio, cout, bias, packed);
@@ -166,10 +176,11 @@ void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst
                             const float *hwio, float *packed) {
 	/* The gradient convolution's weight matrix is [kh][kw][cout][cin] with
 	 * W'[ky][kx][co][ci] = W[kh-1-ky][kw-1-kx][ci][co]; packed in panels of NR of its cin columns. */
+	const struct nst_conv_shape backward = nst_conv_backward_shape(shape);
+	gemm = kernel_for(gemm, &backward);
 	const size_t kh = (size_t)shape->kernel_h, kw = (size_t)shape->kernel_w;
 	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
 	const size_t nr = gemm->nr, k = kh * kw * cout;
-	const struct nst_conv_shape backward = nst_conv_backward_shape(shape);
 	if (small_n(gemm, &backward)) {
 		/* [cin] zero biases, then [cin][kh][kw][cout]: row ci of the transposed matrix. */
 		float *p = packed;
@@ -502,6 +513,12 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
                 const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue) {
 	static const struct nst_conv_epilogue none = {-INFINITY, INFINITY, NULL, NULL, NULL};
 	const struct nst_conv_epilogue *ep = epilogue ? epilogue : &none;
+	struct nst_engine narrow; /* the engine with the GEMM kernel these outputs run on */
+	if (kernel_for(engine->gemm, shape) != engine->gemm) {
+		narrow = *engine;
+		narrow.gemm = kernel_for(engine->gemm, shape);
+		engine = &narrow;
+	}
 	struct conv_task t = {
 		.engine = engine,
 		.shape = shape,

@@ -300,9 +300,7 @@ static enum nst_status build(struct nst_arbitrary_session *s, struct nst_arena *
 		struct arb_layer *L = &s->layers[i];
 		L->winograd = dense(L) && L->shape.kernel_h == 3 && nst_conv_winograd_applies(&L->shape);
 		const bool modulated = i >= DECODER && i - DECODER <= DEC2_B;
-		/* the 16-output layers (the encoders' 9x9, the last 1x1) on a narrow tile where there is one */
-		L->gemm = nst_gemm_kernel_for_columns(L->shape.kernel_h > 3 || modulated ? fp32 : s->engine.gemm,
-		                                      (size_t)L->shape.out_channels);
+		L->gemm = L->shape.kernel_h > 3 || modulated ? fp32 : s->engine.gemm;
 	}
 	nst_arena_alloc(a, sizeof(struct nst_arbitrary_session)); /* the session comes first */
 	s->plan.scratch_bytes = a->used;

@@ -326,7 +326,8 @@ struct gram_task {
 /* The tap's features of pixels p0 .. p0 + k: tap_f [k][c] = ReLU(tap_in [k][cs] x W + b), as
  * nst_conv2d's 1x1 path computes them (same kernel calls, so the same values). */
 static void tap_chunk(const struct gram_task *t, size_t p0, size_t k) {
-	const struct nst_gemm_kernel *g = t->engine->gemm;
+	/* the kernel nst_conv_pack_forward packed the tap's c outputs for */
+	const struct nst_gemm_kernel *g = nst_gemm_kernel_for_columns(t->engine->gemm, (size_t)t->c);
 	const struct nst_f32_minmax_params relu = {0.0f, INFINITY};
 	const size_t c = (size_t)t->c, cs = (size_t)t->cs, panel_floats = nst_gemm_kernel_panel_floats(g, cs);
 	const float *in = t->tap_in + p0 * cs;
@@ -524,6 +525,7 @@ struct tap_grad_task {
 	const float *p;        /* [n][ct] content target, or NULL */
 	float content_scale;
 	const float *w_packed; /* the tap's 1x1 backward convolution, packed (ct -> cs) */
+	const struct nst_gemm_kernel *w_gemm; /* its GEMM kernel, as nst_conv_pack_backward packed it */
 	const struct nst_dot_kernel *dot; /* its kernel when it runs on the small-N one, else NULL */
 	float *out;            /* [n][cs] */
 };
@@ -533,7 +535,8 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 	const struct nst_gemm_kernel *g = t->engine->gemm;
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
 	const size_t ct = (size_t)t->ct, cs = (size_t)t->cs;
-	const size_t m_panel = g->nr * (ct + 1), w_panel = nst_gemm_kernel_panel_floats(g, ct);
+	const struct nst_gemm_kernel *wg = t->w_gemm; /* the kernel nst_conv_pack_backward packed the cs outputs for */
+	const size_t m_panel = g->nr * (ct + 1), w_panel = nst_gemm_kernel_panel_floats(wg, ct);
 	float *gt = t->engine->scratch + slot * t->engine->scratch_floats; /* [rows][ct] */
 	for (size_t b = slot; b < t->n_blocks; b += (size_t)t->slots) {
 		const size_t p0 = b * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
@@ -561,11 +564,11 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 			}
 			continue;
 		}
-		for (size_t n0 = 0, panel = 0; n0 < cs; n0 += g->nr, panel++) {
-			const size_t nc = cs - n0 < g->nr ? cs - n0 : g->nr;
-			for (size_t i = 0; i < np; i += g->mr) {
-				const size_t mr = np - i < g->mr ? np - i : g->mr;
-				g->fn(mr, nc, ct, gt + i * ct, ct, t->w_packed + panel * w_panel, out + i * cs + n0, cs, &params);
+		for (size_t n0 = 0, panel = 0; n0 < cs; n0 += wg->nr, panel++) {
+			const size_t nc = cs - n0 < wg->nr ? cs - n0 : wg->nr;
+			for (size_t i = 0; i < np; i += wg->mr) {
+				const size_t mr = np - i < wg->mr ? np - i : wg->mr;
+				wg->fn(mr, nc, ct, gt + i * ct, ct, t->w_packed + panel * w_panel, out + i * cs + n0, cs, &params);
 			}
 		}
 	}
@@ -580,6 +583,7 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 	                          .p = p, .w_packed = w_packed, .out = out};
 	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
 	t.dot = nst_conv_small_n(engine->gemm, &back) ? nst_dot_kernel_for(engine->gemm) : NULL;
+	t.w_gemm = nst_gemm_kernel_for_columns(engine->gemm, (size_t)cs);
 	t.content_scale = (float)(2.0 * (double)content_weight / (double)(n * (size_t)ct));
 	t.rows = tap_block_rows(engine->gemm, ct);
 	t.n_blocks = (n + t.rows - 1) / t.rows;
