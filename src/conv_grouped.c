@@ -28,6 +28,7 @@
 #define MAX_PER_GROUP 2          /* channels per group on the side that has several */
 #define BLOCKS_PER_SLOT 4        /* output row blocks per slot: the ring's reuse against the balance */
 #define MAX_TAPS (MAX_KERNEL * MAX_KERNEL)
+#define BLEND_RUN 16             /* floats per vectorized run of the bilinear blends */
 
 bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups) {
 	if (groups < 1 || shape->in_channels % groups || shape->out_channels % groups || shape->kernel_h > MAX_KERNEL ||
@@ -107,42 +108,46 @@ struct grouped_task {
 	int block_rows;          /* output rows per item */
 };
 
-/* Picture row y (inside the picture) into row [pw][cin], padded at the sides; blend [w][cin] is
+/* dst = a0 a + a1 b, n floats (the bilinear blends): in runs of a constant count, which the
+ * compiler's -O2 turns into whole vectors (it leaves loops of unknown count scalar). */
+static void blend(size_t n, float a0, const float *restrict a, float a1, const float *restrict b, float *restrict dst) {
+	size_t i = 0;
+	for (; i + BLEND_RUN <= n; i += BLEND_RUN)
+		for (size_t j = i; j < i + BLEND_RUN; j++)
+			dst[j] = a0 * a[j] + a1 * b[j];
+	for (; i < n; i++)
+		dst[i] = a0 * a[i] + a1 * b[i];
+}
+
+/* Picture row y (inside the picture) into row [pw][cin], padded at the sides; blended [w][cin] is
  * the slot's room for the vertically blended input row when up is 2. */
-static void prepare_row(const struct grouped_task *t, int y, float *row, float *blend) {
+static void prepare_row(const struct grouped_task *t, int y, float *row, float *blended) {
 	const struct nst_conv_shape *s = t->shape;
-	const size_t cin = (size_t)s->in_channels;
+	const size_t cin = (size_t)s->in_channels, pad = (size_t)s->pad;
 	const float *src = t->in + (size_t)y * (size_t)t->w * cin; // [w][cin]
 	if (t->up == BILINEAR_UP) {
 		const struct bilinear_tap ty = bilinear_tap(y, t->h);
 		const float *r0 = t->in + (size_t)ty.i0 * (size_t)t->w * cin, *r1 = t->in + (size_t)ty.i1 * (size_t)t->w * cin;
-		const float y1 = ty.l1, y0 = 1.0f - y1;
-		const size_t n = (size_t)t->w * cin;
-		for (size_t i = 0; i < n; i++)
-			blend[i] = y0 * r0[i] + y1 * r1[i];
-		src = blend;
+		blend((size_t)t->w * cin, 1.0f - ty.l1, r0, ty.l1, r1, blended);
+		src = blended;
+		for (int x = 0; x < t->vw; x++) {
+			const struct bilinear_tap tx = bilinear_tap(x, t->w);
+			blend(cin, 1.0f - tx.l1, src + (size_t)tx.i0 * cin, tx.l1, src + (size_t)tx.i1 * cin,
+			      row + (pad + (size_t)x) * cin);
+		}
+	} else {
+		memcpy(row + pad * cin, src, (size_t)t->vw * cin * sizeof(float));
 	}
-	const int pw = t->vw + 2 * s->pad;
-	for (int xp = 0; xp < pw; xp++) {
-		float *dst = row + (size_t)xp * cin;
-		int x = xp - s->pad;
-		if (x < 0 || x >= t->vw) {
-			if (!s->reflect) {
+	/* the sides: mirrors of the pixels just written, or zeros */
+	for (int k = 0; k < s->pad; k++)
+		for (int side = 0; side < 2; side++) {
+			const int x = side ? t->vw + k : k - s->pad; /* the picture's column, outside it */
+			float *dst = row + (size_t)(x + s->pad) * cin;
+			if (!s->reflect)
 				memset(dst, 0, cin * sizeof(float));
-				continue;
-			}
-			x = nst_reflect_index(x, t->vw);
+			else
+				memcpy(dst, row + (pad + (size_t)nst_reflect_index(x, t->vw)) * cin, cin * sizeof(float));
 		}
-		if (t->up != BILINEAR_UP) {
-			memcpy(dst, src + (size_t)x * cin, cin * sizeof(float));
-			continue;
-		}
-		const struct bilinear_tap tx = bilinear_tap(x, t->w);
-		const float *a = src + (size_t)tx.i0 * cin, *b = src + (size_t)tx.i1 * cin;
-		const float x1 = tx.l1, x0 = 1.0f - x1;
-		for (size_t c = 0; c < cin; c++)
-			dst[c] = x0 * a[c] + x1 * b[c];
-	}
 }
 
 /* One output row: out [ow][cout] from the kh ring rows it reads (rows [ky], NULL where zero
@@ -169,7 +174,7 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 	const struct grouped_task *t = context;
 	const struct nst_conv_shape *s = t->shape;
 	float *ring = nst_engine_scratch(t->engine, slot);                 // [kh][pw][cin]
-	float *blend = ring + (size_t)s->kernel_h * t->row_floats;         // [w][cin] (up 2)
+	float *blended = ring + (size_t)s->kernel_h * t->row_floats;       // [w][cin] (up 2)
 	int tag[MAX_KERNEL];                                               // the picture row each ring row holds
 	for (int k = 0; k < s->kernel_h; k++)
 		tag[k] = -1;
@@ -191,7 +196,7 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 			const int k = ((v % s->kernel_h) + s->kernel_h) % s->kernel_h;
 			rows[ky] = ring + (size_t)k * t->row_floats;
 			if (tag[k] != y) {
-				prepare_row(t, y, rows[ky], blend);
+				prepare_row(t, y, rows[ky], blended);
 				tag[k] = y;
 			}
 		}
