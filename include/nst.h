@@ -31,9 +31,9 @@ extern "C" {
 #endif
 
 #define NST_VERSION_MAJOR 0
-#define NST_VERSION_MINOR 1
+#define NST_VERSION_MINOR 2
 #define NST_VERSION_PATCH 0
-#define NST_VERSION_STRING "0.1.0"
+#define NST_VERSION_STRING "0.2.0"
 
 /* Alignment of the arena the caller passes to nst_session_init. */
 #define NST_ARENA_ALIGNMENT 64

@@ -11,7 +11,6 @@
 # The weights are target-independent: $(BUILD)/vgg19.nstw is used, else build/vgg19.nstw (the native
 # build's); `make weights` makes them.  Included by the Makefile after its rules.
 
-NST_VERSION := $(shell sed -n 's/^\#define NST_VERSION_STRING "\(.*\)"/\1/p' include/nst.h)
 ifeq ($(TARGET),native)
 DIST_TARGET := native-$(HOST_ARCH)
 else

@@ -200,7 +200,7 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 			break;
 		case 'q': c->quiet = true; break;
 		case 'h': usage(stdout); return PARSED_DONE;
-		case OPT_VERSION: printf("nst %s\n", NST_VERSION_STRING); return PARSED_DONE;
+		case OPT_VERSION: cli_print_version(stdout); return PARSED_DONE;
 		case OPT_STYLE_BLEND:
 			if ((n_blend = parse_blend(c, optarg)) < 0)
 				return EXIT_USAGE;
