@@ -12,7 +12,7 @@ static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]\n"
 	        "       nst --model candy|mosaic|pointilism|rain_princess|udnie|FILE -c PHOTO -o OUT   (feed-forward)\n"
-	        "       nst info WEIGHTS.nstw\n"
+	        "       nst info [WEIGHTS.nstw|MODEL]                            (the machine; a network)\n"
 	        "       nst bench [--sizes 128,256,512] [--threads 1,2] [--json FILE] ...   (nst bench --help)\n"
 	        "\n"
 	        "Paints CONTENT in the style of STYLE (Gatys et al.) by optimizing the picture's pixels.\n"
