@@ -137,7 +137,7 @@ $(BUILD)/commit.stamp: FORCE
 	@mkdir -p $(dir $@); echo '$(NST_COMMIT)' | cmp -s - $@ || echo '$(NST_COMMIT)' >$@
 FORCE:
 
-.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare clean deps deps-test check-build dist FORCE
+.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare clean deps deps-test check-build dist help FORCE
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -245,6 +245,27 @@ compare: all weights deps-test
 
 clean:
 	rm -rf build
+
+# make help: the goals and the variables, in short (the top of this file says more).
+help:
+	@printf '%s\n' \
+	  'Goals:' \
+	  '  make [all]            build/nst, build/libnst.a and build/libnst.so.$(SOVERSION) for this machine' \
+	  '  make weights          the networks: build/vgg19*.nstw, build/styles/*.nstw (from $$SHARED or the web)' \
+	  '  make test             install the test packages, build, run the suite (TESTS=regex: some tests)' \
+	  '  make demo             stylize the demo picture; make gallery, gallery-arbitrary: the panels' \
+	  '  make bench            nst bench; make compare: beside PyTorch' \
+	  '  make install          the program, libraries, header, nst.pc, networks, man page, completion,' \
+	  '                        Python module, licences (toolchains/install.mk); make uninstall removes them' \
+	  '  make dist             build/nst-$(NST_VERSION)-<target>.tar.gz: program, networks, licences, man page' \
+	  '  make deps, deps-test  the Debian packages building / testing needs' \
+	  '  make clean            remove build/' \
+	  'Variables (now):' \
+	  '  TARGET=$(TARGET)        a board: $(patsubst toolchains/%.mk,%,$(filter-out toolchains/cross.mk toolchains/dist.mk toolchains/install.mk,$(wildcard toolchains/*.mk)))' \
+	  '  PREFIX=$(PREFIX)  DESTDIR=$(DESTDIR)  BINDIR LIBDIR INCLUDEDIR DATAROOTDIR NSTDATADIR MANDIR DOCDIR' \
+	  '  PKGCONFIGDIR BASHCOMPDIR PYTHONDIR=$(PYTHONDIR)' \
+	  '  SHARED=$(SHARED)  PYTHON=$(PYTHON)  XNNPACK=$(XNNPACK) (0: without)  SAN=1: ASan + UBSan in $(BUILD)/san' \
+	  'Version $(NST_VERSION) (libnst.so.$(SOVERSION)); nst --version says the commit and the build features.'
 
 include toolchains/install.mk
 include toolchains/dist.mk

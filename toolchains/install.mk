@@ -24,9 +24,9 @@
 # (Requires.private); XNNPACK and pthreadpool have none (Libs.private).
 define NST_PC
 prefix=$(PREFIX)
-libdir=$(LIBDIR)
-includedir=$(INCLUDEDIR)
-datadir=$(NSTDATADIR)
+libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+datadir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(NSTDATADIR))
 
 Name: nst
 Description: Neural style transfer for edge boards: optimization, trained and arbitrary-style networks
