@@ -39,6 +39,21 @@ static enum nst_status at_size(const struct nst_image *in, int size, struct nst_
 	return nst_image_resize(in, w, h, out);
 }
 
+/* Opens the mode's network, refusing another kind with a line that names the mode it is for. */
+static enum nst_status open_for(enum nst_mode mode, const char *path, struct nst_weights **out, struct nst_diag *diag) {
+	static const char *const kinds[] = {"a VGG network (mode optimize)", "a trained one-pass network (mode trained)",
+	                                    "the arbitrary-style network (mode arbitrary)"};
+	static const enum nst_arch archs[] = {NST_ARCH_VGG, NST_ARCH_TRANSFORMER, NST_ARCH_ARBITRARY};
+	const enum nst_status st = nst_weights_open(path, out, diag);
+	if (st != NST_OK || nst_weights_arch(*out) == archs[mode])
+		return st;
+	const enum nst_arch arch = nst_weights_arch(*out);
+	nst_weights_close(*out);
+	*out = NULL;
+	const int is = arch == NST_ARCH_VGG ? 0 : arch == NST_ARCH_TRANSFORMER ? 1 : 2;
+	return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "%s is %s, not %s", path, kinds[is], kinds[mode]);
+}
+
 static bool valid_image(const struct nst_image *img) {
 	return img && img->rgb && img->width > 0 && img->height > 0 && img->width <= NST_MAX_IMAGE_SIDE &&
 	       img->height <= NST_MAX_IMAGE_SIDE;
@@ -83,7 +98,7 @@ static enum nst_status optimize(const struct nst_stylize_options *o, const struc
 		nst_fail(diag, st, "cannot resample the pictures");
 		goto done;
 	}
-	if ((st = nst_weights_open(o->weights, &weights, diag)) != NST_OK)
+	if ((st = open_for(o->mode, o->weights, &weights, diag)) != NST_OK)
 		goto done;
 	struct nst_options options;
 	nst_options_default(&options);
@@ -156,7 +171,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 		nst_fail(diag, st, "cannot resample the pictures");
 		goto done;
 	}
-	if ((st = nst_weights_open(o->weights, &weights, diag)) != NST_OK)
+	if ((st = open_for(o->mode, o->weights, &weights, diag)) != NST_OK)
 		goto done;
 	size_t total, bytes;
 	if (arbitrary) {
