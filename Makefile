@@ -9,7 +9,7 @@
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
 #   make install PREFIX=/usr/local   (DESTDIR, BINDIR, LIBDIR, ...: toolchains/install.mk); make uninstall
-#   make dist TARGET=rpi4 build/nst-<version>-rpi4.tar.gz: the program, weights, styles, licences
+#   make dist [TARGET=rpi4]  build/nst-<version>-<target>.tar.gz: program, networks, licences, man page
 #   make help             every goal and variable, in short
 #   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
 
@@ -115,7 +115,6 @@ $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
 # libnst.a (one build).  Measured on x86-64 (nst --model candy, 256 px, --bench 7, 2 threads): the
 # static nst's median 43.6 / 43.7 ms built without -fPIC, 43.6 / 45.0 ms with it: within the noise.
 $(LIB_OBJ): PIC_CFLAGS := -fPIC
-# The CLI looks for the default weights in the install prefix too.
 # nst bench reports the XNNPACK it was built against: Debian's package version (the cross sysroots
 # take the same release's packages).
 XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)

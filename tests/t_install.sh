@@ -31,7 +31,9 @@ grep -q -- "-DNST_DATADIR='\"/usr/share/nst\"'.*src/cli/find.c" "$tmp/n.txt" &&
 # A staged install with the PREFIX of the build (nothing to rebuild).
 D=$tmp/stage
 "${mk[@]}" install DESTDIR="$D" >"$tmp/install.log" 2>&1 || die "make install DESTDIR=$D failed: $(tail -n 5 "$tmp/install.log")"
-grep -qE '^cc .* -c ' "$tmp/install.log" && bad "make install compiled something: $(grep -m1 -E '^cc .* -c ' "$tmp/install.log" | cut -c1-120)" || ok "make install after make compiles nothing"
+# (but --version's commit: src/cli/version.o follows the work tree, which an edit since the build makes dirty)
+compiled=$(grep -E '^cc .* -c ' "$tmp/install.log" | grep -v ' -c src/cli/version.c ' | head -n 1)
+[ -n "$compiled" ] && bad "make install compiled something: $(cut -c1-160 <<<"$compiled")" || ok "make install after make compiles nothing"
 P=$(cd "$D" && find . -path '*/bin/nst' | sed 's|^\./|/|; s|/bin/nst$||')
 [ -n "$P" ] || die "no bin/nst under $D"
 pydir=$(cd "$D" && find . -name nst.py | sed 's|^\.||; s|/nst.py$||')
