@@ -118,6 +118,12 @@ for name, kw in runs.items():
     same = out.shape == cli.shape and (out == cli).all()
     print("%s %s %s %s" % ("same" if same else "DIFFERENT", name, out.shape, cli.shape))
 print("progress rows", len(rows))
+# The kind given is the kind returned: PIL in, PIL out; (bytes, w, h) in, the same out; same pixels.
+from PIL import Image
+want = nst.load(os.path.join(t, "cli-candy.png"))
+pil = nst.stylize(Image.open(c), model="candy", threads=2)
+raw = nst.stylize((bytes(photo.tobytes()), photo.shape[1], photo.shape[0]), model="candy", threads=2)
+print("kinds", type(pil).__name__, pil.tobytes() == want.tobytes(), type(raw).__name__, raw[1:] == (photo.shape[1], photo.shape[0]) and raw[0] == want.tobytes())
 try:
     nst.stylize(photo, painting, model="vgg19", size=32, iterations=50, progress=lambda p: p.iteration < 2)
 except nst.Error as e:
@@ -133,6 +139,8 @@ for r in candy any opt; do
 done
 grep -q "^module $D$P" "$tmp/py.txt" && grep -q "library $D$P/lib/libnst.so.$SO" "$tmp/py.txt" && ok "Python: the installed module on the installed library" ||
 	bad "Python's module / library: $(head -n 1 "$tmp/py.txt")"
+grep -q "^kinds Image True tuple True" "$tmp/py.txt" && ok "Python: PIL in, PIL out; bytes in, bytes out (the same pixels)" ||
+	bad "Python's picture kinds: $(grep -E '^kinds|Error' "$tmp/py.txt" | head -n 2)"
 grep -qE "^progress rows [1-9]" "$tmp/py.txt" && ok "Python progress: $(grep '^progress' "$tmp/py.txt")" || bad "no progress rows from Python"
 grep -q "^stopped interrupted | stopped by the progress callback" "$tmp/py.txt" && ok "Python stop: nst.Error $(grep '^stopped' "$tmp/py.txt")" ||
 	bad "stopping from Python's callback: $(grep -E '^stopped|Error' "$tmp/py.txt" | head -n 2)"
