@@ -8,7 +8,9 @@
 #   make gallery-arbitrary  the same panel in one pass each, through the arbitrary-style network
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR, BINDIR, LIBDIR, ...: toolchains/install.mk); make uninstall
+#   make dist [TARGET=rpi4]  build/nst-<version>-<target>.tar.gz: program, networks, licences, man page
+#   make help             every goal and variable, in short
 #   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
 
 # `make` alone builds `all`, whatever rule the included files or the order-only prerequisites put
@@ -32,6 +34,24 @@ endif
 PREFIX ?= /usr/local
 SHARED ?= ../shared
 PYTHON ?= /usr/bin/python3
+# Where `make install` puts things (the GNU conventions' directories, each can be given; DESTDIR is
+# prepended to every one of them, for staging: make install DESTDIR=/tmp/stage PREFIX=/usr).
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATAROOTDIR ?= $(PREFIX)/share
+NSTDATADIR ?= $(DATAROOTDIR)/nst
+MANDIR ?= $(DATAROOTDIR)/man
+DOCDIR ?= $(DATAROOTDIR)/doc/nst
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(DATAROOTDIR)/bash-completion/completions
+# The Python module: where Debian's python3 looks (/usr/lib/python3/dist-packages for PREFIX=/usr,
+# /usr/local/lib/python3.X/dist-packages for /usr/local); any other prefix needs PYTHONPATH set to it.
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(if $(filter /usr/local,$(PREFIX)),/usr/local/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages,$(PREFIX)/lib/python3/dist-packages))
+# The version (include/nst.h's) and the shared library's: libnst.so.$(SOVERSION) names the ABI,
+# libnst.so.$(NST_VERSION) is the file.
+NST_VERSION := $(shell sed -n 's/^\#define NST_VERSION_STRING "\(.*\)"/\1/p' include/nst.h)
+SOVERSION := $(shell sed -n 's/^\#define NST_VERSION_MAJOR \([0-9]*\)/\1/p' include/nst.h)
 
 # Debug / sanitizer builds: make SAN=1 (ASan + UBSan) in build/san/.
 ifeq ($(SAN),1)
@@ -91,28 +111,62 @@ ifeq ($(SAN),1)
 $(BUILD)/obj/src/image_stb.o: ISA_CFLAGS += -fno-sanitize=shift,signed-integer-overflow,float-cast-overflow
 endif
 $(BUILD)/obj/tests/%.o: ISA_CFLAGS := -Isrc -Itests
-# The CLI looks for the default weights in the install prefix too.
+# The library's objects are position-independent, so that libnst.so is made of the same objects as
+# libnst.a (one build).  Measured on x86-64 (nst --model candy, 256 px, --bench 7, 2 threads): the
+# static nst's median 43.6 / 43.7 ms built without -fPIC, 43.6 / 45.0 ms with it; the optimization
+# (192 px, 20 L-BFGS iterations, vgg19.nstw): 4.34 / 4.49 s without, 4.57 / 4.48 s with: within the noise.
+$(LIB_OBJ): PIC_CFLAGS := -fPIC
 # nst bench reports the XNNPACK it was built against: Debian's package version (the cross sysroots
 # take the same release's packages).
 XNNPACK_VERSION := $(shell dpkg-query -W -f='$${Version}\n' libxnnpack-dev libxnnpack0 2>/dev/null | head -n 1)
-$(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(PREFIX)/share/nst"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
+# The data directory compiled in is the last place the CLI looks (src/cli/find.c looks first beside
+# the binary and in ../share/nst from it, so an installed nst finds its data whatever PREFIX it was
+# compiled with); a stamp holding it rebuilds the CLI when `make install PREFIX=...` names another.
+$(BUILD)/obj/src/cli/%.o: ISA_CFLAGS := -DNST_DATADIR='"$(NSTDATADIR)"' -DNST_XNNPACK_VERSION='"$(XNNPACK_VERSION)"'
+$(CLI_OBJ): $(BUILD)/datadir.stamp
+# --version's commit: `git describe` when built from a repository, "unknown" from a tarball.
+NST_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+# And the instruction sets of the GEMM kernels compiled in (arch/*/gemm-*.c: "scalar avx2 avx512").
+NST_KERNEL_ISAS := $(sort $(foreach f,$(LIB_SRC),$(if $(findstring /gemm-,$(f)),$(lastword $(subst -, ,$(basename $(notdir $(f))))))))
+$(BUILD)/obj/src/cli/version.o: ISA_CFLAGS += -DNST_COMMIT='"$(NST_COMMIT)"' -DNST_KERNEL_ISAS='"$(NST_KERNEL_ISAS)"'
+$(BUILD)/obj/src/cli/version.o: $(BUILD)/commit.stamp
+# Stamps: rewritten only when their value changes, so that make rebuilds only then.
+$(BUILD)/datadir.stamp: FORCE
+	@mkdir -p $(dir $@); echo '$(NSTDATADIR)' | cmp -s - $@ || echo '$(NSTDATADIR)' >$@
+$(BUILD)/commit.stamp: FORCE
+	@mkdir -p $(dir $@); echo '$(NST_COMMIT)' | cmp -s - $@ || echo '$(NST_COMMIT)' >$@
+FORCE:
 
-.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare install clean deps deps-test check-build dist
+.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare clean deps deps-test check-build dist help FORCE
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
-lib: $(BUILD)/libnst.a
+lib: $(BUILD)/libnst.a $(BUILD)/libnst.so
 cli: $(BUILD)/nst
 tests: $(TEST_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_CFLAGS) $(PIC_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libnst.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+# The shared library: the same objects, only the functions include/nst.h declares exported (the
+# version script lists them, generated from the header; tests/t_install.sh checks readelf's list).
+$(BUILD)/libnst.map: include/nst.h
+	@mkdir -p $(dir $@)
+	{ echo 'NST_$(SOVERSION) {'; echo '  global:'; \
+	  grep -E '^[a-z].*[^a-z0-9_]nst_[a-z0-9_]+\(' $< | sed -E 's/^[^(]*[^a-z0-9_](nst_[a-z0-9_]+)\(.*/    \1;/' | sort -u; \
+	  echo '  local: *;'; echo '};'; } >$@
+$(BUILD)/libnst.so.$(NST_VERSION): $(LIB_OBJ) $(BUILD)/libnst.map
+	$(CC) -shared -Wl,-soname,libnst.so.$(SOVERSION) -Wl,--version-script=$(BUILD)/libnst.map -Wl,--no-undefined \
+	    $(LDFLAGS) $(LIB_OBJ) $(LDLIBS) -o $@
+$(BUILD)/libnst.so.$(SOVERSION) $(BUILD)/libnst.so: $(BUILD)/libnst.so.$(NST_VERSION)
+	ln -sf $(notdir $<) $@
+$(BUILD)/libnst.so: $(BUILD)/libnst.so.$(SOVERSION)
 
 $(BUILD)/nst: $(CLI_OBJ) $(BUILD)/libnst.a
 	$(CC) $(LDFLAGS) $(CLI_OBJ) $(BUILD)/libnst.a $(LDLIBS) -o $@
@@ -189,16 +243,31 @@ COMPARE_ARGS ?= --sizes 256,512 --threads 2 --iterations 20
 compare: all weights deps-test
 	$(PYTHON) tests/bench/compare_torch.py --build $(BUILD) --shared $(SHARED) $(COMPARE_ARGS)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/nst
-	install -m 755 $(BUILD)/nst $(DESTDIR)$(PREFIX)/bin/nst
-	install -m 644 $(BUILD)/libnst.a $(DESTDIR)$(PREFIX)/lib/libnst.a
-	install -m 644 include/nst.h $(DESTDIR)$(PREFIX)/include/nst.h
-	if [ -f $(BUILD)/vgg19.nstw ]; then install -m 644 $(BUILD)/vgg19.nstw $(DESTDIR)$(PREFIX)/share/nst/vgg19.nstw; fi
-
 clean:
 	rm -rf build
 
+# make help: the goals and the variables, in short (the top of this file says more).
+help:
+	@printf '%s\n' \
+	  'Goals:' \
+	  '  make [all]            build/nst, build/libnst.a and build/libnst.so.$(SOVERSION) for this machine' \
+	  '  make weights          the networks: build/vgg19*.nstw, build/styles/*.nstw (from $$SHARED or the web)' \
+	  '  make test             install the test packages, build, run the suite (TESTS=regex: some tests)' \
+	  '  make demo             stylize the demo picture; make gallery, gallery-arbitrary: the panels' \
+	  '  make bench            nst bench; make compare: beside PyTorch' \
+	  '  make install          the program, libraries, header, nst.pc, networks, man page, completion,' \
+	  '                        Python module, licences (toolchains/install.mk); make uninstall removes them' \
+	  '  make dist             build/nst-$(NST_VERSION)-<target>.tar.gz: program, networks, licences, man page' \
+	  '  make deps, deps-test  the Debian packages building / testing needs' \
+	  '  make clean            remove build/' \
+	  'Variables (now):' \
+	  '  TARGET=$(TARGET)        a board: $(patsubst toolchains/%.mk,%,$(filter-out toolchains/cross.mk toolchains/dist.mk toolchains/install.mk,$(wildcard toolchains/*.mk)))' \
+	  '  PREFIX=$(PREFIX)  DESTDIR=$(DESTDIR)  BINDIR LIBDIR INCLUDEDIR DATAROOTDIR NSTDATADIR MANDIR DOCDIR' \
+	  '  PKGCONFIGDIR BASHCOMPDIR PYTHONDIR=$(PYTHONDIR)' \
+	  '  SHARED=$(SHARED)  PYTHON=$(PYTHON)  XNNPACK=$(XNNPACK) (0: without)  SAN=1: ASan + UBSan in $(BUILD)/san' \
+	  'Version $(NST_VERSION) (libnst.so.$(SOVERSION)); nst --version says the commit and the build features.'
+
+include toolchains/install.mk
 include toolchains/dist.mk
 include tests/fuzz/fuzz.mk
 

@@ -31,9 +31,9 @@ extern "C" {
 #endif
 
 #define NST_VERSION_MAJOR 0
-#define NST_VERSION_MINOR 1
+#define NST_VERSION_MINOR 2
 #define NST_VERSION_PATCH 0
-#define NST_VERSION_STRING "0.1.0"
+#define NST_VERSION_STRING "0.2.0"
 
 /* Alignment of the arena the caller passes to nst_session_init. */
 #define NST_ARENA_ALIGNMENT 64
@@ -841,6 +841,72 @@ struct nst_session *nst_scales_session(struct nst_scales *scales);
  * nst_session_save_checkpoint / nst_session_load_checkpoint; load after that scale's start. */
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *scales, const char *path, struct nst_diag *diag);
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *scales, const char *path, struct nst_diag *diag);
+
+/* ---------------------------------------------------------------------------------------------
+ * The common case in one call (src/stylize.c): a photo and a painting in memory, a picture out.
+ *
+ *     struct nst_stylize_options o;
+ *     nst_stylize_options_default(&o);                 // the optimization, 256 px, 300 iterations
+ *     o.weights = "/usr/local/share/nst/vgg19.nstw";
+ *     struct nst_image out;
+ *     if (nst_stylize(&o, &photo, &painting, &out, &diag) == NST_OK) ... nst_image_free(&out);
+ *
+ * It does what the command line does with the same options (the same pictures at the same sizes,
+ * the same plan: the same pixels at the same thread count): nst -c -s (mode optimize, coarse to
+ * fine above 256 px as nst_schedule_make says), nst --model FILE (trained) and nst --model
+ * arbitrary -s (arbitrary).  Memory: the pictures at their run sizes (malloc, before planning),
+ * then ONE allocation of the plan's arena, freed before returning; nothing else is allocated but
+ * the result (and, in mode optimize, stb_image_resize's scratch between scales).  The detailed API
+ * above remains for callers that bring their own memory, run many pictures on one plan (a video),
+ * save checkpoints or tile.
+ * ------------------------------------------------------------------------------------------- */
+
+enum nst_mode {
+	NST_MODE_OPTIMIZE = 0,  /* Gatys et al.'s optimization: weights is a VGG network (vgg19.nstw) */
+	NST_MODE_TRAINED = 1,   /* a trained one-pass network (styles/candy.nstw): no painting */
+	NST_MODE_ARBITRARY = 2  /* the arbitrary-style network (styles/arbitrary.nstw) and a painting */
+};
+
+/* The defaults of nst_stylize_options_default: the command line's. */
+#define NST_STYLIZE_SIZE 256        /* the optimization's long side */
+#define NST_STYLIZE_ITERATIONS 300  /* the optimization's iterations (of the first scale) */
+
+struct nst_stylize_progress {
+	int scale, n_scales;        /* optimize: the scale running (0-based) of how many; one pass: 0 of 1 */
+	int iteration, iterations;  /* optimize: the scale's loss-log row and its planned count; one pass: 1 of 1 */
+	double loss;                /* optimize: the row's total loss; one pass: 0 */
+	double seconds;             /* since the run started */
+};
+/* Called after every loss-log row of the optimization, and once after a one-pass run; return
+ * false to stop the optimization (nst_stylize then returns NST_ERR_INTERRUPTED with the picture
+ * so far in out, at the result's size). */
+typedef bool (*nst_stylize_progress_fn)(void *user, const struct nst_stylize_progress *progress);
+
+struct nst_stylize_options {
+	enum nst_mode mode;
+	const char *weights;     /* the .nstw file of the mode's network (required) */
+	int size;                /* the result's long side; 0: NST_STYLIZE_SIZE for optimize, the photo's own
+	                            size for the one-pass networks */
+	int style_size;          /* arbitrary: the painting's long side (0: the result's long side; a painting
+	                            whose short side would fall below NST_ARBITRARY_MIN_PAINTING_SIDE gets
+	                            longer); optimize: 0 (the painting is sized as the photo at every scale) */
+	int iterations;          /* optimize: the first scale's iterations (0: NST_STYLIZE_ITERATIONS) */
+	int threads;             /* 0: nst_cpu_count() */
+	float strength;          /* one pass: 0..1, nst_fast_run's strength / nst_arbitrary_run's alpha (default 1) */
+	nst_stylize_progress_fn progress; /* NULL: none */
+	void *user;              /* passed to progress */
+};
+
+void nst_stylize_options_default(struct nst_stylize_options *options);
+/* Stylizes photo (8-bit RGB [H][W][3]) with painting (optimize and arbitrary; NULL for a trained
+ * network) into out, a new picture (free it with nst_image_free) whose long side is the size
+ * asked.  out is zeroed on failure, except after NST_ERR_INTERRUPTED. */
+enum nst_status nst_stylize(const struct nst_stylize_options *options, const struct nst_image *photo,
+                            const struct nst_image *painting, struct nst_image *out, struct nst_diag *diag);
+/* The size the arbitrary-style network runs a painting of width x height at: its long side
+ * long_side, or longer where its short side would fall below NST_ARBITRARY_MIN_PAINTING_SIDE (at
+ * most NST_MAX_IMAGE_SIDE / 2). */
+void nst_arbitrary_painting_size(int width, int height, int long_side, int *out_width, int *out_height);
 
 /* A monotonic clock, in seconds (CLOCK_MONOTONIC): what the progress's seconds are measured with. */
 double nst_seconds(void);

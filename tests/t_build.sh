@@ -20,7 +20,7 @@ fresh=(BUILD="$tmp/out")
 boards=()
 for mk in toolchains/*.mk; do
 	board=$(basename "$mk" .mk)
-	case $board in native | cross | dist) continue ;; esac
+	case $board in native | cross | dist | install) continue ;; esac
 	boards+=("$board")
 done
 [ ${#boards[@]} -ge 5 ] || bad "only ${#boards[@]} boards in toolchains/: ${boards[*]}"

@@ -6,12 +6,16 @@
 #                                       (Debian's libpthreadpool0, libjpeg62-turbo, libpng16-16 and
 #                                       zlib1g, and libxnnpack0 + libcpuinfo0 when linked), found
 #                                       through the binary's RPATH $ORIGIN/lib
+#   nst-<version>-<target>/vgg19-distilled.nstw  the distilled network, when built
+#   nst-<version>-<target>/styles/      the trained networks and arbitrary.nstw, when built (found
+#                                       beside the binary: nst --model candy)
+#   nst-<version>-<target>/LICENSE, CREDITS.md, CHANGELOG.md, nst.1   nst's licence, the networks'
+#                                       authors and licences, the changes, the man page (man -l nst.1)
 #   nst-<version>-<target>/README       what to run, what the board needs
 #
 # The weights are target-independent: $(BUILD)/vgg19.nstw is used, else build/vgg19.nstw (the native
 # build's); `make weights` makes them.  Included by the Makefile after its rules.
 
-NST_VERSION := $(shell sed -n 's/^\#define NST_VERSION_STRING "\(.*\)"/\1/p' include/nst.h)
 ifeq ($(TARGET),native)
 DIST_TARGET := native-$(HOST_ARCH)
 else
@@ -36,6 +40,9 @@ Run it from this directory:
   ./nst --help
 
 Weights: vgg19.nstw beside the binary is used by default@WEIGHTS_NOTE@
+One pass: ./nst --model candy -c photo.jpg -o out.png (styles/ beside the binary), or
+./nst --model arbitrary -c photo.jpg -s painting.jpg -o out.png.  man -l nst.1: every option.
+Licences: LICENSE (nst, MIT); the networks' authors and licences: CREDITS.md (VGG19: CC BY 4.0).
 Elsewhere: --weights FILE, or NST_WEIGHTS=FILE.  nst uses every online core by default
 (--threads N to change it); start with --size 128 on a board with 1 GB or less.
 
@@ -82,5 +89,10 @@ dist: $(BUILD)/nst
 	  -e "s|@CPU@|$(if $(TUNE_CFLAGS),built with $(TUNE_CFLAGS),any $(HOST_ARCH) CPU)|" \
 	  $(BUILD)/dist-README.in >$(DIST_DIR)/README
 	rm -f $(BUILD)/dist-README.in
+	for f in $(BUILD)/vgg19-distilled.nstw build/vgg19-distilled.nstw; do [ -f $$f ] && { cp $$f $(DIST_DIR)/; break; }; done; \
+	for d in $(BUILD)/styles build/styles; do \
+	  if ls $$d/*.nstw >/dev/null 2>&1; then mkdir -p $(DIST_DIR)/styles; cp $$d/*.nstw $(DIST_DIR)/styles/; break; fi; done; \
+	[ -d $(DIST_DIR)/styles ] || echo "dist: warning: no styles/*.nstw in $(BUILD)/ or build/ (make weights): nst --model will find none" >&2
+	cp LICENSE weights/CREDITS.md CHANGELOG.md doc/nst.1 $(DIST_DIR)/
 	tar -C $(DIST_STAGE) --owner=0 --group=0 -czf $(DIST_TARBALL) $(DIST_NAME)
 	@echo "dist: wrote $(DIST_TARBALL)"; tar -tvzf $(DIST_TARBALL)

@@ -87,7 +87,13 @@ double cli_median(double *v, int n);
 /* The default weights files, in order of preference. */
 #define CLI_WEIGHTS_FILES 2
 extern const char *const cli_weights_files[CLI_WEIGHTS_FILES];
-/* The default weights file: $NST_WEIGHTS, beside the binary, ../share/nst, the install prefix. */
+/* Where the networks are looked for, in order: dirs [CLI_MAX_DATA_DIRS]; returns how many.  The
+ * optimization's weights (styles false): beside the binary, ../share/nst from it, NST_DATADIR; the
+ * one-pass networks (styles true): styles/ beside the binary, $NST_STYLES, ../share/nst/styles from
+ * it, NST_DATADIR/styles. */
+#define CLI_MAX_DATA_DIRS 4
+int cli_data_dirs(bool styles, char (*dirs)[CLI_PATH_BYTES]);
+/* The default weights file: $NST_WEIGHTS, else the first of cli_weights_files in those folders. */
 const char *cli_default_weights(char *buf, size_t size);
 /* A named feed-forward model's file (beside the binary, $NST_STYLES, ../share/nst, the install
  * prefix), or NULL; `looked` lists the directories searched. */
@@ -172,6 +178,9 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 enum nst_status cli_write_sheet(const struct cli_file *f, const struct nst_image *content,
                                 const struct nst_image *styles, int n_styles, const struct nst_image *result,
                                 int quality, struct nst_diag *diag);
+
+/* nst --version's lines: version, commit, kernels, XNNPACK, fp16 (src/cli/version.c). */
+void cli_print_version(FILE *f);
 
 /* The description of a network's loss: "PREFIXnetwork NAME; content L (weight X); style L,...
  * (weight X[, per layer w,...]); tv X" (src/cli/info.c). */

@@ -820,12 +820,8 @@ static int load_paintings(const struct fast_cli *c, int long_side, struct nst_im
 		if (st != NST_OK)
 			return cli_fail_status(st, &diag, c->styles[i]);
 		/* the painting's own proportions (request: its size before any reduced decoding) */
-		const int shorter = request.width < request.height ? request.width : request.height;
-		const int longer = request.width > request.height ? request.width : request.height;
-		const long least = ((long)NST_ARBITRARY_MIN_PAINTING_SIDE * longer + shorter - 1) / shorter;
-		const int side = long_side >= least ? long_side : least > MAX_SIZE ? MAX_SIZE : (int)least;
 		int w, h;
-		nst_image_fit(request.width, request.height, side, &w, &h);
+		nst_arbitrary_painting_size(request.width, request.height, long_side, &w, &h);
 		if (w == img.width && h == img.height) {
 			paintings[i] = img;
 		} else {

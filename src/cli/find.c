@@ -24,54 +24,58 @@ static bool found_in(char *buf, size_t size, const char *dir, const char *file) 
 	return len > 0 && (size_t)len < size && readable(buf);
 }
 
+/* Appends dir (a printf format with one %s, the binary's folder or an environment variable's
+ * value; skipped when that is NULL or empty or the path too long) to dirs. */
+static void add_dir(char (*dirs)[CLI_PATH_BYTES], int *n, const char *format, const char *value) {
+	if (!value || !*value || *n >= CLI_MAX_DATA_DIRS)
+		return;
+	const int len = snprintf(dirs[*n], CLI_PATH_BYTES, format, value);
+	if (len > 0 && len < CLI_PATH_BYTES)
+		(*n)++;
+}
+
+int cli_data_dirs(bool styles, char (*dirs)[CLI_PATH_BYTES]) {
+	char exe[CLI_PATH_BYTES];
+	const ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	char *slash = got > 0 ? (exe[got] = '\0', strrchr(exe, '/')) : NULL;
+	if (slash)
+		*slash = '\0';
+	const char *bin = slash ? exe : NULL;
+	int n = 0;
+	if (styles) {
+		add_dir(dirs, &n, "%s/" CLI_STYLES_DIR, bin);
+		add_dir(dirs, &n, "%s", getenv("NST_STYLES"));
+		/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/..., whatever PREFIX was. */
+		add_dir(dirs, &n, "%s/../share/nst/" CLI_STYLES_DIR, bin);
+		add_dir(dirs, &n, "%s/" CLI_STYLES_DIR, NST_DATADIR);
+	} else {
+		add_dir(dirs, &n, "%s", bin);
+		add_dir(dirs, &n, "%s/../share/nst", bin);
+		add_dir(dirs, &n, "%s", NST_DATADIR);
+	}
+	return n;
+}
+
 const char *cli_default_weights(char *buf, size_t size) {
 	const char *env = getenv("NST_WEIGHTS");
 	if (env && *env)
 		return env;
-	char exe[CLI_PATH_BYTES], installed[CLI_PATH_BYTES + 16];
-	const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
-	if (slash) {
-		*slash = '\0';
-		/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/..., whatever PREFIX was. */
-		snprintf(installed, sizeof installed, "%s/../share/nst", exe);
-	}
-	for (size_t i = 0; i < CLI_WEIGHTS_FILES; i++) {
-		const char *file = cli_weights_files[i];
-		if (slash && (found_in(buf, size, exe, file) || found_in(buf, size, installed, file)))
-			return buf;
-		if (found_in(buf, size, NST_DATADIR, file))
-			return buf;
-	}
+	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
+	const int n = cli_data_dirs(false, dirs);
+	for (size_t i = 0; i < CLI_WEIGHTS_FILES; i++)
+		for (int d = 0; d < n; d++)
+			if (found_in(buf, size, dirs[d], cli_weights_files[i]))
+				return buf;
 	return NULL;
 }
 
 /* The path of a named model, or NULL; `looked` lists where it looked. */
 const char *cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
-	enum { MAX_DIRS = 4 };
-	char dirs[MAX_DIRS][CLI_PATH_BYTES];
-	int n = 0, len;
-	char exe[CLI_PATH_BYTES];
-	const ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	char *slash = NULL;
-	if (got > 0) {
-		exe[got] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" CLI_STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	const char *env = getenv("NST_STYLES");
-	if (env && *env && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s", env)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	if (slash && (len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/../share/nst/" CLI_STYLES_DIR, exe)) > 0 && len < CLI_PATH_BYTES)
-		n++;
-	if ((len = snprintf(dirs[n], CLI_PATH_BYTES, "%s/" CLI_STYLES_DIR, NST_DATADIR)) > 0 && len < CLI_PATH_BYTES)
-		n++;
+	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
+	const int n = cli_data_dirs(true, dirs);
 	looked[0] = '\0';
 	for (int i = 0; i < n; i++) {
-		len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], name);
+		const int len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], name);
 		if (len > 0 && (size_t)len < size && readable(buf))
 			return buf;
 		const size_t used = strlen(looked);

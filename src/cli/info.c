@@ -1,10 +1,14 @@
 /*
- * nst info WEIGHTS.nstw: what a weights file holds (format, layers, parameters, the network's
+ * nst info: this machine and the networks nst finds, and where.
+ * nst info WEIGHTS.nstw | MODEL: what a weights file holds (format, layers, parameters, the network's
  * default loss), and the one-line description of a network's loss that the optimization's header
  * prints too.
  */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "nst.h"
@@ -25,17 +29,89 @@ void cli_print_network(FILE *f, const char *prefix, const struct nst_weights *w,
 	fprintf(f, "); tv %g", (double)o->tv_weight);
 }
 
+#define INFO_USAGE                                                                                             \
+	"usage: nst info [WEIGHTS.nstw | MODEL]\n"                                                                  \
+	"  nst info              this machine (CPU features, kernels, threads) and the networks nst finds, where\n"  \
+	"  nst info FILE.nstw    what a weights file holds\n"                                                       \
+	"  nst info MODEL        the same for a network found by name (candy, arbitrary, vgg19, ...)\n"            \
+	"  -h, --help            this text\n"
+
+static int is_network(const struct dirent *e) {
+	const size_t len = strlen(e->d_name), ext = strlen(CLI_MODEL_EXTENSION);
+	return len > ext && !strcmp(e->d_name + len - ext, CLI_MODEL_EXTENSION);
+}
+
+/* The networks (.nstw files) of one folder, sorted, on one line after its name. */
+static void list_folder(const char *dir) {
+	struct dirent **names;
+	const int n = scandir(dir, &names, is_network, alphasort);
+	printf("  %s:%s", dir, n < 0 ? " (no such folder)" : n == 0 ? " (none)" : "");
+	for (int i = 0; i < n; i++) {
+		printf(" %.*s", (int)(strlen(names[i]->d_name) - strlen(CLI_MODEL_EXTENSION)), names[i]->d_name);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	printf("\n");
+}
+
+/* nst info: the machine and where the networks are. */
+static int info_machine(void) {
+	cli_print_version(stdout);
+	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES], buf[CLI_PATH_BYTES];
+	const char *env = getenv("NST_WEIGHTS");
+	const char *weights = cli_default_weights(buf, sizeof buf);
+	printf("\noptimization weights (%s", env && *env ? "$NST_WEIGHTS, then " : "");
+	for (int i = 0; i < CLI_WEIGHTS_FILES; i++)
+		printf("%s%s", i ? " then " : "", cli_weights_files[i]);
+	printf(" in these folders): %s\n", weights ? weights : "NONE FOUND (make weights, --weights, NST_WEIGHTS)");
+	int n = cli_data_dirs(false, dirs);
+	for (int i = 0; i < n; i++)
+		list_folder(dirs[i]);
+	printf("one-pass networks (nst --model NAME; the first folder holding NAME.nstw wins):\n");
+	n = cli_data_dirs(true, dirs);
+	for (int i = 0; i < n; i++)
+		list_folder(dirs[i]);
+	return EXIT_OK;
+}
+
+/* A file, else a network by name: the one-pass networks' folders, then the optimization's. */
+static const char *resolve(const char *arg, char *buf, size_t size) {
+	if (access(arg, F_OK) == 0 || strchr(arg, '/'))
+		return arg;
+	char looked[CLI_MAX_DATA_DIRS * (CLI_PATH_BYTES + 2)];
+	const char *path = cli_find_model(arg, buf, size, looked, sizeof looked);
+	if (path)
+		return path;
+	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
+	const int n = cli_data_dirs(false, dirs);
+	for (int i = 0; i < n; i++) {
+		const int len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], arg);
+		if (len > 0 && (size_t)len < size && access(buf, R_OK) == 0)
+			return buf;
+	}
+	return arg;
+}
+
 int cli_info(int argc, char **argv) {
-	if (argc != 2) {
-		fprintf(stderr, "usage: nst info WEIGHTS.nstw\n");
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf(INFO_USAGE);
+		return EXIT_OK;
+	}
+	if (argc == 1)
+		return info_machine();
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
+		fprintf(stderr, INFO_USAGE);
 		return EXIT_USAGE;
 	}
+	char buf[CLI_PATH_BYTES];
+	const char *path = resolve(argv[1], buf, sizeof buf);
 	struct nst_diag diag = {{0}};
 	struct nst_weights *w;
-	const enum nst_status st = nst_weights_open(argv[1], &w, &diag);
+	const enum nst_status st = nst_weights_open(path, &w, &diag);
 	if (st != NST_OK)
-		return cli_fail_status(st, &diag, argv[1]);
-	printf("file:     %s (%llu bytes)\n", argv[1], (unsigned long long)nst_weights_file_bytes(w));
+		return cli_fail_status(st, &diag, path);
+	printf("file:     %s (%llu bytes)\n", path, (unsigned long long)nst_weights_file_bytes(w));
 	printf("format:   nstw version %u, checksum %08x (verified)\n", nst_weights_version(w), nst_weights_checksum(w));
 	const enum nst_arch arch = nst_weights_arch(w);
 	printf("model:    %s (%s), kernels stored as %s\n", nst_weights_model(w),

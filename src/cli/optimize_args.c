@@ -12,7 +12,7 @@ static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst -c CONTENT -s STYLE[,STYLE...] -o OUT [options]\n"
 	        "       nst --model candy|mosaic|pointilism|rain_princess|udnie|FILE -c PHOTO -o OUT   (feed-forward)\n"
-	        "       nst info WEIGHTS.nstw\n"
+	        "       nst info [WEIGHTS.nstw|MODEL]                            (the machine; a network)\n"
 	        "       nst bench [--sizes 128,256,512] [--threads 1,2] [--json FILE] ...   (nst bench --help)\n"
 	        "\n"
 	        "Paints CONTENT in the style of STYLE (Gatys et al.) by optimizing the picture's pixels.\n"
@@ -200,7 +200,7 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 			break;
 		case 'q': c->quiet = true; break;
 		case 'h': usage(stdout); return PARSED_DONE;
-		case OPT_VERSION: printf("nst %s\n", NST_VERSION_STRING); return PARSED_DONE;
+		case OPT_VERSION: cli_print_version(stdout); return PARSED_DONE;
 		case OPT_STYLE_BLEND:
 			if ((n_blend = parse_blend(c, optarg)) < 0)
 				return EXIT_USAGE;

@@ -1,0 +1,178 @@
+/*
+ * nst_stylize, the one-call API: the optimization on a small random VGG (the result's size, the
+ * same pixels twice, the progress rows, a stop from the callback keeping the picture), a trained
+ * network against nst_fast_run on the same pixels (when make weights made candy.nstw), every
+ * refused argument with its one-line diagnostic, and the arbitrary network's painting sizes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+#include "nst.h"
+#include "support.h"
+
+struct rows {
+	int calls, last_iteration, stop_at;
+	double last_loss;
+};
+
+static bool count_rows(void *user, const struct nst_stylize_progress *p) {
+	struct rows *r = user;
+	r->calls++;
+	r->last_iteration = p->iteration;
+	r->last_loss = p->loss;
+	return r->stop_at == 0 || p->iteration < r->stop_at;
+}
+
+static struct nst_image random_image(struct nst_rng *rng, int w, int h) {
+	struct nst_image img = {w, h, malloc((size_t)w * h * 3)};
+	fill_bytes(rng, img.rgb, (size_t)w * h * 3);
+	return img;
+}
+
+static void optimize_checks(const char *vgg, struct nst_rng *rng) {
+	struct nst_image photo = random_image(rng, 40, 30), painting = random_image(rng, 24, 20), a = {0}, b = {0};
+	struct nst_stylize_options o;
+	nst_stylize_options_default(&o);
+	CHECK(o.mode == NST_MODE_OPTIMIZE && o.strength == 1.0f && o.size == 0, "the defaults");
+	o.weights = vgg;
+	o.size = 32;
+	o.iterations = 4;
+	o.threads = 1;
+	struct rows rows = {0};
+	o.progress = count_rows;
+	o.user = &rows;
+	struct nst_diag diag = {{0}};
+	enum nst_status st = nst_stylize(&o, &photo, &painting, &a, &diag);
+	CHECK(st == NST_OK, "optimize: %s: %s", nst_status_string(st), diag.message);
+	CHECK(a.width == 32 && a.height == 24 && a.rgb, "optimize: the result is %dx%d, not 32x24", a.width, a.height);
+	CHECK(rows.calls >= 4 && rows.last_iteration >= 4 && rows.last_loss > 0, "progress: %d calls, last row %d, loss %g",
+	      rows.calls, rows.last_iteration, rows.last_loss);
+	st = nst_stylize(&o, &photo, &painting, &b, &diag);
+	CHECK(st == NST_OK && b.rgb && !memcmp(a.rgb, b.rgb, (size_t)32 * 24 * 3), "optimize: the same pixels twice");
+	nst_image_free(&b);
+
+	/* A stop from the callback: NST_ERR_INTERRUPTED, the picture so far at the result's size. */
+	rows = (struct rows){.stop_at = 2};
+	o.iterations = 50;
+	st = nst_stylize(&o, &photo, &painting, &b, &diag);
+	CHECK(st == NST_ERR_INTERRUPTED, "a stop: %s", nst_status_string(st));
+	CHECK(b.rgb && b.width == 32 && b.height == 24, "a stop keeps the picture (%dx%d)", b.width, b.height);
+	CHECK(strstr(diag.message, "stopped by the progress callback") != NULL, "a stop's diag: %s", diag.message);
+	CHECK(rows.calls < 10, "the run stopped soon after the callback said so (%d rows)", rows.calls);
+	nst_image_free(&b);
+
+	/* Refusals, each with its line, and out zeroed. */
+	struct {
+		const char *what;
+		enum nst_mode mode;
+		const char *weights;
+		int size;
+		float strength;
+		bool painting;
+		enum nst_status want;
+		const char *says;
+	} cases[] = {
+	    {"no weights", NST_MODE_OPTIMIZE, NULL, 32, 1.0f, true, NST_ERR_INVALID_ARGUMENT, "weights"},
+	    {"no painting", NST_MODE_OPTIMIZE, vgg, 32, 1.0f, false, NST_ERR_INVALID_ARGUMENT, "no painting"},
+	    {"a painting for a trained network", NST_MODE_TRAINED, vgg, 32, 1.0f, true, NST_ERR_INVALID_ARGUMENT, "no painting"},
+	    {"mode 7", (enum nst_mode)7, vgg, 32, 1.0f, true, NST_ERR_INVALID_ARGUMENT, "mode 7"},
+	    {"strength 2", NST_MODE_ARBITRARY, vgg, 32, 2.0f, true, NST_ERR_INVALID_ARGUMENT, "strength 2"},
+	    {"size -1", NST_MODE_OPTIMIZE, vgg, -1, 1.0f, true, NST_ERR_INVALID_ARGUMENT, "size -1"},
+	    {"a missing file", NST_MODE_OPTIMIZE, "/nonexistent/vgg.nstw", 32, 1.0f, true, NST_ERR_IO, "/nonexistent/vgg.nstw"},
+	    {"a VGG as a trained network", NST_MODE_TRAINED, vgg, 32, 1.0f, false, NST_ERR_INVALID_ARGUMENT,
+	     "is a VGG network (mode optimize), not a trained one-pass network"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		nst_stylize_options_default(&o);
+		o.mode = cases[i].mode;
+		o.weights = cases[i].weights;
+		o.size = cases[i].size;
+		o.strength = cases[i].strength;
+		o.threads = 1;
+		struct nst_image out = {7, 7, (uint8_t *)&o};
+		diag.message[0] = '\0';
+		st = nst_stylize(&o, &photo, cases[i].painting ? &painting : NULL, &out, &diag);
+		CHECK(st == cases[i].want, "%s: %s, not %s", cases[i].what, nst_status_string(st), nst_status_string(cases[i].want));
+		CHECK(diag.message[0] && strstr(diag.message, cases[i].says), "%s: the diag says '%s'", cases[i].what, diag.message);
+		CHECK(!out.rgb && !out.width && !out.height, "%s: out is zeroed", cases[i].what);
+	}
+	nst_image_free(&a);
+	nst_image_free(&photo);
+	nst_image_free(&painting);
+}
+
+/* A trained network (when built): nst_stylize = nst_fast_run on the same pixels, and --size. */
+static void trained_checks(const char *candy, struct nst_rng *rng) {
+	struct nst_weights *w;
+	struct nst_diag diag = {{0}};
+	if (nst_weights_open(candy, &w, &diag) != NST_OK) {
+		printf("test_stylize: no %s (make weights): the trained network's checks skipped\n", candy);
+		return;
+	}
+	struct nst_image photo = random_image(rng, 30, 22), out = {0};
+	struct nst_fast_plan plan;
+	struct nst_fast_session *s = NULL;
+	uint8_t *want = malloc((size_t)30 * 22 * 3);
+	void *arena = NULL;
+	enum nst_status st = nst_fast_plan(w, 30, 22, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
+	if (st == NST_OK) {
+		const size_t bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+		arena = aligned_alloc(NST_ARENA_ALIGNMENT, bytes);
+		st = nst_fast_init(arena, bytes, w, 30, 22, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
+	}
+	if (st == NST_OK)
+		st = nst_fast_run(s, 30, 22, photo.rgb, want, 0.75f);
+	CHECK(st == NST_OK, "nst_fast_run: %s", diag.message);
+	nst_fast_release(s);
+	free(arena);
+	nst_weights_close(w);
+	struct nst_stylize_options o;
+	nst_stylize_options_default(&o);
+	o.mode = NST_MODE_TRAINED;
+	o.weights = candy;
+	o.threads = 1;
+	o.strength = 0.75f;
+	struct rows rows = {0};
+	o.progress = count_rows;
+	o.user = &rows;
+	st = nst_stylize(&o, &photo, NULL, &out, &diag);
+	CHECK(st == NST_OK && out.width == 30 && out.height == 22, "trained: %s %s (%dx%d)", nst_status_string(st),
+	      diag.message, out.width, out.height);
+	CHECK(out.rgb && !memcmp(out.rgb, want, (size_t)30 * 22 * 3), "trained: nst_stylize = nst_fast_run");
+	CHECK(rows.calls == 1 && rows.last_iteration == 1, "trained: one progress call (%d)", rows.calls);
+	nst_image_free(&out);
+	o.size = 60;
+	st = nst_stylize(&o, &photo, NULL, &out, &diag);
+	CHECK(st == NST_OK && out.width == 60 && out.height == 44, "trained --size 60: %dx%d", out.width, out.height);
+	nst_image_free(&out);
+	free(want);
+	nst_image_free(&photo);
+}
+
+int main(void) {
+	const uint64_t seed = support_seed("test_stylize");
+	struct nst_rng rng;
+	nst_rng_seed(&rng, seed);
+	char *dir = support_tmpdir("stylize");
+	char vgg[512], candy[512];
+	snprintf(vgg, sizeof vgg, "%s/vgg.nstw", dir);
+	snprintf(candy, sizeof candy, "%s/styles/candy.nstw", check_env("NST_BUILD", "build"));
+	CHECK(support_write_small_vgg(vgg, seed) == 0, "the small VGG");
+	optimize_checks(vgg, &rng);
+	trained_checks(candy, &rng);
+
+	/* The arbitrary network's painting sizes (the CLI's too). */
+	int w, h;
+	nst_arbitrary_painting_size(64, 48, 32, &w, &h);
+	CHECK(w == 32 && h == 24, "64x48 at 32: %dx%d", w, h);
+	nst_arbitrary_painting_size(400, 20, 64, &w, &h);
+	CHECK(w == 320 && h == 16, "400x20 at 64: %dx%d (its short side at least %d)", w, h, NST_ARBITRARY_MIN_PAINTING_SIDE);
+	nst_arbitrary_painting_size(20, 100000, 64, &w, &h);
+	CHECK(h == NST_MAX_IMAGE_SIDE / 2, "20x100000: the long side at most %d (%dx%d)", NST_MAX_IMAGE_SIDE / 2, w, h);
+	support_rmdir(dir);
+	free(dir);
+	return check_finish("test_stylize");
+}
