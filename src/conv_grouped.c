@@ -28,7 +28,6 @@
 #define MAX_PER_GROUP 2          /* channels per group on the side that has several */
 #define BLOCKS_PER_SLOT 4        /* output row blocks per slot: the ring's reuse against the balance */
 #define MAX_TAPS (MAX_KERNEL * MAX_KERNEL)
-#define BLEND_RUN 16             /* floats per vectorized run of the bilinear blends */
 
 bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups) {
 	if (groups < 1 || shape->in_channels % groups || shape->out_channels % groups || shape->kernel_h > MAX_KERNEL ||
@@ -108,17 +107,6 @@ struct grouped_task {
 	int block_rows;          /* output rows per item */
 };
 
-/* dst = a0 a + a1 b, n floats (the bilinear blends): in runs of a constant count, which the
- * compiler's -O2 turns into whole vectors (it leaves loops of unknown count scalar). */
-static void blend(size_t n, float a0, const float *restrict a, float a1, const float *restrict b, float *restrict dst) {
-	size_t i = 0;
-	for (; i + BLEND_RUN <= n; i += BLEND_RUN)
-		for (size_t j = i; j < i + BLEND_RUN; j++)
-			dst[j] = a0 * a[j] + a1 * b[j];
-	for (; i < n; i++)
-		dst[i] = a0 * a[i] + a1 * b[i];
-}
-
 /* Picture row y (inside the picture) into row [pw][cin], padded at the sides; blended [w][cin] is
  * the slot's room for the vertically blended input row when up is 2. */
 static void prepare_row(const struct grouped_task *t, int y, float *row, float *blended) {
@@ -128,12 +116,12 @@ static void prepare_row(const struct grouped_task *t, int y, float *row, float *
 	if (t->up == BILINEAR_UP) {
 		const struct bilinear_tap ty = bilinear_tap(y, t->h);
 		const float *r0 = t->in + (size_t)ty.i0 * (size_t)t->w * cin, *r1 = t->in + (size_t)ty.i1 * (size_t)t->w * cin;
-		blend((size_t)t->w * cin, 1.0f - ty.l1, r0, ty.l1, r1, blended);
+		nst_floats_blend((size_t)t->w * cin, 1.0f - ty.l1, r0, ty.l1, r1, blended);
 		src = blended;
 		for (int x = 0; x < t->vw; x++) {
 			const struct bilinear_tap tx = bilinear_tap(x, t->w);
-			blend(cin, 1.0f - tx.l1, src + (size_t)tx.i0 * cin, tx.l1, src + (size_t)tx.i1 * cin,
-			      row + (pad + (size_t)x) * cin);
+			nst_floats_blend(cin, 1.0f - tx.l1, src + (size_t)tx.i0 * cin, tx.l1, src + (size_t)tx.i1 * cin,
+			                 row + (pad + (size_t)x) * cin);
 		}
 	} else {
 		memcpy(row + pad * cin, src, (size_t)t->vw * cin * sizeof(float));

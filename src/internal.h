@@ -39,6 +39,18 @@ void *nst_arena_alloc_array(struct nst_arena *arena, size_t size, size_t count);
 #define NST_ARENA_NEW(arena, type, count) ((type *)nst_arena_alloc_array((arena), sizeof(type), (size_t)(count)))
 
 /* ---------------------------------------------------------------------------------------------
+ * Elementwise loops over float arrays, vectorized (src/floats.c); x, a, b never overlap y
+ * ------------------------------------------------------------------------------------------- */
+void nst_floats_add(size_t n, const float *restrict x, float *restrict y);           /* y += x */
+void nst_floats_axpy(size_t n, float a, const float *restrict x, float *restrict y); /* y += a x */
+void nst_floats_scale(size_t n, float a, const float *restrict x, float *restrict y); /* y = a x */
+void nst_floats_scale_in_place(size_t n, float a, float *restrict y);                /* y *= a */
+void nst_floats_step(size_t n, const float *restrict b, float a, const float *restrict x,
+                     float *restrict y);                                               /* y = b + a x */
+void nst_floats_blend(size_t n, float a0, const float *restrict a, float a1, const float *restrict b,
+                      float *restrict y);                                               /* y = a0 a + a1 b */
+
+/* ---------------------------------------------------------------------------------------------
  * Weights (src/weights.c)
  * ------------------------------------------------------------------------------------------- */
 struct nst_weights {

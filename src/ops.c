@@ -297,19 +297,6 @@ static void transpose_chunk(size_t k, size_t c, const float *restrict f, float *
 			at[i * k + p0] = f[p0 * c + i];
 }
 
-/* Floats add_floats adds per step: a fixed count that the compiler turns into vector adds. */
-#define ADD_STEP 16
-
-/* dst[i] += src[i] for i < n. */
-static void add_floats(size_t n, const float *restrict src, float *restrict dst) {
-	size_t i = 0;
-	for (; i + ADD_STEP <= n; i += ADD_STEP)
-		for (size_t q = 0; q < ADD_STEP; q++)
-			dst[i + q] += src[i + q];
-	for (; i < n; i++)
-		dst[i] += src[i];
-}
-
 struct gram_task {
 	const struct nst_engine *engine;
 	size_t n, chunk, n_chunks;
@@ -368,7 +355,7 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 				g->fn(mr, nc, k, at + i0 * k, k, packed + panel * panel_floats, rows + n0, c, &params);
 			}
 			for (size_t r = 0; r < mr; r++)
-				add_floats(c - first * nr, rows + r * c + first * nr, acc + (i0 + r) * c + first * nr);
+				nst_floats_add(c - first * nr, rows + r * c + first * nr, acc + (i0 + r) * c + first * nr);
 		}
 	}
 }
@@ -393,7 +380,7 @@ static void gram_run(struct gram_task t) {
 		float *row = gram + i * cc;
 		memcpy(row + i, engine->scratch + i * cc + i, (cc - i) * sizeof(float));
 		for (int sl = 1; sl < t.slots; sl++)
-			add_floats(cc - i, engine->scratch + (size_t)sl * engine->scratch_floats + i * cc + i, row + i);
+			nst_floats_add(cc - i, engine->scratch + (size_t)sl * engine->scratch_floats + i * cc + i, row + i);
 		for (size_t j = i; j < cc; j++)
 			row[j] *= scale;
 	}

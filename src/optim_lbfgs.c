@@ -92,8 +92,7 @@ static double line_trial_evaluate(void *context, double t, float *grad) {
 	const struct nst_objective *obj = c->obj;
 	struct lbfgs_state *st = c->opt->state;
 	const float tf = (float)t, *x0 = st->x0, *d = st->d;
-	for (size_t i = 0; i < obj->n; i++)
-		obj->x[i] = x0[i] + tf * d[i];
+	nst_floats_step(obj->n, x0, tf, d, obj->x);
 	const double f = obj->evaluate(obj->context, true);
 	st->evals++;
 	if (obj->report(obj->context, true, st->n_iter) != NST_OK) /* stop after the search, at the point it accepts */
@@ -121,8 +120,7 @@ static enum nst_status line_search(const struct nst_optim *opt, const struct nst
 	nst_strong_wolfe(&ls, st->d, st->t, st->f, st->prev_grad, gtd, line_trial_evaluate, &trial, &res);
 	st->searching = false;
 	const float tf = (float)res.t;
-	for (size_t i = 0; i < n; i++)
-		obj->x[i] = st->x0[i] + tf * st->d[i];
+	nst_floats_step(n, st->x0, tf, st->d, obj->x);
 	memcpy(obj->grad, res.grad, n * sizeof(float));
 	st->t = res.t;
 	st->f = res.f;
@@ -152,10 +150,8 @@ static void direction(const struct nst_optim *opt, struct lbfgs_state *r, const 
 		yy += (double)yi * (double)yi;
 	}
 	if (ys > LBFGS_MIN_CURVATURE) {
-		for (size_t i = 0; i < n; i++) {
-			y[i] = g[i] - prev[i];
-			st[i] = d[i] * (float)r->t;
-		}
+		nst_floats_blend(n, 1.0f, g, -1.0f, prev, y); /* g - prev */
+		nst_floats_scale(n, (float)r->t, d, st);
 		r->ro[slot] = 1.0 / ys;
 		if (r->n_old == m)
 			r->oldest = (r->oldest + 1) % m; /* the oldest pair was overwritten */
@@ -163,26 +159,20 @@ static void direction(const struct nst_optim *opt, struct lbfgs_state *r, const 
 			r->n_old++;
 		r->h_diag = ys / yy;
 	}
-	for (size_t i = 0; i < n; i++)
-		d[i] = -g[i];
+	nst_floats_scale(n, -1.0f, g, d);
 	for (int k = r->n_old - 1; k >= 0; k--) {
 		const int j = (r->oldest + k) % m;
 		const double al = dot(n, r->steps + (size_t)j * n, d) * r->ro[j];
 		r->al[j] = al;
 		const float a = (float)al;
-		const float *yj = r->dirs + (size_t)j * n;
-		for (size_t i = 0; i < n; i++)
-			d[i] -= a * yj[i];
+		nst_floats_axpy(n, -a, r->dirs + (size_t)j * n, d); /* d -= a y_j */
 	}
-	for (size_t i = 0; i < n; i++)
-		d[i] *= (float)r->h_diag;
+	nst_floats_scale_in_place(n, (float)r->h_diag, d);
 	for (int k = 0; k < r->n_old; k++) {
 		const int j = (r->oldest + k) % m;
 		const double be = dot(n, r->dirs + (size_t)j * n, d) * r->ro[j];
 		const float a = (float)(r->al[j] - be);
-		const float *sj = r->steps + (size_t)j * n;
-		for (size_t i = 0; i < n; i++)
-			d[i] += a * sj[i];
+		nst_floats_axpy(n, a, r->steps + (size_t)j * n, d);
 	}
 }
 
@@ -222,8 +212,7 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 			const double t0 = nst_seconds();
 			r->n_iter++;
 			if (r->n_iter == 1) {
-				for (size_t i = 0; i < n; i++)
-					d[i] = -g[i];
+				nst_floats_scale(n, -1.0f, g, d);
 				r->n_old = 0;
 				r->h_diag = 1.0;
 			} else {
@@ -247,9 +236,7 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 					return s;
 				continue;
 			}
-			const float tf = (float)r->t;
-			for (size_t i = 0; i < n; i++)
-				obj->x[i] += tf * d[i];
+			nst_floats_axpy(n, (float)r->t, d, obj->x);
 			*obj->seconds += nst_seconds() - t0;
 			if (r->n_iter != max_iter) {
 				r->f = obj->evaluate(obj->context, true);
