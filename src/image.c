@@ -716,7 +716,7 @@ void nst_image_free(struct nst_image *image) {
 
 /* ---- encoding --------------------------------------------------------------------------- */
 
-/* Where stb_image_write's output goes; the first failing write is remembered. */
+/* Where an encoder's output goes; the first failing write is remembered. */
 struct write_sink {
 	FILE *file;
 	int error; /* errno of the first failed write, 0 if none */
@@ -729,8 +729,11 @@ static void sink_write(void *context, void *data, int size) {
 	if (fwrite(data, 1, (size_t)size, sink->file) != (size_t)size) sink->error = errno ? errno : EIO;
 }
 
-/* Encodes image into sink: 0 if stb_image_write failed (it only does when out of memory). */
+/* Encodes image into sink: 0 if the encoder failed (it only does when out of memory).  PNG row by
+ * row through libpng, the others through stb_image_write. */
 static int encode(enum picture_format format, const struct nst_image *image, int quality, struct write_sink *sink) {
+	if (format == FORMAT_PNG)
+		return png_encode(image, sink_write, sink);
 	return stb_encode(format, image, quality, sink_write, sink);
 }
 

@@ -138,6 +138,8 @@ enum nst_status stb_decode(const char *name, const char *format, const uint8_t *
                            struct image_budget *budget, struct image_pixels *out, struct nst_diag *diag);
 enum picture_format { FORMAT_PNG, FORMAT_JPEG, FORMAT_BMP, FORMAT_TGA };
 typedef void image_write_func(void *context, void *data, int size);
+/* src/image_png.c: PNG written row by row through libpng; 0 if libpng failed (out of memory). */
+int png_encode(const struct nst_image *image, image_write_func *write, void *context);
 /* 0 if stb_image_write failed (it only does when out of memory). */
 int stb_encode(enum picture_format format, const struct nst_image *image, int quality, image_write_func *write,
                void *context);

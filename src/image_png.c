@@ -168,3 +168,55 @@ enum nst_status png_decode(const char *name, const uint8_t *bytes, size_t size, 
 	png_destroy_read_struct(&png, &info, NULL);
 	return status;
 }
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+/* Writing: the picture's rows handed to libpng one at a time, its output to write as it comes, so
+ * that no compressed or filtered copy of the picture is held (stb_image_write builds both whole:
+ * about two thirds of the picture's own bytes again, at the peak of a run). */
+struct png_sink {
+	image_write_func *write;
+	void *context;
+};
+
+static void png_write_to_sink(png_structp png, png_bytep data, size_t n) {
+	const struct png_sink *sink = png_get_io_ptr(png);
+	/* the sink takes an int: libpng's blocks are its zlib buffer (8 KiB), far below */
+	sink->write(sink->context, data, (int)n);
+}
+
+static void png_flush_nothing(png_structp png) { (void)png; }
+
+static void png_write_error(png_structp png, png_const_charp message) {
+	(void)message;
+	png_longjmp(png, 1);
+}
+
+/* An encoding whose setjmp frame holds nothing that changes after it. */
+static int png_encode_rows(png_structp png, png_infop info, const struct nst_image *image) {
+	if (setjmp(png_jmpbuf(png)))
+		return 0;
+	png_set_IHDR(png, info, (png_uint_32)image->width, (png_uint_32)image->height, 8, PNG_COLOR_TYPE_RGB,
+	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (int y = 0; y < image->height; y++)
+		png_write_row(png, image->rgb + (size_t)y * (size_t)image->width * PNG_RGB);
+	png_write_end(png, info);
+	return 1;
+}
+
+int png_encode(const struct nst_image *image, image_write_func *write, void *context) {
+	struct png_sink sink = {write, context};
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_write_error, png_on_warning);
+	if (!png)
+		return 0;
+	png_infop info = png_create_info_struct(png);
+	if (!info) {
+		png_destroy_write_struct(&png, NULL);
+		return 0;
+	}
+	png_set_write_fn(png, &sink, png_write_to_sink, png_flush_nothing);
+	const int ok = png_encode_rows(png, info, image);
+	png_destroy_write_struct(&png, &info);
+	return ok;
+}
