@@ -458,13 +458,13 @@ static void pointwise_run(void *context, size_t slot, size_t item) {
 		if (t->relu)
 			for (size_t p = i0; p < i1; p += WIDTH)
 				for (size_t k = 0; k < WIDTH; k++)
-					o[p + k] = o[p + k] > 0.0f ? o[p + k] : 0.0f;
+					o[p + k] = o[p + k] < 0.0f ? 0.0f : o[p + k]; /* NaN stays NaN, as the kernels' clamps */
 		break;
 	case POINTWISE_INNER:
 		for (size_t p = i0; p < i1; p += WIDTH)
 			for (size_t k = 0; k < WIDTH; k++) {
 				const float v = m[k] * o[p + k] + b[k] * a[p + k];
-				o[p + k] = v > 0.0f ? v : 0.0f;
+				o[p + k] = v < 0.0f ? 0.0f : v;
 			}
 		break;
 	case POINTWISE_OUTER:

@@ -397,7 +397,8 @@ void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, 
 void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float *in, const float *packed, int ct,
                   float *f, float *gram) {
 	const struct nst_conv_shape shape = {1, 1, 1, 0, false, cs, ct};
-	if (nst_conv_small_n(engine->gemm, &shape)) { /* the small-N kernels' own path, then the Gram */
+	/* packed by nst_conv_pack_forward for the kernels of ct columns (conv_im2col.c's choice) */
+	if (nst_conv_small_n(nst_gemm_kernel_for_columns(engine->gemm, (size_t)ct), &shape)) { /* the small-N kernels' own path, then the Gram */
 		const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
 		nst_conv2d(engine, &shape, 1, (int)n, in, packed, f, &relu);
 		nst_gram(engine, n, ct, f, gram);
@@ -569,8 +570,9 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .m_packed = m ? m_packed_scratch : NULL,
 	                          .p = p, .w_packed = w_packed, .out = out};
 	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
-	t.dot = nst_conv_small_n(engine->gemm, &back) ? nst_dot_kernel_for(engine->gemm) : NULL;
+	/* the kernels nst_conv_pack_backward packed the tap's backward for (conv_im2col.c's choice) */
 	t.w_gemm = nst_gemm_kernel_for_columns(engine->gemm, (size_t)cs);
+	t.dot = nst_conv_small_n(t.w_gemm, &back) ? nst_dot_kernel_for(t.w_gemm) : NULL;
 	t.content_scale = (float)(2.0 * (double)content_weight / (double)(n * (size_t)ct));
 	t.rows = tap_block_rows(engine->gemm, ct);
 	t.n_blocks = (n + t.rows - 1) / t.rows;

@@ -1229,10 +1229,13 @@ static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct 
 	const int failed_before = check_failed_count;
 	for (int t = 0; t < cases && check_failed_count - failed_before < 10; t++) {
 		const size_t kind = rng_range(r, 0, 2), cig = per_group[kind][0], cog = per_group[kind][1];
-		const size_t outputs = k->outputs_multiple * rng_range(r, 1, k->outputs_multiple > 1 ? 8 : 70);
+		/* a whole number of groups (cog outputs each), a multiple of what the member takes */
+		const size_t unit = k->outputs_multiple % cog ? k->outputs_multiple * cog : k->outputs_multiple;
+		const size_t outputs = unit * rng_range(r, 1, unit > 2 ? 8 : 70);
 		const size_t lanes = outputs * cig, cin = lanes / cog;
 		const size_t pixels = rng_range(r, 1, 19), taps = rng_range(r, 1, DWCONV_MAX_TAPS);
-		const size_t step = cin + rng_range(r, 0, 5), span = pixels * step + taps * 3 + cin;
+		/* the last pixel's last read ends at the guard page: span is exactly what the taps reach */
+		const size_t step = cin + rng_range(r, 0, 5), reach = taps * 3, span = (pixels - 1) * step + reach + cin;
 		struct guarded gin, gout;
 		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, pixels * outputs);
 		float *w = xmalloc(taps * lanes * sizeof(float)), *bias = xmalloc(outputs * sizeof(float));
@@ -1244,7 +1247,7 @@ static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct 
 		for (size_t c = 0; c < outputs; c++)
 			bias[c] = rng_float(r);
 		for (size_t i = 0; i < taps; i++) {
-			inputs[i] = in + rng_range(r, 0, taps * 3); /* the last pixel's channels stay inside in */
+			inputs[i] = in + (i == 0 ? reach : rng_range(r, 0, reach)); /* tap 0 reads up to the end */
 			weights[i] = w + i * lanes;
 		}
 		const bool relu = rng_range(r, 0, 1) != 0;
