@@ -795,6 +795,17 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 		fprintf(json, "\n  ],\n");
 }
 
+/* The median, least and most (lo, hi: NULL for none) of seconds [n], n >= 1. */
+static void spread(const double *seconds, int n, double *med, double *lo, double *hi) {
+	double tmp[MAX_TIMED];
+	memcpy(tmp, seconds, sizeof(double) * (size_t)n);
+	*med = cli_median(tmp, n); /* sorted: tmp[0] the least */
+	if (lo)
+		*lo = tmp[0];
+	if (hi)
+		*hi = tmp[n - 1];
+}
+
 /* One configuration of a section's grid (size si, backend entry b, threads t) in its child.  False
  * when it failed (its row says why) or the run was stopped; else its peak RSS and the median, least
  * and most of its timed seconds. */
@@ -809,14 +820,7 @@ static bool measure(const struct bench_options *o, enum bench_kind kind, int si,
 		       nst_precision_name(o->precisions[b]), o->threads[t], r->message);
 		return false;
 	}
-	*lo = *hi = r->seconds[0];
-	for (int k = 0; k < r->timed; k++) {
-		*lo = fmin(*lo, r->seconds[k]);
-		*hi = fmax(*hi, r->seconds[k]);
-	}
-	double tmp[MAX_TIMED];
-	memcpy(tmp, r->seconds, sizeof tmp);
-	*med = cli_median(tmp, r->timed);
+	spread(r->seconds, r->timed, med, lo, hi);
 	return true;
 }
 
@@ -971,15 +975,9 @@ static int bench_frames(const struct bench_options *o, FILE *json) {
 					failures++;
 					continue;
 				}
-				double lo = r.seconds[0], hi = r.seconds[0], tmp[MAX_TIMED];
-				for (int k = 0; k < r.timed; k++) {
-					lo = fmin(lo, r.seconds[k]);
-					hi = fmax(hi, r.seconds[k]);
-				}
-				memcpy(tmp, r.seconds, sizeof tmp);
-				const double med = cli_median(tmp, r.timed);
-				memcpy(tmp, r.with_painting, sizeof tmp);
-				const double both = cli_median(tmp, r.timed);
+				double med, lo, hi, both;
+				spread(r.seconds, r.timed, &med, &lo, &hi);
+				spread(r.with_painting, r.timed, &both, NULL, NULL);
 				printf("  %9s %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %7.1f %18.1f %8.1f %10.1f\n", frame,
 				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
 				       1.0 / med, both * MS_PER_S, cli_mib(r.plan_bytes), cli_mib(rss));
@@ -1082,15 +1080,9 @@ static int bench_streams(const struct bench_options *o, const char *model_name, 
 					failures++;
 					continue;
 				}
-				double lo = r.seconds[0], hi = r.seconds[0], tmp[MAX_TIMED];
-				for (int k = 0; k < r.timed; k++) {
-					lo = fmin(lo, r.seconds[k]);
-					hi = fmax(hi, r.seconds[k]);
-				}
-				memcpy(tmp, r.seconds, sizeof tmp);
-				const double med = cli_median(tmp, r.timed);
-				memcpy(tmp, r.with_painting, sizeof tmp);
-				const double conv = cli_median(tmp, r.timed);
+				double med, lo, hi, conv;
+				spread(r.seconds, r.timed, &med, &lo, &hi);
+				spread(r.with_painting, r.timed, &conv, NULL, NULL);
 				printf("  %9s %-10s %3d %9.1f [%6.1f, %6.1f] %7.1f %15.2f %8.1f %10.1f\n", frame, name, threads[t],
 				       med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, 1.0 / med, conv * MS_PER_S, cli_mib(r.plan_bytes),
 				       cli_mib(rss));
