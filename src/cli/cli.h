@@ -181,6 +181,7 @@ enum cli_frames {
 	CLI_FRAMES_PNG,      /* out: DIR/frame_000001.png ... */
 };
 #define CLI_STEADY_DEFAULT 0.7f /* --steady: on for streams */
+#define CLI_STREAM_LOG_SECONDS 5.0 /* the progress line's period when stderr is not a terminal */
 struct cli_stream_options {
 	const char *input, *output;     /* -c and -o: "-", a file or FIFO; -o may be a directory */
 	enum cli_frames input_format, output_format;

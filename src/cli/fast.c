@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../frames.h"
 #include "cli.h"
 #include "nst.h"
 
@@ -91,6 +92,7 @@ static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst --model NAME|FILE.nstw -c PHOTO [-c PHOTO|DIR ...] -o OUT [options]\n"
 	        "       nst --model arbitrary -c PHOTO [...] -s PAINTING[,PAINTING...] -o OUT [options]\n"
+	        "       nst --model NAME -c -|FILE.y4m|FIFO [--frame-size WxH] -o -|FILE|DIR/ [options]   (frame streams)\n"
 	        "\n"
 	        "Stylizes each PHOTO in one pass: with a trained network (its painting built in), or with the\n"
 	        "arbitrary-style network (MicroAST), which takes any painting (-s).\n"
@@ -130,13 +132,36 @@ static void usage(FILE *f) {
 	        "  -q, --quiet           only errors\n"
 	        "  -h, --help            this text\n"
 	        "\n"
+	        "Frame streams (camera and video): -c - (or a file or FIFO) starting with a YUV4MPEG2 header is read\n"
+	        "frame by frame (chroma 420jpeg, 420mpeg2, 420paldv, 420, 444; BT.601 limited range, as ffmpeg's\n"
+	        "default), as are raw frames of --frame-size; one plan, one arena and (arbitrary) one painting encoding\n"
+	        "serve every frame, read, stylized and written in a pipeline (two frames at most waiting on each side).\n"
+	        "      --frame-size WxH  raw frames of that size on -c (RGB24 unless --input-format says)\n"
+	        "      --input-format y4m|rgb24|yuv420p  (default: YUV4MPEG2 when the stream starts so, else rgb24;\n"
+	        "                        yuv420p: raw I420 planes, as rpicam-vid --codec yuv420 writes)\n"
+	        "      --output-format y4m|rgb24|yuv420p|png  (default: Y4M with the input's header -- size as run, rate,\n"
+	        "                        aspect, interlacing, chroma -- raw RGB24 for raw RGB24 in, PNG frames\n"
+	        "                        DIR/frame_000001.png ... when -o is a directory)\n"
+	        "      --frame-rate N[/D]  the output header's rate (default: the input's, else 25)\n"
+	        "      --steady S        0..1 (default %.1f; 0: off): each pixel's result blended with the previous\n"
+	        "                        frame's, S * g * previous + (1 - S * g) * new, where g is 1 where the input\n"
+	        "                        stood still (its 3x3 luma change within %.0f levels, noise) and 0 where it moved\n"
+	        "                        (%.0f levels and more), so sensor noise stops shimmering and moving things leave\n"
+	        "                        no trail; a frame whose mean luma change exceeds %.0f levels (a cut) starts afresh\n"
+	        "      --no-pipeline     read, stylize and write each frame in turn (for measurements)\n"
+	        "  Progress (frames, frames per second) goes to stderr: a \\r line on a terminal, a line every %.0f s\n"
+	        "  otherwise; -q silences it.  The input ending between frames ends the run (0); inside a frame, a\n"
+	        "  broken pipe or a write error: the complete frames are written, one line, exit 1; SIGINT / SIGTERM /\n"
+	        "  SIGHUP: the frame being stylized is written, exit 130.\n"
+	        "\n"
 	        "Pictures whose sides are not multiples of 4 are padded by repeating their last row / column\n"
 	        "and cropped back: every result has its picture's size.  A picture that cannot be read is\n"
 	        "reported in one line and the others are done; SIGINT / SIGTERM / SIGHUP stop after the\n"
 	        "picture being done is written.\n"
 	        "exit codes: 0 done, 1 a file or run failed (the first failure's code when several pictures\n"
 	        "            fail), 2 usage, 3 memory, 130 interrupted (the finished pictures are written)\n",
-	        DEFAULT_JPEG_QUALITY);
+	        DEFAULT_JPEG_QUALITY, (double)CLI_STEADY_DEFAULT, (double)NST_STEADY_DEFAULT_STILL,
+	        (double)NST_STEADY_DEFAULT_MOVING, (double)NST_STEADY_DEFAULT_CUT, CLI_STREAM_LOG_SECONDS);
 }
 
 static char *dup_string(const char *s) {

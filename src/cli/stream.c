@@ -45,7 +45,6 @@
 #define PEEK_RETRY_NS 1000000L   /* a pipe holding part of the magic: look again after 1 ms */
 #define DEFAULT_RATE 25          /* frames per second in a Y4M header when nothing says */
 #define TTY_PROGRESS_S 0.5       /* the \r line's refresh on a terminal */
-#define LOG_PROGRESS_S 5.0       /* a progress line's period otherwise */
 #define FRAME_NAME "frame_%06lld.png"
 #define MSG_BYTES 1024 /* more than a diag's message */
 
@@ -561,7 +560,7 @@ static void progress(const struct cli_stream *s, struct progress *p, long long f
 		        frames, frames == 1 ? "" : "s", s->w, s->h, now - p->start, fps);
 		return;
 	}
-	if (now - p->last < (p->tty ? TTY_PROGRESS_S : LOG_PROGRESS_S))
+	if (now - p->last < (p->tty ? TTY_PROGRESS_S : CLI_STREAM_LOG_SECONDS))
 		return;
 	p->last = now;
 	if (p->tty)
