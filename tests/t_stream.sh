@@ -110,6 +110,24 @@ done
 $NST --model candy -q -c - --size 48 -o - <"$tmp/clip.y4m" >"$tmp/small.y4m"
 [ "$(probe "$tmp/small.y4m")" = "48 32 25/1 $N " ] && ok "--size: the header says the size run" || bad "--size: $(probe "$tmp/small.y4m")"
 
+# named FIFOs: a Y4M stream is detected through one; a picture through one is still a picture
+mkfifo "$tmp/fifo.y4m" "$tmp/fifo.png"
+cat "$tmp/clip.y4m" >"$tmp/fifo.y4m" &
+$NST --model candy -q --steady 0 -c "$tmp/fifo.y4m" -o "$tmp/fromfifo.y4m"
+wait
+cmp -s "$tmp/fromfifo.y4m" "$tmp/file.y4m" && ok "a Y4M stream through a named FIFO" || bad "a Y4M stream through a named FIFO"
+cat "$tmp/frames/f_1.png" >"$tmp/fifo.png" &
+$NST --model candy -q -c "$tmp/fifo.png" -o "$tmp/fifo_out.png"
+wait
+cmp -s "$tmp/fifo_out.png" "$tmp/rgbref/f_1.png" && ok "a picture through a named FIFO: as today" || bad "a picture through a named FIFO"
+cat "$tmp/frames/f_1.png" | $NST --model candy -q -c - -o - >"$tmp/stdin_out.png"
+cmp -s "$tmp/stdin_out.png" "$tmp/rgbref/f_1.png" && ok "a picture on standard input: as today" || bad "a picture on standard input"
+
+# the README's file recipe: ffmpeg | nst | ffmpeg encoding a file
+"${FF[@]}" -f lavfi -i testsrc2=size=${W}x$H:rate=30 -frames:v 4 -pix_fmt yuv420p -f yuv4mpegpipe - |
+	$NST --model candy -q -c - -o - | "${FF[@]}" -f yuv4mpegpipe -i - -c:v ffv1 "$tmp/recipe.mkv"
+[ "$(probe "$tmp/recipe.mkv")" = "$W $H 30/1 4 " ] && ok "ffmpeg | nst | ffmpeg to a file" || bad "recipe: $(probe "$tmp/recipe.mkv")"
+
 # --- endings ---------------------------------------------------------------------------------------
 header=$(head -1 "$tmp/clip.y4m" | wc -c)
 frame=$((6 + W * H * 3 / 2))

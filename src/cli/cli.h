@@ -184,6 +184,7 @@ enum cli_frames {
 #define CLI_STREAM_LOG_SECONDS 5.0 /* the progress line's period when stderr is not a terminal */
 struct cli_stream_options {
 	const char *input, *output;     /* -c and -o: "-", a file or FIFO; -o may be a directory */
+	int input_fd;                   /* -c already open (a named FIFO cli_stream_detect looked at), or -1 */
 	enum cli_frames input_format, output_format;
 	int frame_width, frame_height;  /* --frame-size (raw frames); 0: none */
 	int rate_num, rate_den;         /* --frame-rate; 0: the input's (else 25) */
@@ -193,8 +194,9 @@ struct cli_stream_options {
 	bool quiet;
 };
 /* Whether -c o->input is a frame stream: an input or frame-size option says so, or it starts with
- * "YUV4MPEG2 " (looked at without taking it from a pipe; a named FIFO is opened for that, and
- * *keep_fd is that descriptor, to close after the input is read; else -1). */
+ * "YUV4MPEG2 " (looked at without taking it from a pipe).  A named FIFO is opened for that and kept
+ * open (its writer would otherwise lose its reader): *keep_fd is that descriptor, for
+ * cli_stream_open (input_fd) or to close after the picture is read; else -1. */
 bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd);
 struct cli_stream;
 /* Opens the input and reads its header: *width x *height, the frames' size as they run (after

@@ -1076,8 +1076,11 @@ static int run(struct fast_cli *c) {
 		c->stream.size = c->size;
 		c->stream.quiet = c->quiet;
 		int fifo_fd;
-		if (cli_stream_detect(&c->stream, &fifo_fd))
+		c->stream.input_fd = -1;
+		if (cli_stream_detect(&c->stream, &fifo_fd)) {
+			c->stream.input_fd = fifo_fd; /* the stream owns it from here */
 			return run_stream(c);
+		}
 		const int rc = run_pictures(c);
 		if (fifo_fd >= 0)
 			close(fifo_fd);

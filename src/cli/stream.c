@@ -143,8 +143,8 @@ bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd) {
 	const ssize_t got = peek(fd, magic, sizeof magic);
 	const bool y4m = got == (ssize_t)sizeof magic && !memcmp(magic, NST_Y4M_MAGIC, sizeof magic);
 	if (!is_stdin) {
-		if (!y4m && S_ISFIFO(st.st_mode))
-			*keep_fd = fd; /* the FIFO's bytes stay for the picture's reader while this is open */
+		if (S_ISFIFO(st.st_mode))
+			*keep_fd = fd; /* the FIFO's writer keeps a reader (the picture's reader opens it again) */
 		else
 			close(fd);
 	}
@@ -382,7 +382,9 @@ int cli_stream_open(const struct cli_stream_options *o, struct cli_stream **out,
 	s->in_fd = -1;
 	s->out_fd = -1;
 	*out = s;
-	if (!strcmp(o->input, "-")) {
+	if (o->input_fd >= 0) {
+		s->in->fd = s->in_fd = o->input_fd;
+	} else if (!strcmp(o->input, "-")) {
 		s->in->fd = STDIN_FILENO;
 	} else if ((s->in->fd = s->in_fd = open_input(o->input)) < 0) {
 		return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", o->input,
