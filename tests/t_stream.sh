@@ -107,6 +107,16 @@ for chroma in 420mpeg2 444; do
 	head -1 "$tmp/c_out.y4m" | grep -q "^YUV4MPEG2 W$W H$H F25:1 .*C$chroma\$" && [ "$(probe "$tmp/c_out.y4m")" = "$W $H 25/1 $N " ] &&
 		ok "C$chroma carried through" || bad "C$chroma: header '$(head -1 "$tmp/c_out.y4m")' (input: $(head -1 "$tmp/c.y4m"))"
 done
+# a header with every parameter, FRAME lines with parameters: carried and tolerated
+"$PYTHON" - "$tmp/params.y4m" <<'EOF'
+import sys
+frame = b"FRAME Ixyz Xcomment\n" + bytes(range(256)) + bytes(16 * 16 * 3 - 256)
+open(sys.argv[1], "wb").write(b"YUV4MPEG2 W16 H16 F30000:1001 It A10:11 C444 XYSCSS=444\n" + 2 * frame)
+EOF
+$NST --model candy -q -c "$tmp/params.y4m" -o - >"$tmp/params_out.y4m"
+[ "$(head -1 "$tmp/params_out.y4m")" = "YUV4MPEG2 W16 H16 F30000:1001 It A10:11 C444" ] &&
+	[ "$(stat -c %s "$tmp/params_out.y4m")" -eq $((45 + 2 * (6 + 16 * 16 * 3))) ] &&
+	ok "F, I, A and C carried; FRAME parameters tolerated" || bad "parameters: '$(head -1 "$tmp/params_out.y4m")'"
 $NST --model candy -q -c - --size 48 -o - <"$tmp/clip.y4m" >"$tmp/small.y4m"
 [ "$(probe "$tmp/small.y4m")" = "48 32 25/1 $N " ] && ok "--size: the header says the size run" || bad "--size: $(probe "$tmp/small.y4m")"
 

@@ -306,6 +306,8 @@ static int read_header(struct cli_stream *s) {
 	} else {
 		char line[NST_Y4M_MAX_LINE];
 		const long n = reader_line(s->in, line, sizeof line);
+		if (n < 0 && cli_stop_signal())
+			return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) before the first frame", cli_stop_signal());
 		if (n < 0 && s->in->error)
 			return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", input_name(s), strerror(s->in->error));
 		if (n == -1)
@@ -514,8 +516,8 @@ static bool write_frame(struct cli_stream *s, const uint8_t *rgb) {
 	if (e) {
 		s->write_code = EXIT_FAILURE_RUN;
 		if (e == EPIPE)
-			snprintf(s->write_msg, sizeof s->write_msg, "%s was closed (broken pipe) after %lld frames",
-			         output_name(s), s->written_count);
+			snprintf(s->write_msg, sizeof s->write_msg, "%s was closed (broken pipe) after %lld frame%s",
+			         output_name(s), s->written_count, s->written_count == 1 ? "" : "s");
 		else
 			snprintf(s->write_msg, sizeof s->write_msg, "cannot write frame %lld to %s: %s", number, output_name(s),
 			         strerror(e));
