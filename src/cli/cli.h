@@ -198,6 +198,9 @@ struct cli_stream_options {
  * open (its writer would otherwise lose its reader): *keep_fd is that descriptor, for
  * cli_stream_open (input_fd) or to close after the picture is read; else -1. */
 bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd);
+/* Opens a named input for reading (src/cli/stream_detect.c); a FIFO must give its first byte
+ * within 10 s (else -1 with errno ETIMEDOUT), as for pictures. */
+int cli_stream_open_input(const char *path);
 struct cli_stream;
 /* Opens the input and reads its header: *width x *height, the frames' size as they run (after
  * --size).  EXIT_OK or the code of the one-line message printed. */

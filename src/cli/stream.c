@@ -13,11 +13,12 @@
  * buffering).  Every buffer is allocated before the first frame; the one exception is --size,
  * whose resampling (nst_image_resize) allocates its result per frame.
  *
+ * Whether -c is a stream at all: src/cli/stream_detect.c.
+ *
  * Endings: the input ending between frames is the normal end (0); a truncated last frame, a broken
  * pipe on the output, a read or write error end it after the complete frames are written (1, with
  * one line); SIGINT / SIGTERM / SIGHUP finish and write the frame being stylized, then stop (130).
  */
-#define _GNU_SOURCE /* tee(2): looking at a pipe's first bytes without taking them */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,8 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,115 +40,10 @@
 #define SLOTS 2                  /* frames waiting between reader and network, and network and writer */
 #define READ_BUFFER (64 * 1024)  /* the reader's buffer */
 #define POLL_MS 100              /* how often blocked threads look at the stop flags */
-#define FIFO_WAIT_MS 10000       /* a named FIFO's first byte (as for pictures) */
-#define PEEK_RETRY_NS 1000000L   /* a pipe holding part of the magic: look again after 1 ms */
 #define DEFAULT_RATE 25          /* frames per second in a Y4M header when nothing says */
 #define TTY_PROGRESS_S 0.5       /* the \r line's refresh on a terminal */
 #define FRAME_NAME "frame_%06lld.png"
 #define MSG_BYTES 1024 /* more than a diag's message */
-
-/* ---------------------------------------------------------------------------------------------
- * Detection
- * ------------------------------------------------------------------------------------------- */
-
-/* The first n bytes of a pipe, duplicated with tee(2) (the pipe keeps them): how many there are
- * (fewer at its end), or -1 when fd is not a pipe. */
-static ssize_t peek_pipe(int fd, uint8_t *buf, size_t n) {
-	int p[2];
-	if (pipe(p) != 0)
-		return -1;
-	ssize_t got;
-	for (;;) {
-		got = tee(fd, p[1], n, 0);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		const ssize_t r = read(p[0], buf, (size_t)got);
-		if (r != got) {
-			got = -1;
-			break;
-		}
-		if ((size_t)got >= n || memcmp(buf, NST_Y4M_MAGIC, (size_t)got) != 0)
-			break; /* enough, or already not the magic */
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		int queued = 0;
-		if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLHUP) && ioctl(fd, FIONREAD, &queued) == 0 && queued == got)
-			break; /* the writer is gone: that is all there is */
-		const struct timespec pause = {0, PEEK_RETRY_NS};
-		nanosleep(&pause, NULL);
-	}
-	close(p[0]);
-	close(p[1]);
-	return got;
-}
-
-/* The first n bytes of fd without taking them: a pipe (tee), a regular file (pread at its offset),
- * a socket (MSG_PEEK); -1 for anything else (a terminal, a device). */
-static ssize_t peek(int fd, uint8_t *buf, size_t n) {
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		return -1;
-	if (S_ISFIFO(st.st_mode))
-		return peek_pipe(fd, buf, n);
-	if (S_ISREG(st.st_mode)) {
-		const off_t at = lseek(fd, 0, SEEK_CUR);
-		return at < 0 ? -1 : pread(fd, buf, n, at);
-	}
-	if (S_ISSOCK(st.st_mode))
-		return recv(fd, buf, n, MSG_PEEK | MSG_WAITALL);
-	return -1;
-}
-
-/* Opens a named input for reading; a FIFO must give its first byte within FIFO_WAIT_MS. */
-static int open_input(const char *path) {
-	int fd;
-	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int ready;
-		do {
-			ready = poll(&p, 1, FIFO_WAIT_MS);
-		} while (ready < 0 && errno == EINTR);
-		if (ready == 0) {
-			close(fd);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-	const int flags = fcntl(fd, F_GETFL);
-	if (flags != -1)
-		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-	return fd;
-}
-
-bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd) {
-	*keep_fd = -1;
-	if (o->input_format != CLI_FRAMES_AUTO || o->frame_width > 0)
-		return true;
-	uint8_t magic[sizeof NST_Y4M_MAGIC - 1];
-	const bool is_stdin = !strcmp(o->input, "-");
-	struct stat st;
-	if (!is_stdin && (stat(o->input, &st) != 0 || S_ISDIR(st.st_mode)))
-		return false; /* a folder, or an error the picture path reports */
-	const int fd = is_stdin ? STDIN_FILENO : open_input(o->input);
-	if (fd < 0)
-		return false;
-	const ssize_t got = peek(fd, magic, sizeof magic);
-	const bool y4m = got == (ssize_t)sizeof magic && !memcmp(magic, NST_Y4M_MAGIC, sizeof magic);
-	if (!is_stdin) {
-		if (S_ISFIFO(st.st_mode))
-			*keep_fd = fd; /* the FIFO's writer keeps a reader (the picture's reader opens it again) */
-		else
-			close(fd);
-	}
-	return y4m;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Reading frames
@@ -388,7 +282,7 @@ int cli_stream_open(const struct cli_stream_options *o, struct cli_stream **out,
 		s->in->fd = s->in_fd = o->input_fd;
 	} else if (!strcmp(o->input, "-")) {
 		s->in->fd = STDIN_FILENO;
-	} else if ((s->in->fd = s->in_fd = open_input(o->input)) < 0) {
+	} else if ((s->in->fd = s->in_fd = cli_stream_open_input(o->input)) < 0) {
 		return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", o->input,
 		                errno == ETIMEDOUT ? "nothing came through this FIFO in 10 s" : strerror(errno));
 	}
