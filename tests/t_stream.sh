@@ -122,11 +122,12 @@ $NST --model candy -q -c - --size 48 -o - <"$tmp/clip.y4m" >"$tmp/small.y4m"
 
 # named FIFOs: a Y4M stream is detected through one; a picture through one is still a picture
 mkfifo "$tmp/fifo.y4m" "$tmp/fifo.png"
-cat "$tmp/clip.y4m" >"$tmp/fifo.y4m" &
+# (the writer under a timeout: an nst that never opens the FIFO must not hang the test)
+timeout 30 sh -c 'cat "$1" >"$2"' _ "$tmp/clip.y4m" "$tmp/fifo.y4m" &
 $NST --model candy -q --steady 0 -c "$tmp/fifo.y4m" -o "$tmp/fromfifo.y4m"
 wait
 cmp -s "$tmp/fromfifo.y4m" "$tmp/file.y4m" && ok "a Y4M stream through a named FIFO" || bad "a Y4M stream through a named FIFO"
-cat "$tmp/frames/f_1.png" >"$tmp/fifo.png" &
+timeout 30 sh -c 'cat "$1" >"$2"' _ "$tmp/frames/f_1.png" "$tmp/fifo.png" &
 $NST --model candy -q -c "$tmp/fifo.png" -o "$tmp/fifo_out.png"
 wait
 cmp -s "$tmp/fifo_out.png" "$tmp/rgbref/f_1.png" && ok "a picture through a named FIFO: as today" || bad "a picture through a named FIFO"
