@@ -17,6 +17,7 @@ TINY=(--weights "$BUILD/vgg19.nstw" --sizes 32 --threads 1 --backends simd --ite
 nst bench "${TINY[@]}" --json "$tmp/b.json" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out" "$tmp/err"; die "bench failed"; }
 sections=("microkernel peak" "single convolution layers at 32 px" "whole iterations" "feed-forward mode (model candy")
 [ -e "$BUILD/styles/arbitrary.nstw" ] && sections+=("arbitrary-style mode (a 256x256 painting")
+sections+=("stream mode (YUV 4:2:0 -> RGB -> network -> YUV")
 for section in "${sections[@]}"; do
 	grep -qF "$section" "$tmp/out" || die "no '$section' section: $(cat "$tmp/out")"
 done
@@ -44,15 +45,20 @@ if ar:  # the arbitrary-style network converted (make weights): one 32x24 row
     assert len(ar) == 1 and (ar[0]["width"], ar[0]["height"]) == (32, 24) and ar[0]["threads"] == 1, ar
     assert 0 < ar[0]["ms_min"] <= ar[0]["ms_median"] <= ar[0]["ms_max"] and ar[0]["fps"] > 0, ar
     assert ar[0]["ms_with_painting"] > ar[0]["ms_min"] and ar[0]["plan_bytes"] > 0, ar
+st = b["stream"]  # the stream path: candy (and the arbitrary network) at 32x24, 1 thread
+assert [r["network"] for r in st] == ["candy"] + (["arbitrary"] if ar else []), st
+assert all((r["width"], r["height"], r["threads"]) == (32, 24, 1) and r["fps"] > 0 and
+           0 < r["ms_min"] <= r["ms_median"] <= r["ms_max"] and 0 < r["ms_conversions"] < r["ms_median"] for r in st), st
 print("json: %d conv rows, iteration %.4f s, feed-forward %.2f ms" % (len(b["conv"]), it[0]["seconds_median"], ff[0]["ms_median"]))
 PYEOF
 ok "json: machine, peak, convolutions, iterations, feed-forward figures"
 
 nst bench "${TINY[@]}" --conv-size 0 --model none --frames none --json "$tmp/none.json" >"$tmp/out" 2>&1 ||
 	die "--model none failed"
-grep -qF "feed-forward mode: skipped (--model none)" "$tmp/out" && grep -qF "arbitrary-style mode: skipped (--frames none)" "$tmp/out" ||
+grep -qF "feed-forward mode: skipped (--model none)" "$tmp/out" && grep -qF "arbitrary-style mode: skipped (--frames none)" "$tmp/out" &&
+	grep -qF "stream mode: skipped (--frames none)" "$tmp/out" ||
 	die "--model none / --frames none: $(cat "$tmp/out")"
-"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == [] and b["arbitrary"] == []' \
+"$PYTHON" -c 'import json, sys; b = json.load(open(sys.argv[1])); assert b["feed_forward"] == [] and b["conv"] == [] and b["arbitrary"] == [] and b["stream"] == []' \
 	"$tmp/none.json" || die "--model none / --conv-size 0 / --frames none: the JSON still has those rows"
 ok "--model none, --frames none and --conv-size 0 skip their sections"
 

@@ -22,10 +22,10 @@ pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev libjpeg62-
 if [ "$what" = test ]; then
 	# The references in ../shared/reference and the converter's HDF5 reader.
 	# valgrind for tests/t_valgrind.sh (skipped, with a message, where it is missing); GNU time for
-	# the peak RSS tests/t_decode.sh measures.
+	# the peak RSS tests/t_decode.sh measures; ffmpeg makes and reads the frame streams of tests/t_stream.sh.
 	# pkg-config, man-db and groff-base for tests/t_install.sh and t_manpage.sh (the installed library
 	# through pkg-config, the man page rendered).
-	pkgs+=(python3-torch python3-pil python3-h5py valgrind time pkg-config man-db groff-base)
+	pkgs+=(python3-torch python3-pil python3-h5py valgrind time ffmpeg pkg-config man-db groff-base)
 fi
 if [ "$what" = fuzz ]; then
 	# clang with libFuzzer's and the sanitizers' runtimes; PIL makes the seed pictures.

@@ -13,7 +13,9 @@
  * Sections: the GEMM microkernel's L1-resident peak; the plan and its estimated duration (from that
  * peak); every VGG layer's convolution alone; whole optimization iterations; the feed-forward
  * mode's time per picture (--model); the arbitrary-style network's per video frame (--frames), its
- * painting encoded once and again with every frame.  The defaults are sized to take about a minute on a
+ * painting encoded once and again with every frame; the stream path's frames per second (YUV 4:2:0
+ * to RGB, the network, back to YUV, in memory: what nst --model -c - -o - does per frame) for the
+ * model and the arbitrary network at the --frames sizes, 1 and 2 threads.  The defaults are sized to take about a minute on a
  * Raspberry Pi 4: the usable CPUs' thread count only, 128 and 256 px, the backends but scalar, the
  * layers of the default run; --full measures every backend (scalar too), thread counts 1, 2, 4, ..
  * and 512 px.
@@ -29,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../frames.h"
 #include "cli.h"
 #include "nst.h"
 
@@ -90,9 +93,11 @@ struct bench_options {
 	bool sizes_given, threads_given, backends_given, conv_size_given;
 	const char *arbitrary;      /* the arbitrary-style network's file, or NULL (skip) */
 	int frame_w[MAX_LIST], frame_h[MAX_LIST], n_frames; /* its frame sizes */
+	int n_stream_frames;        /* the stream section's: the first of them (the defaults: fewer to stay in budget) */
+	bool frames_given;
 };
 
-enum bench_kind { BENCH_ITERATION, BENCH_PICTURE, BENCH_CONV, BENCH_FRAME };
+enum bench_kind { BENCH_ITERATION, BENCH_PICTURE, BENCH_CONV, BENCH_FRAME, BENCH_STREAM };
 
 /* What a child reports through its pipe. */
 struct bench_result {
@@ -100,7 +105,8 @@ struct bench_result {
 	char message[256];
 	size_t plan_bytes;
 	double seconds[MAX_TIMED];  /* per timed iteration (or feed-forward picture; BENCH_FRAME: the frame alone) */
-	double with_painting[MAX_TIMED]; /* BENCH_FRAME: the painting encoded again, then the frame */
+	double with_painting[MAX_TIMED]; /* BENCH_FRAME: the painting encoded again, then the frame;
+	                                    BENCH_STREAM: the YUV conversions alone */
 	int timed;
 	struct nst_profile profile;
 	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
@@ -116,7 +122,8 @@ struct child_job {
 	enum nst_precision precision;
 	int threads;
 	int in_channels, out_channels; /* BENCH_CONV */
-	int height;                 /* BENCH_FRAME: the frame is size x height */
+	int height;                 /* BENCH_FRAME, BENCH_STREAM: the frame is size x height */
+	bool arbitrary;             /* BENCH_STREAM: the arbitrary network (else the model) */
 };
 
 /* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s (0: not measured). */
@@ -137,6 +144,7 @@ struct bench_work {
 	int conv_side[NST_PROFILE_MAX_LAYERS]; /* each layer's picture side at conv_size */
 	double iteration_flops[MAX_LIST];      /* per size: one forward + backward pass */
 	double picture_flops[MAX_LIST];        /* per size: one feed-forward picture (0: no model) */
+	double stream_flops[MAX_LIST][2];      /* per frame size: the model's and the arbitrary network's frame */
 };
 
 static int parse_backends(const char *arg, struct bench_options *o) {
@@ -269,6 +277,10 @@ fail:
 
 /* The side of the synthetic painting of the arbitrary-style section. */
 #define BENCH_PAINTING_SIDE 256
+/* The stream section: at most this many timed frames per row (the --pictures count otherwise),
+ * and its thread counts when --threads does not give them. */
+#define STREAM_MAX_TIMED 3
+#define STREAM_THREADS {1, 2}
 
 /* [n][3] bytes of a fixed pseudo-random picture (speed does not depend on its content). */
 static void synthetic(uint8_t *rgb, size_t n, unsigned salt) {
@@ -327,6 +339,84 @@ static void run_frame_config(const struct bench_options *o, int width, int heigh
 	free(arena);
 	free(rgb);
 	free(paint);
+	if (st != NST_OK)
+		set_failure(r, st, &diag);
+	else
+		r->status = NST_OK;
+}
+
+/* The child of the stream section: one network, frame size and thread count; a synthetic 4:2:0
+ * frame converted to RGB, stylized and converted back per frame, as nst's stream path does. */
+static void run_stream_config(const struct bench_options *o, const struct child_job *job, struct bench_result *r) {
+	struct nst_diag diag = {{0}};
+	struct nst_weights *w = NULL;
+	struct nst_fast_session *fast = NULL;
+	struct nst_arbitrary_session *arb = NULL;
+	void *arena = NULL;
+	const int width = job->size, height = job->height;
+	const size_t pixels = (size_t)width * (size_t)height, yuv_bytes = nst_yuv_frame_bytes(width, height, NST_CHROMA_420JPEG);
+	uint8_t *yuv = malloc(yuv_bytes), *rgb = malloc(pixels * 3), *out = malloc(pixels * 3);
+	uint8_t *paint = malloc(BENCH_PAINTING_SIDE * BENCH_PAINTING_SIDE * 3);
+	float *scratch = malloc(nst_yuv_scratch_floats(width, height) * sizeof(float));
+	memset(r, 0, sizeof *r);
+	enum nst_status st = yuv && rgb && out && paint && scratch ? nst_weights_open(job->arbitrary ? o->arbitrary : o->model, &w, &diag)
+	                                                            : NST_ERR_OUT_OF_MEMORY;
+	size_t bytes = 0;
+	if (st == NST_OK && job->arbitrary) {
+		struct nst_arbitrary_plan plan;
+		st = nst_arbitrary_plan(w, width, height, BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, job->threads, job->backend,
+		                        job->precision, &plan, &diag);
+		bytes = plan.total_bytes;
+		r->flops = plan.flops;
+	} else if (st == NST_OK) {
+		struct nst_fast_plan plan;
+		st = nst_fast_plan(w, width, height, job->threads, job->backend, job->precision, &plan, &diag);
+		bytes = plan.total_bytes;
+		r->flops = plan.flops;
+	}
+	if (st == NST_OK) {
+		r->plan_bytes = bytes;
+		arena = aligned_alloc(NST_ARENA_ALIGNMENT, (bytes + 63) / 64 * 64);
+		if (!arena)
+			st = NST_ERR_OUT_OF_MEMORY;
+		else if (job->arbitrary)
+			st = nst_arbitrary_init(arena, bytes, w, width, height, BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, job->threads,
+			                        job->backend, job->precision, &arb, &diag);
+		else
+			st = nst_fast_init(arena, bytes, w, width, height, job->threads, job->backend, job->precision, &fast, &diag);
+	}
+	nst_weights_close(w);
+	if (st == NST_OK && arb) {
+		synthetic(paint, BENCH_PAINTING_SIDE * BENCH_PAINTING_SIDE, 1);
+		const struct nst_image painting = {BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, paint};
+		st = nst_arbitrary_set_style(arb, 1, &painting, NULL, &diag);
+	}
+	if (st == NST_OK) {
+		memset(yuv, 128, yuv_bytes);
+		synthetic(yuv, pixels / 3, 2); /* the luma (the speed does not depend on the content) */
+		const int timed = o->pictures < STREAM_MAX_TIMED ? o->pictures : STREAM_MAX_TIMED;
+		for (int i = 0; i < o->warmup + timed && st == NST_OK; i++) {
+			const double t0 = nst_seconds();
+			nst_yuv_to_rgb(yuv, width, height, NST_CHROMA_420JPEG, rgb);
+			const double t1 = nst_seconds();
+			st = arb ? nst_arbitrary_run(arb, width, height, rgb, 1.0f, out) : nst_fast_run(fast, width, height, rgb, out, 1.0f);
+			const double t2 = nst_seconds();
+			nst_rgb_to_yuv(out, width, height, NST_CHROMA_420JPEG, yuv, scratch);
+			const double t3 = nst_seconds();
+			if (i >= o->warmup && r->timed < MAX_TIMED) {
+				r->seconds[r->timed] = t3 - t0;
+				r->with_painting[r->timed++] = (t1 - t0) + (t3 - t2);
+			}
+		}
+	}
+	nst_fast_release(fast);
+	nst_arbitrary_release(arb);
+	free(arena);
+	free(yuv);
+	free(rgb);
+	free(out);
+	free(paint);
+	free(scratch);
 	if (st != NST_OK)
 		set_failure(r, st, &diag);
 	else
@@ -421,6 +511,8 @@ static void run_job(const struct bench_options *o, const struct child_job *job, 
 		run_fast_config(o, job->size, job->backend, job->precision, job->threads, r);
 	} else if (job->kind == BENCH_FRAME) {
 		run_frame_config(o, job->size, job->height, job->backend, job->precision, job->threads, r);
+	} else if (job->kind == BENCH_STREAM) {
+		run_stream_config(o, job, r);
 	} else if (job->kind == BENCH_ITERATION) {
 		run_config(o, job->size, job->backend, job->precision, job->threads, r);
 	} else {
@@ -581,6 +673,20 @@ static void describe_work(const struct bench_options *o, struct bench_work *wk) 
 			    NST_OK)
 				wk->picture_flops[si] = plan.flops;
 		}
+		for (int f = 0; f < o->n_frames; f++) {
+			struct nst_fast_plan plan;
+			if (nst_fast_plan(w, o->frame_w[f], o->frame_h[f], 1, NST_BACKEND_SCALAR, NST_PRECISION_FP32, &plan, &diag) == NST_OK)
+				wk->stream_flops[f][0] = plan.flops;
+		}
+		nst_weights_close(w);
+	}
+	if (o->arbitrary && nst_weights_open(o->arbitrary, &w, &diag) == NST_OK) {
+		for (int f = 0; f < o->n_frames; f++) {
+			struct nst_arbitrary_plan plan;
+			if (nst_arbitrary_plan(w, o->frame_w[f], o->frame_h[f], BENCH_PAINTING_SIDE, BENCH_PAINTING_SIDE, 1,
+			                       NST_BACKEND_SCALAR, NST_PRECISION_FP32, &plan, &diag) == NST_OK)
+				wk->stream_flops[f][1] = plan.flops;
+		}
 		nst_weights_close(w);
 	}
 }
@@ -664,7 +770,7 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 		for (int b = 0; b < o->n_backends && !stopped(); b++)
 			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32 && !stopped(); t++) {
 				const struct child_job job = {BENCH_CONV, h, o->backends[b], NST_PRECISION_FP32, o->threads[t],
-				                              L->in_channels, L->out_channels, 0};
+				                              L->in_channels, L->out_channels, 0, false};
 				struct bench_result r;
 				run_child(o, &job, &r);
 				const double f = r.status == NST_OK ? r.forward_gflops : 0.0;
@@ -689,12 +795,23 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 		fprintf(json, "\n  ],\n");
 }
 
+/* The median, least and most (lo, hi: NULL for none) of seconds [n], n >= 1. */
+static void spread(const double *seconds, int n, double *med, double *lo, double *hi) {
+	double tmp[MAX_TIMED];
+	memcpy(tmp, seconds, sizeof(double) * (size_t)n);
+	*med = cli_median(tmp, n); /* sorted: tmp[0] the least */
+	if (lo)
+		*lo = tmp[0];
+	if (hi)
+		*hi = tmp[n - 1];
+}
+
 /* One configuration of a section's grid (size si, backend entry b, threads t) in its child.  False
  * when it failed (its row says why) or the run was stopped; else its peak RSS and the median, least
  * and most of its timed seconds. */
 static bool measure(const struct bench_options *o, enum bench_kind kind, int si, int b, int t, struct bench_result *r,
                     size_t *rss, double *med, double *lo, double *hi) {
-	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0, 0};
+	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0, 0, false};
 	*rss = run_child(o, &job, r);
 	if (stopped())
 		return false;
@@ -703,14 +820,7 @@ static bool measure(const struct bench_options *o, enum bench_kind kind, int si,
 		       nst_precision_name(o->precisions[b]), o->threads[t], r->message);
 		return false;
 	}
-	*lo = *hi = r->seconds[0];
-	for (int k = 0; k < r->timed; k++) {
-		*lo = fmin(*lo, r->seconds[k]);
-		*hi = fmax(*hi, r->seconds[k]);
-	}
-	double tmp[MAX_TIMED];
-	memcpy(tmp, r->seconds, sizeof tmp);
-	*med = cli_median(tmp, r->timed);
+	spread(r->seconds, r->timed, med, lo, hi);
 	return true;
 }
 
@@ -851,7 +961,7 @@ static int bench_frames(const struct bench_options *o, FILE *json) {
 		for (int b = 0; b < o->n_backends; b++)
 			for (int t = 0; t < o->n_threads && o->backends[b] != NST_BACKEND_XNNPACK && !stopped(); t++) {
 				const struct child_job job = {BENCH_FRAME, o->frame_w[f], o->backends[b], o->precisions[b], o->threads[t],
-				                              0, 0, o->frame_h[f]};
+				                              0, 0, o->frame_h[f], false};
 				struct bench_result r;
 				const size_t rss = run_child(o, &job, &r);
 				if (stopped())
@@ -865,15 +975,9 @@ static int bench_frames(const struct bench_options *o, FILE *json) {
 					failures++;
 					continue;
 				}
-				double lo = r.seconds[0], hi = r.seconds[0], tmp[MAX_TIMED];
-				for (int k = 0; k < r.timed; k++) {
-					lo = fmin(lo, r.seconds[k]);
-					hi = fmax(hi, r.seconds[k]);
-				}
-				memcpy(tmp, r.seconds, sizeof tmp);
-				const double med = cli_median(tmp, r.timed);
-				memcpy(tmp, r.with_painting, sizeof tmp);
-				const double both = cli_median(tmp, r.timed);
+				double med, lo, hi, both;
+				spread(r.seconds, r.timed, &med, &lo, &hi);
+				spread(r.with_painting, r.timed, &both, NULL, NULL);
 				printf("  %9s %-7s %-4s %3d %9.1f [%6.1f, %6.1f] %7.1f %18.1f %8.1f %10.1f\n", frame,
 				       nst_backend_name(o->backends[b]), prec, o->threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
 				       1.0 / med, both * MS_PER_S, cli_mib(r.plan_bytes), cli_mib(rss));
@@ -888,6 +992,112 @@ static int bench_frames(const struct bench_options *o, FILE *json) {
 					fflush(json);
 				}
 			}
+	if (json)
+		fprintf(json, "\n  ],\n");
+	return failures;
+}
+
+/* The stream section's thread counts: --threads, else 1 and 2 (those the CPUs allow). */
+static int stream_threads(const struct bench_options *o, int *threads) {
+	if (o->threads_given) {
+		memcpy(threads, o->threads, sizeof(int) * (size_t)o->n_threads);
+		return o->n_threads;
+	}
+	const int d[] = STREAM_THREADS, cores = nst_cpu_count();
+	int n = 0;
+	for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+		if (d[i] <= cores || i == 0)
+			threads[n++] = d[i];
+	return n;
+}
+
+/* The first backend entry the networks run on (XNNPACK does not). */
+static int stream_backend(const struct bench_options *o) {
+	for (int b = 0; b < o->n_backends; b++)
+		if (o->backends[b] != NST_BACKEND_XNNPACK)
+			return b;
+	return -1;
+}
+
+/* The stream section's estimated seconds: its rows at the best peak per thread measured. */
+static double estimate_stream_seconds(const struct bench_options *o, const struct bench_work *wk,
+                                      double peak[MAX_LIST][MAX_LIST]) {
+	int threads[MAX_LIST];
+	const int n_threads = stream_threads(o, threads);
+	const int timed = o->pictures < STREAM_MAX_TIMED ? o->pictures : STREAM_MAX_TIMED;
+	double per_thread = 0.0;
+	for (int b = 0; b < o->n_backends; b++)
+		for (int t = 0; t < o->n_threads; t++)
+			per_thread = fmax(per_thread, peak[b][t] / o->threads[t]);
+	double total = 0.0;
+	for (int f = 0; f < o->n_stream_frames && stream_backend(o) >= 0; f++)
+		for (int net = 0; net < 2; net++)
+			for (int t = 0; t < n_threads && wk->stream_flops[f][net] > 0.0; t++)
+				total += ESTIMATE_CHILD_SECONDS + (o->warmup + timed) * at_peak(wk->stream_flops[f][net], per_thread * threads[t], 0.0,
+				                                       ESTIMATE_PICTURE_SHARE);
+	return total;
+}
+
+/* The stream section: frames per second of nst's stream path (YUV 4:2:0 to RGB, the network, RGB to
+ * YUV, in memory) for the model and the arbitrary network at every frame size and its thread
+ * counts, on the first backend the networks run on; each row in its own child.  Returns the
+ * failed rows. */
+static int bench_streams(const struct bench_options *o, const char *model_name, FILE *json) {
+	if (json)
+		fprintf(json, "  \"stream\": [");
+	const int b = stream_backend(o);
+	if ((!o->model && !o->arbitrary) || o->n_frames == 0 || b < 0) {
+		printf("\nstream mode: skipped (%s)\n", o->n_frames == 0 ? "--frames none" : b < 0 ? "no backend runs the networks"
+		                                                                                   : "no network");
+		if (json)
+			fprintf(json, "\n  ],\n");
+		return 0;
+	}
+	int threads[MAX_LIST];
+	const int n_threads = stream_threads(o, threads);
+	const int timed = o->pictures < STREAM_MAX_TIMED ? o->pictures : STREAM_MAX_TIMED;
+	printf("\nstream mode (YUV 4:2:0 -> RGB -> network -> YUV, in memory; backend %s %s; %d warm-up + %d timed frames):\n",
+	       nst_backend_name(o->backends[b]), nst_precision_name(o->precisions[b]), o->warmup, timed);
+	printf("  %9s %-10s %3s %26s %7s %15s %8s %10s\n", "frame", "network", "thr", "ms/frame median [min, max]", "fps",
+	       "ms conversions", "plan MiB", "peak MiB");
+	int rows = 0, failures = 0;
+	for (int f = 0; f < o->n_stream_frames; f++)
+		for (int net = 0; net < 2; net++) {
+			const char *name = net ? CLI_ARBITRARY_MODEL : model_name;
+			if (!(net ? o->arbitrary : o->model))
+				continue;
+			for (int t = 0; t < n_threads && !stopped(); t++) {
+				const struct child_job job = {BENCH_STREAM, o->frame_w[f], o->backends[b], o->precisions[b], threads[t], 0, 0,
+				                              o->frame_h[f], net == 1};
+				struct bench_result r;
+				const size_t rss = run_child(o, &job, &r);
+				if (stopped())
+					break;
+				char frame[NUMBER_BYTES];
+				snprintf(frame, sizeof frame, "%dx%d", o->frame_w[f], o->frame_h[f]);
+				if (r.status != NST_OK || r.timed == 0) {
+					printf("  %9s %-10s %3d  failed: %s\n", frame, name, threads[t], r.message);
+					failures++;
+					continue;
+				}
+				double med, lo, hi, conv;
+				spread(r.seconds, r.timed, &med, &lo, &hi);
+				spread(r.with_painting, r.timed, &conv, NULL, NULL);
+				printf("  %9s %-10s %3d %9.1f [%6.1f, %6.1f] %7.1f %15.2f %8.1f %10.1f\n", frame, name, threads[t],
+				       med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S, 1.0 / med, conv * MS_PER_S, cli_mib(r.plan_bytes),
+				       cli_mib(rss));
+				if (json) {
+					fprintf(json,
+					        "%s\n    {\"network\": \"%s\", \"width\": %d, \"height\": %d, \"backend\": \"%s\", "
+					        "\"precision\": \"%s\", \"threads\": %d, \"ms_median\": %.3f, \"ms_min\": %.3f, \"ms_max\": %.3f, "
+					        "\"fps\": %.2f, \"ms_conversions\": %.3f, \"plan_bytes\": %zu, \"peak_rss_bytes\": %zu}",
+					        rows++ ? "," : "", name, o->frame_w[f], o->frame_h[f], nst_backend_name(o->backends[b]),
+					        nst_precision_name(o->precisions[b]), threads[t], med * MS_PER_S, lo * MS_PER_S, hi * MS_PER_S,
+					        1.0 / med, conv * MS_PER_S, r.plan_bytes, rss);
+					fflush(json);
+				}
+			}
+		}
 	if (json)
 		fprintf(json, "\n  ],\n");
 	return failures;
@@ -932,8 +1142,10 @@ static void usage(const struct bench_options *o, int cores) {
 	       "                      run; --full %d and every layer; 0 skips the section)\n"
 	       "  --model NAME|FILE   feed-forward model timed (default %s; none skips the section)\n"
 	       "  --pictures N        timed feed-forward pictures and arbitrary-style frames (default %d)\n"
-	       "  --frames WxH,...    the arbitrary-style network's frame sizes (default 256x144,320x240,640x360;\n"
-	       "                      none skips the section)\n"
+	       "  --frames WxH,...    the arbitrary-style network's and the stream section's frame sizes (default\n"
+	       "                      256x144,320x240,640x360; none skips both sections); the stream section runs\n"
+	       "                      the model and the arbitrary network at 1 and 2 threads (or --threads), at most\n"
+	       "                      %d timed frames each\n"
 	       "  --optimizer adam|lbfgs   the whole iterations' optimizer (default adam)\n"
 	       "  --weights FILE      VGG weights (default: as nst finds them)\n"
 	       "  --json FILE         the same figures and the machine's description, as JSON (null: not measured)\n"
@@ -945,7 +1157,7 @@ static void usage(const struct bench_options *o, int cores) {
 	       "measures anything long, nst bench prints its estimate for this machine (from the measured peak)\n"
 	       "and leaves out the largest default size if the estimate is over %.0f s.\n",
 	       DEFAULT_ITERATIONS, DEFAULT_WARMUP, DEFAULT_CONV_SIZE, FULL_CONV_SIZE, DEFAULT_MODEL, DEFAULT_PICTURES,
-	       DEFAULT_BUDGET_SECONDS);
+	       STREAM_MAX_TIMED, DEFAULT_BUDGET_SECONDS);
 }
 
 /* The defaults of what --full and the command line did not set. */
@@ -977,7 +1189,7 @@ int cli_bench(int argc, char **argv) {
 	struct bench_options o = {{0}, 0, {0}, 0, {0}, {NST_PRECISION_FP32}, 0, DEFAULT_ITERATIONS, DEFAULT_WARMUP,
 	                          DEFAULT_CONV_SIZE, NST_OPTIMIZER_ADAM, NULL, NULL, DEFAULT_MODEL, false, DEFAULT_PICTURES,
 	                          false, false, false, false, false, false, NULL, DEFAULT_FRAME_WIDTHS,
-	                          DEFAULT_FRAME_HEIGHTS, DEFAULT_FRAMES};
+	                          DEFAULT_FRAME_HEIGHTS, DEFAULT_FRAMES, DEFAULT_FRAMES, false};
 	const int cores = nst_cpu_count(); /* usable: affinity and cgroup quota */
 	if (nst_backend_available(NST_BACKEND_SIMD))
 		o.backends[o.n_backends++] = NST_BACKEND_SIMD;
@@ -1030,6 +1242,7 @@ int cli_bench(int argc, char **argv) {
 		} else if (!strcmp(a, "--frames") && v && (!strcmp(v, "none") || parse_frames(v, &o) > 0)) {
 			if (!strcmp(v, "none"))
 				o.n_frames = 0;
+			o.frames_given = true;
 			i++;
 		} else if (!strcmp(a, "--optimizer") && v && (!strcmp(v, "adam") || !strcmp(v, "lbfgs"))) {
 			o.optimizer = !strcmp(v, "adam") ? NST_OPTIMIZER_ADAM : NST_OPTIMIZER_LBFGS;
@@ -1047,6 +1260,7 @@ int cli_bench(int argc, char **argv) {
 		}
 	}
 	apply_defaults(&o, cores);
+	o.n_stream_frames = o.n_frames;
 	if (!o.weights) {
 		o.weights = cli_default_weights(weights_buf, sizeof weights_buf);
 		if (!o.weights) {
@@ -1118,12 +1332,17 @@ int cli_bench(int argc, char **argv) {
 	/* The plan and its estimate, before anything long. */
 	struct bench_work work;
 	describe_work(&o, &work);
-	double estimate = work.known ? estimate_seconds(&o, &work, peak) : 0.0;
+	double estimate = work.known ? estimate_seconds(&o, &work, peak) + estimate_stream_seconds(&o, &work, peak) : 0.0;
 	int dropped = 0;
-	while (work.known && !o.sizes_given && !o.full && o.n_sizes > 1 && estimate > DEFAULT_BUDGET_SECONDS) {
-		o.n_sizes--; /* the largest default size, which costs the most */
+	while (work.known && !o.full && estimate > DEFAULT_BUDGET_SECONDS) {
+		if (!o.sizes_given && o.n_sizes > 1)
+			o.n_sizes--; /* the largest default size, which costs the most */
+		else if (!o.frames_given && o.n_stream_frames > 1)
+			o.n_stream_frames--; /* then the stream section's largest frame */
+		else
+			break;
 		dropped++;
-		estimate = estimate_seconds(&o, &work, peak);
+		estimate = estimate_seconds(&o, &work, peak) + estimate_stream_seconds(&o, &work, peak);
 	}
 	printf("\nnst bench: ");
 	print_list("sizes ", o.sizes, o.n_sizes);
@@ -1136,12 +1355,13 @@ int cli_bench(int argc, char **argv) {
 	if (work.known)
 		printf("nst bench: estimated %.0f s here (from the peak above; the defaults take about a minute on a Raspberry Pi 4)%s; "
 		       "each row is printed as it is measured, and Ctrl-C keeps them\n",
-		       estimate, dropped ? "; the largest default size is left out to stay near a minute (--sizes to choose)" : "");
+		       estimate, dropped ? "; the largest default sizes or stream frames are left out to stay near a minute (--sizes, --frames to "
+		                 "choose)" : "");
 	else
 		printf("nst bench: no estimate: %s\n", work.why);
 	if (o.dry_run || stopped()) {
 		if (json)
-			fprintf(json, "  \"conv\": [],\n  \"iterations\": [],\n  \"feed_forward\": [],\n  \"arbitrary\": [],\n"
+			fprintf(json, "  \"conv\": [],\n  \"iterations\": [],\n  \"feed_forward\": [],\n  \"arbitrary\": [],\n  \"stream\": [],\n"
 			              "  \"interrupted\": %s\n}\n",
 			        stopped() ? "true" : "false");
 		if (json && fclose(json) != 0) {
@@ -1156,6 +1376,7 @@ int cli_bench(int argc, char **argv) {
 	int failures = bench_iterations(&o, &single_convs, peak, json);
 	failures += bench_fast(&o, model_name, json);
 	failures += bench_frames(&o, json);
+	failures += bench_streams(&o, model_name, json);
 	if (json) {
 		fprintf(json, "  \"interrupted\": %s\n}\n", stopped() ? "true" : "false");
 		if (fclose(json) != 0) {

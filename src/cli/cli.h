@@ -163,6 +163,8 @@ enum nst_status cli_save_picture(const struct cli_file *f, const struct nst_imag
 int cli_write_data(const struct cli_file *f, const void *data, size_t bytes);
 /* The same without a message: 0 or the errno. */
 int cli_write_bytes(const struct cli_file *f, const void *data, size_t bytes);
+/* Writes all bytes to fd (retrying after EINTR); false with errno set. */
+bool cli_write_all(int fd, const void *data, size_t bytes);
 
 /* What a checkpoint was made with (src/cli/resume.c): "key value" lines in CHECKPOINT.options. */
 bool cli_run_options_path(const char *checkpoint, char *buf, size_t size);
@@ -173,6 +175,47 @@ int cli_write_run_options(const char *checkpoint, const char *text);
  * thread count only changes the sums' rounding: when it differs, *checkpoint_threads is the
  * checkpoint's (else 0), not a refusal. */
 int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads);
+
+/* Frame streams through the one-pass networks (src/cli/stream.c): YUV4MPEG2, raw RGB24 or raw
+ * I420 frames in; YUV4MPEG2, raw frames or a PNG sequence out; read, stylized and written in a
+ * pipeline; steadied from frame to frame. */
+enum cli_frames {
+	CLI_FRAMES_AUTO = 0, /* in: YUV4MPEG2 if the stream starts so; out: as the input (Y4M for I420) */
+	CLI_FRAMES_Y4M,
+	CLI_FRAMES_RGB24,
+	CLI_FRAMES_YUV420P,  /* raw I420 planes (rpicam-vid --codec yuv420) */
+	CLI_FRAMES_PNG,      /* out: DIR/frame_000001.png ... */
+};
+#define CLI_STEADY_DEFAULT 0.7f /* --steady: on for streams */
+#define CLI_STREAM_LOG_SECONDS 5.0 /* the progress line's period when stderr is not a terminal */
+struct cli_stream_options {
+	const char *input, *output;     /* -c and -o: "-", a file or FIFO; -o may be a directory */
+	int input_fd;                   /* -c already open (a named FIFO cli_stream_detect looked at), or -1 */
+	enum cli_frames input_format, output_format;
+	int frame_width, frame_height;  /* --frame-size (raw frames); 0: none */
+	int rate_num, rate_den;         /* --frame-rate; 0: the input's (else 25) */
+	int size;                       /* --size: the frames' long side; 0: as they are */
+	float steady;                   /* --steady S, 0..1 */
+	bool no_pipeline;               /* --no-pipeline: read, stylize and write in turn */
+	bool quiet;
+};
+/* Whether -c o->input is a frame stream: an input or frame-size option says so, or it starts with
+ * "YUV4MPEG2 " (looked at without taking it from a pipe).  A named FIFO is opened for that and kept
+ * open (its writer would otherwise lose its reader): *keep_fd is that descriptor, for
+ * cli_stream_open (input_fd) or to close after the picture is read; else -1. */
+bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd);
+/* Opens a named input for reading (src/cli/stream_detect.c); a FIFO must give its first byte
+ * within 10 s (else -1 with errno ETIMEDOUT), as for pictures. */
+int cli_stream_open_input(const char *path);
+struct cli_stream;
+/* Opens the input and reads its header: *width x *height, the frames' size as they run (after
+ * --size).  EXIT_OK or the code of the one-line message printed. */
+int cli_stream_open(const struct cli_stream_options *o, struct cli_stream **out, int *width, int *height);
+/* One frame through the network: in and out [height][width][3]. */
+typedef enum nst_status (*cli_stylize_fn)(void *ctx, int width, int height, const uint8_t *in, uint8_t *out);
+/* Every frame through fn until the input ends; the process's exit code (messages printed). */
+int cli_stream_run(struct cli_stream *s, cli_stylize_fn fn, void *ctx);
+void cli_stream_close(struct cli_stream *s);
 
 /* content | styles | result side by side at the result's height (src/cli/sheet.c). */
 enum nst_status cli_write_sheet(const struct cli_file *f, const struct nst_image *content,

@@ -6,6 +6,7 @@
  *   nst --model mosaic -c a.jpg -c b.png -c frames/ -o outdir/ --format jpg
  *   camera | nst --model udnie -c - -o - | viewer
  *   nst --model arbitrary -c photo.jpg -s painting.jpg -o out.png
+ *   ffmpeg -i clip.mp4 -f yuv4mpegpipe - | nst --model candy -c - -o - | ffplay -   (src/cli/stream.c)
  *
  * Every picture's size is read first (headers only), one plan and one arena are made for the
  * largest, and then each picture in turn is loaded, stylized and written: many pictures reuse
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../frames.h"
 #include "cli.h"
 #include "nst.h"
 
@@ -75,6 +77,9 @@ struct fast_cli {
 	float blend[NST_MAX_STYLES];  /* --style-blend */
 	int n_blend;
 	int style_size;               /* --style-size: the paintings' long side; 0: the photos' (planned) */
+	/* frame streams (src/cli/stream.c) */
+	struct cli_stream_options stream;
+	const char *stream_option;    /* the first stream-only option given, for messages */
 };
 
 /* The network a run uses: a trained one (nst_fast_*) or the arbitrary-style one (nst_arbitrary_*). */
@@ -87,6 +92,7 @@ static void usage(FILE *f) {
 	fprintf(f,
 	        "usage: nst --model NAME|FILE.nstw -c PHOTO [-c PHOTO|DIR ...] -o OUT [options]\n"
 	        "       nst --model arbitrary -c PHOTO [...] -s PAINTING[,PAINTING...] -o OUT [options]\n"
+	        "       nst --model NAME -c -|FILE.y4m|FIFO [--frame-size WxH] -o -|FILE|DIR/ [options]   (frame streams)\n"
 	        "\n"
 	        "Stylizes each PHOTO in one pass: with a trained network (its painting built in), or with the\n"
 	        "arbitrary-style network (MicroAST), which takes any painting (-s).\n"
@@ -126,13 +132,36 @@ static void usage(FILE *f) {
 	        "  -q, --quiet           only errors\n"
 	        "  -h, --help            this text\n"
 	        "\n"
+	        "Frame streams (camera and video): -c - (or a file or FIFO) starting with a YUV4MPEG2 header is read\n"
+	        "frame by frame (chroma 420jpeg, 420mpeg2, 420paldv, 420, 444; BT.601 limited range, as ffmpeg's\n"
+	        "default), as are raw frames of --frame-size; one plan, one arena and (arbitrary) one painting encoding\n"
+	        "serve every frame, read, stylized and written in a pipeline (two frames at most waiting on each side).\n"
+	        "      --frame-size WxH  raw frames of that size on -c (RGB24 unless --input-format says)\n"
+	        "      --input-format y4m|rgb24|yuv420p  (default: YUV4MPEG2 when the stream starts so, else rgb24;\n"
+	        "                        yuv420p: raw I420 planes, as rpicam-vid --codec yuv420 writes)\n"
+	        "      --output-format y4m|rgb24|yuv420p|png  (default: Y4M with the input's header -- size as run, rate,\n"
+	        "                        aspect, interlacing, chroma -- raw RGB24 for raw RGB24 in, PNG frames\n"
+	        "                        DIR/frame_000001.png ... when -o is a directory)\n"
+	        "      --frame-rate N[/D]  the output header's rate (default: the input's, else 25)\n"
+	        "      --steady S        0..1 (default %.1f; 0: off): each pixel's result blended with the previous\n"
+	        "                        frame's, S * g * previous + (1 - S * g) * new, where g is 1 where the input\n"
+	        "                        stood still (its 3x3 luma change within %.0f levels, noise) and 0 where it moved\n"
+	        "                        (%.0f levels and more), so sensor noise stops shimmering and moving things leave\n"
+	        "                        no trail; a frame whose mean luma change exceeds %.0f levels (a cut) starts afresh\n"
+	        "      --no-pipeline     read, stylize and write each frame in turn (for measurements)\n"
+	        "  Progress (frames, frames per second) goes to stderr: a \\r line on a terminal, a line every %.0f s\n"
+	        "  otherwise; -q silences it.  The input ending between frames ends the run (0); inside a frame, a\n"
+	        "  broken pipe or a write error: the complete frames are written, one line, exit 1; SIGINT / SIGTERM /\n"
+	        "  SIGHUP: the frame being stylized is written, exit 130.\n"
+	        "\n"
 	        "Pictures whose sides are not multiples of 4 are padded by repeating their last row / column\n"
 	        "and cropped back: every result has its picture's size.  A picture that cannot be read is\n"
 	        "reported in one line and the others are done; SIGINT / SIGTERM / SIGHUP stop after the\n"
 	        "picture being done is written.\n"
 	        "exit codes: 0 done, 1 a file or run failed (the first failure's code when several pictures\n"
 	        "            fail), 2 usage, 3 memory, 130 interrupted (the finished pictures are written)\n",
-	        DEFAULT_JPEG_QUALITY);
+	        DEFAULT_JPEG_QUALITY, (double)CLI_STEADY_DEFAULT, (double)NST_STEADY_DEFAULT_STILL,
+	        (double)NST_STEADY_DEFAULT_MOVING, (double)NST_STEADY_DEFAULT_CUT, CLI_STREAM_LOG_SECONDS);
 }
 
 static char *dup_string(const char *s) {
@@ -170,8 +199,50 @@ static const char *printable(const char *name, char *buf, size_t size) {
 
 enum long_only {
 	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
-	OPT_BENCH, OPT_PRECISION, OPT_SHEET, OPT_STYLE_BLEND, OPT_STYLE_SIZE,
+	OPT_BENCH, OPT_PRECISION, OPT_SHEET, OPT_STYLE_BLEND, OPT_STYLE_SIZE, OPT_FRAME_SIZE, OPT_INPUT_FORMAT,
+	OPT_OUTPUT_FORMAT, OPT_STEADY, OPT_FRAME_RATE, OPT_NO_PIPELINE,
 };
+
+#define MAX_FRAME_PIXELS (8192LL * 8192LL)
+#define MAX_RATE 1000000
+
+/* "640x360" -> sides 1..MAX_SIZE, at most MAX_FRAME_PIXELS. */
+static bool parse_frame_size(const char *s, int *w, int *h) {
+	char buf[32];
+	snprintf(buf, sizeof buf, "%s", s);
+	char *x = strchr(buf, 'x');
+	if (!x)
+		return false;
+	*x = '\0';
+	return cli_parse_int(buf, 1, MAX_SIZE, w) && cli_parse_int(x + 1, 1, MAX_SIZE, h) &&
+	       (long long)*w * *h <= MAX_FRAME_PIXELS;
+}
+
+/* "30", "30000/1001" or "30000:1001" -> a positive ratio. */
+static bool parse_rate(const char *s, int *num, int *den) {
+	char buf[32];
+	snprintf(buf, sizeof buf, "%s", s);
+	char *sep = strpbrk(buf, "/:");
+	if (sep)
+		*sep = '\0';
+	*den = 1;
+	return cli_parse_int(buf, 1, MAX_RATE, num) && (!sep || cli_parse_int(sep + 1, 1, MAX_RATE, den));
+}
+
+/* y4m, rgb24, yuv420p (and png for the output) -> *out; false for anything else. */
+static bool parse_frames(const char *s, bool output, enum cli_frames *out) {
+	if (!strcmp(s, "y4m"))
+		*out = CLI_FRAMES_Y4M;
+	else if (!strcmp(s, "rgb24"))
+		*out = CLI_FRAMES_RGB24;
+	else if (!strcmp(s, "yuv420p"))
+		*out = CLI_FRAMES_YUV420P;
+	else if (output && !strcmp(s, "png"))
+		*out = CLI_FRAMES_PNG;
+	else
+		return false;
+	return true;
+}
 
 static int parse_args(struct fast_cli *c, int argc, char **argv) {
 	static const struct option longopts[] = {
@@ -193,6 +264,12 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		{"style", required_argument, NULL, 's'},
 		{"style-blend", required_argument, NULL, OPT_STYLE_BLEND},
 		{"style-size", required_argument, NULL, OPT_STYLE_SIZE},
+		{"frame-size", required_argument, NULL, OPT_FRAME_SIZE},
+		{"input-format", required_argument, NULL, OPT_INPUT_FORMAT},
+		{"output-format", required_argument, NULL, OPT_OUTPUT_FORMAT},
+		{"steady", required_argument, NULL, OPT_STEADY},
+		{"frame-rate", required_argument, NULL, OPT_FRAME_RATE},
+		{"no-pipeline", no_argument, NULL, OPT_NO_PIPELINE},
 		{NULL, 0, NULL, 0},
 	};
 	static const char shortopts[] = ":c:o:s:qh";
@@ -276,6 +353,37 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		case OPT_BENCH:
 			if (!cli_parse_int(optarg, 1, MAX_BENCH_RUNS, &c->bench))
 				return cli_fail(EXIT_USAGE, "--bench: '%s' is not a whole number 1..%d", optarg, MAX_BENCH_RUNS);
+			break;
+		case OPT_FRAME_SIZE:
+			if (!parse_frame_size(optarg, &c->stream.frame_width, &c->stream.frame_height))
+				return cli_fail(EXIT_USAGE, "--frame-size: '%s' is not WxH (sides 1..%d, at most %lld pixels)", optarg,
+				                MAX_SIZE, MAX_FRAME_PIXELS);
+			c->stream_option = c->stream_option ? c->stream_option : "--frame-size";
+			break;
+		case OPT_INPUT_FORMAT:
+			if (!parse_frames(optarg, false, &c->stream.input_format))
+				return cli_fail(EXIT_USAGE, "--input-format: '%s' is not y4m, rgb24 or yuv420p", optarg);
+			c->stream_option = c->stream_option ? c->stream_option : "--input-format";
+			break;
+		case OPT_OUTPUT_FORMAT:
+			if (!parse_frames(optarg, true, &c->stream.output_format))
+				return cli_fail(EXIT_USAGE, "--output-format: '%s' is not y4m, rgb24, yuv420p or png", optarg);
+			c->stream_option = c->stream_option ? c->stream_option : "--output-format";
+			break;
+		case OPT_STEADY:
+			if (!cli_parse_float(optarg, 0.0, 1.0, &v))
+				return cli_fail(EXIT_USAGE, "--steady: '%s' is not a number in 0..1", optarg);
+			c->stream.steady = (float)v;
+			c->stream_option = c->stream_option ? c->stream_option : "--steady";
+			break;
+		case OPT_FRAME_RATE:
+			if (!parse_rate(optarg, &c->stream.rate_num, &c->stream.rate_den))
+				return cli_fail(EXIT_USAGE, "--frame-rate: '%s' is not N or N/D (1..%d)", optarg, MAX_RATE);
+			c->stream_option = c->stream_option ? c->stream_option : "--frame-rate";
+			break;
+		case OPT_NO_PIPELINE:
+			c->stream.no_pipeline = true;
+			c->stream_option = c->stream_option ? c->stream_option : "--no-pipeline";
 			break;
 		case ':': return cli_fail(EXIT_USAGE, "%s needs a value (see nst --model --help)", argv[optind - 1]);
 		default: return cli_unknown_option(argv[optind - 1], "nst --model --help");
@@ -896,7 +1004,91 @@ static int check_paintings(const struct fast_cli *c, bool arbitrary, const char 
 	return EXIT_OK;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Frame streams (the loop, the formats and the pipeline: src/cli/stream.c)
+ * ------------------------------------------------------------------------------------------- */
+
+struct stream_network {
+	const struct network *net;
+	const struct fast_cli *c;
+};
+
+static enum nst_status stylize_frame(void *ctx, int width, int height, const uint8_t *in, uint8_t *out) {
+	const struct stream_network *x = ctx;
+	const struct nst_image img = {width, height, (uint8_t *)in};
+	return network_run(x->net, x->c, &img, out);
+}
+
+/* -c is a frame stream: one plan and one arena for its frames' size, the paintings encoded once. */
+static int run_stream(struct fast_cli *c) {
+	struct nst_weights *weights = NULL;
+	struct nst_image paintings[NST_MAX_STYLES] = {{0}};
+	struct network net = {0};
+	struct cli_stream *stream = NULL;
+	void *arena = NULL;
+	char model_buf[CLI_PATH_BYTES];
+	const char *model_path;
+	size_t plan_bytes;
+	int w, h, rc;
+	if (c->raw || c->sheet || c->bench)
+		return cli_fail(EXIT_USAGE, "%s takes pictures, not a frame stream",
+		                c->raw ? "--raw" : c->sheet ? "--sheet" : "--bench");
+	if ((rc = find_model(c->model, model_buf, sizeof model_buf, &model_path)) != EXIT_OK)
+		return rc;
+	cli_signals_install();
+	if ((rc = cli_stream_open(&c->stream, &stream, &w, &h)) != EXIT_OK || (rc = open_model(model_path, &weights)) != EXIT_OK)
+		goto done;
+	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
+	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
+		goto done;
+	if (arbitrary) {
+		int sw, sh;
+		if ((rc = load_paintings(c, c->style_size ? c->style_size : (w > h ? w : h), paintings, &sw, &sh)) != EXIT_OK ||
+		    (rc = start_arbitrary(c, weights, 1, w, h, paintings, sw, sh, &net, &arena, &plan_bytes)) != EXIT_OK)
+			goto done;
+	} else if ((rc = start_fast(c, weights, 1, w, h, &net, &arena, &plan_bytes)) != EXIT_OK) {
+		goto done;
+	}
+	nst_weights_close(weights); /* packed into the arena */
+	weights = NULL;
+	const struct stream_network ctx = {&net, c};
+	rc = cli_stream_run(stream, stylize_frame, (void *)&ctx);
+done:
+	cli_stream_close(stream);
+	network_release(&net);
+	free(arena);
+	nst_weights_close(weights);
+	for (int i = 0; i < c->n_styles; i++)
+		nst_image_free(&paintings[i]);
+	return rc;
+}
+
+static int run_pictures(struct fast_cli *c);
+
 static int run(struct fast_cli *c) {
+	if (c->n_contents == 1) {
+		c->stream.input = c->contents[0];
+		c->stream.output = c->output;
+		c->stream.size = c->size;
+		c->stream.quiet = c->quiet;
+		int fifo_fd;
+		c->stream.input_fd = -1;
+		if (cli_stream_detect(&c->stream, &fifo_fd)) {
+			c->stream.input_fd = fifo_fd; /* the stream owns it from here */
+			return run_stream(c);
+		}
+		const int rc = run_pictures(c);
+		if (fifo_fd >= 0)
+			close(fifo_fd);
+		return rc;
+	}
+	return run_pictures(c);
+}
+
+static int run_pictures(struct fast_cli *c) {
+	if (c->stream_option)
+		return cli_fail(EXIT_USAGE, "%s is for frame streams (YUV4MPEG2, or raw frames with --frame-size, on -c), "
+		                "not pictures", c->stream_option);
 	struct input_list list = {0};
 	struct nst_image stdin_img = {0}, img = {0}, paintings[NST_MAX_STYLES] = {{0}};
 	struct nst_weights *weights = NULL;
@@ -1002,6 +1194,7 @@ done:
 
 int cli_fast(int argc, char **argv) {
 	struct fast_cli c = {0};
+	c.stream.steady = CLI_STEADY_DEFAULT;
 	c.format = DEFAULT_FORMAT;
 	c.strength = 1.0f;
 	c.jpeg_quality = DEFAULT_JPEG_QUALITY;

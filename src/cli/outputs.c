@@ -212,7 +212,7 @@ int cli_refuse_same(const struct cli_file *const *outputs, int n_outputs, const 
  * Writing
  * ------------------------------------------------------------------------------------------- */
 
-static bool write_all(int fd, const void *data, size_t bytes) {
+bool cli_write_all(int fd, const void *data, size_t bytes) {
 	const unsigned char *p = data;
 	while (bytes > 0) {
 		const ssize_t n = write(fd, p, bytes);
@@ -263,7 +263,7 @@ static bool copy_to_stream(const char *from, const char *to) {
 	char buf[COPY_CHUNK];
 	ssize_t n;
 	while (ok && (n = read(in, buf, sizeof buf)) != 0)
-		ok = n > 0 ? write_all(out, buf, (size_t)n) : errno == EINTR;
+		ok = n > 0 ? cli_write_all(out, buf, (size_t)n) : errno == EINTR;
 	const int e = errno;
 	if (out >= 0 && close(out) != 0 && ok)
 		ok = false;
@@ -319,7 +319,7 @@ static int write_data(const struct cli_file *f, const void *data, size_t bytes) 
 		const int fd = open_stream(f->path);
 		if (fd < 0)
 			return errno;
-		const int e = write_all(fd, data, bytes) ? 0 : errno;
+		const int e = cli_write_all(fd, data, bytes) ? 0 : errno;
 		return close(fd) != 0 && !e ? errno : e;
 	}
 	/* "<folder>/.<name>.tmp-XXXXXX" beside the target, renamed over it once whole. */
@@ -333,7 +333,7 @@ static int write_data(const struct cli_file *f, const void *data, size_t bytes) 
 		return errno;
 	const mode_t mask = umask(0);
 	umask(mask);
-	int e = fchmod(fd, 0666 & ~mask) == 0 && write_all(fd, data, bytes) && fsync(fd) == 0 ? 0 : errno;
+	int e = fchmod(fd, 0666 & ~mask) == 0 && cli_write_all(fd, data, bytes) && fsync(fd) == 0 ? 0 : errno;
 	if (close(fd) != 0 && !e)
 		e = errno;
 	if (!e && rename(tmp, f->path) != 0)
