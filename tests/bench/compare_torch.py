@@ -208,6 +208,7 @@ def time_opencv(a, ref, binary, photo, tmp):
         return None, "ONNX export failed: " + last_line(out)
     secs, rss, out = run(["/usr/bin/python3", "-c", OPENCV_TIMER, onnx, photo, str(a.threads), str(a.fast_runs),
                           raw], check=False)
+    os.remove(onnx)  # 6.7 MB a network; the temporary folder stays (its pictures and logs)
     m = re.search(r"opencv (\S+) median_ms ([0-9.]+) rel_l2 (\S+)", out)
     if secs is None or not m:
         return None, "OpenCV failed: " + last_line(out)
