@@ -137,7 +137,7 @@ $(BUILD)/commit.stamp: FORCE
 	@mkdir -p $(dir $@); echo '$(NST_COMMIT)' | cmp -s - $@ || echo '$(NST_COMMIT)' >$@
 FORCE:
 
-.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare clean deps deps-test check-build dist help FORCE
+.PHONY: all lib cli tests test demo gallery gallery-arbitrary images weights bench compare clean deps deps-test deps-compare check-build dist help FORCE
 # Objects that only the pattern rule of the tests names are not intermediates to delete.
 .SECONDARY: $(TEST_SUPPORT_OBJ)
 all: lib cli
@@ -180,6 +180,9 @@ deps:
 
 deps-test:
 	@toolchains/deps.sh test $(TARGET)
+
+deps-compare:
+	@toolchains/deps.sh compare $(TARGET)
 
 # The suite: unit tests per operator and kernel, gradients against finite differences, every
 # error path, parity with ../shared/reference, run under qemu for ARM targets.  TESTS='regex'
@@ -240,7 +243,7 @@ bench: all weights
 
 # nst beside torch_nst.py: time per iteration, peak RSS and loss at equal iterations, as ratios.
 COMPARE_ARGS ?= --sizes 256,512 --threads 2 --iterations 20
-compare: all weights deps-test
+compare: all weights deps-compare
 	$(PYTHON) tests/bench/compare_torch.py --build $(BUILD) --shared $(SHARED) $(COMPARE_ARGS)
 
 clean:
@@ -254,11 +257,11 @@ help:
 	  '  make weights          the networks: build/vgg19*.nstw, build/styles/*.nstw (from $$SHARED or the web)' \
 	  '  make test             install the test packages, build, run the suite (TESTS=regex: some tests)' \
 	  '  make demo             stylize the demo picture; make gallery, gallery-arbitrary: the panels' \
-	  '  make bench            nst bench; make compare: beside PyTorch' \
+	  '  make bench            nst bench; make compare: beside PyTorch and OpenCV' \
 	  '  make install          the program, libraries, header, nst.pc, networks, man page, completion,' \
 	  '                        Python module, licences (toolchains/install.mk); make uninstall removes them' \
 	  '  make dist             build/nst-$(NST_VERSION)-<target>.tar.gz: program, networks, licences, man page' \
-	  '  make deps, deps-test  the Debian packages building / testing needs' \
+	  '  make deps, deps-test  the Debian packages building / testing needs (deps-compare: make compare)' \
 	  '  make clean            remove build/' \
 	  'Variables (now):' \
 	  '  TARGET=$(TARGET)        a board: $(patsubst toolchains/%.mk,%,$(filter-out toolchains/cross.mk toolchains/dist.mk toolchains/install.mk,$(wildcard toolchains/*.mk)))' \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that `make`, `make demo` and `make test` need, when missing.
-#   toolchains/deps.sh build|test|fuzz [TARGET]
+# Installs the Debian packages that `make`, `make demo`, `make test` and `make compare` need, when missing.
+#   toolchains/deps.sh build|test|compare|fuzz [TARGET]
 # Works on Debian 12, Raspberry Pi OS (bookworm) and Ubuntu; uses sudo when not root.
 # For a cross target (toolchains/<TARGET>.mk sets CROSS_ARCH) it also installs the cross compiler,
 # the cross glibc and qemu-user, and builds the target's sysroot (toolchains/sysroot.sh: Debian's
@@ -19,13 +19,17 @@ if [ "$target" != native ]; then
 fi
 
 pkgs=(make gcc libc6-dev libpthreadpool-dev libxnnpack-dev libstb-dev libjpeg62-turbo-dev libpng-dev python3 python3-numpy)
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = compare ]; then
 	# The references in ../shared/reference and the converter's HDF5 reader.
 	# valgrind for tests/t_valgrind.sh (skipped, with a message, where it is missing); GNU time for
 	# the peak RSS tests/t_decode.sh measures; ffmpeg makes and reads the frame streams of tests/t_stream.sh.
 	# pkg-config, man-db and groff-base for tests/t_install.sh and t_manpage.sh (the installed library
 	# through pkg-config, the man page rendered).
 	pkgs+=(python3-torch python3-pil python3-h5py valgrind time ffmpeg pkg-config man-db groff-base)
+fi
+if [ "$what" = compare ]; then
+	# make compare's second one-pass peer: OpenCV's DNN module (what many Raspberry Pi tutorials run).
+	pkgs+=(python3-opencv)
 fi
 if [ "$what" = fuzz ]; then
 	# clang with libFuzzer's and the sanitizers' runtimes; PIL makes the seed pictures.

@@ -17,22 +17,29 @@ folder) with its defaults; distilled is the distilled VGG19 (build/vgg19-distill
 --weights .../encoder5_16x.pth) with its defaults given explicitly to both sides (DISTILLED_OPTIONS).
 With both, each distilled nst row also gets its ratio to the same backend's blocks 1-3 row.
 
-The feed-forward mode beside torch_fast.py: milliseconds per picture (median of --fast-runs after
-a warm-up, in one process each: nst --model --bench and torch_fast.forward in a loop), each
-process's peak RSS and the speed-up.  --fast none skips it; --sizes none skips the optimization.
+The feed-forward mode beside torch_fast.py and OpenCV's DNN module (python3-opencv; make compare
+installs it): milliseconds per picture (median of --fast-runs after a warm-up, in one process each:
+nst --model --bench, torch_fast.forward in a loop, and cv2.dnn's forward in a loop on the same
+network exported to ONNX from torch_fast.py at run time, with cv2.setNumThreads(--threads)), each
+process's peak RSS, the speed-ups over torch and over OpenCV, and OpenCV's output against torch's
+(relative L2).  Where OpenCV cannot run (no cv2, the export fails), its row says why and the rest
+runs.  --fast none skips it; --sizes none skips the optimization.
 """
 import argparse, csv, json, os, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run(cmd, env=None):
-    """Runs cmd; returns (seconds, peak RSS in MiB, stdout+stderr)."""
+def run(cmd, env=None, check=True):
+    """Runs cmd; returns (seconds, peak RSS in MiB, stdout+stderr).  When it fails: exits, or with
+    check=False returns (None, peak RSS, stdout+stderr)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     out = p.stdout.read().decode(errors="replace")
     _, status, ru = os.wait4(p.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
+        if not check:
+            return None, ru.ru_maxrss / 1024.0, out
         sys.exit("compare_torch: %s failed:\n%s" % (" ".join(cmd), out[-2000:]))
     return time.perf_counter() - t0, ru.ru_maxrss / 1024.0, out
 
@@ -153,11 +160,72 @@ print("median_ms %.3f" % (1000 * statistics.median(times)))
 """
 
 
+# torch_fast.py's network exported to ONNX (torch.onnx.export: the onnx package is not needed), and
+# its raw output on the photo (float32, 1 x 3 x H x W) for OpenCV's to be compared with.
+ONNX_EXPORTER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, torch
+from PIL import Image
+import torch_fast
+layers = torch_fast.load(sys.argv[2])
+x = torch.from_numpy(np.asarray(Image.open(sys.argv[3]).convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None]
+x = x.contiguous()
+class Network(torch.nn.Module):
+    def forward(self, x):
+        return torch_fast.forward(x, layers)
+with torch.no_grad():
+    torch_fast.forward(x, layers).numpy().astype("<f4").tofile(sys.argv[5])
+    torch.onnx.export(Network(), x, sys.argv[4], opset_version=11)
+"""
+
+# OpenCV's DNN module on that ONNX file timed in a loop, in its own process; then its output
+# against torch's (relative L2).
+OPENCV_TIMER = """
+import statistics, sys, time
+import numpy as np
+from PIL import Image
+import cv2
+cv2.setNumThreads(int(sys.argv[3]))
+net = cv2.dnn.readNetFromONNX(sys.argv[1])
+blob = np.ascontiguousarray(np.asarray(Image.open(sys.argv[2]).convert("RGB"), dtype=np.float32).transpose(2, 0, 1)[None])
+times = []
+net.setInput(blob); y = net.forward()
+for _ in range(int(sys.argv[4])):
+    t0 = time.perf_counter(); net.setInput(blob); y = net.forward(); times.append(time.perf_counter() - t0)
+ref = np.fromfile(sys.argv[5], "<f4").reshape(y.shape)
+print("opencv %s median_ms %.3f rel_l2 %.3g" % (cv2.__version__, 1000 * statistics.median(times),
+                                              np.linalg.norm(y - ref) / np.linalg.norm(ref)))
+"""
+
+
+def time_opencv(a, ref, binary, photo, tmp):
+    """OpenCV's DNN module on torch_fast.py's network: (engine, ms, peak RSS, rel L2) or (None, why)."""
+    import re
+    onnx, raw = os.path.join(tmp, "fast.onnx"), os.path.join(tmp, "fast-torch.f32")
+    secs, _, out = run(["/usr/bin/python3", "-c", ONNX_EXPORTER, ref, binary, photo, onnx, raw], check=False)
+    if secs is None:
+        return None, "ONNX export failed: " + last_line(out)
+    secs, rss, out = run(["/usr/bin/python3", "-c", OPENCV_TIMER, onnx, photo, str(a.threads), str(a.fast_runs),
+                          raw], check=False)
+    os.remove(onnx)  # 6.7 MB a network; the temporary folder stays (its pictures and logs)
+    m = re.search(r"opencv (\S+) median_ms ([0-9.]+) rel_l2 (\S+)", out)
+    if secs is None or not m:
+        return None, "OpenCV failed: " + last_line(out)
+    return "OpenCV %s dnn" % m.group(1), float(m.group(2)), rss, float(m.group(3))
+
+
+def last_line(out):
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    return lines[-1][:120] if lines else "no output"
+
+
 def compare_fast(a, nst, tmp):
     from PIL import Image
     import re
     ref = os.path.join(a.shared, "reference")
-    table = [("size", "model", "engine", "ms/picture", "speed-up", "peak RSS MiB", "ratio")]
+    table = [("size", "model", "engine", "ms/picture", "speed-up", "peak RSS MiB", "ratio", "vs OpenCV",
+              "output vs torch")]
     for size in [int(s) for s in a.fast_sizes.split(",")]:
         photo = os.path.join(tmp, "fast%d.png" % size)
         Image.open(os.path.join(a.shared, "images", "astronaut.png")).convert("RGB").resize(
@@ -171,15 +239,25 @@ def compare_fast(a, nst, tmp):
             _, trss, tout = run(["/usr/bin/python3", "-c", TORCH_FAST_TIMER, ref, binary, photo, str(a.threads),
                                  str(a.fast_runs)])
             tms = float(re.search(r"median_ms ([0-9.]+)", tout).group(1))
+            ocv = time_opencv(a, ref, binary, photo, tmp)
             _, nrss, nout = run([nst, "--model", nstw, "-c", photo, "-o", os.path.join(tmp, "fast-out.png"),
                                  "--threads", str(a.threads), "--bench", str(a.fast_runs)])
             m = re.search(r"median ([0-9.]+) ms", nout)
             if not m:
                 sys.exit("compare_torch: nst --bench printed no median:\n" + nout[-2000:])
             nms = float(m.group(1))
-            table.append((size, model, "torch_fast.py", "%.1f" % tms, "1", "%.0f" % trss, "1"))
+            oms = ocv[1] if ocv[0] else None
+            def vs_opencv(ms):
+                return "%.2fx" % (oms / ms) if oms else ""
+            table.append((size, model, "torch_fast.py", "%.1f" % tms, "1", "%.0f" % trss, "1", vs_opencv(tms), ""))
+            if ocv[0]:
+                engine, _, orss, rel = ocv
+                table.append((size, model, engine, "%.1f" % oms, "%.2fx" % (tms / oms), "%.0f" % orss,
+                              "%.2f" % (orss / trss), "1", "rel L2 %.2g" % rel))
+            else:
+                table.append((size, model, "OpenCV dnn", "n/a", "", "", "", "", ocv[1]))
             table.append((size, model, "nst", "%.1f" % nms, "%.2fx" % (tms / nms), "%.0f" % nrss,
-                          "%.2f" % (nrss / trss)))
+                          "%.2f" % (nrss / trss), vs_opencv(nms), ""))
     return table
 
 
