@@ -908,6 +908,16 @@ enum nst_status nst_stylize(const struct nst_stylize_options *options, const str
  * most NST_MAX_IMAGE_SIDE / 2). */
 void nst_arbitrary_painting_size(int width, int height, int long_side, int *out_width, int *out_height);
 
+/* The library's version, NST_VERSION_STRING as the library was built ("0.2.0"): a program (or the
+ * Python module) can refuse a library whose major.minor differs from the header it was written for. */
+const char *nst_version_string(void);
+
+/* An arena for a plan of `bytes` (its total_bytes): NST_ARENA_ALIGNMENT-aligned, the size rounded up
+ * to that alignment as aligned_alloc wants (pass the plan's total_bytes to the init function); NULL
+ * when it cannot be had.  Release it with nst_arena_free (or free). */
+void *nst_arena_allocate(size_t bytes);
+void nst_arena_free(void *arena);
+
 /* A monotonic clock, in seconds (CLOCK_MONOTONIC): what the progress's seconds are measured with. */
 double nst_seconds(void);
 

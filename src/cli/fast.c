@@ -768,8 +768,8 @@ static int stylize(const struct fast_cli *c, const struct network *net, const st
 /* The arena for a plan of total_bytes, rounded up to its alignment; NULL (after the message) if
  * it cannot be had. */
 static void *alloc_arena(size_t total_bytes, size_t *bytes) {
-	*bytes = (total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, *bytes);
+	*bytes = total_bytes;
+	void *arena = nst_arena_allocate(total_bytes);
 	if (!arena)
 		cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)total_bytes / MIB);
 	return arena;
