@@ -93,9 +93,9 @@ static void usage(FILE *f) {
 	        "\n"
 	        "  --model NAME|FILE     candy, mosaic, pointilism, rain_princess, udnie, arbitrary (or any), or\n"
 	        "                        a .nstw file;\n"
-	        "                        NAME is looked up as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
-	        " beside the nst binary, then\n"
-	        "                        in $NST_STYLES, then in ../share/nst/" CLI_STYLES_DIR
+	        "                        NAME is looked up in $NST_STYLES, then as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
+	        " beside the nst binary,\n"
+	        "                        then in ../share/nst/" CLI_STYLES_DIR
 	        " from the binary, then " NST_DATADIR "/" CLI_STYLES_DIR "\n"
 	        "  -c, --content PHOTO   a picture (PNG, JPEG, BMP, TGA, ...), a directory of pictures, or - for\n"
 	        "                        a PNG / JPEG on standard input; repeat -c for several\n"
