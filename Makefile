@@ -8,7 +8,7 @@
 #   make gallery-arbitrary  the same panel in one pass each, through the arbitrary-style network
 #   make weights          build/vgg19.nstw from ../shared or the public Keras file
 #   make bench            the benchmark (nst bench)
-#   make install PREFIX=/usr/local   (DESTDIR, BINDIR, LIBDIR, ...: toolchains/install.mk); make uninstall
+#   make install prefix=/usr/local   (DESTDIR, bindir, libdir, ...: toolchains/install.mk); make uninstall
 #   make dist [TARGET=rpi4]  build/nst-<version>-<target>.tar.gz: program, networks, licences, man page
 #   make help             every goal and variable, in short
 #   make TARGET=rpi4 ...  cross-compile for a board (toolchains/*.mk); outputs in build/<target>/
@@ -31,18 +31,33 @@ else
 BUILD ?= build/$(TARGET)
 endif
 
-PREFIX ?= /usr/local
 SHARED ?= ../shared
 PYTHON ?= /usr/bin/python3
-# Where `make install` puts things (the GNU conventions' directories, each can be given; DESTDIR is
-# prepended to every one of them, for staging: make install DESTDIR=/tmp/stage PREFIX=/usr).
-BINDIR ?= $(PREFIX)/bin
-LIBDIR ?= $(PREFIX)/lib
-INCLUDEDIR ?= $(PREFIX)/include
-DATAROOTDIR ?= $(PREFIX)/share
-NSTDATADIR ?= $(DATAROOTDIR)/nst
-MANDIR ?= $(DATAROOTDIR)/man
-DOCDIR ?= $(DATAROOTDIR)/doc/nst
+# Where `make install` puts things: the GNU conventions' directory variables (prefix, exec_prefix,
+# bindir, libdir, includedir, datarootdir, datadir, mandir, docdir), each can be given; the
+# uppercase names (PREFIX, BINDIR, LIBDIR, INCLUDEDIR, DATAROOTDIR, MANDIR, DOCDIR) are aliases
+# the tree uses, and given, they win.  DESTDIR is prepended to every one of them, for staging:
+# make install DESTDIR=/tmp/stage prefix=/usr.
+$(foreach a,PREFIX:prefix BINDIR:bindir LIBDIR:libdir INCLUDEDIR:includedir DATAROOTDIR:datarootdir MANDIR:mandir DOCDIR:docdir,\
+  $(if $(filter-out undefined default,$(origin $(firstword $(subst :, ,$(a))))),\
+    $(eval $(lastword $(subst :, ,$(a))) := $($(firstword $(subst :, ,$(a)))))))
+prefix ?= /usr/local
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+libdir ?= $(exec_prefix)/lib
+includedir ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+datadir ?= $(datarootdir)
+mandir ?= $(datarootdir)/man
+docdir ?= $(datarootdir)/doc/nst
+PREFIX = $(prefix)
+BINDIR = $(bindir)
+LIBDIR = $(libdir)
+INCLUDEDIR = $(includedir)
+DATAROOTDIR = $(datarootdir)
+NSTDATADIR ?= $(datadir)/nst
+MANDIR = $(mandir)
+DOCDIR = $(docdir)
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATAROOTDIR)/bash-completion/completions
 # The Python module: where Debian's python3 looks (/usr/lib/python3/dist-packages for PREFIX=/usr,
@@ -259,13 +274,15 @@ help:
 	  '  make demo             stylize the demo picture; make gallery, gallery-arbitrary: the panels' \
 	  '  make bench            nst bench; make compare: beside PyTorch and OpenCV' \
 	  '  make install          the program, libraries, header, nst.pc, networks, man page, completion,' \
-	  '                        Python module, licences (toolchains/install.mk); make uninstall removes them' \
+	  '                        Python module, licences (toolchains/install.mk); make uninstall removes them;' \
+	  '                        make install-strip: the same, the program and library stripped' \
 	  '  make dist             build/nst-$(NST_VERSION)-<target>.tar.gz: program, networks, licences, man page' \
 	  '  make deps, deps-test  the Debian packages building / testing needs (deps-compare: make compare)' \
 	  '  make clean            remove build/' \
 	  'Variables (now):' \
 	  '  TARGET=$(TARGET)        a board: $(patsubst toolchains/%.mk,%,$(filter-out toolchains/cross.mk toolchains/dist.mk toolchains/install.mk,$(wildcard toolchains/*.mk)))' \
-	  '  PREFIX=$(PREFIX)  DESTDIR=$(DESTDIR)  BINDIR LIBDIR INCLUDEDIR DATAROOTDIR NSTDATADIR MANDIR DOCDIR' \
+	  '  prefix=$(prefix)  DESTDIR=$(DESTDIR)  exec_prefix bindir libdir includedir datarootdir datadir mandir docdir' \
+	  '  (or PREFIX BINDIR LIBDIR INCLUDEDIR DATAROOTDIR MANDIR DOCDIR)  NSTDATADIR=$(NSTDATADIR)  INSTALL=$(INSTALL)' \
 	  '  PKGCONFIGDIR BASHCOMPDIR PYTHONDIR=$(PYTHONDIR)' \
 	  '  SHARED=$(SHARED)  PYTHON=$(PYTHON)  XNNPACK=$(XNNPACK) (0: without)  SAN=1: ASan + UBSan in $(BUILD)/san' \
 	  'Version $(NST_VERSION) (libnst.so.$(SOVERSION)); nst --version says the commit and the build features.'

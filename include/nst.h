@@ -8,10 +8,10 @@
  * Memory follows the size-query-then-arena pattern:
  *
  *     nst_plan(weights, &options, &problem, &plan, &diag);        // exact byte count, nothing allocated
- *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     void *arena = nst_arena_allocate(plan.total_bytes);
  *     nst_session_init(arena, plan.total_bytes, weights, &options, &problem, &session, &diag);
  *     ... nst_session_set_content / nst_session_set_style / nst_session_run ...
- *     nst_session_release(session); free(arena);
+ *     nst_session_release(session); nst_arena_free(arena);
  *
  * After nst_session_init nothing is allocated: every buffer of the run (packed weights,
  * activations, ReLU bit masks, loss targets, optimizer state, per-thread scratch) lives in the
@@ -440,12 +440,12 @@ bool nst_precision_available(enum nst_backend backend, enum nst_precision precis
  * picture.  The same size-query-then-arena pattern:
  *
  *     nst_fast_plan(weights, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
- *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     void *arena = nst_arena_allocate(plan.total_bytes);
  *     nst_fast_init(arena, plan.total_bytes, weights, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
  *                   &session, &diag);
  *     nst_weights_close(weights);               // unpacked from float16 and packed into the arena
  *     for each picture: nst_fast_run(session, width, height, rgb_in, rgb_out, strength);
- *     nst_fast_release(session); free(arena);
+ *     nst_fast_release(session); nst_arena_free(arena);
  *
  * Nothing is allocated after nst_fast_init.  A session planned for W x H runs any picture up to
  * that size, and more generally any picture whose padded area (each side rounded up to a multiple
@@ -520,11 +520,11 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, in
  *
  *     nst_arbitrary_plan(weights, 512, 512, 512, 512, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
  *                        &plan, &diag);
- *     arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     arena = nst_arena_allocate(plan.total_bytes);
  *     nst_arbitrary_init(arena, plan.total_bytes, weights, 512, 512, 512, 512, threads, ..., &session, &diag);
  *     nst_arbitrary_set_style(session, 1, &painting, NULL, &diag);
  *     for each photo: nst_arbitrary_run(session, width, height, rgb_in, 1.0f, rgb_out);
- *     nst_arbitrary_release(session); free(arena);
+ *     nst_arbitrary_release(session); nst_arena_free(arena);
  *
  * Nothing is allocated after nst_arbitrary_init.  Photos of any size up to the plan's (sides of
  * at least 8) run; sides that are not multiples of 4 are padded (the last row and column
@@ -597,13 +597,13 @@ enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *session, int
  * fall elsewhere.
  *
  *     nst_tile_plan(weights, &options, &whole_problem, &tile_options, &plan, &diag);
- *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     void *arena = nst_arena_allocate(plan.total_bytes);
  *     nst_tiled_init(arena, plan.total_bytes, weights, &plan, &tiled, &diag);
  *     nst_tiled_set_content(tiled, content_rgb);          // [H][W][3], kept by pointer
  *     nst_tiled_set_style(tiled, 0, style_rgb, 1.0f);     // the whole style picture
  *     nst_tiled_run(tiled, iterations_per_tile, progress, user);
  *     nst_tiled_image(tiled, rgb);                        // [H][W][3]
- *     nst_tiled_release(tiled); free(arena);
+ *     nst_tiled_release(tiled); nst_arena_free(arena);
  *
  * The arena holds the tile session, one tile's pixels and the picture itself ([H][W][3] float32,
  * the only whole-picture buffer); nothing is allocated after nst_tiled_init.  Losses per tile
@@ -717,13 +717,13 @@ const float *nst_tiled_picture(const struct nst_tiled *tiled);
  *     nst_schedule_make(1024, NULL, 0, 300, NULL, &schedule);  // 256 x 300, 512 x 150, 1024 x 75
  *     ... fill options.problems[i] from the pictures resized to schedule.size[i] ...
  *     nst_scales_plan(weights, &options, &scales_options, &plan, &diag);
- *     void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, plan.total_bytes);
+ *     void *arena = nst_arena_allocate(plan.total_bytes);
  *     nst_scales_init(arena, plan.total_bytes, weights, &plan, &scales, &diag);
  *     for each scale i: nst_scales_set_content(scales, i, content_rgb[i]);   // kept by pointer
  *                       nst_scales_set_style(scales, i, k, style_rgb[i][k], 1.0f);
  *     nst_scales_run(scales, progress, user, &diag);     // or nst_scales_next + nst_scales_run_scale
  *     nst_scales_image(scales, rgb);                     // the last scale's picture, [H][W][3]
- *     nst_scales_release(scales); free(arena);
+ *     nst_scales_release(scales); nst_arena_free(arena);
  *
  * Stepping scale by scale (nst_scales_next, then nst_scales_run_scale) lets the caller act between
  * a scale's start and its run: evaluate the first gradient, or load a checkpoint (one scale without
@@ -907,6 +907,16 @@ enum nst_status nst_stylize(const struct nst_stylize_options *options, const str
  * long_side, or longer where its short side would fall below NST_ARBITRARY_MIN_PAINTING_SIDE (at
  * most NST_MAX_IMAGE_SIDE / 2). */
 void nst_arbitrary_painting_size(int width, int height, int long_side, int *out_width, int *out_height);
+
+/* The library's version, NST_VERSION_STRING as the library was built ("0.2.0"): a program (or the
+ * Python module) can refuse a library whose major.minor differs from the header it was written for. */
+const char *nst_version_string(void);
+
+/* An arena for a plan of `bytes` (its total_bytes): NST_ARENA_ALIGNMENT-aligned, the size rounded up
+ * to that alignment as aligned_alloc wants (pass the plan's total_bytes to the init function); NULL
+ * when it cannot be had.  Release it with nst_arena_free (or free). */
+void *nst_arena_allocate(size_t bytes);
+void nst_arena_free(void *arena);
 
 /* A monotonic clock, in seconds (CLOCK_MONOTONIC): what the progress's seconds are measured with. */
 double nst_seconds(void);

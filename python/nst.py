@@ -12,10 +12,15 @@ installed, else (bytes, width, height) tuples of 8-bit RGB.
     nst.save("out.png", out)
 
 Failures raise nst.Error, carrying the library's status (.status, .status_name) and its one-line
-diagnostic (.message).  The networks are found by name as the command line finds them: $NST_STYLES
-and $NST_WEIGHTS, then share/nst of the prefix this module is installed in, then the source tree's
-build/ (python/../build), then /usr/local/share/nst and /usr/share/nst.  The library: $NST_LIBRARY,
-then the lib/ of that prefix, then the source tree's build/, then libnst.so.0 by its soname.
+diagnostic (.message).  The networks are found by name in the folders the command line searches, in
+its order (nst info lists them): for a one-pass network $NST_STYLES, then styles/ beside the nst
+program, ../share/nst/styles from it and the data directory's styles/; for the optimization's
+weights $NST_WEIGHTS, else vgg19-distilled.nstw then vgg19.nstw beside the program, in
+../share/nst from it and in the data directory.  "The program" is the installed one (BINDIR) for
+an installed module, build/nst for the source tree's python/nst.py.  The library: $NST_LIBRARY,
+else the install's LIBDIR (installed module) or the source tree's build/ (python/nst.py beside
+include/nst.h), else libnst.so.0 through the system loader; never another relative folder.  A
+library whose major.minor differs from this module's is refused (the structures are copied here).
 """
 
 import ctypes
@@ -23,12 +28,38 @@ import os
 
 __all__ = ["Error", "Progress", "stylize", "load", "save", "find_network", "OPTIMIZE", "TRAINED", "ARBITRARY"]
 
+__version__ = "0.2.0"  # NST_VERSION_STRING of the include/nst.h this module's structures copy
 OPTIMIZE, TRAINED, ARBITRARY = 0, 1, 2  # enum nst_mode
 _ARCH_MODES = {1: OPTIMIZE, 2: TRAINED, 3: ARBITRARY}  # enum nst_arch -> enum nst_mode
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# Installed as PREFIX/lib/python3*/dist-packages/nst.py: PREFIX is three folders up.
-_PREFIX = os.path.normpath(os.path.join(_HERE, "..", "..", ".."))
-_TREE_BUILD = os.path.normpath(os.path.join(_HERE, "..", "build"))
+# make install replaces the next line with the install's directories (toolchains/install.mk): the
+# module then uses them, under the root it sits in (a DESTDIR staging), only when it is the file
+# installed in its python folder.  In the source tree (None) it uses ../build when ../include/nst.h
+# is beside it.  Nothing else relative to this file is searched.
+_INSTALL_DIRS = None
+
+
+def _locations():
+    """(the library's folder or None, the folder of the nst program, the data directory)."""
+    if _INSTALL_DIRS:
+        python = os.path.normpath(_INSTALL_DIRS["python"])
+        if python.startswith(os.sep) and _HERE.endswith(python):  # python is absolute: a whole-folder match
+            root = _HERE[:len(_HERE) - len(python)]
+            return root + _INSTALL_DIRS["lib"], root + _INSTALL_DIRS["bin"], _INSTALL_DIRS["data"]
+        return None, _INSTALL_DIRS["bin"], _INSTALL_DIRS["data"]
+    tree = os.path.dirname(_HERE)
+    if os.path.isfile(os.path.join(tree, "include", "nst.h")):
+        build = os.path.join(tree, "build")
+        try:  # the data directory the source tree's nst was compiled with (the Makefile's stamp)
+            with open(os.path.join(build, "datadir.stamp")) as f:
+                data = f.read().strip() or "/usr/local/share/nst"
+        except OSError:
+            data = "/usr/local/share/nst"
+        return build, build, data
+    return None, None, "/usr/local/share/nst"
+
+
+_LIBDIR, _BINDIR, _DATADIR = _locations()
 
 
 class _Image(ctypes.Structure):  # struct nst_image
@@ -56,16 +87,28 @@ class _Options(ctypes.Structure):  # struct nst_stylize_options
 
 
 def _load_library():
-    candidates = [os.environ.get("NST_LIBRARY"), os.path.join(_PREFIX, "lib", "libnst.so.0"),
-                  os.path.join(_TREE_BUILD, "libnst.so.0"), "libnst.so.0"]
+    candidates = [os.environ.get("NST_LIBRARY"), os.path.join(_LIBDIR, "libnst.so.0") if _LIBDIR else None,
+                  "libnst.so.0"]
     errors = []
     for path in candidates:
         if not path or (os.sep in path and not os.path.exists(path)):
             continue
         try:
-            return ctypes.CDLL(path)
+            lib = ctypes.CDLL(path)
         except OSError as e:
             errors.append(str(e))
+            continue
+        try:
+            version_fn = lib.nst_version_string
+        except AttributeError:
+            raise ImportError("nst: %s is older than nst 0.2 (no nst_version_string); this module is %s"
+                              % (path, __version__))
+        version_fn.restype = ctypes.c_char_p
+        version = version_fn().decode(errors="replace")
+        if version.split(".")[:2] != __version__.split(".")[:2]:
+            raise ImportError("nst: %s is nst %s; this module is for %s (major.minor must match)"
+                              % (path, version, __version__))
+        return lib
     raise ImportError("nst: cannot load libnst.so.0 (set NST_LIBRARY, or install nst): " + "; ".join(errors or ["not found"]))
 
 
@@ -87,6 +130,7 @@ class Error(Exception):
     """A failure of the library: status (enum nst_status), status_name and the one-line message."""
 
     def __init__(self, status, message):
+        self.picture = None  # nst.stylize stopped by its progress callback: the picture so far
         self.status = status
         self.status_name = _lib.nst_status_string(status).decode()
         self.message = message
@@ -182,16 +226,20 @@ def save(path, picture, quality=90):
 # --- networks -------------------------------------------------------------------------------------
 
 def _data_dirs(styles):
-    env = os.environ.get("NST_STYLES") if styles else None
-    roots = [os.path.join(_PREFIX, "share", "nst"), _TREE_BUILD, "/usr/local/share/nst", "/usr/share/nst"]
-    dirs = [env] if env else []
-    return dirs + [os.path.join(r, "styles") if styles else r for r in roots]
+    """The folders the nst program searches (src/cli/find.c's cli_data_dirs), in its order."""
+    if styles:
+        dirs = [os.environ.get("NST_STYLES")]
+        if _BINDIR:
+            dirs += [os.path.join(_BINDIR, "styles"), os.path.join(_BINDIR, "..", "share", "nst", "styles")]
+        return [d for d in dirs if d] + [os.path.join(_DATADIR, "styles")]
+    dirs = [_BINDIR, os.path.join(_BINDIR, "..", "share", "nst")] if _BINDIR else []
+    return dirs + [_DATADIR]
 
 
 def find_network(name=None):
     """The path of a network by name ("candy", "arbitrary", "vgg19"), or of the optimization's
     default (None: $NST_WEIGHTS, else vgg19-distilled, else vgg19); a path is returned as it is."""
-    if name is None and os.environ.get("NST_WEIGHTS"):
+    if name is None and os.environ.get("NST_WEIGHTS"):  # as the program: used as it is
         return os.environ["NST_WEIGHTS"]
     if name is not None and (os.sep in name or name.endswith(".nstw")):
         return name
@@ -224,7 +272,8 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
     style_size: arbitrary, the painting's long side (0: the result's); iterations: the
     optimization's first scale (0: 300); threads: 0 for every usable CPU; strength: one pass, 0..1.
     progress(Progress) is called after every loss-log row of the optimization (and once after a
-    one-pass run); returning False stops the optimization (nst.Error with status "interrupted").
+    one-pass run); returning False stops the optimization (nst.Error with status "interrupted",
+    the picture so far in its .picture).
     The same options give the command line's pixels (nst -c -s --size --threads -n, nst --model)."""
     path = find_network(model)
     mode = _mode_of(path)
@@ -254,9 +303,13 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
                               ctypes.byref(c_painting) if c_painting is not None else None, ctypes.byref(out),
                               ctypes.byref(diag))
     del keep_photo, keep_painting
-    if out.rgb:
-        result = _from_c(out, kind)
+    result = _from_c(out, kind) if out.rgb else None
     if failure:
         raise failure[0]
-    _check(status, diag)
+    if status != 0:
+        error = Error(status, diag.message.decode(errors="replace"))
+        error.picture = result  # the picture so far after a stop (None after another failure)
+        raise error
+    if result is None:
+        raise Error(1, "nst_stylize succeeded but gave no picture")
     return result

@@ -1,4 +1,14 @@
+#include <stdlib.h>
+
 #include "internal.h"
+#include "nst.h"
+
+void *nst_arena_allocate(size_t bytes) {
+	const size_t rounded = (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
+	return rounded < bytes || rounded == 0 ? NULL : aligned_alloc(NST_ARENA_ALIGNMENT, rounded);
+}
+
+void nst_arena_free(void *arena) { free(arena); }
 
 void nst_arena_init(struct nst_arena *arena, void *base, size_t size) {
 	arena->base = base;

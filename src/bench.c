@@ -15,13 +15,13 @@
 
 /* The GEMM kernel the backend's engine runs (simd on a CPU without SIMD kernels: the scalar one,
  * as XNNPACK's peak is ours). */
-static const struct nst_gemm_kernel *kernel_for(enum nst_backend backend) {
+static const struct nst_gemm_kernel *bench_kernel_named(enum nst_backend backend) {
 	return nst_engine_kernels(backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_AUTO,
 	                          NST_PRECISION_FP32);
 }
 
 const char *nst_bench_kernel_name(enum nst_backend backend) {
-	return backend == NST_BACKEND_XNNPACK ? "XNNPACK (peak: our SIMD kernel's)" : kernel_for(backend)->name;
+	return backend == NST_BACKEND_XNNPACK ? "XNNPACK (peak: our SIMD kernel's)" : bench_kernel_named(backend)->name;
 }
 
 void nst_bench_cpu_features(char *buf, size_t size) {
@@ -82,7 +82,7 @@ static void peak_worker(void *context, size_t slot, size_t item) {
 double nst_bench_peak_gflops(enum nst_backend backend, int threads) {
 	struct peak_task t;
 	memset(&t, 0, sizeof t);
-	t.g = kernel_for(backend);
+	t.g = bench_kernel_named(backend);
 	if (threads < 1)
 		threads = 1;
 	if (threads > NST_PROFILE_MAX_LAYERS)
@@ -106,7 +106,7 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
                                double *forward_gflops, double *backward_gflops) {
 	if (h < 1 || w < 1 || cin < 1 || cout < 1 || threads < 1)
 		return NST_ERR_INVALID_ARGUMENT;
-	const struct nst_gemm_kernel *g = kernel_for(backend);
+	const struct nst_gemm_kernel *g = bench_kernel_named(backend);
 	const struct nst_conv_shape shape = {3, 3, 1, 1, false, cin, cout};
 	const struct nst_conv_shape bshape = nst_conv_backward_shape(&shape);
 	const size_t in_n = (size_t)h * (size_t)w * (size_t)cin, out_n = (size_t)h * (size_t)w * (size_t)cout;

@@ -678,3 +678,12 @@ enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *s, int width
                                       float alpha, float *out) {
 	return run_into(s, width, height, rgb_in, alpha, NULL, out);
 }
+
+/* The painting size the network runs at (include/nst.h). */
+void nst_arbitrary_painting_size(int width, int height, int long_side, int *out_width, int *out_height) {
+	const int shorter = width < height ? width : height;
+	const int longer = width > height ? width : height;
+	const long least = shorter > 0 ? ((long)NST_ARBITRARY_MIN_PAINTING_SIDE * longer + shorter - 1) / shorter : long_side;
+	const int side = long_side >= least ? long_side : least > NST_MAX_IMAGE_SIDE / 2 ? NST_MAX_IMAGE_SIDE / 2 : (int)least;
+	nst_image_fit(width, height, side, out_width, out_height);
+}

@@ -2,6 +2,8 @@
 
 #include "internal.h"
 
+const char *nst_version_string(void) { return NST_VERSION_STRING; }
+
 const char *nst_status_string(enum nst_status status) {
 	switch (status) {
 	case NST_OK: return "success";

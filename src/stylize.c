@@ -17,20 +17,6 @@ void nst_stylize_options_default(struct nst_stylize_options *o) {
 	o->strength = 1.0f;
 }
 
-void nst_arbitrary_painting_size(int width, int height, int long_side, int *out_width, int *out_height) {
-	const int shorter = width < height ? width : height;
-	const int longer = width > height ? width : height;
-	const long least = shorter > 0 ? ((long)NST_ARBITRARY_MIN_PAINTING_SIDE * longer + shorter - 1) / shorter : long_side;
-	const int side = long_side >= least ? long_side : least > NST_MAX_IMAGE_SIDE / 2 ? NST_MAX_IMAGE_SIDE / 2 : (int)least;
-	nst_image_fit(width, height, side, out_width, out_height);
-}
-
-/* The arena of a plan: its size rounded up to the alignment, as aligned_alloc wants. */
-static void *alloc_arena(size_t total_bytes, size_t *bytes) {
-	*bytes = (total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	return aligned_alloc(NST_ARENA_ALIGNMENT, *bytes);
-}
-
 /* A new picture of the run size: the long side `size` (0: as it is), resampled as the CLI does. */
 static enum nst_status at_size(const struct nst_image *in, int size, struct nst_image *out) {
 	int w = in->width, h = in->height;
@@ -107,12 +93,11 @@ static enum nst_status optimize(const struct nst_stylize_options *o, const struc
 	struct nst_scales_plan plan;
 	if ((st = nst_scales_plan(weights, &options, &so, &plan, diag)) != NST_OK)
 		goto done;
-	size_t bytes;
-	if (!(arena = alloc_arena(plan.total_bytes, &bytes))) {
+	if (!(arena = nst_arena_allocate(plan.total_bytes))) {
 		st = nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot allocate the %zu bytes of the plan", plan.total_bytes);
 		goto done;
 	}
-	if ((st = nst_scales_init(arena, bytes, weights, &plan, &scales, diag)) != NST_OK)
+	if ((st = nst_scales_init(arena, plan.total_bytes, weights, &plan, &scales, diag)) != NST_OK)
 		goto done;
 	nst_scales_take_weights(scales, weights); /* closed once packed */
 	weights = NULL;
@@ -137,7 +122,7 @@ static enum nst_status optimize(const struct nst_stylize_options *o, const struc
 	}
 done:
 	nst_scales_release(scales);
-	free(arena);
+	nst_arena_free(arena);
 	nst_weights_close(weights);
 	for (int i = 0; i < NST_MAX_SCALES; i++) {
 		nst_image_free(&content[i]);
@@ -173,7 +158,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 	}
 	if ((st = open_for(o->mode, o->weights, &weights, diag)) != NST_OK)
 		goto done;
-	size_t total, bytes;
+	size_t total;
 	if (arbitrary) {
 		struct nst_arbitrary_plan plan;
 		st = nst_arbitrary_plan(weights, in.width, in.height, style.width, style.height, o->threads, NST_BACKEND_AUTO,
@@ -186,16 +171,16 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 	}
 	if (st != NST_OK)
 		goto done;
-	if (!(arena = alloc_arena(total, &bytes))) {
+	if (!(arena = nst_arena_allocate(total))) {
 		st = nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot allocate the %zu bytes of the plan", total);
 		goto done;
 	}
 	if (arbitrary) {
-		if ((st = nst_arbitrary_init(arena, bytes, weights, in.width, in.height, style.width, style.height, o->threads,
+		if ((st = nst_arbitrary_init(arena, total, weights, in.width, in.height, style.width, style.height, o->threads,
 		                             NST_BACKEND_AUTO, NST_PRECISION_FP32, &any, diag)) == NST_OK &&
 		    (st = nst_arbitrary_set_style(any, 1, &style, NULL, diag)) == NST_OK)
 			st = nst_arbitrary_run(any, in.width, in.height, in.rgb, o->strength, in.rgb);
-	} else if ((st = nst_fast_init(arena, bytes, weights, in.width, in.height, o->threads, NST_BACKEND_AUTO,
+	} else if ((st = nst_fast_init(arena, total, weights, in.width, in.height, o->threads, NST_BACKEND_AUTO,
 	                               NST_PRECISION_FP32, &fast, diag)) == NST_OK) {
 		st = nst_fast_run(fast, in.width, in.height, in.rgb, in.rgb, o->strength);
 	}
@@ -213,7 +198,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 done:
 	nst_fast_release(fast);
 	nst_arbitrary_release(any);
-	free(arena);
+	nst_arena_free(arena);
 	nst_weights_close(weights);
 	nst_image_free(&in);
 	nst_image_free(&style);

@@ -10,8 +10,15 @@
 #    and the optimization (5 iterations, same threads);
 #  - the installed nst, from another folder with no flags, finds the VGG weights, the styles and
 #    the arbitrary network inside the install;
-#  - the installed man page renders; `make uninstall` leaves no file behind; `make dist` ships the
-#    styles, LICENSE and the credits.
+#  - the installed man page renders and names the install's data directory; --version has the
+#    copyright, licence and no-warranty lines; `make uninstall` removes what install wrote (from its
+#    manifest, also after PYTHONDIR changed) and nothing else (a user's own network stays);
+#    `make dist` ships the styles, LICENSE and the credits, its README naming the distilled network;
+#  - the GNU directory variables (prefix, bindir, ...), install-strip; make -n writes nothing (nst.pc);
+#  - pkg-config --cflags works without libpng.pc / libjpeg.pc (no Requires.private);
+#  - Python loads no library from a folder relative to a source-tree copy of nst.py (a planted
+#    lib/libnst.so.0 is not run), refuses a library of another major.minor, and finds a network by
+#    name in the CLI's folders, in its order ($NST_STYLES first, as `nst info NAME`).
 set -uo pipefail
 name=t_install
 . "$(dirname "$0")/lib.sh"
@@ -23,10 +30,24 @@ mk=(make --no-print-directory BUILD="$BUILD")
 SO=$(sed -n 's/^#define NST_VERSION_MAJOR \([0-9]*\)/\1/p' include/nst.h)
 
 # The data directory follows the PREFIX given to make install, whatever was built before.
+pc_before=$(cat "$BUILD/nst.pc" 2>/dev/null || echo none)
 "${mk[@]}" -n install PREFIX=/usr DESTDIR="$tmp/never" >"$tmp/n.txt" 2>&1
 grep -q -- "-DNST_DATADIR='\"/usr/share/nst\"'.*src/cli/find.c" "$tmp/n.txt" &&
 	ok "make install PREFIX=/usr recompiles the CLI's data directory as /usr/share/nst" ||
 	bad "make -n install PREFIX=/usr does not recompile src/cli/find.c with /usr/share/nst: $(grep find.c "$tmp/n.txt" | head -n 1)"
+
+# make -n writes nothing: not build/nst.pc for the /usr asked (it is a rule, not a $(file) at expansion).
+[ "$(cat "$BUILD/nst.pc" 2>/dev/null || echo none)" = "$pc_before" ] && ok "make -n install leaves $BUILD/nst.pc as it was" ||
+	bad "make -n install PREFIX=/usr wrote $BUILD/nst.pc: $(grep '^prefix' "$BUILD/nst.pc")"
+[ ! -e "$tmp/never" ] && ok "make -n install creates nothing" || bad "make -n install created $tmp/never"
+# The GNU conventions' lowercase directory variables, and install-strip.
+"${mk[@]}" -n install prefix=/opt/gnu bindir=/opt/gnubin DESTDIR="$tmp/never" >"$tmp/n2.txt" 2>&1
+grep -q -- "-DNST_DATADIR='\"/opt/gnu/share/nst\"'" "$tmp/n2.txt" && grep -q " $tmp/never/opt/gnubin/nst\$" "$tmp/n2.txt" &&
+	grep -q "$tmp/never/opt/gnu/lib/libnst.a" "$tmp/n2.txt" && ok "make install prefix=... bindir=... (the GNU names)" ||
+	bad "make -n install prefix=/opt/gnu bindir=/opt/gnubin: $(grep -E 'DATADIR|/nst$' "$tmp/n2.txt" | head -n 2 | cut -c1-200)"
+"${mk[@]}" -n install-strip DESTDIR="$tmp/never" INSTALL=install >"$tmp/n3.txt" 2>&1
+grep -qE "^install -s --strip-program=[^ ]*strip $BUILD/nst " "$tmp/n3.txt" && ok "make install-strip strips the program" ||
+	bad "make -n install-strip: $(grep "$BUILD/nst " "$tmp/n3.txt" | head -n 1)"
 
 # A staged install with the PREFIX of the build (nothing to rebuild).
 D=$tmp/stage
@@ -58,7 +79,11 @@ soname=$(readelf -d "$D$P/lib/libnst.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p
 [ "$soname" = "libnst.so.$SO" ] && ok "SONAME $soname" || bad "SONAME '$soname', not libnst.so.$SO"
 readelf --dyn-syms -W "$D$P/lib/libnst.so" | awk '$1 ~ /^[0-9]+:$/ && NF >= 8 && $7 != "UND" && $5 != "LOCAL" {print $8}' |
 	sed 's/@.*//' | grep -v '^NST_[0-9]*$' | sort -u >"$tmp/exported.txt"
-grep -E '^[a-z].*[^a-z0-9_]nst_[a-z0-9_]+\(' include/nst.h | sed -E 's/^[^(]*[^a-z0-9_](nst_[a-z0-9_]+)\(.*/\1/' | sort -u >"$tmp/api.txt"
+# The header's functions as the compiler sees them (not the Makefile's regex, which made the list).
+cc -std=c11 -fsyntax-only -aux-info "$tmp/aux.txt" -x c include/nst.h || bad "cc -aux-info include/nst.h failed"
+grep '^/\* include/nst\.h:' "$tmp/aux.txt" | sed -E 's/^.*[ *](nst_[a-z0-9_]+) \(.*/\1/' | sort -u >"$tmp/api.txt"
+[ "$(wc -l <"$tmp/api.txt")" -ge 50 ] && ok "nst.h declares $(wc -l <"$tmp/api.txt") functions (cc -aux-info)" ||
+	bad "cc -aux-info found $(wc -l <"$tmp/api.txt") functions in nst.h"
 others=$(grep -v '^nst_' "$tmp/exported.txt" | paste -sd' ')
 [ -z "$others" ] && ok "only nst_ symbols exported ($(wc -l <"$tmp/exported.txt"))" || bad "exported symbols without the nst_ prefix: $others"
 diff_out=$(diff "$tmp/api.txt" "$tmp/exported.txt" | grep '^[<>]' | paste -sd' ')
@@ -70,6 +95,11 @@ flags=$(pkg-config --cflags --libs nst) || bad "pkg-config --cflags --libs nst f
 grep -q -- "-lnst" <<<"$flags" && ok "pkg-config: $flags" || bad "pkg-config gives no -lnst: $flags"
 grep -q -- "-lpthreadpool" <<<"$(pkg-config --static --libs nst)" && ok "pkg-config --static adds the private libraries" ||
 	bad "pkg-config --static --libs nst: $(pkg-config --static --libs nst)"
+grep -q -- "-ljpeg -lpng" <<<"$(pkg-config --static --libs nst)" && ok "pkg-config --static names -ljpeg -lpng" ||
+	bad "pkg-config --static --libs nst has no -ljpeg -lpng"
+# Where libpng-dev / libjpeg-dev are missing (only nst.pc on the search path), --cflags still works.
+PKG_CONFIG_LIBDIR=$D$P/lib/pkgconfig PKG_CONFIG_PATH= pkg-config --cflags nst >"$tmp/pc.txt" 2>&1 &&
+	ok "pkg-config --cflags nst without libpng.pc / libjpeg.pc" || bad "pkg-config --cflags nst alone: $(head -n 2 "$tmp/pc.txt")"
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror examples/stylize.c $flags -o "$tmp/stylize" 2>"$tmp/cc.txt" && ok "examples/stylize.c builds with pkg-config" ||
 	bad "examples/stylize.c does not build: $(head -n 3 "$tmp/cc.txt")"
@@ -128,6 +158,7 @@ try:
     nst.stylize(photo, painting, model="vgg19", size=32, iterations=50, progress=lambda p: p.iteration < 2)
 except nst.Error as e:
     print("stopped", e.status_name, "|", e.message)
+    print("partial", None if e.picture is None else e.picture.shape)
 try:
     nst.stylize(photo, painting, model=c)
 except nst.Error as e:
@@ -144,24 +175,85 @@ grep -q "^kinds Image True tuple True" "$tmp/py.txt" && ok "Python: PIL in, PIL 
 grep -qE "^progress rows [1-9]" "$tmp/py.txt" && ok "Python progress: $(grep '^progress' "$tmp/py.txt")" || bad "no progress rows from Python"
 grep -q "^stopped interrupted | stopped by the progress callback" "$tmp/py.txt" && ok "Python stop: nst.Error $(grep '^stopped' "$tmp/py.txt")" ||
 	bad "stopping from Python's callback: $(grep -E '^stopped|Error' "$tmp/py.txt" | head -n 2)"
+grep -q "^partial (24, 32, 3)" "$tmp/py.txt" && ok "Python stop: the picture so far in nst.Error's .picture" ||
+	bad "Python stop's picture: $(grep -E '^partial|Error' "$tmp/py.txt" | head -n 2)"
 grep -q "^error not a valid weights file | .*not a weights file" "$tmp/py.txt" && ok "Python: nst.Error carries the diagnostic" ||
 	bad "Python's error: $(grep -E '^error|Error' "$tmp/py.txt" | head -n 2)"
 unset LD_LIBRARY_PATH PKG_CONFIG_PATH
 
+# $NST_STYLES first, for the CLI (the source tree's, whose build/styles holds a candy.nstw too) and
+# for Python (the source tree's module and the installed one): the same file.
+mkdir -p "$tmp/mine" && cp "$BUILD/styles/mosaic.nstw" "$tmp/mine/candy.nstw"
+for which in tree installed; do
+	if [ $which = tree ]; then prog=$BUILD/nst pypath=$ROOT/python; else prog=$inst pypath=$D$pydir; fi
+	cli=$(NST_STYLES=$tmp/mine "$prog" info candy | sed -n 's/^file: *\([^ ]*\) .*/\1/p')
+	py=$(NST_STYLES=$tmp/mine PYTHONPATH=$pypath /usr/bin/python3 -c 'import nst; print(nst.find_network("candy"))' 2>&1)
+	[ "$cli" = "$tmp/mine/candy.nstw" ] && [ "$py" = "$cli" ] && ok "NST_STYLES first ($which): nst info candy and nst.find_network name $cli" ||
+		bad "NST_STYLES=$tmp/mine ($which): nst info candy -> '$cli', nst.find_network -> '$py'"
+done
+NST_STYLES=$tmp/mine "$BUILD/nst" info | grep -A1 '^one-pass networks' | tail -n 1 | grep -q "^  $tmp/mine: candy" &&
+	ok "nst info lists \$NST_STYLES first" || bad "nst info's first styles folder: $(NST_STYLES=$tmp/mine "$BUILD/nst" info | grep -A1 '^one-pass')"
+# Python's folders are the CLI's, in its order (as nst info lists them; the installed module and nst).
+(cd "$tmp" && NST_STYLES=$tmp/mine "$inst" info) | sed -n 's/^  \(\/[^:]*\):.*/\1/p' >"$tmp/cli-dirs.txt"
+NST_STYLES=$tmp/mine PYTHONPATH=$D$pydir /usr/bin/python3 -c 'import nst; print("\n".join(nst._data_dirs(False) + nst._data_dirs(True)))' \
+	>"$tmp/py-dirs.txt" 2>&1
+cmp -s "$tmp/cli-dirs.txt" "$tmp/py-dirs.txt" && ok "Python searches nst info's folders, in its order ($(wc -l <"$tmp/cli-dirs.txt"))" ||
+	bad "folders: nst info $(paste -sd' ' "$tmp/cli-dirs.txt") | Python $(paste -sd' ' "$tmp/py-dirs.txt")"
+
+# Python and the library: a copy of nst.py outside a source tree (no ../include/nst.h) loads no
+# lib/libnst.so.0 from the folders above it (a planted one would run its constructor); beside a
+# source tree's include/nst.h it takes ../build's (the control: the plant runs); a library of
+# another major.minor is refused; the module's version is nst.h's.
+printf '%s\n' '#include <stdio.h>' \
+	"__attribute__((constructor)) static void planted(void) { FILE *f = fopen(\"$tmp/planted-ran\", \"w\"); if (f) fclose(f); }" \
+	'const char *nst_version_string(void) { return "9.9.0"; }' >"$tmp/plant.c"
+cc -shared -fPIC "$tmp/plant.c" -o "$tmp/plant.so" || bad "cannot build the planted library"
+mkdir -p "$tmp/p/lib" "$tmp/p/a/build" "$tmp/p/a/b" "$tmp/t/python" "$tmp/t/include" "$tmp/t/build"
+for d in "$tmp/p/lib" "$tmp/p/a/build" "$tmp/t/build"; do cp "$tmp/plant.so" "$d/libnst.so.0"; done
+cp python/nst.py "$tmp/p/a/b/nst.py"; cp python/nst.py "$tmp/t/python/nst.py"; cp include/nst.h "$tmp/t/include/"
+(cd "$tmp" && env -u NST_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$tmp/p/a/b" /usr/bin/python3 -c 'import nst' >"$tmp/plant.txt" 2>&1)
+[ ! -e "$tmp/planted-ran" ] && ok "nst.py outside a source tree loads no lib/libnst.so.0 above it ($(tail -n 1 "$tmp/plant.txt" | cut -c1-90))" ||
+	bad "nst.py (a copy in $tmp/p/a/b) ran the planted library of a folder above it"
+rm -f "$tmp/planted-ran"
+(cd "$tmp" && env -u NST_LIBRARY PYTHONPATH="$tmp/t/python" /usr/bin/python3 -c 'import nst' >"$tmp/plant2.txt" 2>&1)
+[ -e "$tmp/planted-ran" ] && grep -q "9.9.0.*major.minor must match" "$tmp/plant2.txt" &&
+	ok "beside include/nst.h, ../build's library is loaded, and refused: $(tail -n 1 "$tmp/plant2.txt" | cut -c1-110)" ||
+	bad "a source tree's build/libnst.so.0 of version 9.9.0: $(tail -n 1 "$tmp/plant2.txt")"
+NST_LIBRARY=$tmp/plant.so PYTHONPATH=$ROOT/python /usr/bin/python3 -c 'import nst' >"$tmp/plant3.txt" 2>&1
+[ $? -ne 0 ] && grep -q "ImportError: nst: .*is nst 9.9.0; this module is for" "$tmp/plant3.txt" &&
+	ok "NST_LIBRARY of another major.minor is refused" || bad "NST_LIBRARY=9.9.0 library: $(tail -n 1 "$tmp/plant3.txt")"
+v=$(PYTHONPATH=$ROOT/python /usr/bin/python3 -c 'import nst; print(nst.__version__, nst._lib.nst_version_string().decode())' 2>&1)
+want_v=$(sed -n 's/^#define NST_VERSION_STRING "\(.*\)"/\1/p' include/nst.h)
+[ "$v" = "$want_v $want_v" ] && ok "nst.__version__ = nst_version_string() = nst.h's: $v" ||
+	bad "versions (module, library) '$v', nst.h's $want_v"
+
 # The installed man page renders.
 w=$(MANWIDTH=80 man --warnings -l "$D$P/share/man/man1/nst.1" 2>&1 >/dev/null)
 [ -z "$w" ] && ok "man -l (installed nst.1) renders without warnings" || bad "man -l warns: $w"
+grep -q "^$P/share/nst in this install" "$D$P/share/man/man1/nst.1" && ! sed -n '/^.SH FILES/,$p' "$D$P/share/man/man1/nst.1" | grep -q "by default" &&
+	ok "the installed man page names the install's data directory" || bad "the installed nst.1's FILES: $(grep -A2 'vgg19.nstw$' "$D$P/share/man/man1/nst.1" | paste -sd' ')"
+"$inst" --version >"$tmp/version.txt"
+grep -q "^Copyright (c) [0-9]* The nst authors.  License MIT" "$tmp/version.txt" && grep -q "NO WARRANTY" "$tmp/version.txt" &&
+	ok "--version: copyright, licence, no warranty" || bad "--version lacks the copyright / licence / warranty lines: $(head -n 4 "$tmp/version.txt" | paste -sd'|')"
 
-# Uninstall: nothing left but folders.
-"${mk[@]}" uninstall DESTDIR="$D" >"$tmp/uninstall.log" 2>&1 || bad "make uninstall failed: $(tail -n 3 "$tmp/uninstall.log")"
+# Uninstall: only what install wrote (a user's own network in the styles folder stays), the Python
+# module too when python3's version (so PYTHONDIR) changed since; nothing left but folders.
+echo mine >"$D$P/share/nst/styles/mine.nstw"
+"${mk[@]}" uninstall DESTDIR="$D" PYTHONDIR="$P/lib/python3.99/dist-packages" >"$tmp/uninstall.log" 2>&1 ||
+	bad "make uninstall failed: $(tail -n 3 "$tmp/uninstall.log")"
 left=$(find "$D" -not -type d | sed "s|^$D||" | paste -sd' ')
-[ -z "$left" ] && ok "make uninstall leaves no file" || bad "make uninstall left: $left"
+[ "$left" = "$P/share/nst/styles/mine.nstw" ] && ok "make uninstall removes what install wrote, keeps a user's own network" ||
+	bad "make uninstall left: '$left' (want only $P/share/nst/styles/mine.nstw)"
+rm -f "$D$P/share/nst/styles/mine.nstw"
 
 # make dist: the program, the networks, the licences and credits, the man page.
 "${mk[@]}" dist >"$tmp/dist.log" 2>&1 || bad "make dist failed: $(tail -n 3 "$tmp/dist.log")"
 tarball=$(sed -n 's/^dist: wrote //p' "$tmp/dist.log")
 if [ -f "$tarball" ]; then
 	tar -tzf "$tarball" | sed 's|^[^/]*/||' >"$tmp/dist.txt"
+	tar -xzOf "$tarball" --wildcards '*/README' | grep -q "^Weights: vgg19-distilled.nstw beside the binary is used by default (included here)" &&
+		ok "the tarball's README: vgg19-distilled.nstw, shipped, is the default" ||
+		bad "the tarball's README on the weights: $(tar -xzOf "$tarball" --wildcards '*/README' | grep -A1 '^Weights')"
 	for f in nst vgg19.nstw styles/candy.nstw styles/arbitrary.nstw LICENSE CREDITS.md CHANGELOG.md nst.1 README; do
 		grep -qx "$f" "$tmp/dist.txt" && ok "make dist ships $f" || bad "make dist does not ship $f"
 	done

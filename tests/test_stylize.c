@@ -1,7 +1,8 @@
 /*
  * nst_stylize, the one-call API: the optimization on a small random VGG (the result's size, the
  * same pixels twice, the progress rows, a stop from the callback keeping the picture), a trained
- * network against nst_fast_run on the same pixels (when make weights made candy.nstw), every
+ * network against nst_fast_run on the same pixels, the arbitrary-style network against
+ * nst_arbitrary_run (both from make weights: missing, they fail), every
  * refused argument with its one-line diagnostic, and the arbitrary network's painting sizes.
  */
 #include <stdio.h>
@@ -104,14 +105,32 @@ static void optimize_checks(const char *vgg, struct nst_rng *rng) {
 	nst_image_free(&painting);
 }
 
-/* A trained network (when built): nst_stylize = nst_fast_run on the same pixels, and --size. */
-static void trained_checks(const char *candy, struct nst_rng *rng) {
-	struct nst_weights *w;
+/* make test makes the networks first: a missing one fails (NULL), as the shell tests' `need` does. */
+static struct nst_weights *network(const char *path) {
+	struct nst_weights *w = NULL;
 	struct nst_diag diag = {{0}};
-	if (nst_weights_open(candy, &w, &diag) != NST_OK) {
-		printf("test_stylize: no %s (make weights): the trained network's checks skipped\n", candy);
+	const enum nst_status st = nst_weights_open(path, &w, &diag);
+	CHECK(st == NST_OK, "no %s (make weights): %s", path, diag.message);
+	return st == NST_OK ? w : NULL;
+}
+
+/* The options of a one-pass run on one thread. */
+static struct nst_stylize_options one_pass_options(enum nst_mode mode, const char *weights, float strength) {
+	struct nst_stylize_options o;
+	nst_stylize_options_default(&o);
+	o.mode = mode;
+	o.weights = weights;
+	o.threads = 1;
+	o.strength = strength;
+	return o;
+}
+
+/* A trained network (make weights builds it): nst_stylize = nst_fast_run on the same pixels, and --size. */
+static void trained_checks(const char *candy, struct nst_rng *rng) {
+	struct nst_weights *w = network(candy);
+	struct nst_diag diag = {{0}};
+	if (!w)
 		return;
-	}
 	struct nst_image photo = random_image(rng, 30, 22), out = {0};
 	struct nst_fast_plan plan;
 	struct nst_fast_session *s = NULL;
@@ -119,22 +138,16 @@ static void trained_checks(const char *candy, struct nst_rng *rng) {
 	void *arena = NULL;
 	enum nst_status st = nst_fast_plan(w, 30, 22, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
 	if (st == NST_OK) {
-		const size_t bytes = (plan.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-		arena = aligned_alloc(NST_ARENA_ALIGNMENT, bytes);
-		st = nst_fast_init(arena, bytes, w, 30, 22, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
+		arena = nst_arena_allocate(plan.total_bytes);
+		st = nst_fast_init(arena, plan.total_bytes, w, 30, 22, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s, &diag);
 	}
 	if (st == NST_OK)
 		st = nst_fast_run(s, 30, 22, photo.rgb, want, 0.75f);
 	CHECK(st == NST_OK, "nst_fast_run: %s", diag.message);
 	nst_fast_release(s);
-	free(arena);
+	nst_arena_free(arena);
 	nst_weights_close(w);
-	struct nst_stylize_options o;
-	nst_stylize_options_default(&o);
-	o.mode = NST_MODE_TRAINED;
-	o.weights = candy;
-	o.threads = 1;
-	o.strength = 0.75f;
+	struct nst_stylize_options o = one_pass_options(NST_MODE_TRAINED, candy, 0.75f);
 	struct rows rows = {0};
 	o.progress = count_rows;
 	o.user = &rows;
@@ -152,17 +165,72 @@ static void trained_checks(const char *candy, struct nst_rng *rng) {
 	nst_image_free(&photo);
 }
 
+/* The arbitrary-style network: the result's size (the photo's own; --size), the same pixels twice,
+ * and equal to nst_arbitrary_run's on the pictures at the sizes nst_stylize runs them at. */
+static void arbitrary_checks(const char *path, struct nst_rng *rng) {
+	struct nst_weights *w = network(path);
+	struct nst_diag diag = {{0}};
+	if (!w)
+		return;
+	struct nst_image photo = random_image(rng, 36, 28), painting = random_image(rng, 50, 40), a = {0}, b = {0};
+	struct nst_stylize_options o = one_pass_options(NST_MODE_ARBITRARY, path, 0.8f);
+	enum nst_status st = nst_stylize(&o, &photo, &painting, &a, &diag);
+	CHECK(st == NST_OK && a.width == 36 && a.height == 28 && a.rgb, "arbitrary: %s %s (%dx%d)", nst_status_string(st),
+	      diag.message, a.width, a.height);
+	st = nst_stylize(&o, &photo, &painting, &b, &diag);
+	CHECK(st == NST_OK && a.rgb && b.rgb && !memcmp(a.rgb, b.rgb, (size_t)36 * 28 * 3), "arbitrary: the same pixels twice");
+	nst_image_free(&b);
+
+	/* The detailed API on the same pictures: the painting at nst_arbitrary_painting_size of the photo's long side. */
+	int sw, sh;
+	nst_arbitrary_painting_size(painting.width, painting.height, 36, &sw, &sh);
+	struct nst_image style = {0};
+	st = nst_image_resize(&painting, sw, sh, &style);
+	CHECK(st == NST_OK, "resize the painting to %dx%d", sw, sh);
+	struct nst_arbitrary_plan plan;
+	struct nst_arbitrary_session *s = NULL;
+	uint8_t *want = calloc((size_t)36 * 28 * 3, 1);
+	void *arena = NULL;
+	if (st == NST_OK)
+		st = nst_arbitrary_plan(w, 36, 28, sw, sh, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &plan, &diag);
+	if (st == NST_OK && !(arena = nst_arena_allocate(plan.total_bytes)))
+		st = NST_ERR_OUT_OF_MEMORY;
+	if (st == NST_OK)
+		st = nst_arbitrary_init(arena, plan.total_bytes, w, 36, 28, sw, sh, 1, NST_BACKEND_AUTO, NST_PRECISION_FP32, &s,
+		                        &diag);
+	if (st == NST_OK)
+		st = nst_arbitrary_set_style(s, 1, &style, NULL, &diag);
+	if (st == NST_OK)
+		st = nst_arbitrary_run(s, 36, 28, photo.rgb, 0.8f, want);
+	CHECK(st == NST_OK, "nst_arbitrary_run: %s %s", nst_status_string(st), diag.message);
+	CHECK(a.rgb && !memcmp(a.rgb, want, (size_t)36 * 28 * 3), "arbitrary: nst_stylize = nst_arbitrary_run");
+	nst_arbitrary_release(s);
+	nst_arena_free(arena);
+	nst_weights_close(w);
+	nst_image_free(&a);
+	o.size = 48;
+	st = nst_stylize(&o, &photo, &painting, &a, &diag);
+	CHECK(st == NST_OK && a.width == 48 && a.height == 37, "arbitrary --size 48: %dx%d", a.width, a.height);
+	nst_image_free(&a);
+	nst_image_free(&style);
+	nst_image_free(&photo);
+	nst_image_free(&painting);
+	free(want);
+}
+
 int main(void) {
 	const uint64_t seed = support_seed("test_stylize");
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
 	char *dir = support_tmpdir("stylize");
-	char vgg[512], candy[512];
+	char vgg[512], candy[512], arbitrary[512];
 	snprintf(vgg, sizeof vgg, "%s/vgg.nstw", dir);
 	snprintf(candy, sizeof candy, "%s/styles/candy.nstw", check_env("NST_BUILD", "build"));
+	snprintf(arbitrary, sizeof arbitrary, "%s/styles/arbitrary.nstw", check_env("NST_BUILD", "build"));
 	CHECK(support_write_small_vgg(vgg, seed) == 0, "the small VGG");
 	optimize_checks(vgg, &rng);
 	trained_checks(candy, &rng);
+	arbitrary_checks(arbitrary, &rng);
 
 	/* The arbitrary network's painting sizes (the CLI's too). */
 	int w, h;

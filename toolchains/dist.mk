@@ -39,7 +39,8 @@ Run it from this directory:
   ./nst bench                                                    # seconds per iteration here
   ./nst --help
 
-Weights: vgg19.nstw beside the binary is used by default@WEIGHTS_NOTE@
+Weights: vgg19-distilled.nstw beside the binary is used by default@DISTILLED_NOTE@, else
+vgg19.nstw@WEIGHTS_NOTE@
 One pass: ./nst --model candy -c photo.jpg -o out.png (styles/ beside the binary), or
 ./nst --model arbitrary -c photo.jpg -s painting.jpg -o out.png.  man -l nst.1: every option.
 Licences: LICENSE (nst, MIT); the networks' authors and licences: CREDITS.md (VGG19: CC BY 4.0).
@@ -85,7 +86,9 @@ dist: $(BUILD)/nst
 	  libsnote="(or delete lib/ and use the system's: sudo apt install $$pkgs)"; \
 	else libs="$$(echo $$need | tr ' ' '\n' | grep -v '^\(libc\|libm\|ld-linux\)' | paste -sd' ')"; \
 	  libsnote="$${pkgs:+from the system: sudo apt install $$pkgs}"; fi; \
-	sed -e "s|@WEIGHTS_NOTE@|$$note|" -e "s|@GLIBC@|$$glibc|" -e "s|@LIBS@|$$libs|" -e "s|@LIBS_NOTE@|$$libsnote|" \
+	dnote=" (not in this tarball)"; for f in $(BUILD)/vgg19-distilled.nstw build/vgg19-distilled.nstw; do \
+	  [ -f $$f ] && { dnote=" (included here)"; break; }; done; \
+	sed -e "s|@WEIGHTS_NOTE@|$$note|" -e "s|@DISTILLED_NOTE@|$$dnote|" -e "s|@GLIBC@|$$glibc|" -e "s|@LIBS@|$$libs|" -e "s|@LIBS_NOTE@|$$libsnote|" \
 	  -e "s|@CPU@|$(if $(TUNE_CFLAGS),built with $(TUNE_CFLAGS),any $(HOST_ARCH) CPU)|" \
 	  $(BUILD)/dist-README.in >$(DIST_DIR)/README
 	rm -f $(BUILD)/dist-README.in

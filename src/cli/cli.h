@@ -89,15 +89,18 @@ double cli_median(double *v, int n);
 extern const char *const cli_weights_files[CLI_WEIGHTS_FILES];
 /* Where the networks are looked for, in order: dirs [CLI_MAX_DATA_DIRS]; returns how many.  The
  * optimization's weights (styles false): beside the binary, ../share/nst from it, NST_DATADIR; the
- * one-pass networks (styles true): styles/ beside the binary, $NST_STYLES, ../share/nst/styles from
- * it, NST_DATADIR/styles. */
+ * one-pass networks (styles true): $NST_STYLES, styles/ beside the binary, ../share/nst/styles from
+ * it, NST_DATADIR/styles (python/nst.py's _data_dirs: the same). */
 #define CLI_MAX_DATA_DIRS 4
 int cli_data_dirs(bool styles, char (*dirs)[CLI_PATH_BYTES]);
 /* The default weights file: $NST_WEIGHTS, else the first of cli_weights_files in those folders. */
 const char *cli_default_weights(char *buf, size_t size);
-/* A named feed-forward model's file (beside the binary, $NST_STYLES, ../share/nst, the install
+/* A named feed-forward model's file ($NST_STYLES, beside the binary, ../share/nst, the install
  * prefix), or NULL; `looked` lists the directories searched. */
 const char *cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size);
+/* Any network by name (nst info NAME): the one-pass networks' folders, then the optimization's;
+ * NULL when none holds NAME.nstw. */
+const char *cli_find_network(const char *name, char *buf, size_t size);
 
 /* --init model:NAME (src/cli/onepass_init.c): out [H][W][3] = the one-pass network NAME (a trained
  * one, or arbitrary with the style pictures, blend NULL for equal) applied to content, in its own

@@ -99,9 +99,9 @@ static void usage(FILE *f) {
 	        "\n"
 	        "  --model NAME|FILE     candy, mosaic, pointilism, rain_princess, udnie, arbitrary (or any), or\n"
 	        "                        a .nstw file;\n"
-	        "                        NAME is looked up as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
-	        " beside the nst binary, then\n"
-	        "                        in $NST_STYLES, then in ../share/nst/" CLI_STYLES_DIR
+	        "                        NAME is looked up in $NST_STYLES, then as " CLI_STYLES_DIR "/NAME" CLI_MODEL_EXTENSION
+	        " beside the nst binary,\n"
+	        "                        then in ../share/nst/" CLI_STYLES_DIR
 	        " from the binary, then " NST_DATADIR "/" CLI_STYLES_DIR "\n"
 	        "  -c, --content PHOTO   a picture (PNG, JPEG, BMP, TGA, ...), a directory of pictures, or - for\n"
 	        "                        a PNG / JPEG on standard input; repeat -c for several\n"
@@ -876,8 +876,8 @@ static int stylize(const struct fast_cli *c, const struct network *net, const st
 /* The arena for a plan of total_bytes, rounded up to its alignment; NULL (after the message) if
  * it cannot be had. */
 static void *alloc_arena(size_t total_bytes, size_t *bytes) {
-	*bytes = (total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, *bytes);
+	*bytes = total_bytes;
+	void *arena = nst_arena_allocate(total_bytes);
 	if (!arena)
 		cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)total_bytes / MIB);
 	return arena;

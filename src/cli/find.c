@@ -1,6 +1,8 @@
 /*
  * Where the command line finds its networks: the default weights of the optimization ($NST_WEIGHTS,
- * beside the binary, ../share/nst from it, the install prefix) and the feed-forward models by name.
+ * beside the binary, ../share/nst from it, the install prefix) and the feed-forward models by name
+ * ($NST_STYLES, styles/ beside the binary, ../share/nst/styles from it, the install prefix's).
+ * python/nst.py searches the same folders in the same order (keep them in step).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +38,17 @@ static void add_dir(char (*dirs)[CLI_PATH_BYTES], int *n, const char *format, co
 
 int cli_data_dirs(bool styles, char (*dirs)[CLI_PATH_BYTES]) {
 	char exe[CLI_PATH_BYTES];
+	/* sizeof exe - 1 bytes back may be a truncated path: that is a failure too. */
 	const ssize_t got = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	char *slash = got > 0 ? (exe[got] = '\0', strrchr(exe, '/')) : NULL;
+	char *slash = got > 0 && (size_t)got < sizeof exe - 1 ? (exe[got] = '\0', strrchr(exe, '/')) : NULL;
 	if (slash)
 		*slash = '\0';
 	const char *bin = slash ? exe : NULL;
 	int n = 0;
 	if (styles) {
-		add_dir(dirs, &n, "%s/" CLI_STYLES_DIR, bin);
+		/* $NST_STYLES first: an explicit override, as $NST_WEIGHTS is for the weights. */
 		add_dir(dirs, &n, "%s", getenv("NST_STYLES"));
+		add_dir(dirs, &n, "%s/" CLI_STYLES_DIR, bin);
 		/* Installed: PREFIX/bin/nst finds PREFIX/share/nst/..., whatever PREFIX was. */
 		add_dir(dirs, &n, "%s/../share/nst/" CLI_STYLES_DIR, bin);
 		add_dir(dirs, &n, "%s/" CLI_STYLES_DIR, NST_DATADIR);
@@ -69,18 +73,38 @@ const char *cli_default_weights(char *buf, size_t size) {
 	return NULL;
 }
 
+/* dir/NAME.nstw for the first of dirs [n] holding it, or NULL; `looked` (if not NULL) gets the
+ * folders searched, appended after a comma. */
+static const char *find_in(char (*dirs)[CLI_PATH_BYTES], int n, const char *name, char *buf, size_t size, char *looked,
+                           size_t looked_size) {
+	for (int i = 0; i < n; i++) {
+		const int len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], name);
+		if (len > 0 && (size_t)len < size && readable(buf))
+			return buf;
+		if (!looked)
+			continue;
+		const size_t used = strlen(looked);
+		if (snprintf(looked + used, looked_size - used, "%s%s", used ? ", " : "", dirs[i]) < 0)
+			break;
+	}
+	return NULL;
+}
+
 /* The path of a named model, or NULL; `looked` lists where it looked. */
 const char *cli_find_model(const char *name, char *buf, size_t size, char *looked, size_t looked_size) {
 	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
 	const int n = cli_data_dirs(true, dirs);
 	looked[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		const int len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], name);
-		if (len > 0 && (size_t)len < size && readable(buf))
-			return buf;
-		const size_t used = strlen(looked);
-		if (snprintf(looked + used, looked_size - used, "%s%s", i ? ", " : "", dirs[i]) < 0)
-			break;
+	return find_in(dirs, n, name, buf, size, looked, looked_size);
+}
+
+const char *cli_find_network(const char *name, char *buf, size_t size) {
+	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
+	int n = cli_data_dirs(true, dirs);
+	const char *path = find_in(dirs, n, name, buf, size, NULL, 0);
+	if (!path) {
+		n = cli_data_dirs(false, dirs);
+		path = find_in(dirs, n, name, buf, size, NULL, 0);
 	}
-	return NULL;
+	return path;
 }

@@ -68,29 +68,20 @@ static int info_machine(void) {
 	int n = cli_data_dirs(false, dirs);
 	for (int i = 0; i < n; i++)
 		list_folder(dirs[i]);
-	printf("one-pass networks (nst --model NAME; the first folder holding NAME.nstw wins):\n");
+	printf("one-pass networks (nst --model NAME; %sthe first folder holding NAME.nstw wins):\n",
+	       getenv("NST_STYLES") && *getenv("NST_STYLES") ? "$NST_STYLES first, " : "");
 	n = cli_data_dirs(true, dirs);
 	for (int i = 0; i < n; i++)
 		list_folder(dirs[i]);
 	return EXIT_OK;
 }
 
-/* A file, else a network by name: the one-pass networks' folders, then the optimization's. */
+/* A file, else a network by name (find.c: the one-pass networks' folders, then the optimization's). */
 static const char *resolve(const char *arg, char *buf, size_t size) {
 	if (access(arg, F_OK) == 0 || strchr(arg, '/'))
 		return arg;
-	char looked[CLI_MAX_DATA_DIRS * (CLI_PATH_BYTES + 2)];
-	const char *path = cli_find_model(arg, buf, size, looked, sizeof looked);
-	if (path)
-		return path;
-	char dirs[CLI_MAX_DATA_DIRS][CLI_PATH_BYTES];
-	const int n = cli_data_dirs(false, dirs);
-	for (int i = 0; i < n; i++) {
-		const int len = snprintf(buf, size, "%s/%s" CLI_MODEL_EXTENSION, dirs[i], arg);
-		if (len > 0 && (size_t)len < size && access(buf, R_OK) == 0)
-			return buf;
-	}
-	return arg;
+	const char *path = cli_find_network(arg, buf, size);
+	return path ? path : arg;
 }
 
 int cli_info(int argc, char **argv) {

@@ -11,29 +11,22 @@
 #include "cli.h"
 #include "nst.h"
 
-/* The arena for a plan, rounded up to its alignment (NULL if it cannot be had). */
-static void *arena_for(size_t bytes, size_t *rounded) {
-	*rounded = (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	return aligned_alloc(NST_ARENA_ALIGNMENT, *rounded);
-}
-
 static enum nst_status trained(const struct nst_weights *w, const struct nst_image *content, int threads,
                                uint8_t *out, struct nst_diag *diag) {
 	struct nst_fast_plan plan;
 	enum nst_status st = nst_fast_plan(w, content->width, content->height, threads, NST_BACKEND_AUTO,
 	                                   NST_PRECISION_FP32, &plan, diag);
-	size_t bytes;
-	void *arena = st == NST_OK ? arena_for(plan.total_bytes, &bytes) : NULL;
+	void *arena = st == NST_OK ? nst_arena_allocate(plan.total_bytes) : NULL;
 	if (st == NST_OK && !arena)
 		st = NST_ERR_OUT_OF_MEMORY;
 	struct nst_fast_session *s = NULL;
 	if (st == NST_OK)
-		st = nst_fast_init(arena, bytes, w, content->width, content->height, threads, NST_BACKEND_AUTO,
+		st = nst_fast_init(arena, plan.total_bytes, w, content->width, content->height, threads, NST_BACKEND_AUTO,
 		                   NST_PRECISION_FP32, &s, diag);
 	if (st == NST_OK)
 		st = nst_fast_run(s, content->width, content->height, content->rgb, out, 1.0f);
 	nst_fast_release(s);
-	free(arena);
+	nst_arena_free(arena);
 	return st;
 }
 
@@ -61,20 +54,19 @@ static enum nst_status arbitrary(const struct nst_weights *w, const struct nst_i
 	if (st == NST_OK)
 		st = nst_arbitrary_plan(w, content->width, content->height, sw, sh, threads, NST_BACKEND_AUTO, NST_PRECISION_FP32,
 		                        &plan, diag);
-	size_t bytes;
-	void *arena = st == NST_OK ? arena_for(plan.total_bytes, &bytes) : NULL;
+	void *arena = st == NST_OK ? nst_arena_allocate(plan.total_bytes) : NULL;
 	if (st == NST_OK && !arena)
 		st = NST_ERR_OUT_OF_MEMORY;
 	struct nst_arbitrary_session *s = NULL;
 	if (st == NST_OK)
-		st = nst_arbitrary_init(arena, bytes, w, content->width, content->height, sw, sh, threads, NST_BACKEND_AUTO,
+		st = nst_arbitrary_init(arena, plan.total_bytes, w, content->width, content->height, sw, sh, threads, NST_BACKEND_AUTO,
 		                        NST_PRECISION_FP32, &s, diag);
 	if (st == NST_OK)
 		st = nst_arbitrary_set_style(s, n_styles, styles, blend, diag);
 	if (st == NST_OK)
 		st = nst_arbitrary_run(s, content->width, content->height, content->rgb, 1.0f, out);
 	nst_arbitrary_release(s);
-	free(arena);
+	nst_arena_free(arena);
 	for (int i = 0; i < n_styles; i++)
 		nst_image_free(&enlarged[i]);
 	return st;

@@ -583,8 +583,8 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
                     const struct pictures *pic) {
 	const struct nst_problem *top = &plan->problems[plan->n_scales - 1];
 	const size_t baseline = cli_rss_now(); /* the process before the arena: code, libraries, pictures, weights */
-	const size_t arena_bytes = (plan->total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, arena_bytes);
+	const size_t arena_bytes = plan->total_bytes;
+	void *arena = nst_arena_allocate(arena_bytes);
 	uint8_t *result = malloc((size_t)top->width * (size_t)top->height * 3); /* [H][W][3] */
 	struct nst_scales *scales = NULL;
 	struct nst_diag diag = {{0}};

@@ -1,6 +1,7 @@
 /*
- * nst --version: the version, the commit it was built from and what the build can do here (the
- * GEMM kernels compiled in and the one this CPU gets, XNNPACK, float16).
+ * nst --version: the version, the commit it was built from, the copyright, licence (LICENSE: MIT)
+ * and no-warranty lines the GNU conventions ask for, and what the build can do here (the GEMM
+ * kernels compiled in and the one this CPU gets, XNNPACK, float16).
  */
 #include <stdio.h>
 
@@ -22,6 +23,9 @@ void cli_print_version(FILE *f) {
 	char features[256];
 	nst_bench_cpu_features(features, sizeof features);
 	fprintf(f, "nst %s (commit %s)\n", NST_VERSION_STRING, NST_COMMIT);
+	fprintf(f, "Copyright (c) 2026 The nst authors.  License MIT <https://opensource.org/licenses/MIT>.\n"
+	           "This is free software: you are free to change and redistribute it.\n"
+	           "There is NO WARRANTY, to the extent permitted by law.\n");
 	fprintf(f, "kernels:  compiled in: %s; chosen here: %s (CPU features: %s)\n", NST_KERNEL_ISAS,
 	        nst_bench_kernel_name(NST_BACKEND_SIMD), features);
 #ifdef NST_HAVE_XNNPACK
