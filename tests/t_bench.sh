@@ -91,7 +91,7 @@ nst bench --dry-run >"$tmp/out" 2>&1 || die "--dry-run failed: $(cat "$tmp/out")
 grep -qE "estimated .*[0-9]+ s" "$tmp/out" || die "--dry-run: no estimate: $(cat "$tmp/out")"
 grep -E "^nst bench: sizes " "$tmp/out" | grep -qvE "512|scalar" || die "the defaults include 512 px or scalar: $(cat "$tmp/out")"
 nst bench --dry-run --full >"$tmp/out" 2>&1 || die "--dry-run --full failed: $(cat "$tmp/out")"
-grep -E "^nst bench: sizes " "$tmp/out" | grep "512" | grep -q "scalar" || die "--full lacks 512 px or scalar: $(cat "$tmp/out")"
+grep -E "^nst bench: sizes " "$tmp/out" | grep "512" | grep >/dev/null "scalar" || die "--full lacks 512 px or scalar: $(cat "$tmp/out")"
 ok "defaults without scalar and 512 px (--full has them), the estimate up front: $(grep -m1 estimated "$tmp/out")"
 
 # --- rows are printed as they are measured: a run stopped by a timeout keeps them --------------------

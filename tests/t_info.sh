@@ -20,14 +20,14 @@ grep -q "(no such folder)" <<<"$out" && ok "folders searched but missing are nam
 # $NST_STYLES is searched second, and nst info shows it.
 mkdir -p "$tmp/mine" && cp "$BUILD/styles/candy.nstw" "$tmp/mine/mystyle.nstw"
 NST_STYLES=$tmp/mine $NST info | grep -qx "  $tmp/mine: mystyle" && ok "\$NST_STYLES listed" || bad "\$NST_STYLES not listed"
-NST_STYLES=$tmp/mine $NST info mystyle | grep -q "^file:     $tmp/mine/mystyle.nstw" && ok "nst info finds a model in \$NST_STYLES" ||
+NST_STYLES=$tmp/mine $NST info mystyle | grep >/dev/null "^file:     $tmp/mine/mystyle.nstw" && ok "nst info finds a model in \$NST_STYLES" ||
 	bad "nst info mystyle with NST_STYLES"
 for m in candy arbitrary vgg19; do
-	$NST info $m 2>&1 | grep -q "^model:    $m " && ok "nst info $m" || bad "nst info $m: $($NST info $m 2>&1 | head -n 3)"
+	$NST info $m 2>&1 | grep >/dev/null "^model:    $m " && ok "nst info $m" || bad "nst info $m: $($NST info $m 2>&1 | head -n 3)"
 done
 msg=$($NST info nosuchmodel 2>&1); rc=$?
 [ $rc -eq 1 ] && grep -q "nosuchmodel: cannot open" <<<"$msg" && ok "nst info nosuchmodel: exit 1, $msg" || bad "nst info nosuchmodel: exit $rc: $msg"
 $NST info a b >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] && ok "nst info a b: usage (exit 2)" || bad "nst info a b: exit $rc"
-$NST info --help | grep -q "^usage: nst info" && ok "nst info --help" || bad "nst info --help"
+$NST info --help | grep >/dev/null "^usage: nst info" && ok "nst info --help" || bad "nst info --help"
 finish

@@ -105,7 +105,7 @@ cc -std=c11 -Wall -Wextra -Werror examples/stylize.c $flags -o "$tmp/stylize" 2>
 	bad "examples/stylize.c does not build: $(head -n 3 "$tmp/cc.txt")"
 unset PKG_CONFIG_SYSROOT_DIR
 export LD_LIBRARY_PATH=$D$P/lib
-ldd "$tmp/stylize" | grep -q "libnst.so.$SO => $D$P/lib/" && ok "the example runs on the installed libnst.so.$SO" || bad "ldd: $(ldd "$tmp/stylize" | grep nst)"
+ldd "$tmp/stylize" | grep >/dev/null "libnst.so.$SO => $D$P/lib/" && ok "the example runs on the installed libnst.so.$SO" || bad "ldd: $(ldd "$tmp/stylize" | grep nst)"
 small_pictures
 inst="$D$P/bin/nst"
 "$tmp/stylize" trained "$D$P/share/nst/styles/candy.nstw" "$C" - "$tmp/ex.png" >"$tmp/ex.txt" 2>&1 &&
@@ -125,7 +125,7 @@ grep -q "^  $D$P/bin/../share/nst/styles: arbitrary candy" "$tmp/info.txt" && ok
 	bad "installed nst -c -s (default weights) failed"
 "$inst" --model candy -c "$C" -o "$tmp/candy.png" -q && ok "installed nst --model candy" || bad "installed nst --model candy failed"
 "$inst" --model arbitrary -c "$C" -s "$S" -o "$tmp/any.png" -q && ok "installed nst --model arbitrary" || bad "installed nst --model arbitrary failed"
-"$inst" info candy | grep -q "^model:    candy" && ok "installed nst info candy" || bad "installed nst info candy"
+"$inst" info candy | grep >/dev/null "^model:    candy" && ok "installed nst info candy" || bad "installed nst info candy"
 cd "$ROOT" || die "cd $ROOT"
 
 # Python (installed, from /usr/bin/python3) against the installed CLI: the same pixels.
@@ -191,7 +191,7 @@ for which in tree installed; do
 	[ "$cli" = "$tmp/mine/candy.nstw" ] && [ "$py" = "$cli" ] && ok "NST_STYLES first ($which): nst info candy and nst.find_network name $cli" ||
 		bad "NST_STYLES=$tmp/mine ($which): nst info candy -> '$cli', nst.find_network -> '$py'"
 done
-NST_STYLES=$tmp/mine "$BUILD/nst" info | grep -A1 '^one-pass networks' | tail -n 1 | grep -q "^  $tmp/mine: candy" &&
+NST_STYLES=$tmp/mine "$BUILD/nst" info | grep -A1 '^one-pass networks' | tail -n 1 | grep >/dev/null "^  $tmp/mine: candy" &&
 	ok "nst info lists \$NST_STYLES first" || bad "nst info's first styles folder: $(NST_STYLES=$tmp/mine "$BUILD/nst" info | grep -A1 '^one-pass')"
 # Python's folders are the CLI's, in its order (as nst info lists them; the installed module and nst).
 (cd "$tmp" && NST_STYLES=$tmp/mine "$inst" info) | sed -n 's/^  \(\/[^:]*\):.*/\1/p' >"$tmp/cli-dirs.txt"
@@ -230,7 +230,7 @@ want_v=$(sed -n 's/^#define NST_VERSION_STRING "\(.*\)"/\1/p' include/nst.h)
 # The installed man page renders.
 w=$(MANWIDTH=80 man --warnings -l "$D$P/share/man/man1/nst.1" 2>&1 >/dev/null)
 [ -z "$w" ] && ok "man -l (installed nst.1) renders without warnings" || bad "man -l warns: $w"
-grep -q "^$P/share/nst in this install" "$D$P/share/man/man1/nst.1" && ! sed -n '/^.SH FILES/,$p' "$D$P/share/man/man1/nst.1" | grep -q "by default" &&
+grep -q "^$P/share/nst in this install" "$D$P/share/man/man1/nst.1" && ! sed -n '/^.SH FILES/,$p' "$D$P/share/man/man1/nst.1" | grep >/dev/null "by default" &&
 	ok "the installed man page names the install's data directory" || bad "the installed nst.1's FILES: $(grep -A2 'vgg19.nstw$' "$D$P/share/man/man1/nst.1" | paste -sd' ')"
 "$inst" --version >"$tmp/version.txt"
 grep -q "^Copyright (c) [0-9]* The nst authors.  License MIT" "$tmp/version.txt" && grep -q "NO WARRANTY" "$tmp/version.txt" &&
@@ -251,7 +251,7 @@ rm -f "$D$P/share/nst/styles/mine.nstw"
 tarball=$(sed -n 's/^dist: wrote //p' "$tmp/dist.log")
 if [ -f "$tarball" ]; then
 	tar -tzf "$tarball" | sed 's|^[^/]*/||' >"$tmp/dist.txt"
-	tar -xzOf "$tarball" --wildcards '*/README' | grep -q "^Weights: vgg19-distilled.nstw beside the binary is used by default (included here)" &&
+	tar -xzOf "$tarball" --wildcards '*/README' | grep >/dev/null "^Weights: vgg19-distilled.nstw beside the binary is used by default (included here)" &&
 		ok "the tarball's README: vgg19-distilled.nstw, shipped, is the default" ||
 		bad "the tarball's README on the weights: $(tar -xzOf "$tarball" --wildcards '*/README' | grep -A1 '^Weights')"
 	for f in nst vgg19.nstw styles/candy.nstw styles/arbitrary.nstw LICENSE CREDITS.md CHANGELOG.md nst.1 README; do

@@ -123,7 +123,7 @@ ln -s real/new.png "$tmp/to-new.png"
 $NST "${run[@]}" -n 1 -q -o "$tmp/to-t.png" && $NST "${run[@]}" -n 1 -q -o "$tmp/to-new.png" \
 	&& $NST --model "$M" -c "$C" -q -o "$tmp/to-t.png" --raw "$tmp/to-new.png" -q 2>"$tmp/stderr"
 rc=$?
-[ $rc -eq 0 ] && [ -L "$tmp/to-t.png" ] && [ -L "$tmp/to-new.png" ] && file "$tmp/real/t.png" | grep -q PNG \
+[ $rc -eq 0 ] && [ -L "$tmp/to-t.png" ] && [ -L "$tmp/to-new.png" ] && file "$tmp/real/t.png" | grep >/dev/null PNG \
 	&& [ -s "$tmp/real/new.png" ] && no_temporaries "$tmp" && ok \
 	|| bad "-o through a symbolic link: exit $rc, $(ls -l "$tmp/to-t.png" "$tmp/real" 2>&1)"
 # A FIFO as -o: the reader gets the PNG, the FIFO stays a FIFO.  When nst replaced the FIFO by a
@@ -140,7 +140,7 @@ for mode in opt fast; do
 	rc=$?
 	release_reader "$tmp/fifo.png" "$tmp/fifo-alias"
 	wait $reader
-	[ $rc -eq 0 ] && [ -p "$tmp/fifo.png" ] && file "$tmp/got.png" | grep -q PNG && ok \
+	[ $rc -eq 0 ] && [ -p "$tmp/fifo.png" ] && file "$tmp/got.png" | grep >/dev/null PNG && ok \
 		|| bad "$mode: a FIFO as -o: exit $rc, $(ls -l "$tmp/fifo.png"; file "$tmp/got.png")"
 done
 # A .jpg FIFO gets a JPEG.
@@ -151,7 +151,7 @@ timeout 60 $NST --model "$M" -c "$C" -q -o "$tmp/fifo.jpg"
 rc=$?
 release_reader "$tmp/fifo.jpg" "$tmp/fifo-alias"
 wait $reader
-[ $rc -eq 0 ] && file "$tmp/got.jpg" | grep -q JPEG && ok || bad "a .jpg FIFO: exit $rc, $(file "$tmp/got.jpg")"
+[ $rc -eq 0 ] && file "$tmp/got.jpg" | grep >/dev/null JPEG && ok || bad "a .jpg FIFO: exit $rc, $(file "$tmp/got.jpg")"
 no_temporaries "$tmp" && ok || bad "temporary files left"
 
 finish

@@ -104,7 +104,7 @@ for chroma in 420mpeg2 444; do
 	"${FF[@]}" -i "$tmp/clip.y4m" -pix_fmt "$([ $chroma = 444 ] && echo yuv444p || echo yuv420p)" \
 		$([ $chroma = 420mpeg2 ] && echo "-chroma_sample_location left") -f yuv4mpegpipe "$tmp/c.y4m"
 	$NST --model candy -q -c - -o - <"$tmp/c.y4m" >"$tmp/c_out.y4m"
-	head -1 "$tmp/c_out.y4m" | grep -q "^YUV4MPEG2 W$W H$H F25:1 .*C$chroma\$" && [ "$(probe "$tmp/c_out.y4m")" = "$W $H 25/1 $N " ] &&
+	head -1 "$tmp/c_out.y4m" | grep >/dev/null "^YUV4MPEG2 W$W H$H F25:1 .*C$chroma\$" && [ "$(probe "$tmp/c_out.y4m")" = "$W $H 25/1 $N " ] &&
 		ok "C$chroma carried through" || bad "C$chroma: header '$(head -1 "$tmp/c_out.y4m")' (input: $(head -1 "$tmp/c.y4m"))"
 done
 # a header with every parameter, FRAME lines with parameters: carried and tolerated
