@@ -37,7 +37,7 @@ for board in "${boards[@]}"; do
 	fi
 done
 # Without BUILD= the product is build/<board>/nst, as the README says (-B: even when it is built).
-make -n -B TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -qE -- "-o build/rpi4/nst( |\$)" &&
+make -n -B TARGET=rpi4 SYSROOT="$tmp/sysroot" 2>/dev/null | grep -E >/dev/null -- "-o build/rpi4/nst( |\$)" &&
 	ok "make TARGET=rpi4 names build/rpi4/nst" || bad "make TARGET=rpi4 does not name build/rpi4/nst"
 
 # Natively: the program too.
