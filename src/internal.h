@@ -249,11 +249,14 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
  * AdaIN (src/adain.c): feature maps f [n][c]
  * ------------------------------------------------------------------------------------------- */
 #define NST_ADAIN_MAX_CHANNELS 512
-/* mean [c], and (if std) std [c] = sqrt(unbiased variance + eps), per channel. */
-void nst_channel_stats(size_t n, int c, const float *f, float eps, float *mean, float *std);
-/* x = alpha ((x - x_mean) / x_std * s_std + s_mean) + (1 - alpha) x, per channel; c <= NST_ADAIN_MAX_CHANNELS. */
-void nst_adain(size_t n, int c, float *x, const float *x_mean, const float *x_std, const float *s_mean,
-               const float *s_std, float alpha);
+/* mean [c], and (if std) std [c] = sqrt(unbiased variance + eps), per channel; on the engine's
+ * threads (NULL: the calling thread), the same bits on any. */
+void nst_channel_stats(const struct nst_engine *engine, size_t n, int c, const float *f, float eps, float *mean,
+                       float *std);
+/* x = alpha ((x - x_mean) / x_std * s_std + s_mean) + (1 - alpha) x, per channel; c <= NST_ADAIN_MAX_CHANNELS;
+ * on the engine's threads (NULL: the calling thread). */
+void nst_adain(const struct nst_engine *engine, size_t n, int c, float *x, const float *x_mean, const float *x_std,
+               const float *s_mean, const float *s_std, float alpha);
 
 /* ---------------------------------------------------------------------------------------------
  * Operators (src/ops.c); all feature maps are [H][W][C] float32.

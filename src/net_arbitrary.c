@@ -576,13 +576,13 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 		encode(s, STYLE, &h, &w, &qf);
 		const size_t n_px = (size_t)h * (size_t)w;
 		struct style_state one;
-		nst_channel_stats(n_px, WIDTH, quarter(s, 2, qf), ADAIN_EPS, one.s1_mean, one.s1_std);
-		nst_channel_stats(n_px, WIDTH, quarter(s, 1, qf), ADAIN_EPS, one.s2_mean, one.s2_std);
+		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 2, qf), ADAIN_EPS, one.s1_mean, one.s1_std);
+		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 1, qf), ADAIN_EPS, one.s2_mean, one.s2_std);
 		for (int m = 0; m < MOD_COUNT; m++) {
 			int mh = h, mw = w;
 			const float *src = quarter(s, m == MOD_M1 || m == MOD_B1 ? 2 : 1, qf); /* s1 or s2 */
 			conv(s, MODULATOR + m, &mh, &mw, src, s->b, NULL);
-			nst_channel_stats(n_px, WIDTH, s->b, ADAIN_EPS, one.mod[m], NULL);
+			nst_channel_stats(&s->engine, n_px, WIDTH, s->b, ADAIN_EPS, one.mod[m], NULL);
 		}
 		const float *from = (const float *)&one;
 		float *to = (float *)&sum;
@@ -621,11 +621,11 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 	float *c2 = quarter(s, 1, qf);
 	float x_mean[WIDTH], x_std[WIDTH];
 	const struct style_state *st = &s->style;
-	nst_channel_stats(n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
-	nst_adain(n, WIDTH, c2, x_mean, x_std, st->s2_mean, st->s2_std, alpha);
+	nst_channel_stats(&s->engine, n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
+	nst_adain(&s->engine, n, WIDTH, c2, x_mean, x_std, st->s2_mean, st->s2_std, alpha);
 	modulated_block(s, DEC1_A, st->mod[MOD_M2], st->mod[MOD_B2], h, w, qf);
-	nst_channel_stats(n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
-	nst_adain(n, WIDTH, c2, x_mean, x_std, st->s1_mean, st->s1_std, alpha);
+	nst_channel_stats(&s->engine, n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
+	nst_adain(&s->engine, n, WIDTH, c2, x_mean, x_std, st->s1_mean, st->s1_std, alpha);
 	modulated_block(s, DEC2_A, st->mod[MOD_M1], st->mod[MOD_B1], h, w, qf);
 	conv(s, DECODER + DEC_UP1, &h, &w, c2, s->b, NULL);
 	conv(s, DECODER + DEC_MIX1, &h, &w, s->b, s->a, NULL);

@@ -193,7 +193,7 @@ static void test_adain(uint64_t seed) {
 	float f[N * C], mean[C], std[C], x[N * C], before[N * C];
 	for (int i = 0; i < N * C; i++)
 		f[i] = (float)urand(&r, -3, 5) * (float)(1 + i % C);
-	nst_channel_stats(N, C, f, 1e-5f, mean, std);
+	nst_channel_stats(NULL, N, C, f, 1e-5f, mean, std);
 	for (int k = 0; k < C; k++) {
 		double m = 0, v = 0;
 		for (int i = 0; i < N; i++)
@@ -209,11 +209,11 @@ static void test_adain(uint64_t seed) {
 	const float s_mean[C] = {1, -2, 0.5f, 3, 0}, s_std[C] = {2, 0.5f, 1, 4, 0.1f};
 	memcpy(x, f, sizeof x);
 	memcpy(before, f, sizeof x);
-	nst_adain(N, C, x, mean, std, s_mean, s_std, 0.0f);
+	nst_adain(NULL, N, C, x, mean, std, s_mean, s_std, 0.0f);
 	CHECK(memcmp(x, before, sizeof x) == 0, "alpha 0 changed x");
-	nst_adain(N, C, x, mean, std, s_mean, s_std, 1.0f);
+	nst_adain(NULL, N, C, x, mean, std, s_mean, s_std, 1.0f);
 	float m2[C], sd2[C];
-	nst_channel_stats(N, C, x, 1e-5f, m2, sd2);
+	nst_channel_stats(NULL, N, C, x, 1e-5f, m2, sd2);
 	for (int k = 0; k < C; k++) {
 		/* x now has the painting's mean, and its std up to the eps in both */
 		CHECK(fabs(m2[k] - s_mean[k]) < 1e-4, "channel %d: mean %g after AdaIN, painting's %g", k, (double)m2[k],
@@ -224,7 +224,7 @@ static void test_adain(uint64_t seed) {
 	}
 	const float half = 0.5f;
 	memcpy(x, before, sizeof x);
-	nst_adain(N, C, x, mean, std, s_mean, s_std, half);
+	nst_adain(NULL, N, C, x, mean, std, s_mean, s_std, half);
 	for (int i = 0; i < N * C; i++) {
 		const int k = i % C;
 		const double full = (before[i] - mean[k]) / std[k] * s_std[k] + s_mean[k];
