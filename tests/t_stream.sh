@@ -156,6 +156,31 @@ rc=${PIPESTATUS[0]}
 [ "$rc" -eq 1 ] && grep -q "broken pipe" "$tmp/pipe_err" && [ "$(grep -c 'nst: .*broken pipe' "$tmp/pipe_err")" -eq 1 ] &&
 	ok "broken pipe: exit 1, one line" || bad "broken pipe: exit $rc: $(cat "$tmp/pipe_err")"
 
+# A consumer that does not read: nst stops reading its input instead of buffering frames.  The
+# output is a FIFO held open but unread; after a while the input file's offset (the frames nst has
+# taken) must stay within the pipeline's few frames and the pipe's buffer, not run on.
+SLOW_W=64 SLOW_H=48 SLOW_N=1500
+slow_frame=$((SLOW_W * SLOW_H * 3))
+head -c $((slow_frame * SLOW_N)) /dev/urandom >"$tmp/many.rgb"
+mkfifo "$tmp/slow"
+exec 3<>"$tmp/slow" # a reader that reads nothing yet (read-write: the open does not wait)
+$NST --model candy -q --steady 0 -c - --frame-size ${SLOW_W}x$SLOW_H -o - <"$tmp/many.rgb" >"$tmp/slow" 2>"$tmp/slow_err" 3<&- &
+pid=$!
+sleep 3
+taken=$(awk '/^pos:/ { print $2 }' "/proc/$pid/fdinfo/0" 2>/dev/null)
+exec 4<"$tmp/slow" # now read everything: opened here, before fd 3 closes, so that a reader is always there
+cat <&4 >"$tmp/slow_out" 3<&- 4<&- &
+reader=$!
+exec 3<&- 4<&-
+wait $pid
+rc=$?
+wait $reader
+# the pipe holds 64 KiB (7 of these frames); the pipeline 4 in flight; allow 32 frames in all
+[ "$rc" -eq 0 ] && [ -n "$taken" ] && [ "$taken" -le $((32 * slow_frame)) ] &&
+	[ "$(stat -c %s "$tmp/slow_out")" -eq $((slow_frame * SLOW_N)) ] &&
+	ok "an unread output: nst took $((taken / slow_frame)) of $SLOW_N frames and waited, then wrote them all" ||
+	bad "slow consumer: exit $rc, input taken $taken bytes ($((${taken:-0} / slow_frame)) frames), $(stat -c %s "$tmp/slow_out") bytes out: $(cat "$tmp/slow_err")"
+
 printf 'YUV4MPEG2 Wabc H64 F25:1\nFRAME\n' >"$tmp/garbage.y4m"
 fails_with 1 "bad parameter 'Wabc'" $NST --model candy -c - -o - <"$tmp/garbage.y4m" && ok "garbage header refused"
 printf 'YUV4MPEG2 W0 H0 F25:1\n' >"$tmp/zero.y4m"
