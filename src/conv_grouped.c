@@ -26,7 +26,6 @@
 #define BILINEAR_UP 2
 #define MAX_KERNEL 16            /* rows in a slot's ring */
 #define MAX_PER_GROUP 2          /* channels per group on the side that has several */
-#define BLOCKS_PER_SLOT 4        /* output row blocks per slot: the ring's reuse against the balance */
 #define MAX_TAPS (MAX_KERNEL * MAX_KERNEL)
 
 bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups) {
@@ -213,8 +212,8 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
 	t.kernel = k->fn;
 	t.params = (struct nst_f32_minmax_params){relu ? 0.0f : -INFINITY, INFINITY};
 	t.row_floats = row_floats(shape, up, w);
-	const size_t slots = nst_parallel_slots(engine, (size_t)t.oh);
-	const size_t blocks = slots * BLOCKS_PER_SLOT < (size_t)t.oh ? slots * BLOCKS_PER_SLOT : (size_t)t.oh;
+	/* blocks of output rows: each restarts the ring (its first kh - 1 rows prepared twice) */
+	const size_t blocks = nst_parallel_items(engine, (size_t)t.oh);
 	t.block_rows = (int)(((size_t)t.oh + blocks - 1) / blocks);
 	nst_parallel_for(engine, ((size_t)t.oh + (size_t)t.block_rows - 1) / (size_t)t.block_rows, grouped_block, &t);
 }

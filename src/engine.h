@@ -50,15 +50,23 @@ void nst_engine_release(struct nst_engine *engine);
 pthreadpool_t nst_pool_create(int threads);
 
 /*
- * The one work policy: items are split between min(threads, items) slots (1 without a pool),
- * slot s taking items s, s + slots, s + 2 slots, ... in that order.  The split depends only on
- * items and the slot count, never on timing, so per-slot partial sums (Gram matrices, instance
- * norm) add up the same way on every run.  fn(context, slot, item) may use slot's own scratch,
- * nst_engine_scratch(engine, slot).  A pass that splits n values evenly passes items = the
- * number of chunks it wants (nst_parallel_slots) and computes its chunk from the item.
+ * The one work policy: min(threads, items) slots (1 without a pool) take items 0, 1, 2, ... from
+ * one shared counter, each slot the next item as soon as it is free.  A slot whose thread is off
+ * the CPU (a shared machine, a board's other processes) holds up only the item it is on: the
+ * others take the rest.  So an item's result must not depend on which slot runs it or when:
+ * fn(context, slot, item) uses slot's scratch, nst_engine_scratch(engine, slot), only for the
+ * item's own temporaries.  A pass that keeps partial sums (Gram matrices, instance norm) splits
+ * them into parts fixed by the item count alone, items = parts (at most the slots, see
+ * nst_parallel_slots), keeps part i's sums where item i says (scratch i: each item runs exactly
+ * once), and adds the parts up in item order, so that every run adds them up the same way.
  */
 typedef void (*nst_task_fn)(void *context, size_t slot, size_t item);
 size_t nst_parallel_slots(const struct nst_engine *engine, size_t items);
+/* Items a pass that can split its work into `units` even pieces makes: 1 without a pool, else
+ * NST_ITEMS_PER_SLOT per slot (so that the others can take over from a slot held up), at most
+ * units. */
+#define NST_ITEMS_PER_SLOT 4
+size_t nst_parallel_items(const struct nst_engine *engine, size_t units);
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context);
 
 static inline float *nst_engine_scratch(const struct nst_engine *engine, size_t slot) {

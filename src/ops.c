@@ -25,8 +25,8 @@ struct pool_task {
 	float *out;            /* [oh][ow][c], or [h][w][c] gradient */
 	uint8_t *argmax;       /* [oh][ow][c] 2-bit codes */
 	const uint8_t *argmax_in;
-	int rows_per_slot;
-	int slots;
+	int rows_per_item;
+	int items;
 	/* nst_maxpool2x2_backward_masked: then out = mask ? out + addend : 0 (addend may be NULL) */
 	const uint8_t *mask;   /* [h][w][c] bits */
 	const float *addend;   /* [h][w][c] */
@@ -54,19 +54,21 @@ static void mask_range(const struct nst_mask_kernel *kernel, size_t i0, size_t i
 		v[i] = ((mask[i / MASK_BITS] >> (i % MASK_BITS)) & 1u) ? v[i] + (addend ? addend[i] : 0.0f) : 0.0f;
 }
 
-/* Output rows are split between slots; a row's argmax codes start on a byte when c % 4 == 0,
- * and otherwise everything runs in one slot (see pool_slots). */
-static int pool_slots(const struct nst_engine *engine, int oh, int c) {
-	if (!engine->pool || engine->threads < 2 || c % ARGMAX_CODES_PER_BYTE != 0)
+/* Output rows are split into items of whole rows, NST_ITEMS_PER_SLOT per slot; a row's argmax
+ * codes start on a byte when c % 4 == 0, and otherwise everything is one item. */
+static int pool_items(const struct nst_engine *engine, int oh, int c) {
+	if (c % ARGMAX_CODES_PER_BYTE != 0 || oh < 1)
 		return 1;
-	return engine->threads < oh ? engine->threads : (oh > 0 ? oh : 1);
+	const size_t items = nst_parallel_items(engine, (size_t)oh);
+	return (int)items;
 }
 
 static void maxpool_worker(void *context, size_t slot, size_t item) {
 	const struct pool_task *t = context;
 	const size_t c = (size_t)t->c;
-	const int y0 = (int)slot * t->rows_per_slot;
-	const int y1 = y0 + t->rows_per_slot < t->oh ? y0 + t->rows_per_slot : t->oh;
+	(void)slot;
+	const int y0 = (int)item * t->rows_per_item;
+	const int y1 = y0 + t->rows_per_item < t->oh ? y0 + t->rows_per_item : t->oh;
 	for (int oy = y0; oy < y1; oy++)
 		for (int ox = 0; ox < t->ow; ox++) {
 			const float *r0 = t->in + ((size_t)(POOL * oy) * (size_t)t->w + (size_t)(POOL * ox)) * c;
@@ -115,16 +117,17 @@ static void maxpool_worker(void *context, size_t slot, size_t item) {
 
 void nst_maxpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out, uint8_t *argmax) {
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = in, .out = out, .argmax = argmax};
-	t.slots = pool_slots(engine, t.oh, c);
-	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
-	nst_parallel_for(engine, (size_t)t.slots, maxpool_worker, &t);
+	t.items = pool_items(engine, t.oh, c);
+	t.rows_per_item = (t.oh + t.items - 1) / t.items;
+	nst_parallel_for(engine, (size_t)t.items, maxpool_worker, &t);
 }
 
 static void maxpool_backward_worker(void *context, size_t slot, size_t item) {
 	const struct pool_task *t = context;
 	const size_t c = (size_t)t->c;
-	const int y0 = (int)slot * t->rows_per_slot;
-	const int y1 = y0 + t->rows_per_slot < t->oh ? y0 + t->rows_per_slot : t->oh;
+	(void)slot;
+	const int y0 = (int)item * t->rows_per_item;
+	const int y1 = y0 + t->rows_per_item < t->oh ? y0 + t->rows_per_item : t->oh;
 	for (int oy = y0; oy < y1; oy++)
 		for (int ox = 0; ox < t->ow; ox++) {
 			const float *g = t->in + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
@@ -144,7 +147,7 @@ static void maxpool_backward_worker(void *context, size_t slot, size_t item) {
 		}
 	if (!t->mask || y0 >= y1)
 		return;
-	/* This slot's input rows 2 y0 .. 2 y1 (the last slot's up to h: a dropped odd row), with the
+	/* This item's input rows 2 y0 .. 2 y1 (the last item's up to h: a dropped odd row), with the
 	 * dropped odd column zeroed first (as zero_pool_remainder does), then masked. */
 	const size_t row = (size_t)t->w * c;
 	const int r1 = y1 == t->oh ? t->h : POOL * y1;
@@ -171,9 +174,9 @@ void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
                              const uint8_t *argmax, float *grad_in) {
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
 	                      .argmax_in = argmax};
-	t.slots = pool_slots(engine, t.oh, c);
-	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
-	nst_parallel_for(engine, (size_t)t.slots, maxpool_backward_worker, &t);
+	t.items = pool_items(engine, t.oh, c);
+	t.rows_per_item = (t.oh + t.items - 1) / t.items;
+	nst_parallel_for(engine, (size_t)t.items, maxpool_backward_worker, &t);
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
@@ -187,9 +190,9 @@ void nst_maxpool2x2_backward_masked(const struct nst_engine *engine, int h, int 
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
 	                      .argmax_in = argmax, .mask = mask, .addend = addend,
 	                      .mask_kernel = nst_mask_kernel_for(engine->gemm)};
-	t.slots = pool_slots(engine, t.oh, c);
-	t.rows_per_slot = (t.oh + t.slots - 1) / t.slots;
-	nst_parallel_for(engine, (size_t)t.slots, maxpool_backward_worker, &t);
+	t.items = pool_items(engine, t.oh, c);
+	t.rows_per_item = (t.oh + t.items - 1) / t.items;
+	nst_parallel_for(engine, (size_t)t.items, maxpool_backward_worker, &t);
 }
 
 void nst_avgpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out) {
@@ -223,10 +226,10 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
-#define MASK_BYTES_PER_SLOT_MIN 4096 /* below this a single slot is cheaper than waking the pool */
+#define MASK_BYTES_PER_ITEM_MIN 4096 /* below this one item is cheaper than waking the pool */
 
 struct mask_task {
-	size_t n, bytes_per_slot;
+	size_t n, bytes_per_item;
 	const uint8_t *mask;   /* [n] bits */
 	const float *addend;   /* [n] or NULL */
 	float *inout;          /* [n] */
@@ -235,18 +238,17 @@ struct mask_task {
 
 static void mask_worker(void *context, size_t slot, size_t item) {
 	const struct mask_task *t = context;
-	const size_t i0 = slot * t->bytes_per_slot * MASK_BITS, i1 = i0 + t->bytes_per_slot * MASK_BITS;
+	(void)slot;
+	const size_t i0 = item * t->bytes_per_item * MASK_BITS, i1 = i0 + t->bytes_per_item * MASK_BITS;
 	if (i0 < t->n)
 		mask_range(t->kernel, i0, i1 < t->n ? i1 : t->n, t->mask, t->addend, t->inout);
 }
 
 void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout) {
 	const size_t nbytes = (n + MASK_BITS - 1) / MASK_BITS;
-	size_t slots = (engine->pool && engine->threads > 1) ? (size_t)engine->threads : 1;
-	if (nbytes < MASK_BYTES_PER_SLOT_MIN * slots)
-		slots = 1;
-	struct mask_task t = {n, (nbytes + slots - 1) / slots, mask, addend, inout, nst_mask_kernel_for(engine->gemm)};
-	nst_parallel_for(engine, (size_t)slots, mask_worker, &t);
+	const size_t items = nst_parallel_items(engine, nbytes / MASK_BYTES_PER_ITEM_MIN);
+	struct mask_task t = {n, (nbytes + items - 1) / items, mask, addend, inout, nst_mask_kernel_for(engine->gemm)};
+	nst_parallel_for(engine, items, mask_worker, &t);
 }
 
 void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const float *values, uint8_t *mask) {
@@ -261,10 +263,11 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  Each slot takes chunks of
- * pixels, transposes the chunk (the left operand, F^T), packs it (the right operand, F), and
- * multiplies only the panels on or right of the diagonal; its partial sums go to its own
- * [c][c] accumulator, which are added up at the end and mirrored.
+ * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  The pixels' chunks are dealt
+ * to parts (one per slot: an item each), chunk ch to part ch % parts; a part transposes each of
+ * its chunks (the left operand, F^T), packs it (the right operand, F), and multiplies only the
+ * panels on or right of the diagonal into its own [c][c] accumulator (scratch number part); the
+ * parts are added up in order at the end and mirrored.
  * ------------------------------------------------------------------------------------------- */
 
 #define GRAM_CHUNK_BYTES (96u * 1024u) /* F^T chunk and its packed copy each stay in L2 */
@@ -276,7 +279,7 @@ static size_t gram_chunk(int c) {
 
 size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 	const size_t cc = (size_t)c, k = gram_chunk(c);
-	return cc * cc                                   /* this slot's partial Gram [c][c] */
+	return cc * cc                                   /* a part's partial Gram [c][c] */
 	       + cc * k                                  /* F^T chunk [c][k] */
 	       + nst_gemm_packed_floats(k, cc, gemm->nr) /* F chunk packed */
 	       + (size_t)gemm->mr * cc;                  /* one row block of products [mr][c] */
@@ -300,7 +303,7 @@ static void transpose_chunk(size_t k, size_t c, const float *restrict f, float *
 struct gram_task {
 	const struct nst_engine *engine;
 	size_t n, chunk, n_chunks;
-	int c, slots;
+	int c, parts; /* chunk ch goes to part ch % parts */
 	const float *f;   /* [n][c] */
 	float *gram;      /* [c][c] */
 	/* nst_tap_gram: f is first made, chunk by chunk, as ReLU(in W + b) (in [n][cs], the tap's
@@ -333,13 +336,14 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 	const struct nst_gemm_kernel *g = t->engine->gemm;
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
 	const size_t c = (size_t)t->c, nr = g->nr;
-	float *scratch = t->engine->scratch + slot * t->engine->scratch_floats;
+	(void)slot;
+	float *scratch = t->engine->scratch + item * t->engine->scratch_floats; /* part item's: it outlives the item */
 	float *acc = scratch;                                       /* [c][c], upper triangle used */
 	float *at = acc + c * c;                                    /* [c][chunk] */
 	float *packed = at + c * t->chunk;                          /* chunk x c, panels of nr */
 	float *rows = packed + nst_gemm_packed_floats(t->chunk, c, nr); /* [mr][c] */
 	memset(acc, 0, c * c * sizeof(float));
-	for (size_t ch = slot; ch < t->n_chunks; ch += (size_t)t->slots) {
+	for (size_t ch = item; ch < t->n_chunks; ch += (size_t)t->parts) {
 		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
 		const float *f = t->f + p0 * c; /* [k][c] */
 		if (t->tap_in)
@@ -367,20 +371,18 @@ static void gram_run(struct gram_task t) {
 	float *gram = t.gram;
 	t.chunk = gram_chunk(c);
 	t.n_chunks = (n + t.chunk - 1) / t.chunk;
-	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
-	if ((size_t)t.slots > t.n_chunks)
-		t.slots = (int)t.n_chunks;
+	t.parts = (int)nst_parallel_slots(engine, t.n_chunks); /* each part's sums in its own scratch */
 	assert(nst_gram_scratch_floats(engine->gemm, c) <= engine->scratch_floats);
-	nst_parallel_for(engine, (size_t)t.slots, gram_worker, &t);
-	/* The slots' upper triangles added up (in slot order, as before) row by row, scaled, then
+	nst_parallel_for(engine, (size_t)t.parts, gram_worker, &t);
+	/* The parts' upper triangles added up (in part order) row by row, scaled, then
 	 * mirrored in blocks so that both the rows read and the columns written stay in cache. */
 	const size_t cc = (size_t)c;
 	const float scale = (float)(1.0 / ((double)n * (double)c));
 	for (size_t i = 0; i < cc; i++) {
 		float *row = gram + i * cc;
 		memcpy(row + i, engine->scratch + i * cc + i, (cc - i) * sizeof(float));
-		for (int sl = 1; sl < t.slots; sl++)
-			nst_floats_add(cc - i, engine->scratch + (size_t)sl * engine->scratch_floats + i * cc + i, row + i);
+		for (int part = 1; part < t.parts; part++)
+			nst_floats_add(cc - i, engine->scratch + (size_t)part * engine->scratch_floats + i * cc + i, row + i);
 		for (size_t j = i; j < cc; j++)
 			row[j] *= scale;
 	}
@@ -435,7 +437,7 @@ struct style_grad_task {
 	const float *packed;  /* M packed for the GEMM */
 	float *grad;          /* [n][c] */
 	bool accumulate;
-	size_t rows_per_slot;
+	size_t rows_per_item; /* a multiple of the kernel's MR */
 };
 
 /* Floats one relu_mask_block step packs into its stack mask (a multiple of MASK_BITS). */
@@ -460,8 +462,8 @@ static void style_grad_worker(void *context, size_t slot, size_t item) {
 	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
 	const size_t c = (size_t)t->c, panel_floats = g->nr * (c + 1);
 	float *tmp = t->engine->scratch + slot * t->engine->scratch_floats; /* [MR][c] when accumulating */
-	const size_t p0 = slot * t->rows_per_slot;
-	const size_t p1 = p0 + t->rows_per_slot < t->n ? p0 + t->rows_per_slot : t->n;
+	const size_t p0 = item * t->rows_per_item;
+	const size_t p1 = p0 + t->rows_per_item < t->n ? p0 + t->rows_per_item : t->n;
 	for (size_t p = p0; p < p1; p += g->mr) {
 		const size_t mr = p1 - p < g->mr ? p1 - p : g->mr;
 		float *dst = t->accumulate ? tmp : t->grad + p * c;
@@ -480,10 +482,10 @@ void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const floa
 	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
 	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
 	                            .accumulate = accumulate};
-	const int slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
-	t.rows_per_slot = (n + (size_t)slots - 1) / (size_t)slots;
-	assert(!accumulate || engine->gemm->mr * (size_t)c <= engine->scratch_floats);
-	nst_parallel_for(engine, (size_t)slots, style_grad_worker, &t);
+	const size_t mr = engine->gemm->mr, row_blocks = (n + mr - 1) / mr, items = nst_parallel_items(engine, row_blocks);
+	t.rows_per_item = (row_blocks + items - 1) / items * mr;
+	assert(!accumulate || mr * (size_t)c <= engine->scratch_floats);
+	nst_parallel_for(engine, (n + t.rows_per_item - 1) / t.rows_per_item, style_grad_worker, &t);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -507,7 +509,7 @@ size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct) {
 struct tap_grad_task {
 	const struct nst_engine *engine;
 	size_t n, rows, n_blocks;
-	int ct, cs, slots;
+	int ct, cs;
 	const float *f;        /* [n][ct] the tap's features (after its ReLU) */
 	const float *m_packed; /* style M packed, or NULL */
 	const float *p;        /* [n][ct] content target, or NULL */
@@ -526,8 +528,8 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 	const struct nst_gemm_kernel *wg = t->w_gemm; /* the kernel nst_conv_pack_backward packed the cs outputs for */
 	const size_t m_panel = g->nr * (ct + 1), w_panel = nst_gemm_kernel_panel_floats(wg, ct);
 	float *gt = t->engine->scratch + slot * t->engine->scratch_floats; /* [rows][ct] */
-	for (size_t b = slot; b < t->n_blocks; b += (size_t)t->slots) {
-		const size_t p0 = b * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
+	{
+		const size_t p0 = item * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
 		const float *f = t->f + p0 * ct; /* [np][ct] */
 		if (t->m_packed) {
 			for (size_t i = 0; i < np; i += g->mr) {
@@ -550,7 +552,7 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 				const size_t mr = np - i < t->dot->mr ? np - i : t->dot->mr;
 				t->dot->fn(mr, cs, ct, 1, gt + i * ct, ct, ct, t->w_packed, out + i * cs, cs, &params);
 			}
-			continue;
+			return;
 		}
 		for (size_t n0 = 0, panel = 0; n0 < cs; n0 += wg->nr, panel++) {
 			const size_t nc = cs - n0 < wg->nr ? cs - n0 : wg->nr;
@@ -576,11 +578,8 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 	t.content_scale = (float)(2.0 * (double)content_weight / (double)(n * (size_t)ct));
 	t.rows = tap_block_rows(engine->gemm, ct);
 	t.n_blocks = (n + t.rows - 1) / t.rows;
-	t.slots = (engine->pool && engine->threads > 1) ? engine->threads : 1;
-	if ((size_t)t.slots > t.n_blocks)
-		t.slots = (int)(t.n_blocks > 0 ? t.n_blocks : 1);
 	assert(nst_tap_grad_scratch_floats(engine->gemm, ct) <= engine->scratch_floats);
-	nst_parallel_for(engine, (size_t)t.slots, tap_grad_worker, &t);
+	nst_parallel_for(engine, t.n_blocks, tap_grad_worker, &t);
 }
 
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,

@@ -1,7 +1,10 @@
 /*
  * The engine's parallel-for (src/engine.c):
  *   - every item runs exactly once, on the calling thread without a pool, on the pool's threads
- *     with one, and the slots follow the one work policy (item i in slot i mod slots);
+ *     with one, each slot taking its items in increasing order from the shared counter;
+ *   - a slot held up on one item holds up only that item: while item 0 waits (up to 5 s) for all
+ *     the others to finish, the other slot takes them all (with items dealt to slots in advance,
+ *     item 0's slot would own half of them and the wait would time out);
  *   - after a region the pool's workers sleep in the kernel instead of spin-waiting for the next
  *     one: spinning burns a CPU between regions (the serial parts of an evaluation, the optimizer's
  *     step) that the calling thread, and on a shared machine every other process, needs.  Checked
@@ -19,50 +22,84 @@
 #define ITEMS 7
 #define SLEEP_NS (100 * 1000 * 1000)
 #define SPIN_BUDGET_S 0.005
+#define HOLD_UP_S 5.0
 
 struct count_task {
 	atomic_int runs[ITEMS];
 	atomic_int slot_of[ITEMS];
+	atomic_int last_of_slot[ITEMS]; /* the last item each slot took */
+	atomic_int in_order;            /* 0 once a slot took an item below its last one */
+	atomic_int done;                /* items finished */
+	bool hold_first;                /* item 0 waits for all the others */
 };
+
+static double seconds(clockid_t clock) {
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static void count_item(void *context, size_t slot, size_t item) {
 	struct count_task *t = context;
 	atomic_fetch_add(&t->runs[item], 1);
 	atomic_store(&t->slot_of[item], (int)slot);
+	if (atomic_exchange(&t->last_of_slot[slot], (int)item) > (int)item)
+		atomic_store(&t->in_order, 0);
+	if (item == 0 && t->hold_first) {
+		const double t0 = seconds(CLOCK_MONOTONIC);
+		while (atomic_load(&t->done) < ITEMS - 1 && seconds(CLOCK_MONOTONIC) - t0 < HOLD_UP_S) {
+			const struct timespec tick = {0, 1000 * 1000};
+			nanosleep(&tick, NULL);
+		}
+	}
+	atomic_fetch_add(&t->done, 1);
 }
 
-static double cpu_seconds(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+static void count_init(struct count_task *t, bool hold_first) {
+	for (int i = 0; i < ITEMS; i++) {
+		atomic_init(&t->runs[i], 0);
+		atomic_init(&t->slot_of[i], -1);
+		atomic_init(&t->last_of_slot[i], -1);
+	}
+	atomic_init(&t->in_order, 1);
+	atomic_init(&t->done, 0);
+	t->hold_first = hold_first;
 }
 
 static void check_each_item_once(const struct nst_engine *e, const char *what) {
 	struct count_task t;
-	for (int i = 0; i < ITEMS; i++) {
-		atomic_init(&t.runs[i], 0);
-		atomic_init(&t.slot_of[i], -1);
-	}
+	count_init(&t, false);
 	nst_parallel_for(e, ITEMS, count_item, &t);
 	const size_t slots = nst_parallel_slots(e, ITEMS);
 	for (int i = 0; i < ITEMS; i++) {
 		CHECK(atomic_load(&t.runs[i]) == 1, "%s: item %d ran %d times", what, i, atomic_load(&t.runs[i]));
-		CHECK(atomic_load(&t.slot_of[i]) == (int)((size_t)i % slots), "%s: item %d ran in slot %d of %zu", what, i,
-		      atomic_load(&t.slot_of[i]), slots);
+		CHECK(atomic_load(&t.slot_of[i]) >= 0 && (size_t)atomic_load(&t.slot_of[i]) < slots,
+		      "%s: item %d ran in slot %d of %zu", what, i, atomic_load(&t.slot_of[i]), slots);
 	}
+	CHECK(atomic_load(&t.in_order), "%s: a slot took its items out of order", what);
+}
+
+static void test_held_up_slot(const struct nst_engine *e) {
+	struct count_task t;
+	count_init(&t, true);
+	const double t0 = seconds(CLOCK_MONOTONIC);
+	nst_parallel_for(e, ITEMS, count_item, &t);
+	const double waited = seconds(CLOCK_MONOTONIC) - t0;
+	int others = 0;
+	for (int i = 1; i < ITEMS; i++)
+		others += atomic_load(&t.slot_of[i]) != atomic_load(&t.slot_of[0]);
+	CHECK(others == ITEMS - 1 && waited < HOLD_UP_S,
+	      "a slot held up on item 0: %d of the %d other items ran in another slot, %.2f s", others, ITEMS - 1, waited);
 }
 
 static void test_workers_sleep(const struct nst_engine *e) {
 	struct count_task t;
-	for (int i = 0; i < ITEMS; i++) {
-		atomic_init(&t.runs[i], 0);
-		atomic_init(&t.slot_of[i], -1);
-	}
+	count_init(&t, false);
 	nst_parallel_for(e, ITEMS, count_item, &t);
-	const double c0 = cpu_seconds();
+	const double c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
 	const struct timespec pause = {0, SLEEP_NS};
 	nanosleep(&pause, NULL);
-	const double used = cpu_seconds() - c0;
+	const double used = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	CHECK(used < SPIN_BUDGET_S, "the pool's workers used %.1f ms of CPU in the 100 ms after a region", 1e3 * used);
 }
 
@@ -75,6 +112,7 @@ int main(void) {
 	CHECK(nst_engine_start(&two, NULL) == NST_OK, "2 threads start");
 	if (two.pool && pthreadpool_get_threads_count(two.pool) > 1) {
 		check_each_item_once(&two, "pool of 2");
+		test_held_up_slot(&two);
 		test_workers_sleep(&two);
 	} else {
 		printf("one CPU only: the pool's cases are skipped\n");
