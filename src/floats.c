@@ -62,3 +62,12 @@ void nst_floats_blend(size_t n, float a0, const float *restrict a, float a1, con
 	for (; i < n; i++)
 		y[i] = a0 * a[i] + a1 * b[i];
 }
+
+void nst_floats_relu_grad(size_t n, const float *restrict f, float *restrict g) {
+	size_t i = 0;
+	for (; i + FLOATS_RUN <= n; i += FLOATS_RUN)
+		for (size_t j = i; j < i + FLOATS_RUN; j++)
+			g[j] = f[j] > 0.0f ? g[j] : 0.0f;
+	for (; i < n; i++)
+		g[i] = f[i] > 0.0f ? g[i] : 0.0f;
+}

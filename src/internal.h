@@ -49,6 +49,8 @@ void nst_floats_step(size_t n, const float *restrict b, float a, const float *re
                      float *restrict y);                                               /* y = b + a x */
 void nst_floats_blend(size_t n, float a0, const float *restrict a, float a1, const float *restrict b,
                       float *restrict y);                                               /* y = a0 a + a1 b */
+/* g = f > 0 ? g : 0: the gradient g through a ReLU whose output is f (NaN in f: 0) */
+void nst_floats_relu_grad(size_t n, const float *restrict f, float *restrict g);
 
 /* ---------------------------------------------------------------------------------------------
  * Weights (src/weights.c)

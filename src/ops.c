@@ -45,8 +45,7 @@ static void mask_range(const struct nst_mask_kernel *kernel, size_t i0, size_t i
 	const size_t whole = (i1 - i) / MASK_BITS;
 	if (whole > 0) {
 		if (addend)
-			for (size_t k = i; k < i + whole * MASK_BITS; k++)
-				v[k] += addend[k];
+			nst_floats_add(whole * MASK_BITS, addend + i, v + i);
 		kernel->apply(whole, mask + i / MASK_BITS, v + i);
 		i += whole * MASK_BITS;
 	}
@@ -440,22 +439,6 @@ struct style_grad_task {
 	size_t rows_per_item; /* a multiple of the kernel's MR */
 };
 
-/* Floats one relu_mask_block step packs into its stack mask (a multiple of MASK_BITS). */
-#define RELU_MASK_STEP 2048
-
-/* g[i] = f[i] > 0 ? g[i] : 0 for i < n: the gradient through a ReLU whose output is f, by the mask
- * kernels (f's signs packed into bits, then applied), the last partial byte element by element. */
-static void relu_mask_block(const struct nst_mask_kernel *mk, size_t n, const float *f, float *g) {
-	uint8_t bits[RELU_MASK_STEP / MASK_BITS];
-	for (size_t i0 = 0; i0 < n; i0 += RELU_MASK_STEP) {
-		const size_t m = n - i0 < RELU_MASK_STEP ? n - i0 : RELU_MASK_STEP, whole = m / MASK_BITS;
-		mk->pack(whole, f + i0, bits);
-		mk->apply(whole, bits, g + i0);
-		for (size_t i = i0 + whole * MASK_BITS; i < i0 + m; i++)
-			g[i] = f[i] > 0.0f ? g[i] : 0.0f;
-	}
-}
-
 static void style_grad_worker(void *context, size_t slot, size_t item) {
 	const struct style_grad_task *t = context;
 	const struct nst_gemm_kernel *g = t->engine->gemm;
@@ -545,7 +528,7 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 		if (t->p) /* as nst_content_loss: += 2 w / count (F - P) */
 			for (size_t i = 0; i < np * ct; i++)
 				gt[i] += t->content_scale * (f[i] - t->p[p0 * ct + i]);
-		relu_mask_block(nst_mask_kernel_for(g), np * ct, f, gt);
+		nst_floats_relu_grad(np * ct, f, gt);
 		float *out = t->out + p0 * cs; /* [np][cs] */
 		if (t->dot) { /* few tap inputs: the small-N kernel, weights [cs] biases + [cs][ct] */
 			for (size_t i = 0; i < np; i += t->dot->mr) {
