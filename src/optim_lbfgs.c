@@ -34,18 +34,77 @@ struct lbfgs_state {
 	bool resume_search;
 };
 
-/* In double, over DOT_LANES partial sums: one chain of dependent additions was the bound (the
- * two-loop recursion takes 2 history dots per iteration over the whole picture). */
+/*
+ * The vector passes over the picture (the two-loop recursion takes two dot products and two
+ * updates per history pair, each over the whole picture): VECTOR_PARTS fixed parts of the n
+ * floats, one item each, so that they run on the engine's threads; a pass may first update its
+ * range (y += alpha x) and then take dot products over it, a block at a time while it is in L1.
+ * Sums are in double over DOT_LANES lanes per part (one chain of dependent additions was the
+ * bound), the parts added in order: the same bits on any number of threads.
+ */
+#define VECTOR_PARTS 8
 #define DOT_LANES 4
-static double dot(size_t n, const float *a, const float *b) {
+#define VECTOR_BLOCK 1024 /* floats per block: the update and the dot products of a block stay in L1 */
+
+struct vector_pass {
+	size_t n;
+	float alpha;
+	const float *x;             /* y += alpha x first, if x */
+	float *y;                   /* [n] */
+	const float *u[2], *v[2];   /* then sum[k] = u[k] . v[k] (v[k] NULL: y), for u[k] not NULL */
+	double part[VECTOR_PARTS][2];
+};
+
+static double dot_range(size_t i0, size_t i1, const float *a, const float *b) {
 	double lane[DOT_LANES] = {0.0};
-	size_t i = 0;
-	for (; i + DOT_LANES <= n; i += DOT_LANES)
+	size_t i = i0;
+	for (; i + DOT_LANES <= i1; i += DOT_LANES)
 		for (size_t k = 0; k < DOT_LANES; k++)
 			lane[k] += (double)a[i + k] * (double)b[i + k];
-	for (; i < n; i++)
+	for (; i < i1; i++)
 		lane[0] += (double)a[i] * (double)b[i];
 	return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}
+
+static void vector_part(void *context, size_t slot, size_t part) {
+	(void)slot;
+	struct vector_pass *t = context;
+	const size_t i0 = t->n * part / VECTOR_PARTS, i1 = t->n * (part + 1) / VECTOR_PARTS;
+	double sum[2] = {0.0, 0.0};
+	for (size_t b = i0; b < i1; b += VECTOR_BLOCK) {
+		const size_t e = i1 - b < VECTOR_BLOCK ? i1 : b + VECTOR_BLOCK;
+		if (t->x)
+			nst_floats_axpy(e - b, t->alpha, t->x + b, t->y + b);
+		for (int k = 0; k < 2; k++)
+			if (t->u[k])
+				sum[k] += dot_range(b, e, t->u[k], t->v[k] ? t->v[k] : t->y);
+	}
+	t->part[part][0] = sum[0];
+	t->part[part][1] = sum[1];
+}
+
+/* y += alpha x (if x), then out[k] = u[k] . (v[k] or y) for the u[k] given (out may be NULL). */
+static void vector_pass(const struct nst_engine *engine, size_t n, float alpha, const float *x, float *y,
+                        const float *u0, const float *v0, const float *u1, const float *v1, double out[2]) {
+	struct vector_pass t = {n, alpha, x, y, {u0, u1}, {v0, v1}, {{0.0}}};
+	if (engine)
+		nst_parallel_for(engine, VECTOR_PARTS, vector_part, &t);
+	else
+		for (size_t part = 0; part < VECTOR_PARTS; part++)
+			vector_part(&t, 0, part);
+	if (!out)
+		return;
+	out[0] = out[1] = 0.0;
+	for (size_t part = 0; part < VECTOR_PARTS; part++) {
+		out[0] += t.part[part][0];
+		out[1] += t.part[part][1];
+	}
+}
+
+static double dot(const struct nst_engine *engine, size_t n, const float *a, const float *b) {
+	double out[2];
+	vector_pass(engine, n, 0.0f, NULL, NULL, a, b, NULL, NULL, out);
+	return out[0];
 }
 
 static void lbfgs_place(struct nst_optim *opt, struct nst_arena *a) {
@@ -135,7 +194,8 @@ static enum nst_status line_search(const struct nst_optim *opt, const struct nst
 
 /* d = -H g by the two-loop recursion, after storing the newest pair (y = g - prev, s = d * t) in
  * the ring's next slot if its curvature is positive. */
-static void direction(const struct nst_optim *opt, struct lbfgs_state *r, const float *g) {
+static void direction(const struct nst_optim *opt, const struct nst_engine *engine, struct lbfgs_state *r,
+                      const float *g) {
 	const size_t n = opt->n;
 	const int m = opt->history;
 	float *d = r->d;
@@ -143,15 +203,17 @@ static void direction(const struct nst_optim *opt, struct lbfgs_state *r, const 
 	const int slot = (r->oldest + r->n_old) % m; /* == oldest when the ring is full */
 	float *y = r->dirs + (size_t)slot * n;
 	float *st = r->steps + (size_t)slot * n;
-	double ys = 0.0, yy = 0.0;
-	for (size_t i = 0; i < n; i++) {
-		const float yi = g[i] - prev[i], si = d[i] * (float)r->t;
-		ys += (double)yi * (double)si;
-		yy += (double)yi * (double)yi;
-	}
+	/* y = g - prev and s = t d are written to the ring only if the curvature is kept: first into
+	 * prev (not needed after this) and d (scaled in place), then ys = y . s and yy = y . y. */
+	float *yv = r->prev_grad;
+	nst_floats_blend(n, 1.0f, g, -1.0f, prev, yv);
+	nst_floats_scale_in_place(n, (float)r->t, d);
+	double c[2];
+	vector_pass(engine, n, 0.0f, NULL, NULL, yv, d, yv, yv, c);
+	const double ys = c[0], yy = c[1];
 	if (ys > LBFGS_MIN_CURVATURE) {
-		nst_floats_blend(n, 1.0f, g, -1.0f, prev, y); /* g - prev */
-		nst_floats_scale(n, (float)r->t, d, st);
+		memcpy(y, yv, n * sizeof(float));
+		memcpy(st, d, n * sizeof(float));
 		r->ro[slot] = 1.0 / ys;
 		if (r->n_old == m)
 			r->oldest = (r->oldest + 1) % m; /* the oldest pair was overwritten */
@@ -160,20 +222,32 @@ static void direction(const struct nst_optim *opt, struct lbfgs_state *r, const 
 		r->h_diag = ys / yy;
 	}
 	nst_floats_scale(n, -1.0f, g, d);
+	/* First loop, newest pair to oldest: al_j = ro_j s_j . d, d -= al_j y_j; each pass makes its
+	 * update and the next pair's dot product. */
+	const float *upd = NULL; /* the update each pass makes first: d -= a upd */
+	float a = 0.0f;
 	for (int k = r->n_old - 1; k >= 0; k--) {
 		const int j = (r->oldest + k) % m;
-		const double al = dot(n, r->steps + (size_t)j * n, d) * r->ro[j];
+		vector_pass(engine, n, -a, upd, d, r->steps + (size_t)j * n, NULL, NULL, NULL, c);
+		const double al = c[0] * r->ro[j];
 		r->al[j] = al;
-		const float a = (float)al;
-		nst_floats_axpy(n, -a, r->dirs + (size_t)j * n, d); /* d -= a y_j */
+		a = (float)al;
+		upd = r->dirs + (size_t)j * n;
 	}
+	if (upd)
+		vector_pass(engine, n, -a, upd, d, NULL, NULL, NULL, NULL, NULL);
 	nst_floats_scale_in_place(n, (float)r->h_diag, d);
+	/* Second loop, oldest to newest: be_j = ro_j y_j . d, d += (al_j - be_j) s_j, fused the same way. */
+	upd = NULL;
 	for (int k = 0; k < r->n_old; k++) {
 		const int j = (r->oldest + k) % m;
-		const double be = dot(n, r->dirs + (size_t)j * n, d) * r->ro[j];
-		const float a = (float)(r->al[j] - be);
-		nst_floats_axpy(n, a, r->steps + (size_t)j * n, d);
+		vector_pass(engine, n, a, upd, d, r->dirs + (size_t)j * n, NULL, NULL, NULL, c);
+		const double be = c[0] * r->ro[j];
+		a = (float)(r->al[j] - be);
+		upd = r->steps + (size_t)j * n;
 	}
+	if (upd)
+		vector_pass(engine, n, a, upd, d, NULL, NULL, NULL, NULL, NULL);
 }
 
 /* The check that ends PyTorch's loop body runs at the top of the next pass, so that every stop
@@ -216,7 +290,7 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 				r->n_old = 0;
 				r->h_diag = 1.0;
 			} else {
-				direction(opt, r, g);
+				direction(opt, obj->engine, r, g);
 			}
 			memcpy(prev, g, n * sizeof(float));
 			if (r->n_iter == 1) {
@@ -227,7 +301,7 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 			} else {
 				r->t = (double)lr;
 			}
-			const double gtd = dot(n, g, d);
+			const double gtd = dot(obj->engine, n, g, d);
 			if (gtd > -LBFGS_TOLERANCE_CHANGE)
 				break;
 			if (opt->line_search) {

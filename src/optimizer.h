@@ -51,6 +51,7 @@ struct nst_objective {
 	void *context;
 	struct nst_run_state *run;       /* the rows so far (read), done (set) */
 	double *seconds;                 /* the optimizer's own arithmetic is timed into it */
+	const struct nst_engine *engine; /* the threads the optimizer's vector passes run on (NULL: this one) */
 };
 
 /* An array of an optimizer's state, as a checkpoint writes and reads it. */

@@ -110,6 +110,7 @@ enum nst_status nst_session_run(struct nst_session *s, int iterations, nst_progr
 	                                        .converged = objective_converged,
 	                                        .context = &call,
 	                                        .run = r,
+	                                        .engine = &s->engine,
 	                                        .seconds = &s->profile.optimizer_seconds};
 	enum nst_status st = s->optimizer.ops->run(&s->optimizer, &objective, iterations);
 	if (st == NST_ERR_NUMERIC)

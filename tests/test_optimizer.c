@@ -107,8 +107,9 @@ static enum nst_status run_report(void *context, bool trial, int step) {
 
 static bool run_converged(void *context, int iteration, double f) { return false; }
 
-static struct nst_objective objective_of(struct run *r) {
-	return (struct nst_objective){N, r->x, r->grad, run_evaluate, run_report, run_converged, r, &r->state, &r->seconds};
+static struct nst_objective objective_of(struct run *r, const struct nst_engine *engine) {
+	return (struct nst_objective){N,  r->x,      r->grad,     run_evaluate, run_report, run_converged,
+	                              r,  &r->state, &r->seconds, engine};
 }
 
 static void run_init(struct run *r, const struct problem *p) {
@@ -181,7 +182,7 @@ struct config {
 	int snap_at;             /* the row where a checkpoint is taken */
 };
 
-static void test_config(const struct problem *p, const struct config *c) {
+static void test_config(const struct problem *p, const struct config *c, const struct nst_engine *two) {
 	/* The uninterrupted run, a snapshot taken on the way. */
 	struct placed a;
 	placed_init(&a, c->kind, c->lr, 10, c->line_search);
@@ -192,7 +193,7 @@ static void test_config(const struct problem *p, const struct config *c) {
 	ra->snap_at = c->snap_at;
 	ra->snap = &snap;
 	ra->snap_opt = &a.opt;
-	struct nst_objective oa = objective_of(ra);
+	struct nst_objective oa = objective_of(ra, NULL);
 	enum nst_status st = a.opt.ops->run(&a.opt, &oa, c->iterations);
 	const double d = distance(ra);
 	CHECK(st == NST_OK && ra->state.done, "%s: status %d, done %d", c->name, (int)st, ra->state.done);
@@ -225,7 +226,7 @@ static void test_config(const struct problem *p, const struct config *c) {
 		const char *bad = b.opt.ops->check(&b.opt, &snap.record);
 		CHECK(bad == NULL, "%s: the saved record fails its own check at %s", c->name, bad ? bad : "");
 		b.opt.ops->restore(&b.opt, &snap.record);
-		struct nst_objective ob = objective_of(rb);
+		struct nst_objective ob = objective_of(rb, NULL);
 		st = b.opt.ops->run(&b.opt, &ob, c->iterations);
 		CHECK(st == NST_OK && rb->state.done, "%s resumed: status %d", c->name, (int)st);
 		CHECK(rb->state.row == ra->state.row, "%s resumed: %d rows, %d uninterrupted", c->name, rb->state.row,
@@ -247,13 +248,28 @@ static void test_config(const struct problem *p, const struct config *c) {
 	for (int i = 0; i < snap.n_arrays; i++)
 		free(snap.data[i]);
 
+	/* On the threads of an engine (the optimizer's vector passes): the same rows, bit for bit. */
+	if (two) {
+		struct placed t;
+		placed_init(&t, c->kind, c->lr, 10, c->line_search);
+		struct run *rt = malloc(sizeof *rt);
+		run_init(rt, p);
+		struct nst_objective ot = objective_of(rt, two);
+		st = t.opt.ops->run(&t.opt, &ot, c->iterations);
+		CHECK(st == NST_OK && rt->state.row == ra->state.row && memcmp(rt->x, ra->x, sizeof rt->x) == 0,
+		      "%s on %d threads: %d rows (%d on one), another point", c->name, two->threads, rt->state.row,
+		      ra->state.row);
+		free(rt);
+		free(t.arena);
+	}
+
 	/* Stopped (the caller asked) and continued in the same optimizer: the same end. */
 	struct placed s;
 	placed_init(&s, c->kind, c->lr, 10, c->line_search);
 	struct run *rs = malloc(sizeof *rs);
 	run_init(rs, p);
 	rs->stop_at = c->snap_at;
-	struct nst_objective os = objective_of(rs);
+	struct nst_objective os = objective_of(rs, NULL);
 	st = s.opt.ops->run(&s.opt, &os, c->iterations);
 	CHECK(st == NST_ERR_INTERRUPTED && !rs->state.done, "%s: a stop at row %d gave status %d", c->name, c->snap_at,
 	      (int)st);
@@ -275,7 +291,12 @@ int main(void) {
 	    {"lbfgs strong_wolfe", NST_OPTIMIZER_LBFGS, 1.0f, true, 100, 1e-5, 9},
 	    {"adam", NST_OPTIMIZER_ADAM, 0.05f, false, 1500, 2e-2, 700},
 	};
+	struct nst_engine two;
+	CHECK(nst_engine_init(&two, NST_BACKEND_SCALAR, NST_PRECISION_FP32, 2, NULL) == NST_OK &&
+	          nst_engine_start(&two, NULL) == NST_OK,
+	      "an engine of 2 threads");
 	for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
-		test_config(&p, &configs[i]);
+		test_config(&p, &configs[i], &two);
+	nst_engine_release(&two);
 	return check_finish("test_optimizer");
 }
