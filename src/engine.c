@@ -2,6 +2,7 @@
  * The engine: backend + precision -> kernel set, the thread pool, and the parallel-for (see
  * src/engine.h for the work policy).
  */
+#include <assert.h>
 #include <stdatomic.h>
 
 #include "internal.h"
@@ -99,4 +100,34 @@ void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn
 		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, PTHREADPOOL_FLAG_YIELD_WORKERS);
 	else
 		run_slot(&t, 0);
+}
+
+struct sums_task {
+	size_t n;
+	nst_sum_fn fn;
+	void *context;
+	double part[NST_SUM_PARTS][NST_SUM_MAX];
+};
+
+static void sums_part(void *context, size_t slot, size_t part) {
+	(void)slot;
+	struct sums_task *t = context;
+	for (int k = 0; k < NST_SUM_MAX; k++)
+		t->part[part][k] = 0.0;
+	t->fn(t->context, t->n * part / NST_SUM_PARTS, t->n * (part + 1) / NST_SUM_PARTS, t->part[part]);
+}
+
+void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out) {
+	assert(count >= 0 && count <= NST_SUM_MAX);
+	struct sums_task t = {.n = n, .fn = fn, .context = context};
+	if (engine)
+		nst_parallel_for(engine, NST_SUM_PARTS, sums_part, &t);
+	else
+		for (size_t part = 0; part < NST_SUM_PARTS; part++)
+			sums_part(&t, 0, part);
+	for (int k = 0; k < count; k++) {
+		out[k] = 0.0;
+		for (size_t part = 0; part < NST_SUM_PARTS; part++)
+			out[k] += t.part[part][k];
+	}
 }

@@ -67,6 +67,17 @@ size_t nst_parallel_slots(const struct nst_engine *engine, size_t items);
  * units. */
 #define NST_ITEMS_PER_SLOT 4
 size_t nst_parallel_items(const struct nst_engine *engine, size_t units);
+
+/*
+ * Sums over n elements on the engine's threads, the same bits on any number of them: the
+ * elements are cut into NST_SUM_PARTS fixed parts, fn(context, i0, i1, sums) adds part [i0, i1)'s
+ * `count` (at most NST_SUM_MAX) sums into sums (zeroed before), and out[k] is the parts' sums
+ * added in part order.  engine may be NULL (this thread).
+ */
+#define NST_SUM_PARTS 8
+#define NST_SUM_MAX 2
+typedef void (*nst_sum_fn)(void *context, size_t i0, size_t i1, double *sums);
+void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out);
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context);
 
 static inline float *nst_engine_scratch(const struct nst_engine *engine, size_t slot) {

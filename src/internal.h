@@ -302,7 +302,7 @@ void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float
                   float *f, float *gram);
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
  * such that dL/dF = F M (m may be NULL when only the value is wanted). */
-double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m);
+double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target, float weight, float *m);
 /* grad [n][c] (+)= F [n][c] x M [c][c]; accumulate adds to grad instead of overwriting it. */
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
                     float *grad, bool accumulate, float *packed_scratch);

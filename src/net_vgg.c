@@ -52,7 +52,7 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 			const float weight = (float)((double)s->options.style_weight * (double)l->layer_weight);
 			if (!l->tapped) /* a tap's Gram was made with its features (loss_features) */
 				nst_gram(&s->engine, hw, c, f, l->gram);
-			l->style_value = nst_style_loss(c, hw, l->gram, l->style_target, weight, l->style_m);
+			l->style_value = nst_style_loss(&s->engine, c, hw, l->gram, l->style_target, weight, l->style_m);
 		}
 	}
 	if (l->content) {

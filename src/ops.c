@@ -409,18 +409,49 @@ void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float
 	                            .tap_f = f, .cs = cs});
 }
 
-double nst_style_loss(int c, size_t n, const float *gram, const float *target, float weight, float *m) {
+struct difference_task {
+	const float *a, *b; /* [n] */
+	float scale;
+	float *m;           /* [n] scale (a - b), if not NULL */
+	bool accumulate;    /* m += instead of m = */
+};
+
+/* sums[0] += sum (a - b)^2 over [i0, i1), in double over DIFFERENCE_LANES lanes; m gets (or, accumulating,
+ * adds) scale (a - b). */
+#define DIFFERENCE_LANES 4
+static void difference_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct difference_task *t = context;
+	double lane[DIFFERENCE_LANES] = {0.0};
+	size_t i = i0;
+	for (; i + DIFFERENCE_LANES <= i1; i += DIFFERENCE_LANES)
+		for (size_t k = 0; k < DIFFERENCE_LANES; k++) {
+			const float d = t->a[i + k] - t->b[i + k];
+			lane[k] += (double)d * (double)d;
+		}
+	for (; i < i1; i++) {
+		const float d = t->a[i] - t->b[i];
+		lane[0] += (double)d * (double)d;
+	}
+	sums[0] += (lane[0] + lane[1]) + (lane[2] + lane[3]);
+	if (!t->m)
+		return;
+	if (t->accumulate)
+		for (i = i0; i < i1; i++)
+			t->m[i] += t->scale * (t->a[i] - t->b[i]);
+	else
+		for (i = i0; i < i1; i++)
+			t->m[i] = t->scale * (t->a[i] - t->b[i]);
+}
+
+double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target,
+                      float weight, float *m) {
 	const size_t cc = (size_t)c * (size_t)c;
-	double sum = 0.0;
 	/* L = weight / c^2 * sum (G - A)^2 with G = F^T F / N, N = n * c:
 	 * dL/dF = F (dL/dG + dL/dG^T) / N = F * 4 * weight / (c^2 N) * (G - A). */
 	const float scale = (float)(4.0 * (double)weight / ((double)cc * (double)n * (double)c));
-	for (size_t i = 0; i < cc; i++) {
-		const float d = gram[i] - target[i];
-		sum += (double)d * (double)d;
-		if (m)
-			m[i] = scale * d;
-	}
+	struct difference_task t = {gram, target, scale, m, false};
+	double sum;
+	nst_parallel_sums(engine, cc, difference_part, &t, 1, &sum);
 	return (double)weight * sum / (double)cc;
 }
 
@@ -567,15 +598,10 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate) {
-	(void)engine;
-	double sum = 0.0;
 	const float scale = (float)(2.0 * (double)weight / (double)count);
-	for (size_t i = 0; i < count; i++) {
-		const float d = f[i] - p[i];
-		sum += (double)d * (double)d;
-		if (grad)
-			grad[i] = (accumulate ? grad[i] : 0.0f) + scale * d;
-	}
+	struct difference_task t = {f, p, scale, grad, accumulate};
+	double sum;
+	nst_parallel_sums(engine, count, difference_part, &t, 1, &sum);
 	return (double)weight * sum / (double)count;
 }
 

@@ -36,23 +36,19 @@ struct lbfgs_state {
 
 /*
  * The vector passes over the picture (the two-loop recursion takes two dot products and two
- * updates per history pair, each over the whole picture): VECTOR_PARTS fixed parts of the n
- * floats, one item each, so that they run on the engine's threads; a pass may first update its
+ * updates per history pair, each over the whole picture), on the engine's threads in its fixed
+ * parts (nst_parallel_sums: the same bits on any number of threads): a pass may first update its
  * range (y += alpha x) and then take dot products over it, a block at a time while it is in L1.
- * Sums are in double over DOT_LANES lanes per part (one chain of dependent additions was the
- * bound), the parts added in order: the same bits on any number of threads.
+ * Dot products are in double over DOT_LANES lanes (one chain of dependent additions was the bound).
  */
-#define VECTOR_PARTS 8
 #define DOT_LANES 4
 #define VECTOR_BLOCK 1024 /* floats per block: the update and the dot products of a block stay in L1 */
 
 struct vector_pass {
-	size_t n;
 	float alpha;
 	const float *x;             /* y += alpha x first, if x */
 	float *y;                   /* [n] */
 	const float *u[2], *v[2];   /* then sum[k] = u[k] . v[k] (v[k] NULL: y), for u[k] not NULL */
-	double part[VECTOR_PARTS][2];
 };
 
 static double dot_range(size_t i0, size_t i1, const float *a, const float *b) {
@@ -66,39 +62,23 @@ static double dot_range(size_t i0, size_t i1, const float *a, const float *b) {
 	return (lane[0] + lane[1]) + (lane[2] + lane[3]);
 }
 
-static void vector_part(void *context, size_t slot, size_t part) {
-	(void)slot;
-	struct vector_pass *t = context;
-	const size_t i0 = t->n * part / VECTOR_PARTS, i1 = t->n * (part + 1) / VECTOR_PARTS;
-	double sum[2] = {0.0, 0.0};
+static void vector_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct vector_pass *t = context;
 	for (size_t b = i0; b < i1; b += VECTOR_BLOCK) {
 		const size_t e = i1 - b < VECTOR_BLOCK ? i1 : b + VECTOR_BLOCK;
 		if (t->x)
 			nst_floats_axpy(e - b, t->alpha, t->x + b, t->y + b);
 		for (int k = 0; k < 2; k++)
 			if (t->u[k])
-				sum[k] += dot_range(b, e, t->u[k], t->v[k] ? t->v[k] : t->y);
+				sums[k] += dot_range(b, e, t->u[k], t->v[k] ? t->v[k] : t->y);
 	}
-	t->part[part][0] = sum[0];
-	t->part[part][1] = sum[1];
 }
 
 /* y += alpha x (if x), then out[k] = u[k] . (v[k] or y) for the u[k] given (out may be NULL). */
 static void vector_pass(const struct nst_engine *engine, size_t n, float alpha, const float *x, float *y,
                         const float *u0, const float *v0, const float *u1, const float *v1, double out[2]) {
-	struct vector_pass t = {n, alpha, x, y, {u0, u1}, {v0, v1}, {{0.0}}};
-	if (engine)
-		nst_parallel_for(engine, VECTOR_PARTS, vector_part, &t);
-	else
-		for (size_t part = 0; part < VECTOR_PARTS; part++)
-			vector_part(&t, 0, part);
-	if (!out)
-		return;
-	out[0] = out[1] = 0.0;
-	for (size_t part = 0; part < VECTOR_PARTS; part++) {
-		out[0] += t.part[part][0];
-		out[1] += t.part[part][1];
-	}
+	struct vector_pass t = {alpha, x, y, {u0, u1}, {v0, v1}};
+	nst_parallel_sums(engine, n, vector_part, &t, out ? 2 : 0, out);
 }
 
 static double dot(const struct nst_engine *engine, size_t n, const float *a, const float *b) {

@@ -989,8 +989,10 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 
 	/* style loss value and M, from the library's (float) Gram */
 	float *m = galloc(c2);
-	const double loss = nst_style_loss(sc->c, n, gram, target, sc->weight, m);
-	const double loss_nom = nst_style_loss(sc->c, n, gram, target, sc->weight, NULL);
+	const double loss = nst_style_loss(e, sc->c, n, gram, target, sc->weight, m);
+	const double loss_nom = nst_style_loss(e, sc->c, n, gram, target, sc->weight, NULL);
+	const double loss_here = nst_style_loss(NULL, sc->c, n, gram, target, sc->weight, NULL);
+	CHECK(loss_here == loss, "%s: style loss on this thread %.17g, on the engine's %.17g", te->label, loss_here, loss);
 	double s = 0.0;
 	const double mscale = 4.0 * (double)sc->weight / ((double)c2 * (double)n * (double)sc->c);
 	double *mref = xmalloc(c2 * sizeof(double));
@@ -1248,6 +1250,8 @@ static void test_content_case(const struct test_engine *te, size_t count, float 
 	const double v_none = nst_content_loss(e, count, f, p, weight, NULL, false);
 	const double v_over = nst_content_loss(e, count, f, p, weight, grad, false);
 	const double v_acc = nst_content_loss(e, count, f, p, weight, grad_acc, true);
+	CHECK(nst_content_loss(NULL, count, f, p, weight, NULL, false) == v_none,
+	      "%s: content loss count %zu: another value on this thread than on the engine's", te->label, count);
 	const double want = naive_content_loss(count, fd, p, weight);
 	const double verr = fabs(v_over - want) / (fabs(want) + 1e-300);
 	note(&worst->content_value, verr);
