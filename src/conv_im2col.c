@@ -352,8 +352,7 @@ static void epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv
 		return;
 	const size_t whole = n / MASK_BYTE_BITS, b0 = e0 / MASK_BYTE_BITS;
 	if (ep->addend)
-		for (size_t i = 0; i < whole * MASK_BYTE_BITS; i++)
-			out[i] += ep->addend[e0 + i];
+		nst_floats_add(whole * MASK_BYTE_BITS, ep->addend + e0, out);
 	if (ep->mask_in)
 		mk->apply(whole, ep->mask_in + b0, out);
 	if (ep->mask_out)
