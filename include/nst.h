@@ -163,6 +163,13 @@ enum nst_status nst_image_decode_for(const uint8_t *bytes, size_t size, struct n
 /* Resamples src to width x height into a new image (stb_image_resize's defaults: Mitchell when
  * shrinking, Catmull-Rom when enlarging; edges clamped; no sRGB conversion). */
 enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out);
+/* The same resampling with nothing allocated (a stream's frames): into the caller's dst->rgb
+ * [dst->height][dst->width][3], with the caller's scratch of at least
+ * nst_image_resize_scratch_bytes(src->width, src->height, dst->width, dst->height) bytes (0 for
+ * the same size: a copy).  A smaller scratch: NST_ERR_INVALID_ARGUMENT, dst untouched. */
+size_t nst_image_resize_scratch_bytes(int src_width, int src_height, int width, int height);
+enum nst_status nst_image_resize_into(const struct nst_image *src, struct nst_image *dst, void *scratch,
+                                      size_t scratch_bytes);
 /* The size whose longer side is long_side, keeping the aspect ratio (each side rounded, >= 1). */
 void nst_image_fit(int width, int height, int long_side, int *out_width, int *out_height);
 /* Writes by the path's extension: .png, .jpg/.jpeg (quality 1..100), .bmp, .tga.  The file is

@@ -655,17 +655,48 @@ static bool image_valid(const struct nst_image *image) {
 	       (int64_t)image->width * image->height <= NST_MAX_IMAGE_PIXELS;
 }
 
-enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out) {
-	if (!out || !image_valid(src) || width <= 0 || height <= 0) return NST_ERR_INVALID_ARGUMENT;
-	if (width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE ||
-	    (int64_t)width * height > NST_MAX_IMAGE_PIXELS)
+static enum nst_status resize_size_valid(int width, int height) {
+	if (width <= 0 || height <= 0) return NST_ERR_INVALID_ARGUMENT;
+	if (width > NST_MAX_IMAGE_SIDE || height > NST_MAX_IMAGE_SIDE || (int64_t)width * height > NST_MAX_IMAGE_PIXELS)
 		return NST_ERR_IMAGE_TOO_LARGE;
+	return NST_OK;
+}
+
+size_t nst_image_resize_scratch_bytes(int src_width, int src_height, int width, int height) {
+	if (resize_size_valid(src_width, src_height) != NST_OK || resize_size_valid(width, height) != NST_OK) return 0;
+	if (src_width == width && src_height == height) return 0; /* a copy */
+	/* stb_image_resize asks for its memory before it reads a pixel: a call with none says how much */
+	struct stb_scratch measure = {NULL, 0, 0};
+	uint8_t pixel[3] = {0};
+	stb_resize_rgb8(pixel, src_width, src_height, pixel, width, height, &measure);
+	return measure.asked;
+}
+
+enum nst_status nst_image_resize_into(const struct nst_image *src, struct nst_image *dst, void *scratch,
+                                      size_t scratch_bytes) {
+	if (!dst || !dst->rgb || !image_valid(src)) return NST_ERR_INVALID_ARGUMENT;
+	const enum nst_status st = resize_size_valid(dst->width, dst->height);
+	if (st != NST_OK) return st;
+	if (dst->width == src->width && dst->height == src->height) {
+		memcpy(dst->rgb, src->rgb, (size_t)dst->width * (size_t)dst->height * 3);
+		return NST_OK;
+	}
+	struct stb_scratch own = {scratch, scratch_bytes, 0};
+	if (!scratch || !stb_resize_rgb8(src->rgb, src->width, src->height, dst->rgb, dst->width, dst->height, &own))
+		return NST_ERR_INVALID_ARGUMENT; /* fails only when the scratch is smaller than it needs */
+	return NST_OK;
+}
+
+enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out) {
+	if (!out || !image_valid(src)) return NST_ERR_INVALID_ARGUMENT;
+	const enum nst_status st = resize_size_valid(width, height);
+	if (st != NST_OK) return st;
 	size_t bytes = (size_t)width * (size_t)height * 3;
 	uint8_t *rgb = malloc(bytes); // [height][width][3]
 	if (!rgb) return NST_ERR_OUT_OF_MEMORY;
 	if (width == src->width && height == src->height) {
 		memcpy(rgb, src->rgb, bytes);
-	} else if (!stb_resize_rgb8(src->rgb, src->width, src->height, rgb, width, height)) {
+	} else if (!stb_resize_rgb8(src->rgb, src->width, src->height, rgb, width, height, NULL)) {
 		free(rgb); /* stb_image_resize fails only when its scratch allocation fails */
 		return NST_ERR_OUT_OF_MEMORY;
 	}

@@ -145,7 +145,14 @@ int stb_encode(enum picture_format format, const struct nst_image *image, int qu
                void *context);
 /* stb_image_resize's defaults (Mitchell shrinking, Catmull-Rom enlarging, edges clamped, no sRGB):
  * false only when its scratch allocation fails. */
-bool stb_resize_rgb8(const uint8_t *src, int src_width, int src_height, uint8_t *dst, int width, int height);
+/* stb_image_resize's working memory: the caller's memory [capacity bytes], or NULL for malloc;
+ * asked is set to the bytes a call needed (a call given too few fails before touching a pixel). */
+struct stb_scratch {
+	void *memory;
+	size_t capacity, asked;
+};
+bool stb_resize_rgb8(const uint8_t *src, int src_width, int src_height, uint8_t *dst, int width, int height,
+                     struct stb_scratch *scratch);
 bool stb_resize_rgb_float(const float *src, int src_width, int src_height, float *dst, int width, int height);
 
 /* src/image_jpeg.c: reduced by DCT scaling (1/2, 1/4, 1/8) and then, if the budget needs it, by

@@ -48,7 +48,23 @@ static void stb_free(void *pointer) { image_budget_free(stb_budget, pointer); }
 #define STBI_WRITE_NO_STDIO
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 
+/* stb_image_resize's one allocation per call: the caller's scratch if it has one (nothing is
+ * allocated; too small a scratch fails the call before it touches a pixel, with the size it asked
+ * for recorded), else malloc. */
+static void *stb_scratch_take(size_t bytes, struct stb_scratch *scratch) {
+	if (!scratch)
+		return malloc(bytes);
+	scratch->asked = bytes;
+	return bytes <= scratch->capacity ? scratch->memory : NULL;
+}
+static void stb_scratch_give(void *pointer, struct stb_scratch *scratch) {
+	if (!scratch)
+		free(pointer);
+}
+
 #define STB_IMAGE_RESIZE_STATIC
+#define STBIR_MALLOC(bytes, context) stb_scratch_take((bytes), (context))
+#define STBIR_FREE(pointer, context) stb_scratch_give((pointer), (context))
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 
 #pragma GCC diagnostic push
@@ -124,10 +140,11 @@ int stb_encode(enum picture_format format, const struct nst_image *image, int qu
 	return 0;
 }
 
-bool stb_resize_rgb8(const uint8_t *src, int src_width, int src_height, uint8_t *dst, int width, int height) {
+bool stb_resize_rgb8(const uint8_t *src, int src_width, int src_height, uint8_t *dst, int width, int height,
+                     struct stb_scratch *scratch) {
 	return stbir_resize_uint8_generic(src, src_width, src_height, src_width * 3, dst, width, height, width * 3, 3,
 	                                  STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT,
-	                                  STBIR_COLORSPACE_LINEAR, NULL) != 0;
+	                                  STBIR_COLORSPACE_LINEAR, scratch) != 0;
 }
 
 bool stb_resize_rgb_float(const float *src, int src_width, int src_height, float *dst, int width, int height) {

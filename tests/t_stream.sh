@@ -119,6 +119,34 @@ $NST --model candy -q -c "$tmp/params.y4m" -o - >"$tmp/params_out.y4m"
 	ok "F, I, A and C carried; FRAME parameters tolerated" || bad "parameters: '$(head -1 "$tmp/params_out.y4m")'"
 $NST --model candy -q -c - --size 48 -o - <"$tmp/clip.y4m" >"$tmp/small.y4m"
 [ "$(probe "$tmp/small.y4m")" = "48 32 25/1 $N " ] && ok "--size: the header says the size run" || bad "--size: $(probe "$tmp/small.y4m")"
+# Every buffer is allocated before the first frame, --size's resampling scratch too: the heap
+# allocations of a run (counted by a malloc wrapper preloaded into nst) do not grow with its frames.
+# Skipped under qemu (a native wrapper) and with ASan (its own malloc must come first).
+if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst" && command -v cc >/dev/null; then
+	cat >"$tmp/count.c" <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+void *__libc_malloc(size_t), *__libc_calloc(size_t, size_t), *__libc_realloc(void *, size_t);
+static unsigned long calls;
+void *malloc(size_t n) { __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED); return __libc_realloc(p, n); }
+__attribute__((destructor)) static void report(void) {
+	FILE *f = fopen(getenv("COUNT_FILE"), "w");
+	if (f) { fprintf(f, "%lu\n", calls); fclose(f); }
+}
+EOF
+	cc -shared -fPIC -O2 -o "$tmp/count.so" "$tmp/count.c" || die "cannot build the malloc counter"
+	"${FF[@]}" -i "$tmp/clip.y4m" -vf loop=loop=3:size=$N:start=0 -f yuv4mpegpipe "$tmp/long.y4m" # 4 N frames
+	for clip in clip long; do
+		COUNT_FILE="$tmp/$clip.count" LD_PRELOAD="$tmp/count.so" $NST --model candy -q -c "$tmp/$clip.y4m" --size 48 \
+			-o "$tmp/${clip}_small.y4m" || bad "--size under the malloc counter: exit $?"
+	done
+	[ "$(probe "$tmp/long_small.y4m")" = "48 32 25/1 $((4 * N)) " ] && [ -s "$tmp/clip.count" ] &&
+		[ "$(cat "$tmp/clip.count")" = "$(cat "$tmp/long.count")" ] &&
+		ok "--size: $N and $((4 * N)) frames make the same $(cat "$tmp/clip.count") allocations" ||
+		bad "--size: allocations grow with the frames: $(cat "$tmp/clip.count" 2>/dev/null) for $N frames, $(cat "$tmp/long.count" 2>/dev/null) for $((4 * N)) ($(probe "$tmp/long_small.y4m"))"
+fi
 
 # named FIFOs: a Y4M stream is detected through one; a picture through one is still a picture
 mkfifo "$tmp/fifo.y4m" "$tmp/fifo.png"

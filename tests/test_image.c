@@ -1434,6 +1434,36 @@ static void test_resize(void) {
 		nst_image_free(&out);
 	}
 
+	/* into the caller's buffer with the caller's scratch: the same bytes as nst_image_resize; a
+	 * scratch one byte short is refused with the output untouched; the same size needs none */
+	for (int i = 0; i < 6; i++) {
+		const int w = sizes[i][0], h = sizes[i][1];
+		const size_t bytes = nst_image_resize_scratch_bytes(src.width, src.height, w, h), n = (size_t)w * h * 3;
+		uint8_t *scratch = malloc(bytes), *into = malloc(n);
+		struct nst_image dst = {w, h, into};
+		CHECK(bytes > 0 && nst_image_resize(&src, w, h, &out) == NST_OK, "resize to %dx%d: %zu scratch bytes", w, h,
+		      bytes);
+		CHECK(nst_image_resize_into(&src, &dst, scratch, bytes) == NST_OK && out.rgb && memcmp(into, out.rgb, n) == 0,
+		      "resize into the caller's buffer at %dx%d: other bytes than nst_image_resize's", w, h);
+		memset(into, 7, n);
+		CHECK(nst_image_resize_into(&src, &dst, scratch, bytes - 1) == NST_ERR_INVALID_ARGUMENT && into[0] == 7 &&
+		          into[n - 1] == 7,
+		      "resize into %dx%d with a scratch one byte short: not refused, or the output touched", w, h);
+		nst_image_free(&out);
+		free(scratch);
+		free(into);
+	}
+	{
+		uint8_t *into = malloc(40 * 30 * 3);
+		struct nst_image dst = {40, 30, into};
+		CHECK(nst_image_resize_scratch_bytes(40, 30, 40, 30) == 0 && nst_image_resize_into(&src, &dst, NULL, 0) == NST_OK &&
+		          memcmp(into, src.rgb, 40 * 30 * 3) == 0,
+		      "same-size resize into the caller's buffer: not a copy without scratch");
+		CHECK(nst_image_resize_scratch_bytes(0, 30, 40, 30) == 0 && nst_image_resize_into(&src, NULL, NULL, 0) ==
+		          NST_ERR_INVALID_ARGUMENT, "resize into: bad arguments accepted");
+		free(into);
+	}
+
 	/* a constant picture stays constant, shrinking or growing */
 	struct nst_image flat = {13, 9, malloc(13 * 9 * 3)};
 	for (int i = 0; i < 13 * 9; i++) {

@@ -10,8 +10,8 @@
  * aspect, interlacing, chroma), raw frames, or a PNG sequence in a directory.  A reader thread
  * reads and converts frame N+1 while frame N is stylized and a writer thread converts and writes
  * frame N-1; two frames at most wait on each side, so a slow consumer blocks nst (no unbounded
- * buffering).  Every buffer is allocated before the first frame; the one exception is --size,
- * whose resampling (nst_image_resize) allocates its result per frame.
+ * buffering).  Every buffer is allocated before the first frame, --size's resampling scratch
+ * (nst_image_resize_into) too; a PNG sequence's encoder (libpng) allocates per frame.
  *
  * Whether -c is a stream at all: src/cli/stream_detect.c.
  *
@@ -147,6 +147,8 @@ struct cli_stream {
 	/* buffers, all allocated before the first frame */
 	uint8_t *raw;                /* [in_bytes]: a frame as read */
 	uint8_t *full;               /* [frame_h][frame_w][3]: converted, before --size */
+	void *resize_scratch;        /* [resize_bytes]: --size's resampling */
+	size_t resize_bytes;
 	uint8_t *encoded;            /* [out_bytes]: a frame to write */
 	float *yuv_scratch;          /* [nst_yuv_scratch_floats] */
 	uint8_t *prev_in, *prev_out; /* [h][w][3]: the previous frame and its (steadied) result */
@@ -366,14 +368,12 @@ static enum read_result read_frame(struct cli_stream *s, uint8_t *rgb) {
 		               s->in_format == CLI_FRAMES_YUV420P ? NST_CHROMA_420JPEG : s->header.chroma, target);
 	if (target == s->full) { /* --size */
 		const struct nst_image whole = {s->frame_w, s->frame_h, s->full};
-		struct nst_image small = {0};
-		if (nst_image_resize(&whole, s->w, s->h, &small) != NST_OK) {
-			s->read_code = EXIT_MEMORY;
-			snprintf(s->read_msg, sizeof s->read_msg, "out of memory resizing frame %lld", number);
+		struct nst_image small = {s->w, s->h, rgb};
+		if (nst_image_resize_into(&whole, &small, s->resize_scratch, s->resize_bytes) != NST_OK) {
+			s->read_code = EXIT_MEMORY; /* the scratch was sized for these sides: not expected */
+			snprintf(s->read_msg, sizeof s->read_msg, "cannot resize frame %lld", number);
 			return READ_FAILED;
 		}
-		memcpy(rgb, small.rgb, (size_t)s->w * (size_t)s->h * RGB);
-		nst_image_free(&small);
 	}
 	s->read_count++;
 	return READ_FRAME;
@@ -613,8 +613,11 @@ static int run_in_turn(struct cli_stream *s, cli_stylize_fn fn, void *ctx, struc
 static int allocate(struct cli_stream *s) {
 	const size_t frame = (size_t)s->w * (size_t)s->h * RGB;
 	bool ok = (s->raw = malloc(s->in_bytes)) != NULL;
-	if (s->w != s->frame_w || s->h != s->frame_h)
+	if (s->w != s->frame_w || s->h != s->frame_h) {
 		ok = ok && (s->full = malloc((size_t)s->frame_w * (size_t)s->frame_h * RGB)) != NULL;
+		s->resize_bytes = nst_image_resize_scratch_bytes(s->frame_w, s->frame_h, s->w, s->h);
+		ok = ok && (s->resize_scratch = malloc(s->resize_bytes)) != NULL;
+	}
 	ok = ok && (s->encoded = malloc(s->out_bytes)) != NULL;
 	ok = ok && (s->yuv_scratch = malloc(nst_yuv_scratch_floats(s->w, s->h) * sizeof(float))) != NULL;
 	if (s->o.steady > 0.0f) {
@@ -631,6 +634,7 @@ static int allocate(struct cli_stream *s) {
 static void release(struct cli_stream *s) {
 	free(s->raw);
 	free(s->full);
+	free(s->resize_scratch);
 	free(s->encoded);
 	free(s->yuv_scratch);
 	free(s->prev_in);
