@@ -75,10 +75,10 @@ static bool open_run(const struct fixture *f, const struct nst_options *o, struc
 		fprintf(stderr, "plan: %s\n", diag.message);
 		return false;
 	}
-	r->arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	r->arena = nst_arena_allocate(plan.total_bytes);
 	if (!r->arena || nst_session_init(r->arena, plan.total_bytes, f->weights, o, &p, &r->s, &diag) != NST_OK) {
 		fprintf(stderr, "init: %s\n", diag.message);
-		free(r->arena);
+		nst_arena_free(r->arena);
 		return false;
 	}
 	return nst_session_set_content(r->s, f->content) == NST_OK && nst_session_set_style(r->s, 0, f->style, 1.0f) == NST_OK &&
@@ -88,7 +88,7 @@ static bool open_run(const struct fixture *f, const struct nst_options *o, struc
 static void close_run(struct run *r) {
 	if (r->s)
 		nst_session_release(r->s);
-	free(r->arena);
+	nst_arena_free(r->arena);
 	memset(r, 0, sizeof *r);
 }
 

@@ -94,16 +94,13 @@ static void scales_options(const struct pictures *pic, size_t max_bytes, struct 
 	so->max_bytes = max_bytes;
 }
 
-static void *new_arena(size_t bytes) {
-	return aligned_alloc(NST_ARENA_ALIGNMENT, (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
-}
 
 /* The same run written out with the session and tile functions: the first scale's session, its
  * picture upsampled with the content's detail, the second scale as a session or in tiles. */
 static void reference(const struct nst_weights *w, const struct nst_scales_plan *p, const struct pictures *pic,
                       uint8_t *out) {
 	const size_t bytes = p->scale_bytes;
-	void *arena = new_arena(bytes);
+	void *arena = nst_arena_allocate(bytes);
 	float *finished = malloc((size_t)pic->content[0].width * pic->content[0].height * 3 * sizeof(float)); /* [H][W][3] */
 	float *start = malloc((size_t)pic->content[1].width * pic->content[1].height * 3 * sizeof(float));   /* [H'][W'][3] */
 	struct nst_session *s = NULL;
@@ -140,7 +137,7 @@ static void reference(const struct nst_weights *w, const struct nst_scales_plan 
 	}
 	free(finished);
 	free(start);
-	free(arena);
+	nst_arena_free(arena);
 }
 
 struct rows {
@@ -174,7 +171,7 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	CHECK(!max_bytes || p.total_bytes <= max_bytes, "plan %zu bytes over the budget %zu", p.total_bytes, max_bytes);
 	CHECK(p.total_bytes == p.state_bytes + p.handover_bytes + p.scale_bytes, "arena = state + hand-over + scale");
 	CHECK(p.handover_bytes >= (size_t)(48 * 40 + 96 * 80) * 3 * sizeof(float), "hand-over %zu bytes", p.handover_bytes);
-	void *arena = new_arena(p.total_bytes);
+	void *arena = nst_arena_allocate(p.total_bytes);
 	struct nst_scales *s = NULL;
 	CHECK(nst_scales_init(arena, p.total_bytes - 1, w, &p, &s, &diag) == NST_ERR_OUT_OF_MEMORY, "a byte less refused");
 	CHECK(nst_scales_init(arena, p.total_bytes, w, &p, &s, &diag) == NST_OK, "init: %s", diag.message);
@@ -198,7 +195,7 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	uint8_t *got = malloc(n), *want = malloc(n);
 	CHECK(nst_scales_image(s, got) == NST_OK, "image");
 	nst_scales_release(s);
-	free(arena);
+	nst_arena_free(arena);
 	reference(w, &p, pic, want);
 	CHECK(memcmp(got, want, n) == 0, "budget %zu (%s): the driver's picture differs from the steps written out",
 	      max_bytes, expect_tiles ? "tiles" : "sessions");

@@ -134,8 +134,8 @@ static void placed_init(struct placed *o, enum nst_optimizer kind, float lr, int
 	nst_arena_init(&a, NULL, 0);
 	o->opt.ops->place(&o->opt, &a);
 	CHECK(o->opt.state == NULL, "measuring placed the state somewhere");
-	const size_t bytes = (a.used + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT;
-	o->arena = aligned_alloc(NST_ARENA_ALIGNMENT, bytes);
+	const size_t bytes = a.used;
+	o->arena = nst_arena_allocate(bytes);
 	memset(o->arena, 0xff, bytes); /* NaN everywhere: a state that is not reset shows */
 	nst_arena_init(&a, o->arena, bytes);
 	o->opt.ops->place(&o->opt, &a);
@@ -243,7 +243,7 @@ static void test_config(const struct problem *p, const struct config *c, const s
 		wrong.adam_step = -1;
 		CHECK(b.opt.ops->check(&b.opt, &wrong) != NULL, "%s: an impossible record passes the check", c->name);
 		free(rb);
-		free(b.arena);
+		nst_arena_free(b.arena);
 	}
 	for (int i = 0; i < snap.n_arrays; i++)
 		free(snap.data[i]);
@@ -260,7 +260,7 @@ static void test_config(const struct problem *p, const struct config *c, const s
 		      "%s on %d threads: %d rows (%d on one), another point", c->name, two->threads, rt->state.row,
 		      ra->state.row);
 		free(rt);
-		free(t.arena);
+		nst_arena_free(t.arena);
 	}
 
 	/* Stopped (the caller asked) and continued in the same optimizer: the same end. */
@@ -278,9 +278,9 @@ static void test_config(const struct problem *p, const struct config *c, const s
 	CHECK(st == NST_OK && memcmp(rs->x, ra->x, sizeof rs->x) == 0, "%s: stopped and continued, another point (status %d)",
 	      c->name, (int)st);
 	free(rs);
-	free(s.arena);
+	nst_arena_free(s.arena);
 	free(ra);
-	free(a.arena);
+	nst_arena_free(a.arena);
 }
 
 int main(void) {

@@ -194,7 +194,7 @@ static struct nst_session *make_session(const struct nst_weights *w, const struc
 	struct nst_session *s = NULL;
 	if (nst_plan(w, o, &p, &plan, &diag) != NST_OK)
 		return NULL;
-	*arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	*arena = nst_arena_allocate(plan.total_bytes);
 	if (nst_session_init(*arena, plan.total_bytes, w, o, &p, &s, &diag) != NST_OK)
 		return NULL;
 	return s;
@@ -229,7 +229,7 @@ static void check_style_regions(const struct nst_weights *w, enum nst_pooling po
 		nst_session_set_style(whole, k, style[k], blend[k]);
 	const double expected = style_loss_of(whole, content, x);
 	nst_session_release(whole);
-	free(arena_whole);
+	nst_arena_free(arena_whole);
 
 	const int steps[] = {2 * alignment, 5 * alignment, 8 * alignment};
 	for (int with_halo = 1; with_halo >= 0; with_halo--)
@@ -277,7 +277,7 @@ static void check_style_regions(const struct nst_weights *w, enum nst_pooling po
 				      "set_style after regions was accepted");
 			}
 			nst_session_release(s);
-			free(arena);
+			nst_arena_free(arena);
 		}
 }
 
@@ -314,14 +314,14 @@ static void check_run(const struct nst_weights *w, uint64_t seed) {
 	if (st != NST_OK)
 		return;
 	CHECK(p.style_regions > 1, "the %dx%d style picture comes in %d regions", SWIDTH, SHEIGHT, p.style_regions);
-	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (p.total_bytes + 63) / 64 * 64);
+	void *arena = nst_arena_allocate(p.total_bytes);
 	struct nst_tiled *t = NULL;
 	st = nst_tiled_init(arena, p.total_bytes - 1, w, &p, &t, &diag);
 	CHECK(st == NST_ERR_OUT_OF_MEMORY, "an arena one byte short gave %s", nst_status_string(st));
 	st = nst_tiled_init(arena, p.total_bytes, w, &p, &t, &diag);
 	CHECK(st == NST_OK, "init with the planned size: %s", diag.message);
 	if (st != NST_OK) {
-		free(arena);
+		nst_arena_free(arena);
 		return;
 	}
 	struct nst_rng rng;
@@ -354,7 +354,7 @@ static void check_run(const struct nst_weights *w, uint64_t seed) {
 	       p.tile_width, p.tile_height, nst_tile_count(&p, 0), nst_tile_count(&p, 1), rows.count, moved);
 	free(x0);
 	nst_tiled_release(t);
-	free(arena);
+	nst_arena_free(arena);
 }
 
 /* The coarse-to-fine hand-over as the CLI does it: a scale's optimized picture (nst_session_get_x)
@@ -379,7 +379,7 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 	for (int i = 0; i < 2; i++)
 		CHECK(nst_plan(w, &o, &problems[i], &plans[i], &diag) == NST_OK, "plan %d: %s", i, diag.message);
 	const size_t bytes = (plans[1].total_bytes > plans[0].total_bytes ? plans[1].total_bytes : plans[0].total_bytes);
-	void *arena = aligned_alloc(NST_ARENA_ALIGNMENT, (bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
+	void *arena = nst_arena_allocate(bytes);
 	struct nst_session *s = NULL;
 
 	/* 0 iterations: the coarse picture is the content, preprocessed; at the same size the hand-over copies it */
@@ -427,7 +427,7 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 	struct nst_losses losses;
 	CHECK(nst_session_evaluate(s, &losses, NULL) == NST_OK && isfinite(losses.total), "fine loss");
 	nst_session_release(s);
-	free(arena);
+	nst_arena_free(arena);
 
 	/* tiled: the same */
 	const struct nst_tile_options to = {TILE, 0, 1, 0};
@@ -436,7 +436,7 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 	CHECK(st == NST_OK, "tile plan: %s", diag.message);
 	if (st != NST_OK)
 		return;
-	arena = aligned_alloc(NST_ARENA_ALIGNMENT, (p.total_bytes + NST_ARENA_ALIGNMENT - 1) / NST_ARENA_ALIGNMENT * NST_ARENA_ALIGNMENT);
+	arena = nst_arena_allocate(p.total_bytes);
 	struct nst_tiled *t = NULL;
 	CHECK(nst_tiled_init(arena, p.total_bytes, w, &p, &t, &diag) == NST_OK, "tiled init: %s", diag.message);
 	if (t) {
@@ -450,7 +450,7 @@ static void check_handover(const struct nst_weights *w, uint64_t seed) {
 		CHECK(nst_tiled_run(t, 1, NULL, NULL) == NST_OK, "tiled run from the hand-over");
 	}
 	nst_tiled_release(t);
-	free(arena);
+	nst_arena_free(arena);
 }
 
 int main(void) {
