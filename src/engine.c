@@ -120,7 +120,7 @@ static void sums_part(void *context, size_t slot, size_t part) {
 void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out) {
 	assert(count >= 0 && count <= NST_SUM_MAX);
 	struct sums_task t = {.n = n, .fn = fn, .context = context};
-	if (engine)
+	if (engine && n >= NST_SUM_PARALLEL_MIN)
 		nst_parallel_for(engine, NST_SUM_PARTS, sums_part, &t);
 	else
 		for (size_t part = 0; part < NST_SUM_PARTS; part++)

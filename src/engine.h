@@ -75,6 +75,9 @@ size_t nst_parallel_items(const struct nst_engine *engine, size_t units);
  * added in part order.  engine may be NULL (this thread).
  */
 #define NST_SUM_PARTS 8
+/* Fewer elements run on the calling thread (the same parts, the same bits): a pass over 32k
+ * floats takes about as long as waking a pool thread. */
+#define NST_SUM_PARALLEL_MIN 32768
 #define NST_SUM_MAX 2
 typedef void (*nst_sum_fn)(void *context, size_t i0, size_t i1, double *sums);
 void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out);

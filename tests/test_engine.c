@@ -5,6 +5,7 @@
  *   - a slot held up on one item holds up only that item: while item 0 waits (up to 5 s) for all
  *     the others to finish, the other slot takes them all (with items dealt to slots in advance,
  *     item 0's slot would own half of them and the wait would time out);
+ *   - nst_parallel_sums gives the same bits on the pool as on the calling thread, and right sums;
  *   - after a region the pool's workers sleep in the kernel instead of spin-waiting for the next
  *     one: spinning burns a CPU between regions (the serial parts of an evaluation, the optimizer's
  *     step) that the calling thread, and on a shared machine every other process, needs.  Checked
@@ -12,8 +13,12 @@
  *     worker (pthreadpool's default, about a million pause instructions) uses tens of
  *     milliseconds of it, a sleeping one none.
  */
+#include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../src/internal.h"
@@ -92,6 +97,40 @@ static void test_held_up_slot(const struct nst_engine *e) {
 	      "a slot held up on item 0: %d of the %d other items ran in another slot, %.2f s", others, ITEMS - 1, waited);
 }
 
+/* nst_parallel_sums: the same bits on the pool as on the calling thread, and the sums right. */
+static void squares(void *context, size_t i0, size_t i1, double *sums) {
+	const float *x = context;
+	for (size_t i = i0; i < i1; i++) {
+		sums[0] += (double)x[i] * (double)x[i];
+		sums[1] += (double)x[i];
+	}
+}
+
+static void test_sums(const struct nst_engine *e) {
+	const size_t sizes[] = {NST_SUM_PARTS - 1, NST_SUM_PARALLEL_MIN - 1, 3 * NST_SUM_PARALLEL_MIN + 7};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		const size_t n = sizes[k];
+		float *x = malloc(n * sizeof(float));
+		uint32_t state = 12345u;
+		for (size_t i = 0; i < n; i++) {
+			state = state * 1664525u + 1013904223u;
+			x[i] = (float)(state >> 8) / (float)(1u << 24) - 0.5f;
+		}
+		double here[NST_SUM_MAX], pool[NST_SUM_MAX], want[2] = {0.0, 0.0};
+		nst_parallel_sums(NULL, n, squares, x, 2, here);
+		nst_parallel_sums(e, n, squares, x, 2, pool);
+		for (size_t i = 0; i < n; i++) {
+			want[0] += (double)x[i] * (double)x[i];
+			want[1] += (double)x[i];
+		}
+		CHECK(memcmp(here, pool, sizeof here) == 0, "sums of %zu: %.17g %.17g on the pool, %.17g %.17g here", n, pool[0],
+		      pool[1], here[0], here[1]);
+		CHECK(fabs(here[0] - want[0]) <= 1e-12 * want[0] && fabs(here[1] - want[1]) <= 1e-9 * (double)n,
+		      "sums of %zu: %.17g %.17g, want %.17g %.17g", n, here[0], here[1], want[0], want[1]);
+		free(x);
+	}
+}
+
 static void test_workers_sleep(const struct nst_engine *e) {
 	struct count_task t;
 	count_init(&t, false);
@@ -113,6 +152,7 @@ int main(void) {
 	if (two.pool && pthreadpool_get_threads_count(two.pool) > 1) {
 		check_each_item_once(&two, "pool of 2");
 		test_held_up_slot(&two);
+		test_sums(&two);
 		test_workers_sleep(&two);
 	} else {
 		printf("one CPU only: the pool's cases are skipped\n");
