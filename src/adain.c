@@ -102,7 +102,7 @@ void nst_adain(const struct nst_engine *engine, size_t n, int c, float *x, const
 		scale[k] = (float)(alpha * ratio + (1.0 - alpha));
 		shift[k] = (float)(alpha * ((double)s_mean[k] - (double)x_mean[k] * ratio));
 	}
-	struct adain_task t = {n, cc, engine ? nst_parallel_slots(engine, n) : 1, x, scale, shift};
+	struct adain_task t = {n, cc, engine ? nst_parallel_items(engine, n) : 1, x, scale, shift};
 	if (engine)
 		nst_parallel_for(engine, t.items, adain_item, &t);
 	else

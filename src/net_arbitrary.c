@@ -476,7 +476,7 @@ static void pointwise_run(void *context, size_t slot, size_t item) {
 }
 
 static void pointwise(const struct nst_arbitrary_session *s, struct pointwise_task t) {
-	t.items = nst_parallel_slots(&s->engine, t.n);
+	t.items = nst_parallel_items(&s->engine, t.n);
 	nst_parallel_for(&s->engine, t.items, pointwise_run, &t);
 }
 
