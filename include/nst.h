@@ -164,9 +164,10 @@ enum nst_status nst_image_decode_for(const uint8_t *bytes, size_t size, struct n
  * shrinking, Catmull-Rom when enlarging; edges clamped; no sRGB conversion). */
 enum nst_status nst_image_resize(const struct nst_image *src, int width, int height, struct nst_image *out);
 /* The same resampling with nothing allocated (a stream's frames): into the caller's dst->rgb
- * [dst->height][dst->width][3], with the caller's scratch of at least
- * nst_image_resize_scratch_bytes(src->width, src->height, dst->width, dst->height) bytes (0 for
- * the same size: a copy).  A smaller scratch: NST_ERR_INVALID_ARGUMENT, dst untouched. */
+ * [dst->height][dst->width][3], with the caller's scratch, aligned for float (malloc's is), of at
+ * least nst_image_resize_scratch_bytes(src->width, src->height, dst->width, dst->height) bytes.
+ * That is 0 for the same size (a copy, no scratch needed) and for sizes nst_image_resize refuses.
+ * A smaller scratch: NST_ERR_INVALID_ARGUMENT, dst untouched. */
 size_t nst_image_resize_scratch_bytes(int src_width, int src_height, int width, int height);
 enum nst_status nst_image_resize_into(const struct nst_image *src, struct nst_image *dst, void *scratch,
                                       size_t scratch_bytes);

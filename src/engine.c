@@ -95,7 +95,8 @@ static void run_slot(void *context, size_t slot) {
  * that serial work to do: measured at 2 threads on 2 loaded CPUs, 2.4x the wall time of sleeping
  * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region. */
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context) {
-	struct parallel_task t = {fn, context, items, nst_parallel_slots(engine, items), 0};
+	struct parallel_task t = {.fn = fn, .context = context, .items = items, .slots = nst_parallel_slots(engine, items)};
+	atomic_init(&t.next, 0);
 	if (t.slots > 1)
 		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, PTHREADPOOL_FLAG_YIELD_WORKERS);
 	else

@@ -18,7 +18,8 @@ struct nst_engine {
 	const struct nst_gemm_kernel *gemm; /* the kernel set's GEMM kernel; nst_kernels_of(gemm) is the set */
 	pthreadpool_t pool;           /* NULL: every slot runs on the calling thread */
 	int threads;                  /* work slots */
-	float *scratch;               /* [threads][scratch_floats]: each slot's own (im2col blocks, ...) */
+	float *scratch;               /* [threads][scratch_floats]: region s is slot s's (im2col blocks, ...), or in a
+	                               * pass of at most `threads` parts, part s's (a Gram's partial sums), never both */
 	size_t scratch_floats;        /* per slot */
 	enum nst_backend backend;     /* as resolved by nst_engine_init: scalar, simd or xnnpack */
 	enum nst_precision precision; /* as resolved: fp16 only when gemm is a float16 kernel */

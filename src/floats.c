@@ -71,3 +71,12 @@ void nst_floats_relu_grad(size_t n, const float *restrict f, float *restrict g) 
 	for (; i < n; i++)
 		g[i] = f[i] > 0.0f ? g[i] : 0.0f;
 }
+
+void nst_floats_subtract_from(size_t n, const float *restrict x, float *restrict y) {
+	size_t i = 0;
+	for (; i + FLOATS_RUN <= n; i += FLOATS_RUN)
+		for (size_t j = i; j < i + FLOATS_RUN; j++)
+			y[j] = x[j] - y[j];
+	for (; i < n; i++)
+		y[i] = x[i] - y[i];
+}

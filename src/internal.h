@@ -51,6 +51,14 @@ void nst_floats_blend(size_t n, float a0, const float *restrict a, float a1, con
                       float *restrict y);                                               /* y = a0 a + a1 b */
 /* g = f > 0 ? g : 0: the gradient g through a ReLU whose output is f (NaN in f: 0) */
 void nst_floats_relu_grad(size_t n, const float *restrict f, float *restrict g);
+void nst_floats_subtract_from(size_t n, const float *restrict x, float *restrict y); /* y = x - y */
+
+/* ---------------------------------------------------------------------------------------------
+ * Sums in double over [i0, i1) of float arrays a, b (src/reductions.c): the same bits for the same
+ * range on any thread
+ * ------------------------------------------------------------------------------------------- */
+double nst_dot_range(size_t i0, size_t i1, const float *a, const float *b);              /* a . b */
+double nst_squared_distance_range(size_t i0, size_t i1, const float *a, const float *b); /* |a - b|^2 */
 
 /* ---------------------------------------------------------------------------------------------
  * Weights (src/weights.c)

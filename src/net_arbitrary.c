@@ -424,8 +424,8 @@ const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arb
  * The passes
  * ------------------------------------------------------------------------------------------- */
 
-/* The elementwise passes at a quarter of the picture's size, on the engine's threads (each slot
- * an equal run of pixels):
+/* The elementwise passes at a quarter of the picture's size, on the engine's threads (each item
+ * an equal run of pixels, NST_ITEMS_PER_SLOT per slot):
  *   EPILOGUE  out = relu?(out + addend?)          (after a Winograd convolution, [n][c])
  *   INNER     t1 = relu(m t1 + b x)               (a modulated block's h, in place of its conv1)
  *   OUTER     x += m t2 + b h                     (its output, in place of x)  [n][WIDTH] each */

@@ -416,30 +416,17 @@ struct difference_task {
 	bool accumulate;    /* m += instead of m = */
 };
 
-/* sums[0] += sum (a - b)^2 over [i0, i1), in double over DIFFERENCE_LANES lanes; m gets (or, accumulating,
- * adds) scale (a - b). */
-#define DIFFERENCE_LANES 4
+/* sums[0] += |a - b|^2 over [i0, i1); m gets (or, accumulating, adds) scale (a - b). */
 static void difference_part(void *context, size_t i0, size_t i1, double *sums) {
 	const struct difference_task *t = context;
-	double lane[DIFFERENCE_LANES] = {0.0};
-	size_t i = i0;
-	for (; i + DIFFERENCE_LANES <= i1; i += DIFFERENCE_LANES)
-		for (size_t k = 0; k < DIFFERENCE_LANES; k++) {
-			const float d = t->a[i + k] - t->b[i + k];
-			lane[k] += (double)d * (double)d;
-		}
-	for (; i < i1; i++) {
-		const float d = t->a[i] - t->b[i];
-		lane[0] += (double)d * (double)d;
-	}
-	sums[0] += (lane[0] + lane[1]) + (lane[2] + lane[3]);
+	sums[0] += nst_squared_distance_range(i0, i1, t->a, t->b);
 	if (!t->m)
 		return;
 	if (t->accumulate)
-		for (i = i0; i < i1; i++)
+		for (size_t i = i0; i < i1; i++)
 			t->m[i] += t->scale * (t->a[i] - t->b[i]);
 	else
-		for (i = i0; i < i1; i++)
+		for (size_t i = i0; i < i1; i++)
 			t->m[i] = t->scale * (t->a[i] - t->b[i]);
 }
 
@@ -496,6 +483,8 @@ void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const floa
 	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
 	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
 	                            .accumulate = accumulate};
+	if (n == 0)
+		return;
 	const size_t mr = engine->gemm->mr, row_blocks = (n + mr - 1) / mr, items = nst_parallel_items(engine, row_blocks);
 	t.rows_per_item = (row_blocks + items - 1) / items * mr;
 	assert(!accumulate || mr * (size_t)c <= engine->scratch_floats);

@@ -38,29 +38,17 @@ struct lbfgs_state {
  * The vector passes over the picture (the two-loop recursion takes two dot products and two
  * updates per history pair, each over the whole picture), on the engine's threads in its fixed
  * parts (nst_parallel_sums: the same bits on any number of threads): a pass may first update its
- * range (y += alpha x) and then take dot products over it, a block at a time while it is in L1.
- * Dot products are in double over DOT_LANES lanes (one chain of dependent additions was the bound).
+ * range (y += alpha x) and then take dot products over it (nst_dot_range), a block at a time while
+ * it is in L1.
  */
-#define DOT_LANES 4
 #define VECTOR_BLOCK 1024 /* floats per block: the update and the dot products of a block stay in L1 */
 
 struct vector_pass {
 	float alpha;
-	const float *x;             /* y += alpha x first, if x */
+	const float *x;             /* [n]: y += alpha x first, if x */
 	float *y;                   /* [n] */
-	const float *u[2], *v[2];   /* then sum[k] = u[k] . v[k] (v[k] NULL: y), for u[k] not NULL */
+	const float *u[2], *v[2];   /* [n] each: then sum[k] = u[k] . v[k] (v[k] NULL: y), for u[k] not NULL */
 };
-
-static double dot_range(size_t i0, size_t i1, const float *a, const float *b) {
-	double lane[DOT_LANES] = {0.0};
-	size_t i = i0;
-	for (; i + DOT_LANES <= i1; i += DOT_LANES)
-		for (size_t k = 0; k < DOT_LANES; k++)
-			lane[k] += (double)a[i + k] * (double)b[i + k];
-	for (; i < i1; i++)
-		lane[0] += (double)a[i] * (double)b[i];
-	return (lane[0] + lane[1]) + (lane[2] + lane[3]);
-}
 
 static void vector_part(void *context, size_t i0, size_t i1, double *sums) {
 	const struct vector_pass *t = context;
@@ -70,7 +58,7 @@ static void vector_part(void *context, size_t i0, size_t i1, double *sums) {
 			nst_floats_axpy(e - b, t->alpha, t->x + b, t->y + b);
 		for (int k = 0; k < 2; k++)
 			if (t->u[k])
-				sums[k] += dot_range(b, e, t->u[k], t->v[k] ? t->v[k] : t->y);
+				sums[k] += nst_dot_range(b, e, t->u[k], t->v[k] ? t->v[k] : t->y);
 	}
 }
 
@@ -179,14 +167,13 @@ static void direction(const struct nst_optim *opt, const struct nst_engine *engi
 	const size_t n = opt->n;
 	const int m = opt->history;
 	float *d = r->d;
-	const float *prev = r->prev_grad;
 	const int slot = (r->oldest + r->n_old) % m; /* == oldest when the ring is full */
 	float *y = r->dirs + (size_t)slot * n;
 	float *st = r->steps + (size_t)slot * n;
 	/* y = g - prev and s = t d are written to the ring only if the curvature is kept: first into
 	 * prev (not needed after this) and d (scaled in place), then ys = y . s and yy = y . y. */
 	float *yv = r->prev_grad;
-	nst_floats_blend(n, 1.0f, g, -1.0f, prev, yv);
+	nst_floats_subtract_from(n, g, yv); /* g - prev */
 	nst_floats_scale_in_place(n, (float)r->t, d);
 	double c[2];
 	vector_pass(engine, n, 0.0f, NULL, NULL, yv, d, yv, yv, c);

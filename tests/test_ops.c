@@ -208,6 +208,7 @@ static const struct style_case *style_cases(size_t *count) {
 		{21, 33, 1e3f},    /* [3*7][33]: ragged panels for every NR */
 		{400, 64, 1e3f},   /* [400][64]: chunks of 384 pixels: 384 + 16 */
 		{370, 67, 1e4f},   /* [370][67]: chunks of 366 pixels: 366 + 4 */
+		{16, 182, 1e3f},   /* [16][182]: c^2 >= NST_SUM_PARALLEL_MIN, the loss on the pool's threads */
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
@@ -835,7 +836,7 @@ static void test_pool_ties(const struct test_engine *te, int c) {
 	free(argmax);
 }
 
-/* Many tiny max pools on 2 threads, [4][2][c] -> [2][1][c]: one output row per slot; when c % 4
+/* Many tiny max pools on 2 threads, [4][2][c] -> [2][1][c]: one output row per item; when c % 4
  * != 0 the rows share an argmax byte, so splitting them between threads would race on it. */
 static void test_pool_race(const struct test_engine *te, int c, int reps, struct nst_rng *r) {
 	const struct nst_engine *e = &te->e;
@@ -1448,7 +1449,7 @@ int main(void) {
 		for (int k = 0; k < n_engines; k++)
 			test_reflect_backward_case(&engines[k], &reflect_cases[i], &r, &worst);
 	printf("conv backward: %.2f s\n", seconds_since(&t0));
-	/* 3. pooling: {h, w, c}; channel counts multiple of 4 (split over threads) and not (one slot) */
+	/* 3. pooling: {h, w, c}; channel counts multiple of 4 (split over threads) and not (one item) */
 	static const int pools[][3] = {
 		{7, 11, 8},  /* [7][11][8] -> [3][5][8] */
 		{11, 7, 5},  /* [11][7][5] -> [5][3][5] */
@@ -1503,7 +1504,8 @@ int main(void) {
 		}
 	printf("gram and style: %.2f s\n", seconds_since(&t0));
 	/* 6. content loss (count values) and total variation ([h][w][c]) */
-	static const size_t contents[] = {1, 7, 231, 1000}; /* values: [count] */
+	static const size_t contents[] = {1, 7, 231, 1000, 3 * NST_SUM_PARALLEL_MIN + 7}; /* values: [count]; the last
+	                                                                                       on the pool's threads */
 	for (size_t i = 0; i < sizeof(contents) / sizeof(contents[0]); i++)
 		for (int k = 0; k < n_engines; k++)
 			test_content_case(&engines[k], contents[i], k % 2 ? 1e-2f : 3.0f, &r, &worst);

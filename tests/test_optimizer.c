@@ -128,8 +128,9 @@ struct placed {
 	void *arena;
 };
 
-static void placed_init(struct placed *o, enum nst_optimizer kind, float lr, int history, bool line_search) {
-	nst_optim_setup(&o->opt, kind, N, lr, history, line_search);
+static void placed_init_n(struct placed *o, enum nst_optimizer kind, size_t n, float lr, int history,
+                          bool line_search) {
+	nst_optim_setup(&o->opt, kind, n, lr, history, line_search);
 	struct nst_arena a;
 	nst_arena_init(&a, NULL, 0);
 	o->opt.ops->place(&o->opt, &a);
@@ -141,6 +142,77 @@ static void placed_init(struct placed *o, enum nst_optimizer kind, float lr, int
 	o->opt.ops->place(&o->opt, &a);
 	CHECK(o->opt.state != NULL && !a.overflow, "the state does not fit the %zu bytes it measured", bytes);
 	o->opt.ops->reset(&o->opt);
+}
+
+static void placed_init(struct placed *o, enum nst_optimizer kind, float lr, int history, bool line_search) {
+	placed_init_n(o, kind, N, lr, history, line_search);
+}
+
+/* The optimizer's vector passes on threads: a diagonal quadratic of BIG_N unknowns (past
+ * NST_SUM_PARALLEL_MIN, so L-BFGS's sums run on the pool's threads), on no engine and on a
+ * 2-thread one: the same rows and the same point, bit for bit. */
+#define BIG_N (3 * NST_SUM_PARALLEL_MIN + 7)
+#define BIG_ITERATIONS 12
+struct big_run {
+	float *x, *grad;      /* [BIG_N] */
+	const float *a, *b;   /* [BIG_N]: f = sum a x^2 / 2 - b x */
+	struct nst_run_state state;
+	double seconds, rows_f[MAX_ROWS];
+};
+
+static double big_evaluate(void *context, bool need_grad) {
+	struct big_run *r = context;
+	double f = 0.0;
+	for (size_t i = 0; i < BIG_N; i++) {
+		f += 0.5 * (double)r->a[i] * (double)r->x[i] * (double)r->x[i] - (double)r->b[i] * (double)r->x[i];
+		if (need_grad)
+			r->grad[i] = r->a[i] * r->x[i] - r->b[i];
+	}
+	if (r->state.row < MAX_ROWS)
+		r->rows_f[r->state.row] = f;
+	r->state.last = (struct nst_losses){f, f, 0.0, 0.0};
+	return f;
+}
+
+static enum nst_status big_report(void *context, bool trial, int step) {
+	struct big_run *r = context;
+	r->state.row++;
+	r->state.pending = true;
+	return NST_OK;
+}
+
+static void big_run_once(struct big_run *r, const float *a, const float *b, bool line_search,
+                         const struct nst_engine *engine) {
+	*r = (struct big_run){.x = calloc(BIG_N, sizeof(float)), .grad = calloc(BIG_N, sizeof(float)), .a = a, .b = b};
+	struct placed o;
+	placed_init_n(&o, NST_OPTIMIZER_LBFGS, BIG_N, 1.0f, 10, line_search);
+	const struct nst_objective obj = {BIG_N, r->x, r->grad, big_evaluate, big_report, run_converged, r, &r->state,
+	                                  &r->seconds, engine};
+	CHECK(o.opt.ops->run(&o.opt, &obj, BIG_ITERATIONS) == NST_OK && r->state.done, "big quadratic: the run failed");
+	nst_arena_free(o.arena);
+}
+
+static void test_threads(const struct nst_engine *two) {
+	float *a = malloc(BIG_N * sizeof(float)), *b = malloc(BIG_N * sizeof(float));
+	for (size_t i = 0; i < BIG_N; i++) {
+		a[i] = (float)pow(CONDITION, (double)(i % 97) / 96.0);
+		b[i] = (float)sin(1.0 + (double)i);
+	}
+	for (int ls = 0; ls < 2; ls++) {
+		struct big_run one, pool;
+		big_run_once(&one, a, b, ls, NULL);
+		big_run_once(&pool, a, b, ls, two);
+		CHECK(one.state.row == pool.state.row && one.state.row > BIG_ITERATIONS / 2 &&
+		          memcmp(one.rows_f, pool.rows_f, (size_t)one.state.row * sizeof(double)) == 0 &&
+		          memcmp(one.x, pool.x, BIG_N * sizeof(float)) == 0,
+		      "lbfgs%s on %d unknowns: %d rows on one thread, %d on %d threads, or other losses or another point",
+		      ls ? " strong_wolfe" : "", BIG_N, one.state.row, pool.state.row, two->threads);
+		printf("lbfgs%s on %d unknowns, 1 and %d threads: %d rows, the same bits, f %.9g -> %.9g\n", ls ? " strong_wolfe" : "",
+		       BIG_N, two->threads, one.state.row, one.rows_f[0], one.rows_f[one.state.row - 1]);
+		free(one.x), free(one.grad), free(pool.x), free(pool.grad);
+	}
+	free(a);
+	free(b);
 }
 
 static double distance(const struct run *r) {
@@ -297,6 +369,7 @@ int main(void) {
 	      "an engine of 2 threads");
 	for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
 		test_config(&p, &configs[i], &two);
+	test_threads(&two);
 	nst_engine_release(&two);
 	return check_finish("test_optimizer");
 }

@@ -370,7 +370,7 @@ static enum read_result read_frame(struct cli_stream *s, uint8_t *rgb) {
 		const struct nst_image whole = {s->frame_w, s->frame_h, s->full};
 		struct nst_image small = {s->w, s->h, rgb};
 		if (nst_image_resize_into(&whole, &small, s->resize_scratch, s->resize_bytes) != NST_OK) {
-			s->read_code = EXIT_MEMORY; /* the scratch was sized for these sides: not expected */
+			s->read_code = EXIT_FAILURE_RUN; /* the scratch was sized for these sides: not expected */
 			snprintf(s->read_msg, sizeof s->read_msg, "cannot resize frame %lld", number);
 			return READ_FAILED;
 		}
@@ -616,6 +616,9 @@ static int allocate(struct cli_stream *s) {
 	if (s->w != s->frame_w || s->h != s->frame_h) {
 		ok = ok && (s->full = malloc((size_t)s->frame_w * (size_t)s->frame_h * RGB)) != NULL;
 		s->resize_bytes = nst_image_resize_scratch_bytes(s->frame_w, s->frame_h, s->w, s->h);
+		if (s->resize_bytes == 0) /* sizes the resampling refuses (the options checked them) */
+			return cli_fail(EXIT_FAILURE_RUN, "cannot resize frames of %dx%d to %dx%d", s->frame_w, s->frame_h, s->w,
+			                s->h);
 		ok = ok && (s->resize_scratch = malloc(s->resize_bytes)) != NULL;
 	}
 	ok = ok && (s->encoded = malloc(s->out_bytes)) != NULL;
