@@ -55,7 +55,8 @@ fi
 
 # --version: version, commit, features.
 v=$($NST --version)
-grep -qE "^nst [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]+(-dirty)?\)|^nst [0-9.]+ \(commit unknown\)" <<<"$v" && ok "--version: $(head -n 1 <<<"$v")" || bad "--version's first line: $v"
+# git describe: a hash, a tag, or a tag with the commits since it (v0.2.0-12-g8624f82)
+grep -qE "^nst [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]+|v[0-9.]+(-[0-9]+-g[0-9a-f]+)?)(-dirty)?\)|^nst [0-9.]+ \(commit unknown\)" <<<"$v" && ok "--version: $(head -n 1 <<<"$v")" || bad "--version's first line: $v"
 for f in kernels: xnnpack: fp16:; do
 	grep -q "^$f" <<<"$v" && ok "--version says $f" || bad "--version has no '$f' line: $v"
 done
