@@ -127,6 +127,11 @@ struct nst_conv_epilogue {
 	const float *addend;          /* if set: output += addend (same layout as the output) */
 	const uint8_t *mask_in;       /* if set: output = bit ? output : 0, after the addend  [H][W][C] bits */
 };
+/* The epilogue but its clamp on out[0 .. n) = output values e0 .. e0 + n: += addend, then *= the
+ * incoming mask, then the outgoing mask bits = (value > 0); e0 is a multiple of 8 (a run starts on
+ * a mask byte; a run that ends inside a byte writes that whole byte). */
+void nst_conv_epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
+                           float *out);
 
 /* Floats of per-thread im2col scratch a convolution of this shape needs (see NST_IM2COL_BLOCK_BYTES). */
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
@@ -186,11 +191,11 @@ void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape 
 /* ---------------------------------------------------------------------------------------------
  * Winograd's convolution (src/conv_winograd.c)
  * ------------------------------------------------------------------------------------------- */
-/* A 3x3, stride-1, pad-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
+/* A 3x3, stride-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
  * tiles transformed (B^T d B, the arch/ transform kernels), (m + 2)^2 GEMMs over the channels with
  * the transformed kernels (G g G^T, packed once: (m + 2)^2 / 9 of the plain packing), and m x m
- * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Packing
- * needs staging floats. */
+ * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Padding 1
+ * (zeros or reflection) or 2 (zeros).  Packing needs staging floats. */
 enum nst_wino {
 	NST_WINO_F2 = 2, /* F(2x2, 3x3) */
 	NST_WINO_F4 = 4, /* F(4x4, 3x3) */
@@ -204,9 +209,17 @@ size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, cons
 /* Packs HWIO weights [3][3][cin][cout] and bias [cout] (NULL: zeros). */
 void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
                             const float *hwio, const float *bias, float *staging, float *packed);
-/* out [h][w][cout] = conv(in [h][w][cin]), as nst_conv2d computes it (up to rounding). */
+/* Packs the input gradient's kernel of the stride-1 convolution shape with HWIO weights
+ * [3][3][cin][cout]: flipped and transposed (cout -> cin channels, no bias), for a shape
+ * nst_conv_backward_shape(shape) (pad 2 for the gradient over a reflection-padded input).  Packed
+ * and staging floats: those of that backward shape. */
+void nst_conv_winograd_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                     enum nst_wino f, const float *hwio, float *staging, float *packed);
+/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])) (oh = h + 2 pad - 2, likewise ow), as
+ * nst_conv2d computes it (up to rounding).  An epilogue with masks needs cout % 8 == 0. */
 void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
-                         int w, const float *in, const float *packed, float *out);
+                         int w, const float *in, const float *packed, float *out,
+                         const struct nst_conv_epilogue *epilogue);
 
 /* ---------------------------------------------------------------------------------------------
  * The upsample + 3x3 convolution by phases (src/conv_phases.c)
