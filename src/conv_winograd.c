@@ -34,6 +34,17 @@ bool nst_conv_winograd_applies(const struct nst_conv_shape *shape) {
 	       (shape->pad == 1 || (shape->pad == 2 && !shape->reflect));
 }
 
+bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_conv_shape *shape) {
+	const struct nst_conv_shape backward = nst_conv_backward_shape(shape);
+	return engine->backend == NST_BACKEND_SIMD && !engine->gemm->f16 && nst_conv_winograd_applies(shape) &&
+	       nst_conv_winograd_applies(&backward) && shape->in_channels % 8 == 0 && shape->out_channels % 8 == 0 &&
+	       shape->in_channels >= NST_WINO_MIN_CHANNELS && shape->out_channels >= NST_WINO_MIN_CHANNELS;
+}
+
+bool nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape) {
+	return block > 1 && nst_conv_winograd_pays(engine, shape);
+}
+
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                                        enum nst_wino f) {
 	return wino_xi(f) * nst_gemm_kernel_packed_floats(gemm, (size_t)shape->in_channels, (size_t)shape->out_channels) +
