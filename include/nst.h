@@ -425,9 +425,17 @@ void nst_bench_cpu_features(char *buf, size_t size);
 /* The GEMM microkernel's throughput on data that stays in L1: the practical peak (threads above
  * nst_cpu_count() count as that many). */
 double nst_bench_peak_gflops(enum nst_backend backend, int threads);
-/* One 3x3 convolution layer of that shape (picture h x w), forward and input gradient, in isolation. */
+/* One 3x3 convolution layer of that shape (picture h x w), forward and input gradient, in isolation,
+ * in GFLOP/s counted as direct convolutions (2 * 9 * in * out per pixel): by im2col + GEMM (XNNPACK's
+ * operators on xnnpack), and by Winograd F(winograd_tile x winograd_tile, 3x3) when winograd_tile
+ * is 2 or 4 (the engine's kernels of the backend; 0: not measured, those outputs are set to 0). */
 enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int in_channels, int out_channels,
-                               double *forward_gflops, double *backward_gflops);
+                               int winograd_tile, double *forward_gflops, double *backward_gflops,
+                               double *winograd_forward_gflops, double *winograd_backward_gflops);
+/* The Winograd tile m of F(m x m, 3x3) the optimization runs a 3x3 layer of that shape in VGG
+ * block `block` (1: the picture's resolution) with on that backend (2), or 0: by im2col + GEMM
+ * (the scalar backend, XNNPACK, the first block, few channels). */
+int nst_bench_winograd_tile(enum nst_backend backend, int block, int in_channels, int out_channels);
 
 /* The CPUs this process may use: those of its CPU affinity (taskset, cpusets), limited by the
  * CPU quota of its cgroups (cgroup v2 cpu.max, v1 cpu.cfs_quota_us: ceil(quota / period), as a

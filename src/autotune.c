@@ -45,6 +45,7 @@ static enum nst_status auto_time(const struct nst_weights *w, const struct vgg_l
 	Lm.h = rows;
 	Lm.w = cols;
 	Lm.packed_forward = Lm.packed_backward = Lm.bias = NULL;
+	Lm.wino = NST_WINO_NONE; /* the engine's side is timed on its im2col kernels */
 	Lm.xnn_forward = Lm.xnn_backward = NULL;
 	engine.scratch_floats = nst_max_size(nst_conv_scratch_floats(engine.gemm, &Lm.shape),
 	                                     nst_conv_scratch_floats(engine.gemm, &Lm.backward));

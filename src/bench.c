@@ -102,26 +102,75 @@ double nst_bench_peak_gflops(enum nst_backend backend, int threads) {
 	return gflops;
 }
 
-enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int cin, int cout,
-                               double *forward_gflops, double *backward_gflops) {
-	if (h < 1 || w < 1 || cin < 1 || cout < 1 || threads < 1)
+int nst_bench_winograd_tile(enum nst_backend backend, int block, int in_channels, int out_channels) {
+	if (backend != NST_BACKEND_SIMD && backend != NST_BACKEND_AUTO)
+		return 0;
+	const struct nst_engine e = {.gemm = bench_kernel_named(backend), .backend = NST_BACKEND_SIMD};
+	const struct nst_conv_shape shape = {3, 3, 1, 1, false, in_channels, out_channels};
+	return nst_backend_available(NST_BACKEND_SIMD) && nst_vgg_winograd(&e, block, &shape) ? (int)NST_VGG_WINO : 0;
+}
+
+/* Seconds of one run of a direction: a warm-up, then at least NST_BENCH_CONV_MIN_REPEATS runs and
+ * NST_BENCH_CONV_MIN_SECONDS; returns GFLOP/s of flops per run. */
+struct conv_run {
+	const struct nst_engine *e;
+	const struct nst_conv_shape *shape; /* the direction's */
+	int h, w;
+	enum nst_wino wino;                 /* NST_WINO_NONE: nst_conv2d */
+	void *xnn;                          /* else XNNPACK's operator */
+	const float *in, *packed;
+	float *out;
+	const struct nst_conv_epilogue *ep;
+};
+
+static double timed_gflops(const struct conv_run *c, double flops) {
+	int repeats = -1; /* the first run is a warm-up */
+	double t0 = 0.0, t1 = 0.0;
+	while (repeats < NST_BENCH_CONV_MIN_REPEATS || t1 - t0 < NST_BENCH_CONV_MIN_SECONDS) {
+		if (c->xnn)
+			nst_xnn_conv_run(c->xnn, c->h, c->w, c->in, c->out, c->e->pool);
+		else if (c->wino != NST_WINO_NONE)
+			nst_conv2d_winograd(c->e, c->shape, c->wino, c->h, c->w, c->in, c->packed, c->out, c->ep);
+		else
+			nst_conv2d(c->e, c->shape, c->h, c->w, c->in, c->packed, c->out, c->ep);
+		if (++repeats == 0)
+			t0 = nst_seconds();
+		t1 = nst_seconds();
+	}
+	return flops * repeats / (t1 - t0) * 1e-9;
+}
+
+enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int w, int cin, int cout, int winograd_tile,
+                               double *forward_gflops, double *backward_gflops, double *winograd_forward_gflops,
+                               double *winograd_backward_gflops) {
+	if (h < 1 || w < 1 || cin < 1 || cout < 1 || threads < 1 ||
+	    (winograd_tile != 0 && winograd_tile != NST_WINO_F2 && winograd_tile != NST_WINO_F4) ||
+	    (winograd_tile && backend == NST_BACKEND_XNNPACK))
 		return NST_ERR_INVALID_ARGUMENT;
 	const struct nst_gemm_kernel *g = bench_kernel_named(backend);
 	const struct nst_conv_shape shape = {3, 3, 1, 1, false, cin, cout};
 	const struct nst_conv_shape bshape = nst_conv_backward_shape(&shape);
+	const enum nst_wino wino = (enum nst_wino)winograd_tile;
 	const size_t in_n = (size_t)h * (size_t)w * (size_t)cin, out_n = (size_t)h * (size_t)w * (size_t)cout;
 	const size_t wn = 9u * (size_t)cin * (size_t)cout;
-	size_t scratch = nst_conv_scratch_floats(g, &shape);
-	if (nst_conv_scratch_floats(g, &bshape) > scratch)
-		scratch = nst_conv_scratch_floats(g, &bshape);
+	size_t scratch = nst_max_size(nst_conv_scratch_floats(g, &shape), nst_conv_scratch_floats(g, &bshape));
+	size_t wino_f = 0, wino_b = 0;
+	if (wino != NST_WINO_NONE) {
+		scratch = nst_max_size(scratch, nst_max_size(nst_conv_winograd_scratch_floats(g, &shape, wino),
+		                                             nst_conv_winograd_scratch_floats(g, &bshape, wino)));
+		wino_f = nst_conv_winograd_packed_floats(g, &shape, wino);
+		wino_b = nst_conv_winograd_packed_floats(g, &bshape, wino);
+	}
 	float *in = malloc(in_n * sizeof(float)), *out = malloc(out_n * sizeof(float));
 	float *hwio = malloc(wn * sizeof(float)), *bias = calloc((size_t)cout, sizeof(float));
 	float *pf = malloc(nst_conv_packed_floats(g, &shape) * sizeof(float));
 	float *pb = malloc(nst_conv_packed_floats(g, &bshape) * sizeof(float));
+	float *wf = malloc((wino_f + 1) * sizeof(float)), *wb = malloc((wino_b + 1) * sizeof(float));
+	float *staging = malloc(wn * sizeof(float)); /* Winograd's packing, XNNPACK's relayout */
 	float *sc = malloc(scratch * (size_t)threads * sizeof(float));
 	uint8_t *mask = malloc(nst_mask_bytes(out_n) + nst_mask_bytes(in_n));
 	enum nst_status st = NST_OK;
-	if (!in || !out || !hwio || !bias || !pf || !pb || !sc || !mask) {
+	if (!in || !out || !hwio || !bias || !pf || !pb || !wf || !wb || !staging || !sc || !mask) {
 		st = NST_ERR_OUT_OF_MEMORY;
 		goto done;
 	}
@@ -131,19 +180,21 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 		hwio[i] = (float)((i * 40503u) % 1000) * 1e-4f - 0.05f;
 	nst_conv_pack_forward(g, &shape, hwio, bias, pf);
 	nst_conv_pack_backward(g, &shape, hwio, pb);
+	if (wino != NST_WINO_NONE) {
+		nst_conv_winograd_pack(g, &shape, wino, hwio, bias, staging, wf);
+		nst_conv_winograd_pack_backward(g, &shape, wino, hwio, staging, wb);
+	}
 	struct nst_engine e = {.gemm = g, .threads = threads, .scratch = sc, .scratch_floats = scratch};
 	(void)nst_engine_start(&e, NULL); /* without threads its slots run in turn, as before */
 	/* XNNPACK: its own operators (on a malloc-backed counting heap), the same shapes and data. */
 	struct nst_xnn_heap heap;
 	void *xf = NULL, *xb = NULL;
 	if (backend == NST_BACKEND_XNNPACK) {
-		float *staging = malloc(wn * sizeof(float));
-		st = staging ? nst_xnn_begin_measure(&heap) : NST_ERR_OUT_OF_MEMORY;
+		st = nst_xnn_begin_measure(&heap);
 		if (st == NST_OK)
 			st = nst_xnn_conv_create(&shape, hwio, bias, true, false, staging, &xf);
 		if (st == NST_OK)
 			st = nst_xnn_conv_create(&shape, hwio, NULL, false, true, staging, &xb);
-		free(staging);
 		if (st != NST_OK) {
 			nst_xnn_delete(xf);
 			nst_xnn_delete(xb);
@@ -156,27 +207,22 @@ enum nst_status nst_bench_conv(enum nst_backend backend, int threads, int h, int
 	const struct nst_conv_epilogue fwd = {0.0f, INFINITY, mask, NULL, NULL};
 	const struct nst_conv_epilogue bwd = {-INFINITY, INFINITY, NULL, NULL, mask + nst_mask_bytes(out_n)};
 	memset(mask, 0xff, nst_mask_bytes(out_n) + nst_mask_bytes(in_n));
-	for (int dir = 0; dir < 2; dir++) {
-		const double flops = 2.0 * (double)h * (double)w * 9.0 * (double)cin * (double)cout;
-		int repeats = -1; /* the first run is a warm-up */
-		double t0 = 0.0, t1 = 0.0;
-		while (repeats < NST_BENCH_CONV_MIN_REPEATS || t1 - t0 < NST_BENCH_CONV_MIN_SECONDS) {
-			if (xf)
-				nst_xnn_conv_run(dir == 0 ? xf : xb, h, w, dir == 0 ? in : out, dir == 0 ? out : in, e.pool);
-			else if (dir == 0)
-				nst_conv2d(&e, &shape, h, w, in, pf, out, &fwd);
-			else
-				nst_conv2d(&e, &bshape, h, w, out, pb, in, &bwd);
-			if (++repeats == 0)
-				t0 = nst_seconds();
-			t1 = nst_seconds();
-		}
-		const double gf = flops * repeats / (t1 - t0) * 1e-9;
-		if (dir == 0)
-			*forward_gflops = gf;
-		else
-			*backward_gflops = gf;
+	const double flops = 2.0 * (double)h * (double)w * 9.0 * (double)cin * (double)cout;
+	const struct conv_run forward = {&e, &shape, h, w, NST_WINO_NONE, xf, in, pf, out, &fwd};
+	const struct conv_run backward = {&e, &bshape, h, w, NST_WINO_NONE, xb, out, pb, in, &bwd};
+	*forward_gflops = timed_gflops(&forward, flops);
+	*backward_gflops = timed_gflops(&backward, flops);
+	double wino_forward = 0.0, wino_backward = 0.0;
+	if (wino != NST_WINO_NONE) {
+		const struct conv_run wforward = {&e, &shape, h, w, wino, NULL, in, wf, out, &fwd};
+		const struct conv_run wbackward = {&e, &bshape, h, w, wino, NULL, out, wb, in, &bwd};
+		wino_forward = timed_gflops(&wforward, flops);
+		wino_backward = timed_gflops(&wbackward, flops);
 	}
+	if (winograd_forward_gflops)
+		*winograd_forward_gflops = wino_forward;
+	if (winograd_backward_gflops)
+		*winograd_backward_gflops = wino_backward;
 	if (xf) {
 		nst_xnn_delete(xf);
 		nst_xnn_delete(xb);
@@ -190,6 +236,9 @@ done:
 	free(bias);
 	free(pf);
 	free(pb);
+	free(wf);
+	free(wb);
+	free(staging);
 	free(sc);
 	free(mask);
 	return st;

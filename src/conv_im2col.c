@@ -343,10 +343,9 @@ static void im2col_block(const struct conv_task *t, size_t p0, size_t np, float 
 	}
 }
 
-/* out[e0 .. e0+n): += addend, then *= incoming mask, then outgoing mask bits = (value > 0); e0 is
- * a multiple of 8 (blocks start on mask bytes).  Whole mask bytes go through the mask kernels; the
- * last partial byte (a layer's last block) element by element. */
-static void epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
+/* Whole mask bytes go through the mask kernels; the last partial byte (a layer's last block)
+ * element by element. */
+void nst_conv_epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
                          float *out) {
 	if (!ep->addend && !ep->mask_in && !ep->mask_out)
 		return;
@@ -397,7 +396,7 @@ static void conv_worker(void *context, size_t slot, size_t block) {
 		im2col_block(t, p0, np, scratch);
 	float *out = t->out + p0 * cout; /* [np][cout] */
 	nst_im2col_gemm(e->gemm, np, t->k, a, t->k, t->packed, out, cout, &t->params);
-	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
+	nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 }
 
 /* stack [span][kh][3] = the input pixels (oy - pad + ky, ix0 + dx) for dx < span, reflected or
@@ -445,7 +444,7 @@ static void conv_worker_stacked(void *context, size_t slot, size_t block) {
 		nst_im2col_gemm(e->gemm, n, t->k, stack, lda, t->packed, t->out + p * cout, cout, &t->params); /* [n][cout] */
 		p += n;
 	}
-	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+	nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
 }
 
 /* band [kh][span][cin] = the input pixels (oy - pad + ky, ix0 + dx) for dx < span, reflected or
@@ -505,7 +504,7 @@ static void conv_worker_small(void *context, size_t slot, size_t block) {
 		}
 		p += n;
 	}
-	epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
+	nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, t->out + p0 * cout);
 }
 
 void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,

@@ -5,7 +5,10 @@
  * T^2 multiplies per m^2 outputs instead of 9 m^2 (2.25x fewer for m = 2, 4x for m = 4).  The
  * transforms are the arch/ kernels that run beside the GEMM kernel (nst_wino_kernel_for).  Blocks
  * of tiles are the engine's work items; each slot transforms its block into its scratch, runs the
- * T^2 GEMMs and transforms back.
+ * T^2 GEMMs and transforms back, then applies the epilogue (clamp, addend, masks) to each output
+ * tile while it is in cache.  Padding 1 (zeros or reflection: a tile reads the mirrored pixels) is
+ * a layer's convolution or a zero-padded layer's input gradient; padding 2 (zeros) is the "full"
+ * convolution that gives a reflection-padded layer's gradient over its padded input.
  */
 #include <assert.h>
 #include <math.h>
@@ -27,7 +30,19 @@ static size_t wino_block_tiles(const struct nst_gemm_kernel *gemm, const struct 
 }
 
 bool nst_conv_winograd_applies(const struct nst_conv_shape *shape) {
-	return shape->kernel_h == WINO_KERNEL && shape->kernel_w == WINO_KERNEL && shape->stride == 1 && shape->pad == 1;
+	return shape->kernel_h == WINO_KERNEL && shape->kernel_w == WINO_KERNEL && shape->stride == 1 &&
+	       (shape->pad == 1 || (shape->pad == 2 && !shape->reflect));
+}
+
+bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_conv_shape *shape) {
+	const struct nst_conv_shape backward = nst_conv_backward_shape(shape);
+	return engine->backend == NST_BACKEND_SIMD && !engine->gemm->f16 && nst_conv_winograd_applies(shape) &&
+	       nst_conv_winograd_applies(&backward) && shape->in_channels % 8 == 0 && shape->out_channels % 8 == 0 &&
+	       shape->in_channels >= NST_WINO_MIN_CHANNELS && shape->out_channels >= NST_WINO_MIN_CHANNELS;
+}
+
+bool nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape) {
+	return block > 1 && nst_conv_winograd_pays(engine, shape);
 }
 
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
@@ -65,35 +80,55 @@ static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
 	{0, 0, 1},
 };
 
-void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
-                            const float *hwio, const float *bias, float *staging, float *packed) {
-	/* U = G g G^T, one transform position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b],
-	 * summed in double and rounded once. */
-	const size_t cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels, k = WINO_KERNEL;
+/* U = G g G^T of the kernel g[a][b][i][o] of a convolution from cin to cout channels, one transform
+ * position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b], summed in double and
+ * rounded once.  g is hwio itself, or (flipped) the input gradient's kernel of the convolution hwio
+ * [3][3][cout][cin] holds: g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
+static void pack_transformed(const struct nst_gemm_kernel *gemm, size_t cin, size_t cout, enum nst_wino f,
+                             const float *hwio, bool flipped, const float *bias, float *staging, float *packed) {
+	const size_t k = WINO_KERNEL;
 	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
 	float *u = staging; // [cin][cout]: U[xi]
 	for (size_t xi = 0; xi < xis; xi++) {
 		const size_t y = xi / side, x = xi % side;
 		double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
 		for (size_t a = 0; a < k; a++)
-			for (size_t b = 0; b < k; b++)
-				coef[a * k + b] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
-		for (size_t i = 0; i < cin * cout; i++) {
-			double s = 0.0;
-			for (size_t ab = 0; ab < k * k; ab++)
-				s += coef[ab] * (double)hwio[ab * cin * cout + i];
-			u[i] = (float)s;
-		}
+			for (size_t b = 0; b < k; b++) {
+				const size_t ga = flipped ? k - 1 - a : a, gb = flipped ? k - 1 - b : b; /* g's tap, in hwio */
+				coef[ga * k + gb] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
+			}
+		for (size_t i = 0; i < cin; i++)
+			for (size_t o = 0; o < cout; o++) {
+				const size_t at = flipped ? o * cin + i : i * cout + o; /* within one tap of hwio */
+				double s = 0.0;
+				for (size_t ab = 0; ab < k * k; ab++)
+					s += coef[ab] * (double)hwio[ab * cin * cout + at];
+				u[i * cout + o] = (float)s;
+			}
 		nst_gemm_kernel_pack(gemm, cin, cout, u, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
 		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
 }
 
+void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
+                            const float *hwio, const float *bias, float *staging, float *packed) {
+	pack_transformed(gemm, (size_t)shape->in_channels, (size_t)shape->out_channels, f, hwio, false, bias, staging,
+	                 packed);
+}
+
+void nst_conv_winograd_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                     enum nst_wino f, const float *hwio, float *staging, float *packed) {
+	/* the gradient runs from the layer's cout to its cin channels */
+	pack_transformed(gemm, (size_t)shape->out_channels, (size_t)shape->in_channels, f, hwio, true, NULL, staging,
+	                 packed);
+}
+
 struct wino_task {
 	const struct nst_engine *engine;
 	const struct nst_conv_shape *shape;
-	int h, w;              /* input = output size */
+	int h, w;              /* input size */
+	int oh, ow;            /* output size: h + 2 pad - 2, w + 2 pad - 2 */
 	int out_side, in_side; /* m, T */
 	size_t xis;            /* T * T */
 	size_t tiles_x, n_tiles, block, n_blocks, per_xi;
@@ -101,7 +136,9 @@ struct wino_task {
 	nst_f32_wino_output_fn output;
 	const float *in;       /* [h][w][cin] */
 	const float *packed;   /* [T * T] packed U, then bias [cout] */
-	float *out;            /* [h][w][cout] */
+	float *out;            /* [oh][ow][cout] */
+	const struct nst_conv_epilogue *epilogue; /* NULL: none */
+	const struct nst_mask_kernel *mask;
 	struct nst_f32_minmax_params params;
 };
 
@@ -112,7 +149,8 @@ static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v
 	const int side = t->in_side;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
-		const int y0 = (int)(tile / t->tiles_x) * t->out_side - 1, x0 = (int)(tile % t->tiles_x) * t->out_side - 1;
+		const int pad = t->shape->pad;
+		const int y0 = (int)(tile / t->tiles_x) * t->out_side - pad, x0 = (int)(tile % t->tiles_x) * t->out_side - pad;
 		const float *d[WINO_MAX_IN * WINO_MAX_IN]; // [T][T], each: the input pixel's [cin]
 		for (int y = 0; y < side; y++)
 			for (int x = 0; x < side; x++) {
@@ -130,17 +168,30 @@ static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v
 	}
 }
 
-/* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only. */
+/* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only, then the
+ * epilogue on each of the tile's rows. */
 static void wino_output(const struct wino_task *t, size_t t0, size_t nt, const float *m) {
-	const size_t cout = (size_t)t->shape->out_channels, plane = nt * cout, row = (size_t)t->w * cout;
+	const size_t cout = (size_t)t->shape->out_channels, plane = nt * cout, row = (size_t)t->ow * cout;
 	const float *bias = t->packed + t->xis * t->per_xi;
+	const struct nst_conv_epilogue *ep = t->epilogue;
 	const int side = t->out_side;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
 		const int y0 = (int)(tile / t->tiles_x) * side, x0 = (int)(tile % t->tiles_x) * side;
-		const int ny = t->h - y0 < side ? t->h - y0 : side, nx = t->w - x0 < side ? t->w - x0 : side;
-		float *out = t->out + ((size_t)y0 * (size_t)t->w + (size_t)x0) * cout; // the tile's [ny][nx][cout]
+		const int ny = t->oh - y0 < side ? t->oh - y0 : side, nx = t->ow - x0 < side ? t->ow - x0 : side;
+		float *out = t->out + ((size_t)y0 * (size_t)t->ow + (size_t)x0) * cout; // the tile's [ny][nx][cout]
 		t->output(cout, m + i * cout, plane, bias, out, row, cout, (size_t)ny, (size_t)nx);
+		if (!ep)
+			continue;
+		const size_t run = (size_t)nx * cout; /* one row of the tile */
+		for (int y = 0; y < ny; y++) {
+			float *o = out + (size_t)y * row;
+			if (ep->min > -INFINITY || ep->max < INFINITY)
+				for (size_t k = 0; k < run; k++)
+					o[k] = o[k] < ep->min ? ep->min : (o[k] > ep->max ? ep->max : o[k]);
+			const size_t e0 = ((size_t)(y0 + y) * (size_t)t->ow + (size_t)x0) * cout;
+			nst_conv_epilogue_run(t->mask, ep, e0, run, o);
+		}
 	}
 }
 
@@ -167,19 +218,25 @@ static void wino_worker(void *context, size_t slot, size_t b) {
 }
 
 void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
-                         int w, const float *in, const float *packed, float *out) {
+                         int w, const float *in, const float *packed, float *out,
+                         const struct nst_conv_epilogue *epilogue) {
 	assert(nst_conv_winograd_applies(shape) && (f == NST_WINO_F2 || f == NST_WINO_F4));
+	/* the epilogue's runs start on mask bytes (tile rows start on pixels) */
+	assert(!epilogue || (!epilogue->mask_out && !epilogue->mask_in) || shape->out_channels % 8 == 0);
 	const struct nst_gemm_kernel *g = engine->gemm;
 	const struct nst_wino_kernel *k = nst_wino_kernel_for(g);
+	const int oh = nst_conv_out_size(h, WINO_KERNEL, 1, shape->pad), ow = nst_conv_out_size(w, WINO_KERNEL, 1, shape->pad);
 	struct wino_task t = {
 		.engine = engine,
 		.shape = shape,
 		.h = h,
 		.w = w,
+		.oh = oh,
+		.ow = ow,
 		.out_side = (int)f,
 		.in_side = (int)wino_in(f),
 		.xis = wino_xi(f),
-		.tiles_x = ((size_t)w + (size_t)f - 1) / (size_t)f,
+		.tiles_x = ((size_t)ow + (size_t)f - 1) / (size_t)f,
 		.block = wino_block_tiles(g, shape, f),
 		.per_xi = nst_gemm_kernel_packed_floats(g, (size_t)shape->in_channels, (size_t)shape->out_channels),
 		.input = f == NST_WINO_F2 ? k->input23 : k->input43,
@@ -187,9 +244,11 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 		.in = in,
 		.packed = packed,
 		.out = out,
+		.epilogue = epilogue,
+		.mask = nst_mask_kernel_for(g),
 		.params = {-INFINITY, INFINITY},
 	};
-	t.n_tiles = t.tiles_x * (((size_t)h + (size_t)f - 1) / (size_t)f);
+	t.n_tiles = t.tiles_x * (((size_t)oh + (size_t)f - 1) / (size_t)f);
 	t.n_blocks = (t.n_tiles + t.block - 1) / t.block;
 	assert(nst_conv_winograd_scratch_floats(g, shape, f) <= engine->scratch_floats);
 	nst_parallel_for(engine, t.n_blocks, wino_worker, &t);

@@ -113,6 +113,8 @@ static inline size_t nst_conv_patch_floats(const struct nst_conv_shape *shape) {
 	return (size_t)shape->kernel_h * (size_t)shape->kernel_w * (size_t)shape->in_channels;
 }
 
+static inline size_t nst_max_size(size_t a, size_t b) { return a > b ? a : b; }
+
 /* Reflection without repeating the edge (PyTorch's 'reflect'): -1 -> 1, n -> n - 2; n 1 gives 0. */
 static inline int nst_reflect_index(int i, int n) {
 	if (n == 1)
@@ -137,6 +139,11 @@ struct nst_conv_epilogue {
 	const float *addend;          /* if set: output += addend (same layout as the output) */
 	const uint8_t *mask_in;       /* if set: output = bit ? output : 0, after the addend  [H][W][C] bits */
 };
+/* The epilogue but its clamp on out[0 .. n) = output values e0 .. e0 + n: += addend, then *= the
+ * incoming mask, then the outgoing mask bits = (value > 0); e0 is a multiple of 8 (a run starts on
+ * a mask byte; a run that ends inside a byte writes that whole byte). */
+void nst_conv_epilogue_run(const struct nst_mask_kernel *mk, const struct nst_conv_epilogue *ep, size_t e0, size_t n,
+                           float *out);
 
 /* Floats of per-thread im2col scratch a convolution of this shape needs (see NST_IM2COL_BLOCK_BYTES). */
 size_t nst_conv_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
@@ -196,16 +203,42 @@ void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape 
 /* ---------------------------------------------------------------------------------------------
  * Winograd's convolution (src/conv_winograd.c)
  * ------------------------------------------------------------------------------------------- */
-/* A 3x3, stride-1, pad-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
+/* A 3x3, stride-1 convolution by Winograd's F(m x m, 3x3), m = f (2 or 4): (m + 2)^2 input
  * tiles transformed (B^T d B, the arch/ transform kernels), (m + 2)^2 GEMMs over the channels with
  * the transformed kernels (G g G^T, packed once: (m + 2)^2 / 9 of the plain packing), and m x m
- * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Packing
- * needs staging floats. */
+ * output tiles transformed back (A^T M A): 2.25 (F2) or 4 (F4) times fewer multiplies.  Padding 1
+ * (zeros or reflection) or 2 (zeros).  Packing needs staging floats. */
 enum nst_wino {
+	NST_WINO_NONE = 0, /* not Winograd: im2col + GEMM */
 	NST_WINO_F2 = 2, /* F(2x2, 3x3) */
 	NST_WINO_F4 = 4, /* F(4x4, 3x3) */
 };
 bool nst_conv_winograd_applies(const struct nst_conv_shape *shape);
+/* The optimization's rule: whether a layer's convolution (its shape; its input gradient too) runs
+ * by Winograd on this engine: the SIMD float32 kernels only (the scalar backend is the reference
+ * the others are checked against: it stays direct), channel counts that are multiples of 8 on
+ * both sides (the epilogue's masks) and at least NST_WINO_MIN_CHANNELS (conv1_1's 3 input
+ * channels: its transforms would cost more than its GEMMs; `nst bench` measures both). */
+#define NST_WINO_MIN_CHANNELS 32
+bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_conv_shape *shape);
+/*
+ * The optimization's Winograd: F(2x2, 3x3), from the second block on (the layers after a pooling),
+ * where nst_conv_winograd_pays.  Measured on the real VGG19 blocks 1-3 at 64 px
+ * (tests/t_parity.sh's pictures), against the scalar backend:
+ *   - F(4x4, 3x3) rounds ~10x more (its points +-2, its 1/24 weights): on every layer it moved the
+ *     first gradient by 5.6e-4 (L2, relative; F(2x2): 3.9e-7, the direct SIMD kernels 3e-7),
+ *     past t_parity's 1e-4, a near-tie of a ReLU or max-pool window falling the other way (the
+ *     difference sits in one spot; the median pixel's is 1e-7);
+ *   - F(2x2) on conv1_2 (the picture's full resolution, whose input gradient reaches the picture
+ *     through conv1_1 alone) moved Adam's 10th loss by 1.9e-4 (t_parity: 1e-4): Adam divides each
+ *     pixel's step by that pixel's own gradient, so rounding in gradients near zero grows into
+ *     whole steps.  From conv2_1 on: 1e-7.
+ * The bench helper nst_bench_winograd_tile says the same per layer (nst_vgg_winograd).
+ */
+#define NST_VGG_WINO NST_WINO_F2
+/* Whether the optimization runs a layer of VGG block `block` (1: the picture's resolution) by
+ * Winograd on this engine. */
+bool nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape);
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                                        enum nst_wino f);
 size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape);
@@ -214,9 +247,17 @@ size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, cons
 /* Packs HWIO weights [3][3][cin][cout] and bias [cout] (NULL: zeros). */
 void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
                             const float *hwio, const float *bias, float *staging, float *packed);
-/* out [h][w][cout] = conv(in [h][w][cin]), as nst_conv2d computes it (up to rounding). */
+/* Packs the input gradient's kernel of the stride-1 convolution shape with HWIO weights
+ * [3][3][cin][cout]: flipped and transposed (cout -> cin channels, no bias), for a shape
+ * nst_conv_backward_shape(shape) (pad 2 for the gradient over a reflection-padded input).  Packed
+ * and staging floats: those of that backward shape. */
+void nst_conv_winograd_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
+                                     enum nst_wino f, const float *hwio, float *staging, float *packed);
+/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])) (oh = h + 2 pad - 2, likewise ow), as
+ * nst_conv2d computes it (up to rounding).  An epilogue with masks needs cout % 8 == 0. */
 void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_shape *shape, enum nst_wino f, int h,
-                         int w, const float *in, const float *packed, float *out);
+                         int w, const float *in, const float *packed, float *out,
+                         const struct nst_conv_epilogue *epilogue);
 
 /* ---------------------------------------------------------------------------------------------
  * The upsample + 3x3 convolution by phases (src/conv_phases.c)

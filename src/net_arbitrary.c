@@ -488,7 +488,7 @@ static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, con
 	struct nst_engine engine = s->engine; /* with the layer's GEMM kernel */
 	engine.gemm = L->gemm;
 	if (L->winograd) {
-		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out);
+		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out, NULL);
 		if (addend || L->spec.relu)
 			pointwise(s, (struct pointwise_task){.op = POINTWISE_EPILOGUE, .n = (size_t)*h * (size_t)*w,
 			                                     .c = (size_t)L->shape.out_channels, .a = addend, .out = out,

@@ -583,7 +583,7 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 			nst_conv2d_up(&s->engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
 			break;
 		case DRIVER_WINOGRAD:
-			nst_conv2d_winograd(&s->engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out);
+			nst_conv2d_winograd(&s->engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out, NULL);
 			break;
 		case DRIVER_PHASES: nst_conv2d_phases(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		}

@@ -63,6 +63,25 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 	}
 }
 
+/* Layer L's convolution on the engine's kernels, as L->wino says, at any size. */
+static void engine_forward(const struct nst_engine *engine, const struct vgg_layer *L, int h, int w, const float *in,
+                           float *out, const struct nst_conv_epilogue *ep) {
+	if (L->wino != NST_WINO_NONE)
+		nst_conv2d_winograd(engine, &L->shape, L->wino, h, w, in, L->packed_forward, out, ep);
+	else
+		nst_conv2d(engine, &L->shape, h, w, in, L->packed_forward, out, ep);
+}
+
+/* Layer L's input gradient on the engine's kernels into out (over the padded picture for reflection
+ * padding: L->backward), as L->wino says. */
+static void engine_backward(const struct nst_engine *engine, const struct vgg_layer *L, const float *g, float *out,
+                            const struct nst_conv_epilogue *ep) {
+	if (L->wino != NST_WINO_NONE)
+		nst_conv2d_winograd(engine, &L->backward, L->wino, L->h, L->w, g, L->packed_backward, out, ep);
+	else
+		nst_conv2d(engine, &L->backward, L->h, L->w, g, L->packed_backward, out, ep);
+}
+
 /* Layer L's convolution for the optimized picture: on XNNPACK (then the ReLU mask from its
  * output) or on the engine with everything fused. */
 void nst_vgg_conv_forward(const struct vgg_conv_runner *r, const struct vgg_layer *L, int h, int w, float *in,
@@ -92,7 +111,7 @@ void nst_vgg_conv_forward(const struct vgg_conv_runner *r, const struct vgg_laye
 		return;
 	}
 	const struct nst_conv_epilogue ep = {0.0f, INFINITY, mask, NULL, NULL};
-	nst_conv2d(r->engine, &L->shape, h, w, in, L->packed_forward, out, &ep);
+	engine_forward(r->engine, L, h, w, in, out, &ep);
 }
 
 /* Layer L's input gradient: out = mask_in ? (conv^T(g) + addend) : 0 (either may be NULL).  With
@@ -101,7 +120,7 @@ void nst_vgg_conv_forward(const struct vgg_conv_runner *r, const struct vgg_laye
 void nst_vgg_conv_backward(const struct vgg_conv_runner *r, const struct vgg_layer *L, float *g, float *out,
                            const float *addend, const uint8_t *mask_in) {
 	if (nst_vgg_engine_only(L)) {
-		nst_conv2d(r->engine, &L->backward, L->h, L->w, g, L->packed_backward, out, NULL);
+		engine_backward(r->engine, L, g, out, NULL);
 		nst_reflect_pad_backward(L->h, L->w, L->shape.in_channels, L->shape.pad, out);
 		const size_t n = (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels;
 		if (mask_in)
@@ -131,7 +150,7 @@ void nst_vgg_conv_backward(const struct vgg_conv_runner *r, const struct vgg_lay
 		return;
 	}
 	const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, addend, mask_in};
-	nst_conv2d(r->engine, &L->backward, L->h, L->w, g, L->packed_backward, out, &ep);
+	engine_backward(r->engine, L, g, out, &ep);
 }
 
 /* The session's runner, and its layer convolutions for the picture x (kept unscaled) or features. */
@@ -220,7 +239,7 @@ void nst_vgg_forward(struct nst_session *s, float *x, int h, int w, struct pass 
 		double t0 = nst_seconds();
 		if (pass->mode == PASS_TARGET_STYLE) { /* other sizes: always the engine's kernels */
 			const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
-			nst_conv2d(&s->engine, &L->shape, h, w, cur, L->packed_forward, out, &ep);
+			engine_forward(&s->engine, L, h, w, cur, out, &ep);
 		} else {
 			conv_forward(s, L, h, w, cur, out, record ? L->mask : NULL);
 		}

@@ -267,9 +267,9 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	/* Packed weights: forward and input-gradient. */
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
-		L->packed_forward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->shape));
+		L->packed_forward = NST_ARENA_NEW(a, float, nst_vgg_packed_floats(g, L, false));
 		if (!s->xnn || nst_vgg_engine_only(L))
-			L->packed_backward = NST_ARENA_NEW(a, float, nst_conv_packed_floats(g, &L->backward));
+			L->packed_backward = NST_ARENA_NEW(a, float, nst_vgg_packed_floats(g, L, true));
 		if (s->f16)
 			L->bias = NST_ARENA_NEW(a, float, L->shape.out_channels); /* [cout] */
 		if (tap_used(s, L)) {
@@ -369,8 +369,8 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	size_t scratch = 0, style_pack = 0;
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
-		scratch = nst_max_size(scratch, nst_conv_scratch_floats(g, &L->shape));
-		scratch = nst_max_size(scratch, nst_conv_scratch_floats(g, &L->backward));
+		scratch = nst_max_size(scratch, nst_vgg_scratch_floats(g, L, false));
+		scratch = nst_max_size(scratch, nst_vgg_scratch_floats(g, L, true));
 		if (tap_used(s, L)) {
 			scratch = nst_max_size(scratch, nst_conv_scratch_floats(g, &L->tap_shape));
 			scratch = nst_max_size(scratch, nst_tap_grad_scratch_floats(g, L->tap_shape.out_channels));
@@ -404,6 +404,16 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 double nst_conv_flops(const struct nst_conv_shape *sh, int h, int w) {
 	return 2.0 * (double)h * (double)w * (double)sh->kernel_h * (double)sh->kernel_w * (double)sh->in_channels *
 	       (double)sh->out_channels;
+}
+
+size_t nst_vgg_packed_floats(const struct nst_gemm_kernel *g, const struct vgg_layer *L, bool backward) {
+	const struct nst_conv_shape *sh = backward ? &L->backward : &L->shape;
+	return L->wino != NST_WINO_NONE ? nst_conv_winograd_packed_floats(g, sh, L->wino) : nst_conv_packed_floats(g, sh);
+}
+
+size_t nst_vgg_scratch_floats(const struct nst_gemm_kernel *g, const struct vgg_layer *L, bool backward) {
+	const struct nst_conv_shape *sh = backward ? &L->backward : &L->shape;
+	return L->wino != NST_WINO_NONE ? nst_conv_winograd_scratch_floats(g, sh, L->wino) : nst_conv_scratch_floats(g, sh);
 }
 
 const float *nst_vgg_layer_weights(const struct nst_weights *w, int i, float *staging, float **bias) {
@@ -550,6 +560,12 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	if (s->f16)
 		s->plan.precision = NST_PRECISION_FP16;
 	s->plan.kernel = s->f16 ? "XNNPACK float16 convolutions" : s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
+	/* Winograd where it pays (nst_conv_winograd_pays), forward and backward: F(2x2, 3x3) from the
+	 * second block on (see NST_VGG_WINO).  XNNPACK sessions run their own operators. */
+	for (int i = 0; i < s->n_layers; i++) {
+		struct vgg_layer *L = &s->layers[i];
+		L->wino = !s->xnn && nst_vgg_winograd(&s->engine, L->block, &L->shape) ? NST_VGG_WINO : NST_WINO_NONE;
+	}
 
 	/* The session struct itself comes first. */
 	nst_arena_alloc(a, sizeof(struct nst_session));
@@ -590,9 +606,14 @@ static enum nst_status pack_weights(struct nst_session *s, struct nst_diag *diag
 		struct vgg_layer *L = &s->layers[i];
 		float *bias;
 		const float *hwio = nst_vgg_layer_weights(s->weights, L->weights_index, s->buf_a, &bias);
-		nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed_forward);
-		if (L->packed_backward)
-			nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
+		if (L->wino != NST_WINO_NONE) { /* staging: buf_b, as large as any layer's kernel */
+			nst_conv_winograd_pack(s->engine.gemm, &L->shape, L->wino, hwio, bias, s->buf_b, L->packed_forward);
+			nst_conv_winograd_pack_backward(s->engine.gemm, &L->shape, L->wino, hwio, s->buf_b, L->packed_backward);
+		} else {
+			nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed_forward);
+			if (L->packed_backward)
+				nst_conv_pack_backward(s->engine.gemm, &L->shape, hwio, L->packed_backward);
+		}
 		if (L->tap_packed_forward) {
 			hwio = nst_vgg_layer_weights(s->weights, L->tap_index, s->buf_a, &bias);
 			nst_conv_pack_forward(s->engine.gemm, &L->tap_shape, hwio, bias, L->tap_packed_forward);

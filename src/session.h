@@ -26,8 +26,10 @@ struct vgg_layer {
 	int h, w;                        /* input (= output) size for the optimized image */
 	bool pool_after;                 /* a 2x2 pooling follows it in the evaluated stack */
 	int loss;                        /* index into losses, or NO_LOSS */
-	float *packed_forward;           /* [nst_conv_packed_floats(shape)] the kernel and bias, packed for the GEMM */
-	float *packed_backward;          /* [nst_conv_packed_floats(backward)] (NULL on XNNPACK, except engine-only) */
+	enum nst_wino wino;              /* NST_WINO_NONE: im2col + GEMM; else both directions by Winograd F(wino) */
+	float *packed_forward;           /* [nst_vgg_packed_floats(forward)] the kernel and bias, packed for the GEMM
+	                                    (Winograd: transformed, nst_conv_winograd_pack) */
+	float *packed_backward;          /* [nst_vgg_packed_floats(backward)] (NULL on XNNPACK, except engine-only) */
 	uint8_t *mask;                   /* [h][w][cout] bits: ReLU output > 0 */
 	uint8_t *argmax;                 /* [h/2][w/2][cout] 2-bit codes when pool_after and max pooling */
 	void *xnn_forward, *xnn_backward; /* XNNPACK operators (backend xnnpack) */
@@ -95,7 +97,6 @@ struct nst_session {
 	struct nst_profile profile;
 };
 
-static inline size_t nst_max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 /* ---------------------------------------------------------------------------------------------
  * Options (src/options.c)
@@ -117,6 +118,10 @@ enum nst_status nst_configure(struct nst_session *s, const struct nst_weights *w
 /* Layers the engine's kernels run even in an XNNPACK session: XNNPACK has no reflection padding. */
 static inline bool nst_vgg_engine_only(const struct vgg_layer *L) { return L->shape.reflect; }
 double nst_conv_flops(const struct nst_conv_shape *sh, int h, int w);
+/* Floats of layer L's packed weights for its forward convolution or its input gradient (backward),
+ * as L->wino runs them, and the per-thread scratch that convolution needs. */
+size_t nst_vgg_packed_floats(const struct nst_gemm_kernel *g, const struct vgg_layer *L, bool backward);
+size_t nst_vgg_scratch_floats(const struct nst_gemm_kernel *g, const struct vgg_layer *L, bool backward);
 /* Layer i's HWIO kernel as float32 (in place in the map, or converted into staging) and its bias
  * (in staging, after the kernel). */
 const float *nst_vgg_layer_weights(const struct nst_weights *w, int i, float *staging, float **bias);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "support_engine.h"
 
 #define SUPPORT_BIAS 0.05
 
@@ -260,4 +261,49 @@ double seconds_since(const struct timespec *t0) {
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+size_t support_add_config_kernels(const struct nst_gemm_kernel **kernels, size_t n, size_t max) {
+	struct nst_cpu_features cpu;
+	nst_cpu_detect(&cpu);
+	const struct nst_kernel_config *configs[4];
+	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
+	for (size_t i = 0; i < 2 * pairs && n < max; i++) {
+		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
+		bool seen = false;
+		for (size_t j = 0; j < n; j++)
+			seen = seen || kernels[j]->fn == k->fn;
+		if (!seen)
+			kernels[n++] = k;
+	}
+	return n;
+}
+
+int support_engines(struct test_engine *engines, int max, const struct nst_gemm_kernel *const *kernels,
+                    size_t n_kernels, pthreadpool_t pool) {
+	int n = 0;
+	for (size_t k = 0; k < n_kernels && n + 2 <= max; k++)
+		for (int t = 0; t < 2; t++) {
+			struct test_engine *te = &engines[n++];
+			memset(te, 0, sizeof *te);
+			te->e.gemm = kernels[k];
+			te->e.threads = pool && t == 1 ? 2 : 1;
+			te->e.pool = t == 0 ? NULL : pool;
+			snprintf(te->label, sizeof te->label, "%s/%d thread%s", kernels[k]->name, te->e.threads,
+			         te->e.threads > 1 ? "s" : "");
+			printf("engine %s\n", te->label);
+		}
+	return n;
+}
+
+void engine_scratch(struct test_engine *te, size_t floats) {
+	te->e.scratch_floats = floats;
+	te->e.scratch = galloc(floats * (size_t)te->e.threads);
+}
+
+bool engine_scratch_done(struct test_engine *te) {
+	const bool ok = guard_ok(te->e.scratch, te->e.scratch_floats * (size_t)te->e.threads);
+	free(te->e.scratch);
+	te->e.scratch = NULL;
+	return ok;
 }

@@ -83,6 +83,11 @@ struct guarded {
 float *guarded_alloc(struct guarded *g, size_t floats);
 void guarded_free(struct guarded *g);
 
+/* The float32 GEMM kernels of this CPU's kernel configurations (each SIMD kernel and its scalar
+ * twin) that are not among kernels[0 .. n) yet, appended up to max; returns the new count. */
+struct nst_gemm_kernel;
+size_t support_add_config_kernels(const struct nst_gemm_kernel **kernels, size_t n, size_t max);
+
 /* Uniform in [lo, hi). */
 double urand(struct nst_rng *r, double lo, double hi);
 void fill_uniform(struct nst_rng *r, float *p, size_t n, double lo, double hi);

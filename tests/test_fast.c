@@ -49,6 +49,7 @@
 #include "net_transformer.h"
 #include "internal.h"
 #include "support.h"
+#include "support_engine.h"
 
 #define NAN_BYTE 0xff                    /* 0xffffffff is a NaN: an arena pre-filled with it */
 #define RGB 3
@@ -73,27 +74,7 @@
 
 /* Buffers and random fills: tests/support.h. */
 
-/* ---------------------------------------------------------------------------------------------
- * Engines
- * ------------------------------------------------------------------------------------------- */
-
-struct test_engine {
-	struct nst_engine e;
-	char label[64];
-};
-
-/* Points the engine at fresh NaN-filled scratch of `floats` per thread (guarded). */
-static void engine_scratch(struct test_engine *te, size_t floats) {
-	te->e.scratch_floats = floats;
-	te->e.scratch = galloc(floats * (size_t)te->e.threads);
-}
-
-static bool engine_scratch_done(struct test_engine *te) {
-	const bool ok = guard_ok(te->e.scratch, te->e.scratch_floats * (size_t)te->e.threads);
-	free(te->e.scratch);
-	te->e.scratch = NULL;
-	return ok;
-}
+/* Engines: tests/support_engine.h. */
 
 /* ---------------------------------------------------------------------------------------------
  * 1. The picture in and out
@@ -337,7 +318,7 @@ static void test_conv_case(struct test_engine *te, const struct conv_case *c, en
 		CHECK(guard_ok(staging, staging_n), "winograd pack: staging overrun");
 		free(staging);
 		engine_scratch(te, nst_conv_winograd_scratch_floats(g, &shape, wino));
-		nst_conv2d_winograd(&te->e, &shape, wino, c->h, c->w, in, packed, out);
+		nst_conv2d_winograd(&te->e, &shape, wino, c->h, c->w, in, packed, out, NULL);
 	}
 	CHECK(engine_scratch_done(te), "%s %dx%d k%d: scratch overrun (%s)", CONV_KIND_NAMES[kind], c->h, c->w, c->k,
 	      te->label);
@@ -1029,31 +1010,11 @@ int main(void) {
 	kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, true);
 	if (nst_gemm_kernel_f16(&cpu, false))
 		kernels[n_kernels++] = nst_gemm_kernel_f16(&cpu, false);
-	const struct nst_kernel_config *configs[4];
-	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
-	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
-		bool seen = false;
-		for (size_t j = 0; j < n_kernels; j++)
-			seen = seen || kernels[j]->fn == k->fn;
-		if (!seen)
-			kernels[n_kernels++] = k;
-	}
+	n_kernels = support_add_config_kernels(kernels, n_kernels, sizeof kernels / sizeof kernels[0]);
 	pthreadpool_t pool = pthreadpool_create(2);
 	CHECK(pool != NULL, "pthreadpool_create(2) failed");
 	struct test_engine engines[MAX_ENGINES];
-	int n_engines = 0;
-	for (size_t k = 0; k < n_kernels && n_engines + 2 <= MAX_ENGINES; k++)
-		for (int t = 0; t < 2; t++) {
-			struct test_engine *te = &engines[n_engines++];
-			memset(te, 0, sizeof *te);
-			te->e.gemm = kernels[k];
-			te->e.threads = pool && t == 1 ? 2 : 1;
-			te->e.pool = t == 0 ? NULL : pool;
-			snprintf(te->label, sizeof te->label, "%s/%d thread%s", kernels[k]->name, te->e.threads,
-			         te->e.threads > 1 ? "s" : "");
-			printf("engine %s\n", te->label);
-		}
+	const int n_engines = support_engines(engines, MAX_ENGINES, kernels, n_kernels, pool);
 
 	/* 1. in and out: sides that are and are not multiples of 4, 1 */
 	static const int pictures[][2] = {{1, 1}, {4, 4}, {5, 3}, {13, 7}, {64, 48}, {2, 9}};

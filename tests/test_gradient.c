@@ -2,8 +2,10 @@
  * The whole loss's gradient against finite differences, through the public API, on small random
  * VGG networks: every path of the backward pass (the deepest layer, stored loss gradients, the
  * recomputed first layer, max and average pooling with odd sizes, content and style on one layer,
- * several blended styles, TV alone), both backends, one and two threads.  Also: the arena of
- * exactly the planned size is enough, one byte less is refused.
+ * several blended styles, TV alone), both backends, one and two threads; on a network of 32
+ * channels, the simd backend's Winograd convolutions (forward and input gradient; its plan packs
+ * their transformed kernels: more weight bytes than the scalar backend's direct packing).  Also:
+ * the arena of exactly the planned size is enough, one byte less is refused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -305,6 +307,12 @@ static void check_fp16(const char *path) {
 	free(a16);
 }
 
+/* check_config of each of configs [n], the seeds seed, seed + 1, ... */
+static void check_configs(const char *weights_path, const struct config *configs, size_t n, uint64_t seed) {
+	for (size_t i = 0; i < n; i++)
+		check_config(weights_path, &configs[i], seed + i);
+}
+
 int main(void) {
 	const uint64_t seed = support_seed("test_gradient");
 	char *dir = support_tmpdir("gradient");
@@ -329,8 +337,7 @@ int main(void) {
 		{"content only", "relu2_2", "", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 2, 5.0f, 0.0f, 0.0f, false},
 		{"total variation only", "", "", NST_POOLING_MAX, 1, NST_BACKEND_AUTO, 1, 0.0f, 0.0f, 1.0f, false},
 	};
-	for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
-		check_config(path, &configs[i], seed + i);
+	check_configs(path, configs, sizeof configs / sizeof configs[0], seed);
 	if (nst_backend_available(NST_BACKEND_XNNPACK)) {
 		const struct config xnn[] = {
 			{"xnnpack: defaults, 2 threads", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
@@ -338,14 +345,47 @@ int main(void) {
 			{"xnnpack: content+style one layer, avg", "relu1_2,relu2_1", "relu1_2,relu2_1,relu2_2", NST_POOLING_AVG,
 			 2, NST_BACKEND_XNNPACK, 1, 5.0f, 100.0f, 1e-3f, true},
 		};
-		for (size_t i = 0; i < sizeof xnn / sizeof xnn[0]; i++)
-			check_config(path, &xnn[i], seed + 100 + i);
+		check_configs(path, xnn, sizeof xnn / sizeof xnn[0], seed + 100);
 		char fp16_path[512];
 		snprintf(fp16_path, sizeof fp16_path, "%s/fp16.nstw", dir);
 		CHECK(support_write_small_vgg(fp16_path, FP16_NETWORK_SEED) == 0, "write %s", fp16_path);
 		check_fp16(fp16_path);
 	} else {
 		printf("  (this build has no XNNPACK backend)\n");
+	}
+	/* Channels the optimization runs by Winograd on the simd backend (nst_conv_winograd_pays). */
+	snprintf(path, sizeof path, "%s/wide.nstw", dir);
+	static const struct support_vgg_layer wide[] = {{1, 32}, {1, 32}, {2, 40}, {2, 32}, {3, 32}, {3, 32}};
+	CHECK(support_write_vgg(path, wide, (int)(sizeof wide / sizeof wide[0]), seed, NST_DTYPE_F32) == 0, "write %s", path);
+	if (nst_backend_available(NST_BACKEND_SIMD)) {
+		const struct config winograd[] = {
+			{"winograd: defaults, simd, 2 threads", "relu3_2", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
+			 NST_BACKEND_SIMD, 2, 5.0f, 100.0f, 1e-3f, false},
+			{"winograd: content+style one layer, simd", "relu1_2,relu2_1", "relu1_2,relu2_1,relu2_2", NST_POOLING_MAX,
+			 1, NST_BACKEND_SIMD, 1, 5.0f, 100.0f, 1e-3f, false},
+		};
+		check_configs(path, winograd, sizeof winograd / sizeof winograd[0], seed + 200);
+		/* The transformed kernels: (2 + 2)^2 / 9 of the direct packing for conv2_1 .. conv3_2. */
+		struct nst_weights *w = NULL;
+		struct nst_diag diag = {{0}};
+		struct nst_options o;
+		nst_options_default(&o);
+		o.threads = 1;
+		struct nst_plan simd, scalar;
+		const struct nst_problem p = {W, H, 1, {W}, {H}};
+		CHECK(nst_weights_open(path, &w, &diag) == NST_OK && nst_options_set_layers(&o, false, "relu3_2", &diag) == NST_OK &&
+		          nst_options_set_layers(&o, true, "relu1_1,relu2_1,relu3_1", &diag) == NST_OK,
+		      "wide network: %s", diag.message);
+		o.backend = NST_BACKEND_SIMD;
+		const enum nst_status a = nst_plan(w, &o, &p, &simd, &diag);
+		o.backend = NST_BACKEND_SCALAR;
+		const enum nst_status b = nst_plan(w, &o, &p, &scalar, &diag);
+		CHECK(a == NST_OK && b == NST_OK && (double)simd.weights_bytes > 1.5 * (double)scalar.weights_bytes,
+		      "wide network: simd packs %zu weight bytes, scalar %zu: not Winograd's transformed kernels",
+		      simd.weights_bytes, scalar.weights_bytes);
+		printf("  wide network's packed weights: simd (Winograd) %zu bytes, scalar (direct) %zu\n", simd.weights_bytes,
+		       scalar.weights_bytes);
+		nst_weights_close(w);
 	}
 	support_rmdir(dir);
 	free(dir);

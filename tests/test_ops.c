@@ -1391,16 +1391,7 @@ int main(void) {
 	size_t n_kernels = 0;
 	kernels[n_kernels++] = nst_gemm_kernel_scalar();
 	kernels[n_kernels++] = nst_gemm_kernel_best(&cpu);
-	const struct nst_kernel_config *configs[4];
-	const size_t pairs = nst_kernel_configs(&cpu, false, configs, 4);
-	for (size_t i = 0; i < 2 * pairs; i++) {
-		const struct nst_gemm_kernel *k = i % 2 ? &configs[i / 2]->twin->gemm : &configs[i / 2]->gemm;
-		bool seen = false;
-		for (size_t j = 0; j < n_kernels; j++)
-			seen = seen || kernels[j]->fn == k->fn;
-		if (!seen)
-			kernels[n_kernels++] = k;
-	}
+	n_kernels = support_add_config_kernels(kernels, n_kernels, sizeof kernels / sizeof kernels[0]);
 	pthreadpool_t pool = pthreadpool_create(2);
 	CHECK(pool != NULL, "pthreadpool_create(2) failed");
 	struct test_engine engines[MAX_ENGINES];

@@ -111,7 +111,9 @@ struct bench_result {
 	struct nst_profile profile;
 	double flops;               /* forward + backward per iteration; per picture (as direct convolutions) */
 	double wall;                /* the whole profiled run (the timed iterations and a last forward pass) */
-	double forward_gflops, backward_gflops; /* BENCH_CONV: one layer alone */
+	double forward_gflops, backward_gflops; /* BENCH_CONV: one layer alone, im2col + GEMM */
+	double wino_forward_gflops, wino_backward_gflops; /* ... by Winograd, if the optimization runs it so */
+	int winograd_tile;          /* that Winograd's F(m x m, 3x3), 0: none */
 };
 
 /* One configuration for a child. */
@@ -124,6 +126,7 @@ struct child_job {
 	int in_channels, out_channels; /* BENCH_CONV */
 	int height;                 /* BENCH_FRAME, BENCH_STREAM: the frame is size x height */
 	bool arbitrary;             /* BENCH_STREAM: the arbitrary network (else the model) */
+	int block;                  /* BENCH_CONV: the layer's VGG block (1: the picture's resolution) */
 };
 
 /* Single-convolution results at conv_size: [layer][backend entry][threads], GFLOP/s (0: not measured). */
@@ -131,6 +134,9 @@ struct conv_table {
 	int n_layers;
 	double forward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
 	double backward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
+	/* as the optimization runs the layer: Winograd's figures where it uses Winograd */
+	double run_forward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
+	double run_backward[NST_PROFILE_MAX_LAYERS][MAX_LIST][MAX_LIST];
 };
 
 /* What the parent learns from the weights before any child runs: the layers of the
@@ -516,8 +522,10 @@ static void run_job(const struct bench_options *o, const struct child_job *job, 
 	} else if (job->kind == BENCH_ITERATION) {
 		run_config(o, job->size, job->backend, job->precision, job->threads, r);
 	} else {
+		r->winograd_tile = nst_bench_winograd_tile(job->backend, job->block, job->in_channels, job->out_channels);
 		const enum nst_status st = nst_bench_conv(job->backend, job->threads, job->size, job->size, job->in_channels,
-		                                          job->out_channels, &r->forward_gflops, &r->backward_gflops);
+		                                          job->out_channels, r->winograd_tile, &r->forward_gflops,
+		                                          &r->backward_gflops, &r->wino_forward_gflops, &r->wino_backward_gflops);
 		const struct nst_diag none = {{0}};
 		if (st != NST_OK)
 			set_failure(r, st, &none);
@@ -698,6 +706,11 @@ static double at_peak(double flops, double peak, double fallback, double share) 
 	return rate > 0.0 ? flops / rate : 0.0;
 }
 
+/* A VGG layer's block, from its name "convB_I". */
+static int layer_block(const struct nst_layer_info *L) {
+	return atoi(L->name + strlen("conv"));
+}
+
 /* The estimated seconds of everything after the peak, from the peak measured per backend entry
  * and thread count. */
 static double estimate_seconds(const struct bench_options *o, const struct bench_work *wk,
@@ -714,9 +727,12 @@ static double estimate_seconds(const struct bench_options *o, const struct bench
 				                     (double)(wk->conv[l].kernel_h * wk->conv[l].kernel_w) * wk->conv[l].in_channels *
 				                     wk->conv[l].out_channels;
 				const double one = at_peak(flops, peak[b][t], best, ESTIMATE_CONV_SHARE);
-				/* two directions: a warm-up, then NST_BENCH_CONV_MIN_REPEATS and NST_BENCH_CONV_MIN_SECONDS at least */
+				/* two directions (twice: by Winograd too, where the optimization uses it): a warm-up, then
+				 * NST_BENCH_CONV_MIN_REPEATS and NST_BENCH_CONV_MIN_SECONDS at least */
+				const int ways = nst_bench_winograd_tile(o->backends[b], layer_block(&wk->conv[l]), wk->conv[l].in_channels,
+				                                         wk->conv[l].out_channels) ? 2 : 1;
 				total += ESTIMATE_CHILD_SECONDS +
-				         2.0 * (one + fmax(NST_BENCH_CONV_MIN_REPEATS * one, NST_BENCH_CONV_MIN_SECONDS));
+				         2.0 * ways * (one + fmax(NST_BENCH_CONV_MIN_REPEATS * one, NST_BENCH_CONV_MIN_SECONDS));
 			}
 			for (int si = 0; si < o->n_sizes; si++) {
 				if (!pictures_only(o, b))
@@ -739,12 +755,19 @@ static double vs_single_convs(const struct bench_result *r, const struct conv_ta
 	double seconds = 0.0, flops = 0.0;
 	for (int l = 0; l < r->profile.n_layers; l++) {
 		const struct nst_layer_profile *L = &r->profile.layers[l];
-		if (l >= conv->n_layers || conv->forward[l][b][t] <= 0.0 || conv->backward[l][b][t] <= 0.0)
+		if (l >= conv->n_layers || conv->run_forward[l][b][t] <= 0.0 || conv->run_backward[l][b][t] <= 0.0)
 			return 0.0;
-		seconds += L->forward_flops / (conv->forward[l][b][t] * 1e9) + L->backward_flops / (conv->backward[l][b][t] * 1e9);
+		seconds += L->forward_flops / (conv->run_forward[l][b][t] * 1e9) +
+		           L->backward_flops / (conv->run_backward[l][b][t] * 1e9);
 		flops += L->forward_flops + L->backward_flops;
 	}
 	return seconds > 0.0 ? flops / seconds * 1e-9 : 0.0;
+}
+
+/* Whether a backend's single-convolution cells have a Winograd column beside them: the engine's
+ * SIMD kernels (the scalar backend and XNNPACK run every layer direct). */
+static bool winograd_column(enum nst_backend backend) {
+	return nst_bench_winograd_tile(backend, 2, 64, 64) != 0;
 }
 
 /* The single-convolution section: every layer of wk at its side, for each fp32 backend entry and
@@ -754,11 +777,16 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 	if (json)
 		fprintf(json, "  \"conv\": [");
 	if (wk->n_conv > 0) {
-		printf("\nsingle convolution layers at %d px, GFLOP/s forward / input gradient:\n", o->conv_size);
+		printf("\nsingle convolution layers at %d px, GFLOP/s forward / input gradient (as direct convolutions;\n"
+		       "'winograd': the same layer by Winograd, where the optimization runs it so, '-' where not):\n",
+		       o->conv_size);
 		printf("  %-8s %-18s", "layer", "shape");
 		for (int b = 0; b < o->n_backends; b++)
-			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32; t++)
+			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32; t++) {
 				printf(" %7s %dt       ", nst_backend_name(o->backends[b]), o->threads[t]);
+				if (winograd_column(o->backends[b]))
+					printf(" winograd %dt     ", o->threads[t]);
+			}
 		printf("\n");
 	}
 	for (int i = 0; i < wk->n_conv && !stopped(); i++) {
@@ -770,22 +798,32 @@ static void bench_convs(const struct bench_options *o, const struct bench_work *
 		for (int b = 0; b < o->n_backends && !stopped(); b++)
 			for (int t = 0; t < o->n_threads && o->precisions[b] == NST_PRECISION_FP32 && !stopped(); t++) {
 				const struct child_job job = {BENCH_CONV, h, o->backends[b], NST_PRECISION_FP32, o->threads[t],
-				                              L->in_channels, L->out_channels, 0, false};
+				                              L->in_channels, L->out_channels, 0, false, layer_block(L)};
 				struct bench_result r;
 				run_child(o, &job, &r);
 				const double f = r.status == NST_OK ? r.forward_gflops : 0.0;
 				const double g = r.status == NST_OK ? r.backward_gflops : 0.0;
+				const int tile = r.status == NST_OK ? r.winograd_tile : 0;
+				const double wf = tile ? r.wino_forward_gflops : 0.0, wg = tile ? r.wino_backward_gflops : 0.0;
 				table->forward[i][b][t] = f;
 				table->backward[i][b][t] = g;
+				table->run_forward[i][b][t] = tile ? wf : f;
+				table->run_backward[i][b][t] = tile ? wg : g;
 				table->n_layers = i + 1;
 				printf(" %7.1f / %-7.1f", f, g);
+				if (winograd_column(o->backends[b]) && tile)
+					printf("   %7.1f / %-7.1f", wf, wg);
+				else if (winograd_column(o->backends[b]))
+					printf("   %7s   %-7s", "-", "");
 				fflush(stdout);
-				char fb[NUMBER_BYTES], gb[NUMBER_BYTES];
+				char fb[NUMBER_BYTES], gb[NUMBER_BYTES], wfb[NUMBER_BYTES], wgb[NUMBER_BYTES];
 				if (json && r.status == NST_OK)
 					fprintf(json, "%s\n    {\"layer\": \"%s\", \"size\": %d, \"in\": %d, \"out\": %d, \"backend\": \"%s\", "
-					              "\"threads\": %d, \"forward_gflops\": %s, \"backward_gflops\": %s}",
+					              "\"threads\": %d, \"forward_gflops\": %s, \"backward_gflops\": %s, \"winograd_tile\": %d, "
+					              "\"winograd_forward_gflops\": %s, \"winograd_backward_gflops\": %s}",
 					        rows++ ? "," : "", L->name, h, L->in_channels, L->out_channels, nst_backend_name(o->backends[b]),
-					        o->threads[t], json_number(fb, f, "%.2f"), json_number(gb, g, "%.2f"));
+					        o->threads[t], json_number(fb, f, "%.2f"), json_number(gb, g, "%.2f"), tile,
+					        json_number(wfb, wf, "%.2f"), json_number(wgb, wg, "%.2f"));
 			}
 		printf("\n");
 		if (json)
@@ -811,7 +849,7 @@ static void spread(const double *seconds, int n, double *med, double *lo, double
  * and most of its timed seconds. */
 static bool measure(const struct bench_options *o, enum bench_kind kind, int si, int b, int t, struct bench_result *r,
                     size_t *rss, double *med, double *lo, double *hi) {
-	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0, 0, false};
+	const struct child_job job = {kind, o->sizes[si], o->backends[b], o->precisions[b], o->threads[t], 0, 0, 0, false, 0};
 	*rss = run_child(o, &job, r);
 	if (stopped())
 		return false;
@@ -961,7 +999,7 @@ static int bench_frames(const struct bench_options *o, FILE *json) {
 		for (int b = 0; b < o->n_backends; b++)
 			for (int t = 0; t < o->n_threads && o->backends[b] != NST_BACKEND_XNNPACK && !stopped(); t++) {
 				const struct child_job job = {BENCH_FRAME, o->frame_w[f], o->backends[b], o->precisions[b], o->threads[t],
-				                              0, 0, o->frame_h[f], false};
+				                              0, 0, o->frame_h[f], false, 0};
 				struct bench_result r;
 				const size_t rss = run_child(o, &job, &r);
 				if (stopped())
@@ -1068,7 +1106,7 @@ static int bench_streams(const struct bench_options *o, const char *model_name, 
 				continue;
 			for (int t = 0; t < n_threads && !stopped(); t++) {
 				const struct child_job job = {BENCH_STREAM, o->frame_w[f], o->backends[b], o->precisions[b], threads[t], 0, 0,
-				                              o->frame_h[f], net == 1};
+				                              o->frame_h[f], net == 1, 0};
 				struct bench_result r;
 				const size_t rss = run_child(o, &job, &r);
 				if (stopped())

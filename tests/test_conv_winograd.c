@@ -1,0 +1,311 @@
+/*
+ * Winograd's convolution as the optimization runs it (src/conv_winograd.c), against naive
+ * convolutions written here in double precision:
+ *
+ *   1. forward, zero and reflection padding, with the optimization's epilogue (ReLU and the ReLU
+ *      bit mask out) and without (the bias alone);
+ *   2. the input gradient: zero padding as a pad-1 convolution with the flipped, transposed
+ *      weights (nst_conv_winograd_pack_backward) and the epilogue addend + incoming mask;
+ *      reflection padding as the "full" pad-2 convolution over the padded picture, folded back by
+ *      nst_reflect_pad_backward, against the naive scatter of every output's gradient onto the
+ *      pixels its taps read (mirrored ones included);
+ *   3. the naive gradient itself by finite differences of the naive forward pass (exact up to
+ *      rounding: the convolution is linear), at corners, edges and inside;
+ *
+ * on F(2x2, 3x3) and F(4x4, 3x3), ragged sizes (odd, not multiples of 4, 2 rows, 1 pixel with
+ * zero padding), channel counts that are not multiples of the GEMM tiles; on the scalar GEMM
+ * kernel and every SIMD kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs
+ * are pre-filled with NaN and guarded; scratch is sized by the operator's own function and guarded.
+ *
+ * NST_TEST_SEED=N reproduces a run; the seed is printed first.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthreadpool.h>
+
+#include "check.h"
+#include "internal.h"
+#include "support.h"
+#include "support_engine.h"
+
+#define MAX_ENGINES 12
+#define K 3
+/* The error of a value relative to the sum of the absolute values of its terms (float32 sums of
+ * transformed values: F(4x4)'s transforms grow the terms by up to ~10x, still far below 1e-5; a
+ * wrong tap, flip or mirrored pixel costs O(1)). */
+#define CONV_TOL 1e-5
+#define FD_TOL 1e-9
+#define FD_STEP 0.5
+
+struct wcase {
+	int h, w, cin, cout;
+	bool reflect;
+};
+
+/* The input pixel (iy, ix) that output (oy, ox)'s tap (ky, kx) reads with pad 1, or false (a zero). */
+static bool tap_pixel(const struct wcase *c, int oy, int ox, int ky, int kx, int *iy, int *ix) {
+	*iy = oy - 1 + ky;
+	*ix = ox - 1 + kx;
+	if (c->reflect) {
+		*iy = naive_reflect(*iy, c->h);
+		*ix = naive_reflect(*ix, c->w);
+		return true;
+	}
+	return *iy >= 0 && *iy < c->h && *ix >= 0 && *ix < c->w;
+}
+
+/* in [h][w][cin], hwio [3][3][cin][cout]: the naive forward value at (oy, ox, co), pad 1. */
+static double naive_forward(const struct wcase *c, const double *in, const float *hwio, const float *bias, int oy,
+                            int ox, int co, double *abs_sum) {
+	double v = bias ? (double)bias[co] : 0.0, a = fabs(v);
+	for (int ky = 0; ky < K; ky++)
+		for (int kx = 0; kx < K; kx++) {
+			int iy, ix;
+			if (!tap_pixel(c, oy, ox, ky, kx, &iy, &ix))
+				continue;
+			for (int ci = 0; ci < c->cin; ci++) {
+				const double t = in[((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci] *
+				                 (double)hwio[((size_t)(ky * K + kx) * (size_t)c->cin + (size_t)ci) * (size_t)c->cout +
+				                              (size_t)co];
+				v += t;
+				a += fabs(t);
+			}
+		}
+	if (abs_sum)
+		*abs_sum = a;
+	return v;
+}
+
+/* The naive input gradient grad [h][w][cin] of sum(g * conv(in)), g [h][w][cout]: every output's
+ * gradient scattered onto the pixels its taps read; abs [h][w][cin]: the sums of |terms|. */
+static void naive_backward(const struct wcase *c, const float *g, const float *hwio, double *grad, double *abs) {
+	const size_t n = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
+	memset(grad, 0, n * sizeof(double));
+	memset(abs, 0, n * sizeof(double));
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int ky = 0; ky < K; ky++)
+				for (int kx = 0; kx < K; kx++) {
+					int iy, ix;
+					if (!tap_pixel(c, oy, ox, ky, kx, &iy, &ix))
+						continue;
+					for (int ci = 0; ci < c->cin; ci++)
+						for (int co = 0; co < c->cout; co++) {
+							const double t =
+							        (double)g[((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co] *
+							        (double)hwio[((size_t)(ky * K + kx) * (size_t)c->cin + (size_t)ci) * (size_t)c->cout +
+							                     (size_t)co];
+							const size_t at = ((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci;
+							grad[at] += t;
+							abs[at] += fabs(t);
+						}
+				}
+}
+
+/* sum(g * conv(in)) in double (no bias: its gradient with respect to in is the same). */
+static double naive_objective(const struct wcase *c, const double *in, const float *hwio, const float *g) {
+	double s = 0.0;
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int co = 0; co < c->cout; co++)
+				s += (double)g[((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co] *
+				     naive_forward(c, in, hwio, NULL, oy, ox, co, NULL);
+	return s;
+}
+
+/* 3. The naive gradient against central differences of the naive objective at a few pixels. */
+static void test_naive_gradient(const struct wcase *c, struct nst_rng *r) {
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	double *in = xmalloc(n_in * sizeof(double)), *grad = xmalloc(n_in * sizeof(double)), *abs = xmalloc(n_in * sizeof(double));
+	float *hwio = galloc((size_t)K * K * (size_t)c->cin * (size_t)c->cout), *g = galloc(n_out);
+	for (size_t i = 0; i < n_in; i++)
+		in[i] = urand(r, -1, 1);
+	fill_uniform(r, hwio, (size_t)K * K * (size_t)c->cin * (size_t)c->cout, -1, 1);
+	fill_uniform(r, g, n_out, -1, 1);
+	naive_backward(c, g, hwio, grad, abs);
+	const int ys[] = {0, c->h - 1, c->h / 2, 1 % c->h}, xs[] = {0, c->w - 1, c->w / 2, c->w - 1};
+	double worst = 0.0;
+	for (size_t p = 0; p < sizeof ys / sizeof ys[0]; p++)
+		for (int ci = 0; ci < c->cin; ci += c->cin > 2 ? c->cin - 1 : 1) {
+			const size_t at = ((size_t)ys[p] * (size_t)c->w + (size_t)xs[p]) * (size_t)c->cin + (size_t)ci;
+			const double x0 = in[at];
+			in[at] = x0 + FD_STEP;
+			const double up = naive_objective(c, in, hwio, g);
+			in[at] = x0 - FD_STEP;
+			const double down = naive_objective(c, in, hwio, g);
+			in[at] = x0;
+			note(&worst, fabs((up - down) / (2 * FD_STEP) - grad[at]) / (abs[at] + DBL_MIN));
+		}
+	CHECK(worst <= FD_TOL, "naive gradient %s [%d][%d] cin %d cout %d: finite differences differ by %.3g",
+	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, worst);
+	free(in);
+	free(grad);
+	free(abs);
+	free(hwio);
+	free(g);
+}
+
+/* 1. Forward, with (ReLU + mask out) and without the epilogue. */
+static void test_forward(struct test_engine *te, const struct wcase *c, enum nst_wino f, bool relu, struct nst_rng *r,
+                         double *worst) {
+	const struct nst_gemm_kernel *gm = te->e.gemm;
+	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
+	float *in = galloc(n_in), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n_out);
+	double *ind = xmalloc(n_in * sizeof(double));
+	fill_uniform(r, in, n_in, -1, 1);
+	for (size_t i = 0; i < n_in; i++)
+		ind[i] = in[i];
+	fill_uniform(r, hwio, n_w, -1, 1);
+	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f), staging_n = nst_conv_winograd_staging_floats(&shape);
+	float *packed = galloc(packed_n), *staging = galloc(staging_n);
+	nst_conv_winograd_pack(gm, &shape, f, hwio, bias, staging, packed);
+	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "forward pack overran (%s)", te->label);
+	uint8_t *mask = gbytes(nst_mask_bytes(n_out), 0xa5);
+	const struct nst_conv_epilogue ep = {0.0f, INFINITY, mask, NULL, NULL};
+	engine_scratch(te, nst_conv_winograd_scratch_floats(gm, &shape, f));
+	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, in, packed, out, relu ? &ep : NULL);
+	CHECK(engine_scratch_done(te), "forward: scratch overrun (%s)", te->label);
+	double err = 0.0;
+	size_t bad_mask = 0;
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				double abs_sum;
+				double want = naive_forward(c, ind, hwio, bias, oy, ox, co, &abs_sum);
+				const size_t at = ((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co;
+				const double got = out[at];
+				if (relu) {
+					want = want > 0.0 ? want : 0.0;
+					bad_mask += nst_mask_get(mask, at) != (out[at] > 0.0f);
+				}
+				note(&err, fabs(got - want) / (abs_sum + DBL_MIN));
+			}
+	CHECK(err <= CONV_TOL, "forward F%d %s [%d][%d] cin %d cout %d%s (%s): error %.3g > %.3g", (int)f,
+	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, relu ? " relu" : "", te->label, err, CONV_TOL);
+	CHECK(bad_mask == 0, "forward F%d: %zu mask bits differ from the output's signs (%s)", (int)f, bad_mask, te->label);
+	CHECK(guard_ok(out, n_out) && gbytes_ok(mask, nst_mask_bytes(n_out)), "forward: wrote past the end (%s)", te->label);
+	note(worst, err);
+	free(in);
+	free(ind);
+	free(hwio);
+	free(bias);
+	free(out);
+	free(packed);
+	free(staging);
+	free(mask);
+}
+
+/* 2. The input gradient: zero padding with addend + incoming mask, reflection over the padded
+ * picture then folded (and the same addend and mask applied after, as the VGG pass does). */
+static void test_backward(struct test_engine *te, const struct wcase *c, enum nst_wino f, struct nst_rng *r,
+                          double *worst) {
+	const struct nst_gemm_kernel *gm = te->e.gemm;
+	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
+	struct nst_conv_shape back = nst_conv_backward_shape(&shape);
+	if (c->reflect)
+		back.pad = K - 1; /* the gradient of the padded picture: the full convolution */
+	CHECK(nst_conv_winograd_applies(&back), "backward shape pad %d does not apply", back.pad);
+	const int ph = c->h + 2 * (back.pad - 1), pw = c->w + 2 * (back.pad - 1); /* what it writes */
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout, n_padded = (size_t)ph * (size_t)pw * (size_t)c->cin;
+	float *g = galloc(n_out), *hwio = galloc(n_w), *addend = galloc(n_in), *out = galloc(n_padded);
+	double *want = xmalloc(n_in * sizeof(double)), *abs = xmalloc(n_in * sizeof(double));
+	fill_uniform(r, g, n_out, -1, 1);
+	fill_uniform(r, hwio, n_w, -1, 1);
+	fill_uniform(r, addend, n_in, -1, 1);
+	uint8_t *mask_in = gbytes(nst_mask_bytes(n_in), 0);
+	for (size_t i = 0; i < nst_mask_bytes(n_in); i++)
+		mask_in[i] = (uint8_t)nst_rng_next(r);
+	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &back, f), staging_n = nst_conv_winograd_staging_floats(&back);
+	float *packed = galloc(packed_n), *staging = galloc(staging_n);
+	nst_conv_winograd_pack_backward(gm, &shape, f, hwio, staging, packed);
+	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "backward pack overran (%s)", te->label);
+	engine_scratch(te, nst_conv_winograd_scratch_floats(gm, &back, f));
+	const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, addend, mask_in};
+	nst_conv2d_winograd(&te->e, &back, f, c->h, c->w, g, packed, out, c->reflect ? NULL : &ep);
+	CHECK(engine_scratch_done(te), "backward: scratch overrun (%s)", te->label);
+	CHECK(guard_ok(out, n_padded), "backward: wrote past the end (%s)", te->label);
+	if (c->reflect) {
+		nst_reflect_pad_backward(c->h, c->w, c->cin, 1, out);
+		nst_mask_apply(&te->e, n_in, mask_in, addend, out);
+	}
+	naive_backward(c, g, hwio, want, abs);
+	double err = 0.0;
+	for (size_t i = 0; i < n_in; i++) {
+		const double v = nst_mask_get(mask_in, i) ? want[i] + (double)addend[i] : 0.0;
+		note(&err, fabs((double)out[i] - v) / (abs[i] + fabs((double)addend[i]) + DBL_MIN));
+	}
+	CHECK(err <= CONV_TOL, "input gradient F%d %s [%d][%d] cin %d cout %d (%s): error %.3g > %.3g", (int)f,
+	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, te->label, err, CONV_TOL);
+	note(worst, err);
+	free(g);
+	free(hwio);
+	free(addend);
+	free(out);
+	free(want);
+	free(abs);
+	free(mask_in);
+	free(packed);
+	free(staging);
+}
+
+int main(void) {
+	const uint64_t seed = support_seed("test_conv_winograd");
+	struct nst_rng r;
+	nst_rng_seed(&r, seed);
+
+	/* Engines: the scalar kernel and every SIMD kernel (and twin) of this CPU, each on the calling
+	 * thread and on a 2-thread pool. */
+	const struct nst_gemm_kernel *kernels[1 + 2 * 4];
+	size_t n_kernels = 0;
+	kernels[n_kernels++] = nst_gemm_kernel_scalar();
+	n_kernels = support_add_config_kernels(kernels, n_kernels, sizeof kernels / sizeof kernels[0]);
+	pthreadpool_t pool = pthreadpool_create(2);
+	CHECK(pool != NULL, "pthreadpool_create(2) failed");
+	struct test_engine engines[MAX_ENGINES];
+	const int n_engines = support_engines(engines, MAX_ENGINES, kernels, n_kernels, pool);
+
+	/* Sizes around the tiles (m = 2, 4) and the GEMM's MR; channels around the NR panels and
+	 * vector widths.  The masks' runs need cout % 8 == 0 (forward) and cin % 8 == 0 (gradient). */
+	static const struct wcase cases[] = {
+	        {1, 1, 8, 8, false},   {2, 3, 8, 16, false},  {5, 7, 16, 8, false},  {9, 13, 24, 40, false},
+	        {17, 6, 8, 24, false}, {2, 2, 8, 8, true},    {2, 5, 16, 8, true},   {7, 9, 8, 24, true},
+	        {13, 11, 24, 16, true}, {6, 18, 40, 8, true}, {21, 19, 64, 64, false}, {19, 21, 64, 64, true},
+	};
+	/* Forward without an epilogue: any channel count (the feed-forward networks' use). */
+	static const struct wcase odd[] = {{5, 3, 3, 5, false}, {7, 6, 13, 7, true}, {3, 3, 1, 1, true}};
+	static const enum nst_wino fs[] = {NST_WINO_F2, NST_WINO_F4};
+	double worst_forward[2] = {0, 0}, worst_backward[2] = {0, 0};
+	for (size_t fi = 0; fi < 2; fi++)
+		for (int k = 0; k < n_engines; k++) {
+			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+				test_forward(&engines[k], &cases[i], fs[fi], true, &r, &worst_forward[fi]);
+				test_forward(&engines[k], &cases[i], fs[fi], false, &r, &worst_forward[fi]);
+				test_backward(&engines[k], &cases[i], fs[fi], &r, &worst_backward[fi]);
+			}
+			for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+				test_forward(&engines[k], &odd[i], fs[fi], false, &r, &worst_forward[fi]);
+		}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (cases[i].h * cases[i].w * cases[i].cin * cases[i].cout <= 13 * 11 * 24 * 16)
+			test_naive_gradient(&cases[i], &r);
+	/* Pad 2 is only the zero-padded full convolution; reflection stays pad 1. */
+	const struct nst_conv_shape reflect2 = {K, K, 1, 2, true, 8, 8}, zero2 = {K, K, 1, 2, false, 8, 8};
+	CHECK(!nst_conv_winograd_applies(&reflect2) && nst_conv_winograd_applies(&zero2), "pad 2 applies wrongly");
+
+	printf("errors relative to the sum of |terms| (limit %.3g):\n", CONV_TOL);
+	printf("  F2 forward %.3g, input gradient %.3g\n", worst_forward[0], worst_backward[0]);
+	printf("  F4 forward %.3g, input gradient %.3g\n", worst_forward[1], worst_backward[1]);
+	if (pool)
+		pthreadpool_destroy(pool);
+	return check_finish("test_conv_winograd");
+}
