@@ -138,12 +138,33 @@ void nst_qu8s8_gemm_pack(size_t k, size_t n, size_t nr, const float *w, size_t w
 /* params->a_scale and a_zero for activations in [lo, hi]: the range widened to hold 0, 255 steps
  * over it (a_scale 1 for an all-zero range); NaN bounds count as 0. */
 void nst_qu8_params_for_range(float lo, float hi, struct nst_qu8_gemm_params *params);
-/* The smallest and largest of x[0 .. n) (NaNs skipped; +INFINITY, -INFINITY for none). */
-void nst_f32_range(size_t n, const float *x, float *lo, float *hi);
-/* Quantizes rows of floats in place: row i of a ([rows][lda] floats, k used) becomes the bytes
- * [i * nst_qu8_k(k), (i + 1) * nst_qu8_k(k)) of a, the tail past k set to a_zero; returns a as
- * bytes ([rows][nst_qu8_k(k)]).  lda >= k. */
-uint8_t *nst_qu8_quantize_rows(size_t rows, size_t k, float *a, size_t lda, const struct nst_qu8_gemm_params *params);
+/*
+ * The activations' quantization kernels, which travel with the int8 GEMM kernel (struct
+ * nst_gemm_kernel's range and quantize), each with a scalar twin that gives the same results:
+ *
+ *   range:    *lo, *hi = the smallest and largest of x[0 .. n) (NaNs skipped; +INFINITY and
+ *             -INFINITY for none)
+ *   quantize: q[i] = trunc(clamp(x[i] * (1 / a_scale) + (a_zero + 0.5), 0, 255)) for i < n (a
+ *             product, then a sum, each rounded to float; NaN gives 0); q may start at x's first
+ *             byte (every byte lands on floats already read)
+ */
+typedef void (*nst_f32_range_fn)(size_t n, const float *x, float *lo, float *hi);
+typedef void (*nst_qu8_quantize_fn)(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+void nst_f32_range__scalar(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__scalar(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#if defined(__x86_64__)
+void nst_f32_range__avx512(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__avx512(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#endif
+#if defined(__aarch64__)
+void nst_f32_range__neon(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__neon(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#endif
+/* Quantizes rows of floats in place with quantize: row i of a ([rows][lda] floats, k used) becomes
+ * the bytes [i * nst_qu8_k(k), (i + 1) * nst_qu8_k(k)) of a, the tail past k set to a_zero; returns
+ * a as bytes ([rows][nst_qu8_k(k)]).  lda >= k. */
+uint8_t *nst_qu8_quantize_rows(nst_qu8_quantize_fn quantize, size_t rows, size_t k, float *a, size_t lda,
+                               const struct nst_qu8_gemm_params *params);
 
 /*
  * Small-N ("dot") contract, for outputs with few columns (a convolution with 1..4 output channels,
@@ -315,6 +336,8 @@ struct nst_gemm_kernel {
 	bool f16;                   /* packed weights are float16 (nst_gemm_kernel_pack), sums float16 */
 	bool q8;                    /* int8: qfn runs instead of fn (NULL), on rows quantized by the driver */
 	nst_qu8s8_gemm_ukernel_fn qfn;
+	nst_f32_range_fn range;     /* int8: the input's range and its quantization (NULL otherwise) */
+	nst_qu8_quantize_fn quantize;
 };
 
 /* CPU features that select kernels on x86 at run time. */

@@ -214,7 +214,13 @@ enum nst_backend {
  * elsewhere the plan falls back to fp32 and says why in plan.notice. */
 enum nst_precision {
 	NST_PRECISION_FP32 = 0,
-	NST_PRECISION_FP16 = 1
+	NST_PRECISION_FP16 = 1,
+	/* The trained feed-forward networks only (nst_fast_*): their im2col, upsample and phase
+	 * convolutions in int8 (weights per output channel, symmetric; each layer's input per tensor
+	 * from its own range, no calibration; int32 sums), on AVX-512 VNNI or the ARMv8.2-A dot
+	 * product; the residual blocks' Winograd convolutions, the instance norms and the last layer
+	 * stay float32.  Elsewhere (and in the other modes) fp32, with a notice. */
+	NST_PRECISION_INT8 = 2
 };
 
 struct nst_options {

@@ -76,7 +76,7 @@ void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const
 void nst_im2col_gemm_q8(const struct nst_gemm_kernel *g, size_t np, size_t k, float *a, size_t lda,
                         const float *packed, float *out, size_t cout, const struct nst_qu8_gemm_params *params) {
 	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, k), kq = nst_qu8_k(k);
-	const uint8_t *a8 = nst_qu8_quantize_rows(np, k, a, lda, params); // [np][kq]
+	const uint8_t *a8 = nst_qu8_quantize_rows(g->quantize, np, k, a, lda, params); // [np][kq]
 	for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
 		const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
 		const float *w = packed + panel * panel_floats;
@@ -87,9 +87,10 @@ void nst_im2col_gemm_q8(const struct nst_gemm_kernel *g, size_t np, size_t k, fl
 	}
 }
 
-void nst_qu8_input_params(const float *in, size_t n, float min, float max, struct nst_qu8_gemm_params *params) {
+void nst_qu8_input_params(const struct nst_gemm_kernel *g, const float *in, size_t n, float min, float max,
+                          struct nst_qu8_gemm_params *params) {
 	float lo, hi;
-	nst_f32_range(n, in, &lo, &hi);
+	g->range(n, in, &lo, &hi);
 	params->min = min;
 	params->max = max;
 	nst_qu8_params_for_range(lo, hi, params);
@@ -576,7 +577,7 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
 		if (stacked(engine->gemm, shape))
 			worker = conv_worker_stacked;
 		if (engine->gemm->q8)
-			nst_qu8_input_params(in, (size_t)h * (size_t)w * (size_t)shape->in_channels, ep->min, ep->max, &t.qparams);
+			nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, ep->min, ep->max, &t.qparams);
 	}
 	const size_t pixels = (size_t)t.oh * (size_t)t.ow;
 	t.n_blocks = (pixels + t.block - 1) / t.block;

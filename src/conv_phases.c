@@ -136,7 +136,7 @@ static void phases_worker(void *context, size_t slot, size_t block) {
 		const float *w = t->packed + (size_t)phase * t->per_phase;
 		const size_t kq = nst_qu8_k(t->k);
 		/* int8: the rows quantized in place, [np][kq] bytes */
-		const uint8_t *a8 = g->q8 ? nst_qu8_quantize_rows(np, t->k, a, t->k, &t->qparams) : NULL;
+		const uint8_t *a8 = g->q8 ? nst_qu8_quantize_rows(g->quantize, np, t->k, a, t->k, &t->qparams) : NULL;
 		/* Consecutive input pixels of one row give outputs 2 pixels apart: blocks of MR rows
 		 * stop at the end of an input row. */
 		for (size_t i = 0; i < np;) {
@@ -174,6 +174,6 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 	assert(t.block * t.k <= engine->scratch_floats);
 	t.n_blocks = ((size_t)h * (size_t)w + t.block - 1) / t.block;
 	if (g->q8)
-		nst_qu8_input_params(in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
+		nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
 	nst_parallel_for(engine, t.n_blocks, phases_worker, &t);
 }

@@ -122,6 +122,6 @@ void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape 
 	assert(t.block * t.k <= engine->scratch_floats);
 	t.n_blocks = ((size_t)t.oh * (size_t)t.ow + t.block - 1) / t.block;
 	if (engine->gemm->q8)
-		nst_qu8_input_params(in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
+		nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
 	nst_parallel_for(engine, t.n_blocks, up_worker, &t);
 }

@@ -6,9 +6,10 @@
  */
 #include "internal.h"
 
-#define GEMM(name, mr, nr) { #name, name, mr, nr, false, false, NULL }
-#define GEMM_F16(name, mr, nr) { #name, name, mr, nr, true, false, NULL }
-#define GEMM_Q8(name, mr, nr) { #name, NULL, mr, nr, false, true, name }
+#define GEMM(name, mr, nr) { #name, name, mr, nr, false, false, NULL, NULL, NULL }
+#define GEMM_F16(name, mr, nr) { #name, name, mr, nr, true, false, NULL, NULL, NULL }
+/* isa: the quantization kernels' (range, quantize) */
+#define GEMM_Q8(name, mr, nr, isa) { #name, NULL, mr, nr, false, true, name, nst_f32_range__##isa, nst_qu8_quantize__##isa }
 #define DOT(name, mr, nr) { #name, name, mr, nr }
 #define MASK(isa) { "nst_mask__" #isa, nst_u8_mask_pack__##isa, nst_f32_mask_apply__##isa }
 #define WINO(isa)                                                                                  \
@@ -33,29 +34,29 @@ static const struct nst_kernel_config f16_scalar = {
 
 /* The portable int8 configuration: the qu8s8 GEMM's scalar 8x8 tile beside the float32 kernels. */
 static const struct nst_kernel_config q8_scalar = {
-	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
+	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8, scalar), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
 	NORM(scalar), DWCONV(scalar, 1), &q8_scalar, NULL,
 };
 
 #if defined(__x86_64__)
 /* AVX-512 VNNI int8 GEMM beside the AVX-512 float32 kernels. */
 static const struct nst_kernel_config q8_avx512vnni_twin = {
-	GEMM_Q8(nst_qu8s8_gemm_8x32__scalar, 8, 32), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	GEMM_Q8(nst_qu8s8_gemm_8x32__scalar, 8, 32, scalar), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
 	NORM(scalar), DWCONV(scalar, 1), &q8_avx512vnni_twin, NULL,
 };
 static const struct nst_kernel_config q8_avx512vnni = {
-	GEMM_Q8(nst_qu8s8_gemm_8x32__avx512vnni, 8, 32), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
+	GEMM_Q8(nst_qu8s8_gemm_8x32__avx512vnni, 8, 32, avx512), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
 	NORM(avx512), DWCONV(avx512, 16), &q8_avx512vnni_twin, NULL,
 };
 #endif
 #if defined(NST_HAVE_QU8S8_GEMM_NEONDOT)
 /* ARMv8.2-A sdot int8 GEMM beside aarch64's NEON float32 kernels. */
 static const struct nst_kernel_config q8_neondot_twin = {
-	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8, scalar), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
 	NORM(scalar), DWCONV(scalar, 1), &q8_neondot_twin, NULL,
 };
 static const struct nst_kernel_config q8_neondot = {
-	GEMM_Q8(nst_qu8s8_gemm_8x8__neondot, 8, 8), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
+	GEMM_Q8(nst_qu8s8_gemm_8x8__neondot, 8, 8, neon), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
 	NORM(neon), DWCONV(neon, 4), &q8_neondot_twin, NULL,
 };
 #endif

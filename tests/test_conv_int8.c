@@ -130,7 +130,7 @@ static void check_case(struct nst_engine *engines, int n_engines, const struct c
 	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
 
 	float lo, hi;
-	nst_f32_range(n_in, in, &lo, &hi);
+	nst_f32_range__scalar(n_in, in, &lo, &hi);
 	struct nst_qu8_gemm_params q;
 	nst_qu8_params_for_range(lo, hi, &q);
 	double x_max = fmax(fabs(lo), fabs(hi)), w_max = 0.0;

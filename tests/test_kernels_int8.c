@@ -212,8 +212,10 @@ static void check_quantize(struct nst_rng *r) {
 
 	float lo, hi;
 	const float xs[] = {3.0f, NAN, -2.5f, 7.0f, 0.5f};
-	nst_f32_range(5, xs, &lo, &hi);
+	nst_f32_range__scalar(5, xs, &lo, &hi);
 	CHECK(lo == -2.5f && hi == 7.0f, "range skips NaN: [%g, %g]", lo, hi);
+	nst_f32_range__scalar(0, xs, &lo, &hi);
+	CHECK(lo == INFINITY && hi == -INFINITY, "the range of nothing");
 
 	for (int n = 0; n < 50; n++) {
 		const size_t rows = rng_range(r, 1, 20), k = rng_range(r, 1, 70), lda = k + rng_range(r, 0, 6);
@@ -221,9 +223,9 @@ static void check_quantize(struct nst_rng *r) {
 		float *a = xmalloc(rows * lda * sizeof(float)), *copy = xmalloc(rows * lda * sizeof(float));
 		fill_uniform(r, a, rows * lda, a0, a1);
 		memcpy(copy, a, rows * lda * sizeof(float));
-		nst_f32_range(rows * lda, a, &lo, &hi);
+		nst_f32_range__scalar(rows * lda, a, &lo, &hi);
 		nst_qu8_params_for_range(lo, hi, &p);
-		const uint8_t *q = nst_qu8_quantize_rows(rows, k, a, lda, &p);
+		const uint8_t *q = nst_qu8_quantize_rows(nst_qu8_quantize__scalar, rows, k, a, lda, &p);
 		const size_t kq = nst_qu8_k(k);
 		int bad = 0;
 		for (size_t i = 0; i < rows; i++)
@@ -243,17 +245,53 @@ static void check_quantize(struct nst_rng *r) {
 	}
 }
 
+/* A SIMD configuration's range and quantize kernels against the scalar twins, bit for bit: ragged
+ * lengths, unaligned starts, NaN and infinities, values beyond the range (clamped), and in place. */
+static void check_quantize_kernels(const struct nst_gemm_kernel *k, struct nst_rng *r) {
+	int bad = 0;
+	for (int n = 0; n < 300; n++) {
+		const size_t len = n < 40 ? (size_t)n : rng_range(r, 1, 700), off = rng_range(r, 0, 3);
+		float *x = galloc(len + off), *copy = xmalloc((len + off + 1) * sizeof(float));
+		fill_uniform(r, x + off, len, -4.0, 9.0);
+		if (len > 3 && n % 3 == 0) {
+			x[off + rng_range(r, 0, len - 1)] = NAN;
+			x[off + rng_range(r, 0, len - 1)] = n % 2 ? INFINITY : -INFINITY;
+		}
+		float lo, hi, tlo, thi;
+		k->range(len, x + off, &lo, &hi);
+		nst_f32_range__scalar(len, x + off, &tlo, &thi);
+		bad += float_bits(lo) != float_bits(tlo) || float_bits(hi) != float_bits(thi);
+		struct nst_qu8_gemm_params p = {-INFINITY, INFINITY, 1.0f, 0};
+		nst_qu8_params_for_range((float)urand(r, -3.0, 0.0), (float)urand(r, 0.1, 7.0), &p); /* clamps some */
+		uint8_t *want = xmalloc(len + 1), *got = gbytes(len, 0);
+		nst_qu8_quantize__scalar(len, x + off, want, &p);
+		k->quantize(len, x + off, got, &p);
+		bad += memcmp(want, got, len) != 0 || !gbytes_ok(got, len);
+		memcpy(copy, x, (len + off) * sizeof(float));
+		k->quantize(len, x + off, (uint8_t *)(void *)(x + off), &p); /* in place */
+		bad += memcmp(want, x + off, len) != 0 || !guard_ok(x, len + off);
+		free(x);
+		free(copy);
+		free(want);
+		free(got);
+	}
+	CHECK(bad == 0, "%s's range and quantize kernels against the scalar twins: %d of 300 cases differ", k->name, bad);
+}
+
 /* ---- Tables ----------------------------------------------------------------------------------- */
 
 static void check_tables(const struct nst_cpu_features *cpu, const struct nst_kernel_config **configs, size_t n) {
 	const struct nst_kernel_config *s = nst_kernel_config_scalar_q8();
-	CHECK(s->gemm.q8 && s->gemm.qfn && !s->gemm.fn && s->twin == s && strstr(s->gemm.name, "nst_qu8s8_gemm_") == s->gemm.name,
+	CHECK(s->gemm.q8 && s->gemm.qfn && !s->gemm.fn && s->gemm.range == nst_f32_range__scalar &&
+	          s->gemm.quantize == nst_qu8_quantize__scalar && s->twin == s && strstr(s->gemm.name, "nst_qu8s8_gemm_") == s->gemm.name,
 	      "the scalar int8 configuration: %s", s->gemm.name);
 	for (size_t i = 0; i < n; i++) {
 		const struct nst_kernel_config *c = configs[i], *t = c->twin;
 		CHECK(c->gemm.q8 && t->gemm.q8 && t->twin == t && c->gemm.mr == t->gemm.mr && c->gemm.nr == t->gemm.nr &&
 		          c->dot.mr == t->dot.mr && strstr(t->gemm.name, "__scalar") && !strstr(c->gemm.name, "scalar") &&
-		          !strstr(c->dot.name, "scalar") && !strstr(c->norm.name, "scalar") && nst_kernels_of(&c->gemm) == c,
+		          !strstr(c->dot.name, "scalar") && !strstr(c->norm.name, "scalar") && nst_kernels_of(&c->gemm) == c &&
+		          c->gemm.range != nst_f32_range__scalar && c->gemm.quantize != nst_qu8_quantize__scalar &&
+		          t->gemm.range == nst_f32_range__scalar && t->gemm.quantize == nst_qu8_quantize__scalar,
 		      "%s: an int8 SIMD configuration with its scalar twin %s", c->gemm.name, t->gemm.name);
 	}
 	const struct nst_cpu_features none = {0};
@@ -291,8 +329,10 @@ int main(void) {
 		check_pack(&r, rng_range(&r, 1, 80), rng_range(&r, 1, 70), n % 2 ? 8 : 32);
 
 	static const struct nst_gemm_kernel twins[] = {
-		{"nst_qu8s8_gemm_8x8__scalar", NULL, 8, 8, false, true, nst_qu8s8_gemm_8x8__scalar},
-		{"nst_qu8s8_gemm_8x32__scalar", NULL, 8, 32, false, true, nst_qu8s8_gemm_8x32__scalar},
+		{"nst_qu8s8_gemm_8x8__scalar", NULL, 8, 8, false, true, nst_qu8s8_gemm_8x8__scalar, nst_f32_range__scalar,
+		 nst_qu8_quantize__scalar},
+		{"nst_qu8s8_gemm_8x32__scalar", NULL, 8, 32, false, true, nst_qu8s8_gemm_8x32__scalar, nst_f32_range__scalar,
+		 nst_qu8_quantize__scalar},
 	};
 	for (size_t i = 0; i < sizeof twins / sizeof twins[0]; i++)
 		check_kernel(&twins[i], NULL, &r, 150);
@@ -302,6 +342,7 @@ int main(void) {
 	for (size_t i = 0; i < n; i++) {
 		printf("%s against its twin %s\n", configs[i]->gemm.name, configs[i]->twin->gemm.name);
 		check_kernel(&configs[i]->gemm, &configs[i]->twin->gemm, &r, 400);
+		check_quantize_kernels(&configs[i]->gemm, &r);
 	}
 	check_quantize(&r);
 	check_tables(&cpu, configs, n);

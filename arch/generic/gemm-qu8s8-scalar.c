@@ -108,7 +108,7 @@ void nst_qu8_params_for_range(float lo, float hi, struct nst_qu8_gemm_params *pa
 	params->a_zero = zero > QU8_MAX ? QU8_MAX : (int32_t)zero;
 }
 
-void nst_f32_range(size_t n, const float *x, float *lo, float *hi) {
+void nst_f32_range__scalar(size_t n, const float *x, float *lo, float *hi) {
 	float l = INFINITY, h = -INFINITY;
 	for (size_t i = 0; i < n; i++) {
 		l = x[i] < l ? x[i] : l;
@@ -118,21 +118,25 @@ void nst_f32_range(size_t n, const float *x, float *lo, float *hi) {
 	*hi = h;
 }
 
-uint8_t *nst_qu8_quantize_rows(size_t rows, size_t k, float *a, size_t lda, const struct nst_qu8_gemm_params *params) {
+void nst_qu8_quantize__scalar(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params) {
+	const float inv = 1.0f / params->a_scale, zero = (float)params->a_zero + 0.5f;
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i] * inv + zero; /* rounds half up when truncated */
+		v = v > 0.0f ? v : 0.0f;      /* NaN: 0 */
+		v = v < (float)QU8_MAX ? v : (float)QU8_MAX;
+		q[i] = (uint8_t)v;
+	}
+}
+
+uint8_t *nst_qu8_quantize_rows(nst_qu8_quantize_fn quantize, size_t rows, size_t k, float *a, size_t lda,
+                               const struct nst_qu8_gemm_params *params) {
 	/* Row i's bytes start at i * kq <= 4 * i * lda, at or below its floats (kq <= 4 * k): every
 	 * byte lands on floats already read. */
 	uint8_t *q = (uint8_t *)(void *)a;
 	const size_t kq = nst_qu8_k(k);
-	const float inv = 1.0f / params->a_scale, zero = (float)params->a_zero + 0.5f;
 	for (size_t i = 0; i < rows; i++) {
-		const float *src = a + i * lda;
 		uint8_t *dst = q + i * kq;
-		for (size_t j = 0; j < k; j++) {
-			float v = src[j] * inv + zero; /* rounds half up when truncated */
-			v = v > 0.0f ? v : 0.0f;        /* NaN: 0 */
-			v = v < (float)QU8_MAX ? v : (float)QU8_MAX;
-			dst[j] = (uint8_t)v;
-		}
+		quantize(k, a + i * lda, dst, params);
 		for (size_t j = k; j < kq; j++)
 			dst[j] = (uint8_t)params->a_zero;
 	}
