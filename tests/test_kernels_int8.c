@@ -316,6 +316,30 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ke
 #endif
 }
 
+/* The engine and API side: which kernel set precision int8 resolves to, and its fallback. */
+static void check_engine(size_t simd) {
+	const struct nst_gemm_kernel *scalar = nst_engine_kernels(NST_BACKEND_SCALAR, NST_PRECISION_INT8);
+	const struct nst_gemm_kernel *fast = nst_engine_kernels(NST_BACKEND_SIMD, NST_PRECISION_INT8);
+	CHECK(scalar == &nst_kernel_config_scalar_q8()->gemm, "int8 scalar: the scalar int8 set");
+	CHECK(simd ? fast && fast->q8 && fast != scalar : fast == NULL, "int8 simd: %s", fast ? fast->name : "none");
+	CHECK(nst_engine_kernels(NST_BACKEND_XNNPACK, NST_PRECISION_INT8) == NULL, "int8 xnnpack: none");
+	CHECK(nst_fast_precision_available(NST_BACKEND_SCALAR, NST_PRECISION_INT8) &&
+	          nst_fast_precision_available(NST_BACKEND_SIMD, NST_PRECISION_INT8) == (simd > 0) &&
+	          nst_fast_precision_available(NST_BACKEND_AUTO, NST_PRECISION_INT8) == (simd > 0) &&
+	          !nst_fast_precision_available(NST_BACKEND_XNNPACK, NST_PRECISION_INT8) &&
+	          !nst_precision_available(NST_BACKEND_SIMD, NST_PRECISION_INT8),
+	      "int8 availability (one-pass: where the kernels are; the optimization: never)");
+	CHECK(strcmp(nst_precision_name(NST_PRECISION_INT8), "int8") == 0, "nst_precision_name(int8)");
+	struct nst_engine e;
+	struct nst_diag diag;
+	CHECK(nst_engine_init(&e, NST_BACKEND_SIMD, NST_PRECISION_INT8, 1, &diag) == NST_OK &&
+	          e.precision == (simd ? NST_PRECISION_INT8 : NST_PRECISION_FP32) && e.gemm->q8 == (simd > 0),
+	      "nst_engine_init int8: %s, %s", e.gemm->name, nst_precision_name(e.precision));
+	CHECK(nst_engine_init(&e, NST_BACKEND_SCALAR, NST_PRECISION_INT8, 1, &diag) == NST_OK &&
+	          e.precision == NST_PRECISION_INT8 && e.gemm == scalar,
+	      "nst_engine_init scalar int8");
+}
+
 int main(void) {
 	const uint64_t seed = support_seed("test_kernels_int8");
 	struct nst_rng r;
@@ -346,5 +370,6 @@ int main(void) {
 	}
 	check_quantize(&r);
 	check_tables(&cpu, configs, n);
+	check_engine(n);
 	return check_finish("test_kernels_int8");
 }
