@@ -115,6 +115,7 @@ $(LIB_OBJ) $(CLI_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_BIN): | $(TOOLCHAIN_PREREQS)
 # library runs on any CPU of the target and x86 picks the kernels from cpuid at run time.
 $(BUILD)/obj/arch/x86/%-avx2.o: ISA_CFLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/obj/arch/x86/%-avx512.o: ISA_CFLAGS := -mavx512f -mavx2 -mfma
+$(BUILD)/obj/arch/x86/%-avx512vnni.o: ISA_CFLAGS := -mavx512f -mavx512bw -mavx512vnni -mavx2 -mfma
 # src/image_stb.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
 # writer shifts a negative int, its PSD reader converts out-of-range floats to bytes when it removes
 # a white matte, and its decoders compute with ints that crafted headers can overflow (-fwrapv makes

@@ -29,6 +29,14 @@ struct nst_f32_minmax_params {
 	float max; /* +INFINITY */
 };
 
+/* The int8 (qu8s8) kernels' parameters: the clamp, and the activations' quantization: a real
+ * value x is stored as the byte q = round(x / a_scale) + a_zero (see nst_qu8_params_for_range). */
+struct nst_qu8_gemm_params {
+	float min, max;
+	float a_scale;
+	int32_t a_zero;
+};
+
 typedef void (*nst_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                         const float *w, float *c, size_t c_stride,
                                         const struct nst_f32_minmax_params *params);
@@ -79,6 +87,84 @@ void nst_f32_gemm_8x8__neon(size_t mr, size_t nc, size_t kc, const float *a, siz
                             const float *w, float *c, size_t c_stride, const struct nst_f32_minmax_params *params);
 #endif
 #endif
+
+/*
+ * Int8 GEMM ("qu8s8": unsigned 8-bit activations x signed 8-bit weights, 32-bit integer sums,
+ * float32 out), the same tile and panel order as the float32 family:
+ *
+ *   c[i][j] = clamp((float)(sum_k a[i][k] * w[k][j] - a_zero * wsum[j]) * (a_scale * scale[j]) + bias[j],
+ *                   min, max)        (one fused multiply-add: fmaf(sum, a_scale * scale[j], bias[j]))
+ *
+ *   a:  [mr][a_stride] bytes, kc used per row; kc is a multiple of NST_QU8_K_GROUP (the packer pads
+ *       k with zero weights, so the bytes a row holds there do not matter)
+ *   w:  packed by nst_qu8s8_gemm_pack, per panel of NR columns: [NR] int32 wsum (the column's
+ *       weight sum), [NR] float scale, [NR] float bias, then [kc / 4][NR][4] int8 weights (four
+ *       consecutive k of one column together: one vpdpbusd / sdot lane), the last panel padded
+ *       with zero columns; the pointer keeps the family's float type (float32 slots)
+ *   c:  [mr][c_stride] floats, nc columns written; params: min, max, a_scale, a_zero (0..255)
+ *
+ * The integer sums are exact (|sum| < 2^31 for kc < 66000), and every member computes the same
+ * float epilogue, so a SIMD kernel and its twin agree bit for bit.  The weights are quantized per
+ * output column, symmetric: w[k][j] = round(wf[k][j] / scale[j]), scale[j] = max_k |wf[k][j]| / 127.
+ */
+#define NST_QU8_K_GROUP 4
+
+typedef void (*nst_qu8s8_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride,
+                                          const float *w, float *c, size_t c_stride,
+                                          const struct nst_qu8_gemm_params *params);
+#define NST_QU8S8_GEMM_ARGS                                                                        \
+	size_t mr, size_t nc, size_t kc, const uint8_t *a, size_t a_stride, const float *w, float *c,  \
+	    size_t c_stride, const struct nst_qu8_gemm_params *params
+void nst_qu8s8_gemm_8x8__scalar(NST_QU8S8_GEMM_ARGS);
+void nst_qu8s8_gemm_8x32__scalar(NST_QU8S8_GEMM_ARGS);
+#if defined(__x86_64__)
+/* arch/x86: AVX-512 VNNI (vpdpbusd) with AVX-512BW, selected at run time from cpuid. */
+void nst_qu8s8_gemm_8x32__avx512vnni(NST_QU8S8_GEMM_ARGS);
+#endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#define NST_HAVE_QU8S8_GEMM_NEONDOT 1
+/* arch/arm: ARMv8.2-A dot product (sdot; Pi 5, Jetson Orin), compile-time. */
+void nst_qu8s8_gemm_8x8__neondot(NST_QU8S8_GEMM_ARGS);
+#endif
+
+/* k rounded up to NST_QU8_K_GROUP: the bytes of a quantized patch row. */
+static inline size_t nst_qu8_k(size_t k) { return (k + NST_QU8_K_GROUP - 1) / NST_QU8_K_GROUP * NST_QU8_K_GROUP; }
+/* Float32 slots nst_qu8s8_gemm_pack writes for a k x n weight matrix at panel width nr. */
+size_t nst_qu8s8_gemm_packed_floats(size_t k, size_t n, size_t nr);
+/* Quantizes w ([k][w_stride], n columns used; per column, symmetric) and packs it with bias ([n],
+ * or NULL for zeros) into panels of nr (see the contract above). */
+void nst_qu8s8_gemm_pack(size_t k, size_t n, size_t nr, const float *w, size_t w_stride, const float *bias,
+                         float *packed);
+/* params->a_scale and a_zero for activations in [lo, hi]: the range widened to hold 0, 255 steps
+ * over it (a_scale 1 for an all-zero range); NaN bounds count as 0. */
+void nst_qu8_params_for_range(float lo, float hi, struct nst_qu8_gemm_params *params);
+/*
+ * The activations' quantization kernels, which travel with the int8 GEMM kernel (struct
+ * nst_gemm_kernel's range and quantize), each with a scalar twin that gives the same results:
+ *
+ *   range:    *lo, *hi = the smallest and largest of x[0 .. n) (NaNs skipped; +INFINITY and
+ *             -INFINITY for none)
+ *   quantize: q[i] = trunc(clamp(x[i] * (1 / a_scale) + (a_zero + 0.5), 0, 255)) for i < n (a
+ *             product, then a sum, each rounded to float; NaN gives 0); q may start at x's first
+ *             byte (every byte lands on floats already read)
+ */
+typedef void (*nst_f32_range_fn)(size_t n, const float *x, float *lo, float *hi);
+typedef void (*nst_qu8_quantize_fn)(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+void nst_f32_range__scalar(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__scalar(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#if defined(__x86_64__)
+void nst_f32_range__avx512(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__avx512(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#endif
+#if defined(__aarch64__)
+void nst_f32_range__neon(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__neon(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
+#endif
+/* Quantizes rows of floats in place with quantize: row i of a ([rows][lda] floats, k used) becomes
+ * the bytes [i * nst_qu8_k(k), (i + 1) * nst_qu8_k(k)) of a, the tail past k set to a_zero; returns
+ * a as bytes ([rows][nst_qu8_k(k)]).  lda >= k. */
+uint8_t *nst_qu8_quantize_rows(nst_qu8_quantize_fn quantize, size_t rows, size_t k, float *a, size_t lda,
+                               const struct nst_qu8_gemm_params *params);
 
 /*
  * Small-N ("dot") contract, for outputs with few columns (a convolution with 1..4 output channels,
@@ -248,12 +334,17 @@ struct nst_gemm_kernel {
 	nst_f32_gemm_ukernel_fn fn;
 	uint32_t mr, nr;
 	bool f16;                   /* packed weights are float16 (nst_gemm_kernel_pack), sums float16 */
+	bool q8;                    /* int8: qfn runs instead of fn (NULL), on rows quantized by the driver */
+	nst_qu8s8_gemm_ukernel_fn qfn;
+	nst_f32_range_fn range;     /* int8: the input's range and its quantization (NULL otherwise) */
+	nst_qu8_quantize_fn quantize;
 };
 
 /* CPU features that select kernels on x86 at run time. */
 struct nst_cpu_features {
 	bool avx2, fma, avx512f, f16c;
-	bool neon, neon_fp16; /* compile-time on ARM */
+	bool avx512bw, avx512vnni;  /* the int8 GEMM (vpdpbusd) */
+	bool neon, neon_fp16, neon_dot; /* compile-time on ARM */
 };
 
 void nst_cpu_detect(struct nst_cpu_features *out);
@@ -329,6 +420,12 @@ const struct nst_kernel_config *nst_kernel_config_scalar(bool f16);
  * how many, storing at most capacity (out may be NULL to count). */
 size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const struct nst_kernel_config **out,
                           size_t capacity);
+
+/* The int8 configurations (a qu8s8 GEMM with the float32 kernels of its ISA beside it): the
+ * scalar one, or the SIMD ones cpu runs (NULL: this CPU's), as nst_kernel_configs counts them. */
+const struct nst_kernel_config *nst_kernel_config_scalar_q8(void);
+size_t nst_kernel_configs_q8(const struct nst_cpu_features *cpu, const struct nst_kernel_config **out,
+                             size_t capacity);
 
 /* The scalar GEMM kernel that the portable backend uses. */
 static inline const struct nst_gemm_kernel *nst_gemm_kernel_scalar(void) { return &nst_kernel_config_scalar(false)->gemm; }

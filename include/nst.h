@@ -222,7 +222,13 @@ enum nst_backend {
  * elsewhere the plan falls back to fp32 and says why in plan.notice. */
 enum nst_precision {
 	NST_PRECISION_FP32 = 0,
-	NST_PRECISION_FP16 = 1
+	NST_PRECISION_FP16 = 1,
+	/* The trained feed-forward networks only (nst_fast_*): their im2col, upsample and phase
+	 * convolutions in int8 (weights per output channel, symmetric; each layer's input per tensor
+	 * from its own range, no calibration; int32 sums), on AVX-512 VNNI or the ARMv8.2-A dot
+	 * product; the residual blocks' Winograd convolutions, the instance norms and the last layer
+	 * stay float32.  Elsewhere (and in the other modes) fp32, with a notice. */
+	NST_PRECISION_INT8 = 2
 };
 
 struct nst_options {
@@ -446,9 +452,10 @@ int nst_cpu_count(void);
 const char *nst_backend_name(enum nst_backend backend);
 /* Whether this build and CPU can run the backend. */
 bool nst_backend_available(enum nst_backend backend);
-const char *nst_precision_name(enum nst_precision precision); /* "fp32", "fp16" */
+const char *nst_precision_name(enum nst_precision precision); /* "fp32", "fp16", "int8" */
 /* Whether this build and CPU can run the backend in that precision (fp16: XNNPACK's float16
- * operators on a CPU with FP16 arithmetic).  Probes XNNPACK: call it outside a running session. */
+ * operators on a CPU with FP16 arithmetic; int8: never, the optimization has no int8).  Probes
+ * XNNPACK: call it outside a running session. */
 bool nst_precision_available(enum nst_backend backend, enum nst_precision precision);
 
 /* ---------------------------------------------------------------------------------------------
@@ -512,7 +519,8 @@ enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_
                               int height, int threads, enum nst_backend backend, enum nst_precision precision,
                               struct nst_fast_session **out, struct nst_diag *diag);
 /* Whether nst_fast_plan runs the backend (simd, scalar, auto) in that precision here rather than
- * falling back (fp16: the float16 GEMM kernels this build and CPU have; scalar: always). */
+ * falling back (fp16 / int8: the float16 / int8 GEMM kernels this build and CPU have; scalar:
+ * always). */
 bool nst_fast_precision_available(enum nst_backend backend, enum nst_precision precision);
 /* Stops the thread pool. The arena is the caller's to free afterwards. */
 void nst_fast_release(struct nst_fast_session *session);

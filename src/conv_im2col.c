@@ -73,6 +73,29 @@ void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const
 	}
 }
 
+void nst_im2col_gemm_q8(const struct nst_gemm_kernel *g, size_t np, size_t k, float *a, size_t lda,
+                        const float *packed, float *out, size_t cout, const struct nst_qu8_gemm_params *params) {
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, k), kq = nst_qu8_k(k);
+	const uint8_t *a8 = nst_qu8_quantize_rows(g->quantize, np, k, a, lda, params); // [np][kq]
+	for (size_t n0 = 0, panel = 0; n0 < cout; n0 += g->nr, panel++) {
+		const size_t nc = cout - n0 < g->nr ? cout - n0 : g->nr;
+		const float *w = packed + panel * panel_floats;
+		for (size_t i = 0; i < np; i += g->mr) {
+			const size_t mr = np - i < g->mr ? np - i : g->mr;
+			g->qfn(mr, nc, kq, a8 + i * kq, kq, w, out + i * cout + n0, cout, params);
+		}
+	}
+}
+
+void nst_qu8_input_params(const struct nst_gemm_kernel *g, const float *in, size_t n, float min, float max,
+                          struct nst_qu8_gemm_params *params) {
+	float lo, hi;
+	g->range(n, in, &lo, &hi);
+	params->min = min;
+	params->max = max;
+	nst_qu8_params_for_range(lo, hi, params);
+}
+
 /* The GEMM kernel a convolution with these outputs runs: the configuration's narrow one where
  * they fit its tile (nst_gemm_kernel_for_columns).  Every function here that sizes, packs or runs
  * asks this one question, so that they agree. */
@@ -96,8 +119,9 @@ static bool small_n(const struct nst_gemm_kernel *gemm, const struct nst_conv_sh
 
 /* Whether a convolution takes the stacked path (see the top of the file). */
 static bool stacked(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
-	/* Float32 kernels only: the float16 packing has no [kx][ky][cin] row order. */
-	return !gemm->f16 && shape->stride == 1 && shape->in_channels == RGB_CHANNELS &&
+	/* Float32 kernels only: the float16 and int8 packings have no [kx][ky][cin] row order (and
+	 * int8 rows are quantized in place, which overlapping rows cannot be). */
+	return !gemm->f16 && !gemm->q8 && shape->stride == 1 && shape->in_channels == RGB_CHANNELS &&
 	       shape->kernel_h <= STACK_MAX_ROWS && !small_n(gemm, shape);
 }
 
@@ -220,6 +244,7 @@ struct conv_task {
 	size_t k, block, n_blocks; /* patch floats; output pixels per block, blocks */
 	const struct nst_dot_kernel *dot; /* the small-N kernel, NULL for the GEMM path */
 	struct nst_f32_minmax_params params;
+	struct nst_qu8_gemm_params qparams; /* int8 kernels: the clamp and the input's quantization */
 };
 
 /* An RGB pixel's 3 floats are copied inline (a memcpy call per 12 bytes costs more than the copy). */
@@ -390,11 +415,17 @@ static void conv_worker(void *context, size_t slot, size_t block) {
 	const size_t p0 = block * t->block;
 	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
 	const float *a = scratch; /* [np][k] */
+	float *out = t->out + p0 * cout; /* [np][cout] */
+	if (e->gemm->q8) { /* the rows are quantized in place: always a copy */
+		im2col_block(t, p0, np, scratch);
+		nst_im2col_gemm_q8(e->gemm, np, t->k, scratch, t->k, t->packed, out, cout, &t->qparams);
+		nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
+		return;
+	}
 	if (pointwise(t->shape))
 		a = t->in + p0 * t->k;
 	else
 		im2col_block(t, p0, np, scratch);
-	float *out = t->out + p0 * cout; /* [np][cout] */
 	nst_im2col_gemm(e->gemm, np, t->k, a, t->k, t->packed, out, cout, &t->params);
 	nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 }
@@ -543,6 +574,8 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
 		assert(t.block * t.k <= engine->scratch_floats);
 		if (stacked(engine->gemm, shape))
 			worker = conv_worker_stacked;
+		if (engine->gemm->q8)
+			nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, ep->min, ep->max, &t.qparams);
 	}
 	const size_t pixels = (size_t)t.oh * (size_t)t.ow;
 	t.n_blocks = (pixels + t.block - 1) / t.block;

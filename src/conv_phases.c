@@ -77,6 +77,7 @@ struct phases_task {
 	size_t k, per_phase;  /* patch floats (2 * 2 * cin); floats of one phase's packed weights */
 	size_t block, n_blocks; /* input pixels per block, blocks */
 	struct nst_f32_minmax_params params;
+	struct nst_qu8_gemm_params qparams; /* int8 kernels: the input's quantization */
 };
 
 /* The input row or column i of a phase's window: the edge replicated (reflection of the
@@ -133,6 +134,9 @@ static void phases_worker(void *context, size_t slot, size_t block) {
 		const int py = phase / 2, px = phase % 2;
 		phases_im2col(t, py, px, p0, np, a);
 		const float *w = t->packed + (size_t)phase * t->per_phase;
+		const size_t kq = nst_qu8_k(t->k);
+		/* int8: the rows quantized in place, [np][kq] bytes */
+		const uint8_t *a8 = g->q8 ? nst_qu8_quantize_rows(g->quantize, np, t->k, a, t->k, &t->qparams) : NULL;
 		/* Consecutive input pixels of one row give outputs 2 pixels apart: blocks of MR rows
 		 * stop at the end of an input row. */
 		for (size_t i = 0; i < np;) {
@@ -141,7 +145,10 @@ static void phases_worker(void *context, size_t slot, size_t block) {
 			if (mr > (size_t)t->w - x)
 				mr = (size_t)t->w - x;
 			float *c = t->out + ((2 * y + (size_t)py) * ow + 2 * x + (size_t)px) * cout;
-			g->fn(mr, cout, t->k, a + i * t->k, t->k, w, c, 2 * cout, &t->params);
+			if (a8)
+				g->qfn(mr, cout, kq, a8 + i * kq, kq, w, c, 2 * cout, &t->qparams);
+			else
+				g->fn(mr, cout, t->k, a + i * t->k, t->k, w, c, 2 * cout, &t->params);
 			i += mr;
 		}
 	}
@@ -166,5 +173,7 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 	t.block = nst_im2col_block_pixels(t.k, g->mr);
 	assert(t.block * t.k <= engine->scratch_floats);
 	t.n_blocks = ((size_t)h * (size_t)w + t.block - 1) / t.block;
+	if (g->q8)
+		nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
 	nst_parallel_for(engine, t.n_blocks, phases_worker, &t);
 }

@@ -44,6 +44,7 @@ struct up_task {
 	float *out;          /* [oh][ow][cout] */
 	size_t k, block, n_blocks; /* patch floats; output pixels per block, blocks */
 	struct nst_f32_minmax_params params;
+	struct nst_qu8_gemm_params qparams; /* int8 kernels: the input's quantization */
 };
 
 /* Rows [p0, p0 + np) of the patch matrix of the upsampled input into a ([np][k]). */
@@ -92,7 +93,10 @@ static void up_worker(void *context, size_t slot, size_t block) {
 	const size_t p0 = block * t->block;
 	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
 	up_im2col(t, p0, np, a);
-	nst_im2col_gemm(t->engine->gemm, np, t->k, a, t->k, t->packed, t->out + p0 * cout, cout, &t->params); // [np][cout]
+	if (t->engine->gemm->q8)
+		nst_im2col_gemm_q8(t->engine->gemm, np, t->k, a, t->k, t->packed, t->out + p0 * cout, cout, &t->qparams);
+	else
+		nst_im2col_gemm(t->engine->gemm, np, t->k, a, t->k, t->packed, t->out + p0 * cout, cout, &t->params); // [np][cout]
 }
 
 void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape *shape, int up, int h, int w,
@@ -117,5 +121,7 @@ void nst_conv2d_up(const struct nst_engine *engine, const struct nst_conv_shape 
 	t.block = block_pixels(engine->gemm, t.k);
 	assert(t.block * t.k <= engine->scratch_floats);
 	t.n_blocks = ((size_t)t.oh * (size_t)t.ow + t.block - 1) / t.block;
+	if (engine->gemm->q8)
+		nst_qu8_input_params(engine->gemm, in, (size_t)h * (size_t)w * (size_t)shape->in_channels, -INFINITY, INFINITY, &t.qparams);
 	nst_parallel_for(engine, t.n_blocks, up_worker, &t);
 }

@@ -12,9 +12,19 @@ static enum nst_backend own_backend(void) {
 	return nst_kernel_configs(NULL, false, NULL, 1) > 0 ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR;
 }
 
+/* The int8 kernel set of backend (scalar or simd), or NULL. */
+static const struct nst_gemm_kernel *int8_kernels(enum nst_backend backend) {
+	const struct nst_kernel_config *fastest;
+	if (backend == NST_BACKEND_SCALAR)
+		return &nst_kernel_config_scalar_q8()->gemm;
+	return backend == NST_BACKEND_SIMD && nst_kernel_configs_q8(NULL, &fastest, 1) == 1 ? &fastest->gemm : NULL;
+}
+
 const struct nst_gemm_kernel *nst_engine_kernels(enum nst_backend backend, enum nst_precision precision) {
 	const bool f16 = precision == NST_PRECISION_FP16;
 	const struct nst_kernel_config *fastest;
+	if (precision == NST_PRECISION_INT8)
+		return int8_kernels(backend == NST_BACKEND_AUTO ? own_backend() : backend);
 	switch (backend) {
 	case NST_BACKEND_SCALAR: return &nst_kernel_config_scalar(f16)->gemm;
 	case NST_BACKEND_SIMD: return nst_kernel_configs(NULL, f16, &fastest, 1) == 1 ? &fastest->gemm : NULL;
@@ -32,11 +42,12 @@ enum nst_status nst_engine_init(struct nst_engine *engine, enum nst_backend back
 	const struct nst_gemm_kernel *fp32 = nst_engine_kernels(backend, NST_PRECISION_FP32);
 	if (!fp32)
 		return nst_fail(diag, NST_ERR_UNSUPPORTED, "backend simd: this CPU has no SIMD kernels in this build");
-	const struct nst_gemm_kernel *f16 =
-		precision == NST_PRECISION_FP16 ? nst_engine_kernels(backend, NST_PRECISION_FP16) : NULL;
-	engine->gemm = f16 ? f16 : fp32;
+	const struct nst_gemm_kernel *other = precision == NST_PRECISION_FP16 || precision == NST_PRECISION_INT8
+	                                          ? nst_engine_kernels(backend, precision)
+	                                          : NULL;
+	engine->gemm = other ? other : fp32;
 	engine->backend = backend;
-	engine->precision = f16 ? NST_PRECISION_FP16 : NST_PRECISION_FP32;
+	engine->precision = other ? precision : NST_PRECISION_FP32;
 	return NST_OK;
 }
 

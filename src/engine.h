@@ -22,19 +22,21 @@ struct nst_engine {
 	                               * pass of at most `threads` parts, part s's (a Gram's partial sums), never both */
 	size_t scratch_floats;        /* per slot */
 	enum nst_backend backend;     /* as resolved by nst_engine_init: scalar, simd or xnnpack */
-	enum nst_precision precision; /* as resolved: fp16 only when gemm is a float16 kernel */
+	enum nst_precision precision; /* as resolved: fp16 / int8 only when gemm is a float16 / int8 kernel */
 };
 
 /* The kernel set backend runs at precision on this CPU, or NULL when there is none:
  *   scalar       the scalar set (fp16: the float16 scalar GEMM's set, which every CPU runs);
  *   simd         the fastest SIMD set (fp16: the float16 SIMD set: ARMv8.2-A builds only);
  *   auto         simd's, or scalar's on a CPU without SIMD kernels in this build;
- *   xnnpack      simd's or scalar's as auto, fp32 (the engine's own operators beside XNNPACK's). */
+ *   xnnpack      simd's or scalar's as auto, fp32 (the engine's own operators beside XNNPACK's).
+ * int8: the scalar int8 set (scalar), the SIMD one (simd: AVX-512 VNNI, ARMv8.2-A dot product),
+ * auto as simd or scalar resolve; none for xnnpack. */
 const struct nst_gemm_kernel *nst_engine_kernels(enum nst_backend backend, enum nst_precision precision);
 
 /* Resolves backend (auto: simd, or scalar without SIMD kernels) and precision into engine->gemm,
- * and sets threads (0: nst_cpu_count()).  Precision fp16 without a float16 kernel for the backend
- * falls back to fp32 (engine->precision says which runs).  No pool and no scratch yet: planning
+ * and sets threads (0: nst_cpu_count()).  Precision fp16 (int8) without a float16 (int8) kernel
+ * for the backend falls back to fp32 (engine->precision says which runs).  No pool and no scratch yet: planning
  * measures with this engine; nst_engine_start starts the threads.  NST_ERR_UNSUPPORTED: backend
  * simd on a CPU without SIMD kernels in this build. */
 enum nst_status nst_engine_init(struct nst_engine *engine, enum nst_backend backend, enum nst_precision precision,

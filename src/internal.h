@@ -131,6 +131,14 @@ size_t nst_im2col_block_pixels(size_t k, size_t unit);
  * k weights and their biases), clamped by params: every panel over the block's rows. */
 void nst_im2col_gemm(const struct nst_gemm_kernel *g, size_t np, size_t k, const float *a, size_t lda,
                      const float *packed, float *out, size_t cout, const struct nst_f32_minmax_params *params);
+/* The same for an int8 kernel (g->q8): quantizes a's rows in place by params (g->quantize, nst_qu8_quantize_rows:
+ * a becomes [np][nst_qu8_k(k)] bytes), then runs g->qfn over every panel. */
+void nst_im2col_gemm_q8(const struct nst_gemm_kernel *g, size_t np, size_t k, float *a, size_t lda,
+                        const float *packed, float *out, size_t cout, const struct nst_qu8_gemm_params *params);
+/* An int8 convolution's parameters: the clamp, and the activations' quantization from the range
+ * of its input in[0 .. n) (per tensor, dynamic: no calibration), found by g->range. */
+void nst_qu8_input_params(const struct nst_gemm_kernel *g, const float *in, size_t n, float min, float max,
+                          struct nst_qu8_gemm_params *params);
 
 /* What happens to each output value after the GEMM, while the im2col block is still in cache. */
 struct nst_conv_epilogue {

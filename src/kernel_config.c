@@ -6,8 +6,10 @@
  */
 #include "internal.h"
 
-#define GEMM(name, mr, nr) { #name, name, mr, nr, false }
-#define GEMM_F16(name, mr, nr) { #name, name, mr, nr, true }
+#define GEMM(name, mr, nr) { #name, name, mr, nr, false, false, NULL, NULL, NULL }
+#define GEMM_F16(name, mr, nr) { #name, name, mr, nr, true, false, NULL, NULL, NULL }
+/* isa: the quantization kernels' (range, quantize) */
+#define GEMM_Q8(name, mr, nr, isa) { #name, NULL, mr, nr, false, true, name, nst_f32_range__##isa, nst_qu8_quantize__##isa }
 #define DOT(name, mr, nr) { #name, name, mr, nr }
 #define MASK(isa) { "nst_mask__" #isa, nst_u8_mask_pack__##isa, nst_f32_mask_apply__##isa }
 #define WINO(isa)                                                                                  \
@@ -29,6 +31,35 @@ static const struct nst_kernel_config f16_scalar = {
 	GEMM_F16(nst_f16_gemm_8x16__scalar, 8, 16), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
 	NORM(scalar), DWCONV(scalar, 1), &f16_scalar, NULL,
 };
+
+/* The portable int8 configuration: the qu8s8 GEMM's scalar 8x8 tile beside the float32 kernels. */
+static const struct nst_kernel_config q8_scalar = {
+	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8, scalar), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), DWCONV(scalar, 1), &q8_scalar, NULL,
+};
+
+#if defined(__x86_64__)
+/* AVX-512 VNNI int8 GEMM beside the AVX-512 float32 kernels. */
+static const struct nst_kernel_config q8_avx512vnni_twin = {
+	GEMM_Q8(nst_qu8s8_gemm_8x32__scalar, 8, 32, scalar), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), DWCONV(scalar, 1), &q8_avx512vnni_twin, NULL,
+};
+static const struct nst_kernel_config q8_avx512vnni = {
+	GEMM_Q8(nst_qu8s8_gemm_8x32__avx512vnni, 8, 32, avx512), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
+	NORM(avx512), DWCONV(avx512, 16), &q8_avx512vnni_twin, NULL,
+};
+#endif
+#if defined(NST_HAVE_QU8S8_GEMM_NEONDOT)
+/* ARMv8.2-A sdot int8 GEMM beside aarch64's NEON float32 kernels. */
+static const struct nst_kernel_config q8_neondot_twin = {
+	GEMM_Q8(nst_qu8s8_gemm_8x8__scalar, 8, 8, scalar), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), DWCONV(scalar, 1), &q8_neondot_twin, NULL,
+};
+static const struct nst_kernel_config q8_neondot = {
+	GEMM_Q8(nst_qu8s8_gemm_8x8__neondot, 8, 8, neon), DOT(nst_f32_dot_8x4__neon, 8, 4), MASK(neon), WINO(neon),
+	NORM(neon), DWCONV(neon, 4), &q8_neondot_twin, NULL,
+};
+#endif
 
 #if defined(__x86_64__)
 /* AVX-512: its own GEMM, small-N, Winograd and norm kernels; the masks are AVX2's (a mask byte is
@@ -131,6 +162,35 @@ size_t nst_kernel_configs(const struct nst_cpu_features *cpu, bool f16, const st
 	}
 #endif
 #undef ADD
+	return n;
+}
+
+const struct nst_kernel_config *nst_kernel_config_scalar_q8(void) { return &q8_scalar; }
+
+size_t nst_kernel_configs_q8(const struct nst_cpu_features *cpu, const struct nst_kernel_config **out,
+                             size_t capacity) {
+	struct nst_cpu_features detected;
+	if (!cpu) {
+		nst_cpu_detect(&detected);
+		cpu = &detected;
+	}
+	size_t n = 0;
+#if defined(__x86_64__)
+	if (cpu->avx512vnni && cpu->avx512bw && cpu->avx512f && cpu->avx2 && cpu->fma && n < capacity) {
+		if (out)
+			out[n] = &q8_avx512vnni;
+		n++;
+	}
+#elif defined(NST_HAVE_QU8S8_GEMM_NEONDOT)
+	if (cpu->neon && cpu->neon_dot && n < capacity) {
+		if (out)
+			out[n] = &q8_neondot;
+		n++;
+	}
+#endif
+	(void)cpu;
+	(void)out;
+	(void)capacity;
 	return n;
 }
 

@@ -278,12 +278,16 @@ static enum nst_status build(struct nst_arbitrary_session *s, struct nst_arena *
 		return nst_fail(diag, NST_ERR_UNSUPPORTED,
 		                "backend xnnpack does not run the arbitrary-style network (use simd or scalar)");
 	const enum nst_precision asked = s->plan.precision;
-	enum nst_status st = nst_engine_init(&s->engine, s->plan.backend, asked, s->plan.threads, diag);
+	/* int8 is the trained networks' (nst_fast_*): this network runs fp32 then */
+	enum nst_status st = nst_engine_init(&s->engine, s->plan.backend,
+	                                     asked == NST_PRECISION_INT8 ? NST_PRECISION_FP32 : asked, s->plan.threads, diag);
 	if (st != NST_OK)
 		return st;
 	s->plan.backend = s->engine.backend;
 	s->plan.precision = s->engine.precision;
-	if (asked != s->plan.precision)
+	if (asked == NST_PRECISION_INT8)
+		s->plan.notice = "int8 runs the trained networks (--model NAME) only; the arbitrary-style network runs in fp32";
+	else if (asked != s->plan.precision)
 		s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
 		                 "which this CPU or build lacks; running in fp32";
 	s->plan.threads = s->engine.threads;

@@ -38,6 +38,12 @@
  * same, the packers write float16 panels, the kernel rounds its float32 operand rows as it reads
  * them) and keeps the residual blocks on F(2x2): with F(4x4)'s transforms the float16 sums reach
  * 1.1e-2 relative L2 from torch_fast.py on candy at 256x172, with F(2x2) 3.7e-3.
+ *
+ * Precision int8 swaps it for an int8 kernel set (engine.gemm->q8: nst_qu8s8_gemm_*) on the
+ * layers int8_layer picks (the decoder's conv14 and conv15, by the phase driver): weights packed
+ * per output channel at init, each layer's input quantized per tensor from its own range as the
+ * driver builds its im2col blocks.  Every other layer runs the float32 kernels of the same
+ * backend (fast_layer.gemm).
  */
 #include <assert.h>
 #include <math.h>
@@ -106,6 +112,7 @@ struct fast_layer {
 	float *packed;                 /* nst_conv_packed_floats (DRIVER_UP: nst_conv_up_packed_floats):
 	                                  biases and weights in NR-column panels */
 	float *gamma, *beta;           /* [cout] instance norm (not for ROLE_OUTPUT) */
+	const struct nst_gemm_kernel *gemm; /* the engine's, or the float32 one (int8_layer) */
 };
 
 struct nst_fast_session {
@@ -155,7 +162,7 @@ static enum nst_status configure(struct nst_fast_session *s, const struct nst_we
 		                MAX_THREADS, threads);
 	if ((unsigned)backend > NST_BACKEND_XNNPACK)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "backend %d is out of range", (int)backend);
-	if ((unsigned)precision > NST_PRECISION_FP16)
+	if ((unsigned)precision > NST_PRECISION_INT8)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "precision %d is out of range", (int)precision);
 	char model[MODEL_NAME_BYTES];
 	printable_name(nst_weights_model(w), model);
@@ -297,7 +304,6 @@ static size_t kernel_floats(const struct nst_conv_shape *sh) {
 }
 
 static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, struct nst_diag *diag) {
-	const struct nst_gemm_kernel *g = s->engine.gemm;
 	size_t mark = a->used;
 #define CATEGORY(field)                 \
 	do {                                \
@@ -307,6 +313,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 
 	for (int i = 0; i < FAST_LAYERS; i++) {
 		struct fast_layer *L = &s->layers[i];
+		const struct nst_gemm_kernel *g = L->gemm;
 		size_t packed;
 		switch (L->driver) {
 		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape, s->wino); break;
@@ -348,10 +355,13 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 	int widest = 0;
 	for (int i = 0; i < FAST_LAYERS; i++) {
 		const struct fast_layer *L = &s->layers[i];
+		const struct nst_gemm_kernel *g = L->gemm;
 		switch (L->driver) {
 		case DRIVER_ENGINE: scratch = max_size(scratch, nst_conv_scratch_floats(g, &L->shape)); break;
 		case DRIVER_UP: scratch = max_size(scratch, nst_conv_up_scratch_floats(g, &L->shape)); break;
-		case DRIVER_WINOGRAD: scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape, s->wino)); break;
+		case DRIVER_WINOGRAD:
+			scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape, s->wino));
+			break;
 		case DRIVER_PHASES: scratch = max_size(scratch, nst_conv_phases_scratch_floats(g, &L->shape)); break;
 		}
 		if (L->shape.out_channels > widest)
@@ -369,6 +379,16 @@ static double conv_flops(const struct nst_conv_shape *sh, int oh, int ow) {
 	return 2.0 * (double)oh * (double)ow * (double)kernel_floats(sh);
 }
 
+/* Whether a layer runs the engine's GEMM kernel when that is an int8 one (else the float32 kernel
+ * of the same backend): the decoder's upsampling layers (conv14, conv15) only.  Measured on the
+ * five networks, chelsea and astronaut at 256 px, int8 vs fp32 output: conv14 + conv15 in int8,
+ * mean |difference| 0.30 .. 0.86 levels, max 2 .. 6; conv3 alone in int8 already max 20 .. 67, conv2
+ * alone 22, conv1 alone 15 (the encoder's quantization steps in smooth regions, such as a blurred
+ * background, come out as the style's texture shifted: the network amplifies them).  The residual
+ * blocks' Winograd transforms would amplify int8's rounding too, and conv16's small-N kernels are
+ * float32 anyway. */
+static bool int8_layer(const struct fast_layer *L) { return L->driver == DRIVER_PHASES; }
+
 /* Resolves the backend, then measures (arena base NULL) or lays out for real. */
 static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, struct nst_diag *diag) {
 	if (s->plan.backend == NST_BACKEND_XNNPACK)
@@ -380,11 +400,18 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 		return engine_st;
 	s->plan.backend = s->engine.backend;
 	if (s->plan.precision != s->engine.precision) {
+		s->plan.notice = s->plan.precision == NST_PRECISION_INT8
+		                     ? "int8 needs AVX-512 VNNI (x86) or the ARMv8.2-A dot product (such as a Pi 5's "
+		                       "Cortex-A76), which this CPU or build lacks; running in fp32"
+		                     : "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
+		                       "which this CPU or build lacks; running in fp32";
 		s->plan.precision = s->engine.precision;
-		s->plan.notice = "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
-		                 "which this CPU or build lacks; running in fp32";
 	}
 	s->plan.kernel = s->engine.gemm->name;
+	const struct nst_gemm_kernel *fp32 =
+		s->engine.gemm->q8 ? nst_engine_kernels(s->engine.backend, NST_PRECISION_FP32) : s->engine.gemm;
+	for (int i = 0; i < FAST_LAYERS; i++)
+		s->layers[i].gemm = int8_layer(&s->layers[i]) ? s->engine.gemm : fp32;
 
 	/* F(4x4) if the whole plan stays within the target with it (measured on a copy); float16 GEMMs
 	 * take F(2x2), whose transforms amplify rounding errors less. */
@@ -445,14 +472,14 @@ static void pack_weights(struct nst_fast_session *s) {
 		nst_weights_read_kernel(w, i, hwio);
 		nst_weights_read_vector(w, i, NST_VECTOR_BIAS, bias);
 		if (L->driver == DRIVER_WINOGRAD)
-			nst_conv_winograd_pack(s->engine.gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels,
+			nst_conv_winograd_pack(L->gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels,
 			                       L->packed);
 		else if (L->driver == DRIVER_PHASES)
-			nst_conv_phases_pack(s->engine.gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
+			nst_conv_phases_pack(L->gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (L->driver == DRIVER_UP)
-			nst_conv_up_pack(s->engine.gemm, &L->shape, hwio, bias, L->packed);
+			nst_conv_up_pack(L->gemm, &L->shape, hwio, bias, L->packed);
 		else
-			nst_conv_pack_forward(s->engine.gemm, &L->shape, hwio, bias, L->packed);
+			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
 		if (L->role != ROLE_OUTPUT) {
 			nst_weights_read_vector(w, i, NST_VECTOR_GAMMA, L->gamma);
 			nst_weights_read_vector(w, i, NST_VECTOR_BETA, L->beta);
@@ -491,10 +518,13 @@ enum nst_status nst_fast_init(void *arena, size_t arena_bytes, const struct nst_
 }
 
 bool nst_fast_precision_available(enum nst_backend backend, enum nst_precision precision) {
-	if (backend == NST_BACKEND_XNNPACK || (unsigned)backend > NST_BACKEND_XNNPACK || (unsigned)precision > NST_PRECISION_FP16)
+	if (backend == NST_BACKEND_XNNPACK || (unsigned)backend > NST_BACKEND_XNNPACK || (unsigned)precision > NST_PRECISION_INT8)
 		return false;
 	if (precision == NST_PRECISION_FP32)
 		return true;
+	if (precision == NST_PRECISION_INT8) /* auto as simd, as for fp16 */
+		return nst_engine_kernels(backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD,
+		                          NST_PRECISION_INT8) != NULL;
 	/* auto as simd: its float16 SIMD kernel (nst_fast_init's auto on a CPU without SIMD kernels
 	 * would run the float16 scalar one; this answers as before the engine module). */
 	return nst_engine_kernels(backend == NST_BACKEND_SCALAR ? NST_BACKEND_SCALAR : NST_BACKEND_SIMD,
@@ -571,21 +601,23 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 	assert(need <= s->region_floats);
 	(void)need;
 	float *r = s->region;
+	struct nst_engine engine = s->engine; /* with each layer's GEMM kernel */
 	nst_fast_input(width, height, rgb, wp, hp, r + input_off);
 	for (int i = 0; i < FAST_LAYERS; i++) {
 		const struct fast_layer *L = &s->layers[i];
 		const struct fast_step *st = &steps[i];
 		const float *in = r + st->in_off; // [h][w][cin]
 		float *out = r + st->out_off;      // [oh][ow][cout]
+		engine.gemm = L->gemm;
 		switch (L->driver) {
-		case DRIVER_ENGINE: nst_conv2d(&s->engine, &L->shape, st->h, st->w, in, L->packed, out, NULL); break;
+		case DRIVER_ENGINE: nst_conv2d(&engine, &L->shape, st->h, st->w, in, L->packed, out, NULL); break;
 		case DRIVER_UP:
-			nst_conv2d_up(&s->engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
+			nst_conv2d_up(&engine, &L->shape, L->upsample ? 2 : 1, st->h, st->w, in, L->packed, out);
 			break;
 		case DRIVER_WINOGRAD:
-			nst_conv2d_winograd(&s->engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out, NULL);
+			nst_conv2d_winograd(&engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out, NULL);
 			break;
-		case DRIVER_PHASES: nst_conv2d_phases(&s->engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		case DRIVER_PHASES: nst_conv2d_phases(&engine, &L->shape, st->h, st->w, in, L->packed, out); break;
 		}
 		const size_t n = (size_t)st->oh * (size_t)st->ow;
 		switch (L->role) {

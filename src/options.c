@@ -163,6 +163,7 @@ const char *nst_precision_name(enum nst_precision precision) {
 	switch (precision) {
 	case NST_PRECISION_FP32: return "fp32";
 	case NST_PRECISION_FP16: return "fp16";
+	case NST_PRECISION_INT8: return "int8";
 	}
 	return "unknown";
 }

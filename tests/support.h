@@ -99,6 +99,16 @@ void note(double *worst, double err);
 /* PyTorch's 'reflect' padding index (the edge not repeated), folded as often as needed for pads
  * wider than the picture; size 1 reads pixel 0.  Written independently of the library's. */
 int naive_reflect(int i, int n);
+/* A k x k convolution (padding k / 2, reflected or zero) of an input [h][w][cin] upsampled up
+ * times (nearest), HWIO weights [k][k][cin][cout]. */
+struct naive_conv_shape {
+	int k, stride, up;
+	bool reflect;
+	int cin, cout, h, w;
+};
+/* out[oy][ox][co] in double, and the sum of the absolute values of its terms. */
+void naive_conv_value(const struct naive_conv_shape *c, const float *in, const float *hwio, const float *bias, int oy,
+                      int ox, int co, double *value, double *abs_sum);
 /* Seconds of CLOCK_MONOTONIC since *t0. */
 double seconds_since(const struct timespec *t0);
 

@@ -242,28 +242,8 @@ struct conv_case {
 /* Naive: out[oy][ox][co] (double) and the sum of the absolute values of its terms. */
 static void naive_conv(const struct conv_case *c, const float *in, const float *hwio, const float *bias, int oy,
                        int ox, int co, double *value, double *abs_sum) {
-	const int uh = c->up * c->h, uw = c->up * c->w, pad = c->k / 2;
-	double v = (double)bias[co], a = fabs((double)bias[co]);
-	for (int ky = 0; ky < c->k; ky++)
-		for (int kx = 0; kx < c->k; kx++) {
-			int uy = oy * c->stride - pad + ky, ux = ox * c->stride - pad + kx;
-			if (c->reflect) {
-				uy = naive_reflect(uy, uh);
-				ux = naive_reflect(ux, uw);
-			} else if (uy < 0 || uy >= uh || ux < 0 || ux >= uw) {
-				continue;
-			}
-			const int iy = uy / c->up, ix = ux / c->up; /* nearest upsampling */
-			for (int ci = 0; ci < c->cin; ci++) {
-				const double t = (double)in[((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci] *
-				                 (double)hwio[(((size_t)ky * (size_t)c->k + (size_t)kx) * (size_t)c->cin + (size_t)ci) *
-				                                  (size_t)c->cout + (size_t)co];
-				v += t;
-				a += fabs(t);
-			}
-		}
-	*value = v;
-	*abs_sum = a;
+	const struct naive_conv_shape shape = {c->k, c->stride, c->up, c->reflect, c->cin, c->cout, c->h, c->w};
+	naive_conv_value(&shape, in, hwio, bias, oy, ox, co, value, abs_sum);
 }
 
 enum conv_kind { CONV_UP, CONV_NARROW, CONV_WINOGRAD, CONV_PHASES };

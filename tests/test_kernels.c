@@ -1405,10 +1405,10 @@ int main(void) {
 	check_pack_random(&r, 200);
 
 	static const struct nst_gemm_kernel scalars[] = {
-		{"nst_f32_gemm_4x8__scalar", nst_f32_gemm_4x8__scalar, 4, 8, false},
-		{"nst_f32_gemm_6x16__scalar", nst_f32_gemm_6x16__scalar, 6, 16, false},
-		{"nst_f32_gemm_8x8__scalar", nst_f32_gemm_8x8__scalar, 8, 8, false},
-		{"nst_f32_gemm_8x32__scalar", nst_f32_gemm_8x32__scalar, 8, 32, false},
+		{"nst_f32_gemm_4x8__scalar", nst_f32_gemm_4x8__scalar, 4, 8, false, false, NULL, NULL, NULL},
+		{"nst_f32_gemm_6x16__scalar", nst_f32_gemm_6x16__scalar, 6, 16, false, false, NULL, NULL, NULL},
+		{"nst_f32_gemm_8x8__scalar", nst_f32_gemm_8x8__scalar, 8, 8, false, false, NULL, NULL, NULL},
+		{"nst_f32_gemm_8x32__scalar", nst_f32_gemm_8x32__scalar, 8, 32, false, false, NULL, NULL, NULL},
 	};
 	printf("scalar twins against the double reference:\n");
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {

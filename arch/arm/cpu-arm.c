@@ -15,6 +15,9 @@ void nst_cpu_detect(struct nst_cpu_features *out) {
 #if defined(__aarch64__) || (defined(__ARM_NEON_FP) && (__ARM_NEON_FP & 2))
 	out->neon_fp16 = true;
 #endif
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+	out->neon_dot = true; /* sdot / udot (ARMv8.2-A dotprod: -mcpu=cortex-a76, a78ae) */
+#endif
 }
 #else
 typedef int nst_cpu_arm_unused;

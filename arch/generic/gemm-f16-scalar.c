@@ -96,6 +96,8 @@ void nst_f16_gemm_8x16__scalar(size_t mr, size_t nc, size_t kc, const float *a, 
 /* ---- Packing in a kernel's format ------------------------------------------------------------- */
 
 size_t nst_gemm_kernel_packed_floats(const struct nst_gemm_kernel *gemm, size_t k, size_t n) {
+	if (gemm->q8)
+		return nst_qu8s8_gemm_packed_floats(k, n, gemm->nr);
 	const size_t elements = nst_gemm_packed_floats(k, n, gemm->nr);
 	return gemm->f16 ? elements / 2 : elements; /* two float16 per float32 slot; NR is even */
 }
@@ -106,6 +108,10 @@ size_t nst_gemm_kernel_panel_floats(const struct nst_gemm_kernel *gemm, size_t k
 
 void nst_gemm_kernel_pack(const struct nst_gemm_kernel *gemm, size_t k, size_t n, const float *w, size_t w_stride,
                           const float *bias, float *packed) {
+	if (gemm->q8) {
+		nst_qu8s8_gemm_pack(k, n, gemm->nr, w, w_stride, bias, packed);
+		return;
+	}
 	if (!gemm->f16) {
 		nst_gemm_pack(k, n, gemm->nr, w, w_stride, bias, packed);
 		return;

@@ -36,6 +36,8 @@ void nst_cpu_detect(struct nst_cpu_features *out) {
 		__cpuid_count(7, 0, eax, ebx, ecx, edx);
 		out->avx2 = (ebx >> 5) & 1;
 		out->avx512f = zmm_state && ((ebx >> 16) & 1);
+		out->avx512bw = zmm_state && ((ebx >> 30) & 1);
+		out->avx512vnni = zmm_state && ((ecx >> 11) & 1);
 	}
 }
 

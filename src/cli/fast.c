@@ -121,9 +121,11 @@ static void usage(FILE *f) {
 	        "      --jpeg-quality Q  1..100 (default %d)\n"
 	        "      --threads N       (default: the CPUs this process may use; more are reduced to them)\n"
 	        "      --backend auto|simd|scalar  (default auto: the fastest here)\n"
-	        "      --precision fp32|fp16  GEMMs in float16 (default fp32): on CPUs with FP16 arithmetic\n"
+	        "      --precision fp32|fp16|int8  GEMMs in float16 (default fp32): on CPUs with FP16 arithmetic\n"
 	        "                        (Pi 5, Jetson Orin); with --backend scalar its portable reference;\n"
-	        "                        elsewhere fp32, with a notice\n"
+	        "                        elsewhere fp32, with a notice.  int8 (--model only): the im2col\n"
+	        "                        convolutions in 8-bit integers (AVX-512 VNNI, or the dot product of\n"
+	        "                        a Pi 5 / Jetson Orin), the residual blocks in fp32; elsewhere fp32\n"
 	        "      --raw FILE        also write the network's output before rounding, float32 RGB [H][W][3]\n"
 	        "                        (one picture only)\n"
 	        "      --sheet FILE      also write photo | result side by side (one picture only)\n"
@@ -342,8 +344,10 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 				c->precision = NST_PRECISION_FP32;
 			else if (!strcmp(optarg, "fp16"))
 				c->precision = NST_PRECISION_FP16;
+			else if (!strcmp(optarg, "int8"))
+				c->precision = NST_PRECISION_INT8;
 			else
-				return cli_fail(EXIT_USAGE, "--precision: '%s' is not fp32 or fp16", optarg);
+				return cli_fail(EXIT_USAGE, "--precision: '%s' is not fp32, fp16 or int8", optarg);
 			break;
 		case OPT_JPEG_QUALITY:
 			if (!cli_parse_int(optarg, 1, 100, &c->jpeg_quality))
