@@ -19,7 +19,8 @@ With both, each distilled nst row also gets its ratio to the same backend's bloc
 
 The feed-forward mode beside torch_fast.py and OpenCV's DNN module (python3-opencv; make compare
 installs it): milliseconds per picture (median of --fast-runs after a warm-up, in one process each:
-nst --model --bench, torch_fast.forward in a loop, and cv2.dnn's forward in a loop on the same
+nst --model --bench in fp32 and with --precision int8, torch_fast.forward in a loop, and
+cv2.dnn's forward in a loop on the same
 network exported to ONNX from torch_fast.py at run time, with cv2.setNumThreads(--threads)), each
 process's peak RSS, the speed-ups over torch and over OpenCV, and OpenCV's output against torch's
 (relative L2).  Where OpenCV cannot run (no cv2, the export fails), its row says why and the rest
@@ -240,12 +241,6 @@ def compare_fast(a, nst, tmp):
                                  str(a.fast_runs)])
             tms = float(re.search(r"median_ms ([0-9.]+)", tout).group(1))
             ocv = time_opencv(a, ref, binary, photo, tmp)
-            _, nrss, nout = run([nst, "--model", nstw, "-c", photo, "-o", os.path.join(tmp, "fast-out.png"),
-                                 "--threads", str(a.threads), "--bench", str(a.fast_runs)])
-            m = re.search(r"median ([0-9.]+) ms", nout)
-            if not m:
-                sys.exit("compare_torch: nst --bench printed no median:\n" + nout[-2000:])
-            nms = float(m.group(1))
             oms = ocv[1] if ocv[0] else None
             def vs_opencv(ms):
                 return "%.2fx" % (oms / ms) if oms else ""
@@ -256,8 +251,21 @@ def compare_fast(a, nst, tmp):
                               "%.2f" % (orss / trss), "1", "rel L2 %.2g" % rel))
             else:
                 table.append((size, model, "OpenCV dnn", "n/a", "", "", "", "", ocv[1]))
-            table.append((size, model, "nst", "%.1f" % nms, "%.2fx" % (tms / nms), "%.0f" % nrss,
-                          "%.2f" % (nrss / trss), vs_opencv(nms), ""))
+            # nst in fp32, then --precision int8 (where the CPU has no int8 kernels nst says so and
+            # runs fp32: the row says that instead of a figure)
+            for precision in ("fp32", "int8"):
+                _, nrss, nout = run([nst, "--model", nstw, "-c", photo, "-o", os.path.join(tmp, "fast-out.png"),
+                                     "--threads", str(a.threads), "--bench", str(a.fast_runs), "--precision", precision])
+                m = re.search(r"median ([0-9.]+) ms", nout)
+                if not m:
+                    sys.exit("compare_torch: nst --bench printed no median:\n" + nout[-2000:])
+                nms = float(m.group(1))
+                engine = "nst" if precision == "fp32" else "nst --precision int8"
+                if precision == "int8" and "running in fp32" in nout:
+                    table.append((size, model, engine, "n/a", "", "", "", "", "no int8 kernels on this CPU"))
+                    continue
+                table.append((size, model, engine, "%.1f" % nms, "%.2fx" % (tms / nms), "%.0f" % nrss,
+                              "%.2f" % (nrss / trss), vs_opencv(nms), ""))
     return table
 
 
