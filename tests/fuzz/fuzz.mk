@@ -39,8 +39,10 @@ fuzz:
 	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) fuzz-build
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ARGS="$(FUZZ_ARGS)" tests/fuzz/fuzz.sh $(FUZZ_TARGETS)
 
-$(FUZZ_BUILD)/obj/arch/x86/%-avx2.o: FUZZ_ISA := -mavx2 -mfma -mf16c
-$(FUZZ_BUILD)/obj/arch/x86/%-avx512.o: FUZZ_ISA := -mavx512f -mavx2 -mfma
+# The kernel files' instruction sets: the Makefile's ISA_* (one list for both builds).
+$(FUZZ_BUILD)/obj/arch/x86/%-avx2.o: FUZZ_ISA := $(ISA_AVX2)
+$(FUZZ_BUILD)/obj/arch/x86/%-avx512.o: FUZZ_ISA := $(ISA_AVX512)
+$(FUZZ_BUILD)/obj/arch/x86/%-avx512vnni.o: FUZZ_ISA := $(ISA_AVX512VNNI)
 $(FUZZ_BUILD)/obj/arch/arm/%.o: FUZZ_ISA := $(TUNE_CFLAGS)
 # src/image_stb.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
 # writer shifts a negative int (the Makefile's SAN=1 skips that check there too), its decoders
