@@ -75,7 +75,8 @@ void nst_engine_release(struct nst_engine *engine) {
 size_t nst_parallel_slots(const struct nst_engine *engine, size_t items) {
 	if (!engine->pool || engine->threads < 2 || items < 2)
 		return 1;
-	return (size_t)engine->threads < items ? (size_t)engine->threads : items;
+	const size_t slots = engine->threads < NST_MAX_SLOTS ? (size_t)engine->threads : NST_MAX_SLOTS;
+	return slots < items ? slots : items;
 }
 
 size_t nst_parallel_items(const struct nst_engine *engine, size_t units) {
@@ -85,18 +86,29 @@ size_t nst_parallel_items(const struct nst_engine *engine, size_t units) {
 	return units < slots * NST_ITEMS_PER_SLOT ? units : slots * NST_ITEMS_PER_SLOT;
 }
 
+/* A slot's own items [first, end): it takes them from the front through next, and so, once their
+ * own are done, do the others.  One per cache line: the slots' counters do not share lines. */
+struct slot_items {
+	_Alignas(NST_CACHE_LINE_BYTES) atomic_size_t next; /* the next of these items nobody has taken */
+	size_t end;
+};
+
 struct parallel_task {
 	nst_task_fn fn;
 	void *context;
-	size_t items, slots;
-	atomic_size_t next; /* the next item nobody has taken */
+	size_t slots;
+	struct slot_items own[NST_MAX_SLOTS];
 };
 
 static void run_slot(void *context, size_t slot) {
 	struct parallel_task *t = context;
-	/* relaxed: the pool's end of region orders the items' writes before the caller reads them */
-	for (size_t item; (item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed)) < t->items;)
-		t->fn(t->context, slot, item);
+	/* its own items first, then the others', slot + 1, slot + 2, ... round; relaxed: the pool's
+	 * end of region orders the items' writes before the caller reads them */
+	for (size_t k = 0; k < t->slots; k++) {
+		struct slot_items *r = &t->own[(slot + k) % t->slots];
+		for (size_t item; (item = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end;)
+			t->fn(t->context, slot, item);
+	}
 }
 
 /* PTHREADPOOL_FLAG_YIELD_WORKERS: without it, pthreadpool's workers spin (about a million pause
@@ -106,8 +118,14 @@ static void run_slot(void *context, size_t slot) {
  * that serial work to do: measured at 2 threads on 2 loaded CPUs, 2.4x the wall time of sleeping
  * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region. */
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context) {
-	struct parallel_task t = {.fn = fn, .context = context, .items = items, .slots = nst_parallel_slots(engine, items)};
-	atomic_init(&t.next, 0);
+	struct parallel_task t; /* own[] initialized for the slots used only */
+	t.fn = fn;
+	t.context = context;
+	t.slots = nst_parallel_slots(engine, items);
+	for (size_t s = 0; s < t.slots; s++) {
+		atomic_init(&t.own[s].next, items * s / t.slots);
+		t.own[s].end = items * (s + 1) / t.slots;
+	}
 	if (t.slots > 1)
 		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, PTHREADPOOL_FLAG_YIELD_WORKERS);
 	else

