@@ -69,10 +69,56 @@ static void vector_pass(const struct nst_engine *engine, size_t n, float alpha, 
 	nst_parallel_sums(engine, n, vector_part, &t, out ? 2 : 0, out);
 }
 
-static double dot(const struct nst_engine *engine, size_t n, const float *a, const float *b) {
-	double out[2];
-	vector_pass(engine, n, 0.0f, NULL, NULL, a, b, NULL, NULL, out);
-	return out[0];
+/* The curvature pair, in place (the ring is written only if it is kept): y = g - prev into prev,
+ * s = t d into d; sums[0] = y . s, sums[1] = y . y. */
+struct curvature_pass {
+	const float *g; /* [n] */
+	float *y, *d;   /* [n] each: prev, becoming y; d, becoming s */
+	float t;
+};
+
+static void curvature_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct curvature_pass *c = context;
+	for (size_t b = i0; b < i1; b += VECTOR_BLOCK) {
+		const size_t e = i1 - b < VECTOR_BLOCK ? i1 : b + VECTOR_BLOCK;
+		nst_floats_subtract_from(e - b, c->g + b, c->y + b);
+		nst_floats_scale_in_place(e - b, c->t, c->d + b);
+		sums[0] += nst_dot_range(b, e, c->y, c->d);
+		sums[1] += nst_dot_range(b, e, c->y, c->y);
+	}
+}
+
+/* The pair kept (y, s copied into the ring's slot, if ring_y) and the new direction started:
+ * d = -g. */
+struct restart_pass {
+	const float *g, *y;   /* [n] each */
+	float *d;             /* [n] */
+	float *ring_y, *ring_s; /* [n] each, or NULL */
+};
+
+static void restart_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct restart_pass *r = context;
+	(void)sums;
+	if (r->ring_y) {
+		memcpy(r->ring_y + i0, r->y + i0, (i1 - i0) * sizeof(float));
+		memcpy(r->ring_s + i0, r->d + i0, (i1 - i0) * sizeof(float));
+	}
+	nst_floats_scale(i1 - i0, -1.0f, r->g + i0, r->d + i0);
+}
+
+/* After the direction: prev = g, and sums[0] = g . d (the directional derivative). */
+struct keep_pass {
+	const float *g, *d; /* [n] each */
+	float *prev;        /* [n] */
+};
+
+static void keep_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct keep_pass *k = context;
+	memcpy(k->prev + i0, k->g + i0, (i1 - i0) * sizeof(float));
+	for (size_t b = i0; b < i1; b += VECTOR_BLOCK) {
+		const size_t e = i1 - b < VECTOR_BLOCK ? i1 : b + VECTOR_BLOCK;
+		sums[0] += nst_dot_range(b, e, k->g, k->d);
+	}
 }
 
 static void lbfgs_place(struct nst_optim *opt, struct nst_arena *a) {
@@ -173,14 +219,14 @@ static void direction(const struct nst_optim *opt, const struct nst_engine *engi
 	/* y = g - prev and s = t d are written to the ring only if the curvature is kept: first into
 	 * prev (not needed after this) and d (scaled in place), then ys = y . s and yy = y . y. */
 	float *yv = r->prev_grad;
-	nst_floats_subtract_from(n, g, yv); /* g - prev */
-	nst_floats_scale_in_place(n, (float)r->t, d);
+	struct curvature_pass cp = {g, yv, d, (float)r->t};
 	double c[2];
-	vector_pass(engine, n, 0.0f, NULL, NULL, yv, d, yv, yv, c);
+	nst_parallel_sums(engine, n, curvature_part, &cp, 2, c);
 	const double ys = c[0], yy = c[1];
-	if (ys > LBFGS_MIN_CURVATURE) {
-		memcpy(y, yv, n * sizeof(float));
-		memcpy(st, d, n * sizeof(float));
+	const bool keep = ys > LBFGS_MIN_CURVATURE;
+	struct restart_pass rp = {g, yv, d, keep ? y : NULL, keep ? st : NULL};
+	nst_parallel_sums(engine, n, restart_part, &rp, 0, NULL);
+	if (keep) {
 		r->ro[slot] = 1.0 / ys;
 		if (r->n_old == m)
 			r->oldest = (r->oldest + 1) % m; /* the oldest pair was overwritten */
@@ -188,7 +234,6 @@ static void direction(const struct nst_optim *opt, const struct nst_engine *engi
 			r->n_old++;
 		r->h_diag = ys / yy;
 	}
-	nst_floats_scale(n, -1.0f, g, d);
 	/* First loop, newest pair to oldest: al_j = ro_j s_j . d, d -= al_j y_j; each pass makes its
 	 * update and the next pair's dot product. */
 	const float *upd = NULL; /* the update each pass makes first: d -= a upd */
@@ -259,7 +304,9 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 			} else {
 				direction(opt, obj->engine, r, g);
 			}
-			memcpy(prev, g, n * sizeof(float));
+			struct keep_pass kp = {g, d, prev};
+			double gtd;
+			nst_parallel_sums(obj->engine, n, keep_part, &kp, 1, &gtd);
 			if (r->n_iter == 1) {
 				double l1 = 0.0;
 				for (size_t i = 0; i < n; i++)
@@ -268,7 +315,6 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 			} else {
 				r->t = (double)lr;
 			}
-			const double gtd = dot(obj->engine, n, g, d);
 			if (gtd > -LBFGS_TOLERANCE_CHANGE)
 				break;
 			if (opt->line_search) {
@@ -277,7 +323,7 @@ static enum nst_status lbfgs_run(struct nst_optim *opt, const struct nst_objecti
 					return s;
 				continue;
 			}
-			nst_floats_axpy(n, (float)r->t, d, obj->x);
+			vector_pass(obj->engine, n, (float)r->t, d, obj->x, NULL, NULL, NULL, NULL, NULL); /* x += t d */
 			*obj->seconds += nst_seconds() - t0;
 			if (r->n_iter != max_iter) {
 				r->f = obj->evaluate(obj->context, true);
