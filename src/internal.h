@@ -377,7 +377,8 @@ void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate);
 /* total variation of x [h][w][3] times weight; grad (+)= its gradient. */
-double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate);
+double nst_tv_loss(const struct nst_engine *engine, int h, int w, int c, const float *x, float weight, float *grad,
+                   bool accumulate);
 
 /* ---------------------------------------------------------------------------------------------
  * XNNPACK backend (src/xnnpack.c): convolution operators whose memory comes from a heap in the

@@ -368,7 +368,7 @@ void nst_vgg_evaluate(struct nst_session *s, bool need_grad, struct nst_losses *
 		v.style += s->losses[i].style ? s->losses[i].style_value : 0.0;
 	}
 	const double t0 = nst_seconds();
-	v.tv = nst_tv_loss(h, w, RGB, s->x, s->options.tv_weight, need_grad ? s->grad : NULL, true);
+	v.tv = nst_tv_loss(&s->engine, h, w, RGB, s->x, s->options.tv_weight, need_grad ? s->grad : NULL, true);
 	s->profile.loss_seconds += nst_seconds() - t0;
 	/* The reference sums in float32 in this order: content + style + tv. */
 	v.total = (double)((float)v.content + (float)v.style + (float)v.tv);

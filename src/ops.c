@@ -594,33 +594,53 @@ double nst_content_loss(const struct nst_engine *engine, size_t count, const flo
 	return (double)weight * sum / (double)count;
 }
 
-double nst_tv_loss(int h, int w, int c, const float *x, float weight, float *grad, bool accumulate) {
-	const size_t cc = (size_t)c, row = (size_t)w * cc, n = (size_t)h * row;
-	if (grad && !accumulate)
-		memset(grad, 0, n * sizeof(float));
-	double sum = 0.0;
-	const float two_w = 2.0f * weight;
-	for (int y = 0; y < h; y++)
-		for (int xx = 0; xx < w; xx++)
+struct tv_task {
+	int h, w;
+	size_t c, row, n; /* channels, floats per row, floats */
+	const float *x;   /* [h][w][c] */
+	float two_w;
+	float *grad;      /* [h][w][c] or NULL */
+	bool accumulate;
+};
+
+/* Rows [i0 / row, i1 / row) (the last part to the last row): their squared differences with the
+ * next row and column into sums[0]; each gradient entry gathered from the differences that touch
+ * it, in the order a raster pass scattering them would add them (the one above, the one to the
+ * left, then its own two), so that the bits do not depend on the parts. */
+static void tv_part(void *context, size_t i0, size_t i1, double *sums) {
+	const struct tv_task *t = context;
+	const size_t cc = t->c, row = t->row;
+	const int y1 = i1 == t->n ? t->h : (int)(i1 / row);
+	for (int y = (int)(i0 / row); y < y1; y++)
+		for (int xx = 0; xx < t->w; xx++)
 			for (size_t ch = 0; ch < cc; ch++) {
 				const size_t i = (size_t)y * row + (size_t)xx * cc + ch;
-				if (y + 1 < h) {
-					const float d = x[i + row] - x[i];
-					sum += (double)d * (double)d;
-					if (grad) {
-						grad[i + row] += two_w * d;
-						grad[i] -= two_w * d;
-					}
+				float g = t->grad && t->accumulate ? t->grad[i] : 0.0f;
+				if (y > 0)
+					g += t->two_w * (t->x[i] - t->x[i - row]);
+				if (xx > 0)
+					g += t->two_w * (t->x[i] - t->x[i - cc]);
+				if (y + 1 < t->h) {
+					const float d = t->x[i + row] - t->x[i];
+					sums[0] += (double)d * (double)d;
+					g -= t->two_w * d;
 				}
-				if (xx + 1 < w) {
-					const float d = x[i + cc] - x[i];
-					sum += (double)d * (double)d;
-					if (grad) {
-						grad[i + cc] += two_w * d;
-						grad[i] -= two_w * d;
-					}
+				if (xx + 1 < t->w) {
+					const float d = t->x[i + cc] - t->x[i];
+					sums[0] += (double)d * (double)d;
+					g -= t->two_w * d;
 				}
+				if (t->grad)
+					t->grad[i] = g;
 			}
+}
+
+double nst_tv_loss(const struct nst_engine *engine, int h, int w, int c, const float *x, float weight, float *grad,
+                   bool accumulate) {
+	const size_t cc = (size_t)c, row = (size_t)w * cc;
+	struct tv_task t = {h, w, cc, row, (size_t)h * row, x, 2.0f * weight, grad, accumulate};
+	double sum;
+	nst_parallel_sums(engine, t.n, tv_part, &t, 1, &sum);
 	return (double)weight * sum;
 }
 

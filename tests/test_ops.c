@@ -16,7 +16,8 @@
  *   5. nst_gram (one chunk and several, i.e. partial Grams summed over slots), nst_style_loss
  *      (value and M), nst_style_grad (overwrite / accumulate), and the whole chain
  *      gram -> M -> F M against finite differences of the double style loss.
- *   6. nst_content_loss and nst_tv_loss: values, gradients (finite differences), accumulate flag.
+ *   6. nst_content_loss and nst_tv_loss: values, gradients (finite differences), accumulate flag;
+ *      the tv gradient on the engines' threads has a raster scatter's bits.
  *
  * Engines: the scalar GEMM kernel and the best kernel of this CPU, each on the calling thread
  * (pool NULL) and on a 2-thread pthreadpool, plus every other kernel of nst_kernel_configs
@@ -1315,6 +1316,57 @@ static double naive_tv_loss(int h, int w, int c, const double *x, double weight)
 	return weight * s;
 }
 
+/* The gradient as a raster pass scatters it in float (each difference added to the pixel after it
+ * and taken from its own, vertical then horizontal): the engine's gather must give these bits. */
+static void scatter_tv_grad(int h, int w, int c, const float *x, float weight, float *grad) {
+	const size_t cc = (size_t)c, row = (size_t)w * cc;
+	const float two_w = 2.0f * weight;
+	for (int y = 0; y < h; y++)
+		for (int xx = 0; xx < w; xx++)
+			for (size_t ch = 0; ch < cc; ch++) {
+				const size_t i = (size_t)y * row + (size_t)xx * cc + ch;
+				if (y + 1 < h) {
+					const float d = x[i + row] - x[i];
+					grad[i + row] += two_w * d;
+					grad[i] -= two_w * d;
+				}
+				if (xx + 1 < w) {
+					const float d = x[i + cc] - x[i];
+					grad[i + cc] += two_w * d;
+					grad[i] -= two_w * d;
+				}
+			}
+}
+
+/* The engine's gradient (written and accumulated) has the raster scatter's bits, and its value
+ * the calling thread's bits, on pictures large enough for the pool's threads. */
+static void test_tv_bits(const struct test_engine *te, int h, int w, int c, struct nst_rng *r) {
+	const size_t n = (size_t)h * (size_t)w * (size_t)c;
+	float *x = xmalloc(n * sizeof(float)), *g0 = xmalloc(n * sizeof(float)), *want = xmalloc(n * sizeof(float));
+	float *want_acc = xmalloc(n * sizeof(float)), *grad = galloc(n), *grad_acc = galloc(n);
+	fill_uniform(r, x, n, 0.0, 255.0);
+	fill_uniform(r, g0, n, -1.0, 1.0);
+	const float weight = 1e-3f;
+	memset(want, 0, n * sizeof(float));
+	scatter_tv_grad(h, w, c, x, weight, want);
+	copy_floats(want_acc, g0, n);
+	scatter_tv_grad(h, w, c, x, weight, want_acc);
+	copy_floats(grad_acc, g0, n);
+	const double v = nst_tv_loss(&te->e, h, w, c, x, weight, grad, false);
+	nst_tv_loss(&te->e, h, w, c, x, weight, grad_acc, true);
+	CHECK(nst_tv_loss(NULL, h, w, c, x, weight, NULL, false) == v, "%s: tv loss %dx%dx%d: another value on this thread",
+	      te->label, h, w, c);
+	CHECK(memcmp(grad, want, n * sizeof(float)) == 0 && memcmp(grad_acc, want_acc, n * sizeof(float)) == 0,
+	      "%s: tv grad %dx%dx%d: not the raster scatter's bits", te->label, h, w, c);
+	CHECK(guard_ok(grad, n) && guard_ok(grad_acc, n), "%s: tv loss %dx%dx%d: write past grad", te->label, h, w, c);
+	free(x);
+	free(g0);
+	free(want);
+	free(want_acc);
+	free(grad);
+	free(grad_acc);
+}
+
 static void test_tv_case(int h, int w, int c, float weight, struct nst_rng *r, struct worst *worst) {
 	const size_t n = (size_t)h * (size_t)w * (size_t)c;
 	float *x = xmalloc(n * sizeof(float)), *g0 = xmalloc(n * sizeof(float));
@@ -1328,9 +1380,9 @@ static void test_tv_case(int h, int w, int c, float weight, struct nst_rng *r, s
 
 	float *grad = galloc(n), *grad_acc = galloc(n);
 	copy_floats(grad_acc, g0, n);
-	const double v_none = nst_tv_loss(h, w, c, x, weight, NULL, false);
-	const double v_over = nst_tv_loss(h, w, c, x, weight, grad, false);
-	const double v_acc = nst_tv_loss(h, w, c, x, weight, grad_acc, true);
+	const double v_none = nst_tv_loss(NULL, h, w, c, x, weight, NULL, false);
+	const double v_over = nst_tv_loss(NULL, h, w, c, x, weight, grad, false);
+	const double v_acc = nst_tv_loss(NULL, h, w, c, x, weight, grad_acc, true);
 	const double want = naive_tv_loss(h, w, c, xd, weight);
 	const double verr = fabs(v_over - want) / (fabs(want) + 1e-300);
 	note(&worst->tv_value, verr);
@@ -1505,6 +1557,10 @@ int main(void) {
 		test_tv_case(tvs[i][0], tvs[i][1], tvs[i][2], 1.0f, &r, &worst);
 		test_tv_case(tvs[i][0], tvs[i][1], tvs[i][2], 1e-4f, &r, &worst);
 	}
+	static const int tv_bits[][3] = {{7, 11, 3}, {1, 5, 3}, {131, 89, 3}, {3, 4099, 3}}; /* the last two on the pool */
+	for (size_t i = 0; i < sizeof(tv_bits) / sizeof(tv_bits[0]); i++)
+		for (int k = 0; k < n_engines; k++)
+			test_tv_bits(&engines[k], tv_bits[i][0], tv_bits[i][1], tv_bits[i][2], &r);
 
 	printf("content and tv: %.2f s\n", seconds_since(&t0));
 	printf("worst relative errors:\n");
