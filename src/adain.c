@@ -6,10 +6,11 @@
  * with itself by alpha (the --strength of the arbitrary-style mode).
  *
  * The sums are in double (two passes: the mean, then the deviations), so that the statistics do
- * not depend on the picture's size beyond float rounding of the inputs.  The engine's threads
- * take runs of CHANNEL_RUN channels (the statistics) or of pixels (AdaIN), and each channel's sums
- * run over the pixels in order whatever the threads: the same bits on any thread count.  Runs of
- * a constant count of channels are what GCC's -O2 vectorizes.
+ * not depend on the picture's size beyond float rounding of the inputs.  Both passes cut the pixels
+ * into NST_SUM_PARTS fixed parts, each part's per-channel sums added in part order: the same bits on
+ * any thread count, and each thread reads the rows of the feature map it wrote (the convolution
+ * before gives each thread its own rows: src/engine.h), as AdaIN's pass over pixels then does.
+ * Runs of a constant count of channels are what GCC's -O2 vectorizes.
  */
 #include <assert.h>
 #include <math.h>
@@ -20,54 +21,74 @@
 
 struct stats_task {
 	size_t n, c;
-	const float *f; /* [n][c] */
-	float eps;
-	float *mean, *std;
+	const float *f;       /* [n][c] */
+	const double *center; /* [c]: NULL for the sums, the means for the squared deviations */
+	double part[NST_SUM_PARTS][NST_ADAIN_MAX_CHANNELS];
 };
 
-/* The sums of channels k0 .. k0 + run over every pixel; run is CHANNEL_RUN (a constant, so that
- * the channel loop is vectorized) or the last few. */
-static inline __attribute__((always_inline)) void stats_run(const struct stats_task *t, size_t k0, size_t run) {
-	const size_t c = t->c, n = t->n;
-	double sum[CHANNEL_RUN] = {0}, squares[CHANNEL_RUN] = {0};
-	for (size_t i = 0; i < n; i++) /* pixel by pixel: the channels of one pixel are contiguous */
-		for (size_t k = 0; k < run; k++)
-			sum[k] += t->f[i * c + k0 + k];
-	for (size_t k = 0; k < run; k++) {
-		sum[k] /= (double)n; /* the mean, in double for the deviations */
-		t->mean[k0 + k] = (float)sum[k];
+/* Channels k0 .. k0 + run of pixels [i0, i1) into sums; run is CHANNEL_RUN (a constant, so that the
+ * channel loop is vectorized) or the last few. */
+static inline __attribute__((always_inline)) void stats_run(const struct stats_task *t, size_t i0, size_t i1, size_t k0,
+                                                            size_t run, double *sums) {
+	const size_t c = t->c;
+	double acc[CHANNEL_RUN] = {0};
+	if (t->center) {
+		for (size_t i = i0; i < i1; i++) /* pixel by pixel: the channels of one pixel are contiguous */
+			for (size_t k = 0; k < run; k++) {
+				const double d = t->f[i * c + k0 + k] - t->center[k0 + k];
+				acc[k] += d * d;
+			}
+	} else {
+		for (size_t i = i0; i < i1; i++)
+			for (size_t k = 0; k < run; k++)
+				acc[k] += t->f[i * c + k0 + k];
 	}
-	if (!t->std)
-		return;
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < run; k++) {
-			const double d = t->f[i * c + k0 + k] - sum[k];
-			squares[k] += d * d;
-		}
 	for (size_t k = 0; k < run; k++)
-		t->std[k0 + k] = (float)sqrt((n > 1 ? squares[k] / (double)(n - 1) : 0.0) + (double)t->eps);
+		sums[k0 + k] = acc[k];
 }
 
-static void stats_item(void *context, size_t slot, size_t item) {
+static void stats_part(void *context, size_t slot, size_t part) {
 	(void)slot;
-	const struct stats_task *t = context;
-	const size_t k0 = item * CHANNEL_RUN;
-	if (t->c - k0 >= CHANNEL_RUN)
-		stats_run(t, k0, CHANNEL_RUN);
+	struct stats_task *t = context;
+	const size_t i0 = t->n * part / NST_SUM_PARTS, i1 = t->n * (part + 1) / NST_SUM_PARTS;
+	size_t k0 = 0;
+	for (; k0 + CHANNEL_RUN <= t->c; k0 += CHANNEL_RUN)
+		stats_run(t, i0, i1, k0, CHANNEL_RUN, t->part[part]);
+	if (k0 < t->c)
+		stats_run(t, i0, i1, k0, t->c - k0, t->part[part]);
+}
+
+/* out[k] = the parts' sums of channel k, added in part order. */
+static void stats_pass(const struct nst_engine *engine, struct stats_task *t, double *out) {
+	if (engine && t->n * t->c >= NST_SUM_PARALLEL_MIN)
+		nst_parallel_for(engine, NST_SUM_PARTS, stats_part, t);
 	else
-		stats_run(t, k0, t->c - k0);
+		for (size_t part = 0; part < NST_SUM_PARTS; part++)
+			stats_part(t, 0, part);
+	for (size_t k = 0; k < t->c; k++) {
+		out[k] = 0.0;
+		for (size_t part = 0; part < NST_SUM_PARTS; part++)
+			out[k] += t->part[part][k];
+	}
 }
 
 void nst_channel_stats(const struct nst_engine *engine, size_t n, int c, const float *f, float eps, float *mean,
                        float *std) {
 	assert(c <= NST_ADAIN_MAX_CHANNELS);
-	struct stats_task t = {n, (size_t)c, f, eps, mean, std};
-	const size_t items = ((size_t)c + CHANNEL_RUN - 1) / CHANNEL_RUN;
-	if (engine)
-		nst_parallel_for(engine, items, stats_item, &t);
-	else
-		for (size_t i = 0; i < items; i++)
-			stats_item(&t, 0, i);
+	const size_t cc = (size_t)c;
+	struct stats_task t = {.n = n, .c = cc, .f = f, .center = NULL};
+	double m[NST_ADAIN_MAX_CHANNELS], squares[NST_ADAIN_MAX_CHANNELS];
+	stats_pass(engine, &t, m);
+	for (size_t k = 0; k < cc; k++) {
+		m[k] /= (double)n; /* the mean, in double for the deviations */
+		mean[k] = (float)m[k];
+	}
+	if (!std)
+		return;
+	t.center = m;
+	stats_pass(engine, &t, squares);
+	for (size_t k = 0; k < cc; k++)
+		std[k] = (float)sqrt((n > 1 ? squares[k] / (double)(n - 1) : 0.0) + (double)eps);
 }
 
 struct adain_task {

@@ -6,7 +6,9 @@
  *     the bilinear x2 upsampling, ReLU or not; scalar on the calling thread and on two threads (the
  *     same bits), and on this CPU's SIMD kernels; the shapes it does not run refused;
  *   - bilinear x2 alone (a 1x1 identity kernel), against PyTorch's formula written out;
- *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit.
+ *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit;
+ *     on a feature map large enough for the pool's threads, the same bits on 2 threads as on the
+ *     calling thread (fixed parts of pixels), the statistics against naive double sums.
  * The seed is printed; NST_TEST_SEED=N repeats a run.
  */
 #include <math.h>
@@ -236,10 +238,53 @@ static void test_adain(uint64_t seed) {
 	}
 }
 
+/* A feature map large enough for the pool's threads: statistics and AdaIN with the same bits on 2
+ * threads as on the calling thread, and the statistics right. */
+static void test_adain_threads(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed ^ 0xada2);
+	enum { N = 4099, C = 37 }; /* N C above NST_SUM_PARALLEL_MIN; 37 channels: two runs of 16 and 5 */
+	static float f[N * C], x1[N * C], x2[N * C];
+	float mean1[C], std1[C], mean2[C], std2[C];
+	for (int i = 0; i < N * C; i++)
+		f[i] = (float)urand(&r, -3, 5) + (float)(i % C);
+	struct nst_engine e;
+	CHECK(nst_engine_init(&e, NST_BACKEND_SCALAR, NST_PRECISION_FP32, 2, NULL) == NST_OK &&
+	          nst_engine_start(&e, NULL) == NST_OK,
+	      "engine of 2 threads");
+	nst_channel_stats(&e, N, C, f, 1e-5f, mean2, std2);
+	nst_channel_stats(NULL, N, C, f, 1e-5f, mean1, std1);
+	CHECK(memcmp(mean1, mean2, sizeof mean1) == 0 && memcmp(std1, std2, sizeof std1) == 0,
+	      "channel statistics: other bits on 2 threads than on the calling thread");
+	for (int k = 0; k < C; k++) {
+		double m = 0, v = 0;
+		for (int i = 0; i < N; i++)
+			m += f[i * C + k];
+		m /= N;
+		for (int i = 0; i < N; i++)
+			v += (f[i * C + k] - m) * (f[i * C + k] - m);
+		const double sd = sqrt(v / (N - 1) + 1e-5);
+		CHECK(fabs(mean2[k] - m) <= 1e-6 * (1 + fabs(m)) && fabs(std2[k] - sd) <= 1e-6 * sd,
+		      "channel %d of %d x %d: mean %g std %g, naive %g %g", k, N, C, (double)mean2[k], (double)std2[k], m, sd);
+	}
+	float s_mean[C], s_std[C];
+	for (int k = 0; k < C; k++) {
+		s_mean[k] = (float)urand(&r, -1, 1);
+		s_std[k] = (float)urand(&r, 0.5, 2);
+	}
+	memcpy(x1, f, sizeof x1);
+	memcpy(x2, f, sizeof x2);
+	nst_adain(NULL, N, C, x1, mean1, std1, s_mean, s_std, 0.75f);
+	nst_adain(&e, N, C, x2, mean2, std2, s_mean, s_std, 0.75f);
+	CHECK(memcmp(x1, x2, sizeof x1) == 0, "AdaIN: other bits on 2 threads than on the calling thread");
+	nst_engine_release(&e);
+}
+
 int main(void) {
 	const uint64_t seed = support_seed("test_conv_grouped");
 	test_grouped(seed);
 	test_bilinear(seed);
 	test_adain(seed);
+	test_adain_threads(seed);
 	return check_finish("test_conv_grouped");
 }
