@@ -188,6 +188,18 @@ static void test_bilinear(uint64_t seed) {
 	free(out);
 }
 
+/* Channel k of f [n][c]: its mean and unbiased variance (as torch.var), naively in double. */
+static void naive_stats(const float *f, int n, int c, int k, double *mean, double *var) {
+	double m = 0, v = 0;
+	for (int i = 0; i < n; i++)
+		m += f[i * c + k];
+	m /= n;
+	for (int i = 0; i < n; i++)
+		v += (f[i * c + k] - m) * (f[i * c + k] - m);
+	*mean = m;
+	*var = v / (n - 1);
+}
+
 static void test_adain(uint64_t seed) {
 	struct nst_rng r;
 	nst_rng_seed(&r, seed ^ 0xada1);
@@ -197,13 +209,8 @@ static void test_adain(uint64_t seed) {
 		f[i] = (float)urand(&r, -3, 5) * (float)(1 + i % C);
 	nst_channel_stats(NULL, N, C, f, 1e-5f, mean, std);
 	for (int k = 0; k < C; k++) {
-		double m = 0, v = 0;
-		for (int i = 0; i < N; i++)
-			m += f[i * C + k];
-		m /= N;
-		for (int i = 0; i < N; i++)
-			v += (f[i * C + k] - m) * (f[i * C + k] - m);
-		v /= N - 1; /* unbiased, as torch.var */
+		double m, v;
+		naive_stats(f, N, C, k, &m, &v);
 		CHECK(fabs(mean[k] - m) <= 1e-6 * (1 + fabs(m)), "channel %d mean %g, naive %g", k, (double)mean[k], m);
 		CHECK(fabs(std[k] - sqrt(v + 1e-5)) <= 1e-6 * sqrt(v), "channel %d std %g, naive %g", k, (double)std[k],
 		      sqrt(v + 1e-5));
@@ -257,13 +264,9 @@ static void test_adain_threads(uint64_t seed) {
 	CHECK(memcmp(mean1, mean2, sizeof mean1) == 0 && memcmp(std1, std2, sizeof std1) == 0,
 	      "channel statistics: other bits on 2 threads than on the calling thread");
 	for (int k = 0; k < C; k++) {
-		double m = 0, v = 0;
-		for (int i = 0; i < N; i++)
-			m += f[i * C + k];
-		m /= N;
-		for (int i = 0; i < N; i++)
-			v += (f[i * C + k] - m) * (f[i * C + k] - m);
-		const double sd = sqrt(v / (N - 1) + 1e-5);
+		double m, v;
+		naive_stats(f, N, C, k, &m, &v);
+		const double sd = sqrt(v + 1e-5);
 		CHECK(fabs(mean2[k] - m) <= 1e-6 * (1 + fabs(m)) && fabs(std2[k] - sd) <= 1e-6 * sd,
 		      "channel %d of %d x %d: mean %g std %g, naive %g %g", k, N, C, (double)mean2[k], (double)std2[k], m, sd);
 	}
