@@ -132,6 +132,26 @@ void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn
 		run_slot(&t, 0);
 }
 
+struct rows_task {
+	nst_rows_fn fn;
+	void *context;
+	size_t rows, items;
+};
+
+static void rows_item(void *context, size_t slot, size_t item) {
+	(void)slot;
+	const struct rows_task *t = context;
+	t->fn(t->context, t->rows * item / t->items, t->rows * (item + 1) / t->items);
+}
+
+void nst_parallel_rows(const struct nst_engine *engine, size_t rows, nst_rows_fn fn, void *context) {
+	struct rows_task t = {fn, context, rows, engine ? nst_parallel_items(engine, rows) : 1};
+	if (engine)
+		nst_parallel_for(engine, t.items, rows_item, &t);
+	else
+		fn(context, 0, rows);
+}
+
 struct sums_task {
 	size_t n;
 	nst_sum_fn fn;

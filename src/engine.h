@@ -92,6 +92,13 @@ typedef void (*nst_sum_fn)(void *context, size_t i0, size_t i1, double *sums);
 void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out);
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context);
 
+/* fn(context, r0, r1) over the rows [r0, r1) of a picture of `rows` rows, in
+ * nst_parallel_items(engine, rows) even blocks on the engine's threads (engine NULL: one call on
+ * the calling thread).  For the passes into and out of a network: each thread converts the rows
+ * that its own share of the first convolution then reads. */
+typedef void (*nst_rows_fn)(void *context, size_t r0, size_t r1);
+void nst_parallel_rows(const struct nst_engine *engine, size_t rows, nst_rows_fn fn, void *context);
+
 static inline float *nst_engine_scratch(const struct nst_engine *engine, size_t slot) {
 	return engine->scratch + slot * engine->scratch_floats;
 }

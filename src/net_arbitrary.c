@@ -537,14 +537,49 @@ static void encode(struct nst_arbitrary_session *s, int first, int *h, int *w, s
 }
 
 /* RGB / 255 of the picture into A [ph][pw][3], the last row and column repeated out to ph x pw. */
-static void load_picture(float *x, int width, int height, const uint8_t *rgb, int pw, int ph) {
-	for (int y = 0; y < ph; y++) {
-		const uint8_t *row = rgb + (size_t)(y < height ? y : height - 1) * (size_t)width * RGB;
-		for (int xx = 0; xx < pw; xx++) {
-			const uint8_t *p = row + (size_t)(xx < width ? xx : width - 1) * RGB;
-			float *d = x + ((size_t)y * (size_t)pw + (size_t)xx) * RGB;
+/* A picture into the network and out of it, on the engine's threads in rows. */
+struct picture_rows {
+	int width, height, pw;
+	const uint8_t *rgb; /* in: [height][width][3] */
+	float *x;           /* in: [ph][pw][3] */
+	const float *y;     /* out: [ph][pw][3], the first width pixels of each row kept */
+	uint8_t *bytes;     /* out: [height][width][3], or NULL */
+	float *floats;      /* out: [height][width][3], or NULL */
+};
+
+static void load_rows(void *context, size_t r0, size_t r1) {
+	const struct picture_rows *t = context;
+	for (int y = (int)r0; y < (int)r1; y++) {
+		const uint8_t *row = t->rgb + (size_t)(y < t->height ? y : t->height - 1) * (size_t)t->width * RGB;
+		for (int xx = 0; xx < t->pw; xx++) {
+			const uint8_t *p = row + (size_t)(xx < t->width ? xx : t->width - 1) * RGB;
+			float *d = t->x + ((size_t)y * (size_t)t->pw + (size_t)xx) * RGB;
 			for (int c = 0; c < RGB; c++)
 				d[c] = (float)p[c] / PIXEL_SCALE;
+		}
+	}
+}
+
+/* x [ph][pw][3] = rgb [height][width][3] / 255, the last row and column repeated. */
+static void load_picture(const struct nst_engine *engine, float *x, int width, int height, const uint8_t *rgb, int pw,
+                         int ph) {
+	struct picture_rows t = {.width = width, .height = height, .pw = pw, .rgb = rgb, .x = x};
+	nst_parallel_rows(engine, (size_t)ph, load_rows, &t);
+}
+
+static void output_rows(void *context, size_t r0, size_t r1) {
+	const struct picture_rows *t = context;
+	const size_t row = (size_t)t->width * RGB;
+	for (size_t y = r0; y < r1; y++) {
+		const float *src = t->y + y * (size_t)t->pw * RGB; // [pw][3], the first width pixels kept
+		for (size_t i = 0; i < row; i++) {
+			const float v = src[i] * PIXEL_SCALE;
+			if (t->floats) {
+				t->floats[y * row + i] = v;
+			} else {
+				const float r = rintf(v);
+				t->bytes[y * row + i] = (uint8_t)(r < 0.0f ? 0.0f : r > PIXEL_SCALE ? PIXEL_SCALE : r);
+			}
 		}
 	}
 }
@@ -574,7 +609,7 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 	for (int i = 0; i < n; i++) {
 		const struct nst_image *p = &paintings[i];
 		const float share = (float)((blend ? blend[i] : 1.0f) / total);
-		load_picture(s->a, p->width, p->height, p->rgb, p->width, p->height);
+		load_picture(&s->engine, s->a, p->width, p->height, p->rgb, p->width, p->height);
 		int h = p->height, w = p->width;
 		size_t qf;
 		encode(s, STYLE, &h, &w, &qf);
@@ -617,7 +652,7 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 	if (!s->style_set)
 		return NST_ERR_INVALID_ARGUMENT;
 	const int pw = round_up4(width), ph = round_up4(height);
-	load_picture(s->a, width, height, rgb, pw, ph);
+	load_picture(&s->engine, s->a, width, height, rgb, pw, ph);
 	int h = ph, w = pw;
 	size_t qf;
 	encode(s, CONTENT, &h, &w, &qf);
@@ -657,19 +692,9 @@ static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int 
 		st = forward(s, width, height, rgb_in, alpha);
 	if (st != NST_OK)
 		return st;
-	const size_t pw = (size_t)round_up4(width), row = (size_t)width * RGB;
-	for (size_t y = 0; y < (size_t)height; y++) {
-		const float *src = s->b + y * pw * RGB; // [pw][3], the first width pixels kept
-		for (size_t i = 0; i < row; i++) {
-			const float v = src[i] * PIXEL_SCALE;
-			if (floats) {
-				floats[y * row + i] = v;
-			} else {
-				const float r = rintf(v);
-				bytes[y * row + i] = (uint8_t)(r < 0.0f ? 0.0f : r > PIXEL_SCALE ? PIXEL_SCALE : r);
-			}
-		}
-	}
+	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .y = s->b, .bytes = bytes,
+	                         .floats = floats};
+	nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
 	return NST_OK;
 }
 

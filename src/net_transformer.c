@@ -542,11 +542,22 @@ const struct nst_fast_plan *nst_fast_session_plan(const struct nst_fast_session 
  * Picture in and out
  * ------------------------------------------------------------------------------------------- */
 
-void nst_fast_input(int w, int h, const uint8_t *rgb, int wp, int hp, float *x) {
-	assert(wp >= w && hp >= h && w > 0 && h > 0);
-	for (int y = 0; y < hp; y++) {
-		const uint8_t *src = rgb + (size_t)(y < h ? y : h - 1) * (size_t)w * RGB; // [w][3]: row y, or the last
-		float *dst = x + (size_t)y * (size_t)wp * RGB;                              // [wp][3]
+struct picture_rows {
+	int w, h, wp;
+	const uint8_t *rgb;    /* [h][w][3] */
+	float *x;              /* input: [hp][wp][3] */
+	const float *y;        /* output: [hp][wp][3] */
+	const uint8_t *rgb_in; /* output: [h][w][3] */
+	float strength;
+	uint8_t *rgb_out;      /* output: [h][w][3] */
+};
+
+static void input_rows(void *context, size_t r0, size_t r1) {
+	const struct picture_rows *p = context;
+	const int w = p->w, h = p->h, wp = p->wp;
+	for (int y = (int)r0; y < (int)r1; y++) {
+		const uint8_t *src = p->rgb + (size_t)(y < h ? y : h - 1) * (size_t)w * RGB; // [w][3]: row y, or the last
+		float *dst = p->x + (size_t)y * (size_t)wp * RGB;                              // [wp][3]
 		for (size_t i = 0; i < (size_t)w * RGB; i++)
 			dst[i] = (float)src[i];
 		for (int xx = w; xx < wp; xx++) /* replicate the last column */
@@ -555,23 +566,37 @@ void nst_fast_input(int w, int h, const uint8_t *rgb, int wp, int hp, float *x) 
 	}
 }
 
+void nst_fast_input(const struct nst_engine *engine, int w, int h, const uint8_t *rgb, int wp, int hp, float *x) {
+	assert(wp >= w && hp >= h && w > 0 && h > 0);
+	struct picture_rows p = {.w = w, .h = h, .wp = wp, .rgb = rgb, .x = x};
+	nst_parallel_rows(engine, (size_t)hp, input_rows, &p);
+}
+
 static float clamp_byte(float v) {
 	/* NaN becomes 0: !(v > 0) holds for it. */
 	return !(v > 0.0f) ? 0.0f : (v > BYTE_MAX ? BYTE_MAX : v);
 }
 
-void nst_fast_output(int w, int h, const float *y, int wp, const uint8_t *rgb_in, float strength, uint8_t *rgb_out) {
-	const float keep = 1.0f - strength;
-	for (int r = 0; r < h; r++) {
-		const float *src = y + (size_t)r * (size_t)wp * RGB;        // [wp][3]
-		const uint8_t *orig = rgb_in + (size_t)r * (size_t)w * RGB; // [w][3]
-		uint8_t *dst = rgb_out + (size_t)r * (size_t)w * RGB;       // [w][3]
-		for (size_t i = 0; i < (size_t)w * RGB; i++) {
+static void output_rows(void *context, size_t r0, size_t r1) {
+	const struct picture_rows *p = context;
+	const size_t w = (size_t)p->w;
+	const float strength = p->strength, keep = 1.0f - strength;
+	for (size_t r = r0; r < r1; r++) {
+		const float *src = p->y + r * (size_t)p->wp * RGB;  // [wp][3]
+		const uint8_t *orig = p->rgb_in + r * w * RGB;      // [w][3]
+		uint8_t *dst = p->rgb_out + r * w * RGB;            // [w][3]
+		for (size_t i = 0; i < w * RGB; i++) {
 			/* strength 1: exactly round(clamp(y)); strength 0: exactly the input. */
 			const float v = strength * clamp_byte(src[i]) + keep * (float)orig[i];
 			dst[i] = (uint8_t)clamp_byte(rintf(v));
 		}
 	}
+}
+
+void nst_fast_output(const struct nst_engine *engine, int w, int h, const float *y, int wp, const uint8_t *rgb_in,
+                     float strength, uint8_t *rgb_out) {
+	struct picture_rows p = {.w = w, .h = h, .wp = wp, .y = y, .rgb_in = rgb_in, .strength = strength, .rgb_out = rgb_out};
+	nst_parallel_rows(engine, (size_t)h, output_rows, &p);
 }
 
 void nst_fast_output_raw(int w, int h, const float *y, int wp, float *out) {
@@ -602,7 +627,7 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 	(void)need;
 	float *r = s->region;
 	struct nst_engine engine = s->engine; /* with each layer's GEMM kernel */
-	nst_fast_input(width, height, rgb, wp, hp, r + input_off);
+	nst_fast_input(&s->engine, width, height, rgb, wp, hp, r + input_off);
 	for (int i = 0; i < FAST_LAYERS; i++) {
 		const struct fast_layer *L = &s->layers[i];
 		const struct fast_step *st = &steps[i];
@@ -645,7 +670,7 @@ enum nst_status nst_fast_run(struct nst_fast_session *s, int width, int height, 
 	if (!(strength >= 0.0f && strength <= 1.0f))
 		return NST_ERR_INVALID_ARGUMENT;
 	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
-	nst_fast_output(width, height, y, nst_fast_padded(width), rgb_in, strength, rgb_out);
+	nst_fast_output(&s->engine, width, height, y, nst_fast_padded(width), rgb_in, strength, rgb_out);
 	return NST_OK;
 }
 

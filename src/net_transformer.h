@@ -13,14 +13,16 @@ static inline int nst_fast_padded(int side) {
 	return (side + NST_FAST_SIDE_MULTIPLE - 1) / NST_FAST_SIDE_MULTIPLE * NST_FAST_SIDE_MULTIPLE;
 }
 
-/* x [hp][wp][3] = rgb [h][w][3] as float 0..255, padded at the right and the bottom by
+/* Both on engine's threads, in rows (NULL: the calling thread).
+ * x [hp][wp][3] = rgb [h][w][3] as float 0..255, padded at the right and the bottom by
  * replicating the last column / row (hp >= h, wp >= w). */
-void nst_fast_input(int w, int h, const uint8_t *rgb, int wp, int hp, float *x);
+void nst_fast_input(const struct nst_engine *engine, int w, int h, const uint8_t *rgb, int wp, int hp, float *x);
 
 /* rgb_out [h][w][3] = round(s * clamp(y, 0, 255) + (1 - s) * rgb_in), y the top-left h x w of
  * [hp][wp][3]; strength s in 0..1 (0 returns rgb_in exactly; NaN reads as 0). rgb_out may be
  * rgb_in. */
-void nst_fast_output(int w, int h, const float *y, int wp, const uint8_t *rgb_in, float strength, uint8_t *rgb_out);
+void nst_fast_output(const struct nst_engine *engine, int w, int h, const float *y, int wp, const uint8_t *rgb_in,
+                     float strength, uint8_t *rgb_out);
 /* out [h][w][3] = the top-left h x w of y [hp][wp][3], unclamped. */
 void nst_fast_output_raw(int w, int h, const float *y, int wp, float *out);
 

@@ -80,7 +80,7 @@
  * 1. The picture in and out
  * ------------------------------------------------------------------------------------------- */
 
-static void test_input(int w, int h, struct nst_rng *r) {
+static void test_input(const struct test_engine *te, int w, int h, struct nst_rng *r) {
 	const int wp = nst_fast_padded(w), hp = nst_fast_padded(h);
 	CHECK(wp % 4 == 0 && hp % 4 == 0 && wp >= w && hp >= h && wp < w + 4 && hp < h + 4, "padded %dx%d -> %dx%d", w,
 	      h, wp, hp);
@@ -88,7 +88,7 @@ static void test_input(int w, int h, struct nst_rng *r) {
 	fill_bytes(r, rgb, (size_t)w * (size_t)h * RGB);
 	const size_t n = (size_t)wp * (size_t)hp * RGB;
 	float *x = galloc(n); // [hp][wp][3]
-	nst_fast_input(w, h, rgb, wp, hp, x);
+	nst_fast_input(&te->e, w, h, rgb, wp, hp, x);
 	size_t bad = 0;
 	for (int y = 0; y < hp; y++)
 		for (int xx = 0; xx < wp; xx++)
@@ -97,7 +97,7 @@ static void test_input(int w, int h, struct nst_rng *r) {
 				const float want = (float)rgb[((size_t)sy * (size_t)w + (size_t)sx) * RGB + (size_t)c];
 				bad += x[((size_t)y * (size_t)wp + (size_t)xx) * RGB + (size_t)c] != want;
 			}
-	CHECK(bad == 0, "input %dx%d -> %dx%d: %zu values differ from edge replication", w, h, wp, hp, bad);
+	CHECK(bad == 0, "%s: input %dx%d -> %dx%d: %zu values differ from edge replication", te->label, w, h, wp, hp, bad);
 	CHECK(guard_ok(x, n), "input %dx%d: wrote past the end", w, h);
 	free(rgb);
 	free(x);
@@ -110,7 +110,7 @@ static uint8_t ref_mix(float y, float s, uint8_t in) {
 	return (uint8_t)fminf(fmaxf(nearbyintf(v), 0.0f), 255.0f);
 }
 
-static void test_output(int w, int h, float strength, struct nst_rng *r) {
+static void test_output(const struct test_engine *te, int w, int h, float strength, struct nst_rng *r) {
 	const int wp = nst_fast_padded(w), hp = nst_fast_padded(h);
 	const size_t n = (size_t)wp * (size_t)hp * RGB, m = (size_t)w * (size_t)h * RGB;
 	float *y = galloc(n); // [hp][wp][3]
@@ -126,7 +126,7 @@ static void test_output(int w, int h, float strength, struct nst_rng *r) {
 	}
 	uint8_t *in = gbytes(m, 0), *out = gbytes(m, 0xee);
 	fill_bytes(r, in, m);
-	nst_fast_output(w, h, y, wp, in, strength, out);
+	nst_fast_output(&te->e, w, h, y, wp, in, strength, out);
 	/* The reference computes the mix in float as the definition reads (its result must not depend
 	 * on how a tie like 0.3 * 255 + 0.7 * 5 rounds in double), clamping NaN to 0. */
 	size_t bad = 0;
@@ -137,14 +137,14 @@ static void test_output(int w, int h, float strength, struct nst_rng *r) {
 				const float v = y[((size_t)yy * (size_t)wp + (size_t)x) * RGB + (size_t)c];
 				bad += out[o] != ref_mix(v, strength, in[o]);
 			}
-	CHECK(bad == 0, "output %dx%d strength %g: %zu values wrong", w, h, (double)strength, bad);
+	CHECK(bad == 0, "%s: output %dx%d strength %g: %zu values wrong", te->label, w, h, (double)strength, bad);
 	if (strength == 0.0f)
 		CHECK(memcmp(out, in, m) == 0, "output %dx%d strength 0 is not the input", w, h);
 	CHECK(gbytes_ok(out, m), "output %dx%d: wrote past the end", w, h);
 	/* in place */
 	uint8_t *copy = gbytes(m, 0);
 	memcpy(copy, in, m);
-	nst_fast_output(w, h, y, wp, copy, strength, copy);
+	nst_fast_output(&te->e, w, h, y, wp, copy, strength, copy);
 	CHECK(memcmp(copy, out, m) == 0, "output %dx%d strength %g in place differs", w, h, (double)strength);
 	/* raw: the crop, bit for bit */
 	float *raw = galloc(m);
@@ -996,14 +996,16 @@ int main(void) {
 	struct test_engine engines[MAX_ENGINES];
 	const int n_engines = support_engines(engines, MAX_ENGINES, kernels, n_kernels, pool);
 
-	/* 1. in and out: sides that are and are not multiples of 4, 1 */
+	/* 1. in and out: sides that are and are not multiples of 4, 1; on each engine (the picture's
+	 * rows on the pool's threads) */
 	static const int pictures[][2] = {{1, 1}, {4, 4}, {5, 3}, {13, 7}, {64, 48}, {2, 9}};
 	static const float strengths[] = {0.0f, 1.0f, 0.5f, 0.37f};
-	for (size_t i = 0; i < sizeof pictures / sizeof pictures[0]; i++) {
-		test_input(pictures[i][0], pictures[i][1], &r);
-		for (size_t k = 0; k < sizeof strengths / sizeof strengths[0]; k++)
-			test_output(pictures[i][0], pictures[i][1], strengths[k], &r);
-	}
+	for (size_t i = 0; i < sizeof pictures / sizeof pictures[0]; i++)
+		for (int e = 0; e < n_engines; e++) {
+			test_input(&engines[e], pictures[i][0], pictures[i][1], &r);
+			for (size_t k = 0; k < sizeof strengths / sizeof strengths[0]; k++)
+				test_output(&engines[e], pictures[i][0], pictures[i][1], strengths[k], &r);
+		}
 	printf("input and output: %.2f s\n", seconds_since(&t0));
 
 	/* 2. instance norm: [n][c] */
