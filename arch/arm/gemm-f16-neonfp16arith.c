@@ -10,6 +10,7 @@
  *                           the store.
  * Twin: nst_f16_gemm_8x16__scalar.
  */
+#include "gemm-rows.h"
 #include "kernels.h"
 
 #if defined(NST_HAVE_F16_GEMM_NEON)
@@ -73,14 +74,7 @@ static inline __attribute__((always_inline)) void store_row(float *c, size_t nc,
 		vst1_lane_f32(c, v, 0);
 }
 
-/* Rows >= mr alias the row before: they compute and store the same values, never out of bounds. */
-#define ROW(i, prev, cond)                                                                         \
-	const float *a##i = a##prev + a_stride;                                                        \
-	float *c##i = c##prev + c_stride;                                                              \
-	if (cond) {                                                                                    \
-		a##i = a##prev;                                                                            \
-		c##i = c##prev;                                                                            \
-	}
+#define ROW(i, prev, cond) NST_GEMM_ROW(float, i, prev, cond)
 /* One k of row i: lane l of va##i (float16x4_t) times the two weight vectors. */
 #define STEP(i, l)                                                                                 \
 	do {                                                                                           \

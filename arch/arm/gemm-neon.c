@@ -9,6 +9,7 @@
  *                           (vfmaq_laneq_f32), 26 of the 32 vector registers.
  * Twins: nst_f32_gemm_4x8__scalar and nst_f32_gemm_8x8__scalar.
  */
+#include "gemm-rows.h"
 #include "kernels.h"
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
@@ -49,13 +50,7 @@ static inline __attribute__((always_inline)) void store_row(float *c, size_t nc,
 		vst1_lane_f32(c, v, 0);
 }
 
-#define ROW(i, prev, cond)                                                                         \
-	const float *a##i = a##prev + a_stride;                                                        \
-	float *c##i = c##prev + c_stride;                                                              \
-	if (cond) {                                                                                    \
-		a##i = a##prev;                                                                            \
-		c##i = c##prev;                                                                            \
-	}
+#define ROW(i, prev, cond) NST_GEMM_ROW(float, i, prev, cond)
 /* One k of row i: lane l of va##i times the two weight vectors. */
 #define STEP(i, l)                                                                                 \
 	do {                                                                                           \

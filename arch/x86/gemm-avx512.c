@@ -7,6 +7,7 @@
  * opmask and zmm states enabled by the OS.  Twins: nst_f32_gemm_8x32__scalar and
  * nst_f32_gemm_16x16__scalar.
  */
+#include "gemm-rows.h"
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -25,13 +26,7 @@ static inline __attribute__((always_inline)) void store_row(float *c, size_t nc,
 	}
 }
 
-#define ROW(i, prev, cond)                                                                         \
-	const float *a##i = a##prev + a_stride;                                                        \
-	float *c##i = c##prev + c_stride;                                                              \
-	if (cond) {                                                                                    \
-		a##i = a##prev;                                                                            \
-		c##i = c##prev;                                                                            \
-	}
+#define ROW(i, prev, cond) NST_GEMM_ROW(float, i, prev, cond)
 #define STEP(i)                                                                                    \
 	do {                                                                                           \
 		const __m512 va = _mm512_set1_ps(a##i[k]);                                                 \

@@ -7,8 +7,7 @@
  * nst_qu8s8_gemm_8x32__scalar does.  Built with -mavx512f -mavx512bw -mavx512vnni (Makefile),
  * called only when nst_cpu_detect reports AVX-512 VNNI and BW with the zmm states enabled.
  */
-#include <string.h>
-
+#include "gemm-rows.h"
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -17,20 +16,7 @@
 #define COLS 32
 #define LANES 16
 
-static inline __attribute__((always_inline)) int32_t load_group(const uint8_t *p) {
-	int32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-/* Rows >= mr alias the last valid row: they read its a and store its values again. */
-#define ROW(i, prev, cond)                                                                         \
-	const uint8_t *a##i = a##prev + a_stride;                                                      \
-	float *c##i = c##prev + c_stride;                                                              \
-	if (cond) {                                                                                    \
-		a##i = a##prev;                                                                            \
-		c##i = c##prev;                                                                            \
-	}
+#define ROW(i, prev, cond) NST_GEMM_ROW(uint8_t, i, prev, cond)
 /* acc += vpdpbusd(u8 a, s8 b).  Inline assembly: GCC 12's _mm512_dpbusd_epi32 keeps its
  * accumulator in zmm0-15 (the VEX AVX-VNNI pattern's constraint), so 16 accumulators, two weight
  * vectors and a broadcast cost a register move per instruction; EVEX reaches all 32. */
@@ -40,7 +26,7 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
 }
 #define STEP(i)                                                                                    \
 	do {                                                                                           \
-		const __m512i va = _mm512_set1_epi32(load_group(a##i + k));                                \
+		const __m512i va = _mm512_set1_epi32(nst_load_u8x4(a##i + k));                                \
 		acc##i##x0 = dpbusd(acc##i##x0, va, b0);                                                   \
 		acc##i##x1 = dpbusd(acc##i##x1, va, b1);                                                   \
 	} while (0)
