@@ -117,9 +117,11 @@ $(LIB_OBJ) $(CLI_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_BIN): | $(TOOLCHAIN_PREREQS)
 ISA_AVX2 := -mavx2 -mfma -mf16c
 ISA_AVX512 := -mavx512f -mavx2 -mfma
 ISA_AVX512VNNI := -mavx512f -mavx512bw -mavx512vnni -mavx2 -mfma
+ISA_AVXVNNI := -mavxvnni -mavx2 -mfma
 $(BUILD)/obj/arch/x86/%-avx2.o: ISA_CFLAGS := $(ISA_AVX2)
 $(BUILD)/obj/arch/x86/%-avx512.o: ISA_CFLAGS := $(ISA_AVX512)
 $(BUILD)/obj/arch/x86/%-avx512vnni.o: ISA_CFLAGS := $(ISA_AVX512VNNI)
+$(BUILD)/obj/arch/x86/%-avxvnni.o: ISA_CFLAGS := $(ISA_AVXVNNI)
 # src/image_stb.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
 # writer shifts a negative int, its PSD reader converts out-of-range floats to bytes when it removes
 # a white matte, and its decoders compute with ints that crafted headers can overflow (-fwrapv makes

@@ -117,9 +117,12 @@ typedef void (*nst_qu8s8_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const
 	    size_t c_stride, const struct nst_qu8_gemm_params *params
 void nst_qu8s8_gemm_8x8__scalar(NST_QU8S8_GEMM_ARGS);
 void nst_qu8s8_gemm_8x32__scalar(NST_QU8S8_GEMM_ARGS);
+void nst_qu8s8_gemm_6x16__scalar(NST_QU8S8_GEMM_ARGS);
 #if defined(__x86_64__)
-/* arch/x86: AVX-512 VNNI (vpdpbusd) with AVX-512BW, selected at run time from cpuid. */
+/* arch/x86, selected at run time from cpuid: AVX-512 VNNI (vpdpbusd on zmm) with AVX-512BW, and
+ * AVX-VNNI (its VEX form on ymm, for CPUs without AVX-512) with AVX2. */
 void nst_qu8s8_gemm_8x32__avx512vnni(NST_QU8S8_GEMM_ARGS);
+void nst_qu8s8_gemm_6x16__avxvnni(NST_QU8S8_GEMM_ARGS);
 #endif
 #if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
 #define NST_HAVE_QU8S8_GEMM_NEONDOT 1
@@ -153,6 +156,8 @@ typedef void (*nst_qu8_quantize_fn)(size_t n, const float *x, uint8_t *q, const 
 void nst_f32_range__scalar(size_t n, const float *x, float *lo, float *hi);
 void nst_qu8_quantize__scalar(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
 #if defined(__x86_64__)
+void nst_f32_range__avx2(size_t n, const float *x, float *lo, float *hi);
+void nst_qu8_quantize__avx2(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
 void nst_f32_range__avx512(size_t n, const float *x, float *lo, float *hi);
 void nst_qu8_quantize__avx512(size_t n, const float *x, uint8_t *q, const struct nst_qu8_gemm_params *params);
 #endif
@@ -344,6 +349,7 @@ struct nst_gemm_kernel {
 struct nst_cpu_features {
 	bool avx2, fma, avx512f, f16c;
 	bool avx512bw, avx512vnni;  /* the int8 GEMM (vpdpbusd) */
+	bool avxvnni;               /* its VEX form on ymm (AVX-VNNI) */
 	bool neon, neon_fp16, neon_dot; /* compile-time on ARM */
 };
 

@@ -27,8 +27,10 @@ const char *nst_bench_kernel_name(enum nst_backend backend) {
 void nst_bench_cpu_features(char *buf, size_t size) {
 	struct nst_cpu_features cpu;
 	nst_cpu_detect(&cpu);
-	snprintf(buf, size, "%s%s%s%s%s%s", cpu.avx2 ? "avx2 " : "", cpu.fma ? "fma " : "", cpu.avx512f ? "avx512f " : "",
-	         cpu.f16c ? "f16c " : "", cpu.neon ? "neon " : "", cpu.neon_fp16 ? "neon-fp16-conversion " : "");
+	snprintf(buf, size, "%s%s%s%s%s%s%s%s%s", cpu.avx2 ? "avx2 " : "", cpu.fma ? "fma " : "",
+	         cpu.avx512f ? "avx512f " : "", cpu.avx512vnni && cpu.avx512bw ? "avx512vnni " : "",
+	         cpu.avxvnni ? "avxvnni " : "", cpu.f16c ? "f16c " : "", cpu.neon ? "neon " : "",
+	         cpu.neon_fp16 ? "neon-fp16-conversion " : "", cpu.neon_dot ? "neon-dotprod " : "");
 	const size_t n = strlen(buf);
 	if (n > 0 && buf[n - 1] == ' ')
 		buf[n - 1] = '\0';

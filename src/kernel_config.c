@@ -44,6 +44,15 @@ static const struct nst_kernel_config q8_avx512vnni_twin = {
 	GEMM_Q8(nst_qu8s8_gemm_8x32__scalar, 8, 32, scalar), DOT(nst_f32_dot_8x4__scalar, 8, 4), MASK(scalar), WINO(scalar),
 	NORM(scalar), DWCONV(scalar, 1), &q8_avx512vnni_twin, NULL,
 };
+/* AVX-VNNI (VEX vpdpbusd) beside the AVX2 float32 kernels: CPUs without AVX-512. */
+static const struct nst_kernel_config q8_avxvnni_twin = {
+	GEMM_Q8(nst_qu8s8_gemm_6x16__scalar, 6, 16, scalar), DOT(nst_f32_dot_4x4__scalar, 4, 4), MASK(scalar), WINO(scalar),
+	NORM(scalar), DWCONV(scalar, 1), &q8_avxvnni_twin, NULL,
+};
+static const struct nst_kernel_config q8_avxvnni = {
+	GEMM_Q8(nst_qu8s8_gemm_6x16__avxvnni, 6, 16, avx2), DOT(nst_f32_dot_4x4__avx2, 4, 4), MASK(avx2), WINO(avx2),
+	NORM(avx2), DWCONV(avx2, 8), &q8_avxvnni_twin, NULL,
+};
 static const struct nst_kernel_config q8_avx512vnni = {
 	GEMM_Q8(nst_qu8s8_gemm_8x32__avx512vnni, 8, 32, avx512), DOT(nst_f32_dot_8x4__avx512, 8, 4), MASK(avx2), WINO(avx512),
 	NORM(avx512), DWCONV(avx512, 16), &q8_avx512vnni_twin, NULL,
@@ -179,6 +188,11 @@ size_t nst_kernel_configs_q8(const struct nst_cpu_features *cpu, const struct ns
 	if (cpu->avx512vnni && cpu->avx512bw && cpu->avx512f && cpu->avx2 && cpu->fma && n < capacity) {
 		if (out)
 			out[n] = &q8_avx512vnni;
+		n++;
+	}
+	if (cpu->avxvnni && cpu->avx2 && cpu->fma && n < capacity) {
+		if (out)
+			out[n] = &q8_avxvnni;
 		n++;
 	}
 #elif defined(NST_HAVE_QU8S8_GEMM_NEONDOT)

@@ -301,13 +301,21 @@ static void check_tables(const struct nst_cpu_features *cpu, const struct nst_ke
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	const bool vnni = __builtin_cpu_supports("avx512vnni"), bw = __builtin_cpu_supports("avx512bw");
-	CHECK(cpu->avx512vnni == vnni && cpu->avx512bw == bw, "nst_cpu_detect avx512vnni %d bw %d, compiler runtime %d %d",
-	      cpu->avx512vnni, cpu->avx512bw, vnni, bw);
-	CHECK(n == (size_t)(vnni && bw && cpu->avx512f && cpu->avx2 && cpu->fma), "x86: %zu int8 SIMD configurations", n);
-	if (n)
-		CHECK(configs[0]->gemm.qfn == nst_qu8s8_gemm_8x32__avx512vnni, "x86: %s", configs[0]->gemm.name);
+	const bool avxvnni = __builtin_cpu_supports("avxvnni");
+	CHECK(cpu->avx512vnni == vnni && cpu->avx512bw == bw && cpu->avxvnni == avxvnni,
+	      "nst_cpu_detect avx512vnni %d bw %d avxvnni %d, compiler runtime %d %d %d", cpu->avx512vnni, cpu->avx512bw,
+	      cpu->avxvnni, vnni, bw, avxvnni);
+	const bool zmm = vnni && bw && cpu->avx512f && cpu->avx2 && cpu->fma, ymm = avxvnni && cpu->avx2 && cpu->fma;
+	CHECK(n == (size_t)zmm + (size_t)ymm, "x86: %zu int8 SIMD configurations", n);
+	if (n) /* the fastest first */
+		CHECK(configs[0]->gemm.qfn == (zmm ? nst_qu8s8_gemm_8x32__avx512vnni : nst_qu8s8_gemm_6x16__avxvnni), "x86: %s",
+		      configs[0]->gemm.name);
 	const struct nst_cpu_features no_vnni = {.avx2 = true, .fma = true, .avx512f = true, .avx512bw = true};
 	CHECK(nst_kernel_configs_q8(&no_vnni, NULL, 8) == 0, "AVX-512 without VNNI: no int8 SIMD kernel");
+	const struct nst_cpu_features client = {.avx2 = true, .fma = true, .avxvnni = true}; /* no AVX-512 */
+	const struct nst_kernel_config *only;
+	CHECK(nst_kernel_configs_q8(&client, &only, 1) == 1 && only->gemm.qfn == nst_qu8s8_gemm_6x16__avxvnni,
+	      "AVX-VNNI without AVX-512: the 6x16 ymm kernel");
 #elif defined(NST_HAVE_QU8S8_GEMM_NEONDOT)
 	CHECK(cpu->neon_dot && n == 1 && configs[0]->gemm.qfn == nst_qu8s8_gemm_8x8__neondot, "dotprod build: %zu, %s", n,
 	      n ? configs[0]->gemm.name : "-");

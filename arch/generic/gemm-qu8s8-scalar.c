@@ -60,6 +60,7 @@ static inline float qclamp(float v, float vmin, float vmax) {
 
 NST_QU8S8_GEMM_SCALAR(8, 8)
 NST_QU8S8_GEMM_SCALAR(8, 32)
+NST_QU8S8_GEMM_SCALAR(6, 16)
 
 size_t nst_qu8s8_gemm_packed_floats(size_t k, size_t n, size_t nr) {
 	const size_t panels = (n + nr - 1) / nr;

@@ -43,6 +43,7 @@ fuzz:
 $(FUZZ_BUILD)/obj/arch/x86/%-avx2.o: FUZZ_ISA := $(ISA_AVX2)
 $(FUZZ_BUILD)/obj/arch/x86/%-avx512.o: FUZZ_ISA := $(ISA_AVX512)
 $(FUZZ_BUILD)/obj/arch/x86/%-avx512vnni.o: FUZZ_ISA := $(ISA_AVX512VNNI)
+$(FUZZ_BUILD)/obj/arch/x86/%-avxvnni.o: FUZZ_ISA := $(ISA_AVXVNNI)
 $(FUZZ_BUILD)/obj/arch/arm/%.o: FUZZ_ISA := $(TUNE_CFLAGS)
 # src/image_stb.c compiles stb in, whose arithmetic on corrupt pictures is not all defined: its JPEG
 # writer shifts a negative int (the Makefile's SAN=1 skips that check there too), its decoders
