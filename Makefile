@@ -77,7 +77,9 @@ endif
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CPPFLAGS += -Iinclude -Iarch -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(SYSROOT_CPPFLAGS)
-CFLAGS += -std=c11 $(OPT) -g $(WARN) -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
+# -ffp-contract=off: a * b + c stays two roundings with any compiler (GCC's ISO C mode already does
+# so; Clang would fuse it), which the scalar twins' bits rely on.
+CFLAGS += -std=c11 $(OPT) -g $(WARN) -ffp-contract=off -pthread $(TUNE_CFLAGS) $(SAN_FLAGS)
 LDFLAGS += -pthread $(SYSROOT_LDFLAGS) $(SAN_FLAGS)
 # Pictures: libjpeg-turbo (libjpeg62-turbo-dev) and libpng (libpng-dev, which brings zlib).
 LDLIBS += -ljpeg -lpng -lpthreadpool -lm

@@ -1,5 +1,5 @@
 /*
- * What the GEMM microkernels of arch/ share (included by their files only, after kernels.h).
+ * What the GEMM microkernels of arch/ share (included by the microkernel files only).
  */
 #ifndef NST_GEMM_ROWS_H
 #define NST_GEMM_ROWS_H

@@ -54,8 +54,9 @@ enum nst_status nst_engine_init(struct nst_engine *engine, enum nst_backend back
 pthreadpool_t nst_pool_create(int threads) {
 	if (threads < 2)
 		return NULL;
-	const int cpus = nst_cpu_count();
-	return pthreadpool_create((size_t)(threads < cpus ? threads : cpus));
+	/* no more threads than CPUs, nor than the slots a pass hands out (nst_parallel_slots) */
+	const int cpus = nst_cpu_count(), most = cpus < NST_MAX_SLOTS ? cpus : NST_MAX_SLOTS;
+	return pthreadpool_create((size_t)(threads < most ? threads : most));
 }
 
 enum nst_status nst_engine_start(struct nst_engine *engine, struct nst_diag *diag) {

@@ -30,7 +30,7 @@ struct nst_engine {
  *   simd         the fastest SIMD set (fp16: the float16 SIMD set: ARMv8.2-A builds only);
  *   auto         simd's, or scalar's on a CPU without SIMD kernels in this build;
  *   xnnpack      simd's or scalar's as auto, fp32 (the engine's own operators beside XNNPACK's).
- * int8: the scalar int8 set (scalar), the SIMD one (simd: AVX-512 VNNI, ARMv8.2-A dot product),
+ * int8: the scalar int8 set (scalar), the SIMD one (simd: AVX-512 VNNI, else AVX-VNNI; ARMv8.2-A dot product),
  * auto as simd or scalar resolve; none for xnnpack. */
 const struct nst_gemm_kernel *nst_engine_kernels(enum nst_backend backend, enum nst_precision precision);
 

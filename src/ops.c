@@ -639,6 +639,8 @@ double nst_tv_loss(const struct nst_engine *engine, int h, int w, int c, const f
                    bool accumulate) {
 	const size_t cc = (size_t)c, row = (size_t)w * cc;
 	struct tv_task t = {h, w, cc, row, (size_t)h * row, x, 2.0f * weight, grad, accumulate};
+	if (t.n == 0)
+		return 0.0;
 	double sum;
 	nst_parallel_sums(engine, t.n, tv_part, &t, 1, &sum);
 	return (double)weight * sum;

@@ -34,12 +34,15 @@ void nst_cpu_detect(struct nst_cpu_features *out) {
 	out->f16c = f16c;
 	if (__get_cpuid_max(0, NULL) >= 7) {
 		__cpuid_count(7, 0, eax, ebx, ecx, edx);
+		const unsigned subleaves = eax; /* leaf 7's highest subleaf */
 		out->avx2 = (ebx >> 5) & 1;
 		out->avx512f = zmm_state && ((ebx >> 16) & 1);
 		out->avx512bw = zmm_state && ((ebx >> 30) & 1);
 		out->avx512vnni = zmm_state && ((ecx >> 11) & 1);
-		__cpuid_count(7, 1, eax, ebx, ecx, edx);
-		out->avxvnni = (eax >> 4) & 1; /* leaf 7 subleaf 1, EAX bit 4 */
+		if (subleaves >= 1) {
+			__cpuid_count(7, 1, eax, ebx, ecx, edx);
+			out->avxvnni = (eax >> 4) & 1; /* leaf 7 subleaf 1, EAX bit 4 */
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 /*
  * Int8 GEMM on AVX-VNNI (arch/kernels.h's qu8s8 contract), for x86 CPUs with the VEX-encoded
- * vpdpbusd and no AVX-512 (Alder Lake and later Intel client cores, AMD Zen 5 client parts): 6 rows x
- * 16 columns, 12 ymm accumulators of int32 (with two weight vectors and a broadcast row, the 16
+ * vpdpbusd and no AVX-512 (Alder Lake and later Intel client cores): 6 rows x 16 columns, 12 ymm accumulators of int32 (with two weight vectors and a broadcast row, the 16
  * ymm registers AVX2 has, less one).  Per group of 4 k: two weight vectors (8 columns x 4 int8
  * each), one broadcast of a row's 4 bytes per row, and vpdpbusd (u8 x s8, 4 products summed into
  * each int32 lane; the 4 products stay within 2^17).  The epilogue is the contract's: subtract

@@ -20,7 +20,7 @@ PYTHON ?= /usr/bin/python3
 
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -Iinclude -Iarch -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64
-FUZZ_CFLAGS := -std=c11 -O1 -g -pthread $(FUZZ_SAN) -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+FUZZ_CFLAGS := -std=c11 -O1 -g -ffp-contract=off -pthread $(FUZZ_SAN) -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                -Wno-unused-parameter
 # The native library: every source, with the x86 kernels when on x86 (picked at run time).
 FUZZ_ARCH_DIRS := $(if $(filter x86_64,$(shell uname -m)),x86,$(if $(filter aarch64 armv7% armv8l,$(shell uname -m)),arm,))
