@@ -401,7 +401,7 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 	s->plan.backend = s->engine.backend;
 	if (s->plan.precision != s->engine.precision) {
 		s->plan.notice = s->plan.precision == NST_PRECISION_INT8
-		                     ? "int8 needs AVX-512 VNNI (x86) or the ARMv8.2-A dot product (such as a Pi 5's "
+		                     ? "int8 needs AVX-512 VNNI or AVX-VNNI (x86) or the ARMv8.2-A dot product (such as a Pi 5's "
 		                       "Cortex-A76), which this CPU or build lacks; running in fp32"
 		                     : "fp16 needs FP16 vector arithmetic (ARMv8.2-A, such as a Pi 5's Cortex-A76), "
 		                       "which this CPU or build lacks; running in fp32";

@@ -78,6 +78,24 @@ fails_with() {
 	if ! grep -qiE -- "$pattern" "$tmp/stderr"; then bad "$*: message '$(cat "$tmp/stderr")' does not match /$pattern/"; return 1; fi
 }
 
+# precision_fallback PRECISION PICTURE NOTICE: on a CPU without PRECISION's kernels, candy with
+# --precision PRECISION exits 0 with exactly one "running in fp32" notice starting with NOTICE,
+# and paints fp32's picture bit for bit.
+precision_fallback() {
+	local precision=$1 picture=$2 notice=$3 rc n
+	$NST --model candy -c "$picture" -o "$tmp/fallback.png" --precision "$precision" --threads 2 2>"$tmp/err"
+	rc=$?
+	$NST --model candy -c "$picture" -o "$tmp/fallback_f32.png" --threads 2 -q
+	n=$(grep -c "running in fp32" "$tmp/err")
+	if [ $rc -eq 0 ] && [ "$n" -eq 1 ] && grep -q "^nst: $notice" "$tmp/err"; then
+		ok "no $precision kernels: one notice, $(grep 'running in fp32' "$tmp/err")"
+	else
+		bad "$precision without its kernels: exit $rc, $n notices: $(cat "$tmp/err")"
+	fi
+	cmp -s "$tmp/fallback.png" "$tmp/fallback_f32.png" && ok "the fallback's picture is fp32's" ||
+		bad "the fallback's picture differs from fp32's"
+}
+
 # expect_error CODE PATTERN ARGS...: nst ARGS fails as fails_with says, with nothing on stdout and
 # none of the files in $no_output (default: $tmp/out.png) written.
 expect_error() {

@@ -99,16 +99,7 @@ if [ "$expect" = fp16 ]; then
 			bad "$m fp16 vs torch_fast.py: $r"
 	done
 else
-	$NST --model candy -c "$tmp/small.png" -o "$tmp/f16.png" --precision fp16 --threads 2 2>"$tmp/err"
-	rc=$?
-	$NST --model candy -c "$tmp/small.png" -o "$tmp/f32.png" --threads 2 -q
-	n=$(grep -c "running in fp32" "$tmp/err")
-	if [ $rc -eq 0 ] && [ "$n" -eq 1 ] && grep -q "^nst: fp16 needs FP16 vector arithmetic" "$tmp/err"; then
-		ok "no FP16 arithmetic: one notice, $(grep 'running in fp32' "$tmp/err")"
-	else
-		bad "fp16 without FP16 arithmetic: exit $rc, $n notices: $(cat "$tmp/err")"
-	fi
-	cmp -s "$tmp/f16.png" "$tmp/f32.png" && ok "the fallback's picture is fp32's" || bad "the fallback's picture differs from fp32's"
+	precision_fallback fp16 "$tmp/small.png" "fp16 needs FP16 vector arithmetic"
 fi
 
 finish
