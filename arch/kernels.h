@@ -251,25 +251,27 @@ void nst_f32_mask_apply__neon(size_t n_bytes, const uint8_t *mask, float *x);
  *
  *   input:  v[(y * T + x) * plane + ch] = (B^T d B)[y][x],  d[y][x] = tile[y * T + x][ch],  ch < c
  *           tile: T * T pointers, each to one input pixel's c channels (padding may repeat them)
- *   output: out[a * row_stride + b * pixel_stride + ch] = bias[ch] + (A^T M A)[a][b]
+ *   output: out[a * row_stride + b * pixel_stride + ch] = clamp(bias[ch] + (A^T M A)[a][b]) to
+ *           [params->min, params->max] (max first, then min, a NaN kept, as the GEMMs do)
  *           for a < ny, b < nx (1 <= ny, nx <= m), ch < c, with M[y][x] = m[(y * T + x) * plane + ch]
  *
  * B and A are Lavin and Gray's (interpolation points 0, 1, -1 for wino23, also 2, -2 for wino43).
  * The kernels read and write nothing else.
  */
 typedef void (*nst_f32_wino_input_fn)(size_t c, const float *const *tile, float *v, size_t plane);
-typedef void (*nst_f32_wino_output_fn)(size_t c, const float *m, size_t plane, const float *bias, float *out,
-                                       size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);
+typedef void (*nst_f32_wino_output_fn)(size_t c, const float *m, size_t plane, const float *bias,
+                                       const struct nst_f32_minmax_params *params, float *out, size_t row_stride,
+                                       size_t pixel_stride, size_t ny, size_t nx);
 
 #define NST_WINO_DECLARE(ISA)                                                                      \
 	void nst_f32_wino23_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
 	void nst_f32_wino43_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
 	void nst_f32_wino23_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
-	                                  float *out, size_t row_stride, size_t pixel_stride, size_t ny, \
-	                                  size_t nx);                                                   \
+	                                  const struct nst_f32_minmax_params *params, float *out,        \
+	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);                                                   \
 	void nst_f32_wino43_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
-	                                  float *out, size_t row_stride, size_t pixel_stride, size_t ny, \
-	                                  size_t nx);
+	                                  const struct nst_f32_minmax_params *params, float *out,        \
+	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);
 NST_WINO_DECLARE(scalar)
 #if defined(__x86_64__)
 NST_WINO_DECLARE(avx2)

@@ -7,6 +7,7 @@
  *   WT_LOAD(p), WT_STORE(p, v), WT_SPLAT(x)
  *   WT_ADD(a, b), WT_SUB(a, b)
  *   WT_MADD(a, b, k)          a + b * k (fused or not), k a WT_VEC
+ *   WT_CLAMP(v, lo, hi)       v raised to lo, then lowered to hi, a NaN v kept (as the GEMMs' clamp)
  *   WT_FN(name)               the name of the generated static function
  *
  * Each generated function transforms the WT_VEC of channels at offset ch of one tile.  The
@@ -21,6 +22,15 @@
  *
  * applied to the rows of the tile, then to its columns.  This file includes no intrinsics header.
  */
+
+#ifndef NST_WINO_CLAMP_ONE
+#define NST_WINO_CLAMP_ONE
+/* WT_CLAMP of the float instantiations: max first, then min, each keeping a NaN v. */
+static inline float nst_wino_clamp_one(float v, float lo, float hi) {
+	v = v < lo ? lo : v;
+	return v > hi ? hi : v;
+}
+#endif
 
 #define WT_23_IN 4
 #define WT_23_OUT 2
@@ -83,11 +93,11 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 	}
 
 /* One vector of channels of one tile: out[a * row_stride + b * pixel_stride + ch] =
- * bias[ch] + (A^T M A)[a][b] for a < ny, b < nx. */
+ * clamp(bias[ch] + (A^T M A)[a][b], params) for a < ny, b < nx. */
 #define WT_OUTPUT(NAME, SIDE, OUT, ONE_D)                                                          \
 	static inline __attribute__((always_inline)) void WT_FN(NAME)(                                 \
-	    const float *m, size_t plane, const float *bias, size_t ch, float *out, size_t row_stride,   \
-	    size_t pixel_stride, size_t ny, size_t nx) {                                               \
+	    const float *m, size_t plane, const float *bias, const struct nst_f32_minmax_params *params,   \
+	    size_t ch, float *out, size_t row_stride, size_t pixel_stride, size_t ny, size_t nx) {       \
 		WT_VEC s[SIDE * SIDE], p[OUT * SIDE], y[OUT * OUT]; /* [row][column] */                    \
 		for (size_t i = 0; i < SIDE * SIDE; i++)                                                   \
 			s[i] = WT_LOAD(m + i * plane + ch);                                                    \
@@ -95,16 +105,17 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 			WT_FN(ONE_D)(s + x, SIDE, p + x, SIDE);                                                \
 		for (size_t a = 0; a < OUT; a++) /* along the rows: y = p A */                             \
 			WT_FN(ONE_D)(p + a * SIDE, 1, y + a * OUT, 1);                                         \
-		const WT_VEC b = WT_LOAD(bias + ch);                                                       \
+		const WT_VEC b = WT_LOAD(bias + ch), lo = WT_SPLAT(params->min), hi = WT_SPLAT(params->max); \
 		if (ny == OUT && nx == OUT) {                                                              \
 			for (size_t a = 0; a < OUT; a++)                                                       \
 				for (size_t x = 0; x < OUT; x++)                                                   \
-					WT_STORE(out + a * row_stride + x * pixel_stride + ch, WT_ADD(y[a * OUT + x], b)); \
+					WT_STORE(out + a * row_stride + x * pixel_stride + ch,                         \
+					         WT_CLAMP(WT_ADD(y[a * OUT + x], b), lo, hi));                         \
 			return;                                                                                \
 		}                                                                                          \
 		for (size_t a = 0; a < ny; a++)                                                            \
 			for (size_t x = 0; x < nx; x++)                                                        \
-				WT_STORE(out + a * row_stride + x * pixel_stride + ch, WT_ADD(y[a * OUT + x], b));     \
+				WT_STORE(out + a * row_stride + x * pixel_stride + ch, WT_CLAMP(WT_ADD(y[a * OUT + x], b), lo, hi)); \
 	}
 
 WT_INPUT(23_input, WT_23_IN, in23_1d)
@@ -131,13 +142,14 @@ WT_OUTPUT(43_output, WT_43_IN, WT_43_OUT, out43_1d)
 			ONE##NAME(tile, ch, v, plane);                                                         \
 	}
 #define NST_WINO_KERNEL_OUT(ISA, NAME, LANES, VEC, ONE)                                            \
-	void nst_f32_wino##NAME##__##ISA(size_t c, const float *m, size_t plane, const float *bias, float *out, \
+	void nst_f32_wino##NAME##__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
+	                                 const struct nst_f32_minmax_params *params, float *out,         \
 	                                 size_t row_stride, size_t pixel_stride, size_t ny, size_t nx) { \
 		size_t ch = 0;                                                                             \
 		for (; ch + (LANES) <= c; ch += (LANES))                                                   \
-			VEC##NAME(m, plane, bias, ch, out, row_stride, pixel_stride, ny, nx);                  \
+			VEC##NAME(m, plane, bias, params, ch, out, row_stride, pixel_stride, ny, nx);          \
 		for (; ch < c; ch++)                                                                       \
-			ONE##NAME(m, plane, bias, ch, out, row_stride, pixel_stride, ny, nx);                  \
+			ONE##NAME(m, plane, bias, params, ch, out, row_stride, pixel_stride, ny, nx);          \
 	}
 #define NST_WINO_KERNELS(ISA, LANES, VEC, ONE)                                                     \
 	NST_WINO_KERNEL_IN(ISA, 23_input, LANES, VEC, ONE)                                             \

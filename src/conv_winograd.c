@@ -168,29 +168,26 @@ static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v
 	}
 }
 
-/* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only, then the
- * epilogue on each of the tile's rows. */
+/* Y = A^T M A + bias for the tiles [t0, t0 + nt), the outputs inside the picture only, clamped
+ * to the epilogue's bounds by the transform, then the rest of the epilogue on each of the tile's rows. */
 static void wino_output(const struct wino_task *t, size_t t0, size_t nt, const float *m) {
 	const size_t cout = (size_t)t->shape->out_channels, plane = nt * cout, row = (size_t)t->ow * cout;
 	const float *bias = t->packed + t->xis * t->per_xi;
 	const struct nst_conv_epilogue *ep = t->epilogue;
+	const struct nst_f32_minmax_params clamp = {ep ? ep->min : -INFINITY, ep ? ep->max : INFINITY};
 	const int side = t->out_side;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
 		const int y0 = (int)(tile / t->tiles_x) * side, x0 = (int)(tile % t->tiles_x) * side;
 		const int ny = t->oh - y0 < side ? t->oh - y0 : side, nx = t->ow - x0 < side ? t->ow - x0 : side;
 		float *out = t->out + ((size_t)y0 * (size_t)t->ow + (size_t)x0) * cout; // the tile's [ny][nx][cout]
-		t->output(cout, m + i * cout, plane, bias, out, row, cout, (size_t)ny, (size_t)nx);
+		t->output(cout, m + i * cout, plane, bias, &clamp, out, row, cout, (size_t)ny, (size_t)nx);
 		if (!ep)
 			continue;
 		const size_t run = (size_t)nx * cout; /* one row of the tile */
 		for (int y = 0; y < ny; y++) {
-			float *o = out + (size_t)y * row;
-			if (ep->min > -INFINITY || ep->max < INFINITY)
-				for (size_t k = 0; k < run; k++)
-					o[k] = o[k] < ep->min ? ep->min : (o[k] > ep->max ? ep->max : o[k]);
 			const size_t e0 = ((size_t)(y0 + y) * (size_t)t->ow + (size_t)x0) * cout;
-			nst_conv_epilogue_run(t->mask, ep, e0, run, o);
+			nst_conv_epilogue_run(t->mask, ep, e0, run, out + (size_t)y * row);
 		}
 	}
 }

@@ -1167,9 +1167,13 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 		float *out = guarded_alloc(&gv, out_floats), *outt = guarded_alloc(&gt, out_floats);
 		for (size_t i = 0; i < out_floats; i++)
 			out[i] = outt[i] = bits_float(GUARD_BITS);
-		(f4 ? k->output43 : k->output23)(c, mm, plane, bias, out, row_stride, pixel_stride, ny, nx);
+		/* the clamp: none, a ReLU, or bounds inside the values' range (rng_float's) */
+		const int bounds = (int)rng_range(r, 0, 2);
+		const struct nst_f32_minmax_params clamp = {bounds == 0 ? -INFINITY : bounds == 1 ? 0.0f : -0.25f,
+		                                            bounds == 2 ? 0.5f : INFINITY};
+		(f4 ? k->output43 : k->output23)(c, mm, plane, bias, &clamp, out, row_stride, pixel_stride, ny, nx);
 		if (twin)
-			(f4 ? twin->output43 : twin->output23)(c, mm, plane, bias, outt, row_stride, pixel_stride, ny, nx);
+			(f4 ? twin->output43 : twin->output23)(c, mm, plane, bias, &clamp, outt, row_stride, pixel_stride, ny, nx);
 		bad = touched = 0;
 		for (size_t ch = 0; ch < c; ch++) {
 			double x[WINO_MAX_T * WINO_MAX_T], want[WINO_MAX_M * WINO_MAX_M], mag[WINO_MAX_M * WINO_MAX_M];
@@ -1185,7 +1189,7 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 							sum += p;
 							mg += fabs(p);
 						}
-					want[i * m + j] = sum;
+					want[i * m + j] = fmin(fmax(sum, (double)clamp.min), (double)clamp.max);
 					mag[i * m + j] = mg;
 				}
 			for (size_t a = 0; a < ny; a++)
@@ -1203,8 +1207,8 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 			touched += !inside && float_bits(out[i]) != GUARD_BITS;
 		}
 		CHECK(bad == 0 && touched == 0,
-		      "%s output F(%zux%zu) c=%zu plane=%zu ny=%zu nx=%zu: %zu values wrong, %zu floats outside written", k->name,
-		      m, m, c, plane, ny, nx, bad, touched);
+		      "%s output F(%zux%zu) c=%zu plane=%zu ny=%zu nx=%zu clamp [%g, %g]: %zu values wrong, %zu floats outside written",
+		      k->name, m, m, c, plane, ny, nx, (double)clamp.min, (double)clamp.max, bad, touched);
 		guarded_free(&gv);
 		guarded_free(&gt);
 		free(mm);

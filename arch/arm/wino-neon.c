@@ -21,6 +21,7 @@
 #else
 #define WT_MADD(a, b, k) vmlaq_f32((a), (b), (k))
 #endif
+#define WT_CLAMP(v, lo, hi) vminq_f32(vmaxq_f32((v), (lo)), (hi))
 #define WT_FN(name) vec_##name
 #include "wino-body.h"
 #undef WT_VEC
@@ -30,6 +31,7 @@
 #undef WT_ADD
 #undef WT_SUB
 #undef WT_MADD
+#undef WT_CLAMP
 #undef WT_FN
 
 #define WT_VEC float
@@ -39,6 +41,7 @@
 #define WT_ADD(a, b) ((a) + (b))
 #define WT_SUB(a, b) ((a) - (b))
 #define WT_MADD(a, b, k) ((a) + (b) * (k))
+#define WT_CLAMP(v, lo, hi) nst_wino_clamp_one((v), (lo), (hi))
 #define WT_FN(name) one_##name
 #include "wino-body.h"
 

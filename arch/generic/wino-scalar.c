@@ -11,6 +11,7 @@
 #define WT_ADD(a, b) ((a) + (b))
 #define WT_SUB(a, b) ((a) - (b))
 #define WT_MADD(a, b, k) ((a) + (b) * (k))
+#define WT_CLAMP(v, lo, hi) nst_wino_clamp_one((v), (lo), (hi))
 #define WT_FN(name) one_##name
 #include "wino-body.h"
 

@@ -17,6 +17,7 @@
 #define WT_ADD(a, b) _mm256_add_ps((a), (b))
 #define WT_SUB(a, b) _mm256_sub_ps((a), (b))
 #define WT_MADD(a, b, k) _mm256_fmadd_ps((b), (k), (a))
+#define WT_CLAMP(v, lo, hi) _mm256_min_ps((hi), _mm256_max_ps((lo), (v)))
 #define WT_FN(name) vec_##name
 #include "wino-body.h"
 #undef WT_VEC
@@ -26,6 +27,7 @@
 #undef WT_ADD
 #undef WT_SUB
 #undef WT_MADD
+#undef WT_CLAMP
 #undef WT_FN
 
 #define WT_VEC float
@@ -35,6 +37,7 @@
 #define WT_ADD(a, b) ((a) + (b))
 #define WT_SUB(a, b) ((a) - (b))
 #define WT_MADD(a, b, k) ((a) + (b) * (k))
+#define WT_CLAMP(v, lo, hi) nst_wino_clamp_one((v), (lo), (hi))
 #define WT_FN(name) one_##name
 #include "wino-body.h"
 

@@ -18,6 +18,7 @@
 #define WT_ADD(a, b) _mm512_add_ps((a), (b))
 #define WT_SUB(a, b) _mm512_sub_ps((a), (b))
 #define WT_MADD(a, b, k) _mm512_fmadd_ps((b), (k), (a))
+#define WT_CLAMP(v, lo, hi) _mm512_min_ps((hi), _mm512_max_ps((lo), (v)))
 #define WT_FN(name) vec_##name
 #include "wino-body.h"
 #undef WT_VEC
@@ -27,6 +28,7 @@
 #undef WT_ADD
 #undef WT_SUB
 #undef WT_MADD
+#undef WT_CLAMP
 #undef WT_FN
 
 #define WT_VEC float
@@ -36,6 +38,7 @@
 #define WT_ADD(a, b) ((a) + (b))
 #define WT_SUB(a, b) ((a) - (b))
 #define WT_MADD(a, b, k) ((a) + (b) * (k))
+#define WT_CLAMP(v, lo, hi) nst_wino_clamp_one((v), (lo), (hi))
 #define WT_FN(name) one_##name
 #include "wino-body.h"
 
