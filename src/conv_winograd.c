@@ -80,35 +80,106 @@ static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
 	{0, 0, 1},
 };
 
-/* U = G g G^T of the kernel g[a][b][i][o] of a convolution from cin to cout channels, one transform
- * position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b], summed in double and
- * rounded once.  g is hwio itself, or (flipped) the input gradient's kernel of the convolution hwio
- * [3][3][cout][cin] holds: g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
+/* U[xi] = G g G^T at transform position xi = (y, x) of the kernel g[a][b][i][o] of a convolution
+ * from cin to cout channels into u [cin][cout]: U[y][x] = sum G[y][a] G[x][b] g[a][b], summed in
+ * double and rounded once.  g is hwio itself, or (flipped) the input gradient's kernel of the
+ * convolution hwio [3][3][cout][cin] holds: g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
+static void transform_position(size_t cin, size_t cout, enum nst_wino f, size_t xi, const float *hwio, bool flipped,
+                               float *u) {
+	const size_t k = WINO_KERNEL, side = wino_in(f), y = xi / side, x = xi % side;
+	double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
+	for (size_t a = 0; a < k; a++)
+		for (size_t b = 0; b < k; b++) {
+			const size_t ga = flipped ? k - 1 - a : a, gb = flipped ? k - 1 - b : b; /* g's tap, in hwio */
+			coef[ga * k + gb] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
+		}
+	for (size_t i = 0; i < cin; i++)
+		for (size_t o = 0; o < cout; o++) {
+			const size_t at = flipped ? o * cin + i : i * cout + o; /* within one tap of hwio */
+			double s = 0.0;
+			for (size_t ab = 0; ab < k * k; ab++)
+				s += coef[ab] * (double)hwio[ab * cin * cout + at];
+			u[i * cout + o] = (float)s;
+		}
+}
+
+/* Every position's U, each packed for gemm, then the bias (NULL: zeros). */
 static void pack_transformed(const struct nst_gemm_kernel *gemm, size_t cin, size_t cout, enum nst_wino f,
                              const float *hwio, bool flipped, const float *bias, float *staging, float *packed) {
-	const size_t k = WINO_KERNEL;
-	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
-	float *u = staging; // [cin][cout]: U[xi]
+	const size_t xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
 	for (size_t xi = 0; xi < xis; xi++) {
-		const size_t y = xi / side, x = xi % side;
-		double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
-		for (size_t a = 0; a < k; a++)
-			for (size_t b = 0; b < k; b++) {
-				const size_t ga = flipped ? k - 1 - a : a, gb = flipped ? k - 1 - b : b; /* g's tap, in hwio */
-				coef[ga * k + gb] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
-			}
-		for (size_t i = 0; i < cin; i++)
-			for (size_t o = 0; o < cout; o++) {
-				const size_t at = flipped ? o * cin + i : i * cout + o; /* within one tap of hwio */
-				double s = 0.0;
-				for (size_t ab = 0; ab < k * k; ab++)
-					s += coef[ab] * (double)hwio[ab * cin * cout + at];
-				u[i * cout + o] = (float)s;
-			}
-		nst_gemm_kernel_pack(gemm, cin, cout, u, cout, NULL, packed + xi * per_xi);
+		transform_position(cin, cout, f, xi, hwio, flipped, staging);
+		nst_gemm_kernel_pack(gemm, cin, cout, staging, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
 		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
+}
+
+size_t nst_conv_winograd_scaled_staging_floats(const struct nst_conv_shape *shape, enum nst_wino f) {
+	return wino_in(f) * WINO_KERNEL * (size_t)shape->in_channels * (size_t)shape->out_channels;
+}
+
+struct scaled_task {
+	const struct nst_engine *engine;
+	const struct nst_gemm_kernel *gemm;
+	const double (*g)[WINO_KERNEL]; /* G, T x 3 */
+	size_t c, side, per_xi;
+	const float *hwio, *scale, *diagonal;
+	float *t;      /* [T][3][c][c] */
+	float *packed;
+};
+
+/* t[y][b] = sum_a G[y][a] hwio[a][b] over whole [c][c] maps, item y * 3 + b. */
+static void scaled_rows_worker(void *context, size_t slot, size_t item) {
+	const struct scaled_task *s = context;
+	const size_t cc = s->c * s->c, y = item / WINO_KERNEL, b = item % WINO_KERNEL;
+	const float *h0 = s->hwio + b * cc, *h1 = h0 + WINO_KERNEL * cc, *h2 = h1 + WINO_KERNEL * cc; /* taps (0..2, b) */
+	float *ty = s->t + item * cc;
+	(void)slot;
+	nst_floats_blend(cc, (float)s->g[y][0], h0, (float)s->g[y][1], h1, ty);
+	nst_floats_axpy(cc, (float)s->g[y][2], h2, ty);
+}
+
+/* U[y][x] = scale (sum_b G[x][b] t[y][b]) + G[y][1] G[x][1] diag(diagonal), packed: item xi. */
+static void scaled_position_worker(void *context, size_t slot, size_t xi) {
+	const struct scaled_task *s = context;
+	const size_t c = s->c, cc = c * c, y = xi / s->side, x = xi % s->side, centre = WINO_KERNEL / 2;
+	const float *t0 = s->t + y * WINO_KERNEL * cc, *t1 = t0 + cc, *t2 = t1 + cc;
+	float *u = nst_engine_scratch(s->engine, slot); // [c][c]
+	for (size_t i = 0; i < c; i++) {
+		float *row = u + i * c;
+		nst_floats_blend(c, (float)s->g[x][0], t0 + i * c, (float)s->g[x][1], t1 + i * c, row);
+		nst_floats_axpy(c, (float)s->g[x][2], t2 + i * c, row);
+		nst_floats_multiply(c, s->scale, row);
+		row[i] += (float)(s->g[y][centre] * s->g[x][centre]) * s->diagonal[i];
+	}
+	nst_gemm_kernel_pack(s->gemm, c, c, u, c, NULL, s->packed + xi * s->per_xi);
+}
+
+void nst_conv_winograd_pack_scaled(const struct nst_engine *engine, const struct nst_gemm_kernel *gemm,
+                                   const struct nst_conv_shape *shape, enum nst_wino f, const float *hwio,
+                                   const float *bias, const float *scale, const float *diagonal, float *staging,
+                                   float *packed) {
+	assert(shape->in_channels == shape->out_channels);
+	const size_t c = (size_t)shape->out_channels, xis = wino_xi(f);
+	assert(c * c <= engine->scratch_floats);
+	struct scaled_task t = {
+		.engine = engine,
+		.gemm = gemm,
+		.g = f == NST_WINO_F2 ? G2 : G4,
+		.c = c,
+		.side = wino_in(f),
+		.per_xi = nst_gemm_kernel_packed_floats(gemm, c, c),
+		.hwio = hwio,
+		.scale = scale,
+		.diagonal = diagonal,
+		.t = staging,
+		.packed = packed,
+	};
+	nst_parallel_for(engine, t.side * WINO_KERNEL, scaled_rows_worker, &t);
+	nst_parallel_for(engine, xis, scaled_position_worker, &t);
+	for (size_t o = 0; o < c; o++)
+		packed[xis * t.per_xi + o] = scale[o] * bias[o];
 }
 
 void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,

@@ -80,3 +80,12 @@ void nst_floats_subtract_from(size_t n, const float *restrict x, float *restrict
 	for (; i < n; i++)
 		y[i] = x[i] - y[i];
 }
+
+void nst_floats_multiply(size_t n, const float *restrict x, float *restrict y) {
+	size_t i = 0;
+	for (; i + FLOATS_RUN <= n; i += FLOATS_RUN)
+		for (size_t j = i; j < i + FLOATS_RUN; j++)
+			y[j] *= x[j];
+	for (; i < n; i++)
+		y[i] *= x[i];
+}

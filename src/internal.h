@@ -52,6 +52,7 @@ void nst_floats_blend(size_t n, float a0, const float *restrict a, float a1, con
 /* g = f > 0 ? g : 0: the gradient g through a ReLU whose output is f (NaN in f: 0) */
 void nst_floats_relu_grad(size_t n, const float *restrict f, float *restrict g);
 void nst_floats_subtract_from(size_t n, const float *restrict x, float *restrict y); /* y = x - y */
+void nst_floats_multiply(size_t n, const float *restrict x, float *restrict y);     /* y *= x */
 
 /* ---------------------------------------------------------------------------------------------
  * Sums in double over [i0, i1) of float arrays a, b (src/reductions.c): the same bits for the same
@@ -255,6 +256,18 @@ size_t nst_conv_winograd_scratch_floats(const struct nst_gemm_kernel *gemm, cons
 /* Packs HWIO weights [3][3][cin][cout] and bias [cout] (NULL: zeros). */
 void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f,
                             const float *hwio, const float *bias, float *staging, float *packed);
+/* Packs the kernel of scale * conv(x) + diagonal * x, conv the convolution from c to c channels
+ * with HWIO weights [3][3][c][c] and bias [c]: per output channel o, scale[o] times the
+ * convolution (bias included) plus diagonal[o] times the input's channel o at the output's own
+ * pixel, as nst_conv_winograd_pack would pack that kernel (the transform is linear: the centre
+ * tap's identity transforms to G[y][1] G[x][1] I), in float, separably and on the engine's
+ * threads (fast enough to run for each painting; each slot's scratch holds one [c][c] position).
+ * staging: nst_conv_winograd_scaled_staging_floats. */
+size_t nst_conv_winograd_scaled_staging_floats(const struct nst_conv_shape *shape, enum nst_wino f);
+void nst_conv_winograd_pack_scaled(const struct nst_engine *engine, const struct nst_gemm_kernel *gemm,
+                                   const struct nst_conv_shape *shape, enum nst_wino f, const float *hwio,
+                                   const float *bias, const float *scale, const float *diagonal, float *staging,
+                                   float *packed);
 /* Packs the input gradient's kernel of the stride-1 convolution shape with HWIO weights
  * [3][3][cin][cout]: flipped and transposed (cout -> cin channels, no bias), for a shape
  * nst_conv_backward_shape(shape) (pad 2 for the gradient over a reflection-padded input).  Packed

@@ -16,7 +16,9 @@
  *   decoder, from the photo's c2:
  *     x = a adain(c2, s2) + (1 - a) c2; modulated block dec1 with (m2, b2);
  *     x = a adain(x, s1) + (1 - a) x;   modulated block dec2 with (m1, b1)
- *       (modulated block: h = relu(m conv1(x) + b x); x + (m conv2(h) + b h))
+ *       (modulated block: h = relu(m conv1(x) + b x); x + (m conv2(h) + b h), each half one
+ *       convolution: m conv(x) + b x is the convolution whose kernel is m times conv's plus b at
+ *       its centre tap, packed by nst_arbitrary_set_style from the kept kernel)
  *     dec3.1 bilinear x2, 3x3 64 -> 32 in 32 groups, ReLU; dec3.3 1x1 32 -> 32 ReLU;
  *     dec3.6 bilinear x2, 3x3 32 -> 16 in 16 groups, ReLU; dec3.8 1x1 16 -> 16 ReLU;
  *     dec3.10 9x9 16 -> 3: RGB / 255 out.
@@ -35,7 +37,7 @@
  *   encoder: picture (3 / px) in A -> enc1.0 B (16) -> enc1.2 A (8) -> enc1.4 B (8) -> enc1.6 Q0,
  *            enc1.8 Q1 -> residual blocks through Q0, Q2, Q1 (64 channels at a quarter of the
  *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
- *   decoder: c2 in Q1 -> the modulated blocks through Q0, Q2, in place in Q1 -> dec3.1 B (8)
+ *   decoder: c2 in Q1 -> dec1 (h in Q0) Q2 -> dec2 (h in Q0) Q1 -> dec3.1 B (8)
  *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 A (16) -> dec3.10 B (3).
  * 128 bytes per pixel: 32 MiB at 512x512.  No upsampled picture is ever stored.
  */
@@ -84,8 +86,9 @@ static const struct arb_spec MODULATOR_SPEC[MOD_COUNT] = {
 	{"weight2.0", 64, 64, 3, 1, 64, 1, false}, {"bias2.0", 64, 64, 3, 1, 64, 1, false},
 };
 static const struct arb_spec DECODER_SPEC[] = {
-	{"dec1.conv1", 64, 64, 3, 1, 1, 1, false}, {"dec1.conv2", 64, 64, 3, 1, 1, 1, false},
-	{"dec2.conv1", 64, 64, 3, 1, 1, 1, false}, {"dec2.conv2", 64, 64, 3, 1, 1, 1, false},
+	/* the modulated blocks' (their ReLU: h's, after the modulation folded into the kernel) */
+	{"dec1.conv1", 64, 64, 3, 1, 1, 1, true},  {"dec1.conv2", 64, 64, 3, 1, 1, 1, false},
+	{"dec2.conv1", 64, 64, 3, 1, 1, 1, true},  {"dec2.conv2", 64, 64, 3, 1, 1, 1, false},
 	{"dec3.1", 32, 64, 3, 1, 32, UP, true},    {"dec3.3", 32, 32, 1, 1, 1, 1, true},
 	{"dec3.6", 16, 32, 3, 1, 16, UP, true},    {"dec3.8", 16, 16, 1, 1, 1, 1, true},
 	{"dec3.10", 3, 16, 9, 1, 1, 1, false},
@@ -99,6 +102,7 @@ struct arb_layer {
 	bool winograd;               /* a 3x3 64 -> 64 block convolution: nst_conv2d_winograd */
 	const struct nst_gemm_kernel *gemm; /* dense: the engine's, or float32 for the 9x9 layers in fp16 */
 	float *packed;               /* nst_conv_packed_floats, the Winograd or the grouped packing; bias included */
+	float *kept;                 /* a modulated block's: its HWIO kernel [3][3][64][64], then its bias [64] */
 };
 
 /* What the painting gives the decoder, blended over the paintings. */
@@ -134,6 +138,9 @@ static const char *part_of(int index) {
 }
 
 static bool dense(const struct arb_layer *L) { return L->spec.groups == 1; }
+
+/* The modulated blocks' convolutions (dec1, dec2): their kernels are the painting's too. */
+static bool modulated(int index) { return index >= DECODER && index - DECODER <= DEC2_B; }
 
 /* Checks the file against ARCHITECTURE.md, layer by layer. */
 static enum nst_status configure(struct nst_arbitrary_session *s, const struct nst_weights *w, struct nst_diag *diag) {
@@ -205,6 +212,8 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 		struct arb_layer *L = &s->layers[i];
 		if (L->winograd) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_winograd_packed_floats(L->gemm, &L->shape, s->wino));
+			if (modulated(i))
+				L->kept = NST_ARENA_NEW(a, float, kernel_floats(L) + (size_t)L->shape.out_channels);
 		} else if (dense(L)) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_packed_floats(L->gemm, &L->shape));
 		} else {
@@ -223,7 +232,9 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 	s->region_floats = (size_t)need;
 	for (int i = 0; i < ARB_LAYERS; i++) { /* the weights are staged in A while packing */
 		const struct arb_layer *L = &s->layers[i];
-		const size_t staging = L->winograd ? nst_conv_winograd_staging_floats(&L->shape) : 0;
+		const size_t staging = modulated(i)  ? nst_conv_winograd_scaled_staging_floats(&L->shape, s->wino)
+		                       : L->winograd ? nst_conv_winograd_staging_floats(&L->shape)
+		                                     : 0;
 		s->region_floats = max_size(s->region_floats, kernel_floats(L) + (size_t)L->shape.out_channels + staging);
 	}
 	s->a = NST_ARENA_NEW(a, float, s->region_floats);
@@ -303,8 +314,8 @@ static enum nst_status build(struct nst_arbitrary_session *s, struct nst_arena *
 	for (int i = 0; i < ARB_LAYERS; i++) {
 		struct arb_layer *L = &s->layers[i];
 		L->winograd = dense(L) && L->shape.kernel_h == 3 && nst_conv_winograd_applies(&L->shape);
-		const bool modulated = i >= DECODER && i - DECODER <= DEC2_B;
-		L->gemm = L->shape.kernel_h > 3 || modulated ? fp32 : s->engine.gemm;
+		assert(!modulated(i) || L->winograd);
+		L->gemm = L->shape.kernel_h > 3 || modulated(i) ? fp32 : s->engine.gemm;
 	}
 	nst_arena_alloc(a, sizeof(struct nst_arbitrary_session)); /* the session comes first */
 	s->plan.scratch_bytes = a->used;
@@ -374,7 +385,9 @@ static void pack_weights(struct nst_arbitrary_session *s) {
 		float *bias = s->a + kernel_floats(L);   // [out] staging
 		nst_weights_read_kernel(s->weights, i, hwio);
 		nst_weights_read_vector(s->weights, i, NST_VECTOR_BIAS, bias);
-		if (L->winograd)
+		if (modulated(i)) /* packed with the painting's modulations (fold_modulations) */
+			memcpy(L->kept, hwio, (kernel_floats(L) + (size_t)L->shape.out_channels) * sizeof(float));
+		else if (L->winograd)
 			nst_conv_winograd_pack(L->gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (dense(L))
 			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
@@ -428,77 +441,17 @@ const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arb
  * The passes
  * ------------------------------------------------------------------------------------------- */
 
-/* The elementwise passes at a quarter of the picture's size, on the engine's threads (each item
- * an equal run of pixels, NST_ITEMS_PER_SLOT per slot):
- *   EPILOGUE  out = relu?(out + addend?)          (after a Winograd convolution, [n][c])
- *   INNER     t1 = relu(m t1 + b x)               (a modulated block's h, in place of its conv1)
- *   OUTER     x += m t2 + b h                     (its output, in place of x)  [n][WIDTH] each */
-enum pointwise_op { POINTWISE_EPILOGUE, POINTWISE_INNER, POINTWISE_OUTER };
-
-struct pointwise_task {
-	enum pointwise_op op;
-	size_t n, c, items;              /* pixels, channels, runs */
-	const float *m, *b;              /* [WIDTH] modulations */
-	const float *a;                  /* EPILOGUE: addend (or NULL); INNER: x; OUTER: t2 */
-	const float *h;                  /* OUTER */
-	float *out;                      /* EPILOGUE: out; INNER: t1; OUTER: x */
-	bool relu;
-};
-
-static void pointwise_run(void *context, size_t slot, size_t item) {
-	const struct pointwise_task *t = context;
-	const size_t c = t->c, i0 = t->n * item / t->items * c, i1 = t->n * (item + 1) / t->items * c;
-	/* Each case its own branch-free loop over whole pixels of WIDTH channels: loops of a constant
-	 * count, which the compiler's -O2 turns into vectors (it leaves those of unknown count scalar). */
-	assert(c == WIDTH);
-	float *restrict o = t->out;
-	const float *restrict a = t->a, *restrict m = t->m, *restrict b = t->b, *restrict h = t->h;
-	switch (t->op) {
-	case POINTWISE_EPILOGUE:
-		if (a)
-			for (size_t p = i0; p < i1; p += WIDTH)
-				for (size_t k = 0; k < WIDTH; k++)
-					o[p + k] += a[p + k];
-		if (t->relu)
-			for (size_t p = i0; p < i1; p += WIDTH)
-				for (size_t k = 0; k < WIDTH; k++)
-					o[p + k] = o[p + k] < 0.0f ? 0.0f : o[p + k]; /* NaN stays NaN, as the kernels' clamps */
-		break;
-	case POINTWISE_INNER:
-		for (size_t p = i0; p < i1; p += WIDTH)
-			for (size_t k = 0; k < WIDTH; k++) {
-				const float v = m[k] * o[p + k] + b[k] * a[p + k];
-				o[p + k] = v < 0.0f ? 0.0f : v;
-			}
-		break;
-	case POINTWISE_OUTER:
-		for (size_t p = i0; p < i1; p += WIDTH)
-			for (size_t k = 0; k < WIDTH; k++)
-				o[p + k] += m[k] * a[p + k] + b[k] * h[p + k];
-		break;
-	}
-}
-
-static void pointwise(const struct nst_arbitrary_session *s, struct pointwise_task t) {
-	t.items = nst_parallel_items(&s->engine, t.n);
-	nst_parallel_for(&s->engine, t.items, pointwise_run, &t);
-}
-
 /* Runs layer index on in [h][w][cin] into out [oh][ow][cout]; addend (dense only) is added after
- * the bias.  Updates h and w to the output's size. */
+ * the bias and the ReLU.  Updates h and w to the output's size. */
 static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, const float *in, float *out,
                  const float *addend) {
 	const struct arb_layer *L = &s->layers[index];
 	struct nst_engine engine = s->engine; /* with the layer's GEMM kernel */
 	engine.gemm = L->gemm;
+	const struct nst_conv_epilogue ep = {L->spec.relu ? 0.0f : -INFINITY, INFINITY, NULL, addend, NULL};
 	if (L->winograd) {
-		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out, NULL);
-		if (addend || L->spec.relu)
-			pointwise(s, (struct pointwise_task){.op = POINTWISE_EPILOGUE, .n = (size_t)*h * (size_t)*w,
-			                                     .c = (size_t)L->shape.out_channels, .a = addend, .out = out,
-			                                     .relu = L->spec.relu});
+		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out, &ep);
 	} else if (dense(L)) {
-		const struct nst_conv_epilogue ep = {L->spec.relu ? 0.0f : -INFINITY, INFINITY, NULL, addend, NULL};
 		nst_conv2d(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
 	} else {
 		assert(!addend);
@@ -584,6 +537,18 @@ static void output_rows(void *context, size_t r0, size_t r1) {
 	}
 }
 
+/* The modulated blocks' kernels for the painting: dec1's with (m2, b2), dec2's with (m1, b1). */
+static void fold_modulations(struct nst_arbitrary_session *s) {
+	const struct style_state *st = &s->style;
+	for (int d = DEC1_A; d <= DEC2_B; d++) {
+		struct arb_layer *L = &s->layers[DECODER + d];
+		const bool dec1 = d <= DEC1_B;
+		nst_conv_winograd_pack_scaled(&s->engine, L->gemm, &L->shape, s->wino, L->kept, L->kept + kernel_floats(L),
+		                              st->mod[dec1 ? MOD_M2 : MOD_M1],
+		                              st->mod[dec1 ? MOD_B2 : MOD_B1], s->a /* staging: A is free now */, L->packed);
+	}
+}
+
 enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, const struct nst_image *paintings,
                                         const float *blend, struct nst_diag *diag) {
 	if (!s || n < 1 || !paintings)
@@ -629,22 +594,20 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 			to[k] += share * from[k];
 	}
 	s->style = sum;
+	fold_modulations(s);
 	s->style_set = true;
 	return NST_OK;
 }
 
-/* The decoder's modulated block `first` (DEC1_A or DEC2_A) on x [qh][qw][64] in Q1. */
-static void modulated_block(struct nst_arbitrary_session *s, int first, const float *m, const float *b, int qh, int qw,
+/* The decoder's modulated block `first` (DEC1_A or DEC2_A) on x [qh][qw][64] in `in` into `out`,
+ * its h in Q0: two convolutions, the modulations folded into their kernels (fold_modulations). */
+static void modulated_block(struct nst_arbitrary_session *s, int first, const float *in, float *out, int qh, int qw,
                             size_t qf) {
-	float *q0 = quarter(s, 0, qf), *q1 = quarter(s, 1, qf), *q2 = quarter(s, 2, qf);
-	const size_t n = (size_t)qh * (size_t)qw;
+	float *h_buf = quarter(s, 0, qf);
 	int h = qh, w = qw;
-	conv(s, DECODER + first, &h, &w, q1, q0, NULL);
-	pointwise(s, (struct pointwise_task){.op = POINTWISE_INNER, .n = n, .c = WIDTH, .m = m, .b = b, .a = q1, .out = q0});
+	conv(s, DECODER + first, &h, &w, in, h_buf, NULL); /* h = relu(m conv1(x) + b x) */
 	h = qh, w = qw;
-	conv(s, DECODER + first + 1, &h, &w, q0, q2, NULL);
-	pointwise(s, (struct pointwise_task){.op = POINTWISE_OUTER, .n = n, .c = WIDTH, .m = m, .b = b, .a = q2, .h = q0,
-	                                     .out = q1});
+	conv(s, DECODER + first + 1, &h, &w, h_buf, out, in); /* x + (m conv2(h) + b h) */
 }
 
 /* The photo through E_c and D: the output [ph][pw][3] (RGB / 255, unclamped) in B. */
@@ -657,15 +620,15 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 	size_t qf;
 	encode(s, CONTENT, &h, &w, &qf);
 	const size_t n = (size_t)h * (size_t)w;
-	float *c2 = quarter(s, 1, qf);
+	float *c2 = quarter(s, 1, qf), *x1 = quarter(s, 2, qf);
 	float x_mean[WIDTH], x_std[WIDTH];
 	const struct style_state *st = &s->style;
 	nst_channel_stats(&s->engine, n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
 	nst_adain(&s->engine, n, WIDTH, c2, x_mean, x_std, st->s2_mean, st->s2_std, alpha);
-	modulated_block(s, DEC1_A, st->mod[MOD_M2], st->mod[MOD_B2], h, w, qf);
-	nst_channel_stats(&s->engine, n, WIDTH, c2, ADAIN_EPS, x_mean, x_std);
-	nst_adain(&s->engine, n, WIDTH, c2, x_mean, x_std, st->s1_mean, st->s1_std, alpha);
-	modulated_block(s, DEC2_A, st->mod[MOD_M1], st->mod[MOD_B1], h, w, qf);
+	modulated_block(s, DEC1_A, c2, x1, h, w, qf);
+	nst_channel_stats(&s->engine, n, WIDTH, x1, ADAIN_EPS, x_mean, x_std);
+	nst_adain(&s->engine, n, WIDTH, x1, x_mean, x_std, st->s1_mean, st->s1_std, alpha);
+	modulated_block(s, DEC2_A, x1, c2, h, w, qf);
 	conv(s, DECODER + DEC_UP1, &h, &w, c2, s->b, NULL);
 	conv(s, DECODER + DEC_MIX1, &h, &w, s->b, s->a, NULL);
 	conv(s, DECODER + DEC_UP2, &h, &w, s->a, s->b, NULL);

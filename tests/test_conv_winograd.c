@@ -9,6 +9,8 @@
  *      reflection padding as the "full" pad-2 convolution over the padded picture, folded back by
  *      nst_reflect_pad_backward, against the naive scatter of every output's gradient onto the
  *      pixels its taps read (mirrored ones included);
+ *   1b. the kernel of scale * conv(x) + diagonal * x (nst_conv_winograd_pack_scaled, the
+ *      arbitrary-style network's modulated blocks) with a ReLU or an addend after it;
  *   3. the naive gradient itself by finite differences of the naive forward pass (exact up to
  *      rounding: the convolution is linear), at corners, edges and inside;
  *
@@ -40,6 +42,10 @@
  * transformed values: F(4x4)'s transforms grow the terms by up to ~10x, still far below 1e-5; a
  * wrong tap, flip or mirrored pixel costs O(1)). */
 #define CONV_TOL 1e-5
+/* nst_conv_winograd_pack_scaled transforms the kernel in float (once per painting, so it must be
+ * fast), not in double as the packers: its rounding, relative to the terms, reaches ~5e-5 at 64
+ * channels on F(4x4) (seen over many seeds); a wrong tap or diagonal costs O(1). */
+#define SCALED_TOL 2e-4
 #define FD_TOL 1e-9
 #define FD_STEP 0.5
 
@@ -204,6 +210,63 @@ static void test_forward(struct test_engine *te, const struct wcase *c, enum nst
 	free(mask);
 }
 
+/* 1b. The kernel of scale * conv(x) + diagonal * x packed from conv's (the arbitrary-style
+ * network's modulated blocks), run with a ReLU or an addend as those blocks do. */
+static void test_scaled(struct test_engine *te, const struct wcase *c, enum nst_wino f, bool relu, struct nst_rng *r,
+                        double *worst) {
+	const struct nst_gemm_kernel *gm = te->e.gemm;
+	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
+	const size_t n = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
+	float *in = galloc(n), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n), *add = galloc(n);
+	float *scale = galloc((size_t)c->cout), *diagonal = galloc((size_t)c->cout);
+	double *ind = xmalloc(n * sizeof(double));
+	fill_uniform(r, in, n, -1, 1);
+	for (size_t i = 0; i < n; i++)
+		ind[i] = in[i];
+	fill_uniform(r, hwio, n_w, -1, 1);
+	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	fill_uniform(r, scale, (size_t)c->cout, -2, 2);
+	fill_uniform(r, diagonal, (size_t)c->cout, -2, 2);
+	fill_uniform(r, add, n, -1, 1);
+	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f);
+	const size_t staging_n = nst_conv_winograd_scaled_staging_floats(&shape, f);
+	float *packed = galloc(packed_n), *staging = galloc(staging_n);
+	const size_t scratch = nst_conv_winograd_scratch_floats(gm, &shape, f), square = (size_t)c->cout * (size_t)c->cout;
+	engine_scratch(te, scratch > square ? scratch : square);
+	nst_conv_winograd_pack_scaled(&te->e, gm, &shape, f, hwio, bias, scale, diagonal, staging, packed);
+	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "scaled pack overran (%s)", te->label);
+	const struct nst_conv_epilogue ep = {relu ? 0.0f : -INFINITY, INFINITY, NULL, relu ? NULL : add, NULL};
+	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, in, packed, out, &ep);
+	CHECK(engine_scratch_done(te), "scaled: scratch overrun (%s)", te->label);
+	double err = 0.0;
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				double abs_sum;
+				const size_t at = ((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co;
+				const double conv = naive_forward(c, ind, hwio, bias, oy, ox, co, &abs_sum);
+				double want = (double)scale[co] * conv + (double)diagonal[co] * ind[at];
+				want = relu ? (want > 0.0 ? want : 0.0) : want + (double)add[at];
+				const double mag = fabs((double)scale[co]) * abs_sum + fabs((double)diagonal[co] * ind[at]) +
+				                   (relu ? 0.0 : fabs((double)add[at]));
+				note(&err, fabs((double)out[at] - want) / (mag + DBL_MIN));
+			}
+	CHECK(err <= SCALED_TOL, "scaled F%d %s [%d][%d] c %d%s (%s): error %.3g > %.3g", (int)f,
+	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, relu ? " relu" : " addend", te->label, err, SCALED_TOL);
+	CHECK(guard_ok(out, n), "scaled: wrote past the end (%s)", te->label);
+	note(worst, err);
+	free(in);
+	free(ind);
+	free(hwio);
+	free(bias);
+	free(out);
+	free(add);
+	free(scale);
+	free(diagonal);
+	free(packed);
+	free(staging);
+}
+
 /* 2. The input gradient: zero padding with addend + incoming mask, reflection over the padded
  * picture then folded (and the same addend and mask applied after, as the VGG pass does). */
 static void test_backward(struct test_engine *te, const struct wcase *c, enum nst_wino f, struct nst_rng *r,
@@ -284,7 +347,7 @@ int main(void) {
 	/* Forward without an epilogue: any channel count (the feed-forward networks' use). */
 	static const struct wcase odd[] = {{5, 3, 3, 5, false}, {7, 6, 13, 7, true}, {3, 3, 1, 1, true}};
 	static const enum nst_wino fs[] = {NST_WINO_F2, NST_WINO_F4};
-	double worst_forward[2] = {0, 0}, worst_backward[2] = {0, 0};
+	double worst_forward[2] = {0, 0}, worst_backward[2] = {0, 0}, worst_scaled[2] = {0, 0};
 	for (size_t fi = 0; fi < 2; fi++)
 		for (int k = 0; k < n_engines; k++) {
 			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -294,6 +357,11 @@ int main(void) {
 			}
 			for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
 				test_forward(&engines[k], &odd[i], fs[fi], false, &r, &worst_forward[fi]);
+			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+				if (cases[i].cin == cases[i].cout) {
+					test_scaled(&engines[k], &cases[i], fs[fi], true, &r, &worst_scaled[fi]);
+					test_scaled(&engines[k], &cases[i], fs[fi], false, &r, &worst_scaled[fi]);
+				}
 		}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (cases[i].h * cases[i].w * cases[i].cin * cases[i].cout <= 13 * 11 * 24 * 16)
@@ -302,9 +370,9 @@ int main(void) {
 	const struct nst_conv_shape reflect2 = {K, K, 1, 2, true, 8, 8}, zero2 = {K, K, 1, 2, false, 8, 8};
 	CHECK(!nst_conv_winograd_applies(&reflect2) && nst_conv_winograd_applies(&zero2), "pad 2 applies wrongly");
 
-	printf("errors relative to the sum of |terms| (limit %.3g):\n", CONV_TOL);
-	printf("  F2 forward %.3g, input gradient %.3g\n", worst_forward[0], worst_backward[0]);
-	printf("  F4 forward %.3g, input gradient %.3g\n", worst_forward[1], worst_backward[1]);
+	printf("errors relative to the sum of |terms| (limit %.3g, scaled %.3g):\n", CONV_TOL, SCALED_TOL);
+	printf("  F2 forward %.3g, input gradient %.3g, scaled %.3g\n", worst_forward[0], worst_backward[0], worst_scaled[0]);
+	printf("  F4 forward %.3g, input gradient %.3g, scaled %.3g\n", worst_forward[1], worst_backward[1], worst_scaled[1]);
 	if (pool)
 		pthreadpool_destroy(pool);
 	return check_finish("test_conv_winograd");
