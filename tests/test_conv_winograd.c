@@ -157,20 +157,41 @@ static void test_naive_gradient(const struct wcase *c, struct nst_rng *r) {
 	free(g);
 }
 
+/* A random layer's input [h][w][cin] (and its double copy), HWIO weights and bias, in [-1, 1). */
+struct layer_data {
+	float *in, *hwio, *bias;
+	double *ind;
+};
+
+static struct layer_data random_layer(const struct wcase *c, struct nst_rng *r) {
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
+	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
+	struct layer_data d = {galloc(n_in), galloc(n_w), galloc((size_t)c->cout), xmalloc(n_in * sizeof(double))};
+	fill_uniform(r, d.in, n_in, -1, 1);
+	for (size_t i = 0; i < n_in; i++)
+		d.ind[i] = d.in[i];
+	fill_uniform(r, d.hwio, n_w, -1, 1);
+	fill_uniform(r, d.bias, (size_t)c->cout, -1, 1);
+	return d;
+}
+
+static void free_layer(struct layer_data *d) {
+	free(d->in);
+	free(d->ind);
+	free(d->hwio);
+	free(d->bias);
+}
+
 /* 1. Forward, with (ReLU + mask out) and without the epilogue. */
 static void test_forward(struct test_engine *te, const struct wcase *c, enum nst_wino f, bool relu, struct nst_rng *r,
                          double *worst) {
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
-	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
-	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
-	float *in = galloc(n_in), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n_out);
-	double *ind = xmalloc(n_in * sizeof(double));
-	fill_uniform(r, in, n_in, -1, 1);
-	for (size_t i = 0; i < n_in; i++)
-		ind[i] = in[i];
-	fill_uniform(r, hwio, n_w, -1, 1);
-	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	const size_t n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	struct layer_data d = random_layer(c, r);
+	const float *in = d.in, *hwio = d.hwio, *bias = d.bias;
+	const double *ind = d.ind;
+	float *out = galloc(n_out);
 	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f), staging_n = nst_conv_winograd_staging_floats(&shape);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
 	nst_conv_winograd_pack(gm, &shape, f, hwio, bias, staging, packed);
@@ -200,10 +221,7 @@ static void test_forward(struct test_engine *te, const struct wcase *c, enum nst
 	CHECK(bad_mask == 0, "forward F%d: %zu mask bits differ from the output's signs (%s)", (int)f, bad_mask, te->label);
 	CHECK(guard_ok(out, n_out) && gbytes_ok(mask, nst_mask_bytes(n_out)), "forward: wrote past the end (%s)", te->label);
 	note(worst, err);
-	free(in);
-	free(ind);
-	free(hwio);
-	free(bias);
+	free_layer(&d);
 	free(out);
 	free(packed);
 	free(staging);
@@ -216,15 +234,11 @@ static void test_scaled(struct test_engine *te, const struct wcase *c, enum nst_
                         double *worst) {
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
-	const size_t n = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
-	float *in = galloc(n), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n), *add = galloc(n);
-	float *scale = galloc((size_t)c->cout), *diagonal = galloc((size_t)c->cout);
-	double *ind = xmalloc(n * sizeof(double));
-	fill_uniform(r, in, n, -1, 1);
-	for (size_t i = 0; i < n; i++)
-		ind[i] = in[i];
-	fill_uniform(r, hwio, n_w, -1, 1);
-	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	const size_t n = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
+	struct layer_data d = random_layer(c, r);
+	const float *in = d.in, *hwio = d.hwio, *bias = d.bias;
+	const double *ind = d.ind;
+	float *out = galloc(n), *add = galloc(n), *scale = galloc((size_t)c->cout), *diagonal = galloc((size_t)c->cout);
 	fill_uniform(r, scale, (size_t)c->cout, -2, 2);
 	fill_uniform(r, diagonal, (size_t)c->cout, -2, 2);
 	fill_uniform(r, add, n, -1, 1);
@@ -255,10 +269,7 @@ static void test_scaled(struct test_engine *te, const struct wcase *c, enum nst_
 	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, relu ? " relu" : " addend", te->label, err, SCALED_TOL);
 	CHECK(guard_ok(out, n), "scaled: wrote past the end (%s)", te->label);
 	note(worst, err);
-	free(in);
-	free(ind);
-	free(hwio);
-	free(bias);
+	free_layer(&d);
 	free(out);
 	free(add);
 	free(scale);
