@@ -511,27 +511,53 @@ static void band_build(const struct conv_task *t, int oy, int ix0, size_t span, 
 	}
 }
 
-/* The small-N path (stride 1): a block's pixels, one output row's run at a time, from a band. */
+/* n output pixels of one row into out [n][cout] on the dot kernel, their windows' rows in a: the
+ * first pixel's window at a, the next pixel's cin floats on, each kernel row row_stride floats on. */
+static void dot_run(const struct conv_task *t, const float *a, size_t row_stride, size_t n, float *out) {
+	const struct nst_dot_kernel *d = t->dot;
+	const struct nst_conv_shape *s = t->shape;
+	const size_t cin = (size_t)s->in_channels, cout = (size_t)s->out_channels, kc = (size_t)s->kernel_w * cin;
+	for (size_t i = 0; i < n; i += d->mr) {
+		const size_t mr = n - i < d->mr ? n - i : d->mr;
+		d->fn(mr, cout, kc, (size_t)s->kernel_h, a + i * cin, cin, row_stride, t->packed, out + i * cout, cout,
+		      &t->params);
+	}
+}
+
+/* The small-N path (stride 1): a block's pixels, one output row's run at a time.  Pixels whose
+ * windows lie inside the picture read it in place; the others (padding) from a band built for them. */
 static void conv_worker_small(void *context, size_t slot, size_t block) {
 	const struct conv_task *t = context;
 	const struct nst_engine *e = t->engine;
-	const struct nst_dot_kernel *d = t->dot;
 	const struct nst_conv_shape *s = t->shape;
 	const size_t cin = (size_t)s->in_channels, cout = (size_t)s->out_channels;
-	const size_t kw = (size_t)s->kernel_w, kc = kw * cin, ow = (size_t)t->ow, pixels = (size_t)t->oh * ow;
+	const size_t kw = (size_t)s->kernel_w, kh = (size_t)s->kernel_h, ow = (size_t)t->ow, pixels = (size_t)t->oh * ow;
+	const size_t pad = (size_t)s->pad, w = (size_t)t->w, row = w * cin;
+	/* output columns [lo, hi) read input columns [x - pad, x - pad + kw) inside the picture */
+	const size_t lo = pad, hi = w + pad >= kw ? w + pad - kw + 1 : 0;
 	float *band = nst_engine_scratch(e, slot); /* [kh][block + kw - 1][cin] */
 	const size_t p0 = block * t->block;
 	const size_t np = pixels - p0 < t->block ? pixels - p0 : t->block;
 	for (size_t p = p0; p < p0 + np;) {
 		const size_t oy = p / ow, ox = p % ow;
 		const size_t n = ow - ox < p0 + np - p ? ow - ox : p0 + np - p; /* pixels of this row */
-		const size_t span = n + kw - 1;
-		band_build(t, (int)oy, (int)ox - s->pad, span, band);
 		float *out = t->out + p * cout; // [n][cout]
-		for (size_t i = 0; i < n; i += d->mr) {
-			const size_t mr = n - i < d->mr ? n - i : d->mr;
-			d->fn(mr, cout, kc, (size_t)s->kernel_h, band + i * cin, cin, span * cin, t->packed, out + i * cout, cout,
-			      &t->params);
+		const bool rows_inside = oy >= pad && oy - pad + kh <= (size_t)t->h;
+		/* [ox, a): before the inside columns, [a, b): inside, [b, ox + n): after */
+		size_t a = ox + n, b = ox + n;
+		if (rows_inside && lo < hi) {
+			a = ox > lo ? ox : lo < ox + n ? lo : ox + n;
+			b = hi < ox + n ? (hi > a ? hi : a) : ox + n;
+		}
+		if (a > ox) {
+			band_build(t, (int)oy, (int)ox - s->pad, a - ox + kw - 1, band);
+			dot_run(t, band, (a - ox + kw - 1) * cin, a - ox, out);
+		}
+		if (b > a)
+			dot_run(t, t->in + (oy - pad) * row + (a - pad) * cin, row, b - a, out + (a - ox) * cout);
+		if (ox + n > b) {
+			band_build(t, (int)oy, (int)b - s->pad, ox + n - b + kw - 1, band);
+			dot_run(t, band, (ox + n - b + kw - 1) * cin, ox + n - b, out + (b - ox) * cout);
 		}
 		p += n;
 	}
