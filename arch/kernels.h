@@ -268,7 +268,7 @@ typedef void (*nst_f32_wino_output_fn)(size_t c, const float *m, size_t plane, c
 	void nst_f32_wino43_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
 	void nst_f32_wino23_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
 	                                  const struct nst_f32_minmax_params *params, float *out,        \
-	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);                                                   \
+	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx); \
 	void nst_f32_wino43_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
 	                                  const struct nst_f32_minmax_params *params, float *out,        \
 	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx);

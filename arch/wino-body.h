@@ -115,7 +115,8 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 		}                                                                                          \
 		for (size_t a = 0; a < ny; a++)                                                            \
 			for (size_t x = 0; x < nx; x++)                                                        \
-				WT_STORE(out + a * row_stride + x * pixel_stride + ch, WT_CLAMP(WT_ADD(y[a * OUT + x], b), lo, hi)); \
+				WT_STORE(out + a * row_stride + x * pixel_stride + ch,                             \
+				         WT_CLAMP(WT_ADD(y[a * OUT + x], b), lo, hi));                             \
 	}
 
 WT_INPUT(23_input, WT_23_IN, in23_1d)

@@ -7,8 +7,9 @@
  *
  * Both run on the engine's instance-norm kernels (arch/kernels.h, SIMD with scalar twins): the
  * statistics from each channel's sum and sum of squares in double (one pass; a float's square is
- * exact in double, so the deviations' sum sum x^2 - mean sum x loses only what double rounding
- * does: relatively 1e-16 times mean^2 / var), AdaIN itself as the kernels' per-channel affine.
+ * exact in double, so the deviations' sum, sum x^2 - mean sum x, loses only what double rounding
+ * of the n additions does: relatively about sqrt(n) .. n times 1e-16 times mean^2 / var, far below
+ * float's rounding for these features), AdaIN itself as the kernels' per-channel affine.
  * The sums cut the pixels into NST_SUM_PARTS fixed parts, each part's sums added in part order:
  * the same bits on any thread count, and each thread reads the rows of the feature map it wrote
  * (the convolution before gives each thread its own rows: src/engine.h).
@@ -17,9 +18,6 @@
 #include <math.h>
 
 #include "internal.h"
-
-/* The sums kernel walks each block of channels down this many floats of pixels at a time (L1). */
-#define STATS_RUN_FLOATS 4096
 
 struct stats_task {
 	size_t n, c;
@@ -32,12 +30,7 @@ static void stats_part(void *context, size_t slot, size_t part) {
 	(void)slot;
 	struct stats_task *t = context;
 	const size_t i0 = t->n * part / NST_SUM_PARTS, i1 = t->n * (part + 1) / NST_SUM_PARTS;
-	const size_t run = STATS_RUN_FLOATS / t->c > 0 ? STATS_RUN_FLOATS / t->c : 1; /* pixels */
-	double *sum = t->part[part][0], *sq = t->part[part][1];
-	for (size_t k = 0; k < t->c; k++)
-		sum[k] = sq[k] = 0.0;
-	for (size_t i = i0; i < i1; i += run)
-		t->kernel->sums(i1 - i < run ? i1 - i : run, t->c, t->f + i * t->c, sum, sq);
+	nst_norm_sums(t->kernel, i1 - i0, t->c, t->f + i0 * t->c, t->part[part][0], t->part[part][1]);
 }
 
 /* The norm kernels of the engine's configuration, or the scalar ones without an engine. */

@@ -5,10 +5,13 @@
  * T^2 multiplies per m^2 outputs instead of 9 m^2 (2.25x fewer for m = 2, 4x for m = 4).  The
  * transforms are the arch/ kernels that run beside the GEMM kernel (nst_wino_kernel_for).  Blocks
  * of tiles are the engine's work items; each slot transforms its block into its scratch, runs the
- * T^2 GEMMs and transforms back, then applies the epilogue (clamp, addend, masks) to each output
- * tile while it is in cache.  Padding 1 (zeros or reflection: a tile reads the mirrored pixels) is
- * a layer's convolution or a zero-padded layer's input gradient; padding 2 (zeros) is the "full"
- * convolution that gives a reflection-padded layer's gradient over its padded input.
+ * T^2 GEMMs and transforms back (with the epilogue's clamp, in the transform's registers), then
+ * applies the rest of the epilogue (addend, masks) to each output tile while it is in cache.
+ * Padding 1 (zeros or reflection: a tile reads the mirrored pixels) is a layer's convolution or a
+ * zero-padded layer's input gradient; padding 2 (zeros) is the "full" convolution that gives a
+ * reflection-padded layer's gradient over its padded input.  nst_conv_winograd_pack_scaled packs,
+ * from a kernel, that of scale * conv(x) + diagonal * x (the arbitrary-style network's modulated
+ * blocks, once per painting).
  */
 #include <assert.h>
 #include <math.h>
@@ -80,36 +83,33 @@ static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
 	{0, 0, 1},
 };
 
-/* U[xi] = G g G^T at transform position xi = (y, x) of the kernel g[a][b][i][o] of a convolution
- * from cin to cout channels into u [cin][cout]: U[y][x] = sum G[y][a] G[x][b] g[a][b], summed in
- * double and rounded once.  g is hwio itself, or (flipped) the input gradient's kernel of the
- * convolution hwio [3][3][cout][cin] holds: g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
-static void transform_position(size_t cin, size_t cout, enum nst_wino f, size_t xi, const float *hwio, bool flipped,
-                               float *u) {
-	const size_t k = WINO_KERNEL, side = wino_in(f), y = xi / side, x = xi % side;
-	double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
-	for (size_t a = 0; a < k; a++)
-		for (size_t b = 0; b < k; b++) {
-			const size_t ga = flipped ? k - 1 - a : a, gb = flipped ? k - 1 - b : b; /* g's tap, in hwio */
-			coef[ga * k + gb] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
-		}
-	for (size_t i = 0; i < cin; i++)
-		for (size_t o = 0; o < cout; o++) {
-			const size_t at = flipped ? o * cin + i : i * cout + o; /* within one tap of hwio */
-			double s = 0.0;
-			for (size_t ab = 0; ab < k * k; ab++)
-				s += coef[ab] * (double)hwio[ab * cin * cout + at];
-			u[i * cout + o] = (float)s;
-		}
-}
-
-/* Every position's U, each packed for gemm, then the bias (NULL: zeros). */
+/* U = G g G^T of the kernel g[a][b][i][o] of a convolution from cin to cout channels, one transform
+ * position xi = (y, x) at a time: U[y][x] = sum G[y][a] G[x][b] g[a][b], summed in double and
+ * rounded once, packed for gemm; then the bias (NULL: zeros).  g is hwio itself, or (flipped) the
+ * input gradient's kernel of the convolution hwio [3][3][cout][cin] holds:
+ * g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
 static void pack_transformed(const struct nst_gemm_kernel *gemm, size_t cin, size_t cout, enum nst_wino f,
                              const float *hwio, bool flipped, const float *bias, float *staging, float *packed) {
-	const size_t xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
+	const size_t k = WINO_KERNEL;
+	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
+	float *u = staging; // [cin][cout]: U[xi]
 	for (size_t xi = 0; xi < xis; xi++) {
-		transform_position(cin, cout, f, xi, hwio, flipped, staging);
-		nst_gemm_kernel_pack(gemm, cin, cout, staging, cout, NULL, packed + xi * per_xi);
+		const size_t y = xi / side, x = xi % side;
+		double coef[WINO_KERNEL * WINO_KERNEL]; // [a][b]
+		for (size_t a = 0; a < k; a++)
+			for (size_t b = 0; b < k; b++) {
+				const size_t ga = flipped ? k - 1 - a : a, gb = flipped ? k - 1 - b : b; /* g's tap, in hwio */
+				coef[ga * k + gb] = f == NST_WINO_F2 ? G2[y][a] * G2[x][b] : G4[y][a] * G4[x][b];
+			}
+		for (size_t i = 0; i < cin; i++)
+			for (size_t o = 0; o < cout; o++) {
+				const size_t at = flipped ? o * cin + i : i * cout + o; /* within one tap of hwio */
+				double s = 0.0;
+				for (size_t ab = 0; ab < k * k; ab++)
+					s += coef[ab] * (double)hwio[ab * cin * cout + at];
+				u[i * cout + o] = (float)s;
+			}
+		nst_gemm_kernel_pack(gemm, cin, cout, u, cout, NULL, packed + xi * per_xi);
 	}
 	for (size_t co = 0; co < cout; co++)
 		packed[xis * per_xi + co] = bias ? bias[co] : 0.0f;
@@ -117,6 +117,10 @@ static void pack_transformed(const struct nst_gemm_kernel *gemm, size_t cin, siz
 
 size_t nst_conv_winograd_scaled_staging_floats(const struct nst_conv_shape *shape, enum nst_wino f) {
 	return wino_in(f) * WINO_KERNEL * (size_t)shape->in_channels * (size_t)shape->out_channels;
+}
+
+size_t nst_conv_winograd_scaled_scratch_floats(const struct nst_conv_shape *shape) {
+	return (size_t)shape->out_channels * (size_t)shape->out_channels; /* one position's U */
 }
 
 struct scaled_task {
@@ -162,7 +166,7 @@ void nst_conv_winograd_pack_scaled(const struct nst_engine *engine, const struct
                                    float *packed) {
 	assert(shape->in_channels == shape->out_channels);
 	const size_t c = (size_t)shape->out_channels, xis = wino_xi(f);
-	assert(c * c <= engine->scratch_floats);
+	assert(nst_conv_winograd_scaled_scratch_floats(shape) <= engine->scratch_floats && bias);
 	struct scaled_task t = {
 		.engine = engine,
 		.gemm = gemm,

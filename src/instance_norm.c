@@ -38,16 +38,20 @@ struct norm_task {
  * the SIMD kernels walk once per block of channels). */
 #define NORM_RUN_FLOATS 4096
 
+void nst_norm_sums(const struct nst_norm_kernel *k, size_t n, size_t c, const float *x, double *sum, double *sq) {
+	const size_t run = NORM_RUN_FLOATS / c > 0 ? NORM_RUN_FLOATS / c : 1; /* pixels */
+	for (size_t ch = 0; ch < c; ch++)
+		sum[ch] = sq[ch] = 0.0;
+	for (size_t p = 0; p < n; p += run)
+		k->sums(n - p < run ? n - p : run, c, x + p * c, sum, sq);
+}
+
 static void norm_sums_worker(void *context, size_t slot, size_t chunk) {
 	const struct norm_task *t = context;
 	const size_t c = (size_t)t->c, p0 = chunk * t->chunk;
 	const size_t p1 = p0 + t->chunk < t->n ? p0 + t->chunk : t->n;
-	const size_t run = NORM_RUN_FLOATS / c > 0 ? NORM_RUN_FLOATS / c : 1; /* pixels */
 	double *sum = t->partial + chunk * 2 * c, *sq = sum + c; // [c] each
-	for (size_t ch = 0; ch < c; ch++)
-		sum[ch] = sq[ch] = 0.0;
-	for (size_t p = p0; p < p1; p += run)
-		t->kernel->sums(p1 - p < run ? p1 - p : run, c, t->x + p * c, sum, sq);
+	nst_norm_sums(t->kernel, p1 > p0 ? p1 - p0 : 0, c, t->x + p0 * c, sum, sq);
 }
 
 static void norm_apply_worker(void *context, size_t slot, size_t chunk) {

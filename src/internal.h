@@ -185,6 +185,9 @@ enum nst_norm_then {
 	NST_NORM_ADD = 2,    /* residual += norm(x) (x is left as it was) */
 };
 
+/* sum [c] and sq [c] = each channel's sum and sum of squares over x [n][c], in double, zeroed
+ * first, on kernel k in L1-sized runs of pixels (instance norm's and AdaIN's statistics). */
+void nst_norm_sums(const struct nst_norm_kernel *k, size_t n, size_t c, const float *x, double *sum, double *sq);
 /* Doubles of scratch nst_instance_norm needs: per-slot partial sums and the per-channel affine. */
 size_t nst_instance_norm_scratch_doubles(int threads, int c);
 /* Instance norm of x [n][c] (n = H*W) per channel: (x - mean) / sqrt(var + eps) * gamma + beta,
@@ -261,9 +264,12 @@ void nst_conv_winograd_pack(const struct nst_gemm_kernel *gemm, const struct nst
  * convolution (bias included) plus diagonal[o] times the input's channel o at the output's own
  * pixel, as nst_conv_winograd_pack would pack that kernel (the transform is linear: the centre
  * tap's identity transforms to G[y][1] G[x][1] I), in float, separably and on the engine's
- * threads (fast enough to run for each painting; each slot's scratch holds one [c][c] position).
- * staging: nst_conv_winograd_scaled_staging_floats. */
+ * threads (fast enough to run for each painting): engine not NULL, its slots' scratch at least
+ * nst_conv_winograd_scaled_scratch_floats; bias not NULL.  staging:
+ * nst_conv_winograd_scaled_staging_floats. */
 size_t nst_conv_winograd_scaled_staging_floats(const struct nst_conv_shape *shape, enum nst_wino f);
+/* The scratch each engine slot needs for it. */
+size_t nst_conv_winograd_scaled_scratch_floats(const struct nst_conv_shape *shape);
 void nst_conv_winograd_pack_scaled(const struct nst_engine *engine, const struct nst_gemm_kernel *gemm,
                                    const struct nst_conv_shape *shape, enum nst_wino f, const float *hwio,
                                    const float *bias, const float *scale, const float *diagonal, float *staging,
@@ -320,7 +326,7 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
 /* ---------------------------------------------------------------------------------------------
  * AdaIN (src/adain.c): feature maps f [n][c]
  * ------------------------------------------------------------------------------------------- */
-#define NST_ADAIN_MAX_CHANNELS 512
+#define NST_ADAIN_MAX_CHANNELS 128 /* the network's 64, with room; the statistics' parts live on the stack */
 /* mean [c], and (if std) std [c] = sqrt(unbiased variance + eps), per channel; on the engine's
  * threads (NULL: the calling thread), the same bits on any. */
 void nst_channel_stats(const struct nst_engine *engine, size_t n, int c, const float *f, float eps, float *mean,

@@ -23,7 +23,9 @@
  *     dec3.6 bilinear x2, 3x3 32 -> 16 in 16 groups, ReLU; dec3.8 1x1 16 -> 16 ReLU;
  *     dec3.10 9x9 16 -> 3: RGB / 255 out.
  * The painting's part (E_s, the statistics of s1 and s2, the modulations) is computed once by
- * nst_arbitrary_set_style and kept (a few hundred floats); each photo then costs E_c and D.
+ * nst_arbitrary_set_style and kept (a few hundred floats), and the modulations folded into the
+ * modulated blocks' four kernels (repacked from their HWIO kernels, kept in the arena: 0.56 MiB);
+ * each photo then costs E_c and D.
  *
  * Convolutions: the residual and modulated blocks' 3x3 64 -> 64 (two thirds of a photo's
  * multiplies) by Winograd's F(4x4, 3x3) (F(2x2) with float16 GEMMs, as the trained networks);
@@ -39,7 +41,8 @@
  *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
  *   decoder: c2 in Q1 -> dec1 (h in Q0) Q2 -> dec2 (h in Q0) Q1 -> dec3.1 B (8)
  *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 A (16) -> dec3.10 B (3).
- * 128 bytes per pixel: 32 MiB at 512x512.  No upsampled picture is ever stored.
+ * 128 bytes per pixel: 32 MiB at 512x512.  No upsampled picture is ever stored.  A is also the
+ * weights' staging while they are packed, and the modulated kernels' while a painting is set.
  */
 #include <assert.h>
 #include <math.h>
@@ -232,10 +235,10 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 	s->region_floats = (size_t)need;
 	for (int i = 0; i < ARB_LAYERS; i++) { /* the weights are staged in A while packing */
 		const struct arb_layer *L = &s->layers[i];
-		const size_t staging = modulated(i)  ? nst_conv_winograd_scaled_staging_floats(&L->shape, s->wino)
-		                       : L->winograd ? nst_conv_winograd_staging_floats(&L->shape)
-		                                     : 0;
+		const size_t staging = L->winograd && !modulated(i) ? nst_conv_winograd_staging_floats(&L->shape) : 0;
 		s->region_floats = max_size(s->region_floats, kernel_floats(L) + (size_t)L->shape.out_channels + staging);
+		if (modulated(i)) /* nst_arbitrary_set_style packs them with A as staging */
+			s->region_floats = max_size(s->region_floats, nst_conv_winograd_scaled_staging_floats(&L->shape, s->wino));
 	}
 	s->a = NST_ARENA_NEW(a, float, s->region_floats);
 	s->b = NST_ARENA_NEW(a, float, s->region_floats);
@@ -248,6 +251,8 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 		                            : dense(L)  ? nst_conv_scratch_floats(L->gemm, &L->shape)
 		                                        : nst_conv_grouped_scratch_floats(&L->shape, L->spec.groups, L->spec.up,
 		                                                                          layer_input_width(s, i)));
+		if (modulated(i))
+			scratch = max_size(scratch, nst_conv_winograd_scaled_scratch_floats(&L->shape));
 	}
 	s->engine.scratch_floats = scratch;
 	s->engine.scratch = NST_ARENA_NEW(a, float, scratch * (size_t)s->engine.threads);

@@ -250,7 +250,7 @@ static void test_adain(uint64_t seed) {
 static void test_adain_threads(uint64_t seed) {
 	struct nst_rng r;
 	nst_rng_seed(&r, seed ^ 0xada2);
-	enum { N = 4099, C = 37 }; /* N C above NST_SUM_PARALLEL_MIN; 37 channels: two runs of 16 and 5 */
+	enum { N = 4099, C = 37 }; /* N C above NST_SUM_PARALLEL_MIN; 37 channels: SIMD blocks and a tail */
 	static float f[N * C], x1[N * C], x2[N * C];
 	float mean1[C], std1[C], mean2[C], std2[C];
 	for (int i = 0; i < N * C; i++)

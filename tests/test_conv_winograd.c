@@ -4,13 +4,13 @@
  *
  *   1. forward, zero and reflection padding, with the optimization's epilogue (ReLU and the ReLU
  *      bit mask out) and without (the bias alone);
+ *   1b. the kernel of scale * conv(x) + diagonal * x (nst_conv_winograd_pack_scaled, the
+ *      arbitrary-style network's modulated blocks) with a ReLU or an addend after it;
  *   2. the input gradient: zero padding as a pad-1 convolution with the flipped, transposed
  *      weights (nst_conv_winograd_pack_backward) and the epilogue addend + incoming mask;
  *      reflection padding as the "full" pad-2 convolution over the padded picture, folded back by
  *      nst_reflect_pad_backward, against the naive scatter of every output's gradient onto the
  *      pixels its taps read (mirrored ones included);
- *   1b. the kernel of scale * conv(x) + diagonal * x (nst_conv_winograd_pack_scaled, the
- *      arbitrary-style network's modulated blocks) with a ReLU or an addend after it;
  *   3. the naive gradient itself by finite differences of the naive forward pass (exact up to
  *      rounding: the convolution is linear), at corners, edges and inside;
  *
@@ -245,8 +245,9 @@ static void test_scaled(struct test_engine *te, const struct wcase *c, enum nst_
 	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f);
 	const size_t staging_n = nst_conv_winograd_scaled_staging_floats(&shape, f);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
-	const size_t scratch = nst_conv_winograd_scratch_floats(gm, &shape, f), square = (size_t)c->cout * (size_t)c->cout;
-	engine_scratch(te, scratch > square ? scratch : square);
+	const size_t scratch = nst_conv_winograd_scratch_floats(gm, &shape, f);
+	const size_t scaled = nst_conv_winograd_scaled_scratch_floats(&shape);
+	engine_scratch(te, scratch > scaled ? scratch : scaled);
 	nst_conv_winograd_pack_scaled(&te->e, gm, &shape, f, hwio, bias, scale, diagonal, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "scaled pack overran (%s)", te->label);
 	const struct nst_conv_epilogue ep = {relu ? 0.0f : -INFINITY, INFINITY, NULL, relu ? NULL : add, NULL};
@@ -357,6 +358,9 @@ int main(void) {
 	};
 	/* Forward without an epilogue: any channel count (the feed-forward networks' use). */
 	static const struct wcase odd[] = {{5, 3, 3, 5, false}, {7, 6, 13, 7, true}, {3, 3, 1, 1, true}};
+	/* The scaled kernel: as many outputs as inputs, ragged counts too (no masks). */
+	static const struct wcase square[] = {{1, 1, 8, 8, false}, {2, 2, 8, 8, true}, {7, 6, 13, 13, true},
+	                                      {5, 9, 3, 3, false}, {19, 21, 64, 64, true}};
 	static const enum nst_wino fs[] = {NST_WINO_F2, NST_WINO_F4};
 	double worst_forward[2] = {0, 0}, worst_backward[2] = {0, 0}, worst_scaled[2] = {0, 0};
 	for (size_t fi = 0; fi < 2; fi++)
@@ -368,11 +372,10 @@ int main(void) {
 			}
 			for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
 				test_forward(&engines[k], &odd[i], fs[fi], false, &r, &worst_forward[fi]);
-			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-				if (cases[i].cin == cases[i].cout) {
-					test_scaled(&engines[k], &cases[i], fs[fi], true, &r, &worst_scaled[fi]);
-					test_scaled(&engines[k], &cases[i], fs[fi], false, &r, &worst_scaled[fi]);
-				}
+			for (size_t i = 0; i < sizeof square / sizeof square[0]; i++) {
+				test_scaled(&engines[k], &square[i], fs[fi], true, &r, &worst_scaled[fi]);
+				test_scaled(&engines[k], &square[i], fs[fi], false, &r, &worst_scaled[fi]);
+			}
 		}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (cases[i].h * cases[i].w * cases[i].cin * cases[i].cout <= 13 * 11 * 24 * 16)
