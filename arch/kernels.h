@@ -401,6 +401,29 @@ void nst_f32_dwconv__avx512(NST_DWCONV_ARGS);
 void nst_f32_dwconv__neon(NST_DWCONV_ARGS);
 #endif
 
+/*
+ * Transposes (the Gram matrix's F^T, src/ops.c): dst[j * dst_stride + i] = src[i * src_stride + j]
+ * for i < rows, j < cols; nothing else written.  SIMD members move square blocks of their vector
+ * width through registers, the ragged edges one float at a time; the scalar one is their twin (a
+ * transpose is exact: every member gives the same bits).
+ */
+typedef void (*nst_x32_transpose_fn)(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
+                                     size_t dst_stride);
+struct nst_transpose_kernel {
+	const char *name;
+	nst_x32_transpose_fn fn;
+};
+#define NST_TRANSPOSE_DECLARE(ISA)                                                                 \
+	void nst_x32_transpose__##ISA(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst, \
+	                              size_t dst_stride);
+NST_TRANSPOSE_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_TRANSPOSE_DECLARE(avx2)
+NST_TRANSPOSE_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_TRANSPOSE_DECLARE(neon)
+#endif
 
 struct nst_kernel_config {
 	struct nst_gemm_kernel gemm;    /* first: nst_kernels_of finds the configuration from it */
@@ -409,6 +432,7 @@ struct nst_kernel_config {
 	struct nst_wino_kernel wino;
 	struct nst_norm_kernel norm;
 	struct nst_dwconv_kernel dwconv;
+	struct nst_transpose_kernel transpose;
 	const struct nst_kernel_config *twin;
 	/* The same kernels with a narrower GEMM tile, for outputs of at most its NR columns where
 	 * this one's NR would be mostly padding (nst_gemm_kernel_for_columns); NULL: none. */
@@ -465,6 +489,9 @@ static inline const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst
 }
 static inline const struct nst_dwconv_kernel *nst_dwconv_kernel_for(const struct nst_gemm_kernel *gemm) {
 	return &nst_kernels_of(gemm)->dwconv;
+}
+static inline const struct nst_transpose_kernel *nst_transpose_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->transpose;
 }
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);

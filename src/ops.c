@@ -264,7 +264,7 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 /* ---------------------------------------------------------------------------------------------
  * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  The pixels' chunks are dealt
  * to parts (one per slot: an item each), chunk ch to part ch % parts; a part transposes each of
- * its chunks (the left operand, F^T), packs it (the right operand, F), and multiplies only the
+ * its chunks (the left operand, F^T, on the configuration's transpose kernel), packs it (the right operand, F), and multiplies only the
  * panels on or right of the diagonal into its own [c][c] accumulator (scratch number part); the
  * parts are added up in order at the end and mirrored.
  * ------------------------------------------------------------------------------------------- */
@@ -284,20 +284,8 @@ size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 	       + (size_t)gemm->mr * cc;                  /* one row block of products [mr][c] */
 }
 
-/* Pixels transposed per step: each channel's row of F^T then gets whole cache lines. */
-#define TRANSPOSE_PIXELS 16
-
-/* at [c][k] = f [k][c] transposed, TRANSPOSE_PIXELS pixels (rows of f, all in L1) at a time. */
-static void transpose_chunk(size_t k, size_t c, const float *restrict f, float *restrict at) {
-	size_t p0 = 0;
-	for (; p0 + TRANSPOSE_PIXELS <= k; p0 += TRANSPOSE_PIXELS)
-		for (size_t i = 0; i < c; i++)
-			for (size_t q = 0; q < TRANSPOSE_PIXELS; q++)
-				at[i * k + p0 + q] = f[(p0 + q) * c + i];
-	for (; p0 < k; p0++)
-		for (size_t i = 0; i < c; i++)
-			at[i * k + p0] = f[p0 * c + i];
-}
+/* Rows of the upper triangle mirrored per step: each column written gets whole cache lines. */
+#define MIRROR_ROWS 16
 
 struct gram_task {
 	const struct nst_engine *engine;
@@ -347,7 +335,7 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 		const float *f = t->f + p0 * c; /* [k][c] */
 		if (t->tap_in)
 			tap_chunk(t, p0, k); /* f, still in cache for what follows */
-		transpose_chunk(k, c, f, at);
+		nst_transpose_kernel_for(g)->fn(k, c, f, c, at, k);
 		nst_gemm_pack(k, c, nr, f, c, NULL, packed);
 		const size_t panel_floats = nr * (k + 1);
 		for (size_t i0 = 0; i0 < c; i0 += g->mr) {
@@ -385,9 +373,9 @@ static void gram_run(struct gram_task t) {
 		for (size_t j = i; j < cc; j++)
 			row[j] *= scale;
 	}
-	for (size_t i0 = 0; i0 < cc; i0 += TRANSPOSE_PIXELS)
+	for (size_t i0 = 0; i0 < cc; i0 += MIRROR_ROWS)
 		for (size_t j = i0; j < cc; j++)
-			for (size_t i = i0; i < i0 + TRANSPOSE_PIXELS && i < j; i++)
+			for (size_t i = i0; i < i0 + MIRROR_ROWS && i < j; i++)
 				gram[j * cc + i] = gram[i * cc + j];
 }
 

@@ -3,7 +3,9 @@
  * CPU runs against the reference and against its twin; ragged shapes, padded strides, unaligned
  * pointers, every clamp.  Guards: c outside [mr][nc] keeps its bit pattern, a holds NaN in the rows
  * >= mr and past kc, and page-guarded buffers turn any read or write past the end into a crash.
- * Also the packing, the kernel tables and the CPU detection.
+ * Also the packing, the kernel tables and the CPU detection; the other kernel families of each
+ * configuration (small-N, masks, Winograd, norms, tap lists, transposes) against their references
+ * and twins.
  *
  * The float16 GEMM kernels (nst_f16_*: float16 weights and sums, float32 a and c) are checked the
  * same way, the scalar twin against the double reference on the float16-rounded inputs within a
@@ -1224,6 +1226,46 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
  * ragged offsets, clamps.  A SIMD member gets multiples of its outputs_multiple; the scalar one
  * any count.
  * ------------------------------------------------------------------------------------------- */
+/* Transposes: ragged sizes around the vector blocks (and whole ones), strides wider than a row,
+ * the destination guarded (pre-filled with GUARD_BITS, a page after it unmapped): every value
+ * moved exactly, nothing else written. */
+static void check_transpose_kernel(const struct nst_transpose_kernel *k, const struct nst_transpose_kernel *twin,
+                                   struct nst_rng *r, int cases) {
+	const int failed_before = check_failed_count;
+	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
+		const size_t rows = rng_range(r, 0, 2) ? rng_range(r, 1, 40) : 16 * rng_range(r, 1, 4);
+		const size_t cols = rng_range(r, 0, 2) ? rng_range(r, 1, 40) : 16 * rng_range(r, 1, 4);
+		const size_t src_stride = cols + rng_range(r, 0, 5), dst_stride = rows + rng_range(r, 0, 5);
+		const size_t src_floats = (rows - 1) * src_stride + cols, dst_floats = (cols - 1) * dst_stride + rows;
+		float *src = xmalloc(src_floats * sizeof(float));
+		for (size_t i = 0; i < src_floats; i++)
+			src[i] = rng_float(r);
+		struct guarded gv, gt;
+		float *dst = guarded_alloc(&gv, dst_floats), *dstt = guarded_alloc(&gt, dst_floats);
+		for (size_t i = 0; i < dst_floats; i++)
+			dst[i] = dstt[i] = bits_float(GUARD_BITS);
+		k->fn(rows, cols, src, src_stride, dst, dst_stride);
+		if (twin)
+			twin->fn(rows, cols, src, src_stride, dstt, dst_stride);
+		size_t bad = 0, touched = 0;
+		for (size_t i = 0; i < dst_floats; i++) {
+			const size_t j = i / dst_stride, row = i % dst_stride; /* dst[j][row] = src[row][j] */
+			if (row < rows) {
+				bad += float_bits(dst[i]) != float_bits(src[row * src_stride + j]);
+				bad += twin && float_bits(dstt[i]) != float_bits(dst[i]);
+			} else {
+				touched += float_bits(dst[i]) != GUARD_BITS;
+			}
+		}
+		CHECK(bad == 0 && touched == 0, "%s %zux%zu strides %zu, %zu: %zu values wrong, %zu gaps written", k->name, rows,
+		      cols, src_stride, dst_stride, bad, touched);
+		guarded_free(&gv);
+		guarded_free(&gt);
+		free(src);
+	}
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+}
+
 #define DWCONV_TOL 1e-5
 #define DWCONV_MAX_TAPS 20
 
@@ -1519,6 +1561,17 @@ int main(void) {
 		CHECK(t->fn == scalar_dwconv->fn && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
 		      k->name, simd[i]->name);
 		check_dwconv_kernel(k, t, &r, 500);
+	}
+
+	const struct nst_transpose_kernel *scalar_transpose = nst_transpose_kernel_for(nst_gemm_kernel_scalar());
+	printf("transpose kernels:\n");
+	CHECK(scalar_transpose->fn == nst_x32_transpose__scalar, "the scalar GEMM kernel's transpose is the scalar one");
+	check_transpose_kernel(scalar_transpose, NULL, &r, 200);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_transpose_kernel *k = &configs[i]->transpose, *t = &configs[i]->twin->transpose;
+		CHECK(t->fn == scalar_transpose->fn && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
+		      k->name, simd[i]->name);
+		check_transpose_kernel(k, t, &r, 300);
 	}
 
 	printf("%.2f s\n", seconds_since(&t0));

@@ -1,0 +1,48 @@
+/*
+ * AVX transpose (see arch/kernels.h): 8 x 8 blocks through 8 ymm (unpack pairs of rows, shuffle
+ * pairs of those, then the 128-bit halves), the ragged edges one float at a time.  Built with
+ * -mavx2 -mfma -mf16c (Makefile), called only when nst_cpu_detect reports AVX2 + FMA.  Twin:
+ * nst_x32_transpose__scalar (a transpose is exact: the same bits).
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define BLOCK 8
+
+/* d[j * ds + i] = s[i * ss + j], i, j < 8. */
+static inline void block8(const float *s, size_t ss, float *d, size_t ds) {
+	__m256 r[BLOCK], t[BLOCK];
+	for (size_t i = 0; i < BLOCK; i++)
+		r[i] = _mm256_loadu_ps(s + i * ss);
+	for (size_t i = 0; i < BLOCK / 2; i++) {
+		t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+	for (size_t i = 0; i < BLOCK / 4; i++) {
+		r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+		r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+		r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+		r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+	}
+	for (size_t i = 0; i < BLOCK / 2; i++) { /* the low halves, then the high ones: column j */
+		_mm256_storeu_ps(d + i * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+		_mm256_storeu_ps(d + (i + 4) * ds, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+	}
+}
+
+void nst_x32_transpose__avx2(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
+                             size_t dst_stride) {
+	const size_t whole_rows = rows - rows % BLOCK, whole_cols = cols - cols % BLOCK;
+	for (size_t i0 = 0; i0 < whole_rows; i0 += BLOCK)
+		for (size_t j0 = 0; j0 < whole_cols; j0 += BLOCK)
+			block8(src + i0 * src_stride + j0, src_stride, dst + j0 * dst_stride + i0, dst_stride);
+	for (size_t i = 0; i < rows; i++) /* the ragged edges */
+		for (size_t j = i < whole_rows ? whole_cols : 0; j < cols; j++)
+			dst[j * dst_stride + i] = src[i * src_stride + j];
+}
+
+#else
+typedef int nst_transpose_avx2_unused;
+#endif

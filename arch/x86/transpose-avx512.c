@@ -1,0 +1,54 @@
+/*
+ * AVX-512F transpose (see arch/kernels.h): 16 x 16 blocks through 16 zmm (unpack pairs of rows,
+ * shuffle pairs of those, then two rounds of 128-bit lane shuffles), the ragged edges one float at
+ * a time.  Built with -mavx512f -mavx2 -mfma (Makefile), called only when nst_cpu_detect reports
+ * AVX-512F.  Twin: nst_x32_transpose__scalar (a transpose is exact: the same bits).
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define BLOCK 16
+
+/* d[j * ds + i] = s[i * ss + j], i, j < 16. */
+static inline void block16(const float *s, size_t ss, float *d, size_t ds) {
+	__m512 r[BLOCK], t[BLOCK];
+	for (size_t i = 0; i < BLOCK; i++)
+		r[i] = _mm512_loadu_ps(s + i * ss);
+	for (size_t i = 0; i < BLOCK / 2; i++) { /* rows 2i, 2i + 1 interleaved within 128-bit lanes */
+		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+	for (size_t i = 0; i < BLOCK / 4; i++) { /* four rows' elements side by side in each lane */
+		r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+		r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+		r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+		r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+	}
+	for (size_t i = 0; i < BLOCK / 4; i++) { /* then the lanes: eight rows */
+		t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+		t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+		t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+		t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+	}
+	for (size_t i = 0; i < BLOCK / 2; i++) { /* and sixteen: t[j] is column j */
+		_mm512_storeu_ps(d + i * ds, _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88));
+		_mm512_storeu_ps(d + (i + 8) * ds, _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd));
+	}
+}
+
+void nst_x32_transpose__avx512(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
+                               size_t dst_stride) {
+	const size_t whole_rows = rows - rows % BLOCK, whole_cols = cols - cols % BLOCK;
+	for (size_t i0 = 0; i0 < whole_rows; i0 += BLOCK)
+		for (size_t j0 = 0; j0 < whole_cols; j0 += BLOCK)
+			block16(src + i0 * src_stride + j0, src_stride, dst + j0 * dst_stride + i0, dst_stride);
+	for (size_t i = 0; i < rows; i++) /* the ragged edges */
+		for (size_t j = i < whole_rows ? whole_cols : 0; j < cols; j++)
+			dst[j * dst_stride + i] = src[i * src_stride + j];
+}
+
+#else
+typedef int nst_transpose_avx512_unused;
+#endif
