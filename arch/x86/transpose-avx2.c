@@ -1,10 +1,11 @@
 /*
  * AVX transpose (see arch/kernels.h): 8 x 8 blocks through 8 ymm (unpack pairs of rows, shuffle
- * pairs of those, then the 128-bit halves), the ragged edges one float at a time.  Built with
+ * pairs of those, then the 128-bit halves), the ragged edges one float at a time (the driver: arch/transpose-body.h).  Built with
  * -mavx2 -mfma -mf16c (Makefile), called only when nst_cpu_detect reports AVX2 + FMA.  Twin:
  * nst_x32_transpose__scalar (a transpose is exact: the same bits).
  */
 #include "kernels.h"
+#include "transpose-body.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -32,16 +33,7 @@ static inline void block8(const float *s, size_t ss, float *d, size_t ds) {
 	}
 }
 
-void nst_x32_transpose__avx2(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
-                             size_t dst_stride) {
-	const size_t whole_rows = rows - rows % BLOCK, whole_cols = cols - cols % BLOCK;
-	for (size_t i0 = 0; i0 < whole_rows; i0 += BLOCK)
-		for (size_t j0 = 0; j0 < whole_cols; j0 += BLOCK)
-			block8(src + i0 * src_stride + j0, src_stride, dst + j0 * dst_stride + i0, dst_stride);
-	for (size_t i = 0; i < rows; i++) /* the ragged edges */
-		for (size_t j = i < whole_rows ? whole_cols : 0; j < cols; j++)
-			dst[j * dst_stride + i] = src[i * src_stride + j];
-}
+NST_TRANSPOSE_KERNEL(avx2, BLOCK, block8)
 
 #else
 typedef int nst_transpose_avx2_unused;
