@@ -264,9 +264,9 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 /* ---------------------------------------------------------------------------------------------
  * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  The pixels' chunks are dealt
  * to parts (one per slot: an item each), chunk ch to part ch % parts; a part transposes each of
- * its chunks (the left operand, F^T, on the configuration's transpose kernel), packs it (the right operand, F), and multiplies only the
- * panels on or right of the diagonal into its own [c][c] accumulator (scratch number part); the
- * parts are added up in order at the end and mirrored.
+ * its chunks (the left operand, F^T, on the configuration's transpose kernel), packs it (the right
+ * operand, F), and multiplies only the panels on or right of the diagonal into its own [c][c]
+ * accumulator (scratch number part); the parts are added up in order at the end and mirrored.
  * ------------------------------------------------------------------------------------------- */
 
 #define GRAM_CHUNK_BYTES (96u * 1024u) /* F^T chunk and its packed copy each stay in L2 */
