@@ -370,12 +370,18 @@ void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *ma
  * nst_gram_scratch_floats of the engine's per-thread scratch. */
 size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c);
 void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram);
-/* A tap's features and their Gram in one pass: f [n][ct] = ReLU(1x1 conv (cs -> ct) of in [n][cs])
- * (packed: the tap's nst_conv_pack_forward weights), the same values nst_conv2d makes, and gram
- * [ct][ct] as nst_gram(f) makes it, each chunk of f multiplied while it is still in cache.
- * Needs the scratch of nst_gram (ct) and of nst_conv2d (the tap's shape). */
-void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float *in, const float *packed, int ct,
-                  float *f, float *gram);
+/* A tap (the distilled network's loss heads): features ReLU(1x1 conv (cs -> ct) of its input), its
+ * weights packed both ways (nst_conv_pack_forward, nst_conv_pack_backward). */
+struct nst_tap {
+	int cs, ct;
+	const float *forward, *backward;
+};
+/* A tap's features and their Gram in one pass: f [n][ct] = ReLU(1x1 conv of in [n][cs]), the same
+ * values nst_conv2d makes, and gram [ct][ct] as nst_gram(f) makes it, each chunk of f multiplied
+ * while it is still in cache.  f NULL: the features are never stored whole (each chunk lives in
+ * the thread's scratch).  Needs the scratch of nst_gram (ct). */
+void nst_tap_gram(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, float *f,
+                  float *gram);
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
  * such that dL/dF = F M (m may be NULL when only the value is wanted). */
 double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target, float weight, float *m);
@@ -383,15 +389,14 @@ double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const fl
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
                     float *grad, bool accumulate, float *packed_scratch);
 size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c);
-/* The loss gradient at a tapped layer's output: the tap is ReLU(1x1 conv (cs -> ct)) with features
- * f [n][ct]; G = F M (style, when m [ct][ct] is not NULL) + 2 content_weight / (n ct) (F - P)
- * (content, when p [n][ct] is not NULL), zero where F <= 0, then out [n][cs] = the tap's
- * convolution transposed applied to G (w_packed: its packed backward weights).  G is never stored
+/* The loss gradient at a tapped layer's output in [n][cs]: with the tap's features f [n][ct] (NULL:
+ * remade from in, block by block, as nst_tap_gram makes them), G = F M (style, when m [ct][ct] is
+ * not NULL) + 2 content_weight / (n ct) (F - P) (content, when p [n][ct] is not NULL), zero where
+ * F <= 0, then out [n][cs] = the tap's convolution transposed applied to G.  G is never stored
  * whole: it lives in per-thread row blocks (nst_tap_grad_scratch_floats of the engine's scratch). */
 size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct);
-void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float *f, const float *m,
-                  float *m_packed_scratch, const float *p, float content_weight, int cs, const float *w_packed,
-                  float *out);
+void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, const float *f,
+                  const float *m, float *m_packed_scratch, const float *p, float content_weight, float *out);
 /* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad. */
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate);

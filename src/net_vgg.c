@@ -170,43 +170,54 @@ static void conv_backward(struct nst_session *s, const struct vgg_layer *L, floa
 	nst_vgg_conv_backward(&r, L, g, out, addend, mask_in);
 }
 
+static struct nst_tap layer_tap(const struct vgg_layer *L) {
+	return (struct nst_tap){L->tap_shape.in_channels, L->tap_shape.out_channels, L->tap_packed_forward,
+	                        L->tap_packed_backward};
+}
+
 /* A loss layer's features from its layer's output out [h][w][c]: out itself, or its tap's
- * ReLU(1x1 conv(out)) in s->tap_f [h][w][c_tap], then with their Gram into gram if not NULL. */
+ * ReLU(1x1 conv(out)), with their Gram into gram if not NULL.  A tap's features are stored (in
+ * s->tap_f [h][w][c_tap]) only when `keep` (a content loss reads them); else they exist only chunk
+ * by chunk, for their Gram, and NULL is returned (the gradient makes them again: nst_tap_grad). */
 static const float *loss_features(struct nst_session *s, const struct loss_layer *l, int h, int w, const float *out,
-                                  float *gram) {
+                                  float *gram, bool keep) {
 	if (!l->tapped)
 		return out;
 	const struct vgg_layer *L = &s->layers[l->layer];
+	const struct nst_tap tap = layer_tap(L);
+	if (gram) {
+		nst_tap_gram(&s->engine, &tap, (size_t)h * (size_t)w, out, keep ? s->tap_f : NULL, gram);
+		return keep ? s->tap_f : NULL;
+	}
 	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
-	if (gram)
-		nst_tap_gram(&s->engine, (size_t)h * (size_t)w, L->tap_shape.in_channels, out, L->tap_packed_forward, l->c,
-		             s->tap_f, gram);
-	else
-		nst_conv2d(&s->engine, &L->tap_shape, h, w, out, L->tap_packed_forward, s->tap_f, &relu);
+	nst_conv2d(&s->engine, &L->tap_shape, h, w, out, L->tap_packed_forward, s->tap_f, &relu);
 	return s->tap_f;
 }
 
-/* The loss gradient with respect to the layer's output (before its own ReLU's mask) into grad
- * [h][w][c]: through the tap (its ReLU, then its 1x1 conv transposed) when the loss is tapped. */
-static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *f, float *grad) {
+/* The loss gradient with respect to the layer's output out (before its own ReLU's mask) into grad
+ * [h][w][c]: through the tap (its ReLU, then its 1x1 conv transposed) when the loss is tapped, its
+ * features f as loss_features left them (NULL: made again from out). */
+static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *out, const float *f, float *grad) {
 	if (!l->tapped) {
 		layer_loss(s, l, f, grad, false);
 		return;
 	}
 	/* Through the tap's ReLU (f = max(0, .)) and its 1x1 convolution, block by block. */
 	const struct vgg_layer *L = &s->layers[l->layer];
-	nst_tap_grad(&s->engine, (size_t)L->h * (size_t)L->w, l->c, f, l->style ? l->style_m : NULL, s->style_pack,
-	             l->content ? l->content_target : NULL, s->options.content_weight, L->tap_shape.in_channels,
-	             L->tap_packed_backward, grad);
+	const struct nst_tap tap = layer_tap(L);
+	nst_tap_grad(&s->engine, &tap, (size_t)L->h * (size_t)L->w, out, f, l->style ? l->style_m : NULL, s->style_pack,
+	             l->content ? l->content_target : NULL, s->options.content_weight, grad);
 }
 
 /* Region passes: blend * (n_own / n_whole) * Gram(own features) into l's style target, so that
  * the regions of a partition of the whole picture add up to blend * Gram(whole picture).  At this
- * layer the picture is `factor` times smaller than the input (h x w: the crop's features, in out;
- * whole_h x whole_w: the whole picture's); the own features are gathered into spare. */
+ * layer the picture is `factor` times smaller than the input (h x w: the crop's layer output, in
+ * out; whole_h x whole_w: the whole picture's); the own pixels of out are gathered into spare (a
+ * tap's Gram is then made from them, chunk by chunk). */
 static void style_region_gram(struct nst_session *s, struct loss_layer *l, const struct pass *pass, int factor,
                               int whole_h, int whole_w, int h, int w, const float *out, float *spare) {
-	const int c = l->c;
+	const struct vgg_layer *L = &s->layers[l->layer];
+	const int c = l->tapped ? L->tap_shape.in_channels : l->c; /* out's channels */
 	const struct nst_rect *crop = pass->crop, *own = pass->own;
 	/* Own rows / columns at this layer, relative to the crop; an own edge on the picture's edge
 	 * takes everything the floor of the pooling left there. */
@@ -222,9 +233,14 @@ static void style_region_gram(struct nst_session *s, struct loss_layer *l, const
 		memmove(spare + (size_t)(y - y0) * row, out + ((size_t)y * (size_t)w + (size_t)x0) * (size_t)c,
 		       row * sizeof(float));
 	const size_t n_own = (size_t)(y1 - y0) * (size_t)(x1 - x0);
-	nst_gram(&s->engine, n_own, c, spare, l->gram);
+	if (l->tapped) {
+		const struct nst_tap tap = layer_tap(L);
+		nst_tap_gram(&s->engine, &tap, n_own, spare, NULL, l->gram);
+	} else {
+		nst_gram(&s->engine, n_own, c, spare, l->gram);
+	}
 	const float share = (float)((double)pass->blend * (double)n_own / ((double)whole_h * (double)whole_w));
-	for (size_t j = 0; j < (size_t)c * (size_t)c; j++)
+	for (size_t j = 0; j < (size_t)l->c * (size_t)l->c; j++)
 		l->style_target[j] += share * l->gram[j];
 }
 
@@ -251,14 +267,15 @@ void nst_vgg_forward(struct nst_session *s, float *x, int h, int w, struct pass 
 			const int c = l->c;
 			const bool used = (pass->mode == PASS_TARGET_CONTENT && l->content) ||
 			                  (pass->mode == PASS_TARGET_STYLE && l->style) || pass->mode == PASS_LOSS;
-			const bool whole_gram =
-			        l->style && (pass->mode == PASS_LOSS || (pass->mode == PASS_TARGET_STYLE && !pass->own));
-			const float *f = used ? loss_features(s, l, h, w, out, whole_gram ? l->gram : NULL) : out; /* [h][w][c] */
+			const bool region = pass->mode == PASS_TARGET_STYLE && l->style && pass->own;
+			const bool whole_gram = l->style && (pass->mode == PASS_LOSS || (pass->mode == PASS_TARGET_STYLE && !pass->own));
+			const bool keep = l->content && pass->mode != PASS_TARGET_STYLE; /* the content loss reads them */
+			/* [h][w][c], or NULL: a tap's features not kept */
+			const float *f = used && !region ? loss_features(s, l, h, w, out, whole_gram ? l->gram : NULL, keep) : out;
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {
 				memcpy(l->content_target, f, (size_t)h * (size_t)w * (size_t)c * sizeof(float));
-			} else if (pass->mode == PASS_TARGET_STYLE && l->style && pass->own) {
-				/* a tap's features are not needed after: gathered in place */
-				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, f, l->tapped ? s->tap_f : other);
+			} else if (region) {
+				style_region_gram(s, l, pass, factor, whole_h, whole_w, h, w, out, other);
 			} else if (pass->mode == PASS_TARGET_STYLE && l->style) {
 				if (!l->tapped)
 					nst_gram(&s->engine, (size_t)h * (size_t)w, c, f, l->gram);
@@ -268,10 +285,10 @@ void nst_vgg_forward(struct nst_session *s, float *x, int h, int w, struct pass 
 				layer_loss(s, l, f, NULL, false);
 				if (pass->need_grad) {
 					if (i == s->n_layers - 1) {
-						loss_grad(s, l, f, other);
+						loss_grad(s, l, out, f, other);
 						pass->start_grad = other;
 					} else if (l->stored) {
-						loss_grad(s, l, f, l->grad);
+						loss_grad(s, l, out, f, l->grad);
 					}
 				}
 			}

@@ -281,7 +281,8 @@ size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 	return cc * cc                                   /* a part's partial Gram [c][c] */
 	       + cc * k                                  /* F^T chunk [c][k] */
 	       + nst_gemm_packed_floats(k, cc, gemm->nr) /* F chunk packed */
-	       + (size_t)gemm->mr * cc;                  /* one row block of products [mr][c] */
+	       + (size_t)gemm->mr * cc                   /* one row block of products [mr][c] */
+	       + k * cc;                                 /* a tap's F chunk [k][c] when nst_tap_gram streams */
 }
 
 /* Rows of the upper triangle mirrored per step: each column written gets whole cache lines. */
@@ -291,29 +292,37 @@ struct gram_task {
 	const struct nst_engine *engine;
 	size_t n, chunk, n_chunks;
 	int c, parts; /* chunk ch goes to part ch % parts */
-	const float *f;   /* [n][c] */
+	const float *f;   /* [n][c] (nst_gram) */
 	float *gram;      /* [c][c] */
 	/* nst_tap_gram: f is first made, chunk by chunk, as ReLU(in W + b) (in [n][cs], the tap's
-	 * packed forward weights tap_packed; tap_f = f, written). */
+	 * packed forward weights tap_packed) into tap_f, or into the part's scratch when tap_f is NULL. */
 	const float *tap_in, *tap_packed;
 	float *tap_f;
 	int cs;
 };
 
-/* The tap's features of pixels p0 .. p0 + k: tap_f [k][c] = ReLU(tap_in [k][cs] x W + b), as
- * nst_conv2d's 1x1 path computes them (same kernel calls, so the same values). */
-static void tap_chunk(const struct gram_task *t, size_t p0, size_t k) {
-	/* the kernel nst_conv_pack_forward packed the tap's c outputs for */
-	const struct nst_gemm_kernel *g = nst_gemm_kernel_for_columns(t->engine->gemm, (size_t)t->c);
+/* Rows of a tap's features: out [rows][ct] = ReLU(in [rows][cs] x W + b), on the kernel
+ * nst_conv_pack_forward packed the tap for (the GEMM kernel for ct columns, or the small-N dot
+ * kernel), called as nst_conv2d's 1x1 path calls it, so the values are the same. */
+static void tap_rows(const struct nst_gemm_kernel *gemm, size_t rows, size_t cs, const float *in, const float *packed,
+                     size_t ct, float *out) {
 	const struct nst_f32_minmax_params relu = {0.0f, INFINITY};
-	const size_t c = (size_t)t->c, cs = (size_t)t->cs, panel_floats = nst_gemm_kernel_panel_floats(g, cs);
-	const float *in = t->tap_in + p0 * cs;
-	float *out = t->tap_f + p0 * c;
-	for (size_t n0 = 0, panel = 0; n0 < c; n0 += g->nr, panel++) {
-		const size_t nc = c - n0 < g->nr ? c - n0 : g->nr;
-		for (size_t i = 0; i < k; i += g->mr) {
-			const size_t mr = k - i < g->mr ? k - i : g->mr;
-			g->fn(mr, nc, cs, in + i * cs, cs, t->tap_packed + panel * panel_floats, out + i * c + n0, c, &relu);
+	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
+	const struct nst_gemm_kernel *g = nst_gemm_kernel_for_columns(gemm, ct);
+	if (nst_conv_small_n(g, &shape)) { /* packed as [ct] biases + [ct][cs] */
+		const struct nst_dot_kernel *dot = nst_dot_kernel_for(g);
+		for (size_t i = 0; i < rows; i += dot->mr) {
+			const size_t mr = rows - i < dot->mr ? rows - i : dot->mr;
+			dot->fn(mr, ct, cs, 1, in + i * cs, cs, cs, packed, out + i * ct, ct, &relu);
+		}
+		return;
+	}
+	const size_t panel_floats = nst_gemm_kernel_panel_floats(g, cs);
+	for (size_t n0 = 0, panel = 0; n0 < ct; n0 += g->nr, panel++) {
+		const size_t nc = ct - n0 < g->nr ? ct - n0 : g->nr;
+		for (size_t i = 0; i < rows; i += g->mr) {
+			const size_t mr = rows - i < g->mr ? rows - i : g->mr;
+			g->fn(mr, nc, cs, in + i * cs, cs, packed + panel * panel_floats, out + i * ct + n0, ct, &relu);
 		}
 	}
 }
@@ -329,12 +338,18 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 	float *at = acc + c * c;                                    /* [c][chunk] */
 	float *packed = at + c * t->chunk;                          /* chunk x c, panels of nr */
 	float *rows = packed + nst_gemm_packed_floats(t->chunk, c, nr); /* [mr][c] */
+	float *own = rows + g->mr * c;                              /* [chunk][c] a streamed tap's F */
 	memset(acc, 0, c * c * sizeof(float));
 	for (size_t ch = item; ch < t->n_chunks; ch += (size_t)t->parts) {
 		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
-		const float *f = t->f + p0 * c; /* [k][c] */
-		if (t->tap_in)
-			tap_chunk(t, p0, k); /* f, still in cache for what follows */
+		const float *f; /* [k][c] */
+		if (t->tap_in) { /* made here, still in cache for what follows */
+			float *made = t->tap_f ? t->tap_f + p0 * c : own;
+			tap_rows(t->engine->gemm, k, (size_t)t->cs, t->tap_in + p0 * (size_t)t->cs, t->tap_packed, c, made);
+			f = made;
+		} else {
+			f = t->f + p0 * c;
+		}
 		nst_transpose_kernel_for(g)->fn(k, c, f, c, at, k);
 		nst_gemm_pack(k, c, nr, f, c, NULL, packed);
 		const size_t panel_floats = nr * (k + 1);
@@ -383,18 +398,10 @@ void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, 
 	gram_run((struct gram_task){.engine = engine, .n = n, .c = c, .f = f, .gram = gram});
 }
 
-void nst_tap_gram(const struct nst_engine *engine, size_t n, int cs, const float *in, const float *packed, int ct,
-                  float *f, float *gram) {
-	const struct nst_conv_shape shape = {1, 1, 1, 0, false, cs, ct};
-	/* packed by nst_conv_pack_forward for the kernels of ct columns (conv_im2col.c's choice) */
-	if (nst_conv_small_n(nst_gemm_kernel_for_columns(engine->gemm, (size_t)ct), &shape)) { /* the small-N kernels' own path, then the Gram */
-		const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
-		nst_conv2d(engine, &shape, 1, (int)n, in, packed, f, &relu);
-		nst_gram(engine, n, ct, f, gram);
-		return;
-	}
-	gram_run((struct gram_task){.engine = engine, .n = n, .c = ct, .f = f, .gram = gram, .tap_in = in, .tap_packed = packed,
-	                            .tap_f = f, .cs = cs});
+void nst_tap_gram(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, float *f,
+                  float *gram) {
+	gram_run((struct gram_task){.engine = engine, .n = n, .c = tap->ct, .gram = gram, .tap_in = in,
+	                            .tap_packed = tap->forward, .tap_f = f, .cs = tap->cs});
 }
 
 struct difference_task {
@@ -494,14 +501,16 @@ static size_t tap_block_rows(const struct nst_gemm_kernel *gemm, int ct) {
 }
 
 size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct) {
-	return tap_block_rows(gemm, ct) * (size_t)ct;
+	return 2 * tap_block_rows(gemm, ct) * (size_t)ct; /* the block's gradient, then its F when remade */
 }
 
 struct tap_grad_task {
 	const struct nst_engine *engine;
 	size_t n, rows, n_blocks;
 	int ct, cs;
-	const float *f;        /* [n][ct] the tap's features (after its ReLU) */
+	const float *f;        /* [n][ct] the tap's features (after its ReLU), or NULL: remade from in */
+	const float *in;       /* [n][cs] the tap's input */
+	const float *f_packed; /* the tap's forward weights, packed */
 	const float *m_packed; /* style M packed, or NULL */
 	const float *p;        /* [n][ct] content target, or NULL */
 	float content_scale;
@@ -521,7 +530,14 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 	float *gt = t->engine->scratch + slot * t->engine->scratch_floats; /* [rows][ct] */
 	{
 		const size_t p0 = item * t->rows, np = t->n - p0 < t->rows ? t->n - p0 : t->rows;
-		const float *f = t->f + p0 * ct; /* [np][ct] */
+		const float *f; /* [np][ct] */
+		if (t->f) {
+			f = t->f + p0 * ct;
+		} else { /* remade: a 1x1 convolution of cs inputs costs cs / ct of the F M below */
+			float *made = gt + t->rows * ct;
+			tap_rows(t->engine->gemm, np, cs, t->in + p0 * cs, t->f_packed, ct, made);
+			f = made;
+		}
 		if (t->m_packed) {
 			for (size_t i = 0; i < np; i += g->mr) {
 				const size_t mr = np - i < g->mr ? np - i : g->mr;
@@ -555,13 +571,13 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 	}
 }
 
-void nst_tap_grad(const struct nst_engine *engine, size_t n, int ct, const float *f, const float *m,
-                  float *m_packed_scratch, const float *p, float content_weight, int cs, const float *w_packed,
-                  float *out) {
+void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, const float *f,
+                  const float *m, float *m_packed_scratch, const float *p, float content_weight, float *out) {
+	const int ct = tap->ct, cs = tap->cs;
 	if (m)
 		nst_gemm_pack((size_t)ct, (size_t)ct, engine->gemm->nr, m, (size_t)ct, NULL, m_packed_scratch);
-	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .m_packed = m ? m_packed_scratch : NULL,
-	                          .p = p, .w_packed = w_packed, .out = out};
+	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .in = in, .f_packed = tap->forward,
+	                          .m_packed = m ? m_packed_scratch : NULL, .p = p, .w_packed = tap->backward, .out = out};
 	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
 	/* the kernels nst_conv_pack_backward packed the tap's backward for (conv_im2col.c's choice) */
 	t.w_gemm = nst_gemm_kernel_for_columns(engine->gemm, (size_t)cs);

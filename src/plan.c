@@ -233,12 +233,13 @@ static size_t buffer_reach(const struct nst_session *s, int j) {
 	return reach;
 }
 
-/* Largest tapped loss feature map for a picture of h x w (0 without tapped losses). */
+/* Largest tap feature map stored for a picture of h x w: a tapped content loss's (the others exist
+ * only in chunks, in the threads' scratch: nst_tap_gram, nst_tap_grad); 0 without one. */
 static size_t max_tap_features(const struct nst_session *s, int h, int w) {
 	size_t m = 0;
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
-		if (L->loss != NO_LOSS && s->losses[L->loss].tapped)
+		if (L->loss != NO_LOSS && s->losses[L->loss].tapped && s->losses[L->loss].content)
 			m = nst_max_size(m, (size_t)h * (size_t)w * (size_t)L->tap_shape.out_channels);
 		if (L->pool_after) {
 			h /= 2;
@@ -305,11 +306,9 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
 		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
 	}
-	/* Tapped loss layers: the tap's features, for the picture and the styles (their gradient
-	 * exists only in row blocks: nst_tap_grad). */
-	size_t taps = max_tap_features(s, p->height, p->width);
-	for (int k = 0; k < p->n_styles; k++)
-		taps = nst_max_size(taps, max_tap_features(s, p->style_height[k], p->style_width[k]));
+	/* Tapped content losses: the tap's features, for the picture (the content target and the
+	 * loss; their gradient exists only in row blocks: nst_tap_grad). */
+	const size_t taps = max_tap_features(s, p->height, p->width);
 	if (taps)
 		s->tap_f = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */
 	CATEGORY(activations_bytes);

@@ -1120,28 +1120,42 @@ static double naive_content_loss(size_t count, const double *f, const float *p, 
 }
 
 /* nst_tap_grad against the naive chain: G = F M (style) + 2 w / (n ct) (F - P) (content), 0 where
- * F <= 0 (a third of F is 0, as a ReLU leaves it), out = G W^T; with style, content, or both. */
+ * F <= 0, out = G W^T; with style, content, or both.  F = ReLU(in W + b) as nst_conv2d makes it (its
+ * bias puts about a third of F at 0); given F, and made again from in (bit for bit the same). */
 static void test_tap_grad_case(const struct test_engine *te, const struct tap_case *tc, bool style, bool content,
                                struct nst_rng *r) {
 	const struct nst_engine *e = &te->e;
 	const size_t n = tc->n, cs = (size_t)tc->cs, ct = (size_t)tc->ct;
 	const float weight = 3.0f;
-	float *f = xmalloc(n * ct * sizeof(float)), *p = xmalloc(n * ct * sizeof(float));
+	float *in = xmalloc(n * cs * sizeof(float)), *b = xmalloc(ct * sizeof(float)), *p = xmalloc(n * ct * sizeof(float));
 	float *m = xmalloc(ct * ct * sizeof(float)), *w = xmalloc(cs * ct * sizeof(float));
-	fill_uniform(r, f, n * ct, 0.0, 1.0);
-	for (size_t i = 0; i < n * ct; i++)
-		f[i] = nst_rng_next(r) % 3 == 0 ? 0.0f : f[i];
+	fill_uniform(r, in, n * cs, -1.0, 1.0); /* centred: each channel of F is 0 about half the time */
+	fill_uniform(r, b, ct, -0.5, 0.5);
 	fill_uniform(r, p, n * ct, 0.0, 1.0);
 	fill_uniform(r, m, ct * ct, -1.0, 1.0);
 	fill_uniform(r, w, cs * ct, -1.0, 1.0); /* HWIO of the 1x1 tap: [cs][ct] */
 	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
 	const struct nst_conv_shape back = nst_conv_backward_shape(&shape);
-	float *wp = galloc(nst_conv_packed_floats(e->gemm, &back));
+	float *wfp = galloc(nst_conv_packed_floats(e->gemm, &shape)), *wp = galloc(nst_conv_packed_floats(e->gemm, &back));
+	nst_conv_pack_forward(e->gemm, &shape, w, b, wfp);
 	nst_conv_pack_backward(e->gemm, &shape, w, wp);
-	float *mp = galloc(nst_style_grad_scratch_floats(e, (int)ct)), *out = galloc(n * cs);
-	nst_tap_grad(e, n, (int)ct, f, style ? m : NULL, mp, content ? p : NULL, weight, (int)cs, wp, out);
-	CHECK(guard_ok(out, n * cs) && guard_ok(mp, nst_style_grad_scratch_floats(e, (int)ct)),
+	const struct nst_tap tap = {(int)cs, (int)ct, wfp, wp};
+	float *f = galloc(n * ct);
+	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
+	nst_conv2d(e, &shape, 1, (int)n, in, wfp, f, &relu);
+	float *mp = galloc(nst_style_grad_scratch_floats(e, (int)ct)), *out = galloc(n * cs), *out2 = galloc(n * cs);
+	nst_tap_grad(e, &tap, n, in, f, style ? m : NULL, mp, content ? p : NULL, weight, out);
+	nst_tap_grad(e, &tap, n, in, NULL, style ? m : NULL, mp, content ? p : NULL, weight, out2);
+	CHECK(guard_ok(out, n * cs) && guard_ok(out2, n * cs) && guard_ok(mp, nst_style_grad_scratch_floats(e, (int)ct)),
 	      "%s: tap grad n %zu %zu -> %zu: write past out or the packing scratch", te->label, n, cs, ct);
+	CHECK(memcmp(out, out2, n * cs * sizeof(float)) == 0,
+	      "%s: tap grad n %zu %zu -> %zu style %d content %d: the features made again give another gradient", te->label,
+	      n, cs, ct, style, content);
+	size_t zeros = 0;
+	for (size_t i = 0; i < n * ct; i++)
+		zeros += f[i] == 0.0f;
+	CHECK(n * ct < 64 || (zeros > n * ct / 8 && zeros < n * ct * 7 / 8), "%s: tap grad n %zu %zu -> %zu: %zu of %zu features are 0 (the ReLU's mask is not exercised)",
+	      te->label, n, cs, ct, zeros, n * ct);
 	const double scale = 2.0 * (double)weight / ((double)n * (double)ct);
 	double *g = xmalloc(ct * sizeof(double)), *gmag = xmalloc(ct * sizeof(double)), err = 0.0;
 	for (size_t q = 0; q < n; q++) {
@@ -1169,13 +1183,17 @@ static void test_tap_grad_case(const struct test_engine *te, const struct tap_ca
 	}
 	CHECK(err <= 1e-5, "%s: tap grad n %zu %zu -> %zu style %d content %d: worst rel err %.3g", te->label, n, cs, ct,
 	      style, content, err);
+	free(in);
+	free(b);
 	free(f);
 	free(p);
 	free(m);
 	free(w);
+	free(wfp);
 	free(wp);
 	free(mp);
 	free(out);
+	free(out2);
 	free(g);
 	free(gmag);
 }
@@ -1194,9 +1212,15 @@ static void test_tap_gram_case(const struct test_engine *te, const struct tap_ca
 	float *wp = galloc(nst_conv_packed_floats(e->gemm, &shape));
 	nst_conv_pack_forward(e->gemm, &shape, w, b, wp);
 	float *f = galloc(n * ct), *gram = galloc(ct * ct), *f2 = galloc(n * ct), *gram2 = galloc(ct * ct);
-	nst_tap_gram(e, n, (int)cs, in, wp, (int)ct, f, gram);
+	const struct nst_tap tap = {(int)cs, (int)ct, wp, NULL};
+	nst_tap_gram(e, &tap, n, in, f, gram);
 	CHECK(guard_ok(f, n * ct) && guard_ok(gram, ct * ct), "%s: tap gram n %zu %zu -> %zu: write past f or gram",
 	      te->label, n, cs, ct);
+	float *gram3 = galloc(ct * ct); /* the features never stored whole: the same Gram */
+	nst_tap_gram(e, &tap, n, in, NULL, gram3);
+	CHECK(guard_ok(gram3, ct * ct) && memcmp(gram, gram3, ct * ct * sizeof(float)) == 0,
+	      "%s: tap gram n %zu %zu -> %zu: streamed, not the Gram of the stored features", te->label, n, cs, ct);
+	free(gram3);
 	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
 	nst_conv2d(e, &shape, 1, (int)n, in, wp, f2, &relu);
 	nst_gram(e, n, (int)ct, f2, gram2);
