@@ -16,42 +16,63 @@
 
 size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+/* A table entry's shape (a k x k, stride-1 convolution) and its place at *payload, which moves past it. */
+static void place_layer(struct nstw_layer *e, uint32_t op, uint32_t k, int cin, int cout, size_t elem, size_t *payload) {
+	e->op = op;
+	e->kernel_h = e->kernel_w = k;
+	e->in_channels = (uint32_t)cin;
+	e->out_channels = (uint32_t)cout;
+	e->stride = 1;
+	e->offset = *payload;
+	e->bytes = align_up((size_t)k * k * e->in_channels * e->out_channels * elem, 4) + 4u * (size_t)e->out_channels;
+	*payload = align_up(*payload + e->bytes, NSTW_ALIGNMENT);
+}
+
 int support_write_vgg(const char *path, const struct support_vgg_layer *layers, int n_layers, uint64_t seed,
                       enum nst_dtype dtype) {
-	const size_t header_bytes = align_up(NSTW_HEADER_BYTES + NSTW_LAYER_BYTES * (size_t)n_layers, NSTW_ALIGNMENT);
+	int n_entries = n_layers, taps = 0;
+	for (int i = 0; i < n_layers; i++)
+		taps += layers[i].tap > 0;
+	n_entries += taps;
+	if (n_entries > (int)NSTW_MAX_LAYERS)
+		return -1;
+	/* version 2 (taps): the defaults block, all zero (none), follows the layer table */
+	const size_t header_bytes = align_up(NSTW_HEADER_BYTES + NSTW_LAYER_BYTES * (size_t)n_entries +
+	                                         (taps ? NSTW_DEFAULTS_BYTES : 0),
+	                                     NSTW_ALIGNMENT);
 	const size_t elem = dtype == NST_DTYPE_F16 ? 2 : 4;
 	struct nstw_layer table[NSTW_MAX_LAYERS];
 	memset(table, 0, sizeof table);
 	size_t payload = 0;
-	int cin = 3, index_in_block = 0, prev_block = 0;
+	int cin = 3, index_in_block = 0, prev_block = 0, e_i = 0;
 	for (int i = 0; i < n_layers; i++) {
-		struct nstw_layer *e = &table[i];
+		struct nstw_layer *e = &table[e_i++];
 		index_in_block = layers[i].block == prev_block ? index_in_block + 1 : 1;
 		prev_block = layers[i].block;
 		snprintf(e->name, sizeof e->name, "conv%d_%d", layers[i].block, index_in_block);
-		e->op = NSTW_OP_CONV2D;
-		e->kernel_h = e->kernel_w = 3;
-		e->in_channels = (uint32_t)cin;
-		e->out_channels = (uint32_t)layers[i].out_channels;
-		e->stride = 1;
-		e->offset = payload;
-		const size_t kernel = 9u * (size_t)cin * (size_t)layers[i].out_channels * elem;
-		e->bytes = align_up(kernel, 4) + 4u * (size_t)layers[i].out_channels;
-		payload = align_up(payload + e->bytes, NSTW_ALIGNMENT);
+		place_layer(e, NSTW_OP_CONV2D, 3, cin, layers[i].out_channels, elem, &payload);
 		cin = layers[i].out_channels;
+		if (layers[i].tap > 0) { /* tapB_I: ReLU(1x1 conv) of convB_I's output */
+			struct nstw_layer *t = &table[e_i++];
+			snprintf(t->name, sizeof t->name, "tap%d_%d", layers[i].block, index_in_block);
+			memcpy(t->tap_of, e->name, sizeof e->name < sizeof t->tap_of ? sizeof e->name : sizeof t->tap_of);
+			place_layer(t, NSTW_OP_TAP, 1, cin, layers[i].tap, elem, &payload);
+		}
 	}
 	uint8_t *file = calloc(1, header_bytes + payload);
 	if (!file)
 		return -1;
 	struct nstw_header h;
-	support_nstw_header(&h, header_bytes, n_layers, dtype, NST_ARCH_VGG, payload, "test-vgg", "tests/support.c random");
+	support_nstw_header(&h, header_bytes, n_entries, dtype, NST_ARCH_VGG, payload, "test-vgg", "tests/support.c random");
+	if (taps)
+		h.version = NSTW_VERSION;
 	struct nst_rng rng;
 	nst_rng_seed(&rng, seed);
-	for (int i = 0; i < n_layers; i++) {
+	for (int i = 0; i < n_entries; i++) {
 		const struct nstw_layer *e = &table[i];
 		uint8_t *p = file + header_bytes + e->offset;
-		const size_t n = 9u * e->in_channels * e->out_channels;
-		const double scale = sqrt(2.0 / (9.0 * e->in_channels));
+		const size_t n = (size_t)e->kernel_h * e->kernel_w * e->in_channels * e->out_channels;
+		const double scale = sqrt(2.0 / ((double)e->kernel_h * e->kernel_w * e->in_channels));
 		for (size_t j = 0; j < n; j++) {
 			const float v = (float)(nst_rng_normal(&rng) * scale);
 			if (dtype == NST_DTYPE_F16) {
@@ -65,7 +86,7 @@ int support_write_vgg(const char *path, const struct support_vgg_layer *layers, 
 		for (uint32_t j = 0; j < e->out_channels; j++)
 			bias[j] = (float)(SUPPORT_BIAS * (1.0 + nst_rng_uniform(&rng)));
 	}
-	const int rc = support_nstw_write(path, file, header_bytes + payload, &h, table, n_layers);
+	const int rc = support_nstw_write(path, file, header_bytes + payload, &h, table, n_entries);
 	free(file);
 	return rc;
 }
@@ -125,7 +146,7 @@ uint64_t support_seed(const char *test) {
 }
 
 int support_write_small_vgg(const char *path, uint64_t seed) {
-	static const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	static const struct support_vgg_layer layers[] = {{1, 8, 0}, {1, 8, 0}, {2, 16, 0}, {2, 8, 0}, {3, 16, 0}, {3, 8, 0}};
 	return support_write_vgg(path, layers, (int)(sizeof layers / sizeof layers[0]), seed, NST_DTYPE_F32);
 }
 

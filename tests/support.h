@@ -13,10 +13,11 @@
 struct support_vgg_layer {
 	int block;
 	int out_channels;
+	int tap; /* > 0: a tap of that many channels reads this layer (as the distilled network's) */
 };
 
-/* Writes a VGG-shaped .nstw (3x3 convolutions, 3 input channels first) with He-initialised random
- * weights and small positive biases. Returns 0 on success. */
+/* Writes a VGG-shaped .nstw (3x3 convolutions, 3 input channels first; version 2 with taps) with
+ * He-initialised random weights and small positive biases. Returns 0 on success. */
 int support_write_vgg(const char *path, const struct support_vgg_layer *layers, int n_layers, uint64_t seed,
                       enum nst_dtype dtype);
 

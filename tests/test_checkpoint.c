@@ -436,7 +436,7 @@ int main(void) {
 		f.content[i] = (uint8_t)(nst_rng_next(&rng) >> 56);
 	for (size_t i = 0; i < sizeof f.style; i++)
 		f.style[i] = (uint8_t)(nst_rng_next(&rng) >> 56);
-	const struct support_vgg_layer layers[] = {{1, 4}, {1, 4}, {2, 6}};
+	const struct support_vgg_layer layers[] = {{1, 4, 0}, {1, 4, 0}, {2, 6, 0}};
 	char path[PATH_BYTES];
 	snprintf(path, sizeof path, "%s/tiny.nstw", f.dir);
 	struct nst_diag diag = {{0}};

@@ -231,7 +231,7 @@ int main(void) {
 	char path[512];
 	snprintf(path, sizeof path, "%s/vgg.nstw", dir);
 	/* conv1_1 conv1_2 | pool | conv2_1 conv2_2 | pool | conv3_1 conv3_2 */
-	const struct support_vgg_layer layers[] = {{1, 8}, {1, 8}, {2, 16}, {2, 8}, {3, 16}, {3, 8}};
+	const struct support_vgg_layer layers[] = {{1, 8, 0}, {1, 8, 0}, {2, 16, 0}, {2, 8, 0}, {3, 16, 0}, {3, 8, 0}};
 	CHECK(support_write_vgg(path, layers, 6, seed, NST_DTYPE_F32) == 0, "write %s", path);
 	struct nst_weights *w = NULL;
 	struct nst_diag diag = {{0}};

@@ -791,7 +791,7 @@ static void test_plans(const char *dir, struct nst_rng *r) {
 	snprintf(short_path, sizeof short_path, "%s/short.nstw", dir);
 	CHECK(write_net(path, &net, true, NST_ARCH_TRANSFORMER, FAST_LAYERS) == 0, "cannot write %s", path);
 	CHECK(write_net(short_path, &net, true, NST_ARCH_TRANSFORMER, FAST_LAYERS - 1) == 0, "cannot write %s", short_path);
-	const struct support_vgg_layer vgg_layers[] = {{1, 8}, {1, 8}};
+	const struct support_vgg_layer vgg_layers[] = {{1, 8, 0}, {1, 8, 0}};
 	CHECK(support_write_vgg(vgg, vgg_layers, 2, 1, NST_DTYPE_F32) == 0, "cannot write %s", vgg);
 	struct nst_diag diag = {{0}};
 	struct nst_weights *w = NULL;

@@ -355,7 +355,7 @@ int main(void) {
 	}
 	/* Channels the optimization runs by Winograd on the simd backend (nst_conv_winograd_pays). */
 	snprintf(path, sizeof path, "%s/wide.nstw", dir);
-	static const struct support_vgg_layer wide[] = {{1, 32}, {1, 32}, {2, 40}, {2, 32}, {3, 32}, {3, 32}};
+	static const struct support_vgg_layer wide[] = {{1, 32, 0}, {1, 32, 0}, {2, 40, 0}, {2, 32, 0}, {3, 32, 0}, {3, 32, 0}};
 	CHECK(support_write_vgg(path, wide, (int)(sizeof wide / sizeof wide[0]), seed, NST_DTYPE_F32) == 0, "write %s", path);
 	if (nst_backend_available(NST_BACKEND_SIMD)) {
 		const struct config winograd[] = {

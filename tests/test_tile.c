@@ -479,6 +479,19 @@ int main(void) {
 		check_handover(w, seed + 3);
 		nst_weights_close(w);
 	}
+	/* The same trunk with taps (as the distilled network's): a tap's Gram made from a region's
+	 * gathered trunk pixels, chunk by chunk. */
+	static const struct support_vgg_layer tapped[] = {{1, 8, 16}, {1, 8, 0}, {2, 16, 24}, {2, 8, 0}, {3, 16, 40}, {3, 8, 0}};
+	snprintf(path, sizeof path, "%s/tapped.nstw", dir);
+	CHECK(support_write_vgg(path, tapped, (int)(sizeof tapped / sizeof tapped[0]), seed + 4, NST_DTYPE_F32) == 0,
+	      "write %s", path);
+	w = NULL;
+	CHECK(nst_weights_open(path, &w, &diag) == NST_OK, "open %s: %s", path, diag.message);
+	if (w) {
+		printf("tapped network (tap1_1, tap2_1, tap3_1):\n");
+		check_style_regions(w, NST_POOLING_MAX, seed + 5);
+		nst_weights_close(w);
+	}
 	support_rmdir(dir);
 	free(dir);
 	return check_finish("test_tile");

@@ -115,7 +115,7 @@ int main(void) {
 	snprintf(good, sizeof good, "%s/good.nstw", dir);
 	snprintf(path, sizeof path, "%s/shrinking.nstw", dir);
 	/* Large enough for many pages beyond the header: 64 + 64 + 128 channels, about 0.5 MB. */
-	const struct support_vgg_layer layers[] = {{1, 64}, {1, 64}, {2, 128}};
+	const struct support_vgg_layer layers[] = {{1, 64, 0}, {1, 64, 0}, {2, 128, 0}};
 	CHECK(support_write_vgg(good, layers, 3, 7, NST_DTYPE_F32) == 0, "write %s", good);
 	struct stat st;
 	CHECK(stat(good, &st) == 0 && st.st_size > 256 * 1024, "the file has %lld bytes", (long long)st.st_size);

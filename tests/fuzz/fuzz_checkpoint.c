@@ -64,7 +64,7 @@ static uint8_t *read_file(const char *path, size_t *size) {
 static void setup(void) {
 	char path[512];
 	snprintf(path, sizeof path, "%s/tiny.nstw", fuzz_dir());
-	const struct support_vgg_layer layers[] = {{1, 3}, {1, 3}, {2, 4}};
+	const struct support_vgg_layer layers[] = {{1, 3, 0}, {1, 3, 0}, {2, 4, 0}};
 	if (support_write_vgg(path, layers, 3, 1, NST_DTYPE_F32) != 0) fuzz_die("cannot write %s", path);
 	struct nst_diag diag = {{0}};
 	if (nst_weights_open(path, &g_weights, &diag) != NST_OK) fuzz_die("tiny weights: %s", diag.message);
