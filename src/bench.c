@@ -109,7 +109,7 @@ int nst_bench_winograd_tile(enum nst_backend backend, int block, int in_channels
 		return 0;
 	const struct nst_engine e = {.gemm = bench_kernel_named(backend), .backend = NST_BACKEND_SIMD};
 	const struct nst_conv_shape shape = {3, 3, 1, 1, false, in_channels, out_channels};
-	return nst_backend_available(NST_BACKEND_SIMD) && nst_vgg_winograd(&e, block, &shape) ? (int)NST_VGG_WINO : 0;
+	return nst_backend_available(NST_BACKEND_SIMD) ? (int)nst_vgg_winograd(&e, block, &shape) : 0;
 }
 
 /* Seconds of one run of a direction: a warm-up, then at least NST_BENCH_CONV_MIN_REPEATS runs and

@@ -44,8 +44,12 @@ bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_co
 	       shape->in_channels >= NST_WINO_MIN_CHANNELS && shape->out_channels >= NST_WINO_MIN_CHANNELS;
 }
 
-bool nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape) {
-	return block > 1 && nst_conv_winograd_pays(engine, shape);
+enum nst_wino nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape) {
+	if (block <= 1 || !nst_conv_winograd_pays(engine, shape))
+		return NST_WINO_NONE;
+	return shape->in_channels <= NST_VGG_WINO_F4_MAX_CHANNELS && shape->out_channels <= NST_VGG_WINO_F4_MAX_CHANNELS
+	               ? NST_WINO_F4
+	               : NST_WINO_F2;
 }
 
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,

@@ -234,23 +234,29 @@ bool nst_conv_winograd_applies(const struct nst_conv_shape *shape);
 #define NST_WINO_MIN_CHANNELS 32
 bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_conv_shape *shape);
 /*
- * The optimization's Winograd: F(2x2, 3x3), from the second block on (the layers after a pooling),
- * where nst_conv_winograd_pays.  Measured on the real VGG19 blocks 1-3 at 64 px
- * (tests/t_parity.sh's pictures), against the scalar backend:
- *   - F(4x4, 3x3) rounds ~10x more (its points +-2, its 1/24 weights): on every layer it moved the
- *     first gradient by 5.6e-4 (L2, relative; F(2x2): 3.9e-7, the direct SIMD kernels 3e-7),
- *     past t_parity's 1e-4, a near-tie of a ReLU or max-pool window falling the other way (the
- *     difference sits in one spot; the median pixel's is 1e-7);
- *   - F(2x2) on conv1_2 (the picture's full resolution, whose input gradient reaches the picture
- *     through conv1_1 alone) moved Adam's 10th loss by 1.9e-4 (t_parity: 1e-4): Adam divides each
- *     pixel's step by that pixel's own gradient, so rounding in gradients near zero grows into
- *     whole steps.  From conv2_1 on: 1e-7.
+ * The optimization's Winograd, from the second block on (the layers after a pooling), where
+ * nst_conv_winograd_pays: F(4x4, 3x3) on layers of at most NST_VGG_WINO_F4_MAX_CHANNELS channels
+ * on both sides (every such layer of the distilled network; conv2_1, conv2_2 of VGG19), F(2x2, 3x3)
+ * on wider ones.  F(4x4) rounds ~10x more than F(2x2) (its points +-2, its 1/24 weights), and
+ * its error grows with the channels summed.  Measured against the scalar backend on
+ * tests/t_parity.sh's pictures (VGG19 blocks 1-3 at 64 px; the distilled network at 64 px), whose
+ * Adam row 10 bound (1e-4) is the tight one: a max-pool window whose values tie in exact arithmetic
+ * (flat, clamped patches) goes to another pixel under other rounding, and Adam's first steps
+ * (+-lr whatever the gradient's size) make that a different picture:
+ *   - this rule: row 10 within 3.2e-5 (VGG19) and 2.8e-5 (distilled); the first gradient 4.6e-7
+ *     from torch's (VGG19; the distilled network's 4.0e-6, as its scalar backend's 3.5e-6);
+ *   - F(4x4) on the 256-channel conv3_x too: row 10 1.5e-4 (the first gradient 5.5e-7);
+ *   - F(4x4) on conv1_2 (the picture's full resolution) as well: the first gradient 5.7e-4;
+ *   - F(2x2) on conv1_2: row 10 1.9e-4, though the same as torch's to 8 digits (torch's own
+ *     rounding breaks that tie the same way); and only 6% faster.
+ * F(4x4)'s packed kernels are 4x the direct packing (36 transform positions for 9 taps): the
+ * distilled network's weights take 25.9 MiB instead of 12.2.
  * The bench helper nst_bench_winograd_tile says the same per layer (nst_vgg_winograd).
  */
-#define NST_VGG_WINO NST_WINO_F2
-/* Whether the optimization runs a layer of VGG block `block` (1: the picture's resolution) by
- * Winograd on this engine. */
-bool nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape);
+#define NST_VGG_WINO_F4_MAX_CHANNELS 128
+/* The tile the optimization runs a layer of VGG block `block` (1: the picture's resolution) with on
+ * this engine: F(4x4), F(2x2), or none (im2col + GEMM). */
+enum nst_wino nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape);
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                                        enum nst_wino f);
 size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape);

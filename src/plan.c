@@ -559,11 +559,12 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 	if (s->f16)
 		s->plan.precision = NST_PRECISION_FP16;
 	s->plan.kernel = s->f16 ? "XNNPACK float16 convolutions" : s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
-	/* Winograd where it pays (nst_conv_winograd_pays), forward and backward: F(2x2, 3x3) from the
-	 * second block on (see NST_VGG_WINO).  XNNPACK sessions run their own operators. */
+	/* Winograd where it pays (nst_conv_winograd_pays), forward and backward, from the second block
+	 * on: F(4x4) or F(2x2) as the channels say (nst_vgg_winograd).  XNNPACK sessions run their own
+	 * operators. */
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];
-		L->wino = !s->xnn && nst_vgg_winograd(&s->engine, L->block, &L->shape) ? NST_VGG_WINO : NST_WINO_NONE;
+		L->wino = s->xnn ? NST_WINO_NONE : nst_vgg_winograd(&s->engine, L->block, &L->shape);
 	}
 
 	/* The session struct itself comes first. */
