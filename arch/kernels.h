@@ -425,6 +425,37 @@ NST_TRANSPOSE_DECLARE(avx512)
 NST_TRANSPOSE_DECLARE(neon)
 #endif
 
+/*
+ * 2x2 max pooling with its argmax (src/ops.c), one output pixel's c channels at a time (c a
+ * multiple of NST_ARGMAX_CODES_PER_BYTE: whole code bytes).  r0 is the window's top-left input
+ * pixel (its top-right one c floats on), r1 its bottom-left one; out[k] = the window's maximum,
+ * codes: channel k's 2 bits (bits 2 (k % 4) of byte k / 4) the position of its first maximum in
+ * row-major order (0 top-left .. 3 bottom-right; strictly greater wins, NaN never does).  The
+ * backward routes g[k] to the position its code names and writes 0 to the other three (d0: the
+ * top-left input pixel's gradient, d1: the bottom-left one's).  Compares and selects are exact:
+ * every member gives its scalar twin's bits.
+ */
+#define NST_ARGMAX_CODES_PER_BYTE 4
+#define NST_ARGMAX_BITS 2
+typedef void (*nst_f32_argmaxpool_fn)(size_t c, const float *r0, const float *r1, float *out, uint8_t *codes);
+typedef void (*nst_f32_argmaxpool_backward_fn)(size_t c, const float *g, const uint8_t *codes, float *d0, float *d1);
+struct nst_argmaxpool_kernel {
+	const char *name;
+	nst_f32_argmaxpool_fn forward;
+	nst_f32_argmaxpool_backward_fn backward;
+};
+#define NST_ARGMAXPOOL_DECLARE(ISA)                                                                \
+	void nst_f32_argmaxpool__##ISA(size_t c, const float *r0, const float *r1, float *out, uint8_t *codes); \
+	void nst_f32_argmaxpool_backward__##ISA(size_t c, const float *g, const uint8_t *codes, float *d0, float *d1);
+NST_ARGMAXPOOL_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_ARGMAXPOOL_DECLARE(avx2)
+NST_ARGMAXPOOL_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_ARGMAXPOOL_DECLARE(neon)
+#endif
+
 struct nst_kernel_config {
 	struct nst_gemm_kernel gemm;    /* first: nst_kernels_of finds the configuration from it */
 	struct nst_dot_kernel dot;
@@ -433,6 +464,7 @@ struct nst_kernel_config {
 	struct nst_norm_kernel norm;
 	struct nst_dwconv_kernel dwconv;
 	struct nst_transpose_kernel transpose;
+	struct nst_argmaxpool_kernel argmaxpool;
 	const struct nst_kernel_config *twin;
 	/* The same kernels with a narrower GEMM tile, for outputs of at most its NR columns where
 	 * this one's NR would be mostly padding (nst_gemm_kernel_for_columns); NULL: none. */
@@ -492,6 +524,9 @@ static inline const struct nst_dwconv_kernel *nst_dwconv_kernel_for(const struct
 }
 static inline const struct nst_transpose_kernel *nst_transpose_kernel_for(const struct nst_gemm_kernel *gemm) {
 	return &nst_kernels_of(gemm)->transpose;
+}
+static inline const struct nst_argmaxpool_kernel *nst_argmaxpool_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->argmaxpool;
 }
 /* Floats nst_dot_pack writes for n columns of k weights: n biases, then [n][k]. */
 size_t nst_dot_packed_floats(size_t k, size_t n);

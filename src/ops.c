@@ -9,9 +9,9 @@
 
 #include "internal.h"
 
-/* Codes per argmax byte: 2 bits select one of the 4 positions of a 2x2 window. */
-#define ARGMAX_CODES_PER_BYTE 4
-#define ARGMAX_BITS 2
+/* Codes per argmax byte (arch/kernels.h): 2 bits select one of the 4 positions of a 2x2 window. */
+#define ARGMAX_CODES_PER_BYTE NST_ARGMAX_CODES_PER_BYTE
+#define ARGMAX_BITS NST_ARGMAX_BITS
 #define POOL 2
 
 size_t nst_pool_argmax_bytes(int h, int w, int c) {
@@ -31,6 +31,7 @@ struct pool_task {
 	const uint8_t *mask;   /* [h][w][c] bits */
 	const float *addend;   /* [h][w][c] */
 	const struct nst_mask_kernel *mask_kernel;
+	const struct nst_argmaxpool_kernel *kernel; /* with argmax codes of whole bytes (c % 4 == 0) */
 };
 
 #define MASK_BITS 8
@@ -74,29 +75,11 @@ static void maxpool_worker(void *context, size_t slot, size_t item) {
 			const float *r1 = r0 + (size_t)t->w * c;
 			float *o = t->out + ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
 			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
-			size_t ch = 0;
-			if (t->argmax && c % ARGMAX_CODES_PER_BYTE == 0) /* whole argmax bytes: q0 starts one */
-				for (; ch < c; ch += ARGMAX_CODES_PER_BYTE) {
-					unsigned byte = 0;
-					for (unsigned j = 0; j < ARGMAX_CODES_PER_BYTE; j++) { /* as below, without branches */
-						const size_t k = ch + j;
-						float m = r0[k];
-						unsigned code = 0;
-						const bool b1 = r0[c + k] > m;
-						m = b1 ? r0[c + k] : m;
-						code = b1 ? 1u : code;
-						const bool b2 = r1[k] > m;
-						m = b2 ? r1[k] : m;
-						code = b2 ? 2u : code;
-						const bool b3 = r1[c + k] > m;
-						m = b3 ? r1[c + k] : m;
-						code = b3 ? 3u : code;
-						o[k] = m;
-						byte |= code << (j * ARGMAX_BITS);
-					}
-					t->argmax[(q0 + ch) / ARGMAX_CODES_PER_BYTE] = (uint8_t)byte;
-				}
-			for (; ch < c; ch++) {
+			if (t->argmax && c % ARGMAX_CODES_PER_BYTE == 0) { /* whole argmax bytes: q0 starts one */
+				t->kernel->forward(c, r0, r1, o, t->argmax + q0 / ARGMAX_CODES_PER_BYTE);
+				continue;
+			}
+			for (size_t ch = 0; ch < c; ch++) {
 				/* Row-major window order; strictly greater wins, so the first maximum is kept. */
 				float m = r0[ch];
 				unsigned code = 0;
@@ -115,7 +98,8 @@ static void maxpool_worker(void *context, size_t slot, size_t item) {
 }
 
 void nst_maxpool2x2(const struct nst_engine *engine, int h, int w, int c, const float *in, float *out, uint8_t *argmax) {
-	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = in, .out = out, .argmax = argmax};
+	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = in, .out = out, .argmax = argmax,
+	                      .kernel = nst_argmaxpool_kernel_for(engine->gemm)};
 	t.items = pool_items(engine, t.oh, c);
 	t.rows_per_item = (t.oh + t.items - 1) / t.items;
 	nst_parallel_for(engine, (size_t)t.items, maxpool_worker, &t);
@@ -136,6 +120,10 @@ static void maxpool_backward_worker(void *context, size_t slot, size_t item) {
 			d[2] = d[0] + (size_t)t->w * c;
 			d[3] = d[2] + c;
 			const size_t q0 = ((size_t)oy * (size_t)t->ow + (size_t)ox) * c;
+			if (c % ARGMAX_CODES_PER_BYTE == 0) { /* whole argmax bytes: q0 starts one */
+				t->kernel->backward(c, g, t->argmax_in + q0 / ARGMAX_CODES_PER_BYTE, d[0], d[2]);
+				continue;
+			}
 			for (size_t ch = 0; ch < c; ch++) {
 				const size_t q = q0 + ch;
 				const unsigned code = (t->argmax_in[q / ARGMAX_CODES_PER_BYTE] >>
@@ -172,7 +160,7 @@ static void zero_pool_remainder(int h, int w, int c, float *grad_in) {
 void nst_maxpool2x2_backward(const struct nst_engine *engine, int h, int w, int c, const float *grad_out,
                              const uint8_t *argmax, float *grad_in) {
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
-	                      .argmax_in = argmax};
+	                      .argmax_in = argmax, .kernel = nst_argmaxpool_kernel_for(engine->gemm)};
 	t.items = pool_items(engine, t.oh, c);
 	t.rows_per_item = (t.oh + t.items - 1) / t.items;
 	nst_parallel_for(engine, (size_t)t.items, maxpool_backward_worker, &t);
@@ -188,7 +176,7 @@ void nst_maxpool2x2_backward_masked(const struct nst_engine *engine, int h, int 
 	}
 	struct pool_task t = {.h = h, .w = w, .c = c, .oh = h / POOL, .ow = w / POOL, .in = grad_out, .out = grad_in,
 	                      .argmax_in = argmax, .mask = mask, .addend = addend,
-	                      .mask_kernel = nst_mask_kernel_for(engine->gemm)};
+	                      .mask_kernel = nst_mask_kernel_for(engine->gemm), .kernel = nst_argmaxpool_kernel_for(engine->gemm)};
 	t.items = pool_items(engine, t.oh, c);
 	t.rows_per_item = (t.oh + t.items - 1) / t.items;
 	nst_parallel_for(engine, (size_t)t.items, maxpool_backward_worker, &t);

@@ -1266,6 +1266,83 @@ static void check_transpose_kernel(const struct nst_transpose_kernel *k, const s
 	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
 }
 
+/* 2x2 argmax pooling: c of 4 .. 96 channels (whole code bytes; whole vectors and tails), values
+ * from a few levels (ties everywhere, -0 beside 0) and now and then a NaN, against the naive
+ * window scan (first maximum in row-major order, strictly greater wins) and the twin, bit for bit;
+ * the backward from random codes.  Outputs guarded: nothing written past them. */
+#define ARGMAX_MAX_CHANNELS 96
+#define ARGMAX_GUARD_BYTES 16
+
+static float argmax_value(struct nst_rng *r) {
+	static const float levels[] = {-1.0f, -0.0f, 0.0f, 0.5f, 1.0f, 2.0f};
+	const size_t i = rng_range(r, 0, 40);
+	return i == 0 ? NAN : i < 8 ? rng_float(r) : levels[i % (sizeof levels / sizeof levels[0])];
+}
+
+static void check_argmaxpool_kernel(const struct nst_argmaxpool_kernel *k, const struct nst_argmaxpool_kernel *twin,
+                                    struct nst_rng *r, int cases) {
+	const int failed_before = check_failed_count;
+	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
+		const size_t c = NST_ARGMAX_CODES_PER_BYTE * rng_range(r, 1, ARGMAX_MAX_CHANNELS / NST_ARGMAX_CODES_PER_BYTE);
+		const size_t bytes = c / NST_ARGMAX_CODES_PER_BYTE, gap = rng_range(r, 0, 5); /* r1 after r0's two pixels */
+		float *in = xmalloc((4 * c + gap) * sizeof(float));
+		for (size_t i = 0; i < 4 * c + gap; i++)
+			in[i] = argmax_value(r);
+		const float *r0 = in, *r1 = in + 2 * c + gap;
+		struct guarded go, gt;
+		float *out = guarded_alloc(&go, c), *outt = guarded_alloc(&gt, c);
+		uint8_t *codes = xmalloc(bytes + ARGMAX_GUARD_BYTES), *codest = xmalloc(bytes + ARGMAX_GUARD_BYTES);
+		memset(codes, 0xa5, bytes + ARGMAX_GUARD_BYTES);
+		memset(codest, 0xa5, bytes + ARGMAX_GUARD_BYTES);
+		k->forward(c, r0, r1, out, codes);
+		if (twin)
+			twin->forward(c, r0, r1, outt, codest);
+		size_t bad = 0;
+		for (size_t ch = 0; ch < c; ch++) {
+			const float v[4] = {r0[ch], r0[c + ch], r1[ch], r1[c + ch]};
+			unsigned code = 0;
+			for (unsigned p = 1; p < 4; p++)
+				code = v[p] > v[code] ? p : code;
+			const unsigned got = (codes[ch / 4] >> (2 * (ch % 4))) & 3u;
+			bad += got != code || float_bits(out[ch]) != float_bits(v[code]);
+			bad += twin && float_bits(outt[ch]) != float_bits(out[ch]);
+		}
+		for (size_t i = 0; i < bytes + ARGMAX_GUARD_BYTES; i++)
+			bad += (i >= bytes && codes[i] != 0xa5) || (twin && codest[i] != codes[i]);
+		CHECK(bad == 0, "%s forward, %zu channels: %zu wrong", k->name, c, bad);
+		guarded_free(&go);
+		guarded_free(&gt);
+
+		/* backward: g routed by random codes, zeros elsewhere */
+		for (size_t i = 0; i < bytes; i++)
+			codes[i] = (uint8_t)rng_range(r, 0, 255);
+		struct guarded g0, g1, t0, t1;
+		float *d0 = guarded_alloc(&g0, 2 * c), *d1 = guarded_alloc(&g1, 2 * c);
+		float *e0 = guarded_alloc(&t0, 2 * c), *e1 = guarded_alloc(&t1, 2 * c);
+		k->backward(c, in, codes, d0, d1);
+		if (twin)
+			twin->backward(c, in, codes, e0, e1);
+		bad = 0;
+		for (size_t ch = 0; ch < c; ch++) {
+			const unsigned code = (codes[ch / 4] >> (2 * (ch % 4))) & 3u;
+			const float *d[4] = {d0 + ch, d0 + c + ch, d1 + ch, d1 + c + ch}, *e[4] = {e0 + ch, e0 + c + ch, e1 + ch, e1 + c + ch};
+			for (unsigned p = 0; p < 4; p++) {
+				bad += float_bits(*d[p]) != float_bits(p == code ? in[ch] : 0.0f);
+				bad += twin && float_bits(*e[p]) != float_bits(*d[p]);
+			}
+		}
+		CHECK(bad == 0, "%s backward, %zu channels: %zu wrong", k->name, c, bad);
+		guarded_free(&g0);
+		guarded_free(&g1);
+		guarded_free(&t0);
+		guarded_free(&t1);
+		free(codes);
+		free(codest);
+		free(in);
+	}
+	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+}
+
 #define DWCONV_TOL 1e-5
 #define DWCONV_MAX_TAPS 20
 
@@ -1572,6 +1649,18 @@ int main(void) {
 		CHECK(t->fn == scalar_transpose->fn && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
 		      k->name, simd[i]->name);
 		check_transpose_kernel(k, t, &r, 300);
+	}
+
+	const struct nst_argmaxpool_kernel *scalar_argmax = nst_argmaxpool_kernel_for(nst_gemm_kernel_scalar());
+	printf("argmax pooling kernels:\n");
+	CHECK(scalar_argmax->forward == nst_f32_argmaxpool__scalar && scalar_argmax->backward == nst_f32_argmaxpool_backward__scalar,
+	      "the scalar GEMM kernel's argmax pooling is the scalar one");
+	check_argmaxpool_kernel(scalar_argmax, NULL, &r, 200);
+	for (size_t i = 0; i < pairs; i++) {
+		const struct nst_argmaxpool_kernel *k = &configs[i]->argmaxpool, *t = &configs[i]->twin->argmaxpool;
+		CHECK(t->forward == scalar_argmax->forward && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
+		      k->name, simd[i]->name);
+		check_argmaxpool_kernel(k, t, &r, 300);
 	}
 
 	printf("%.2f s\n", seconds_since(&t0));
