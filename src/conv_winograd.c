@@ -45,7 +45,9 @@ bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_co
 }
 
 enum nst_wino nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape) {
-	if (block <= 1 || !nst_conv_winograd_pays(engine, shape))
+	const bool narrow = shape->in_channels <= NST_VGG_WINO_BLOCK1_MAX_CHANNELS &&
+	                    shape->out_channels <= NST_VGG_WINO_BLOCK1_MAX_CHANNELS;
+	if ((block <= 1 && !narrow) || !nst_conv_winograd_pays(engine, shape))
 		return NST_WINO_NONE;
 	return shape->in_channels <= NST_VGG_WINO_F4_MAX_CHANNELS && shape->out_channels <= NST_VGG_WINO_F4_MAX_CHANNELS
 	               ? NST_WINO_F4

@@ -230,12 +230,16 @@ bool nst_conv_winograd_applies(const struct nst_conv_shape *shape);
  * by Winograd on this engine: the SIMD float32 kernels only (the scalar backend is the reference
  * the others are checked against: it stays direct), channel counts that are multiples of 8 on
  * both sides (the epilogue's masks) and at least NST_WINO_MIN_CHANNELS (conv1_1's 3 input
- * channels: its transforms would cost more than its GEMMs; `nst bench` measures both). */
-#define NST_WINO_MIN_CHANNELS 32
+ * channels: its transforms would cost more than its GEMMs; `nst bench` measures both: at 256 px, 2
+ * threads, the distilled network's conv1_2 16 -> 16 runs 161 / 167 GFLOP/s direct (forward / input
+ * gradient), 221 / 234 by Winograd, its conv2_1 16 -> 32 259 / 200 and 334 / 335). */
+#define NST_WINO_MIN_CHANNELS 16
 bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_conv_shape *shape);
 /*
- * The optimization's Winograd, from the second block on (the layers after a pooling), where
- * nst_conv_winograd_pays: F(4x4, 3x3) on layers of at most NST_VGG_WINO_F4_MAX_CHANNELS channels
+ * The optimization's Winograd, from the second block on (the layers after a pooling), and in the
+ * first block on layers of at most NST_VGG_WINO_BLOCK1_MAX_CHANNELS channels on both sides (the
+ * distilled network's conv1_2), where nst_conv_winograd_pays: F(4x4, 3x3) on layers of at most
+ * NST_VGG_WINO_F4_MAX_CHANNELS channels
  * on both sides (every such layer of the distilled network; conv2_1, conv2_2 of VGG19), F(2x2, 3x3)
  * on wider ones.  F(4x4) rounds ~10x more than F(2x2) (its points +-2, its 1/24 weights), and
  * its error grows with the channels summed.  Measured against the scalar backend on
@@ -246,7 +250,9 @@ bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_co
  *   - this rule: row 10 within 3.2e-5 (VGG19) and 2.8e-5 (distilled); the first gradient 4.6e-7
  *     from torch's (VGG19; the distilled network's 4.0e-6, as its scalar backend's 3.5e-6);
  *   - F(4x4) on the 256-channel conv3_x too: row 10 1.5e-4 (the first gradient 5.5e-7);
- *   - F(4x4) on conv1_2 (the picture's full resolution) as well: the first gradient 5.7e-4;
+ *   - F(4x4) on VGG19's conv1_2 (64 channels at the picture's full resolution) as well: the first
+ *     gradient 5.7e-4; on the distilled network's conv1_2 (16 channels) and conv2_1 (16 -> 32),
+ *     kept: row 10 1.5e-6 from scalar, the first gradient 1.9e-6 from torch's (2.5% faster);
  *   - F(2x2) on conv1_2: row 10 1.9e-4, though the same as torch's to 8 digits (torch's own
  *     rounding breaks that tie the same way); and only 6% faster.
  * F(4x4)'s packed kernels are 4x the direct packing (36 transform positions for 9 taps): the
@@ -254,6 +260,7 @@ bool nst_conv_winograd_pays(const struct nst_engine *engine, const struct nst_co
  * The bench helper nst_bench_winograd_tile says the same per layer (nst_vgg_winograd).
  */
 #define NST_VGG_WINO_F4_MAX_CHANNELS 128
+#define NST_VGG_WINO_BLOCK1_MAX_CHANNELS 16
 /* The tile the optimization runs a layer of VGG block `block` (1: the picture's resolution) with on
  * this engine: F(4x4), F(2x2), or none (im2col + GEMM). */
 enum nst_wino nst_vgg_winograd(const struct nst_engine *engine, int block, const struct nst_conv_shape *shape);

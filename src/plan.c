@@ -560,7 +560,8 @@ static enum nst_status build(struct nst_session *s, struct nst_arena *a, struct 
 		s->plan.precision = NST_PRECISION_FP16;
 	s->plan.kernel = s->f16 ? "XNNPACK float16 convolutions" : s->xnn ? "XNNPACK convolutions" : s->engine.gemm->name;
 	/* Winograd where it pays (nst_conv_winograd_pays), forward and backward, from the second block
-	 * on: F(4x4) or F(2x2) as the channels say (nst_vgg_winograd).  XNNPACK sessions run their own
+	 * on and on the first block's narrow layers: F(4x4) or F(2x2) as the channels say
+	 * (nst_vgg_winograd).  XNNPACK sessions run their own
 	 * operators. */
 	for (int i = 0; i < s->n_layers; i++) {
 		struct vgg_layer *L = &s->layers[i];

@@ -384,6 +384,21 @@ int main(void) {
 	const struct nst_conv_shape reflect2 = {K, K, 1, 2, true, 8, 8}, zero2 = {K, K, 1, 2, false, 8, 8};
 	CHECK(!nst_conv_winograd_applies(&reflect2) && nst_conv_winograd_applies(&zero2), "pad 2 applies wrongly");
 
+	/* The optimization's rule (nst_vgg_winograd, as nst bench reports it): none on the first block
+	 * but its narrow layers, none below 16 channels, F(2x2) past 128. */
+	if (nst_backend_available(NST_BACKEND_SIMD)) {
+		static const struct {
+			int block, in, out, tile;
+		} rule[] = {{1, 3, 16, 0},     {1, 16, 16, 4},    {1, 3, 64, 0},      {1, 64, 64, 0},   {1, 16, 24, 0},
+		            {2, 16, 32, 4},    {2, 8, 16, 0},     {2, 64, 128, 4},    {3, 128, 256, 2}, {3, 256, 256, 2},
+		            {4, 128, 128, 4},  {4, 256, 512, 2},  {2, 20, 32, 0}};
+		for (size_t i = 0; i < sizeof rule / sizeof rule[0]; i++) {
+			const int tile = nst_bench_winograd_tile(NST_BACKEND_SIMD, rule[i].block, rule[i].in, rule[i].out);
+			CHECK(tile == rule[i].tile, "block %d, %d -> %d channels: Winograd F(%d), expected F(%d)", rule[i].block,
+			      rule[i].in, rule[i].out, tile, rule[i].tile);
+		}
+	}
+
 	printf("errors relative to the sum of |terms| (limit %.3g, scaled %.3g):\n", CONV_TOL, SCALED_TOL);
 	printf("  F2 forward %.3g, input gradient %.3g, scaled %.3g\n", worst_forward[0], worst_backward[0], worst_scaled[0]);
 	printf("  F4 forward %.3g, input gradient %.3g, scaled %.3g\n", worst_forward[1], worst_backward[1], worst_scaled[1]);
