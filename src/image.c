@@ -104,7 +104,11 @@ static const char *byte_size(size_t bytes, char *text) {
 
 enum nst_status image_over_budget(const char *name, const char *what, size_t need, const struct image_budget *budget,
                                   struct nst_diag *diag) {
-	char needed[32], limit[32];
+	char needed[32], limit[32], used[32];
+	if (need && budget->used > 0) /* what is charged already counts too */
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
+		                "%s: decoding this %s needs %s beside the %s its decoder holds, more than the decoding budget of %s",
+		                name, what, byte_size(need, needed), byte_size(budget->used, used), byte_size(budget->limit, limit));
 	if (need)
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "%s: decoding this %s needs %s, more than the decoding budget of %s",
 		                name, what, byte_size(need, needed), byte_size(budget->limit, limit));

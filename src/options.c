@@ -215,11 +215,16 @@ static enum nst_status check_picture_sizes(const struct nst_options *o, const st
 	struct layer_need any = deepest_need(o->content_layers, o->n_content_layers);
 	if (style.side > any.side)
 		any = style; /* the optimized picture runs through every loss layer */
-	if (any.layer && (p->width < any.side || p->height < any.side))
+	if (any.layer && (p->width < any.side || p->height < any.side)) {
+		/* the smallest long side that gives this shape's short side any.side */
+		const int lo = p->width < p->height ? p->width : p->height, hi = p->width < p->height ? p->height : p->width;
+		const long long least = lo > 0 ? ((long long)any.side * hi + lo - 1) / lo : any.side;
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "the picture is %dx%d: too small for layer %s, which needs at least %dx%d pixels (it comes "
-		                "after %d pooling%s, each halving the picture)",
-		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s");
+		                "after %d pooling%s, each halving the picture): at this shape a long side of at least %lld",
+		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s",
+		                least);
+	}
 	for (int k = 0; k < p->n_styles && style.layer; k++)
 		if (p->style_width[k] < style.side || p->style_height[k] < style.side)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,

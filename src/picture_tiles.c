@@ -34,7 +34,8 @@ struct nst_tiled {
 	bool picture_set;
 	int sweep, tile;         /* the tile being (or last) optimized */
 	int row;                 /* loss-log rows reported so far */
-	int total_rows;
+	int iterations;          /* each tile's optimizer steps (nst_tiled_run's) */
+	int total_tiles;         /* over all sweeps */
 	double seconds;          /* run time before the current call of nst_tiled_run */
 	bool done;
 };
@@ -311,10 +312,11 @@ enum nst_status nst_tile_plan(const struct nst_weights *w, const struct nst_opti
 	if (best == 0) {
 		candidate = *p;
 		plan_side(w, to, min_side, &candidate, diag);
-		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
-		                "even tiles of %d px need %.1f MiB, over the %.1f MiB budget (try --optimizer adam, or a "
-		                "smaller --history)", min_side, (double)candidate.total_bytes / (1024.0 * 1024.0),
-		                (double)to->budget_bytes / (1024.0 * 1024.0));
+		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "even tiles of %d px need %.1f MiB, over the %.1f MiB budget%s",
+		                min_side, (double)candidate.total_bytes / (1024.0 * 1024.0),
+		                (double)to->budget_bytes / (1024.0 * 1024.0),
+		                o->optimizer == NST_OPTIMIZER_LBFGS ? " (try --optimizer adam, or a smaller --history)"
+		                                                    : " (the network's weights alone take part of it)");
 	}
 	return plan_side(w, to, best * NST_TILE_STEP, p, diag);
 }
@@ -446,12 +448,18 @@ struct row_relay {
 	double t0;
 };
 
-/* A tile's row, renumbered across the whole tiled run. */
+/* A tile's row, renumbered across the whole tiled run; its steps counted as the tiles before it
+ * had each taken the whole -n (a tile that stopped early, converged or out of evaluations, counts
+ * whole), so that the count ends at the tiles times -n. */
 static bool relay_row(void *user, const struct nst_progress *p) {
 	struct row_relay *r = user;
 	struct nst_tiled *t = r->t;
 	const int row = t->row++;
-	const struct nst_progress q = {row, t->total_rows - 1, p->losses, t->seconds + (nst_seconds() - r->t0), row};
+	int tiles_before = t->tile;
+	for (int s = 0; s < t->sweep; s++)
+		tiles_before += nst_tile_count(&t->plan, s);
+	const struct nst_progress q = {row, t->total_tiles * t->iterations, p->losses,
+	                               t->seconds + (nst_seconds() - r->t0), tiles_before * t->iterations + p->step};
 	return r->progress ? r->progress(r->user, &q) : true;
 }
 
@@ -512,9 +520,10 @@ enum nst_status nst_tiled_run(struct nst_tiled *t, int iterations, nst_progress_
 		if (st != NST_OK)
 			return st;
 	}
-	t->total_rows = 0;
+	t->iterations = iterations;
+	t->total_tiles = 0;
 	for (int s = 0; s < t->plan.sweeps; s++)
-		t->total_rows += nst_tile_count(&t->plan, s) * (iterations + 1); /* rows of a run: iterations + 1 */
+		t->total_tiles += nst_tile_count(&t->plan, s);
 	struct row_relay relay = {t, progress, user, nst_seconds()};
 	enum nst_status st = NST_OK;
 	for (; t->sweep < t->plan.sweeps && st == NST_OK; t->sweep++, t->tile = 0) {

@@ -67,7 +67,7 @@ else
 fi
 out=$($NST -c "$tmp/c.png" -s "$tmp/s.png" --weights "$BUILD/vgg19.nstw" --size $SIZE -n 400 --tolerance 0.02 \
 	-o "$tmp/tol2.png" 2>&1 >/dev/null)
-[[ "$out" == *"converged at row"* ]] && ok "the early stop is announced" || bad "no 'converged' line: $out"
+[[ "$out" == *"converged at iteration"* ]] && ok "the early stop is announced" || bad "no 'converged' line: $out"
 # Adam too.
 ours --optimizer adam -n 400 --tolerance 0.02 --log "$tmp/tol-adam.csv" -o "$tmp/tol-adam.png" || bad "adam --tolerance failed"
 rows=$(($(wc -l <"$tmp/tol-adam.csv") - 1))

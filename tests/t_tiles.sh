@@ -14,9 +14,9 @@ SEAM_RATIO_MAX=1.5      # border / interior mean adjacent difference
 LOSS_RATIO_MAX=2.0      # tiled / untiled whole-picture loss (each tile matches the whole style alone)
 SEAM_SIZE=256 SEAM_TILE=128 SEAM_N=8 LOSS_SIZE=192 LOSS_TILE=128 LOSS_N=15 UNTILED_N=20
 # The schedule checks: size, tile, the line expected.
-S_SIZE=160 S_TILE=64 S_LINE="160x106 in tiles of 64x64 px, overlap 16 px: 3x2 tiles (odd sweeps 4x3)"
+S_SIZE=160 S_TILE=64 S_LINE="160x106 in tiles of 64x64 px, overlap 16 px: 3x2 tiles (4x3 on sweeps 2, 4, ...)"
 if [ -n "$EMU" ]; then # qemu: the schedule and usage only, on a smaller picture
-	S_SIZE=96 S_TILE=48 S_LINE="96x64 in tiles of 48x48 px, overlap 12 px: 3x2 tiles (odd sweeps 4x3)"
+	S_SIZE=96 S_TILE=48 S_LINE="96x64 in tiles of 48x48 px, overlap 12 px: 3x2 tiles (4x3 on sweeps 2, 4, ...)"
 fi
 
 # 1. The schedule is printed; --tile at or above the picture's size runs untiled.

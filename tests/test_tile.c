@@ -286,16 +286,18 @@ static void check_style_regions(const struct nst_weights *w, enum nst_pooling po
  * ------------------------------------------------------------------------------------------- */
 
 struct rows {
-	int count, last_iteration, last_total;
-	bool finite;
+	int count, last_step, last_total;
+	bool finite, rising;
 };
 
+/* Rows numbered 0, 1, ...; steps (the iterations -n counts, over all tiles) never going back. */
 static bool count_row(void *user, const struct nst_progress *p) {
 	struct rows *r = user;
 	r->finite &= isfinite(p->losses.total) != 0;
 	CHECK(p->iteration == r->count, "row %d reported as %d", r->count, p->iteration);
+	r->rising &= r->count == 0 || p->step >= r->last_step;
 	r->count++;
-	r->last_iteration = p->iteration;
+	r->last_step = p->step;
 	r->last_total = p->iterations;
 	return true;
 }
@@ -331,12 +333,14 @@ static void check_run(const struct nst_weights *w, uint64_t seed) {
 	fill_bytes(&rng, style, sizeof style);
 	CHECK(nst_tiled_set_content(t, content) == NST_OK, "set content");
 	CHECK(nst_tiled_set_style(t, 0, style, 1.0f) == NST_OK, "set style");
-	struct rows rows = {0, -1, -1, true};
+	struct rows rows = {0, -1, -1, true, true};
 	st = nst_tiled_run(t, ITERATIONS, count_row, &rows);
 	CHECK(st == NST_OK, "run: %s", nst_status_string(st));
-	const int expected_rows = (nst_tile_count(&p, 0) + nst_tile_count(&p, 1)) * (ITERATIONS + 1);
-	CHECK(rows.count == expected_rows && rows.last_iteration == rows.last_total, "%d rows (expected %d), last %d of %d",
-	      rows.count, expected_rows, rows.last_iteration, rows.last_total);
+	const int tiles = nst_tile_count(&p, 0) + nst_tile_count(&p, 1), expected_rows = tiles * (ITERATIONS + 1);
+	CHECK(rows.count == expected_rows && rows.last_step == tiles * ITERATIONS && rows.last_total == tiles * ITERATIONS &&
+	          rows.rising,
+	      "%d rows (expected %d), last step %d of %d (expected %d of %d tiles x %d), rising %d", rows.count,
+	      expected_rows, rows.last_step, rows.last_total, tiles * ITERATIONS, tiles, ITERATIONS, rows.rising);
 	CHECK(rows.finite, "a non-finite loss");
 	const float *x = nst_tiled_picture(t);
 	int finite = 1;

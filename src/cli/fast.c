@@ -284,7 +284,13 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 	int opt;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_MODEL: c->model = optarg; break;
+		case OPT_MODEL:
+			if (!strcmp(optarg, "--help") || !strcmp(optarg, "-h")) { /* nst --model --help, as the messages say */
+				usage(stdout);
+				return -1;
+			}
+			c->model = optarg;
+			break;
 		case 'c': c->contents[c->n_contents++] = optarg; break;
 		case 'o': c->output = optarg; break;
 		case 'q': c->quiet = true; break;
@@ -396,7 +402,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 	if (optind < argc)
 		return cli_fail(EXIT_USAGE, "unexpected argument '%s' (see nst --model --help)", argv[optind]);
 	if (!c->model || !*c->model)
-		return cli_fail(EXIT_USAGE, "no model: give --model candy|mosaic|pointilism|rain_princess|udnie|FILE.nstw");
+		return cli_fail(EXIT_USAGE, "no model: give --model candy|mosaic|pointilism|rain_princess|udnie|arbitrary|FILE.nstw");
 	if (c->n_contents == 0)
 		return cli_fail(EXIT_USAGE, "no picture: give -c PHOTO (see nst --model --help)");
 	if (!c->output)
@@ -435,7 +441,7 @@ static int find_model(const char *model, char *buf, size_t size, const char **pa
 		*path = cli_find_model(model, buf, size, looked, sizeof looked);
 		if (!*path && !known)
 			return cli_fail(EXIT_USAGE,
-			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie or a FILE.nstw "
+			            "unknown model '%s': use candy, mosaic, pointilism, rain_princess, udnie, arbitrary or a FILE.nstw "
 			            "(looked for %s" CLI_MODEL_EXTENSION " in %s)", model, model, looked);
 		if (!*path)
 			return cli_fail(EXIT_FAILURE_RUN,
@@ -802,8 +808,12 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 	if (c->raw || c->sheet)
 		return cli_fail(EXIT_USAGE, "%s takes one picture, not several", c->raw ? "--raw" : "--sheet");
 	struct stat sb;
-	if (stat(c->output, &sb) == 0 && !S_ISDIR(sb.st_mode))
+	const bool exists = stat(c->output, &sb) == 0;
+	if (exists && !S_ISDIR(sb.st_mode))
 		return cli_fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
+	if (!exists && has_picture_extension(c->output)) /* a typo'd file name, not a folder to make */
+		return cli_fail(EXIT_USAGE, "-o %s names a picture, but there are several: give -o a directory (or one -c)",
+		                c->output);
 	/* The results never go into a folder of pictures: they would replace or mix with the originals. */
 	struct cli_file out_dir, in_dir;
 	cli_input_identify(&out_dir, "-o", c->output);
@@ -887,21 +897,29 @@ static void *alloc_arena(size_t total_bytes, size_t *bytes) {
 	return arena;
 }
 
+/* "3 pictures" or "3 pictures (1 unreadable, left out)" into text [64]. */
+static const char *pictures_phrase(int pictures, int left_out, char *text) {
+	int n = snprintf(text, 64, "%d picture%s", pictures, pictures == 1 ? "" : "s");
+	if (left_out > 0)
+		snprintf(text + n, (size_t)(64 - n), " (%d unreadable, left out)", left_out);
+	return text;
+}
+
 /* A trained network for pictures up to plan_w x plan_h: planned, described, started in *arena. */
-static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
+static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int pictures, int left_out, int plan_w, int plan_h,
                       struct network *net, void **arena, size_t *plan_bytes) {
 	struct nst_diag diag = {{0}};
 	struct nst_fast_plan plan;
 	enum nst_status st = nst_fast_plan(weights, plan_w, plan_h, c->threads, c->backend, c->precision, &plan, &diag);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
-	char model_name[NAME_BYTES];
+	char model_name[NAME_BYTES], phrase[64];
 	if (!c->quiet)
 		fprintf(stderr,
-		        "nst: model %s (%s weights), %d picture%s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
+		        "nst: model %s (%s weights), %s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
 		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
 		        printable(nst_weights_model(weights), model_name, sizeof model_name),
-		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32", pictures, pictures == 1 ? "" : "s",
+		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32", pictures_phrase(pictures, left_out, phrase),
 		        plan_w, plan_h, nst_backend_name(plan.backend), plan.kernel, nst_precision_name(plan.precision),
 		        plan.threads, plan.threads == 1 ? "" : "s", (double)plan.total_bytes / MIB, (double)plan.weights_bytes / MIB,
 		        (double)plan.activations_bytes / MIB, (double)plan.scratch_bytes / MIB, plan.winograd_tile,
@@ -950,7 +968,7 @@ static int load_paintings(const struct fast_cli *c, int long_side, struct nst_im
 
 /* The arbitrary-style network for photos up to plan_w x plan_h and the paintings: planned,
  * described, started in *arena, the paintings encoded once. */
-static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights, int pictures, int plan_w, int plan_h,
+static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights, int pictures, int left_out, int plan_w, int plan_h,
                            const struct nst_image *paintings, int sw, int sh, struct network *net, void **arena,
                            size_t *plan_bytes) {
 	struct nst_diag diag = {{0}};
@@ -960,8 +978,9 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
 	if (!c->quiet) {
-		fprintf(stderr, "nst: model arbitrary (any painting), %d picture%s up to %dx%d, painting%s", pictures,
-		        pictures == 1 ? "" : "s", plan_w, plan_h, c->n_styles == 1 ? "" : "s");
+		char phrase[64];
+		fprintf(stderr, "nst: model arbitrary (any painting), %s up to %dx%d, painting%s",
+		        pictures_phrase(pictures, left_out, phrase), plan_w, plan_h, c->n_styles == 1 ? "" : "s");
 		for (int i = 0; i < c->n_styles; i++) {
 			fprintf(stderr, "%s %s (%dx%d", i ? "," : "", c->styles[i], paintings[i].width, paintings[i].height);
 			if (c->n_blend)
@@ -1048,9 +1067,9 @@ static int run_stream(struct fast_cli *c) {
 	if (arbitrary) {
 		int sw, sh;
 		if ((rc = load_paintings(c, c->style_size ? c->style_size : (w > h ? w : h), paintings, &sw, &sh)) != EXIT_OK ||
-		    (rc = start_arbitrary(c, weights, 1, w, h, paintings, sw, sh, &net, &arena, &plan_bytes)) != EXIT_OK)
+		    (rc = start_arbitrary(c, weights, 1, 0, w, h, paintings, sw, sh, &net, &arena, &plan_bytes)) != EXIT_OK)
 			goto done;
-	} else if ((rc = start_fast(c, weights, 1, w, h, &net, &arena, &plan_bytes)) != EXIT_OK) {
+	} else if ((rc = start_fast(c, weights, 1, 0, w, h, &net, &arena, &plan_bytes)) != EXIT_OK) {
 		goto done;
 	}
 	nst_weights_close(weights); /* packed into the arena */
@@ -1129,10 +1148,10 @@ static int run_pictures(struct fast_cli *c) {
 		if ((rc = load_paintings(c, long_side, paintings, &sw, &sh)) != EXIT_OK)
 			goto done;
 		baseline = cli_rss_now();
-		rc = start_arbitrary(c, weights, list.n - failures, plan_w, plan_h, paintings, sw, sh, &net, &arena, &plan_bytes);
+		rc = start_arbitrary(c, weights, list.n - failures, failures, plan_w, plan_h, paintings, sw, sh, &net, &arena, &plan_bytes);
 	} else {
 		baseline = cli_rss_now();
-		rc = start_fast(c, weights, list.n - failures, plan_w, plan_h, &net, &arena, &plan_bytes);
+		rc = start_fast(c, weights, list.n - failures, failures, plan_w, plan_h, &net, &arena, &plan_bytes);
 	}
 	if (rc != EXIT_OK)
 		goto done;

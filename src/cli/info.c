@@ -123,13 +123,15 @@ int cli_info(int argc, char **argv) {
 		nst_weights_layer(w, i, &L);
 		const double p = (double)L.kernel_h * L.kernel_w * (L.in_channels / L.groups) * L.out_channels + L.out_channels;
 		params += p;
-		char groups[32] = "";
+		char groups[32] = "", tap[5 * NST_LAYER_NAME_BYTES + 96] = "";
 		if (L.groups > 1)
 			snprintf(groups, sizeof groups, "  %d groups", L.groups);
-		printf("  %-*s %dx%d  %4d -> %-4d  stride %d%s%s%s%s%s\n", width, L.name, L.kernel_h, L.kernel_w, L.in_channels,
+		if (L.tap) /* tapB_I gives reluB_I its meaning: VGG19's features there, from the trunk's conv */
+			snprintf(tap, sizeof tap, "  tap of %s: relu%s = ReLU(%s(ReLU(%s))), VGG19's %d channels", L.tap_of,
+			         strncmp(L.name, "tap", 3) ? L.name : L.name + 3, L.name, L.tap_of, L.out_channels);
+		printf("  %-*s %dx%d  %4d -> %-4d  stride %d%s%s%s%s\n", width, L.name, L.kernel_h, L.kernel_w, L.in_channels,
 		       L.out_channels, L.stride, groups, L.has_norm ? "  instance-norm" : "",
-		       L.tap ? "  tap of " : L.kernel_h > 1 ? (L.reflect ? "  reflection padding" : "  zero padding") : "",
-		       L.tap_of, L.tap ? " (what its reluB_I means)" : "");
+		       L.tap ? "" : L.kernel_h > 1 ? (L.reflect ? "  reflection padding" : "  zero padding") : "", tap);
 	}
 	printf("parameters: %.0f\n", params);
 	if (nst_weights_arch(w) == NST_ARCH_VGG) {

@@ -29,6 +29,13 @@ struct run_state {
 	uint8_t *rgb;           /* [H][W][3] for intermediate saves */
 	int save_failed;
 	bool line_open;         /* a terminal progress line waits for its newline */
+	/* The optimizer's steps (what -n counts) of the scale running: the last reported, and the last
+	 * printed and saved (several loss rows share a step inside an L-BFGS line search). */
+	int scale, step, iterations, printed_step, saved_step;
+	/* The last row, printed once the next row shows its step over (or the scale ends): each progress
+	 * line is the loss at the end of its iteration. */
+	struct nst_scales_progress pending;
+	bool have_pending;
 };
 
 /* OUT-<iteration>.<ext>: false if it does not fit in buf. */
@@ -62,18 +69,40 @@ static bool progress_failed(struct run_state *r, const char *message) {
 	return false;
 }
 
+/* "scale 2/3 (512x340) sweep 1 tile 4 " as the run has them. */
+static void progress_place(const struct nst_scales_progress *q, char *place, size_t size) {
+	place[0] = '\0';
+	if (q->n_scales > 1)
+		snprintf(place, size, "scale %d/%d (%dx%d) ", q->scale + 1, q->n_scales, q->width, q->height);
+	if (q->tiled) {
+		const size_t used = strlen(place);
+		snprintf(place + used, size - used, "sweep %d tile %d ", q->sweep + 1, q->tile + 1);
+	}
+}
+
+/* The pending row's line, when its step is one --print-every asks for (or the last). */
+static void print_pending(struct run_state *r, bool last) {
+	const struct cli *c = r->cli;
+	const struct nst_progress *p = &r->pending.row;
+	const struct nst_losses *l = &p->losses;
+	if (!r->have_pending || c->quiet || r->tty || p->step == r->printed_step ||
+	    !(last || p->step % c->print_every == 0 || p->step >= p->iterations))
+		return;
+	char place[64];
+	progress_place(&r->pending, place, sizeof place);
+	const double rate = p->step > 0 && p->seconds > 0 ? p->step / p->seconds : 0.0;
+	r->printed_step = p->step;
+	fprintf(stderr, "%siteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", place, p->step,
+	        p->iterations, l->total, l->content, l->style, l->tv, rate);
+}
+
 static bool on_progress(void *user, const struct nst_scales_progress *q) {
 	struct run_state *r = user;
 	const struct cli *c = r->cli;
 	const struct nst_progress *p = &q->row;
 	const struct nst_losses *l = &p->losses;
-	char scale[64] = "";
-	if (q->n_scales > 1)
-		snprintf(scale, sizeof scale, "scale %d/%d (%dx%d) ", q->scale + 1, q->n_scales, q->width, q->height);
-	if (q->tiled) {
-		const size_t used = strlen(scale);
-		snprintf(scale + used, sizeof scale - used, "sweep %d tile %d ", q->sweep + 1, q->tile + 1);
-	}
+	char scale[64];
+	progress_place(q, scale, sizeof scale);
 	if (r->log) {
 		/* One log for the whole run: rows and seconds continue across scales; flushed, so that it
 		 * is readable while the run goes on and complete up to an interruption. */
@@ -84,22 +113,32 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 			return progress_failed(r, message);
 		}
 	}
-	/* Iterations are the optimizer's steps (an L-BFGS line search may evaluate several rows in one). */
-	const double rate = p->step > 0 && p->seconds > 0 ? p->step / p->seconds : 0.0;
-	if (!c->quiet) {
-		const int eta = rate > 0 && p->iterations > p->step ? (int)((p->iterations - p->step) / rate) : 0;
-		if (r->tty) {
-			fprintf(stderr, "\r\033[K%siteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", scale, p->step,
-			        p->iterations, l->total, rate, eta / 60, eta % 60);
-			r->line_open = true;
-		} else if (p->iteration % c->print_every == 0 || p->step >= p->iterations) {
-			fprintf(stderr, "%siteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", scale,
-			        p->step, p->iterations, l->total, l->content, l->style, l->tv, rate);
-		}
+	/* Iterations are the optimizer's steps (an L-BFGS line search may evaluate several rows in one):
+	 * a step's first row is printed and saved, once. */
+	if (q->scale != r->scale) {
+		r->scale = q->scale;
+		r->printed_step = r->saved_step = -1;
+		r->have_pending = false;
 	}
-	if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && p->iteration < p->iterations) {
+	const bool new_step = p->step != r->step || p->iteration == 0;
+	if (r->have_pending && r->pending.row.step != p->step)
+		print_pending(r, false); /* its step is over */
+	r->pending = *q;
+	r->have_pending = true;
+	r->step = p->step;
+	r->iterations = p->iterations;
+	if (!c->quiet && r->tty) {
+		const double rate = p->step > 0 && p->seconds > 0 ? p->step / p->seconds : 0.0;
+		const int eta = rate > 0 && p->iterations > p->step ? (int)((p->iterations - p->step) / rate) : 0;
+		fprintf(stderr, "\r\033[K%siteration %d/%d  loss %.4e  %.2f it/s  ETA %d:%02d", scale, p->step,
+		        p->iterations, l->total, rate, eta / 60, eta % 60);
+		r->line_open = true;
+	}
+	if (c->save_every > 0 && new_step && p->step > 0 && p->step % c->save_every == 0 && p->step < p->iterations &&
+	    p->step != r->saved_step) {
 		char path[CLI_PATH_BYTES];
-		save_path(c->output, p->iteration, path, sizeof path);
+		r->saved_step = p->step;
+		save_path(c->output, p->step, path, sizeof path);
 		struct nst_image img = {q->width, q->height, r->rgb};
 		struct nst_diag diag = {{0}};
 		nst_scales_image(r->scales, r->rgb);
@@ -174,13 +213,19 @@ static int check_files(struct cli *c, const struct nst_schedule *sched, const ch
 			return rc;
 		outputs[n_out++] = side[i].file;
 	}
-	/* The default checkpoint, OUT.ckpt, is checked where OUT is a file; beside standard output or a
-	 * pipe it is written if it can be. */
+	/* The default checkpoint, OUT.ckpt, is checked where OUT is a file; beside a FIFO it is written
+	 * if it can be; beside standard output or a device there is none (no ./-.ckpt, no
+	 * /dev/full.ckpt) unless --checkpoint names one. */
 	if (c->checkpoint_given || !(c->out.stdio || c->out.stream)) {
 		if ((rc = cli_output_check(&c->checkpoint_file, "--checkpoint", c->checkpoint, CLI_OUTPUT_CHECKPOINT,
 		                           CHECKPOINT_SUFFIX_BYTES)) != EXIT_OK)
 			return rc;
 		outputs[n_out++] = &c->checkpoint_file;
+	} else if (c->out.stdio || c->out.id.device) {
+		if (c->checkpoint_every > 0)
+			return cli_fail(EXIT_USAGE, "--checkpoint-every: -o %s is %s, so there is no OUT.ckpt; give --checkpoint FILE",
+			                c->output, c->out.stdio ? "standard output" : "a device");
+		c->checkpoint = NULL;
 	} else {
 		c->checkpoint_file = (struct cli_file){.what = "--checkpoint", .name = c->checkpoint};
 		snprintf(c->checkpoint_file.path, sizeof c->checkpoint_file.path, "%s", c->checkpoint);
@@ -402,7 +447,7 @@ static const struct nst_plan *shown_plan(const struct nst_scales_plan *p) {
 static void print_tiles(const struct nst_tile_plan *t, int iterations) {
 	char odd[64] = "";
 	if (t->sweeps > 1 && (t->cols[1] != t->cols[0] || t->rows[1] != t->rows[0]))
-		snprintf(odd, sizeof odd, " (odd sweeps %dx%d)", t->cols[1], t->rows[1]);
+		snprintf(odd, sizeof odd, " (%dx%d on sweeps 2, 4, ...)", t->cols[1], t->rows[1]);
 	fprintf(stderr,
 	        "nst: %dx%d in tiles of %dx%d px, overlap %d px: %dx%d tiles%s, %d sweep%s x %d iterations per tile; "
 	        "style Gram matrices from %d region%s (margin %d px)\n",
@@ -483,14 +528,19 @@ static int run_scales(const struct cli *c, struct nst_scales *scales, const stru
 		if (i == 0 && (rc = before_first_scale(c, scales, &plan->problems[0], state->log)) != EXIT_OK)
 			return rc;
 		*st = nst_scales_run_scale(scales, on_progress, state);
+		print_pending(state, true);
+		state->have_pending = false;
 		if (state->line_open) { /* the terminal's progress line ends with the scale */
 			fputc('\n', stderr);
 			state->line_open = false;
 		}
 		const struct nst_session *session = nst_scales_session(scales);
 		if (*st == NST_OK && session && nst_session_converged(session) && !c->quiet)
-			fprintf(stderr, "nst: converged at row %d: the loss fell by less than %g over %d iterations\n",
-			        nst_session_rows(session) - 1, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
+			fprintf(stderr, "nst: converged at iteration %d: the loss fell by less than %g over %d iterations\n",
+			        state->step, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
+		else if (*st == NST_OK && session && state->step < state->iterations && !c->quiet)
+			fprintf(stderr, "nst: stopped at iteration %d of %d: L-BFGS's line searches spent its loss evaluations "
+			        "(1.25 x -n, as PyTorch's and neural-style's L-BFGS)\n", state->step, state->iterations);
 		if (*st != NST_OK)
 			break;
 	}
@@ -507,12 +557,14 @@ struct ending {
 	bool resumable, checkpoint;
 	int scale, n_scales, sweep, tile;
 	int rows, good_row;          /* one session: its rows and last finite row */
+	int step;                    /* the optimizer's steps (iterations) when it ended */
 };
 
 static int report_end(const struct cli *c, const struct ending *e) {
 	char stopped[96] = "";
 	if (e->st == NST_ERR_INTERRUPTED && e->resumable)
-		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d: ", cli_stop_signal(), e->rows - 1);
+		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d (loss row %d): ", cli_stop_signal(),
+		         e->step, e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
 		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
@@ -532,6 +584,9 @@ static int report_end(const struct cli *c, const struct ending *e) {
 	if (e->st == NST_ERR_INTERRUPTED && !e->resumable)
 		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
 		                cli_stop_signal(), e->scale + 1, e->n_scales, c->output);
+	if (e->st == NST_ERR_INTERRUPTED && !c->checkpoint)
+		return cli_fail(EXIT_INTERRUPTED, "%swrote %s; no checkpoint: -o is %s (--checkpoint FILE keeps one to resume from)",
+		                stopped, c->output, c->out.stdio ? "standard output" : "a device");
 	if (e->st == NST_ERR_INTERRUPTED && e->checkpoint_st != NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
 	if (e->st == NST_ERR_INTERRUPTED)
@@ -544,8 +599,8 @@ static int report_end(const struct cli *c, const struct ending *e) {
  * checkpoint to continue from when the run was stopped or its picture could not be written (one
  * scale, whole pictures).  A tiled run's arena is given back before writing (*arena, *scales). */
 static int write_result(const struct cli *c, struct nst_scales **scales, void **arena, const struct nst_scales_plan *plan,
-                        const struct pictures *pic, uint8_t *result, enum nst_status st) {
-	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1};
+                        const struct pictures *pic, uint8_t *result, enum nst_status st, int step) {
+	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1, .step = step};
 	nst_scales_image(*scales, result);
 	nst_scales_position(*scales, &e.scale, &e.sweep, &e.tile);
 	const struct nst_session *session = nst_scales_session(*scales);
@@ -572,10 +627,27 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 		                             c->jpeg_quality, &e.sheet_diag);
 	nst_image_free(&out_full);
 	e.resumable = plan->n_scales == 1 && !plan->tiled[0];
-	e.checkpoint = e.resumable && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK);
+	e.checkpoint = e.resumable && c->checkpoint && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK);
 	if (e.checkpoint)
 		e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
 	return report_end(c, &e);
+}
+
+/* A resumed run that completed: the checkpoint it continued (its own, OUT.ckpt or --checkpoint)
+ * can continue nothing any more (--resume needs the same -n), so it goes, with its description. */
+static void remove_finished_checkpoint(const struct cli *c) {
+	if (!c->resume || !c->checkpoint)
+		return;
+	struct cli_file from, own;
+	cli_input_identify(&from, "--resume", c->resume);
+	cli_input_identify(&own, "--checkpoint", c->checkpoint);
+	if (!cli_same_id(&from.id, &own.id))
+		return; /* continued from another file: the user's, left alone */
+	char options[CLI_PATH_BYTES];
+	if (unlink(c->checkpoint) == 0 && !c->quiet)
+		fprintf(stderr, "nst: removed the checkpoint %s: the run it continued is complete\n", c->checkpoint);
+	if (cli_run_options_path(c->checkpoint, options, sizeof options))
+		unlink(options);
 }
 
 /* The run's arena, its result picture and its log; then the scales and the result. */
@@ -591,7 +663,7 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 	enum nst_status st = NST_OK;
 	sigset_t mask;
 	int rc = EXIT_OK;
-	struct run_state state = {.cli = c, .tty = isatty(STDERR_FILENO) != 0, .rgb = result};
+	struct run_state state = {.cli = c, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .scale = -1};
 	if (!arena || !result) {
 		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", cli_mib(plan->total_bytes));
 		goto done;
@@ -634,9 +706,11 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 		rc = cli_fail_status(st, &diag, "run");
 		goto done;
 	}
-	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st)) == EXIT_OK && !c->quiet)
+	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st, state.step)) == EXIT_OK && !c->quiet)
 		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
 		        c->output, cli_mib(cli_rss_peak()), cli_mib(plan->total_bytes), cli_mib(baseline));
+	if (rc == EXIT_OK && st == NST_OK)
+		remove_finished_checkpoint(c);
 done:
 	if (state.log && fclose(state.log) != 0 && rc == EXIT_OK)
 		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));

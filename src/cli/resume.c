@@ -44,6 +44,69 @@ static bool find_value(const char *text, const char *key, char *buf, size_t size
 	return false;
 }
 
+#define FLOAT_DIGITS 9 /* %.9g gives back any float */
+
+/* A token of a value list ("100", "4096,16384"): a number if it parses whole. */
+static bool token_number(const char *token, size_t len, float *v) {
+	char buf[64];
+	if (len == 0 || len >= sizeof buf)
+		return false;
+	memcpy(buf, token, len);
+	buf[len] = '\0';
+	char *end;
+	*v = strtof(buf, &end);
+	return *end == '\0';
+}
+
+/* Values equal token by token: numbers as floats (a description written with more digits than a
+ * float needs, 0.0199999996, is 0.02), anything else as text. */
+static bool same_values(const char *a, const char *b) {
+	for (;;) {
+		const size_t la = strcspn(a, ","), lb = strcspn(b, ",");
+		float x, y;
+		const bool numbers = token_number(a, la, &x) && token_number(b, lb, &y);
+		if (numbers ? x != y : (la != lb || strncmp(a, b, la)))
+			return false;
+		if (!a[la] || !b[lb])
+			return !a[la] && !b[lb];
+		a += la + 1;
+		b += lb + 1;
+	}
+}
+
+/* A value for a message: each number with the fewest digits that give its float back. */
+static void shortest(const char *value, char *out, size_t size) {
+	size_t used = 0;
+	out[0] = '\0';
+	for (const char *t = value;;) {
+		const size_t len = strcspn(t, ",");
+		float v;
+		int n = 0;
+		if (token_number(t, len, &v)) {
+			/* plain digits where they do (3000, not 3e+03), else the shortest with an exponent (1e-05) */
+			char digits[32] = "";
+			for (int pass = 0; pass < 2 && !digits[0]; pass++)
+				for (int p = 1; p <= FLOAT_DIGITS; p++) {
+					char d[32];
+					snprintf(d, sizeof d, "%.*g", p, (double)v);
+					if (strtof(d, NULL) == v && (pass == 1 || !strchr(d, 'e'))) {
+						snprintf(digits, sizeof digits, "%s", d);
+						break;
+					}
+				}
+			n = snprintf(out + used, size - used, "%s%s", used ? "," : "", digits);
+		} else {
+			n = snprintf(out + used, size - used, "%s%.*s", used ? "," : "", (int)len, t);
+		}
+		if (n < 0 || used + (size_t)n >= size)
+			return;
+		used += (size_t)n;
+		if (!t[len])
+			return;
+		t += len + 1;
+	}
+}
+
 int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads) {
 	*checkpoint_threads = 0;
 	char path[CLI_PATH_BYTES];
@@ -63,15 +126,19 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 		const char *then = space + 1;
 		if (!find_value(text, line, now, sizeof now))
 			snprintf(now, sizeof now, "(not given)");
-		if (!strcmp(then, now))
+		if (!strcmp(then, now) || same_values(then, now))
 			continue;
 		if (!strcmp(line, THREADS_KEY)) {
 			*checkpoint_threads = atoi(then);
 			continue;
 		}
 		const size_t used = strlen(differs);
+		char then_text[LINE_BYTES], now_text[LINE_BYTES];
+		shortest(then, then_text, sizeof then_text);
+		shortest(now, now_text, sizeof now_text);
 		if (n_differ++ < 4)
-			snprintf(differs + used, sizeof differs - used, "%s%s %s (now %s)", used ? ", " : "", line, then, now);
+			snprintf(differs + used, sizeof differs - used, "%s%.200s %.200s (now %.200s)", used ? ", " : "", line,
+			         then_text, now_text);
 	}
 	fclose(f);
 	if (n_differ == 0)
