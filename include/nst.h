@@ -358,6 +358,8 @@ struct nst_progress {
 	double seconds;          /* since the optimization started */
 	int step;                /* optimizer steps taken: Adam's steps (= iteration), L-BFGS's iterations
 	                          * (each evaluates one row, or several inside a line search) */
+	int accepted;            /* steps whose picture the optimizer has accepted: step, or step - 1 on a
+	                          * line search's trial rows; nst_session_image gives that picture */
 };
 
 /* Called after every evaluation of the loss; return false to stop the run (it then returns
@@ -394,7 +396,8 @@ enum nst_status nst_session_evaluate(struct nst_session *session, struct nst_los
  * read it, or replace it (a checkpoint, a test's perturbation). Call after nst_session_prepare. */
 enum nst_status nst_session_get_x(struct nst_session *session, float *x);
 enum nst_status nst_session_set_x(struct nst_session *session, const float *x);
-/* The current picture as 8-bit RGB [H][W][3] (with the content's colours if asked). */
+/* The current picture as 8-bit RGB [H][W][3] (with the content's colours if asked): the one the
+ * optimizer has accepted (inside an L-BFGS line search, where the search started). */
 enum nst_status nst_session_image(struct nst_session *session, uint8_t *rgb);
 
 /* Where the time of a session goes (for the benchmark): per convolution layer, summed over the

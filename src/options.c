@@ -221,7 +221,7 @@ static enum nst_status check_picture_sizes(const struct nst_options *o, const st
 		const long long least = lo > 0 ? ((long long)any.side * hi + lo - 1) / lo : any.side;
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "the picture is %dx%d: too small for layer %s, which needs at least %dx%d pixels (it comes "
-		                "after %d pooling%s, each halving the picture): at this shape a long side of at least %lld",
+		                "after %d pooling%s, each halving the picture): at this shape a long side of about %lld or more",
 		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s",
 		                least);
 	}

@@ -459,7 +459,8 @@ static bool relay_row(void *user, const struct nst_progress *p) {
 	for (int s = 0; s < t->sweep; s++)
 		tiles_before += nst_tile_count(&t->plan, s);
 	const struct nst_progress q = {row, t->total_tiles * t->iterations, p->losses,
-	                               t->seconds + (nst_seconds() - r->t0), tiles_before * t->iterations + p->step};
+	                               t->seconds + (nst_seconds() - r->t0), tiles_before * t->iterations + p->step,
+	                               tiles_before * t->iterations + p->accepted};
 	return r->progress ? r->progress(r->user, &q) : true;
 }
 

@@ -18,7 +18,7 @@ void nst_run_reset(struct nst_session *s) {
 
 /* After every reported row the run can stop (the callback said so) and later resume from the
  * session's state (the run's and the optimizer's), or from a checkpoint of it. */
-static bool report(struct nst_session *s, int iterations, const struct nst_losses *v, int step,
+static bool report(struct nst_session *s, int iterations, const struct nst_losses *v, int step, bool trial,
                    nst_progress_fn progress, void *user) {
 	struct nst_run_state *r = &s->run;
 	r->last = *v;
@@ -32,7 +32,8 @@ static bool report(struct nst_session *s, int iterations, const struct nst_losse
 	}
 	if (!progress)
 		return true;
-	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0), step};
+	const struct nst_progress p = {row, iterations, *v, r->seconds + (nst_seconds() - r->t0), step,
+	                               trial ? step - 1 : step};
 	return progress(user, &p);
 }
 
@@ -78,7 +79,7 @@ static bool objective_converged(void *context, int iteration, double f) {
 
 static enum nst_status objective_report(void *context, bool trial, int step) {
 	struct run_call *c = context;
-	const bool go_on = report(c->s, c->iterations, &c->v, step, c->progress, c->user);
+	const bool go_on = report(c->s, c->iterations, &c->v, step, trial, c->progress, c->user);
 	const bool finite = isfinite(c->v.total);
 	if (trial) /* a trial point that is not finite is a step too far: the search goes on */
 		return go_on ? NST_OK : NST_ERR_INTERRUPTED;
@@ -159,11 +160,22 @@ static void keep_colors(const uint8_t *content, size_t pixels, uint8_t *rgb) {
 	}
 }
 
+/* The picture the optimizer stands on: inside an L-BFGS line search the search's start (its trial
+ * points are not pictures it has accepted), else x; the redirection a checkpoint saves by. */
+static const float *accepted_x(const struct nst_session *s) {
+	if (!s->optimizer.ops)
+		return s->x;
+	const size_t nb = s->n * sizeof(float);
+	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS] = {{s->x, nb}, {s->grad, nb}, {s->x_good, nb}};
+	s->optimizer.ops->arrays(&s->optimizer, true, arrays, 3);
+	return arrays[0].data;
+}
+
 enum nst_status nst_session_image(struct nst_session *s, uint8_t *rgb) {
 	if (!s || !rgb)
 		return NST_ERR_INVALID_ARGUMENT;
 	const size_t pixels = s->n / RGB;
-	nst_vgg_deprocess(s->x, pixels, rgb);
+	nst_vgg_deprocess(accepted_x(s), pixels, rgb);
 	if (s->options.original_colors)
 		keep_colors(s->content_rgb, pixels, rgb);
 	return NST_OK;

@@ -34,7 +34,7 @@ else
 	increasing "$tmp/err" && ok "lbfgs -n 10: each iteration printed once, rising to $last" ||
 		bad "lbfgs -n 10: an iteration printed twice or out of order: $(steps "$tmp/err" | tr '\n' ' ')"
 	if [ "$last" -lt 10 ]; then
-		grep -q "stopped at iteration $last of 10: L-BFGS's line searches spent its loss evaluations (1.25 x -n" "$tmp/err" &&
+		grep -q "stopped at iteration $last of 10: L-BFGS spent its loss evaluations (1.25 x -n" "$tmp/err" &&
 			ok "lbfgs -n 10 ended at iteration $last and says why" || bad "lbfgs -n 10 ended at $last silently: $(cat "$tmp/err")"
 	else
 		! grep -q "stopped at iteration" "$tmp/err" && ok "lbfgs -n 10 ran every iteration, no stop line" ||
@@ -81,6 +81,45 @@ interrupted() {
 	rc=$?
 }
 
+# Each tile's line is that tile's last iteration (its log row), not the next tile's start.
+$NST -c "$C" -s "$S" --weights "$W" --size 96 --tile 48 --tile-sweeps 1 -n 4 --line-search none --lr 0.1 --print-every 4 \
+	-o "$tmp/t1.png" --log "$tmp/t1.csv" 2>"$tmp/err"
+"$PYTHON" - "$tmp/err" "$tmp/t1.csv" <<'PY' && ok "tiled: each tile's line is its last iteration's loss" || bad "tiled lines vs log"
+import re, sys
+lines = [l for l in open(sys.argv[1]) if " loss " in l and "iteration " in l]
+rows = [float(r.split(",")[1]) for r in open(sys.argv[2]).read().split("\n")[1:] if r]
+bad = []
+for l in lines:
+    tile, step, loss = int(re.search(r"tile (\d+)", l).group(1)), int(re.search(r"iteration (\d+)/", l).group(1)), float(re.search(r"loss (\S+)", l).group(1))
+    if step == 0:
+        continue
+    want = rows[(tile - 1) * 5 + 4]  # a tile's rows: its start, then 4 steps
+    if abs(loss - want) > 1e-6 * abs(want):
+        bad.append((tile, step, loss, want))
+print(bad or "each tile's last row")
+sys.exit(1 if bad or len(lines) < 4 else 0)
+PY
+# --save-every writes the iteration's accepted picture, not a line search's trial point: its loss
+# (evaluated again from the 8-bit picture) is near the printed one of that iteration.
+$NST "${base[@]}" -o "$tmp/ls.png" -n 3 --save-every 1 --tolerance 0 --print-every 1 2>"$tmp/err"
+printed=$(sed -n 's/^iteration 1\/3 loss \([^ ]*\) .*/\1/p' "$tmp/err")
+if [ -s "$tmp/ls-0001.png" ] && [ -n "$printed" ]; then
+	again=$($NST "${base[@]}" -o "$tmp/ls-again.png" -n 0 --init "$tmp/ls-0001.png" --print-every 1 2>&1 |
+		sed -n 's/^iteration 0\/0 loss \([^ ]*\) .*/\1/p')
+	"$PYTHON" -c "import sys; a, b = float('$printed'), float('$again'); sys.exit(0 if abs(a - b) <= 0.1 * a else 1)" &&
+		ok "--save-every with line searches: ls-0001.png's loss $again, iteration 1's $printed" ||
+		bad "--save-every wrote another picture than iteration 1's: loss $again vs $printed"
+else
+	bad "--save-every 1 -n 3: no ls-0001.png or no iteration 1 line: $(cat "$tmp/err")"
+fi
+# A tiled run's --save-every names go up to tiles x -n: none of them may be an input.
+cp "$C" "$tmp/tin-0006.png"
+no_output=("$tmp/tin.png")
+expect_error 2 "same file as the content picture" -c "$tmp/tin-0006.png" -s "$S" --weights "$W" --size 96 --tile 48 \
+	--tile-sweeps 1 -n 4 --save-every 6 -o "$tmp/tin.png"
+unset no_output
+cmp -s "$C" "$tmp/tin-0006.png" && ok "the tiled --save-every name that is an input is untouched" || bad "tin-0006.png changed"
+
 # --- checkpoints beside standard output, and a finished resume
 interrupted "$tmp/o.csv" -c "$C" -s "$S" --weights "$W" --size 64 -n 100000 --tolerance 0 -o - >"$tmp/stdout.png" \
 	2>"$tmp/err"
@@ -117,7 +156,7 @@ rc=$?
 	bad "completed resume: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(cat "$tmp/err")"
 
 # --- messages
-fails_with 2 "4x3: too small for layer relu3_.*long side of at least 6" $NST -c "$C" -s "$S" --weights "$W" -o "$tmp/x.png" \
+fails_with 2 "4x3: too small for layer relu3_.*long side of about 6 or more" $NST -c "$C" -s "$S" --weights "$W" -o "$tmp/x.png" \
 	--size 4 --style-scale 8 && ok
 $NST --model --help >"$tmp/help" 2>&1 && grep -q "usage: nst --model" "$tmp/help" && ok "nst --model --help" ||
 	bad "nst --model --help: $(head -n 3 "$tmp/help")"
@@ -127,7 +166,7 @@ if [ -s "$BUILD/styles/candy.nstw" ]; then
 	cp "$S" "$tmp/photos/two.png"
 	echo "not a picture" >"$tmp/photos/three.jpg"
 	no_output=("$tmp/many.jpg")
-	expect_error 2 "names a picture, but there are several" --model candy -c "$tmp/photos" -o "$tmp/many.jpg"
+	expect_error 2 "names a picture, but the results of a folder" --model candy -c "$tmp/photos" -o "$tmp/many.jpg"
 	unset no_output
 	$NST --model candy -c "$tmp/photos" -o "$tmp/many" 2>"$tmp/err"
 	rc=$?

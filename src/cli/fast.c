@@ -812,8 +812,8 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 	if (exists && !S_ISDIR(sb.st_mode))
 		return cli_fail(EXIT_USAGE, "%s is a file: with several pictures -o must be a directory", c->output);
 	if (!exists && has_picture_extension(c->output)) /* a typo'd file name, not a folder to make */
-		return cli_fail(EXIT_USAGE, "-o %s names a picture, but there are several: give -o a directory (or one -c)",
-		                c->output);
+		return cli_fail(EXIT_USAGE, "-o %s names a picture, but the results of a folder or of several -c go into a "
+		                "directory: give -o a directory's name", c->output);
 	/* The results never go into a folder of pictures: they would replace or mix with the originals. */
 	struct cli_file out_dir, in_dir;
 	cli_input_identify(&out_dir, "-o", c->output);

@@ -120,9 +120,12 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 		r->printed_step = r->saved_step = -1;
 		r->have_pending = false;
 	}
-	const bool new_step = p->step != r->step || p->iteration == 0;
-	if (r->have_pending && r->pending.row.step != p->step)
+	if (r->have_pending && (r->pending.sweep != q->sweep || r->pending.tile != q->tile)) {
+		print_pending(r, false); /* the tile's last step */
+		r->printed_step = p->step; /* the next tile's start is not an iteration's end */
+	} else if (r->have_pending && r->pending.row.step != p->step) {
 		print_pending(r, false); /* its step is over */
+	}
 	r->pending = *q;
 	r->have_pending = true;
 	r->step = p->step;
@@ -134,11 +137,13 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 		        p->iterations, l->total, rate, eta / 60, eta % 60);
 		r->line_open = true;
 	}
-	if (c->save_every > 0 && new_step && p->step > 0 && p->step % c->save_every == 0 && p->step < p->iterations &&
-	    p->step != r->saved_step) {
+	/* An iteration's picture once the optimizer has accepted it (a line search's trial rows report
+	 * the previous iteration as accepted, and nst_scales_image gives that picture). */
+	if (c->save_every > 0 && p->accepted > 0 && p->accepted % c->save_every == 0 && p->accepted < p->iterations &&
+	    p->accepted != r->saved_step) {
 		char path[CLI_PATH_BYTES];
-		r->saved_step = p->step;
-		save_path(c->output, p->step, path, sizeof path);
+		r->saved_step = p->accepted;
+		save_path(c->output, p->accepted, path, sizeof path);
 		struct nst_image img = {q->width, q->height, r->rgb};
 		struct nst_diag diag = {{0}};
 		nst_scales_image(r->scales, r->rgb);
@@ -164,11 +169,7 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 
 /* The longest --save-every name ("OUT-<iteration>.<ext>") must be a picture its folder takes, and
  * no name an input (each existing one is compared: a hard link counts). */
-static int check_save_names(const struct cli *c, const struct nst_schedule *sched, const struct cli_file *const *inputs,
-                            int n_inputs) {
-	int most = 0;
-	for (int i = 0; i < sched->n; i++)
-		most = sched->iterations[i] > most ? sched->iterations[i] : most;
+static int check_save_names(const struct cli *c, int most, const struct cli_file *const *inputs, int n_inputs) {
 	if (!c->save_every || most <= c->save_every)
 		return EXIT_OK;
 	char path[CLI_PATH_BYTES];
@@ -185,6 +186,35 @@ static int check_save_names(const struct cli *c, const struct nst_schedule *sche
 			rc = cli_refuse_same(&one, 1, inputs, n_inputs);
 	}
 	return rc;
+}
+
+/* A tiled scale counts its iterations over all its tiles (tiles x -n): --save-every's names up to
+ * there, checked again once the plan says which scales are tiled. */
+static int check_tiled_save_names(const struct cli *c, const struct nst_scales_plan *plan, const char *weights_path) {
+	int most = 0;
+	for (int i = 0; i < plan->n_scales; i++) {
+		int n = plan->iterations[i];
+		if (plan->tiled[i]) {
+			const struct nst_tile_plan *t = &plan->tile_plans[i];
+			int tiles = 0;
+			for (int k = 0; k < t->sweeps; k++)
+				tiles += nst_tile_count(t, k);
+			n *= tiles;
+		}
+		most = n > most ? n : most;
+	}
+	struct cli_file in[NST_MAX_STYLES + 3];
+	const struct cli_file *inputs[NST_MAX_STYLES + 3];
+	int n_in = 0;
+	cli_input_identify(&in[n_in++], "the content picture", c->content);
+	for (int k = 0; k < c->n_styles; k++)
+		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
+	if (c->options.init == NST_INIT_IMAGE && c->init_path)
+		cli_input_identify(&in[n_in++], "--init", c->init_path);
+	cli_input_identify(&in[n_in++], "the weights", weights_path);
+	for (int i = 0; i < n_in; i++)
+		inputs[i] = &in[i];
+	return check_save_names(c, most, inputs, n_in);
 }
 
 /* Fills c's output files: each checked (see cli_output_check), none an input, no two the same. */
@@ -240,7 +270,10 @@ static int check_files(struct cli *c, const struct nst_schedule *sched, const ch
 		inputs[i] = &in[i];
 	if ((rc = cli_refuse_same(outputs, n_out, inputs, n_in)) != EXIT_OK)
 		return rc;
-	if ((rc = check_save_names(c, sched, inputs, n_in)) != EXIT_OK)
+	int most = 0;
+	for (int i = 0; i < sched->n; i++)
+		most = sched->iterations[i] > most ? sched->iterations[i] : most;
+	if ((rc = check_save_names(c, most, inputs, n_in)) != EXIT_OK)
 		return rc;
 	if (c->resume) { /* continuing in place (--resume OUT.ckpt, the default checkpoint) is the usual way */
 		struct cli_file resume;
@@ -539,8 +572,9 @@ static int run_scales(const struct cli *c, struct nst_scales *scales, const stru
 			fprintf(stderr, "nst: converged at iteration %d: the loss fell by less than %g over %d iterations\n",
 			        state->step, (double)c->options.tolerance, NST_TOLERANCE_WINDOW);
 		else if (*st == NST_OK && session && state->step < state->iterations && !c->quiet)
-			fprintf(stderr, "nst: stopped at iteration %d of %d: L-BFGS's line searches spent its loss evaluations "
-			        "(1.25 x -n, as PyTorch's and neural-style's L-BFGS)\n", state->step, state->iterations);
+			fprintf(stderr, "nst: stopped at iteration %d of %d: L-BFGS spent its loss evaluations (1.25 x -n, as "
+			        "PyTorch's and neural-style's L-BFGS; its line searches take several per iteration)\n",
+			        state->step, state->iterations);
 		if (*st != NST_OK)
 			break;
 	}
@@ -643,10 +677,11 @@ static void remove_finished_checkpoint(const struct cli *c) {
 	cli_input_identify(&own, "--checkpoint", c->checkpoint);
 	if (!cli_same_id(&from.id, &own.id))
 		return; /* continued from another file: the user's, left alone */
-	char options[CLI_PATH_BYTES];
-	if (unlink(c->checkpoint) == 0 && !c->quiet)
-		fprintf(stderr, "nst: removed the checkpoint %s: the run it continued is complete\n", c->checkpoint);
-	if (cli_run_options_path(c->checkpoint, options, sizeof options))
+	char options[CLI_PATH_BYTES]; /* the files written: through a link, its target's (the link stays) */
+	const char *path = c->checkpoint_file.path[0] ? c->checkpoint_file.path : c->checkpoint;
+	if (unlink(path) == 0 && !c->quiet)
+		fprintf(stderr, "nst: removed the checkpoint %s: the run it continued is complete\n", path);
+	if (cli_run_options_path(path, options, sizeof options))
 		unlink(options);
 }
 
@@ -763,6 +798,8 @@ static int run(struct cli *c) {
 		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
 		goto done;
 	}
+	if (any_tiled && (rc = check_tiled_save_names(c, &plan, weights_path)) != EXIT_OK)
+		goto done;
 	if (plan.n_scales == 1 && !plan.tiled[0]) /* a run that can be resumed */
 		describe_run(c, &plan.plans[0], weights, &plan.problems[0]);
 	int then_threads = 0;

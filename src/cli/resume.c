@@ -46,6 +46,17 @@ static bool find_value(const char *text, const char *key, char *buf, size_t size
 
 #define FLOAT_DIGITS 9 /* %.9g gives back any float */
 
+/* The keys whose values are floats (lists of them): compared as numbers; every other value (paths,
+ * names, the seed, the weights' checksum, counts) as text. */
+static bool float_key(const char *key) {
+	static const char *const keys[] = {"--style-blend",  "--style-scale",  "--style-layer-weights", "--content-weight",
+	                                   "--style-weight", "--tv-weight",    "--lr",                  "--tolerance"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
 /* A token of a value list ("100", "4096,16384"): a number if it parses whole. */
 static bool token_number(const char *token, size_t len, float *v) {
 	char buf[64];
@@ -126,7 +137,8 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 		const char *then = space + 1;
 		if (!find_value(text, line, now, sizeof now))
 			snprintf(now, sizeof now, "(not given)");
-		if (!strcmp(then, now) || same_values(then, now))
+		const bool floats = float_key(line);
+		if (!strcmp(then, now) || (floats && same_values(then, now)))
 			continue;
 		if (!strcmp(line, THREADS_KEY)) {
 			*checkpoint_threads = atoi(then);
@@ -134,8 +146,13 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 		}
 		const size_t used = strlen(differs);
 		char then_text[LINE_BYTES], now_text[LINE_BYTES];
-		shortest(then, then_text, sizeof then_text);
-		shortest(now, now_text, sizeof now_text);
+		if (floats) {
+			shortest(then, then_text, sizeof then_text);
+			shortest(now, now_text, sizeof now_text);
+		} else {
+			snprintf(then_text, sizeof then_text, "%s", then);
+			snprintf(now_text, sizeof now_text, "%s", now);
+		}
 		if (n_differ++ < 4)
 			snprintf(differs + used, sizeof differs - used, "%s%.200s %.200s (now %.200s)", used ? ", " : "", line,
 			         then_text, now_text);
