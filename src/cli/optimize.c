@@ -188,6 +188,22 @@ static int check_save_names(const struct cli *c, int most, const struct cli_file
 	return rc;
 }
 
+/* The run's inputs (pictures, --init, the weights) identified into in[] and listed in inputs[]
+ * (NST_MAX_STYLES + 3 each); returns their count. */
+static int identify_inputs(const struct cli *c, const char *weights_path, struct cli_file *in,
+                           const struct cli_file **inputs) {
+	int n_in = 0;
+	cli_input_identify(&in[n_in++], "the content picture", c->content);
+	for (int k = 0; k < c->n_styles; k++)
+		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
+	if (c->options.init == NST_INIT_IMAGE && c->init_path)
+		cli_input_identify(&in[n_in++], "--init", c->init_path);
+	cli_input_identify(&in[n_in++], "the weights", weights_path);
+	for (int i = 0; i < n_in; i++)
+		inputs[i] = &in[i];
+	return n_in;
+}
+
 /* A tiled scale counts its iterations over all its tiles (tiles x -n): --save-every's names up to
  * there, checked again once the plan says which scales are tiled. */
 static int check_tiled_save_names(const struct cli *c, const struct nst_scales_plan *plan, const char *weights_path) {
@@ -205,15 +221,7 @@ static int check_tiled_save_names(const struct cli *c, const struct nst_scales_p
 	}
 	struct cli_file in[NST_MAX_STYLES + 3];
 	const struct cli_file *inputs[NST_MAX_STYLES + 3];
-	int n_in = 0;
-	cli_input_identify(&in[n_in++], "the content picture", c->content);
-	for (int k = 0; k < c->n_styles; k++)
-		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
-	if (c->options.init == NST_INIT_IMAGE && c->init_path)
-		cli_input_identify(&in[n_in++], "--init", c->init_path);
-	cli_input_identify(&in[n_in++], "the weights", weights_path);
-	for (int i = 0; i < n_in; i++)
-		inputs[i] = &in[i];
+	const int n_in = identify_inputs(c, weights_path, in, inputs);
 	return check_save_names(c, most, inputs, n_in);
 }
 
@@ -260,14 +268,7 @@ static int check_files(struct cli *c, const struct nst_schedule *sched, const ch
 		c->checkpoint_file = (struct cli_file){.what = "--checkpoint", .name = c->checkpoint};
 		snprintf(c->checkpoint_file.path, sizeof c->checkpoint_file.path, "%s", c->checkpoint);
 	}
-	cli_input_identify(&in[n_in++], "the content picture", c->content);
-	for (int k = 0; k < c->n_styles; k++)
-		cli_input_identify(&in[n_in++], "the style picture", c->styles[k]);
-	if (c->options.init == NST_INIT_IMAGE && c->init_path)
-		cli_input_identify(&in[n_in++], "--init", c->init_path);
-	cli_input_identify(&in[n_in++], "the weights", weights_path);
-	for (int i = 0; i < n_in; i++)
-		inputs[i] = &in[i];
+	n_in += identify_inputs(c, weights_path, in + n_in, inputs + n_in);
 	if ((rc = cli_refuse_same(outputs, n_out, inputs, n_in)) != EXIT_OK)
 		return rc;
 	int most = 0;
