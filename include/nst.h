@@ -602,10 +602,16 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *session, i
                                         const float *blend, struct nst_diag *diag);
 /* Stylizes rgb_in [height][width][3] into rgb_out [height][width][3] (which may be rgb_in);
  * alpha 0..1 mixes the photo's features with their restyled version at both AdaIN steps (1: the
- * network as trained; 0: the decoder on the photo's own statistics).  NST_ERR_INVALID_ARGUMENT
+ * network as trained; 0: the decoder on the photo's own statistics; torch_arbitrary.py's --alpha.
+ * MicroAST was trained at 1: below about 0.9 it paints flat colour).  NST_ERR_INVALID_ARGUMENT
  * before nst_arbitrary_set_style, for a photo beyond the plan or an alpha outside 0..1. */
 enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *session, int width, int height, const uint8_t *rgb_in,
                                   float alpha, uint8_t *rgb_out);
+/* As nst_arbitrary_run, then the pixels mixed with the photo's: strength 0..1 times the stylized
+ * picture plus (1 - strength) times rgb_in, rounded (nst_fast_run's strength; what --strength
+ * does, with alpha 1). */
+enum nst_status nst_arbitrary_run_mixed(struct nst_arbitrary_session *session, int width, int height,
+                                        const uint8_t *rgb_in, float alpha, float strength, uint8_t *rgb_out);
 /* As nst_arbitrary_run, but out [height][width][3] is the network's output times 255, unclamped
  * and unrounded (what torch_arbitrary.py --raw writes). */
 enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *session, int width, int height,
@@ -919,7 +925,8 @@ struct nst_stylize_options {
 	                            longer); optimize: 0 (the painting is sized as the photo at every scale) */
 	int iterations;          /* optimize: the first scale's iterations (0: NST_STYLIZE_ITERATIONS) */
 	int threads;             /* 0: nst_cpu_count() */
-	float strength;          /* one pass: 0..1, nst_fast_run's strength / nst_arbitrary_run's alpha (default 1) */
+	float strength;          /* one pass: 0..1, strength * stylized + (1 - strength) * photo (nst_fast_run's
+	                          * strength, nst_arbitrary_run_mixed's; default 1) */
 	nst_stylize_progress_fn progress; /* NULL: none */
 	void *user;              /* passed to progress */
 };

@@ -270,7 +270,8 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
     ("candy") one pass without painting, "arbitrary" one pass with painting.
     size: the result's long side (0: 256 for the optimization, the photo's own for one pass);
     style_size: arbitrary, the painting's long side (0: the result's); iterations: the
-    optimization's first scale (0: 300); threads: 0 for every usable CPU; strength: one pass, 0..1.
+    optimization's first scale (0: 300); threads: 0 for every usable CPU; strength: one pass, 0..1,
+    strength * stylized + (1 - strength) * photo.
     progress(Progress) is called after every loss-log row of the optimization (and once after a
     one-pass run); returning False stops the optimization (nst.Error with status "interrupted",
     the picture so far in its .picture).

@@ -511,6 +511,7 @@ struct picture_rows {
 	const float *y;     /* out: [ph][pw][3], the first width pixels of each row kept */
 	uint8_t *bytes;     /* out: [height][width][3], or NULL */
 	float *floats;      /* out: [height][width][3], or NULL */
+	float strength;     /* bytes: strength * stylized + (1 - strength) * the photo's rgb */
 };
 
 static void load_rows(void *context, size_t r0, size_t r1) {
@@ -543,7 +544,12 @@ static void output_rows(void *context, size_t r0, size_t r1) {
 			if (t->floats) {
 				t->floats[y * row + i] = v;
 			} else {
-				const float r = rintf(v);
+				/* as the trained networks' mix: the stylized value clamped first; the photo's byte is
+				 * read before its place is written (rgb_out may be rgb_in) */
+				const float styled = v < 0.0f ? 0.0f : v > PIXEL_SCALE ? PIXEL_SCALE : v;
+				const float r = t->strength < 1.0f ? rintf(t->strength * styled +
+				                                           (1.0f - t->strength) * (float)t->rgb[y * row + i])
+				                                   : rintf(v);
 				t->bytes[y * row + i] = (uint8_t)(r < 0.0f ? 0.0f : r > PIXEL_SCALE ? PIXEL_SCALE : r);
 			}
 		}
@@ -652,9 +658,10 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 }
 
 static enum nst_status check_run(const struct nst_arbitrary_session *s, int width, int height, const void *in,
-                                 const void *out, float alpha) {
+                                 const void *out, float alpha, float strength) {
 	if (!s || !in || !out || width < MIN_PHOTO_SIDE || height < MIN_PHOTO_SIDE || width > s->plan.width ||
-	    height > s->plan.height || !(alpha >= 0.0f && alpha <= 1.0f) || !s->style_set)
+	    height > s->plan.height || !(alpha >= 0.0f && alpha <= 1.0f) || !(strength >= 0.0f && strength <= 1.0f) ||
+	    !s->style_set)
 		return NST_ERR_INVALID_ARGUMENT;
 	return NST_OK;
 }
@@ -662,26 +669,32 @@ static enum nst_status check_run(const struct nst_arbitrary_session *s, int widt
 /* The photo through the network, its output cropped into bytes (rounded, clamped) or floats
  * (times 255, as they are): one of them given. */
 static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
-                                float alpha, uint8_t *bytes, float *floats) {
-	enum nst_status st = check_run(s, width, height, rgb_in, bytes ? (const void *)bytes : (const void *)floats, alpha);
+                                float alpha, float strength, uint8_t *bytes, float *floats) {
+	enum nst_status st =
+		check_run(s, width, height, rgb_in, bytes ? (const void *)bytes : (const void *)floats, alpha, strength);
 	if (st == NST_OK)
 		st = forward(s, width, height, rgb_in, alpha);
 	if (st != NST_OK)
 		return st;
-	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .y = s->b, .bytes = bytes,
-	                         .floats = floats};
+	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->b,
+	                         .bytes = bytes, .floats = floats, .strength = strength};
 	nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
 	return NST_OK;
 }
 
 enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
                                   float alpha, uint8_t *rgb_out) {
-	return run_into(s, width, height, rgb_in, alpha, rgb_out, NULL);
+	return run_into(s, width, height, rgb_in, alpha, 1.0f, rgb_out, NULL);
+}
+
+enum nst_status nst_arbitrary_run_mixed(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
+                                        float alpha, float strength, uint8_t *rgb_out) {
+	return run_into(s, width, height, rgb_in, alpha, strength, rgb_out, NULL);
 }
 
 enum nst_status nst_arbitrary_run_raw(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
                                       float alpha, float *out) {
-	return run_into(s, width, height, rgb_in, alpha, NULL, out);
+	return run_into(s, width, height, rgb_in, alpha, 1.0f, NULL, out);
 }
 
 /* The painting size the network runs at (include/nst.h). */

@@ -179,7 +179,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 		if ((st = nst_arbitrary_init(arena, total, weights, in.width, in.height, style.width, style.height, o->threads,
 		                             NST_BACKEND_AUTO, NST_PRECISION_FP32, &any, diag)) == NST_OK &&
 		    (st = nst_arbitrary_set_style(any, 1, &style, NULL, diag)) == NST_OK)
-			st = nst_arbitrary_run(any, in.width, in.height, in.rgb, o->strength, in.rgb);
+			st = nst_arbitrary_run_mixed(any, in.width, in.height, in.rgb, 1.0f, o->strength, in.rgb);
 	} else if ((st = nst_fast_init(arena, total, weights, in.width, in.height, o->threads, NST_BACKEND_AUTO,
 	                               NST_PRECISION_FP32, &fast, diag)) == NST_OK) {
 		st = nst_fast_run(fast, in.width, in.height, in.rgb, in.rgb, o->strength);

@@ -2,7 +2,8 @@
 # The arbitrary-style network (nst --model arbitrary -s PAINTING), against torch_arbitrary.py:
 #   - fp32: --raw within 1e-3 relative (L2) of the reference's --raw, the photo's sides multiples
 #     of 4 and the painting given at its own size (--style-size = its long side: not resampled);
-#     the same with --strength 0.5 = the reference's --alpha 0.5;
+#     the same with --alpha 0.5 = the reference's --alpha 0.5; --strength 0.5 is the pixel mix, within
+#     half a level of the mean of the photo and the --strength 1 picture (and not flat);
 #   - a photo whose sides are not multiples of 4: the reference on the photo padded by repeating
 #     its last row and column, cropped back, within 1e-3;
 #   - fp16: natively --backend scalar --precision fp16 (the float16 kernels' portable twin), and
@@ -79,9 +80,21 @@ else
 	bad "fp32 run (or the painting was resampled): $(cat "$tmp/err")"
 fi
 reference "$tmp/photo.png" "$tmp/ref_half.f32" --alpha 0.5
-$NST --model any -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size "$STYLE_SIZE" --strength 0.5 -o "$tmp/o.png" \
-	--raw "$tmp/half.f32" -q || bad "--strength 0.5 run"
-if r=$(rel "$tmp/half.f32" "$tmp/ref_half.f32" 1e-3); then ok "--strength 0.5 = --alpha 0.5: $r"; else bad "--strength 0.5: $r"; fi
+$NST --model any -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size "$STYLE_SIZE" --alpha 0.5 -o "$tmp/o.png" \
+	--raw "$tmp/half.f32" -q || bad "--alpha 0.5 run"
+if r=$(rel "$tmp/half.f32" "$tmp/ref_half.f32" 1e-3); then ok "--alpha 0.5 = the reference's --alpha 0.5: $r"; else bad "--alpha 0.5: $r"; fi
+$NST --model any -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size "$STYLE_SIZE" -o "$tmp/full.png" -q &&
+	$NST --model any -c "$tmp/photo.png" -s "$tmp/paint.png" --style-size "$STYLE_SIZE" --strength 0.5 -o "$tmp/mix.png" -q ||
+	bad "--strength runs"
+"$PYTHON" - "$tmp/photo.png" "$tmp/full.png" "$tmp/mix.png" <<'PY' && ok "--strength 0.5: the pixel mix" || bad "--strength 0.5"
+import sys
+import numpy as np
+from PIL import Image
+p, f, m = (np.asarray(Image.open(x).convert("RGB"), dtype=np.float64) for x in sys.argv[1:4])
+d = np.abs(m - (p + f) / 2).max()
+print(f"--strength 0.5 vs the mean of photo and stylized: max {d} levels; its spread {m.std():.1f}")
+sys.exit(0 if d <= 0.5 and m.std() > 10 else 1)
+PY
 
 # --- sides not multiples of 4 ------------------------------------------------------------------------
 reference "$tmp/odd_padded.png" "$tmp/ref_odd.f32"
@@ -192,6 +205,8 @@ expect_error 2 "style-size.*16" --model arbitrary -c "$tmp/photo.png" -s "$tmp/p
 # --- usage errors ----------------------------------------------------------------------------------------
 expect_error 2 "needs a painting" --model arbitrary -c "$tmp/photo.png" -o "$tmp/out.png"
 expect_error 2 "-s is for --model arbitrary" --model candy -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png"
+expect_error 2 "--alpha is the arbitrary-style network's" --model candy -c "$tmp/photo.png" --alpha 0.5 -o "$tmp/out.png"
+expect_error 2 "--alpha" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" --alpha 2 -o "$tmp/out.png"
 expect_error 2 "2 weights for 1 paintings" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" \
 	--style-blend 1,2 -o "$tmp/out.png"
 cp "$tmp/paint.png" "$tmp/paint_copy.png"

@@ -201,7 +201,7 @@ static void arbitrary_checks(const char *path, struct nst_rng *rng) {
 	if (st == NST_OK)
 		st = nst_arbitrary_set_style(s, 1, &style, NULL, &diag);
 	if (st == NST_OK)
-		st = nst_arbitrary_run(s, 36, 28, photo.rgb, 0.8f, want);
+		st = nst_arbitrary_run_mixed(s, 36, 28, photo.rgb, 1.0f, 0.8f, want);
 	CHECK(st == NST_OK, "nst_arbitrary_run: %s %s", nst_status_string(st), diag.message);
 	CHECK(a.rgb && !memcmp(a.rgb, want, (size_t)36 * 28 * 3), "arbitrary: nst_stylize = nst_arbitrary_run");
 	/* Another painting (a colour ramp, nothing like the first's noise), then the first again: the

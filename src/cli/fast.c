@@ -64,7 +64,8 @@ struct fast_cli {
 	char **contents; /* the -c arguments, in order */
 	int n_contents;
 	int size;        /* 0: as is */
-	float strength;
+	float strength;  /* the pixel mix, both kinds of network */
+	float alpha;     /* the arbitrary network's AdaIN mix (torch_arbitrary.py --alpha); < 0: not given */
 	int threads;
 	enum nst_backend backend;
 	enum nst_precision precision;
@@ -110,9 +111,10 @@ static void usage(FILE *f) {
 	        "                        missing) and each result keeps its picture's name\n"
 	        "      --format EXT      png, jpg, bmp or tga: the extension of results in a directory (default png)\n"
 	        "      --size N          scale each picture's long side to N first (default: as it is)\n"
-	        "      --strength S      0..1 (default 1): trained networks: S * stylized + (1 - S) * original;\n"
-	        "                        arbitrary: how much of the painting's statistics the photo's features\n"
-	        "                        take (AdaIN's alpha: 0 keeps the photo's, decoded)\n"
+	        "      --strength S      0..1 (default 1): S * stylized + (1 - S) * the photo, pixel by pixel\n"
+	        "      --alpha A         arbitrary: 0..1 (default 1), the network's own mix of the photo's features\n"
+	        "                        and the painting's statistics (torch_arbitrary.py's --alpha; MicroAST was\n"
+	        "                        trained at 1, and below about 0.9 it paints flat colour: use --strength)\n"
 	        "  -s, --style PAINTING  arbitrary: the painting (any picture; a list a.jpg,b.jpg or -s again blends\n"
 	        "                        them: their feature statistics and modulations are averaged)\n"
 	        "      --style-blend W[,W]  arbitrary: the paintings' weights in the blend (normalized; default equal)\n"
@@ -200,7 +202,7 @@ static const char *printable(const char *name, char *buf, size_t size) {
  * ------------------------------------------------------------------------------------------- */
 
 enum long_only {
-	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
+	OPT_MODEL = 256, OPT_FORMAT, OPT_SIZE, OPT_STRENGTH, OPT_ALPHA, OPT_THREADS, OPT_BACKEND, OPT_JPEG_QUALITY, OPT_RAW,
 	OPT_BENCH, OPT_PRECISION, OPT_SHEET, OPT_STYLE_BLEND, OPT_STYLE_SIZE, OPT_FRAME_SIZE, OPT_INPUT_FORMAT,
 	OPT_OUTPUT_FORMAT, OPT_STEADY, OPT_FRAME_RATE, OPT_NO_PIPELINE,
 };
@@ -256,6 +258,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"size", required_argument, NULL, OPT_SIZE},
 		{"strength", required_argument, NULL, OPT_STRENGTH},
+		{"alpha", required_argument, NULL, OPT_ALPHA},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"backend", required_argument, NULL, OPT_BACKEND},
 		{"jpeg-quality", required_argument, NULL, OPT_JPEG_QUALITY},
@@ -328,6 +331,11 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 			if (!cli_parse_float(optarg, 0.0, 1.0, &v))
 				return cli_fail(EXIT_USAGE, "--strength: '%s' is not a number in 0..1", optarg);
 			c->strength = (float)v;
+			break;
+		case OPT_ALPHA:
+			if (!cli_parse_float(optarg, 0.0, 1.0, &v))
+				return cli_fail(EXIT_USAGE, "--alpha: '%s' is not a number in 0..1", optarg);
+			c->alpha = (float)v;
 			break;
 		case OPT_THREADS:
 			if (!cli_parse_int(optarg, 1, MAX_THREADS, &c->threads))
@@ -721,16 +729,20 @@ static enum nst_status save_result(const struct input *in, const struct nst_imag
 	return cli_save_picture(&f, img, quality, diag);
 }
 
+/* The arbitrary network's alpha: --alpha, or 1 (the network as trained). */
+static float arbitrary_alpha(const struct fast_cli *c) { return c->alpha >= 0.0f ? c->alpha : 1.0f; }
+
 static enum nst_status network_run(const struct network *net, const struct fast_cli *c, const struct nst_image *img,
                                    uint8_t *result) {
 	return net->fast ? nst_fast_run(net->fast, img->width, img->height, img->rgb, result, c->strength)
-	                 : nst_arbitrary_run(net->arbitrary, img->width, img->height, img->rgb, c->strength, result);
+	                 : nst_arbitrary_run_mixed(net->arbitrary, img->width, img->height, img->rgb, arbitrary_alpha(c),
+	                                           c->strength, result);
 }
 
 static enum nst_status network_run_raw(const struct network *net, const struct fast_cli *c, const struct nst_image *img,
                                        float *raw) {
 	return net->fast ? nst_fast_run_raw(net->fast, img->width, img->height, img->rgb, raw)
-	                 : nst_arbitrary_run_raw(net->arbitrary, img->width, img->height, img->rgb, c->strength, raw);
+	                 : nst_arbitrary_run_raw(net->arbitrary, img->width, img->height, img->rgb, arbitrary_alpha(c), raw);
 }
 
 static void network_release(struct network *net) {
@@ -1024,6 +1036,9 @@ static int check_paintings(const struct fast_cli *c, bool arbitrary, const char 
 	if (!arbitrary && (c->n_styles || c->n_blend || c->style_size))
 		return cli_fail(EXIT_USAGE, "%s: %s is for --model arbitrary; a trained network has its painting built in",
 		                model_path, c->n_styles ? "-s" : c->n_blend ? "--style-blend" : "--style-size");
+	if (!arbitrary && c->alpha >= 0.0f)
+		return cli_fail(EXIT_USAGE, "%s: --alpha is the arbitrary-style network's; a trained one takes --strength",
+		                model_path);
 	return EXIT_OK;
 }
 
@@ -1220,6 +1235,7 @@ int cli_fast(int argc, char **argv) {
 	c.stream.steady = CLI_STEADY_DEFAULT;
 	c.format = DEFAULT_FORMAT;
 	c.strength = 1.0f;
+	c.alpha = -1.0f;
 	c.jpeg_quality = DEFAULT_JPEG_QUALITY;
 	c.backend = NST_BACKEND_AUTO;
 	c.contents = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *c.contents); /* at most one per argument */
