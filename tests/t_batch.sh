@@ -7,7 +7,10 @@
 #  - a FIFO or a socket in a batch folder is skipped with one line, never opened (a FIFO would
 #    wait for a writer for ever);
 #  - results in -o out/styled/ are named without a double slash;
-#  - --sheet works in the one-pass mode: photo | result.
+#  - --sheet works in the one-pass mode: photo | result;
+#  - a missing single -c is named (not -o), -o NEWDIR/ is made for one picture, a reader that goes
+#    away (-o - | head) is one line and exit 1 (not a silent SIGPIPE), --style-blend without -s on a
+#    trained network says it is the arbitrary network's.
 set -uo pipefail
 name=t_batch
 . "$(dirname "$0")/lib.sh"
@@ -68,5 +71,16 @@ rc=$?
 from PIL import Image
 im = Image.open('$tmp/sheet.png'); assert im.size == (128, 48), im.size" && ok || bad "--model --sheet: exit $rc: $(cat "$tmp/err")"
 expect_error 2 "one picture" --model "$M" -c "$tmp/in" -o "$tmp/x" --sheet "$tmp/sheet2.png"
+
+no_output=("$tmp/styled")
+expect_error 1 "-c $tmp/missing/: No such file" --model "$M" -c "$tmp/missing/" -o "$tmp/styled/"
+unset no_output
+$NST --model "$M" -c "$C" -o "$tmp/newdir/" -q && [ -s "$tmp/newdir/c.png" ] && ok "-o NEWDIR/ is made for one picture" ||
+	bad "-o NEWDIR/: $(ls "$tmp/newdir" 2>&1)"
+$NST --model "$M" -c "$C" --size 400 -o - 2>"$tmp/err" | head -c 10 >/dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" -eq 1 ] && grep -q "cannot write to standard output" "$tmp/err" && ok "-o - | head: $(tail -n 1 "$tmp/err")" ||
+	bad "-o - | head: exit $rc: $(cat "$tmp/err")"
+expect_error 2 "style-blend is for --model arbitrary" --model "$M" -c "$C" --style-blend 1,2 -o "$tmp/out.png"
 
 finish

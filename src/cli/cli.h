@@ -119,7 +119,8 @@ int cli_stop_signal(void); /* the first stop signal received, or 0 */
 void cli_signals_block(sigset_t *old);
 void cli_signals_restore(const sigset_t *old);
 /* Standard input, output and error open (on /dev/null when closed), so that no file the run opens
- * becomes one of them (progress lines in the --log CSV with 2>&-). */
+ * becomes one of them (progress lines in the --log CSV with 2>&-); SIGPIPE ignored, so that a
+ * reader that went away is a reported write error. */
 void cli_standard_fds(void);
 
 /* Outputs and inputs as files (src/cli/outputs.c): every output is checked before any work. */

@@ -417,7 +417,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --model --help)");
 	if (!strcmp(c->model, ARBITRARY_ALIAS))
 		c->model = CLI_ARBITRARY_MODEL;
-	if (c->n_blend > 0 && c->n_blend != c->n_styles)
+	if (c->n_blend > 0 && c->n_styles > 0 && c->n_blend != c->n_styles) /* without -s: check_paintings says */
 		return cli_fail(EXIT_USAGE, "--style-blend has %d weights for %d paintings", c->n_blend, c->n_styles);
 	if (c->n_blend > 0) {
 		float sum = 0.0f;
@@ -801,6 +801,9 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 			many = true;
 			rc = add_directory(list, p, c->quiet);
 		} else {
+			struct stat sb;
+			if (c->n_contents == 1 && stat(p, &sb) != 0) /* the one input missing: say so before naming outputs */
+				return cli_fail(EXIT_FAILURE_RUN, "-c %s: %s", p, strerror(errno));
 			rc = add_input(list, p);
 		}
 	}
@@ -809,8 +812,11 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 	if (uses_stdin && many)
 		return cli_fail(EXIT_USAGE, "-c - (standard input, or a pipe) cannot be combined with other pictures");
 	if (!many) {
+		const size_t len = strlen(c->output);
+		if (len > 1 && c->output[len - 1] == '/' && !is_directory(c->output) && mkdir(c->output, 0777) != 0)
+			return cli_fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
 		if (strcmp(c->output, "-") && is_directory(c->output))
-			return name_outputs(list, c->output, c->format); /* one picture into a directory */
+			return name_outputs(list, c->output, c->format); /* one picture into a directory (DIR/ is made) */
 		if (!(list->items[0].output = dup_string(c->output)))
 			return cli_fail(EXIT_MEMORY, "out of memory");
 		return EXIT_OK;

@@ -55,6 +55,11 @@ void cli_signals_block(sigset_t *old) {
 void cli_signals_restore(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
 
 void cli_standard_fds(void) {
+	/* A reader that goes away (nst ... -o - | head -c 100) is a write error (EPIPE), reported in one
+	 * line with exit 1, never a silent death by SIGPIPE. */
+	struct sigaction ignore = {.sa_handler = SIG_IGN};
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGPIPE, &ignore, NULL);
 	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;

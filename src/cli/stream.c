@@ -655,10 +655,7 @@ int cli_stream_run(struct cli_stream *s, cli_stylize_fn fn, void *ctx) {
 		release(s);
 		return rc;
 	}
-	/* a closed pipe is an EPIPE, reported, not a silent death */
-	struct sigaction ignore = {.sa_handler = SIG_IGN};
-	sigemptyset(&ignore.sa_mask);
-	sigaction(SIGPIPE, &ignore, NULL);
+	/* a closed pipe is an EPIPE, reported, not a silent death: SIGPIPE is ignored (cli_standard_fds) */
 	if (!s->o.quiet) {
 		char rate[32] = "";
 		if (s->header.rate_num > 0)
