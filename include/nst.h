@@ -561,6 +561,8 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, in
 
 /* The smallest painting side the arbitrary-style network takes (its reference's). */
 #define NST_ARBITRARY_MIN_PAINTING_SIDE 16
+/* The smallest photo side it takes (a quarter of it is reflection padded by 1). */
+#define NST_ARBITRARY_MIN_PHOTO_SIDE 8
 
 struct nst_arbitrary_plan {
 	size_t total_bytes;       /* pass an arena of this size to nst_arbitrary_init */

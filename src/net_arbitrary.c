@@ -57,7 +57,7 @@
 #define UP 2                     /* the decoder's bilinear upsampling */
 #define ADAIN_EPS 1e-5f
 #define PIXEL_SCALE 255.0f
-#define MIN_PHOTO_SIDE 8         /* a quarter of it must be reflection padded by 1 */
+#define MIN_PHOTO_SIDE NST_ARBITRARY_MIN_PHOTO_SIDE
 #define MIN_PAINTING_SIDE NST_ARBITRARY_MIN_PAINTING_SIDE
 #define REGION_FLOATS_PER_PIXEL 16
 #define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */

@@ -215,9 +215,18 @@ enum nst_status nst_stylize(const struct nst_stylize_options *o, const struct ns
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_stylize: options, their weights and out are required");
 	if ((unsigned)o->mode > NST_MODE_ARBITRARY)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "mode %d is not one of optimize, trained, arbitrary", (int)o->mode);
-	if (o->size < 0 || o->style_size < 0 || o->iterations < 0 || o->threads < 0 || !(o->strength >= 0.0f && o->strength <= 1.0f))
-		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "size %d, style size %d, iterations %d, threads %d, strength %g: out of range",
-		                o->size, o->style_size, o->iterations, o->threads, (double)o->strength);
+	/* each out-of-range option named alone (the Python module passes them all) */
+	const struct {
+		const char *name;
+		int value;
+	} counts[] = {{"size", o->size}, {"style size", o->style_size}, {"iterations", o->iterations},
+	              {"threads", o->threads}};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		if (counts[i].value < 0)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "%s %d: out of range (0 or more; 0: the default)",
+			                counts[i].name, counts[i].value);
+	if (!(o->strength >= 0.0f && o->strength <= 1.0f))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "strength %g: out of range (0..1)", (double)o->strength);
 	if (!valid_image(photo))
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no photo (a picture of at least 1x1 pixels)");
 	if (o->mode == NST_MODE_TRAINED ? painting != NULL : !valid_image(painting))

@@ -205,6 +205,14 @@ expect_error 2 "style-size.*16" --model arbitrary -c "$tmp/photo.png" -s "$tmp/p
 # --- usage errors ----------------------------------------------------------------------------------------
 expect_error 2 "needs a painting" --model arbitrary -c "$tmp/photo.png" -o "$tmp/out.png"
 expect_error 2 "-s is for --model arbitrary" --model candy -c "$tmp/photo.png" -s "$tmp/paint.png" -o "$tmp/out.png"
+mkdir -p "$tmp/tiny"
+cp "$tmp/photo.png" "$tmp/tiny/a.png"
+"$PYTHON" -c "from PIL import Image; Image.new('RGB', (1, 1), (9, 9, 9)).save('$tmp/tiny/z.png')"
+$NST --model arbitrary -c "$tmp/tiny" -s "$tmp/paint.png" -o "$tmp/tiny_out" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && grep -q "z.png: a 1x1 photo: the arbitrary-style network takes sides of at least 8" "$tmp/err" &&
+	[ -s "$tmp/tiny_out/a.png" ] && ok "a 1x1 photo in a batch is named, the others written" ||
+	bad "a 1x1 photo in a batch: exit $rc: $(cat "$tmp/err")"
 expect_error 2 "--alpha is the arbitrary-style network's" --model candy -c "$tmp/photo.png" --alpha 0.5 -o "$tmp/out.png"
 expect_error 2 "--alpha" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" --alpha 2 -o "$tmp/out.png"
 expect_error 2 "2 weights for 1 paintings" --model arbitrary -c "$tmp/photo.png" -s "$tmp/paint.png" \

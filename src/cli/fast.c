@@ -893,7 +893,11 @@ static int stylize(const struct fast_cli *c, const struct network *net, const st
 	if (st == NST_OK && c->raw)
 		network_run_raw(net, c, img, raw);
 	const struct nst_image out = {img->width, img->height, result};
-	if (st != NST_OK)
+	if (st == NST_ERR_INVALID_ARGUMENT && net->arbitrary &&
+	    (img->width < NST_ARBITRARY_MIN_PHOTO_SIDE || img->height < NST_ARBITRARY_MIN_PHOTO_SIDE))
+		rc = cli_fail(EXIT_FAILURE_RUN, "%s: a %dx%d photo: the arbitrary-style network takes sides of at least %d",
+		              in->path, img->width, img->height, NST_ARBITRARY_MIN_PHOTO_SIDE);
+	else if (st != NST_OK)
 		rc = cli_fail_status(st, NULL, in->path);
 	else if (c->raw)
 		rc = cli_write_data(raw_file, raw, (size_t)img->width * (size_t)img->height * RGB * sizeof(float));
