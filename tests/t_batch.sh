@@ -10,7 +10,8 @@
 #  - --sheet works in the one-pass mode: photo | result;
 #  - a missing single -c is named (not -o), -o NEWDIR/ is made for one picture, a reader that goes
 #    away (-o - | head) is one line and exit 1 (not a silent SIGPIPE), --style-blend without -s on a
-#    trained network says it is the arbitrary network's.
+#    trained network says it is the arbitrary network's; --format with one -o file, and raw frames
+#    into a picture name (-o x.png), are refused.
 set -uo pipefail
 name=t_batch
 . "$(dirname "$0")/lib.sh"
@@ -82,5 +83,8 @@ rc=${PIPESTATUS[0]}
 [ "$rc" -eq 1 ] && grep -q "cannot write to standard output" "$tmp/err" && ok "-o - | head: $(tail -n 1 "$tmp/err")" ||
 	bad "-o - | head: exit $rc: $(cat "$tmp/err")"
 expect_error 2 "style-blend is for --model arbitrary" --model "$M" -c "$C" --style-blend 1,2 -o "$tmp/out.png"
+expect_error 2 "--format is the extension of results in a directory" --model "$M" -c "$C" --format jpg -o "$tmp/out.png"
+head -c $((64 * 48 * 3 * 2)) /dev/urandom >"$tmp/clip.rgb"
+expect_error 2 "frames go out as raw RGB24.*-o DIR/" --model "$M" -c "$tmp/clip.rgb" --frame-size 64x48 -o "$tmp/out.png"
 
 finish

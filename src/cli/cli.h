@@ -145,6 +145,8 @@ struct cli_file {
 	char path[CLI_PATH_BYTES];  /* where it is written: the name, or a symbolic link's final target */
 	char real[CLI_PATH_BYTES];  /* its folder's real path and its name ("" if unknown): equal for one file */
 };
+/* Whether a name ends in an extension nst writes pictures as (.png, .jpg, .jpeg, .bmp, .tga). */
+bool cli_names_picture(const char *path);
 /* Checks an output: name within PATH_MAX, a known picture extension, not a folder, its folder
  * existing and writable, its name within NAME_MAX with `reserve` more bytes (what the writer
  * appends).  Fills *f; returns EXIT_OK, EXIT_USAGE or EXIT_FAILURE_RUN with the message printed. */

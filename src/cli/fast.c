@@ -61,6 +61,7 @@ struct input {
 
 struct fast_cli {
 	const char *model, *output, *format, *raw, *sheet;
+	bool format_given; /* --format: the results' extension in a directory */
 	char **contents; /* the -c arguments, in order */
 	int n_contents;
 	int size;        /* 0: as is */
@@ -303,6 +304,7 @@ static int parse_args(struct fast_cli *c, int argc, char **argv) {
 			    strcasecmp(optarg, "bmp") && strcasecmp(optarg, "tga"))
 				return cli_fail(EXIT_USAGE, "--format: '%s' is not png, jpg, bmp or tga", optarg);
 			c->format = optarg;
+			c->format_given = true;
 			break;
 		case OPT_SHEET: c->sheet = optarg; break;
 		case 's': {
@@ -817,6 +819,9 @@ static int list_pictures(const struct fast_cli *c, struct input_list *list) {
 			return cli_fail(EXIT_FAILURE_RUN, "cannot create the directory %s: %s", c->output, strerror(errno));
 		if (strcmp(c->output, "-") && is_directory(c->output))
 			return name_outputs(list, c->output, c->format); /* one picture into a directory (DIR/ is made) */
+		if (c->format_given) /* it would be ignored: the file's own extension decides */
+			return cli_fail(EXIT_USAGE, "--format is the extension of results in a directory; -o %s names one file, "
+			                "whose extension decides", c->output);
 		if (!(list->items[0].output = dup_string(c->output)))
 			return cli_fail(EXIT_MEMORY, "out of memory");
 		return EXIT_OK;

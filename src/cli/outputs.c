@@ -57,6 +57,11 @@ static bool saved_extension(const char *ext) {
 	return false;
 }
 
+bool cli_names_picture(const char *path) {
+	const char *ext = extension(path);
+	return ext && saved_extension(ext);
+}
+
 /* Follows path's symbolic links (the last component only) to the file they name, which may not
  * exist yet; false with errno (ELOOP, ENAMETOOLONG) when they cannot be followed. */
 static bool follow_links(const char *path, char *out, size_t size) {

@@ -231,10 +231,14 @@ static int read_header(struct cli_stream *s) {
 /* Where the results go: standard output, a file (written as it comes) or a directory of PNGs. */
 static int open_output(struct cli_stream *s) {
 	s->out_fd = -1;
-	if (s->out_format == CLI_FRAMES_AUTO)
+	if (s->out_format == CLI_FRAMES_AUTO) {
 		s->out_format = strcmp(s->o.output, "-") && is_dir_name(s->o.output) ? CLI_FRAMES_PNG
 		                : s->in_format == CLI_FRAMES_RGB24 ? CLI_FRAMES_RGB24
 		                                                   : CLI_FRAMES_Y4M;
+		if (s->out_format != CLI_FRAMES_PNG && cli_names_picture(s->o.output)) /* frames in a .png: never */
+			return cli_fail(EXIT_USAGE, "-o %s: a stream's frames go out as %s (its input's kind); for pictures "
+			                "give -o DIR/ (a PNG per frame)", s->o.output, format_name(s->out_format));
+	}
 	if (s->out_format == CLI_FRAMES_PNG) {
 		if (!strcmp(s->o.output, "-"))
 			return cli_fail(EXIT_USAGE, "--output-format png writes a directory: give -o DIR/");
