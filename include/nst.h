@@ -126,6 +126,10 @@ struct nst_image {
 	uint8_t *rgb; /* [height][width][3] */
 };
 
+/* How long a FIFO opened by its name may stay silent before its first byte: nobody may ever open
+ * it to write, and a reader must not wait forever. */
+#define NST_FIFO_WAIT_MS 10000
+
 /* Reads only the header: the picture's size (upright, after a JPEG's EXIF orientation), refusing
  * absurd sizes before any allocation.  "-" is refused with NST_ERR_INVALID_ARGUMENT (standard
  * input can be read only once); a pipe given by name is read (and used up) like a file. */
@@ -133,7 +137,7 @@ enum nst_status nst_image_info(const char *path, int *width, int *height, struct
 /* Decodes PNG, JPEG, BMP, TGA, GIF (first frame), PSD, PNM; grey, alpha, 16-bit, palette and CMYK
  * pictures are converted to 8-bit RGB, a JPEG is turned upright by its EXIF orientation.  "-"
  * reads standard input; a pipe or FIFO given by name is read like it (a named FIFO must deliver
- * its first byte within 10 s).  Truncated files, and files holding less than their header
+ * its first byte within NST_FIFO_WAIT_MS).  Truncated files, and files holding less than their header
  * promises, are NST_ERR_NOT_AN_IMAGE.  The same as nst_image_load_for with no request. */
 enum nst_status nst_image_load(const char *path, struct nst_image *out, struct nst_diag *diag);
 /* Decodes a picture held in memory (nst_image_decode_for with no request). */

@@ -61,6 +61,13 @@ bool nst_y4m_frame_line(const char *line, size_t n);
 /* The chroma's Y4M name (420jpeg, 420mpeg2, 420paldv, 444). */
 const char *nst_chroma_name(enum nst_chroma chroma);
 
+/* ---- pictures among frames (src/image_formats.c) -------------------------------------------- */
+
+/* "PNG", "GIF" or "JPEG" when the first bytes carry that format's unmistakable signature (PNG's 8
+ * bytes, GIF87a / GIF89a, a JPEG opening with its JFIF or Exif segment), which raw frames never
+ * start with; else NULL.  size: the bytes there are (fewer than the signature: NULL). */
+const char *nst_picture_signature(const uint8_t *bytes, size_t size);
+
 /* ---- steady frames (src/steady.c) ---------------------------------------------------------- */
 
 /* Blending each stylized frame with the previous result where the input did not change:

@@ -38,8 +38,6 @@
 #define NST_IMAGE_DEFAULT_BUDGET_MAX ((size_t)1 << 30)
 /* A stream is read in pieces of this size at first. */
 #define NST_IMAGE_READ_CHUNK ((size_t)64 << 10)
-/* How long a named FIFO may stay silent before its first byte (nobody may ever open it to write). */
-#define NST_FIFO_WAIT_MS 10000
 #define NST_JPEG_DEFAULT_QUALITY 92
 #define KIB 1024.0
 #define MIB (1024.0 * 1024.0)

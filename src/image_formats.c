@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frames.h"
 #include "image_decode.h"
 
 static uint32_t be32(const uint8_t *p) {
@@ -28,6 +29,7 @@ enum {
 	JPEG_SOI = 0xd8,
 	JPEG_EOI = 0xd9,
 	JPEG_SOS = 0xda,
+	JPEG_APP0 = 0xe0,
 	JPEG_APP1 = 0xe1,
 	JPEG_RST0 = 0xd0,
 	JPEG_TEM = 0x01,
@@ -68,6 +70,18 @@ static bool plausible_tga(const uint8_t *bytes, size_t size) {
 	const uint8_t type = bytes[2] & ~8u;
 	const uint8_t bits = bytes[16];
 	return type >= 1 && type <= 3 && (bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32);
+}
+
+/* A JPEG whose first segment is JFIF's APP0 or Exif's APP1 names it right after its length. */
+#define JPEG_ID_AT 6 /* SOI (2), marker (2), length (2) */
+const char *nst_picture_signature(const uint8_t *bytes, size_t size) {
+	if (image_is_png(bytes, size)) return "PNG";
+	if (size >= 6 && (memcmp(bytes, "GIF87a", 6) == 0 || memcmp(bytes, "GIF89a", 6) == 0)) return "GIF";
+	if (size >= JPEG_ID_AT + 5 && bytes[0] == JPEG_MARKER && bytes[1] == JPEG_SOI && bytes[2] == JPEG_MARKER &&
+	    ((bytes[3] == JPEG_APP0 && memcmp(bytes + JPEG_ID_AT, "JFIF", 5) == 0) ||
+	     (bytes[3] == JPEG_APP1 && memcmp(bytes + JPEG_ID_AT, "Exif", 5) == 0)))
+		return "JPEG";
+	return NULL;
 }
 
 bool image_plausible_start(const uint8_t *bytes, size_t size) {

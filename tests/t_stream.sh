@@ -159,6 +159,19 @@ timeout 30 sh -c 'cat "$1" >"$2"' _ "$tmp/frames/f_1.png" "$tmp/fifo.png" &
 $NST --model candy -q -c "$tmp/fifo.png" -o "$tmp/fifo_out.png"
 wait
 cmp -s "$tmp/fifo_out.png" "$tmp/rgbref/f_1.png" && ok "a picture through a named FIFO: as today" || bad "a picture through a named FIFO"
+# a FIFO nobody writes to: said once after NST_FIFO_WAIT_MS (10 s), not waited on again as a picture
+mkfifo "$tmp/silent"
+start=$(date +%s)
+fails_with 1 "cannot read .*silent: nothing came through this FIFO in 10 s" $NST --model candy -q -c "$tmp/silent" -o "$tmp/silent.png" &&
+	[ $(($(date +%s) - start)) -lt 15 ] && [ ! -e "$tmp/silent.png" ] &&
+	ok "a silent FIFO: one line after 10 s ($(($(date +%s) - start)) s), no output" ||
+	bad "a silent FIFO: $(($(date +%s) - start)) s"
+# a picture given as raw frames: its signature says so
+fails_with 2 "f_1.png is a PNG picture, not raw frames: without --frame-size it is painted" \
+	$NST --model candy -q -c "$tmp/frames/f_1.png" --frame-size ${W}x$H -o "$tmp/png_raw/" &&
+	fails_with 2 "is a PNG picture, not raw frames: without --frame-size and --input-format" \
+		$NST --model candy -q -c - --input-format rgb24 --frame-size ${W}x$H -o - <"$tmp/frames/f_1.png" &&
+	ok "a PNG picture with --frame-size: refused, named"
 cat "$tmp/frames/f_1.png" | $NST --model candy -q -c - -o - >"$tmp/stdin_out.png"
 cmp -s "$tmp/stdin_out.png" "$tmp/rgbref/f_1.png" && ok "a picture on standard input: as today" || bad "a picture on standard input"
 

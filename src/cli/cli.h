@@ -205,13 +205,23 @@ struct cli_stream_options {
 	bool no_pipeline;               /* --no-pipeline: read, stylize and write in turn */
 	bool quiet;
 };
+/* Said when a named FIFO on -c stays silent for NST_FIFO_WAIT_MS. */
+#define CLI_FIFO_IDLE_MESSAGE "nothing came through this FIFO in 10 s (does a program write to it?)"
+_Static_assert(NST_FIFO_WAIT_MS == 10000, "CLI_FIFO_IDLE_MESSAGE names the wait");
+/* What -c is (cli_stream_detect). */
+enum cli_input_kind {
+	CLI_INPUT_PICTURE,  /* a picture, or an error the picture's reader reports */
+	CLI_INPUT_STREAM,   /* frames */
+	CLI_INPUT_FIFO_IDLE /* a named FIFO nothing came through in 10 s: reported, nothing else to do */
+};
 /* Whether -c o->input is a frame stream: an input or frame-size option says so, or it starts with
  * "YUV4MPEG2 " (looked at without taking it from a pipe).  A named FIFO is opened for that and kept
  * open (its writer would otherwise lose its reader): *keep_fd is that descriptor, for
- * cli_stream_open (input_fd) or to close after the picture is read; else -1. */
-bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd);
+ * cli_stream_open (input_fd) or to close after the picture is read; else -1.  A FIFO that stays
+ * silent for 10 s is said here once (CLI_INPUT_FIFO_IDLE), not waited on again as a picture. */
+enum cli_input_kind cli_stream_detect(const struct cli_stream_options *o, int *keep_fd);
 /* Opens a named input for reading (src/cli/stream_detect.c); a FIFO must give its first byte
- * within 10 s (else -1 with errno ETIMEDOUT), as for pictures. */
+ * within NST_FIFO_WAIT_MS (else -1 with errno ETIMEDOUT), as for pictures. */
 int cli_stream_open_input(const char *path);
 struct cli_stream;
 /* Opens the input and reads its header: *width x *height, the frames' size as they run (after

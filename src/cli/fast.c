@@ -1126,7 +1126,10 @@ static int run(struct fast_cli *c) {
 		c->stream.quiet = c->quiet;
 		int fifo_fd;
 		c->stream.input_fd = -1;
-		if (cli_stream_detect(&c->stream, &fifo_fd)) {
+		const enum cli_input_kind kind = cli_stream_detect(&c->stream, &fifo_fd);
+		if (kind == CLI_INPUT_FIFO_IDLE)
+			return EXIT_FAILURE_RUN; /* said */
+		if (kind == CLI_INPUT_STREAM) {
 			c->stream.input_fd = fifo_fd; /* the stream owns it from here */
 			return run_stream(c);
 		}

@@ -197,6 +197,12 @@ static int read_header(struct cli_stream *s) {
 	if (s->in_format != CLI_FRAMES_Y4M) {
 		if (s->o.frame_width <= 0)
 			return cli_fail(EXIT_USAGE, "--input-format %s needs --frame-size WxH", s->in_format == CLI_FRAMES_RGB24 ? "rgb24" : "yuv420p");
+		if (s->in->len == 0)
+			reader_fill(s->in);
+		const char *picture = nst_picture_signature(s->in->buf, s->in->len);
+		if (picture)
+			return cli_fail(EXIT_USAGE, "%s is a %s picture, not raw frames: without --frame-size%s it is painted as a picture",
+			                input_name(s), picture, s->o.input_format == CLI_FRAMES_AUTO ? "" : " and --input-format");
 		s->header = (struct nst_y4m_header){.width = s->o.frame_width, .height = s->o.frame_height,
 		                                    .chroma = NST_CHROMA_420JPEG};
 	} else {
@@ -290,7 +296,7 @@ int cli_stream_open(const struct cli_stream_options *o, struct cli_stream **out,
 		s->in->fd = STDIN_FILENO;
 	} else if ((s->in->fd = s->in_fd = cli_stream_open_input(o->input)) < 0) {
 		return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", o->input,
-		                errno == ETIMEDOUT ? "nothing came through this FIFO in 10 s" : strerror(errno));
+		                errno == ETIMEDOUT ? CLI_FIFO_IDLE_MESSAGE : strerror(errno));
 	}
 	s->in->name = input_name(s);
 	s->in->stop = &s->stop_reading;

@@ -17,7 +17,6 @@
 #include "../frames.h"
 #include "cli.h"
 
-#define FIFO_WAIT_MS 10000       /* a named FIFO's first byte (as for pictures) */
 #define PEEK_RETRY_NS 1000000L   /* a pipe holding part of the magic: look again after 1 ms */
 
 /* The first n bytes of a pipe, duplicated with tee(2) (the pipe keeps them): how many there are
@@ -81,7 +80,7 @@ int cli_stream_open_input(const char *path) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int ready;
 		do {
-			ready = poll(&p, 1, FIFO_WAIT_MS);
+			ready = poll(&p, 1, NST_FIFO_WAIT_MS); /* as for pictures */
 		} while (ready < 0 && errno == EINTR);
 		if (ready == 0) {
 			close(fd);
@@ -95,18 +94,22 @@ int cli_stream_open_input(const char *path) {
 	return fd;
 }
 
-bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd) {
+enum cli_input_kind cli_stream_detect(const struct cli_stream_options *o, int *keep_fd) {
 	*keep_fd = -1;
 	if (o->input_format != CLI_FRAMES_AUTO || o->frame_width > 0)
-		return true;
+		return CLI_INPUT_STREAM;
 	uint8_t magic[sizeof NST_Y4M_MAGIC - 1];
 	const bool is_stdin = !strcmp(o->input, "-");
 	struct stat st;
 	if (!is_stdin && (stat(o->input, &st) != 0 || S_ISDIR(st.st_mode)))
-		return false; /* a folder, or an error the picture path reports */
+		return CLI_INPUT_PICTURE; /* a folder, or an error the picture path reports */
 	const int fd = is_stdin ? STDIN_FILENO : cli_stream_open_input(o->input);
+	if (fd < 0 && errno == ETIMEDOUT) {
+		cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", o->input, CLI_FIFO_IDLE_MESSAGE);
+		return CLI_INPUT_FIFO_IDLE;
+	}
 	if (fd < 0)
-		return false;
+		return CLI_INPUT_PICTURE;
 	const ssize_t got = peek(fd, magic, sizeof magic);
 	const bool y4m = got == (ssize_t)sizeof magic && !memcmp(magic, NST_Y4M_MAGIC, sizeof magic);
 	if (!is_stdin) {
@@ -115,5 +118,5 @@ bool cli_stream_detect(const struct cli_stream_options *o, int *keep_fd) {
 		else
 			close(fd);
 	}
-	return y4m;
+	return y4m ? CLI_INPUT_STREAM : CLI_INPUT_PICTURE;
 }
