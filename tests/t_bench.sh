@@ -120,9 +120,10 @@ expect() {
 	grep -qF -- "$needle" "$tmp/err" || die "bench $*: stderr lacks '$needle': $(cat "$tmp/err")"
 	ok "bench $*: $(cat "$tmp/err")"
 }
-expect 2 "bad option '--sizes'" --sizes 0
-expect 2 "bad option '--frobnicate'" --frobnicate
-expect 2 "bad option '--frames'" --frames 320by240
+expect 2 "--sizes '0': expected up to 8 long sides 16..8192" --sizes 0
+expect 2 "unknown option '--frobnicate'" --frobnicate
+expect 2 "--frames '320by240': expected up to 8 WxH sizes" --frames 320by240
+expect 2 "--frames needs a value" --frames
 expect 1 "no model 'no-such-model'" "${TINY[@]}" --model no-such-model
 expect 1 "cannot write $tmp/missing/b.json" "${TINY[@]}" --json "$tmp/missing/b.json"
 rc=0

@@ -100,6 +100,11 @@ mkdir -p "$tmp/ro" && chmod a-w "$tmp/ro"
 if [ "$(id -u)" != 0 ]; then
 	expect_error 1 "permission|cannot" -c "$C" -s "$S" -o "$tmp/ro/out.png" --weights "$W" --size 32 -n 1 -q
 fi
+expect_error 2 "-c - and -s - both read standard input, which can be read once" -c - -s - -o "$tmp/out.png" --weights "$W" </dev/null
+expect_error 2 "-c - and --init - both read standard input" -c - -s "$S" --init - -o "$tmp/out.png" --weights "$W" </dev/null
+expect_error 2 "-s names - \\(standard input\\) twice" -c "$C" -s -,- -o "$tmp/out.png" --weights "$W" </dev/null
+# access(2) lets root "write" in /proc, where creating a file fails: tried by making the temporary
+no_output=(/proc/nst-out.png) expect_error 1 "-o /proc/nst-out.png: cannot write in the folder /proc" -c "$C" -s "$S" -o /proc/nst-out.png --weights "$W" --size 32 -n 1
 expect_error 2 "format|extension" -c "$C" -s "$S" -o "$tmp/out.xyz" --weights "$W" --size 32 -n 1 -q
 [ ! -e "$tmp/out.xyz" ] && ok || bad "an .xyz output was written"
 expect_error 1 "no such file|cannot|does not exist" "${base[@]}" --log "$tmp/missing-dir/log.csv"

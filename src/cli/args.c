@@ -68,6 +68,23 @@ int cli_split_list(char *list, char **out, int max) {
 	return n;
 }
 
+int cli_stdin_once(const char *content, char *const *styles, int n_styles, const char *init) {
+	const char *first = NULL;
+	for (int i = -1; i <= n_styles; i++) {
+		const char *path = i < 0 ? content : i < n_styles ? styles[i] : init;
+		const char *what = i < 0 ? "-c" : i < n_styles ? "-s" : "--init";
+		if (!path || strcmp(path, "-"))
+			continue;
+		if (first && !strcmp(first, what))
+			return cli_fail(EXIT_USAGE, "%s names - (standard input) twice, which can be read once", what);
+		if (first)
+			return cli_fail(EXIT_USAGE, "%s - and %s - both read standard input, which can be read once: give one of "
+			                "them a file", first, what);
+		first = what;
+	}
+	return EXIT_OK;
+}
+
 bool cli_parse_seed(const char *s, uint64_t *out) {
 	if (!isdigit((unsigned char)s[0])) /* strtoull would take " -1" as 2^64 - 1 */
 		return false;

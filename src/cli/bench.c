@@ -37,6 +37,8 @@
 
 #define MAX_LIST 8
 #define MAX_TIMED 64
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a limit in a message */
 #define DEFAULT_ITERATIONS 3
 #define DEFAULT_WARMUP 1
 #define DEFAULT_CONV_SIZE 128
@@ -1160,6 +1162,29 @@ static int parse_frames(const char *arg, struct bench_options *o) {
 	return o->n_frames = n;
 }
 
+/* What an option that takes a value expects (for the message when it is missing or bad); NULL for
+ * an option that is not one of these. */
+static const char *expected_value(const char *option) {
+	static const char *const table[][2] = {
+		{"--sizes", "up to " STR(MAX_LIST) " long sides 16..8192, comma-separated (128,256)"},
+		{"--threads", "up to " STR(MAX_LIST) " thread counts 1..256, comma-separated (1,2)"},
+		{"--backends", "scalar, simd, xnnpack (each may end in -fp16), comma-separated"},
+		{"--iterations", "timed iterations, 1.." STR(MAX_TIMED)},
+		{"--warmup", "warm-up iterations, 0..100"},
+		{"--conv-size", "a long side 0..8192 (0: no layer section)"},
+		{"--json", "a file name"},
+		{"--weights", "a .nstw file"},
+		{"--model", "a network's name (candy), a .nstw file, or none"},
+		{"--pictures", "timed pictures, 1.." STR(MAX_TIMED)},
+		{"--frames", "up to " STR(MAX_LIST) " WxH sizes, sides 8..8192, comma-separated (256x144,320x240), or none"},
+		{"--optimizer", "adam or lbfgs"},
+	};
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (!strcmp(option, table[i][0]))
+			return table[i][1];
+	return NULL;
+}
+
 static void usage(const struct bench_options *o, int cores) {
 	printf("usage: nst bench [options]\n"
 	       "Measures, on this machine: the GEMM microkernel's peak, each VGG layer's convolution alone, whole\n"
@@ -1293,7 +1318,13 @@ int cli_bench(int argc, char **argv) {
 			usage(&o, cores);
 			return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 		} else {
-			fprintf(stderr, "nst bench: bad option '%s'%s (see nst bench --help)\n", a, v ? " or its value" : "");
+			const char *expected = expected_value(a);
+			if (!expected)
+				fprintf(stderr, "nst bench: unknown option '%s' (see nst bench --help)\n", a);
+			else if (!v)
+				fprintf(stderr, "nst bench: %s needs a value: %s\n", a, expected);
+			else
+				fprintf(stderr, "nst bench: %s '%s': expected %s\n", a, v, expected);
 			return 2;
 		}
 	}

@@ -59,6 +59,9 @@ int cli_parse_float_list(const char *arg, float *out, int max, double lo, double
 /* Splits list in place at its commas into out [max] (empty items skipped): returns how many items
  * there are (the first max stored). */
 int cli_split_list(char *list, char **out, int max);
+/* Standard input can be read once: a second "-" among the pictures (-c's one picture or NULL, -s's
+ * paintings, --init's picture or NULL) is refused, naming the two options. */
+int cli_stdin_once(const char *content, char *const *styles, int n_styles, const char *init);
 /* Refuses neural-style's single-dash long options (-content_image, -num_iterations, ...) and any
  * other single-dash word that getopt would read as a cluster of short options (-content = -c
  * ontent), naming the nst option instead; shortopts / longopts as for getopt_long. Returns

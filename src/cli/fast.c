@@ -1048,6 +1048,9 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 static int check_paintings(const struct fast_cli *c, bool arbitrary, const char *model_path) {
 	if (arbitrary && c->n_styles == 0)
 		return cli_fail(EXIT_USAGE, "the arbitrary-style network needs a painting: give -s PAINTING");
+	const int stdin_rc = cli_stdin_once(c->n_contents == 1 ? c->contents[0] : NULL, c->styles, c->n_styles, NULL);
+	if (stdin_rc != EXIT_OK)
+		return stdin_rc;
 	if (!arbitrary && (c->n_styles || c->n_blend || c->style_size))
 		return cli_fail(EXIT_USAGE, "%s: %s is for --model arbitrary; a trained network has its painting built in",
 		                model_path, c->n_styles ? "-s" : c->n_blend ? "--style-blend" : "--style-size");

@@ -402,6 +402,9 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 		return cli_fail(EXIT_USAGE, "no output: give -o OUT.png (see nst --help)");
 	if (c->n_styles == 0 && c->options.n_style_layers > 0)
 		return cli_fail(EXIT_USAGE, "no style picture: give -s STYLE (see nst --help)");
+	const int stdin_rc = cli_stdin_once(c->content, c->styles, c->n_styles, c->init_path);
+	if (stdin_rc != EXIT_OK)
+		return stdin_rc;
 	if (!strcmp(c->output, "-") && c->save_every)
 		return cli_fail(EXIT_USAGE, "--save-every writes OUT-<iteration>.<ext> files: give -o a file name, not - "
 		                "(standard output)");

@@ -119,6 +119,26 @@ void cli_input_identify(struct cli_file *f, const char *what, const char *name) 
 	real_path(f, name);
 }
 
+/* The template of a temporary beside path (in its folder): "<folder>/.<name>.tmp-XXXXXX". */
+static bool temporary_name(const char *path, const char *folder, char *tmp, size_t size) {
+	return (size_t)snprintf(tmp, size, "%s/.%.*s.tmp-XXXXXX", folder, TMP_BASE_BYTES, base_name(path)) < size;
+}
+
+/* Whether a file can be made in path's folder, tried by making (and removing) the temporary the
+ * write makes there: access(2) says yes to root in /proc or /sys, where creating fails.  0 or
+ * the errno. */
+static int probe_folder(const char *path, const char *folder) {
+	char tmp[CLI_PATH_BYTES];
+	if (!temporary_name(path, folder, tmp, sizeof tmp))
+		return ENAMETOOLONG;
+	const int fd = mkstemp(tmp);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
 int cli_output_check(struct cli_file *f, const char *what, const char *name, enum cli_output_type type,
                      size_t reserve) {
 	memset(f, 0, sizeof *f);
@@ -179,9 +199,10 @@ int cli_output_check(struct cli_file *f, const char *what, const char *name, enu
 	}
 	if (!S_ISDIR(st.st_mode))
 		return cli_fail(EXIT_FAILURE_RUN, "%s %s: %s is not a folder", what, name, folder);
-	if (access(folder, W_OK | X_OK) != 0)
+	const int e = probe_folder(f->path, folder);
+	if (e)
 		return cli_fail(EXIT_FAILURE_RUN, "%s %s: cannot write in the folder %s: %s", what, name, folder,
-		                strerror(errno));
+		                strerror(e));
 	real_path(f, f->path);
 	return EXIT_OK;
 }
@@ -330,8 +351,7 @@ static int write_data(const struct cli_file *f, const void *data, size_t bytes) 
 	/* "<folder>/.<name>.tmp-XXXXXX" beside the target, renamed over it once whole. */
 	char folder[CLI_PATH_BYTES], tmp[CLI_PATH_BYTES];
 	folder_of(f->path, folder, sizeof folder);
-	const char *base = base_name(f->path);
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%.*s.tmp-XXXXXX", folder, TMP_BASE_BYTES, base) >= sizeof tmp)
+	if (!temporary_name(f->path, folder, tmp, sizeof tmp))
 		return ENAMETOOLONG;
 	const int fd = mkstemp(tmp);
 	if (fd < 0)
