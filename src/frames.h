@@ -24,14 +24,20 @@ enum nst_chroma { NST_CHROMA_420JPEG, NST_CHROMA_420MPEG2, NST_CHROMA_420PALDV, 
 
 /* Bytes of one planar frame, Y then Cb then Cr: [H][W] + 2 x [CH][CW]; 0 for a size beyond size_t. */
 size_t nst_yuv_frame_bytes(int width, int height, enum nst_chroma chroma);
-/* BT.601 limited range (Y 16..235, Cb Cr 16..240), as ffmpeg converts by default.  The 4:2:0
- * chroma is upsampled bilinearly at its siting, downsampled by the matching filter (420jpeg: the
- * mean of each 2x2 block; 420mpeg2: [1 2 1]/4 across the left column, the mean of the two rows;
- * 420paldv: [1 2 1]/4 both ways around the top-left sample), edges clamped.
+/* The levels the samples use (Y4M's XCOLORRANGE, ffmpeg's color_range): limited, "tv" (Y 16..235,
+ * Cb Cr 16..240: video's, and ffmpeg's yuv420p default) or full, "pc" (0..255 each: JPEG's, a
+ * webcam's MJPEG, ffmpeg's yuvj420p). */
+enum nst_yuv_range { NST_RANGE_LIMITED, NST_RANGE_FULL };
+/* BT.601 at the range, as ffmpeg converts.  The 4:2:0 chroma is upsampled bilinearly at its
+ * siting, downsampled by the matching filter (420jpeg: the mean of each 2x2 block; 420mpeg2:
+ * [1 2 1]/4 across the left column, the mean of the two rows; 420paldv: [1 2 1]/4 both ways
+ * around the top-left sample), edges clamped.
  * yuv [nst_yuv_frame_bytes], rgb [height][width][3]. */
-void nst_yuv_to_rgb(const uint8_t *yuv, int width, int height, enum nst_chroma chroma, uint8_t *rgb);
+void nst_yuv_to_rgb(const uint8_t *yuv, int width, int height, enum nst_chroma chroma, enum nst_yuv_range range,
+                    uint8_t *rgb);
 /* scratch [nst_yuv_scratch_floats]: the full-resolution Cb and Cr planes before subsampling. */
-void nst_rgb_to_yuv(const uint8_t *rgb, int width, int height, enum nst_chroma chroma, uint8_t *yuv, float *scratch);
+void nst_rgb_to_yuv(const uint8_t *rgb, int width, int height, enum nst_chroma chroma, enum nst_yuv_range range,
+                    uint8_t *yuv, float *scratch);
 /* Floats of scratch nst_rgb_to_yuv needs: [2][height][width]. */
 size_t nst_yuv_scratch_floats(int width, int height);
 
@@ -47,6 +53,7 @@ struct nst_y4m_header {
 	int aspect_num, aspect_den; /* A; 0:0 when the header has none (Y4M's "unknown") */
 	char interlace;             /* I: 'p', 't', 'b', 'm', or 0 when the header has none */
 	enum nst_chroma chroma;     /* C; 420jpeg when the header has none */
+	enum nst_yuv_range range;   /* XCOLORRANGE=FULL or =LIMITED (ffmpeg's); limited when the header has none */
 };
 
 /* Parses a header line (line [n], without its '\n'); sides 1..max_side and an area of at most

@@ -1,7 +1,7 @@
 /*
  * The YUV4MPEG2 stream header (src/frames.h): "YUV4MPEG2 W640 H360 F25:1 Ip A1:1 C420jpeg X...",
- * parameters separated by single spaces, each a letter and its value; X (comments, ffmpeg's
- * XYSCSS=...) and unknown letters are ignored.  Frames follow, each "FRAME[ params]\n" and the
+ * parameters separated by single spaces, each a letter and its value; X COLORRANGE=FULL / LIMITED
+ * (ffmpeg's) is read, other X comments (ffmpeg's XYSCSS=...) and unknown letters are ignored.  Frames follow, each "FRAME[ params]\n" and the
  * planes.
  */
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #define MAX_FIELD 64
+#define COLOR_RANGE "COLORRANGE=" /* ffmpeg's X parameter for the range: FULL or LIMITED */
 
 static const struct {
 	const char *name;
@@ -112,7 +113,13 @@ enum nst_status nst_y4m_parse_header(const char *line, size_t n, int max_side, l
 			out->chroma = CHROMAS[k].chroma;
 			break;
 		}
-		default: break; /* X comments, and letters a later version may add */
+		case 'X':
+			if (!strcmp(v, COLOR_RANGE "FULL"))
+				out->range = NST_RANGE_FULL;
+			else if (!strcmp(v, COLOR_RANGE "LIMITED"))
+				out->range = NST_RANGE_LIMITED;
+			break; /* other X comments (ffmpeg's XYSCSS=...) are ignored */
+		default: break; /* letters a later version may add */
 		}
 		if (!good)
 			return nst_fail(diag, NST_ERR_NOT_AN_IMAGE, "YUV4MPEG2 header: bad parameter '%s'",
@@ -136,8 +143,8 @@ int nst_y4m_format_header(const struct nst_y4m_header *h, char *buf, size_t size
 		snprintf(aspect, sizeof aspect, " A%d:%d", h->aspect_num, h->aspect_den);
 	if (h->interlace)
 		snprintf(interlace, sizeof interlace, " I%c", h->interlace);
-	return snprintf(buf, size, NST_Y4M_MAGIC "W%d H%d%s%s%s C%s\n", h->width, h->height, rate, interlace, aspect,
-	                nst_chroma_name(h->chroma));
+	return snprintf(buf, size, NST_Y4M_MAGIC "W%d H%d%s%s%s C%s%s\n", h->width, h->height, rate, interlace, aspect,
+	                nst_chroma_name(h->chroma), h->range == NST_RANGE_FULL ? " X" COLOR_RANGE "FULL" : "");
 }
 
 bool nst_y4m_frame_line(const char *line, size_t n) {

@@ -1,29 +1,34 @@
 /*
- * BT.601 limited range between planar YUV (4:2:0 in three sitings, 4:4:4) and RGB24 (src/frames.h):
- * what ffmpeg's swscale does by default for yuv420p <-> rgb24, with the chroma interpolated at its
- * siting instead of repeated.
+ * BT.601 between planar YUV (4:2:0 in three sitings, 4:4:4; limited or full range) and RGB24
+ * (src/frames.h): what ffmpeg's swscale does for yuv420p / yuvj420p <-> rgb24, with the chroma
+ * interpolated at its siting instead of repeated.
  */
 #include <math.h>
 
 #include "frames.h"
 
-/* BT.601, 8-bit limited range (ITU-R BT.601-7; the same matrix as swscale's default). */
-#define Y_OFFSET 16.0f
+/* One range's arithmetic: Y = y_offset + ky . RGB, Cb = 128 + kcb . RGB, Cr = 128 + kcr . RGB, and
+ * back R = ys (Y - y_offset) + cr_r Cr', G = ... + cb_g Cb' + cr_g Cr', B = ... + cb_b Cb'. */
+struct yuv_matrix {
+	float y_offset;
+	float ky[3], kcb[3], kcr[3];
+	float y_scale, cr_r, cb_g, cr_g, cb_b;
+};
 #define C_OFFSET 128.0f
-#define KR_Y 0.256788f
-#define KG_Y 0.504129f
-#define KB_Y 0.097906f
-#define KR_CB (-0.148223f)
-#define KG_CB (-0.290993f)
-#define KB_CB 0.439216f
-#define KR_CR 0.439216f
-#define KG_CR (-0.367788f)
-#define KB_CR (-0.071427f)
-#define Y_SCALE 1.164384f
-#define CR_R 1.596027f
-#define CB_G (-0.391762f)
-#define CR_G (-0.812968f)
-#define CB_B 2.017232f
+/* ITU-R BT.601-7, 8 bits: full range (KR 0.299, KB 0.114; JPEG / JFIF) and limited range (the same
+ * scaled by 219/255 for Y and 224/255 for chroma: swscale's default matrix). */
+static const struct yuv_matrix MATRICES[] = {
+	[NST_RANGE_LIMITED] = {16.0f,
+	                       {0.256788f, 0.504129f, 0.097906f},
+	                       {-0.148223f, -0.290993f, 0.439216f},
+	                       {0.439216f, -0.367788f, -0.071427f},
+	                       1.164384f, 1.596027f, -0.391762f, -0.812968f, 2.017232f},
+	[NST_RANGE_FULL] = {0.0f,
+	                    {0.299f, 0.587f, 0.114f},
+	                    {-0.168736f, -0.331264f, 0.5f},
+	                    {0.5f, -0.418688f, -0.081312f},
+	                    1.0f, 1.402f, -0.344136f, -0.714136f, 1.772f},
+};
 
 static int chroma_side(int side, enum nst_chroma chroma) { return chroma == NST_CHROMA_444 ? side : (side + 1) / 2; }
 
@@ -57,7 +62,9 @@ static void taps(float pos, int n, int *i0, int *i1, float *w1) {
 	*i1 = b;
 }
 
-void nst_yuv_to_rgb(const uint8_t *yuv, int width, int height, enum nst_chroma chroma, uint8_t *rgb) {
+void nst_yuv_to_rgb(const uint8_t *yuv, int width, int height, enum nst_chroma chroma, enum nst_yuv_range range,
+                    uint8_t *rgb) {
+	const struct yuv_matrix *m = &MATRICES[range];
 	const int cw = chroma_side(width, chroma), ch = chroma_side(height, chroma);
 	const uint8_t *py = yuv, *pb = yuv + (size_t)width * (size_t)height, *pr = pb + (size_t)cw * (size_t)ch;
 	const bool sub = chroma != NST_CHROMA_444;
@@ -80,13 +87,13 @@ void nst_yuv_to_rgb(const uint8_t *yuv, int width, int height, enum nst_chroma c
 				cb = pb[(size_t)y * (size_t)width + x];
 				cr = pr[(size_t)y * (size_t)width + x];
 			}
-			const float l = Y_SCALE * ((float)py[(size_t)y * (size_t)width + x] - Y_OFFSET);
+			const float l = m->y_scale * ((float)py[(size_t)y * (size_t)width + x] - m->y_offset);
 			cb -= C_OFFSET;
 			cr -= C_OFFSET;
 			uint8_t *o = rgb + ((size_t)y * (size_t)width + x) * 3;
-			o[0] = to_byte(l + CR_R * cr);
-			o[1] = to_byte(l + CB_G * cb + CR_G * cr);
-			o[2] = to_byte(l + CB_B * cb);
+			o[0] = to_byte(l + m->cr_r * cr);
+			o[1] = to_byte(l + m->cb_g * cb + m->cr_g * cr);
+			o[2] = to_byte(l + m->cb_b * cb);
 		}
 	}
 }
@@ -102,16 +109,18 @@ static float downsample(const float *v, size_t stride, int k, int n, bool centre
 	return 0.25f * v[(size_t)prev * stride] + 0.5f * v[(size_t)i * stride] + 0.25f * v[(size_t)next * stride];
 }
 
-void nst_rgb_to_yuv(const uint8_t *rgb, int width, int height, enum nst_chroma chroma, uint8_t *yuv, float *scratch) {
+void nst_rgb_to_yuv(const uint8_t *rgb, int width, int height, enum nst_chroma chroma, enum nst_yuv_range range,
+                    uint8_t *yuv, float *scratch) {
+	const struct yuv_matrix *m = &MATRICES[range];
 	const size_t pixels = (size_t)width * (size_t)height;
 	const int cw = chroma_side(width, chroma), ch = chroma_side(height, chroma);
 	uint8_t *py = yuv, *pb = yuv + pixels, *pr = pb + (size_t)cw * (size_t)ch;
 	float *fb = scratch, *fr = scratch + pixels; /* [height][width] each */
 	for (size_t i = 0; i < pixels; i++) {
 		const float r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
-		py[i] = to_byte(Y_OFFSET + KR_Y * r + KG_Y * g + KB_Y * b);
-		fb[i] = C_OFFSET + KR_CB * r + KG_CB * g + KB_CB * b;
-		fr[i] = C_OFFSET + KR_CR * r + KG_CR * g + KB_CR * b;
+		py[i] = to_byte(m->y_offset + m->ky[0] * r + m->ky[1] * g + m->ky[2] * b);
+		fb[i] = C_OFFSET + m->kcb[0] * r + m->kcb[1] * g + m->kcb[2] * b;
+		fr[i] = C_OFFSET + m->kcr[0] * r + m->kcr[1] * g + m->kcr[2] * b;
 	}
 	if (chroma == NST_CHROMA_444) {
 		for (size_t i = 0; i < pixels; i++) {

@@ -7,7 +7,8 @@
 #     RGB24 is 1-2 levels off BT.601 (Y 100, Cb 150, Cr 90 gives 36,118,141 for 37.2,120.1,142.2);
 #   - raw RGB24 in and out (--frame-size): every frame byte for byte the one-picture result; raw
 #     I420 (--input-format yuv420p) gives what the same frames as Y4M give; a PNG sequence (-o DIR/);
-#     the pipeline gives what --no-pipeline gives; 420mpeg2 / 444 headers carried through;
+#     the pipeline gives what --no-pipeline gives; 420mpeg2 / 444 headers carried through; a full
+#     range clip (XCOLORRANGE=FULL) read at 0..255, written so, frames as for limited range;
 #   - endings: EOF between frames (0), inside a frame (1, the complete frames written), a broken
 #     pipe (1, one line), SIGINT (130, the frames stylized written whole); garbage, zero-size,
 #     absurd and 4:2:2 headers refused in one line (1); stream options on a picture (2); -q silent;
@@ -107,6 +108,22 @@ for chroma in 420mpeg2 444; do
 	head -1 "$tmp/c_out.y4m" | grep >/dev/null "^YUV4MPEG2 W$W H$H F25:1 .*C$chroma\$" && [ "$(probe "$tmp/c_out.y4m")" = "$W $H 25/1 $N " ] &&
 		ok "C$chroma carried through" || bad "C$chroma: header '$(head -1 "$tmp/c_out.y4m")' (input: $(head -1 "$tmp/c.y4m"))"
 done
+# full range (ffmpeg's yuvj420p, a webcam's MJPEG: XCOLORRANGE=FULL): read and written at 0..255,
+# each frame its one-picture result after a full-range round trip: 1.6 - 2.0 levels (candy
+# magnifies the conversions' rounding, 1.7 for limited range above); the same frames read as
+# limited range (the tag ignored) give 8.3 - 8.8, hence the bound of 3
+"${FF[@]}" "${EXACT[@]}" -i "$tmp/clip.y4m" -pix_fmt yuvj420p -f yuv4mpegpipe "$tmp/full.y4m"
+mkdir -p "$tmp/full/frames" "$tmp/full/ref" "$tmp/full/rt" "$tmp/full/out"
+"${FF[@]}" "${EXACT[@]}" -i "$tmp/full.y4m" -vf format=gbrp "$tmp/full/frames/f_%d.png"
+$NST --model candy -q --steady 0 -c "$tmp/full.y4m" -o "$tmp/full_out.y4m" &&
+	$NST --model candy -q -c "$tmp/full/frames/" -o "$tmp/full/ref/" || bad "full range: nst failed"
+"${FF[@]}" -i "$tmp/full/ref/f_%d.png" "${EXACT[@]}" -pix_fmt yuvj420p -f yuv4mpegpipe - |
+	"${FF[@]}" "${EXACT[@]}" -f yuv4mpegpipe -i - -vf format=gbrp "$tmp/full/rt/f_%d.png"
+"${FF[@]}" "${EXACT[@]}" -i "$tmp/full_out.y4m" -vf format=gbrp "$tmp/full/out/f_%d.png"
+diff=$(mean_diffs "$tmp/full/out" "$tmp/full/rt")
+head -1 "$tmp/full_out.y4m" | grep -q "C420jpeg XCOLORRANGE=FULL\$" && awk -v d="$diff" 'BEGIN { exit !(d != "" && d + 0 <= 3.0) }' &&
+	ok "XCOLORRANGE=FULL read and carried: frames equal the one-picture results ($diff <= 3)" ||
+	bad "full range: header '$(head -1 "$tmp/full_out.y4m")', mean |diff| $diff levels"
 # a header with every parameter, FRAME lines with parameters: carried and tolerated
 "$PYTHON" - "$tmp/params.y4m" <<'EOF'
 import sys

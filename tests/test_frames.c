@@ -35,6 +35,22 @@ static void test_header(void) {
 	CHECK(parse("YUV4MPEG2 W8 H8 C420", &h, &diag) == NST_OK && h.chroma == NST_CHROMA_420JPEG, "420 = 420jpeg");
 	CHECK(parse("YUV4MPEG2 W8 H8 C444", &h, &diag) == NST_OK && h.chroma == NST_CHROMA_444, "444");
 	CHECK(parse("YUV4MPEG2 W8 H8", &h, &diag) == NST_OK && h.chroma == NST_CHROMA_420JPEG, "no C: 420jpeg");
+	CHECK(parse("YUV4MPEG2 W8 H8", &h, &diag) == NST_OK && h.range == NST_RANGE_LIMITED, "no XCOLORRANGE: limited");
+	CHECK(parse("YUV4MPEG2 W8 H8 C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL", &h, &diag) == NST_OK &&
+	          h.range == NST_RANGE_FULL, "XCOLORRANGE=FULL (ffmpeg's yuvj420p)");
+	CHECK(parse("YUV4MPEG2 W8 H8 XCOLORRANGE=LIMITED", &h, &diag) == NST_OK && h.range == NST_RANGE_LIMITED,
+	      "XCOLORRANGE=LIMITED");
+	CHECK(parse("YUV4MPEG2 W8 H8 XCOLORRANGE=FULLER", &h, &diag) == NST_OK && h.range == NST_RANGE_LIMITED,
+	      "an unknown X comment is ignored");
+	{
+		char line[NST_Y4M_MAX_LINE];
+		h = (struct nst_y4m_header){.width = 8, .height = 6, .chroma = NST_CHROMA_420JPEG, .range = NST_RANGE_FULL};
+		nst_y4m_format_header(&h, line, sizeof line);
+		CHECK(!strcmp(line, "YUV4MPEG2 W8 H6 C420jpeg XCOLORRANGE=FULL\n"), "full range written: %s", line);
+		h.range = NST_RANGE_LIMITED;
+		nst_y4m_format_header(&h, line, sizeof line);
+		CHECK(!strcmp(line, "YUV4MPEG2 W8 H6 C420jpeg\n"), "limited range: nothing written: %s", line);
+	}
 	CHECK(parse("YUV4MPEG2 W8 H8 C422", &h, &diag) == NST_ERR_NOT_AN_IMAGE && strstr(diag.message, "C422"),
 	      "422 refused: %s", diag.message);
 	CHECK(parse("YUV4MPEG2 W8 H8 Cmono", &h, &diag) == NST_ERR_NOT_AN_IMAGE, "mono refused");
@@ -58,16 +74,29 @@ static void test_yuv(void) {
 	static float scratch[2 * W * H];
 	/* grey: limited range's ends */
 	memset(rgb, 0, sizeof rgb);
-	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, yuv, scratch);
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, yuv, scratch);
 	CHECK(yuv[0] == 16 && yuv[W * H] == 128, "black: Y %d Cb %d", yuv[0], yuv[W * H]);
 	memset(rgb, 255, sizeof rgb);
-	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, yuv, scratch);
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, yuv, scratch);
 	CHECK(yuv[0] == 235 && yuv[W * H] == 128, "white: Y %d", yuv[0]);
+	/* full range's ends: 0 and 255 */
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, yuv, scratch);
+	CHECK(yuv[0] == 255 && yuv[W * H] == 128, "white, full range: Y %d", yuv[0]);
+	memset(rgb, 0, sizeof rgb);
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, yuv, scratch);
+	CHECK(yuv[0] == 0 && yuv[W * H] == 128, "black, full range: Y %d", yuv[0]);
+	/* pure red, full range (JFIF): Y 76 (0.299 x 255), Cb 85, Cr 255 */
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++)
+			rgb[y][x][0] = 255, rgb[y][x][1] = 0, rgb[y][x][2] = 0;
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420MPEG2, NST_RANGE_FULL, yuv, scratch);
+	CHECK(yuv[0] == 76 && yuv[W * H] == 85 && yuv[W * H + W / 2 * H / 2] == 255, "red, full range: %d %d %d", yuv[0],
+	      yuv[W * H], yuv[W * H + W / 2 * H / 2]);
 	/* pure red: BT.601 Y 81 (16 + 65.481), Cb 90, Cr 240 */
 	for (int y = 0; y < H; y++)
 		for (int x = 0; x < W; x++)
 			rgb[y][x][0] = 255, rgb[y][x][1] = 0, rgb[y][x][2] = 0;
-	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420MPEG2, yuv, scratch);
+	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420MPEG2, NST_RANGE_LIMITED, yuv, scratch);
 	CHECK(yuv[0] == 81 && yuv[W * H] == 90 && yuv[W * H + W / 2 * H / 2] == 240, "red: %d %d %d", yuv[0], yuv[W * H],
 	      yuv[W * H + W / 2 * H / 2]);
 	/* smooth colours survive each siting's round trip within a level or two */
@@ -75,9 +104,10 @@ static void test_yuv(void) {
 		for (int x = 0; x < W; x++)
 			rgb[y][x][0] = (uint8_t)(40 + 3 * x), rgb[y][x][1] = (uint8_t)(60 + 4 * y), rgb[y][x][2] = (uint8_t)(200 - 2 * x);
 	const enum nst_chroma all[] = {NST_CHROMA_420JPEG, NST_CHROMA_420MPEG2, NST_CHROMA_420PALDV, NST_CHROMA_444};
-	for (int k = 0; k < 4; k++) {
-		nst_rgb_to_yuv(&rgb[0][0][0], W, H, all[k], yuv, scratch);
-		nst_yuv_to_rgb(yuv, W, H, all[k], &back[0][0][0]);
+	for (int k = 0; k < 8; k++) {
+		const enum nst_yuv_range range = k < 4 ? NST_RANGE_LIMITED : NST_RANGE_FULL;
+		nst_rgb_to_yuv(&rgb[0][0][0], W, H, all[k % 4], range, yuv, scratch);
+		nst_yuv_to_rgb(yuv, W, H, all[k % 4], range, &back[0][0][0]);
 		double sum = 0.0;
 		int worst = 0;
 		for (int y = 1; y < H - 1; y++)
@@ -87,8 +117,9 @@ static void test_yuv(void) {
 					sum += d;
 					worst = d > worst ? d : worst;
 				}
-		CHECK(sum / ((W - 2) * (H - 2) * 3) < 1.0 && worst <= 3, "%s round trip: mean %.2f, worst %d",
-		      nst_chroma_name(all[k]), sum / ((W - 2) * (H - 2) * 3), worst);
+		CHECK(sum / ((W - 2) * (H - 2) * 3) < 1.0 && worst <= 3, "%s %s range round trip: mean %.2f, worst %d",
+		      nst_chroma_name(all[k % 4]), range == NST_RANGE_FULL ? "full" : "limited", sum / ((W - 2) * (H - 2) * 3),
+		      worst);
 	}
 	/* siting: one bright chroma column (x = 10 of an 8-pixel-wide 444 picture turned 420) lands where
 	 * its siting says: 420mpeg2 puts chroma sample 5 on luma column 10 exactly, 420jpeg between 10 and 11 */
@@ -96,10 +127,10 @@ static void test_yuv(void) {
 	memset(yuv, 128, (size_t)W * H);
 	for (int y = 0; y < H / 2; y++)
 		yuv[W * H + y * (W / 2) + 5] = 228; /* Cb +100 at chroma column 5 */
-	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420MPEG2, &back[0][0][0]);
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420MPEG2, NST_RANGE_LIMITED, &back[0][0][0]);
 	const int b10 = back[4][10][2], b9 = back[4][9][2], b11 = back[4][11][2];
 	CHECK(b10 > b9 && b10 > b11 && b9 == b11, "420mpeg2: co-sited on column 10 (%d %d %d)", b9, b10, b11);
-	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, &back[0][0][0]);
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, &back[0][0][0]);
 	CHECK(back[4][10][2] == back[4][11][2] && back[4][10][2] > back[4][9][2], "420jpeg: centred between 10 and 11 (%d %d %d)",
 	      back[4][9][2], back[4][10][2], back[4][11][2]);
 }

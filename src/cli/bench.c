@@ -405,11 +405,11 @@ static void run_stream_config(const struct bench_options *o, const struct child_
 		const int timed = o->pictures < STREAM_MAX_TIMED ? o->pictures : STREAM_MAX_TIMED;
 		for (int i = 0; i < o->warmup + timed && st == NST_OK; i++) {
 			const double t0 = nst_seconds();
-			nst_yuv_to_rgb(yuv, width, height, NST_CHROMA_420JPEG, rgb);
+			nst_yuv_to_rgb(yuv, width, height, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, rgb);
 			const double t1 = nst_seconds();
 			st = arb ? nst_arbitrary_run(arb, width, height, rgb, 1.0f, out) : nst_fast_run(fast, width, height, rgb, out, 1.0f);
 			const double t2 = nst_seconds();
-			nst_rgb_to_yuv(out, width, height, NST_CHROMA_420JPEG, yuv, scratch);
+			nst_rgb_to_yuv(out, width, height, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, yuv, scratch);
 			const double t3 = nst_seconds();
 			if (i >= o->warmup && r->timed < MAX_TIMED) {
 				r->seconds[r->timed] = t3 - t0;

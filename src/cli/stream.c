@@ -375,7 +375,7 @@ static enum read_result read_frame(struct cli_stream *s, uint8_t *rgb) {
 		memcpy(target, s->raw, s->in_bytes);
 	else
 		nst_yuv_to_rgb(s->raw, s->frame_w, s->frame_h,
-		               s->in_format == CLI_FRAMES_YUV420P ? NST_CHROMA_420JPEG : s->header.chroma, target);
+		               s->in_format == CLI_FRAMES_YUV420P ? NST_CHROMA_420JPEG : s->header.chroma, s->header.range, target);
 	if (target == s->full) { /* --size */
 		const struct nst_image whole = {s->frame_w, s->frame_h, s->full};
 		struct nst_image small = {s->w, s->h, rgb};
@@ -408,8 +408,9 @@ static bool write_frame(struct cli_stream *s, const uint8_t *rgb) {
 	} else {
 		const void *bytes = rgb;
 		if (s->out_format != CLI_FRAMES_RGB24) {
+			/* the range the input had (raw input: limited) */
 			nst_rgb_to_yuv(rgb, s->w, s->h, s->out_format == CLI_FRAMES_Y4M ? s->header.chroma : NST_CHROMA_420JPEG,
-			               s->encoded, s->yuv_scratch);
+			               s->header.range, s->encoded, s->yuv_scratch);
 			bytes = s->encoded;
 		}
 		static const char frame_line[] = NST_Y4M_FRAME_MAGIC "\n";
@@ -670,9 +671,10 @@ int cli_stream_run(struct cli_stream *s, cli_stylize_fn fn, void *ctx) {
 		char rate[32] = "";
 		if (s->header.rate_num > 0)
 			snprintf(rate, sizeof rate, ", %g frames/s", (double)s->header.rate_num / s->header.rate_den);
-		fprintf(stderr, "nst: stream %s %dx%d%s%s%s -> %s %dx%d to %s; steady %g; %s\n", format_name(s->in_format),
+		fprintf(stderr, "nst: stream %s %dx%d%s%s%s%s -> %s %dx%d to %s; steady %g; %s\n", format_name(s->in_format),
 		        s->frame_w, s->frame_h, s->in_format == CLI_FRAMES_Y4M ? " " : "",
-		        s->in_format == CLI_FRAMES_Y4M ? nst_chroma_name(s->header.chroma) : "", rate,
+		        s->in_format == CLI_FRAMES_Y4M ? nst_chroma_name(s->header.chroma) : "",
+		        s->header.range == NST_RANGE_FULL ? " full range" : "", rate,
 		        format_name(s->out_format), s->w, s->h, output_name(s), (double)s->o.steady,
 		        s->o.no_pipeline ? "read, stylized and written in turn" : "pipelined");
 	}
