@@ -455,6 +455,14 @@ int nst_bench_winograd_tile(enum nst_backend backend, int block, int in_channels
  * container's --cpus sets it); at least 1.  The default thread count, and the most threads a
  * session's thread pool starts. */
 int nst_cpu_count(void);
+/* How many more bytes this process can allocate without swapping or being refused: the least of
+ * the kernel's MemAvailable, the headroom under its cgroup's memory limit (a container's) and
+ * under its address-space limit (ulimit -v).  0 when none can be read. */
+size_t nst_memory_available(void);
+/* A run given no memory limit (the CLI without --max-memory, nst_stylize) is planned within this
+ * share of what the process holds plus nst_memory_available(): the rest is for what the kernel
+ * and the process need beside the arena (page tables, thread stacks, libraries' buffers). */
+#define NST_AVAILABLE_MEMORY_SHARE 0.9
 
 const char *nst_backend_name(enum nst_backend backend);
 /* Whether this build and CPU can run the backend. */

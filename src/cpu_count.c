@@ -76,15 +76,6 @@ static int path_limit(const char *base, const char *cgroup, bool v2) {
 	return limit;
 }
 
-/* Whether a comma-separated controller list names "cpu". */
-static bool names_cpu(const char *controllers) {
-	const size_t n = strlen("cpu");
-	for (const char *p = controllers; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, "cpu", n) && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root) {
 	FILE *f = fopen(cgroup_file, "r");
 	if (!f)
@@ -92,20 +83,17 @@ int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root) {
 	char line[CGROUP_PATH_BYTES];
 	int limit = 0;
 	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = '\0';
-		/* "ID:CONTROLLERS:PATH"; cgroup v2 is "0::PATH" */
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2 || c2[1] != '/')
+		const char *controllers, *cgroup;
+		bool v2;
+		if (!nst_cgroup_entry(line, &controllers, &cgroup, &v2))
 			continue;
-		*c1 = *c2 = '\0';
-		const char *controllers = c1 + 1, *cgroup = c2 + 1;
 		char base[CGROUP_PATH_BYTES];
-		if (!strcmp(line, "0") && controllers[0] == '\0') {
+		if (v2) {
 			/* v2: mounted at the root, or at root/unified beside v1's controllers (hybrid). */
 			limit = tighter(limit, path_limit(root, cgroup, true));
 			if ((size_t)snprintf(base, sizeof base, "%s/unified", root) < sizeof base)
 				limit = tighter(limit, path_limit(base, cgroup, true));
-		} else if (names_cpu(controllers) &&
+		} else if (nst_cgroup_names(controllers, "cpu") &&
 		           (size_t)snprintf(base, sizeof base, "%s/%s", root, controllers) < sizeof base) {
 			limit = tighter(limit, path_limit(base, cgroup, false));
 		}

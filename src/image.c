@@ -40,7 +40,6 @@
 #define NST_IMAGE_READ_CHUNK ((size_t)64 << 10)
 #define NST_JPEG_DEFAULT_QUALITY 92
 #define KIB 1024.0
-#define MIB (1024.0 * 1024.0)
 
 static const char stdin_name[] = "standard input";
 
@@ -94,7 +93,7 @@ void image_budget_free(struct image_budget *budget, void *pointer) {
 
 /* "12.3 MiB", "4.9 KiB" or "17 bytes" into text [32]. */
 static const char *byte_size(size_t bytes, char *text) {
-	if (bytes >= (size_t)1 << 20) snprintf(text, 32, "%.1f MiB", (double)bytes / MIB);
+	if (bytes >= (size_t)1 << 20) snprintf(text, 32, "%.1f MiB", (double)bytes / NST_MIB);
 	else if (bytes >= (size_t)1 << 10) snprintf(text, 32, "%.1f KiB", (double)bytes / KIB);
 	else snprintf(text, 32, "%zu bytes", bytes);
 	return text;

@@ -36,6 +36,7 @@ void nst_arena_init(struct nst_arena *arena, void *base, size_t size);
 void *nst_arena_alloc(struct nst_arena *arena, size_t bytes);
 /* count elements of size bytes each; a product beyond size_t sets arena->overflow. */
 void *nst_arena_alloc_array(struct nst_arena *arena, size_t size, size_t count);
+#define NST_MIB (1024.0 * 1024.0) /* bytes in a MiB, for messages */
 #define NST_ARENA_NEW(arena, type, count) ((type *)nst_arena_alloc_array((arena), sizeof(type), (size_t)(count)))
 
 /* ---------------------------------------------------------------------------------------------
@@ -483,6 +484,12 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
  * and v1's cpu.cfs_quota_us / cpu.cfs_period_us over the cgroup and those above it; 0 for none.
  * (nst_cpu_count's; the paths are parameters for the tests.) */
 int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root);
+/* One line of /proc/self/cgroup ("ID:CONTROLLERS:PATH"; v2's "0::PATH") split in place into
+ * *controllers (empty for v2) and *path (from its '/'); *v2 for cgroup v2's line.  false (nothing
+ * set) for a line that is not one. */
+bool nst_cgroup_entry(char *line, const char **controllers, const char **path, bool *v2);
+/* Whether a comma-separated controller list ("cpu,cpuacct") names name exactly. */
+bool nst_cgroup_names(const char *controllers, const char *name);
 
 /* Deterministic generator (splitmix64 seeding xoshiro256**) for NST_INIT_RANDOM and the tests. */
 struct nst_rng { uint64_t s[4]; };

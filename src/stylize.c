@@ -73,7 +73,9 @@ static enum nst_status optimize(const struct nst_stylize_options *o, const struc
 	struct nst_weights *weights = NULL;
 	struct nst_scales *scales = NULL;
 	void *arena = NULL;
-	struct nst_scales_options so = {.n_scales = sched.n};
+	/* within the memory available (tiles where the picture needs more), as the CLI plans */
+	struct nst_scales_options so = {.n_scales = sched.n,
+	                                .max_bytes = (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)nst_memory_available())};
 	for (int i = 0; i < sched.n && st == NST_OK; i++) {
 		if ((st = at_size(photo, sched.size[i], &content[i])) == NST_OK)
 			st = at_size(painting, sched.size[i], &style[i]); /* --style-scale 1 */
@@ -171,6 +173,12 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 	}
 	if (st != NST_OK)
 		goto done;
+	const size_t available = nst_memory_available();
+	if (available && total > available) {
+		st = nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "the run needs %.1f MiB, more than the %.0f MiB available here",
+		              (double)total / NST_MIB, (double)available / NST_MIB);
+		goto done;
+	}
 	if (!(arena = nst_arena_allocate(total))) {
 		st = nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot allocate the %zu bytes of the plan", total);
 		goto done;

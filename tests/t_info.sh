@@ -11,6 +11,15 @@ out=$($NST info 2>&1); rc=$?
 for line in "^nst [0-9.]* \\(commit " "^kernels:  compiled in: .*; chosen here: " "^xnnpack:  built in: " "^fp16:     " "^threads:  [0-9]+ usable here"; do
 	grep -qE "$line" <<<"$out" && ok "nst info: $(grep -m1 -E "$line" <<<"$out")" || bad "nst info has no line '$line'"
 done
+# the memory nst plans against: ulimit -v lowers it (not under qemu or ASan, which reserve more
+# address space than such a limit leaves)
+mem=$(sed -n 's/^memory:   \([0-9]*\) MiB available here.*/\1/p' <<<"$out")
+[ -n "$mem" ] && [ "$mem" -gt 0 ] && ok "nst info: $mem MiB available" || bad "nst info's memory line: $(grep '^memory' <<<"$out")"
+if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst"; then
+	low=$( (ulimit -v 409600 && $NST info) 2>&1 | sed -n 's/^memory:   \([0-9]*\) MiB available here.*/\1/p')
+	[ -n "$low" ] && [ "$low" -gt 0 ] && [ "$low" -lt 400 ] && ok "under ulimit -v 400 MiB: $low MiB available" ||
+		bad "under ulimit -v 400 MiB, nst info says '$low' MiB available"
+fi
 bin=$(cd "$BUILD" && pwd)
 grep -qE "^optimization weights .*: $bin/vgg19(-distilled)?\.nstw$" <<<"$out" && ok "the default weights and where" ||
 	bad "nst info's weights line: $(grep '^optimization' <<<"$out")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measured peak RSS stays within 10% of the plan plus the process's baseline (what it held
 # before the arena: code, libraries, pictures, the weights map), and --max-memory refuses a run
-# whose plan does not fit, before anything runs.
+# whose plan does not fit, before anything runs; without it, the memory available is the budget.
 set -euo pipefail
 name=t_memory
 . "$(dirname "$0")/lib.sh"
@@ -28,5 +28,33 @@ elif [ $? -ne 3 ] || [ -e "$tmp/o.png" ]; then
 	bad "--max-memory: wrong exit code or an output was written"
 else
 	ok "--max-memory below the plan refused: $(cat "$tmp/err")"
+fi
+
+# Without --max-memory, the memory available to the process is the budget (nst_memory_available,
+# here lowered by ulimit -v to 95% of the whole picture's plan): the optimization paints in
+# tiles, saying why; a one-pass run that cannot fit is refused before it runs.  Not under qemu or
+# ASan, whose own address space such a limit cannot hold.
+if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst"; then
+	big=(-c "$SHARED/images/astronaut.png" -s "$SHARED/images/starry_night.jpg" -o "$tmp/big.png" --size 640 --scales 640
+		--line-search none)
+	whole=$($NST "${big[@]}" -n 0 2>&1 | sed -n 's/^nst: memory plan \([0-9.]*\) MiB.*/\1/p')
+	limit=$(awk -v q="$whole" 'BEGIN { printf "%d", q * 1024 * 0.95 }')
+	rm -f "$tmp/big.png"
+	rc=0
+	(ulimit -v "$limit" && $NST "${big[@]}" -n 1 2>"$tmp/err") || rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$tmp/big.png" ] && grep -q "needs more than the [0-9]* MiB available here: painted in tiles" "$tmp/err" &&
+		grep -q "^nst: tiled memory plan" "$tmp/err"; then
+		ok "plan $whole MiB under ulimit -v $((limit / 1024)) MiB: $(grep "available here" "$tmp/err"); $(grep "tiled memory plan" "$tmp/err")"
+	else
+		bad "plan $whole MiB under ulimit -v $((limit / 1024)) MiB: exit $rc: $(cat "$tmp/err")"
+	fi
+	rc=0
+	(ulimit -v 307200 && $NST --model candy -c "$SHARED/images/astronaut.png" --size 3000 -q -o "$tmp/big.png" 2>"$tmp/err") || rc=$?
+	if [ "$rc" -eq 3 ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] &&
+		grep -q "the run needs [0-9.]* MiB, more than the [0-9]* MiB available here (nst info): give a smaller --size" "$tmp/err"; then
+		ok "one-pass beyond the memory available: $(cat "$tmp/err")"
+	else
+		bad "one-pass beyond the memory available: exit $rc: $(cat "$tmp/err")"
+	fi
 fi
 finish

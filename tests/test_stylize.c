@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "internal.h"
@@ -125,6 +127,42 @@ static struct nst_stylize_options one_pass_options(enum nst_mode mode, const cha
 	return o;
 }
 
+/* A run that needs more than the memory available (here: an address-space limit 64 MiB above what
+ * the process maps) is refused before it allocates, naming both.  Not under qemu or a sanitizer,
+ * whose own mappings such a limit would starve. */
+#define HEADROOM_BYTES ((rlim_t)64 << 20)
+#define OVER_MEMORY_SIZE 4000 /* candy at 4000 px plans about 1.8 GiB */
+static void over_memory_check(struct nst_stylize_options *o, const struct nst_image *photo) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	(void)o, (void)photo;
+#else
+	const char *emu = getenv("NST_EMU");
+	if (emu && *emu)
+		return;
+	struct rlimit before, low;
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long long pages = 0;
+	const bool read = f && fscanf(f, "%llu", &pages) == 1;
+	if (f)
+		fclose(f);
+	if (!read || getrlimit(RLIMIT_AS, &before) != 0)
+		return;
+	low = before;
+	low.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + HEADROOM_BYTES;
+	CHECK(setrlimit(RLIMIT_AS, &low) == 0, "setrlimit");
+	const size_t available = nst_memory_available();
+	struct nst_image out = {0};
+	struct nst_diag diag = {{0}};
+	o->size = OVER_MEMORY_SIZE;
+	const enum nst_status st = nst_stylize(o, photo, NULL, &out, &diag);
+	setrlimit(RLIMIT_AS, &before);
+	CHECK(available > 0 && available <= HEADROOM_BYTES, "ulimit -v: %zu bytes available", available);
+	CHECK(st == NST_ERR_OVER_MEMORY_LIMIT && strstr(diag.message, "MiB available here") && !out.rgb,
+	      "beyond the memory available: %s: %s", nst_status_string(st), diag.message);
+	nst_image_free(&out);
+#endif
+}
+
 /* A trained network (make weights builds it): nst_stylize = nst_fast_run on the same pixels, and --size. */
 static void trained_checks(const char *candy, struct nst_rng *rng) {
 	struct nst_weights *w = network(candy);
@@ -161,6 +199,7 @@ static void trained_checks(const char *candy, struct nst_rng *rng) {
 	st = nst_stylize(&o, &photo, NULL, &out, &diag);
 	CHECK(st == NST_OK && out.width == 60 && out.height == 44, "trained --size 60: %dx%d", out.width, out.height);
 	nst_image_free(&out);
+	over_memory_check(&o, &photo);
 	free(want);
 	nst_image_free(&photo);
 }

@@ -916,8 +916,17 @@ static int stylize(const struct fast_cli *c, const struct network *net, const st
 
 /* The arena for a plan of total_bytes, rounded up to its alignment; NULL (after the message) if
  * it cannot be had. */
-static void *alloc_arena(size_t total_bytes, size_t *bytes) {
+/* The arena of the plan, refused before anything runs when it is more than this machine has
+ * available (an allocation the kernel overcommits would end in the OOM killer mid-run); smaller:
+ * the options that would shrink it, for the message. */
+static void *alloc_arena(size_t total_bytes, size_t *bytes, const char *smaller) {
 	*bytes = total_bytes;
+	const size_t available = nst_memory_available();
+	if (available && total_bytes > available) {
+		cli_fail(EXIT_MEMORY, "the run needs %.1f MiB, more than the %.0f MiB available here (nst info): %s",
+		         (double)total_bytes / MIB, (double)available / MIB, smaller);
+		return NULL;
+	}
 	void *arena = nst_arena_allocate(total_bytes);
 	if (!arena)
 		cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", (double)total_bytes / MIB);
@@ -955,7 +964,7 @@ static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int
 		fprintf(stderr, "nst: %s\n", plan.notice);
 	size_t bytes;
 	*plan_bytes = plan.total_bytes;
-	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
+	if (!(*arena = alloc_arena(plan.total_bytes, &bytes, "give a smaller --size")))
 		return EXIT_MEMORY;
 	sigset_t mask;
 	cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
@@ -1025,7 +1034,10 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 		fprintf(stderr, "nst: %s\n", plan.notice);
 	size_t bytes;
 	*plan_bytes = plan.total_bytes;
-	if (!(*arena = alloc_arena(plan.total_bytes, &bytes)))
+	char smaller[128];
+	snprintf(smaller, sizeof smaller, "give a smaller --size (the photos' side) or --style-size (the paintings', %d px here)",
+	         sw > sh ? sw : sh);
+	if (!(*arena = alloc_arena(plan.total_bytes, &bytes, smaller)))
 		return EXIT_MEMORY;
 	sigset_t mask;
 	cli_signals_block(&mask);

@@ -447,11 +447,23 @@ static int load_pictures(const struct cli *c, const struct nst_schedule *sched, 
  * scale's budget leaves room for them and for what the process holds already. */
 #define HELD_PICTURE_COPIES 2
 
-/* The plan of every scale: one session each, or tiles where a scale exceeds --tile or --max-memory. */
+/* The memory a run is planned within: --max-memory, else NST_AVAILABLE_MEMORY_SHARE of what the
+ * process holds and can still get; 0: no limit known. */
+static size_t memory_budget(const struct cli *c, size_t *available) {
+	*available = nst_memory_available();
+	if (c->max_memory || !*available)
+		return c->max_memory;
+	return cli_rss_now() + (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)*available);
+}
+
+/* The plan of every scale: one session each, or tiles where a scale exceeds --tile, --max-memory
+ * or (without it) the memory available here. */
 static int plan_scales(const struct cli *c, const struct nst_weights *weights, const struct nst_schedule *sched,
                        const struct pictures *pic, struct nst_scales_plan *plan) {
+	size_t available;
+	const size_t budget = memory_budget(c, &available);
 	struct nst_scales_options so = {.n_scales = sched->n, .tiles = {c->tile, c->tile_overlap, c->tile_sweeps, 0},
-	                                .max_bytes = c->max_memory};
+	                                .max_bytes = budget};
 	for (int i = 0; i < sched->n; i++) {
 		so.problems[i] = (struct nst_problem){pic->content[i].width, pic->content[i].height, c->n_styles, {0}, {0}};
 		for (int k = 0; k < c->n_styles; k++) {
@@ -466,7 +478,17 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	const enum nst_status st = nst_scales_plan(weights, &c->options, &so, plan, &diag);
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && c->max_memory) /* the limit is the option's */
 		return cli_fail(EXIT_MEMORY, "--max-memory: %s", diag.message);
-	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, "plan");
+	if (st == NST_ERR_OVER_MEMORY_LIMIT && budget) /* the machine's */
+		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info): %s", cli_mib(available), diag.message);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, "plan");
+	bool tiled_by_memory = false;
+	for (int i = 0; i < plan->n_scales; i++)
+		tiled_by_memory = tiled_by_memory || (plan->tiled[i] && !c->tile);
+	if (tiled_by_memory && !c->max_memory && !c->quiet)
+		fprintf(stderr, "nst: the whole picture needs more than the %.0f MiB available here: painted in tiles "
+		        "(--max-memory sets the budget, --size a smaller picture)\n", cli_mib(available));
+	return EXIT_OK;
 }
 
 /* The plan the memory line shows: the largest whole-picture scale's, else the top tile session's. */

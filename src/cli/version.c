@@ -38,4 +38,10 @@ void cli_print_version(FILE *f) {
 	        yes_no(nst_fast_precision_available(NST_BACKEND_AUTO, NST_PRECISION_FP16)),
 	        yes_no(nst_precision_available(NST_BACKEND_XNNPACK, NST_PRECISION_FP16)));
 	fprintf(f, "threads:  %d usable here\n", nst_cpu_count());
+	const size_t memory = nst_memory_available();
+	if (memory)
+		fprintf(f, "memory:   %.0f MiB available here (runs that need more are painted in tiles, or refused)\n",
+		        cli_mib(memory));
+	else
+		fprintf(f, "memory:   unknown here (no /proc/meminfo)\n");
 }
