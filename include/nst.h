@@ -456,12 +456,15 @@ int nst_bench_winograd_tile(enum nst_backend backend, int block, int in_channels
  * session's thread pool starts. */
 int nst_cpu_count(void);
 /* How many more bytes this process can allocate without swapping or being refused: the least of
- * the kernel's MemAvailable, the headroom under its cgroup's memory limit (a container's) and
- * under its address-space limit (ulimit -v).  0 when none can be read. */
+ * the kernel's MemAvailable, the headroom under its cgroups' memory limits (a container's; the
+ * working set counted without the page cache the kernel can drop) and under its address-space
+ * limit (ulimit -v, less the stacks of nst_cpu_count() threads).  0 when none can be read. */
 size_t nst_memory_available(void);
-/* A run given no memory limit (the CLI without --max-memory, nst_stylize) is planned within this
- * share of what the process holds plus nst_memory_available(): the rest is for what the kernel
- * and the process need beside the arena (page tables, thread stacks, libraries' buffers). */
+/* An optimization given no memory limit is planned within this share of the memory available
+ * (the CLI without --max-memory: of what the process holds plus nst_memory_available();
+ * nst_stylize: of nst_memory_available()), in tiles where the whole picture needs more: the rest
+ * is for what the kernel and the process need beside the arena (page tables, libraries' buffers).
+ * A one-pass run, which cannot tile, is refused only beyond nst_memory_available(). */
 #define NST_AVAILABLE_MEMORY_SHARE 0.9
 
 const char *nst_backend_name(enum nst_backend backend);

@@ -115,8 +115,6 @@ static void measure(struct nst_scales_plan *p) {
 	p->total_bytes = m.plan.total_bytes;
 }
 
-static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
-
 /* A scale in tiles: their plan within what the budget leaves beside the caller's and the driver's. */
 static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_scales_options *so, int i,
                                   struct nst_scales_plan *p, struct nst_diag *diag) {
@@ -124,7 +122,7 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 	if (so->max_bytes && so->max_bytes <= held)
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
 		                "a limit of %.1f MiB leaves nothing for the run: what the caller holds (the process, its "
-		                "pictures) and the hand-over between scales take %.1f MiB already", mib(so->max_bytes), mib(held));
+		                "pictures) and the hand-over between scales take %.1f MiB already", (double)so->max_bytes / NST_MIB, (double)held / NST_MIB);
 	struct nst_tile_options to = so->tiles;
 	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
 	return nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);

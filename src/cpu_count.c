@@ -22,25 +22,13 @@ static int quota_cpus(long long quota, long long period) {
 	return cpus > INT_MAX ? INT_MAX : (int)cpus;
 }
 
-static bool read_ll(const char *dir, const char *file, long long *out) {
-	char path[CGROUP_PATH_BYTES];
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
-		return false;
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	const bool ok = fscanf(f, "%lld", out) == 1;
-	fclose(f);
-	return ok;
-}
-
 /* One cgroup folder's CPU limit: v2's cpu.max ("max 100000" or "QUOTA PERIOD"), v1's
  * cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us.  0: none, or no such files. */
 static int folder_limit(const char *dir, bool v2) {
 	long long quota = 0, period = 0;
 	if (!v2)
-		return read_ll(dir, "cpu.cfs_quota_us", &quota) && quota != CGROUP_V1_NO_QUOTA &&
-		               read_ll(dir, "cpu.cfs_period_us", &period)
+		return nst_cgroup_number(dir, "cpu.cfs_quota_us", &quota) && quota != CGROUP_V1_NO_QUOTA &&
+		               nst_cgroup_number(dir, "cpu.cfs_period_us", &period)
 		           ? quota_cpus(quota, period)
 		           : 0;
 	char path[CGROUP_PATH_BYTES], max[32];
@@ -58,47 +46,14 @@ static int folder_limit(const char *dir, bool v2) {
 
 static int tighter(int a, int b) { return a == 0 ? b : (b == 0 || a < b) ? a : b; }
 
-/* The tightest limit of a cgroup and every cgroup above it, up to base (a limit applies to the
- * cgroups below it; inside a container the base itself is the container's cgroup). */
-static int path_limit(const char *base, const char *cgroup, bool v2) {
-	char dir[CGROUP_PATH_BYTES];
-	const size_t base_len = strlen(base);
-	if ((size_t)snprintf(dir, sizeof dir, "%s%s", base, cgroup) >= sizeof dir)
-		return 0;
-	int limit = 0;
-	for (;;) {
-		limit = tighter(limit, folder_limit(dir, v2));
-		char *slash = strrchr(dir, '/');
-		if (strlen(dir) <= base_len || !slash || (size_t)(slash - dir) < base_len)
-			break;
-		*slash = '\0';
-	}
-	return limit;
+static void visit_cpu(void *context, const char *dir, bool v2) {
+	int *limit = context;
+	*limit = tighter(*limit, folder_limit(dir, v2));
 }
 
 int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root) {
-	FILE *f = fopen(cgroup_file, "r");
-	if (!f)
-		return 0;
-	char line[CGROUP_PATH_BYTES];
 	int limit = 0;
-	while (fgets(line, sizeof line, f)) {
-		const char *controllers, *cgroup;
-		bool v2;
-		if (!nst_cgroup_entry(line, &controllers, &cgroup, &v2))
-			continue;
-		char base[CGROUP_PATH_BYTES];
-		if (v2) {
-			/* v2: mounted at the root, or at root/unified beside v1's controllers (hybrid). */
-			limit = tighter(limit, path_limit(root, cgroup, true));
-			if ((size_t)snprintf(base, sizeof base, "%s/unified", root) < sizeof base)
-				limit = tighter(limit, path_limit(base, cgroup, true));
-		} else if (nst_cgroup_names(controllers, "cpu") &&
-		           (size_t)snprintf(base, sizeof base, "%s/%s", root, controllers) < sizeof base) {
-			limit = tighter(limit, path_limit(base, cgroup, false));
-		}
-	}
-	fclose(f);
+	nst_cgroup_walk(cgroup_file, root, "cpu", visit_cpu, &limit);
 	return limit;
 }
 

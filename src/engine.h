@@ -49,7 +49,7 @@ void nst_engine_release(struct nst_engine *engine);
 /* A thread pool for `threads` work slots (NULL below 2): at most nst_cpu_count() threads run
  * them, so that more slots than CPUs do not fight over the CPUs; the work is still split into
  * `threads` slots, each with its own scratch, so the result is the same.  (nst_engine_start's;
- * tests/test_cpu_count.c checks it directly.) */
+ * tests/test_machine_limits.c checks it directly.) */
 pthreadpool_t nst_pool_create(int threads);
 
 /*

@@ -484,12 +484,22 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
  * and v1's cpu.cfs_quota_us / cpu.cfs_period_us over the cgroup and those above it; 0 for none.
  * (nst_cpu_count's; the paths are parameters for the tests.) */
 int nst_cgroup_cpu_limit(const char *cgroup_file, const char *root);
-/* One line of /proc/self/cgroup ("ID:CONTROLLERS:PATH"; v2's "0::PATH") split in place into
- * *controllers (empty for v2) and *path (from its '/'); *v2 for cgroup v2's line.  false (nothing
- * set) for a line that is not one. */
-bool nst_cgroup_entry(char *line, const char **controllers, const char **path, bool *v2);
-/* Whether a comma-separated controller list ("cpu,cpuacct") names name exactly. */
-bool nst_cgroup_names(const char *controllers, const char *name);
+/* The cgroups of cgroup_file (/proc/self/cgroup's format) under the mount root (/sys/fs/cgroup):
+ * visit(context, folder, v2) for each v2 cgroup's folder (under root and root/unified) and each v1
+ * hierarchy naming controller (under root/CONTROLLERS), then for every folder above it up to that
+ * mount's root (a limit applies to the cgroups below it; in a container the mount's root is the
+ * container's own cgroup, and a path the mount does not have ends there too).  src/cgroup.c */
+typedef void (*nst_cgroup_visit_fn)(void *context, const char *dir, bool v2);
+void nst_cgroup_walk(const char *cgroup_file, const char *root, const char *controller, nst_cgroup_visit_fn visit,
+                     void *context);
+/* The number a cgroup file dir/file starts with; false when there is none ("max") or no file. */
+bool nst_cgroup_number(const char *dir, const char *file, long long *out);
+/* The headroom under the memory limits of the cgroups of cgroup_file under root (v2 memory.max,
+ * v1 memory.limit_in_bytes) over the cgroup and those above it: the tightest limit less the
+ * cgroup's working set (memory.current / memory.usage_in_bytes less the page cache the kernel can
+ * drop: memory.stat's inactive_file / total_inactive_file), at least 1; 0 for no limit.
+ * (nst_memory_available's; the paths are parameters for the tests.) */
+size_t nst_cgroup_memory_headroom(const char *cgroup_file, const char *root);
 
 /* Deterministic generator (splitmix64 seeding xoshiro256**) for NST_INIT_RANDOM and the tests. */
 struct nst_rng { uint64_t s[4]; };

@@ -1,10 +1,10 @@
 /*
  * How much more memory this process can get (include/nst.h): the least of the kernel's estimate
  * of what can be allocated without swapping (/proc/meminfo's MemAvailable), the headroom under
- * its own cgroup's memory limit (v2 memory.max or v1 memory.limit_in_bytes, less what it uses: a
- * container's --memory) and the headroom under its address-space limit (RLIMIT_AS - VmSize:
- * ulimit -v).
+ * its cgroups' memory limits (a container's --memory) and the headroom under its address-space
+ * limit (ulimit -v).
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +13,12 @@
 #include "internal.h"
 
 #define LINE_BYTES 4096
-#define KIB 1024u
+#define KIB 1024ull
 #define CGROUP_ROOT "/sys/fs/cgroup"
+/* A thread's stack when RLIMIT_STACK sets none (glibc's default on Linux). */
+#define DEFAULT_THREAD_STACK_BYTES ((size_t)8 << 20)
 
-/* The tighter of two limits, 0 meaning none. */
-static size_t least(size_t a, size_t b) { return a == 0 ? b : (b == 0 || a < b) ? a : b; }
+static size_t to_size(unsigned long long v) { return v > SIZE_MAX ? SIZE_MAX : (size_t)v; }
 
 /* A "Name:   123 kB" line's bytes from a /proc file, or 0. */
 static size_t proc_kib(const char *path, const char *name) {
@@ -31,68 +32,65 @@ static size_t proc_kib(const char *path, const char *name) {
 		if (!strncmp(line, name, n) && line[n] == ':' && sscanf(line + n + 1, "%llu", &kib) == 1)
 			break;
 	fclose(f);
-	return kib > SIZE_MAX / KIB ? SIZE_MAX : (size_t)(kib * KIB);
+	return kib > ULLONG_MAX / KIB ? SIZE_MAX : to_size(kib * KIB);
 }
 
-/* A cgroup file holding one number ("max" or unreadable: 0). */
-static unsigned long long cgroup_number(const char *dir, const char *file) {
-	char path[LINE_BYTES];
-	unsigned long long v = 0;
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+/* A "name 123" line's number from a cgroup's memory.stat, or 0. */
+static long long stat_value(const char *dir, const char *name) {
+	char path[LINE_BYTES], line[LINE_BYTES];
+	if ((size_t)snprintf(path, sizeof path, "%s/memory.stat", dir) >= sizeof path)
 		return 0;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
+	long long v = 0;
+	const size_t n = strlen(name);
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, name, n) && line[n] == ' ' && sscanf(line + n + 1, "%lld", &v) == 1)
+			break;
 	fclose(f);
 	return v;
 }
 
-static size_t headroom(unsigned long long limit, unsigned long long used) {
-	if (limit == 0)
-		return 0; /* none */
-	return limit > used ? (size_t)(limit - used < SIZE_MAX ? limit - used : SIZE_MAX) : 1;
+/* The tightest headroom so far; SIZE_MAX: no limit seen. */
+static void visit_memory(void *context, const char *dir, bool v2) {
+	size_t *room = context;
+	long long limit, used;
+	if (!nst_cgroup_number(dir, v2 ? "memory.max" : "memory.limit_in_bytes", &limit) || limit <= 0 ||
+	    !nst_cgroup_number(dir, v2 ? "memory.current" : "memory.usage_in_bytes", &used))
+		return; /* "max", or not this controller's folder */
+	const long long working = used - stat_value(dir, v2 ? "inactive_file" : "total_inactive_file");
+	const size_t here = limit > working ? to_size((unsigned long long)(limit - working)) : 1;
+	if (here < *room)
+		*room = here;
 }
 
-/* The headroom under the memory limit of this process's cgroup (v2 "0::PATH": memory.max -
- * memory.current; v1 "N:...memory...:PATH": memory.limit_in_bytes - memory.usage_in_bytes), or 0
- * (no limit, or unreadable).  A v1 "no limit" is a huge number, which MemAvailable undercuts. */
-static size_t cgroup_headroom(void) {
-	FILE *f = fopen("/proc/self/cgroup", "r");
-	if (!f)
-		return 0;
-	char line[LINE_BYTES], dir[LINE_BYTES];
-	size_t room = 0;
-	while (fgets(line, sizeof line, f)) {
-		const char *controllers, *path;
-		bool v2;
-		if (!nst_cgroup_entry(line, &controllers, &path, &v2))
-			continue;
-		if (!strcmp(path, "/"))
-			path = ""; /* the root: no "//" */
-		if (v2) {
-			if ((size_t)snprintf(dir, sizeof dir, CGROUP_ROOT "%s", path) < sizeof dir)
-				room = least(room, headroom(cgroup_number(dir, "memory.max"), cgroup_number(dir, "memory.current")));
-		} else if (nst_cgroup_names(controllers, "memory") &&
-		           (size_t)snprintf(dir, sizeof dir, CGROUP_ROOT "/memory%s", path) < sizeof dir) {
-			room = least(room, headroom(cgroup_number(dir, "memory.limit_in_bytes"),
-			                            cgroup_number(dir, "memory.usage_in_bytes")));
-		}
-	}
-	fclose(f);
-	return room;
+size_t nst_cgroup_memory_headroom(const char *cgroup_file, const char *root) {
+	size_t room = SIZE_MAX;
+	nst_cgroup_walk(cgroup_file, root, "memory", visit_memory, &room);
+	return room == SIZE_MAX ? 0 : room;
 }
 
-/* RLIMIT_AS - VmSize (ulimit -v), or 0 for none. */
+/* RLIMIT_AS less VmSize and the stacks of the threads a run starts (ulimit -v), at least 1; 0 for
+ * no limit. */
 static size_t address_space_headroom(void) {
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+	struct rlimit as, stack;
+	if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY)
 		return 0;
-	const size_t used = proc_kib("/proc/self/status", "VmSize");
-	return rl.rlim_cur > used ? (size_t)(rl.rlim_cur - used) : 1;
+	const size_t per_thread = getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY
+	                              ? to_size(stack.rlim_cur)
+	                              : DEFAULT_THREAD_STACK_BYTES;
+	const unsigned long long used =
+		(unsigned long long)proc_kib("/proc/self/status", "VmSize") + (unsigned long long)nst_cpu_count() * per_thread;
+	return as.rlim_cur > used ? to_size(as.rlim_cur - used) : 1;
 }
 
 size_t nst_memory_available(void) {
-	return least(least(proc_kib("/proc/meminfo", "MemAvailable"), cgroup_headroom()), address_space_headroom());
+	const size_t sources[] = {proc_kib("/proc/meminfo", "MemAvailable"),
+	                          nst_cgroup_memory_headroom("/proc/self/cgroup", CGROUP_ROOT), address_space_headroom()};
+	size_t least = SIZE_MAX;
+	for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
+		if (sources[i] && sources[i] < least)
+			least = sources[i];
+	return least == SIZE_MAX ? 0 : least;
 }

@@ -73,9 +73,11 @@ static enum nst_status optimize(const struct nst_stylize_options *o, const struc
 	struct nst_weights *weights = NULL;
 	struct nst_scales *scales = NULL;
 	void *arena = NULL;
-	/* within the memory available (tiles where the picture needs more), as the CLI plans */
-	struct nst_scales_options so = {.n_scales = sched.n,
-	                                .max_bytes = (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)nst_memory_available())};
+	/* within the memory available (tiles where the picture needs more), as the CLI plans; what this
+	 * process holds already is not known here, so the share is of what it can still get */
+	const size_t available = nst_memory_available(),
+	             share = (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)available);
+	struct nst_scales_options so = {.n_scales = sched.n, .max_bytes = available && !share ? 1 : share};
 	for (int i = 0; i < sched.n && st == NST_OK; i++) {
 		if ((st = at_size(photo, sched.size[i], &content[i])) == NST_OK)
 			st = at_size(painting, sched.size[i], &style[i]); /* --style-scale 1 */
@@ -173,7 +175,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 	}
 	if (st != NST_OK)
 		goto done;
-	const size_t available = nst_memory_available();
+	const size_t available = nst_memory_available(); /* one pass cannot tile: refused only where it cannot fit */
 	if (available && total > available) {
 		st = nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "the run needs %.1f MiB, more than the %.0f MiB available here",
 		              (double)total / NST_MIB, (double)available / NST_MIB);

@@ -36,20 +36,27 @@ fi
 # ASan, whose own address space such a limit cannot hold.
 if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst"; then
 	big=(-c "$SHARED/images/astronaut.png" -s "$SHARED/images/starry_night.jpg" -o "$tmp/big.png" --size 640 --scales 640
-		--line-search none)
+		--line-search none --threads 2)
 	whole=$($NST "${big[@]}" -n 0 2>&1 | sed -n 's/^nst: memory plan \([0-9.]*\) MiB.*/\1/p')
 	limit=$(awk -v q="$whole" 'BEGIN { printf "%d", q * 1024 * 0.95 }')
 	rm -f "$tmp/big.png"
 	rc=0
-	(ulimit -v "$limit" && $NST "${big[@]}" -n 1 2>"$tmp/err") || rc=$?
-	if [ "$rc" -eq 0 ] && [ -s "$tmp/big.png" ] && grep -q "needs more than the [0-9]* MiB available here: painted in tiles" "$tmp/err" &&
+	(ulimit -v "$limit" && timeout 120 $NST "${big[@]}" -n 1 2>"$tmp/err") || rc=$?
+	if [ "$rc" -eq 0 ] && [ -s "$tmp/big.png" ] && grep -q "needs more than 90% of the [0-9]* MiB available here: painted in tiles" "$tmp/err" &&
 		grep -q "^nst: tiled memory plan" "$tmp/err"; then
 		ok "plan $whole MiB under ulimit -v $((limit / 1024)) MiB: $(grep "available here" "$tmp/err"); $(grep "tiled memory plan" "$tmp/err")"
 	else
 		bad "plan $whole MiB under ulimit -v $((limit / 1024)) MiB: exit $rc: $(cat "$tmp/err")"
 	fi
 	rc=0
-	(ulimit -v 307200 && $NST --model candy -c "$SHARED/images/astronaut.png" --size 3000 -q -o "$tmp/big.png" 2>"$tmp/err") || rc=$?
+	(ulimit -v "$limit" && timeout 120 $NST "${big[@]}" -n 1 --checkpoint-every 1 -q 2>"$tmp/err") || rc=$?
+	if [ "$rc" -eq 3 ] && grep -q "would be painted in tiles, and --resume, --checkpoint-every and --dump-grad do not work with tiles: free memory" "$tmp/err"; then
+		ok "--checkpoint-every where memory forces tiles: exit 3, $(cat "$tmp/err")"
+	else
+		bad "--checkpoint-every where memory forces tiles: exit $rc: $(cat "$tmp/err")"
+	fi
+	rc=0
+	(ulimit -v 307200 && timeout 120 $NST --model candy -c "$SHARED/images/astronaut.png" --size 3000 -q -o "$tmp/big.png" 2>"$tmp/err") || rc=$?
 	if [ "$rc" -eq 3 ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] &&
 		grep -q "the run needs [0-9.]* MiB, more than the [0-9]* MiB available here (nst info): give a smaller --size" "$tmp/err"; then
 		ok "one-pass beyond the memory available: $(cat "$tmp/err")"

@@ -85,6 +85,21 @@ static void test_yuv(void) {
 	memset(rgb, 0, sizeof rgb);
 	nst_rgb_to_yuv(&rgb[0][0][0], W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, yuv, scratch);
 	CHECK(yuv[0] == 0 && yuv[W * H] == 128, "black, full range: Y %d", yuv[0]);
+	/* and back: full-range Y 0 / 255 with neutral chroma are black / white (limited range would
+	 * take them below black and above white: 0 and 255 too, so Y 128 tells them apart: 128 in full
+	 * range, 130 in limited) */
+	memset(yuv, 128, sizeof yuv);
+	memset(yuv, 0, (size_t)W * H);
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, &back[0][0][0]);
+	CHECK(back[3][3][0] == 0 && back[3][3][1] == 0 && back[3][3][2] == 0, "full range Y 0: black (%d)", back[3][3][0]);
+	memset(yuv, 255, (size_t)W * H);
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, &back[0][0][0]);
+	CHECK(back[3][3][0] == 255 && back[3][3][2] == 255, "full range Y 255: white (%d)", back[3][3][0]);
+	memset(yuv, 128, (size_t)W * H);
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, NST_RANGE_FULL, &back[0][0][0]);
+	const int full_grey = back[3][3][1];
+	nst_yuv_to_rgb(yuv, W, H, NST_CHROMA_420JPEG, NST_RANGE_LIMITED, &back[0][0][0]);
+	CHECK(full_grey == 128 && back[3][3][1] == 130, "Y 128: %d in full range, %d in limited", full_grey, back[3][3][1]);
 	/* pure red, full range (JFIF): Y 76 (0.299 x 255), Cb 85, Cr 255 */
 	for (int y = 0; y < H; y++)
 		for (int x = 0; x < W; x++)

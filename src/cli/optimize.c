@@ -453,13 +453,14 @@ static size_t memory_budget(const struct cli *c, size_t *available) {
 	*available = nst_memory_available();
 	if (c->max_memory || !*available)
 		return c->max_memory;
-	return cli_rss_now() + (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)*available);
+	const size_t held = cli_rss_now(), share = (size_t)(NST_AVAILABLE_MEMORY_SHARE * (double)*available);
+	return share > SIZE_MAX - held ? SIZE_MAX : held + (share > 0 ? share : 1);
 }
 
 /* The plan of every scale: one session each, or tiles where a scale exceeds --tile, --max-memory
  * or (without it) the memory available here. */
 static int plan_scales(const struct cli *c, const struct nst_weights *weights, const struct nst_schedule *sched,
-                       const struct pictures *pic, struct nst_scales_plan *plan) {
+                       const struct pictures *pic, struct nst_scales_plan *plan, size_t *tiled_for_memory) {
 	size_t available;
 	const size_t budget = memory_budget(c, &available);
 	struct nst_scales_options so = {.n_scales = sched->n, .tiles = {c->tile, c->tile_overlap, c->tile_sweeps, 0},
@@ -479,15 +480,18 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && c->max_memory) /* the limit is the option's */
 		return cli_fail(EXIT_MEMORY, "--max-memory: %s", diag.message);
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && budget) /* the machine's */
-		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info): %s", cli_mib(available), diag.message);
+		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info), so the run's budget is %.0f%% of it: %s",
+		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
-	bool tiled_by_memory = false;
+	*tiled_for_memory = 0;
 	for (int i = 0; i < plan->n_scales; i++)
-		tiled_by_memory = tiled_by_memory || (plan->tiled[i] && !c->tile);
-	if (tiled_by_memory && !c->max_memory && !c->quiet)
-		fprintf(stderr, "nst: the whole picture needs more than the %.0f MiB available here: painted in tiles "
-		        "(--max-memory sets the budget, --size a smaller picture)\n", cli_mib(available));
+		if (plan->tiled[i] && !c->tile && !c->max_memory)
+			*tiled_for_memory = available;
+	if (*tiled_for_memory && !c->quiet)
+		fprintf(stderr, "nst: the whole picture needs more than %.0f%% of the %.0f MiB available here: painted in "
+		        "tiles (--max-memory sets the budget, --size a smaller picture)\n", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
+		        cli_mib(available));
 	return EXIT_OK;
 }
 
@@ -812,11 +816,19 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	nst_options_network_defaults(&c->options, weights, c->given); /* what the command line left to the network */
-	if ((rc = plan_scales(c, weights, &sched, &pic, &plan)) != EXIT_OK)
+	size_t tiled_for_memory = 0;
+	if ((rc = plan_scales(c, weights, &sched, &pic, &plan, &tiled_for_memory)) != EXIT_OK)
 		goto done;
 	bool any_tiled = false;
 	for (int i = 0; i < plan.n_scales; i++)
 		any_tiled = any_tiled || plan.tiled[i];
+	if (any_tiled && tiled_for_memory && (c->resume || c->checkpoint_every || c->dump_grad)) {
+		rc = cli_fail(EXIT_MEMORY, "the whole picture needs more than %.0f%% of the %.0f MiB available here, so it would "
+		              "be painted in tiles, and --resume, --checkpoint-every and --dump-grad do not work with tiles: "
+		              "free memory, or give a smaller --size", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
+		              cli_mib(tiled_for_memory));
+		goto done;
+	}
 	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
 		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
 		goto done;

@@ -70,7 +70,7 @@ static void usage(FILE *f) {
 	        "                           more are reduced to them)\n"
 	        "      --max-memory SIZE    keep the run within SIZE (>= 1M: 512M, 2G): a scale whose plan exceeds it\n"
 	        "                           is optimized in tiles, the largest that fit; refused if none does\n"
-	        "                           (default: 90%% of the memory available here, as nst info says)\n"
+	        "                           (default: what nst holds plus 90%% of the memory available, nst info)\n"
 	        "      --tile N             optimize scales larger than N px in overlapping tiles of N px\n"
 	        "      --tile-overlap N     pixels neighbouring tiles share (default: a quarter of the tile)\n"
 	        "      --tile-sweeps N      passes over the tiles (default 2; odd passes shift the grid)\n"

@@ -200,9 +200,9 @@ int cli_output_check(struct cli_file *f, const char *what, const char *name, enu
 	if (!S_ISDIR(st.st_mode))
 		return cli_fail(EXIT_FAILURE_RUN, "%s %s: %s is not a folder", what, name, folder);
 	const int e = probe_folder(f->path, folder);
-	if (e)
+	if (e) /* ENOENT in a folder that exists: /proc, /sys */
 		return cli_fail(EXIT_FAILURE_RUN, "%s %s: cannot write in the folder %s: %s", what, name, folder,
-		                strerror(e));
+		                e == ENOENT ? "no file can be made there" : strerror(e));
 	real_path(f, f->path);
 	return EXIT_OK;
 }

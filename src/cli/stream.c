@@ -408,9 +408,10 @@ static bool write_frame(struct cli_stream *s, const uint8_t *rgb) {
 	} else {
 		const void *bytes = rgb;
 		if (s->out_format != CLI_FRAMES_RGB24) {
-			/* the range the input had (raw input: limited) */
-			nst_rgb_to_yuv(rgb, s->w, s->h, s->out_format == CLI_FRAMES_Y4M ? s->header.chroma : NST_CHROMA_420JPEG,
-			               s->header.range, s->encoded, s->yuv_scratch);
+			/* Y4M: the range the input had (its header says so); raw I420, which has no header: limited */
+			const bool y4m = s->out_format == CLI_FRAMES_Y4M;
+			nst_rgb_to_yuv(rgb, s->w, s->h, y4m ? s->header.chroma : NST_CHROMA_420JPEG,
+			               y4m ? s->header.range : NST_RANGE_LIMITED, s->encoded, s->yuv_scratch);
 			bytes = s->encoded;
 		}
 		static const char frame_line[] = NST_Y4M_FRAME_MAGIC "\n";

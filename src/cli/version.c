@@ -43,5 +43,5 @@ void cli_print_version(FILE *f) {
 		fprintf(f, "memory:   %.0f MiB available here (runs that need more are painted in tiles, or refused)\n",
 		        cli_mib(memory));
 	else
-		fprintf(f, "memory:   unknown here (no /proc/meminfo)\n");
+		fprintf(f, "memory:   unknown here (no MemAvailable in /proc/meminfo, no cgroup or ulimit -v limit)\n");
 }
