@@ -85,6 +85,8 @@ rc=${PIPESTATUS[0]}
 expect_error 2 "style-blend is for --model arbitrary" --model "$M" -c "$C" --style-blend 1,2 -o "$tmp/out.png"
 expect_error 2 "--format is the extension of results in a directory" --model "$M" -c "$C" --format jpg -o "$tmp/out.png"
 expect_error 2 "-c - and -s - both read standard input" --model arbitrary -c - -s - -o "$tmp/out.png" <"$C"
+expect_error 2 "-c - and -s - both read standard input" --model arbitrary -c - -s - -o "$tmp/out.png" </dev/null
+expect_error 2 "-s is for --model arbitrary" --model "$M" -c - -s - -o "$tmp/out.png" </dev/null
 no_output=(/proc/nst-out.png) expect_error 1 "-o /proc/nst-out.png: cannot write in the folder /proc" --model "$M" -c "$C" -o /proc/nst-out.png
 head -c $((64 * 48 * 3 * 2)) /dev/urandom >"$tmp/clip.rgb"
 expect_error 2 "frames go out as raw RGB24.*-o DIR/" --model "$M" -c "$tmp/clip.rgb" --frame-size 64x48 -o "$tmp/out.png"

@@ -247,6 +247,10 @@ printf 'YUV4MPEG2 W200000 H64 F25:1\n' >"$tmp/huge.y4m"
 fails_with 1 "beyond the limit" $NST --model candy -c - -o - <"$tmp/huge.y4m" && ok "absurd size refused"
 printf 'YUV4MPEG2 W96 H64 F25:1 C422\n' >"$tmp/422.y4m"
 fails_with 1 "C422 is not supported" $NST --model candy -c - -o - <"$tmp/422.y4m" && ok "4:2:2 refused, naming what is read"
+# a usage error is said at once, not after the (live, silent) stream's first bytes
+start=$(date +%s)
+{ fails_with 2 "-s is for --model arbitrary" timeout 10 $NST --model candy -s "$tmp/painting.png" -c - --frame-size ${W}x$H -o - &&
+	[ $(($(date +%s) - start)) -lt 5 ] && ok "a usage error before the stream's first bytes"; } < <(sleep 12)
 fails_with 2 "--frame-size: 'x' is not WxH" $NST --model candy -c - --frame-size x -o - </dev/null && ok "--frame-size checked"
 fails_with 2 "--steady is for frame streams" $NST --model candy -c "$tmp/frames/f_1.png" --steady 0.5 -o "$tmp/p.png" &&
 	ok "a stream option on a picture: usage"

@@ -1060,16 +1060,13 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 static int check_paintings(const struct fast_cli *c, bool arbitrary, const char *model_path) {
 	if (arbitrary && c->n_styles == 0)
 		return cli_fail(EXIT_USAGE, "the arbitrary-style network needs a painting: give -s PAINTING");
-	const int stdin_rc = cli_stdin_once(c->n_contents == 1 ? c->contents[0] : NULL, c->styles, c->n_styles, NULL);
-	if (stdin_rc != EXIT_OK)
-		return stdin_rc;
 	if (!arbitrary && (c->n_styles || c->n_blend || c->style_size))
 		return cli_fail(EXIT_USAGE, "%s: %s is for --model arbitrary; a trained network has its painting built in",
 		                model_path, c->n_styles ? "-s" : c->n_blend ? "--style-blend" : "--style-size");
 	if (!arbitrary && c->alpha >= 0.0f)
 		return cli_fail(EXIT_USAGE, "%s: --alpha is the arbitrary-style network's; a trained one takes --strength",
 		                model_path);
-	return EXIT_OK;
+	return cli_stdin_once(c->n_contents == 1 ? c->contents[0] : NULL, c->styles, c->n_styles, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1104,10 +1101,12 @@ static int run_stream(struct fast_cli *c) {
 	if ((rc = find_model(c->model, model_buf, sizeof model_buf, &model_path)) != EXIT_OK)
 		return rc;
 	cli_signals_install();
-	if ((rc = cli_stream_open(&c->stream, &stream, &w, &h)) != EXIT_OK || (rc = open_model(model_path, &weights)) != EXIT_OK)
+	/* the command line is checked before the stream is opened: opening waits for its first bytes */
+	if ((rc = open_model(model_path, &weights)) != EXIT_OK)
 		goto done;
 	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
-	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
+	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK ||
+	    (rc = cli_stream_open(&c->stream, &stream, &w, &h)) != EXIT_OK)
 		goto done;
 	if (arbitrary) {
 		int sw, sh;
@@ -1177,17 +1176,17 @@ static int run_pictures(struct fast_cli *c) {
 	    (rc = check_outputs(c, &list, model_path, &out_file, &raw_file, &sheet_file)) != EXIT_OK)
 		goto done;
 	cli_signals_install();
+	/* the network and its options before any picture is read (standard input can be read once) */
+	if ((rc = open_model(model_path, &weights)) != EXIT_OK)
+		goto done;
+	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
+	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
+		goto done;
 
 	int plan_w = 0, plan_h = 0;
 	long long plan_area = 0;
 	plan_size(c, &list, &stdin_img, &plan_w, &plan_h, &plan_area, &failures, &first_code);
 	if (failures == list.n)
-		goto done;
-
-	if ((rc = open_model(model_path, &weights)) != EXIT_OK)
-		goto done;
-	const bool arbitrary = nst_weights_arch(weights) == NST_ARCH_ARBITRARY;
-	if ((rc = check_paintings(c, arbitrary, model_path)) != EXIT_OK)
 		goto done;
 	size_t plan_bytes = 0, baseline = 0; /* baseline: the process before the arena (code, libraries, weights) */
 	if (arbitrary) {
