@@ -88,9 +88,9 @@ static size_t address_space_headroom(void) {
 size_t nst_memory_available(void) {
 	const size_t sources[] = {proc_kib("/proc/meminfo", "MemAvailable"),
 	                          nst_cgroup_memory_headroom("/proc/self/cgroup", CGROUP_ROOT), address_space_headroom()};
-	size_t least = SIZE_MAX;
+	size_t least = 0; /* none yet; a source beyond size_t (a 32-bit process) counts as SIZE_MAX */
 	for (size_t i = 0; i < sizeof sources / sizeof sources[0]; i++)
-		if (sources[i] && sources[i] < least)
+		if (sources[i] && (!least || sources[i] < least))
 			least = sources[i];
-	return least == SIZE_MAX ? 0 : least;
+	return least;
 }
