@@ -915,10 +915,9 @@ static int stylize(const struct fast_cli *c, const struct network *net, const st
 }
 
 /* The arena for a plan of total_bytes, rounded up to its alignment; NULL (after the message) if
- * it cannot be had. */
-/* The arena of the plan, refused before anything runs when it is more than this machine has
- * available (an allocation the kernel overcommits would end in the OOM killer mid-run); smaller:
- * the options that would shrink it, for the message. */
+ * it cannot be had, or (before anything runs) when it is more than this machine has available: an
+ * allocation the kernel overcommits would end in the OOM killer mid-run.  smaller: the options
+ * that would shrink it, for the message. */
 static void *alloc_arena(size_t total_bytes, size_t *bytes, const char *smaller) {
 	*bytes = total_bytes;
 	const size_t available = nst_memory_available();
