@@ -72,11 +72,18 @@ static bool plausible_tga(const uint8_t *bytes, size_t size) {
 	return type >= 1 && type <= 3 && (bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32);
 }
 
+/* GIF's 6-byte signature, either version. */
+#define GIF_SIGNATURE_BYTES 6
+static bool gif_signature(const uint8_t *bytes, size_t size) {
+	return size >= GIF_SIGNATURE_BYTES && (memcmp(bytes, "GIF87a", GIF_SIGNATURE_BYTES) == 0 ||
+	                                       memcmp(bytes, "GIF89a", GIF_SIGNATURE_BYTES) == 0);
+}
+
 /* A JPEG whose first segment is JFIF's APP0 or Exif's APP1 names it right after its length. */
 #define JPEG_ID_AT 6 /* SOI (2), marker (2), length (2) */
 const char *nst_picture_signature(const uint8_t *bytes, size_t size) {
 	if (image_is_png(bytes, size)) return "PNG";
-	if (size >= 6 && (memcmp(bytes, "GIF87a", 6) == 0 || memcmp(bytes, "GIF89a", 6) == 0)) return "GIF";
+	if (gif_signature(bytes, size)) return "GIF";
 	if (size >= JPEG_ID_AT + 5 && bytes[0] == JPEG_MARKER && bytes[1] == JPEG_SOI && bytes[2] == JPEG_MARKER &&
 	    ((bytes[3] == JPEG_APP0 && memcmp(bytes + JPEG_ID_AT, "JFIF", 5) == 0) ||
 	     (bytes[3] == JPEG_APP1 && memcmp(bytes + JPEG_ID_AT, "Exif", 5) == 0)))
@@ -129,7 +136,7 @@ bool image_sniff_size(const uint8_t *bytes, size_t size, int64_t *width, int64_t
 		*height = be32(bytes + 20);
 		return true;
 	}
-	if (size >= 10 && (memcmp(bytes, "GIF87a", 6) == 0 || memcmp(bytes, "GIF89a", 6) == 0)) {
+	if (size >= 10 && gif_signature(bytes, size)) { /* the logical screen's size follows */
 		*width = le16(bytes + 6);
 		*height = le16(bytes + 8);
 		return true;
