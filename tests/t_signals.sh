@@ -133,6 +133,18 @@ rc=$?
 [ $rc -eq 130 ] && is_png "$tmp/hup.png" && [ -s "$tmp/hup.png.ckpt" ] && grep -q "resume" "$tmp/err" && ok \
 	|| bad "SIGHUP: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
+# SIGHUP in a run of two scales: the picture so far, and a message that says no checkpoint is kept
+rm -f "$tmp/two."*
+$NST "${run[@]}" --scales 16,32 -n 200 -o "$tmp/two.png" --log "$tmp/two.csv" 2>"$tmp/err" &
+pid=$!
+wait_rows 3 "$tmp/two.csv" $pid && kill -HUP $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && is_png "$tmp/two.png" && [ ! -e "$tmp/two.png.ckpt" ] &&
+	grep -q "at scale 1 of 2: wrote the picture so far to .*; no checkpoint: only a run of one scale" "$tmp/err" &&
+	ok "SIGHUP in a run of two scales: $(tail -n 1 "$tmp/err")" ||
+	bad "SIGHUP in a run of two scales: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
+
 # Standard error closed: the progress lines go nowhere, not into the log.
 rm -f "$tmp/closed.csv"
 $NST "${run[@]}" -n 3 --line-search none --print-every 1 -o "$tmp/closed.png" --log "$tmp/closed.csv" 2>&-

@@ -488,10 +488,6 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	for (int i = 0; i < plan->n_scales; i++)
 		if (plan->tiled[i] && !c->tile && !c->max_memory)
 			*tiled_for_memory = available;
-	if (*tiled_for_memory && !c->quiet)
-		fprintf(stderr, "nst: the whole picture needs more than %.0f%% of the %.0f MiB available here: painted in "
-		        "tiles (--max-memory sets the budget, --size a smaller picture)\n", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
-		        cli_mib(available));
 	return EXIT_OK;
 }
 
@@ -643,7 +639,8 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		                "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good "
 		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, c->output);
 	if (e->st == NST_ERR_INTERRUPTED && !e->resumable)
-		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s",
+		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s; no "
+		                "checkpoint: only a run of one scale without tiles can be resumed (--scales N runs one)",
 		                cli_stop_signal(), e->scale + 1, e->n_scales, c->output);
 	if (e->st == NST_ERR_INTERRUPTED && !c->checkpoint)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s; no checkpoint: -o is %s (--checkpoint FILE keeps one to resume from)",
@@ -830,9 +827,14 @@ static int run(struct cli *c) {
 		goto done;
 	}
 	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
-		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles");
+		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles (%s)",
+		              c->tile ? "--tile asks for them" : "--max-memory needs them");
 		goto done;
 	}
+	if (tiled_for_memory && !c->quiet)
+		fprintf(stderr, "nst: the whole picture needs more than %.0f%% of the %.0f MiB available here: painted in "
+		        "tiles (--max-memory sets the budget, --size a smaller picture)\n", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
+		        cli_mib(tiled_for_memory));
 	if (any_tiled && (rc = check_tiled_save_names(c, &plan, weights_path)) != EXIT_OK)
 		goto done;
 	if (plan.n_scales == 1 && !plan.tiled[0]) /* a run that can be resumed */
