@@ -121,7 +121,8 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 		r->have_pending = false;
 	}
 	if (r->have_pending && (r->pending.sweep != q->sweep || r->pending.tile != q->tile)) {
-		print_pending(r, false); /* the tile's last step */
+		print_pending(r, true); /* the tile's last step: a line per tile at least (its own steps may
+		                         * never reach a multiple of --print-every when it converges early) */
 		r->printed_step = p->step; /* the next tile's start is not an iteration's end */
 	} else if (r->have_pending && r->pending.row.step != p->step) {
 		print_pending(r, false); /* its step is over */
