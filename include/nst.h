@@ -776,8 +776,8 @@ const float *nst_tiled_picture(const struct nst_tiled *tiled);
  *     nst_scales_release(scales); nst_arena_free(arena);
  *
  * Stepping scale by scale (nst_scales_next, then nst_scales_run_scale) lets the caller act between
- * a scale's start and its run: evaluate the first gradient, or load a checkpoint (one scale without
- * tiles).
+ * a scale's start and its run: evaluate the first gradient, or load a checkpoint (which starts
+ * the checkpoint's scale: any scale that runs as one session).
  * ------------------------------------------------------------------------------------------- */
 
 /* Most scales of one run, and where the default schedule starts. */
@@ -887,8 +887,16 @@ enum nst_status nst_scales_image(struct nst_scales *scales, uint8_t *rgb);
 /* The current scale's session, NULL while none runs or the scale runs in tiles: its rows,
  * convergence, first gradient (nst_session_evaluate). */
 struct nst_session *nst_scales_session(struct nst_scales *scales);
-/* Checkpoints of a run of one scale without tiles (NST_ERR_INVALID_ARGUMENT otherwise), as
- * nst_session_save_checkpoint / nst_session_load_checkpoint; load after that scale's start. */
+/* Loss rows of the run so far, over its scales (the rows a log of the run has). */
+int nst_scales_rows(const struct nst_scales *scales);
+/* Checkpoints of the current scale when it runs as one session (NST_ERR_INVALID_ARGUMENT while
+ * it runs in tiles), as nst_session_save_checkpoint / nst_session_load_checkpoint with the
+ * scale's place in the run.  A load, before the first nst_scales_next or after any, starts the
+ * checkpoint's scale (its picture from the file, not handed over) and continues its rows and
+ * seconds: nst_scales_run_scale then finishes that scale and nst_scales_next goes on from it.  A
+ * checkpoint of another number of scales, another size at that scale, or a scale this plan tiles
+ * is refused (NST_ERR_INVALID_ARGUMENT).  Once the last scale has started (the weights are
+ * released), only a checkpoint of that scale loads. */
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *scales, const char *path, struct nst_diag *diag);
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *scales, const char *path, struct nst_diag *diag);
 

@@ -3,17 +3,20 @@
  * exactly (Adam bit for bit; L-BFGS with its history).  The targets are recomputed from the same
  * pictures and options, which a fingerprint in the header checks.
  *
- * File (version 2): the header below, the arrays of checkpoint_arrays in order, then the CRC-32
+ * File (version 3): the header below, the arrays of checkpoint_arrays in order, then the CRC-32
  * (nst_crc32, little-endian) of every byte before it.  A load checks, in this order: the magic,
  * the version, the size this session's checkpoints have, the CRC over the whole file (so one
- * flipped bit anywhere is "corrupted", never a different run), then the options and pictures
- * (the fingerprint: "other pictures or options"), then every field against its bounds and the
- * others (a file with a right CRC and wrong fields was crafted or written by a broken build).
+ * flipped bit anywhere is "corrupted", never a different run), the place in a coarse-to-fine run,
+ * then the options and pictures (the fingerprint: "other pictures or options"), then every field
+ * against its bounds and the others (a file with a right CRC and wrong fields was crafted or
+ * written by a broken build).  Version 2 (nst 0.2) is version 3 without the place at the end of
+ * its header: a run of one scale, still read.
  * The optimizer's part goes through its interface (src/optimizer.h): the arrays it lists, the
  * scalars of its record, its own checks.
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +26,9 @@
 #include "session.h"
 
 #define CHECKPOINT_MAGIC "NSTC"
-#define CHECKPOINT_VERSION 2u
+#define CHECKPOINT_VERSION 3u
+#define CHECKPOINT_VERSION_ONE_SCALE 2u /* the header up to reserved2: scale 0 of 1 */
+#define CHECKPOINT_READ_BYTES (16u * 1024u) /* the CRC of a file read before any session holds it */
 #define CHECKPOINT_CRC_BYTES sizeof(uint32_t)
 
 struct checkpoint_header {
@@ -45,8 +50,19 @@ struct checkpoint_header {
 	uint32_t searching;        /* taken inside a line search: resume starts it again (row, evals, t,
 	                            * x and grad are the search's start) */
 	uint32_t reserved2;        /* 0 */
+	/* Version 3: the session's place in a coarse-to-fine run (struct nst_checkpoint_place). */
+	uint32_t scale, n_scales;
+	int32_t rows_before;
+	uint32_t reserved3;        /* 0 */
+	double seconds_before;
 };
-_Static_assert(sizeof(struct checkpoint_header) == 168, "the checkpoint header has no padding");
+_Static_assert(sizeof(struct checkpoint_header) == 192, "the checkpoint header has no padding");
+#define HEADER_ONE_SCALE_BYTES offsetof(struct checkpoint_header, scale)
+_Static_assert(HEADER_ONE_SCALE_BYTES == 168, "version 2's header is version 3's without the place");
+
+static size_t header_bytes(uint32_t version) {
+	return version == CHECKPOINT_VERSION_ONE_SCALE ? HEADER_ONE_SCALE_BYTES : sizeof(struct checkpoint_header);
+}
 
 /* The arrays of a checkpoint, in file order: the run's picture, its gradient and the last good
  * picture (an optimizer may save others in their place), then the optimizer's. */
@@ -58,11 +74,11 @@ static int checkpoint_arrays(const struct nst_session *s, bool saving, struct ns
 	return s->optimizer.ops->arrays(&s->optimizer, saving, out, 3);
 }
 
-/* Bytes of this session's checkpoint file: header, arrays, CRC. */
-static size_t checkpoint_bytes(const struct nst_session *s) {
+/* Bytes of this session's checkpoint file of a version: header, arrays, CRC. */
+static size_t checkpoint_bytes(const struct nst_session *s, uint32_t version) {
 	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
 	const int n_arrays = checkpoint_arrays(s, false, arrays);
-	size_t bytes = sizeof(struct checkpoint_header) + CHECKPOINT_CRC_BYTES;
+	size_t bytes = header_bytes(version) + CHECKPOINT_CRC_BYTES;
 	for (int i = 0; i < n_arrays; i++)
 		bytes += arrays[i].bytes;
 	return bytes;
@@ -103,7 +119,13 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 }
 
 enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const char *path, struct nst_diag *diag) {
-	if (!s || !path || !s->prepared)
+	const struct nst_checkpoint_place alone = {0, 1, 0, 0.0};
+	return nst_session_save_checkpoint_at(s, path, &alone, diag);
+}
+
+enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, const char *path,
+                                               const struct nst_checkpoint_place *place, struct nst_diag *diag) {
+	if (!s || !path || !place || !s->prepared)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no prepared session to checkpoint");
 	const struct nst_run_state *r = &s->run;
 	struct checkpoint_header h;
@@ -146,6 +168,10 @@ enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const c
 	h.search_gtd = rec.search_gtd;
 	h.searching = rec.searching;
 	h.config_crc = config_fingerprint(s);
+	h.scale = (uint32_t)place->scale;
+	h.n_scales = (uint32_t)place->n_scales;
+	h.rows_before = place->rows_before;
+	h.seconds_before = place->seconds_before;
 	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
 	const int n_arrays = checkpoint_arrays(s, true, arrays);
 	uint32_t crc = crc_value(0, &h, sizeof h);
@@ -234,40 +260,141 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 	return s->optimizer.ops->check(&s->optimizer, &rec);
 }
 
+/* The header of an open checkpoint of file_size bytes: the magic and the version checked, a
+ * version 2 header's place filled in (scale 0 of 1). */
+static enum nst_status read_header(FILE *f, const char *path, long long file_size, struct checkpoint_header *h,
+                                   struct nst_diag *diag) {
+	memset(h, 0, sizeof *h);
+	if (fread(h, HEADER_ONE_SCALE_BYTES, 1, f) != 1)
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path, file_size);
+	if (memcmp(h->magic, CHECKPOINT_MAGIC, 4) != 0)
+		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+		                "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)",
+		                path);
+	if (h->version == 1)
+		return nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
+		                "checkpoint %s has version 1: made by an older nst (this build reads versions %u and %u: start "
+		                "the run again), or corrupted", path, CHECKPOINT_VERSION_ONE_SCALE, CHECKPOINT_VERSION);
+	if (h->version != CHECKPOINT_VERSION && h->version != CHECKPOINT_VERSION_ONE_SCALE)
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads versions %u and %u",
+		                path, h->version, CHECKPOINT_VERSION_ONE_SCALE, CHECKPOINT_VERSION);
+	if (h->version == CHECKPOINT_VERSION_ONE_SCALE) {
+		h->n_scales = 1;
+		return NST_OK;
+	}
+	if (fread((char *)h + HEADER_ONE_SCALE_BYTES, sizeof *h - HEADER_ONE_SCALE_BYTES, 1, f) != 1)
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path, file_size);
+	return NST_OK;
+}
+
+/* Whether the header's place is one a run can be at: NULL if so, else the field's name. */
+static const char *place_error(const struct checkpoint_header *h) {
+	if (h->reserved3 != 0)
+		return "reserved";
+	if (h->n_scales < 1 || h->n_scales > NST_MAX_SCALES || h->scale >= h->n_scales)
+		return "scale";
+	if (h->rows_before < 0 || h->rows_before > NST_CHECKPOINT_MAX_ROWS || (h->scale == 0 && h->rows_before != 0))
+		return "rows before its scale";
+	if (!isfinite(h->seconds_before) || h->seconds_before < 0.0 || (h->scale == 0 && h->seconds_before != 0.0))
+		return "seconds before its scale";
+	return NULL;
+}
+
+/* A checkpoint opened for reading, a regular file (its size in *file); NULL with the failure said. */
+static FILE *open_checkpoint(const char *path, struct stat *file, enum nst_status *st, struct nst_diag *diag) {
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		*st = nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), file) != 0 || !S_ISREG(file->st_mode)) {
+		fclose(f);
+		*st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
+		return NULL;
+	}
+	return f;
+}
+
+static uint32_t trailer_value(const uint8_t *trailer) {
+	return (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 | (uint32_t)trailer[3] << 24;
+}
+
+enum nst_status nst_checkpoint_read_place(const char *path, struct nst_checkpoint_place *place, int *width,
+                                          int *height, struct nst_diag *diag) {
+	if (!path || !place || !width || !height)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_checkpoint_read_place: a required argument is NULL");
+	struct stat file;
+	struct checkpoint_header h;
+	enum nst_status st = NST_OK;
+	FILE *f = open_checkpoint(path, &file, &st, diag);
+	if (!f)
+		return st;
+	if ((st = read_header(f, path, (long long)file.st_size, &h, diag)) == NST_OK) {
+		/* The rest through the CRC, so that a flipped bit in the place is "corrupted" here too. */
+		const size_t head = header_bytes(h.version);
+		uint32_t crc = crc_value(0, &h, head);
+		uint8_t chunk[CHECKPOINT_READ_BYTES];
+		size_t left = (uint64_t)file.st_size >= head + CHECKPOINT_CRC_BYTES
+		                  ? (size_t)file.st_size - head - CHECKPOINT_CRC_BYTES : 0;
+		bool complete = left > 0;
+		while (complete && left > 0) {
+			const size_t n = left < sizeof chunk ? left : sizeof chunk;
+			complete = fread(chunk, 1, n, f) == n;
+			crc = crc_value(crc, chunk, n);
+			left -= n;
+		}
+		uint8_t trailer[CHECKPOINT_CRC_BYTES];
+		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+		const char *bad_field = NULL;
+		if (!complete)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: %lld bytes (truncated?)", path,
+			              (long long)file.st_size);
+		else if (crc != trailer_value(trailer))
+			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path,
+			              trailer_value(trailer), crc);
+		else if ((bad_field = place_error(&h)) != NULL || h.width < 1 || h.height < 1 || h.width > INT32_MAX ||
+		         h.height > INT32_MAX)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
+			              path, bad_field ? bad_field : "size");
+	}
+	fclose(f);
+	if (st != NST_OK)
+		return st;
+	*place = (struct nst_checkpoint_place){(int)h.scale, (int)h.n_scales, h.rows_before, h.seconds_before};
+	*width = (int)h.width;
+	*height = (int)h.height;
+	return NST_OK;
+}
+
 enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
-	if (!s || !path)
+	struct nst_checkpoint_place alone = {0, 1, 0, 0.0};
+	return nst_session_load_checkpoint_at(s, path, &alone, diag);
+}
+
+enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char *path,
+                                               struct nst_checkpoint_place *place, struct nst_diag *diag) {
+	if (!s || !path || !place)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
 	if (!s->prepared) {
 		const enum nst_status st = nst_session_prepare(s);
 		if (st != NST_OK)
 			return nst_fail(diag, st, "cannot prepare the session to resume");
 	}
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
 	struct stat file;
-	const size_t expected = checkpoint_bytes(s);
 	struct checkpoint_header h;
 	bool touched = false; /* the session's buffers hold part of the file */
 	enum nst_status st = NST_OK;
-	if (fstat(fileno(f), &file) != 0 || !S_ISREG(file.st_mode)) {
-		st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
-	} else if (fread(&h, sizeof h, 1, f) != 1) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
-		              "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path,
-		              (long long)file.st_size);
-	} else if (memcmp(h.magic, CHECKPOINT_MAGIC, 4) != 0) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-		              "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)", path);
-	} else if (h.version == 1) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_VERSION,
-		              "checkpoint %s has version 1 (an older nst); this build reads version %u: start the run again", path,
-		              CHECKPOINT_VERSION);
-	} else if (h.version != CHECKPOINT_VERSION) {
-		st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
-		              "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads version %u", path,
-		              h.version, CHECKPOINT_VERSION);
-	} else if ((uint64_t)file.st_size != (uint64_t)expected) {
+	FILE *f = open_checkpoint(path, &file, &st, diag);
+	if (!f)
+		return st;
+	if ((st = read_header(f, path, (long long)file.st_size, &h, diag)) != NST_OK) {
+		/* said */
+	} else if ((uint64_t)file.st_size != (uint64_t)checkpoint_bytes(s, h.version)) {
 		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
 		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
 		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
@@ -276,12 +403,12 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
 		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
-		                      (long long)file.st_size, expected);
+		                      (long long)file.st_size, checkpoint_bytes(s, h.version));
 	} else {
 		/* The whole file through the CRC, the arrays straight into the session's buffers. */
 		struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
 		const int n_arrays = checkpoint_arrays(s, false, arrays);
-		uint32_t crc = crc_value(0, &h, sizeof h);
+		uint32_t crc = crc_value(0, &h, header_bytes(h.version));
 		uint8_t trailer[CHECKPOINT_CRC_BYTES];
 		touched = true;
 		bool complete = true;
@@ -290,8 +417,7 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
 		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
-		const uint32_t stored = (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 |
-		                        (uint32_t)trailer[3] << 24;
+		const uint32_t stored = trailer_value(trailer);
 		const char *bad_field = NULL;
 		if (!complete)
 			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
@@ -299,6 +425,14 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 		else if (crc != stored)
 			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path, stored, crc);
+		else if ((bad_field = place_error(&h)) != NULL)
+			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
+			              path, bad_field);
+		else if (h.scale != (uint32_t)place->scale || h.n_scales != (uint32_t)place->n_scales)
+			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			              "checkpoint %s was made at scale %u of a run of %u, this is scale %d of %d; resume with the same "
+			              "command", path, h.scale + 1, h.n_scales, place->scale + 1, place->n_scales);
 		else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
 		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
 		         h.config_crc != config_fingerprint(s))
@@ -329,5 +463,7 @@ enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *p
 	r->converged = h.converged;
 	const struct nst_optim_record rec = header_record(&h);
 	s->optimizer.ops->restore(&s->optimizer, &rec);
+	place->rows_before = h.rows_before;
+	place->seconds_before = h.seconds_before;
 	return NST_OK;
 }

@@ -2,7 +2,8 @@
  * Coarse to fine under a memory budget (include/nst.h, "Coarse to fine under a memory budget"):
  * the schedule of scales, each scale's plan (one session, or picture tiles when it does not fit the
  * budget), and the driver that runs the scales in turn, handing each one's picture over to the next
- * in float.
+ * in float, and its checkpoints: a scale run as one session is checkpointed as that session at
+ * its place in the run (struct nst_checkpoint_place), and a run resumes at that scale.
  *
  * Memory.  One arena, laid out by one function for planning and for the run: the driver's state,
  * the hand-over's two float pictures (the finished scale's [H][W][3] and the next scale's start
@@ -29,7 +30,7 @@ struct nst_scales {
 	int scale;                                  /* the current scale, -1 before the first */
 	struct nst_session *session;                /* the current scale's, unless tiled */
 	struct nst_tiled *tiles;                    /* the current scale's when tiled */
-	int row_offset, scale_rows;                 /* rows of the scales before, and of this one so far */
+	int row_offset, scale_rows;                 /* rows of the scales before this one, and of this one so far */
 	double seconds_offset, last_seconds;        /* the run's seconds before this scale, and at the last row */
 };
 
@@ -294,8 +295,9 @@ static enum nst_status start_tiles(struct nst_scales *s, int i, struct nst_diag 
 	return NST_OK;
 }
 
-/* Scale i as one session. */
-static enum nst_status start_session(struct nst_scales *s, int i, struct nst_diag *diag) {
+/* Scale i as one session, starting from the previous scale's picture if handed_over (a resumed
+ * scale's picture comes from its checkpoint instead). */
+static enum nst_status start_session(struct nst_scales *s, int i, bool handed_over, struct nst_diag *diag) {
 	enum nst_status st = nst_session_init(s->scale_arena, s->plan.scale_bytes, s->weights, &s->plan.options[i],
 	                                      &s->plan.problems[i], &s->session, diag);
 	if (st != NST_OK)
@@ -308,7 +310,7 @@ static enum nst_status start_session(struct nst_scales *s, int i, struct nst_dia
 		nst_session_set_init_image(s->session, s->init);
 	if ((st = nst_session_prepare(s->session)) != NST_OK)
 		return nst_fail(diag, st, "prepare: %s", nst_status_string(st));
-	if (i > 0 && ((st = nst_session_set_x(s->session, s->start)) != NST_OK ||
+	if (i > 0 && handed_over && ((st = nst_session_set_x(s->session, s->start)) != NST_OK ||
 	              (st = nst_session_restart(s->session)) != NST_OK))
 		return nst_fail(diag, st, "the previous scale's picture: %s", nst_status_string(st));
 	return NST_OK;
@@ -330,10 +332,14 @@ enum nst_status nst_scales_next(struct nst_scales *s, struct nst_diag *diag) {
 		if (st != NST_OK)
 			return st;
 	}
+	if (i > 0) { /* the finished scale's rows and seconds */
+		s->row_offset += s->tiles ? s->scale_rows : nst_session_rows(s->session);
+		s->seconds_offset = s->last_seconds;
+	}
 	release_scale(s);
 	s->scale = i;
 	s->scale_rows = 0;
-	return s->plan.tiled[i] ? start_tiles(s, i, diag) : start_session(s, i, diag);
+	return s->plan.tiled[i] ? start_tiles(s, i, diag) : start_session(s, i, true, diag);
 }
 
 struct row_relay {
@@ -360,11 +366,8 @@ enum nst_status nst_scales_run_scale(struct nst_scales *s, nst_scales_progress_f
 		return NST_ERR_INVALID_ARGUMENT;
 	struct row_relay relay = {s, progress, user};
 	const int iterations = s->plan.iterations[s->scale];
-	const enum nst_status st = s->tiles ? nst_tiled_run(s->tiles, iterations, relay_row, &relay)
-	                                    : nst_session_run(s->session, iterations, relay_row, &relay);
-	s->row_offset += s->tiles ? s->scale_rows : nst_session_rows(s->session);
-	s->seconds_offset = s->last_seconds;
-	return st;
+	return s->tiles ? nst_tiled_run(s->tiles, iterations, relay_row, &relay)
+	                : nst_session_run(s->session, iterations, relay_row, &relay);
 }
 
 enum nst_status nst_scales_run(struct nst_scales *s, nst_scales_progress_fn progress, void *user,
@@ -394,18 +397,57 @@ enum nst_status nst_scales_image(struct nst_scales *s, uint8_t *rgb) {
 
 struct nst_session *nst_scales_session(struct nst_scales *s) { return s ? s->session : NULL; }
 
-static enum nst_status one_session(const struct nst_scales *s, struct nst_diag *diag) {
-	if (!s || !s->session || s->plan.n_scales != 1)
-		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoints need a run of one scale without tiles, started");
-	return NST_OK;
+int nst_scales_rows(const struct nst_scales *s) {
+	if (!s || s->scale < 0)
+		return 0;
+	return s->row_offset + (s->session ? nst_session_rows(s->session) : s->scale_rows);
 }
 
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *s, const char *path, struct nst_diag *diag) {
-	const enum nst_status st = one_session(s, diag);
-	return st != NST_OK ? st : nst_session_save_checkpoint(s->session, path, diag);
+	if (!s || !s->session)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoints need a scale running as one session (not in tiles)");
+	const struct nst_checkpoint_place place = {s->scale, s->plan.n_scales, s->row_offset, s->seconds_offset};
+	return nst_session_save_checkpoint_at(s->session, path, &place, diag);
 }
 
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *path, struct nst_diag *diag) {
-	const enum nst_status st = one_session(s, diag);
-	return st != NST_OK ? st : nst_session_load_checkpoint(s->session, path, diag);
+	if (!s || !path)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_load_checkpoint: a required argument is NULL");
+	struct nst_checkpoint_place place;
+	int width, height;
+	enum nst_status st = nst_checkpoint_read_place(path, &place, &width, &height, diag);
+	if (st != NST_OK)
+		return st;
+	const int k = place.scale;
+	if (place.n_scales != s->plan.n_scales)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "checkpoint %s was made by a run of %d scale%s, this one has %d; resume with the same command",
+		                path, place.n_scales, place.n_scales == 1 ? "" : "s", s->plan.n_scales);
+	if (width != s->plan.problems[k].width || height != s->plan.problems[k].height)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "checkpoint %s was made with other pictures or options (scale %d at %dx%d, here %dx%d); resume "
+		                "with the same command", path, k + 1, width, height, s->plan.problems[k].width,
+		                s->plan.problems[k].height);
+	if (s->plan.tiled[k])
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "checkpoint %s is of scale %d as one session, which this run paints in tiles; resume with the same "
+		                "memory limits", path, k + 1);
+	if (k != s->scale || !s->session) { /* that scale started afresh, its picture from the checkpoint */
+		if (!s->content[k].rgb || !s->weights)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no content picture (or the weights were "
+			                "released: the last scale has started)", k + 1);
+		for (int j = 0; j < s->plan.problems[k].n_styles; j++)
+			if (!s->style[k][j])
+				return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no style picture %d", k + 1, j + 1);
+		release_scale(s);
+		s->scale = k;
+		if ((st = start_session(s, k, false, diag)) != NST_OK)
+			return st;
+	}
+	if ((st = nst_session_load_checkpoint_at(s->session, path, &place, diag)) != NST_OK)
+		return st;
+	s->row_offset = place.rows_before;
+	s->seconds_offset = s->last_seconds = place.seconds_before;
+	s->scale_rows = nst_session_rows(s->session);
+	return NST_OK;
 }

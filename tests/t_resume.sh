@@ -3,6 +3,7 @@
 #  - SIGINT / SIGTERM write the current picture and a checkpoint and exit 130; --resume continues
 #    to exactly the uninterrupted run's picture and loss log (Adam and L-BFGS, bit for bit);
 #  - --checkpoint-every survives a power cut (kill -9);
+#  - the same in a run of two scales, stopped in either;
 #  - a loss that stops being finite writes the last good picture and exits 4;
 #  - a corrupted checkpoint or one from other options is refused.
 set -uo pipefail
@@ -63,6 +64,49 @@ for opt in adam lbfgs; do
 			&& ok "$opt kill -9 + resume: the same loss log" || bad "$opt kill -9 + resume: the loss logs differ"
 	fi
 done
+
+# Coarse to fine: a run of two scales stopped in either scale (SIGINT), or killed after a periodic
+# checkpoint in the second, resumes to the uninterrupted run's picture and log.  The first scale's
+# rows are a one-scale run's at that size: the second scale's rows are counted from there.
+two=(--scales $((SIZE / 2)),$SIZE --scale-iterations $N,$N --optimizer lbfgs)
+$NST "${args[@]}" "${two[@]}" -o "$tmp/full-two.png" --log "$tmp/full-two.csv" || bad "two scales: uninterrupted run"
+$NST "${args[@]}" --scales $((SIZE / 2)) --optimizer lbfgs -o "$tmp/first.png" --log "$tmp/first.csv" || bad "scale 1 alone"
+first=$(($(wc -l <"$tmp/first.csv") - 1))
+for at in "1 6" "2 $((first + 4))"; do
+	set -- $at
+	rm -f "$tmp/two.png" "$tmp/two.png.ckpt" "$tmp/two.csv"
+	interrupt "$tmp/two.png" "$tmp/two.csv" "$2" INT "${two[@]}"
+	rc=$?
+	if [ $rc -ne 130 ] || ! grep -q "at scale $1 of 2, iteration" "$tmp/err"; then
+		bad "two scales, SIGINT in scale $1: exit $rc: $(cat "$tmp/err")"; continue
+	fi
+	$NST "${args[@]}" "${two[@]}" -o "$tmp/two.png" --log "$tmp/two.csv" --resume "$tmp/two.png.ckpt" 2>"$tmp/err" ||
+		bad "two scales: resume after SIGINT in scale $1: $(cat "$tmp/err")"
+	cmp -s "$tmp/full-two.png" "$tmp/two.png" && diff <(cut -d, -f1-5 "$tmp/full-two.csv") <(cut -d, -f1-5 "$tmp/two.csv") >/dev/null &&
+		ok "two scales, SIGINT in scale $1 + resume: the same picture and loss log ($(wc -l <"$tmp/two.csv") lines)" ||
+		bad "two scales, SIGINT in scale $1 + resume: the picture or the log differs"
+	[ ! -e "$tmp/two.png.ckpt" ] || bad "two scales: the finished run left its checkpoint"
+done
+rm -f "$tmp/cut2.png" "$tmp/cut2.ckpt" "$tmp/cut2.csv"
+interrupt "$tmp/cut2.png" "$tmp/cut2.csv" $((first + 14)) KILL "${two[@]}" --checkpoint-every 5 --checkpoint "$tmp/cut2.ckpt"
+if [ ! -s "$tmp/cut2.ckpt" ]; then bad "two scales: --checkpoint-every 5 wrote no checkpoint"; else
+	$NST "${args[@]}" "${two[@]}" -o "$tmp/cut2.png" --log "$tmp/cut2.csv" --resume "$tmp/cut2.ckpt" 2>"$tmp/err" ||
+		bad "two scales: resume after kill -9: $(cat "$tmp/err")"
+	cmp -s "$tmp/full-two.png" "$tmp/cut2.png" && diff <(cut -d, -f1-5 "$tmp/full-two.csv") <(cut -d, -f1-5 "$tmp/cut2.csv") >/dev/null &&
+		ok "two scales, kill -9 in scale 2 + resume from --checkpoint-every: the same picture and loss log" ||
+		bad "two scales, kill -9 + resume: the picture or the log differs"
+fi
+# Another schedule is refused: by the description beside the checkpoint, and without it by the
+# checkpoint itself.
+rm -f "$tmp/two.png" "$tmp/two.png.ckpt" "$tmp/two.csv"
+interrupt "$tmp/two.png" "$tmp/two.csv" 6 INT "${two[@]}"
+$NST "${args[@]}" --optimizer lbfgs --scales $SIZE -o "$tmp/x.png" --resume "$tmp/two.png.ckpt" 2>"$tmp/err"
+rc=$?; [ $rc -eq 2 ] && grep -q -- "--scales .*,.* (now " "$tmp/err" && ok "one scale from a checkpoint of two: $(cat "$tmp/err")" \
+	|| bad "one scale from a checkpoint of two: exit $rc: $(cat "$tmp/err")"
+rm -f "$tmp/two.png.ckpt.options"
+$NST "${args[@]}" --optimizer lbfgs --scales $SIZE -o "$tmp/x.png" --resume "$tmp/two.png.ckpt" 2>"$tmp/err"
+rc=$?; [ $rc -eq 2 ] && grep -q "made by a run of 2 scales, this one has 1" "$tmp/err" &&
+	ok "... without its description: $(cat "$tmp/err")" || bad "one scale from two, no description: exit $rc: $(cat "$tmp/err")"
 
 # Checkpoints that do not fit.
 interrupt "$tmp/p.png" "$tmp/p.csv" 4 INT --optimizer adam

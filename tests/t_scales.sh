@@ -60,8 +60,9 @@ else
 fi
 
 # Usage errors.
-for args in "--scales 64,32" "--scales 32,64 --scale-iterations 1,2,3" "--scales 32,64 --resume x.ckpt" \
-	"--scales 32,64 --checkpoint-every 5" "--scales 0,64" "--scales abc"; do
+for args in "--scales 64,32" "--scales 32,64 --scale-iterations 1,2,3" "--scales 32,64 --dump-grad $tmp/g.raw" \
+	"--scales 0,64" "--scales abc"; do
+	rm -f "$tmp/u.png"
 	# shellcheck disable=SC2086
 	$NST "${common[@]}" -o "$tmp/u.png" $args 2>"$tmp/err"
 	rc=$?

@@ -3,7 +3,8 @@
 #  - SIGINT while the final picture is written: the picture is written whole, no *.tmp-* left;
 #  - the one-pass mode stopped by SIGINT / SIGTERM halfway through a batch: every finished
 #    picture is there, no temporary file, exit 130;
-#  - SIGHUP (a dropped SSH session) is SIGTERM: the picture and a checkpoint, exit 130;
+#  - SIGHUP (a dropped SSH session) is SIGTERM: the picture and a checkpoint, exit 130 (in a run
+#    of several scales too; in tiles the picture and a message that no checkpoint is kept);
 #  - a second SIGINT while the checkpoint is written: no temporary file, the checkpoint whole;
 #  - with standard error closed (2>&-) no progress line goes into the --log CSV;
 #  - a stop after the output's folder went away still writes the checkpoint elsewhere.
@@ -133,17 +134,29 @@ rc=$?
 [ $rc -eq 130 ] && is_png "$tmp/hup.png" && [ -s "$tmp/hup.png.ckpt" ] && grep -q "resume" "$tmp/err" && ok \
 	|| bad "SIGHUP: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
-# SIGHUP in a run of two scales: the picture so far, and a message that says no checkpoint is kept
+# SIGHUP in a run of two scales: the picture so far and a checkpoint of the scale it stopped in.
 rm -f "$tmp/two."*
 $NST "${run[@]}" --scales 16,32 -n 200 -o "$tmp/two.png" --log "$tmp/two.csv" 2>"$tmp/err" &
 pid=$!
 wait_rows 3 "$tmp/two.csv" $pid && kill -HUP $pid
 wait $pid
 rc=$?
-[ $rc -eq 130 ] && is_png "$tmp/two.png" && [ ! -e "$tmp/two.png.ckpt" ] &&
-	grep -q "at scale 1 of 2: wrote the picture so far to .*; no checkpoint: only a run of one scale" "$tmp/err" &&
+[ $rc -eq 130 ] && is_png "$tmp/two.png" && [ -s "$tmp/two.png.ckpt" ] &&
+	grep -q "at scale 1 of 2, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*two.png.ckpt" "$tmp/err" &&
 	ok "SIGHUP in a run of two scales: $(tail -n 1 "$tmp/err")" ||
 	bad "SIGHUP in a run of two scales: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
+
+# SIGHUP in a run in tiles: the picture so far, and a message that says no checkpoint is kept.
+rm -f "$tmp/tiles."*
+$NST "${run[@]}" --size 96 --tile 48 -n 200 -o "$tmp/tiles.png" --log "$tmp/tiles.csv" 2>"$tmp/err" &
+pid=$!
+wait_rows 3 "$tmp/tiles.csv" $pid && kill -HUP $pid
+wait $pid
+rc=$?
+[ $rc -eq 130 ] && is_png "$tmp/tiles.png" && [ ! -e "$tmp/tiles.png.ckpt" ] &&
+	grep -q "at sweep 1 tile 1: wrote the picture so far to .*; no checkpoint: a run in tiles cannot be resumed" "$tmp/err" &&
+	ok "SIGHUP in a run in tiles: $(tail -n 1 "$tmp/err")" ||
+	bad "SIGHUP in a run in tiles: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
 # Standard error closed: the progress lines go nowhere, not into the log.
 rm -f "$tmp/closed.csv"

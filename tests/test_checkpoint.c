@@ -7,7 +7,10 @@
  *   - a file whose CRC is right but whose fields are out of bounds or inconsistent (what a
  *     crafted file or a fuzzer gives) is refused too, and the session still runs afterwards
  *     (under `make SAN=1`: no signed overflow, no float-to-int overflow);
- *   - a truncated or extended file is refused; a checkpoint of other options is told apart.
+ *   - a truncated or extended file is refused; a checkpoint of other options is told apart, and
+ *     one of another scale of a coarse-to-fine run too;
+ *   - a version 2 file (nst 0.2: the header without the place in a coarse-to-fine run) still
+ *     loads, as scale 0 of 1.
  * The network is a tiny random VGG written by this test (tests/support.c); the pictures are random.
  */
 #include <limits.h>
@@ -32,14 +35,16 @@
 #define HISTORY 3
 #define PAYLOAD_STRIDE 97  /* payload bytes between two flipped ones */
 
-/* The checkpoint header's layout (version 2), as src/checkpoint.c writes it: little-endian. */
+/* The checkpoint header's layout (version 3), as src/checkpoint.c writes it: little-endian.
+ * Version 2's header is the same up to OFF_SCALE. */
 enum {
 	OFF_MAGIC = 0, OFF_VERSION = 4, OFF_WIDTH = 8, OFF_HEIGHT = 12, OFF_OPTIMIZER = 16, OFF_HISTORY = 20,
 	OFF_ROW = 24, OFF_PENDING = 28, OFF_LOOP_DONE = 32, OFF_DONE = 36, OFF_GOOD_ROW = 40, OFF_ADAM_STEP = 44,
 	OFF_N_ITER = 48, OFF_EVALS = 52, OFF_N_OLD = 56, OFF_OLDEST = 60, OFF_CONFIG_CRC = 64, OFF_RESERVED = 68,
 	OFF_H_DIAG = 72, OFF_T = 80, OFF_SECONDS = 88, OFF_LAST = 96, OFF_F = 128, OFF_TOL_F = 136,
 	OFF_TOL_ITERATION = 144, OFF_CONVERGED = 148, OFF_SEARCH_GTD = 152, OFF_SEARCHING = 160, OFF_RESERVED2 = 164,
-	HEADER_BYTES = 168, TRAILER_BYTES = 4
+	OFF_SCALE = 168, OFF_N_SCALES = 172, OFF_ROWS_BEFORE = 176, OFF_RESERVED3 = 180, OFF_SECONDS_BEFORE = 184,
+	HEADER_BYTES = 192, TRAILER_BYTES = 4, VERSION_ONE_SCALE = 2
 };
 
 struct fixture {
@@ -349,6 +354,8 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 		{OFF_PENDING, 2}, {OFF_LOOP_DONE, 7}, {OFF_DONE, 2}, {OFF_GOOD_ROW, STOP_AT}, {OFF_GOOD_ROW, -2},
 		{OFF_RESERVED, 1}, {OFF_TOL_ITERATION, -1}, {OFF_TOL_ITERATION, INT32_MAX}, {OFF_CONVERGED, 2},
 		{OFF_CONVERGED, 1}, {OFF_SEARCHING, 1}, {OFF_SEARCHING, 2}, {OFF_RESERVED2, 1},
+		{OFF_SCALE, 1}, {OFF_SCALE, -1}, {OFF_N_SCALES, 0}, {OFF_N_SCALES, NST_MAX_SCALES + 1},
+		{OFF_ROWS_BEFORE, 5}, {OFF_ROWS_BEFORE, -1}, {OFF_RESERVED3, 1},
 	};
 	const struct field *seen = ints + sizeof ints / sizeof ints[0];
 	int crafted_accepted = 0;
@@ -373,10 +380,11 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 		int offset;
 		double value;
 	} doubles[] = {{OFF_H_DIAG, NAN}, {OFF_H_DIAG, -1.0}, {OFF_H_DIAG, INFINITY}, {OFF_T, NAN}, {OFF_T, -2.0},
-	               {OFF_SECONDS, -1.0}, {OFF_SECONDS, NAN}, {OFF_F, NAN}, {OFF_TOL_F, NAN}, {OFF_TOL_F, INFINITY}};
+	               {OFF_SECONDS, -1.0}, {OFF_SECONDS, NAN}, {OFF_F, NAN}, {OFF_TOL_F, NAN}, {OFF_TOL_F, INFINITY},
+	               {OFF_SECONDS_BEFORE, 1.0}, {OFF_SECONDS_BEFORE, NAN}};
 	for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
 		if (optimizer == NST_OPTIMIZER_ADAM && doubles[i].offset != OFF_SECONDS && doubles[i].offset != OFF_TOL_F &&
-		    isnan(doubles[i].value))
+		    doubles[i].offset != OFF_SECONDS_BEFORE && isnan(doubles[i].value))
 			continue; /* Adam's L-BFGS fields are 0: -1 and inf are enough there */
 		memcpy(bad, good, size);
 		memcpy(bad + doubles[i].offset, &doubles[i].value, sizeof(double));
@@ -398,6 +406,24 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 	}
 	CHECK(crafted_accepted == 0, "%s: %d crafted files with a right CRC were not refused for their fields", name,
 	      crafted_accepted);
+
+	/* The second scale of a run of two: a place a run can be at, not this session's. */
+	memcpy(bad, good, size);
+	const uint32_t two = 2;
+	memcpy(bad + OFF_N_SCALES, &two, sizeof two);
+	fix_crc(bad, size);
+	CHECK(load_bytes(f, &b, bad, size, &diag) == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "of a run of 2"),
+	      "%s: a checkpoint of scale 1 of 2: %s", name, diag.message);
+
+	/* Version 2 (the header without its place): loads as scale 0 of 1, and continues the run. */
+	const size_t old_size = size - (HEADER_BYTES - OFF_SCALE);
+	memcpy(bad, good, OFF_SCALE);
+	memcpy(bad + OFF_SCALE, good + HEADER_BYTES, size - HEADER_BYTES);
+	const uint32_t old_version = VERSION_ONE_SCALE;
+	memcpy(bad + OFF_VERSION, &old_version, sizeof old_version);
+	fix_crc(bad, old_size);
+	CHECK(load_bytes(f, &b, bad, old_size, &diag) == NST_OK && nst_session_rows(b.s) == STOP_AT,
+	      "%s: a version 2 checkpoint: %s (%d rows)", name, diag.message, nst_session_rows(b.s));
 
 	/* The control: the genuine file through the same path still loads. */
 	CHECK(load_bytes(f, &b, good, size, &diag) == NST_OK, "%s: the genuine checkpoint: %s", name, diag.message);

@@ -6,8 +6,10 @@
  * functions (what the command line did before the driver existed: the first scale's session, its
  * picture handed over in float with the content's detail, the second scale as a session or in
  * tiles); the one arena exact (a byte less is refused); every row reported once, numbered across the
- * run, with the scale, and the sweep and tile where tiled; a budget too small refused; checkpoints
- * refused for a run of two scales.
+ * run, with the scale, and the sweep and tile where tiled; a budget too small refused.  Checkpoints:
+ * a run stopped in either scale, saved and loaded by a fresh driver before its first scale,
+ * continues to the uninterrupted run's picture and rows; a scale in tiles has none, and a
+ * checkpoint of that scale as one session is refused by a plan that tiles it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -156,9 +158,82 @@ static bool count_row(void *user, const struct nst_scales_progress *q) {
 	return true;
 }
 
-/* The driver's run of the plan equals the reference; its rows are the run's. */
+struct stop {
+	int row;         /* the progress stops the run after this run row */
+	int first_row;   /* the first row reported, -1 before any */
+};
+
+static bool stop_at(void *user, const struct nst_scales_progress *q) {
+	struct stop *s = user;
+	if (s->first_row < 0)
+		s->first_row = q->run_row;
+	return q->run_row < s->row;
+}
+
+/* A driver of plan p, its pictures set (NULL if init fails). */
+static struct nst_scales *open_driver(const struct nst_weights *w, const struct nst_scales_plan *p,
+                                      const struct pictures *pic, void **arena) {
+	struct nst_scales *s = NULL;
+	struct nst_diag diag = {{0}};
+	*arena = nst_arena_allocate(p->total_bytes);
+	if (!*arena || nst_scales_init(*arena, p->total_bytes, w, p, &s, &diag) != NST_OK) {
+		CHECK(false, "driver init: %s", diag.message);
+		return NULL;
+	}
+	for (int i = 0; i < SCALES; i++) {
+		nst_scales_set_content(s, i, pic->content[i].rgb);
+		nst_scales_set_style(s, i, 0, pic->style[i].rgb, 1.0f);
+	}
+	return s;
+}
+
+/* The run stopped after run row `row` or later (in scale `scale`) and checkpointed; a fresh driver loads
+ * the file before its first scale and runs on: the uninterrupted picture (want) and rows (n_rows),
+ * numbered on from the checkpoint's. */
+static void check_resume(const struct nst_weights *w, const struct nst_scales_plan *p, const struct pictures *pic,
+                         const char *ckpt, int row, int scale, const uint8_t *want, int n_rows) {
+	struct nst_diag diag = {{0}};
+	void *arena = NULL;
+	struct nst_scales *s = open_driver(w, p, pic, &arena);
+	struct stop stop = {row, -1};
+	if (!s)
+		return;
+	CHECK(nst_scales_run(s, stop_at, &stop, &diag) == NST_ERR_INTERRUPTED, "stopped after row %d", row);
+	int at = -1;
+	nst_scales_position(s, &at, NULL, NULL);
+	const int rows = nst_scales_rows(s); /* a line search stopped inside ends first */
+	CHECK(at == scale && rows > row, "stopped in scale %d (expected %d) after %d rows", at, scale, rows);
+	CHECK(nst_scales_save_checkpoint(s, ckpt, &diag) == NST_OK, "save in scale %d: %s", scale, diag.message);
+	nst_scales_release(s);
+	nst_arena_free(arena);
+
+	s = open_driver(w, p, pic, &arena);
+	if (!s)
+		return;
+	CHECK(nst_scales_load_checkpoint(s, ckpt, &diag) == NST_OK, "load before the first scale: %s", diag.message);
+	nst_scales_position(s, &at, NULL, NULL);
+	CHECK(at == scale && nst_scales_rows(s) == rows, "loaded at scale %d (expected %d), %d rows (expected %d)", at,
+	      scale, nst_scales_rows(s), rows);
+	stop = (struct stop){n_rows, -1};
+	enum nst_status st = nst_scales_run_scale(s, stop_at, &stop);
+	while (st == NST_OK && (nst_scales_position(s, &at, NULL, NULL), at + 1 < SCALES))
+		if ((st = nst_scales_next(s, &diag)) == NST_OK)
+			st = nst_scales_run_scale(s, stop_at, &stop);
+	const size_t n = (size_t)96 * 80 * 3;
+	uint8_t *got = malloc(n);
+	CHECK(st == NST_OK && got && nst_scales_image(s, got) == NST_OK, "resumed run: %s", nst_status_string(st));
+	CHECK(got && memcmp(got, want, n) == 0, "stopped in scale %d and resumed: the picture differs", scale);
+	CHECK(nst_scales_rows(s) == n_rows && stop.first_row == rows, "resumed: %d rows (expected %d), first %d (expected %d)",
+	      nst_scales_rows(s), n_rows, stop.first_row, rows);
+	free(got);
+	nst_scales_release(s);
+	nst_arena_free(arena);
+}
+
+/* The driver's run of the plan equals the reference; its rows are the run's; it resumes from a
+ * checkpoint of either scale, unless tiled. */
 static void check_run(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic,
-                      size_t max_bytes, bool expect_tiles) {
+                      size_t max_bytes, bool expect_tiles, const char *ckpt) {
 	struct nst_scales_options so;
 	scales_options(pic, max_bytes, &so);
 	struct nst_scales_plan p;
@@ -186,8 +261,8 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	nst_scales_position(s, &scale, &sweep, &tile);
 	CHECK(scale == 1, "ends at the last scale (%d)", scale);
 	CHECK(nst_scales_next(s, &diag) == NST_ERR_INVALID_ARGUMENT, "no scale after the last");
-	CHECK(nst_scales_save_checkpoint(s, "/nonexistent/ckpt", &diag) == NST_ERR_INVALID_ARGUMENT,
-	      "checkpoints refused for two scales");
+	CHECK((nst_scales_save_checkpoint(s, ckpt, &diag) == NST_ERR_INVALID_ARGUMENT) == expect_tiles,
+	      "a checkpoint of the last scale %s: %s", expect_tiles ? "in tiles refused" : "saved", diag.message);
 	CHECK(rows.n > ITERATIONS_FIRST && rows.bad_numbering == 0 && rows.bad_scale == 0 && rows.bad_tile == 0,
 	      "rows: %d, numbering %d, scale %d, tile %d wrong", rows.n, rows.bad_numbering, rows.bad_scale, rows.bad_tile);
 	CHECK((rows.tiled_rows > 0) == expect_tiles, "%d rows reported tiled", rows.tiled_rows);
@@ -200,21 +275,39 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	CHECK(memcmp(got, want, n) == 0, "budget %zu (%s): the driver's picture differs from the steps written out",
 	      max_bytes, expect_tiles ? "tiles" : "sessions");
 	CHECK(memcmp(got, pic->content[1].rgb, n) != 0, "the picture changed");
+	if (!expect_tiles) {
+		check_resume(w, &p, pic, ckpt, ITERATIONS_FIRST / 2, 0, got, rows.n);
+		check_resume(w, &p, pic, ckpt, rows.n - 2, 1, got, rows.n);
+	}
 	free(got);
 	free(want);
 }
 
 /* The larger scale does not fit: tiles within the budget; a budget smaller than any tile: refused. */
-static void check_budget(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic) {
+static void check_budget(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic,
+                         const char *ckpt) {
 	struct nst_scales_options so;
 	scales_options(pic, 0, &so);
 	struct nst_scales_plan whole;
 	struct nst_diag diag = {{0}};
 	CHECK(nst_scales_plan(w, o, &so, &whole, &diag) == NST_OK, "plan without a budget: %s", diag.message);
 	CHECK(!whole.tiled[0] && !whole.tiled[1], "no budget: no tiles");
-	check_run(w, o, pic, 0, false);
-	/* a byte less than the whole plan: the larger scale goes to tiles */
-	check_run(w, o, pic, whole.total_bytes - 1, true);
+	check_run(w, o, pic, 0, false, ckpt);
+	/* a byte less than the whole plan: the larger scale goes to tiles, and check_run's checkpoint of
+	 * it as one session (its last) does not load into this plan */
+	check_run(w, o, pic, whole.total_bytes - 1, true, ckpt);
+	scales_options(pic, whole.total_bytes - 1, &so);
+	struct nst_scales_plan tiled;
+	CHECK(nst_scales_plan(w, o, &so, &tiled, &diag) == NST_OK && tiled.tiled[1], "the tiled plan");
+	void *arena = NULL;
+	struct nst_scales *s = open_driver(w, &tiled, pic, &arena);
+	if (s) {
+		const enum nst_status st = nst_scales_load_checkpoint(s, ckpt, &diag);
+		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "tiles"), "a session's checkpoint of a tiled scale: %s",
+		      diag.message);
+		nst_scales_release(s);
+	}
+	nst_arena_free(arena);
 	scales_options(pic, whole.state_bytes + whole.handover_bytes + 1024, &so);
 	struct nst_scales_plan none;
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");
@@ -243,7 +336,10 @@ int main(void) {
 		o.backend = NST_BACKEND_SCALAR; /* the same arithmetic everywhere, qemu included */
 		struct pictures pic;
 		make_pictures(seed, &pic);
-		check_budget(w, &o, &pic);
+		char ckpt[600];
+		snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
+		check_budget(w, &o, &pic, ckpt);
+		remove(ckpt);
 		free_pictures(&pic);
 		nst_weights_close(w);
 	}

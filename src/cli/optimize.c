@@ -306,12 +306,13 @@ static const char *real_name(const char *path, char *buf) {
 	return strcmp(path, "-") && realpath(path, buf) ? buf : path;
 }
 
-/* The options that decide a one-scale run's result, one "option value" line each. */
-static void describe_run(struct cli *c, const struct nst_plan *plan, const struct nst_weights *weights,
-                         const struct nst_problem *problem) {
+/* The options that decide a run's result, one "option value" line each. */
+static void describe_run(struct cli *c, const struct nst_scales_plan *scales, const struct nst_weights *weights) {
 	char *d = c->description, path[CLI_PATH_BYTES];
 	const size_t size = sizeof c->description;
 	const struct nst_options *o = &c->options;
+	const struct nst_plan *plan = &scales->plans[0];
+	const struct nst_problem *problem = &scales->problems[scales->n_scales - 1];
 	size_t used = 0;
 	add(d, size, &used, "-c %s\n-s ", real_name(c->content, path));
 	for (int k = 0; k < c->n_styles; k++)
@@ -341,6 +342,13 @@ static void describe_run(struct cli *c, const struct nst_plan *plan, const struc
 	                                : "content",
 	    (unsigned long long)o->seed, o->original_colors ? "yes" : "no", nst_backend_name(plan->backend),
 	    nst_precision_name(plan->precision), plan->threads, c->iterations);
+	add(d, size, &used, "--scales ");
+	for (int i = 0; i < scales->n_scales; i++)
+		add(d, size, &used, "%s%dx%d", i ? "," : "", scales->problems[i].width, scales->problems[i].height);
+	add(d, size, &used, "\n--scale-iterations ");
+	for (int i = 0; i < scales->n_scales; i++)
+		add(d, size, &used, "%s%d", i ? "," : "", scales->iterations[i]);
+	add(d, size, &used, "\n");
 }
 
 /* --resume, before any work: the options compared with the checkpoint's (a refusal names what
@@ -373,11 +381,16 @@ static int truncate_log(FILE *log, const char *path, int rows) {
 	return EXIT_OK;
 }
 
-/* --resume: the checkpoint loaded into the prepared session. */
-static int resume(const struct cli *c, struct nst_scales *scales) {
+/* --resume: the checkpoint's scale started from it, and the log cut back to its rows. */
+static int resume(const struct cli *c, struct nst_scales *scales, FILE *log) {
 	struct nst_diag diag = {{0}};
+	sigset_t mask;
+	cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
 	const enum nst_status st = nst_scales_load_checkpoint(scales, c->resume, &diag);
-	return st == NST_OK ? EXIT_OK : cli_fail_status(st, &diag, c->resume);
+	cli_signals_restore(&mask);
+	if (st != NST_OK)
+		return cli_fail_status(st, &diag, c->resume);
+	return log ? truncate_log(log, c->log_path, nst_scales_rows(scales)) : EXIT_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -546,44 +559,45 @@ static void print_header(const struct cli *c, const struct nst_weights *weights,
 			print_tiles(&p->tile_plans[i], p->iterations[i]);
 }
 
-/* The first scale's extras before it runs: --dump-grad's gradient, --resume's checkpoint (and the
- * log cut back to its rows). */
-static int before_first_scale(const struct cli *c, struct nst_scales *scales, const struct nst_problem *problem,
-                              FILE *log) {
+/* --dump-grad: the first scale's gradient at its start (a run of one scale without tiles). */
+static int dump_grad(const struct cli *c, struct nst_scales *scales, const struct nst_problem *problem) {
 	struct nst_session *session = nst_scales_session(scales);
-	int rc = EXIT_OK;
-	if (c->dump_grad && session) {
-		const size_t n = (size_t)problem->width * (size_t)problem->height * 3;
-		float *grad = malloc(n * sizeof(float)); /* [H][W][3] */
-		struct nst_losses losses;
-		if (!grad)
-			return cli_fail(EXIT_MEMORY, "cannot allocate the gradient dump");
-		nst_session_evaluate(session, &losses, grad);
-		rc = cli_write_data(&c->grad_file, grad, n * sizeof(float));
-		free(grad);
-		if (rc != EXIT_OK)
-			return rc;
-	}
-	if (c->resume && ((rc = resume(c, scales)) != EXIT_OK ||
-	                  (log && (rc = truncate_log(log, c->log_path, nst_session_rows(session))) != EXIT_OK)))
-		return rc;
-	return EXIT_OK;
+	if (!session)
+		return EXIT_OK;
+	const size_t n = (size_t)problem->width * (size_t)problem->height * 3;
+	float *grad = malloc(n * sizeof(float)); /* [H][W][3] */
+	struct nst_losses losses;
+	if (!grad)
+		return cli_fail(EXIT_MEMORY, "cannot allocate the gradient dump");
+	nst_session_evaluate(session, &losses, grad);
+	const int rc = cli_write_data(&c->grad_file, grad, n * sizeof(float));
+	free(grad);
+	return rc;
 }
 
-/* Every scale in turn; *st: how the last scale's run ended. */
+/* Every scale in turn, a resumed run from its checkpoint's; *st: how the last scale's run ended. */
 static int run_scales(const struct cli *c, struct nst_scales *scales, const struct nst_scales_plan *plan,
                       struct run_state *state, enum nst_status *st) {
 	struct nst_diag diag = {{0}};
 	sigset_t mask;
-	int rc = EXIT_OK;
-	for (int i = 0; i < plan->n_scales; i++) {
-		cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
-		*st = nst_scales_next(scales, &diag);
-		cli_signals_restore(&mask);
-		if (*st != NST_OK)
-			return cli_fail_status(*st, &diag, "init");
-		if (i == 0 && (rc = before_first_scale(c, scales, &plan->problems[0], state->log)) != EXIT_OK)
+	int rc = EXIT_OK, scale = -1;
+	bool started = false; /* a scale has started and waits for its run (the resumed one) */
+	if (c->resume) {
+		if ((rc = resume(c, scales, state->log)) != EXIT_OK)
 			return rc;
+		started = true;
+		nst_scales_position(scales, &scale, NULL, NULL);
+	}
+	for (; started || scale + 1 < plan->n_scales; started = false) {
+		if (!started) {
+			cli_signals_block(&mask); /* the thread pool's threads never take the stop signals */
+			*st = nst_scales_next(scales, &diag);
+			cli_signals_restore(&mask);
+			if (*st != NST_OK)
+				return cli_fail_status(*st, &diag, "init");
+			if (++scale == 0 && c->dump_grad && (rc = dump_grad(c, scales, &plan->problems[0])) != EXIT_OK)
+				return rc;
+		}
 		*st = nst_scales_run_scale(scales, on_progress, state);
 		print_pending(state, true);
 		state->have_pending = false;
@@ -605,6 +619,14 @@ static int run_scales(const struct cli *c, struct nst_scales *scales, const stru
 	return EXIT_OK;
 }
 
+/* Whether a scale of the plan runs in tiles (such a run has no checkpoints). */
+static bool any_tiled(const struct nst_scales_plan *plan) {
+	for (int i = 0; i < plan->n_scales; i++)
+		if (plan->tiled[i])
+			return true;
+	return false;
+}
+
 /* How the run ended, and what was written, as the exit code and its one line. */
 struct ending {
 	enum nst_status st;          /* the run's */
@@ -614,15 +636,17 @@ struct ending {
 	struct nst_diag sheet_diag, checkpoint_diag;
 	bool resumable, checkpoint;
 	int scale, n_scales, sweep, tile;
-	int rows, good_row;          /* one session: its rows and last finite row */
+	int rows, good_row;          /* a scale as one session: the run's rows and its last finite row */
 	int step;                    /* the optimizer's steps (iterations) when it ended */
 };
 
 static int report_end(const struct cli *c, const struct ending *e) {
-	char stopped[96] = "";
+	char stopped[128] = "", at_scale[48] = "";
+	if (e->n_scales > 1)
+		snprintf(at_scale, sizeof at_scale, "scale %d of %d, ", e->scale + 1, e->n_scales);
 	if (e->st == NST_ERR_INTERRUPTED && e->resumable)
-		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at iteration %d (loss row %d): ", cli_stop_signal(),
-		         e->step, e->rows - 1);
+		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at %siteration %d (loss row %d): ", cli_stop_signal(),
+		         at_scale, e->step, e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
 		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
@@ -640,9 +664,9 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		                "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good "
 		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, c->output);
 	if (e->st == NST_ERR_INTERRUPTED && !e->resumable)
-		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at scale %d of %d: wrote the picture so far to %s; no "
-		                "checkpoint: only a run of one scale without tiles can be resumed (--scales N runs one)",
-		                cli_stop_signal(), e->scale + 1, e->n_scales, c->output);
+		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at %ssweep %d tile %d: wrote the picture so far to %s; "
+		                "no checkpoint: a run in tiles cannot be resumed", cli_stop_signal(), at_scale, e->sweep + 1,
+		                e->tile + 1, c->output);
 	if (e->st == NST_ERR_INTERRUPTED && !c->checkpoint)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s; no checkpoint: -o is %s (--checkpoint FILE keeps one to resume from)",
 		                stopped, c->output, c->out.stdio ? "standard output" : "a device");
@@ -655,8 +679,8 @@ static int report_end(const struct cli *c, const struct ending *e) {
 }
 
 /* The picture (at the output's size even when a multi-scale run stopped early), the sheet, and the
- * checkpoint to continue from when the run was stopped or its picture could not be written (one
- * scale, whole pictures).  A tiled run's arena is given back before writing (*arena, *scales). */
+ * checkpoint to continue from when the run was stopped or its picture could not be written (a run
+ * without tiles).  A tiled run's arena is given back before writing (*arena, *scales). */
 static int write_result(const struct cli *c, struct nst_scales **scales, void **arena, const struct nst_scales_plan *plan,
                         const struct pictures *pic, uint8_t *result, enum nst_status st, int step) {
 	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1, .step = step};
@@ -665,7 +689,7 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 	const struct nst_session *session = nst_scales_session(*scales);
 	if (session) {
 		e.sweep = -1;
-		e.rows = nst_session_rows(session);
+		e.rows = nst_scales_rows(*scales);
 		e.good_row = nst_session_good_row(session);
 	} else { /* tiles: writing the picture needs no arena, give it back first */
 		nst_scales_release(*scales);
@@ -685,7 +709,7 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 		e.sheet_st = cli_write_sheet(&c->sheet_file, top, pic->styles[plan->n_scales - 1], c->n_styles, &out,
 		                             c->jpeg_quality, &e.sheet_diag);
 	nst_image_free(&out_full);
-	e.resumable = plan->n_scales == 1 && !plan->tiled[0];
+	e.resumable = !any_tiled(plan);
 	e.checkpoint = e.resumable && c->checkpoint && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK);
 	if (e.checkpoint)
 		e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
@@ -793,9 +817,8 @@ static int run(struct cli *c) {
 	                      c->n_scale_iterations ? c->scale_iterations : NULL, &sched) != NST_OK)
 		return cli_fail(EXIT_USAGE, "--scales / --scale-iterations: not a schedule");
 	const int last = sched.n - 1;
-	if (sched.n > 1 && (c->resume || c->checkpoint_every || c->dump_grad))
-		return cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad work with one scale: add --scales %d",
-		            sched.size[last]);
+	if (sched.n > 1 && c->dump_grad)
+		return cli_fail(EXIT_USAGE, "--dump-grad works with one scale: add --scales %d", sched.size[last]);
 	int rc = check_files(c, &sched, weights_path);
 	if (rc != EXIT_OK)
 		return rc;
@@ -817,17 +840,15 @@ static int run(struct cli *c) {
 	size_t tiled_for_memory = 0;
 	if ((rc = plan_scales(c, weights, &sched, &pic, &plan, &tiled_for_memory)) != EXIT_OK)
 		goto done;
-	bool any_tiled = false;
-	for (int i = 0; i < plan.n_scales; i++)
-		any_tiled = any_tiled || plan.tiled[i];
-	if (any_tiled && tiled_for_memory && (c->resume || c->checkpoint_every || c->dump_grad)) {
+	const bool tiled = any_tiled(&plan);
+	if (tiled && tiled_for_memory && (c->resume || c->checkpoint_every || c->dump_grad)) {
 		rc = cli_fail(EXIT_MEMORY, "the whole picture needs more than %.0f%% of the %.0f MiB available here, so it would "
 		              "be painted in tiles, and --resume, --checkpoint-every and --dump-grad do not work with tiles: "
 		              "free memory, or give a smaller --size", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
 		              cli_mib(tiled_for_memory));
 		goto done;
 	}
-	if (any_tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
+	if (tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
 		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles (%s)",
 		              c->tile ? "--tile asks for them" : "--max-memory needs them");
 		goto done;
@@ -836,10 +857,10 @@ static int run(struct cli *c) {
 		fprintf(stderr, "nst: the whole picture needs more than %.0f%% of the %.0f MiB available here: painted in "
 		        "tiles (--max-memory sets the budget, --size a smaller picture)\n", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
 		        cli_mib(tiled_for_memory));
-	if (any_tiled && (rc = check_tiled_save_names(c, &plan, weights_path)) != EXIT_OK)
+	if (tiled && (rc = check_tiled_save_names(c, &plan, weights_path)) != EXIT_OK)
 		goto done;
-	if (plan.n_scales == 1 && !plan.tiled[0]) /* a run that can be resumed */
-		describe_run(c, &plan.plans[0], weights, &plan.problems[0]);
+	if (!tiled) /* a run that can be resumed */
+		describe_run(c, &plan, weights);
 	int then_threads = 0;
 	if (c->resume && (rc = check_resume(c, &plan.plans[0], &then_threads)) != EXIT_OK)
 		goto done;
