@@ -681,6 +681,7 @@ struct nst_tile_options {
 
 struct nst_tile_plan {
 	int width, height;             /* the whole picture */
+	int side;                      /* the tile side (given, or the largest that fits the budget) */
 	int tile_width, tile_height;   /* every tile: the tile side, or the picture's side if smaller */
 	int overlap;                   /* the least overlap of two neighbouring tiles, pixels */
 	int feather;                   /* the widest crossfade between neighbours: half the overlap, pixels */
@@ -696,7 +697,8 @@ struct nst_tile_plan {
 	struct nst_problem session_problem; /* tile size; style crops of at most the tile size */
 	struct nst_plan session;       /* the tile session's plan */
 	size_t picture_bytes;          /* the picture, [H][W][3] float32 */
-	size_t tile_bytes;             /* one tile's pixels: float32 and 8-bit */
+	size_t tile_bytes;             /* one tile's pixels: float32 (twice: the tile, and the picture under an
+	                                  interrupted one) and 8-bit */
 	size_t total_bytes;            /* the arena of nst_tiled_init: session + tile + picture */
 };
 
@@ -777,7 +779,7 @@ const float *nst_tiled_picture(const struct nst_tiled *tiled);
  *
  * Stepping scale by scale (nst_scales_next, then nst_scales_run_scale) lets the caller act between
  * a scale's start and its run: evaluate the first gradient, or load a checkpoint (which starts
- * the checkpoint's scale: any scale that runs as one session).
+ * the checkpoint's scale).
  * ------------------------------------------------------------------------------------------- */
 
 /* Most scales of one run, and where the default schedule starts. */
@@ -811,6 +813,9 @@ struct nst_scales_options {
 	 * process itself, its pictures). */
 	size_t max_bytes;
 	size_t held_bytes;
+	/* > 0: that scale in tiles of that side whatever tiles.tile and the budget say (but within
+	 * the budget): the tiles a tiled checkpoint was made with (nst_checkpoint_info), to resume it. */
+	int tile_sides[NST_MAX_SCALES];
 };
 
 struct nst_scales_plan {
@@ -889,16 +894,26 @@ enum nst_status nst_scales_image(struct nst_scales *scales, uint8_t *rgb);
 struct nst_session *nst_scales_session(struct nst_scales *scales);
 /* Loss rows of the run so far, over its scales (the rows a log of the run has). */
 int nst_scales_rows(const struct nst_scales *scales);
-/* Checkpoints of the current scale when it runs as one session (NST_ERR_INVALID_ARGUMENT while
- * it runs in tiles), as nst_session_save_checkpoint / nst_session_load_checkpoint with the
- * scale's place in the run.  A load, before the first nst_scales_next or after any, starts the
+/* Checkpoints of the current scale with its place in the run: as one session, as
+ * nst_session_save_checkpoint / nst_session_load_checkpoint; in tiles, the whole picture as the
+ * tiles before the running one left it (a tile's picture changes only when it ends), from which
+ * that tile starts over.  A load, before the first nst_scales_next or after any, starts the
  * checkpoint's scale (its picture from the file, not handed over) and continues its rows and
  * seconds: nst_scales_run_scale then finishes that scale and nst_scales_next goes on from it.  A
- * checkpoint of another number of scales, another size at that scale, or a scale this plan tiles
- * is refused (NST_ERR_INVALID_ARGUMENT).  Once the last scale has started (the weights are
+ * checkpoint of another number of scales, another size at that scale, other tiles, or a scale
+ * this plan runs the other way (whole / in tiles) is refused (NST_ERR_INVALID_ARGUMENT).  Once the last scale has started (the weights are
  * released), only a checkpoint of that scale loads. */
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *scales, const char *path, struct nst_diag *diag);
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *scales, const char *path, struct nst_diag *diag);
+/* What a checkpoint file is (the whole file checked against its CRC), so that the run resuming it
+ * can be planned the same: its scale of how many, the picture's size there, and the tile side of
+ * a tiled run's (0: a scale as one session), which the budget may not give again. */
+struct nst_checkpoint_info {
+	int scale, n_scales;
+	int width, height;
+	int tile_side;
+};
+enum nst_status nst_checkpoint_info(const char *path, struct nst_checkpoint_info *info, struct nst_diag *diag);
 
 /* ---------------------------------------------------------------------------------------------
  * The common case in one call (src/stylize.c): a photo and a painting in memory, a picture out.

@@ -23,13 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "session.h"
 
-#define CHECKPOINT_MAGIC "NSTC"
 #define CHECKPOINT_VERSION 3u
 #define CHECKPOINT_VERSION_ONE_SCALE 2u /* the header up to reserved2: scale 0 of 1 */
 #define CHECKPOINT_READ_BYTES (16u * 1024u) /* the CRC of a file read before any session holds it */
-#define CHECKPOINT_CRC_BYTES sizeof(uint32_t)
 
 struct checkpoint_header {
 	char magic[4];
@@ -78,7 +77,7 @@ static int checkpoint_arrays(const struct nst_session *s, bool saving, struct ns
 static size_t checkpoint_bytes(const struct nst_session *s, uint32_t version) {
 	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
 	const int n_arrays = checkpoint_arrays(s, false, arrays);
-	size_t bytes = header_bytes(version) + CHECKPOINT_CRC_BYTES;
+	size_t bytes = header_bytes(version) + NST_CHECKPOINT_CRC_BYTES;
 	for (int i = 0; i < n_arrays; i++)
 		bytes += arrays[i].bytes;
 	return bytes;
@@ -86,7 +85,7 @@ static size_t checkpoint_bytes(const struct nst_session *s, uint32_t version) {
 
 static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
 
-static uint32_t config_fingerprint(const struct nst_session *s) {
+uint32_t nst_session_fingerprint(const struct nst_session *s, const uint8_t *content, size_t content_bytes) {
 	const struct nst_options *o = &s->options;
 	uint32_t c = 0;
 	for (int i = 0; i < o->n_content_layers; i++)
@@ -105,7 +104,7 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	/* The precision the run computes in (fp32 checkpoints keep the fingerprint they always had). */
 	if (s->plan.precision == NST_PRECISION_FP16)
 		c = crc_value(c, "fp16", 4);
-	c = crc_value(c, s->content_rgb, s->n);
+	c = crc_value(c, content, content_bytes);
 	/* The style pictures themselves, not their Gram targets, whose float sums depend on how the
 	 * work was split between threads: a run may resume with another --threads. */
 	c = crc_value(c, &s->style_crc, sizeof s->style_crc);
@@ -118,8 +117,10 @@ static uint32_t config_fingerprint(const struct nst_session *s) {
 	return c;
 }
 
+static uint32_t config_fingerprint(const struct nst_session *s) { return nst_session_fingerprint(s, s->content_rgb, s->n); }
+
 enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const char *path, struct nst_diag *diag) {
-	const struct nst_checkpoint_place alone = {0, 1, 0, 0.0};
+	const struct nst_checkpoint_place alone = {0, 1, 0, 0.0, false, 0};
 	return nst_session_save_checkpoint_at(s, path, &alone, diag);
 }
 
@@ -130,7 +131,7 @@ enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, cons
 	const struct nst_run_state *r = &s->run;
 	struct checkpoint_header h;
 	memset(&h, 0, sizeof h);
-	memcpy(h.magic, CHECKPOINT_MAGIC, 4);
+	memcpy(h.magic, NST_CHECKPOINT_MAGIC, 4);
 	h.version = CHECKPOINT_VERSION;
 	h.width = (uint32_t)s->problem.width;
 	h.height = (uint32_t)s->problem.height;
@@ -172,15 +173,18 @@ enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, cons
 	h.n_scales = (uint32_t)place->n_scales;
 	h.rows_before = place->rows_before;
 	h.seconds_before = place->seconds_before;
-	struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
-	const int n_arrays = checkpoint_arrays(s, true, arrays);
-	uint32_t crc = crc_value(0, &h, sizeof h);
-	for (int i = 0; i < n_arrays; i++)
-		crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
-	const uint8_t trailer[CHECKPOINT_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
-	                                               (uint8_t)(crc >> 24)};
+	struct nst_state_array parts[1 + NST_STATE_MAX_ARRAYS] = {{&h, sizeof h}};
+	const int n_arrays = checkpoint_arrays(s, true, parts + 1);
+	return nst_checkpoint_write(path, parts, 1 + n_arrays, diag);
+}
 
-	/* Atomically: a temporary file beside the target, then a rename. */
+enum nst_status nst_checkpoint_write(const char *path, const struct nst_state_array *parts, int n_parts,
+                                     struct nst_diag *diag) {
+	uint32_t crc = 0;
+	for (int i = 0; i < n_parts; i++)
+		crc = crc_value(crc, parts[i].data, parts[i].bytes);
+	const uint8_t trailer[NST_CHECKPOINT_CRC_BYTES] = {(uint8_t)crc, (uint8_t)(crc >> 8), (uint8_t)(crc >> 16),
+	                                                   (uint8_t)(crc >> 24)};
 	char tmp[4096];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= sizeof tmp)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoint path too long");
@@ -188,9 +192,9 @@ enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, cons
 	if (fd < 0)
 		return nst_fail(diag, NST_ERR_IO, "cannot write checkpoint %s: %s", path, strerror(errno));
 	FILE *f = fdopen(fd, "wb");
-	bool ok = f && fwrite(&h, sizeof h, 1, f) == 1;
-	for (int i = 0; ok && i < n_arrays; i++)
-		ok = fwrite(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
+	bool ok = f != NULL;
+	for (int i = 0; ok && i < n_parts; i++)
+		ok = fwrite(parts[i].data, 1, parts[i].bytes, f) == parts[i].bytes;
 	ok = ok && fwrite(trailer, sizeof trailer, 1, f) == 1;
 	ok = ok && fflush(f) == 0 && fsync(fd) == 0;
 	if (f)
@@ -268,7 +272,7 @@ static enum nst_status read_header(FILE *f, const char *path, long long file_siz
 	if (fread(h, HEADER_ONE_SCALE_BYTES, 1, f) != 1)
 		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 		                "checkpoint %s is corrupted: %lld bytes, shorter than a checkpoint's header", path, file_size);
-	if (memcmp(h->magic, CHECKPOINT_MAGIC, 4) != 0)
+	if (memcmp(h->magic, NST_CHECKPOINT_MAGIC, 4) != 0)
 		return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
 		                "%s is not an nst checkpoint (no NSTC signature: another kind of file, or a corrupted checkpoint)",
 		                path);
@@ -290,89 +294,141 @@ static enum nst_status read_header(FILE *f, const char *path, long long file_siz
 	return NST_OK;
 }
 
-/* Whether the header's place is one a run can be at: NULL if so, else the field's name. */
-static const char *place_error(const struct checkpoint_header *h) {
-	if (h->reserved3 != 0)
-		return "reserved";
-	if (h->n_scales < 1 || h->n_scales > NST_MAX_SCALES || h->scale >= h->n_scales)
+const char *nst_checkpoint_place_error(uint32_t scale, uint32_t n_scales, int32_t rows_before, double seconds_before) {
+	if (n_scales < 1 || n_scales > NST_MAX_SCALES || scale >= n_scales)
 		return "scale";
-	if (h->rows_before < 0 || h->rows_before > NST_CHECKPOINT_MAX_ROWS || (h->scale == 0 && h->rows_before != 0))
+	if (rows_before < 0 || rows_before > NST_CHECKPOINT_MAX_ROWS || (scale == 0 && rows_before != 0))
 		return "rows before its scale";
-	if (!isfinite(h->seconds_before) || h->seconds_before < 0.0 || (h->scale == 0 && h->seconds_before != 0.0))
+	if (!isfinite(seconds_before) || seconds_before < 0.0 || (scale == 0 && seconds_before != 0.0))
 		return "seconds before its scale";
 	return NULL;
 }
 
-/* A checkpoint opened for reading, a regular file (its size in *file); NULL with the failure said. */
-static FILE *open_checkpoint(const char *path, struct stat *file, enum nst_status *st, struct nst_diag *diag) {
+/* Whether the header's place is one a run can be at: NULL if so, else the field's name. */
+static const char *place_error(const struct checkpoint_header *h) {
+	return h->reserved3 != 0 ? "reserved"
+	                         : nst_checkpoint_place_error(h->scale, h->n_scales, h->rows_before, h->seconds_before);
+}
+
+enum nst_status nst_checkpoint_impossible(const char *path, const char *field, struct nst_diag *diag) {
+	return nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
+	                "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)", path,
+	                field);
+}
+
+enum nst_status nst_checkpoint_read_end(FILE *f, const char *path, bool complete, uint32_t crc, uint32_t scale,
+                                        uint32_t n_scales, int32_t rows_before, double seconds_before,
+                                        const struct nst_checkpoint_place *want, struct nst_diag *diag) {
+	uint8_t trailer[NST_CHECKPOINT_CRC_BYTES];
+	complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+	if (!complete)
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
+		                path);
+	if (crc != nst_checkpoint_trailer(trailer))
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path,
+		                nst_checkpoint_trailer(trailer), crc);
+	const char *bad_field = nst_checkpoint_place_error(scale, n_scales, rows_before, seconds_before);
+	if (bad_field)
+		return nst_checkpoint_impossible(path, bad_field, diag);
+	if (scale != (uint32_t)want->scale || n_scales != (uint32_t)want->n_scales)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                "checkpoint %s was made at scale %u of a run of %u, this is scale %d of %d; resume with the same "
+		                "command", path, scale + 1, n_scales, want->scale + 1, want->n_scales);
+	return NST_OK;
+}
+
+FILE *nst_checkpoint_open(const char *path, long long *bytes, enum nst_status *st, struct nst_diag *diag) {
 	FILE *f = fopen(path, "rb");
+	struct stat file;
 	if (!f) {
 		*st = nst_fail(diag, NST_ERR_IO, "cannot open checkpoint %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), file) != 0 || !S_ISREG(file->st_mode)) {
+	if (fstat(fileno(f), &file) != 0 || !S_ISREG(file.st_mode)) {
 		fclose(f);
 		*st = nst_fail(diag, NST_ERR_IO, "checkpoint %s is not a regular file", path);
 		return NULL;
 	}
+	*bytes = (long long)file.st_size;
 	return f;
 }
 
-static uint32_t trailer_value(const uint8_t *trailer) {
+uint32_t nst_checkpoint_trailer(const uint8_t *trailer) {
 	return (uint32_t)trailer[0] | (uint32_t)trailer[1] << 8 | (uint32_t)trailer[2] << 16 | (uint32_t)trailer[3] << 24;
+}
+
+enum nst_status nst_checkpoint_verify_rest(FILE *f, const char *path, long long file_bytes, size_t done, uint32_t crc,
+                                           struct nst_diag *diag) {
+	uint8_t chunk[CHECKPOINT_READ_BYTES];
+	size_t left = (uint64_t)file_bytes >= done + NST_CHECKPOINT_CRC_BYTES
+	                  ? (size_t)file_bytes - done - NST_CHECKPOINT_CRC_BYTES : 0;
+	bool complete = left > 0;
+	while (complete && left > 0) {
+		const size_t n = left < sizeof chunk ? left : sizeof chunk;
+		complete = fread(chunk, 1, n, f) == n;
+		crc = crc_value(crc, chunk, n);
+		left -= n;
+	}
+	uint8_t trailer[NST_CHECKPOINT_CRC_BYTES];
+	complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
+	if (!complete)
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: %lld bytes (truncated?)", path,
+		                file_bytes);
+	if (crc != nst_checkpoint_trailer(trailer))
+		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		                "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path,
+		                nst_checkpoint_trailer(trailer), crc);
+	return NST_OK;
 }
 
 enum nst_status nst_checkpoint_read_place(const char *path, struct nst_checkpoint_place *place, int *width,
                                           int *height, struct nst_diag *diag) {
 	if (!path || !place || !width || !height)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_checkpoint_read_place: a required argument is NULL");
-	struct stat file;
+	long long bytes = 0;
 	struct checkpoint_header h;
 	enum nst_status st = NST_OK;
-	FILE *f = open_checkpoint(path, &file, &st, diag);
+	FILE *f = nst_checkpoint_open(path, &bytes, &st, diag);
 	if (!f)
 		return st;
-	if ((st = read_header(f, path, (long long)file.st_size, &h, diag)) == NST_OK) {
-		/* The rest through the CRC, so that a flipped bit in the place is "corrupted" here too. */
-		const size_t head = header_bytes(h.version);
-		uint32_t crc = crc_value(0, &h, head);
-		uint8_t chunk[CHECKPOINT_READ_BYTES];
-		size_t left = (uint64_t)file.st_size >= head + CHECKPOINT_CRC_BYTES
-		                  ? (size_t)file.st_size - head - CHECKPOINT_CRC_BYTES : 0;
-		bool complete = left > 0;
-		while (complete && left > 0) {
-			const size_t n = left < sizeof chunk ? left : sizeof chunk;
-			complete = fread(chunk, 1, n, f) == n;
-			crc = crc_value(crc, chunk, n);
-			left -= n;
-		}
-		uint8_t trailer[CHECKPOINT_CRC_BYTES];
-		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
-		const char *bad_field = NULL;
-		if (!complete)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: %lld bytes (truncated?)", path,
-			              (long long)file.st_size);
-		else if (crc != trailer_value(trailer))
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
-			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path,
-			              trailer_value(trailer), crc);
-		else if ((bad_field = place_error(&h)) != NULL || h.width < 1 || h.height < 1 || h.width > INT32_MAX ||
-		         h.height > INT32_MAX)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
-			              path, bad_field ? bad_field : "size");
+	char magic[NST_CHECKPOINT_MAGIC_BYTES];
+	if (fread(magic, sizeof magic, 1, f) == 1 && memcmp(magic, NST_CHECKPOINT_TILED_MAGIC, sizeof magic) == 0) {
+		rewind(f);
+		st = nst_tiled_checkpoint_place(f, path, bytes, place, width, height, diag);
+		fclose(f);
+		return st;
 	}
+	rewind(f);
+	const char *bad_field = NULL;
+	if ((st = read_header(f, path, bytes, &h, diag)) == NST_OK &&
+	    (st = nst_checkpoint_verify_rest(f, path, bytes, header_bytes(h.version), crc_value(0, &h, header_bytes(h.version)),
+	                                     diag)) == NST_OK &&
+	    ((bad_field = place_error(&h)) != NULL || h.width < 1 || h.height < 1 || h.width > INT32_MAX ||
+	     h.height > INT32_MAX))
+		st = nst_checkpoint_impossible(path, bad_field ? bad_field : "size", diag);
 	fclose(f);
 	if (st != NST_OK)
 		return st;
-	*place = (struct nst_checkpoint_place){(int)h.scale, (int)h.n_scales, h.rows_before, h.seconds_before};
+	*place = (struct nst_checkpoint_place){(int)h.scale, (int)h.n_scales, h.rows_before, h.seconds_before, false, 0};
 	*width = (int)h.width;
 	*height = (int)h.height;
 	return NST_OK;
 }
 
+enum nst_status nst_checkpoint_info(const char *path, struct nst_checkpoint_info *info, struct nst_diag *diag) {
+	if (!info)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_checkpoint_info: no info to fill");
+	struct nst_checkpoint_place place;
+	int width = 0, height = 0;
+	const enum nst_status st = nst_checkpoint_read_place(path, &place, &width, &height, diag);
+	if (st == NST_OK)
+		*info = (struct nst_checkpoint_info){place.scale, place.n_scales, width, height, place.tile_side};
+	return st;
+}
+
 enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
-	struct nst_checkpoint_place alone = {0, 1, 0, 0.0};
+	struct nst_checkpoint_place alone = {0, 1, 0, 0.0, false, 0};
 	return nst_session_load_checkpoint_at(s, path, &alone, diag);
 }
 
@@ -385,16 +441,16 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 		if (st != NST_OK)
 			return nst_fail(diag, st, "cannot prepare the session to resume");
 	}
-	struct stat file;
+	long long file_bytes = 0;
 	struct checkpoint_header h;
 	bool touched = false; /* the session's buffers hold part of the file */
 	enum nst_status st = NST_OK;
-	FILE *f = open_checkpoint(path, &file, &st, diag);
+	FILE *f = nst_checkpoint_open(path, &file_bytes, &st, diag);
 	if (!f)
 		return st;
-	if ((st = read_header(f, path, (long long)file.st_size, &h, diag)) != NST_OK) {
+	if ((st = read_header(f, path, file_bytes, &h, diag)) != NST_OK) {
 		/* said */
-	} else if ((uint64_t)file.st_size != (uint64_t)checkpoint_bytes(s, h.version)) {
+	} else if ((uint64_t)file_bytes != (uint64_t)checkpoint_bytes(s, h.version)) {
 		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
 		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
 		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
@@ -403,46 +459,33 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
 		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
-		                      (long long)file.st_size, checkpoint_bytes(s, h.version));
+		                      file_bytes, checkpoint_bytes(s, h.version));
 	} else {
 		/* The whole file through the CRC, the arrays straight into the session's buffers. */
 		struct nst_state_array arrays[NST_STATE_MAX_ARRAYS];
 		const int n_arrays = checkpoint_arrays(s, false, arrays);
 		uint32_t crc = crc_value(0, &h, header_bytes(h.version));
-		uint8_t trailer[CHECKPOINT_CRC_BYTES];
 		touched = true;
 		bool complete = true;
 		for (int i = 0; i < n_arrays && complete; i++) {
 			complete = fread(arrays[i].data, 1, arrays[i].bytes, f) == arrays[i].bytes;
 			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
-		complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
-		const uint32_t stored = trailer_value(trailer);
 		const char *bad_field = NULL;
-		if (!complete)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM, "checkpoint %s is corrupted: it changed size while being read",
-			              path);
-		else if (crc != stored)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
-			              "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path, stored, crc);
-		else if ((bad_field = place_error(&h)) != NULL)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
-			              path, bad_field);
-		else if (h.scale != (uint32_t)place->scale || h.n_scales != (uint32_t)place->n_scales)
-			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-			              "checkpoint %s was made at scale %u of a run of %u, this is scale %d of %d; resume with the same "
-			              "command", path, h.scale + 1, h.n_scales, place->scale + 1, place->n_scales);
-		else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
+		if ((st = nst_checkpoint_read_end(f, path, complete, crc, h.scale, h.n_scales, h.rows_before, h.seconds_before,
+		                                  place, diag)) != NST_OK) {
+			/* said */
+		} else if (h.reserved3 != 0) {
+			st = nst_checkpoint_impossible(path, "reserved", diag);
+		} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
 		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
-		         h.config_crc != config_fingerprint(s))
+		           h.config_crc != config_fingerprint(s)) {
 			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 			              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
 			              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
-		else if ((bad_field = checkpoint_state_error(s, &h)) != NULL)
-			st = nst_fail(diag, NST_ERR_WEIGHTS_FORMAT,
-			              "checkpoint %s is corrupted: its %s is impossible (its CRC is right: not written by this nst)",
-			              path, bad_field);
+		} else if ((bad_field = checkpoint_state_error(s, &h)) != NULL) {
+			st = nst_checkpoint_impossible(path, bad_field, diag);
+		}
 	}
 	fclose(f);
 	if (st != NST_OK) {

@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "checkpoint.h"
 
 #define RGB 3
 
@@ -126,6 +126,8 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 		                "pictures) and the hand-over between scales take %.1f MiB already", (double)so->max_bytes / NST_MIB, (double)held / NST_MIB);
 	struct nst_tile_options to = so->tiles;
 	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
+	if (so->tile_sides[i] > 0)
+		to.tile = so->tile_sides[i];
 	return nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);
 }
 
@@ -141,6 +143,8 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 	for (int i = 0; i < so->n_scales; i++) {
 		if (so->iterations[i] < 0)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: %d iterations", i + 1, so->iterations[i]);
+		if (so->tile_sides[i] < 0)
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: tiles of %d px", i + 1, so->tile_sides[i]);
 		if (i > 0 && (so->problems[i].width < so->problems[i - 1].width ||
 		              so->problems[i].height < so->problems[i - 1].height))
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d (%dx%d) is smaller than the scale before", i + 1,
@@ -160,7 +164,7 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 	for (int i = 0; i < p->n_scales; i++) {
 		const struct nst_problem *q = &p->problems[i];
 		const int side = q->width > q->height ? q->width : q->height;
-		p->tiled[i] = (so->tiles.tile > 0 && side > so->tiles.tile) ||
+		p->tiled[i] = so->tile_sides[i] > 0 || (so->tiles.tile > 0 && side > so->tiles.tile) ||
 		              (so->max_bytes && p->plans[i].total_bytes + beside > so->max_bytes);
 		size_t need = p->plans[i].total_bytes;
 		if (p->tiled[i]) {
@@ -277,8 +281,9 @@ static enum nst_status hand_over(struct nst_scales *s, int i, struct nst_diag *d
 	                    : nst_fail(diag, NST_ERR_OUT_OF_MEMORY, "cannot upsample the picture for the next scale");
 }
 
-/* Scale i in tiles: one session of the tile size serves every tile. */
-static enum nst_status start_tiles(struct nst_scales *s, int i, struct nst_diag *diag) {
+/* Scale i in tiles: one session of the tile size serves every tile, starting from the previous
+ * scale's picture if handed_over (a resumed scale's picture comes from its checkpoint instead). */
+static enum nst_status start_tiles(struct nst_scales *s, int i, bool handed_over, struct nst_diag *diag) {
 	enum nst_status st = nst_tiled_init(s->scale_arena, s->plan.scale_bytes, s->weights, &s->plan.tile_plans[i],
 	                                    &s->tiles, diag);
 	if (st != NST_OK)
@@ -288,9 +293,9 @@ static enum nst_status start_tiles(struct nst_scales *s, int i, struct nst_diag 
 	for (int k = 0; k < s->plan.problems[i].n_styles; k++)
 		if ((st = nst_tiled_set_style(s->tiles, k, s->style[i][k], s->blend[k])) != NST_OK)
 			return nst_fail(diag, st, "style targets: %s", nst_status_string(st));
-	if (i == 0 && s->plan.options[0].init == NST_INIT_IMAGE)
+	if (i == 0 && handed_over && s->plan.options[0].init == NST_INIT_IMAGE)
 		nst_tiled_set_init_image(s->tiles, s->init);
-	if (i > 0 && (st = nst_tiled_set_init_x(s->tiles, s->start)) != NST_OK)
+	if (i > 0 && handed_over && (st = nst_tiled_set_init_x(s->tiles, s->start)) != NST_OK)
 		return nst_fail(diag, st, "the previous scale's picture: %s", nst_status_string(st));
 	return NST_OK;
 }
@@ -339,7 +344,7 @@ enum nst_status nst_scales_next(struct nst_scales *s, struct nst_diag *diag) {
 	release_scale(s);
 	s->scale = i;
 	s->scale_rows = 0;
-	return s->plan.tiled[i] ? start_tiles(s, i, diag) : start_session(s, i, true, diag);
+	return s->plan.tiled[i] ? start_tiles(s, i, true, diag) : start_session(s, i, true, diag);
 }
 
 struct row_relay {
@@ -404,10 +409,12 @@ int nst_scales_rows(const struct nst_scales *s) {
 }
 
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *s, const char *path, struct nst_diag *diag) {
-	if (!s || !s->session)
-		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "checkpoints need a scale running as one session (not in tiles)");
-	const struct nst_checkpoint_place place = {s->scale, s->plan.n_scales, s->row_offset, s->seconds_offset};
-	return nst_session_save_checkpoint_at(s->session, path, &place, diag);
+	if (!s || (!s->session && !s->tiles))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no scale has started: nothing to checkpoint");
+	const struct nst_checkpoint_place place = {s->scale, s->plan.n_scales, s->row_offset, s->seconds_offset,
+	                                           s->tiles != NULL, 0};
+	return s->tiles ? nst_tiled_save_checkpoint(s->tiles, path, &place, diag)
+	                : nst_session_save_checkpoint_at(s->session, path, &place, diag);
 }
 
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *path, struct nst_diag *diag) {
@@ -428,11 +435,12 @@ enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *pat
 		                "checkpoint %s was made with other pictures or options (scale %d at %dx%d, here %dx%d); resume "
 		                "with the same command", path, k + 1, width, height, s->plan.problems[k].width,
 		                s->plan.problems[k].height);
-	if (s->plan.tiled[k])
+	if (s->plan.tiled[k] != place.tiled)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		                "checkpoint %s is of scale %d as one session, which this run paints in tiles; resume with the same "
-		                "memory limits", path, k + 1);
-	if (k != s->scale || !s->session) { /* that scale started afresh, its picture from the checkpoint */
+		                "checkpoint %s is of scale %d %s, which this run paints %s; resume with the same memory limits "
+		                "(--max-memory, --tile)", path, k + 1, place.tiled ? "in tiles" : "as one session",
+		                s->plan.tiled[k] ? "in tiles" : "whole");
+	if (k != s->scale || (!s->session && !s->tiles)) { /* that scale started afresh, its picture from the checkpoint */
 		if (!s->content[k].rgb || !s->weights)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no content picture (or the weights were "
 			                "released: the last scale has started)", k + 1);
@@ -441,13 +449,14 @@ enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *pat
 				return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no style picture %d", k + 1, j + 1);
 		release_scale(s);
 		s->scale = k;
-		if ((st = start_session(s, k, false, diag)) != NST_OK)
+		if ((st = place.tiled ? start_tiles(s, k, false, diag) : start_session(s, k, false, diag)) != NST_OK)
 			return st;
 	}
-	if ((st = nst_session_load_checkpoint_at(s->session, path, &place, diag)) != NST_OK)
+	if ((st = place.tiled ? nst_tiled_load_checkpoint(s->tiles, path, &place, diag)
+	                      : nst_session_load_checkpoint_at(s->session, path, &place, diag)) != NST_OK)
 		return st;
 	s->row_offset = place.rows_before;
 	s->seconds_offset = s->last_seconds = place.seconds_before;
-	s->scale_rows = nst_session_rows(s->session);
+	s->scale_rows = place.tiled ? nst_tiled_rows(s->tiles) : nst_session_rows(s->session);
 	return NST_OK;
 }

@@ -87,26 +87,6 @@ void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum 
 /* CRC-32 (zlib polynomial); crc starts at 0 and chains. */
 uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
 
-/* Where a checkpoint's session stands in a coarse-to-fine run (src/checkpoint.c,
- * src/coarse_to_fine.c): scale (from 0) of n_scales, after the loss rows and seconds of the
- * scales before it.  nst_session_save_checkpoint's own are scale 0 of 1. */
-struct nst_checkpoint_place {
-	int scale, n_scales;
-	int rows_before;
-	double seconds_before;
-};
-/* The place and the session size of a checkpoint, from its header alone (the magic, the version
- * and the place's bounds checked; the whole file is checked when a session loads it). */
-enum nst_status nst_checkpoint_read_place(const char *path, struct nst_checkpoint_place *place, int *width,
-                                          int *height, struct nst_diag *diag);
-/* nst_session_save_checkpoint / _load_checkpoint at a place: the load refuses a checkpoint of
- * another scale or number of scales (place's scale and n_scales), and gives its rows and seconds
- * before. */
-enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, const char *path,
-                                               const struct nst_checkpoint_place *place, struct nst_diag *diag);
-enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char *path,
-                                               struct nst_checkpoint_place *place, struct nst_diag *diag);
-
 /* ---------------------------------------------------------------------------------------------
  * Convolution by im2col + GEMM (src/conv_im2col.c); the engine is src/engine.h
  * ------------------------------------------------------------------------------------------- */

@@ -12,9 +12,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal.h"
+#include "picture_tiles.h"
 
-#define RGB 3
 #define DEFAULT_SWEEPS 2
 #define MAX_SWEEPS 64
 #define DEFAULT_OVERLAP_DIVISOR 4   /* overlap = tile / 4 unless given */
@@ -23,22 +22,6 @@
 #define RANDOM_INIT_SCALE 1e-3      /* as nst_session_prepare's NST_INIT_RANDOM */
 #define PI 3.14159265358979323846
 
-struct nst_tiled {
-	struct nst_tile_plan plan;
-	struct nst_session *session;
-	float *picture;          /* [H][W][3] preprocessed BGR */
-	float *tile_x;           /* [th][tw][3] */
-	uint8_t *tile_rgb;       /* [tile_rgb_pixels][3]: a tile of the content, or a style crop */
-	uint8_t *session_arena;  /* [plan.session.total_bytes] */
-	const uint8_t *content;  /* [H][W][3], the caller's */
-	bool picture_set;
-	int sweep, tile;         /* the tile being (or last) optimized */
-	int row;                 /* loss-log rows reported so far */
-	int iterations;          /* each tile's optimizer steps (nst_tiled_run's) */
-	int total_tiles;         /* over all sweeps */
-	double seconds;          /* run time before the current call of nst_tiled_run */
-	bool done;
-};
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
@@ -182,7 +165,8 @@ static void tiled_layout(struct nst_tiled *t, const struct nst_tile_plan *p, str
 	t->picture = NST_ARENA_NEW(a, float, (size_t)p->width * (size_t)p->height * RGB); /* [H][W][3] */
 	t->plan.picture_bytes = a->used - mark;
 	mark = a->used;
-	t->tile_x = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB); /* [th][tw][3] */
+	t->tile_x = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB);    /* [th][tw][3] */
+	t->tile_keep = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB); /* [th][tw][3] */
 	t->tile_rgb = NST_ARENA_NEW(a, uint8_t, tile_rgb_pixels(p) * RGB);                         /* [n][3] */
 	t->plan.tile_bytes = a->used - mark;
 	t->session_arena = NST_ARENA_NEW(a, uint8_t, p->session.total_bytes);
@@ -197,6 +181,7 @@ static enum nst_status plan_side(const struct nst_weights *w, const struct nst_t
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "tiles of %d px are too small for these style layers (at least %d px: a %d px margin on "
 		                "each side of the style regions)", side, min_side, p->style_halo);
+	p->side = side;
 	p->tile_width = min_int(side, p->width);
 	p->tile_height = min_int(side, p->height);
 	p->overlap = to->overlap > 0 ? to->overlap : side / DEFAULT_OVERLAP_DIVISOR;
@@ -490,8 +475,14 @@ static void blend_tile(struct nst_tiled *t, const struct nst_rect *r) {
 	}
 }
 
+/* The current tile from the picture as the tiles before it left it (an interrupted tile starts
+ * over: its rows are reported again).  Interrupted, the tile's picture stays in tile_x (partial)
+ * and the picture keeps what it was before the tile, which a checkpoint saves. */
 static enum nst_status run_tile(struct nst_tiled *t, int iterations, struct row_relay *relay) {
 	const struct nst_rect r = nst_tile_rect(&t->plan, t->sweep, t->tile);
+	t->row = t->tile_row;
+	t->tile_seconds = t->seconds + (nst_seconds() - relay->t0);
+	t->partial = false;
 	crop_bytes(t->content, t->plan.width, &r, t->tile_rgb); // tile_rgb: [th][tw][3]
 	enum nst_status st = nst_session_set_content(t->session, t->tile_rgb);
 	if (st == NST_OK)
@@ -507,7 +498,13 @@ static enum nst_status run_tile(struct nst_tiled *t, int iterations, struct row_
 	const enum nst_status got = nst_session_get_x(t->session, t->tile_x); /* after NUMERIC: the last finite */
 	if (got != NST_OK)
 		return got;
+	if (st == NST_ERR_INTERRUPTED) {
+		t->partial = true;
+		return st;
+	}
 	blend_tile(t, &r);
+	if (st == NST_OK)
+		t->tile_row = t->row;
 	return st;
 }
 
@@ -553,8 +550,20 @@ void nst_tiled_position(const struct nst_tiled *t, int *sweep, int *tile) {
 enum nst_status nst_tiled_image(struct nst_tiled *t, uint8_t *rgb) {
 	if (!t || !rgb || !t->picture_set || !t->content)
 		return NST_ERR_INVALID_ARGUMENT;
+	/* An interrupted tile's picture blended in for the image only, the picture under it kept. */
+	const struct nst_rect r = nst_tile_rect(&t->plan, t->sweep, t->tile);
+	if (t->partial) {
+		crop_floats(t->picture, t->plan.width, &r, t->tile_keep);
+		blend_tile(t, &r);
+	}
 	nst_x_to_rgb(t->picture, t->content, (size_t)t->plan.width * (size_t)t->plan.height,
 	             t->plan.whole_options.original_colors, rgb);
+	if (t->partial) {
+		const size_t row = (size_t)r.width * RGB;
+		for (int y = 0; y < r.height; y++)
+			memcpy(t->picture + ((size_t)(r.y + y) * (size_t)t->plan.width + (size_t)r.x) * RGB,
+			       t->tile_keep + (size_t)y * row, row * sizeof(float));
+	}
 	return NST_OK;
 }
 

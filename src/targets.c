@@ -98,6 +98,11 @@ enum nst_status nst_session_add_style_region(struct nst_session *s, int index, c
 	                     ((own->y + own->height) % alignment == 0 || own->y + own->height == whole_height);
 	if (!aligned)
 		return NST_ERR_INVALID_ARGUMENT;
+	const int32_t key[11] = {index, crop->x, crop->y, crop->width, crop->height, own->x, own->y, own->width,
+	                         own->height, whole_width, whole_height};
+	s->style_crc = nst_crc32(s->style_crc, key, sizeof key);
+	s->style_crc = nst_crc32(s->style_crc, &blend, sizeof blend);
+	s->style_crc = nst_crc32(s->style_crc, rgb, (size_t)crop->width * (size_t)crop->height * RGB);
 	nst_vgg_preprocess(rgb, (size_t)crop->width * (size_t)crop->height, s->staging);
 	struct pass pass = {.mode = PASS_TARGET_STYLE, .blend = blend, .crop = crop, .own = own,
 	                    .whole_w = whole_width, .whole_h = whole_height};

@@ -4,7 +4,7 @@
 #  - the one-pass mode stopped by SIGINT / SIGTERM halfway through a batch: every finished
 #    picture is there, no temporary file, exit 130;
 #  - SIGHUP (a dropped SSH session) is SIGTERM: the picture and a checkpoint, exit 130 (in a run
-#    of several scales too; in tiles the picture and a message that no checkpoint is kept);
+#    of several scales and in tiles too);
 #  - a second SIGINT while the checkpoint is written: no temporary file, the checkpoint whole;
 #  - with standard error closed (2>&-) no progress line goes into the --log CSV;
 #  - a stop after the output's folder went away still writes the checkpoint elsewhere.
@@ -146,15 +146,16 @@ rc=$?
 	ok "SIGHUP in a run of two scales: $(tail -n 1 "$tmp/err")" ||
 	bad "SIGHUP in a run of two scales: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
-# SIGHUP in a run in tiles: the picture so far, and a message that says no checkpoint is kept.
+# SIGHUP in a run in tiles: the picture so far (the running tile blended in) and a checkpoint
+# from which the tile starts over.
 rm -f "$tmp/tiles."*
 $NST "${run[@]}" --size 96 --tile 48 -n 200 -o "$tmp/tiles.png" --log "$tmp/tiles.csv" 2>"$tmp/err" &
 pid=$!
 wait_rows 3 "$tmp/tiles.csv" $pid && kill -HUP $pid
 wait $pid
 rc=$?
-[ $rc -eq 130 ] && is_png "$tmp/tiles.png" && [ ! -e "$tmp/tiles.png.ckpt" ] &&
-	grep -q "at sweep 1 tile 1: wrote the picture so far to .*; no checkpoint: a run in tiles cannot be resumed" "$tmp/err" &&
+[ $rc -eq 130 ] && is_png "$tmp/tiles.png" && [ -s "$tmp/tiles.png.ckpt" ] &&
+	grep -q "at sweep 1 tile 1, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*: the tile starts over)" "$tmp/err" &&
 	ok "SIGHUP in a run in tiles: $(tail -n 1 "$tmp/err")" ||
 	bad "SIGHUP in a run in tiles: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 

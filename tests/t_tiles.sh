@@ -125,7 +125,7 @@ fi
 fi
 
 # 5. Usage errors.
-for args in "--tile 8" "--tile abc" "--tile 64 --tile-overlap 40" "--tile-sweeps 0" "--tile 64 --checkpoint-every 5"; do
+for args in "--tile 8" "--tile abc" "--tile 64 --tile-overlap 40" "--tile-sweeps 0" "--tile 64 --dump-grad $tmp/g.raw"; do
 	# shellcheck disable=SC2086
 	$NST "${common[@]}" -o "$tmp/x.png" --scales $S_SIZE -n 1 $args 2>"$tmp/err"
 	rc=$?

@@ -7,9 +7,11 @@
  * picture handed over in float with the content's detail, the second scale as a session or in
  * tiles); the one arena exact (a byte less is refused); every row reported once, numbered across the
  * run, with the scale, and the sweep and tile where tiled; a budget too small refused.  Checkpoints:
- * a run stopped in either scale, saved and loaded by a fresh driver before its first scale,
- * continues to the uninterrupted run's picture and rows; a scale in tiles has none, and a
- * checkpoint of that scale as one session is refused by a plan that tiles it.
+ * a run stopped in either scale (as one session or in tiles), saved and loaded by a fresh driver
+ * before its first scale, continues to the uninterrupted run's picture and rows (a tile starts
+ * over); a checkpoint of a scale as one session is refused by a plan that tiles it and the other
+ * way round; every bit of a tiled checkpoint's header flipped, and crafted fields with a right
+ * CRC, are refused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -212,8 +214,9 @@ static void check_resume(const struct nst_weights *w, const struct nst_scales_pl
 		return;
 	CHECK(nst_scales_load_checkpoint(s, ckpt, &diag) == NST_OK, "load before the first scale: %s", diag.message);
 	nst_scales_position(s, &at, NULL, NULL);
-	CHECK(at == scale && nst_scales_rows(s) == rows, "loaded at scale %d (expected %d), %d rows (expected %d)", at,
-	      scale, nst_scales_rows(s), rows);
+	const int loaded = nst_scales_rows(s), tiled = p->tiled[scale]; /* in tiles: the rows before the tile */
+	CHECK(at == scale && (tiled ? loaded <= rows && loaded > row - n_rows / 2 : loaded == rows),
+	      "loaded at scale %d (expected %d), %d rows (stopped after %d)", at, scale, loaded, rows);
 	stop = (struct stop){n_rows, -1};
 	enum nst_status st = nst_scales_run_scale(s, stop_at, &stop);
 	while (st == NST_OK && (nst_scales_position(s, &at, NULL, NULL), at + 1 < SCALES))
@@ -223,8 +226,8 @@ static void check_resume(const struct nst_weights *w, const struct nst_scales_pl
 	uint8_t *got = malloc(n);
 	CHECK(st == NST_OK && got && nst_scales_image(s, got) == NST_OK, "resumed run: %s", nst_status_string(st));
 	CHECK(got && memcmp(got, want, n) == 0, "stopped in scale %d and resumed: the picture differs", scale);
-	CHECK(nst_scales_rows(s) == n_rows && stop.first_row == rows, "resumed: %d rows (expected %d), first %d (expected %d)",
-	      nst_scales_rows(s), n_rows, stop.first_row, rows);
+	CHECK(nst_scales_rows(s) == n_rows && stop.first_row == loaded, "resumed: %d rows (expected %d), first %d (expected %d)",
+	      nst_scales_rows(s), n_rows, stop.first_row, loaded);
 	free(got);
 	nst_scales_release(s);
 	nst_arena_free(arena);
@@ -261,8 +264,7 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	nst_scales_position(s, &scale, &sweep, &tile);
 	CHECK(scale == 1, "ends at the last scale (%d)", scale);
 	CHECK(nst_scales_next(s, &diag) == NST_ERR_INVALID_ARGUMENT, "no scale after the last");
-	CHECK((nst_scales_save_checkpoint(s, ckpt, &diag) == NST_ERR_INVALID_ARGUMENT) == expect_tiles,
-	      "a checkpoint of the last scale %s: %s", expect_tiles ? "in tiles refused" : "saved", diag.message);
+	CHECK(nst_scales_save_checkpoint(s, ckpt, &diag) == NST_OK, "a checkpoint of the finished run: %s", diag.message);
 	CHECK(rows.n > ITERATIONS_FIRST && rows.bad_numbering == 0 && rows.bad_scale == 0 && rows.bad_tile == 0,
 	      "rows: %d, numbering %d, scale %d, tile %d wrong", rows.n, rows.bad_numbering, rows.bad_scale, rows.bad_tile);
 	CHECK((rows.tiled_rows > 0) == expect_tiles, "%d rows reported tiled", rows.tiled_rows);
@@ -275,17 +277,91 @@ static void check_run(const struct nst_weights *w, const struct nst_options *o, 
 	CHECK(memcmp(got, want, n) == 0, "budget %zu (%s): the driver's picture differs from the steps written out",
 	      max_bytes, expect_tiles ? "tiles" : "sessions");
 	CHECK(memcmp(got, pic->content[1].rgb, n) != 0, "the picture changed");
-	if (!expect_tiles) {
-		check_resume(w, &p, pic, ckpt, ITERATIONS_FIRST / 2, 0, got, rows.n);
-		check_resume(w, &p, pic, ckpt, rows.n - 2, 1, got, rows.n);
-	}
+	check_resume(w, &p, pic, ckpt, ITERATIONS_FIRST / 2, 0, got, rows.n);
+	check_resume(w, &p, pic, ckpt, rows.n - 2, 1, got, rows.n); /* in tiles: inside the last tile */
 	free(got);
 	free(want);
 }
 
 /* The larger scale does not fit: tiles within the budget; a budget smaller than any tile: refused. */
+/* A checkpoint's bytes loaded by a fresh driver of plan p: the status, diag filled. */
+static enum nst_status load_bytes(const struct nst_weights *w, const struct nst_scales_plan *p,
+                                  const struct pictures *pic, const char *path, const uint8_t *b, size_t size,
+                                  struct nst_diag *diag) {
+	void *arena = NULL;
+	enum nst_status st = NST_ERR_IO;
+	memset(diag, 0, sizeof *diag);
+	struct nst_scales *s = support_write_file(path, b, size) == 0 ? open_driver(w, p, pic, &arena) : NULL;
+	if (s)
+		st = nst_scales_load_checkpoint(s, path, diag);
+	nst_scales_release(s);
+	nst_arena_free(arena);
+	return st;
+}
+
+/* The tiled checkpoint (its header: 88 bytes, then the picture): each bit of the header and of
+ * the trailer flipped is "corrupted"; crafted fields with a right CRC are "impossible". */
+#define TILED_HEADER_BYTES 88
+#define OFF_TILED_RESERVED 36
+#define OFF_TILED_SWEEP 40
+#define OFF_TILED_TILE 44
+#define OFF_TILED_ROW 48
+#define OFF_TILED_DONE 52
+#define OFF_TILED_SECONDS 72
+static void check_tiled_file(const struct nst_weights *w, const struct nst_scales_plan *p, const struct pictures *pic,
+                             const char *ckpt, const char *mutated) {
+	size_t size = 0;
+	uint8_t *good = support_read_file(ckpt, &size);
+	uint8_t *bad = good ? malloc(size) : NULL;
+	struct nst_diag diag;
+	CHECK(bad && size > TILED_HEADER_BYTES + 4 && memcmp(good, "NSTT", 4) == 0, "a tiled checkpoint (%zu bytes)", size);
+	if (!bad) {
+		free(good);
+		return;
+	}
+	int accepted = 0, unworded = 0;
+	for (size_t off = 0; off < size; off += off < TILED_HEADER_BYTES || off >= size - 4 ? 1 : 61)
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(bad, good, size);
+			bad[off] ^= (uint8_t)(1u << bit);
+			const enum nst_status st = load_bytes(w, p, pic, mutated, bad, size, &diag);
+			accepted += st == NST_OK;
+			unworded += st != NST_OK && !strstr(diag.message, "corrupted");
+			if (st != NST_OK && !strstr(diag.message, "corrupted") && unworded == 1)
+				fprintf(stderr, "offset %zu bit %d: %s\n", off, bit, diag.message);
+		}
+	CHECK(accepted == 0 && unworded == 0, "tiled checkpoint bit flips: %d accepted, %d not said corrupted", accepted,
+	      unworded);
+	const struct {
+		int offset;
+		int32_t value;
+	} fields[] = {{OFF_TILED_SWEEP, 99}, {OFF_TILED_TILE, 99}, {OFF_TILED_ROW, -1}, {OFF_TILED_DONE, 2},
+	              {OFF_TILED_RESERVED, 1}};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		memcpy(bad, good, size);
+		memcpy(bad + fields[i].offset, &fields[i].value, sizeof(int32_t));
+		const uint32_t crc = nst_crc32(0, bad, size - 4);
+		for (int k = 0; k < 4; k++)
+			bad[size - 4 + (size_t)k] = (uint8_t)(crc >> (8 * k));
+		CHECK(load_bytes(w, p, pic, mutated, bad, size, &diag) != NST_OK && strstr(diag.message, "impossible"),
+		      "a crafted field at %d: %s", fields[i].offset, diag.message);
+	}
+	const double nan = NAN;
+	memcpy(bad, good, size);
+	memcpy(bad + OFF_TILED_SECONDS, &nan, sizeof nan);
+	const uint32_t crc = nst_crc32(0, bad, size - 4);
+	for (int k = 0; k < 4; k++)
+		bad[size - 4 + (size_t)k] = (uint8_t)(crc >> (8 * k));
+	CHECK(load_bytes(w, p, pic, mutated, bad, size, &diag) != NST_OK && strstr(diag.message, "impossible"),
+	      "seconds NaN: %s", diag.message);
+	CHECK(load_bytes(w, p, pic, mutated, good, size, &diag) == NST_OK, "the genuine tiled checkpoint: %s", diag.message);
+	remove(mutated);
+	free(good);
+	free(bad);
+}
+
 static void check_budget(const struct nst_weights *w, const struct nst_options *o, const struct pictures *pic,
-                         const char *ckpt) {
+                         const char *ckpt, const char *ckpt_tiles, const char *mutated) {
 	struct nst_scales_options so;
 	scales_options(pic, 0, &so);
 	struct nst_scales_plan whole;
@@ -293,21 +369,38 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 	CHECK(nst_scales_plan(w, o, &so, &whole, &diag) == NST_OK, "plan without a budget: %s", diag.message);
 	CHECK(!whole.tiled[0] && !whole.tiled[1], "no budget: no tiles");
 	check_run(w, o, pic, 0, false, ckpt);
-	/* a byte less than the whole plan: the larger scale goes to tiles, and check_run's checkpoint of
-	 * it as one session (its last) does not load into this plan */
-	check_run(w, o, pic, whole.total_bytes - 1, true, ckpt);
+	/* a byte less than the whole plan: the larger scale goes to tiles; check_run's last checkpoints
+	 * (of the second scale) do not load into the other plan */
+	check_run(w, o, pic, whole.total_bytes - 1, true, ckpt_tiles);
 	scales_options(pic, whole.total_bytes - 1, &so);
 	struct nst_scales_plan tiled;
 	CHECK(nst_scales_plan(w, o, &so, &tiled, &diag) == NST_OK && tiled.tiled[1], "the tiled plan");
-	void *arena = NULL;
-	struct nst_scales *s = open_driver(w, &tiled, pic, &arena);
-	if (s) {
-		const enum nst_status st = nst_scales_load_checkpoint(s, ckpt, &diag);
-		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "tiles"), "a session's checkpoint of a tiled scale: %s",
-		      diag.message);
-		nst_scales_release(s);
+	const struct {
+		const struct nst_scales_plan *plan;
+		const char *path, *what;
+	} crossed[] = {{&tiled, ckpt, "a session's checkpoint into a tiled scale"},
+	               {&whole, ckpt_tiles, "a tiled checkpoint into a scale run whole"}};
+	for (int i = 0; i < 2; i++) {
+		void *arena = NULL;
+		struct nst_scales *s = open_driver(w, crossed[i].plan, pic, &arena);
+		if (s) {
+			const enum nst_status st = nst_scales_load_checkpoint(s, crossed[i].path, &diag);
+			CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "tiles"), "%s: %s", crossed[i].what,
+			      diag.message);
+			nst_scales_release(s);
+		}
+		nst_arena_free(arena);
 	}
-	nst_arena_free(arena);
+	check_tiled_file(w, &tiled, pic, ckpt_tiles, mutated);
+	/* A scale's tiles pinned (a tiled checkpoint's, resumed): in tiles of that side without a budget. */
+	scales_options(pic, 0, &so);
+	so.tile_sides[1] = tiled.tile_plans[1].side;
+	struct nst_scales_plan pinned;
+	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_OK && !pinned.tiled[0] && pinned.tiled[1] &&
+	      pinned.tile_plans[1].side == tiled.tile_plans[1].side, "tiles pinned at %d px: %s", so.tile_sides[1],
+	      diag.message);
+	so.tile_sides[1] = -1;
+	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_ERR_INVALID_ARGUMENT, "a negative tile side refused");
 	scales_options(pic, whole.state_bytes + whole.handover_bytes + 1024, &so);
 	struct nst_scales_plan none;
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");
@@ -336,10 +429,13 @@ int main(void) {
 		o.backend = NST_BACKEND_SCALAR; /* the same arithmetic everywhere, qemu included */
 		struct pictures pic;
 		make_pictures(seed, &pic);
-		char ckpt[600];
+		char ckpt[600], ckpt_tiles[600], mutated[600];
 		snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
-		check_budget(w, &o, &pic, ckpt);
+		snprintf(ckpt_tiles, sizeof ckpt_tiles, "%s/tiles.ckpt", dir);
+		snprintf(mutated, sizeof mutated, "%s/mutated.ckpt", dir);
+		check_budget(w, &o, &pic, ckpt, ckpt_tiles, mutated);
 		remove(ckpt);
+		remove(ckpt_tiles);
 		free_pictures(&pic);
 		nst_weights_close(w);
 	}

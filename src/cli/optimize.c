@@ -36,6 +36,8 @@ struct run_state {
 	 * line is the loss at the end of its iteration. */
 	struct nst_scales_progress pending;
 	bool have_pending;
+	/* The last --checkpoint-every checkpoint: its run row, and in tiles its scale, sweep and tile. */
+	int checkpoint_row, checkpoint_scale, checkpoint_sweep, checkpoint_tile;
 };
 
 /* OUT-<iteration>.<ext>: false if it does not fit in buf. */
@@ -94,6 +96,19 @@ static void print_pending(struct run_state *r, bool last) {
 	r->printed_step = p->step;
 	fprintf(stderr, "%siteration %d/%d loss %.6e (content %.4e style %.4e tv %.4e) %.2f it/s\n", place, p->step,
 	        p->iterations, l->total, l->content, l->style, l->tv, rate);
+}
+
+/* --checkpoint-every N: every N rows of a scale; in tiles, where a checkpoint holds the picture
+ * at its tile's start, at most one per tile, N rows or more after the last. */
+static bool checkpoint_due(const struct run_state *r, const struct nst_scales_progress *q) {
+	const int every = r->cli->checkpoint_every;
+	const struct nst_progress *p = &q->row;
+	if (every <= 0 || p->iteration == 0 || p->iteration >= p->iterations)
+		return false;
+	if (!q->tiled)
+		return p->iteration % every == 0;
+	const bool same_tile = q->scale == r->checkpoint_scale && q->sweep == r->checkpoint_sweep && q->tile == r->checkpoint_tile;
+	return !same_tile && q->run_row - r->checkpoint_row >= every;
 }
 
 static bool on_progress(void *user, const struct nst_scales_progress *q) {
@@ -155,11 +170,14 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 		if (st != NST_OK)
 			return progress_failed(r, diag.message);
 	}
-	if (c->checkpoint_every > 0 && p->iteration > 0 && p->iteration % c->checkpoint_every == 0 &&
-	    p->iteration < p->iterations) {
+	if (checkpoint_due(r, q)) {
 		struct nst_diag diag = {{0}};
 		if (save_checkpoint(c, r->scales, &diag) != NST_OK)
 			return progress_failed(r, diag.message);
+		r->checkpoint_row = q->run_row;
+		r->checkpoint_scale = q->scale;
+		r->checkpoint_sweep = q->sweep;
+		r->checkpoint_tile = q->tile;
 	}
 	return cli_stop_signal() == 0;
 }
@@ -490,12 +508,19 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	const struct nst_image *top = &pic->content[sched->n - 1];
 	so.held_bytes = cli_rss_now() + (size_t)HELD_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
 	struct nst_diag diag = {{0}};
+	/* A tiled checkpoint resumes in its own tiles, which the memory available now may not give (a
+	 * bad checkpoint is said when it is loaded). */
+	struct nst_checkpoint_info resumed = {0};
+	if (c->resume && !c->tile && nst_checkpoint_info(c->resume, &resumed, &diag) == NST_OK && resumed.tile_side > 0 &&
+	    resumed.n_scales == sched->n)
+		so.tile_sides[resumed.scale] = resumed.tile_side;
 	const enum nst_status st = nst_scales_plan(weights, &c->options, &so, plan, &diag);
+	const char *pinned = so.tile_sides[resumed.scale] > 0 ? " (the tiles of the checkpoint resumed)" : "";
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && c->max_memory) /* the limit is the option's */
-		return cli_fail(EXIT_MEMORY, "--max-memory: %s", diag.message);
+		return cli_fail(EXIT_MEMORY, "--max-memory: %s%s", diag.message, pinned);
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && budget) /* the machine's */
-		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info), so the run's budget is %.0f%% of it: %s",
-		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message);
+		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info), so the run's budget is %.0f%% of it: %s%s",
+		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message, pinned);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
 	*tiled_for_memory = 0;
@@ -619,7 +644,7 @@ static int run_scales(const struct cli *c, struct nst_scales *scales, const stru
 	return EXIT_OK;
 }
 
-/* Whether a scale of the plan runs in tiles (such a run has no checkpoints). */
+/* Whether a scale of the plan runs in tiles. */
 static bool any_tiled(const struct nst_scales_plan *plan) {
 	for (int i = 0; i < plan->n_scales; i++)
 		if (plan->tiled[i])
@@ -634,19 +659,21 @@ struct ending {
 	struct nst_diag diag;        /* of writing the picture */
 	enum nst_status sheet_st, checkpoint_st;
 	struct nst_diag sheet_diag, checkpoint_diag;
-	bool resumable, checkpoint;
-	int scale, n_scales, sweep, tile;
+	bool checkpoint;
+	int scale, n_scales, sweep, tile; /* sweep -1: the scale runs as one session */
 	int rows, good_row;          /* a scale as one session: the run's rows and its last finite row */
 	int step;                    /* the optimizer's steps (iterations) when it ended */
 };
 
 static int report_end(const struct cli *c, const struct ending *e) {
-	char stopped[128] = "", at_scale[48] = "";
+	char stopped[160] = "", at_scale[48] = "", at_tile[48] = "";
 	if (e->n_scales > 1)
 		snprintf(at_scale, sizeof at_scale, "scale %d of %d, ", e->scale + 1, e->n_scales);
-	if (e->st == NST_ERR_INTERRUPTED && e->resumable)
-		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at %siteration %d (loss row %d): ", cli_stop_signal(),
-		         at_scale, e->step, e->rows - 1);
+	if (e->sweep >= 0)
+		snprintf(at_tile, sizeof at_tile, "sweep %d tile %d, ", e->sweep + 1, e->tile + 1);
+	if (e->st == NST_ERR_INTERRUPTED)
+		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at %s%siteration %d (loss row %d): ", cli_stop_signal(),
+		         at_scale, at_tile, e->step, e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
 		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
@@ -663,35 +690,35 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		return cli_fail(EXIT_NUMERIC,
 		                "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good "
 		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, c->output);
-	if (e->st == NST_ERR_INTERRUPTED && !e->resumable)
-		return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) at %ssweep %d tile %d: wrote the picture so far to %s; "
-		                "no checkpoint: a run in tiles cannot be resumed", cli_stop_signal(), at_scale, e->sweep + 1,
-		                e->tile + 1, c->output);
 	if (e->st == NST_ERR_INTERRUPTED && !c->checkpoint)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s; no checkpoint: -o is %s (--checkpoint FILE keeps one to resume from)",
 		                stopped, c->output, c->out.stdio ? "standard output" : "a device");
 	if (e->st == NST_ERR_INTERRUPTED && e->checkpoint_st != NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
 	if (e->st == NST_ERR_INTERRUPTED)
-		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s)", stopped,
-		                c->output, c->checkpoint, c->checkpoint);
+		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s%s)", stopped,
+		                c->output, c->checkpoint, c->checkpoint, e->sweep >= 0 ? ": the tile starts over" : "");
 	return EXIT_OK;
 }
 
 /* The picture (at the output's size even when a multi-scale run stopped early), the sheet, and the
- * checkpoint to continue from when the run was stopped or its picture could not be written (a run
- * without tiles).  A tiled run's arena is given back before writing (*arena, *scales). */
+ * checkpoint to continue from when the run was stopped or its picture could not be written.  A
+ * tiled run's arena is given back before writing (*arena, *scales), its checkpoint written
+ * first (when stopped). */
 static int write_result(const struct cli *c, struct nst_scales **scales, void **arena, const struct nst_scales_plan *plan,
                         const struct pictures *pic, uint8_t *result, enum nst_status st, int step) {
 	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1, .step = step};
 	nst_scales_image(*scales, result);
 	nst_scales_position(*scales, &e.scale, &e.sweep, &e.tile);
 	const struct nst_session *session = nst_scales_session(*scales);
+	e.rows = nst_scales_rows(*scales);
 	if (session) {
 		e.sweep = -1;
-		e.rows = nst_scales_rows(*scales);
 		e.good_row = nst_session_good_row(session);
 	} else { /* tiles: writing the picture needs no arena, give it back first */
+		e.checkpoint = c->checkpoint && st == NST_ERR_INTERRUPTED;
+		if (e.checkpoint)
+			e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
 		nst_scales_release(*scales);
 		*scales = NULL;
 		free(*arena);
@@ -709,10 +736,10 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 		e.sheet_st = cli_write_sheet(&c->sheet_file, top, pic->styles[plan->n_scales - 1], c->n_styles, &out,
 		                             c->jpeg_quality, &e.sheet_diag);
 	nst_image_free(&out_full);
-	e.resumable = !any_tiled(plan);
-	e.checkpoint = e.resumable && c->checkpoint && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK);
-	if (e.checkpoint)
+	if (session && c->checkpoint && (st == NST_ERR_INTERRUPTED || e.wst != NST_OK)) {
+		e.checkpoint = true;
 		e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
+	}
 	return report_end(c, &e);
 }
 
@@ -747,7 +774,8 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 	enum nst_status st = NST_OK;
 	sigset_t mask;
 	int rc = EXIT_OK;
-	struct run_state state = {.cli = c, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .scale = -1};
+	struct run_state state = {.cli = c, .tty = isatty(STDERR_FILENO) != 0, .rgb = result, .scale = -1,
+	                          .checkpoint_scale = -1};
 	if (!arena || !result) {
 		rc = cli_fail(EXIT_MEMORY, "cannot allocate the %.1f MiB the run needs", cli_mib(plan->total_bytes));
 		goto done;
@@ -841,15 +869,14 @@ static int run(struct cli *c) {
 	if ((rc = plan_scales(c, weights, &sched, &pic, &plan, &tiled_for_memory)) != EXIT_OK)
 		goto done;
 	const bool tiled = any_tiled(&plan);
-	if (tiled && tiled_for_memory && (c->resume || c->checkpoint_every || c->dump_grad)) {
+	if (tiled && tiled_for_memory && c->dump_grad) {
 		rc = cli_fail(EXIT_MEMORY, "the whole picture needs more than %.0f%% of the %.0f MiB available here, so it would "
-		              "be painted in tiles, and --resume, --checkpoint-every and --dump-grad do not work with tiles: "
-		              "free memory, or give a smaller --size", 100.0 * NST_AVAILABLE_MEMORY_SHARE,
-		              cli_mib(tiled_for_memory));
+		              "be painted in tiles, and --dump-grad does not work with tiles: free memory, or give a smaller --size",
+		              100.0 * NST_AVAILABLE_MEMORY_SHARE, cli_mib(tiled_for_memory));
 		goto done;
 	}
-	if (tiled && (c->resume || c->checkpoint_every || c->dump_grad)) {
-		rc = cli_fail(EXIT_USAGE, "--resume, --checkpoint-every and --dump-grad do not work with tiles (%s)",
+	if (tiled && c->dump_grad) {
+		rc = cli_fail(EXIT_USAGE, "--dump-grad does not work with tiles (%s)",
 		              c->tile ? "--tile asks for them" : "--max-memory needs them");
 		goto done;
 	}
@@ -859,8 +886,7 @@ static int run(struct cli *c) {
 		        cli_mib(tiled_for_memory));
 	if (tiled && (rc = check_tiled_save_names(c, &plan, weights_path)) != EXIT_OK)
 		goto done;
-	if (!tiled) /* a run that can be resumed */
-		describe_run(c, &plan, weights);
+	describe_run(c, &plan, weights);
 	int then_threads = 0;
 	if (c->resume && (rc = check_resume(c, &plan.plans[0], &then_threads)) != EXIT_OK)
 		goto done;

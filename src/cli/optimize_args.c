@@ -85,7 +85,7 @@ static void usage(FILE *f) {
 	        "                           FILE.options: what it was made with); SIGINT / SIGTERM / SIGHUP write\n"
 	        "                           the current picture and a checkpoint, then exit with 130; a second one\n"
 	        "                           ends at once; a run of several scales resumes in the scale it was\n"
-	        "                           in.  A run in tiles (--tile, --max-memory) has no checkpoints\n"
+	        "                           in, a run in tiles (--tile, --max-memory) from the start of its tile\n"
 	        "      --checkpoint-every N also write a checkpoint every N loss rows (power cuts)\n"
 	        "      --resume FILE        continue from a checkpoint (same pictures, options and -n; another\n"
 	        "                           --threads only loses bit-exactness)\n"
