@@ -1,8 +1,12 @@
-/* libFuzzer harness for the checkpoint reader (src/checkpoint.c, nst_session_load_checkpoint).
+/* libFuzzer harness for the checkpoint readers (src/checkpoint.c, nst_session_load_checkpoint;
+ * src/checkpoint_tiled.c through nst_scales_load_checkpoint).
  *
  * Once per process: a tiny random VGG (tests/support.c), an Adam and an L-BFGS session on a 6x6
- * picture, each stopped after two rows and checkpointed: the genuine files.  An input is
- *   byte 0       flags: bit 0 the L-BFGS session (else Adam); bit 1 recompute the CRC trailer (so
+ * picture, each stopped after two rows and checkpointed, and a run of one scale in tiles (40x36
+ * in tiles of 32 px) stopped inside its second tile and checkpointed: the genuine files.  An
+ * input is
+ *   byte 0       flags: bit 0 the L-BFGS session (else Adam); bit 3 the tiled run instead (bit 0
+ *                unused); bit 1 recompute the CRC trailer (so
  *                that the mutation reaches the field checks); bit 2 the rest is the whole file
  *                (else the rest patches the genuine one);
  *   a patch      5-byte records: a little-endian offset (modulo the file's size + 1) and a byte
@@ -33,6 +37,14 @@
 #define FLAG_LBFGS 1
 #define FLAG_FIX_CRC 2
 #define FLAG_WHOLE_FILE 4
+#define FLAG_TILED 8
+#define TILED_W 40
+#define TILED_H 36
+#define TILED_SIDE 32          /* 2x2 tiles, one sweep */
+#define TILED_SWEEPS 1
+#define TILED_ITERATIONS 1     /* a tile's: rows 0 and 1 (an instrumented run of every tile is slow) */
+#define TILED_STOP_ROWS 3      /* inside the second tile */
+#define GENUINE_TILED 2        /* g_genuine's index of the tiled file */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,12 +52,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct nst_weights *g_weights;
 static struct nst_session *g_sessions[2];
 static void *g_arenas[2];
-static uint8_t *g_genuine[2];
-static size_t g_genuine_size[2];
+static uint8_t *g_genuine[3];
+static size_t g_genuine_size[3];
+static struct nst_scales *g_tiled;
+static void *g_tiled_arena;
+static uint8_t g_tiled_content[TILED_H * TILED_W * 3], g_tiled_style[TILED_H * TILED_W * 3]; /* [H][W][3] each */
 
 static bool stop_early(void *user, const struct nst_progress *p) {
 	(void)user;
 	return p->iteration + 1 < STOP_ROWS;
+}
+
+static bool stop_tiled(void *user, const struct nst_scales_progress *q) {
+	(void)user;
+	return q->run_row + 1 < TILED_STOP_ROWS;
 }
 
 static uint8_t *read_file(const char *path, size_t *size) {
@@ -96,12 +116,40 @@ static void setup(void) {
 		if (nst_session_save_checkpoint(s, path, &diag) != NST_OK) fuzz_die("save: %s", diag.message);
 		g_genuine[k] = read_file(path, &g_genuine_size[k]);
 	}
+	/* The tiled run: one scale, Adam, its driver kept for every tiled input. */
+	for (size_t i = 0; i < sizeof g_tiled_content; i++) {
+		g_tiled_content[i] = (uint8_t)(i * 53u + 1u);
+		g_tiled_style[i] = (uint8_t)(i * 29u + 7u);
+	}
+	struct nst_options o;
+	nst_options_default(&o);
+	nst_options_set_layers(&o, false, "relu2_1", NULL);
+	nst_options_set_layers(&o, true, "relu1_1,relu2_1", NULL);
+	o.optimizer = NST_OPTIMIZER_ADAM;
+	o.backend = NST_BACKEND_SCALAR;
+	o.threads = 1;
+	struct nst_scales_options so = {.n_scales = 1, .tiles = {TILED_SIDE, 0, TILED_SWEEPS, 0}};
+	so.problems[0] = (struct nst_problem){TILED_W, TILED_H, 1, {TILED_W}, {TILED_H}};
+	so.iterations[0] = TILED_ITERATIONS;
+	struct nst_scales_plan plan;
+	if (nst_scales_plan(g_weights, &o, &so, &plan, &diag) != NST_OK || !plan.tiled[0])
+		fuzz_die("tiled plan: %s", diag.message);
+	g_tiled_arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
+	if (!g_tiled_arena || nst_scales_init(g_tiled_arena, plan.total_bytes, g_weights, &plan, &g_tiled, &diag) != NST_OK ||
+	    nst_scales_set_content(g_tiled, 0, g_tiled_content) != NST_OK ||
+	    nst_scales_set_style(g_tiled, 0, 0, g_tiled_style, 1.0f) != NST_OK || nst_scales_next(g_tiled, &diag) != NST_OK ||
+	    nst_scales_run_scale(g_tiled, stop_tiled, NULL) != NST_ERR_INTERRUPTED)
+		fuzz_die("cannot run the tiled driver: %s", diag.message);
+	snprintf(path, sizeof path, "%s/genuine-tiled.ckpt", fuzz_dir());
+	if (nst_scales_save_checkpoint(g_tiled, path, &diag) != NST_OK) fuzz_die("tiled save: %s", diag.message);
+	g_genuine[GENUINE_TILED] = read_file(path, &g_genuine_size[GENUINE_TILED]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	if (!g_weights) setup();
 	if (size < 1) return 0;
-	const int k = data[0] & FLAG_LBFGS;
+	const bool tiled = (data[0] & FLAG_TILED) != 0;
+	const int k = tiled ? GENUINE_TILED : data[0] & FLAG_LBFGS;
 	const uint8_t *genuine = g_genuine[k];
 	const size_t genuine_size = g_genuine_size[k];
 	size_t n;
@@ -133,20 +181,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	fuzz_write_file("input.ckpt", file, n, path, sizeof path);
 	free(file);
 
-	struct nst_session *s = g_sessions[k];
+	struct nst_session *s = tiled ? NULL : g_sessions[k];
 	struct nst_diag diag = {{0}};
-	const enum nst_status st = nst_session_load_checkpoint(s, path, &diag);
+	const enum nst_status st = tiled ? nst_scales_load_checkpoint(g_tiled, path, &diag)
+	                                 : nst_session_load_checkpoint(s, path, &diag);
 	if (st != NST_OK) {
 		if (st != NST_ERR_WEIGHTS_FORMAT && st != NST_ERR_WEIGHTS_VERSION && st != NST_ERR_WEIGHTS_CHECKSUM &&
 		    st != NST_ERR_INVALID_ARGUMENT && st != NST_ERR_IO)
-			fuzz_die("nst_session_load_checkpoint returned %s: %s", nst_status_string(st), diag.message);
+			fuzz_die("loading the checkpoint returned %s: %s", nst_status_string(st), diag.message);
 		fuzz_check_diag(&diag, st);
 		if (is_genuine) fuzz_die("the genuine checkpoint was refused: %s", diag.message);
 		return 0;
 	}
 	if (!is_genuine && !(data[0] & FLAG_FIX_CRC))
 		fuzz_die("a checkpoint that differs from the genuine one was accepted with its CRC as it was");
-	const enum nst_status run = nst_session_run(s, RUN_ITERATIONS, NULL, NULL);
+	const enum nst_status run = tiled ? nst_scales_run_scale(g_tiled, NULL, NULL) : nst_session_run(s, RUN_ITERATIONS, NULL, NULL);
 	if (run != NST_OK && run != NST_ERR_NUMERIC)
 		fuzz_die("a run after an accepted checkpoint: %s", nst_status_string(run));
 	return 0;

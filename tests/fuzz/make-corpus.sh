@@ -224,7 +224,7 @@ for f in "$weights.tmp"/vgg*.nstw; do
 done
 
 # Checkpoints (tests/fuzz/fuzz_checkpoint.c): the harness makes the genuine files itself; a seed is
-# a flag byte (1: L-BFGS, 2: CRC recomputed, 4: a whole file follows) and 5-byte patch records
+# a flag byte (1: L-BFGS, 2: CRC recomputed, 4: a whole file follows, 8: the tiled run's) and 5-byte patch records
 # (offset little-endian, a byte XORed there; 0 cuts the file there).
 checkpoints=$OUT/corpus-checkpoint
 rm -rf "$checkpoints.tmp"
@@ -241,6 +241,9 @@ seeds = {
     "lbfgs-evals-fixed": patch(3, (52, 0x80)), "adam-step-fixed": patch(2, (44, 3)),
     "payload-fixed": patch(3, (300, 0xff), (301, 0xff), (302, 0xff), (303, 0xff)),
     "cut": patch(1, (100, 0)), "whole-empty": bytes([4]), "whole-magic": bytes([4]) + b"NSTC" + bytes(124),
+    "tiled": patch(8), "tiled-tile-fixed": patch(10, (44, 1)), "tiled-side-fixed": patch(10, (16, 0x40)),
+    "tiled-picture-fixed": patch(10, (200, 0x7f), (201, 0xff)), "tiled-cut": patch(8, (90, 0)),
+    "whole-tiled-magic": bytes([12]) + b"NSTT" + bytes(84),
 }
 for name, data in seeds.items():
     with open(os.path.join(out, name), "wb") as f:
