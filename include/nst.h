@@ -697,8 +697,7 @@ struct nst_tile_plan {
 	struct nst_problem session_problem; /* tile size; style crops of at most the tile size */
 	struct nst_plan session;       /* the tile session's plan */
 	size_t picture_bytes;          /* the picture, [H][W][3] float32 */
-	size_t tile_bytes;             /* one tile's pixels: float32 (twice: the tile, and the picture under an
-	                                  interrupted one) and 8-bit */
+	size_t tile_bytes;             /* one tile's pixels: float32 and 8-bit */
 	size_t total_bytes;            /* the arena of nst_tiled_init: session + tile + picture */
 };
 
@@ -745,9 +744,11 @@ enum nst_status nst_tiled_set_init_image(struct nst_tiled *tiled, const uint8_t 
 enum nst_status nst_tiled_set_init_x(struct nst_tiled *tiled, const float *x);
 /* Runs every sweep: each tile gets `iterations` optimizer steps from a fresh optimizer state.
  * progress sees every loss-log row of every tile, numbered across the whole run (iterations:
- * the run's rows - 1); its losses are the tile's.  Stopped by the callback (NST_ERR_INTERRUPTED)
- * or by a non-finite loss (NST_ERR_NUMERIC, the tile's last finite picture is kept), the current
- * tile is still blended in: the picture is always whole. */
+ * the run's rows - 1); its losses are the tile's.  A tile's pixels go into the picture when it
+ * ends.  Stopped by the callback (NST_ERR_INTERRUPTED) or by a non-finite loss (NST_ERR_NUMERIC:
+ * the tile's last finite picture), the current tile is kept aside: nst_tiled_image shows it over
+ * the picture, nst_tiled_picture is the picture before it (what a checkpoint holds), and a next
+ * nst_tiled_run starts that tile over, its rows numbered again from the tile's first. */
 enum nst_status nst_tiled_run(struct nst_tiled *tiled, int iterations, nst_progress_fn progress, void *user);
 /* Where the run is: the sweep and tile being optimized (or last optimized). */
 void nst_tiled_position(const struct nst_tiled *tiled, int *sweep, int *tile);
@@ -813,10 +814,13 @@ struct nst_scales_options {
 	 * process itself, its pictures). */
 	size_t max_bytes;
 	size_t held_bytes;
-	/* > 0: that scale in tiles of that side whatever tiles.tile and the budget say (but within
-	 * the budget): the tiles a tiled checkpoint was made with (nst_checkpoint_info), to resume it. */
+	/* A scale's tiles decided: > 0 in tiles of that side, NST_SCALE_WHOLE as one session, whatever
+	 * tiles.tile and the budget would choose (but within the budget, else refused); 0: as they
+	 * choose.  A resumed run's scales from the checkpoint's on (nst_checkpoint_info), so that it is
+	 * planned as the run it continues. */
 	int tile_sides[NST_MAX_SCALES];
 };
+#define NST_SCALE_WHOLE (-1)
 
 struct nst_scales_plan {
 	int n_scales;
@@ -881,7 +885,9 @@ enum nst_status nst_scales_next(struct nst_scales *scales, struct nst_diag *diag
 /* Runs the started scale's iterations (a stop by the callback: NST_ERR_INTERRUPTED; a non-finite
  * loss: NST_ERR_NUMERIC, the last finite picture kept). */
 enum nst_status nst_scales_run_scale(struct nst_scales *scales, nst_scales_progress_fn progress, void *user);
-/* nst_scales_next and nst_scales_run_scale for every scale left; stops at the first failure. */
+/* nst_scales_next and nst_scales_run_scale for every scale left, the current one first if it has
+ * started and not ended (after nst_scales_next, an interruption or a checkpoint's load); stops
+ * at the first failure. */
 enum nst_status nst_scales_run(struct nst_scales *scales, nst_scales_progress_fn progress, void *user,
                                struct nst_diag *diag);
 /* Where the run is: the scale (-1 before the first), and in a tiled scale the sweep and tile. */
@@ -906,12 +912,13 @@ int nst_scales_rows(const struct nst_scales *scales);
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *scales, const char *path, struct nst_diag *diag);
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *scales, const char *path, struct nst_diag *diag);
 /* What a checkpoint file is (the whole file checked against its CRC), so that the run resuming it
- * can be planned the same: its scale of how many, the picture's size there, and the tile side of
- * a tiled run's (0: a scale as one session), which the budget may not give again. */
+ * can be planned the same: its scale of how many, the picture's size there, and every scale's
+ * tile side in the run that made it (0: as one session), which the memory available now may not
+ * choose again. */
 struct nst_checkpoint_info {
 	int scale, n_scales;
 	int width, height;
-	int tile_side;
+	int tile_sides[NST_MAX_SCALES];
 };
 enum nst_status nst_checkpoint_info(const char *path, struct nst_checkpoint_info *info, struct nst_diag *diag);
 

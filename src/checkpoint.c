@@ -49,14 +49,11 @@ struct checkpoint_header {
 	uint32_t searching;        /* taken inside a line search: resume starts it again (row, evals, t,
 	                            * x and grad are the search's start) */
 	uint32_t reserved2;        /* 0 */
-	/* Version 3: the session's place in a coarse-to-fine run (struct nst_checkpoint_place). */
-	uint32_t scale, n_scales;
-	int32_t rows_before;
-	uint32_t reserved3;        /* 0 */
-	double seconds_before;
+	/* Version 3: the session's place in a coarse-to-fine run. */
+	struct nst_checkpoint_place_record place;
 };
-_Static_assert(sizeof(struct checkpoint_header) == 192, "the checkpoint header has no padding");
-#define HEADER_ONE_SCALE_BYTES offsetof(struct checkpoint_header, scale)
+_Static_assert(sizeof(struct checkpoint_header) == 224, "the checkpoint header has no padding");
+#define HEADER_ONE_SCALE_BYTES offsetof(struct checkpoint_header, place)
 _Static_assert(HEADER_ONE_SCALE_BYTES == 168, "version 2's header is version 3's without the place");
 
 static size_t header_bytes(uint32_t version) {
@@ -120,7 +117,7 @@ uint32_t nst_session_fingerprint(const struct nst_session *s, const uint8_t *con
 static uint32_t config_fingerprint(const struct nst_session *s) { return nst_session_fingerprint(s, s->content_rgb, s->n); }
 
 enum nst_status nst_session_save_checkpoint(const struct nst_session *s, const char *path, struct nst_diag *diag) {
-	const struct nst_checkpoint_place alone = {0, 1, 0, 0.0, false, 0};
+	const struct nst_checkpoint_place alone = {.n_scales = 1};
 	return nst_session_save_checkpoint_at(s, path, &alone, diag);
 }
 
@@ -169,10 +166,7 @@ enum nst_status nst_session_save_checkpoint_at(const struct nst_session *s, cons
 	h.search_gtd = rec.search_gtd;
 	h.searching = rec.searching;
 	h.config_crc = config_fingerprint(s);
-	h.scale = (uint32_t)place->scale;
-	h.n_scales = (uint32_t)place->n_scales;
-	h.rows_before = place->rows_before;
-	h.seconds_before = place->seconds_before;
+	nst_checkpoint_place_write(place, &h.place);
 	struct nst_state_array parts[1 + NST_STATE_MAX_ARRAYS] = {{&h, sizeof h}};
 	const int n_arrays = checkpoint_arrays(s, true, parts + 1);
 	return nst_checkpoint_write(path, parts, 1 + n_arrays, diag);
@@ -248,7 +242,7 @@ static const char *checkpoint_state_error(const struct nst_session *s, const str
 		return "searching";
 	if (h->pending > 1 || h->loop_done > 1 || h->done > 1)
 		return "pending / loop_done / done";
-	if (h->row > NST_CHECKPOINT_MAX_ROWS)
+	if (h->row > NST_CHECKPOINT_MAX_ROWS || (int64_t)h->row + h->place.rows_before > NST_CHECKPOINT_MAX_ROWS)
 		return "row";
 	const int row = (int)h->row;
 	if (h->good_row < -1 || h->good_row >= row)
@@ -285,7 +279,7 @@ static enum nst_status read_header(FILE *f, const char *path, long long file_siz
 		                "checkpoint %s is corrupted (or from a newer nst): version %u, this build reads versions %u and %u",
 		                path, h->version, CHECKPOINT_VERSION_ONE_SCALE, CHECKPOINT_VERSION);
 	if (h->version == CHECKPOINT_VERSION_ONE_SCALE) {
-		h->n_scales = 1;
+		h->place.n_scales = 1;
 		return NST_OK;
 	}
 	if (fread((char *)h + HEADER_ONE_SCALE_BYTES, sizeof *h - HEADER_ONE_SCALE_BYTES, 1, f) != 1)
@@ -294,20 +288,34 @@ static enum nst_status read_header(FILE *f, const char *path, long long file_siz
 	return NST_OK;
 }
 
-const char *nst_checkpoint_place_error(uint32_t scale, uint32_t n_scales, int32_t rows_before, double seconds_before) {
-	if (n_scales < 1 || n_scales > NST_MAX_SCALES || scale >= n_scales)
-		return "scale";
-	if (rows_before < 0 || rows_before > NST_CHECKPOINT_MAX_ROWS || (scale == 0 && rows_before != 0))
-		return "rows before its scale";
-	if (!isfinite(seconds_before) || seconds_before < 0.0 || (scale == 0 && seconds_before != 0.0))
-		return "seconds before its scale";
-	return NULL;
+void nst_checkpoint_place_write(const struct nst_checkpoint_place *place, struct nst_checkpoint_place_record *record) {
+	memset(record, 0, sizeof *record);
+	record->scale = (uint32_t)place->scale;
+	record->n_scales = (uint32_t)place->n_scales;
+	record->rows_before = place->rows_before;
+	record->seconds_before = place->seconds_before;
+	for (int i = 0; i < NST_CHECKPOINT_SCALES; i++)
+		record->tile_sides[i] = place->tile_sides[i];
 }
 
-/* Whether the header's place is one a run can be at: NULL if so, else the field's name. */
-static const char *place_error(const struct checkpoint_header *h) {
-	return h->reserved3 != 0 ? "reserved"
-	                         : nst_checkpoint_place_error(h->scale, h->n_scales, h->rows_before, h->seconds_before);
+const char *nst_checkpoint_place_read(const struct nst_checkpoint_place_record *r, bool tiled,
+                                      struct nst_checkpoint_place *place) {
+	if (r->reserved != 0)
+		return "reserved";
+	if (r->n_scales < 1 || r->n_scales > NST_MAX_SCALES || r->scale >= r->n_scales)
+		return "scale";
+	if (r->rows_before < 0 || r->rows_before > NST_CHECKPOINT_MAX_ROWS || (r->scale == 0 && r->rows_before != 0))
+		return "rows before its scale";
+	if (!isfinite(r->seconds_before) || r->seconds_before < 0.0 || (r->scale == 0 && r->seconds_before != 0.0))
+		return "seconds before its scale";
+	for (uint32_t i = 0; i < NST_CHECKPOINT_SCALES; i++)
+		if (r->tile_sides[i] < 0 || (i >= r->n_scales && r->tile_sides[i] != 0) ||
+		    (i == r->scale && (r->tile_sides[i] > 0) != tiled))
+			return "tile sides";
+	*place = (struct nst_checkpoint_place){(int)r->scale, (int)r->n_scales, r->rows_before, r->seconds_before, tiled, {0}};
+	for (int i = 0; i < NST_CHECKPOINT_SCALES; i++)
+		place->tile_sides[i] = r->tile_sides[i];
+	return NULL;
 }
 
 enum nst_status nst_checkpoint_impossible(const char *path, const char *field, struct nst_diag *diag) {
@@ -316,9 +324,10 @@ enum nst_status nst_checkpoint_impossible(const char *path, const char *field, s
 	                field);
 }
 
-enum nst_status nst_checkpoint_read_end(FILE *f, const char *path, bool complete, uint32_t crc, uint32_t scale,
-                                        uint32_t n_scales, int32_t rows_before, double seconds_before,
-                                        const struct nst_checkpoint_place *want, struct nst_diag *diag) {
+enum nst_status nst_checkpoint_read_end(FILE *f, const char *path, bool complete, uint32_t crc,
+                                        const struct nst_checkpoint_place_record *record, bool tiled,
+                                        const struct nst_checkpoint_place *want, struct nst_checkpoint_place *place,
+                                        struct nst_diag *diag) {
 	uint8_t trailer[NST_CHECKPOINT_CRC_BYTES];
 	complete = complete && fread(trailer, sizeof trailer, 1, f) == 1 && fgetc(f) == EOF;
 	if (!complete)
@@ -328,13 +337,13 @@ enum nst_status nst_checkpoint_read_end(FILE *f, const char *path, bool complete
 		return nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 		                "checkpoint %s is corrupted: its CRC-32 is 0x%08x, its contents give 0x%08x", path,
 		                nst_checkpoint_trailer(trailer), crc);
-	const char *bad_field = nst_checkpoint_place_error(scale, n_scales, rows_before, seconds_before);
+	const char *bad_field = nst_checkpoint_place_read(record, tiled, place);
 	if (bad_field)
 		return nst_checkpoint_impossible(path, bad_field, diag);
-	if (scale != (uint32_t)want->scale || n_scales != (uint32_t)want->n_scales)
+	if (place->scale != want->scale || place->n_scales != want->n_scales)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		                "checkpoint %s was made at scale %u of a run of %u, this is scale %d of %d; resume with the same "
-		                "command", path, scale + 1, n_scales, want->scale + 1, want->n_scales);
+		                "checkpoint %s was made at scale %d of a run of %d, this is scale %d of %d; resume with the same "
+		                "command", path, place->scale + 1, place->n_scales, want->scale + 1, want->n_scales);
 	return NST_OK;
 }
 
@@ -404,13 +413,12 @@ enum nst_status nst_checkpoint_read_place(const char *path, struct nst_checkpoin
 	if ((st = read_header(f, path, bytes, &h, diag)) == NST_OK &&
 	    (st = nst_checkpoint_verify_rest(f, path, bytes, header_bytes(h.version), crc_value(0, &h, header_bytes(h.version)),
 	                                     diag)) == NST_OK &&
-	    ((bad_field = place_error(&h)) != NULL || h.width < 1 || h.height < 1 || h.width > INT32_MAX ||
-	     h.height > INT32_MAX))
+	    ((bad_field = nst_checkpoint_place_read(&h.place, false, place)) != NULL || h.width < 1 || h.height < 1 ||
+	     h.width > INT32_MAX || h.height > INT32_MAX))
 		st = nst_checkpoint_impossible(path, bad_field ? bad_field : "size", diag);
 	fclose(f);
 	if (st != NST_OK)
 		return st;
-	*place = (struct nst_checkpoint_place){(int)h.scale, (int)h.n_scales, h.rows_before, h.seconds_before, false, 0};
 	*width = (int)h.width;
 	*height = (int)h.height;
 	return NST_OK;
@@ -423,18 +431,24 @@ enum nst_status nst_checkpoint_info(const char *path, struct nst_checkpoint_info
 	int width = 0, height = 0;
 	const enum nst_status st = nst_checkpoint_read_place(path, &place, &width, &height, diag);
 	if (st == NST_OK)
-		*info = (struct nst_checkpoint_info){place.scale, place.n_scales, width, height, place.tile_side};
-	return st;
+	if (st != NST_OK)
+		return st;
+	*info = (struct nst_checkpoint_info){place.scale, place.n_scales, width, height, {0}};
+	for (int i = 0; i < NST_MAX_SCALES; i++)
+		info->tile_sides[i] = place.tile_sides[i];
+	return NST_OK;
 }
 
 enum nst_status nst_session_load_checkpoint(struct nst_session *s, const char *path, struct nst_diag *diag) {
-	struct nst_checkpoint_place alone = {0, 1, 0, 0.0, false, 0};
-	return nst_session_load_checkpoint_at(s, path, &alone, diag);
+	const struct nst_checkpoint_place alone = {.n_scales = 1};
+	struct nst_checkpoint_place place;
+	return nst_session_load_checkpoint_at(s, path, &alone, &place, diag);
 }
 
 enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char *path,
-                                               struct nst_checkpoint_place *place, struct nst_diag *diag) {
-	if (!s || !path || !place)
+                                               const struct nst_checkpoint_place *want, struct nst_checkpoint_place *place,
+                                               struct nst_diag *diag) {
+	if (!s || !path || !want || !place)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no session to resume");
 	if (!s->prepared) {
 		const enum nst_status st = nst_session_prepare(s);
@@ -472,11 +486,8 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
 		const char *bad_field = NULL;
-		if ((st = nst_checkpoint_read_end(f, path, complete, crc, h.scale, h.n_scales, h.rows_before, h.seconds_before,
-		                                  place, diag)) != NST_OK) {
+		if ((st = nst_checkpoint_read_end(f, path, complete, crc, &h.place, false, want, place, diag)) != NST_OK) {
 			/* said */
-		} else if (h.reserved3 != 0) {
-			st = nst_checkpoint_impossible(path, "reserved", diag);
 		} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
 		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
 		           h.config_crc != config_fingerprint(s)) {
@@ -506,7 +517,5 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 	r->converged = h.converged;
 	const struct nst_optim_record rec = header_record(&h);
 	s->optimizer.ops->restore(&s->optimizer, &rec);
-	place->rows_before = h.rows_before;
-	place->seconds_before = h.seconds_before;
 	return NST_OK;
 }

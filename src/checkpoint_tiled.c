@@ -28,12 +28,11 @@ struct tiled_header {
 	int32_t row;                 /* loss rows of the tiles before it */
 	uint32_t done;               /* every tile has run */
 	uint32_t config_crc;         /* options, the whole content picture, the style regions, the grid */
-	uint32_t scale, n_scales;    /* the place in a coarse-to-fine run (struct nst_checkpoint_place) */
-	int32_t rows_before;
+	uint32_t reserved2;          /* 0 */
 	double seconds;              /* of the tiles before it */
-	double seconds_before;
+	struct nst_checkpoint_place_record place; /* in a coarse-to-fine run */
 };
-_Static_assert(sizeof(struct tiled_header) == 88, "the tiled checkpoint header has no padding");
+_Static_assert(sizeof(struct tiled_header) == 128, "the tiled checkpoint header has no padding");
 
 static size_t picture_bytes(const struct nst_tile_plan *p) {
 	return (size_t)p->width * (size_t)p->height * RGB * sizeof(float);
@@ -68,10 +67,7 @@ enum nst_status nst_tiled_save_checkpoint(const struct nst_tiled *t, const char 
 	h.done = t->done;
 	h.seconds = t->done ? t->seconds : t->tile_seconds;
 	h.config_crc = tiled_fingerprint(t);
-	h.scale = (uint32_t)place->scale;
-	h.n_scales = (uint32_t)place->n_scales;
-	h.rows_before = place->rows_before;
-	h.seconds_before = place->seconds_before;
+	nst_checkpoint_place_write(place, &h.place);
 	const struct nst_state_array parts[2] = {{&h, sizeof h}, {t->picture, picture_bytes(p)}};
 	return nst_checkpoint_write(path, parts, 2, diag);
 }
@@ -93,15 +89,19 @@ static enum nst_status read_header(FILE *f, const char *path, long long file_byt
 	return NST_OK;
 }
 
-/* Whether the header's place and size are ones a run can have: NULL if so, else the field's name. */
-static const char *place_error(const struct tiled_header *h) {
-	if (h->reserved != 0)
+/* Whether the header's place and sizes are ones a run can have (*place filled): NULL if so, else
+ * the field's name. */
+static const char *place_error(const struct tiled_header *h, struct nst_checkpoint_place *place) {
+	if (h->reserved != 0 || h->reserved2 != 0)
 		return "reserved";
 	if (h->width < 1 || h->height < 1 || h->width > INT32_MAX || h->height > INT32_MAX)
 		return "size";
-	if (h->side < 1 || h->side > INT32_MAX)
+	const char *bad = nst_checkpoint_place_read(&h->place, true, place);
+	if (bad)
+		return bad;
+	if (h->side < 1 || h->side != (uint32_t)place->tile_sides[place->scale])
 		return "tile side";
-	return nst_checkpoint_place_error(h->scale, h->n_scales, h->rows_before, h->seconds_before);
+	return NULL;
 }
 
 enum nst_status nst_tiled_checkpoint_place(FILE *f, const char *path, long long file_bytes,
@@ -111,13 +111,11 @@ enum nst_status nst_tiled_checkpoint_place(FILE *f, const char *path, long long 
 	enum nst_status st = read_header(f, path, file_bytes, &h, diag);
 	if (st == NST_OK)
 		st = nst_checkpoint_verify_rest(f, path, file_bytes, sizeof h, nst_crc32(0, &h, sizeof h), diag);
-	const char *bad_field = st == NST_OK ? place_error(&h) : NULL;
+	const char *bad_field = st == NST_OK ? place_error(&h, place) : NULL;
 	if (bad_field)
 		st = nst_checkpoint_impossible(path, bad_field, diag);
 	if (st != NST_OK)
 		return st;
-	*place = (struct nst_checkpoint_place){(int)h.scale, (int)h.n_scales, h.rows_before, h.seconds_before, true,
-	                                       (int)h.side};
 	*width = (int)h.width;
 	*height = (int)h.height;
 	return NST_OK;
@@ -126,14 +124,19 @@ enum nst_status nst_tiled_checkpoint_place(FILE *f, const char *path, long long 
 /* The fields against their bounds and each other: NULL, or the first impossible one's name. */
 static const char *state_error(const struct nst_tiled *t, const struct tiled_header *h) {
 	const struct nst_tile_plan *p = &t->plan;
+	if (h->reserved != 0 || h->reserved2 != 0)
+		return "reserved";
 	if (h->done > 1)
 		return "done";
 	if (h->sweep >= (uint32_t)p->sweeps || h->tile >= (uint32_t)nst_tile_count(p, (int)h->sweep))
 		return "tile";
 	if (h->done && (h->sweep != (uint32_t)p->sweeps - 1 || h->tile != (uint32_t)nst_tile_count(p, (int)h->sweep) - 1))
 		return "tile of a finished run";
-	if (h->row < 0 || h->row > NST_CHECKPOINT_MAX_ROWS || (h->sweep == 0 && h->tile == 0 && !h->done && h->row != 0))
+	if (h->row < 0 || h->row > NST_CHECKPOINT_MAX_ROWS || (int64_t)h->row + h->place.rows_before > NST_CHECKPOINT_MAX_ROWS ||
+	    (h->sweep == 0 && h->tile == 0 && !h->done && h->row != 0))
 		return "row";
+	if (h->side < 1 || h->side != (uint32_t)h->place.tile_sides[h->place.scale])
+		return "tile side";
 	if (!isfinite(h->seconds) || h->seconds < 0.0)
 		return "seconds";
 	const size_t n = (size_t)p->width * (size_t)p->height * RGB;
@@ -143,9 +146,9 @@ static const char *state_error(const struct nst_tiled *t, const struct tiled_hea
 	return NULL;
 }
 
-enum nst_status nst_tiled_load_checkpoint(struct nst_tiled *t, const char *path, struct nst_checkpoint_place *place,
-                                          struct nst_diag *diag) {
-	if (!t || !path || !place || !t->content)
+enum nst_status nst_tiled_load_checkpoint(struct nst_tiled *t, const char *path, const struct nst_checkpoint_place *want,
+                                          struct nst_checkpoint_place *place, struct nst_diag *diag) {
+	if (!t || !path || !want || !place || !t->content)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no tiled run (with its content) to resume");
 	const struct nst_tile_plan *p = &t->plan;
 	long long file_bytes = 0;
@@ -175,8 +178,7 @@ enum nst_status nst_tiled_load_checkpoint(struct nst_tiled *t, const char *path,
 		touched = true;
 		const bool complete = fread(t->picture, 1, picture_bytes(p), f) == picture_bytes(p);
 		const uint32_t crc = nst_crc32(nst_crc32(0, &h, sizeof h), t->picture, picture_bytes(p));
-		if ((st = nst_checkpoint_read_end(f, path, complete, crc, h.scale, h.n_scales, h.rows_before, h.seconds_before,
-		                                  place, diag)) != NST_OK) {
+		if ((st = nst_checkpoint_read_end(f, path, complete, crc, &h.place, true, want, place, diag)) != NST_OK) {
 			/* said */
 		} else if (h.config_crc != tiled_fingerprint(t)) {
 			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
@@ -198,8 +200,6 @@ enum nst_status nst_tiled_load_checkpoint(struct nst_tiled *t, const char *path,
 	t->tile = (int)h.tile;
 	t->row = t->tile_row = h.row;
 	t->seconds = t->tile_seconds = h.seconds;
-	place->rows_before = h.rows_before;
-	place->seconds_before = h.seconds_before;
 	return NST_OK;
 }
 

@@ -31,6 +31,8 @@ struct nst_scales {
 	struct nst_session *session;                /* the current scale's, unless tiled */
 	struct nst_tiled *tiles;                    /* the current scale's when tiled */
 	int row_offset, scale_rows;                 /* rows of the scales before this one, and of this one so far */
+	bool failed;                                /* a checkpoint failed to load after the scale was started */
+	bool unfinished;                            /* the current scale has started (or was interrupted), not ended */
 	double seconds_offset, last_seconds;        /* the run's seconds before this scale, and at the last row */
 };
 
@@ -143,7 +145,7 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 	for (int i = 0; i < so->n_scales; i++) {
 		if (so->iterations[i] < 0)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: %d iterations", i + 1, so->iterations[i]);
-		if (so->tile_sides[i] < 0)
+		if (so->tile_sides[i] < NST_SCALE_WHOLE)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: tiles of %d px", i + 1, so->tile_sides[i]);
 		if (i > 0 && (so->problems[i].width < so->problems[i - 1].width ||
 		              so->problems[i].height < so->problems[i - 1].height))
@@ -166,6 +168,13 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 		const int side = q->width > q->height ? q->width : q->height;
 		p->tiled[i] = so->tile_sides[i] > 0 || (so->tiles.tile > 0 && side > so->tiles.tile) ||
 		              (so->max_bytes && p->plans[i].total_bytes + beside > so->max_bytes);
+		if (so->tile_sides[i] == NST_SCALE_WHOLE) {
+			p->tiled[i] = false;
+			if (so->max_bytes && p->plans[i].total_bytes + beside > so->max_bytes)
+				return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
+				                "scale %d as one session (as it was run) needs %.1f MiB, over the %.1f MiB budget", i + 1,
+				                (double)(p->plans[i].total_bytes + beside) / NST_MIB, (double)so->max_bytes / NST_MIB);
+		}
 		size_t need = p->plans[i].total_bytes;
 		if (p->tiled[i]) {
 			const enum nst_status st = plan_tiles(w, so, i, p, diag);
@@ -322,6 +331,8 @@ static enum nst_status start_session(struct nst_scales *s, int i, bool handed_ov
 }
 
 enum nst_status nst_scales_next(struct nst_scales *s, struct nst_diag *diag) {
+	if (s && s->failed)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "a checkpoint failed to load: this run cannot go on (start it again)");
 	if (!s || s->scale + 1 >= s->plan.n_scales)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_next: no scale left");
 	const int i = s->scale + 1;
@@ -344,6 +355,7 @@ enum nst_status nst_scales_next(struct nst_scales *s, struct nst_diag *diag) {
 	release_scale(s);
 	s->scale = i;
 	s->scale_rows = 0;
+	s->unfinished = true;
 	return s->plan.tiled[i] ? start_tiles(s, i, true, diag) : start_session(s, i, true, diag);
 }
 
@@ -367,19 +379,23 @@ static bool relay_row(void *user, const struct nst_progress *p) {
 }
 
 enum nst_status nst_scales_run_scale(struct nst_scales *s, nst_scales_progress_fn progress, void *user) {
-	if (!s || (!s->session && !s->tiles))
+	if (!s || s->failed || (!s->session && !s->tiles))
 		return NST_ERR_INVALID_ARGUMENT;
 	struct row_relay relay = {s, progress, user};
 	const int iterations = s->plan.iterations[s->scale];
-	return s->tiles ? nst_tiled_run(s->tiles, iterations, relay_row, &relay)
-	                : nst_session_run(s->session, iterations, relay_row, &relay);
+	const enum nst_status st = s->tiles ? nst_tiled_run(s->tiles, iterations, relay_row, &relay)
+	                                    : nst_session_run(s->session, iterations, relay_row, &relay);
+	s->unfinished = st == NST_ERR_INTERRUPTED;
+	return st;
 }
 
 enum nst_status nst_scales_run(struct nst_scales *s, nst_scales_progress_fn progress, void *user,
                                struct nst_diag *diag) {
 	if (!s)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_run: no driver");
-	enum nst_status st = NST_OK;
+	if (s->failed)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "a checkpoint failed to load: this run cannot go on (start it again)");
+	enum nst_status st = s->unfinished ? nst_scales_run_scale(s, progress, user) : NST_OK;
 	while (st == NST_OK && s->scale + 1 < s->plan.n_scales)
 		if ((st = nst_scales_next(s, diag)) == NST_OK)
 			st = nst_scales_run_scale(s, progress, user);
@@ -393,7 +409,7 @@ void nst_scales_position(const struct nst_scales *s, int *scale, int *sweep, int
 }
 
 enum nst_status nst_scales_image(struct nst_scales *s, uint8_t *rgb) {
-	if (!s || !rgb)
+	if (!s || !rgb || s->failed)
 		return NST_ERR_INVALID_ARGUMENT;
 	if (s->tiles)
 		return nst_tiled_image(s->tiles, rgb);
@@ -409,37 +425,62 @@ int nst_scales_rows(const struct nst_scales *s) {
 }
 
 enum nst_status nst_scales_save_checkpoint(const struct nst_scales *s, const char *path, struct nst_diag *diag) {
-	if (!s || (!s->session && !s->tiles))
-		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no scale has started: nothing to checkpoint");
-	const struct nst_checkpoint_place place = {s->scale, s->plan.n_scales, s->row_offset, s->seconds_offset,
-	                                           s->tiles != NULL, 0};
+	if (!s || s->failed || (!s->session && !s->tiles))
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "no scale has started (or a checkpoint failed to load): nothing to checkpoint");
+	struct nst_checkpoint_place place = {s->scale, s->plan.n_scales, s->row_offset, s->seconds_offset, s->tiles != NULL, {0}};
+	for (int i = 0; i < s->plan.n_scales; i++)
+		place.tile_sides[i] = s->plan.tiled[i] ? s->plan.tile_plans[i].side : 0;
 	return s->tiles ? nst_tiled_save_checkpoint(s->tiles, path, &place, diag)
 	                : nst_session_save_checkpoint_at(s->session, path, &place, diag);
+}
+
+/* Whether scale i runs as the checkpoint's run ran it (whole, or in tiles of the same side). */
+static bool planned_as(const struct nst_scales_plan *p, const struct nst_checkpoint_place *place, int i) {
+	return p->tiled[i] ? p->tile_plans[i].side == place->tile_sides[i] : place->tile_sides[i] == 0;
+}
+
+/* "whole" or "in tiles of N px". */
+static const char *tiles_text(int side, char *buf, size_t size) {
+	if (side <= 0)
+		return "whole";
+	snprintf(buf, size, "in tiles of %d px", side);
+	return buf;
 }
 
 enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *path, struct nst_diag *diag) {
 	if (!s || !path)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "nst_scales_load_checkpoint: a required argument is NULL");
-	struct nst_checkpoint_place place;
+	if (s->failed)
+		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "a checkpoint failed to load: this run cannot go on (start it again)");
+	struct nst_checkpoint_place want, place;
 	int width, height;
-	enum nst_status st = nst_checkpoint_read_place(path, &place, &width, &height, diag);
+	enum nst_status st = nst_checkpoint_read_place(path, &want, &width, &height, diag);
 	if (st != NST_OK)
 		return st;
-	const int k = place.scale;
-	if (place.n_scales != s->plan.n_scales)
+	const int k = want.scale;
+	if (want.n_scales != s->plan.n_scales)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "checkpoint %s was made by a run of %d scale%s, this one has %d; resume with the same command",
-		                path, place.n_scales, place.n_scales == 1 ? "" : "s", s->plan.n_scales);
+		                path, want.n_scales, want.n_scales == 1 ? "" : "s", s->plan.n_scales);
 	if (width != s->plan.problems[k].width || height != s->plan.problems[k].height)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "checkpoint %s was made with other pictures or options (scale %d at %dx%d, here %dx%d); resume "
 		                "with the same command", path, k + 1, width, height, s->plan.problems[k].width,
 		                s->plan.problems[k].height);
-	if (s->plan.tiled[k] != place.tiled)
+	if (s->plan.tiled[k] != want.tiled)
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		                "checkpoint %s is of scale %d %s, which this run paints %s; resume with the same memory limits "
-		                "(--max-memory, --tile)", path, k + 1, place.tiled ? "in tiles" : "as one session",
-		                s->plan.tiled[k] ? "in tiles" : "whole");
+		                "checkpoint %s is of scale %d %s, which this run paints %s; plan the run as the checkpoint's "
+		                "(nst_checkpoint_info, nst_scales_options.tile_sides)", path, k + 1,
+		                want.tiled ? "in tiles" : "as one session", s->plan.tiled[k] ? "in tiles" : "whole");
+	for (int i = k + 1; i < s->plan.n_scales; i++) {
+		char then[32], now[32];
+		if (!planned_as(&s->plan, &want, i))
+			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+			                "checkpoint %s: its run painted scale %d %s, this one plans it %s; plan the run as the "
+			                "checkpoint's (nst_checkpoint_info, nst_scales_options.tile_sides)", path, i + 1,
+			                tiles_text(want.tile_sides[i], then, sizeof then),
+			                tiles_text(s->plan.tiled[i] ? s->plan.tile_plans[i].side : 0, now, sizeof now));
+	}
 	if (k != s->scale || (!s->session && !s->tiles)) { /* that scale started afresh, its picture from the checkpoint */
 		if (!s->content[k].rgb || !s->weights)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no content picture (or the weights were "
@@ -449,14 +490,21 @@ enum nst_status nst_scales_load_checkpoint(struct nst_scales *s, const char *pat
 				return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "scale %d: no style picture %d", k + 1, j + 1);
 		release_scale(s);
 		s->scale = k;
-		if ((st = place.tiled ? start_tiles(s, k, false, diag) : start_session(s, k, false, diag)) != NST_OK)
+		if ((st = want.tiled ? start_tiles(s, k, false, diag) : start_session(s, k, false, diag)) != NST_OK) {
+			s->failed = true;
 			return st;
+		}
 	}
-	if ((st = place.tiled ? nst_tiled_load_checkpoint(s->tiles, path, &place, diag)
-	                      : nst_session_load_checkpoint_at(s->session, path, &place, diag)) != NST_OK)
+	/* From here a failure leaves the scale without its start (the previous scale's picture, or the
+	 * checkpoint's): the driver refuses to go on. */
+	if ((st = want.tiled ? nst_tiled_load_checkpoint(s->tiles, path, &want, &place, diag)
+	                     : nst_session_load_checkpoint_at(s->session, path, &want, &place, diag)) != NST_OK) {
+		s->failed = true;
 		return st;
+	}
 	s->row_offset = place.rows_before;
 	s->seconds_offset = s->last_seconds = place.seconds_before;
 	s->scale_rows = place.tiled ? nst_tiled_rows(s->tiles) : nst_session_rows(s->session);
+	s->unfinished = true;
 	return NST_OK;
 }

@@ -165,8 +165,7 @@ static void tiled_layout(struct nst_tiled *t, const struct nst_tile_plan *p, str
 	t->picture = NST_ARENA_NEW(a, float, (size_t)p->width * (size_t)p->height * RGB); /* [H][W][3] */
 	t->plan.picture_bytes = a->used - mark;
 	mark = a->used;
-	t->tile_x = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB);    /* [th][tw][3] */
-	t->tile_keep = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB); /* [th][tw][3] */
+	t->tile_x = NST_ARENA_NEW(a, float, (size_t)p->tile_width * (size_t)p->tile_height * RGB); /* [th][tw][3] */
 	t->tile_rgb = NST_ARENA_NEW(a, uint8_t, tile_rgb_pixels(p) * RGB);                         /* [n][3] */
 	t->plan.tile_bytes = a->used - mark;
 	t->session_arena = NST_ARENA_NEW(a, uint8_t, p->session.total_bytes);
@@ -455,8 +454,10 @@ static bool relay_row(void *user, const struct nst_progress *p) {
  * sum_t w_t tile_t (the weights sum to 1) and nothing of the picture before the sweep remains.
  * In row-major order W = Y_<r(y) + wy_r(y) * X_<=c(x), Y and X the axes' cumulative shares.
  * Pixels no tile has claimed yet (W = 0) take the tile's pixels provisionally, so that the next
- * tiles start from a continuous picture; the tile that claims them later replaces them. */
-static void blend_tile(struct nst_tiled *t, const struct nst_rect *r) {
+ * tiles start from a continuous picture; the tile that claims them later replaces them.
+ * With rgb (the picture's [H][W][3] bytes), the blended pixels go there instead (an unfinished
+ * tile shown, the picture unchanged): the same arithmetic, pixel by pixel. */
+static void blend_tile(struct nst_tiled *t, const struct nst_rect *r, uint8_t *rgb) {
 	const struct nst_tile_plan *p = &t->plan;
 	const int k = t->sweep % 2, cols = p->cols[k], rows = p->rows[k];
 	const int ci = t->tile % cols, ri = t->tile / cols, fx = p->crossfade_x[k], fy = p->crossfade_y[k];
@@ -469,15 +470,23 @@ static void blend_tile(struct nst_tiled *t, const struct nst_rect *r) {
 			const double w = wy * axis_weight(p->width, p->tile_width, cols, fx, ci, r->x + x);
 			const double upto = rows_before + wy * axis_weight_upto(p->width, p->tile_width, cols, fx, ci, r->x + x);
 			const float share = upto > 0.0 ? (float)(w / upto) : 1.0f;
+			float blended[RGB];
 			for (int c = 0; c < RGB; c++)
-				dst[x * RGB + c] += share * (src[x * RGB + c] - dst[x * RGB + c]);
+				blended[c] = dst[x * RGB + c] + share * (src[x * RGB + c] - dst[x * RGB + c]);
+			if (rgb) {
+				const size_t at = ((size_t)(r->y + y) * (size_t)p->width + (size_t)(r->x + x)) * RGB;
+				nst_x_to_rgb(blended, t->content + at, 1, p->whole_options.original_colors, rgb + at);
+			} else {
+				memcpy(dst + x * RGB, blended, sizeof blended);
+			}
 		}
 	}
 }
 
-/* The current tile from the picture as the tiles before it left it (an interrupted tile starts
- * over: its rows are reported again).  Interrupted, the tile's picture stays in tile_x (partial)
- * and the picture keeps what it was before the tile, which a checkpoint saves. */
+/* The current tile from the picture as the tiles before it left it (an unfinished tile starts
+ * over: its rows are reported again).  Stopped (interrupted, or by a non-finite loss: its last
+ * finite picture), the tile's picture stays in tile_x (partial; nst_tiled_image shows it) and the
+ * picture keeps what it was before the tile, which a checkpoint saves. */
 static enum nst_status run_tile(struct nst_tiled *t, int iterations, struct row_relay *relay) {
 	const struct nst_rect r = nst_tile_rect(&t->plan, t->sweep, t->tile);
 	t->row = t->tile_row;
@@ -498,13 +507,12 @@ static enum nst_status run_tile(struct nst_tiled *t, int iterations, struct row_
 	const enum nst_status got = nst_session_get_x(t->session, t->tile_x); /* after NUMERIC: the last finite */
 	if (got != NST_OK)
 		return got;
-	if (st == NST_ERR_INTERRUPTED) {
+	if (st != NST_OK) {
 		t->partial = true;
 		return st;
 	}
-	blend_tile(t, &r);
-	if (st == NST_OK)
-		t->tile_row = t->row;
+	blend_tile(t, &r, NULL);
+	t->tile_row = t->row;
 	return st;
 }
 
@@ -550,19 +558,11 @@ void nst_tiled_position(const struct nst_tiled *t, int *sweep, int *tile) {
 enum nst_status nst_tiled_image(struct nst_tiled *t, uint8_t *rgb) {
 	if (!t || !rgb || !t->picture_set || !t->content)
 		return NST_ERR_INVALID_ARGUMENT;
-	/* An interrupted tile's picture blended in for the image only, the picture under it kept. */
-	const struct nst_rect r = nst_tile_rect(&t->plan, t->sweep, t->tile);
-	if (t->partial) {
-		crop_floats(t->picture, t->plan.width, &r, t->tile_keep);
-		blend_tile(t, &r);
-	}
 	nst_x_to_rgb(t->picture, t->content, (size_t)t->plan.width * (size_t)t->plan.height,
 	             t->plan.whole_options.original_colors, rgb);
-	if (t->partial) {
-		const size_t row = (size_t)r.width * RGB;
-		for (int y = 0; y < r.height; y++)
-			memcpy(t->picture + ((size_t)(r.y + y) * (size_t)t->plan.width + (size_t)r.x) * RGB,
-			       t->tile_keep + (size_t)y * row, row * sizeof(float));
+	if (t->partial) { /* an unfinished tile's picture over it, in the image only */
+		const struct nst_rect r = nst_tile_rect(&t->plan, t->sweep, t->tile);
+		blend_tile(t, &r, rgb);
 	}
 	return NST_OK;
 }

@@ -16,12 +16,11 @@ struct nst_tiled {
 	uint8_t *session_arena;  /* [plan.session.total_bytes] */
 	const uint8_t *content;  /* [H][W][3], the caller's */
 	bool picture_set;
-	float *tile_keep;        /* [th][tw][3] the picture under an interrupted tile while nst_tiled_image blends it */
 	int sweep, tile;         /* the tile being (or last) optimized */
 	int row;                 /* loss-log rows reported so far */
 	int tile_row;            /* ... before the current tile (its first row) */
 	double tile_seconds;     /* the run's seconds when the current tile started */
-	bool partial;            /* an interrupted tile's picture is in tile_x, not blended into picture */
+	bool partial;            /* a stopped tile's picture is in tile_x, not blended into picture */
 	int iterations;          /* each tile's optimizer steps (nst_tiled_run's) */
 	int total_tiles;         /* over all sweeps */
 	double seconds;          /* run time before the current call of nst_tiled_run */

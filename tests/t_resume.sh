@@ -97,37 +97,36 @@ if [ ! -s "$tmp/cut2.ckpt" ]; then bad "two scales: --checkpoint-every 5 wrote n
 		bad "two scales, kill -9 + resume: the picture or the log differs"
 fi
 # In tiles (the second scale): SIGINT inside a tile, and kill -9 after a periodic checkpoint,
-# resume to the uninterrupted picture and log (the tile starts over); the resumed run is planned in
-# the checkpoint's tiles without --tile (as when the memory available decided them); a checkpoint
-# of other tiles is refused, naming the --tile that plans them.
+# resume to the uninterrupted picture and log (the tile starts over).  The resumed run paints the
+# scales as the checkpoint's run did, whatever --tile (or the memory available) says now: without
+# --tile, and with another one.  A finished tiled run leaves no checkpoint.
 TILE=$((SIZE > 48 ? SIZE : 48)) # the smallest tile blocks 1-3 allow: 36 px
-tiles=(--scales $SIZE,$((2 * SIZE)) --tile $TILE --scale-iterations $N,$((N / 2)) --optimizer lbfgs)
-$NST "${args[@]}" "${tiles[@]}" -o "$tmp/full-tiles.png" --log "$tmp/full-tiles.csv" || bad "tiles: uninterrupted run"
+tiles=(--scales $SIZE,$((2 * SIZE)) --scale-iterations $N,$((N / 2)) --optimizer lbfgs)
+$NST "${args[@]}" "${tiles[@]}" --tile $TILE -o "$tmp/full-tiles.png" --log "$tmp/full-tiles.csv" || bad "tiles: uninterrupted run"
+[ ! -e "$tmp/full-tiles.png.ckpt" ] || bad "tiles: the finished run left its checkpoint"
 $NST "${args[@]}" --scales $SIZE --optimizer lbfgs -o "$tmp/first.png" --log "$tmp/first.csv" || bad "scale 1 alone"
 first=$(($(wc -l <"$tmp/first.csv") - 1))
-rm -f "$tmp/tiles.png" "$tmp/tiles.png.ckpt" "$tmp/tiles.csv"
-interrupt "$tmp/tiles.png" "$tmp/tiles.csv" $((first + N)) INT "${tiles[@]}"
-rc=$?
-if [ $rc -ne 130 ] || ! grep -q "at scale 2 of 2, sweep [0-9]* tile [0-9]*, iteration .*the tile starts over" "$tmp/err"; then
-	bad "tiles, SIGINT: exit $rc: $(cat "$tmp/err")"
-else
+for resume_tile in "" "--tile $((TILE + 16))"; do
+	rm -f "$tmp/tiles.png" "$tmp/tiles.png.ckpt" "$tmp/tiles.csv"
+	interrupt "$tmp/tiles.png" "$tmp/tiles.csv" $((first + N)) INT "${tiles[@]}" --tile $TILE
+	rc=$?
+	if [ $rc -ne 130 ] || ! grep -q "at scale 2 of 2, sweep [0-9]* tile [0-9]*, iteration .*the tile starts over" "$tmp/err"; then
+		bad "tiles, SIGINT: exit $rc: $(cat "$tmp/err")"; continue
+	fi
 	ok "tiles, SIGINT: $(cat "$tmp/err")"
-	$NST "${args[@]}" "${tiles[@]}" --tile $((TILE + 16)) -o "$tmp/x.png" --resume "$tmp/tiles.png.ckpt" 2>"$tmp/err"
-	rc=$?; [ $rc -eq 2 ] && grep -q "in tiles of $TILE px.*--tile $TILE plans those tiles" "$tmp/err" &&
-		ok "other tiles refused: $(cat "$tmp/err")" || bad "other tiles: exit $rc: $(cat "$tmp/err")"
-	no_tile=("${tiles[@]}")
-	unset 'no_tile[2]' 'no_tile[3]' # --tile $TILE
-	$NST "${args[@]}" "${no_tile[@]}" -o "$tmp/tiles.png" --log "$tmp/tiles.csv" --resume "$tmp/tiles.png.ckpt" 2>"$tmp/err" ||
-		bad "tiles: resume after SIGINT (without --tile): $(cat "$tmp/err")"
+	# shellcheck disable=SC2086
+	$NST "${args[@]}" "${tiles[@]}" $resume_tile -o "$tmp/tiles.png" --log "$tmp/tiles.csv" --resume "$tmp/tiles.png.ckpt" \
+		2>"$tmp/err" || bad "tiles: resume after SIGINT (${resume_tile:-no --tile}): $(cat "$tmp/err")"
 	cmp -s "$tmp/full-tiles.png" "$tmp/tiles.png" &&
 		diff <(cut -d, -f1-5 "$tmp/full-tiles.csv") <(cut -d, -f1-5 "$tmp/tiles.csv") >/dev/null &&
-		ok "tiles, SIGINT + resume without --tile: the same picture and loss log ($(wc -l <"$tmp/tiles.csv") lines)" ||
-		bad "tiles, SIGINT + resume: the picture or the log differs"
-fi
+		ok "tiles, SIGINT + resume (${resume_tile:-no --tile}): the same picture and loss log ($(wc -l <"$tmp/tiles.csv") lines)" ||
+		bad "tiles, SIGINT + resume (${resume_tile:-no --tile}): the picture or the log differs"
+done
 rm -f "$tmp/cut3.png" "$tmp/cut3.ckpt" "$tmp/cut3.csv"
-interrupt "$tmp/cut3.png" "$tmp/cut3.csv" $((first + 3 * N)) KILL "${tiles[@]}" --checkpoint-every 5 --checkpoint "$tmp/cut3.ckpt"
+interrupt "$tmp/cut3.png" "$tmp/cut3.csv" $((first + 3 * N)) KILL "${tiles[@]}" --tile $TILE --checkpoint-every 5 \
+	--checkpoint "$tmp/cut3.ckpt"
 if [ ! -s "$tmp/cut3.ckpt" ]; then bad "tiles: --checkpoint-every 5 wrote no checkpoint"; else
-	$NST "${args[@]}" "${tiles[@]}" -o "$tmp/cut3.png" --log "$tmp/cut3.csv" --resume "$tmp/cut3.ckpt" 2>"$tmp/err" ||
+	$NST "${args[@]}" "${tiles[@]}" --tile $TILE -o "$tmp/cut3.png" --log "$tmp/cut3.csv" --resume "$tmp/cut3.ckpt" 2>"$tmp/err" ||
 		bad "tiles: resume after kill -9: $(cat "$tmp/err")"
 	cmp -s "$tmp/full-tiles.png" "$tmp/cut3.png" &&
 		diff <(cut -d, -f1-5 "$tmp/full-tiles.csv") <(cut -d, -f1-5 "$tmp/cut3.csv") >/dev/null &&

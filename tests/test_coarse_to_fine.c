@@ -299,15 +299,21 @@ static enum nst_status load_bytes(const struct nst_weights *w, const struct nst_
 	return st;
 }
 
-/* The tiled checkpoint (its header: 88 bytes, then the picture): each bit of the header and of
- * the trailer flipped is "corrupted"; crafted fields with a right CRC are "impossible". */
-#define TILED_HEADER_BYTES 88
+/* The tiled checkpoint (its header: 128 bytes, then the picture) of the second scale: each bit of
+ * the header and of the trailer flipped is "corrupted"; crafted fields with a right CRC are
+ * "impossible". */
+#define TILED_HEADER_BYTES 128
 #define OFF_TILED_RESERVED 36
 #define OFF_TILED_SWEEP 40
 #define OFF_TILED_TILE 44
 #define OFF_TILED_ROW 48
 #define OFF_TILED_DONE 52
-#define OFF_TILED_SECONDS 72
+#define OFF_TILED_CONFIG_CRC 56
+#define OFF_TILED_RESERVED2 60
+#define OFF_TILED_SECONDS 64
+#define OFF_TILED_SCALE 72
+#define OFF_TILED_ROWS_BEFORE 80
+#define OFF_TILED_SIDE_OF_SCALE_2 100
 static void check_tiled_file(const struct nst_weights *w, const struct nst_scales_plan *p, const struct pictures *pic,
                              const char *ckpt, const char *mutated) {
 	size_t size = 0;
@@ -336,7 +342,9 @@ static void check_tiled_file(const struct nst_weights *w, const struct nst_scale
 		int offset;
 		int32_t value;
 	} fields[] = {{OFF_TILED_SWEEP, 99}, {OFF_TILED_TILE, 99}, {OFF_TILED_ROW, -1}, {OFF_TILED_DONE, 2},
-	              {OFF_TILED_RESERVED, 1}};
+	              {OFF_TILED_RESERVED, 1}, {OFF_TILED_RESERVED2, 1}, {OFF_TILED_SCALE, 0}, {OFF_TILED_SCALE, 2},
+	              {OFF_TILED_ROWS_BEFORE, -1}, {OFF_TILED_ROWS_BEFORE, 1 << 30}, {OFF_TILED_SIDE_OF_SCALE_2, 0},
+	              {OFF_TILED_SIDE_OF_SCALE_2, 5000}};
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		memcpy(bad, good, size);
 		memcpy(bad + fields[i].offset, &fields[i].value, sizeof(int32_t));
@@ -355,6 +363,23 @@ static void check_tiled_file(const struct nst_weights *w, const struct nst_scale
 	CHECK(load_bytes(w, p, pic, mutated, bad, size, &diag) != NST_OK && strstr(diag.message, "impossible"),
 	      "seconds NaN: %s", diag.message);
 	CHECK(load_bytes(w, p, pic, mutated, good, size, &diag) == NST_OK, "the genuine tiled checkpoint: %s", diag.message);
+	/* Other options (the fingerprint changed, the CRC right): refused, and the driver, its scale
+	 * started for the load, refuses to go on rather than run that scale from the wrong start. */
+	memcpy(bad, good, size);
+	bad[OFF_TILED_CONFIG_CRC] ^= 1;
+	const uint32_t fixed = nst_crc32(0, bad, size - 4);
+	for (int k = 0; k < 4; k++)
+		bad[size - 4 + (size_t)k] = (uint8_t)(fixed >> (8 * k));
+	void *arena = NULL;
+	struct nst_scales *s = support_write_file(mutated, bad, size) == 0 ? open_driver(w, p, pic, &arena) : NULL;
+	if (s) {
+		CHECK(nst_scales_load_checkpoint(s, mutated, &diag) == NST_ERR_INVALID_ARGUMENT &&
+		      strstr(diag.message, "other pictures or options"), "other options: %s", diag.message);
+		CHECK(nst_scales_run(s, NULL, NULL, &diag) == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "cannot go on"),
+		      "the driver after a failed load: %s", diag.message);
+		nst_scales_release(s);
+	}
+	nst_arena_free(arena);
 	remove(mutated);
 	free(good);
 	free(bad);
@@ -399,8 +424,17 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_OK && !pinned.tiled[0] && pinned.tiled[1] &&
 	      pinned.tile_plans[1].side == tiled.tile_plans[1].side, "tiles pinned at %d px: %s", so.tile_sides[1],
 	      diag.message);
-	so.tile_sides[1] = -1;
+	so.tile_sides[1] = NST_SCALE_WHOLE - 1;
 	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_ERR_INVALID_ARGUMENT, "a negative tile side refused");
+	/* A scale pinned whole (as the checkpoint's run painted it) is refused over the budget that
+	 * would tile it, and planned whole within one that would not. */
+	scales_options(pic, whole.total_bytes - 1, &so);
+	so.tile_sides[1] = NST_SCALE_WHOLE;
+	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_ERR_OVER_MEMORY_LIMIT && strstr(diag.message, "one session"),
+	      "pinned whole over the budget: %s", diag.message);
+	scales_options(pic, whole.total_bytes, &so);
+	so.tile_sides[1] = NST_SCALE_WHOLE;
+	CHECK(nst_scales_plan(w, o, &so, &pinned, &diag) == NST_OK && !pinned.tiled[1], "pinned whole: %s", diag.message);
 	scales_options(pic, whole.state_bytes + whole.handover_bytes + 1024, &so);
 	struct nst_scales_plan none;
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");

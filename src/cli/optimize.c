@@ -103,10 +103,12 @@ static void print_pending(struct run_state *r, bool last) {
 static bool checkpoint_due(const struct run_state *r, const struct nst_scales_progress *q) {
 	const int every = r->cli->checkpoint_every;
 	const struct nst_progress *p = &q->row;
-	if (every <= 0 || p->iteration == 0 || p->iteration >= p->iterations)
+	if (every <= 0 || p->iteration == 0)
 		return false;
 	if (!q->tiled)
-		return p->iteration % every == 0;
+		return p->iteration < p->iterations && p->iteration % every == 0;
+	if (p->step >= p->iterations) /* in tiles iterations counts steps: an L-BFGS tile has more rows */
+		return false;
 	const bool same_tile = q->scale == r->checkpoint_scale && q->sweep == r->checkpoint_sweep && q->tile == r->checkpoint_tile;
 	return !same_tile && q->run_row - r->checkpoint_row >= every;
 }
@@ -383,6 +385,8 @@ static int check_resume(const struct cli *c, const struct nst_plan *plan, int *t
  * only, so that rows written after the checkpoint (a power cut), or inside a line search that the
  * resumed run starts again, are not there twice. */
 static int truncate_log(FILE *log, const char *path, int rows) {
+	if (rows < 0)
+		return cli_fail(EXIT_FAILURE_RUN, "cannot continue %s: the checkpoint has %d rows", path, rows);
 	FILE *in = fopen(path, "r");
 	if (!in)
 		return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", path, strerror(errno));
@@ -508,24 +512,26 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	const struct nst_image *top = &pic->content[sched->n - 1];
 	so.held_bytes = cli_rss_now() + (size_t)HELD_PICTURE_COPIES * (size_t)top->width * (size_t)top->height * 3;
 	struct nst_diag diag = {{0}};
-	/* A tiled checkpoint resumes in its own tiles, which the memory available now may not give (a
-	 * bad checkpoint is said when it is loaded). */
-	struct nst_checkpoint_info resumed = {0};
-	if (c->resume && !c->tile && nst_checkpoint_info(c->resume, &resumed, &diag) == NST_OK && resumed.tile_side > 0 &&
-	    resumed.n_scales == sched->n)
-		so.tile_sides[resumed.scale] = resumed.tile_side;
+	/* A resumed run paints its scales from the checkpoint's on as the run it continues did (whole,
+	 * or in the same tiles), whatever the memory available now or --tile would choose (a bad
+	 * checkpoint is said when it is loaded). */
+	struct nst_checkpoint_info resumed;
+	const bool pinned = c->resume && nst_checkpoint_info(c->resume, &resumed, &diag) == NST_OK &&
+	                    resumed.n_scales == sched->n;
+	for (int i = pinned ? resumed.scale : sched->n; i < sched->n; i++)
+		so.tile_sides[i] = resumed.tile_sides[i] > 0 ? resumed.tile_sides[i] : NST_SCALE_WHOLE;
 	const enum nst_status st = nst_scales_plan(weights, &c->options, &so, plan, &diag);
-	const char *pinned = so.tile_sides[resumed.scale] > 0 ? " (the tiles of the checkpoint resumed)" : "";
+	const char *why = pinned ? " (resuming: the scales as the checkpoint's run painted them)" : "";
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && c->max_memory) /* the limit is the option's */
-		return cli_fail(EXIT_MEMORY, "--max-memory: %s%s", diag.message, pinned);
+		return cli_fail(EXIT_MEMORY, "--max-memory: %s%s", diag.message, why);
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && budget) /* the machine's */
 		return cli_fail(EXIT_MEMORY, "%.0f MiB available here (nst info), so the run's budget is %.0f%% of it: %s%s",
-		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message, pinned);
+		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message, why);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
 	*tiled_for_memory = 0;
 	for (int i = 0; i < plan->n_scales; i++)
-		if (plan->tiled[i] && !c->tile && !c->max_memory)
+		if (plan->tiled[i] && !c->tile && !c->max_memory && !(pinned && i >= resumed.scale))
 			*tiled_for_memory = available;
 	return EXIT_OK;
 }
@@ -703,10 +709,11 @@ static int report_end(const struct cli *c, const struct ending *e) {
 
 /* The picture (at the output's size even when a multi-scale run stopped early), the sheet, and the
  * checkpoint to continue from when the run was stopped or its picture could not be written.  A
- * tiled run's arena is given back before writing (*arena, *scales), its checkpoint written
- * first (when stopped). */
+ * tiled run's arena is given back before writing (*arena, *scales), its checkpoint written first
+ * (also of a finished run: *finished_checkpoint, for the caller to remove once all is written). */
 static int write_result(const struct cli *c, struct nst_scales **scales, void **arena, const struct nst_scales_plan *plan,
-                        const struct pictures *pic, uint8_t *result, enum nst_status st, int step) {
+                        const struct pictures *pic, uint8_t *result, enum nst_status st, int step,
+                        bool *finished_checkpoint) {
 	struct ending e = {.st = st, .n_scales = plan->n_scales, .sweep = -1, .step = step};
 	nst_scales_image(*scales, result);
 	nst_scales_position(*scales, &e.scale, &e.sweep, &e.tile);
@@ -715,8 +722,10 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 	if (session) {
 		e.sweep = -1;
 		e.good_row = nst_session_good_row(session);
-	} else { /* tiles: writing the picture needs no arena, give it back first */
-		e.checkpoint = c->checkpoint && st == NST_ERR_INTERRUPTED;
+	} else { /* tiles: writing the picture needs no arena, give it back first (the checkpoint before
+		          * it: a finished run's too, in case the picture cannot be written; removed once it is) */
+		e.checkpoint = c->checkpoint && (st == NST_ERR_INTERRUPTED || st == NST_OK);
+		*finished_checkpoint = e.checkpoint && st == NST_OK;
 		if (e.checkpoint)
 			e.checkpoint_st = save_checkpoint(c, *scales, &e.checkpoint_diag);
 		nst_scales_release(*scales);
@@ -743,6 +752,16 @@ static int write_result(const struct cli *c, struct nst_scales **scales, void **
 	return report_end(c, &e);
 }
 
+/* A checkpoint and its description (the files written: through a link, its target's; the link
+ * stays); whether the checkpoint was there. */
+static bool remove_checkpoint_files(const char *path) {
+	char options[CLI_PATH_BYTES];
+	const bool removed = unlink(path) == 0;
+	if (cli_run_options_path(path, options, sizeof options))
+		unlink(options);
+	return removed;
+}
+
 /* A resumed run that completed: the checkpoint it continued (its own, OUT.ckpt or --checkpoint)
  * can continue nothing any more (--resume needs the same -n), so it goes, with its description. */
 static void remove_finished_checkpoint(const struct cli *c) {
@@ -753,12 +772,9 @@ static void remove_finished_checkpoint(const struct cli *c) {
 	cli_input_identify(&own, "--checkpoint", c->checkpoint);
 	if (!cli_same_id(&from.id, &own.id))
 		return; /* continued from another file: the user's, left alone */
-	char options[CLI_PATH_BYTES]; /* the files written: through a link, its target's (the link stays) */
 	const char *path = c->checkpoint_file.path[0] ? c->checkpoint_file.path : c->checkpoint;
-	if (unlink(path) == 0 && !c->quiet)
+	if (remove_checkpoint_files(path) && !c->quiet)
 		fprintf(stderr, "nst: removed the checkpoint %s: the run it continued is complete\n", path);
-	if (cli_run_options_path(path, options, sizeof options))
-		unlink(options);
 }
 
 /* The run's arena, its result picture and its log; then the scales and the result. */
@@ -818,11 +834,16 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 		rc = cli_fail_status(st, &diag, "run");
 		goto done;
 	}
-	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st, state.step)) == EXIT_OK && !c->quiet)
+	bool finished_checkpoint = false;
+	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st, state.step, &finished_checkpoint)) == EXIT_OK &&
+	    !c->quiet)
 		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
 		        c->output, cli_mib(cli_rss_peak()), cli_mib(plan->total_bytes), cli_mib(baseline));
-	if (rc == EXIT_OK && st == NST_OK)
+	if (rc == EXIT_OK && st == NST_OK) {
 		remove_finished_checkpoint(c);
+		if (finished_checkpoint)
+			remove_checkpoint_files(c->checkpoint_file.path[0] ? c->checkpoint_file.path : c->checkpoint);
+	}
 done:
 	if (state.log && fclose(state.log) != 0 && rc == EXIT_OK)
 		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", c->log_path, strerror(errno));
