@@ -2,8 +2,10 @@
  * Coarse to fine under a memory budget (include/nst.h, "Coarse to fine under a memory budget"):
  * the schedule of scales, each scale's plan (one session, or picture tiles when it does not fit the
  * budget), and the driver that runs the scales in turn, handing each one's picture over to the next
- * in float, and its checkpoints: a scale run as one session is checkpointed as that session at
- * its place in the run (struct nst_checkpoint_place), and a run resumes at that scale.
+ * in float, and its checkpoints: the current scale's session or tiled run saved with its place in
+ * the run (struct nst_checkpoint_place: the scale, the rows and seconds before it, how every
+ * scale is painted), and a run resumed at that scale, refused unless planned as the run that
+ * made it.
  *
  * Memory.  One arena, laid out by one function for planning and for the run: the driver's state,
  * the hand-over's two float pictures (the finished scale's [H][W][3] and the next scale's start
