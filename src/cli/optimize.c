@@ -533,6 +533,15 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 	for (int i = 0; i < plan->n_scales; i++)
 		if (plan->tiled[i] && !c->tile && !c->max_memory && !(pinned && i >= resumed.scale))
 			*tiled_for_memory = available;
+	/* --tile given to a resumed run that paints a scale otherwise: said, not silently overridden. */
+	for (int i = pinned ? resumed.scale : sched->n; i < sched->n && c->tile && !c->quiet; i++) {
+		const int side = pic->content[i].width > pic->content[i].height ? pic->content[i].width : pic->content[i].height;
+		if ((side > c->tile ? c->tile : 0) != resumed.tile_sides[i]) {
+			fprintf(stderr, "nst: resuming as the checkpoint's run painted the scales (whole or in its tiles), not as "
+			        "--tile %d says\n", c->tile);
+			break;
+		}
+	}
 	return EXIT_OK;
 }
 
