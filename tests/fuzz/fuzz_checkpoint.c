@@ -55,6 +55,7 @@ static void *g_arenas[2];
 static uint8_t *g_genuine[3];
 static size_t g_genuine_size[3];
 static struct nst_scales *g_tiled;
+static struct nst_scales_plan g_tiled_plan;
 static void *g_tiled_arena;
 static uint8_t g_tiled_content[TILED_H * TILED_W * 3], g_tiled_style[TILED_H * TILED_W * 3]; /* [H][W][3] each */
 
@@ -66,6 +67,16 @@ static bool stop_early(void *user, const struct nst_progress *p) {
 static bool stop_tiled(void *user, const struct nst_scales_progress *q) {
 	(void)user;
 	return q->run_row + 1 < TILED_STOP_ROWS;
+}
+
+/* The tiled driver, made afresh in its arena (a driver whose load failed refuses to go on). */
+static bool open_tiled(void) {
+	struct nst_diag diag = {{0}};
+	nst_scales_release(g_tiled);
+	g_tiled = NULL;
+	return nst_scales_init(g_tiled_arena, g_tiled_plan.total_bytes, g_weights, &g_tiled_plan, &g_tiled, &diag) == NST_OK &&
+	       nst_scales_set_content(g_tiled, 0, g_tiled_content) == NST_OK &&
+	       nst_scales_set_style(g_tiled, 0, 0, g_tiled_style, 1.0f) == NST_OK;
 }
 
 static uint8_t *read_file(const char *path, size_t *size) {
@@ -131,13 +142,10 @@ static void setup(void) {
 	struct nst_scales_options so = {.n_scales = 1, .tiles = {TILED_SIDE, 0, TILED_SWEEPS, 0}};
 	so.problems[0] = (struct nst_problem){TILED_W, TILED_H, 1, {TILED_W}, {TILED_H}};
 	so.iterations[0] = TILED_ITERATIONS;
-	struct nst_scales_plan plan;
-	if (nst_scales_plan(g_weights, &o, &so, &plan, &diag) != NST_OK || !plan.tiled[0])
+	if (nst_scales_plan(g_weights, &o, &so, &g_tiled_plan, &diag) != NST_OK || !g_tiled_plan.tiled[0])
 		fuzz_die("tiled plan: %s", diag.message);
-	g_tiled_arena = aligned_alloc(NST_ARENA_ALIGNMENT, (plan.total_bytes + 63) / 64 * 64);
-	if (!g_tiled_arena || nst_scales_init(g_tiled_arena, plan.total_bytes, g_weights, &plan, &g_tiled, &diag) != NST_OK ||
-	    nst_scales_set_content(g_tiled, 0, g_tiled_content) != NST_OK ||
-	    nst_scales_set_style(g_tiled, 0, 0, g_tiled_style, 1.0f) != NST_OK || nst_scales_next(g_tiled, &diag) != NST_OK ||
+	g_tiled_arena = aligned_alloc(NST_ARENA_ALIGNMENT, (g_tiled_plan.total_bytes + 63) / 64 * 64);
+	if (!g_tiled_arena || !open_tiled() || nst_scales_next(g_tiled, &diag) != NST_OK ||
 	    nst_scales_run_scale(g_tiled, stop_tiled, NULL) != NST_ERR_INTERRUPTED)
 		fuzz_die("cannot run the tiled driver: %s", diag.message);
 	snprintf(path, sizeof path, "%s/genuine-tiled.ckpt", fuzz_dir());
@@ -183,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 	struct nst_session *s = tiled ? NULL : g_sessions[k];
 	struct nst_diag diag = {{0}};
+	if (tiled && !open_tiled()) fuzz_die("cannot make the tiled driver again");
 	const enum nst_status st = tiled ? nst_scales_load_checkpoint(g_tiled, path, &diag)
 	                                 : nst_session_load_checkpoint(s, path, &diag);
 	if (st != NST_OK) {
