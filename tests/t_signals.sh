@@ -134,30 +134,24 @@ rc=$?
 [ $rc -eq 130 ] && is_png "$tmp/hup.png" && [ -s "$tmp/hup.png.ckpt" ] && grep -q "resume" "$tmp/err" && ok \
 	|| bad "SIGHUP: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
-# SIGHUP in a run of two scales: the picture so far and a checkpoint of the scale it stopped in.
-rm -f "$tmp/two."*
-$NST "${run[@]}" --scales 16,32 -n 200 -o "$tmp/two.png" --log "$tmp/two.csv" 2>"$tmp/err" &
-pid=$!
-wait_rows 3 "$tmp/two.csv" $pid && kill -HUP $pid
-wait $pid
-rc=$?
-[ $rc -eq 130 ] && is_png "$tmp/two.png" && [ -s "$tmp/two.png.ckpt" ] &&
-	grep -q "at scale 1 of 2, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*two.png.ckpt" "$tmp/err" &&
-	ok "SIGHUP in a run of two scales: $(tail -n 1 "$tmp/err")" ||
-	bad "SIGHUP in a run of two scales: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
-
-# SIGHUP in a run in tiles: the picture so far (the running tile blended in) and a checkpoint
-# from which the tile starts over.
-rm -f "$tmp/tiles."*
-$NST "${run[@]}" --size 96 --tile 48 -n 200 -o "$tmp/tiles.png" --log "$tmp/tiles.csv" 2>"$tmp/err" &
-pid=$!
-wait_rows 3 "$tmp/tiles.csv" $pid && kill -HUP $pid
-wait $pid
-rc=$?
-[ $rc -eq 130 ] && is_png "$tmp/tiles.png" && [ -s "$tmp/tiles.png.ckpt" ] &&
-	grep -q "at sweep 1 tile 1, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*: the tile starts over)" "$tmp/err" &&
-	ok "SIGHUP in a run in tiles: $(tail -n 1 "$tmp/err")" ||
-	bad "SIGHUP in a run in tiles: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
+# SIGHUP in a run of two scales (a checkpoint of the scale it stopped in) and in tiles (the
+# running tile blended into the picture, a checkpoint from which the tile starts over).
+hup_case() { # name, pattern the message must match, run options...
+	local what=$1 pattern=$2; shift 2
+	rm -f "$tmp/$what."*
+	$NST "${run[@]}" "$@" -n 200 -o "$tmp/$what.png" --log "$tmp/$what.csv" 2>"$tmp/err" &
+	local pid=$!
+	wait_rows 3 "$tmp/$what.csv" $pid && kill -HUP $pid
+	wait $pid
+	local rc=$?
+	[ $rc -eq 130 ] && is_png "$tmp/$what.png" && [ -s "$tmp/$what.png.ckpt" ] && grep -q "$pattern" "$tmp/err" &&
+		ok "SIGHUP, $what: $(tail -n 1 "$tmp/err")" ||
+		bad "SIGHUP, $what: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
+}
+hup_case two-scales "at scale 1 of 2, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*two-scales.png.ckpt" \
+	--scales 16,32
+hup_case tiles "at sweep 1 tile 1, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*: the tile starts over)" \
+	--size 96 --tile 48
 
 # Standard error closed: the progress lines go nowhere, not into the log.
 rm -f "$tmp/closed.csv"
