@@ -117,7 +117,7 @@ for i in range(8): im.rotate(i).save('$tmp/batch/p%d.png' % i)"
 		all=1
 		for f in "$tmp"/styled/p*.png; do is_png "$f" || all=0; done
 		[ $rc -eq 130 ] && [ "$n" -ge 1 ] && [ "$n" -lt 8 ] && [ $all -eq 1 ] && no_temporaries "$tmp" \
-			&& grep -q "interrupted" "$tmp/err" && ok \
+			&& grep -q "interrupted (SIG$sig): wrote [0-9] of 8 pictures" "$tmp/err" && ok \
 			|| bad "one pass, SIG$sig halfway: exit $rc, $n pictures: $(ls -a "$tmp/styled" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 	done
 else
@@ -131,7 +131,8 @@ pid=$!
 wait_rows 3 "$tmp/hup.csv" $pid && kill -HUP $pid
 wait $pid
 rc=$?
-[ $rc -eq 130 ] && is_png "$tmp/hup.png" && [ -s "$tmp/hup.png.ckpt" ] && grep -q "resume" "$tmp/err" && ok \
+[ $rc -eq 130 ] && is_png "$tmp/hup.png" && [ -s "$tmp/hup.png.ckpt" ] && grep -q "interrupted (SIGHUP) at iteration" "$tmp/err" &&
+	grep -q "resume" "$tmp/err" && ok \
 	|| bad "SIGHUP: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 
 # SIGHUP in a run of two scales (a checkpoint of the scale it stopped in) and in tiles (the
@@ -148,9 +149,9 @@ hup_case() { # name, pattern the message must match, run options...
 		ok "SIGHUP, $what: $(tail -n 1 "$tmp/err")" ||
 		bad "SIGHUP, $what: exit $rc, $(ls "$tmp" | tr '\n' ' '): $(tail -n 1 "$tmp/err")"
 }
-hup_case two-scales "at scale 1 of 2, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*two-scales.png.ckpt" \
+hup_case two-scales "(SIGHUP) at scale 1 of 2, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*two-scales.png.ckpt" \
 	--scales 16,32
-hup_case tiles "at sweep 1 tile 1, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*: the tile starts over)" \
+hup_case tiles "(SIGHUP) at sweep 1 tile 1, iteration [0-9]* (loss row [0-9]*): wrote .* and the checkpoint .*: the tile starts over)" \
 	--size 96 --tile 48
 
 # Standard error closed: the progress lines go nowhere, not into the log.

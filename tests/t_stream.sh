@@ -265,7 +265,7 @@ sleep 2.5
 kill -INT $pid
 wait $pid
 rc=$?
-[ "$rc" -eq 130 ] && grep -q "interrupted (signal 2): wrote 2 frames" "$tmp/int_err" && [ "$(probe "$tmp/int.y4m")" = "$W $H 25/1 2 " ] &&
+[ "$rc" -eq 130 ] && grep -q "interrupted (SIGINT): wrote 2 frames" "$tmp/int_err" && [ "$(probe "$tmp/int.y4m")" = "$W $H 25/1 2 " ] &&
 	ok "SIGINT: exit 130, the 2 frames written whole" || bad "SIGINT: exit $rc, '$(probe "$tmp/int.y4m")': $(cat "$tmp/int_err")"
 
 # --- --steady on a synthetic clip -------------------------------------------------------------------

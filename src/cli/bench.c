@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -1454,7 +1453,8 @@ int cli_bench(int argc, char **argv) {
 		}
 	}
 	if (stopped()) {
-		printf("\nnst bench: stopped by signal %d: the rows above are what was measured%s\n", (int)g_bench_stop,
+		printf("\nnst bench: stopped by %s: the rows above are what was measured%s\n",
+		       cli_signal_name((int)g_bench_stop),
 		       o.json ? " (and the JSON holds them)" : "");
 		return EXIT_STOPPED;
 	}

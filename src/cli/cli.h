@@ -116,6 +116,8 @@ int cli_onepass_init(const char *model, const struct nst_image *content, const s
  * they are blocked (writing a file), which ends first. */
 void cli_signals_install(void);
 int cli_stop_signal(void); /* the first stop signal received, or 0 */
+/* A stop signal's name for messages: "SIGINT", "SIGTERM", "SIGHUP" (a closed terminal or SSH session). */
+const char *cli_signal_name(int sig);
 /* Blocks the stop signals in this thread (and in the threads it creates meanwhile: create thread
  * pools inside such a section, so that the signals always reach the main thread); *old: the mask
  * to restore. */

@@ -1241,7 +1241,8 @@ static int run_pictures(struct fast_cli *c) {
 
 done:
 	if (rc == EXIT_OK && cli_stop_signal() && written + failures < list.n)
-		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d): wrote %d of %d pictures", cli_stop_signal(), written,
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (%s): wrote %d of %d pictures",
+		              cli_signal_name(cli_stop_signal()), written,
 		              list.n);
 	else if (rc == EXIT_OK && failures > 0) {
 		rc = first_code;

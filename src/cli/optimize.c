@@ -687,8 +687,9 @@ static int report_end(const struct cli *c, const struct ending *e) {
 	if (e->sweep >= 0)
 		snprintf(at_tile, sizeof at_tile, "sweep %d tile %d, ", e->sweep + 1, e->tile + 1);
 	if (e->st == NST_ERR_INTERRUPTED)
-		snprintf(stopped, sizeof stopped, "interrupted (signal %d) at %s%siteration %d (loss row %d): ", cli_stop_signal(),
-		         at_scale, at_tile, e->step, e->rows - 1);
+		snprintf(stopped, sizeof stopped, "interrupted (%s) at %s%siteration %d (loss row %d): ",
+		         cli_signal_name(cli_stop_signal()), at_scale, at_tile, e->step,
+		         e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
 		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
@@ -814,8 +815,8 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 		}
 	}
 	if (cli_stop_signal()) {
-		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) before the first iteration: nothing written",
-		              cli_stop_signal());
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (%s) before the first iteration: nothing written",
+		              cli_signal_name(cli_stop_signal()));
 		goto done;
 	}
 	if ((st = nst_scales_init(arena, arena_bytes, *weights, plan, &scales, &diag)) != NST_OK) {

@@ -44,6 +44,19 @@ void cli_signals_install(void) {
 
 int cli_stop_signal(void) { return g_stop_signal; }
 
+const char *cli_signal_name(int sig) {
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "a stop signal";
+	}
+}
+
 void cli_signals_block(sigset_t *old) {
 	sigset_t set;
 	sigemptyset(&set);

@@ -209,7 +209,8 @@ static int read_header(struct cli_stream *s) {
 		char line[NST_Y4M_MAX_LINE];
 		const long n = reader_line(s->in, line, sizeof line);
 		if (n < 0 && cli_stop_signal())
-			return cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d) before the first frame", cli_stop_signal());
+			return cli_fail(EXIT_INTERRUPTED, "interrupted (%s) before the first frame",
+			                cli_signal_name(cli_stop_signal()));
 		if (n < 0 && s->in->error)
 			return cli_fail(EXIT_FAILURE_RUN, "cannot read %s: %s", input_name(s), strerror(s->in->error));
 		if (n == -1)
@@ -711,7 +712,8 @@ int cli_stream_run(struct cli_stream *s, cli_stylize_fn fn, void *ctx) {
 		rc = cli_fail(s->read_code, "%s: wrote the %lld complete frame%s", s->read_msg, s->written_count,
 		              s->written_count == 1 ? "" : "s");
 	else if (rc == EXIT_OK && cli_stop_signal())
-		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (signal %d): wrote %lld frame%s", cli_stop_signal(),
+		rc = cli_fail(EXIT_INTERRUPTED, "interrupted (%s): wrote %lld frame%s",
+		              cli_signal_name(cli_stop_signal()),
 		              s->written_count, s->written_count == 1 ? "" : "s");
 	if (rc == EXIT_OK && s->out_owned && close(s->out_fd) != 0)
 		rc = cli_fail(EXIT_FAILURE_RUN, "cannot write %s: %s", s->o.output, strerror(errno));
