@@ -703,7 +703,8 @@ struct nst_tile_plan {
 
 /* The tile size (given, or the largest multiple of NST_TILE_STEP from NST_TILE_MIN up that fits
  * budget_bytes), overlap, grids, sweeps and bytes of a tiled run of the whole problem.
- * NST_ERR_OVER_MEMORY_LIMIT when not even the smallest tile fits the budget. */
+ * NST_ERR_OVER_MEMORY_LIMIT when not even the smallest tile (or the given one) fits the budget:
+ * plan then holds that tile's plan, so plan->total_bytes is the least budget that works. */
 enum nst_status nst_tile_plan(const struct nst_weights *weights, const struct nst_options *options,
                               const struct nst_problem *whole, const struct nst_tile_options *tile_options,
                               struct nst_tile_plan *plan, struct nst_diag *diag);

@@ -12,6 +12,7 @@
  * [H'][W'][3]), then one region of the largest scale's need, where each scale's session or tiles
  * are built in turn (the previous one released first).
  */
+#include <math.h>
 #include <string.h>
 
 #include "checkpoint.h"
@@ -120,6 +121,36 @@ static void measure(struct nst_scales_plan *p) {
 	p->total_bytes = m.plan.total_bytes;
 }
 
+/* The tile options of scale i: the budget that the limit leaves beside the caller's and the
+ * driver's (held), the tile side pinned for it if any. */
+static struct nst_tile_options scale_tile_options(const struct nst_scales_options *so, int i, size_t held) {
+	struct nst_tile_options to = so->tiles;
+	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
+	if (so->tile_sides[i] > 0)
+		to.tile = so->tile_sides[i];
+	return to;
+}
+
+/* The least limit with which every tiled scale from `from` on fits: its smallest tiles (or its
+ * given ones) beside what is held.  The picture grows with the scale, so a later scale can need
+ * more than the one that failed. */
+static size_t least_limit(const struct nst_weights *w, const struct nst_scales_options *so, int from,
+                          const struct nst_scales_plan *p, size_t held) {
+	size_t least = 0;
+	struct nst_tile_plan smallest;
+	struct nst_diag ignored;
+	for (int j = from; j < p->n_scales; j++) {
+		if (!p->tiled[j])
+			continue;
+		struct nst_tile_options to = scale_tile_options(so, j, held);
+		to.budget_bytes = 1; /* nothing fits: nst_tile_plan leaves the smallest tiles' plan */
+		if (nst_tile_plan(w, &p->options[j], &p->problems[j], &to, &smallest, &ignored) == NST_ERR_OVER_MEMORY_LIMIT &&
+		    held + smallest.total_bytes > least)
+			least = held + smallest.total_bytes;
+	}
+	return least;
+}
+
 /* A scale in tiles: their plan within what the budget leaves beside the caller's and the driver's. */
 static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_scales_options *so, int i,
                                   struct nst_scales_plan *p, struct nst_diag *diag) {
@@ -128,11 +159,20 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
 		                "a limit of %.1f MiB leaves nothing for the run: what the caller holds (the process, its "
 		                "pictures) and the hand-over between scales take %.1f MiB already", (double)so->max_bytes / NST_MIB, (double)held / NST_MIB);
-	struct nst_tile_options to = so->tiles;
-	to.budget_bytes = so->max_bytes ? so->max_bytes - held : 0;
-	if (so->tile_sides[i] > 0)
-		to.tile = so->tile_sides[i];
-	return nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);
+	const struct nst_tile_options to = scale_tile_options(so, i, held);
+	const enum nst_status st = nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);
+	if (st == NST_ERR_OVER_MEMORY_LIMIT && so->max_bytes) { /* said as the limit the budget came from */
+		const struct nst_tile_plan *t = &p->tile_plans[i];
+		char scale[48] = "";
+		if (p->n_scales > 1)
+			snprintf(scale, sizeof scale, "scale %d of %d: ", i + 1, p->n_scales);
+		return nst_fail(diag, st, "%s%stiles of %d px need %.1f MiB beside the %.1f MiB held (the process, its "
+		                "pictures, the hand-over between scales): the run needs a limit of %.0f MiB or more%s", scale,
+		                to.tile > 0 ? "" : "even ", t->side, (double)t->total_bytes / NST_MIB, (double)held / NST_MIB,
+		                ceil((double)least_limit(w, so, i, p, held) / NST_MIB),
+		                p->options[i].optimizer == NST_OPTIMIZER_LBFGS ? " (Adam, or a shorter L-BFGS history, needs less)" : "");
+	}
+	return st;
 }
 
 enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_options *o,
@@ -165,7 +205,7 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 	}
 	measure(p); /* the state and the hand-over, before any scale's region */
 	const size_t beside = p->state_bytes + p->handover_bytes;
-	for (int i = 0; i < p->n_scales; i++) {
+	for (int i = 0; i < p->n_scales; i++) { /* which scales run in tiles (all known before any is planned) */
 		const struct nst_problem *q = &p->problems[i];
 		const int side = q->width > q->height ? q->width : q->height;
 		p->tiled[i] = so->tile_sides[i] > 0 || (so->tiles.tile > 0 && side > so->tiles.tile) ||
@@ -177,6 +217,8 @@ enum nst_status nst_scales_plan(const struct nst_weights *w, const struct nst_op
 				                "scale %d as one session (as it was run) needs %.1f MiB, over the %.1f MiB budget", i + 1,
 				                (double)(p->plans[i].total_bytes + beside) / NST_MIB, (double)so->max_bytes / NST_MIB);
 		}
+	}
+	for (int i = 0; i < p->n_scales; i++) {
 		size_t need = p->plans[i].total_bytes;
 		if (p->tiled[i]) {
 			const enum nst_status st = plan_tiles(w, so, i, p, diag);

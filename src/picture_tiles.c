@@ -293,11 +293,11 @@ enum nst_status nst_tile_plan(const struct nst_weights *w, const struct nst_opti
 			hi = mid - 1;
 		}
 	}
-	if (best == 0) {
-		candidate = *p;
-		plan_side(w, to, min_side, &candidate, diag);
+	if (best == 0) { /* the smallest tiles' plan stays in p: its total is the least budget that works */
+		if ((st = plan_side(w, to, min_side, p, diag)) != NST_OK)
+			return st;
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT, "even tiles of %d px need %.1f MiB, over the %.1f MiB budget%s",
-		                min_side, (double)candidate.total_bytes / (1024.0 * 1024.0),
+		                min_side, (double)p->total_bytes / (1024.0 * 1024.0),
 		                (double)to->budget_bytes / (1024.0 * 1024.0),
 		                o->optimizer == NST_OPTIMIZER_LBFGS ? " (try --optimizer adam, or a smaller --history)"
 		                                                    : " (the network's weights alone take part of it)");

@@ -56,6 +56,15 @@ if [ -z "$EMU" ] && ! grep -qa -m1 __asan_init "$BUILD/nst"; then
 	else
 		bad "--dump-grad where memory forces tiles: exit $rc: $(cat "$tmp/err")"
 	fi
+	# --max-memory past what is available: taken, and said; here the allocation is refused.
+	rc=0
+	(ulimit -v "$limit" && timeout 120 $NST "${big[@]}" -n 1 --max-memory 64G 2>"$tmp/err") || rc=$?
+	if [ "$rc" -eq 3 ] && grep -q "more than the [0-9]* MiB available here (nst info): --max-memory lets it try" "$tmp/err" &&
+		grep -q "^nst: cannot allocate the [0-9.]* MiB the run needs" "$tmp/err"; then
+		ok "--max-memory past the memory available: $(head -n 1 "$tmp/err")"
+	else
+		bad "--max-memory past the memory available: exit $rc: $(cat "$tmp/err")"
+	fi
 	rc=0
 	(ulimit -v 307200 && timeout 120 $NST --model candy -c "$SHARED/images/astronaut.png" --size 3000 -q -o "$tmp/big.png" 2>"$tmp/err") || rc=$?
 	if [ "$rc" -eq 3 ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] &&

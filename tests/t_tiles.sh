@@ -48,6 +48,13 @@ else
 	$NST "${common[@]}" -o "$tmp/none.png" --scales 384 -n 1 --max-memory 24M 2>"$tmp/err"
 	rc=$?
 	[ $rc -eq 3 ] && [ ! -e "$tmp/none.png" ] && ok "--max-memory 24M refused: $(cat "$tmp/err")" || bad "--max-memory 24M: exit $rc"
+	# The refusal names the least limit that works, and it does.
+	least=$(sed -n 's/.*the run needs a limit of \([0-9]*\) MiB or more.*/\1/p' "$tmp/err")
+	if [ -n "$least" ] && $NST "${common[@]}" -o "$tmp/least.png" --scales 384 -n 1 --max-memory "${least}M" 2>"$tmp/err"; then
+		ok "--max-memory ${least}M, the least the refusal named, runs: $(grep 'in tiles of' "$tmp/err" | sed 's/^nst: //' | cut -d';' -f1)"
+	else
+		bad "--max-memory '${least}M', the least the refusal named: $(cat "$tmp/err")"
+	fi
 fi
 
 if [ -z "$EMU" ]; then

@@ -438,7 +438,17 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 	scales_options(pic, whole.state_bytes + whole.handover_bytes + 1024, &so);
 	struct nst_scales_plan none;
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");
-	CHECK(diag.message[0] != '\0', "with a message");
+	/* The refusal names the least limit that works (every tiled scale's smallest tiles beside what
+	 * is held): it does, and a MiB less does not. */
+	const char *named = strstr(diag.message, "the run needs a limit of ");
+	double least = 0.0;
+	CHECK(named && sscanf(named, "the run needs a limit of %lf MiB or more", &least) == 1 && least > 0.0,
+	      "the least limit named: %s", diag.message);
+	const double mib = 1024.0 * 1024.0;
+	scales_options(pic, (size_t)(least * mib), &so);
+	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_OK, "the named least limit, %.0f MiB: %s", least, diag.message);
+	scales_options(pic, (size_t)((least - 1.0) * mib), &so);
+	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a MiB under the named least limit");
 }
 
 int main(void) {

@@ -529,6 +529,13 @@ static int plan_scales(const struct cli *c, const struct nst_weights *weights, c
 		                cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE, diag.message, why);
 	if (st != NST_OK)
 		return cli_fail_status(st, &diag, "plan");
+	/* A --max-memory past what is available here is taken (the user may know better, or mean to free
+	 * memory), and said: the allocation, or later the system, may refuse it. */
+	if (c->max_memory && available && plan->total_bytes > available && !c->quiet)
+		fprintf(stderr, "nst: the run needs %.0f MiB, more than the %.0f MiB available here (nst info): --max-memory "
+		        "lets it try, but the system may refuse the memory or end the run (without --max-memory it would be "
+		        "painted in tiles within %.0f%% of what is available)\n", cli_mib(plan->total_bytes),
+		        cli_mib(available), 100.0 * NST_AVAILABLE_MEMORY_SHARE);
 	*tiled_for_memory = 0;
 	for (int i = 0; i < plan->n_scales; i++)
 		if (plan->tiled[i] && !c->tile && !c->max_memory && !(pinned && i >= resumed.scale))
