@@ -76,6 +76,17 @@ for model in candy arbitrary; do
 		bad "$model: a frame differs from its one-picture result by $diff levels on average (> 2)"
 done
 
+# The header names a stream's frames; an output that cannot be made is said as for pictures.
+$NST --model candy --steady 0 -c "$tmp/clip.y4m" -o "$tmp/header.y4m" 2>"$tmp/header_err" &&
+	grep -q "^nst: model candy (float16 weights), frames of ${W}x$H, backend" "$tmp/header_err" &&
+	ok "the header: $(head -n 1 "$tmp/header_err")" || bad "the header: $(cat "$tmp/header_err")"
+for o in /proc/nst-out.y4m "$tmp/no-such-folder/out.y4m"; do
+	rc=0
+	$NST --model candy -q -c "$tmp/clip.y4m" -o "$o" 2>"$tmp/where_err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -qE "^nst: -o $o: (cannot write in the folder /proc: no file can be made there|the folder .* does not exist)$" \
+		"$tmp/where_err" && ok "-o $o: $(cat "$tmp/where_err")" || bad "-o $o: exit $rc: $(cat "$tmp/where_err")"
+done
+
 # --- raw RGB24, I420, PNG sequences, the pipeline ----------------------------------------------
 "${FF[@]}" -i "$tmp/frames/f_%d.png" -pix_fmt rgb24 -f rawvideo "$tmp/clip.rgb"
 $NST --model candy -q --steady 0 -c - --frame-size ${W}x$H -o - <"$tmp/clip.rgb" >"$tmp/out.rgb" ||

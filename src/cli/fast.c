@@ -933,14 +933,19 @@ static void *alloc_arena(size_t total_bytes, size_t *bytes, const char *smaller)
 }
 
 /* "3 pictures" or "3 pictures (1 unreadable, left out)" into text [64]. */
+/* What the plan is for, before its size: "3 pictures up to", or for a stream (pictures 0) "frames of". */
 static const char *pictures_phrase(int pictures, int left_out, char *text) {
+	if (pictures == 0)
+		return "frames of";
 	int n = snprintf(text, 64, "%d picture%s", pictures, pictures == 1 ? "" : "s");
 	if (left_out > 0)
-		snprintf(text + n, (size_t)(64 - n), " (%d unreadable, left out)", left_out);
+		n += snprintf(text + n, (size_t)(64 - n), " (%d unreadable, left out)", left_out);
+	snprintf(text + n, (size_t)(64 - n), " up to");
 	return text;
 }
 
-/* A trained network for pictures up to plan_w x plan_h: planned, described, started in *arena. */
+/* A trained network for pictures up to plan_w x plan_h (pictures 0: a stream's frames): planned, described,
+ * started in *arena. */
 static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int pictures, int left_out, int plan_w, int plan_h,
                       struct network *net, void **arena, size_t *plan_bytes) {
 	struct nst_diag diag = {{0}};
@@ -951,7 +956,7 @@ static int start_fast(const struct fast_cli *c, struct nst_weights *weights, int
 	char model_name[NAME_BYTES], phrase[64];
 	if (!c->quiet)
 		fprintf(stderr,
-		        "nst: model %s (%s weights), %s up to %dx%d, backend %s (%s, %s), %d thread%s\n"
+		        "nst: model %s (%s weights), %s %dx%d, backend %s (%s, %s), %d thread%s\n"
 		        "nst: memory plan %.1f MiB: weights %.1f, activations %.1f, scratch %.1f; Winograd F(%dx%d, 3x3)\n",
 		        printable(nst_weights_model(weights), model_name, sizeof model_name),
 		        nst_weights_dtype(weights) == NST_DTYPE_F16 ? "float16" : "float32", pictures_phrase(pictures, left_out, phrase),
@@ -1014,7 +1019,7 @@ static int start_arbitrary(const struct fast_cli *c, struct nst_weights *weights
 		return cli_fail_status(st, &diag, "plan");
 	if (!c->quiet) {
 		char phrase[64];
-		fprintf(stderr, "nst: model arbitrary (any painting), %s up to %dx%d, painting%s",
+		fprintf(stderr, "nst: model arbitrary (any painting), %s %dx%d, painting%s",
 		        pictures_phrase(pictures, left_out, phrase), plan_w, plan_h, c->n_styles == 1 ? "" : "s");
 		for (int i = 0; i < c->n_styles; i++) {
 			fprintf(stderr, "%s %s (%dx%d", i ? "," : "", c->styles[i], paintings[i].width, paintings[i].height);
@@ -1110,9 +1115,9 @@ static int run_stream(struct fast_cli *c) {
 	if (arbitrary) {
 		int sw, sh;
 		if ((rc = load_paintings(c, c->style_size ? c->style_size : (w > h ? w : h), paintings, &sw, &sh)) != EXIT_OK ||
-		    (rc = start_arbitrary(c, weights, 1, 0, w, h, paintings, sw, sh, &net, &arena, &plan_bytes)) != EXIT_OK)
+		    (rc = start_arbitrary(c, weights, 0, 0, w, h, paintings, sw, sh, &net, &arena, &plan_bytes)) != EXIT_OK)
 			goto done;
-	} else if ((rc = start_fast(c, weights, 1, 0, w, h, &net, &arena, &plan_bytes)) != EXIT_OK) {
+	} else if ((rc = start_fast(c, weights, 0, 0, w, h, &net, &arena, &plan_bytes)) != EXIT_OK) {
 		goto done;
 	}
 	nst_weights_close(weights); /* packed into the arena */

@@ -268,7 +268,9 @@ static int open_output(struct cli_stream *s) {
 		                s->o.output, s->out_format == CLI_FRAMES_Y4M ? "y4m" : "rgb24");
 	struct cli_file in, out;
 	cli_input_identify(&in, "-c", s->o.input);
-	cli_input_identify(&out, "-o", s->o.output);
+	const int checked = cli_output_check(&out, "-o", s->o.output, CLI_OUTPUT_DATA, 0); /* as the pictures' -o */
+	if (checked != EXIT_OK)
+		return checked;
 	if (strcmp(s->o.input, "-") && cli_same_file(&in, &out))
 		return cli_fail(EXIT_USAGE, "-o %s is the input (-c %s): an input is never overwritten", s->o.output, s->o.input);
 	s->out_fd = open(s->o.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
