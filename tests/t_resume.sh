@@ -65,6 +65,32 @@ for opt in adam lbfgs; do
 	fi
 done
 
+# `nst --resume CHECKPOINT` alone (the shell that held the command is gone): the command recorded
+# beside the checkpoint runs again, from its folder (relative names), to the uninterrupted picture
+# and log; a checkpoint without the record is refused, saying what to give.
+mkdir -p "$tmp/alone" "$tmp/elsewhere"
+build_abs=$(cd "$BUILD" && pwd)
+(cd "$tmp/alone" && NST="$EMU $build_abs/nst" && args=("${args[@]/#$BUILD\//$build_abs/}") &&
+	interrupt rel.png rel.csv 6 INT --optimizer lbfgs)
+rc=$?
+if [ $rc -ne 130 ] || ! grep -q "continue with: nst --resume rel.png.ckpt" "$tmp/err"; then
+	bad "SIGINT before resuming alone: exit $rc: $(cat "$tmp/err")"
+else
+	cp "$tmp/alone/rel.png.ckpt" "$tmp/norecord.ckpt"
+	grep -v '^#' "$tmp/alone/rel.png.ckpt.options" >"$tmp/norecord.ckpt.options"
+	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt 2>"$tmp/err") ||
+		bad "resume alone: $(cat "$tmp/err")"
+	cmp -s "$tmp/full-lbfgs.png" "$tmp/alone/rel.png" && [ ! -e "$tmp/elsewhere/rel.png" ] &&
+		diff <(cut -d, -f1-5 "$tmp/full-lbfgs.csv") <(cut -d, -f1-5 "$tmp/alone/rel.csv") >/dev/null &&
+		ok "nst --resume CHECKPOINT alone, from another folder: the uninterrupted picture and log" ||
+		bad "nst --resume CHECKPOINT alone: the picture or the log differs from the uninterrupted run's"
+	rc=0
+	$NST --resume "$tmp/norecord.ckpt" 2>"$tmp/err" || rc=$?
+	[ $rc -eq 2 ] && grep -q "does not record the run's command (an older nst made it); give the whole command" "$tmp/err" &&
+		ok "a checkpoint without the recorded command: exit 2, $(cat "$tmp/err")" ||
+		bad "a checkpoint without the recorded command: exit $rc: $(cat "$tmp/err")"
+fi
+
 # Coarse to fine: a run of two scales stopped in either scale (SIGINT), or killed after a periodic
 # checkpoint in the second, resumes to the uninterrupted run's picture and log.  The first scale's
 # rows are a one-scale run's at that size: the second scale's rows are counted from there.

@@ -186,6 +186,25 @@ int cli_write_run_options(const char *checkpoint, const char *text);
  * thread count only changes the sums' rounding: when it differs, *checkpoint_threads is the
  * checkpoint's (else 0), not a refusal. */
 int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads);
+/* The command that made a checkpoint, recorded in its description as two comment lines: the
+ * working folder and the arguments (argv[1..], without --resume and its value), each quoted for
+ * a POSIX shell.  Appends them to buf at *used; false (nothing appended) when they do not fit or
+ * hold a newline. */
+bool cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used);
+/* `nst --resume CHECKPOINT` without -c: the recorded command again, run from its folder, with
+ * the arguments given now after it (so --threads, -q and the like given now win) and --resume
+ * naming the checkpoint by its absolute path.  *recalled is set (argc, argv owned by the caller:
+ * free with cli_recall_free) or left empty when argv is not such a command line; EXIT_OK, or the
+ * code of the message printed (no recorded command, its folder gone). */
+struct cli_recalled {
+	int argc;
+	char **argv;   /* into words */
+	char *words;   /* the arguments, each NUL-terminated */
+};
+int cli_recall_command(int argc, char **argv, struct cli_recalled *recalled);
+void cli_recall_free(struct cli_recalled *recalled);
+/* argv[1..] as a POSIX shell command line (each word quoted where it needs), after "nst", to f. */
+void cli_print_command(FILE *f, int argc, char **argv);
 
 /* Frame streams through the one-pass networks (src/cli/stream.c): YUV4MPEG2, raw RGB24 or raw
  * I420 frames in; YUV4MPEG2, raw frames or a PNG sequence out; read, stylized and written in a

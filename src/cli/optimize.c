@@ -334,6 +334,7 @@ static void describe_run(struct cli *c, const struct nst_scales_plan *scales, co
 	const struct nst_plan *plan = &scales->plans[0];
 	const struct nst_problem *problem = &scales->problems[scales->n_scales - 1];
 	size_t used = 0;
+	cli_record_command(c->argc, c->argv, d, size, &used); /* for `nst --resume CHECKPOINT` alone */
 	add(d, size, &used, "-c %s\n-s ", real_name(c->content, path));
 	for (int k = 0; k < c->n_styles; k++)
 		add(d, size, &used, "%s%s", k ? "," : "", real_name(c->styles[k], path));
@@ -698,7 +699,7 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		         cli_signal_name(cli_stop_signal()), at_scale, at_tile, e->step,
 		         e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
-		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with --resume %s once %s can be written)",
+		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with nst --resume %s once %s can be written)",
 		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
 	if (e->wst != NST_OK)
 		return cli_fail(cli_exit_code(e->wst), "%s%s%s%s", stopped, e->diag.message,
@@ -719,7 +720,7 @@ static int report_end(const struct cli *c, const struct ending *e) {
 	if (e->st == NST_ERR_INTERRUPTED && e->checkpoint_st != NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
 	if (e->st == NST_ERR_INTERRUPTED)
-		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with --resume %s%s)", stopped,
+		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with: nst --resume %s%s)", stopped,
 		                c->output, c->checkpoint, c->checkpoint, e->sweep >= 0 ? ": the tile starts over" : "");
 	return EXIT_OK;
 }
@@ -944,9 +945,28 @@ done:
 
 int cli_optimize(int argc, char **argv) {
 	struct cli c = {0};
-	const int rc = optimize_parse_args(&c, argc, argv);
+	struct cli_recalled recalled; /* `nst --resume CHECKPOINT` alone: the recorded command */
+	int rc = cli_recall_command(argc, argv, &recalled);
 	if (rc != EXIT_OK)
-		return rc == PARSED_DONE ? EXIT_OK : rc;
-	c.options.threads = cli_threads(c.options.threads, c.quiet);
-	return run(&c);
+		return rc;
+	if (recalled.argv) {
+		argc = recalled.argc;
+		argv = recalled.argv;
+	}
+	rc = optimize_parse_args(&c, argc, argv);
+	if (rc == EXIT_OK) {
+		if (recalled.argv && !c.quiet) {
+			fprintf(stderr, "nst: resuming the recorded command: ");
+			cli_print_command(stderr, argc, argv);
+			fprintf(stderr, "\n");
+		}
+		c.argc = argc;
+		c.argv = argv;
+		c.options.threads = cli_threads(c.options.threads, c.quiet);
+		rc = run(&c);
+	} else if (rc == PARSED_DONE) {
+		rc = EXIT_OK;
+	}
+	cli_recall_free(&recalled);
+	return rc;
 }

@@ -14,7 +14,8 @@
 #define MAX_TILE_SWEEPS 64
 /* What nst_session_save_checkpoint appends to the checkpoint's name for its temporary file. */
 #define CHECKPOINT_SUFFIX_BYTES (sizeof ".tmp-XXXXXX" - 1)
-#define DESCRIPTION_BYTES ((NST_MAX_STYLES + 4) * CLI_PATH_BYTES)
+/* the options, paths among them, and the recorded folder and command (those left out if longer) */
+#define DESCRIPTION_BYTES ((NST_MAX_STYLES + 4 + 8) * CLI_PATH_BYTES)
 /* parse_args: --help or --version is printed, nothing more to do. */
 #define PARSED_DONE (-1)
 
@@ -46,6 +47,8 @@ struct cli {
 	size_t max_memory;
 	int tile, tile_overlap, tile_sweeps; /* --tile, --tile-overlap, --tile-sweeps (0: default) */
 	struct nst_options options;
+	int argc;   /* the command line, recorded beside checkpoints (cli_record_command) */
+	char **argv;
 };
 
 /* The defaults, then the command line into c: EXIT_OK, PARSED_DONE (--help or --version printed)

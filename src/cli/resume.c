@@ -5,14 +5,21 @@
  * the library's fingerprint in the checkpoint stays the final word.  A checkpoint without the
  * file (copied alone, or older) is checked by the fingerprint only.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 #define OPTIONS_SUFFIX ".options"
+#define COMMENT '#'                  /* a description's comment lines: not compared */
+#define FOLDER_KEY "# folder "       /* the working folder of the run, quoted */
+#define COMMAND_KEY "# command"      /* then " word" per argument, quoted */
+#define RESUME_OPTION "--resume"
+#define PLAIN_PUNCTUATION "_@%+=:,./-" /* with letters and digits: a word that needs no quotes */
 #define LINE_BYTES (CLI_PATH_BYTES + 64) /* "key value": a path at the most */
 #define THREADS_KEY "--threads"
 
@@ -131,7 +138,7 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 	while (fgets(line, sizeof line, f)) {
 		line[strcspn(line, "\n")] = '\0';
 		char *space = strchr(line, ' ');
-		if (!space)
+		if (!space || line[0] == COMMENT)
 			continue;
 		*space = '\0';
 		const char *then = space + 1;
@@ -162,4 +169,195 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 		return EXIT_OK;
 	return cli_fail(EXIT_USAGE, "checkpoint %s was made with other pictures or options: %s%s; resume with those",
 	                checkpoint, differs, n_differ > 4 ? " and more" : "");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The command, recorded and recalled
+ * ------------------------------------------------------------------------------------------- */
+
+/* Appends text to buf at *used; false if it does not fit. */
+static bool put(char *buf, size_t size, size_t *used, const char *text, size_t len) {
+	if (*used + len >= size)
+		return false;
+	memcpy(buf + *used, text, len);
+	*used += len;
+	buf[*used] = '\0';
+	return true;
+}
+
+/* A word as a POSIX shell reads it back: bare when plain, else in single quotes ('\'' for '). */
+static bool put_word(char *buf, size_t size, size_t *used, const char *word) {
+	bool plain = *word != '\0';
+	for (const char *p = word; *p && plain; p++)
+		plain = isalnum((unsigned char)*p) || strchr(PLAIN_PUNCTUATION, *p);
+	if (plain)
+		return put(buf, size, used, word, strlen(word));
+	bool ok = put(buf, size, used, "'", 1);
+	for (const char *p = word; *p && ok; p++)
+		ok = *p == '\'' ? put(buf, size, used, "'\\''", 4) : put(buf, size, used, p, 1);
+	return ok && put(buf, size, used, "'", 1);
+}
+
+bool cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used) {
+	const size_t start = *used;
+	char folder[CLI_PATH_BYTES];
+	bool ok = getcwd(folder, sizeof folder) && !strchr(folder, '\n') &&
+	          put(buf, size, used, FOLDER_KEY, strlen(FOLDER_KEY)) && put_word(buf, size, used, folder) &&
+	          put(buf, size, used, "\n" COMMAND_KEY, strlen("\n" COMMAND_KEY));
+	for (int i = 1; ok && i < argc; i++) {
+		if (!strcmp(argv[i], RESUME_OPTION)) { /* and its value */
+			i++;
+			continue;
+		}
+		if (!strncmp(argv[i], RESUME_OPTION "=", strlen(RESUME_OPTION "=")))
+			continue;
+		ok = !strchr(argv[i], '\n') && put(buf, size, used, " ", 1) && put_word(buf, size, used, argv[i]);
+	}
+	ok = ok && put(buf, size, used, "\n", 1);
+	if (!ok) {
+		*used = start;
+		buf[start] = '\0';
+	}
+	return ok;
+}
+
+void cli_print_command(FILE *f, int argc, char **argv) {
+	char word[4 * CLI_PATH_BYTES];
+	fprintf(f, "nst");
+	for (int i = 1; i < argc; i++) {
+		size_t used = 0;
+		word[0] = '\0';
+		put_word(word, sizeof word, &used, argv[i]);
+		fprintf(f, " %s", word);
+	}
+}
+
+/* The words of a recorded line (put_word's quoting) into out (as long as the line), NUL after
+ * each; their starts into words (at most max); the count. */
+static int split_words(const char *line, char *out, char **words, int max) {
+	int n = 0;
+	for (const char *p = line; *p;) {
+		while (*p == ' ')
+			p++;
+		if (!*p || n == max)
+			break;
+		words[n++] = out;
+		while (*p && *p != ' ') {
+			if (*p == '\'') {
+				for (p++; *p && *p != '\''; p++)
+					*out++ = *p;
+				if (*p)
+					p++;
+			} else if (*p == '\\' && p[1]) {
+				*out++ = p[1];
+				p += 2;
+			} else {
+				*out++ = *p++;
+			}
+		}
+		*out++ = '\0';
+	}
+	return n;
+}
+
+/* Where --resume's value is (argv index), or 0. */
+static int resume_value(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], RESUME_OPTION))
+			return i + 1 < argc ? i + 1 : 0;
+		if (!strncmp(argv[i], RESUME_OPTION "=", strlen(RESUME_OPTION "=")))
+			return i;
+	}
+	return 0;
+}
+
+static const char *option_value(char *arg) {
+	return strncmp(arg, RESUME_OPTION "=", strlen(RESUME_OPTION "=")) ? arg : arg + strlen(RESUME_OPTION "=");
+}
+
+static bool names_content(int argc, char **argv) {
+	for (int i = 1; i < argc; i++)
+		if (!strncmp(argv[i], "-c", 2) || !strncmp(argv[i], "--content", strlen("--content")))
+			return true;
+	return false;
+}
+
+void cli_recall_free(struct cli_recalled *r) {
+	free(r->argv);
+	free(r->words);
+	memset(r, 0, sizeof *r);
+}
+
+/* The recorded folder and command lines of a description file (malloc'ed, without the key and
+ * the newline; NULL when absent). */
+static void read_record(FILE *f, char **folder, char **command) {
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		char **into = !strncmp(line, FOLDER_KEY, strlen(FOLDER_KEY))          ? folder
+		              : !strncmp(line, COMMAND_KEY " ", strlen(COMMAND_KEY " ")) ? command
+		                                                                        : NULL;
+		if (into && !*into)
+			*into = strdup(line + (into == folder ? strlen(FOLDER_KEY) : strlen(COMMAND_KEY " ")));
+	}
+	free(line);
+}
+
+int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
+	memset(r, 0, sizeof *r);
+	const int at = resume_value(argc, argv);
+	if (!at || names_content(argc, argv))
+		return EXIT_OK; /* not `nst --resume CHECKPOINT` alone */
+	const char *checkpoint = option_value(argv[at]);
+	char path[CLI_PATH_BYTES], absolute[CLI_PATH_BYTES];
+	char *folder_line = NULL, *command_line = NULL;
+	FILE *f = cli_run_options_path(checkpoint, path, sizeof path) ? fopen(path, "r") : NULL;
+	if (f) {
+		read_record(f, &folder_line, &command_line);
+		fclose(f);
+	}
+	int rc = EXIT_OK;
+	if (!folder_line || !command_line)
+		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: %s does not record the run's command (%s); give the "
+		              "whole command with --resume %s", checkpoint, path, f ? "an older nst made it" : "it cannot be read",
+		              checkpoint);
+	else if (!realpath(checkpoint, absolute))
+		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: %s", checkpoint, strerror(errno));
+	if (rc != EXIT_OK) {
+		free(folder_line);
+		free(command_line);
+		return rc;
+	}
+	const size_t folder_len = strlen(folder_line), command_len = strlen(command_line), absolute_len = strlen(absolute);
+	const int max_words = (int)(command_len / 2 + 1); /* words are separated by spaces */
+	/* words: the folder, the recorded arguments, "--resume" and the checkpoint's absolute path */
+	r->words = malloc(folder_len + 1 + command_len + 1 + sizeof RESUME_OPTION + absolute_len + 1);
+	r->argv = malloc(((size_t)max_words + (size_t)argc + 3) * sizeof *r->argv);
+	char *folder[1];
+	if (!r->words || !r->argv)
+		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: %s", checkpoint, strerror(ENOMEM));
+	else if (split_words(folder_line, r->words, folder, 1) != 1 || chdir(folder[0]) != 0)
+		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: the run's folder %s: %s", checkpoint, folder_line,
+		              strerror(errno));
+	if (rc == EXIT_OK) {
+		char *words = r->words + folder_len + 1;
+		r->argv[r->argc++] = argv[0];
+		r->argc += split_words(command_line, words, r->argv + r->argc, max_words);
+		for (int i = 1; i < argc; i++) /* what is given now comes after: its options win */
+			if (i != at && !(i + 1 == at && !strcmp(argv[i], RESUME_OPTION)))
+				r->argv[r->argc++] = argv[i];
+		char *option = words + command_len + 1, *value = option + sizeof RESUME_OPTION;
+		memcpy(option, RESUME_OPTION, sizeof RESUME_OPTION);
+		memcpy(value, absolute, absolute_len + 1);
+		r->argv[r->argc++] = option;
+		r->argv[r->argc++] = value;
+		r->argv[r->argc] = NULL;
+	} else {
+		cli_recall_free(r);
+	}
+	free(folder_line);
+	free(command_line);
+	return rc;
 }
