@@ -132,8 +132,11 @@ static struct nst_tile_options scale_tile_options(const struct nst_scales_option
 }
 
 /* The least limit with which every tiled scale from `from` on fits: its smallest tiles (or its
- * given ones) beside what is held.  The picture grows with the scale, so a later scale can need
- * more than the one that failed. */
+ * given ones) beside what is held, and a margin for what the caller holds to vary from one run to
+ * the next (its RSS: pages of the decoders, the allocator).  The picture grows with the scale, so a
+ * later scale can need more than the one that failed. */
+#define LEAST_LIMIT_MARGIN ((size_t)NST_MIB) /* see least_limit */
+
 static size_t least_limit(const struct nst_weights *w, const struct nst_scales_options *so, int from,
                           const struct nst_scales_plan *p, size_t held) {
 	size_t least = 0;
@@ -148,7 +151,13 @@ static size_t least_limit(const struct nst_weights *w, const struct nst_scales_o
 		    held + smallest.total_bytes > least)
 			least = held + smallest.total_bytes;
 	}
-	return least;
+	return least + LEAST_LIMIT_MARGIN;
+}
+
+/* least_limit in whole MiB, rounded up, as the messages name it. */
+static double least_limit_mib(const struct nst_weights *w, const struct nst_scales_options *so, int from,
+                              const struct nst_scales_plan *p, size_t held) {
+	return ceil((double)least_limit(w, so, from, p, held) / NST_MIB);
 }
 
 /* A scale in tiles: their plan within what the budget leaves beside the caller's and the driver's. */
@@ -158,7 +167,9 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 	if (so->max_bytes && so->max_bytes <= held)
 		return nst_fail(diag, NST_ERR_OVER_MEMORY_LIMIT,
 		                "a limit of %.1f MiB leaves nothing for the run: what the caller holds (the process, its "
-		                "pictures) and the hand-over between scales take %.1f MiB already", (double)so->max_bytes / NST_MIB, (double)held / NST_MIB);
+		                "pictures) and the hand-over between scales take %.1f MiB already; the run needs a limit of "
+		                "%.0f MiB or more", (double)so->max_bytes / NST_MIB, (double)held / NST_MIB,
+		                least_limit_mib(w, so, i, p, held));
 	const struct nst_tile_options to = scale_tile_options(so, i, held);
 	const enum nst_status st = nst_tile_plan(w, &p->options[i], &p->problems[i], &to, &p->tile_plans[i], diag);
 	if (st == NST_ERR_OVER_MEMORY_LIMIT && so->max_bytes) { /* said as the limit the budget came from */
@@ -169,7 +180,7 @@ static enum nst_status plan_tiles(const struct nst_weights *w, const struct nst_
 		return nst_fail(diag, st, "%s%stiles of %d px need %.1f MiB beside the %.1f MiB held (the process, its "
 		                "pictures, the hand-over between scales): the run needs a limit of %.0f MiB or more%s", scale,
 		                to.tile > 0 ? "" : "even ", t->side, (double)t->total_bytes / NST_MIB, (double)held / NST_MIB,
-		                ceil((double)least_limit(w, so, i, p, held) / NST_MIB),
+		                least_limit_mib(w, so, i, p, held),
 		                p->options[i].optimizer == NST_OPTIMIZER_LBFGS ? " (Adam, or a shorter L-BFGS history, needs less)" : "");
 	}
 	return st;

@@ -66,23 +66,47 @@ for opt in adam lbfgs; do
 done
 
 # `nst --resume CHECKPOINT` alone (the shell that held the command is gone): the command recorded
-# beside the checkpoint runs again, from its folder (relative names), to the uninterrupted picture
-# and log; a checkpoint without the record is refused, saying what to give.
+# beside the checkpoint runs again, from its folder (relative names), with --threads / -q given
+# now; interrupted again, it names the checkpoint for the user's shell and records the same
+# command (not the options given with it); resumed alone once more, it ends on the uninterrupted
+# picture and log.  Other options with it, and a checkpoint without the record, are refused.
 mkdir -p "$tmp/alone" "$tmp/elsewhere"
 build_abs=$(cd "$BUILD" && pwd)
 (cd "$tmp/alone" && NST="$EMU $build_abs/nst" && args=("${args[@]/#$BUILD\//$build_abs/}") &&
 	interrupt rel.png rel.csv 6 INT --optimizer lbfgs)
 rc=$?
+recorded() { grep '^# command' "$tmp/alone/rel.png.ckpt.options"; }
 if [ $rc -ne 130 ] || ! grep -q "continue with: nst --resume rel.png.ckpt" "$tmp/err"; then
 	bad "SIGINT before resuming alone: exit $rc: $(cat "$tmp/err")"
 else
+	first_record=$(recorded)
 	cp "$tmp/alone/rel.png.ckpt" "$tmp/norecord.ckpt"
 	grep -v '^#' "$tmp/alone/rel.png.ckpt.options" >"$tmp/norecord.ckpt.options"
+	rows=$(wc -l <"$tmp/alone/rel.csv")
+	(cd "$tmp/elsewhere" && exec $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt --threads 2 -q 2>"$tmp/err") &
+	pid=$!
+	waited=0
+	while [ "$(wc -l <"$tmp/alone/rel.csv")" -lt $((rows + 4)) ] && kill -0 $pid 2>/dev/null && [ $waited -lt 6000 ]; do
+		sleep 0.01; waited=$((waited + 1))
+	done
+	kill -INT $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	[ $rc -eq 130 ] && grep -q "continue with: nst --resume $tmp/alone/rel.png.ckpt)" "$tmp/err" &&
+		[ "$(recorded)" = "$first_record" ] &&
+		ok "resumed alone and interrupted again: the checkpoint named for the user's shell, the same command recorded" ||
+		bad "resumed alone and interrupted again: exit $rc, '$(recorded)' (was '$first_record'): $(cat "$tmp/err")"
+	rc=0
+	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt --log other.csv 2>"$tmp/err") || rc=$?
+	[ $rc -eq 2 ] && grep -q "only --threads, --print-every, --checkpoint-every and -q may come with it (not --log)" "$tmp/err" &&
+		ok "--resume alone with a file option: exit 2, $(cat "$tmp/err")" || bad "--resume alone with --log: exit $rc: $(cat "$tmp/err")"
 	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt 2>"$tmp/err") ||
 		bad "resume alone: $(cat "$tmp/err")"
+	grep -q "^nst: resuming the command recorded with the checkpoint, in $tmp/alone: nst -c " "$tmp/err" &&
+		ok "the recalled command said: $(head -n 1 "$tmp/err")" || bad "the recalled command not said: $(cat "$tmp/err")"
 	cmp -s "$tmp/full-lbfgs.png" "$tmp/alone/rel.png" && [ ! -e "$tmp/elsewhere/rel.png" ] &&
 		diff <(cut -d, -f1-5 "$tmp/full-lbfgs.csv") <(cut -d, -f1-5 "$tmp/alone/rel.csv") >/dev/null &&
-		ok "nst --resume CHECKPOINT alone, from another folder: the uninterrupted picture and log" ||
+		ok "nst --resume CHECKPOINT alone, from another folder, twice: the uninterrupted picture and log" ||
 		bad "nst --resume CHECKPOINT alone: the picture or the log differs from the uninterrupted run's"
 	rc=0
 	$NST --resume "$tmp/norecord.ckpt" 2>"$tmp/err" || rc=$?

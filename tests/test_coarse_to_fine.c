@@ -439,7 +439,8 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 	struct nst_scales_plan none;
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a budget below any tile refused");
 	/* The refusal names the least limit that works (every tiled scale's smallest tiles beside what
-	 * is held): it does, and a MiB less does not. */
+	 * is held, rounded up to a MiB, and a MiB of margin for the caller's RSS): it does, and two MiB
+	 * less does not. */
 	const char *named = strstr(diag.message, "the run needs a limit of ");
 	double least = 0.0;
 	CHECK(named && sscanf(named, "the run needs a limit of %lf MiB or more", &least) == 1 && least > 0.0,
@@ -447,8 +448,8 @@ static void check_budget(const struct nst_weights *w, const struct nst_options *
 	const double mib = 1024.0 * 1024.0;
 	scales_options(pic, (size_t)(least * mib), &so);
 	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_OK, "the named least limit, %.0f MiB: %s", least, diag.message);
-	scales_options(pic, (size_t)((least - 1.0) * mib), &so);
-	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "a MiB under the named least limit");
+	scales_options(pic, (size_t)((least - 2.0) * mib), &so);
+	CHECK(nst_scales_plan(w, o, &so, &none, &diag) == NST_ERR_OVER_MEMORY_LIMIT, "two MiB under the named least limit");
 }
 
 int main(void) {

@@ -187,22 +187,27 @@ int cli_write_run_options(const char *checkpoint, const char *text);
  * checkpoint's (else 0), not a refusal. */
 int cli_check_run_options(const char *checkpoint, const char *text, int *checkpoint_threads);
 /* The command that made a checkpoint, recorded in its description as two comment lines: the
- * working folder and the arguments (argv[1..], without --resume and its value), each quoted for
- * a POSIX shell.  Appends them to buf at *used; false (nothing appended) when they do not fit or
- * hold a newline. */
-bool cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used);
+ * working folder and the arguments argv[1..argc) but --resume and its value, each quoted
+ * for a POSIX shell; appended to buf at *used, at most RECORD_BYTES (resume.c), else one line
+ * saying why it is not recorded (too long, a newline in an argument). */
+void cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used);
 /* `nst --resume CHECKPOINT` without -c: the recorded command again, run from its folder, with
- * the arguments given now after it (so --threads, -q and the like given now win) and --resume
- * naming the checkpoint by its absolute path.  *recalled is set (argc, argv owned by the caller:
- * free with cli_recall_free) or left empty when argv is not such a command line; EXIT_OK, or the
- * code of the message printed (no recorded command, its folder gone). */
+ * --threads, --print-every, --checkpoint-every or -q given now after it (they win; any other
+ * option is refused: a file named now would be looked for in the recorded folder) and --resume
+ * naming the checkpoint by its absolute path.  *recalled is set (argc, argv: free with
+ * cli_recall_free) or left empty when argv is not such a command line; EXIT_OK, or the code of
+ * the message printed (no recorded command, its folder gone). */
 struct cli_recalled {
 	int argc;
-	char **argv;   /* into words */
-	char *words;   /* the arguments, each NUL-terminated */
+	char **argv;        /* into words */
+	int recorded_argc;  /* argv[0] and the recorded words: the command to record again */
+	char *words;        /* the arguments, each NUL-terminated */
+	char folder[CLI_PATH_BYTES]; /* where it runs (the working folder now) */
 };
 int cli_recall_command(int argc, char **argv, struct cli_recalled *recalled);
 void cli_recall_free(struct cli_recalled *recalled);
+/* word quoted for a POSIX shell where it needs it (into buf; word itself if buf is too small). */
+const char *cli_quote(const char *word, char *buf, size_t size);
 /* argv[1..] as a POSIX shell command line (each word quoted where it needs), after "nst", to f. */
 void cli_print_command(FILE *f, int argc, char **argv);
 

@@ -334,7 +334,6 @@ static void describe_run(struct cli *c, const struct nst_scales_plan *scales, co
 	const struct nst_plan *plan = &scales->plans[0];
 	const struct nst_problem *problem = &scales->problems[scales->n_scales - 1];
 	size_t used = 0;
-	cli_record_command(c->argc, c->argv, d, size, &used); /* for `nst --resume CHECKPOINT` alone */
 	add(d, size, &used, "-c %s\n-s ", real_name(c->content, path));
 	for (int k = 0; k < c->n_styles; k++)
 		add(d, size, &used, "%s%s", k ? "," : "", real_name(c->styles[k], path));
@@ -370,6 +369,9 @@ static void describe_run(struct cli *c, const struct nst_scales_plan *scales, co
 	for (int i = 0; i < scales->n_scales; i++)
 		add(d, size, &used, "%s%d", i ? "," : "", scales->iterations[i]);
 	add(d, size, &used, "\n");
+	/* last, within a bound of its own: the command, for `nst --resume CHECKPOINT` alone (without
+	 * --resume itself, and after a recall the recorded words only, not the options given then) */
+	cli_record_command(c->record_argc, c->argv, d, size, &used);
 }
 
 /* --resume, before any work: the options compared with the checkpoint's (a refusal names what
@@ -688,8 +690,20 @@ struct ending {
 	int step;                    /* the optimizer's steps (iterations) when it ended */
 };
 
+/* How the user's shell names the checkpoint in "nst --resume ...": quoted where it needs, and
+ * absolute after a recall (which runs in the recorded folder, not the user's). */
+#define SHELL_PATH_BYTES (4 * CLI_PATH_BYTES) /* quoting a path at most quadruples it */
+static const char *checkpoint_for_shell(const struct cli *c, char *buf) {
+	char path[2 * CLI_PATH_BYTES];
+	snprintf(path, sizeof path, "%s%s%s", c->recalled_folder && c->checkpoint[0] != '/' ? c->recalled_folder : "",
+	         c->recalled_folder && c->checkpoint[0] != '/' ? "/" : "", c->checkpoint);
+	if (cli_quote(path, buf, SHELL_PATH_BYTES) != buf)
+		snprintf(buf, SHELL_PATH_BYTES, "%s", path);
+	return buf;
+}
+
 static int report_end(const struct cli *c, const struct ending *e) {
-	char stopped[160] = "", at_scale[48] = "", at_tile[48] = "";
+	char stopped[160] = "", at_scale[48] = "", at_tile[48] = "", shell[SHELL_PATH_BYTES];
 	if (e->n_scales > 1)
 		snprintf(at_scale, sizeof at_scale, "scale %d of %d, ", e->scale + 1, e->n_scales);
 	if (e->sweep >= 0)
@@ -700,7 +714,7 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		         e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with nst --resume %s once %s can be written)",
-		                stopped, e->diag.message, c->checkpoint, c->checkpoint, c->output);
+		                stopped, e->diag.message, c->checkpoint, checkpoint_for_shell(c, shell), c->output);
 	if (e->wst != NST_OK)
 		return cli_fail(cli_exit_code(e->wst), "%s%s%s%s", stopped, e->diag.message,
 		                e->checkpoint ? "; nor the checkpoint: " : "", e->checkpoint ? e->checkpoint_diag.message : "");
@@ -721,7 +735,7 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
 	if (e->st == NST_ERR_INTERRUPTED)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with: nst --resume %s%s)", stopped,
-		                c->output, c->checkpoint, c->checkpoint, e->sweep >= 0 ? ": the tile starts over" : "");
+		                c->output, c->checkpoint, checkpoint_for_shell(c, shell), e->sweep >= 0 ? ": the tile starts over" : "");
 	return EXIT_OK;
 }
 
@@ -949,19 +963,25 @@ int cli_optimize(int argc, char **argv) {
 	int rc = cli_recall_command(argc, argv, &recalled);
 	if (rc != EXIT_OK)
 		return rc;
+	bool quiet_now = false; /* -q given now (a recorded -q does not hide what the recall runs) */
+	for (int i = 1; i < argc; i++)
+		quiet_now |= !strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet");
 	if (recalled.argv) {
 		argc = recalled.argc;
 		argv = recalled.argv;
 	}
 	rc = optimize_parse_args(&c, argc, argv);
 	if (rc == EXIT_OK) {
-		if (recalled.argv && !c.quiet) {
-			fprintf(stderr, "nst: resuming the recorded command: ");
+		if (recalled.argv && !quiet_now) {
+			char folder[4 * CLI_PATH_BYTES];
+			fprintf(stderr, "nst: resuming the command recorded with the checkpoint, in %s: ",
+			        cli_quote(recalled.folder, folder, sizeof folder));
 			cli_print_command(stderr, argc, argv);
 			fprintf(stderr, "\n");
 		}
-		c.argc = argc;
 		c.argv = argv;
+		c.record_argc = recalled.argv ? recalled.recorded_argc : argc;
+		c.recalled_folder = recalled.argv ? recalled.folder : NULL;
 		c.options.threads = cli_threads(c.options.threads, c.quiet);
 		rc = run(&c);
 	} else if (rc == PARSED_DONE) {

@@ -47,8 +47,9 @@ struct cli {
 	size_t max_memory;
 	int tile, tile_overlap, tile_sweeps; /* --tile, --tile-overlap, --tile-sweeps (0: default) */
 	struct nst_options options;
-	int argc;   /* the command line, recorded beside checkpoints (cli_record_command) */
-	char **argv;
+	char **argv;      /* the command line: argv[0 .. record_argc) recorded beside checkpoints */
+	int record_argc;  /* (cli_record_command); after a recall, the recorded words only */
+	const char *recalled_folder; /* `nst --resume CHECKPOINT` alone: where the command runs, else NULL */
 };
 
 /* The defaults, then the command line into c: EXIT_OK, PARSED_DONE (--help or --version printed)

@@ -18,7 +18,10 @@
 #define COMMENT '#'                  /* a description's comment lines: not compared */
 #define FOLDER_KEY "# folder "       /* the working folder of the run, quoted */
 #define COMMAND_KEY "# command"      /* then " word" per argument, quoted */
+#define NOT_RECORDED "(not recorded: " /* a COMMAND_KEY line saying why there is none */
+#define RECORD_BYTES (8 * CLI_PATH_BYTES) /* the most the folder and command lines take */
 #define RESUME_OPTION "--resume"
+#define RESUME_PREFIX_MIN (sizeof "--res" - 1) /* getopt takes --res as --resume */
 #define PLAIN_PUNCTUATION "_@%+=:,./-" /* with letters and digits: a word that needs no quotes */
 #define LINE_BYTES (CLI_PATH_BYTES + 64) /* "key value": a path at the most */
 #define THREADS_KEY "--threads"
@@ -133,9 +136,11 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return EXIT_OK; /* no description: the library's fingerprint decides */
-	char differs[2 * LINE_BYTES] = "", line[LINE_BYTES], now[LINE_BYTES];
+	char differs[2 * LINE_BYTES] = "", now[LINE_BYTES];
+	char *line = NULL; /* whole lines, however long (the recorded command) */
+	size_t cap = 0;
 	int n_differ = 0;
-	while (fgets(line, sizeof line, f)) {
+	while (getline(&line, &cap, f) > 0) {
 		line[strcspn(line, "\n")] = '\0';
 		char *space = strchr(line, ' ');
 		if (!space || line[0] == COMMENT)
@@ -157,13 +162,14 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
 			shortest(then, then_text, sizeof then_text);
 			shortest(now, now_text, sizeof now_text);
 		} else {
-			snprintf(then_text, sizeof then_text, "%s", then);
+			snprintf(then_text, sizeof then_text, "%.*s", (int)sizeof then_text - 1, then);
 			snprintf(now_text, sizeof now_text, "%s", now);
 		}
 		if (n_differ++ < 4)
 			snprintf(differs + used, sizeof differs - used, "%s%.200s %.200s (now %.200s)", used ? ", " : "", line,
 			         then_text, now_text);
 	}
+	free(line);
 	fclose(f);
 	if (n_differ == 0)
 		return EXIT_OK;
@@ -175,9 +181,9 @@ int cli_check_run_options(const char *checkpoint, const char *text, int *checkpo
  * The command, recorded and recalled
  * ------------------------------------------------------------------------------------------- */
 
-/* Appends text to buf at *used; false if it does not fit. */
-static bool put(char *buf, size_t size, size_t *used, const char *text, size_t len) {
-	if (*used + len >= size)
+/* Appends text to buf at *used, within limit; false if it does not fit. */
+static bool put(char *buf, size_t limit, size_t *used, const char *text, size_t len) {
+	if (*used + len >= limit)
 		return false;
 	memcpy(buf + *used, text, len);
 	*used += len;
@@ -186,50 +192,67 @@ static bool put(char *buf, size_t size, size_t *used, const char *text, size_t l
 }
 
 /* A word as a POSIX shell reads it back: bare when plain, else in single quotes ('\'' for '). */
-static bool put_word(char *buf, size_t size, size_t *used, const char *word) {
+static bool put_word(char *buf, size_t limit, size_t *used, const char *word) {
 	bool plain = *word != '\0';
 	for (const char *p = word; *p && plain; p++)
 		plain = isalnum((unsigned char)*p) || strchr(PLAIN_PUNCTUATION, *p);
 	if (plain)
-		return put(buf, size, used, word, strlen(word));
-	bool ok = put(buf, size, used, "'", 1);
+		return put(buf, limit, used, word, strlen(word));
+	bool ok = put(buf, limit, used, "'", 1);
 	for (const char *p = word; *p && ok; p++)
-		ok = *p == '\'' ? put(buf, size, used, "'\\''", 4) : put(buf, size, used, p, 1);
-	return ok && put(buf, size, used, "'", 1);
+		ok = *p == '\'' ? put(buf, limit, used, "'\\''", 4) : put(buf, limit, used, p, 1);
+	return ok && put(buf, limit, used, "'", 1);
 }
 
-bool cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used) {
-	const size_t start = *used;
+/* Whether arg is --resume as getopt takes it (an unambiguous prefix, --res at the least): 1 when
+ * its value is the next argument, 2 when it follows '='. */
+static int resume_option(const char *arg) {
+	const size_t len = strcspn(arg, "=");
+	if (len < RESUME_PREFIX_MIN || len > strlen(RESUME_OPTION) || strncmp(arg, RESUME_OPTION, len))
+		return 0;
+	return arg[len] == '=' ? 2 : 1;
+}
+
+const char *cli_quote(const char *word, char *buf, size_t size) {
+	size_t used = 0;
+	buf[0] = '\0';
+	return put_word(buf, size, &used, word) ? buf : word;
+}
+
+void cli_record_command(int argc, char **argv, char *buf, size_t size, size_t *used) {
+	const size_t start = *used, limit = start + RECORD_BYTES < size ? start + RECORD_BYTES : size;
 	char folder[CLI_PATH_BYTES];
-	bool ok = getcwd(folder, sizeof folder) && !strchr(folder, '\n') &&
-	          put(buf, size, used, FOLDER_KEY, strlen(FOLDER_KEY)) && put_word(buf, size, used, folder) &&
-	          put(buf, size, used, "\n" COMMAND_KEY, strlen("\n" COMMAND_KEY));
+	const char *why = NULL;
+	if (!getcwd(folder, sizeof folder) || strchr(folder, '\n'))
+		why = "the working folder is unknown";
+	for (int i = 1; i < argc && !why; i++)
+		if (strchr(argv[i], '\n'))
+			why = "an argument holds a newline";
+	bool ok = !why && put(buf, limit, used, FOLDER_KEY, strlen(FOLDER_KEY)) && put_word(buf, limit, used, folder) &&
+	          put(buf, limit, used, "\n" COMMAND_KEY, strlen("\n" COMMAND_KEY));
 	for (int i = 1; ok && i < argc; i++) {
-		if (!strcmp(argv[i], RESUME_OPTION)) { /* and its value */
-			i++;
-			continue;
-		}
-		if (!strncmp(argv[i], RESUME_OPTION "=", strlen(RESUME_OPTION "=")))
-			continue;
-		ok = !strchr(argv[i], '\n') && put(buf, size, used, " ", 1) && put_word(buf, size, used, argv[i]);
+		const int form = resume_option(argv[i]); /* --resume and its value are left out */
+		if (form)
+			i += form == 1;
+		else
+			ok = put(buf, limit, used, " ", 1) && put_word(buf, limit, used, argv[i]);
 	}
-	ok = ok && put(buf, size, used, "\n", 1);
-	if (!ok) {
+	ok = ok && put(buf, limit, used, "\n", 1);
+	if (!ok) { /* said instead, so that --resume alone can say why it cannot */
 		*used = start;
-		buf[start] = '\0';
+		char marker[128];
+		const int n = snprintf(marker, sizeof marker, COMMAND_KEY " " NOT_RECORDED "%s)\n",
+		                       why ? why : "the command line is too long");
+		if (!put(buf, size, used, marker, (size_t)n))
+			buf[start] = '\0';
 	}
-	return ok;
 }
 
 void cli_print_command(FILE *f, int argc, char **argv) {
 	char word[4 * CLI_PATH_BYTES];
 	fprintf(f, "nst");
-	for (int i = 1; i < argc; i++) {
-		size_t used = 0;
-		word[0] = '\0';
-		put_word(word, sizeof word, &used, argv[i]);
-		fprintf(f, " %s", word);
-	}
+	for (int i = 1; i < argc; i++)
+		fprintf(f, " %s", cli_quote(argv[i], word, sizeof word));
 }
 
 /* The words of a recorded line (put_word's quoting) into out (as long as the line), NUL after
@@ -260,25 +283,17 @@ static int split_words(const char *line, char *out, char **words, int max) {
 	return n;
 }
 
-/* Where --resume's value is (argv index), or 0. */
-static int resume_value(int argc, char **argv) {
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], RESUME_OPTION))
-			return i + 1 < argc ? i + 1 : 0;
-		if (!strncmp(argv[i], RESUME_OPTION "=", strlen(RESUME_OPTION "=")))
-			return i;
-	}
-	return 0;
+/* -c FILE, -cFILE, --content FILE or --content=FILE (not --content-weight). */
+static bool content_option(const char *arg) {
+	return !strncmp(arg, "-c", 2) || !strcmp(arg, "--content") || !strncmp(arg, "--content=", strlen("--content="));
 }
 
-static const char *option_value(char *arg) {
-	return strncmp(arg, RESUME_OPTION "=", strlen(RESUME_OPTION "=")) ? arg : arg + strlen(RESUME_OPTION "=");
-}
-
-static bool names_content(int argc, char **argv) {
-	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], "-c", 2) || !strncmp(argv[i], "--content", strlen("--content")))
+static bool listed(const char *arg, const char *const *names, size_t n, bool with_value) {
+	for (size_t k = 0; k < n; k++) {
+		const size_t len = strlen(names[k]);
+		if (!strncmp(arg, names[k], len) && (arg[len] == '\0' || (with_value && arg[len] == '=')))
 			return true;
+	}
 	return false;
 }
 
@@ -293,8 +308,7 @@ void cli_recall_free(struct cli_recalled *r) {
 static void read_record(FILE *f, char **folder, char **command) {
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t len;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while (getline(&line, &cap, f) > 0) {
 		line[strcspn(line, "\n")] = '\0';
 		char **into = !strncmp(line, FOLDER_KEY, strlen(FOLDER_KEY))          ? folder
 		              : !strncmp(line, COMMAND_KEY " ", strlen(COMMAND_KEY " ")) ? command
@@ -305,12 +319,39 @@ static void read_record(FILE *f, char **folder, char **command) {
 	free(line);
 }
 
+/* Options that may come with `nst --resume CHECKPOINT` alone: how the run goes, not what it makes
+ * or where (a file named now would be looked for in the recorded folder). */
+static const char *const ALONE_WITH_VALUE[] = {"--threads", "--print-every", "--checkpoint-every"};
+static const char *const ALONE_FLAGS[] = {"-q", "--quiet"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 	memset(r, 0, sizeof *r);
-	const int at = resume_value(argc, argv);
-	if (!at || names_content(argc, argv))
-		return EXIT_OK; /* not `nst --resume CHECKPOINT` alone */
-	const char *checkpoint = option_value(argv[at]);
+	int at = 0, given = 0; /* --resume's value: argv[at] (after '=' when the option has one) */
+	const char *other = NULL;
+	bool content = false;
+	for (int i = 1; i < argc; i++) {
+		const int form = resume_option(argv[i]);
+		if (form) {
+			given++;
+			at = form == 2 ? i : i + 1 < argc ? ++i : 0;
+		} else if (content_option(argv[i])) {
+			content = true;
+		} else if (listed(argv[i], ALONE_WITH_VALUE, COUNT(ALONE_WITH_VALUE), true)) {
+			i += strchr(argv[i], '=') ? 0 : 1;
+		} else if (!listed(argv[i], ALONE_FLAGS, COUNT(ALONE_FLAGS), false) && !other) {
+			other = argv[i];
+		}
+	}
+	if (!at || content)
+		return EXIT_OK; /* not `nst --resume CHECKPOINT` alone: the command line is parsed as it is */
+	const char *checkpoint = resume_option(argv[at]) == 2 ? strchr(argv[at], '=') + 1 : argv[at];
+	if (given > 1)
+		return cli_fail(EXIT_USAGE, "--resume is given %d times: name one checkpoint", given);
+	if (other)
+		return cli_fail(EXIT_USAGE, "--resume %s without -c runs the command recorded with the checkpoint: only "
+		                "--threads, --print-every, --checkpoint-every and -q may come with it (not %s); to change "
+		                "anything else give the whole command with --resume", checkpoint, other);
 	char path[CLI_PATH_BYTES], absolute[CLI_PATH_BYTES];
 	char *folder_line = NULL, *command_line = NULL;
 	FILE *f = cli_run_options_path(checkpoint, path, sizeof path) ? fopen(path, "r") : NULL;
@@ -319,7 +360,10 @@ int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 		fclose(f);
 	}
 	int rc = EXIT_OK;
-	if (!folder_line || !command_line)
+	if (command_line && !strncmp(command_line, NOT_RECORDED, strlen(NOT_RECORDED)))
+		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: the run's command was not recorded (%s; give the whole "
+		              "command with --resume %s", checkpoint, command_line + strlen(NOT_RECORDED), checkpoint);
+	else if (!folder_line || !command_line)
 		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: %s does not record the run's command (%s); give the "
 		              "whole command with --resume %s", checkpoint, path, f ? "an older nst made it" : "it cannot be read",
 		              checkpoint);
@@ -338,15 +382,17 @@ int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 	char *folder[1];
 	if (!r->words || !r->argv)
 		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: %s", checkpoint, strerror(ENOMEM));
-	else if (split_words(folder_line, r->words, folder, 1) != 1 || chdir(folder[0]) != 0)
-		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: the run's folder %s: %s", checkpoint, folder_line,
-		              strerror(errno));
+	else if (split_words(folder_line, r->words, folder, 1) != 1)
+		rc = cli_fail(EXIT_USAGE, "--resume %s: %s records no folder", checkpoint, path);
+	else if (chdir(folder[0]) != 0)
+		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: the run's folder %s: %s", checkpoint, folder[0], strerror(errno));
 	if (rc == EXIT_OK) {
 		char *words = r->words + folder_len + 1;
 		r->argv[r->argc++] = argv[0];
 		r->argc += split_words(command_line, words, r->argv + r->argc, max_words);
+		r->recorded_argc = r->argc;
 		for (int i = 1; i < argc; i++) /* what is given now comes after: its options win */
-			if (i != at && !(i + 1 == at && !strcmp(argv[i], RESUME_OPTION)))
+			if (i != at && !(i + 1 == at && resume_option(argv[i]) == 1))
 				r->argv[r->argc++] = argv[i];
 		char *option = words + command_len + 1, *value = option + sizeof RESUME_OPTION;
 		memcpy(option, RESUME_OPTION, sizeof RESUME_OPTION);
@@ -354,6 +400,7 @@ int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 		r->argv[r->argc++] = option;
 		r->argv[r->argc++] = value;
 		r->argv[r->argc] = NULL;
+		snprintf(r->folder, sizeof r->folder, "%s", folder[0]);
 	} else {
 		cli_recall_free(r);
 	}
