@@ -113,6 +113,15 @@ else
 	[ $rc -eq 2 ] && grep -q "does not record the run's command (an older nst made it); give the whole command" "$tmp/err" &&
 		ok "a checkpoint without the recorded command: exit 2, $(cat "$tmp/err")" ||
 		bad "a checkpoint without the recorded command: exit $rc: $(cat "$tmp/err")"
+	rm -f "$tmp/norecord.ckpt.options"
+	rc=0
+	$NST --resume "$tmp/norecord.ckpt" 2>"$tmp/err" || rc=$?
+	[ $rc -eq 2 ] && grep -q "norecord.ckpt.options, which records the run's command, is not beside it" "$tmp/err" &&
+		ok "a checkpoint copied alone: exit 2, $(cat "$tmp/err")" || bad "a checkpoint copied alone: exit $rc: $(cat "$tmp/err")"
+	rc=0
+	$NST --resume "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$?
+	[ $rc -eq 1 ] && grep -q "^nst: --resume .*mistyped.ckpt: No such file or directory$" "$tmp/err" &&
+		ok "a mistyped checkpoint: exit 1, $(cat "$tmp/err")" || bad "a mistyped checkpoint: exit $rc: $(cat "$tmp/err")"
 fi
 
 # Coarse to fine: a run of two scales stopped in either scale (SIGINT), or killed after a periodic

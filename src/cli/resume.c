@@ -354,6 +354,8 @@ int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 		                "anything else give the whole command with --resume", checkpoint, other);
 	char path[CLI_PATH_BYTES], absolute[CLI_PATH_BYTES];
 	char *folder_line = NULL, *command_line = NULL;
+	if (!realpath(checkpoint, absolute)) /* the checkpoint itself first: a mistyped name says so */
+		return cli_fail(EXIT_FAILURE_RUN, "--resume %s: %s", checkpoint, strerror(errno));
 	FILE *f = cli_run_options_path(checkpoint, path, sizeof path) ? fopen(path, "r") : NULL;
 	if (f) {
 		read_record(f, &folder_line, &command_line);
@@ -363,12 +365,12 @@ int cli_recall_command(int argc, char **argv, struct cli_recalled *r) {
 	if (command_line && !strncmp(command_line, NOT_RECORDED, strlen(NOT_RECORDED)))
 		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: the run's command was not recorded (%s; give the whole "
 		              "command with --resume %s", checkpoint, command_line + strlen(NOT_RECORDED), checkpoint);
+	else if (!f)
+		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: %s, which records the run's command, is not beside it "
+		              "(%s); give the whole command with --resume %s", checkpoint, path, strerror(errno), checkpoint);
 	else if (!folder_line || !command_line)
-		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: %s does not record the run's command (%s); give the "
-		              "whole command with --resume %s", checkpoint, path, f ? "an older nst made it" : "it cannot be read",
-		              checkpoint);
-	else if (!realpath(checkpoint, absolute))
-		rc = cli_fail(EXIT_FAILURE_RUN, "--resume %s: %s", checkpoint, strerror(errno));
+		rc = cli_fail(EXIT_USAGE, "--resume %s without -c: %s does not record the run's command (an older nst made "
+		              "it); give the whole command with --resume %s", checkpoint, path, checkpoint);
 	if (rc != EXIT_OK) {
 		free(folder_line);
 		free(command_line);
