@@ -38,6 +38,12 @@ grep -q -- "--threads 1000 is more than" "$tmp/err" && [ -n "$n" ] && [ "$n" -le
 
 # --- values that meant something else
 expect_error 2 "style-blend" "${base[@]}" --style-blend ""
+# -c and -o name one file: a second is refused, not silently taken instead
+expect_error 2 "^nst: -o is given twice \(.*out.png, then .*other.png\): give it once$" "${base[@]}" -o "$tmp/other.png"
+expect_error 2 "^nst: -c is given twice" "${base[@]}" -c "$SHARED/images/astronaut.png"
+# a second -s adds a style (as in the one-pass mode), as -s A,B does
+$NST "${base[@]}" -s "$S" 2>"$tmp/err" && grep -q "^nst: 32x[0-9]*, 2 styles," "$tmp/err" && ok "-s twice: 2 styles" ||
+	bad "-s twice: $(cat "$tmp/err")"
 expect_error 2 "max-memory" "${base[@]}" --max-memory 0.5
 expect_error 2 "max-memory" "${base[@]}" --max-memory 1000
 expect_error 2 "max-memory" "${base[@]}" --max-memory 0

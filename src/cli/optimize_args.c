@@ -20,7 +20,7 @@ static void usage(FILE *f) {
 	        "\n"
 	        "pictures\n"
 	        "  -c, --content FILE       the photo (PNG, JPEG, BMP, TGA, ...)\n"
-	        "  -s, --style FILE[,FILE]  one or more style pictures\n"
+	        "  -s, --style FILE[,FILE]  one or more style pictures (another -s adds more)\n"
 	        "  -o, --output FILE        .png, .jpg, .bmp or .tga, written atomically (a symbolic link: its\n"
 	        "                           target; a FIFO or device: as a stream); - is standard output (PNG)\n"
 	        "      --size N             long side of the output in pixels (default %d); from 512 the run\n"
@@ -114,13 +114,22 @@ enum long_only {
 	OPT_TILE, OPT_TILE_OVERLAP, OPT_TILE_SWEEPS, OPT_STYLE_LAYER_WEIGHTS,
 };
 
+/* -s a.jpg,b.jpg, and another -s adds to the list (as in the one-pass mode). */
 static int split_styles(struct cli *c, char *list) {
-	const int n = cli_split_list(list, c->styles, NST_MAX_STYLES);
-	c->n_styles = n < NST_MAX_STYLES ? n : NST_MAX_STYLES;
-	if (n > NST_MAX_STYLES)
+	const int n = cli_split_list(list, c->styles + c->n_styles, NST_MAX_STYLES - c->n_styles);
+	if (c->n_styles + n > NST_MAX_STYLES)
 		return cli_fail(EXIT_USAGE, "at most %d style pictures", NST_MAX_STYLES);
 	if (n == 0)
 		return cli_fail(EXIT_USAGE, "--style needs at least one picture");
+	c->n_styles += n;
+	return EXIT_OK;
+}
+
+/* -c and -o name one file each: a second one is an error, not a silent replacement. */
+static int once(const char **slot, const char *option, const char *arg) {
+	if (*slot)
+		return cli_fail(EXIT_USAGE, "%s is given twice (%s, then %s): give it once", option, *slot, arg);
+	*slot = arg;
 	return EXIT_OK;
 }
 
@@ -197,12 +206,18 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 	int opt;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': c->content = optarg; break;
+		case 'c':
+			if ((rc = once(&c->content, "-c", optarg)) != EXIT_OK)
+				return rc;
+			break;
 		case 's':
 			if ((rc = split_styles(c, optarg)) != EXIT_OK)
 				return rc;
 			break;
-		case 'o': c->output = optarg; break;
+		case 'o':
+			if ((rc = once(&c->output, "-o", optarg)) != EXIT_OK)
+				return rc;
+			break;
 		case 'n':
 			if (!cli_parse_int(optarg, 0, MAX_ITERATIONS, &c->iterations))
 				return cli_fail(EXIT_USAGE, "--iterations: '%s' is not a whole number 0..%d", optarg, MAX_ITERATIONS);
