@@ -139,6 +139,14 @@ run_ok "log, save-every, sheet, adam, init random, original colours" -c "$C" -s 
 	--size 32 -n 4 --optimizer adam --init random --seed 3 --original-colors --save-every 2 --log "$tmp/log.csv" \
 	--sheet "$tmp/sheet.png" --print-every 1
 [ -s "$tmp/r-0002.png" ] && ok || bad "--save-every 2 did not write r-0002.png"
+# several scales: each scale's pictures named with it (scale 2 overwrote scale 1's before)
+run_ok "save-every, two scales" -c "$C" -s "$S" -o "$tmp/two.png" --weights "$W" --scales 16,32 --scale-iterations 4,4 --optimizer adam \
+	--save-every 2
+"$PYTHON" -c "
+from PIL import Image
+assert Image.open('$tmp/two-1-0002.png').size[0] == 16 and Image.open('$tmp/two-2-0002.png').size[0] == 32" 2>/dev/null &&
+	[ ! -e "$tmp/two-0002.png" ] && ok "--save-every in two scales: two-1-0002.png (16 px), two-2-0002.png (32 px)" ||
+	bad "--save-every in two scales: $(ls "$tmp" | grep '^two' | tr '\n' ' ')"
 [ "$(head -n 1 "$tmp/log.csv")" = "iteration,total,content,style,tv,seconds" ] && ok || bad "log header"
 [ "$(wc -l <"$tmp/log.csv")" -eq 6 ] && ok || bad "log rows: $(wc -l <"$tmp/log.csv") lines, expected 6"
 "$PYTHON" -c "

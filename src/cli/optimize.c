@@ -41,12 +41,17 @@ struct run_state {
 };
 
 /* OUT-<iteration>.<ext>: false if it does not fit in buf. */
-static bool save_path(const char *output, int iteration, char *buf, size_t size) {
+/* --save-every's names: OUT-<iteration>.<ext>, and in a run of several scales (whose iterations
+ * each count from 1) OUT-<scale>-<iteration>.<ext>, scale from 1. */
+static bool save_path(const char *output, int scale, int n_scales, int iteration, char *buf, size_t size) {
 	const char *dot = strrchr(output, '.');
 	const char *slash = strrchr(output, '/');
 	if (!dot || (slash && dot < slash))
 		dot = output + strlen(output);
-	const int len = snprintf(buf, size, "%.*s-%04d%s", (int)(dot - output), output, iteration, dot);
+	char scale_part[16] = "";
+	if (n_scales > 1)
+		snprintf(scale_part, sizeof scale_part, "-%d", scale + 1);
+	const int len = snprintf(buf, size, "%.*s%s-%04d%s", (int)(dot - output), output, scale_part, iteration, dot);
 	return len > 0 && (size_t)len < size;
 }
 
@@ -161,7 +166,7 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
 	    p->accepted != r->saved_step) {
 		char path[CLI_PATH_BYTES];
 		r->saved_step = p->accepted;
-		save_path(c->output, p->accepted, path, sizeof path);
+		save_path(c->output, q->scale, q->n_scales, p->accepted, path, sizeof path);
 		struct nst_image img = {q->width, q->height, r->rgb};
 		struct nst_diag diag = {{0}};
 		nst_scales_image(r->scales, r->rgb);
@@ -188,24 +193,27 @@ static bool on_progress(void *user, const struct nst_scales_progress *q) {
  * Everything the run writes, checked before any work
  * ------------------------------------------------------------------------------------------- */
 
-/* The longest --save-every name ("OUT-<iteration>.<ext>") must be a picture its folder takes, and
- * no name an input (each existing one is compared: a hard link counts). */
-static int check_save_names(const struct cli *c, int most, const struct cli_file *const *inputs, int n_inputs) {
+/* The longest --save-every name (see save_path) must be a picture its folder takes, and no name an
+ * input (each existing one is compared: a hard link counts); most: the iterations of the longest
+ * of the n_scales scales. */
+static int check_save_names(const struct cli *c, int n_scales, int most, const struct cli_file *const *inputs,
+                            int n_inputs) {
 	if (!c->save_every || most <= c->save_every)
 		return EXIT_OK;
 	char path[CLI_PATH_BYTES];
 	struct cli_file f;
 	const int last = (most - 1) / c->save_every * c->save_every; /* written below the last iteration */
-	if (!save_path(c->output, last, path, sizeof path))
+	if (!save_path(c->output, n_scales - 1, n_scales, last, path, sizeof path))
 		return cli_fail(EXIT_USAGE, "--save-every: the name of %s's intermediate pictures is too long", c->output);
 	int rc = cli_output_check(&f, "--save-every", path, CLI_OUTPUT_PICTURE, 0);
-	for (int it = c->save_every; it < most && rc == EXIT_OK; it += c->save_every) {
-		save_path(c->output, it, path, sizeof path);
-		cli_input_identify(&f, "--save-every", path);
-		const struct cli_file *one = &f;
-		if (f.id.exists)
-			rc = cli_refuse_same(&one, 1, inputs, n_inputs);
-	}
+	for (int s = 0; s < n_scales; s++)
+		for (int it = c->save_every; it < most && rc == EXIT_OK; it += c->save_every) {
+			save_path(c->output, s, n_scales, it, path, sizeof path);
+			cli_input_identify(&f, "--save-every", path);
+			const struct cli_file *one = &f;
+			if (f.id.exists)
+				rc = cli_refuse_same(&one, 1, inputs, n_inputs);
+		}
 	return rc;
 }
 
@@ -243,7 +251,7 @@ static int check_tiled_save_names(const struct cli *c, const struct nst_scales_p
 	struct cli_file in[NST_MAX_STYLES + 3];
 	const struct cli_file *inputs[NST_MAX_STYLES + 3];
 	const int n_in = identify_inputs(c, weights_path, in, inputs);
-	return check_save_names(c, most, inputs, n_in);
+	return check_save_names(c, plan->n_scales, most, inputs, n_in);
 }
 
 /* Fills c's output files: each checked (see cli_output_check), none an input, no two the same. */
@@ -295,7 +303,7 @@ static int check_files(struct cli *c, const struct nst_schedule *sched, const ch
 	int most = 0;
 	for (int i = 0; i < sched->n; i++)
 		most = sched->iterations[i] > most ? sched->iterations[i] : most;
-	if ((rc = check_save_names(c, most, inputs, n_in)) != EXIT_OK)
+	if ((rc = check_save_names(c, sched->n, most, inputs, n_in)) != EXIT_OK)
 		return rc;
 	if (c->resume) { /* continuing in place (--resume OUT.ckpt, the default checkpoint) is the usual way */
 		struct cli_file resume;
