@@ -17,9 +17,9 @@
 /* Prints the optimization's progress every 10 rows; returning false would stop the run. */
 static bool progress(void *user, const struct nst_stylize_progress *p) {
 	const char *what = user;
-	if (p->iteration % 10 == 0 || p->iteration == p->iterations)
-		fprintf(stderr, "%s: scale %d/%d, row %d/%d, loss %.4g, %.1f s\n", what, p->scale + 1, p->n_scales,
-		        p->iteration, p->iterations, p->loss, p->seconds);
+	if (p->iteration % 10 == 0)
+		fprintf(stderr, "%s: scale %d/%d, iteration %d/%d (loss row %d), loss %.4g, %.1f s\n", what, p->scale + 1,
+		        p->n_scales, p->step, p->iterations, p->iteration, p->loss, p->seconds);
 	return true;
 }
 

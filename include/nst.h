@@ -954,9 +954,13 @@ enum nst_mode {
 
 struct nst_stylize_progress {
 	int scale, n_scales;        /* optimize: the scale running (0-based) of how many; one pass: 0 of 1 */
-	int iteration, iterations;  /* optimize: the scale's loss-log row and its planned count; one pass: 1 of 1 */
+	int iteration, iterations;  /* optimize: the scale's loss-log row (L-BFGS: one per evaluation, so it
+	                               can pass `iterations`) and the scale's planned iterations; one pass:
+	                               1 of 1 */
 	double loss;                /* optimize: the row's total loss; one pass: 0 */
 	double seconds;             /* since the run started */
+	int step;                   /* optimize: the scale's iterations (optimizer steps) so far, of
+	                               `iterations`: what a progress bar shows; one pass: 1 (after 0.2.0) */
 };
 /* Called after every loss-log row of the optimization, and once after a one-pass run; return
  * false to stop the optimization (nst_stylize then returns NST_ERR_INTERRUPTED with the picture

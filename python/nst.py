@@ -8,7 +8,7 @@ installed, else (bytes, width, height) tuples of 8-bit RGB.
     out = nst.stylize(photo, model="candy")            # a trained network, one pass
     out = nst.stylize(photo, painting, model="arbitrary")   # any painting, one pass
     out = nst.stylize(photo, painting, size=256, iterations=100,
-                      progress=lambda p: print(p.iteration, p.loss))   # the optimization
+                      progress=lambda p: print(p.step, p.loss))   # the optimization
     nst.save("out.png", out)
 
 Failures raise nst.Error, carrying the library's status (.status, .status_name) and its one-line
@@ -25,6 +25,8 @@ library whose major.minor differs from this module's is refused (the structures 
 
 import ctypes
 import os
+import signal
+import threading
 
 __all__ = ["Error", "Progress", "stylize", "load", "save", "find_network", "OPTIMIZE", "TRAINED", "ARBITRARY"]
 
@@ -71,10 +73,13 @@ class _Diag(ctypes.Structure):  # struct nst_diag
 
 
 class Progress(ctypes.Structure):
-    """What the progress callback gets (struct nst_stylize_progress): scale, n_scales, iteration,
-    iterations, loss (the optimization's total loss; 0 after a one-pass run), seconds."""
+    """What the progress callback gets (struct nst_stylize_progress): scale, n_scales, step of
+    iterations (the scale's optimizer steps so far and planned: a progress bar's), iteration (the
+    loss-log row: L-BFGS evaluates several rows in some steps), loss (the optimization's total loss;
+    0 after a one-pass run), seconds."""
     _fields_ = [("scale", ctypes.c_int), ("n_scales", ctypes.c_int), ("iteration", ctypes.c_int),
-                ("iterations", ctypes.c_int), ("loss", ctypes.c_double), ("seconds", ctypes.c_double)]
+                ("iterations", ctypes.c_int), ("loss", ctypes.c_double), ("seconds", ctypes.c_double),
+                ("step", ctypes.c_int)]
 
 
 _PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.POINTER(Progress))
@@ -274,7 +279,9 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
     strength * stylized + (1 - strength) * photo.
     progress(Progress) is called after every loss-log row of the optimization (and once after a
     one-pass run); returning False stops the optimization (nst.Error with status "interrupted",
-    the picture so far in its .picture).
+    the picture so far in its .picture).  Ctrl-C (SIGINT, in the main thread, under Python's own
+    handler) stops it at the next row as well and raises KeyboardInterrupt, the picture so far in
+    its .picture.
     The same options give the command line's pixels (nst -c -s --size --threads -n, nst --model)."""
     path = find_network(model)
     mode = _mode_of(path)
@@ -288,25 +295,42 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
     options.mode, options.weights = mode, os.fsencode(path)
     options.size, options.style_size, options.iterations = size, style_size, iterations
     options.threads, options.strength = threads, strength
-    failure = []
-    if progress is not None:
-        def call(user, p):
-            try:
-                return progress(p.contents) is not False
-            except BaseException as e:  # stop the run, raise it afterwards
-                failure.append(e)
-                return False
-        options.progress = _PROGRESS_FN(call)
+    failure, interrupted = [], []
+
+    def call(user, p):  # every loss row: the user's progress, and Ctrl-C seen
+        if interrupted:
+            return False
+        try:
+            return progress is None or progress(p.contents) is not False
+        except BaseException as e:  # stop the run, raise it afterwards
+            failure.append(e)
+            return False
+    options.progress = _PROGRESS_FN(call)
     c_photo, keep_photo = _to_c(photo)
     c_painting, keep_painting = _to_c(painting) if painting is not None else (None, None)
     out, diag = _Image(), _Diag()
-    status = _lib.nst_stylize(ctypes.byref(options), ctypes.byref(c_photo),
-                              ctypes.byref(c_painting) if c_painting is not None else None, ctypes.byref(out),
-                              ctypes.byref(diag))
+    # Python raises KeyboardInterrupt only between its own bytecodes: inside a ctypes callback it is
+    # "ignored", so the run went on.  While the library runs, SIGINT is noted instead (in the main
+    # thread, when Python's own handler is in place) and stops the run at its next row.
+    take_sigint = (threading.current_thread() is threading.main_thread() and
+                   signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if take_sigint:
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    try:
+        status = _lib.nst_stylize(ctypes.byref(options), ctypes.byref(c_photo),
+                                  ctypes.byref(c_painting) if c_painting is not None else None, ctypes.byref(out),
+                                  ctypes.byref(diag))
+    finally:
+        if take_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     del keep_photo, keep_painting
     result = _from_c(out, kind) if out.rgb else None
     if failure:
         raise failure[0]
+    if interrupted:
+        stop = KeyboardInterrupt()
+        stop.picture = result  # the picture so far
+        raise stop
     if status != 0:
         error = Error(status, diag.message.decode(errors="replace"))
         error.picture = result  # the picture so far after a stop (None after another failure)

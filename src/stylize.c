@@ -57,7 +57,7 @@ struct optimize_run {
 static bool on_scales_progress(void *user, const struct nst_scales_progress *q) {
 	const struct optimize_run *r = user;
 	const struct nst_stylize_progress p = {q->scale, q->n_scales, q->row.iteration, q->row.iterations,
-	                                       q->row.losses.total, nst_seconds() - r->t0};
+	                                       q->row.losses.total, nst_seconds() - r->t0, q->row.step};
 	return r->o->progress(r->o->user, &p);
 }
 
@@ -202,7 +202,7 @@ static enum nst_status one_pass(const struct nst_stylize_options *o, const struc
 	*out = in; /* stylized in place */
 	in = (struct nst_image){0};
 	if (o->progress) {
-		const struct nst_stylize_progress p = {0, 1, 1, 1, 0.0, nst_seconds() - t0};
+		const struct nst_stylize_progress p = {0, 1, 1, 1, 0.0, nst_seconds() - t0, 1};
 		o->progress(o->user, &p); /* nothing is left to stop */
 	}
 done:

@@ -163,6 +163,25 @@ try:
     nst.stylize(photo, painting, model=c)
 except nst.Error as e:
     print("error", e.status_name, "|", e.message)
+# Ctrl-C stops the run at its next row (it went on to the end), the picture so far given; the
+# progress's step counts iterations (never past iterations), iteration the rows.
+import signal
+seen = []
+def ctrl_c(p):
+    seen.append((p.step, p.iterations, p.iteration))
+    if len(seen) == 3:
+        os.kill(os.getpid(), signal.SIGINT)
+try:
+    nst.stylize(photo, painting, model="vgg19", size=32, iterations=50, progress=ctrl_c)
+    print("ctrl-c ignored", len(seen))
+except KeyboardInterrupt as e:
+    print("ctrl-c stopped after", len(seen), "rows", None if e.picture is None else e.picture.shape,
+          signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+steps = []
+nst.stylize(photo, painting, model="vgg19", size=32, iterations=8,
+            progress=lambda p: steps.append((p.step, p.iterations, p.iteration)))
+print("steps", "ok" if all(0 <= s <= n for s, n, _ in steps) and steps[-1][0] >= 1 and
+      [s for s, _, _ in steps] == sorted(s for s, _, _ in steps) else steps)
 EOF
 for r in candy any opt; do
 	grep -q "^same $r" "$tmp/py.txt" && ok "Python = CLI, pixel for pixel: $(grep "^same $r" "$tmp/py.txt")" ||
@@ -175,6 +194,11 @@ grep -q "^kinds Image True tuple True" "$tmp/py.txt" && ok "Python: PIL in, PIL 
 grep -qE "^progress rows [1-9]" "$tmp/py.txt" && ok "Python progress: $(grep '^progress' "$tmp/py.txt")" || bad "no progress rows from Python"
 grep -q "^stopped interrupted | stopped by the progress callback" "$tmp/py.txt" && ok "Python stop: nst.Error $(grep '^stopped' "$tmp/py.txt")" ||
 	bad "stopping from Python's callback: $(grep -E '^stopped|Error' "$tmp/py.txt" | head -n 2)"
+grep -q "^ctrl-c stopped after [34] rows (24, 32, 3) True" "$tmp/py.txt" &&
+	ok "Python: Ctrl-C stops the run at the next row: $(grep '^ctrl-c' "$tmp/py.txt")" ||
+	bad "Python's Ctrl-C: $(grep -E '^ctrl-c|Error|Interrupt' "$tmp/py.txt" | head -n 2)"
+grep -q "^steps ok" "$tmp/py.txt" && ok "Python progress: step counts the iterations (never past them), iteration the rows" ||
+	bad "Python progress steps: $(grep '^steps' "$tmp/py.txt")"
 grep -q "^partial (24, 32, 3)" "$tmp/py.txt" && ok "Python stop: the picture so far in nst.Error's .picture" ||
 	bad "Python stop's picture: $(grep -E '^partial|Error' "$tmp/py.txt" | head -n 2)"
 grep -q "^error not a valid weights file | .*not a weights file" "$tmp/py.txt" && ok "Python: nst.Error carries the diagnostic" ||
