@@ -2,7 +2,7 @@
  * Options of an optimization run: the defaults (CONVENTIONS.md's, or the network's own from its
  * weights file), the loss-layer lists and their weights, the backends and precisions and whether
  * this build and CPU have them, and the checks nst_plan runs before configuring anything
- * (nst_check_options, with the smallest picture each layer needs).
+ * (nst_check_options; nst_check_picture_sizes, with the smallest picture each layer needs).
  */
 #include <errno.h>
 #include <float.h>
@@ -188,51 +188,56 @@ bool nst_backend_available(enum nst_backend backend) {
 static bool finite_nonnegative(float v) { return isfinite(v) && v >= 0.0f; }
 
 /* The deepest of some loss layers and the smallest picture side it works with: every 2x2
- * pooling before a layer halves the picture, rounding down, and the layer needs at least 1x1, so
- * a layer of block b needs 2^(b-1) pixels a side (relu1_x 1, relu2_x 2, relu3_x 4, relu4_x 8,
- * relu5_x 16).  Names that are no VGG layer are left to configure, which reports them. */
+ * pooling before a layer halves the picture, rounding down, and the layer needs at least `least`
+ * pixels a side (1, or 2 where the network's convolutions pad by reflection), so a layer of block b
+ * needs least * 2^(b-1) pixels a side (with 1: relu1_x 1, relu2_x 2, relu3_x 4, relu4_x 8, relu5_x
+ * 16; the distilled network's twice that).  Names that are no VGG layer are left to configure,
+ * which reports them. */
 struct layer_need {
 	const char *layer;   /* NULL: no layer */
 	int poolings;        /* before it */
-	int side;            /* 1 << poolings */
+	int side;            /* least << poolings */
 };
 
-static struct layer_need deepest_need(const char (*names)[NST_LAYER_NAME_BYTES], int count) {
+static struct layer_need deepest_need(const char (*names)[NST_LAYER_NAME_BYTES], int count, int least) {
 	struct layer_need need = {NULL, 0, 0};
 	for (int i = 0; i < count; i++) {
 		int block, index;
-		if (nst_vgg_parse_relu(names[i], &block, &index) && (1 << (block - 1)) > need.side)
-			need = (struct layer_need){names[i], block - 1, 1 << (block - 1)};
+		if (nst_vgg_parse_relu(names[i], &block, &index) && (least << (block - 1)) > need.side)
+			need = (struct layer_need){names[i], block - 1, least << (block - 1)};
 	}
 	return need;
 }
 
 /* Pictures too small for their layers would give empty feature maps (a NaN Gram matrix, a loss
  * of nothing): refused before anything is planned, saying the smallest size that works. */
-static enum nst_status check_picture_sizes(const struct nst_options *o, const struct nst_problem *p,
-                                           struct nst_diag *diag) {
-	const struct layer_need style = deepest_need(o->style_layers, o->n_style_layers);
-	struct layer_need any = deepest_need(o->content_layers, o->n_content_layers);
+enum nst_status nst_check_picture_sizes(const struct nst_options *o, const struct nst_problem *p, int least,
+                                        struct nst_diag *diag) {
+	const struct layer_need style = deepest_need(o->style_layers, o->n_style_layers, least);
+	struct layer_need any = deepest_need(o->content_layers, o->n_content_layers, least);
+	char padding[64] = "";
+	if (least > 1)
+		snprintf(padding, sizeof padding, ", and its reflection padding needs %d", least);
 	if (style.side > any.side)
 		any = style; /* the optimized picture runs through every loss layer */
 	if (any.layer && (p->width < any.side || p->height < any.side)) {
 		/* the smallest long side that gives this shape's short side any.side */
 		const int lo = p->width < p->height ? p->width : p->height, hi = p->width < p->height ? p->height : p->width;
-		const long long least = lo > 0 ? ((long long)any.side * hi + lo - 1) / lo : any.side;
+		const long long long_side = lo > 0 ? ((long long)any.side * hi + lo - 1) / lo : any.side;
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 		                "the picture is %dx%d: too small for layer %s, which needs at least %dx%d pixels (it comes "
-		                "after %d pooling%s, each halving the picture): at this shape a long side of about %lld or more",
+		                "after %d pooling%s, each halving the picture%s): at this shape a long side of about %lld or more",
 		                p->width, p->height, any.layer, any.side, any.side, any.poolings, any.poolings == 1 ? "" : "s",
-		                least);
+		                padding, long_side);
 	}
 	for (int k = 0; k < p->n_styles && style.layer; k++)
 		if (p->style_width[k] < style.side || p->style_height[k] < style.side)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 			                "style picture %d is %dx%d: too small for style layer %s, which needs at least %dx%d "
-			                "pixels (it comes after %d pooling%s, each halving the picture): use a larger style picture "
-			                "or --style-scale",
+			                "pixels (it comes after %d pooling%s, each halving the picture%s): use a larger style "
+			                "picture or --style-scale",
 			                k + 1, p->style_width[k], p->style_height[k], style.layer, style.side, style.side,
-			                style.poolings, style.poolings == 1 ? "" : "s");
+			                style.poolings, style.poolings == 1 ? "" : "s", padding);
 	return NST_OK;
 }
 
@@ -285,5 +290,5 @@ enum nst_status nst_check_options(const struct nst_options *o, const struct nst_
 		    p->style_height[k] > NST_MAX_IMAGE_SIDE)
 			return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "style picture %d size %dx%d is out of range", k + 1,
 			                p->style_width[k], p->style_height[k]);
-	return check_picture_sizes(o, p, diag);
+	return NST_OK; /* the pictures' sizes: nst_check_picture_sizes, once the network is known */
 }

@@ -82,6 +82,11 @@ enum nst_status nst_configure(struct nst_session *s, const struct nst_weights *w
 		tap_index[n_trunk] = -1;
 		n_trunk++;
 	}
+	/* Now that the network is known: its reflection padding (PyTorch's refuses padding >= the size)
+	 * needs 2 pixels a side at every layer, so the smallest pictures double. */
+	st = nst_check_picture_sizes(o, p, n_trunk > 0 && info[0].reflect ? info[0].kernel_h / 2 + 1 : 1, diag);
+	if (st != NST_OK)
+		return st;
 
 	/* The deepest conv any loss uses, validating every name. */
 	int deepest = -1;

@@ -102,8 +102,13 @@ struct nst_session {
  * Options (src/options.c)
  * ------------------------------------------------------------------------------------------- */
 
-/* The options and picture sizes nst_plan accepts (the message says what is wrong). */
+/* The options and picture sizes nst_plan accepts (the message says what is wrong); the pictures
+ * against the loss layers are checked by nst_check_picture_sizes. */
 enum nst_status nst_check_options(const struct nst_options *o, const struct nst_problem *p, struct nst_diag *diag);
+/* The pictures large enough for the loss layers, each of which needs `least` pixels a side after
+ * its poolings (1; 2 where the network pads by reflection), saying the smallest size that works. */
+enum nst_status nst_check_picture_sizes(const struct nst_options *o, const struct nst_problem *p, int least,
+                                        struct nst_diag *diag);
 /* "relu3_2" -> block 3, conv 2, if it names a VGG19 layer. */
 bool nst_vgg_parse_relu(const char *name, int *block, int *index);
 

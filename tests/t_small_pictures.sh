@@ -58,4 +58,15 @@ works "a 4x4 style picture (relu3_1)" -c "$tmp/c.ppm" -s "$tmp/four.ppm" --size 
 works "a 4 px content picture" -c "$tmp/four.ppm" -s "$tmp/four.ppm" --size 4 -n 2
 works "a 1x3 style with style layer relu1_1 only" -c "$tmp/c.ppm" -s "$tmp/strip.ppm" --style-scale 0.01 \
 	--style-layers relu1_1 -n 2 --size 32
+# The distilled network pads by reflection, which needs 2 px at every layer: relu5_1 needs 32 px a
+# side, said in the first refusal (it said 16, then refused 16 to 31 without a size), and 32 works.
+if [ -f "$BUILD/vgg19-distilled.nstw" ]; then
+	distilled=(--weights "$BUILD/vgg19-distilled.nstw")
+	random_ppm "$tmp/c48.ppm" 48 48
+	refused "a 24x24 style for the distilled network's relu5_1" "24x24: too small for style layer relu5_1, which needs at least 32x32 pixels \\(.*reflection padding needs 2\\)" \
+		-c "$tmp/c48.ppm" -s "$tmp/c48.ppm" --size 48 --style-scale 0.5 -n 1 "${distilled[@]}"
+	refused "a 31 px photo for the distilled network" "at least 32x32" -c "$tmp/c48.ppm" -s "$tmp/c48.ppm" --size 31 -n 1 \
+		"${distilled[@]}"
+	works "32 px photo and style on the distilled network" -c "$tmp/c48.ppm" -s "$tmp/c48.ppm" --size 32 -n 1 "${distilled[@]}"
+fi
 finish
