@@ -72,6 +72,11 @@ class _Diag(ctypes.Structure):  # struct nst_diag
     _fields_ = [("message", ctypes.c_char * 512)]
 
 
+class _Request(ctypes.Structure):  # struct nst_image_request
+    _fields_ = [("long_side", ctypes.c_int), ("max_bytes", ctypes.c_size_t), ("width", ctypes.c_int),
+                ("height", ctypes.c_int)]
+
+
 class Progress(ctypes.Structure):
     """What the progress callback gets (struct nst_stylize_progress): scale, n_scales, step of
     iterations (the scale's optimizer steps so far and planned: a progress bar's), iteration (the
@@ -125,6 +130,8 @@ _lib.nst_stylize.argtypes = [ctypes.POINTER(_Options), ctypes.POINTER(_Image), c
                              ctypes.POINTER(_Image), ctypes.POINTER(_Diag)]
 _lib.nst_image_free.argtypes = [ctypes.POINTER(_Image)]
 _lib.nst_image_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Image), ctypes.POINTER(_Diag)]
+_lib.nst_image_load_for.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Request), ctypes.POINTER(_Image),
+                                    ctypes.POINTER(_Diag)]
 _lib.nst_image_save.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Image), ctypes.c_int, ctypes.POINTER(_Diag)]
 _lib.nst_weights_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_Diag)]
 _lib.nst_weights_arch.argtypes = [ctypes.c_void_p]
@@ -212,11 +219,24 @@ def _default_kind():
         return "bytes"
 
 
-def load(path, kind=None):
+def load(path, kind=None, size=0):
     """Decodes a picture file (PNG, JPEG, BMP, ...) with the library: a numpy array when numpy is
-    installed (kind="numpy", "pil" or "bytes" to choose)."""
+    installed (kind="numpy", "pil" or "bytes" to choose).
+    size: the long side of the run the picture is for (stylize's size; for a painting, its style
+    size): a picture 4 times larger or more is then decoded reduced, as the command line decodes it
+    (faster, less memory); 0 decodes it whole.  With it, stylize gives the command line's pixels
+    exactly when the photo is smaller than 4 times size (the command line fits the result from a
+    larger photo's own size, a rounding apart); without it, wherever a picture is that large, the
+    result differs from the command line's by a few levels (more after many iterations)."""
+    if kind not in (None, "numpy", "pil", "bytes"):
+        raise ValueError("nst.load: kind is 'numpy', 'pil' or 'bytes', not %r" % (kind,))
     image, diag = _Image(), _Diag()
-    _check(_lib.nst_image_load(os.fsencode(path), ctypes.byref(image), ctypes.byref(diag)), diag)
+    if size:
+        request = _Request(size, 0, 0, 0)
+        _check(_lib.nst_image_load_for(os.fsencode(path), ctypes.byref(request), ctypes.byref(image),
+                                       ctypes.byref(diag)), diag)
+    else:
+        _check(_lib.nst_image_load(os.fsencode(path), ctypes.byref(image), ctypes.byref(diag)), diag)
     return _from_c(image, kind or _default_kind())
 
 
@@ -242,10 +262,12 @@ def _data_dirs(styles):
 
 
 def find_network(name=None):
-    """The path of a network by name ("candy", "arbitrary", "vgg19"), or of the optimization's
+    """The path of a network by name ("candy", "arbitrary" or "any", "vgg19"), or of the optimization's
     default (None: $NST_WEIGHTS, else vgg19-distilled, else vgg19); a path is returned as it is."""
     if name is None and os.environ.get("NST_WEIGHTS"):  # as the program: used as it is
         return os.environ["NST_WEIGHTS"]
+    if name == "any":  # nst --model any, as the command line takes it
+        name = "arbitrary"
     if name is not None and (os.sep in name or name.endswith(".nstw")):
         return name
     names = [name] if name else ["vgg19-distilled", "vgg19"]
@@ -282,7 +304,9 @@ def stylize(photo, painting=None, model=None, size=0, style_size=0, iterations=0
     the picture so far in its .picture).  Ctrl-C (SIGINT, in the main thread, under Python's own
     handler) stops it at the next row as well and raises KeyboardInterrupt, the picture so far in
     its .picture.
-    The same options give the command line's pixels (nst -c -s --size --threads -n, nst --model)."""
+    The same options give the command line's pixels (nst -c -s --size --threads -n, nst --model)
+    for pictures loaded with nst.load(path, size=size) (see there: a photo 4 times size or more
+    can differ by a rounding)."""
     path = find_network(model)
     mode = _mode_of(path)
     if mode != TRAINED and painting is None:

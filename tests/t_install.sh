@@ -132,9 +132,12 @@ cd "$ROOT" || die "cd $ROOT"
 "$inst" --model arbitrary -c "$C" -s "$S" -o "$tmp/cli-any.png" --threads 2 -q
 "$inst" --model candy -c "$C" -o "$tmp/cli-candy.png" --threads 2 -q
 "$inst" -c "$C" -s "$S" -o "$tmp/cli-opt.png" --weights "$D$P/share/nst/vgg19.nstw" --size 32 -n 5 --threads 2 -q
-PYTHONPATH=$D$pydir /usr/bin/python3 - "$tmp" "$C" "$S" "$D$P" >"$tmp/py.txt" 2>&1 <<'EOF'
+# a painting 4 times the run's size or more, which the command line decodes reduced
+"$inst" -c "$C" -s "$SHARED/images/starry_night.jpg" -o "$tmp/cli-big.png" --weights "$D$P/share/nst/vgg19.nstw" \
+	--size 64 -n 3 --threads 2 -q
+PYTHONPATH=$D$pydir /usr/bin/python3 - "$tmp" "$C" "$S" "$D$P" "$SHARED/images/starry_night.jpg" >"$tmp/py.txt" 2>&1 <<'EOF'
 import sys, os
-t, c, s, prefix = sys.argv[1:]
+t, c, s, prefix, big = sys.argv[1:]
 import nst
 assert nst.__file__.startswith(prefix), nst.__file__
 print("module", nst.__file__, "library", nst._lib._name)
@@ -148,6 +151,15 @@ for name, kw in runs.items():
     same = out.shape == cli.shape and (out == cli).all()
     print("%s %s %s %s" % ("same" if same else "DIFFERENT", name, out.shape, cli.shape))
 print("progress rows", len(rows))
+# nst.load(size=) decodes as the command line does: the same pixels with a painting 16x the run's size
+out = nst.stylize(nst.load(c, size=64), nst.load(big, size=64), model="vgg19", size=64, iterations=3, threads=2)
+cli = nst.load(os.path.join(t, "cli-big.png"))
+print("load-size", "same" if out.shape == cli.shape and (out == cli).all() else "DIFFERENT %d" % abs(out.astype(int) - cli).max())
+print("any", nst.find_network("any") == nst.find_network("arbitrary"))
+try:
+    nst.load(c, kind="bogus")
+except ValueError as e:
+    print("kind refused |", e)
 # The kind given is the kind returned: PIL in, PIL out; (bytes, w, h) in, the same out; same pixels.
 from PIL import Image
 want = nst.load(os.path.join(t, "cli-candy.png"))
@@ -191,6 +203,11 @@ grep -q "^module $D$P" "$tmp/py.txt" && grep -q "library $D$P/lib/libnst.so.$SO"
 	bad "Python's module / library: $(head -n 1 "$tmp/py.txt")"
 grep -q "^kinds Image True tuple True" "$tmp/py.txt" && ok "Python: PIL in, PIL out; bytes in, bytes out (the same pixels)" ||
 	bad "Python's picture kinds: $(grep -E '^kinds|Error' "$tmp/py.txt" | head -n 2)"
+grep -q "^load-size same" "$tmp/py.txt" && ok "Python: nst.load(size=64) of a 1024 px painting gives the CLI's pixels" ||
+	bad "Python nst.load(size=): $(grep -E '^load-size|Error' "$tmp/py.txt" | head -n 2)"
+grep -q "^any True" "$tmp/py.txt" && grep -q "^kind refused | nst.load: kind is" "$tmp/py.txt" &&
+	ok "Python: model 'any' is the arbitrary network; an unknown kind refused" ||
+	bad "Python 'any' / kind: $(grep -E '^any|^kind|Error' "$tmp/py.txt" | head -n 2)"
 grep -qE "^progress rows [1-9]" "$tmp/py.txt" && ok "Python progress: $(grep '^progress' "$tmp/py.txt")" || bad "no progress rows from Python"
 grep -q "^stopped interrupted | stopped by the progress callback" "$tmp/py.txt" && ok "Python stop: nst.Error $(grep '^stopped' "$tmp/py.txt")" ||
 	bad "stopping from Python's callback: $(grep -E '^stopped|Error' "$tmp/py.txt" | head -n 2)"
