@@ -82,6 +82,23 @@ static size_t checkpoint_bytes(const struct nst_session *s, uint32_t version) {
 
 static uint32_t crc_value(uint32_t crc, const void *p, size_t n) { return nst_crc32(crc, p, n); }
 
+/* What a checkpoint's header says differently from this session (its picture size, optimizer and
+ * L-BFGS history: "a 128x85 picture, here 64x43"), into buf; false when they agree. */
+static bool header_differs(const struct nst_session *s, const struct checkpoint_header *h, char *buf, size_t size) {
+	size_t used = 0;
+	buf[0] = '\0';
+#define SAY(...) (used += used < size ? (size_t)snprintf(buf + used, size - used, __VA_ARGS__) : 0)
+	if (h->width != (uint32_t)s->problem.width || h->height != (uint32_t)s->problem.height)
+		SAY("a %ux%u picture, here %dx%d", h->width, h->height, s->problem.width, s->problem.height);
+	if (h->optimizer != (uint32_t)s->options.optimizer)
+		SAY("%s%s, here %s", used ? "; " : "", h->optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs",
+		    s->options.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+	else if (h->history != (uint32_t)s->options.history && s->options.optimizer == NST_OPTIMIZER_LBFGS)
+		SAY("%shistory %u, here %d", used ? "; " : "", h->history, s->options.history);
+#undef SAY
+	return used > 0;
+}
+
 uint32_t nst_session_fingerprint(const struct nst_session *s, const uint8_t *content, size_t content_bytes) {
 	const struct nst_options *o = &s->options;
 	uint32_t c = 0;
@@ -465,13 +482,12 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 	if ((st = read_header(f, path, file_bytes, &h, diag)) != NST_OK) {
 		/* said */
 	} else if ((uint64_t)file_bytes != (uint64_t)checkpoint_bytes(s, h.version)) {
-		const bool other = h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
-		                   h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history;
-		st = other ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-		                      "checkpoint %s was made with other pictures or options (%ux%u, %s, history %u); "
-		                      "resume with the same command",
-		                      path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs", h.history)
-		           : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
+		char differs[160];
+		st = header_differs(s, &h, differs, sizeof differs)
+		         ? nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
+		                    "checkpoint %s was made with other pictures or options (%s); resume with the same command",
+		                    path, differs)
+		         : nst_fail(diag, NST_ERR_WEIGHTS_CHECKSUM,
 		                      "checkpoint %s is corrupted: %lld bytes, a checkpoint of this run has %zu (truncated?)", path,
 		                      file_bytes, checkpoint_bytes(s, h.version));
 	} else {
@@ -486,14 +502,16 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 			crc = crc_value(crc, arrays[i].data, arrays[i].bytes);
 		}
 		const char *bad_field = NULL;
+		char differs_buf[160];
 		if ((st = nst_checkpoint_read_end(f, path, complete, crc, &h.place, false, want, place, diag)) != NST_OK) {
 			/* said */
-		} else if (h.width != (uint32_t)s->problem.width || h.height != (uint32_t)s->problem.height ||
-		         h.optimizer != (uint32_t)s->options.optimizer || h.history != (uint32_t)s->options.history ||
-		           h.config_crc != config_fingerprint(s)) {
+		} else if (header_differs(s, &h, differs_buf, sizeof differs_buf) || h.config_crc != config_fingerprint(s)) {
+			if (!differs_buf[0]) /* the size and the optimizer are the same: the fingerprint tells the rest */
+				snprintf(differs_buf, sizeof differs_buf, "the same size and optimizer; the pictures' pixels or a "
+				         "loss option differ");
 			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
-			              "checkpoint %s was made with other pictures or options (%ux%u, %s); resume with the same command",
-			              path, h.width, h.height, h.optimizer == NST_OPTIMIZER_ADAM ? "adam" : "lbfgs");
+			              "checkpoint %s was made with other pictures or options (%s); resume with the same command",
+			              path, differs_buf);
 		} else if ((bad_field = checkpoint_state_error(s, &h)) != NULL) {
 			st = nst_checkpoint_impossible(path, bad_field, diag);
 		}

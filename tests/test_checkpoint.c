@@ -437,10 +437,25 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 	CHECK(open_run(f, &other, &c), "%s: a session of other options", name);
 	if (c.s) {
 		const enum nst_status st = nst_session_load_checkpoint(c.s, ckpt, &diag);
-		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "other pictures or options"),
+		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "other pictures or options") &&
+		          strstr(diag.message, "the same size and optimizer; the pictures' pixels or a loss option differ"),
 		      "%s: other options: %s: %s", name, nst_status_string(st), diag.message);
 	}
 	close_run(&c);
+	/* Another L-BFGS history: said as such, the one in the file first. */
+	if (o.optimizer == NST_OPTIMIZER_LBFGS) {
+		struct nst_options longer = o;
+		longer.history = o.history + 1;
+		char want[64];
+		snprintf(want, sizeof want, "(history %d, here %d)", o.history, longer.history);
+		CHECK(open_run(f, &longer, &c), "%s: a session of another history", name);
+		if (c.s) {
+			const enum nst_status st = nst_session_load_checkpoint(c.s, ckpt, &diag);
+			CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, want), "%s: another history: %s: %s", name,
+			      nst_status_string(st), diag.message);
+		}
+		close_run(&c);
+	}
 	free(bad);
 	free(good);
 	free(reference);
