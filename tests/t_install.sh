@@ -103,10 +103,10 @@ PKG_CONFIG_LIBDIR=$D$P/lib/pkgconfig PKG_CONFIG_PATH= pkg-config --cflags nst >"
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror examples/stylize.c $flags -o "$tmp/stylize" 2>"$tmp/cc.txt" && ok "examples/stylize.c builds with pkg-config" ||
 	bad "examples/stylize.c does not build: $(head -n 3 "$tmp/cc.txt")"
-# libnst.a itself, as the README says (pkg-config --static alone still links libnst.so); the staged
-# install's sysroot before the libdir variable, which pkg-config gives as installed
+# libnst.a itself, as the README says (pkg-config --static alone still links libnst.so; pkg-config
+# puts PKG_CONFIG_SYSROOT_DIR, the staged install, before the libdir variable too)
 # shellcheck disable=SC2046
-cc -std=c11 -Wall -Wextra -Werror examples/stylize.c $(pkg-config --cflags nst) "$D$(pkg-config --variable=libdir nst)/libnst.a" \
+cc -std=c11 -Wall -Wextra -Werror examples/stylize.c $(pkg-config --cflags nst) "$(pkg-config --variable=libdir nst)/libnst.a" \
 	$(pkg-config --static --libs-only-l --libs-only-other nst | sed 's/-lnst //') -o "$tmp/stylize-static" 2>"$tmp/cc.txt" &&
 	! ldd "$tmp/stylize-static" | grep -q libnst && ok "examples/stylize.c links libnst.a as the README says" ||
 	bad "the README's static link: $(head -n 3 "$tmp/cc.txt") $(ldd "$tmp/stylize-static" 2>&1 | grep nst)"
