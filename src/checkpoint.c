@@ -507,8 +507,8 @@ enum nst_status nst_session_load_checkpoint_at(struct nst_session *s, const char
 			/* said */
 		} else if (header_differs(s, &h, differs_buf, sizeof differs_buf) || h.config_crc != config_fingerprint(s)) {
 			if (!differs_buf[0]) /* the size and the optimizer are the same: the fingerprint tells the rest */
-				snprintf(differs_buf, sizeof differs_buf, "the same size and optimizer; the pictures' pixels or a "
-				         "loss option differ");
+				snprintf(differs_buf, sizeof differs_buf, "the same size and optimizer; the pictures' pixels or "
+				         "another option differ");
 			st = nst_fail(diag, NST_ERR_INVALID_ARGUMENT,
 			              "checkpoint %s was made with other pictures or options (%s); resume with the same command",
 			              path, differs_buf);

@@ -119,10 +119,20 @@ else
 	[ $rc -eq 2 ] && grep -q "norecord.ckpt.options, which records the run's command, is not beside it" "$tmp/err" &&
 		ok "a checkpoint copied alone: exit 2, $(cat "$tmp/err")" || bad "a checkpoint copied alone: exit $rc: $(cat "$tmp/err")"
 	rc=0
-	$NST --resume "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$?
+	$NST --re "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$? # --re: getopt's abbreviation of --resume
 	[ $rc -eq 1 ] && grep -q "^nst: --resume .*mistyped.ckpt: No such file or directory$" "$tmp/err" &&
-		ok "a mistyped checkpoint: exit 1, $(cat "$tmp/err")" || bad "a mistyped checkpoint: exit $rc: $(cat "$tmp/err")"
+		ok "a mistyped checkpoint (--re): exit 1, $(cat "$tmp/err")" || bad "a mistyped checkpoint: exit $rc: $(cat "$tmp/err")"
+	# -qc FILE names -c: not --resume alone (whatever the parser then says of it)
+	rc=0
+	$NST -qc "$tmp/c.png" -s "$tmp/s.png" -o "$tmp/qc.png" --resume "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$?
+	[ $rc -ne 0 ] && ! grep -q "without -c" "$tmp/err" && ok "-qc with --resume is not taken for --resume alone: $(cat "$tmp/err")" ||
+		bad "-qc with --resume: exit $rc: $(cat "$tmp/err")"
 fi
+# -s A,B is recorded as given (the parser splits a copy of it)
+rm -f "$tmp/lists."*
+interrupt "$tmp/lists.png" "$tmp/lists.csv" 4 INT -s "$tmp/s.png,$tmp/s.png" -n 400 --tolerance 0
+grep -q -- "^# command .* -s $tmp/s.png,$tmp/s.png " "$tmp/lists.png.ckpt.options" && ok "-s A,B recorded whole" ||
+	bad "-s A,B recorded as: $(grep '^# command' "$tmp/lists.png.ckpt.options" 2>&1)"
 
 # Coarse to fine: a run of two scales stopped in either scale (SIGINT), or killed after a periodic
 # checkpoint in the second, resumes to the uninterrupted run's picture and log.  The first scale's

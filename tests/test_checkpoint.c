@@ -438,7 +438,7 @@ static void test_optimizer(const struct fixture *f, enum nst_optimizer optimizer
 	if (c.s) {
 		const enum nst_status st = nst_session_load_checkpoint(c.s, ckpt, &diag);
 		CHECK(st == NST_ERR_INVALID_ARGUMENT && strstr(diag.message, "other pictures or options") &&
-		          strstr(diag.message, "the same size and optimizer; the pictures' pixels or a loss option differ"),
+		          strstr(diag.message, "the same size and optimizer; the pictures' pixels or another option differ"),
 		      "%s: other options: %s: %s", name, nst_status_string(st), diag.message);
 	}
 	close_run(&c);

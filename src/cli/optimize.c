@@ -965,6 +965,25 @@ done:
 	return rc;
 }
 
+/* argv as given, in one allocation (the parser's list splitting writes NULs into its arguments,
+ * and the command recorded beside checkpoints is the one given); NULL without memory. */
+static char **copy_args(int argc, char **argv) {
+	size_t bytes = ((size_t)argc + 1) * sizeof(char *);
+	for (int i = 0; i < argc; i++)
+		bytes += strlen(argv[i]) + 1;
+	char **copy = malloc(bytes);
+	if (!copy)
+		return NULL;
+	char *text = (char *)(copy + argc + 1);
+	for (int i = 0; i < argc; i++) {
+		const size_t len = strlen(argv[i]) + 1;
+		copy[i] = memcpy(text, argv[i], len);
+		text += len;
+	}
+	copy[argc] = NULL;
+	return copy;
+}
+
 int cli_optimize(int argc, char **argv) {
 	struct cli c = {0};
 	struct cli_recalled recalled; /* `nst --resume CHECKPOINT` alone: the recorded command */
@@ -978,16 +997,21 @@ int cli_optimize(int argc, char **argv) {
 		argc = recalled.argc;
 		argv = recalled.argv;
 	}
+	char **given = copy_args(argc, argv); /* before the parser writes into argv */
+	if (!given) {
+		cli_recall_free(&recalled);
+		return cli_fail(EXIT_FAILURE_RUN, "%s", strerror(ENOMEM));
+	}
+	c.argv = given;
 	rc = optimize_parse_args(&c, argc, argv);
 	if (rc == EXIT_OK) {
 		if (recalled.argv && !quiet_now) {
 			char folder[4 * CLI_PATH_BYTES];
 			fprintf(stderr, "nst: resuming the command recorded with the checkpoint, in %s: ",
 			        cli_quote(recalled.folder, folder, sizeof folder));
-			cli_print_command(stderr, argc, argv);
+			cli_print_command(stderr, argc, given);
 			fprintf(stderr, "\n");
 		}
-		c.argv = argv;
 		c.record_argc = recalled.argv ? recalled.recorded_argc : argc;
 		c.recalled_folder = recalled.argv ? recalled.folder : NULL;
 		c.options.threads = cli_threads(c.options.threads, c.quiet);
@@ -995,6 +1019,7 @@ int cli_optimize(int argc, char **argv) {
 	} else if (rc == PARSED_DONE) {
 		rc = EXIT_OK;
 	}
+	free(given);
 	cli_recall_free(&recalled);
 	return rc;
 }

@@ -21,7 +21,8 @@
 #define NOT_RECORDED "(not recorded: " /* a COMMAND_KEY line saying why there is none */
 #define RECORD_BYTES (8 * CLI_PATH_BYTES) /* the most the folder and command lines take */
 #define RESUME_OPTION "--resume"
-#define RESUME_PREFIX_MIN (sizeof "--res" - 1) /* getopt takes --res as --resume */
+#define FLAG_LETTERS "qh" /* the optimization's short options that take no value (optimize_args.c) */
+#define RESUME_PREFIX_MIN (sizeof "--r" - 1) /* getopt takes --r as --resume: no other option starts so */
 #define PLAIN_PUNCTUATION "_@%+=:,./-" /* with letters and digits: a word that needs no quotes */
 #define LINE_BYTES (CLI_PATH_BYTES + 64) /* "key value": a path at the most */
 #define THREADS_KEY "--threads"
@@ -204,7 +205,7 @@ static bool put_word(char *buf, size_t limit, size_t *used, const char *word) {
 	return ok && put(buf, limit, used, "'", 1);
 }
 
-/* Whether arg is --resume as getopt takes it (an unambiguous prefix, --res at the least): 1 when
+/* Whether arg is --resume as getopt takes it (an unambiguous prefix, --r at the least): 1 when
  * its value is the next argument, 2 when it follows '='. */
 static int resume_option(const char *arg) {
 	const size_t len = strcspn(arg, "=");
@@ -283,9 +284,17 @@ static int split_words(const char *line, char *out, char **words, int max) {
 	return n;
 }
 
-/* -c FILE, -cFILE, --content FILE or --content=FILE (not --content-weight). */
+/* -c FILE, -cFILE, a cluster such as -qc FILE, --content FILE or --content=FILE (not
+ * --content-weight). */
 static bool content_option(const char *arg) {
-	return !strncmp(arg, "-c", 2) || !strcmp(arg, "--content") || !strncmp(arg, "--content=", strlen("--content="));
+	if (arg[0] == '-' && arg[1] != '-')
+		for (const char *p = arg + 1; *p; p++) {
+			if (*p == 'c')
+				return true;
+			if (!strchr(FLAG_LETTERS, *p)) /* a letter that takes a value: the rest is the value */
+				return false;
+		}
+	return !strcmp(arg, "--content") || !strncmp(arg, "--content=", strlen("--content="));
 }
 
 static bool listed(const char *arg, const char *const *names, size_t n, bool with_value) {
