@@ -245,8 +245,9 @@ void nst_f32_mask_apply__neon(size_t n_bytes, const uint8_t *mask, float *x);
 #endif
 
 /*
- * Winograd transforms of F(2x2, 3x3) ("wino23", tile side T = 4, outputs m = 2) and F(4x4, 3x3)
- * ("wino43", T = 6, m = 4), vectorized along the channels (the arithmetic: arch/wino-body.h).
+ * Winograd transforms of F(2x2, 3x3) ("wino23", tile side T = 4, outputs m = 2), F(3x3, 3x3)
+ * ("wino33", T = 5, m = 3: the tiles of src/conv_winograd_grid.c) and F(4x4, 3x3) ("wino43", T = 6,
+ * m = 4), vectorized along the channels (the arithmetic: arch/wino-body.h).
  * Strides in floats; c >= 1:
  *
  *   input:  v[(y * T + x) * plane + ch] = (B^T d B)[y][x],  d[y][x] = tile[y * T + x][ch],  ch < c
@@ -255,7 +256,8 @@ void nst_f32_mask_apply__neon(size_t n_bytes, const uint8_t *mask, float *x);
  *           [params->min, params->max] (max first, then min, a NaN kept, as the GEMMs do)
  *           for a < ny, b < nx (1 <= ny, nx <= m), ch < c, with M[y][x] = m[(y * T + x) * plane + ch]
  *
- * B and A are Lavin and Gray's (interpolation points 0, 1, -1 for wino23, also 2, -2 for wino43).
+ * B and A are Lavin and Gray's (interpolation points 0, 1, -1 for wino23, also 2, -2 for wino43),
+ * and Toom-Cook's on 0, 1, -1, 2 for wino33.
  * The kernels read and write nothing else.
  */
 typedef void (*nst_f32_wino_input_fn)(size_t c, const float *const *tile, float *v, size_t plane);
@@ -265,8 +267,12 @@ typedef void (*nst_f32_wino_output_fn)(size_t c, const float *m, size_t plane, c
 
 #define NST_WINO_DECLARE(ISA)                                                                      \
 	void nst_f32_wino23_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
+	void nst_f32_wino33_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
 	void nst_f32_wino43_input__##ISA(size_t c, const float *const *tile, float *v, size_t plane);  \
 	void nst_f32_wino23_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
+	                                  const struct nst_f32_minmax_params *params, float *out,        \
+	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx); \
+	void nst_f32_wino33_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
 	                                  const struct nst_f32_minmax_params *params, float *out,        \
 	                                  size_t row_stride, size_t pixel_stride, size_t ny, size_t nx); \
 	void nst_f32_wino43_output__##ISA(size_t c, const float *m, size_t plane, const float *bias,   \
@@ -284,8 +290,8 @@ NST_WINO_DECLARE(neon)
 /* The transform kernels of one ISA. */
 struct nst_wino_kernel {
 	const char *name; /* "nst_wino__avx2" */
-	nst_f32_wino_input_fn input23, input43;
-	nst_f32_wino_output_fn output23, output43;
+	nst_f32_wino_input_fn input23, input33, input43;
+	nst_f32_wino_output_fn output23, output33, output43;
 };
 
 /*

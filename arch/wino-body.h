@@ -15,6 +15,10 @@
  *
  *   F(2x2, 3x3), tile side 4:   B^T rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
  *                               A^T rows m0 + m1 + m2, m1 - m2 - m3
+ *   F(3x3, 3x3), tile side 5:   B^T rows 2 (d0 - d2) + e, e - (d1 + d2), e + 3 (d1 - d2),
+ *   (points 0, 1, -1, 2)        e = d3 - d1, (d4 - d2) + 2 (d1 - d3)
+ *                               A^T rows m0 + a + m3, b + 2 m3, a + 4 m3 + m4 with
+ *                               a = m1 + m2, b = m1 - m2
  *   F(4x4, 3x3), tile side 6:   B^T rows 4 d0 - 5 d2 + d4, (d4 - 4 d2) +- (d3 - 4 d1),
  *                               (d4 - d2) +- 2 (d3 - d1), 4 d1 - 5 d3 + d5
  *                               A^T rows m0 + a + c, b + 2 e, a + 4 c, b + 8 e + m5 with
@@ -34,6 +38,8 @@ static inline float nst_wino_clamp_one(float v, float lo, float hi) {
 
 #define WT_23_IN 4
 #define WT_23_OUT 2
+#define WT_33_IN 5
+#define WT_33_OUT 3
 #define WT_43_IN 6
 #define WT_43_OUT 4
 
@@ -44,6 +50,17 @@ static inline __attribute__((always_inline)) void WT_FN(in23_1d)(const WT_VEC *d
 	t[ts] = WT_ADD(d1, d2);
 	t[2 * ts] = WT_SUB(d2, d1);
 	t[3 * ts] = WT_SUB(d1, d3);
+}
+
+static inline __attribute__((always_inline)) void WT_FN(in33_1d)(const WT_VEC *d, size_t ds, WT_VEC *t, size_t ts) {
+	const WT_VEC two = WT_SPLAT(2.0f), three = WT_SPLAT(3.0f);
+	const WT_VEC d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds];
+	const WT_VEC e = WT_SUB(d3, d1);
+	t[0] = WT_MADD(e, WT_SUB(d0, d2), two);
+	t[ts] = WT_SUB(e, WT_ADD(d1, d2));
+	t[2 * ts] = WT_MADD(e, WT_SUB(d1, d2), three);
+	t[3 * ts] = e;
+	t[4 * ts] = WT_MADD(WT_SUB(d4, d2), WT_SUB(d1, d3), two);
 }
 
 static inline __attribute__((always_inline)) void WT_FN(in43_1d)(const WT_VEC *d, size_t ds, WT_VEC *t, size_t ts) {
@@ -65,6 +82,14 @@ static inline __attribute__((always_inline)) void WT_FN(out23_1d)(const WT_VEC *
 	const WT_VEC m1 = m[ms], m2 = m[2 * ms];
 	y[0] = WT_ADD(WT_ADD(m[0], m1), m2);
 	y[ys] = WT_SUB(WT_SUB(m1, m2), m[3 * ms]);
+}
+
+static inline __attribute__((always_inline)) void WT_FN(out33_1d)(const WT_VEC *m, size_t ms, WT_VEC *y, size_t ys) {
+	const WT_VEC two = WT_SPLAT(2.0f), four = WT_SPLAT(4.0f);
+	const WT_VEC m3 = m[3 * ms], a = WT_ADD(m[ms], m[2 * ms]), b = WT_SUB(m[ms], m[2 * ms]);
+	y[0] = WT_ADD(WT_ADD(m[0], a), m3);
+	y[ys] = WT_MADD(b, m3, two);
+	y[2 * ys] = WT_ADD(WT_MADD(a, m3, four), m[4 * ms]);
 }
 
 static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *m, size_t ms, WT_VEC *y, size_t ys) {
@@ -120,19 +145,23 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 	}
 
 WT_INPUT(23_input, WT_23_IN, in23_1d)
+WT_INPUT(33_input, WT_33_IN, in33_1d)
 WT_INPUT(43_input, WT_43_IN, in43_1d)
 WT_OUTPUT(23_output, WT_23_IN, WT_23_OUT, out23_1d)
+WT_OUTPUT(33_output, WT_33_IN, WT_33_OUT, out33_1d)
 WT_OUTPUT(43_output, WT_43_IN, WT_43_OUT, out43_1d)
 
 #undef WT_INPUT
 #undef WT_OUTPUT
 #undef WT_23_IN
 #undef WT_23_OUT
+#undef WT_33_IN
+#undef WT_33_OUT
 #undef WT_43_IN
 #undef WT_43_OUT
 
 #ifndef NST_WINO_KERNELS
-/* The four kernels of arch/kernels.h for one ISA: VEC's steps over the channels in blocks of LANES,
+/* The six kernels of arch/kernels.h for one ISA: VEC's steps over the channels in blocks of LANES,
  * then ONE's (a float instantiation) for the last c % LANES. */
 #define NST_WINO_KERNEL_IN(ISA, NAME, LANES, VEC, ONE)                                             \
 	void nst_f32_wino##NAME##__##ISA(size_t c, const float *const *tile, float *v, size_t plane) { \
@@ -154,7 +183,9 @@ WT_OUTPUT(43_output, WT_43_IN, WT_43_OUT, out43_1d)
 	}
 #define NST_WINO_KERNELS(ISA, LANES, VEC, ONE)                                                     \
 	NST_WINO_KERNEL_IN(ISA, 23_input, LANES, VEC, ONE)                                             \
+	NST_WINO_KERNEL_IN(ISA, 33_input, LANES, VEC, ONE)                                             \
 	NST_WINO_KERNEL_IN(ISA, 43_input, LANES, VEC, ONE)                                             \
 	NST_WINO_KERNEL_OUT(ISA, 23_output, LANES, VEC, ONE)                                           \
+	NST_WINO_KERNEL_OUT(ISA, 33_output, LANES, VEC, ONE)                                           \
 	NST_WINO_KERNEL_OUT(ISA, 43_output, LANES, VEC, ONE)
 #endif

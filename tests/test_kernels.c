@@ -1089,6 +1089,10 @@ static void check_mask_kernel(const struct nst_mask_kernel *k, const struct nst_
 
 static const double BT23[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double AT23[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+/* F(3x3, 3x3) on the points 0, 1, -1, 2 (src/conv_winograd_grid.c derives them) */
+static const double BT33[5][5] = {
+        {2, -1, -2, 1, 0}, {0, -2, -1, 1, 0}, {0, 2, -3, 1, 0}, {0, -1, 0, 1, 0}, {0, 2, -1, -2, 1}};
+static const double AT33[3][5] = {{1, 1, 1, 1, 0}, {0, 1, -1, 2, 0}, {0, 1, 1, 4, 1}};
 static const double BT43[6][6] = {
 	{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
 	{0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
@@ -1115,9 +1119,13 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
                               int cases) {
 	const int failed_before = check_failed_count;
 	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
-		const bool f4 = rng_range(r, 0, 1) != 0;
-		const size_t t = f4 ? 6 : 4, m = t - 2, xis = t * t;
-		const double *bt = f4 ? &BT43[0][0] : &BT23[0][0], *at = f4 ? &AT43[0][0] : &AT23[0][0];
+		const size_t m = rng_range(r, 2, 4), t = m + 2, xis = t * t; /* F(m x m, 3x3) */
+		const double *bt = m == 4 ? &BT43[0][0] : m == 3 ? &BT33[0][0] : &BT23[0][0];
+		const double *at = m == 4 ? &AT43[0][0] : m == 3 ? &AT33[0][0] : &AT23[0][0];
+		const nst_f32_wino_input_fn input = m == 4 ? k->input43 : m == 3 ? k->input33 : k->input23;
+		const nst_f32_wino_output_fn output = m == 4 ? k->output43 : m == 3 ? k->output33 : k->output23;
+		const nst_f32_wino_input_fn twin_input = !twin ? NULL : m == 4 ? twin->input43 : m == 3 ? twin->input33 : twin->input23;
+		const nst_f32_wino_output_fn twin_output = !twin ? NULL : m == 4 ? twin->output43 : m == 3 ? twin->output33 : twin->output23;
 		const size_t c = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 140);
 		const size_t plane = c + rng_range(r, 0, 9);
 		/* input: t * t pixels of c channels, some pointers repeated (as padding repeats pixels) */
@@ -1133,9 +1141,9 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 		float *v = guarded_alloc(&gv, v_floats), *vt = guarded_alloc(&gt, v_floats);
 		for (size_t i = 0; i < v_floats; i++)
 			v[i] = vt[i] = bits_float(GUARD_BITS);
-		(f4 ? k->input43 : k->input23)(c, tile, v, plane);
+		input(c, tile, v, plane);
 		if (twin)
-			(f4 ? twin->input43 : twin->input23)(c, tile, vt, plane);
+			twin_input(c, tile, vt, plane);
 		size_t bad = 0, touched = 0;
 		for (size_t ch = 0; ch < c; ch++) {
 			double d[WINO_MAX_T * WINO_MAX_T], want[WINO_MAX_T * WINO_MAX_T], mag[WINO_MAX_T * WINO_MAX_T];
@@ -1173,9 +1181,9 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
 		const int bounds = (int)rng_range(r, 0, 2);
 		const struct nst_f32_minmax_params clamp = {bounds == 0 ? -INFINITY : bounds == 1 ? 0.0f : -0.25f,
 		                                            bounds == 2 ? 0.5f : INFINITY};
-		(f4 ? k->output43 : k->output23)(c, mm, plane, bias, &clamp, out, row_stride, pixel_stride, ny, nx);
+		output(c, mm, plane, bias, &clamp, out, row_stride, pixel_stride, ny, nx);
 		if (twin)
-			(f4 ? twin->output43 : twin->output23)(c, mm, plane, bias, &clamp, outt, row_stride, pixel_stride, ny, nx);
+			twin_output(c, mm, plane, bias, &clamp, outt, row_stride, pixel_stride, ny, nx);
 		bad = touched = 0;
 		for (size_t ch = 0; ch < c; ch++) {
 			double x[WINO_MAX_T * WINO_MAX_T], want[WINO_MAX_M * WINO_MAX_M], mag[WINO_MAX_M * WINO_MAX_M];
@@ -1607,7 +1615,9 @@ int main(void) {
 
 	const struct nst_wino_kernel *scalar_wino = nst_wino_kernel_for(nst_gemm_kernel_scalar());
 	printf("Winograd transforms:\n");
-	CHECK(scalar_wino->input23 == nst_f32_wino23_input__scalar && scalar_wino->output43 == nst_f32_wino43_output__scalar,
+	CHECK(scalar_wino->input23 == nst_f32_wino23_input__scalar && scalar_wino->input33 == nst_f32_wino33_input__scalar &&
+	              scalar_wino->output33 == nst_f32_wino33_output__scalar &&
+	              scalar_wino->output43 == nst_f32_wino43_output__scalar,
 	      "the scalar GEMM kernel's transforms are the scalar ones");
 	check_wino_kernel(scalar_wino, NULL, &r, 300);
 	for (size_t i = 0; i < pairs; i++) {
