@@ -300,6 +300,20 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
                          int w, const float *in, const float *packed, float *out,
                          const struct nst_conv_epilogue *epilogue);
 
+/* A k x k stride-1 convolution with k a multiple of 3 (k > 3), padding below k (zeros or
+ * reflection, which needs the padding below the picture's sides) as a grid of 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles
+ * (src/conv_winograd_grid.c): float32 kernels only.  Its weights: nst_conv_grid_pack from HWIO and
+ * the bias (NULL: zeros), with nst_conv_grid_staging_floats of staging.  The epilogue's clamp only
+ * (no addend, no masks). */
+bool nst_conv_grid_applies(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+size_t nst_conv_grid_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+size_t nst_conv_grid_staging_floats(const struct nst_conv_shape *shape);
+size_t nst_conv_grid_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);
+void nst_conv_grid_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                        const float *bias, float *staging, float *packed);
+void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
+                     const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue);
+
 /* ---------------------------------------------------------------------------------------------
  * The upsample + 3x3 convolution by phases (src/conv_phases.c)
  * ------------------------------------------------------------------------------------------- */

@@ -343,6 +343,19 @@ int support_engines(struct test_engine *engines, int max, const struct nst_gemm_
 	return n;
 }
 
+int support_kernel_engines(struct test_engine *engines, int max, pthreadpool_t *pool) {
+	const struct nst_gemm_kernel *kernels[1 + 2 * 4];
+	size_t n_kernels = 0;
+	kernels[n_kernels++] = nst_gemm_kernel_scalar();
+	n_kernels = support_add_config_kernels(kernels, n_kernels, sizeof kernels / sizeof kernels[0]);
+	*pool = pthreadpool_create(2);
+	if (!*pool) {
+		fprintf(stderr, "pthreadpool_create(2) failed\n");
+		exit(1);
+	}
+	return support_engines(engines, max, kernels, n_kernels, *pool);
+}
+
 void engine_scratch(struct test_engine *te, size_t floats) {
 	te->e.scratch_floats = floats;
 	te->e.scratch = galloc(floats * (size_t)te->e.threads);

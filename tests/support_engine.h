@@ -19,6 +19,10 @@ struct test_engine {
  * slots (1 without a pool), up to max engines, each labelled and printed.  Returns the count. */
 int support_engines(struct test_engine *engines, int max, const struct nst_gemm_kernel *const *kernels,
                     size_t n_kernels, pthreadpool_t pool);
+/* The operator tests' engines: the scalar kernel and every SIMD kernel (and twin) of this CPU
+ * (support_add_config_kernels), each on the calling thread and on a 2-thread pool, created into
+ * *pool (checked).  Returns the count. */
+int support_kernel_engines(struct test_engine *engines, int max, pthreadpool_t *pool);
 /* Points the engine at fresh NaN-filled scratch of `floats` per thread (guarded). */
 void engine_scratch(struct test_engine *te, size_t floats);
 /* Whether the scratch's guard is intact; frees it. */

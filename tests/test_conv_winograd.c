@@ -338,16 +338,9 @@ int main(void) {
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
 
-	/* Engines: the scalar kernel and every SIMD kernel (and twin) of this CPU, each on the calling
-	 * thread and on a 2-thread pool. */
-	const struct nst_gemm_kernel *kernels[1 + 2 * 4];
-	size_t n_kernels = 0;
-	kernels[n_kernels++] = nst_gemm_kernel_scalar();
-	n_kernels = support_add_config_kernels(kernels, n_kernels, sizeof kernels / sizeof kernels[0]);
-	pthreadpool_t pool = pthreadpool_create(2);
-	CHECK(pool != NULL, "pthreadpool_create(2) failed");
+	pthreadpool_t pool;
 	struct test_engine engines[MAX_ENGINES];
-	const int n_engines = support_engines(engines, MAX_ENGINES, kernels, n_kernels, pool);
+	const int n_engines = support_kernel_engines(engines, MAX_ENGINES, &pool);
 
 	/* Sizes around the tiles (m = 2, 4) and the GEMM's MR; channels around the NR panels and
 	 * vector widths.  The masks' runs need cout % 8 == 0 (forward) and cin % 8 == 0 (gradient). */

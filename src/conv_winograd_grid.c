@@ -1,0 +1,380 @@
+/*
+ * A k x k stride-1 convolution, k a multiple of 3 (the arbitrary-style network's 9x9 first and last
+ * layers), as a grid of q x q sub-kernels of 3x3 (q = k / 3) on Winograd's F(3x3, 3x3) tiles.
+ *
+ * out(y, x) = sum over (a, b) < (q, q) of the 3x3 convolution by the sub-kernel g_ab (taps
+ * 3a .. 3a + 2, 3b .. 3b + 2) of the input shifted by (3a, 3b).  With output tiles of 3 x 3 the
+ * shift is whole tiles: output tile (ty, tx) takes sub-kernel (a, b) from input tile (ty + a,
+ * tx + b), the 5 x 5 pixels of the padded input at (3 (ty + a), 3 (tx + b)).  Each input tile is
+ * transformed once (V = B^T d B) and used by the q^2 output tiles that read it; in the transformed
+ * domain the sum over (a, b) and the channels is one GEMM per transform position xi (25 of them),
+ * of K = q^2 cin: M[xi] = V'[xi] U[xi], where V''s row for an output tile is the q x q tiles
+ * around it.  Then Y = A^T M A + bias.  25 products per 9 outputs and sub-kernel, against 81 for the
+ * direct convolution: 3.24x fewer multiplications, for transforms of cin and cout values per
+ * tile (cheap when the channels are few, as in these layers: 3 -> 16 and 16 -> 3).
+ *
+ * The rows of V' must be contiguous K-vectors for the GEMM and dot kernels.  The transformed input
+ * of a strip of tiles is skewed: input tile row r (counted from the band's first) of column col is
+ * at (col q + r) cin in each position's plane.  Output tile row ty's tile j then finds its q x q
+ * neighbourhood (b, a) at (j + b) q cin + (ty + a) cin = start + (b q + a) cin: q^2 cin contiguous
+ * floats from start = (j q + ty) cin, consecutive tiles q cin apart.  Going down one tile row
+ * transforms one new input tile row, which lands where row r - q of the next column was: a row no
+ * output below reads any more.  One packing of the weights serves every row, and each input tile
+ * is transformed once per band.
+ *
+ * The transforms are the arch/ kernels beside the GEMM kernel (nst_wino_kernel_for: wino33).
+ * Work items are bands of tile rows by strips of tile columns: each band transforms its
+ * first q - 1 input tile rows more than once (once per band), and a strip's scratch stays in L2.
+ * Few output channels (at most the dot kernel's NR: the 16 -> 3 last layer) run on the small-N
+ * kernels, the others on the GEMM kernel for their columns, as nst_conv2d chooses.
+ *
+ * F(3x3, 3x3) on the points 0, 1, -1, 2 and infinity (Toom-Cook), derived exactly:
+ *   B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1]
+ *   G   = [1/2 0 0; -1/2 -1/2 -1/2; -1/6 1/6 -1/6; 1/6 1/3 2/3; 0 0 1]
+ *   A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 1]
+ * The kernel's transform is summed in double and rounded once (as src/conv_winograd.c's).
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define GRID_OUT 3                          /* outputs per tile side, F(3x3, 3x3) */
+#define GRID_SUB 3                          /* a sub-kernel's side */
+#define GRID_IN (GRID_OUT + GRID_SUB - 1)   /* an input tile's side, 5 */
+#define GRID_XI (GRID_IN * GRID_IN)         /* transform positions, 25 */
+/* Output tiles per strip (60 pixels): a strip's transformed input at 16 channels and q = 3,
+ * 25 x (22 x 3 + 15) x 16 floats = 128 KiB, stays in L2 with its band and products (160 KiB in
+ * all, below the arbitrary-style network's other layers' 226 KiB, so that its plan keeps its size). */
+#define STRIP_TILES 20
+/* Output tile rows per band: the band's first q - 1 input tile rows are transformed again by the
+ * band above, (q - 1) / 16 more input transforms for 4 bands per 64 tile rows to share out. */
+#define BAND_TILE_ROWS 16
+
+#define SIXTH (1.0 / 6)
+#define THIRD (1.0 / 3)
+static const double G3[GRID_IN][GRID_SUB] = {
+	{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-SIXTH, SIXTH, -SIXTH}, {SIXTH, THIRD, 2 * THIRD}, {0, 0, 1},
+};
+
+static int subs(const struct nst_conv_shape *shape) { return shape->kernel_h / GRID_SUB; }
+
+bool nst_conv_grid_applies(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return !gemm->f16 && !gemm->q8 && shape->stride == 1 && shape->kernel_h == shape->kernel_w &&
+	       shape->kernel_h % GRID_SUB == 0 && shape->kernel_h > GRID_SUB && shape->pad < shape->kernel_h;
+}
+
+/* The GEMM kernel for these outputs (nst_conv_small_n of it: the small-N kernels instead). */
+static const struct nst_gemm_kernel *grid_gemm(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return nst_gemm_kernel_for_columns(gemm, (size_t)shape->out_channels);
+}
+
+static size_t grid_k(const struct nst_conv_shape *shape) {
+	return (size_t)subs(shape) * (size_t)subs(shape) * (size_t)shape->in_channels;
+}
+
+/* Floats of one position xi's packed weights. */
+static size_t per_xi_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	const struct nst_gemm_kernel *g = grid_gemm(gemm, shape);
+	const size_t k = grid_k(shape), n = (size_t)shape->out_channels;
+	return nst_conv_small_n(g, shape) ? nst_dot_packed_floats(k, n) : nst_gemm_kernel_packed_floats(g, k, n);
+}
+
+size_t nst_conv_grid_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	return GRID_XI * per_xi_floats(gemm, shape) + (size_t)shape->out_channels; /* then the bias */
+}
+
+size_t nst_conv_grid_staging_floats(const struct nst_conv_shape *shape) {
+	return grid_k(shape) * (size_t)shape->out_channels; /* one position's U [K][cout] */
+}
+
+/* Channels below a vector's (8 floats) are transformed along tiles and channels together (the
+ * "flat" paths below): the transforms vectorize along the channels, and 3 alone would leave the
+ * vectors mostly empty (the network's 3 -> 16 input and 16 -> 3 output). */
+#define FEW_CHANNELS 8
+/* Floats between the planes of the transform positions beyond their contents: one cache line, so
+ * that the 25 planes do not fall on the same L1 sets when a plane is a power of two of lines. */
+#define PLANE_SKEW 16
+
+/* A thread's scratch, measured and placed by the same code: offsets (floats) and plane strides. */
+struct grid_layout {
+	size_t columns;      /* input tile columns of a strip: its tiles and the q - 1 to their right */
+	size_t pixels;       /* a band row's pixels: 3 per column and the last tile's 2 more */
+	size_t rows;         /* band [5][pixels][cin], or (few cin) phases [5][3][columns + 1][cin] */
+	size_t v, v_plane;   /* V' [25][columns q + band rows - 1][cin], skewed (+ PLANE_SKEW per plane) */
+	size_t flat, flat_plane; /* few cin: one tile row's transforms [25][columns][cin] */
+	size_t m, m_plane;   /* M [25][STRIP_TILES][cout] */
+	size_t y, y_plane;   /* few cout: one tile row's outputs [3][3][STRIP_TILES][cout] */
+	size_t bias;         /* few cout: the bias repeated per tile [STRIP_TILES][cout] */
+	size_t total;
+};
+
+static struct grid_layout grid_layout(const struct nst_conv_shape *shape) {
+	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
+	struct grid_layout l = {0};
+	l.columns = STRIP_TILES + q - 1;
+	l.pixels = GRID_OUT * l.columns + (GRID_IN - GRID_OUT);
+	const size_t band = GRID_IN * l.pixels * cin, phases = GRID_IN * GRID_OUT * (l.columns + 1) * cin;
+	l.rows = 0;
+	l.v = l.rows + (cin < FEW_CHANNELS ? phases : band);
+	/* the last column's rows reach the band's last input tile row, BAND_TILE_ROWS + q - 2 */
+	l.v_plane = (l.columns * q + BAND_TILE_ROWS - 1) * cin + PLANE_SKEW;
+	l.flat = l.v + GRID_XI * l.v_plane;
+	l.flat_plane = cin < FEW_CHANNELS ? l.columns * cin + PLANE_SKEW : 0;
+	l.m = l.flat + GRID_XI * l.flat_plane;
+	l.m_plane = STRIP_TILES * cout + PLANE_SKEW;
+	l.y = l.m + GRID_XI * l.m_plane;
+	l.y_plane = cout < FEW_CHANNELS ? STRIP_TILES * cout + PLANE_SKEW : 0;
+	l.bias = l.y + GRID_OUT * GRID_OUT * l.y_plane;
+	l.total = l.bias + (cout < FEW_CHANNELS ? STRIP_TILES * cout : 0);
+	return l;
+}
+
+size_t nst_conv_grid_scratch_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
+	(void)gemm;
+	return grid_layout(shape).total;
+}
+
+void nst_conv_grid_pack(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, const float *hwio,
+                        const float *bias, float *staging, float *packed) {
+	assert(nst_conv_grid_applies(gemm, shape));
+	const struct nst_gemm_kernel *g = grid_gemm(gemm, shape);
+	const bool dot = nst_conv_small_n(g, shape);
+	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
+	const size_t kside = (size_t)shape->kernel_w, k = grid_k(shape), per_xi = per_xi_floats(gemm, shape);
+	float *u = staging; // [K][cout], K = [b][a][cin]
+	for (size_t xi = 0; xi < GRID_XI; xi++) {
+			const size_t y = xi / GRID_IN, x = xi % GRID_IN;
+			for (size_t b = 0; b < q; b++)
+				for (size_t a = 0; a < q; a++) {
+					for (size_t i = 0; i < cin; i++)
+						for (size_t o = 0; o < cout; o++) {
+							double s = 0.0;
+							for (size_t r = 0; r < GRID_SUB; r++)
+								for (size_t c = 0; c < GRID_SUB; c++) {
+									const size_t tap = (GRID_SUB * a + r) * kside + GRID_SUB * b + c;
+									s += G3[y][r] * G3[x][c] * (double)hwio[(tap * cin + i) * cout + o];
+								}
+							u[((b * q + a) * cin + i) * cout + o] = (float)s;
+						}
+				}
+			float *dst = packed + xi * per_xi;
+			if (dot)
+				nst_dot_pack(k, cout, u, cout, NULL, dst);
+			else
+				nst_gemm_kernel_pack(g, k, cout, u, cout, NULL, dst);
+		}
+	for (size_t o = 0; o < cout; o++)
+		packed[GRID_XI * per_xi + o] = bias ? bias[o] : 0.0f;
+}
+
+struct grid_task {
+	const struct nst_engine *engine;
+	const struct nst_conv_shape *shape;
+	const struct nst_gemm_kernel *gemm; /* the GEMM kernel for cout columns */
+	const struct nst_dot_kernel *dot;   /* or the small-N kernel (NULL: the GEMM) */
+	const struct nst_wino_kernel *wino; /* the transforms beside them */
+	struct grid_layout layout;
+	int h, w;                           /* input size */
+	int oh, ow;                         /* output size: h + 2 pad - k + 1, w + 2 pad - k + 1 */
+	int q;                              /* sub-kernels per side */
+	size_t tiles_y, tiles_x;
+	size_t strip_tiles, strips;         /* tile columns per strip (at most STRIP_TILES) */
+	size_t band_rows, bands;            /* tile rows per band */
+	size_t per_xi;
+	const float *in;                    /* [h][w][cin] */
+	const float *packed;                /* [q][25] packed U, then bias [cout] */
+	float *out;                         /* [oh][ow][cout] */
+	struct nst_f32_minmax_params clamp;
+};
+
+/* The padded input's index i (0 <= i) on a side of n pixels and padding pad: the picture's index,
+ * or -1 for a zero (zero padding, or beyond the padded picture, whose outputs are not kept). */
+static int source_index(int i, int n, int pad, bool reflect) {
+	const int s = i - pad;
+	if (s >= 0 && s < n)
+		return s;
+	if (!reflect || s >= n + pad)
+		return -1;
+	return nst_reflect_index(s, n);
+}
+
+static void copy_pixel(float *dst, const float *src, size_t c) {
+	for (size_t i = 0; i < c; i++)
+		dst[i] = src ? src[i] : 0.0f;
+}
+
+/* The band: padded input row y of input tile row r, `used` pixels from the strip's first one at
+ * picture column px0, into dst: whole ([pixels][cin], the inner run in one copy) or, with few
+ * channels, split in phases ([3][columns + 1][cin]: pixel x in phase x mod 3 at x / 3). */
+static void band_row(const struct grid_task *t, int sy, int px0, size_t used, bool phases, float *dst) {
+	const size_t cin = (size_t)t->shape->in_channels, phase = (t->layout.columns + 1) * cin;
+	const float *src = sy < 0 ? NULL : t->in + (size_t)sy * (size_t)t->w * cin; // the input row [w][cin]
+	const int pad = t->shape->pad;
+	size_t x = 0;
+	if (!phases && src) { /* the pixels inside the picture at once */
+		const size_t inner0 = px0 >= 0 ? 0 : (size_t)-px0;
+		const size_t inner1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
+		if (inner1 > inner0)
+			memcpy(dst + inner0 * cin, src + (size_t)(px0 + (int)inner0) * cin, (inner1 - inner0) * cin * sizeof(float));
+		for (; x < used; x++) {
+			if (x == inner0 && inner1 > inner0)
+				x = inner1;
+			if (x >= used)
+				break;
+			const int sx = source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect);
+			copy_pixel(dst + x * cin, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
+		}
+		return;
+	}
+	for (; x < used; x++) {
+		const int sx = src ? source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect) : -1;
+		float *d = phases ? dst + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin : dst + x * cin;
+		copy_pixel(d, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
+	}
+}
+
+/* Transforms input tile row r of the strip of nt tiles from tile column x0 into V' (row rr of the
+ * band: at (column q + rr) cin of each position's plane), as B^T d B of each column's 5 x 5 pixels (the wino33 input kernel,
+ * vectorized along the channels): column by column, or with few channels all the columns' channels
+ * at once from the band's phases (pixel 3 j + x of column j is phase x mod 3 at j + x / 3), then
+ * moved into their slots. */
+static void input_row(const struct grid_task *t, size_t r, size_t rr, size_t x0, size_t nt, float *scratch) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cin = (size_t)t->shape->in_channels, q = (size_t)t->q;
+	const size_t columns = nt + q - 1, used = GRID_OUT * columns + (GRID_IN - GRID_OUT); /* of the band's pixels */
+	const bool few = cin < FEW_CHANNELS;
+	const size_t row_floats = few ? GRID_OUT * (l->columns + 1) * cin : l->pixels * cin;
+	const int px0 = GRID_OUT * (int)x0 - t->shape->pad; /* the picture column of the band's first pixel */
+	float *rows = scratch + l->rows, *v = scratch + l->v;
+	for (size_t y = 0; y < GRID_IN; y++)
+		band_row(t, source_index((int)(GRID_OUT * r + y), t->h, t->shape->pad, t->shape->reflect), px0, used, few,
+		         rows + y * row_floats);
+	const float *tile[GRID_XI]; /* [5][5]: the pixels (few: the phases) */
+	if (!few) {
+		for (size_t col = 0; col < columns; col++) {
+			for (size_t y = 0; y < GRID_IN; y++)
+				for (size_t x = 0; x < GRID_IN; x++)
+					tile[y * GRID_IN + x] = rows + y * row_floats + (GRID_OUT * col + x) * cin;
+			t->wino->input33(cin, tile, v + (col * q + rr) * cin, l->v_plane);
+		}
+		return;
+	}
+	const size_t phase = (l->columns + 1) * cin;
+	for (size_t y = 0; y < GRID_IN; y++)
+		for (size_t x = 0; x < GRID_IN; x++)
+			tile[y * GRID_IN + x] = rows + y * row_floats + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin;
+	float *flat = scratch + l->flat; // [25][columns][cin]
+	t->wino->input33(columns * cin, tile, flat, l->flat_plane);
+	for (size_t xi = 0; xi < GRID_XI; xi++)
+		for (size_t col = 0; col < columns; col++)
+			copy_pixel(v + xi * l->v_plane + (col * q + rr) * cin, flat + xi * l->flat_plane + col * cin, cin);
+}
+
+/* M[xi][tile][cout] = V'[xi] U[xi] for the strip's nt tiles of the band's tile row rr. */
+static void products(const struct grid_task *t, size_t rr, size_t nt, const float *scratch, float *m) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels, q = (size_t)t->q;
+	const size_t k = grid_k(t->shape), lda = q * cin;
+	const struct nst_f32_minmax_params none = {-INFINITY, INFINITY};
+	for (size_t xi = 0; xi < GRID_XI; xi++) {
+		const float *a = scratch + l->v + xi * l->v_plane + rr * cin, *w = t->packed + xi * t->per_xi;
+		float *c = m + xi * l->m_plane;
+		if (t->dot) {
+			for (size_t i = 0; i < nt; i += t->dot->mr) {
+				const size_t mr = nt - i < t->dot->mr ? nt - i : t->dot->mr;
+				t->dot->fn(mr, cout, k, 1, a + i * lda, lda, 0, w, c + i * cout, cout, &none);
+			}
+		} else {
+			nst_im2col_gemm(t->gemm, nt, k, a, lda, w, c, cout, &none);
+		}
+	}
+}
+
+/* Y = A^T M A + bias, clamped, for the strip's nt tiles of output tile row ty (first column x0):
+ * the wino33 output kernel, vectorized along the channels: tile by tile, or with few channels all
+ * the tiles' channels at once into 3 x 3 planes, then moved to their pixels. */
+static void output_row(const struct grid_task *t, size_t ty, size_t x0, size_t nt, float *scratch) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cout = (size_t)t->shape->out_channels, row = (size_t)t->ow * cout;
+	const float *bias = t->packed + GRID_XI * t->per_xi, *m = scratch + l->m;
+	const size_t oy = GRID_OUT * ty, ny = (size_t)t->oh - oy < GRID_OUT ? (size_t)t->oh - oy : GRID_OUT;
+	if (cout >= FEW_CHANNELS) {
+		for (size_t j = 0; j < nt; j++) {
+			const size_t ox = GRID_OUT * (x0 + j), nx = (size_t)t->ow - ox < GRID_OUT ? (size_t)t->ow - ox : GRID_OUT;
+			t->wino->output33(cout, m + j * cout, l->m_plane, bias, &t->clamp, t->out + oy * row + ox * cout, row, cout,
+			                  ny, nx);
+		}
+		return;
+	}
+	float *y = scratch + l->y, *biases = scratch + l->bias; // [3][3][tiles][cout], [tiles][cout]
+	for (size_t j = 0; j < nt; j++)
+		copy_pixel(biases + j * cout, bias, cout);
+	t->wino->output33(nt * cout, m, l->m_plane, biases, &t->clamp, y, GRID_OUT * l->y_plane, l->y_plane, GRID_OUT,
+	                  GRID_OUT);
+	for (size_t a = 0; a < ny; a++)
+		for (size_t j = 0; j < nt; j++) {
+			const size_t ox = GRID_OUT * (x0 + j), nx = (size_t)t->ow - ox < GRID_OUT ? (size_t)t->ow - ox : GRID_OUT;
+			for (size_t b = 0; b < nx; b++)
+				copy_pixel(t->out + (oy + a) * row + (ox + b) * cout, y + (a * GRID_OUT + b) * l->y_plane + j * cout,
+				           cout);
+		}
+}
+
+static void grid_worker(void *context, size_t slot, size_t item) {
+	const struct grid_task *t = context;
+	const size_t q = (size_t)t->q;
+	float *scratch = nst_engine_scratch(t->engine, slot); // grid_layout
+	const size_t strip = item % t->strips, b = item / t->strips;
+	const size_t x0 = strip * t->strip_tiles, nt = t->tiles_x - x0 < t->strip_tiles ? t->tiles_x - x0 : t->strip_tiles;
+	const size_t ty0 = b * t->band_rows, ty1 = ty0 + t->band_rows < t->tiles_y ? ty0 + t->band_rows : t->tiles_y;
+	for (size_t r = ty0; r + 1 < ty0 + q; r++)
+		input_row(t, r, r - ty0, x0, nt, scratch);
+	for (size_t ty = ty0; ty < ty1; ty++) {
+		input_row(t, ty + q - 1, ty + q - 1 - ty0, x0, nt, scratch);
+		products(t, ty - ty0, nt, scratch, scratch + t->layout.m);
+		output_row(t, ty, x0, nt, scratch);
+	}
+}
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
+                     const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue) {
+	assert(nst_conv_grid_applies(engine->gemm, shape));
+	assert(!epilogue || (!epilogue->mask_out && !epilogue->mask_in && !epilogue->addend));
+	assert(nst_conv_grid_scratch_floats(engine->gemm, shape) <= engine->scratch_floats);
+	const struct nst_gemm_kernel *g = grid_gemm(engine->gemm, shape);
+	const int oh = nst_conv_out_size(h, shape->kernel_h, 1, shape->pad), ow = nst_conv_out_size(w, shape->kernel_w, 1, shape->pad);
+	if (oh <= 0 || ow <= 0)
+		return;
+	struct grid_task t = {
+		.engine = engine,
+		.shape = shape,
+		.gemm = g,
+		.dot = nst_conv_small_n(g, shape) ? nst_dot_kernel_for(g) : NULL,
+		.wino = nst_wino_kernel_for(g),
+		.layout = grid_layout(shape),
+		.h = h,
+		.w = w,
+		.oh = oh,
+		.ow = ow,
+		.q = subs(shape),
+		.tiles_y = ceil_div((size_t)oh, GRID_OUT),
+		.tiles_x = ceil_div((size_t)ow, GRID_OUT),
+		.per_xi = per_xi_floats(engine->gemm, shape),
+		.in = in,
+		.packed = packed,
+		.out = out,
+		.clamp = {epilogue ? epilogue->min : -INFINITY, epilogue ? epilogue->max : INFINITY},
+	};
+	/* Strips and bands of even sizes, so that the threads' items weigh alike. */
+	t.strips = ceil_div(t.tiles_x, STRIP_TILES);
+	t.strip_tiles = ceil_div(t.tiles_x, t.strips);
+	t.strips = ceil_div(t.tiles_x, t.strip_tiles);
+	t.bands = ceil_div(t.tiles_y, BAND_TILE_ROWS);
+	t.band_rows = ceil_div(t.tiles_y, t.bands);
+	t.bands = ceil_div(t.tiles_y, t.band_rows);
+	nst_parallel_for(engine, t.strips * t.bands, grid_worker, &t);
+}

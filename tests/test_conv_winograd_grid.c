@@ -1,0 +1,146 @@
+/*
+ * The k x k convolution on Winograd F(3x3, 3x3) tiles of 3x3 sub-kernels (src/conv_winograd_grid.c),
+ * against a naive convolution written here in double precision: k = 9 (the arbitrary-style
+ * network's first and last layers) and k = 6; zero and reflection padding; with a ReLU and without
+ * (the bias alone); sizes around the tiles (3), the strips (32 tiles, 96 pixels) and the bands (16
+ * tile rows, 48 pixels), 1 pixel with zero padding; channels 3 -> 16 and 16 -> 3 (the network's,
+ * the second on the small-N kernels) and ragged counts; on the scalar GEMM kernel and every SIMD
+ * kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs are pre-filled with NaN
+ * and guarded; scratch and packing are sized by the operator's own functions and guarded.  And
+ * which shapes it takes.
+ *
+ * NST_TEST_SEED=N reproduces a run; the seed is printed first.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthreadpool.h>
+
+#include "check.h"
+#include "internal.h"
+#include "support.h"
+#include "support_engine.h"
+
+#define MAX_ENGINES 12
+/* The error of a value relative to the sum of the absolute values of its terms: the transforms
+ * grow the terms by up to ~10x (F(3x3)'s B^T and G, the sub-kernels' sums), float32 sums over
+ * q^2 cin of them stay far below 1e-5; a wrong tap, sub-kernel, rotation or mirrored pixel costs O(1). */
+#define CONV_TOL 1e-5
+
+struct gcase {
+	int h, w, k, cin, cout;
+	bool reflect;
+};
+
+/* in [h][w][cin], hwio [k][k][cin][cout]: the naive value at (oy, ox, co), pad (k - 1) / 2 (the
+ * output h + 2 pad - k + 1 high and as wide: one row and column fewer for an even k). */
+static double naive(const struct gcase *c, const double *in, const float *hwio, const float *bias, int oy, int ox,
+                    int co, double *abs_sum) {
+	const int pad = (c->k - 1) / 2;
+	double v = (double)bias[co], a = fabs(v);
+	for (int ky = 0; ky < c->k; ky++)
+		for (int kx = 0; kx < c->k; kx++) {
+			int iy = oy - pad + ky, ix = ox - pad + kx;
+			if (c->reflect) {
+				iy = naive_reflect(iy, c->h);
+				ix = naive_reflect(ix, c->w);
+			} else if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w) {
+				continue;
+			}
+			for (int ci = 0; ci < c->cin; ci++) {
+				const double t = in[((size_t)iy * (size_t)c->w + (size_t)ix) * (size_t)c->cin + (size_t)ci] *
+				                 (double)hwio[((size_t)(ky * c->k + kx) * (size_t)c->cin + (size_t)ci) *
+				                                      (size_t)c->cout + (size_t)co];
+				v += t;
+				a += fabs(t);
+			}
+		}
+	*abs_sum = a;
+	return v;
+}
+
+static void test_forward(struct test_engine *te, const struct gcase *c, bool relu, struct nst_rng *r, double *worst) {
+	const struct nst_gemm_kernel *gm = te->e.gemm;
+	const struct nst_conv_shape shape = {c->k, c->k, 1, (c->k - 1) / 2, c->reflect, c->cin, c->cout};
+	CHECK(nst_conv_grid_applies(gm, &shape), "k %d does not apply (%s)", c->k, te->label);
+	const int oh = nst_conv_out_size(c->h, c->k, 1, shape.pad), ow = nst_conv_out_size(c->w, c->k, 1, shape.pad);
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)oh * (size_t)ow * (size_t)c->cout;
+	const size_t n_w = (size_t)c->k * (size_t)c->k * (size_t)c->cin * (size_t)c->cout;
+	float *in = galloc(n_in), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n_out);
+	double *ind = xmalloc(n_in * sizeof(double));
+	fill_uniform(r, in, n_in, -1, 1);
+	for (size_t i = 0; i < n_in; i++)
+		ind[i] = in[i];
+	fill_uniform(r, hwio, n_w, -1, 1);
+	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	const size_t packed_n = nst_conv_grid_packed_floats(gm, &shape), staging_n = nst_conv_grid_staging_floats(&shape);
+	float *packed = galloc(packed_n), *staging = galloc(staging_n);
+	nst_conv_grid_pack(gm, &shape, hwio, bias, staging, packed);
+	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "pack overran (%s)", te->label);
+	engine_scratch(te, nst_conv_grid_scratch_floats(gm, &shape));
+	const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
+	nst_conv2d_grid(&te->e, &shape, c->h, c->w, in, packed, out, relu ? &ep : NULL);
+	CHECK(engine_scratch_done(te), "scratch overrun (%s)", te->label);
+	CHECK(guard_ok(out, n_out), "wrote past the end (%s)", te->label);
+	double err = 0.0;
+	for (int oy = 0; oy < oh; oy++)
+		for (int ox = 0; ox < ow; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				double abs_sum;
+				double want = naive(c, ind, hwio, bias, oy, ox, co, &abs_sum);
+				if (relu)
+					want = want > 0.0 ? want : 0.0;
+				const double got = out[((size_t)oy * (size_t)ow + (size_t)ox) * (size_t)c->cout + (size_t)co];
+				note(&err, isnan(got) ? INFINITY : fabs(got - want) / (abs_sum + DBL_MIN));
+			}
+	CHECK(err <= CONV_TOL, "k %d %s [%d][%d] cin %d cout %d%s (%s): error %.3g > %.3g", c->k,
+	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, relu ? " relu" : "", te->label, err, CONV_TOL);
+	note(worst, err);
+	free(in);
+	free(ind);
+	free(hwio);
+	free(bias);
+	free(out);
+	free(packed);
+	free(staging);
+}
+
+int main(void) {
+	const uint64_t seed = support_seed("test_conv_winograd_grid");
+	struct nst_rng r;
+	nst_rng_seed(&r, seed);
+
+	pthreadpool_t pool;
+	struct test_engine engines[MAX_ENGINES];
+	const int n_engines = support_kernel_engines(engines, MAX_ENGINES, &pool);
+
+	/* Reflection needs more rows and columns than the padding (4 for k = 9). */
+	static const struct gcase cases[] = {
+	        {1, 1, 9, 3, 16, false},   {2, 5, 9, 16, 3, false},   {5, 5, 9, 3, 16, true},   {7, 11, 9, 16, 3, true},
+	        {13, 8, 9, 5, 7, true},    {6, 9, 6, 4, 9, false},    {10, 14, 6, 3, 2, true},  {9, 9, 9, 1, 1, true},
+	        {50, 100, 9, 3, 16, true}, {52, 98, 9, 16, 3, false}, {49, 97, 9, 3, 20, true}, {8, 200, 9, 16, 3, true},
+	};
+	double worst = 0.0;
+	for (int k = 0; k < n_engines; k++)
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			test_forward(&engines[k], &cases[i], true, &r, &worst);
+			test_forward(&engines[k], &cases[i], false, &r, &worst);
+		}
+
+	/* What it takes: k a multiple of 3 above 3, stride 1, float32 kernels. */
+	const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();
+	const struct nst_conv_shape k3 = {3, 3, 1, 1, true, 8, 8}, k9s2 = {9, 9, 2, 4, true, 3, 16},
+	                            k7 = {7, 7, 1, 3, true, 3, 16}, k9 = {9, 9, 1, 4, true, 3, 16};
+	CHECK(!nst_conv_grid_applies(scalar, &k3) && !nst_conv_grid_applies(scalar, &k9s2) &&
+	              !nst_conv_grid_applies(scalar, &k7) && nst_conv_grid_applies(scalar, &k9),
+	      "the shapes it applies to are wrong");
+	printf("errors relative to the sum of |terms|: worst %.3g (limit %.3g) on %d engines\n", worst, CONV_TOL, n_engines);
+	if (pool)
+		pthreadpool_destroy(pool);
+	return check_finish("test_conv_winograd_grid");
+}
