@@ -422,10 +422,13 @@ static void conv_worker(void *context, size_t slot, size_t block) {
 		nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 		return;
 	}
-	if (pointwise(t->shape))
+	if (pointwise(t->shape) && t->in != t->out) {
 		a = t->in + p0 * t->k;
-	else
+	} else if (pointwise(t->shape)) { /* in place: the block's rows first, the GEMM writes over them */
+		memcpy(scratch, t->in + p0 * t->k, np * t->k * sizeof(float));
+	} else {
 		im2col_block(t, p0, np, scratch);
+	}
 	nst_im2col_gemm(e->gemm, np, t->k, a, t->k, t->packed, out, cout, &t->params);
 	nst_conv_epilogue_run(nst_mask_kernel_for(e->gemm), t->epilogue, p0 * cout, np * cout, out);
 }
@@ -568,6 +571,9 @@ void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *sh
                 const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue) {
 	static const struct nst_conv_epilogue none = {-INFINITY, INFINITY, NULL, NULL, NULL};
 	const struct nst_conv_epilogue *ep = epilogue ? epilogue : &none;
+	/* in place: a pointwise convolution whose pixels keep their size, on the GEMM kernels */
+	assert(in != out || (pointwise(shape) && shape->in_channels == shape->out_channels && !small_n(engine->gemm, shape) &&
+	                     !ep->addend));
 	struct nst_engine narrow; /* the engine with the GEMM kernel these outputs run on */
 	if (kernel_for(engine->gemm, shape) != engine->gemm) {
 		narrow = *engine;

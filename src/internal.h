@@ -169,7 +169,9 @@ void nst_conv_pack_backward(const struct nst_gemm_kernel *gemm, const struct nst
 /* The shape of the input-gradient convolution of a stride-1, zero-padded convolution. */
 struct nst_conv_shape nst_conv_backward_shape(const struct nst_conv_shape *shape);
 
-/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])), blocked im2col + GEMM on the engine's threads. */
+/* out [oh][ow][cout] = epilogue(conv(in [h][w][cin])), blocked im2col + GEMM on the engine's threads.
+ * out may be in for a 1x1 convolution (stride 1, no padding) with as many outputs as inputs, on the
+ * GEMM kernels, without an addend: each block's rows are copied to the scratch first. */
 void nst_conv2d(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
                 const float *in, const float *packed, float *out, const struct nst_conv_epilogue *epilogue);
 

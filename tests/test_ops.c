@@ -136,6 +136,8 @@ static const struct conv_case *conv_forward_cases(size_t *count) {
 		{1, 1, 0, false, 5, 17, 1, 1, true},    /* [1][1][5] -> [1][1][17] */
 		{1, 1, 0, false, 17, 13, 2, 3, false},  /* [2][3][17] -> [2][3][13] */
 		{1, 1, 0, false, 3, 3, 11, 13, true},   /* [11][13][3] -> [11][13][3] */
+		{1, 1, 0, false, 16, 16, 37, 29, true}, /* [37][29][16] -> [37][29][16]: in place too (several blocks) */
+		{1, 1, 0, false, 40, 40, 5, 7, false},  /* [5][7][40] -> [5][7][40]: in place, several GEMM panels */
 		/* Small-N path (cout <= 4, stride 1: dot kernels on an input band): every cout, both
 		 * paddings, rows that end inside a tile, bands wider than the picture. */
 		{3, 1, 1, false, 64, 3, 13, 37, true},  /* [13][37][64] -> [13][37][3]: conv1_1's gradient shape, k = 576 */
@@ -416,6 +418,25 @@ static void test_conv_forward_case(const struct test_engine *te, const struct co
 		CHECK(guard_ok(out, n_out) && gbytes_ok(mask_out, mbytes),
 		      "%s: conv %dx%d cin %d cout %d %dx%d epilogue %s: write past the output or the mask", te->label, c->k, c->k,
 		      c->cin, c->cout, c->h, c->w, epilogue_name(v));
+		/* In place (out = in: a 1x1 convolution keeping the channels, on the GEMM kernels): the same
+		 * bits as into another buffer. */
+		const bool in_place = c->k == 1 && c->stride == 1 && c->pad == 0 && c->cin == c->cout &&
+		                      !nst_conv_small_n(nst_gemm_kernel_for_columns(e->gemm, (size_t)c->cout), &shape) &&
+		                      !ep.addend;
+		if (in_place) {
+			float *same = galloc(n_in);
+			memcpy(same, in, n_in * sizeof(float));
+			uint8_t *mask_same = gbytes(mbytes, 0xa5);
+			if (ep.mask_out)
+				ep.mask_out = mask_same;
+			nst_conv2d(e, &shape, c->h, c->w, same, packed, same, v == EP_NULL ? NULL : &ep);
+			CHECK(!memcmp(same, out, n_out * sizeof(float)) && (!ep.mask_out || !memcmp(mask_same, mask_out, mbytes)) &&
+			              guard_ok(same, n_in),
+			      "%s: conv 1x1 cin %d %dx%d epilogue %s: in place differs from out of place", te->label, c->cin,
+			      c->h, c->w, epilogue_name(v));
+			free(same);
+			free(mask_same);
+		}
 		free(out);
 		free(mask_out);
 	}
