@@ -582,7 +582,7 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *session, int width, in
 struct nst_arbitrary_plan {
 	size_t total_bytes;       /* pass an arena of this size to nst_arbitrary_init */
 	size_t weights_bytes;     /* packed kernels and biases; the modulated blocks' kernels as read, for each painting */
-	size_t activations_bytes; /* two regions of 16 floats per pixel of the largest picture */
+	size_t activations_bytes; /* two regions of 12 and 16 floats per pixel of the largest picture */
 	size_t scratch_bytes;     /* the session itself, per-thread im2col blocks and grouped-convolution rows */
 	int width, height;        /* the largest photo, as planned */
 	int padded_width, padded_height; /* rounded up to multiples of 4 */

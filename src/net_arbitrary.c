@@ -34,14 +34,14 @@
  * (nst_conv2d_grouped, src/conv_grouped.c), the bilinear upsampling inside them.
  *
  * Memory.  One layout function places everything in the arena (nst_arbitrary_plan measures with
- * it, nst_arbitrary_init places with it).  The activations live in two regions A and B of 16
- * floats per pixel of the largest picture (photo or painting) each:
+ * it, nst_arbitrary_init places with it).  The activations live in two regions, A of 12 floats
+ * per pixel of the largest picture (photo or painting) and B of 16:
  *   encoder: picture (3 / px) in A -> enc1.0 B (16) -> enc1.2 A (8) -> enc1.4 B (8) -> enc1.6 Q0,
  *            enc1.8 Q1 -> residual blocks through Q0, Q2, Q1 (64 channels at a quarter of the
  *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
  *   decoder: c2 in Q1 -> dec1 (h in Q0) Q2 -> dec2 (h in Q0) Q1 -> dec3.1 B (8)
- *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 A (16) -> dec3.10 B (3).
- * 128 bytes per pixel: 32 MiB at 512x512.  No upsampled picture is ever stored.  A is also the
+ *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 B (16, in place) -> dec3.10 A (3).
+ * 112 bytes per pixel: 28 MiB at 512x512.  No upsampled picture is ever stored.  A is also the
  * weights' staging while they are packed, and the modulated kernels' while a painting is set.
  */
 #include <assert.h>
@@ -59,7 +59,8 @@
 #define PIXEL_SCALE 255.0f
 #define MIN_PHOTO_SIDE NST_ARBITRARY_MIN_PHOTO_SIDE
 #define MIN_PAINTING_SIDE NST_ARBITRARY_MIN_PAINTING_SIDE
-#define REGION_FLOATS_PER_PIXEL 16
+#define A_FLOATS_PER_PIXEL 8     /* A's full-size steps (enc1.2's and dec3.3's outputs), besides Q0..Q2 */
+#define B_FLOATS_PER_PIXEL 16    /* B's: enc1.0's, dec3.6's and dec3.8's outputs */
 #define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */
 
 /* Where the parts start in the file's layer order (weights/FORMAT.md). */
@@ -103,6 +104,7 @@ struct arb_layer {
 	struct arb_spec spec;
 	struct nst_conv_shape shape;
 	bool winograd;               /* a 3x3 64 -> 64 block convolution: nst_conv2d_winograd */
+	bool grid;                   /* a 9x9 layer: nst_conv2d_grid (3x3 sub-kernels on Winograd tiles) */
 	const struct nst_gemm_kernel *gemm; /* dense: the engine's, or float32 for the 9x9 layers in fp16 */
 	float *packed;               /* nst_conv_packed_floats, the Winograd or the grouped packing; bias included */
 	float *kept;                 /* a modulated block's: its HWIO kernel [3][3][64][64], then its bias [64] */
@@ -120,8 +122,8 @@ struct nst_arbitrary_session {
 	const struct nst_weights *weights; /* only during init */
 	struct arb_layer layers[ARB_LAYERS];
 	enum nst_wino wino;          /* the blocks' Winograd transform */
-	float *a, *b;                /* [region_floats] each: see the top of the file */
-	size_t region_floats;
+	float *a, *b;                /* the regions A [region_floats] and B: see the top of the file */
+	size_t region_floats;        /* A's: its steps, and the weights' staging */
 	struct style_state style;
 	bool style_set;
 };
@@ -182,13 +184,18 @@ static enum nst_status configure(struct nst_arbitrary_session *s, const struct n
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 static int half_up(int n) { return (n + 1) / 2; }
 
-/* Floats of one region for a picture of h x w (an encoder's steps, and the decoder's when it is a
- * photo padded to multiples of 4), in 64 bits: a 32-bit build checks it against its address space. */
-static uint64_t region_need(int h, int w) {
+/* Floats of the regions A and B (the top of the file) for a picture of h x w (an encoder's steps,
+ * and the decoder's when it is a photo padded to multiples of 4), in 64 bits: a 32-bit build checks
+ * them against its address space. */
+static uint64_t region_a_need(int h, int w) {
 	const uint64_t full = (uint64_t)h * (uint64_t)w, quarter = (uint64_t)half_up(half_up(h)) * (uint64_t)half_up(half_up(w));
-	const uint64_t a = REGION_FLOATS_PER_PIXEL * full, b = QUARTER_SLOTS * WIDTH * quarter;
-	return a > b ? a : b;
+	const uint64_t steps = A_FLOATS_PER_PIXEL * full, slots = QUARTER_SLOTS * WIDTH * quarter;
+	return steps > slots ? steps : slots;
 }
+
+static uint64_t region_b_need(int h, int w) { return B_FLOATS_PER_PIXEL * (uint64_t)h * (uint64_t)w; }
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static size_t kernel_floats(const struct arb_layer *L) {
 	return (size_t)L->shape.kernel_h * (size_t)L->shape.kernel_w * (size_t)(L->shape.in_channels / L->spec.groups) *
@@ -217,6 +224,8 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_winograd_packed_floats(L->gemm, &L->shape, s->wino));
 			if (modulated(i))
 				L->kept = NST_ARENA_NEW(a, float, kernel_floats(L) + (size_t)L->shape.out_channels);
+		} else if (L->grid) {
+			L->packed = NST_ARENA_NEW(a, float, nst_conv_grid_packed_floats(L->gemm, &L->shape));
 		} else if (dense(L)) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_packed_floats(L->gemm, &L->shape));
 		} else {
@@ -225,29 +234,32 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 	}
 	s->plan.weights_bytes = a->used - mark;
 	mark = a->used;
-	const uint64_t photo = region_need(s->plan.padded_height, s->plan.padded_width);
-	const uint64_t painting = region_need(s->plan.style_height, s->plan.style_width);
-	const uint64_t need = photo > painting ? photo : painting;
-	if (need > (uint64_t)(SIZE_MAX / 2) / sizeof(float)) { /* beyond the address space: the plan overflows */
+	const int ph = s->plan.padded_height, pw = s->plan.padded_width, sh = s->plan.style_height, sw = s->plan.style_width;
+	const uint64_t need_a = max_u64(region_a_need(ph, pw), region_a_need(sh, sw));
+	const uint64_t need_b = max_u64(region_b_need(ph, pw), region_b_need(sh, sw));
+	if (need_a + need_b > (uint64_t)(SIZE_MAX / 2) / sizeof(float)) { /* beyond the address space: the plan overflows */
 		a->overflow = true;
 		return;
 	}
-	s->region_floats = (size_t)need;
+	s->region_floats = (size_t)need_a;
 	for (int i = 0; i < ARB_LAYERS; i++) { /* the weights are staged in A while packing */
 		const struct arb_layer *L = &s->layers[i];
-		const size_t staging = L->winograd && !modulated(i) ? nst_conv_winograd_staging_floats(&L->shape) : 0;
+		const size_t staging = L->winograd && !modulated(i) ? nst_conv_winograd_staging_floats(&L->shape)
+		                       : L->grid                      ? nst_conv_grid_staging_floats(&L->shape)
+		                                                      : 0;
 		s->region_floats = max_size(s->region_floats, kernel_floats(L) + (size_t)L->shape.out_channels + staging);
 		if (modulated(i)) /* nst_arbitrary_set_style packs them with A as staging */
 			s->region_floats = max_size(s->region_floats, nst_conv_winograd_scaled_staging_floats(&L->shape, s->wino));
 	}
 	s->a = NST_ARENA_NEW(a, float, s->region_floats);
-	s->b = NST_ARENA_NEW(a, float, s->region_floats);
+	s->b = NST_ARENA_NEW(a, float, (size_t)need_b);
 	s->plan.activations_bytes = a->used - mark;
 	mark = a->used;
 	size_t scratch = 0;
 	for (int i = 0; i < ARB_LAYERS; i++) {
 		const struct arb_layer *L = &s->layers[i];
 		scratch = max_size(scratch, L->winograd ? nst_conv_winograd_scratch_floats(L->gemm, &L->shape, s->wino)
+		                            : L->grid   ? nst_conv_grid_scratch_floats(L->gemm, &L->shape)
 		                            : dense(L)  ? nst_conv_scratch_floats(L->gemm, &L->shape)
 		                                        : nst_conv_grouped_scratch_floats(&L->shape, L->spec.groups, L->spec.up,
 		                                                                          layer_input_width(s, i)));
@@ -329,6 +341,7 @@ static enum nst_status build(struct nst_arbitrary_session *s, struct nst_arena *
 		L->winograd = dense(L) && L->shape.kernel_h == 3 && nst_conv_winograd_applies(&L->shape);
 		assert(!modulated(i) || L->winograd);
 		L->gemm = L->shape.kernel_h > 3 || modulated(i) ? fp32 : s->engine.gemm;
+		L->grid = dense(L) && L->shape.kernel_h > 3 && nst_conv_grid_applies(L->gemm, &L->shape);
 	}
 	nst_arena_alloc(a, sizeof(struct nst_arbitrary_session)); /* the session comes first */
 	s->plan.scratch_bytes = a->used;
@@ -402,6 +415,8 @@ static void pack_weights(struct nst_arbitrary_session *s) {
 			memcpy(L->kept, hwio, (kernel_floats(L) + (size_t)L->shape.out_channels) * sizeof(float));
 		else if (L->winograd)
 			nst_conv_winograd_pack(L->gemm, &L->shape, s->wino, hwio, bias, bias + L->shape.out_channels, L->packed);
+		else if (L->grid)
+			nst_conv_grid_pack(L->gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (dense(L))
 			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
 		else
@@ -464,6 +479,9 @@ static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, con
 	const struct nst_conv_epilogue ep = {L->spec.relu ? 0.0f : -INFINITY, INFINITY, NULL, addend, NULL};
 	if (L->winograd) {
 		nst_conv2d_winograd(&engine, &L->shape, s->wino, *h, *w, in, L->packed, out, &ep);
+	} else if (L->grid) {
+		assert(!addend);
+		nst_conv2d_grid(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
 	} else if (dense(L)) {
 		nst_conv2d(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
 	} else {
@@ -629,7 +647,7 @@ static void modulated_block(struct nst_arbitrary_session *s, int first, const fl
 	conv(s, DECODER + first + 1, &h, &w, h_buf, out, in); /* x + (m conv2(h) + b h) */
 }
 
-/* The photo through E_c and D: the output [ph][pw][3] (RGB / 255, unclamped) in B. */
+/* The photo through E_c and D: the output [ph][pw][3] (RGB / 255, unclamped) in A. */
 static enum nst_status forward(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb, float alpha) {
 	if (!s->style_set)
 		return NST_ERR_INVALID_ARGUMENT;
@@ -651,8 +669,8 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 	conv(s, DECODER + DEC_UP1, &h, &w, c2, s->b, NULL);
 	conv(s, DECODER + DEC_MIX1, &h, &w, s->b, s->a, NULL);
 	conv(s, DECODER + DEC_UP2, &h, &w, s->a, s->b, NULL);
-	conv(s, DECODER + DEC_MIX2, &h, &w, s->b, s->a, NULL);
-	conv(s, DECODER + DEC_OUT, &h, &w, s->a, s->b, NULL);
+	conv(s, DECODER + DEC_MIX2, &h, &w, s->b, s->b, NULL); /* in place (nst_conv2d) */
+	conv(s, DECODER + DEC_OUT, &h, &w, s->b, s->a, NULL);
 	assert(h == ph && w == pw);
 	return NST_OK;
 }
@@ -676,7 +694,7 @@ static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int 
 		st = forward(s, width, height, rgb_in, alpha);
 	if (st != NST_OK)
 		return st;
-	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->b,
+	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->a,
 	                         .bytes = bytes, .floats = floats, .strength = strength};
 	nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
 	return NST_OK;
