@@ -23,15 +23,17 @@
  *
  * Convolutions (each checked against a naive one in tests/test_fast.c), all on the engine's GEMM
  * microkernels:
- *   conv1          nst_conv2d_up (up 1): one contiguous im2col run per kernel row inside the picture;
+ *   conv1          nst_conv2d_grid (src/conv_winograd_grid.c): the 9x9 kernel as 3x3 sub-kernels on
+ *                  Winograd F(3x3, 3x3) tiles, 3.24x fewer multiplies (float32 kernels: on float16
+ *                  ones nst_conv2d_up (up 1), one contiguous im2col run per kernel row);
  *   conv2, conv3   nst_conv2d (src/conv_im2col.c);
  *   conv4..conv13  nst_conv2d_winograd: F(4x4, 3x3), 4x fewer multiplies (its packed weights are
  *                  36 / 9 of the kernels': 22.5 MiB for the ten layers);
  *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
  *                  2.25x fewer multiplies than convolving the upsampled picture;
- *   conv16         nst_conv2d on the small-N ("dot") kernels: 3 output channels as dot products
- *                  along the patch, from a band of the input (no im2col; src/conv_im2col.c), so that they
- *                  do not leave most of a GEMM microkernel's NR columns idle.
+ *   conv16         nst_conv2d_grid as conv1, its products on the small-N ("dot") kernels (3 output
+ *                  channels would leave most of a GEMM microkernel's NR columns idle); on float16
+ *                  kernels nst_conv2d's dot kernels along the patch, from a band of the input.
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  *
  * Precision fp16 swaps the GEMM kernel for a float16 one (engine.gemm->f16: the drivers are the
@@ -102,6 +104,7 @@ enum fast_driver {
 	DRIVER_UP,      /* nst_conv2d_up: the upsample fused into the im2col, or a 3-channel input */
 	DRIVER_WINOGRAD, /* nst_conv2d_winograd: the residual blocks' 3x3 convolutions */
 	DRIVER_PHASES,  /* nst_conv2d_phases: upsample + 3x3 convolution as four 2x2 ones */
+	DRIVER_GRID,    /* nst_conv2d_grid: the 9x9 layers on float32 kernels */
 };
 
 struct fast_layer {
@@ -319,6 +322,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 		case DRIVER_WINOGRAD: packed = nst_conv_winograd_packed_floats(g, &L->shape, s->wino); break;
 		case DRIVER_PHASES: packed = nst_conv_phases_packed_floats(g, &L->shape); break;
 		case DRIVER_UP: packed = nst_conv_up_packed_floats(g, &L->shape); break;
+		case DRIVER_GRID: packed = nst_conv_grid_packed_floats(g, &L->shape); break;
 		default: packed = nst_conv_packed_floats(g, &L->shape); break;
 		}
 		L->packed = NST_ARENA_NEW(a, float, packed);
@@ -341,6 +345,8 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 			staging += nst_conv_winograd_staging_floats(&L->shape);
 		if (L->driver == DRIVER_PHASES)
 			staging += nst_conv_phases_staging_floats(&L->shape);
+		if (L->driver == DRIVER_GRID)
+			staging += nst_conv_grid_staging_floats(&L->shape);
 		need = max_u64(need, staging);
 	}
 	if (need > (uint64_t)(SIZE_MAX / 2) / sizeof(float))
@@ -363,6 +369,7 @@ static enum nst_status layout(struct nst_fast_session *s, struct nst_arena *a, s
 			scratch = max_size(scratch, nst_conv_winograd_scratch_floats(g, &L->shape, s->wino));
 			break;
 		case DRIVER_PHASES: scratch = max_size(scratch, nst_conv_phases_scratch_floats(g, &L->shape)); break;
+		case DRIVER_GRID: scratch = max_size(scratch, nst_conv_grid_scratch_floats(g, &L->shape)); break;
 		}
 		if (L->shape.out_channels > widest)
 			widest = L->shape.out_channels;
@@ -410,8 +417,12 @@ static enum nst_status build(struct nst_fast_session *s, struct nst_arena *a, st
 	s->plan.kernel = s->engine.gemm->name;
 	const struct nst_gemm_kernel *fp32 =
 		s->engine.gemm->q8 ? nst_engine_kernels(s->engine.backend, NST_PRECISION_FP32) : s->engine.gemm;
-	for (int i = 0; i < FAST_LAYERS; i++)
-		s->layers[i].gemm = int8_layer(&s->layers[i]) ? s->engine.gemm : fp32;
+	for (int i = 0; i < FAST_LAYERS; i++) {
+		struct fast_layer *L = &s->layers[i];
+		L->gemm = int8_layer(L) ? s->engine.gemm : fp32;
+		if (!L->upsample && L->shape.kernel_h > 3 && nst_conv_grid_applies(L->gemm, &L->shape))
+			L->driver = DRIVER_GRID;
+	}
 
 	/* F(4x4) if the whole plan stays within the target with it (measured on a copy); float16 GEMMs
 	 * take F(2x2), whose transforms amplify rounding errors less. */
@@ -478,6 +489,8 @@ static void pack_weights(struct nst_fast_session *s) {
 			nst_conv_phases_pack(L->gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else if (L->driver == DRIVER_UP)
 			nst_conv_up_pack(L->gemm, &L->shape, hwio, bias, L->packed);
+		else if (L->driver == DRIVER_GRID)
+			nst_conv_grid_pack(L->gemm, &L->shape, hwio, bias, bias + L->shape.out_channels, L->packed);
 		else
 			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
 		if (L->role != ROLE_OUTPUT) {
@@ -643,6 +656,7 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 			nst_conv2d_winograd(&engine, &L->shape, s->wino, st->h, st->w, in, L->packed, out, NULL);
 			break;
 		case DRIVER_PHASES: nst_conv2d_phases(&engine, &L->shape, st->h, st->w, in, L->packed, out); break;
+		case DRIVER_GRID: nst_conv2d_grid(&engine, &L->shape, st->h, st->w, in, L->packed, out, NULL); break;
 		}
 		const size_t n = (size_t)st->oh * (size_t)st->ow;
 		switch (L->role) {

@@ -696,8 +696,9 @@ static void test_network(const char *dir, const int widths[5], bool f16, const i
 			         ss.plan.kernel, ss.plan.threads, ss.plan.threads > 1 ? "s" : "");
 			check_picture(&ss, &net, w, h, what, r, worst);
 			/* The region is what the layers need, or the staging of the weights while packing if
-			 * that is more: a kernel and its bias, and a residual layer's Winograd matrix (the
-			 * last layer, 3 channels on the small-N kernels, packs straight from the kernel). */
+			 * that is more: a kernel and its bias, and a residual layer's Winograd matrix, a 9x9
+			 * layer's on float32 kernels (nst_conv2d_grid: one position's [9 cin][cout]; on float16
+			 * ones conv1 and the last layer pack straight from the kernel). */
 			size_t staging = 0;
 			for (int j = 0; j < FAST_LAYERS; j++) {
 				const struct ref_layer *L = &net.L[j];
@@ -706,6 +707,8 @@ static void test_network(const char *dir, const int widths[5], bool f16, const i
 					f += (size_t)L->cin * (size_t)L->cout;
 				if (L->up) /* phases: one phase's 2x2 kernel */
 					f += 4 * (size_t)L->cin * (size_t)L->cout;
+				if (L->k == 9 && ss.plan.precision != NST_PRECISION_FP16) /* the grid: 3 x 3 sub-kernels */
+					f += 9 * (size_t)L->cin * (size_t)L->cout;
 				staging = f > staging ? f : staging;
 			}
 			size_t need = expected_activation_floats(widths, w, h);
