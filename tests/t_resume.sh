@@ -100,8 +100,9 @@ else
 	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt --log other.csv 2>"$tmp/err") || rc=$?
 	[ $rc -eq 2 ] && grep -q "only --threads, --print-every, --checkpoint-every and -q may come with it (not --log)" "$tmp/err" &&
 		ok "--resume alone with a file option: exit 2, $(cat "$tmp/err")" || bad "--resume alone with --log: exit $rc: $(cat "$tmp/err")"
-	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt 2>"$tmp/err") ||
-		bad "resume alone: $(cat "$tmp/err")"
+	# --thr: getopt's abbreviation of --threads, taken beside --resume alone as getopt takes it
+	(cd "$tmp/elsewhere" && $EMU "$build_abs/nst" --resume ../alone/rel.png.ckpt --thr 2 2>"$tmp/err") ||
+		bad "resume alone (--thr 2): $(cat "$tmp/err")"
 	grep -q "^nst: resuming the command recorded with the checkpoint, in $tmp/alone: nst -c " "$tmp/err" &&
 		ok "the recalled command said: $(head -n 1 "$tmp/err")" || bad "the recalled command not said: $(cat "$tmp/err")"
 	cmp -s "$tmp/full-lbfgs.png" "$tmp/alone/rel.png" && [ ! -e "$tmp/elsewhere/rel.png" ] &&
@@ -122,6 +123,10 @@ else
 	$NST --re "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$? # --re: getopt's abbreviation of --resume
 	[ $rc -eq 1 ] && grep -q "^nst: --resume .*mistyped.ckpt: No such file or directory$" "$tmp/err" &&
 		ok "a mistyped checkpoint (--re): exit 1, $(cat "$tmp/err")" || bad "a mistyped checkpoint: exit $rc: $(cat "$tmp/err")"
+	rc=0
+	$NST "${args[@]}" -o "$tmp/twice.png" --resume "$tmp/a.ckpt" --resume "$tmp/b.ckpt" 2>"$tmp/err" || rc=$?
+	[ $rc -eq 2 ] && grep -q "^nst: --resume is given twice (.*a.ckpt, then .*b.ckpt): give it once$" "$tmp/err" &&
+		ok "--resume twice with -c: exit 2, $(cat "$tmp/err")" || bad "--resume twice with -c: exit $rc: $(cat "$tmp/err")"
 	# -qc FILE names -c: not --resume alone (whatever the parser then says of it)
 	rc=0
 	$NST -qc "$tmp/c.png" -s "$tmp/s.png" -o "$tmp/qc.png" --resume "$tmp/mistyped.ckpt" 2>"$tmp/err" || rc=$?

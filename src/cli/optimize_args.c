@@ -126,7 +126,7 @@ static int split_styles(struct cli *c, char *list) {
 	return EXIT_OK;
 }
 
-/* -c and -o name one file each: a second one is an error, not a silent replacement. */
+/* -c, -o and --resume name one file each: a second one is an error, not a silent replacement. */
 static int once(const char **slot, const char *option, const char *arg) {
 	if (*slot)
 		return cli_fail(EXIT_USAGE, "%s is given twice (%s, then %s): give it once", option, *slot, arg);
@@ -384,7 +384,10 @@ int optimize_parse_args(struct cli *c, int argc, char **argv) {
 			if (!cli_parse_int(optarg, 1, MAX_ITERATIONS, &c->checkpoint_every))
 				return cli_fail(EXIT_USAGE, "--checkpoint-every: '%s' is not a whole number >= 1", optarg);
 			break;
-		case OPT_RESUME: c->resume = optarg; break;
+		case OPT_RESUME:
+			if ((rc = once(&c->resume, "--resume", optarg)) != EXIT_OK)
+				return rc;
+			break;
 		case OPT_SCALES:
 			c->n_scales = cli_parse_int_list(optarg, c->scales, NST_MAX_SCALES, 1, MAX_SIZE);
 			if (c->n_scales < 0)

@@ -297,10 +297,17 @@ static bool content_option(const char *arg) {
 	return !strcmp(arg, "--content") || !strncmp(arg, "--content=", strlen("--content="));
 }
 
+/* Whether arg is one of names: a short one as it is, a long one as getopt takes it too (a prefix
+ * of at least "--x", which getopt refuses later if another option shares it), with "=value" when
+ * with_value. */
 static bool listed(const char *arg, const char *const *names, size_t n, bool with_value) {
+	const size_t len = strcspn(arg, "="); /* the option's name as given */
+	if (arg[len] == '=' && !with_value)
+		return false;
 	for (size_t k = 0; k < n; k++) {
-		const size_t len = strlen(names[k]);
-		if (!strncmp(arg, names[k], len) && (arg[len] == '\0' || (with_value && arg[len] == '=')))
+		const bool is_long = !strncmp(names[k], "--", 2);
+		if (is_long ? len >= strlen("--x") && len <= strlen(names[k]) && !strncmp(arg, names[k], len)
+		            : len == strlen(names[k]) && !strncmp(arg, names[k], len))
 			return true;
 	}
 	return false;
