@@ -44,10 +44,13 @@
 #define GRID_SUB 3                          /* a sub-kernel's side */
 #define GRID_IN (GRID_OUT + GRID_SUB - 1)   /* an input tile's side, 5 */
 #define GRID_XI (GRID_IN * GRID_IN)         /* transform positions, 25 */
-/* Output tiles per strip (60 pixels): a strip's transformed input at 16 channels and q = 3,
- * 25 x (22 x 3 + 15) x 16 floats = 128 KiB, stays in L2 with its band and products (160 KiB in
- * all, below the arbitrary-style network's other layers' 226 KiB, so that its plan keeps its size). */
-#define STRIP_TILES 20
+/* A strip's transformed input and products (V' and M, 25 planes each) in at most this, so that
+ * they stay in L2 with its band, and a thread's scratch stays below the im2col blocks' (the
+ * networks' plans do not grow): its output tiles follow from the channels (grid_layout), from
+ * 9 (32 -> 3) to 25 (16 -> 3) and MAX_STRIP_TILES (3 -> 16, 3 -> 32). */
+#define STRIP_BYTES (160u * 1024u)
+#define MIN_STRIP_TILES 4
+#define MAX_STRIP_TILES 32
 /* Output tile rows per band: the band's first q - 1 input tile rows are transformed again by the
  * band above, (q - 1) / 16 more input transforms for 4 bands per 64 tile rows to share out. */
 #define BAND_TILE_ROWS 16
@@ -99,21 +102,27 @@ size_t nst_conv_grid_staging_floats(const struct nst_conv_shape *shape) {
 
 /* A thread's scratch, measured and placed by the same code: offsets (floats) and plane strides. */
 struct grid_layout {
+	size_t tiles;        /* output tile columns of a strip, at most */
 	size_t columns;      /* input tile columns of a strip: its tiles and the q - 1 to their right */
 	size_t pixels;       /* a band row's pixels: 3 per column and the last tile's 2 more */
 	size_t rows;         /* band [5][pixels][cin], or (few cin) phases [5][3][columns + 1][cin] */
 	size_t v, v_plane;   /* V' [25][columns q + band rows - 1][cin], skewed (+ PLANE_SKEW per plane) */
 	size_t flat, flat_plane; /* few cin: one tile row's transforms [25][columns][cin] */
-	size_t m, m_plane;   /* M [25][STRIP_TILES][cout] */
-	size_t y, y_plane;   /* few cout: one tile row's outputs [3][3][STRIP_TILES][cout] */
-	size_t bias;         /* few cout: the bias repeated per tile [STRIP_TILES][cout] */
+	size_t m, m_plane;   /* M [25][tiles][cout] */
+	size_t y, y_plane;   /* few cout: one tile row's outputs [3][3][tiles][cout] */
+	size_t bias;         /* few cout: the bias repeated per tile [tiles][cout] */
 	size_t total;
 };
 
 static struct grid_layout grid_layout(const struct nst_conv_shape *shape) {
 	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
 	struct grid_layout l = {0};
-	l.columns = STRIP_TILES + q - 1;
+	/* 25 (V' + M) floats <= STRIP_BYTES: (columns q + BAND_TILE_ROWS - 1) cin + tiles cout per plane */
+	const size_t plane_floats = STRIP_BYTES / (GRID_XI * sizeof(float));
+	const size_t fixed = ((q - 1) * q + BAND_TILE_ROWS - 1) * cin, per_tile = q * cin + cout;
+	l.tiles = plane_floats > fixed ? (plane_floats - fixed) / per_tile : 0;
+	l.tiles = l.tiles < MIN_STRIP_TILES ? MIN_STRIP_TILES : l.tiles > MAX_STRIP_TILES ? MAX_STRIP_TILES : l.tiles;
+	l.columns = l.tiles + q - 1;
 	l.pixels = GRID_OUT * l.columns + (GRID_IN - GRID_OUT);
 	const size_t band = GRID_IN * l.pixels * cin, phases = GRID_IN * GRID_OUT * (l.columns + 1) * cin;
 	l.rows = 0;
@@ -123,11 +132,11 @@ static struct grid_layout grid_layout(const struct nst_conv_shape *shape) {
 	l.flat = l.v + GRID_XI * l.v_plane;
 	l.flat_plane = cin < FEW_CHANNELS ? l.columns * cin + PLANE_SKEW : 0;
 	l.m = l.flat + GRID_XI * l.flat_plane;
-	l.m_plane = STRIP_TILES * cout + PLANE_SKEW;
+	l.m_plane = l.tiles * cout + PLANE_SKEW;
 	l.y = l.m + GRID_XI * l.m_plane;
-	l.y_plane = cout < FEW_CHANNELS ? STRIP_TILES * cout + PLANE_SKEW : 0;
+	l.y_plane = cout < FEW_CHANNELS ? l.tiles * cout + PLANE_SKEW : 0;
 	l.bias = l.y + GRID_OUT * GRID_OUT * l.y_plane;
-	l.total = l.bias + (cout < FEW_CHANNELS ? STRIP_TILES * cout : 0);
+	l.total = l.bias + (cout < FEW_CHANNELS ? l.tiles * cout : 0);
 	return l;
 }
 
@@ -180,11 +189,11 @@ struct grid_task {
 	int oh, ow;                         /* output size: h + 2 pad - k + 1, w + 2 pad - k + 1 */
 	int q;                              /* sub-kernels per side */
 	size_t tiles_y, tiles_x;
-	size_t strip_tiles, strips;         /* tile columns per strip (at most STRIP_TILES) */
+	size_t strip_tiles, strips;         /* tile columns per strip (at most layout.tiles) */
 	size_t band_rows, bands;            /* tile rows per band */
 	size_t per_xi;
 	const float *in;                    /* [h][w][cin] */
-	const float *packed;                /* [q][25] packed U, then bias [cout] */
+	const float *packed;                /* [25] packed U (per_xi floats each), then bias [cout] */
 	float *out;                         /* [oh][ow][cout] */
 	struct nst_f32_minmax_params clamp;
 };
@@ -370,7 +379,7 @@ void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shap
 		.clamp = {epilogue ? epilogue->min : -INFINITY, epilogue ? epilogue->max : INFINITY},
 	};
 	/* Strips and bands of even sizes, so that the threads' items weigh alike. */
-	t.strips = ceil_div(t.tiles_x, STRIP_TILES);
+	t.strips = ceil_div(t.tiles_x, t.layout.tiles);
 	t.strip_tiles = ceil_div(t.tiles_x, t.strips);
 	t.strips = ceil_div(t.tiles_x, t.strip_tiles);
 	t.bands = ceil_div(t.tiles_y, BAND_TILE_ROWS);

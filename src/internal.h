@@ -303,8 +303,9 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
                          const struct nst_conv_epilogue *epilogue);
 
 /* A k x k stride-1 convolution with k a multiple of 3 (k > 3), padding below k (zeros or
- * reflection, which needs the padding below the picture's sides) as a grid of 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles
- * (src/conv_winograd_grid.c): float32 kernels only.  Its weights: nst_conv_grid_pack from HWIO and
+ * reflection, PyTorch's, folded again on sides narrower than the padding as nst_reflect_index
+ * does), as a grid of 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles (src/conv_winograd_grid.c):
+ * float32 kernels only.  Its weights: nst_conv_grid_pack from HWIO and
  * the bias (NULL: zeros), with nst_conv_grid_staging_floats of staging.  The epilogue's clamp only
  * (no addend, no masks). */
 bool nst_conv_grid_applies(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape);

@@ -29,9 +29,10 @@
  *
  * Convolutions: the residual and modulated blocks' 3x3 64 -> 64 (two thirds of a photo's
  * multiplies) by Winograd's F(4x4, 3x3) (F(2x2) with float16 GEMMs, as the trained networks);
- * the other dense ones on the engine's im2col GEMM (nst_conv2d: 9x9 on three channels, 1x1
- * without im2col, the last 9x9 on the small-N kernels); the grouped ones direct
- * (nst_conv2d_grouped, src/conv_grouped.c), the bilinear upsampling inside them.
+ * the 9x9 layers (3 -> 16, 16 -> 3) as 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles
+ * (nst_conv2d_grid, float32 in every precision), the 1x1 ones on the engine's GEMM without im2col
+ * (nst_conv2d; dec3.8 in place); the grouped ones direct (nst_conv2d_grouped,
+ * src/conv_grouped.c), the bilinear upsampling inside them.
  *
  * Memory.  One layout function places everything in the arena (nst_arbitrary_plan measures with
  * it, nst_arbitrary_init places with it).  The activations live in two regions, A of 12 floats

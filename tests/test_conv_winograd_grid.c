@@ -2,8 +2,9 @@
  * The k x k convolution on Winograd F(3x3, 3x3) tiles of 3x3 sub-kernels (src/conv_winograd_grid.c),
  * against a naive convolution written here in double precision: k = 9 (the arbitrary-style
  * network's first and last layers) and k = 6; zero and reflection padding; with a ReLU and without
- * (the bias alone); sizes around the tiles (3), the strips (32 tiles, 96 pixels) and the bands (16
- * tile rows, 48 pixels), 1 pixel with zero padding; channels 3 -> 16 and 16 -> 3 (the network's,
+ * (the bias alone); sizes around the tiles (3), the strips (their tiles follow from the channels:
+ * 32 at 3 -> 16, 25 at 16 -> 3, 9 at 32 -> 3) and the bands (16 tile rows, 48 pixels), full ones
+ * included, 1 pixel with zero padding; channels 3 -> 16 and 16 -> 3 (the network's,
  * the second on the small-N kernels) and ragged counts; on the scalar GEMM kernel and every SIMD
  * kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs are pre-filled with NaN
  * and guarded; scratch and packing are sized by the operator's own functions and guarded.  And
@@ -124,6 +125,8 @@ int main(void) {
 	        {1, 1, 9, 3, 16, false},   {2, 5, 9, 16, 3, false},   {5, 5, 9, 3, 16, true},   {7, 11, 9, 16, 3, true},
 	        {13, 8, 9, 5, 7, true},    {6, 9, 6, 4, 9, false},    {10, 14, 6, 3, 2, true},  {9, 9, 9, 1, 1, true},
 	        {50, 100, 9, 3, 16, true}, {52, 98, 9, 16, 3, false}, {49, 97, 9, 3, 20, true}, {8, 200, 9, 16, 3, true},
+	        /* full strips and bands: the layout's largest offsets */
+	        {48, 96, 9, 3, 16, true},  {96, 75, 9, 16, 3, false}, {48, 54, 9, 32, 3, true},  {97, 27, 9, 32, 5, false},
 	};
 	double worst = 0.0;
 	for (int k = 0; k < n_engines; k++)
