@@ -92,7 +92,8 @@ else
 	kill -INT $pid 2>/dev/null
 	wait $pid
 	rc=$?
-	[ $rc -eq 130 ] && grep -q "continue with: nst --resume $tmp/alone/rel.png.ckpt)" "$tmp/err" &&
+	# (the files named from the user's folder, not relative to the recorded one)
+	[ $rc -eq 130 ] && grep -q "wrote $tmp/alone/rel.png and the checkpoint $tmp/alone/rel.png.ckpt (continue with: nst --resume $tmp/alone/rel.png.ckpt)" "$tmp/err" &&
 		[ "$(recorded)" = "$first_record" ] &&
 		ok "resumed alone and interrupted again: the checkpoint named for the user's shell, the same command recorded" ||
 		bad "resumed alone and interrupted again: exit $rc, '$(recorded)' (was '$first_record'): $(cat "$tmp/err")"

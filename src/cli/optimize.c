@@ -698,13 +698,21 @@ struct ending {
 	int step;                    /* the optimizer's steps (iterations) when it ended */
 };
 
-/* How the user's shell names the checkpoint in "nst --resume ...": quoted where it needs, and
- * absolute after a recall (which runs in the recorded folder, not the user's). */
+/* A file the run names, as the user sees it: after a recall (which runs in the recorded folder,
+ * not the user's) a relative name is given from that folder. */
+#define SEEN_PATH_BYTES (2 * CLI_PATH_BYTES)
+static const char *as_seen(const struct cli *c, const char *path, char *buf) {
+	if (!c->recalled_folder || path[0] == '/' || !strcmp(path, "-"))
+		return path;
+	snprintf(buf, SEEN_PATH_BYTES, "%s/%s", c->recalled_folder, path);
+	return buf;
+}
+
+/* How the user's shell names the checkpoint in "nst --resume ...": as_seen, quoted where it needs. */
 #define SHELL_PATH_BYTES (4 * CLI_PATH_BYTES) /* quoting a path at most quadruples it */
 static const char *checkpoint_for_shell(const struct cli *c, char *buf) {
-	char path[2 * CLI_PATH_BYTES];
-	snprintf(path, sizeof path, "%s%s%s", c->recalled_folder && c->checkpoint[0] != '/' ? c->recalled_folder : "",
-	         c->recalled_folder && c->checkpoint[0] != '/' ? "/" : "", c->checkpoint);
+	char seen[SEEN_PATH_BYTES];
+	const char *path = as_seen(c, c->checkpoint, seen);
 	if (cli_quote(path, buf, SHELL_PATH_BYTES) != buf)
 		snprintf(buf, SHELL_PATH_BYTES, "%s", path);
 	return buf;
@@ -712,6 +720,8 @@ static const char *checkpoint_for_shell(const struct cli *c, char *buf) {
 
 static int report_end(const struct cli *c, const struct ending *e) {
 	char stopped[160] = "", at_scale[48] = "", at_tile[48] = "", shell[SHELL_PATH_BYTES];
+	char seen_output[SEEN_PATH_BYTES], seen_checkpoint[SEEN_PATH_BYTES];
+	const char *output = as_seen(c, c->output, seen_output), *checkpoint = as_seen(c, c->checkpoint, seen_checkpoint);
 	if (e->n_scales > 1)
 		snprintf(at_scale, sizeof at_scale, "scale %d of %d, ", e->scale + 1, e->n_scales);
 	if (e->sweep >= 0)
@@ -722,28 +732,28 @@ static int report_end(const struct cli *c, const struct ending *e) {
 		         e->rows - 1);
 	if (e->wst != NST_OK && e->checkpoint && e->checkpoint_st == NST_OK)
 		return cli_fail(EXIT_FAILURE_RUN, "%s%s; wrote the checkpoint %s (continue with nst --resume %s once %s can be written)",
-		                stopped, e->diag.message, c->checkpoint, checkpoint_for_shell(c, shell), c->output);
+		                stopped, e->diag.message, checkpoint, checkpoint_for_shell(c, shell), output);
 	if (e->wst != NST_OK)
 		return cli_fail(cli_exit_code(e->wst), "%s%s%s%s", stopped, e->diag.message,
 		                e->checkpoint ? "; nor the checkpoint: " : "", e->checkpoint ? e->checkpoint_diag.message : "");
 	if (e->sheet_st != NST_OK)
-		return cli_fail(cli_exit_code(e->sheet_st), "wrote %s, but not the sheet: %s", c->output, e->sheet_diag.message);
+		return cli_fail(cli_exit_code(e->sheet_st), "wrote %s, but not the sheet: %s", output, e->sheet_diag.message);
 	if (e->st == NST_ERR_NUMERIC && e->sweep >= 0)
 		return cli_fail(EXIT_NUMERIC,
 		                "the loss stopped being finite in tile %d of sweep %d (try a smaller --lr); wrote the picture "
-		                "with that tile's last finite state to %s", e->tile + 1, e->sweep + 1, c->output);
+		                "with that tile's last finite state to %s", e->tile + 1, e->sweep + 1, output);
 	if (e->st == NST_ERR_NUMERIC)
 		return cli_fail(EXIT_NUMERIC,
 		                "the loss stopped being finite at iteration %d (try a smaller --lr); wrote the last good "
-		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, c->output);
+		                "picture (iteration %d) to %s", e->rows - 1, e->good_row, output);
 	if (e->st == NST_ERR_INTERRUPTED && !c->checkpoint)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s; no checkpoint: -o is %s (--checkpoint FILE keeps one to resume from)",
-		                stopped, c->output, c->out.stdio ? "standard output" : "a device");
+		                stopped, output, c->out.stdio ? "standard output" : "a device");
 	if (e->st == NST_ERR_INTERRUPTED && e->checkpoint_st != NST_OK)
-		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, c->output, e->checkpoint_diag.message);
+		return cli_fail(EXIT_FAILURE_RUN, "%swrote %s; %s", stopped, output, e->checkpoint_diag.message);
 	if (e->st == NST_ERR_INTERRUPTED)
 		return cli_fail(EXIT_INTERRUPTED, "%swrote %s and the checkpoint %s (continue with: nst --resume %s%s)", stopped,
-		                c->output, c->checkpoint, checkpoint_for_shell(c, shell), e->sweep >= 0 ? ": the tile starts over" : "");
+		                output, checkpoint, checkpoint_for_shell(c, shell), e->sweep >= 0 ? ": the tile starts over" : "");
 	return EXIT_OK;
 }
 
@@ -875,10 +885,11 @@ static int run_plan(const struct cli *c, struct nst_weights **weights, const str
 		goto done;
 	}
 	bool finished_checkpoint = false;
+	char seen[SEEN_PATH_BYTES];
 	if ((rc = write_result(c, &scales, &arena, plan, pic, result, st, state.step, &finished_checkpoint)) == EXIT_OK &&
 	    !c->quiet)
 		fprintf(stderr, "nst: wrote %s; peak RSS %.1f MiB (plan %.1f MiB, the process before the arena %.1f MiB)\n",
-		        c->output, cli_mib(cli_rss_peak()), cli_mib(plan->total_bytes), cli_mib(baseline));
+		        as_seen(c, c->output, seen), cli_mib(cli_rss_peak()), cli_mib(plan->total_bytes), cli_mib(baseline));
 	if (rc == EXIT_OK && st == NST_OK) {
 		remove_finished_checkpoint(c);
 		if (finished_checkpoint)
