@@ -387,13 +387,15 @@ uint32_t nst_checkpoint_trailer(const uint8_t *trailer) {
 enum nst_status nst_checkpoint_verify_rest(FILE *f, const char *path, long long file_bytes, size_t done, uint32_t crc,
                                            struct nst_diag *diag) {
 	uint8_t chunk[CHECKPOINT_READ_BYTES];
+	struct nst_crc32_tables tables; /* made once for the whole file: the chunks are small */
+	nst_crc32_tables_make(&tables);
 	size_t left = (uint64_t)file_bytes >= done + NST_CHECKPOINT_CRC_BYTES
 	                  ? (size_t)file_bytes - done - NST_CHECKPOINT_CRC_BYTES : 0;
 	bool complete = left > 0;
 	while (complete && left > 0) {
 		const size_t n = left < sizeof chunk ? left : sizeof chunk;
 		complete = fread(chunk, 1, n, f) == n;
-		crc = crc_value(crc, chunk, n);
+		crc = nst_crc32_sliced(&tables, crc, chunk, n);
 		left -= n;
 	}
 	uint8_t trailer[NST_CHECKPOINT_CRC_BYTES];

@@ -86,6 +86,15 @@ void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum 
 
 /* CRC-32 (zlib polynomial); crc starts at 0 and chains. */
 uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
+/* The same CRC by slicing-by-8 over tables made once (t[k][b]: the CRC register of byte b followed
+ * by k zero bytes; 8 KiB), for data that comes in chunks (a file read piece by piece). */
+#define NST_CRC32_SLICES 8
+#define NST_CRC32_BYTE_VALUES 256
+struct nst_crc32_tables {
+	uint32_t t[NST_CRC32_SLICES][NST_CRC32_BYTE_VALUES];
+};
+void nst_crc32_tables_make(struct nst_crc32_tables *t);
+uint32_t nst_crc32_sliced(const struct nst_crc32_tables *t, uint32_t crc, const void *data, size_t bytes);
 
 /* ---------------------------------------------------------------------------------------------
  * Convolution by im2col + GEMM (src/conv_im2col.c); the engine is src/engine.h
