@@ -157,71 +157,86 @@ static void test_naive_gradient(const struct wcase *c, struct nst_rng *r) {
 	free(g);
 }
 
-/* A random layer's input [h][w][cin] (and its double copy), HWIO weights and bias, in [-1, 1). */
+/* A random layer, made once per case and checked on every engine and tile: its input [h][w][cin]
+ * (and a double copy), HWIO weights and bias in [-1, 1); the naive convolution [h][w][cout] and
+ * the sums of its terms' magnitudes; the scaled kernel's per-channel scale and diagonal and an
+ * addend [h][w][cout] (test_scaled's, cin == cout). */
 struct layer_data {
-	float *in, *hwio, *bias;
-	double *ind;
+	const struct wcase *c;
+	size_t n_in, n_out;
+	float *in, *hwio, *bias, *scale, *diagonal, *add;
+	double *ind, *conv, *conv_abs;
 };
 
 static struct layer_data random_layer(const struct wcase *c, struct nst_rng *r) {
 	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
-	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
-	struct layer_data d = {galloc(n_in), galloc(n_w), galloc((size_t)c->cout), xmalloc(n_in * sizeof(double))};
+	const size_t n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout, cout = (size_t)c->cout;
+	struct layer_data d = {c,           n_in,        n_out,       galloc(n_in),
+	                       galloc(n_w), galloc(cout), galloc(cout), galloc(cout),
+	                       galloc(n_out), xmalloc(n_in * sizeof(double)), xmalloc(n_out * sizeof(double)),
+	                       xmalloc(n_out * sizeof(double))};
 	fill_uniform(r, d.in, n_in, -1, 1);
 	for (size_t i = 0; i < n_in; i++)
 		d.ind[i] = d.in[i];
 	fill_uniform(r, d.hwio, n_w, -1, 1);
-	fill_uniform(r, d.bias, (size_t)c->cout, -1, 1);
+	fill_uniform(r, d.bias, cout, -1, 1);
+	fill_uniform(r, d.scale, cout, -2, 2);
+	fill_uniform(r, d.diagonal, cout, -2, 2);
+	fill_uniform(r, d.add, n_out, -1, 1);
+	for (int oy = 0; oy < c->h; oy++)
+		for (int ox = 0; ox < c->w; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				const size_t at = ((size_t)oy * (size_t)c->w + (size_t)ox) * cout + (size_t)co;
+				d.conv[at] = naive_forward(c, d.ind, d.hwio, d.bias, oy, ox, co, &d.conv_abs[at]);
+			}
 	return d;
 }
 
 static void free_layer(struct layer_data *d) {
 	free(d->in);
-	free(d->ind);
 	free(d->hwio);
 	free(d->bias);
+	free(d->scale);
+	free(d->diagonal);
+	free(d->add);
+	free(d->ind);
+	free(d->conv);
+	free(d->conv_abs);
 }
 
 /* 1. Forward, with (ReLU + mask out) and without the epilogue. */
-static void test_forward(struct test_engine *te, const struct wcase *c, enum nst_wino f, bool relu, struct nst_rng *r,
+static void test_forward(struct test_engine *te, const struct layer_data *d, enum nst_wino f, bool relu,
                          double *worst) {
+	const struct wcase *c = d->c;
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
-	const size_t n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
-	struct layer_data d = random_layer(c, r);
-	const float *in = d.in, *hwio = d.hwio, *bias = d.bias;
-	const double *ind = d.ind;
+	const size_t n_out = d->n_out;
 	float *out = galloc(n_out);
 	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f), staging_n = nst_conv_winograd_staging_floats(&shape);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
-	nst_conv_winograd_pack(gm, &shape, f, hwio, bias, staging, packed);
+	nst_conv_winograd_pack(gm, &shape, f, d->hwio, d->bias, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "forward pack overran (%s)", te->label);
 	uint8_t *mask = gbytes(nst_mask_bytes(n_out), 0xa5);
 	const struct nst_conv_epilogue ep = {0.0f, INFINITY, mask, NULL, NULL};
 	engine_scratch(te, nst_conv_winograd_scratch_floats(gm, &shape, f));
-	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, in, packed, out, relu ? &ep : NULL);
+	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, d->in, packed, out, relu ? &ep : NULL);
 	CHECK(engine_scratch_done(te), "forward: scratch overrun (%s)", te->label);
 	double err = 0.0;
 	size_t bad_mask = 0;
-	for (int oy = 0; oy < c->h; oy++)
-		for (int ox = 0; ox < c->w; ox++)
-			for (int co = 0; co < c->cout; co++) {
-				double abs_sum;
-				double want = naive_forward(c, ind, hwio, bias, oy, ox, co, &abs_sum);
-				const size_t at = ((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co;
-				const double got = out[at];
-				if (relu) {
-					want = want > 0.0 ? want : 0.0;
-					bad_mask += nst_mask_get(mask, at) != (out[at] > 0.0f);
-				}
-				note(&err, fabs(got - want) / (abs_sum + DBL_MIN));
-			}
+	for (size_t at = 0; at < n_out; at++) {
+		double want = d->conv[at];
+		if (relu) {
+			want = want > 0.0 ? want : 0.0;
+			bad_mask += nst_mask_get(mask, at) != (out[at] > 0.0f);
+		}
+		note(&err, fabs((double)out[at] - want) / (d->conv_abs[at] + DBL_MIN));
+	}
 	CHECK(err <= CONV_TOL, "forward F%d %s [%d][%d] cin %d cout %d%s (%s): error %.3g > %.3g", (int)f,
 	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, relu ? " relu" : "", te->label, err, CONV_TOL);
 	CHECK(bad_mask == 0, "forward F%d: %zu mask bits differ from the output's signs (%s)", (int)f, bad_mask, te->label);
 	CHECK(guard_ok(out, n_out) && gbytes_ok(mask, nst_mask_bytes(n_out)), "forward: wrote past the end (%s)", te->label);
 	note(worst, err);
-	free_layer(&d);
 	free(out);
 	free(packed);
 	free(staging);
@@ -230,59 +245,86 @@ static void test_forward(struct test_engine *te, const struct wcase *c, enum nst
 
 /* 1b. The kernel of scale * conv(x) + diagonal * x packed from conv's (the arbitrary-style
  * network's modulated blocks), run with a ReLU or an addend as those blocks do. */
-static void test_scaled(struct test_engine *te, const struct wcase *c, enum nst_wino f, bool relu, struct nst_rng *r,
+static void test_scaled(struct test_engine *te, const struct layer_data *d, enum nst_wino f, bool relu,
                         double *worst) {
+	const struct wcase *c = d->c;
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
-	const size_t n = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
-	struct layer_data d = random_layer(c, r);
-	const float *in = d.in, *hwio = d.hwio, *bias = d.bias;
-	const double *ind = d.ind;
-	float *out = galloc(n), *add = galloc(n), *scale = galloc((size_t)c->cout), *diagonal = galloc((size_t)c->cout);
-	fill_uniform(r, scale, (size_t)c->cout, -2, 2);
-	fill_uniform(r, diagonal, (size_t)c->cout, -2, 2);
-	fill_uniform(r, add, n, -1, 1);
+	const size_t n = d->n_in;
+	float *out = galloc(n);
 	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &shape, f);
 	const size_t staging_n = nst_conv_winograd_scaled_staging_floats(&shape, f);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
 	const size_t scratch = nst_conv_winograd_scratch_floats(gm, &shape, f);
 	const size_t scaled = nst_conv_winograd_scaled_scratch_floats(&shape);
 	engine_scratch(te, scratch > scaled ? scratch : scaled);
-	nst_conv_winograd_pack_scaled(&te->e, gm, &shape, f, hwio, bias, scale, diagonal, staging, packed);
+	nst_conv_winograd_pack_scaled(&te->e, gm, &shape, f, d->hwio, d->bias, d->scale, d->diagonal, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "scaled pack overran (%s)", te->label);
-	const struct nst_conv_epilogue ep = {relu ? 0.0f : -INFINITY, INFINITY, NULL, relu ? NULL : add, NULL};
-	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, in, packed, out, &ep);
+	const struct nst_conv_epilogue ep = {relu ? 0.0f : -INFINITY, INFINITY, NULL, relu ? NULL : d->add, NULL};
+	nst_conv2d_winograd(&te->e, &shape, f, c->h, c->w, d->in, packed, out, &ep);
 	CHECK(engine_scratch_done(te), "scaled: scratch overrun (%s)", te->label);
 	double err = 0.0;
-	for (int oy = 0; oy < c->h; oy++)
-		for (int ox = 0; ox < c->w; ox++)
-			for (int co = 0; co < c->cout; co++) {
-				double abs_sum;
-				const size_t at = ((size_t)oy * (size_t)c->w + (size_t)ox) * (size_t)c->cout + (size_t)co;
-				const double conv = naive_forward(c, ind, hwio, bias, oy, ox, co, &abs_sum);
-				double want = (double)scale[co] * conv + (double)diagonal[co] * ind[at];
-				want = relu ? (want > 0.0 ? want : 0.0) : want + (double)add[at];
-				const double mag = fabs((double)scale[co]) * abs_sum + fabs((double)diagonal[co] * ind[at]) +
-				                   (relu ? 0.0 : fabs((double)add[at]));
-				note(&err, fabs((double)out[at] - want) / (mag + DBL_MIN));
-			}
+	for (size_t at = 0; at < n; at++) {
+		const size_t co = at % (size_t)c->cout;
+		double want = (double)d->scale[co] * d->conv[at] + (double)d->diagonal[co] * d->ind[at];
+		want = relu ? (want > 0.0 ? want : 0.0) : want + (double)d->add[at];
+		const double mag = fabs((double)d->scale[co]) * d->conv_abs[at] + fabs((double)d->diagonal[co] * d->ind[at]) +
+		                   (relu ? 0.0 : fabs((double)d->add[at]));
+		note(&err, fabs((double)out[at] - want) / (mag + DBL_MIN));
+	}
 	CHECK(err <= SCALED_TOL, "scaled F%d %s [%d][%d] c %d%s (%s): error %.3g > %.3g", (int)f,
 	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, relu ? " relu" : " addend", te->label, err, SCALED_TOL);
 	CHECK(guard_ok(out, n), "scaled: wrote past the end (%s)", te->label);
 	note(worst, err);
-	free_layer(&d);
 	free(out);
-	free(add);
-	free(scale);
-	free(diagonal);
 	free(packed);
 	free(staging);
 }
 
+/* An input gradient's case, made once: the incoming gradient g [h][w][cout], weights, the
+ * epilogue's addend and incoming mask [h][w][cin], and the naive gradient with its |terms| sums. */
+struct grad_data {
+	const struct wcase *c;
+	size_t n_in, n_out;
+	float *g, *hwio, *addend;
+	uint8_t *mask_in;
+	double *want, *abs;
+};
+
+static struct grad_data random_grad(const struct wcase *c, struct nst_rng *r) {
+	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
+	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout;
+	struct grad_data d = {c,
+	                      n_in,
+	                      n_out,
+	                      galloc(n_out),
+	                      galloc(n_w),
+	                      galloc(n_in),
+	                      gbytes(nst_mask_bytes(n_in), 0),
+	                      xmalloc(n_in * sizeof(double)),
+	                      xmalloc(n_in * sizeof(double))};
+	fill_uniform(r, d.g, n_out, -1, 1);
+	fill_uniform(r, d.hwio, n_w, -1, 1);
+	fill_uniform(r, d.addend, n_in, -1, 1);
+	for (size_t i = 0; i < nst_mask_bytes(n_in); i++)
+		d.mask_in[i] = (uint8_t)nst_rng_next(r);
+	naive_backward(c, d.g, d.hwio, d.want, d.abs);
+	return d;
+}
+
+static void free_grad(struct grad_data *d) {
+	free(d->g);
+	free(d->hwio);
+	free(d->addend);
+	free(d->mask_in);
+	free(d->want);
+	free(d->abs);
+}
+
 /* 2. The input gradient: zero padding with addend + incoming mask, reflection over the padded
  * picture then folded (and the same addend and mask applied after, as the VGG pass does). */
-static void test_backward(struct test_engine *te, const struct wcase *c, enum nst_wino f, struct nst_rng *r,
-                          double *worst) {
+static void test_backward(struct test_engine *te, const struct grad_data *d, enum nst_wino f, double *worst) {
+	const struct wcase *c = d->c;
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {K, K, 1, 1, c->reflect, c->cin, c->cout};
 	struct nst_conv_shape back = nst_conv_backward_shape(&shape);
@@ -290,45 +332,30 @@ static void test_backward(struct test_engine *te, const struct wcase *c, enum ns
 		back.pad = K - 1; /* the gradient of the padded picture: the full convolution */
 	CHECK(nst_conv_winograd_applies(&back), "backward shape pad %d does not apply", back.pad);
 	const int ph = c->h + 2 * (back.pad - 1), pw = c->w + 2 * (back.pad - 1); /* what it writes */
-	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)c->h * (size_t)c->w * (size_t)c->cout;
-	const size_t n_w = (size_t)K * K * (size_t)c->cin * (size_t)c->cout, n_padded = (size_t)ph * (size_t)pw * (size_t)c->cin;
-	float *g = galloc(n_out), *hwio = galloc(n_w), *addend = galloc(n_in), *out = galloc(n_padded);
-	double *want = xmalloc(n_in * sizeof(double)), *abs = xmalloc(n_in * sizeof(double));
-	fill_uniform(r, g, n_out, -1, 1);
-	fill_uniform(r, hwio, n_w, -1, 1);
-	fill_uniform(r, addend, n_in, -1, 1);
-	uint8_t *mask_in = gbytes(nst_mask_bytes(n_in), 0);
-	for (size_t i = 0; i < nst_mask_bytes(n_in); i++)
-		mask_in[i] = (uint8_t)nst_rng_next(r);
+	const size_t n_in = d->n_in, n_padded = (size_t)ph * (size_t)pw * (size_t)c->cin;
+	float *out = galloc(n_padded);
 	const size_t packed_n = nst_conv_winograd_packed_floats(gm, &back, f), staging_n = nst_conv_winograd_staging_floats(&back);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
-	nst_conv_winograd_pack_backward(gm, &shape, f, hwio, staging, packed);
+	nst_conv_winograd_pack_backward(gm, &shape, f, d->hwio, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "backward pack overran (%s)", te->label);
 	engine_scratch(te, nst_conv_winograd_scratch_floats(gm, &back, f));
-	const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, addend, mask_in};
-	nst_conv2d_winograd(&te->e, &back, f, c->h, c->w, g, packed, out, c->reflect ? NULL : &ep);
+	const struct nst_conv_epilogue ep = {-INFINITY, INFINITY, NULL, d->addend, d->mask_in};
+	nst_conv2d_winograd(&te->e, &back, f, c->h, c->w, d->g, packed, out, c->reflect ? NULL : &ep);
 	CHECK(engine_scratch_done(te), "backward: scratch overrun (%s)", te->label);
 	CHECK(guard_ok(out, n_padded), "backward: wrote past the end (%s)", te->label);
 	if (c->reflect) {
 		nst_reflect_pad_backward(c->h, c->w, c->cin, 1, out);
-		nst_mask_apply(&te->e, n_in, mask_in, addend, out);
+		nst_mask_apply(&te->e, n_in, d->mask_in, d->addend, out);
 	}
-	naive_backward(c, g, hwio, want, abs);
 	double err = 0.0;
 	for (size_t i = 0; i < n_in; i++) {
-		const double v = nst_mask_get(mask_in, i) ? want[i] + (double)addend[i] : 0.0;
-		note(&err, fabs((double)out[i] - v) / (abs[i] + fabs((double)addend[i]) + DBL_MIN));
+		const double v = nst_mask_get(d->mask_in, i) ? d->want[i] + (double)d->addend[i] : 0.0;
+		note(&err, fabs((double)out[i] - v) / (d->abs[i] + fabs((double)d->addend[i]) + DBL_MIN));
 	}
 	CHECK(err <= CONV_TOL, "input gradient F%d %s [%d][%d] cin %d cout %d (%s): error %.3g > %.3g", (int)f,
 	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, te->label, err, CONV_TOL);
 	note(worst, err);
-	free(g);
-	free(hwio);
-	free(addend);
 	free(out);
-	free(want);
-	free(abs);
-	free(mask_in);
 	free(packed);
 	free(staging);
 }
@@ -356,20 +383,34 @@ int main(void) {
 	                                      {5, 9, 3, 3, false}, {19, 21, 64, 64, true}};
 	static const enum nst_wino fs[] = {NST_WINO_F2, NST_WINO_F4};
 	double worst_forward[2] = {0, 0}, worst_backward[2] = {0, 0}, worst_scaled[2] = {0, 0};
-	for (size_t fi = 0; fi < 2; fi++)
-		for (int k = 0; k < n_engines; k++) {
-			for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-				test_forward(&engines[k], &cases[i], fs[fi], true, &r, &worst_forward[fi]);
-				test_forward(&engines[k], &cases[i], fs[fi], false, &r, &worst_forward[fi]);
-				test_backward(&engines[k], &cases[i], fs[fi], &r, &worst_backward[fi]);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct layer_data d = random_layer(&cases[i], &r);
+		struct grad_data gd = random_grad(&cases[i], &r);
+		for (size_t fi = 0; fi < 2; fi++)
+			for (int k = 0; k < n_engines; k++) {
+				test_forward(&engines[k], &d, fs[fi], true, &worst_forward[fi]);
+				test_forward(&engines[k], &d, fs[fi], false, &worst_forward[fi]);
+				test_backward(&engines[k], &gd, fs[fi], &worst_backward[fi]);
 			}
-			for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
-				test_forward(&engines[k], &odd[i], fs[fi], false, &r, &worst_forward[fi]);
-			for (size_t i = 0; i < sizeof square / sizeof square[0]; i++) {
-				test_scaled(&engines[k], &square[i], fs[fi], true, &r, &worst_scaled[fi]);
-				test_scaled(&engines[k], &square[i], fs[fi], false, &r, &worst_scaled[fi]);
+		free_layer(&d);
+		free_grad(&gd);
+	}
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		struct layer_data d = random_layer(&odd[i], &r);
+		for (size_t fi = 0; fi < 2; fi++)
+			for (int k = 0; k < n_engines; k++)
+				test_forward(&engines[k], &d, fs[fi], false, &worst_forward[fi]);
+		free_layer(&d);
+	}
+	for (size_t i = 0; i < sizeof square / sizeof square[0]; i++) {
+		struct layer_data d = random_layer(&square[i], &r);
+		for (size_t fi = 0; fi < 2; fi++)
+			for (int k = 0; k < n_engines; k++) {
+				test_scaled(&engines[k], &d, fs[fi], true, &worst_scaled[fi]);
+				test_scaled(&engines[k], &d, fs[fi], false, &worst_scaled[fi]);
 			}
-		}
+		free_layer(&d);
+	}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (cases[i].h * cases[i].w * cases[i].cin * cases[i].cout <= 13 * 11 * 24 * 16)
 			test_naive_gradient(&cases[i], &r);

@@ -65,47 +65,74 @@ static double naive(const struct gcase *c, const double *in, const float *hwio, 
 	return v;
 }
 
-static void test_forward(struct test_engine *te, const struct gcase *c, bool relu, struct nst_rng *r, double *worst) {
+/* One case's data and its naive values, made once and checked on every engine. */
+struct gdata {
+	const struct gcase *c;
+	int oh, ow;
+	size_t n_in, n_out, n_w;
+	float *in, *hwio, *bias; /* [h][w][cin], [k][k][cin][cout], [cout] */
+	double *want, *abs_sum;  /* [oh][ow][cout]: before the ReLU, and the sums of |terms| */
+};
+
+static void gdata_make(struct gdata *d, const struct gcase *c, struct nst_rng *r) {
+	d->c = c;
+	const int pad = (c->k - 1) / 2;
+	d->oh = nst_conv_out_size(c->h, c->k, 1, pad);
+	d->ow = nst_conv_out_size(c->w, c->k, 1, pad);
+	d->n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
+	d->n_out = (size_t)d->oh * (size_t)d->ow * (size_t)c->cout;
+	d->n_w = (size_t)c->k * (size_t)c->k * (size_t)c->cin * (size_t)c->cout;
+	d->in = galloc(d->n_in);
+	d->hwio = galloc(d->n_w);
+	d->bias = galloc((size_t)c->cout);
+	d->want = xmalloc(d->n_out * sizeof(double));
+	d->abs_sum = xmalloc(d->n_out * sizeof(double));
+	double *ind = xmalloc(d->n_in * sizeof(double));
+	fill_uniform(r, d->in, d->n_in, -1, 1);
+	for (size_t i = 0; i < d->n_in; i++)
+		ind[i] = d->in[i];
+	fill_uniform(r, d->hwio, d->n_w, -1, 1);
+	fill_uniform(r, d->bias, (size_t)c->cout, -1, 1);
+	for (int oy = 0; oy < d->oh; oy++)
+		for (int ox = 0; ox < d->ow; ox++)
+			for (int co = 0; co < c->cout; co++) {
+				const size_t i = ((size_t)oy * (size_t)d->ow + (size_t)ox) * (size_t)c->cout + (size_t)co;
+				d->want[i] = naive(c, ind, d->hwio, d->bias, oy, ox, co, &d->abs_sum[i]);
+			}
+	free(ind);
+}
+
+static void gdata_free(struct gdata *d) {
+	free(d->in);
+	free(d->hwio);
+	free(d->bias);
+	free(d->want);
+	free(d->abs_sum);
+}
+
+static void test_forward(struct test_engine *te, const struct gdata *d, bool relu, double *worst) {
+	const struct gcase *c = d->c;
 	const struct nst_gemm_kernel *gm = te->e.gemm;
 	const struct nst_conv_shape shape = {c->k, c->k, 1, (c->k - 1) / 2, c->reflect, c->cin, c->cout};
 	CHECK(nst_conv_grid_applies(gm, &shape), "k %d does not apply (%s)", c->k, te->label);
-	const int oh = nst_conv_out_size(c->h, c->k, 1, shape.pad), ow = nst_conv_out_size(c->w, c->k, 1, shape.pad);
-	const size_t n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin, n_out = (size_t)oh * (size_t)ow * (size_t)c->cout;
-	const size_t n_w = (size_t)c->k * (size_t)c->k * (size_t)c->cin * (size_t)c->cout;
-	float *in = galloc(n_in), *hwio = galloc(n_w), *bias = galloc((size_t)c->cout), *out = galloc(n_out);
-	double *ind = xmalloc(n_in * sizeof(double));
-	fill_uniform(r, in, n_in, -1, 1);
-	for (size_t i = 0; i < n_in; i++)
-		ind[i] = in[i];
-	fill_uniform(r, hwio, n_w, -1, 1);
-	fill_uniform(r, bias, (size_t)c->cout, -1, 1);
+	float *out = galloc(d->n_out);
 	const size_t packed_n = nst_conv_grid_packed_floats(gm, &shape), staging_n = nst_conv_grid_staging_floats(&shape);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
-	nst_conv_grid_pack(gm, &shape, hwio, bias, staging, packed);
+	nst_conv_grid_pack(gm, &shape, d->hwio, d->bias, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "pack overran (%s)", te->label);
 	engine_scratch(te, nst_conv_grid_scratch_floats(gm, &shape));
 	const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
-	nst_conv2d_grid(&te->e, &shape, c->h, c->w, in, packed, out, relu ? &ep : NULL);
+	nst_conv2d_grid(&te->e, &shape, c->h, c->w, d->in, packed, out, relu ? &ep : NULL);
 	CHECK(engine_scratch_done(te), "scratch overrun (%s)", te->label);
-	CHECK(guard_ok(out, n_out), "wrote past the end (%s)", te->label);
+	CHECK(guard_ok(out, d->n_out), "wrote past the end (%s)", te->label);
 	double err = 0.0;
-	for (int oy = 0; oy < oh; oy++)
-		for (int ox = 0; ox < ow; ox++)
-			for (int co = 0; co < c->cout; co++) {
-				double abs_sum;
-				double want = naive(c, ind, hwio, bias, oy, ox, co, &abs_sum);
-				if (relu)
-					want = want > 0.0 ? want : 0.0;
-				const double got = out[((size_t)oy * (size_t)ow + (size_t)ox) * (size_t)c->cout + (size_t)co];
-				note(&err, isnan(got) ? INFINITY : fabs(got - want) / (abs_sum + DBL_MIN));
-			}
+	for (size_t i = 0; i < d->n_out; i++) {
+		const double want = relu && d->want[i] < 0.0 ? 0.0 : d->want[i];
+		note(&err, isnan(out[i]) ? INFINITY : fabs(out[i] - want) / (d->abs_sum[i] + DBL_MIN));
+	}
 	CHECK(err <= CONV_TOL, "k %d %s [%d][%d] cin %d cout %d%s (%s): error %.3g > %.3g", c->k,
 	      c->reflect ? "reflect" : "zero", c->h, c->w, c->cin, c->cout, relu ? " relu" : "", te->label, err, CONV_TOL);
 	note(worst, err);
-	free(in);
-	free(ind);
-	free(hwio);
-	free(bias);
 	free(out);
 	free(packed);
 	free(staging);
@@ -129,11 +156,15 @@ int main(void) {
 	        {48, 96, 9, 3, 16, true},  {96, 75, 9, 16, 3, false}, {48, 54, 9, 32, 3, true},  {97, 27, 9, 32, 5, false},
 	};
 	double worst = 0.0;
-	for (int k = 0; k < n_engines; k++)
-		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-			test_forward(&engines[k], &cases[i], true, &r, &worst);
-			test_forward(&engines[k], &cases[i], false, &r, &worst);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct gdata d;
+		gdata_make(&d, &cases[i], &r);
+		for (int k = 0; k < n_engines; k++) {
+			test_forward(&engines[k], &d, true, &worst);
+			test_forward(&engines[k], &d, false, &worst);
 		}
+		gdata_free(&d);
+	}
 
 	/* What it takes: k a multiple of 3 above 3, stride 1, float32 kernels. */
 	const struct nst_gemm_kernel *scalar = nst_gemm_kernel_scalar();

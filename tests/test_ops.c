@@ -217,7 +217,9 @@ static const struct style_case *style_cases(size_t *count) {
 	return cases;
 }
 
-/* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR). */
+/* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR); 450
+ * pixels of 128 channels: three Gram chunks of 192 (the last ragged, two parts on two threads),
+ * eight gradient blocks of 64 (the last ragged). */
 struct tap_case {
 	size_t n;
 	int cs, ct;
@@ -225,7 +227,7 @@ struct tap_case {
 
 static const struct tap_case *tap_cases(size_t *count) {
 	static const struct tap_case cases[] = {
-		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {1000, 32, 128}, {129, 17, 9}, {50, 6, 3},
+		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {450, 32, 128}, {129, 17, 9}, {50, 6, 3},
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
