@@ -117,7 +117,8 @@ static void run_slot(void *context, size_t slot) {
  * distilled network runs about 60 regions with serial work between them; with more runnable threads
  * than CPUs (a shared machine) the spinning worker takes the CPU from the calling thread, which has
  * that serial work to do: measured at 2 threads on 2 loaded CPUs, 2.4x the wall time of sleeping
- * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region. */
+ * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region;
+ * inside a burst (nst_parallel_burst_begin) the workers spin. */
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context) {
 	struct parallel_task t; /* own[] initialized for the slots used only */
 	t.fn = fn;
@@ -128,9 +129,24 @@ void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn
 		t.own[s].end = items * (s + 1) / t.slots;
 	}
 	if (t.slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, PTHREADPOOL_FLAG_YIELD_WORKERS);
+		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, engine->burst ? 0 : PTHREADPOOL_FLAG_YIELD_WORKERS);
 	else
 		run_slot(&t, 0);
+}
+
+void nst_parallel_burst_begin(struct nst_engine *engine) { engine->burst = true; }
+
+static void park(void *context, size_t item) {
+	(void)context;
+	(void)item;
+}
+
+void nst_parallel_burst_end(struct nst_engine *engine) {
+	engine->burst = false;
+	/* one item per thread, so that every worker takes the command (and its flag: sleep after) */
+	if (engine->pool && engine->threads > 1)
+		pthreadpool_parallelize_1d(engine->pool, park, NULL, pthreadpool_get_threads_count(engine->pool),
+		                           PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
 struct rows_task {

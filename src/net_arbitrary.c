@@ -609,6 +609,7 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the paintings' blend weights add up to 0");
 	struct style_state sum;
 	memset(&sum, 0, sizeof sum);
+	nst_parallel_burst_begin(&s->engine);
 	for (int i = 0; i < n; i++) {
 		const struct nst_image *p = &paintings[i];
 		const float share = (float)((blend ? blend[i] : 1.0f) / total);
@@ -633,6 +634,7 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 	}
 	s->style = sum;
 	fold_modulations(s);
+	nst_parallel_burst_end(&s->engine);
 	s->style_set = true;
 	return NST_OK;
 }
@@ -691,14 +693,17 @@ static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int 
                                 float alpha, float strength, uint8_t *bytes, float *floats) {
 	enum nst_status st =
 		check_run(s, width, height, rgb_in, bytes ? (const void *)bytes : (const void *)floats, alpha, strength);
-	if (st == NST_OK)
-		st = forward(s, width, height, rgb_in, alpha);
 	if (st != NST_OK)
 		return st;
-	struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->a,
-	                         .bytes = bytes, .floats = floats, .strength = strength};
-	nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
-	return NST_OK;
+	nst_parallel_burst_begin(&s->engine);
+	st = forward(s, width, height, rgb_in, alpha);
+	if (st == NST_OK) {
+		struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->a,
+		                         .bytes = bytes, .floats = floats, .strength = strength};
+		nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
+	}
+	nst_parallel_burst_end(&s->engine);
+	return st;
 }
 
 enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,

@@ -683,8 +683,10 @@ enum nst_status nst_fast_run(struct nst_fast_session *s, int width, int height, 
 		return st;
 	if (!(strength >= 0.0f && strength <= 1.0f))
 		return NST_ERR_INVALID_ARGUMENT;
+	nst_parallel_burst_begin(&s->engine);
 	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
 	nst_fast_output(&s->engine, width, height, y, nst_fast_padded(width), rgb_in, strength, rgb_out);
+	nst_parallel_burst_end(&s->engine);
 	return NST_OK;
 }
 
@@ -693,7 +695,9 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *s, int width, int heig
 	const enum nst_status st = check_picture(s, width, height, rgb_in, out);
 	if (st != NST_OK)
 		return st;
+	nst_parallel_burst_begin(&s->engine);
 	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
+	nst_parallel_burst_end(&s->engine);
 	nst_fast_output_raw(width, height, y, nst_fast_padded(width), out);
 	return NST_OK;
 }

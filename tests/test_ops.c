@@ -1498,6 +1498,7 @@ int main(void) {
 	for (size_t k = 0; k < n_kernels; k++)
 		for (int t = k < 2 ? 0 : 1; t < 2; t++) {
 			struct test_engine *te = &engines[n_engines++];
+			memset(te, 0, sizeof *te);
 			te->e.gemm = kernels[k];
 			te->e.threads = pool && t == 1 ? 2 : 1; /* without a pool the "2-thread" engines run on 1 */
 			te->e.pool = t == 0 ? NULL : pool;
