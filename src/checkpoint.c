@@ -393,9 +393,9 @@ enum nst_status nst_checkpoint_verify_rest(FILE *f, const char *path, long long 
 	                  ? (size_t)file_bytes - done - NST_CHECKPOINT_CRC_BYTES : 0;
 	bool complete = left > 0;
 	while (complete && left > 0) {
-		const size_t n = left < sizeof chunk ? left : sizeof chunk;
-		complete = fread(chunk, 1, n, f) == n;
-		crc = nst_crc32_sliced(&tables, crc, chunk, n);
+		const size_t n = left < sizeof chunk ? left : sizeof chunk, got = fread(chunk, 1, n, f);
+		complete = got == n;
+		crc = nst_crc32_sliced(&tables, crc, chunk, got);
 		left -= n;
 	}
 	uint8_t trailer[NST_CHECKPOINT_CRC_BYTES];

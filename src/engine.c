@@ -119,6 +119,11 @@ static void run_slot(void *context, size_t slot) {
  * that serial work to do: measured at 2 threads on 2 loaded CPUs, 2.4x the wall time of sleeping
  * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region;
  * inside a burst (nst_parallel_burst_begin) the workers spin. */
+static uint32_t region_flags(const struct nst_engine *engine) {
+	const uint32_t flags = PTHREADPOOL_FLAG_YIELD_WORKERS;
+	return engine->burst ? flags & ~(uint32_t)PTHREADPOOL_FLAG_YIELD_WORKERS : flags;
+}
+
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context) {
 	struct parallel_task t; /* own[] initialized for the slots used only */
 	t.fn = fn;
@@ -129,12 +134,15 @@ void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn
 		t.own[s].end = items * (s + 1) / t.slots;
 	}
 	if (t.slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, engine->burst ? 0 : PTHREADPOOL_FLAG_YIELD_WORKERS);
+		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, region_flags(engine));
 	else
 		run_slot(&t, 0);
 }
 
-void nst_parallel_burst_begin(struct nst_engine *engine) { engine->burst = true; }
+void nst_parallel_burst_begin(struct nst_engine *engine) {
+	assert(!engine->burst); /* not nested: the inner end would end the outer burst */
+	engine->burst = true;
+}
 
 static void park(void *context, size_t item) {
 	(void)context;
@@ -143,7 +151,8 @@ static void park(void *context, size_t item) {
 
 void nst_parallel_burst_end(struct nst_engine *engine) {
 	engine->burst = false;
-	/* one item per thread, so that every worker takes the command (and its flag: sleep after) */
+	/* a region of more than one item is signalled to every worker (fewer run inline on the
+	 * caller): each takes the command and its flag, sleep after it */
 	if (engine->pool && engine->threads > 1)
 		pthreadpool_parallelize_1d(engine->pool, park, NULL, pthreadpool_get_threads_count(engine->pool),
 		                           PTHREADPOOL_FLAG_YIELD_WORKERS);

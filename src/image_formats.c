@@ -20,7 +20,6 @@ static uint32_t be32(const uint8_t *p) {
 }
 static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | (uint32_t)p[1]; }
 static uint32_t le16(const uint8_t *p) { return (uint32_t)p[1] << 8 | (uint32_t)p[0]; }
-static uint32_t le32(const uint8_t *p) { return le16(p + 2) << 16 | le16(p); }
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -172,7 +171,7 @@ static int tiff_orientation(const uint8_t *tiff, size_t size) {
 	const bool little = tiff[0] == 'I' && tiff[1] == 'I';
 	if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
 	uint32_t (*u16)(const uint8_t *) = little ? le16 : be16;
-	uint32_t (*u32)(const uint8_t *) = little ? le32 : be32;
+	uint32_t (*u32)(const uint8_t *) = little ? nst_le32 : be32;
 	if (u16(tiff + 2) != TIFF_MAGIC) return 1;
 	const size_t ifd = u32(tiff + 4);
 	if (ifd < TIFF_HEADER_BYTES || ifd > size - 2) return 1;
@@ -316,11 +315,11 @@ static enum nst_status bmp_check(const char *name, const uint8_t *bytes, size_t 
                                  size_t *need, struct nst_diag *diag) {
 	*need = (size_t)width * (size_t)height * 3;
 	if (size < BMP_FILE_HEADER + 4) return NST_OK;
-	const uint32_t offset = le32(bytes + 10), header = le32(bytes + 14);
+	const uint32_t offset = nst_le32(bytes + 10), header = nst_le32(bytes + 14);
 	const size_t bpp_at = BMP_FILE_HEADER + (header == BMP_CORE_HEADER ? 10 : 14);
 	if (size < bpp_at + 6) return NST_OK;
 	const uint32_t bpp = le16(bytes + bpp_at);
-	const uint32_t compression = header == BMP_CORE_HEADER ? BMP_RGB : le32(bytes + bpp_at + 2);
+	const uint32_t compression = header == BMP_CORE_HEADER ? BMP_RGB : nst_le32(bytes + bpp_at + 2);
 	if (bpp == 0 || bpp > BMP_BITS_ALIGN || (compression != BMP_RGB && compression != BMP_BITFIELDS)) return NST_OK;
 	const uint64_t bits = (uint64_t)width * bpp;
 	const uint64_t stride = (bits + BMP_BITS_ALIGN - 1) / BMP_BITS_ALIGN * 4;

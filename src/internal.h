@@ -84,7 +84,12 @@ enum nst_weights_vector { NST_VECTOR_BIAS = 0, NST_VECTOR_GAMMA = 1, NST_VECTOR_
  * without instance norm, gamma reads as 1 and beta as 0. */
 void nst_weights_read_vector(const struct nst_weights *weights, int layer, enum nst_weights_vector which, float *dst);
 
-/* CRC-32 (zlib polynomial); crc starts at 0 and chains. */
+/* The 32-bit little-endian number at p (any alignment, any host). */
+static inline uint32_t nst_le32(const uint8_t *p) {
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* CRC-32 (zlib polynomial, src/crc32.c); crc starts at 0 and chains. */
 uint32_t nst_crc32(uint32_t crc, const void *data, size_t bytes);
 /* The same CRC by slicing-by-8 over tables made once (t[k][b]: the CRC register of byte b followed
  * by k zero bytes; 8 KiB), for data that comes in chunks (a file read piece by piece). */

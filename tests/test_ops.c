@@ -219,7 +219,7 @@ static const struct style_case *style_cases(size_t *count) {
 
 /* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR); 450
  * pixels of 128 channels: three Gram chunks of 192 (the last ragged, two parts on two threads),
- * eight gradient blocks of 64 (the last ragged). */
+ * eight gradient blocks of 60 or 64 rows (MR 6 or 8; the last ragged). */
 struct tap_case {
 	size_t n;
 	int cs, ct;

@@ -145,7 +145,8 @@ static void test_f16(void) {
 
 #define CRC_LONG_BYTES 300001u  /* past the slicing threshold, and not a multiple of 8 */
 #define CRC_PIECE_BYTES 1000u   /* below it: the byte-at-a-time path */
-#define CRC_PIECE_PRIME 7919u   /* ragged pieces: lengths from (offset x a prime) modulo a bound */
+#define CRC_PIECE_PRIME 7919u   /* ragged pieces: lengths 1 .. 16, then (piece number x a prime) modulo a bound */
+#define CRC_PIECE_MAX_BYTES 3000u
 
 static void test_crc(void) {
 	CHECK(nst_crc32(0, "123456789", 9) == 0xCBF43926u, "crc32(\"123456789\") = 0x%08x", nst_crc32(0, "123456789", 9));
@@ -168,18 +169,21 @@ static void test_crc(void) {
 	CHECK(whole == pieces, "long-buffer crc 0x%08x differs from the byte-wise one 0x%08x", whole, pieces);
 	/* unaligned start */
 	CHECK(nst_crc32(nst_crc32(0, buf, 3), buf + 3, CRC_LONG_BYTES - 3) == whole, "crc from an unaligned start differs");
-	/* the sliced CRC over tables made once, in pieces of every length below a slice and ragged
-	 * ones above (a checkpoint's file read in chunks) */
+	/* the sliced CRC over tables made once, in pieces of every length up to two slices, then ragged
+	 * ones of every length modulo a slice (a checkpoint's file read in chunks) */
 	struct nst_crc32_tables tables;
 	nst_crc32_tables_make(&tables);
 	CHECK(nst_crc32_sliced(&tables, 0, "123456789", 9) == 0xCBF43926u, "sliced crc32(\"123456789\")");
 	uint32_t sliced = 0;
-	for (size_t at = 0, piece = 0; at < CRC_LONG_BYTES; at += piece) {
-		piece = 1 + (at * CRC_PIECE_PRIME) % (3 * CRC_PIECE_BYTES);
+	int residues = 0; /* bit r: a piece of length r modulo a slice (8) was taken */
+	for (size_t at = 0, piece = 0, k = 0; at < CRC_LONG_BYTES; at += piece, k++) {
+		piece = k < 2 * NST_CRC32_SLICES ? k + 1 : 1 + (k * CRC_PIECE_PRIME) % CRC_PIECE_MAX_BYTES;
 		if (piece > CRC_LONG_BYTES - at)
 			piece = CRC_LONG_BYTES - at;
+		residues |= 1 << (piece % NST_CRC32_SLICES);
 		sliced = nst_crc32_sliced(&tables, sliced, buf + at, piece);
 	}
+	CHECK(residues == (1 << NST_CRC32_SLICES) - 1, "the ragged pieces missed a length modulo 8 (0x%x)", residues);
 	CHECK(sliced == whole, "the sliced crc in ragged pieces 0x%08x differs from 0x%08x", sliced, whole);
 	free(buf);
 }
