@@ -70,7 +70,10 @@
 #define CONV_TOL_F16 1e-2
 #define NORM_TOL 2e-6
 #define NET_TOL 1e-4
-#define NET_TOL_DEGENERATE 3e-2
+/* A picture of at most 4 x 4 (see check_picture): over 780 seeded cases the error ranged 0 - 0.036
+ * (median 0.0023, 99th percentile 0.016; one seed, 1796646038346738869, 0.036 failed the bound of
+ * 0.03 this had); a wrong bias, beta or padding costs O(1). */
+#define NET_TOL_DEGENERATE 1e-1
 
 /* Buffers and random fills: tests/support.h. */
 
