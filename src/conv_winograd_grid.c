@@ -96,6 +96,7 @@ size_t nst_conv_grid_staging_floats(const struct nst_conv_shape *shape) {
  * "flat" paths below): the transforms vectorize along the channels, and 3 alone would leave the
  * vectors mostly empty (the network's 3 -> 16 input and 16 -> 3 output). */
 #define FEW_CHANNELS 8
+#define PICTURE_CHANNELS 3       /* RGB: the few channels of a network's first layer */
 /* Floats between the planes of the transform positions beyond their contents: one cache line, so
  * that the 25 planes do not fall on the same L1 sets when a plane is a power of two of lines. */
 #define PLANE_SKEW 16
@@ -214,6 +215,24 @@ static void copy_pixel(float *dst, const float *src, size_t c) {
 		dst[i] = src ? src[i] : 0.0f;
 }
 
+/* n runs of c floats from src to dst, src_step and dst_step floats apart (c a constant after
+ * inlining: the few-channel paths' per-pixel moves were the 3 -> 16 layer's hot loop as calls). */
+static inline __attribute__((always_inline)) void move_runs(float *dst, size_t dst_step, const float *src,
+                                                            size_t src_step, size_t n, size_t c) {
+	for (size_t j = 0; j < n; j++)
+#pragma GCC unroll 4
+		for (size_t i = 0; i < c; i++)
+			dst[j * dst_step + i] = src[j * src_step + i];
+}
+
+/* move_runs, compiled for a picture's channels (the network's first layer) and for any. */
+static void move_pixels(float *dst, size_t dst_step, const float *src, size_t src_step, size_t n, size_t c) {
+	if (c == PICTURE_CHANNELS)
+		move_runs(dst, dst_step, src, src_step, n, PICTURE_CHANNELS);
+	else
+		move_runs(dst, dst_step, src, src_step, n, c);
+}
+
 /* The band: padded input row y of input tile row r, `used` pixels from the strip's first one at
  * picture column px0, into dst: whole ([pixels][cin], the inner run in one copy) or, with few
  * channels, split in phases ([3][columns + 1][cin]: pixel x in phase x mod 3 at x / 3). */
@@ -234,6 +253,27 @@ static void band_row(const struct grid_task *t, int sy, int px0, size_t used, bo
 				break;
 			const int sx = source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect);
 			copy_pixel(dst + x * cin, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
+		}
+		return;
+	}
+	if (phases && src) { /* the pixels inside the picture: phase p takes pixels p, p + 3, ... */
+		const size_t inner0 = px0 >= 0 ? 0 : (size_t)-px0;
+		const size_t inner1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
+		for (size_t p = 0; p < GRID_OUT && inner1 > inner0; p++) {
+			const size_t x0 = inner0 + (p + GRID_OUT - inner0 % GRID_OUT) % GRID_OUT; /* first x = p mod 3 */
+			if (x0 >= inner1)
+				continue;
+			const size_t n = (inner1 - x0 + GRID_OUT - 1) / GRID_OUT;
+			move_pixels(dst + p * phase + (x0 / GRID_OUT) * cin, cin, src + (size_t)(px0 + (int)x0) * cin,
+			            GRID_OUT * cin, n, cin);
+		}
+		for (; x < used; x++) { /* the padding */
+			if (x == inner0 && inner1 > inner0)
+				x = inner1;
+			if (x >= used)
+				break;
+			const int sx = source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect);
+			copy_pixel(dst + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
 		}
 		return;
 	}
@@ -277,8 +317,7 @@ static void input_row(const struct grid_task *t, size_t r, size_t rr, size_t x0,
 	float *flat = scratch + l->flat; // [25][columns][cin]
 	t->wino->input33(columns * cin, tile, flat, l->flat_plane);
 	for (size_t xi = 0; xi < GRID_XI; xi++)
-		for (size_t col = 0; col < columns; col++)
-			copy_pixel(v + xi * l->v_plane + (col * q + rr) * cin, flat + xi * l->flat_plane + col * cin, cin);
+		move_pixels(v + xi * l->v_plane + rr * cin, q * cin, flat + xi * l->flat_plane, cin, columns, cin);
 }
 
 /* M[xi][tile][cout] = V'[xi] U[xi] for the strip's nt tiles of the band's tile row rr. */
