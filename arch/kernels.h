@@ -379,18 +379,20 @@ void nst_cpu_detect(struct nst_cpu_features *out);
  * lane l = i * cog + k reads input channel i = l / cog; there are lanes = outputs * cig of them.
  *
  *   acc[p][l] = sum_t weights[t][l] * inputs[t][p * input_step + l / cog]      (t < taps, in order)
- *   out[p][o] = clamp(bias[o] + sum_{j < cig} acc[p][o * cig + j], min, max)     (o < outputs)
+ *   out[p * output_step + o] = clamp(bias[o] + sum_{j < cig} acc[p][o * cig + j], min, max)  (o < outputs)
  *
  * so that depthwise (1, 1), two inputs into each output (2, 1: the pair summed at the end) and
  * each input into two outputs (1, 2: the input duplicated in registers) all multiply-add whole
  * vectors.  Each tap t points at the first pixel's input channel 0 (a kernel position in a row of
- * [width][in]); weights[t] is [lanes], bias [outputs]; out [pixels][outputs].  A member takes
+ * [width][in]); weights[t] is [lanes], bias [outputs]; out [pixels][output_step >= outputs] (the
+ * upsampling layers write every other pixel of a row).  A member takes
  * outputs that are multiples of its outputs_multiple (the caller runs the twin otherwise); the
  * scalar one, the twin of the others, takes any.
  */
 typedef void (*nst_f32_dwconv_ukernel_fn)(size_t pixels, size_t outputs, size_t cig, size_t cog, size_t taps,
                                           const float *const *inputs, size_t input_step, const float *const *weights,
-                                          const float *bias, float *out, const struct nst_f32_minmax_params *params);
+                                          const float *bias, float *out, size_t output_step,
+                                          const struct nst_f32_minmax_params *params);
 struct nst_dwconv_kernel {
 	const char *name;
 	nst_f32_dwconv_ukernel_fn fn;
@@ -398,7 +400,8 @@ struct nst_dwconv_kernel {
 };
 #define NST_DWCONV_ARGS                                                                                                \
 	size_t pixels, size_t outputs, size_t cig, size_t cog, size_t taps, const float *const *inputs, size_t input_step, \
-	    const float *const *weights, const float *bias, float *out, const struct nst_f32_minmax_params *params
+	    const float *const *weights, const float *bias, float *out, size_t output_step,                                \
+	    const struct nst_f32_minmax_params *params
 void nst_f32_dwconv__scalar(NST_DWCONV_ARGS);
 #if defined(__x86_64__)
 void nst_f32_dwconv__avx2(NST_DWCONV_ARGS);

@@ -357,11 +357,12 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups);
 /* Per-slot scratch floats of nst_conv2d_grouped on inputs w wide (before upsampling). */
 size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w);
-/* Packed weights: the kernel's lanes per tap, then the bias. */
-size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups);
-/* hwio [kh][kw][cin / groups][cout] and bias [cout] into packed [kh * kw][cin * cog] + [cout]. */
-void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, const float *hwio, const float *bias,
-                           float *packed);
+/* Packed weights for inputs upsampled by up: the kernel's lanes per tap, then the bias (then, for
+ * the 3 x 3 layers upsampled x2, their kernels by output phase). */
+size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups, int up);
+/* hwio [kh][kw][cin / groups][cout] and bias [cout] into packed [kh * kw][cin * cog] + [cout] (+ ...). */
+void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, int up, const float *hwio,
+                           const float *bias, float *packed);
 /* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): output channel o reads the inputs
  * of group o / (cout / groups); packed from nst_conv_grouped_pack; up 1, or 2: PyTorch's bilinear
  * x2 (align_corners=False) applied first, never stored. */

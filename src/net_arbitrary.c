@@ -230,7 +230,7 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 		} else if (dense(L)) {
 			L->packed = NST_ARENA_NEW(a, float, nst_conv_packed_floats(L->gemm, &L->shape));
 		} else {
-			L->packed = NST_ARENA_NEW(a, float, nst_conv_grouped_packed_floats(&L->shape, L->spec.groups));
+			L->packed = NST_ARENA_NEW(a, float, nst_conv_grouped_packed_floats(&L->shape, L->spec.groups, L->spec.up));
 		}
 	}
 	s->plan.weights_bytes = a->used - mark;
@@ -421,7 +421,7 @@ static void pack_weights(struct nst_arbitrary_session *s) {
 		else if (dense(L))
 			nst_conv_pack_forward(L->gemm, &L->shape, hwio, bias, L->packed);
 		else
-			nst_conv_grouped_pack(&L->shape, L->spec.groups, hwio, bias, L->packed);
+			nst_conv_grouped_pack(&L->shape, L->spec.groups, L->spec.up, hwio, bias, L->packed);
 	}
 }
 

@@ -23,6 +23,9 @@
 #define CASES 300
 #define MAX_SIDE 13
 #define TOLERANCE 1e-5
+#define PHASE_CASES 120
+#define PHASE_MAX_HEIGHT 6
+#define PHASE_MAX_WIDTH 40 /* 79 outputs in a row's even and odd runs: beyond the kernels' 32-pixel chunks */
 
 static int pick(struct nst_rng *r, int lo, int hi) { return lo + (int)(nst_rng_next(r) % (uint64_t)(hi - lo + 1)); }
 
@@ -114,6 +117,42 @@ static void random_case(struct nst_rng *r, struct grouped_case *g) {
 	g->relu = pick(r, 0, 1) == 1;
 }
 
+/* One case against the naive convolution, on scalar engines of 1 and 2 threads (which must agree
+ * bit for bit) and the SIMD one; returns whether it passed (reporting the first few failures). */
+static bool check_case(struct nst_rng *r, const struct grouped_case *g, int c, int *failures) {
+	const struct nst_conv_shape *s = &g->shape;
+	const int oh = nst_conv_out_size(g->h * g->up, s->kernel_h, s->stride, s->pad);
+	const int ow = nst_conv_out_size(g->w * g->up, s->kernel_w, s->stride, s->pad);
+	const size_t in_n = (size_t)g->h * g->w * s->in_channels, out_n = (size_t)oh * ow * s->out_channels;
+	const size_t w_n = (size_t)s->kernel_h * s->kernel_w * (s->in_channels / g->groups) * s->out_channels;
+	float *in = malloc(sizeof(float) * in_n), *hwio = malloc(sizeof(float) * w_n);
+	float *bias = malloc(sizeof(float) * s->out_channels);
+	double *want = malloc(sizeof(double) * out_n);
+	fill_uniform(r, in, in_n, -1, 1);
+	fill_uniform(r, hwio, w_n, -1, 1);
+	fill_uniform(r, bias, (size_t)s->out_channels, -1, 1);
+	const double largest = naive_grouped(g, in, hwio, bias, want);
+	float *packed = malloc(sizeof(float) * nst_conv_grouped_packed_floats(s, g->groups, g->up));
+	nst_conv_grouped_pack(s, g->groups, g->up, hwio, bias, packed);
+	float *one = run_grouped(g, NST_BACKEND_SCALAR, 1, packed, in, out_n);
+	float *two = run_grouped(g, NST_BACKEND_SCALAR, 2, packed, in, out_n);
+	float *simd = run_grouped(g, NST_BACKEND_SIMD, 2, packed, in, out_n);
+	double worst = 0.0;
+	for (size_t i = 0; i < out_n; i++)
+		for (const float *got = one; got; got = got == one ? simd : NULL) {
+			const double d = fabs((double)got[i] - want[i]);
+			worst = isnan(got[i]) ? INFINITY : d > worst ? d : worst;
+		}
+	const bool ok = worst <= TOLERANCE * (largest > 1 ? largest : 1) && memcmp(one, two, sizeof(float) * out_n) == 0;
+	if (!ok && (*failures)++ < 5)
+		CHECK(ok, "case %d: %dx%d k%d s%d pad %s up %d groups %d cin %d cout %d relu %d: error %.3g (largest %.3g), "
+		      "scalar on threads 1 and 2 %s",
+		      c, g->h, g->w, s->kernel_h, s->stride, s->reflect ? "reflect" : "zero", g->up, g->groups, s->in_channels,
+		      s->out_channels, g->relu, worst, largest, memcmp(one, two, sizeof(float) * out_n) ? "differ" : "agree");
+	free(in), free(hwio), free(bias), free(want), free(packed), free(one), free(two), free(simd);
+	return ok;
+}
+
 static void test_grouped(uint64_t seed) {
 	struct nst_rng r;
 	nst_rng_seed(&r, seed);
@@ -121,36 +160,7 @@ static void test_grouped(uint64_t seed) {
 	for (int c = 0; c < CASES; c++) {
 		struct grouped_case g;
 		random_case(&r, &g);
-		const struct nst_conv_shape *s = &g.shape;
-		const int oh = nst_conv_out_size(g.h * g.up, s->kernel_h, s->stride, s->pad);
-		const int ow = nst_conv_out_size(g.w * g.up, s->kernel_w, s->stride, s->pad);
-		const size_t in_n = (size_t)g.h * g.w * s->in_channels, out_n = (size_t)oh * ow * s->out_channels;
-		const size_t w_n = (size_t)s->kernel_h * s->kernel_w * (s->in_channels / g.groups) * s->out_channels;
-		float *in = malloc(sizeof(float) * in_n), *hwio = malloc(sizeof(float) * w_n);
-		float *bias = malloc(sizeof(float) * s->out_channels);
-		double *want = malloc(sizeof(double) * out_n);
-		fill_uniform(&r, in, in_n, -1, 1);
-		fill_uniform(&r, hwio, w_n, -1, 1);
-		fill_uniform(&r, bias, (size_t)s->out_channels, -1, 1);
-		const double largest = naive_grouped(&g, in, hwio, bias, want);
-		float *packed = malloc(sizeof(float) * nst_conv_grouped_packed_floats(s, g.groups));
-		nst_conv_grouped_pack(s, g.groups, hwio, bias, packed);
-		float *one = run_grouped(&g, NST_BACKEND_SCALAR, 1, packed, in, out_n);
-		float *two = run_grouped(&g, NST_BACKEND_SCALAR, 2, packed, in, out_n);
-		float *simd = run_grouped(&g, NST_BACKEND_SIMD, 2, packed, in, out_n);
-		double worst = 0.0;
-		for (size_t i = 0; i < out_n; i++)
-			for (const float *got = one; got; got = got == one ? simd : NULL) {
-				const double d = fabs((double)got[i] - want[i]);
-				worst = isnan(got[i]) ? INFINITY : d > worst ? d : worst;
-			}
-		const bool ok = worst <= TOLERANCE * (largest > 1 ? largest : 1) && memcmp(one, two, sizeof(float) * out_n) == 0;
-		if (!ok && failures++ < 5)
-			CHECK(ok, "case %d: %dx%d k%d s%d pad %s up %d groups %d cin %d cout %d relu %d: error %.3g (largest %.3g), "
-			      "scalar on threads 1 and 2 %s",
-			      c, g.h, g.w, s->kernel_h, s->stride, s->reflect ? "reflect" : "zero", g.up, g.groups, s->in_channels,
-			      s->out_channels, g.relu, worst, largest, memcmp(one, two, sizeof(float) * out_n) ? "differ" : "agree");
-		free(in), free(hwio), free(bias), free(want), free(packed), free(one), free(two), free(simd);
+		check_case(&r, &g, c, &failures);
 	}
 	CHECK(failures == 0, "%d of %d grouped convolutions differ from the naive one", failures, CASES);
 	/* more than one channel per group on both sides, or more than two on one: not this algorithm */
@@ -160,6 +170,27 @@ static void test_grouped(uint64_t seed) {
 		                                 .in_channels = 4 * refused[i][0], .out_channels = 4 * refused[i][1]};
 		CHECK(!nst_conv_grouped_applies(&s, 4), "%d -> %d in 4 groups taken", s.in_channels, s.out_channels);
 	}
+}
+
+/* The decoder's upsampling layers (x2, 3 x 3, stride 1, reflection padding 1) run on phases (a
+ * kernel per output row and column case, the first and last ones included): pictures from 1 pixel
+ * high or wide (every pixel a first or last one) to rows longer than the kernels' chunks. */
+static void test_phases(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed ^ 0x9a5e);
+	int failures = 0;
+	for (int c = 0; c < PHASE_CASES; c++) {
+		struct grouped_case g;
+		random_case(&r, &g);
+		g.shape.kernel_h = g.shape.kernel_w = 3;
+		g.shape.stride = g.shape.pad = 1;
+		g.shape.reflect = true;
+		g.up = 2;
+		g.h = pick(&r, 1, PHASE_MAX_HEIGHT);
+		g.w = pick(&r, 1, PHASE_MAX_WIDTH);
+		check_case(&r, &g, c, &failures);
+	}
+	CHECK(failures == 0, "%d of %d upsampling layers on phases differ from the naive ones", failures, PHASE_CASES);
 }
 
 /* Bilinear x2 through a 1x1 identity convolution, depthwise: every output pixel is PyTorch's. */
@@ -173,7 +204,7 @@ static void test_bilinear(uint64_t seed) {
 	};
 	float in[5 * 7 * 4], hwio[4] = {1, 1, 1, 1}, bias[4] = {0, 0, 0, 0}, packed[8];
 	fill_uniform(&r, in, sizeof in / sizeof in[0], -1, 1);
-	nst_conv_grouped_pack(&g.shape, g.groups, hwio, bias, packed);
+	nst_conv_grouped_pack(&g.shape, g.groups, g.up, hwio, bias, packed);
 	float *out = run_grouped(&g, NST_BACKEND_SCALAR, 1, packed, in, (size_t)4 * h * w * c);
 	double worst = 0.0;
 	for (int y = 0; y < 2 * h; y++)
@@ -286,6 +317,7 @@ static void test_adain_threads(uint64_t seed) {
 int main(void) {
 	const uint64_t seed = support_seed("test_conv_grouped");
 	test_grouped(seed);
+	test_phases(seed);
 	test_bilinear(seed);
 	test_adain(seed);
 	test_adain_threads(seed);

@@ -1353,6 +1353,7 @@ static void check_argmaxpool_kernel(const struct nst_argmaxpool_kernel *k, const
 
 #define DWCONV_TOL 1e-5
 #define DWCONV_MAX_TAPS 20
+#define DWCONV_SIDE 3 /* the 3 x 3 kernels' rows */
 
 static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct nst_dwconv_kernel *twin, struct nst_rng *r,
                                 int cases) {
@@ -1364,11 +1365,15 @@ static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct 
 		const size_t unit = k->outputs_multiple % cog ? k->outputs_multiple * cog : k->outputs_multiple;
 		const size_t outputs = unit * rng_range(r, 1, unit > 2 ? 8 : 70);
 		const size_t lanes = outputs * cig, cin = lanes / cog;
-		const size_t pixels = rng_range(r, 1, 19), taps = rng_range(r, 1, DWCONV_MAX_TAPS);
+		/* a third of the cases a 3 x 3 kernel's rows of three pixels one step apart (the members' sliding path) */
+		const bool slide = rng_range(r, 0, 2) == 0;
+		const size_t pixels = rng_range(r, 1, 19), taps = slide ? DWCONV_SIDE * DWCONV_SIDE : rng_range(r, 1, DWCONV_MAX_TAPS);
 		/* the last pixel's last read ends at the guard page: span is exactly what the taps reach */
-		const size_t step = cin + rng_range(r, 0, 5), reach = taps * 3, span = (pixels - 1) * step + reach + cin;
+		const size_t step = cin + rng_range(r, 0, 5), reach = slide ? (2 * DWCONV_SIDE - 1) * step : taps * 3;
+		const size_t span = (pixels - 1) * step + reach + cin, out_step = outputs + rng_range(r, 0, 3);
+		const size_t out_n = (pixels - 1) * out_step + outputs;
 		struct guarded gin, gout;
-		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, pixels * outputs);
+		float *in = guarded_alloc(&gin, span), *out = guarded_alloc(&gout, out_n);
 		float *w = xmalloc(taps * lanes * sizeof(float)), *bias = xmalloc(outputs * sizeof(float));
 		const float *inputs[DWCONV_MAX_TAPS], *weights[DWCONV_MAX_TAPS];
 		for (size_t i = 0; i < span; i++)
@@ -1378,13 +1383,24 @@ static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct 
 		for (size_t c = 0; c < outputs; c++)
 			bias[c] = rng_float(r);
 		for (size_t i = 0; i < taps; i++) {
-			inputs[i] = in + (i == 0 ? reach : rng_range(r, 0, reach)); /* tap 0 reads up to the end */
+			if (slide) { /* rows anywhere below the last one's start, which reads up to the end */
+				const size_t ky = i / DWCONV_SIDE, kx = i % DWCONV_SIDE, last = reach - (DWCONV_SIDE - 1) * step;
+				const size_t row = ky == DWCONV_SIDE - 1 ? last : rng_range(r, 0, last);
+				inputs[i] = kx == 0 ? in + row : inputs[i - 1] + step;
+			} else {
+				inputs[i] = in + (i == 0 ? reach : rng_range(r, 0, reach)); /* tap 0 reads up to the end */
+			}
 			weights[i] = w + i * lanes;
 		}
+		for (size_t i = 0; i < out_n; i++)
+			out[i] = NAN; /* the gaps between pixels stay untouched */
 		const bool relu = rng_range(r, 0, 1) != 0;
 		const struct nst_f32_minmax_params params = {relu ? 0.0f : -INFINITY, INFINITY};
-		k->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, out, &params);
+		k->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, out, out_step, &params);
 		double worst = 0.0;
+		size_t gaps_written = 0;
+		for (size_t i = 0; i < out_n; i++)
+			gaps_written += i % out_step >= outputs && !isnan(out[i]);
 		for (size_t p = 0; p < pixels; p++)
 			for (size_t o = 0; o < outputs; o++) {
 				double want = bias[o], mag = fabs(bias[o]);
@@ -1397,17 +1413,20 @@ static void check_dwconv_kernel(const struct nst_dwconv_kernel *k, const struct 
 					}
 				}
 				want = relu && want < 0 ? 0 : want;
-				const double d = fabs(out[p * outputs + o] - want) / (mag + 1e-6);
-				worst = d > worst ? d : worst;
+				const double got = out[p * out_step + o], d = fabs(got - want) / (mag + 1e-6);
+				worst = isnan(got) ? INFINITY : d > worst ? d : worst;
 			}
-		CHECK(worst <= DWCONV_TOL, "%s pixels %zu outputs %zu cig %zu cog %zu taps %zu step %zu: relative error %.3g",
-		      k->name, pixels, outputs, cig, cog, taps, step, worst);
+		CHECK(worst <= DWCONV_TOL && gaps_written == 0,
+		      "%s pixels %zu outputs %zu (step %zu) cig %zu cog %zu taps %zu%s step %zu: relative error %.3g, %zu "
+		      "floats between pixels written",
+		      k->name, pixels, outputs, out_step, cig, cog, taps, slide ? " (3 x 3 rows)" : "", step, worst, gaps_written);
 		if (twin) {
-			float *again = xmalloc(pixels * outputs * sizeof(float));
-			twin->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, again, &params);
+			float *again = xmalloc(out_n * sizeof(float));
+			twin->fn(pixels, outputs, cig, cog, taps, inputs, step, weights, bias, again, out_step, &params);
 			double apart = 0.0;
-			for (size_t i = 0; i < pixels * outputs; i++)
-				apart = fmax(apart, fabs((double)again[i] - out[i]) / (1.0 + fabs((double)again[i])));
+			for (size_t i = 0; i < out_n; i++)
+				if (i % out_step < outputs)
+					apart = fmax(apart, fabs((double)again[i] - out[i]) / (1.0 + fabs((double)again[i])));
 			CHECK(apart <= DWCONV_TOL, "%s vs %s: %.3g apart", k->name, twin->name, apart);
 			free(again);
 		}

@@ -38,6 +38,12 @@ static inline float32x4_t pair_sums(float32x4_t a, float32x4_t b) {
 #define DW_FMA(acc, a, b) fma4(acc, a, b)
 #define DW_LOAD_TWICE(p) load_twice(p)
 #define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+/* pixels per pass of the sliding 3 x 3 path: its sums, 3 weights and an input in the q registers */
+#if defined(__aarch64__)
+#define DW_RUN 8 /* of 32 */
+#else
+#define DW_RUN 4 /* of 16 (32-bit ARM) */
+#endif
 #define DW_FN nst_f32_dwconv__neon
 #include "dwconv-body.h"
 #endif

@@ -12,10 +12,12 @@
 
 void nst_f32_dwconv__scalar(size_t pixels, size_t outputs, size_t cig, size_t cog, size_t taps,
                             const float *const *inputs, size_t input_step, const float *const *weights,
-                            const float *bias, float *out, const struct nst_f32_minmax_params *params) {
+                            const float *bias, float *out, size_t output_step,
+                            const struct nst_f32_minmax_params *params) {
 	assert((cig == 1 || cog == 1) && cig <= MAX_LANES_PER_OUTPUT && cog <= MAX_LANES_PER_OUTPUT);
+	assert(output_step >= outputs);
 	for (size_t p = 0; p < pixels; p++) {
-		float *o = out + p * outputs;
+		float *o = out + p * output_step;
 		for (size_t c = 0; c < outputs; c++) {
 			float lane_sum[MAX_LANES_PER_OUTPUT] = {0.0f}; // [cig]
 			for (size_t j = 0; j < cig; j++) {

@@ -33,6 +33,7 @@ static inline __m256 pair_sums(__m256 a, __m256 b) {
 #define DW_FMA(acc, a, b) _mm256_fmadd_ps(a, b, acc)
 #define DW_LOAD_TWICE(p) load_twice(p)
 #define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+#define DW_RUN 8 /* pixels per pass of the sliding 3 x 3 path: 8 sums, 3 weights and an input of the 16 ymm */
 #define DW_FN nst_f32_dwconv__avx2
 #include "dwconv-body.h"
 #endif

@@ -32,6 +32,7 @@ static inline __m512 pair_sums(__m512 a, __m512 b) {
 #define DW_FMA(acc, a, b) _mm512_fmadd_ps(a, b, acc)
 #define DW_LOAD_TWICE(p) load_twice(p)
 #define DW_PAIR_SUMS(a, b) pair_sums(a, b)
+#define DW_RUN 8 /* pixels per pass of the sliding 3 x 3 path: 8 sums, 3 weights and an input (of 32 zmm) */
 #define DW_FN nst_f32_dwconv__avx512
 #include "dwconv-body.h"
 #endif
