@@ -614,6 +614,8 @@ static size_t dot_a_floats(const struct dot_case *t) {
 	return t->a_offset + (t->mr - 1) * t->a_stride + (t->segs - 1) * t->seg_stride + t->kc;
 }
 
+#define DOT_RGB 3 /* columns the x86 member writes together (4 rows of 3 contiguous outputs) */
+
 /* A random case of the shape: rows overlap (a_stride < kc, as a convolution's band) or not,
  * segments spaced as a band's kernel rows or further. */
 static void make_dot_case(struct nst_rng *r, struct dot_case *t, size_t mr, size_t nc, size_t kc, size_t segs) {
@@ -760,9 +762,12 @@ static void check_dot_kernel(const struct nst_dot_kernel *k, const struct nst_do
 		check_dot_case(k, twin, &t);
 		free_dot_case(&t);
 	}
-	/* NaN in one valid row reaches that row's outputs through a ReLU clamp, and no other's. */
-	for (size_t nan_row = 0; nan_row < k->mr; nan_row++) {
-		make_dot_case(r, &t, k->mr, k->nr, 21, 2);
+	/* NaN in one valid row reaches that row's outputs through a ReLU clamp, and no other's: all the
+	 * columns, and 3 written together (outputs contiguous: the RGB layers' path). */
+	for (size_t nan_row = 0; nan_row < 2 * k->mr; nan_row++) {
+		const size_t nc = nan_row < k->mr ? k->nr : DOT_RGB < k->nr ? DOT_RGB : k->nr;
+		make_dot_case(r, &t, k->mr, nc, 21, 2);
+		t.c_stride = nan_row < k->mr ? t.c_stride : nc;
 		t.params = (struct nst_f32_minmax_params){0.0f, INFINITY};
 		t.a_stride = t.kc + 3; /* rows apart, so that the NaN is in one row only */
 		t.seg_stride = t.kc + (t.mr - 1) * t.a_stride + 1;
@@ -771,19 +776,20 @@ static void check_dot_kernel(const struct nst_dot_kernel *k, const struct nst_do
 		t.a = xmalloc(t.a_floats * sizeof(float));
 		for (size_t i = 0; i < t.a_floats; i++)
 			t.a[i] = rng_float(r);
-		t.a[t.a_offset + nan_row * t.a_stride + t.seg_stride + rng_range(r, 0, t.kc - 1)] = NAN;
+		t.a[t.a_offset + nan_row % k->mr * t.a_stride + t.seg_stride + rng_range(r, 0, t.kc - 1)] = NAN;
 		size_t c_floats, nan_ok = 0, finite_ok = 0;
 		float *c = run_dot(k, &t, &c_floats);
 		for (size_t i = 0; i < t.mr; i++)
 			for (size_t j = 0; j < t.nc; j++) {
 				const float v = c[t.c_offset + i * t.c_stride + j];
-				if (i == nan_row)
+				if (i == nan_row % k->mr)
 					nan_ok += isnan(v) != 0;
 				else
 					finite_ok += isfinite(v) != 0;
 			}
-		CHECK(nan_ok == t.nc && finite_ok == (t.mr - 1) * t.nc, "%s: NaN in row %zu: %zu NaN outputs there, %zu finite elsewhere",
-		      k->name, nan_row, nan_ok, finite_ok);
+		CHECK(nan_ok == t.nc && finite_ok == (t.mr - 1) * t.nc,
+		      "%s, %zu columns: NaN in row %zu: %zu NaN outputs there, %zu finite elsewhere", k->name, t.nc,
+		      nan_row % k->mr, nan_ok, finite_ok);
 		free(c);
 		free_dot_case(&t);
 	}

@@ -7,6 +7,8 @@
  * Built with -mavx2 -mfma -mf16c (Makefile), called only when nst_cpu_detect reports AVX2 + FMA.
  * Twin: nst_f32_dot_4x4__scalar.
  */
+#include <stdbool.h>
+
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -14,6 +16,9 @@
 
 #define MR 4
 #define LANES 8
+#define LOW_HALVES 0x20  /* _mm256_permute2f128_ps: a's low 128 bits, then b's */
+#define HIGH_HALVES 0x31 /* a's high 128 bits, then b's */
+#define ROW3 3           /* the 16 -> 3 and 32 -> 3 layers' outputs: 4 rows of 3 are 12 contiguous floats */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* [sum(a), sum(b), sum(c), sum(d)] */
@@ -22,6 +27,19 @@ static ALWAYS_INLINE __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
 	const __m256 cd = _mm256_hadd_ps(c, d);
 	const __m256 abcd = _mm256_hadd_ps(ab, cd); /* a0123 b0123 c0123 d0123 | a4567 ... */
 	return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* [sum(a), ..., sum(h)]: reduce4's tree for each (the same sums, bit for bit), eight at once. */
+static ALWAYS_INLINE __m256 reduce8(__m256 a, __m256 b, __m256 c, __m256 d, __m256 e, __m256 f, __m256 g, __m256 h) {
+	const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d)); /* a0123 .. d0123 | a4567 .. */
+	const __m256 efgh = _mm256_hadd_ps(_mm256_hadd_ps(e, f), _mm256_hadd_ps(g, h));
+	return _mm256_add_ps(_mm256_permute2f128_ps(abcd, efgh, LOW_HALVES), _mm256_permute2f128_ps(abcd, efgh, HIGH_HALVES));
+}
+
+/* clamp(v + bias) lane by lane as the scalar clamp (a NaN stays NaN: maxps and minps return their
+ * second operand when either is NaN); the last 4 of the 12 likewise in 128 bits. */
+static ALWAYS_INLINE __m256 bias_clamp(__m256 v, __m256 bias, __m256 vmin, __m256 vmax) {
+	return _mm256_min_ps(vmax, _mm256_max_ps(vmin, _mm256_add_ps(v, bias)));
 }
 
 /* Makes the compiler keep x in a register: otherwise it folds the row's load into each of the N
@@ -36,7 +54,8 @@ static ALWAYS_INLINE float clamp(float v, float vmin, float vmax) {
 /* Columns j0 .. j0 + N of the MR rows (N a constant after inlining). */
 static ALWAYS_INLINE void dot_block(const size_t N, size_t nc, size_t j0, size_t kc, size_t segs,
                                     const float *const arow[MR], size_t seg_stride, const float *w,
-                                    float *const crow[MR], const struct nst_f32_minmax_params *params) {
+                                    float *const crow[MR], bool rows_together,
+                                    const struct nst_f32_minmax_params *params) {
 	const size_t wk = segs * kc;
 	const float *wrow[NST_DOT_MAX_N]; /* each [segs * kc] */
 #pragma GCC unroll 4
@@ -87,13 +106,23 @@ static ALWAYS_INLINE void dot_block(const size_t N, size_t nc, size_t j0, size_t
 			}
 		}
 	}
+	const float vmin = params->min, vmax = params->max;
+	if (N == ROW3 && rows_together) { /* the 12 outputs in one store and a half, bias and clamp in vectors */
+		const __m256 lo = _mm256_set1_ps(vmin), hi = _mm256_set1_ps(vmax);
+		const float b0 = w[0], b1 = w[1], b2 = w[2];
+		const __m256 s8 = reduce8(acc[0][0], acc[0][1], acc[0][2], acc[1][0], acc[1][1], acc[1][2], acc[2][0], acc[2][1]);
+		const __m128 s4 = reduce4(acc[2][2], acc[3][0], acc[3][1], acc[3][2]);
+		_mm256_storeu_ps(crow[0], bias_clamp(s8, _mm256_setr_ps(b0, b1, b2, b0, b1, b2, b0, b1), lo, hi));
+		_mm_storeu_ps(crow[0] + LANES, _mm_min_ps(_mm_set1_ps(vmax), _mm_max_ps(_mm_set1_ps(vmin),
+		                                                                        _mm_add_ps(s4, _mm_setr_ps(b2, b0, b1, b2)))));
+		return;
+	}
 	/* sums [MR][N]: MR * N is a multiple of 4 (MR is). */
 	float sums[MR * NST_DOT_MAX_N];
 #pragma GCC unroll 4
 	for (size_t g = 0; g < MR * N; g += 4)
 		_mm_storeu_ps(sums + g, reduce4(acc[g / N][g % N], acc[(g + 1) / N][(g + 1) % N], acc[(g + 2) / N][(g + 2) % N],
 		                                acc[(g + 3) / N][(g + 3) % N]));
-	const float vmin = params->min, vmax = params->max;
 	/* Last row first: aliased rows (mr < MR) store identical values to the same row. */
 	for (size_t i = MR; i-- > 0;)
 #pragma GCC unroll 4
@@ -112,13 +141,15 @@ void nst_f32_dot_4x4__avx2(size_t mr, size_t nc, size_t kc, size_t segs, const f
 		arow[i] = i < mr ? arow[i - 1] + a_stride : arow[i - 1];
 		crow[i] = i < mr ? crow[i - 1] + c_stride : crow[i - 1];
 	}
+	/* all MR rows, one after the other: their outputs are MR * nc contiguous floats */
+	const bool together = mr == MR && c_stride == nc;
 	switch (nc) {
-	case 1: dot_block(1, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
-	case 2: dot_block(2, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
-	case 3: dot_block(3, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
+	case 1: dot_block(1, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
+	case 2: dot_block(2, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
+	case 3: dot_block(3, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
 	default: /* 4: 16 accumulators would not leave registers for the loads */
-		dot_block(2, nc, 0, kc, segs, arow, seg_stride, w, crow, params);
-		dot_block(2, nc, 2, kc, segs, arow, seg_stride, w, crow, params);
+		dot_block(2, nc, 0, kc, segs, arow, seg_stride, w, crow, false, params);
+		dot_block(2, nc, 2, kc, segs, arow, seg_stride, w, crow, false, params);
 		break;
 	}
 }
