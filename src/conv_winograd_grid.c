@@ -25,6 +25,9 @@
  * The transforms are the arch/ kernels beside the GEMM kernel (nst_wino_kernel_for: wino33).
  * Work items are bands of tile rows by strips of tile columns: each band transforms its
  * first q - 1 input tile rows more than once (once per band), and a strip's scratch stays in L2.
+ * A tile row's input pixels are copied into the band (padding filled in) only where the strip
+ * reaches the padding or the channels are few; elsewhere the transforms read the picture's rows
+ * in place.
  * Few output channels (at most the dot kernel's NR: the 16 -> 3 last layer) run on the small-N
  * kernels, the others on the GEMM kernel for their columns, as nst_conv2d chooses.
  *
@@ -297,15 +300,28 @@ static void input_row(const struct grid_task *t, size_t r, size_t rr, size_t x0,
 	const size_t row_floats = few ? GRID_OUT * (l->columns + 1) * cin : l->pixels * cin;
 	const int px0 = GRID_OUT * (int)x0 - t->shape->pad; /* the picture column of the band's first pixel */
 	float *rows = scratch + l->rows, *v = scratch + l->v;
-	for (size_t y = 0; y < GRID_IN; y++)
-		band_row(t, source_index((int)(GRID_OUT * r + y), t->h, t->shape->pad, t->shape->reflect), px0, used, few,
-		         rows + y * row_floats);
+	int sy[GRID_IN]; /* the picture rows, -1 for zeros */
+	bool in_place = !few && px0 >= 0 && px0 + (int)used <= t->w; /* no padding column in the strip */
+	for (size_t y = 0; y < GRID_IN; y++) {
+		sy[y] = source_index((int)(GRID_OUT * r + y), t->h, t->shape->pad, t->shape->reflect);
+		in_place = in_place && sy[y] >= 0;
+	}
+	/* The band's rows [pixels][cin] (few: phases), or, inside the picture, the picture's own rows. */
+	const float *band[GRID_IN];
+	for (size_t y = 0; y < GRID_IN; y++) {
+		if (in_place) {
+			band[y] = t->in + ((size_t)sy[y] * (size_t)t->w + (size_t)px0) * cin;
+		} else {
+			band_row(t, sy[y], px0, used, few, rows + y * row_floats);
+			band[y] = rows + y * row_floats;
+		}
+	}
 	const float *tile[GRID_XI]; /* [5][5]: the pixels (few: the phases) */
 	if (!few) {
 		for (size_t col = 0; col < columns; col++) {
 			for (size_t y = 0; y < GRID_IN; y++)
 				for (size_t x = 0; x < GRID_IN; x++)
-					tile[y * GRID_IN + x] = rows + y * row_floats + (GRID_OUT * col + x) * cin;
+					tile[y * GRID_IN + x] = band[y] + (GRID_OUT * col + x) * cin;
 			t->wino->input33(cin, tile, v + (col * q + rr) * cin, l->v_plane);
 		}
 		return;
@@ -313,7 +329,7 @@ static void input_row(const struct grid_task *t, size_t r, size_t rr, size_t x0,
 	const size_t phase = (l->columns + 1) * cin;
 	for (size_t y = 0; y < GRID_IN; y++)
 		for (size_t x = 0; x < GRID_IN; x++)
-			tile[y * GRID_IN + x] = rows + y * row_floats + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin;
+			tile[y * GRID_IN + x] = band[y] + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin;
 	float *flat = scratch + l->flat; // [25][columns][cin]
 	t->wino->input33(columns * cin, tile, flat, l->flat_plane);
 	for (size_t xi = 0; xi < GRID_XI; xi++)
