@@ -614,7 +614,7 @@ static size_t dot_a_floats(const struct dot_case *t) {
 	return t->a_offset + (t->mr - 1) * t->a_stride + (t->segs - 1) * t->seg_stride + t->kc;
 }
 
-#define DOT_RGB 3 /* columns the x86 member writes together (4 rows of 3 contiguous outputs) */
+#define DOT_RGB 3 /* columns the SIMD members write a block of rows of at once when contiguous (the RGB layers) */
 
 /* A random case of the shape: rows overlap (a_stride < kc, as a convolution's band) or not,
  * segments spaced as a band's kernel rows or further. */

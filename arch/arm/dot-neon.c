@@ -6,9 +6,12 @@
  *                          vfmaq_f32 with VFPv4 (__ARM_FEATURE_FMA), else vmlaq_f32.
  *   nst_f32_dot_8x4__neon: aarch64 only; 8x3 is 24 accumulators of the 32 (11 loads per 24 FMAs).
  * nc 4 runs as two passes of 2 columns.  The last kc % 4 of each segment are copied into a zeroed
- * vector (nothing past a segment is read).
+ * vector (nothing past a segment is read).  When the MR rows' outputs are contiguous (c_stride nc,
+ * as the RGB layers' products are), the sums go out 4 at a time with the bias and the clamp in
+ * vectors rather than one by one.
  * Twins: nst_f32_dot_4x4__scalar and nst_f32_dot_8x4__scalar.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -54,7 +57,8 @@ static ALWAYS_INLINE float clamp(float v, float vmin, float vmax) {
 /* Columns j0 .. j0 + N of MR rows (MR and N constants after inlining). */
 static ALWAYS_INLINE void dot_block(const size_t MR, const size_t N, size_t nc, size_t j0, size_t kc, size_t segs,
                                     const float *const arow[MAX_MR], size_t seg_stride, const float *w,
-                                    float *const crow[MAX_MR], const struct nst_f32_minmax_params *params) {
+                                    float *const crow[MAX_MR], bool rows_together,
+                                    const struct nst_f32_minmax_params *params) {
 	const size_t wk = segs * kc;
 	const float *wrow[NST_DOT_MAX_N]; /* each [segs * kc] */
 #pragma GCC unroll 4
@@ -103,13 +107,24 @@ static ALWAYS_INLINE void dot_block(const size_t MR, const size_t N, size_t nc, 
 			}
 		}
 	}
+	const float vmin = params->min, vmax = params->max;
+	if (rows_together) { /* the MR * N outputs contiguous: 4 at a time, bias and clamp in vectors (a NaN kept) */
+		const float32x4_t lo = vdupq_n_f32(vmin), hi = vdupq_n_f32(vmax);
+#pragma GCC unroll 8
+		for (size_t g = 0; g < MR * N; g += LANES) {
+			const float b[LANES] = {w[g % N], w[(g + 1) % N], w[(g + 2) % N], w[(g + 3) % N]};
+			const float32x4_t v = reduce4(acc[g / N][g % N], acc[(g + 1) / N][(g + 1) % N], acc[(g + 2) / N][(g + 2) % N],
+			                              acc[(g + 3) / N][(g + 3) % N]);
+			vst1q_f32(crow[0] + g, vminq_f32(vmaxq_f32(vaddq_f32(v, vld1q_f32(b)), lo), hi));
+		}
+		return;
+	}
 	/* sums [MR][N]: MR * N is a multiple of 4 (MR is). */
 	float sums[MAX_MR * NST_DOT_MAX_N];
 #pragma GCC unroll 8
 	for (size_t g = 0; g < MR * N; g += 4)
 		vst1q_f32(sums + g, reduce4(acc[g / N][g % N], acc[(g + 1) / N][(g + 1) % N], acc[(g + 2) / N][(g + 2) % N],
 		                            acc[(g + 3) / N][(g + 3) % N]));
-	const float vmin = params->min, vmax = params->max;
 	/* Last row first: aliased rows (mr < MR) store identical values to the same row. */
 	for (size_t i = MR; i-- > 0;)
 #pragma GCC unroll 4
@@ -128,13 +143,15 @@ static ALWAYS_INLINE void dot_kernel(const size_t MR, size_t mr, size_t nc, size
 		arow[i] = i < mr ? arow[i - 1] + a_stride : arow[i - 1];
 		crow[i] = i < mr ? crow[i - 1] + c_stride : crow[i - 1];
 	}
+	/* all MR rows, one after the other: their outputs are MR * nc contiguous floats */
+	const bool together = mr == MR && c_stride == nc;
 	switch (nc) {
-	case 1: dot_block(MR, 1, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
-	case 2: dot_block(MR, 2, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
-	case 3: dot_block(MR, 3, nc, 0, kc, segs, arow, seg_stride, w, crow, params); break;
+	case 1: dot_block(MR, 1, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
+	case 2: dot_block(MR, 2, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
+	case 3: dot_block(MR, 3, nc, 0, kc, segs, arow, seg_stride, w, crow, together, params); break;
 	default: /* 4: MR x 4 accumulators would not leave registers for the loads */
-		dot_block(MR, 2, nc, 0, kc, segs, arow, seg_stride, w, crow, params);
-		dot_block(MR, 2, nc, 2, kc, segs, arow, seg_stride, w, crow, params);
+		dot_block(MR, 2, nc, 0, kc, segs, arow, seg_stride, w, crow, false, params);
+		dot_block(MR, 2, nc, 2, kc, segs, arow, seg_stride, w, crow, false, params);
 		break;
 	}
 }
