@@ -102,18 +102,22 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 	y[3 * ys] = WT_ADD(WT_MADD(b, e, eight), m[5 * ms]);
 }
 
+/* The tile loops unrolled whole, so that the tile's vectors live in registers (rolled, GCC at -O2
+ * kept the three [side][side] arrays on the stack: a store and a load per value). */
+#define WT_UNROLL _Pragma("GCC unroll 36")
+
 /* One vector of channels of one tile: v[xi * plane + ch] = (B^T d B)[xi]. */
 #define WT_INPUT(NAME, SIDE, ONE_D)                                                                \
 	static inline __attribute__((always_inline)) void WT_FN(NAME)(const float *const *tile, size_t ch, float *v, \
 	                                                              size_t plane) {                 \
 		WT_VEC d[SIDE * SIDE], t[SIDE * SIDE], o[SIDE * SIDE]; /* [y][x] */                        \
-		for (size_t i = 0; i < SIDE * SIDE; i++)                                                   \
+		WT_UNROLL for (size_t i = 0; i < SIDE * SIDE; i++)                                         \
 			d[i] = WT_LOAD(tile[i] + ch);                                                          \
-		for (size_t x = 0; x < SIDE; x++) /* down the columns: t = B^T d */                        \
+		WT_UNROLL for (size_t x = 0; x < SIDE; x++) /* down the columns: t = B^T d */              \
 			WT_FN(ONE_D)(d + x, SIDE, t + x, SIDE);                                                \
-		for (size_t y = 0; y < SIDE; y++) /* along the rows: o = t B */                            \
+		WT_UNROLL for (size_t y = 0; y < SIDE; y++) /* along the rows: o = t B */                  \
 			WT_FN(ONE_D)(t + y * SIDE, 1, o + y * SIDE, 1);                                        \
-		for (size_t i = 0; i < SIDE * SIDE; i++)                                                   \
+		WT_UNROLL for (size_t i = 0; i < SIDE * SIDE; i++)                                         \
 			WT_STORE(v + i * plane + ch, o[i]);                                                    \
 	}
 
@@ -124,16 +128,16 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 	    const float *m, size_t plane, const float *bias, const struct nst_f32_minmax_params *params,   \
 	    size_t ch, float *out, size_t row_stride, size_t pixel_stride, size_t ny, size_t nx) {       \
 		WT_VEC s[SIDE * SIDE], p[OUT * SIDE], y[OUT * OUT]; /* [row][column] */                    \
-		for (size_t i = 0; i < SIDE * SIDE; i++)                                                   \
+		WT_UNROLL for (size_t i = 0; i < SIDE * SIDE; i++)                                         \
 			s[i] = WT_LOAD(m + i * plane + ch);                                                    \
-		for (size_t x = 0; x < SIDE; x++) /* down the columns: p = A^T M */                        \
+		WT_UNROLL for (size_t x = 0; x < SIDE; x++) /* down the columns: p = A^T M */              \
 			WT_FN(ONE_D)(s + x, SIDE, p + x, SIDE);                                                \
-		for (size_t a = 0; a < OUT; a++) /* along the rows: y = p A */                             \
+		WT_UNROLL for (size_t a = 0; a < OUT; a++) /* along the rows: y = p A */                   \
 			WT_FN(ONE_D)(p + a * SIDE, 1, y + a * OUT, 1);                                         \
 		const WT_VEC b = WT_LOAD(bias + ch), lo = WT_SPLAT(params->min), hi = WT_SPLAT(params->max); \
 		if (ny == OUT && nx == OUT) {                                                              \
-			for (size_t a = 0; a < OUT; a++)                                                       \
-				for (size_t x = 0; x < OUT; x++)                                                   \
+			WT_UNROLL for (size_t a = 0; a < OUT; a++)                                             \
+				WT_UNROLL for (size_t x = 0; x < OUT; x++)                                         \
 					WT_STORE(out + a * row_stride + x * pixel_stride + ch,                         \
 					         WT_CLAMP(WT_ADD(y[a * OUT + x], b), lo, hi));                         \
 			return;                                                                                \
@@ -153,6 +157,7 @@ WT_OUTPUT(43_output, WT_43_IN, WT_43_OUT, out43_1d)
 
 #undef WT_INPUT
 #undef WT_OUTPUT
+#undef WT_UNROLL
 #undef WT_23_IN
 #undef WT_23_OUT
 #undef WT_33_IN
