@@ -531,46 +531,67 @@ struct picture_rows {
 	uint8_t *bytes;     /* out: [height][width][3], or NULL */
 	float *floats;      /* out: [height][width][3], or NULL */
 	float strength;     /* bytes: strength * stylized + (1 - strength) * the photo's rgb */
+	const float *scaled; /* in: [256] byte / 255 as the division gives it, looked up (a division per value was slow) */
 };
 
 static void load_rows(void *context, size_t r0, size_t r1) {
 	const struct picture_rows *t = context;
+	const int width = t->width, height = t->height, pw = t->pw; /* locals: the float stores may alias t */
+	const uint8_t *rgb = t->rgb;
+	const float *scaled = t->scaled;
+	float *x = t->x;
 	for (int y = (int)r0; y < (int)r1; y++) {
-		const uint8_t *row = t->rgb + (size_t)(y < t->height ? y : t->height - 1) * (size_t)t->width * RGB;
-		for (int xx = 0; xx < t->pw; xx++) {
-			const uint8_t *p = row + (size_t)(xx < t->width ? xx : t->width - 1) * RGB;
-			float *d = t->x + ((size_t)y * (size_t)t->pw + (size_t)xx) * RGB;
+		const uint8_t *row = rgb + (size_t)(y < height ? y : height - 1) * (size_t)width * RGB;
+		float *d = x + (size_t)y * (size_t)pw * RGB;
+		for (size_t i = 0; i < (size_t)width * RGB; i++)
+			d[i] = scaled[row[i]];
+		for (int xx = width; xx < pw; xx++) /* the last column repeated */
 			for (int c = 0; c < RGB; c++)
-				d[c] = (float)p[c] / PIXEL_SCALE;
-		}
+				d[(size_t)xx * RGB + (size_t)c] = d[(size_t)(width - 1) * RGB + (size_t)c];
 	}
 }
 
 /* x [ph][pw][3] = rgb [height][width][3] / 255, the last row and column repeated. */
 static void load_picture(const struct nst_engine *engine, float *x, int width, int height, const uint8_t *rgb, int pw,
                          int ph) {
-	struct picture_rows t = {.width = width, .height = height, .pw = pw, .rgb = rgb, .x = x};
+	float scaled[UINT8_MAX + 1];
+	for (int b = 0; b <= UINT8_MAX; b++)
+		scaled[b] = (float)b / PIXEL_SCALE;
+	struct picture_rows t = {.width = width, .height = height, .pw = pw, .rgb = rgb, .x = x, .scaled = scaled};
 	nst_parallel_rows(engine, (size_t)ph, load_rows, &t);
 }
 
 static void output_rows(void *context, size_t r0, size_t r1) {
 	const struct picture_rows *t = context;
-	const size_t row = (size_t)t->width * RGB;
+	const size_t row = (size_t)t->width * RGB, pw = (size_t)t->pw;
+	/* the fields in locals: a byte store may alias them, the compiler would reload each per value */
+	const float strength = t->strength, keep = 1.0f - strength;
+	const uint8_t *rgb = t->rgb;
+	float *floats = t->floats;
+	uint8_t *bytes = t->bytes;
 	for (size_t y = r0; y < r1; y++) {
-		const float *src = t->y + y * (size_t)t->pw * RGB; // [pw][3], the first width pixels kept
-		for (size_t i = 0; i < row; i++) {
-			const float v = src[i] * PIXEL_SCALE;
-			if (t->floats) {
-				t->floats[y * row + i] = v;
-			} else {
+		const float *src = t->y + y * pw * RGB; // [pw][3], the first width pixels kept
+		if (floats) {
+			for (size_t i = 0; i < row; i++)
+				floats[y * row + i] = src[i] * PIXEL_SCALE;
+			continue;
+		}
+		/* clamps written as a > b ? a : b and a < b ? a : b (maxss and minss, no branch; a NaN
+		 * becomes 0) */
+		if (strength < 1.0f) {
+			for (size_t i = 0; i < row; i++) {
 				/* as the trained networks' mix: the stylized value clamped first; the photo's byte is
 				 * read before its place is written (rgb_out may be rgb_in) */
-				const float styled = v < 0.0f ? 0.0f : v > PIXEL_SCALE ? PIXEL_SCALE : v;
-				const float r = t->strength < 1.0f ? rintf(t->strength * styled +
-				                                           (1.0f - t->strength) * (float)t->rgb[y * row + i])
-				                                   : rintf(v);
-				t->bytes[y * row + i] = (uint8_t)(r < 0.0f ? 0.0f : r > PIXEL_SCALE ? PIXEL_SCALE : r);
+				const float v = src[i] * PIXEL_SCALE, low = v > 0.0f ? v : 0.0f;
+				const float styled = low < PIXEL_SCALE ? low : PIXEL_SCALE;
+				const float r = rintf(strength * styled + keep * (float)rgb[y * row + i]), lifted = r > 0.0f ? r : 0.0f;
+				bytes[y * row + i] = (uint8_t)(lifted < PIXEL_SCALE ? lifted : PIXEL_SCALE);
 			}
+			continue;
+		}
+		for (size_t i = 0; i < row; i++) {
+			const float r = rintf(src[i] * PIXEL_SCALE), lifted = r > 0.0f ? r : 0.0f;
+			bytes[y * row + i] = (uint8_t)(lifted < PIXEL_SCALE ? lifted : PIXEL_SCALE);
 		}
 	}
 }
