@@ -377,12 +377,12 @@ static void output_row(const struct grid_task *t, size_t ty, size_t x0, size_t n
 		copy_pixel(biases + j * cout, bias, cout);
 	t->wino->output33(nt * cout, m, l->m_plane, biases, &t->clamp, y, GRID_OUT * l->y_plane, l->y_plane, GRID_OUT,
 	                  GRID_OUT);
+	const size_t ox0 = GRID_OUT * x0; /* the strip's first output column */
 	for (size_t a = 0; a < ny; a++)
-		for (size_t j = 0; j < nt; j++) {
-			const size_t ox = GRID_OUT * (x0 + j), nx = (size_t)t->ow - ox < GRID_OUT ? (size_t)t->ow - ox : GRID_OUT;
-			for (size_t b = 0; b < nx; b++)
-				copy_pixel(t->out + (oy + a) * row + (ox + b) * cout, y + (a * GRID_OUT + b) * l->y_plane + j * cout,
-				           cout);
+		for (size_t b = 0; b < GRID_OUT; b++) { /* column b of every tile: those inside the picture */
+			const size_t inside = ox0 + b < (size_t)t->ow ? ((size_t)t->ow - ox0 - b + GRID_OUT - 1) / GRID_OUT : 0;
+			move_pixels(t->out + (oy + a) * row + (ox0 + b) * cout, GRID_OUT * cout,
+			            y + (a * GRID_OUT + b) * l->y_plane, cout, inside < nt ? inside : nt, cout);
 		}
 }
 
