@@ -32,6 +32,14 @@ struct dw_job {
 	DW_VEC lo, hi;
 };
 
+/* Output vector o of pixel p from its lane sums (cig 2: lane vectors a and b, pairs summed): the
+ * bias, then the clamp. */
+DW_INLINE void dw_finish(const struct dw_job *j, size_t p, size_t o, DW_VEC a, DW_VEC b, size_t cig) {
+	DW_VEC r = cig == 2 ? DW_PAIR_SUMS(a, b) : a;
+	r = DW_ADD(r, DW_LOAD(j->bias + o));
+	DW_STORE(j->out + p * j->out_step + o, DW_MIN(DW_MAX(r, j->lo), j->hi));
+}
+
 /* np pixels from p, lane vectors v0 .. v0 + nv of each. */
 DW_INLINE void dw_pass(const struct dw_job *j, size_t p, size_t v0, size_t np, size_t nv, size_t cig, size_t cog) {
 	DW_VEC acc[DW_ACC];
@@ -54,14 +62,8 @@ DW_INLINE void dw_pass(const struct dw_job *j, size_t p, size_t v0, size_t np, s
 #pragma GCC unroll 8
 	for (size_t q = 0; q < np; q++)
 #pragma GCC unroll 8
-		for (size_t v = 0; v < nv; v += cig) {
-			DW_VEC r = acc[q * nv + v];
-			if (cig == 2)
-				r = DW_PAIR_SUMS(r, acc[q * nv + v + 1]);
-			const size_t o = (v0 + v) / cig * DW_LANES;
-			r = DW_ADD(r, DW_LOAD(j->bias + o));
-			DW_STORE(j->out + (p + q) * j->out_step + o, DW_MIN(DW_MAX(r, j->lo), j->hi));
-		}
+		for (size_t v = 0; v < nv; v += cig)
+			dw_finish(j, p + q, (v0 + v) / cig * DW_LANES, acc[q * nv + v], acc[q * nv + v + cig - 1], cig);
 }
 
 /* Every pixel's lane vectors v0 .. v0 + nv: DW_ACC / nv pixels per pass, then one at a time. */
@@ -84,7 +86,10 @@ DW_INLINE void dw_vectors(const struct dw_job *j, size_t pixels, size_t v0, size
 #define DW_SLIDE_TAPS (DW_SIDE * DW_SIDE)
 #define DW_CHUNK (4 * DW_RUN) /* pixels per chunk */
 
-/* sums[q] = lane vector v of pixel p + q (q < np), rows[ky] the first pixel of kernel row ky. */
+/* sums[q] = lane vector v of pixel p + q (q < np), rows[ky] the first pixel of kernel row ky.  The
+ * loops unrolled whole so that the sums stay in registers: the pragmas' 16 and 18 bound DW_RUN and
+ * DW_RUN + 2 (asserted), 3 is DW_SIDE. */
+_Static_assert(DW_RUN <= 16, "the sliding pass's unroll pragmas cover DW_RUN pixels");
 DW_INLINE void dw_slide_pass(const struct dw_job *j, const float *const *rows, size_t p, size_t np, size_t v,
                              DW_VEC *sums) {
 	DW_VEC acc[DW_RUN];
@@ -132,13 +137,8 @@ DW_INLINE void dw_slide(const struct dw_job *j, size_t pixels, size_t cig) {
 			if (cig == 2)
 				dw_slide_chunk(j, rows, p0, n, v, first);
 			dw_slide_chunk(j, rows, p0, n, v + cig - 1, sums);
-			const size_t o = v / cig * DW_LANES;
-			const DW_VEC b = DW_LOAD(j->bias + o);
-			for (size_t q = 0; q < n; q++) {
-				DW_VEC r = cig == 2 ? DW_PAIR_SUMS(first[q], sums[q]) : sums[q];
-				r = DW_ADD(r, b);
-				DW_STORE(j->out + (p0 + q) * j->out_step + o, DW_MIN(DW_MAX(r, j->lo), j->hi));
-			}
+			for (size_t q = 0; q < n; q++)
+				dw_finish(j, p0 + q, v / cig * DW_LANES, cig == 2 ? first[q] : sums[q], sums[q], cig);
 		}
 	}
 }

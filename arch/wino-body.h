@@ -103,8 +103,10 @@ static inline __attribute__((always_inline)) void WT_FN(out43_1d)(const WT_VEC *
 }
 
 /* The tile loops unrolled whole, so that the tile's vectors live in registers (rolled, GCC at -O2
- * kept the three [side][side] arrays on the stack: a store and a load per value). */
+ * kept the three [side][side] arrays on the stack: a store and a load per value); 36 is the largest
+ * count, F(4x4)'s WT_43_IN * WT_43_IN values. */
 #define WT_UNROLL _Pragma("GCC unroll 36")
+_Static_assert(WT_43_IN * WT_43_IN <= 36, "WT_UNROLL covers the largest tile");
 
 /* One vector of channels of one tile: v[xi * plane + ch] = (B^T d B)[xi]. */
 #define WT_INPUT(NAME, SIDE, ONE_D)                                                                \

@@ -13,9 +13,9 @@
  *
  * Upsampling (up 2): the picture convolved is PyTorch's bilinear x2 interpolation of the input
  * (align_corners=False: output i reads input coordinate max(0, (i + 0.5) / 2 - 0.5), the last row
- * and column repeated), computed row by row into the ring (the two input rows blended vertically,
- * then each padded pixel horizontally), so that no upsampled picture is stored; the padding
- * applies to the upsampled picture, as in F.pad(F.interpolate(x)).
+ * and column repeated); the padding applies to the upsampled picture, as in F.pad(F.interpolate(x)).
+ * Shapes other than the phases' below compute it row by row into the ring (the two input rows
+ * blended vertically, then each padded pixel horizontally), so that no upsampled picture is stored.
  *
  * Phases (up 2, 3 x 3, stride 1, reflection padding 1: the decoder's layers).  The interpolation is
  * linear: upsampled row 2m is 1/4 of input row m - 1 and 3/4 of row m, row 2m + 1 3/4 of row m and
@@ -318,6 +318,7 @@ void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_s
                         int h, int w, const float *in, const float *packed, bool relu, float *out) {
 	assert(nst_conv_grouped_applies(shape, groups));
 	assert(up == 1 || up == BILINEAR_UP);
+	assert(h >= 1 && w >= 1);
 	assert(engine->scratch_floats >= nst_conv_grouped_scratch_floats(shape, groups, up, w));
 	const size_t lanes = lanes_of(shape, groups);
 	struct grouped_task t = {

@@ -243,44 +243,26 @@ static void band_row(const struct grid_task *t, int sy, int px0, size_t used, bo
 	const size_t cin = (size_t)t->shape->in_channels, phase = (t->layout.columns + 1) * cin;
 	const float *src = sy < 0 ? NULL : t->in + (size_t)sy * (size_t)t->w * cin; // the input row [w][cin]
 	const int pad = t->shape->pad;
-	size_t x = 0;
-	if (!phases && src) { /* the pixels inside the picture at once */
-		const size_t inner0 = px0 >= 0 ? 0 : (size_t)-px0;
-		const size_t inner1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
-		if (inner1 > inner0)
-			memcpy(dst + inner0 * cin, src + (size_t)(px0 + (int)inner0) * cin, (inner1 - inner0) * cin * sizeof(float));
-		for (; x < used; x++) {
-			if (x == inner0 && inner1 > inner0)
-				x = inner1;
-			if (x >= used)
-				break;
-			const int sx = source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect);
-			copy_pixel(dst + x * cin, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
-		}
-		return;
+	/* the band's pixels [inner0, inner1) are the picture's px0 + x: moved in runs, the rest one by one */
+	size_t inner0 = 0, inner1 = 0;
+	if (src) {
+		inner0 = px0 >= 0 ? 0 : (size_t)-px0;
+		inner1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
+		inner1 = inner1 > inner0 ? inner1 : inner0;
 	}
-	if (phases && src) { /* the pixels inside the picture: phase p takes pixels p, p + 3, ... */
-		const size_t inner0 = px0 >= 0 ? 0 : (size_t)-px0;
-		const size_t inner1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
-		for (size_t p = 0; p < GRID_OUT && inner1 > inner0; p++) {
-			const size_t x0 = inner0 + (p + GRID_OUT - inner0 % GRID_OUT) % GRID_OUT; /* first x = p mod 3 */
-			if (x0 >= inner1)
-				continue;
-			const size_t n = (inner1 - x0 + GRID_OUT - 1) / GRID_OUT;
+	if (inner1 > inner0 && !phases)
+		memcpy(dst + inner0 * cin, src + (size_t)(px0 + (int)inner0) * cin, (inner1 - inner0) * cin * sizeof(float));
+	for (size_t p = 0; p < GRID_OUT && inner1 > inner0 && phases; p++) { /* phase p takes pixels p, p + 3, ... */
+		const size_t x0 = inner0 + (p + GRID_OUT - inner0 % GRID_OUT) % GRID_OUT; /* the first x = p mod 3 */
+		if (x0 < inner1)
 			move_pixels(dst + p * phase + (x0 / GRID_OUT) * cin, cin, src + (size_t)(px0 + (int)x0) * cin,
-			            GRID_OUT * cin, n, cin);
-		}
-		for (; x < used; x++) { /* the padding */
-			if (x == inner0 && inner1 > inner0)
-				x = inner1;
-			if (x >= used)
-				break;
-			const int sx = source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect);
-			copy_pixel(dst + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin, sx < 0 ? NULL : src + (size_t)sx * cin, cin);
-		}
-		return;
+			            GRID_OUT * cin, (inner1 - x0 + GRID_OUT - 1) / GRID_OUT, cin);
 	}
-	for (; x < used; x++) {
+	for (size_t x = 0; x < used; x++) { /* the padding (or the whole row of zeros) */
+		if (x == inner0 && inner1 > inner0)
+			x = inner1;
+		if (x >= used)
+			break;
 		const int sx = src ? source_index((int)x + px0 + pad, t->w, pad, t->shape->reflect) : -1;
 		float *d = phases ? dst + (x % GRID_OUT) * phase + (x / GRID_OUT) * cin : dst + x * cin;
 		copy_pixel(d, sx < 0 ? NULL : src + (size_t)sx * cin, cin);

@@ -360,7 +360,9 @@ size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int g
 /* Packed weights for inputs upsampled by up: the kernel's lanes per tap, then the bias (then, for
  * the 3 x 3 layers upsampled x2, their kernels by output phase). */
 size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups, int up);
-/* hwio [kh][kw][cin / groups][cout] and bias [cout] into packed [kh * kw][cin * cog] + [cout] (+ ...). */
+/* hwio [kh][kw][cin / groups][cout] and bias [cout] into packed [kh * kw][cin * cog] + [cout], then
+ * for a 3x3 stride-1 reflection-padded shape upsampled x2 the kernels by output row and column
+ * case [4][4][9][cin * cog] (src/conv_grouped.c, "Phases"). */
 void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, int up, const float *hwio,
                            const float *bias, float *packed);
 /* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): output channel o reads the inputs

@@ -5,6 +5,9 @@
  *     two outputs, kernels 1/3/5, strides 1 and 2, zero and reflection padding, with and without
  *     the bilinear x2 upsampling, ReLU or not; scalar on the calling thread and on two threads (the
  *     same bits), and on this CPU's SIMD kernels; the shapes it does not run refused;
+ *   - the upsampling layers on phases (x2, 3x3, stride 1, reflection): random ones from 1x1 to
+ *     6x40 pictures and the decoder's own kinds (16 and 32 groups of two inputs) at 1x1, 1x40 and
+ *     6x40, each against the naive upsampling then convolution;
  *   - bilinear x2 alone (a 1x1 identity kernel), against PyTorch's formula written out;
  *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit;
  *     on a feature map large enough for the pool's threads, the same bits on 2 threads as on the
@@ -23,9 +26,9 @@
 #define CASES 300
 #define MAX_SIDE 13
 #define TOLERANCE 1e-5
-#define PHASE_CASES 120
+#define PHASE_TESTS 120
 #define PHASE_MAX_HEIGHT 6
-#define PHASE_MAX_WIDTH 40 /* 79 outputs in a row's even and odd runs: beyond the kernels' 32-pixel chunks */
+#define PHASE_MAX_WIDTH 40 /* a row's even and odd runs of 39 pixels: beyond the kernels' 32-pixel chunks */
 
 static int pick(struct nst_rng *r, int lo, int hi) { return lo + (int)(nst_rng_next(r) % (uint64_t)(hi - lo + 1)); }
 
@@ -179,18 +182,31 @@ static void test_phases(uint64_t seed) {
 	struct nst_rng r;
 	nst_rng_seed(&r, seed ^ 0x9a5e);
 	int failures = 0;
-	for (int c = 0; c < PHASE_CASES; c++) {
+	const struct nst_conv_shape phased = {.kernel_h = 3, .kernel_w = 3, .stride = 1, .pad = 1, .reflect = true};
+	for (int c = 0; c < PHASE_TESTS; c++) {
 		struct grouped_case g;
 		random_case(&r, &g);
-		g.shape.kernel_h = g.shape.kernel_w = 3;
-		g.shape.stride = g.shape.pad = 1;
-		g.shape.reflect = true;
+		g.shape.kernel_h = phased.kernel_h, g.shape.kernel_w = phased.kernel_w;
+		g.shape.stride = phased.stride, g.shape.pad = phased.pad, g.shape.reflect = phased.reflect;
 		g.up = 2;
 		g.h = pick(&r, 1, PHASE_MAX_HEIGHT);
 		g.w = pick(&r, 1, PHASE_MAX_WIDTH);
 		check_case(&r, &g, c, &failures);
 	}
-	CHECK(failures == 0, "%d of %d upsampling layers on phases differ from the naive ones", failures, PHASE_CASES);
+	/* the decoder's kinds (two inputs into each output, 16 and 32 groups: the SIMD members run
+	 * them) on a single pixel, a single row and a picture with rows longer than a chunk */
+	static const int sides[][2] = {{1, 1}, {1, PHASE_MAX_WIDTH}, {PHASE_MAX_HEIGHT, PHASE_MAX_WIDTH}};
+	static const int decoder_groups[] = {16, 32};
+	int c = PHASE_TESTS;
+	for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++)
+		for (size_t k = 0; k < sizeof decoder_groups / sizeof decoder_groups[0]; k++, c++) {
+			struct grouped_case g = {.shape = phased, .groups = decoder_groups[k], .up = 2, .h = sides[i][0],
+			                         .w = sides[i][1], .relu = true};
+			g.shape.in_channels = 2 * g.groups;
+			g.shape.out_channels = g.groups;
+			check_case(&r, &g, c, &failures);
+		}
+	CHECK(failures == 0, "%d of %d upsampling layers on phases differ from the naive ones", failures, c);
 }
 
 /* Bilinear x2 through a 1x1 identity convolution, depthwise: every output pixel is PyTorch's. */

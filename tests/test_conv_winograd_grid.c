@@ -154,6 +154,8 @@ int main(void) {
 	        {50, 100, 9, 3, 16, true}, {52, 98, 9, 16, 3, false}, {49, 97, 9, 3, 20, true}, {8, 200, 9, 16, 3, true},
 	        /* full strips and bands: the layout's largest offsets */
 	        {48, 96, 9, 3, 16, true},  {96, 75, 9, 16, 3, false}, {48, 54, 9, 32, 3, true},  {97, 27, 9, 32, 5, false},
+	        /* strips inside the picture read its rows in place, beside strips that copy them (zero padding, 32 channels) */
+	        {8, 200, 9, 16, 3, false}, {14, 160, 9, 32, 3, true},
 	};
 	double worst = 0.0;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

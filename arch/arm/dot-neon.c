@@ -54,6 +54,12 @@ static ALWAYS_INLINE float clamp(float v, float vmin, float vmax) {
 	return v > vmax ? vmax : v;
 }
 
+/* clamp of 4 lanes as selects, so that a NaN and a -0 stay as they are (vmaxq would give +0). */
+static ALWAYS_INLINE float32x4_t clamp4(float32x4_t v, float32x4_t vmin, float32x4_t vmax) {
+	v = vbslq_f32(vcltq_f32(v, vmin), vmin, v);
+	return vbslq_f32(vcgtq_f32(v, vmax), vmax, v);
+}
+
 /* Columns j0 .. j0 + N of MR rows (MR and N constants after inlining). */
 static ALWAYS_INLINE void dot_block(const size_t MR, const size_t N, size_t nc, size_t j0, size_t kc, size_t segs,
                                     const float *const arow[MAX_MR], size_t seg_stride, const float *w,
@@ -108,14 +114,14 @@ static ALWAYS_INLINE void dot_block(const size_t MR, const size_t N, size_t nc, 
 		}
 	}
 	const float vmin = params->min, vmax = params->max;
-	if (rows_together) { /* the MR * N outputs contiguous: 4 at a time, bias and clamp in vectors (a NaN kept) */
+	if (rows_together) { /* the MR * N outputs contiguous: 4 at a time, bias and clamp in vectors */
 		const float32x4_t lo = vdupq_n_f32(vmin), hi = vdupq_n_f32(vmax);
 #pragma GCC unroll 8
 		for (size_t g = 0; g < MR * N; g += LANES) {
 			const float b[LANES] = {w[g % N], w[(g + 1) % N], w[(g + 2) % N], w[(g + 3) % N]};
 			const float32x4_t v = reduce4(acc[g / N][g % N], acc[(g + 1) / N][(g + 1) % N], acc[(g + 2) / N][(g + 2) % N],
 			                              acc[(g + 3) / N][(g + 3) % N]);
-			vst1q_f32(crow[0] + g, vminq_f32(vmaxq_f32(vaddq_f32(v, vld1q_f32(b)), lo), hi));
+			vst1q_f32(crow[0] + g, clamp4(vaddq_f32(v, vld1q_f32(b)), lo, hi));
 		}
 		return;
 	}

@@ -42,6 +42,10 @@ static ALWAYS_INLINE __m256 bias_clamp(__m256 v, __m256 bias, __m256 vmin, __m25
 	return _mm256_min_ps(vmax, _mm256_max_ps(vmin, _mm256_add_ps(v, bias)));
 }
 
+static ALWAYS_INLINE __m128 bias_clamp4(__m128 v, __m128 bias, __m128 vmin, __m128 vmax) {
+	return _mm_min_ps(vmax, _mm_max_ps(vmin, _mm_add_ps(v, bias)));
+}
+
 /* Makes the compiler keep x in a register: otherwise it folds the row's load into each of the N
  * FMAs that use it (N loads instead of 1). */
 #define IN_REGISTER(x) __asm__("" : "+v"(x))
@@ -113,8 +117,8 @@ static ALWAYS_INLINE void dot_block(const size_t N, size_t nc, size_t j0, size_t
 		const __m256 s8 = reduce8(acc[0][0], acc[0][1], acc[0][2], acc[1][0], acc[1][1], acc[1][2], acc[2][0], acc[2][1]);
 		const __m128 s4 = reduce4(acc[2][2], acc[3][0], acc[3][1], acc[3][2]);
 		_mm256_storeu_ps(crow[0], bias_clamp(s8, _mm256_setr_ps(b0, b1, b2, b0, b1, b2, b0, b1), lo, hi));
-		_mm_storeu_ps(crow[0] + LANES, _mm_min_ps(_mm_set1_ps(vmax), _mm_max_ps(_mm_set1_ps(vmin),
-		                                                                        _mm_add_ps(s4, _mm_setr_ps(b2, b0, b1, b2)))));
+		_mm_storeu_ps(crow[0] + LANES, bias_clamp4(s4, _mm_setr_ps(b2, b0, b1, b2), _mm256_castps256_ps128(lo),
+		                                           _mm256_castps256_ps128(hi)));
 		return;
 	}
 	/* sums [MR][N]: MR * N is a multiple of 4 (MR is). */
