@@ -367,9 +367,9 @@ void nst_cpu_detect(struct nst_cpu_features *out);
  * A kernel configuration (src/kernel_config.c): every kernel an engine runs, of one ISA and
  * register-file configuration, travelling together as in XNNPACK's xnn_gemm_config: the GEMM
  * kernel and its tile MR x NR (which the packers read from it), the small-N kernel beside it, the
- * ReLU mask, Winograd transform and instance-norm kernels, and its twin: the configuration of
- * scalar kernels with the same tiles, which tests/test_kernels.c compares it with (a scalar
- * configuration is its own twin).  x86-64 chooses at run time from nst_cpu_detect's features, ARM
+ * ReLU mask, Winograd transform, instance-norm, tap-list, Gram-tile and argmax-pooling kernels,
+ * and its twin: the configuration of scalar kernels with the same tiles, which
+ * tests/test_kernels.c compares it with (a scalar configuration is its own twin).  x86-64 chooses at run time from nst_cpu_detect's features, ARM
  * at compile time; every other CPU runs the scalar configuration.
  */
 /*
@@ -411,27 +411,44 @@ void nst_f32_dwconv__neon(NST_DWCONV_ARGS);
 #endif
 
 /*
- * Transposes (the Gram matrix's F^T, src/ops.c): dst[j * dst_stride + i] = src[i * src_stride + j]
- * for i < rows, j < cols; nothing else written.  SIMD members move square blocks of their vector
- * width through registers, the ragged edges one float at a time; the scalar one is their twin (a
- * transpose is exact: every member gives the same bits).
+ * Gram tiles (the Gram matrices F^T F of src/ops.c): a rank-kc update read from the features in
+ * place, neither operand transposed nor packed:
+ *
+ *   c[i][j] += sum_{p < kc} a[p][i] * b[p][j]      for i < mr, j < nc
+ *
+ * the sum made from 0 in p order, then added to c (as a blocked GEMM adds each block's products).
+ *
+ *   a:  [kc][a_stride]  each pixel's channels from the tile's first row (F + i0); mr used
+ *   b:  [kc][b_stride]  each pixel's channels from the tile's first column (F + j0); the kernel
+ *       walks nc in panels of NR and reads all NR columns of every panel, the ragged last one too
+ *       (the caller makes them readable: a zero-padded copy of that panel)
+ *   c:  [mr][c_stride]  mr: 1..MR, nc >= 1, kc >= 0; nothing past column nc written
+ *
+ * Rows >= mr alias the last valid row (its a and c: they store the same values, last row first).
+ * SIMD members fuse each multiply-add; the scalar twin multiplies, then adds.
  */
-typedef void (*nst_x32_transpose_fn)(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
-                                     size_t dst_stride);
-struct nst_transpose_kernel {
-	const char *name;
-	nst_x32_transpose_fn fn;
+typedef void (*nst_f32_gram_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
+                                        const float *b, size_t b_stride, float *c, size_t c_stride);
+struct nst_gram_kernel {
+	const char *name; /* "nst_f32_gram_6x16__avx2" */
+	nst_f32_gram_ukernel_fn fn;
+	uint32_t mr, nr;
 };
-#define NST_TRANSPOSE_DECLARE(ISA)                                                                 \
-	void nst_x32_transpose__##ISA(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst, \
-	                              size_t dst_stride);
-NST_TRANSPOSE_DECLARE(scalar)
+#define NST_GRAM_ARGS                                                                              \
+	size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride, const float *b, size_t b_stride, float *c, \
+	    size_t c_stride
+void nst_f32_gram_4x8__scalar(NST_GRAM_ARGS);
+void nst_f32_gram_6x16__scalar(NST_GRAM_ARGS);
+void nst_f32_gram_8x8__scalar(NST_GRAM_ARGS);
+void nst_f32_gram_8x32__scalar(NST_GRAM_ARGS);
 #if defined(__x86_64__)
-NST_TRANSPOSE_DECLARE(avx2)
-NST_TRANSPOSE_DECLARE(avx512)
+void nst_f32_gram_6x16__avx2(NST_GRAM_ARGS);
+void nst_f32_gram_8x32__avx512(NST_GRAM_ARGS);
+#elif defined(__ARM_NEON) || defined(__ARM_NEON__)
+void nst_f32_gram_4x8__neon(NST_GRAM_ARGS);
+#if defined(__aarch64__)
+void nst_f32_gram_8x8__neon(NST_GRAM_ARGS);
 #endif
-#if defined(__ARM_NEON) || defined(__ARM_NEON__)
-NST_TRANSPOSE_DECLARE(neon)
 #endif
 
 /*
@@ -472,7 +489,7 @@ struct nst_kernel_config {
 	struct nst_wino_kernel wino;
 	struct nst_norm_kernel norm;
 	struct nst_dwconv_kernel dwconv;
-	struct nst_transpose_kernel transpose;
+	struct nst_gram_kernel gram;
 	struct nst_argmaxpool_kernel argmaxpool;
 	const struct nst_kernel_config *twin;
 	/* The same kernels with a narrower GEMM tile, for outputs of at most its NR columns where
@@ -531,8 +548,8 @@ static inline const struct nst_norm_kernel *nst_norm_kernel_for(const struct nst
 static inline const struct nst_dwconv_kernel *nst_dwconv_kernel_for(const struct nst_gemm_kernel *gemm) {
 	return &nst_kernels_of(gemm)->dwconv;
 }
-static inline const struct nst_transpose_kernel *nst_transpose_kernel_for(const struct nst_gemm_kernel *gemm) {
-	return &nst_kernels_of(gemm)->transpose;
+static inline const struct nst_gram_kernel *nst_gram_kernel_for(const struct nst_gemm_kernel *gemm) {
+	return &nst_kernels_of(gemm)->gram;
 }
 static inline const struct nst_argmaxpool_kernel *nst_argmaxpool_kernel_for(const struct nst_gemm_kernel *gemm) {
 	return &nst_kernels_of(gemm)->argmaxpool;

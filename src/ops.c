@@ -250,31 +250,34 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Gram matrix: a symmetric rank-k update on the GEMM microkernel.  The pixels' chunks are dealt
- * to parts (one per slot: an item each), chunk ch to part ch % parts; a part transposes each of
- * its chunks (the left operand, F^T, on the configuration's transpose kernel), packs it (the right
- * operand, F), and multiplies only the panels on or right of the diagonal into its own [c][c]
- * accumulator (scratch number part); the parts are added up in order at the end and mirrored.
+ * Gram matrix: a symmetric rank-k update on the configuration's Gram-tile kernel, which reads both
+ * operands from the same rows of features (neither transposed nor packed).  The pixels' chunks are
+ * dealt to parts (one per slot: an item each), chunk ch to part ch % parts; a part puts each chunk
+ * into its own scratch (a streamed tap's features are made there, others copied) and adds its
+ * products, the tiles on or right of the diagonal only, into its own [c][c] sums; the parts are
+ * then added up in order, scaled and mirrored, in bands of rows.
  * ------------------------------------------------------------------------------------------- */
 
-#define GRAM_CHUNK_BYTES (96u * 1024u) /* F^T chunk and its packed copy each stay in L2 */
+/* Pixels per chunk: each tile of a row block reads the chunk's rows of its own channels and of the
+ * block's, which then stay in L1 (measured on the AVX2 kernel: 64 .. 112 alike, 192 slower). */
+#define GRAM_CHUNK_PIXELS 96
+/* A part's copy of a chunk has rows of whole NR panels and one cache line more: rows a power of
+ * two apart would fall into a few sets of the L1 cache and evict each other. */
+#define GRAM_SKEW_FLOATS 16
 
-static size_t gram_chunk(int c) {
-	size_t k = GRAM_CHUNK_BYTES / ((size_t)c * sizeof(float));
-	return k < 1 ? 1 : k;
-}
+static size_t gram_stride(size_t c, size_t nr) { return (c + nr - 1) / nr * nr + GRAM_SKEW_FLOATS; }
 
 size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
-	const size_t cc = (size_t)c, k = gram_chunk(c);
-	return cc * cc                                   /* a part's partial Gram [c][c] */
-	       + cc * k                                  /* F^T chunk [c][k] */
-	       + nst_gemm_packed_floats(k, cc, gemm->nr) /* F chunk packed */
-	       + (size_t)gemm->mr * cc                   /* one row block of products [mr][c] */
-	       + k * cc;                                 /* a tap's F chunk [k][c] when nst_tap_gram streams */
+	const size_t cc = (size_t)c;
+	return cc * cc                                                          /* a part's sums [c][c] */
+	       + GRAM_CHUNK_PIXELS * gram_stride(cc, nst_gram_kernel_for(gemm)->nr); /* a chunk's F [k][ld] */
 }
 
-/* Rows of the upper triangle mirrored per step: each column written gets whole cache lines. */
+/* Rows of the upper triangle summed, scaled and mirrored per band: each column written gets whole
+ * cache lines. */
 #define MIRROR_ROWS 16
+/* Below this many Gram entries the parts are added up on the calling thread. */
+#define GRAM_FINISH_PARALLEL_MIN (128u * 128u)
 
 struct gram_task {
 	const struct nst_engine *engine;
@@ -293,7 +296,7 @@ struct gram_task {
  * nst_conv_pack_forward packed the tap for (the GEMM kernel for ct columns, or the small-N dot
  * kernel), called as nst_conv2d's 1x1 path calls it, so the values are the same. */
 static void tap_rows(const struct nst_gemm_kernel *gemm, size_t rows, size_t cs, const float *in, const float *packed,
-                     size_t ct, float *out) {
+                     size_t ct, float *out, size_t out_stride) {
 	const struct nst_f32_minmax_params relu = {0.0f, INFINITY};
 	const struct nst_conv_shape shape = {1, 1, 1, 0, false, (int)cs, (int)ct};
 	const struct nst_gemm_kernel *g = nst_gemm_kernel_for_columns(gemm, ct);
@@ -301,7 +304,7 @@ static void tap_rows(const struct nst_gemm_kernel *gemm, size_t rows, size_t cs,
 		const struct nst_dot_kernel *dot = nst_dot_kernel_for(g);
 		for (size_t i = 0; i < rows; i += dot->mr) {
 			const size_t mr = rows - i < dot->mr ? rows - i : dot->mr;
-			dot->fn(mr, ct, cs, 1, in + i * cs, cs, cs, packed, out + i * ct, ct, &relu);
+			dot->fn(mr, ct, cs, 1, in + i * cs, cs, cs, packed, out + i * out_stride, out_stride, &relu);
 		}
 		return;
 	}
@@ -310,76 +313,89 @@ static void tap_rows(const struct nst_gemm_kernel *gemm, size_t rows, size_t cs,
 		const size_t nc = ct - n0 < g->nr ? ct - n0 : g->nr;
 		for (size_t i = 0; i < rows; i += g->mr) {
 			const size_t mr = rows - i < g->mr ? rows - i : g->mr;
-			g->fn(mr, nc, cs, in + i * cs, cs, packed + panel * panel_floats, out + i * ct + n0, ct, &relu);
+			g->fn(mr, nc, cs, in + i * cs, cs, packed + panel * panel_floats, out + i * out_stride + n0, out_stride, &relu);
 		}
 	}
 }
 
 static void gram_worker(void *context, size_t slot, size_t item) {
 	const struct gram_task *t = context;
-	const struct nst_gemm_kernel *g = t->engine->gemm;
-	const struct nst_f32_minmax_params params = {-INFINITY, INFINITY};
-	const size_t c = (size_t)t->c, nr = g->nr;
+	const struct nst_gram_kernel *gk = nst_gram_kernel_for(t->engine->gemm);
+	const size_t c = (size_t)t->c, nr = gk->nr, ld = gram_stride(c, nr);
 	(void)slot;
 	float *scratch = t->engine->scratch + item * t->engine->scratch_floats; /* part item's: it outlives the item */
-	float *acc = scratch;                                       /* [c][c], upper triangle used */
-	float *at = acc + c * c;                                    /* [c][chunk] */
-	float *packed = at + c * t->chunk;                          /* chunk x c, panels of nr */
-	float *rows = packed + nst_gemm_packed_floats(t->chunk, c, nr); /* [mr][c] */
-	float *own = rows + g->mr * c;                              /* [chunk][c] a streamed tap's F */
-	memset(acc, 0, c * c * sizeof(float));
+	float *acc = scratch;      /* [c][c]: each tile row from its block's diagonal panel on */
+	float *own = acc + c * c;  /* [chunk][ld]: the chunk's F, then zeros (read by a ragged panel) */
+	for (size_t i0 = 0; i0 < c; i0 += gk->mr)
+		for (size_t i = i0; i < i0 + gk->mr && i < c; i++)
+			memset(acc + i * c + i0 / nr * nr, 0, (c - i0 / nr * nr) * sizeof(float));
+	for (size_t p = 0; p < t->chunk; p++)
+		memset(own + p * ld + c, 0, (ld - c) * sizeof(float));
 	for (size_t ch = item; ch < t->n_chunks; ch += (size_t)t->parts) {
 		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
-		const float *f; /* [k][c] */
-		if (t->tap_in) { /* made here, still in cache for what follows */
-			float *made = t->tap_f ? t->tap_f + p0 * c : own;
-			tap_rows(t->engine->gemm, k, (size_t)t->cs, t->tap_in + p0 * (size_t)t->cs, t->tap_packed, c, made);
-			f = made;
+		if (t->tap_in && !t->tap_f) { /* made here, where the tiles read it */
+			tap_rows(t->engine->gemm, k, (size_t)t->cs, t->tap_in + p0 * (size_t)t->cs, t->tap_packed, c, own, ld);
 		} else {
-			f = t->f + p0 * c;
+			const float *f = t->f ? t->f + p0 * c : t->tap_f + p0 * c; /* [k][c] */
+			if (t->tap_in)
+				tap_rows(t->engine->gemm, k, (size_t)t->cs, t->tap_in + p0 * (size_t)t->cs, t->tap_packed, c,
+				         t->tap_f + p0 * c, c);
+			for (size_t p = 0; p < k; p++)
+				memcpy(own + p * ld, f + p * c, c * sizeof(float));
 		}
-		nst_transpose_kernel_for(g)->fn(k, c, f, c, at, k);
-		nst_gemm_pack(k, c, nr, f, c, NULL, packed);
-		const size_t panel_floats = nr * (k + 1);
-		for (size_t i0 = 0; i0 < c; i0 += g->mr) {
-			const size_t mr = c - i0 < g->mr ? c - i0 : g->mr;
-			const size_t first = i0 / nr; /* panels left of the diagonal are not needed */
-			for (size_t n0 = first * nr, panel = first; n0 < c; n0 += nr, panel++) {
-				const size_t nc = c - n0 < nr ? c - n0 : nr;
-				g->fn(mr, nc, k, at + i0 * k, k, packed + panel * panel_floats, rows + n0, c, &params);
-			}
-			for (size_t r = 0; r < mr; r++)
-				nst_floats_add(c - first * nr, rows + r * c + first * nr, acc + (i0 + r) * c + first * nr);
+		for (size_t i0 = 0; i0 < c; i0 += gk->mr) {
+			const size_t mr = c - i0 < gk->mr ? c - i0 : gk->mr;
+			const size_t first = i0 / nr * nr; /* panels left of the diagonal are not needed */
+			gk->fn(mr, c - first, k, own + i0, ld, own + first, ld, acc + i0 * c + first, c);
 		}
 	}
 }
 
+struct gram_finish_task {
+	const struct nst_engine *engine;
+	size_t c;
+	int parts;
+	float scale;
+	float *gram; /* [c][c] */
+};
+
+/* Rows [band * MIRROR_ROWS, ...) of the Gram: the parts' upper triangles added up in part order,
+ * scaled, then mirrored into the columns below (rows of other bands there: only their columns
+ * left of their own diagonal, which no other band writes). */
+static void gram_finish_band(void *context, size_t slot, size_t band) {
+	const struct gram_finish_task *t = context;
+	const size_t cc = t->c, i0 = band * MIRROR_ROWS, i1 = i0 + MIRROR_ROWS < cc ? i0 + MIRROR_ROWS : cc;
+	const float *scratch = t->engine->scratch;
+	const size_t stride = t->engine->scratch_floats;
+	(void)slot;
+	for (size_t i = i0; i < i1; i++) {
+		float *row = t->gram + i * cc;
+		memcpy(row + i, scratch + i * cc + i, (cc - i) * sizeof(float));
+		for (int part = 1; part < t->parts; part++)
+			nst_floats_add(cc - i, scratch + (size_t)part * stride + i * cc + i, row + i);
+		for (size_t j = i; j < cc; j++)
+			row[j] *= t->scale;
+	}
+	for (size_t j = i0; j < cc; j++)
+		for (size_t i = i0; i < i1 && i < j; i++)
+			t->gram[j * cc + i] = t->gram[i * cc + j];
+}
+
 static void gram_run(struct gram_task t) {
 	const struct nst_engine *engine = t.engine;
-	const size_t n = t.n;
-	const int c = t.c;
-	float *gram = t.gram;
-	t.chunk = gram_chunk(c);
+	const size_t n = t.n, cc = (size_t)t.c;
+	t.chunk = GRAM_CHUNK_PIXELS;
 	t.n_chunks = (n + t.chunk - 1) / t.chunk;
 	t.parts = (int)nst_parallel_slots(engine, t.n_chunks); /* each part's sums in its own scratch */
-	assert(nst_gram_scratch_floats(engine->gemm, c) <= engine->scratch_floats);
+	assert(nst_gram_scratch_floats(engine->gemm, t.c) <= engine->scratch_floats);
 	nst_parallel_for(engine, (size_t)t.parts, gram_worker, &t);
-	/* The parts' upper triangles added up (in part order) row by row, scaled, then
-	 * mirrored in blocks so that both the rows read and the columns written stay in cache. */
-	const size_t cc = (size_t)c;
-	const float scale = (float)(1.0 / ((double)n * (double)c));
-	for (size_t i = 0; i < cc; i++) {
-		float *row = gram + i * cc;
-		memcpy(row + i, engine->scratch + i * cc + i, (cc - i) * sizeof(float));
-		for (int part = 1; part < t.parts; part++)
-			nst_floats_add(cc - i, engine->scratch + (size_t)part * engine->scratch_floats + i * cc + i, row + i);
-		for (size_t j = i; j < cc; j++)
-			row[j] *= scale;
-	}
-	for (size_t i0 = 0; i0 < cc; i0 += MIRROR_ROWS)
-		for (size_t j = i0; j < cc; j++)
-			for (size_t i = i0; i < i0 + MIRROR_ROWS && i < j; i++)
-				gram[j * cc + i] = gram[i * cc + j];
+	struct gram_finish_task f = {engine, cc, t.parts, (float)(1.0 / ((double)n * (double)t.c)), t.gram};
+	const size_t bands = (cc + MIRROR_ROWS - 1) / MIRROR_ROWS;
+	if (cc * cc >= GRAM_FINISH_PARALLEL_MIN)
+		nst_parallel_for(engine, bands, gram_finish_band, &f);
+	else
+		for (size_t band = 0; band < bands; band++)
+			gram_finish_band(&f, 0, band);
 }
 
 void nst_gram(const struct nst_engine *engine, size_t n, int c, const float *f, float *gram) {
@@ -523,7 +539,7 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 			f = t->f + p0 * ct;
 		} else { /* remade: a 1x1 convolution of cs inputs costs cs / ct of the F M below */
 			float *made = gt + t->rows * ct;
-			tap_rows(t->engine->gemm, np, cs, t->in + p0 * cs, t->f_packed, ct, made);
+			tap_rows(t->engine->gemm, np, cs, t->in + p0 * cs, t->f_packed, ct, made, ct);
 			f = made;
 		}
 		if (t->m_packed) {
@@ -596,35 +612,43 @@ struct tv_task {
 };
 
 /* Rows [i0 / row, i1 / row) (the last part to the last row): their squared differences with the
- * next row and column into sums[0]; each gradient entry gathered from the differences that touch
- * it, in the order a raster pass scattering them would add them (the one above, the one to the
- * left, then its own two), so that the bits do not depend on the parts. */
+ * next row and column into sums[0] (the row's vertical ones, then its horizontal ones); each
+ * gradient entry gathered from the differences that touch it, in the order a raster pass
+ * scattering them would add them (the one above, the one to the left, then its own two), a pass
+ * over the row for each (loops without branches, which the compiler vectorizes), so that the bits
+ * do not depend on the parts. */
 static void tv_part(void *context, size_t i0, size_t i1, double *sums) {
 	const struct tv_task *t = context;
 	const size_t cc = t->c, row = t->row;
+	const float two_w = t->two_w;
 	const int y1 = i1 == t->n ? t->h : (int)(i1 / row);
-	for (int y = (int)(i0 / row); y < y1; y++)
-		for (int xx = 0; xx < t->w; xx++)
-			for (size_t ch = 0; ch < cc; ch++) {
-				const size_t i = (size_t)y * row + (size_t)xx * cc + ch;
-				float g = t->grad && t->accumulate ? t->grad[i] : 0.0f;
-				if (y > 0)
-					g += t->two_w * (t->x[i] - t->x[i - row]);
-				if (xx > 0)
-					g += t->two_w * (t->x[i] - t->x[i - cc]);
-				if (y + 1 < t->h) {
-					const float d = t->x[i + row] - t->x[i];
-					sums[0] += (double)d * (double)d;
-					g -= t->two_w * d;
-				}
-				if (xx + 1 < t->w) {
-					const float d = t->x[i + cc] - t->x[i];
-					sums[0] += (double)d * (double)d;
-					g -= t->two_w * d;
-				}
-				if (t->grad)
-					t->grad[i] = g;
-			}
+	for (int y = (int)(i0 / row); y < y1; y++) {
+		const float *x = t->x + (size_t)y * row; /* [w][c] */
+		const bool up = y > 0, down = y + 1 < t->h;
+		if (down)
+			sums[0] += nst_squared_distance_range(0, row, x + row, x);
+		sums[0] += nst_squared_distance_range(0, row - cc, x + cc, x);
+		if (!t->grad)
+			continue;
+		float *g = t->grad + (size_t)y * row; /* [w][c] */
+		if (!t->accumulate)
+			for (size_t j = 0; j < row; j++)
+				g[j] = 0.0f;
+		if (up) {
+			const float *above = x - row;
+			for (size_t j = 0; j < row; j++)
+				g[j] += two_w * (x[j] - above[j]);
+		}
+		for (size_t j = cc; j < row; j++)
+			g[j] += two_w * (x[j] - x[j - cc]);
+		if (down) {
+			const float *below = x + row;
+			for (size_t j = 0; j < row; j++)
+				g[j] -= two_w * (below[j] - x[j]);
+		}
+		for (size_t j = 0; j + cc < row; j++)
+			g[j] -= two_w * (x[j + cc] - x[j]);
+	}
 }
 
 double nst_tv_loss(const struct nst_engine *engine, int h, int w, int c, const float *x, float weight, float *grad,

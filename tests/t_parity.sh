@@ -11,7 +11,7 @@
 #     they were within 2% on both sides.  A higher loss is the failure that matters (a worse
 #     optimizer); a lower one is checked only against nonsense.
 #   - --backend simd and --backend xnnpack against --backend scalar: row 0 within 1e-5, Adam row 10
-#     within 1e-4.
+#     within 1e-3 (Adam's steps amplify roundings: see below).
 # Under emulation (NST_EMU set: ARM builds under qemu) the sizes are smaller.
 # NST_PARITY_NETWORK=distilled (tests/t_parity_distilled.sh): the same on the distilled VGG19
 # (encoder5_16x.pth against build/vgg19-distilled.nstw: reflection padding, conv0 folded into
@@ -131,11 +131,13 @@ for be in ("simd", "xnnpack"):
         s, v = rows(f"{tmp}/{be}_adam.csv"), rows(f"{tmp}/scalar_adam.csv")
         columns(f"{be} vs scalar adam", s, v, 0, 1e-5)
         # Adam divides each pixel's step by its own gradient's size, so rounding in gradients near
-        # zero (the distilled network's reflected borders) grows into whole steps: on 32-bit ARM
-        # (NEON without the AArch64 kernels' order) the distilled run parts from scalar by ~4e-4 at
-        # row 10, still within the bound against torch; elsewhere the bound stays 1e-4.
-        loose = emulated and os.environ.get("NST_PARITY_NETWORK") == "distilled"
-        columns(f"{be} vs scalar adam", s, v, adam_n, 1e-3 if loose else 1e-4)
+        # zero grows into whole steps, and runs part at a rate set by where the roundings fall, not
+        # by their size: with start gradients 5.5e-7 apart (L2), blocks 1-3 parted from scalar by
+        # 1.5e-5 at row 10 with the transposing Gram and 1.5e-4 with the Gram-tile kernels, and the
+        # transposing build's simd run with 1 and 2 threads (its Gram's parts summed otherwise)
+        # parted from itself by 1.6e-4; on 32-bit ARM the distilled run by ~4e-4.  Row 10 is held
+        # to the bound against torch; row 0 and the start gradient (above) are the tight checks.
+        columns(f"{be} vs scalar adam", s, v, adam_n, 1e-3)
 print(f"{name}: {'FAILED' if fails else 'all within bounds'}")
 sys.exit(1 if fails else 0)
 EOF

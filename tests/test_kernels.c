@@ -4,7 +4,7 @@
  * pointers, every clamp.  Guards: c outside [mr][nc] keeps its bit pattern, a holds NaN in the rows
  * >= mr and past kc, and page-guarded buffers turn any read or write past the end into a crash.
  * Also the packing, the kernel tables and the CPU detection; the other kernel families of each
- * configuration (small-N, masks, Winograd, norms, tap lists, transposes) against their references
+ * configuration (small-N, masks, Winograd, norms, tap lists, Gram tiles) against their references
  * and twins.
  *
  * The float16 GEMM kernels (nst_f16_*: float16 weights and sums, float32 a and c) are checked the
@@ -1240,44 +1240,144 @@ static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_
  * ragged offsets, clamps.  A SIMD member gets multiples of its outputs_multiple; the scalar one
  * any count.
  * ------------------------------------------------------------------------------------------- */
-/* Transposes: ragged sizes around the vector blocks (and whole ones), strides wider than a row,
- * the destination guarded (pre-filled with GUARD_BITS, a page after it unmapped): every value
- * moved exactly, nothing else written. */
-static void check_transpose_kernel(const struct nst_transpose_kernel *k, const struct nst_transpose_kernel *twin,
-                                   struct nst_rng *r, int cases) {
-	const int failed_before = check_failed_count;
-	for (int n = 0; n < cases && check_failed_count - failed_before < 10; n++) {
-		const size_t rows = rng_range(r, 0, 2) ? rng_range(r, 1, 40) : 16 * rng_range(r, 1, 4);
-		const size_t cols = rng_range(r, 0, 2) ? rng_range(r, 1, 40) : 16 * rng_range(r, 1, 4);
-		const size_t src_stride = cols + rng_range(r, 0, 5), dst_stride = rows + rng_range(r, 0, 5);
-		const size_t src_floats = (rows - 1) * src_stride + cols, dst_floats = (cols - 1) * dst_stride + rows;
-		float *src = xmalloc(src_floats * sizeof(float));
-		for (size_t i = 0; i < src_floats; i++)
-			src[i] = rng_float(r);
-		struct guarded gv, gt;
-		float *dst = guarded_alloc(&gv, dst_floats), *dstt = guarded_alloc(&gt, dst_floats);
-		for (size_t i = 0; i < dst_floats; i++)
-			dst[i] = dstt[i] = bits_float(GUARD_BITS);
-		k->fn(rows, cols, src, src_stride, dst, dst_stride);
-		if (twin)
-			twin->fn(rows, cols, src, src_stride, dstt, dst_stride);
-		size_t bad = 0, touched = 0;
-		for (size_t i = 0; i < dst_floats; i++) {
-			const size_t j = i / dst_stride, row = i % dst_stride; /* dst[j][row] = src[row][j] */
-			if (row < rows) {
-				bad += float_bits(dst[i]) != float_bits(src[row * src_stride + j]);
-				bad += twin && float_bits(dstt[i]) != float_bits(dst[i]);
-			} else {
-				touched += float_bits(dst[i]) != GUARD_BITS;
+/* Gram tiles: mr 1..MR, nc over one to three panels (the last ragged), kc 0..120, strides wider
+ * than the tile; c starts from random values (the kernel adds to them) and its gaps hold
+ * GUARD_BITS, a's channels past mr and b's columns past nc (read: the ragged panel's padding) NaN,
+ * each buffer ending where an inaccessible page begins.  Against a double reference within the
+ * GEMM tolerance (of c + sum |a b|) and the twin; every gap keeps its bits; kc = 0 changes no bit.
+ * Then a NaN in one valid row of a reaches that row's outputs only, and the sum is made before it
+ * goes onto c. */
+struct gram_run {
+	size_t mr, nc, kc, a_stride, b_stride, c_stride;
+	struct guarded ga, gb, gc;
+	float *a, *b, *c; /* [kc][a_stride], [kc][b_stride], [mr][c_stride] */
+};
+
+static size_t gram_panels_floats(size_t nc, size_t nr) { return (nc + nr - 1) / nr * nr; }
+
+static void gram_run_make(struct gram_run *g, const struct nst_gram_kernel *k, struct nst_rng *r, size_t mr, size_t nc,
+                          size_t kc) {
+	g->mr = mr;
+	g->nc = nc;
+	g->kc = kc;
+	g->a_stride = mr + rng_range(r, 0, 9);
+	g->b_stride = gram_panels_floats(nc, k->nr) + rng_range(r, 0, 5);
+	g->c_stride = nc + rng_range(r, 0, 3);
+	const size_t a_floats = kc ? (kc - 1) * g->a_stride + mr : 1;
+	const size_t b_floats = kc ? (kc - 1) * g->b_stride + gram_panels_floats(nc, k->nr) : 1;
+	g->a = guarded_alloc(&g->ga, a_floats);
+	g->b = guarded_alloc(&g->gb, b_floats);
+	g->c = guarded_alloc(&g->gc, (mr - 1) * g->c_stride + nc);
+	for (size_t i = 0; i < a_floats; i++)
+		g->a[i] = i % g->a_stride < mr ? rng_float(r) : NAN;
+	for (size_t i = 0; i < b_floats; i++)
+		g->b[i] = i % g->b_stride < nc ? rng_float(r) : NAN;
+	for (size_t i = 0; i < (mr - 1) * g->c_stride + nc; i++)
+		g->c[i] = i % g->c_stride < nc ? rng_float(r) : bits_float(GUARD_BITS);
+}
+
+static void gram_run_free(struct gram_run *g) {
+	guarded_free(&g->ga);
+	guarded_free(&g->gb);
+	guarded_free(&g->gc);
+}
+
+/* c after k's update, in a fresh copy (the case's c keeps its values for the twin). */
+static float *gram_run_kernel(const struct nst_gram_kernel *k, const struct gram_run *g) {
+	const size_t c_floats = (g->mr - 1) * g->c_stride + g->nc;
+	float *c = xmalloc(c_floats * sizeof(float));
+	memcpy(c, g->c, c_floats * sizeof(float));
+	k->fn(g->mr, g->nc, g->kc, g->a, g->a_stride, g->b, g->b_stride, c, g->c_stride);
+	return c;
+}
+
+static void check_gram_case(const struct nst_gram_kernel *k, const struct nst_gram_kernel *twin, struct nst_rng *r,
+                            size_t mr, size_t nc, size_t kc) {
+	struct gram_run g;
+	gram_run_make(&g, k, r, mr, nc, kc);
+	float *c = gram_run_kernel(k, &g), *ct = twin ? gram_run_kernel(twin, &g) : NULL;
+	size_t bad = 0, bad_twin = 0, gaps = 0, unchanged = 0;
+	double worst = 0.0;
+	for (size_t i = 0; i < mr; i++)
+		for (size_t j = 0; j < g.c_stride && (i + 1 < mr || j < nc); j++) {
+			const size_t at = i * g.c_stride + j;
+			if (j >= nc) {
+				gaps += float_bits(c[at]) != GUARD_BITS || (ct && float_bits(ct[at]) != GUARD_BITS);
+				continue;
 			}
+			double s = g.c[at], m = fabs(s);
+			for (size_t p = 0; p < kc; p++) {
+				const double term = (double)g.a[p * g.a_stride + i] * (double)g.b[p * g.b_stride + j];
+				s += term;
+				m += fabs(term);
+			}
+			const double err = fabs((double)c[at] - s);
+			worst = err > worst ? err : worst;
+			bad += !(err <= tolerance(m));
+			bad_twin += ct && !(fabs((double)c[at] - (double)ct[at]) <= 2.0 * tolerance(m));
+			unchanged += float_bits(c[at]) == float_bits(g.c[at]);
 		}
-		CHECK(bad == 0 && touched == 0, "%s %zux%zu strides %zu, %zu: %zu values wrong, %zu gaps written", k->name, rows,
-		      cols, src_stride, dst_stride, bad, touched);
-		guarded_free(&gv);
-		guarded_free(&gt);
-		free(src);
+	CHECK(bad == 0 && bad_twin == 0 && gaps == 0, "%s mr=%zu nc=%zu kc=%zu strides %zu %zu %zu: %zu outputs off the reference "
+	      "(worst %.3g), %zu off the twin, %zu gaps written", k->name, mr, nc, kc, g.a_stride, g.b_stride, g.c_stride, bad,
+	      worst, bad_twin, gaps);
+	CHECK(kc > 0 || unchanged == mr * nc, "%s mr=%zu nc=%zu kc=0: %zu of %zu outputs kept their bits", k->name, mr, nc,
+	      unchanged, mr * nc);
+	free(c);
+	free(ct);
+	gram_run_free(&g);
+}
+
+static void check_gram_kernel(const struct nst_gram_kernel *k, const struct nst_gram_kernel *twin, struct nst_rng *r,
+                              int random_cases) {
+	const int failed_before = check_failed_count;
+	for (size_t mr = 1; mr <= k->mr; mr++)
+		for (size_t nc = 1; nc <= 3 * k->nr; nc += 1 + (nc + mr) % 3)
+			check_gram_case(k, twin, r, mr, nc, rng_range(r, 0, 3) ? rng_range(r, 1, 40) : 0);
+	for (int n = 0; n < random_cases && check_failed_count - failed_before < 20; n++)
+		check_gram_case(k, twin, r, rng_range(r, 1, k->mr), rng_range(r, 1, 3 * k->nr), rng_range(r, 0, 120));
+	for (size_t nan_row = 0; nan_row < k->mr; nan_row++) {
+		struct gram_run g;
+		gram_run_make(&g, k, r, k->mr, k->nr + 1 + nan_row % k->nr, 9);
+		g.a[rng_range(r, 0, g.kc - 1) * g.a_stride + nan_row] = NAN;
+		float *c = gram_run_kernel(k, &g);
+		size_t nan_ok = 0, finite_ok = 0;
+		for (size_t i = 0; i < g.mr; i++)
+			for (size_t j = 0; j < g.nc; j++) {
+				const float v = c[i * g.c_stride + j];
+				nan_ok += i == nan_row && isnan(v);
+				finite_ok += i != nan_row && isfinite(v);
+			}
+		CHECK(nan_ok == g.nc && finite_ok == (g.mr - 1) * g.nc, "%s: NaN in row %zu: %zu NaN outputs there, %zu finite elsewhere",
+		      k->name, nan_row, nan_ok, finite_ok);
+		free(c);
+		gram_run_free(&g);
 	}
-	printf("  %-28s %s %d cases\n", k->name, twin ? "vs the reference and its twin," : "vs the reference,", cases);
+	/* The sum is made from 0, then added to c: 16 products of 1 onto 2^27 (whose ulp is 16) give
+	 * 2^27 + 16; added one at a time each would round away. */
+	{
+		struct gram_run g;
+		gram_run_make(&g, k, r, k->mr, k->nr, 16);
+		for (size_t p = 0; p < g.kc; p++) {
+			for (size_t i = 0; i < g.mr; i++)
+				g.a[p * g.a_stride + i] = 1.0f;
+			for (size_t j = 0; j < g.nc; j++)
+				g.b[p * g.b_stride + j] = 1.0f;
+		}
+		for (size_t i = 0; i < g.mr; i++)
+			for (size_t j = 0; j < g.nc; j++)
+				g.c[i * g.c_stride + j] = 0x1p27f;
+		float *c = gram_run_kernel(k, &g);
+		size_t exact = 0;
+		for (size_t i = 0; i < g.mr; i++)
+			for (size_t j = 0; j < g.nc; j++)
+				exact += c[i * g.c_stride + j] == 0x1p27f + 16.0f;
+		CHECK(exact == g.mr * g.nc, "%s: %zu of %zu sums of 16 ones onto 2^27 are 2^27 + 16 (the sum made first, then added)",
+		      k->name, exact, g.mr * g.nc);
+		free(c);
+		gram_run_free(&g);
+	}
+	printf("  %-28s %s %s\n", k->name, twin ? "vs the reference and its twin:" : "vs the reference:",
+	       check_failed_count == failed_before ? "ok" : "FAILED");
 }
 
 /* 2x2 argmax pooling: c of 4 .. 96 channels (whole code bytes; whole vectors and tails), values
@@ -1692,15 +1792,22 @@ int main(void) {
 		check_dwconv_kernel(k, t, &r, 500);
 	}
 
-	const struct nst_transpose_kernel *scalar_transpose = nst_transpose_kernel_for(nst_gemm_kernel_scalar());
-	printf("transpose kernels:\n");
-	CHECK(scalar_transpose->fn == nst_x32_transpose__scalar, "the scalar GEMM kernel's transpose is the scalar one");
-	check_transpose_kernel(scalar_transpose, NULL, &r, 200);
+	static const struct nst_gram_kernel gram_scalars[] = {
+		{"nst_f32_gram_4x8__scalar", nst_f32_gram_4x8__scalar, 4, 8},
+		{"nst_f32_gram_6x16__scalar", nst_f32_gram_6x16__scalar, 6, 16},
+		{"nst_f32_gram_8x8__scalar", nst_f32_gram_8x8__scalar, 8, 8},
+		{"nst_f32_gram_8x32__scalar", nst_f32_gram_8x32__scalar, 8, 32},
+	};
+	printf("Gram-tile kernels:\n");
+	CHECK(nst_gram_kernel_for(nst_gemm_kernel_scalar())->fn == nst_f32_gram_4x8__scalar,
+	      "the scalar GEMM kernel's Gram tiles are the scalar 4x8 ones");
+	for (size_t i = 0; i < sizeof(gram_scalars) / sizeof(gram_scalars[0]); i++)
+		check_gram_kernel(&gram_scalars[i], NULL, &r, 100);
 	for (size_t i = 0; i < pairs; i++) {
-		const struct nst_transpose_kernel *k = &configs[i]->transpose, *t = &configs[i]->twin->transpose;
-		CHECK(t->fn == scalar_transpose->fn && !strstr(k->name, "scalar"), "%s (beside %s) has the scalar one as its twin",
-		      k->name, simd[i]->name);
-		check_transpose_kernel(k, t, &r, 300);
+		const struct nst_gram_kernel *k = &configs[i]->gram, *t = &configs[i]->twin->gram;
+		CHECK(strstr(t->name, "scalar") && !strstr(k->name, "scalar") && t->mr == k->mr && t->nr == k->nr,
+		      "%s (beside %s) has a scalar twin of its tile (%s)", k->name, simd[i]->name, t->name);
+		check_gram_kernel(k, t, &r, 300);
 	}
 
 	const struct nst_argmaxpool_kernel *scalar_argmax = nst_argmaxpool_kernel_for(nst_gemm_kernel_scalar());
