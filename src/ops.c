@@ -251,8 +251,8 @@ void nst_mask_from_positive(const struct nst_engine *engine, size_t n, const flo
 
 /* ---------------------------------------------------------------------------------------------
  * Gram matrix: a symmetric rank-k update on the configuration's Gram-tile kernel, which reads both
- * operands from the same rows of features (neither transposed nor packed).  The pixels' chunks are
- * dealt to parts (one per slot: an item each), chunk ch to part ch % parts; a part puts each chunk
+ * operands from the same rows of features (neither transposed nor packed).  The pixels are split
+ * into equal runs, one per part (one per slot: an item each); a part puts each chunk of its run
  * into its own scratch (a streamed tap's features are made there, others copied) and adds its
  * products, the tiles on or right of the diagonal only, into its own [c][c] sums; the parts are
  * then added up in order, scaled and mirrored, in bands of rows.
@@ -281,8 +281,8 @@ size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 
 struct gram_task {
 	const struct nst_engine *engine;
-	size_t n, chunk, n_chunks;
-	int c, parts; /* chunk ch goes to part ch % parts */
+	size_t n;
+	int c, parts; /* part q takes pixels [q n / parts, (q + 1) n / parts), in chunks */
 	const float *f;   /* [n][c] (nst_gram) */
 	float *gram;      /* [c][c] */
 	/* nst_tap_gram: f is first made, chunk by chunk, as ReLU(in W + b) (in [n][cs], the tap's
@@ -329,10 +329,11 @@ static void gram_worker(void *context, size_t slot, size_t item) {
 	for (size_t i0 = 0; i0 < c; i0 += gk->mr)
 		for (size_t i = i0; i < i0 + gk->mr && i < c; i++)
 			memset(acc + i * c + i0 / nr * nr, 0, (c - i0 / nr * nr) * sizeof(float));
-	for (size_t p = 0; p < t->chunk; p++)
+	for (size_t p = 0; p < GRAM_CHUNK_PIXELS; p++)
 		memset(own + p * ld + c, 0, (ld - c) * sizeof(float));
-	for (size_t ch = item; ch < t->n_chunks; ch += (size_t)t->parts) {
-		const size_t p0 = ch * t->chunk, k = t->n - p0 < t->chunk ? t->n - p0 : t->chunk;
+	const size_t end = t->n * (item + 1) / (size_t)t->parts;
+	for (size_t p0 = t->n * item / (size_t)t->parts; p0 < end; p0 += GRAM_CHUNK_PIXELS) {
+		const size_t k = end - p0 < GRAM_CHUNK_PIXELS ? end - p0 : GRAM_CHUNK_PIXELS;
 		if (t->tap_in && !t->tap_f) { /* made here, where the tiles read it */
 			tap_rows(t->engine->gemm, k, (size_t)t->cs, t->tap_in + p0 * (size_t)t->cs, t->tap_packed, c, own, ld);
 		} else {
@@ -384,9 +385,8 @@ static void gram_finish_band(void *context, size_t slot, size_t band) {
 static void gram_run(struct gram_task t) {
 	const struct nst_engine *engine = t.engine;
 	const size_t n = t.n, cc = (size_t)t.c;
-	t.chunk = GRAM_CHUNK_PIXELS;
-	t.n_chunks = (n + t.chunk - 1) / t.chunk;
-	t.parts = (int)nst_parallel_slots(engine, t.n_chunks); /* each part's sums in its own scratch */
+	/* each part's sums in its own scratch */
+	t.parts = (int)nst_parallel_slots(engine, (n + GRAM_CHUNK_PIXELS - 1) / GRAM_CHUNK_PIXELS);
 	assert(nst_gram_scratch_floats(engine->gemm, t.c) <= engine->scratch_floats);
 	nst_parallel_for(engine, (size_t)t.parts, gram_worker, &t);
 	struct gram_finish_task f = {engine, cc, t.parts, (float)(1.0 / ((double)n * (double)t.c)), t.gram};
@@ -441,6 +441,33 @@ double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const fl
 	return (double)weight * sum / (double)cc;
 }
 
+/* Below this many entries a style matrix M is packed on the calling thread. */
+#define PACK_M_PARALLEL_MIN (128u * 128u)
+
+struct pack_m_task {
+	size_t c, nr;
+	const float *m; /* [c][c] */
+	float *packed;
+};
+
+static void pack_m_panel(void *context, size_t slot, size_t panel) {
+	const struct pack_m_task *t = context;
+	const size_t n0 = panel * t->nr, cols = t->c - n0 < t->nr ? t->c - n0 : t->nr;
+	(void)slot;
+	nst_gemm_pack(t->c, cols, t->nr, t->m + n0, t->c, NULL, t->packed + panel * t->nr * (t->c + 1));
+}
+
+/* nst_gemm_pack of the style matrix M [c][c] for the engine's GEMM kernel, its panels in parallel. */
+static void pack_m(const struct nst_engine *engine, int c, const float *m, float *packed) {
+	struct pack_m_task t = {(size_t)c, engine->gemm->nr, m, packed};
+	const size_t panels = (t.c + t.nr - 1) / t.nr;
+	if (t.c * t.c >= PACK_M_PARALLEL_MIN)
+		nst_parallel_for(engine, panels, pack_m_panel, &t);
+	else
+		for (size_t panel = 0; panel < panels; panel++)
+			pack_m_panel(&t, 0, panel);
+}
+
 size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c) {
 	return nst_gemm_packed_floats((size_t)c, (size_t)c, engine->gemm->nr);
 }
@@ -479,7 +506,7 @@ static void style_grad_worker(void *context, size_t slot, size_t item) {
 
 void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
                     float *grad, bool accumulate, float *packed_scratch) {
-	nst_gemm_pack((size_t)c, (size_t)c, engine->gemm->nr, m, (size_t)c, NULL, packed_scratch);
+	pack_m(engine, c, m, packed_scratch);
 	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
 	                            .accumulate = accumulate};
 	if (n == 0)
@@ -579,7 +606,7 @@ void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, si
                   const float *m, float *m_packed_scratch, const float *p, float content_weight, float *out) {
 	const int ct = tap->ct, cs = tap->cs;
 	if (m)
-		nst_gemm_pack((size_t)ct, (size_t)ct, engine->gemm->nr, m, (size_t)ct, NULL, m_packed_scratch);
+		pack_m(engine, ct, m, m_packed_scratch);
 	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .in = in, .f_packed = tap->forward,
 	                          .m_packed = m ? m_packed_scratch : NULL, .p = p, .w_packed = tap->backward, .out = out};
 	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
