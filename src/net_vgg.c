@@ -177,8 +177,9 @@ static struct nst_tap layer_tap(const struct vgg_layer *L) {
 
 /* A loss layer's features from its layer's output out [h][w][c]: out itself, or its tap's
  * ReLU(1x1 conv(out)), with their Gram into gram if not NULL.  A tap's features are stored (in
- * s->tap_f [h][w][c_tap]) only when `keep` (a content loss reads them); else they exist only chunk
- * by chunk, for their Gram, and NULL is returned (the gradient makes them again: nst_tap_grad). */
+ * s->tap_f [h][w][c_tap]) only when `keep` (a content loss or the gradient reads them: l->keep_tap);
+ * else they exist only chunk by chunk, for their Gram, and NULL is returned (the gradient makes
+ * them again: nst_tap_grad). */
 static const float *loss_features(struct nst_session *s, const struct loss_layer *l, int h, int w, const float *out,
                                   float *gram, bool keep) {
 	if (!l->tapped)
@@ -269,7 +270,9 @@ void nst_vgg_forward(struct nst_session *s, float *x, int h, int w, struct pass 
 			                  (pass->mode == PASS_TARGET_STYLE && l->style) || pass->mode == PASS_LOSS;
 			const bool region = pass->mode == PASS_TARGET_STYLE && l->style && pass->own;
 			const bool whole_gram = l->style && (pass->mode == PASS_LOSS || (pass->mode == PASS_TARGET_STYLE && !pass->own));
-			const bool keep = l->content && pass->mode != PASS_TARGET_STYLE; /* the content loss reads them */
+			/* a tap's features kept: the content loss reads them, a kept style tap's gradient too */
+			const bool keep = l->keep_tap && (l->content ? pass->mode != PASS_TARGET_STYLE
+			                                             : pass->mode == PASS_LOSS && pass->need_grad);
 			/* [h][w][c], or NULL: a tap's features not kept */
 			const float *f = used && !region ? loss_features(s, l, h, w, out, whole_gram ? l->gram : NULL, keep) : out;
 			if (pass->mode == PASS_TARGET_CONTENT && l->content) {

@@ -16,6 +16,8 @@
  *     the backward pass), the loss gradient computed in the forward pass, placed in a
  *     ping-pong buffer's tail that the passes do not reach before it is used (buffer_reach),
  *     else in its own area;
+ *   - one loss layer's tap features at a time (the largest kept), when a content loss reads them
+ *     or a style loss's gradient would otherwise make them again (TAP_KEEP_MIN_INPUTS);
  *   - the packed forward and backward weights, per-thread im2col tiles, the optimizer state
  *     (placed by the optimizer itself: src/optimizer.h).
  */
@@ -33,6 +35,12 @@
 /* ---------------------------------------------------------------------------------------------
  * Configuration: the network up to the deepest loss layer, and the losses
  * ------------------------------------------------------------------------------------------- */
+
+/* A style loss on a tap of at least this many inputs keeps the tap's features for its gradient:
+ * making them again costs in_channels multiply-adds per feature, keeping them a store and a load
+ * (the distilled network's relu1_1 tap, 16 -> 64, gained nothing kept; its deeper ones, 32 -> 128
+ * and wider, about 0.4 ms each of a 36 ms iteration at 256 px). */
+#define TAP_KEEP_MIN_INPUTS 32
 
 static int find_or_add_loss(struct nst_session *s, int layer) {
 	if (s->layers[layer].loss != NO_LOSS)
@@ -164,6 +172,10 @@ enum nst_status nst_configure(struct nst_session *s, const struct nst_weights *w
 		const struct vgg_layer *L = &s->layers[l->layer];
 		l->tapped = L->tap_index >= 0;
 		l->c = l->tapped ? L->tap_shape.out_channels : L->shape.out_channels;
+		/* A content loss reads its tap's features; a style loss keeps them for its gradient when
+		 * making them again (a 1x1 convolution of in_channels per feature) costs more than storing
+		 * them and reading them back. */
+		l->keep_tap = l->tapped && (l->content || L->tap_shape.in_channels >= TAP_KEEP_MIN_INPUTS);
 		const bool deepest_layer = l->layer == s->n_layers - 1;
 		l->recompute = !deepest_layer && l->layer == 0 && !l->tapped;
 		l->stored = !deepest_layer && !l->recompute;
@@ -244,7 +256,7 @@ static size_t max_tap_features(const struct nst_session *s, int h, int w) {
 	size_t m = 0;
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
-		if (L->loss != NO_LOSS && s->losses[L->loss].tapped && s->losses[L->loss].content)
+		if (L->loss != NO_LOSS && s->losses[L->loss].keep_tap)
 			m = nst_max_size(m, (size_t)h * (size_t)w * (size_t)L->tap_shape.out_channels);
 		if (L->pool_after) {
 			h /= 2;
@@ -311,8 +323,8 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		s->f16_in = NST_ARENA_NEW(a, uint16_t, s->f16_halves);  /* [H'][W'][C'] float16 */
 		s->f16_out = NST_ARENA_NEW(a, uint16_t, s->f16_halves); /* [H'][W'][C'] float16 */
 	}
-	/* Tapped content losses: the tap's features, for the picture (the content target and the
-	 * loss; their gradient exists only in row blocks: nst_tap_grad). */
+	/* Kept taps' features (the largest: one loss layer's at a time), for the picture: a content
+	 * target and loss, and the gradient of a loss (which exists only in row blocks: nst_tap_grad). */
 	const size_t taps = max_tap_features(s, p->height, p->width);
 	if (taps)
 		s->tap_f = NST_ARENA_NEW(a, float, taps); /* [h][w][c_tap] */

@@ -44,6 +44,7 @@ struct loss_layer {
 	int c;                           /* the features' channels (the tap's when tapped) */
 	float layer_weight;              /* the style term's per-layer weight (--style-layer-weights) */
 	bool content, style;
+	bool keep_tap;                   /* a tap's features kept (s->tap_f) from its loss to its gradient */
 	bool recompute;                  /* features recomputed in the backward pass (layer 0) */
 	bool stored;                     /* gradient kept from the forward pass */
 	float *content_target;           /* [h][w][c] */

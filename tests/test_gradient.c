@@ -4,7 +4,8 @@
  * recomputed first layer, max and average pooling with odd sizes, content and style on one layer,
  * several blended styles, TV alone), both backends, one and two threads; on a network of 32
  * channels, the simd backend's Winograd convolutions (forward and input gradient; its plan packs
- * their transformed kernels: more weight bytes than the scalar backend's direct packing).  Also:
+ * their transformed kernels: more weight bytes than the scalar backend's direct packing); on a
+ * network with taps, their losses made again and kept.  Also:
  * the arena of exactly the planned size is enough, one byte less is refused.
  */
 #include <math.h>
@@ -388,6 +389,23 @@ int main(void) {
 		       scalar.weights_bytes);
 		nst_weights_close(w);
 	}
+	/* Taps (the distilled network's loss heads): relu1_1's and relu3_1's of few inputs, made again
+	 * for their gradient; relu2_1's of 32, kept from the loss to the gradient (plan.c's
+	 * TAP_KEEP_MIN_INPUTS), with a content loss on it too. */
+	snprintf(path, sizeof path, "%s/taps.nstw", dir);
+	static const struct support_vgg_layer tapped[] = {{1, 8, 6}, {1, 8, 0}, {2, 32, 40}, {2, 16, 0}, {3, 16, 20}};
+	CHECK(support_write_vgg(path, tapped, (int)(sizeof tapped / sizeof tapped[0]), seed, NST_DTYPE_F32) == 0, "write %s",
+	      path);
+	const struct config taps[] = {
+		{"taps: style on three, content on the kept one, scalar", "relu2_1", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX,
+		 1, NST_BACKEND_SCALAR, 1, 5.0f, 100.0f, 1e-3f, false},
+		{"taps: style on three, content on the kept one, simd, 2 threads", "relu2_1", "relu1_1,relu2_1,relu3_1",
+		 NST_POOLING_MAX, 1, nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR, 2, 5.0f,
+		 100.0f, 1e-3f, false},
+		{"taps: the kept one the deepest, content on a tap of few inputs, avg", "relu1_1", "relu1_1,relu2_1", NST_POOLING_AVG, 2,
+		 NST_BACKEND_SCALAR, 2, 5.0f, 100.0f, 1e-3f, false},
+	};
+	check_configs(path, taps, sizeof taps / sizeof taps[0], seed + 300);
 	support_rmdir(dir);
 	free(dir);
 	return check_finish("test_gradient");
