@@ -225,26 +225,34 @@ struct wino_task {
 
 /* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's T x T input pixels.  With zero
  * padding, pixels outside the picture read from `zeros` ([cin] zeros). */
+/* The input index a tile's row or column i (of a picture side n) reads: reflected, or -1 outside
+ * a zero-padded picture. */
+static inline int wino_source_index(bool reflect, int i, int n) {
+	if (reflect)
+		return nst_reflect_index(i, n);
+	return i < 0 || i >= n ? -1 : i;
+}
+
 static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v, const float *zeros) {
 	const size_t cin = (size_t)t->shape->in_channels, plane = nt * cin;
 	const int side = t->in_side;
+	const int pad = t->shape->pad;
 	for (size_t i = 0; i < nt; i++) {
 		const size_t tile = t0 + i;
-		const int pad = t->shape->pad;
 		const int y0 = (int)(tile / t->tiles_x) * t->out_side - pad, x0 = (int)(tile % t->tiles_x) * t->out_side - pad;
+		/* The input row and column of each of the tile's rows and columns (reflected), or -1: zero
+		 * padding; the pixels' pointers from them. */
+		int rows[WINO_MAX_IN], cols[WINO_MAX_IN];
+		for (int k = 0; k < side; k++) {
+			rows[k] = wino_source_index(t->shape->reflect, y0 + k, t->h);
+			cols[k] = wino_source_index(t->shape->reflect, x0 + k, t->w);
+		}
 		const float *d[WINO_MAX_IN * WINO_MAX_IN]; // [T][T], each: the input pixel's [cin]
-		for (int y = 0; y < side; y++)
-			for (int x = 0; x < side; x++) {
-				int iy = y0 + y, ix = x0 + x;
-				if (t->shape->reflect) {
-					iy = nst_reflect_index(iy, t->h);
-					ix = nst_reflect_index(ix, t->w);
-				} else if (iy < 0 || iy >= t->h || ix < 0 || ix >= t->w) {
-					d[y * side + x] = zeros;
-					continue;
-				}
-				d[y * side + x] = t->in + ((size_t)iy * (size_t)t->w + (size_t)ix) * cin;
-			}
+		for (int y = 0; y < side; y++) {
+			const float *row = rows[y] < 0 ? NULL : t->in + (size_t)rows[y] * (size_t)t->w * cin; /* [w][cin] */
+			for (int x = 0; x < side; x++)
+				d[y * side + x] = !row || cols[x] < 0 ? zeros : row + (size_t)cols[x] * cin;
+		}
 		t->input(cin, d, v + i * cin, plane);
 	}
 }
