@@ -213,7 +213,10 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
 	zero_pool_remainder(h, w, c, grad_in);
 }
 
-#define MASK_BYTES_PER_ITEM_MIN 4096 /* below this one item is cheaper than waking the pool */
+/* Below this many mask bytes per item (128 Ki values, some 35 us on the AVX2 machine) one item is
+ * cheaper than waking the pool: regions of the distilled network's 2 and 5 items of 4 KiB took 48
+ * and 61 us where one thread takes 24 and 52 (timers around each region, 2 threads, 256 px). */
+#define MASK_BYTES_PER_ITEM_MIN 16384
 
 struct mask_task {
 	size_t n, bytes_per_item;
@@ -276,8 +279,9 @@ size_t nst_gram_scratch_floats(const struct nst_gemm_kernel *gemm, int c) {
 /* Rows of the upper triangle summed, scaled and mirrored per band: each column written gets whole
  * cache lines. */
 #define MIRROR_ROWS 16
-/* Below this many Gram entries the parts are added up on the calling thread. */
-#define GRAM_FINISH_PARALLEL_MIN (128u * 128u)
+/* Below this many Gram entries the parts are added up on the calling thread (timers around each
+ * region, 2 threads: 128 channels took 30 us in parallel, 27 on one thread; 256, 62 against 92). */
+#define GRAM_FINISH_PARALLEL_MIN (256u * 256u)
 
 struct gram_task {
 	const struct nst_engine *engine;
@@ -441,8 +445,9 @@ double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const fl
 	return (double)weight * sum / (double)cc;
 }
 
-/* Below this many entries a style matrix M is packed on the calling thread. */
-#define PACK_M_PARALLEL_MIN (128u * 128u)
+/* Below this many entries a style matrix M is packed on the calling thread (timers around each
+ * region, 2 threads: 128 x 128 took 37 us in parallel, 7 on one thread; 256 x 256, 34 against 44). */
+#define PACK_M_PARALLEL_MIN (256u * 256u)
 
 struct pack_m_task {
 	size_t c, nr;

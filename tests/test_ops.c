@@ -195,9 +195,9 @@ struct style_case {
 	float weight;
 };
 
-/* Gram / style cases: F [n][c].  nst_gram works in chunks of 96 KiB / (4 c) pixels, one chunk per
- * slot at a time: the last two cases have several chunks, so the 2-thread engines sum two partial
- * Grams; c = 67 is ragged for every MR and NR. */
+/* Gram / style cases: F [n][c].  nst_gram splits the pixels into equal runs, one per slot, each in
+ * chunks of 96 pixels: the 2-thread engines sum two partial Grams when n > 96; c = 67 is ragged for
+ * every MR and NR; at c = 260 the parts are added up and M is packed on the pool's threads. */
 static const struct style_case *style_cases(size_t *count) {
 	static const struct style_case cases[] = {
 		{77, 3, 1.0f},     /* [7*11][3] */
@@ -209,17 +209,19 @@ static const struct style_case *style_cases(size_t *count) {
 		{9, 1, 1.0f},      /* [9][1] */
 		{64, 8, 1.0f},     /* [8*8][8]: n a multiple of 8 */
 		{21, 33, 1e3f},    /* [3*7][33]: ragged panels for every NR */
-		{400, 64, 1e3f},   /* [400][64]: chunks of 384 pixels: 384 + 16 */
-		{370, 67, 1e4f},   /* [370][67]: chunks of 366 pixels: 366 + 4 */
+		{400, 64, 1e3f},   /* [400][64]: runs of 200 pixels on two threads: chunks of 96, 96, 8 */
+		{370, 67, 1e4f},   /* [370][67]: runs of 185: 96 + 89 */
 		{16, 182, 1e3f},   /* [16][182]: c^2 >= NST_SUM_PARALLEL_MIN, the loss on the pool's threads */
+		{100, 260, 1e3f},  /* [100][260]: c^2 >= the parallel finish's and M packing's minimum */
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
 }
 
 /* nst_tap_grad cases: n pixels, the tap cs -> ct (ragged: neither a multiple of MR or NR); 450
- * pixels of 128 channels: three Gram chunks of 192 (the last ragged, two parts on two threads),
- * eight gradient blocks of 60 or 64 rows (MR 6 or 8; the last ragged). */
+ * pixels of 128 channels: runs of 225 pixels for the Gram on two threads (chunks of 96, 96, 33),
+ * eight gradient blocks of 60 or 64 rows (MR 6 or 8; the last ragged); 120 pixels of 260: the
+ * Gram's parts added up and M packed on the pool's threads. */
 struct tap_case {
 	size_t n;
 	int cs, ct;
@@ -227,7 +229,7 @@ struct tap_case {
 
 static const struct tap_case *tap_cases(size_t *count) {
 	static const struct tap_case cases[] = {
-		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {450, 32, 128}, {129, 17, 9}, {50, 6, 3},
+		{37, 5, 19}, {1, 3, 8}, {200, 16, 64}, {3, 33, 40}, {450, 32, 128}, {129, 17, 9}, {50, 6, 3}, {120, 40, 260},
 	};
 	*count = sizeof(cases) / sizeof(cases[0]);
 	return cases;
