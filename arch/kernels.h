@@ -425,7 +425,8 @@ void nst_f32_dwconv__neon(NST_DWCONV_ARGS);
  *   c:  [mr][c_stride]  mr: 1..MR, nc >= 1, kc >= 0; nothing past column nc written
  *
  * Rows >= mr alias the last valid row (its a and c: they store the same values, last row first).
- * SIMD members fuse each multiply-add; the scalar twin multiplies, then adds.
+ * SIMD members fuse each multiply-add (but ARMv7 NEON without VFPv4: vmla, unfused, flushing
+ * denormals); the scalar twin multiplies, then adds.
  */
 typedef void (*nst_f32_gram_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a, size_t a_stride,
                                         const float *b, size_t b_stride, float *c, size_t c_stride);

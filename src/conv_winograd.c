@@ -223,8 +223,6 @@ struct wino_task {
 	struct nst_f32_minmax_params params;
 };
 
-/* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's T x T input pixels.  With zero
- * padding, pixels outside the picture read from `zeros` ([cin] zeros). */
 /* The input index a tile's row or column i (of a picture side n) reads: reflected, or -1 outside
  * a zero-padded picture. */
 static inline int wino_source_index(bool reflect, int i, int n) {
@@ -232,6 +230,9 @@ static inline int wino_source_index(bool reflect, int i, int n) {
 		return nst_reflect_index(i, n);
 	return i < 0 || i >= n ? -1 : i;
 }
+
+/* V[xi][i][c] for the tiles [t0, t0 + nt): B^T d B of each tile's T x T input pixels.  With zero
+ * padding, pixels outside the picture read from `zeros` ([cin] zeros). */
 
 static void wino_input(const struct wino_task *t, size_t t0, size_t nt, float *v, const float *zeros) {
 	const size_t cin = (size_t)t->shape->in_channels, plane = nt * cin;

@@ -250,8 +250,9 @@ static size_t buffer_reach(const struct nst_session *s, int j) {
 	return reach;
 }
 
-/* Largest tap feature map stored for a picture of h x w: a tapped content loss's (the others exist
- * only in chunks, in the threads' scratch: nst_tap_gram, nst_tap_grad); 0 without one. */
+/* Largest tap feature map stored for a picture of h x w: a kept tap's (a content loss's, or a
+ * style loss's on a tap of TAP_KEEP_MIN_INPUTS or more inputs; the others exist only in chunks, in
+ * the threads' scratch: nst_tap_gram, nst_tap_grad); 0 without one. */
 static size_t max_tap_features(const struct nst_session *s, int h, int w) {
 	size_t m = 0;
 	for (int i = 0; i < s->n_layers; i++) {

@@ -391,7 +391,8 @@ int main(void) {
 	}
 	/* Taps (the distilled network's loss heads): relu1_1's and relu3_1's of few inputs, made again
 	 * for their gradient; relu2_1's of 32, kept from the loss to the gradient (plan.c's
-	 * TAP_KEEP_MIN_INPUTS), with a content loss on it too. */
+	 * TAP_KEEP_MIN_INPUTS): for a style loss alone, its gradient stored while a deeper tap's features
+	 * take the buffer, and with a content loss on it; the kept one the deepest. */
 	snprintf(path, sizeof path, "%s/taps.nstw", dir);
 	static const struct support_vgg_layer tapped[] = {{1, 8, 6}, {1, 8, 0}, {2, 32, 40}, {2, 16, 0}, {3, 16, 20}};
 	CHECK(support_write_vgg(path, tapped, (int)(sizeof tapped / sizeof tapped[0]), seed, NST_DTYPE_F32) == 0, "write %s",
@@ -402,6 +403,10 @@ int main(void) {
 		{"taps: style on three, content on the kept one, simd, 2 threads", "relu2_1", "relu1_1,relu2_1,relu3_1",
 		 NST_POOLING_MAX, 1, nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR, 2, 5.0f,
 		 100.0f, 1e-3f, false},
+		{"taps: a style-only kept tap, a deeper one after it", "relu3_1", "relu1_1,relu2_1,relu3_1", NST_POOLING_MAX, 1,
+		 NST_BACKEND_SCALAR, 1, 5.0f, 100.0f, 1e-3f, false},
+		{"taps: a style-only kept tap, simd, 2 threads, avg", "relu3_1", "relu2_1,relu3_1", NST_POOLING_AVG, 1,
+		 nst_backend_available(NST_BACKEND_SIMD) ? NST_BACKEND_SIMD : NST_BACKEND_SCALAR, 2, 5.0f, 100.0f, 1e-3f, false},
 		{"taps: the kept one the deepest, content on a tap of few inputs, avg", "relu1_1", "relu1_1,relu2_1", NST_POOLING_AVG, 2,
 		 NST_BACKEND_SCALAR, 2, 5.0f, 100.0f, 1e-3f, false},
 	};

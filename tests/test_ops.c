@@ -1575,7 +1575,8 @@ int main(void) {
 
 	printf("pooling: %.2f s\n", seconds_since(&t0));
 	/* 4. masks: n values */
-	static const size_t masks[] = {1, 7, 8, 13, 64, 1003}; /* values: [n], mask bits [(n + 7) / 8] bytes */
+	/* values: [n], mask bits [(n + 7) / 8] bytes; 300001: items of 16 KiB of mask on the pool (ragged) */
+	static const size_t masks[] = {1, 7, 8, 13, 64, 1003, 300001};
 	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++)
 		for (int k = 0; k < n_engines; k++)
 			test_mask_apply(&engines[k], masks[i], &r);
