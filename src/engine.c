@@ -3,6 +3,8 @@
  * src/engine.h for the work policy).
  */
 #include <assert.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "internal.h"
@@ -103,8 +105,9 @@ struct parallel_task {
 
 static void run_slot(void *context, size_t slot) {
 	struct parallel_task *t = context;
-	/* its own items first, then the others', slot + 1, slot + 2, ... round; relaxed: the pool's
-	 * end of region orders the items' writes before the caller reads them */
+	/* its own items first, then the others', slot + 1, slot + 2, ... round; relaxed: the end of
+	 * the region (the pool's, or a burst's count of workers inside) orders the items' writes before
+	 * the caller reads them */
 	for (size_t k = 0; k < t->slots; k++) {
 		struct slot_items *r = &t->own[(slot + k) % t->slots];
 		for (size_t item; (item = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->end;)
@@ -112,16 +115,138 @@ static void run_slot(void *context, size_t slot) {
 	}
 }
 
-/* PTHREADPOOL_FLAG_YIELD_WORKERS: without it, pthreadpool's workers spin (about a million pause
- * instructions, milliseconds) waiting for the next region after each one.  An evaluation of the
- * distilled network runs about 60 regions with serial work between them; with more runnable threads
- * than CPUs (a shared machine) the spinning worker takes the CPU from the calling thread, which has
- * that serial work to do: measured at 2 threads on 2 loaded CPUs, 2.4x the wall time of sleeping
- * workers.  Idle, waking a sleeping worker costs a system call and some microseconds per region;
- * inside a burst (nst_parallel_burst_begin) the workers spin. */
-static uint32_t region_flags(const struct nst_engine *engine) {
-	const uint32_t flags = PTHREADPOOL_FLAG_YIELD_WORKERS;
-	return engine->burst ? flags & ~(uint32_t)PTHREADPOOL_FLAG_YIELD_WORKERS : flags;
+/* A burst (nst_parallel_burst): the pool runs one region of as many items as it has threads.  Item 0
+ * is the driver: it runs the burst's function, whose nst_parallel_for regions it posts to the
+ * others, the workers, instead of to pthreadpool.  A worker waits for the next region spinning for
+ * BURST_SPIN_SECONDS, then sleeps on a condition variable until one is posted or the burst ends.
+ * A region is open until the driver has taken the last of its items: a worker joins it only while
+ * it is open (one that wakes late finds it closed and waits for the next), and the driver then
+ * waits only for the workers that joined to finish their items.  So a worker held up (off the
+ * CPU) holds up no region it did not join.
+ *
+ * state: the region's generation (high 32 bits), BURST_OPEN, BURST_ENDING, and the count of
+ * workers inside the region (low bits). */
+#define BURST_INSIDE_MASK UINT64_C(0xffff)
+#define BURST_OPEN (UINT64_C(1) << 16)
+#define BURST_ENDING (UINT64_C(1) << 17)
+#define BURST_GENERATION_SHIFT 32
+/* About two wake-ups of a sleeping thread (22 us measured here): a gap between regions longer than
+ * that costs a wake-up more than it saves, and a worker that spins longer takes the CPU from the
+ * calling thread on a loaded machine (pthreadpool's own spin, about a million pause instructions,
+ * made an evaluation 2.4x slower there). */
+#define BURST_SPIN_SECONDS 50e-6
+/* Spins between looks at the clock (a vDSO call of tens of nanoseconds) */
+#define BURST_SPINS_PER_CLOCK 64
+
+struct nst_burst {
+	_Alignas(NST_CACHE_LINE_BYTES) _Atomic uint64_t state;
+	struct parallel_task *task; /* the open region's: written before state publishes it */
+	atomic_int sleepers;        /* workers waiting on `posted` */
+	pthread_mutex_t mutex;
+	pthread_cond_t posted; /* a region posted, or the burst's end */
+	nst_burst_fn fn;
+	void *context;
+};
+
+/* The CPU's spin-wait hint (x86 pause, ARM yield), without an intrinsics header */
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static uint64_t burst_generation(uint64_t state) {
+	return state >> BURST_GENERATION_SHIFT;
+}
+
+/* Waits until the burst's state leaves generation `seen` (a region posted) or the burst ends;
+ * returns the state that ended the wait. */
+static uint64_t burst_wait(struct nst_burst *b, uint64_t seen) {
+	uint64_t st;
+	double deadline = 0.0;
+	for (unsigned spins = 0;; spins++) {
+		st = atomic_load_explicit(&b->state, memory_order_acquire);
+		if ((st & BURST_ENDING) || burst_generation(st) != seen)
+			return st;
+		if (spins % BURST_SPINS_PER_CLOCK == 0) {
+			const double now = nst_seconds();
+			if (spins == 0)
+				deadline = now + BURST_SPIN_SECONDS;
+			else if (now > deadline)
+				break;
+		}
+		spin_pause();
+	}
+	pthread_mutex_lock(&b->mutex);
+	atomic_fetch_add(&b->sleepers, 1); /* seq_cst, then the state: the poster's order reversed */
+	while (!((st = atomic_load(&b->state)) & BURST_ENDING) && burst_generation(st) == seen)
+		pthread_cond_wait(&b->posted, &b->mutex);
+	atomic_fetch_sub(&b->sleepers, 1);
+	pthread_mutex_unlock(&b->mutex);
+	return st;
+}
+
+/* The state stored (seq_cst), then the sleepers woken if any (a worker counts itself a sleeper,
+ * then reads the state: one of the two sees the other) */
+static void burst_publish(struct nst_burst *b, uint64_t state) {
+	atomic_store(&b->state, state);
+	if (atomic_load(&b->sleepers) > 0) {
+		pthread_mutex_lock(&b->mutex);
+		pthread_cond_broadcast(&b->posted);
+		pthread_mutex_unlock(&b->mutex);
+	}
+}
+
+static void burst_worker(struct nst_burst *b, size_t slot) {
+	uint64_t seen = 0;
+	for (;;) {
+		uint64_t st = burst_wait(b, seen);
+		if (st & BURST_ENDING)
+			return;
+		seen = burst_generation(st);
+		/* join while the region is open: the CAS that counts this worker in also acquires the task */
+		while ((st & BURST_OPEN) && burst_generation(st) == seen) {
+			if (atomic_compare_exchange_weak_explicit(&b->state, &st, st + 1, memory_order_acquire,
+			                                          memory_order_relaxed)) {
+				if (slot < b->task->slots)
+					run_slot(b->task, slot);
+				atomic_fetch_sub_explicit(&b->state, 1, memory_order_release);
+				break;
+			}
+		}
+	}
+}
+
+/* nst_parallel_for inside a burst: t posted as the next region, the driver's own slot run, the
+ * region closed, and the workers that joined it waited for. */
+static void burst_region(struct nst_burst *b, struct parallel_task *t) {
+	const uint64_t generation = burst_generation(atomic_load_explicit(&b->state, memory_order_relaxed)) + 1;
+	b->task = t;
+	burst_publish(b, generation << BURST_GENERATION_SHIFT | BURST_OPEN);
+	run_slot(t, 0); /* returns when every item is taken */
+	atomic_fetch_and_explicit(&b->state, ~BURST_OPEN, memory_order_relaxed);
+	double deadline = 0.0;
+	for (unsigned spins = 0; atomic_load_explicit(&b->state, memory_order_acquire) & BURST_INSIDE_MASK; spins++) {
+		if (deadline > 0.0 && spins % BURST_SPINS_PER_CLOCK == 0 && nst_seconds() > deadline) {
+			sched_yield(); /* a worker inside is off the CPU: let it have ours */
+			continue;
+		}
+		if (deadline == 0.0)
+			deadline = nst_seconds() + BURST_SPIN_SECONDS;
+		spin_pause();
+	}
+}
+
+static void burst_item(void *context, size_t item) {
+	struct nst_burst *b = context;
+	if (item > 0) {
+		burst_worker(b, item);
+		return;
+	}
+	b->fn(b->context);
+	burst_publish(b, atomic_load(&b->state) | BURST_ENDING);
 }
 
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context) {
@@ -133,29 +258,32 @@ void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn
 		atomic_init(&t.own[s].next, items * s / t.slots);
 		t.own[s].end = items * (s + 1) / t.slots;
 	}
-	if (t.slots > 1)
-		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, region_flags(engine));
-	else
+	if (t.slots < 2)
 		run_slot(&t, 0);
+	else if (engine->burst)
+		burst_region(engine->burst, &t);
+	else /* workers that sleep after the region: without PTHREADPOOL_FLAG_YIELD_WORKERS pthreadpool's
+	      * spin (see BURST_SPIN_SECONDS) */
+		pthreadpool_parallelize_1d(engine->pool, run_slot, &t, t.slots, PTHREADPOOL_FLAG_YIELD_WORKERS);
 }
 
-void nst_parallel_burst_begin(struct nst_engine *engine) {
-	assert(!engine->burst); /* not nested: the inner end would end the outer burst */
-	engine->burst = true;
-}
-
-static void park(void *context, size_t item) {
-	(void)context;
-	(void)item;
-}
-
-void nst_parallel_burst_end(struct nst_engine *engine) {
-	engine->burst = false;
-	/* a region of more than one item is signalled to every worker (fewer run inline on the
-	 * caller): each takes the command and its flag, sleep after it */
-	if (engine->pool && engine->threads > 1)
-		pthreadpool_parallelize_1d(engine->pool, park, NULL, pthreadpool_get_threads_count(engine->pool),
-		                           PTHREADPOOL_FLAG_YIELD_WORKERS);
+void nst_parallel_burst(struct nst_engine *engine, nst_burst_fn fn, void *context) {
+	const size_t threads = engine->pool ? pthreadpool_get_threads_count(engine->pool) : 1;
+	/* XNNPACK's operators take the pool themselves: they cannot run inside one of its regions */
+	if (engine->burst || threads < 2 || engine->threads < 2 || engine->backend == NST_BACKEND_XNNPACK) {
+		fn(context);
+		return;
+	}
+	struct nst_burst b = {.fn = fn, .context = context};
+	atomic_init(&b.state, 0);
+	atomic_init(&b.sleepers, 0);
+	pthread_mutex_init(&b.mutex, NULL);
+	pthread_cond_init(&b.posted, NULL);
+	engine->burst = &b;
+	pthreadpool_parallelize_1d(engine->pool, burst_item, &b, threads, PTHREADPOOL_FLAG_YIELD_WORKERS);
+	engine->burst = NULL;
+	pthread_cond_destroy(&b.posted);
+	pthread_mutex_destroy(&b.mutex);
 }
 
 struct rows_task {

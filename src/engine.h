@@ -23,7 +23,7 @@ struct nst_engine {
 	size_t scratch_floats;        /* per slot */
 	enum nst_backend backend;     /* as resolved by nst_engine_init: scalar, simd or xnnpack */
 	enum nst_precision precision; /* as resolved: fp16 / int8 only when gemm is a float16 / int8 kernel */
-	bool burst;                   /* inside nst_parallel_burst_begin / _end: the workers spin between regions */
+	struct nst_burst *burst;      /* inside nst_parallel_burst: its regions go to its workers (engine.c) */
 };
 
 /* The kernel set backend runs at precision on this CPU, or NULL when there is none:
@@ -93,14 +93,18 @@ typedef void (*nst_sum_fn)(void *context, size_t i0, size_t i1, double *sums);
 void nst_parallel_sums(const struct nst_engine *engine, size_t n, nst_sum_fn fn, void *context, int count, double *out);
 void nst_parallel_for(const struct nst_engine *engine, size_t items, nst_task_fn fn, void *context);
 
-/* A burst: a feed-forward pass, its regions one after another with next to no work on the calling
- * thread between them.  Inside one the pool's workers wait for the next region spinning (a
- * sleeping worker takes tens of microseconds to wake: 22 us a region measured here, about 0.8 ms of a
- * 9 ms arbitrary-style pass); _end puts them back to sleep (one empty region), so that between
- * pictures, and in the optimization, whose regions have serial work between them (see
- * nst_parallel_for), they do not take a CPU from the calling thread. */
-void nst_parallel_burst_begin(struct nst_engine *engine);
-void nst_parallel_burst_end(struct nst_engine *engine);
+/* A burst: fn(context) on the calling thread, its nst_parallel_for regions (one after another, with
+ * little work on the calling thread between them: a feed-forward pass, an evaluation's forward and
+ * backward) handed to workers that wait for the next one spinning for some microseconds before
+ * they sleep: a sleeping worker takes tens of microseconds to wake (22 us a region measured here,
+ * about 0.8 ms of a 9 ms arbitrary-style pass).  After it, and with pthreadpool's regions outside
+ * one, the workers sleep, so that they take no CPU from the calling thread's serial work (the
+ * optimizer's step) nor, on a shared machine, from other processes.  Nested bursts run inside the
+ * outer one; with the xnnpack backend (XNNPACK's operators take the pool themselves) and without a
+ * pool fn just runs. */
+struct nst_burst;
+typedef void (*nst_burst_fn)(void *context);
+void nst_parallel_burst(struct nst_engine *engine, nst_burst_fn fn, void *context);
 
 /* fn(context, r0, r1) over the rows [r0, r1) of a picture of `rows` rows, in
  * nst_parallel_items(engine, rows) even blocks on the engine's threads (engine NULL: one call on

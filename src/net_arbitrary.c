@@ -608,6 +608,46 @@ static void fold_modulations(struct nst_arbitrary_session *s) {
 	}
 }
 
+/* The paintings' statistics and modulations, blended, as one burst (nst_parallel_burst) */
+struct style_pass {
+	struct nst_arbitrary_session *s;
+	int n;
+	const struct nst_image *paintings;
+	const float *blend;
+	double total;
+};
+
+static void style_pass(void *context) {
+	const struct style_pass *p = context;
+	struct nst_arbitrary_session *s = p->s;
+	struct style_state sum;
+	memset(&sum, 0, sizeof sum);
+	for (int i = 0; i < p->n; i++) {
+		const struct nst_image *pic = &p->paintings[i];
+		const float share = (float)((p->blend ? p->blend[i] : 1.0f) / p->total);
+		load_picture(&s->engine, s->a, pic->width, pic->height, pic->rgb, pic->width, pic->height);
+		int h = pic->height, w = pic->width;
+		size_t qf;
+		encode(s, STYLE, &h, &w, &qf);
+		const size_t n_px = (size_t)h * (size_t)w;
+		struct style_state one;
+		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 2, qf), ADAIN_EPS, one.s1_mean, one.s1_std);
+		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 1, qf), ADAIN_EPS, one.s2_mean, one.s2_std);
+		for (int m = 0; m < MOD_COUNT; m++) {
+			int mh = h, mw = w;
+			const float *src = quarter(s, m == MOD_M1 || m == MOD_B1 ? 2 : 1, qf); /* s1 or s2 */
+			conv(s, MODULATOR + m, &mh, &mw, src, s->b, NULL);
+			nst_channel_stats(&s->engine, n_px, WIDTH, s->b, ADAIN_EPS, one.mod[m], NULL);
+		}
+		const float *from = (const float *)&one;
+		float *to = (float *)&sum;
+		for (size_t k = 0; k < sizeof sum / sizeof(float); k++)
+			to[k] += share * from[k];
+	}
+	s->style = sum;
+	fold_modulations(s);
+}
+
 enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, const struct nst_image *paintings,
                                         const float *blend, struct nst_diag *diag) {
 	if (!s || n < 1 || !paintings)
@@ -628,34 +668,8 @@ enum nst_status nst_arbitrary_set_style(struct nst_arbitrary_session *s, int n, 
 	}
 	if (!(total > 0.0))
 		return nst_fail(diag, NST_ERR_INVALID_ARGUMENT, "the paintings' blend weights add up to 0");
-	struct style_state sum;
-	memset(&sum, 0, sizeof sum);
-	nst_parallel_burst_begin(&s->engine);
-	for (int i = 0; i < n; i++) {
-		const struct nst_image *p = &paintings[i];
-		const float share = (float)((blend ? blend[i] : 1.0f) / total);
-		load_picture(&s->engine, s->a, p->width, p->height, p->rgb, p->width, p->height);
-		int h = p->height, w = p->width;
-		size_t qf;
-		encode(s, STYLE, &h, &w, &qf);
-		const size_t n_px = (size_t)h * (size_t)w;
-		struct style_state one;
-		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 2, qf), ADAIN_EPS, one.s1_mean, one.s1_std);
-		nst_channel_stats(&s->engine, n_px, WIDTH, quarter(s, 1, qf), ADAIN_EPS, one.s2_mean, one.s2_std);
-		for (int m = 0; m < MOD_COUNT; m++) {
-			int mh = h, mw = w;
-			const float *src = quarter(s, m == MOD_M1 || m == MOD_B1 ? 2 : 1, qf); /* s1 or s2 */
-			conv(s, MODULATOR + m, &mh, &mw, src, s->b, NULL);
-			nst_channel_stats(&s->engine, n_px, WIDTH, s->b, ADAIN_EPS, one.mod[m], NULL);
-		}
-		const float *from = (const float *)&one;
-		float *to = (float *)&sum;
-		for (size_t k = 0; k < sizeof sum / sizeof(float); k++)
-			to[k] += share * from[k];
-	}
-	s->style = sum;
-	fold_modulations(s);
-	nst_parallel_burst_end(&s->engine);
+	struct style_pass p = {s, n, paintings, blend, total};
+	nst_parallel_burst(&s->engine, style_pass, &p);
 	s->style_set = true;
 	return NST_OK;
 }
@@ -708,6 +722,27 @@ static enum nst_status check_run(const struct nst_arbitrary_session *s, int widt
 	return NST_OK;
 }
 
+/* A photo through the network and into its output (run_into), as one burst */
+struct photo_pass {
+	struct nst_arbitrary_session *s;
+	int width, height;
+	const uint8_t *rgb_in;
+	float alpha, strength;
+	uint8_t *bytes;
+	float *floats;
+	enum nst_status status;
+};
+
+static void photo_pass(void *context) {
+	struct photo_pass *p = context;
+	p->status = forward(p->s, p->width, p->height, p->rgb_in, p->alpha);
+	if (p->status != NST_OK)
+		return;
+	struct picture_rows t = {.width = p->width, .height = p->height, .pw = round_up4(p->width), .rgb = p->rgb_in,
+	                         .y = p->s->a, .bytes = p->bytes, .floats = p->floats, .strength = p->strength};
+	nst_parallel_rows(&p->s->engine, (size_t)p->height, output_rows, &t);
+}
+
 /* The photo through the network, its output cropped into bytes (rounded, clamped) or floats
  * (times 255, as they are): one of them given. */
 static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,
@@ -716,15 +751,9 @@ static enum nst_status run_into(struct nst_arbitrary_session *s, int width, int 
 		check_run(s, width, height, rgb_in, bytes ? (const void *)bytes : (const void *)floats, alpha, strength);
 	if (st != NST_OK)
 		return st;
-	nst_parallel_burst_begin(&s->engine);
-	st = forward(s, width, height, rgb_in, alpha);
-	if (st == NST_OK) {
-		struct picture_rows t = {.width = width, .height = height, .pw = round_up4(width), .rgb = rgb_in, .y = s->a,
-		                         .bytes = bytes, .floats = floats, .strength = strength};
-		nst_parallel_rows(&s->engine, (size_t)height, output_rows, &t);
-	}
-	nst_parallel_burst_end(&s->engine);
-	return st;
+	struct photo_pass p = {s, width, height, rgb_in, alpha, strength, bytes, floats, NST_OK};
+	nst_parallel_burst(&s->engine, photo_pass, &p);
+	return p.status;
 }
 
 enum nst_status nst_arbitrary_run(struct nst_arbitrary_session *s, int width, int height, const uint8_t *rgb_in,

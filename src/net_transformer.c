@@ -676,6 +676,27 @@ static const float *forward(struct nst_fast_session *s, int width, int height, c
 	return r + steps[FAST_LAYERS - 1].out_off;
 }
 
+/* One picture through the network as a burst (nst_parallel_burst): into bytes mixed with the
+ * photo by strength, or raw floats when bytes is NULL. */
+struct picture_pass {
+	struct nst_fast_session *s;
+	int width, height;
+	const uint8_t *rgb_in;
+	float strength;
+	uint8_t *bytes;
+	float *raw;
+};
+
+static void picture_pass(void *context) {
+	const struct picture_pass *p = context;
+	const float *y = forward(p->s, p->width, p->height, p->rgb_in); // [hp][wp][3]
+	if (p->bytes)
+		nst_fast_output(&p->s->engine, p->width, p->height, y, nst_fast_padded(p->width), p->rgb_in, p->strength,
+		                p->bytes);
+	else
+		nst_fast_output_raw(p->width, p->height, y, nst_fast_padded(p->width), p->raw);
+}
+
 enum nst_status nst_fast_run(struct nst_fast_session *s, int width, int height, const uint8_t *rgb_in,
                              uint8_t *rgb_out, float strength) {
 	const enum nst_status st = check_picture(s, width, height, rgb_in, rgb_out);
@@ -683,10 +704,8 @@ enum nst_status nst_fast_run(struct nst_fast_session *s, int width, int height, 
 		return st;
 	if (!(strength >= 0.0f && strength <= 1.0f))
 		return NST_ERR_INVALID_ARGUMENT;
-	nst_parallel_burst_begin(&s->engine);
-	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
-	nst_fast_output(&s->engine, width, height, y, nst_fast_padded(width), rgb_in, strength, rgb_out);
-	nst_parallel_burst_end(&s->engine);
+	struct picture_pass p = {s, width, height, rgb_in, strength, rgb_out, NULL};
+	nst_parallel_burst(&s->engine, picture_pass, &p);
 	return NST_OK;
 }
 
@@ -695,9 +714,7 @@ enum nst_status nst_fast_run_raw(struct nst_fast_session *s, int width, int heig
 	const enum nst_status st = check_picture(s, width, height, rgb_in, out);
 	if (st != NST_OK)
 		return st;
-	nst_parallel_burst_begin(&s->engine);
-	const float *y = forward(s, width, height, rgb_in); // [hp][wp][3]
-	nst_parallel_burst_end(&s->engine);
-	nst_fast_output_raw(width, height, y, nst_fast_padded(width), out);
+	struct picture_pass p = {s, width, height, rgb_in, 1.0f, NULL, out};
+	nst_parallel_burst(&s->engine, picture_pass, &p);
 	return NST_OK;
 }

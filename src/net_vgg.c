@@ -371,7 +371,16 @@ static void backward(struct nst_session *s, float *g) {
 	}
 }
 
-void nst_vgg_evaluate(struct nst_session *s, bool need_grad, struct nst_losses *out) {
+struct evaluation {
+	struct nst_session *s;
+	bool need_grad;
+	struct nst_losses *out;
+};
+
+static void evaluate(void *context) {
+	const struct evaluation *e = context;
+	struct nst_session *s = e->s;
+	const bool need_grad = e->need_grad;
 	struct pass pass = {.mode = PASS_LOSS, .need_grad = need_grad};
 	const int h = s->problem.height, w = s->problem.width;
 	if (s->n_layers > 0)
@@ -392,5 +401,12 @@ void nst_vgg_evaluate(struct nst_session *s, bool need_grad, struct nst_losses *
 	s->profile.loss_seconds += nst_seconds() - t0;
 	/* The reference sums in float32 in this order: content + style + tv. */
 	v.total = (double)((float)v.content + (float)v.style + (float)v.tv);
-	*out = v;
+	*e->out = v;
+}
+
+/* One burst: the forward's and backward's ~60-90 regions (the distilled network's) follow each
+ * other with little serial work between them. */
+void nst_vgg_evaluate(struct nst_session *s, bool need_grad, struct nst_losses *out) {
+	struct evaluation e = {s, need_grad, out};
+	nst_parallel_burst(&s->engine, evaluate, &e);
 }

@@ -16,12 +16,14 @@
  *     as the process's CPU time while the calling thread sleeps 100 ms after a region: a spinning
  *     worker (pthreadpool's default, about a million pause instructions) uses tens of
  *     milliseconds of it, a sleeping one none;
- *   - inside a burst (nst_parallel_burst_begin, a feed-forward pass) every item still runs once,
- *     and the workers spin between regions (on x86 checked as at least 1 ms of CPU in the 100 ms
- *     after a region, tens measured; a board's cheaper spin instruction may use less: printed);
- *     after nst_parallel_burst_end they sleep again (checked as above).
+ *   - inside a burst (nst_parallel_burst) its function runs on the calling thread, every item still
+ *     runs once, a held slot holds up only its item (so a worker joined the region), sums keep
+ *     their bits; its workers spin only microseconds before they sleep (checked as above, inside
+ *     the burst), and a region posted to sleeping workers wakes them (the same checks again); a
+ *     nested burst runs inside the outer one; after the burst the workers sleep (as above).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +37,6 @@
 #define ITEMS 7
 #define SLEEP_NS (100 * 1000 * 1000)
 #define SPIN_BUDGET_S 0.005
-#define SPIN_MIN_S 0.001 /* a burst's spinning worker, on x86 */
 #define HOLD_UP_S 5.0
 
 struct count_task {
@@ -184,24 +185,46 @@ static void test_workers_sleep(const struct nst_engine *e) {
 	CHECK(used < SPIN_BUDGET_S, "the pool's workers used %.1f ms of CPU in the 100 ms after a region", 1e3 * used);
 }
 
+struct burst_case {
+	struct nst_engine *e;
+	pthread_t caller;
+	bool on_caller, nested_ran;
+	double spun; /* CPU in SLEEP_NS on the calling thread inside the burst */
+};
+
+static void nested_burst(void *context) {
+	struct burst_case *c = context;
+	c->nested_ran = true;
+	check_each_item_once(c->e, "a nested burst");
+}
+
+static void burst_body(void *context) {
+	struct burst_case *c = context;
+	c->on_caller = pthread_equal(pthread_self(), c->caller);
+	check_each_item_once(c->e, "pool of 2 in a burst");
+	test_held_up_slot(c->e); /* a worker joined the region: the held item waited for the others */
+	test_sums(c->e);
+	c->spun = cpu_while_sleeping(); /* the workers spin some microseconds, then sleep */
+	check_each_item_once(c->e, "in a burst, the workers woken");
+	test_held_up_slot(c->e);
+	nst_parallel_burst(c->e, nested_burst, c);
+}
+
 static void test_burst(struct nst_engine *e) {
-	nst_parallel_burst_begin(e);
-	check_each_item_once(e, "pool of 2 in a burst");
-	const double spun = cpu_while_sleeping();
-	nst_parallel_burst_end(e);
-#if defined(__x86_64__) || defined(__i386__)
-	/* pthreadpool spins about a million pause instructions: at least 10 cycles each on x86, milliseconds */
-	CHECK(spun > SPIN_MIN_S, "inside a burst the workers used %.1f ms of CPU in 100 ms: they did not spin", 1e3 * spun);
-#endif
-	struct count_task t;
-	count_init(&t, false);
-	nst_parallel_burst_begin(e);
-	nst_parallel_for(e, ITEMS, count_item, &t);
-	nst_parallel_burst_end(e);
+	struct burst_case c = {.e = e, .caller = pthread_self()};
+	nst_parallel_burst(e, burst_body, &c);
+	CHECK(c.on_caller, "a burst's function ran on another thread than the caller's");
+	CHECK(c.nested_ran, "a nested burst's function did not run");
+	CHECK(c.spun < SPIN_BUDGET_S, "inside a burst the workers used %.1f ms of CPU in 100 ms: they spun on", 1e3 * c.spun);
 	const double used = cpu_while_sleeping();
-	printf("CPU in the 100 ms after a region: %.1f ms inside a burst, %.1f ms after its end\n", 1e3 * spun, 1e3 * used);
-	CHECK(used < SPIN_BUDGET_S, "after a burst the pool's workers used %.1f ms of CPU in 100 ms (they spun %.1f ms in it)",
-	      1e3 * used, 1e3 * spun);
+	printf("CPU in 100 ms: %.2f ms inside a burst, %.2f ms after its end\n", 1e3 * c.spun, 1e3 * used);
+	CHECK(used < SPIN_BUDGET_S, "after a burst the pool's workers used %.1f ms of CPU in 100 ms", 1e3 * used);
+}
+
+static void count_in_burst(void *context) {
+	struct burst_case *c = context;
+	c->on_caller = pthread_equal(pthread_self(), c->caller);
+	check_each_item_once(c->e, "no pool, in a burst");
 }
 
 int main(void) {
@@ -209,9 +232,9 @@ int main(void) {
 	CHECK(nst_engine_init(&one, NST_BACKEND_SCALAR, NST_PRECISION_FP32, 1, NULL) == NST_OK, "engine of 1 thread");
 	CHECK(nst_engine_start(&one, NULL) == NST_OK && one.pool == NULL, "one thread: no pool");
 	check_each_item_once(&one, "no pool");
-	nst_parallel_burst_begin(&one); /* without a pool: nothing to wake or put to sleep */
-	check_each_item_once(&one, "no pool, in a burst");
-	nst_parallel_burst_end(&one);
+	struct burst_case alone = {.e = &one, .caller = pthread_self()}; /* without a pool: fn just runs */
+	nst_parallel_burst(&one, count_in_burst, &alone);
+	CHECK(alone.on_caller, "no pool: the burst's function ran on another thread");
 	CHECK(nst_engine_init(&two, NST_BACKEND_SCALAR, NST_PRECISION_FP32, 2, NULL) == NST_OK, "engine of 2 threads");
 	CHECK(nst_engine_start(&two, NULL) == NST_OK, "2 threads start");
 	if (two.pool && pthreadpool_get_threads_count(two.pool) > 1) {
