@@ -79,12 +79,18 @@ static size_t phase_row_floats(const struct nst_conv_shape *shape, int w) {
 }
 
 /* Per slot: the ring of kh rows, then (up 2) the two input rows blended, [w][cin]; on phases the
- * ring of 3 input rows. */
-size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w) {
+ * ring of 3 input rows; then, with a pointwise convolution after it, one output row [ow][cout]. */
+static size_t ring_floats(const struct nst_conv_shape *shape, int up, int w) {
 	if (phases(shape, up))
 		return PHASE_SIDE * phase_row_floats(shape, w);
 	const size_t blend = up == BILINEAR_UP ? (size_t)w * (size_t)shape->in_channels : 0;
 	return (size_t)shape->kernel_h * row_floats(shape, up, w) + blend;
+}
+
+size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w, bool then) {
+	(void)groups;
+	const size_t ow = (size_t)nst_conv_out_size(w * up, shape->kernel_w, shape->stride, shape->pad);
+	return ring_floats(shape, up, w) + (then ? ow * (size_t)shape->out_channels : 0);
 }
 
 static size_t lanes_of(const struct nst_conv_shape *shape, int groups) {
@@ -163,7 +169,9 @@ struct grouped_task {
 	const float *in;         /* [h][w][cin] */
 	const float *weights;    /* [kh * kw][lanes] */
 	const float *bias;       /* [cout] */
-	float *out;              /* [oh][ow][cout] */
+	float *out;              /* [oh][ow][cout], or [oh][ow][then->out_channels] */
+	const struct nst_conv_pointwise *then; /* NULL, or run on each output row */
+	size_t ring_floats;      /* a slot's scratch before its output row (then) */
 	size_t row_floats;       /* of one padded row */
 	nst_f32_dwconv_ukernel_fn kernel;
 	struct nst_f32_minmax_params params;
@@ -220,6 +228,22 @@ static void output_row(const struct grouped_task *t, float *const *rows, float *
 	          t->bias, out, (size_t)s->out_channels, &t->params);
 }
 
+/* Where output row oy is made: in place, or in the slot's row for the pointwise convolution. */
+static float *row_out(const struct grouped_task *t, float *slot_scratch, int oy) {
+	return t->then ? slot_scratch + t->ring_floats
+	               : t->out + (size_t)oy * (size_t)t->ow * (size_t)t->shape->out_channels;
+}
+
+/* Output row oy, made in the slot's row, through the pointwise convolution into out. */
+static void row_then(const struct grouped_task *t, const float *row, int oy) {
+	const struct nst_conv_pointwise *p = t->then;
+	if (!p)
+		return;
+	const size_t ow = (size_t)t->ow, co = (size_t)p->out_channels;
+	nst_im2col_gemm(p->gemm, ow, (size_t)t->shape->out_channels, row, (size_t)t->shape->out_channels, p->packed,
+	                t->out + (size_t)oy * ow * co, co, &p->params);
+}
+
 /* A block of output rows (item); the slot's ring holds the prepared rows by picture row. */
 static void grouped_block(void *context, size_t slot, size_t item) {
 	const struct grouped_task *t = context;
@@ -251,7 +275,9 @@ static void grouped_block(void *context, size_t slot, size_t item) {
 				tag[k] = y;
 			}
 		}
-		output_row(t, rows, t->out + (size_t)oy * (size_t)t->ow * (size_t)s->out_channels);
+		float *out = row_out(t, ring, oy);
+		output_row(t, rows, out);
+		row_then(t, out, oy);
 	}
 }
 
@@ -297,7 +323,7 @@ static void phase_block(void *context, size_t slot, size_t item) {
 			{w - 1, 1, BILINEAR_UP * w - 1, PHASE_LAST}, /* X = 2w - 1 */
 		};
 		const size_t row_case = (size_t)phase_of(oy, t->oh);
-		float *out = t->out + (size_t)oy * (size_t)t->ow * cout;
+		float *out = row_out(t, ring, oy);
 		for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
 			if (!runs[k].pixels)
 				continue;
@@ -311,21 +337,27 @@ static void phase_block(void *context, size_t slot, size_t item) {
 			t->kernel(runs[k].pixels, cout, t->cig, t->cog, PHASE_TAPS, inputs, cin, weights, t->bias, out + runs[k].x * cout,
 			          (runs[k].phase == PHASE_EVEN || runs[k].phase == PHASE_ODD ? BILINEAR_UP : 1) * cout, &t->params);
 		}
+		row_then(t, out, oy);
 	}
 }
 
 void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
-                        int h, int w, const float *in, const float *packed, bool relu, float *out) {
+                        int h, int w, const float *in, const float *packed, bool relu,
+                        const struct nst_conv_pointwise *then, float *out) {
 	assert(nst_conv_grouped_applies(shape, groups));
 	assert(up == 1 || up == BILINEAR_UP);
 	assert(h >= 1 && w >= 1);
-	assert(engine->scratch_floats >= nst_conv_grouped_scratch_floats(shape, groups, up, w));
+	assert(engine->scratch_floats >= nst_conv_grouped_scratch_floats(shape, groups, up, w, then != NULL));
+	assert(!then || (!then->gemm->q8 && !nst_conv_small_n(then->gemm, &(struct nst_conv_shape){1, 1, 1, 0, false,
+	                                                                                       shape->out_channels,
+	                                                                                       then->out_channels})));
 	const size_t lanes = lanes_of(shape, groups);
 	struct grouped_task t = {
 		.engine = engine, .shape = shape, .up = up, .h = h, .w = w, .vh = h * up, .vw = w * up,
 		.cig = (size_t)(shape->in_channels / groups), .cog = (size_t)(shape->out_channels / groups), .lanes = lanes,
 		.in = in, .weights = packed,
-		.bias = packed + (size_t)shape->kernel_h * (size_t)shape->kernel_w * lanes, .out = out,
+		.bias = packed + (size_t)shape->kernel_h * (size_t)shape->kernel_w * lanes, .out = out, .then = then,
+		.ring_floats = ring_floats(shape, up, w),
 	};
 	t.oh = nst_conv_out_size(t.vh, shape->kernel_h, shape->stride, shape->pad);
 	t.ow = nst_conv_out_size(t.vw, shape->kernel_w, shape->stride, shape->pad);

@@ -355,8 +355,19 @@ void nst_conv2d_phases(const struct nst_engine *engine, const struct nst_conv_sh
 /* Whether nst_conv2d_grouped runs the shape: groups dividing cin and cout with one or two
  * channels per group on one side (cin / groups == 1 or cout / groups == 1, each at most 2). */
 bool nst_conv_grouped_applies(const struct nst_conv_shape *shape, int groups);
-/* Per-slot scratch floats of nst_conv2d_grouped on inputs w wide (before upsampling). */
-size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w);
+/* A 1x1 convolution run on each output row of nst_conv2d_grouped while the row is in cache: the
+ * grouped layer's cout -> out_channels, packed by nst_conv_pack_forward for a GEMM kernel (not int8),
+ * run on gemm = nst_gemm_kernel_for_columns(that kernel, out_channels) as nst_conv2d runs it (the
+ * same values), clamped to params. */
+struct nst_conv_pointwise {
+	const struct nst_gemm_kernel *gemm;
+	const float *packed;
+	int out_channels;
+	struct nst_f32_minmax_params params;
+};
+/* Per-slot scratch floats of nst_conv2d_grouped on inputs w wide (before upsampling), with a
+ * pointwise convolution after it (then) or not. */
+size_t nst_conv_grouped_scratch_floats(const struct nst_conv_shape *shape, int groups, int up, int w, bool then);
 /* Packed weights for inputs upsampled by up: the kernel's lanes per tap, then the bias (then, for
  * the 3 x 3 layers upsampled x2, their kernels by output phase). */
 size_t nst_conv_grouped_packed_floats(const struct nst_conv_shape *shape, int groups, int up);
@@ -367,9 +378,11 @@ void nst_conv_grouped_pack(const struct nst_conv_shape *shape, int groups, int u
                            const float *bias, float *packed);
 /* out [oh][ow][cout] = relu?(conv(up(in [h][w][cin])) + bias): output channel o reads the inputs
  * of group o / (cout / groups); packed from nst_conv_grouped_pack; up 1, or 2: PyTorch's bilinear
- * x2 (align_corners=False) applied first, never stored. */
+ * x2 (align_corners=False) applied first, never stored.  With then, each output row goes through
+ * that 1x1 convolution before it is stored: out [oh][ow][then->out_channels] (in and out apart). */
 void nst_conv2d_grouped(const struct nst_engine *engine, const struct nst_conv_shape *shape, int groups, int up,
-                        int h, int w, const float *in, const float *packed, bool relu, float *out);
+                        int h, int w, const float *in, const float *packed, bool relu,
+                        const struct nst_conv_pointwise *then, float *out);
 
 /* ---------------------------------------------------------------------------------------------
  * AdaIN (src/adain.c): feature maps f [n][c]

@@ -31,8 +31,8 @@
  * multiplies) by Winograd's F(4x4, 3x3) (F(2x2) with float16 GEMMs, as the trained networks);
  * the 9x9 layers (3 -> 16, 16 -> 3) as 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles
  * (nst_conv2d_grid, float32 in every precision), the 1x1 ones on the engine's GEMM without im2col
- * (nst_conv2d; dec3.8 in place); the grouped ones direct (nst_conv2d_grouped,
- * src/conv_grouped.c), the bilinear upsampling inside them.
+ * (nst_conv2d; dec3.8 on each output row of dec3.6, inside nst_conv2d_grouped); the grouped ones
+ * direct (nst_conv2d_grouped, src/conv_grouped.c), the bilinear upsampling inside them.
  *
  * Memory.  One layout function places everything in the arena (nst_arbitrary_plan measures with
  * it, nst_arbitrary_init places with it).  The activations live in two regions, A of 12 floats
@@ -41,7 +41,7 @@
  *            enc1.8 Q1 -> residual blocks through Q0, Q2, Q1 (64 channels at a quarter of the
  *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
  *   decoder: c2 in Q1 -> dec1 (h in Q0) Q2 -> dec2 (h in Q0) Q1 -> dec3.1 B (8)
- *            -> dec3.3 A (8) -> dec3.6 B (16) -> dec3.8 B (16, in place) -> dec3.10 A (3).
+ *            -> dec3.3 A (8) -> dec3.6 and dec3.8 row by row B (16) -> dec3.10 A (3).
  * 112 bytes per pixel: 28 MiB at 512x512.  No upsampled picture is ever stored.  A is also the
  * weights' staging while they are packed, and the modulated kernels' while a painting is set.
  */
@@ -61,7 +61,7 @@
 #define MIN_PHOTO_SIDE NST_ARBITRARY_MIN_PHOTO_SIDE
 #define MIN_PAINTING_SIDE NST_ARBITRARY_MIN_PAINTING_SIDE
 #define A_FLOATS_PER_PIXEL 8     /* A's full-size steps (enc1.2's and dec3.3's outputs), besides Q0..Q2 */
-#define B_FLOATS_PER_PIXEL 16    /* B's: enc1.0's, dec3.6's and dec3.8's outputs */
+#define B_FLOATS_PER_PIXEL 16    /* B's: enc1.0's and dec3.8's outputs */
 #define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */
 
 /* Where the parts start in the file's layer order (weights/FORMAT.md). */
@@ -144,6 +144,11 @@ static const char *part_of(int index) {
 }
 
 static bool dense(const struct arb_layer *L) { return L->spec.groups == 1; }
+
+/* The grouped layer that a 1x1 layer follows: dec3.6 (bilinear x2, 3x3 32 -> 16 in 16 groups),
+ * then dec3.8 (16 -> 16) on each of its output rows while the row is in cache (its full-size input
+ * is never stored, nor read back). */
+static bool followed_by_pointwise(int index) { return index == DECODER + DEC_UP2; }
 
 /* The modulated blocks' convolutions (dec1, dec2): their kernels are the painting's too. */
 static bool modulated(int index) { return index >= DECODER && index - DECODER <= DEC2_B; }
@@ -263,7 +268,8 @@ static void layout(struct nst_arbitrary_session *s, struct nst_arena *a) {
 		                            : L->grid   ? nst_conv_grid_scratch_floats(L->gemm, &L->shape)
 		                            : dense(L)  ? nst_conv_scratch_floats(L->gemm, &L->shape)
 		                                        : nst_conv_grouped_scratch_floats(&L->shape, L->spec.groups, L->spec.up,
-		                                                                          layer_input_width(s, i)));
+		                                                                          layer_input_width(s, i),
+		                                                                          followed_by_pointwise(i)));
 		if (modulated(i))
 			scratch = max_size(scratch, nst_conv_winograd_scaled_scratch_floats(&L->shape));
 	}
@@ -470,6 +476,13 @@ const struct nst_arbitrary_plan *nst_arbitrary_session_plan(const struct nst_arb
  * The passes
  * ------------------------------------------------------------------------------------------- */
 
+/* h x w: layer L's input size, then its output's. */
+static void output_size(const struct arb_layer *L, int *h, int *w) {
+	const int vh = *h * L->spec.up, vw = *w * L->spec.up;
+	*h = nst_conv_out_size(vh, L->shape.kernel_h, L->shape.stride, L->shape.pad);
+	*w = nst_conv_out_size(vw, L->shape.kernel_w, L->shape.stride, L->shape.pad);
+}
+
 /* Runs layer index on in [h][w][cin] into out [oh][ow][cout]; addend (dense only) is added after
  * the bias and the ReLU.  Updates h and w to the output's size. */
 static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, const float *in, float *out,
@@ -487,11 +500,25 @@ static void conv(struct nst_arbitrary_session *s, int index, int *h, int *w, con
 		nst_conv2d(&engine, &L->shape, *h, *w, in, L->packed, out, &ep);
 	} else {
 		assert(!addend);
-		nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->packed, L->spec.relu, out);
+		nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->packed, L->spec.relu, NULL,
+		                   out);
 	}
-	const int vh = *h * L->spec.up, vw = *w * L->spec.up;
-	*h = nst_conv_out_size(vh, L->shape.kernel_h, L->shape.stride, L->shape.pad);
-	*w = nst_conv_out_size(vw, L->shape.kernel_w, L->shape.stride, L->shape.pad);
+	output_size(L, h, w);
+}
+
+/* Layer index (grouped) and the 1x1 layer after it on in [h][w][cin] into out: conv() of both,
+ * the same values. */
+static void conv_then(struct nst_arbitrary_session *s, int index, int *h, int *w, const float *in, float *out) {
+	const struct arb_layer *L = &s->layers[index], *P = &s->layers[index + 1];
+	assert(followed_by_pointwise(index) && !dense(L) && dense(P) && !P->winograd && !P->grid &&
+	       P->shape.kernel_h == 1 && P->shape.kernel_w == 1 && P->shape.in_channels == L->shape.out_channels);
+	const struct nst_conv_pointwise then = {
+		nst_gemm_kernel_for_columns(P->gemm, (size_t)P->shape.out_channels), P->packed, P->shape.out_channels,
+		{P->spec.relu ? 0.0f : -INFINITY, INFINITY}};
+	assert(!nst_conv_small_n(then.gemm, &P->shape));
+	nst_conv2d_grouped(&s->engine, &L->shape, L->spec.groups, L->spec.up, *h, *w, in, L->packed, L->spec.relu, &then,
+	                   out);
+	output_size(L, h, w);
 }
 
 /* The quarter-size slots inside A. */
@@ -706,8 +733,7 @@ static enum nst_status forward(struct nst_arbitrary_session *s, int width, int h
 	modulated_block(s, DEC2_A, x1, c2, h, w, qf);
 	conv(s, DECODER + DEC_UP1, &h, &w, c2, s->b, NULL);
 	conv(s, DECODER + DEC_MIX1, &h, &w, s->b, s->a, NULL);
-	conv(s, DECODER + DEC_UP2, &h, &w, s->a, s->b, NULL);
-	conv(s, DECODER + DEC_MIX2, &h, &w, s->b, s->b, NULL); /* in place (nst_conv2d) */
+	conv_then(s, DECODER + DEC_UP2, &h, &w, s->a, s->b); /* dec3.6, dec3.8 */
 	conv(s, DECODER + DEC_OUT, &h, &w, s->b, s->a, NULL);
 	assert(h == ph && w == pw);
 	return NST_OK;

@@ -8,6 +8,8 @@
  *   - the upsampling layers on phases (x2, 3x3, stride 1, reflection): random ones from 1x1 to
  *     6x40 pictures and the decoder's own kinds (16 and 32 groups of two inputs) at 1x1, 1x40 and
  *     6x40, each against the naive upsampling then convolution;
+ *   - a 1x1 convolution after a grouped one, row by row (the decoder's dec3.6 + dec3.8): bit for
+ *     bit the two run apart, random plain and phased shapes, 5 .. 40 outputs, on every engine;
  *   - bilinear x2 alone (a 1x1 identity kernel), against PyTorch's formula written out;
  *   - nst_channel_stats (mean, unbiased std) and nst_adain, alpha 0 leaving x unchanged bit for bit;
  *     on a feature map large enough for the pool's threads, the same bits on 2 threads as on the
@@ -28,6 +30,9 @@
 #define TOLERANCE 1e-5
 #define PHASE_TESTS 120
 #define PHASE_MAX_HEIGHT 6
+#define POINTWISE_CASES 60
+#define POINTWISE_MIN_OUT 5 /* above the small-N kernels' outputs: the GEMM kernels, as nst_conv2d's 1x1 */
+#define POINTWISE_MAX_OUT 40
 #define PHASE_MAX_WIDTH 40 /* a row's even and odd runs of 39 pixels: beyond the kernels' 32-pixel chunks */
 
 static int pick(struct nst_rng *r, int lo, int hi) { return lo + (int)(nst_rng_next(r) % (uint64_t)(hi - lo + 1)); }
@@ -91,13 +96,13 @@ static float *run_grouped(const struct grouped_case *g, enum nst_backend backend
                           const float *in, size_t out_n) {
 	struct nst_engine e;
 	nst_engine_init(&e, backend, NST_PRECISION_FP32, threads, NULL);
-	e.scratch_floats = nst_conv_grouped_scratch_floats(&g->shape, g->groups, g->up, g->w);
+	e.scratch_floats = nst_conv_grouped_scratch_floats(&g->shape, g->groups, g->up, g->w, false);
 	e.scratch = malloc(sizeof(float) * e.scratch_floats * (size_t)threads);
 	nst_engine_start(&e, NULL);
 	float *out = malloc(sizeof(float) * out_n);
 	for (size_t i = 0; i < out_n; i++)
 		out[i] = NAN; /* every output must be written */
-	nst_conv2d_grouped(&e, &g->shape, g->groups, g->up, g->h, g->w, in, packed, g->relu, out);
+	nst_conv2d_grouped(&e, &g->shape, g->groups, g->up, g->h, g->w, in, packed, g->relu, NULL, out);
 	nst_engine_release(&e);
 	free(e.scratch);
 	return out;
@@ -207,6 +212,86 @@ static void test_phases(uint64_t seed) {
 			check_case(&r, &g, c, &failures);
 		}
 	CHECK(failures == 0, "%d of %d upsampling layers on phases differ from the naive ones", failures, c);
+}
+
+/* A 1x1 convolution after the grouped one, row by row inside it (nst_conv2d_grouped's then: the
+ * decoder's dec3.6 + dec3.8): bit for bit the grouped output stored and then nst_conv2d's 1x1 on
+ * it, on scalar engines of 1 and 2 threads and the SIMD one, plain and phased shapes, 5 .. 40
+ * outputs (ragged for every NR), ReLU or not; every output written. */
+static bool check_pointwise_after(struct nst_rng *r, const struct grouped_case *g, enum nst_backend backend,
+                                  int threads, int co2, bool relu2) {
+	const struct nst_conv_shape *s = &g->shape;
+	const int oh = nst_conv_out_size(g->h * g->up, s->kernel_h, s->stride, s->pad);
+	const int ow = nst_conv_out_size(g->w * g->up, s->kernel_w, s->stride, s->pad);
+	const size_t in_n = (size_t)g->h * g->w * s->in_channels, mid_n = (size_t)oh * ow * s->out_channels;
+	const size_t out_n = (size_t)oh * ow * (size_t)co2;
+	const size_t w_n = (size_t)s->kernel_h * s->kernel_w * (s->in_channels / g->groups) * s->out_channels;
+	const struct nst_conv_shape pw = {1, 1, 1, 0, false, s->out_channels, co2};
+	struct nst_engine e;
+	nst_engine_init(&e, backend, NST_PRECISION_FP32, threads, NULL);
+	const size_t a = nst_conv_grouped_scratch_floats(s, g->groups, g->up, g->w, true);
+	const size_t b = nst_conv_scratch_floats(e.gemm, &pw);
+	e.scratch_floats = a > b ? a : b;
+	e.scratch = malloc(sizeof(float) * e.scratch_floats * (size_t)threads);
+	nst_engine_start(&e, NULL);
+	float *in = malloc(sizeof(float) * in_n), *hwio = malloc(sizeof(float) * w_n);
+	float *bias = malloc(sizeof(float) * s->out_channels), *hwio2 = malloc(sizeof(float) * (size_t)s->out_channels * co2);
+	float *bias2 = malloc(sizeof(float) * (size_t)co2);
+	fill_uniform(r, in, in_n, -1, 1);
+	fill_uniform(r, hwio, w_n, -1, 1);
+	fill_uniform(r, bias, (size_t)s->out_channels, -1, 1);
+	fill_uniform(r, hwio2, (size_t)s->out_channels * co2, -1, 1);
+	fill_uniform(r, bias2, (size_t)co2, -1, 1);
+	float *packed = malloc(sizeof(float) * nst_conv_grouped_packed_floats(s, g->groups, g->up));
+	nst_conv_grouped_pack(s, g->groups, g->up, hwio, bias, packed);
+	float *packed2 = malloc(sizeof(float) * nst_conv_packed_floats(e.gemm, &pw));
+	nst_conv_pack_forward(e.gemm, &pw, hwio2, bias2, packed2);
+	float *mid = malloc(sizeof(float) * mid_n), *apart = malloc(sizeof(float) * out_n);
+	float *fused = malloc(sizeof(float) * out_n);
+	for (size_t i = 0; i < out_n; i++)
+		fused[i] = NAN; /* every output must be written */
+	nst_conv2d_grouped(&e, s, g->groups, g->up, g->h, g->w, in, packed, g->relu, NULL, mid);
+	const struct nst_conv_epilogue ep = {relu2 ? 0.0f : -INFINITY, INFINITY, NULL, NULL, NULL};
+	nst_conv2d(&e, &pw, oh, ow, mid, packed2, apart, &ep);
+	const struct nst_conv_pointwise then = {nst_gemm_kernel_for_columns(e.gemm, (size_t)co2), packed2, co2,
+	                                        {ep.min, ep.max}};
+	nst_conv2d_grouped(&e, s, g->groups, g->up, g->h, g->w, in, packed, g->relu, &then, fused);
+	const bool ok = memcmp(apart, fused, sizeof(float) * out_n) == 0;
+	nst_engine_release(&e);
+	free(e.scratch), free(in), free(hwio), free(bias), free(hwio2), free(bias2), free(packed), free(packed2);
+	free(mid), free(apart), free(fused);
+	return ok;
+}
+
+static void test_pointwise_after(uint64_t seed) {
+	struct nst_rng r;
+	nst_rng_seed(&r, seed ^ 0x1f1);
+	int failures = 0;
+	for (int c = 0; c < POINTWISE_CASES; c++) {
+		struct grouped_case g;
+		random_case(&r, &g);
+		if (c % 2) { /* the decoder's kind: on phases */
+			g.shape.kernel_h = g.shape.kernel_w = 3;
+			g.shape.stride = 1, g.shape.pad = 1, g.shape.reflect = true;
+			g.up = 2;
+		}
+		const int co2 = pick(&r, POINTWISE_MIN_OUT, POINTWISE_MAX_OUT);
+		const bool relu2 = pick(&r, 0, 1) == 1;
+		static const struct {
+			enum nst_backend backend;
+			int threads;
+		} engines[] = {{NST_BACKEND_SCALAR, 1}, {NST_BACKEND_SCALAR, 2}, {NST_BACKEND_SIMD, 2}};
+		for (size_t k = 0; k < sizeof engines / sizeof engines[0]; k++) {
+			const bool ok = check_pointwise_after(&r, &g, engines[k].backend, engines[k].threads, co2, relu2);
+			if (!ok && failures++ < 5)
+				CHECK(ok, "case %d: %dx%d k%d s%d up %d groups %d %d -> %d then 1x1 -> %d relu %d, %s on %d threads: "
+				      "not the grouped output stored then convolved",
+				      c, g.h, g.w, g.shape.kernel_h, g.shape.stride, g.up, g.groups, g.shape.in_channels,
+				      g.shape.out_channels, co2, relu2, engines[k].backend == NST_BACKEND_SIMD ? "simd" : "scalar",
+				      engines[k].threads);
+		}
+	}
+	CHECK(failures == 0, "%d grouped convolutions with a 1x1 after them differ from the two apart", failures);
 }
 
 /* Bilinear x2 through a 1x1 identity convolution, depthwise: every output pixel is PyTorch's. */
@@ -334,6 +419,7 @@ int main(void) {
 	const uint64_t seed = support_seed("test_conv_grouped");
 	test_grouped(seed);
 	test_phases(seed);
+	test_pointwise_after(seed);
 	test_bilinear(seed);
 	test_adain(seed);
 	test_adain_threads(seed);
