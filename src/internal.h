@@ -423,6 +423,13 @@ void nst_avgpool2x2_backward(const struct nst_engine *engine, int h, int w, int 
  * gradient of the padded picture, becomes g [h][w][c], each padded pixel's gradient added onto the
  * pixel it mirrors (PyTorch's 'reflect': the edge is not repeated). */
 void nst_reflect_pad_backward(int h, int w, int c, int pad, float *g);
+/* nst_reflect_pad_backward, then g = mask ? g + addend : 0 as nst_mask_apply (no mask: g += addend;
+ * either may be NULL), the same values, on the engine's threads: each item copies the rows the
+ * next items' compaction overwrites into its scratch first, needing
+ * nst_reflect_pad_backward_scratch_floats of it (less: one item does everything). */
+size_t nst_reflect_pad_backward_scratch_floats(int h, int w, int c, int pad);
+void nst_reflect_pad_backward_masked(const struct nst_engine *engine, int h, int w, int c, int pad, float *g,
+                                     const uint8_t *mask, const float *addend);
 
 /* out[i] = mask bit i ? in[i] : 0 (in place allowed), optionally after adding addend. */
 void nst_mask_apply(const struct nst_engine *engine, size_t n, const uint8_t *mask, const float *addend, float *inout);

@@ -121,13 +121,8 @@ void nst_vgg_conv_backward(const struct vgg_conv_runner *r, const struct vgg_lay
                            const float *addend, const uint8_t *mask_in) {
 	if (nst_vgg_engine_only(L)) {
 		engine_backward(r->engine, L, g, out, NULL);
-		nst_reflect_pad_backward(L->h, L->w, L->shape.in_channels, L->shape.pad, out);
-		const size_t n = (size_t)L->h * (size_t)L->w * (size_t)L->shape.in_channels;
-		if (mask_in)
-			nst_mask_apply(r->engine, n, mask_in, addend, out);
-		else if (addend)
-			for (size_t i = 0; i < n; i++)
-				out[i] += addend[i];
+		nst_reflect_pad_backward_masked(r->engine, L->h, L->w, L->shape.in_channels, L->shape.pad, out, mask_in,
+		                                addend);
 		return;
 	}
 	if (r->f16) {

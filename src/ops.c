@@ -694,6 +694,114 @@ double nst_tv_loss(const struct nst_engine *engine, int h, int w, int c, const f
 	return (double)weight * sum;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The same fold and compaction, then the mask, in parallel (nst_reflect_pad_backward_masked).
+ * Items are runs of the picture's rows.  In a first region each item folds the padded rows and
+ * columns that mirror onto its own rows into them (a row's sums in nst_reflect_pad_backward's
+ * order: the top padded row, the bottom one, then the columns left to right), so no item writes
+ * what another reads.  The compaction moves every row towards the start, never onto its own
+ * source: item i + 1's first rows land on the padded rows of item i's last ones, so item i first
+ * copies those (reflect_saved_rows of them) into its scratch; in a second region each item moves
+ * its rows (the copied ones from the copy) and masks them.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Padded row r's floats start at g + padded_row_start(..., r); picture row y's interior at
+ * padded_row_start(y + pad) + pad * c. */
+static size_t interior_start(int w, int c, int pad, int y) {
+	const size_t pw = (size_t)w + 2 * (size_t)pad;
+	return ((size_t)(y + pad) * pw + (size_t)pad) * (size_t)c;
+}
+
+/* Rows just above `boundary` whose interior (the compaction's source) the rows from `boundary` on
+ * overwrite: those whose interior ends past boundary's compacted start. */
+static int reflect_saved_rows(int w, int c, int pad, int boundary) {
+	const size_t compact = (size_t)boundary * (size_t)w * (size_t)c;
+	int rows = 0;
+	while (rows < boundary && interior_start(w, c, pad, boundary - rows - 1) + (size_t)w * (size_t)c > compact)
+		rows++;
+	return rows;
+}
+
+size_t nst_reflect_pad_backward_scratch_floats(int h, int w, int c, int pad) {
+	return (size_t)reflect_saved_rows(w, c, pad, h) * (size_t)w * (size_t)c;
+}
+
+struct reflect_task {
+	int h, w, c, pad, items;
+	float *g;
+	const uint8_t *mask;  /* [h][w][c] bits, or NULL */
+	const float *addend;  /* [h][w][c], or NULL */
+	const struct nst_engine *engine;
+	const struct nst_mask_kernel *kernel;
+};
+
+static int reflect_first_row(const struct reflect_task *t, size_t item) {
+	return (int)((size_t)t->h * item / (size_t)t->items);
+}
+
+static void reflect_fold_worker(void *context, size_t slot, size_t item) {
+	const struct reflect_task *t = context;
+	const int h = t->h, w = t->w, pad = t->pad, ph = h + 2 * pad;
+	const size_t pw = (size_t)w + 2 * (size_t)pad, cs = (size_t)t->c, row = pw * cs;
+	const int y0 = reflect_first_row(t, item), y1 = reflect_first_row(t, item + 1);
+	float *g = t->g;
+	(void)slot;
+	for (int y = y0 + pad; y < y1 + pad; y++) { /* padded rows */
+		float *dst = g + (size_t)y * row;
+		const int top = 2 * pad - y, bottom = 2 * h + 2 * pad - 2 - y; /* the padded rows mirrored here */
+		if (top >= 0 && top < pad)
+			nst_floats_add(row, g + (size_t)top * row, dst);
+		if (bottom >= h + pad && bottom < ph)
+			nst_floats_add(row, g + (size_t)bottom * row, dst);
+		for (int x = 0; x < pad; x++)
+			nst_floats_add(cs, dst + (size_t)x * cs, dst + (size_t)(2 * pad - x) * cs);
+		for (int x = w + pad; x < w + 2 * pad; x++)
+			nst_floats_add(cs, dst + (size_t)x * cs, dst + (size_t)(2 * w + 2 * pad - 2 - x) * cs);
+	}
+	if ((int)item + 1 < t->items) { /* the rows the next items' compaction overwrites */
+		const size_t n = (size_t)w * cs;
+		float *saved = nst_engine_scratch(t->engine, item);
+		const int first = y1 - reflect_saved_rows(w, t->c, pad, y1);
+		for (int y = first; y < y1; y++)
+			memcpy(saved + (size_t)(y - first) * n, g + interior_start(w, t->c, pad, y), n * sizeof(float));
+	}
+}
+
+static void reflect_compact_worker(void *context, size_t slot, size_t item) {
+	const struct reflect_task *t = context;
+	const int w = t->w, pad = t->pad;
+	const size_t n = (size_t)w * (size_t)t->c;
+	const int y0 = reflect_first_row(t, item), y1 = reflect_first_row(t, item + 1);
+	const int first_saved = (int)item + 1 < t->items ? y1 - reflect_saved_rows(w, t->c, pad, y1) : y1;
+	const float *saved = nst_engine_scratch(t->engine, item);
+	float *g = t->g;
+	(void)slot;
+	for (int y = y0; y < y1; y++) {
+		const float *src = y >= first_saved ? saved + (size_t)(y - first_saved) * n : g + interior_start(w, t->c, pad, y);
+		memmove(g + (size_t)y * n, src, n * sizeof(float));
+	}
+	const size_t i0 = (size_t)y0 * n, i1 = (size_t)y1 * n;
+	if (t->mask)
+		mask_range(t->kernel, i0, i1, t->mask, t->addend, g);
+	else if (t->addend)
+		nst_floats_add(i1 - i0, t->addend + i0, g + i0);
+}
+
+void nst_reflect_pad_backward_masked(const struct nst_engine *engine, int h, int w, int c, int pad, float *g,
+                                     const uint8_t *mask, const float *addend) {
+	struct reflect_task t = {h, w, c, pad, 1, g, mask, addend, engine, nst_mask_kernel_for(engine->gemm)};
+	/* items: each at least as many rows as it may have to copy, its copy within its scratch */
+	const size_t values = (size_t)h * (size_t)w * (size_t)c;
+	size_t items = nst_parallel_slots(engine, values / (MASK_BYTES_PER_ITEM_MIN * MASK_BITS));
+	const int most_saved = reflect_saved_rows(w, c, pad, h);
+	while (items > 1 && ((size_t)h / items < (size_t)most_saved + 1 ||
+	                     (size_t)most_saved * (size_t)w * (size_t)c > engine->scratch_floats))
+		items--;
+	t.items = (int)items;
+	nst_parallel_for(engine, items, reflect_fold_worker, &t);
+	nst_parallel_for(engine, items, reflect_compact_worker, &t);
+}
+
 void nst_reflect_pad_backward(int h, int w, int c, int pad, float *g) {
 	const size_t pw = (size_t)w + 2 * (size_t)pad, cs = (size_t)c;
 	const int ph = h + 2 * pad;

@@ -430,7 +430,11 @@ size_t nst_vgg_packed_floats(const struct nst_gemm_kernel *g, const struct vgg_l
 
 size_t nst_vgg_scratch_floats(const struct nst_gemm_kernel *g, const struct vgg_layer *L, bool backward) {
 	const struct nst_conv_shape *sh = backward ? &L->backward : &L->shape;
-	return L->wino != NST_WINO_NONE ? nst_conv_winograd_scratch_floats(g, sh, L->wino) : nst_conv_scratch_floats(g, sh);
+	const size_t conv =
+		L->wino != NST_WINO_NONE ? nst_conv_winograd_scratch_floats(g, sh, L->wino) : nst_conv_scratch_floats(g, sh);
+	if (!backward || !L->shape.reflect) /* the input gradient's fold onto the mirrored pixels after it */
+		return conv;
+	return nst_max_size(conv, nst_reflect_pad_backward_scratch_floats(L->h, L->w, L->shape.in_channels, L->shape.pad));
 }
 
 const float *nst_vgg_layer_weights(const struct nst_weights *w, int i, float *staging, float **bias) {

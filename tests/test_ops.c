@@ -568,6 +568,51 @@ static double naive_reflect_conv_loss(const struct conv_case *c, const double *x
 	return l;
 }
 
+/* 2c. nst_reflect_pad_backward_masked: the fold, the compaction and the mask (or only the addend,
+ * or neither) on the engine's threads, against the serial fold then the mask applied naively, bit
+ * for bit.  Pictures large enough to be split over the threads (several items; tall ones, whose
+ * items copy more rows before the compaction; channel counts that put an item's first value
+ * inside a mask byte), on the engine's own scratch sized by
+ * nst_reflect_pad_backward_scratch_floats, and on a 3-thread pool. */
+static void test_reflect_fold_parallel(const struct nst_engine *base, const char *label, int h, int w, int c, int pad,
+                                       bool with_mask, bool with_addend, struct nst_rng *r) {
+	const size_t n = (size_t)h * (size_t)w * (size_t)c;
+	const size_t n_p = (size_t)(h + 2 * pad) * (size_t)(w + 2 * pad) * (size_t)c;
+	float *g0 = xmalloc(n_p * sizeof(float)), *ref = xmalloc(n_p * sizeof(float)), *add = xmalloc(n * sizeof(float));
+	uint8_t *mask = xmalloc(nst_mask_bytes(n));
+	fill_uniform(r, g0, n_p, -1.0, 1.0);
+	fill_uniform(r, add, n, -1.0, 1.0);
+	for (size_t i = 0; i < nst_mask_bytes(n); i++)
+		mask[i] = (uint8_t)(nst_rng_next(r) >> 56);
+	memcpy(ref, g0, n_p * sizeof(float));
+	nst_reflect_pad_backward(h, w, c, pad, ref);
+	for (size_t i = 0; i < n; i++) {
+		const float v = with_addend ? ref[i] + add[i] : ref[i];
+		ref[i] = !with_mask || nst_mask_get(mask, i) ? v : 0.0f;
+	}
+	struct nst_engine e = *base;
+	e.scratch_floats = nst_reflect_pad_backward_scratch_floats(h, w, c, pad);
+	e.scratch = galloc((size_t)(e.threads > 0 ? e.threads : 1) * e.scratch_floats);
+	float *got = galloc(n_p);
+	memcpy(got, g0, n_p * sizeof(float));
+	nst_reflect_pad_backward_masked(&e, h, w, c, pad, got, with_mask ? mask : NULL, with_addend ? add : NULL);
+	CHECK(guard_ok(got, n_p) && guard_ok(e.scratch, (size_t)(e.threads > 0 ? e.threads : 1) * e.scratch_floats),
+	      "%s: reflect fold %dx%dx%d pad %d: write past its buffers", label, h, w, c, pad);
+	size_t bad = n;
+	for (size_t i = 0; i < n && bad == n; i++)
+		if (memcmp(&got[i], &ref[i], sizeof(float)) != 0)
+			bad = i;
+	CHECK(bad == n, "%s: reflect fold %dx%dx%d pad %d mask %d addend %d: value %zu (row %zu) is %.9g, serial %.9g",
+	      label, h, w, c, pad, with_mask, with_addend, bad, bad / ((size_t)w * (size_t)c), bad < n ? (double)got[bad] : 0.0,
+	      bad < n ? (double)ref[bad] : 0.0);
+	free(got);
+	free(e.scratch);
+	free(g0);
+	free(ref);
+	free(add);
+	free(mask);
+}
+
 static void test_reflect_backward_case(const struct test_engine *te, const struct conv_case *c, struct nst_rng *r,
                                        struct worst *worst) {
 	const struct nst_engine *e = &te->e;
@@ -1541,6 +1586,26 @@ int main(void) {
 	for (size_t i = 0; i < sizeof reflect_cases / sizeof reflect_cases[0]; i++)
 		for (int k = 0; k < n_engines; k++)
 			test_reflect_backward_case(&engines[k], &reflect_cases[i], &r, &worst);
+	{
+		/* h, w, c, pad: rows of values not a multiple of 8 (c 17, 5), tall (more rows copied), pad 2 and 4 */
+		static const int folds[][4] = {
+			{130, 70, 32, 1}, {300, 20, 48, 1}, {64, 129, 40, 2}, {40, 400, 17, 1}, {700, 9, 50, 4}, {23, 31, 5, 1},
+		};
+		pthreadpool_t pool3 = pthreadpool_create(3);
+		CHECK(pool3 != NULL, "pthreadpool_create(3) failed");
+		for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++)
+			for (int v = 0; v < 4; v++) {
+				for (int k = 0; k < n_engines; k++)
+					test_reflect_fold_parallel(&engines[k].e, engines[k].label, folds[i][0], folds[i][1], folds[i][2],
+					                           folds[i][3], v & 1, v & 2, &r);
+				struct nst_engine three = engines[1].e;
+				three.pool = pool3;
+				three.threads = 3;
+				test_reflect_fold_parallel(&three, "best/3 threads", folds[i][0], folds[i][1], folds[i][2], folds[i][3],
+				                           v & 1, v & 2, &r);
+			}
+		pthreadpool_destroy(pool3);
+	}
 	printf("conv backward: %.2f s\n", seconds_since(&t0));
 	/* 3. pooling: {h, w, c}; channel counts multiple of 4 (split over threads) and not (one item) */
 	static const int pools[][3] = {
