@@ -26,7 +26,15 @@
 static size_t wino_in(enum nst_wino f) { return (size_t)f + WINO_KERNEL - 1; }
 static size_t wino_xi(enum nst_wino f) { return wino_in(f) * wino_in(f); }
 
-static size_t wino_block_tiles(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape, enum nst_wino f) {
+/* The GEMM kernel of a layer's transformed products: the configuration's narrow one for few output
+ * channels (as nst_conv2d's: 16 outputs on a 32-column tile would be half padding). */
+static const struct nst_gemm_kernel *wino_gemm(const struct nst_gemm_kernel *gemm, size_t out_channels) {
+	return nst_gemm_kernel_for_columns(gemm, out_channels);
+}
+
+static size_t wino_block_tiles(const struct nst_gemm_kernel *engine_gemm, const struct nst_conv_shape *shape,
+                               enum nst_wino f) {
+	const struct nst_gemm_kernel *gemm = wino_gemm(engine_gemm, (size_t)shape->out_channels);
 	size_t t = WINO_BLOCK_BYTES / (wino_xi(f) * (size_t)shape->in_channels * sizeof(float));
 	t -= t % gemm->mr;
 	return t < gemm->mr ? gemm->mr : t;
@@ -56,8 +64,9 @@ enum nst_wino nst_vgg_winograd(const struct nst_engine *engine, int block, const
 
 size_t nst_conv_winograd_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape,
                                        enum nst_wino f) {
-	return wino_xi(f) * nst_gemm_kernel_packed_floats(gemm, (size_t)shape->in_channels, (size_t)shape->out_channels) +
-	       (size_t)shape->out_channels; /* then the bias */
+	const size_t cout = (size_t)shape->out_channels;
+	return wino_xi(f) * nst_gemm_kernel_packed_floats(wino_gemm(gemm, cout), (size_t)shape->in_channels, cout) +
+	       cout; /* then the bias */
 }
 
 size_t nst_conv_winograd_staging_floats(const struct nst_conv_shape *shape) {
@@ -94,8 +103,9 @@ static const double G4[NST_WINO_F4 + WINO_KERNEL - 1][WINO_KERNEL] = {
  * rounded once, packed for gemm; then the bias (NULL: zeros).  g is hwio itself, or (flipped) the
  * input gradient's kernel of the convolution hwio [3][3][cout][cin] holds:
  * g[a][b][i][o] = hwio[2 - a][2 - b][o][i]. */
-static void pack_transformed(const struct nst_gemm_kernel *gemm, size_t cin, size_t cout, enum nst_wino f,
+static void pack_transformed(const struct nst_gemm_kernel *engine_gemm, size_t cin, size_t cout, enum nst_wino f,
                              const float *hwio, bool flipped, const float *bias, float *staging, float *packed) {
+	const struct nst_gemm_kernel *gemm = wino_gemm(engine_gemm, cout);
 	const size_t k = WINO_KERNEL;
 	const size_t side = wino_in(f), xis = wino_xi(f), per_xi = nst_gemm_kernel_packed_floats(gemm, cin, cout);
 	float *u = staging; // [cin][cout]: U[xi]
@@ -173,6 +183,7 @@ void nst_conv_winograd_pack_scaled(const struct nst_engine *engine, const struct
 	assert(shape->in_channels == shape->out_channels);
 	const size_t c = (size_t)shape->out_channels, xis = wino_xi(f);
 	assert(nst_conv_winograd_scaled_scratch_floats(shape) <= engine->scratch_floats && bias);
+	gemm = wino_gemm(gemm, c);
 	struct scaled_task t = {
 		.engine = engine,
 		.gemm = gemm,
@@ -207,6 +218,7 @@ void nst_conv_winograd_pack_backward(const struct nst_gemm_kernel *gemm, const s
 
 struct wino_task {
 	const struct nst_engine *engine;
+	const struct nst_gemm_kernel *gemm; /* the products' kernel (wino_gemm) */
 	const struct nst_conv_shape *shape;
 	int h, w;              /* input size */
 	int oh, ow;            /* output size: h + 2 pad - 2, w + 2 pad - 2 */
@@ -285,7 +297,7 @@ static void wino_output(const struct wino_task *t, size_t t0, size_t nt, const f
 static void wino_worker(void *context, size_t slot, size_t b) {
 	const struct wino_task *t = context;
 	const struct nst_engine *e = t->engine;
-	const struct nst_gemm_kernel *g = e->gemm;
+	const struct nst_gemm_kernel *g = t->gemm;
 	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels;
 	float *v = nst_engine_scratch(e, slot);            // [T * T][block][cin]
 	float *m = v + t->xis * t->block * cin;            // [T * T][block][cout]
@@ -310,11 +322,12 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 	assert(nst_conv_winograd_applies(shape) && (f == NST_WINO_F2 || f == NST_WINO_F4));
 	/* the epilogue's runs start on mask bytes (tile rows start on pixels) */
 	assert(!epilogue || (!epilogue->mask_out && !epilogue->mask_in) || shape->out_channels % 8 == 0);
-	const struct nst_gemm_kernel *g = engine->gemm;
-	const struct nst_wino_kernel *k = nst_wino_kernel_for(g);
+	const struct nst_gemm_kernel *g = wino_gemm(engine->gemm, (size_t)shape->out_channels);
+	const struct nst_wino_kernel *k = nst_wino_kernel_for(engine->gemm);
 	const int oh = nst_conv_out_size(h, WINO_KERNEL, 1, shape->pad), ow = nst_conv_out_size(w, WINO_KERNEL, 1, shape->pad);
 	struct wino_task t = {
 		.engine = engine,
+		.gemm = g,
 		.shape = shape,
 		.h = h,
 		.w = w,
@@ -332,7 +345,7 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 		.packed = packed,
 		.out = out,
 		.epilogue = epilogue,
-		.mask = nst_mask_kernel_for(g),
+		.mask = nst_mask_kernel_for(engine->gemm),
 		.params = {-INFINITY, INFINITY},
 	};
 	t.n_tiles = t.tiles_x * (((size_t)oh + (size_t)f - 1) / (size_t)f);
