@@ -31,15 +31,17 @@
  * multiplies) by Winograd's F(4x4, 3x3) (F(2x2) with float16 GEMMs, as the trained networks);
  * the 9x9 layers (3 -> 16, 16 -> 3) as 3x3 sub-kernels on Winograd F(3x3, 3x3) tiles
  * (nst_conv2d_grid, float32 in every precision), the 1x1 ones on the engine's GEMM without im2col
- * (nst_conv2d; dec3.8 on each output row of dec3.6, inside nst_conv2d_grouped); the grouped ones
- * direct (nst_conv2d_grouped, src/conv_grouped.c), the bilinear upsampling inside them.
+ * (nst_conv2d; enc1.4, enc1.8 and dec3.8 on each output row of the grouped layer before them,
+ * inside nst_conv2d_grouped); the grouped ones direct (nst_conv2d_grouped, src/conv_grouped.c),
+ * the bilinear upsampling inside them.
  *
  * Memory.  One layout function places everything in the arena (nst_arbitrary_plan measures with
  * it, nst_arbitrary_init places with it).  The activations live in two regions, A of 12 floats
  * per pixel of the largest picture (photo or painting) and B of 16:
- *   encoder: picture (3 / px) in A -> enc1.0 B (16) -> enc1.2 A (8) -> enc1.4 B (8) -> enc1.6 Q0,
- *            enc1.8 Q1 -> residual blocks through Q0, Q2, Q1 (64 channels at a quarter of the
- *            size: 4 floats per pixel each, Q0..Q2 inside A): f1 in Q2, f2 in Q1;
+ *   encoder: picture (3 / px) in A -> enc1.0 B (16) -> enc1.2 and enc1.4 row by row A (8)
+ *            -> enc1.6 and enc1.8 row by row B (4) -> residual blocks through Q0, Q2, Q1 (64
+ *            channels at a quarter of the size: 4 floats per pixel each, Q0..Q2 inside A): f1 in
+ *            Q2, f2 in Q1;
  *   decoder: c2 in Q1 -> dec1 (h in Q0) Q2 -> dec2 (h in Q0) Q1 -> dec3.1 B (8)
  *            -> dec3.3 A (8) -> dec3.6 and dec3.8 row by row B (16) -> dec3.10 A (3).
  * 112 bytes per pixel: 28 MiB at 512x512.  No upsampled picture is ever stored.  A is also the
@@ -145,10 +147,17 @@ static const char *part_of(int index) {
 
 static bool dense(const struct arb_layer *L) { return L->spec.groups == 1; }
 
-/* The grouped layer that a 1x1 layer follows: dec3.6 (bilinear x2, 3x3 32 -> 16 in 16 groups),
- * then dec3.8 (16 -> 16) on each of its output rows while the row is in cache (its full-size input
- * is never stored, nor read back). */
-static bool followed_by_pointwise(int index) { return index == DECODER + DEC_UP2; }
+/* The grouped layers whose 1x1 layer runs on each of their output rows while the row is in cache
+ * (the grouped layer's output is never stored, nor read back): each encoder's enc1.2 (then enc1.4)
+ * and enc1.6 (then enc1.8), and dec3.6 (bilinear x2, 3x3 32 -> 16 in 16 groups, then dec3.8).
+ * dec3.1 and dec3.3 stay apart: their output (8 floats a pixel) has no room beside dec3.1's input
+ * in A, nor does dec3.6's full-size output beside it in B. */
+static bool followed_by_pointwise(int index) {
+	if (index == DECODER + DEC_UP2)
+		return true;
+	const int part = index >= STYLE && index < MODULATOR ? STYLE : CONTENT;
+	return index < MODULATOR && (index - part == ENC_DOWN1 || index - part == ENC_DOWN2);
+}
 
 /* The modulated blocks' convolutions (dec1, dec2): their kernels are the painting's too. */
 static bool modulated(int index) { return index >= DECODER && index - DECODER <= DEC2_B; }
@@ -529,19 +538,17 @@ static float *quarter(struct nst_arbitrary_session *s, int slot, size_t quarter_
 /* Encoder first on the picture in A [h][w][3]: f1 in Q2, f2 in Q1 ([h/4][w/4][64] each). */
 static void encode(struct nst_arbitrary_session *s, int first, int *h, int *w, size_t *quarter_floats) {
 	conv(s, first + ENC_9X9, h, w, s->a, s->b, NULL);
-	conv(s, first + ENC_DOWN1, h, w, s->b, s->a, NULL);
-	conv(s, first + ENC_MIX1, h, w, s->a, s->b, NULL);
+	conv_then(s, first + ENC_DOWN1, h, w, s->b, s->a); /* enc1.2, enc1.4 */
 	const int hh = half_up(*h), hw = half_up(*w);
 	*quarter_floats = (size_t)hh * (size_t)hw * WIDTH;
 	float *q0 = quarter(s, 0, *quarter_floats), *q1 = quarter(s, 1, *quarter_floats), *q2 = quarter(s, 2, *quarter_floats);
-	conv(s, first + ENC_DOWN2, h, w, s->b, q0, NULL);
+	float *x = s->b; /* enc1.8's output [h/4][w/4][64]: B is free until the decoder */
+	conv_then(s, first + ENC_DOWN2, h, w, s->a, x); /* enc1.6, enc1.8 */
 	int qh, qw;
 	qh = *h, qw = *w;
-	conv(s, first + ENC_MIX2, &qh, &qw, q0, q1, NULL);
+	conv(s, first + ENC_RES1_A, &qh, &qw, x, q0, NULL);
 	qh = *h, qw = *w;
-	conv(s, first + ENC_RES1_A, &qh, &qw, q1, q0, NULL);
-	qh = *h, qw = *w;
-	conv(s, first + ENC_RES1_B, &qh, &qw, q0, q2, q1); /* f1 = x + conv2(relu(conv1(x))) */
+	conv(s, first + ENC_RES1_B, &qh, &qw, q0, q2, x); /* f1 = x + conv2(relu(conv1(x))) */
 	qh = *h, qw = *w;
 	conv(s, first + ENC_RES2_A, &qh, &qw, q2, q0, NULL);
 	qh = *h, qw = *w;
