@@ -451,20 +451,24 @@ struct nst_tap {
 void nst_tap_gram(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, float *f,
                   float *gram);
 /* style loss value sum((G - A)^2) / c^2 * weight, and the matrix M = 4 * weight / (c^2 * n * c) * (G - A)
- * such that dL/dF = F M (m may be NULL when only the value is wanted). */
-double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target, float weight, float *m);
-/* grad [n][c] (+)= F [n][c] x M [c][c]; accumulate adds to grad instead of overwriting it. */
-void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
-                    float *grad, bool accumulate, float *packed_scratch);
-size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c);
+ * such that dL/dF = F M, written in the same pass straight into the form the gradient's GEMM reads
+ * (nst_gemm_pack's panels at the engine's GEMM kernel's NR: nst_style_m_floats of them), or NULL when
+ * only the value is wanted (engine may then be NULL: the calling thread). */
+size_t nst_style_m_floats(const struct nst_engine *engine, int c);
+double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target,
+                      float weight, float *m_packed);
+/* grad [n][c] (+)= F [n][c] x M [c][c] (m_packed: as nst_style_loss writes it); accumulate adds to grad
+ * instead of overwriting it. */
+void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m_packed,
+                    float *grad, bool accumulate);
 /* The loss gradient at a tapped layer's output in [n][cs]: with the tap's features f [n][ct] (NULL:
- * remade from in, block by block, as nst_tap_gram makes them), G = F M (style, when m [ct][ct] is
- * not NULL) + 2 content_weight / (n ct) (F - P) (content, when p [n][ct] is not NULL), zero where
+ * remade from in, block by block, as nst_tap_gram makes them), G = F M (style, when m_packed, M
+ * [ct][ct] as nst_style_loss packs it, is not NULL) + 2 content_weight / (n ct) (F - P) (content, when p [n][ct] is not NULL), zero where
  * F <= 0, then out [n][cs] = the tap's convolution transposed applied to G.  G is never stored
  * whole: it lives in per-thread row blocks (nst_tap_grad_scratch_floats of the engine's scratch). */
 size_t nst_tap_grad_scratch_floats(const struct nst_gemm_kernel *gemm, int ct);
 void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, const float *f,
-                  const float *m, float *m_packed_scratch, const float *p, float content_weight, float *out);
+                  const float *m_packed, const float *p, float content_weight, float *out);
 /* content loss weight * sum((F - P)^2) / count; grad (+)= 2 * weight / count * (F - P) if grad. */
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate);

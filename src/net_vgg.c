@@ -45,7 +45,7 @@ static void layer_loss(struct nst_session *s, struct loss_layer *l, const float 
 	const size_t hw = (size_t)L->h * (size_t)L->w;
 	if (l->style) {
 		if (grad) {
-			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate, s->style_pack);
+			nst_style_grad(&s->engine, hw, c, f, l->style_m, grad, accumulate);
 			accumulate = true;
 		} else {
 			/* The reference multiplies the two weights first (in double, as Python does). */
@@ -201,7 +201,7 @@ static void loss_grad(struct nst_session *s, struct loss_layer *l, const float *
 	/* Through the tap's ReLU (f = max(0, .)) and its 1x1 convolution, block by block. */
 	const struct vgg_layer *L = &s->layers[l->layer];
 	const struct nst_tap tap = layer_tap(L);
-	nst_tap_grad(&s->engine, &tap, (size_t)L->h * (size_t)L->w, out, f, l->style ? l->style_m : NULL, s->style_pack,
+	nst_tap_grad(&s->engine, &tap, (size_t)L->h * (size_t)L->w, out, f, l->style ? l->style_m : NULL,
 	             l->content ? l->content_target : NULL, s->options.content_weight, grad);
 }
 

@@ -417,12 +417,36 @@ struct difference_task {
 	float scale;
 	float *m;           /* [n] scale (a - b), if not NULL */
 	bool accumulate;    /* m += instead of m = */
+	/* or a style matrix M = scale (a - b) of a, b [c][c], written straight into panels of nr columns
+	 * (nst_gemm_pack's layout: nr biases, then c rows of nr), if not NULL */
+	float *m_packed;
+	size_t c, nr;
 };
+
+/* m_packed's entries for [i0, i1) of the [c][c] difference: each run of a row within a panel goes
+ * to that panel's row. */
+static void pack_difference(const struct difference_task *t, size_t i0, size_t i1) {
+	const size_t c = t->c, nr = t->nr, panel_floats = nr * (c + 1);
+	for (size_t i = i0; i < i1;) {
+		const size_t k = i / c, j = i % c, panel = j / nr;
+		size_t end = k * c + (panel + 1) * nr; /* the panel's last column in row k, or the row's end */
+		end = end < (k + 1) * c ? end : (k + 1) * c;
+		end = end < i1 ? end : i1;
+		float *dst = t->m_packed + panel * panel_floats + nr + k * nr + (j - panel * nr); /* [nr] of row k */
+		for (size_t x = i; x < end; x++)
+			dst[x - i] = t->scale * (t->a[x] - t->b[x]);
+		i = end;
+	}
+}
 
 /* sums[0] += |a - b|^2 over [i0, i1); m gets (or, accumulating, adds) scale (a - b). */
 static void difference_part(void *context, size_t i0, size_t i1, double *sums) {
 	const struct difference_task *t = context;
 	sums[0] += nst_squared_distance_range(i0, i1, t->a, t->b);
+	if (t->m_packed) {
+		pack_difference(t, i0, i1);
+		return;
+	}
 	if (!t->m)
 		return;
 	if (t->accumulate)
@@ -433,48 +457,30 @@ static void difference_part(void *context, size_t i0, size_t i1, double *sums) {
 			t->m[i] = t->scale * (t->a[i] - t->b[i]);
 }
 
+size_t nst_style_m_floats(const struct nst_engine *engine, int c) {
+	return nst_gemm_packed_floats((size_t)c, (size_t)c, engine->gemm->nr);
+}
+
 double nst_style_loss(const struct nst_engine *engine, int c, size_t n, const float *gram, const float *target,
-                      float weight, float *m) {
+                      float weight, float *m_packed) {
 	const size_t cc = (size_t)c * (size_t)c;
 	/* L = weight / c^2 * sum (G - A)^2 with G = F^T F / N, N = n * c:
 	 * dL/dF = F (dL/dG + dL/dG^T) / N = F * 4 * weight / (c^2 N) * (G - A). */
 	const float scale = (float)(4.0 * (double)weight / ((double)cc * (double)n * (double)c));
-	struct difference_task t = {gram, target, scale, m, false};
+	assert(!m_packed || engine);
+	struct difference_task t = {.a = gram, .b = target, .scale = scale, .m_packed = m_packed, .c = (size_t)c,
+	                            .nr = m_packed ? engine->gemm->nr : 1};
 	double sum;
 	nst_parallel_sums(engine, cc, difference_part, &t, 1, &sum);
-	return (double)weight * sum / (double)cc;
-}
-
-/* Below this many entries a style matrix M is packed on the calling thread (timers around each
- * region, 2 threads: 128 x 128 took 37 us in parallel, 7 on one thread; 256 x 256, 34 against 44). */
-#define PACK_M_PARALLEL_MIN (256u * 256u)
-
-struct pack_m_task {
-	size_t c, nr;
-	const float *m; /* [c][c] */
-	float *packed;
-};
-
-static void pack_m_panel(void *context, size_t slot, size_t panel) {
-	const struct pack_m_task *t = context;
-	const size_t n0 = panel * t->nr, cols = t->c - n0 < t->nr ? t->c - n0 : t->nr;
-	(void)slot;
-	nst_gemm_pack(t->c, cols, t->nr, t->m + n0, t->c, NULL, t->packed + panel * t->nr * (t->c + 1));
-}
-
-/* nst_gemm_pack of the style matrix M [c][c] for the engine's GEMM kernel, its panels in parallel. */
-static void pack_m(const struct nst_engine *engine, int c, const float *m, float *packed) {
-	struct pack_m_task t = {(size_t)c, engine->gemm->nr, m, packed};
-	const size_t panels = (t.c + t.nr - 1) / t.nr;
-	if (t.c * t.c >= PACK_M_PARALLEL_MIN)
-		nst_parallel_for(engine, panels, pack_m_panel, &t);
-	else
+	if (m_packed) { /* the panels' biases, and the last panel's columns past c: zeros */
+		const size_t nr = t.nr, panels = (t.c + nr - 1) / nr, last = t.c - (panels - 1) * nr;
 		for (size_t panel = 0; panel < panels; panel++)
-			pack_m_panel(&t, 0, panel);
-}
-
-size_t nst_style_grad_scratch_floats(const struct nst_engine *engine, int c) {
-	return nst_gemm_packed_floats((size_t)c, (size_t)c, engine->gemm->nr);
+			memset(m_packed + panel * nr * (t.c + 1), 0, nr * sizeof(float));
+		float *rows = m_packed + (panels - 1) * nr * (t.c + 1) + nr; /* [c][nr] */
+		for (size_t k = 0; last < nr && k < t.c; k++)
+			memset(rows + k * nr + last, 0, (nr - last) * sizeof(float));
+	}
+	return (double)weight * sum / (double)cc;
 }
 
 struct style_grad_task {
@@ -509,10 +515,9 @@ static void style_grad_worker(void *context, size_t slot, size_t item) {
 	}
 }
 
-void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m,
-                    float *grad, bool accumulate, float *packed_scratch) {
-	pack_m(engine, c, m, packed_scratch);
-	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = packed_scratch, .grad = grad,
+void nst_style_grad(const struct nst_engine *engine, size_t n, int c, const float *f, const float *m_packed,
+                    float *grad, bool accumulate) {
+	struct style_grad_task t = {.engine = engine, .n = n, .c = c, .f = f, .packed = m_packed, .grad = grad,
 	                            .accumulate = accumulate};
 	if (n == 0)
 		return;
@@ -608,12 +613,10 @@ static void tap_grad_worker(void *context, size_t slot, size_t item) {
 }
 
 void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, size_t n, const float *in, const float *f,
-                  const float *m, float *m_packed_scratch, const float *p, float content_weight, float *out) {
+                  const float *m_packed, const float *p, float content_weight, float *out) {
 	const int ct = tap->ct, cs = tap->cs;
-	if (m)
-		pack_m(engine, ct, m, m_packed_scratch);
 	struct tap_grad_task t = {.engine = engine, .n = n, .ct = ct, .cs = cs, .f = f, .in = in, .f_packed = tap->forward,
-	                          .m_packed = m ? m_packed_scratch : NULL, .p = p, .w_packed = tap->backward, .out = out};
+	                          .m_packed = m_packed, .p = p, .w_packed = tap->backward, .out = out};
 	const struct nst_conv_shape back = {1, 1, 1, 0, false, ct, cs}; /* the tap's backward: ct -> cs */
 	/* the kernels nst_conv_pack_backward packed the tap's backward for (conv_im2col.c's choice) */
 	t.w_gemm = nst_gemm_kernel_for_columns(engine->gemm, (size_t)cs);
@@ -628,7 +631,7 @@ void nst_tap_grad(const struct nst_engine *engine, const struct nst_tap *tap, si
 double nst_content_loss(const struct nst_engine *engine, size_t count, const float *f, const float *p,
                         float weight, float *grad, bool accumulate) {
 	const float scale = (float)(2.0 * (double)weight / (double)count);
-	struct difference_task t = {f, p, scale, grad, accumulate};
+	struct difference_task t = {.a = f, .b = p, .scale = scale, .m = grad, .accumulate = accumulate};
 	double sum;
 	nst_parallel_sums(engine, count, difference_part, &t, 1, &sum);
 	return (double)weight * sum / (double)count;

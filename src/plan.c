@@ -359,7 +359,7 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 		if (l->style) {
 			l->style_target = NST_ARENA_NEW(a, float, c * c);
 			l->gram = NST_ARENA_NEW(a, float, c * c);
-			l->style_m = NST_ARENA_NEW(a, float, c * c);
+			l->style_m = NST_ARENA_NEW(a, float, nst_style_m_floats(&s->engine, (int)c));
 		}
 	}
 	CATEGORY(targets_bytes);
@@ -381,9 +381,8 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 	s->optimizer.ops->place(&s->optimizer, a);
 	CATEGORY(optimizer_bytes);
 
-	/* Scratch: per-thread im2col tiles (and style-gradient rows), the packed style matrix, the
-	 * pictures as given. */
-	size_t scratch = 0, style_pack = 0;
+	/* Scratch: per-thread im2col tiles (and style-gradient rows), the pictures as given. */
+	size_t scratch = 0;
 	for (int i = 0; i < s->n_layers; i++) {
 		const struct vgg_layer *L = &s->layers[i];
 		scratch = nst_max_size(scratch, nst_vgg_scratch_floats(g, L, false));
@@ -396,12 +395,10 @@ static void layout(struct nst_session *s, struct nst_arena *a) {
 			const int c = s->losses[L->loss].c;
 			scratch = nst_max_size(scratch, (size_t)g->mr * (size_t)c);
 			scratch = nst_max_size(scratch, nst_gram_scratch_floats(g, c));
-			style_pack = nst_max_size(style_pack, nst_style_grad_scratch_floats(&s->engine, c));
 		}
 	}
 	s->engine.scratch_floats = scratch;
 	s->engine.scratch = NST_ARENA_NEW(a, float, scratch * (size_t)s->engine.threads);
-	s->style_pack = NST_ARENA_NEW(a, float, style_pack);
 	size_t staging = 0;
 	for (int k = 0; k < p->n_styles; k++)
 		staging = nst_max_size(staging, (size_t)p->style_width[k] * (size_t)p->style_height[k] * RGB);

@@ -50,7 +50,7 @@ struct loss_layer {
 	float *content_target;           /* [h][w][c] */
 	float *style_target;             /* [c][c] */
 	float *gram;                     /* [c][c] of the current picture */
-	float *style_m;                  /* [c][c]: dL/dF = F * style_m */
+	float *style_m;                  /* dL/dF = F M, M [c][c] packed for the GEMM (nst_style_m_floats) */
 	float *grad;                     /* [h][w][c] when stored */
 	double content_value, style_value;
 };
@@ -79,7 +79,6 @@ struct nst_session {
 	size_t buf_floats;
 	float *tap_f;                    /* [max tap features] a tapped loss layer's features */
 	float *staging;                  /* [Hs][Ws][3] a style picture, preprocessed */
-	float *style_pack;               /* [nst_style_grad_scratch_floats] packed M of the style gradient GEMM */
 	uint8_t *content_rgb;            /* [H][W][3] for --original-colors and the init */
 	uint8_t *init_rgb;               /* [H][W][3] NST_INIT_IMAGE */
 

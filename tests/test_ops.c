@@ -1059,9 +1059,21 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 	CHECK(symmetric, "%s: gram n %zu c %d is not exactly symmetric", te->label, n, sc->c);
 	CHECK(guard_ok(gram, c2) && guard_ok(target, c2), "%s: gram n %zu c %d: write past [c][c]", te->label, n, sc->c);
 
-	/* style loss value and M, from the library's (float) Gram */
-	float *m = galloc(c2);
-	const double loss = nst_style_loss(e, sc->c, n, gram, target, sc->weight, m);
+	/* style loss value and M (packed for the gradient's GEMM: unpacked into m here, the biases and
+	 * the last panel's columns past c checked to be zeros), from the library's (float) Gram */
+	const size_t m_floats = nst_style_m_floats(e, sc->c), nr = e->gemm->nr, panel_floats = nr * (cc + 1);
+	float *m_packed = galloc(m_floats), *m = galloc(c2);
+	const double loss = nst_style_loss(e, sc->c, n, gram, target, sc->weight, m_packed);
+	bool zeros_ok = true;
+	for (size_t q = 0; q < m_floats; q++) {
+		const size_t panel = q / panel_floats, at = q % panel_floats, col = panel * nr + at % nr;
+		if (at < nr || col >= cc) /* a bias, or a column past c */
+			zeros_ok = zeros_ok && m_packed[q] == 0.0f;
+		else
+			m[(at / nr - 1) * cc + col] = m_packed[q];
+	}
+	CHECK(zeros_ok && guard_ok(m_packed, m_floats), "%s: style M n %zu c %d: packed biases or padding not 0, or written past",
+	      te->label, n, sc->c);
 	const double loss_nom = nst_style_loss(e, sc->c, n, gram, target, sc->weight, NULL);
 	const double loss_here = nst_style_loss(NULL, sc->c, n, gram, target, sc->weight, NULL);
 	CHECK(loss_here == loss, "%s: style loss on this thread %.17g, on the engine's %.17g", te->label, loss_here, loss);
@@ -1093,11 +1105,10 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 	for (size_t i = 0; i < nf; i++)
 		g0[i] = (float)(g0[i] * g0_scale);
 	copy_floats(grad_acc, g0, nf);
-	float *packed = galloc(nst_style_grad_scratch_floats(e, sc->c));
-	nst_style_grad(e, n, sc->c, f, m, grad, false, packed);
-	nst_style_grad(e, n, sc->c, f, m, grad_acc, true, packed);
-	CHECK(guard_ok(grad, nf) && guard_ok(grad_acc, nf) && guard_ok(packed, nst_style_grad_scratch_floats(e, sc->c)),
-	      "%s: style grad n %zu c %d: write past grad or the packing scratch", te->label, n, sc->c);
+	nst_style_grad(e, n, sc->c, f, m_packed, grad, false);
+	nst_style_grad(e, n, sc->c, f, m_packed, grad_acc, true);
+	CHECK(guard_ok(grad, nf) && guard_ok(grad_acc, nf), "%s: style grad n %zu c %d: write past grad", te->label, n,
+	      sc->c);
 	double *fm = xmalloc(nf * sizeof(double)), *fm_mag = xmalloc(nf * sizeof(double));
 	for (size_t p = 0; p < n; p++)
 		for (size_t j = 0; j < cc; j++) {
@@ -1169,7 +1180,7 @@ static void test_style_case(const struct test_engine *te, const struct style_cas
 	free(grad);
 	free(grad_acc);
 	free(g0);
-	free(packed);
+	free(m_packed);
 	free(fm);
 	free(fm_mag);
 	free(gtmp);
@@ -1213,11 +1224,12 @@ static void test_tap_grad_case(const struct test_engine *te, const struct tap_ca
 	float *f = galloc(n * ct);
 	const struct nst_conv_epilogue relu = {0.0f, INFINITY, NULL, NULL, NULL};
 	nst_conv2d(e, &shape, 1, (int)n, in, wfp, f, &relu);
-	float *mp = galloc(nst_style_grad_scratch_floats(e, (int)ct)), *out = galloc(n * cs), *out2 = galloc(n * cs);
-	nst_tap_grad(e, &tap, n, in, f, style ? m : NULL, mp, content ? p : NULL, weight, out);
-	nst_tap_grad(e, &tap, n, in, NULL, style ? m : NULL, mp, content ? p : NULL, weight, out2);
-	CHECK(guard_ok(out, n * cs) && guard_ok(out2, n * cs) && guard_ok(mp, nst_style_grad_scratch_floats(e, (int)ct)),
-	      "%s: tap grad n %zu %zu -> %zu: write past out or the packing scratch", te->label, n, cs, ct);
+	float *mp = galloc(nst_style_m_floats(e, (int)ct)), *out = galloc(n * cs), *out2 = galloc(n * cs);
+	nst_gemm_pack(ct, ct, e->gemm->nr, m, ct, NULL, mp); /* as nst_style_loss leaves M */
+	nst_tap_grad(e, &tap, n, in, f, style ? mp : NULL, content ? p : NULL, weight, out);
+	nst_tap_grad(e, &tap, n, in, NULL, style ? mp : NULL, content ? p : NULL, weight, out2);
+	CHECK(guard_ok(out, n * cs) && guard_ok(out2, n * cs) && guard_ok(mp, nst_style_m_floats(e, (int)ct)),
+	      "%s: tap grad n %zu %zu -> %zu: write past out or M", te->label, n, cs, ct);
 	CHECK(memcmp(out, out2, n * cs * sizeof(float)) == 0,
 	      "%s: tap grad n %zu %zu -> %zu style %d content %d: the features made again give another gradient", te->label,
 	      n, cs, ct, style, content);
