@@ -337,7 +337,7 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 		.in_side = (int)wino_in(f),
 		.xis = wino_xi(f),
 		.tiles_x = ((size_t)ow + (size_t)f - 1) / (size_t)f,
-		.block = wino_block_tiles(g, shape, f),
+		.block = wino_block_tiles(engine->gemm, shape, f),
 		.per_xi = nst_gemm_kernel_packed_floats(g, (size_t)shape->in_channels, (size_t)shape->out_channels),
 		.input = f == NST_WINO_F2 ? k->input23 : k->input43,
 		.output = f == NST_WINO_F2 ? k->output23 : k->output43,
@@ -350,6 +350,6 @@ void nst_conv2d_winograd(const struct nst_engine *engine, const struct nst_conv_
 	};
 	t.n_tiles = t.tiles_x * (((size_t)oh + (size_t)f - 1) / (size_t)f);
 	t.n_blocks = (t.n_tiles + t.block - 1) / t.block;
-	assert(nst_conv_winograd_scratch_floats(g, shape, f) <= engine->scratch_floats);
+	assert(nst_conv_winograd_scratch_floats(engine->gemm, shape, f) <= engine->scratch_floats);
 	nst_parallel_for(engine, t.n_blocks, wino_worker, &t);
 }

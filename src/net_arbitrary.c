@@ -62,7 +62,7 @@
 #define PIXEL_SCALE 255.0f
 #define MIN_PHOTO_SIDE NST_ARBITRARY_MIN_PHOTO_SIDE
 #define MIN_PAINTING_SIDE NST_ARBITRARY_MIN_PAINTING_SIDE
-#define A_FLOATS_PER_PIXEL 8     /* A's full-size steps (enc1.2's and dec3.3's outputs), besides Q0..Q2 */
+#define A_FLOATS_PER_PIXEL 8     /* A's full-size steps (enc1.4's and dec3.3's outputs), besides Q0..Q2 */
 #define B_FLOATS_PER_PIXEL 16    /* B's: enc1.0's and dec3.8's outputs */
 #define QUARTER_SLOTS 3          /* Q0, Q1, Q2 */
 

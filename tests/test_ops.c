@@ -1610,7 +1610,8 @@ int main(void) {
 				for (int k = 0; k < n_engines; k++)
 					test_reflect_fold_parallel(&engines[k].e, engines[k].label, folds[i][0], folds[i][1], folds[i][2],
 					                           folds[i][3], v & 1, v & 2, &r);
-				struct nst_engine three = engines[1].e;
+				/* the best kernel's engine (engines: scalar, scalar on 2 threads, best, best on 2) */
+				struct nst_engine three = engines[3].e;
 				three.pool = pool3;
 				three.threads = 3;
 				test_reflect_fold_parallel(&three, "best/3 threads", folds[i][0], folds[i][1], folds[i][2], folds[i][3],

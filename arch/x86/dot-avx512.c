@@ -3,7 +3,7 @@
  * vector, one zmm accumulator per output (8x3: 24 accumulators, 3 weight vectors, 1 row vector of
  * the 32 zmm registers; 11 loads per 24 FMAs).  nc 4 runs as two passes of 2 columns.  The last
  * kc % 16 of each segment come through masked loads (nothing past a segment is read).  Each
- * column's 8 accumulators are summed together by a transposing tree (reduce8: 23 shuffles and
+ * column's 8 accumulators are summed together by a transposing tree (reduce8: 24 shuffles and
  * adds for 8 outputs, where folding each alone took 38), and the column's bias and clamp are
  * applied to the 8 sums at once.
  * Built with -mavx512f -mavx2 -mfma (Makefile), called only when nst_cpu_detect reports AVX-512F.
