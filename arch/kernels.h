@@ -287,11 +287,57 @@ NST_WINO_DECLARE(avx512)
 NST_WINO_DECLARE(neon)
 #endif
 
-/* The transform kernels of one ISA. */
+/*
+ * Row mixes ("rowmix"): the transformed products of src/conv_winograd_grid.c's layers with few
+ * output channels (the 16 -> 3 last layer), vectorized along the tiles instead of the channels, so
+ * that no sum runs across the lanes.  For o < nc (1 <= nc <= NST_ROWMIX_NC), j < n, n >= 1:
+ *
+ *   c[o * c_stride + j] = sum over i < k, in the order of i, of w[i * NST_ROWMIX_NC + o] * base[offsets[i] + j]
+ *
+ * w: [k][NST_ROWMIX_NC] (columns from nc on are read by some kernels, never used); offsets in
+ * floats.  The kernels read and write nothing else.
+ */
+#define NST_ROWMIX_NC 4
+typedef void (*nst_f32_rowmix_fn)(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets,
+                                  const float *w, float *c, size_t c_stride);
+#define NST_ROWMIX_DECLARE(ISA)                                                                    \
+	void nst_f32_rowmix__##ISA(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets, \
+	                           const float *w, float *c, size_t c_stride);
+NST_ROWMIX_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_ROWMIX_DECLARE(avx2)
+NST_ROWMIX_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_ROWMIX_DECLARE(neon)
+#endif
+
+/*
+ * Transpose: dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols (strides in
+ * floats, the two regions apart).  The lanes path of src/conv_winograd_grid.c splits each picture
+ * row into channel planes with it.  The kernels read and write nothing else.
+ */
+typedef void (*nst_f32_transpose_fn)(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
+                                     size_t dst_stride);
+#define NST_TRANSPOSE_DECLARE(ISA)                                                                 \
+	void nst_f32_transpose__##ISA(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst, \
+	                              size_t dst_stride);
+NST_TRANSPOSE_DECLARE(scalar)
+#if defined(__x86_64__)
+NST_TRANSPOSE_DECLARE(avx2)
+NST_TRANSPOSE_DECLARE(avx512)
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+NST_TRANSPOSE_DECLARE(neon)
+#endif
+
+/* The transform kernels of one ISA, and the grid's lanes path's row mix and transpose. */
 struct nst_wino_kernel {
 	const char *name; /* "nst_wino__avx2" */
 	nst_f32_wino_input_fn input23, input33, input43;
 	nst_f32_wino_output_fn output23, output33, output43;
+	nst_f32_rowmix_fn rowmix;
+	nst_f32_transpose_fn transpose;
 };
 
 /*

@@ -28,8 +28,15 @@
  * A tile row's input pixels are copied into the band (padding filled in) only where the strip
  * reaches the padding or the channels are few; elsewhere the transforms read the picture's rows
  * in place.
- * Few output channels (at most the dot kernel's NR: the 16 -> 3 last layer) run on the small-N
- * kernels, the others on the GEMM kernel for their columns, as nst_conv2d chooses.
+ * Few output channels (at most NST_ROWMIX_NC: the 16 -> 3 last layer) turn the products around:
+ * with K = 144 and 3 outputs a tile's sums are dot products whose lanes must be added together at
+ * the end (the small-N kernels ran them at ~45% of the FMA peak).  There the lanes run along the
+ * tiles instead ("lanes" below): each picture row is split into channel planes of its 3 pixel
+ * phases ([cin][3][columns]), the F(3x3) input transform runs on whole rows of tiles, one channel
+ * at a time, into a ring of the q input tile rows the outputs read (V [q][25][cin][columns]), and
+ * the row mix kernel sums, for each position, K rows of tiles times a weight into each output's row
+ * of tiles: output tile j's neighbourhood (b, a) is row (ty + a) mod q, channel i, from column
+ * j + b.  The output transform then runs along the tiles of each output channel.
  *
  * F(3x3, 3x3) on the points 0, 1, -1, 2 and infinity (Toom-Cook), derived exactly:
  *   B^T = [2 -1 -2 1 0; 0 -2 -1 1 0; 0 2 -3 1 0; 0 -1 0 1 0; 0 2 -1 -2 1]
@@ -49,8 +56,8 @@
 #define GRID_XI (GRID_IN * GRID_IN)         /* transform positions, 25 */
 /* A strip's transformed input and products (V' and M, 25 planes each) in at most this, so that
  * they stay in L2 with its band, and a thread's scratch stays below the im2col blocks' (the
- * networks' plans do not grow): its output tiles follow from the channels (grid_layout), from
- * 9 (32 -> 3) to 25 (16 -> 3) and MAX_STRIP_TILES (3 -> 16, 3 -> 32). */
+ * networks' plans do not grow): its output tiles follow from the channels (grid_layout), up to
+ * MAX_STRIP_TILES (3 -> 16, 3 -> 32).  The lanes path (few outputs) has its own budget below. */
 #define STRIP_BYTES (160u * 1024u)
 #define MIN_STRIP_TILES 4
 #define MAX_STRIP_TILES 32
@@ -71,10 +78,13 @@ bool nst_conv_grid_applies(const struct nst_gemm_kernel *gemm, const struct nst_
 	       shape->kernel_h % GRID_SUB == 0 && shape->kernel_h > GRID_SUB && shape->pad < shape->kernel_h;
 }
 
-/* The GEMM kernel for these outputs (nst_conv_small_n of it: the small-N kernels instead). */
+/* The GEMM kernel for these outputs (unless they are few: the row mixes instead). */
 static const struct nst_gemm_kernel *grid_gemm(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	return nst_gemm_kernel_for_columns(gemm, (size_t)shape->out_channels);
 }
+
+/* Few outputs: the products along the tiles ("lanes", the row mix kernels). */
+static bool lanes(const struct nst_conv_shape *shape) { return shape->out_channels <= NST_ROWMIX_NC; }
 
 static size_t grid_k(const struct nst_conv_shape *shape) {
 	return (size_t)subs(shape) * (size_t)subs(shape) * (size_t)shape->in_channels;
@@ -84,7 +94,7 @@ static size_t grid_k(const struct nst_conv_shape *shape) {
 static size_t per_xi_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
 	const struct nst_gemm_kernel *g = grid_gemm(gemm, shape);
 	const size_t k = grid_k(shape), n = (size_t)shape->out_channels;
-	return nst_conv_small_n(g, shape) ? nst_dot_packed_floats(k, n) : nst_gemm_kernel_packed_floats(g, k, n);
+	return lanes(shape) ? k * NST_ROWMIX_NC : nst_gemm_kernel_packed_floats(g, k, n);
 }
 
 size_t nst_conv_grid_packed_floats(const struct nst_gemm_kernel *gemm, const struct nst_conv_shape *shape) {
@@ -104,6 +114,18 @@ size_t nst_conv_grid_staging_floats(const struct nst_conv_shape *shape) {
  * that the 25 planes do not fall on the same L1 sets when a plane is a power of two of lines. */
 #define PLANE_SKEW 16
 
+/* The lanes path's tile columns (lanes) per strip: a multiple of this, at most LANES_MAX_COLUMNS,
+ * as many as keep its ring of V within LANES_RING_BYTES (64 for the 16 -> 3 layer: 300 KiB, twice
+ * STRIP_BYTES: at 32 columns the per-row work (splits, calls) and the 2-vector row mixes cost the
+ * layer 10% more, measured at 512 px). */
+#define LANES_COLUMN_STEP 16
+#define LANES_MAX_COLUMNS 64
+#define LANES_RING_BYTES (2u * STRIP_BYTES)
+/* A cache line's floats (64 bytes), the prefetches' step */
+#define CACHE_LINE_FLOATS 16
+/* size_t offsets in the float scratch: floats per offset */
+#define OFFSET_FLOATS ((sizeof(size_t) + sizeof(float) - 1) / sizeof(float))
+
 /* A thread's scratch, measured and placed by the same code: offsets (floats) and plane strides. */
 struct grid_layout {
 	size_t tiles;        /* output tile columns of a strip, at most */
@@ -114,11 +136,44 @@ struct grid_layout {
 	size_t flat, flat_plane; /* few cin: one tile row's transforms [25][columns][cin] */
 	size_t m, m_plane;   /* M [25][tiles][cout] */
 	size_t y, y_plane;   /* few cout: one tile row's outputs [3][3][tiles][cout] */
-	size_t bias;         /* few cout: the bias repeated per tile [tiles][cout] */
+	size_t bias;         /* few cout: the bias repeated per tile [tiles][cout] (lanes: [cout][columns]) */
+	/* lanes: columns is the lanes of a row (input tile columns, the last q - 1 read by no output) */
+	size_t phase;        /* lanes: a phase row's floats, columns + 1 read by the transform, and a skew */
+	size_t planar, planar_slot; /* lanes: 5 picture rows [5][cin][3][phase] (padded row y in slot y mod 5) */
+	size_t ring_slot;    /* lanes: V [q][25][v_plane], v_plane = cin columns + skew */
+	size_t offsets;      /* lanes: the row mix's K offsets (size_t) */
 	size_t total;
 };
 
+/* The lanes path's layout. */
+static struct grid_layout lanes_layout(const struct nst_conv_shape *shape) {
+	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
+	struct grid_layout l = {0};
+	const size_t fit = LANES_RING_BYTES / (q * GRID_XI * cin * sizeof(float));
+	const size_t least = (q - 1 + MIN_STRIP_TILES + LANES_COLUMN_STEP - 1) / LANES_COLUMN_STEP * LANES_COLUMN_STEP;
+	l.columns = fit / LANES_COLUMN_STEP * LANES_COLUMN_STEP;
+	l.columns = l.columns > LANES_MAX_COLUMNS ? LANES_MAX_COLUMNS : l.columns < least ? least : l.columns;
+	l.tiles = l.columns - (q - 1);
+	l.phase = l.columns + PLANE_SKEW;
+	l.planar = 0;
+	l.planar_slot = cin * GRID_OUT * l.phase;
+	l.v = l.planar + GRID_IN * l.planar_slot;
+	l.v_plane = cin * l.columns + PLANE_SKEW;
+	l.ring_slot = GRID_XI * l.v_plane;
+	l.offsets = (l.v + q * l.ring_slot + OFFSET_FLOATS - 1) / OFFSET_FLOATS * OFFSET_FLOATS;
+	l.m = l.offsets + grid_k(shape) * OFFSET_FLOATS;
+	l.m = (l.m + PLANE_SKEW - 1) / PLANE_SKEW * PLANE_SKEW;
+	l.m_plane = cout * l.columns + PLANE_SKEW;
+	l.y = l.m + GRID_XI * l.m_plane;
+	l.y_plane = cout * l.columns;
+	l.bias = l.y + GRID_OUT * GRID_OUT * l.y_plane;
+	l.total = l.bias + cout * l.columns;
+	return l;
+}
+
 static struct grid_layout grid_layout(const struct nst_conv_shape *shape) {
+	if (lanes(shape))
+		return lanes_layout(shape);
 	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
 	struct grid_layout l = {0};
 	/* 25 (V' + M) floats <= STRIP_BYTES: (columns q + BAND_TILE_ROWS - 1) cin + tiles cout per plane */
@@ -153,7 +208,7 @@ void nst_conv_grid_pack(const struct nst_gemm_kernel *gemm, const struct nst_con
                         const float *bias, float *staging, float *packed) {
 	assert(nst_conv_grid_applies(gemm, shape));
 	const struct nst_gemm_kernel *g = grid_gemm(gemm, shape);
-	const bool dot = nst_conv_small_n(g, shape);
+	const bool few = lanes(shape);
 	const size_t q = (size_t)subs(shape), cin = (size_t)shape->in_channels, cout = (size_t)shape->out_channels;
 	const size_t kside = (size_t)shape->kernel_w, k = grid_k(shape), per_xi = per_xi_floats(gemm, shape);
 	float *u = staging; // [K][cout], K = [b][a][cin]
@@ -173,8 +228,10 @@ void nst_conv_grid_pack(const struct nst_gemm_kernel *gemm, const struct nst_con
 						}
 				}
 			float *dst = packed + xi * per_xi;
-			if (dot)
-				nst_dot_pack(k, cout, u, cout, NULL, dst);
+			if (few) /* [K][NST_ROWMIX_NC], the columns from cout on zeros */
+				for (size_t i = 0; i < k; i++)
+					for (size_t o = 0; o < NST_ROWMIX_NC; o++)
+						dst[i * NST_ROWMIX_NC + o] = o < cout ? u[i * cout + o] : 0.0f;
 			else
 				nst_gemm_kernel_pack(g, k, cout, u, cout, NULL, dst);
 		}
@@ -186,7 +243,6 @@ struct grid_task {
 	const struct nst_engine *engine;
 	const struct nst_conv_shape *shape;
 	const struct nst_gemm_kernel *gemm; /* the GEMM kernel for cout columns */
-	const struct nst_dot_kernel *dot;   /* or the small-N kernel (NULL: the GEMM) */
 	const struct nst_wino_kernel *wino; /* the transforms beside them */
 	struct grid_layout layout;
 	int h, w;                           /* input size */
@@ -326,15 +382,7 @@ static void products(const struct grid_task *t, size_t rr, size_t nt, const floa
 	const struct nst_f32_minmax_params none = {-INFINITY, INFINITY};
 	for (size_t xi = 0; xi < GRID_XI; xi++) {
 		const float *a = scratch + l->v + xi * l->v_plane + rr * cin, *w = t->packed + xi * t->per_xi;
-		float *c = m + xi * l->m_plane;
-		if (t->dot) {
-			for (size_t i = 0; i < nt; i += t->dot->mr) {
-				const size_t mr = nt - i < t->dot->mr ? nt - i : t->dot->mr;
-				t->dot->fn(mr, cout, k, 1, a + i * lda, lda, 0, w, c + i * cout, cout, &none);
-			}
-		} else {
-			nst_im2col_gemm(t->gemm, nt, k, a, lda, w, c, cout, &none);
-		}
+		nst_im2col_gemm(t->gemm, nt, k, a, lda, w, m + xi * l->m_plane, cout, &none);
 	}
 }
 
@@ -384,6 +432,143 @@ static void grid_worker(void *context, size_t slot, size_t item) {
 	}
 }
 
+
+/* The lanes path (few outputs). */
+
+/* Padded picture row y of the strip (the band's pixels from picture column px0, `used` of them)
+ * into channel planes of its phases: dst[c][x mod 3][x / 3] = pixel x's channel c, zeros for the
+ * zero padding and from the used pixels to the transform's last read (index columns).  The pixels
+ * inside the picture by the transpose kernel, one phase at a time; the padding one by one. */
+static void planar_row(const struct grid_task *t, int y, int px0, size_t used, float *dst) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cin = (size_t)t->shape->in_channels, phase = l->phase, channel = GRID_OUT * phase;
+	const int sy = source_index(y, t->h, t->shape->pad, t->shape->reflect);
+	if (sy < 0) {
+		memset(dst, 0, l->planar_slot * sizeof(float));
+		return;
+	}
+	const float *row = t->in + (size_t)sy * (size_t)t->w * cin; // [w][cin]
+	/* the used pixels inside the picture: [in0, in1) */
+	const size_t in0 = px0 >= 0 ? 0 : (size_t)-px0;
+	size_t in1 = px0 + (int)used <= t->w ? used : (size_t)(t->w - px0);
+	in1 = in1 > in0 ? in1 : in0;
+	for (size_t p = 0; p < GRID_OUT; p++) {
+		const size_t i0 = in0 > p ? (in0 - p + GRID_OUT - 1) / GRID_OUT : 0; /* the first inside pixel 3 i + p */
+		const size_t i1 = in1 > p ? (in1 - p + GRID_OUT - 1) / GRID_OUT : 0;
+		const size_t count = used > p ? (used - p + GRID_OUT - 1) / GRID_OUT : 0; /* the phase's used pixels */
+		float *d = dst + p * phase;
+		if (i1 > i0)
+			t->wino->transpose(i1 - i0, cin, row + (size_t)(px0 + (int)(GRID_OUT * i0 + p)) * cin, GRID_OUT * cin,
+			                   d + i0, channel);
+		for (size_t i = 0; i < count; i++) { /* the padding */
+			if (i == i0 && i1 > i0)
+				i = i1;
+			if (i >= count)
+				break;
+			const int px = px0 + (int)(GRID_OUT * i + p);
+			const int sx = source_index(px + t->shape->pad, t->w, t->shape->pad, t->shape->reflect);
+			for (size_t c = 0; c < cin; c++)
+				d[c * channel + i] = sx < 0 ? 0.0f : row[(size_t)sx * cin + c];
+		}
+		for (size_t c = 0; c < cin; c++) /* past the used pixels, as far as the transform reads */
+			for (size_t i = count; i <= l->columns; i++)
+				d[c * channel + i] = 0.0f;
+	}
+}
+
+/* Input tile row r of the strip (first tile column x0) into its ring slot r mod q of V: the picture
+ * rows it reads that are not split yet first (*next_row: the first padded row not split), then the
+ * transform of every column, one channel at a time. */
+static void lanes_input_row(const struct grid_task *t, size_t r, int *next_row, size_t x0, size_t nt, float *scratch) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cin = (size_t)t->shape->in_channels, q = (size_t)t->q;
+	const size_t used = GRID_OUT * (nt + q - 1) + (GRID_IN - GRID_OUT); /* the pixels the strip's tiles read */
+	const int px0 = GRID_OUT * (int)x0 - t->shape->pad;
+	float *planar = scratch + l->planar;
+	for (; *next_row < (int)(GRID_OUT * r + GRID_IN); (*next_row)++)
+		planar_row(t, *next_row, px0, used, planar + (size_t)(*next_row % GRID_IN) * l->planar_slot);
+	/* The next tile row's new picture rows into the cache while this one is transformed: the split
+	 * reads every third pixel, which the hardware's prefetchers follow poorly. */
+	for (int y = *next_row; y < *next_row + GRID_OUT; y++) {
+		const int sy = source_index(y, t->h, t->shape->pad, t->shape->reflect);
+		const int x0p = px0 < 0 ? 0 : px0, x1p = px0 + (int)used < t->w ? px0 + (int)used : t->w;
+		for (int x = x0p; sy >= 0 && x < x1p; x += (int)(CACHE_LINE_FLOATS / cin > 0 ? CACHE_LINE_FLOATS / cin : 1))
+			__builtin_prefetch(t->in + ((size_t)sy * (size_t)t->w + (size_t)x) * cin);
+	}
+	const float *rows[GRID_IN]; /* the tile's picture rows' planes */
+	for (size_t y = 0; y < GRID_IN; y++)
+		rows[y] = planar + ((GRID_OUT * r + y) % GRID_IN) * l->planar_slot;
+	float *v = scratch + l->v + (r % q) * l->ring_slot;
+	const size_t channel = GRID_OUT * l->phase;
+	for (size_t c = 0; c < cin; c++) {
+		const float *tile[GRID_XI]; /* pixel (y, x) of column j: phase x mod 3 at j + x / 3 */
+		for (size_t y = 0; y < GRID_IN; y++)
+			for (size_t x = 0; x < GRID_IN; x++)
+				tile[y * GRID_IN + x] = rows[y] + c * channel + (x % GRID_OUT) * l->phase + x / GRID_OUT;
+		t->wino->input33(l->columns, tile, v + c * l->columns, l->v_plane);
+	}
+}
+
+/* M[xi][o][j] for the strip's nt tiles of output tile row ty: the row mix of the K = q^2 cin rows
+ * (b, a, i) -> ring slot (ty + a) mod q, channel i, from column b (the weights' order). */
+static void lanes_products(const struct grid_task *t, size_t ty, size_t nt, float *scratch) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels, q = (size_t)t->q;
+	size_t *offsets = (size_t *)(void *)(scratch + l->offsets); // [K]
+	for (size_t b = 0, i = 0; b < q; b++)
+		for (size_t a = 0; a < q; a++)
+			for (size_t c = 0; c < cin; c++, i++)
+				offsets[i] = ((ty + a) % q) * l->ring_slot + c * l->columns + b;
+	const float *v = scratch + l->v;
+	float *m = scratch + l->m;
+	for (size_t xi = 0; xi < GRID_XI; xi++)
+		t->wino->rowmix(nt, cout, grid_k(t->shape), v + xi * l->v_plane, offsets, t->packed + xi * t->per_xi,
+		                m + xi * l->m_plane, l->columns);
+}
+
+/* Y = A^T M A + bias, clamped, along the tiles of each output channel, then to the output's pixels. */
+static void lanes_output_row(const struct grid_task *t, size_t ty, size_t x0, size_t nt, float *scratch) {
+	const struct grid_layout *l = &t->layout;
+	const size_t cout = (size_t)t->shape->out_channels, row = (size_t)t->ow * cout;
+	const float *m = scratch + l->m, *biases = scratch + l->bias; // [25][cout][columns], [cout][columns]
+	float *y = scratch + l->y;                                     // [3][3][cout][columns]
+	for (size_t o = 0; o < cout; o++)
+		t->wino->output33(nt, m + o * l->columns, l->m_plane, biases + o * l->columns, &t->clamp, y + o * l->columns,
+		                  GRID_OUT * l->y_plane, l->y_plane, GRID_OUT, GRID_OUT);
+	const size_t oy = GRID_OUT * ty, ny = (size_t)t->oh - oy < GRID_OUT ? (size_t)t->oh - oy : GRID_OUT;
+	const size_t ox0 = GRID_OUT * x0; /* the strip's first output column */
+	for (size_t a = 0; a < ny; a++)
+		for (size_t b = 0; b < GRID_OUT; b++) { /* column b of every tile: those inside the picture */
+			const size_t inside = ox0 + b < (size_t)t->ow ? ((size_t)t->ow - ox0 - b + GRID_OUT - 1) / GRID_OUT : 0;
+			const float *src = y + (a * GRID_OUT + b) * l->y_plane; // [cout][columns]
+			float *dst = t->out + (oy + a) * row + (ox0 + b) * cout;
+			for (size_t j = 0; j < (inside < nt ? inside : nt); j++)
+				for (size_t o = 0; o < cout; o++)
+					dst[j * GRID_OUT * cout + o] = src[o * l->columns + j];
+		}
+}
+
+static void lanes_worker(void *context, size_t slot, size_t item) {
+	const struct grid_task *t = context;
+	const size_t q = (size_t)t->q, cout = (size_t)t->shape->out_channels;
+	float *scratch = nst_engine_scratch(t->engine, slot); // lanes_layout
+	const size_t strip = item % t->strips, b = item / t->strips;
+	const size_t x0 = strip * t->strip_tiles, nt = t->tiles_x - x0 < t->strip_tiles ? t->tiles_x - x0 : t->strip_tiles;
+	const size_t ty0 = b * t->band_rows, ty1 = ty0 + t->band_rows < t->tiles_y ? ty0 + t->band_rows : t->tiles_y;
+	const float *bias = t->packed + GRID_XI * t->per_xi;
+	for (size_t o = 0; o < cout; o++)
+		for (size_t j = 0; j < nt; j++)
+			scratch[t->layout.bias + o * t->layout.columns + j] = bias[o];
+	int next_row = (int)(GRID_OUT * ty0); /* the first padded picture row the band reads */
+	for (size_t r = ty0; r + 1 < ty0 + q; r++)
+		lanes_input_row(t, r, &next_row, x0, nt, scratch);
+	for (size_t ty = ty0; ty < ty1; ty++) {
+		lanes_input_row(t, ty + q - 1, &next_row, x0, nt, scratch);
+		lanes_products(t, ty, nt, scratch);
+		lanes_output_row(t, ty, x0, nt, scratch);
+	}
+}
+
 static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shape *shape, int h, int w,
@@ -399,7 +584,6 @@ void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shap
 		.engine = engine,
 		.shape = shape,
 		.gemm = g,
-		.dot = nst_conv_small_n(g, shape) ? nst_dot_kernel_for(g) : NULL,
 		.wino = nst_wino_kernel_for(g),
 		.layout = grid_layout(shape),
 		.h = h,
@@ -422,5 +606,5 @@ void nst_conv2d_grid(const struct nst_engine *engine, const struct nst_conv_shap
 	t.bands = ceil_div(t.tiles_y, BAND_TILE_ROWS);
 	t.band_rows = ceil_div(t.tiles_y, t.bands);
 	t.bands = ceil_div(t.tiles_y, t.band_rows);
-	nst_parallel_for(engine, t.strips * t.bands, grid_worker, &t);
+	nst_parallel_for(engine, t.strips * t.bands, lanes(shape) ? lanes_worker : grid_worker, &t);
 }

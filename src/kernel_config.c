@@ -16,7 +16,7 @@
 	{                                                                                              \
 		"nst_wino__" #isa, nst_f32_wino23_input__##isa, nst_f32_wino33_input__##isa,               \
 		    nst_f32_wino43_input__##isa, nst_f32_wino23_output__##isa, nst_f32_wino33_output__##isa, \
-		    nst_f32_wino43_output__##isa                                                           \
+		    nst_f32_wino43_output__##isa, nst_f32_rowmix__##isa, nst_f32_transpose__##isa          \
 	}
 #define NORM(isa) { "nst_norm__" #isa, nst_f64_norm_sums__##isa, nst_f32_norm_affine__##isa }
 /* multiple: the outputs a member takes are a multiple of its vector (arch/kernels.h) */

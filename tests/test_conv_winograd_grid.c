@@ -3,9 +3,11 @@
  * against a naive convolution written here in double precision: k = 9 (the arbitrary-style
  * network's first and last layers) and k = 6; zero and reflection padding; with a ReLU and without
  * (the bias alone); sizes around the tiles (3), the strips (their tiles follow from the channels:
- * 32 at 3 -> 16, 25 at 16 -> 3, 9 at 32 -> 3) and the bands (16 tile rows, 48 pixels), full ones
- * included, 1 pixel with zero padding; channels 3 -> 16 and 16 -> 3 (the network's,
- * the second on the small-N kernels) and ragged counts; on the scalar GEMM kernel and every SIMD
+ * 32 at 3 -> 16; with at most 4 outputs (the lanes path) 62 at 16 -> 3, 30 at 32 -> 3) and the bands
+ * (16 tile rows, 48 pixels), full ones included, 1 pixel with zero padding; channels 3 -> 16 and
+ * 16 -> 3 (the network's, the second on the lanes path's row mixes) and ragged counts, 1 to 4
+ * outputs on the lanes path with k = 9 and 6 (2 and 3 sub-kernels a side, the ring of 2 and 3
+ * tile rows); on the scalar GEMM kernel and every SIMD
  * kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs are pre-filled with NaN
  * and guarded; scratch and packing are sized by the operator's own functions and guarded.  And
  * which shapes it takes.
@@ -156,6 +158,9 @@ int main(void) {
 	        {48, 96, 9, 3, 16, true},  {96, 75, 9, 16, 3, false}, {48, 54, 9, 32, 3, true},  {97, 27, 9, 32, 5, false},
 	        /* strips inside the picture read its rows in place, beside strips that copy them (zero padding, 32 channels) */
 	        {8, 200, 9, 16, 3, false}, {14, 160, 9, 32, 3, true},
+	        /* the lanes path: a full strip of 62 (16 -> 3) and of 30 tiles (32 -> 3) over several bands,
+	         * 2 strips of 33 and 32 tiles, 4 and 2 outputs, a ring of 2 rows (k = 6) */
+	        {100, 186, 9, 16, 3, true}, {60, 90, 9, 32, 3, false}, {20, 195, 9, 16, 4, true}, {35, 64, 6, 16, 2, false},
 	};
 	double worst = 0.0;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

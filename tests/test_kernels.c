@@ -15,6 +15,7 @@
  * Links against libnst.a (its random numbers) and tests/support.c (page-guarded buffers).
  * NST_TEST_SEED=N reproduces a run; the seed is printed first.
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -1121,6 +1122,81 @@ static void sandwich(size_t r, size_t t, const double *l, const double *x, doubl
 		}
 }
 
+/* The grid's lanes kernels beside the transforms (k->rowmix, k->transpose): the row mix against a
+ * double sum and its twin within the float sums' bound, weights' unused columns NaN (a kernel that
+ * used them would say so), the rows ragged and placed at random offsets of a page-guarded buffer
+ * that ends where the last row does; the transpose exact, the gaps of its output untouched. */
+static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct nst_rng *r,
+                                int cases) {
+	const int failed_before = check_failed_count;
+	for (int n_case = 0; n_case < cases && check_failed_count - failed_before < 10; n_case++) {
+		const size_t nc = rng_range(r, 1, NST_ROWMIX_NC), kk = rng_range(r, 1, rng_range(r, 0, 3) ? 40 : 160);
+		const size_t n = rng_range(r, 0, 3) ? rng_range(r, 1, 70) : rng_range(r, 1, 140);
+		const size_t span = n + rng_range(r, 0, 200), c_stride = n + rng_range(r, 0, 9);
+		struct guarded gb, gw, gc, gt;
+		float *base = guarded_alloc(&gb, span), *w = guarded_alloc(&gw, kk * NST_ROWMIX_NC);
+		size_t *offsets = xmalloc(kk * sizeof(size_t));
+		for (size_t i = 0; i < span; i++)
+			base[i] = rng_float(r);
+		for (size_t i = 0; i < kk; i++) {
+			offsets[i] = rng_range(r, 0, 2) ? rng_range(r, 0, span - n) : span - n; /* often the last row */
+			for (size_t o = 0; o < NST_ROWMIX_NC; o++)
+				w[i * NST_ROWMIX_NC + o] = o < nc ? rng_float(r) : NAN;
+		}
+		const size_t c_floats = (nc - 1) * c_stride + n;
+		float *c = guarded_alloc(&gc, c_floats), *ct = guarded_alloc(&gt, c_floats);
+		for (size_t i = 0; i < c_floats; i++)
+			c[i] = ct[i] = bits_float(GUARD_BITS);
+		k->rowmix(n, nc, kk, base, offsets, w, c, c_stride);
+		if (twin)
+			twin->rowmix(n, nc, kk, base, offsets, w, ct, c_stride);
+		size_t bad = 0, touched = 0;
+		for (size_t o = 0; o < nc; o++)
+			for (size_t j = 0; j < n; j++) {
+				double want = 0.0, mag = 0.0;
+				for (size_t i = 0; i < kk; i++) {
+					const double term = (double)w[i * NST_ROWMIX_NC + o] * (double)base[offsets[i] + j];
+					want += term;
+					mag += fabs(term);
+				}
+				const double tol = (double)(kk + 1) * FLT_EPSILON * mag, got = (double)c[o * c_stride + j];
+				bad += !(fabs(got - want) <= tol);
+				if (twin)
+					bad += !(fabs(got - (double)ct[o * c_stride + j]) <= 2.0 * tol);
+			}
+		for (size_t i = 0; i < c_floats; i++)
+			touched += i % c_stride >= n && float_bits(c[i]) != GUARD_BITS;
+		CHECK(bad == 0 && touched == 0, "%s rowmix n=%zu nc=%zu k=%zu c_stride=%zu: %zu values wrong, %zu gaps written",
+		      k->name, n, nc, kk, c_stride, bad, touched);
+		guarded_free(&gb);
+		guarded_free(&gw);
+		guarded_free(&gc);
+		guarded_free(&gt);
+		free(offsets);
+
+		const size_t rows = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 100);
+		const size_t cols = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 100);
+		const size_t src_stride = cols + rng_range(r, 0, 50), dst_stride = rows + rng_range(r, 0, 5);
+		const size_t src_floats = (rows - 1) * src_stride + cols, dst_floats = (cols - 1) * dst_stride + rows;
+		float *src = guarded_alloc(&gb, src_floats), *dst = guarded_alloc(&gc, dst_floats);
+		for (size_t i = 0; i < src_floats; i++)
+			src[i] = rng_float(r);
+		for (size_t i = 0; i < dst_floats; i++)
+			dst[i] = bits_float(GUARD_BITS);
+		k->transpose(rows, cols, src, src_stride, dst, dst_stride);
+		bad = touched = 0;
+		for (size_t j = 0; j < cols; j++)
+			for (size_t i = 0; i < rows; i++)
+				bad += float_bits(dst[j * dst_stride + i]) != float_bits(src[i * src_stride + j]);
+		for (size_t i = 0; i < dst_floats; i++)
+			touched += i % dst_stride >= rows && float_bits(dst[i]) != GUARD_BITS;
+		CHECK(bad == 0 && touched == 0, "%s transpose %zu x %zu strides %zu, %zu: %zu values wrong, %zu gaps written",
+		      k->name, rows, cols, src_stride, dst_stride, bad, touched);
+		guarded_free(&gb);
+		guarded_free(&gc);
+	}
+}
+
 static void check_wino_kernel(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct nst_rng *r,
                               int cases) {
 	const int failed_before = check_failed_count;
@@ -1759,15 +1835,19 @@ int main(void) {
 	printf("Winograd transforms:\n");
 	CHECK(scalar_wino->input23 == nst_f32_wino23_input__scalar && scalar_wino->input33 == nst_f32_wino33_input__scalar &&
 	              scalar_wino->output33 == nst_f32_wino33_output__scalar &&
-	              scalar_wino->output43 == nst_f32_wino43_output__scalar,
+	              scalar_wino->output43 == nst_f32_wino43_output__scalar &&
+	              scalar_wino->rowmix == nst_f32_rowmix__scalar && scalar_wino->transpose == nst_f32_transpose__scalar,
 	      "the scalar GEMM kernel's transforms are the scalar ones");
 	check_wino_kernel(scalar_wino, NULL, &r, 300);
+	check_lanes_kernels(scalar_wino, NULL, &r, 300);
 	for (size_t i = 0; i < pairs; i++) {
 		const struct nst_wino_kernel *k = &configs[i]->wino, *t = &configs[i]->twin->wino;
 		CHECK(!strcmp(t->name, scalar_wino->name) && t->input23 == scalar_wino->input23 &&
-		          t->output43 == scalar_wino->output43 && !strstr(k->name, "scalar"),
+		          t->output43 == scalar_wino->output43 && t->rowmix == scalar_wino->rowmix &&
+		          t->transpose == scalar_wino->transpose && !strstr(k->name, "scalar"),
 		      "%s (beside %s) has the scalar set as its twin", k->name, simd[i]->name);
 		check_wino_kernel(k, t, &r, 500);
+		check_lanes_kernels(k, t, &r, 500);
 	}
 
 	const struct nst_norm_kernel *scalar_norm = nst_norm_kernel_for(nst_gemm_kernel_scalar());
