@@ -13,7 +13,7 @@
  * direct convolution: 3.24x fewer multiplications, for transforms of cin and cout values per
  * tile (cheap when the channels are few, as in these layers: 3 -> 16 and 16 -> 3).
  *
- * The rows of V' must be contiguous K-vectors for the GEMM and dot kernels.  The transformed input
+ * The rows of V' must be contiguous K-vectors for the GEMM kernel.  The transformed input
  * of a strip of tiles is skewed: input tile row r (counted from the band's first) of column col is
  * at (col q + r) cin in each position's plane.  Output tile row ty's tile j then finds its q x q
  * neighbourhood (b, a) at (j + b) q cin + (ty + a) cin = start + (b q + a) cin: q^2 cin contiguous
@@ -32,7 +32,7 @@
  * with K = 144 and 3 outputs a tile's sums are dot products whose lanes must be added together at
  * the end (the small-N kernels ran them at ~45% of the FMA peak).  There the lanes run along the
  * tiles instead ("lanes" below): each picture row is split into channel planes of its 3 pixel
- * phases ([cin][3][columns]), the F(3x3) input transform runs on whole rows of tiles, one channel
+ * phases ([cin][3][columns + skew]), the F(3x3) input transform runs on whole rows of tiles, one channel
  * at a time, into a ring of the q input tile rows the outputs read (V [q][25][cin][columns]), and
  * the row mix kernel sums, for each position, K rows of tiles times a weight into each output's row
  * of tiles: output tile j's neighbourhood (b, a) is row (ty + a) mod q, channel i, from column
@@ -57,7 +57,8 @@
 /* A strip's transformed input and products (V' and M, 25 planes each) in at most this, so that
  * they stay in L2 with its band, and a thread's scratch stays below the im2col blocks' (the
  * networks' plans do not grow): its output tiles follow from the channels (grid_layout), up to
- * MAX_STRIP_TILES (3 -> 16, 3 -> 32).  The lanes path (few outputs) has its own budget below. */
+ * MAX_STRIP_TILES (3 -> 16, 3 -> 32).  The lanes path (few outputs) has its own budget below, and
+ * its scratch does pass the im2col blocks' (~420 KiB a thread for 16 -> 3: plans +0.3-0.5 MiB). */
 #define STRIP_BYTES (160u * 1024u)
 #define MIN_STRIP_TILES 4
 #define MAX_STRIP_TILES 32
@@ -160,8 +161,8 @@ static struct grid_layout lanes_layout(const struct nst_conv_shape *shape) {
 	l.v = l.planar + GRID_IN * l.planar_slot;
 	l.v_plane = cin * l.columns + PLANE_SKEW;
 	l.ring_slot = GRID_XI * l.v_plane;
-	l.offsets = (l.v + q * l.ring_slot + OFFSET_FLOATS - 1) / OFFSET_FLOATS * OFFSET_FLOATS;
-	l.m = l.offsets + grid_k(shape) * OFFSET_FLOATS;
+	l.offsets = l.v + q * l.ring_slot; /* aligned for size_t where it is used (lanes_offsets) */
+	l.m = l.offsets + (grid_k(shape) + 1) * OFFSET_FLOATS;
 	l.m = (l.m + PLANE_SKEW - 1) / PLANE_SKEW * PLANE_SKEW;
 	l.m_plane = cout * l.columns + PLANE_SKEW;
 	l.y = l.m + GRID_XI * l.m_plane;
@@ -437,9 +438,10 @@ static void grid_worker(void *context, size_t slot, size_t item) {
 
 /* Padded picture row y of the strip (the band's pixels from picture column px0, `used` of them)
  * into channel planes of its phases: dst[c][x mod 3][x / 3] = pixel x's channel c, zeros for the
- * zero padding and from the used pixels to the transform's last read (index columns).  The pixels
+ * zero padding and from the used pixels to the transform's last read (index `width`: the
+ * transform runs on `width` lanes).  The pixels
  * inside the picture by the transpose kernel, one phase at a time; the padding one by one. */
-static void planar_row(const struct grid_task *t, int y, int px0, size_t used, float *dst) {
+static void planar_row(const struct grid_task *t, int y, int px0, size_t used, size_t width, float *dst) {
 	const struct grid_layout *l = &t->layout;
 	const size_t cin = (size_t)t->shape->in_channels, phase = l->phase, channel = GRID_OUT * phase;
 	const int sy = source_index(y, t->h, t->shape->pad, t->shape->reflect);
@@ -471,9 +473,16 @@ static void planar_row(const struct grid_task *t, int y, int px0, size_t used, f
 				d[c * channel + i] = sx < 0 ? 0.0f : row[(size_t)sx * cin + c];
 		}
 		for (size_t c = 0; c < cin; c++) /* past the used pixels, as far as the transform reads */
-			for (size_t i = count; i <= l->columns; i++)
+			for (size_t i = count; i <= width; i++)
 				d[c * channel + i] = 0.0f;
 	}
+}
+
+/* The lanes the input transform runs on for a strip of nt tiles: its nt + q - 1 input tile columns
+ * in whole steps (the last strip and narrow pictures have fewer than the layout's columns). */
+static size_t lanes_width(const struct grid_layout *l, size_t nt, size_t q) {
+	const size_t w = (nt + q - 1 + LANES_COLUMN_STEP - 1) / LANES_COLUMN_STEP * LANES_COLUMN_STEP;
+	return w < l->columns ? w : l->columns;
 }
 
 /* Input tile row r of the strip (first tile column x0) into its ring slot r mod q of V: the picture
@@ -483,10 +492,11 @@ static void lanes_input_row(const struct grid_task *t, size_t r, int *next_row, 
 	const struct grid_layout *l = &t->layout;
 	const size_t cin = (size_t)t->shape->in_channels, q = (size_t)t->q;
 	const size_t used = GRID_OUT * (nt + q - 1) + (GRID_IN - GRID_OUT); /* the pixels the strip's tiles read */
+	const size_t width = lanes_width(l, nt, q);
 	const int px0 = GRID_OUT * (int)x0 - t->shape->pad;
 	float *planar = scratch + l->planar;
 	for (; *next_row < (int)(GRID_OUT * r + GRID_IN); (*next_row)++)
-		planar_row(t, *next_row, px0, used, planar + (size_t)(*next_row % GRID_IN) * l->planar_slot);
+		planar_row(t, *next_row, px0, used, width, planar + (size_t)(*next_row % GRID_IN) * l->planar_slot);
 	/* The next tile row's new picture rows into the cache while this one is transformed: the split
 	 * reads every third pixel, which the hardware's prefetchers follow poorly. */
 	for (int y = *next_row; y < *next_row + GRID_OUT; y++) {
@@ -505,8 +515,15 @@ static void lanes_input_row(const struct grid_task *t, size_t r, int *next_row, 
 		for (size_t y = 0; y < GRID_IN; y++)
 			for (size_t x = 0; x < GRID_IN; x++)
 				tile[y * GRID_IN + x] = rows[y] + c * channel + (x % GRID_OUT) * l->phase + x / GRID_OUT;
-		t->wino->input33(l->columns, tile, v + c * l->columns, l->v_plane);
+		t->wino->input33(width, tile, v + c * l->columns, l->v_plane);
 	}
+}
+
+/* The row mix's offsets at p, rounded up to a size_t's alignment (a slot's scratch starts at any
+ * float: the engine's slots are the largest layer's scratch apart; the layout leaves a size_t). */
+static size_t *lanes_offsets(float *p) {
+	const uintptr_t a = (uintptr_t)p, align = (uintptr_t)_Alignof(size_t);
+	return (size_t *)(void *)((a + align - 1) / align * align);
 }
 
 /* M[xi][o][j] for the strip's nt tiles of output tile row ty: the row mix of the K = q^2 cin rows
@@ -514,7 +531,7 @@ static void lanes_input_row(const struct grid_task *t, size_t r, int *next_row, 
 static void lanes_products(const struct grid_task *t, size_t ty, size_t nt, float *scratch) {
 	const struct grid_layout *l = &t->layout;
 	const size_t cin = (size_t)t->shape->in_channels, cout = (size_t)t->shape->out_channels, q = (size_t)t->q;
-	size_t *offsets = (size_t *)(void *)(scratch + l->offsets); // [K]
+	size_t *offsets = lanes_offsets(scratch + l->offsets); // [K]
 	for (size_t b = 0, i = 0; b < q; b++)
 		for (size_t a = 0; a < q; a++)
 			for (size_t c = 0; c < cin; c++, i++)

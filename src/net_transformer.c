@@ -31,9 +31,9 @@
  *                  36 / 9 of the kernels': 22.5 MiB for the ten layers);
  *   conv14, 15     nst_conv2d_phases: the upsample + 3x3 as four 2x2 convolutions of the input,
  *                  2.25x fewer multiplies than convolving the upsampled picture;
- *   conv16         nst_conv2d_grid as conv1, its products on the small-N ("dot") kernels (3 output
- *                  channels would leave most of a GEMM microkernel's NR columns idle); on float16
- *                  kernels nst_conv2d's dot kernels along the patch, from a band of the input.
+ *   conv16         nst_conv2d_grid as conv1, its products along the tiles (the row mix kernels: 3
+ *                  output channels would leave most of a GEMM microkernel's NR columns idle); on
+ *                  float16 kernels nst_conv2d's dot kernels along the patch, from a band of the input.
  * Edge padding to a multiple of 4 replicates the last row / column (nst_fast_input).
  *
  * Precision fp16 swaps the GEMM kernel for a float16 one (engine.gemm->f16: the drivers are the
@@ -392,7 +392,7 @@ static double conv_flops(const struct nst_conv_shape *sh, int oh, int ow) {
  * mean |difference| 0.30 .. 0.86 levels, max 2 .. 6; conv3 alone in int8 already max 20 .. 67, conv2
  * alone 22, conv1 alone 15 (the encoder's quantization steps in smooth regions, such as a blurred
  * background, come out as the style's texture shifted: the network amplifies them).  The residual
- * blocks' Winograd transforms would amplify int8's rounding too, and conv16's small-N kernels are
+ * blocks' Winograd transforms would amplify int8's rounding too, and conv16's row mixes are
  * float32 anyway. */
 static bool int8_layer(const struct fast_layer *L) { return L->driver == DRIVER_PHASES; }
 

@@ -1,14 +1,14 @@
 /*
  * The k x k convolution on Winograd F(3x3, 3x3) tiles of 3x3 sub-kernels (src/conv_winograd_grid.c),
  * against a naive convolution written here in double precision: k = 9 (the arbitrary-style
- * network's first and last layers) and k = 6; zero and reflection padding; with a ReLU and without
+ * network's first and last layers), 6 and 12; zero and reflection padding, (k - 1) / 2 as the
+ * networks' and 0 or k - 1 (reflection as wide as the picture); with a ReLU and without
  * (the bias alone); sizes around the tiles (3), the strips (their tiles follow from the channels:
  * 32 at 3 -> 16; with at most 4 outputs (the lanes path) 62 at 16 -> 3, 30 at 32 -> 3) and the bands
  * (16 tile rows, 48 pixels), full ones included, 1 pixel with zero padding; channels 3 -> 16 and
  * 16 -> 3 (the network's, the second on the lanes path's row mixes) and ragged counts, 1 to 4
- * outputs on the lanes path with k = 9 and 6 (2 and 3 sub-kernels a side, the ring of 2 and 3
- * tile rows); on the scalar GEMM kernel and every SIMD
- * kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs are pre-filled with NaN
+ * outputs on the lanes path with k = 6, 9 and 12 (2 to 4 sub-kernels a side: the ring of 2 to 4
+ * tile rows); on the scalar GEMM kernel and every SIMD kernel of this CPU, on the calling thread and a 2-thread pool.  Outputs are pre-filled with NaN
  * and guarded; scratch and packing are sized by the operator's own functions and guarded.  And
  * which shapes it takes.
  *
@@ -38,13 +38,18 @@
 struct gcase {
 	int h, w, k, cin, cout;
 	bool reflect;
+	int pad;
 };
+/* A case with the networks' padding, (k - 1) / 2. */
+#define NET_PAD(h, w, k, cin, cout, reflect) {h, w, k, cin, cout, reflect, ((k) - 1) / 2}
 
-/* in [h][w][cin], hwio [k][k][cin][cout]: the naive value at (oy, ox, co), pad (k - 1) / 2 (the
+static int case_pad(const struct gcase *c) { return c->pad; }
+
+/* in [h][w][cin], hwio [k][k][cin][cout]: the naive value at (oy, ox, co), pad case_pad (the
  * output h + 2 pad - k + 1 high and as wide: one row and column fewer for an even k). */
 static double naive(const struct gcase *c, const double *in, const float *hwio, const float *bias, int oy, int ox,
                     int co, double *abs_sum) {
-	const int pad = (c->k - 1) / 2;
+	const int pad = case_pad(c);
 	double v = (double)bias[co], a = fabs(v);
 	for (int ky = 0; ky < c->k; ky++)
 		for (int kx = 0; kx < c->k; kx++) {
@@ -78,7 +83,7 @@ struct gdata {
 
 static void gdata_make(struct gdata *d, const struct gcase *c, struct nst_rng *r) {
 	d->c = c;
-	const int pad = (c->k - 1) / 2;
+	const int pad = case_pad(c);
 	d->oh = nst_conv_out_size(c->h, c->k, 1, pad);
 	d->ow = nst_conv_out_size(c->w, c->k, 1, pad);
 	d->n_in = (size_t)c->h * (size_t)c->w * (size_t)c->cin;
@@ -115,14 +120,16 @@ static void gdata_free(struct gdata *d) {
 static void test_forward(struct test_engine *te, const struct gdata *d, bool relu, double *worst) {
 	const struct gcase *c = d->c;
 	const struct nst_gemm_kernel *gm = te->e.gemm;
-	const struct nst_conv_shape shape = {c->k, c->k, 1, (c->k - 1) / 2, c->reflect, c->cin, c->cout};
+	const struct nst_conv_shape shape = {c->k, c->k, 1, case_pad(c), c->reflect, c->cin, c->cout};
 	CHECK(nst_conv_grid_applies(gm, &shape), "k %d does not apply (%s)", c->k, te->label);
 	float *out = galloc(d->n_out);
 	const size_t packed_n = nst_conv_grid_packed_floats(gm, &shape), staging_n = nst_conv_grid_staging_floats(&shape);
 	float *packed = galloc(packed_n), *staging = galloc(staging_n);
 	nst_conv_grid_pack(gm, &shape, d->hwio, d->bias, staging, packed);
 	CHECK(guard_ok(staging, staging_n) && guard_ok(packed, packed_n), "pack overran (%s)", te->label);
-	engine_scratch(te, nst_conv_grid_scratch_floats(gm, &shape));
+	/* an odd slot size with the ReLU: the slots (the largest layer's scratch apart in a network)
+	 * then start at odd floats, and the lanes path's size_t offsets must align themselves */
+	engine_scratch(te, nst_conv_grid_scratch_floats(gm, &shape) + (relu ? 1 : 0));
 	const struct nst_conv_epilogue ep = {0.0f, INFINITY, NULL, NULL, NULL};
 	nst_conv2d_grid(&te->e, &shape, c->h, c->w, d->in, packed, out, relu ? &ep : NULL);
 	CHECK(engine_scratch_done(te), "scratch overrun (%s)", te->label);
@@ -151,16 +158,20 @@ int main(void) {
 
 	/* Reflection needs more rows and columns than the padding (4 for k = 9). */
 	static const struct gcase cases[] = {
-	        {1, 1, 9, 3, 16, false},   {2, 5, 9, 16, 3, false},   {5, 5, 9, 3, 16, true},   {7, 11, 9, 16, 3, true},
-	        {13, 8, 9, 5, 7, true},    {6, 9, 6, 4, 9, false},    {10, 14, 6, 3, 2, true},  {9, 9, 9, 1, 1, true},
-	        {50, 100, 9, 3, 16, true}, {52, 98, 9, 16, 3, false}, {49, 97, 9, 3, 20, true}, {8, 200, 9, 16, 3, true},
+	        NET_PAD(1, 1, 9, 3, 16, false),   NET_PAD(2, 5, 9, 16, 3, false),   NET_PAD(5, 5, 9, 3, 16, true),   NET_PAD(7, 11, 9, 16, 3, true),
+	        NET_PAD(13, 8, 9, 5, 7, true),    NET_PAD(6, 9, 6, 4, 9, false),    NET_PAD(10, 14, 6, 3, 2, true),  NET_PAD(9, 9, 9, 1, 1, true),
+	        NET_PAD(50, 100, 9, 3, 16, true), NET_PAD(52, 98, 9, 16, 3, false), NET_PAD(49, 97, 9, 3, 20, true), NET_PAD(8, 200, 9, 16, 3, true),
 	        /* full strips and bands: the layout's largest offsets */
-	        {48, 96, 9, 3, 16, true},  {96, 75, 9, 16, 3, false}, {48, 54, 9, 32, 3, true},  {97, 27, 9, 32, 5, false},
-	        /* strips inside the picture read its rows in place, beside strips that copy them (zero padding, 32 channels) */
-	        {8, 200, 9, 16, 3, false}, {14, 160, 9, 32, 3, true},
+	        NET_PAD(48, 96, 9, 3, 16, true),  NET_PAD(96, 75, 9, 16, 3, false), NET_PAD(48, 54, 9, 32, 3, true),  NET_PAD(97, 27, 9, 32, 5, false),
+	        /* strips inside the picture read its rows in place, beside strips that copy them (zero padding,
+	         * 32 channels; more than 4 outputs: not the lanes path), and full strips of that path */
+	        NET_PAD(8, 200, 9, 16, 5, false), NET_PAD(14, 160, 9, 32, 6, true), NET_PAD(96, 75, 9, 16, 6, false),
 	        /* the lanes path: a full strip of 62 (16 -> 3) and of 30 tiles (32 -> 3) over several bands,
 	         * 2 strips of 33 and 32 tiles, 4 and 2 outputs, a ring of 2 rows (k = 6) */
-	        {100, 186, 9, 16, 3, true}, {60, 90, 9, 32, 3, false}, {20, 195, 9, 16, 4, true}, {35, 64, 6, 16, 2, false},
+	        NET_PAD(100, 186, 9, 16, 3, true), NET_PAD(60, 90, 9, 32, 3, false), NET_PAD(20, 195, 9, 16, 4, true), NET_PAD(35, 64, 6, 16, 2, false),
+	        /* other paddings than the networks' (pad 0, k - 1; reflection as wide as the picture), q = 4 */
+	        {30, 70, 9, 16, 3, false, 0}, {25, 40, 9, 16, 3, false, 8}, {12, 33, 12, 8, 2, true, 5},
+	        {9, 9, 9, 16, 1, true, 8}, {22, 70, 9, 3, 16, true, 0}, {20, 50, 12, 5, 9, false, 11},
 	};
 	double worst = 0.0;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1125,7 +1125,9 @@ static void sandwich(size_t r, size_t t, const double *l, const double *x, doubl
 /* The grid's lanes kernels beside the transforms (k->rowmix, k->transpose): the row mix against a
  * double sum and its twin within the float sums' bound, weights' unused columns NaN (a kernel that
  * used them would say so), the rows ragged and placed at random offsets of a page-guarded buffer
- * that ends where the last row does; the transpose exact, the gaps of its output untouched. */
+ * that ends where the last row does; the transpose exact; the outputs' gaps and LANES_FRONT floats
+ * before them untouched. */
+#define LANES_FRONT 16
 static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct nst_wino_kernel *twin, struct nst_rng *r,
                                 int cases) {
 	const int failed_before = check_failed_count;
@@ -1144,9 +1146,12 @@ static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct ns
 				w[i * NST_ROWMIX_NC + o] = o < nc ? rng_float(r) : NAN;
 		}
 		const size_t c_floats = (nc - 1) * c_stride + n;
-		float *c = guarded_alloc(&gc, c_floats), *ct = guarded_alloc(&gt, c_floats);
+		float *c_all = guarded_alloc(&gc, LANES_FRONT + c_floats), *ct = guarded_alloc(&gt, c_floats);
+		float *c = c_all + LANES_FRONT;
+		for (size_t i = 0; i < LANES_FRONT + c_floats; i++)
+			c_all[i] = bits_float(GUARD_BITS);
 		for (size_t i = 0; i < c_floats; i++)
-			c[i] = ct[i] = bits_float(GUARD_BITS);
+			ct[i] = bits_float(GUARD_BITS);
 		k->rowmix(n, nc, kk, base, offsets, w, c, c_stride);
 		if (twin)
 			twin->rowmix(n, nc, kk, base, offsets, w, ct, c_stride);
@@ -1166,6 +1171,8 @@ static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct ns
 			}
 		for (size_t i = 0; i < c_floats; i++)
 			touched += i % c_stride >= n && float_bits(c[i]) != GUARD_BITS;
+		for (size_t i = 0; i < LANES_FRONT; i++)
+			touched += float_bits(c_all[i]) != GUARD_BITS;
 		CHECK(bad == 0 && touched == 0, "%s rowmix n=%zu nc=%zu k=%zu c_stride=%zu: %zu values wrong, %zu gaps written",
 		      k->name, n, nc, kk, c_stride, bad, touched);
 		guarded_free(&gb);
@@ -1178,11 +1185,12 @@ static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct ns
 		const size_t cols = rng_range(r, 0, 3) ? rng_range(r, 1, 40) : rng_range(r, 1, 100);
 		const size_t src_stride = cols + rng_range(r, 0, 50), dst_stride = rows + rng_range(r, 0, 5);
 		const size_t src_floats = (rows - 1) * src_stride + cols, dst_floats = (cols - 1) * dst_stride + rows;
-		float *src = guarded_alloc(&gb, src_floats), *dst = guarded_alloc(&gc, dst_floats);
+		float *src = guarded_alloc(&gb, src_floats), *dst_all = guarded_alloc(&gc, LANES_FRONT + dst_floats);
+		float *dst = dst_all + LANES_FRONT;
 		for (size_t i = 0; i < src_floats; i++)
 			src[i] = rng_float(r);
-		for (size_t i = 0; i < dst_floats; i++)
-			dst[i] = bits_float(GUARD_BITS);
+		for (size_t i = 0; i < LANES_FRONT + dst_floats; i++)
+			dst_all[i] = bits_float(GUARD_BITS);
 		k->transpose(rows, cols, src, src_stride, dst, dst_stride);
 		bad = touched = 0;
 		for (size_t j = 0; j < cols; j++)
@@ -1190,6 +1198,8 @@ static void check_lanes_kernels(const struct nst_wino_kernel *k, const struct ns
 				bad += float_bits(dst[j * dst_stride + i]) != float_bits(src[i * src_stride + j]);
 		for (size_t i = 0; i < dst_floats; i++)
 			touched += i % dst_stride >= rows && float_bits(dst[i]) != GUARD_BITS;
+		for (size_t i = 0; i < LANES_FRONT; i++)
+			touched += float_bits(dst_all[i]) != GUARD_BITS;
 		CHECK(bad == 0 && touched == 0, "%s transpose %zu x %zu strides %zu, %zu: %zu values wrong, %zu gaps written",
 		      k->name, rows, cols, src_stride, dst_stride, bad, touched);
 		guarded_free(&gb);

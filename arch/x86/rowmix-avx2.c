@@ -13,9 +13,10 @@
 #define LANES 8
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* Lanes j0 .. j0 + V * 8 of the N outputs (V vectors, the last masked by tail: each lane's mask
- * has its sign bit set when the lane is in). */
-static ALWAYS_INLINE void mix_block(const size_t N, const size_t V, size_t j0, __m256i tail, size_t k,
+/* Lanes j0 .. j0 + V * 8 of the N outputs (V vectors; when masked, the last through tail: each
+ * lane's mask has its sign bit set when the lane is in; N, V and masked constants after inlining:
+ * whole blocks load and store plainly, vmaskmov costs more, its stores most on AMD). */
+static ALWAYS_INLINE void mix_block(const size_t N, const size_t V, const bool masked, size_t j0, __m256i tail, size_t k,
                                     const float *base, const size_t *offsets, const float *w, float *c,
                                     size_t c_stride) {
 	__m256 acc[NST_ROWMIX_NC][2];
@@ -29,7 +30,7 @@ static ALWAYS_INLINE void mix_block(const size_t N, const size_t V, size_t j0, _
 		__m256 x[2];
 #pragma GCC unroll 2
 		for (size_t v = 0; v < V; v++)
-			x[v] = v + 1 < V ? _mm256_loadu_ps(row + v * LANES) : _mm256_maskload_ps(row + v * LANES, tail);
+			x[v] = v + 1 < V || !masked ? _mm256_loadu_ps(row + v * LANES) : _mm256_maskload_ps(row + v * LANES, tail);
 #pragma GCC unroll 4
 		for (size_t o = 0; o < N; o++) {
 			const __m256 wo = _mm256_broadcast_ss(w + i * NST_ROWMIX_NC + o);
@@ -43,7 +44,7 @@ static ALWAYS_INLINE void mix_block(const size_t N, const size_t V, size_t j0, _
 #pragma GCC unroll 2
 		for (size_t v = 0; v < V; v++) {
 			float *dst = c + o * c_stride + j0 + v * LANES;
-			if (v + 1 < V)
+			if (v + 1 < V || !masked)
 				_mm256_storeu_ps(dst, acc[o][v]);
 			else
 				_mm256_maskstore_ps(dst, tail, acc[o][v]);
@@ -54,15 +55,15 @@ static ALWAYS_INLINE void mix(const size_t N, size_t n, size_t k, const float *b
                               const float *w, float *c, size_t c_stride) {
 	size_t j = 0;
 	for (; j + 2 * LANES <= n; j += 2 * LANES)
-		mix_block(N, 2, j, _mm256_set1_epi32(-1), k, base, offsets, w, c, c_stride);
+		mix_block(N, 2, false, j, _mm256_set1_epi32(-1), k, base, offsets, w, c, c_stride);
 	/* the last 1 .. 16 lanes: two vectors (the second masked) while there are more than 8 */
 	const size_t last = (n - j - 1) % LANES + 1; /* lanes of the last vector */
 	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 	const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)last), lane);
 	if (n - j > LANES)
-		mix_block(N, 2, j, tail, k, base, offsets, w, c, c_stride);
+		mix_block(N, 2, true, j, tail, k, base, offsets, w, c, c_stride);
 	else if (j < n)
-		mix_block(N, 1, j, tail, k, base, offsets, w, c, c_stride);
+		mix_block(N, 1, true, j, tail, k, base, offsets, w, c, c_stride);
 }
 
 void nst_f32_rowmix__avx2(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets, const float *w,
