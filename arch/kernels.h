@@ -311,6 +311,19 @@ NST_ROWMIX_DECLARE(avx512)
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 NST_ROWMIX_DECLARE(neon)
 #endif
+/* An ISA's row mix entry point: nc 1 .. NST_ROWMIX_NC as constants into its
+ * MIX(N, n, k, base, offsets, w, c, c_stride) (N a constant after inlining, so that its
+ * accumulators live in registers). */
+#define NST_ROWMIX_ENTRY(ISA, MIX)                                                                 \
+	void nst_f32_rowmix__##ISA(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets, \
+	                           const float *w, float *c, size_t c_stride) {                        \
+		switch (nc) {                                                                              \
+		case 1: MIX(1, n, k, base, offsets, w, c, c_stride); break;                                \
+		case 2: MIX(2, n, k, base, offsets, w, c, c_stride); break;                                \
+		case 3: MIX(3, n, k, base, offsets, w, c, c_stride); break;                                \
+		default: MIX(4, n, k, base, offsets, w, c, c_stride); break;                               \
+		}                                                                                          \
+	}
 
 /*
  * Transpose: dst[j * dst_stride + i] = src[i * src_stride + j] for i < rows, j < cols (strides in
@@ -330,6 +343,19 @@ NST_TRANSPOSE_DECLARE(avx512)
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 NST_TRANSPOSE_DECLARE(neon)
 #endif
+/* An ISA's transpose from its whole blocks, BLOCK(src, src_stride, dst, dst_stride) turning
+ * LANES x LANES floats, the ragged edges one float at a time. */
+#define NST_TRANSPOSE_BY_BLOCKS(ISA, LANES, BLOCK)                                                 \
+	void nst_f32_transpose__##ISA(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst, \
+	                              size_t dst_stride) {                                             \
+		const size_t whole_rows = rows - rows % (LANES), whole_cols = cols - cols % (LANES);       \
+		for (size_t i = 0; i < whole_rows; i += (LANES))                                           \
+			for (size_t j = 0; j < whole_cols; j += (LANES))                                       \
+				BLOCK(src + i * src_stride + j, src_stride, dst + j * dst_stride + i, dst_stride); \
+		for (size_t i = 0; i < rows; i++) /* the edges */                                          \
+			for (size_t j = i < whole_rows ? whole_cols : 0; j < cols; j++)                        \
+				dst[j * dst_stride + i] = src[i * src_stride + j];                                 \
+	}
 
 /* The transform kernels of one ISA, and the grid's lanes path's row mix and transpose. */
 struct nst_wino_kernel {

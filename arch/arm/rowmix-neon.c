@@ -78,15 +78,7 @@ static ALWAYS_INLINE void mix(const int N, size_t n, size_t k, const float *base
 		}
 }
 
-void nst_f32_rowmix__neon(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets, const float *w,
-                          float *c, size_t c_stride) {
-	switch (nc) {
-	case 1: mix(1, n, k, base, offsets, w, c, c_stride); break;
-	case 2: mix(2, n, k, base, offsets, w, c, c_stride); break;
-	case 3: mix(3, n, k, base, offsets, w, c, c_stride); break;
-	default: mix(4, n, k, base, offsets, w, c, c_stride); break;
-	}
-}
+NST_ROWMIX_ENTRY(neon, mix)
 
 #else
 typedef int nst_rowmix_neon_unused;

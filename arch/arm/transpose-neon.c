@@ -19,16 +19,7 @@ static void block4(const float *src, size_t src_stride, float *dst, size_t dst_s
 	vst1q_f32(dst + 3 * dst_stride, vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
 }
 
-void nst_f32_transpose__neon(size_t rows, size_t cols, const float *src, size_t src_stride, float *dst,
-                             size_t dst_stride) {
-	const size_t whole_rows = rows - rows % LANES, whole_cols = cols - cols % LANES;
-	for (size_t i = 0; i < whole_rows; i += LANES)
-		for (size_t j = 0; j < whole_cols; j += LANES)
-			block4(src + i * src_stride + j, src_stride, dst + j * dst_stride + i, dst_stride);
-	for (size_t i = 0; i < rows; i++) /* the edges */
-		for (size_t j = i < whole_rows ? whole_cols : 0; j < cols; j++)
-			dst[j * dst_stride + i] = src[i * src_stride + j];
-}
+NST_TRANSPOSE_BY_BLOCKS(neon, LANES, block4)
 
 #else
 typedef int nst_transpose_neon_unused;

@@ -64,15 +64,7 @@ static ALWAYS_INLINE void mix(const size_t N, size_t n, size_t k, const float *b
 		mix_block(N, 1, j, tail, k, base, offsets, w, c, c_stride);
 }
 
-void nst_f32_rowmix__avx512(size_t n, size_t nc, size_t k, const float *base, const size_t *offsets, const float *w,
-                            float *c, size_t c_stride) {
-	switch (nc) {
-	case 1: mix(1, n, k, base, offsets, w, c, c_stride); break;
-	case 2: mix(2, n, k, base, offsets, w, c, c_stride); break;
-	case 3: mix(3, n, k, base, offsets, w, c, c_stride); break;
-	default: mix(4, n, k, base, offsets, w, c, c_stride); break;
-	}
-}
+NST_ROWMIX_ENTRY(avx512, mix)
 
 #else
 typedef int nst_rowmix_avx512_unused;
